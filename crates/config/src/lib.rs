@@ -1,0 +1,3 @@
+//! The shardgate TOML schema, validated into an immutable [`Topology`].
+mod topology;
+pub use topology::*;

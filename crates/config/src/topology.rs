@@ -1,0 +1,121 @@
+//! The validated, immutable view of a config file that every query reads.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use shardgate_ring::{KeyValue, RingError, ShardId, Sharder};
+
+/// Everything the proxy needs to route and serve, built once per (re)load.
+#[derive(Debug)]
+pub struct Topology {
+    pub server: ServerSettings,
+    pub users: Vec<UserAccount>,
+    pub backend: BackendSettings,
+    /// Shards in config order; a `ShardId` indexes this vector.
+    pub shards: Vec<Shard>,
+    /// Where unsharded tables live.
+    pub default_shard: ShardId,
+    /// Sharded tables, keyed by lower-cased table name.
+    pub tables: HashMap<String, TableRule>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// `host:port` the MySQL front door listens on.
+    pub listen: String,
+    /// The version string sent in the handshake (`@@version` still comes from the backend).
+    pub server_version: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct UserAccount {
+    pub name: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct BackendSettings {
+    pub user: String,
+    pub password: String,
+    /// The database every backend connection starts in (and the session default).
+    pub database: String,
+    pub pool: PoolSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolSettings {
+    pub max_size: usize,
+    pub min_idle: usize,
+    pub idle_timeout: Duration,
+    pub max_lifetime: Duration,
+    pub connect_timeout: Duration,
+    /// How long a query waits for a free connection before failing.
+    pub checkout_timeout: Duration,
+    /// Sent on a connection that sat idle longer than `validation_interval`.
+    pub validation_query: String,
+    pub validation_interval: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Shard {
+    pub name: String,
+    pub primary: Endpoint,
+    pub replicas: Vec<Endpoint>,
+}
+
+/// A MariaDB server address, as `host:port`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.host, self.port)
+    }
+}
+
+/// How values of a shard key are compared before hashing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShardKeyType {
+    /// Integer column: `'42'` and `42` are the same key; non-integers are rejected.
+    Integer,
+    /// String column: values hash by their bytes; integers by their decimal text.
+    String,
+}
+
+/// How one sharded table is placed.
+#[derive(Debug, Clone)]
+pub struct TableRule {
+    /// Table name as written in the config.
+    pub name: String,
+    /// Shard key column, lower-cased.
+    pub shard_key: String,
+    pub key_type: ShardKeyType,
+    /// Shared between tables of the same strategy so that equal keys co-locate.
+    pub sharder: Arc<Sharder>,
+}
+
+impl TableRule {
+    /// The shard owning `key` — the one function both the proxy and `shardgate route` call.
+    pub fn shard_for(&self, key: &KeyValue<'_>) -> Result<ShardId, RingError> {
+        self.sharder.shard_for(key, self.key_type == ShardKeyType::Integer)
+    }
+}
+
+impl Topology {
+    /// The rule for a table name as written in SQL (case-insensitive), if sharded.
+    pub fn table(&self, name: &str) -> Option<&TableRule> {
+        if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.tables.get(&name.to_ascii_lowercase())
+        } else {
+            self.tables.get(name)
+        }
+    }
+
+    pub fn shard_index(&self, name: &str) -> Option<ShardId> {
+        self.shards.iter().position(|s| s.name == name)
+    }
+}
