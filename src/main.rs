@@ -1,1 +1,218 @@
-fn main() {}
+//! The `shardgate` command line: run the proxy, check a config, show a route, run a sandbox.
+
+mod sample;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use shardgate_ring::KeyValue;
+use shardgate_sandbox::{Sandbox, SandboxSpec};
+use shardgate_server::Proxy;
+use tokio::net::TcpListener;
+
+#[derive(Parser)]
+#[command(name = "shardgate", version, about = "A MySQL-protocol sharding proxy")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the proxy.
+    Serve {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Validate a config file: a one-line summary, or every problem with its line.
+    CheckConfig { file: PathBuf },
+    /// Print the shard that owns a key of a table, one line per --key (or the plan of a statement with --sql).
+    Route {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long, requires = "key", conflicts_with = "sql")]
+        table: Option<String>,
+        #[arg(long, num_args = 1..)]
+        key: Vec<String>,
+        #[arg(long)]
+        sql: Option<String>,
+    },
+    /// Start local MariaDB shards (primary + replicas, GTID replication) and the proxy in front.
+    Sandbox {
+        #[arg(long, default_value_t = 2)]
+        shards: usize,
+        #[arg(long, default_value_t = 1)]
+        replicas: usize,
+        /// Port of the proxy.
+        #[arg(long, default_value_t = 6033)]
+        port: u16,
+        /// Where the servers' data and the generated config go (default: a temp dir).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Only start the databases and write the config.
+        #[arg(long)]
+        no_proxy: bool,
+        /// Sample users to load (orders: twice as many).
+        #[arg(long, default_value_t = 3000)]
+        users: u64,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Cmd::CheckConfig { file } => check_config(&file),
+        Cmd::Route { config, table, key, sql } => route(&config, table, key, sql),
+        Cmd::Serve { config } => runtime().and_then(|rt| rt.block_on(serve(config))),
+        Cmd::Sandbox {
+            shards,
+            replicas,
+            port,
+            dir,
+            no_proxy,
+            users,
+        } => runtime().and_then(|rt| rt.block_on(sandbox(shards, replicas, port, dir, no_proxy, users))),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("shardgate: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+fn check_config(file: &std::path::Path) -> anyhow::Result<ExitCode> {
+    match shardgate_config::load(file) {
+        Ok(topology) => {
+            println!("{}: ok: {}", file.display(), topology.summary());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn load(file: &std::path::Path) -> anyhow::Result<shardgate_config::Topology> {
+    shardgate_config::load(file).map_err(|e| anyhow::anyhow!("invalid config:\n{e}"))
+}
+
+fn route(config: &std::path::Path, table: Option<String>, keys: Vec<String>, sql: Option<String>) -> anyhow::Result<ExitCode> {
+    let topology = load(config)?;
+    if let Some(sql) = sql {
+        let plan = shardgate_router::plan_sql(&sql, &topology)?;
+        println!("{}", plan.display(&topology));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let Some(table) = table.filter(|_| !keys.is_empty()) else {
+        bail!("give --table and --key, or --sql");
+    };
+    let Some(rule) = topology.table(&table) else {
+        let default = &topology.shards[topology.default_shard].name;
+        for _ in &keys {
+            println!("{default}");
+        }
+        eprintln!("(table `{table}` is not sharded: it lives on the default shard)");
+        return Ok(ExitCode::SUCCESS);
+    };
+    for key in &keys {
+        let value = match key.parse::<i128>() {
+            Ok(i) => KeyValue::Int(i),
+            Err(_) => KeyValue::Str(key.as_bytes()),
+        };
+        let shard = rule.shard_for(&value).with_context(|| format!("key {key:?} of table `{table}`"))?;
+        println!("{}", topology.shards[shard].name);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(config: PathBuf) -> anyhow::Result<ExitCode> {
+    let topology = load(&config)?;
+    let listen = topology.server.listen.clone();
+    tracing::info!(config = %config.display(), "{}", topology.summary());
+    let listener = TcpListener::bind(&listen).await.with_context(|| format!("listen on {listen}"))?;
+    let proxy = Proxy::new(topology);
+    tracing::info!(%listen, "shardgate serving");
+    shardgate_server::serve(listener, proxy, shutdown_signal()).await;
+    tracing::info!("shardgate stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("install SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+async fn sandbox(
+    shards: usize,
+    replicas: usize,
+    port: u16,
+    dir: Option<PathBuf>,
+    no_proxy: bool,
+    users: u64,
+) -> anyhow::Result<ExitCode> {
+    if shards == 0 {
+        bail!("--shards must be at least 1");
+    }
+    let listen = format!("127.0.0.1:{port}");
+    // Bind first, so a busy port fails before any server starts.
+    let listener = if no_proxy {
+        None
+    } else {
+        Some(TcpListener::bind(&listen).await.with_context(|| format!("listen on {listen}"))?)
+    };
+    eprintln!("starting {shards} shard(s) × (1 primary + {replicas} replica(s)) of MariaDB …");
+    let spec = SandboxSpec {
+        dir,
+        ..SandboxSpec::new(shards, replicas)
+    };
+    let mut sandbox = Sandbox::start(spec).await.context("start the sandbox")?;
+    let result = run_sandbox(&sandbox, &listen, listener, users).await;
+    sandbox.stop().await;
+    result
+}
+
+async fn run_sandbox(sandbox: &Sandbox, listen: &str, listener: Option<TcpListener>, users: u64) -> anyhow::Result<ExitCode> {
+    let config_path = sandbox.dir().join("shardgate.toml");
+    std::fs::write(&config_path, sandbox.config_toml(listen)).context("write the config")?;
+    let topology = load(&config_path)?;
+    sandbox.create_sample_schema().await.context("create the sample schema")?;
+    sample::load(sandbox, &topology, users).await.context("load the sample data")?;
+    for shard in sandbox.shards() {
+        let replicas: Vec<String> = shard.replicas.iter().map(|r| r.addr()).collect();
+        println!("shard {}: primary {} replicas [{}]", shard.name, shard.primary.addr(), replicas.join(", "));
+    }
+    println!("config: {}", config_path.display());
+    let Some(listener) = listener else {
+        println!("databases running (no proxy); run: shardgate serve --config {}", config_path.display());
+        shutdown_signal().await;
+        return Ok(ExitCode::SUCCESS);
+    };
+    let proxy = Proxy::new(topology);
+    let (user, password) = (shardgate_sandbox::PROXY_USER, shardgate_sandbox::PROXY_PASSWORD);
+    let port = listen.rsplit(':').next().unwrap_or("6033");
+    println!("shardgate listening on {listen}; connect with:");
+    println!("  mariadb -h 127.0.0.1 -P {port} -u {user} -p{password} {}", shardgate_sandbox::DATABASE);
+    println!("Ctrl-C stops the proxy and every server.");
+    shardgate_server::serve(listener, proxy, shutdown_signal()).await;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,1 +1,47 @@
-//! placeholder
+//! Backend side: connections to MariaDB speaking shardgate's own protocol codec, and the
+//! per-endpoint pools that hand them to sessions.
+
+mod conn;
+mod pool;
+
+pub use conn::{BackendConn, Flavor};
+pub use pool::{Pool, PoolStats, PooledConn};
+
+use shardgate_protocol::{ProtocolError, ServerErr};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error("cannot connect to {endpoint}: {source}")]
+    Connect {
+        endpoint: String,
+        #[source]
+        source: ProtocolError,
+    },
+    #[error("cannot connect to {endpoint}: no answer within {timeout_ms} ms")]
+    ConnectTimeout { endpoint: String, timeout_ms: u128 },
+    #[error("connection pool for {endpoint} exhausted: no connection free within {waited_ms} ms (max_size {max_size})")]
+    PoolExhausted {
+        endpoint: String,
+        waited_ms: u128,
+        max_size: usize,
+    },
+    #[error("backend {endpoint}: {source}")]
+    Protocol {
+        endpoint: String,
+        #[source]
+        source: ProtocolError,
+    },
+}
+
+impl BackendError {
+    /// The backend's own error, when the failure is an error packet it sent.
+    pub fn server_error(&self) -> Option<&ServerErr> {
+        match self {
+            BackendError::Connect { source, .. } | BackendError::Protocol { source, .. } => match source {
+                ProtocolError::Server(e) => Some(e),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}

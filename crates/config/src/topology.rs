@@ -43,6 +43,13 @@ pub struct BackendSettings {
     pub pool: PoolSettings,
 }
 
+/// Where the MySQL front door listens when `[server] listen` is not set.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:6033";
+
+/// The handshake version string when `[server] server_version` is not set; clients detect
+/// MariaDB from it.
+pub const DEFAULT_SERVER_VERSION: &str = "5.5.5-10.11.0-MariaDB-shardgate";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PoolSettings {
     pub max_size: usize,
@@ -57,6 +64,22 @@ pub struct PoolSettings {
     pub validation_interval: Duration,
 }
 
+impl Default for PoolSettings {
+    /// The defaults documented in `config/README.md`.
+    fn default() -> Self {
+        PoolSettings {
+            max_size: 64,
+            min_idle: 0,
+            idle_timeout: Duration::from_secs(5 * 60),
+            max_lifetime: Duration::from_secs(60 * 60),
+            connect_timeout: Duration::from_secs(2),
+            checkout_timeout: Duration::from_secs(5),
+            validation_query: "SELECT 1".to_owned(),
+            validation_interval: Duration::from_secs(30),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Shard {
     pub name: String,
@@ -64,7 +87,8 @@ pub struct Shard {
     pub replicas: Vec<Endpoint>,
 }
 
-/// A MariaDB server address, as `host:port`.
+/// A MariaDB server address, as `host:port` (an IPv6 host is shown as `[::1]:3306`;
+/// `host` holds it without brackets).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Endpoint {
     pub host: String,
@@ -73,7 +97,11 @@ pub struct Endpoint {
 
 impl std::fmt::Display for Endpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.host, self.port)
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
     }
 }
 
@@ -101,7 +129,8 @@ pub struct TableRule {
 impl TableRule {
     /// The shard owning `key` — the one function both the proxy and `shardgate route` call.
     pub fn shard_for(&self, key: &KeyValue<'_>) -> Result<ShardId, RingError> {
-        self.sharder.shard_for(key, self.key_type == ShardKeyType::Integer)
+        self.sharder
+            .shard_for(key, self.key_type == ShardKeyType::Integer)
     }
 }
 
@@ -115,7 +144,25 @@ impl Topology {
         }
     }
 
+    /// The index of the shard named `name`.
     pub fn shard_index(&self, name: &str) -> Option<ShardId> {
         self.shards.iter().position(|s| s.name == name)
+    }
+
+    /// One line for logs, e.g.
+    /// `2 shards (4 endpoints), 2 sharded tables, 1 user, listen 127.0.0.1:6033`.
+    pub fn summary(&self) -> String {
+        fn count(n: usize, one: &str, many: &str) -> String {
+            format!("{n} {}", if n == 1 { one } else { many })
+        }
+        let endpoints: usize = self.shards.iter().map(|s| 1 + s.replicas.len()).sum();
+        format!(
+            "{} ({}), {}, {}, listen {}",
+            count(self.shards.len(), "shard", "shards"),
+            count(endpoints, "endpoint", "endpoints"),
+            count(self.tables.len(), "sharded table", "sharded tables"),
+            count(self.users.len(), "user", "users"),
+            self.server.listen
+        )
     }
 }

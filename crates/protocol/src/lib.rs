@@ -1,1 +1,24 @@
-//! placeholder
+//! The MySQL wire protocol as shardgate speaks it, built on `mysql_common`: packet framing,
+//! the server-side handshake toward clients, the client-side handshake toward backends,
+//! packet encoders, and the response scanner that forwards results without decoding rows.
+
+pub mod client_handshake;
+pub mod conn;
+pub mod error;
+pub mod forward;
+pub mod packets;
+pub mod response;
+pub mod server_handshake;
+
+pub use conn::PacketConn;
+pub use error::{ProtocolError, ServerErr};
+pub use mysql_common::constants::{CapabilityFlags, ColumnFlags, ColumnType, Command, StatusFlags};
+
+/// Largest logical packet accepted from a peer; guards memory against malformed lengths.
+pub const MAX_PACKET_SIZE: usize = 64 * 1024 * 1024;
+
+/// Size of one physical packet's payload at most; longer payloads continue in the next one.
+pub const MAX_CHUNK: usize = 0xFF_FFFF;
+
+/// The collation id of `utf8mb4_general_ci`.
+pub const UTF8MB4_GENERAL_CI: u8 = 45;

@@ -1,37 +1,85 @@
 //! Sharding functions: which shard owns a shard-key value.
-//! (API skeleton: bodies are filled in by the ring work.)
+//!
+//! Three strategies share one entry point, [`Sharder::shard_for`]:
+//! a consistent-hash [`HashRing`] with virtual nodes, [`hash_mod`](Sharder::HashMod)
+//! (`xxh3(key) % shards`) and a [`RangeMap`] of integer ranges. Hash strategies hash the
+//! key's canonical bytes (see [`key`]), so `42`, `'42'` and `' 042 '` land on the same shard
+//! of an integer shard key.
 
+mod error;
+mod hash_mod;
+pub mod key;
+mod range;
+mod ring;
+
+pub use error::RingError;
+pub use hash_mod::hash_mod;
+pub use key::{hash_key, parse_integer, IntText};
+pub use range::{KeyRange, RangeMap};
+pub use ring::{HashRing, DEFAULT_VIRTUAL_NODES};
+
+/// Index of a shard in the config's shard list.
 pub type ShardId = usize;
 
 /// A shard-key value as it appears in SQL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyValue<'a> {
+    /// An integer literal.
     Int(i128),
+    /// A string literal, as raw bytes.
     Str(&'a [u8]),
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum RingError {
-    #[error("shard key value {0:?} is not an integer")]
-    NotAnInteger(String),
-    #[error("no range covers shard key value {0}")]
-    NoRange(i128),
-}
-
-#[derive(Debug)]
-pub struct HashRing;
-#[derive(Debug)]
-pub struct RangeMap;
-
+/// A sharding function: maps a shard-key value to the shard that owns it.
 #[derive(Debug)]
 pub enum Sharder {
+    /// Consistent hashing over a ring of virtual nodes.
     ConsistentHash(HashRing),
+    /// `xxh3(key) % shards`.
     HashMod { shards: usize },
+    /// Integer ranges, each owned by one shard.
     Range(RangeMap),
 }
 
 impl Sharder {
-    pub fn shard_for(&self, _key: &KeyValue<'_>, _integer_key: bool) -> Result<ShardId, RingError> {
-        todo!()
+    /// The shard owning `key`. `integer_key` says the shard key column is an integer, so a
+    /// string value is converted to an integer first (and rejected if it is not one).
+    /// Range sharders always need an integer key.
+    #[inline]
+    pub fn shard_for(&self, key: &KeyValue<'_>, integer_key: bool) -> Result<ShardId, RingError> {
+        match self {
+            Sharder::ConsistentHash(ring) => ring.shard_for_hash(hash_key(key, integer_key)?),
+            Sharder::HashMod { shards } => hash_mod(hash_key(key, integer_key)?, *shards),
+            Sharder::Range(map) => map.shard_for_value(key.to_integer()?),
+        }
+    }
+
+    /// The strategy's name as written in the config: `consistent_hash`, `hash_mod` or `range`.
+    pub fn strategy_name(&self) -> &'static str {
+        match self {
+            Sharder::ConsistentHash(_) => "consistent_hash",
+            Sharder::HashMod { .. } => "hash_mod",
+            Sharder::Range(_) => "range",
+        }
+    }
+
+    /// The shards that may hold keys in `lo..=hi` (`None` = unbounded), sorted and unique.
+    /// `None` when the strategy cannot prune by key range (hash strategies scatter).
+    pub fn shards_for_key_range(&self, lo: Option<i128>, hi: Option<i128>) -> Option<Vec<ShardId>> {
+        match self {
+            Sharder::Range(map) => Some(map.shards_overlapping(lo, hi)),
+            Sharder::ConsistentHash(_) | Sharder::HashMod { .. } => None,
+        }
+    }
+}
+
+impl KeyValue<'_> {
+    /// The value as an integer, converting a string strictly (see [`parse_integer`]).
+    #[inline]
+    pub fn to_integer(&self) -> Result<i128, RingError> {
+        match *self {
+            KeyValue::Int(v) => Ok(v),
+            KeyValue::Str(s) => parse_integer(s),
+        }
     }
 }

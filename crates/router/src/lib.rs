@@ -1,1 +1,12 @@
-//! placeholder
+//! SQL to [`Plan`]: parses a statement, finds the tables and shard-key values it names, and
+//! decides where it runs. Pure: no I/O, no async.
+
+mod error;
+mod plan;
+mod planner;
+mod session;
+mod shard_key;
+
+pub use error::RouteError;
+pub use plan::{Plan, Route, SessionVar, StatementKind, TxnCommand};
+pub use planner::{plan_sql, plan_statement};

@@ -1,0 +1,299 @@
+//! A pool of backend connections to one endpoint, bounded by `max_size`.
+//!
+//! Idle connections are kept newest-last and handed out by flavor (see [`Flavor`]); when all
+//! `max_size` connections exist and none of the wanted flavor is idle, an idle one of another
+//! flavor is closed to make room. Waiters are woken when a connection comes back.
+
+use std::collections::VecDeque;
+use std::ops::{Deref, DerefMut};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use shardgate_config::{Endpoint, PoolSettings};
+use shardgate_protocol::Command;
+use tokio::sync::Notify;
+
+use crate::conn::{BackendConn, Credentials, Flavor};
+use crate::BackendError;
+
+#[derive(Debug, Default)]
+struct Inner {
+    idle: VecDeque<BackendConn>,
+    /// Connections that exist: idle, in use, or being opened.
+    total: usize,
+    closed: bool,
+}
+
+/// Counts for observability.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    pub idle: usize,
+    pub in_use: usize,
+}
+
+#[derive(Debug)]
+pub struct Pool {
+    endpoint: Endpoint,
+    label: Arc<str>,
+    settings: PoolSettings,
+    creds: Credentials,
+    inner: Mutex<Inner>,
+    returned: Notify,
+}
+
+enum Next {
+    Reuse(BackendConn),
+    Open,
+    Wait,
+}
+
+impl Pool {
+    /// A pool for `endpoint`; `label` names it in errors and logs (e.g. `s0 primary 127.0.0.1:3306`).
+    pub fn new(
+        endpoint: Endpoint,
+        label: String,
+        settings: PoolSettings,
+        user: &str,
+        password: &str,
+        database: &str,
+    ) -> Arc<Self> {
+        let pool = Arc::new(Pool {
+            endpoint,
+            label: label.into(),
+            settings,
+            creds: Credentials {
+                user: user.to_owned(),
+                password: password.to_owned(),
+                database: database.to_owned(),
+            },
+            inner: Mutex::new(Inner::default()),
+            returned: Notify::new(),
+        });
+        tokio::spawn(maintain(Arc::downgrade(&pool)));
+        pool
+    }
+
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    pub fn stats(&self) -> PoolStats {
+        let inner = self.inner.lock().expect("pool lock");
+        PoolStats {
+            idle: inner.idle.len(),
+            in_use: inner.total - inner.idle.len(),
+        }
+    }
+
+    /// Closes idle connections and refuses new checkouts (used when an endpoint leaves the config).
+    pub fn close(&self) {
+        let mut inner = self.inner.lock().expect("pool lock");
+        inner.closed = true;
+        let n = inner.idle.len();
+        inner.idle.clear();
+        inner.total -= n;
+    }
+
+    fn expired(&self, conn: &BackendConn, now: Instant) -> bool {
+        conn.broken
+            || now.duration_since(conn.created) >= self.settings.max_lifetime
+            || now.duration_since(conn.last_used) >= self.settings.idle_timeout
+    }
+
+    /// Checks a connection out, waiting up to `checkout_timeout` for one to be free.
+    pub async fn get(self: &Arc<Self>, flavor: Flavor) -> Result<PooledConn, BackendError> {
+        let started = Instant::now();
+        let deadline = started + self.settings.checkout_timeout;
+        loop {
+            let returned = self.returned.notified();
+            tokio::pin!(returned);
+            returned.as_mut().enable();
+            let next = {
+                let mut inner = self.inner.lock().expect("pool lock");
+                if inner.closed {
+                    return Err(self.exhausted(started));
+                }
+                if let Some(i) = inner.idle.iter().rposition(|c| c.flavor == flavor) {
+                    Next::Reuse(inner.idle.remove(i).expect("index in range"))
+                } else if inner.total < self.settings.max_size {
+                    inner.total += 1;
+                    Next::Open
+                } else if let Some(other) = inner.idle.pop_front() {
+                    drop(other); // its slot goes to the new connection
+                    Next::Open
+                } else {
+                    Next::Wait
+                }
+            };
+            match next {
+                Next::Reuse(mut conn) => {
+                    let now = Instant::now();
+                    let valid = !self.expired(&conn, now)
+                        && (now.duration_since(conn.last_used) < self.settings.validation_interval
+                            || self.validate(&mut conn).await);
+                    if valid {
+                        return Ok(self.lend(conn));
+                    }
+                    self.forget_one();
+                }
+                Next::Open => {
+                    return match self.open(flavor).await {
+                        Ok(conn) => Ok(self.lend(conn)),
+                        Err(e) => {
+                            self.forget_one();
+                            Err(e)
+                        }
+                    };
+                }
+                Next::Wait => {
+                    if tokio::time::timeout_at(deadline.into(), returned).await.is_err() {
+                        return Err(self.exhausted(started));
+                    }
+                }
+            }
+        }
+    }
+
+    fn exhausted(&self, started: Instant) -> BackendError {
+        BackendError::PoolExhausted {
+            endpoint: self.label.to_string(),
+            waited_ms: started.elapsed().as_millis(),
+            max_size: self.settings.max_size,
+        }
+    }
+
+    async fn validate(&self, conn: &mut BackendConn) -> bool {
+        let query = self.settings.validation_query.as_bytes();
+        matches!(
+            conn.execute(Command::COM_QUERY, query).await,
+            Ok(shardgate_protocol::response::Finish::Ok { .. })
+        )
+    }
+
+    async fn open(&self, flavor: Flavor) -> Result<BackendConn, BackendError> {
+        let timeout = self.settings.connect_timeout;
+        match tokio::time::timeout(
+            timeout,
+            BackendConn::connect(&self.endpoint, self.label.clone(), &self.creds, flavor),
+        )
+        .await
+        {
+            Ok(result) => result,
+            Err(_) => Err(BackendError::ConnectTimeout {
+                endpoint: self.label.to_string(),
+                timeout_ms: timeout.as_millis(),
+            }),
+        }
+    }
+
+    fn lend(self: &Arc<Self>, conn: BackendConn) -> PooledConn {
+        PooledConn {
+            conn: Some(conn),
+            pool: self.clone(),
+        }
+    }
+
+    fn forget_one(&self) {
+        self.inner.lock().expect("pool lock").total -= 1;
+        self.returned.notify_one();
+    }
+
+    fn give_back(&self, conn: BackendConn) {
+        let reusable = !conn.broken && !conn.in_transaction();
+        {
+            let mut inner = self.inner.lock().expect("pool lock");
+            if reusable && !inner.closed {
+                inner.idle.push_back(conn);
+            } else {
+                inner.total -= 1;
+            }
+        }
+        self.returned.notify_one();
+    }
+
+    /// Drops idle connections past their idle timeout or lifetime and tops up `min_idle`.
+    async fn tend(&self) {
+        let now = Instant::now();
+        let (expired, missing) = {
+            let mut inner = self.inner.lock().expect("pool lock");
+            let before = inner.idle.len();
+            inner.idle.retain(|c| !self.expired(c, now));
+            let expired = before - inner.idle.len();
+            inner.total -= expired;
+            let missing = self
+                .settings
+                .min_idle
+                .saturating_sub(inner.idle.len())
+                .min(self.settings.max_size - inner.total);
+            inner.total += missing;
+            (expired, missing)
+        };
+        if expired > 0 {
+            self.returned.notify_waiters();
+        }
+        for _ in 0..missing {
+            match self.open(Flavor::of_client(shardgate_protocol::CapabilityFlags::CLIENT_DEPRECATE_EOF)).await {
+                Ok(conn) => self.give_back(conn),
+                Err(e) => {
+                    self.forget_one();
+                    tracing::debug!(endpoint = %self.label, error = %e, "min_idle connection failed");
+                }
+            }
+        }
+    }
+}
+
+async fn maintain(pool: Weak<Pool>) {
+    let period = match pool.upgrade() {
+        Some(p) => (p.settings.idle_timeout / 4).clamp(Duration::from_millis(250), Duration::from_secs(30)),
+        None => return,
+    };
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(pool) = pool.upgrade() else { return };
+        if pool.inner.lock().expect("pool lock").closed {
+            return;
+        }
+        pool.tend().await;
+    }
+}
+
+/// A checked-out connection; goes back to its pool when dropped (or is closed if unusable).
+#[derive(Debug)]
+pub struct PooledConn {
+    conn: Option<BackendConn>,
+    pool: Arc<Pool>,
+}
+
+impl PooledConn {
+    pub fn pool(&self) -> &Arc<Pool> {
+        &self.pool
+    }
+}
+
+impl Deref for PooledConn {
+    type Target = BackendConn;
+    fn deref(&self) -> &BackendConn {
+        self.conn.as_ref().expect("present until drop")
+    }
+}
+
+impl DerefMut for PooledConn {
+    fn deref_mut(&mut self) -> &mut BackendConn {
+        self.conn.as_mut().expect("present until drop")
+    }
+}
+
+impl Drop for PooledConn {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.pool.give_back(conn);
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! The config file's shape, as serde structs: every value keeps its span for error lines.
+//!
+//! Required keys are `Option`s here so that validation can report each missing key by
+//! name, together with every other problem, instead of stopping at the first.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// Top-level keys, in the order the documentation lists them.
+pub(crate) const TOP_LEVEL_KEYS: &[&str] = &[
+    "default_shard",
+    "server",
+    "users",
+    "backend",
+    "ring",
+    "shards",
+    "tables",
+];
+
+/// `[server]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ServerSchema {
+    pub listen: Option<Spanned<String>>,
+    pub server_version: Option<Spanned<String>>,
+}
+
+/// One `[[users]]` entry: a client account the proxy accepts.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UserSchema {
+    pub name: Option<Spanned<String>>,
+    pub password: Option<Spanned<String>>,
+}
+
+/// `[backend]`: how the proxy logs in to every MariaDB.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BackendSchema {
+    pub user: Option<Spanned<String>>,
+    pub password: Option<Spanned<String>>,
+    pub database: Option<Spanned<String>>,
+    pub pool: Option<Spanned<PoolSchema>>,
+}
+
+/// `[backend.pool]`; numbers are `i64` so that negative values get our own message.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PoolSchema {
+    pub max_size: Option<Spanned<i64>>,
+    pub min_idle: Option<Spanned<i64>>,
+    pub idle_timeout_ms: Option<Spanned<i64>>,
+    pub max_lifetime_ms: Option<Spanned<i64>>,
+    pub connect_timeout_ms: Option<Spanned<i64>>,
+    pub checkout_timeout_ms: Option<Spanned<i64>>,
+    pub validation_query: Option<Spanned<String>>,
+    pub validation_interval_ms: Option<Spanned<i64>>,
+}
+
+/// `[ring]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RingSchema {
+    pub virtual_nodes: Option<Spanned<i64>>,
+}
+
+/// One `[[shards]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ShardSchema {
+    pub name: Option<Spanned<String>>,
+    pub primary: Option<Spanned<String>>,
+    pub replicas: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+/// One `[[tables]]` entry: a sharded table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TableSchema {
+    pub name: Option<Spanned<String>>,
+    pub shard_key: Option<Spanned<String>>,
+    pub strategy: Option<Spanned<String>>,
+    pub shard_key_type: Option<Spanned<String>>,
+    pub ranges: Option<Spanned<Vec<Spanned<RangeSchema>>>>,
+}
+
+/// One entry of a range table's `ranges`: keys `start <= k < end` live on `shard`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RangeSchema {
+    pub shard: Option<Spanned<String>>,
+    pub start: Option<Spanned<i64>>,
+    pub end: Option<Spanned<i64>>,
+}
+
+/// The whole file, each section read on its own so one bad section hides nothing else.
+/// Array entries keep their position (`None` = unreadable) so keys like `tables[3]` stay true.
+#[derive(Debug, Default)]
+pub(crate) struct Document {
+    pub default_shard: Option<Spanned<String>>,
+    pub server: Option<Spanned<ServerSchema>>,
+    pub users: Vec<Option<Spanned<UserSchema>>>,
+    pub backend: Option<Spanned<BackendSchema>>,
+    pub ring: Option<Spanned<RingSchema>>,
+    pub shards: Vec<Option<Spanned<ShardSchema>>>,
+    pub tables: Vec<Option<Spanned<TableSchema>>>,
+}

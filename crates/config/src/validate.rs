@@ -1,0 +1,694 @@
+//! Checking a [`Document`] and building the immutable [`Topology`] from it.
+//!
+//! Every check records its problem and carries on, so one run reports them all.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::Arc;
+use std::time::Duration;
+
+use shardgate_ring::{
+    HashRing, KeyRange, RangeMap, RingError, ShardId, Sharder, DEFAULT_VIRTUAL_NODES,
+};
+use toml::Spanned;
+
+use crate::address::parse_address;
+use crate::error::Diagnostics;
+use crate::schema::{
+    BackendSchema, Document, PoolSchema, RangeSchema, RingSchema, ServerSchema, ShardSchema,
+    TableSchema, UserSchema,
+};
+use crate::{
+    BackendSettings, Endpoint, PoolSettings, ServerSettings, Shard, ShardKeyType, TableRule,
+    Topology, UserAccount, DEFAULT_LISTEN, DEFAULT_SERVER_VERSION,
+};
+
+/// Most virtual nodes per shard a config may ask for.
+pub const MAX_VIRTUAL_NODES: u32 = 65_536;
+
+/// How a table is placed, before the shared sharders are built.
+enum Placement {
+    ConsistentHash,
+    HashMod,
+    Range(RangeMap),
+}
+
+/// A checked table, waiting for its sharder.
+struct TableDraft {
+    name: String,
+    shard_key: String,
+    key_type: ShardKeyType,
+    placement: Placement,
+}
+
+/// Checks everything in `doc`; the topology only when no problem was found.
+pub(crate) fn build(doc: Document, d: &mut Diagnostics<'_>) -> Option<Topology> {
+    let server = server(doc.server.as_ref(), d);
+    let users = users(&doc.users, d);
+    let backend = backend(doc.backend.as_ref(), d);
+    let virtual_nodes = virtual_nodes(doc.ring.as_ref(), d);
+    let shards = shards(&doc.shards, d);
+    let names: Vec<&str> = shards.iter().map(|s| s.name.as_str()).collect();
+    let default_shard = default_shard(doc.default_shard.as_ref(), &names, d);
+    let tables = tables(&doc.tables, &names, d);
+
+    if d.has_errors() {
+        return None;
+    }
+    let backend = backend?;
+    let mut ring = None;
+    let mut hash_mod = None;
+    let tables = tables
+        .into_iter()
+        .map(|draft| {
+            let sharder = match draft.placement {
+                Placement::ConsistentHash => ring
+                    .get_or_insert_with(|| {
+                        Arc::new(Sharder::ConsistentHash(HashRing::new(
+                            &names,
+                            virtual_nodes,
+                        )))
+                    })
+                    .clone(),
+                Placement::HashMod => hash_mod
+                    .get_or_insert_with(|| {
+                        Arc::new(Sharder::HashMod {
+                            shards: names.len(),
+                        })
+                    })
+                    .clone(),
+                Placement::Range(map) => Arc::new(Sharder::Range(map)),
+            };
+            let rule = TableRule {
+                name: draft.name,
+                shard_key: draft.shard_key,
+                key_type: draft.key_type,
+                sharder,
+            };
+            (rule.name.to_ascii_lowercase(), rule)
+        })
+        .collect();
+    Some(Topology {
+        server,
+        users,
+        backend,
+        default_shard,
+        tables,
+        shards: shards.into_iter().filter_map(|s| s.shard).collect(),
+    })
+}
+
+fn server(schema: Option<&Spanned<ServerSchema>>, d: &mut Diagnostics<'_>) -> ServerSettings {
+    let mut settings = ServerSettings {
+        listen: DEFAULT_LISTEN.to_owned(),
+        server_version: DEFAULT_SERVER_VERSION.to_owned(),
+    };
+    let Some(schema) = schema.map(Spanned::get_ref) else {
+        return settings;
+    };
+    if let Some(listen) = &schema.listen {
+        match parse_address(listen.get_ref(), true) {
+            Ok(_) => settings.listen = listen.get_ref().clone(),
+            Err(message) => d.at(listen.span(), "server.listen", message),
+        }
+    }
+    if let Some(version) = &schema.server_version {
+        if version.get_ref().trim().is_empty() {
+            d.at(
+                version.span(),
+                "server.server_version",
+                "empty server version (leave the key out for the default)",
+            );
+        } else {
+            settings.server_version = version.get_ref().clone();
+        }
+    }
+    settings
+}
+
+fn users(items: &[Option<Spanned<UserSchema>>], d: &mut Diagnostics<'_>) -> Vec<UserAccount> {
+    if items.is_empty() {
+        d.error(
+            None,
+            "users",
+            "no users: add a [[users]] entry with the name and password clients log in with",
+        );
+    }
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut users = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let Some(item) = item else { continue };
+        let (span, user) = (item.span(), item.get_ref());
+        let key = format!("users[{i}]");
+        let name = match &user.name {
+            None => {
+                d.at(span.clone(), format!("{key}.name"), "missing user name");
+                None
+            }
+            Some(name) if name.get_ref().is_empty() => {
+                d.at(name.span(), format!("{key}.name"), "empty user name");
+                None
+            }
+            Some(name) => {
+                let line = d.line_of(name.span().start);
+                match seen.get(name.get_ref()) {
+                    Some(first) => {
+                        let message = format!(
+                            "duplicate user {:?} (first defined on line {first})",
+                            name.get_ref()
+                        );
+                        d.at(name.span(), format!("{key}.name"), message);
+                    }
+                    None => {
+                        seen.insert(name.get_ref().clone(), line);
+                    }
+                }
+                Some(name.get_ref().clone())
+            }
+        };
+        let who = name
+            .as_deref()
+            .map(|n| format!("user {n:?}"))
+            .unwrap_or_else(|| "a user".into());
+        let password = match &user.password {
+            None => {
+                d.at(
+                    span,
+                    format!("{key}.password"),
+                    format!("{who} has no password; every client account needs one"),
+                );
+                None
+            }
+            Some(password) if password.get_ref().is_empty() => {
+                d.at(
+                    password.span(),
+                    format!("{key}.password"),
+                    format!("{who} has an empty password; every client account needs one"),
+                );
+                None
+            }
+            Some(password) => Some(password.get_ref().clone()),
+        };
+        if let (Some(name), Some(password)) = (name, password) {
+            users.push(UserAccount { name, password });
+        }
+    }
+    users
+}
+
+fn backend(
+    schema: Option<&Spanned<BackendSchema>>,
+    d: &mut Diagnostics<'_>,
+) -> Option<BackendSettings> {
+    let Some(schema) = schema else {
+        d.error(None, "backend", "missing [backend] section: the user, password and database the proxy logs in to every MariaDB with");
+        return None;
+    };
+    let (span, backend) = (schema.span(), schema.get_ref());
+    let mut text =
+        |field: &Option<Spanned<String>>, name: &str, may_be_empty: bool| -> Option<String> {
+            let key = format!("backend.{name}");
+            match field {
+                None => {
+                    d.at(span.clone(), key, format!("missing backend {name}"));
+                    None
+                }
+                Some(value) if !may_be_empty && value.get_ref().trim().is_empty() => {
+                    d.at(value.span(), key, format!("empty backend {name}"));
+                    None
+                }
+                Some(value) => Some(value.get_ref().clone()),
+            }
+        };
+    let user = text(&backend.user, "user", false);
+    // A backend account without a password is legitimate (e.g. a local sandbox).
+    let password = text(&backend.password, "password", true);
+    let database = text(&backend.database, "database", false);
+    let pool = pool(backend.pool.as_ref().map(Spanned::get_ref), d);
+    Some(BackendSettings {
+        user: user?,
+        password: password?,
+        database: database?,
+        pool: pool?,
+    })
+}
+
+/// A non-negative pool number of at least `min`, or `default` when absent.
+fn number(
+    field: &Option<Spanned<i64>>,
+    name: &str,
+    min: i64,
+    default: u64,
+    d: &mut Diagnostics<'_>,
+) -> Option<u64> {
+    let Some(value) = field else {
+        return Some(default);
+    };
+    let got = *value.get_ref();
+    if got < min {
+        let rule = if min == 1 {
+            "must be greater than 0"
+        } else {
+            "must not be negative"
+        };
+        d.at(
+            value.span(),
+            format!("backend.pool.{name}"),
+            format!("{rule} (got {got})"),
+        );
+        return None;
+    }
+    Some(got as u64)
+}
+
+fn pool(schema: Option<&PoolSchema>, d: &mut Diagnostics<'_>) -> Option<PoolSettings> {
+    let defaults = PoolSettings::default();
+    let Some(p) = schema else {
+        return Some(defaults);
+    };
+    let ms = |v: u64| Duration::from_millis(v);
+    let max_size = number(&p.max_size, "max_size", 1, defaults.max_size as u64, d);
+    let min_idle = number(&p.min_idle, "min_idle", 0, defaults.min_idle as u64, d);
+    let idle_timeout = number(
+        &p.idle_timeout_ms,
+        "idle_timeout_ms",
+        1,
+        defaults.idle_timeout.as_millis() as u64,
+        d,
+    );
+    let max_lifetime = number(
+        &p.max_lifetime_ms,
+        "max_lifetime_ms",
+        1,
+        defaults.max_lifetime.as_millis() as u64,
+        d,
+    );
+    let connect_timeout = number(
+        &p.connect_timeout_ms,
+        "connect_timeout_ms",
+        1,
+        defaults.connect_timeout.as_millis() as u64,
+        d,
+    );
+    let checkout_timeout = number(
+        &p.checkout_timeout_ms,
+        "checkout_timeout_ms",
+        1,
+        defaults.checkout_timeout.as_millis() as u64,
+        d,
+    );
+    let validation_interval = number(
+        &p.validation_interval_ms,
+        "validation_interval_ms",
+        0,
+        defaults.validation_interval.as_millis() as u64,
+        d,
+    );
+    let validation_query = match &p.validation_query {
+        Some(q) if q.get_ref().trim().is_empty() => {
+            d.at(
+                q.span(),
+                "backend.pool.validation_query",
+                "empty validation query (leave the key out for \"SELECT 1\")",
+            );
+            None
+        }
+        Some(q) => Some(q.get_ref().clone()),
+        None => Some(defaults.validation_query),
+    };
+    if let (Some(max), Some(min), Some(field)) = (max_size, min_idle, &p.min_idle) {
+        if min > max {
+            d.at(
+                field.span(),
+                "backend.pool.min_idle",
+                format!("min_idle ({min}) must not exceed max_size ({max})"),
+            );
+        }
+    }
+    Some(PoolSettings {
+        max_size: usize::try_from(max_size?).ok()?,
+        min_idle: usize::try_from(min_idle?).ok()?,
+        idle_timeout: ms(idle_timeout?),
+        max_lifetime: ms(max_lifetime?),
+        connect_timeout: ms(connect_timeout?),
+        checkout_timeout: ms(checkout_timeout?),
+        validation_query: validation_query?,
+        validation_interval: ms(validation_interval?),
+    })
+}
+
+fn virtual_nodes(schema: Option<&Spanned<RingSchema>>, d: &mut Diagnostics<'_>) -> u32 {
+    let Some(value) = schema.and_then(|r| r.get_ref().virtual_nodes.as_ref()) else {
+        return DEFAULT_VIRTUAL_NODES;
+    };
+    match u32::try_from(*value.get_ref()) {
+        Ok(n) if (1..=MAX_VIRTUAL_NODES).contains(&n) => n,
+        _ => {
+            let message = format!(
+                "must be between 1 and {MAX_VIRTUAL_NODES} (got {})",
+                value.get_ref()
+            );
+            d.at(value.span(), "ring.virtual_nodes", message);
+            DEFAULT_VIRTUAL_NODES
+        }
+    }
+}
+
+/// A shard entry with a usable name; `shard` is set when all of it checked out.
+struct NamedShard {
+    name: String,
+    shard: Option<Shard>,
+}
+
+fn shards(items: &[Option<Spanned<ShardSchema>>], d: &mut Diagnostics<'_>) -> Vec<NamedShard> {
+    if items.is_empty() {
+        d.error(
+            None,
+            "shards",
+            "no shards: add at least one [[shards]] entry with a name and a primary",
+        );
+    }
+    let mut names: HashMap<String, usize> = HashMap::new();
+    // Endpoint (host lower-cased) → (key, line) where it was first used.
+    let mut endpoints: HashMap<(String, u16), (String, usize)> = HashMap::new();
+    let mut shards = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let Some(item) = item else { continue };
+        let (span, shard) = (item.span(), item.get_ref());
+        let key = format!("shards[{i}]");
+        let name = match &shard.name {
+            None => {
+                d.at(span.clone(), format!("{key}.name"), "missing shard name");
+                None
+            }
+            Some(name) if name.get_ref().trim().is_empty() => {
+                d.at(name.span(), format!("{key}.name"), "empty shard name");
+                None
+            }
+            Some(name) => {
+                if let Some(first) = names.get(name.get_ref()) {
+                    let message = format!(
+                        "duplicate shard name {:?} (first defined on line {first})",
+                        name.get_ref()
+                    );
+                    d.at(name.span(), format!("{key}.name"), message);
+                    None
+                } else {
+                    names.insert(name.get_ref().clone(), d.line_of(name.span().start));
+                    Some(name.get_ref().clone())
+                }
+            }
+        };
+        let mut endpoint = |text: &Spanned<String>,
+                            endpoint_key: String,
+                            d: &mut Diagnostics<'_>| {
+            let parsed = match parse_address(text.get_ref(), false) {
+                Ok(parsed) => parsed,
+                Err(message) => {
+                    d.at(text.span(), endpoint_key, message);
+                    return None;
+                }
+            };
+            let line = d.line_of(text.span().start);
+            let identity = (parsed.host.to_ascii_lowercase(), parsed.port);
+            if let Some((first_key, first_line)) = endpoints.get(&identity) {
+                let message =
+                    format!("endpoint {parsed} is already used by {first_key} (line {first_line})");
+                d.at(text.span(), endpoint_key, message);
+                return None;
+            }
+            endpoints.insert(identity, (endpoint_key, line));
+            Some(parsed)
+        };
+        let primary = match &shard.primary {
+            None => {
+                d.at(
+                    span.clone(),
+                    format!("{key}.primary"),
+                    "missing primary: the host:port of the shard's primary MariaDB",
+                );
+                None
+            }
+            Some(primary) => endpoint(primary, format!("{key}.primary"), d),
+        };
+        let mut replicas = Some(Vec::<Endpoint>::new());
+        for (r, replica) in shard
+            .replicas
+            .iter()
+            .flat_map(|list| list.get_ref().iter())
+            .enumerate()
+        {
+            let parsed = endpoint(replica, format!("{key}.replicas[{r}]"), d);
+            replicas = replicas.zip(parsed).map(|(mut list, parsed)| {
+                list.push(parsed);
+                list
+            });
+        }
+        if let Some(name) = name {
+            let shard = match (primary, replicas) {
+                (Some(primary), Some(replicas)) => Some(Shard {
+                    name: name.clone(),
+                    primary,
+                    replicas,
+                }),
+                _ => None,
+            };
+            shards.push(NamedShard { name, shard });
+        }
+    }
+    shards
+}
+
+/// `unknown shard "s9" (shards: s0, s1)`
+fn unknown_shard(name: &str, names: &[&str]) -> String {
+    format!("unknown shard {name:?} (shards: {})", names.join(", "))
+}
+
+fn default_shard(
+    field: Option<&Spanned<String>>,
+    names: &[&str],
+    d: &mut Diagnostics<'_>,
+) -> ShardId {
+    let Some(field) = field else { return 0 };
+    match names.iter().position(|n| *n == field.get_ref()) {
+        Some(index) => index,
+        None => {
+            d.at(
+                field.span(),
+                "default_shard",
+                unknown_shard(field.get_ref(), names),
+            );
+            0
+        }
+    }
+}
+
+fn tables(
+    items: &[Option<Spanned<TableSchema>>],
+    names: &[&str],
+    d: &mut Diagnostics<'_>,
+) -> Vec<TableDraft> {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut drafts = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let Some(item) = item else { continue };
+        let key = format!("tables[{i}]");
+        if let Some(draft) = table(item, &key, names, &mut seen, d) {
+            drafts.push(draft);
+        }
+    }
+    drafts
+}
+
+fn table(
+    item: &Spanned<TableSchema>,
+    key: &str,
+    names: &[&str],
+    seen: &mut HashMap<String, usize>,
+    d: &mut Diagnostics<'_>,
+) -> Option<TableDraft> {
+    let (span, table) = (item.span(), item.get_ref());
+    let name = match &table.name {
+        None => {
+            d.at(span.clone(), format!("{key}.name"), "missing table name");
+            None
+        }
+        Some(name) if name.get_ref().trim().is_empty() => {
+            d.at(name.span(), format!("{key}.name"), "empty table name");
+            None
+        }
+        Some(name) => {
+            let lower = name.get_ref().to_ascii_lowercase();
+            if let Some(first) = seen.get(&lower) {
+                let message = format!(
+                    "duplicate table {:?} (first defined on line {first}; table names are case-insensitive)",
+                    name.get_ref()
+                );
+                d.at(name.span(), format!("{key}.name"), message);
+                None
+            } else {
+                seen.insert(lower, d.line_of(name.span().start));
+                Some(name.get_ref().clone())
+            }
+        }
+    };
+    let shard_key = match &table.shard_key {
+        None => {
+            d.at(
+                span.clone(),
+                format!("{key}.shard_key"),
+                "missing shard_key: the column whose value picks the shard",
+            );
+            None
+        }
+        Some(column) if column.get_ref().trim().is_empty() => {
+            d.at(
+                column.span(),
+                format!("{key}.shard_key"),
+                "empty shard_key: name the column whose value picks the shard",
+            );
+            None
+        }
+        Some(column) => Some(column.get_ref().trim().to_ascii_lowercase()),
+    };
+    let key_type = match table.shard_key_type.as_ref() {
+        None => Some(ShardKeyType::Integer),
+        Some(t) => match t.get_ref().as_str() {
+            "integer" => Some(ShardKeyType::Integer),
+            "string" => Some(ShardKeyType::String),
+            other => {
+                let message = format!(
+                    "unknown shard_key_type {other:?} (expected \"integer\" or \"string\")"
+                );
+                d.at(t.span(), format!("{key}.shard_key_type"), message);
+                None
+            }
+        },
+    };
+    let strategy = table
+        .strategy
+        .as_ref()
+        .map_or("consistent_hash", |s| s.get_ref().as_str());
+    let placement = match strategy {
+        "consistent_hash" | "hash_mod" => {
+            if let Some(ranges) = &table.ranges {
+                let message = format!("ranges are only for strategy = \"range\" (this table's strategy is {strategy:?})");
+                d.at(ranges.span(), format!("{key}.ranges"), message);
+            }
+            Some(if strategy == "hash_mod" {
+                Placement::HashMod
+            } else {
+                Placement::ConsistentHash
+            })
+        }
+        "range" => {
+            if let (Some(ShardKeyType::String), Some(t)) = (key_type, &table.shard_key_type) {
+                d.at(
+                    t.span(),
+                    format!("{key}.shard_key_type"),
+                    "range tables need an integer shard key (shard_key_type = \"integer\")",
+                );
+            }
+            range_map(table.ranges.as_ref(), span, key, names, d).map(Placement::Range)
+        }
+        other => {
+            let message =
+                format!("unknown strategy {other:?} (expected \"consistent_hash\", \"hash_mod\" or \"range\")");
+            let strategy_span = table.strategy.as_ref().map(Spanned::span);
+            d.error(strategy_span, format!("{key}.strategy"), message);
+            None
+        }
+    };
+    Some(TableDraft {
+        name: name?,
+        shard_key: shard_key?,
+        key_type: key_type?,
+        placement: placement?,
+    })
+}
+
+fn range_map(
+    ranges: Option<&Spanned<Vec<Spanned<RangeSchema>>>>,
+    table_span: Range<usize>,
+    key: &str,
+    names: &[&str],
+    d: &mut Diagnostics<'_>,
+) -> Option<RangeMap> {
+    let ranges_key = format!("{key}.ranges");
+    let needs = "a range table needs ranges, e.g. ranges = [ { shard = \"s0\", end = 1000 }, { shard = \"s1\", start = 1000 } ]";
+    let Some(ranges) = ranges else {
+        d.at(table_span, ranges_key, format!("missing ranges: {needs}"));
+        return None;
+    };
+    if ranges.get_ref().is_empty() {
+        d.at(ranges.span(), ranges_key, format!("empty ranges: {needs}"));
+        return None;
+    }
+    let mut key_ranges = Vec::new();
+    let mut complete = true;
+    for (j, range) in ranges.get_ref().iter().enumerate() {
+        let shard = match &range.get_ref().shard {
+            None => {
+                d.at(
+                    range.span(),
+                    format!("{ranges_key}[{j}].shard"),
+                    "missing shard: the shard that owns this range",
+                );
+                None
+            }
+            Some(shard) => match names.iter().position(|n| *n == shard.get_ref()) {
+                Some(index) => Some(index),
+                None => {
+                    d.at(
+                        shard.span(),
+                        format!("{ranges_key}[{j}].shard"),
+                        unknown_shard(shard.get_ref(), names),
+                    );
+                    None
+                }
+            },
+        };
+        let bound = |b: &Option<Spanned<i64>>| b.as_ref().map(|v| i128::from(*v.get_ref()));
+        let (start, end) = (bound(&range.get_ref().start), bound(&range.get_ref().end));
+        complete &= shard.is_some();
+        key_ranges.push(KeyRange {
+            start,
+            end,
+            shard: shard.unwrap_or(0),
+        });
+    }
+    match RangeMap::new(key_ranges) {
+        Ok(map) if complete => Some(map),
+        Ok(_) => None,
+        Err(error) => {
+            let index = error.range_index().unwrap_or(0);
+            let span = ranges
+                .get_ref()
+                .get(index)
+                .map_or(ranges.span(), Spanned::span);
+            d.at(
+                span,
+                format!("{ranges_key}[{index}]"),
+                range_message(&error),
+            );
+            None
+        }
+    }
+}
+
+/// Range problems in config words: the key names the later range, the message the other.
+fn range_message(error: &RingError) -> String {
+    match error {
+        RingError::EmptyRange { range, .. } => format!("empty range {range}: start must be below end"),
+        RingError::RangeOrder { prev, prev_range, range, .. } => {
+            format!("range {range} starts before ranges[{prev}] {prev_range}; list ranges in ascending order")
+        }
+        RingError::RangeOverlap { prev, prev_range, range, .. } => {
+            format!("range {range} overlaps ranges[{prev}] {prev_range}; each range must start where the previous one ends")
+        }
+        RingError::RangeGap { prev, prev_range, range, gap, .. } => format!(
+            "gap between ranges[{prev}] {prev_range} and this range {range}: keys {gap} belong to no shard; start this range where the previous one ends"
+        ),
+        other => other.to_string(),
+    }
+}

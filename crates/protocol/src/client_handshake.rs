@@ -1,0 +1,156 @@
+//! The client side of the connection phase, toward a backend MariaDB/MySQL server.
+
+use mysql_common::auth::plugins::caching_sha2_password::scramble_sha256;
+use mysql_common::auth::plugins::mysql_native_password::scramble_native;
+use mysql_common::io::ParseBuf;
+use mysql_common::packets::{AuthPlugin, AuthSwitchRequest, HandshakePacket, HandshakeResponse};
+use mysql_common::proto::MySerialize;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::packets::parse_err;
+use crate::{CapabilityFlags, PacketConn, ProtocolError, StatusFlags};
+
+/// Capabilities the proxy always asks a backend for; format-affecting ones
+/// (CLIENT_DEPRECATE_EOF, CLIENT_FOUND_ROWS) are added per connection to mirror the client.
+pub const BACKEND_BASE_CAPABILITIES: CapabilityFlags = CapabilityFlags::from_bits_truncate(
+    CapabilityFlags::CLIENT_LONG_PASSWORD.bits()
+        | CapabilityFlags::CLIENT_LONG_FLAG.bits()
+        | CapabilityFlags::CLIENT_PROTOCOL_41.bits()
+        | CapabilityFlags::CLIENT_TRANSACTIONS.bits()
+        | CapabilityFlags::CLIENT_SECURE_CONNECTION.bits()
+        | CapabilityFlags::CLIENT_MULTI_STATEMENTS.bits()
+        | CapabilityFlags::CLIENT_MULTI_RESULTS.bits()
+        | CapabilityFlags::CLIENT_PS_MULTI_RESULTS.bits()
+        | CapabilityFlags::CLIENT_PLUGIN_AUTH.bits()
+        | CapabilityFlags::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA.bits(),
+);
+
+/// Credentials and options for logging in to a backend.
+#[derive(Debug, Clone)]
+pub struct BackendLogin<'a> {
+    pub user: &'a str,
+    pub password: &'a str,
+    pub database: Option<&'a str>,
+    pub capabilities: CapabilityFlags,
+}
+
+/// What the backend told us about itself.
+#[derive(Debug, Clone)]
+pub struct BackendHello {
+    pub connection_id: u32,
+    pub server_version: String,
+    pub capabilities: CapabilityFlags,
+    pub status: StatusFlags,
+}
+
+fn auth_response(plugin: &AuthPlugin<'_>, nonce: &[u8], password: &str) -> Vec<u8> {
+    match plugin {
+        AuthPlugin::CachingSha2Password => {
+            let mut n = [0u8; 20];
+            let len = nonce.len().min(20);
+            n[..len].copy_from_slice(&nonce[..len]);
+            scramble_sha256(&n, password.as_bytes()).map(|s| s.to_vec())
+        }
+        _ => scramble_native(nonce, password.as_bytes()).map(|s| s.to_vec()),
+    }
+    .unwrap_or_default()
+}
+
+/// Logs in: reads the greeting, answers it, follows auth switches, and returns at the final OK.
+pub async fn login<S>(conn: &mut PacketConn<S>, login: &BackendLogin<'_>) -> Result<BackendHello, ProtocolError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    conn.reset_seq();
+    let greeting = conn.read_packet().await?;
+    if let Some(e) = parse_err(&greeting) {
+        return Err(ProtocolError::Server(e));
+    }
+    let hs: HandshakePacket<'_> = ParseBuf(&greeting)
+        .parse(())
+        .map_err(|e| ProtocolError::malformed(format!("server greeting: {e}")))?;
+    let mut nonce = hs.nonce();
+    if nonce.last() == Some(&0) {
+        nonce.pop();
+    }
+    let server_caps = hs.capabilities();
+    if !server_caps.contains(CapabilityFlags::CLIENT_PROTOCOL_41) {
+        return Err(ProtocolError::Unsupported("backend does not speak protocol 4.1".into()));
+    }
+    let mut caps = login.capabilities & server_caps;
+    if login.database.is_some() {
+        caps |= CapabilityFlags::CLIENT_CONNECT_WITH_DB;
+    }
+    let mut plugin = match hs.auth_plugin() {
+        Some(p @ AuthPlugin::CachingSha2Password) => p.into_owned(),
+        _ => AuthPlugin::MysqlNativePassword,
+    };
+    let response = HandshakeResponse::new(
+        Some(auth_response(&plugin, &nonce, login.password)),
+        hs.server_version_parsed().unwrap_or((5, 5, 5)),
+        Some(login.user.as_bytes()),
+        login.database.map(str::as_bytes),
+        Some(plugin.clone()),
+        caps,
+        None,
+        crate::MAX_PACKET_SIZE as u32,
+    );
+    let mut buf = Vec::with_capacity(128);
+    response.serialize(&mut buf);
+    conn.write_packet(&buf).await?;
+
+    let hello = BackendHello {
+        connection_id: hs.connection_id(),
+        server_version: String::from_utf8_lossy(hs.server_version_ref()).into_owned(),
+        capabilities: caps,
+        status: hs.status_flags(),
+    };
+    loop {
+        let packet = conn.read_packet().await?;
+        match packet.first() {
+            Some(0x00) => return Ok(hello),
+            Some(0xFF) => {
+                return Err(ProtocolError::Server(
+                    parse_err(&packet).ok_or_else(|| ProtocolError::malformed("auth error packet"))?,
+                ))
+            }
+            Some(0xFE) => {
+                let switch: AuthSwitchRequest<'_> = ParseBuf(&packet)
+                    .parse(())
+                    .map_err(|e| ProtocolError::malformed(format!("auth switch: {e}")))?;
+                plugin = switch.auth_plugin().into_owned();
+                nonce = switch.plugin_data().to_vec();
+                match plugin {
+                    AuthPlugin::MysqlNativePassword | AuthPlugin::CachingSha2Password => {}
+                    ref other => {
+                        return Err(ProtocolError::Unsupported(format!(
+                            "backend asked for auth plugin {:?}",
+                            String::from_utf8_lossy(other.as_bytes())
+                        )))
+                    }
+                }
+                conn.write_packet(&auth_response(&plugin, &nonce, login.password)).await?;
+            }
+            Some(0x01) if plugin == AuthPlugin::CachingSha2Password => match packet.get(1) {
+                Some(0x03) => {} // fast auth succeeded; the OK follows
+                Some(0x04) => {
+                    // Full authentication without TLS: fetch the server's RSA key and send the
+                    // password encrypted with it.
+                    conn.write_packet(&[0x02]).await?;
+                    let key = conn.read_packet().await?;
+                    let key = key.get(1..).ok_or_else(|| ProtocolError::malformed("public key packet"))?;
+                    let mut pass = login.password.as_bytes().to_vec();
+                    pass.push(0);
+                    for (i, b) in pass.iter_mut().enumerate() {
+                        *b ^= nonce[i % nonce.len()];
+                    }
+                    let encrypted = mysql_common::crypto::encrypt(&pass, key)
+                        .map_err(|e| ProtocolError::malformed(format!("backend public key: {e:?}")))?;
+                    conn.write_packet(&encrypted).await?;
+                }
+                _ => return Err(ProtocolError::malformed("unexpected caching_sha2_password data")),
+            },
+            _ => return Err(ProtocolError::malformed("unexpected packet during backend login")),
+        }
+    }
+}

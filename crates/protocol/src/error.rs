@@ -1,0 +1,49 @@
+//! Errors of the protocol layer.
+
+use std::io;
+
+/// An error packet a peer sent: its code, SQLSTATE and message, kept verbatim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerErr {
+    pub code: u16,
+    pub state: [u8; 5],
+    pub message: String,
+}
+
+impl std::fmt::Display for ServerErr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ERROR {} ({}): {}",
+            self.code,
+            String::from_utf8_lossy(&self.state),
+            self.message
+        )
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProtocolError {
+    #[error("i/o error: {0}")]
+    Io(#[from] io::Error),
+    #[error("connection closed by peer")]
+    Closed,
+    #[error("malformed packet: {0}")]
+    Malformed(String),
+    #[error("packet of {0} bytes exceeds the {max} byte limit", max = crate::MAX_PACKET_SIZE)]
+    TooLarge(usize),
+    #[error("packets out of order: expected sequence id {expected}, got {got}")]
+    OutOfSync { expected: u8, got: u8 },
+    #[error("{0}")]
+    Server(ServerErr),
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    #[error("timed out: {0}")]
+    Timeout(&'static str),
+}
+
+impl ProtocolError {
+    pub fn malformed(what: impl Into<String>) -> Self {
+        ProtocolError::Malformed(what.into())
+    }
+}

@@ -1,0 +1,45 @@
+//! Why a statement cannot be routed.
+
+use shardgate_ring::RingError;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RouteError {
+    /// The parser does not understand the statement, and it names sharded table `table`.
+    #[error("shardgate cannot parse this statement on sharded table `{table}`: {message}")]
+    Unparsed { table: String, message: String },
+    /// The parser does not understand the statement; it names no sharded table.
+    #[error("{0}")]
+    Syntax(String),
+    #[error("cannot route {verb} on sharded table `{table}`: no shard key `{key}` in the WHERE clause; add `{key} = <value>` (or `{key} IN (...)` of values on one shard)")]
+    NoShardKey {
+        verb: &'static str,
+        table: String,
+        key: String,
+    },
+    #[error("cannot route INSERT into sharded table `{table}`: the column list must include the shard key `{key}`")]
+    InsertWithoutKey { table: String, key: String },
+    #[error("cannot route INSERT into sharded table `{table}`: its rows belong to different shards ({shards}); insert them separately")]
+    InsertSpansShards { table: String, shards: String },
+    #[error("cannot route {verb} on sharded table `{table}`: the values of `{key}` belong to different shards ({shards})")]
+    KeySpansShards {
+        verb: &'static str,
+        table: String,
+        key: String,
+        shards: String,
+    },
+    #[error("cannot change shard key `{key}` of sharded table `{table}` with UPDATE: the row would have to move shards; delete and re-insert it")]
+    ShardKeyUpdate { table: String, key: String },
+    #[error("statement joins sharded tables on different shards ({detail}); cross-shard joins are not supported")]
+    CrossShard { detail: String },
+    #[error("{construct} on sharded table `{table}` is not supported by shardgate")]
+    Unsupported { construct: String, table: String },
+    #[error("{0}")]
+    NotSupported(String),
+    #[error("shard key `{key}` of table `{table}`: {source}")]
+    BadKey {
+        table: String,
+        key: String,
+        #[source]
+        source: RingError,
+    },
+}

@@ -1,0 +1,496 @@
+//! Builds the [`Plan`] for a statement.
+
+use std::collections::BTreeSet;
+use std::ops::ControlFlow;
+
+use shardgate_config::Topology;
+use shardgate_ring::ShardId;
+use sqlparser::ast::{
+    AssignmentTarget, Delete, Expr, FromTable, Ident, Insert, ObjectName, ObjectType, OnInsert, Query,
+    SelectItem, SetExpr, Statement, TableFactor, TableObject, TableWithJoins, Update, Use,
+};
+use sqlparser::dialect::MySqlDialect;
+use sqlparser::parser::Parser;
+use sqlparser::tokenizer::{Token, Tokenizer};
+
+use crate::shard_key::{base_name, literal, shard_names, shards_in_where, TableRef};
+use crate::{session, Plan, Route, RouteError, StatementKind, TxnCommand};
+
+/// Plans a COM_QUERY text, which may hold several statements.
+///
+/// Text the parser does not understand goes to the default shard as-is (the backend then
+/// reports its own syntax error, or runs MariaDB syntax we don't model) unless it names a
+/// sharded table, in which case it cannot be routed safely.
+pub fn plan_sql(sql: &str, topology: &Topology) -> Result<Plan, RouteError> {
+    let statements = match Parser::parse_sql(&MySqlDialect {}, sql) {
+        Ok(s) => s,
+        Err(e) => {
+            // MySQL's older spelling of FOR SHARE, which the parser does not know.
+            if let Some(head) = strip_lock_in_share_mode(sql) {
+                if let Ok(mut plan) = plan_sql(head, topology) {
+                    if plan.kind == StatementKind::Read {
+                        plan.kind = StatementKind::LockingRead;
+                        plan.rewritten = None;
+                        return Ok(plan);
+                    }
+                }
+            }
+            return unparsed(sql, topology, e.to_string());
+        }
+    };
+    let mut plans = statements.iter().map(|s| plan_statement(s, topology));
+    let Some(first) = plans.next() else {
+        // Empty text: let the backend answer "Query was empty".
+        return Ok(Plan::new(StatementKind::Read, Route::Shard(topology.default_shard)));
+    };
+    let mut plan = first?;
+    if statements.len() == 1 {
+        return Ok(plan);
+    }
+    if plan.rewritten.is_some() {
+        plan.rewritten = None;
+    }
+    for next in plans {
+        let next = next?;
+        match (&plan.route, &next.route) {
+            (Route::Shard(a), Route::Shard(b)) if a == b => {
+                if next.kind != StatementKind::Read {
+                    plan.kind = next.kind;
+                }
+            }
+            _ => {
+                return Err(RouteError::NotSupported(
+                    "multi-statement text whose statements do not all run on one shard is not supported by shardgate; send them one by one".into(),
+                ))
+            }
+        }
+    }
+    Ok(plan)
+}
+
+/// `SELECT … LOCK IN SHARE MODE` without its suffix.
+fn strip_lock_in_share_mode(sql: &str) -> Option<&str> {
+    let trimmed = sql.trim_end().trim_end_matches(';').trim_end();
+    let mut rest = trimmed;
+    for word in ["mode", "share", "in", "lock"] {
+        let cut = rest.len().checked_sub(word.len())?;
+        if !rest.is_char_boundary(cut) || !rest[cut..].eq_ignore_ascii_case(word) {
+            return None;
+        }
+        rest = &rest[..cut];
+        if word != "lock" {
+            let before = rest.trim_end();
+            if before.len() == rest.len() {
+                return None;
+            }
+            rest = before;
+        }
+    }
+    rest.ends_with(char::is_whitespace).then_some(rest)
+}
+
+fn unparsed(sql: &str, topology: &Topology, message: String) -> Result<Plan, RouteError> {
+    let tokens = Tokenizer::new(&MySqlDialect {}, sql).tokenize().unwrap_or_default();
+    for token in tokens {
+        if let Token::Word(w) = token {
+            if let Some(rule) = topology.table(&w.value) {
+                return Err(RouteError::Unparsed {
+                    table: rule.name.clone(),
+                    message,
+                });
+            }
+        }
+    }
+    let first_word = sql.trim_start().split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or("");
+    let kind = if ["select", "show", "describe", "desc", "explain"]
+        .iter()
+        .any(|w| first_word.eq_ignore_ascii_case(w))
+    {
+        StatementKind::Read
+    } else {
+        StatementKind::Write
+    };
+    Ok(Plan::new(kind, Route::Shard(topology.default_shard)))
+}
+
+/// Plans one parsed statement.
+pub fn plan_statement(stmt: &Statement, topology: &Topology) -> Result<Plan, RouteError> {
+    match stmt {
+        Statement::Query(q) => plan_query(q, stmt, topology),
+        Statement::Insert(ins) => plan_insert(ins, topology),
+        Statement::Update(u) => plan_update(u, stmt, topology),
+        Statement::Delete(d) => plan_delete(d, stmt, topology),
+        Statement::Set(set) => session::plan_set(set),
+        Statement::Use(u) => match u {
+            Use::Database(name) | Use::Schema(name) | Use::Object(name) => Ok(Plan::new(
+                StatementKind::Session,
+                Route::Use(base_name_raw(name).unwrap_or_default()),
+            )),
+            other => Err(RouteError::NotSupported(format!("`{other}` is not supported by shardgate"))),
+        },
+        Statement::StartTransaction { .. } => Ok(txn(TxnCommand::Begin)),
+        Statement::Commit { .. } => Ok(txn(TxnCommand::Commit)),
+        Statement::Rollback { savepoint: None, .. } => Ok(txn(TxnCommand::Rollback)),
+        Statement::Rollback { .. } | Statement::Savepoint { .. } | Statement::ReleaseSavepoint { .. } => {
+            Ok(txn(TxnCommand::Savepoint))
+        }
+        Statement::CreateDatabase { .. } => Ok(Plan::new(StatementKind::Ddl, Route::AllShards)),
+        Statement::Drop {
+            object_type: ObjectType::Schema | ObjectType::Database,
+            ..
+        } => Ok(Plan::new(StatementKind::Ddl, Route::AllShards)),
+        Statement::CreateTable(_)
+        | Statement::AlterTable(_)
+        | Statement::Drop { .. }
+        | Statement::Truncate(_)
+        | Statement::CreateIndex(_)
+        | Statement::RenameTable(_)
+        | Statement::CreateView(_) => plan_ddl(stmt, topology),
+        other => plan_other(other, topology),
+    }
+}
+
+fn txn(cmd: TxnCommand) -> Plan {
+    Plan::new(StatementKind::Transaction, Route::Transaction(cmd))
+}
+
+fn base_name_raw(name: &ObjectName) -> Option<String> {
+    name.0.last().and_then(|p| p.as_ident()).map(|id| id.value.clone())
+}
+
+/// Sharded tables a statement mentions anywhere (including subqueries), lower-cased, in order.
+fn sharded_relations(stmt: &Statement, topology: &Topology) -> Vec<String> {
+    let mut found = Vec::new();
+    let _ = sqlparser::ast::visit_relations(stmt, |name| {
+        if let Some(table) = base_name(name).filter(|t| topology.table(t).is_some()) {
+            found.push(table);
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    found
+}
+
+fn has_unsharded_relation(stmt: &Statement, topology: &Topology) -> Option<String> {
+    let mut found = None;
+    let _ = sqlparser::ast::visit_relations(stmt, |name| {
+        match base_name(name) {
+            Some(t) if topology.table(&t).is_none() => {
+                found = Some(t);
+                ControlFlow::Break(())
+            }
+            _ => ControlFlow::Continue(()),
+        }
+    });
+    found
+}
+
+fn plan_ddl(stmt: &Statement, topology: &Topology) -> Result<Plan, RouteError> {
+    let mut names: Vec<&ObjectName> = Vec::new();
+    match stmt {
+        Statement::CreateTable(ct) => names.push(&ct.name),
+        Statement::AlterTable(at) => names.push(&at.name),
+        Statement::Drop { names: n, .. } => names.extend(n),
+        Statement::CreateIndex(ci) => names.push(&ci.table_name),
+        Statement::RenameTable(r) => names.extend(r.iter().flat_map(|r| [&r.old_name, &r.new_name])),
+        _ => {}
+    }
+    let mut sharded: Vec<String> = names.iter().filter_map(|n| base_name(n)).filter(|t| topology.table(t).is_some()).collect();
+    sharded.extend(sharded_relations(stmt, topology));
+    let unsharded = names
+        .iter()
+        .filter_map(|n| base_name(n))
+        .find(|t| topology.table(t).is_none())
+        .or_else(|| has_unsharded_relation(stmt, topology));
+    match (sharded.first(), unsharded) {
+        (None, _) => Ok(Plan::new(StatementKind::Ddl, Route::Shard(topology.default_shard))),
+        (Some(_), None) => Ok(Plan::new(StatementKind::Ddl, Route::AllShards)),
+        (Some(s), Some(u)) => Err(RouteError::NotSupported(format!(
+            "DDL naming both sharded table `{s}` and unsharded table `{u}` is not supported by shardgate; run it per table"
+        ))),
+    }
+}
+
+fn plan_other(stmt: &Statement, topology: &Topology) -> Result<Plan, RouteError> {
+    let read = matches!(
+        stmt,
+        Statement::ShowVariable { .. }
+            | Statement::ShowVariables { .. }
+            | Statement::ShowTables { .. }
+            | Statement::ShowColumns { .. }
+            | Statement::ShowCreate { .. }
+            | Statement::ShowStatus { .. }
+            | Statement::ShowDatabases { .. }
+            | Statement::ShowSchemas { .. }
+            | Statement::ShowCollation { .. }
+            | Statement::ExplainTable { .. }
+            | Statement::Explain { .. }
+    );
+    let sharded = sharded_relations(stmt, topology);
+    if let Some(table) = sharded.first() {
+        // SHOW COLUMNS / DESCRIBE / SHOW CREATE of a sharded table: every shard has the same one.
+        if read && !matches!(stmt, Statement::Explain { .. }) {
+            return Ok(Plan::new(StatementKind::Read, Route::Shard(topology.default_shard)));
+        }
+        if let Statement::Explain { statement, .. } = stmt {
+            let inner = plan_statement(statement, topology)?;
+            return Ok(Plan::new(StatementKind::Read, inner.route));
+        }
+        let construct = stmt.to_string().split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+        return Err(RouteError::Unsupported {
+            construct,
+            table: topology.table(table).map_or_else(|| table.clone(), |r| r.name.clone()),
+        });
+    }
+    let kind = if read { StatementKind::Read } else { StatementKind::Write };
+    Ok(Plan::new(kind, Route::Shard(topology.default_shard)))
+}
+
+/// The sharded tables in a FROM list (with joins), as `TableRef`s, and the number of tables in it.
+fn from_tables<'t>(from: &[TableWithJoins], topology: &'t Topology) -> (Vec<TableRef<'t>>, usize) {
+    let mut refs = Vec::new();
+    let mut count = 0;
+    let factors = from
+        .iter()
+        .flat_map(|twj| std::iter::once(&twj.relation).chain(twj.joins.iter().map(|j| &j.relation)));
+    for factor in factors {
+        count += 1;
+        if let TableFactor::Table { name, alias, .. } = factor {
+            if let Some(rule) = base_name(name).and_then(|t| topology.table(&t)) {
+                refs.push(TableRef {
+                    rule,
+                    name: base_name(name).unwrap_or_default(),
+                    alias: alias.as_ref().map(|a| a.name.value.to_ascii_lowercase()),
+                });
+            }
+        }
+    }
+    (refs, count)
+}
+
+/// Routes a statement whose sharded tables are all in `from` and constrained by `selection`.
+fn route_by_where(
+    verb: &'static str,
+    kind: StatementKind,
+    stmt: &Statement,
+    from: &[TableWithJoins],
+    selection: Option<&Expr>,
+    topology: &Topology,
+) -> Result<Plan, RouteError> {
+    let mentioned = sharded_relations(stmt, topology);
+    if mentioned.is_empty() {
+        return Ok(Plan::new(kind, Route::Shard(topology.default_shard)));
+    }
+    let (tables, count) = from_tables(from, topology);
+    if tables.len() != mentioned.len() {
+        let rule = topology.table(&mentioned[0]).expect("mentioned tables are sharded");
+        return Err(RouteError::Unsupported {
+            construct: "a subquery, UNION or derived table over a sharded table".into(),
+            table: rule.name.clone(),
+        });
+    }
+    let mut chosen: Option<(ShardId, &str)> = None;
+    for table in &tables {
+        let shards = shards_in_where(selection, table, count == 1)?.ok_or_else(|| RouteError::NoShardKey {
+            verb,
+            table: table.rule.name.clone(),
+            key: table.rule.shard_key.clone(),
+        })?;
+        let shard = match shards.len() {
+            // Contradictory conditions (`id = 1 AND id = 2`): no row matches; any shard answers that.
+            0 => continue,
+            1 => *shards.first().expect("one shard"),
+            _ => {
+                return Err(RouteError::KeySpansShards {
+                    verb,
+                    table: table.rule.name.clone(),
+                    key: table.rule.shard_key.clone(),
+                    shards: shard_names(topology, &shards),
+                })
+            }
+        };
+        match chosen {
+            None => chosen = Some((shard, &table.rule.name)),
+            Some((prev, prev_table)) if prev != shard => {
+                return Err(RouteError::CrossShard {
+                    detail: format!(
+                        "`{prev_table}` on {}, `{}` on {}",
+                        topology.shards[prev].name, table.rule.name, topology.shards[shard].name
+                    ),
+                })
+            }
+            Some(_) => {}
+        }
+    }
+    let shard = chosen.map_or(topology.default_shard, |(s, _)| s);
+    if shard != topology.default_shard {
+        if let Some(unsharded) = has_unsharded_relation(stmt, topology) {
+            return Err(RouteError::CrossShard {
+                detail: format!(
+                    "unsharded `{unsharded}` lives on {}, the sharded rows on {}",
+                    topology.shards[topology.default_shard].name, topology.shards[shard].name
+                ),
+            });
+        }
+    }
+    Ok(Plan::new(kind, Route::Shard(shard)))
+}
+
+fn plan_query(q: &Query, stmt: &Statement, topology: &Topology) -> Result<Plan, RouteError> {
+    let kind = if q.locks.is_empty() {
+        StatementKind::Read
+    } else {
+        StatementKind::LockingRead
+    };
+    match q.body.as_ref() {
+        SetExpr::Select(select) => {
+            if select.from.is_empty() && sharded_relations(stmt, topology).is_empty() {
+                let mut plan = Plan::new(kind, Route::Shard(topology.default_shard));
+                plan.rewritten = hide_socket(stmt);
+                return Ok(plan);
+            }
+            route_by_where("SELECT", kind, stmt, &select.from, select.selection.as_ref(), topology)
+        }
+        _ => route_by_where("SELECT", kind, stmt, &[], None, topology),
+    }
+}
+
+/// `SELECT @@socket` must not hand a backend's Unix socket path to a client, which would then
+/// connect to the backend directly (mysql_async does). Rewrites it to NULL under the same name.
+fn hide_socket(stmt: &Statement) -> Option<String> {
+    let Statement::Query(q) = stmt else { return None };
+    let SetExpr::Select(select) = q.body.as_ref() else {
+        return None;
+    };
+    let is_socket = |e: &Expr| match e {
+        Expr::Identifier(id) => {
+            let v = id.value.to_ascii_lowercase();
+            v == "@@socket" || v == "@@global.socket" || v == "@@session.socket"
+        }
+        Expr::CompoundIdentifier(parts) => parts.last().is_some_and(|p| p.value.eq_ignore_ascii_case("socket"))
+            && parts.first().is_some_and(|p| p.value.starts_with("@@")),
+        _ => false,
+    };
+    if !select.projection.iter().any(|item| matches!(item, SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } if is_socket(e))) {
+        return None;
+    }
+    let mut rewritten = stmt.clone();
+    if let Statement::Query(q) = &mut rewritten {
+        if let SetExpr::Select(select) = q.body.as_mut() {
+            for item in &mut select.projection {
+                let replacement = match item {
+                    SelectItem::UnnamedExpr(e) if is_socket(e) => Some((e.to_string(), Ident::with_quote('`', e.to_string()))),
+                    SelectItem::ExprWithAlias { expr, alias } if is_socket(expr) => Some((expr.to_string(), alias.clone())),
+                    _ => None,
+                };
+                if let Some((_, alias)) = replacement {
+                    *item = SelectItem::ExprWithAlias {
+                        expr: Expr::value(sqlparser::ast::Value::Null),
+                        alias,
+                    };
+                }
+            }
+        }
+    }
+    Some(rewritten.to_string())
+}
+
+fn plan_insert(ins: &Insert, topology: &Topology) -> Result<Plan, RouteError> {
+    let TableObject::TableName(name) = &ins.table else {
+        return Ok(Plan::new(StatementKind::Write, Route::Shard(topology.default_shard)));
+    };
+    let Some(rule) = base_name(name).and_then(|t| topology.table(&t)) else {
+        return Ok(Plan::new(StatementKind::Write, Route::Shard(topology.default_shard)));
+    };
+    let table = TableRef {
+        rule,
+        name: rule.name.to_ascii_lowercase(),
+        alias: None,
+    };
+    let is_key = |n: &ObjectName| base_name(n).is_some_and(|c| c == rule.shard_key);
+    if let Some(OnInsert::DuplicateKeyUpdate(assignments)) = &ins.on {
+        if assignments.iter().any(|a| matches!(&a.target, AssignmentTarget::ColumnName(n) if is_key(n))) {
+            return Err(RouteError::ShardKeyUpdate {
+                table: rule.name.clone(),
+                key: rule.shard_key.clone(),
+            });
+        }
+    }
+    let non_literal = || {
+        RouteError::NotSupported(format!(
+            "cannot route INSERT into sharded table `{}`: the shard key `{}` must be given as a literal value",
+            rule.name, rule.shard_key
+        ))
+    };
+    let mut shards = BTreeSet::new();
+    if ins.columns.is_empty() && !ins.assignments.is_empty() {
+        // INSERT … SET col = value
+        let value = ins
+            .assignments
+            .iter()
+            .find(|a| matches!(&a.target, AssignmentTarget::ColumnName(n) if is_key(n)))
+            .map(|a| &a.value)
+            .ok_or_else(|| RouteError::InsertWithoutKey {
+                table: rule.name.clone(),
+                key: rule.shard_key.clone(),
+            })?;
+        shards.insert(table.shard_of(&literal(value).ok_or_else(non_literal)?)?);
+    } else {
+        let pos = ins.columns.iter().position(is_key).ok_or_else(|| RouteError::InsertWithoutKey {
+            table: rule.name.clone(),
+            key: rule.shard_key.clone(),
+        })?;
+        let rows = match ins.source.as_deref().map(|q| q.body.as_ref()) {
+            Some(SetExpr::Values(values)) => &values.rows,
+            _ => {
+                return Err(RouteError::Unsupported {
+                    construct: "INSERT … SELECT".into(),
+                    table: rule.name.clone(),
+                })
+            }
+        };
+        for row in rows {
+            let value = row.content.get(pos).and_then(literal).ok_or_else(non_literal)?;
+            shards.insert(table.shard_of(&value)?);
+        }
+    }
+    match shards.len() {
+        1 => Ok(Plan::new(StatementKind::Write, Route::Shard(*shards.first().expect("one")))),
+        _ => Err(RouteError::InsertSpansShards {
+            table: rule.name.clone(),
+            shards: shard_names(topology, &shards),
+        }),
+    }
+}
+
+fn plan_update(u: &Update, stmt: &Statement, topology: &Topology) -> Result<Plan, RouteError> {
+    let (tables, _) = from_tables(std::slice::from_ref(&u.table), topology);
+    for t in &tables {
+        let sets_key = u.assignments.iter().any(|a| match &a.target {
+            AssignmentTarget::ColumnName(n) => {
+                base_name(n).is_some_and(|c| c == t.rule.shard_key)
+                    && (n.0.len() == 1 || n.0.iter().rev().nth(1).and_then(|p| p.as_ident()).is_some_and(|q| {
+                        q.value.eq_ignore_ascii_case(t.alias.as_deref().unwrap_or(&t.name))
+                    }))
+            }
+            AssignmentTarget::Tuple(_) => true,
+        });
+        if sets_key {
+            return Err(RouteError::ShardKeyUpdate {
+                table: t.rule.name.clone(),
+                key: t.rule.shard_key.clone(),
+            });
+        }
+    }
+    route_by_where("UPDATE", StatementKind::Write, stmt, std::slice::from_ref(&u.table), u.selection.as_ref(), topology)
+}
+
+fn plan_delete(d: &Delete, stmt: &Statement, topology: &Topology) -> Result<Plan, RouteError> {
+    let from = match &d.from {
+        FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
+    };
+    let mut all: Vec<TableWithJoins> = from.clone();
+    if let Some(using) = &d.using {
+        all.extend(using.iter().cloned());
+    }
+    route_by_where("DELETE", StatementKind::Write, stmt, &all, d.selection.as_ref(), topology)
+}

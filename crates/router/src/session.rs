@@ -1,0 +1,107 @@
+//! `SET` statements: which session variables they assign, normalized for replay.
+
+use sqlparser::ast::{ContextModifier, Expr, ObjectName, Set, Value};
+
+use crate::{Plan, Route, RouteError, SessionVar, StatementKind};
+
+/// Plans a `SET` statement as session variables to keep.
+pub(crate) fn plan_set(set: &Set) -> Result<Plan, RouteError> {
+    let mut vars = Vec::new();
+    let mut autocommit = None;
+    match set {
+        Set::SingleAssignment {
+            scope,
+            variable,
+            values,
+            ..
+        } => {
+            let [value] = values.as_slice() else {
+                return Err(RouteError::NotSupported(format!("SET {variable} with several values")));
+            };
+            assign(scope.as_ref(), variable, value, &mut vars, &mut autocommit)?;
+        }
+        Set::MultipleAssignments { assignments } => {
+            for a in assignments {
+                assign(a.scope.as_ref(), &a.name, &a.value, &mut vars, &mut autocommit)?;
+            }
+        }
+        Set::SetNames { .. } | Set::SetNamesDefault {} => vars.push(SessionVar {
+            name: "names".into(),
+            sql: set.to_string(),
+        }),
+        Set::SetTimeZone { value, .. } => vars.push(SessionVar {
+            name: "time_zone".into(),
+            sql: format!("SET SESSION time_zone = {value}"),
+        }),
+        Set::SetTransaction { modes, .. } => {
+            // Kept for the session: through a pool, "next transaction only" has no connection to stick to.
+            let modes: Vec<String> = modes.iter().map(ToString::to_string).collect();
+            vars.push(SessionVar {
+                name: "transaction".into(),
+                sql: format!("SET SESSION TRANSACTION {}", modes.join(", ")),
+            });
+        }
+        other => return Err(RouteError::NotSupported(format!("`{other}` is not supported by shardgate"))),
+    }
+    Ok(Plan::new(StatementKind::Session, Route::Set { vars, autocommit }))
+}
+
+fn assign(
+    scope: Option<&ContextModifier>,
+    variable: &ObjectName,
+    value: &Expr,
+    vars: &mut Vec<SessionVar>,
+    autocommit: &mut Option<bool>,
+) -> Result<(), RouteError> {
+    let raw = variable.to_string();
+    let lower = raw.to_ascii_lowercase();
+    if lower.starts_with('@') && !lower.starts_with("@@") {
+        vars.push(SessionVar {
+            name: lower,
+            sql: format!("SET {raw} = {value}"),
+        });
+        return Ok(());
+    }
+    let name = lower.trim_start_matches("@@");
+    let name = name
+        .strip_prefix("session.")
+        .or_else(|| name.strip_prefix("local."))
+        .unwrap_or(name);
+    if matches!(scope, Some(ContextModifier::Global)) || name.starts_with("global.") {
+        return Err(RouteError::NotSupported(format!(
+            "SET GLOBAL {} through shardgate is not supported: set it on each MariaDB server",
+            name.trim_start_matches("global.")
+        )));
+    }
+    if name == "autocommit" {
+        *autocommit = Some(truthy(value).ok_or_else(|| {
+            RouteError::NotSupported(format!("SET autocommit = {value}: use 0, 1, ON or OFF"))
+        })?);
+    }
+    vars.push(SessionVar {
+        name: name.to_owned(),
+        sql: format!("SET SESSION {name} = {value}"),
+    });
+    Ok(())
+}
+
+fn truthy(value: &Expr) -> Option<bool> {
+    match value {
+        Expr::Value(v) => match &v.value {
+            Value::Number(n, _) => n.parse::<i64>().ok().map(|n| n != 0),
+            Value::Boolean(b) => Some(*b),
+            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => on_off(s),
+            _ => None,
+        },
+        Expr::Identifier(id) => on_off(&id.value),
+        _ => None,
+    }
+}
+
+fn on_off(s: &str) -> Option<bool> {
+    match s.to_ascii_lowercase().as_str() {
+        "on" | "true" | "1" => Some(true),
+        "off" | "false" | "0" => Some(false),
+        _ => None,
+    }
+}

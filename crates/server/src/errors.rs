@@ -1,0 +1,103 @@
+//! Every error a client can see, mapped once to a MySQL error code, SQLSTATE and message.
+
+use shardgate_backend::BackendError;
+use shardgate_protocol::ServerErr;
+use shardgate_ring::RingError;
+use shardgate_router::RouteError;
+
+/// ER_NOT_SUPPORTED_YET: a statement the proxy understands but cannot run across shards.
+const NOT_SUPPORTED: (u16, &[u8; 5]) = (1235, b"42000");
+
+/// An error to send to the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientError {
+    pub code: u16,
+    pub state: [u8; 5],
+    pub message: String,
+}
+
+impl ClientError {
+    pub fn new(code: u16, state: &[u8; 5], message: impl Into<String>) -> Self {
+        ClientError {
+            code,
+            state: *state,
+            message: message.into(),
+        }
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        shardgate_protocol::packets::err(self.code, &self.state, &self.message)
+    }
+}
+
+impl From<ServerErr> for ClientError {
+    fn from(e: ServerErr) -> Self {
+        ClientError {
+            code: e.code,
+            state: e.state,
+            message: e.message,
+        }
+    }
+}
+
+impl From<&RouteError> for ClientError {
+    fn from(e: &RouteError) -> Self {
+        let (code, state) = match e {
+            RouteError::BadKey {
+                source: RingError::NotAnInteger(_),
+                ..
+            } => (1366, b"22007"),
+            RouteError::BadKey {
+                source: RingError::NoRange(_),
+                ..
+            } => (1526, b"HY000"),
+            _ => NOT_SUPPORTED,
+        };
+        ClientError::new(code, state, e.to_string())
+    }
+}
+
+impl From<&BackendError> for ClientError {
+    fn from(e: &BackendError) -> Self {
+        if let Some(server) = e.server_error() {
+            return ClientError::from(server.clone());
+        }
+        match e {
+            // ER_CONNECT_TO_FOREIGN_DATA_SOURCE: the proxy could not reach a backend.
+            BackendError::Connect { .. } | BackendError::ConnectTimeout { .. } => {
+                ClientError::new(1429, b"HY000", e.to_string())
+            }
+            // ER_CON_COUNT_ERROR
+            BackendError::PoolExhausted { .. } => ClientError::new(1040, b"08004", e.to_string()),
+            // ER_NET_READ_ERROR: the backend connection broke mid-command.
+            BackendError::Protocol { .. } => ClientError::new(1158, b"08S01", e.to_string()),
+        }
+    }
+}
+
+/// ER_UNKNOWN_COM_ERROR for commands the proxy does not handle.
+pub fn unknown_command(command: u8) -> ClientError {
+    ClientError::new(
+        1047,
+        b"08S01",
+        format!("shardgate does not support command 0x{command:02x} ({})", command_name(command)),
+    )
+}
+
+fn command_name(command: u8) -> &'static str {
+    match command {
+        0x16 => "COM_STMT_PREPARE",
+        0x17 => "COM_STMT_EXECUTE",
+        0x18 => "COM_STMT_SEND_LONG_DATA",
+        0x19 => "COM_STMT_CLOSE",
+        0x1a => "COM_STMT_RESET",
+        0x11 => "COM_CHANGE_USER",
+        0x1f => "COM_RESET_CONNECTION",
+        0x12 => "COM_BINLOG_DUMP",
+        0x0a => "COM_PROCESS_INFO",
+        0x0c => "COM_PROCESS_KILL",
+        0x0d => "COM_DEBUG",
+        0x1c => "COM_FETCH",
+        _ => "unknown",
+    }
+}

@@ -1,0 +1,462 @@
+//! One client connection: the handshake, then a loop reading commands and executing them.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use shardgate_backend::{BackendError, Flavor, PooledConn};
+use shardgate_protocol::forward::ForwardError;
+use shardgate_protocol::packets::{self, OkInfo};
+use shardgate_protocol::response::Finish;
+use shardgate_protocol::server_handshake::{accept, Greeting, HandshakeError, Login};
+use shardgate_protocol::{CapabilityFlags, Command, PacketConn, ProtocolError, StatusFlags};
+use shardgate_ring::ShardId;
+use shardgate_router::{plan_sql, Plan, Route, RouteError, SessionVar, StatementKind, TxnCommand};
+use tokio::net::TcpStream;
+
+use crate::errors::{unknown_command, ClientError};
+use crate::runtime::Runtime;
+use crate::state::{expect_ok, SessionState};
+use crate::Proxy;
+
+/// Why a session ends early.
+#[derive(Debug)]
+enum End {
+    /// The client went away or sent something unreadable; logged, connection closed.
+    Client(ProtocolError),
+    /// The answer broke after part of it reached the client: closing is the only honest signal.
+    BrokenAnswer(String),
+}
+
+type Step = Result<(), End>;
+
+/// An open transaction: where it runs (once its first statement picked a shard).
+#[derive(Debug, Default)]
+struct Txn {
+    /// `BEGIN …` text to send on the shard the transaction opens on (explicit transactions).
+    begin: Option<String>,
+    pinned: Option<(ShardId, PooledConn)>,
+    /// Whether anything but plain reads ran. A transaction that only read may move to another
+    /// shard (its snapshot is released); one that wrote or locked stays on its shard.
+    wrote: bool,
+}
+
+struct Session {
+    client: PacketConn<TcpStream>,
+    proxy: Arc<Proxy>,
+    capabilities: CapabilityFlags,
+    flavor: Flavor,
+    state: SessionState,
+    txn: Option<Txn>,
+}
+
+pub async fn run(stream: TcpStream, peer: SocketAddr, proxy: Arc<Proxy>) {
+    let _ = stream.set_nodelay(true);
+    let mut client = PacketConn::new(stream);
+    let runtime = proxy.runtime();
+    let connection_id = proxy.connection_id();
+    let greeting = Greeting::new(connection_id, &runtime.topology.server.server_version);
+    let users = &runtime.topology.users;
+    let peer_text = peer.to_string();
+    let login = match accept(
+        &mut client,
+        &greeting,
+        |user| users.iter().find(|u| u.name == user).map(|u| u.password.clone()),
+        &peer_text,
+    )
+    .await
+    {
+        Ok(login) => login,
+        Err(HandshakeError::AccessDenied(user)) => {
+            tracing::info!(%peer, user, "access denied");
+            return;
+        }
+        Err(e) => {
+            tracing::info!(%peer, error = %e, "handshake failed");
+            return;
+        }
+    };
+    let Some(mut session) = Session::start(client, proxy, &runtime, &login).await else {
+        return;
+    };
+    tracing::info!(%peer, user = login.user, connection_id, "client connected");
+    match session.serve().await {
+        Ok(()) => tracing::info!(%peer, connection_id, "client disconnected"),
+        Err(End::Client(e)) => tracing::info!(%peer, connection_id, reason = %e, "client connection closed"),
+        Err(End::BrokenAnswer(e)) => tracing::warn!(%peer, connection_id, reason = %e, "closed client connection mid-answer"),
+    }
+    session.client.shutdown().await;
+}
+
+impl Session {
+    /// Finishes the connection phase: checks the requested database, then sends the final OK.
+    async fn start(client: PacketConn<TcpStream>, proxy: Arc<Proxy>, runtime: &Runtime, login: &Login) -> Option<Self> {
+        let default_db = &runtime.topology.backend.database;
+        let database = login.database.clone().unwrap_or_else(|| default_db.clone());
+        let mut session = Session {
+            client,
+            proxy,
+            capabilities: login.capabilities,
+            flavor: Flavor::of_client(login.capabilities),
+            state: SessionState::new(database, login.collation),
+            txn: None,
+        };
+        if session.state.database != *default_db {
+            let pool = runtime.primary(runtime.topology.default_shard);
+            let checked = async {
+                let mut conn = pool.get(session.flavor).await?;
+                session.state.sync(&mut conn).await
+            };
+            if let Err(e) = checked.await {
+                let _ = session.client.write_packet(&ClientError::from(&e).encode()).await;
+                return None;
+            }
+        }
+        let ok = packets::ok(&OkInfo {
+            status: session.status(),
+            ..OkInfo::default()
+        });
+        session.client.write_packet(&ok).await.ok()?;
+        Some(session)
+    }
+
+    /// Status flags for answers the proxy writes itself.
+    fn status(&self) -> StatusFlags {
+        let mut status = StatusFlags::empty();
+        if self.state.autocommit {
+            status |= StatusFlags::SERVER_STATUS_AUTOCOMMIT;
+        }
+        if self.txn.is_some() {
+            status |= StatusFlags::SERVER_STATUS_IN_TRANS;
+        }
+        status
+    }
+
+    fn in_transaction(&self) -> bool {
+        self.txn.is_some() || !self.state.autocommit
+    }
+
+    async fn send_ok(&mut self, affected_rows: u64, warnings: u16) -> Step {
+        let ok = packets::ok(&OkInfo {
+            affected_rows,
+            status: self.status(),
+            warnings,
+            ..OkInfo::default()
+        });
+        self.client.write_packet(&ok).await.map_err(End::Client)
+    }
+
+    async fn send_error(&mut self, e: ClientError) -> Step {
+        self.client.write_packet(&e.encode()).await.map_err(End::Client)
+    }
+
+    async fn serve(&mut self) -> Step {
+        loop {
+            self.client.reset_seq();
+            let packet = match self.client.read_packet().await {
+                Ok(p) => p,
+                Err(ProtocolError::Closed) => return Ok(()),
+                Err(e) => return Err(End::Client(e)),
+            };
+            let Some((&command, arg)) = packet.split_first() else {
+                return Err(End::Client(ProtocolError::malformed("empty command packet")));
+            };
+            match command {
+                c if c == Command::COM_QUIT as u8 => return Ok(()),
+                c if c == Command::COM_PING as u8 => self.send_ok(0, 0).await?,
+                c if c == Command::COM_QUERY as u8 => self.query(arg).await?,
+                c if c == Command::COM_INIT_DB as u8 => {
+                    let db = String::from_utf8_lossy(arg).into_owned();
+                    self.use_database(db).await?
+                }
+                c if c == Command::COM_FIELD_LIST as u8 => {
+                    let shard = self.proxy.runtime().topology.default_shard;
+                    self.forward(shard, Command::COM_FIELD_LIST, arg).await?
+                }
+                c if c == Command::COM_SET_OPTION as u8 => {
+                    let eof = packets::result_terminator(self.capabilities, self.status(), 0);
+                    self.client.write_packet(&eof).await.map_err(End::Client)?
+                }
+                c if c == Command::COM_STATISTICS as u8 => {
+                    let text = b"shardgate: statistics are served on the metrics endpoint";
+                    self.client.write_packet(text).await.map_err(End::Client)?
+                }
+                other => self.send_error(unknown_command(other)).await?,
+            }
+        }
+    }
+
+    async fn query(&mut self, arg: &[u8]) -> Step {
+        let runtime = self.proxy.runtime();
+        let sql = String::from_utf8_lossy(arg);
+        let plan = match plan_sql(&sql, &runtime.topology) {
+            Ok(plan) => plan,
+            Err(RouteError::Unparsed { table, message }) => {
+                return self.unparsed(&runtime, arg, table, message).await;
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot route");
+                return self.send_error(ClientError::from(&e)).await;
+            }
+        };
+        let text = plan.rewritten.as_deref().map_or(arg, str::as_bytes);
+        self.execute(&runtime, &plan, text).await
+    }
+
+    /// A statement naming a sharded table that our parser cannot read. MariaDB's parser decides:
+    /// a real syntax error comes back with MariaDB's own code and message (a statement is
+    /// prepared, never executed, on the default shard); valid MariaDB SQL gets our clear error.
+    async fn unparsed(&mut self, runtime: &Runtime, sql: &[u8], table: String, message: String) -> Step {
+        let pool = runtime.primary(runtime.topology.default_shard);
+        let verdict = async {
+            let mut conn = pool.get(self.flavor).await?;
+            self.state.sync(&mut conn).await?;
+            let answer = conn.prepare_check(sql).await;
+            Ok::<_, BackendError>(answer?)
+        };
+        let error = match verdict.await {
+            Ok(Some(syntax_error)) if syntax_error.code == 1064 => ClientError::from(syntax_error),
+            Ok(_) => ClientError::from(&RouteError::Unparsed { table, message }),
+            Err(e) => ClientError::from(&e),
+        };
+        self.send_error(error).await
+    }
+
+    async fn execute(&mut self, runtime: &Runtime, plan: &Plan, text: &[u8]) -> Step {
+        match &plan.route {
+            Route::Shard(shard) => {
+                if self.in_transaction() {
+                    self.in_txn(runtime, *shard, plan.kind, text).await
+                } else {
+                    self.forward(*shard, Command::COM_QUERY, text).await
+                }
+            }
+            Route::AllShards => self.all_shards(runtime, text).await,
+            Route::Use(db) => self.use_database(db.clone()).await,
+            Route::Set { vars, autocommit } => self.set(runtime, vars, *autocommit, text).await,
+            Route::Transaction(cmd) => self.transaction(runtime, cmd, text).await,
+        }
+    }
+
+    /// Runs one command on a pooled connection of `shard` and forwards its answer.
+    async fn forward(&mut self, shard: ShardId, command: Command, arg: &[u8]) -> Step {
+        let runtime = self.proxy.runtime();
+        let mut conn = match self.checkout(&runtime, shard).await {
+            Ok(conn) => conn,
+            Err(e) => return self.send_error(ClientError::from(&e)).await,
+        };
+        let result = conn.forward(command, arg, &mut self.client).await;
+        self.forwarded(result).await
+    }
+
+    async fn checkout(&self, runtime: &Runtime, shard: ShardId) -> Result<PooledConn, BackendError> {
+        let mut conn = runtime.primary(shard).get(self.flavor).await?;
+        self.state.sync(&mut conn).await?;
+        Ok(conn)
+    }
+
+    /// Turns the outcome of a forward into the session's next step.
+    async fn forwarded(&mut self, result: Result<Finish, ForwardError>) -> Step {
+        match result {
+            Ok(Finish::LocalInfile) => Err(End::BrokenAnswer("backend asked for LOAD DATA LOCAL".into())),
+            Ok(_) => Ok(()),
+            Err(ForwardError::Client(e)) => Err(End::Client(e)),
+            Err(ForwardError::Backend { error, partial: true }) => Err(End::BrokenAnswer(error.to_string())),
+            Err(ForwardError::Backend { error, partial: false }) => {
+                let e = ClientError::new(1158, b"08S01", format!("lost the backend connection: {error}"));
+                self.send_error(e).await
+            }
+        }
+    }
+
+    /// A statement inside a transaction: runs on the connection the transaction is pinned to.
+    async fn in_txn(&mut self, runtime: &Runtime, shard: ShardId, kind: StatementKind, sql: &[u8]) -> Step {
+        let txn = self.txn.get_or_insert_with(Txn::default);
+        if txn.pinned.as_ref().is_some_and(|(pinned, _)| *pinned != shard) && !txn.wrote {
+            let (_, mut conn) = txn.pinned.take().expect("checked");
+            // Ending a read-only transaction loses nothing; a failure just retires the connection.
+            if expect_ok(&mut conn, Command::COM_QUERY, b"ROLLBACK").await.is_err() {
+                conn.broken = true;
+            }
+        }
+        if let Some((pinned, _)) = &txn.pinned {
+            if *pinned != shard {
+                let e = ClientError::new(
+                    1235,
+                    b"42000",
+                    format!(
+                        "this transaction runs on shard {}; the statement needs shard {} (transaction_mode \"single\"): commit or roll back first",
+                        runtime.topology.shards[*pinned].name, runtime.topology.shards[shard].name
+                    ),
+                );
+                return self.send_error(e).await;
+            }
+        } else {
+            let mut conn = match self.checkout(runtime, shard).await {
+                Ok(conn) => conn,
+                Err(e) => return self.send_error(ClientError::from(&e)).await,
+            };
+            let txn = self.txn.as_mut().expect("txn just set");
+            if let Some(begin) = &txn.begin {
+                if let Err(e) = expect_ok(&mut conn, Command::COM_QUERY, begin.as_bytes()).await {
+                    return self.send_error(ClientError::from(&e)).await;
+                }
+            }
+            txn.pinned = Some((shard, conn));
+        }
+        let txn = self.txn.as_mut().expect("txn just set");
+        txn.wrote |= kind != StatementKind::Read;
+        let (_, conn) = txn.pinned.as_mut().expect("pinned above");
+        let result = conn.forward(Command::COM_QUERY, sql, &mut self.client).await;
+        let still_open = conn.in_transaction() && !conn.broken;
+        if !still_open {
+            // Committed implicitly (DDL), failed before starting, or broken: nothing stays pinned.
+            self.txn = None;
+        }
+        self.forwarded(result).await
+    }
+
+    /// Sends the same statement to every shard at once and answers with one combined OK.
+    async fn all_shards(&mut self, runtime: &Runtime, text: &[u8]) -> Step {
+        if self.txn.as_ref().is_some_and(|t| t.pinned.is_some()) {
+            let e = ClientError::new(
+                1235,
+                b"42000",
+                "a statement for every shard cannot run inside a transaction pinned to one shard; commit first",
+            );
+            return self.send_error(e).await;
+        }
+        let shards = 0..runtime.topology.shards.len();
+        let this = &*self;
+        let runs = shards.map(|shard| async move {
+            let mut conn = this.checkout(runtime, shard).await?;
+            conn.execute(Command::COM_QUERY, text).await
+        });
+        let results = futures_util::future::join_all(runs).await;
+        let mut affected = 0;
+        let mut warnings = 0u16;
+        let mut failures = Vec::new();
+        for (shard, result) in results.into_iter().enumerate() {
+            let name = &runtime.topology.shards[shard].name;
+            match result {
+                Ok(Finish::Ok {
+                    affected_rows, warnings: w, ..
+                }) => {
+                    affected += affected_rows;
+                    warnings = warnings.saturating_add(w);
+                }
+                Ok(Finish::Err(e)) => failures.push((name, ClientError::from(e))),
+                Ok(Finish::LocalInfile) => failures.push((name, ClientError::new(1148, b"42000", "LOAD DATA LOCAL is not supported"))),
+                Err(e) => failures.push((name, ClientError::from(&e))),
+            }
+        }
+        match failures.split_first() {
+            None => self.send_ok(affected, warnings).await,
+            Some(((name, first), rest)) => {
+                let mut e = first.clone();
+                let others: Vec<&str> = rest.iter().map(|(n, _)| n.as_str()).collect();
+                e.message = if others.is_empty() {
+                    format!("shard {name}: {}", e.message)
+                } else {
+                    format!("shard {name}: {} (also failed on {})", e.message, others.join(", "))
+                };
+                self.send_error(e).await
+            }
+        }
+    }
+
+    async fn use_database(&mut self, db: String) -> Step {
+        let runtime = self.proxy.runtime();
+        let mut next = self.state.clone();
+        next.database = db;
+        let checked = async {
+            let mut conn = runtime.primary(runtime.topology.default_shard).get(self.flavor).await?;
+            next.sync(&mut conn).await
+        };
+        match checked.await {
+            Ok(()) => {
+                self.state = next;
+                self.send_ok(0, 0).await
+            }
+            Err(e) => self.send_error(ClientError::from(&e)).await,
+        }
+    }
+
+    /// Validates a SET by running it on a backend connection, then keeps it for every connection
+    /// the session uses later.
+    async fn set(&mut self, runtime: &Runtime, vars: &[SessionVar], autocommit: Option<bool>, text: &[u8]) -> Step {
+        let pinned = self.txn.as_mut().and_then(|t| t.pinned.as_mut());
+        let result = match pinned {
+            Some((_, conn)) => expect_ok(conn, Command::COM_QUERY, text).await.map(|()| None),
+            None => match self.checkout(runtime, runtime.topology.default_shard).await {
+                Ok(mut conn) => expect_ok(&mut conn, Command::COM_QUERY, text).await.map(|()| Some(conn)),
+                Err(e) => Err(e),
+            },
+        };
+        match result {
+            Ok(conn) => {
+                self.state.apply(vars);
+                if let Some(mut conn) = conn {
+                    conn.vars_fingerprint = self.state.fingerprint();
+                }
+                if let Some((_, conn)) = self.txn.as_mut().and_then(|t| t.pinned.as_mut()) {
+                    conn.vars_fingerprint = self.state.fingerprint();
+                }
+                if let Some(on) = autocommit {
+                    self.state.autocommit = on;
+                    // Turning autocommit on commits an implicit transaction.
+                    if on && self.txn.as_ref().is_some_and(|t| t.begin.is_none()) && !self.pinned_in_trans() {
+                        self.txn = None;
+                    }
+                }
+                self.send_ok(0, 0).await
+            }
+            Err(e) => self.send_error(ClientError::from(&e)).await,
+        }
+    }
+
+    fn pinned_in_trans(&self) -> bool {
+        self.txn
+            .as_ref()
+            .and_then(|t| t.pinned.as_ref())
+            .is_some_and(|(_, c)| c.in_transaction())
+    }
+
+    async fn transaction(&mut self, runtime: &Runtime, cmd: &TxnCommand, text: &[u8]) -> Step {
+        let pinned = self.txn.as_ref().and_then(|t| t.pinned.as_ref()).map(|(s, _)| *s);
+        match (cmd, pinned) {
+            (TxnCommand::Begin, Some(shard)) => {
+                // BEGIN inside a transaction commits it and starts another, on the same connection.
+                self.in_txn(runtime, shard, StatementKind::Transaction, text).await
+            }
+            (TxnCommand::Begin, None) => {
+                self.txn = Some(Txn {
+                    begin: Some(String::from_utf8_lossy(text).into_owned()),
+                    ..Txn::default()
+                });
+                self.send_ok(0, 0).await
+            }
+            (TxnCommand::Commit | TxnCommand::Rollback, Some(_)) => {
+                let (_, mut conn) = self.txn.take().and_then(|t| t.pinned).expect("pinned");
+                let result = conn.forward(Command::COM_QUERY, text, &mut self.client).await;
+                drop(conn);
+                self.forwarded(result).await
+            }
+            (TxnCommand::Commit | TxnCommand::Rollback, None) => {
+                self.txn = None;
+                self.send_ok(0, 0).await
+            }
+            (TxnCommand::Savepoint, Some(shard)) => {
+                self.in_txn(runtime, shard, StatementKind::Transaction, text).await
+            }
+            (TxnCommand::Savepoint, None) if self.txn.is_some() => {
+                let e = ClientError::new(
+                    1235,
+                    b"42000",
+                    "shardgate opens a transaction on its first statement's shard: run a statement before SAVEPOINT",
+                );
+                self.send_error(e).await
+            }
+            (TxnCommand::Savepoint, None) => self.forward(runtime.topology.default_shard, Command::COM_QUERY, text).await,
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! End-to-end test harness: a real MariaDB sandbox with the proxy in front of it, in-process.
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Opts, OptsBuilder};
+use shardgate_config::Topology;
+use shardgate_sandbox::{Sandbox, SandboxSpec};
+use shardgate_server::Proxy;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+pub struct TestEnv {
+    pub sandbox: Sandbox,
+    pub port: u16,
+    pub config_path: PathBuf,
+    pub topology: Arc<Topology>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl TestEnv {
+    /// `shards` × (primary + `replicas`), the sample schema (no rows), and the proxy on a free port.
+    pub async fn start(shards: usize, replicas: usize) -> TestEnv {
+        let sandbox = Sandbox::start(SandboxSpec::new(shards, replicas)).await.expect("sandbox starts");
+        sandbox.create_sample_schema().await.expect("sample schema");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy port");
+        let port = listener.local_addr().expect("local addr").port();
+        let config_text = sandbox.config_toml(&format!("127.0.0.1:{port}"));
+        let config_path = sandbox.dir().join("shardgate.toml");
+        std::fs::write(&config_path, &config_text).expect("write config");
+        let topology = shardgate_config::parse(&config_text, "shardgate.toml").expect("sandbox config is valid");
+        let proxy = Proxy::new(topology);
+        let topology = proxy.runtime().topology.clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(shardgate_server::serve(listener, proxy, async {
+            let _ = stopped.await;
+        }));
+        TestEnv {
+            sandbox,
+            port,
+            config_path,
+            topology,
+            stop: Some(stop),
+        }
+    }
+
+    pub fn opts(&self) -> OptsBuilder {
+        OptsBuilder::default()
+            .ip_or_hostname("127.0.0.1")
+            .tcp_port(self.port)
+            .user(Some(shardgate_sandbox::PROXY_USER))
+            .pass(Some(shardgate_sandbox::PROXY_PASSWORD))
+            .db_name(Some(shardgate_sandbox::DATABASE))
+            .prefer_socket(false)
+    }
+
+    /// A mysql_async connection through the proxy.
+    pub async fn connect(&self) -> Conn {
+        Conn::new(Opts::from(self.opts())).await.expect("connect through the proxy")
+    }
+
+    /// A mysql_async connection straight to a shard's primary (bypassing the proxy).
+    pub async fn connect_primary(&self, shard: usize) -> Conn {
+        let primary = &self.sandbox.shards()[shard].primary;
+        let opts = OptsBuilder::default()
+            .ip_or_hostname("127.0.0.1")
+            .tcp_port(primary.port)
+            .user(Some(shardgate_sandbox::BACKEND_USER))
+            .pass(Some(shardgate_sandbox::BACKEND_PASSWORD))
+            .db_name(Some(shardgate_sandbox::DATABASE))
+            .prefer_socket(false);
+        Conn::new(Opts::from(opts)).await.expect("connect to a primary")
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.sandbox.stop().await;
+    }
+}
+
+/// The server error a result carries, as (code, SQLSTATE, message).
+pub fn server_error<T: std::fmt::Debug>(result: mysql_async::Result<T>) -> (u16, String, String) {
+    match result {
+        Err(mysql_async::Error::Server(e)) => (e.code, e.state, e.message),
+        other => panic!("expected a server error, got {other:?}"),
+    }
+}
+
+/// Runs one SQL text through a fresh connection and returns all rows as strings.
+pub async fn rows(conn: &mut Conn, sql: &str) -> Vec<Vec<Option<String>>> {
+    let rows: Vec<mysql_async::Row> = conn.query(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    rows.into_iter()
+        .map(|row| {
+            (0..row.len())
+                .map(|i| match row.as_ref(i) {
+                    Some(mysql_async::Value::NULL) | None => None,
+                    Some(mysql_async::Value::Bytes(b)) => Some(String::from_utf8_lossy(b).into_owned()),
+                    Some(v) => Some(v.as_sql(true)),
+                })
+                .collect()
+        })
+        .collect()
+}
