@@ -70,7 +70,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Cmd::CheckConfig { file } => check_config(&file),
-        Cmd::Route { config, table, key, sql } => route(&config, table, key, sql),
+        Cmd::Route {
+            config,
+            table,
+            key,
+            sql,
+        } => route(&config, table, key, sql),
         Cmd::Serve { config } => runtime().and_then(|rt| rt.block_on(serve(config))),
         Cmd::Sandbox {
             shards,
@@ -79,7 +84,8 @@ fn main() -> ExitCode {
             dir,
             no_proxy,
             users,
-        } => runtime().and_then(|rt| rt.block_on(sandbox(shards, replicas, port, dir, no_proxy, users))),
+        } => runtime()
+            .and_then(|rt| rt.block_on(sandbox(shards, replicas, port, dir, no_proxy, users))),
     };
     match result {
         Ok(code) => code,
@@ -91,7 +97,9 @@ fn main() -> ExitCode {
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }
 
 fn check_config(file: &std::path::Path) -> anyhow::Result<ExitCode> {
@@ -111,7 +119,12 @@ fn load(file: &std::path::Path) -> anyhow::Result<shardgate_config::Topology> {
     shardgate_config::load(file).map_err(|e| anyhow::anyhow!("invalid config:\n{e}"))
 }
 
-fn route(config: &std::path::Path, table: Option<String>, keys: Vec<String>, sql: Option<String>) -> anyhow::Result<ExitCode> {
+fn route(
+    config: &std::path::Path,
+    table: Option<String>,
+    keys: Vec<String>,
+    sql: Option<String>,
+) -> anyhow::Result<ExitCode> {
     let topology = load(config)?;
     if let Some(sql) = sql {
         let plan = shardgate_router::plan_sql(&sql, &topology)?;
@@ -134,7 +147,9 @@ fn route(config: &std::path::Path, table: Option<String>, keys: Vec<String>, sql
             Ok(i) => KeyValue::Int(i),
             Err(_) => KeyValue::Str(key.as_bytes()),
         };
-        let shard = rule.shard_for(&value).with_context(|| format!("key {key:?} of table `{table}`"))?;
+        let shard = rule
+            .shard_for(&value)
+            .with_context(|| format!("key {key:?} of table `{table}`"))?;
         println!("{}", topology.shards[shard].name);
     }
     Ok(ExitCode::SUCCESS)
@@ -144,7 +159,9 @@ async fn serve(config: PathBuf) -> anyhow::Result<ExitCode> {
     let topology = load(&config)?;
     let listen = topology.server.listen.clone();
     tracing::info!(config = %config.display(), "{}", topology.summary());
-    let listener = TcpListener::bind(&listen).await.with_context(|| format!("listen on {listen}"))?;
+    let listener = TcpListener::bind(&listen)
+        .await
+        .with_context(|| format!("listen on {listen}"))?;
     let proxy = Proxy::new(topology);
     tracing::info!(%listen, "shardgate serving");
     shardgate_server::serve(listener, proxy, shutdown_signal()).await;
@@ -178,7 +195,11 @@ async fn sandbox(
     let listener = if no_proxy {
         None
     } else {
-        Some(TcpListener::bind(&listen).await.with_context(|| format!("listen on {listen}"))?)
+        Some(
+            TcpListener::bind(&listen)
+                .await
+                .with_context(|| format!("listen on {listen}"))?,
+        )
     };
     eprintln!("starting {shards} shard(s) × (1 primary + {replicas} replica(s)) of MariaDB …");
     let spec = SandboxSpec {
@@ -191,27 +212,51 @@ async fn sandbox(
     result
 }
 
-async fn run_sandbox(sandbox: &Sandbox, listen: &str, listener: Option<TcpListener>, users: u64) -> anyhow::Result<ExitCode> {
+async fn run_sandbox(
+    sandbox: &Sandbox,
+    listen: &str,
+    listener: Option<TcpListener>,
+    users: u64,
+) -> anyhow::Result<ExitCode> {
     let config_path = sandbox.dir().join("shardgate.toml");
     std::fs::write(&config_path, sandbox.config_toml(listen)).context("write the config")?;
     let topology = load(&config_path)?;
-    sandbox.create_sample_schema().await.context("create the sample schema")?;
-    sample::load(sandbox, &topology, users).await.context("load the sample data")?;
+    sandbox
+        .create_sample_schema()
+        .await
+        .context("create the sample schema")?;
+    sample::load(sandbox, &topology, users)
+        .await
+        .context("load the sample data")?;
     for shard in sandbox.shards() {
         let replicas: Vec<String> = shard.replicas.iter().map(|r| r.addr()).collect();
-        println!("shard {}: primary {} replicas [{}]", shard.name, shard.primary.addr(), replicas.join(", "));
+        println!(
+            "shard {}: primary {} replicas [{}]",
+            shard.name,
+            shard.primary.addr(),
+            replicas.join(", ")
+        );
     }
     println!("config: {}", config_path.display());
     let Some(listener) = listener else {
-        println!("databases running (no proxy); run: shardgate serve --config {}", config_path.display());
+        println!(
+            "databases running (no proxy); run: shardgate serve --config {}",
+            config_path.display()
+        );
         shutdown_signal().await;
         return Ok(ExitCode::SUCCESS);
     };
     let proxy = Proxy::new(topology);
-    let (user, password) = (shardgate_sandbox::PROXY_USER, shardgate_sandbox::PROXY_PASSWORD);
+    let (user, password) = (
+        shardgate_sandbox::PROXY_USER,
+        shardgate_sandbox::PROXY_PASSWORD,
+    );
     let port = listen.rsplit(':').next().unwrap_or("6033");
     println!("shardgate listening on {listen}; connect with:");
-    println!("  mariadb -h 127.0.0.1 -P {port} -u {user} -p{password} {}", shardgate_sandbox::DATABASE);
+    println!(
+        "  mariadb -h 127.0.0.1 -P {port} -u {user} -p{password} {}",
+        shardgate_sandbox::DATABASE
+    );
     println!("Ctrl-C stops the proxy and every server.");
     shardgate_server::serve(listener, proxy, shutdown_signal()).await;
     Ok(ExitCode::SUCCESS)

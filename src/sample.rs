@@ -9,8 +9,12 @@ use shardgate_sandbox::Sandbox;
 const BATCH: usize = 500;
 
 pub async fn load(sandbox: &Sandbox, topology: &Topology, users: u64) -> anyhow::Result<()> {
-    let users_rule = topology.table("users").context("the sandbox config shards `users`")?;
-    let orders_rule = topology.table("orders").context("the sandbox config shards `orders`")?;
+    let users_rule = topology
+        .table("users")
+        .context("the sandbox config shards `users`")?;
+    let orders_rule = topology
+        .table("orders")
+        .context("the sandbox config shards `orders`")?;
     let shard_count = topology.shards.len();
     let mut user_rows: Vec<Vec<String>> = vec![Vec::new(); shard_count];
     let mut order_rows: Vec<Vec<String>> = vec![Vec::new(); shard_count];
@@ -32,12 +36,22 @@ pub async fn load(sandbox: &Sandbox, topology: &Topology, users: u64) -> anyhow:
     }
     for (shard, primary) in sandbox.shards().iter().map(|s| &s.primary).enumerate() {
         for chunk in user_rows[shard].chunks(BATCH) {
-            let sql = format!("INSERT INTO users (id, email, name, created_at) VALUES {}", chunk.join(","));
-            sandbox.exec_in(primary, shardgate_sandbox::DATABASE, &sql).await?;
+            let sql = format!(
+                "INSERT INTO users (id, email, name, created_at) VALUES {}",
+                chunk.join(",")
+            );
+            sandbox
+                .exec_in(primary, shardgate_sandbox::DATABASE, &sql)
+                .await?;
         }
         for chunk in order_rows[shard].chunks(BATCH) {
-            let sql = format!("INSERT INTO orders (id, user_id, amount, created_at) VALUES {}", chunk.join(","));
-            sandbox.exec_in(primary, shardgate_sandbox::DATABASE, &sql).await?;
+            let sql = format!(
+                "INSERT INTO orders (id, user_id, amount, created_at) VALUES {}",
+                chunk.join(",")
+            );
+            sandbox
+                .exec_in(primary, shardgate_sandbox::DATABASE, &sql)
+                .await?;
         }
     }
     Ok(())

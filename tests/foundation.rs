@@ -17,11 +17,24 @@ fn shardgate() -> Command {
 /// Shard names `shardgate route` prints for `ids`, in order.
 fn route_cli(env: &TestEnv, table: &str, ids: &[u64]) -> Vec<String> {
     let mut cmd = shardgate();
-    cmd.arg("route").arg("--config").arg(&env.config_path).arg("--table").arg(table).arg("--key");
+    cmd.arg("route")
+        .arg("--config")
+        .arg(&env.config_path)
+        .arg("--table")
+        .arg(table)
+        .arg("--key");
     cmd.args(ids.iter().map(ToString::to_string));
     let out = cmd.output().expect("run shardgate route");
-    assert!(out.status.success(), "shardgate route failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().lines().map(str::to_owned).collect()
+    assert!(
+        out.status.success(),
+        "shardgate route failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -41,7 +54,12 @@ async fn thousand_users_land_on_the_shards_route_names_and_read_back() {
     // Where did each row go? Ask every primary directly.
     let mut placed: HashMap<u64, Vec<String>> = HashMap::new();
     for shard in env.sandbox.shards() {
-        for row in env.sandbox.exec_in(&shard.primary, "app", "SELECT id FROM users").await.unwrap() {
+        for row in env
+            .sandbox
+            .exec_in(&shard.primary, "app", "SELECT id FROM users")
+            .await
+            .unwrap()
+        {
             let id: u64 = row[0].as_deref().unwrap().parse().unwrap();
             placed.entry(id).or_default().push(shard.name.clone());
         }
@@ -50,42 +68,85 @@ async fn thousand_users_land_on_the_shards_route_names_and_read_back() {
     assert_eq!(routed.len(), ids.len());
     let mut per_shard: BTreeMap<&str, usize> = BTreeMap::new();
     for (id, shard) in ids.iter().zip(&routed) {
-        assert_eq!(placed.get(id), Some(&vec![shard.clone()]), "user {id} must be on exactly {shard}");
+        assert_eq!(
+            placed.get(id),
+            Some(&vec![shard.clone()]),
+            "user {id} must be on exactly {shard}"
+        );
         *per_shard.entry(shard).or_default() += 1;
     }
     assert_eq!(per_shard.len(), 2, "both shards hold users: {per_shard:?}");
     for (shard, n) in &per_shard {
-        assert!((400..=600).contains(n), "shard {shard} holds {n} of 1000 users: {per_shard:?}");
+        assert!(
+            (400..=600).contains(n),
+            "shard {shard} holds {n} of 1000 users: {per_shard:?}"
+        );
     }
 
     // Replication carried every row to the replicas.
-    env.sandbox.wait_replicas_synced(Duration::from_secs(30)).await.unwrap();
+    env.sandbox
+        .wait_replicas_synced(Duration::from_secs(30))
+        .await
+        .unwrap();
     for shard in env.sandbox.shards() {
-        let primary = env.sandbox.exec_in(&shard.primary, "app", "SELECT COUNT(*) FROM users").await.unwrap();
-        let replica = env.sandbox.exec_in(&shard.replicas[0], "app", "SELECT COUNT(*) FROM users").await.unwrap();
+        let primary = env
+            .sandbox
+            .exec_in(&shard.primary, "app", "SELECT COUNT(*) FROM users")
+            .await
+            .unwrap();
+        let replica = env
+            .sandbox
+            .exec_in(&shard.replicas[0], "app", "SELECT COUNT(*) FROM users")
+            .await
+            .unwrap();
         assert_eq!(primary, replica, "replica of {} is in sync", shard.name);
     }
 
     // Read back through the proxy, by id, as integer and as string literal.
     for id in &ids {
-        let literal = if id % 2 == 0 { id.to_string() } else { format!("'{id}'") };
-        let got = rows(&mut conn, &format!("SELECT email, name FROM users WHERE id = {literal}")).await;
-        assert_eq!(got, vec![vec![Some(format!("u{id}@example.com")), Some(format!("User {id}"))]]);
+        let literal = if id % 2 == 0 {
+            id.to_string()
+        } else {
+            format!("'{id}'")
+        };
+        let got = rows(
+            &mut conn,
+            &format!("SELECT email, name FROM users WHERE id = {literal}"),
+        )
+        .await;
+        assert_eq!(
+            got,
+            vec![vec![
+                Some(format!("u{id}@example.com")),
+                Some(format!("User {id}"))
+            ]]
+        );
     }
 
     // A user's orders live on the user's shard, so keyed reads of both agree.
     for id in [3u64, 250, 999] {
-        conn.query_drop(format!("INSERT INTO orders (id, user_id, amount) VALUES ({id}, {id}, 12.50)"))
-            .await
-            .unwrap();
+        conn.query_drop(format!(
+            "INSERT INTO orders (id, user_id, amount) VALUES ({id}, {id}, 12.50)"
+        ))
+        .await
+        .unwrap();
         let got = rows(
             &mut conn,
             &format!("SELECT u.email, o.amount FROM users u JOIN orders o ON o.user_id = u.id WHERE u.id = {id} AND o.user_id = {id}"),
         )
         .await;
-        assert_eq!(got, vec![vec![Some(format!("u{id}@example.com")), Some("12.50".into())]]);
+        assert_eq!(
+            got,
+            vec![vec![
+                Some(format!("u{id}@example.com")),
+                Some("12.50".into())
+            ]]
+        );
     }
-    assert_eq!(route_cli(&env, "orders", &[3, 250, 999]), route_cli(&env, "users", &[3, 250, 999]));
+    assert_eq!(
+        route_cli(&env, "orders", &[3, 250, 999]),
+        route_cli(&env, "users", &[3, 250, 999])
+    );
     drop(conn);
     env.stop().await;
 }
@@ -107,25 +168,45 @@ async fn errors_reach_the_client_with_code_and_sqlstate() {
     let (code, _, msg) = server_error(conn.query_drop("SELECT * FROM users WHERE id = = 1").await);
     assert_eq!(code, 1064, "{msg}");
 
-    conn.query_drop("INSERT INTO users (id, email) VALUES (7, 'seven@example.com')").await.unwrap();
-    let (code, state, msg) = server_error(conn.query_drop("INSERT INTO users (id, email) VALUES (7, 'again')").await);
+    conn.query_drop("INSERT INTO users (id, email) VALUES (7, 'seven@example.com')")
+        .await
+        .unwrap();
+    let (code, state, msg) = server_error(
+        conn.query_drop("INSERT INTO users (id, email) VALUES (7, 'again')")
+            .await,
+    );
     assert_eq!((code, state.as_str()), (1062, "23000"), "{msg}");
 
     // Unroutable: names the table and the missing key.
-    let (code, state, msg) = server_error(conn.query_drop("SELECT * FROM users WHERE email = 'seven@example.com'").await);
+    let (code, state, msg) = server_error(
+        conn.query_drop("SELECT * FROM users WHERE email = 'seven@example.com'")
+            .await,
+    );
     assert_eq!((code, state.as_str()), (1235, "42000"));
     assert!(msg.contains("`users`") && msg.contains("`id`"), "{msg}");
     let (code, _, msg) = server_error(conn.query_drop("UPDATE orders SET amount = 1").await);
     assert_eq!(code, 1235);
-    assert!(msg.contains("`orders`") && msg.contains("`user_id`"), "{msg}");
-    let (code, _, msg) = server_error(conn.query_drop("INSERT INTO users (email) VALUES ('x')").await);
+    assert!(
+        msg.contains("`orders`") && msg.contains("`user_id`"),
+        "{msg}"
+    );
+    let (code, _, msg) = server_error(
+        conn.query_drop("INSERT INTO users (email) VALUES ('x')")
+            .await,
+    );
     assert_eq!(code, 1235);
     assert!(msg.contains("`users`") && msg.contains("`id`"), "{msg}");
-    let (code, state, msg) = server_error(conn.query_drop("SELECT * FROM users WHERE id = 'abc'").await);
+    let (code, state, msg) = server_error(
+        conn.query_drop("SELECT * FROM users WHERE id = 'abc'")
+            .await,
+    );
     assert_eq!((code, state.as_str()), (1366, "22007"), "{msg}");
 
     // The connection is still good after every error.
-    assert_eq!(rows(&mut conn, "SELECT email FROM users WHERE id = 7").await, vec![vec![Some("seven@example.com".into())]]);
+    assert_eq!(
+        rows(&mut conn, "SELECT email FROM users WHERE id = 7").await,
+        vec![vec![Some("seven@example.com".into())]]
+    );
 
     // Wrong password, unknown user, unknown database.
     for (user, pass) in [("app", "wrong"), ("nobody", "app")] {
@@ -134,7 +215,8 @@ async fn errors_reach_the_client_with_code_and_sqlstate() {
         assert_eq!((code, state.as_str()), (1045, "28000"), "{msg}");
         assert!(msg.contains(user), "{msg}");
     }
-    let (code, _, msg) = server_error(mysql_async::Conn::new(env.opts().db_name(Some("no_such_db"))).await);
+    let (code, _, msg) =
+        server_error(mysql_async::Conn::new(env.opts().db_name(Some("no_such_db"))).await);
     assert_eq!(code, 1049, "{msg}");
     drop(conn);
     env.stop().await;
@@ -148,11 +230,17 @@ async fn results_are_forwarded_faithfully() {
         .query_drop("INSERT INTO users (id, email, name, created_at) VALUES (11, 'e11', NULL, '2024-05-06 07:08:09')")
         .await
         .unwrap();
-    let shard = env.topology.table("users").unwrap().shard_for(&shardgate_ring::KeyValue::Int(11)).unwrap();
+    let shard = env
+        .topology
+        .table("users")
+        .unwrap()
+        .shard_for(&shardgate_ring::KeyValue::Int(11))
+        .unwrap();
     let mut direct = env.connect_primary(shard).await;
 
     // Column definitions and values, byte for byte the same as the backend's.
-    let sql = "SELECT id, email, name, created_at, id * 1.5 AS f, NULL AS n FROM users WHERE id = 11";
+    let sql =
+        "SELECT id, email, name, created_at, id * 1.5 AS f, NULL AS n FROM users WHERE id = 11";
     let mut a = proxied.query_iter(sql).await.unwrap();
     let proxied_cols = a.columns().unwrap();
     let proxied_rows: Vec<mysql_async::Row> = a.collect().await.unwrap();
@@ -172,40 +260,70 @@ async fn results_are_forwarded_faithfully() {
         assert_eq!(p.column_length(), d.column_length());
         assert_eq!(p.character_set(), d.character_set());
     }
-    let unwrap = |rows: Vec<mysql_async::Row>| rows.into_iter().map(|r| r.unwrap()).collect::<Vec<_>>();
+    let unwrap =
+        |rows: Vec<mysql_async::Row>| rows.into_iter().map(|r| r.unwrap()).collect::<Vec<_>>();
     assert_eq!(unwrap(proxied_rows), unwrap(direct_rows));
 
     // Affected rows, warnings, last insert id.
-    proxied.query_drop("UPDATE users SET name = 'n' WHERE id = 11").await.unwrap();
+    proxied
+        .query_drop("UPDATE users SET name = 'n' WHERE id = 11")
+        .await
+        .unwrap();
     assert_eq!(proxied.affected_rows(), 1);
-    proxied.query_drop("UPDATE users SET name = 'n' WHERE id = 11").await.unwrap();
-    assert_eq!(proxied.affected_rows(), 0, "unchanged row: CLIENT_FOUND_ROWS not set by mysql_async");
-    let _: Vec<mysql_async::Row> = proxied.query("SELECT CAST('12abc' AS UNSIGNED)").await.unwrap();
+    proxied
+        .query_drop("UPDATE users SET name = 'n' WHERE id = 11")
+        .await
+        .unwrap();
+    assert_eq!(
+        proxied.affected_rows(),
+        0,
+        "unchanged row: CLIENT_FOUND_ROWS not set by mysql_async"
+    );
+    let _: Vec<mysql_async::Row> = proxied
+        .query("SELECT CAST('12abc' AS UNSIGNED)")
+        .await
+        .unwrap();
     assert_eq!(proxied.get_warnings(), 1);
     proxied
         .query_drop("CREATE TABLE counters (id BIGINT AUTO_INCREMENT PRIMARY KEY, v INT)")
         .await
         .unwrap();
-    proxied.query_drop("INSERT INTO counters (v) VALUES (1), (2), (3)").await.unwrap();
+    proxied
+        .query_drop("INSERT INTO counters (v) VALUES (1), (2), (3)")
+        .await
+        .unwrap();
     assert_eq!(proxied.affected_rows(), 3);
     assert_eq!(proxied.last_insert_id(), Some(1));
-    proxied.query_drop("INSERT INTO counters (v) VALUES (4)").await.unwrap();
+    proxied
+        .query_drop("INSERT INTO counters (v) VALUES (4)")
+        .await
+        .unwrap();
     assert_eq!(proxied.last_insert_id(), Some(4));
     // Unsharded tables live on the default shard only.
     let default = env.topology.default_shard;
     let other = 1 - default;
     let mut on_default = env.connect_primary(default).await;
-    assert_eq!(rows(&mut on_default, "SELECT COUNT(*) FROM counters").await, vec![vec![Some("4".into())]]);
+    assert_eq!(
+        rows(&mut on_default, "SELECT COUNT(*) FROM counters").await,
+        vec![vec![Some("4".into())]]
+    );
     let mut on_other = env.connect_primary(other).await;
     let (code, _, _) = server_error(on_other.query_drop("SELECT COUNT(*) FROM counters").await);
     assert_eq!(code, 1146);
 
     // DDL on a sharded table reaches every shard.
-    proxied.query_drop("ALTER TABLE orders ADD COLUMN note VARCHAR(20)").await.unwrap();
+    proxied
+        .query_drop("ALTER TABLE orders ADD COLUMN note VARCHAR(20)")
+        .await
+        .unwrap();
     for shard in 0..2 {
         let mut c = env.connect_primary(shard).await;
         let cols = rows(&mut c, "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = 'app' AND table_name = 'orders' AND column_name = 'note'").await;
-        assert_eq!(cols, vec![vec![Some("1".into())]], "shard {shard} has the new column");
+        assert_eq!(
+            cols,
+            vec![vec![Some("1".into())]],
+            "shard {shard} has the new column"
+        );
     }
     // A multi-statement text whose statements share a shard: every result set arrives.
     let mut results = proxied.query_iter("SELECT 1; SELECT 2").await.unwrap();
@@ -216,7 +334,10 @@ async fn results_are_forwarded_faithfully() {
     // `@@socket` never points a client at a backend: mysql_async's default asks for it.
     let opts = env.opts().prefer_socket(true);
     let mut preferring_socket = mysql_async::Conn::new(opts).await.unwrap();
-    let socket: Option<Option<String>> = preferring_socket.query_first("SELECT @@socket").await.unwrap();
+    let socket: Option<Option<String>> = preferring_socket
+        .query_first("SELECT @@socket")
+        .await
+        .unwrap();
     assert_eq!(socket, Some(None));
     drop((proxied, direct, on_default, on_other, preferring_socket));
     env.stop().await;
@@ -232,53 +353,105 @@ async fn session_state_and_transactions_follow_the_session() {
     let b = (2..100).find(|id| shard_of(*id) != shard_of(a)).unwrap();
     let mut conn = env.connect().await;
     for id in [a, b] {
-        conn.query_drop(format!("INSERT INTO users (id, email) VALUES ({id}, 'e{id}')")).await.unwrap();
+        conn.query_drop(format!(
+            "INSERT INTO users (id, email) VALUES ({id}, 'e{id}')"
+        ))
+        .await
+        .unwrap();
     }
 
     // A session variable applies on every shard this session touches, and only to this session.
-    conn.query_drop("SET SESSION sql_mode = 'ANSI_QUOTES'").await.unwrap();
+    conn.query_drop("SET SESSION sql_mode = 'ANSI_QUOTES'")
+        .await
+        .unwrap();
     for id in [a, b] {
-        let mode = rows(&mut conn, &format!("SELECT @@sql_mode FROM users WHERE id = {id}")).await;
-        assert_eq!(mode, vec![vec![Some("ANSI_QUOTES".into())]], "shard of {id}");
+        let mode = rows(
+            &mut conn,
+            &format!("SELECT @@sql_mode FROM users WHERE id = {id}"),
+        )
+        .await;
+        assert_eq!(
+            mode,
+            vec![vec![Some("ANSI_QUOTES".into())]],
+            "shard of {id}"
+        );
     }
     let mut other = env.connect().await;
     for id in [a, b] {
-        let mode = rows(&mut other, &format!("SELECT @@sql_mode FROM users WHERE id = {id}")).await;
-        assert_ne!(mode, vec![vec![Some("ANSI_QUOTES".into())]], "another session keeps the default");
+        let mode = rows(
+            &mut other,
+            &format!("SELECT @@sql_mode FROM users WHERE id = {id}"),
+        )
+        .await;
+        assert_ne!(
+            mode,
+            vec![vec![Some("ANSI_QUOTES".into())]],
+            "another session keeps the default"
+        );
     }
-    let (code, _, _) = server_error(conn.query_drop("SET SESSION sql_mode = 'NO_SUCH_MODE'").await);
+    let (code, _, _) = server_error(
+        conn.query_drop("SET SESSION sql_mode = 'NO_SUCH_MODE'")
+            .await,
+    );
     assert_eq!(code, 1231, "a bad value is the backend's error");
     conn.query_drop("USE information_schema").await.unwrap();
-    assert_eq!(rows(&mut conn, "SELECT DATABASE()").await, vec![vec![Some("information_schema".into())]]);
+    assert_eq!(
+        rows(&mut conn, "SELECT DATABASE()").await,
+        vec![vec![Some("information_schema".into())]]
+    );
     conn.query_drop("USE app").await.unwrap();
 
     // Rollback discards, commit keeps.
     conn.query_drop("BEGIN").await.unwrap();
-    conn.query_drop("INSERT INTO users (id, email) VALUES (500, 'rolled back')").await.unwrap();
+    conn.query_drop("INSERT INTO users (id, email) VALUES (500, 'rolled back')")
+        .await
+        .unwrap();
     conn.query_drop("ROLLBACK").await.unwrap();
-    assert!(rows(&mut conn, "SELECT * FROM users WHERE id = 500").await.is_empty());
+    assert!(rows(&mut conn, "SELECT * FROM users WHERE id = 500")
+        .await
+        .is_empty());
     conn.query_drop("START TRANSACTION").await.unwrap();
-    conn.query_drop("INSERT INTO users (id, email) VALUES (501, 'committed')").await.unwrap();
+    conn.query_drop("INSERT INTO users (id, email) VALUES (501, 'committed')")
+        .await
+        .unwrap();
     conn.query_drop("COMMIT").await.unwrap();
-    assert_eq!(rows(&mut conn, "SELECT email FROM users WHERE id = 501").await.len(), 1);
+    assert_eq!(
+        rows(&mut conn, "SELECT email FROM users WHERE id = 501")
+            .await
+            .len(),
+        1
+    );
 
     // A transaction stays on its shard: a write elsewhere is refused, and ROLLBACK still works.
     conn.query_drop("BEGIN").await.unwrap();
-    conn.query_drop(format!("UPDATE users SET name = 'x' WHERE id = {a}")).await.unwrap();
-    let (code, _, msg) = server_error(conn.query_drop(format!("UPDATE users SET name = 'x' WHERE id = {b}")).await);
+    conn.query_drop(format!("UPDATE users SET name = 'x' WHERE id = {a}"))
+        .await
+        .unwrap();
+    let (code, _, msg) = server_error(
+        conn.query_drop(format!("UPDATE users SET name = 'x' WHERE id = {b}"))
+            .await,
+    );
     assert_eq!(code, 1235, "{msg}");
     conn.query_drop("ROLLBACK").await.unwrap();
-    assert_eq!(rows(&mut conn, &format!("SELECT name FROM users WHERE id = {a}")).await, vec![vec![None]]);
+    assert_eq!(
+        rows(&mut conn, &format!("SELECT name FROM users WHERE id = {a}")).await,
+        vec![vec![None]]
+    );
 
     // A client that disconnects mid-transaction leaves nothing behind.
     let mut leaving = env.connect().await;
     leaving.query_drop("BEGIN").await.unwrap();
-    leaving.query_drop("INSERT INTO users (id, email) VALUES (502, 'never committed')").await.unwrap();
+    leaving
+        .query_drop("INSERT INTO users (id, email) VALUES (502, 'never committed')")
+        .await
+        .unwrap();
     drop(leaving);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let shard = shard_of(502);
     let mut direct = env.connect_primary(shard).await;
-    assert!(rows(&mut direct, "SELECT * FROM users WHERE id = 502").await.is_empty());
+    assert!(rows(&mut direct, "SELECT * FROM users WHERE id = 502")
+        .await
+        .is_empty());
     drop((conn, other, direct));
     env.stop().await;
 }
@@ -289,26 +462,58 @@ async fn the_mariadb_cli_works_through_the_proxy() {
     let port = env.port.to_string();
     let cli = |sql: &str| {
         Command::new("mariadb")
-            .args(["-h", "127.0.0.1", "-P", &port, "-u", "app", "-papp", "app", "--batch", "-e", sql])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-P",
+                &port,
+                "-u",
+                "app",
+                "-papp",
+                "app",
+                "--batch",
+                "-e",
+                sql,
+            ])
             .output()
             .expect("run the mariadb client")
     };
     let out = cli("INSERT INTO users (id, email, name) VALUES (42, 'cli@example.com', 'Cli'); SELECT id, email, name FROM users WHERE id = 42; SELECT @@version_comment LIMIT 1");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(stdout.contains("id\temail\tname\n42\tcli@example.com\tCli\n"), "{stdout}");
+    assert!(
+        stdout.contains("id\temail\tname\n42\tcli@example.com\tCli\n"),
+        "{stdout}"
+    );
 
     let out = cli("SELECT * FROM users WHERE name = 'Cli'");
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("ERROR 1235 (42000)") && stderr.contains("`users`"), "{stderr}");
+    assert!(
+        stderr.contains("ERROR 1235 (42000)") && stderr.contains("`users`"),
+        "{stderr}"
+    );
 
     let out = cli("SELECT * FROM missing_table");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("ERROR 1146 (42S02)"), "{stderr}");
 
     let out = Command::new("mariadb")
-        .args(["-h", "127.0.0.1", "-P", &port, "-u", "app", "-pbad", "-e", "SELECT 1"])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-P",
+            &port,
+            "-u",
+            "app",
+            "-pbad",
+            "-e",
+            "SELECT 1",
+        ])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -319,12 +524,20 @@ async fn the_mariadb_cli_works_through_the_proxy() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pymysql_works_through_the_proxy() {
     let env = TestEnv::start(2, 1).await;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/pymysql_smoke.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/pymysql_smoke.py"
+    );
     let port = env.port;
-    let out = tokio::task::spawn_blocking(move || Command::new("python3").arg(script).arg(port.to_string()).output())
-        .await
-        .unwrap()
-        .expect("run python3");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("python3")
+            .arg(script)
+            .arg(port.to_string())
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("run python3");
     assert!(
         out.status.success(),
         "pymysql smoke failed:\n{}\n{}",

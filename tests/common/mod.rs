@@ -23,14 +23,19 @@ pub struct TestEnv {
 impl TestEnv {
     /// `shards` × (primary + `replicas`), the sample schema (no rows), and the proxy on a free port.
     pub async fn start(shards: usize, replicas: usize) -> TestEnv {
-        let sandbox = Sandbox::start(SandboxSpec::new(shards, replicas)).await.expect("sandbox starts");
+        let sandbox = Sandbox::start(SandboxSpec::new(shards, replicas))
+            .await
+            .expect("sandbox starts");
         sandbox.create_sample_schema().await.expect("sample schema");
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy port");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind proxy port");
         let port = listener.local_addr().expect("local addr").port();
         let config_text = sandbox.config_toml(&format!("127.0.0.1:{port}"));
         let config_path = sandbox.dir().join("shardgate.toml");
         std::fs::write(&config_path, &config_text).expect("write config");
-        let topology = shardgate_config::parse(&config_text, "shardgate.toml").expect("sandbox config is valid");
+        let topology = shardgate_config::parse(&config_text, "shardgate.toml")
+            .expect("sandbox config is valid");
         let proxy = Proxy::new(topology);
         let topology = proxy.runtime().topology.clone();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -58,7 +63,9 @@ impl TestEnv {
 
     /// A mysql_async connection through the proxy.
     pub async fn connect(&self) -> Conn {
-        Conn::new(Opts::from(self.opts())).await.expect("connect through the proxy")
+        Conn::new(Opts::from(self.opts()))
+            .await
+            .expect("connect through the proxy")
     }
 
     /// A mysql_async connection straight to a shard's primary (bypassing the proxy).
@@ -71,7 +78,9 @@ impl TestEnv {
             .pass(Some(shardgate_sandbox::BACKEND_PASSWORD))
             .db_name(Some(shardgate_sandbox::DATABASE))
             .prefer_socket(false);
-        Conn::new(Opts::from(opts)).await.expect("connect to a primary")
+        Conn::new(Opts::from(opts))
+            .await
+            .expect("connect to a primary")
     }
 
     pub async fn stop(mut self) {
@@ -92,13 +101,18 @@ pub fn server_error<T: std::fmt::Debug>(result: mysql_async::Result<T>) -> (u16,
 
 /// Runs one SQL text through a fresh connection and returns all rows as strings.
 pub async fn rows(conn: &mut Conn, sql: &str) -> Vec<Vec<Option<String>>> {
-    let rows: Vec<mysql_async::Row> = conn.query(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let rows: Vec<mysql_async::Row> = conn
+        .query(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
     rows.into_iter()
         .map(|row| {
             (0..row.len())
                 .map(|i| match row.as_ref(i) {
                     Some(mysql_async::Value::NULL) | None => None,
-                    Some(mysql_async::Value::Bytes(b)) => Some(String::from_utf8_lossy(b).into_owned()),
+                    Some(mysql_async::Value::Bytes(b)) => {
+                        Some(String::from_utf8_lossy(b).into_owned())
+                    }
                     Some(v) => Some(v.as_sql(true)),
                 })
                 .collect()

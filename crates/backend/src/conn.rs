@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use shardgate_config::Endpoint;
-use shardgate_protocol::client_handshake::{login, BackendHello, BackendLogin, BACKEND_BASE_CAPABILITIES};
+use shardgate_protocol::client_handshake::{
+    login, BackendHello, BackendLogin, BACKEND_BASE_CAPABILITIES,
+};
 use shardgate_protocol::forward::{drain_response, forward_response, ForwardError};
 use shardgate_protocol::response::{Finish, ResponseScanner};
 use shardgate_protocol::{CapabilityFlags, Command, PacketConn, ProtocolError, StatusFlags};
@@ -73,7 +75,9 @@ impl BackendConn {
         let stream = TcpStream::connect((endpoint.host.as_str(), endpoint.port))
             .await
             .map_err(|e| connect_err(e.into()))?;
-        stream.set_nodelay(true).map_err(|e| connect_err(e.into()))?;
+        stream
+            .set_nodelay(true)
+            .map_err(|e| connect_err(e.into()))?;
         let mut conn = PacketConn::new(stream);
         let hello = login(
             &mut conn,
@@ -188,13 +192,18 @@ impl BackendConn {
                 endpoint: self.endpoint.to_string(),
                 source: ProtocolError::Server(e),
             }),
-            Finish::LocalInfile => Err(self.protocol_err(ProtocolError::Unsupported("LOAD DATA LOCAL".into()))),
+            Finish::LocalInfile => {
+                Err(self.protocol_err(ProtocolError::Unsupported("LOAD DATA LOCAL".into())))
+            }
         }
     }
 
     /// Pings; used to validate a connection that sat idle.
     pub async fn ping(&mut self) -> bool {
-        matches!(self.execute(Command::COM_PING, &[]).await, Ok(Finish::Ok { .. }))
+        matches!(
+            self.execute(Command::COM_PING, &[]).await,
+            Ok(Finish::Ok { .. })
+        )
     }
 
     /// Whether the backend reports an open transaction on this connection.
@@ -206,7 +215,10 @@ impl BackendConn {
 impl BackendConn {
     /// Asks the server to prepare `sql` without executing it: `Some(error)` if it refuses
     /// (a syntax error, say), `None` if it accepts (the statement is closed again at once).
-    pub async fn prepare_check(&mut self, sql: &[u8]) -> Result<Option<shardgate_protocol::ServerErr>, BackendError> {
+    pub async fn prepare_check(
+        &mut self,
+        sql: &[u8],
+    ) -> Result<Option<shardgate_protocol::ServerErr>, BackendError> {
         self.send_command(Command::COM_STMT_PREPARE, sql).await?;
         let head = match self.conn.read_packet().await {
             Ok(p) => p,
@@ -234,7 +246,8 @@ impl BackendConn {
             }
         }
         // COM_STMT_CLOSE has no answer.
-        self.send_command(Command::COM_STMT_CLOSE, &statement_id).await?;
+        self.send_command(Command::COM_STMT_CLOSE, &statement_id)
+            .await?;
         self.last_used = Instant::now();
         Ok(None)
     }

@@ -37,10 +37,12 @@ impl BackendError {
     /// The backend's own error, when the failure is an error packet it sent.
     pub fn server_error(&self) -> Option<&ServerErr> {
         match self {
-            BackendError::Connect { source, .. } | BackendError::Protocol { source, .. } => match source {
-                ProtocolError::Server(e) => Some(e),
-                _ => None,
-            },
+            BackendError::Connect { source, .. } | BackendError::Protocol { source, .. } => {
+                match source {
+                    ProtocolError::Server(e) => Some(e),
+                    _ => None,
+                }
+            }
             _ => None,
         }
     }

@@ -42,7 +42,7 @@ pub struct Pool {
 }
 
 enum Next {
-    Reuse(BackendConn),
+    Reuse(Box<BackendConn>),
     Open,
     Wait,
 }
@@ -118,7 +118,7 @@ impl Pool {
                     return Err(self.exhausted(started));
                 }
                 if let Some(i) = inner.idle.iter().rposition(|c| c.flavor == flavor) {
-                    Next::Reuse(inner.idle.remove(i).expect("index in range"))
+                    Next::Reuse(Box::new(inner.idle.remove(i).expect("index in range")))
                 } else if inner.total < self.settings.max_size {
                     inner.total += 1;
                     Next::Open
@@ -136,7 +136,7 @@ impl Pool {
                         && (now.duration_since(conn.last_used) < self.settings.validation_interval
                             || self.validate(&mut conn).await);
                     if valid {
-                        return Ok(self.lend(conn));
+                        return Ok(self.lend(*conn));
                     }
                     self.forget_one();
                 }
@@ -150,7 +150,10 @@ impl Pool {
                     };
                 }
                 Next::Wait => {
-                    if tokio::time::timeout_at(deadline.into(), returned).await.is_err() {
+                    if tokio::time::timeout_at(deadline.into(), returned)
+                        .await
+                        .is_err()
+                    {
                         return Err(self.exhausted(started));
                     }
                 }
@@ -236,7 +239,12 @@ impl Pool {
             self.returned.notify_waiters();
         }
         for _ in 0..missing {
-            match self.open(Flavor::of_client(shardgate_protocol::CapabilityFlags::CLIENT_DEPRECATE_EOF)).await {
+            match self
+                .open(Flavor::of_client(
+                    shardgate_protocol::CapabilityFlags::CLIENT_DEPRECATE_EOF,
+                ))
+                .await
+            {
                 Ok(conn) => self.give_back(conn),
                 Err(e) => {
                     self.forget_one();
@@ -249,7 +257,9 @@ impl Pool {
 
 async fn maintain(pool: Weak<Pool>) {
     let period = match pool.upgrade() {
-        Some(p) => (p.settings.idle_timeout / 4).clamp(Duration::from_millis(250), Duration::from_secs(30)),
+        Some(p) => {
+            (p.settings.idle_timeout / 4).clamp(Duration::from_millis(250), Duration::from_secs(30))
+        }
         None => return,
     };
     let mut tick = tokio::time::interval(period);

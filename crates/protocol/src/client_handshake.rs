@@ -57,7 +57,10 @@ fn auth_response(plugin: &AuthPlugin<'_>, nonce: &[u8], password: &str) -> Vec<u
 }
 
 /// Logs in: reads the greeting, answers it, follows auth switches, and returns at the final OK.
-pub async fn login<S>(conn: &mut PacketConn<S>, login: &BackendLogin<'_>) -> Result<BackendHello, ProtocolError>
+pub async fn login<S>(
+    conn: &mut PacketConn<S>,
+    login: &BackendLogin<'_>,
+) -> Result<BackendHello, ProtocolError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -75,7 +78,9 @@ where
     }
     let server_caps = hs.capabilities();
     if !server_caps.contains(CapabilityFlags::CLIENT_PROTOCOL_41) {
-        return Err(ProtocolError::Unsupported("backend does not speak protocol 4.1".into()));
+        return Err(ProtocolError::Unsupported(
+            "backend does not speak protocol 4.1".into(),
+        ));
     }
     let mut caps = login.capabilities & server_caps;
     if login.database.is_some() {
@@ -111,7 +116,8 @@ where
             Some(0x00) => return Ok(hello),
             Some(0xFF) => {
                 return Err(ProtocolError::Server(
-                    parse_err(&packet).ok_or_else(|| ProtocolError::malformed("auth error packet"))?,
+                    parse_err(&packet)
+                        .ok_or_else(|| ProtocolError::malformed("auth error packet"))?,
                 ))
             }
             Some(0xFE) => {
@@ -129,7 +135,8 @@ where
                         )))
                     }
                 }
-                conn.write_packet(&auth_response(&plugin, &nonce, login.password)).await?;
+                conn.write_packet(&auth_response(&plugin, &nonce, login.password))
+                    .await?;
             }
             Some(0x01) if plugin == AuthPlugin::CachingSha2Password => match packet.get(1) {
                 Some(0x03) => {} // fast auth succeeded; the OK follows
@@ -138,19 +145,30 @@ where
                     // password encrypted with it.
                     conn.write_packet(&[0x02]).await?;
                     let key = conn.read_packet().await?;
-                    let key = key.get(1..).ok_or_else(|| ProtocolError::malformed("public key packet"))?;
+                    let key = key
+                        .get(1..)
+                        .ok_or_else(|| ProtocolError::malformed("public key packet"))?;
                     let mut pass = login.password.as_bytes().to_vec();
                     pass.push(0);
                     for (i, b) in pass.iter_mut().enumerate() {
                         *b ^= nonce[i % nonce.len()];
                     }
-                    let encrypted = mysql_common::crypto::encrypt(&pass, key)
-                        .map_err(|e| ProtocolError::malformed(format!("backend public key: {e:?}")))?;
+                    let encrypted = mysql_common::crypto::encrypt(&pass, key).map_err(|e| {
+                        ProtocolError::malformed(format!("backend public key: {e:?}"))
+                    })?;
                     conn.write_packet(&encrypted).await?;
                 }
-                _ => return Err(ProtocolError::malformed("unexpected caching_sha2_password data")),
+                _ => {
+                    return Err(ProtocolError::malformed(
+                        "unexpected caching_sha2_password data",
+                    ))
+                }
             },
-            _ => return Err(ProtocolError::malformed("unexpected packet during backend login")),
+            _ => {
+                return Err(ProtocolError::malformed(
+                    "unexpected packet during backend login",
+                ))
+            }
         }
     }
 }

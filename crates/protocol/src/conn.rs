@@ -124,7 +124,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketConn<S> {
 
     /// Queues one logical packet, split into chunks, with the next sequence ids.
     pub fn queue_packet(&mut self, mut payload: &[u8]) {
-        self.seq = mysql_common::proto::codec::packet_to_chunks(self.seq, &mut payload, &mut self.wbuf);
+        self.seq =
+            mysql_common::proto::codec::packet_to_chunks(self.seq, &mut payload, &mut self.wbuf);
     }
 
     /// Writes everything queued.
@@ -159,7 +160,15 @@ mod tests {
 
     #[tokio::test]
     async fn round_trips_packets_of_every_boundary_size() {
-        for size in [0usize, 1, 250, MAX_CHUNK - 1, MAX_CHUNK, MAX_CHUNK + 1, 2 * MAX_CHUNK] {
+        for size in [
+            0usize,
+            1,
+            250,
+            MAX_CHUNK - 1,
+            MAX_CHUNK,
+            MAX_CHUNK + 1,
+            2 * MAX_CHUNK,
+        ] {
             let (a, b) = tokio::io::duplex(1 << 20);
             let payload: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
             let sent = payload.clone();
@@ -188,7 +197,10 @@ mod tests {
         let mut r = PacketConn::new(b);
         assert!(matches!(
             r.read_packet().await,
-            Err(ProtocolError::OutOfSync { expected: 0, got: 5 })
+            Err(ProtocolError::OutOfSync {
+                expected: 0,
+                got: 5
+            })
         ));
     }
 

@@ -64,7 +64,10 @@ where
 }
 
 /// Reads and discards the backend's answer (e.g. after the client went away), returning how it ended.
-pub async fn drain_response<B>(backend: &mut PacketConn<B>, deprecate_eof: bool) -> Result<Finish, ProtocolError>
+pub async fn drain_response<B>(
+    backend: &mut PacketConn<B>,
+    deprecate_eof: bool,
+) -> Result<Finish, ProtocolError>
 where
     B: AsyncRead + AsyncWrite + Unpin,
 {

@@ -253,7 +253,16 @@ mod tests {
 
     #[test]
     fn lenenc_ints_of_every_width() {
-        for v in [0u64, 250, 251, 0xFFFF, 0x10000, 0xFF_FFFF, 0x100_0000, u64::MAX] {
+        for v in [
+            0u64,
+            250,
+            251,
+            0xFFFF,
+            0x10000,
+            0xFF_FFFF,
+            0x100_0000,
+            u64::MAX,
+        ] {
             let mut b = Vec::new();
             b.put_lenenc_int(v);
             assert_eq!(read_lenenc_int(&b), Some((v, b.len())));

@@ -116,7 +116,9 @@ impl ResponseScanner {
                     Ok(None)
                 }
                 Some(0xFF) => Self::err(payload),
-                _ => Err(ProtocolError::malformed("expected EOF after column definitions")),
+                _ => Err(ProtocolError::malformed(
+                    "expected EOF after column definitions",
+                )),
             },
             State::Rows => match first {
                 Some(0xFF) => Self::err(payload),
@@ -157,7 +159,11 @@ impl ResponseScanner {
     fn end_of_result(&mut self, finish: Finish) -> Option<Finish> {
         self.state = State::Start;
         match &finish {
-            Finish::Ok { status, .. } if status.contains(StatusFlags::SERVER_MORE_RESULTS_EXISTS) => None,
+            Finish::Ok { status, .. }
+                if status.contains(StatusFlags::SERVER_MORE_RESULTS_EXISTS) =>
+            {
+                None
+            }
             _ => Some(finish),
         }
     }
@@ -172,7 +178,9 @@ impl ResponseScanner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::packets::{column_count, eof, err, ok, result_terminator, text_row, ColumnDef, OkInfo};
+    use crate::packets::{
+        column_count, eof, err, ok, result_terminator, text_row, ColumnDef, OkInfo,
+    };
     use crate::CapabilityFlags;
 
     fn frames(packets: &[Vec<u8>]) -> Vec<u8> {
@@ -230,13 +238,23 @@ mod tests {
         let mut s = ResponseScanner::new(true);
         let (used, finish) = s.scan(&bytes).unwrap();
         assert_eq!(used, bytes.len());
-        assert!(matches!(finish, Some(Finish::Ok { affected_rows: 2, .. })));
+        assert!(matches!(
+            finish,
+            Some(Finish::Ok {
+                affected_rows: 2,
+                ..
+            })
+        ));
         assert_eq!(s.result_sets, 1);
     }
 
     #[test]
     fn incomplete_input_asks_for_more_and_resumes() {
-        let bytes = frames(&result_set(false, StatusFlags::empty(), &[b"row1", b"row2"]));
+        let bytes = frames(&result_set(
+            false,
+            StatusFlags::empty(),
+            &[b"row1", b"row2"],
+        ));
         let mut s = ResponseScanner::new(false);
         let (used, finish) = s.scan(&bytes[..bytes.len() - 3]).unwrap();
         assert!(finish.is_none());
@@ -260,7 +278,11 @@ mod tests {
         big.extend_from_slice(&(MAX_CHUNK as u64 + 10).to_le_bytes());
         big.resize(9 + MAX_CHUNK + 10, b'z');
         let mut packets = vec![column_count(1), ColumnDef::varchar("c").encode(), big];
-        packets.push(result_terminator(CapabilityFlags::CLIENT_DEPRECATE_EOF, StatusFlags::empty(), 0));
+        packets.push(result_terminator(
+            CapabilityFlags::CLIENT_DEPRECATE_EOF,
+            StatusFlags::empty(),
+            0,
+        ));
         let bytes = frames(&packets);
         let (used, finish) = scan_all(true, &bytes);
         assert_eq!(used, bytes.len());

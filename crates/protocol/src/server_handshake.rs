@@ -193,13 +193,19 @@ where
         let using = if auth_data.is_empty() { "NO" } else { "YES" };
         let host = peer.rsplit_once(':').map_or(peer, |(h, _)| h);
         let msg = format!("Access denied for user '{user}'@'{host}' (using password: {using})");
-        conn.write_packet(&packets::err(1045, b"28000", &msg)).await?;
+        conn.write_packet(&packets::err(1045, b"28000", &msg))
+            .await?;
         return Err(HandshakeError::AccessDenied(user));
     }
     Ok(login)
 }
 
-async fn refuse<S>(conn: &mut PacketConn<S>, code: u16, state: &[u8; 5], msg: &str) -> Result<(), ProtocolError>
+async fn refuse<S>(
+    conn: &mut PacketConn<S>,
+    code: u16,
+    state: &[u8; 5],
+    msg: &str,
+) -> Result<(), ProtocolError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {

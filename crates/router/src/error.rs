@@ -40,6 +40,6 @@ pub enum RouteError {
         table: String,
         key: String,
         #[source]
-        source: RingError,
+        source: Box<RingError>,
     },
 }

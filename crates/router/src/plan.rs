@@ -75,7 +75,10 @@ impl Plan {
 
     /// A printable form naming shards, e.g. `read → shard s1`.
     pub fn display<'a>(&'a self, topology: &'a Topology) -> impl fmt::Display + 'a {
-        PlanDisplay { plan: self, topology }
+        PlanDisplay {
+            plan: self,
+            topology,
+        }
     }
 }
 
@@ -98,7 +101,12 @@ impl fmt::Display for PlanDisplay<'_> {
         match &self.plan.route {
             Route::Shard(id) => write!(f, "shard {}", self.topology.shards[*id].name)?,
             Route::AllShards => {
-                let names: Vec<_> = self.topology.shards.iter().map(|s| s.name.as_str()).collect();
+                let names: Vec<_> = self
+                    .topology
+                    .shards
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect();
                 write!(f, "all shards [{}]", names.join(", "))?
             }
             Route::Use(db) => write!(f, "proxy: use database `{db}`")?,

@@ -6,8 +6,8 @@ use std::ops::ControlFlow;
 use shardgate_config::Topology;
 use shardgate_ring::ShardId;
 use sqlparser::ast::{
-    AssignmentTarget, Delete, Expr, FromTable, Ident, Insert, ObjectName, ObjectType, OnInsert, Query,
-    SelectItem, SetExpr, Statement, TableFactor, TableObject, TableWithJoins, Update, Use,
+    AssignmentTarget, Delete, Expr, FromTable, Ident, Insert, ObjectName, ObjectType, OnInsert,
+    Query, SelectItem, SetExpr, Statement, TableFactor, TableObject, TableWithJoins, Update, Use,
 };
 use sqlparser::dialect::MySqlDialect;
 use sqlparser::parser::Parser;
@@ -41,7 +41,10 @@ pub fn plan_sql(sql: &str, topology: &Topology) -> Result<Plan, RouteError> {
     let mut plans = statements.iter().map(|s| plan_statement(s, topology));
     let Some(first) = plans.next() else {
         // Empty text: let the backend answer "Query was empty".
-        return Ok(Plan::new(StatementKind::Read, Route::Shard(topology.default_shard)));
+        return Ok(Plan::new(
+            StatementKind::Read,
+            Route::Shard(topology.default_shard),
+        ));
     };
     let mut plan = first?;
     if statements.len() == 1 {
@@ -90,7 +93,9 @@ fn strip_lock_in_share_mode(sql: &str) -> Option<&str> {
 }
 
 fn unparsed(sql: &str, topology: &Topology, message: String) -> Result<Plan, RouteError> {
-    let tokens = Tokenizer::new(&MySqlDialect {}, sql).tokenize().unwrap_or_default();
+    let tokens = Tokenizer::new(&MySqlDialect {}, sql)
+        .tokenize()
+        .unwrap_or_default();
     for token in tokens {
         if let Token::Word(w) = token {
             if let Some(rule) = topology.table(&w.value) {
@@ -101,7 +106,11 @@ fn unparsed(sql: &str, topology: &Topology, message: String) -> Result<Plan, Rou
             }
         }
     }
-    let first_word = sql.trim_start().split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or("");
+    let first_word = sql
+        .trim_start()
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .next()
+        .unwrap_or("");
     let kind = if ["select", "show", "describe", "desc", "explain"]
         .iter()
         .any(|w| first_word.eq_ignore_ascii_case(w))
@@ -126,14 +135,18 @@ pub fn plan_statement(stmt: &Statement, topology: &Topology) -> Result<Plan, Rou
                 StatementKind::Session,
                 Route::Use(base_name_raw(name).unwrap_or_default()),
             )),
-            other => Err(RouteError::NotSupported(format!("`{other}` is not supported by shardgate"))),
+            other => Err(RouteError::NotSupported(format!(
+                "`{other}` is not supported by shardgate"
+            ))),
         },
         Statement::StartTransaction { .. } => Ok(txn(TxnCommand::Begin)),
         Statement::Commit { .. } => Ok(txn(TxnCommand::Commit)),
-        Statement::Rollback { savepoint: None, .. } => Ok(txn(TxnCommand::Rollback)),
-        Statement::Rollback { .. } | Statement::Savepoint { .. } | Statement::ReleaseSavepoint { .. } => {
-            Ok(txn(TxnCommand::Savepoint))
-        }
+        Statement::Rollback {
+            savepoint: None, ..
+        } => Ok(txn(TxnCommand::Rollback)),
+        Statement::Rollback { .. }
+        | Statement::Savepoint { .. }
+        | Statement::ReleaseSavepoint { .. } => Ok(txn(TxnCommand::Savepoint)),
         Statement::CreateDatabase { .. } => Ok(Plan::new(StatementKind::Ddl, Route::AllShards)),
         Statement::Drop {
             object_type: ObjectType::Schema | ObjectType::Database,
@@ -155,7 +168,10 @@ fn txn(cmd: TxnCommand) -> Plan {
 }
 
 fn base_name_raw(name: &ObjectName) -> Option<String> {
-    name.0.last().and_then(|p| p.as_ident()).map(|id| id.value.clone())
+    name.0
+        .last()
+        .and_then(|p| p.as_ident())
+        .map(|id| id.value.clone())
 }
 
 /// Sharded tables a statement mentions anywhere (including subqueries), lower-cased, in order.
@@ -172,14 +188,12 @@ fn sharded_relations(stmt: &Statement, topology: &Topology) -> Vec<String> {
 
 fn has_unsharded_relation(stmt: &Statement, topology: &Topology) -> Option<String> {
     let mut found = None;
-    let _ = sqlparser::ast::visit_relations(stmt, |name| {
-        match base_name(name) {
-            Some(t) if topology.table(&t).is_none() => {
-                found = Some(t);
-                ControlFlow::Break(())
-            }
-            _ => ControlFlow::Continue(()),
+    let _ = sqlparser::ast::visit_relations(stmt, |name| match base_name(name) {
+        Some(t) if topology.table(&t).is_none() => {
+            found = Some(t);
+            ControlFlow::Break(())
         }
+        _ => ControlFlow::Continue(()),
     });
     found
 }
@@ -191,10 +205,16 @@ fn plan_ddl(stmt: &Statement, topology: &Topology) -> Result<Plan, RouteError> {
         Statement::AlterTable(at) => names.push(&at.name),
         Statement::Drop { names: n, .. } => names.extend(n),
         Statement::CreateIndex(ci) => names.push(&ci.table_name),
-        Statement::RenameTable(r) => names.extend(r.iter().flat_map(|r| [&r.old_name, &r.new_name])),
+        Statement::RenameTable(r) => {
+            names.extend(r.iter().flat_map(|r| [&r.old_name, &r.new_name]))
+        }
         _ => {}
     }
-    let mut sharded: Vec<String> = names.iter().filter_map(|n| base_name(n)).filter(|t| topology.table(t).is_some()).collect();
+    let mut sharded: Vec<String> = names
+        .iter()
+        .filter_map(|n| base_name(n))
+        .filter(|t| topology.table(t).is_some())
+        .collect();
     sharded.extend(sharded_relations(stmt, topology));
     let unsharded = names
         .iter()
@@ -229,19 +249,33 @@ fn plan_other(stmt: &Statement, topology: &Topology) -> Result<Plan, RouteError>
     if let Some(table) = sharded.first() {
         // SHOW COLUMNS / DESCRIBE / SHOW CREATE of a sharded table: every shard has the same one.
         if read && !matches!(stmt, Statement::Explain { .. }) {
-            return Ok(Plan::new(StatementKind::Read, Route::Shard(topology.default_shard)));
+            return Ok(Plan::new(
+                StatementKind::Read,
+                Route::Shard(topology.default_shard),
+            ));
         }
         if let Statement::Explain { statement, .. } = stmt {
             let inner = plan_statement(statement, topology)?;
             return Ok(Plan::new(StatementKind::Read, inner.route));
         }
-        let construct = stmt.to_string().split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+        let construct = stmt
+            .to_string()
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ");
         return Err(RouteError::Unsupported {
             construct,
-            table: topology.table(table).map_or_else(|| table.clone(), |r| r.name.clone()),
+            table: topology
+                .table(table)
+                .map_or_else(|| table.clone(), |r| r.name.clone()),
         });
     }
-    let kind = if read { StatementKind::Read } else { StatementKind::Write };
+    let kind = if read {
+        StatementKind::Read
+    } else {
+        StatementKind::Write
+    };
     Ok(Plan::new(kind, Route::Shard(topology.default_shard)))
 }
 
@@ -249,9 +283,9 @@ fn plan_other(stmt: &Statement, topology: &Topology) -> Result<Plan, RouteError>
 fn from_tables<'t>(from: &[TableWithJoins], topology: &'t Topology) -> (Vec<TableRef<'t>>, usize) {
     let mut refs = Vec::new();
     let mut count = 0;
-    let factors = from
-        .iter()
-        .flat_map(|twj| std::iter::once(&twj.relation).chain(twj.joins.iter().map(|j| &j.relation)));
+    let factors = from.iter().flat_map(|twj| {
+        std::iter::once(&twj.relation).chain(twj.joins.iter().map(|j| &j.relation))
+    });
     for factor in factors {
         count += 1;
         if let TableFactor::Table { name, alias, .. } = factor {
@@ -282,7 +316,9 @@ fn route_by_where(
     }
     let (tables, count) = from_tables(from, topology);
     if tables.len() != mentioned.len() {
-        let rule = topology.table(&mentioned[0]).expect("mentioned tables are sharded");
+        let rule = topology
+            .table(&mentioned[0])
+            .expect("mentioned tables are sharded");
         return Err(RouteError::Unsupported {
             construct: "a subquery, UNION or derived table over a sharded table".into(),
             table: rule.name.clone(),
@@ -290,10 +326,12 @@ fn route_by_where(
     }
     let mut chosen: Option<(ShardId, &str)> = None;
     for table in &tables {
-        let shards = shards_in_where(selection, table, count == 1)?.ok_or_else(|| RouteError::NoShardKey {
-            verb,
-            table: table.rule.name.clone(),
-            key: table.rule.shard_key.clone(),
+        let shards = shards_in_where(selection, table, count == 1)?.ok_or_else(|| {
+            RouteError::NoShardKey {
+                verb,
+                table: table.rule.name.clone(),
+                key: table.rule.shard_key.clone(),
+            }
         })?;
         let shard = match shards.len() {
             // Contradictory conditions (`id = 1 AND id = 2`): no row matches; any shard answers that.
@@ -348,7 +386,14 @@ fn plan_query(q: &Query, stmt: &Statement, topology: &Topology) -> Result<Plan, 
                 plan.rewritten = hide_socket(stmt);
                 return Ok(plan);
             }
-            route_by_where("SELECT", kind, stmt, &select.from, select.selection.as_ref(), topology)
+            route_by_where(
+                "SELECT",
+                kind,
+                stmt,
+                &select.from,
+                select.selection.as_ref(),
+                topology,
+            )
         }
         _ => route_by_where("SELECT", kind, stmt, &[], None, topology),
     }
@@ -357,7 +402,9 @@ fn plan_query(q: &Query, stmt: &Statement, topology: &Topology) -> Result<Plan, 
 /// `SELECT @@socket` must not hand a backend's Unix socket path to a client, which would then
 /// connect to the backend directly (mysql_async does). Rewrites it to NULL under the same name.
 fn hide_socket(stmt: &Statement) -> Option<String> {
-    let Statement::Query(q) = stmt else { return None };
+    let Statement::Query(q) = stmt else {
+        return None;
+    };
     let SetExpr::Select(select) = q.body.as_ref() else {
         return None;
     };
@@ -366,8 +413,12 @@ fn hide_socket(stmt: &Statement) -> Option<String> {
             let v = id.value.to_ascii_lowercase();
             v == "@@socket" || v == "@@global.socket" || v == "@@session.socket"
         }
-        Expr::CompoundIdentifier(parts) => parts.last().is_some_and(|p| p.value.eq_ignore_ascii_case("socket"))
-            && parts.first().is_some_and(|p| p.value.starts_with("@@")),
+        Expr::CompoundIdentifier(parts) => {
+            parts
+                .last()
+                .is_some_and(|p| p.value.eq_ignore_ascii_case("socket"))
+                && parts.first().is_some_and(|p| p.value.starts_with("@@"))
+        }
         _ => false,
     };
     if !select.projection.iter().any(|item| matches!(item, SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } if is_socket(e))) {
@@ -378,8 +429,12 @@ fn hide_socket(stmt: &Statement) -> Option<String> {
         if let SetExpr::Select(select) = q.body.as_mut() {
             for item in &mut select.projection {
                 let replacement = match item {
-                    SelectItem::UnnamedExpr(e) if is_socket(e) => Some((e.to_string(), Ident::with_quote('`', e.to_string()))),
-                    SelectItem::ExprWithAlias { expr, alias } if is_socket(expr) => Some((expr.to_string(), alias.clone())),
+                    SelectItem::UnnamedExpr(e) if is_socket(e) => {
+                        Some((e.to_string(), Ident::with_quote('`', e.to_string())))
+                    }
+                    SelectItem::ExprWithAlias { expr, alias } if is_socket(expr) => {
+                        Some((expr.to_string(), alias.clone()))
+                    }
                     _ => None,
                 };
                 if let Some((_, alias)) = replacement {
@@ -396,10 +451,16 @@ fn hide_socket(stmt: &Statement) -> Option<String> {
 
 fn plan_insert(ins: &Insert, topology: &Topology) -> Result<Plan, RouteError> {
     let TableObject::TableName(name) = &ins.table else {
-        return Ok(Plan::new(StatementKind::Write, Route::Shard(topology.default_shard)));
+        return Ok(Plan::new(
+            StatementKind::Write,
+            Route::Shard(topology.default_shard),
+        ));
     };
     let Some(rule) = base_name(name).and_then(|t| topology.table(&t)) else {
-        return Ok(Plan::new(StatementKind::Write, Route::Shard(topology.default_shard)));
+        return Ok(Plan::new(
+            StatementKind::Write,
+            Route::Shard(topology.default_shard),
+        ));
     };
     let table = TableRef {
         rule,
@@ -408,7 +469,10 @@ fn plan_insert(ins: &Insert, topology: &Topology) -> Result<Plan, RouteError> {
     };
     let is_key = |n: &ObjectName| base_name(n).is_some_and(|c| c == rule.shard_key);
     if let Some(OnInsert::DuplicateKeyUpdate(assignments)) = &ins.on {
-        if assignments.iter().any(|a| matches!(&a.target, AssignmentTarget::ColumnName(n) if is_key(n))) {
+        if assignments
+            .iter()
+            .any(|a| matches!(&a.target, AssignmentTarget::ColumnName(n) if is_key(n)))
+        {
             return Err(RouteError::ShardKeyUpdate {
                 table: rule.name.clone(),
                 key: rule.shard_key.clone(),
@@ -435,10 +499,14 @@ fn plan_insert(ins: &Insert, topology: &Topology) -> Result<Plan, RouteError> {
             })?;
         shards.insert(table.shard_of(&literal(value).ok_or_else(non_literal)?)?);
     } else {
-        let pos = ins.columns.iter().position(is_key).ok_or_else(|| RouteError::InsertWithoutKey {
-            table: rule.name.clone(),
-            key: rule.shard_key.clone(),
-        })?;
+        let pos =
+            ins.columns
+                .iter()
+                .position(is_key)
+                .ok_or_else(|| RouteError::InsertWithoutKey {
+                    table: rule.name.clone(),
+                    key: rule.shard_key.clone(),
+                })?;
         let rows = match ins.source.as_deref().map(|q| q.body.as_ref()) {
             Some(SetExpr::Values(values)) => &values.rows,
             _ => {
@@ -449,12 +517,19 @@ fn plan_insert(ins: &Insert, topology: &Topology) -> Result<Plan, RouteError> {
             }
         };
         for row in rows {
-            let value = row.content.get(pos).and_then(literal).ok_or_else(non_literal)?;
+            let value = row
+                .content
+                .get(pos)
+                .and_then(literal)
+                .ok_or_else(non_literal)?;
             shards.insert(table.shard_of(&value)?);
         }
     }
     match shards.len() {
-        1 => Ok(Plan::new(StatementKind::Write, Route::Shard(*shards.first().expect("one")))),
+        1 => Ok(Plan::new(
+            StatementKind::Write,
+            Route::Shard(*shards.first().expect("one")),
+        )),
         _ => Err(RouteError::InsertSpansShards {
             table: rule.name.clone(),
             shards: shard_names(topology, &shards),
@@ -468,9 +543,16 @@ fn plan_update(u: &Update, stmt: &Statement, topology: &Topology) -> Result<Plan
         let sets_key = u.assignments.iter().any(|a| match &a.target {
             AssignmentTarget::ColumnName(n) => {
                 base_name(n).is_some_and(|c| c == t.rule.shard_key)
-                    && (n.0.len() == 1 || n.0.iter().rev().nth(1).and_then(|p| p.as_ident()).is_some_and(|q| {
-                        q.value.eq_ignore_ascii_case(t.alias.as_deref().unwrap_or(&t.name))
-                    }))
+                    && (n.0.len() == 1
+                        || n.0
+                            .iter()
+                            .rev()
+                            .nth(1)
+                            .and_then(|p| p.as_ident())
+                            .is_some_and(|q| {
+                                q.value
+                                    .eq_ignore_ascii_case(t.alias.as_deref().unwrap_or(&t.name))
+                            }))
             }
             AssignmentTarget::Tuple(_) => true,
         });
@@ -481,7 +563,14 @@ fn plan_update(u: &Update, stmt: &Statement, topology: &Topology) -> Result<Plan
             });
         }
     }
-    route_by_where("UPDATE", StatementKind::Write, stmt, std::slice::from_ref(&u.table), u.selection.as_ref(), topology)
+    route_by_where(
+        "UPDATE",
+        StatementKind::Write,
+        stmt,
+        std::slice::from_ref(&u.table),
+        u.selection.as_ref(),
+        topology,
+    )
 }
 
 fn plan_delete(d: &Delete, stmt: &Statement, topology: &Topology) -> Result<Plan, RouteError> {
@@ -492,5 +581,12 @@ fn plan_delete(d: &Delete, stmt: &Statement, topology: &Topology) -> Result<Plan
     if let Some(using) = &d.using {
         all.extend(using.iter().cloned());
     }
-    route_by_where("DELETE", StatementKind::Write, stmt, &all, d.selection.as_ref(), topology)
+    route_by_where(
+        "DELETE",
+        StatementKind::Write,
+        stmt,
+        &all,
+        d.selection.as_ref(),
+        topology,
+    )
 }

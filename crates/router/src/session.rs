@@ -16,13 +16,21 @@ pub(crate) fn plan_set(set: &Set) -> Result<Plan, RouteError> {
             ..
         } => {
             let [value] = values.as_slice() else {
-                return Err(RouteError::NotSupported(format!("SET {variable} with several values")));
+                return Err(RouteError::NotSupported(format!(
+                    "SET {variable} with several values"
+                )));
             };
             assign(scope.as_ref(), variable, value, &mut vars, &mut autocommit)?;
         }
         Set::MultipleAssignments { assignments } => {
             for a in assignments {
-                assign(a.scope.as_ref(), &a.name, &a.value, &mut vars, &mut autocommit)?;
+                assign(
+                    a.scope.as_ref(),
+                    &a.name,
+                    &a.value,
+                    &mut vars,
+                    &mut autocommit,
+                )?;
             }
         }
         Set::SetNames { .. } | Set::SetNamesDefault {} => vars.push(SessionVar {
@@ -41,9 +49,16 @@ pub(crate) fn plan_set(set: &Set) -> Result<Plan, RouteError> {
                 sql: format!("SET SESSION TRANSACTION {}", modes.join(", ")),
             });
         }
-        other => return Err(RouteError::NotSupported(format!("`{other}` is not supported by shardgate"))),
+        other => {
+            return Err(RouteError::NotSupported(format!(
+                "`{other}` is not supported by shardgate"
+            )))
+        }
     }
-    Ok(Plan::new(StatementKind::Session, Route::Set { vars, autocommit }))
+    Ok(Plan::new(
+        StatementKind::Session,
+        Route::Set { vars, autocommit },
+    ))
 }
 
 fn assign(

@@ -4,7 +4,9 @@ use std::collections::BTreeSet;
 
 use shardgate_config::{TableRule, Topology};
 use shardgate_ring::{KeyValue, ShardId};
-use sqlparser::ast::{BinaryOperator, Expr, Ident, ObjectName, ObjectNamePart, UnaryOperator, Value};
+use sqlparser::ast::{
+    BinaryOperator, Expr, Ident, ObjectName, ObjectNamePart, UnaryOperator, Value,
+};
 
 use crate::RouteError;
 
@@ -30,9 +32,13 @@ impl TableRef<'_> {
     /// the table is the only one in its query.
     fn is_key_column(&self, expr: &Expr, only_table: bool) -> bool {
         match expr {
-            Expr::Identifier(id) => only_table && id.value.eq_ignore_ascii_case(&self.rule.shard_key),
+            Expr::Identifier(id) => {
+                only_table && id.value.eq_ignore_ascii_case(&self.rule.shard_key)
+            }
             Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
-                parts[parts.len() - 1].value.eq_ignore_ascii_case(&self.rule.shard_key)
+                parts[parts.len() - 1]
+                    .value
+                    .eq_ignore_ascii_case(&self.rule.shard_key)
                     && self.is_named(&parts[parts.len() - 2])
             }
             Expr::Nested(inner) => self.is_key_column(inner, only_table),
@@ -41,11 +47,13 @@ impl TableRef<'_> {
     }
 
     pub fn shard_of(&self, value: &KeyValue<'_>) -> Result<ShardId, RouteError> {
-        self.rule.shard_for(value).map_err(|source| RouteError::BadKey {
-            table: self.rule.name.clone(),
-            key: self.rule.shard_key.clone(),
-            source,
-        })
+        self.rule
+            .shard_for(value)
+            .map_err(|source| RouteError::BadKey {
+                table: self.rule.name.clone(),
+                key: self.rule.shard_key.clone(),
+                source: Box::new(source),
+            })
     }
 }
 
@@ -61,8 +69,14 @@ pub(crate) fn base_name(name: &ObjectName) -> Option<String> {
 pub(crate) fn literal(expr: &Expr) -> Option<KeyValue<'_>> {
     match expr {
         Expr::Value(v) => match &v.value {
-            Value::Number(n, _) => n.parse::<i128>().ok().map(KeyValue::Int).or(Some(KeyValue::Str(n.as_bytes()))),
-            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => Some(KeyValue::Str(s.as_bytes())),
+            Value::Number(n, _) => n
+                .parse::<i128>()
+                .ok()
+                .map(KeyValue::Int)
+                .or(Some(KeyValue::Str(n.as_bytes()))),
+            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => {
+                Some(KeyValue::Str(s.as_bytes()))
+            }
             Value::Boolean(b) => Some(KeyValue::Int(i128::from(*b))),
             _ => None,
         },
@@ -132,7 +146,10 @@ pub(crate) fn shards_in_where(
             } if table.is_key_column(expr, only_table) => {
                 let values: Option<Vec<_>> = list.iter().map(literal).collect();
                 match values {
-                    Some(values) => values.iter().map(|v| table.shard_of(v)).collect::<Result<_, _>>()?,
+                    Some(values) => values
+                        .iter()
+                        .map(|v| table.shard_of(v))
+                        .collect::<Result<_, _>>()?,
                     None => continue,
                 }
             }

@@ -43,14 +43,11 @@ impl From<ServerErr> for ClientError {
 impl From<&RouteError> for ClientError {
     fn from(e: &RouteError) -> Self {
         let (code, state) = match e {
-            RouteError::BadKey {
-                source: RingError::NotAnInteger(_),
-                ..
-            } => (1366, b"22007"),
-            RouteError::BadKey {
-                source: RingError::NoRange(_),
-                ..
-            } => (1526, b"HY000"),
+            RouteError::BadKey { source, .. } => match source.as_ref() {
+                RingError::NotAnInteger(_) => (1366, b"22007"),
+                RingError::NoRange(_) => (1526, b"HY000"),
+                _ => NOT_SUPPORTED,
+            },
             _ => NOT_SUPPORTED,
         };
         ClientError::new(code, state, e.to_string())
@@ -80,7 +77,10 @@ pub fn unknown_command(command: u8) -> ClientError {
     ClientError::new(
         1047,
         b"08S01",
-        format!("shardgate does not support command 0x{command:02x} ({})", command_name(command)),
+        format!(
+            "shardgate does not support command 0x{command:02x} ({})",
+            command_name(command)
+        ),
     )
 }
 

@@ -31,7 +31,10 @@ impl Runtime {
                 )
             })
             .collect();
-        Runtime { topology, primaries }
+        Runtime {
+            topology,
+            primaries,
+        }
     }
 
     pub fn primary(&self, shard: ShardId) -> &Arc<Pool> {

@@ -60,7 +60,12 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, proxy: Arc<Proxy>) {
     let login = match accept(
         &mut client,
         &greeting,
-        |user| users.iter().find(|u| u.name == user).map(|u| u.password.clone()),
+        |user| {
+            users
+                .iter()
+                .find(|u| u.name == user)
+                .map(|u| u.password.clone())
+        },
         &peer_text,
     )
     .await
@@ -81,15 +86,24 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, proxy: Arc<Proxy>) {
     tracing::info!(%peer, user = login.user, connection_id, "client connected");
     match session.serve().await {
         Ok(()) => tracing::info!(%peer, connection_id, "client disconnected"),
-        Err(End::Client(e)) => tracing::info!(%peer, connection_id, reason = %e, "client connection closed"),
-        Err(End::BrokenAnswer(e)) => tracing::warn!(%peer, connection_id, reason = %e, "closed client connection mid-answer"),
+        Err(End::Client(e)) => {
+            tracing::info!(%peer, connection_id, reason = %e, "client connection closed")
+        }
+        Err(End::BrokenAnswer(e)) => {
+            tracing::warn!(%peer, connection_id, reason = %e, "closed client connection mid-answer")
+        }
     }
     session.client.shutdown().await;
 }
 
 impl Session {
     /// Finishes the connection phase: checks the requested database, then sends the final OK.
-    async fn start(client: PacketConn<TcpStream>, proxy: Arc<Proxy>, runtime: &Runtime, login: &Login) -> Option<Self> {
+    async fn start(
+        client: PacketConn<TcpStream>,
+        proxy: Arc<Proxy>,
+        runtime: &Runtime,
+        login: &Login,
+    ) -> Option<Self> {
         let default_db = &runtime.topology.backend.database;
         let database = login.database.clone().unwrap_or_else(|| default_db.clone());
         let mut session = Session {
@@ -107,7 +121,10 @@ impl Session {
                 session.state.sync(&mut conn).await
             };
             if let Err(e) = checked.await {
-                let _ = session.client.write_packet(&ClientError::from(&e).encode()).await;
+                let _ = session
+                    .client
+                    .write_packet(&ClientError::from(&e).encode())
+                    .await;
                 return None;
             }
         }
@@ -146,7 +163,10 @@ impl Session {
     }
 
     async fn send_error(&mut self, e: ClientError) -> Step {
-        self.client.write_packet(&e.encode()).await.map_err(End::Client)
+        self.client
+            .write_packet(&e.encode())
+            .await
+            .map_err(End::Client)
     }
 
     async fn serve(&mut self) -> Step {
@@ -158,7 +178,9 @@ impl Session {
                 Err(e) => return Err(End::Client(e)),
             };
             let Some((&command, arg)) = packet.split_first() else {
-                return Err(End::Client(ProtocolError::malformed("empty command packet")));
+                return Err(End::Client(ProtocolError::malformed(
+                    "empty command packet",
+                )));
             };
             match command {
                 c if c == Command::COM_QUIT as u8 => return Ok(()),
@@ -205,13 +227,18 @@ impl Session {
     /// A statement naming a sharded table that our parser cannot read. MariaDB's parser decides:
     /// a real syntax error comes back with MariaDB's own code and message (a statement is
     /// prepared, never executed, on the default shard); valid MariaDB SQL gets our clear error.
-    async fn unparsed(&mut self, runtime: &Runtime, sql: &[u8], table: String, message: String) -> Step {
+    async fn unparsed(
+        &mut self,
+        runtime: &Runtime,
+        sql: &[u8],
+        table: String,
+        message: String,
+    ) -> Step {
         let pool = runtime.primary(runtime.topology.default_shard);
         let verdict = async {
             let mut conn = pool.get(self.flavor).await?;
             self.state.sync(&mut conn).await?;
-            let answer = conn.prepare_check(sql).await;
-            Ok::<_, BackendError>(answer?)
+            conn.prepare_check(sql).await
         };
         let error = match verdict.await {
             Ok(Some(syntax_error)) if syntax_error.code == 1064 => ClientError::from(syntax_error),
@@ -248,7 +275,11 @@ impl Session {
         self.forwarded(result).await
     }
 
-    async fn checkout(&self, runtime: &Runtime, shard: ShardId) -> Result<PooledConn, BackendError> {
+    async fn checkout(
+        &self,
+        runtime: &Runtime,
+        shard: ShardId,
+    ) -> Result<PooledConn, BackendError> {
         let mut conn = runtime.primary(shard).get(self.flavor).await?;
         self.state.sync(&mut conn).await?;
         Ok(conn)
@@ -257,24 +288,50 @@ impl Session {
     /// Turns the outcome of a forward into the session's next step.
     async fn forwarded(&mut self, result: Result<Finish, ForwardError>) -> Step {
         match result {
-            Ok(Finish::LocalInfile) => Err(End::BrokenAnswer("backend asked for LOAD DATA LOCAL".into())),
+            Ok(Finish::LocalInfile) => Err(End::BrokenAnswer(
+                "backend asked for LOAD DATA LOCAL".into(),
+            )),
             Ok(_) => Ok(()),
             Err(ForwardError::Client(e)) => Err(End::Client(e)),
-            Err(ForwardError::Backend { error, partial: true }) => Err(End::BrokenAnswer(error.to_string())),
-            Err(ForwardError::Backend { error, partial: false }) => {
-                let e = ClientError::new(1158, b"08S01", format!("lost the backend connection: {error}"));
+            Err(ForwardError::Backend {
+                error,
+                partial: true,
+            }) => Err(End::BrokenAnswer(error.to_string())),
+            Err(ForwardError::Backend {
+                error,
+                partial: false,
+            }) => {
+                let e = ClientError::new(
+                    1158,
+                    b"08S01",
+                    format!("lost the backend connection: {error}"),
+                );
                 self.send_error(e).await
             }
         }
     }
 
     /// A statement inside a transaction: runs on the connection the transaction is pinned to.
-    async fn in_txn(&mut self, runtime: &Runtime, shard: ShardId, kind: StatementKind, sql: &[u8]) -> Step {
+    async fn in_txn(
+        &mut self,
+        runtime: &Runtime,
+        shard: ShardId,
+        kind: StatementKind,
+        sql: &[u8],
+    ) -> Step {
         let txn = self.txn.get_or_insert_with(Txn::default);
-        if txn.pinned.as_ref().is_some_and(|(pinned, _)| *pinned != shard) && !txn.wrote {
+        if txn
+            .pinned
+            .as_ref()
+            .is_some_and(|(pinned, _)| *pinned != shard)
+            && !txn.wrote
+        {
             let (_, mut conn) = txn.pinned.take().expect("checked");
             // Ending a read-only transaction loses nothing; a failure just retires the connection.
-            if expect_ok(&mut conn, Command::COM_QUERY, b"ROLLBACK").await.is_err() {
+            if expect_ok(&mut conn, Command::COM_QUERY, b"ROLLBACK")
+                .await
+                .is_err()
+            {
                 conn.broken = true;
             }
         }
@@ -306,7 +363,9 @@ impl Session {
         let txn = self.txn.as_mut().expect("txn just set");
         txn.wrote |= kind != StatementKind::Read;
         let (_, conn) = txn.pinned.as_mut().expect("pinned above");
-        let result = conn.forward(Command::COM_QUERY, sql, &mut self.client).await;
+        let result = conn
+            .forward(Command::COM_QUERY, sql, &mut self.client)
+            .await;
         let still_open = conn.in_transaction() && !conn.broken;
         if !still_open {
             // Committed implicitly (DDL), failed before starting, or broken: nothing stays pinned.
@@ -339,13 +398,18 @@ impl Session {
             let name = &runtime.topology.shards[shard].name;
             match result {
                 Ok(Finish::Ok {
-                    affected_rows, warnings: w, ..
+                    affected_rows,
+                    warnings: w,
+                    ..
                 }) => {
                     affected += affected_rows;
                     warnings = warnings.saturating_add(w);
                 }
                 Ok(Finish::Err(e)) => failures.push((name, ClientError::from(e))),
-                Ok(Finish::LocalInfile) => failures.push((name, ClientError::new(1148, b"42000", "LOAD DATA LOCAL is not supported"))),
+                Ok(Finish::LocalInfile) => failures.push((
+                    name,
+                    ClientError::new(1148, b"42000", "LOAD DATA LOCAL is not supported"),
+                )),
                 Err(e) => failures.push((name, ClientError::from(&e))),
             }
         }
@@ -357,7 +421,11 @@ impl Session {
                 e.message = if others.is_empty() {
                     format!("shard {name}: {}", e.message)
                 } else {
-                    format!("shard {name}: {} (also failed on {})", e.message, others.join(", "))
+                    format!(
+                        "shard {name}: {} (also failed on {})",
+                        e.message,
+                        others.join(", ")
+                    )
                 };
                 self.send_error(e).await
             }
@@ -369,7 +437,10 @@ impl Session {
         let mut next = self.state.clone();
         next.database = db;
         let checked = async {
-            let mut conn = runtime.primary(runtime.topology.default_shard).get(self.flavor).await?;
+            let mut conn = runtime
+                .primary(runtime.topology.default_shard)
+                .get(self.flavor)
+                .await?;
             next.sync(&mut conn).await
         };
         match checked.await {
@@ -383,12 +454,22 @@ impl Session {
 
     /// Validates a SET by running it on a backend connection, then keeps it for every connection
     /// the session uses later.
-    async fn set(&mut self, runtime: &Runtime, vars: &[SessionVar], autocommit: Option<bool>, text: &[u8]) -> Step {
+    async fn set(
+        &mut self,
+        runtime: &Runtime,
+        vars: &[SessionVar],
+        autocommit: Option<bool>,
+        text: &[u8],
+    ) -> Step {
         let pinned = self.txn.as_mut().and_then(|t| t.pinned.as_mut());
         let result = match pinned {
-            Some((_, conn)) => expect_ok(conn, Command::COM_QUERY, text).await.map(|()| None),
+            Some((_, conn)) => expect_ok(conn, Command::COM_QUERY, text)
+                .await
+                .map(|()| None),
             None => match self.checkout(runtime, runtime.topology.default_shard).await {
-                Ok(mut conn) => expect_ok(&mut conn, Command::COM_QUERY, text).await.map(|()| Some(conn)),
+                Ok(mut conn) => expect_ok(&mut conn, Command::COM_QUERY, text)
+                    .await
+                    .map(|()| Some(conn)),
                 Err(e) => Err(e),
             },
         };
@@ -404,7 +485,10 @@ impl Session {
                 if let Some(on) = autocommit {
                     self.state.autocommit = on;
                     // Turning autocommit on commits an implicit transaction.
-                    if on && self.txn.as_ref().is_some_and(|t| t.begin.is_none()) && !self.pinned_in_trans() {
+                    if on
+                        && self.txn.as_ref().is_some_and(|t| t.begin.is_none())
+                        && !self.pinned_in_trans()
+                    {
                         self.txn = None;
                     }
                 }
@@ -422,11 +506,16 @@ impl Session {
     }
 
     async fn transaction(&mut self, runtime: &Runtime, cmd: &TxnCommand, text: &[u8]) -> Step {
-        let pinned = self.txn.as_ref().and_then(|t| t.pinned.as_ref()).map(|(s, _)| *s);
+        let pinned = self
+            .txn
+            .as_ref()
+            .and_then(|t| t.pinned.as_ref())
+            .map(|(s, _)| *s);
         match (cmd, pinned) {
             (TxnCommand::Begin, Some(shard)) => {
                 // BEGIN inside a transaction commits it and starts another, on the same connection.
-                self.in_txn(runtime, shard, StatementKind::Transaction, text).await
+                self.in_txn(runtime, shard, StatementKind::Transaction, text)
+                    .await
             }
             (TxnCommand::Begin, None) => {
                 self.txn = Some(Txn {
@@ -437,7 +526,9 @@ impl Session {
             }
             (TxnCommand::Commit | TxnCommand::Rollback, Some(_)) => {
                 let (_, mut conn) = self.txn.take().and_then(|t| t.pinned).expect("pinned");
-                let result = conn.forward(Command::COM_QUERY, text, &mut self.client).await;
+                let result = conn
+                    .forward(Command::COM_QUERY, text, &mut self.client)
+                    .await;
                 drop(conn);
                 self.forwarded(result).await
             }
@@ -446,7 +537,8 @@ impl Session {
                 self.send_ok(0, 0).await
             }
             (TxnCommand::Savepoint, Some(shard)) => {
-                self.in_txn(runtime, shard, StatementKind::Transaction, text).await
+                self.in_txn(runtime, shard, StatementKind::Transaction, text)
+                    .await
             }
             (TxnCommand::Savepoint, None) if self.txn.is_some() => {
                 let e = ClientError::new(
@@ -456,7 +548,10 @@ impl Session {
                 );
                 self.send_error(e).await
             }
-            (TxnCommand::Savepoint, None) => self.forward(runtime.topology.default_shard, Command::COM_QUERY, text).await,
+            (TxnCommand::Savepoint, None) => {
+                self.forward(runtime.topology.default_shard, Command::COM_QUERY, text)
+                    .await
+            }
         }
     }
 }

@@ -78,7 +78,11 @@ impl SessionState {
 }
 
 /// Runs a control command; a server error comes back as `Err` (the connection stays usable).
-pub async fn expect_ok(conn: &mut BackendConn, command: Command, arg: &[u8]) -> Result<(), BackendError> {
+pub async fn expect_ok(
+    conn: &mut BackendConn,
+    command: Command,
+    arg: &[u8],
+) -> Result<(), BackendError> {
     match conn.execute(command, arg).await? {
         Finish::Ok { .. } => Ok(()),
         Finish::Err(e) => Err(BackendError::Protocol {
