@@ -23,6 +23,11 @@ pub struct TestEnv {
 impl TestEnv {
     /// `shards` × (primary + `replicas`), the sample schema (no rows), and the proxy on a free port.
     pub async fn start(shards: usize, replicas: usize) -> TestEnv {
+        Self::start_with(shards, replicas, "").await
+    }
+
+    /// Like `start`, with `extra_toml` appended to the generated config (e.g. a `[backend.pool]` table).
+    pub async fn start_with(shards: usize, replicas: usize, extra_toml: &str) -> TestEnv {
         let sandbox = Sandbox::start(SandboxSpec::new(shards, replicas))
             .await
             .expect("sandbox starts");
@@ -31,7 +36,7 @@ impl TestEnv {
             .await
             .expect("bind proxy port");
         let port = listener.local_addr().expect("local addr").port();
-        let config_text = sandbox.config_toml(&format!("127.0.0.1:{port}"));
+        let config_text = sandbox.config_toml(&format!("127.0.0.1:{port}")) + extra_toml;
         let config_path = sandbox.dir().join("shardgate.toml");
         std::fs::write(&config_path, &config_text).expect("write config");
         let topology = shardgate_config::parse(&config_text, "shardgate.toml")

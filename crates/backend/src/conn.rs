@@ -206,6 +206,16 @@ impl BackendConn {
         )
     }
 
+    /// Whether the server closed this (idle) connection, e.g. because it restarted: a readable
+    /// socket with no command outstanding means EOF or garbage, either way unusable.
+    pub fn closed_by_peer(&self) -> bool {
+        let mut probe = [0u8; 1];
+        match self.conn.stream().try_read(&mut probe) {
+            Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+            Ok(_) => true,
+        }
+    }
+
     /// Whether the backend reports an open transaction on this connection.
     pub fn in_transaction(&self) -> bool {
         self.status.contains(StatusFlags::SERVER_STATUS_IN_TRANS)

@@ -16,6 +16,10 @@ use tokio::sync::Notify;
 use crate::conn::{BackendConn, Credentials, Flavor};
 use crate::BackendError;
 
+/// An idle connection older than this is checked for a close by the server before reuse
+/// (one non-blocking read); busier connections skip the syscall.
+const STALE_CHECK_AFTER: Duration = Duration::from_millis(500);
+
 #[derive(Debug, Default)]
 struct Inner {
     idle: VecDeque<BackendConn>,
@@ -89,6 +93,17 @@ impl Pool {
         }
     }
 
+    /// Closes every idle connection: after one broke, its siblings (opened before the same
+    /// backend restart or failure) are suspect too.
+    pub fn discard_idle(&self) {
+        let mut inner = self.inner.lock().expect("pool lock");
+        let n = inner.idle.len();
+        inner.idle.clear();
+        inner.total -= n;
+        drop(inner);
+        self.returned.notify_waiters();
+    }
+
     /// Closes idle connections and refuses new checkouts (used when an endpoint leaves the config).
     pub fn close(&self) {
         let mut inner = self.inner.lock().expect("pool lock");
@@ -132,8 +147,10 @@ impl Pool {
             match next {
                 Next::Reuse(mut conn) => {
                     let now = Instant::now();
+                    let idle = now.duration_since(conn.last_used);
                     let valid = !self.expired(&conn, now)
-                        && (now.duration_since(conn.last_used) < self.settings.validation_interval
+                        && !(idle >= STALE_CHECK_AFTER && conn.closed_by_peer())
+                        && (idle < self.settings.validation_interval
                             || self.validate(&mut conn).await);
                     if valid {
                         return Ok(self.lend(*conn));

@@ -92,7 +92,6 @@ fn command_name(command: u8) -> &'static str {
         0x19 => "COM_STMT_CLOSE",
         0x1a => "COM_STMT_RESET",
         0x11 => "COM_CHANGE_USER",
-        0x1f => "COM_RESET_CONNECTION",
         0x12 => "COM_BINLOG_DUMP",
         0x0a => "COM_PROCESS_INFO",
         0x0c => "COM_PROCESS_KILL",

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use shardgate_backend::{BackendError, Flavor, PooledConn};
+use shardgate_backend::{BackendError, Flavor, Pool, PooledConn};
 use shardgate_protocol::forward::ForwardError;
 use shardgate_protocol::packets::{self, OkInfo};
 use shardgate_protocol::response::Finish;
@@ -46,6 +46,8 @@ struct Session {
     capabilities: CapabilityFlags,
     flavor: Flavor,
     state: SessionState,
+    /// The state right after login, which COM_RESET_CONNECTION returns to.
+    initial_state: SessionState,
     txn: Option<Txn>,
 }
 
@@ -106,12 +108,14 @@ impl Session {
     ) -> Option<Self> {
         let default_db = &runtime.topology.backend.database;
         let database = login.database.clone().unwrap_or_else(|| default_db.clone());
+        let state = SessionState::new(database, login.collation);
         let mut session = Session {
             client,
             proxy,
             capabilities: login.capabilities,
             flavor: Flavor::of_client(login.capabilities),
-            state: SessionState::new(database, login.collation),
+            initial_state: state.clone(),
+            state,
             txn: None,
         };
         if session.state.database != *default_db {
@@ -198,6 +202,13 @@ impl Session {
                     let eof = packets::result_terminator(self.capabilities, self.status(), 0);
                     self.client.write_packet(&eof).await.map_err(End::Client)?
                 }
+                c if c == Command::COM_RESET_CONNECTION as u8 => {
+                    // Dropping a pinned connection closes it, so MariaDB rolls its transaction back;
+                    // pooled connections carrying this session's variables are reset before reuse.
+                    self.txn = None;
+                    self.state = self.initial_state.clone();
+                    self.send_ok(0, 0).await?
+                }
                 c if c == Command::COM_STATISTICS as u8 => {
                     let text = b"shardgate: statistics are served on the metrics endpoint";
                     self.client.write_packet(text).await.map_err(End::Client)?
@@ -272,7 +283,9 @@ impl Session {
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };
         let result = conn.forward(command, arg, &mut self.client).await;
-        self.forwarded(result).await
+        let pool = conn.pool().clone();
+        drop(conn);
+        self.forwarded(result, &pool).await
     }
 
     async fn checkout(
@@ -285,30 +298,28 @@ impl Session {
         Ok(conn)
     }
 
-    /// Turns the outcome of a forward into the session's next step.
-    async fn forwarded(&mut self, result: Result<Finish, ForwardError>) -> Step {
-        match result {
-            Ok(Finish::LocalInfile) => Err(End::BrokenAnswer(
-                "backend asked for LOAD DATA LOCAL".into(),
-            )),
-            Ok(_) => Ok(()),
-            Err(ForwardError::Client(e)) => Err(End::Client(e)),
-            Err(ForwardError::Backend {
-                error,
-                partial: true,
-            }) => Err(End::BrokenAnswer(error.to_string())),
-            Err(ForwardError::Backend {
-                error,
-                partial: false,
-            }) => {
-                let e = ClientError::new(
-                    1158,
-                    b"08S01",
-                    format!("lost the backend connection: {error}"),
-                );
-                self.send_error(e).await
+    /// Turns the outcome of a forward on a connection of `pool` into the session's next step.
+    async fn forwarded(&mut self, result: Result<Finish, ForwardError>, pool: &Pool) -> Step {
+        let error = match result {
+            Ok(Finish::LocalInfile) => {
+                return Err(End::BrokenAnswer(
+                    "backend asked for LOAD DATA LOCAL".into(),
+                ))
             }
-        }
+            Ok(_) => return Ok(()),
+            Err(ForwardError::Client(e)) => return Err(End::Client(e)),
+            Err(ForwardError::Backend { error, partial }) => {
+                // Its siblings were opened before the same failure: don't hand them out.
+                pool.discard_idle();
+                if partial {
+                    return Err(End::BrokenAnswer(format!("{}: {error}", pool.label())));
+                }
+                error
+            }
+        };
+        let message = format!("lost the connection to {}: {error}", pool.label());
+        self.send_error(ClientError::new(1158, b"08S01", message))
+            .await
     }
 
     /// A statement inside a transaction: runs on the connection the transaction is pinned to.
@@ -366,12 +377,12 @@ impl Session {
         let result = conn
             .forward(Command::COM_QUERY, sql, &mut self.client)
             .await;
-        let still_open = conn.in_transaction() && !conn.broken;
-        if !still_open {
+        let pool = conn.pool().clone();
+        if !conn.in_transaction() || conn.broken {
             // Committed implicitly (DDL), failed before starting, or broken: nothing stays pinned.
             self.txn = None;
         }
-        self.forwarded(result).await
+        self.forwarded(result, &pool).await
     }
 
     /// Sends the same statement to every shard at once and answers with one combined OK.
@@ -529,8 +540,9 @@ impl Session {
                 let result = conn
                     .forward(Command::COM_QUERY, text, &mut self.client)
                     .await;
+                let pool = conn.pool().clone();
                 drop(conn);
-                self.forwarded(result).await
+                self.forwarded(result, &pool).await
             }
             (TxnCommand::Commit | TxnCommand::Rollback, None) => {
                 self.txn = None;

@@ -1,0 +1,202 @@
+//! Golden tests: the plan (or the error) chosen for each statement, pinned in text files.
+//!
+//! `tests/golden/plans.txt` holds statements the router routes; `tests/golden/unsupported.txt`
+//! holds statements it deliberately refuses, with the exact message a client sees. Both are
+//! planned against `tests/golden/topology.toml`.
+//!
+//! File format: a case is one or more SQL lines (joined with `\n`; the single line `<empty>`
+//! stands for the empty text) followed by one `=> ` line with the outcome:
+//!
+//! ```text
+//! SELECT * FROM users WHERE id = 5
+//! => read → shard s1
+//! SELECT * FROM users
+//! => error: cannot route SELECT on sharded table `users`: …
+//! ```
+//!
+//! A routed outcome is `Plan::display`; a `SET` plan also lists ` · autocommit on|off` when it
+//! sets autocommit and ` · `<sql>`` for each session variable it replays. Lines starting with
+//! `#` and blank lines are comments and are kept as they are.
+//!
+//! To accept the router's current answers (after a deliberate change), run
+//!
+//! ```text
+//! UPDATE_GOLDEN=1 cargo test -p shardgate-router --test golden
+//! ```
+//!
+//! which rewrites both files in place (comments and order kept); review the diff before
+//! committing it.
+
+mod common;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use shardgate_config::Topology;
+use shardgate_router::{plan_sql, Route};
+
+/// One line group of a golden file.
+enum Item {
+    /// A comment or blank line, kept verbatim.
+    Verbatim(String),
+    Case {
+        sql_lines: Vec<String>,
+        expected: String,
+    },
+}
+
+const EMPTY: &str = "<empty>";
+const ARROW: &str = "=> ";
+
+fn golden_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name)
+}
+
+fn parse_file(path: &Path) -> Vec<Item> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut items = Vec::new();
+    let mut pending: Vec<String> = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if let Some(expected) = line.strip_prefix(ARROW) {
+            assert!(
+                !pending.is_empty(),
+                "{}:{}: `=>` line without SQL before it",
+                path.display(),
+                n + 1
+            );
+            items.push(Item::Case {
+                sql_lines: std::mem::take(&mut pending),
+                expected: expected.to_owned(),
+            });
+        } else if pending.is_empty() && (line.starts_with('#') || line.trim().is_empty()) {
+            items.push(Item::Verbatim(line.to_owned()));
+        } else {
+            pending.push(line.to_owned());
+        }
+    }
+    assert!(
+        pending.is_empty(),
+        "{}: SQL at the end without a `=>` line: {pending:?}",
+        path.display()
+    );
+    items
+}
+
+fn sql_of(sql_lines: &[String]) -> String {
+    if sql_lines.len() == 1 && sql_lines[0] == EMPTY {
+        String::new()
+    } else {
+        sql_lines.join("\n")
+    }
+}
+
+/// The outcome of planning `sql`, as one golden line (without the arrow).
+fn outcome(sql: &str, topology: &Topology) -> String {
+    match plan_sql(sql, topology) {
+        Ok(plan) => {
+            let mut line = plan.display(topology).to_string();
+            if let Route::Set { vars, autocommit } = &plan.route {
+                if let Some(on) = autocommit {
+                    let _ = write!(line, " · autocommit {}", if *on { "on" } else { "off" });
+                }
+                for var in vars {
+                    let _ = write!(line, " · `{}`", var.sql);
+                }
+            }
+            line
+        }
+        Err(e) => format!("error: {e}"),
+    }
+}
+
+/// Checks (or with `UPDATE_GOLDEN=1` rewrites) one golden file; `want_errors` says whether
+/// its cases must all be errors (unsupported.txt) or all be plans (plans.txt).
+fn check(name: &str, want_errors: bool) {
+    let topology = common::topology();
+    let path = golden_path(name);
+    let items = parse_file(&path);
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1");
+    let mut rewritten = String::new();
+    let mut mismatches = Vec::new();
+    let mut cases = 0;
+    for item in &items {
+        match item {
+            Item::Verbatim(line) => {
+                rewritten.push_str(line);
+                rewritten.push('\n');
+            }
+            Item::Case {
+                sql_lines,
+                expected,
+            } => {
+                cases += 1;
+                let sql = sql_of(sql_lines);
+                let actual = outcome(&sql, &topology);
+                for line in sql_lines {
+                    rewritten.push_str(line);
+                    rewritten.push('\n');
+                }
+                let _ = writeln!(rewritten, "{ARROW}{actual}");
+                if actual != *expected {
+                    mismatches.push(format!(
+                        "{sql}\n  expected: {expected}\n  actual:   {actual}"
+                    ));
+                }
+                if actual.starts_with("error: ") != want_errors {
+                    mismatches.push(format!(
+                        "{sql}\n  belongs in {}: {actual}",
+                        if want_errors {
+                            "plans.txt"
+                        } else {
+                            "unsupported.txt"
+                        }
+                    ));
+                }
+            }
+        }
+    }
+    assert!(cases > 0, "{name} has no cases");
+    if update {
+        std::fs::write(&path, rewritten).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        // A case in the wrong file still fails: move it by hand.
+        mismatches.retain(|m| m.contains("\n  belongs in "));
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} of {cases} cases in {name} differ (UPDATE_GOLDEN=1 accepts the actual outcomes):\n\n{}",
+        mismatches.len(),
+        mismatches.join("\n\n")
+    );
+}
+
+#[test]
+fn routed_statements_match_plans_txt() {
+    check("plans.txt", false);
+}
+
+#[test]
+fn unsupported_statements_match_unsupported_txt() {
+    check("unsupported.txt", true);
+}
+
+/// The files are large enough to mean something, and each statement is pinned once.
+#[test]
+fn golden_files_have_enough_distinct_cases() {
+    let mut seen = std::collections::HashSet::new();
+    for (name, minimum) in [("plans.txt", 60), ("unsupported.txt", 25)] {
+        let mut count = 0;
+        for item in parse_file(&golden_path(name)) {
+            if let Item::Case { sql_lines, .. } = item {
+                count += 1;
+                let sql = sql_of(&sql_lines);
+                assert!(seen.insert(sql.clone()), "{name}: duplicate case {sql:?}");
+            }
+        }
+        assert!(
+            count >= minimum,
+            "{name} has {count} cases, want at least {minimum}"
+        );
+    }
+}
