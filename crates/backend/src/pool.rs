@@ -148,8 +148,9 @@ impl Pool {
                 Next::Reuse(mut conn) => {
                     let now = Instant::now();
                     let idle = now.duration_since(conn.last_used);
-                    let valid = !self.expired(&conn, now)
-                        && !(idle >= STALE_CHECK_AFTER && conn.closed_by_peer())
+                    let stale = idle >= STALE_CHECK_AFTER && conn.closed_by_peer();
+                    let valid = !stale
+                        && !self.expired(&conn, now)
                         && (idle < self.settings.validation_interval
                             || self.validate(&mut conn).await);
                     if valid {
