@@ -35,24 +35,35 @@ pub async fn load(sandbox: &Sandbox, topology: &Topology, users: u64) -> anyhow:
         ));
     }
     for (shard, primary) in sandbox.shards().iter().map(|s| &s.primary).enumerate() {
-        for chunk in user_rows[shard].chunks(BATCH) {
-            let sql = format!(
-                "INSERT INTO users (id, email, name, created_at) VALUES {}",
-                chunk.join(",")
-            );
-            sandbox
-                .exec_in(primary, shardgate_sandbox::DATABASE, &sql)
-                .await?;
-        }
-        for chunk in order_rows[shard].chunks(BATCH) {
-            let sql = format!(
-                "INSERT INTO orders (id, user_id, amount, created_at) VALUES {}",
-                chunk.join(",")
-            );
-            sandbox
-                .exec_in(primary, shardgate_sandbox::DATABASE, &sql)
-                .await?;
-        }
+        insert_batches(
+            sandbox,
+            primary,
+            "users (id, email, name, created_at)",
+            &user_rows[shard],
+        )
+        .await?;
+        insert_batches(
+            sandbox,
+            primary,
+            "orders (id, user_id, amount, created_at)",
+            &order_rows[shard],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+async fn insert_batches(
+    sandbox: &Sandbox,
+    primary: &shardgate_sandbox::Instance,
+    into: &str,
+    rows: &[String],
+) -> anyhow::Result<()> {
+    for chunk in rows.chunks(BATCH) {
+        let sql = format!("INSERT INTO {into} VALUES {}", chunk.join(","));
+        sandbox
+            .exec_in(primary, shardgate_sandbox::DATABASE, &sql)
+            .await?;
     }
     Ok(())
 }

@@ -12,18 +12,7 @@ use crate::{CapabilityFlags, PacketConn, ProtocolError, StatusFlags};
 
 /// Capabilities the proxy always asks a backend for; format-affecting ones
 /// (CLIENT_DEPRECATE_EOF, CLIENT_FOUND_ROWS) are added per connection to mirror the client.
-pub const BACKEND_BASE_CAPABILITIES: CapabilityFlags = CapabilityFlags::from_bits_truncate(
-    CapabilityFlags::CLIENT_LONG_PASSWORD.bits()
-        | CapabilityFlags::CLIENT_LONG_FLAG.bits()
-        | CapabilityFlags::CLIENT_PROTOCOL_41.bits()
-        | CapabilityFlags::CLIENT_TRANSACTIONS.bits()
-        | CapabilityFlags::CLIENT_SECURE_CONNECTION.bits()
-        | CapabilityFlags::CLIENT_MULTI_STATEMENTS.bits()
-        | CapabilityFlags::CLIENT_MULTI_RESULTS.bits()
-        | CapabilityFlags::CLIENT_PS_MULTI_RESULTS.bits()
-        | CapabilityFlags::CLIENT_PLUGIN_AUTH.bits()
-        | CapabilityFlags::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA.bits(),
-);
+pub const BACKEND_BASE_CAPABILITIES: CapabilityFlags = crate::COMMON_CAPABILITIES;
 
 /// Credentials and options for logging in to a backend.
 #[derive(Debug, Clone)]

@@ -20,5 +20,19 @@ pub const MAX_PACKET_SIZE: usize = 64 * 1024 * 1024;
 /// Size of one physical packet's payload at most; longer payloads continue in the next one.
 pub const MAX_CHUNK: usize = 0xFF_FFFF;
 
+/// Capabilities shardgate speaks on both sides: toward clients and toward backends.
+pub const COMMON_CAPABILITIES: CapabilityFlags = CapabilityFlags::from_bits_truncate(
+    CapabilityFlags::CLIENT_LONG_PASSWORD.bits()
+        | CapabilityFlags::CLIENT_LONG_FLAG.bits()
+        | CapabilityFlags::CLIENT_PROTOCOL_41.bits()
+        | CapabilityFlags::CLIENT_TRANSACTIONS.bits()
+        | CapabilityFlags::CLIENT_SECURE_CONNECTION.bits()
+        | CapabilityFlags::CLIENT_MULTI_STATEMENTS.bits()
+        | CapabilityFlags::CLIENT_MULTI_RESULTS.bits()
+        | CapabilityFlags::CLIENT_PS_MULTI_RESULTS.bits()
+        | CapabilityFlags::CLIENT_PLUGIN_AUTH.bits()
+        | CapabilityFlags::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA.bits(),
+);
+
 /// The collation id of `utf8mb4_general_ci`.
 pub const UTF8MB4_GENERAL_CI: u8 = 45;

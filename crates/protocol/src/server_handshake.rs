@@ -8,24 +8,18 @@ use mysql_common::proto::MySerialize;
 use rand::Rng;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::{packets, CapabilityFlags, PacketConn, ProtocolError, StatusFlags, UTF8MB4_GENERAL_CI};
+use crate::{
+    packets, CapabilityFlags, PacketConn, ProtocolError, StatusFlags, COMMON_CAPABILITIES,
+    UTF8MB4_GENERAL_CI,
+};
 
 /// Capabilities the proxy offers to clients.
 pub const SERVER_CAPABILITIES: CapabilityFlags = CapabilityFlags::from_bits_truncate(
-    CapabilityFlags::CLIENT_LONG_PASSWORD.bits()
+    COMMON_CAPABILITIES.bits()
         | CapabilityFlags::CLIENT_FOUND_ROWS.bits()
-        | CapabilityFlags::CLIENT_LONG_FLAG.bits()
         | CapabilityFlags::CLIENT_CONNECT_WITH_DB.bits()
-        | CapabilityFlags::CLIENT_PROTOCOL_41.bits()
         | CapabilityFlags::CLIENT_INTERACTIVE.bits()
-        | CapabilityFlags::CLIENT_TRANSACTIONS.bits()
-        | CapabilityFlags::CLIENT_SECURE_CONNECTION.bits()
-        | CapabilityFlags::CLIENT_MULTI_STATEMENTS.bits()
-        | CapabilityFlags::CLIENT_MULTI_RESULTS.bits()
-        | CapabilityFlags::CLIENT_PS_MULTI_RESULTS.bits()
-        | CapabilityFlags::CLIENT_PLUGIN_AUTH.bits()
         | CapabilityFlags::CLIENT_CONNECT_ATTRS.bits()
-        | CapabilityFlags::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA.bits()
         | CapabilityFlags::CLIENT_DEPRECATE_EOF.bits(),
 );
 
