@@ -9,6 +9,7 @@ pub mod forward;
 pub mod packets;
 pub mod response;
 pub mod server_handshake;
+pub mod stmt;
 
 pub use conn::PacketConn;
 pub use error::{ProtocolError, ServerErr};

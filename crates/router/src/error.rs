@@ -29,7 +29,7 @@ pub enum RouteError {
     },
     #[error("cannot change shard key `{key}` of sharded table `{table}` with UPDATE: the row would have to move shards; delete and re-insert it")]
     ShardKeyUpdate { table: String, key: String },
-    #[error("statement joins sharded tables on different shards ({detail}); cross-shard joins are not supported")]
+    #[error("statement joins tables on different shards ({detail}); cross-shard joins are not supported")]
     CrossShard { detail: String },
     #[error("{construct} on sharded table `{table}` is not supported by shardgate")]
     Unsupported { construct: String, table: String },

@@ -27,12 +27,15 @@ pub fn plan_sql(sql: &str, topology: &Topology) -> Result<Plan, RouteError> {
         Err(e) => {
             // MySQL's older spelling of FOR SHARE, which the parser does not know.
             if let Some(head) = strip_lock_in_share_mode(sql) {
-                if let Ok(mut plan) = plan_sql(head, topology) {
-                    if plan.kind == StatementKind::Read {
+                match plan_sql(head, topology) {
+                    Ok(mut plan) if plan.kind == StatementKind::Read => {
                         plan.kind = StatementKind::LockingRead;
                         plan.rewritten = None;
                         return Ok(plan);
                     }
+                    // The statement parses but cannot be routed: say why, not "cannot parse".
+                    Err(e) if !matches!(e, RouteError::Unparsed { .. }) => return Err(e),
+                    _ => {}
                 }
             }
             return unparsed(sql, topology, e.to_string());
@@ -93,27 +96,55 @@ fn strip_lock_in_share_mode(sql: &str) -> Option<&str> {
 }
 
 fn unparsed(sql: &str, topology: &Topology, message: String) -> Result<Plan, RouteError> {
-    let tokens = Tokenizer::new(&MySqlDialect {}, sql)
-        .tokenize()
-        .unwrap_or_default();
-    for token in tokens {
-        if let Token::Word(w) = token {
-            if let Some(rule) = topology.table(&w.value) {
-                return Err(RouteError::Unparsed {
-                    table: rule.name.clone(),
-                    message,
-                });
-            }
+    let tokens = Tokenizer::new(&MySqlDialect {}, sql).tokenize();
+    // Text the tokenizer rejects (an unterminated quote) may still run up to that point on
+    // the backend, as a multi-statement text: look for table names in every word of it.
+    let words: Vec<String> = match &tokens {
+        Ok(tokens) => tokens
+            .iter()
+            .filter_map(|t| match t {
+                Token::Word(w) => Some(w.value.clone()),
+                _ => None,
+            })
+            .collect(),
+        Err(_) => sql
+            .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
+            .filter(|w| !w.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    };
+    for word in &words {
+        if let Some(rule) = topology.table(word) {
+            return Err(RouteError::Unparsed {
+                table: rule.name.clone(),
+                message,
+            });
         }
     }
+    // `START TRANSACTION WITH CONSISTENT SNAPSHOT`, which the parser does not know: a
+    // transaction all the same (its text is replayed when the transaction opens).
+    if words.len() >= 2
+        && words[0].eq_ignore_ascii_case("start")
+        && words[1].eq_ignore_ascii_case("transaction")
+    {
+        return Ok(txn(TxnCommand::Begin));
+    }
+    // Only one statement may be a read: `SELECT 1; DELETE …` writes.
+    let one_statement = tokens.is_ok_and(|tokens| {
+        !tokens
+            .iter()
+            .skip_while(|t| **t != Token::SemiColon)
+            .any(|t| !matches!(t, Token::SemiColon | Token::Whitespace(_) | Token::EOF))
+    });
     let first_word = sql
         .trim_start()
         .split(|c: char| !c.is_ascii_alphabetic())
         .next()
         .unwrap_or("");
-    let kind = if ["select", "show", "describe", "desc", "explain"]
-        .iter()
-        .any(|w| first_word.eq_ignore_ascii_case(w))
+    let kind = if one_statement
+        && ["select", "show", "describe", "desc", "explain"]
+            .iter()
+            .any(|w| first_word.eq_ignore_ascii_case(w))
     {
         StatementKind::Read
     } else {
@@ -126,7 +157,7 @@ fn unparsed(sql: &str, topology: &Topology, message: String) -> Result<Plan, Rou
 pub fn plan_statement(stmt: &Statement, topology: &Topology) -> Result<Plan, RouteError> {
     match stmt {
         Statement::Query(q) => plan_query(q, stmt, topology),
-        Statement::Insert(ins) => plan_insert(ins, topology),
+        Statement::Insert(ins) => plan_insert(ins, stmt, topology),
         Statement::Update(u) => plan_update(u, stmt, topology),
         Statement::Delete(d) => plan_delete(d, stmt, topology),
         Statement::Set(set) => session::plan_set(set),
@@ -147,7 +178,9 @@ pub fn plan_statement(stmt: &Statement, topology: &Topology) -> Result<Plan, Rou
         Statement::Rollback { .. }
         | Statement::Savepoint { .. }
         | Statement::ReleaseSavepoint { .. } => Ok(txn(TxnCommand::Savepoint)),
-        Statement::CreateDatabase { .. } => Ok(Plan::new(StatementKind::Ddl, Route::AllShards)),
+        Statement::CreateDatabase { .. } | Statement::CreateSchema { .. } => {
+            Ok(Plan::new(StatementKind::Ddl, Route::AllShards))
+        }
         Statement::Drop {
             object_type: ObjectType::Schema | ObjectType::Database,
             ..
@@ -189,7 +222,8 @@ fn sharded_relations(stmt: &Statement, topology: &Topology) -> Vec<String> {
 fn has_unsharded_relation(stmt: &Statement, topology: &Topology) -> Option<String> {
     let mut found = None;
     let _ = sqlparser::ast::visit_relations(stmt, |name| match base_name(name) {
-        Some(t) if topology.table(&t).is_none() => {
+        // `dual` is no table: every shard has it.
+        Some(t) if t != "dual" && topology.table(&t).is_none() => {
             found = Some(t);
             ControlFlow::Break(())
         }
@@ -203,6 +237,8 @@ fn plan_ddl(stmt: &Statement, topology: &Topology) -> Result<Plan, RouteError> {
     match stmt {
         Statement::CreateTable(ct) => names.push(&ct.name),
         Statement::AlterTable(at) => names.push(&at.name),
+        // `DROP INDEX i ON t` names the index; the table is what places it.
+        Statement::Drop { table: Some(t), .. } => names.push(t),
         Statement::Drop { names: n, .. } => names.extend(n),
         Statement::CreateIndex(ci) => names.push(&ci.table_name),
         Statement::RenameTable(r) => {
@@ -320,7 +356,7 @@ fn route_by_where(
             .table(&mentioned[0])
             .expect("mentioned tables are sharded");
         return Err(RouteError::Unsupported {
-            construct: "a subquery, UNION or derived table over a sharded table".into(),
+            construct: "a subquery, UNION or derived table".into(),
             table: rule.name.clone(),
         });
     }
@@ -374,7 +410,13 @@ fn route_by_where(
 }
 
 fn plan_query(q: &Query, stmt: &Statement, topology: &Topology) -> Result<Plan, RouteError> {
-    let kind = if q.locks.is_empty() {
+    let kind = if matches!(
+        q.body.as_ref(),
+        SetExpr::Insert(_) | SetExpr::Update(_) | SetExpr::Delete(_) | SetExpr::Merge(_)
+    ) {
+        // `WITH … UPDATE …`
+        StatementKind::Write
+    } else if q.locks.is_empty() {
         StatementKind::Read
     } else {
         StatementKind::LockingRead
@@ -449,14 +491,21 @@ fn hide_socket(stmt: &Statement) -> Option<String> {
     Some(rewritten.to_string())
 }
 
-fn plan_insert(ins: &Insert, topology: &Topology) -> Result<Plan, RouteError> {
-    let TableObject::TableName(name) = &ins.table else {
-        return Ok(Plan::new(
-            StatementKind::Write,
-            Route::Shard(topology.default_shard),
-        ));
+fn plan_insert(ins: &Insert, stmt: &Statement, topology: &Topology) -> Result<Plan, RouteError> {
+    let rule = match &ins.table {
+        TableObject::TableName(name) => base_name(name).and_then(|t| topology.table(&t)),
+        _ => None,
     };
-    let Some(rule) = base_name(name).and_then(|t| topology.table(&t)) else {
+    let Some(rule) = rule else {
+        // Reading a sharded table here would see only the default shard's rows.
+        if let Some(read) = sharded_relations(stmt, topology).first() {
+            return Err(RouteError::Unsupported {
+                construct: "INSERT … SELECT".into(),
+                table: topology
+                    .table(read)
+                    .map_or_else(|| read.clone(), |r| r.name.clone()),
+            });
+        }
         return Ok(Plan::new(
             StatementKind::Write,
             Route::Shard(topology.default_shard),
@@ -499,14 +548,6 @@ fn plan_insert(ins: &Insert, topology: &Topology) -> Result<Plan, RouteError> {
             })?;
         shards.insert(table.shard_of(&literal(value).ok_or_else(non_literal)?)?);
     } else {
-        let pos =
-            ins.columns
-                .iter()
-                .position(is_key)
-                .ok_or_else(|| RouteError::InsertWithoutKey {
-                    table: rule.name.clone(),
-                    key: rule.shard_key.clone(),
-                })?;
         let rows = match ins.source.as_deref().map(|q| q.body.as_ref()) {
             Some(SetExpr::Values(values)) => &values.rows,
             _ => {
@@ -516,6 +557,14 @@ fn plan_insert(ins: &Insert, topology: &Topology) -> Result<Plan, RouteError> {
                 })
             }
         };
+        let pos =
+            ins.columns
+                .iter()
+                .position(is_key)
+                .ok_or_else(|| RouteError::InsertWithoutKey {
+                    table: rule.name.clone(),
+                    key: rule.shard_key.clone(),
+                })?;
         for row in rows {
             let value = row
                 .content
@@ -525,16 +574,34 @@ fn plan_insert(ins: &Insert, topology: &Topology) -> Result<Plan, RouteError> {
             shards.insert(table.shard_of(&value)?);
         }
     }
-    match shards.len() {
-        1 => Ok(Plan::new(
-            StatementKind::Write,
-            Route::Shard(*shards.first().expect("one")),
-        )),
-        _ => Err(RouteError::InsertSpansShards {
+    let shard = match shards.len() {
+        1 => *shards.first().expect("one"),
+        _ => {
+            return Err(RouteError::InsertSpansShards {
+                table: rule.name.clone(),
+                shards: shard_names(topology, &shards),
+            })
+        }
+    };
+    // Subqueries in the values: other sharded tables may live elsewhere, unsharded ones do
+    // unless the row goes to the default shard (the target itself is the first relation).
+    if sharded_relations(stmt, topology).len() > 1 {
+        return Err(RouteError::Unsupported {
+            construct: "a subquery, UNION or derived table".into(),
             table: rule.name.clone(),
-            shards: shard_names(topology, &shards),
-        }),
+        });
     }
+    if shard != topology.default_shard {
+        if let Some(unsharded) = has_unsharded_relation(stmt, topology) {
+            return Err(RouteError::CrossShard {
+                detail: format!(
+                    "unsharded `{unsharded}` lives on {}, the sharded rows on {}",
+                    topology.shards[topology.default_shard].name, topology.shards[shard].name
+                ),
+            });
+        }
+    }
+    Ok(Plan::new(StatementKind::Write, Route::Shard(shard)))
 }
 
 fn plan_update(u: &Update, stmt: &Statement, topology: &Topology) -> Result<Plan, RouteError> {

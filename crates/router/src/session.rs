@@ -88,6 +88,13 @@ fn assign(
             name.trim_start_matches("global.")
         )));
     }
+    if name == "password" {
+        // Run as written to validate it, `SET PASSWORD = …` would change the password of
+        // shardgate's own backend account.
+        return Err(RouteError::NotSupported(
+            "SET PASSWORD through shardgate is not supported: it would change shardgate's own backend account; change passwords on each MariaDB server".into(),
+        ));
+    }
     if name == "autocommit" {
         *autocommit = Some(truthy(value).ok_or_else(|| {
             RouteError::NotSupported(format!("SET autocommit = {value}: use 0, 1, ON or OFF"))

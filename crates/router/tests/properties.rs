@@ -1,0 +1,270 @@
+//! Properties of routing by shard key: the router sends a statement to exactly the shard the
+//! table rule names for its key, whatever the key and however it is spelled, and never panics.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::LazyLock;
+
+use proptest::prelude::*;
+use shardgate_config::Topology;
+use shardgate_ring::{KeyValue, ShardId};
+use shardgate_router::{plan_sql, Plan, Route, RouteError, StatementKind};
+
+static TOPOLOGY: LazyLock<Topology> = LazyLock::new(common::topology);
+
+/// The shard `table`'s rule gives `key`.
+fn shard_for(table: &str, key: &KeyValue<'_>) -> ShardId {
+    TOPOLOGY
+        .table(table)
+        .expect("sharded table")
+        .shard_for(key)
+        .expect("key places")
+}
+
+fn plan(sql: &str) -> Result<Plan, RouteError> {
+    plan_sql(sql, &TOPOLOGY)
+}
+
+fn routed(sql: &str) -> ShardId {
+    match plan(sql) {
+        Ok(Plan {
+            route: Route::Shard(shard),
+            ..
+        }) => shard,
+        other => panic!("{sql}: expected one shard, got {other:?}"),
+    }
+}
+
+fn list<T: ToString>(values: &[T]) -> String {
+    values
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Random SQL-ish text: words the router looks at, in any order.
+fn sqlish() -> impl Strategy<Value = String> {
+    let word = prop_oneof![
+        Just("SELECT"),
+        Just("INSERT INTO"),
+        Just("UPDATE"),
+        Just("DELETE"),
+        Just("FROM"),
+        Just("WHERE"),
+        Just("SET"),
+        Just("VALUES"),
+        Just("users"),
+        Just("orders"),
+        Just("events"),
+        Just("admins"),
+        Just("u"),
+        Just("id"),
+        Just("u.id"),
+        Just("user_id"),
+        Just("="),
+        Just("IN"),
+        Just("AND"),
+        Just("OR"),
+        Just("("),
+        Just(")"),
+        Just(","),
+        Just(";"),
+        Just("'"),
+        Just("'7'"),
+        Just("-"),
+        Just("7"),
+        Just("-2"),
+        Just("1e3"),
+        Just("99999999999999999999999999999999999999999"),
+        Just("NULL"),
+        Just("@@socket"),
+        Just("LOCK IN SHARE MODE"),
+        Just("FOR UPDATE"),
+        Just("UNION"),
+        Just("JOIN"),
+        Just("ON"),
+        Just("START TRANSACTION"),
+        Just("CREATE TABLE"),
+        Just("DROP INDEX"),
+        Just("WITH"),
+        Just("/*"),
+        Just("*/"),
+        Just("--"),
+        Just("\n"),
+        Just("é"),
+    ];
+    prop::collection::vec(word, 0..24).prop_map(|words| words.join(" "))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// A point select goes to the key's shard, written as a number or as a string.
+    #[test]
+    fn point_select_routes_to_the_keys_shard(id in any::<i64>()) {
+        let want = shard_for("users", &KeyValue::Int(i128::from(id)));
+        for sql in [
+            format!("SELECT * FROM users WHERE id = {id}"),
+            format!("SELECT * FROM users WHERE id = '{id}'"),
+            format!("SELECT * FROM users WHERE {id} = id"),
+            format!("SELECT * FROM users u WHERE u.id = {id} AND u.name <> 'x'"),
+        ] {
+            let plan = plan(&sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+            prop_assert_eq!(plan.kind, StatementKind::Read);
+            prop_assert_eq!(plan.route, Route::Shard(want), "{}", sql);
+        }
+    }
+
+    /// An INSERT of a row goes where a SELECT of the same key goes, and so do UPDATE and
+    /// DELETE by that key, and the co-located `orders` rows of the same user.
+    #[test]
+    fn writes_route_with_reads(id in any::<i64>()) {
+        let select = routed(&format!("SELECT * FROM users WHERE id = {id}"));
+        prop_assert_eq!(routed(&format!("INSERT INTO users (id, name) VALUES ({id}, 'x')")), select);
+        prop_assert_eq!(routed(&format!("INSERT INTO users SET name = 'x', id = '{id}'")), select);
+        prop_assert_eq!(routed(&format!("UPDATE users SET name = 'x' WHERE id = {id}")), select);
+        prop_assert_eq!(routed(&format!("DELETE FROM users WHERE id = {id}")), select);
+        prop_assert_eq!(routed(&format!("SELECT * FROM orders WHERE user_id = {id}")), select);
+    }
+
+    /// An IN list routes to one shard exactly when all its values map to that shard;
+    /// otherwise the error names the shards.
+    #[test]
+    fn in_list_routes_iff_one_shard(ids in prop::collection::vec(any::<i64>(), 1..8)) {
+        let shards: BTreeSet<ShardId> =
+            ids.iter().map(|&id| shard_for("users", &KeyValue::Int(i128::from(id)))).collect();
+        for sql in [
+            format!("SELECT * FROM users WHERE id IN ({})", list(&ids)),
+            format!("DELETE FROM users WHERE id IN ({})", list(&ids)),
+        ] {
+            match (plan(&sql), shards.len()) {
+                (Ok(plan), 1) => prop_assert_eq!(plan.route, Route::Shard(*shards.first().unwrap())),
+                (Err(RouteError::KeySpansShards { shards: names, .. }), n) if n > 1 => {
+                    let want: Vec<_> = shards.iter().map(|&s| TOPOLOGY.shards[s].name.as_str()).collect();
+                    prop_assert_eq!(names, want.join(", "));
+                }
+                (outcome, n) => prop_assert!(false, "{sql}: {n} shards, got {outcome:?}"),
+            }
+        }
+    }
+
+    /// The same for IN lists that are mostly on one shard: draw ids until enough share one.
+    #[test]
+    fn in_list_of_one_shards_keys_routes(seed in any::<i64>(), len in 1usize..6) {
+        let target = shard_for("users", &KeyValue::Int(i128::from(seed)));
+        let ids: Vec<i64> = (0..)
+            .map(|i: i64| seed.wrapping_add(i))
+            .filter(|&id| shard_for("users", &KeyValue::Int(i128::from(id))) == target)
+            .take(len)
+            .collect();
+        let quoted: Vec<String> = ids.iter().map(|id| format!("'{id}'")).collect();
+        prop_assert_eq!(routed(&format!("SELECT * FROM users WHERE id IN ({})", list(&ids))), target);
+        prop_assert_eq!(routed(&format!("SELECT * FROM users WHERE id IN ({})", list(&quoted))), target);
+    }
+
+    /// A multi-row INSERT routes to one shard exactly when all its rows map to that shard.
+    #[test]
+    fn multi_row_insert_routes_iff_one_shard(ids in prop::collection::vec(-50i64..50, 1..6)) {
+        let shards: BTreeSet<ShardId> =
+            ids.iter().map(|&id| shard_for("users", &KeyValue::Int(i128::from(id)))).collect();
+        let rows: Vec<String> = ids.iter().map(|id| format!("({id}, 'x')")).collect();
+        let sql = format!("INSERT INTO users (id, name) VALUES {}", rows.join(", "));
+        match (plan(&sql), shards.len()) {
+            (Ok(plan), 1) => prop_assert_eq!(plan.route, Route::Shard(*shards.first().unwrap())),
+            (Err(RouteError::InsertSpansShards { .. }), n) if n > 1 => {}
+            (outcome, n) => prop_assert!(false, "{sql}: {n} shards, got {outcome:?}"),
+        }
+    }
+
+    /// Range tables: keys inside the ranges route by range, keys outside are refused.
+    #[test]
+    fn range_keys_route_by_range(id in -2000i64..5000) {
+        let sql = format!("SELECT * FROM events WHERE id = {id}");
+        match plan(&sql) {
+            Ok(plan) => {
+                prop_assert!((0..3000).contains(&id), "{sql}: {plan:?}");
+                prop_assert_eq!(plan.route, Route::Shard(usize::try_from(id / 1000).unwrap()));
+            }
+            Err(RouteError::BadKey { .. }) => prop_assert!(!(0..3000).contains(&id), "{}", sql),
+            Err(e) => prop_assert!(false, "{sql}: {e}"),
+        }
+    }
+
+    /// String keys hash by their bytes.
+    #[test]
+    fn string_keys_route_by_bytes(token in "[A-Za-z0-9_ -]{0,20}") {
+        let want = shard_for("sessions", &KeyValue::Str(token.as_bytes()));
+        prop_assert_eq!(routed(&format!("SELECT * FROM sessions WHERE token = '{token}'")), want);
+        prop_assert_eq!(routed(&format!("INSERT INTO sessions (token) VALUES ('{token}')")), want);
+    }
+
+    /// Never a panic, whatever the text; every plan prints.
+    #[test]
+    fn never_panics_on_unicode(sql in any::<String>()) {
+        if let Ok(plan) = plan(&sql) {
+            let _ = plan.display(&TOPOLOGY).to_string();
+        }
+    }
+
+    #[test]
+    fn never_panics_on_ascii(sql in "[ -~\t\n]{0,200}") {
+        if let Ok(plan) = plan(&sql) {
+            let _ = plan.display(&TOPOLOGY).to_string();
+        }
+    }
+
+    #[test]
+    fn never_panics_on_bytes(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+        let sql = String::from_utf8_lossy(&bytes);
+        if let Ok(plan) = plan(&sql) {
+            let _ = plan.display(&TOPOLOGY).to_string();
+        }
+    }
+
+    #[test]
+    fn never_panics_on_sql_like_text(sql in sqlish()) {
+        if let Ok(plan) = plan(&sql) {
+            let _ = plan.display(&TOPOLOGY).to_string();
+        }
+    }
+}
+
+/// The extremes of the integer range route like any other key.
+#[test]
+fn extreme_integer_keys_route() {
+    for id in [i128::from(i64::MIN), i128::from(i64::MAX), 0, i128::MAX] {
+        let want = shard_for("users", &KeyValue::Int(id));
+        assert_eq!(
+            routed(&format!("SELECT * FROM users WHERE id = {id}")),
+            want,
+            "{id}"
+        );
+        assert_eq!(
+            routed(&format!("SELECT * FROM users WHERE id = '{id}'")),
+            want,
+            "{id}"
+        );
+    }
+}
+
+/// Deeply nested text hits the parser's recursion limit, not a stack overflow.
+#[test]
+fn deep_nesting_does_not_overflow() {
+    for depth in [10, 100, 1000, 5000] {
+        let sql = format!(
+            "SELECT * FROM users WHERE {}id = 7{}",
+            "(".repeat(depth),
+            ")".repeat(depth)
+        );
+        let _ = plan(&sql);
+        let sql = format!("SELECT * FROM users WHERE id = {}7", "-".repeat(depth));
+        let _ = plan(&sql);
+        let sql = format!(
+            "SELECT * FROM users WHERE id = 7{}",
+            " AND id = 7".repeat(depth)
+        );
+        let _ = plan(&sql);
+    }
+}
