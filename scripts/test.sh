@@ -7,9 +7,9 @@ bash scripts/install-deps.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo test --workspace --all-targets
-# Nothing may be left running by the tests.
-if pgrep -x mariadbd >/dev/null; then
-    echo "test.sh: mariadbd processes were left running:" >&2
-    pgrep -ax mariadbd >&2
+# Nothing the tests started may be left running (their servers live in shardgate-sandbox-* dirs).
+if pgrep -f 'mariadbd .*shardgate-sandbox-' >/dev/null; then
+    echo "test.sh: sandbox mariadbd processes were left running:" >&2
+    pgrep -af 'mariadbd .*shardgate-sandbox-' >&2
     exit 1
 fi

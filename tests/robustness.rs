@@ -302,3 +302,27 @@ fn check_config_lists_every_problem_with_its_line() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deeply_chained_statements_cannot_crash_the_proxy() {
+    let env = TestEnv::start(2, 0).await;
+    let mut conn = env.connect().await;
+    for terms in [40_000usize, 150_000] {
+        let sql = format!(
+            "SELECT * FROM users WHERE id = 7{}",
+            " AND id = 7".repeat(terms)
+        );
+        // Routed and run, or refused by MariaDB or by shardgate: any clear answer will do.
+        let _ = conn.query_drop(sql).await;
+        let sql = format!("SELECT 1{}", " + 1".repeat(terms));
+        if let Err(e) = conn.query_drop(sql).await {
+            assert!(matches!(e, mysql_async::Error::Server(_)), "{e}");
+        }
+    }
+    assert_eq!(
+        rows(&mut conn, "SELECT 6").await,
+        vec![vec![Some("6".into())]]
+    );
+    drop(conn);
+    env.stop().await;
+}

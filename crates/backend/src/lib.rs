@@ -1,11 +1,20 @@
-//! Backend side: connections to MariaDB speaking shardgate's own protocol codec, and the
-//! per-endpoint pools that hand them to sessions.
+//! Backend side: connections to MariaDB speaking shardgate's own protocol codec, the
+//! per-endpoint pools that hand them to sessions, the health and lag monitor, and replica choice.
 
 mod conn;
+pub mod health;
 mod pool;
+pub mod replica_choice;
 
 pub use conn::{BackendConn, Flavor};
+pub use health::{
+    EndpointHealth, Gtid, GtidParseError, GtidPosition, HealthHandle, HealthMonitor,
+    HealthSettings, MonitorAccount, MonitorTarget, Role,
+};
 pub use pool::{Pool, PoolStats, PooledConn};
+pub use replica_choice::{
+    choose, Balance, Choice, Consistency, NoReplica, PrimaryReason, ReadRequest, ReplicaFallback,
+};
 
 use shardgate_protocol::{ProtocolError, ServerErr};
 

@@ -109,7 +109,9 @@ impl<'a> ExecuteRequest<'a> {
     }
 
     fn is_null(&self, index: usize) -> bool {
-        self.null_bitmap.get(index / 8).is_some_and(|b| b & (1 << (index % 8)) != 0)
+        self.null_bitmap
+            .get(index / 8)
+            .is_some_and(|b| b & (1 << (index % 8)) != 0)
     }
 
     /// The value bound to parameter `index`, decoded with `types` (this request's or the
@@ -127,8 +129,9 @@ impl<'a> ExecuteRequest<'a> {
                 }
                 continue;
             }
-            let column_type = ColumnType::try_from(types[2 * i])
-                .map_err(|_| ProtocolError::malformed(format!("unknown parameter type {}", types[2 * i])))?;
+            let column_type = ColumnType::try_from(types[2 * i]).map_err(|_| {
+                ProtocolError::malformed(format!("unknown parameter type {}", types[2 * i]))
+            })?;
             let flags = if types[2 * i + 1] & 0x80 != 0 {
                 ColumnFlags::UNSIGNED_FLAG
             } else {
@@ -194,7 +197,10 @@ mod tests {
         assert_eq!(req.statement_id, 7);
         let types = req.types.unwrap();
         assert_eq!(req.param(types, 0).unwrap(), ParamValue::Int(42));
-        assert_eq!(req.param(types, 1).unwrap(), ParamValue::Bytes(b"ab".to_vec()));
+        assert_eq!(
+            req.param(types, 1).unwrap(),
+            ParamValue::Bytes(b"ab".to_vec())
+        );
         assert_eq!(req.param(types, 2).unwrap(), ParamValue::Null);
         assert_eq!(req.param(types, 3).unwrap(), ParamValue::Int(200));
     }

@@ -35,6 +35,10 @@ pub enum RouteError {
     Unsupported { construct: String, table: String },
     #[error("{0}")]
     NotSupported(String),
+    #[error(
+        "statement too complex for shardgate: {operators} chained operators (the limit is {limit})"
+    )]
+    TooComplex { operators: usize, limit: usize },
     #[error("shard key `{key}` of table `{table}`: {source}")]
     BadKey {
         table: String,

@@ -22,12 +22,80 @@ use crate::{session, Plan, Route, RouteError, StatementKind, TxnCommand};
 /// reports its own syntax error, or runs MariaDB syntax we don't model) unless it names a
 /// sharded table, in which case it cannot be routed safely.
 pub fn plan_sql(sql: &str, topology: &Topology) -> Result<Plan, RouteError> {
+    if sql.len() <= LARGE_STATEMENT {
+        return plan_text(sql, topology);
+    }
+    // Parsing, walking and dropping a syntax tree recurse once per nesting level, and a flat
+    // chain `a AND b AND …` nests once per term: bound the chain, and plan on a stack sized
+    // for that bound, so no statement can overflow the thread's stack.
+    let operators = chaining_operators(sql);
+    if operators > MAX_CHAINED_OPERATORS {
+        return Err(RouteError::TooComplex {
+            operators,
+            limit: MAX_CHAINED_OPERATORS,
+        });
+    }
+    stacker::grow(LARGE_STATEMENT_STACK, || plan_text(sql, topology))
+}
+
+/// Statements longer than this are checked for depth and planned on a dedicated stack.
+const LARGE_STATEMENT: usize = 8 * 1024;
+/// Most binary operators (each one nesting level) a statement may chain.
+const MAX_CHAINED_OPERATORS: usize = 100_000;
+/// Stack for planning a large statement: ample for `MAX_CHAINED_OPERATORS` levels.
+const LARGE_STATEMENT_STACK: usize = 256 * 1024 * 1024;
+
+/// Binary operators in `sql` (AND, OR, XOR, arithmetic, comparison), each a nesting level.
+fn chaining_operators(sql: &str) -> usize {
+    let Ok(tokens) = Tokenizer::new(&MySqlDialect {}, sql).tokenize() else {
+        return 0; // not parseable either: nothing deep gets built
+    };
+    let mut count = 0;
+    let mut after_operand = false;
+    for token in tokens {
+        let (operator, operand) = match &token {
+            Token::Whitespace(_) => continue,
+            Token::Word(w) => {
+                let keyword = ["and", "or", "xor"]
+                    .iter()
+                    .any(|k| w.value.eq_ignore_ascii_case(k));
+                (keyword && w.quote_style.is_none(), !keyword)
+            }
+            // A minus after an operand subtracts; elsewhere it negates a literal.
+            Token::Minus => (after_operand, false),
+            Token::Plus
+            | Token::Mul
+            | Token::Div
+            | Token::Mod
+            | Token::Eq
+            | Token::Neq
+            | Token::Lt
+            | Token::Gt
+            | Token::LtEq
+            | Token::GtEq
+            | Token::StringConcat
+            | Token::Ampersand
+            | Token::Pipe
+            | Token::Caret => (true, false),
+            Token::Number(..)
+            | Token::SingleQuotedString(_)
+            | Token::DoubleQuotedString(_)
+            | Token::RParen => (false, true),
+            _ => (false, false),
+        };
+        count += usize::from(operator);
+        after_operand = operand;
+    }
+    count
+}
+
+fn plan_text(sql: &str, topology: &Topology) -> Result<Plan, RouteError> {
     let statements = match Parser::parse_sql(&MySqlDialect {}, sql) {
         Ok(s) => s,
         Err(e) => {
             // MySQL's older spelling of FOR SHARE, which the parser does not know.
             if let Some(head) = strip_lock_in_share_mode(sql) {
-                match plan_sql(head, topology) {
+                match plan_text(head, topology) {
                     Ok(mut plan) if plan.kind == StatementKind::Read => {
                         plan.kind = StatementKind::LockingRead;
                         plan.rewritten = None;
@@ -121,6 +189,49 @@ fn unparsed(sql: &str, topology: &Topology, message: String) -> Result<Plan, Rou
             });
         }
     }
+    let first = words
+        .first()
+        .map(|w| w.to_ascii_lowercase())
+        .unwrap_or_default();
+    match first.as_str() {
+        "lock" | "unlock" | "handler" | "prepare" | "execute" | "deallocate" => {
+            return Err(connection_state(&first.to_ascii_uppercase()))
+        }
+        "kill" | "xa" | "grant" | "revoke" => {
+            return Err(RouteError::NotSupported(format!(
+                "{} through shardgate is not supported",
+                first.to_ascii_uppercase()
+            )))
+        }
+        // `SET CHARACTER SET …`, which the parser does not know: kept and replayed like any
+        // session variable (MariaDB validates it when it is first run).
+        "set"
+            if words.get(1).is_some_and(|w| {
+                ["character", "charset", "names"]
+                    .iter()
+                    .any(|k| w.eq_ignore_ascii_case(k))
+            }) =>
+        {
+            let sql = sql.trim().trim_end_matches(';').trim_end().to_owned();
+            return Ok(Plan::new(
+                StatementKind::Session,
+                Route::Set {
+                    vars: vec![crate::SessionVar {
+                        name: sql.to_ascii_lowercase(),
+                        sql,
+                    }],
+                    autocommit: None,
+                },
+            ));
+        }
+        "set" => {
+            return Err(RouteError::NotSupported(format!(
+                "`{}` is not supported by shardgate",
+                sql.trim().trim_end_matches(';').trim_end()
+            )))
+        }
+        _ => {}
+    }
     // `START TRANSACTION WITH CONSISTENT SNAPSHOT`, which the parser does not know: a
     // transaction all the same (its text is replayed when the transaction opens).
     if words.len() >= 2
@@ -171,6 +282,24 @@ pub fn plan_statement(stmt: &Statement, topology: &Topology) -> Result<Plan, Rou
             ))),
         },
         Statement::StartTransaction { .. } => Ok(txn(TxnCommand::Begin)),
+        Statement::Commit { chain: true, .. } | Statement::Rollback { chain: true, .. } => {
+            Err(RouteError::NotSupported(
+                "COMMIT/ROLLBACK AND CHAIN is not supported by shardgate; end the transaction and BEGIN again".into(),
+            ))
+        }
+        Statement::CreateTable(ct) if ct.temporary => Err(connection_state("CREATE TEMPORARY TABLE")),
+        Statement::LockTables { .. } | Statement::UnlockTables => Err(connection_state("LOCK TABLES")),
+        Statement::Prepare { .. } | Statement::Execute { .. } | Statement::Deallocate { .. } => {
+            Err(connection_state("SQL-level PREPARE/EXECUTE (use the binary protocol's prepared statements)"))
+        }
+        Statement::Kill { .. } => Err(RouteError::NotSupported(
+            "KILL through shardgate is not supported: its connection ids are not MariaDB's".into(),
+        )),
+        Statement::Grant(_) | Statement::Revoke(_) | Statement::CreateUser(_) | Statement::AlterUser(_) | Statement::CreateRole(_) => {
+            Err(RouteError::NotSupported(
+                "account management through shardgate is not supported: run it on each MariaDB server".into(),
+            ))
+        }
         Statement::Commit { .. } => Ok(txn(TxnCommand::Commit)),
         Statement::Rollback {
             savepoint: None, ..
@@ -194,6 +323,14 @@ pub fn plan_statement(stmt: &Statement, topology: &Topology) -> Result<Plan, Rou
         | Statement::CreateView(_) => plan_ddl(stmt, topology),
         other => plan_other(other, topology),
     }
+}
+
+/// Statements that leave state on the backend connection beyond the session variables the
+/// proxy tracks: a pooled connection would carry it to another client.
+fn connection_state(what: &str) -> RouteError {
+    RouteError::NotSupported(format!(
+        "{what} is not supported by shardgate: it would leave state on a pooled backend connection"
+    ))
 }
 
 fn txn(cmd: TxnCommand) -> Plan {

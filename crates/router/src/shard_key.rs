@@ -92,18 +92,23 @@ pub(crate) fn literal(expr: &Expr) -> Option<KeyValue<'_>> {
     }
 }
 
+/// The top-level AND-ed conditions of `expr`, in order. Iterative: a chain of thousands of
+/// ANDs must not exhaust the stack.
 fn conjuncts<'e>(expr: &'e Expr, out: &mut Vec<&'e Expr>) {
-    match expr {
-        Expr::BinaryOp {
-            left,
-            op: BinaryOperator::And,
-            right,
-        } => {
-            conjuncts(left, out);
-            conjuncts(right, out);
+    let mut pending = vec![expr];
+    while let Some(expr) = pending.pop() {
+        match expr {
+            Expr::BinaryOp {
+                left,
+                op: BinaryOperator::And,
+                right,
+            } => {
+                pending.push(right);
+                pending.push(left);
+            }
+            Expr::Nested(inner) => pending.push(inner),
+            other => out.push(other),
         }
-        Expr::Nested(inner) => conjuncts(inner, out),
-        other => out.push(other),
     }
 }
 
