@@ -87,10 +87,14 @@ async fn unsupported_commands_get_a_clear_error_and_reset_really_resets() {
     let env = TestEnv::start(1, 0).await;
     let mut conn = env.connect().await;
 
-    // Server-side prepared statements are not supported yet: a clear error, not a bare OK.
-    let (code, state, msg) = server_error(conn.prep("SELECT 1").await);
+    // COM_CHANGE_USER is not supported yet: a clear error, not a bare OK.
+    let change = mysql_async::ChangeUserOpts::default()
+        .with_user(Some("app".into()))
+        .with_pass(Some("wrong".into()));
+    let (code, state, msg) = server_error(conn.change_user(change).await);
     assert_eq!((code, state.as_str()), (1047, "08S01"));
-    assert!(msg.contains("COM_STMT_PREPARE"), "{msg}");
+    assert!(msg.contains("COM_CHANGE_USER"), "{msg}");
+    let mut conn = env.connect().await;
     assert_eq!(
         rows(&mut conn, "SELECT 3").await,
         vec![vec![Some("3".into())]]

@@ -13,7 +13,9 @@ use shardgate_protocol::{CapabilityFlags, Command, PacketConn, ProtocolError, St
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
+use crate::statements::StatementCache;
 use crate::BackendError;
+use shardgate_protocol::stmt::PrepareOk;
 
 /// The capability flags that change how results are framed; a backend connection must have
 /// the same ones as the client whose commands it serves, so its answers can be forwarded as-is.
@@ -59,6 +61,19 @@ pub struct BackendConn {
     pub status: StatusFlags,
     /// Set when the connection is in an unknown state and must not be reused.
     pub broken: bool,
+    /// Server-side prepared statements on this connection.
+    pub statements: StatementCache,
+}
+
+/// A backend's answer to COM_STMT_PREPARE.
+#[derive(Debug)]
+pub enum Prepared {
+    Ok {
+        header: PrepareOk,
+        /// Parameter and column definition packets (with their EOFs), as sent.
+        metadata: Vec<bytes::BytesMut>,
+    },
+    Err(shardgate_protocol::ServerErr),
 }
 
 impl BackendConn {
@@ -67,6 +82,7 @@ impl BackendConn {
         label: Arc<str>,
         creds: &Credentials,
         flavor: Flavor,
+        statement_capacity: usize,
     ) -> Result<Self, BackendError> {
         let connect_err = |source| BackendError::Connect {
             endpoint: label.to_string(),
@@ -102,6 +118,7 @@ impl BackendConn {
             database: creds.database.clone(),
             vars_fingerprint: 0,
             broken: false,
+            statements: StatementCache::new(statement_capacity),
         })
     }
 
@@ -223,42 +240,92 @@ impl BackendConn {
 }
 
 impl BackendConn {
-    /// Asks the server to prepare `sql` without executing it: `Some(error)` if it refuses
-    /// (a syntax error, say), `None` if it accepts (the statement is closed again at once).
-    pub async fn prepare_check(
-        &mut self,
-        sql: &[u8],
-    ) -> Result<Option<shardgate_protocol::ServerErr>, BackendError> {
+    /// Prepares `sql` and reads the whole answer (metadata kept for the client). The caller
+    /// owns the statement on the server: cache it or close it.
+    async fn prepare(&mut self, sql: &[u8]) -> Result<Prepared, BackendError> {
         self.send_command(Command::COM_STMT_PREPARE, sql).await?;
         let head = match self.conn.read_packet().await {
             Ok(p) => p,
             Err(e) => return Err(self.protocol_err(e)),
         };
         if let Some(e) = shardgate_protocol::packets::parse_err(&head) {
-            return Ok(Some(e));
+            return Ok(Prepared::Err(e));
         }
-        if head.len() < 9 || head[0] != 0 {
-            return Err(self.protocol_err(ProtocolError::malformed("COM_STMT_PREPARE answer")));
-        }
-        let statement_id = [head[1], head[2], head[3], head[4]];
-        let columns = u16::from_le_bytes([head[5], head[6]]);
-        let params = u16::from_le_bytes([head[7], head[8]]);
-        let eof = u16::from(!self.flavor.deprecate_eof());
-        let mut remaining = 0;
-        for block in [params, columns] {
+        let header = match PrepareOk::parse(&head) {
+            Ok(h) => h,
+            Err(e) => return Err(self.protocol_err(e)),
+        };
+        let eof = usize::from(!self.flavor.deprecate_eof());
+        let mut expected = 0;
+        for block in [header.params, header.columns] {
             if block > 0 {
-                remaining += block + eof;
+                expected += usize::from(block) + eof;
             }
         }
-        for _ in 0..remaining {
-            if let Err(e) = self.conn.read_packet().await {
-                return Err(self.protocol_err(e));
+        let mut metadata = Vec::with_capacity(expected);
+        for _ in 0..expected {
+            match self.conn.read_packet().await {
+                Ok(p) => metadata.push(p),
+                Err(e) => return Err(self.protocol_err(e)),
             }
         }
-        // COM_STMT_CLOSE has no answer.
-        self.send_command(Command::COM_STMT_CLOSE, &statement_id)
-            .await?;
         self.last_used = Instant::now();
-        Ok(None)
+        Ok(Prepared::Ok { header, metadata })
+    }
+
+    /// Prepares `sql` and keeps the statement in this connection's cache (closing the one it
+    /// displaces on the server), so no prepared statement is ever left untracked.
+    pub async fn prepare_cached(&mut self, sql: &Arc<str>) -> Result<Prepared, BackendError> {
+        let prepared = self.prepare(sql.as_bytes()).await?;
+        if let Prepared::Ok { header, .. } = &prepared {
+            if let Some(displaced) = self.statements.insert(sql.clone(), header.statement_id) {
+                self.close_statement(displaced).await?;
+            }
+        }
+        Ok(prepared)
+    }
+
+    /// The backend statement id for `sql` on this connection, preparing it if needed.
+    pub async fn statement_id(
+        &mut self,
+        sql: &Arc<str>,
+    ) -> Result<Result<u32, shardgate_protocol::ServerErr>, BackendError> {
+        if let Some(id) = self.statements.get(sql) {
+            return Ok(Ok(id));
+        }
+        match self.prepare_cached(sql).await? {
+            Prepared::Err(e) => Ok(Err(e)),
+            Prepared::Ok { header, .. } => Ok(Ok(header.statement_id)),
+        }
+    }
+
+    /// COM_STMT_CLOSE (no answer).
+    pub async fn close_statement(&mut self, id: u32) -> Result<(), BackendError> {
+        self.send_command(Command::COM_STMT_CLOSE, &id.to_le_bytes())
+            .await
+    }
+
+    /// Sends a command that has no answer (COM_STMT_SEND_LONG_DATA, COM_STMT_CLOSE).
+    pub async fn send_no_reply(
+        &mut self,
+        command: Command,
+        arg: &[u8],
+    ) -> Result<(), BackendError> {
+        self.send_command(command, arg).await
+    }
+
+    /// Asks the server to prepare `sql` without executing it: `Some(error)` if it refuses
+    /// (a syntax error, say), `None` if it accepts (the statement is closed again at once).
+    pub async fn prepare_check(
+        &mut self,
+        sql: &[u8],
+    ) -> Result<Option<shardgate_protocol::ServerErr>, BackendError> {
+        match self.prepare(sql).await? {
+            Prepared::Err(e) => Ok(Some(e)),
+            Prepared::Ok { header, .. } => {
+                self.close_statement(header.statement_id).await?;
+                Ok(None)
+            }
+        }
     }
 }

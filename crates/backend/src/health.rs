@@ -544,7 +544,9 @@ impl StatusStatement {
 enum StepError {
     /// The server sent an error; the connection is still usable.
     Server(mysql_async::ServerError),
-    /// Timed out or broke; the connection must be dropped.
+    /// No answer in time; the connection must be dropped.
+    Timeout(Duration),
+    /// The connection broke (closed, reset, protocol error); it must be dropped.
     Broken(String),
 }
 
@@ -554,6 +556,7 @@ impl StepError {
             StepError::Server(e) => {
                 format!("{what}: error {} ({}): {}", e.code, e.state, e.message)
             }
+            StepError::Timeout(t) => format!("{what}: no answer within {} ms", t.as_millis()),
             StepError::Broken(m) => format!("{what}: {m}"),
         }
     }
@@ -568,10 +571,23 @@ async fn step<T>(
         Ok(Ok(v)) => Ok(v),
         Ok(Err(mysql_async::Error::Server(e))) => Err(StepError::Server(e)),
         Ok(Err(e)) => Err(StepError::Broken(e.to_string())),
-        Err(_) => Err(StepError::Broken(format!(
-            "no answer within {} ms",
-            timeout.as_millis()
-        ))),
+        Err(_) => Err(StepError::Timeout(timeout)),
+    }
+}
+
+/// A check that could not finish on its connection (which is then dropped).
+struct ConnFailed {
+    message: String,
+    /// The connection broke rather than timed out: a fresh one may well work.
+    broken: bool,
+}
+
+impl ConnFailed {
+    fn new(e: StepError, what: &str) -> Self {
+        ConnFailed {
+            broken: matches!(e, StepError::Broken(_)),
+            message: e.message(what),
+        }
     }
 }
 
@@ -614,148 +630,52 @@ impl Checker {
             .stmt_cache_size(0)
     }
 
-    /// One check. Never takes much longer than `connect_timeout + 3 × query_timeout`.
+    /// One check: on the kept connection, or a new one. A kept connection that turns out
+    /// broken (the server restarted, or closed it) gets one retry on a fresh connection, so
+    /// a server that is fine is not reported down for a stale socket. Bounded by about
+    /// `2 × connect_timeout + 3 × query_timeout`.
     async fn check(&mut self) -> Observation {
-        let mut conn = match self.conn.take() {
-            Some(c) => c,
-            None => match step(self.settings.connect_timeout, Conn::new(self.opts())).await {
-                Ok(c) => c,
-                Err(e) => {
-                    let timeout_ms = self.settings.connect_timeout.as_millis();
-                    let msg = match e {
-                        StepError::Broken(m) if m.starts_with("no answer") => {
-                            format!("cannot connect: no answer within {timeout_ms} ms")
-                        }
-                        other => other.message("cannot connect"),
-                    };
-                    return Observation::down(msg);
-                }
-            },
+        let reused = self.conn.is_some();
+        match self.check_once().await {
+            Err(f) if reused && f.broken => {
+                tracing::debug!(endpoint = %self.target, error = %f.message, "control connection broke; reconnecting");
+                self.check_once()
+                    .await
+                    .unwrap_or_else(|f| Observation::down(f.message))
+            }
+            result => result.unwrap_or_else(|f| Observation::down(f.message)),
+        }
+    }
+
+    async fn check_once(&mut self) -> Result<Observation, ConnFailed> {
+        if self.conn.is_none() {
+            let conn = step(self.settings.connect_timeout, Conn::new(self.opts()))
+                .await
+                // A fresh connection that fails is no reason to retry.
+                .map_err(|e| ConnFailed {
+                    broken: false,
+                    message: e.message("cannot connect"),
+                })?;
+            self.conn = Some(conn);
+        }
+        // The connection stays in `self.conn` while in use: if the check is abandoned (on
+        // shutdown), `close` still closes it under a timeout.
+        let Some(conn) = self.conn.as_mut() else {
+            unreachable!("connected above")
         };
-        let obs = self.check_on(&mut conn).await;
-        match obs {
-            Ok(obs) => {
-                self.conn = Some(conn);
-                obs
-            }
-            Err(msg) => {
-                discard(conn);
-                Observation::down(msg)
-            }
-        }
-    }
-
-    /// The statements of a check on an open connection; `Err` when the connection broke (it
-    /// is then dropped).
-    async fn check_on(&mut self, conn: &mut Conn) -> Result<Observation, String> {
-        let timeout = self.settings.query_timeout;
-        if !self.settings.validation_query.is_empty() {
-            match step(timeout, conn.query_drop(&self.settings.validation_query)).await {
-                Ok(()) => {}
-                Err(StepError::Server(e)) => {
-                    // The server answers but refuses the query: keep the connection.
-                    return Ok(Observation::down(
-                        StepError::Server(e).message("validation query failed"),
-                    ));
-                }
-                Err(e) => return Err(e.message("validation query failed")),
-            }
-        }
-        match self.target.role {
-            Role::Primary => self.check_primary(conn).await,
-            Role::Replica => self.check_replica(conn).await,
-        }
-    }
-
-    async fn check_primary(&mut self, conn: &mut Conn) -> Result<Observation, String> {
-        let mut obs = Observation {
-            up: true,
-            ..Observation::default()
-        };
-        let sql = "SELECT @@global.gtid_binlog_pos, @@global.read_only";
-        match step(self.settings.query_timeout, conn.query_first::<Row, _>(sql)).await {
-            Ok(Some(row)) => {
-                let cells = row.unwrap();
-                obs.gtid_position = cells
-                    .first()
-                    .and_then(text)
-                    .and_then(|s| s.parse::<GtidPosition>().ok());
-                obs.read_only = cells.get(1).and_then(text).map(|s| s != "0");
-            }
-            Ok(None) => {}
-            // Not MariaDB (no `gtid_binlog_pos`): nothing to learn, the primary is still up.
-            Err(StepError::Server(_)) => {}
-            Err(e) => return Err(e.message("reading the GTID position")),
-        }
-        Ok(obs)
-    }
-
-    async fn check_replica(&mut self, conn: &mut Conn) -> Result<Observation, String> {
-        let timeout = self.settings.query_timeout;
-        let mut result = step(
-            timeout,
-            conn.query_first::<Row, _>(self.status_statement.sql()),
+        let result = run_check(
+            conn,
+            &self.target,
+            &self.settings,
+            &mut self.status_statement,
         )
         .await;
-        if let Err(StepError::Server(e)) = &result {
-            if e.code == ER_PARSE_ERROR && self.status_statement == StatusStatement::Slave {
-                self.status_statement = StatusStatement::Replica;
-                result = step(
-                    timeout,
-                    conn.query_first::<Row, _>(self.status_statement.sql()),
-                )
-                .await;
+        if result.is_err() {
+            if let Some(conn) = self.conn.take() {
+                discard(conn);
             }
         }
-        let row = match result {
-            Ok(Some(row)) => row,
-            Ok(None) => {
-                return Ok(Observation {
-                    up: true,
-                    error: Some(format!(
-                        "not replicating ({} is empty)",
-                        self.status_statement.sql()
-                    )),
-                    ..Observation::default()
-                })
-            }
-            Err(StepError::Server(e)) => {
-                let mut msg = StepError::Server(e).message(self.status_statement.sql());
-                msg.push_str(" (the monitor account needs the SLAVE MONITOR privilege)");
-                return Ok(Observation {
-                    up: true,
-                    error: Some(msg),
-                    ..Observation::default()
-                });
-            }
-            Err(e) => return Err(e.message(self.status_statement.sql())),
-        };
-        let status = ReplicaStatus::from_row(&row);
-        let mut obs = Observation {
-            up: true,
-            lag: status.lag,
-            io_running: Some(status.io_running),
-            sql_running: Some(status.sql_running),
-            replication_detail: status.detail(),
-            ..Observation::default()
-        };
-        obs.gtid_position = match status.gtid_slave_pos {
-            Some(pos) => pos.parse().ok(),
-            None => {
-                match step(
-                    timeout,
-                    conn.query_first::<Option<String>, _>("SELECT @@global.gtid_slave_pos"),
-                )
-                .await
-                {
-                    Ok(v) => v.flatten().and_then(|s| s.parse().ok()),
-                    // Not MariaDB: no GTID position, read-your-writes falls back to the primary.
-                    Err(StepError::Server(_)) => None,
-                    Err(e) => return Err(e.message("reading @@gtid_slave_pos")),
-                }
-            }
-        };
-        Ok(obs)
+        result
     }
 
     /// Closes the control connection (on shutdown).
@@ -764,6 +684,110 @@ impl Checker {
             let _ = tokio::time::timeout(CLOSE_TIMEOUT, conn.disconnect()).await;
         }
     }
+}
+
+/// The statements of a check on an open connection; `Err` when the connection timed out or
+/// broke.
+async fn run_check(
+    conn: &mut Conn,
+    target: &MonitorTarget,
+    settings: &HealthSettings,
+    status_statement: &mut StatusStatement,
+) -> Result<Observation, ConnFailed> {
+    let timeout = settings.query_timeout;
+    if !settings.validation_query.is_empty() {
+        match step(timeout, conn.query_drop(&settings.validation_query)).await {
+            Ok(()) => {}
+            Err(e @ StepError::Server(_)) => {
+                // The server answers but refuses the query: keep the connection.
+                return Ok(Observation::down(e.message("validation query failed")));
+            }
+            Err(e) => return Err(ConnFailed::new(e, "validation query failed")),
+        }
+    }
+    match target.role {
+        Role::Primary => check_primary(conn, timeout).await,
+        Role::Replica => check_replica(conn, timeout, status_statement).await,
+    }
+}
+
+async fn check_primary(conn: &mut Conn, timeout: Duration) -> Result<Observation, ConnFailed> {
+    let mut obs = Observation {
+        up: true,
+        ..Observation::default()
+    };
+    let sql = "SELECT @@global.gtid_binlog_pos, @@global.read_only";
+    match step(timeout, conn.query_first::<Row, _>(sql)).await {
+        Ok(Some(row)) => {
+            let cells = row.unwrap();
+            obs.gtid_position = cells
+                .first()
+                .and_then(text)
+                .and_then(|s| s.parse::<GtidPosition>().ok());
+            obs.read_only = cells.get(1).and_then(text).map(|s| s != "0");
+        }
+        Ok(None) => {}
+        // Not MariaDB (no `gtid_binlog_pos`): nothing to learn, the primary is still up.
+        Err(StepError::Server(_)) => {}
+        Err(e) => return Err(ConnFailed::new(e, "reading the GTID position")),
+    }
+    Ok(obs)
+}
+
+async fn check_replica(
+    conn: &mut Conn,
+    timeout: Duration,
+    statement: &mut StatusStatement,
+) -> Result<Observation, ConnFailed> {
+    let mut result = step(timeout, conn.query_first::<Row, _>(statement.sql())).await;
+    if let Err(StepError::Server(e)) = &result {
+        if e.code == ER_PARSE_ERROR && *statement == StatusStatement::Slave {
+            *statement = StatusStatement::Replica;
+            result = step(timeout, conn.query_first::<Row, _>(statement.sql())).await;
+        }
+    }
+    let row = match result {
+        Ok(Some(row)) => row,
+        Ok(None) => {
+            return Ok(Observation {
+                up: true,
+                error: Some(format!("not replicating ({} is empty)", statement.sql())),
+                ..Observation::default()
+            })
+        }
+        Err(e @ StepError::Server(_)) => {
+            let mut msg = e.message(statement.sql());
+            msg.push_str(" (the monitor account needs the SLAVE MONITOR privilege)");
+            return Ok(Observation {
+                up: true,
+                error: Some(msg),
+                ..Observation::default()
+            });
+        }
+        Err(e) => return Err(ConnFailed::new(e, statement.sql())),
+    };
+    let status = ReplicaStatus::from_row(&row);
+    let mut obs = Observation {
+        up: true,
+        lag: status.lag,
+        io_running: Some(status.io_running),
+        sql_running: Some(status.sql_running),
+        replication_detail: status.detail(),
+        ..Observation::default()
+    };
+    obs.gtid_position = match status.gtid_slave_pos {
+        Some(pos) => pos.parse().ok(),
+        None => {
+            let sql = "SELECT @@global.gtid_slave_pos";
+            match step(timeout, conn.query_first::<Option<String>, _>(sql)).await {
+                Ok(v) => v.flatten().and_then(|s| s.parse().ok()),
+                // Not MariaDB: no GTID position, read-your-writes falls back to the primary.
+                Err(StepError::Server(_)) => None,
+                Err(e) => return Err(ConnFailed::new(e, "reading @@gtid_slave_pos")),
+            }
+        }
+    };
+    Ok(obs)
 }
 
 /// Closes a connection that timed out or broke, in the background and under a timeout, so a

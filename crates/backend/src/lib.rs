@@ -5,8 +5,9 @@ mod conn;
 pub mod health;
 mod pool;
 pub mod replica_choice;
+mod statements;
 
-pub use conn::{BackendConn, Flavor};
+pub use conn::{BackendConn, Flavor, Prepared};
 pub use health::{
     EndpointHealth, Gtid, GtidParseError, GtidPosition, HealthHandle, HealthMonitor,
     HealthSettings, MonitorAccount, MonitorTarget, Role,
@@ -15,6 +16,7 @@ pub use pool::{Pool, PoolStats, PooledConn};
 pub use replica_choice::{
     choose, Balance, Choice, Consistency, NoReplica, PrimaryReason, ReadRequest, ReplicaFallback,
 };
+pub use statements::StatementCache;
 
 use shardgate_protocol::{ProtocolError, ServerErr};
 

@@ -199,7 +199,13 @@ impl Pool {
         let timeout = self.settings.connect_timeout;
         match tokio::time::timeout(
             timeout,
-            BackendConn::connect(&self.endpoint, self.label.clone(), &self.creds, flavor),
+            BackendConn::connect(
+                &self.endpoint,
+                self.label.clone(),
+                &self.creds,
+                flavor,
+                self.settings.max_prepared_statements,
+            ),
         )
         .await
         {

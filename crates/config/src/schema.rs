@@ -55,6 +55,7 @@ pub(crate) struct PoolSchema {
     pub checkout_timeout_ms: Option<Spanned<i64>>,
     pub validation_query: Option<Spanned<String>>,
     pub validation_interval_ms: Option<Spanned<i64>>,
+    pub max_prepared_statements: Option<Spanned<i64>>,
 }
 
 /// `[ring]`

@@ -62,6 +62,9 @@ pub struct PoolSettings {
     /// Sent on a connection that sat idle longer than `validation_interval`.
     pub validation_query: String,
     pub validation_interval: Duration,
+    /// Prepared statements kept per backend connection (least recently used closed first), so
+    /// the proxy never exhausts a server's `max_prepared_stmt_count`.
+    pub max_prepared_statements: usize,
 }
 
 impl Default for PoolSettings {
@@ -76,6 +79,7 @@ impl Default for PoolSettings {
             checkout_timeout: Duration::from_secs(5),
             validation_query: "SELECT 1".to_owned(),
             validation_interval: Duration::from_secs(30),
+            max_prepared_statements: 128,
         }
     }
 }

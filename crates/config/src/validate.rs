@@ -304,6 +304,13 @@ fn pool(schema: Option<&PoolSchema>, d: &mut Diagnostics<'_>) -> Option<PoolSett
         defaults.validation_interval.as_millis() as u64,
         d,
     );
+    let max_prepared_statements = number(
+        &p.max_prepared_statements,
+        "max_prepared_statements",
+        1,
+        defaults.max_prepared_statements as u64,
+        d,
+    );
     let validation_query = match &p.validation_query {
         Some(q) if q.get_ref().trim().is_empty() => {
             d.at(
@@ -334,6 +341,7 @@ fn pool(schema: Option<&PoolSchema>, d: &mut Diagnostics<'_>) -> Option<PoolSett
         checkout_timeout: ms(checkout_timeout?),
         validation_query: validation_query?,
         validation_interval: ms(validation_interval?),
+        max_prepared_statements: usize::try_from(max_prepared_statements?).ok()?,
     })
 }
 

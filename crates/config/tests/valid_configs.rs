@@ -46,6 +46,7 @@ connect_timeout_ms = 300
 checkout_timeout_ms = 400
 validation_query = "DO 1"
 validation_interval_ms = 0
+max_prepared_statements = 16
 
 [ring]
 virtual_nodes = 16
@@ -117,6 +118,7 @@ fn full_config_round_trips() {
             checkout_timeout: Duration::from_millis(400),
             validation_query: "DO 1".into(),
             validation_interval: Duration::ZERO,
+            max_prepared_statements: 16,
         }
     );
     assert_eq!(t.shards.len(), 2);
@@ -220,6 +222,7 @@ primary = "127.0.0.1:3306"
             checkout_timeout: Duration::from_millis(5000),
             validation_query: "SELECT 1".into(),
             validation_interval: Duration::from_millis(30_000),
+            max_prepared_statements: 128,
         }
     );
     assert_eq!(

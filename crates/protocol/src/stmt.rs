@@ -115,14 +115,26 @@ impl<'a> ExecuteRequest<'a> {
     }
 
     /// The value bound to parameter `index`, decoded with `types` (this request's or the
-    /// ones remembered from an earlier execution).
-    pub fn param(&self, types: &[u8], index: usize) -> Result<ParamValue, ProtocolError> {
+    /// ones remembered from an earlier execution). Parameters for which `sent_as_long_data`
+    /// holds have no bytes among the values (COM_STMT_SEND_LONG_DATA carried them).
+    pub fn param(
+        &self,
+        types: &[u8],
+        index: usize,
+        sent_as_long_data: impl Fn(usize) -> bool,
+    ) -> Result<ParamValue, ProtocolError> {
         let params = types.len() / 2;
         if index >= params {
             return Err(ProtocolError::malformed("parameter index out of range"));
         }
         let mut buf = ParseBuf(self.values);
         for i in 0..=index {
+            if sent_as_long_data(i) {
+                if i == index {
+                    return Err(ProtocolError::malformed("parameter sent as long data"));
+                }
+                continue;
+            }
             if self.is_null(i) {
                 if i == index {
                     return Ok(ParamValue::Null);
@@ -153,11 +165,11 @@ impl<'a> ExecuteRequest<'a> {
         unreachable!("the loop returns at index")
     }
 
-    /// This request for `statement_id`, without cursor flags, always carrying `types` (a
-    /// backend connection may not have seen the execution that sent them).
+    /// The body of this request for `statement_id` (command byte not included), without cursor
+    /// flags, always carrying `types` (a backend connection may not have seen the execution
+    /// that sent them).
     pub fn encode_for(&self, statement_id: u32, types: Option<&[u8]>) -> Vec<u8> {
         let mut p = Vec::with_capacity(16 + self.values.len());
-        p.push(crate::Command::COM_STMT_EXECUTE as u8);
         p.extend_from_slice(&statement_id.to_le_bytes());
         p.push(0);
         p.extend_from_slice(&1u32.to_le_bytes());
@@ -196,13 +208,16 @@ mod tests {
         let req = ExecuteRequest::parse(&body, 4).unwrap();
         assert_eq!(req.statement_id, 7);
         let types = req.types.unwrap();
-        assert_eq!(req.param(types, 0).unwrap(), ParamValue::Int(42));
+        assert_eq!(req.param(types, 0, |_| false).unwrap(), ParamValue::Int(42));
         assert_eq!(
-            req.param(types, 1).unwrap(),
+            req.param(types, 1, |_| false).unwrap(),
             ParamValue::Bytes(b"ab".to_vec())
         );
-        assert_eq!(req.param(types, 2).unwrap(), ParamValue::Null);
-        assert_eq!(req.param(types, 3).unwrap(), ParamValue::Int(200));
+        assert_eq!(req.param(types, 2, |_| false).unwrap(), ParamValue::Null);
+        assert_eq!(
+            req.param(types, 3, |_| false).unwrap(),
+            ParamValue::Int(200)
+        );
     }
 
     #[test]
@@ -211,10 +226,13 @@ mod tests {
         let body = request(&types, 0, &5i64.to_le_bytes());
         let req = ExecuteRequest::parse(&body, 1).unwrap();
         let out = req.encode_for(99, None);
-        let again = ExecuteRequest::parse(&out[1..], 1).unwrap();
+        let again = ExecuteRequest::parse(&out, 1).unwrap();
         assert_eq!(again.statement_id, 99);
         assert_eq!(again.types, Some(&types[..]));
-        assert_eq!(again.param(&types, 0).unwrap(), ParamValue::Int(5));
+        assert_eq!(
+            again.param(&types, 0, |_| false).unwrap(),
+            ParamValue::Int(5)
+        );
 
         // A later execution without types gets the remembered ones.
         let mut later = vec![7, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0];
@@ -222,8 +240,11 @@ mod tests {
         let req = ExecuteRequest::parse(&later, 1).unwrap();
         assert_eq!(req.types, None);
         let out = req.encode_for(99, Some(&types));
-        let again = ExecuteRequest::parse(&out[1..], 1).unwrap();
-        assert_eq!(again.param(&types, 0).unwrap(), ParamValue::Int(6));
+        let again = ExecuteRequest::parse(&out, 1).unwrap();
+        assert_eq!(
+            again.param(&types, 0, |_| false).unwrap(),
+            ParamValue::Int(6)
+        );
     }
 
     #[test]
@@ -232,7 +253,7 @@ mod tests {
         let full = request(&types, 0, &[1, 2, 3]);
         for cut in 0..full.len() {
             if let Ok(req) = ExecuteRequest::parse(&full[..cut], 2) {
-                let _ = req.param(&types, 1);
+                let _ = req.param(&types, 1, |_| false);
             }
         }
         assert!(ExecuteRequest::parse(&[1, 2], 1).is_err());

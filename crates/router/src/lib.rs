@@ -8,5 +8,6 @@ mod session;
 mod shard_key;
 
 pub use error::RouteError;
-pub use plan::{Plan, Route, SessionVar, StatementKind, TxnCommand};
+pub use plan::{DeferredRoute, Plan, Route, SessionVar, StatementKind, TxnCommand};
 pub use planner::{plan_sql, plan_statement};
+pub use shard_key::{KeySource, OwnedKey};

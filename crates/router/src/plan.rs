@@ -2,8 +2,13 @@
 
 use std::fmt;
 
+use std::collections::BTreeSet;
+
 use shardgate_config::Topology;
 use shardgate_ring::ShardId;
+
+use crate::shard_key::{KeySource, OwnedKey};
+use crate::RouteError;
 
 /// What kind of statement it is, for the read/write split and the transaction logic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +58,104 @@ pub enum Route {
         autocommit: Option<bool>,
     },
     Transaction(TxnCommand),
+    /// One shard, known when a prepared statement executes with its parameters.
+    Deferred(DeferredRoute),
+}
+
+/// A single-shard route that depends on parameter values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeferredRoute {
+    pub verb: &'static str,
+    /// Shard keys (table, lower-cased, and value) whose shards must all be one.
+    pub keys: Vec<(String, KeySource)>,
+    /// The shard literal conditions on other tables already chose.
+    pub fixed: Option<ShardId>,
+    /// An unsharded table the statement also reads, which only the default shard has.
+    pub unsharded: Option<String>,
+}
+
+impl DeferredRoute {
+    /// The shard, given a way to read parameter `i` (`Ok(None)` for NULL).
+    pub fn resolve(
+        &self,
+        topology: &Topology,
+        param: impl Fn(usize) -> Result<Option<OwnedKey>, String>,
+    ) -> Result<ShardId, RouteError> {
+        let mut shards = BTreeSet::new();
+        shards.extend(self.fixed);
+        for (table, source) in &self.keys {
+            let rule = topology.table(table).ok_or_else(|| {
+                RouteError::NotSupported(format!("table `{table}` is no longer sharded"))
+            })?;
+            let value = match source {
+                KeySource::Value(v) => v.clone(),
+                KeySource::Param(i) => param(*i).map_err(RouteError::NotSupported)?.ok_or_else(|| {
+                    RouteError::NotSupported(format!(
+                        "cannot route {} on sharded table `{}`: its shard key `{}` is NULL (parameter {})",
+                        self.verb,
+                        rule.name,
+                        rule.shard_key,
+                        i + 1
+                    ))
+                })?,
+            };
+            let shard = rule
+                .shard_for(&value.as_key())
+                .map_err(|source| RouteError::BadKey {
+                    table: rule.name.clone(),
+                    key: rule.shard_key.clone(),
+                    source: Box::new(source),
+                })?;
+            shards.insert(shard);
+        }
+        let names = || {
+            shards
+                .iter()
+                .map(|s| topology.shards[*s].name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let first_table = self
+            .keys
+            .first()
+            .map(|(t, _)| t.as_str())
+            .unwrap_or_default();
+        let one_table = self.fixed.is_none() && self.keys.iter().all(|(t, _)| t == first_table);
+        let shard = match shards.len() {
+            1 => *shards.first().expect("one"),
+            _ if self.verb == "INSERT" => {
+                return Err(RouteError::InsertSpansShards {
+                    table: first_table.to_owned(),
+                    shards: names(),
+                })
+            }
+            _ if one_table => {
+                let rule = topology.table(first_table).expect("resolved above");
+                return Err(RouteError::KeySpansShards {
+                    verb: self.verb,
+                    table: rule.name.clone(),
+                    key: rule.shard_key.clone(),
+                    shards: names(),
+                });
+            }
+            _ => {
+                return Err(RouteError::CrossShard {
+                    detail: format!("the keys are on {}", names()),
+                })
+            }
+        };
+        if let Some(unsharded) = &self.unsharded {
+            if shard != topology.default_shard {
+                return Err(RouteError::CrossShard {
+                    detail: format!(
+                        "unsharded `{unsharded}` lives on {}, the sharded rows on {}",
+                        topology.shards[topology.default_shard].name, topology.shards[shard].name
+                    ),
+                });
+            }
+        }
+        Ok(shard)
+    }
 }
 
 /// The routing decision for one statement (or one multi-statement text).
@@ -115,6 +218,13 @@ impl fmt::Display for PlanDisplay<'_> {
                 write!(f, "proxy: session variables [{}]", names.join(", "))?
             }
             Route::Transaction(t) => write!(f, "proxy: {t:?}")?,
+            Route::Deferred(d) => {
+                let keys: Vec<String> = d.keys.iter().map(|(t, k)| format!("{t} {k}")).collect();
+                write!(f, "shard of [{}]", keys.join(", "))?;
+                if let Some(shard) = d.fixed {
+                    write!(f, " (must be {})", self.topology.shards[shard].name)?;
+                }
+            }
         }
         if let Some(sql) = &self.plan.rewritten {
             write!(f, " as `{sql}`")?;

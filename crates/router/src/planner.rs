@@ -13,8 +13,10 @@ use sqlparser::dialect::MySqlDialect;
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{Token, Tokenizer};
 
-use crate::shard_key::{base_name, literal, shard_names, shards_in_where, TableRef};
-use crate::{session, Plan, Route, RouteError, StatementKind, TxnCommand};
+use crate::shard_key::{
+    base_name, constraint_in_where, key_source, shard_names, Constraint, KeySource, TableRef,
+};
+use crate::{session, DeferredRoute, Plan, Route, RouteError, StatementKind, TxnCommand};
 
 /// Plans a COM_QUERY text, which may hold several statements.
 ///
@@ -89,6 +91,33 @@ fn chaining_operators(sql: &str) -> usize {
     count
 }
 
+/// Names each `?` placeholder by its position in the text (`?0`, `?1`, …), the order in which
+/// COM_STMT_EXECUTE binds parameters.
+fn number_placeholders(statements: &mut Vec<Statement>) {
+    let is_unnumbered = |v: &sqlparser::ast::ValueWithSpan| matches!(&v.value, sqlparser::ast::Value::Placeholder(p) if p == "?");
+    let mut positions = Vec::new();
+    let _ = sqlparser::ast::visit_expressions(&*statements, |e| {
+        if let Expr::Value(v) = e {
+            if is_unnumbered(v) {
+                positions.push((v.span.start.line, v.span.start.column));
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    positions.sort_unstable();
+    let _ = sqlparser::ast::visit_expressions_mut(statements, |e| {
+        if let Expr::Value(v) = e {
+            if is_unnumbered(v) {
+                let index = positions
+                    .binary_search(&(v.span.start.line, v.span.start.column))
+                    .unwrap_or_default();
+                v.value = sqlparser::ast::Value::Placeholder(format!("?{index}"));
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
 fn plan_text(sql: &str, topology: &Topology) -> Result<Plan, RouteError> {
     let statements = match Parser::parse_sql(&MySqlDialect {}, sql) {
         Ok(s) => s,
@@ -109,6 +138,10 @@ fn plan_text(sql: &str, topology: &Topology) -> Result<Plan, RouteError> {
             return unparsed(sql, topology, e.to_string());
         }
     };
+    let mut statements = statements;
+    if sql.contains('?') {
+        number_placeholders(&mut statements);
+    }
     let mut plans = statements.iter().map(|s| plan_statement(s, topology));
     let Some(first) = plans.next() else {
         // Empty text: let the backend answer "Query was empty".
@@ -498,14 +531,23 @@ fn route_by_where(
         });
     }
     let mut chosen: Option<(ShardId, &str)> = None;
+    let mut deferred: Vec<(String, KeySource)> = Vec::new();
     for table in &tables {
-        let shards = shards_in_where(selection, table, count == 1)?.ok_or_else(|| {
+        let constraint = constraint_in_where(selection, table, count == 1)?.ok_or_else(|| {
             RouteError::NoShardKey {
                 verb,
                 table: table.rule.name.clone(),
                 key: table.rule.shard_key.clone(),
             }
         })?;
+        let shards = match constraint {
+            Constraint::Shards(shards) => shards,
+            Constraint::Deferred(keys) => {
+                let name = table.rule.name.to_ascii_lowercase();
+                deferred.extend(keys.into_iter().map(|k| (name.clone(), k)));
+                continue;
+            }
+        };
         let shard = match shards.len() {
             // Contradictory conditions (`id = 1 AND id = 2`): no row matches; any shard answers that.
             0 => continue,
@@ -531,6 +573,17 @@ fn route_by_where(
             }
             Some(_) => {}
         }
+    }
+    if !deferred.is_empty() {
+        return Ok(Plan::new(
+            kind,
+            Route::Deferred(DeferredRoute {
+                verb,
+                keys: deferred,
+                fixed: chosen.map(|(s, _)| s),
+                unsharded: has_unsharded_relation(stmt, topology),
+            }),
+        ));
     }
     let shard = chosen.map_or(topology.default_shard, |(s, _)| s);
     if shard != topology.default_shard {
@@ -667,11 +720,11 @@ fn plan_insert(ins: &Insert, stmt: &Statement, topology: &Topology) -> Result<Pl
     }
     let non_literal = || {
         RouteError::NotSupported(format!(
-            "cannot route INSERT into sharded table `{}`: the shard key `{}` must be given as a literal value",
+            "cannot route INSERT into sharded table `{}`: the shard key `{}` must be given as a literal value or a parameter",
             rule.name, rule.shard_key
         ))
     };
-    let mut shards = BTreeSet::new();
+    let mut keys: Vec<KeySource> = Vec::new();
     if ins.columns.is_empty() && !ins.assignments.is_empty() {
         // INSERT … SET col = value
         let value = ins
@@ -683,7 +736,7 @@ fn plan_insert(ins: &Insert, stmt: &Statement, topology: &Topology) -> Result<Pl
                 table: rule.name.clone(),
                 key: rule.shard_key.clone(),
             })?;
-        shards.insert(table.shard_of(&literal(value).ok_or_else(non_literal)?)?);
+        keys.push(key_source(value).ok_or_else(non_literal)?);
     } else {
         let rows = match ins.source.as_deref().map(|q| q.body.as_ref()) {
             Some(SetExpr::Values(values)) => &values.rows,
@@ -703,12 +756,30 @@ fn plan_insert(ins: &Insert, stmt: &Statement, topology: &Topology) -> Result<Pl
                     key: rule.shard_key.clone(),
                 })?;
         for row in rows {
-            let value = row
-                .content
-                .get(pos)
-                .and_then(literal)
-                .ok_or_else(non_literal)?;
-            shards.insert(table.shard_of(&value)?);
+            keys.push(
+                row.content
+                    .get(pos)
+                    .and_then(key_source)
+                    .ok_or_else(non_literal)?,
+            );
+        }
+    }
+    if keys.iter().any(|k| matches!(k, KeySource::Param(_))) {
+        let name = rule.name.to_ascii_lowercase();
+        return Ok(Plan::new(
+            StatementKind::Write,
+            Route::Deferred(DeferredRoute {
+                verb: "INSERT",
+                keys: keys.into_iter().map(|k| (name.clone(), k)).collect(),
+                fixed: None,
+                unsharded: None,
+            }),
+        ));
+    }
+    let mut shards = BTreeSet::new();
+    for key in &keys {
+        if let KeySource::Value(v) = key {
+            shards.insert(table.shard_of(&v.as_key())?);
         }
     }
     let shard = match shards.len() {

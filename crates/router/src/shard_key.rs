@@ -65,6 +65,72 @@ pub(crate) fn base_name(name: &ObjectName) -> Option<String> {
     }
 }
 
+/// A shard-key value known only when a prepared statement executes, or a literal one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    Value(OwnedKey),
+    /// The 0-based position of a `?` parameter in the statement text.
+    Param(usize),
+}
+
+/// An owned shard-key value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OwnedKey {
+    Int(i128),
+    Str(Vec<u8>),
+}
+
+impl OwnedKey {
+    pub fn as_key(&self) -> KeyValue<'_> {
+        match self {
+            OwnedKey::Int(i) => KeyValue::Int(*i),
+            OwnedKey::Str(s) => KeyValue::Str(s),
+        }
+    }
+}
+
+impl std::fmt::Display for KeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeySource::Value(OwnedKey::Int(i)) => write!(f, "{i}"),
+            KeySource::Value(OwnedKey::Str(s)) => write!(f, "'{}'", String::from_utf8_lossy(s)),
+            KeySource::Param(i) => write!(f, "?{}", i + 1),
+        }
+    }
+}
+
+/// The parameter number of a placeholder numbered by [`crate::planner`] (`?0`, `?1`, …).
+pub(crate) fn param_index(expr: &Expr) -> Option<usize> {
+    match expr {
+        Expr::Value(v) => match &v.value {
+            Value::Placeholder(p) => p.strip_prefix('?')?.parse().ok(),
+            _ => None,
+        },
+        Expr::Nested(inner) => param_index(inner),
+        _ => None,
+    }
+}
+
+/// A literal or a parameter usable as a shard-key value.
+pub(crate) fn key_source(expr: &Expr) -> Option<KeySource> {
+    if let Some(i) = param_index(expr) {
+        return Some(KeySource::Param(i));
+    }
+    Some(KeySource::Value(match literal(expr)? {
+        KeyValue::Int(i) => OwnedKey::Int(i),
+        KeyValue::Str(s) => OwnedKey::Str(s.to_vec()),
+    }))
+}
+
+/// What a WHERE clause says about one table's shard key.
+#[derive(Debug)]
+pub(crate) enum Constraint {
+    /// Rows can only be on these shards.
+    Shards(BTreeSet<ShardId>),
+    /// Rows are on the shard(s) of these keys, some of them parameters.
+    Deferred(Vec<KeySource>),
+}
+
 /// A literal usable as a shard-key value.
 pub(crate) fn literal(expr: &Expr) -> Option<KeyValue<'_>> {
     match expr {
@@ -112,35 +178,36 @@ fn conjuncts<'e>(expr: &'e Expr, out: &mut Vec<&'e Expr>) {
     }
 }
 
-/// The shards a WHERE clause confines `table` to, from top-level AND-ed `key = literal` and
-/// `key IN (literals)` conditions; `None` when it does not confine it.
-pub(crate) fn shards_in_where(
+/// What a WHERE clause says about `table`'s shard key, from top-level AND-ed `key = value`
+/// and `key IN (values)` conditions (values: literals or parameters); `None` when nothing.
+pub(crate) fn constraint_in_where(
     selection: Option<&Expr>,
     table: &TableRef<'_>,
     only_table: bool,
-) -> Result<Option<BTreeSet<ShardId>>, RouteError> {
+) -> Result<Option<Constraint>, RouteError> {
     let Some(selection) = selection else {
         return Ok(None);
     };
     let mut parts = Vec::new();
     conjuncts(selection, &mut parts);
-    let mut result: Option<BTreeSet<ShardId>> = None;
+    let mut literal_shards: Option<BTreeSet<ShardId>> = None;
+    let mut deferred: Option<Vec<KeySource>> = None;
     for part in parts {
-        let shards = match part {
+        let sources: Vec<KeySource> = match part {
             Expr::BinaryOp {
                 left,
                 op: BinaryOperator::Eq,
                 right,
             } => {
                 let value = if table.is_key_column(left, only_table) {
-                    literal(right)
+                    key_source(right)
                 } else if table.is_key_column(right, only_table) {
-                    literal(left)
+                    key_source(left)
                 } else {
                     None
                 };
                 match value {
-                    Some(v) => BTreeSet::from([table.shard_of(&v)?]),
+                    Some(v) => vec![v],
                     None => continue,
                 }
             }
@@ -149,23 +216,34 @@ pub(crate) fn shards_in_where(
                 list,
                 negated: false,
             } if table.is_key_column(expr, only_table) => {
-                let values: Option<Vec<_>> = list.iter().map(literal).collect();
-                match values {
-                    Some(values) => values
-                        .iter()
-                        .map(|v| table.shard_of(v))
-                        .collect::<Result<_, _>>()?,
+                match list.iter().map(key_source).collect::<Option<Vec<_>>>() {
+                    Some(values) => values,
                     None => continue,
                 }
             }
             _ => continue,
         };
-        result = Some(match result {
+        if sources.iter().any(|s| matches!(s, KeySource::Param(_))) {
+            // A literal condition on the same key is enough on its own; keep the first
+            // parameter condition for when there is none.
+            deferred.get_or_insert(sources);
+            continue;
+        }
+        let shards = sources
+            .iter()
+            .map(|s| match s {
+                KeySource::Value(v) => table.shard_of(&v.as_key()),
+                KeySource::Param(_) => unreachable!("handled above"),
+            })
+            .collect::<Result<BTreeSet<_>, _>>()?;
+        literal_shards = Some(match literal_shards {
             None => shards,
             Some(prev) => prev.intersection(&shards).copied().collect(),
         });
     }
-    Ok(result)
+    Ok(literal_shards
+        .map(Constraint::Shards)
+        .or(deferred.map(Constraint::Deferred)))
 }
 
 /// Names of shards, for messages.

@@ -86,11 +86,6 @@ pub fn unknown_command(command: u8) -> ClientError {
 
 fn command_name(command: u8) -> &'static str {
     match command {
-        0x16 => "COM_STMT_PREPARE",
-        0x17 => "COM_STMT_EXECUTE",
-        0x18 => "COM_STMT_SEND_LONG_DATA",
-        0x19 => "COM_STMT_CLOSE",
-        0x1a => "COM_STMT_RESET",
         0x11 => "COM_CHANGE_USER",
         0x12 => "COM_BINLOG_DUMP",
         0x0a => "COM_PROCESS_INFO",

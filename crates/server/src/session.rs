@@ -8,26 +8,95 @@ use shardgate_protocol::forward::ForwardError;
 use shardgate_protocol::packets::{self, OkInfo};
 use shardgate_protocol::response::Finish;
 use shardgate_protocol::server_handshake::{accept, Greeting, HandshakeError, Login};
+use shardgate_protocol::stmt::ExecuteRequest;
 use shardgate_protocol::{CapabilityFlags, Command, PacketConn, ProtocolError, StatusFlags};
 use shardgate_ring::ShardId;
 use shardgate_router::{plan_sql, Plan, Route, RouteError, SessionVar, StatementKind, TxnCommand};
 use tokio::net::TcpStream;
 
 use crate::errors::{unknown_command, ClientError};
+use crate::prepared::Statements;
 use crate::runtime::Runtime;
 use crate::state::{expect_ok, SessionState};
 use crate::Proxy;
 
 /// Why a session ends early.
 #[derive(Debug)]
-enum End {
+pub(crate) enum End {
     /// The client went away or sent something unreadable; logged, connection closed.
     Client(ProtocolError),
     /// The answer broke after part of it reached the client: closing is the only honest signal.
     BrokenAnswer(String),
 }
 
-type Step = Result<(), End>;
+pub(crate) type Step = Result<(), End>;
+
+/// What to run on the backend connection a statement was routed to.
+pub(crate) enum Work<'a> {
+    /// A COM_QUERY (or COM_FIELD_LIST) with its argument, sent as-is.
+    Command(Command, &'a [u8]),
+    /// A prepared statement's execution: prepared on the connection first if needed.
+    Execute(&'a Execution<'a>),
+}
+
+/// A COM_STMT_EXECUTE ready to send on any backend connection.
+pub(crate) struct Execution<'a> {
+    pub sql: Arc<str>,
+    pub request: ExecuteRequest<'a>,
+    /// Parameter types: this request's or those remembered from an earlier execution.
+    pub types: Option<Vec<u8>>,
+    /// COM_STMT_SEND_LONG_DATA chunks to replay first, per parameter.
+    pub long_data: Vec<(u16, Vec<u8>)>,
+}
+
+impl Work<'_> {
+    /// Sends the work on `conn` and forwards the answer to `client`.
+    async fn run(
+        &self,
+        conn: &mut PooledConn,
+        client: &mut PacketConn<TcpStream>,
+    ) -> Result<Finish, ForwardError> {
+        let execution = match self {
+            Work::Command(command, arg) => return conn.forward(*command, arg, client).await,
+            Work::Execute(execution) => execution,
+        };
+        let backend_error = |e: BackendError| ForwardError::Backend {
+            error: ProtocolError::malformed(e.to_string()),
+            partial: false,
+        };
+        let id = match conn
+            .statement_id(&execution.sql)
+            .await
+            .map_err(backend_error)?
+        {
+            Ok(id) => id,
+            Err(server_error) => {
+                // The statement no longer prepares here (e.g. a table changed): say why.
+                let e = ClientError::from(server_error);
+                client
+                    .write_packet(&e.encode())
+                    .await
+                    .map_err(ForwardError::Client)?;
+                return Ok(Finish::Err(shardgate_protocol::ServerErr {
+                    code: e.code,
+                    state: e.state,
+                    message: e.message,
+                }));
+            }
+        };
+        for (param, data) in &execution.long_data {
+            let mut arg = Vec::with_capacity(6 + data.len());
+            arg.extend_from_slice(&id.to_le_bytes());
+            arg.extend_from_slice(&param.to_le_bytes());
+            arg.extend_from_slice(data);
+            conn.send_no_reply(Command::COM_STMT_SEND_LONG_DATA, &arg)
+                .await
+                .map_err(backend_error)?;
+        }
+        let body = execution.request.encode_for(id, execution.types.as_deref());
+        conn.forward(Command::COM_STMT_EXECUTE, &body, client).await
+    }
+}
 
 /// An open transaction: where it runs (once its first statement picked a shard).
 #[derive(Debug, Default)]
@@ -40,12 +109,13 @@ struct Txn {
     wrote: bool,
 }
 
-struct Session {
-    client: PacketConn<TcpStream>,
-    proxy: Arc<Proxy>,
+pub(crate) struct Session {
+    pub(crate) client: PacketConn<TcpStream>,
+    pub(crate) proxy: Arc<Proxy>,
     capabilities: CapabilityFlags,
     flavor: Flavor,
     state: SessionState,
+    pub(crate) statements: Statements,
     /// The state right after login, which COM_RESET_CONNECTION returns to.
     initial_state: SessionState,
     txn: Option<Txn>,
@@ -116,6 +186,7 @@ impl Session {
             flavor: Flavor::of_client(login.capabilities),
             initial_state: state.clone(),
             state,
+            statements: Statements::default(),
             txn: None,
         };
         if session.state.database != *default_db {
@@ -152,11 +223,11 @@ impl Session {
         status
     }
 
-    fn in_transaction(&self) -> bool {
+    pub(crate) fn in_transaction(&self) -> bool {
         self.txn.is_some() || !self.state.autocommit
     }
 
-    async fn send_ok(&mut self, affected_rows: u64, warnings: u16) -> Step {
+    pub(crate) async fn send_ok(&mut self, affected_rows: u64, warnings: u16) -> Step {
         let ok = packets::ok(&OkInfo {
             affected_rows,
             status: self.status(),
@@ -166,7 +237,7 @@ impl Session {
         self.client.write_packet(&ok).await.map_err(End::Client)
     }
 
-    async fn send_error(&mut self, e: ClientError) -> Step {
+    pub(crate) async fn send_error(&mut self, e: ClientError) -> Step {
         self.client
             .write_packet(&e.encode())
             .await
@@ -196,7 +267,8 @@ impl Session {
                 }
                 c if c == Command::COM_FIELD_LIST as u8 => {
                     let shard = self.proxy.runtime().topology.default_shard;
-                    self.forward(shard, Command::COM_FIELD_LIST, arg).await?
+                    self.forward(shard, Work::Command(Command::COM_FIELD_LIST, arg))
+                        .await?
                 }
                 c if c == Command::COM_SET_OPTION as u8 => {
                     let eof = packets::result_terminator(self.capabilities, self.status(), 0);
@@ -207,8 +279,14 @@ impl Session {
                     // pooled connections carrying this session's variables are reset before reuse.
                     self.txn = None;
                     self.state = self.initial_state.clone();
+                    self.statements.clear();
                     self.send_ok(0, 0).await?
                 }
+                c if c == Command::COM_STMT_PREPARE as u8 => self.stmt_prepare(arg).await?,
+                c if c == Command::COM_STMT_EXECUTE as u8 => self.stmt_execute(arg).await?,
+                c if c == Command::COM_STMT_SEND_LONG_DATA as u8 => self.stmt_send_long_data(arg),
+                c if c == Command::COM_STMT_RESET as u8 => self.stmt_reset(arg).await?,
+                c if c == Command::COM_STMT_CLOSE as u8 => self.stmt_close(arg),
                 c if c == Command::COM_STATISTICS as u8 => {
                     let text = b"shardgate: statistics are served on the metrics endpoint";
                     self.client.write_packet(text).await.map_err(End::Client)?
@@ -238,7 +316,7 @@ impl Session {
     /// A statement naming a sharded table that our parser cannot read. MariaDB's parser decides:
     /// a real syntax error comes back with MariaDB's own code and message (a statement is
     /// prepared, never executed, on the default shard); valid MariaDB SQL gets our clear error.
-    async fn unparsed(
+    pub(crate) async fn unparsed(
         &mut self,
         runtime: &Runtime,
         sql: &[u8],
@@ -259,14 +337,26 @@ impl Session {
         self.send_error(error).await
     }
 
-    async fn execute(&mut self, runtime: &Runtime, plan: &Plan, text: &[u8]) -> Step {
+    pub(crate) async fn execute(&mut self, runtime: &Runtime, plan: &Plan, text: &[u8]) -> Step {
         match &plan.route {
             Route::Shard(shard) => {
                 if self.in_transaction() {
-                    self.in_txn(runtime, *shard, plan.kind, text).await
+                    self.in_txn(
+                        runtime,
+                        *shard,
+                        plan.kind,
+                        Work::Command(Command::COM_QUERY, text),
+                    )
+                    .await
                 } else {
-                    self.forward(*shard, Command::COM_QUERY, text).await
+                    self.forward(*shard, Work::Command(Command::COM_QUERY, text))
+                        .await
                 }
+            }
+            // `?` in a text query: MariaDB reports the syntax error.
+            Route::Deferred(_) => {
+                let work = Work::Command(Command::COM_QUERY, text);
+                self.forward(runtime.topology.default_shard, work).await
             }
             Route::AllShards => self.all_shards(runtime, text).await,
             Route::Use(db) => self.use_database(db.clone()).await,
@@ -275,20 +365,20 @@ impl Session {
         }
     }
 
-    /// Runs one command on a pooled connection of `shard` and forwards its answer.
-    async fn forward(&mut self, shard: ShardId, command: Command, arg: &[u8]) -> Step {
+    /// Runs `work` on a pooled connection of `shard` and forwards its answer.
+    pub(crate) async fn forward(&mut self, shard: ShardId, work: Work<'_>) -> Step {
         let runtime = self.proxy.runtime();
         let mut conn = match self.checkout(&runtime, shard).await {
             Ok(conn) => conn,
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };
-        let result = conn.forward(command, arg, &mut self.client).await;
+        let result = work.run(&mut conn, &mut self.client).await;
         let pool = conn.pool().clone();
         drop(conn);
         self.forwarded(result, &pool).await
     }
 
-    async fn checkout(
+    pub(crate) async fn checkout(
         &self,
         runtime: &Runtime,
         shard: ShardId,
@@ -323,12 +413,12 @@ impl Session {
     }
 
     /// A statement inside a transaction: runs on the connection the transaction is pinned to.
-    async fn in_txn(
+    pub(crate) async fn in_txn(
         &mut self,
         runtime: &Runtime,
         shard: ShardId,
         kind: StatementKind,
-        sql: &[u8],
+        work: Work<'_>,
     ) -> Step {
         let txn = self.txn.get_or_insert_with(Txn::default);
         if txn
@@ -374,9 +464,7 @@ impl Session {
         let txn = self.txn.as_mut().expect("txn just set");
         txn.wrote |= kind != StatementKind::Read;
         let (_, conn) = txn.pinned.as_mut().expect("pinned above");
-        let result = conn
-            .forward(Command::COM_QUERY, sql, &mut self.client)
-            .await;
+        let result = work.run(conn, &mut self.client).await;
         let pool = conn.pool().clone();
         if !conn.in_transaction() || conn.broken {
             // Committed implicitly (DDL), failed before starting, or broken: nothing stays pinned.
@@ -509,6 +597,14 @@ impl Session {
         }
     }
 
+    /// The transaction's connection, if it is pinned to `shard`.
+    pub(crate) fn pinned_conn(&mut self, shard: ShardId) -> Option<&mut PooledConn> {
+        match self.txn.as_mut().and_then(|t| t.pinned.as_mut()) {
+            Some((pinned, conn)) if *pinned == shard => Some(conn),
+            _ => None,
+        }
+    }
+
     fn pinned_in_trans(&self) -> bool {
         self.txn
             .as_ref()
@@ -525,8 +621,13 @@ impl Session {
         match (cmd, pinned) {
             (TxnCommand::Begin, Some(shard)) => {
                 // BEGIN inside a transaction commits it and starts another, on the same connection.
-                self.in_txn(runtime, shard, StatementKind::Transaction, text)
-                    .await
+                self.in_txn(
+                    runtime,
+                    shard,
+                    StatementKind::Transaction,
+                    Work::Command(Command::COM_QUERY, text),
+                )
+                .await
             }
             (TxnCommand::Begin, None) => {
                 self.txn = Some(Txn {
@@ -549,8 +650,13 @@ impl Session {
                 self.send_ok(0, 0).await
             }
             (TxnCommand::Savepoint, Some(shard)) => {
-                self.in_txn(runtime, shard, StatementKind::Transaction, text)
-                    .await
+                self.in_txn(
+                    runtime,
+                    shard,
+                    StatementKind::Transaction,
+                    Work::Command(Command::COM_QUERY, text),
+                )
+                .await
             }
             (TxnCommand::Savepoint, None) if self.txn.is_some() => {
                 let e = ClientError::new(
@@ -561,8 +667,11 @@ impl Session {
                 self.send_error(e).await
             }
             (TxnCommand::Savepoint, None) => {
-                self.forward(runtime.topology.default_shard, Command::COM_QUERY, text)
-                    .await
+                self.forward(
+                    runtime.topology.default_shard,
+                    Work::Command(Command::COM_QUERY, text),
+                )
+                .await
             }
         }
     }

@@ -60,6 +60,8 @@ impl SessionState {
         if conn.vars_fingerprint != self.fingerprint {
             if conn.vars_fingerprint != 0 {
                 expect_ok(conn, Command::COM_RESET_CONNECTION, b"").await?;
+                // The reset also closed the connection's prepared statements.
+                conn.statements.clear();
                 conn.vars_fingerprint = 0;
                 conn.database.clear();
             }

@@ -1,0 +1,114 @@
+//! `GROUP BY` over unsorted input, under a memory bound.
+//!
+//! Every group's state is held until the input ends (each group counts as a row of the
+//! [`MemoryLimit`]); then the groups come out sorted by the group columns ascending, the
+//! order MariaDB 10.11 gives a `GROUP BY` without `ORDER BY`. Prefer [`OrderedAggregate`](crate::OrderedAggregate)
+//! whenever the shards can sort by the group columns.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+
+use crate::aggregate::{Acc, Aggregate, Aggregator};
+use crate::column::ColumnMeta;
+use crate::error::Result;
+use crate::memory::{Budget, MemoryLimit, ENTRY_OVERHEAD};
+use crate::pipeline::RowOperator;
+use crate::value::Value;
+
+struct Group {
+    key: Vec<Value>,
+    accs: Vec<Acc>,
+    size: u64,
+}
+
+/// `GROUP BY` over unsorted input.
+pub struct HashAggregate {
+    agg: Aggregator,
+    index: HashMap<Vec<u8>, usize>,
+    groups: Vec<Group>,
+    budget: Budget,
+}
+
+impl std::fmt::Debug for HashAggregate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HashAggregate({} groups)", self.groups.len())
+    }
+}
+
+impl HashAggregate {
+    /// Groups rows with `inputs` columns by `group_by` and computes `outputs` per group,
+    /// holding at most `limit`.
+    pub fn new(
+        group_by: &[usize],
+        outputs: Vec<Aggregate>,
+        inputs: &[ColumnMeta],
+        limit: MemoryLimit,
+    ) -> Result<HashAggregate> {
+        Ok(HashAggregate {
+            agg: Aggregator::new(group_by, outputs, inputs)?,
+            index: HashMap::new(),
+            groups: Vec::new(),
+            budget: Budget::new("hash aggregate", limit),
+        })
+    }
+
+    /// The metadata of the output columns.
+    pub fn output_columns(&self) -> &[ColumnMeta] {
+        self.agg.result_columns()
+    }
+
+    /// Folds one row into its group. Fails with
+    /// [`MergeError::MemoryLimit`](crate::MergeError::MemoryLimit) when a new group would
+    /// exceed the bound.
+    pub fn push_row(&mut self, row: Bytes) -> Result<()> {
+        let (row, key) = self.agg.group.extract(row)?;
+        let mut kb = Vec::new();
+        self.agg.group.key_bytes(&key, &mut kb);
+        let gi = match self.index.get(&kb) {
+            Some(&gi) => gi,
+            None => {
+                let accs = self.agg.start();
+                let size = 2 * kb.len() as u64 + ENTRY_OVERHEAD;
+                self.budget.charge(1, size)?;
+                self.index.insert(kb, self.groups.len());
+                self.groups.push(Group { key, accs, size: 0 });
+                self.groups.len() - 1
+            }
+        };
+        let g = &mut self.groups[gi];
+        self.agg.update(&mut g.accs, &row)?;
+        // First and extreme cells may have grown the group: charge the difference.
+        let size: u64 = g.accs.iter().map(Acc::size).sum();
+        if size > g.size {
+            let grow = size - g.size;
+            g.size = size;
+            self.budget.charge(0, grow)?;
+        }
+        Ok(())
+    }
+
+    /// Ends the input: the groups' rows, sorted by the group columns.
+    pub fn finish_rows(&mut self) -> Result<Vec<Bytes>> {
+        let mut groups = std::mem::take(&mut self.groups);
+        self.index.clear();
+        let order = &self.agg.group;
+        if order.is_empty() && groups.is_empty() {
+            // A scalar aggregate answers one row even without input.
+            return Ok(vec![self.agg.finish(&self.agg.start())?]);
+        }
+        groups.sort_by(|a, b| order.compare(&a.key, &b.key));
+        groups.iter().map(|g| self.agg.finish(&g.accs)).collect()
+    }
+}
+
+impl RowOperator for HashAggregate {
+    fn push(&mut self, row: Bytes, _out: &mut Vec<Bytes>) -> Result<()> {
+        self.push_row(row)
+    }
+
+    fn finish(&mut self, out: &mut Vec<Bytes>) -> Result<()> {
+        out.extend(self.finish_rows()?);
+        Ok(())
+    }
+}

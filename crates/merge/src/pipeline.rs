@@ -1,0 +1,90 @@
+//! A chain of single-input operators the executor feeds merged rows through.
+//!
+//! Every operator after the k-way merge implements [`RowOperator`]: rows go in one at a
+//! time, rows ready for the client come out, and [`finish`](RowOperator::finish) flushes what
+//! an operator holds (the last group, the sorted rows). A [`Pipeline`] chains them, e.g.
+//! `OrderedAggregate → Filter (HAVING) → Sort → Limit → Project`.
+
+use bytes::Bytes;
+
+use crate::error::Result;
+
+/// A streaming operator over raw row payloads.
+pub trait RowOperator: Send {
+    /// Feeds one row; appends the rows that are ready to `out`.
+    fn push(&mut self, row: Bytes, out: &mut Vec<Bytes>) -> Result<()>;
+
+    /// Ends the input; appends the rows still held to `out`.
+    fn finish(&mut self, out: &mut Vec<Bytes>) -> Result<()>;
+
+    /// `true` when no further input can change the output (a `LIMIT` is full): the executor
+    /// may stop reading and cancel the shards' queries.
+    fn is_done(&self) -> bool {
+        false
+    }
+}
+
+/// Operators applied in order, each one's output the next one's input.
+#[derive(Default)]
+pub struct Pipeline {
+    ops: Vec<Box<dyn RowOperator>>,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Pipeline({} operators)", self.ops.len())
+    }
+}
+
+impl Pipeline {
+    /// A pipeline of `ops`; an empty one passes rows through.
+    pub fn new(ops: Vec<Box<dyn RowOperator>>) -> Pipeline {
+        Pipeline { ops }
+    }
+
+    /// Appends an operator at the end.
+    pub fn then(mut self, op: impl RowOperator + 'static) -> Pipeline {
+        self.ops.push(Box::new(op));
+        self
+    }
+
+    fn run_from(&mut self, start: usize, mut rows: Vec<Bytes>, out: &mut Vec<Bytes>) -> Result<()> {
+        for op in &mut self.ops[start..] {
+            if rows.is_empty() {
+                return Ok(());
+            }
+            let mut next = Vec::new();
+            for row in rows {
+                if op.is_done() {
+                    break;
+                }
+                op.push(row, &mut next)?;
+            }
+            rows = next;
+        }
+        out.extend(rows);
+        Ok(())
+    }
+}
+
+impl RowOperator for Pipeline {
+    fn push(&mut self, row: Bytes, out: &mut Vec<Bytes>) -> Result<()> {
+        if self.is_done() {
+            return Ok(());
+        }
+        self.run_from(0, vec![row], out)
+    }
+
+    fn finish(&mut self, out: &mut Vec<Bytes>) -> Result<()> {
+        for i in 0..self.ops.len() {
+            let mut flushed = Vec::new();
+            self.ops[i].finish(&mut flushed)?;
+            self.run_from(i + 1, flushed, out)?;
+        }
+        Ok(())
+    }
+
+    fn is_done(&self) -> bool {
+        self.ops.iter().any(|op| op.is_done())
+    }
+}
