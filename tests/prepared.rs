@@ -198,3 +198,44 @@ async fn large_parameters_arrive_intact() {
     drop(conn);
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn last_insert_id_follows_the_session_across_pooled_connections() {
+    let env = TestEnv::start_with(1, 0, "\n[backend.pool]\nmax_size = 4\n").await;
+    let mut a = env.connect().await;
+    let mut b = env.connect().await;
+    a.query_drop("CREATE TABLE seq (id BIGINT AUTO_INCREMENT PRIMARY KEY, v INT)")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(&mut a, "SELECT LAST_INSERT_ID()").await,
+        vec![vec![Some("0".into())]]
+    );
+    a.query_drop("INSERT INTO seq (v) VALUES (1), (2)")
+        .await
+        .unwrap();
+    b.query_drop("INSERT INTO seq (v) VALUES (3)")
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        // Whichever pooled connection answers, each session sees its own last id.
+        assert_eq!(
+            rows(&mut a, "SELECT LAST_INSERT_ID()").await,
+            vec![vec![Some("1".into())]]
+        );
+        assert_eq!(
+            rows(&mut b, "SELECT LAST_INSERT_ID()").await,
+            vec![vec![Some("3".into())]]
+        );
+    }
+    a.query_drop("UPDATE seq SET v = 9 WHERE id = 2")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(&mut a, "SELECT v FROM seq WHERE id = LAST_INSERT_ID()").await,
+        vec![vec![Some("1".into())]],
+        "an UPDATE leaves LAST_INSERT_ID() alone"
+    );
+    drop((a, b));
+    env.stop().await;
+}

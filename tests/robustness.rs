@@ -83,22 +83,9 @@ async fn malformed_packets_close_only_their_connection() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unsupported_commands_get_a_clear_error_and_reset_really_resets() {
+async fn reset_connection_really_resets() {
     let env = TestEnv::start(1, 0).await;
     let mut conn = env.connect().await;
-
-    // COM_CHANGE_USER is not supported yet: a clear error, not a bare OK.
-    let change = mysql_async::ChangeUserOpts::default()
-        .with_user(Some("app".into()))
-        .with_pass(Some("wrong".into()));
-    let (code, state, msg) = server_error(conn.change_user(change).await);
-    assert_eq!((code, state.as_str()), (1047, "08S01"));
-    assert!(msg.contains("COM_CHANGE_USER"), "{msg}");
-    let mut conn = env.connect().await;
-    assert_eq!(
-        rows(&mut conn, "SELECT 3").await,
-        vec![vec![Some("3".into())]]
-    );
 
     // COM_RESET_CONNECTION: session variables, user variables and the open transaction are gone.
     conn.query_drop("SET SESSION sql_mode = 'ANSI_QUOTES'")
@@ -328,5 +315,48 @@ async fn deeply_chained_statements_cannot_crash_the_proxy() {
         vec![vec![Some("6".into())]]
     );
     drop(conn);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn change_user_reauthenticates_and_starts_a_fresh_session() {
+    let env = TestEnv::start_with(
+        1,
+        0,
+        "\n[[users]]\nname = \"other\"\npassword = \"other-pw\"\n",
+    )
+    .await;
+    let mut conn = env.connect().await;
+    conn.query_drop("SET @marker = 1").await.unwrap();
+    conn.query_drop("CREATE TABLE app.cu (id INT PRIMARY KEY)")
+        .await
+        .unwrap();
+    conn.query_drop("BEGIN").await.unwrap();
+    conn.query_drop("INSERT INTO app.cu VALUES (1)")
+        .await
+        .unwrap();
+    let to_other = mysql_async::ChangeUserOpts::default()
+        .with_user(Some("other".into()))
+        .with_pass(Some("other-pw".into()))
+        .with_db_name(Some("information_schema".into()));
+    conn.change_user(to_other).await.unwrap();
+    let state = rows(&mut conn, "SELECT @marker, DATABASE()").await;
+    assert_eq!(state, vec![vec![None, Some("information_schema".into())]]);
+    assert!(
+        rows(&mut conn, "SELECT * FROM app.cu").await.is_empty(),
+        "the open transaction was rolled back"
+    );
+
+    let wrong = mysql_async::ChangeUserOpts::default()
+        .with_user(Some("app".into()))
+        .with_pass(Some("wrong".into()));
+    let (code, state, msg) = server_error(conn.change_user(wrong).await);
+    assert_eq!((code, state.as_str()), (1045, "28000"), "{msg}");
+    let mut fresh = env.connect().await;
+    assert_eq!(
+        rows(&mut fresh, "SELECT 3").await,
+        vec![vec![Some("3".into())]]
+    );
+    drop((conn, fresh));
     env.stop().await;
 }

@@ -179,12 +179,19 @@ fn float_decimals(m: &ColumnMeta) -> u8 {
 /// MariaDB's `SUM(x)` column for an `x` column.
 pub fn sum_result_meta(input: &ColumnMeta) -> Result<ColumnMeta> {
     let kind = input.kind();
-    if matches!(kind, ValueKind::Date | ValueKind::DateTime | ValueKind::Time) {
+    if matches!(
+        kind,
+        ValueKind::Date | ValueKind::DateTime | ValueKind::Time
+    ) {
         return Err(temporal_unsupported("SUM", input));
     }
     if is_exact(kind) {
         let p = (exact_precision(input) + 22).min(MAX_PRECISION);
-        let scale = if kind == ValueKind::Decimal { input.decimals } else { 0 };
+        let scale = if kind == ValueKind::Decimal {
+            input.decimals
+        } else {
+            0
+        };
         return Ok(decimal_meta(p, scale));
     }
     let d = float_decimals(input);
@@ -194,11 +201,18 @@ pub fn sum_result_meta(input: &ColumnMeta) -> Result<ColumnMeta> {
 /// MariaDB's `AVG(x)` column for an `x` column.
 pub fn avg_result_meta(input: &ColumnMeta) -> Result<ColumnMeta> {
     let kind = input.kind();
-    if matches!(kind, ValueKind::Date | ValueKind::DateTime | ValueKind::Time) {
+    if matches!(
+        kind,
+        ValueKind::Date | ValueKind::DateTime | ValueKind::Time
+    ) {
         return Err(temporal_unsupported("AVG", input));
     }
     if is_exact(kind) {
-        let s = if kind == ValueKind::Decimal { input.decimals } else { 0 };
+        let s = if kind == ValueKind::Decimal {
+            input.decimals
+        } else {
+            0
+        };
         let scale = (u32::from(s) + 4).min(MAX_SCALE) as u8;
         return Ok(decimal_meta(exact_precision(input) + 4, scale));
     }
@@ -485,7 +499,10 @@ mod tests {
         if unsigned {
             flags |= ColumnFlags::UNSIGNED_FLAG;
         }
-        ColumnMeta::new(t).with_length(len).with_decimals(dec).with_flags(flags)
+        ColumnMeta::new(t)
+            .with_length(len)
+            .with_decimals(dec)
+            .with_flags(flags)
     }
 
     /// (input, SUM type/length/decimals, AVG type/length/decimals) as MariaDB 10.11 reports.
@@ -498,8 +515,16 @@ mod tests {
             (col(MYSQL_TYPE_LONG, 11, 0, false), (d, 33, 0), (d, 16, 4)),
             (col(MYSQL_TYPE_TINY, 4, 0, false), (d, 26, 0), (d, 9, 4)),
             (col(MYSQL_TYPE_INT24, 9, 0, false), (d, 31, 0), (d, 14, 4)),
-            (col(MYSQL_TYPE_LONGLONG, 20, 0, false), (d, 42, 0), (d, 25, 4)),
-            (col(MYSQL_TYPE_LONGLONG, 20, 0, true), (d, 43, 0), (d, 26, 4)),
+            (
+                col(MYSQL_TYPE_LONGLONG, 20, 0, false),
+                (d, 42, 0),
+                (d, 25, 4),
+            ),
+            (
+                col(MYSQL_TYPE_LONGLONG, 20, 0, true),
+                (d, 43, 0),
+                (d, 26, 4),
+            ),
             (col(MYSQL_TYPE_SHORT, 5, 0, true), (d, 28, 0), (d, 11, 4)),
             (col(MYSQL_TYPE_YEAR, 4, 0, true), (d, 27, 0), (d, 10, 4)),
             (col(MYSQL_TYPE_BIT, 8, 0, true), (d, 31, 0), (d, 14, 4)),
@@ -509,7 +534,11 @@ mod tests {
             (col(d, 66, 0, false), (d, 66, 0), (d, 71, 4)),
             (col(d, 40, 36, false), (d, 62, 36), (d, 44, 38)),
             (col(f, 22, 31, false), (f, 23, 31), (f, 23, 31)),
-            (col(MYSQL_TYPE_FLOAT, 12, 31, false), (f, 23, 31), (f, 16, 31)),
+            (
+                col(MYSQL_TYPE_FLOAT, 12, 31, false),
+                (f, 23, 31),
+                (f, 16, 31),
+            ),
             (col(f, 10, 2, false), (f, 19, 2), (f, 14, 6)),
             (col(MYSQL_TYPE_FLOAT, 7, 3, false), (f, 20, 3), (f, 11, 7)),
             (col(f, 30, 28, false), (f, 45, 28), (f, 23, 31)),
@@ -517,16 +546,31 @@ mod tests {
         for (input, sum, avg) in cases {
             let s = sum_result_meta(&input).unwrap();
             let a = avg_result_meta(&input).unwrap();
-            assert_eq!((s.column_type, s.length, s.decimals), sum, "SUM of {input:?}");
-            assert_eq!((a.column_type, a.length, a.decimals), avg, "AVG of {input:?}");
+            assert_eq!(
+                (s.column_type, s.length, s.decimals),
+                sum,
+                "SUM of {input:?}"
+            );
+            assert_eq!(
+                (a.column_type, a.length, a.decimals),
+                avg,
+                "AVG of {input:?}"
+            );
             let from_sum = avg_meta_from_sum(&s).unwrap();
-            assert_eq!((from_sum.column_type, from_sum.decimals), (avg.0, avg.2), "AVG from {s:?}");
+            assert_eq!(
+                (from_sum.column_type, from_sum.decimals),
+                (avg.0, avg.2),
+                "AVG from {s:?}"
+            );
             if avg.0 == d && sum.1 < 66 {
                 assert_eq!(from_sum.length, avg.1, "AVG length from {s:?}");
             }
         }
         let c = count_meta();
-        assert_eq!((c.column_type, c.length, c.decimals), (MYSQL_TYPE_LONGLONG, 21, 0));
+        assert_eq!(
+            (c.column_type, c.length, c.decimals),
+            (MYSQL_TYPE_LONGLONG, 21, 0)
+        );
         assert!(sum_result_meta(&ColumnMeta::new(MYSQL_TYPE_DATE)).is_err());
     }
 }

@@ -137,7 +137,11 @@ fn rest_against_pad(first: u32, rest: impl Iterator<Item = u32>) -> Ordering {
 /// `general_ci` weight of a code point.
 fn general_ci_weight(cp: u32) -> u32 {
     if cp < 0x80 {
-        return if (0x61..=0x7A).contains(&cp) { cp - 32 } else { cp };
+        return if (0x61..=0x7A).contains(&cp) {
+            cp - 32
+        } else {
+            cp
+        };
     }
     if cp > 0xFFFF {
         return 0xFFFD;
@@ -215,9 +219,17 @@ mod tests {
 
     #[test]
     fn pad_space_ignores_trailing_spaces_only() {
-        for c in [Collation::GeneralCi, Collation::PadBinary, Collation::Latin1SwedishCi] {
+        for c in [
+            Collation::GeneralCi,
+            Collation::PadBinary,
+            Collation::Latin1SwedishCi,
+        ] {
             assert_eq!(c.compare(b"a", b"a  "), Equal, "{c:?}");
-            assert_eq!(c.compare(b"a\t", b"a"), Less, "{c:?}: tab sorts below the pad");
+            assert_eq!(
+                c.compare(b"a\t", b"a"),
+                Less,
+                "{c:?}: tab sorts below the pad"
+            );
             assert_eq!(c.compare(b"a b", b"a"), Greater, "{c:?}");
             assert_eq!(key(c, "a  "), key(c, "a"));
         }
@@ -229,7 +241,10 @@ mod tests {
     fn supplementary_characters_all_weigh_the_same_in_general_ci() {
         let g = Collation::GeneralCi;
         assert_eq!(g.compare("😀".as_bytes(), "😁".as_bytes()), Equal);
-        assert_eq!(Collation::PadBinary.compare("😀".as_bytes(), "😁".as_bytes()), Less);
+        assert_eq!(
+            Collation::PadBinary.compare("😀".as_bytes(), "😁".as_bytes()),
+            Less
+        );
     }
 
     #[test]

@@ -3,10 +3,10 @@
 use mysql_common::constants::{ColumnFlags, ColumnType};
 use mysql_common::io::ParseBuf;
 use mysql_common::packets::Column;
-use mysql_common::proto::MySerialize;
 
 use crate::collation::Collation;
 use crate::error::{MergeError, Result};
+use crate::row::write_cell;
 
 /// The type information of a result column, as a column-definition packet carries it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,7 +155,9 @@ impl ColumnMeta {
             MYSQL_TYPE_FLOAT => ValueKind::Float,
             MYSQL_TYPE_DOUBLE => ValueKind::Double,
             MYSQL_TYPE_DATE | MYSQL_TYPE_NEWDATE => ValueKind::Date,
-            MYSQL_TYPE_DATETIME | MYSQL_TYPE_DATETIME2 | MYSQL_TYPE_TIMESTAMP
+            MYSQL_TYPE_DATETIME
+            | MYSQL_TYPE_DATETIME2
+            | MYSQL_TYPE_TIMESTAMP
             | MYSQL_TYPE_TIMESTAMP2 => ValueKind::DateTime,
             MYSQL_TYPE_TIME | MYSQL_TYPE_TIME2 => ValueKind::Time,
             MYSQL_TYPE_YEAR => ValueKind::Year,
@@ -190,51 +192,44 @@ impl ColumnMeta {
         let col: Column = ParseBuf(payload)
             .parse(())
             .map_err(|e| MergeError::ColumnDefinition(e.to_string()))?;
-        let mut col = col;
-        if let Some(name) = name {
-            col = col.with_name(name);
-        }
-        let mut out = Vec::with_capacity(payload.len() + 8);
-        self.apply(col).serialize(&mut out);
-        Ok(out)
+        Ok(self.encode_definition(
+            col.schema_ref(),
+            col.table_ref(),
+            col.org_table_ref(),
+            name.unwrap_or(col.name_ref()),
+            col.org_name_ref(),
+        ))
     }
 
     /// A column-definition payload named `name` with this metadata and no schema or table
     /// (what MariaDB sends for an expression).
     pub fn definition(&self, name: &[u8]) -> Vec<u8> {
-        let col = self.apply(Column::new(self.column_type).with_name(name));
-        let mut out = Vec::new();
-        col.serialize(&mut out);
-        out
+        self.encode_definition(b"", b"", b"", name, b"")
     }
 
-    fn apply(&self, col: Column) -> Column {
-        let mut col = col
-            .with_flags(self.flags)
-            .with_character_set(self.charset)
-            .with_decimals(self.decimals)
-            .with_column_length(self.length);
-        if col.column_type() != self.column_type {
-            // `Column` has no type setter: rebuild, keeping the names.
-            let names = (
-                col.schema_ref().to_vec(),
-                col.table_ref().to_vec(),
-                col.org_table_ref().to_vec(),
-                col.name_ref().to_vec(),
-                col.org_name_ref().to_vec(),
-            );
-            col = Column::new(self.column_type)
-                .with_schema(&names.0)
-                .with_table(&names.1)
-                .with_org_table(&names.2)
-                .with_name(&names.3)
-                .with_org_name(&names.4)
-                .with_flags(self.flags)
-                .with_character_set(self.charset)
-                .with_decimals(self.decimals)
-                .with_column_length(self.length);
+    /// Encodes a protocol-4.1 column definition. (mysql_common 0.38's `Column` serializer
+    /// writes the length before the charset, the reverse of the wire order, so it is not
+    /// used.)
+    fn encode_definition(
+        &self,
+        schema: &[u8],
+        table: &[u8],
+        org_table: &[u8],
+        name: &[u8],
+        org_name: &[u8],
+    ) -> Vec<u8> {
+        let mut out = Vec::with_capacity(32 + schema.len() + table.len() * 2 + name.len() * 2);
+        for s in [&b"def"[..], schema, table, org_table, name, org_name] {
+            write_cell(&mut out, Some(s));
         }
-        col
+        out.push(0x0c);
+        out.extend_from_slice(&self.charset.to_le_bytes());
+        out.extend_from_slice(&self.length.to_le_bytes());
+        out.push(self.column_type as u8);
+        out.extend_from_slice(&self.flags.bits().to_le_bytes());
+        out.push(self.decimals);
+        out.extend_from_slice(&[0, 0]);
+        out
     }
 }
 
@@ -242,21 +237,30 @@ impl ColumnMeta {
 mod tests {
     use super::*;
 
-    fn def(col: Column) -> Vec<u8> {
-        let mut out = Vec::new();
-        col.serialize(&mut out);
-        out
+    /// A definition as MariaDB sends it for `SELECT SUM(d) AS total FROM app.t`.
+    fn wire_definition() -> Vec<u8> {
+        let mut p = Vec::new();
+        for s in ["def", "app", "t", "t", "total", ""] {
+            p.push(s.len() as u8);
+            p.extend_from_slice(s.as_bytes());
+        }
+        p.push(0x0c);
+        p.extend_from_slice(&63u16.to_le_bytes());
+        p.extend_from_slice(&34u32.to_le_bytes());
+        p.push(ColumnType::MYSQL_TYPE_NEWDECIMAL as u8);
+        p.extend_from_slice(
+            &(ColumnFlags::BINARY_FLAG | ColumnFlags::NUM_FLAG)
+                .bits()
+                .to_le_bytes(),
+        );
+        p.push(3);
+        p.extend_from_slice(&[0, 0]);
+        p
     }
 
     #[test]
     fn parses_a_column_definition() {
-        let payload = def(Column::new(ColumnType::MYSQL_TYPE_NEWDECIMAL)
-            .with_name(b"total")
-            .with_schema(b"app")
-            .with_flags(ColumnFlags::BINARY_FLAG | ColumnFlags::NUM_FLAG)
-            .with_character_set(63)
-            .with_decimals(3)
-            .with_column_length(34));
+        let payload = wire_definition();
         let meta = ColumnMeta::from_definition(&payload).unwrap();
         assert_eq!(meta.column_type, ColumnType::MYSQL_TYPE_NEWDECIMAL);
         assert_eq!(meta.decimals, 3);
@@ -268,15 +272,17 @@ mod tests {
 
     #[test]
     fn rewrites_type_and_name_keeping_the_rest() {
-        let payload = def(Column::new(ColumnType::MYSQL_TYPE_NEWDECIMAL)
-            .with_name(b"SUM(x)")
-            .with_schema(b"app")
-            .with_decimals(2));
-        let avg = ColumnMeta::new(ColumnType::MYSQL_TYPE_DOUBLE).with_decimals(31).with_length(23);
+        let payload = wire_definition();
+        let same = ColumnMeta::from_definition(&payload).unwrap();
+        assert_eq!(same.rewrite_definition(&payload, None).unwrap(), payload);
+        let avg = ColumnMeta::new(ColumnType::MYSQL_TYPE_DOUBLE)
+            .with_decimals(31)
+            .with_length(23);
         let out = avg.rewrite_definition(&payload, Some(b"AVG(x)")).unwrap();
         let col: Column = ParseBuf(&out).parse(()).unwrap();
         assert_eq!(col.name_str(), "AVG(x)");
         assert_eq!(col.schema_str(), "app");
+        assert_eq!(col.org_table_str(), "t");
         assert_eq!(ColumnMeta::from_column(&col), avg);
         let fresh: Column = ParseBuf(&avg.definition(b"n")).parse(()).unwrap();
         assert_eq!(ColumnMeta::from_column(&fresh), avg);
@@ -286,18 +292,33 @@ mod tests {
     fn collation_comes_from_charset_and_binary_flag() {
         let s = ColumnMeta::new(ColumnType::MYSQL_TYPE_VAR_STRING).with_charset(45);
         assert_eq!(s.collation(), Collation::GeneralCi);
-        assert_eq!(s.with_flags(ColumnFlags::BINARY_FLAG).collation(), Collation::PadBinary);
+        assert_eq!(
+            s.with_flags(ColumnFlags::BINARY_FLAG).collation(),
+            Collation::PadBinary
+        );
         assert_eq!(s.with_charset(63).collation(), Collation::Binary);
         assert_eq!(s.with_charset(8).collation(), Collation::Latin1SwedishCi);
-        assert_eq!(ColumnMeta::new(ColumnType::MYSQL_TYPE_LONG).collation(), Collation::Binary);
+        assert_eq!(
+            ColumnMeta::new(ColumnType::MYSQL_TYPE_LONG).collation(),
+            Collation::Binary
+        );
     }
 
     #[test]
     fn kinds() {
         let int = ColumnMeta::new(ColumnType::MYSQL_TYPE_LONGLONG);
         assert_eq!(int.kind(), ValueKind::Int);
-        assert_eq!(int.with_flags(ColumnFlags::UNSIGNED_FLAG).kind(), ValueKind::UInt);
-        assert_eq!(ColumnMeta::new(ColumnType::MYSQL_TYPE_TIMESTAMP).kind(), ValueKind::DateTime);
-        assert_eq!(ColumnMeta::new(ColumnType::MYSQL_TYPE_ENUM).kind(), ValueKind::Bytes);
+        assert_eq!(
+            int.with_flags(ColumnFlags::UNSIGNED_FLAG).kind(),
+            ValueKind::UInt
+        );
+        assert_eq!(
+            ColumnMeta::new(ColumnType::MYSQL_TYPE_TIMESTAMP).kind(),
+            ValueKind::DateTime
+        );
+        assert_eq!(
+            ColumnMeta::new(ColumnType::MYSQL_TYPE_ENUM).kind(),
+            ValueKind::Bytes
+        );
     }
 }

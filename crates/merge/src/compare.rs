@@ -323,16 +323,36 @@ mod tests {
     fn numbers_compare_across_types() {
         let c = Collation::Binary;
         assert_eq!(compare_values(&Value::Int(1), &dec("1.000"), c), Equal);
-        assert_eq!(compare_values(&Value::UInt(u64::MAX), &Value::Int(-1), c), Greater);
-        assert_eq!(compare_values(&dec("0.1"), &Value::double(0.1), c), Less, "0.1 < the double nearest 0.1");
+        assert_eq!(
+            compare_values(&Value::UInt(u64::MAX), &Value::Int(-1), c),
+            Greater
+        );
+        assert_eq!(
+            compare_values(&dec("0.1"), &Value::double(0.1), c),
+            Less,
+            "0.1 < the double nearest 0.1"
+        );
         assert_eq!(compare_values(&dec("0.5"), &Value::double(0.5), c), Equal);
-        assert_eq!(compare_values(&Value::Int(9007199254740993), &Value::double(9007199254740992.0), c), Greater);
-        assert_eq!(compare_values(&Value::double(-0.0), &Value::Int(0), c), Equal);
+        assert_eq!(
+            compare_values(
+                &Value::Int(9007199254740993),
+                &Value::double(9007199254740992.0),
+                c
+            ),
+            Greater
+        );
+        assert_eq!(
+            compare_values(&Value::double(-0.0), &Value::Int(0), c),
+            Equal
+        );
         assert_eq!(key(&Value::double(-0.0), c), key(&Value::Int(0), c));
         assert_eq!(key(&dec("2.50"), c), key(&Value::double(2.5), c));
         assert_eq!(key(&dec("0.10"), c), key(&dec("0.1"), c));
         assert_ne!(key(&dec("0.1"), c), key(&Value::double(0.1), c));
-        assert_eq!(key(&Value::Int(i64::MAX), c), key(&dec("9223372036854775807.0"), c));
+        assert_eq!(
+            key(&Value::Int(i64::MAX), c),
+            key(&dec("9223372036854775807.0"), c)
+        );
     }
 
     #[test]
@@ -355,7 +375,10 @@ mod tests {
         let d = Value::Date(crate::temporal::Date::parse(b"2024-01-02").unwrap());
         let dt = |s: &str| Value::DateTime(DateTime::parse(s.as_bytes()).unwrap());
         assert_eq!(compare_values(&d, &dt("2024-01-02 00:00:00"), c), Equal);
-        assert_eq!(compare_values(&d, &dt("2024-01-01 23:59:59.999999"), c), Greater);
+        assert_eq!(
+            compare_values(&d, &dt("2024-01-01 23:59:59.999999"), c),
+            Greater
+        );
         assert_eq!(key(&d, c), key(&dt("2024-01-02 00:00:00.000"), c));
     }
 
@@ -368,7 +391,12 @@ mod tests {
             ColumnMeta::new(ColumnType::MYSQL_TYPE_VAR_STRING).with_charset(45),
         ];
         let order = RowOrder::new(&[SortKey::desc(1), SortKey::asc(0)], &cols).unwrap();
-        let row = |i: i64, s: &str| Bytes::from(encode_text_row(&[Value::Int(i), Value::bytes(s.to_owned())]));
+        let row = |i: i64, s: &str| {
+            Bytes::from(encode_text_row(&[
+                Value::Int(i),
+                Value::bytes(s.to_owned()),
+            ]))
+        };
         let (_, a) = order.extract(row(1, "b")).unwrap();
         let (_, b) = order.extract(row(2, "B")).unwrap();
         let (_, c) = order.extract(row(0, "a")).unwrap();

@@ -137,7 +137,11 @@ impl Mantissa {
         let (n, d) = (self.to_big(), d.to_big());
         let (q, r) = n.div_rem(&d);
         if (r.abs() * 2u8) >= d.abs() {
-            let away = if n.is_negative() != d.is_negative() { -1 } else { 1 };
+            let away = if n.is_negative() != d.is_negative() {
+                -1
+            } else {
+                1
+            };
             Mantissa::from_big(q + away)
         } else {
             Mantissa::from_big(q)
@@ -495,7 +499,14 @@ mod tests {
 
     #[test]
     fn parses_and_prints_mariadb_text() {
-        for s in ["0", "-0.749", "3", "1.2500", "0.000", "123456789012345678901234567890.123456789"] {
+        for s in [
+            "0",
+            "-0.749",
+            "3",
+            "1.2500",
+            "0.000",
+            "123456789012345678901234567890.123456789",
+        ] {
             assert_eq!(d(s).to_string(), s);
         }
         assert_eq!(d("-0.000").to_string(), "0.000");
@@ -514,7 +525,12 @@ mod tests {
         let sum = x.add(&x);
         assert_eq!(sum.to_string(), format!("1{}8", "9".repeat(64)));
         let frac = format!("{}.{}", "9".repeat(35), "9".repeat(30));
-        assert_eq!(d(&frac).add(&d("0.000000000000000000000000000001")).to_string(), format!("1{}.{}", "0".repeat(35), "0".repeat(30)));
+        assert_eq!(
+            d(&frac)
+                .add(&d("0.000000000000000000000000000001"))
+                .to_string(),
+            format!("1{}.{}", "0".repeat(35), "0".repeat(30))
+        );
     }
 
     #[test]
@@ -532,20 +548,38 @@ mod tests {
         assert_eq!(d("-0.00005").rescale(4).to_string(), "-0.0001");
         assert_eq!(d("0.00004").rescale(4).to_string(), "0.0000");
         assert_eq!(d("2").div_round(&d("3"), 4).unwrap().to_string(), "0.6667");
-        assert_eq!(d("-2").div_round(&d("3"), 4).unwrap().to_string(), "-0.6667");
-        assert_eq!(d("1.0").div_round(&d("3"), 5).unwrap().to_string(), "0.33333");
-        assert_eq!(d("-0.749").div_round(&d("6"), 7).unwrap().to_string(), "-0.1248333");
-        assert_eq!(d("1").div_round(&d("20000"), 4).unwrap().to_string(), "0.0001");
+        assert_eq!(
+            d("-2").div_round(&d("3"), 4).unwrap().to_string(),
+            "-0.6667"
+        );
+        assert_eq!(
+            d("1.0").div_round(&d("3"), 5).unwrap().to_string(),
+            "0.33333"
+        );
+        assert_eq!(
+            d("-0.749").div_round(&d("6"), 7).unwrap().to_string(),
+            "-0.1248333"
+        );
+        assert_eq!(
+            d("1").div_round(&d("20000"), 4).unwrap().to_string(),
+            "0.0001"
+        );
         assert!(d("1").div_round(&d("0.00"), 4).is_none());
         let big = d(&"7".repeat(65));
-        assert_eq!(big.div_round(&d("7"), 4).unwrap().to_string(), format!("{}.0000", "1".repeat(65)));
+        assert_eq!(
+            big.div_round(&d("7"), 4).unwrap().to_string(),
+            format!("{}.0000", "1".repeat(65))
+        );
     }
 
     #[test]
     fn exact_doubles() {
         assert_eq!(Decimal::from_f64_exact(0.5).to_string(), "0.5");
         assert_eq!(Decimal::from_f64_exact(-3.0).to_string(), "-3");
-        assert_eq!(Decimal::from_f64_exact(0.1).to_string(), "0.1000000000000000055511151231257827021181583404541015625");
+        assert_eq!(
+            Decimal::from_f64_exact(0.1).to_string(),
+            "0.1000000000000000055511151231257827021181583404541015625"
+        );
         assert_eq!(d("1.25").to_f64_exact(), Some(1.25));
         assert_eq!(d("0.1").to_f64_exact(), None);
         assert_eq!(d("100").to_f64_exact(), Some(100.0));

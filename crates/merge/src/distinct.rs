@@ -73,7 +73,11 @@ pub struct HashDistinct {
 
 impl HashDistinct {
     /// Distinct on `columns` of rows with `metas`, holding at most `limit`.
-    pub fn new(columns: &[usize], metas: &[ColumnMeta], limit: MemoryLimit) -> Result<HashDistinct> {
+    pub fn new(
+        columns: &[usize],
+        metas: &[ColumnMeta],
+        limit: MemoryLimit,
+    ) -> Result<HashDistinct> {
         Ok(HashDistinct {
             order: order_of(columns, metas)?,
             seen: HashSet::new(),
@@ -129,18 +133,52 @@ mod tests {
     #[test]
     fn sorted_distinct_folds_collation_equal_neighbours() {
         let mut d = SortedDistinct::new(&[0], &metas()).unwrap();
-        let input = [row(None, 0), row(None, 1), row(Some("a"), 2), row(Some("A "), 3), row(Some("b"), 4), row(Some("a"), 5)];
-        let out: Vec<_> = input.into_iter().filter_map(|r| d.offer(r).unwrap()).collect();
-        assert_eq!(out, [row(None, 0), row(Some("a"), 2), row(Some("b"), 4), row(Some("a"), 5)]);
+        let input = [
+            row(None, 0),
+            row(None, 1),
+            row(Some("a"), 2),
+            row(Some("A "), 3),
+            row(Some("b"), 4),
+            row(Some("a"), 5),
+        ];
+        let out: Vec<_> = input
+            .into_iter()
+            .filter_map(|r| d.offer(r).unwrap())
+            .collect();
+        assert_eq!(
+            out,
+            [
+                row(None, 0),
+                row(Some("a"), 2),
+                row(Some("b"), 4),
+                row(Some("a"), 5)
+            ]
+        );
     }
 
     #[test]
     fn hash_distinct_remembers_everything_within_its_bound() {
         let mut d = HashDistinct::new(&[0], &metas(), MemoryLimit::rows(3)).unwrap();
-        let input = [row(Some("b"), 0), row(Some("a"), 1), row(Some("B"), 2), row(None, 3), row(Some("a  "), 4)];
-        let out: Vec<_> = input.into_iter().filter_map(|r| d.offer(r).unwrap()).collect();
+        let input = [
+            row(Some("b"), 0),
+            row(Some("a"), 1),
+            row(Some("B"), 2),
+            row(None, 3),
+            row(Some("a  "), 4),
+        ];
+        let out: Vec<_> = input
+            .into_iter()
+            .filter_map(|r| d.offer(r).unwrap())
+            .collect();
         assert_eq!(out, [row(Some("b"), 0), row(Some("a"), 1), row(None, 3)]);
         let err = d.offer(row(Some("c"), 5)).unwrap_err();
-        assert!(matches!(err, MergeError::MemoryLimit { operator: "hash distinct", limit: 3, .. }));
+        assert!(matches!(
+            err,
+            MergeError::MemoryLimit {
+                operator: "hash distinct",
+                limit: 3,
+                ..
+            }
+        ));
     }
 }

@@ -91,7 +91,10 @@ fn layout(negative: bool, sci: &str) -> String {
 pub fn parse_double(text: &[u8]) -> Option<f64> {
     let s = std::str::from_utf8(text).ok()?;
     // Rust also accepts "inf", "NaN" and "infinity"; MariaDB never sends them.
-    if !s.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E')) {
+    if !s
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'))
+    {
         return None;
     }
     s.parse::<f64>().ok().filter(|v| v.is_finite())

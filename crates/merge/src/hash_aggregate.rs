@@ -112,3 +112,107 @@ impl RowOperator for HashAggregate {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregate::count_meta;
+    use crate::error::{LimitUnit, MergeError};
+    use crate::row::{encode_text_row, text_cell};
+    use mysql_common::constants::ColumnType;
+
+    fn inputs() -> Vec<ColumnMeta> {
+        vec![ColumnMeta::new(ColumnType::MYSQL_TYPE_LONG), count_meta()]
+    }
+
+    fn row(g: Option<i64>, n: i64) -> Bytes {
+        Bytes::from(encode_text_row(&[
+            g.map_or(Value::Null, Value::Int),
+            Value::Int(n),
+        ]))
+    }
+
+    fn cells(rows: &[Bytes]) -> Vec<(String, String)> {
+        let s = |r: &Bytes, i| {
+            text_cell(r, i)
+                .unwrap()
+                .map_or("NULL".into(), |t| String::from_utf8(t.to_vec()).unwrap())
+        };
+        rows.iter().map(|r| (s(r, 0), s(r, 1))).collect()
+    }
+
+    #[test]
+    fn groups_unsorted_input_and_sorts_the_groups() {
+        let outs = vec![Aggregate::First(0), Aggregate::Count(1)];
+        let mut agg = HashAggregate::new(&[0], outs, &inputs(), MemoryLimit::rows(10)).unwrap();
+        for (g, n) in [
+            (Some(3), 1),
+            (None, 2),
+            (Some(1), 5),
+            (Some(3), 4),
+            (None, 1),
+        ] {
+            agg.push_row(row(g, n)).unwrap();
+        }
+        let out = agg.finish_rows().unwrap();
+        let want =
+            [("NULL", "3"), ("1", "5"), ("3", "5")].map(|(a, b)| (a.to_owned(), b.to_owned()));
+        assert_eq!(cells(&out), want);
+    }
+
+    #[test]
+    fn memory_bound_trips_with_a_typed_error() {
+        let mut agg = HashAggregate::new(
+            &[0],
+            vec![Aggregate::Count(1)],
+            &inputs(),
+            MemoryLimit::rows(2),
+        )
+        .unwrap();
+        agg.push_row(row(Some(1), 1)).unwrap();
+        agg.push_row(row(Some(2), 1)).unwrap();
+        agg.push_row(row(Some(1), 1)).unwrap();
+        let err = agg.push_row(row(Some(3), 1)).unwrap_err();
+        assert_eq!(
+            err,
+            MergeError::MemoryLimit {
+                operator: "hash aggregate",
+                limit: 2,
+                unit: LimitUnit::Rows
+            }
+        );
+
+        let mut agg = HashAggregate::new(
+            &[0],
+            vec![Aggregate::Count(1)],
+            &inputs(),
+            MemoryLimit::bytes(1000),
+        )
+        .unwrap();
+        let err = (0..1000)
+            .try_for_each(|g| agg.push_row(row(Some(g), 1)))
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            MergeError::MemoryLimit {
+                unit: LimitUnit::Bytes,
+                limit: 1000,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn scalar_without_input_is_one_row() {
+        let mut agg = HashAggregate::new(
+            &[],
+            vec![Aggregate::Count(1)],
+            &inputs(),
+            MemoryLimit::UNLIMITED,
+        )
+        .unwrap();
+        let out = agg.finish_rows().unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(text_cell(&out[0], 0).unwrap(), Some(&b"0"[..]));
+    }
+}

@@ -1,1 +1,67 @@
-//! (being written)
+//! Merging scatter results into the answer one MariaDB would give.
+//!
+//! A `SELECT` on a sharded table without a shard key goes to every shard; each answers
+//! with a text-protocol result set. This crate is the pure part of putting them together:
+//!
+//! - **Rows** stay raw payloads ([`bytes::Bytes`]) while an operator passes them through
+//!   unchanged; [`TextRow`] reads single cells, [`decode_text_row`] / [`encode_text_row`]
+//!   convert whole rows, and computed rows are written as MariaDB would print them
+//!   (`DECIMAL` at its scale, `DOUBLE` in MariaDB's shortest form, see [`format_double`]).
+//! - **Order** is MariaDB's: [`compare_values`] (NULL first, numbers across types,
+//!   strings by [`Collation`], negative `TIME`), [`RowOrder`] over [`SortKey`]s.
+//! - **Operators**, each a small state machine the executor drives: [`MergeSort`] (k-way
+//!   merge of sorted shard streams), then single-input [`RowOperator`]s chained in a
+//!   [`Pipeline`]: [`Limit`], [`SortedDistinct`] / [`HashDistinct`], [`OrderedAggregate`] /
+//!   [`HashAggregate`] over partial [`Aggregate`]s, [`Filter`] (HAVING), [`Sort`],
+//!   [`Project`]. Operators that hold rows do so under a [`MemoryLimit`] and fail with
+//!   [`MergeError::MemoryLimit`] past it.
+//!
+//! No I/O and no async runtime here: the executor owns the sockets.
+
+mod aggregate;
+mod collation;
+mod collation_data;
+mod column;
+mod compare;
+mod decimal;
+mod distinct;
+mod error;
+mod expr;
+mod float_text;
+mod hash_aggregate;
+mod having;
+mod limit;
+mod memory;
+mod merge_sort;
+mod ordered_aggregate;
+mod pipeline;
+mod project;
+mod row;
+mod sort;
+mod temporal;
+mod value;
+
+pub use aggregate::{avg_meta_from_sum, avg_result_meta, count_meta, sum_result_meta, Aggregate};
+pub use collation::Collation;
+pub use column::{ColumnMeta, ValueKind};
+pub use compare::{compare_values, value_key, RowOrder, SortKey};
+pub use decimal::{Decimal, MAX_PRECISION, MAX_SCALE};
+pub use distinct::{HashDistinct, SortedDistinct};
+pub use error::{LimitUnit, MergeError, Result};
+pub use expr::{arith, negate, sql_compare, truth, ArithOp, CompareOp, Expr};
+pub use float_text::{format_double, format_float, parse_double, NOT_FIXED_DEC};
+pub use hash_aggregate::HashAggregate;
+pub use having::Filter;
+pub use limit::Limit;
+pub use memory::MemoryLimit;
+pub use merge_sort::MergeSort;
+pub use ordered_aggregate::OrderedAggregate;
+pub use pipeline::{Pipeline, RowOperator};
+pub use project::{Project, ProjectItem};
+pub use row::{decode_text_row, encode_text_row, text_cell, RowWriter, TextRow};
+pub use sort::Sort;
+pub use temporal::{Date, DateTime, Time};
+pub use value::Value;
+
+/// Re-exported so callers name column types and flags without depending on mysql_common.
+pub use mysql_common::constants::{ColumnFlags, ColumnType};

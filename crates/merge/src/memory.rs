@@ -113,7 +113,15 @@ mod tests {
         b.charge(1, 60).unwrap();
         b.release(1, 60);
         b.charge(1, 100).unwrap();
-        assert!(matches!(b.charge(1, 1), Err(MergeError::MemoryLimit { unit: LimitUnit::Bytes, .. })));
-        Budget::new("x", MemoryLimit::UNLIMITED).charge(u64::MAX / 2, u64::MAX / 2).unwrap();
+        assert!(matches!(
+            b.charge(1, 1),
+            Err(MergeError::MemoryLimit {
+                unit: LimitUnit::Bytes,
+                ..
+            })
+        ));
+        Budget::new("x", MemoryLimit::UNLIMITED)
+            .charge(u64::MAX / 2, u64::MAX / 2)
+            .unwrap();
     }
 }

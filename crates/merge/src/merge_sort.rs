@@ -240,14 +240,22 @@ mod tests {
         m.push(1, row(Some(7), "c")).unwrap();
         m.finish(0).unwrap();
         m.finish(1).unwrap();
-        let out: Vec<_> = std::iter::from_fn(|| m.pop()).map(|(_, r)| tag(&r)).collect();
+        let out: Vec<_> = std::iter::from_fn(|| m.pop())
+            .map(|(_, r)| tag(&r))
+            .collect();
         assert_eq!(out, ["c", "a", "b"]);
     }
 
     #[test]
     fn rejects_bad_inputs_and_rows() {
         let mut m = MergeSort::new(1, &[SortKey::asc(0)], &cols()).unwrap();
-        assert!(matches!(m.push(1, row(Some(1), "x")), Err(MergeError::BadInput { input: 1, inputs: 1 })));
+        assert!(matches!(
+            m.push(1, row(Some(1), "x")),
+            Err(MergeError::BadInput {
+                input: 1,
+                inputs: 1
+            })
+        ));
         assert!(m.push(0, Bytes::from_static(b"\x05ab")).is_err());
         m.finish(0).unwrap();
         assert!(m.push(0, row(Some(1), "x")).is_err());

@@ -88,3 +88,50 @@ impl RowOperator for Pipeline {
         self.ops.iter().any(|op| op.is_done())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::column::ColumnMeta;
+    use crate::compare::SortKey;
+    use crate::limit::Limit;
+    use crate::memory::MemoryLimit;
+    use crate::project::Project;
+    use crate::row::{encode_text_row, text_cell};
+    use crate::sort::Sort;
+    use crate::value::Value;
+    use mysql_common::constants::ColumnType;
+
+    #[test]
+    fn chains_operators_and_stops_at_a_full_limit() {
+        let cols = [ColumnMeta::new(ColumnType::MYSQL_TYPE_LONG); 2];
+        let mut p = Pipeline::default()
+            .then(Sort::new(&[SortKey::desc(0)], &cols, MemoryLimit::UNLIMITED).unwrap())
+            .then(Limit::new(1, Some(2)))
+            .then(Project::first(1, &cols).unwrap());
+        let mut out = Vec::new();
+        for i in [3, 1, 4, 1, 5] {
+            p.push(
+                Bytes::from(encode_text_row(&[Value::Int(i), Value::Int(0)])),
+                &mut out,
+            )
+            .unwrap();
+        }
+        assert!(out.is_empty(), "a sort holds rows until the end");
+        p.finish(&mut out).unwrap();
+        let got: Vec<_> = out
+            .iter()
+            .map(|r| text_cell(r, 0).unwrap().unwrap().to_vec())
+            .collect();
+        assert_eq!(got, [b"4".to_vec(), b"3".to_vec()]);
+        assert!(p.is_done());
+        assert_eq!(out[0].len(), 2, "the hidden column is gone");
+
+        let mut l = Pipeline::default().then(Limit::new(0, Some(1)));
+        let mut out = Vec::new();
+        l.push(Bytes::from_static(b"\x011"), &mut out).unwrap();
+        assert!(l.is_done());
+        l.push(Bytes::from_static(b"\x012"), &mut out).unwrap();
+        assert_eq!(out.len(), 1);
+    }
+}

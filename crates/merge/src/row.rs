@@ -264,7 +264,10 @@ mod tests {
             b"\x01a\x01b\x01c",
             b"\xFE\xFF\xFF\xFF\xFF\xFF\xFF\xFF\xFF",
         ] {
-            assert!(decode_text_row(&Bytes::copy_from_slice(bad), &metas).is_err(), "{bad:?}");
+            assert!(
+                decode_text_row(&Bytes::copy_from_slice(bad), &metas).is_err(),
+                "{bad:?}"
+            );
         }
         let row = TextRow::parse(Bytes::from_static(b"\x01a\xFB"), 2).unwrap();
         assert_eq!(row.cell(0), Some(&b"a"[..]));

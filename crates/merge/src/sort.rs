@@ -128,13 +128,22 @@ mod tests {
     }
 
     fn row(k: &str, tag: i64) -> Bytes {
-        let k = if k == "NULL" { Value::Null } else { Value::Decimal(crate::Decimal::parse(k.as_bytes()).unwrap()) };
+        let k = if k == "NULL" {
+            Value::Null
+        } else {
+            Value::Decimal(crate::Decimal::parse(k.as_bytes()).unwrap())
+        };
         Bytes::from(encode_text_row(&[k, Value::Int(tag)]))
     }
 
     fn tags(rows: &[Bytes]) -> Vec<i64> {
         rows.iter()
-            .map(|r| std::str::from_utf8(text_cell(r, 1).unwrap().unwrap()).unwrap().parse().unwrap())
+            .map(|r| {
+                std::str::from_utf8(text_cell(r, 1).unwrap().unwrap())
+                    .unwrap()
+                    .parse()
+                    .unwrap()
+            })
             .collect()
     }
 
@@ -149,7 +158,9 @@ mod tests {
 
     #[test]
     fn top_keeps_memory_bounded() {
-        let mut s = Sort::new(&[SortKey::desc(1)], &metas(), MemoryLimit::rows(1100)).unwrap().with_top(3);
+        let mut s = Sort::new(&[SortKey::desc(1)], &metas(), MemoryLimit::rows(1100))
+            .unwrap()
+            .with_top(3);
         for i in 0..10_000 {
             s.push_row(row("0", i)).unwrap();
         }
@@ -162,6 +173,13 @@ mod tests {
         s.push_row(row("1", 0)).unwrap();
         s.push_row(row("1", 1)).unwrap();
         let err = s.push_row(row("1", 2)).unwrap_err();
-        assert!(matches!(err, MergeError::MemoryLimit { operator: "sort", limit: 2, .. }));
+        assert!(matches!(
+            err,
+            MergeError::MemoryLimit {
+                operator: "sort",
+                limit: 2,
+                ..
+            }
+        ));
     }
 }

@@ -77,7 +77,12 @@ fn write_fraction(f: &mut fmt::Formatter<'_>, micros: u32, decimals: u8) -> fmt:
         return Ok(());
     }
     let d = u32::from(decimals.min(6));
-    write!(f, ".{:0width$}", micros / 10u32.pow(6 - d), width = d as usize)
+    write!(
+        f,
+        ".{:0width$}",
+        micros / 10u32.pow(6 - d),
+        width = d as usize
+    )
 }
 
 impl Date {
@@ -234,20 +239,49 @@ mod tests {
         for s in ["2024-01-02", "0000-00-00", "9999-12-31", "2024-02-00"] {
             assert_eq!(Date::parse(s.as_bytes()).unwrap().to_string(), s);
         }
-        for s in ["2024-01-02 03:04:05", "2024-01-02 03:04:05.123456", "1970-01-01 00:00:00.5", "0000-00-00 00:00:00"] {
+        for s in [
+            "2024-01-02 03:04:05",
+            "2024-01-02 03:04:05.123456",
+            "1970-01-01 00:00:00.5",
+            "0000-00-00 00:00:00",
+        ] {
             assert_eq!(DateTime::parse(s.as_bytes()).unwrap().to_string(), s);
         }
-        for s in ["00:00:00", "-838:59:59", "838:59:59.999999", "-00:00:01.500", "100:00:00", "-12:00:00.1"] {
+        for s in [
+            "00:00:00",
+            "-838:59:59",
+            "838:59:59.999999",
+            "-00:00:01.500",
+            "100:00:00",
+            "-12:00:00.1",
+        ] {
             assert_eq!(Time::parse(s.as_bytes()).unwrap().to_string(), s);
         }
     }
 
     #[test]
     fn rejects_garbage_without_panicking() {
-        for s in ["", "2024-1-02", "2024-01-02x", "abcd-ef-gh", "2024-01-02 03:04", "2024-01-02 03:04:05.", "2024-01-02 03:04:05.1234567"] {
+        for s in [
+            "",
+            "2024-1-02",
+            "2024-01-02x",
+            "abcd-ef-gh",
+            "2024-01-02 03:04",
+            "2024-01-02 03:04:05.",
+            "2024-01-02 03:04:05.1234567",
+        ] {
             assert!(DateTime::parse(s.as_bytes()).is_none(), "{s}");
         }
-        for s in ["", "-", ":00:00", "1:2:3", "10:00", "10:00:00.", "--1:00:00", "1:00:00x"] {
+        for s in [
+            "",
+            "-",
+            ":00:00",
+            "1:2:3",
+            "10:00",
+            "10:00:00.",
+            "--1:00:00",
+            "1:00:00x",
+        ] {
             assert!(Time::parse(s.as_bytes()).is_none(), "{s}");
         }
         assert!(Date::parse(b"2024-1-02").is_none());

@@ -272,7 +272,13 @@ pub(crate) fn string_prefix_f64(s: &[u8]) -> f64 {
     std::str::from_utf8(&s[..end])
         .ok()
         .and_then(|t| t.parse::<f64>().ok())
-        .map(|v| if v.is_finite() { v } else { v.signum() * f64::MAX })
+        .map(|v| {
+            if v.is_finite() {
+                v
+            } else {
+                v.signum() * f64::MAX
+            }
+        })
         .unwrap_or(0.0)
 }
 
@@ -298,10 +304,16 @@ mod tests {
             ("-0.749", m(ColumnType::MYSQL_TYPE_NEWDECIMAL)),
             ("1e20", m(ColumnType::MYSQL_TYPE_DOUBLE).with_decimals(31)),
             ("18.35", m(ColumnType::MYSQL_TYPE_DOUBLE).with_decimals(2)),
-            ("123457000", m(ColumnType::MYSQL_TYPE_FLOAT).with_decimals(31)),
+            (
+                "123457000",
+                m(ColumnType::MYSQL_TYPE_FLOAT).with_decimals(31),
+            ),
             ("héllo", m(ColumnType::MYSQL_TYPE_VAR_STRING)),
             ("2024-02-29", m(ColumnType::MYSQL_TYPE_DATE)),
-            ("2024-02-29 12:00:00.250", m(ColumnType::MYSQL_TYPE_DATETIME).with_decimals(3)),
+            (
+                "2024-02-29 12:00:00.250",
+                m(ColumnType::MYSQL_TYPE_DATETIME).with_decimals(3),
+            ),
             ("-838:59:59", m(ColumnType::MYSQL_TYPE_TIME)),
             ("2001", m(ColumnType::MYSQL_TYPE_YEAR)),
             ("0000", m(ColumnType::MYSQL_TYPE_YEAR)),
@@ -311,7 +323,10 @@ mod tests {
             assert_eq!(v.to_text().unwrap(), text.as_bytes(), "{v:?}");
         }
         assert_eq!(Value::decode(None, &u, 0).unwrap(), Value::Null);
-        assert_eq!(decode("00042", m(ColumnType::MYSQL_TYPE_LONG)).unwrap(), Value::Int(42));
+        assert_eq!(
+            decode("00042", m(ColumnType::MYSQL_TYPE_LONG)).unwrap(),
+            Value::Int(42)
+        );
     }
 
     #[test]
@@ -328,14 +343,26 @@ mod tests {
             ("2024-13", m(ColumnType::MYSQL_TYPE_DATE)),
             ("70000", m(ColumnType::MYSQL_TYPE_YEAR)),
         ] {
-            let err = Value::decode(Some(Bytes::copy_from_slice(text.as_bytes())), &meta, 7).unwrap_err();
-            assert!(matches!(err, MergeError::BadValue { column: 7, .. }), "{text}: {err}");
+            let err =
+                Value::decode(Some(Bytes::copy_from_slice(text.as_bytes())), &meta, 7).unwrap_err();
+            assert!(
+                matches!(err, MergeError::BadValue { column: 7, .. }),
+                "{text}: {err}"
+            );
         }
     }
 
     #[test]
     fn strings_convert_to_numbers_by_prefix() {
-        for (s, v) in [("12abc", 12.0), ("abc", 0.0), ("  -1.5e2x", -150.0), (".5", 0.5), ("1e", 1.0), ("-", 0.0), ("", 0.0)] {
+        for (s, v) in [
+            ("12abc", 12.0),
+            ("abc", 0.0),
+            ("  -1.5e2x", -150.0),
+            (".5", 0.5),
+            ("1e", 1.0),
+            ("-", 0.0),
+            ("", 0.0),
+        ] {
             assert_eq!(string_prefix_f64(s.as_bytes()), v, "{s}");
         }
     }

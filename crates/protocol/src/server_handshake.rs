@@ -157,30 +157,57 @@ where
         collation: response.collation(),
     };
     let plugin = response.auth_plugin().cloned();
-    let mut auth_data = response.scramble_buf().to_vec();
-    let password = password_of(&user);
+    let auth_data = response.scramble_buf().to_vec();
+    authenticate(
+        conn,
+        &greeting.scramble,
+        &user,
+        plugin,
+        auth_data,
+        password_of,
+        peer,
+    )
+    .await?;
+    Ok(login)
+}
 
+/// Checks `user`'s credentials: the scramble the client sent for `plugin`, or, for other
+/// plugins, a mysql_native_password scramble asked for with an auth switch. Wrong credentials
+/// get ERR 1045 (28000).
+async fn authenticate<S>(
+    conn: &mut PacketConn<S>,
+    scramble: &[u8; 20],
+    user: &str,
+    plugin: Option<AuthPlugin<'_>>,
+    mut auth_data: Vec<u8>,
+    password_of: impl Fn(&str) -> Option<String>,
+    peer: &str,
+) -> Result<(), HandshakeError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let password = password_of(user);
     let ok = match (&password, plugin) {
         (None, _) => false,
         (Some(pw), Some(AuthPlugin::CachingSha2Password)) => {
-            let ok = verify_sha2(&greeting.scramble, pw, &auth_data);
+            let ok = verify_sha2(scramble, pw, &auth_data);
             if ok {
                 conn.write_packet(&[0x01, FAST_AUTH_SUCCESS]).await?;
             }
             ok
         }
         (Some(pw), Some(AuthPlugin::MysqlNativePassword) | None) => {
-            verify_native(&greeting.scramble, pw, &auth_data)
+            verify_native(scramble, pw, &auth_data)
         }
         (Some(pw), Some(_other)) => {
             // Ask the client to scramble with mysql_native_password instead.
-            let mut salt = greeting.scramble.to_vec();
+            let mut salt = scramble.to_vec();
             salt.push(0);
             let mut buf = Vec::new();
             AuthSwitchRequest::new(NATIVE, salt).serialize(&mut buf);
             conn.write_packet(&buf).await?;
             auth_data = conn.read_packet().await?.to_vec();
-            verify_native(&greeting.scramble, pw, &auth_data)
+            verify_native(scramble, pw, &auth_data)
         }
     };
     if !ok {
@@ -189,9 +216,119 @@ where
         let msg = format!("Access denied for user '{user}'@'{host}' (using password: {using})");
         conn.write_packet(&packets::err(1045, b"28000", &msg))
             .await?;
-        return Err(HandshakeError::AccessDenied(user));
+        return Err(HandshakeError::AccessDenied(user.to_owned()));
     }
-    Ok(login)
+    Ok(())
+}
+
+/// A COM_CHANGE_USER request (the payload after the command byte).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeUser {
+    pub user: String,
+    pub auth_data: Vec<u8>,
+    pub database: Option<String>,
+    pub collation: Option<u8>,
+    pub plugin: Option<String>,
+}
+
+impl ChangeUser {
+    pub fn parse(body: &[u8], capabilities: CapabilityFlags) -> Result<Self, ProtocolError> {
+        let bad = || ProtocolError::malformed("COM_CHANGE_USER");
+        let nul_terminated = |buf: &[u8]| -> Result<(Vec<u8>, usize), ProtocolError> {
+            let end = buf.iter().position(|b| *b == 0).ok_or_else(bad)?;
+            Ok((buf[..end].to_vec(), end + 1))
+        };
+        let (user, used) = nul_terminated(body)?;
+        let mut rest = &body[used..];
+        let auth_data = if capabilities.contains(CapabilityFlags::CLIENT_SECURE_CONNECTION) {
+            let len = usize::from(*rest.first().ok_or_else(bad)?);
+            let data = rest.get(1..1 + len).ok_or_else(bad)?.to_vec();
+            rest = &rest[1 + len..];
+            data
+        } else {
+            let (data, used) = nul_terminated(rest)?;
+            rest = &rest[used..];
+            data
+        };
+        let (database, used) = if rest.is_empty() {
+            (Vec::new(), 0)
+        } else {
+            nul_terminated(rest)?
+        };
+        rest = &rest[used..];
+        let mut collation = None;
+        let mut plugin = None;
+        if rest.len() >= 2 {
+            collation = u8::try_from(u16::from_le_bytes([rest[0], rest[1]])).ok();
+            rest = &rest[2..];
+            if capabilities.contains(CapabilityFlags::CLIENT_PLUGIN_AUTH) && !rest.is_empty() {
+                let (name, _) = nul_terminated(rest)?;
+                plugin = Some(String::from_utf8_lossy(&name).into_owned());
+            }
+        }
+        Ok(ChangeUser {
+            user: String::from_utf8_lossy(&user).into_owned(),
+            auth_data,
+            database: (!database.is_empty())
+                .then(|| String::from_utf8_lossy(&database).into_owned()),
+            collation,
+            plugin,
+        })
+    }
+}
+
+/// Re-authenticates for COM_CHANGE_USER, scrambled with the connection's handshake salt
+/// (or a fresh one after an auth switch). The caller sends the final OK.
+pub async fn change_user<S>(
+    conn: &mut PacketConn<S>,
+    scramble: &[u8; 20],
+    request: &ChangeUser,
+    password_of: impl Fn(&str) -> Option<String>,
+    peer: &str,
+) -> Result<(), HandshakeError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let plugin = request
+        .plugin
+        .as_deref()
+        .map(|p| AuthPlugin::from_bytes(p.as_bytes()));
+    authenticate(
+        conn,
+        scramble,
+        &request.user,
+        plugin,
+        request.auth_data.clone(),
+        password_of,
+        peer,
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_change_user_and_rejects_truncation() {
+        let mut body = b"bob\0".to_vec();
+        body.push(20);
+        body.extend_from_slice(&[7u8; 20]);
+        body.extend_from_slice(b"app\0");
+        body.extend_from_slice(&45u16.to_le_bytes());
+        body.extend_from_slice(b"mysql_native_password\0");
+        let caps = CapabilityFlags::CLIENT_SECURE_CONNECTION | CapabilityFlags::CLIENT_PLUGIN_AUTH;
+        let parsed = ChangeUser::parse(&body, caps).unwrap();
+        assert_eq!(parsed.user, "bob");
+        assert_eq!(parsed.auth_data, vec![7u8; 20]);
+        assert_eq!(parsed.database.as_deref(), Some("app"));
+        assert_eq!(parsed.collation, Some(45));
+        assert_eq!(parsed.plugin.as_deref(), Some("mysql_native_password"));
+        for cut in 0..body.len() - 24 {
+            let _ = ChangeUser::parse(&body[..cut], caps);
+        }
+        assert!(ChangeUser::parse(b"no-terminator", caps).is_err());
+    }
 }
 
 async fn refuse<S>(

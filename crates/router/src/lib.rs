@@ -2,12 +2,14 @@
 //! decides where it runs. Pure: no I/O, no async.
 
 mod error;
+mod last_insert_id;
 mod plan;
 mod planner;
 mod session;
 mod shard_key;
 
 pub use error::RouteError;
+pub use last_insert_id::substitute_last_insert_id;
 pub use plan::{DeferredRoute, Plan, Route, SessionVar, StatementKind, TxnCommand};
 pub use planner::{plan_sql, plan_statement};
 pub use shard_key::{KeySource, OwnedKey};

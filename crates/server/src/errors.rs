@@ -86,7 +86,6 @@ pub fn unknown_command(command: u8) -> ClientError {
 
 fn command_name(command: u8) -> &'static str {
     match command {
-        0x11 => "COM_CHANGE_USER",
         0x12 => "COM_BINLOG_DUMP",
         0x0a => "COM_PROCESS_INFO",
         0x0c => "COM_PROCESS_KILL",

@@ -7,11 +7,16 @@ use shardgate_backend::{BackendError, Flavor, Pool, PooledConn};
 use shardgate_protocol::forward::ForwardError;
 use shardgate_protocol::packets::{self, OkInfo};
 use shardgate_protocol::response::Finish;
-use shardgate_protocol::server_handshake::{accept, Greeting, HandshakeError, Login};
+use shardgate_protocol::server_handshake::{
+    accept, change_user, ChangeUser, Greeting, HandshakeError, Login,
+};
 use shardgate_protocol::stmt::ExecuteRequest;
 use shardgate_protocol::{CapabilityFlags, Command, PacketConn, ProtocolError, StatusFlags};
 use shardgate_ring::ShardId;
-use shardgate_router::{plan_sql, Plan, Route, RouteError, SessionVar, StatementKind, TxnCommand};
+use shardgate_router::{
+    plan_sql, substitute_last_insert_id, Plan, Route, RouteError, SessionVar, StatementKind,
+    TxnCommand,
+};
 use tokio::net::TcpStream;
 
 use crate::errors::{unknown_command, ClientError};
@@ -109,9 +114,17 @@ struct Txn {
     wrote: bool,
 }
 
+/// Who the client is: what COM_CHANGE_USER re-checks against.
+struct Identity {
+    peer: String,
+    /// The handshake's salt, which COM_CHANGE_USER scrambles with.
+    scramble: [u8; 20],
+}
+
 pub(crate) struct Session {
     pub(crate) client: PacketConn<TcpStream>,
     pub(crate) proxy: Arc<Proxy>,
+    identity: Identity,
     capabilities: CapabilityFlags,
     flavor: Flavor,
     state: SessionState,
@@ -119,6 +132,8 @@ pub(crate) struct Session {
     /// The state right after login, which COM_RESET_CONNECTION returns to.
     initial_state: SessionState,
     txn: Option<Txn>,
+    /// The id the session's last auto-increment INSERT generated (what LAST_INSERT_ID() says).
+    last_insert_id: u64,
 }
 
 pub async fn run(stream: TcpStream, peer: SocketAddr, proxy: Arc<Proxy>) {
@@ -152,7 +167,11 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, proxy: Arc<Proxy>) {
             return;
         }
     };
-    let Some(mut session) = Session::start(client, proxy, &runtime, &login).await else {
+    let identity = Identity {
+        peer: peer_text.clone(),
+        scramble: greeting.scramble,
+    };
+    let Some(mut session) = Session::start(client, proxy, &runtime, &login, identity).await else {
         return;
     };
     tracing::info!(%peer, user = login.user, connection_id, "client connected");
@@ -175,6 +194,7 @@ impl Session {
         proxy: Arc<Proxy>,
         runtime: &Runtime,
         login: &Login,
+        identity: Identity,
     ) -> Option<Self> {
         let default_db = &runtime.topology.backend.database;
         let database = login.database.clone().unwrap_or_else(|| default_db.clone());
@@ -182,26 +202,17 @@ impl Session {
         let mut session = Session {
             client,
             proxy,
+            identity,
             capabilities: login.capabilities,
             flavor: Flavor::of_client(login.capabilities),
             initial_state: state.clone(),
             state,
             statements: Statements::default(),
             txn: None,
+            last_insert_id: 0,
         };
-        if session.state.database != *default_db {
-            let pool = runtime.primary(runtime.topology.default_shard);
-            let checked = async {
-                let mut conn = pool.get(session.flavor).await?;
-                session.state.sync(&mut conn).await
-            };
-            if let Err(e) = checked.await {
-                let _ = session
-                    .client
-                    .write_packet(&ClientError::from(&e).encode())
-                    .await;
-                return None;
-            }
+        if let Err(e) = session.check_database(runtime).await {
+            let _ = session.client.write_packet(&e.encode()).await;
         }
         let ok = packets::ok(&OkInfo {
             status: session.status(),
@@ -209,6 +220,65 @@ impl Session {
         });
         session.client.write_packet(&ok).await.ok()?;
         Some(session)
+    }
+
+    /// Checks that the session's database exists (on the default shard), unless it is the
+    /// configured one every backend connection starts in.
+    async fn check_database(&self, runtime: &Runtime) -> Result<(), ClientError> {
+        if self.state.database == runtime.topology.backend.database {
+            return Ok(());
+        }
+        let pool = runtime.primary(runtime.topology.default_shard);
+        let checked = async {
+            let mut conn = pool.get(self.flavor).await?;
+            self.state.sync(&mut conn).await
+        };
+        checked.await.map_err(|e| ClientError::from(&e))
+    }
+
+    /// COM_CHANGE_USER: re-authenticates, then starts over as a fresh session of that user
+    /// (variables, database, prepared statements and any open transaction are dropped).
+    async fn change_user(&mut self, arg: &[u8]) -> Step {
+        let request = ChangeUser::parse(arg, self.capabilities).map_err(End::Client)?;
+        let runtime = self.proxy.runtime();
+        let users = &runtime.topology.users;
+        let password_of = |user: &str| {
+            users
+                .iter()
+                .find(|u| u.name == user)
+                .map(|u| u.password.clone())
+        };
+        match change_user(
+            &mut self.client,
+            &self.identity.scramble,
+            &request,
+            password_of,
+            &self.identity.peer,
+        )
+        .await
+        {
+            Ok(()) => {}
+            Err(HandshakeError::Protocol(e)) => return Err(End::Client(e)),
+            // MariaDB closes the connection after a failed change of user; so do we.
+            Err(e) => return Err(End::Client(ProtocolError::Unsupported(e.to_string()))),
+        }
+        let database = request
+            .database
+            .unwrap_or_else(|| runtime.topology.backend.database.clone());
+        let collation = request
+            .collation
+            .unwrap_or(shardgate_protocol::UTF8MB4_GENERAL_CI);
+        self.txn = None;
+        self.statements.clear();
+        self.last_insert_id = 0;
+        self.state = SessionState::new(database, collation);
+        if let Err(e) = self.check_database(&runtime).await {
+            self.state = self.initial_state.clone();
+            return self.send_error(e).await;
+        }
+        self.initial_state = self.state.clone();
+        tracing::info!(peer = %self.identity.peer, user = request.user, "changed user");
+        self.send_ok(0, 0).await
     }
 
     /// Status flags for answers the proxy writes itself.
@@ -280,8 +350,10 @@ impl Session {
                     self.txn = None;
                     self.state = self.initial_state.clone();
                     self.statements.clear();
+                    self.last_insert_id = 0;
                     self.send_ok(0, 0).await?
                 }
+                c if c == Command::COM_CHANGE_USER as u8 => self.change_user(arg).await?,
                 c if c == Command::COM_STMT_PREPARE as u8 => self.stmt_prepare(arg).await?,
                 c if c == Command::COM_STMT_EXECUTE as u8 => self.stmt_execute(arg).await?,
                 c if c == Command::COM_STMT_SEND_LONG_DATA as u8 => self.stmt_send_long_data(arg),
@@ -309,7 +381,11 @@ impl Session {
                 return self.send_error(ClientError::from(&e)).await;
             }
         };
-        let text = plan.rewritten.as_deref().map_or(arg, str::as_bytes);
+        let substituted = substitute_last_insert_id(&sql, self.last_insert_id);
+        let text = match (&substituted, &plan.rewritten) {
+            (Some(sql), _) | (None, Some(sql)) => sql.as_bytes(),
+            (None, None) => arg,
+        };
         self.execute(&runtime, &plan, text).await
     }
 
@@ -396,7 +472,14 @@ impl Session {
                     "backend asked for LOAD DATA LOCAL".into(),
                 ))
             }
-            Ok(_) => return Ok(()),
+            Ok(Finish::Ok { last_insert_id, .. }) => {
+                // LAST_INSERT_ID() changes only when a statement generated an id.
+                if last_insert_id != 0 {
+                    self.last_insert_id = last_insert_id;
+                }
+                return Ok(());
+            }
+            Ok(Finish::Err(_)) => return Ok(()),
             Err(ForwardError::Client(e)) => return Err(End::Client(e)),
             Err(ForwardError::Backend { error, partial }) => {
                 // Its siblings were opened before the same failure: don't hand them out.

@@ -1,0 +1,757 @@
+//! A small expression tree evaluated over merged rows with MariaDB's semantics (HAVING,
+//! computed select-list items).
+//!
+//! The planner builds it from its SQL AST; it is independent of any parser. NULL propagates
+//! through comparisons and arithmetic; `AND`/`OR`/`NOT` use three-valued logic; comparisons
+//! and logic return `1`, `0` or NULL. Numbers follow MariaDB's types: integer arithmetic
+//! stays `BIGINT` (an overflow is error 1690), anything with a `DECIMAL` is exact (`+`/`-`:
+//! the larger scale, `*`: the sum of scales, `/`: the dividend's scale + 4, rounded half
+//! away from zero), anything with a `DOUBLE` or a string is a `DOUBLE` (decimals: the
+//! larger, `+ 4` for `/`). Division by zero is NULL. Strings compare under the collation of
+//! the column they are compared with (`general_ci` between two literals), and are read as
+//! numbers when compared with numbers (`'12abc'` = 12).
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use bytes::Bytes;
+
+use crate::collation::Collation;
+use crate::column::{ColumnMeta, ValueKind};
+use crate::compare::compare_values;
+use crate::decimal::{Decimal, MAX_SCALE};
+use crate::error::{MergeError, Result};
+use crate::float_text::NOT_FIXED_DEC;
+use crate::row::TextRow;
+use crate::temporal::{Date, DateTime, Time};
+use crate::value::{string_prefix_f64, Value};
+
+/// A comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompareOp {
+    /// `=`
+    Eq,
+    /// `<=>` (NULL-safe: `NULL <=> NULL` is 1)
+    NullSafeEq,
+    /// `<>`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+}
+
+/// An arithmetic operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArithOp {
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/`
+    Div,
+}
+
+/// An expression over the columns of a row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    /// The value of a column of the row.
+    Column(usize),
+    /// A constant.
+    Literal(Value),
+    /// `left op right`.
+    Compare(CompareOp, Box<Expr>, Box<Expr>),
+    /// `left AND right`.
+    And(Box<Expr>, Box<Expr>),
+    /// `left OR right`.
+    Or(Box<Expr>, Box<Expr>),
+    /// `NOT expr`.
+    Not(Box<Expr>),
+    /// `expr IS NULL`.
+    IsNull(Box<Expr>),
+    /// `expr IS NOT NULL`.
+    IsNotNull(Box<Expr>),
+    /// `left op right`.
+    Arith(ArithOp, Box<Expr>, Box<Expr>),
+    /// `-expr`.
+    Neg(Box<Expr>),
+}
+
+impl Expr {
+    /// A column reference.
+    pub fn col(i: usize) -> Expr {
+        Expr::Column(i)
+    }
+
+    /// A constant.
+    pub fn lit(v: Value) -> Expr {
+        Expr::Literal(v)
+    }
+
+    /// `left op right`.
+    pub fn cmp(op: CompareOp, left: Expr, right: Expr) -> Expr {
+        Expr::Compare(op, Box::new(left), Box::new(right))
+    }
+
+    /// `left op right`.
+    pub fn arith(op: ArithOp, left: Expr, right: Expr) -> Expr {
+        Expr::Arith(op, Box::new(left), Box::new(right))
+    }
+
+    /// `left AND right`.
+    pub fn and(left: Expr, right: Expr) -> Expr {
+        Expr::And(Box::new(left), Box::new(right))
+    }
+
+    /// `left OR right`.
+    pub fn or(left: Expr, right: Expr) -> Expr {
+        Expr::Or(Box::new(left), Box::new(right))
+    }
+
+    /// The largest column index referenced.
+    pub fn max_column(&self) -> Option<usize> {
+        match self {
+            Expr::Column(i) => Some(*i),
+            Expr::Literal(_) => None,
+            Expr::Not(e) | Expr::IsNull(e) | Expr::IsNotNull(e) | Expr::Neg(e) => e.max_column(),
+            Expr::Compare(_, l, r) | Expr::And(l, r) | Expr::Or(l, r) | Expr::Arith(_, l, r) => {
+                l.max_column().max(r.max_column())
+            }
+        }
+    }
+
+    /// Checks that every column referenced exists in rows of `columns`.
+    pub fn check(&self, columns: &[ColumnMeta]) -> Result<()> {
+        match self.max_column() {
+            Some(c) if c >= columns.len() => Err(MergeError::NoSuchColumn {
+                column: c,
+                columns: columns.len(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Evaluates over a row with `columns`.
+    pub fn eval(&self, row: &TextRow, columns: &[ColumnMeta]) -> Result<Value> {
+        match self {
+            Expr::Column(i) => {
+                let meta = columns.get(*i).ok_or(MergeError::NoSuchColumn {
+                    column: *i,
+                    columns: columns.len(),
+                })?;
+                if *i >= row.len() {
+                    return Err(MergeError::NoSuchColumn {
+                        column: *i,
+                        columns: row.len(),
+                    });
+                }
+                row.value(*i, meta)
+            }
+            Expr::Literal(v) => Ok(v.clone()),
+            Expr::Compare(op, l, r) => {
+                let (a, b) = (l.eval(row, columns)?, r.eval(row, columns)?);
+                let collation = l
+                    .collation(columns)
+                    .or_else(|| r.collation(columns))
+                    .unwrap_or(Collation::GeneralCi);
+                Ok(compare_result(*op, &a, &b, collation))
+            }
+            Expr::And(l, r) => {
+                let a = truth(&l.eval(row, columns)?);
+                if a == Some(false) {
+                    return Ok(Value::Int(0));
+                }
+                let b = truth(&r.eval(row, columns)?);
+                Ok(match (a, b) {
+                    (_, Some(false)) => Value::Int(0),
+                    (Some(true), Some(true)) => Value::Int(1),
+                    _ => Value::Null,
+                })
+            }
+            Expr::Or(l, r) => {
+                let a = truth(&l.eval(row, columns)?);
+                if a == Some(true) {
+                    return Ok(Value::Int(1));
+                }
+                let b = truth(&r.eval(row, columns)?);
+                Ok(match (a, b) {
+                    (_, Some(true)) => Value::Int(1),
+                    (Some(false), Some(false)) => Value::Int(0),
+                    _ => Value::Null,
+                })
+            }
+            Expr::Not(e) => Ok(match truth(&e.eval(row, columns)?) {
+                Some(b) => Value::Int(i64::from(!b)),
+                None => Value::Null,
+            }),
+            Expr::IsNull(e) => Ok(Value::Int(i64::from(e.eval(row, columns)?.is_null()))),
+            Expr::IsNotNull(e) => Ok(Value::Int(i64::from(!e.eval(row, columns)?.is_null()))),
+            Expr::Arith(op, l, r) => {
+                let (a, b) = (l.eval(row, columns)?, r.eval(row, columns)?);
+                arith(*op, &a, &b).map_err(|e| self.name_overflow(e))
+            }
+            Expr::Neg(e) => negate(&e.eval(row, columns)?).map_err(|err| self.name_overflow(err)),
+        }
+    }
+
+    /// `true` when the expression evaluates to true (not false, not NULL): the HAVING test.
+    pub fn is_true(&self, row: &TextRow, columns: &[ColumnMeta]) -> Result<bool> {
+        Ok(truth(&self.eval(row, columns)?) == Some(true))
+    }
+
+    fn collation(&self, columns: &[ColumnMeta]) -> Option<Collation> {
+        match self {
+            Expr::Column(i) => columns
+                .get(*i)
+                .filter(|m| m.kind() == ValueKind::Bytes)
+                .map(ColumnMeta::collation),
+            _ => None,
+        }
+    }
+
+    fn name_overflow(&self, e: MergeError) -> MergeError {
+        match e {
+            MergeError::OutOfRange { type_name, .. } => MergeError::OutOfRange {
+                type_name,
+                expr: self.to_string(),
+            },
+            other => other,
+        }
+    }
+}
+
+impl std::ops::Not for Expr {
+    type Output = Expr;
+
+    /// `NOT expr`.
+    fn not(self) -> Expr {
+        Expr::Not(Box::new(self))
+    }
+}
+
+impl fmt::Display for Expr {
+    /// SQL-like text, columns as `#i` (for error messages).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expr::Column(i) => write!(f, "#{i}"),
+            Expr::Literal(v) => match v.to_text() {
+                None => f.write_str("NULL"),
+                Some(t) if matches!(v, Value::Bytes(_)) => {
+                    write!(f, "'{}'", String::from_utf8_lossy(&t))
+                }
+                Some(t) => f.write_str(&String::from_utf8_lossy(&t)),
+            },
+            Expr::Compare(op, l, r) => {
+                let op = match op {
+                    CompareOp::Eq => "=",
+                    CompareOp::NullSafeEq => "<=>",
+                    CompareOp::Ne => "<>",
+                    CompareOp::Lt => "<",
+                    CompareOp::Le => "<=",
+                    CompareOp::Gt => ">",
+                    CompareOp::Ge => ">=",
+                };
+                write!(f, "{l} {op} {r}")
+            }
+            Expr::And(l, r) => write!(f, "({l} AND {r})"),
+            Expr::Or(l, r) => write!(f, "({l} OR {r})"),
+            Expr::Not(e) => write!(f, "NOT ({e})"),
+            Expr::IsNull(e) => write!(f, "{e} IS NULL"),
+            Expr::IsNotNull(e) => write!(f, "{e} IS NOT NULL"),
+            Expr::Arith(op, l, r) => {
+                let op = match op {
+                    ArithOp::Add => "+",
+                    ArithOp::Sub => "-",
+                    ArithOp::Mul => "*",
+                    ArithOp::Div => "/",
+                };
+                write!(f, "{l} {op} {r}")
+            }
+            Expr::Neg(e) => write!(f, "-{e}"),
+        }
+    }
+}
+
+/// SQL truth of a value: NULL is unknown, numbers are true when not zero, strings by
+/// their numeric prefix.
+pub fn truth(v: &Value) -> Option<bool> {
+    match v {
+        Value::Null => None,
+        Value::Decimal(d) => Some(!d.is_zero()),
+        other => other
+            .as_i128()
+            .map(|i| i != 0)
+            .or_else(|| other.to_f64().map(|f| f != 0.0)),
+    }
+}
+
+fn is_number(v: &Value) -> bool {
+    matches!(
+        v,
+        Value::Int(_)
+            | Value::UInt(_)
+            | Value::Decimal(_)
+            | Value::Float { .. }
+            | Value::Double { .. }
+            | Value::Year(_)
+            | Value::Bit(_)
+    )
+}
+
+fn is_floating(v: &Value) -> bool {
+    matches!(v, Value::Float { .. } | Value::Double { .. })
+}
+
+fn is_temporal(v: &Value) -> bool {
+    matches!(v, Value::Date(_) | Value::DateTime(_) | Value::Time(_))
+}
+
+/// A string read as the temporal type it is compared with.
+fn string_as_temporal(s: &Bytes, like: &Value) -> Option<Value> {
+    let t = s.trim_ascii();
+    match like {
+        Value::Time(_) => Time::parse(t).map(Value::Time),
+        _ => DateTime::parse(t)
+            .map(Value::DateTime)
+            .or_else(|| Date::parse(t).map(Value::Date)),
+    }
+}
+
+fn cmp_f64(a: &Value, b: &Value) -> Option<Ordering> {
+    a.to_f64()?.partial_cmp(&b.to_f64()?)
+}
+
+/// MariaDB's comparison of two values; `None` when either is NULL.
+pub fn sql_compare(a: &Value, b: &Value, collation: Collation) -> Option<Ordering> {
+    if a.is_null() || b.is_null() {
+        return None;
+    }
+    match (a, b) {
+        (Value::Bytes(x), Value::Bytes(y)) => Some(collation.compare(x, y)),
+        _ if is_number(a) && is_number(b) => {
+            if is_floating(a) || is_floating(b) {
+                cmp_f64(a, b)
+            } else {
+                Some(compare_values(a, b, Collation::Binary))
+            }
+        }
+        _ if is_temporal(a) && is_temporal(b) => {
+            let same_family = matches!(a, Value::Time(_)) == matches!(b, Value::Time(_));
+            if same_family {
+                Some(compare_values(a, b, Collation::Binary))
+            } else {
+                cmp_f64(a, b)
+            }
+        }
+        (Value::Bytes(s), t) if is_temporal(t) => match string_as_temporal(s, t) {
+            Some(v) => sql_compare(&v, t, collation),
+            None => Some(collation.compare(s, &t.to_text().unwrap_or_default())),
+        },
+        (t, Value::Bytes(_)) if is_temporal(t) => {
+            sql_compare(b, a, collation).map(Ordering::reverse)
+        }
+        _ => cmp_f64(a, b),
+    }
+}
+
+fn compare_result(op: CompareOp, a: &Value, b: &Value, collation: Collation) -> Value {
+    if op == CompareOp::NullSafeEq {
+        let eq = match (a.is_null(), b.is_null()) {
+            (true, true) => true,
+            (false, false) => sql_compare(a, b, collation) == Some(Ordering::Equal),
+            _ => false,
+        };
+        return Value::Int(i64::from(eq));
+    }
+    let Some(o) = sql_compare(a, b, collation) else {
+        return Value::Null;
+    };
+    let r = match op {
+        CompareOp::Eq | CompareOp::NullSafeEq => o.is_eq(),
+        CompareOp::Ne => o.is_ne(),
+        CompareOp::Lt => o.is_lt(),
+        CompareOp::Le => o.is_le(),
+        CompareOp::Gt => o.is_gt(),
+        CompareOp::Ge => o.is_ge(),
+    };
+    Value::Int(i64::from(r))
+}
+
+/// An arithmetic operand, as MariaDB types it.
+enum Operand {
+    Int { v: i128, unsigned: bool },
+    Dec(Decimal),
+    Dbl { v: f64, decimals: u8 },
+}
+
+impl Operand {
+    fn of(v: &Value) -> Option<Operand> {
+        Some(match v {
+            Value::Null => return None,
+            Value::Int(i) => Operand::Int {
+                v: i128::from(*i),
+                unsigned: false,
+            },
+            Value::UInt(_) | Value::Year(_) | Value::Bit(_) => Operand::Int {
+                v: v.as_i128()?,
+                unsigned: true,
+            },
+            Value::Decimal(d) => Operand::Dec(d.clone()),
+            Value::Float { value, decimals } => Operand::Dbl {
+                v: f64::from(*value),
+                decimals: *decimals,
+            },
+            Value::Double { value, decimals } => Operand::Dbl {
+                v: *value,
+                decimals: *decimals,
+            },
+            Value::Bytes(s) => Operand::Dbl {
+                v: string_prefix_f64(s),
+                decimals: NOT_FIXED_DEC,
+            },
+            Value::Date(d) => Operand::Int {
+                v: i128::from(d.to_number()),
+                unsigned: false,
+            },
+            Value::DateTime(d) => temporal_number(d.to_number(), d.decimals),
+            Value::Time(t) => temporal_number(t.to_number(), t.decimals),
+        })
+    }
+
+    fn decimals(&self) -> u8 {
+        match self {
+            Operand::Int { .. } => 0,
+            Operand::Dec(d) => d.scale().min(u32::from(NOT_FIXED_DEC)) as u8,
+            Operand::Dbl { decimals, .. } => *decimals,
+        }
+    }
+
+    fn f64(&self) -> f64 {
+        match self {
+            Operand::Int { v, .. } => *v as f64,
+            Operand::Dec(d) => d.to_f64(),
+            Operand::Dbl { v, .. } => *v,
+        }
+    }
+
+    fn decimal(&self) -> Decimal {
+        match self {
+            Operand::Int { v, .. } => Decimal::from(*v),
+            Operand::Dec(d) => d.clone(),
+            Operand::Dbl { v, .. } => Decimal::from_f64_exact(*v),
+        }
+    }
+}
+
+fn temporal_number((whole, micros): (i64, u32), decimals: u8) -> Operand {
+    if decimals == 0 {
+        return Operand::Int {
+            v: i128::from(whole),
+            unsigned: false,
+        };
+    }
+    let frac = i128::from(micros) * if whole < 0 { -1 } else { 1 };
+    let d = Decimal::new(i128::from(whole) * 1_000_000 + frac, 6).rescale(u32::from(decimals));
+    Operand::Dec(d)
+}
+
+fn out_of_range(type_name: &'static str) -> MergeError {
+    MergeError::OutOfRange {
+        type_name,
+        expr: String::new(),
+    }
+}
+
+fn double_result(v: f64, decimals: u8) -> Result<Value> {
+    if !v.is_finite() {
+        return Err(out_of_range("DOUBLE"));
+    }
+    Ok(Value::Double {
+        value: v,
+        decimals: decimals.min(NOT_FIXED_DEC),
+    })
+}
+
+fn int_result(v: Option<i128>, unsigned: bool) -> Result<Value> {
+    if unsigned {
+        v.and_then(|v| u64::try_from(v).ok())
+            .map(Value::UInt)
+            .ok_or_else(|| out_of_range("BIGINT UNSIGNED"))
+    } else {
+        v.and_then(|v| i64::try_from(v).ok())
+            .map(Value::Int)
+            .ok_or_else(|| out_of_range("BIGINT"))
+    }
+}
+
+/// `a op b` with MariaDB's result type; NULL if either is NULL or on division by zero.
+pub fn arith(op: ArithOp, a: &Value, b: &Value) -> Result<Value> {
+    let (Some(x), Some(y)) = (Operand::of(a), Operand::of(b)) else {
+        return Ok(Value::Null);
+    };
+    if matches!(x, Operand::Dbl { .. }) || matches!(y, Operand::Dbl { .. }) {
+        let dec = x.decimals().max(y.decimals());
+        let (p, q) = (x.f64(), y.f64());
+        return match op {
+            ArithOp::Add => double_result(p + q, dec),
+            ArithOp::Sub => double_result(p - q, dec),
+            ArithOp::Mul => double_result(p * q, dec),
+            ArithOp::Div if q == 0.0 => Ok(Value::Null),
+            ArithOp::Div => double_result(p / q, dec.saturating_add(4)),
+        };
+    }
+    if let (Operand::Int { v: p, unsigned: up }, Operand::Int { v: q, unsigned: uq }) = (&x, &y) {
+        let unsigned = *up || *uq;
+        match op {
+            ArithOp::Add => return int_result(p.checked_add(*q), unsigned),
+            ArithOp::Sub => return int_result(p.checked_sub(*q), unsigned),
+            ArithOp::Mul => return int_result(p.checked_mul(*q), unsigned),
+            ArithOp::Div => {}
+        }
+    }
+    let (p, q) = (x.decimal(), y.decimal());
+    Ok(match op {
+        ArithOp::Add => Value::Decimal(p.add(&q)),
+        ArithOp::Sub => Value::Decimal(p.sub(&q)),
+        ArithOp::Mul => {
+            let r = p.mul(&q);
+            let scale = r.scale().min(MAX_SCALE);
+            Value::Decimal(r.rescale(scale))
+        }
+        ArithOp::Div => {
+            let scale = (p.scale() + 4).min(MAX_SCALE);
+            p.div_round(&q, scale).map_or(Value::Null, Value::Decimal)
+        }
+    })
+}
+
+/// `-v`.
+pub fn negate(v: &Value) -> Result<Value> {
+    Ok(match Operand::of(v) {
+        None => Value::Null,
+        Some(Operand::Int { v, unsigned }) => match i64::try_from(-v) {
+            Ok(n) => Value::Int(n),
+            Err(_) if unsigned => Value::Decimal(Decimal::from(-v)),
+            Err(_) => return Err(out_of_range("BIGINT")),
+        },
+        Some(Operand::Dec(d)) => Value::Decimal(d.neg()),
+        Some(Operand::Dbl { v, decimals }) => double_result(-v, decimals)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::row::encode_text_row;
+    use mysql_common::constants::{ColumnFlags, ColumnType};
+
+    fn dec(s: &str) -> Value {
+        Value::Decimal(Decimal::parse(s.as_bytes()).unwrap())
+    }
+
+    fn text(v: &Value) -> String {
+        v.to_text()
+            .map_or("NULL".into(), |t| String::from_utf8(t).unwrap())
+    }
+
+    fn eval(e: &Expr) -> Result<Value> {
+        let row = TextRow::parse(Bytes::new(), 0).unwrap();
+        e.eval(&row, &[])
+    }
+
+    #[test]
+    fn arithmetic_types_like_mariadb() {
+        use ArithOp::*;
+        let cases = [
+            (Div, Value::Int(1), Value::Int(3), "0.3333"),
+            (Div, Value::Int(2), Value::Int(3), "0.6667"),
+            (Div, Value::Int(-2), Value::Int(3), "-0.6667"),
+            (Div, dec("1.0"), Value::Int(3), "0.33333"),
+            (Div, Value::Int(1), dec("3.00"), "0.3333"),
+            (Div, Value::Int(10), Value::Int(4), "2.5000"),
+            (Div, Value::Int(1), Value::Int(0), "NULL"),
+            (Div, Value::double(1.0), Value::Int(3), "0.3333333333333333"),
+            (
+                Div,
+                Value::Double {
+                    value: 1.0,
+                    decimals: 2,
+                },
+                Value::Int(3),
+                "0.333333",
+            ),
+            (Mul, dec("1.10"), dec("1.1"), "1.210"),
+            (
+                Mul,
+                Value::Double {
+                    value: 0.5,
+                    decimals: 2,
+                },
+                Value::Double {
+                    value: 0.5,
+                    decimals: 2,
+                },
+                "0.25",
+            ),
+            (Add, Value::Int(1), dec("1.5"), "2.5"),
+            (Add, Value::double(0.1), Value::Int(1), "1.1"),
+            (Sub, Value::Int(3), Value::Int(5), "-2"),
+            (
+                Sub,
+                Value::UInt(u64::MAX),
+                Value::Int(1),
+                "18446744073709551614",
+            ),
+            (Add, Value::bytes("12abc"), Value::Int(1), "13"),
+            (Add, Value::Null, Value::Int(1), "NULL"),
+        ];
+        for (op, a, b, want) in cases {
+            let got = arith(op, &a, &b).unwrap();
+            assert_eq!(text(&got), want, "{a:?} {op:?} {b:?}");
+        }
+    }
+
+    #[test]
+    fn integer_overflow_is_error_1690_naming_the_expression() {
+        let e = Expr::arith(
+            ArithOp::Add,
+            Expr::lit(Value::Int(i64::MAX)),
+            Expr::lit(Value::Int(1)),
+        );
+        let err = eval(&e).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "BIGINT value is out of range in '9223372036854775807 + 1'"
+        );
+        assert_eq!(err.mysql_code(), (1690, "22003"));
+        let e = Expr::arith(
+            ArithOp::Sub,
+            Expr::lit(Value::UInt(1)),
+            Expr::lit(Value::Int(2)),
+        );
+        assert!(matches!(
+            eval(&e),
+            Err(MergeError::OutOfRange {
+                type_name: "BIGINT UNSIGNED",
+                ..
+            })
+        ));
+        assert!(eval(&Expr::Neg(Box::new(Expr::lit(Value::Int(i64::MIN))))).is_err());
+        assert_eq!(
+            text(&eval(&Expr::Neg(Box::new(Expr::lit(Value::UInt(u64::MAX))))).unwrap()),
+            "-18446744073709551615"
+        );
+        let big = Expr::arith(
+            ArithOp::Mul,
+            Expr::lit(Value::double(1e308)),
+            Expr::lit(Value::Int(10)),
+        );
+        assert!(matches!(
+            eval(&big),
+            Err(MergeError::OutOfRange {
+                type_name: "DOUBLE",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn three_valued_logic() {
+        let t = || Expr::lit(Value::Int(1));
+        let f = || Expr::lit(Value::Int(0));
+        let n = || Expr::lit(Value::Null);
+        let cases = [
+            (Expr::and(t(), n()), "NULL"),
+            (Expr::and(f(), n()), "0"),
+            (Expr::and(n(), f()), "0"),
+            (Expr::or(t(), n()), "1"),
+            (Expr::or(n(), f()), "NULL"),
+            (!n(), "NULL"),
+            (!Expr::lit(dec("0.0")), "1"),
+            (Expr::IsNull(Box::new(n())), "1"),
+            (Expr::IsNotNull(Box::new(n())), "0"),
+            (Expr::cmp(CompareOp::Eq, n(), n()), "NULL"),
+            (Expr::cmp(CompareOp::NullSafeEq, n(), n()), "1"),
+            (Expr::cmp(CompareOp::NullSafeEq, t(), n()), "0"),
+            (
+                Expr::cmp(
+                    CompareOp::Eq,
+                    Expr::lit(Value::Int(1)),
+                    Expr::lit(dec("1.0")),
+                ),
+                "1",
+            ),
+            (
+                Expr::cmp(CompareOp::Eq, Expr::lit(Value::bytes("1abc")), t()),
+                "1",
+            ),
+            (
+                Expr::cmp(CompareOp::Eq, Expr::lit(Value::bytes("abc")), f()),
+                "1",
+            ),
+            (
+                Expr::cmp(
+                    CompareOp::Eq,
+                    Expr::lit(Value::bytes("A")),
+                    Expr::lit(Value::bytes("a ")),
+                ),
+                "1",
+            ),
+            (
+                Expr::cmp(
+                    CompareOp::Lt,
+                    Expr::lit(Value::double(0.1)),
+                    Expr::lit(dec("0.1")),
+                ),
+                "0",
+            ),
+        ];
+        for (e, want) in cases {
+            assert_eq!(text(&eval(&e).unwrap()), want, "{e}");
+        }
+    }
+
+    #[test]
+    fn evaluates_over_row_columns_with_their_collation() {
+        let cols = [
+            ColumnMeta::new(ColumnType::MYSQL_TYPE_VAR_STRING)
+                .with_charset(45)
+                .with_flags(ColumnFlags::BINARY_FLAG),
+            ColumnMeta::new(ColumnType::MYSQL_TYPE_NEWDECIMAL).with_decimals(2),
+            ColumnMeta::new(ColumnType::MYSQL_TYPE_DATE),
+        ];
+        let payload = Bytes::from(encode_text_row(&[
+            Value::bytes("a"),
+            dec("10.50"),
+            Value::bytes("2024-01-02"),
+        ]));
+        let row = TextRow::parse(payload, 3).unwrap();
+        let bin_eq = Expr::cmp(CompareOp::Eq, Expr::col(0), Expr::lit(Value::bytes("A")));
+        assert!(
+            !bin_eq.is_true(&row, &cols).unwrap(),
+            "utf8mb4_bin column: 'a' <> 'A'"
+        );
+        let pad = Expr::cmp(CompareOp::Eq, Expr::col(0), Expr::lit(Value::bytes("a  ")));
+        assert!(pad.is_true(&row, &cols).unwrap());
+        let having = Expr::cmp(
+            CompareOp::Gt,
+            Expr::arith(ArithOp::Mul, Expr::col(1), Expr::lit(Value::Int(2))),
+            Expr::lit(Value::Int(20)),
+        );
+        assert!(having.is_true(&row, &cols).unwrap());
+        let date = Expr::cmp(
+            CompareOp::Ge,
+            Expr::col(2),
+            Expr::lit(Value::bytes("2024-01-01 12:00:00")),
+        );
+        assert!(date.is_true(&row, &cols).unwrap());
+        assert!(Expr::col(3).check(&cols).is_err());
+        assert!(Expr::col(3).eval(&row, &cols).is_err());
+    }
+}
