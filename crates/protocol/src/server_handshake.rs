@@ -305,6 +305,18 @@ where
     .await
 }
 
+async fn refuse<S>(
+    conn: &mut PacketConn<S>,
+    code: u16,
+    state: &[u8; 5],
+    msg: &str,
+) -> Result<(), ProtocolError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    conn.write_packet(&packets::err(code, state, msg)).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,16 +341,4 @@ mod tests {
         }
         assert!(ChangeUser::parse(b"no-terminator", caps).is_err());
     }
-}
-
-async fn refuse<S>(
-    conn: &mut PacketConn<S>,
-    code: u16,
-    state: &[u8; 5],
-    msg: &str,
-) -> Result<(), ProtocolError>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    conn.write_packet(&packets::err(code, state, msg)).await
 }
