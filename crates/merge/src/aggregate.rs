@@ -10,7 +10,7 @@
 //!
 //! | aggregate | input | result |
 //! |---|---|---|
-//! | COUNT | any | `LONGLONG(21)`, NOT NULL |
+//! | COUNT | any | `LONGLONG(21)`, NOT NULL (a partial COUNT: the shards' own column) |
 //! | SUM | integer, `YEAR`, `BIT`, `DECIMAL(p,s)` | `NEWDECIMAL(min(p+22, 65), s)` |
 //! | SUM | `FLOAT`, `DOUBLE[(m,d)]`, strings | `DOUBLE`, decimals `d` (31 = not fixed) |
 //! | AVG | integer, `DECIMAL(p,s)` | `NEWDECIMAL(p+4, min(s+4, 38))` (`div_precision_increment` = 4) |
@@ -90,6 +90,8 @@ impl Aggregate {
         }
         match *self {
             Aggregate::First(c) | Aggregate::Min(c) | Aggregate::Max(c) => Ok(inputs[c]),
+            // The shards' own COUNT column describes the merged one exactly.
+            Aggregate::Count(c) if inputs[c].kind().is_integer() => Ok(inputs[c]),
             Aggregate::Count(_) | Aggregate::CountValues(_) | Aggregate::CountRows => {
                 Ok(count_meta())
             }
@@ -119,12 +121,14 @@ impl Aggregate {
 /// `COUNT(...)`: `BIGINT(21) NOT NULL`.
 pub fn count_meta() -> ColumnMeta {
     ColumnMeta::new(ColumnType::MYSQL_TYPE_LONGLONG)
-        .with_flags(ColumnFlags::NOT_NULL_FLAG | ColumnFlags::BINARY_FLAG | ColumnFlags::NUM_FLAG)
+        .with_flags(ColumnFlags::NOT_NULL_FLAG | ColumnFlags::BINARY_FLAG)
         .with_length(21)
 }
 
+/// Flags of a computed `SUM`/`AVG` column. (`NUM_FLAG`, which `--column-type-info` shows,
+/// is added by the client library; MariaDB does not send it.)
 fn numeric_flags() -> ColumnFlags {
-    ColumnFlags::BINARY_FLAG | ColumnFlags::NUM_FLAG
+    ColumnFlags::BINARY_FLAG
 }
 
 /// MariaDB's `float_length(decimals)`: display length of a `DOUBLE` result.

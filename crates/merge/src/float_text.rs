@@ -4,8 +4,9 @@
 //! exactly that many fractional digits, rounded from the binary value. Without
 //! (`decimals` ≥ [`NOT_FIXED_DEC`]) a `DOUBLE` prints the shortest digits that read back to the
 //! same value, and a `FLOAT` its value rounded to 6 significant digits; either way in plain
-//! notation when the decimal exponent `e` satisfies `-15 <= e < 15` and as `d.ddde<e>`
-//! otherwise (`1e15`, `1.2345678901234568e17`, `1e-16`, `0.000000000000001`, `100`,
+//! notation when the decimal exponent `e` satisfies `-15 <= e < 15`, or `e = 15` with a
+//! digit after the point (`3333333333333333.5`), and as `d.ddde<e>` otherwise (`1e15`,
+//! `1.2345678901234568e17`, `1e-16`, `0.000000000000001`, `100`,
 //! `0.30000000000000004`, `123457000` for a FLOAT holding 123456789). Negative zero prints as
 //! `0`, a negative number that rounds to zero as `-0.00`. Pinned against a real MariaDB in
 //! `tests/mariadb.rs`.
@@ -21,8 +22,36 @@ pub fn format_double(v: f64, decimals: u8) -> String {
     if v == 0.0 {
         return "0".to_owned();
     }
-    let sci = format!("{:e}", v.abs());
-    layout(v < 0.0, &sci)
+    // Rust gives the shortest digits that read back; on an exact tie between two such
+    // strings it rounds half up where MariaDB's dtoa rounds half to even
+    // (-203320980773417.125 prints as ...417.12). Re-rounding the exact value to the same
+    // number of digits, which Rust does half to even, settles ties MariaDB's way.
+    let a = v.abs();
+    let short = format!("{a:e}");
+    let n = short
+        .split('e')
+        .next()
+        .unwrap_or("")
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .count();
+    let sci = if n > 1 {
+        format!("{a:.*e}", n - 1)
+    } else {
+        short
+    };
+    layout(v < 0.0, &trim_mantissa(&sci))
+}
+
+/// Drops trailing zeros of the mantissa: "1.50000e3" → "1.5e3".
+fn trim_mantissa(sci: &str) -> String {
+    let (mant, exp) = sci.split_once('e').unwrap_or((sci, "0"));
+    let mant = if mant.contains('.') {
+        mant.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        mant
+    };
+    format!("{mant}e{exp}")
 }
 
 /// The text of a `FLOAT` with `decimals` fractional digits ([`NOT_FIXED_DEC`] or more: 6
@@ -35,14 +64,7 @@ pub fn format_float(v: f32, decimals: u8) -> String {
         return "0".to_owned();
     }
     let sci = format!("{:.5e}", f64::from(v).abs());
-    // Trim trailing zeros of the mantissa: "1.50000e3" → "1.5e3".
-    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let mant = if mant.contains('.') {
-        mant.trim_end_matches('0').trim_end_matches('.')
-    } else {
-        mant
-    };
-    layout(v < 0.0, &format!("{mant}e{exp}"))
+    layout(v < 0.0, &trim_mantissa(&sci))
 }
 
 fn fixed(v: f64, decimals: u8) -> String {
@@ -61,7 +83,10 @@ fn layout(negative: bool, sci: &str) -> String {
     if negative {
         out.push('-');
     }
-    if !(-15..15).contains(&exp) {
+    // MariaDB's my_gcvt (dtoa mode 4, a wide field): plain notation unless the exponent is
+    // below -15, or above 14 with no digit after the decimal point.
+    let plain = exp >= -15 && (exp < 15 || digits.len() as i32 > exp + 1);
+    if !plain {
         out.push_str(&digits[..1]);
         if digits.len() > 1 {
             out.push('.');
@@ -115,6 +140,10 @@ mod tests {
             (1e15, "1e15"),
             (999999999999999.0, "999999999999999"),
             (1.2345678901234568e17, "1.2345678901234568e17"),
+            (3333333333333333.5, "3333333333333333.5"),
+            (-(203320980773417.0 + 0.125), "-203320980773417.12"),
+            (1234567890123456.8, "1234567890123456.8"),
+            (1234567890123456.0, "1.234567890123456e15"),
             (1e-5, "0.00001"),
             (1.5e-7, "0.00000015"),
             (1e-15, "0.000000000000001"),

@@ -4,8 +4,6 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{visit_expressions_mut, Expr, FunctionArguments, Value};
-use sqlparser::dialect::MySqlDialect;
-use sqlparser::parser::Parser;
 
 /// `sql` with every argument-less `LAST_INSERT_ID()` replaced by `value`, or `None` when it
 /// has none (or does not parse).
@@ -13,7 +11,7 @@ pub fn substitute_last_insert_id(sql: &str, value: u64) -> Option<String> {
     if !sql.to_ascii_lowercase().contains("last_insert_id") {
         return None;
     }
-    let mut statements = Parser::parse_sql(&MySqlDialect {}, sql).ok()?;
+    let mut statements = crate::rewrite::parse_verbatim(sql)?;
     let mut replaced = false;
     let _ = visit_expressions_mut(&mut statements, |e| {
         if let Expr::Function(f) = e {

@@ -5,6 +5,7 @@ mod error;
 mod last_insert_id;
 mod plan;
 mod planner;
+mod rewrite;
 mod session;
 mod shard_key;
 

@@ -60,6 +60,9 @@ pub enum Route {
     Transaction(TxnCommand),
     /// One shard, known when a prepared statement executes with its parameters.
     Deferred(DeferredRoute),
+    /// A different statement per shard (a multi-row INSERT split by shard); the answers are
+    /// combined into one OK, all shards' parts committing together or not at all.
+    Split(Vec<(ShardId, String)>),
 }
 
 /// A single-shard route that depends on parameter values.
@@ -218,6 +221,13 @@ impl fmt::Display for PlanDisplay<'_> {
                 write!(f, "proxy: session variables [{}]", names.join(", "))?
             }
             Route::Transaction(t) => write!(f, "proxy: {t:?}")?,
+            Route::Split(parts) => {
+                let parts: Vec<_> = parts
+                    .iter()
+                    .map(|(s, sql)| format!("{}: `{sql}`", self.topology.shards[*s].name))
+                    .collect();
+                write!(f, "split across shards [{}]", parts.join(", "))?
+            }
             Route::Deferred(d) => {
                 let keys: Vec<String> = d.keys.iter().map(|(t, k)| format!("{t} {k}")).collect();
                 write!(f, "shard of [{}]", keys.join(", "))?;

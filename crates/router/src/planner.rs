@@ -150,10 +150,29 @@ fn plan_text(sql: &str, topology: &Topology) -> Result<Plan, RouteError> {
             Route::Shard(topology.default_shard),
         ));
     };
-    let mut plan = first?;
     if statements.len() == 1 {
-        return Ok(plan);
+        return match first {
+            Err(RouteError::InsertSpansShards { .. })
+                if matches!(statements[0], Statement::Insert(_)) =>
+            {
+                let Statement::Insert(ins) = &statements[0] else {
+                    unreachable!()
+                };
+                match crate::rewrite::split_insert(sql, ins, topology)? {
+                    Some(parts) => Ok(Plan::new(StatementKind::Write, Route::Split(parts))),
+                    None => first,
+                }
+            }
+            Ok(mut plan) if plan.rewritten.is_some() => {
+                // Re-render from a tree that keeps string escapes as written.
+                plan.rewritten = crate::rewrite::parse_verbatim(sql)
+                    .and_then(|s| s.first().and_then(hide_socket));
+                Ok(plan)
+            }
+            other => other,
+        };
     }
+    let mut plan = first?;
     if plan.rewritten.is_some() {
         plan.rewritten = None;
     }

@@ -166,14 +166,25 @@ proptest! {
 
     /// A multi-row INSERT routes to one shard exactly when all its rows map to that shard.
     #[test]
-    fn multi_row_insert_routes_iff_one_shard(ids in prop::collection::vec(-50i64..50, 1..6)) {
+    fn multi_row_insert_routes_or_splits_by_shard(ids in prop::collection::vec(-50i64..50, 1..6)) {
         let shards: BTreeSet<ShardId> =
             ids.iter().map(|&id| shard_for("users", &KeyValue::Int(i128::from(id)))).collect();
-        let rows: Vec<String> = ids.iter().map(|id| format!("({id}, 'x')")).collect();
+        let rows: Vec<String> = ids.iter().map(|id| format!("({id}, 'x\\\\y')")).collect();
         let sql = format!("INSERT INTO users (id, name) VALUES {}", rows.join(", "));
         match (plan(&sql), shards.len()) {
             (Ok(plan), 1) => prop_assert_eq!(plan.route, Route::Shard(*shards.first().unwrap())),
-            (Err(RouteError::InsertSpansShards { .. }), n) if n > 1 => {}
+            (Ok(Plan { route: Route::Split(parts), .. }), n) if n > 1 => {
+                let got: BTreeSet<ShardId> = parts.iter().map(|(s, _)| *s).collect();
+                prop_assert_eq!(&got, &shards);
+                let mut placed = 0;
+                for (shard, part) in &parts {
+                    // Each part routes to its own shard and keeps the row text as written.
+                    prop_assert_eq!(plan(part).unwrap().route, Route::Shard(*shard));
+                    prop_assert!(part.contains(r"'x\\y'"), "{}", part);
+                    placed += part.matches("),").count() + 1;
+                }
+                prop_assert_eq!(placed, ids.len());
+            }
             (outcome, n) => prop_assert!(false, "{sql}: {n} shards, got {outcome:?}"),
         }
     }

@@ -1,6 +1,7 @@
 //! The proxy process: listener, client sessions, and the executor that runs plans on backends.
 
 mod errors;
+mod fan_out;
 mod prepared;
 mod runtime;
 mod session;

@@ -298,8 +298,21 @@ impl Session {
     }
 
     pub(crate) async fn send_ok(&mut self, affected_rows: u64, warnings: u16) -> Step {
+        self.send_ok_with_id(affected_rows, 0, warnings).await
+    }
+
+    pub(crate) async fn send_ok_with_id(
+        &mut self,
+        affected_rows: u64,
+        last_insert_id: u64,
+        warnings: u16,
+    ) -> Step {
+        if last_insert_id != 0 {
+            self.last_insert_id = last_insert_id;
+        }
         let ok = packets::ok(&OkInfo {
             affected_rows,
+            last_insert_id,
             status: self.status(),
             warnings,
             ..OkInfo::default()
@@ -434,7 +447,16 @@ impl Session {
                 let work = Work::Command(Command::COM_QUERY, text);
                 self.forward(runtime.topology.default_shard, work).await
             }
-            Route::AllShards => self.all_shards(runtime, text).await,
+            Route::AllShards => {
+                let parts = (0..runtime.topology.shards.len())
+                    .map(|s| (s, text))
+                    .collect();
+                self.fan_out(runtime, parts, false).await
+            }
+            Route::Split(parts) => {
+                let parts = parts.iter().map(|(s, sql)| (*s, sql.as_bytes())).collect();
+                self.fan_out(runtime, parts, true).await
+            }
             Route::Use(db) => self.use_database(db.clone()).await,
             Route::Set { vars, autocommit } => self.set(runtime, vars, *autocommit, text).await,
             Route::Transaction(cmd) => self.transaction(runtime, cmd, text).await,
@@ -556,64 +578,6 @@ impl Session {
         self.forwarded(result, &pool).await
     }
 
-    /// Sends the same statement to every shard at once and answers with one combined OK.
-    async fn all_shards(&mut self, runtime: &Runtime, text: &[u8]) -> Step {
-        if self.txn.as_ref().is_some_and(|t| t.pinned.is_some()) {
-            let e = ClientError::new(
-                1235,
-                b"42000",
-                "a statement for every shard cannot run inside a transaction pinned to one shard; commit first",
-            );
-            return self.send_error(e).await;
-        }
-        let shards = 0..runtime.topology.shards.len();
-        let this = &*self;
-        let runs = shards.map(|shard| async move {
-            let mut conn = this.checkout(runtime, shard).await?;
-            conn.execute(Command::COM_QUERY, text).await
-        });
-        let results = futures_util::future::join_all(runs).await;
-        let mut affected = 0;
-        let mut warnings = 0u16;
-        let mut failures = Vec::new();
-        for (shard, result) in results.into_iter().enumerate() {
-            let name = &runtime.topology.shards[shard].name;
-            match result {
-                Ok(Finish::Ok {
-                    affected_rows,
-                    warnings: w,
-                    ..
-                }) => {
-                    affected += affected_rows;
-                    warnings = warnings.saturating_add(w);
-                }
-                Ok(Finish::Err(e)) => failures.push((name, ClientError::from(e))),
-                Ok(Finish::LocalInfile) => failures.push((
-                    name,
-                    ClientError::new(1148, b"42000", "LOAD DATA LOCAL is not supported"),
-                )),
-                Err(e) => failures.push((name, ClientError::from(&e))),
-            }
-        }
-        match failures.split_first() {
-            None => self.send_ok(affected, warnings).await,
-            Some(((name, first), rest)) => {
-                let mut e = first.clone();
-                let others: Vec<&str> = rest.iter().map(|(n, _)| n.as_str()).collect();
-                e.message = if others.is_empty() {
-                    format!("shard {name}: {}", e.message)
-                } else {
-                    format!(
-                        "shard {name}: {} (also failed on {})",
-                        e.message,
-                        others.join(", ")
-                    )
-                };
-                self.send_error(e).await
-            }
-        }
-    }
-
     async fn use_database(&mut self, db: String) -> Step {
         let runtime = self.proxy.runtime();
         let mut next = self.state.clone();
@@ -678,6 +642,14 @@ impl Session {
             }
             Err(e) => self.send_error(ClientError::from(&e)).await,
         }
+    }
+
+    /// The shard the open transaction is pinned to, if any.
+    pub(crate) fn pinned_shard(&self) -> Option<ShardId> {
+        self.txn
+            .as_ref()
+            .and_then(|t| t.pinned.as_ref())
+            .map(|(s, _)| *s)
     }
 
     /// The transaction's connection, if it is pinned to `shard`.
