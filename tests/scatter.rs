@@ -30,13 +30,13 @@ async fn multi_row_inserts_split_by_shard_all_or_nothing() {
     .unwrap();
     assert_eq!(conn.affected_rows(), 100);
     let mut per_shard = [0usize; 2];
-    for shard in 0..2 {
+    for (shard, count) in per_shard.iter_mut().enumerate() {
         let mut direct = env.connect_primary(shard).await;
         let got: Vec<(i64, String)> = direct.query("SELECT id, name FROM users").await.unwrap();
         for (id, name) in got {
             assert_eq!(shard_of(&env, i128::from(id)), shard, "user {id}");
             assert_eq!(name, format!(r"it's a \ back\slash {id}"));
-            per_shard[shard] += 1;
+            *count += 1;
         }
     }
     assert_eq!(per_shard.iter().sum::<usize>(), 100);
