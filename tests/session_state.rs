@@ -22,7 +22,10 @@ fn shard_of(env: &TestEnv, id: i64) -> usize {
 
 /// `n` user ids owned by `shard`.
 fn ids_on(env: &TestEnv, shard: usize, n: usize) -> Vec<i64> {
-    (1..).filter(|id| shard_of(env, *id) == shard).take(n).collect()
+    (1..)
+        .filter(|id| shard_of(env, *id) == shard)
+        .take(n)
+        .collect()
 }
 
 /// One user id per shard, indexed by shard.
@@ -211,7 +214,10 @@ async fn time_zone_and_character_set_follow_the_session_on_both_shards() {
         .map(|b| Value::Bytes(b.to_vec()))
         .collect();
         assert_eq!(values, want, "shard {shard}");
-        assert_eq!(charsets[0], LATIN1_SWEDISH_CI, "shard {shard}: name's charset");
+        assert_eq!(
+            charsets[0], LATIN1_SWEDISH_CI,
+            "shard {shard}: name's charset"
+        );
         let direct = one_row(
             &mut directs[shard],
             &format!("SELECT name, HEX(name) FROM users WHERE id = {id}"),
@@ -231,7 +237,11 @@ async fn time_zone_and_character_set_follow_the_session_on_both_shards() {
             .exec_first("SELECT email FROM users WHERE id = ?", (*id,))
             .await
             .unwrap();
-        assert_eq!(got, Some(Value::Bytes(b"\xFCber".to_vec())), "shard {shard}");
+        assert_eq!(
+            got,
+            Some(Value::Bytes(b"\xFCber".to_vec())),
+            "shard {shard}"
+        );
         let direct = one_row(
             &mut directs[shard],
             &format!("SELECT email FROM users WHERE id = {id}"),
@@ -449,12 +459,11 @@ for id in ({a}, {b}):
         a = ids[0],
         b = ids[1]
     );
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("python3").arg("-c").arg(script).output()
-    })
-    .await
-    .unwrap()
-    .expect("run python3");
+    let out =
+        tokio::task::spawn_blocking(move || Command::new("python3").arg("-c").arg(script).output())
+            .await
+            .unwrap()
+            .expect("run python3");
     assert!(
         out.status.success(),
         "{}",
@@ -519,7 +528,10 @@ async fn autocommit_off_holds_writes_until_commit_and_reset_clears_the_session()
             .await
             .unwrap();
         assert!(sees(&mut writer, id).await, "the writer sees its own write");
-        assert!(!sees(&mut reader, id).await, "shard {shard}: not committed yet");
+        assert!(
+            !sees(&mut reader, id).await,
+            "shard {shard}: not committed yet"
+        );
         assert!(!sees(&mut reader, other_id).await);
         let mut direct = env.connect_primary(shard).await;
         assert!(!sees(&mut direct, id).await);
@@ -543,7 +555,10 @@ async fn autocommit_off_holds_writes_until_commit_and_reset_clears_the_session()
         assert!(sees(&mut reader, other_id).await);
         writer.query_drop("ROLLBACK").await.unwrap();
         assert_eq!(name_of(&mut writer, id).await.as_deref(), Some("first"));
-        assert!(sees(&mut writer, other_id).await, "the delete was rolled back");
+        assert!(
+            sees(&mut writer, other_id).await,
+            "the delete was rolled back"
+        );
         assert_eq!(name_of(&mut reader, id).await.as_deref(), Some("first"));
         assert_eq!(name_of(&mut direct, id).await.as_deref(), Some("first"));
         // The reader never had autocommit off.
@@ -582,7 +597,10 @@ async fn autocommit_off_holds_writes_until_commit_and_reset_clears_the_session()
         ))
         .await
         .unwrap();
-    assert!(writer.reset().await.unwrap(), "COM_RESET_CONNECTION is used");
+    assert!(
+        writer.reset().await.unwrap(),
+        "COM_RESET_CONNECTION is used"
+    );
     let mut fresh = env.connect().await;
     for (shard, id) in ids.iter().enumerate() {
         let sql = format!(
@@ -601,7 +619,10 @@ async fn autocommit_off_holds_writes_until_commit_and_reset_clears_the_session()
     // The rolled back transaction does not hold its row lock: another session can write.
     tokio::time::timeout(
         Duration::from_secs(10),
-        reader.query_drop(format!("UPDATE users SET name = 'free' WHERE id = {}", ids[1])),
+        reader.query_drop(format!(
+            "UPDATE users SET name = 'free' WHERE id = {}",
+            ids[1]
+        )),
     )
     .await
     .expect("no lock left behind")
@@ -678,7 +699,11 @@ async fn many_sessions_over_two_connections_per_shard_never_share_state() {
                 }
                 // The limit really applies to the session's own queries.
                 let n: Vec<i64> = conn.query("SELECT n FROM numbers").await.unwrap();
-                let want = if stateless { 40 } else { limit.min(40) as usize };
+                let want = if stateless {
+                    40
+                } else {
+                    limit.min(40) as usize
+                };
                 assert_eq!(n.len(), want, "session {k}, round {round}");
             }
             conn.disconnect().await.unwrap();
@@ -727,6 +752,9 @@ async fn user_variables_keep_their_value_on_every_shard() {
         assert_eq!(got[0].as_deref(), Some("2"), "shard {shard}: @n");
         uuids.push(got[1].clone());
     }
-    assert_eq!(uuids[0], uuids[1], "@u is one value, whichever shard reads it");
+    assert_eq!(
+        uuids[0], uuids[1],
+        "@u is one value, whichever shard reads it"
+    );
     env.stop().await;
 }
