@@ -65,6 +65,15 @@ pub struct BackendConn {
     pub statements: StatementCache,
 }
 
+/// The start of a query's answer, read by [`BackendConn::query_rows`].
+#[derive(Debug)]
+pub enum QueryHead {
+    /// A result set: its column definitions; rows follow from [`BackendConn::next_row`].
+    Columns(Vec<bytes::BytesMut>),
+    /// No result set (OK) or an error.
+    Done(Finish),
+}
+
 /// A backend's answer to COM_STMT_PREPARE.
 #[derive(Debug)]
 pub enum Prepared {
@@ -212,6 +221,79 @@ impl BackendConn {
             Finish::LocalInfile => {
                 Err(self.protocol_err(ProtocolError::Unsupported("LOAD DATA LOCAL".into())))
             }
+        }
+    }
+
+    /// Sends a text query and reads its answer up to the first row.
+    pub async fn query_rows(&mut self, sql: &[u8]) -> Result<QueryHead, BackendError> {
+        self.send_command(Command::COM_QUERY, sql).await?;
+        let head = match self.conn.read_packet().await {
+            Ok(p) => p,
+            Err(e) => return Err(self.protocol_err(e)),
+        };
+        match head.first() {
+            Some(0x00) | Some(0xFF) => {
+                let finish = shardgate_protocol::response::row_terminator(&head, true)
+                    .ok()
+                    .flatten()
+                    .or_else(|| {
+                        shardgate_protocol::packets::parse_ok(&head).map(|ok| Finish::Ok {
+                            status: ok.status,
+                            affected_rows: ok.affected_rows,
+                            last_insert_id: ok.last_insert_id,
+                            warnings: ok.warnings,
+                        })
+                    });
+                return match finish {
+                    Some(finish) => {
+                        self.finished(&finish);
+                        Ok(QueryHead::Done(finish))
+                    }
+                    None => Err(self.protocol_err(ProtocolError::malformed("bad OK/ERR packet"))),
+                };
+            }
+            Some(0xFB) => {
+                return Err(self.protocol_err(ProtocolError::Unsupported("LOAD DATA LOCAL".into())))
+            }
+            _ => {}
+        }
+        let Some((count, _)) = shardgate_protocol::packets::read_lenenc_int(&head) else {
+            return Err(self.protocol_err(ProtocolError::malformed("bad column count")));
+        };
+        let mut columns = Vec::with_capacity(usize::try_from(count).unwrap_or(0).min(4096));
+        for _ in 0..count {
+            match self.conn.read_packet().await {
+                Ok(p) => columns.push(p),
+                Err(e) => return Err(self.protocol_err(e)),
+            }
+        }
+        if !self.flavor.deprecate_eof() {
+            if let Err(e) = self.conn.read_packet().await {
+                return Err(self.protocol_err(e));
+            }
+        }
+        Ok(QueryHead::Columns(columns))
+    }
+
+    /// The next row of the result set [`BackendConn::query_rows`] started, or how it ended.
+    pub async fn next_row(&mut self) -> Result<Result<bytes::Bytes, Finish>, BackendError> {
+        let packet = match self.conn.read_packet().await {
+            Ok(p) => p,
+            Err(e) => return Err(self.protocol_err(e)),
+        };
+        match shardgate_protocol::response::row_terminator(&packet, self.flavor.deprecate_eof()) {
+            Ok(None) => Ok(Ok(packet.freeze())),
+            Ok(Some(finish)) => {
+                if matches!(&finish, Finish::Ok { status, .. } if status.contains(StatusFlags::SERVER_MORE_RESULTS_EXISTS))
+                {
+                    return Err(
+                        self.protocol_err(ProtocolError::Unsupported("several result sets".into()))
+                    );
+                }
+                self.finished(&finish);
+                Ok(Err(finish))
+            }
+            Err(e) => Err(self.protocol_err(e)),
         }
     }
 

@@ -23,6 +23,9 @@ pub(crate) const TOP_LEVEL_KEYS: &[&str] = &[
 pub(crate) struct ServerSchema {
     pub listen: Option<Spanned<String>>,
     pub server_version: Option<Spanned<String>>,
+    pub scatter_timeout_ms: Option<Spanned<i64>>,
+    pub merge_max_rows: Option<Spanned<i64>>,
+    pub merge_max_bytes: Option<Spanned<i64>>,
 }
 
 /// One `[[users]]` entry: a client account the proxy accepts.

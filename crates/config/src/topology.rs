@@ -26,6 +26,24 @@ pub struct ServerSettings {
     pub listen: String,
     /// The version string sent in the handshake (`@@version` still comes from the backend).
     pub server_version: String,
+    /// How long a scattered statement may take on any one shard.
+    pub scatter_timeout: Duration,
+    /// Rows a merge that must hold rows (sorting unordered input, grouping) may keep.
+    pub merge_max_rows: u64,
+    /// Bytes such a merge may keep.
+    pub merge_max_bytes: u64,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            listen: crate::DEFAULT_LISTEN.to_owned(),
+            server_version: crate::DEFAULT_SERVER_VERSION.to_owned(),
+            scatter_timeout: Duration::from_secs(30),
+            merge_max_rows: 1_000_000,
+            merge_max_bytes: 256 * 1024 * 1024,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

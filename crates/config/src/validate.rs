@@ -20,7 +20,7 @@ use crate::schema::{
 };
 use crate::{
     BackendSettings, Endpoint, PoolSettings, ServerSettings, Shard, ShardKeyType, TableRule,
-    Topology, UserAccount, DEFAULT_LISTEN, DEFAULT_SERVER_VERSION,
+    Topology, UserAccount,
 };
 
 /// Most virtual nodes per shard a config may ask for.
@@ -99,10 +99,7 @@ pub(crate) fn build(doc: Document, d: &mut Diagnostics<'_>) -> Option<Topology> 
 }
 
 fn server(schema: Option<&Spanned<ServerSchema>>, d: &mut Diagnostics<'_>) -> ServerSettings {
-    let mut settings = ServerSettings {
-        listen: DEFAULT_LISTEN.to_owned(),
-        server_version: DEFAULT_SERVER_VERSION.to_owned(),
-    };
+    let mut settings = ServerSettings::default();
     let Some(schema) = schema.map(Spanned::get_ref) else {
         return settings;
     };
@@ -122,6 +119,30 @@ fn server(schema: Option<&Spanned<ServerSchema>>, d: &mut Diagnostics<'_>) -> Se
         } else {
             settings.server_version = version.get_ref().clone();
         }
+    }
+    let positive =
+        |field: &Option<Spanned<i64>>, key: &str, d: &mut Diagnostics<'_>| -> Option<u64> {
+            let value = field.as_ref()?;
+            match u64::try_from(*value.get_ref()) {
+                Ok(n) if n > 0 => Some(n),
+                _ => {
+                    d.at(
+                        value.span(),
+                        format!("server.{key}"),
+                        format!("must be greater than 0 (got {})", value.get_ref()),
+                    );
+                    None
+                }
+            }
+        };
+    if let Some(ms) = positive(&schema.scatter_timeout_ms, "scatter_timeout_ms", d) {
+        settings.scatter_timeout = std::time::Duration::from_millis(ms);
+    }
+    if let Some(rows) = positive(&schema.merge_max_rows, "merge_max_rows", d) {
+        settings.merge_max_rows = rows;
+    }
+    if let Some(bytes) = positive(&schema.merge_max_bytes, "merge_max_bytes", d) {
+        settings.merge_max_bytes = bytes;
     }
     settings
 }

@@ -22,6 +22,40 @@ pub enum Finish {
     LocalInfile,
 }
 
+/// How a result set ends, if `payload` (a whole logical packet read in the rows state) is its
+/// terminator: OK / EOF, or an error.
+pub fn row_terminator(
+    payload: &[u8],
+    deprecate_eof: bool,
+) -> Result<Option<Finish>, ProtocolError> {
+    match payload.first() {
+        Some(0xFF) => parse_err(payload)
+            .map(|e| Some(Finish::Err(e)))
+            .ok_or_else(|| ProtocolError::malformed("bad ERR packet")),
+        Some(0xFE) if deprecate_eof && payload.len() < MAX_CHUNK => {
+            let ok = parse_ok(payload).ok_or_else(|| ProtocolError::malformed("bad OK packet"))?;
+            Ok(Some(Finish::Ok {
+                status: ok.status,
+                affected_rows: ok.affected_rows,
+                last_insert_id: ok.last_insert_id,
+                warnings: ok.warnings,
+            }))
+        }
+        Some(0xFE) if !deprecate_eof && payload.len() < 9 => {
+            let b = payload
+                .get(1..5)
+                .ok_or_else(|| ProtocolError::malformed("bad EOF packet"))?;
+            Ok(Some(Finish::Ok {
+                status: StatusFlags::from_bits_retain(u16::from_le_bytes([b[2], b[3]])),
+                affected_rows: 0,
+                last_insert_id: 0,
+                warnings: u16::from_le_bytes([b[0], b[1]]),
+            }))
+        }
+        _ => Ok(None),
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     /// Expecting the first packet of a result: OK, ERR, LOCAL INFILE or a column count.

@@ -6,6 +6,7 @@ mod last_insert_id;
 mod plan;
 mod planner;
 mod rewrite;
+mod scatter_plan;
 mod session;
 mod shard_key;
 
@@ -13,4 +14,5 @@ pub use error::RouteError;
 pub use last_insert_id::substitute_last_insert_id;
 pub use plan::{DeferredRoute, Plan, Route, SessionVar, StatementKind, TxnCommand};
 pub use planner::{plan_sql, plan_statement};
+pub use scatter_plan::{AggregateSpec, MergeSpec, ScatterPlan};
 pub use shard_key::{KeySource, OwnedKey};

@@ -44,7 +44,7 @@ pub enum TxnCommand {
 }
 
 /// Where a statement runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Route {
     /// One shard, the statement text unchanged.
     Shard(ShardId),
@@ -63,6 +63,11 @@ pub enum Route {
     /// A different statement per shard (a multi-row INSERT split by shard); the answers are
     /// combined into one OK, all shards' parts committing together or not at all.
     Split(Vec<(ShardId, String)>),
+    /// A SELECT sent to several shards, its answers merged (see [`crate::ScatterPlan`]).
+    Scatter(Box<crate::ScatterPlan>),
+    /// UPDATE / DELETE without a shard key: the same text on these shards, all or nothing,
+    /// affected rows summed.
+    Broadcast(Vec<ShardId>),
 }
 
 /// A single-shard route that depends on parameter values.
@@ -162,7 +167,7 @@ impl DeferredRoute {
 }
 
 /// The routing decision for one statement (or one multi-statement text).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     pub kind: StatementKind,
     pub route: Route,
@@ -227,6 +232,27 @@ impl fmt::Display for PlanDisplay<'_> {
                     .map(|(s, sql)| format!("{}: `{sql}`", self.topology.shards[*s].name))
                     .collect();
                 write!(f, "split across shards [{}]", parts.join(", "))?
+            }
+            Route::Scatter(s) => {
+                let names: Vec<_> = s
+                    .shards
+                    .iter()
+                    .map(|id| self.topology.shards[*id].name.as_str())
+                    .collect();
+                write!(
+                    f,
+                    "scatter to [{}] as `{}`; merge {:?}",
+                    names.join(", "),
+                    s.sql,
+                    s.merge
+                )?
+            }
+            Route::Broadcast(shards) => {
+                let names: Vec<_> = shards
+                    .iter()
+                    .map(|id| self.topology.shards[*id].name.as_str())
+                    .collect();
+                write!(f, "every shard of [{}]", names.join(", "))?
             }
             Route::Deferred(d) => {
                 let keys: Vec<String> = d.keys.iter().map(|(t, k)| format!("{t} {k}")).collect();

@@ -4,6 +4,7 @@ mod errors;
 mod fan_out;
 mod prepared;
 mod runtime;
+mod scatter;
 mod session;
 mod state;
 

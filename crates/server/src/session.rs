@@ -125,7 +125,7 @@ pub(crate) struct Session {
     pub(crate) client: PacketConn<TcpStream>,
     pub(crate) proxy: Arc<Proxy>,
     identity: Identity,
-    capabilities: CapabilityFlags,
+    pub(crate) capabilities: CapabilityFlags,
     flavor: Flavor,
     state: SessionState,
     pub(crate) statements: Statements,
@@ -282,7 +282,7 @@ impl Session {
     }
 
     /// Status flags for answers the proxy writes itself.
-    fn status(&self) -> StatusFlags {
+    pub(crate) fn status(&self) -> StatusFlags {
         let mut status = StatusFlags::empty();
         if self.state.autocommit {
             status |= StatusFlags::SERVER_STATUS_AUTOCOMMIT;
@@ -452,6 +452,11 @@ impl Session {
                     .map(|s| (s, text))
                     .collect();
                 self.fan_out(runtime, parts, false).await
+            }
+            Route::Scatter(plan) => self.scatter(runtime, plan).await,
+            Route::Broadcast(shards) => {
+                let parts = shards.iter().map(|s| (*s, text)).collect();
+                self.fan_out(runtime, parts, true).await
             }
             Route::Split(parts) => {
                 let parts = parts.iter().map(|(s, sql)| (*s, sql.as_bytes())).collect();

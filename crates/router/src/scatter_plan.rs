@@ -1,0 +1,49 @@
+//! The plan of a statement sent to several shards and merged into the answer one server gives.
+//!
+//! The executor runs `sql` on every shard in `shards`, then pushes the shard rows through:
+//! k-way merge by `merge_keys` (or concatenation when empty) → aggregate → having →
+//! distinct → sort → offset/limit → the first `visible` columns.
+
+use shardgate_merge::{Aggregate, Expr, SortKey};
+use shardgate_ring::ShardId;
+
+/// A SELECT scattered to several shards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScatterPlan {
+    /// The shards to query, ascending: all, or those the WHERE clause prunes to.
+    pub shards: Vec<ShardId>,
+    /// The statement every shard runs (with ORDER BY, LIMIT, hidden and partial-aggregate
+    /// columns as the merge needs them).
+    pub sql: String,
+    pub merge: MergeSpec,
+}
+
+/// How the shards' result sets become one.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MergeSpec {
+    /// Every shard's rows arrive sorted by these keys (over shard columns); empty: any order.
+    pub merge_keys: Vec<SortKey>,
+    /// Grouping and aggregates over the merged rows.
+    pub aggregate: Option<AggregateSpec>,
+    /// HAVING: rows kept after aggregation, over the aggregate's output columns.
+    pub having: Option<Expr>,
+    /// DISTINCT over the first `visible` columns; the rows arrive sorted by them.
+    pub distinct: bool,
+    /// A final sort, when the answer's order is not the order rows arrive in.
+    pub sort: Vec<SortKey>,
+    pub offset: u64,
+    pub limit: Option<u64>,
+    /// The client sees the first `visible` columns; the rest only help the merge.
+    pub visible: usize,
+}
+
+/// GROUP BY and aggregates over the merged shard rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AggregateSpec {
+    /// Group columns (shard columns); the merged rows arrive sorted by them. Empty: one group.
+    pub group_by: Vec<usize>,
+    /// One per output column, in order: how it is computed from the shard columns.
+    pub outputs: Vec<Aggregate>,
+    /// The name the client sees for each output column (the expression as written, or its alias).
+    pub names: Vec<String>,
+}

@@ -1,0 +1,377 @@
+//! Runs a scatter plan: the same SELECT on several shards at once, their rows merged as the
+//! plan says and streamed to the client as they are produced.
+//!
+//! Each shard's rows come from a task of its own through a small bounded channel, so a
+//! slow client or a merge waiting on another shard holds back the shards instead of buffering
+//! their rows; only operators that must hold rows (a sort, hash grouping) do, under the
+//! configured memory bound. A failing shard fails the whole statement, named in the error.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use shardgate_backend::{BackendError, PooledConn, QueryHead};
+use shardgate_merge::{
+    Aggregate, ColumnMeta, Filter, Limit, MemoryLimit, MergeError, MergeSort, OrderedAggregate,
+    Pipeline, Project, RowOperator, Sort, SortedDistinct,
+};
+use shardgate_protocol::packets;
+use shardgate_protocol::response::Finish;
+use shardgate_router::ScatterPlan;
+use tokio::sync::mpsc;
+
+use crate::errors::ClientError;
+use crate::runtime::Runtime;
+use crate::session::{End, Session, Step};
+
+/// Rows a shard may send ahead of the merge.
+const ROWS_IN_FLIGHT: usize = 256;
+/// Client output buffered before a flush.
+const FLUSH_AT: usize = 64 * 1024;
+
+/// What a shard's task reports.
+enum FromShard {
+    Head(Vec<BytesMut>),
+    Row(Bytes),
+    End { warnings: u16 },
+    Failed(ClientError),
+}
+
+fn merge_error(e: &MergeError) -> ClientError {
+    let (code, state) = e.mysql_code();
+    let mut s = [0u8; 5];
+    s.copy_from_slice(&state.as_bytes()[..5]);
+    ClientError::new(code, &s, e.to_string())
+}
+
+fn shard_error(shard: &str, e: ClientError) -> ClientError {
+    ClientError {
+        message: format!("shard {shard}: {}", e.message),
+        ..e
+    }
+}
+
+/// Reads one shard's answer into `tx` until it ends, fails, times out or nobody listens.
+async fn pump(
+    mut conn: PooledConn,
+    sql: Arc<str>,
+    shard: String,
+    timeout: Duration,
+    tx: mpsc::Sender<FromShard>,
+) {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let timed_out = |shard: &str| {
+        ClientError::new(
+            1969,
+            b"70100",
+            format!(
+                "shard {shard} did not answer within {} ms (scatter_timeout_ms)",
+                timeout.as_millis()
+            ),
+        )
+    };
+    let failed = |e: &BackendError| shard_error(&shard, ClientError::from(e));
+    let head = match tokio::time::timeout_at(deadline, conn.query_rows(sql.as_bytes())).await {
+        Err(_) => {
+            conn.broken = true;
+            let _ = tx.send(FromShard::Failed(timed_out(&shard))).await;
+            return;
+        }
+        Ok(Err(e)) => {
+            let _ = tx.send(FromShard::Failed(failed(&e))).await;
+            return;
+        }
+        Ok(Ok(QueryHead::Done(Finish::Err(e)))) => {
+            let _ = tx
+                .send(FromShard::Failed(shard_error(&shard, ClientError::from(e))))
+                .await;
+            return;
+        }
+        Ok(Ok(QueryHead::Done(_))) => {
+            let e = ClientError::new(
+                1105,
+                b"HY000",
+                format!("shard {shard} answered without a result set"),
+            );
+            let _ = tx.send(FromShard::Failed(e)).await;
+            return;
+        }
+        Ok(Ok(QueryHead::Columns(columns))) => columns,
+    };
+    if tx.send(FromShard::Head(head)).await.is_err() {
+        conn.broken = true; // the rest of the answer is unread
+        return;
+    }
+    loop {
+        let message = match tokio::time::timeout_at(deadline, conn.next_row()).await {
+            Err(_) => {
+                conn.broken = true;
+                FromShard::Failed(timed_out(&shard))
+            }
+            Ok(Err(e)) => FromShard::Failed(failed(&e)),
+            Ok(Ok(Ok(row))) => FromShard::Row(row),
+            Ok(Ok(Err(Finish::Ok { warnings, .. }))) => FromShard::End { warnings },
+            Ok(Ok(Err(Finish::Err(e)))) => {
+                FromShard::Failed(shard_error(&shard, ClientError::from(e)))
+            }
+            Ok(Ok(Err(Finish::LocalInfile))) => {
+                FromShard::Failed(ClientError::new(1105, b"HY000", "unexpected LOCAL INFILE"))
+            }
+        };
+        let last = !matches!(message, FromShard::Row(_));
+        if tx.send(message).await.is_err() {
+            conn.broken = true;
+            return;
+        }
+        if last {
+            return;
+        }
+    }
+}
+
+/// The operators after the merge, and the column definitions the client gets.
+struct Output {
+    pipeline: Pipeline,
+    definitions: Vec<Vec<u8>>,
+}
+
+fn build_output(
+    plan: &ScatterPlan,
+    heads: &[BytesMut],
+    metas: &[ColumnMeta],
+    memory: MemoryLimit,
+) -> Result<Output, MergeError> {
+    let merge = &plan.merge;
+    let mut pipeline = Pipeline::default();
+    let (columns, definitions): (Vec<ColumnMeta>, Vec<Vec<u8>>) = match &merge.aggregate {
+        Some(spec) => {
+            let aggregate = OrderedAggregate::new(&spec.group_by, spec.outputs.clone(), metas)?;
+            let out = aggregate.output_columns().to_vec();
+            let mut definitions = Vec::with_capacity(out.len());
+            for (i, (meta, output)) in out.iter().zip(&spec.outputs).enumerate() {
+                let name = spec.names.get(i).map_or(&b""[..], |n| n.as_bytes());
+                definitions.push(match output {
+                    // A column passed through keeps the shard's definition (table, flags), renamed.
+                    Aggregate::First(c) => metas[*c].rewrite_definition(&heads[*c], Some(name))?,
+                    _ => meta.definition(name),
+                });
+            }
+            pipeline = pipeline.then(aggregate);
+            (out, definitions)
+        }
+        None => (metas.to_vec(), heads.iter().map(|h| h.to_vec()).collect()),
+    };
+    if let Some(having) = &merge.having {
+        pipeline = pipeline.then(Filter::new(having.clone(), &columns)?);
+    }
+    let visible = merge.visible.min(columns.len());
+    if merge.distinct {
+        let keys: Vec<usize> = (0..visible).collect();
+        pipeline = pipeline.then(SortedDistinct::new(&keys, &columns)?);
+    }
+    if !merge.sort.is_empty() {
+        let mut sort = Sort::new(&merge.sort, &columns, memory)?;
+        if let Some(limit) = merge.limit {
+            sort = sort.with_top(
+                usize::try_from(merge.offset.saturating_add(limit)).unwrap_or(usize::MAX),
+            );
+        }
+        pipeline = pipeline.then(sort);
+    }
+    if merge.offset > 0 || merge.limit.is_some() {
+        pipeline = pipeline.then(Limit::new(merge.offset, merge.limit));
+    }
+    if visible < columns.len() {
+        pipeline = pipeline.then(Project::first(visible, &columns)?);
+    }
+    Ok(Output {
+        pipeline,
+        definitions: definitions.into_iter().take(visible).collect(),
+    })
+}
+
+impl Session {
+    /// Runs `plan` and streams the merged answer.
+    pub(crate) async fn scatter(&mut self, runtime: &Runtime, plan: &ScatterPlan) -> Step {
+        if let Some(pinned) = self.pinned_shard() {
+            let e = ClientError::new(
+                1235,
+                b"42000",
+                format!(
+                    "this transaction runs on shard {}; a statement over several shards cannot join it (transaction_mode \"single\"): commit first",
+                    runtime.topology.shards[pinned].name
+                ),
+            );
+            return self.send_error(e).await;
+        }
+        let this = &*self;
+        let checkouts = plan
+            .shards
+            .iter()
+            .map(|&shard| this.checkout(runtime, shard));
+        let conns = futures_util::future::join_all(checkouts).await;
+        let settings = &runtime.topology.server;
+        let sql: Arc<str> = Arc::from(plan.sql.as_str());
+        let mut inputs = Vec::with_capacity(conns.len());
+        for (&shard, conn) in plan.shards.iter().zip(conns) {
+            let name = runtime.topology.shards[shard].name.clone();
+            let conn = match conn {
+                Ok(conn) => conn,
+                Err(e) => {
+                    return self
+                        .send_error(shard_error(&name, ClientError::from(&e)))
+                        .await
+                }
+            };
+            let (tx, rx) = mpsc::channel(ROWS_IN_FLIGHT);
+            tokio::spawn(pump(conn, sql.clone(), name, settings.scatter_timeout, tx));
+            inputs.push(rx);
+        }
+        // Every shard's column definitions first: a shard that fails before its first row
+        // fails the statement before anything reaches the client.
+        let mut heads = Vec::with_capacity(inputs.len());
+        for rx in &mut inputs {
+            match rx.recv().await {
+                Some(FromShard::Head(head)) => heads.push(head),
+                Some(FromShard::Failed(e)) => return self.send_error(e).await,
+                _ => {
+                    return self
+                        .send_error(ClientError::new(
+                            1105,
+                            b"HY000",
+                            "a shard ended its answer early",
+                        ))
+                        .await
+                }
+            }
+        }
+        let Some(head) = heads.first() else {
+            return self
+                .send_error(ClientError::new(1105, b"HY000", "no shard to ask"))
+                .await;
+        };
+        let metas: Result<Vec<ColumnMeta>, _> = head
+            .iter()
+            .map(|d| ColumnMeta::from_definition(d))
+            .collect();
+        let memory = MemoryLimit {
+            max_rows: Some(settings.merge_max_rows),
+            max_bytes: Some(settings.merge_max_bytes),
+        };
+        let output = metas.and_then(|metas| Ok((build_output(plan, head, &metas, memory)?, metas)));
+        let (mut output, metas) = match output {
+            Ok(built) => built,
+            Err(e) => return self.send_error(merge_error(&e)).await,
+        };
+        let header_status = self.status();
+        self.client
+            .queue_packet(&packets::column_count(output.definitions.len() as u64));
+        for definition in &output.definitions {
+            self.client.queue_packet(definition);
+        }
+        if !self
+            .capabilities
+            .contains(shardgate_protocol::CapabilityFlags::CLIENT_DEPRECATE_EOF)
+        {
+            self.client.queue_packet(&packets::eof(header_status, 0));
+        }
+        match self
+            .merge_rows(plan, &metas, &mut output.pipeline, &mut inputs)
+            .await
+        {
+            Ok(warnings) => {
+                let end = packets::result_terminator(self.capabilities, self.status(), warnings);
+                self.client.queue_packet(&end);
+            }
+            // The header is out: an error packet in place of the next row tells the client.
+            Err(e) => self.client.queue_packet(&e.encode()),
+        }
+        drop(inputs); // unfinished shards stop (their connections are closed, not reused)
+        self.client.flush().await.map_err(End::Client)
+    }
+
+    /// Feeds the shards' rows through the merge and the pipeline, writing rows out as they come;
+    /// returns the shards' warning count.
+    async fn merge_rows(
+        &mut self,
+        plan: &ScatterPlan,
+        metas: &[ColumnMeta],
+        pipeline: &mut Pipeline,
+        inputs: &mut [mpsc::Receiver<FromShard>],
+    ) -> Result<u16, ClientError> {
+        let mut warnings = 0u16;
+        let mut out = Vec::new();
+        let receive = |message: Option<FromShard>,
+                       warnings: &mut u16|
+         -> Result<Option<Bytes>, ClientError> {
+            match message {
+                Some(FromShard::Row(row)) => Ok(Some(row)),
+                Some(FromShard::End { warnings: w }) => {
+                    *warnings = warnings.saturating_add(w);
+                    Ok(None)
+                }
+                Some(FromShard::Failed(e)) => Err(e),
+                Some(FromShard::Head(_)) | None => Err(ClientError::new(
+                    1105,
+                    b"HY000",
+                    "a shard's answer broke off",
+                )),
+            }
+        };
+        if plan.merge.merge_keys.is_empty() {
+            'shards: for rx in inputs.iter_mut() {
+                while let Some(row) = receive(rx.recv().await, &mut warnings)? {
+                    pipeline.push(row, &mut out).map_err(|e| merge_error(&e))?;
+                    self.emit(&mut out).await?;
+                    if pipeline.is_done() {
+                        break 'shards;
+                    }
+                }
+            }
+        } else {
+            let mut merge = MergeSort::new(inputs.len(), &plan.merge.merge_keys, metas)
+                .map_err(|e| merge_error(&e))?;
+            'merge: loop {
+                while let Some((_, row)) = merge.pop() {
+                    pipeline.push(row, &mut out).map_err(|e| merge_error(&e))?;
+                    self.emit(&mut out).await?;
+                    if pipeline.is_done() {
+                        break 'merge;
+                    }
+                }
+                if merge.is_done() {
+                    break;
+                }
+                let waiting: Vec<usize> = merge.waiting().collect();
+                for input in waiting {
+                    match receive(inputs[input].recv().await, &mut warnings)? {
+                        Some(row) => merge.push(input, row),
+                        None => merge.finish(input),
+                    }
+                    .map_err(|e| merge_error(&e))?;
+                }
+            }
+        }
+        pipeline.finish(&mut out).map_err(|e| merge_error(&e))?;
+        self.emit(&mut out).await?;
+        Ok(warnings)
+    }
+
+    /// Queues finished rows for the client, flushing when enough are buffered.
+    async fn emit(&mut self, rows: &mut Vec<Bytes>) -> Result<(), ClientError> {
+        for row in rows.drain(..) {
+            self.client.queue_packet(&row);
+        }
+        if self.client.write_buffer().len() >= FLUSH_AT {
+            // A client that went away ends the statement; the session ends at its next read.
+            if let Err(e) = self.client.flush().await {
+                return Err(ClientError::new(
+                    1158,
+                    b"08S01",
+                    format!("client write failed: {e}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
