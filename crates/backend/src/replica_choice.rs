@@ -12,90 +12,10 @@
 //! policy is about replicas being unavailable, not about having none.
 
 use std::borrow::Borrow;
-use std::fmt;
-use std::str::FromStr;
 
 use crate::health::{EndpointHealth, GtidPosition};
 
-/// How fresh a read must be (per table, `consistency = "…"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Consistency {
-    /// Always the primary.
-    #[default]
-    Strong,
-    /// A replica that has applied the session's own writes to the shard, else the primary.
-    ReadYourWrites,
-    /// Any healthy replica (at most the configured lag behind).
-    Eventual,
-}
-
-impl Consistency {
-    /// The config spelling: `strong`, `read_your_writes`, `eventual`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Consistency::Strong => "strong",
-            Consistency::ReadYourWrites => "read_your_writes",
-            Consistency::Eventual => "eventual",
-        }
-    }
-}
-
-impl fmt::Display for Consistency {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Consistency {
-    type Err = String;
-
-    /// Parses the config spelling.
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "strong" => Ok(Consistency::Strong),
-            "read_your_writes" => Ok(Consistency::ReadYourWrites),
-            "eventual" => Ok(Consistency::Eventual),
-            other => Err(format!(
-                "unknown consistency level {other:?} (expected \"strong\", \"read_your_writes\" or \"eventual\")"
-            )),
-        }
-    }
-}
-
-/// What a read gets when no replica may serve it (`replica_fallback = "…"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum ReplicaFallback {
-    /// Read from the primary.
-    #[default]
-    Primary,
-    /// Fail the query.
-    Error,
-}
-
-impl ReplicaFallback {
-    /// The config spelling: `primary`, `error`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReplicaFallback::Primary => "primary",
-            ReplicaFallback::Error => "error",
-        }
-    }
-}
-
-impl FromStr for ReplicaFallback {
-    type Err = String;
-
-    /// Parses the config spelling.
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "primary" => Ok(ReplicaFallback::Primary),
-            "error" => Ok(ReplicaFallback::Error),
-            other => Err(format!(
-                "unknown replica_fallback {other:?} (expected \"primary\" or \"error\")"
-            )),
-        }
-    }
-}
+pub use shardgate_config::{Consistency, ReplicaFallback};
 
 /// How to spread reads over the replicas that may serve them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,6 +13,7 @@ pub(crate) const TOP_LEVEL_KEYS: &[&str] = &[
     "users",
     "backend",
     "ring",
+    "replication",
     "shards",
     "tables",
 ];
@@ -86,6 +87,18 @@ pub(crate) struct TableSchema {
     pub strategy: Option<Spanned<String>>,
     pub shard_key_type: Option<Spanned<String>>,
     pub ranges: Option<Spanned<Vec<Spanned<RangeSchema>>>>,
+    pub consistency: Option<Spanned<String>>,
+}
+
+/// `[replication]`: how reads use replicas.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReplicationSchema {
+    pub consistency: Option<Spanned<String>>,
+    pub max_lag_seconds: Option<Spanned<i64>>,
+    pub replica_fallback: Option<Spanned<String>>,
+    pub health_check_interval_ms: Option<Spanned<i64>>,
+    pub health_check_timeout_ms: Option<Spanned<i64>>,
 }
 
 /// One entry of a range table's `ranges`: keys `start <= k < end` live on `shard`.
@@ -106,6 +119,7 @@ pub(crate) struct Document {
     pub users: Vec<Option<Spanned<UserSchema>>>,
     pub backend: Option<Spanned<BackendSchema>>,
     pub ring: Option<Spanned<RingSchema>>,
+    pub replication: Option<Spanned<ReplicationSchema>>,
     pub shards: Vec<Option<Spanned<ShardSchema>>>,
     pub tables: Vec<Option<Spanned<TableSchema>>>,
 }

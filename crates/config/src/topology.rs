@@ -1,6 +1,8 @@
 //! The validated, immutable view of a config file that every query reads.
 
 use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,6 +20,34 @@ pub struct Topology {
     pub default_shard: ShardId,
     /// Sharded tables, keyed by lower-cased table name.
     pub tables: HashMap<String, TableRule>,
+    pub replication: ReplicationSettings,
+}
+
+/// How reads use replicas (`[replication]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicationSettings {
+    /// The consistency level of tables that set none.
+    pub consistency: Consistency,
+    /// A replica further behind than this leaves rotation.
+    pub max_lag: Duration,
+    /// What reads do when no replica may serve them.
+    pub fallback: ReplicaFallback,
+    /// How often each endpoint is checked.
+    pub health_check_interval: Duration,
+    /// How long one step of a check (connect, query) may take.
+    pub health_check_timeout: Duration,
+}
+
+impl Default for ReplicationSettings {
+    fn default() -> Self {
+        ReplicationSettings {
+            consistency: Consistency::ReadYourWrites,
+            max_lag: Duration::from_secs(5),
+            fallback: ReplicaFallback::Primary,
+            health_check_interval: Duration::from_secs(1),
+            health_check_timeout: Duration::from_secs(1),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -146,6 +176,8 @@ pub struct TableRule {
     pub key_type: ShardKeyType,
     /// Shared between tables of the same strategy so that equal keys co-locate.
     pub sharder: Arc<Sharder>,
+    /// Its reads' consistency level, when it sets one (else `[replication] consistency`).
+    pub consistency: Option<Consistency>,
 }
 
 impl TableRule {
@@ -186,5 +218,85 @@ impl Topology {
             count(self.users.len(), "user", "users"),
             self.server.listen
         )
+    }
+}
+
+/// How fresh a read must be (per table, `consistency = "…"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Consistency {
+    /// Always the primary.
+    #[default]
+    Strong,
+    /// A replica that has applied the session's own writes to the shard, else the primary.
+    ReadYourWrites,
+    /// Any healthy replica (at most the configured lag behind).
+    Eventual,
+}
+
+impl Consistency {
+    /// The config spelling: `strong`, `read_your_writes`, `eventual`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Consistency::Strong => "strong",
+            Consistency::ReadYourWrites => "read_your_writes",
+            Consistency::Eventual => "eventual",
+        }
+    }
+}
+
+impl fmt::Display for Consistency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Consistency {
+    type Err = String;
+
+    /// Parses the config spelling.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "strong" => Ok(Consistency::Strong),
+            "read_your_writes" => Ok(Consistency::ReadYourWrites),
+            "eventual" => Ok(Consistency::Eventual),
+            other => Err(format!(
+                "unknown consistency level {other:?} (expected \"strong\", \"read_your_writes\" or \"eventual\")"
+            )),
+        }
+    }
+}
+
+/// What a read gets when no replica may serve it (`replica_fallback = "…"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ReplicaFallback {
+    /// Read from the primary.
+    #[default]
+    Primary,
+    /// Fail the query.
+    Error,
+}
+
+impl ReplicaFallback {
+    /// The config spelling: `primary`, `error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReplicaFallback::Primary => "primary",
+            ReplicaFallback::Error => "error",
+        }
+    }
+}
+
+impl FromStr for ReplicaFallback {
+    type Err = String;
+
+    /// Parses the config spelling.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "primary" => Ok(ReplicaFallback::Primary),
+            "error" => Ok(ReplicaFallback::Error),
+            other => Err(format!(
+                "unknown replica_fallback {other:?} (expected \"primary\" or \"error\")"
+            )),
+        }
     }
 }

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::ops::Range;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,12 +16,12 @@ use toml::Spanned;
 use crate::address::parse_address;
 use crate::error::Diagnostics;
 use crate::schema::{
-    BackendSchema, Document, PoolSchema, RangeSchema, RingSchema, ServerSchema, ShardSchema,
-    TableSchema, UserSchema,
+    BackendSchema, Document, PoolSchema, RangeSchema, ReplicationSchema, RingSchema, ServerSchema,
+    ShardSchema, TableSchema, UserSchema,
 };
 use crate::{
-    BackendSettings, Endpoint, PoolSettings, ServerSettings, Shard, ShardKeyType, TableRule,
-    Topology, UserAccount,
+    BackendSettings, Consistency, Endpoint, PoolSettings, ReplicationSettings, ServerSettings,
+    Shard, ShardKeyType, TableRule, Topology, UserAccount,
 };
 
 /// Most virtual nodes per shard a config may ask for.
@@ -39,6 +40,7 @@ struct TableDraft {
     shard_key: String,
     key_type: ShardKeyType,
     placement: Placement,
+    consistency: Option<Consistency>,
 }
 
 /// Checks everything in `doc`; the topology only when no problem was found.
@@ -51,6 +53,7 @@ pub(crate) fn build(doc: Document, d: &mut Diagnostics<'_>) -> Option<Topology> 
     let names: Vec<&str> = shards.iter().map(|s| s.name.as_str()).collect();
     let default_shard = default_shard(doc.default_shard.as_ref(), &names, d);
     let tables = tables(&doc.tables, &names, d);
+    let replication = replication(doc.replication.as_ref(), d);
 
     if d.has_errors() {
         return None;
@@ -84,6 +87,7 @@ pub(crate) fn build(doc: Document, d: &mut Diagnostics<'_>) -> Option<Topology> 
                 shard_key: draft.shard_key,
                 key_type: draft.key_type,
                 sharder,
+                consistency: draft.consistency,
             };
             (rule.name.to_ascii_lowercase(), rule)
         })
@@ -95,7 +99,61 @@ pub(crate) fn build(doc: Document, d: &mut Diagnostics<'_>) -> Option<Topology> 
         default_shard,
         tables,
         shards: shards.into_iter().filter_map(|s| s.shard).collect(),
+        replication,
     })
+}
+
+/// A spelled-out choice (`consistency`, `replica_fallback`), reported with its line if unknown.
+fn choice<T: FromStr<Err = String>>(
+    field: &Option<Spanned<String>>,
+    key: &str,
+    d: &mut Diagnostics<'_>,
+) -> Option<T> {
+    let value = field.as_ref()?;
+    match value.get_ref().parse() {
+        Ok(v) => Some(v),
+        Err(message) => {
+            d.at(value.span(), key.to_owned(), message);
+            None
+        }
+    }
+}
+
+fn replication(
+    schema: Option<&Spanned<ReplicationSchema>>,
+    d: &mut Diagnostics<'_>,
+) -> ReplicationSettings {
+    let mut settings = ReplicationSettings::default();
+    let Some(schema) = schema.map(Spanned::get_ref) else {
+        return settings;
+    };
+    if let Some(c) = choice(&schema.consistency, "replication.consistency", d) {
+        settings.consistency = c;
+    }
+    if let Some(f) = choice(&schema.replica_fallback, "replication.replica_fallback", d) {
+        settings.fallback = f;
+    }
+    let mut positive = |field: &Option<Spanned<i64>>, key: &str| -> Option<u64> {
+        let value = field.as_ref()?;
+        match u64::try_from(*value.get_ref()) {
+            Ok(n) if n > 0 => Some(n),
+            _ => {
+                let message = format!("must be greater than 0 (got {})", value.get_ref());
+                d.at(value.span(), format!("replication.{key}"), message);
+                None
+            }
+        }
+    };
+    if let Some(s) = positive(&schema.max_lag_seconds, "max_lag_seconds") {
+        settings.max_lag = std::time::Duration::from_secs(s);
+    }
+    if let Some(ms) = positive(&schema.health_check_interval_ms, "health_check_interval_ms") {
+        settings.health_check_interval = std::time::Duration::from_millis(ms);
+    }
+    if let Some(ms) = positive(&schema.health_check_timeout_ms, "health_check_timeout_ms") {
+        settings.health_check_timeout = std::time::Duration::from_millis(ms);
+    }
+    settings
 }
 
 fn server(schema: Option<&Spanned<ServerSchema>>, d: &mut Diagnostics<'_>) -> ServerSettings {
@@ -628,11 +686,16 @@ fn table(
             None
         }
     };
+    let consistency = match &table.consistency {
+        None => Some(None),
+        Some(_) => choice(&table.consistency, &format!("{key}.consistency"), d).map(Some),
+    };
     Some(TableDraft {
         name: name?,
         shard_key: shard_key?,
         key_type: key_type?,
         placement: placement?,
+        consistency: consistency?,
     })
 }
 
