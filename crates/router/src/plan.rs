@@ -58,6 +58,9 @@ pub enum Route {
         autocommit: Option<bool>,
     },
     Transaction(TxnCommand),
+    /// `SET @@shardgate_consistency = …`: the session's consistency level for reads (`None`:
+    /// back to each table's own).
+    SetConsistency(Option<shardgate_config::Consistency>),
     /// One shard, known when a prepared statement executes with its parameters.
     Deferred(DeferredRoute),
     /// A different statement per shard (a multi-row INSERT split by shard); the answers are
@@ -173,6 +176,8 @@ pub struct Plan {
     pub route: Route,
     /// The text to send, when the proxy rewrote the statement (e.g. `@@socket` hidden).
     pub rewritten: Option<String>,
+    /// The sharded table the statement reads (lower-cased), whose consistency level applies.
+    pub table: Option<String>,
 }
 
 impl Plan {
@@ -181,6 +186,7 @@ impl Plan {
             kind,
             route,
             rewritten: None,
+            table: None,
         }
     }
 
@@ -226,6 +232,11 @@ impl fmt::Display for PlanDisplay<'_> {
                 write!(f, "proxy: session variables [{}]", names.join(", "))?
             }
             Route::Transaction(t) => write!(f, "proxy: {t:?}")?,
+            Route::SetConsistency(c) => write!(
+                f,
+                "proxy: session consistency {}",
+                c.map_or("default", |c| c.as_str())
+            )?,
             Route::Split(parts) => {
                 let parts: Vec<_> = parts
                     .iter()

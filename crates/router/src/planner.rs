@@ -593,8 +593,9 @@ fn route_by_where(
             Some(_) => {}
         }
     }
+    let table = tables.first().map(|t| t.rule.name.to_ascii_lowercase());
     if !deferred.is_empty() {
-        return Ok(Plan::new(
+        let mut plan = Plan::new(
             kind,
             Route::Deferred(DeferredRoute {
                 verb,
@@ -602,7 +603,9 @@ fn route_by_where(
                 fixed: chosen.map(|(s, _)| s),
                 unsharded: has_unsharded_relation(stmt, topology),
             }),
-        ));
+        );
+        plan.table = table;
+        return Ok(plan);
     }
     let shard = chosen.map_or(topology.default_shard, |(s, _)| s);
     if shard != topology.default_shard {
@@ -615,7 +618,9 @@ fn route_by_where(
             });
         }
     }
-    Ok(Plan::new(kind, Route::Shard(shard)))
+    let mut plan = Plan::new(kind, Route::Shard(shard));
+    plan.table = table;
+    Ok(plan)
 }
 
 fn plan_query(q: &Query, stmt: &Statement, topology: &Topology) -> Result<Plan, RouteError> {

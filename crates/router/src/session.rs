@@ -6,6 +6,9 @@ use crate::{Plan, Route, RouteError, SessionVar, StatementKind};
 
 /// Plans a `SET` statement as session variables to keep.
 pub(crate) fn plan_set(set: &Set) -> Result<Plan, RouteError> {
+    if let Some(plan) = consistency_setting(set)? {
+        return Ok(plan);
+    }
     let mut vars = Vec::new();
     let mut autocommit = None;
     match set {
@@ -78,6 +81,11 @@ fn assign(
         return Ok(());
     }
     let name = lower.trim_start_matches("@@");
+    if name.trim_start_matches("session.") == "shardgate_consistency" {
+        return Err(RouteError::NotSupported(
+            "SET shardgate_consistency must be a statement of its own".into(),
+        ));
+    }
     let name = name
         .strip_prefix("session.")
         .or_else(|| name.strip_prefix("local."))
@@ -126,4 +134,45 @@ fn on_off(s: &str) -> Option<bool> {
         "off" | "false" | "0" => Some(false),
         _ => None,
     }
+}
+
+/// `SET [@@][session.]shardgate_consistency = 'strong' | 'read_your_writes' | 'eventual' | DEFAULT`:
+/// answered by the proxy, never sent to MariaDB.
+fn consistency_setting(set: &Set) -> Result<Option<Plan>, RouteError> {
+    let (variable, value) = match set {
+        Set::SingleAssignment {
+            variable, values, ..
+        } if values.len() == 1 => (variable.to_string(), &values[0]),
+        Set::MultipleAssignments { assignments } if assignments.len() == 1 => {
+            (assignments[0].name.to_string(), &assignments[0].value)
+        }
+        _ => return Ok(None),
+    };
+    let name = variable.to_ascii_lowercase();
+    let name = name.trim_start_matches("@@");
+    let name = name.strip_prefix("session.").unwrap_or(name);
+    if name != "shardgate_consistency" {
+        return Ok(None);
+    }
+    let text = match value {
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => s.clone(),
+            other => other.to_string(),
+        },
+        Expr::Identifier(id) => id.value.clone(),
+        other => other.to_string(),
+    };
+    let level = if text.eq_ignore_ascii_case("default") {
+        None
+    } else {
+        Some(
+            text.to_ascii_lowercase()
+                .parse()
+                .map_err(RouteError::NotSupported)?,
+        )
+    };
+    Ok(Some(Plan::new(
+        StatementKind::Session,
+        Route::SetConsistency(level),
+    )))
 }

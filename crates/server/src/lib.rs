@@ -3,6 +3,7 @@
 mod errors;
 mod fan_out;
 mod prepared;
+mod reads;
 mod runtime;
 mod scatter;
 mod session;
@@ -46,6 +47,15 @@ impl Proxy {
 /// Accepts clients until `shutdown` completes; each client gets its own task.
 pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
+    // Clients wait in the listen queue until every endpoint has been checked once.
+    let runtime = proxy.runtime();
+    let replication = &runtime.topology.replication;
+    let limit = replication.health_check_timeout * 3 + replication.health_check_interval;
+    tokio::select! {
+        _ = &mut shutdown => return,
+        _ = runtime.first_checks(limit) => {}
+    }
+    drop(runtime);
     loop {
         tokio::select! {
             _ = &mut shutdown => break,

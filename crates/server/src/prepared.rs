@@ -181,7 +181,16 @@ impl Session {
         if self.in_transaction() {
             self.in_txn(&runtime, shard, plan.kind, work).await
         } else {
-            self.forward(shard, work).await
+            let hint = crate::reads::consistency_hint(&execution.sql);
+            self.run_single(
+                &runtime,
+                shard,
+                plan.kind,
+                plan.table.as_deref(),
+                hint,
+                work,
+            )
+            .await
         }
     }
 

@@ -1,43 +1,145 @@
-//! A topology together with the backend pools that serve it.
+//! A topology together with the backend pools and health monitor that serve it.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use shardgate_backend::Pool;
-use shardgate_config::Topology;
+use shardgate_backend::replica_choice::{choose, Balance, Choice, ReadRequest};
+use shardgate_backend::{
+    GtidPosition, HealthHandle, HealthMonitor, HealthSettings, MonitorAccount, Pool,
+};
+use shardgate_config::{Consistency, Endpoint, Topology};
 use shardgate_ring::ShardId;
+
+/// One shard's endpoints: pools and health.
+#[derive(Debug)]
+struct ShardEndpoints {
+    primary: Arc<Pool>,
+    primary_health: Option<HealthHandle>,
+    replicas: Vec<(Arc<Pool>, HealthHandle)>,
+    /// Spreads reads over the replicas.
+    next_read: AtomicU64,
+}
 
 /// One immutable topology and its pools; a query holds one `Arc<Runtime>` from start to end.
 #[derive(Debug)]
 pub struct Runtime {
     pub topology: Arc<Topology>,
-    /// Pool of each shard's primary, indexed by `ShardId`.
-    primaries: Vec<Arc<Pool>>,
+    shards: Vec<ShardEndpoints>,
+    /// Checks every endpoint while the runtime lives.
+    _monitor: HealthMonitor,
 }
 
 impl Runtime {
     pub fn new(topology: Arc<Topology>) -> Self {
         let backend = &topology.backend;
-        let primaries = topology
+        let replication = &topology.replication;
+        let monitor = HealthMonitor::for_shards(
+            &topology.shards,
+            MonitorAccount {
+                user: backend.user.clone(),
+                password: backend.password.clone(),
+            },
+            HealthSettings {
+                interval: replication.health_check_interval,
+                max_lag: replication.max_lag,
+                connect_timeout: replication.health_check_timeout,
+                query_timeout: replication.health_check_timeout,
+                validation_query: backend.pool.validation_query.clone(),
+                ..HealthSettings::default()
+            },
+        );
+        let pool = |shard: &str, role: &str, endpoint: &Endpoint| {
+            Pool::new(
+                endpoint.clone(),
+                format!("shard {shard} {role} {endpoint}"),
+                backend.pool.clone(),
+                &backend.user,
+                &backend.password,
+                &backend.database,
+            )
+        };
+        let shards = topology
             .shards
             .iter()
-            .map(|shard| {
-                Pool::new(
-                    shard.primary.clone(),
-                    format!("shard {} primary {}", shard.name, shard.primary),
-                    backend.pool.clone(),
-                    &backend.user,
-                    &backend.password,
-                    &backend.database,
-                )
+            .map(|shard| ShardEndpoints {
+                primary: pool(&shard.name, "primary", &shard.primary),
+                primary_health: monitor.handle(&shard.name, &shard.primary).cloned(),
+                replicas: shard
+                    .replicas
+                    .iter()
+                    .filter_map(|r| {
+                        let health = monitor.handle(&shard.name, r)?.clone();
+                        Some((pool(&shard.name, "replica", r), health))
+                    })
+                    .collect(),
+                next_read: AtomicU64::new(0),
             })
             .collect();
         Runtime {
             topology,
-            primaries,
+            shards,
+            _monitor: monitor,
         }
     }
 
+    /// Waits until every endpoint has been checked once (at most `limit`), so the first reads
+    /// know which replicas may serve them.
+    pub async fn first_checks(&self, limit: std::time::Duration) {
+        let _ = tokio::time::timeout(limit, self._monitor.first_round()).await;
+    }
+
     pub fn primary(&self, shard: ShardId) -> &Arc<Pool> {
-        &self.primaries[shard]
+        &self.shards[shard].primary
+    }
+
+    pub fn replica(&self, shard: ShardId, index: usize) -> &Arc<Pool> {
+        &self.shards[shard].replicas[index].0
+    }
+
+    pub fn has_replicas(&self, shard: ShardId) -> bool {
+        !self.shards[shard].replicas.is_empty()
+    }
+
+    /// Where a read of `shard` at `consistency` goes, leaving out replicas in `excluded`
+    /// (ones that just failed). While the primary is down, replicas whose SQL thread still
+    /// applies what they have serve eventual reads (their IO thread cannot connect, so the
+    /// lag is unknown): stale but available beats failing.
+    pub fn choose_read(
+        &self,
+        shard: ShardId,
+        consistency: Consistency,
+        last_write: Option<&GtidPosition>,
+        excluded: &[usize],
+    ) -> Choice {
+        let endpoints = &self.shards[shard];
+        let primary_down = endpoints
+            .primary_health
+            .as_ref()
+            .is_some_and(|h| h.snapshot().checks > 0 && !h.snapshot().up);
+        let snapshots: Vec<_> = endpoints
+            .replicas
+            .iter()
+            .enumerate()
+            .map(|(i, (_, health))| {
+                let mut snapshot = (*health.snapshot()).clone();
+                if excluded.contains(&i) {
+                    snapshot.in_rotation = false;
+                } else if primary_down && consistency == Consistency::Eventual {
+                    snapshot.in_rotation = snapshot.up && snapshot.sql_running == Some(true);
+                }
+                snapshot
+            })
+            .collect();
+        let tick = endpoints.next_read.fetch_add(1, Ordering::Relaxed);
+        choose(
+            &snapshots,
+            &ReadRequest {
+                shard: &self.topology.shards[shard].name,
+                consistency,
+                last_write,
+                fallback: self.topology.replication.fallback,
+                balance: Balance::RoundRobin(tick),
+            },
+        )
     }
 }

@@ -56,7 +56,7 @@ pub(crate) struct Execution<'a> {
 
 impl Work<'_> {
     /// Sends the work on `conn` and forwards the answer to `client`.
-    async fn run(
+    pub(crate) async fn run(
         &self,
         conn: &mut PooledConn,
         client: &mut PacketConn<TcpStream>,
@@ -126,14 +126,18 @@ pub(crate) struct Session {
     pub(crate) proxy: Arc<Proxy>,
     identity: Identity,
     pub(crate) capabilities: CapabilityFlags,
-    flavor: Flavor,
-    state: SessionState,
+    pub(crate) flavor: Flavor,
+    pub(crate) state: SessionState,
     pub(crate) statements: Statements,
     /// The state right after login, which COM_RESET_CONNECTION returns to.
     initial_state: SessionState,
     txn: Option<Txn>,
     /// The id the session's last auto-increment INSERT generated (what LAST_INSERT_ID() says).
     last_insert_id: u64,
+    /// `SET @@shardgate_consistency`: overrides the tables' consistency levels.
+    pub(crate) consistency_override: Option<shardgate_config::Consistency>,
+    /// Per shard, the session's last write, for read-your-writes.
+    pub(crate) last_write: std::collections::HashMap<ShardId, crate::reads::LastWrite>,
 }
 
 pub async fn run(stream: TcpStream, peer: SocketAddr, proxy: Arc<Proxy>) {
@@ -210,6 +214,8 @@ impl Session {
             statements: Statements::default(),
             txn: None,
             last_insert_id: 0,
+            consistency_override: None,
+            last_write: std::collections::HashMap::new(),
         };
         if let Err(e) = session.check_database(runtime).await {
             let _ = session.client.write_packet(&e.encode()).await;
@@ -271,6 +277,7 @@ impl Session {
         self.txn = None;
         self.statements.clear();
         self.last_insert_id = 0;
+        self.consistency_override = None;
         self.state = SessionState::new(database, collation);
         if let Err(e) = self.check_database(&runtime).await {
             self.state = self.initial_state.clone();
@@ -364,6 +371,7 @@ impl Session {
                     self.state = self.initial_state.clone();
                     self.statements.clear();
                     self.last_insert_id = 0;
+                    self.consistency_override = None;
                     self.send_ok(0, 0).await?
                 }
                 c if c == Command::COM_CHANGE_USER as u8 => self.change_user(arg).await?,
@@ -438,8 +446,17 @@ impl Session {
                     )
                     .await
                 } else {
-                    self.forward(*shard, Work::Command(Command::COM_QUERY, text))
-                        .await
+                    let hint = crate::reads::consistency_hint(&String::from_utf8_lossy(text));
+                    let work = Work::Command(Command::COM_QUERY, text);
+                    self.run_single(
+                        runtime,
+                        *shard,
+                        plan.kind,
+                        plan.table.as_deref(),
+                        hint,
+                        work,
+                    )
+                    .await
                 }
             }
             // `?` in a text query: MariaDB reports the syntax error.
@@ -454,6 +471,10 @@ impl Session {
                 self.fan_out(runtime, parts, false).await
             }
             Route::Scatter(plan) => self.scatter(runtime, plan).await,
+            Route::SetConsistency(level) => {
+                self.consistency_override = *level;
+                self.send_ok(0, 0).await
+            }
             Route::Broadcast(shards) => {
                 let parts = shards.iter().map(|s| (*s, text)).collect();
                 self.fan_out(runtime, parts, true).await
@@ -492,7 +513,11 @@ impl Session {
     }
 
     /// Turns the outcome of a forward on a connection of `pool` into the session's next step.
-    async fn forwarded(&mut self, result: Result<Finish, ForwardError>, pool: &Pool) -> Step {
+    pub(crate) async fn forwarded(
+        &mut self,
+        result: Result<Finish, ForwardError>,
+        pool: &Pool,
+    ) -> Step {
         let error = match result {
             Ok(Finish::LocalInfile) => {
                 return Err(End::BrokenAnswer(
@@ -697,10 +722,16 @@ impl Session {
                 self.send_ok(0, 0).await
             }
             (TxnCommand::Commit | TxnCommand::Rollback, Some(_)) => {
-                let (_, mut conn) = self.txn.take().and_then(|t| t.pinned).expect("pinned");
+                let (shard, mut conn) = self.txn.take().and_then(|t| t.pinned).expect("pinned");
                 let result = conn
                     .forward(Command::COM_QUERY, text, &mut self.client)
                     .await;
+                if matches!(cmd, TxnCommand::Commit)
+                    && result.is_ok()
+                    && runtime.has_replicas(shard)
+                {
+                    self.remember_write(shard, &mut conn).await;
+                }
                 let pool = conn.pool().clone();
                 drop(conn);
                 self.forwarded(result, &pool).await
