@@ -142,6 +142,12 @@ async fn compare_both_protocols(
     let ctx = format!("{what}, text protocol: {text_sql}");
     assert_same_columns(&ctx, &pc, &dc);
     assert_same_rows(&ctx, &pc, &pr, &dr);
+    // COM_STMT_PREPARE's own parameter and column definitions.
+    let ps = proxied.prep(sql).await.unwrap();
+    let ds = direct.prep(sql).await.unwrap();
+    let ctx = format!("{what}, COM_STMT_PREPARE: {sql}");
+    assert_same_columns(&format!("{ctx} (params)"), ps.params(), ds.params());
+    assert_same_columns(&format!("{ctx} (columns)"), &ps.columns(), &ds.columns());
     let (pbc, pbr) = binary_result(proxied, sql, params.clone()).await;
     let (dbc, dbr) = binary_result(direct, sql, params).await;
     let ctx = format!("{what}, binary protocol: {sql}");
