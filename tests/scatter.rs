@@ -79,3 +79,173 @@ async fn multi_row_inserts_split_by_shard_all_or_nothing() {
     drop(conn);
     env.stop().await;
 }
+
+/// Users 1..=n with deterministic columns, inserted through the proxy (split by shard).
+async fn load_users(conn: &mut mysql_async::Conn, n: i64) {
+    let values: Vec<String> = (1..=n)
+        .map(|id| {
+            let name = if id % 7 == 0 {
+                "NULL".to_owned()
+            } else {
+                format!("'Name{}'", id % 13)
+            };
+            format!("({id}, 'user{id}@example.com', {name}, '2024-01-01' + INTERVAL {id} HOUR)")
+        })
+        .collect();
+    conn.query_drop(format!(
+        "INSERT INTO users (id, email, name, created_at) VALUES {}",
+        values.join(", ")
+    ))
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statements_without_a_shard_key_are_scattered_and_merged() {
+    let env = TestEnv::start(3, 0).await;
+    let mut conn = env.connect().await;
+    load_users(&mut conn, 300).await;
+
+    // The seeds' classic: find a user by email when users are sharded by id.
+    let found = rows(
+        &mut conn,
+        "SELECT id, name FROM users WHERE email = 'user43@example.com'",
+    )
+    .await;
+    assert_eq!(found, vec![vec![Some("43".into()), Some("Name4".into())]]);
+
+    // ORDER BY + LIMIT/OFFSET across shards.
+    let page = rows(
+        &mut conn,
+        "SELECT id FROM users ORDER BY id DESC LIMIT 5, 3",
+    )
+    .await;
+    assert_eq!(
+        page,
+        vec![
+            vec![Some("295".into())],
+            vec![Some("294".into())],
+            vec![Some("293".into())]
+        ]
+    );
+
+    // Aggregates over every shard.
+    let totals = rows(
+        &mut conn,
+        "SELECT COUNT(*), COUNT(name), MIN(id), MAX(id), SUM(id), AVG(id) FROM users",
+    )
+    .await;
+    assert_eq!(
+        totals,
+        vec![vec![
+            Some("300".into()),
+            Some((300 - 300 / 7).to_string()),
+            Some("1".into()),
+            Some("300".into()),
+            Some("45150".into()),
+            Some("150.5000".into()),
+        ]]
+    );
+    // GROUP BY with HAVING and ORDER BY on an aggregate, checked against the shards' own counts.
+    let groups = rows(
+        &mut conn,
+        "SELECT name, COUNT(*) AS n FROM users GROUP BY name HAVING n > 19 ORDER BY n DESC, name LIMIT 3",
+    )
+    .await;
+    let mut direct_counts = std::collections::HashMap::<Option<String>, u64>::new();
+    for shard in 0..3 {
+        let mut direct = env.connect_primary(shard).await;
+        let part: Vec<(Option<String>, u64)> = direct
+            .query("SELECT name, COUNT(*) FROM users GROUP BY name")
+            .await
+            .unwrap();
+        for (name, n) in part {
+            *direct_counts.entry(name).or_default() += n;
+        }
+    }
+    let mut expected: Vec<(Option<String>, u64)> = direct_counts
+        .iter()
+        .filter(|(_, n)| **n > 19)
+        .map(|(k, n)| (k.clone(), *n))
+        .collect();
+    // ORDER BY n DESC, name (NULL first): MariaDB's order.
+    expected.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    expected.truncate(3);
+    let expected: Vec<Vec<Option<String>>> = expected
+        .into_iter()
+        .map(|(name, n)| vec![name, Some(n.to_string())])
+        .collect();
+    assert!(
+        expected.len() >= 2,
+        "the data has several large groups: {direct_counts:?}"
+    );
+    assert_eq!(groups, expected);
+    // UPDATE / DELETE without a shard key reach every shard; affected rows are summed.
+    conn.query_drop("UPDATE users SET name = 'renamed' WHERE name = 'Name1'")
+        .await
+        .unwrap();
+    let renamed = direct_counts[&Some("Name1".to_owned())];
+    assert_eq!(conn.affected_rows(), renamed);
+    conn.query_drop("DELETE FROM users WHERE id > 290")
+        .await
+        .unwrap();
+    assert_eq!(conn.affected_rows(), 10);
+    assert_eq!(
+        rows(&mut conn, "SELECT COUNT(*) FROM users").await,
+        vec![vec![Some("290".into())]]
+    );
+    drop(conn);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_shard_fails_the_whole_statement_naming_it() {
+    let env = TestEnv::start(2, 0).await;
+    let mut conn = env.connect().await;
+    load_users(&mut conn, 50).await;
+    let victim = env.sandbox.shards()[1].primary.clone();
+    env.sandbox.kill(&victim).await.unwrap();
+    let (code, _, msg) = server_error(
+        conn.query_drop("SELECT id, email FROM users ORDER BY email")
+            .await,
+    );
+    assert!(msg.contains("shard s1"), "{code}: {msg}");
+    let (_, _, msg) = server_error(conn.query_drop("SELECT COUNT(*) FROM users").await);
+    assert!(msg.contains("shard s1"), "{msg}");
+    drop(conn);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merges_that_hold_rows_stop_at_the_memory_bound() {
+    let env = TestEnv::start_with(2, 0, "").await;
+    // The bound applies to the sort after grouping: 13 groups need more than 5 rows.
+    let config = std::fs::read_to_string(&env.config_path)
+        .unwrap()
+        .replace("[server]\n", "[server]\nmerge_max_rows = 5\n");
+    let topology = shardgate_config::parse(&config, "bounded.toml").unwrap();
+    assert_eq!(topology.server.merge_max_rows, 5);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(shardgate_server::serve(
+        listener,
+        shardgate_server::Proxy::new(topology),
+        std::future::pending(),
+    ));
+    let mut conn = mysql_async::Conn::new(env.opts().tcp_port(port))
+        .await
+        .unwrap();
+    load_users(&mut conn, 100).await;
+    let (code, state, msg) = server_error(
+        conn.query_drop("SELECT name, COUNT(*) AS n FROM users GROUP BY name ORDER BY n DESC")
+            .await,
+    );
+    assert_eq!((code, state.as_str()), (1038, "HY001"), "{msg}");
+    // Streaming merges hold no rows and are not limited.
+    assert_eq!(
+        rows(&mut conn, "SELECT id FROM users ORDER BY id LIMIT 1").await,
+        vec![vec![Some("1".into())]]
+    );
+    drop(conn);
+    env.stop().await;
+}

@@ -44,7 +44,7 @@ try:
 except pymysql.err.ProgrammingError as e:
     assert e.args[0] == 1146, e
 try:
-    cur.execute("SELECT * FROM users WHERE email = 'x'")
+    cur.execute("UPDATE users SET id = 2 WHERE id = 1")
     raise AssertionError("expected an error")
 except pymysql.err.MySQLError as e:
     assert e.args[0] == 1235 and "`users`" in e.args[1], e

@@ -357,10 +357,11 @@ impl BackendConn {
 
     /// Prepares `sql` and keeps the statement in this connection's cache (closing the one it
     /// displaces on the server), so no prepared statement is ever left untracked.
-    pub async fn prepare_cached(&mut self, sql: &Arc<str>) -> Result<Prepared, BackendError> {
-        let prepared = self.prepare(sql.as_bytes()).await?;
+    pub async fn prepare_cached(&mut self, sql: &[u8]) -> Result<Prepared, BackendError> {
+        let prepared = self.prepare(sql).await?;
         if let Prepared::Ok { header, .. } = &prepared {
-            if let Some(displaced) = self.statements.insert(sql.clone(), header.statement_id) {
+            let key = self.statement_key(sql);
+            if let Some(displaced) = self.statements.insert(key.into(), header.statement_id) {
                 self.close_statement(displaced).await?;
             }
         }
@@ -370,15 +371,24 @@ impl BackendConn {
     /// The backend statement id for `sql` on this connection, preparing it if needed.
     pub async fn statement_id(
         &mut self,
-        sql: &Arc<str>,
+        sql: &[u8],
     ) -> Result<Result<u32, shardgate_protocol::ServerErr>, BackendError> {
-        if let Some(id) = self.statements.get(sql) {
+        if let Some(id) = self.statements.get(&self.statement_key(sql)) {
             return Ok(Ok(id));
         }
         match self.prepare_cached(sql).await? {
             Prepared::Err(e) => Ok(Err(e)),
             Prepared::Ok { header, .. } => Ok(Ok(header.statement_id)),
         }
+    }
+
+    /// The cache key of `sql` prepared in this connection's current database.
+    fn statement_key(&self, sql: &[u8]) -> Vec<u8> {
+        let mut key = Vec::with_capacity(self.database.len() + 1 + sql.len());
+        key.extend_from_slice(self.database.as_bytes());
+        key.push(0);
+        key.extend_from_slice(sql);
+        key
     }
 
     /// COM_STMT_CLOSE (no answer).

@@ -4,10 +4,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Statement text → the backend's statement id, with a use counter for LRU eviction.
+/// (database, statement text) → the backend's statement id, with a use counter for LRU
+/// eviction. A statement runs in the database it was prepared in, so the database is part of
+/// the key.
 #[derive(Debug)]
 pub struct StatementCache {
-    entries: HashMap<Arc<str>, (u32, u64)>,
+    entries: HashMap<Arc<[u8]>, (u32, u64)>,
     capacity: usize,
     clock: u64,
 }
@@ -22,7 +24,7 @@ impl StatementCache {
     }
 
     /// The backend id of `sql`, marking it used.
-    pub fn get(&mut self, sql: &str) -> Option<u32> {
+    pub fn get(&mut self, sql: &[u8]) -> Option<u32> {
         self.clock += 1;
         let clock = self.clock;
         self.entries.get_mut(sql).map(|(id, used)| {
@@ -33,7 +35,7 @@ impl StatementCache {
 
     /// Records a new statement; returns the id of one to close on the server: the one it
     /// replaces (same text prepared again), or the least recently used when the cache is full.
-    pub fn insert(&mut self, sql: Arc<str>, id: u32) -> Option<u32> {
+    pub fn insert(&mut self, sql: Arc<[u8]>, id: u32) -> Option<u32> {
         self.clock += 1;
         let evicted = if self.entries.contains_key(&sql) || self.entries.len() < self.capacity {
             None
@@ -74,23 +76,17 @@ mod tests {
 
     #[test]
     fn evicts_the_least_recently_used() {
+        let key = |k: &str| Arc::<[u8]>::from(k.as_bytes());
         let mut cache = StatementCache::new(2);
-        assert_eq!(cache.insert("a".into(), 1), None);
-        assert_eq!(cache.insert("b".into(), 2), None);
-        assert_eq!(cache.get("a"), Some(1));
-        assert_eq!(
-            cache.insert("c".into(), 3),
-            Some(2),
-            "b was used least recently"
-        );
-        assert_eq!(cache.get("b"), None);
+        assert_eq!(cache.insert(key("a"), 1), None);
+        assert_eq!(cache.insert(key("b"), 2), None);
+        assert_eq!(cache.get(b"a"), Some(1));
+        assert_eq!(cache.insert(key("c"), 3), Some(2), "b was used least recently");
+        assert_eq!(cache.get(b"b"), None);
         assert_eq!(cache.len(), 2);
-        assert_eq!(
-            cache.insert("c".into(), 4),
-            Some(3),
-            "re-preparing replaces the old id"
-        );
+        assert_eq!(cache.insert(key("c"), 4), Some(3), "re-preparing replaces the old id");
         cache.clear();
         assert!(cache.is_empty());
     }
+
 }

@@ -6,6 +6,7 @@ mod last_insert_id;
 mod plan;
 mod planner;
 mod rewrite;
+mod scatter;
 mod scatter_plan;
 mod session;
 mod shard_key;

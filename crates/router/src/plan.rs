@@ -178,6 +178,9 @@ pub struct Plan {
     pub rewritten: Option<String>,
     /// The sharded table the statement reads (lower-cased), whose consistency level applies.
     pub table: Option<String>,
+    /// It assigns user variables inside a query (`@v := …`, `… INTO @v`): the connection it
+    /// runs on carries them, so it must be reset before it serves anyone again.
+    pub leaves_state: bool,
 }
 
 impl Plan {
@@ -187,6 +190,7 @@ impl Plan {
             route,
             rewritten: None,
             table: None,
+            leaves_state: false,
         }
     }
 

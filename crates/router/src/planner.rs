@@ -24,6 +24,21 @@ use crate::{session, DeferredRoute, Plan, Route, RouteError, StatementKind, TxnC
 /// reports its own syntax error, or runs MariaDB syntax we don't model) unless it names a
 /// sharded table, in which case it cannot be routed safely.
 pub fn plan_sql(sql: &str, topology: &Topology) -> Result<Plan, RouteError> {
+    let lower = sql.to_ascii_lowercase();
+    if lower.contains("get_lock") {
+        return Err(connection_state("GET_LOCK()"));
+    }
+    let mut plan = plan_large_or_small(sql, topology)?;
+    // A cheap test on the text: a false positive only costs a connection reset.
+    plan.leaves_state = lower.contains(":=")
+        || lower
+            .split("into")
+            .skip(1)
+            .any(|rest| rest.trim_start().starts_with('@'));
+    Ok(plan)
+}
+
+fn plan_large_or_small(sql: &str, topology: &Topology) -> Result<Plan, RouteError> {
     if sql.len() <= LARGE_STATEMENT {
         return plan_text(sql, topology);
     }
@@ -93,7 +108,7 @@ fn chaining_operators(sql: &str) -> usize {
 
 /// Names each `?` placeholder by its position in the text (`?0`, `?1`, …), the order in which
 /// COM_STMT_EXECUTE binds parameters.
-fn number_placeholders(statements: &mut Vec<Statement>) {
+pub(crate) fn number_placeholders(statements: &mut Vec<Statement>) {
     let is_unnumbered = |v: &sqlparser::ast::ValueWithSpan| matches!(&v.value, sqlparser::ast::Value::Placeholder(p) if p == "?");
     let mut positions = Vec::new();
     let _ = sqlparser::ast::visit_expressions(&*statements, |e| {
@@ -125,6 +140,9 @@ fn plan_text(sql: &str, topology: &Topology) -> Result<Plan, RouteError> {
             // MySQL's older spelling of FOR SHARE, which the parser does not know.
             if let Some(head) = strip_lock_in_share_mode(sql) {
                 match plan_text(head, topology) {
+                    Ok(plan) if matches!(plan.route, Route::Scatter(_)) => {
+                        return Err(crate::scatter::locking_read_refused())
+                    }
                     Ok(mut plan) if plan.kind == StatementKind::Read => {
                         plan.kind = StatementKind::LockingRead;
                         plan.rewritten = None;
@@ -163,11 +181,22 @@ fn plan_text(sql: &str, topology: &Topology) -> Result<Plan, RouteError> {
                     None => first,
                 }
             }
+            // No shard key pins one shard: scatter a SELECT, broadcast an UPDATE / DELETE.
+            Err(e @ (RouteError::NoShardKey { .. } | RouteError::KeySpansShards { .. })) => {
+                crate::scatter::plan_without_shard_key(sql, &statements[0], topology, e)
+            }
             Ok(mut plan) if plan.rewritten.is_some() => {
                 // Re-render from a tree that keeps string escapes as written.
                 plan.rewritten = crate::rewrite::parse_verbatim(sql)
                     .and_then(|s| s.first().and_then(hide_socket));
                 Ok(plan)
+            }
+            // SET values are replayed on other connections: keep their text as written.
+            Ok(plan) if matches!(plan.route, Route::Set { .. }) => {
+                match crate::rewrite::parse_verbatim(sql).as_deref() {
+                    Some([Statement::Set(set)]) => session::plan_set(set),
+                    _ => Ok(plan),
+                }
             }
             other => other,
         };

@@ -130,21 +130,23 @@ proptest! {
     }
 
     /// An IN list routes to one shard exactly when all its values map to that shard;
-    /// otherwise the error names the shards.
+    /// otherwise a SELECT scatters to, and a DELETE is broadcast to, exactly their shards.
     #[test]
     fn in_list_routes_iff_one_shard(ids in prop::collection::vec(any::<i64>(), 1..8)) {
         let shards: BTreeSet<ShardId> =
             ids.iter().map(|&id| shard_for("users", &KeyValue::Int(i128::from(id)))).collect();
+        let want: Vec<ShardId> = shards.iter().copied().collect();
         for sql in [
             format!("SELECT * FROM users WHERE id IN ({})", list(&ids)),
             format!("DELETE FROM users WHERE id IN ({})", list(&ids)),
         ] {
-            match (plan(&sql), shards.len()) {
-                (Ok(plan), 1) => prop_assert_eq!(plan.route, Route::Shard(*shards.first().unwrap())),
-                (Err(RouteError::KeySpansShards { shards: names, .. }), n) if n > 1 => {
-                    let want: Vec<_> = shards.iter().map(|&s| TOPOLOGY.shards[s].name.as_str()).collect();
-                    prop_assert_eq!(names, want.join(", "));
+            match (plan(&sql).map(|p| p.route), shards.len()) {
+                (Ok(route), 1) => prop_assert_eq!(route, Route::Shard(want[0])),
+                (Ok(Route::Scatter(s)), n) if n > 1 => {
+                    prop_assert_eq!(&s.shards, &want);
+                    prop_assert_eq!(s.sql, sql.clone());
                 }
+                (Ok(Route::Broadcast(got)), n) if n > 1 => prop_assert_eq!(&got, &want),
                 (outcome, n) => prop_assert!(false, "{sql}: {n} shards, got {outcome:?}"),
             }
         }
@@ -300,4 +302,104 @@ fn long_condition_chains_plan_or_fail_cleanly() {
     let rows: Vec<String> = (1..5_000).map(|i| format!("(-{i}, -{i})")).collect();
     let sql = format!("INSERT INTO plain (a, b) VALUES {}", rows.join(", "));
     assert!(plan_sql(&sql, &topology).is_ok());
+}
+
+/// The shards a statement runs on: one, or the scatter's / broadcast's list.
+fn shards_of(sql: &str) -> Vec<ShardId> {
+    match plan(sql).unwrap_or_else(|e| panic!("{sql}: {e}")).route {
+        Route::Shard(s) => vec![s],
+        Route::Scatter(s) => s.shards,
+        Route::Broadcast(shards) => shards,
+        other => panic!("{sql}: {other:?}"),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// An OR of key equalities prunes exactly like the IN list of the same values, whatever
+    /// else is AND-ed to it, for reads and writes.
+    #[test]
+    fn or_of_keys_prunes_to_their_shards(ids in prop::collection::vec(-1000i64..1000, 1..6)) {
+        let shards: BTreeSet<ShardId> =
+            ids.iter().map(|&id| shard_for("users", &KeyValue::Int(i128::from(id)))).collect();
+        let want: Vec<ShardId> = shards.into_iter().collect();
+        let ors: Vec<String> = ids.iter().map(|id| format!("u.id = {id}")).collect();
+        let ors = ors.join(" OR ");
+        prop_assert_eq!(shards_of(&format!("SELECT name FROM users u WHERE ({ors}) AND age > 3")), want.clone());
+        prop_assert_eq!(shards_of(&format!("SELECT COUNT(*) FROM users u WHERE {ors}")), want.clone());
+        prop_assert_eq!(shards_of(&format!("UPDATE users u SET name = 'x' WHERE {ors}")), want.clone());
+        // An alternative without the key can be anywhere.
+        prop_assert_eq!(shards_of(&format!("SELECT name FROM users u WHERE {ors} OR age > 3")).len(), TOPOLOGY.shards.len());
+    }
+
+    /// Key ranges on a range table keep exactly the shards whose ranges hold keys in them
+    /// (events: [0, 1000) on s0, [1000, 2000) on s1, [2000, 3000) on s2).
+    #[test]
+    fn key_ranges_prune_range_tables(lo in -500i64..3500, len in 0i64..2500) {
+        let hi = lo + len;
+        let want: Vec<ShardId> = (0..3usize)
+            .filter(|&s| {
+                let (start, end) = (1000 * s as i64, 1000 * s as i64 + 999);
+                lo <= end && start <= hi
+            })
+            .collect();
+        // No shard holds such keys: no row matches, and one shard says so.
+        let want = if want.is_empty() { vec![TOPOLOGY.default_shard] } else { want };
+        prop_assert_eq!(shards_of(&format!("SELECT kind FROM events WHERE id BETWEEN {lo} AND {hi}")), want.clone());
+        prop_assert_eq!(shards_of(&format!("SELECT kind FROM events WHERE id >= {lo} AND {hi} >= id")), want.clone());
+        prop_assert_eq!(shards_of(&format!("SELECT kind FROM events WHERE id > {} AND id < {}", lo - 1, hi + 1)), want.clone());
+        prop_assert_eq!(shards_of(&format!("DELETE FROM events WHERE id BETWEEN {lo} AND {hi}")), want);
+    }
+
+    /// Every scatter plan is self-consistent: the shard statement parses, every column the
+    /// merge reads exists, names cover the outputs, and visible columns come first.
+    #[test]
+    fn scatter_plans_are_consistent(
+        items in prop::collection::vec(prop_oneof![
+            Just("name"), Just("age"), Just("age + 1"), Just("COUNT(*)"), Just("SUM(age)"),
+            Just("AVG(age)"), Just("MIN(name)"), Just("MAX(age) AS m"), Just("country AS c"),
+        ], 1..5),
+        group in prop::collection::vec(prop_oneof![Just("country"), Just("name"), Just("1"), Just("YEAR(created)")], 0..3),
+        order in prop::collection::vec((prop_oneof![
+            Just("name"), Just("age"), Just("1"), Just("COUNT(*)"), Just("m"), Just("c"), Just("LENGTH(name)"),
+        ], any::<bool>()), 0..3),
+        having in prop_oneof![Just(""), Just(" HAVING COUNT(*) > 1"), Just(" HAVING m < 5 OR country = 'x'")],
+        distinct in any::<bool>(),
+        limit in prop_oneof![Just(""), Just(" LIMIT 5"), Just(" LIMIT 2, 3")],
+    ) {
+        let mut sql = format!("SELECT {}{} FROM users WHERE age > 3", if distinct { "DISTINCT " } else { "" }, items.join(", "));
+        if !group.is_empty() {
+            sql += &format!(" GROUP BY {}", group.join(", "));
+        }
+        sql += having;
+        if !order.is_empty() {
+            let terms: Vec<String> = order.iter().map(|(t, d)| format!("{t}{}", if *d { " DESC" } else { "" })).collect();
+            sql += &format!(" ORDER BY {}", terms.join(", "));
+        }
+        sql += limit;
+        let Ok(Plan { route: Route::Scatter(s), .. }) = plan(&sql) else { return Ok(()) };
+        let parsed = sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::MySqlDialect {}, &s.sql)
+            .unwrap_or_else(|e| panic!("{sql}\n  shard sql `{}`: {e}", s.sql));
+        let sqlparser::ast::Statement::Query(q) = &parsed[0] else { panic!("{}", s.sql) };
+        let sqlparser::ast::SetExpr::Select(select) = q.body.as_ref() else { panic!("{}", s.sql) };
+        let columns = select.projection.len();
+        let m = &s.merge;
+        prop_assert!(m.merge_keys.iter().all(|k| k.column < columns), "{sql}: {m:?}");
+        let outputs = match &m.aggregate {
+            Some(a) => {
+                prop_assert!(a.group_by.iter().all(|&g| g < columns));
+                prop_assert_eq!(a.names.len(), a.outputs.len());
+                a.outputs.len()
+            }
+            None => columns,
+        };
+        prop_assert!(m.sort.iter().all(|k| k.column < outputs), "{sql}: {m:?}");
+        prop_assert!(m.having.as_ref().and_then(|h| h.max_column()).is_none_or(|c| c < outputs));
+        prop_assert_eq!(m.visible, items.len(), "{}", sql);
+        prop_assert!(m.visible <= outputs);
+        if m.limit.is_some() && m.aggregate.is_none() {
+            prop_assert!(q.limit_clause.is_some(), "{sql}: shards need a LIMIT");
+        }
+    }
 }

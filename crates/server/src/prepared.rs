@@ -21,7 +21,7 @@ const MAX_STATEMENTS_PER_SESSION: usize = 16_382;
 /// A client's prepared statement.
 #[derive(Debug)]
 pub(crate) struct PreparedStatement {
-    sql: Arc<str>,
+    sql: Arc<[u8]>,
     header: PrepareOk,
     plan: Plan,
     /// Parameter types from the last execution that sent them.
@@ -73,6 +73,15 @@ impl Session {
             }
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };
+        if matches!(plan.route, Route::Scatter(_)) {
+            // Its merged rows would have to be re-encoded in the binary protocol.
+            let e = ClientError::new(
+                1235,
+                b"42000",
+                "a prepared SELECT over several shards is not supported yet: send it as a text query, or add the shard key to its WHERE clause",
+            );
+            return self.send_error(e).await;
+        }
         let shard = match &plan.route {
             Route::Shard(shard) => *shard,
             Route::Deferred(d) => d.fixed.unwrap_or(runtime.topology.default_shard),
@@ -80,7 +89,8 @@ impl Session {
         };
         // Prepare where the session would run it (its transaction's connection if any), for the
         // metadata; the statement stays cached on that connection.
-        let sql: Arc<str> = Arc::from(sql.as_ref());
+        // MariaDB gets the client's bytes as sent (planning read a lossy UTF-8 copy).
+        let sql: Arc<[u8]> = Arc::from(arg);
         let prepared = match self.pinned_conn(shard) {
             Some(conn) => conn.prepare_cached(&sql).await,
             None => match self.checkout(&runtime, shard).await {
@@ -93,13 +103,12 @@ impl Session {
             Ok(Prepared::Err(e)) => return self.send_error(ClientError::from(e)).await,
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };
-        if header.params > 0
-            && matches!(
-                plan.route,
-                Route::Set { .. } | Route::Use(_) | Route::Transaction(_) | Route::AllShards
-            )
-        {
-            let e = ClientError::new(1235, b"42000", "parameters in SET, USE, transaction or DDL statements are not supported by shardgate");
+        if header.params > 0 && !matches!(plan.route, Route::Shard(_) | Route::Deferred(_)) {
+            let e = ClientError::new(
+                1235,
+                b"42000",
+                "parameters are supported in prepared statements that run on one shard; SET, USE, transaction, DDL and several-shard statements take none (send them as text)",
+            );
             return self.send_error(e).await;
         }
         self.statements.next_id = self.statements.next_id.wrapping_add(1).max(1);
@@ -153,6 +162,7 @@ impl Session {
         }
         let long_data = std::mem::take(&mut stmt.long_data);
         let plan = stmt.plan.clone();
+        self.statement_leaves_state = plan.leaves_state;
         let execution = Execution {
             sql: stmt.sql.clone(),
             types: stmt.types.clone(),
@@ -173,15 +183,15 @@ impl Session {
                 let text = plan
                     .rewritten
                     .clone()
-                    .unwrap_or_else(|| execution.sql.to_string());
-                return self.execute(&runtime, &plan, text.as_bytes()).await;
+                    .map_or_else(|| execution.sql.to_vec(), String::into_bytes);
+                return self.execute(&runtime, &plan, &text).await;
             }
         };
         let work = Work::Execute(&execution);
         if self.in_transaction() {
             self.in_txn(&runtime, shard, plan.kind, work).await
         } else {
-            let hint = crate::reads::consistency_hint(&execution.sql);
+            let hint = crate::reads::consistency_hint(&String::from_utf8_lossy(&execution.sql));
             self.run_single(
                 &runtime,
                 shard,

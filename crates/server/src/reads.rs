@@ -84,6 +84,7 @@ impl Session {
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };
         let result = work.run(&mut conn, &mut self.client).await;
+        self.mark_if_dirty(&mut conn);
         if result.is_ok() {
             self.remember_write(shard, &mut conn).await;
         }
@@ -139,6 +140,8 @@ impl Session {
                 continue;
             }
             let result = work.run(&mut conn, &mut self.client).await;
+            self.mark_if_dirty(&mut conn);
+            self.mark_if_dirty(&mut conn);
             drop(conn);
             if let Err(ForwardError::Backend {
                 partial: false,

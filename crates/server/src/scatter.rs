@@ -258,6 +258,31 @@ impl Session {
             max_rows: Some(settings.merge_max_rows),
             max_bytes: Some(settings.merge_max_bytes),
         };
+        if let Ok(metas) = &metas {
+            // MariaDB orders ENUM and SET by their index, not their text: not mergeable here.
+            let by_index = |c: usize| {
+                metas.get(c).is_some_and(|m| {
+                    m.flags.intersects(
+                        shardgate_merge::ColumnFlags::ENUM_FLAG
+                            | shardgate_merge::ColumnFlags::SET_FLAG,
+                    )
+                })
+            };
+            let keyed = plan.merge.merge_keys.iter().map(|k| k.column);
+            let grouped = plan
+                .merge
+                .aggregate
+                .iter()
+                .flat_map(|a| a.group_by.iter().copied());
+            if keyed.chain(grouped).any(by_index) {
+                let e = ClientError::new(
+                    1235,
+                    b"42000",
+                    "ORDER BY / GROUP BY / DISTINCT on an ENUM or SET column across shards is not supported yet: order by CAST(col AS CHAR) or col+0",
+                );
+                return self.send_error(e).await;
+            }
+        }
         let output = metas.and_then(|metas| Ok((build_output(plan, head, &metas, memory)?, metas)));
         let (mut output, metas) = match output {
             Ok(built) => built,

@@ -46,7 +46,7 @@ pub(crate) enum Work<'a> {
 
 /// A COM_STMT_EXECUTE ready to send on any backend connection.
 pub(crate) struct Execution<'a> {
-    pub sql: Arc<str>,
+    pub sql: Arc<[u8]>,
     pub request: ExecuteRequest<'a>,
     /// Parameter types: this request's or those remembered from an earlier execution.
     pub types: Option<Vec<u8>>,
@@ -134,6 +134,8 @@ pub(crate) struct Session {
     txn: Option<Txn>,
     /// The id the session's last auto-increment INSERT generated (what LAST_INSERT_ID() says).
     last_insert_id: u64,
+    /// The statement being run assigns user variables inside a query (see `Plan::leaves_state`).
+    pub(crate) statement_leaves_state: bool,
     /// `SET @@shardgate_consistency`: overrides the tables' consistency levels.
     pub(crate) consistency_override: Option<shardgate_config::Consistency>,
     /// Per shard, the session's last write, for read-your-writes.
@@ -215,6 +217,7 @@ impl Session {
             txn: None,
             last_insert_id: 0,
             consistency_override: None,
+            statement_leaves_state: false,
             last_write: std::collections::HashMap::new(),
         };
         if let Err(e) = session.check_database(runtime).await {
@@ -337,6 +340,7 @@ impl Session {
     async fn serve(&mut self) -> Step {
         loop {
             self.client.reset_seq();
+            self.statement_leaves_state = false;
             let packet = match self.client.read_packet().await {
                 Ok(p) => p,
                 Err(ProtocolError::Closed) => return Ok(()),
@@ -368,7 +372,10 @@ impl Session {
                     // Dropping a pinned connection closes it, so MariaDB rolls its transaction back;
                     // pooled connections carrying this session's variables are reset before reuse.
                     self.txn = None;
+                    // Like MariaDB: everything back to the login state but the current database.
+                    let database = std::mem::take(&mut self.state.database);
                     self.state = self.initial_state.clone();
+                    self.state.database = database;
                     self.statements.clear();
                     self.last_insert_id = 0;
                     self.consistency_override = None;
@@ -403,6 +410,19 @@ impl Session {
             }
         };
         let substituted = substitute_last_insert_id(&sql, self.last_insert_id);
+        let rewrites = substituted.is_some()
+            || plan.rewritten.is_some()
+            || matches!(plan.route, Route::Split(_) | Route::Scatter(_));
+        if rewrites && std::str::from_utf8(arg).is_err() {
+            // Rewriting would go through a lossy UTF-8 copy and change the client's bytes.
+            let e = ClientError::new(
+                1235,
+                b"42000",
+                "shardgate must rewrite this statement, which it can only do for UTF-8 text; send it in utf8mb4 (SET NAMES utf8mb4) or split it by shard yourself",
+            );
+            return self.send_error(e).await;
+        }
+        self.statement_leaves_state = plan.leaves_state;
         let text = match (&substituted, &plan.rewritten) {
             (Some(sql), _) | (None, Some(sql)) => sql.as_bytes(),
             (None, None) => arg,
@@ -497,6 +517,7 @@ impl Session {
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };
         let result = work.run(&mut conn, &mut self.client).await;
+        self.mark_if_dirty(&mut conn);
         let pool = conn.pool().clone();
         drop(conn);
         self.forwarded(result, &pool).await
@@ -600,6 +621,9 @@ impl Session {
         txn.wrote |= kind != StatementKind::Read;
         let (_, conn) = txn.pinned.as_mut().expect("pinned above");
         let result = work.run(conn, &mut self.client).await;
+        if self.statement_leaves_state {
+            conn.vars_fingerprint = crate::state::DIRTY;
+        }
         let pool = conn.pool().clone();
         if !conn.in_transaction() || conn.broken {
             // Committed implicitly (DDL), failed before starting, or broken: nothing stays pinned.
@@ -637,21 +661,49 @@ impl Session {
         autocommit: Option<bool>,
         text: &[u8],
     ) -> Step {
+        let user_vars: Vec<&str> = vars
+            .iter()
+            .filter(|v| v.name.starts_with('@') && !v.name.starts_with("@@"))
+            .map(|v| v.name.as_str())
+            // Quoted names (`@`my var``) keep being replayed as written.
+            .filter(|n| {
+                n[1..]
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b == b'.')
+            })
+            .collect();
         let pinned = self.txn.as_mut().and_then(|t| t.pinned.as_mut());
         let result = match pinned {
-            Some((_, conn)) => expect_ok(conn, Command::COM_QUERY, text)
-                .await
-                .map(|()| None),
-            None => match self.checkout(runtime, runtime.topology.default_shard).await {
-                Ok(mut conn) => expect_ok(&mut conn, Command::COM_QUERY, text)
+            Some((_, conn)) => match expect_ok(conn, Command::COM_QUERY, text).await {
+                Ok(()) => crate::state::user_var_values(conn, &user_vars)
                     .await
-                    .map(|()| Some(conn)),
+                    .map(|v| (None, v)),
+                Err(e) => Err(e),
+            },
+            None => match self.checkout(runtime, runtime.topology.default_shard).await {
+                Ok(mut conn) => match expect_ok(&mut conn, Command::COM_QUERY, text).await {
+                    Ok(()) => crate::state::user_var_values(&mut conn, &user_vars)
+                        .await
+                        .map(|v| (Some(conn), v)),
+                    Err(e) => Err(e),
+                },
                 Err(e) => Err(e),
             },
         };
         match result {
-            Ok(conn) => {
-                self.state.apply(vars);
+            Ok((conn, values)) => {
+                // User variables are replayed with the value they got here, never re-evaluated
+                // (`SET @n = @n + 1`, `UUID()`). One assignment in a text that is not UTF-8 (a
+                // latin1 client) is replayed as sent, not from the planner's lossy UTF-8 copy.
+                let raw = std::str::from_utf8(text).is_err() && vars.len() == 1;
+                self.state.apply(vars.iter().map(|v| {
+                    let sql = match values.iter().find(|(name, _)| *name == v.name) {
+                        Some((_, sql)) => sql.clone(),
+                        None if raw => text.to_vec(),
+                        None => v.sql.clone().into_bytes(),
+                    };
+                    (v.name.clone(), sql)
+                }));
                 if let Some(mut conn) = conn {
                     conn.vars_fingerprint = self.state.fingerprint();
                 }
@@ -671,6 +723,13 @@ impl Session {
                 self.send_ok(0, 0).await
             }
             Err(e) => self.send_error(ClientError::from(&e)).await,
+        }
+    }
+
+    /// After a statement that left user variables on `conn`: it is reset before its next use.
+    pub(crate) fn mark_if_dirty(&self, conn: &mut PooledConn) {
+        if self.statement_leaves_state {
+            conn.vars_fingerprint = crate::state::DIRTY;
         }
     }
 

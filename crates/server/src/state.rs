@@ -4,16 +4,21 @@ use std::hash::{Hash, Hasher};
 
 use mysql_common::collations::{Collation, CollationId};
 use shardgate_backend::{BackendConn, BackendError};
+use shardgate_merge::{text_cell, ColumnMeta};
 use shardgate_protocol::response::Finish;
 use shardgate_protocol::{Command, ProtocolError, UTF8MB4_GENERAL_CI};
-use shardgate_router::SessionVar;
+
+/// The variables fingerprint of a connection that carries state no session accounts for:
+/// it is reset before any session uses it again.
+pub const DIRTY: u64 = u64::MAX;
 
 /// The database and session variables of one client session.
 #[derive(Debug, Clone)]
 pub struct SessionState {
     pub database: String,
     pub autocommit: bool,
-    vars: Vec<SessionVar>,
+    /// (name, statement that applies it), in the order they were last assigned.
+    vars: Vec<(String, Vec<u8>)>,
     /// Identifies `vars`; 0 means "server defaults", which fresh backend connections have.
     fingerprint: u64,
 }
@@ -30,24 +35,22 @@ impl SessionState {
         if collation != UTF8MB4_GENERAL_CI {
             let c = Collation::resolve(CollationId::from(u16::from(collation)));
             if c.id() != CollationId::UNKNOWN_COLLATION_ID {
-                state.apply(&[SessionVar {
-                    name: "names".into(),
-                    sql: format!("SET NAMES {} COLLATE {}", c.charset(), c.collation()),
-                }]);
+                let sql = format!("SET NAMES {} COLLATE {}", c.charset(), c.collation());
+                state.apply([("names".to_owned(), sql.into_bytes())]);
             }
         }
         state
     }
 
     /// Records assignments; a later one to the same name replaces (and moves after) the earlier.
-    pub fn apply(&mut self, vars: &[SessionVar]) {
-        for var in vars {
-            self.vars.retain(|v| v.name != var.name);
-            self.vars.push(var.clone());
+    pub fn apply(&mut self, vars: impl IntoIterator<Item = (String, Vec<u8>)>) {
+        for (name, sql) in vars {
+            self.vars.retain(|(n, _)| *n != name);
+            self.vars.push((name, sql));
         }
         let mut h = std::collections::hash_map::DefaultHasher::new();
         self.vars.hash(&mut h);
-        self.fingerprint = h.finish().max(1);
+        self.fingerprint = h.finish().clamp(1, DIRTY - 1);
     }
 
     pub fn fingerprint(&self) -> u64 {
@@ -66,8 +69,8 @@ impl SessionState {
                 conn.database.clear();
             }
             if !self.vars.is_empty() {
-                let sql: Vec<&str> = self.vars.iter().map(|v| v.sql.as_str()).collect();
-                expect_ok(conn, Command::COM_QUERY, sql.join(";").as_bytes()).await?;
+                let sql: Vec<&[u8]> = self.vars.iter().map(|(_, sql)| sql.as_slice()).collect();
+                expect_ok(conn, Command::COM_QUERY, &sql.join(&b';')).await?;
             }
             conn.vars_fingerprint = self.fingerprint;
         }
@@ -99,4 +102,64 @@ pub async fn expect_ok(
             })
         }
     }
+}
+
+/// The current values of user variables `names` (`@x`) on `conn`, each as a statement that
+/// sets it to that value again: a number as MariaDB prints it, a string as a hex literal with
+/// its character set (so no escaping or re-evaluation can change it), NULL as NULL.
+pub async fn user_var_values(
+    conn: &mut BackendConn,
+    names: &[&str],
+) -> Result<Vec<(String, Vec<u8>)>, BackendError> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let query = format!("SELECT {}", names.join(", "));
+    let broken = |conn: &mut BackendConn, why: &str| {
+        conn.broken = true;
+        BackendError::Protocol {
+            endpoint: conn.endpoint().to_owned(),
+            source: ProtocolError::malformed(why.to_owned()),
+        }
+    };
+    let columns = match conn.query_rows(query.as_bytes()).await? {
+        shardgate_backend::QueryHead::Columns(columns) => columns,
+        shardgate_backend::QueryHead::Done(_) => {
+            return Err(broken(conn, "reading user variables back"))
+        }
+    };
+    let Ok(Ok(row)) = conn.next_row().await else {
+        return Err(broken(conn, "reading user variables back"));
+    };
+    if !matches!(conn.next_row().await, Ok(Err(_))) {
+        return Err(broken(conn, "reading user variables back"));
+    }
+    let mut values = Vec::with_capacity(names.len());
+    for (i, (name, definition)) in names.iter().zip(&columns).enumerate() {
+        let meta =
+            ColumnMeta::from_definition(definition).map_err(|e| broken(conn, &e.to_string()))?;
+        let cell = text_cell(&row, i).map_err(|e| broken(conn, &e.to_string()))?;
+        let literal = match cell {
+            None => b"NULL".to_vec(),
+            Some(text) if meta.kind().is_numeric() => text.to_vec(),
+            Some(text) => {
+                let collation = Collation::resolve(CollationId::from(meta.charset));
+                let introducer = if meta.charset == 63 {
+                    "_binary".to_owned()
+                } else {
+                    format!("_{}", collation.charset())
+                };
+                let hex: String = text.iter().map(|b| format!("{b:02X}")).collect();
+                let mut literal = format!("{introducer} X'{hex}'");
+                if meta.charset != 63 {
+                    literal.push_str(&format!(" COLLATE {}", collation.collation()));
+                }
+                literal.into_bytes()
+            }
+        };
+        let mut sql = format!("SET {name} = ").into_bytes();
+        sql.extend_from_slice(&literal);
+        values.push(((*name).to_owned(), sql));
+    }
+    Ok(values)
 }
