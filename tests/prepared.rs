@@ -5,15 +5,6 @@ mod common;
 
 use common::{rows, server_error, TestEnv};
 use mysql_async::prelude::Queryable;
-use shardgate_ring::KeyValue;
-
-fn shard_of(env: &TestEnv, id: i128) -> usize {
-    env.topology
-        .table("users")
-        .unwrap()
-        .shard_for(&KeyValue::Int(id))
-        .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn executions_route_by_their_parameters() {
@@ -38,7 +29,7 @@ async fn executions_route_by_their_parameters() {
         let ids: Vec<i64> = direct.query("SELECT id FROM users").await.unwrap();
         assert!(!ids.is_empty(), "shard {shard} got rows");
         for id in ids {
-            assert_eq!(shard_of(&env, i128::from(id)), shard, "user {id}");
+            assert_eq!(env.shard_of("users", i128::from(id)), shard, "user {id}");
         }
     }
     // Reads by parameter, as integer and as string, from one statement.
@@ -56,10 +47,10 @@ async fn executions_route_by_their_parameters() {
     // IN lists of parameters on one shard route; spanning shards is a clear error.
     let a = 1i64;
     let same = (2..200)
-        .find(|id| shard_of(&env, *id) == shard_of(&env, i128::from(a)))
+        .find(|id| env.shard_of("users", *id) == env.shard_of("users", i128::from(a)))
         .unwrap() as i64;
     let other = (2..200)
-        .find(|id| shard_of(&env, *id) != shard_of(&env, i128::from(a)))
+        .find(|id| env.shard_of("users", *id) != env.shard_of("users", i128::from(a)))
         .unwrap() as i64;
     let pair = conn
         .prep("SELECT COUNT(*) FROM users WHERE id IN (?, ?)")

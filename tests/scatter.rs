@@ -4,15 +4,6 @@ mod common;
 
 use common::{rows, server_error, TestEnv};
 use mysql_async::prelude::Queryable;
-use shardgate_ring::KeyValue;
-
-fn shard_of(env: &TestEnv, id: i128) -> usize {
-    env.topology
-        .table("users")
-        .unwrap()
-        .shard_for(&KeyValue::Int(id))
-        .unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn multi_row_inserts_split_by_shard_all_or_nothing() {
@@ -34,7 +25,7 @@ async fn multi_row_inserts_split_by_shard_all_or_nothing() {
         let mut direct = env.connect_primary(shard).await;
         let got: Vec<(i64, String)> = direct.query("SELECT id, name FROM users").await.unwrap();
         for (id, name) in got {
-            assert_eq!(shard_of(&env, i128::from(id)), shard, "user {id}");
+            assert_eq!(env.shard_of("users", i128::from(id)), shard, "user {id}");
             assert_eq!(name, format!(r"it's a \ back\slash {id}"));
             *count += 1;
         }
@@ -43,9 +34,15 @@ async fn multi_row_inserts_split_by_shard_all_or_nothing() {
     assert!(per_shard.iter().all(|n| *n > 0), "{per_shard:?}");
 
     // One shard's part fails (duplicate key): no shard keeps any row of the statement.
-    let a = (101..200).find(|id| shard_of(&env, *id) == 0).unwrap();
-    let b = (101..200).find(|id| shard_of(&env, *id) == 1).unwrap();
-    let dup = (1..=100).find(|id| shard_of(&env, *id) == 1).unwrap();
+    let a = (101..200)
+        .find(|id| env.shard_of("users", *id) == 0)
+        .unwrap();
+    let b = (101..200)
+        .find(|id| env.shard_of("users", *id) == 1)
+        .unwrap();
+    let dup = (1..=100)
+        .find(|id| env.shard_of("users", *id) == 1)
+        .unwrap();
     let (code, _, msg) = server_error(
         conn.query_drop(format!(
             "INSERT INTO users (id, email) VALUES ({a}, 'a'), ({b}, 'b'), ({dup}, 'dup')"

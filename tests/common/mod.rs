@@ -56,6 +56,13 @@ impl TestEnv {
         }
     }
 
+    /// The shard that owns integer key `id` of sharded table `table`.
+    pub fn shard_of(&self, table: &str, id: i128) -> usize {
+        let rule = self.topology.table(table).expect("a sharded table");
+        rule.shard_for(&shardgate_ring::KeyValue::Int(id))
+            .expect("an integer key")
+    }
+
     pub fn opts(&self) -> OptsBuilder {
         OptsBuilder::default()
             .ip_or_hostname("127.0.0.1")

@@ -81,12 +81,19 @@ mod tests {
         assert_eq!(cache.insert(key("a"), 1), None);
         assert_eq!(cache.insert(key("b"), 2), None);
         assert_eq!(cache.get(b"a"), Some(1));
-        assert_eq!(cache.insert(key("c"), 3), Some(2), "b was used least recently");
+        assert_eq!(
+            cache.insert(key("c"), 3),
+            Some(2),
+            "b was used least recently"
+        );
         assert_eq!(cache.get(b"b"), None);
         assert_eq!(cache.len(), 2);
-        assert_eq!(cache.insert(key("c"), 4), Some(3), "re-preparing replaces the old id");
+        assert_eq!(
+            cache.insert(key("c"), 4),
+            Some(3),
+            "re-preparing replaces the old id"
+        );
         cache.clear();
         assert!(cache.is_empty());
     }
-
 }

@@ -103,6 +103,19 @@ pub(crate) fn build(doc: Document, d: &mut Diagnostics<'_>) -> Option<Topology> 
     })
 }
 
+/// A number that must be greater than 0, if given; `key` names it in the error.
+fn positive(field: &Option<Spanned<i64>>, key: &str, d: &mut Diagnostics<'_>) -> Option<u64> {
+    let value = field.as_ref()?;
+    match u64::try_from(*value.get_ref()) {
+        Ok(n) if n > 0 => Some(n),
+        _ => {
+            let message = format!("must be greater than 0 (got {})", value.get_ref());
+            d.at(value.span(), key.to_owned(), message);
+            None
+        }
+    }
+}
+
 /// A spelled-out choice (`consistency`, `replica_fallback`), reported with its line if unknown.
 fn choice<T: FromStr<Err = String>>(
     field: &Option<Spanned<String>>,
@@ -133,25 +146,22 @@ fn replication(
     if let Some(f) = choice(&schema.replica_fallback, "replication.replica_fallback", d) {
         settings.fallback = f;
     }
-    let mut positive = |field: &Option<Spanned<i64>>, key: &str| -> Option<u64> {
-        let value = field.as_ref()?;
-        match u64::try_from(*value.get_ref()) {
-            Ok(n) if n > 0 => Some(n),
-            _ => {
-                let message = format!("must be greater than 0 (got {})", value.get_ref());
-                d.at(value.span(), format!("replication.{key}"), message);
-                None
-            }
-        }
-    };
-    if let Some(s) = positive(&schema.max_lag_seconds, "max_lag_seconds") {
-        settings.max_lag = std::time::Duration::from_secs(s);
+    if let Some(s) = positive(&schema.max_lag_seconds, "replication.max_lag_seconds", d) {
+        settings.max_lag = Duration::from_secs(s);
     }
-    if let Some(ms) = positive(&schema.health_check_interval_ms, "health_check_interval_ms") {
-        settings.health_check_interval = std::time::Duration::from_millis(ms);
+    if let Some(ms) = positive(
+        &schema.health_check_interval_ms,
+        "replication.health_check_interval_ms",
+        d,
+    ) {
+        settings.health_check_interval = Duration::from_millis(ms);
     }
-    if let Some(ms) = positive(&schema.health_check_timeout_ms, "health_check_timeout_ms") {
-        settings.health_check_timeout = std::time::Duration::from_millis(ms);
+    if let Some(ms) = positive(
+        &schema.health_check_timeout_ms,
+        "replication.health_check_timeout_ms",
+        d,
+    ) {
+        settings.health_check_timeout = Duration::from_millis(ms);
     }
     settings
 }
@@ -178,28 +188,13 @@ fn server(schema: Option<&Spanned<ServerSchema>>, d: &mut Diagnostics<'_>) -> Se
             settings.server_version = version.get_ref().clone();
         }
     }
-    let positive =
-        |field: &Option<Spanned<i64>>, key: &str, d: &mut Diagnostics<'_>| -> Option<u64> {
-            let value = field.as_ref()?;
-            match u64::try_from(*value.get_ref()) {
-                Ok(n) if n > 0 => Some(n),
-                _ => {
-                    d.at(
-                        value.span(),
-                        format!("server.{key}"),
-                        format!("must be greater than 0 (got {})", value.get_ref()),
-                    );
-                    None
-                }
-            }
-        };
-    if let Some(ms) = positive(&schema.scatter_timeout_ms, "scatter_timeout_ms", d) {
-        settings.scatter_timeout = std::time::Duration::from_millis(ms);
+    if let Some(ms) = positive(&schema.scatter_timeout_ms, "server.scatter_timeout_ms", d) {
+        settings.scatter_timeout = Duration::from_millis(ms);
     }
-    if let Some(rows) = positive(&schema.merge_max_rows, "merge_max_rows", d) {
+    if let Some(rows) = positive(&schema.merge_max_rows, "server.merge_max_rows", d) {
         settings.merge_max_rows = rows;
     }
-    if let Some(bytes) = positive(&schema.merge_max_bytes, "merge_max_bytes", d) {
+    if let Some(bytes) = positive(&schema.merge_max_bytes, "server.merge_max_bytes", d) {
         settings.merge_max_bytes = bytes;
     }
     settings

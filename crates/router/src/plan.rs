@@ -155,16 +155,7 @@ impl DeferredRoute {
                 })
             }
         };
-        if let Some(unsharded) = &self.unsharded {
-            if shard != topology.default_shard {
-                return Err(RouteError::CrossShard {
-                    detail: format!(
-                        "unsharded `{unsharded}` lives on {}, the sharded rows on {}",
-                        topology.shards[topology.default_shard].name, topology.shards[shard].name
-                    ),
-                });
-            }
-        }
+        unsharded_conflict(topology, self.unsharded.as_deref(), shard)?;
         Ok(shard)
     }
 }
@@ -281,5 +272,23 @@ impl fmt::Display for PlanDisplay<'_> {
             write!(f, " as `{sql}`")?;
         }
         Ok(())
+    }
+}
+
+/// A statement that also reads an unsharded table can only run on the default shard, the only
+/// one that has it.
+pub(crate) fn unsharded_conflict(
+    topology: &Topology,
+    unsharded: Option<&str>,
+    shard: ShardId,
+) -> Result<(), RouteError> {
+    match unsharded {
+        Some(unsharded) if shard != topology.default_shard => Err(RouteError::CrossShard {
+            detail: format!(
+                "unsharded `{unsharded}` lives on {}, the sharded rows on {}",
+                topology.shards[topology.default_shard].name, topology.shards[shard].name
+            ),
+        }),
+        _ => Ok(()),
     }
 }

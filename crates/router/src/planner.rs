@@ -638,14 +638,8 @@ fn route_by_where(
     }
     let shard = chosen.map_or(topology.default_shard, |(s, _)| s);
     if shard != topology.default_shard {
-        if let Some(unsharded) = has_unsharded_relation(stmt, topology) {
-            return Err(RouteError::CrossShard {
-                detail: format!(
-                    "unsharded `{unsharded}` lives on {}, the sharded rows on {}",
-                    topology.shards[topology.default_shard].name, topology.shards[shard].name
-                ),
-            });
-        }
+        let unsharded = has_unsharded_relation(stmt, topology);
+        crate::plan::unsharded_conflict(topology, unsharded.as_deref(), shard)?;
     }
     let mut plan = Plan::new(kind, Route::Shard(shard));
     plan.table = table;
@@ -853,14 +847,8 @@ fn plan_insert(ins: &Insert, stmt: &Statement, topology: &Topology) -> Result<Pl
         });
     }
     if shard != topology.default_shard {
-        if let Some(unsharded) = has_unsharded_relation(stmt, topology) {
-            return Err(RouteError::CrossShard {
-                detail: format!(
-                    "unsharded `{unsharded}` lives on {}, the sharded rows on {}",
-                    topology.shards[topology.default_shard].name, topology.shards[shard].name
-                ),
-            });
-        }
+        let unsharded = has_unsharded_relation(stmt, topology);
+        crate::plan::unsharded_conflict(topology, unsharded.as_deref(), shard)?;
     }
     Ok(Plan::new(StatementKind::Write, Route::Shard(shard)))
 }

@@ -763,8 +763,9 @@ impl Session {
             .and_then(|t| t.pinned.as_ref())
             .map(|(s, _)| *s);
         match (cmd, pinned) {
-            (TxnCommand::Begin, Some(shard)) => {
-                // BEGIN inside a transaction commits it and starts another, on the same connection.
+            // BEGIN inside a transaction commits it and starts another, on the same connection;
+            // savepoints belong to the open transaction.
+            (TxnCommand::Begin | TxnCommand::Savepoint, Some(shard)) => {
                 self.in_txn(
                     runtime,
                     shard,
@@ -798,15 +799,6 @@ impl Session {
             (TxnCommand::Commit | TxnCommand::Rollback, None) => {
                 self.txn = None;
                 self.send_ok(0, 0).await
-            }
-            (TxnCommand::Savepoint, Some(shard)) => {
-                self.in_txn(
-                    runtime,
-                    shard,
-                    StatementKind::Transaction,
-                    Work::Command(Command::COM_QUERY, text),
-                )
-                .await
             }
             (TxnCommand::Savepoint, None) if self.txn.is_some() => {
                 let e = ClientError::new(
