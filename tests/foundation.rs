@@ -196,8 +196,9 @@ async fn errors_reach_the_client_with_code_and_sqlstate() {
     );
     assert_eq!(code, 1235);
     assert!(msg.contains("`users`") && msg.contains("`id`"), "{msg}");
+    // A row cannot be placed by a key that is not an integer.
     let (code, state, msg) = server_error(
-        conn.query_drop("SELECT * FROM users WHERE id = 'abc'")
+        conn.query_drop("INSERT INTO users (id, email) VALUES ('abc', 'x')")
             .await,
     );
     assert_eq!((code, state.as_str()), (1366, "22007"), "{msg}");

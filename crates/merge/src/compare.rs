@@ -268,11 +268,21 @@ impl RowOrder {
         Ok((row, vals))
     }
 
-    /// Decodes the key values of a parsed row.
+    /// Decodes the key values of a parsed row, cut as MariaDB cuts sort keys
+    /// (`max_sort_length`, 1024 bytes of sort weight: 1024 bytes of a binary string, 512
+    /// characters of others, whose weights take two bytes each).
     pub fn extract_row(&self, row: &TextRow) -> Result<Vec<Value>> {
         self.keys
             .iter()
-            .map(|k| row.value(k.column, &k.meta))
+            .map(|k| {
+                let value = row.value(k.column, &k.meta)?;
+                Ok(match value {
+                    Value::Bytes(b) if b.len() > MAX_SORT_LENGTH => {
+                        Value::Bytes(sort_prefix(&b, k.collation))
+                    }
+                    other => other,
+                })
+            })
             .collect()
     }
 
@@ -293,6 +303,21 @@ impl RowOrder {
             value_key(v, k.collation, out);
         }
     }
+}
+
+/// MariaDB's default `max_sort_length`: bytes of a sort key that count.
+pub const MAX_SORT_LENGTH: usize = 1024;
+
+/// The part of a long string value MariaDB's sort looks at.
+fn sort_prefix(bytes: &Bytes, collation: Collation) -> Bytes {
+    let cut = match collation {
+        Collation::Binary | Collation::Latin1SwedishCi => MAX_SORT_LENGTH,
+        _ => std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|text| text.char_indices().nth(MAX_SORT_LENGTH / 2))
+            .map_or(bytes.len(), |(i, _)| i),
+    };
+    bytes.slice(..cut.min(bytes.len()))
 }
 
 #[cfg(test)]

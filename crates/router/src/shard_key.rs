@@ -235,7 +235,18 @@ pub(crate) fn constraint_in_where(
                 KeySource::Value(v) => table.shard_of(&v.as_key()),
                 KeySource::Param(_) => unreachable!("handled above"),
             })
-            .collect::<Result<BTreeSet<_>, _>>()?;
+            .collect::<Result<BTreeSet<_>, _>>();
+        let shards = match shards {
+            Ok(shards) => shards,
+            // `id = 1.0`, `id = '1abc'`: MariaDB converts these; every shard can evaluate the
+            // condition itself, so the condition just does not narrow the shards.
+            Err(RouteError::BadKey { source, .. })
+                if matches!(*source, shardgate_ring::RingError::NotAnInteger(_)) =>
+            {
+                continue
+            }
+            Err(e) => return Err(e),
+        };
         literal_shards = Some(match literal_shards {
             None => shards,
             Some(prev) => prev.intersection(&shards).copied().collect(),

@@ -27,6 +27,8 @@ pub struct Runtime {
     shards: Vec<ShardEndpoints>,
     /// Checks every endpoint while the runtime lives.
     _monitor: HealthMonitor,
+    /// Collation ids of table columns, looked up once: (schema, table, column) → id.
+    collations: std::sync::Mutex<std::collections::HashMap<(String, String, String), Option<u16>>>,
 }
 
 impl Runtime {
@@ -79,6 +81,7 @@ impl Runtime {
             topology,
             shards,
             _monitor: monitor,
+            collations: Default::default(),
         }
     }
 
@@ -86,6 +89,46 @@ impl Runtime {
     /// know which replicas may serve them.
     pub async fn first_checks(&self, limit: std::time::Duration) {
         let _ = tokio::time::timeout(limit, self._monitor.first_round()).await;
+    }
+
+    /// The collation id of a table column (from information_schema on `shard`), cached.
+    pub async fn column_collation(
+        &self,
+        shard: ShardId,
+        flavor: shardgate_backend::Flavor,
+        column: (String, String, String),
+    ) -> Result<Option<u16>, shardgate_backend::BackendError> {
+        if let Some(id) = self
+            .collations
+            .lock()
+            .expect("collations lock")
+            .get(&column)
+        {
+            return Ok(*id);
+        }
+        let quote = |s: &str| s.replace('\\', "\\\\").replace('\'', "''");
+        let sql = format!(
+            "SELECT co.ID FROM information_schema.COLUMNS c JOIN information_schema.COLLATIONS co \
+             ON co.COLLATION_NAME = c.COLLATION_NAME WHERE c.TABLE_SCHEMA = '{}' AND c.TABLE_NAME = '{}' AND c.COLUMN_NAME = '{}'",
+            quote(&column.0),
+            quote(&column.1),
+            quote(&column.2)
+        );
+        let mut conn = self.primary(shard).get(flavor).await?;
+        let mut id = None;
+        if let shardgate_backend::QueryHead::Columns(_) = conn.query_rows(sql.as_bytes()).await? {
+            while let Ok(row) = conn.next_row().await? {
+                id = shardgate_merge::text_cell(&row, 0)
+                    .ok()
+                    .flatten()
+                    .and_then(|text| std::str::from_utf8(text).ok()?.parse().ok());
+            }
+        }
+        self.collations
+            .lock()
+            .expect("collations lock")
+            .insert(column, id);
+        Ok(id)
     }
 
     pub fn primary(&self, shard: ShardId) -> &Arc<Pool> {

@@ -135,10 +135,13 @@ struct Output {
     definitions: Vec<Vec<u8>>,
 }
 
+/// `metas` drive the comparisons (columns' real collations); `delivered` are the shards'
+/// column definitions as the client would get them from one server.
 fn build_output(
     plan: &ScatterPlan,
     heads: &[BytesMut],
     metas: &[ColumnMeta],
+    delivered: &[ColumnMeta],
     memory: MemoryLimit,
 ) -> Result<Output, MergeError> {
     let merge = &plan.merge;
@@ -152,7 +155,15 @@ fn build_output(
                 let name = spec.names.get(i).map_or(&b""[..], |n| n.as_bytes());
                 definitions.push(match output {
                     // A column passed through keeps the shard's definition (table, flags), renamed.
-                    Aggregate::First(c) => metas[*c].rewrite_definition(&heads[*c], Some(name))?,
+                    Aggregate::First(c) => {
+                        delivered[*c].rewrite_definition(&heads[*c], Some(name))?
+                    }
+                    // MIN/MAX of a string column: described with the connection's collation.
+                    Aggregate::Min(c) | Aggregate::Max(c) => {
+                        let mut shown = *meta;
+                        shown.charset = delivered[*c].charset;
+                        shown.definition(name)
+                    }
                     _ => meta.definition(name),
                 });
             }
@@ -202,6 +213,9 @@ impl Session {
                     runtime.topology.shards[pinned].name
                 ),
             );
+            return self.send_error(e).await;
+        }
+        if let Some(e) = self.unmergeable_session(plan) {
             return self.send_error(e).await;
         }
         let this = &*self;
@@ -254,40 +268,55 @@ impl Session {
             .iter()
             .map(|d| ColumnMeta::from_definition(d))
             .collect();
+        let mut metas = match metas {
+            Ok(metas) => metas,
+            Err(e) => return self.send_error(merge_error(&e)).await,
+        };
+        // MariaDB orders ENUM and SET by their index, not their text: not mergeable here.
+        let by_index = |c: usize| {
+            metas.get(c).is_some_and(|m| {
+                m.flags.intersects(
+                    shardgate_merge::ColumnFlags::ENUM_FLAG
+                        | shardgate_merge::ColumnFlags::SET_FLAG,
+                )
+            })
+        };
+        let keyed = plan.merge.merge_keys.iter().map(|k| k.column);
+        let grouped = plan
+            .merge
+            .aggregate
+            .iter()
+            .flat_map(|a| a.group_by.iter().copied());
+        if keyed.chain(grouped).any(by_index) {
+            let e = ClientError::new(
+                1235,
+                b"42000",
+                "ORDER BY / GROUP BY / DISTINCT on an ENUM or SET column across shards is not supported yet: order by CAST(col AS CHAR) or col+0",
+            );
+            return self.send_error(e).await;
+        }
+        let delivered = metas.clone();
+        if let Err(e) = self
+            .resolve_collations(runtime, plan, head, &mut metas)
+            .await
+        {
+            return self.send_error(e).await;
+        }
         let memory = MemoryLimit {
             max_rows: Some(settings.merge_max_rows),
             max_bytes: Some(settings.merge_max_bytes),
         };
-        if let Ok(metas) = &metas {
-            // MariaDB orders ENUM and SET by their index, not their text: not mergeable here.
-            let by_index = |c: usize| {
-                metas.get(c).is_some_and(|m| {
-                    m.flags.intersects(
-                        shardgate_merge::ColumnFlags::ENUM_FLAG
-                            | shardgate_merge::ColumnFlags::SET_FLAG,
-                    )
-                })
-            };
-            let keyed = plan.merge.merge_keys.iter().map(|k| k.column);
-            let grouped = plan
-                .merge
-                .aggregate
-                .iter()
-                .flat_map(|a| a.group_by.iter().copied());
-            if keyed.chain(grouped).any(by_index) {
-                let e = ClientError::new(
-                    1235,
-                    b"42000",
-                    "ORDER BY / GROUP BY / DISTINCT on an ENUM or SET column across shards is not supported yet: order by CAST(col AS CHAR) or col+0",
-                );
-                return self.send_error(e).await;
-            }
-        }
-        let output = metas.and_then(|metas| Ok((build_output(plan, head, &metas, memory)?, metas)));
-        let (mut output, metas) = match output {
-            Ok(built) => built,
+        let mut output = match build_output(plan, head, &metas, &delivered, memory) {
+            Ok(output) => output,
             Err(e) => return self.send_error(merge_error(&e)).await,
         };
+        if plan.merge.limit.is_none() {
+            // sql_select_limit applies to the whole answer (each shard applied it to its part).
+            if let Some(limit) = self.state.var_number("sql_select_limit") {
+                output.pipeline =
+                    std::mem::take(&mut output.pipeline).then(Limit::new(0, Some(limit)));
+            }
+        }
         let header_status = self.status();
         self.client
             .queue_packet(&packets::column_count(output.definitions.len() as u64));
@@ -396,6 +425,156 @@ impl Session {
                     format!("client write failed: {e}"),
                 ));
             }
+        }
+        Ok(())
+    }
+}
+
+/// Collation ids the merge compares exactly as MariaDB does.
+fn exact_collation(id: u16) -> bool {
+    // binary; utf8mb4/utf8mb3 general_ci and bin; their nopad_bin variants
+    matches!(id, 63 | 45 | 33 | 46 | 83 | 1070 | 1107)
+}
+
+/// Whether bytes delivered in character set `id` (a column definition's) are UTF-8 (or binary).
+fn utf8_or_binary(id: u16) -> bool {
+    id == 63 || {
+        let c = mysql_common::collations::Collation::resolve(
+            mysql_common::collations::CollationId::from(id),
+        );
+        matches!(c.charset(), "utf8mb4" | "utf8mb3" | "utf8")
+    }
+}
+
+/// Shard columns whose values the merge compares (order, groups, MIN/MAX, HAVING, DISTINCT).
+fn compared_columns(plan: &ScatterPlan, columns: usize) -> Vec<usize> {
+    let merge = &plan.merge;
+    if merge.having.is_some() || merge.distinct {
+        return (0..columns).collect();
+    }
+    let mut compared: Vec<usize> = merge.merge_keys.iter().map(|k| k.column).collect();
+    match &merge.aggregate {
+        Some(spec) => {
+            compared.extend(&spec.group_by);
+            for output in &spec.outputs {
+                if let Aggregate::Min(c) | Aggregate::Max(c) = output {
+                    compared.push(*c);
+                }
+            }
+            for key in &merge.sort {
+                if let Some(Aggregate::First(c) | Aggregate::Min(c) | Aggregate::Max(c)) =
+                    spec.outputs.get(key.column)
+                {
+                    compared.push(*c);
+                }
+            }
+        }
+        None => compared.extend(merge.sort.iter().map(|k| k.column)),
+    }
+    compared
+}
+
+impl Session {
+    /// Session settings the merge would not honour: refused instead of answered differently.
+    fn unmergeable_session(&self, plan: &ScatterPlan) -> Option<ClientError> {
+        let refuse = |why: &str| {
+            Some(ClientError::new(
+                1235,
+                b"42000",
+                format!("{why} is not supported for a statement across shards yet"),
+            ))
+        };
+        let sql_mode = self
+            .state
+            .var_text("sql_mode")
+            .map(|t| String::from_utf8_lossy(t).to_ascii_uppercase());
+        if sql_mode.as_deref().is_some_and(|m| m.contains("ANSI")) {
+            return refuse("sql_mode ANSI_QUOTES (or ANSI)");
+        }
+        let has_avg = plan
+            .merge
+            .aggregate
+            .as_ref()
+            .is_some_and(|a| a.outputs.iter().any(|o| matches!(o, Aggregate::Avg { .. })));
+        if has_avg
+            && self
+                .state
+                .var_number("div_precision_increment")
+                .is_some_and(|n| n != 4)
+        {
+            return refuse("AVG() with a div_precision_increment other than 4");
+        }
+        let grouped = plan.merge.aggregate.is_some() || plan.merge.distinct;
+        if grouped
+            && plan.merge.limit.is_none()
+            && self.state.var_text("sql_select_limit").is_some()
+        {
+            return refuse("GROUP BY, aggregates or DISTINCT under a session sql_select_limit");
+        }
+        None
+    }
+
+    /// Gives string columns the merge compares their real collation: column definitions carry
+    /// the connection's, so columns of tables are looked up in information_schema (once per
+    /// column, cached), and what cannot be compared exactly is refused.
+    async fn resolve_collations(
+        &self,
+        runtime: &Runtime,
+        plan: &ScatterPlan,
+        heads: &[BytesMut],
+        metas: &mut [ColumnMeta],
+    ) -> Result<(), ClientError> {
+        for c in compared_columns(plan, metas.len()) {
+            let (Some(meta), Some(head)) = (metas.get(c), heads.get(c)) else {
+                continue;
+            };
+            if meta.kind() != shardgate_merge::ValueKind::Bytes || meta.charset == 63 {
+                continue;
+            }
+            let column: Option<mysql_common::packets::Column> =
+                mysql_common::io::ParseBuf(head).parse(()).ok();
+            let name = column
+                .as_ref()
+                .map_or_else(String::new, |c| c.name_str().into_owned());
+            if !utf8_or_binary(meta.charset) {
+                return Err(ClientError::new(
+                    1235,
+                    b"42000",
+                    format!("comparing `{name}` across shards needs UTF-8 results: SET NAMES utf8mb4 first"),
+                ));
+            }
+            let origin = column.as_ref().and_then(|col| {
+                let table = col.org_table_str();
+                (!table.is_empty()).then(|| {
+                    (
+                        col.schema_str().into_owned(),
+                        table.into_owned(),
+                        col.org_name_str().into_owned(),
+                    )
+                })
+            });
+            let real = match origin {
+                Some(origin) => runtime
+                    .column_collation(plan.shards[0], self.flavor, origin)
+                    .await
+                    .map_err(|e| ClientError::from(&e))?
+                    .unwrap_or(meta.charset),
+                None => meta.charset,
+            };
+            if !exact_collation(real) {
+                let collation = mysql_common::collations::Collation::resolve(
+                    mysql_common::collations::CollationId::from(real),
+                );
+                return Err(ClientError::new(
+                    1235,
+                    b"42000",
+                    format!(
+                        "ordering or grouping `{name}` across shards uses collation {}, which shardgate cannot compare exactly yet (utf8mb4_general_ci, utf8mb4_bin and binary work)",
+                        collation.collation()
+                    ),
+                ));
+            }
+            metas[c].charset = real;
         }
         Ok(())
     }

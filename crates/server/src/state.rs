@@ -53,6 +53,20 @@ impl SessionState {
         self.fingerprint = h.finish().clamp(1, DIRTY - 1);
     }
 
+    /// The statement that last set session variable `name` (lower-case, e.g. `sql_mode`).
+    pub fn var_text(&self, name: &str) -> Option<&[u8]> {
+        self.vars
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, sql)| sql.as_slice())
+    }
+
+    /// The value a `SET SESSION name = <number>` gave, if the session set it to a number.
+    pub fn var_number(&self, name: &str) -> Option<u64> {
+        let text = std::str::from_utf8(self.var_text(name)?).ok()?;
+        text.rsplit('=').next()?.trim().parse().ok()
+    }
+
     pub fn fingerprint(&self) -> u64 {
         self.fingerprint
     }

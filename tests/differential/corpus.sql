@@ -1,0 +1,488 @@
+-- Hand-written corpus of tests/differential.rs: one statement per line, run against a plain
+-- MariaDB and against the 3-shard sandbox through the proxy, answers compared.
+--
+-- Directives before the SQL (see the top of tests/differential.rs):
+--   @ordered      the ORDER BY makes the order total: rows compared in order
+--   @keys=I,..    ordered by these output columns with ties: their sequence compared,
+--                 the rows as a multiset (only the key sequence when there is a LIMIT)
+--   @ci=I,..      column holding one of several collation-equal strings (group representative,
+--                 MIN/MAX of utf8mb4_general_ci): compared ignoring case, accents, trailing spaces
+--   @pad=I,..     the same for utf8mb4_bin (PAD SPACE): trailing spaces ignored
+--   @count        only the row count is compared (LIMIT without ORDER BY)
+--   @params=A|B  run as a prepared statement (binary protocol) with these parameters
+--                 (NULL, integers, or strings without spaces, quotes optional)
+--   @found_rows   run over connections with CLIENT_FOUND_ROWS (UPDATE counts matched rows)
+--   @script       statements separated by ';' (each may carry directives) on one connection
+--                 per side, every answer compared; both sides roll back at the end
+--   @dml=TABLE    a write: affected rows compared, then TABLE on the shards vs the plain server
+-- Without @ordered/@keys rows are compared as multisets.
+--
+-- The data (seeded, see dataset() in tests/differential.rs): users 1..3000 except every 20th
+-- id negative (-8, -28, …) and every 20th beyond 10^12 (1000000000013, 1000000000033, …);
+-- email NULL for ids divisible by 13, otherwise e.g. User17@mail.test, USER42@example.com,
+-- user100@Example.COM; orders 1..6000, some owned by missing users (5000000..5000300).
+
+-- ===== Lookups by a non-key column (scatter to every shard, at most one row) =====
+SELECT * FROM users WHERE email = 'User17@mail.test'
+SELECT * FROM users WHERE email = 'user17@MAIL.TEST'
+SELECT * FROM users WHERE email = 'user100@Example.COM'
+SELECT * FROM users WHERE email = 'User1000000000013@mail.test'
+SELECT * FROM users WHERE email = 'user-8@Example.COM'
+SELECT * FROM users WHERE email = 'nobody@example.com'
+SELECT id, name FROM users WHERE email = 'USER42@example.com'
+SELECT id, name, created_at FROM users WHERE email IN ('User5@mail.test', 'USER42@example.com', 'user100@example.com')
+SELECT id FROM users WHERE email IS NULL
+SELECT * FROM users WHERE name = 'José Smith'
+SELECT id, email, name FROM users WHERE name = 'jose smith'
+SELECT * FROM orders WHERE id = 4242
+SELECT * FROM orders WHERE id IN (1, 2, 3, 5999, 6000, 7000)
+SELECT * FROM users WHERE tag = 'alpha'
+SELECT id, tag FROM users WHERE tag_bin = 'alpha'
+SELECT id, tag_bin FROM users WHERE tag_bin = 'Alpha'
+SELECT id, tag_bin FROM users WHERE tag_bin = 'alpha   '
+SELECT id FROM users WHERE tag = ''
+SELECT id, name FROM users WHERE name LIKE '%slash%'
+SELECT id, name FROM users WHERE name LIKE 'O''%'
+
+-- ===== Plain union of every shard's rows =====
+SELECT * FROM users
+SELECT * FROM orders
+SELECT id, email FROM users
+SELECT id, score FROM users WHERE score > 900
+SELECT id, score, balance FROM users WHERE score BETWEEN -5 AND 5
+SELECT id FROM users WHERE ratio IS NULL
+SELECT id, ratio FROM users WHERE ratio > 1000000
+SELECT id, ratio FROM users WHERE ratio IN (1e20, 1.5e-7, 0.1, 0)
+SELECT id, balance FROM users WHERE balance < 0
+SELECT id, balance FROM users WHERE balance > 99999999999999
+SELECT * FROM orders WHERE amount IS NULL
+SELECT * FROM orders WHERE user_id > 4000000
+SELECT id, user_id FROM orders WHERE status = 'paid'
+SELECT id, user_id, status FROM orders WHERE status LIKE 'c%'
+SELECT 1 FROM users WHERE id < 0
+SELECT id, created_at FROM users WHERE created_at >= '2024-06-01'
+SELECT id, created_at FROM orders WHERE created_at BETWEEN '2021-01-01' AND '2021-01-31 23:59:59'
+SELECT id, score * 2, score + 0.5, -score FROM users WHERE score < -990
+SELECT id, CONCAT(name, '!'), UPPER(tag), LENGTH(tag) FROM users WHERE flag = 127
+SELECT id AS user_key, email AS mail FROM users WHERE flag = -128
+SELECT users.id, users.email FROM users WHERE users.score = 0
+SELECT u.id FROM users u WHERE u.tag = 'gamma'
+SELECT id, flag FROM users WHERE flag
+SELECT * FROM users WHERE 1 = 0
+SELECT id, tag, tag_bin FROM users WHERE tag = tag_bin AND tag <> ''
+SELECT id, IFNULL(score, -1), COALESCE(tag, 'none') FROM users WHERE score IS NULL
+SELECT id, YEAR(created_at), DATE(created_at) FROM users WHERE score = 3
+
+-- ===== ORDER BY: directions, NULLs, collations, hidden columns, ordinals, aliases =====
+@ordered SELECT id, score FROM users ORDER BY score, id
+@ordered SELECT id, score FROM users ORDER BY score DESC, id
+@ordered SELECT id, score FROM users ORDER BY score DESC, id DESC
+@keys=1 SELECT id, score FROM users ORDER BY score
+@keys=1 SELECT id, score FROM users WHERE score IS NOT NULL ORDER BY score DESC
+@ordered SELECT id, name FROM users ORDER BY name, id
+@ordered SELECT id, name FROM users ORDER BY name DESC, id
+@ordered SELECT id, tag FROM users ORDER BY tag, id
+@ordered SELECT id, tag FROM users ORDER BY tag DESC, id DESC
+@keys=1 @ci=1 SELECT id, tag FROM users ORDER BY tag
+@ordered SELECT id, tag_bin FROM users ORDER BY tag_bin, id
+@ordered SELECT id, tag_bin FROM users ORDER BY tag_bin DESC, id
+@keys=1 @pad=1 SELECT id, tag_bin FROM users ORDER BY tag_bin
+@ordered SELECT id, email FROM users ORDER BY email, id
+@keys=1 SELECT id, email FROM users ORDER BY email DESC
+@ordered SELECT id, balance FROM users ORDER BY balance, id
+@ordered SELECT id, balance FROM users ORDER BY balance DESC, id
+@ordered SELECT id, ratio FROM users ORDER BY ratio, id
+@ordered SELECT id, ratio FROM users ORDER BY ratio DESC, id
+@ordered SELECT id, created_at FROM users ORDER BY created_at, id
+@ordered SELECT id, created_at FROM users ORDER BY created_at DESC, id DESC
+@ordered SELECT id, flag FROM users ORDER BY flag, id
+@ordered SELECT * FROM users ORDER BY id
+@ordered SELECT * FROM users ORDER BY id DESC
+@ordered SELECT * FROM orders ORDER BY id
+@ordered SELECT * FROM orders ORDER BY amount DESC, id
+@ordered SELECT id, user_id, amount FROM orders ORDER BY user_id, id
+@ordered SELECT id, status FROM orders ORDER BY status, id DESC
+@ordered SELECT id, name FROM users ORDER BY score, id
+@ordered SELECT id FROM users ORDER BY tag DESC, score, id
+@ordered SELECT id, score FROM users ORDER BY 2, 1
+@ordered SELECT id AS k, score AS s FROM users ORDER BY s DESC, k
+@ordered SELECT id, score FROM users ORDER BY -score, id
+@ordered SELECT id, score FROM users ORDER BY ABS(score), id
+@ordered SELECT id, score FROM users WHERE score IS NULL ORDER BY id
+@ordered SELECT id, name FROM users WHERE name IS NULL OR name = '' ORDER BY name, id
+@ordered SELECT id, LOWER(tag) AS t FROM users ORDER BY t, id
+@ordered SELECT id, name FROM users ORDER BY name COLLATE utf8mb4_bin, id
+@ordered SELECT id, tag FROM users ORDER BY tag IS NULL, tag, id
+@ordered SELECT id, amount FROM orders WHERE status IS NULL ORDER BY amount DESC, id
+@ordered SELECT id, user_id, created_at FROM orders WHERE qty = 0 ORDER BY created_at, id
+@ordered SELECT id, name, tag FROM users WHERE flag = -1 ORDER BY tag, name DESC, id
+
+-- ===== LIMIT / OFFSET =====
+@ordered SELECT id, score FROM users ORDER BY score DESC, id LIMIT 10
+@ordered SELECT id, score FROM users ORDER BY score, id LIMIT 1
+@ordered SELECT id, score FROM users ORDER BY score, id LIMIT 0
+@ordered SELECT id, score FROM users ORDER BY score, id LIMIT 10, 5
+@ordered SELECT id, score FROM users ORDER BY score, id LIMIT 5 OFFSET 2990
+@ordered SELECT id FROM users ORDER BY id LIMIT 2995, 100
+@ordered SELECT id FROM users ORDER BY id LIMIT 100 OFFSET 5000
+@ordered SELECT id, name FROM users ORDER BY name, id LIMIT 25
+@ordered SELECT id, tag FROM users ORDER BY tag DESC, id LIMIT 7, 7
+@ordered SELECT * FROM orders ORDER BY created_at DESC, id LIMIT 20
+@ordered SELECT id, amount FROM orders WHERE amount > 9000 ORDER BY amount, id LIMIT 3
+@ordered SELECT id, balance FROM users WHERE balance IS NOT NULL ORDER BY balance DESC, id LIMIT 2
+@keys=1 SELECT id, score FROM users ORDER BY score DESC LIMIT 12
+@keys=0 SELECT flag, id FROM users ORDER BY flag LIMIT 100, 10
+@count SELECT * FROM users LIMIT 10
+@count SELECT id FROM orders LIMIT 3, 4
+@count SELECT id FROM users LIMIT 0
+
+-- ===== Aggregates without GROUP BY =====
+SELECT COUNT(*) FROM users
+SELECT COUNT(*) FROM orders
+SELECT count(*) FROM users
+SELECT COUNT(*) AS n FROM users
+SELECT COUNT(1) FROM users
+SELECT COUNT(email), COUNT(name), COUNT(score), COUNT(tag) FROM users
+SELECT SUM(score), MIN(score), MAX(score), AVG(score) FROM users
+SELECT SUM(balance), MIN(balance), MAX(balance), AVG(balance) FROM users
+SELECT SUM(ratio), MIN(ratio), MAX(ratio), AVG(ratio) FROM users
+SELECT SUM(flag), AVG(flag), MIN(flag), MAX(flag) FROM users
+SELECT MIN(created_at), MAX(created_at) FROM users
+SELECT MIN(id), MAX(id), SUM(id), AVG(id) FROM users
+@ci=0,1 SELECT MIN(tag), MAX(tag) FROM users
+@pad=0,1 SELECT MIN(tag_bin), MAX(tag_bin) FROM users
+@ci=0,1 SELECT MIN(name), MAX(name) FROM users
+@ci=0,1 SELECT MIN(email), MAX(email) FROM users
+SELECT SUM(amount), AVG(amount), MIN(amount), MAX(amount), COUNT(amount) FROM orders
+SELECT SUM(qty), AVG(qty) FROM orders WHERE status = 'new'
+SELECT COUNT(*), SUM(score) FROM users WHERE score > 2000
+SELECT AVG(balance), MIN(name), MAX(created_at), SUM(ratio) FROM users WHERE 1 = 0
+SELECT COUNT(*) FROM users WHERE id IN (1, 2, 3, 4, 5)
+SELECT COUNT(*), SUM(amount) FROM orders WHERE user_id IN (1, 2, 3)
+SELECT AVG(score) AS avg_score, COUNT(*) AS n FROM users WHERE flag = 0
+SELECT SUM(balance) FROM users WHERE balance > 1000000000
+SELECT AVG(balance) FROM users WHERE balance BETWEEN -1 AND 1
+SELECT SUM(ratio), AVG(ratio) FROM users WHERE ratio < 1000
+SELECT MIN(ratio), MAX(ratio) FROM users WHERE ratio > 0 AND ratio < 1
+SELECT COUNT(*), MIN(amount), MAX(amount) FROM orders WHERE status = 'Paid'
+SELECT SUM(score) / COUNT(score) FROM users
+SELECT COUNT(*) + 1 FROM users
+SELECT MAX(amount) - MIN(amount) FROM orders
+SELECT COUNT(DISTINCT tag) FROM users
+SELECT COUNT(DISTINCT user_id) FROM orders
+SELECT SUM(DISTINCT qty) FROM orders
+SELECT GROUP_CONCAT(id ORDER BY id) FROM users WHERE id BETWEEN 1 AND 12
+SELECT STD(score), VARIANCE(score) FROM users
+SELECT BIT_OR(flag), BIT_AND(qty) FROM users, orders WHERE users.id = orders.user_id AND users.id = 1 AND orders.user_id = 1
+
+-- ===== GROUP BY, HAVING, ORDER BY on aggregates =====
+@ordered SELECT flag, COUNT(*) FROM users GROUP BY flag ORDER BY flag
+SELECT flag, COUNT(*) FROM users GROUP BY flag
+SELECT COUNT(*), flag FROM users GROUP BY flag
+@ordered @ci=0 SELECT tag, COUNT(*) FROM users GROUP BY tag ORDER BY tag
+@ordered @pad=0 SELECT tag_bin, COUNT(*) FROM users GROUP BY tag_bin ORDER BY tag_bin
+@ordered @pad=0 SELECT tag_bin, COUNT(*) AS n FROM users GROUP BY tag_bin ORDER BY n DESC, tag_bin
+@ordered @ci=0 SELECT tag, COUNT(*), SUM(score), MIN(score), MAX(score), AVG(score) FROM users GROUP BY tag ORDER BY tag DESC
+@ordered @ci=0 SELECT status, COUNT(*), SUM(amount), AVG(amount) FROM orders GROUP BY status ORDER BY status
+@ordered SELECT user_id, COUNT(*), SUM(amount) FROM orders GROUP BY user_id ORDER BY user_id
+@ordered SELECT user_id, COUNT(*) AS n FROM orders GROUP BY user_id ORDER BY n DESC, user_id LIMIT 10
+@ordered SELECT user_id, SUM(amount) AS total FROM orders GROUP BY user_id HAVING total > 50000 ORDER BY total DESC, user_id
+@ordered @ci=0 SELECT status, COUNT(*) FROM orders GROUP BY status HAVING COUNT(*) > 500 ORDER BY COUNT(*) DESC, status
+@ordered SELECT qty, COUNT(*), MIN(amount), MAX(amount) FROM orders GROUP BY qty ORDER BY qty DESC
+@ordered SELECT YEAR(created_at) AS y, COUNT(*) FROM orders GROUP BY y ORDER BY y
+@ordered SELECT YEAR(created_at), COUNT(*), SUM(amount) FROM orders GROUP BY YEAR(created_at) ORDER BY 1
+@ordered SELECT score DIV 100 AS bucket, COUNT(*), AVG(balance) FROM users GROUP BY bucket ORDER BY bucket
+@ordered SELECT flag, score, COUNT(*) FROM users WHERE score BETWEEN -5 AND 5 GROUP BY flag, score ORDER BY flag, score
+@ordered SELECT flag, COUNT(*), SUM(ratio), AVG(ratio) FROM users GROUP BY flag ORDER BY flag
+@ordered SELECT flag, MIN(created_at), MAX(created_at) FROM users GROUP BY flag ORDER BY flag
+@ordered SELECT flag, SUM(balance), AVG(balance) FROM users GROUP BY flag ORDER BY flag DESC
+@ordered SELECT flag, COUNT(*) AS n FROM users GROUP BY flag HAVING n > 100 ORDER BY n, flag
+@ordered SELECT flag, AVG(score) FROM users GROUP BY flag HAVING AVG(score) > 0 ORDER BY AVG(score) DESC, flag
+@ordered SELECT flag, COUNT(*) FROM users WHERE score > 0 GROUP BY flag ORDER BY 2 DESC, 1
+@ordered SELECT flag FROM users GROUP BY flag ORDER BY flag DESC
+@ordered SELECT flag, COUNT(*) FROM users GROUP BY flag ORDER BY flag LIMIT 2
+@ordered SELECT flag, COUNT(*) FROM users GROUP BY flag ORDER BY flag LIMIT 1, 2
+@ordered @ci=0 SELECT name, COUNT(*) FROM users GROUP BY name HAVING COUNT(*) > 20 ORDER BY name
+@ordered SELECT flag, COUNT(*) FROM users WHERE id IN (1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 15, 16) GROUP BY flag ORDER BY flag
+SELECT flag, COUNT(*) FROM users GROUP BY flag HAVING flag > 0
+@ordered SELECT qty, COUNT(*) FROM orders GROUP BY qty HAVING SUM(amount) > 100000 ORDER BY qty
+@ordered SELECT user_id, MAX(amount) FROM orders WHERE status = 'paid' GROUP BY user_id HAVING MAX(amount) > 9900 ORDER BY user_id
+@ordered SELECT user_id, COUNT(*), MIN(created_at) FROM orders WHERE user_id IN (1, 2, 3, 4, 5, 6, 7) GROUP BY user_id ORDER BY user_id
+@ordered SELECT qty, COUNT(*) AS n, SUM(amount) AS total FROM orders WHERE amount IS NOT NULL GROUP BY qty ORDER BY total DESC, qty LIMIT 3
+@ordered @ci=1 SELECT qty, MIN(status), MAX(status), COUNT(status) FROM orders GROUP BY qty ORDER BY qty
+@ordered SELECT flag, COUNT(*) FROM users GROUP BY flag ORDER BY COUNT(*) DESC, flag DESC
+SELECT flag, COUNT(*) FROM users GROUP BY flag WITH ROLLUP
+@ordered SELECT flag, SUM(score) * 2 FROM users GROUP BY flag ORDER BY flag
+@ordered SELECT flag, SUM(score) / COUNT(*) FROM users GROUP BY flag ORDER BY flag
+
+-- ===== DISTINCT =====
+@ordered SELECT DISTINCT flag FROM users ORDER BY flag
+SELECT DISTINCT flag FROM users
+@ordered @ci=0 SELECT DISTINCT tag FROM users ORDER BY tag
+@ordered @pad=0 SELECT DISTINCT tag_bin FROM users ORDER BY tag_bin
+@ordered @ci=0 SELECT DISTINCT status FROM orders ORDER BY status DESC
+@ordered @ci=1 SELECT DISTINCT flag, tag FROM users ORDER BY flag, tag
+SELECT DISTINCT qty FROM orders
+@ordered SELECT DISTINCT qty FROM orders ORDER BY qty LIMIT 3
+@ordered SELECT DISTINCT user_id FROM orders ORDER BY user_id LIMIT 10, 10
+@ordered SELECT DISTINCT YEAR(created_at) FROM users ORDER BY 1
+@ordered SELECT DISTINCT score FROM users WHERE score BETWEEN -5 AND 5 ORDER BY score DESC
+SELECT DISTINCT id FROM users WHERE id IN (1, 1, 2, 3)
+@ordered @ci=0 SELECT DISTINCT LOWER(tag) FROM users ORDER BY 1
+@ci=0 SELECT DISTINCT name FROM users WHERE name LIKE 'z%'
+SELECT COUNT(*) FROM (SELECT DISTINCT tag FROM users) t
+
+-- ===== IN-list / OR pruning on the shard key =====
+SELECT * FROM users WHERE id IN (1, 2, 3, 4, 5, 6, 7)
+SELECT * FROM users WHERE id IN (1, 1000000000013, -8, 99999)
+SELECT id, name FROM users WHERE id = 1 OR id = 2
+SELECT id, name FROM users WHERE (id = 3 OR id = 5 OR id = 7) AND score > 0
+SELECT id FROM users WHERE id IN (9, 10) OR id = 11
+SELECT * FROM users WHERE id IN ('1', ' 002 ', 3)
+@ordered SELECT id, name FROM users WHERE id IN (1, 2, 3, 4, 5, 6, 7, 9, 10, 11) ORDER BY name, id LIMIT 4
+@ordered SELECT id, score FROM users WHERE id IN (1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12) ORDER BY score DESC, id
+SELECT COUNT(*), SUM(score) FROM users WHERE id IN (1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12)
+SELECT * FROM orders WHERE user_id IN (1, 2, 3, 5000000)
+SELECT * FROM orders WHERE user_id = 1 OR user_id = -8
+SELECT * FROM users WHERE id IN (4000001, 4000002)
+SELECT * FROM users WHERE id NOT IN (1, 2, 3) AND score > 990
+SELECT id FROM users WHERE id BETWEEN 100 AND 120
+SELECT id FROM users WHERE id > 2990 OR id < -2900
+SELECT * FROM users WHERE id = 1 OR email = 'User5@mail.test'
+SELECT * FROM users WHERE id = 17
+@ordered SELECT * FROM orders WHERE user_id = 17 ORDER BY id
+
+-- ===== Joins of tables sharded on the same key, equality on it =====
+SELECT u.id, u.email, o.id, o.amount FROM users u JOIN orders o ON o.user_id = u.id WHERE u.id = 5 AND o.user_id = 5
+SELECT u.id, o.id AS order_id, o.amount FROM users u JOIN orders o ON o.user_id = u.id WHERE u.id IN (1, 2, 3, 4, 5)
+SELECT u.id, o.id AS order_id FROM users u JOIN orders o ON o.user_id = u.id WHERE o.user_id IN (1, 2, 3, 4, 5)
+SELECT u.id, o.id AS order_id FROM users u JOIN orders o ON u.id = o.user_id WHERE u.id IN (1, 2, 3) AND o.user_id IN (1, 2, 3)
+SELECT u.id, o.id AS order_id, o.amount FROM users u JOIN orders o ON o.user_id = u.id
+@ordered SELECT u.id, u.name, o.id AS order_id, o.amount FROM users u JOIN orders o ON o.user_id = u.id ORDER BY o.amount DESC, o.id LIMIT 20
+SELECT u.id, COUNT(o.id) FROM users u LEFT JOIN orders o ON o.user_id = u.id WHERE u.id IN (1, 2, 3, 4, 5, 6, 7, 9) GROUP BY u.id
+@ordered SELECT u.id, COUNT(o.id), SUM(o.amount) FROM users u LEFT JOIN orders o ON o.user_id = u.id GROUP BY u.id ORDER BY u.id LIMIT 50
+@ordered @ci=0 SELECT u.tag, COUNT(*), SUM(o.amount) FROM users u JOIN orders o ON o.user_id = u.id GROUP BY u.tag ORDER BY u.tag
+SELECT COUNT(*) FROM users u JOIN orders o ON o.user_id = u.id
+SELECT COUNT(*), SUM(o.amount) FROM users u JOIN orders o ON o.user_id = u.id WHERE u.flag = 1 AND o.status = 'paid'
+SELECT users.id, orders.id FROM users JOIN orders ON orders.user_id = users.id WHERE users.id IN (10, 20, 30)
+SELECT u.id, o.id FROM users u, orders o WHERE o.user_id = u.id AND u.id IN (1, 2, 3)
+SELECT u.id FROM users u LEFT JOIN orders o ON o.user_id = u.id WHERE o.id IS NULL
+SELECT o.id, o.user_id FROM orders o LEFT JOIN users u ON u.id = o.user_id WHERE u.id IS NULL
+SELECT u.id, o.id FROM users u JOIN orders o ON o.id = u.id WHERE u.id IN (1, 2, 3)
+
+-- ===== More shapes: hidden aggregates, empty inputs, names, quoting, aliases =====
+@ordered SELECT flag FROM users GROUP BY flag HAVING SUM(score) > 0 ORDER BY flag
+@ordered SELECT flag FROM users GROUP BY flag ORDER BY COUNT(*) DESC, flag
+@ordered SELECT flag, MAX(score) FROM users GROUP BY flag ORDER BY MIN(balance), flag
+@ordered @ci=0 SELECT status FROM orders GROUP BY status ORDER BY SUM(amount) DESC, status
+SELECT COUNT(*) FROM users LIMIT 1
+SELECT COUNT(*) FROM users LIMIT 1, 1
+SELECT COUNT(*) FROM users LIMIT 0
+SELECT flag, COUNT(*) FROM users WHERE 1 = 0 GROUP BY flag
+SELECT COUNT(*) FROM users HAVING COUNT(*) > 5000
+SELECT COUNT(*) AS n FROM users HAVING n > 10
+SELECT MIN(score), MAX(score), SUM(score), AVG(score), COUNT(score) FROM users WHERE score IS NULL
+SELECT SUM(score * 2), MAX(LENGTH(name)), AVG(amount * 1) FROM users, orders WHERE users.id = orders.user_id AND users.id = 2 AND orders.user_id = 2
+SELECT SUM(score * 2), MIN(score + 1), MAX(-score), AVG(score / 3) FROM users
+SELECT SUM(amount * qty), AVG(amount * qty), MAX(amount * qty) FROM orders
+SELECT MAX(LENGTH(name)), MIN(CHAR_LENGTH(tag)), SUM(flag = 1) FROM users
+SELECT AVG(DISTINCT score) FROM users
+SELECT DISTINCT COUNT(*) FROM users GROUP BY flag
+@ordered SELECT DISTINCT COUNT(*) AS n FROM users GROUP BY tag_bin ORDER BY n
+@count SELECT DISTINCT flag FROM users LIMIT 3
+@ordered SELECT `id`, `name` FROM `users` ORDER BY `name`, `id` LIMIT 40
+@ordered select id, email from users where score > 500 order by id desc limit 5
+@ordered SELECT ID, Email, Score FROM users WHERE Flag = 1 ORDER BY Score, ID LIMIT 30
+SELECT 'x', 1, NULL, 2.50 FROM users WHERE score > 995
+SELECT COUNT(*) Total, SUM(score) s FROM users
+SELECT COUNT(*) AS Total, Sum(score) AS `Sum Of Scores`, avg(score) FROM users
+@ordered SELECT id, -score AS score FROM users WHERE score IS NOT NULL ORDER BY score, id LIMIT 20
+@ordered SELECT id, score FROM users ORDER BY id + 0 DESC LIMIT 10
+@ordered SELECT id FROM users ORDER BY id LIMIT 18446744073709551615
+@ordered SELECT users.id, users.name FROM users WHERE users.flag = 0 ORDER BY users.name DESC, users.id LIMIT 15
+SELECT users.* FROM users WHERE score = 7
+SELECT *, id FROM users WHERE score = 7
+SELECT id, name FROM users WHERE name = 'Zoë Bronte' FOR UPDATE
+SELECT id, name FROM users WHERE name = 'Zoë Bronte' LOCK IN SHARE MODE
+@ordered SELECT flag, COUNT(*) FROM users GROUP BY 1 ORDER BY 1
+SELECT flag, COUNT(*) FROM users GROUP BY flag ORDER BY NULL
+@ordered SELECT flag, COUNT(*) FROM users GROUP BY flag
+@ordered @ci=0 SELECT tag, COUNT(*) FROM users GROUP BY tag
+@ordered SELECT flag, COUNT(*) FROM users GROUP BY flag DESC
+@ordered SELECT qty, AVG(amount) FROM orders GROUP BY qty HAVING AVG(amount) > 4000 ORDER BY qty
+@ordered SELECT flag, AVG(ratio) FROM users GROUP BY flag HAVING AVG(ratio) > 0 ORDER BY flag
+@ordered SELECT flag, COUNT(*) FROM users WHERE id IN (1, 2, 3) OR score > 900 GROUP BY flag ORDER BY flag
+SELECT COUNT(*) FROM orders WHERE user_id NOT IN (1, 2)
+@ordered SELECT id, score FROM users WHERE score IS NOT NULL ORDER BY score DESC, id DESC LIMIT 2990, 20
+@ordered SELECT DISTINCT tag_bin FROM users WHERE tag_bin IS NOT NULL ORDER BY tag_bin DESC LIMIT 4
+@ordered SELECT id, created_at FROM users WHERE created_at IS NULL OR created_at < '2019-01-15' ORDER BY created_at DESC, id
+@ordered SELECT id, ratio FROM users WHERE ratio IS NULL OR ratio > 900 ORDER BY ratio DESC, id LIMIT 40
+@ordered SELECT id, name, tag FROM users WHERE name LIKE 'ann%' ORDER BY name, tag, id
+@ordered SELECT id, name FROM users WHERE name LIKE '%é%' OR name LIKE '%ë%' ORDER BY name, id
+@ordered SELECT user_id, SUM(qty) AS q FROM orders GROUP BY user_id HAVING q IS NULL OR q > 60 ORDER BY q DESC, user_id
+@ordered SELECT YEAR(created_at) AS y, MONTH(created_at) AS m, COUNT(*) FROM orders WHERE created_at >= '2024-01-01' GROUP BY y, m ORDER BY y, m
+@ordered SELECT id, balance FROM users WHERE balance IS NOT NULL ORDER BY balance, id LIMIT 5
+
+-- ===== Shard-key literals of other types and contradictory / redundant key conditions =====
+SELECT id, name FROM users WHERE id = 1.0
+SELECT id, name FROM users WHERE id IN (1.0, 2.5)
+SELECT id, name FROM users WHERE id = '1abc'
+SELECT id, name FROM users WHERE id = 1e0
+SELECT id FROM users WHERE id = -0
+SELECT id FROM users WHERE id = ' 17'
+SELECT id FROM users WHERE id IN (NULL, 1)
+SELECT id FROM users WHERE id = NULL
+SELECT id FROM users WHERE id IS NULL
+SELECT id FROM users WHERE id <=> 1
+SELECT id FROM users WHERE (id = 1 AND score > 0) OR id = 2
+SELECT id FROM users WHERE id = 1 AND id = 2
+SELECT id FROM users WHERE NOT id = 1 AND score > 990
+SELECT id FROM users WHERE id IN (1, 2) AND id IN (2, 3)
+SELECT id FROM users WHERE 1 = 1 AND id = 5
+SELECT id FROM users WHERE id = 5 OR 1 = 1
+SELECT id FROM users WHERE id = 99999999999999999999
+SELECT id FROM users WHERE id = -9223372036854775808
+SELECT user_id, amount FROM orders WHERE user_id = '17' AND id > 0
+
+-- ===== Division inside aggregates (MariaDB keeps 9 extra decimals internally) =====
+SELECT SUM(score / 7) FROM users
+SELECT SUM(amount / 3), AVG(amount / 3) FROM orders
+@ordered SELECT flag, SUM(balance / 7), AVG(score / 3) FROM users GROUP BY flag ORDER BY flag
+
+-- ===== DOUBLE results printed by the merge =====
+SELECT SUM(ratio), AVG(ratio), MIN(ratio), MAX(ratio) FROM users WHERE ratio = 3
+SELECT SUM(ratio), AVG(ratio) FROM users WHERE ratio = 1e20
+SELECT SUM(ratio), AVG(ratio) FROM users WHERE ratio = 1.5e-7
+SELECT SUM(ratio), AVG(ratio) FROM users WHERE ratio = 0.1
+SELECT SUM(ratio), AVG(ratio) FROM users WHERE ratio = -2.5 OR ratio = 0
+@ordered SELECT flag, SUM(ratio), MIN(ratio), MAX(ratio) FROM users WHERE ratio IN (3, 0.1, -2.5) GROUP BY flag ORDER BY flag
+
+-- ===== ORDER BY expressions =====
+@ordered SELECT id, tag FROM users ORDER BY tag + 0, id
+@ordered SELECT id, name FROM users ORDER BY LOWER(name), id
+@ordered SELECT id, CONCAT(tag, '-', name) AS tn FROM users ORDER BY tn, id LIMIT 50
+@ordered SELECT id, ratio FROM users ORDER BY ratio * -1, id
+@ordered SELECT id, created_at FROM users ORDER BY DATE(created_at) DESC, id LIMIT 30
+@ordered SELECT id, balance FROM users ORDER BY balance + 0.0000001, id LIMIT 30
+@ordered SELECT id, name FROM users ORDER BY CHAR_LENGTH(name) DESC, name, id LIMIT 30
+
+-- ===== HAVING with collations and more group shapes =====
+@ordered @ci=1 SELECT flag, MAX(tag) FROM users GROUP BY flag HAVING MAX(tag) = 'ZETA' ORDER BY flag
+@ordered @pad=1 SELECT flag, MAX(tag_bin) FROM users GROUP BY flag HAVING MAX(tag_bin) = 'zeta  ' ORDER BY flag
+@ordered @ci=0 SELECT tag, COUNT(*) FROM users GROUP BY tag HAVING tag = 'ALPHA' OR tag = 'beta' ORDER BY tag
+@ordered @ci=0 SELECT tag, COUNT(*) FROM users GROUP BY tag HAVING tag > 'b' ORDER BY tag
+@ordered @ci=0 SELECT tag, flag, COUNT(*) FROM users GROUP BY tag, flag ORDER BY tag, flag
+@ordered SELECT ratio, COUNT(*) FROM users GROUP BY ratio HAVING COUNT(*) > 1 ORDER BY ratio
+@ordered SELECT created_at, COUNT(*) FROM orders GROUP BY created_at HAVING COUNT(*) > 1 ORDER BY created_at
+@ordered SELECT flag, COUNT(*) FROM users GROUP BY flag HAVING MIN(created_at) < '2019-01-02' ORDER BY flag
+@ordered @ci=0 SELECT DISTINCT tag FROM users ORDER BY tag DESC LIMIT 3
+@ordered @ci=0 SELECT DISTINCT name FROM users ORDER BY name LIMIT 10
+
+-- ===== Sessions: transactions and session variables around scatter reads =====
+@script BEGIN; UPDATE users SET score = 12345 WHERE id = 1; SELECT COUNT(*) FROM users WHERE score = 12345; ROLLBACK
+@script BEGIN; SELECT COUNT(*) FROM users; UPDATE users SET score = 777 WHERE id = 2; SELECT id FROM users WHERE score = 777; ROLLBACK
+@script BEGIN; INSERT INTO users (id, email) VALUES (5000100, 'tx@x.test'); SELECT id, email FROM users WHERE email = 'tx@x.test'; ROLLBACK
+@script SET autocommit = 0; UPDATE users SET score = 4242 WHERE id = 3; SELECT SUM(score) FROM users; ROLLBACK; SET autocommit = 1
+@script BEGIN; SELECT id, score FROM users WHERE score > 990; SELECT COUNT(*) FROM orders; COMMIT
+@script SET SESSION div_precision_increment = 8; SELECT AVG(score), AVG(amount) FROM users, orders WHERE users.id = orders.user_id AND users.id = 9 AND orders.user_id = 9; SELECT AVG(score) FROM users; SELECT flag, AVG(balance) FROM users GROUP BY flag; SET SESSION div_precision_increment = 4
+@script SET SESSION sql_select_limit = 5; @ordered SELECT id FROM users ORDER BY id; SELECT COUNT(*) FROM users; @ordered SELECT flag, COUNT(*) FROM users GROUP BY flag ORDER BY flag; SET SESSION sql_select_limit = DEFAULT
+@script SET @lo = 990; @ordered SELECT id, score FROM users WHERE score > @lo ORDER BY score, id; SELECT COUNT(*) FROM users WHERE score > @lo
+@script SET NAMES utf8mb4 COLLATE utf8mb4_bin; SELECT id FROM users WHERE tag = 'Alpha'; @ordered SELECT id, tag FROM users WHERE tag LIKE 'a%' ORDER BY tag, id; SET NAMES utf8mb4
+@script SET SESSION sql_mode = 'ANSI_QUOTES'; @ordered SELECT "id", "score" FROM users WHERE "score" > 995 ORDER BY "score", "id"; SET SESSION sql_mode = DEFAULT
+@script SELECT SQL_CALC_FOUND_ROWS id FROM users WHERE score > 900 ORDER BY id LIMIT 3; SELECT FOUND_ROWS()
+@script SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci; @ordered SELECT id, name FROM users ORDER BY name, id; @ordered SELECT id, tag FROM users WHERE tag IS NOT NULL ORDER BY tag DESC, id LIMIT 40; SET NAMES utf8mb4
+
+-- ===== A utf8mb4_unicode_ci column (`nick`) in a utf8mb4_general_ci session =====
+@ordered SELECT id, nick FROM users ORDER BY nick, id
+@ordered SELECT id, nick FROM users WHERE nick IS NOT NULL ORDER BY nick DESC, id LIMIT 25
+@ordered SELECT id, nick FROM users WHERE nick IN ('ss', 'ß', 'o', 'ø') ORDER BY nick, id
+SELECT id, nick FROM users WHERE nick = 'ss'
+SELECT COUNT(*), COUNT(nick) FROM users WHERE nick = 'strasse'
+@ordered SELECT nick, COUNT(*) FROM users WHERE nick IN ('a', '_x', 'z') GROUP BY nick ORDER BY nick
+
+-- ===== Types the merge compares: unsigned, TIME, numbers as strings, long strings =====
+@ordered SELECT id, CAST(id AS UNSIGNED) AS u FROM users ORDER BY u, id LIMIT 20
+@ordered SELECT id, CAST(id AS UNSIGNED) AS u FROM users ORDER BY u DESC, id LIMIT 20
+SELECT MAX(CAST(id AS UNSIGNED)), MIN(CAST(id AS UNSIGNED)), SUM(CAST(id AS UNSIGNED)) FROM users
+@ordered SELECT id, TIMEDIFF(created_at, '2022-01-01 00:00:00') AS td FROM users WHERE score > 950 ORDER BY td, id
+@ordered SELECT id, TIMEDIFF(created_at, '2022-01-01 00:00:00') AS td FROM users WHERE score < -950 ORDER BY td DESC, id
+SELECT MIN(TIMEDIFF(created_at, '2022-01-01 00:00:00')), MAX(TIMEDIFF(created_at, '2022-01-01 00:00:00')) FROM users WHERE score > 900
+@ordered SELECT id, CAST(score AS CHAR) AS s FROM users WHERE score BETWEEN -20 AND 20 ORDER BY s, id
+@ordered SELECT id, CAST(balance AS CHAR) AS b FROM users WHERE score > 980 ORDER BY b DESC, id
+@ordered SELECT id, created_at + INTERVAL 500000 MICROSECOND AS t FROM users WHERE score > 980 ORDER BY t, id
+@ordered SELECT id, name FROM users WHERE score > 900 ORDER BY CONCAT(REPEAT('a', 1100), name), id
+SELECT COUNT(*) FROM users WHERE id IN (NULL)
+SELECT COUNT(*), MAX(score) FROM users WHERE id = NULL
+@script SET NAMES latin1; @ordered SELECT id, name FROM users WHERE name IS NOT NULL ORDER BY name, id; SET NAMES utf8mb4
+
+-- ===== Prepared statements (binary protocol): the seeds' lookups by a non-key column =====
+@params='User17@mail.test' SELECT * FROM users WHERE email = ?
+@params='user100@Example.COM' SELECT id, name FROM users WHERE email = ?
+@params=17 SELECT * FROM users WHERE id = ?
+@params=17 SELECT id, amount FROM orders WHERE user_id = ? ORDER BY id
+@params=900 SELECT id, score FROM users WHERE score > ?
+@params=gamma SELECT COUNT(*) FROM users WHERE tag = ?
+@params=1|2 SELECT id FROM users WHERE id IN (?, ?)
+
+-- ===== Not supported yet (expected 1235, counted apart) =====
+SELECT id FROM users UNION SELECT user_id FROM orders
+SELECT id FROM users WHERE score = (SELECT MAX(score) FROM users)
+SELECT id, ROW_NUMBER() OVER (ORDER BY id) FROM users WHERE id < 10
+SELECT * FROM users WHERE id IN (SELECT user_id FROM orders WHERE amount > 9990)
+
+-- ===== Errors: both sides must answer with the same code =====
+SELECT nosuch FROM users
+SELECT id FROM users WHERE nosuch = 1
+SELECT id FROM users ORDER BY nosuch
+SELECT * FROM users GROUP BY nosuch
+SELECT SUM(nosuch) FROM users
+SELECT COUNT(*) FROM users HAVING nosuch > 1
+SELECT id FROM users u JOIN orders o ON o.user_id = u.id
+SELECT id FROM users u JOIN orders o ON o.user_id = u.id WHERE u.id = 1 AND o.user_id = 1
+SELECT * FROM users WHERE
+SELECT * FROM users ORDER BY
+SELECT * FROM users LIMIT -1
+SELECT * FROM no_such_table
+SELECT id FROM users WHERE id = 1 AND nosuch = 2
+
+-- ===== Writes: multi-row INSERT split by shard, UPDATE/DELETE without a key =====
+@dml=users INSERT INTO users (id, email, name, created_at, score, balance, ratio, tag, tag_bin, flag) VALUES (5000001, 'new1@x.test', 'New One', '2025-01-01 00:00:00', 1, 1.5, 0.25, 'alpha', 'Alpha', 1), (5000002, 'new2@x.test', 'new two', NULL, NULL, NULL, NULL, NULL, NULL, NULL), (5000003, NULL, 'It''s three', '2025-01-03 03:03:03', -3, -3.333333, -3e-3, 'Beta  ', 'beta', 0), (5000004, 'new4@x.test', 'Back\\slash four', '2025-01-04 00:00:00', 4, 4, 4, 'gamma', 'gamma ', 4), (5000005, 'new5@x.test', 'Five', '2025-01-05 00:00:00', 5, 5.000005, 5.5, '', '', 5), (5000006, 'new6@x.test', 'Six', '2025-01-06 00:00:00', 6, 6, 6, 'zeta', 'Zeta', 6), (5000007, 'new7@x.test', 'Seven', '2025-01-07 00:00:00', 7, 7, 7, 'a', 'A', 7), (5000008, 'new8@x.test', 'Eight', '2025-01-08 00:00:00', 8, 8, 8, 'b', 'B', 8)
+@dml=orders INSERT INTO orders (id, user_id, amount, status, qty) VALUES (7001, 5000001, 10.00, 'new', 1), (7002, 1, 20.00, 'new', 2), (7003, -8, 30.00, 'paid', 3), (7004, 1000000000013, NULL, NULL, NULL), (7005, 42, 0.01, 'NEW', 0), (7006, 5000008, -1.00, 'refunded', 1)
+@dml=users INSERT INTO users (id, email) VALUES (5000010, 'dup-a@x.test'), (5000011, 'dup-b@x.test'), (17, 'dup@x.test')
+@dml=users INSERT IGNORE INTO users (id, email, name) VALUES (17, 'ignored@x.test', 'dup'), (5000020, 'ig20@x.test', 'Twenty'), (5000021, 'ig21@x.test', 'Twenty-one'), (-8, NULL, 'dup')
+@dml=users REPLACE INTO users (id, email, name, score) VALUES (5000020, 'ig20@x.test', 'Twenty (replaced)', 20), (5000022, 'r22@x.test', 'Twenty-two', 22), (9, 'r9@x.test', 'Nine replaced', 9)
+@dml=users INSERT INTO users (id, email, name) VALUES (5000021, 'ig21@x.test', 'x'), (5000023, 'o23@x.test', 'y'), (10, NULL, 'z') ON DUPLICATE KEY UPDATE name = CONCAT('dup-', VALUES(name))
+@dml=users @found_rows UPDATE users SET flag = flag WHERE tag = 'delta'
+@dml=users @found_rows UPDATE users SET score = 1 WHERE score IN (0, 1)
+@dml=users UPDATE users SET score = score + 1 WHERE tag = 'zeta' ORDER BY id
+@dml=orders DELETE FROM orders WHERE qty = 0 ORDER BY id
+@dml=users INSERT INTO users (id, email, name, tag) VALUES (5000030, NULL, 'x😀', '😀'), (5000031, NULL, 'x😃', '😃'), (5000032, NULL, 'x𝄞', 'Z'), (5000033, NULL, 'xa', 'a'), (5000034, NULL, 'x😀a', '😀a'), (5000035, NULL, 'xé', 'É'), (5000036, NULL, 'xÉ', 'e'), (5000037, NULL, 'x', '')
+@dml=users UPDATE users SET score = score + 1 WHERE tag = 'beta'
+@dml=users UPDATE users SET flag = flag WHERE tag = 'gamma'
+@dml=users UPDATE users SET tag = 'upd' WHERE id IN (1, 2, 3, 4, 5, 6, 7)
+@dml=users UPDATE users SET balance = balance * 2 WHERE balance BETWEEN 0 AND 1000
+@dml=users UPDATE users SET name = CONCAT(name, ' (x)') WHERE name LIKE 'jo%'
+@dml=users UPDATE users SET score = NULL WHERE flag = 127
+@dml=users UPDATE users SET email = NULL WHERE id = 1 OR id = 2
+@dml=orders DELETE FROM orders WHERE status = 'cancelled'
+@dml=orders DELETE FROM orders WHERE amount < 0 AND qty > 5
+@dml=orders UPDATE orders SET qty = qty + 1 WHERE amount > 9000
+@dml=orders DELETE FROM orders WHERE user_id IN (1, 2, 3)
+@dml=orders DELETE FROM orders WHERE amount IS NULL ORDER BY id LIMIT 3
+@dml=users UPDATE users SET score = 0 WHERE score IS NULL LIMIT 10
+@dml=users DELETE FROM users WHERE score < -990
+@dml=users UPDATE users SET id = 6000000 WHERE id = 5000008
+@dml=orders UPDATE orders SET user_id = 1 WHERE id = 7001
+@dml=users DELETE FROM users WHERE id = 5000001
+@dml=orders DELETE FROM orders WHERE id > 7000
+@dml=users UPDATE users SET score = score - 1
+@dml=orders DELETE FROM orders WHERE 1 = 0
+@dml=users UPDATE users SET ratio = ratio / 3 WHERE ratio IS NOT NULL AND flag = 1
+
+-- ===== Reads after the writes =====
+SELECT COUNT(*), SUM(score), SUM(balance), SUM(ratio) FROM users
+@ordered @ci=0 SELECT tag, COUNT(*) FROM users GROUP BY tag ORDER BY tag
+@ordered SELECT user_id, COUNT(*), SUM(amount) FROM orders GROUP BY user_id ORDER BY user_id LIMIT 30
+@ordered SELECT id, score, name FROM users WHERE name LIKE '%(x)' ORDER BY id
+@ordered SELECT id, name FROM users WHERE id BETWEEN 5000030 AND 5000040 ORDER BY name, id
+@ordered SELECT id, tag FROM users WHERE id BETWEEN 5000030 AND 5000040 ORDER BY tag DESC, id
