@@ -246,3 +246,72 @@ async fn merges_that_hold_rows_stop_at_the_memory_bound() {
     drop(conn);
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reference_tables_are_copied_to_every_shard_and_join_locally() {
+    let env = TestEnv::start_with(
+        2,
+        0,
+        "\n[[tables]]\nname = \"countries\"\nreference = true\n",
+    )
+    .await;
+    let mut conn = env.connect().await;
+    conn.query_drop("CREATE TABLE countries (code CHAR(2) PRIMARY KEY, name VARCHAR(64))")
+        .await
+        .unwrap();
+    conn.query_drop("INSERT INTO countries VALUES ('DE', 'Germany'), ('KR', 'Korea')")
+        .await
+        .unwrap();
+    assert_eq!(conn.affected_rows(), 4, "2 rows on each of 2 shards");
+    conn.query_drop("UPDATE countries SET name = 'South Korea' WHERE code = 'KR'")
+        .await
+        .unwrap();
+    for shard in 0..2 {
+        let mut direct = env.connect_primary(shard).await;
+        let got: Vec<(String, String)> = direct
+            .query("SELECT code, name FROM countries ORDER BY code")
+            .await
+            .unwrap();
+        assert_eq!(
+            got,
+            vec![
+                ("DE".into(), "Germany".into()),
+                ("KR".into(), "South Korea".into())
+            ],
+            "shard {shard}"
+        );
+    }
+    conn.query_drop("ALTER TABLE users ADD COLUMN country CHAR(2)")
+        .await
+        .unwrap();
+    for id in 1..=20 {
+        let country = if id % 2 == 0 { "DE" } else { "KR" };
+        conn.query_drop(format!(
+            "INSERT INTO users (id, email, country) VALUES ({id}, 'e{id}', '{country}')"
+        ))
+        .await
+        .unwrap();
+    }
+    // A join with a reference table runs on the sharded row's shard.
+    for id in 1..=20 {
+        let got = rows(
+            &mut conn,
+            &format!("SELECT c.name FROM users u JOIN countries c ON c.code = u.country WHERE u.id = {id}"),
+        )
+        .await;
+        let want = if id % 2 == 0 {
+            "Germany"
+        } else {
+            "South Korea"
+        };
+        assert_eq!(got, vec![vec![Some(want.into())]], "user {id}");
+    }
+    // Filling a reference table from a sharded one would see one shard only: refused.
+    let (code, _, msg) = server_error(
+        conn.query_drop("INSERT INTO countries SELECT country, email FROM users")
+            .await,
+    );
+    assert_eq!(code, 1235, "{msg}");
+    drop(conn);
+    env.stop().await;
+}

@@ -88,6 +88,7 @@ pub(crate) struct TableSchema {
     pub shard_key_type: Option<Spanned<String>>,
     pub ranges: Option<Spanned<Vec<Spanned<RangeSchema>>>>,
     pub consistency: Option<Spanned<String>>,
+    pub reference: Option<Spanned<bool>>,
 }
 
 /// `[replication]`: how reads use replicas.

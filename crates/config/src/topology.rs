@@ -21,6 +21,8 @@ pub struct Topology {
     /// Sharded tables, keyed by lower-cased table name.
     pub tables: HashMap<String, TableRule>,
     pub replication: ReplicationSettings,
+    /// Reference tables (lower-cased): a full copy on every shard.
+    pub reference_tables: std::collections::HashSet<String>,
 }
 
 /// How reads use replicas (`[replication]`).
@@ -199,6 +201,11 @@ impl Topology {
     }
 
     /// The index of the shard named `name`.
+    /// Whether `name` (as written in SQL) is a reference table.
+    pub fn is_reference(&self, name: &str) -> bool {
+        self.reference_tables.contains(&name.to_ascii_lowercase())
+    }
+
     pub fn shard_index(&self, name: &str) -> Option<ShardId> {
         self.shards.iter().position(|s| s.name == name)
     }

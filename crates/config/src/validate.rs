@@ -29,6 +29,8 @@ pub const MAX_VIRTUAL_NODES: u32 = 65_536;
 
 /// How a table is placed, before the shared sharders are built.
 enum Placement {
+    /// A reference table: a full copy on every shard.
+    Reference,
     ConsistentHash,
     HashMod,
     Range(RangeMap),
@@ -61,6 +63,13 @@ pub(crate) fn build(doc: Document, d: &mut Diagnostics<'_>) -> Option<Topology> 
     let backend = backend?;
     let mut ring = None;
     let mut hash_mod = None;
+    let (references, tables): (Vec<TableDraft>, Vec<TableDraft>) = tables
+        .into_iter()
+        .partition(|draft| matches!(draft.placement, Placement::Reference));
+    let reference_tables = references
+        .into_iter()
+        .map(|r| r.name.to_ascii_lowercase())
+        .collect();
     let tables = tables
         .into_iter()
         .map(|draft| {
@@ -81,6 +90,7 @@ pub(crate) fn build(doc: Document, d: &mut Diagnostics<'_>) -> Option<Topology> 
                     })
                     .clone(),
                 Placement::Range(map) => Arc::new(Sharder::Range(map)),
+                Placement::Reference => unreachable!("reference tables were set apart"),
             };
             let rule = TableRule {
                 name: draft.name,
@@ -100,6 +110,7 @@ pub(crate) fn build(doc: Document, d: &mut Diagnostics<'_>) -> Option<Topology> 
         tables,
         shards: shards.into_iter().filter_map(|s| s.shard).collect(),
         replication,
+        reference_tables,
     })
 }
 
@@ -614,6 +625,31 @@ fn table(
             }
         }
     };
+    if table.reference.as_ref().is_some_and(|r| *r.get_ref()) {
+        // A full copy on every shard: nothing places its rows.
+        let placed_by = [
+            ("shard_key", table.shard_key.as_ref().map(Spanned::span)),
+            ("strategy", table.strategy.as_ref().map(Spanned::span)),
+            (
+                "shard_key_type",
+                table.shard_key_type.as_ref().map(Spanned::span),
+            ),
+            ("ranges", table.ranges.as_ref().map(Spanned::span)),
+        ];
+        for (field, at) in placed_by {
+            if let Some(at) = at {
+                let message = format!("a reference table (reference = true) is copied to every shard and has no {field}");
+                d.at(at, format!("{key}.{field}"), message);
+            }
+        }
+        return Some(TableDraft {
+            name: name?,
+            shard_key: String::new(),
+            key_type: ShardKeyType::Integer,
+            placement: Placement::Reference,
+            consistency: None,
+        });
+    }
     let shard_key = match &table.shard_key {
         None => {
             d.at(

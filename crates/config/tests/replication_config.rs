@@ -62,3 +62,18 @@ fn bad_values_name_their_line_and_key() {
         "{errors}"
     );
 }
+
+#[test]
+fn reference_tables_have_no_shard_key() {
+    let text = BASE.to_owned() + "\n[[tables]]\nname = \"countries\"\nreference = true\n";
+    let t = parse(&text, "t.toml").unwrap();
+    assert!(t.is_reference("Countries"));
+    assert!(t.table("countries").is_none());
+    let bad = BASE.to_owned()
+        + "\n[[tables]]\nname = \"countries\"\nreference = true\nshard_key = \"code\"\n";
+    let errors = parse(&bad, "t.toml").unwrap_err().to_string();
+    assert!(
+        errors.contains("t.toml:34: tables[2].shard_key: a reference table"),
+        "{errors}"
+    );
+}

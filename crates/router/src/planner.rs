@@ -440,8 +440,8 @@ fn sharded_relations(stmt: &Statement, topology: &Topology) -> Vec<String> {
 fn has_unsharded_relation(stmt: &Statement, topology: &Topology) -> Option<String> {
     let mut found = None;
     let _ = sqlparser::ast::visit_relations(stmt, |name| match base_name(name) {
-        // `dual` is no table: every shard has it.
-        Some(t) if t != "dual" && topology.table(&t).is_none() => {
+        // `dual` is no table, and reference tables are on every shard.
+        Some(t) if t != "dual" && topology.table(&t).is_none() && !topology.is_reference(&t) => {
             found = Some(t);
             ControlFlow::Break(())
         }
@@ -464,16 +464,18 @@ fn plan_ddl(stmt: &Statement, topology: &Topology) -> Result<Plan, RouteError> {
         }
         _ => {}
     }
+    // Sharded and reference tables both exist on every shard.
+    let everywhere = |t: &String| topology.table(t).is_some() || topology.is_reference(t);
     let mut sharded: Vec<String> = names
         .iter()
         .filter_map(|n| base_name(n))
-        .filter(|t| topology.table(t).is_some())
+        .filter(everywhere)
         .collect();
     sharded.extend(sharded_relations(stmt, topology));
     let unsharded = names
         .iter()
         .filter_map(|n| base_name(n))
-        .find(|t| topology.table(t).is_none())
+        .find(|t| !everywhere(t))
         .or_else(|| has_unsharded_relation(stmt, topology));
     match (sharded.first(), unsharded) {
         (None, _) => Ok(Plan::new(StatementKind::Ddl, Route::Shard(topology.default_shard))),
@@ -728,7 +730,35 @@ fn hide_socket(stmt: &Statement) -> Option<String> {
     Some(rewritten.to_string())
 }
 
+/// A write to reference table `name`: the same statement on every shard, all or nothing.
+/// Reading a sharded table in it would see one shard's rows only: refused.
+fn reference_write(
+    name: &ObjectName,
+    stmt: &Statement,
+    topology: &Topology,
+) -> Result<Option<Plan>, RouteError> {
+    let Some(table) = base_name(name).filter(|t| topology.is_reference(t)) else {
+        return Ok(None);
+    };
+    if let Some(read) = sharded_relations(stmt, topology).first() {
+        return Err(RouteError::Unsupported {
+            construct: format!("writing reference table `{table}` from"),
+            table: topology
+                .table(read)
+                .map_or_else(|| read.clone(), |r| r.name.clone()),
+        });
+    }
+    let all = (0..topology.shards.len()).collect();
+    Ok(Some(Plan::new(StatementKind::Write, Route::Broadcast(all))))
+}
+
 fn plan_insert(ins: &Insert, stmt: &Statement, topology: &Topology) -> Result<Plan, RouteError> {
+    if let TableObject::TableName(name) = &ins.table {
+        if let Some(plan) = reference_write(name, stmt, topology)? {
+            return Ok(plan);
+        }
+    }
+
     let rule = match &ins.table {
         TableObject::TableName(name) => base_name(name).and_then(|t| topology.table(&t)),
         _ => None,
@@ -854,6 +884,14 @@ fn plan_insert(ins: &Insert, stmt: &Statement, topology: &Topology) -> Result<Pl
 }
 
 fn plan_update(u: &Update, stmt: &Statement, topology: &Topology) -> Result<Plan, RouteError> {
+    if let TableFactor::Table { name, .. } = &u.table.relation {
+        if u.table.joins.is_empty() {
+            if let Some(plan) = reference_write(name, stmt, topology)? {
+                return Ok(plan);
+            }
+        }
+    }
+
     let (tables, _) = from_tables(std::slice::from_ref(&u.table), topology);
     for t in &tables {
         let sets_key = u.assignments.iter().any(|a| match &a.target {
@@ -890,6 +928,17 @@ fn plan_update(u: &Update, stmt: &Statement, topology: &Topology) -> Result<Plan
 }
 
 fn plan_delete(d: &Delete, stmt: &Statement, topology: &Topology) -> Result<Plan, RouteError> {
+    let (FromTable::WithFromKeyword(from) | FromTable::WithoutKeyword(from)) = &d.from;
+    if let [only] = from.as_slice() {
+        if let TableFactor::Table { name, .. } = &only.relation {
+            if only.joins.is_empty() && d.using.is_none() {
+                if let Some(plan) = reference_write(name, stmt, topology)? {
+                    return Ok(plan);
+                }
+            }
+        }
+    }
+
     let from = match &d.from {
         FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
     };
