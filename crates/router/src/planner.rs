@@ -14,7 +14,8 @@ use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{Token, Tokenizer};
 
 use crate::shard_key::{
-    base_name, constraint_in_where, key_source, shard_names, Constraint, KeySource, TableRef,
+    base_name, constraint_in_where, key_source, keys_joined, shard_names, Constraint, KeySource,
+    TableRef,
 };
 use crate::{session, DeferredRoute, Plan, Route, RouteError, StatementKind, TxnCommand};
 
@@ -557,6 +558,25 @@ fn from_tables<'t>(from: &[TableWithJoins], topology: &'t Topology) -> (Vec<Tabl
     (refs, count)
 }
 
+/// The ON conditions of the joins in a FROM list.
+fn join_conditions(from: &[TableWithJoins]) -> impl Iterator<Item = &Expr> {
+    from.iter()
+        .flat_map(|twj| twj.joins.iter())
+        .filter_map(|join| {
+            use sqlparser::ast::{JoinConstraint, JoinOperator as J};
+            match &join.join_operator {
+                J::Join(JoinConstraint::On(e))
+                | J::Inner(JoinConstraint::On(e))
+                | J::Left(JoinConstraint::On(e))
+                | J::LeftOuter(JoinConstraint::On(e))
+                | J::Right(JoinConstraint::On(e))
+                | J::RightOuter(JoinConstraint::On(e))
+                | J::StraightJoin(JoinConstraint::On(e)) => Some(e),
+                _ => None,
+            }
+        })
+}
+
 /// Routes a statement whose sharded tables are all in `from` and constrained by `selection`.
 fn route_by_where(
     verb: &'static str,
@@ -582,13 +602,39 @@ fn route_by_where(
     }
     let mut chosen: Option<(ShardId, &str)> = None;
     let mut deferred: Vec<(String, KeySource)> = Vec::new();
+    let mut constraints = Vec::with_capacity(tables.len());
     for table in &tables {
-        let constraint = constraint_in_where(selection, table, count == 1)?.ok_or_else(|| {
-            RouteError::NoShardKey {
-                verb,
-                table: table.rule.name.clone(),
-                key: table.rule.shard_key.clone(),
+        constraints.push(constraint_in_where(selection, table, count == 1)?);
+    }
+    // Co-located joins: a table whose shard key equals a constrained table's shard key (same
+    // sharder) lives on that table's shard.
+    let conditions: Vec<&Expr> = selection.into_iter().chain(join_conditions(from)).collect();
+    loop {
+        let mut changed = false;
+        for i in 0..tables.len() {
+            if constraints[i].is_some() {
+                continue;
             }
+            let joined = (0..tables.len()).find(|&j| {
+                constraints[j].is_some()
+                    && conditions
+                        .iter()
+                        .any(|c| keys_joined(c, &tables[i], &tables[j]))
+            });
+            if let Some(j) = joined {
+                constraints[i] = constraints[j].clone();
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    for (table, constraint) in tables.iter().zip(constraints) {
+        let constraint = constraint.ok_or_else(|| RouteError::NoShardKey {
+            verb,
+            table: table.rule.name.clone(),
+            key: table.rule.shard_key.clone(),
         })?;
         let shards = match constraint {
             Constraint::Shards(shards) => shards,
