@@ -1461,13 +1461,7 @@ impl<'a> ScatterBuilder<'a> {
                 Ok(self.cols.expr(e))
             }
             Expr::Identifier(id) if !id.value.starts_with('@') => {
-                let aliased: Vec<usize> = (0..self.items.len())
-                    .filter(|&i| {
-                        self.items[i]
-                            .alias
-                            .is_some_and(|a| a.value.eq_ignore_ascii_case(&id.value))
-                    })
-                    .collect();
+                let aliased: Vec<usize> = self.aliased(&id.value);
                 if let Some(i) = self.one_of(&aliased, &id.value, "GROUP BY")? {
                     // MariaDB prefers a table column of that name to the alias of a column
                     // (or of an aggregate); shardgate does not know the table's columns.
@@ -1743,15 +1737,20 @@ impl<'a> ScatterBuilder<'a> {
         }
     }
 
-    /// A bare name in HAVING: an alias or selected column first, else a table column.
-    fn having_name(&mut self, e: &Expr, id: &Ident) -> Result<usize, RouteError> {
-        let aliased: Vec<usize> = (0..self.items.len())
+    /// The select items whose alias is `name`.
+    fn aliased(&self, name: &str) -> Vec<usize> {
+        (0..self.items.len())
             .filter(|&i| {
                 self.items[i]
                     .alias
-                    .is_some_and(|a| a.value.eq_ignore_ascii_case(&id.value))
+                    .is_some_and(|a| a.value.eq_ignore_ascii_case(name))
             })
-            .collect();
+            .collect()
+    }
+
+    /// A bare name in HAVING: an alias or selected column first, else a table column.
+    fn having_name(&mut self, e: &Expr, id: &Ident) -> Result<usize, RouteError> {
+        let aliased: Vec<usize> = self.aliased(&id.value);
         if let Some(i) = self.one_of(&aliased, &id.value, "HAVING")? {
             let grouped_by_name = self.group_exprs().iter().any(|g| {
                 matches!(strip(g), Expr::Identifier(g) if g.value.eq_ignore_ascii_case(&id.value))
