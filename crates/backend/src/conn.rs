@@ -210,20 +210,6 @@ impl BackendConn {
         }
     }
 
-    /// Runs a statement, expecting OK; a server error comes back as `Err`.
-    pub async fn execute_ok(&mut self, sql: &str) -> Result<(), BackendError> {
-        match self.execute(Command::COM_QUERY, sql.as_bytes()).await? {
-            Finish::Ok { .. } => Ok(()),
-            Finish::Err(e) => Err(BackendError::Protocol {
-                endpoint: self.endpoint.to_string(),
-                source: ProtocolError::Server(e),
-            }),
-            Finish::LocalInfile => {
-                Err(self.protocol_err(ProtocolError::Unsupported("LOAD DATA LOCAL".into())))
-            }
-        }
-    }
-
     /// Sends a text query and reads its answer up to the first row.
     pub async fn query_rows(&mut self, sql: &[u8]) -> Result<QueryHead, BackendError> {
         self.send_command(Command::COM_QUERY, sql).await?;
@@ -295,14 +281,6 @@ impl BackendConn {
             }
             Err(e) => Err(self.protocol_err(e)),
         }
-    }
-
-    /// Pings; used to validate a connection that sat idle.
-    pub async fn ping(&mut self) -> bool {
-        matches!(
-            self.execute(Command::COM_PING, &[]).await,
-            Ok(Finish::Ok { .. })
-        )
     }
 
     /// Whether the server closed this (idle) connection, e.g. because it restarted: a readable

@@ -25,14 +25,6 @@ struct Inner {
     idle: VecDeque<BackendConn>,
     /// Connections that exist: idle, in use, or being opened.
     total: usize,
-    closed: bool,
-}
-
-/// Counts for observability.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PoolStats {
-    pub idle: usize,
-    pub in_use: usize,
 }
 
 #[derive(Debug)]
@@ -85,14 +77,6 @@ impl Pool {
         &self.label
     }
 
-    pub fn stats(&self) -> PoolStats {
-        let inner = self.inner.lock().expect("pool lock");
-        PoolStats {
-            idle: inner.idle.len(),
-            in_use: inner.total - inner.idle.len(),
-        }
-    }
-
     /// Closes every idle connection: after one broke, its siblings (opened before the same
     /// backend restart or failure) are suspect too.
     pub fn discard_idle(&self) {
@@ -102,15 +86,6 @@ impl Pool {
         inner.total -= n;
         drop(inner);
         self.returned.notify_waiters();
-    }
-
-    /// Closes idle connections and refuses new checkouts (used when an endpoint leaves the config).
-    pub fn close(&self) {
-        let mut inner = self.inner.lock().expect("pool lock");
-        inner.closed = true;
-        let n = inner.idle.len();
-        inner.idle.clear();
-        inner.total -= n;
     }
 
     fn expired(&self, conn: &BackendConn, now: Instant) -> bool {
@@ -129,9 +104,6 @@ impl Pool {
             returned.as_mut().enable();
             let next = {
                 let mut inner = self.inner.lock().expect("pool lock");
-                if inner.closed {
-                    return Err(self.exhausted(started));
-                }
                 if let Some(i) = inner.idle.iter().rposition(|c| c.flavor == flavor) {
                     Next::Reuse(Box::new(inner.idle.remove(i).expect("index in range")))
                 } else if inner.total < self.settings.max_size {
@@ -233,7 +205,7 @@ impl Pool {
         let reusable = !conn.broken && !conn.in_transaction();
         {
             let mut inner = self.inner.lock().expect("pool lock");
-            if reusable && !inner.closed {
+            if reusable {
                 inner.idle.push_back(conn);
             } else {
                 inner.total -= 1;
@@ -291,9 +263,6 @@ async fn maintain(pool: Weak<Pool>) {
     loop {
         tick.tick().await;
         let Some(pool) = pool.upgrade() else { return };
-        if pool.inner.lock().expect("pool lock").closed {
-            return;
-        }
         pool.tend().await;
     }
 }

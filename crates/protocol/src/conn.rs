@@ -79,11 +79,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketConn<S> {
         &mut self.wbuf
     }
 
-    /// Whether a complete physical packet, or more, is already buffered.
-    pub fn has_buffered_packet(&self) -> bool {
-        frame_header(&self.rbuf).is_some_and(|(len, _)| self.rbuf.len() >= 4 + len)
-    }
-
     /// Reads one logical packet and returns its payload, checking sequence ids.
     pub async fn read_packet(&mut self) -> Result<BytesMut, ProtocolError> {
         let mut joined: Option<BytesMut> = None;
@@ -147,10 +142,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketConn<S> {
     pub async fn shutdown(&mut self) {
         let _ = self.flush().await;
         let _ = self.stream.shutdown().await;
-    }
-
-    pub fn into_inner(self) -> S {
-        self.stream
     }
 }
 

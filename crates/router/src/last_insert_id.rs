@@ -8,9 +8,8 @@ use sqlparser::ast::{visit_expressions_mut, Expr, FunctionArguments, Value};
 /// `sql` with every argument-less `LAST_INSERT_ID()` replaced by `value`, or `None` when it
 /// has none (or does not parse).
 pub fn substitute_last_insert_id(sql: &str, value: u64) -> Option<String> {
-    if !sql.to_ascii_lowercase().contains("last_insert_id") {
-        return None;
-    }
+    // Most statements: a scan of the text, no parse.
+    crate::text::find_ignore_case(sql, "last_insert_id")?;
     let mut statements = crate::rewrite::parse_verbatim(sql)?;
     let mut replaced = false;
     let _ = visit_expressions_mut(&mut statements, |e| {

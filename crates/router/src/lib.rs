@@ -10,6 +10,7 @@ mod scatter;
 mod scatter_plan;
 mod session;
 mod shard_key;
+mod text;
 
 pub use error::RouteError;
 pub use last_insert_id::substitute_last_insert_id;

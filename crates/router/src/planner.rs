@@ -25,17 +25,12 @@ use crate::{session, DeferredRoute, Plan, Route, RouteError, StatementKind, TxnC
 /// reports its own syntax error, or runs MariaDB syntax we don't model) unless it names a
 /// sharded table, in which case it cannot be routed safely.
 pub fn plan_sql(sql: &str, topology: &Topology) -> Result<Plan, RouteError> {
-    let lower = sql.to_ascii_lowercase();
-    if lower.contains("get_lock") {
+    if crate::text::find_ignore_case(sql, "get_lock").is_some() {
         return Err(connection_state("GET_LOCK()"));
     }
     let mut plan = plan_large_or_small(sql, topology)?;
     // A cheap test on the text: a false positive only costs a connection reset.
-    plan.leaves_state = lower.contains(":=")
-        || lower
-            .split("into")
-            .skip(1)
-            .any(|rest| rest.trim_start().starts_with('@'));
+    plan.leaves_state = sql.contains(":=") || crate::text::assigns_into_variable(sql);
     Ok(plan)
 }
 

@@ -155,22 +155,30 @@ impl Runtime {
         excluded: &[usize],
     ) -> Choice {
         let endpoints = &self.shards[shard];
-        let primary_down = endpoints
-            .primary_health
-            .as_ref()
-            .is_some_and(|h| h.snapshot().checks > 0 && !h.snapshot().up);
-        let snapshots: Vec<_> = endpoints
+        let primary_down = endpoints.primary_health.as_ref().is_some_and(|h| {
+            let primary = h.snapshot();
+            primary.checks > 0 && !primary.up
+        });
+        // The shared snapshots as they are; a copy only where this read must see otherwise.
+        let snapshots: Vec<Arc<_>> = endpoints
             .replicas
             .iter()
             .enumerate()
             .map(|(i, (_, health))| {
-                let mut snapshot = (*health.snapshot()).clone();
-                if excluded.contains(&i) {
-                    snapshot.in_rotation = false;
+                let snapshot = health.snapshot();
+                let in_rotation = if excluded.contains(&i) {
+                    false
                 } else if primary_down && consistency == Consistency::Eventual {
-                    snapshot.in_rotation = snapshot.up && snapshot.sql_running == Some(true);
+                    snapshot.up && snapshot.sql_running == Some(true)
+                } else {
+                    return snapshot;
+                };
+                if snapshot.in_rotation == in_rotation {
+                    return snapshot;
                 }
-                snapshot
+                let mut changed = (*snapshot).clone();
+                changed.in_rotation = in_rotation;
+                Arc::new(changed)
             })
             .collect();
         let tick = endpoints.next_read.fetch_add(1, Ordering::Relaxed);

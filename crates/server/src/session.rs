@@ -77,16 +77,16 @@ impl Work<'_> {
             Ok(id) => id,
             Err(server_error) => {
                 // The statement no longer prepares here (e.g. a table changed): say why.
-                let e = ClientError::from(server_error);
+                let packet = packets::err(
+                    server_error.code,
+                    &server_error.state,
+                    &server_error.message,
+                );
                 client
-                    .write_packet(&e.encode())
+                    .write_packet(&packet)
                     .await
                     .map_err(ForwardError::Client)?;
-                return Ok(Finish::Err(shardgate_protocol::ServerErr {
-                    code: e.code,
-                    state: e.state,
-                    message: e.message,
-                }));
+                return Ok(Finish::Err(server_error));
             }
         };
         for (param, data) in &execution.long_data {
