@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs what shardgate's sandbox, tests and benchmarks need on Debian 12:
-#   mariadb-server (mariadbd), mariadb-client (mariadb), sysbench, haproxy, python3 pymysql.
+#   mariadb-server (mariadbd), mariadb-client (mariadb), sysbench, haproxy, python3 pymysql,
+#   prometheus (for promtool, which checks deploy/prometheus/*.yml).
 # Idempotent: installs only what is missing; prints nothing but a summary when all is present.
 # Run as root. The sandbox starts its own mariadbd instances, so the Debian mariadb (and
-# haproxy) services this installs are kept from starting and disabled.
+# haproxy, prometheus) services this installs are kept from starting and disabled.
 set -euo pipefail
 
 export DEBIAN_FRONTEND=noninteractive
@@ -50,6 +51,7 @@ packages=()
 have mariadb || packages+=(mariadb-client)
 have sysbench || packages+=(sysbench)
 [[ -x /usr/sbin/haproxy ]] || have haproxy || packages+=(haproxy)
+have promtool || packages+=(prometheus)
 need_pip=0
 if ! have_pymysql; then
     if system_python; then
@@ -64,7 +66,7 @@ if ((${#packages[@]} > 0)); then
     have apt-get || die "apt-get not found: this script supports Debian 12; install ${packages[*]} by hand"
     echo "install-deps: installing ${packages[*]}"
 
-    # Keep the packages' services (mariadb, haproxy) from starting during the install.
+    # Keep the packages' services (mariadb, haproxy, prometheus) from starting during the install.
     if [[ ! -e $policy_rc ]]; then
         printf '#!/bin/sh\nexit 101\n' >"$policy_rc"
         chmod 755 "$policy_rc"
@@ -79,6 +81,7 @@ if ((${#packages[@]} > 0)); then
     services=()
     [[ " ${packages[*]} " == *" mariadb-server "* ]] && services+=(mariadb)
     [[ " ${packages[*]} " == *" haproxy "* ]] && services+=(haproxy)
+    [[ " ${packages[*]} " == *" prometheus "* ]] && services+=(prometheus)
     for unit in "${services[@]}"; do
         if [[ -d /run/systemd/system ]] && have systemctl; then
             systemctl disable --now "$unit" >>"$log" 2>&1 || true
@@ -103,6 +106,7 @@ have mariadb-install-db || [[ -x /usr/bin/mariadb-install-db ]] || missing+=("ma
 have mariadb || missing+=("mariadb (mariadb-client)")
 have sysbench || missing+=(sysbench)
 [[ -x /usr/sbin/haproxy ]] || have haproxy || missing+=(haproxy)
+have promtool || missing+=("promtool (prometheus)")
 have_pymysql || missing+=("python3 module pymysql")
 ((${#missing[@]} == 0)) || die "still missing after install: ${missing[*]}"
 

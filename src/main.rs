@@ -4,6 +4,7 @@ mod sample;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
@@ -12,11 +13,24 @@ use shardgate_sandbox::{Sandbox, SandboxSpec};
 use shardgate_server::Proxy;
 use tokio::net::TcpListener;
 
+/// How often `serve` and `sandbox` look at the config file for changes.
+const DEFAULT_CONFIG_POLL_INTERVAL_MS: u64 = 1000;
+
 #[derive(Parser)]
 #[command(name = "shardgate", version, about = "A MySQL-protocol sharding proxy")]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
+    /// Log lines as plain text or as one JSON object per line (filter with RUST_LOG).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+/// How log lines are written to stderr.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -25,6 +39,9 @@ enum Cmd {
     Serve {
         #[arg(long)]
         config: PathBuf,
+        /// How often the config file is checked for changes, which are then reloaded (0: only on SIGHUP).
+        #[arg(long, default_value_t = DEFAULT_CONFIG_POLL_INTERVAL_MS)]
+        config_poll_interval_ms: u64,
     },
     /// Validate a config file: a one-line summary, or every problem with its line.
     CheckConfig { file: PathBuf },
@@ -61,13 +78,16 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
+    let cli = Cli::parse();
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
-        .with_writer(std::io::stderr)
-        .init();
-    let cli = Cli::parse();
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
     let result = match cli.command {
         Cmd::CheckConfig { file } => check_config(&file),
         Cmd::Route {
@@ -76,7 +96,10 @@ fn main() -> ExitCode {
             key,
             sql,
         } => route(&config, table, key, sql),
-        Cmd::Serve { config } => runtime().and_then(|rt| rt.block_on(serve(config))),
+        Cmd::Serve {
+            config,
+            config_poll_interval_ms,
+        } => runtime().and_then(|rt| rt.block_on(serve(config, config_poll_interval_ms))),
         Cmd::Sandbox {
             shards,
             replicas,
@@ -155,7 +178,7 @@ fn route(
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve(config: PathBuf) -> anyhow::Result<ExitCode> {
+async fn serve(config: PathBuf, config_poll_interval_ms: u64) -> anyhow::Result<ExitCode> {
     let topology = load(&config)?;
     let listen = topology.server.listen.clone();
     tracing::info!(config = %config.display(), "{}", topology.summary());
@@ -163,10 +186,52 @@ async fn serve(config: PathBuf) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("listen on {listen}"))?;
     let proxy = Proxy::new(topology);
+    spawn_metrics(&proxy).await?;
+    spawn_reloads(&proxy, config, config_poll_interval_ms)?;
     tracing::info!(%listen, "shardgate serving");
     shardgate_server::serve(listener, proxy, shutdown_signal()).await;
     tracing::info!("shardgate stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Serves `/metrics`, `/healthz` and `/readyz` on `[server] metrics_listen`, if it is set.
+async fn spawn_metrics(proxy: &Arc<Proxy>) -> anyhow::Result<()> {
+    let Some(address) = proxy.runtime().topology.server.metrics_listen.clone() else {
+        return Ok(());
+    };
+    let listener = TcpListener::bind(&address)
+        .await
+        .with_context(|| format!("metrics endpoint: listen on {address}"))?;
+    tracing::info!(%address, "metrics endpoint serving /metrics, /healthz and /readyz");
+    tokio::spawn(shardgate_server::serve_metrics(
+        listener,
+        proxy.clone(),
+        std::future::pending(),
+    ));
+    Ok(())
+}
+
+/// Reloads the config file on SIGHUP and, unless `poll_interval_ms` is 0, when it changes.
+fn spawn_reloads(proxy: &Arc<Proxy>, config: PathBuf, poll_interval_ms: u64) -> anyhow::Result<()> {
+    if poll_interval_ms > 0 {
+        let interval = std::time::Duration::from_millis(poll_interval_ms);
+        tokio::spawn(shardgate_server::watch_config(
+            proxy.clone(),
+            config.clone(),
+            interval,
+        ));
+    }
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("install the SIGHUP handler")?;
+    let proxy = proxy.clone();
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            tracing::info!(config = %config.display(), "SIGHUP: reloading the config");
+            // Problems are logged and counted inside; the current topology keeps serving.
+            let _ = proxy.reload_from(&config).await;
+        }
+    });
+    Ok(())
 }
 
 /// Completes on Ctrl-C or SIGTERM.
@@ -247,6 +312,7 @@ async fn run_sandbox(
         return Ok(ExitCode::SUCCESS);
     };
     let proxy = Proxy::new(topology);
+    spawn_reloads(&proxy, config_path, DEFAULT_CONFIG_POLL_INTERVAL_MS)?;
     let (user, password) = (
         shardgate_sandbox::PROXY_USER,
         shardgate_sandbox::PROXY_PASSWORD,

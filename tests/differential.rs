@@ -18,6 +18,7 @@
 //! a prepared statement with these parameters), `@found_rows` (over connections with
 //! CLIENT_FOUND_ROWS), `@script` (`;`-separated statements on one connection per side, each
 //! compared, then both roll back), `@dml=TABLE` (a write: compare affected rows, then the table).
+//! Besides the sharded `users` and `orders`, the proxy has `flags`, a reference table.
 
 mod common;
 
@@ -49,9 +50,13 @@ const GENERATED: usize = 320;
 /// shard-key UPDATEs, SQL_CALC_FOUND_ROWS, GROUP BY … DESC). Raised deliberately from 125 to 150
 /// when answers that differed from one MariaDB became refusals: ordering/grouping columns whose
 /// collation the merge does not compare exactly (utf8mb4_unicode_ci, latin1 results), SUM/AVG of
-/// divisions, and ANSI_QUOTES / div_precision_increment / sql_select_limit sessions. Lower it as
-/// support grows; raise it only deliberately.
-const MAX_NOT_SUPPORTED: usize = 150;
+/// divisions, and ANSI_QUOTES / div_precision_increment / sql_select_limit sessions. Lowered to
+/// 111 of 784 when co-located joins (and joins with reference tables) began to scatter: of the
+/// joins, only the deliberately refused ones remain (3: a join not on shard keys, an outer join
+/// keeping reference rows). Of the rest, 25 are aggregates run after the corpus's session
+/// reset `sql_select_limit = DEFAULT` on the same connection. Lower it as support grows;
+/// raise it only deliberately.
+const MAX_NOT_SUPPORTED: usize = 111;
 const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
 const CORPUS: &str = include_str!("differential/corpus.sql");
 /// The extra columns, added with the same statements through the proxy and on the plain server.
@@ -63,6 +68,14 @@ const EXTRA_COLUMNS: &[&str] = &[
      ADD COLUMN nick VARCHAR(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NULL",
     "ALTER TABLE orders ADD COLUMN status VARCHAR(16) NULL, ADD COLUMN qty INT NULL",
 ];
+/// A reference table (a full copy on every shard) that joins `users.flag`; -128 and NULL
+/// flags have no row.
+const REFERENCE_TABLE: &[&str] = &[
+    "CREATE TABLE flags (flag TINYINT PRIMARY KEY, label VARCHAR(20) NOT NULL)",
+    "INSERT INTO flags VALUES (0, 'zero'), (1, 'one'), (-1, 'minus one'), (127, 'max')",
+];
+/// Declares `flags` a reference table in the proxy's config.
+const REFERENCE_CONFIG: &str = "\n[[tables]]\nname = \"flags\"\nreference = true\n";
 
 // ---------------------------------------------------------------------------------------------
 // Seeded randomness (SplitMix64; `rand` is not a dependency of this package's tests).
@@ -1610,7 +1623,7 @@ async fn load(side: &mut Side, statements: &[String]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sharded_answers_equal_one_mariadb() {
     let started = Instant::now();
-    let (env, plain_sandbox) = tokio::join!(TestEnv::start(3, 0), async {
+    let (env, plain_sandbox) = tokio::join!(TestEnv::start_with(3, 0, REFERENCE_CONFIG), async {
         Sandbox::start(SandboxSpec::new(1, 0))
             .await
             .expect("plain MariaDB starts")
@@ -1627,7 +1640,11 @@ async fn sharded_answers_equal_one_mariadb() {
     for stmt in SAMPLE_SCHEMA {
         plain.exec(stmt).await;
     }
-    let ddl: Vec<String> = EXTRA_COLUMNS.iter().map(|s| s.to_string()).collect();
+    let ddl: Vec<String> = EXTRA_COLUMNS
+        .iter()
+        .chain(REFERENCE_TABLE)
+        .map(|s| s.to_string())
+        .collect();
     load(&mut plain, &ddl).await;
     load(&mut proxy, &ddl).await;
     let data = dataset(SEED);

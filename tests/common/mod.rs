@@ -17,6 +17,8 @@ pub struct TestEnv {
     pub port: u16,
     pub config_path: PathBuf,
     pub topology: Arc<Topology>,
+    /// The proxy serving `port` (its runtime changes on reload; `topology` is the first one).
+    pub proxy: Arc<Proxy>,
     stop: Option<oneshot::Sender<()>>,
 }
 
@@ -28,6 +30,18 @@ impl TestEnv {
 
     /// Like `start`, with `extra_toml` appended to the generated config (e.g. a `[backend.pool]` table).
     pub async fn start_with(shards: usize, replicas: usize, extra_toml: &str) -> TestEnv {
+        Self::start_rendered(shards, replicas, |sandbox, listen| {
+            sandbox.config_toml(listen) + extra_toml
+        })
+        .await
+    }
+
+    /// Like `start`, with the config `render(sandbox, proxy listen address)` returns.
+    pub async fn start_rendered(
+        shards: usize,
+        replicas: usize,
+        render: impl FnOnce(&Sandbox, &str) -> String,
+    ) -> TestEnv {
         let sandbox = Sandbox::start(SandboxSpec::new(shards, replicas))
             .await
             .expect("sandbox starts");
@@ -36,7 +50,7 @@ impl TestEnv {
             .await
             .expect("bind proxy port");
         let port = listener.local_addr().expect("local addr").port();
-        let config_text = sandbox.config_toml(&format!("127.0.0.1:{port}")) + extra_toml;
+        let config_text = render(&sandbox, &format!("127.0.0.1:{port}"));
         let config_path = sandbox.dir().join("shardgate.toml");
         std::fs::write(&config_path, &config_text).expect("write config");
         let topology = shardgate_config::parse(&config_text, "shardgate.toml")
@@ -44,7 +58,7 @@ impl TestEnv {
         let proxy = Proxy::new(topology);
         let topology = proxy.runtime().topology.clone();
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(shardgate_server::serve(listener, proxy, async {
+        tokio::spawn(shardgate_server::serve(listener, proxy.clone(), async {
             let _ = stopped.await;
         }));
         TestEnv {
@@ -52,6 +66,7 @@ impl TestEnv {
             port,
             config_path,
             topology,
+            proxy,
             stop: Some(stop),
         }
     }

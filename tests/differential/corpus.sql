@@ -424,6 +424,49 @@ SELECT COUNT(*), MAX(score) FROM users WHERE id = NULL
 @params=gamma SELECT COUNT(*) FROM users WHERE tag = ?
 @params=1|2 SELECT id FROM users WHERE id IN (?, ?)
 
+-- ===== IN lists and ORs cut per shard: each shard gets only the key values it owns =====
+@ordered SELECT id, name, score FROM users WHERE id IN (1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, -8, 1000000000013) ORDER BY score DESC, id LIMIT 7
+@ordered SELECT id FROM users WHERE id IN (30, 31, 32, 33, 34, 35, 36, 37, 38) AND score IS NOT NULL ORDER BY id LIMIT 2, 3
+SELECT COUNT(*), SUM(score), MIN(name), MAX(created_at), AVG(balance) FROM users WHERE id IN (41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51)
+@ordered SELECT flag, COUNT(*), AVG(score), MIN(id) FROM users WHERE id IN (51, 52, 53, 54, 55, 56, 57, 58, 59, 61, 62, 63, 64, 65, 66, 67, 69, 70) GROUP BY flag HAVING COUNT(*) >= 1 ORDER BY flag
+@ordered SELECT DISTINCT flag FROM users WHERE id IN (71, 72, 73, 74, 75, 76, 77, 78, 79) ORDER BY flag
+@ordered SELECT id, email FROM users WHERE (id = 1 OR id = 2 OR id = 3 OR id = 4 OR id = 5) AND email IS NOT NULL ORDER BY id
+SELECT COUNT(*), SUM(score) FROM users WHERE id = 5 OR id = 6 OR id = 7 OR (id = 9 AND score > 0)
+@ordered SELECT user_id, COUNT(*), SUM(amount), MAX(amount) FROM orders WHERE user_id IN (1, 2, 3, 4, 5, 6, 7, 9, 5000000) GROUP BY user_id ORDER BY user_id
+@ordered SELECT id FROM users WHERE id IN (1, '2', ' 3 ', 4, 5.0) ORDER BY id
+@ordered SELECT id, name FROM users WHERE id IN (81, 82, 83, 84, 85, 86) AND (name LIKE '%a%' OR name IS NULL) ORDER BY id
+SELECT id FROM users WHERE id IN (1, 2, 3, 1, 2, 3)
+@ordered SELECT id FROM users WHERE id IN (1, 2, 3) AND id IN (2, 3, 4, 5) ORDER BY id
+@ordered SELECT id, score FROM users WHERE id = 91 OR id = 92 OR id IN (93, 94) OR id = -28 ORDER BY score, id
+SELECT COUNT(*) FROM orders WHERE user_id IN (1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12) AND amount > 100
+@ordered SELECT id, name FROM users WHERE id IN (95, 96, 97, 98) /* comment */ AND name <> 'It''s' ORDER BY id
+
+-- ===== Co-located joins scattered: tables sharded by one sharder joined on their keys =====
+@ordered SELECT u.id, u.name, o.id, o.amount FROM users u JOIN orders o ON o.user_id = u.id ORDER BY o.amount DESC, o.id LIMIT 15
+@ordered SELECT u.id, o.id FROM users u JOIN orders o ON o.user_id = u.id ORDER BY o.id LIMIT 10, 10
+@ordered SELECT u.id, COUNT(*), SUM(o.amount), MIN(o.amount), MAX(o.amount), AVG(o.amount) FROM users u JOIN orders o ON o.user_id = u.id GROUP BY u.id ORDER BY u.id LIMIT 40
+@ordered SELECT o.status, COUNT(*), AVG(o.amount) FROM users u JOIN orders o ON o.user_id = u.id WHERE u.score > 500 GROUP BY o.status ORDER BY o.status
+@ordered SELECT u.flag, SUM(o.qty) AS q FROM users u JOIN orders o ON o.user_id = u.id GROUP BY u.flag HAVING q > 100 ORDER BY q DESC, u.flag
+@ordered SELECT u.flag, COUNT(*) AS n FROM users u JOIN orders o ON o.user_id = u.id GROUP BY u.flag ORDER BY n DESC, u.flag
+SELECT DISTINCT o.status FROM users u JOIN orders o ON o.user_id = u.id
+@ordered SELECT DISTINCT u.flag FROM users u JOIN orders o ON o.user_id = u.id WHERE o.amount > 9000 ORDER BY u.flag
+@ordered SELECT u.id, o.id FROM users u JOIN orders o ON o.user_id = u.id WHERE u.id IN (1, 2, 3, 4, 5, 6, 7, 9) ORDER BY o.id
+@ordered SELECT u.id, o.id FROM users u JOIN orders o ON u.id = o.user_id WHERE o.user_id = 11 OR o.user_id = 12 OR o.user_id = 13 ORDER BY o.id
+SELECT COUNT(*), COUNT(o.id), SUM(o.amount) FROM users u LEFT JOIN orders o ON o.user_id = u.id
+@ordered SELECT u.id FROM users u LEFT JOIN orders o ON o.user_id = u.id WHERE o.id IS NULL ORDER BY u.id LIMIT 20
+SELECT COUNT(*) FROM orders o LEFT JOIN users u ON u.id = o.user_id WHERE u.id IS NULL
+@ordered SELECT o.id, u.email FROM users u RIGHT JOIN orders o ON u.id = o.user_id ORDER BY o.id LIMIT 30
+@ordered SELECT u.id, u.name, o.id FROM users u JOIN orders o ON o.user_id = u.id WHERE u.name IS NOT NULL ORDER BY u.name, o.id LIMIT 25
+@ordered SELECT u.id, o.id FROM users u, orders o WHERE o.user_id = u.id AND o.amount < 10 ORDER BY u.id, o.id
+@ordered SELECT a.id, b.id FROM users a JOIN users b ON b.id = a.id WHERE a.score > 990 ORDER BY a.id
+SELECT u.id, o.id FROM users u JOIN orders o ON o.user_id = u.id WHERE o.qty > 9
+@ordered SELECT f.label, COUNT(*), SUM(u.score) FROM users u JOIN flags f ON f.flag = u.flag GROUP BY f.label ORDER BY f.label
+@ordered SELECT u.id, f.label FROM users u LEFT JOIN flags f ON f.flag = u.flag WHERE u.id < 40 ORDER BY u.id
+@ordered SELECT f.label, COUNT(o.id), SUM(o.amount) FROM users u JOIN orders o ON o.user_id = u.id JOIN flags f ON f.flag = u.flag GROUP BY f.label ORDER BY f.label
+SELECT DISTINCT f.label FROM flags f JOIN users u ON u.flag = f.flag
+SELECT f.label, u.id FROM flags f LEFT JOIN users u ON u.flag = f.flag AND u.score > 995
+SELECT u.id, o.id FROM users u JOIN orders o ON o.id = u.id WHERE u.score > 990
+
 -- ===== Not supported yet (expected 1235, counted apart) =====
 SELECT id FROM users UNION SELECT user_id FROM orders
 SELECT id FROM users WHERE score = (SELECT MAX(score) FROM users)
@@ -478,6 +521,13 @@ SELECT id FROM users WHERE id = 1 AND nosuch = 2
 @dml=users UPDATE users SET score = score - 1
 @dml=orders DELETE FROM orders WHERE 1 = 0
 @dml=users UPDATE users SET ratio = ratio / 3 WHERE ratio IS NOT NULL AND flag = 1
+
+@dml=users UPDATE users SET score = score + 7 WHERE id IN (101, 102, 103, 104, 105, 106, 107)
+@dml=users @found_rows UPDATE users SET tag = 'inlist' WHERE id IN (110, 111, 112, 113, 114) AND tag IS NOT NULL
+@dml=orders DELETE FROM orders WHERE user_id IN (120, 121, 122, 123, 124, 5000001)
+@dml=users UPDATE users SET name = 'It''s \\ or' WHERE id = 130 OR id = 131 OR id = 132
+@dml=orders DELETE FROM orders WHERE (user_id = 140 OR user_id = 141 OR user_id = 142) AND amount > 100
+@dml=orders UPDATE orders SET qty = qty * 2 WHERE user_id IN (150, 151, 152, 153, 154) OR (user_id = 155 AND status = 'paid')
 
 -- ===== Reads after the writes =====
 SELECT COUNT(*), SUM(score), SUM(balance), SUM(ratio) FROM users

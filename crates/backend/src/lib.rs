@@ -12,7 +12,7 @@ pub use health::{
     EndpointHealth, Gtid, GtidParseError, GtidPosition, HealthHandle, HealthMonitor,
     HealthSettings, MonitorAccount, MonitorTarget, Role,
 };
-pub use pool::{Pool, PooledConn};
+pub use pool::{Pool, PoolStats, PooledConn};
 pub use replica_choice::{
     choose, Balance, Choice, Consistency, NoReplica, PrimaryReason, ReadRequest, ReplicaFallback,
 };

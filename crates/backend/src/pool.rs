@@ -6,6 +6,7 @@
 
 use std::collections::VecDeque;
 use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -35,6 +36,34 @@ pub struct Pool {
     creds: Credentials,
     inner: Mutex<Inner>,
     returned: Notify,
+    /// Checkouts waiting for a connection to come back.
+    waiting: AtomicUsize,
+}
+
+/// How a pool's connections are used right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PoolStats {
+    /// Checked out, or being opened.
+    pub in_use: usize,
+    pub idle: usize,
+    /// Checkouts waiting because every connection is in use.
+    pub waiting: usize,
+}
+
+/// Counts one waiting checkout for as long as it lives (also when the wait is cancelled).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Waiting(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 enum Next {
@@ -64,6 +93,7 @@ impl Pool {
             },
             inner: Mutex::new(Inner::default()),
             returned: Notify::new(),
+            waiting: AtomicUsize::new(0),
         });
         tokio::spawn(maintain(Arc::downgrade(&pool)));
         pool
@@ -75,6 +105,16 @@ impl Pool {
 
     pub fn label(&self) -> &str {
         &self.label
+    }
+
+    /// Connections in use and idle, and checkouts waiting, right now.
+    pub fn stats(&self) -> PoolStats {
+        let inner = self.inner.lock().expect("pool lock");
+        PoolStats {
+            in_use: inner.total - inner.idle.len(),
+            idle: inner.idle.len(),
+            waiting: self.waiting.load(Ordering::Relaxed),
+        }
     }
 
     /// Closes every idle connection: after one broke, its siblings (opened before the same
@@ -140,6 +180,7 @@ impl Pool {
                     };
                 }
                 Next::Wait => {
+                    let _waiting = Waiting::new(&self.waiting);
                     if tokio::time::timeout_at(deadline.into(), returned)
                         .await
                         .is_err()

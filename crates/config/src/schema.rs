@@ -27,6 +27,11 @@ pub(crate) struct ServerSchema {
     pub scatter_timeout_ms: Option<Spanned<i64>>,
     pub merge_max_rows: Option<Spanned<i64>>,
     pub merge_max_bytes: Option<Spanned<i64>>,
+    pub metrics_listen: Option<Spanned<String>>,
+    pub slow_query_ms: Option<Spanned<i64>>,
+    pub transaction_mode: Option<Spanned<String>>,
+    pub tls_cert_file: Option<Spanned<String>>,
+    pub tls_key_file: Option<Spanned<String>>,
 }
 
 /// One `[[users]]` entry: a client account the proxy accepts.
@@ -35,6 +40,7 @@ pub(crate) struct ServerSchema {
 pub(crate) struct UserSchema {
     pub name: Option<Spanned<String>>,
     pub password: Option<Spanned<String>>,
+    pub admin: Option<Spanned<bool>>,
 }
 
 /// `[backend]`: how the proxy logs in to every MariaDB.

@@ -64,6 +64,46 @@ pub struct ServerSettings {
     pub merge_max_rows: u64,
     /// Bytes such a merge may keep.
     pub merge_max_bytes: u64,
+    /// `host:port` of the HTTP endpoint serving `/metrics`, `/healthz` and `/readyz`, if any.
+    pub metrics_listen: Option<String>,
+    /// Statements slower than this are logged (text shortened, literal values replaced).
+    pub slow_query: Duration,
+    /// What a transaction that reaches a second shard does.
+    pub transaction_mode: TransactionMode,
+    /// Client-side TLS: PEM certificate chain and private key files (both or neither).
+    pub tls: Option<TlsFiles>,
+}
+
+/// PEM files of the certificate the proxy presents to clients that ask for TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
+}
+
+/// `[server] transaction_mode`: what happens when a transaction touches a second shard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TransactionMode {
+    /// The statement is refused; the transaction stays usable (for ROLLBACK, or its own shard).
+    #[default]
+    Single,
+    /// The second shard joins; COMMIT commits the shards one after another (not atomic).
+    Multi,
+}
+
+impl FromStr for TransactionMode {
+    type Err = String;
+
+    /// Parses the config spelling.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "single" => Ok(TransactionMode::Single),
+            "multi" => Ok(TransactionMode::Multi),
+            other => Err(format!(
+                "unknown transaction_mode {other:?} (expected \"single\" or \"multi\")"
+            )),
+        }
+    }
 }
 
 impl Default for ServerSettings {
@@ -74,6 +114,10 @@ impl Default for ServerSettings {
             scatter_timeout: Duration::from_secs(30),
             merge_max_rows: 1_000_000,
             merge_max_bytes: 256 * 1024 * 1024,
+            metrics_listen: None,
+            slow_query: Duration::from_secs(1),
+            transaction_mode: TransactionMode::Single,
+            tls: None,
         }
     }
 }
@@ -82,6 +126,8 @@ impl Default for ServerSettings {
 pub struct UserAccount {
     pub name: String,
     pub password: String,
+    /// May run the proxy's admin statements (`SHOW SHARDGATE …`).
+    pub admin: bool,
 }
 
 #[derive(Debug, Clone)]

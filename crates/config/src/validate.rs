@@ -21,7 +21,7 @@ use crate::schema::{
 };
 use crate::{
     BackendSettings, Consistency, Endpoint, PoolSettings, ReplicationSettings, ServerSettings,
-    Shard, ShardKeyType, TableRule, Topology, UserAccount,
+    Shard, ShardKeyType, TableRule, TlsFiles, Topology, UserAccount,
 };
 
 /// Most virtual nodes per shard a config may ask for.
@@ -208,7 +208,57 @@ fn server(schema: Option<&Spanned<ServerSchema>>, d: &mut Diagnostics<'_>) -> Se
     if let Some(bytes) = positive(&schema.merge_max_bytes, "server.merge_max_bytes", d) {
         settings.merge_max_bytes = bytes;
     }
+    if let Some(listen) = &schema.metrics_listen {
+        match parse_address(listen.get_ref(), true) {
+            Ok(_) => settings.metrics_listen = Some(listen.get_ref().clone()),
+            Err(message) => d.at(listen.span(), "server.metrics_listen", message),
+        }
+    }
+    if let Some(ms) = positive(&schema.slow_query_ms, "server.slow_query_ms", d) {
+        settings.slow_query = Duration::from_millis(ms);
+    }
+    if let Some(mode) = choice(&schema.transaction_mode, "server.transaction_mode", d) {
+        settings.transaction_mode = mode;
+    }
+    settings.tls = tls_files(schema, d);
     settings
+}
+
+/// `tls_cert_file` and `tls_key_file`: both or neither, each an existing file.
+fn tls_files(schema: &ServerSchema, d: &mut Diagnostics<'_>) -> Option<TlsFiles> {
+    let file = |field: &Option<Spanned<String>>, key: &str, d: &mut Diagnostics<'_>| {
+        let value = field.as_ref()?;
+        let path = std::path::PathBuf::from(value.get_ref());
+        if path.is_file() {
+            Some(path)
+        } else {
+            d.at(
+                value.span(),
+                key.to_owned(),
+                format!("no such file: {}", path.display()),
+            );
+            None
+        }
+    };
+    let cert = file(&schema.tls_cert_file, "server.tls_cert_file", d);
+    let key = file(&schema.tls_key_file, "server.tls_key_file", d);
+    match (&schema.tls_cert_file, &schema.tls_key_file) {
+        (Some(_), None) => d.error(
+            None,
+            "server.tls_key_file",
+            "tls_cert_file is set without tls_key_file: set both (PEM files) or neither",
+        ),
+        (None, Some(_)) => d.error(
+            None,
+            "server.tls_cert_file",
+            "tls_key_file is set without tls_cert_file: set both (PEM files) or neither",
+        ),
+        _ => {}
+    }
+    Some(TlsFiles {
+        cert: cert?,
+        key: key?,
+    })
 }
 
 fn users(items: &[Option<Spanned<UserSchema>>], d: &mut Diagnostics<'_>) -> Vec<UserAccount> {
@@ -275,7 +325,13 @@ fn users(items: &[Option<Spanned<UserSchema>>], d: &mut Diagnostics<'_>) -> Vec<
             Some(password) => Some(password.get_ref().clone()),
         };
         if let (Some(name), Some(password)) = (name, password) {
-            users.push(UserAccount { name, password });
+            // A bool already: TOML's type check rejected anything else with its line.
+            let admin = user.admin.as_ref().is_some_and(|a| *a.get_ref());
+            users.push(UserAccount {
+                name,
+                password,
+                admin,
+            });
         }
     }
     users

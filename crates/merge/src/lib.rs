@@ -19,6 +19,7 @@
 //! No I/O and no async runtime here: the executor owns the sockets.
 
 mod aggregate;
+mod binary_row;
 mod collation;
 mod collation_data;
 mod column;
@@ -42,6 +43,7 @@ mod temporal;
 mod value;
 
 pub use aggregate::{avg_meta_from_sum, avg_result_meta, count_meta, sum_result_meta, Aggregate};
+pub use binary_row::BinaryRowEncoder;
 pub use collation::Collation;
 pub use column::{ColumnMeta, ValueKind};
 pub use compare::{compare_values, value_key, RowOrder, SortKey};

@@ -44,6 +44,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketConn<S> {
         &self.stream
     }
 
+    pub fn stream_mut(&mut self) -> &mut S {
+        &mut self.stream
+    }
+
     pub fn seq(&self) -> u8 {
         self.seq
     }

@@ -6,10 +6,12 @@ pub mod client_handshake;
 pub mod conn;
 pub mod error;
 pub mod forward;
+pub mod interpolate;
 pub mod packets;
 pub mod response;
 pub mod server_handshake;
 pub mod stmt;
+pub mod tls;
 
 pub use conn::PacketConn;
 pub use error::{ProtocolError, ServerErr};

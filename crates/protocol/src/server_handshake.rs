@@ -8,6 +8,7 @@ use mysql_common::proto::MySerialize;
 use rand::Rng;
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use crate::tls::{ClientStream, ServerTls};
 use crate::{
     packets, CapabilityFlags, PacketConn, ProtocolError, StatusFlags, COMMON_CAPABILITIES,
     UTF8MB4_GENERAL_CI,
@@ -24,6 +25,8 @@ pub const SERVER_CAPABILITIES: CapabilityFlags = CapabilityFlags::from_bits_trun
 );
 
 const NATIVE: &[u8] = b"mysql_native_password";
+/// An SSLRequest: capabilities, max packet size, collation and 23 filler bytes.
+const SSL_REQUEST_LEN: usize = 32;
 /// caching_sha2_password's "fast authentication succeeded" marker.
 const FAST_AUTH_SUCCESS: u8 = 0x03;
 
@@ -50,7 +53,8 @@ impl Greeting {
         }
     }
 
-    fn encode(&self) -> Vec<u8> {
+    /// The greeting packet; `tls` offers CLIENT_SSL.
+    fn encode(&self, tls: bool) -> Vec<u8> {
         let mut first = [0u8; 8];
         first.copy_from_slice(&self.scramble[..8]);
         let mut rest = self.scramble[8..].to_vec();
@@ -61,7 +65,11 @@ impl Greeting {
             self.connection_id,
             first,
             Some(rest),
-            SERVER_CAPABILITIES,
+            if tls {
+                SERVER_CAPABILITIES | CapabilityFlags::CLIENT_SSL
+            } else {
+                SERVER_CAPABILITIES
+            },
             UTF8MB4_GENERAL_CI,
             StatusFlags::SERVER_STATUS_AUTOCOMMIT,
             Some(NATIVE),
@@ -114,19 +122,42 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Runs the connection phase up to the final OK, which the caller sends (it may still refuse,
-/// e.g. for an unknown database). Wrong credentials get ERR 1045 (28000) here.
-pub async fn accept<S>(
-    conn: &mut PacketConn<S>,
+/// e.g. for an unknown database). With `tls`, CLIENT_SSL is offered and a client's SSLRequest
+/// turns the stream into TLS before the HandshakeResponse. Wrong credentials get ERR 1045
+/// (28000) here.
+pub async fn accept(
+    conn: &mut PacketConn<ClientStream>,
     greeting: &Greeting,
+    tls: Option<&ServerTls>,
     password_of: impl Fn(&str) -> Option<String>,
     peer: &str,
-) -> Result<Login, HandshakeError>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
+) -> Result<Login, HandshakeError> {
     conn.reset_seq();
-    conn.write_packet(&greeting.encode()).await?;
-    let payload = conn.read_packet().await?;
+    conn.write_packet(&greeting.encode(tls.is_some())).await?;
+    let mut payload = conn.read_packet().await?;
+    let ssl_request = payload.len() == SSL_REQUEST_LEN
+        && CapabilityFlags::from_bits_truncate(u32::from_le_bytes([
+            payload[0], payload[1], payload[2], payload[3],
+        ]))
+        .contains(CapabilityFlags::CLIENT_SSL);
+    match (ssl_request, tls) {
+        (true, Some(acceptor)) => {
+            // The client starts its TLS handshake right after the SSLRequest: bytes of it may
+            // be in the read buffer already.
+            let read_ahead = conn.read_buffer().split().freeze();
+            conn.stream_mut()
+                .upgrade(acceptor, read_ahead)
+                .await
+                .map_err(ProtocolError::Io)?;
+            payload = conn.read_packet().await?;
+        }
+        (true, None) => {
+            let reason = "TLS is not enabled on this shardgate listener (set tls_cert_file and tls_key_file)";
+            refuse(conn, 1043, b"08S01", reason).await?;
+            return Err(HandshakeError::Refused(reason.into()));
+        }
+        (false, _) => {}
+    }
     if payload.len() < 32 {
         let reason = if payload.len() >= 4 && payload[1] & 0x08 != 0 {
             "TLS is not enabled on this shardgate listener"

@@ -1,10 +1,13 @@
 //! SQL to [`Plan`]: parses a statement, finds the tables and shard-key values it names, and
 //! decides where it runs. Pure: no I/O, no async.
 
+mod colocated;
 mod error;
 mod last_insert_id;
 mod plan;
 mod planner;
+mod prune;
+mod reduce;
 mod rewrite;
 mod scatter;
 mod scatter_plan;

@@ -245,13 +245,17 @@ impl fmt::Display for PlanDisplay<'_> {
                     .iter()
                     .map(|id| self.topology.shards[*id].name.as_str())
                     .collect();
-                write!(
-                    f,
-                    "scatter to [{}] as `{}`; merge {:?}",
-                    names.join(", "),
-                    s.sql,
-                    s.merge
-                )?
+                if s.shard_sql.is_empty() {
+                    write!(f, "scatter to [{}] as `{}`", names.join(", "), s.sql)?
+                } else {
+                    let parts: Vec<_> = names
+                        .iter()
+                        .enumerate()
+                        .map(|(i, name)| format!("{name}: `{}`", s.sql_for(i)))
+                        .collect();
+                    write!(f, "scatter to [{}]", parts.join(", "))?
+                }
+                write!(f, "; merge {:?}", s.merge)?
             }
             Route::Broadcast(shards) => {
                 let names: Vec<_> = shards

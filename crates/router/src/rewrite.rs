@@ -39,6 +39,43 @@ fn offset(sql: &str, at: Location) -> Option<usize> {
     Some(line_start + within)
 }
 
+/// Byte offsets of token locations, walking forward through the text (linear overall).
+pub(crate) struct Offsets<'s> {
+    sql: &'s str,
+    line: u64,
+    column: u64,
+    byte: usize,
+}
+
+impl<'s> Offsets<'s> {
+    pub(crate) fn new(sql: &'s str) -> Self {
+        Offsets {
+            sql,
+            line: 1,
+            column: 1,
+            byte: 0,
+        }
+    }
+
+    /// The byte offset of a (1-based line, 1-based character column) location.
+    pub(crate) fn at(&mut self, at: Location) -> Option<usize> {
+        if (at.line, at.column) < (self.line, self.column) {
+            *self = Offsets::new(self.sql);
+        }
+        while (self.line, self.column) < (at.line, at.column) {
+            let ch = self.sql[self.byte..].chars().next()?;
+            self.byte += ch.len_utf8();
+            if ch == '\n' {
+                self.line += 1;
+                self.column = 1;
+            } else {
+                self.column += 1;
+            }
+        }
+        Some(self.byte)
+    }
+}
+
 /// One INSERT per shard, each holding the rows whose shard keys map to that shard, cut from
 /// the original text (everything but the row list is kept as written).
 pub(crate) fn split_insert(
@@ -119,6 +156,16 @@ mod tests {
             &sql[offset(sql, Location { line: 2, column: 3 }).unwrap()..],
             "(x)"
         );
+    }
+
+    #[test]
+    fn offsets_walk_lines_and_characters() {
+        let sql = "ab\ncé(x)";
+        let mut o = Offsets::new(sql);
+        assert_eq!(o.at(Location { line: 2, column: 3 }), Some(6));
+        assert_eq!(o.at(Location { line: 1, column: 2 }), Some(1));
+        assert_eq!(o.at(Location { line: 2, column: 6 }), Some(sql.len()));
+        assert_eq!(o.at(Location { line: 2, column: 8 }), None);
     }
 
     #[test]

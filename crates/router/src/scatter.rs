@@ -8,14 +8,14 @@
 //! `LIMIT offset+n`, and HAVING (over aggregates) evaluated by the merge. Whatever the merge
 //! cannot reproduce exactly is refused with a message naming the construct.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::ops::ControlFlow;
 
 use shardgate_config::Topology;
 use shardgate_merge::{
     Aggregate, ArithOp, CompareOp, Decimal, Expr as Merged, SortKey, Value as MergeValue,
 };
-use shardgate_ring::{KeyValue, ShardId, Sharder};
+use shardgate_ring::ShardId;
 use sqlparser::ast::{
     visit_expressions, visit_expressions_mut, visit_relations, BinaryOperator, Delete, Distinct,
     DuplicateTreatment, Expr, FromTable, Function, FunctionArg, FunctionArgExpr, FunctionArguments,
@@ -24,9 +24,10 @@ use sqlparser::ast::{
     TableFactor, TableWithJoins, UnaryOperator, Update, Value,
 };
 use sqlparser::dialect::MySqlDialect;
-use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer, Whitespace};
+use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Whitespace};
 
-use crate::shard_key::{base_name, literal, TableRef};
+use crate::prune::{target_shards, Keyed};
+use crate::shard_key::{base_name, TableRef};
 use crate::{AggregateSpec, MergeSpec, Plan, Route, RouteError, ScatterPlan, StatementKind};
 
 /// Plans `stmt`, the only statement of `sql`, which single-shard routing refused with `why`
@@ -39,8 +40,8 @@ pub(crate) fn plan_without_shard_key(
 ) -> Result<Plan, RouteError> {
     match stmt {
         Statement::Query(q) => plan_select(sql, stmt, q, topology, why),
-        Statement::Update(u) => plan_update(u, stmt, topology, why),
-        Statement::Delete(d) => plan_delete(d, stmt, topology, why),
+        Statement::Update(u) => plan_update(sql, u, stmt, topology, why),
+        Statement::Delete(d) => plan_delete(sql, d, stmt, topology, why),
         _ => Err(why),
     }
 }
@@ -53,7 +54,7 @@ pub(crate) fn locking_read_refused() -> RouteError {
 }
 
 /// Names a construct the scatter cannot merge exactly, with what to do instead.
-fn refuse(verb: &str, table: &TableRef<'_>, what: impl std::fmt::Display) -> RouteError {
+pub(crate) fn refuse(verb: &str, table: &TableRef<'_>, what: impl std::fmt::Display) -> RouteError {
     RouteError::NotSupported(format!(
         "cannot run {verb} on sharded table `{}` across shards: {what}; add `{key} = <value>` to the WHERE clause to run it on one shard",
         table.rule.name,
@@ -99,197 +100,12 @@ fn relation_count(stmt: &Statement) -> usize {
     count
 }
 
-/// Whether `expr` is the table's shard-key column (the table is the statement's only one).
-fn is_key(table: &TableRef<'_>, expr: &Expr) -> bool {
-    match expr {
-        Expr::Identifier(id) => id.value.eq_ignore_ascii_case(&table.rule.shard_key),
-        Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
-            let qualifier = &parts[parts.len() - 2].value;
-            parts[parts.len() - 1]
-                .value
-                .eq_ignore_ascii_case(&table.rule.shard_key)
-                && qualifier.eq_ignore_ascii_case(table.alias.as_deref().unwrap_or(&table.name))
-        }
-        Expr::Nested(inner) => is_key(table, inner),
-        _ => false,
-    }
-}
-
-/// The operands of a chain of `op` (`a AND b AND c`), parentheses removed. Iterative: a chain
-/// of thousands of terms must not exhaust the stack.
-fn chain<'e>(expr: &'e Expr, op: &BinaryOperator) -> Vec<&'e Expr> {
-    let mut out = Vec::new();
-    let mut pending = vec![expr];
-    while let Some(e) = pending.pop() {
-        match e {
-            Expr::BinaryOp { left, op: o, right } if o == op => {
-                pending.push(right);
-                pending.push(left);
-            }
-            Expr::Nested(inner) => pending.push(inner),
-            other => out.push(other),
-        }
-    }
-    out
-}
-
-type Shards = BTreeSet<ShardId>;
-
-/// The shards that may hold rows matching `selection`; `None`: any shard.
-///
-/// `key = v`, `key IN (…)` and OR-ed alternatives of those give the shards of their values;
-/// on a `range` table, `<`, `<=`, `>`, `>=` and BETWEEN on the key give the shards whose
-/// ranges overlap. AND intersects. Anything else (and values that do not place) says nothing.
-fn prune(selection: Option<&Expr>, table: &TableRef<'_>) -> Option<Shards> {
-    conjunction(&chain(selection?, &BinaryOperator::And), table)
-}
-
-fn conjunction(parts: &[&Expr], table: &TableRef<'_>) -> Option<Shards> {
-    let mut known: Option<Shards> = None;
-    let mut bounds: Option<(Option<i128>, Option<i128>)> = None;
-    for part in parts {
-        if let Some((lo, hi)) = key_range(part, table) {
-            let (l, h) = bounds.unwrap_or((None, None));
-            bounds = Some((max_bound(l, lo), min_bound(h, hi)));
-        } else if let Some(shards) = predicate_shards(part, table) {
-            known = Some(intersect(known, shards));
-        }
-    }
-    if let Some((lo, hi)) = bounds {
-        if let Some(shards) = table.rule.sharder.shards_for_key_range(lo, hi) {
-            known = Some(intersect(known, shards.into_iter().collect()));
-        }
-    }
-    known
-}
-
-fn intersect(known: Option<Shards>, shards: Shards) -> Shards {
-    match known {
-        None => shards,
-        Some(prev) => prev.intersection(&shards).copied().collect(),
-    }
-}
-
-fn max_bound(a: Option<i128>, b: Option<i128>) -> Option<i128> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.max(b)),
-        (a, b) => a.or(b),
-    }
-}
-
-fn min_bound(a: Option<i128>, b: Option<i128>) -> Option<i128> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
-/// The shards of one AND-ed condition: an equality, an IN list, or an OR of conditions.
-fn predicate_shards(part: &Expr, table: &TableRef<'_>) -> Option<Shards> {
-    let shard_of = |value: &Expr| -> Option<ShardId> { table.shard_of(&literal(value)?).ok() };
-    match part {
-        Expr::BinaryOp {
-            op: BinaryOperator::Or,
-            ..
-        } => {
-            let mut all = Shards::new();
-            for alternative in chain(part, &BinaryOperator::Or) {
-                all.extend(conjunction(
-                    &chain(alternative, &BinaryOperator::And),
-                    table,
-                )?);
-            }
-            Some(all)
-        }
-        Expr::BinaryOp {
-            op: BinaryOperator::And,
-            ..
-        } => conjunction(&chain(part, &BinaryOperator::And), table),
-        Expr::BinaryOp {
-            left,
-            op: BinaryOperator::Eq,
-            right,
-        } => {
-            let value = if is_key(table, left) {
-                right
-            } else if is_key(table, right) {
-                left
-            } else {
-                return None;
-            };
-            shard_of(value).map(|s| Shards::from([s]))
-        }
-        Expr::InList {
-            expr,
-            list,
-            negated: false,
-        } if is_key(table, expr) => list.iter().map(shard_of).collect(),
-        _ => None,
-    }
-}
-
-/// The key interval (inclusive bounds) a range condition on a `range` table's key allows.
-fn key_range(part: &Expr, table: &TableRef<'_>) -> Option<(Option<i128>, Option<i128>)> {
-    if !matches!(*table.rule.sharder, Sharder::Range(_)) {
-        return None;
-    }
-    let int = |e: &Expr| -> Option<i128> {
-        match literal(e)? {
-            KeyValue::Int(i) => Some(i),
-            KeyValue::Str(_) => None,
-        }
-    };
-    match part {
-        Expr::BinaryOp { left, op, right } => {
-            let (op, value) = if is_key(table, left) {
-                (op.clone(), int(right)?)
-            } else if is_key(table, right) {
-                let flipped = match op {
-                    BinaryOperator::Lt => BinaryOperator::Gt,
-                    BinaryOperator::LtEq => BinaryOperator::GtEq,
-                    BinaryOperator::Gt => BinaryOperator::Lt,
-                    BinaryOperator::GtEq => BinaryOperator::LtEq,
-                    _ => return None,
-                };
-                (flipped, int(left)?)
-            } else {
-                return None;
-            };
-            match op {
-                BinaryOperator::Gt => Some((Some(value.checked_add(1)?), None)),
-                BinaryOperator::GtEq => Some((Some(value), None)),
-                BinaryOperator::Lt => Some((None, Some(value.checked_sub(1)?))),
-                BinaryOperator::LtEq => Some((None, Some(value))),
-                _ => None,
-            }
-        }
-        Expr::Between {
-            expr,
-            negated: false,
-            low,
-            high,
-        } if is_key(table, expr) => Some((Some(int(low)?), Some(int(high)?))),
-        _ => None,
-    }
-}
-
-/// The shards a statement runs on: those pruning leaves, or all.
-fn target_shards(
-    selection: Option<&Expr>,
-    table: &TableRef<'_>,
-    topology: &Topology,
-) -> Vec<ShardId> {
-    match prune(selection, table) {
-        Some(shards) => shards.into_iter().collect(),
-        None => (0..topology.shards.len()).collect(),
-    }
-}
-
 // ---------------------------------------------------------------------------------------
 // UPDATE and DELETE
 // ---------------------------------------------------------------------------------------
 
 fn plan_update(
+    sql: &str,
     u: &Update,
     stmt: &Statement,
     topology: &Topology,
@@ -300,6 +116,7 @@ fn plan_update(
     }
     broadcast(
         "UPDATE",
+        sql,
         stmt,
         std::slice::from_ref(&u.table),
         u.selection.as_ref(),
@@ -311,6 +128,7 @@ fn plan_update(
 }
 
 fn plan_delete(
+    sql: &str,
     d: &Delete,
     stmt: &Statement,
     topology: &Topology,
@@ -324,6 +142,7 @@ fn plan_delete(
     };
     broadcast(
         "DELETE",
+        sql,
         stmt,
         from,
         d.selection.as_ref(),
@@ -334,10 +153,12 @@ fn plan_delete(
     )
 }
 
-/// A single-table UPDATE / DELETE on every shard that may hold its rows.
+/// A single-table UPDATE / DELETE on every shard that may hold its rows: the same text, or
+/// each shard's own when an IN list or OR of shard keys can be cut down per shard.
 #[allow(clippy::too_many_arguments)]
 fn broadcast(
     verb: &str,
+    sql: &str,
     stmt: &Statement,
     from: &[TableWithJoins],
     selection: Option<&Expr>,
@@ -352,7 +173,11 @@ fn broadcast(
     if relation_count(stmt) != 1 {
         return Err(refuse(verb, &table, "a subquery naming another table"));
     }
-    let shards = target_shards(selection, &table, topology);
+    let keyed = [Keyed {
+        table: &table,
+        only_table: true,
+    }];
+    let shards = target_shards(selection, &keyed, topology);
     let table_name = Some(table.rule.name.to_ascii_lowercase());
     let route = match shards.as_slice() {
         [] => Route::Shard(topology.default_shard),
@@ -371,7 +196,14 @@ fn broadcast(
                 "RETURNING is not supported on several shards",
             ))
         }
-        _ => Route::Broadcast(shards),
+        // LAST_INSERT_ID() is substituted into the statement's text, not into parts of it.
+        _ if crate::text::find_ignore_case(sql, "last_insert_id").is_some() => {
+            Route::Broadcast(shards)
+        }
+        _ => match crate::reduce::per_shard(sql, &keyed, &shards) {
+            Some(texts) => Route::Split(shards.into_iter().zip(texts).collect()),
+            None => Route::Broadcast(shards),
+        },
     };
     let mut plan = Plan::new(StatementKind::Write, route);
     plan.table = table_name;
@@ -392,18 +224,35 @@ fn plan_select(
     let SetExpr::Select(select) = q.body.as_ref() else {
         return Err(why);
     };
-    let Some(table) = single_table(&select.from, topology) else {
-        return Err(why);
+    // One sharded table, or a join every shard answers for its own rows.
+    let (tables, only_table) = match single_table(&select.from, topology) {
+        Some(table) => (vec![table], true),
+        None => {
+            match crate::colocated::colocated_tables(
+                &select.from,
+                select.selection.as_ref(),
+                topology,
+            )? {
+                Some(tables) => (tables, false),
+                None => return Err(why),
+            }
+        }
     };
+    let table = &tables[0];
     let verb = "SELECT";
-    if relation_count(stmt) != 1 {
+    let factors: usize = select.from.iter().map(|t| 1 + t.joins.len()).sum();
+    if relation_count(stmt) != factors {
         return Err(refuse(
             verb,
-            &table,
+            table,
             "a subquery or CTE naming another table",
         ));
     }
-    let shards = target_shards(select.selection.as_ref(), &table, topology);
+    let keyed: Vec<Keyed<'_>> = tables
+        .iter()
+        .map(|table| Keyed { table, only_table })
+        .collect();
+    let shards = target_shards(select.selection.as_ref(), &keyed, topology);
     let kind = if q.locks.is_empty() {
         StatementKind::Read
     } else {
@@ -423,12 +272,12 @@ fn plan_select(
     if !q.locks.is_empty() {
         return Err(locking_read_refused());
     }
-    check_select_form(q, select, &table)?;
+    check_select_form(q, select, table)?;
     let mut verbatim = crate::rewrite::parse_verbatim(sql).unwrap_or_default();
     if verbatim.len() != 1 {
         return Err(refuse(
             verb,
-            &table,
+            table,
             "the statement could not be re-read for rewriting",
         ));
     }
@@ -437,17 +286,19 @@ fn plan_select(
     let Some((vq, vselect)) = query_parts(&verbatim[0]) else {
         return Err(refuse(
             verb,
-            &table,
+            table,
             "the statement could not be re-read for rewriting",
         ));
     };
-    let scatter = ScatterBuilder::new(sql, &table, vq, vselect, select)?.build()?;
-    let sql = finish_placeholders(scatter.sql_tree, params, &table)?;
+    let scatter = ScatterBuilder::new(sql, table, only_table, vq, vselect, select)?.build()?;
+    let sql = finish_placeholders(scatter.sql_tree, params, table)?;
+    let shard_sql = crate::reduce::per_shard(&sql, &keyed, &shards).unwrap_or_default();
     let mut plan = Plan::new(
         StatementKind::Read,
         Route::Scatter(Box::new(ScatterPlan {
             shards,
             sql,
+            shard_sql,
             merge: scatter.merge,
         })),
     );
@@ -726,43 +577,6 @@ fn renamed(f: &Function, name: &str) -> Expr {
 /// MariaDB keeps at most this many bytes of a column name taken from the statement text.
 const MAX_ALIAS_NAME: usize = 256;
 
-/// Byte offsets of token locations, walking forward through the text (linear overall).
-struct Offsets<'s> {
-    sql: &'s str,
-    line: u64,
-    column: u64,
-    byte: usize,
-}
-
-impl<'s> Offsets<'s> {
-    fn new(sql: &'s str) -> Self {
-        Offsets {
-            sql,
-            line: 1,
-            column: 1,
-            byte: 0,
-        }
-    }
-
-    /// The byte offset of a (1-based line, 1-based character column) location.
-    fn at(&mut self, at: Location) -> Option<usize> {
-        if (at.line, at.column) < (self.line, self.column) {
-            *self = Offsets::new(self.sql);
-        }
-        while (self.line, self.column) < (at.line, at.column) {
-            let ch = self.sql[self.byte..].chars().next()?;
-            self.byte += ch.len_utf8();
-            if ch == '\n' {
-                self.line += 1;
-                self.column = 1;
-            } else {
-                self.column += 1;
-            }
-        }
-        Some(self.byte)
-    }
-}
-
 /// Words between SELECT and the select list.
 const SELECT_MODIFIERS: &[&str] = &[
     "all",
@@ -817,7 +631,7 @@ fn select_list_texts(sql: &str, items: usize) -> Option<Vec<String>> {
     if pieces.len() != items {
         return None;
     }
-    let mut offsets = Offsets::new(sql);
+    let mut offsets = crate::rewrite::Offsets::new(sql);
     pieces
         .iter()
         .map(|piece| {
@@ -885,6 +699,19 @@ fn name_rule(e: &Expr) -> Option<String> {
             _ => None,
         },
         _ => None,
+    }
+}
+
+/// Whether `a` and `b` are the same qualified column reference (`o.id`, `O.ID`).
+fn same_qualified_column(a: &Expr, b: &Expr) -> bool {
+    match (strip(a), strip(b)) {
+        (Expr::CompoundIdentifier(a), Expr::CompoundIdentifier(b)) => {
+            a.len() == b.len()
+                && a.iter()
+                    .zip(b)
+                    .all(|(x, y)| x.value.eq_ignore_ascii_case(&y.value))
+        }
+        _ => false,
     }
 }
 
@@ -962,6 +789,9 @@ struct Built {
 
 struct ScatterBuilder<'a> {
     table: &'a TableRef<'a>,
+    /// The FROM list is `table` alone (not a join): unqualified and qualified names of a
+    /// column are the same column.
+    only_table: bool,
     /// Verbatim-parsed query and select.
     query: &'a Query,
     select: &'a Select,
@@ -979,6 +809,7 @@ impl<'a> ScatterBuilder<'a> {
     fn new(
         sql: &str,
         table: &'a TableRef<'a>,
+        only_table: bool,
         query: &'a Query,
         select: &'a Select,
         normal: &'a Select,
@@ -1035,6 +866,7 @@ impl<'a> ScatterBuilder<'a> {
         let grouped = matches!(&select.group_by, GroupByExpr::Expressions(g, _) if !g.is_empty());
         Ok(ScatterBuilder {
             table,
+            only_table,
             query,
             select,
             normal,
@@ -1169,13 +1001,18 @@ impl<'a> ScatterBuilder<'a> {
         }
     }
 
-    /// The unaliased or aliased item that is the same column as the column reference `e`.
+    /// The unaliased or aliased item that is the same column as the column reference `e`
+    /// (in a join: written with the same qualifier).
     fn item_same_column(&self, e: &Expr) -> Option<usize> {
         let column = column_ref(e)?;
         self.items.iter().position(|item| {
-            item.expr
-                .and_then(column_ref)
-                .is_some_and(|c| c.eq_ignore_ascii_case(column))
+            item.expr.is_some_and(|x| {
+                if self.only_table {
+                    column_ref(x).is_some_and(|c| c.eq_ignore_ascii_case(column))
+                } else {
+                    same_qualified_column(x, e)
+                }
+            })
         })
     }
 
@@ -1955,16 +1792,6 @@ mod tests {
             };
             assert_eq!(name_rule(e).as_deref(), want, "{text}");
         }
-    }
-
-    #[test]
-    fn offsets_walk_lines_and_characters() {
-        let sql = "ab\ncé(x)";
-        let mut o = Offsets::new(sql);
-        assert_eq!(o.at(Location { line: 2, column: 3 }), Some(6));
-        assert_eq!(o.at(Location { line: 1, column: 2 }), Some(1));
-        assert_eq!(o.at(Location { line: 2, column: 6 }), Some(sql.len()));
-        assert_eq!(o.at(Location { line: 2, column: 8 }), None);
     }
 
     #[test]

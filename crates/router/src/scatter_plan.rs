@@ -13,8 +13,11 @@ pub struct ScatterPlan {
     /// The shards to query, ascending: all, or those the WHERE clause prunes to.
     pub shards: Vec<ShardId>,
     /// The statement every shard runs (with ORDER BY, LIMIT, hidden and partial-aggregate
-    /// columns as the merge needs them).
+    /// columns as the merge needs them). Correct on any shard; see `shard_sql`.
     pub sql: String,
+    /// When not empty, one per shard of `shards` (same order): `sql` with the WHERE clause's
+    /// IN lists and ORs of shard-key values cut down to the ones that shard owns.
+    pub shard_sql: Vec<String>,
     pub merge: MergeSpec,
 }
 
@@ -35,6 +38,13 @@ pub struct MergeSpec {
     pub limit: Option<u64>,
     /// The client sees the first `visible` columns; the rest only help the merge.
     pub visible: usize,
+}
+
+impl ScatterPlan {
+    /// The statement the `i`-th shard of `shards` runs.
+    pub fn sql_for(&self, i: usize) -> &str {
+        self.shard_sql.get(i).unwrap_or(&self.sql)
+    }
 }
 
 /// GROUP BY and aggregates over the merged shard rows.

@@ -31,7 +31,7 @@ impl TableRef<'_> {
 
     /// Whether `expr` is this table's shard-key column; unqualified names count when
     /// the table is the only one in its query.
-    fn is_key_column(&self, expr: &Expr, only_table: bool) -> bool {
+    pub(crate) fn is_key_column(&self, expr: &Expr, only_table: bool) -> bool {
         match expr {
             Expr::Identifier(id) => {
                 only_table && id.value.eq_ignore_ascii_case(&self.rule.shard_key)

@@ -130,7 +130,7 @@ proptest! {
     }
 
     /// An IN list routes to one shard exactly when all its values map to that shard;
-    /// otherwise a SELECT scatters to, and a DELETE is broadcast to, exactly their shards.
+    /// otherwise a SELECT scatters to, and a DELETE is split across, exactly their shards.
     #[test]
     fn in_list_routes_iff_one_shard(ids in prop::collection::vec(any::<i64>(), 1..8)) {
         let shards: BTreeSet<ShardId> =
@@ -146,7 +146,10 @@ proptest! {
                     prop_assert_eq!(&s.shards, &want);
                     prop_assert_eq!(s.sql, sql.clone());
                 }
-                (Ok(Route::Broadcast(got)), n) if n > 1 => prop_assert_eq!(&got, &want),
+                (Ok(Route::Split(parts)), n) if n > 1 => {
+                    let got: Vec<ShardId> = parts.iter().map(|(s, _)| *s).collect();
+                    prop_assert_eq!(&got, &want);
+                }
                 (outcome, n) => prop_assert!(false, "{sql}: {n} shards, got {outcome:?}"),
             }
         }
@@ -310,8 +313,49 @@ fn shards_of(sql: &str) -> Vec<ShardId> {
         Route::Shard(s) => vec![s],
         Route::Scatter(s) => s.shards,
         Route::Broadcast(shards) => shards,
+        Route::Split(parts) => parts.into_iter().map(|(s, _)| s).collect(),
         other => panic!("{sql}: {other:?}"),
     }
+}
+
+/// Each shard's statement of a scatter or of a write split by shard (the same text on every
+/// shard when nothing was cut), or `None` for one shard.
+fn per_shard_sql(sql: &str) -> Option<Vec<(ShardId, String)>> {
+    match plan(sql).unwrap_or_else(|e| panic!("{sql}: {e}")).route {
+        Route::Shard(_) => None,
+        Route::Scatter(s) => Some(
+            s.shards
+                .iter()
+                .enumerate()
+                .map(|(i, &shard)| (shard, s.sql_for(i).to_owned()))
+                .collect(),
+        ),
+        Route::Split(parts) => Some(parts),
+        Route::Broadcast(shards) => Some(shards.into_iter().map(|s| (s, sql.to_owned())).collect()),
+        other => panic!("{sql}: {other:?}"),
+    }
+}
+
+/// The integers between `start` and the next `end` in `sql`, separated by `separator`
+/// (`id IN (1, 2)` → `IN (`, `)`, `, `).
+fn values_between(sql: &str, start: &str, end: &str, separator: &str) -> Vec<i64> {
+    let from = sql
+        .find(start)
+        .unwrap_or_else(|| panic!("no `{start}` in {sql}"))
+        + start.len();
+    let to = from
+        + sql[from..]
+            .find(end)
+            .unwrap_or_else(|| panic!("no `{end}` in {sql}"));
+    sql[from..to]
+        .split(separator)
+        .map(|v| {
+            v.trim()
+                .trim_start_matches("u.id = ")
+                .parse()
+                .unwrap_or_else(|e| panic!("{v} in {sql}: {e}"))
+        })
+        .collect()
 }
 
 proptest! {
@@ -400,6 +444,65 @@ proptest! {
         prop_assert!(m.visible <= outputs);
         if m.limit.is_some() && m.aggregate.is_none() {
             prop_assert!(q.limit_clause.is_some(), "{sql}: shards need a LIMIT");
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// An IN list on the shard key reaches each shard with exactly the values it owns: every
+    /// value lands on its owning shard, and the lists together are the original list (same
+    /// values, same multiplicities), for a scatter and for UPDATE / DELETE.
+    #[test]
+    fn in_lists_are_cut_per_shard(ids in prop::collection::vec(-1000i64..1000, 1..12)) {
+        let list = list(&ids);
+        for sql in [
+            format!("SELECT id, name FROM users WHERE name <> 'a' AND id IN ({list}) ORDER BY name"),
+            format!("SELECT COUNT(*) FROM orders o JOIN users u ON u.id = o.user_id WHERE u.id IN ({list})"),
+            format!("UPDATE users SET name = 'x' WHERE id IN ({list}) AND name IS NULL"),
+            format!("DELETE FROM users WHERE id IN ({list})"),
+        ] {
+            let Some(parts) = per_shard_sql(&sql) else { continue };
+            let mut union = Vec::new();
+            for (shard, text) in &parts {
+                let start = if text.contains("u.id IN (") { "u.id IN (" } else { "id IN (" };
+                let values = values_between(text, start, ")", ",");
+                prop_assert!(!values.is_empty(), "{}", text);
+                for v in &values {
+                    prop_assert_eq!(shard_for("users", &KeyValue::Int(i128::from(*v))), *shard, "{}", text);
+                }
+                union.extend(values);
+            }
+            let (mut union, mut want) = (union, ids.clone());
+            union.sort_unstable();
+            want.sort_unstable();
+            prop_assert_eq!(union, want, "{}", sql);
+        }
+    }
+
+    /// An OR of key equalities reaches each shard with exactly its own alternatives.
+    #[test]
+    fn ors_of_keys_are_cut_per_shard(ids in prop::collection::vec(-1000i64..1000, 2..8)) {
+        let ors: Vec<String> = ids.iter().map(|id| format!("u.id = {id}")).collect();
+        let ors = ors.join(" OR ");
+        for sql in [
+            format!("SELECT name FROM users u WHERE ({ors}) AND age > 3"),
+            format!("DELETE FROM users u WHERE ({ors}) AND age > 3"),
+        ] {
+            let Some(parts) = per_shard_sql(&sql) else { continue };
+            let mut union = Vec::new();
+            for (shard, text) in &parts {
+                let values = values_between(text, "WHERE (", ")", " OR ");
+                for v in &values {
+                    prop_assert_eq!(shard_for("users", &KeyValue::Int(i128::from(*v))), *shard, "{}", text);
+                }
+                union.extend(values);
+            }
+            let (mut union, mut want) = (union, ids.clone());
+            union.sort_unstable();
+            want.sort_unstable();
+            prop_assert_eq!(union, want, "{}", sql);
         }
     }
 }

@@ -5,11 +5,14 @@ use shardgate_backend::{BackendError, PooledConn};
 use shardgate_protocol::response::Finish;
 use shardgate_protocol::Command;
 use shardgate_ring::ShardId;
+use shardgate_router::StatementKind;
 
 use crate::errors::ClientError;
+use crate::instruments::metered;
 use crate::runtime::Runtime;
-use crate::session::{Session, Step};
+use crate::session::{End, Session, Step};
 use crate::state::expect_ok;
+use shardgate_config::TransactionMode;
 
 /// What one shard's part came to.
 type PartResult = Result<(Finish, Option<PooledConn>), BackendError>;
@@ -24,23 +27,38 @@ impl Session {
         parts: Vec<(ShardId, &[u8])>,
         atomic: bool,
     ) -> Step {
+        let multi = runtime.topology.server.transaction_mode == TransactionMode::Multi;
+        if atomic && multi && self.in_transaction() {
+            return self.fan_out_in_txn(runtime, parts).await;
+        }
         // DDL commits implicitly anyway; rows written on several shards cannot join a
         // single-shard transaction.
-        if (atomic && self.in_transaction()) || self.pinned_shard().is_some() {
+        if (atomic && self.in_transaction()) || !self.txn_shards().is_empty() {
             let e = ClientError::new(
                 1235,
                 b"42000",
-                "a statement for several shards cannot run inside a transaction (transaction_mode \"single\"); commit first or run it with autocommit",
+                if atomic {
+                    "a statement for several shards cannot run inside a transaction (transaction_mode \"single\"); commit first, run it with autocommit, or set transaction_mode = \"multi\""
+                } else {
+                    "DDL on a sharded table cannot run inside a transaction: commit first"
+                },
             );
             return self.send_error(e).await;
         }
+        // Atomic parts are rows written on several shards; the others DDL.
+        let kind = if atomic {
+            StatementKind::Write
+        } else {
+            StatementKind::Ddl
+        };
         let this = &*self;
         let runs = parts.iter().map(|&(shard, sql)| async move {
             let mut conn = this.checkout(runtime, shard).await?;
             if atomic {
                 expect_ok(&mut conn, Command::COM_QUERY, b"BEGIN").await?;
             }
-            let finish = conn.execute(Command::COM_QUERY, sql).await?;
+            let meter = runtime.instruments.primary(shard);
+            let finish = metered(meter, kind, conn.execute(Command::COM_QUERY, sql)).await?;
             Ok((finish, atomic.then_some(conn)))
         });
         let results: Vec<PartResult> = futures_util::future::join_all(runs).await;
@@ -118,5 +136,94 @@ impl Session {
             e.message.push_str("; no shard kept any of its rows");
         }
         self.send_error(e).await
+    }
+
+    /// A statement for several shards inside a transaction (transaction_mode "multi"): each part
+    /// runs on the transaction's connection to its shard behind a savepoint, so when one part
+    /// fails the others are taken back and the transaction goes on as if the statement had
+    /// not run, as on one server.
+    async fn fan_out_in_txn(&mut self, runtime: &Runtime, parts: Vec<(ShardId, &[u8])>) -> Step {
+        const SAVEPOINT: &[u8] = b"SAVEPOINT shardgate_statement";
+        let name = |shard: ShardId| runtime.topology.shards[shard].name.as_str();
+        let mut ran: Vec<ShardId> = Vec::new();
+        let (mut affected, mut last_insert_id, mut warnings) = (0u64, 0u64, 0u16);
+        let mut failure: Option<ClientError> = None;
+        for &(shard, sql) in &parts {
+            if let Err(e) = self.join_txn(runtime, shard).await {
+                failure = Some(e);
+                break;
+            }
+            let txn = self.txn.as_mut().expect("joined above");
+            txn.wrote = true;
+            let conn = txn.conn(shard).expect("joined above");
+            let named = |e: ClientError| ClientError {
+                message: format!("shard {}: {}", name(shard), e.message),
+                ..e
+            };
+            if let Err(e) = expect_ok(conn, Command::COM_QUERY, SAVEPOINT).await {
+                failure = Some(named(ClientError::from(&e)));
+                break;
+            }
+            ran.push(shard);
+            match conn.execute(Command::COM_QUERY, sql).await {
+                Ok(Finish::Ok {
+                    affected_rows,
+                    last_insert_id: id,
+                    warnings: w,
+                    ..
+                }) => {
+                    affected += affected_rows;
+                    warnings = warnings.saturating_add(w);
+                    if last_insert_id == 0 {
+                        last_insert_id = id;
+                    }
+                }
+                Ok(Finish::Err(e)) => {
+                    failure = Some(named(ClientError::from(e)));
+                    break;
+                }
+                Ok(Finish::LocalInfile) => {
+                    conn.broken = true;
+                    failure = Some(ClientError::new(
+                        1148,
+                        b"42000",
+                        "LOAD DATA LOCAL is not supported",
+                    ));
+                    break;
+                }
+                Err(e) => {
+                    failure = Some(named(ClientError::from(&e)));
+                    break;
+                }
+            }
+        }
+        let Some(e) = failure else {
+            return self
+                .send_ok_with_id(affected, last_insert_id, warnings)
+                .await;
+        };
+        let txn = self.txn.as_mut().expect("joined above");
+        let mut lost = false;
+        for shard in ran {
+            let conn = txn.conn(shard).expect("joined above");
+            let undone = !conn.broken
+                && expect_ok(
+                    conn,
+                    Command::COM_QUERY,
+                    b"ROLLBACK TO SAVEPOINT shardgate_statement",
+                )
+                .await
+                .is_ok();
+            lost |= !undone;
+        }
+        self.send_error(e).await?;
+        if lost {
+            // Part of the statement may have stayed on a shard: the transaction cannot go on.
+            self.txn = None;
+            return Err(End::BrokenAnswer(
+                "a statement over several shards could not be undone inside its transaction".into(),
+            ));
+        }
+        Ok(())
     }
 }

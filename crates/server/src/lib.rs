@@ -1,12 +1,19 @@
 //! The proxy process: listener, client sessions, and the executor that runs plans on backends.
 
+mod admin;
+mod endpoints;
 mod errors;
 mod fan_out;
+mod hotspots;
+mod instruments;
 mod prepared;
+mod probe;
 mod reads;
+mod reload;
 mod runtime;
 mod scatter;
 mod session;
+mod slow_log;
 mod state;
 
 use std::future::Future;
@@ -17,6 +24,7 @@ use arc_swap::ArcSwap;
 use shardgate_config::Topology;
 use tokio::net::TcpListener;
 
+pub use reload::{watch_config, ReloadOutcome};
 pub use runtime::Runtime;
 
 /// State shared by every session: the current runtime (swapped whole on reload) and counters.
@@ -24,6 +32,8 @@ pub use runtime::Runtime;
 pub struct Proxy {
     runtime: ArcSwap<Runtime>,
     next_connection_id: AtomicU32,
+    /// The config file's bytes as last read for a reload; locked while a reload runs.
+    last_config: tokio::sync::Mutex<Option<Vec<u8>>>,
 }
 
 impl Proxy {
@@ -32,6 +42,7 @@ impl Proxy {
         Arc::new(Proxy {
             runtime: ArcSwap::from_pointee(Runtime::new(Arc::new(topology))),
             next_connection_id: AtomicU32::new(1),
+            last_config: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -73,4 +84,14 @@ pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Futu
             },
         }
     }
+}
+
+/// Serves `GET /metrics`, `/healthz` and `/readyz` for `proxy` on `listener` until `shutdown`
+/// completes (see `[server] metrics_listen`).
+pub async fn serve_metrics(
+    listener: TcpListener,
+    proxy: Arc<Proxy>,
+    shutdown: impl Future<Output = ()>,
+) {
+    shardgate_metrics::serve(listener, proxy, shutdown).await;
 }

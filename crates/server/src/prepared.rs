@@ -9,10 +9,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use shardgate_backend::Prepared;
+use shardgate_protocol::interpolate;
 use shardgate_protocol::stmt::{ExecuteRequest, ParamValue, PrepareOk};
-use shardgate_router::{plan_sql, OwnedKey, Plan, Route, RouteError};
+use shardgate_ring::ShardId;
+use shardgate_router::{plan_sql, OwnedKey, Plan, Route, RouteError, StatementKind};
 
 use crate::errors::ClientError;
+use crate::runtime::Runtime;
 use crate::session::{Execution, Session, Step, Work};
 
 /// MariaDB's default `max_prepared_stmt_count`, applied per client session.
@@ -23,7 +26,9 @@ const MAX_STATEMENTS_PER_SESSION: usize = 16_382;
 pub(crate) struct PreparedStatement {
     sql: Arc<[u8]>,
     header: PrepareOk,
-    plan: Plan,
+    /// `None`: the statement can only be planned with its parameters' values (planned at each
+    /// execution, with the values written in).
+    plan: Option<Arc<Plan>>,
     /// Parameter types from the last execution that sent them.
     types: Option<Vec<u8>>,
     long_data: Vec<(u16, Vec<u8>)>,
@@ -67,24 +72,18 @@ impl Session {
             return self.send_error(e).await;
         }
         let plan = match plan_sql(&sql, &runtime.topology) {
-            Ok(plan) => plan,
+            Ok(plan) => Some(Arc::new(plan)),
             Err(RouteError::Unparsed { table, message }) => {
                 return self.unparsed(&runtime, arg, table, message).await
             }
+            // A parameter where the planner needs a value (HAVING, LIMIT, …): each execution
+            // plans the statement with its values.
+            Err(_) if !interpolate::placeholders(arg, false).is_empty() => None,
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };
-        if matches!(plan.route, Route::Scatter(_)) {
-            // Its merged rows would have to be re-encoded in the binary protocol.
-            let e = ClientError::new(
-                1235,
-                b"42000",
-                "a prepared SELECT over several shards is not supported yet: send it as a text query, or add the shard key to its WHERE clause",
-            );
-            return self.send_error(e).await;
-        }
-        let shard = match &plan.route {
-            Route::Shard(shard) => *shard,
-            Route::Deferred(d) => d.fixed.unwrap_or(runtime.topology.default_shard),
+        let shard = match plan.as_ref().map(|p| &p.route) {
+            Some(Route::Shard(shard)) => *shard,
+            Some(Route::Deferred(d)) => d.fixed.unwrap_or(runtime.topology.default_shard),
             _ => runtime.topology.default_shard,
         };
         // Prepare where the session would run it (its transaction's connection if any), for the
@@ -103,11 +102,23 @@ impl Session {
             Ok(Prepared::Err(e)) => return self.send_error(ClientError::from(e)).await,
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };
-        if header.params > 0 && !matches!(plan.route, Route::Shard(_) | Route::Deferred(_)) {
+        let takes_params = plan.as_ref().is_none_or(|plan| {
+            plan.kind != StatementKind::Ddl
+                && matches!(
+                    plan.route,
+                    Route::Shard(_)
+                        | Route::Deferred(_)
+                        | Route::Scatter(_)
+                        | Route::AllShards
+                        | Route::Split(_)
+                        | Route::Broadcast(_)
+                )
+        });
+        if header.params > 0 && !takes_params {
             let e = ClientError::new(
                 1235,
                 b"42000",
-                "parameters are supported in prepared statements that run on one shard; SET, USE, transaction, DDL and several-shard statements take none (send them as text)",
+                "parameters are supported in prepared SELECT, INSERT, UPDATE, DELETE and REPLACE statements; SET, USE, transaction and DDL statements take none (send them as text)",
             );
             return self.send_error(e).await;
         }
@@ -162,46 +173,135 @@ impl Session {
         }
         let long_data = std::mem::take(&mut stmt.long_data);
         let plan = stmt.plan.clone();
-        self.statement_leaves_state = plan.leaves_state;
+        let params = stmt.header.params;
         let execution = Execution {
             sql: stmt.sql.clone(),
             types: stmt.types.clone(),
             request,
             long_data,
         };
+        let Some(plan) = plan else {
+            return self.execute_interpolated(&runtime, &execution).await;
+        };
+        self.statement_leaves_state = plan.leaves_state;
         let shard = match &plan.route {
             Route::Shard(shard) => *shard,
             Route::Deferred(deferred) => {
                 let param = |i: usize| param_key(&execution, i);
                 match deferred.resolve(&runtime.topology, param) {
                     Ok(shard) => shard,
-                    Err(e) => return self.send_error(ClientError::from(&e)).await,
+                    // Its values span shards (or need a closer look): plan them as literals.
+                    Err(_) => return self.execute_interpolated(&runtime, &execution).await,
                 }
             }
-            // Statements the proxy runs itself have no parameters: run their text.
+            _ if params > 0 => return self.execute_interpolated(&runtime, &execution).await,
+            // No parameters: the statement's text runs as planned, rows in the binary protocol.
             _ => {
                 let text = plan
                     .rewritten
                     .clone()
                     .map_or_else(|| execution.sql.to_vec(), String::into_bytes);
-                return self.execute(&runtime, &plan, &text).await;
+                return self.execute(&runtime, &plan, &text, true).await;
             }
         };
-        let work = Work::Execute(&execution);
+        self.execute_on_shard(&runtime, &plan, shard, &execution)
+            .await
+    }
+
+    /// Runs an execution on one shard as a prepared statement there.
+    async fn execute_on_shard(
+        &mut self,
+        runtime: &Runtime,
+        plan: &Plan,
+        shard: ShardId,
+        execution: &Execution<'_>,
+    ) -> Step {
+        let work = Work::Execute(execution);
         if self.in_transaction() {
-            self.in_txn(&runtime, shard, plan.kind, work).await
+            self.in_txn(runtime, shard, plan.kind, work).await
         } else {
             let hint = crate::reads::consistency_hint(&String::from_utf8_lossy(&execution.sql));
-            self.run_single(
-                &runtime,
-                shard,
-                plan.kind,
-                plan.table.as_deref(),
-                hint,
-                work,
-            )
-            .await
+            self.run_single(runtime, shard, plan.kind, plan.table.as_deref(), hint, work)
+                .await
         }
+    }
+
+    /// An execution whose route depends on more than one shard-key value (or a statement over
+    /// several shards with parameters): its parameters are written into the text as literals
+    /// and that text is planned; a single shard still runs the prepared statement itself.
+    async fn execute_interpolated(&mut self, runtime: &Runtime, execution: &Execution<'_>) -> Step {
+        let text = match self.interpolated(execution) {
+            Ok(text) => text,
+            Err(e) => return self.send_error(e).await,
+        };
+        let Ok(sql) = std::str::from_utf8(&text) else {
+            let e = ClientError::new(
+                1235,
+                b"42000",
+                "shardgate must rewrite this statement for several shards, which it can only do for UTF-8 text; send it in utf8mb4 (SET NAMES utf8mb4)",
+            );
+            return self.send_error(e).await;
+        };
+        let plan = match plan_sql(sql, &runtime.topology) {
+            Ok(plan) => plan,
+            Err(e) => return self.send_error(ClientError::from(&e)).await,
+        };
+        self.statement_leaves_state = plan.leaves_state;
+        match plan.route {
+            Route::Shard(shard) => {
+                self.execute_on_shard(runtime, &plan, shard, execution)
+                    .await
+            }
+            _ => {
+                let text = plan.rewritten.as_deref().unwrap_or(sql);
+                self.execute(runtime, &plan, text.as_bytes(), true).await
+            }
+        }
+    }
+
+    /// The execution's statement text with its parameters written in as literals.
+    fn interpolated(&self, execution: &Execution<'_>) -> Result<Vec<u8>, ClientError> {
+        let no_backslash_escapes = self.state.var_text("sql_mode").is_some_and(|mode| {
+            String::from_utf8_lossy(mode)
+                .to_ascii_uppercase()
+                .contains("NO_BACKSLASH_ESCAPES")
+        });
+        let offsets = interpolate::placeholders(&execution.sql, no_backslash_escapes);
+        let bad = |e: String| {
+            ClientError::new(
+                1210,
+                b"HY000",
+                format!("Incorrect arguments to mysqld_stmt_execute: {e}"),
+            )
+        };
+        let types = execution.types.as_deref().unwrap_or_default();
+        if offsets.len() != types.len() / 2 {
+            return Err(ClientError::new(
+                1105,
+                b"HY000",
+                format!(
+                    "shardgate found {} parameter markers in this statement where MariaDB found {}; send it as a text query",
+                    offsets.len(),
+                    types.len() / 2
+                ),
+            ));
+        }
+        let literals = (0..offsets.len())
+            .map(|i| {
+                let value = param_value(execution, i).map_err(bad)?;
+                let column_type = types[2 * i];
+                Ok(interpolate::literal(
+                    &value,
+                    column_type,
+                    no_backslash_escapes,
+                ))
+            })
+            .collect::<Result<Vec<_>, ClientError>>()?;
+        Ok(interpolate::interpolate(
+            &execution.sql,
+            &offsets,
+            &literals,
+        ))
     }
 
     /// COM_STMT_SEND_LONG_DATA: kept until the next execution (no answer).
@@ -243,12 +343,22 @@ impl Session {
 
 /// Parameter `i` of an execution as a shard-key value (`None` for NULL).
 fn param_key(execution: &Execution<'_>, i: usize) -> Result<Option<OwnedKey>, String> {
+    Ok(match param_value(execution, i)? {
+        ParamValue::Null => None,
+        ParamValue::Int(v) => Some(OwnedKey::Int(v)),
+        ParamValue::Bytes(b) => Some(OwnedKey::Str(b)),
+        ParamValue::Other(text) => Some(OwnedKey::Str(text.into_bytes())),
+    })
+}
+
+/// Parameter `i` of an execution, from its long data or its bound value.
+fn param_value(execution: &Execution<'_>, i: usize) -> Result<ParamValue, String> {
     if let Some((_, data)) = execution
         .long_data
         .iter()
         .find(|(p, _)| usize::from(*p) == i)
     {
-        return Ok(Some(OwnedKey::Str(data.clone())));
+        return Ok(ParamValue::Bytes(data.clone()));
     }
     let types = execution
         .types
@@ -260,14 +370,8 @@ fn param_key(execution: &Execution<'_>, i: usize) -> Result<Option<OwnedKey>, St
             .iter()
             .any(|(q, _)| usize::from(*q) == p)
     };
-    match execution
+    execution
         .request
         .param(types, i, long)
-        .map_err(|e| e.to_string())?
-    {
-        ParamValue::Null => Ok(None),
-        ParamValue::Int(v) => Ok(Some(OwnedKey::Int(v))),
-        ParamValue::Bytes(b) => Ok(Some(OwnedKey::Str(b))),
-        ParamValue::Other(text) => Ok(Some(OwnedKey::Str(text.into_bytes()))),
-    }
+        .map_err(|e| e.to_string())
 }

@@ -11,6 +11,7 @@ use shardgate_ring::ShardId;
 use shardgate_router::StatementKind;
 
 use crate::errors::ClientError;
+use crate::instruments::metered;
 use crate::runtime::Runtime;
 use crate::session::{Session, Step, Work};
 
@@ -76,14 +77,15 @@ impl Session {
             return self.read(runtime, shard, consistency, work).await;
         }
         if kind == StatementKind::Read || !runtime.has_replicas(shard) {
-            return self.forward(shard, work).await;
+            return self.forward(shard, kind, work).await;
         }
         // A write: run it on the primary, then remember its GTID for read-your-writes.
         let mut conn = match self.checkout(runtime, shard).await {
             Ok(conn) => conn,
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };
-        let result = work.run(&mut conn, &mut self.client).await;
+        let meter = runtime.instruments.primary(shard);
+        let result = metered(meter, kind, work.run(&mut conn, &mut self.client)).await;
         self.mark_if_dirty(&mut conn);
         if result.is_ok() {
             self.remember_write(shard, &mut conn).await;
@@ -119,7 +121,7 @@ impl Session {
                 runtime.choose_read(shard, consistency, last_write, &failed)
             };
             let replica = match choice {
-                Choice::Primary(_) => return self.forward(shard, work).await,
+                Choice::Primary(_) => return self.forward(shard, StatementKind::Read, work).await,
                 Choice::Error(reason) => {
                     return self
                         .send_error(ClientError::new(1429, b"HY000", reason.to_string()))
@@ -128,7 +130,8 @@ impl Session {
                 Choice::Replica(i) => i,
             };
             let pool = runtime.replica(shard, replica).clone();
-            let mut conn = match pool.get(self.flavor).await {
+            let checkout = (runtime.instruments).checkout(&pool, shard, Some(replica), self.flavor);
+            let mut conn = match checkout.await {
                 Ok(conn) => conn,
                 Err(_) => {
                     failed.push(replica);
@@ -139,7 +142,9 @@ impl Session {
                 failed.push(replica);
                 continue;
             }
-            let result = work.run(&mut conn, &mut self.client).await;
+            let meter = runtime.instruments.replica(shard);
+            let statement = work.run(&mut conn, &mut self.client);
+            let result = metered(meter, StatementKind::Read, statement).await;
             self.mark_if_dirty(&mut conn);
             self.mark_if_dirty(&mut conn);
             drop(conn);

@@ -4,18 +4,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use shardgate_backend::replica_choice::{choose, Balance, Choice, ReadRequest};
-use shardgate_backend::{
-    GtidPosition, HealthHandle, HealthMonitor, HealthSettings, MonitorAccount, Pool,
-};
-use shardgate_config::{Consistency, Endpoint, Topology};
+use shardgate_backend::{GtidPosition, MonitorTarget, Pool};
+use shardgate_config::{Consistency, Topology};
 use shardgate_ring::ShardId;
+
+use crate::endpoints::{services_fit, EndpointService};
+use crate::instruments::Instruments;
 
 /// One shard's endpoints: pools and health.
 #[derive(Debug)]
 struct ShardEndpoints {
-    primary: Arc<Pool>,
-    primary_health: Option<HealthHandle>,
-    replicas: Vec<(Arc<Pool>, HealthHandle)>,
+    primary: Arc<EndpointService>,
+    replicas: Vec<Arc<EndpointService>>,
     /// Spreads reads over the replicas.
     next_read: AtomicU64,
 }
@@ -24,71 +24,85 @@ struct ShardEndpoints {
 #[derive(Debug)]
 pub struct Runtime {
     pub topology: Arc<Topology>,
+    /// 1 for the topology the proxy started with, one more for each reload.
+    pub version: u64,
     shards: Vec<ShardEndpoints>,
-    /// Checks every endpoint while the runtime lives.
-    _monitor: HealthMonitor,
+    /// Metric handles for this topology's shards and endpoints.
+    pub(crate) instruments: Instruments,
     /// Collation ids of table columns, looked up once: (schema, table, column) → id.
     collations: std::sync::Mutex<std::collections::HashMap<(String, String, String), Option<u16>>>,
+    /// The TLS acceptor for clients that ask for TLS (`[server] tls_cert_file`/`tls_key_file`).
+    pub(crate) tls: Option<shardgate_protocol::tls::ServerTls>,
 }
 
 impl Runtime {
+    /// Opens a pool and starts a health check for every endpoint of `topology` (version 1).
     pub fn new(topology: Arc<Topology>) -> Self {
-        let backend = &topology.backend;
-        let replication = &topology.replication;
-        let monitor = HealthMonitor::for_shards(
-            &topology.shards,
-            MonitorAccount {
-                user: backend.user.clone(),
-                password: backend.password.clone(),
-            },
-            HealthSettings {
-                interval: replication.health_check_interval,
-                max_lag: replication.max_lag,
-                connect_timeout: replication.health_check_timeout,
-                query_timeout: replication.health_check_timeout,
-                validation_query: backend.pool.validation_query.clone(),
-                ..HealthSettings::default()
-            },
-        );
-        let pool = |shard: &str, role: &str, endpoint: &Endpoint| {
-            Pool::new(
-                endpoint.clone(),
-                format!("shard {shard} {role} {endpoint}"),
-                backend.pool.clone(),
-                &backend.user,
-                &backend.password,
-                &backend.database,
-            )
+        Self::build(topology, 1, |_| None)
+    }
+
+    /// The runtime of `topology` replacing `old`: endpoints `old` already serves (same shard,
+    /// role and address, same pool and check settings) keep their pool and health state;
+    /// others get new ones. Services only `old` uses stop when the last query holding `old`
+    /// ends.
+    pub fn reload(old: &Runtime, topology: Arc<Topology>) -> Self {
+        let fit = services_fit(&old.topology, &topology);
+        let reuse = |target: &MonitorTarget| {
+            if !fit {
+                return None;
+            }
+            old.services().find(|s| s.target() == target).cloned()
         };
+        Self::build(topology, old.version + 1, reuse)
+    }
+
+    fn build(
+        topology: Arc<Topology>,
+        version: u64,
+        reuse: impl Fn(&MonitorTarget) -> Option<Arc<EndpointService>>,
+    ) -> Self {
+        let mut targets = MonitorTarget::of_shards(&topology.shards).into_iter();
+        let mut service = || {
+            let target = targets.next().expect("one target per endpoint");
+            reuse(&target).unwrap_or_else(|| EndpointService::start(target, &topology))
+        };
+        // `of_shards` lists each shard's primary, then its replicas, in config order.
         let shards = topology
             .shards
             .iter()
             .map(|shard| ShardEndpoints {
-                primary: pool(&shard.name, "primary", &shard.primary),
-                primary_health: monitor.handle(&shard.name, &shard.primary).cloned(),
-                replicas: shard
-                    .replicas
-                    .iter()
-                    .filter_map(|r| {
-                        let health = monitor.handle(&shard.name, r)?.clone();
-                        Some((pool(&shard.name, "replica", r), health))
-                    })
-                    .collect(),
+                primary: service(),
+                replicas: shard.replicas.iter().map(|_| service()).collect(),
                 next_read: AtomicU64::new(0),
             })
             .collect();
+        let tls = topology.server.tls.as_ref().and_then(|files| {
+            shardgate_protocol::tls::acceptor(&files.cert, &files.key)
+                .inspect_err(|e| tracing::error!(error = %e, "TLS certificate not loaded: clients asking for TLS are refused"))
+                .ok()
+        });
         Runtime {
+            instruments: Instruments::new(&topology),
+            tls,
             topology,
+            version,
             shards,
-            _monitor: monitor,
             collations: Default::default(),
         }
+    }
+
+    /// Every endpoint's pool and health check: each shard's primary, then its replicas.
+    pub(crate) fn services(&self) -> impl Iterator<Item = &Arc<EndpointService>> {
+        self.shards
+            .iter()
+            .flat_map(|s| std::iter::once(&s.primary).chain(&s.replicas))
     }
 
     /// Waits until every endpoint has been checked once (at most `limit`), so the first reads
     /// know which replicas may serve them.
     pub async fn first_checks(&self, limit: std::time::Duration) {
-        let _ = tokio::time::timeout(limit, self._monitor.first_round()).await;
+        let checks = futures_util::future::join_all(self.services().map(|s| s.first_check()));
+        let _ = tokio::time::timeout(limit, checks).await;
     }
 
     /// The collation id of a table column (from information_schema on `shard`), cached.
@@ -132,11 +146,11 @@ impl Runtime {
     }
 
     pub fn primary(&self, shard: ShardId) -> &Arc<Pool> {
-        &self.shards[shard].primary
+        &self.shards[shard].primary.pool
     }
 
     pub fn replica(&self, shard: ShardId, index: usize) -> &Arc<Pool> {
-        &self.shards[shard].replicas[index].0
+        &self.shards[shard].replicas[index].pool
     }
 
     pub fn has_replicas(&self, shard: ShardId) -> bool {
@@ -155,17 +169,15 @@ impl Runtime {
         excluded: &[usize],
     ) -> Choice {
         let endpoints = &self.shards[shard];
-        let primary_down = endpoints.primary_health.as_ref().is_some_and(|h| {
-            let primary = h.snapshot();
-            primary.checks > 0 && !primary.up
-        });
+        let primary = endpoints.primary.health.snapshot();
+        let primary_down = primary.checks > 0 && !primary.up;
         // The shared snapshots as they are; a copy only where this read must see otherwise.
         let snapshots: Vec<Arc<_>> = endpoints
             .replicas
             .iter()
             .enumerate()
-            .map(|(i, (_, health))| {
-                let snapshot = health.snapshot();
+            .map(|(i, replica)| {
+                let snapshot = replica.health.snapshot();
                 let in_rotation = if excluded.contains(&i) {
                     false
                 } else if primary_down && consistency == Consistency::Eventual {

@@ -11,9 +11,10 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use shardgate_backend::{BackendError, PooledConn, QueryHead};
+use shardgate_config::TransactionMode;
 use shardgate_merge::{
-    Aggregate, ColumnMeta, Filter, Limit, MemoryLimit, MergeError, MergeSort, OrderedAggregate,
-    Pipeline, Project, RowOperator, Sort, SortedDistinct,
+    Aggregate, BinaryRowEncoder, ColumnMeta, Filter, Limit, MemoryLimit, MergeError, MergeSort,
+    OrderedAggregate, Pipeline, Project, RowOperator, Sort, SortedDistinct,
 };
 use shardgate_protocol::packets;
 use shardgate_protocol::response::Finish;
@@ -51,13 +52,31 @@ fn shard_error(shard: &str, e: ClientError) -> ClientError {
     }
 }
 
+/// Reads the rest of an answer nobody wants any more, so that the connection stays usable
+/// (a transaction's); a connection that cannot be read to the end is marked broken.
+async fn drain(conn: &mut PooledConn, deadline: tokio::time::Instant) {
+    loop {
+        match tokio::time::timeout_at(deadline, conn.next_row()).await {
+            Ok(Ok(Ok(_))) => continue,
+            Ok(Ok(Err(Finish::Ok { .. } | Finish::Err(_)))) => return,
+            _ => {
+                conn.broken = true;
+                return;
+            }
+        }
+    }
+}
+
 /// Reads one shard's answer into `tx` until it ends, fails, times out or nobody listens.
+/// With `keep_conn` (a transaction's connection), an answer nobody listens to any more is
+/// read to its end instead of abandoned.
 async fn pump(
-    mut conn: PooledConn,
+    conn: &mut PooledConn,
     sql: Arc<str>,
     shard: String,
     timeout: Duration,
     tx: mpsc::Sender<FromShard>,
+    keep_conn: bool,
 ) {
     let deadline = tokio::time::Instant::now() + timeout;
     let timed_out = |shard: &str| {
@@ -99,7 +118,11 @@ async fn pump(
         Ok(Ok(QueryHead::Columns(columns))) => columns,
     };
     if tx.send(FromShard::Head(head)).await.is_err() {
-        conn.broken = true; // the rest of the answer is unread
+        if keep_conn {
+            drain(conn, deadline).await;
+        } else {
+            conn.broken = true; // the rest of the answer is unread
+        }
         return;
     }
     loop {
@@ -120,7 +143,11 @@ async fn pump(
         };
         let last = !matches!(message, FromShard::Row(_));
         if tx.send(message).await.is_err() {
-            conn.broken = true;
+            if keep_conn && !last {
+                drain(conn, deadline).await;
+            } else if !last {
+                conn.broken = true;
+            }
             return;
         }
         if last {
@@ -202,15 +229,24 @@ fn build_output(
 }
 
 impl Session {
-    /// Runs `plan` and streams the merged answer.
-    pub(crate) async fn scatter(&mut self, runtime: &Runtime, plan: &ScatterPlan) -> Step {
-        if let Some(pinned) = self.pinned_shard() {
+    /// Runs `plan` and streams the merged answer, as binary-protocol rows with `binary` (a
+    /// prepared statement's execution). Inside a transaction in transaction_mode "multi" it
+    /// runs on the transaction's connections, joining the shards it has not reached yet.
+    pub(crate) async fn scatter(
+        &mut self,
+        runtime: &Runtime,
+        plan: &ScatterPlan,
+        binary: bool,
+    ) -> Step {
+        let multi = runtime.topology.server.transaction_mode == TransactionMode::Multi;
+        let in_txn = multi && self.in_transaction();
+        if let (false, Some(&joined)) = (in_txn, self.txn_shards().first()) {
             let e = ClientError::new(
                 1235,
                 b"42000",
                 format!(
                     "this transaction runs on shard {}; a statement over several shards cannot join it (transaction_mode \"single\"): commit first",
-                    runtime.topology.shards[pinned].name
+                    runtime.topology.shards[joined].name
                 ),
             );
             return self.send_error(e).await;
@@ -218,29 +254,93 @@ impl Session {
         if let Some(e) = self.unmergeable_session(plan) {
             return self.send_error(e).await;
         }
-        let this = &*self;
-        let checkouts = plan
-            .shards
-            .iter()
-            .map(|&shard| this.checkout(runtime, shard));
-        let conns = futures_util::future::join_all(checkouts).await;
+        let conns: Vec<Result<PooledConn, ClientError>> = if in_txn {
+            for &shard in &plan.shards {
+                if let Err(e) = self.join_txn(runtime, shard).await {
+                    return self.send_error(e).await;
+                }
+            }
+            let txn = self.txn.as_mut().expect("joined above");
+            plan.shards
+                .iter()
+                .map(|&shard| Ok(txn.take(shard).expect("joined above")))
+                .collect()
+        } else {
+            let this = &*self;
+            let checkouts = plan.shards.iter().map(|&shard| async move {
+                this.checkout(runtime, shard)
+                    .await
+                    .map_err(|e| ClientError::from(&e))
+            });
+            futures_util::future::join_all(checkouts).await
+        };
         let settings = &runtime.topology.server;
-        let sql: Arc<str> = Arc::from(plan.sql.as_str());
         let mut inputs = Vec::with_capacity(conns.len());
-        for (&shard, conn) in plan.shards.iter().zip(conns) {
+        let mut lent = Vec::new();
+        let mut refused = None;
+        for (i, (&shard, conn)) in plan.shards.iter().zip(conns).enumerate() {
             let name = runtime.topology.shards[shard].name.clone();
-            let conn = match conn {
+            let mut conn = match conn {
                 Ok(conn) => conn,
                 Err(e) => {
-                    return self
-                        .send_error(shard_error(&name, ClientError::from(&e)))
-                        .await
+                    refused.get_or_insert(shard_error(&name, e));
+                    continue;
                 }
             };
             let (tx, rx) = mpsc::channel(ROWS_IN_FLIGHT);
-            tokio::spawn(pump(conn, sql.clone(), name, settings.scatter_timeout, tx));
+            // Each shard's own statement (its IN-list values only).
+            let sql: Arc<str> = Arc::from(plan.sql_for(i));
+            let timeout = settings.scatter_timeout;
+            let meter = runtime.instruments.primary(shard).clone();
+            let task = tokio::spawn(async move {
+                let statement = pump(&mut conn, sql, name, timeout, tx, in_txn);
+                let read = shardgate_router::StatementKind::Read;
+                crate::instruments::metered(&meter, read, statement).await;
+                conn
+            });
+            if in_txn {
+                lent.push((shard, task));
+            }
             inputs.push(rx);
         }
+        let step = match refused {
+            Some(e) => {
+                drop(inputs);
+                self.send_error(e).await
+            }
+            None => self.merge_scatter(runtime, plan, inputs, binary).await,
+        };
+        // A transaction's connections come back once their shards' answers are read.
+        let mut lost = None;
+        for (shard, task) in lent {
+            match task.await {
+                Ok(conn) if !conn.broken => {
+                    if let Some(txn) = self.txn.as_mut() {
+                        txn.give_back(shard, conn);
+                    }
+                }
+                _ => lost = Some(runtime.topology.shards[shard].name.clone()),
+            }
+        }
+        if let Some(shard) = lost {
+            self.txn = None;
+            step?;
+            return Err(End::BrokenAnswer(format!(
+                "shard {shard}: the transaction's connection broke during a statement over several shards"
+            )));
+        }
+        step
+    }
+
+    /// Reads the shards' answers from `inputs`, merges them and writes the result.
+    async fn merge_scatter(
+        &mut self,
+        runtime: &Runtime,
+        plan: &ScatterPlan,
+        mut inputs: Vec<mpsc::Receiver<FromShard>>,
+        binary: bool,
+    ) -> Step {
+        let settings = &runtime.topology.server;
         // Every shard's column definitions first: a shard that fails before its first row
         // fails the statement before anything reaches the client.
         let mut heads = Vec::with_capacity(inputs.len());
@@ -317,6 +417,19 @@ impl Session {
                     std::mem::take(&mut output.pipeline).then(Limit::new(0, Some(limit)));
             }
         }
+        let encoder = if binary {
+            let metas: Result<Vec<ColumnMeta>, _> = output
+                .definitions
+                .iter()
+                .map(|d| ColumnMeta::from_definition(d))
+                .collect();
+            match metas {
+                Ok(metas) => Some(BinaryRowEncoder::new(&metas)),
+                Err(e) => return self.send_error(merge_error(&e)).await,
+            }
+        } else {
+            None
+        };
         let header_status = self.status();
         self.client
             .queue_packet(&packets::column_count(output.definitions.len() as u64));
@@ -330,7 +443,13 @@ impl Session {
             self.client.queue_packet(&packets::eof(header_status, 0));
         }
         match self
-            .merge_rows(plan, &metas, &mut output.pipeline, &mut inputs)
+            .merge_rows(
+                plan,
+                &metas,
+                &mut output.pipeline,
+                &mut inputs,
+                encoder.as_ref(),
+            )
             .await
         {
             Ok(warnings) => {
@@ -352,6 +471,7 @@ impl Session {
         metas: &[ColumnMeta],
         pipeline: &mut Pipeline,
         inputs: &mut [mpsc::Receiver<FromShard>],
+        encoder: Option<&BinaryRowEncoder>,
     ) -> Result<u16, ClientError> {
         let mut warnings = 0u16;
         let mut out = Vec::new();
@@ -376,7 +496,7 @@ impl Session {
             'shards: for rx in inputs.iter_mut() {
                 while let Some(row) = receive(rx.recv().await, &mut warnings)? {
                     pipeline.push(row, &mut out).map_err(|e| merge_error(&e))?;
-                    self.emit(&mut out).await?;
+                    self.emit(&mut out, encoder).await?;
                     if pipeline.is_done() {
                         break 'shards;
                     }
@@ -388,7 +508,7 @@ impl Session {
             'merge: loop {
                 while let Some((_, row)) = merge.pop() {
                     pipeline.push(row, &mut out).map_err(|e| merge_error(&e))?;
-                    self.emit(&mut out).await?;
+                    self.emit(&mut out, encoder).await?;
                     if pipeline.is_done() {
                         break 'merge;
                     }
@@ -407,14 +527,28 @@ impl Session {
             }
         }
         pipeline.finish(&mut out).map_err(|e| merge_error(&e))?;
-        self.emit(&mut out).await?;
+        self.emit(&mut out, encoder).await?;
         Ok(warnings)
     }
 
-    /// Queues finished rows for the client, flushing when enough are buffered.
-    async fn emit(&mut self, rows: &mut Vec<Bytes>) -> Result<(), ClientError> {
+    /// Queues finished rows for the client (re-encoded with `encoder` for a binary result),
+    /// flushing when enough are buffered.
+    async fn emit(
+        &mut self,
+        rows: &mut Vec<Bytes>,
+        encoder: Option<&BinaryRowEncoder>,
+    ) -> Result<(), ClientError> {
+        let mut binary = Vec::new();
         for row in rows.drain(..) {
-            self.client.queue_packet(&row);
+            match encoder {
+                Some(encoder) => {
+                    encoder
+                        .encode(&row, &mut binary)
+                        .map_err(|e| merge_error(&e))?;
+                    self.client.queue_packet(&binary);
+                }
+                None => self.client.queue_packet(&row),
+            }
         }
         if self.client.write_buffer().len() >= FLUSH_AT {
             // A client that went away ends the statement; the session ends at its next read.
@@ -505,10 +639,7 @@ impl Session {
             return refuse("AVG() with a div_precision_increment other than 4");
         }
         let grouped = plan.merge.aggregate.is_some() || plan.merge.distinct;
-        if grouped
-            && plan.merge.limit.is_none()
-            && self.state.var_text("sql_select_limit").is_some()
-        {
+        if grouped && plan.merge.limit.is_none() && self.state.select_limit_set() {
             return refuse("GROUP BY, aggregates or DISTINCT under a session sql_select_limit");
         }
         None

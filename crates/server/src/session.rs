@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use shardgate_backend::{BackendError, Flavor, Pool, PooledConn};
+use shardgate_config::TransactionMode;
 use shardgate_protocol::forward::ForwardError;
 use shardgate_protocol::packets::{self, OkInfo};
 use shardgate_protocol::response::Finish;
@@ -11,6 +12,7 @@ use shardgate_protocol::server_handshake::{
     accept, change_user, ChangeUser, Greeting, HandshakeError, Login,
 };
 use shardgate_protocol::stmt::ExecuteRequest;
+use shardgate_protocol::tls::ClientStream;
 use shardgate_protocol::{CapabilityFlags, Command, PacketConn, ProtocolError, StatusFlags};
 use shardgate_ring::ShardId;
 use shardgate_router::{
@@ -20,6 +22,7 @@ use shardgate_router::{
 use tokio::net::TcpStream;
 
 use crate::errors::{unknown_command, ClientError};
+use crate::instruments::metered;
 use crate::prepared::Statements;
 use crate::runtime::Runtime;
 use crate::state::{expect_ok, SessionState};
@@ -59,7 +62,7 @@ impl Work<'_> {
     pub(crate) async fn run(
         &self,
         conn: &mut PooledConn,
-        client: &mut PacketConn<TcpStream>,
+        client: &mut PacketConn<ClientStream>,
     ) -> Result<Finish, ForwardError> {
         let execution = match self {
             Work::Command(command, arg) => return conn.forward(*command, arg, client).await,
@@ -103,26 +106,48 @@ impl Work<'_> {
     }
 }
 
-/// An open transaction: where it runs (once its first statement picked a shard).
+/// An open transaction: the shards it runs on, each with the connection pinned to it.
 #[derive(Debug, Default)]
-struct Txn {
-    /// `BEGIN …` text to send on the shard the transaction opens on (explicit transactions).
+pub(crate) struct Txn {
+    /// `BEGIN …` text to send on each shard the transaction opens on (explicit transactions).
     begin: Option<String>,
-    pinned: Option<(ShardId, PooledConn)>,
-    /// Whether anything but plain reads ran. A transaction that only read may move to another
-    /// shard (its snapshot is released); one that wrote or locked stays on its shard.
-    wrote: bool,
+    /// The shards joined so far, in the order they joined (the order COMMIT goes in).
+    joined: Vec<(ShardId, PooledConn)>,
+    /// Whether anything but plain reads ran. In transaction_mode "single" a transaction that
+    /// only read may move to another shard (its snapshot is released); one that wrote stays.
+    pub(crate) wrote: bool,
+}
+
+impl Txn {
+    pub(crate) fn conn(&mut self, shard: ShardId) -> Option<&mut PooledConn> {
+        self.joined
+            .iter_mut()
+            .find(|(s, _)| *s == shard)
+            .map(|(_, c)| c)
+    }
+
+    /// Takes the connection of `shard` out (to lend it to a task); `give_back` returns it.
+    pub(crate) fn take(&mut self, shard: ShardId) -> Option<PooledConn> {
+        let at = self.joined.iter().position(|(s, _)| *s == shard)?;
+        Some(self.joined.remove(at).1)
+    }
+
+    pub(crate) fn give_back(&mut self, shard: ShardId, conn: PooledConn) {
+        self.joined.push((shard, conn));
+    }
 }
 
 /// Who the client is: what COM_CHANGE_USER re-checks against.
 struct Identity {
     peer: String,
+    /// The account the client logged in as (admin statements check it).
+    user: String,
     /// The handshake's salt, which COM_CHANGE_USER scrambles with.
     scramble: [u8; 20],
 }
 
 pub(crate) struct Session {
-    pub(crate) client: PacketConn<TcpStream>,
+    pub(crate) client: PacketConn<ClientStream>,
     pub(crate) proxy: Arc<Proxy>,
     identity: Identity,
     pub(crate) capabilities: CapabilityFlags,
@@ -131,7 +156,7 @@ pub(crate) struct Session {
     pub(crate) statements: Statements,
     /// The state right after login, which COM_RESET_CONNECTION returns to.
     initial_state: SessionState,
-    txn: Option<Txn>,
+    pub(crate) txn: Option<Txn>,
     /// The id the session's last auto-increment INSERT generated (what LAST_INSERT_ID() says).
     last_insert_id: u64,
     /// The statement being run assigns user variables inside a query (see `Plan::leaves_state`).
@@ -144,7 +169,7 @@ pub(crate) struct Session {
 
 pub async fn run(stream: TcpStream, peer: SocketAddr, proxy: Arc<Proxy>) {
     let _ = stream.set_nodelay(true);
-    let mut client = PacketConn::new(stream);
+    let mut client = PacketConn::new(ClientStream::Plain(stream));
     let runtime = proxy.runtime();
     let connection_id = proxy.connection_id();
     let greeting = Greeting::new(connection_id, &runtime.topology.server.server_version);
@@ -153,6 +178,7 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, proxy: Arc<Proxy>) {
     let login = match accept(
         &mut client,
         &greeting,
+        runtime.tls.as_ref(),
         |user| {
             users
                 .iter()
@@ -175,13 +201,16 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, proxy: Arc<Proxy>) {
     };
     let identity = Identity {
         peer: peer_text.clone(),
+        user: login.user.clone(),
         scramble: greeting.scramble,
     };
     let Some(mut session) = Session::start(client, proxy, &runtime, &login, identity).await else {
         return;
     };
     tracing::info!(%peer, user = login.user, connection_id, "client connected");
-    match session.serve().await {
+    let _open = crate::instruments::ClientConnection::open();
+    let span = tracing::info_span!("client", connection_id);
+    match tracing::Instrument::instrument(session.serve(), span).await {
         Ok(()) => tracing::info!(%peer, connection_id, "client disconnected"),
         Err(End::Client(e)) => {
             tracing::info!(%peer, connection_id, reason = %e, "client connection closed")
@@ -196,7 +225,7 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, proxy: Arc<Proxy>) {
 impl Session {
     /// Finishes the connection phase: checks the requested database, then sends the final OK.
     async fn start(
-        client: PacketConn<TcpStream>,
+        client: PacketConn<ClientStream>,
         proxy: Arc<Proxy>,
         runtime: &Runtime,
         login: &Login,
@@ -288,6 +317,7 @@ impl Session {
         }
         self.initial_state = self.state.clone();
         tracing::info!(peer = %self.identity.peer, user = request.user, "changed user");
+        self.identity.user.clone_from(&request.user);
         self.send_ok(0, 0).await
     }
 
@@ -330,7 +360,19 @@ impl Session {
         self.client.write_packet(&ok).await.map_err(End::Client)
     }
 
+    /// The account the client is logged in as.
+    pub(crate) fn user(&self) -> &str {
+        &self.identity.user
+    }
+
     pub(crate) async fn send_error(&mut self, e: ClientError) -> Step {
+        crate::instruments::count_error(e.code);
+        tracing::info!(
+            code = e.code,
+            kind = crate::instruments::error_kind(e.code),
+            message = %e.message,
+            "statement failed"
+        );
         self.client
             .write_packet(&e.encode())
             .await
@@ -361,8 +403,8 @@ impl Session {
                 }
                 c if c == Command::COM_FIELD_LIST as u8 => {
                     let shard = self.proxy.runtime().topology.default_shard;
-                    self.forward(shard, Work::Command(Command::COM_FIELD_LIST, arg))
-                        .await?
+                    let work = Work::Command(Command::COM_FIELD_LIST, arg);
+                    self.forward(shard, StatementKind::Read, work).await?
                 }
                 c if c == Command::COM_SET_OPTION as u8 => {
                     let eof = packets::result_terminator(self.capabilities, self.status(), 0);
@@ -399,6 +441,9 @@ impl Session {
     async fn query(&mut self, arg: &[u8]) -> Step {
         let runtime = self.proxy.runtime();
         let sql = String::from_utf8_lossy(arg);
+        if let Some(statement) = crate::admin::parse(&sql) {
+            return self.admin(&runtime, statement).await;
+        }
         let plan = match plan_sql(&sql, &runtime.topology) {
             Ok(plan) => plan,
             Err(RouteError::Unparsed { table, message }) => {
@@ -427,7 +472,23 @@ impl Session {
             (Some(sql), _) | (None, Some(sql)) => sql.as_bytes(),
             (None, None) => arg,
         };
-        self.execute(&runtime, &plan, text).await
+        crate::instruments::record_load(&runtime, &plan);
+        let started = std::time::Instant::now();
+        let step = self.execute(&runtime, &plan, text, false).await;
+        let elapsed = started.elapsed();
+        runtime
+            .instruments
+            .route_duration(&plan.route)
+            .observe(elapsed.as_secs_f64());
+        if elapsed >= runtime.topology.server.slow_query {
+            tracing::info!(
+                duration_ms = elapsed.as_millis() as u64,
+                route = crate::instruments::route_label(&plan.route),
+                statement = %crate::slow_log::digest(&sql, crate::slow_log::MAX_TEXT),
+                "slow query"
+            );
+        }
+        step
     }
 
     /// A statement naming a sharded table that our parser cannot read. MariaDB's parser decides:
@@ -454,7 +515,15 @@ impl Session {
         self.send_error(error).await
     }
 
-    pub(crate) async fn execute(&mut self, runtime: &Runtime, plan: &Plan, text: &[u8]) -> Step {
+    /// Runs a planned statement; a scatter answers in binary-protocol rows with `binary` (a
+    /// prepared statement's execution).
+    pub(crate) async fn execute(
+        &mut self,
+        runtime: &Runtime,
+        plan: &Plan,
+        text: &[u8],
+        binary: bool,
+    ) -> Step {
         match &plan.route {
             Route::Shard(shard) => {
                 if self.in_transaction() {
@@ -482,7 +551,8 @@ impl Session {
             // `?` in a text query: MariaDB reports the syntax error.
             Route::Deferred(_) => {
                 let work = Work::Command(Command::COM_QUERY, text);
-                self.forward(runtime.topology.default_shard, work).await
+                self.forward(runtime.topology.default_shard, plan.kind, work)
+                    .await
             }
             Route::AllShards => {
                 let parts = (0..runtime.topology.shards.len())
@@ -490,7 +560,7 @@ impl Session {
                     .collect();
                 self.fan_out(runtime, parts, false).await
             }
-            Route::Scatter(plan) => self.scatter(runtime, plan).await,
+            Route::Scatter(plan) => self.scatter(runtime, plan, binary).await,
             Route::SetConsistency(level) => {
                 self.consistency_override = *level;
                 self.send_ok(0, 0).await
@@ -510,13 +580,19 @@ impl Session {
     }
 
     /// Runs `work` on a pooled connection of `shard` and forwards its answer.
-    pub(crate) async fn forward(&mut self, shard: ShardId, work: Work<'_>) -> Step {
+    pub(crate) async fn forward(
+        &mut self,
+        shard: ShardId,
+        kind: StatementKind,
+        work: Work<'_>,
+    ) -> Step {
         let runtime = self.proxy.runtime();
         let mut conn = match self.checkout(&runtime, shard).await {
             Ok(conn) => conn,
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };
-        let result = work.run(&mut conn, &mut self.client).await;
+        let meter = runtime.instruments.primary(shard);
+        let result = metered(meter, kind, work.run(&mut conn, &mut self.client)).await;
         self.mark_if_dirty(&mut conn);
         let pool = conn.pool().clone();
         drop(conn);
@@ -528,7 +604,10 @@ impl Session {
         runtime: &Runtime,
         shard: ShardId,
     ) -> Result<PooledConn, BackendError> {
-        let mut conn = runtime.primary(shard).get(self.flavor).await?;
+        let pool = runtime.primary(shard);
+        let mut conn = (runtime.instruments)
+            .checkout(pool, shard, None, self.flavor)
+            .await?;
         self.state.sync(&mut conn).await?;
         Ok(conn)
     }
@@ -552,7 +631,18 @@ impl Session {
                 }
                 return Ok(());
             }
-            Ok(Finish::Err(_)) => return Ok(()),
+            Ok(Finish::Err(e)) => {
+                crate::instruments::count_error(e.code);
+                // The backend's message may quote values: only at debug level.
+                tracing::info!(
+                    code = e.code,
+                    kind = crate::instruments::error_kind(e.code),
+                    endpoint = pool.label(),
+                    "statement failed on the backend"
+                );
+                tracing::debug!(code = e.code, message = %e.message, "backend error");
+                return Ok(());
+            }
             Err(ForwardError::Client(e)) => return Err(End::Client(e)),
             Err(ForwardError::Backend { error, partial }) => {
                 // Its siblings were opened before the same failure: don't hand them out.
@@ -568,7 +658,8 @@ impl Session {
             .await
     }
 
-    /// A statement inside a transaction: runs on the connection the transaction is pinned to.
+    /// A statement inside a transaction: runs on the transaction's connection to `shard`,
+    /// which joins the transaction first if it is new to it.
     pub(crate) async fn in_txn(
         &mut self,
         runtime: &Runtime,
@@ -576,60 +667,149 @@ impl Session {
         kind: StatementKind,
         work: Work<'_>,
     ) -> Step {
-        let txn = self.txn.get_or_insert_with(Txn::default);
-        if txn
-            .pinned
-            .as_ref()
-            .is_some_and(|(pinned, _)| *pinned != shard)
-            && !txn.wrote
-        {
-            let (_, mut conn) = txn.pinned.take().expect("checked");
-            // Ending a read-only transaction loses nothing; a failure just retires the connection.
-            if expect_ok(&mut conn, Command::COM_QUERY, b"ROLLBACK")
-                .await
-                .is_err()
-            {
-                conn.broken = true;
-            }
+        if let Err(e) = self.join_txn(runtime, shard).await {
+            return self.send_error(e).await;
         }
-        if let Some((pinned, _)) = &txn.pinned {
-            if *pinned != shard {
-                let e = ClientError::new(
-                    1235,
-                    b"42000",
-                    format!(
-                        "this transaction runs on shard {}; the statement needs shard {} (transaction_mode \"single\"): commit or roll back first",
-                        runtime.topology.shards[*pinned].name, runtime.topology.shards[shard].name
-                    ),
-                );
-                return self.send_error(e).await;
-            }
-        } else {
-            let mut conn = match self.checkout(runtime, shard).await {
-                Ok(conn) => conn,
-                Err(e) => return self.send_error(ClientError::from(&e)).await,
-            };
-            let txn = self.txn.as_mut().expect("txn just set");
-            if let Some(begin) = &txn.begin {
-                if let Err(e) = expect_ok(&mut conn, Command::COM_QUERY, begin.as_bytes()).await {
-                    return self.send_error(ClientError::from(&e)).await;
-                }
-            }
-            txn.pinned = Some((shard, conn));
-        }
-        let txn = self.txn.as_mut().expect("txn just set");
+        let txn = self.txn.as_mut().expect("joined above");
         txn.wrote |= kind != StatementKind::Read;
-        let (_, conn) = txn.pinned.as_mut().expect("pinned above");
-        let result = work.run(conn, &mut self.client).await;
+        let conn = txn.conn(shard).expect("joined above");
+        let meter = runtime.instruments.primary(shard);
+        let result = metered(meter, kind, work.run(conn, &mut self.client)).await;
         if self.statement_leaves_state {
             conn.vars_fingerprint = crate::state::DIRTY;
         }
         let pool = conn.pool().clone();
-        if !conn.in_transaction() || conn.broken {
-            // Committed implicitly (DDL), failed before starting, or broken: nothing stays pinned.
+        if conn.broken {
+            // The transaction is gone with its connection (MariaDB rolls it back); closing the
+            // client after the error is the one signal no client can miss.
             self.txn = None;
+            self.forwarded(result, &pool).await?;
+            return Err(End::BrokenAnswer(format!(
+                "{}: transaction connection lost",
+                pool.label()
+            )));
+        }
+        if !conn.in_transaction() {
+            // Committed implicitly (DDL) or never started: this shard is no longer part of it.
+            let txn = self.txn.as_mut().expect("joined above");
+            drop(txn.take(shard));
+            if txn.joined.is_empty() {
+                self.txn = None;
+            }
         }
         self.forwarded(result, &pool).await
+    }
+
+    /// Makes sure the open transaction (started here if none is) runs on `shard`: opens it there
+    /// when the shard is new to it, as `[server] transaction_mode` allows.
+    pub(crate) async fn join_txn(
+        &mut self,
+        runtime: &Runtime,
+        shard: ShardId,
+    ) -> Result<(), ClientError> {
+        let txn = self.txn.get_or_insert_with(Txn::default);
+        if let Some(conn) = txn.conn(shard) {
+            // A USE since the transaction reached this shard.
+            if conn.database != self.state.database {
+                expect_ok(conn, Command::COM_INIT_DB, self.state.database.as_bytes())
+                    .await
+                    .map_err(|e| ClientError::from(&e))?;
+                conn.database.clone_from(&self.state.database);
+            }
+            return Ok(());
+        }
+        if runtime.topology.server.transaction_mode == TransactionMode::Single {
+            if let Some(&(joined, _)) = txn.joined.first() {
+                if txn.wrote {
+                    return Err(ClientError::new(
+                        1235,
+                        b"42000",
+                        format!(
+                            "this transaction runs on shard {}; the statement needs shard {} (transaction_mode \"single\"): commit or roll back first",
+                            runtime.topology.shards[joined].name, runtime.topology.shards[shard].name
+                        ),
+                    ));
+                }
+                let mut conn = txn.take(joined).expect("joined");
+                // Ending a read-only transaction loses nothing; a failure just retires the connection.
+                if expect_ok(&mut conn, Command::COM_QUERY, b"ROLLBACK")
+                    .await
+                    .is_err()
+                {
+                    conn.broken = true;
+                }
+            }
+        }
+        let mut conn = self
+            .checkout(runtime, shard)
+            .await
+            .map_err(|e| ClientError::from(&e))?;
+        let txn = self.txn.as_mut().expect("created above");
+        if let Some(begin) = &txn.begin {
+            expect_ok(&mut conn, Command::COM_QUERY, begin.as_bytes())
+                .await
+                .map_err(|e| ClientError::from(&e))?;
+        }
+        txn.give_back(shard, conn);
+        Ok(())
+    }
+
+    /// Sends COMMIT or ROLLBACK (`text`) to every shard of a transaction that spans several,
+    /// one after another (transaction_mode "multi": not atomic), and answers the client.
+    async fn end_joined(
+        &mut self,
+        runtime: &Runtime,
+        joined: Vec<(ShardId, PooledConn)>,
+        commit: bool,
+        text: &[u8],
+    ) -> Step {
+        let name = |shard: ShardId| runtime.topology.shards[shard].name.as_str();
+        let mut ended = Vec::new();
+        let mut rolled_back = Vec::new();
+        let mut failure: Option<(ShardId, ClientError)> = None;
+        for (shard, mut conn) in joined {
+            if commit && failure.is_some() {
+                // A shard failed to commit: the ones after it roll back instead.
+                if expect_ok(&mut conn, Command::COM_QUERY, b"ROLLBACK")
+                    .await
+                    .is_ok()
+                {
+                    rolled_back.push(name(shard));
+                }
+                continue;
+            }
+            match expect_ok(&mut conn, Command::COM_QUERY, text).await {
+                Ok(()) => {
+                    if commit && runtime.has_replicas(shard) {
+                        self.remember_write(shard, &mut conn).await;
+                    }
+                    ended.push(name(shard));
+                }
+                Err(e) => {
+                    failure.get_or_insert((shard, ClientError::from(&e)));
+                }
+            }
+        }
+        let Some((shard, mut e)) = failure else {
+            return self.send_ok(0, 0).await;
+        };
+        e.message = format!("shard {}: {}", name(shard), e.message);
+        if commit {
+            e.message.push_str(&format!(
+                "; transaction_mode \"multi\" commits shard by shard: committed on [{}], rolled back on [{}]",
+                ended.join(", "),
+                rolled_back.join(", ")
+            ));
+        }
+        self.send_error(e).await
+    }
+
+    /// The shards the open transaction runs on.
+    pub(crate) fn txn_shards(&self) -> Vec<ShardId> {
+        self.txn
+            .as_ref()
+            .map(|t| t.joined.iter().map(|(s, _)| *s).collect())
+            .unwrap_or_default()
     }
 
     async fn use_database(&mut self, db: String) -> Step {
@@ -672,7 +852,7 @@ impl Session {
                     .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b == b'.')
             })
             .collect();
-        let pinned = self.txn.as_mut().and_then(|t| t.pinned.as_mut());
+        let pinned = self.txn.as_mut().and_then(|t| t.joined.first_mut());
         let result = match pinned {
             Some((_, conn)) => match expect_ok(conn, Command::COM_QUERY, text).await {
                 Ok(()) => crate::state::user_var_values(conn, &user_vars)
@@ -707,8 +887,18 @@ impl Session {
                 if let Some(mut conn) = conn {
                     conn.vars_fingerprint = self.state.fingerprint();
                 }
-                if let Some((_, conn)) = self.txn.as_mut().and_then(|t| t.pinned.as_mut()) {
-                    conn.vars_fingerprint = self.state.fingerprint();
+                if let Some(txn) = self.txn.as_mut() {
+                    // The other shards of the transaction take the same SET (a reset would end
+                    // their transaction).
+                    for (i, (_, conn)) in txn.joined.iter_mut().enumerate() {
+                        if i > 0 {
+                            if let Err(e) = expect_ok(conn, Command::COM_QUERY, text).await {
+                                conn.broken = true;
+                                return self.send_error(ClientError::from(&e)).await;
+                            }
+                        }
+                        conn.vars_fingerprint = self.state.fingerprint();
+                    }
                 }
                 if let Some(on) = autocommit {
                     self.state.autocommit = on;
@@ -733,59 +923,69 @@ impl Session {
         }
     }
 
-    /// The shard the open transaction is pinned to, if any.
-    pub(crate) fn pinned_shard(&self) -> Option<ShardId> {
-        self.txn
-            .as_ref()
-            .and_then(|t| t.pinned.as_ref())
-            .map(|(s, _)| *s)
-    }
-
-    /// The transaction's connection, if it is pinned to `shard`.
+    /// The transaction's connection to `shard`, if it has joined.
     pub(crate) fn pinned_conn(&mut self, shard: ShardId) -> Option<&mut PooledConn> {
-        match self.txn.as_mut().and_then(|t| t.pinned.as_mut()) {
-            Some((pinned, conn)) if *pinned == shard => Some(conn),
-            _ => None,
-        }
+        self.txn.as_mut()?.conn(shard)
     }
 
     fn pinned_in_trans(&self) -> bool {
         self.txn
             .as_ref()
-            .and_then(|t| t.pinned.as_ref())
-            .is_some_and(|(_, c)| c.in_transaction())
+            .is_some_and(|t| t.joined.iter().any(|(_, c)| c.in_transaction()))
     }
 
     async fn transaction(&mut self, runtime: &Runtime, cmd: &TxnCommand, text: &[u8]) -> Step {
-        let pinned = self
-            .txn
-            .as_ref()
-            .and_then(|t| t.pinned.as_ref())
-            .map(|(s, _)| *s);
-        match (cmd, pinned) {
-            // BEGIN inside a transaction commits it and starts another, on the same connection;
-            // savepoints belong to the open transaction.
-            (TxnCommand::Begin | TxnCommand::Savepoint, Some(shard)) => {
+        let joined = self.txn_shards();
+        match (cmd, joined.as_slice()) {
+            (TxnCommand::Savepoint, [_, _, ..]) => {
+                let e = ClientError::new(
+                    1235,
+                    b"42000",
+                    "savepoints are supported while a transaction runs on one shard; this one spans several (transaction_mode \"multi\")",
+                );
+                self.send_error(e).await
+            }
+            // BEGIN inside a transaction commits it and starts another: on one shard, on the
+            // same connection; savepoints belong to the open transaction.
+            (TxnCommand::Begin | TxnCommand::Savepoint, [shard]) => {
                 self.in_txn(
                     runtime,
-                    shard,
+                    *shard,
                     StatementKind::Transaction,
                     Work::Command(Command::COM_QUERY, text),
                 )
                 .await
             }
-            (TxnCommand::Begin, None) => {
+            (TxnCommand::Begin, []) => {
                 self.txn = Some(Txn {
                     begin: Some(String::from_utf8_lossy(text).into_owned()),
                     ..Txn::default()
                 });
                 self.send_ok(0, 0).await
             }
-            (TxnCommand::Commit | TxnCommand::Rollback, Some(_)) => {
-                let (shard, mut conn) = self.txn.take().and_then(|t| t.pinned).expect("pinned");
-                let result = conn
-                    .forward(Command::COM_QUERY, text, &mut self.client)
-                    .await;
+            (TxnCommand::Begin, [_, _, ..]) => {
+                let joined = self.txn.take().map(|t| t.joined).unwrap_or_default();
+                let begin = String::from_utf8_lossy(text).into_owned();
+                self.end_joined(runtime, joined, true, b"COMMIT").await?;
+                self.txn = Some(Txn {
+                    begin: Some(begin),
+                    ..Txn::default()
+                });
+                Ok(())
+            }
+            (TxnCommand::Commit | TxnCommand::Rollback, [_]) => {
+                let (shard, mut conn) = self
+                    .txn
+                    .take()
+                    .and_then(|mut t| t.joined.pop())
+                    .expect("joined");
+                let meter = runtime.instruments.primary(shard);
+                let result = metered(
+                    meter,
+                    StatementKind::Transaction,
+                    conn.forward(Command::COM_QUERY, text, &mut self.client),
+                )
+                .await;
                 if matches!(cmd, TxnCommand::Commit)
                     && result.is_ok()
                     && runtime.has_replicas(shard)
@@ -796,11 +996,16 @@ impl Session {
                 drop(conn);
                 self.forwarded(result, &pool).await
             }
-            (TxnCommand::Commit | TxnCommand::Rollback, None) => {
+            (TxnCommand::Commit | TxnCommand::Rollback, [_, _, ..]) => {
+                let joined = self.txn.take().map(|t| t.joined).unwrap_or_default();
+                let commit = matches!(cmd, TxnCommand::Commit);
+                self.end_joined(runtime, joined, commit, text).await
+            }
+            (TxnCommand::Commit | TxnCommand::Rollback, []) => {
                 self.txn = None;
                 self.send_ok(0, 0).await
             }
-            (TxnCommand::Savepoint, None) if self.txn.is_some() => {
+            (TxnCommand::Savepoint, []) if self.txn.is_some() => {
                 let e = ClientError::new(
                     1235,
                     b"42000",
@@ -808,9 +1013,10 @@ impl Session {
                 );
                 self.send_error(e).await
             }
-            (TxnCommand::Savepoint, None) => {
+            (TxnCommand::Savepoint, []) => {
                 self.forward(
                     runtime.topology.default_shard,
+                    StatementKind::Transaction,
                     Work::Command(Command::COM_QUERY, text),
                 )
                 .await

@@ -67,6 +67,16 @@ impl SessionState {
         text.rsplit('=').next()?.trim().parse().ok()
     }
 
+    /// Whether the session limits SELECTs (`sql_select_limit` set to anything but its default).
+    pub fn select_limit_set(&self) -> bool {
+        let Some(sql) = self.var_text("sql_select_limit") else {
+            return false;
+        };
+        let value = String::from_utf8_lossy(sql);
+        let value = value.rsplit('=').next().unwrap_or_default().trim();
+        !(value.eq_ignore_ascii_case("DEFAULT") || value == u64::MAX.to_string())
+    }
+
     pub fn fingerprint(&self) -> u64 {
         self.fingerprint
     }

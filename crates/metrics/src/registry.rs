@@ -1,0 +1,220 @@
+//! The process-wide registry: every `shardgate_*` metric, created once.
+
+use std::sync::OnceLock;
+
+use prometheus::{
+    Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+/// Buckets for statement and pool-wait durations: 0.5 ms .. 10 s.
+const DURATION_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Every metric of the proxy; fields are named after the metric without the `shardgate_` prefix.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// Statements sent to backends, by `shard`, `role` (primary|replica) and `kind` (read|write|other).
+    pub queries_total: IntCounterVec,
+    /// Client statement latency, by `route` (single|multi|scatter).
+    pub query_duration_seconds: HistogramVec,
+    /// Latency of one statement on one backend, by `shard` and `role`.
+    pub backend_query_duration_seconds: HistogramVec,
+    /// Errors returned to clients, by `kind`.
+    pub errors_total: IntCounterVec,
+    /// Client connections open now.
+    pub client_connections: IntGauge,
+    /// Pooled backend connections, by `shard`, `endpoint` and `state` (in_use|idle|waiting).
+    pub pool_connections: IntGaugeVec,
+    /// Time spent waiting for a pooled backend connection.
+    pub pool_wait_seconds: Histogram,
+    /// Checkouts that found a pool at its maximum size, by `shard` and `endpoint`.
+    pub pool_exhausted_total: IntCounterVec,
+    /// Replication lag reported by each replica, by `shard` and `endpoint`.
+    pub replica_lag_seconds: GaugeVec,
+    /// 1 when the last health check of an endpoint passed, by `shard`, `endpoint` and `role`.
+    pub backend_up: IntGaugeVec,
+    /// Gini coefficient (0..100) of a table's requests over its shards in the recent window, by `table`.
+    pub hotspot_score: GaugeVec,
+    /// Config reloads, by `result` (ok|error).
+    pub config_reloads_total: IntCounterVec,
+    /// Version of the topology serving now; starts at 1 and grows by one per successful reload.
+    pub topology_version: IntGauge,
+}
+
+/// The process-wide metrics, created on first use.
+pub fn metrics() -> &'static Metrics {
+    static METRICS: OnceLock<Metrics> = OnceLock::new();
+    METRICS.get_or_init(Metrics::new)
+}
+
+fn opts(name: &str, help: &str) -> Opts {
+    Opts::new(format!("shardgate_{name}"), help)
+}
+
+fn histogram_opts(name: &str, help: &str) -> HistogramOpts {
+    HistogramOpts::new(format!("shardgate_{name}"), help).buckets(DURATION_BUCKETS.to_vec())
+}
+
+impl Metrics {
+    fn new() -> Self {
+        let registry = Registry::new();
+        // Names and labels are constants: a failure here is a programming error caught by any test.
+        let register = |collector: Box<dyn prometheus::core::Collector>| {
+            registry
+                .register(collector)
+                .expect("metric registered twice");
+        };
+        let queries_total = IntCounterVec::new(
+            opts("queries_total", "Statements sent to backends."),
+            &["shard", "role", "kind"],
+        )
+        .expect("valid metric");
+        let query_duration_seconds = HistogramVec::new(
+            histogram_opts(
+                "query_duration_seconds",
+                "Client statement latency by route.",
+            ),
+            &["route"],
+        )
+        .expect("valid metric");
+        let backend_query_duration_seconds = HistogramVec::new(
+            histogram_opts(
+                "backend_query_duration_seconds",
+                "Latency of statements on one backend.",
+            ),
+            &["shard", "role"],
+        )
+        .expect("valid metric");
+        let errors_total = IntCounterVec::new(
+            opts("errors_total", "Errors returned to clients, by kind."),
+            &["kind"],
+        )
+        .expect("valid metric");
+        let client_connections =
+            IntGauge::with_opts(opts("client_connections", "Client connections open now."))
+                .expect("valid metric");
+        let pool_connections = IntGaugeVec::new(
+            opts("pool_connections", "Pooled backend connections by state."),
+            &["shard", "endpoint", "state"],
+        )
+        .expect("valid metric");
+        let pool_wait_seconds = Histogram::with_opts(histogram_opts(
+            "pool_wait_seconds",
+            "Time spent waiting for a pooled backend connection.",
+        ))
+        .expect("valid metric");
+        let pool_exhausted_total = IntCounterVec::new(
+            opts(
+                "pool_exhausted_total",
+                "Checkouts that found the pool at its maximum size.",
+            ),
+            &["shard", "endpoint"],
+        )
+        .expect("valid metric");
+        let replica_lag_seconds = GaugeVec::new(
+            opts("replica_lag_seconds", "Replication lag of each replica."),
+            &["shard", "endpoint"],
+        )
+        .expect("valid metric");
+        let backend_up = IntGaugeVec::new(
+            opts(
+                "backend_up",
+                "1 when the endpoint's last health check passed.",
+            ),
+            &["shard", "endpoint", "role"],
+        )
+        .expect("valid metric");
+        let hotspot_score = GaugeVec::new(
+            opts(
+                "hotspot_score",
+                "Gini coefficient (0-100) of a table's requests over its shards.",
+            ),
+            &["table"],
+        )
+        .expect("valid metric");
+        let config_reloads_total = IntCounterVec::new(
+            opts("config_reloads_total", "Config reloads by result."),
+            &["result"],
+        )
+        .expect("valid metric");
+        let topology_version = IntGauge::with_opts(opts(
+            "topology_version",
+            "Version of the topology serving now.",
+        ))
+        .expect("valid metric");
+
+        register(Box::new(queries_total.clone()));
+        register(Box::new(query_duration_seconds.clone()));
+        register(Box::new(backend_query_duration_seconds.clone()));
+        register(Box::new(errors_total.clone()));
+        register(Box::new(client_connections.clone()));
+        register(Box::new(pool_connections.clone()));
+        register(Box::new(pool_wait_seconds.clone()));
+        register(Box::new(pool_exhausted_total.clone()));
+        register(Box::new(replica_lag_seconds.clone()));
+        register(Box::new(backend_up.clone()));
+        register(Box::new(hotspot_score.clone()));
+        register(Box::new(config_reloads_total.clone()));
+        register(Box::new(topology_version.clone()));
+        // Both results exist from the start, so `rate()` and alerts see a 0 before the first reload.
+        for result in ["ok", "error"] {
+            config_reloads_total.with_label_values(&[result]);
+        }
+        topology_version.set(1);
+
+        Metrics {
+            registry,
+            queries_total,
+            query_duration_seconds,
+            backend_query_duration_seconds,
+            errors_total,
+            client_connections,
+            pool_connections,
+            pool_wait_seconds,
+            pool_exhausted_total,
+            replica_lag_seconds,
+            backend_up,
+            hotspot_score,
+            config_reloads_total,
+            topology_version,
+        }
+    }
+
+    /// Every metric in the Prometheus text exposition format.
+    pub fn encode(&self) -> String {
+        let mut out = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .expect("text encoding into a Vec cannot fail");
+        String::from_utf8(out).expect("the text format is UTF-8")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_metric_is_exposed_with_its_prefix() {
+        let m = metrics();
+        m.queries_total
+            .with_label_values(&["s0", "primary", "read"])
+            .inc();
+        let text = m.encode();
+        for name in [
+            "shardgate_queries_total",
+            "shardgate_config_reloads_total",
+            "shardgate_topology_version",
+            "shardgate_client_connections",
+            "shardgate_pool_wait_seconds",
+        ] {
+            assert!(
+                text.contains(&format!("# TYPE {name} ")),
+                "{name} missing in\n{text}"
+            );
+        }
+    }
+}

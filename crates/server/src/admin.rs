@@ -1,0 +1,318 @@
+//! Admin statements the proxy answers itself, for users with `admin = true`:
+//! `SHOW SHARDGATE SHARDS | TABLES | HOTSPOTS | ROUTE FOR <statement>`.
+//!
+//! They are recognised before the SQL planner, which cannot parse them.
+
+use shardgate_backend::Role;
+use shardgate_protocol::packets::{self, ColumnDef};
+use shardgate_ring::Sharder;
+use shardgate_router::{plan_sql, Plan, Route};
+
+use crate::errors::ClientError;
+use crate::runtime::Runtime;
+use crate::session::{End, Session, Step};
+
+/// One admin statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admin<'a> {
+    /// Every endpoint: health, lag, rotation, pool use.
+    Shards,
+    /// Every table rule: strategy, shard key, consistency level.
+    Tables,
+    /// Every sharded table's hot-spot score and requests per shard.
+    Hotspots,
+    /// The plan of the statement that follows `ROUTE FOR`.
+    RouteFor(&'a str),
+    /// `SHOW SHARDGATE` followed by something else.
+    Unknown(&'a str),
+}
+
+/// The admin statement `sql` is, if it starts with `SHOW SHARDGATE` (any case).
+pub(crate) fn parse(sql: &str) -> Option<Admin<'_>> {
+    let rest = strip_word(sql.trim_start(), "show")?;
+    let rest = strip_word(rest, "shardgate")?;
+    let rest = rest.trim().trim_end_matches(';').trim_end();
+    if let Some(statement) = strip_word(rest, "route").and_then(|r| strip_word(r, "for")) {
+        return Some(Admin::RouteFor(statement.trim()));
+    }
+    Some(match rest.to_ascii_lowercase().as_str() {
+        "shards" => Admin::Shards,
+        "tables" => Admin::Tables,
+        "hotspots" => Admin::Hotspots,
+        _ => Admin::Unknown(rest),
+    })
+}
+
+/// `text` after the word `word` (any case) and the white space after it, if it starts so.
+fn strip_word<'a>(text: &'a str, word: &str) -> Option<&'a str> {
+    let head = text.get(..word.len())?;
+    let rest = &text[word.len()..];
+    let ends = rest.is_empty() || rest.starts_with(|c: char| c.is_ascii_whitespace());
+    (head.eq_ignore_ascii_case(word) && ends).then(|| rest.trim_start())
+}
+
+/// A result set the proxy builds itself: column names and text rows (None = NULL).
+struct Rows {
+    columns: &'static [&'static str],
+    rows: Vec<Vec<Option<String>>>,
+}
+
+impl Session {
+    /// Answers an admin statement, or refuses it to a user without `admin = true`.
+    pub(crate) async fn admin(&mut self, runtime: &Runtime, statement: Admin<'_>) -> Step {
+        let user = self.user();
+        let allowed = runtime
+            .topology
+            .users
+            .iter()
+            .any(|u| u.name == user && u.admin);
+        if !allowed {
+            let e = ClientError::new(
+                1227,
+                b"42000",
+                format!(
+                    "Access denied; you need the shardgate admin privilege (admin = true for user {user:?} in [[users]]) for this operation"
+                ),
+            );
+            return self.send_error(e).await;
+        }
+        let rows = match statement {
+            Admin::Shards => shards(runtime),
+            Admin::Tables => tables(runtime),
+            Admin::Hotspots => hotspots(runtime),
+            Admin::RouteFor(sql) => match plan_sql(sql, &runtime.topology) {
+                Ok(plan) => route(runtime, &plan, sql),
+                Err(e) => return self.send_error(ClientError::from(&e)).await,
+            },
+            Admin::Unknown(what) => {
+                let e = ClientError::new(
+                    1064,
+                    b"42000",
+                    format!("unknown statement SHOW SHARDGATE {what}: expected SHOW SHARDGATE SHARDS, TABLES, HOTSPOTS or ROUTE FOR <statement>"),
+                );
+                return self.send_error(e).await;
+            }
+        };
+        self.send_rows(rows).await
+    }
+
+    /// Writes a text result set.
+    async fn send_rows(&mut self, rows: Rows) -> Step {
+        let mut packets = Vec::with_capacity(rows.columns.len() + rows.rows.len() + 3);
+        packets.push(packets::column_count(rows.columns.len() as u64));
+        packets.extend(rows.columns.iter().map(|c| ColumnDef::varchar(c).encode()));
+        if !self
+            .capabilities
+            .contains(shardgate_protocol::CapabilityFlags::CLIENT_DEPRECATE_EOF)
+        {
+            packets.push(packets::eof(self.status(), 0));
+        }
+        for row in &rows.rows {
+            packets.push(packets::text_row(
+                row.iter().map(|v| v.as_deref().map(str::as_bytes)),
+            ));
+        }
+        packets.push(packets::result_terminator(
+            self.capabilities,
+            self.status(),
+            0,
+        ));
+        for packet in &packets {
+            self.client
+                .write_packet(packet)
+                .await
+                .map_err(End::Client)?;
+        }
+        Ok(())
+    }
+}
+
+fn yes_no(b: bool) -> Option<String> {
+    Some(if b { "yes" } else { "no" }.to_owned())
+}
+
+/// `SHOW SHARDGATE SHARDS`: one row per endpoint.
+fn shards(runtime: &Runtime) -> Rows {
+    let rows = runtime
+        .services()
+        .map(|service| {
+            let target = service.target();
+            let health = service.health.snapshot();
+            let stats = service.pool.stats();
+            let status = match (health.checks, health.up) {
+                (0, _) => "unchecked",
+                (_, true) => "up",
+                (_, false) => "down",
+            };
+            let replica = target.role == Role::Replica;
+            vec![
+                Some(target.shard.clone()),
+                Some(target.role.as_str().to_owned()),
+                Some(target.endpoint.to_string()),
+                Some(status.to_owned()),
+                health
+                    .lag
+                    .filter(|_| replica)
+                    .map(|lag| lag.as_secs().to_string()),
+                if replica {
+                    yes_no(health.in_rotation)
+                } else {
+                    None
+                },
+                Some(stats.in_use.to_string()),
+                Some(stats.idle.to_string()),
+                Some(stats.waiting.to_string()),
+                health.last_error.clone(),
+            ]
+        })
+        .collect();
+    Rows {
+        columns: &[
+            "shard",
+            "role",
+            "address",
+            "status",
+            "lag_seconds",
+            "in_rotation",
+            "pool_in_use",
+            "pool_idle",
+            "pool_waiting",
+            "last_error",
+        ],
+        rows,
+    }
+}
+
+/// `SHOW SHARDGATE TABLES`: sharded tables, then reference tables, each by name.
+fn tables(runtime: &Runtime) -> Rows {
+    let topology = &runtime.topology;
+    let default = topology.replication.consistency;
+    let mut sharded: Vec<_> = topology.tables.values().collect();
+    sharded.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut rows: Vec<Vec<Option<String>>> = sharded
+        .into_iter()
+        .map(|rule| {
+            let strategy = match rule.sharder.as_ref() {
+                Sharder::ConsistentHash(_) => "consistent_hash",
+                Sharder::HashMod { .. } => "hash_mod",
+                Sharder::Range(_) => "range",
+            };
+            vec![
+                Some(rule.name.clone()),
+                Some(strategy.to_owned()),
+                Some(rule.shard_key.clone()),
+                Some(rule.consistency.unwrap_or(default).as_str().to_owned()),
+            ]
+        })
+        .collect();
+    let mut reference: Vec<_> = topology.reference_tables.iter().collect();
+    reference.sort();
+    rows.extend(reference.into_iter().map(|name| {
+        vec![
+            Some(name.clone()),
+            Some("reference".to_owned()),
+            None,
+            Some(default.as_str().to_owned()),
+        ]
+    }));
+    Rows {
+        columns: &["table", "strategy", "shard_key", "consistency"],
+        rows,
+    }
+}
+
+/// `SHOW SHARDGATE HOTSPOTS`: one row per sharded table.
+fn hotspots(runtime: &Runtime) -> Rows {
+    let shard_names: Vec<&str> = runtime
+        .topology
+        .shards
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    let rows = runtime
+        .instruments
+        .hotspots
+        .scores()
+        .into_iter()
+        .map(|t| {
+            let per_shard: Vec<String> = shard_names
+                .iter()
+                .zip(&t.counts)
+                .map(|(name, n)| format!("{name}={n}"))
+                .collect();
+            vec![
+                Some(t.table),
+                Some(format!("{:.1}", t.score)),
+                Some(t.counts.iter().sum::<u64>().to_string()),
+                Some(per_shard.join(" ")),
+                yes_no(t.hot),
+            ]
+        })
+        .collect();
+    Rows {
+        columns: &["table", "score", "requests", "requests_per_shard", "hot"],
+        rows,
+    }
+}
+
+/// `SHOW SHARDGATE ROUTE FOR …`: one row per shard the statement would run on, with the text
+/// sent there; the whole plan, as `shardgate route --sql` prints it, in every row.
+fn route(runtime: &Runtime, plan: &Plan, sql: &str) -> Rows {
+    let topology = &runtime.topology;
+    let name = |shard: &usize| Some(topology.shards[*shard].name.clone());
+    let text = plan.rewritten.as_deref().unwrap_or(sql);
+    let parts: Vec<(Option<String>, String)> = match &plan.route {
+        Route::Shard(shard) => vec![(name(shard), text.to_owned())],
+        Route::AllShards => (0..topology.shards.len())
+            .map(|s| (name(&s), text.to_owned()))
+            .collect(),
+        Route::Broadcast(shards) => shards.iter().map(|s| (name(s), text.to_owned())).collect(),
+        Route::Split(parts) => parts
+            .iter()
+            .map(|(s, sql)| (name(s), sql.clone()))
+            .collect(),
+        Route::Scatter(scatter) => (scatter.shards.iter().enumerate())
+            .map(|(i, s)| (name(s), scatter.sql_for(i).to_owned()))
+            .collect(),
+        // Decided per execution (a prepared statement's parameters) or by the proxy itself.
+        _ => vec![(None, text.to_owned())],
+    };
+    let whole = plan.display(topology).to_string();
+    let rows = parts
+        .into_iter()
+        .map(|(shard, sql)| vec![shard, Some(sql), Some(whole.clone())])
+        .collect();
+    Rows {
+        columns: &["shard", "sql", "plan"],
+        rows,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_the_statements_in_any_case() {
+        assert_eq!(parse("SHOW SHARDGATE SHARDS"), Some(Admin::Shards));
+        assert_eq!(parse("  show shardgate tables ;"), Some(Admin::Tables));
+        assert_eq!(parse("Show\nShardGate\tHotSpots"), Some(Admin::Hotspots));
+        assert_eq!(
+            parse("SHOW SHARDGATE ROUTE FOR SELECT * FROM users WHERE id = 7;"),
+            Some(Admin::RouteFor("SELECT * FROM users WHERE id = 7"))
+        );
+        assert_eq!(
+            parse("SHOW SHARDGATE nonsense"),
+            Some(Admin::Unknown("nonsense"))
+        );
+    }
+
+    #[test]
+    fn leaves_other_statements_alone() {
+        assert_eq!(parse("SHOW TABLES"), None);
+        assert_eq!(parse("SHOW SHARDGATES"), None);
+        assert_eq!(parse("SELECT 'SHOW SHARDGATE SHARDS'"), None);
+        assert_eq!(parse("SHOWSHARDGATE SHARDS"), None);
+        assert_eq!(parse("é"), None);
+    }
+}

@@ -1,0 +1,293 @@
+//! Hot reload of the config file: on SIGHUP, or when the file's bytes change, the file is read,
+//! validated and turned into a new [`Runtime`] that replaces the serving one atomically.
+//! Queries in flight finish on the runtime they started with; a file with errors changes
+//! nothing.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use shardgate_config::{ConfigError, ConfigErrors, Topology};
+
+use crate::{Proxy, Runtime};
+
+/// What a reload that was applied changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReloadOutcome {
+    /// The topology version serving now.
+    pub version: u64,
+    /// Endpoints that got a new pool and health check, e.g. `s2 primary 127.0.0.1:3320`.
+    pub started: Vec<String>,
+    /// Endpoints whose pool and health check stop (once no query in flight uses them).
+    pub stopped: Vec<String>,
+    /// Settings that changed in the file but keep their old value until a restart.
+    pub ignored: Vec<String>,
+}
+
+impl Proxy {
+    /// Reads the config file at `path` and, if it is valid, serves its topology from now on.
+    /// Otherwise logs each problem (`FILE:LINE: KEY: MESSAGE`) and keeps the current topology.
+    /// Counted in `shardgate_config_reloads_total{result}`.
+    pub async fn reload_from(&self, path: &Path) -> Result<ReloadOutcome, ConfigErrors> {
+        let file_name = path.display().to_string();
+        let bytes = match tokio::fs::read(path).await {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                let message = format!("cannot read config file: {e}");
+                return Err(self.rejected(file_problem(&file_name, message)));
+            }
+        };
+        let mut last = self.last_config.lock().await;
+        self.apply(&mut last, bytes, &file_name).await
+    }
+
+    /// Validates `bytes` and swaps in the new runtime; `last` (held locked, so reloads run one
+    /// at a time) records what was read.
+    async fn apply(
+        &self,
+        last: &mut Option<Vec<u8>>,
+        bytes: Vec<u8>,
+        file_name: &str,
+    ) -> Result<ReloadOutcome, ConfigErrors> {
+        let parsed = match std::str::from_utf8(&bytes) {
+            Ok(text) => shardgate_config::parse(text, file_name),
+            Err(e) => Err(file_problem(file_name, format!("not UTF-8: {e}"))),
+        };
+        *last = Some(bytes);
+        let old = self.runtime();
+        let topology = match parsed.and_then(|new| keeps_shards(&old.topology, new, file_name)) {
+            Ok(topology) => Arc::new(topology),
+            Err(errors) => return Err(self.rejected(errors)),
+        };
+        let ignored = restart_only_changes(&old.topology, &topology);
+        for setting in &ignored {
+            tracing::warn!("config reload: {setting} changed; ignored until restart");
+        }
+        let runtime = Runtime::reload(&old, topology);
+        // New endpoints are checked once before any query may pick them (as at start-up).
+        let replication = &runtime.topology.replication;
+        let limit = replication.health_check_timeout * 3 + replication.health_check_interval;
+        runtime.first_checks(limit).await;
+        let kept = |r: &Runtime, s: &Arc<crate::endpoints::EndpointService>| {
+            r.services().any(|t| Arc::ptr_eq(s, t))
+        };
+        let outcome = ReloadOutcome {
+            version: runtime.version,
+            started: (runtime.services())
+                .filter(|s| !kept(&old, s))
+                .map(|s| s.target().to_string())
+                .collect(),
+            stopped: (old.services())
+                .filter(|s| !kept(&runtime, s))
+                .map(|s| s.target().to_string())
+                .collect(),
+            ignored,
+        };
+        self.runtime.store(Arc::new(runtime));
+        let metrics = shardgate_metrics::metrics();
+        metrics
+            .config_reloads_total
+            .with_label_values(&["ok"])
+            .inc();
+        metrics
+            .topology_version
+            .set(i64::try_from(outcome.version).unwrap_or(i64::MAX));
+        tracing::info!(
+            version = outcome.version,
+            started = ?outcome.started,
+            stopped = ?outcome.stopped,
+            "config reloaded"
+        );
+        Ok(outcome)
+    }
+
+    /// Logs every problem of a rejected file and counts the failure.
+    fn rejected(&self, errors: ConfigErrors) -> ConfigErrors {
+        for problem in &errors {
+            tracing::error!("config reload rejected: {problem}");
+        }
+        tracing::warn!(
+            version = self.runtime().version,
+            "config reload rejected; the current topology keeps serving"
+        );
+        let metrics = shardgate_metrics::metrics();
+        metrics
+            .config_reloads_total
+            .with_label_values(&["error"])
+            .inc();
+        errors
+    }
+}
+
+/// Polls the config file at `path` every `interval` and reloads when its bytes differ from the
+/// last ones read (by this watcher, a SIGHUP reload, or here at the call, which counts as
+/// loaded). The path is opened afresh each time, so a Kubernetes ConfigMap update (an atomic
+/// swap of the `..data` symlink the file resolves through) is seen like an edit. Write the file
+/// atomically (rename) or a half-written file may be read, rejected, then reloaded whole.
+pub fn watch_config(
+    proxy: Arc<Proxy>,
+    path: PathBuf,
+    interval: Duration,
+) -> impl Future<Output = ()> {
+    let loaded = std::fs::read(&path).ok();
+    async move {
+        proxy
+            .last_config
+            .lock()
+            .await
+            .get_or_insert_with(|| loaded.unwrap_or_default());
+        let file_name = path.display().to_string();
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut unreadable = false;
+        loop {
+            tick.tick().await;
+            let bytes = match tokio::fs::read(&path).await {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    // Reported once per outage; editors and ConfigMap swaps never leave a gap.
+                    if !unreadable {
+                        tracing::warn!(file = %file_name, error = %e, "cannot read the config file; the current topology keeps serving");
+                    }
+                    unreadable = true;
+                    continue;
+                }
+            };
+            unreadable = false;
+            let mut last = proxy.last_config.lock().await;
+            if last.as_deref() != Some(bytes.as_slice()) {
+                // Problems are logged and counted inside.
+                let _ = proxy.apply(&mut last, bytes, &file_name).await;
+            }
+        }
+    }
+}
+
+fn file_problem(file_name: &str, message: String) -> ConfigErrors {
+    ConfigErrors {
+        errors: vec![ConfigError {
+            file: file_name.to_owned(),
+            line: None,
+            key: String::new(),
+            message,
+        }],
+    }
+}
+
+/// `new` if every shard of `old` is still at its position. Sessions keep shard positions
+/// between statements (a transaction's pinned shards, read-your-writes positions), so a reload
+/// may add shards at the end and change any shard's endpoints, but not remove, rename or
+/// reorder shards.
+fn keeps_shards(old: &Topology, new: Topology, file_name: &str) -> Result<Topology, ConfigErrors> {
+    let errors: Vec<ConfigError> = old
+        .shards
+        .iter()
+        .enumerate()
+        .filter_map(|(i, was)| {
+            let (key, what) = match new.shards.get(i) {
+                Some(now) if now.name == was.name => return None,
+                Some(now) => (
+                    format!("shards[{i}].name"),
+                    format!("shard {:?} is where {:?} was", now.name, was.name),
+                ),
+                None => ("shards".to_owned(), format!("shard {:?} is missing", was.name)),
+            };
+            Some(ConfigError {
+                file: file_name.to_owned(),
+                line: None,
+                key,
+                message: format!(
+                    "{what}: a reload keeps the shards in order and adds new ones at the end (restart to remove, rename or reorder shards)"
+                ),
+            })
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(new)
+    } else {
+        Err(ConfigErrors { errors })
+    }
+}
+
+/// Settings that differ between `old` and `new` but are only read at start-up.
+fn restart_only_changes(old: &Topology, new: &Topology) -> Vec<String> {
+    let (old, new) = (&old.server, &new.server);
+    let mut changed = Vec::new();
+    if old.listen != new.listen {
+        changed.push(format!(
+            "[server] listen ({:?} → {:?})",
+            old.listen, new.listen
+        ));
+    }
+    if old.metrics_listen != new.metrics_listen {
+        changed.push(format!(
+            "[server] metrics_listen ({:?} → {:?})",
+            old.metrics_listen, new.metrics_listen
+        ));
+    }
+    changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A config with shards `names` (in that order) listening on `listen`.
+    fn topology(listen: &str, names: &[&str]) -> Topology {
+        let mut text = format!(
+            "[server]\nlisten = \"{listen}\"\n[[users]]\nname = \"app\"\npassword = \"app\"\n\
+             [backend]\nuser = \"u\"\npassword = \"p\"\ndatabase = \"app\"\n"
+        );
+        for (i, name) in names.iter().enumerate() {
+            text += &format!(
+                "[[shards]]\nname = \"{name}\"\nprimary = \"127.0.0.1:{}\"\n",
+                3300 + i
+            );
+        }
+        shardgate_config::parse(&text, "t.toml").expect("valid config")
+    }
+
+    fn problems(old: &[&str], new: &[&str]) -> Vec<String> {
+        let old = topology("127.0.0.1:6033", old);
+        match keeps_shards(&old, topology("127.0.0.1:6033", new), "t.toml") {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn shards_may_be_added_at_the_end() {
+        assert!(problems(&["s0", "s1"], &["s0", "s1"]).is_empty());
+        assert!(problems(&["s0", "s1"], &["s0", "s1", "s2"]).is_empty());
+    }
+
+    #[test]
+    fn shards_may_not_move_or_disappear() {
+        assert_eq!(
+            problems(&["s0", "s1"], &["s1", "s0"]),
+            [
+                "t.toml: shards[0].name: shard \"s1\" is where \"s0\" was: a reload keeps the shards in order and adds new ones at the end (restart to remove, rename or reorder shards)",
+                "t.toml: shards[1].name: shard \"s0\" is where \"s1\" was: a reload keeps the shards in order and adds new ones at the end (restart to remove, rename or reorder shards)",
+            ]
+        );
+        let gone = problems(&["s0", "s1"], &["s0"]);
+        assert_eq!(gone.len(), 1);
+        assert!(
+            gone[0].starts_with("t.toml: shards: shard \"s1\" is missing: "),
+            "{gone:?}"
+        );
+        // Inserting before an existing shard moves it.
+        assert_eq!(problems(&["s0", "s1"], &["s0", "new", "s1"]).len(), 1);
+    }
+
+    #[test]
+    fn a_changed_listen_address_waits_for_a_restart() {
+        let old = topology("127.0.0.1:6033", &["s0"]);
+        assert!(restart_only_changes(&old, &topology("127.0.0.1:6033", &["s0"])).is_empty());
+        assert_eq!(
+            restart_only_changes(&old, &topology("127.0.0.1:7033", &["s0"])),
+            ["[server] listen (\"127.0.0.1:6033\" → \"127.0.0.1:7033\")"]
+        );
+    }
+}

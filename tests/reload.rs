@@ -1,0 +1,538 @@
+//! Hot reload of the config file: a shard added while clients run, a broken file rejected while
+//! the old topology keeps serving, and SIGHUP to the real binary closing a removed endpoint's
+//! pool. Clients must not see one error caused by a reload.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{server_error, TestEnv};
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Opts, OptsBuilder};
+use shardgate_sandbox::{Instance, Sandbox, SandboxSpec};
+
+/// How long a test waits for something that should happen soon (a reload, a closed socket).
+const PATIENCE: Duration = Duration::from_secs(60);
+/// The watcher's poll interval in the in-process tests.
+const POLL: Duration = Duration::from_millis(50);
+
+const EVENTS_TABLE: &str =
+    "CREATE TABLE IF NOT EXISTS events (id BIGINT PRIMARY KEY, task INT NOT NULL)";
+
+/// A config over the first `shards` shards of `sandbox` (replicas included when `replicas`),
+/// the proxy on `listen`, followed by `tail` (tables, settings).
+fn render(sandbox: &Sandbox, listen: &str, shards: usize, replicas: bool, tail: &str) -> String {
+    let mut text = format!(
+        "[server]\nlisten = \"{listen}\"\n\
+         [[users]]\nname = \"{}\"\npassword = \"{}\"\n\
+         [backend]\nuser = \"{}\"\npassword = \"{}\"\ndatabase = \"{}\"\n",
+        shardgate_sandbox::PROXY_USER,
+        shardgate_sandbox::PROXY_PASSWORD,
+        shardgate_sandbox::BACKEND_USER,
+        shardgate_sandbox::BACKEND_PASSWORD,
+        shardgate_sandbox::DATABASE,
+    );
+    for shard in &sandbox.shards()[..shards] {
+        let addrs: Vec<String> = shard
+            .replicas
+            .iter()
+            .filter(|_| replicas)
+            .map(|r| format!("\"{}\"", r.addr()))
+            .collect();
+        text += &format!(
+            "[[shards]]\nname = \"{}\"\nprimary = \"{}\"\nreplicas = [{}]\n",
+            shard.name,
+            shard.primary.addr(),
+            addrs.join(", ")
+        );
+    }
+    text + tail
+}
+
+/// `events` placed by ranges of its id: [0, 1e6) on s0, [1e6, 2e6) on s1 and, with
+/// `third_shard`, [2e6, …) on s2.
+fn events_by_range(third_shard: bool) -> String {
+    let ranges = if third_shard {
+        r#"{ shard = "s0", end = 1000000 }, { shard = "s1", start = 1000000, end = 2000000 }, { shard = "s2", start = 2000000 }"#
+    } else {
+        r#"{ shard = "s0", end = 1000000 }, { shard = "s1", start = 1000000, end = 2000000 }"#
+    };
+    format!(
+        "[[tables]]\nname = \"events\"\nshard_key = \"id\"\nstrategy = \"range\"\nranges = [{ranges}]\n"
+    )
+}
+
+/// Replaces the file at `path` in one step, as editors and config management do.
+fn write_atomically(path: &Path, text: &str) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+/// A config directory laid out as Kubernetes mounts a ConfigMap: `shardgate.toml` →
+/// `..data/shardgate.toml`, `..data` → `..<version>`; an update swaps the `..data` symlink.
+struct ConfigMapDir {
+    dir: PathBuf,
+    versions: u32,
+}
+
+impl ConfigMapDir {
+    fn new(dir: PathBuf, text: &str) -> Self {
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut cm = ConfigMapDir { dir, versions: 0 };
+        cm.update(text);
+        std::os::unix::fs::symlink("..data/shardgate.toml", cm.file()).unwrap();
+        cm
+    }
+
+    fn file(&self) -> PathBuf {
+        self.dir.join("shardgate.toml")
+    }
+
+    fn update(&mut self, text: &str) {
+        self.versions += 1;
+        let version = format!("..v{}", self.versions);
+        std::fs::create_dir(self.dir.join(&version)).unwrap();
+        std::fs::write(self.dir.join(&version).join("shardgate.toml"), text).unwrap();
+        let tmp = self.dir.join("..data_tmp");
+        std::os::unix::fs::symlink(&version, &tmp).unwrap();
+        std::fs::rename(&tmp, self.dir.join("..data")).unwrap();
+    }
+}
+
+/// One more short wait for `what`, which should have happened within [`PATIENCE`] of `since`.
+async fn pause(since: Instant, what: &str) {
+    assert!(since.elapsed() < PATIENCE, "gave up waiting: {what}");
+    tokio::time::sleep(Duration::from_millis(20)).await;
+}
+
+/// What the client tasks saw.
+#[derive(Default)]
+struct Tally {
+    /// Statements that ran.
+    ok: AtomicU64,
+    /// Rows inserted on s2's range (possible only after the reload).
+    third_shard_rows: AtomicU64,
+    /// Failed statements and reads that did not find their row, each described.
+    failures: std::sync::Mutex<Vec<String>>,
+}
+
+/// `tasks` clients, each inserting rows and reading each back by its key until `stop`; once
+/// `third_shard` says so, each also writes keys on s2's range.
+fn client_loop(
+    env: &TestEnv,
+    tasks: u32,
+    table_sql: &'static str,
+    third_shard: impl Fn() -> bool + Send + Sync + 'static,
+    stop: Arc<AtomicBool>,
+    tally: Arc<Tally>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let third_shard = Arc::new(third_shard);
+    (0..tasks)
+        .map(|task| {
+            let opts = Opts::from(env.opts());
+            let (stop, tally, third_shard) = (stop.clone(), tally.clone(), third_shard.clone());
+            tokio::spawn(async move {
+                let mut conn = Conn::new(opts).await.expect("connect through the proxy");
+                let base = i64::from(task) * 100_000;
+                let mut n = 0i64;
+                while !stop.load(Ordering::Relaxed) {
+                    n += 1;
+                    let mut keys = vec![base + n, 1_000_000 + base + n];
+                    let on_third = third_shard();
+                    if on_third {
+                        keys.push(2_000_000 + base + n);
+                    }
+                    for key in keys {
+                        let insert =
+                            format!("INSERT INTO {table_sql} (id, task) VALUES ({key}, {task})");
+                        if let Err(e) = conn.query_drop(&insert).await {
+                            tally
+                                .failures
+                                .lock()
+                                .unwrap()
+                                .push(format!("{insert}: {e}"));
+                            continue;
+                        }
+                        let read = format!("SELECT task FROM {table_sql} WHERE id = ?");
+                        match conn.exec_first::<u32, _, _>(&read, (key,)).await {
+                            Ok(Some(t)) if t == task => {
+                                tally.ok.fetch_add(2, Ordering::Relaxed);
+                                if key >= 2_000_000 {
+                                    tally.third_shard_rows.fetch_add(1, Ordering::Relaxed);
+                                }
+                            }
+                            other => tally
+                                .failures
+                                .lock()
+                                .unwrap()
+                                .push(format!("{read} [{key}]: {other:?}")),
+                        }
+                    }
+                }
+                conn.disconnect().await.unwrap();
+            })
+        })
+        .collect()
+}
+
+async fn count(sandbox: &Sandbox, inst: &Instance, sql: &str) -> u64 {
+    let value = sandbox.scalar(inst, sql).await.unwrap();
+    value.and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+fn reloads(result: &str) -> u64 {
+    shardgate_metrics::metrics()
+        .config_reloads_total
+        .with_label_values(&[result])
+        .get()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_shard_added_to_a_configmap_is_used_while_clients_run_without_errors() {
+    let env = TestEnv::start_rendered(3, 0, |sandbox, listen| {
+        render(sandbox, listen, 2, false, &events_by_range(false))
+    })
+    .await;
+    for shard in env.sandbox.shards() {
+        let sql = EVENTS_TABLE;
+        env.sandbox
+            .exec_in(&shard.primary, shardgate_sandbox::DATABASE, sql)
+            .await
+            .unwrap();
+    }
+    let first_text = std::fs::read_to_string(&env.config_path).unwrap();
+    let mut configmap = ConfigMapDir::new(env.sandbox.dir().join("configmap"), &first_text);
+    tokio::spawn(shardgate_server::watch_config(
+        env.proxy.clone(),
+        configmap.file(),
+        POLL,
+    ));
+    let pools_before: Vec<_> = (0..2)
+        .map(|s| env.proxy.runtime().primary(s).clone())
+        .collect();
+    let ok_before = reloads("ok");
+
+    // Before the reload nothing routes to s2: its range does not exist yet.
+    let mut conn = env.connect().await;
+    let (code, _, _) = server_error(
+        conn.query_drop("INSERT INTO events (id, task) VALUES (2999999, 0)")
+            .await,
+    );
+    assert_eq!(code, 1526, "a key outside every range");
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let tally = Arc::new(Tally::default());
+    let proxy = env.proxy.clone();
+    let tasks = client_loop(
+        &env,
+        4,
+        "events",
+        move || proxy.runtime().version >= 2,
+        stop.clone(),
+        tally.clone(),
+    );
+    let since = Instant::now();
+    while tally.ok.load(Ordering::Relaxed) < 200 {
+        pause(since, "clients running").await;
+    }
+
+    let listen = format!("127.0.0.1:{}", env.port);
+    configmap.update(&render(
+        &env.sandbox,
+        &listen,
+        3,
+        false,
+        &events_by_range(true),
+    ));
+    let since = Instant::now();
+    while env.proxy.runtime().version != 2 {
+        pause(since, "the new topology serves").await;
+    }
+    while tally.third_shard_rows.load(Ordering::Relaxed) < 100 {
+        pause(since, "clients write to the new shard").await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for task in tasks {
+        task.await.unwrap();
+    }
+
+    assert_eq!(*tally.failures.lock().unwrap(), Vec::<String>::new());
+    assert_eq!(reloads("ok"), ok_before + 1, "one change, one reload");
+    let runtime = env.proxy.runtime();
+    assert_eq!(runtime.topology.shards.len(), 3);
+    for (s, before) in pools_before.iter().enumerate() {
+        assert!(
+            Arc::ptr_eq(before, runtime.primary(s)),
+            "the pool of unchanged shard {s} was carried over"
+        );
+    }
+    // Every row sits on the shard its range names, s2 included.
+    let shards = env.sandbox.shards();
+    let placed = [
+        (0, "id < 1000000"),
+        (1, "id >= 1000000 AND id < 2000000"),
+        (2, "id >= 2000000"),
+    ];
+    let mut total = 0;
+    for (s, range) in placed {
+        let primary = &shards[s].primary;
+        let all = count(&env.sandbox, primary, "SELECT COUNT(*) FROM app.events").await;
+        let own = count(
+            &env.sandbox,
+            primary,
+            &format!("SELECT COUNT(*) FROM app.events WHERE {range}"),
+        )
+        .await;
+        assert_eq!(all, own, "shard {s} holds only its range");
+        total += all;
+    }
+    assert!(total > 0);
+    let on_s2 = count(
+        &env.sandbox,
+        &shards[2].primary,
+        "SELECT COUNT(*) FROM app.events",
+    )
+    .await;
+    assert_eq!(on_s2, tally.third_shard_rows.load(Ordering::Relaxed));
+    conn.disconnect().await.unwrap();
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_broken_file_is_rejected_and_the_old_topology_keeps_serving() {
+    let env = TestEnv::start_rendered(2, 0, |sandbox, listen| {
+        render(sandbox, listen, 2, false, &events_by_range(false))
+    })
+    .await;
+    for shard in env.sandbox.shards() {
+        let sql = EVENTS_TABLE;
+        env.sandbox
+            .exec_in(&shard.primary, shardgate_sandbox::DATABASE, sql)
+            .await
+            .unwrap();
+    }
+    let good = std::fs::read_to_string(&env.config_path).unwrap();
+    tokio::spawn(shardgate_server::watch_config(
+        env.proxy.clone(),
+        env.config_path.clone(),
+        POLL,
+    ));
+    let stop = Arc::new(AtomicBool::new(false));
+    let tally = Arc::new(Tally::default());
+    let tasks = client_loop(&env, 4, "events", || false, stop.clone(), tally.clone());
+    let since = Instant::now();
+    while tally.ok.load(Ordering::Relaxed) < 200 {
+        pause(since, "clients running").await;
+    }
+
+    // Two problems: an unknown strategy and an unknown key.
+    let broken = good.replace(
+        "strategy = \"range\"",
+        "strategy = \"ranged\"\ncolour = \"blue\"",
+    );
+    assert_ne!(broken, good);
+    let errors_before = reloads("error");
+    write_atomically(&env.config_path, &broken);
+    let since = Instant::now();
+    while reloads("error") == errors_before {
+        pause(since, "the watcher rejects the file").await;
+    }
+    assert_eq!(env.proxy.runtime().version, 1, "the old topology serves");
+    // The same file through the SIGHUP entry point: every problem, with file, line and key.
+    let problems: Vec<String> = match env.proxy.reload_from(&env.config_path).await {
+        Err(errors) => errors.iter().map(ToString::to_string).collect(),
+        Ok(outcome) => panic!("a broken file was applied: {outcome:?}"),
+    };
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    let file = env.config_path.display().to_string();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with(&format!("{file}:")) && p.contains(": tables[0].strategy: ")),
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().any(|p| p.contains("colour")),
+        "{problems:?}"
+    );
+
+    // Valid TOML that drops a shard is refused too: sessions keep shard positions.
+    let listen = format!("127.0.0.1:{}", env.port);
+    let one_shard = render(&env.sandbox, &listen, 1, false, "");
+    write_atomically(&env.config_path, &one_shard);
+    let problems = env.proxy.reload_from(&env.config_path).await.unwrap_err();
+    assert!(
+        problems.to_string().contains("shard \"s1\" is missing"),
+        "{problems}"
+    );
+    assert_eq!(env.proxy.runtime().version, 1, "the old topology serves");
+
+    // A good file again is picked up: the watcher outlives rejected files.
+    let fixed = good.replace(
+        "[[tables]]",
+        "[replication]\nmax_lag_seconds = 7\n[[tables]]",
+    );
+    write_atomically(&env.config_path, &fixed);
+    let since = Instant::now();
+    while env.proxy.runtime().version != 2 {
+        pause(since, "the fixed file is applied").await;
+    }
+    let before = tally.ok.load(Ordering::Relaxed);
+    while tally.ok.load(Ordering::Relaxed) < before + 100 {
+        pause(since, "clients keep running").await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(*tally.failures.lock().unwrap(), Vec::<String>::new());
+    assert!(reloads("error") >= errors_before + 3);
+    env.stop().await;
+}
+
+/// The `shardgate serve` child; killed when dropped (also when the test panics).
+struct Proxy(Child);
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Connections the proxy (its pool and its health check, both as the backend user) has open to
+/// `inst`; `extra` narrows them down.
+async fn proxy_connections(sandbox: &Sandbox, inst: &Instance, extra: &str) -> u64 {
+    let sql = format!(
+        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = '{}' {extra}",
+        shardgate_sandbox::BACKEND_USER
+    );
+    count(sandbox, inst, &sql).await
+}
+
+async fn events_on(sandbox: &Sandbox, inst: &Instance, id: i64) -> bool {
+    let sql = format!("SELECT COUNT(*) FROM app.events WHERE id = {id}");
+    count(sandbox, inst, &sql).await == 1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_the_binary_and_a_removed_replica_loses_its_connections() {
+    let mut sandbox = Sandbox::start(SandboxSpec::new(2, 1))
+        .await
+        .expect("sandbox starts");
+    for shard in sandbox.shards() {
+        let sql = EVENTS_TABLE;
+        sandbox
+            .exec_in(&shard.primary, shardgate_sandbox::DATABASE, sql)
+            .await
+            .unwrap();
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    // Reads may use replicas; `events` is not sharded: it lives on s0.
+    let eventual = "[replication]\nconsistency = \"eventual\"\n";
+    let config = sandbox.dir().join("proxy.toml");
+    write_atomically(&config, &render(&sandbox, &listen, 2, true, eventual));
+    let log = std::fs::File::create(sandbox.dir().join("proxy.log")).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_shardgate"))
+        .args(["serve", "--config"])
+        .arg(&config)
+        .args(["--config-poll-interval-ms", "0"])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start shardgate serve");
+    let proxy = Proxy(child);
+    let opts = Opts::from(
+        OptsBuilder::default()
+            .ip_or_hostname("127.0.0.1")
+            .tcp_port(port)
+            .user(Some(shardgate_sandbox::PROXY_USER))
+            .pass(Some(shardgate_sandbox::PROXY_PASSWORD))
+            .db_name(Some(shardgate_sandbox::DATABASE))
+            .prefer_socket(false),
+    );
+    let deadline = Instant::now() + PATIENCE;
+    let mut conn = loop {
+        match Conn::new(opts.clone()).await {
+            Ok(conn) => break conn,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "the proxy never answered: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    let (s0, s1) = (&sandbox.shards()[0], &sandbox.shards()[1]);
+    let replica = &s0.replicas[0];
+    // Eventual reads of `events` make the pool of s0's replica open connections (in `app`;
+    // the health check's connection has no database).
+    let since = Instant::now();
+    loop {
+        conn.query_drop("SELECT COUNT(*) FROM events")
+            .await
+            .unwrap();
+        if proxy_connections(&sandbox, replica, "AND DB = 'app'").await >= 1
+            && proxy_connections(&sandbox, replica, "AND DB IS NULL").await >= 1
+        {
+            break;
+        }
+        pause(since, "the replica's pool and health check are connected").await;
+    }
+
+    // The new file drops s0's replica and moves `events` to s1; with polling off it waits
+    // for SIGHUP.
+    let events_on_s1 = "[[tables]]\nname = \"events\"\nshard_key = \"id\"\nstrategy = \"range\"\n\
+                        ranges = [{ shard = \"s1\" }]\n";
+    let mut second = render(
+        &sandbox,
+        &listen,
+        2,
+        true,
+        &format!("{eventual}{events_on_s1}"),
+    );
+    second = second.replace(
+        &format!("replicas = [\"{}\"]", replica.addr()),
+        "replicas = []",
+    );
+    write_atomically(&config, &second);
+    conn.query_drop("INSERT INTO events (id, task) VALUES (1, 0)")
+        .await
+        .unwrap();
+    assert!(
+        events_on(&sandbox, &s0.primary, 1).await,
+        "no reload before SIGHUP"
+    );
+
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(proxy.0.id() as i32, libc::SIGHUP) }, 0);
+    let since = Instant::now();
+    for id in 100.. {
+        let insert = format!("INSERT INTO events (id, task) VALUES ({id}, 0)");
+        conn.query_drop(insert).await.unwrap();
+        if events_on(&sandbox, &s1.primary, id).await {
+            break;
+        }
+        pause(since, "rows route to s1 after SIGHUP").await;
+    }
+    while proxy_connections(&sandbox, replica, "").await > 0 {
+        pause(
+            since,
+            "the removed replica's pool and health check are closed",
+        )
+        .await;
+    }
+    // s1's replica stayed in the topology: its health check still runs.
+    assert!(proxy_connections(&sandbox, &s1.replicas[0], "AND DB IS NULL").await >= 1);
+    conn.disconnect().await.unwrap();
+    drop(proxy);
+    sandbox.stop().await;
+}

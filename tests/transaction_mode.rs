@@ -1,0 +1,226 @@
+//! `[server] transaction_mode`: what a transaction that reaches a second shard does.
+//! "single" refuses the statement and keeps the transaction usable; "multi" opens the second
+//! shard and commits the shards one after another.
+
+mod common;
+
+use common::{rows, server_error, TestEnv};
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, TxOpts};
+
+/// Two user ids on different shards.
+fn ids_on_two_shards(env: &TestEnv) -> (i64, i64) {
+    let a = 1i64;
+    let b = (2..1000)
+        .find(|id| env.shard_of("users", *id) != env.shard_of("users", i128::from(a)))
+        .expect("an id on the other shard") as i64;
+    (a, b)
+}
+
+/// The first id from `from` on the shard that owns `like`.
+fn id_beside(env: &TestEnv, like: i64, from: i64) -> i64 {
+    let shard = env.shard_of("users", like.into());
+    (from..)
+        .find(|id| env.shard_of("users", i128::from(*id)) == shard)
+        .expect("an id on that shard")
+}
+
+async fn count(conn: &mut Conn, ids: &[i64]) -> usize {
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    rows(
+        conn,
+        &format!("SELECT id FROM users WHERE id IN ({})", list.join(",")),
+    )
+    .await
+    .len()
+}
+
+fn insert(id: i64) -> String {
+    format!("INSERT INTO users (id, email, name) VALUES ({id}, 'u{id}@x', 'U {id}')")
+}
+
+async fn multi_env() -> TestEnv {
+    TestEnv::start_rendered(2, 0, |sandbox, listen| {
+        sandbox.config_toml(listen).replacen(
+            "[server]\n",
+            "[server]\ntransaction_mode = \"multi\"\n",
+            1,
+        )
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_mode_refuses_a_second_shard_and_keeps_the_transaction_usable() {
+    let env = TestEnv::start(2, 0).await;
+    let (a, b) = ids_on_two_shards(&env);
+    let mut conn = env.connect().await;
+    conn.query_drop("BEGIN").await.unwrap();
+    conn.query_drop(insert(a)).await.unwrap();
+    let (code, state, msg) = server_error(conn.query_drop(insert(b)).await);
+    assert_eq!((code, state.as_str()), (1235, "42000"), "{msg}");
+    assert!(msg.contains("transaction_mode \"single\""), "{msg}");
+    // The transaction goes on on its shard, and rolls back whole.
+    conn.query_drop(insert(a + 2000)).await.unwrap();
+    conn.query_drop("ROLLBACK").await.unwrap();
+    let mut other = env.connect().await;
+    assert_eq!(count(&mut other, &[a, b, a + 2000]).await, 0);
+    // And commits whole.
+    conn.query_drop("START TRANSACTION").await.unwrap();
+    conn.query_drop(insert(a)).await.unwrap();
+    assert_eq!(server_error(conn.query_drop(insert(b)).await).0, 1235);
+    conn.query_drop("COMMIT").await.unwrap();
+    assert_eq!(count(&mut other, &[a, b]).await, 1);
+    drop((conn, other));
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multi_mode_spans_shards_and_commits_or_rolls_back_every_one() {
+    let env = multi_env().await;
+    let (a, b) = ids_on_two_shards(&env);
+    let mut conn = env.connect().await;
+    let mut other = env.connect().await;
+
+    // Writes on both shards, reads of both (point and scatter) inside the transaction.
+    let mut tx = conn.start_transaction(TxOpts::default()).await.unwrap();
+    tx.query_drop(insert(a)).await.unwrap();
+    tx.query_drop(insert(b)).await.unwrap();
+    let seen: Option<u64> = tx
+        .query_first(format!("SELECT COUNT(*) FROM users WHERE id IN ({a}, {b})"))
+        .await
+        .unwrap();
+    assert_eq!(
+        seen,
+        Some(2),
+        "the transaction sees its own rows on both shards"
+    );
+    let all: Option<u64> = tx.query_first("SELECT COUNT(*) FROM users").await.unwrap();
+    assert_eq!(
+        all,
+        Some(2),
+        "a scatter inside the transaction reads its connections"
+    );
+    assert_eq!(
+        count(&mut other, &[a, b]).await,
+        0,
+        "nothing visible before COMMIT"
+    );
+    tx.rollback().await.unwrap();
+    assert_eq!(
+        count(&mut other, &[a, b]).await,
+        0,
+        "ROLLBACK undid both shards"
+    );
+
+    let mut tx = conn.start_transaction(TxOpts::default()).await.unwrap();
+    tx.query_drop(insert(a)).await.unwrap();
+    tx.exec_drop("UPDATE users SET name = ? WHERE id = ?", ("prepared", b))
+        .await
+        .unwrap();
+    tx.exec_drop(
+        "INSERT INTO users (id, email, name) VALUES (?, 'p@x', 'P')",
+        (b,),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        count(&mut other, &[a, b]).await,
+        2,
+        "COMMIT committed both shards"
+    );
+
+    // A statement over several shards that fails on one is undone on all, and the transaction
+    // goes on (statement atomicity, as on one server).
+    let (c, d) = (id_beside(&env, a, 4000), id_beside(&env, b, 4000));
+    conn.query_drop("BEGIN").await.unwrap();
+    conn.query_drop(insert(c)).await.unwrap();
+    let split = format!(
+        "INSERT INTO users (id, email, name) VALUES ({d}, 'd@x', 'D'), ({a}, 'dup@x', 'dup')"
+    );
+    let (code, _, msg) = server_error(conn.query_drop(&split).await);
+    assert_eq!(code, 1062, "{msg}");
+    conn.query_drop("COMMIT").await.unwrap();
+    assert_eq!(count(&mut other, &[c]).await, 1);
+    assert_eq!(
+        count(&mut other, &[d]).await,
+        0,
+        "the failed statement left nothing"
+    );
+
+    // Savepoints work while the transaction is on one shard, and are refused across several.
+    conn.query_drop("BEGIN").await.unwrap();
+    let (e, f) = (id_beside(&env, a, 6000), id_beside(&env, b, 6000));
+    conn.query_drop(insert(e)).await.unwrap();
+    conn.query_drop("SAVEPOINT s1").await.unwrap();
+    conn.query_drop(insert(f)).await.unwrap();
+    let (code, _, msg) = server_error(conn.query_drop("ROLLBACK TO SAVEPOINT s1").await);
+    assert_eq!(code, 1235, "{msg}");
+    conn.query_drop("ROLLBACK").await.unwrap();
+    assert_eq!(count(&mut other, &[e, f]).await, 0);
+    drop((conn, other));
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_leaving_mid_transaction_leaves_nothing_on_any_shard() {
+    let env = multi_env().await;
+    let (a, b) = ids_on_two_shards(&env);
+    let mut conn = env.connect().await;
+    conn.query_drop("SET autocommit = 0").await.unwrap();
+    conn.query_drop(insert(a)).await.unwrap();
+    conn.query_drop(insert(b)).await.unwrap();
+    drop(conn); // no COMMIT, no goodbye
+    let mut other = env.connect().await;
+    for _ in 0..50 {
+        // The backend connections close with the session; MariaDB rolls their work back.
+        if count(&mut other, &[a, b]).await == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(count(&mut other, &[a, b]).await, 0);
+    // The rows' locks are gone too: the same ids can be written at once.
+    other.query_drop(insert(a)).await.unwrap();
+    other.query_drop(insert(b)).await.unwrap();
+    assert_eq!(count(&mut other, &[a, b]).await, 2);
+    drop(other);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_failing_on_one_shard_says_which_shards_committed() {
+    let env = multi_env().await;
+    let (a, b) = ids_on_two_shards(&env);
+    let (first, second) = (
+        env.shard_of("users", a.into()),
+        env.shard_of("users", b.into()),
+    );
+    let mut conn = env.connect().await;
+    conn.query_drop("BEGIN").await.unwrap();
+    conn.query_drop(insert(a)).await.unwrap();
+    conn.query_drop(insert(b)).await.unwrap();
+    // The second shard's primary dies before COMMIT.
+    let victim = env.sandbox.shards()[second].primary.clone();
+    env.sandbox.kill(&victim).await.unwrap();
+    let (_, _, msg) = server_error(conn.query_drop("COMMIT").await);
+    let names = &env.topology.shards;
+    assert!(
+        msg.contains(&format!("committed on [{}]", names[first].name)),
+        "{msg}"
+    );
+    assert!(msg.contains(&names[second].name), "{msg}");
+    let mut direct = env.connect_primary(first).await;
+    let kept: Vec<i64> = direct
+        .query(format!("SELECT id FROM users WHERE id = {a}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        kept,
+        vec![a],
+        "the first shard committed (transaction_mode multi is not atomic)"
+    );
+    drop((conn, direct));
+    env.stop().await;
+}
