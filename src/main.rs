@@ -128,6 +128,10 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 fn check_config(file: &std::path::Path) -> anyhow::Result<ExitCode> {
     match shardgate_config::load(file) {
         Ok(topology) => {
+            if let Err(e) = shardgate_server::check_tls(&topology) {
+                eprintln!("{}: server.tls_cert_file: {e}", file.display());
+                return Ok(ExitCode::FAILURE);
+            }
             println!("{}: ok: {}", file.display(), topology.summary());
             Ok(ExitCode::SUCCESS)
         }

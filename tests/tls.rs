@@ -116,3 +116,38 @@ async fn a_client_requiring_tls_where_none_is_configured_does_not_connect() {
     .unwrap();
     env.stop().await;
 }
+
+#[test]
+fn check_config_loads_the_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(dir.path());
+    let example =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/example.toml"))
+            .unwrap();
+    let check = |key: &str| {
+        let config = dir.path().join("shardgate.toml");
+        let server = format!("[server]\ntls_cert_file = \"{cert}\"\ntls_key_file = \"{key}\"\n");
+        std::fs::write(&config, example.replacen("[server]\n", &server, 1)).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_shardgate"))
+            .arg("check-config")
+            .arg(&config)
+            .output()
+            .unwrap()
+    };
+    let good = check(&key);
+    assert!(
+        good.status.success(),
+        "{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
+    // A key file that holds no key: named, with the file.
+    let bad_key = dir.path().join("not-a-key.pem");
+    std::fs::write(&bad_key, "not a key\n").unwrap();
+    let bad = check(&bad_key.display().to_string());
+    assert!(!bad.status.success());
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("server.tls_cert_file") && stderr.contains("not-a-key.pem"),
+        "{stderr}"
+    );
+}

@@ -92,32 +92,16 @@ impl DeferredRoute {
         topology: &Topology,
         param: impl Fn(usize) -> Result<Option<OwnedKey>, String>,
     ) -> Result<ShardId, RouteError> {
+        if let ([(table, source)], None) = (self.keys.as_slice(), self.fixed) {
+            // One key (a point statement), the common case: no set of shards to build.
+            let shard = self.key_shard(topology, table, source, &param)?;
+            unsharded_conflict(topology, self.unsharded.as_deref(), shard)?;
+            return Ok(shard);
+        }
         let mut shards = BTreeSet::new();
         shards.extend(self.fixed);
         for (table, source) in &self.keys {
-            let rule = topology.table(table).ok_or_else(|| {
-                RouteError::NotSupported(format!("table `{table}` is no longer sharded"))
-            })?;
-            let value = match source {
-                KeySource::Value(v) => v.clone(),
-                KeySource::Param(i) => param(*i).map_err(RouteError::NotSupported)?.ok_or_else(|| {
-                    RouteError::NotSupported(format!(
-                        "cannot route {} on sharded table `{}`: its shard key `{}` is NULL (parameter {})",
-                        self.verb,
-                        rule.name,
-                        rule.shard_key,
-                        i + 1
-                    ))
-                })?,
-            };
-            let shard = rule
-                .shard_for(&value.as_key())
-                .map_err(|source| RouteError::BadKey {
-                    table: rule.name.clone(),
-                    key: rule.shard_key.clone(),
-                    source: Box::new(source),
-                })?;
-            shards.insert(shard);
+            shards.insert(self.key_shard(topology, table, source, &param)?);
         }
         let names = || {
             shards
@@ -157,6 +141,41 @@ impl DeferredRoute {
         };
         unsharded_conflict(topology, self.unsharded.as_deref(), shard)?;
         Ok(shard)
+    }
+
+    /// The shard `table`'s key value from `source` maps to.
+    fn key_shard(
+        &self,
+        topology: &Topology,
+        table: &str,
+        source: &KeySource,
+        param: &impl Fn(usize) -> Result<Option<OwnedKey>, String>,
+    ) -> Result<ShardId, RouteError> {
+        let rule = topology.table(table).ok_or_else(|| {
+            RouteError::NotSupported(format!("table `{table}` is no longer sharded"))
+        })?;
+        let param_value;
+        let value = match source {
+            KeySource::Value(v) => v,
+            KeySource::Param(i) => {
+                param_value = param(*i).map_err(RouteError::NotSupported)?.ok_or_else(|| {
+                    RouteError::NotSupported(format!(
+                        "cannot route {} on sharded table `{}`: its shard key `{}` is NULL (parameter {})",
+                        self.verb,
+                        rule.name,
+                        rule.shard_key,
+                        i + 1
+                    ))
+                })?;
+                &param_value
+            }
+        };
+        rule.shard_for(&value.as_key())
+            .map_err(|source| RouteError::BadKey {
+                table: rule.name.clone(),
+                key: rule.shard_key.clone(),
+                source: Box::new(source),
+            })
     }
 }
 

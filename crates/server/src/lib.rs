@@ -55,6 +55,15 @@ impl Proxy {
     }
 }
 
+/// Loads the TLS certificate and key `topology` names, if any (what `check-config` verifies
+/// beyond the file itself).
+pub fn check_tls(topology: &Topology) -> Result<(), String> {
+    match &topology.server.tls {
+        Some(files) => shardgate_protocol::tls::acceptor(&files.cert, &files.key).map(drop),
+        None => Ok(()),
+    }
+}
+
 /// Accepts clients until `shutdown` completes; each client gets its own task.
 pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);

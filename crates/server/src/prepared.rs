@@ -29,6 +29,8 @@ pub(crate) struct PreparedStatement {
     /// `None`: the statement can only be planned with its parameters' values (planned at each
     /// execution, with the values written in).
     plan: Option<Arc<Plan>>,
+    /// The runtime version `plan` was made for; after a reload the next execution plans again.
+    planned_for: u64,
     /// Parameter types from the last execution that sent them.
     types: Option<Vec<u8>>,
     long_data: Vec<(u16, Vec<u8>)>,
@@ -138,6 +140,7 @@ impl Session {
                 sql,
                 header,
                 plan,
+                planned_for: runtime.version,
                 types: None,
                 long_data: Vec::new(),
             },
@@ -172,6 +175,13 @@ impl Session {
             stmt.types = Some(types.to_vec());
         }
         let long_data = std::mem::take(&mut stmt.long_data);
+        if stmt.planned_for != runtime.version {
+            // The new topology may route it elsewhere. One that no longer plans without its
+            // values is planned with them, like at PREPARE.
+            let sql = String::from_utf8_lossy(&stmt.sql);
+            stmt.plan = plan_sql(&sql, &runtime.topology).ok().map(Arc::new);
+            stmt.planned_for = runtime.version;
+        }
         let plan = stmt.plan.clone();
         let params = stmt.header.params;
         let execution = Execution {

@@ -56,15 +56,16 @@ impl Proxy {
         };
         *last = Some(bytes);
         let old = self.runtime();
-        let topology = match parsed.and_then(|new| keeps_shards(&old.topology, new, file_name)) {
-            Ok(topology) => Arc::new(topology),
+        let mut topology = match parsed.and_then(|new| keeps_shards(&old.topology, new, file_name))
+        {
+            Ok(topology) => topology,
             Err(errors) => return Err(self.rejected(errors)),
         };
-        let ignored = restart_only_changes(&old.topology, &topology);
+        let ignored = keep_start_up_settings(&old.topology, &mut topology);
         for setting in &ignored {
             tracing::warn!("config reload: {setting} changed; ignored until restart");
         }
-        let runtime = Runtime::reload(&old, topology);
+        let runtime = Runtime::reload(&old, Arc::new(topology));
         // New endpoints are checked once before any query may pick them (as at start-up).
         let replication = &runtime.topology.replication;
         let limit = replication.health_check_timeout * 3 + replication.health_check_interval;
@@ -146,7 +147,7 @@ pub fn watch_config(
             let bytes = match tokio::fs::read(&path).await {
                 Ok(bytes) => bytes,
                 Err(e) => {
-                    // Reported once per outage; editors and ConfigMap swaps never leave a gap.
+                    // Once per outage (a deleted file); a rename or symlink swap leaves no gap.
                     if !unreadable {
                         tracing::warn!(file = %file_name, error = %e, "cannot read the config file; the current topology keeps serving");
                     }
@@ -210,21 +211,24 @@ fn keeps_shards(old: &Topology, new: Topology, file_name: &str) -> Result<Topolo
     }
 }
 
-/// Settings that differ between `old` and `new` but are only read at start-up.
-fn restart_only_changes(old: &Topology, new: &Topology) -> Vec<String> {
-    let (old, new) = (&old.server, &new.server);
+/// Puts back into `new` the settings only read at start-up (so the topology says what is in
+/// effect) and names those the file changed.
+fn keep_start_up_settings(old: &Topology, new: &mut Topology) -> Vec<String> {
+    let (old, new) = (&old.server, &mut new.server);
     let mut changed = Vec::new();
     if old.listen != new.listen {
         changed.push(format!(
             "[server] listen ({:?} → {:?})",
             old.listen, new.listen
         ));
+        new.listen.clone_from(&old.listen);
     }
     if old.metrics_listen != new.metrics_listen {
         changed.push(format!(
             "[server] metrics_listen ({:?} → {:?})",
             old.metrics_listen, new.metrics_listen
         ));
+        new.metrics_listen.clone_from(&old.metrics_listen);
     }
     changed
 }
@@ -284,10 +288,16 @@ mod tests {
     #[test]
     fn a_changed_listen_address_waits_for_a_restart() {
         let old = topology("127.0.0.1:6033", &["s0"]);
-        assert!(restart_only_changes(&old, &topology("127.0.0.1:6033", &["s0"])).is_empty());
+        let mut same = topology("127.0.0.1:6033", &["s0"]);
+        assert!(keep_start_up_settings(&old, &mut same).is_empty());
+        let mut moved = topology("127.0.0.1:7033", &["s0"]);
         assert_eq!(
-            restart_only_changes(&old, &topology("127.0.0.1:7033", &["s0"])),
+            keep_start_up_settings(&old, &mut moved),
             ["[server] listen (\"127.0.0.1:6033\" → \"127.0.0.1:7033\")"]
+        );
+        assert_eq!(
+            moved.server.listen, "127.0.0.1:6033",
+            "the address in effect"
         );
     }
 }

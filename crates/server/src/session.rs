@@ -16,8 +16,8 @@ use shardgate_protocol::tls::ClientStream;
 use shardgate_protocol::{CapabilityFlags, Command, PacketConn, ProtocolError, StatusFlags};
 use shardgate_ring::ShardId;
 use shardgate_router::{
-    plan_sql, substitute_last_insert_id, Plan, Route, RouteError, SessionVar, StatementKind,
-    TxnCommand,
+    plan_sql, substitute_last_insert_id, Plan, PlanCache, Route, RouteError, SessionVar,
+    StatementKind, TxnCommand,
 };
 use tokio::net::TcpStream;
 
@@ -163,6 +163,8 @@ pub(crate) struct Session {
     pub(crate) statement_leaves_state: bool,
     /// `SET @@shardgate_consistency`: overrides the tables' consistency levels.
     pub(crate) consistency_override: Option<shardgate_config::Consistency>,
+    /// Single-shard plans of the session's text statements, by template.
+    plans: PlanCache,
     /// Per shard, the session's last write, for read-your-writes.
     pub(crate) last_write: std::collections::HashMap<ShardId, crate::reads::LastWrite>,
 }
@@ -207,6 +209,9 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, proxy: Arc<Proxy>) {
     let Some(mut session) = Session::start(client, proxy, &runtime, &login, identity).await else {
         return;
     };
+    // Each statement loads the runtime afresh; holding this one for the whole connection would
+    // keep a replaced topology's pools and health checks alive after a reload.
+    drop(runtime);
     tracing::info!(%peer, user = login.user, connection_id, "client connected");
     let _open = crate::instruments::ClientConnection::open();
     let span = tracing::info_span!("client", connection_id);
@@ -247,6 +252,7 @@ impl Session {
             last_insert_id: 0,
             consistency_override: None,
             statement_leaves_state: false,
+            plans: PlanCache::default(),
             last_write: std::collections::HashMap::new(),
         };
         if let Err(e) = session.check_database(runtime).await {
@@ -444,7 +450,8 @@ impl Session {
         if let Some(statement) = crate::admin::parse(&sql) {
             return self.admin(&runtime, statement).await;
         }
-        let plan = match plan_sql(&sql, &runtime.topology) {
+        let cached = self.plans.plan(&sql, &runtime.topology);
+        let plan = match cached.map_or_else(|| plan_sql(&sql, &runtime.topology), Ok) {
             Ok(plan) => plan,
             Err(RouteError::Unparsed { table, message }) => {
                 return self.unparsed(&runtime, arg, table, message).await;

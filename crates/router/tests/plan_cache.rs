@@ -1,0 +1,88 @@
+//! The plan cache serves exactly the plan full planning gives: for statements that differ
+//! only in their values, a cached single-shard plan equals `plan_sql` of the whole text, and
+//! every other statement is left to full planning.
+
+mod common;
+
+use std::sync::{Arc, LazyLock};
+
+use proptest::prelude::*;
+use shardgate_config::Topology;
+use shardgate_router::{plan_sql, PlanCache, Route};
+
+static TOPOLOGY: LazyLock<Arc<Topology>> = LazyLock::new(|| Arc::new(common::topology()));
+
+/// Statement shapes with `{i}` (an integer) and `{s}` (a string body) holes.
+const SHAPES: &[&str] = &[
+    "SELECT email, name FROM users WHERE id = {i}",
+    "SELECT email FROM users WHERE id = {i} AND name = '{s}'",
+    "SELECT * FROM users WHERE email = '{s}'",
+    "SELECT * FROM users WHERE id IN ({i}, {j})",
+    "UPDATE users SET name = '{s}' WHERE id = {i}",
+    "DELETE FROM users WHERE id = {i} LIMIT 1",
+    "INSERT INTO users (id, email, name) VALUES ({i}, '{s}', 'x')",
+    "INSERT INTO users (id, email, name) VALUES ({i}, 'a', 'x'), ({j}, 'b', 'y')",
+    "SELECT o.amount FROM users u JOIN orders o ON o.user_id = u.id WHERE u.id = {i}",
+    "SELECT COUNT(*) FROM users WHERE id BETWEEN {i} AND {j}",
+    "SELECT c FROM sbtest_like WHERE k = {i}",
+];
+
+fn fill(shape: &str, i: i64, j: i64, s: &str) -> String {
+    shape
+        .replace("{i}", &i.to_string())
+        .replace("{j}", &j.to_string())
+        .replace("{s}", &s.replace('\'', "''"))
+}
+
+proptest! {
+    #[test]
+    fn cached_plans_equal_full_plans(
+        shape in 0..SHAPES.len(),
+        runs in proptest::collection::vec((any::<i64>(), 0i64..50, "[a-zA-Z0-9 '%_]{0,12}"), 1..6),
+    ) {
+        let mut cache = PlanCache::default();
+        for (i, j, s) in runs {
+            let sql = fill(SHAPES[shape], i, j, &s);
+            let full = plan_sql(&sql, &TOPOLOGY);
+            match cache.plan(&sql, &TOPOLOGY) {
+                Some(cached) => {
+                    let full = full.expect("a cached plan implies a plan");
+                    prop_assert!(matches!(full.route, Route::Shard(_)), "{sql}: {:?}", full.route);
+                    prop_assert_eq!(cached, full, "{}", sql);
+                }
+                // Left to full planning: whatever it decides stands.
+                None => {}
+            }
+        }
+    }
+}
+
+#[test]
+fn repeated_point_statements_are_served_from_the_cache() {
+    let mut cache = PlanCache::default();
+    for id in 0..100 {
+        for sql in [
+            format!("SELECT email FROM users WHERE id = {id}"),
+            format!("UPDATE users SET name = 'n{id}' WHERE id = {id}"),
+        ] {
+            let cached = cache.plan(&sql, &TOPOLOGY).expect("served from the cache");
+            assert_eq!(cached, plan_sql(&sql, &TOPOLOGY).unwrap(), "{sql}");
+        }
+    }
+    // Statements over several shards are not, nor ones whose template does not parse.
+    assert_eq!(
+        cache.plan("SELECT * FROM users WHERE email = 'a'", &TOPOLOGY),
+        None
+    );
+    let ddl = "CREATE TABLE users (id BIGINT PRIMARY KEY, email VARCHAR(64))";
+    assert_eq!(cache.plan(ddl, &TOPOLOGY), None);
+}
+
+#[test]
+fn a_new_topology_empties_the_cache() {
+    let mut cache = PlanCache::default();
+    let sql = "SELECT email FROM users WHERE id = 7";
+    let first = cache.plan(sql, &TOPOLOGY).expect("cached");
+    let other = Arc::new(common::topology());
+    assert_eq!(cache.plan(sql, &other), Some(first));
+}
