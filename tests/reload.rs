@@ -192,9 +192,9 @@ fn reloads(result: &str) -> u64 {
         .get()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_shard_added_to_a_configmap_is_used_while_clients_run_without_errors() {
-    let env = TestEnv::start_rendered(3, 0, |sandbox, listen| {
+/// `shards` servers, the proxy configured with the first 2, and the events table on every one.
+async fn events_env(shards: usize) -> TestEnv {
+    let env = TestEnv::start_rendered(shards, 0, |sandbox, listen| {
         render(sandbox, listen, 2, false, &events_by_range(false))
     })
     .await;
@@ -205,6 +205,12 @@ async fn a_shard_added_to_a_configmap_is_used_while_clients_run_without_errors()
             .await
             .unwrap();
     }
+    env
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_shard_added_to_a_configmap_is_used_while_clients_run_without_errors() {
+    let env = events_env(3).await;
     let first_text = std::fs::read_to_string(&env.config_path).unwrap();
     let mut configmap = ConfigMapDir::new(env.sandbox.dir().join("configmap"), &first_text);
     tokio::spawn(shardgate_server::watch_config(
@@ -304,17 +310,7 @@ async fn a_shard_added_to_a_configmap_is_used_while_clients_run_without_errors()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_broken_file_is_rejected_and_the_old_topology_keeps_serving() {
-    let env = TestEnv::start_rendered(2, 0, |sandbox, listen| {
-        render(sandbox, listen, 2, false, &events_by_range(false))
-    })
-    .await;
-    for shard in env.sandbox.shards() {
-        let sql = EVENTS_TABLE;
-        env.sandbox
-            .exec_in(&shard.primary, shardgate_sandbox::DATABASE, sql)
-            .await
-            .unwrap();
-    }
+    let env = events_env(2).await;
     let good = std::fs::read_to_string(&env.config_path).unwrap();
     tokio::spawn(shardgate_server::watch_config(
         env.proxy.clone(),

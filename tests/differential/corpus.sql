@@ -445,7 +445,7 @@ SELECT COUNT(*) FROM orders WHERE user_id IN (1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12
 @ordered SELECT u.id, u.name, o.id, o.amount FROM users u JOIN orders o ON o.user_id = u.id ORDER BY o.amount DESC, o.id LIMIT 15
 @ordered SELECT u.id, o.id FROM users u JOIN orders o ON o.user_id = u.id ORDER BY o.id LIMIT 10, 10
 @ordered SELECT u.id, COUNT(*), SUM(o.amount), MIN(o.amount), MAX(o.amount), AVG(o.amount) FROM users u JOIN orders o ON o.user_id = u.id GROUP BY u.id ORDER BY u.id LIMIT 40
-@ordered SELECT o.status, COUNT(*), AVG(o.amount) FROM users u JOIN orders o ON o.user_id = u.id WHERE u.score > 500 GROUP BY o.status ORDER BY o.status
+@ordered @ci=0 SELECT o.status, COUNT(*), AVG(o.amount) FROM users u JOIN orders o ON o.user_id = u.id WHERE u.score > 500 GROUP BY o.status ORDER BY o.status
 @ordered SELECT u.flag, SUM(o.qty) AS q FROM users u JOIN orders o ON o.user_id = u.id GROUP BY u.flag HAVING q > 100 ORDER BY q DESC, u.flag
 @ordered SELECT u.flag, COUNT(*) AS n FROM users u JOIN orders o ON o.user_id = u.id GROUP BY u.flag ORDER BY n DESC, u.flag
 SELECT DISTINCT o.status FROM users u JOIN orders o ON o.user_id = u.id

@@ -5,7 +5,9 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use shardgate_config::Topology;
-use shardgate_router::plan_sql;
+use std::sync::Arc;
+
+use shardgate_router::{plan_sql, PlanCache};
 
 const TOPOLOGY: &str = r#"
 [[users]]
@@ -84,5 +86,30 @@ fn parse_and_plan(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, parse_and_plan);
+/// The proxy's path for text statements: the plan of a statement's template, cached per
+/// session, resolved with its literals (a different key each time, as sysbench sends).
+fn cached_plan(c: &mut Criterion) {
+    let topology = Arc::new(topology());
+    let mut group = c.benchmark_group("cached_plan");
+    let mut cache = PlanCache::default();
+    let texts: Vec<String> = (0..1024)
+        .map(|i| format!("SELECT c FROM sbtest1 WHERE id={}", i * 7919 % 10_000))
+        .collect();
+    assert!(
+        cache.plan(&texts[0], &topology).is_some(),
+        "a point select is cached"
+    );
+    let mut next = 0;
+    group.bench_function("point_select", |b| {
+        b.iter(|| {
+            next = (next + 1) % texts.len();
+            cache
+                .plan(black_box(&texts[next]), &topology)
+                .expect("cached")
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, parse_and_plan, cached_plan);
 criterion_main!(benches);
