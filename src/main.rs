@@ -42,6 +42,10 @@ enum Cmd {
         /// How often the config file is checked for changes, which are then reloaded (0: only on SIGHUP).
         #[arg(long, default_value_t = DEFAULT_CONFIG_POLL_INTERVAL_MS)]
         config_poll_interval_ms: u64,
+        /// Threads serving clients (default: one per core). On a machine shared with the
+        /// database servers, fewer threads cost less CPU per query.
+        #[arg(long)]
+        worker_threads: Option<usize>,
     },
     /// Validate a config file: a one-line summary, or every problem with its line.
     CheckConfig { file: PathBuf },
@@ -99,7 +103,9 @@ fn main() -> ExitCode {
         Cmd::Serve {
             config,
             config_poll_interval_ms,
-        } => runtime().and_then(|rt| rt.block_on(serve(config, config_poll_interval_ms))),
+            worker_threads,
+        } => runtime(worker_threads)
+            .and_then(|rt| rt.block_on(serve(config, config_poll_interval_ms))),
         Cmd::Sandbox {
             shards,
             replicas,
@@ -107,7 +113,7 @@ fn main() -> ExitCode {
             dir,
             no_proxy,
             users,
-        } => runtime()
+        } => runtime(None)
             .and_then(|rt| rt.block_on(sandbox(shards, replicas, port, dir, no_proxy, users))),
     };
     match result {
@@ -119,10 +125,13 @@ fn main() -> ExitCode {
     }
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?)
+fn runtime(worker_threads: Option<usize>) -> anyhow::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = worker_threads {
+        anyhow::ensure!(threads > 0, "--worker-threads must be at least 1");
+        builder.worker_threads(threads);
+    }
+    Ok(builder.enable_all().build()?)
 }
 
 fn check_config(file: &std::path::Path) -> anyhow::Result<ExitCode> {

@@ -224,3 +224,75 @@ async fn a_commit_failing_on_one_shard_says_which_shards_committed() {
     drop((conn, direct));
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deadlock_across_shards_ends_at_the_multi_shard_lock_wait_timeout() {
+    let env = TestEnv::start_rendered(2, 0, |sandbox, listen| {
+        sandbox.config_toml(listen).replacen(
+            "[server]\n",
+            "[server]\ntransaction_mode = \"multi\"\nmulti_shard_lock_wait_timeout_seconds = 1\n",
+            1,
+        )
+    })
+    .await;
+    let (a, b) = ids_on_two_shards(&env);
+    let mut setup = env.connect().await;
+    setup.query_drop(insert(a)).await.unwrap();
+    setup.query_drop(insert(b)).await.unwrap();
+    let timeout = |id: i64| format!("SELECT @@innodb_lock_wait_timeout FROM users WHERE id = {id}");
+    let default: Option<u64> = setup.query_first(timeout(a)).await.unwrap();
+
+    // One transaction on one shard keeps the servers' own setting.
+    let mut one = env.connect().await;
+    one.query_drop("BEGIN").await.unwrap();
+    one.query_drop(format!("UPDATE users SET name = 'one' WHERE id = {a}"))
+        .await
+        .unwrap();
+    let seen: Option<u64> = one.query_first(timeout(a)).await.unwrap();
+    assert_eq!(seen, default);
+    // Reaching a second shard shortens the wait on both.
+    one.query_drop(format!("UPDATE users SET name = 'one' WHERE id = {b}"))
+        .await
+        .unwrap();
+    for id in [a, b] {
+        let seen: Option<u64> = one.query_first(timeout(id)).await.unwrap();
+        assert_eq!(seen, Some(1), "shard of {id}");
+    }
+    one.query_drop("COMMIT").await.unwrap();
+    // The connections were reset before serving anyone else.
+    for id in [a, b] {
+        let seen: Option<u64> = setup.query_first(timeout(id)).await.unwrap();
+        assert_eq!(seen, default, "shard of {id} after the transaction");
+    }
+
+    // T1 locks a then b, T2 locks b then a: a deadlock no server sees, ended by the timeout.
+    let mut t1 = env.connect().await;
+    let mut t2 = env.connect().await;
+    t1.query_drop("BEGIN").await.unwrap();
+    t2.query_drop("BEGIN").await.unwrap();
+    t1.query_drop(format!("UPDATE users SET name = 't1' WHERE id = {a}"))
+        .await
+        .unwrap();
+    t2.query_drop(format!("UPDATE users SET name = 't2' WHERE id = {b}"))
+        .await
+        .unwrap();
+    let (r1, r2) = tokio::join!(
+        t1.query_drop(format!("UPDATE users SET name = 't1' WHERE id = {b}")),
+        t2.query_drop(format!("UPDATE users SET name = 't2' WHERE id = {a}")),
+    );
+    let codes: Vec<u16> = [r1, r2]
+        .into_iter()
+        .filter_map(|r| match r {
+            Err(mysql_async::Error::Server(e)) => Some(e.code),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        !codes.is_empty() && codes.iter().all(|c| *c == 1205),
+        "lock wait timeouts (1205) end the cycle: {codes:?}"
+    );
+    t1.query_drop("ROLLBACK").await.unwrap();
+    t2.query_drop("ROLLBACK").await.unwrap();
+    drop((setup, one, t1, t2));
+    env.stop().await;
+}

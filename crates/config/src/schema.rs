@@ -30,6 +30,7 @@ pub(crate) struct ServerSchema {
     pub metrics_listen: Option<Spanned<String>>,
     pub slow_query_ms: Option<Spanned<i64>>,
     pub transaction_mode: Option<Spanned<String>>,
+    pub multi_shard_lock_wait_timeout_seconds: Option<Spanned<i64>>,
     pub tls_cert_file: Option<Spanned<String>>,
     pub tls_key_file: Option<Spanned<String>>,
 }

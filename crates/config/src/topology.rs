@@ -70,6 +70,9 @@ pub struct ServerSettings {
     pub slow_query: Duration,
     /// What a transaction that reaches a second shard does.
     pub transaction_mode: TransactionMode,
+    /// `innodb_lock_wait_timeout` for transactions over several shards (transaction_mode
+    /// "multi"): no server sees a deadlock between shards, so this is what ends one.
+    pub multi_shard_lock_wait_timeout: Option<u64>,
     /// Client-side TLS: PEM certificate chain and private key files (both or neither).
     pub tls: Option<TlsFiles>,
 }
@@ -117,6 +120,7 @@ impl Default for ServerSettings {
             metrics_listen: None,
             slow_query: Duration::from_secs(1),
             transaction_mode: TransactionMode::Single,
+            multi_shard_lock_wait_timeout: Some(5),
             tls: None,
         }
     }

@@ -220,6 +220,21 @@ fn server(schema: Option<&Spanned<ServerSchema>>, d: &mut Diagnostics<'_>) -> Se
     if let Some(mode) = choice(&schema.transaction_mode, "server.transaction_mode", d) {
         settings.transaction_mode = mode;
     }
+    if let Some(seconds) = &schema.multi_shard_lock_wait_timeout_seconds {
+        // 0 leaves the servers' own setting alone.
+        match u64::try_from(*seconds.get_ref()) {
+            Ok(0) => settings.multi_shard_lock_wait_timeout = None,
+            Ok(s) if s <= 1_073_741_824 => settings.multi_shard_lock_wait_timeout = Some(s),
+            _ => d.at(
+                seconds.span(),
+                "server.multi_shard_lock_wait_timeout_seconds",
+                format!(
+                    "must be between 0 (leave the servers' setting) and 1073741824 (got {})",
+                    seconds.get_ref()
+                ),
+            ),
+        }
+    }
     settings.tls = tls_files(schema, d);
     settings
 }

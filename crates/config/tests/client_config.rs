@@ -33,6 +33,21 @@ fn transaction_mode_is_read_and_checked() {
 }
 
 #[test]
+fn multi_shard_lock_wait_timeout_defaults_to_five_seconds_and_zero_turns_it_off() {
+    let t = shardgate_config::parse(BASE, "t.toml").unwrap();
+    assert_eq!(t.server.multi_shard_lock_wait_timeout, Some(5));
+    let off = server_with("multi_shard_lock_wait_timeout_seconds = 0");
+    let t = shardgate_config::parse(&off, "t.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(t.server.multi_shard_lock_wait_timeout, None);
+    let found = problems(&server_with("multi_shard_lock_wait_timeout_seconds = -1"));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].starts_with("t.toml:3: server.multi_shard_lock_wait_timeout_seconds: "),
+        "{found:?}"
+    );
+}
+
+#[test]
 fn tls_files_must_exist_and_come_in_pairs() {
     let dir = tempfile::tempdir().unwrap();
     let cert = dir.path().join("c.pem");

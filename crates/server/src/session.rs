@@ -758,6 +758,26 @@ impl Session {
                 .map_err(|e| ClientError::from(&e))?;
         }
         txn.give_back(shard, conn);
+        // Two transactions locking rows on two shards in opposite orders wait on each other with
+        // no server seeing a deadlock: a short lock wait on every shard of such a transaction
+        // ends it (unless the session chose its own).
+        let timeout = runtime.topology.server.multi_shard_lock_wait_timeout;
+        if let (Some(seconds), true, false) = (
+            timeout,
+            txn.joined.len() >= 2,
+            self.state.var_text("innodb_lock_wait_timeout").is_some(),
+        ) {
+            let set = format!("SET SESSION innodb_lock_wait_timeout = {seconds}");
+            for (_, conn) in txn.joined.iter_mut() {
+                if conn.vars_fingerprint != crate::state::DIRTY {
+                    expect_ok(conn, Command::COM_QUERY, set.as_bytes())
+                        .await
+                        .map_err(|e| ClientError::from(&e))?;
+                    // Reset before anyone else uses the connection.
+                    conn.vars_fingerprint = crate::state::DIRTY;
+                }
+            }
+        }
         Ok(())
     }
 
@@ -904,7 +924,10 @@ impl Session {
                                 return self.send_error(ClientError::from(&e)).await;
                             }
                         }
-                        conn.vars_fingerprint = self.state.fingerprint();
+                        // A connection the proxy changed itself stays marked for a reset.
+                        if conn.vars_fingerprint != crate::state::DIRTY {
+                            conn.vars_fingerprint = self.state.fingerprint();
+                        }
                     }
                 }
                 if let Some(on) = autocommit {
