@@ -422,42 +422,49 @@ fn pool(schema: Option<&PoolSchema>, d: &mut Diagnostics<'_>) -> Option<PoolSett
     let Some(p) = schema else {
         return Some(defaults);
     };
-    let ms = |v: u64| Duration::from_millis(v);
+    // A duration key in milliseconds, read like any other pool number.
+    let millis = |field: &Option<Spanned<i64>>,
+                  name: &str,
+                  min: i64,
+                  default: Duration,
+                  d: &mut Diagnostics<'_>| {
+        number(field, name, min, default.as_millis() as u64, d).map(Duration::from_millis)
+    };
     let max_size = number(&p.max_size, "max_size", 1, defaults.max_size as u64, d);
     let min_idle = number(&p.min_idle, "min_idle", 0, defaults.min_idle as u64, d);
-    let idle_timeout = number(
+    let idle_timeout = millis(
         &p.idle_timeout_ms,
         "idle_timeout_ms",
         1,
-        defaults.idle_timeout.as_millis() as u64,
+        defaults.idle_timeout,
         d,
     );
-    let max_lifetime = number(
+    let max_lifetime = millis(
         &p.max_lifetime_ms,
         "max_lifetime_ms",
         1,
-        defaults.max_lifetime.as_millis() as u64,
+        defaults.max_lifetime,
         d,
     );
-    let connect_timeout = number(
+    let connect_timeout = millis(
         &p.connect_timeout_ms,
         "connect_timeout_ms",
         1,
-        defaults.connect_timeout.as_millis() as u64,
+        defaults.connect_timeout,
         d,
     );
-    let checkout_timeout = number(
+    let checkout_timeout = millis(
         &p.checkout_timeout_ms,
         "checkout_timeout_ms",
         1,
-        defaults.checkout_timeout.as_millis() as u64,
+        defaults.checkout_timeout,
         d,
     );
-    let validation_interval = number(
+    let validation_interval = millis(
         &p.validation_interval_ms,
         "validation_interval_ms",
         0,
-        defaults.validation_interval.as_millis() as u64,
+        defaults.validation_interval,
         d,
     );
     let max_prepared_statements = number(
@@ -491,12 +498,12 @@ fn pool(schema: Option<&PoolSchema>, d: &mut Diagnostics<'_>) -> Option<PoolSett
     Some(PoolSettings {
         max_size: usize::try_from(max_size?).ok()?,
         min_idle: usize::try_from(min_idle?).ok()?,
-        idle_timeout: ms(idle_timeout?),
-        max_lifetime: ms(max_lifetime?),
-        connect_timeout: ms(connect_timeout?),
-        checkout_timeout: ms(checkout_timeout?),
+        idle_timeout: idle_timeout?,
+        max_lifetime: max_lifetime?,
+        connect_timeout: connect_timeout?,
+        checkout_timeout: checkout_timeout?,
         validation_query: validation_query?,
-        validation_interval: ms(validation_interval?),
+        validation_interval: validation_interval?,
         max_prepared_statements: usize::try_from(max_prepared_statements?).ok()?,
     })
 }

@@ -56,10 +56,6 @@ impl RowOperator for SortedDistinct {
         out.extend(self.offer(row)?);
         Ok(())
     }
-
-    fn finish(&mut self, _out: &mut Vec<Bytes>) -> Result<()> {
-        Ok(())
-    }
 }
 
 /// De-duplication of unordered input: remembers the key of every distinct row seen, under
@@ -103,10 +99,6 @@ impl HashDistinct {
 impl RowOperator for HashDistinct {
     fn push(&mut self, row: Bytes, out: &mut Vec<Bytes>) -> Result<()> {
         out.extend(self.offer(row)?);
-        Ok(())
-    }
-
-    fn finish(&mut self, _out: &mut Vec<Bytes>) -> Result<()> {
         Ok(())
     }
 }

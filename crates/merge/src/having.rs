@@ -44,10 +44,6 @@ impl RowOperator for Filter {
         out.extend(self.offer(row)?);
         Ok(())
     }
-
-    fn finish(&mut self, _out: &mut Vec<Bytes>) -> Result<()> {
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -59,10 +59,6 @@ impl RowOperator for Limit {
         Ok(())
     }
 
-    fn finish(&mut self, _out: &mut Vec<Bytes>) -> Result<()> {
-        Ok(())
-    }
-
     fn is_done(&self) -> bool {
         Limit::is_done(self)
     }

@@ -14,8 +14,11 @@ pub trait RowOperator: Send {
     /// Feeds one row; appends the rows that are ready to `out`.
     fn push(&mut self, row: Bytes, out: &mut Vec<Bytes>) -> Result<()>;
 
-    /// Ends the input; appends the rows still held to `out`.
-    fn finish(&mut self, out: &mut Vec<Bytes>) -> Result<()>;
+    /// Ends the input; appends the rows still held to `out` (none, for operators that hold
+    /// no rows).
+    fn finish(&mut self, _out: &mut Vec<Bytes>) -> Result<()> {
+        Ok(())
+    }
 
     /// `true` when no further input can change the output (a `LIMIT` is full): the executor
     /// may stop reading and cancel the shards' queries.

@@ -72,10 +72,6 @@ impl RowOperator for Project {
         out.push(self.apply(row)?);
         Ok(())
     }
-
-    fn finish(&mut self, _out: &mut Vec<Bytes>) -> Result<()> {
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -94,3 +94,13 @@ fn command_name(command: u8) -> &'static str {
         _ => "unknown",
     }
 }
+
+/// A statement shardgate must rewrite (split, scatter, fill in values) but whose text is not
+/// UTF-8: rewriting would go through a lossy copy and change the client's bytes.
+pub(crate) fn not_utf8_rewrite() -> ClientError {
+    ClientError::new(
+        1235,
+        b"42000",
+        "shardgate must rewrite this statement, which it can only do for UTF-8 text; send it in utf8mb4 (SET NAMES utf8mb4) or split it by shard yourself",
+    )
+}

@@ -245,12 +245,7 @@ impl Session {
             Err(e) => return self.send_error(e).await,
         };
         let Ok(sql) = std::str::from_utf8(&text) else {
-            let e = ClientError::new(
-                1235,
-                b"42000",
-                "shardgate must rewrite this statement for several shards, which it can only do for UTF-8 text; send it in utf8mb4 (SET NAMES utf8mb4)",
-            );
-            return self.send_error(e).await;
+            return self.send_error(crate::errors::not_utf8_rewrite()).await;
         };
         let plan = match plan_sql(sql, &runtime.topology) {
             Ok(plan) => plan,

@@ -466,13 +466,7 @@ impl Session {
             || plan.rewritten.is_some()
             || matches!(plan.route, Route::Split(_) | Route::Scatter(_));
         if rewrites && std::str::from_utf8(arg).is_err() {
-            // Rewriting would go through a lossy UTF-8 copy and change the client's bytes.
-            let e = ClientError::new(
-                1235,
-                b"42000",
-                "shardgate must rewrite this statement, which it can only do for UTF-8 text; send it in utf8mb4 (SET NAMES utf8mb4) or split it by shard yourself",
-            );
-            return self.send_error(e).await;
+            return self.send_error(crate::errors::not_utf8_rewrite()).await;
         }
         self.statement_leaves_state = plan.leaves_state;
         let text = match (&substituted, &plan.rewritten) {

@@ -61,20 +61,24 @@ impl SessionState {
             .map(|(_, sql)| sql.as_slice())
     }
 
+    /// The value side of the session's `SET name = <value>`, as written.
+    fn var_value(&self, name: &str) -> Option<&str> {
+        let text = std::str::from_utf8(self.var_text(name)?).ok()?;
+        Some(text.rsplit('=').next()?.trim())
+    }
+
     /// The value a `SET SESSION name = <number>` gave, if the session set it to a number.
     pub fn var_number(&self, name: &str) -> Option<u64> {
-        let text = std::str::from_utf8(self.var_text(name)?).ok()?;
-        text.rsplit('=').next()?.trim().parse().ok()
+        self.var_value(name)?.parse().ok()
     }
 
     /// Whether the session limits SELECTs (`sql_select_limit` set to anything but its default).
     pub fn select_limit_set(&self) -> bool {
-        let Some(sql) = self.var_text("sql_select_limit") else {
-            return false;
-        };
-        let value = String::from_utf8_lossy(sql);
-        let value = value.rsplit('=').next().unwrap_or_default().trim();
-        !(value.eq_ignore_ascii_case("DEFAULT") || value == u64::MAX.to_string())
+        self.var_text("sql_select_limit").is_some()
+            && !self
+                .var_value("sql_select_limit")
+                .is_some_and(|v| v.eq_ignore_ascii_case("DEFAULT"))
+            && self.var_number("sql_select_limit") != Some(u64::MAX)
     }
 
     pub fn fingerprint(&self) -> u64 {
