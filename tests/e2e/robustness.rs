@@ -1,12 +1,10 @@
 //! Bad input and bad days: malformed packets, unsupported commands, packet-size boundaries,
 //! an exhausted pool, a dead backend, a broken config. Each gets a clear answer, never a hang.
 
-mod common;
-
 use std::process::Command;
 use std::time::Duration;
 
-use common::{rows, server_error, TestEnv};
+use crate::common::{rows, server_error, TestEnv};
 use mysql_async::prelude::Queryable;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

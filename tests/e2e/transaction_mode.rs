@@ -2,9 +2,7 @@
 //! "single" refuses the statement and keeps the transaction usable; "multi" opens the second
 //! shard and commits the shards one after another.
 
-mod common;
-
-use common::{rows, server_error, TestEnv};
+use crate::common::{rows, server_error, TestEnv};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, TxOpts};
 

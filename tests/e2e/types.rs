@@ -3,9 +3,7 @@
 //! read through the proxy are the ones the owning shard's primary gives a direct client, and
 //! values written through the proxy (as text literals or as bound parameters) are stored exactly.
 
-mod common;
-
-use common::TestEnv;
+use crate::common::TestEnv;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Column, Conn, Params, Row, Value};
 use shardgate_ring::KeyValue;

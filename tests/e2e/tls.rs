@@ -1,11 +1,9 @@
 //! TLS between clients and the proxy: a configured certificate, CLIENT_SSL offered, the
 //! SSLRequest upgrade, certificate verification by real clients, and plain clients still served.
 
-mod common;
-
 use std::process::Command;
 
-use common::TestEnv;
+use crate::common::TestEnv;
 
 /// A self-signed certificate for 127.0.0.1 written as PEM files into `dir`: (cert, key).
 fn certificate(dir: &std::path::Path) -> (String, String) {

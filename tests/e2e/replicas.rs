@@ -2,12 +2,10 @@
 //! read-your-writes, fallback, and failures. The answering server is identified by
 //! `@@server_id`.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use common::{server_error, TestEnv};
+use crate::common::{server_error, TestEnv};
 use mysql_async::prelude::Queryable;
 
 const FAST_CHECKS: &str = "\n[replication]\nhealth_check_interval_ms = 200\nhealth_check_timeout_ms = 500\nmax_lag_seconds = 2\n";

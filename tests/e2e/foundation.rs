@@ -1,13 +1,11 @@
 //! The foundation end to end: a 2-shard sandbox (primary + 1 replica each) behind the proxy,
 //! driven by real clients (mysql_async, the `mariadb` CLI, PyMySQL).
 
-mod common;
-
 use std::collections::{BTreeMap, HashMap};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{rows, server_error, TestEnv};
+use crate::common::{rows, server_error, TestEnv};
 use mysql_async::prelude::Queryable;
 
 fn shardgate() -> Command {

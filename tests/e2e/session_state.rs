@@ -2,12 +2,10 @@
 //! shard, and never leaks into another session: time zone, character set, sql_mode, user
 //! variables, the current database, autocommit, and COM_RESET_CONNECTION.
 
-mod common;
-
 use std::process::Command;
 use std::time::Duration;
 
-use common::{rows, server_error, TestEnv};
+use crate::common::{rows, server_error, TestEnv};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row, Value};
 use shardgate_ring::KeyValue;

@@ -3,9 +3,7 @@
 //! Every answer is compared value for value (binary protocol on both sides) with one MariaDB
 //! holding the same rows.
 
-mod common;
-
-use common::TestEnv;
+use crate::common::TestEnv;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Params, Value};
 

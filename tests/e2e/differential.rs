@@ -1,5 +1,5 @@
 //! Differential test: one plain MariaDB and a 3-shard sandbox behind the proxy hold the same
-//! seeded data set; every case of `tests/differential/corpus.sql` and of a seeded query
+//! seeded data set; every case of `tests/e2e/differential/corpus.sql` and of a seeded query
 //! generator runs against both, and the answers must agree: rows (as multisets, or in exact
 //! order when the ORDER BY makes the order total), column names, types and definitions, error
 //! codes, affected rows and, after a write, the whole table (read from each shard's primary, every
@@ -20,13 +20,11 @@
 //! compared, then both roll back), `@dml=TABLE` (a write: compare affected rows, then the table).
 //! Besides the sharded `users` and `orders`, the proxy has `flags`, a reference table.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use common::TestEnv;
+use crate::common::TestEnv;
 use mysql_async::consts::{ColumnFlags, ColumnType};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, Value};

@@ -1,9 +1,7 @@
 //! The admin statements through a real client: `SHOW SHARDGATE SHARDS | TABLES | HOTSPOTS |
 //! ROUTE FOR …` for an account with `admin = true`, error 1227 for others.
 
-mod common;
-
-use common::{rows, server_error, TestEnv};
+use crate::common::{rows, server_error, TestEnv};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts};
 

@@ -1,8 +1,6 @@
 //! Statements spanning shards: multi-row INSERTs split by shard (all or nothing).
 
-mod common;
-
-use common::{rows, server_error, TestEnv};
+use crate::common::{rows, server_error, TestEnv};
 use mysql_async::prelude::Queryable;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

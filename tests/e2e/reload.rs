@@ -2,15 +2,13 @@
 //! the old topology keeps serving, and SIGHUP to the real binary closing a removed endpoint's
 //! pool. Clients must not see one error caused by a reload.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{server_error, TestEnv};
+use crate::common::{server_error, TestEnv};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder};
 use shardgate_sandbox::{Instance, Sandbox, SandboxSpec};

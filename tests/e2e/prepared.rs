@@ -1,9 +1,7 @@
 //! Server-side prepared statements through the proxy (mysql_async's `exec` uses the binary
 //! protocol): routed per execution by their parameters, cached per backend connection, bounded.
 
-mod common;
-
-use common::{rows, server_error, TestEnv};
+use crate::common::{rows, server_error, TestEnv};
 use mysql_async::prelude::Queryable;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,23 @@
+//! The end-to-end tests against real MariaDB sandboxes, linked as one test program: one link and
+//! one binary instead of one per file keeps CI's build small. Tests that measure the whole
+//! process (peak memory, the global metrics registry) or load the machine (sysbench) stay in
+//! programs of their own beside this one.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod admin;
+mod deploy_files;
+mod differential;
+mod foundation;
+mod prepared;
+mod prepared_scatter;
+mod reload;
+mod replicas;
+mod robustness;
+mod sandbox_cli;
+mod scatter;
+mod session_state;
+mod tls;
+mod transaction_mode;
+mod types;
