@@ -23,7 +23,8 @@ const STALE_CHECK_AFTER: Duration = Duration::from_millis(500);
 
 #[derive(Debug, Default)]
 struct Inner {
-    idle: VecDeque<BackendConn>,
+    /// Boxed so that a checkout and a return move a pointer, not the whole connection.
+    idle: VecDeque<Box<BackendConn>>,
     /// Connections that exist: idle, in use, or being opened.
     total: usize,
 }
@@ -136,25 +137,35 @@ impl Pool {
 
     /// Checks a connection out, waiting up to `checkout_timeout` for one to be free.
     pub async fn get(self: &Arc<Self>, flavor: Flavor) -> Result<PooledConn, BackendError> {
-        let started = Instant::now();
-        let deadline = started + self.settings.checkout_timeout;
+        // When the first wait began, and its deadline: the clock is read only when a wait starts.
+        let mut waited: Option<(Instant, Instant)> = None;
         loop {
-            let returned = self.returned.notified();
-            tokio::pin!(returned);
-            returned.as_mut().enable();
-            let next = {
-                let mut inner = self.inner.lock().expect("pool lock");
-                if let Some(i) = inner.idle.iter().rposition(|c| c.flavor == flavor) {
-                    Next::Reuse(Box::new(inner.idle.remove(i).expect("index in range")))
-                } else if inner.total < self.settings.max_size {
-                    inner.total += 1;
-                    Next::Open
-                } else if let Some(other) = inner.idle.pop_front() {
-                    drop(other); // its slot goes to the new connection
-                    Next::Open
-                } else {
-                    Next::Wait
+            let next = match self.take_next(flavor) {
+                Next::Wait => {
+                    // Registered before the second look, so a return in between is not missed;
+                    // the first look stays free of the registration's lock.
+                    let returned = self.returned.notified();
+                    tokio::pin!(returned);
+                    returned.as_mut().enable();
+                    match self.take_next(flavor) {
+                        Next::Wait => {
+                            let (started, deadline) = *waited.get_or_insert_with(|| {
+                                let now = Instant::now();
+                                (now, now + self.settings.checkout_timeout)
+                            });
+                            let _waiting = Waiting::new(&self.waiting);
+                            if tokio::time::timeout_at(deadline.into(), returned)
+                                .await
+                                .is_err()
+                            {
+                                return Err(self.exhausted(started));
+                            }
+                            continue;
+                        }
+                        next => next,
+                    }
                 }
+                next => next,
             };
             match next {
                 Next::Reuse(mut conn) => {
@@ -166,29 +177,37 @@ impl Pool {
                         && (idle < self.settings.validation_interval
                             || self.validate(&mut conn).await);
                     if valid {
-                        return Ok(self.lend(*conn));
+                        return Ok(self.lend(conn));
                     }
                     self.forget_one();
                 }
                 Next::Open => {
                     return match self.open(flavor).await {
-                        Ok(conn) => Ok(self.lend(conn)),
+                        Ok(conn) => Ok(self.lend(Box::new(conn))),
                         Err(e) => {
                             self.forget_one();
                             Err(e)
                         }
                     };
                 }
-                Next::Wait => {
-                    let _waiting = Waiting::new(&self.waiting);
-                    if tokio::time::timeout_at(deadline.into(), returned)
-                        .await
-                        .is_err()
-                    {
-                        return Err(self.exhausted(started));
-                    }
-                }
+                Next::Wait => unreachable!("waits are handled above"),
             }
+        }
+    }
+
+    /// Takes an idle connection of `flavor`, or a slot to open one, or says to wait.
+    fn take_next(&self, flavor: Flavor) -> Next {
+        let mut inner = self.inner.lock().expect("pool lock");
+        if let Some(i) = inner.idle.iter().rposition(|c| c.flavor == flavor) {
+            Next::Reuse(inner.idle.remove(i).expect("index in range"))
+        } else if inner.total < self.settings.max_size {
+            inner.total += 1;
+            Next::Open
+        } else if let Some(other) = inner.idle.pop_front() {
+            drop(other); // its slot goes to the new connection
+            Next::Open
+        } else {
+            Next::Wait
         }
     }
 
@@ -230,7 +249,7 @@ impl Pool {
         }
     }
 
-    fn lend(self: &Arc<Self>, conn: BackendConn) -> PooledConn {
+    fn lend(self: &Arc<Self>, conn: Box<BackendConn>) -> PooledConn {
         PooledConn {
             conn: Some(conn),
             pool: self.clone(),
@@ -242,7 +261,7 @@ impl Pool {
         self.returned.notify_one();
     }
 
-    fn give_back(&self, conn: BackendConn) {
+    fn give_back(&self, conn: Box<BackendConn>) {
         let reusable = !conn.broken && !conn.in_transaction();
         {
             let mut inner = self.inner.lock().expect("pool lock");
@@ -282,7 +301,7 @@ impl Pool {
                 ))
                 .await
             {
-                Ok(conn) => self.give_back(conn),
+                Ok(conn) => self.give_back(Box::new(conn)),
                 Err(e) => {
                     self.forget_one();
                     tracing::debug!(endpoint = %self.label, error = %e, "min_idle connection failed");
@@ -311,7 +330,7 @@ async fn maintain(pool: Weak<Pool>) {
 /// A checked-out connection; goes back to its pool when dropped (or is closed if unusable).
 #[derive(Debug)]
 pub struct PooledConn {
-    conn: Option<BackendConn>,
+    conn: Option<Box<BackendConn>>,
     pool: Arc<Pool>,
 }
 

@@ -8,7 +8,6 @@ use shardgate_ring::ShardId;
 use shardgate_router::StatementKind;
 
 use crate::errors::ClientError;
-use crate::instruments::metered;
 use crate::runtime::Runtime;
 use crate::session::{End, Session, Step};
 use crate::state::expect_ok;
@@ -58,7 +57,10 @@ impl Session {
                 expect_ok(&mut conn, Command::COM_QUERY, b"BEGIN").await?;
             }
             let meter = runtime.instruments.primary(shard);
-            let finish = metered(meter, kind, conn.execute(Command::COM_QUERY, sql)).await?;
+            let finish = {
+                let _timed = meter.time(kind);
+                conn.execute(Command::COM_QUERY, sql).await?
+            };
             Ok((finish, atomic.then_some(conn)))
         });
         let results: Vec<PartResult> = futures_util::future::join_all(runs).await;

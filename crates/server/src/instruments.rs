@@ -1,7 +1,6 @@
 //! Metric handles of one runtime, looked up once so that a query touches no label map and
 //! allocates nothing to be counted.
 
-use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -37,6 +36,15 @@ impl Meter {
         }
     }
 
+    /// Times a statement of `kind` from now until the returned guard is dropped.
+    pub fn time(&self, kind: StatementKind) -> Timed<'_> {
+        Timed {
+            meter: self,
+            kind,
+            started: Instant::now(),
+        }
+    }
+
     /// Counts one statement of `kind` that started at `started` and has just finished.
     pub fn observe(&self, kind: StatementKind, started: Instant) {
         let counter = match kind {
@@ -49,16 +57,18 @@ impl Meter {
     }
 }
 
-/// Runs `statement` (one statement on one backend) and counts it on `meter`.
-pub(crate) async fn metered<F: Future>(
-    meter: &Meter,
+/// Counts one statement on its meter when dropped; held across the statement's `.await` (a
+/// guard, not a wrapping future, so the statement's large future is not moved into another).
+pub(crate) struct Timed<'a> {
+    meter: &'a Meter,
     kind: StatementKind,
-    statement: F,
-) -> F::Output {
-    let started = Instant::now();
-    let output = statement.await;
-    meter.observe(kind, started);
-    output
+    started: Instant,
+}
+
+impl Drop for Timed<'_> {
+    fn drop(&mut self) {
+        self.meter.observe(self.kind, self.started);
+    }
 }
 
 /// The meters of one shard.

@@ -230,7 +230,7 @@ impl Session {
         if self.in_transaction() {
             self.in_txn(runtime, shard, plan.kind, work).await
         } else {
-            let hint = crate::reads::consistency_hint(&String::from_utf8_lossy(&execution.sql));
+            let hint = crate::reads::consistency_hint(&execution.sql);
             self.run_single(runtime, shard, plan.kind, plan.table.as_deref(), hint, work)
                 .await
         }

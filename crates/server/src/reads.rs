@@ -11,7 +11,6 @@ use shardgate_ring::ShardId;
 use shardgate_router::StatementKind;
 
 use crate::errors::ClientError;
-use crate::instruments::metered;
 use crate::runtime::Runtime;
 use crate::session::{Session, Step, Work};
 
@@ -25,9 +24,11 @@ pub(crate) enum LastWrite {
 }
 
 /// A `/*+ shardgate consistency=… */` hint in a statement's text.
-pub(crate) fn consistency_hint(sql: &str) -> Option<Consistency> {
-    let start = sql.find("/*+")?;
-    let hint = &sql[start + 3..start + 3 + sql[start + 3..].find("*/")?];
+pub(crate) fn consistency_hint(sql: &[u8]) -> Option<Consistency> {
+    // Bytes, not text: most statements carry no hint, and they are never decoded for this.
+    let start = memchr::memchr_iter(b'/', sql).find(|&i| sql[i + 1..].starts_with(b"*+"))? + 3;
+    let len = memchr::memmem::find(&sql[start..], b"*/")?;
+    let hint = std::str::from_utf8(&sql[start..start + len]).ok()?;
     let mut words = hint.split_whitespace();
     if !words.any(|w| w.eq_ignore_ascii_case("shardgate")) {
         return None;
@@ -85,7 +86,10 @@ impl Session {
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };
         let meter = runtime.instruments.primary(shard);
-        let result = metered(meter, kind, work.run(&mut conn, &mut self.client)).await;
+        let result = {
+            let _timed = meter.time(kind);
+            work.run(&mut conn, &mut self.client).await
+        };
         self.mark_if_dirty(&mut conn);
         if result.is_ok() {
             self.remember_write(shard, &mut conn).await;
@@ -143,9 +147,10 @@ impl Session {
                 continue;
             }
             let meter = runtime.instruments.replica(shard);
-            let statement = work.run(&mut conn, &mut self.client);
-            let result = metered(meter, StatementKind::Read, statement).await;
-            self.mark_if_dirty(&mut conn);
+            let result = {
+                let _timed = meter.time(StatementKind::Read);
+                work.run(&mut conn, &mut self.client).await
+            };
             self.mark_if_dirty(&mut conn);
             drop(conn);
             if let Err(ForwardError::Backend {
@@ -201,23 +206,23 @@ mod tests {
     #[test]
     fn hints_are_found_in_comments_only() {
         assert_eq!(
-            consistency_hint("/*+ shardgate consistency=strong */ SELECT 1"),
+            consistency_hint(b"/*+ shardgate consistency=strong */ SELECT 1"),
             Some(Consistency::Strong)
         );
         assert_eq!(
-            consistency_hint("SELECT /*+ shardgate consistency=eventual */ * FROM users"),
+            consistency_hint(b"SELECT /*+ shardgate consistency=eventual */ * FROM users"),
             Some(Consistency::Eventual)
         );
         assert_eq!(
-            consistency_hint("SELECT 'shardgate consistency=strong'"),
+            consistency_hint(b"SELECT 'shardgate consistency=strong'"),
             None
         );
         assert_eq!(
-            consistency_hint("/*+ other consistency=strong */ SELECT 1"),
+            consistency_hint(b"/*+ other consistency=strong */ SELECT 1"),
             None
         );
         assert_eq!(
-            consistency_hint("/*+ shardgate consistency=bogus */ SELECT 1"),
+            consistency_hint(b"/*+ shardgate consistency=bogus */ SELECT 1"),
             None
         );
     }

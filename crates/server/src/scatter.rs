@@ -293,9 +293,8 @@ impl Session {
             let timeout = settings.scatter_timeout;
             let meter = runtime.instruments.primary(shard).clone();
             let task = tokio::spawn(async move {
-                let statement = pump(&mut conn, sql, name, timeout, tx, in_txn);
-                let read = shardgate_router::StatementKind::Read;
-                crate::instruments::metered(&meter, read, statement).await;
+                let _timed = meter.time(shardgate_router::StatementKind::Read);
+                pump(&mut conn, sql, name, timeout, tx, in_txn).await;
                 conn
             });
             if in_txn {

@@ -22,7 +22,6 @@ use shardgate_router::{
 use tokio::net::TcpStream;
 
 use crate::errors::{unknown_command, ClientError};
-use crate::instruments::metered;
 use crate::prepared::Statements;
 use crate::runtime::Runtime;
 use crate::state::{expect_ok, SessionState};
@@ -536,7 +535,7 @@ impl Session {
                     )
                     .await
                 } else {
-                    let hint = crate::reads::consistency_hint(&String::from_utf8_lossy(text));
+                    let hint = crate::reads::consistency_hint(text);
                     let work = Work::Command(Command::COM_QUERY, text);
                     self.run_single(
                         runtime,
@@ -593,7 +592,10 @@ impl Session {
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };
         let meter = runtime.instruments.primary(shard);
-        let result = metered(meter, kind, work.run(&mut conn, &mut self.client)).await;
+        let result = {
+            let _timed = meter.time(kind);
+            work.run(&mut conn, &mut self.client).await
+        };
         self.mark_if_dirty(&mut conn);
         let pool = conn.pool().clone();
         drop(conn);
@@ -675,7 +677,10 @@ impl Session {
         txn.wrote |= kind != StatementKind::Read;
         let conn = txn.conn(shard).expect("joined above");
         let meter = runtime.instruments.primary(shard);
-        let result = metered(meter, kind, work.run(conn, &mut self.client)).await;
+        let result = {
+            let _timed = meter.time(kind);
+            work.run(conn, &mut self.client).await
+        };
         if self.statement_leaves_state {
             conn.vars_fingerprint = crate::state::DIRTY;
         }
@@ -1004,12 +1009,11 @@ impl Session {
                     .and_then(|mut t| t.joined.pop())
                     .expect("joined");
                 let meter = runtime.instruments.primary(shard);
-                let result = metered(
-                    meter,
-                    StatementKind::Transaction,
-                    conn.forward(Command::COM_QUERY, text, &mut self.client),
-                )
-                .await;
+                let result = {
+                    let _timed = meter.time(StatementKind::Transaction);
+                    conn.forward(Command::COM_QUERY, text, &mut self.client)
+                        .await
+                };
                 if matches!(cmd, TxnCommand::Commit)
                     && result.is_ok()
                     && runtime.has_replicas(shard)
