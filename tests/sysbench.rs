@@ -84,10 +84,12 @@ fn run(port: u16, workload: &str, ps_mode: &str) -> Outcome {
         "{workload} (--db-ps-mode={ps_mode}) did no work:\n{text}"
     );
     // oltp_read_write's concurrent transactions can deadlock (1213) or time out on a lock
-    // (1205), against one server as well; sysbench retries those ("ignored errors"). They stay
-    // rare; everything else is an error.
+    // (1205), against one server as well; sysbench retries those ("ignored errors"). Across
+    // shards no server sees the cycle, so each one waits out the multi-shard lock timeout and
+    // a 3 s run has few transactions: one run did 3 retries in 201. They stay rare; everything
+    // else is an error.
     let retries_allowed = if workload == "oltp_read_write" {
-        outcome.transactions / 100
+        (outcome.transactions / 20).max(5)
     } else {
         0
     };
