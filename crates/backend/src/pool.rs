@@ -67,10 +67,10 @@ impl Drop for Waiting<'_> {
     }
 }
 
+/// What a checkout does when it finds room: reuse an idle connection or open one.
 enum Next {
     Reuse(Box<BackendConn>),
     Open,
-    Wait,
 }
 
 impl Pool {
@@ -141,31 +141,30 @@ impl Pool {
         let mut waited: Option<(Instant, Instant)> = None;
         loop {
             let next = match self.take_next(flavor) {
-                Next::Wait => {
+                Some(next) => next,
+                None => {
                     // Registered before the second look, so a return in between is not missed;
                     // the first look stays free of the registration's lock.
                     let returned = self.returned.notified();
                     tokio::pin!(returned);
                     returned.as_mut().enable();
-                    match self.take_next(flavor) {
-                        Next::Wait => {
-                            let (started, deadline) = *waited.get_or_insert_with(|| {
-                                let now = Instant::now();
-                                (now, now + self.settings.checkout_timeout)
-                            });
-                            let _waiting = Waiting::new(&self.waiting);
-                            if tokio::time::timeout_at(deadline.into(), returned)
-                                .await
-                                .is_err()
-                            {
-                                return Err(self.exhausted(started));
-                            }
-                            continue;
+                    if let Some(next) = self.take_next(flavor) {
+                        next
+                    } else {
+                        let (started, deadline) = *waited.get_or_insert_with(|| {
+                            let now = Instant::now();
+                            (now, now + self.settings.checkout_timeout)
+                        });
+                        let _waiting = Waiting::new(&self.waiting);
+                        if tokio::time::timeout_at(deadline.into(), returned)
+                            .await
+                            .is_err()
+                        {
+                            return Err(self.exhausted(started));
                         }
-                        next => next,
+                        continue;
                     }
                 }
-                next => next,
             };
             match next {
                 Next::Reuse(mut conn) => {
@@ -190,24 +189,23 @@ impl Pool {
                         }
                     };
                 }
-                Next::Wait => unreachable!("waits are handled above"),
             }
         }
     }
 
-    /// Takes an idle connection of `flavor`, or a slot to open one, or says to wait.
-    fn take_next(&self, flavor: Flavor) -> Next {
+    /// Takes an idle connection of `flavor`, or a slot to open one; `None`: every slot is in use.
+    fn take_next(&self, flavor: Flavor) -> Option<Next> {
         let mut inner = self.inner.lock().expect("pool lock");
         if let Some(i) = inner.idle.iter().rposition(|c| c.flavor == flavor) {
-            Next::Reuse(inner.idle.remove(i).expect("index in range"))
+            Some(Next::Reuse(inner.idle.remove(i).expect("index in range")))
         } else if inner.total < self.settings.max_size {
             inner.total += 1;
-            Next::Open
+            Some(Next::Open)
         } else if let Some(other) = inner.idle.pop_front() {
             drop(other); // its slot goes to the new connection
-            Next::Open
+            Some(Next::Open)
         } else {
-            Next::Wait
+            None
         }
     }
 

@@ -44,17 +44,6 @@ impl Meter {
             started: Instant::now(),
         }
     }
-
-    /// Counts one statement of `kind` that started at `started` and has just finished.
-    pub fn observe(&self, kind: StatementKind, started: Instant) {
-        let counter = match kind {
-            StatementKind::Read | StatementKind::LockingRead => &self.read,
-            StatementKind::Write => &self.write,
-            StatementKind::Ddl | StatementKind::Session | StatementKind::Transaction => &self.other,
-        };
-        counter.inc();
-        self.duration.observe(started.elapsed().as_secs_f64());
-    }
 }
 
 /// Counts one statement on its meter when dropped; held across the statement's `.await` (a
@@ -67,7 +56,16 @@ pub(crate) struct Timed<'a> {
 
 impl Drop for Timed<'_> {
     fn drop(&mut self) {
-        self.meter.observe(self.kind, self.started);
+        let meter = self.meter;
+        let counter = match self.kind {
+            StatementKind::Read | StatementKind::LockingRead => &meter.read,
+            StatementKind::Write => &meter.write,
+            StatementKind::Ddl | StatementKind::Session | StatementKind::Transaction => {
+                &meter.other
+            }
+        };
+        counter.inc();
+        meter.duration.observe(self.started.elapsed().as_secs_f64());
     }
 }
 
