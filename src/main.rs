@@ -163,7 +163,7 @@ fn route(
 ) -> anyhow::Result<ExitCode> {
     let topology = load(config)?;
     if let Some(sql) = sql {
-        let plan = shardgate_router::plan_sql(&sql, &topology)?;
+        let plan = shardgate_router::plan_sql(&sql, &topology, shardgate_router::Syntax::DEFAULT)?;
         println!("{}", plan.display(&topology));
         return Ok(ExitCode::SUCCESS);
     }

@@ -76,11 +76,11 @@ fn parse_and_plan(c: &mut Criterion) {
     let topology = topology();
     let mut group = c.benchmark_group("parse_and_plan");
     for (name, sql) in statements() {
-        if let Err(e) = plan_sql(&sql, &topology) {
+        if let Err(e) = plan_sql(&sql, &topology, shardgate_router::Syntax::DEFAULT) {
             panic!("{name}: {sql}: {e}");
         }
         group.bench_function(name, |b| {
-            b.iter(|| plan_sql(black_box(&sql), &topology).expect("plans"))
+            b.iter(|| plan_sql(black_box(&sql), &topology, shardgate_router::Syntax::DEFAULT).expect("plans"))
         });
     }
     group.finish();
@@ -96,7 +96,7 @@ fn cached_plan(c: &mut Criterion) {
         .map(|i| format!("SELECT c FROM sbtest1 WHERE id={}", i * 7919 % 10_000))
         .collect();
     assert!(
-        cache.plan(&texts[0], &topology).is_some(),
+        cache.plan(&texts[0], &topology, shardgate_router::Syntax::DEFAULT).is_some(),
         "a point select is cached"
     );
     let mut next = 0;
@@ -104,7 +104,7 @@ fn cached_plan(c: &mut Criterion) {
         b.iter(|| {
             next = (next + 1) % texts.len();
             cache
-                .plan(black_box(&texts[next]), &topology)
+                .plan(black_box(&texts[next]), &topology, shardgate_router::Syntax::DEFAULT)
                 .expect("cached")
         })
     });

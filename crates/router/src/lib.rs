@@ -4,6 +4,7 @@
 mod colocated;
 mod error;
 mod last_insert_id;
+pub mod lex;
 mod plan;
 mod plan_cache;
 mod planner;
@@ -14,12 +15,14 @@ mod scatter;
 mod scatter_plan;
 mod session;
 mod shard_key;
+mod syntax;
 mod text;
 
 pub use error::RouteError;
-pub use last_insert_id::substitute_last_insert_id;
+pub use last_insert_id::{reads_last_insert_id, set_last_insert_id};
 pub use plan::{DeferredRoute, Plan, Route, SessionVar, StatementKind, TxnCommand};
 pub use plan_cache::{templatize, PlanCache};
 pub use planner::{plan_sql, plan_statement};
 pub use scatter_plan::{AggregateSpec, MergeSpec, ScatterPlan};
 pub use shard_key::{KeySource, OwnedKey};
+pub use syntax::{SqlMode, Syntax};

@@ -170,6 +170,12 @@ impl DeferredRoute {
                 &param_value
             }
         };
+        if self.verb != "INSERT" && !compares_by_key(rule.key_type, value) {
+            return Err(RouteError::NotSupported(format!(
+                "a number compared with string shard key `{}` of `{}` matches by numeric value, on any shard",
+                rule.shard_key, rule.name
+            )));
+        }
         rule.shard_for(&value.as_key())
             .map_err(|source| RouteError::BadKey {
                 table: rule.name.clone(),
@@ -188,9 +194,9 @@ pub struct Plan {
     pub rewritten: Option<String>,
     /// The sharded table the statement reads (lower-cased), whose consistency level applies.
     pub table: Option<String>,
-    /// It assigns user variables inside a query (`@v := …`, `… INTO @v`): the connection it
-    /// runs on carries them, so it must be reset before it serves anyone again.
-    pub leaves_state: bool,
+    /// User variables it assigns inside a query (`@v := …`, `… INTO @v`), lower-cased with
+    /// their `@`: read back from the connection it ran on and kept for the session.
+    pub assigns: Vec<String>,
 }
 
 impl Plan {
@@ -200,7 +206,7 @@ impl Plan {
             route,
             rewritten: None,
             table: None,
-            leaves_state: false,
+            assigns: Vec::new(),
         }
     }
 
@@ -314,4 +320,10 @@ pub(crate) fn unsharded_conflict(
         }),
         _ => Ok(()),
     }
+}
+
+/// Whether a condition `key = value` finds its rows by the key's value: a number compared
+/// with a string key is compared as a number (`'042' = 42`), so it matches other keys too.
+pub(crate) fn compares_by_key(key_type: shardgate_config::ShardKeyType, value: &OwnedKey) -> bool {
+    key_type != shardgate_config::ShardKeyType::String || !matches!(value, OwnedKey::Int(_))
 }

@@ -12,10 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use shardgate_config::Topology;
-use sqlparser::dialect::MySqlDialect;
-use sqlparser::parser::Parser;
-
-use crate::{plan_sql, OwnedKey, Plan, Route};
+use crate::{plan_sql, OwnedKey, Plan, Route, Syntax};
 
 /// Templates a session keeps; past this the cache starts over.
 const MAX_TEMPLATES: usize = 256;
@@ -29,20 +26,25 @@ pub struct PlanCache {
     plans: HashMap<Box<str>, Option<Arc<Plan>>>,
     /// The topology the plans were made for; another one (a reload) empties the cache.
     topology: Option<Arc<Topology>>,
+    /// How the session read the text the plans were made for; another (a `SET sql_mode`)
+    /// empties the cache.
+    syntax: Syntax,
     template: String,
     literals: Vec<OwnedKey>,
 }
 
 impl PlanCache {
     /// The single-shard plan of `sql` from its template's cached plan, if it has one.
-    pub fn plan(&mut self, sql: &str, topology: &Arc<Topology>) -> Option<Plan> {
+    pub fn plan(&mut self, sql: &str, topology: &Arc<Topology>, syntax: Syntax) -> Option<Plan> {
         if !self
             .topology
             .as_ref()
             .is_some_and(|t| Arc::ptr_eq(t, topology))
+            || self.syntax != syntax
         {
             self.plans.clear();
             self.topology = Some(topology.clone());
+            self.syntax = syntax;
         }
         if !templatize(sql, &mut self.template, &mut self.literals) {
             return None;
@@ -56,9 +58,9 @@ impl PlanCache {
                 // A template our parser cannot read would be planned as an unparsed statement
                 // (the default shard): those, and long texts, are left to full planning.
                 let parses = self.template.len() <= MAX_TEMPLATE_LEN
-                    && Parser::parse_sql(&MySqlDialect {}, &self.template).is_ok();
+                    && crate::lex::parse(&self.template, syntax).is_ok();
                 let planned = parses
-                    .then(|| plan_sql(&self.template, topology).ok())
+                    .then(|| plan_sql(&self.template, topology, syntax).ok())
                     .flatten()
                     .filter(|p| {
                         p.rewritten.is_none()
@@ -84,7 +86,7 @@ impl PlanCache {
             route: Route::Shard(shard),
             rewritten: None,
             table: template.table.clone(),
-            leaves_state: template.leaves_state,
+            assigns: template.assigns.clone(),
         })
     }
 }

@@ -9,46 +9,74 @@ use sqlparser::ast::{
     AssignmentTarget, Delete, Expr, FromTable, Ident, Insert, ObjectName, ObjectType, OnInsert,
     Query, SelectItem, SetExpr, Statement, TableFactor, TableObject, TableWithJoins, Update, Use,
 };
-use sqlparser::dialect::MySqlDialect;
-use sqlparser::parser::Parser;
-use sqlparser::tokenizer::{Token, Tokenizer};
+use sqlparser::tokenizer::Token;
 
 use crate::shard_key::{
     base_name, constraint_in_where, key_source, keys_joined, shard_names, Constraint, KeySource,
     TableRef,
 };
-use crate::{session, DeferredRoute, Plan, Route, RouteError, StatementKind, TxnCommand};
+use crate::{
+    session, DeferredRoute, Plan, Route, RouteError, SqlMode, StatementKind, Syntax, TxnCommand,
+};
 
 /// Plans a COM_QUERY text, which may hold several statements.
 ///
 /// Text the parser does not understand goes to the default shard as-is (the backend then
 /// reports its own syntax error, or runs MariaDB syntax we don't model) unless it names a
 /// sharded table, in which case it cannot be routed safely.
-pub fn plan_sql(sql: &str, topology: &Topology) -> Result<Plan, RouteError> {
+///
+/// `syntax` says how the session reads text: its `sql_mode` and the server version that
+/// decides which executable comments run (see [`crate::lex`]).
+pub fn plan_sql(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, RouteError> {
     if crate::text::find_ignore_case(sql, "get_lock").is_some() {
         return Err(connection_state("GET_LOCK()"));
     }
-    let mut plan = plan_large_or_small(sql, topology)?;
-    // A cheap test on the text: a false positive only costs a connection reset.
-    plan.leaves_state = sql.contains(":=") || crate::text::assigns_into_variable(sql);
+    let text = crate::lex::resolve_comments(sql, syntax);
+    let sql = text.as_ref();
+    if syntax.sql_mode.contains(SqlMode::ORACLE) && !is_set(sql) {
+        return Err(RouteError::NotSupported(
+            "sql_mode ORACLE is not supported by shardgate: its grammar is not MariaDB's default one; SET sql_mode to another value".into(),
+        ));
+    }
+    let mut plan = plan_large_or_small(sql, topology, syntax)?;
+    plan.assigns = crate::text::assigned_user_variables(sql, syntax);
+    if !plan.assigns.is_empty() && !matches!(plan.route, Route::Shard(_) | Route::Deferred(_)) {
+        return Err(RouteError::NotSupported(
+            "assigning user variables inside a statement (`@v := …`, `INTO @v`) that runs on several shards is not supported by shardgate: each shard would assign its own value".into(),
+        ));
+    }
+    if syntax.sql_mode.contains(SqlMode::HIGH_NOT_PRECEDENCE)
+        && matches!(plan.route, Route::Scatter(_))
+        && crate::lex::tokenize(sql, syntax, true).is_ok_and(|t| crate::lex::has_prefix_not(&t))
+    {
+        return Err(RouteError::NotSupported(
+            "a prefix NOT under sql_mode HIGH_NOT_PRECEDENCE in a statement merged across shards is not supported by shardgate".into(),
+        ));
+    }
     Ok(plan)
 }
 
-fn plan_large_or_small(sql: &str, topology: &Topology) -> Result<Plan, RouteError> {
+/// Whether the text is a `SET` statement.
+fn is_set(sql: &str) -> bool {
+    let head = sql.trim_start();
+    head.len() > 3 && head.as_bytes()[..3].eq_ignore_ascii_case(b"set") && !head.as_bytes()[3].is_ascii_alphanumeric()
+}
+
+fn plan_large_or_small(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, RouteError> {
     if sql.len() <= LARGE_STATEMENT {
-        return plan_text(sql, topology);
+        return plan_text(sql, topology, syntax);
     }
     // Parsing, walking and dropping a syntax tree recurse once per nesting level, and a flat
     // chain `a AND b AND …` nests once per term: bound the chain, and plan on a stack sized
     // for that bound, so no statement can overflow the thread's stack.
-    let operators = chaining_operators(sql);
+    let operators = chaining_operators(sql, syntax);
     if operators > MAX_CHAINED_OPERATORS {
         return Err(RouteError::TooComplex {
             operators,
             limit: MAX_CHAINED_OPERATORS,
         });
     }
-    stacker::grow(LARGE_STATEMENT_STACK, || plan_text(sql, topology))
+    stacker::grow(LARGE_STATEMENT_STACK, || plan_text(sql, topology, syntax))
 }
 
 /// Statements longer than this are checked for depth and planned on a dedicated stack.
@@ -59,14 +87,14 @@ const MAX_CHAINED_OPERATORS: usize = 100_000;
 const LARGE_STATEMENT_STACK: usize = 256 * 1024 * 1024;
 
 /// Binary operators in `sql` (AND, OR, XOR, arithmetic, comparison), each a nesting level.
-fn chaining_operators(sql: &str) -> usize {
-    let Ok(tokens) = Tokenizer::new(&MySqlDialect {}, sql).tokenize() else {
+fn chaining_operators(sql: &str, syntax: Syntax) -> usize {
+    let Ok(tokens) = crate::lex::tokenize(sql, syntax, true) else {
         return 0; // not parseable either: nothing deep gets built
     };
     let mut count = 0;
     let mut after_operand = false;
     for token in tokens {
-        let (operator, operand) = match &token {
+        let (operator, operand) = match &token.token {
             Token::Whitespace(_) => continue,
             Token::Word(w) => {
                 let keyword = ["and", "or", "xor"]
@@ -129,13 +157,13 @@ pub(crate) fn number_placeholders(statements: &mut Vec<Statement>) {
     });
 }
 
-fn plan_text(sql: &str, topology: &Topology) -> Result<Plan, RouteError> {
-    let statements = match Parser::parse_sql(&MySqlDialect {}, sql) {
+fn plan_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, RouteError> {
+    let statements = match crate::lex::parse(sql, syntax) {
         Ok(s) => s,
         Err(e) => {
             // MySQL's older spelling of FOR SHARE, which the parser does not know.
             if let Some(head) = strip_lock_in_share_mode(sql) {
-                match plan_text(head, topology) {
+                match plan_text(head, topology, syntax) {
                     Ok(plan) if matches!(plan.route, Route::Scatter(_)) => {
                         return Err(crate::scatter::locking_read_refused())
                     }
@@ -149,7 +177,7 @@ fn plan_text(sql: &str, topology: &Topology) -> Result<Plan, RouteError> {
                     _ => {}
                 }
             }
-            return unparsed(sql, topology, e.to_string());
+            return unparsed(sql, topology, syntax, e.to_string());
         }
     };
     let mut statements = statements;
@@ -179,17 +207,17 @@ fn plan_text(sql: &str, topology: &Topology) -> Result<Plan, RouteError> {
             }
             // No shard key pins one shard: scatter a SELECT, broadcast an UPDATE / DELETE.
             Err(e @ (RouteError::NoShardKey { .. } | RouteError::KeySpansShards { .. })) => {
-                crate::scatter::plan_without_shard_key(sql, &statements[0], topology, e)
+                crate::scatter::plan_without_shard_key(sql, syntax, &statements[0], topology, e)
             }
             Ok(mut plan) if plan.rewritten.is_some() => {
                 // Re-render from a tree that keeps string escapes as written.
-                plan.rewritten = crate::rewrite::parse_verbatim(sql)
+                plan.rewritten = crate::lex::parse_verbatim(sql, syntax)
                     .and_then(|s| s.first().and_then(hide_socket));
                 Ok(plan)
             }
             // SET values are replayed on other connections: keep their text as written.
             Ok(plan) if matches!(plan.route, Route::Set { .. }) => {
-                match crate::rewrite::parse_verbatim(sql).as_deref() {
+                match crate::lex::parse_verbatim(sql, syntax).as_deref() {
                     Some([Statement::Set(set)]) => session::plan_set(set),
                     _ => Ok(plan),
                 }
@@ -240,8 +268,14 @@ fn strip_lock_in_share_mode(sql: &str) -> Option<&str> {
     rest.ends_with(char::is_whitespace).then_some(rest)
 }
 
-fn unparsed(sql: &str, topology: &Topology, message: String) -> Result<Plan, RouteError> {
-    let tokens = Tokenizer::new(&MySqlDialect {}, sql).tokenize();
+fn unparsed(
+    sql: &str,
+    topology: &Topology,
+    syntax: Syntax,
+    message: String,
+) -> Result<Plan, RouteError> {
+    let tokens = crate::lex::tokenize(sql, syntax, true)
+        .map(|t| t.into_iter().map(|t| t.token).collect::<Vec<_>>());
     // Text the tokenizer rejects (an unterminated quote) may still run up to that point on
     // the backend, as a multi-statement text: look for table names in every word of it.
     let words: Vec<String> = match &tokens {
@@ -348,7 +382,19 @@ pub fn plan_statement(stmt: &Statement, topology: &Topology) -> Result<Plan, Rou
         Statement::Insert(ins) => plan_insert(ins, stmt, topology),
         Statement::Update(u) => plan_update(u, stmt, topology),
         Statement::Delete(d) => plan_delete(d, stmt, topology),
-        Statement::Set(set) => session::plan_set(set),
+        Statement::Set(set) => {
+            // SET runs on the default shard: a value read from a sharded table would be read
+            // from that shard's rows only.
+            if let Some(table) = sharded_relations(stmt, topology).first() {
+                return Err(RouteError::Unsupported {
+                    construct: "a subquery in SET".into(),
+                    table: topology
+                        .table(table)
+                        .map_or_else(|| table.clone(), |r| r.name.clone()),
+                });
+            }
+            session::plan_set(set)
+        }
         Statement::Use(u) => match u {
             Use::Database(name) | Use::Schema(name) | Use::Object(name) => Ok(Plan::new(
                 StatementKind::Session,

@@ -31,7 +31,12 @@ impl Keyed<'_> {
 
     /// The shard of a literal shard-key value; `None` when it does not place.
     pub fn value_shard(&self, value: &Expr) -> Option<ShardId> {
-        self.table.shard_of(&literal(value)?).ok()
+        let value = literal(value)?;
+        let string_key = self.table.rule.key_type == shardgate_config::ShardKeyType::String;
+        if string_key && matches!(value, KeyValue::Int(_)) {
+            return None; // compared as a number: `'042' = 42`
+        }
+        self.table.shard_of(&value).ok()
     }
 }
 

@@ -13,16 +13,18 @@ use shardgate_ring::ShardId;
 use sqlparser::ast::{
     visit_expressions_mut, BinaryOperator, Expr, SetExpr, Spanned, Statement, Value,
 };
-use sqlparser::dialect::MySqlDialect;
-use sqlparser::tokenizer::{Location, Token, Tokenizer};
+use sqlparser::tokenizer::{Location, Token};
 
 use crate::prune::{chain, shards_of, Keyed, Shards};
-use crate::rewrite::{parse_verbatim, Offsets};
+use crate::lex::parse_verbatim;
+use crate::rewrite::Offsets;
+use crate::Syntax;
 
 /// The text each of `shards` runs instead of `sql` (same order), or `None` when no IN list
 /// or OR in the WHERE clause of `sql` can be cut down.
 pub(crate) fn per_shard(
     sql: &str,
+    syntax: Syntax,
     tables: &[Keyed<'_>],
     shards: &[ShardId],
 ) -> Option<Vec<String>> {
@@ -30,12 +32,12 @@ pub(crate) fn per_shard(
     if shards.len() < 2 || sql.contains('\u{FFFD}') {
         return None;
     }
-    let statements = parse_verbatim(sql)?;
+    let statements = parse_verbatim(sql, syntax)?;
     let [stmt] = statements.as_slice() else {
         return None;
     };
     let conjuncts = chain(selection(stmt)?, &BinaryOperator::And);
-    let tokens = Tokens::new(sql)?;
+    let tokens = Tokens::new(sql, syntax)?;
     let mut cuts: Vec<(usize, Cut)> = conjuncts
         .iter()
         .enumerate()
@@ -68,7 +70,7 @@ pub(crate) fn per_shard(
             expected[*i] = kept_only(conjuncts[*i], &kept)?;
         }
         text.push_str(&sql[at..]);
-        if !is_statement_with(&text, stmt, &expected) {
+        if !is_statement_with(&text, syntax, stmt, &expected) {
             return None;
         }
         texts.push(text);
@@ -220,8 +222,8 @@ fn kept_only(conjunct: &Expr, kept: &[usize]) -> Option<Expr> {
 }
 
 /// Whether `text` parses as `stmt` with its WHERE clause's conjuncts replaced by `expected`.
-fn is_statement_with(text: &str, stmt: &Statement, expected: &[Expr]) -> bool {
-    let Some(mut parsed) = parse_verbatim(text) else {
+fn is_statement_with(text: &str, syntax: Syntax, stmt: &Statement, expected: &[Expr]) -> bool {
+    let Some(mut parsed) = parse_verbatim(text, syntax) else {
         return false;
     };
     let [parsed] = parsed.as_mut_slice() else {
@@ -293,11 +295,8 @@ struct Tokens<'s> {
 }
 
 impl<'s> Tokens<'s> {
-    fn new(sql: &'s str) -> Option<Self> {
-        let raw = Tokenizer::new(&MySqlDialect {}, sql)
-            .with_unescape(false)
-            .tokenize_with_location()
-            .ok()?;
+    fn new(sql: &'s str, syntax: Syntax) -> Option<Self> {
+        let raw = crate::lex::tokenize(sql, syntax, false).ok()?;
         let mut offsets = Offsets::new(sql);
         let mut tokens = Vec::with_capacity(raw.len());
         for t in raw {
@@ -428,7 +427,7 @@ ranges = [
             table: &table,
             only_table: true,
         }];
-        per_shard(sql, &keyed, shards)
+        per_shard(sql, Syntax::DEFAULT, &keyed, shards)
     }
 
     #[test]
@@ -477,9 +476,13 @@ ranges = [
             cut("SELECT * FROM users WHERE id = 1 OR name = 'x'", &[0, 1]),
             None
         );
+        // `||` is OR by default: cut like one.
         assert_eq!(
             cut("SELECT * FROM users WHERE id = 1 || id = 12", &[0, 1]),
-            None
+            Some(vec![
+                "SELECT * FROM users WHERE id = 1".to_owned(),
+                "SELECT * FROM users WHERE id = 12".to_owned()
+            ])
         );
         assert_eq!(
             cut("SELECT * FROM users WHERE id IN (1, 12)", &[0, 1, 2]),

@@ -6,23 +6,11 @@
 
 use shardgate_config::Topology;
 use shardgate_ring::ShardId;
-use sqlparser::ast::{Insert, SetExpr, Statement};
-use sqlparser::dialect::MySqlDialect;
-use sqlparser::parser::{Parser, ParserOptions};
+use sqlparser::ast::{Insert, SetExpr};
 use sqlparser::tokenizer::Location;
 
 use crate::shard_key::{base_name, key_source, KeySource};
 use crate::RouteError;
-
-/// Parses `sql` keeping string literals exactly as written, for re-rendering.
-pub(crate) fn parse_verbatim(sql: &str) -> Option<Vec<Statement>> {
-    Parser::new(&MySqlDialect {})
-        .with_options(ParserOptions::new().with_unescape(false))
-        .try_with_sql(sql)
-        .ok()?
-        .parse_statements()
-        .ok()
-}
 
 /// The byte offset of a (1-based line, 1-based character column) location in `sql`.
 fn offset(sql: &str, at: Location) -> Option<usize> {
@@ -171,7 +159,7 @@ mod tests {
     #[test]
     fn verbatim_parse_keeps_escapes() {
         let sql = r"SELECT 'a\\b', 'it\'s'";
-        let rendered = parse_verbatim(sql).unwrap()[0].to_string();
+        let rendered = crate::lex::parse_verbatim(sql, crate::Syntax::DEFAULT).unwrap()[0].to_string();
         assert_eq!(rendered, sql);
     }
 }

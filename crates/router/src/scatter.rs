@@ -28,20 +28,23 @@ use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Whitespace};
 
 use crate::prune::{target_shards, Keyed};
 use crate::shard_key::{base_name, TableRef};
-use crate::{AggregateSpec, MergeSpec, Plan, Route, RouteError, ScatterPlan, StatementKind};
+use crate::{
+    AggregateSpec, MergeSpec, Plan, Route, RouteError, ScatterPlan, StatementKind, Syntax,
+};
 
 /// Plans `stmt`, the only statement of `sql`, which single-shard routing refused with `why`
 /// (no shard key in the WHERE clause, or keys on several shards).
 pub(crate) fn plan_without_shard_key(
     sql: &str,
+    syntax: Syntax,
     stmt: &Statement,
     topology: &Topology,
     why: RouteError,
 ) -> Result<Plan, RouteError> {
     match stmt {
-        Statement::Query(q) => plan_select(sql, stmt, q, topology, why),
-        Statement::Update(u) => plan_update(sql, u, stmt, topology, why),
-        Statement::Delete(d) => plan_delete(sql, d, stmt, topology, why),
+        Statement::Query(q) => plan_select(sql, syntax, stmt, q, topology, why),
+        Statement::Update(u) => plan_update(sql, syntax, u, stmt, topology, why),
+        Statement::Delete(d) => plan_delete(sql, syntax, d, stmt, topology, why),
         _ => Err(why),
     }
 }
@@ -106,6 +109,7 @@ fn relation_count(stmt: &Statement) -> usize {
 
 fn plan_update(
     sql: &str,
+    syntax: Syntax,
     u: &Update,
     stmt: &Statement,
     topology: &Topology,
@@ -117,6 +121,7 @@ fn plan_update(
     broadcast(
         "UPDATE",
         sql,
+        syntax,
         stmt,
         std::slice::from_ref(&u.table),
         u.selection.as_ref(),
@@ -129,6 +134,7 @@ fn plan_update(
 
 fn plan_delete(
     sql: &str,
+    syntax: Syntax,
     d: &Delete,
     stmt: &Statement,
     topology: &Topology,
@@ -143,6 +149,7 @@ fn plan_delete(
     broadcast(
         "DELETE",
         sql,
+        syntax,
         stmt,
         from,
         d.selection.as_ref(),
@@ -159,6 +166,7 @@ fn plan_delete(
 fn broadcast(
     verb: &str,
     sql: &str,
+    syntax: Syntax,
     stmt: &Statement,
     from: &[TableWithJoins],
     selection: Option<&Expr>,
@@ -196,11 +204,7 @@ fn broadcast(
                 "RETURNING is not supported on several shards",
             ))
         }
-        // LAST_INSERT_ID() is substituted into the statement's text, not into parts of it.
-        _ if crate::text::find_ignore_case(sql, "last_insert_id").is_some() => {
-            Route::Broadcast(shards)
-        }
-        _ => match crate::reduce::per_shard(sql, &keyed, &shards) {
+        _ => match crate::reduce::per_shard(sql, syntax, &keyed, &shards) {
             Some(texts) => Route::Split(shards.into_iter().zip(texts).collect()),
             None => Route::Broadcast(shards),
         },
@@ -216,6 +220,7 @@ fn broadcast(
 
 fn plan_select(
     sql: &str,
+    syntax: Syntax,
     stmt: &Statement,
     q: &Query,
     topology: &Topology,
@@ -273,7 +278,7 @@ fn plan_select(
         return Err(locking_read_refused());
     }
     check_select_form(q, select, table)?;
-    let mut verbatim = crate::rewrite::parse_verbatim(sql).unwrap_or_default();
+    let mut verbatim = crate::lex::parse_verbatim(sql, syntax).unwrap_or_default();
     if verbatim.len() != 1 {
         return Err(refuse(
             verb,
@@ -290,9 +295,9 @@ fn plan_select(
             "the statement could not be re-read for rewriting",
         ));
     };
-    let scatter = ScatterBuilder::new(sql, table, only_table, vq, vselect, select)?.build()?;
+    let scatter = ScatterBuilder::new(sql, syntax, table, only_table, vq, vselect, select)?.build()?;
     let sql = finish_placeholders(scatter.sql_tree, params, table)?;
-    let shard_sql = crate::reduce::per_shard(&sql, &keyed, &shards).unwrap_or_default();
+    let shard_sql = crate::reduce::per_shard(&sql, syntax, &keyed, &shards).unwrap_or_default();
     let mut plan = Plan::new(
         StatementKind::Read,
         Route::Scatter(Box::new(ScatterPlan {
@@ -599,11 +604,8 @@ fn is_word(t: &Token, word: &str) -> bool {
 /// The text of each select-list item as MariaDB takes it for a column name: from its first
 /// to its last token, comments dropped (a `--` comment leaves its line break). `None` when
 /// the items cannot be told apart in the text.
-fn select_list_texts(sql: &str, items: usize) -> Option<Vec<String>> {
-    let tokens = Tokenizer::new(&MySqlDialect {}, sql)
-        .with_unescape(false)
-        .tokenize_with_location()
-        .ok()?;
+fn select_list_texts(sql: &str, syntax: Syntax, items: usize) -> Option<Vec<String>> {
+    let tokens = crate::lex::tokenize(sql, syntax, false).ok()?;
     let mut i = tokens.iter().position(|t| is_word(&t.token, "select"))? + 1;
     while let Some(t) = tokens.get(i) {
         let modifier = SELECT_MODIFIERS.iter().any(|m| is_word(&t.token, m));
@@ -808,13 +810,14 @@ struct ScatterBuilder<'a> {
 impl<'a> ScatterBuilder<'a> {
     fn new(
         sql: &str,
+        syntax: Syntax,
         table: &'a TableRef<'a>,
         only_table: bool,
         query: &'a Query,
         select: &'a Select,
         normal: &'a Select,
     ) -> Result<Self, RouteError> {
-        let texts = select_list_texts(sql, select.projection.len());
+        let texts = select_list_texts(sql, syntax, select.projection.len());
         let mut items = Vec::with_capacity(select.projection.len());
         let mut first_star = None;
         for (i, (item, nitem)) in select.projection.iter().zip(&normal.projection).enumerate() {
@@ -1753,7 +1756,7 @@ mod tests {
     #[test]
     fn select_list_texts_are_the_items_as_written() {
         let sql = "SELECT DISTINCT count( * ) , a  +  b AS s, f(x, (y)) /* c */, 1 -- c\n + 2, 'x,y' FROM t";
-        let texts = select_list_texts(sql, 5).unwrap();
+        let texts = select_list_texts(sql, Syntax::DEFAULT, 5).unwrap();
         assert_eq!(
             texts,
             [
@@ -1764,9 +1767,9 @@ mod tests {
                 "'x,y'"
             ]
         );
-        assert_eq!(select_list_texts(sql, 4), None);
+        assert_eq!(select_list_texts(sql, Syntax::DEFAULT, 4), None);
         let sql = "SELECT\n  é + 1,\n  `é`\nFROM t";
-        assert_eq!(select_list_texts(sql, 2).unwrap(), ["é + 1", "`é`"]);
+        assert_eq!(select_list_texts(sql, Syntax::DEFAULT, 2).unwrap(), ["é + 1", "`é`"]);
     }
 
     #[test]

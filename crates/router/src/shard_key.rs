@@ -154,15 +154,13 @@ pub(crate) enum Constraint {
     Deferred(Vec<KeySource>),
 }
 
-/// A literal usable as a shard-key value.
+/// A literal usable as a shard-key value. Numbers count only in decimal integer form: what
+/// `1.5`, `4.2e1`, `0x2A` or `0b101` mean depends on the column they meet (a string column
+/// compares them as numbers, or as binary strings), so they pin no shard.
 pub(crate) fn literal(expr: &Expr) -> Option<KeyValue<'_>> {
     match expr {
         Expr::Value(v) => match &v.value {
-            Value::Number(n, _) => n
-                .parse::<i128>()
-                .ok()
-                .map(KeyValue::Int)
-                .or(Some(KeyValue::Str(n.as_bytes()))),
+            Value::Number(n, _) => n.parse::<i128>().ok().map(KeyValue::Int),
             Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => {
                 Some(KeyValue::Str(s.as_bytes()))
             }
@@ -246,6 +244,13 @@ pub(crate) fn constraint_in_where(
             }
             _ => continue,
         };
+        let by_key = |s: &KeySource| match s {
+            KeySource::Value(v) => crate::plan::compares_by_key(table.rule.key_type, v),
+            KeySource::Param(_) => true,
+        };
+        if !sources.iter().all(by_key) {
+            continue;
+        }
         if sources.iter().any(|s| matches!(s, KeySource::Param(_))) {
             // A literal condition on the same key is enough on its own; keep the first
             // parameter condition for when there is none.

@@ -8,7 +8,7 @@ pub(crate) fn find_ignore_case(haystack: &str, needle: &str) -> Option<usize> {
 }
 
 /// Whether the text has `INTO @…` (`SELECT … INTO @v`): a user variable set inside a query.
-pub(crate) fn assigns_into_variable(sql: &str) -> bool {
+fn assigns_into_variable(sql: &str) -> bool {
     let mut rest = sql;
     while let Some(at) = find_ignore_case(rest, "into") {
         rest = &rest[at + 4..];
@@ -17,6 +17,53 @@ pub(crate) fn assigns_into_variable(sql: &str) -> bool {
         }
     }
     false
+}
+
+/// The user variables a statement assigns inside a query (`@v := …`, `… INTO @a, @b`),
+/// lower-cased with their `@`, in order, without repeats.
+pub(crate) fn assigned_user_variables(sql: &str, syntax: crate::Syntax) -> Vec<String> {
+    use sqlparser::tokenizer::Token;
+    if !sql.contains(":=") && !assigns_into_variable(sql) {
+        return Vec::new();
+    }
+    let Ok(tokens) = crate::lex::tokenize(sql, syntax, true) else {
+        return Vec::new();
+    };
+    let tokens: Vec<&Token> = tokens
+        .iter()
+        .map(|t| &t.token)
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .collect();
+    let user_var = |t: &Token| match t {
+        Token::Word(w) if w.quote_style.is_none() && w.value.starts_with('@') && !w.value.starts_with("@@") => {
+            Some(w.value.to_ascii_lowercase())
+        }
+        _ => None,
+    };
+    let mut names: Vec<String> = Vec::new();
+    let mut push = |name: String| {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    };
+    for (i, t) in tokens.iter().enumerate() {
+        if matches!(t, Token::Assignment) {
+            if let Some(name) = i.checked_sub(1).and_then(|p| user_var(tokens[p])) {
+                push(name);
+            }
+        }
+        if matches!(t, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("into")) {
+            let mut j = i + 1;
+            while let Some(name) = tokens.get(j).and_then(|t| user_var(t)) {
+                push(name);
+                if tokens.get(j + 1) != Some(&&Token::Comma) {
+                    break;
+                }
+                j += 2;
+            }
+        }
+    }
+    names
 }
 
 #[cfg(test)]
@@ -33,5 +80,15 @@ mod tests {
         assert!(assigns_into_variable("SELECT 7 INTO  @v"));
         assert!(assigns_into_variable("SELECT a FROM t INTO @x"));
         assert!(!assigns_into_variable("INSERT INTO t VALUES (1)"));
+        let d = crate::Syntax::DEFAULT;
+        assert_eq!(
+            assigned_user_variables("SELECT @a := 1, @B:=2, @a := 3 FROM t", d),
+            ["@a", "@b"]
+        );
+        assert_eq!(
+            assigned_user_variables("SELECT x, y FROM t WHERE id = 1 INTO @x, @y", d),
+            ["@x", "@y"]
+        );
+        assert!(assigned_user_variables("SELECT ':=' , 'into @x'", d).is_empty());
     }
 }

@@ -94,7 +94,7 @@ fn sql_of(sql_lines: &[String]) -> String {
 
 /// The outcome of planning `sql`, as one golden line (without the arrow).
 fn outcome(sql: &str, topology: &Topology) -> String {
-    match plan_sql(sql, topology) {
+    match plan_sql(sql, topology, shardgate_router::Syntax::DEFAULT) {
         Ok(plan) => {
             let mut line = plan.display(topology).to_string();
             if let Route::Set { vars, autocommit } = &plan.route {

@@ -23,7 +23,7 @@ fn shard_for(table: &str, key: &KeyValue<'_>) -> ShardId {
 }
 
 fn plan(sql: &str) -> Result<Plan, RouteError> {
-    plan_sql(sql, &TOPOLOGY)
+    plan_sql(sql, &TOPOLOGY, shardgate_router::Syntax::DEFAULT)
 }
 
 fn routed(sql: &str) -> ShardId {
@@ -295,16 +295,16 @@ fn long_condition_chains_plan_or_fail_cleanly() {
             "SELECT * FROM users WHERE id = 7{}",
             " AND id = 7".repeat(terms)
         );
-        let plan = plan_sql(&sql, &topology).expect("a long but bounded chain plans");
+        let plan = plan_sql(&sql, &topology, shardgate_router::Syntax::DEFAULT).expect("a long but bounded chain plans");
         assert_eq!(plan.display(&topology).to_string(), "read → shard s1");
     }
     let sql = format!("SELECT 1{}", " + 1".repeat(150_000));
-    let err = plan_sql(&sql, &topology).unwrap_err();
+    let err = plan_sql(&sql, &topology, shardgate_router::Syntax::DEFAULT).unwrap_err();
     assert!(err.to_string().contains("too complex"), "{err}");
     // A big multi-row INSERT of negative numbers is not a chain.
     let rows: Vec<String> = (1..5_000).map(|i| format!("(-{i}, -{i})")).collect();
     let sql = format!("INSERT INTO plain (a, b) VALUES {}", rows.join(", "));
-    assert!(plan_sql(&sql, &topology).is_ok());
+    assert!(plan_sql(&sql, &topology, shardgate_router::Syntax::DEFAULT).is_ok());
 }
 
 /// The shards a statement runs on: one, or the scatter's / broadcast's list.

@@ -80,7 +80,7 @@ impl Session {
             Admin::Shards => shards(runtime),
             Admin::Tables => tables(runtime),
             Admin::Hotspots => hotspots(runtime),
-            Admin::RouteFor(sql) => match plan_sql(sql, &runtime.topology) {
+            Admin::RouteFor(sql) => match plan_sql(sql, &runtime.topology, self.syntax) {
                 Ok(plan) => route(runtime, &plan, sql),
                 Err(e) => return self.send_error(ClientError::from(&e)).await,
             },

@@ -73,7 +73,7 @@ impl Session {
             );
             return self.send_error(e).await;
         }
-        let plan = match plan_sql(&sql, &runtime.topology) {
+        let plan = match plan_sql(&sql, &runtime.topology, self.syntax) {
             Ok(plan) => Some(Arc::new(plan)),
             Err(RouteError::Unparsed { table, message }) => {
                 return self.unparsed(&runtime, arg, table, message).await
@@ -179,7 +179,7 @@ impl Session {
             // The new topology may route it elsewhere. One that no longer plans without its
             // values is planned with them, like at PREPARE.
             let sql = String::from_utf8_lossy(&stmt.sql);
-            stmt.plan = plan_sql(&sql, &runtime.topology).ok().map(Arc::new);
+            stmt.plan = plan_sql(&sql, &runtime.topology, self.syntax).ok().map(Arc::new);
             stmt.planned_for = runtime.version;
         }
         let plan = stmt.plan.clone();
@@ -193,7 +193,8 @@ impl Session {
         let Some(plan) = plan else {
             return self.execute_interpolated(&runtime, &execution).await;
         };
-        self.statement_leaves_state = plan.leaves_state;
+        self.statement_assigns.clone_from(&plan.assigns);
+        self.statement_reads_last_insert_id = shardgate_router::reads_last_insert_id(&execution.sql);
         let shard = match &plan.route {
             Route::Shard(shard) => *shard,
             Route::Deferred(deferred) => {
@@ -247,11 +248,12 @@ impl Session {
         let Ok(sql) = std::str::from_utf8(&text) else {
             return self.send_error(crate::errors::not_utf8_rewrite()).await;
         };
-        let plan = match plan_sql(sql, &runtime.topology) {
+        let plan = match plan_sql(sql, &runtime.topology, self.syntax) {
             Ok(plan) => plan,
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };
-        self.statement_leaves_state = plan.leaves_state;
+        self.statement_assigns.clone_from(&plan.assigns);
+        self.statement_reads_last_insert_id = shardgate_router::reads_last_insert_id(&execution.sql);
         match plan.route {
             Route::Shard(shard) => {
                 self.execute_on_shard(runtime, &plan, shard, execution)

@@ -90,7 +90,7 @@ impl Session {
             let _timed = meter.time(kind);
             work.run(&mut conn, &mut self.client).await
         };
-        self.mark_if_dirty(&mut conn);
+        let result = self.after_statement(&mut conn, result).await;
         if result.is_ok() {
             self.remember_write(shard, &mut conn).await;
         }
@@ -142,7 +142,9 @@ impl Session {
                     continue;
                 }
             };
-            if self.state.sync(&mut conn).await.is_err() {
+            if self.state.sync(&mut conn).await.is_err()
+                || self.before_statement(&mut conn).await.is_err()
+            {
                 failed.push(replica);
                 continue;
             }
@@ -151,7 +153,7 @@ impl Session {
                 let _timed = meter.time(StatementKind::Read);
                 work.run(&mut conn, &mut self.client).await
             };
-            self.mark_if_dirty(&mut conn);
+            let result = self.after_statement(&mut conn, result).await;
             drop(conn);
             if let Err(ForwardError::Backend {
                 partial: false,

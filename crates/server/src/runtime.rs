@@ -31,6 +31,9 @@ pub struct Runtime {
     pub(crate) instruments: Instruments,
     /// Collation ids of table columns, looked up once: (schema, table, column) → id.
     collations: std::sync::Mutex<std::collections::HashMap<(String, String, String), Option<u16>>>,
+    /// How the servers read text by default (their global `sql_mode`, their version), asked
+    /// of the default shard's primary once.
+    default_syntax: tokio::sync::OnceCell<shardgate_router::Syntax>,
     /// The TLS acceptor for clients that ask for TLS (`[server] tls_cert_file`/`tls_key_file`).
     pub(crate) tls: Option<shardgate_protocol::tls::ServerTls>,
 }
@@ -88,6 +91,37 @@ impl Runtime {
             version,
             shards,
             collations: Default::default(),
+            default_syntax: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// How a new session's text is read: the default shard's global `sql_mode` and version
+    /// (asked once); MariaDB's defaults while that server cannot answer.
+    pub(crate) async fn default_syntax(
+        &self,
+        flavor: shardgate_backend::Flavor,
+    ) -> shardgate_router::Syntax {
+        let ask = async {
+            let shard = self.topology.default_shard;
+            let mut conn = self.primary(shard).get(flavor).await?;
+            let text = crate::state::query_text(
+                &mut conn,
+                b"SELECT CONCAT(@@GLOBAL.sql_mode, '|', VERSION())",
+            )
+            .await?;
+            let (mode, version) = text.rsplit_once('|').unwrap_or((&text, ""));
+            Ok::<_, shardgate_backend::BackendError>(shardgate_router::Syntax {
+                sql_mode: shardgate_router::SqlMode::parse(mode),
+                server_version: shardgate_router::Syntax::version_id(version)
+                    .unwrap_or(shardgate_router::Syntax::DEFAULT.server_version),
+            })
+        };
+        match self.default_syntax.get_or_try_init(|| ask).await {
+            Ok(syntax) => *syntax,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the servers' sql_mode; assuming MariaDB's default");
+                shardgate_router::Syntax::DEFAULT
+            }
         }
     }
 

@@ -259,6 +259,12 @@ impl Session {
                 if let Err(e) = self.join_txn(runtime, shard).await {
                     return self.send_error(e).await;
                 }
+                let mut conn = self.txn.as_mut().and_then(|t| t.take(shard)).expect("joined above");
+                let ready = self.before_statement(&mut conn).await;
+                self.txn.as_mut().expect("joined above").give_back(shard, conn);
+                if let Err(e) = ready {
+                    return self.send_error(ClientError::from(&e)).await;
+                }
             }
             let txn = self.txn.as_mut().expect("joined above");
             plan.shards

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use shardgate_backend::{BackendError, Flavor, Pool, PooledConn};
+use shardgate_backend::{BackendConn, BackendError, Flavor, Pool, PooledConn};
 use shardgate_config::TransactionMode;
 use shardgate_protocol::forward::ForwardError;
 use shardgate_protocol::packets::{self, OkInfo};
@@ -16,15 +16,15 @@ use shardgate_protocol::tls::ClientStream;
 use shardgate_protocol::{CapabilityFlags, Command, PacketConn, ProtocolError, StatusFlags};
 use shardgate_ring::ShardId;
 use shardgate_router::{
-    plan_sql, substitute_last_insert_id, Plan, PlanCache, Route, RouteError, SessionVar,
-    StatementKind, TxnCommand,
+    plan_sql, reads_last_insert_id, set_last_insert_id, Plan, PlanCache, Route, RouteError,
+    SessionVar, SqlMode, StatementKind, Syntax, TxnCommand,
 };
 use tokio::net::TcpStream;
 
 use crate::errors::{unknown_command, ClientError};
 use crate::prepared::Statements;
 use crate::runtime::Runtime;
-use crate::state::{expect_ok, SessionState};
+use crate::state::{expect_ok, read_back_into, SessionState};
 use crate::Proxy;
 
 /// Why a session ends early.
@@ -158,8 +158,16 @@ pub(crate) struct Session {
     pub(crate) txn: Option<Txn>,
     /// The id the session's last auto-increment INSERT generated (what LAST_INSERT_ID() says).
     last_insert_id: u64,
-    /// The statement being run assigns user variables inside a query (see `Plan::leaves_state`).
-    pub(crate) statement_leaves_state: bool,
+    /// User variables the statement being run assigns inside a query (`Plan::assigns`):
+    /// read back from its connection afterwards.
+    pub(crate) statement_assigns: Vec<String>,
+    /// The statement being run may read `LAST_INSERT_ID()`: each connection it runs on gets
+    /// the session's value first, and the single-connection paths read it back afterwards.
+    pub(crate) statement_reads_last_insert_id: bool,
+    /// How the session's text is read: its `sql_mode` and the servers' version.
+    pub(crate) syntax: Syntax,
+    /// The syntax at login (the servers' global `sql_mode`), which a reset returns to.
+    initial_syntax: Syntax,
     /// `SET @@shardgate_consistency`: overrides the tables' consistency levels.
     pub(crate) consistency_override: Option<shardgate_config::Consistency>,
     /// Single-shard plans of the session's text statements, by template.
@@ -238,6 +246,9 @@ impl Session {
         let default_db = &runtime.topology.backend.database;
         let database = login.database.clone().unwrap_or_else(|| default_db.clone());
         let state = SessionState::new(database, login.collation);
+        let syntax = runtime
+            .default_syntax(Flavor::of_client(login.capabilities))
+            .await;
         let mut session = Session {
             client,
             proxy,
@@ -250,7 +261,10 @@ impl Session {
             txn: None,
             last_insert_id: 0,
             consistency_override: None,
-            statement_leaves_state: false,
+            statement_assigns: Vec::new(),
+            statement_reads_last_insert_id: false,
+            syntax,
+            initial_syntax: syntax,
             plans: PlanCache::default(),
             last_write: std::collections::HashMap::new(),
         };
@@ -315,6 +329,7 @@ impl Session {
         self.statements.clear();
         self.last_insert_id = 0;
         self.consistency_override = None;
+        self.syntax = self.initial_syntax;
         self.state = SessionState::new(database, collation);
         if let Err(e) = self.check_database(&runtime).await {
             self.state = self.initial_state.clone();
@@ -387,7 +402,8 @@ impl Session {
     async fn serve(&mut self) -> Step {
         loop {
             self.client.reset_seq();
-            self.statement_leaves_state = false;
+            self.statement_assigns.clear();
+            self.statement_reads_last_insert_id = false;
             let packet = match self.client.read_packet().await {
                 Ok(p) => p,
                 Err(ProtocolError::Closed) => return Ok(()),
@@ -426,6 +442,7 @@ impl Session {
                     self.statements.clear();
                     self.last_insert_id = 0;
                     self.consistency_override = None;
+                    self.syntax = self.initial_syntax;
                     self.send_ok(0, 0).await?
                 }
                 c if c == Command::COM_CHANGE_USER as u8 => self.change_user(arg).await?,
@@ -449,8 +466,8 @@ impl Session {
         if let Some(statement) = crate::admin::parse(&sql) {
             return self.admin(&runtime, statement).await;
         }
-        let cached = self.plans.plan(&sql, &runtime.topology);
-        let plan = match cached.map_or_else(|| plan_sql(&sql, &runtime.topology), Ok) {
+        let cached = self.plans.plan(&sql, &runtime.topology, self.syntax);
+        let plan = match cached.map_or_else(|| plan_sql(&sql, &runtime.topology, self.syntax), Ok) {
             Ok(plan) => plan,
             Err(RouteError::Unparsed { table, message }) => {
                 return self.unparsed(&runtime, arg, table, message).await;
@@ -460,18 +477,14 @@ impl Session {
                 return self.send_error(ClientError::from(&e)).await;
             }
         };
-        let substituted = substitute_last_insert_id(&sql, self.last_insert_id);
-        let rewrites = substituted.is_some()
-            || plan.rewritten.is_some()
-            || matches!(plan.route, Route::Split(_) | Route::Scatter(_));
+        let rewrites =
+            plan.rewritten.is_some() || matches!(plan.route, Route::Split(_) | Route::Scatter(_));
         if rewrites && std::str::from_utf8(arg).is_err() {
             return self.send_error(crate::errors::not_utf8_rewrite()).await;
         }
-        self.statement_leaves_state = plan.leaves_state;
-        let text = match (&substituted, &plan.rewritten) {
-            (Some(sql), _) | (None, Some(sql)) => sql.as_bytes(),
-            (None, None) => arg,
-        };
+        self.statement_assigns.clone_from(&plan.assigns);
+        self.statement_reads_last_insert_id = reads_last_insert_id(arg);
+        let text = plan.rewritten.as_deref().map_or(arg, str::as_bytes);
         crate::instruments::record_load(&runtime, &plan);
         let started = std::time::Instant::now();
         let step = self.execute(&runtime, &plan, text, false).await;
@@ -596,8 +609,8 @@ impl Session {
             let _timed = meter.time(kind);
             work.run(&mut conn, &mut self.client).await
         };
-        self.mark_if_dirty(&mut conn);
         let pool = conn.pool().clone();
+        let result = self.after_statement(&mut conn, result).await;
         drop(conn);
         self.forwarded(result, &pool).await
     }
@@ -612,7 +625,42 @@ impl Session {
             .checkout(pool, shard, None, self.flavor)
             .await?;
         self.state.sync(&mut conn).await?;
+        self.before_statement(&mut conn).await?;
         Ok(conn)
+    }
+
+    /// Gives `conn` what the statement being run needs besides the session's variables: the
+    /// session's `LAST_INSERT_ID()`, when the statement may read it.
+    pub(crate) async fn before_statement(&self, conn: &mut BackendConn) -> Result<(), BackendError> {
+        if self.statement_reads_last_insert_id {
+            let sql = set_last_insert_id(self.last_insert_id);
+            expect_ok(conn, Command::COM_QUERY, sql.as_bytes()).await?;
+        }
+        Ok(())
+    }
+
+    /// After the statement ran on `conn`: reads back what it left there that the session
+    /// keeps (user variables it assigned, `LAST_INSERT_ID()` it may have set). A connection
+    /// that cannot answer is retired, and a forward that went well reports its failure.
+    pub(crate) async fn after_statement(
+        &mut self,
+        conn: &mut BackendConn,
+        result: Result<Finish, ForwardError>,
+    ) -> Result<Finish, ForwardError> {
+        let result = result?;
+        if let Err(e) = crate::state::read_back_into(
+            &mut self.state,
+            &mut self.last_insert_id,
+            &self.statement_assigns,
+            self.statement_reads_last_insert_id,
+            conn,
+        )
+        .await
+        {
+            tracing::warn!(error = %e, "could not read back the statement's user variables");
+            conn.broken = true;
+        }
+        Ok(result)
     }
 
     /// Turns the outcome of a forward on a connection of `pool` into the session's next step.
@@ -675,15 +723,54 @@ impl Session {
         }
         let txn = self.txn.as_mut().expect("joined above");
         txn.wrote |= kind != StatementKind::Read;
+        if self.statement_reads_last_insert_id {
+            let sql = set_last_insert_id(self.last_insert_id);
+            let conn = txn.conn(shard).expect("joined above");
+            if let Err(e) = expect_ok(conn, Command::COM_QUERY, sql.as_bytes()).await {
+                return self.send_error(ClientError::from(&e)).await;
+            }
+        }
+        let txn = self.txn.as_mut().expect("joined above");
         let conn = txn.conn(shard).expect("joined above");
         let meter = runtime.instruments.primary(shard);
         let result = {
             let _timed = meter.time(kind);
             work.run(conn, &mut self.client).await
         };
-        if self.statement_leaves_state {
-            conn.vars_fingerprint = crate::state::DIRTY;
+        let mut assigned = Vec::new();
+        if result.is_ok() {
+            match read_back_into(
+                &mut self.state,
+                &mut self.last_insert_id,
+                &self.statement_assigns,
+                self.statement_reads_last_insert_id,
+                conn,
+            )
+            .await
+            {
+                Ok(vars) => assigned = vars,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not read back the statement's user variables");
+                    conn.broken = true;
+                }
+            }
         }
+        // The transaction's other shards take the same values (a reset would end it there).
+        let fingerprint = self.state.fingerprint();
+        for (other, other_conn) in txn.joined.iter_mut() {
+            if *other == shard || assigned.is_empty() {
+                continue;
+            }
+            for (_, sql) in &assigned {
+                if expect_ok(other_conn, Command::COM_QUERY, sql).await.is_err() {
+                    other_conn.broken = true;
+                }
+            }
+            if other_conn.vars_fingerprint != crate::state::DIRTY {
+                other_conn.vars_fingerprint = fingerprint;
+            }
+        }
+        let conn = txn.conn(shard).expect("joined above");
         let pool = conn.pool().clone();
         if conn.broken {
             // The transaction is gone with its connection (MariaDB rolls it back); closing the
@@ -878,26 +965,24 @@ impl Session {
                     .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b == b'.')
             })
             .collect();
+        let sets_sql_mode = vars.iter().any(|v| v.name == "sql_mode");
         let pinned = self.txn.as_mut().and_then(|t| t.joined.first_mut());
         let result = match pinned {
-            Some((_, conn)) => match expect_ok(conn, Command::COM_QUERY, text).await {
-                Ok(()) => crate::state::user_var_values(conn, &user_vars)
-                    .await
-                    .map(|v| (None, v)),
-                Err(e) => Err(e),
-            },
+            Some((_, conn)) => set_and_read(conn, text, &user_vars, sets_sql_mode)
+                .await
+                .map(|v| (None, v)),
             None => match self.checkout(runtime, runtime.topology.default_shard).await {
-                Ok(mut conn) => match expect_ok(&mut conn, Command::COM_QUERY, text).await {
-                    Ok(()) => crate::state::user_var_values(&mut conn, &user_vars)
-                        .await
-                        .map(|v| (Some(conn), v)),
-                    Err(e) => Err(e),
-                },
+                Ok(mut conn) => set_and_read(&mut conn, text, &user_vars, sets_sql_mode)
+                    .await
+                    .map(|v| (Some(conn), v)),
                 Err(e) => Err(e),
             },
         };
         match result {
-            Ok((conn, values)) => {
+            Ok((conn, (values, sql_mode))) => {
+                if let Some(mode) = sql_mode {
+                    self.syntax.sql_mode = mode;
+                }
                 // User variables are replayed with the value they got here, never re-evaluated
                 // (`SET @n = @n + 1`, `UUID()`). One assignment in a text that is not UTF-8 (a
                 // latin1 client) is replayed as sent, not from the planner's lossy UTF-8 copy.
@@ -942,13 +1027,6 @@ impl Session {
                 self.send_ok(0, 0).await
             }
             Err(e) => self.send_error(ClientError::from(&e)).await,
-        }
-    }
-
-    /// After a statement that left user variables on `conn`: it is reset before its next use.
-    pub(crate) fn mark_if_dirty(&self, conn: &mut PooledConn) {
-        if self.statement_leaves_state {
-            conn.vars_fingerprint = crate::state::DIRTY;
         }
     }
 
@@ -1051,4 +1129,21 @@ impl Session {
             }
         }
     }
+}
+
+/// Runs a SET on `conn`, then reads back the values it gave user variables `user_vars` and,
+/// when it may have changed it, the session's `sql_mode` (which decides how text is read).
+async fn set_and_read(
+    conn: &mut BackendConn,
+    text: &[u8],
+    user_vars: &[&str],
+    sql_mode: bool,
+) -> Result<(Vec<(String, Vec<u8>)>, Option<SqlMode>), BackendError> {
+    expect_ok(conn, Command::COM_QUERY, text).await?;
+    let values = crate::state::read_back(conn, false, user_vars).await?.vars;
+    let mode = match sql_mode {
+        true => Some(SqlMode::parse(&crate::state::query_text(conn, b"SELECT @@SESSION.sql_mode").await?)),
+        false => None,
+    };
+    Ok((values, mode))
 }

@@ -132,17 +132,63 @@ pub async fn expect_ok(
     }
 }
 
-/// The current values of user variables `names` (`@x`) on `conn`, each as a statement that
-/// sets it to that value again: a number as MariaDB prints it, a string as a hex literal with
-/// its character set (so no escaping or re-evaluation can change it), NULL as NULL.
-pub async fn user_var_values(
+/// Reads back what the statement just run on `conn` left there (user variables `assigns`,
+/// and `LAST_INSERT_ID()` when it may have read or set it) and keeps it in the session;
+/// returns the variables' replay statements.
+pub async fn read_back_into(
+    state: &mut SessionState,
+    last_insert_id: &mut u64,
+    assigns: &[String],
+    reads_last_insert_id: bool,
     conn: &mut BackendConn,
-    names: &[&str],
 ) -> Result<Vec<(String, Vec<u8>)>, BackendError> {
-    if names.is_empty() {
+    if assigns.is_empty() && !reads_last_insert_id {
         return Ok(Vec::new());
     }
-    let query = format!("SELECT {}", names.join(", "));
+    let names: Vec<&str> = assigns.iter().map(String::as_str).collect();
+    let back = read_back(conn, reads_last_insert_id, &names).await?;
+    if let Some(id) = back.last_insert_id {
+        *last_insert_id = id;
+    }
+    if !back.vars.is_empty() {
+        let synced = conn.vars_fingerprint == state.fingerprint();
+        state.apply(back.vars.iter().cloned());
+        // The connection holds exactly the session's variables now.
+        if synced {
+            conn.vars_fingerprint = state.fingerprint();
+        }
+    }
+    Ok(back.vars)
+}
+
+/// What a statement left on its connection that the session keeps: `LAST_INSERT_ID()` (when
+/// `last_insert_id`) and the values of user variables `names` (`@x`).
+pub struct ReadBack {
+    pub last_insert_id: Option<u64>,
+    /// Each variable as a statement that sets it to its value again: a number as MariaDB
+    /// prints it, a string as a hex literal with its character set (so no escaping or
+    /// re-evaluation can change it), NULL as NULL.
+    pub vars: Vec<(String, Vec<u8>)>,
+}
+
+/// Reads back what a statement left on `conn` (see [`ReadBack`]).
+pub async fn read_back(
+    conn: &mut BackendConn,
+    last_insert_id: bool,
+    names: &[&str],
+) -> Result<ReadBack, BackendError> {
+    if names.is_empty() && !last_insert_id {
+        return Ok(ReadBack {
+            last_insert_id: None,
+            vars: Vec::new(),
+        });
+    }
+    let mut items: Vec<&str> = Vec::with_capacity(names.len() + 1);
+    if last_insert_id {
+        items.push("LAST_INSERT_ID()");
+    }
+    items.extend_from_slice(names);
+    let query = format!("SELECT {}", items.join(", "));
     let broken = |conn: &mut BackendConn, why: &str| {
         conn.broken = true;
         BackendError::Protocol {
@@ -162,8 +208,18 @@ pub async fn user_var_values(
     if !matches!(conn.next_row().await, Ok(Err(_))) {
         return Err(broken(conn, "reading user variables back"));
     }
+    let first_var = usize::from(last_insert_id);
+    let last_insert_id = match last_insert_id {
+        true => {
+            let cell = text_cell(&row, 0).map_err(|e| broken(conn, &e.to_string()))?;
+            let id = cell.and_then(|c| std::str::from_utf8(c).ok()?.parse().ok());
+            Some(id.ok_or_else(|| broken(conn, "reading LAST_INSERT_ID() back"))?)
+        }
+        false => None,
+    };
     let mut values = Vec::with_capacity(names.len());
-    for (i, (name, definition)) in names.iter().zip(&columns).enumerate() {
+    for (i, (name, definition)) in names.iter().zip(&columns[first_var..]).enumerate() {
+        let i = i + first_var;
         let meta =
             ColumnMeta::from_definition(definition).map_err(|e| broken(conn, &e.to_string()))?;
         let cell = text_cell(&row, i).map_err(|e| broken(conn, &e.to_string()))?;
@@ -189,5 +245,36 @@ pub async fn user_var_values(
         sql.extend_from_slice(&literal);
         values.push(((*name).to_owned(), sql));
     }
-    Ok(values)
+    Ok(ReadBack {
+        last_insert_id,
+        vars: values,
+    })
+}
+
+/// The first column of the one row `sql` answers on `conn`, as text (NULL as empty).
+pub async fn query_text(conn: &mut BackendConn, sql: &[u8]) -> Result<String, BackendError> {
+    let broken = |conn: &mut BackendConn| {
+        conn.broken = true;
+        BackendError::Protocol {
+            endpoint: conn.endpoint().to_owned(),
+            source: ProtocolError::malformed(format!(
+                "unexpected answer to {}",
+                String::from_utf8_lossy(sql)
+            )),
+        }
+    };
+    if !matches!(
+        conn.query_rows(sql).await?,
+        shardgate_backend::QueryHead::Columns(_)
+    ) {
+        return Err(broken(conn));
+    }
+    let Ok(Ok(row)) = conn.next_row().await else {
+        return Err(broken(conn));
+    };
+    if !matches!(conn.next_row().await, Ok(Err(_))) {
+        return Err(broken(conn));
+    }
+    let cell = text_cell(&row, 0).map_err(|_| broken(conn))?;
+    Ok(String::from_utf8_lossy(cell.unwrap_or_default()).into_owned())
 }

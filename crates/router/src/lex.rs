@@ -1,0 +1,441 @@
+//! Reading statement text as MariaDB does, for the session's [`Syntax`].
+//!
+//! sqlparser's MySQL dialect reads text as MariaDB's default `sql_mode` would, with three
+//! differences that change meaning: it runs every executable comment (`/*!99999 … */` too),
+//! it reads `||` as concatenation, and `0x2A` comes back as the string `X'2A'`. So text is
+//! first prepared ([`resolve_comments`]): executable comments the server would run lose their
+//! markers, the others are blanked; bytes keep their positions, so everything cut from the
+//! prepared text lines up with the client's. Then it is tokenized for the session's
+//! `sql_mode` ([`tokenize`]) and the tokens are parsed with the MySQL dialect.
+
+use std::borrow::Cow;
+
+use sqlparser::ast::Statement;
+use sqlparser::dialect::{Dialect, MySqlDialect};
+use sqlparser::keywords::Keyword;
+use sqlparser::parser::{Parser, ParserError, ParserOptions};
+use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, TokenizerError, Word};
+
+use crate::{SqlMode, Syntax};
+
+/// `sql` with its executable comments resolved for `syntax.server_version`: a comment the
+/// server runs keeps its content and loses its markers (`/*!50000`, `/*M!100100`, `*/`), any
+/// other is blanked; blanked bytes become spaces (newlines stay), so every byte keeps its
+/// offset. With a `sql_mode` that needs our own tokenizer dialect, `#` comments are blanked
+/// too (sqlparser reads `#` as a comment only for its own MySQL dialect).
+pub fn resolve_comments(sql: &str, syntax: Syntax) -> Cow<'_, str> {
+    let b = sql.as_bytes();
+    let mode = syntax.sql_mode;
+    let backslash = !mode.contains(SqlMode::NO_BACKSLASH_ESCAPES);
+    let blank_hash = needs_mode_dialect(mode);
+    // Quick exit for the common text: nothing to resolve.
+    if !blank_hash && memchr::memmem::find(b, b"/*").is_none() {
+        return Cow::Borrowed(sql);
+    }
+    let mut out: Option<Vec<u8>> = None;
+    let blank = |out: &mut Option<Vec<u8>>, from: usize, to: usize| {
+        let out = out.get_or_insert_with(|| b.to_vec());
+        for byte in &mut out[from..to] {
+            if *byte != b'\n' {
+                *byte = b' ';
+            }
+        }
+    };
+    // The `*/` that closes an executable comment being run, if one is open.
+    let mut in_run_comment = false;
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            q @ (b'\'' | b'"') => i = quoted_end(b, i, q, backslash),
+            b'`' => i = quoted_end(b, i, b'`', false),
+            b'#' => {
+                let end = line_end(b, i);
+                if blank_hash {
+                    blank(&mut out, i, end);
+                }
+                i = end;
+            }
+            b'-' if b.get(i + 1) == Some(&b'-')
+                && b.get(i + 2).is_none_or(|c| c.is_ascii_whitespace() || c.is_ascii_control()) =>
+            {
+                i = line_end(b, i);
+            }
+            b'*' if in_run_comment && b.get(i + 1) == Some(&b'/') => {
+                blank(&mut out, i, i + 2);
+                in_run_comment = false;
+                i += 2;
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                let mariadb_only = b.get(i + 2) == Some(&b'M') && b.get(i + 3) == Some(&b'!');
+                if b.get(i + 2) != Some(&b'!') && !mariadb_only {
+                    i = comment_end(b, i + 2, 0);
+                    continue;
+                }
+                let digits_at = i + if mariadb_only { 4 } else { 3 };
+                let digits = b[digits_at..]
+                    .iter()
+                    .take(6)
+                    .take_while(|c| c.is_ascii_digit())
+                    .count();
+                let runs = if digits >= 5 {
+                    let version: u32 = sql[digits_at..digits_at + digits].parse().unwrap_or(0);
+                    version <= syntax.server_version
+                        && (mariadb_only || !(50700..=99999).contains(&version))
+                } else {
+                    true
+                };
+                if runs && !in_run_comment {
+                    let marker_end = if digits >= 5 {
+                        digits_at + digits
+                    } else {
+                        digits_at
+                    };
+                    blank(&mut out, i, marker_end);
+                    in_run_comment = true;
+                    i = marker_end;
+                } else {
+                    // Skipped whole; MariaDB allows one level of comment inside it.
+                    let end = comment_end(b, i + 2, 1);
+                    blank(&mut out, i, end);
+                    i = end;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    match out {
+        // Only ASCII bytes were replaced by ASCII bytes, or whole characters by spaces.
+        Some(bytes) => Cow::Owned(String::from_utf8(bytes).unwrap_or_else(|e| {
+            String::from_utf8_lossy(e.as_bytes()).into_owned()
+        })),
+        None => Cow::Borrowed(sql),
+    }
+}
+
+/// The offset after the quoted string or name starting at `start` (unterminated: the end).
+fn quoted_end(b: &[u8], start: usize, quote: u8, backslash: bool) -> usize {
+    let mut i = start + 1;
+    while i < b.len() {
+        match b[i] {
+            b'\\' if backslash && quote != b'`' => i += 2,
+            c if c == quote => {
+                if b.get(i + 1) == Some(&quote) {
+                    i += 2;
+                } else {
+                    return i + 1;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    b.len()
+}
+
+fn line_end(b: &[u8], from: usize) -> usize {
+    memchr::memchr(b'\n', &b[from..]).map_or(b.len(), |p| from + p)
+}
+
+/// The offset after the `*/` closing a comment whose body starts at `from`, allowing
+/// `nested` levels of `/* … */` inside (unterminated: the end).
+fn comment_end(b: &[u8], from: usize, nested: usize) -> usize {
+    let mut depth = 0;
+    let mut i = from;
+    while i + 1 < b.len() {
+        match (b[i], b[i + 1]) {
+            (b'*', b'/') if depth == 0 => return i + 2,
+            (b'*', b'/') => {
+                depth -= 1;
+                i += 2;
+            }
+            (b'/', b'*') if depth < nested => {
+                depth += 1;
+                i += 2;
+            }
+            _ => i += 1,
+        }
+    }
+    b.len()
+}
+
+/// Whether `mode` changes how sqlparser's tokenizer must read quotes.
+fn needs_mode_dialect(mode: SqlMode) -> bool {
+    mode.contains(SqlMode::ANSI_QUOTES) || mode.contains(SqlMode::NO_BACKSLASH_ESCAPES)
+}
+
+/// The MySQL dialect's tokenizing, with the `sql_mode` flags that change quotes. Used only to
+/// tokenize: the parser runs with [`MySqlDialect`] itself.
+#[derive(Debug)]
+struct ModeDialect {
+    ansi_quotes: bool,
+    backslash_escapes: bool,
+}
+
+impl Dialect for ModeDialect {
+    fn is_identifier_start(&self, ch: char) -> bool {
+        MySqlDialect {}.is_identifier_start(ch)
+    }
+    fn is_identifier_part(&self, ch: char) -> bool {
+        MySqlDialect {}.is_identifier_part(ch)
+    }
+    fn is_delimited_identifier_start(&self, ch: char) -> bool {
+        ch == '`' || (self.ansi_quotes && ch == '"')
+    }
+    fn supports_string_literal_backslash_escape(&self) -> bool {
+        self.backslash_escapes
+    }
+    fn ignores_wildcard_escapes(&self) -> bool {
+        true
+    }
+    fn supports_numeric_prefix(&self) -> bool {
+        true
+    }
+    fn requires_single_line_comment_whitespace(&self) -> bool {
+        true
+    }
+}
+
+/// The tokens of prepared text (see [`resolve_comments`]) as MariaDB reads them under
+/// `syntax`: `||` is OR unless `PIPES_AS_CONCAT`, `0x2A`/`0b101`/`b'101'` keep their form.
+pub fn tokenize(
+    text: &str,
+    syntax: Syntax,
+    unescape: bool,
+) -> Result<Vec<TokenWithSpan>, TokenizerError> {
+    let mode = syntax.sql_mode;
+    let mut tokens = if needs_mode_dialect(mode) {
+        let dialect = ModeDialect {
+            ansi_quotes: mode.contains(SqlMode::ANSI_QUOTES),
+            backslash_escapes: !mode.contains(SqlMode::NO_BACKSLASH_ESCAPES),
+        };
+        Tokenizer::new(&dialect, text)
+            .with_unescape(unescape)
+            .tokenize_with_location()?
+    } else {
+        Tokenizer::new(&MySqlDialect {}, text)
+            .with_unescape(unescape)
+            .tokenize_with_location()?
+    };
+    let pipes_concat = mode.contains(SqlMode::PIPES_AS_CONCAT);
+    let mut offsets = crate::rewrite::Offsets::new(text);
+    let mut i = 0;
+    while i < tokens.len() {
+        let adjacent_next = tokens
+            .get(i + 1)
+            .is_some_and(|next| next.span.start == tokens[i].span.end);
+        match &tokens[i].token {
+            Token::StringConcat if !pipes_concat => {
+                tokens[i].token = Token::make_keyword("OR");
+            }
+            // `0x2A` is a number where MariaDB wants one (`id = 0x2A` is `id = 42`); the
+            // tokenizer makes it the string `X'2A'`. Kept as written instead.
+            Token::HexStringLiteral(_) => {
+                let start = offsets.at(tokens[i].span.start);
+                let end = offsets.at(tokens[i].span.end);
+                if let (Some(start), Some(end)) = (start, end) {
+                    if text[start..].starts_with("0x") {
+                        tokens[i].token = Token::Number(text[start..end].to_owned(), false);
+                    }
+                }
+            }
+            // `0b101`: a bit literal, which the tokenizer reads as a name.
+            Token::Word(Word {
+                value,
+                quote_style: None,
+                ..
+            }) if is_bit_literal(value) => {
+                tokens[i].token = Token::Number(value.clone(), false);
+            }
+            // `b'101'` under our own dialect (sqlparser knows it only for MySqlDialect).
+            Token::Word(Word {
+                value,
+                quote_style: None,
+                ..
+            }) if value.eq_ignore_ascii_case("b") && adjacent_next => {
+                if let Token::SingleQuotedString(bits) = &tokens[i + 1].token {
+                    let bits = bits.clone();
+                    let span = tokens[i].span.union(&tokens[i + 1].span);
+                    tokens[i] = TokenWithSpan::new(Token::SingleQuotedByteStringLiteral(bits), span);
+                    tokens.remove(i + 1);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(tokens)
+}
+
+fn is_bit_literal(word: &str) -> bool {
+    word.len() > 2 && word.starts_with("0b") && word[2..].bytes().all(|c| c == b'0' || c == b'1')
+}
+
+/// Parses prepared text into statements, string literals unescaped (their values).
+pub fn parse(text: &str, syntax: Syntax) -> Result<Vec<Statement>, ParserError> {
+    parse_with(text, syntax, true)
+}
+
+/// Parses prepared text keeping string literals exactly as written, for re-rendering.
+pub fn parse_verbatim(text: &str, syntax: Syntax) -> Option<Vec<Statement>> {
+    parse_with(text, syntax, false).ok()
+}
+
+fn parse_with(text: &str, syntax: Syntax, unescape: bool) -> Result<Vec<Statement>, ParserError> {
+    let tokens = tokenize(text, syntax, unescape)?;
+    Parser::new(&MySqlDialect {})
+        .with_options(ParserOptions::new().with_unescape(unescape))
+        .with_tokens_with_locations(tokens)
+        .parse_statements()
+}
+
+/// Whether the tokens hold a prefix `NOT` (not `IS NOT`, `NOT IN`, `NOT LIKE`, …): under
+/// `HIGH_NOT_PRECEDENCE` such a NOT binds tighter than sqlparser reads it.
+pub fn has_prefix_not(tokens: &[TokenWithSpan]) -> bool {
+    let mut previous: Option<&Token> = None;
+    for t in tokens {
+        if matches!(t.token, Token::Whitespace(_)) {
+            continue;
+        }
+        if let Token::Word(w) = &t.token {
+            if w.keyword == Keyword::NOT && w.quote_style.is_none() {
+                let infix = match previous {
+                    Some(Token::Word(p)) => {
+                        p.keyword == Keyword::IS
+                            || p.quote_style.is_some()
+                            || !matches!(
+                                p.keyword,
+                                Keyword::WHERE
+                                    | Keyword::AND
+                                    | Keyword::OR
+                                    | Keyword::XOR
+                                    | Keyword::ON
+                                    | Keyword::HAVING
+                                    | Keyword::SELECT
+                                    | Keyword::WHEN
+                                    | Keyword::THEN
+                                    | Keyword::ELSE
+                                    | Keyword::NOT
+                                    | Keyword::SET
+                            )
+                    }
+                    Some(
+                        Token::Number(..)
+                        | Token::SingleQuotedString(_)
+                        | Token::DoubleQuotedString(_)
+                        | Token::RParen,
+                    ) => true,
+                    _ => false,
+                };
+                if !infix {
+                    return true;
+                }
+            }
+        }
+        previous = Some(&t.token);
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const V: Syntax = Syntax {
+        sql_mode: SqlMode::NONE,
+        server_version: 101119,
+    };
+
+    fn resolved(sql: &str) -> String {
+        resolve_comments(sql, V).into_owned()
+    }
+
+    #[test]
+    fn executable_comments_run_as_mariadb_decides() {
+        // Run: no version, an old one, a MariaDB one within the server's version.
+        assert_eq!(resolved("SELECT 1 /*! +1 */"), "SELECT 1     +1   ");
+        assert_eq!(resolved("SELECT 1 /*!50699 +1 */"), "SELECT 1          +1   ");
+        assert_eq!(resolved("SELECT 1 /*M!100000 +1*/"), "SELECT 1            +1  ");
+        assert_eq!(resolved("SELECT 1 /*!100000 +1*/"), "SELECT 1           +1  ");
+        // Skipped: MySQL 5.7+ versions, future versions, MariaDB-only future versions.
+        for skipped in [
+            "SELECT 1 /*!50700 +1 */",
+            "SELECT 1 /*!99999 +1 */",
+            "SELECT 1 /*!999999 +1 */",
+            "SELECT 1 /*M!999999 +1 */",
+            "SELECT 1 /*!1234567 +1 */",
+        ] {
+            assert_eq!(resolved(skipped).trim_end(), "SELECT 1", "{skipped}");
+            assert_eq!(resolved(skipped).len(), skipped.len());
+        }
+        // Fewer than five digits: not a version, so the digits are content.
+        assert_eq!(resolved("SELECT /*!1234 x */").trim_end(), "SELECT    1234 x");
+        // One level of comment inside a skipped one.
+        assert_eq!(
+            resolved("SELECT 1 /*!99999 a /* b */ c */ + 2").trim(),
+            "SELECT 1                         + 2"
+        );
+        // Markers inside strings are text.
+        assert_eq!(resolved("SELECT '/*!99999 x */'"), "SELECT '/*!99999 x */'");
+        // Ordinary comments are left to the tokenizer.
+        assert_eq!(resolved("SELECT 1 /* x */"), "SELECT 1 /* x */");
+    }
+
+    #[test]
+    fn pipes_are_or_unless_pipes_as_concat() {
+        let text = "SELECT a || b";
+        let has = |syntax: Syntax, want: &Token| {
+            tokenize(text, syntax, true)
+                .unwrap()
+                .iter()
+                .any(|t| &t.token == want)
+        };
+        assert!(has(V, &Token::make_keyword("OR")));
+        let concat = Syntax {
+            sql_mode: SqlMode::PIPES_AS_CONCAT,
+            ..V
+        };
+        assert!(has(concat, &Token::StringConcat));
+    }
+
+    #[test]
+    fn literal_forms_keep_their_text() {
+        let rendered = |sql: &str| parse_verbatim(sql, V).unwrap()[0].to_string();
+        assert_eq!(rendered("SELECT 0x2A, X'2A', 0b101"), "SELECT 0x2A, X'2A', 0b101");
+        assert!(rendered("SELECT b'101'").contains("'101'"));
+    }
+
+    #[test]
+    fn no_backslash_escapes_reads_backslashes_as_text() {
+        let nbe = Syntax {
+            sql_mode: SqlMode::NO_BACKSLASH_ESCAPES,
+            ..V
+        };
+        let stmts = parse(r"SELECT * FROM t WHERE a = 'x\' AND id = 7", nbe).unwrap();
+        let where_clause = stmts[0].to_string();
+        assert!(where_clause.contains("id = 7"), "{where_clause}");
+        assert!(parse(r"SELECT * FROM t WHERE a = 'x\' AND id = 7", V).is_err());
+    }
+
+    #[test]
+    fn ansi_quotes_make_names() {
+        let ansi = Syntax {
+            sql_mode: SqlMode::ANSI_QUOTES,
+            ..V
+        };
+        let stmts = parse(r#"SELECT "id" FROM "t" WHERE "id" = 7"#, ansi).unwrap();
+        assert_eq!(stmts[0].to_string(), r#"SELECT "id" FROM "t" WHERE "id" = 7"#);
+        let plain = parse(r#"SELECT "id" FROM t"#, V).unwrap();
+        assert!(matches!(
+            &plain[0],
+            Statement::Query(_)
+        ));
+    }
+
+    #[test]
+    fn finds_prefix_not() {
+        let toks = |sql: &str| tokenize(sql, V, true).unwrap();
+        assert!(has_prefix_not(&toks("SELECT NOT a = 1")));
+        assert!(has_prefix_not(&toks("SELECT * FROM t WHERE NOT a = 1")));
+        assert!(!has_prefix_not(&toks("SELECT * FROM t WHERE a NOT IN (1)")));
+        assert!(!has_prefix_not(&toks("SELECT * FROM t WHERE a IS NOT NULL")));
+    }
+}

@@ -1,0 +1,339 @@
+#!/usr/bin/env python3
+"""Randomized, grammar-based differential tester: shardgate in front of 3 MariaDB shards
+against one plain MariaDB. See tests/fuzz/README.md.
+
+    python3 tests/fuzz/fuzz_differential.py --statements 5000 --seed 1 --binary target/debug/shardgate
+"""
+
+import argparse
+import os
+import random
+import signal
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import executor  # noqa: E402
+import grammar  # noqa: E402
+import schema as schema_mod  # noqa: E402
+from report import Report  # noqa: E402
+from topology import Topology  # noqa: E402
+
+ROWS_PER_TABLE = {"ch_users": 40, "ch_orders": 60, "hm_items": 40, "rg_events": 40, "st_accounts": 30,
+                  "st_tags": 40, "ref_countries": 15, "ref_seq": 8, "un_log": 15, "un_kv": 15}
+LOAD_BATCH = 8
+
+
+class Interrupted(Exception):
+    pass
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--statements", type=int, default=5000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--binary", default="target/debug/shardgate")
+    ap.add_argument("--keep", action="store_true", help="keep the servers' data directories")
+    ap.add_argument("--max-differences", type=int, default=0, help="stop after this many (0: run all)")
+    ap.add_argument("--show", type=int, default=20, help="differences printed in full")
+    ap.add_argument("--run-dir", default=None)
+    ap.add_argument("--session-length", type=int, nargs=2, default=[40, 250], metavar=("MIN", "MAX"))
+    ap.add_argument("--replay", metavar="FILE",
+                    help="run the statements of FILE (separated by blank lines) in one session on the "
+                         "seed's data set, printing both answers of each, instead of generating")
+    ap.add_argument("--no-data", action="store_true", help="with --replay: create the tables but load no rows")
+    ap.add_argument("--strict-warnings", action="store_true",
+                    help="compare warning counts exactly (default: only whether there are warnings)")
+    return ap.parse_args(argv)
+
+
+class Fuzzer:
+    def __init__(self, args):
+        self.args = args
+        self.rng = random.Random(args.seed)
+        self.run_dir = args.run_dir or tempfile.mkdtemp(prefix=f"sgfuzz-{args.seed}-", dir="/tmp")
+        os.makedirs(self.run_dir, exist_ok=True)
+        self.report = Report(args.seed, max_full=args.show)
+        self.topo = Topology(os.path.abspath(args.binary), self.run_dir, log=self.report.log)
+        self.schema = None
+        self.checker = None
+        self.stop_now = False
+        self.differed_since_check = False
+        self.last_differed = False
+        self.stmt_log = open(os.path.join(self.run_dir, "statements.log"), "w")
+
+    # -- setup ---------------------------------------------------------------------------
+
+    def setup(self):
+        t0 = time.monotonic()
+        self.report.log(f"fuzz-differential: seed {self.args.seed}, {self.args.statements} statements, "
+                        f"run dir {self.run_dir}")
+        self.topo.start_databases()
+        self.schema = schema_mod.build_schema(self.rng)
+        ref = executor.prepare(self.topo.connect_reference())
+        shards = self.topo.connect_shards()
+        for t in self.schema.tables:
+            ddl = t.ddl()
+            ref.cursor().execute(ddl)
+            for i, (name, conn) in enumerate(shards):
+                if t.role != "unsharded" or i == 0:
+                    conn.cursor().execute(ddl)
+        for _, c in shards:
+            c.close()
+        self.topo.write_proxy_config([t.rule() for t in self.schema.tables if t.rule()])
+        self.topo.start_proxy()
+        self.checker = executor.TableChecker(self.topo, self.schema)
+        proxy = executor.prepare(self.topo.connect_proxy())
+        mode = grammar.literals.Mode()
+        for t in self.schema.tables:
+            rows = schema_mod.initial_rows(self.rng, self.schema, t, ROWS_PER_TABLE.get(t.name, 20))
+            if self.args.no_data:
+                rows = []
+            cols = [c for c in t.columns if not c.autoinc]
+            head = f"INSERT INTO `{t.name}` ({', '.join('`' + c.name + '`' for c in cols)}) VALUES "
+            batches = [rows[i:i + LOAD_BATCH] for i in range(0, len(rows), LOAD_BATCH)]
+            for batch in batches:
+                tuples = ["(" + ", ".join(schema_mod.literal(self.rng, c, r.get(c.name), mode, forms=False)
+                                          for c in cols) + ")" for r in batch]
+                a = executor.run(proxy, head + ", ".join(tuples))
+                if a.refused:
+                    tuples_list = [[x] for x in tuples]
+                else:
+                    tuples_list = [tuples] if not a.error else []
+                    if a.error:
+                        self.report.log(f"load: proxy error {a.error} for a batch of {t.name}; inserting rows one by one")
+                        tuples_list = [[x] for x in tuples]
+                    else:
+                        executor.run(ref, head + ", ".join(tuples))
+                        continue
+                for tl in tuples_list:
+                    a = executor.run(proxy, head + ", ".join(tl))
+                    if a.error:
+                        self.report.log(f"load: proxy error {a.error} for {head + tl[0]}")
+                        continue
+                    b = executor.run(ref, head + ", ".join(tl))
+                    if b.error:
+                        self.report.log(f"load: reference error {b.error} for {head + tl[0]}")
+            diffs = self.checker.check(t.name)
+            if diffs:
+                self.report.add_difference(f"loading {t.name}", None, None, None, diffs, [], counted=False)
+                self.checker.resync(t.name)
+                self.checker.check(t.name)
+        proxy.close()
+        ref.close()
+        self.report.log(f"setup: {sum(len(t.rows) for t in self.schema.tables)} rows in "
+                        f"{len(self.schema.tables)} tables, {time.monotonic() - t0:.1f}s")
+
+    # -- sessions ------------------------------------------------------------------------
+
+    def connect_pair(self, autocommit):
+        p = executor.prepare(self.topo.connect_proxy(autocommit=autocommit, read_timeout=30))
+        r = executor.prepare(self.topo.connect_reference(autocommit=autocommit, read_timeout=30))
+        return p, r
+
+    def run_sessions(self):
+        done = 0
+        session_no = 0
+        lo, hi = self.args.session_length
+        while done < self.args.statements and not self.stop_now:
+            session_no += 1
+            n = min(self.rng.randint(lo, hi), self.args.statements - done)
+            autocommit = self.rng.random() < 0.85
+            done += self.run_session(session_no, n, autocommit)
+
+    def run_session(self, session_no, n, autocommit):
+        sess = grammar.Session(autocommit=autocommit)
+        ctx = grammar.Ctx(self.rng, self.schema, sess)
+        p, r = self.connect_pair(autocommit)
+        history = []  # (sql, outcome, stateful)
+        dirty = set()
+        self.differed_since_check = False
+        executed = 0
+        part = 0
+        try:
+            for i in range(n):
+                if self.stop_now:
+                    break
+                stmt = grammar.generate(ctx)
+                executed += 1
+                label = f"{session_no}.{part}" if part else f"{session_no}"
+                where = f"session {label} (autocommit={int(autocommit)}), statement {i + 1}"
+                fatal = self.execute(stmt, p, r, sess, history, where, dirty)
+                if self.last_differed and stmt.kind in ("set", "var", "tx"):
+                    # The two sessions' states may have diverged: start both afresh rather
+                    # than report the consequences.
+                    fatal = True
+                if fatal:
+                    part += 1
+                    p, r = self.reconnect(p, r, autocommit)
+                    sess.__init__(autocommit=autocommit)
+                    history.clear()
+                    dirty.update(t.name for t in self.schema.tables)
+                if not (r.server_status & executor.SERVER_STATUS_IN_TRANS) and dirty:
+                    self.check_tables(dirty, where, stmt, history)
+            if r.server_status & executor.SERVER_STATUS_IN_TRANS or not sess.autocommit:
+                stmt = grammar.Stmt("COMMIT", "tx_end", kind="tx")
+                self.execute(stmt, p, r, sess, history, f"session {session_no}, end", dirty, counted=False)
+            if dirty:
+                self.check_tables(dirty, f"session {session_no}, end", None, history)
+            for t in self.schema.sharded():
+                diffs = self.checker.placement(t.name)
+                if diffs:
+                    self.report.add_difference(f"session {session_no}, end: placement", None, None, None,
+                                               diffs, [], counted=False)
+                    self.checker.resync(t.name)
+        finally:
+            for c in (p, r):
+                try:
+                    c.close()
+                except Exception:
+                    pass
+        return executed
+
+    def reconnect(self, p, r, autocommit):
+        for c in (p, r):
+            try:
+                c.close()
+            except Exception:
+                pass
+        if not self.topo.proxy_alive():
+            self.report.log(f"proxy exited ({self.topo.proxy.returncode}); restarting it; see {self.topo.proxy_log.name}")
+            self.topo.proxy_log.close()
+            self.topo.start_proxy()
+            self.checker.proxy = None
+        return self.connect_pair(autocommit)
+
+    def execute(self, stmt, p, r, sess, history, where, dirty, counted=True):
+        """Runs `stmt` on both sides, compares, records. Returns True if a connection broke."""
+        feats = grammar.features(stmt.sql, sess)
+        self.last_differed = False
+        pa = executor.run(p, stmt.sql)
+        if pa.refused:
+            self.log_stmt(where, "refused", stmt.sql)
+            if counted:
+                self.report.add_refused(stmt, pa.error[1])
+            history.append((stmt.sql, "refused", stmt.stateful))
+            return False
+        ra = executor.run(r, stmt.sql)
+        diffs = executor.compare(stmt, pa, ra)
+        if ra.error is None and stmt.on_success is not None:
+            stmt.on_success(sess)
+        dirty.update(w for w in stmt.writes if w != "*")
+        if diffs:
+            repro = [s for s, outcome, stateful in history if stateful and outcome != "refused"]
+            repro.append(stmt.sql)
+            if pa.fatal:
+                diffs.append("the proxy connection broke" + ("" if self.topo.proxy_alive() else " (the proxy exited)"))
+            self.report.add_difference(where, stmt, pa.describe(), ra.describe(), diffs, repro, counted=counted,
+                                       feats=feats)
+            self.last_differed = True
+            if stmt.writes:
+                self.differed_since_check = True
+            if self.args.max_differences and self.report.different >= self.args.max_differences:
+                self.stop_now = True
+        elif counted:
+            self.report.add_equal()
+        history.append((stmt.sql, "different" if diffs else "equal", stmt.stateful))
+        self.log_stmt(where, f"DIFFERENT #{len(self.report.differences)}" if diffs else "equal", stmt.sql)
+        return pa.fatal or ra.fatal
+
+    def log_stmt(self, where, outcome, sql):
+        self.stmt_log.write(f"{where}\t{outcome}\t{sql!r}\n")
+
+    # -- replay --------------------------------------------------------------------------
+
+    def replay(self, path):
+        with open(path) as f:
+            text = f.read()
+        stmts = [s.strip() for s in text.split("\n\n") if s.strip()]
+        p, r = self.connect_pair(True)
+        for i, sql in enumerate(stmts):
+            stmt = grammar.Stmt(sql.rstrip(";"), "replay")
+            pa = executor.run(p, stmt.sql)
+            print(f"--- [{i + 1}] {stmt.sql}")
+            print(f"    proxy:     {pa.describe(max_rows=50)}")
+            if pa.refused:
+                print("    (refused: not run on the reference)")
+                continue
+            ra = executor.run(r, stmt.sql)
+            diffs = executor.compare(stmt, pa, ra)
+            print(f"    reference: {ra.describe(max_rows=50)}")
+            for d in diffs:
+                print(f"    DIFFERENT: {d}")
+            if pa.fatal or ra.fatal:
+                p, r = self.reconnect(p, r, True)
+        for name in sorted(t.name for t in self.schema.tables):
+            for d in self.checker.check(name):
+                print(f"    TABLE DIFFERENT: {d}")
+        p.close()
+        r.close()
+
+    def check_tables(self, dirty, where, stmt, history):
+        after = self.differed_since_check
+        self.differed_since_check = False
+        for name in sorted(dirty):
+            diffs = self.checker.check(name)
+            if diffs:
+                repro = [s for s, outcome, stateful in history if stateful and outcome != "refused"]
+                # Table contents that differ although no write reported a difference are
+                # silent data errors; after a differing write they are its consequence.
+                label = ("table check (after a write that already differed)" if after
+                         else "table check (silent: no write reported a difference)")
+                tagged = grammar.Stmt(stmt.sql if stmt else "", f"{stmt.tag if stmt else 'session end'}, {label}")
+                self.report.add_difference(f"{where}: {label}", tagged, None, None, diffs, repro, counted=False)
+                self.log_stmt(where, f"TABLE DIFFERENT #{len(self.report.differences)}", stmt.sql if stmt else "")
+                self.checker.resync(name)
+                self.checker.check(name)
+        dirty.clear()
+
+    # -- teardown ------------------------------------------------------------------------
+
+    def close(self):
+        if self.checker is not None:
+            self.checker.close()
+        self.stmt_log.close()
+        self.topo.stop(keep=self.args.keep)
+
+
+def main(argv):
+    args = parse_args(argv)
+    executor.STRICT_WARNINGS = args.strict_warnings
+    fz = Fuzzer(args)
+
+    def on_term(signum, frame):
+        raise Interrupted()
+
+    signal.signal(signal.SIGTERM, on_term)
+    t0 = time.monotonic()
+    status = 2
+    try:
+        fz.setup()
+        if args.replay:
+            fz.replay(args.replay)
+            status = 0
+        else:
+            fz.run_sessions()
+            status = 1 if fz.report.different else 0
+    except (KeyboardInterrupt, Interrupted):
+        fz.report.log("interrupted")
+        status = 130
+    except Exception as e:
+        import traceback
+        fz.report.log("fuzz-differential: internal failure: " + "".join(traceback.format_exception(e)))
+        status = 2
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            fz.close()
+        finally:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+    fz.report.log(f"time: {time.monotonic() - t0:.1f}s; report: {os.path.join(fz.run_dir, 'report.txt')}")
+    fz.report.finish(os.path.join(fz.run_dir, "report.txt"))
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
