@@ -12,6 +12,7 @@ mod differential;
 mod foundation;
 mod prepared;
 mod prepared_scatter;
+mod reading;
 mod reload;
 mod replicas;
 mod robustness;

@@ -8,6 +8,7 @@ against one plain MariaDB. See tests/fuzz/README.md.
 import argparse
 import os
 import random
+import re
 import signal
 import sys
 import tempfile
@@ -17,6 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import executor  # noqa: E402
 import grammar  # noqa: E402
+import reduce as reducer  # noqa: E402
 import schema as schema_mod  # noqa: E402
 from report import Report  # noqa: E402
 from topology import Topology  # noqa: E402
@@ -44,6 +46,11 @@ def parse_args(argv):
                     help="run the statements of FILE (separated by blank lines) in one session on the "
                          "seed's data set, printing both answers of each, instead of generating")
     ap.add_argument("--no-data", action="store_true", help="with --replay: create the tables but load no rows")
+    ap.add_argument("--reduce", type=int, default=0, metavar="K",
+                    help="after the run, reduce the first difference of up to K classes to a small "
+                         "reproduction (repro-N.sql in the run dir; slow: up to a minute each)")
+    ap.add_argument("--reduce-filter", metavar="REGEX", default=None,
+                    help="reduce only differences whose class, statement or features match REGEX")
     ap.add_argument("--strict-warnings", action="store_true",
                     help="compare warning counts exactly (default: only whether there are warnings)")
     return ap.parse_args(argv)
@@ -62,6 +69,8 @@ class Fuzzer:
         self.stop_now = False
         self.differed_since_check = False
         self.last_differed = False
+        self.snapshot = None
+        self.cases = {}  # difference class -> reduction case
         self.stmt_log = open(os.path.join(self.run_dir, "statements.log"), "w")
 
     # -- setup ---------------------------------------------------------------------------
@@ -147,6 +156,8 @@ class Fuzzer:
         sess = grammar.Session(autocommit=autocommit)
         ctx = grammar.Ctx(self.rng, self.schema, sess)
         p, r = self.connect_pair(autocommit)
+        self.take_snapshot()
+        self.autocommit = autocommit
         history = []  # (sql, outcome, stateful)
         dirty = set()
         self.differed_since_check = False
@@ -169,9 +180,11 @@ class Fuzzer:
                     part += 1
                     p, r = self.reconnect(p, r, autocommit)
                     sess.__init__(autocommit=autocommit)
-                    history.clear()
                     dirty.update(t.name for t in self.schema.tables)
-                if not (r.server_status & executor.SERVER_STATUS_IN_TRANS) and dirty:
+                    self.check_tables(dirty, where, stmt, history)
+                    history.clear()
+                    self.take_snapshot()
+                elif not (r.server_status & executor.SERVER_STATUS_IN_TRANS) and dirty:
                     self.check_tables(dirty, where, stmt, history)
             if r.server_status & executor.SERVER_STATUS_IN_TRANS or not sess.autocommit:
                 stmt = grammar.Stmt("COMMIT", "tx_end", kind="tx")
@@ -228,6 +241,14 @@ class Fuzzer:
                 diffs.append("the proxy connection broke" + ("" if self.topo.proxy_alive() else " (the proxy exited)"))
             self.report.add_difference(where, stmt, pa.describe(), ra.describe(), diffs, repro, counted=counted,
                                        feats=feats)
+            cls = self.report.differences[-1]["class"]
+            key = f"{cls} | {stmt.sql} | {' '.join(feats)}"
+            wanted = not self.args.reduce_filter or re.search(self.args.reduce_filter, key)
+            if (self.snapshot is not None and wanted and cls not in self.cases
+                    and len(self.cases) < self.args.reduce):
+                self.cases[cls] = {"snapshot": self.snapshot, "autocommit": self.autocommit,
+                                   "history": list(history), "stmt": stmt, "kind": reducer.first_kind(diffs),
+                                   "where": where, "number": len(self.report.differences)}
             self.last_differed = True
             if stmt.writes:
                 self.differed_since_check = True
@@ -239,6 +260,28 @@ class Fuzzer:
         self.log_stmt(where, f"DIFFERENT #{len(self.report.differences)}" if diffs else "equal", stmt.sql)
         return pa.fatal or ra.fatal
 
+    def take_snapshot(self):
+        if self.args.reduce:
+            self.snapshot = reducer.snapshot(self.checker, self.schema)
+
+    def reduce_cases(self):
+        if not self.cases:
+            return
+        self.report.log(f"reducing {len(self.cases)} difference(s) …")
+        r = reducer.Reducer(self)
+        for cls, case in self.cases.items():
+            text = r.reduce(case)
+            if text is None:
+                self.report.log(f"=== difference #{case['number']} [{cls}]: does not reproduce in isolation")
+                continue
+            path = os.path.join(self.run_dir, f"repro-{case['number']}.sql")
+            with open(path, "w") as f:
+                f.write(text)
+            self.report.log(f"=== reduced repro of difference #{case['number']} [{cls}] ({path}):")
+            for line in text.rstrip("\n").split("\n"):
+                if line.strip():
+                    self.report.log("    " + line)
+
     def log_stmt(self, where, outcome, sql):
         self.stmt_log.write(f"{where}\t{outcome}\t{sql!r}\n")
 
@@ -248,6 +291,8 @@ class Fuzzer:
         with open(path) as f:
             text = f.read()
         stmts = [s.strip() for s in text.split("\n\n") if s.strip()]
+        # Chunks that are only `-- …` comment lines (like the header of a reduced repro) are skipped.
+        stmts = [s for s in stmts if not all(line.lstrip().startswith("--") for line in s.split("\n"))]
         p, r = self.connect_pair(True)
         for i, sql in enumerate(stmts):
             stmt = grammar.Stmt(sql.rstrip(";"), "replay")
@@ -315,6 +360,7 @@ def main(argv):
             status = 0
         else:
             fz.run_sessions()
+            fz.reduce_cases()
             status = 1 if fz.report.different else 0
     except (KeyboardInterrupt, Interrupted):
         fz.report.log("interrupted")

@@ -7,7 +7,13 @@
 /// costs the statement that sets it).
 pub fn reads_last_insert_id(sql: &[u8]) -> bool {
     const NAME: &[u8] = b"last_insert_id";
-    sql.windows(NAME.len()).any(|w| w.eq_ignore_ascii_case(NAME))
+    // Every occurrence has `_` at offset 4: look only where the text has one.
+    memchr::memchr_iter(b'_', sql).any(|at| {
+        at >= 4
+            && sql
+                .get(at - 4..at - 4 + NAME.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(NAME))
+    })
 }
 
 /// The statement that gives a backend connection the session's `LAST_INSERT_ID()`.

@@ -31,6 +31,9 @@ pub struct SessionVar {
     pub name: String,
     /// The statement that applies it, e.g. `SET SESSION sql_mode = 'ANSI'`.
     pub sql: String,
+    /// Its value is an expression the server computes (`CONCAT(@@sql_mode, …)`): replayed by
+    /// the value it got, never computed again on another connection.
+    pub computed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

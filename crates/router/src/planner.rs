@@ -330,6 +330,7 @@ fn unparsed(
                     vars: vec![crate::SessionVar {
                         name: sql.to_ascii_lowercase(),
                         sql,
+                        computed: false,
                     }],
                     autocommit: None,
                 },

@@ -39,10 +39,12 @@ pub(crate) fn plan_set(set: &Set) -> Result<Plan, RouteError> {
         Set::SetNames { .. } | Set::SetNamesDefault {} => vars.push(SessionVar {
             name: "names".into(),
             sql: set.to_string(),
+            computed: false,
         }),
         Set::SetTimeZone { value, .. } => vars.push(SessionVar {
             name: "time_zone".into(),
             sql: format!("SET SESSION time_zone = {value}"),
+            computed: false,
         }),
         Set::SetTransaction { modes, .. } => {
             // Kept for the session: through a pool, "next transaction only" has no connection to stick to.
@@ -50,6 +52,7 @@ pub(crate) fn plan_set(set: &Set) -> Result<Plan, RouteError> {
             vars.push(SessionVar {
                 name: "transaction".into(),
                 sql: format!("SET SESSION TRANSACTION {}", modes.join(", ")),
+                computed: false,
             });
         }
         other => {
@@ -77,6 +80,7 @@ fn assign(
         vars.push(SessionVar {
             name: lower,
             sql: format!("SET {raw} = {value}"),
+            computed: false,
         });
         return Ok(());
     }
@@ -111,6 +115,7 @@ fn assign(
     vars.push(SessionVar {
         name: name.to_owned(),
         sql: format!("SET SESSION {name} = {value}"),
+        computed: !matches!(value, Expr::Value(_) | Expr::Identifier(_)),
     });
     Ok(())
 }

@@ -966,6 +966,16 @@ impl Session {
             })
             .collect();
         let sets_sql_mode = vars.iter().any(|v| v.name == "sql_mode");
+        // System variables set to a computed value are kept by the value they got.
+        let computed: Vec<String> = vars
+            .iter()
+            .filter(|v| v.computed && !v.name.starts_with('@'))
+            .map(|v| format!("@@SESSION.{}", v.name))
+            .collect();
+        let user_vars: Vec<&str> = user_vars
+            .into_iter()
+            .chain(computed.iter().map(String::as_str))
+            .collect();
         let pinned = self.txn.as_mut().and_then(|t| t.joined.first_mut());
         let result = match pinned {
             Some((_, conn)) => set_and_read(conn, text, &user_vars, sets_sql_mode)
@@ -988,7 +998,11 @@ impl Session {
                 // latin1 client) is replayed as sent, not from the planner's lossy UTF-8 copy.
                 let raw = std::str::from_utf8(text).is_err() && vars.len() == 1;
                 self.state.apply(vars.iter().map(|v| {
-                    let sql = match values.iter().find(|(name, _)| *name == v.name) {
+                    let read_as = format!("@@SESSION.{}", v.name);
+                    let sql = match values
+                        .iter()
+                        .find(|(name, _)| *name == v.name || (v.computed && *name == read_as))
+                    {
                         Some((_, sql)) => sql.clone(),
                         None if raw => text.to_vec(),
                         None => v.sql.clone().into_bytes(),
