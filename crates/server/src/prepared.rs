@@ -268,11 +268,8 @@ impl Session {
 
     /// The execution's statement text with its parameters written in as literals.
     fn interpolated(&self, execution: &Execution<'_>) -> Result<Vec<u8>, ClientError> {
-        let no_backslash_escapes = self.state.var_text("sql_mode").is_some_and(|mode| {
-            String::from_utf8_lossy(mode)
-                .to_ascii_uppercase()
-                .contains("NO_BACKSLASH_ESCAPES")
-        });
+        let no_backslash_escapes = (self.syntax.sql_mode)
+            .contains(shardgate_router::SqlMode::NO_BACKSLASH_ESCAPES);
         let offsets = interpolate::placeholders(&execution.sql, no_backslash_escapes);
         let bad = |e: String| {
             ClientError::new(

@@ -623,11 +623,7 @@ impl Session {
                 format!("{why} is not supported for a statement across shards yet"),
             ))
         };
-        let sql_mode = self
-            .state
-            .var_text("sql_mode")
-            .map(|t| String::from_utf8_lossy(t).to_ascii_uppercase());
-        if sql_mode.as_deref().is_some_and(|m| m.contains("ANSI")) {
+        if (self.syntax.sql_mode).contains(shardgate_router::SqlMode::ANSI_QUOTES) {
             return refuse("sql_mode ANSI_QUOTES (or ANSI)");
         }
         let has_avg = plan
