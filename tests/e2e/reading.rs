@@ -45,12 +45,12 @@ async fn executable_comments_run_only_where_the_server_runs_them() {
     let (env, mut conn) = with_users().await;
     let (a, b) = two_shards(&env);
     for (comment, matches) in [
-        ("/*!99999 OR id = {b} */", 1),   // MySQL 5.7+ version range: MariaDB skips it
-        ("/*!50700 OR id = {b} */", 1),   // likewise
+        ("/*!99999 OR id = {b} */", 1), // MySQL 5.7+ version range: MariaDB skips it
+        ("/*!50700 OR id = {b} */", 1), // likewise
         ("/*M!999999 OR id = {b} */", 1), // a MariaDB version above the server's
-        ("/*!50000 OR id = {b} */", 2),   // an old version: run
+        ("/*!50000 OR id = {b} */", 2), // an old version: run
         ("/*M!100000 OR id = {b} */", 2), // MariaDB 10.0: run
-        ("/*! OR id = {b} */", 2),        // no version: run
+        ("/*! OR id = {b} */", 2),      // no version: run
     ] {
         let comment = comment.replace("{b}", &b.to_string());
         let sql = format!("SELECT COUNT(*) FROM users WHERE id = {a} {comment}");
@@ -66,11 +66,13 @@ async fn executable_comments_run_only_where_the_server_runs_them() {
         .unwrap()
         .affected_rows();
     assert_eq!(updated, 1);
-    let sql = format!("SELECT COUNT(*) FROM users WHERE name = 'changed'");
-    assert_eq!(count(&mut conn, &sql).await, 1);
-    conn.query_drop(format!("DELETE FROM users WHERE id = {b} /*!50700 OR 1 = 1 */"))
-        .await
-        .unwrap();
+    let sql = "SELECT COUNT(*) FROM users WHERE name = 'changed'";
+    assert_eq!(count(&mut conn, sql).await, 1);
+    conn.query_drop(format!(
+        "DELETE FROM users WHERE id = {b} /*!50700 OR 1 = 1 */"
+    ))
+    .await
+    .unwrap();
     assert_eq!(count(&mut conn, "SELECT COUNT(*) FROM users").await, 19);
     drop(conn);
     env.stop().await;
@@ -110,7 +112,8 @@ async fn the_sessions_sql_mode_decides_how_text_is_read() {
     let (env, mut conn) = with_users().await;
     let (a, b) = two_shards(&env);
     // Under NO_BACKSLASH_ESCAPES the string ends at the second quote, so `OR id = b` is SQL.
-    let sql = format!(r"SELECT COUNT(*) FROM users WHERE id = {a} AND name <> 'a\' OR id = {b} -- '");
+    let sql =
+        format!(r"SELECT COUNT(*) FROM users WHERE id = {a} AND name <> 'a\' OR id = {b} -- '");
     conn.query_drop("SET sql_mode = 'NO_BACKSLASH_ESCAPES'")
         .await
         .unwrap();
@@ -122,15 +125,24 @@ async fn the_sessions_sql_mode_decides_how_text_is_read() {
     // default it is OR (`(id = a AND 0) OR id = b`: one row).
     let pipes = format!("SELECT COUNT(*) FROM users WHERE id = {a} AND 0 || id = {b}");
     assert_eq!(count(&mut conn, &pipes).await, 1, "{pipes}");
-    conn.query_drop("SET sql_mode = 'PIPES_AS_CONCAT'").await.unwrap();
+    conn.query_drop("SET sql_mode = 'PIPES_AS_CONCAT'")
+        .await
+        .unwrap();
     assert_eq!(count(&mut conn, &pipes).await, 0, "{pipes}");
     // ANSI_QUOTES: "id" names the column.
-    conn.query_drop("SET sql_mode = 'ANSI_QUOTES'").await.unwrap();
+    conn.query_drop("SET sql_mode = 'ANSI_QUOTES'")
+        .await
+        .unwrap();
     assert_eq!(
-        rows(&mut conn, &format!(r#"SELECT "name" FROM "users" WHERE "id" = {a}"#)).await,
+        rows(
+            &mut conn,
+            &format!(r#"SELECT "name" FROM "users" WHERE "id" = {a}"#)
+        )
+        .await,
         vec![vec![Some(format!("u{a}"))]]
     );
     // A value computed by the server (`CONCAT(@@sql_mode, …)`) is read back from it.
+    conn.query_drop("SET sql_mode = 'PIPES_AS_CONCAT'").await.unwrap();
     conn.query_drop("SET sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES')")
         .await
         .unwrap();
@@ -143,15 +155,20 @@ async fn the_sessions_sql_mode_decides_how_text_is_read() {
 async fn user_variables_assigned_inside_statements_keep_their_values() {
     let env = TestEnv::start_with(3, 0, "\n[backend.pool]\nmax_size = 2\n").await;
     let mut conn = env.connect().await;
-    conn.query_drop("INSERT INTO users (id, email, name) VALUES (7, 'a', 'seven'), (5, 'b', 'five')")
-        .await
-        .unwrap();
+    conn.query_drop(
+        "INSERT INTO users (id, email, name) VALUES (7, 'a', 'seven'), (5, 'b', 'five')",
+    )
+    .await
+    .unwrap();
     // Other sessions keep the pool's few connections busy between the statements.
     let mut other = env.connect().await;
     conn.query_drop("SELECT @x := name FROM users WHERE id = 7")
         .await
         .unwrap();
-    other.query_drop("SELECT * FROM users WHERE id = 7").await.unwrap();
+    other
+        .query_drop("SELECT * FROM users WHERE id = 7")
+        .await
+        .unwrap();
     conn.query_drop("SELECT name INTO @y FROM users WHERE id = 5")
         .await
         .unwrap();
@@ -159,27 +176,45 @@ async fn user_variables_assigned_inside_statements_keep_their_values() {
     conn.query_drop("SELECT @n := @n + 1 FROM users WHERE id = 5")
         .await
         .unwrap();
-    other.query_drop("SELECT * FROM users WHERE id = 5").await.unwrap();
+    other
+        .query_drop("SELECT * FROM users WHERE id = 5")
+        .await
+        .unwrap();
     assert_eq!(
         rows(&mut conn, "SELECT @x, @y, @n").await,
-        vec![vec![Some("seven".into()), Some("five".into()), Some("2".into())]]
+        vec![vec![
+            Some("seven".into()),
+            Some("five".into()),
+            Some("2".into())
+        ]]
     );
     // The variables reach every shard the session uses afterwards.
     assert_eq!(
-        rows(&mut conn, "SELECT name FROM users WHERE name = @x AND id = 7").await,
+        rows(
+            &mut conn,
+            "SELECT name FROM users WHERE name = @x AND id = 7"
+        )
+        .await,
         vec![vec![Some("seven".into())]]
     );
     // Where each shard would assign its own value, the statement is refused, not answered.
     let (code, _, message) = server_error(conn.query_drop("SELECT @z := name FROM users").await);
     assert_eq!(code, 1235, "{message}");
     // A subquery over a sharded table in SET would read one shard's rows: refused.
-    let (code, _, message) =
-        server_error(conn.query_drop("SET @c = (SELECT COUNT(*) FROM users)").await);
+    let (code, _, message) = server_error(
+        conn.query_drop("SET @c = (SELECT COUNT(*) FROM users)")
+            .await,
+    );
     assert_eq!(code, 1235, "{message}");
     let (code, _, message) = server_error(
         conn.query_drop("CREATE TABLE notes (id INT PRIMARY KEY, body VARCHAR(20))")
             .await
-            .and(conn.query_drop("INSERT INTO notes VALUES (1, (SELECT name FROM users WHERE id = 7))").await),
+            .and(
+                conn.query_drop(
+                    "INSERT INTO notes VALUES (1, (SELECT name FROM users WHERE id = 7))",
+                )
+                .await,
+            ),
     );
     assert_eq!(code, 1235, "{message}");
     drop((conn, other));
@@ -193,7 +228,9 @@ async fn last_insert_id_is_mariadbs_own_column() {
     conn.query_drop("CREATE TABLE seq (id BIGINT AUTO_INCREMENT PRIMARY KEY, v INT)")
         .await
         .unwrap();
-    conn.query_drop("INSERT INTO seq (v) VALUES (1), (2)").await.unwrap();
+    conn.query_drop("INSERT INTO seq (v) VALUES (1), (2)")
+        .await
+        .unwrap();
     let mut direct = env.connect_primary(0).await;
     direct.query_drop("DO LAST_INSERT_ID(1)").await.unwrap();
     for sql in [
@@ -205,20 +242,40 @@ async fn last_insert_id_is_mariadbs_own_column() {
         let proxied_columns: Vec<_> = proxied
             .columns_ref()
             .iter()
-            .map(|c| (c.name_str().into_owned(), c.column_type(), c.flags(), c.column_length()))
+            .map(|c| {
+                (
+                    c.name_str().into_owned(),
+                    c.column_type(),
+                    c.flags(),
+                    c.column_length(),
+                )
+            })
             .collect();
         let proxied_rows: Vec<mysql_async::Row> = proxied.collect().await.unwrap();
         let mut server = direct.query_iter(sql).await.unwrap();
         let server_columns: Vec<_> = server
             .columns_ref()
             .iter()
-            .map(|c| (c.name_str().into_owned(), c.column_type(), c.flags(), c.column_length()))
+            .map(|c| {
+                (
+                    c.name_str().into_owned(),
+                    c.column_type(),
+                    c.flags(),
+                    c.column_length(),
+                )
+            })
             .collect();
         let server_rows: Vec<mysql_async::Row> = server.collect().await.unwrap();
         assert_eq!(proxied_columns, server_columns, "{sql}");
         assert_eq!(
-            proxied_rows.iter().map(|r| r.as_ref(0).cloned()).collect::<Vec<_>>(),
-            server_rows.iter().map(|r| r.as_ref(0).cloned()).collect::<Vec<_>>(),
+            proxied_rows
+                .iter()
+                .map(|r| r.as_ref(0).cloned())
+                .collect::<Vec<_>>(),
+            server_rows
+                .iter()
+                .map(|r| r.as_ref(0).cloned())
+                .collect::<Vec<_>>(),
             "{sql}"
         );
     }
@@ -230,4 +287,74 @@ async fn last_insert_id_is_mariadbs_own_column() {
     );
     drop((conn, direct));
     env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reference_table_writes_answer_as_one_copy() {
+    let env = TestEnv::start_with(3, 0, "\n[[tables]]\nname = \"countries\"\nreference = true\n").await;
+    let mut conn = env.connect().await;
+    conn.query_drop("CREATE TABLE countries (id INT PRIMARY KEY, name VARCHAR(20))")
+        .await
+        .unwrap();
+    assert_eq!(
+        affected(&mut conn, "INSERT INTO countries VALUES (1, 'a'), (2, 'b')").await,
+        2,
+        "one copy's rows, not the sum over shards"
+    );
+    assert_eq!(affected(&mut conn, "UPDATE countries SET name = 'x'").await, 2);
+    assert_eq!(affected(&mut conn, "DELETE FROM countries WHERE id = 2").await, 1);
+    // A copy that lost a row answers differently: the write is undone on every copy.
+    let mut shard1 = env.connect_primary(1).await;
+    shard1.query_drop("DELETE FROM countries").await.unwrap();
+    let (code, _, message) = server_error(conn.query_drop("UPDATE countries SET name = 'y'").await);
+    assert_eq!(code, 1105, "{message}");
+    let mut shard0 = env.connect_primary(0).await;
+    assert_eq!(
+        rows(&mut shard0, "SELECT name FROM countries").await,
+        vec![vec![Some("x".into())]],
+        "undone on the copies that had the row"
+    );
+    drop((conn, shard0, shard1));
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn string_keys_route_by_mariadbs_value() {
+    let env = TestEnv::start_with(
+        3,
+        0,
+        "\n[[tables]]\nname = \"tokens\"\nshard_key = \"token\"\nshard_key_type = \"string\"\n",
+    )
+    .await;
+    let mut conn = env.connect().await;
+    conn.query_drop("CREATE TABLE tokens (token VARCHAR(20) PRIMARY KEY, n INT)")
+        .await
+        .unwrap();
+    conn.query_drop("INSERT INTO tokens (token, n) VALUES ('café', 1), ('042', 2), ('a%b', 3)")
+        .await
+        .unwrap();
+    for (condition, matches) in [
+        // `\a` is `a` to MariaDB; adjacent strings are one.
+        (r"token = 'c\af' 'é'", 1),
+        // `\%` keeps its backslash outside LIKE: no such token.
+        (r"token = 'a\%b'", 0),
+        ("token = 'a%b'", 1),
+        // A number compared with a string column compares as a number: '042' = 42.
+        ("token = 42", 1),
+        ("token = 0x636166C3A9", 1),
+    ] {
+        let sql = format!("SELECT COUNT(*) FROM tokens WHERE {condition}");
+        assert_eq!(count(&mut conn, &sql).await, matches, "{sql}");
+    }
+    // Diagnostics of the previous statement live on its connection: refused, not guessed.
+    for sql in ["SELECT ROW_COUNT()", "SELECT FOUND_ROWS()", "SELECT @@warning_count"] {
+        let (code, _, message) = server_error(conn.query_drop(sql).await);
+        assert_eq!(code, 1235, "{sql}: {message}");
+    }
+    drop(conn);
+    env.stop().await;
+}
+
+async fn affected(conn: &mut Conn, sql: &str) -> u64 {
+    conn.query_iter(sql).await.unwrap().affected_rows()
 }

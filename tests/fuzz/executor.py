@@ -273,6 +273,9 @@ class TableChecker:
         self.schema = schema
         self.ref = prepare(topo.connect_reference())
         self.shards = [(n, prepare(c)) for n, c in topo.connect_shards()]
+        # Resyncs write; a proxy that left a transaction open must not stall them for 50 s.
+        for c in [self.ref] + [c for _, c in self.shards]:
+            c.cursor().execute("SET SESSION innodb_lock_wait_timeout = 3")
         self.proxy = None
 
     def proxy_conn(self):

@@ -16,6 +16,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import pymysql  # noqa: E402
+
 import executor  # noqa: E402
 import grammar  # noqa: E402
 import reduce as reducer  # noqa: E402
@@ -28,7 +30,7 @@ ROWS_PER_TABLE = {"ch_users": 40, "ch_orders": 60, "hm_items": 40, "rg_events": 
 LOAD_BATCH = 8
 
 
-class Interrupted(Exception):
+class Interrupted(BaseException):
     pass
 
 
@@ -69,6 +71,7 @@ class Fuzzer:
         self.stop_now = False
         self.differed_since_check = False
         self.last_differed = False
+        self.proxy_restarted = False
         self.snapshot = None
         self.cases = {}  # difference class -> reduction case
         self.stmt_log = open(os.path.join(self.run_dir, "statements.log"), "w")
@@ -181,22 +184,25 @@ class Fuzzer:
                     p, r = self.reconnect(p, r, autocommit)
                     sess.__init__(autocommit=autocommit)
                     dirty.update(t.name for t in self.schema.tables)
+                if not (r.server_status & executor.SERVER_STATUS_IN_TRANS) and dirty:
                     self.check_tables(dirty, where, stmt, history)
+                if self.proxy_restarted:
+                    # The session's proxy connection died with the proxy: start afresh.
+                    part += 0 if fatal else 1
+                    fatal = True
+                    p, r = self.reconnect(p, r, autocommit)
+                    sess.__init__(autocommit=autocommit)
+                self.proxy_restarted = False
+                if fatal:
+                    self.check_placement(f"session {label}", history)
                     history.clear()
                     self.take_snapshot()
-                elif not (r.server_status & executor.SERVER_STATUS_IN_TRANS) and dirty:
-                    self.check_tables(dirty, where, stmt, history)
             if r.server_status & executor.SERVER_STATUS_IN_TRANS or not sess.autocommit:
                 stmt = grammar.Stmt("COMMIT", "tx_end", kind="tx")
                 self.execute(stmt, p, r, sess, history, f"session {session_no}, end", dirty, counted=False)
             if dirty:
                 self.check_tables(dirty, f"session {session_no}, end", None, history)
-            for t in self.schema.sharded():
-                diffs = self.checker.placement(t.name)
-                if diffs:
-                    self.report.add_difference(f"session {session_no}, end: placement", None, None, None,
-                                               diffs, [], counted=False)
-                    self.checker.resync(t.name)
+            self.check_placement(f"session {session_no}", history)
         finally:
             for c in (p, r):
                 try:
@@ -213,9 +219,7 @@ class Fuzzer:
                 pass
         if not self.topo.proxy_alive():
             self.report.log(f"proxy exited ({self.topo.proxy.returncode}); restarting it; see {self.topo.proxy_log.name}")
-            self.topo.proxy_log.close()
-            self.topo.start_proxy()
-            self.checker.proxy = None
+            self.restart_proxy()
         return self.connect_pair(autocommit)
 
     def execute(self, stmt, p, r, sess, history, where, dirty, counted=True):
@@ -260,6 +264,24 @@ class Fuzzer:
         self.log_stmt(where, f"DIFFERENT #{len(self.report.differences)}" if diffs else "equal", stmt.sql)
         return pa.fatal or ra.fatal
 
+    def check_placement(self, where, history):
+        """Every row of every sharded table on the shard `shardgate route` names for its key."""
+        for t in self.schema.sharded():
+            diffs = self.checker.placement(t.name)
+            if not diffs:
+                continue
+            repro = [s for s, outcome, stateful in history if stateful and outcome != "refused"]
+            self.report.add_difference(f"{where}, end: placement", grammar.Stmt("", "placement"), None, None,
+                                       diffs, repro, counted=False)
+            cls = self.report.differences[-1]["class"]
+            if (self.snapshot is not None and cls not in self.cases and len(self.cases) < self.args.reduce
+                    and (not self.args.reduce_filter or re.search(self.args.reduce_filter, cls))):
+                self.cases[cls] = {"snapshot": self.snapshot, "autocommit": self.autocommit,
+                                   "history": list(history), "stmt": None, "table": t.name,
+                                   "check": "placement", "kind": "placement", "where": where,
+                                   "number": len(self.report.differences)}
+            self.resync(t.name)
+
     def take_snapshot(self):
         if self.args.reduce:
             self.snapshot = reducer.snapshot(self.checker, self.schema)
@@ -270,7 +292,12 @@ class Fuzzer:
         self.report.log(f"reducing {len(self.cases)} difference(s) …")
         r = reducer.Reducer(self)
         for cls, case in self.cases.items():
-            text = r.reduce(case)
+            try:
+                text = r.reduce(case)
+            except pymysql.err.MySQLError as e:
+                self.report.log(f"=== difference #{case['number']} [{cls}]: reduction failed: {e.args}")
+                self.restart_proxy()
+                continue
             if text is None:
                 self.report.log(f"=== difference #{case['number']} [{cls}]: does not reproduce in isolation")
                 continue
@@ -297,9 +324,12 @@ class Fuzzer:
         for i, sql in enumerate(stmts):
             stmt = grammar.Stmt(sql.rstrip(";"), "replay")
             pa = executor.run(p, stmt.sql)
+            rep = self.report
+            rep.statements += 1
             print(f"--- [{i + 1}] {stmt.sql}")
             print(f"    proxy:     {pa.describe(max_rows=50)}")
             if pa.refused:
+                rep.refused += 1
                 print("    (refused: not run on the reference)")
                 continue
             ra = executor.run(r, stmt.sql)
@@ -307,13 +337,26 @@ class Fuzzer:
             print(f"    reference: {ra.describe(max_rows=50)}")
             for d in diffs:
                 print(f"    DIFFERENT: {d}")
+            if diffs:
+                rep.different += 1
+            else:
+                rep.equal += 1
             if pa.fatal or ra.fatal:
                 p, r = self.reconnect(p, r, True)
+        tables = 0
         for name in sorted(t.name for t in self.schema.tables):
             for d in self.checker.check(name):
                 print(f"    TABLE DIFFERENT: {d}")
+                tables += 1
+        for t in self.schema.sharded():
+            for d in self.checker.placement(t.name):
+                print(f"    PLACEMENT DIFFERENT: {d}")
+                tables += 1
+        if tables:
+            print(f"replay: {tables} table/placement difference(s) at the end")
         p.close()
         r.close()
+        return tables
 
     def check_tables(self, dirty, where, stmt, history):
         after = self.differed_since_check
@@ -328,10 +371,39 @@ class Fuzzer:
                          else "table check (silent: no write reported a difference)")
                 tagged = grammar.Stmt(stmt.sql if stmt else "", f"{stmt.tag if stmt else 'session end'}, {label}")
                 self.report.add_difference(f"{where}: {label}", tagged, None, None, diffs, repro, counted=False)
+                if self.snapshot is not None and len(self.cases) < self.args.reduce:
+                    cls = self.report.differences[-1]["class"]
+                    key = f"{cls} | {tagged.sql} | "
+                    if cls not in self.cases and (not self.args.reduce_filter
+                                                  or re.search(self.args.reduce_filter, key)):
+                        self.cases[cls] = {"snapshot": self.snapshot, "autocommit": self.autocommit,
+                                           "history": list(history), "stmt": None, "table": name,
+                                           "kind": "table", "where": where,
+                                           "number": len(self.report.differences)}
                 self.log_stmt(where, f"TABLE DIFFERENT #{len(self.report.differences)}", stmt.sql if stmt else "")
-                self.checker.resync(name)
-                self.checker.check(name)
+                self.resync(name)
         dirty.clear()
+
+    def resync(self, name):
+        """Rewrites the proxy's side of a table from the reference. A lock wait here means the
+        proxy kept a transaction open on a shard although the client's session has none: that
+        is reported, and the proxy restarted to drop its connections."""
+        try:
+            self.checker.resync(name)
+        except pymysql.err.MySQLError as e:
+            self.report.add_difference(f"resync of `{name}`", grammar.Stmt("", "resync"), None, None,
+                                       [f"rewriting `{name}` on the shards failed: {e.args} — the proxy "
+                                        "holds locks outside any client transaction; restarting the proxy"],
+                                       [], counted=False)
+            self.restart_proxy()
+            self.checker.resync(name)
+        self.checker.check(name)
+
+    def restart_proxy(self):
+        self.topo.stop_proxy()
+        self.topo.start_proxy()
+        self.checker.proxy = None
+        self.proxy_restarted = True
 
     # -- teardown ------------------------------------------------------------------------
 
@@ -347,22 +419,30 @@ def main(argv):
     executor.STRICT_WARNINGS = args.strict_warnings
     fz = Fuzzer(args)
 
+    interrupted = []
+
     def on_term(signum, frame):
-        raise Interrupted()
+        # Raise once: a signal sent to the whole process group may arrive twice.
+        if not interrupted:
+            interrupted.append(signum)
+            raise Interrupted()
 
     signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
     t0 = time.monotonic()
     status = 2
     try:
         fz.setup()
         if args.replay:
-            fz.replay(args.replay)
-            status = 0
+            tables = fz.replay(args.replay)
+            status = 1 if fz.report.different or tables else 0
         else:
             fz.run_sessions()
             fz.reduce_cases()
             status = 1 if fz.report.different else 0
     except (KeyboardInterrupt, Interrupted):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         fz.report.log("interrupted")
         status = 130
     except Exception as e:

@@ -8,10 +8,11 @@ e.g. a GROUP BY representative), `agg` (floating-point aggregates: compare with 
 To extend the grammar, add a function `gen_x(ctx) -> Stmt` and list it in `PRODUCTIONS`.
 """
 
+import re as _re
 from dataclasses import dataclass, field
 
 import literals
-from schema import literal
+from schema import KEY_STRINGS, literal
 
 # --- statements and session model --------------------------------------------------------
 
@@ -144,6 +145,11 @@ class Ctx:
 
 def key_lit(ctx, t, existing=0.75):
     col = t.key_col if t.key else t.col(t.pk[0])
+    if col.kind == "str" and ctx.s.mode.nbe and ctx.chance(0.35):
+        # Under NO_BACKSLASH_ESCAPES, keys whose text has a backslash read differently.
+        pool = [r[col.name] for r in t.rows if r.get(col.name) and "\\" in r[col.name]]
+        pool = pool or [k for k in KEY_STRINGS if "\\" in k]
+        return ctx.lit(col, ctx.pick(pool))
     return ctx.lit(col, ctx.schema.key_value(ctx.rng, t, existing))
 
 
@@ -255,8 +261,9 @@ def with_exec_comment(ctx, t, pred, alias=None):
     if r < 0.9:
         text, _ = exec_comment(ctx.rng, f"OR {nonkey_pred(ctx, t, alias)}")
         return f"({pred} {text})"
-    text, _ = exec_comment(ctx.rng, f"{ref} = {key_lit(ctx, t)}")
-    return f"{pred} OR {text.replace(' */', ' AND 1 */')} 0"
+    # Runs: `pred OR key = v OR 0`; does not run: `pred OR 0`.
+    text, _ = exec_comment(ctx.rng, f"{ref} = {key_lit(ctx, t)} OR")
+    return f"{pred} OR {text} 0"
 
 
 def where_clause(ctx, t, alias=None, allow_none=True):
@@ -680,7 +687,7 @@ def gen_user_var(ctx):
     elif r < 0.86:
         st.sql = f"DO {v} := (SELECT {ctx.fn('COUNT')}*) FROM {ctx.ident(t.name)})"
     elif r < 0.93:
-        st.sql = f"SET {v} = {ctx.pick(list(ctx.s.vars) or ['1'])} + 1"
+        st.sql = f"SET {v} = {ctx.pick(sorted(ctx.s.vars) or ['1'])} + 1"
     else:
         st.sql = f"SET {v} = {ctx.str_lit(ctx.schema.random_value(ctx.rng, t.col(key), t, False)) if t.key_kind == 'str' else ctx.rng.randint(-5, 500)}, @w = {ctx.str_lit('w')}"
         st.on_success = lambda s, a=v: s.vars.update({a, "@w"})
@@ -1026,8 +1033,6 @@ def generate(ctx):
 
 
 # --- features: what a statement exercises (for triage in the report) ------------------------
-
-import re as _re
 
 _FEATURES = [
     ("exec-comment", _re.compile(r"/\*M?!")),

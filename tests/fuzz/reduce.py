@@ -61,11 +61,17 @@ class Reducer:
         self.fz = fuzzer
         self.attempts = 0
 
-    def reproduces(self, snap, autocommit, stmts, target, kind):
-        """Whether running `stmts` then `target` on `snap` gives a difference of `kind`."""
+    def reproduces(self, snap, autocommit, stmts, target, kind, table=None, check="contents"):
+        """Whether running `stmts` then `target` on `snap` gives a difference of `kind` (or, with
+        `table` and no target, whether that table then differs)."""
         self.attempts += 1
         fz = self.fz
-        restore(fz.checker, snap)
+        try:
+            restore(fz.checker, snap)
+        except Exception:
+            # A lock left behind by the proxy: drop its connections and try once more.
+            fz.restart_proxy()
+            restore(fz.checker, snap)
         p, r = fz.connect_pair(autocommit)
         try:
             for sql in stmts:
@@ -75,6 +81,12 @@ class Reducer:
                 ra = executor.run(r, sql)
                 if pa.fatal or ra.fatal:
                     p, r = fz.reconnect(p, r, autocommit)
+            if target is None and check == "placement":
+                executor.run(p, "COMMIT")
+                executor.run(r, "COMMIT")
+                return bool(fz.checker.placement(table))
+            if target is None:
+                return bool(fz.checker.check(table))
             pa = executor.run(p, target.sql)
             if pa.refused:
                 return False
@@ -115,16 +127,20 @@ class Reducer:
         """A reproduction script (text) for `case`, or None if it does not reproduce."""
         self.attempts = 0
         snap, autocommit, history, target = case["snapshot"], case["autocommit"], case["history"], case["stmt"]
-        kind = case["kind"]
+        kind, table, check = case["kind"], case.get("table"), case.get("check", "contents")
+
+        def attempt(snap_, stmts):
+            return self.reproduces(snap_, autocommit, stmts, target, kind, table, check)
+
         stateful = [sql for sql, outcome, st in history if st and outcome != "refused"]
         everything = [sql for sql, outcome, st in history]
-        if self.reproduces(snap, autocommit, stateful, target, kind):
+        if attempt(snap, stateful):
             items = stateful
-        elif self.reproduces(snap, autocommit, everything, target, kind):
+        elif attempt(snap, everything):
             items = everything
         else:
             return None
-        items = self.ddmin(items, lambda c: self.reproduces(snap, autocommit, c, target, kind))
+        items = self.ddmin(items, lambda c: attempt(snap, c))
         # The rows that matter: first whole tables, then single rows of the tables left.
         snap = dict(snap)
         for name in sorted(snap):
@@ -133,7 +149,7 @@ class Reducer:
                 continue
             trial = dict(snap)
             trial[name] = (names, [], auto)
-            if self.reproduces(trial, autocommit, items, target, kind):
+            if attempt(trial, items):
                 snap = trial
         for name in sorted(snap):
             names, rows, auto = snap[name]
@@ -143,10 +159,10 @@ class Reducer:
             def test(sub, name=name, names=names, auto=auto):
                 trial = dict(snap)
                 trial[name] = (names, sub, auto)
-                return self.reproduces(trial, autocommit, items, target, kind)
+                return attempt(trial, items)
 
             snap[name] = (names, self.ddmin(list(rows), test), auto)
-        verified = self.reproduces(snap, autocommit, items, target, kind)
+        verified = attempt(snap, items)
         lines = []
         for name in sorted(snap):
             names, rows, _ = snap[name]
@@ -155,10 +171,18 @@ class Reducer:
                 vals = ", ".join("(" + ", ".join(sql_value(v) for v in r) + ")" for r in rows)
                 lines.append(f"INSERT INTO `{name}` ({cols}) VALUES {vals}")
         lines += items
-        lines.append(target.sql)
+        if target is not None:
+            lines.append(target.sql)
+            expected = kind
+        elif check == "placement":
+            lines.append("COMMIT")
+            expected = f"a row of `{table}` is then on another shard than `shardgate route` names"
+        else:
+            lines.append(f"SELECT * FROM `{table}`")
+            expected = f"table `{table}` differs afterwards"
         header = (f"-- reduced repro ({self.attempts} attempts{'' if verified else ', NOT verified'}): "
                   f"{case['where']}; run with --replay FILE --no-data --seed {self.fz.args.seed}\n"
-                  f"-- expected: {kind}")
+                  f"-- expected: {expected}")
         if not autocommit:
             lines.insert(0, "SET autocommit = 0")
         return header + "\n\n" + "\n\n".join(re.sub(r"\n\s*\n", "\n", s) for s in lines) + "\n"

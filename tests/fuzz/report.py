@@ -9,7 +9,7 @@ def normalize_reason(msg):
     """A refusal message with literals, numbers and identifiers replaced, to group by."""
     s = re.sub(r"'(?:[^'\\]|\\.|'')*'", "'?'", msg)
     s = re.sub(r'"(?:[^"\\]|\\.)*"', '"?"', s)
-    s = re.sub(r"`[^`]*`", "`?`", s)
+    s = re.sub(r"`+[^`]*`+", "`?`", s)
     s = re.sub(r"\b0x[0-9a-fA-F]+\b", "N", s)
     s = re.sub(r"-?\b\d+(\.\d+)?([eE][-+]?\d+)?\b", "N", s)
     s = re.sub(r"\s+", " ", s).strip()
@@ -108,7 +108,8 @@ class Report:
             out.append("refusals by reason:")
             for reason, n in self.reasons.most_common():
                 out.append(f"  {n:5d}  {reason}")
-                out.append(f"         e.g. {self.reason_example[reason][:160]}")
+                example = self.reason_example[reason].replace("\n", "\\n")
+                out.append(f"         e.g. {example[:160]}")
         out.append(f"seed: {self.seed}")
         out.append(f"fuzz-differential: {self.statements} statements, {self.equal} equal, "
                    f"{self.refused} refused, {self.different} different")

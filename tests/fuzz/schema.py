@@ -29,7 +29,8 @@ INTERESTING_INTS = [0, 1, -1, 2, 7, 42, 99, 100, 101, -99, -100, -101, 127, 128,
 STRINGS = ["abc", "ABC", "Abc", "O'Brien", "back\\slash", "trail  ", " lead", "mixed Case",
            "naïve", "Ärger", "straße", "日本語", "emoji 😀", "", "%", "_", "a%b_c", "line\nbreak",
            "tab\there", 'say "hi"', "it''s", "\\%", "\\n", "x", "X", "zz", "10", "010", "-5",
-           "a b", "A B ", "ümlaut", "café", "CAFÉ", "/* no */", "-- dash", "#hash", "semi;colon"]
+           "a b", "A B ", "ümlaut", "café", "CAFÉ", "/* no */", "-- dash", "#hash", "semi;colon",
+           "dir\\"]
 LATIN1_STRINGS = [s for s in STRINGS if all(ord(c) < 256 for c in s)]
 
 # String shard keys: no trailing spaces (PAD SPACE collations make 'a' = 'a ' while the proxy
@@ -37,7 +38,8 @@ LATIN1_STRINGS = [s for s in STRINGS if all(ord(c) < 256 for c in s)]
 KEY_STRINGS = ["abc", "ABC", "Abc", "O'Brien", "back\\slash", " lead", "k1", "k2", "k10", "K1",
                "naïve", "straße", "日本語", "emoji 😀", "42", "042", "-7", "%", "a%b", "q\"uote",
                "line\nbreak", "x", "y", "z", "user-1", "user-2", "user-3", "ümlaut", "café",
-               "CAFÉ", "tab\tkey", "0x2A", "1e3", "NULL", "a'b''c", "\\'", "semi;colon"]
+               "CAFÉ", "tab\tkey", "0x2A", "1e3", "NULL", "a'b''c", "\\'", "semi;colon", "a\\b",
+               "\\n", "c:\\dir", "\\%", "k\\1", "x\\"]
 
 DATES = ["1000-01-01", "1970-01-01", "1999-12-31", "2000-02-29", "2024-02-29", "2024-06-15",
          "2038-01-19", "9999-12-31", "2023-01-01", "2001-09-09"]

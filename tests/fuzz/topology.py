@@ -171,7 +171,7 @@ class Topology:
             f.write("\n".join(out))
 
     def start_proxy(self):
-        self.proxy_log = open(os.path.join(self.run_dir, "proxy.log"), "wb")
+        self.proxy_log = open(os.path.join(self.run_dir, "proxy.log"), "ab")
         env = dict(os.environ)
         env.setdefault("RUST_LOG", "warn")
         self.proxy = subprocess.Popen(
@@ -234,7 +234,7 @@ class Topology:
 
     # -- stop ----------------------------------------------------------------------------
 
-    def stop(self, keep=False):
+    def stop_proxy(self):
         if self.proxy is not None:
             if self.proxy.poll() is None:
                 self.proxy.send_signal(signal.SIGTERM)
@@ -245,6 +245,9 @@ class Topology:
                 self.proxy.wait()
             self.proxy_log.close()
             self.proxy = None
+
+    def stop(self, keep=False):
+        self.stop_proxy()
         for sb in (self.sharded, self.reference):
             if sb is not None:
                 sb.stop()

@@ -80,7 +80,14 @@ fn parse_and_plan(c: &mut Criterion) {
             panic!("{name}: {sql}: {e}");
         }
         group.bench_function(name, |b| {
-            b.iter(|| plan_sql(black_box(&sql), &topology, shardgate_router::Syntax::DEFAULT).expect("plans"))
+            b.iter(|| {
+                plan_sql(
+                    black_box(&sql),
+                    &topology,
+                    shardgate_router::Syntax::DEFAULT,
+                )
+                .expect("plans")
+            })
         });
     }
     group.finish();
@@ -96,7 +103,9 @@ fn cached_plan(c: &mut Criterion) {
         .map(|i| format!("SELECT c FROM sbtest1 WHERE id={}", i * 7919 % 10_000))
         .collect();
     assert!(
-        cache.plan(&texts[0], &topology, shardgate_router::Syntax::DEFAULT).is_some(),
+        cache
+            .plan(&texts[0], &topology, shardgate_router::Syntax::DEFAULT)
+            .is_some(),
         "a point select is cached"
     );
     let mut next = 0;
@@ -104,7 +113,11 @@ fn cached_plan(c: &mut Criterion) {
         b.iter(|| {
             next = (next + 1) % texts.len();
             cache
-                .plan(black_box(&texts[next]), &topology, shardgate_router::Syntax::DEFAULT)
+                .plan(
+                    black_box(&texts[next]),
+                    &topology,
+                    shardgate_router::Syntax::DEFAULT,
+                )
                 .expect("cached")
         })
     });

@@ -56,7 +56,8 @@ pub fn resolve_comments(sql: &str, syntax: Syntax) -> Cow<'_, str> {
                 i = end;
             }
             b'-' if b.get(i + 1) == Some(&b'-')
-                && b.get(i + 2).is_none_or(|c| c.is_ascii_whitespace() || c.is_ascii_control()) =>
+                && b.get(i + 2)
+                    .is_none_or(|c| c.is_ascii_whitespace() || c.is_ascii_control()) =>
             {
                 i = line_end(b, i);
             }
@@ -105,9 +106,10 @@ pub fn resolve_comments(sql: &str, syntax: Syntax) -> Cow<'_, str> {
     }
     match out {
         // Only ASCII bytes were replaced by ASCII bytes, or whole characters by spaces.
-        Some(bytes) => Cow::Owned(String::from_utf8(bytes).unwrap_or_else(|e| {
-            String::from_utf8_lossy(e.as_bytes()).into_owned()
-        })),
+        Some(bytes) => Cow::Owned(
+            String::from_utf8(bytes)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+        ),
         None => Cow::Borrowed(sql),
     }
 }
@@ -202,17 +204,20 @@ pub fn tokenize(
     unescape: bool,
 ) -> Result<Vec<TokenWithSpan>, TokenizerError> {
     let mode = syntax.sql_mode;
+    let backslash = !mode.contains(SqlMode::NO_BACKSLASH_ESCAPES);
+    // Strings are read verbatim and unescaped below, by MariaDB's rules (sqlparser's differ:
+    // it keeps the backslash of `\a`).
     let mut tokens = if needs_mode_dialect(mode) {
         let dialect = ModeDialect {
             ansi_quotes: mode.contains(SqlMode::ANSI_QUOTES),
-            backslash_escapes: !mode.contains(SqlMode::NO_BACKSLASH_ESCAPES),
+            backslash_escapes: backslash,
         };
         Tokenizer::new(&dialect, text)
-            .with_unescape(unescape)
+            .with_unescape(false)
             .tokenize_with_location()?
     } else {
         Tokenizer::new(&MySqlDialect {}, text)
-            .with_unescape(unescape)
+            .with_unescape(false)
             .tokenize_with_location()?
     };
     let pipes_concat = mode.contains(SqlMode::PIPES_AS_CONCAT);
@@ -222,7 +227,13 @@ pub fn tokenize(
         let adjacent_next = tokens
             .get(i + 1)
             .is_some_and(|next| next.span.start == tokens[i].span.end);
-        match &tokens[i].token {
+        match &mut tokens[i].token {
+            Token::SingleQuotedString(s) | Token::NationalStringLiteral(s) if unescape => {
+                *s = unescape_string(s, '\'', backslash);
+            }
+            Token::DoubleQuotedString(s) if unescape => {
+                *s = unescape_string(s, '"', backslash);
+            }
             Token::StringConcat if !pipes_concat => {
                 tokens[i].token = Token::make_keyword("OR");
             }
@@ -254,7 +265,8 @@ pub fn tokenize(
                 if let Token::SingleQuotedString(bits) = &tokens[i + 1].token {
                     let bits = bits.clone();
                     let span = tokens[i].span.union(&tokens[i + 1].span);
-                    tokens[i] = TokenWithSpan::new(Token::SingleQuotedByteStringLiteral(bits), span);
+                    tokens[i] =
+                        TokenWithSpan::new(Token::SingleQuotedByteStringLiteral(bits), span);
                     tokens.remove(i + 1);
                 }
             }
@@ -263,6 +275,43 @@ pub fn tokenize(
         i += 1;
     }
     Ok(tokens)
+}
+
+/// A quoted string's content (as written, between its quotes) as MariaDB reads it: a doubled
+/// quote is one, and unless `NO_BACKSLASH_ESCAPES` a backslash escapes the next character:
+/// `\0 \b \n \r \t \Z` are control characters, `\%` and `\_` keep their backslash (for
+/// LIKE), any other `\x` is `x`.
+pub fn unescape_string(raw: &str, quote: char, backslash: bool) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if backslash => match chars.next() {
+                Some('0') => out.push('\0'),
+                Some('b') => out.push('\u{8}'),
+                Some('n') => out.push('\n'),
+                Some('r') => out.push('\r'),
+                Some('t') => out.push('\t'),
+                Some('Z') => out.push('\u{1a}'),
+                Some(k @ ('%' | '_')) => {
+                    out.push('\\');
+                    out.push(k);
+                }
+                Some(other) => out.push(other),
+                None => out.push('\\'),
+            },
+            c if c == quote => {
+                // Doubled inside the string: one quote.
+                out.push(c);
+                let mut rest = chars.clone();
+                if rest.next() == Some(quote) {
+                    chars = rest;
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn is_bit_literal(word: &str) -> bool {
@@ -352,9 +401,18 @@ mod tests {
     fn executable_comments_run_as_mariadb_decides() {
         // Run: no version, an old one, a MariaDB one within the server's version.
         assert_eq!(resolved("SELECT 1 /*! +1 */"), "SELECT 1     +1   ");
-        assert_eq!(resolved("SELECT 1 /*!50699 +1 */"), "SELECT 1          +1   ");
-        assert_eq!(resolved("SELECT 1 /*M!100000 +1*/"), "SELECT 1            +1  ");
-        assert_eq!(resolved("SELECT 1 /*!100000 +1*/"), "SELECT 1           +1  ");
+        assert_eq!(
+            resolved("SELECT 1 /*!50699 +1 */"),
+            "SELECT 1          +1   "
+        );
+        assert_eq!(
+            resolved("SELECT 1 /*M!100000 +1*/"),
+            "SELECT 1            +1  "
+        );
+        assert_eq!(
+            resolved("SELECT 1 /*!100000 +1*/"),
+            "SELECT 1           +1  "
+        );
         // Skipped: MySQL 5.7+ versions, future versions, MariaDB-only future versions.
         for skipped in [
             "SELECT 1 /*!50700 +1 */",
@@ -367,7 +425,10 @@ mod tests {
             assert_eq!(resolved(skipped).len(), skipped.len());
         }
         // Fewer than five digits: not a version, so the digits are content.
-        assert_eq!(resolved("SELECT /*!1234 x */").trim_end(), "SELECT    1234 x");
+        assert_eq!(
+            resolved("SELECT /*!1234 x */").trim_end(),
+            "SELECT    1234 x"
+        );
         // One level of comment inside a skipped one.
         assert_eq!(
             resolved("SELECT 1 /*!99999 a /* b */ c */ + 2").trim(),
@@ -399,7 +460,10 @@ mod tests {
     #[test]
     fn literal_forms_keep_their_text() {
         let rendered = |sql: &str| parse_verbatim(sql, V).unwrap()[0].to_string();
-        assert_eq!(rendered("SELECT 0x2A, X'2A', 0b101"), "SELECT 0x2A, X'2A', 0b101");
+        assert_eq!(
+            rendered("SELECT 0x2A, X'2A', 0b101"),
+            "SELECT 0x2A, X'2A', 0b101"
+        );
         assert!(rendered("SELECT b'101'").contains("'101'"));
     }
 
@@ -422,12 +486,36 @@ mod tests {
             ..V
         };
         let stmts = parse(r#"SELECT "id" FROM "t" WHERE "id" = 7"#, ansi).unwrap();
-        assert_eq!(stmts[0].to_string(), r#"SELECT "id" FROM "t" WHERE "id" = 7"#);
+        assert_eq!(
+            stmts[0].to_string(),
+            r#"SELECT "id" FROM "t" WHERE "id" = 7"#
+        );
         let plain = parse(r#"SELECT "id" FROM t"#, V).unwrap();
-        assert!(matches!(
-            &plain[0],
-            Statement::Query(_)
-        ));
+        assert!(matches!(&plain[0], Statement::Query(_)));
+    }
+
+    #[test]
+    fn strings_unescape_as_mariadb_does() {
+        assert_eq!(unescape_string(r"c\af", '\'', true), "caf");
+        assert_eq!(unescape_string(r"a\%b\_c", '\'', true), r"a\%b\_c");
+        assert_eq!(unescape_string(r"it\'s", '\'', true), "it's");
+        assert_eq!(unescape_string("it''s", '\'', true), "it's");
+        assert_eq!(unescape_string(r"a\nb\0", '\'', true), "a\nb\0");
+        assert_eq!(unescape_string(r"a\b", '\'', false), r"a\b");
+        let values = |sql: &str| -> Vec<String> {
+            tokenize(sql, V, true)
+                .unwrap()
+                .into_iter()
+                .filter_map(|t| match t.token {
+                    Token::SingleQuotedString(s) => Some(s),
+                    _ => None,
+                })
+                .collect()
+        };
+        assert_eq!(
+            values(r"SELECT 'c\af', 'x''y', 'p\'q'"),
+            ["caf", "x'y", "p'q"]
+        );
     }
 
     #[test]
@@ -436,6 +524,8 @@ mod tests {
         assert!(has_prefix_not(&toks("SELECT NOT a = 1")));
         assert!(has_prefix_not(&toks("SELECT * FROM t WHERE NOT a = 1")));
         assert!(!has_prefix_not(&toks("SELECT * FROM t WHERE a NOT IN (1)")));
-        assert!(!has_prefix_not(&toks("SELECT * FROM t WHERE a IS NOT NULL")));
+        assert!(!has_prefix_not(&toks(
+            "SELECT * FROM t WHERE a IS NOT NULL"
+        )));
     }
 }

@@ -74,6 +74,9 @@ pub enum Route {
     /// UPDATE / DELETE without a shard key: the same text on these shards, all or nothing,
     /// affected rows summed.
     Broadcast(Vec<ShardId>),
+    /// A write to a reference table: the same text on every shard's copy, all or nothing,
+    /// answered as one copy (every copy must answer the same).
+    Copies(Vec<ShardId>),
 }
 
 /// A single-shard route that depends on parameter values.
@@ -291,6 +294,13 @@ impl fmt::Display for PlanDisplay<'_> {
                     .map(|id| self.topology.shards[*id].name.as_str())
                     .collect();
                 write!(f, "every shard of [{}]", names.join(", "))?
+            }
+            Route::Copies(shards) => {
+                let names: Vec<_> = shards
+                    .iter()
+                    .map(|id| self.topology.shards[*id].name.as_str())
+                    .collect();
+                write!(f, "every copy on [{}]", names.join(", "))?
             }
             Route::Deferred(d) => {
                 let keys: Vec<String> = d.keys.iter().map(|(t, k)| format!("{t} {k}")).collect();

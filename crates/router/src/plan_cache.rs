@@ -11,8 +11,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use shardgate_config::Topology;
 use crate::{plan_sql, OwnedKey, Plan, Route, Syntax};
+use shardgate_config::Topology;
 
 /// Templates a session keeps; past this the cache starts over.
 const MAX_TEMPLATES: usize = 256;

@@ -38,6 +38,11 @@ pub fn plan_sql(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, 
             "sql_mode ORACLE is not supported by shardgate: its grammar is not MariaDB's default one; SET sql_mode to another value".into(),
         ));
     }
+    if let Some(what) = crate::text::previous_statement_diagnostic(sql, syntax) {
+        return Err(RouteError::NotSupported(format!(
+            "{what} describes the previous statement on its backend connection, and through shardgate's pool the previous statement may have run on another one: not supported by shardgate yet"
+        )));
+    }
     let mut plan = plan_large_or_small(sql, topology, syntax)?;
     plan.assigns = crate::text::assigned_user_variables(sql, syntax);
     if !plan.assigns.is_empty() && !matches!(plan.route, Route::Shard(_) | Route::Deferred(_)) {
@@ -59,7 +64,9 @@ pub fn plan_sql(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, 
 /// Whether the text is a `SET` statement.
 fn is_set(sql: &str) -> bool {
     let head = sql.trim_start();
-    head.len() > 3 && head.as_bytes()[..3].eq_ignore_ascii_case(b"set") && !head.as_bytes()[3].is_ascii_alphanumeric()
+    head.len() > 3
+        && head.as_bytes()[..3].eq_ignore_ascii_case(b"set")
+        && !head.as_bytes()[3].is_ascii_alphanumeric()
 }
 
 fn plan_large_or_small(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, RouteError> {
@@ -837,7 +844,7 @@ fn reference_write(
         });
     }
     let all = (0..topology.shards.len()).collect();
-    Ok(Some(Plan::new(StatementKind::Write, Route::Broadcast(all))))
+    Ok(Some(Plan::new(StatementKind::Write, Route::Copies(all))))
 }
 
 fn plan_insert(ins: &Insert, stmt: &Statement, topology: &Topology) -> Result<Plan, RouteError> {

@@ -15,8 +15,8 @@ use sqlparser::ast::{
 };
 use sqlparser::tokenizer::{Location, Token};
 
-use crate::prune::{chain, shards_of, Keyed, Shards};
 use crate::lex::parse_verbatim;
+use crate::prune::{chain, shards_of, Keyed, Shards};
 use crate::rewrite::Offsets;
 use crate::Syntax;
 

@@ -159,7 +159,8 @@ mod tests {
     #[test]
     fn verbatim_parse_keeps_escapes() {
         let sql = r"SELECT 'a\\b', 'it\'s'";
-        let rendered = crate::lex::parse_verbatim(sql, crate::Syntax::DEFAULT).unwrap()[0].to_string();
+        let rendered =
+            crate::lex::parse_verbatim(sql, crate::Syntax::DEFAULT).unwrap()[0].to_string();
         assert_eq!(rendered, sql);
     }
 }

@@ -278,6 +278,14 @@ fn plan_select(
         return Err(locking_read_refused());
     }
     check_select_form(q, select, table)?;
+    if !syntax.sql_mode.contains(crate::SqlMode::IGNORE_SPACE) && has_spaced_call(sql, stmt) {
+        // MariaDB rejects `COUNT (*)` without IGNORE_SPACE; the rendered text would not.
+        return Err(refuse(
+            verb,
+            table,
+            "a space between a function name and `(` (without sql_mode IGNORE_SPACE)",
+        ));
+    }
     let mut verbatim = crate::lex::parse_verbatim(sql, syntax).unwrap_or_default();
     if verbatim.len() != 1 {
         return Err(refuse(
@@ -295,7 +303,8 @@ fn plan_select(
             "the statement could not be re-read for rewriting",
         ));
     };
-    let scatter = ScatterBuilder::new(sql, syntax, table, only_table, vq, vselect, select)?.build()?;
+    let scatter =
+        ScatterBuilder::new(sql, syntax, table, only_table, vq, vselect, select)?.build()?;
     let sql = finish_placeholders(scatter.sql_tree, params, table)?;
     let shard_sql = crate::reduce::per_shard(&sql, syntax, &keyed, &shards).unwrap_or_default();
     let mut plan = Plan::new(
@@ -309,6 +318,39 @@ fn plan_select(
     );
     plan.table = Some(table.rule.name.to_ascii_lowercase());
     Ok(plan)
+}
+
+/// Whether a function call in `stmt` has a space (or comment) between its name and `(`.
+fn has_spaced_call(sql: &str, stmt: &Statement) -> bool {
+    use sqlparser::ast::Spanned;
+    let mut offsets = crate::rewrite::Offsets::new(sql);
+    let mut calls = Vec::new();
+    let _ = visit_expressions(stmt, |e| {
+        match e {
+            Expr::Function(f) if !matches!(f.args, FunctionArguments::None) => {
+                calls.push(f.name.span().end)
+            }
+            _ => {}
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    calls.sort_unstable_by_key(|l| (l.line, l.column));
+    calls.into_iter().any(|end| {
+        offsets
+            .at(end)
+            .and_then(|at| sql.as_bytes().get(at))
+            .is_some_and(|&c| c != b'(')
+    })
+}
+
+/// The LIMIT each shard gets for `LIMIT offset, n` of the whole: enough rows for the merge
+/// to skip `offset` and keep `n`. `LIMIT offset, 0` stays 0 (MariaDB then reads nothing).
+fn shard_limit(offset: u64, n: u64) -> u64 {
+    if n == 0 {
+        0
+    } else {
+        offset.saturating_add(n)
+    }
 }
 
 fn query_parts(stmt: &Statement) -> Option<(&Query, &Select)> {
@@ -1152,7 +1194,7 @@ impl<'a> ScatterBuilder<'a> {
             Some(_) => usize::MAX,
             None => self.items.len(),
         };
-        let shard_limit = limit.map(|n| offset.saturating_add(n));
+        let shard_limit = limit.map(|n| shard_limit(offset, n));
         let sql_tree = self.shard_statement(None, &keys, shard_limit, true);
         Ok(Built {
             sql_tree,
@@ -1200,7 +1242,7 @@ impl<'a> ScatterBuilder<'a> {
                 keys.push(SortKey::asc(column));
             }
         }
-        let shard_limit = limit.map(|n| offset.saturating_add(n));
+        let shard_limit = limit.map(|n| shard_limit(offset, n));
         let sql_tree = self.shard_statement(None, &keys, shard_limit, true);
         Ok(Built {
             sql_tree,
@@ -1769,7 +1811,10 @@ mod tests {
         );
         assert_eq!(select_list_texts(sql, Syntax::DEFAULT, 4), None);
         let sql = "SELECT\n  é + 1,\n  `é`\nFROM t";
-        assert_eq!(select_list_texts(sql, Syntax::DEFAULT, 2).unwrap(), ["é + 1", "`é`"]);
+        assert_eq!(
+            select_list_texts(sql, Syntax::DEFAULT, 2).unwrap(),
+            ["é + 1", "`é`"]
+        );
     }
 
     #[test]

@@ -137,7 +137,10 @@ mod tests {
 
     #[test]
     fn reads_version_ids() {
-        assert_eq!(Syntax::version_id("10.11.19-MariaDB-0+deb12u1-log"), Some(101119));
+        assert_eq!(
+            Syntax::version_id("10.11.19-MariaDB-0+deb12u1-log"),
+            Some(101119)
+        );
         assert_eq!(Syntax::version_id("5.5.5-10.6.2-MariaDB"), Some(100602));
         assert_eq!(Syntax::version_id("8.0.36"), Some(80036));
         assert_eq!(Syntax::version_id("garbage"), None);

@@ -35,7 +35,11 @@ pub(crate) fn assigned_user_variables(sql: &str, syntax: crate::Syntax) -> Vec<S
         .filter(|t| !matches!(t, Token::Whitespace(_)))
         .collect();
     let user_var = |t: &Token| match t {
-        Token::Word(w) if w.quote_style.is_none() && w.value.starts_with('@') && !w.value.starts_with("@@") => {
+        Token::Word(w)
+            if w.quote_style.is_none()
+                && w.value.starts_with('@')
+                && !w.value.starts_with("@@") =>
+        {
             Some(w.value.to_ascii_lowercase())
         }
         _ => None,
@@ -52,7 +56,8 @@ pub(crate) fn assigned_user_variables(sql: &str, syntax: crate::Syntax) -> Vec<S
                 push(name);
             }
         }
-        if matches!(t, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("into")) {
+        if matches!(t, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("into"))
+        {
             let mut j = i + 1;
             while let Some(name) = tokens.get(j).and_then(|t| user_var(t)) {
                 push(name);
@@ -64,6 +69,47 @@ pub(crate) fn assigned_user_variables(sql: &str, syntax: crate::Syntax) -> Vec<S
         }
     }
     names
+}
+
+/// The first function or variable in the text that describes the previous statement
+/// (`ROW_COUNT()`, `FOUND_ROWS()`, `@@warning_count`, `@@error_count`), as written.
+pub(crate) fn previous_statement_diagnostic(sql: &str, syntax: crate::Syntax) -> Option<String> {
+    use sqlparser::tokenizer::Token;
+    const NAMES: [&str; 4] = ["row_count", "found_rows", "warning_count", "error_count"];
+    if !NAMES.iter().any(|n| find_ignore_case(sql, n).is_some()) {
+        return None;
+    }
+    let tokens = crate::lex::tokenize(sql, syntax, false).ok()?;
+    let tokens: Vec<&Token> = tokens
+        .iter()
+        .map(|t| &t.token)
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .collect();
+    let word = |t: &Token| match t {
+        Token::Word(w) if w.quote_style.is_none() => Some(w.value.to_ascii_lowercase()),
+        _ => None,
+    };
+    for (i, t) in tokens.iter().enumerate() {
+        let Some(v) = word(t) else { continue };
+        let called = tokens.get(i + 1) == Some(&&Token::LParen);
+        let scoped = i >= 2
+            && tokens[i - 1] == &Token::Period
+            && word(tokens[i - 2]).is_some_and(|s| s == "@@session" || s == "@@local");
+        let variable = v.strip_prefix("@@").map(|v| {
+            v.strip_prefix("session.")
+                .or_else(|| v.strip_prefix("local."))
+                .unwrap_or(v)
+        });
+        match (v.as_str(), variable) {
+            ("row_count" | "found_rows", _) if called => {
+                return Some(format!("{}()", v.to_uppercase()))
+            }
+            (_, Some(n @ ("warning_count" | "error_count"))) => return Some(format!("@@{n}")),
+            (n @ ("warning_count" | "error_count"), _) if scoped => return Some(format!("@@{n}")),
+            _ => {}
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -90,5 +136,25 @@ mod tests {
             ["@x", "@y"]
         );
         assert!(assigned_user_variables("SELECT ':=' , 'into @x'", d).is_empty());
+        assert_eq!(
+            previous_statement_diagnostic("SELECT Row_Count()", d).as_deref(),
+            Some("ROW_COUNT()")
+        );
+        assert_eq!(
+            previous_statement_diagnostic("SELECT @@session.warning_count", d).as_deref(),
+            Some("@@warning_count")
+        );
+        assert_eq!(
+            previous_statement_diagnostic("SELECT @@error_count", d).as_deref(),
+            Some("@@error_count")
+        );
+        assert_eq!(
+            previous_statement_diagnostic("SELECT row_count FROM t", d),
+            None
+        );
+        assert_eq!(
+            previous_statement_diagnostic("SELECT 'found_rows()'", d),
+            None
+        );
     }
 }

@@ -62,24 +62,42 @@ fn repeated_point_statements_are_served_from_the_cache() {
             format!("SELECT email FROM users WHERE id = {id}"),
             format!("UPDATE users SET name = 'n{id}' WHERE id = {id}"),
         ] {
-            let cached = cache.plan(&sql, &TOPOLOGY, shardgate_router::Syntax::DEFAULT).expect("served from the cache");
-            assert_eq!(cached, plan_sql(&sql, &TOPOLOGY, shardgate_router::Syntax::DEFAULT).unwrap(), "{sql}");
+            let cached = cache
+                .plan(&sql, &TOPOLOGY, shardgate_router::Syntax::DEFAULT)
+                .expect("served from the cache");
+            assert_eq!(
+                cached,
+                plan_sql(&sql, &TOPOLOGY, shardgate_router::Syntax::DEFAULT).unwrap(),
+                "{sql}"
+            );
         }
     }
     // Statements over several shards are not, nor ones whose template does not parse.
     assert_eq!(
-        cache.plan("SELECT * FROM users WHERE email = 'a'", &TOPOLOGY, shardgate_router::Syntax::DEFAULT),
+        cache.plan(
+            "SELECT * FROM users WHERE email = 'a'",
+            &TOPOLOGY,
+            shardgate_router::Syntax::DEFAULT
+        ),
         None
     );
     let ddl = "CREATE TABLE users (id BIGINT PRIMARY KEY, email VARCHAR(64))";
-    assert_eq!(cache.plan(ddl, &TOPOLOGY, shardgate_router::Syntax::DEFAULT), None);
+    assert_eq!(
+        cache.plan(ddl, &TOPOLOGY, shardgate_router::Syntax::DEFAULT),
+        None
+    );
 }
 
 #[test]
 fn a_new_topology_empties_the_cache() {
     let mut cache = PlanCache::default();
     let sql = "SELECT email FROM users WHERE id = 7";
-    let first = cache.plan(sql, &TOPOLOGY, shardgate_router::Syntax::DEFAULT).expect("cached");
+    let first = cache
+        .plan(sql, &TOPOLOGY, shardgate_router::Syntax::DEFAULT)
+        .expect("cached");
     let other = Arc::new(common::topology());
-    assert_eq!(cache.plan(sql, &other, shardgate_router::Syntax::DEFAULT), Some(first));
+    assert_eq!(
+        cache.plan(sql, &other, shardgate_router::Syntax::DEFAULT),
+        Some(first)
+    );
 }

@@ -295,7 +295,8 @@ fn long_condition_chains_plan_or_fail_cleanly() {
             "SELECT * FROM users WHERE id = 7{}",
             " AND id = 7".repeat(terms)
         );
-        let plan = plan_sql(&sql, &topology, shardgate_router::Syntax::DEFAULT).expect("a long but bounded chain plans");
+        let plan = plan_sql(&sql, &topology, shardgate_router::Syntax::DEFAULT)
+            .expect("a long but bounded chain plans");
         assert_eq!(plan.display(&topology).to_string(), "read → shard s1");
     }
     let sql = format!("SELECT 1{}", " + 1".repeat(150_000));
@@ -312,7 +313,7 @@ fn shards_of(sql: &str) -> Vec<ShardId> {
     match plan(sql).unwrap_or_else(|e| panic!("{sql}: {e}")).route {
         Route::Shard(s) => vec![s],
         Route::Scatter(s) => s.shards,
-        Route::Broadcast(shards) => shards,
+        Route::Broadcast(shards) | Route::Copies(shards) => shards,
         Route::Split(parts) => parts.into_iter().map(|(s, _)| s).collect(),
         other => panic!("{sql}: {other:?}"),
     }
@@ -331,7 +332,9 @@ fn per_shard_sql(sql: &str) -> Option<Vec<(ShardId, String)>> {
                 .collect(),
         ),
         Route::Split(parts) => Some(parts),
-        Route::Broadcast(shards) => Some(shards.into_iter().map(|s| (s, sql.to_owned())).collect()),
+        Route::Broadcast(shards) | Route::Copies(shards) => {
+            Some(shards.into_iter().map(|s| (s, sql.to_owned())).collect())
+        }
         other => panic!("{sql}: {other:?}"),
     }
 }

@@ -266,7 +266,9 @@ fn route(runtime: &Runtime, plan: &Plan, sql: &str) -> Rows {
         Route::AllShards => (0..topology.shards.len())
             .map(|s| (name(&s), text.to_owned()))
             .collect(),
-        Route::Broadcast(shards) => shards.iter().map(|s| (name(s), text.to_owned())).collect(),
+        Route::Broadcast(shards) | Route::Copies(shards) => {
+            shards.iter().map(|s| (name(s), text.to_owned())).collect()
+        }
         Route::Split(parts) => parts
             .iter()
             .map(|(s, sql)| (name(s), sql.clone()))

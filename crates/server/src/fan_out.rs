@@ -16,6 +16,70 @@ use shardgate_config::TransactionMode;
 /// What one shard's part came to.
 type PartResult = Result<(Finish, Option<PooledConn>), BackendError>;
 
+/// How the parts' OKs become the one OK the client gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Combine {
+    /// Each part wrote its own rows: affected rows and warnings add up; the first generated id.
+    Sum,
+    /// Each part wrote a copy of the same rows (a reference table): one copy's answer, and
+    /// every copy must give the same one, or the write is undone everywhere.
+    Copies,
+}
+
+/// The combined OK of the parts so far.
+struct Totals {
+    combine: Combine,
+    parts: usize,
+    affected: u64,
+    last_insert_id: u64,
+    warnings: u16,
+    /// Copies that answered differently: they no longer hold the same rows.
+    copies_differ: bool,
+}
+
+impl Totals {
+    fn new(combine: Combine) -> Self {
+        Totals {
+            combine,
+            parts: 0,
+            affected: 0,
+            last_insert_id: 0,
+            warnings: 0,
+            copies_differ: false,
+        }
+    }
+
+    fn add(&mut self, affected: u64, last_insert_id: u64, warnings: u16) {
+        self.parts += 1;
+        match self.combine {
+            Combine::Sum => {
+                self.affected += affected;
+                self.warnings = self.warnings.saturating_add(warnings);
+                if self.last_insert_id == 0 {
+                    self.last_insert_id = last_insert_id;
+                }
+            }
+            Combine::Copies if self.parts == 1 => {
+                (self.affected, self.last_insert_id, self.warnings) =
+                    (affected, last_insert_id, warnings);
+            }
+            Combine::Copies => {
+                self.copies_differ |=
+                    (affected, last_insert_id) != (self.affected, self.last_insert_id);
+            }
+        }
+    }
+
+    /// The error for copies that answered differently (the write was undone).
+    fn copies_differ_error() -> ClientError {
+        ClientError::new(
+            1105,
+            b"HY000",
+            "the copies of the reference table answered this write differently (their rows differ); it was undone on every shard: compare and repair the copies",
+        )
+    }
+}
+
 impl Session {
     /// Runs `parts` (shard, statement) at once. With `atomic`, each part runs in a transaction
     /// of its own and all commit only if every part succeeded (otherwise all roll back); DDL,
@@ -25,10 +89,11 @@ impl Session {
         runtime: &Runtime,
         parts: Vec<(ShardId, &[u8])>,
         atomic: bool,
+        combine: Combine,
     ) -> Step {
         let multi = runtime.topology.server.transaction_mode == TransactionMode::Multi;
         if atomic && multi && self.in_transaction() {
-            return self.fan_out_in_txn(runtime, parts).await;
+            return self.fan_out_in_txn(runtime, parts, combine).await;
         }
         // DDL commits implicitly anyway; rows written on several shards cannot join a
         // single-shard transaction.
@@ -67,9 +132,7 @@ impl Session {
         let all_ok = results
             .iter()
             .all(|r| matches!(r, Ok((Finish::Ok { .. }, _))));
-        let mut affected = 0;
-        let mut last_insert_id = 0;
-        let mut warnings = 0u16;
+        let mut totals = Totals::new(combine);
         let mut failures: Vec<(String, ClientError)> = Vec::new();
         let mut open: Vec<(ShardId, PooledConn)> = Vec::new();
         for (&(shard, _), result) in parts.iter().zip(results) {
@@ -85,13 +148,7 @@ impl Session {
                             last_insert_id: id,
                             warnings: w,
                             ..
-                        } => {
-                            affected += affected_rows;
-                            warnings = warnings.saturating_add(w);
-                            if last_insert_id == 0 {
-                                last_insert_id = id;
-                            }
-                        }
+                        } => totals.add(affected_rows, id, w),
                         Finish::Err(e) => failures.push((name, ClientError::from(e))),
                         Finish::LocalInfile => failures.push((
                             name,
@@ -102,6 +159,22 @@ impl Session {
                 Err(e) => failures.push((name, ClientError::from(&e))),
             }
         }
+        if all_ok && totals.copies_differ {
+            failures.push(("every shard".into(), Totals::copies_differ_error()));
+        }
+        let all_ok = all_ok && !totals.copies_differ;
+        if all_ok && self.statement_reads_last_insert_id {
+            // `LAST_INSERT_ID(expr)` in a write sets the session's value: read it from the first part.
+            if let Some((_, conn)) = open.first_mut() {
+                match crate::state::read_back(conn, true, &[]).await {
+                    Ok(back) => {
+                        self.last_insert_id = back.last_insert_id.unwrap_or(self.last_insert_id)
+                    }
+                    Err(e) => failures.push(("the first shard".into(), ClientError::from(&e))),
+                }
+            }
+        }
+        let all_ok = all_ok && failures.is_empty();
         // Finish the transactions: all commit, or all roll back.
         let end: &[u8] = if all_ok { b"COMMIT" } else { b"ROLLBACK" };
         let ends = open.iter_mut().map(|(shard, conn)| async move {
@@ -118,7 +191,7 @@ impl Session {
         drop(open);
         let Some(((name, first), rest)) = failures.split_first() else {
             return self
-                .send_ok_with_id(affected, last_insert_id, warnings)
+                .send_ok_with_id(totals.affected, totals.last_insert_id, totals.warnings)
                 .await;
         };
         let mut e = first.clone();
@@ -144,11 +217,16 @@ impl Session {
     /// runs on the transaction's connection to its shard behind a savepoint, so when one part
     /// fails the others are taken back and the transaction goes on as if the statement had
     /// not run, as on one server.
-    async fn fan_out_in_txn(&mut self, runtime: &Runtime, parts: Vec<(ShardId, &[u8])>) -> Step {
+    async fn fan_out_in_txn(
+        &mut self,
+        runtime: &Runtime,
+        parts: Vec<(ShardId, &[u8])>,
+        combine: Combine,
+    ) -> Step {
         const SAVEPOINT: &[u8] = b"SAVEPOINT shardgate_statement";
         let name = |shard: ShardId| runtime.topology.shards[shard].name.as_str();
         let mut ran: Vec<ShardId> = Vec::new();
-        let (mut affected, mut last_insert_id, mut warnings) = (0u64, 0u64, 0u16);
+        let mut totals = Totals::new(combine);
         let mut failure: Option<ClientError> = None;
         for &(shard, sql) in &parts {
             if let Err(e) = self.join_txn(runtime, shard).await {
@@ -173,13 +251,7 @@ impl Session {
                     last_insert_id: id,
                     warnings: w,
                     ..
-                }) => {
-                    affected += affected_rows;
-                    warnings = warnings.saturating_add(w);
-                    if last_insert_id == 0 {
-                        last_insert_id = id;
-                    }
-                }
+                }) => totals.add(affected_rows, id, w),
                 Ok(Finish::Err(e)) => {
                     failure = Some(named(ClientError::from(e)));
                     break;
@@ -199,9 +271,28 @@ impl Session {
                 }
             }
         }
+        if failure.is_none() && totals.copies_differ {
+            failure = Some(Totals::copies_differ_error());
+        }
+        if let (None, true, Some(&first)) =
+            (&failure, self.statement_reads_last_insert_id, ran.first())
+        {
+            // `LAST_INSERT_ID(expr)` in a write sets the session's value: read it from the first part.
+            let conn = self
+                .txn
+                .as_mut()
+                .and_then(|t| t.conn(first))
+                .expect("joined above");
+            match crate::state::read_back(conn, true, &[]).await {
+                Ok(back) => {
+                    self.last_insert_id = back.last_insert_id.unwrap_or(self.last_insert_id)
+                }
+                Err(e) => failure = Some(ClientError::from(&e)),
+            }
+        }
         let Some(e) = failure else {
             return self
-                .send_ok_with_id(affected, last_insert_id, warnings)
+                .send_ok_with_id(totals.affected, totals.last_insert_id, totals.warnings)
                 .await;
         };
         let txn = self.txn.as_mut().expect("joined above");

@@ -171,7 +171,7 @@ impl Instruments {
 pub(crate) fn route_label(route: &Route) -> &'static str {
     match route {
         Route::Scatter(_) => "scatter",
-        Route::AllShards | Route::Broadcast(_) | Route::Split(_) => "multi",
+        Route::AllShards | Route::Broadcast(_) | Route::Copies(_) | Route::Split(_) => "multi",
         _ => "single",
     }
 }

@@ -114,6 +114,7 @@ impl Session {
                         | Route::AllShards
                         | Route::Split(_)
                         | Route::Broadcast(_)
+                        | Route::Copies(_)
                 )
         });
         if header.params > 0 && !takes_params {
@@ -179,7 +180,9 @@ impl Session {
             // The new topology may route it elsewhere. One that no longer plans without its
             // values is planned with them, like at PREPARE.
             let sql = String::from_utf8_lossy(&stmt.sql);
-            stmt.plan = plan_sql(&sql, &runtime.topology, self.syntax).ok().map(Arc::new);
+            stmt.plan = plan_sql(&sql, &runtime.topology, self.syntax)
+                .ok()
+                .map(Arc::new);
             stmt.planned_for = runtime.version;
         }
         let plan = stmt.plan.clone();
@@ -194,7 +197,8 @@ impl Session {
             return self.execute_interpolated(&runtime, &execution).await;
         };
         self.statement_assigns.clone_from(&plan.assigns);
-        self.statement_reads_last_insert_id = shardgate_router::reads_last_insert_id(&execution.sql);
+        self.statement_reads_last_insert_id =
+            shardgate_router::reads_last_insert_id(&execution.sql);
         let shard = match &plan.route {
             Route::Shard(shard) => *shard,
             Route::Deferred(deferred) => {
@@ -253,7 +257,8 @@ impl Session {
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };
         self.statement_assigns.clone_from(&plan.assigns);
-        self.statement_reads_last_insert_id = shardgate_router::reads_last_insert_id(&execution.sql);
+        self.statement_reads_last_insert_id =
+            shardgate_router::reads_last_insert_id(&execution.sql);
         match plan.route {
             Route::Shard(shard) => {
                 self.execute_on_shard(runtime, &plan, shard, execution)
@@ -268,8 +273,8 @@ impl Session {
 
     /// The execution's statement text with its parameters written in as literals.
     fn interpolated(&self, execution: &Execution<'_>) -> Result<Vec<u8>, ClientError> {
-        let no_backslash_escapes = (self.syntax.sql_mode)
-            .contains(shardgate_router::SqlMode::NO_BACKSLASH_ESCAPES);
+        let no_backslash_escapes =
+            (self.syntax.sql_mode).contains(shardgate_router::SqlMode::NO_BACKSLASH_ESCAPES);
         let offsets = interpolate::placeholders(&execution.sql, no_backslash_escapes);
         let bad = |e: String| {
             ClientError::new(

@@ -90,7 +90,10 @@ impl Session {
             let _timed = meter.time(kind);
             work.run(&mut conn, &mut self.client).await
         };
-        let result = self.after_statement(&mut conn, result).await;
+        let result = match self.reads_back() {
+            true => self.after_statement(&mut conn, result).await,
+            false => result,
+        };
         if result.is_ok() {
             self.remember_write(shard, &mut conn).await;
         }
@@ -153,7 +156,10 @@ impl Session {
                 let _timed = meter.time(StatementKind::Read);
                 work.run(&mut conn, &mut self.client).await
             };
-            let result = self.after_statement(&mut conn, result).await;
+            let result = match self.reads_back() {
+                true => self.after_statement(&mut conn, result).await,
+                false => result,
+            };
             drop(conn);
             if let Err(ForwardError::Backend {
                 partial: false,
@@ -174,7 +180,7 @@ impl Session {
         if conn.in_transaction() {
             return; // the GTID comes with the COMMIT
         }
-        let gtid = match conn.query_rows(b"SELECT @@last_gtid").await {
+        let gtid = match conn.query_rows(b"SELECT @@last_gtid LIMIT 1").await {
             Ok(QueryHead::Columns(_)) => {
                 let row = conn.next_row().await;
                 let end = conn.next_row().await;

@@ -106,7 +106,7 @@ impl Runtime {
             let mut conn = self.primary(shard).get(flavor).await?;
             let text = crate::state::query_text(
                 &mut conn,
-                b"SELECT CONCAT(@@GLOBAL.sql_mode, '|', VERSION())",
+                b"SELECT CONCAT(@@GLOBAL.sql_mode, '|', VERSION()) LIMIT 1",
             )
             .await?;
             let (mode, version) = text.rsplit_once('|').unwrap_or((&text, ""));
@@ -157,7 +157,7 @@ impl Runtime {
         let quote = |s: &str| s.replace('\\', "\\\\").replace('\'', "''");
         let sql = format!(
             "SELECT co.ID FROM information_schema.COLUMNS c JOIN information_schema.COLLATIONS co \
-             ON co.COLLATION_NAME = c.COLLATION_NAME WHERE c.TABLE_SCHEMA = '{}' AND c.TABLE_NAME = '{}' AND c.COLUMN_NAME = '{}'",
+             ON co.COLLATION_NAME = c.COLLATION_NAME WHERE c.TABLE_SCHEMA = '{}' AND c.TABLE_NAME = '{}' AND c.COLUMN_NAME = '{}' LIMIT 1",
             quote(&column.0),
             quote(&column.1),
             quote(&column.2)

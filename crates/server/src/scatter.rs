@@ -259,9 +259,16 @@ impl Session {
                 if let Err(e) = self.join_txn(runtime, shard).await {
                     return self.send_error(e).await;
                 }
-                let mut conn = self.txn.as_mut().and_then(|t| t.take(shard)).expect("joined above");
+                let mut conn = self
+                    .txn
+                    .as_mut()
+                    .and_then(|t| t.take(shard))
+                    .expect("joined above");
                 let ready = self.before_statement(&mut conn).await;
-                self.txn.as_mut().expect("joined above").give_back(shard, conn);
+                self.txn
+                    .as_mut()
+                    .expect("joined above")
+                    .give_back(shard, conn);
                 if let Err(e) = ready {
                     return self.send_error(ClientError::from(&e)).await;
                 }
@@ -623,9 +630,6 @@ impl Session {
                 format!("{why} is not supported for a statement across shards yet"),
             ))
         };
-        if (self.syntax.sql_mode).contains(shardgate_router::SqlMode::ANSI_QUOTES) {
-            return refuse("sql_mode ANSI_QUOTES (or ANSI)");
-        }
         let has_avg = plan
             .merge
             .aggregate
@@ -640,7 +644,8 @@ impl Session {
             return refuse("AVG() with a div_precision_increment other than 4");
         }
         let grouped = plan.merge.aggregate.is_some() || plan.merge.distinct;
-        if grouped && plan.merge.limit.is_none() && self.state.select_limit_set() {
+        // Grouping shards send every group, with no LIMIT: the session's limit would cut them.
+        if grouped && self.state.select_limit_set() {
             return refuse("GROUP BY, aggregates or DISTINCT under a session sql_select_limit");
         }
         None

@@ -22,6 +22,7 @@ use shardgate_router::{
 use tokio::net::TcpStream;
 
 use crate::errors::{unknown_command, ClientError};
+use crate::fan_out::Combine;
 use crate::prepared::Statements;
 use crate::runtime::Runtime;
 use crate::state::{expect_ok, read_back_into, SessionState};
@@ -157,7 +158,7 @@ pub(crate) struct Session {
     initial_state: SessionState,
     pub(crate) txn: Option<Txn>,
     /// The id the session's last auto-increment INSERT generated (what LAST_INSERT_ID() says).
-    last_insert_id: u64,
+    pub(crate) last_insert_id: u64,
     /// User variables the statement being run assigns inside a query (`Plan::assigns`):
     /// read back from its connection afterwards.
     pub(crate) statement_assigns: Vec<String>,
@@ -518,6 +519,8 @@ impl Session {
         let verdict = async {
             let mut conn = pool.get(self.flavor).await?;
             self.state.sync(&mut conn).await?;
+            // Preparing creates the user variables it assigns (typed, NULL): reset it later.
+            conn.vars_fingerprint = crate::state::DIRTY;
             conn.prepare_check(sql).await
         };
         let error = match verdict.await {
@@ -571,7 +574,7 @@ impl Session {
                 let parts = (0..runtime.topology.shards.len())
                     .map(|s| (s, text))
                     .collect();
-                self.fan_out(runtime, parts, false).await
+                self.fan_out(runtime, parts, false, Combine::Sum).await
             }
             Route::Scatter(plan) => self.scatter(runtime, plan, binary).await,
             Route::SetConsistency(level) => {
@@ -580,11 +583,15 @@ impl Session {
             }
             Route::Broadcast(shards) => {
                 let parts = shards.iter().map(|s| (*s, text)).collect();
-                self.fan_out(runtime, parts, true).await
+                self.fan_out(runtime, parts, true, Combine::Sum).await
+            }
+            Route::Copies(shards) => {
+                let parts = shards.iter().map(|s| (*s, text)).collect();
+                self.fan_out(runtime, parts, true, Combine::Copies).await
             }
             Route::Split(parts) => {
                 let parts = parts.iter().map(|(s, sql)| (*s, sql.as_bytes())).collect();
-                self.fan_out(runtime, parts, true).await
+                self.fan_out(runtime, parts, true, Combine::Sum).await
             }
             Route::Use(db) => self.use_database(db.clone()).await,
             Route::Set { vars, autocommit } => self.set(runtime, vars, *autocommit, text).await,
@@ -610,7 +617,10 @@ impl Session {
             work.run(&mut conn, &mut self.client).await
         };
         let pool = conn.pool().clone();
-        let result = self.after_statement(&mut conn, result).await;
+        let result = match self.reads_back() {
+            true => self.after_statement(&mut conn, result).await,
+            false => result,
+        };
         drop(conn);
         self.forwarded(result, &pool).await
     }
@@ -625,18 +635,28 @@ impl Session {
             .checkout(pool, shard, None, self.flavor)
             .await?;
         self.state.sync(&mut conn).await?;
-        self.before_statement(&mut conn).await?;
+        if self.statement_reads_last_insert_id {
+            self.before_statement(&mut conn).await?;
+        }
         Ok(conn)
     }
 
     /// Gives `conn` what the statement being run needs besides the session's variables: the
     /// session's `LAST_INSERT_ID()`, when the statement may read it.
-    pub(crate) async fn before_statement(&self, conn: &mut BackendConn) -> Result<(), BackendError> {
+    pub(crate) async fn before_statement(
+        &self,
+        conn: &mut BackendConn,
+    ) -> Result<(), BackendError> {
         if self.statement_reads_last_insert_id {
             let sql = set_last_insert_id(self.last_insert_id);
             expect_ok(conn, Command::COM_QUERY, sql.as_bytes()).await?;
         }
         Ok(())
+    }
+
+    /// Whether the statement being run left something on its connection to read back.
+    pub(crate) fn reads_back(&self) -> bool {
+        !self.statement_assigns.is_empty() || self.statement_reads_last_insert_id
     }
 
     /// After the statement ran on `conn`: reads back what it left there that the session
@@ -762,7 +782,10 @@ impl Session {
                 continue;
             }
             for (_, sql) in &assigned {
-                if expect_ok(other_conn, Command::COM_QUERY, sql).await.is_err() {
+                if expect_ok(other_conn, Command::COM_QUERY, sql)
+                    .await
+                    .is_err()
+                {
                     other_conn.broken = true;
                 }
             }
@@ -976,9 +999,12 @@ impl Session {
             .into_iter()
             .chain(computed.iter().map(String::as_str))
             .collect();
-        let pinned = self.txn.as_mut().and_then(|t| t.joined.first_mut());
+        // Evaluated on the default shard, where the tables a subquery in it may read live: on
+        // the transaction's connection there, or on a pooled one.
+        let default = runtime.topology.default_shard;
+        let pinned = self.txn.as_mut().and_then(|t| t.conn(default));
         let result = match pinned {
-            Some((_, conn)) => set_and_read(conn, text, &user_vars, sets_sql_mode)
+            Some(conn) => set_and_read(conn, text, &user_vars, sets_sql_mode)
                 .await
                 .map(|v| (None, v)),
             None => match self.checkout(runtime, runtime.topology.default_shard).await {
@@ -1012,12 +1038,16 @@ impl Session {
                 if let Some(mut conn) = conn {
                     conn.vars_fingerprint = self.state.fingerprint();
                 }
+                // The transaction's other connections take the values it got (a reset would
+                // end their transaction).
+                let applied: Vec<Vec<u8>> = vars
+                    .iter()
+                    .filter_map(|v| self.state.var_text(&v.name).map(<[u8]>::to_vec))
+                    .collect();
                 if let Some(txn) = self.txn.as_mut() {
-                    // The other shards of the transaction take the same SET (a reset would end
-                    // their transaction).
-                    for (i, (_, conn)) in txn.joined.iter_mut().enumerate() {
-                        if i > 0 {
-                            if let Err(e) = expect_ok(conn, Command::COM_QUERY, text).await {
+                    for (shard, conn) in txn.joined.iter_mut() {
+                        for sql in applied.iter().filter(|_| *shard != default) {
+                            if let Err(e) = expect_ok(conn, Command::COM_QUERY, sql).await {
                                 conn.broken = true;
                                 return self.send_error(ClientError::from(&e)).await;
                             }
@@ -1156,7 +1186,9 @@ async fn set_and_read(
     expect_ok(conn, Command::COM_QUERY, text).await?;
     let values = crate::state::read_back(conn, false, user_vars).await?.vars;
     let mode = match sql_mode {
-        true => Some(SqlMode::parse(&crate::state::query_text(conn, b"SELECT @@SESSION.sql_mode").await?)),
+        true => Some(SqlMode::parse(
+            &crate::state::query_text(conn, b"SELECT @@SESSION.sql_mode LIMIT 1").await?,
+        )),
         false => None,
     };
     Ok((values, mode))

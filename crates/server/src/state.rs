@@ -165,13 +165,13 @@ pub async fn read_back_into(
 /// `last_insert_id`) and the values of user variables `names` (`@x`).
 pub struct ReadBack {
     pub last_insert_id: Option<u64>,
-    /// Each variable as a statement that sets it to its value again: a number as MariaDB
-    /// prints it, a string as a hex literal with its character set (so no escaping or
-    /// re-evaluation can change it), NULL as NULL.
+    /// Each variable as a statement that sets it to its value again, with its type: see
+    /// [`replay_literal`].
     pub vars: Vec<(String, Vec<u8>)>,
 }
 
-/// Reads back what a statement left on `conn` (see [`ReadBack`]).
+/// Reads back what a statement left on `conn` (see [`ReadBack`]). Each variable is read with
+/// its bytes (`HEX`) and collation, so a string keeps its character set.
 pub async fn read_back(
     conn: &mut BackendConn,
     last_insert_id: bool,
@@ -183,12 +183,19 @@ pub async fn read_back(
             vars: Vec::new(),
         });
     }
-    let mut items: Vec<&str> = Vec::with_capacity(names.len() + 1);
+    let mut items: Vec<String> = Vec::with_capacity(3 * names.len() + 1);
     if last_insert_id {
-        items.push("LAST_INSERT_ID()");
+        items.push("LAST_INSERT_ID()".into());
     }
-    items.extend_from_slice(names);
-    let query = format!("SELECT {}", items.join(", "));
+    for name in names {
+        items.extend([
+            (*name).to_owned(),
+            format!("HEX({name})"),
+            format!("COLLATION({name})"),
+        ]);
+    }
+    // An explicit LIMIT: the session's sql_select_limit must not hide the row.
+    let query = format!("SELECT {} LIMIT 1", items.join(", "));
     let broken = |conn: &mut BackendConn, why: &str| {
         conn.broken = true;
         BackendError::Protocol {
@@ -218,36 +225,65 @@ pub async fn read_back(
         false => None,
     };
     let mut values = Vec::with_capacity(names.len());
-    for (i, (name, definition)) in names.iter().zip(&columns[first_var..]).enumerate() {
-        let i = i + first_var;
-        let meta =
-            ColumnMeta::from_definition(definition).map_err(|e| broken(conn, &e.to_string()))?;
-        let cell = text_cell(&row, i).map_err(|e| broken(conn, &e.to_string()))?;
-        let literal = match cell {
-            None => b"NULL".to_vec(),
-            Some(text) if meta.kind().is_numeric() => text.to_vec(),
-            Some(text) => {
-                let collation = Collation::resolve(CollationId::from(meta.charset));
-                let introducer = if meta.charset == 63 {
-                    "_binary".to_owned()
-                } else {
-                    format!("_{}", collation.charset())
-                };
-                let hex: String = text.iter().map(|b| format!("{b:02X}")).collect();
-                let mut literal = format!("{introducer} X'{hex}'");
-                if meta.charset != 63 {
-                    literal.push_str(&format!(" COLLATE {}", collation.collation()));
-                }
-                literal.into_bytes()
-            }
+    for (n, name) in names.iter().enumerate() {
+        let at = first_var + 3 * n;
+        let cells = (|| {
+            let meta = ColumnMeta::from_definition(columns.get(at)?).ok()?;
+            let text = |i: usize| text_cell(&row, at + i).ok();
+            let (value, hex, collation) = (text(0)?, text(1)?, text(2)?);
+            let collation = std::str::from_utf8(collation.unwrap_or(b"binary")).ok()?;
+            replay_literal(&meta, value, hex, collation)
+        })();
+        let Some(literal) = cells else {
+            return Err(broken(conn, "reading user variables back"));
         };
-        let mut sql = format!("SET {name} = ").into_bytes();
-        sql.extend_from_slice(&literal);
-        values.push(((*name).to_owned(), sql));
+        values.push((
+            (*name).to_owned(),
+            format!("SET {name} = {literal}").into_bytes(),
+        ));
     }
     Ok(ReadBack {
         last_insert_id,
         vars: values,
+    })
+}
+
+/// A literal that gives a variable `value` (as `SELECT @x` printed it, typed by `meta`) again
+/// with the same type: an integer as written (`CAST(… AS UNSIGNED)` when unsigned), a decimal
+/// with its scale, a double with an exponent, a string as its bytes (`hex`) in its collation,
+/// NULL as a NULL of that type. So no escaping or re-evaluation can change it.
+fn replay_literal(
+    meta: &ColumnMeta,
+    value: Option<&[u8]>,
+    hex: Option<&[u8]>,
+    collation: &str,
+) -> Option<String> {
+    use shardgate_merge::ValueKind;
+    // Numbers are ASCII; a string's value is taken from its bytes (`hex`) instead.
+    let text = value.map(|v| std::str::from_utf8(v).unwrap_or_default());
+    let charset = collation.split('_').next().unwrap_or(collation);
+    Some(match (meta.kind(), text) {
+        (ValueKind::Int, Some(t)) => t.to_owned(),
+        (ValueKind::Int, None) => "CAST(NULL AS SIGNED)".into(),
+        (ValueKind::UInt, t) => format!("CAST({} AS UNSIGNED)", t.unwrap_or("NULL")),
+        (ValueKind::Decimal, Some(t)) => {
+            let scale = t.split_once('.').map_or(0, |(_, f)| f.len());
+            format!("CAST({t} AS DECIMAL(65, {scale}))")
+        }
+        (ValueKind::Decimal, None) => "CAST(NULL AS DECIMAL(65, 30))".into(),
+        (ValueKind::Double | ValueKind::Float, Some(t)) if t.contains(['e', 'E']) => t.to_owned(),
+        (ValueKind::Double | ValueKind::Float, Some(t)) => format!("{t}e0"),
+        (ValueKind::Double | ValueKind::Float, None) => "CAST(NULL AS DOUBLE)".into(),
+        (_, None) if collation == "binary" => "NULL".into(),
+        (_, None) => format!("CONVERT(NULL USING {charset}) COLLATE {collation}"),
+        (_, Some(_)) => {
+            let hex = std::str::from_utf8(hex?).ok()?;
+            if collation == "binary" {
+                format!("_binary X'{hex}'")
+            } else {
+                format!("_{charset} X'{hex}' COLLATE {collation}")
+            }
+        }
     })
 }
 
