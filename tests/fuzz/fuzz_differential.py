@@ -234,7 +234,7 @@ class Fuzzer:
             history.append((stmt.sql, "refused", stmt.stateful))
             return False
         ra = executor.run(r, stmt.sql)
-        diffs = executor.compare(stmt, pa, ra)
+        diffs = executor.compare(stmt, pa, ra, self.topo.spans_shards)
         if ra.error is None and stmt.on_success is not None:
             stmt.on_success(sess)
         dirty.update(w for w in stmt.writes if w != "*")

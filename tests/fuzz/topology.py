@@ -217,6 +217,18 @@ class Topology:
     def proxy_alive(self):
         return self.proxy is not None and self.proxy.poll() is None
 
+    def spans_shards(self, sql):
+        """Whether `shardgate route --sql` runs `sql` on several shards (scatter, broadcast,
+        split, every shard or every copy)."""
+        cmd = [self.binary, "route", "--config", self.proxy_config_path, "--sql", sql]
+        try:
+            p = subprocess.run(cmd, capture_output=True, timeout=60, text=True)
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        plan = p.stdout.split("\n")[0]
+        return p.returncode == 0 and any(
+            w in plan for w in ("scatter", "every shard", "split", "every copy"))
+
     def route(self, table, keys):
         """The shard names `shardgate route` gives for `keys` of `table` (None on failure)."""
         if not keys:

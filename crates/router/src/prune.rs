@@ -21,6 +21,9 @@ pub(crate) struct Keyed<'a> {
     pub table: &'a TableRef<'a>,
     /// Unqualified column names refer to this table (it is the statement's only one).
     pub only_table: bool,
+    /// The statement's strings are as written (a tree parsed verbatim, for cutting its text):
+    /// they are unescaped for this syntax before they place a row.
+    pub written: Option<crate::Syntax>,
 }
 
 impl Keyed<'_> {
@@ -31,6 +34,24 @@ impl Keyed<'_> {
 
     /// The shard of a literal shard-key value; `None` when it does not place.
     pub fn value_shard(&self, value: &Expr) -> Option<ShardId> {
+        if let (Some(syntax), Expr::Value(v)) = (self.written, value) {
+            let backslash = !syntax.sql_mode.contains(crate::SqlMode::NO_BACKSLASH_ESCAPES);
+            let unescaped = match &v.value {
+                sqlparser::ast::Value::SingleQuotedString(s) => {
+                    crate::lex::unescape_string(s, '\'', backslash)
+                }
+                sqlparser::ast::Value::DoubleQuotedString(s) => {
+                    crate::lex::unescape_string(s, '"', backslash)
+                }
+                _ => return self.shard_of_literal(value),
+            };
+            let value = Expr::value(sqlparser::ast::Value::SingleQuotedString(unescaped));
+            return self.shard_of_literal(&value);
+        }
+        self.shard_of_literal(value)
+    }
+
+    fn shard_of_literal(&self, value: &Expr) -> Option<ShardId> {
         let value = literal(value)?;
         let string_key = self.table.rule.key_type == shardgate_config::ShardKeyType::String;
         if string_key && matches!(value, KeyValue::Int(_)) {

@@ -36,6 +36,15 @@ pub(crate) fn per_shard(
     let [stmt] = statements.as_slice() else {
         return None;
     };
+    // The tree is verbatim: its strings are placed once unescaped.
+    let tables: Vec<Keyed<'_>> = tables
+        .iter()
+        .map(|k| Keyed {
+            written: Some(syntax),
+            ..*k
+        })
+        .collect();
+    let tables = tables.as_slice();
     let conjuncts = chain(selection(stmt)?, &BinaryOperator::And);
     let tokens = Tokens::new(sql, syntax)?;
     let mut cuts: Vec<(usize, Cut)> = conjuncts
@@ -426,6 +435,7 @@ ranges = [
         let keyed = [Keyed {
             table: &table,
             only_table: true,
+            written: None,
         }];
         per_shard(sql, Syntax::DEFAULT, &keyed, shards)
     }
@@ -463,6 +473,39 @@ ranges = [
                 "SELECT * FROM users WHERE (id = 13) ORDER BY 1",
             ]
         );
+    }
+
+    #[test]
+    fn escaped_strings_place_by_their_value() {
+        // Each value places by what MariaDB reads: `'a\\b'` is `a\b`, `'c\de'` is `cde`.
+        let toml = include_str!("../tests/golden/topology.toml");
+        let topology = shardgate_config::parse(toml, "test.toml").expect("valid topology");
+        let table = TableRef {
+            rule: topology.table("sessions").expect("sharded"),
+            name: "sessions".into(),
+            alias: None,
+        };
+        let keyed = [Keyed {
+            table: &table,
+            only_table: true,
+            written: None,
+        }];
+        let sql = r"SELECT * FROM sessions WHERE token IN ('a\\b', 'c\de', 'x')";
+        let unescaped = |s: &str| {
+            let t = keyed[0].table.shard_of(&shardgate_ring::KeyValue::Str(s.as_bytes()));
+            t.unwrap()
+        };
+        let shards: Vec<_> = [r"a\b", "cde", "x"].iter().map(|s| unescaped(s)).collect();
+        let mut all = shards.clone();
+        all.sort_unstable();
+        all.dedup();
+        assert!(all.len() >= 2, "the values need two shards: {shards:?}");
+        let texts = per_shard(sql, Syntax::DEFAULT, &keyed, &all).expect("cut per shard");
+        for (shard, text) in all.iter().zip(&texts) {
+            for (value, written) in [(0, r"'a\\b'"), (1, r"'c\de'"), (2, "'x'")] {
+                assert_eq!(text.contains(written), shards[value] == *shard, "{text}");
+            }
+        }
     }
 
     #[test]

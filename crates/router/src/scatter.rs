@@ -184,6 +184,7 @@ fn broadcast(
     let keyed = [Keyed {
         table: &table,
         only_table: true,
+        written: None,
     }];
     let shards = target_shards(selection, &keyed, topology);
     let table_name = Some(table.rule.name.to_ascii_lowercase());
@@ -255,7 +256,11 @@ fn plan_select(
     }
     let keyed: Vec<Keyed<'_>> = tables
         .iter()
-        .map(|table| Keyed { table, only_table })
+        .map(|table| Keyed {
+            table,
+            only_table,
+            written: None,
+        })
         .collect();
     let shards = target_shards(select.selection.as_ref(), &keyed, topology);
     let kind = if q.locks.is_empty() {

@@ -163,13 +163,31 @@ impl Runtime {
             quote(&column.2)
         );
         let mut conn = self.primary(shard).get(flavor).await?;
+        // A clean session: another client's sql_mode or collation_connection left on the
+        // pooled connection must not change how the lookup reads.
+        let clean = crate::state::SessionState::new(
+            self.topology.backend.database.clone(),
+            shardgate_protocol::UTF8MB4_GENERAL_CI,
+        );
+        clean.sync(&mut conn).await?;
         let mut id = None;
-        if let shardgate_backend::QueryHead::Columns(_) = conn.query_rows(sql.as_bytes()).await? {
-            while let Ok(row) = conn.next_row().await? {
-                id = shardgate_merge::text_cell(&row, 0)
-                    .ok()
-                    .flatten()
-                    .and_then(|text| std::str::from_utf8(text).ok()?.parse().ok());
+        match conn.query_rows(sql.as_bytes()).await? {
+            shardgate_backend::QueryHead::Columns(_) => {
+                while let Ok(row) = conn.next_row().await? {
+                    id = shardgate_merge::text_cell(&row, 0)
+                        .ok()
+                        .flatten()
+                        .and_then(|text| std::str::from_utf8(text).ok()?.parse().ok());
+                }
+            }
+            // Not cached: an error says nothing about the column.
+            shardgate_backend::QueryHead::Done(_) => {
+                return Err(shardgate_backend::BackendError::Protocol {
+                    endpoint: conn.endpoint().to_owned(),
+                    source: shardgate_protocol::ProtocolError::malformed(
+                        "the column's collation could not be read from information_schema",
+                    ),
+                })
             }
         }
         self.collations

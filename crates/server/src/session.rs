@@ -1015,7 +1015,12 @@ impl Session {
             },
         };
         match result {
-            Ok((conn, (values, sql_mode))) => {
+            Ok((conn, outcome)) => {
+                let SetOutcome {
+                    values,
+                    sql_mode,
+                    warnings,
+                } = outcome;
                 if let Some(mode) = sql_mode {
                     self.syntax.sql_mode = mode;
                 }
@@ -1059,16 +1064,19 @@ impl Session {
                     }
                 }
                 if let Some(on) = autocommit {
+                    // Turning autocommit on (from off) commits the open transaction, explicit
+                    // or not: the SET did so on each of its connections.
+                    let commits = on && !self.state.autocommit;
                     self.state.autocommit = on;
-                    // Turning autocommit on commits an implicit transaction.
-                    if on
-                        && self.txn.as_ref().is_some_and(|t| t.begin.is_none())
-                        && !self.pinned_in_trans()
+                    if commits
+                        || (on
+                            && self.txn.as_ref().is_some_and(|t| t.begin.is_none())
+                            && !self.pinned_in_trans())
                     {
                         self.txn = None;
                     }
                 }
-                self.send_ok(0, 0).await
+                self.send_ok(0, warnings).await
             }
             Err(e) => self.send_error(ClientError::from(&e)).await,
         }
@@ -1182,8 +1190,8 @@ async fn set_and_read(
     text: &[u8],
     user_vars: &[&str],
     sql_mode: bool,
-) -> Result<(Vec<(String, Vec<u8>)>, Option<SqlMode>), BackendError> {
-    expect_ok(conn, Command::COM_QUERY, text).await?;
+) -> Result<SetOutcome, BackendError> {
+    let warnings = crate::state::run_ok(conn, Command::COM_QUERY, text).await?;
     let values = crate::state::read_back(conn, false, user_vars).await?.vars;
     let mode = match sql_mode {
         true => Some(SqlMode::parse(
@@ -1191,5 +1199,18 @@ async fn set_and_read(
         )),
         false => None,
     };
-    Ok((values, mode))
+    Ok(SetOutcome {
+        values,
+        sql_mode: mode,
+        warnings,
+    })
+}
+
+/// What a SET did on the connection it was evaluated on.
+struct SetOutcome {
+    /// The variables it assigned, as statements that set their values again.
+    values: Vec<(String, Vec<u8>)>,
+    /// The session's sql_mode afterwards, when the SET may have changed it.
+    sql_mode: Option<SqlMode>,
+    warnings: u16,
 }

@@ -116,8 +116,17 @@ pub async fn expect_ok(
     command: Command,
     arg: &[u8],
 ) -> Result<(), BackendError> {
+    run_ok(conn, command, arg).await.map(|_warnings| ())
+}
+
+/// Like [`expect_ok`], with the warning count of the OK.
+pub async fn run_ok(
+    conn: &mut BackendConn,
+    command: Command,
+    arg: &[u8],
+) -> Result<u16, BackendError> {
     match conn.execute(command, arg).await? {
-        Finish::Ok { .. } => Ok(()),
+        Finish::Ok { warnings, .. } => Ok(warnings),
         Finish::Err(e) => Err(BackendError::Protocol {
             endpoint: conn.endpoint().to_owned(),
             source: ProtocolError::Server(e),
