@@ -7,6 +7,9 @@ bash scripts/install-deps.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo test --workspace --all-targets
+# The randomized differential test: 5,000 random statements through the proxy on 3 shards and
+# against one MariaDB, fixed seed; any difference fails (tests/fuzz/README.md).
+bash scripts/fuzz-differential.sh --statements 5000 --seed 1
 # Nothing the tests started may be left running (their servers live in shardgate-sandbox-* dirs).
 if pgrep -f 'mariadbd .*shardgate-sandbox-' >/dev/null; then
     echo "test.sh: sandbox mariadbd processes were left running:" >&2

@@ -142,7 +142,9 @@ async fn the_sessions_sql_mode_decides_how_text_is_read() {
         vec![vec![Some(format!("u{a}"))]]
     );
     // A value computed by the server (`CONCAT(@@sql_mode, …)`) is read back from it.
-    conn.query_drop("SET sql_mode = 'PIPES_AS_CONCAT'").await.unwrap();
+    conn.query_drop("SET sql_mode = 'PIPES_AS_CONCAT'")
+        .await
+        .unwrap();
     conn.query_drop("SET sql_mode = CONCAT(@@sql_mode, ',NO_BACKSLASH_ESCAPES')")
         .await
         .unwrap();
@@ -291,7 +293,12 @@ async fn last_insert_id_is_mariadbs_own_column() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reference_table_writes_answer_as_one_copy() {
-    let env = TestEnv::start_with(3, 0, "\n[[tables]]\nname = \"countries\"\nreference = true\n").await;
+    let env = TestEnv::start_with(
+        3,
+        0,
+        "\n[[tables]]\nname = \"countries\"\nreference = true\n",
+    )
+    .await;
     let mut conn = env.connect().await;
     conn.query_drop("CREATE TABLE countries (id INT PRIMARY KEY, name VARCHAR(20))")
         .await
@@ -301,8 +308,14 @@ async fn reference_table_writes_answer_as_one_copy() {
         2,
         "one copy's rows, not the sum over shards"
     );
-    assert_eq!(affected(&mut conn, "UPDATE countries SET name = 'x'").await, 2);
-    assert_eq!(affected(&mut conn, "DELETE FROM countries WHERE id = 2").await, 1);
+    assert_eq!(
+        affected(&mut conn, "UPDATE countries SET name = 'x'").await,
+        2
+    );
+    assert_eq!(
+        affected(&mut conn, "DELETE FROM countries WHERE id = 2").await,
+        1
+    );
     // A copy that lost a row answers differently: the write is undone on every copy.
     let mut shard1 = env.connect_primary(1).await;
     shard1.query_drop("DELETE FROM countries").await.unwrap();
@@ -347,10 +360,23 @@ async fn string_keys_route_by_mariadbs_value() {
         assert_eq!(count(&mut conn, &sql).await, matches, "{sql}");
     }
     // Diagnostics of the previous statement live on its connection: refused, not guessed.
-    for sql in ["SELECT ROW_COUNT()", "SELECT FOUND_ROWS()", "SELECT @@warning_count"] {
+    for sql in [
+        "SELECT ROW_COUNT()",
+        "SELECT FOUND_ROWS()",
+        "SELECT @@warning_count",
+    ] {
         let (code, _, message) = server_error(conn.query_drop(sql).await);
         assert_eq!(code, 1235, "{sql}: {message}");
     }
+    // SHOW WARNINGS after a statement without any is empty, as on one server; after one that
+    // raised some it is refused rather than answered from another connection.
+    conn.query_drop("SELECT n FROM tokens WHERE token = 'café'")
+        .await
+        .unwrap();
+    assert!(rows(&mut conn, "SHOW WARNINGS").await.is_empty());
+    conn.query_drop("SELECT 1 / 0").await.unwrap();
+    let (code, _, message) = server_error(conn.query_drop("SHOW WARNINGS").await);
+    assert_eq!(code, 1235, "{message}");
     drop(conn);
     env.stop().await;
 }

@@ -113,6 +113,10 @@ class Report:
         out.append(f"seed: {self.seed}")
         out.append(f"fuzz-differential: {self.statements} statements, {self.equal} equal, "
                    f"{self.refused} refused, {self.different} different")
+        # The plain closing line test runners read: equal answers pass, differences fail,
+        # refusals are skipped.
+        out.append(f"fuzz-differential: {self.equal} passed, {self.different} failed, "
+                   f"{self.refused} skipped")
         return out
 
     def finish(self, path):

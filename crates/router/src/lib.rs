@@ -26,3 +26,4 @@ pub use planner::{plan_sql, plan_statement};
 pub use scatter_plan::{AggregateSpec, MergeSpec, ScatterPlan};
 pub use shard_key::{KeySource, OwnedKey};
 pub use syntax::{SqlMode, Syntax};
+pub use text::{diagnostics_statement, DiagnosticsStatement};

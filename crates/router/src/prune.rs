@@ -35,7 +35,9 @@ impl Keyed<'_> {
     /// The shard of a literal shard-key value; `None` when it does not place.
     pub fn value_shard(&self, value: &Expr) -> Option<ShardId> {
         if let (Some(syntax), Expr::Value(v)) = (self.written, value) {
-            let backslash = !syntax.sql_mode.contains(crate::SqlMode::NO_BACKSLASH_ESCAPES);
+            let backslash = !syntax
+                .sql_mode
+                .contains(crate::SqlMode::NO_BACKSLASH_ESCAPES);
             let unescaped = match &v.value {
                 sqlparser::ast::Value::SingleQuotedString(s) => {
                     crate::lex::unescape_string(s, '\'', backslash)

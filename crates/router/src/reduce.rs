@@ -492,7 +492,9 @@ ranges = [
         }];
         let sql = r"SELECT * FROM sessions WHERE token IN ('a\\b', 'c\de', 'x')";
         let unescaped = |s: &str| {
-            let t = keyed[0].table.shard_of(&shardgate_ring::KeyValue::Str(s.as_bytes()));
+            let t = keyed[0]
+                .table
+                .shard_of(&shardgate_ring::KeyValue::Str(s.as_bytes()));
             t.unwrap()
         };
         let shards: Vec<_> = [r"a\b", "cde", "x"].iter().map(|s| unescaped(s)).collect();

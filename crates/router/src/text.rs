@@ -112,6 +112,51 @@ pub(crate) fn previous_statement_diagnostic(sql: &str, syntax: crate::Syntax) ->
     None
 }
 
+/// A statement that shows the previous statement's diagnostics area.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiagnosticsStatement {
+    /// `SHOW WARNINGS [LIMIT …]`, with the statement that lists none: `SHOW WARNINGS LIMIT 0`.
+    Warnings,
+    /// `SHOW ERRORS [LIMIT …]`.
+    Errors,
+    /// `SHOW COUNT(*) WARNINGS` / `SHOW COUNT(*) ERRORS`.
+    Count,
+}
+
+impl DiagnosticsStatement {
+    /// The statement that answers it with no rows, where the previous statement left none.
+    pub fn empty_answer(self) -> Option<&'static str> {
+        match self {
+            DiagnosticsStatement::Warnings => Some("SHOW WARNINGS LIMIT 0"),
+            DiagnosticsStatement::Errors => Some("SHOW ERRORS LIMIT 0"),
+            DiagnosticsStatement::Count => None,
+        }
+    }
+}
+
+/// Whether `sql` is `SHOW [COUNT(*)] WARNINGS | ERRORS [LIMIT …]` (a cheap look at its words).
+pub fn diagnostics_statement(sql: &str) -> Option<DiagnosticsStatement> {
+    let head = sql.trim_start();
+    if !head.get(..4)?.eq_ignore_ascii_case("show") {
+        return None;
+    }
+    let words: Vec<&str> = head
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .take(3)
+        .collect();
+    let is = |i: usize, w: &str| words.get(i).is_some_and(|x| x.eq_ignore_ascii_case(w));
+    if is(1, "warnings") {
+        Some(DiagnosticsStatement::Warnings)
+    } else if is(1, "errors") {
+        Some(DiagnosticsStatement::Errors)
+    } else if is(1, "count") && (is(2, "warnings") || is(2, "errors")) {
+        Some(DiagnosticsStatement::Count)
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,5 +201,16 @@ mod tests {
             previous_statement_diagnostic("SELECT 'found_rows()'", d),
             None
         );
+        use DiagnosticsStatement as D;
+        assert_eq!(
+            diagnostics_statement("show warnings limit 2"),
+            Some(D::Warnings)
+        );
+        assert_eq!(diagnostics_statement(" SHOW ERRORS"), Some(D::Errors));
+        assert_eq!(
+            diagnostics_statement("SHOW COUNT(*) WARNINGS"),
+            Some(D::Count)
+        );
+        assert_eq!(diagnostics_statement("SHOW TABLES"), None);
     }
 }

@@ -253,8 +253,12 @@ impl Session {
                     ..
                 }) => totals.add(affected_rows, id, w),
                 Ok(Finish::Err(e)) => {
-                    failure = Some(named(ClientError::from(e)));
-                    break;
+                    failure.get_or_insert(named(ClientError::from(e)));
+                    // Copies all try the write, so each burns the same auto-increment values
+                    // and their counters stay equal.
+                    if combine == Combine::Sum {
+                        break;
+                    }
                 }
                 Ok(Finish::LocalInfile) => {
                     conn.broken = true;

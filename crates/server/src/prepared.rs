@@ -154,6 +154,7 @@ impl Session {
 
     pub(crate) async fn stmt_execute(&mut self, arg: &[u8]) -> Step {
         let runtime = self.proxy.runtime();
+        self.diagnostics_clean = true;
         let id = statement_id(arg).unwrap_or_default();
         let Some(stmt) = self.statements.by_id.get_mut(&id) else {
             return self

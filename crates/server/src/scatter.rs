@@ -465,6 +465,7 @@ impl Session {
             .await
         {
             Ok(warnings) => {
+                self.diagnostics_clean &= warnings == 0;
                 let end = packets::result_terminator(self.capabilities, self.status(), warnings);
                 self.client.queue_packet(&end);
             }

@@ -167,6 +167,10 @@ pub(crate) struct Session {
     pub(crate) statement_reads_last_insert_id: bool,
     /// How the session's text is read: its `sql_mode` and the servers' version.
     pub(crate) syntax: Syntax,
+    /// The last statement left no warning and no error: `SHOW WARNINGS` is empty, whichever
+    /// backend connection answers it. (The warnings themselves stay on the connection that
+    /// ran the statement.)
+    pub(crate) diagnostics_clean: bool,
     /// The syntax at login (the servers' global `sql_mode`), which a reset returns to.
     initial_syntax: Syntax,
     /// `SET @@shardgate_consistency`: overrides the tables' consistency levels.
@@ -266,6 +270,7 @@ impl Session {
             statement_reads_last_insert_id: false,
             syntax,
             initial_syntax: syntax,
+            diagnostics_clean: true,
             plans: PlanCache::default(),
             last_write: std::collections::HashMap::new(),
         };
@@ -371,6 +376,7 @@ impl Session {
         if last_insert_id != 0 {
             self.last_insert_id = last_insert_id;
         }
+        self.diagnostics_clean &= warnings == 0;
         let ok = packets::ok(&OkInfo {
             affected_rows,
             last_insert_id,
@@ -387,6 +393,7 @@ impl Session {
     }
 
     pub(crate) async fn send_error(&mut self, e: ClientError) -> Step {
+        self.diagnostics_clean = false;
         crate::instruments::count_error(e.code);
         tracing::info!(
             code = e.code,
@@ -467,6 +474,10 @@ impl Session {
         if let Some(statement) = crate::admin::parse(&sql) {
             return self.admin(&runtime, statement).await;
         }
+        if let Some(diagnostics) = shardgate_router::diagnostics_statement(&sql) {
+            return self.show_diagnostics(&runtime, diagnostics).await;
+        }
+        self.diagnostics_clean = true;
         let cached = self.plans.plan(&sql, &runtime.topology, self.syntax);
         let plan = match cached.map_or_else(|| plan_sql(&sql, &runtime.topology, self.syntax), Ok) {
             Ok(plan) => plan,
@@ -654,6 +665,34 @@ impl Session {
         Ok(())
     }
 
+    /// `SHOW WARNINGS`, `SHOW ERRORS`: after a statement that left none, the empty answer
+    /// (MariaDB's own, from `SHOW WARNINGS LIMIT 0` on any connection); otherwise refused, as
+    /// the diagnostics stay on the connection that ran the statement.
+    async fn show_diagnostics(
+        &mut self,
+        runtime: &Runtime,
+        statement: shardgate_router::DiagnosticsStatement,
+    ) -> Step {
+        match (self.diagnostics_clean, statement.empty_answer()) {
+            (true, Some(empty)) => {
+                let shard = runtime.topology.default_shard;
+                let work = Work::Command(Command::COM_QUERY, empty.as_bytes());
+                // Answering it leaves the diagnostics as they were.
+                self.forward(shard, StatementKind::Read, work).await?;
+                self.diagnostics_clean = true;
+                Ok(())
+            }
+            _ => {
+                let e = ClientError::new(
+                    1235,
+                    b"42000",
+                    "SHOW WARNINGS / SHOW ERRORS after a statement that raised some, and SHOW COUNT(*) WARNINGS, are not supported by shardgate yet: the previous statement's diagnostics stay on the backend connection that ran it",
+                );
+                self.send_error(e).await
+            }
+        }
+    }
+
     /// Whether the statement being run left something on its connection to read back.
     pub(crate) fn reads_back(&self) -> bool {
         !self.statement_assigns.is_empty() || self.statement_reads_last_insert_id
@@ -695,14 +734,20 @@ impl Session {
                     "backend asked for LOAD DATA LOCAL".into(),
                 ))
             }
-            Ok(Finish::Ok { last_insert_id, .. }) => {
+            Ok(Finish::Ok {
+                last_insert_id,
+                warnings,
+                ..
+            }) => {
                 // LAST_INSERT_ID() changes only when a statement generated an id.
                 if last_insert_id != 0 {
                     self.last_insert_id = last_insert_id;
                 }
+                self.diagnostics_clean &= warnings == 0;
                 return Ok(());
             }
             Ok(Finish::Err(e)) => {
+                self.diagnostics_clean = false;
                 crate::instruments::count_error(e.code);
                 // The backend's message may quote values: only at debug level.
                 tracing::info!(
