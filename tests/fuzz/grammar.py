@@ -728,7 +728,9 @@ def row_values(ctx, t, cols, fresh=True):
                 if v is None:
                     v = ctx.schema.fresh_key(ctx.rng, t)
             key = v
-            vals.append(ctx.lit(c, v))
+            # In decimal: other forms (`X'…'` is a string to MariaDB) may convert to an id
+            # some other shard already has.
+            vals.append(ctx.lit(c, v, forms=False))
         elif c.name == t.key:
             vals.append(key_lit(ctx, t, 0.8))
         else:

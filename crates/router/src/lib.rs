@@ -23,7 +23,7 @@ pub use last_insert_id::{reads_last_insert_id, set_last_insert_id};
 pub use plan::{DeferredRoute, Plan, Route, SessionVar, StatementKind, TxnCommand};
 pub use plan_cache::{templatize, PlanCache};
 pub use planner::{plan_sql, plan_statement};
-pub use scatter_plan::{AggregateSpec, MergeSpec, ScatterPlan};
+pub use scatter_plan::{AggregateSpec, ColumnOrigin, MergeSpec, ScatterPlan};
 pub use shard_key::{KeySource, OwnedKey};
 pub use syntax::{SqlMode, Syntax};
 pub use text::{diagnostics_statement, DiagnosticsStatement};

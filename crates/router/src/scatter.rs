@@ -29,7 +29,8 @@ use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Whitespace};
 use crate::prune::{target_shards, Keyed};
 use crate::shard_key::{base_name, TableRef};
 use crate::{
-    AggregateSpec, MergeSpec, Plan, Route, RouteError, ScatterPlan, StatementKind, Syntax,
+    AggregateSpec, ColumnOrigin, MergeSpec, Plan, Route, RouteError, ScatterPlan, StatementKind,
+    Syntax,
 };
 
 /// Plans `stmt`, the only statement of `sql`, which single-shard routing refused with `why`
@@ -310,6 +311,7 @@ fn plan_select(
     };
     let scatter =
         ScatterBuilder::new(sql, syntax, table, only_table, vq, vselect, select)?.build()?;
+    let origins = column_origins(&scatter.sql_tree, &tables, only_table);
     let sql = finish_placeholders(scatter.sql_tree, params, table)?;
     let shard_sql = crate::reduce::per_shard(&sql, syntax, &keyed, &shards).unwrap_or_default();
     let mut plan = Plan::new(
@@ -319,10 +321,67 @@ fn plan_select(
             sql,
             shard_sql,
             merge: scatter.merge,
+            origins,
         })),
     );
     plan.table = Some(table.rule.name.to_ascii_lowercase());
     Ok(plan)
+}
+
+/// Where each column of the shard statement's select list comes from (see [`ColumnOrigin`]).
+fn column_origins(stmt: &Statement, tables: &[TableRef<'_>], only_table: bool) -> Vec<ColumnOrigin> {
+    let Some((_, select)) = query_parts(stmt) else {
+        return Vec::new();
+    };
+    let column = |e: &Expr| -> Option<ColumnOrigin> {
+        let (table, name) = match e {
+            Expr::Identifier(id) if only_table => (&tables[0], id),
+            Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
+                let qualifier = &parts[parts.len() - 2];
+                (tables.iter().find(|t| t.is_named(qualifier))?, &parts[parts.len() - 1])
+            }
+            _ => return None,
+        };
+        Some(ColumnOrigin::Column {
+            table: table.name.clone(),
+            column: name.value.clone(),
+        })
+    };
+    let origin = |e: &Expr| {
+        if let Some(origin) = column(e) {
+            return origin;
+        }
+        if let Expr::Function(f) = e {
+            let name = f.name.to_string();
+            if name.eq_ignore_ascii_case("min") || name.eq_ignore_ascii_case("max") {
+                if let FunctionArguments::List(list) = &f.args {
+                    if let [FunctionArg::Unnamed(FunctionArgExpr::Expr(arg))] = list.args.as_slice() {
+                        if let Some(origin) = column(arg) {
+                            return origin;
+                        }
+                    }
+                }
+            }
+        }
+        let mut names_a_column = false;
+        let _ = visit_expressions(e, |x| {
+            names_a_column |= matches!(x, Expr::Identifier(_) | Expr::CompoundIdentifier(_));
+            ControlFlow::<()>::Continue(())
+        });
+        if names_a_column {
+            ColumnOrigin::Expression
+        } else {
+            ColumnOrigin::Constant
+        }
+    };
+    select
+        .projection
+        .iter()
+        .map(|item| match item {
+            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => origin(e),
+            _ => ColumnOrigin::Expression,
+        })
+        .collect()
 }
 
 /// Whether a function call in `stmt` has a space (or comment) between its name and `(`.

@@ -19,6 +19,20 @@ pub struct ScatterPlan {
     /// IN lists and ORs of shard-key values cut down to the ones that shard owns.
     pub shard_sql: Vec<String>,
     pub merge: MergeSpec,
+    /// One per shard column: where its strings come from, so the merge compares them by the
+    /// right collation (MariaDB reports none for `MAX(col)`).
+    pub origins: Vec<ColumnOrigin>,
+}
+
+/// Where a shard column's values come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ColumnOrigin {
+    /// Constants only: the connection's collation.
+    Constant,
+    /// A table's column, or MIN/MAX of one: that column's collation.
+    Column { table: String, column: String },
+    /// Some other expression over columns: the proxy does not know its collation.
+    Expression,
 }
 
 /// How the shards' result sets become one.

@@ -22,7 +22,7 @@ pub(crate) struct TableRef<'t> {
 
 impl TableRef<'_> {
     /// Whether `qualifier` (the part before `.column`) names this table.
-    fn is_named(&self, qualifier: &Ident) -> bool {
+    pub(crate) fn is_named(&self, qualifier: &Ident) -> bool {
         match &self.alias {
             Some(a) => qualifier.value.eq_ignore_ascii_case(a),
             None => qualifier.value.eq_ignore_ascii_case(&self.name),

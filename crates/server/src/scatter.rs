@@ -691,6 +691,25 @@ impl Session {
                     )
                 })
             });
+            // MariaDB names no table for `MAX(col)`: the planner knows where it comes from.
+            let origin = origin.or_else(|| match plan.origins.get(c) {
+                Some(shardgate_router::ColumnOrigin::Column { table, column }) => {
+                    Some((self.state.database.clone(), table.clone(), column.clone()))
+                }
+                _ => None,
+            });
+            if origin.is_none()
+                && matches!(
+                    plan.origins.get(c),
+                    Some(shardgate_router::ColumnOrigin::Expression)
+                )
+            {
+                return Err(ClientError::new(
+                    1235,
+                    b"42000",
+                    format!("comparing `{name}` across shards needs the collation of an expression over columns, which shardgate does not know yet; compare a plain column"),
+                ));
+            }
             let real = match origin {
                 Some(origin) => runtime
                     .column_collation(plan.shards[0], self.flavor, origin)
