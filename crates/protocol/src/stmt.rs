@@ -188,12 +188,13 @@ pub fn is_param_type(code: u8) -> bool {
 
 /// Checks the 2-byte parameter types a client sent.
 pub fn check_types(types: &[u8]) -> Result<(), ProtocolError> {
-    if types.len() % 2 != 0 {
+    let pairs = types.chunks_exact(2);
+    if !pairs.remainder().is_empty() {
         return Err(ProtocolError::malformed(
             "COM_STMT_EXECUTE: odd parameter types",
         ));
     }
-    for (i, pair) in types.chunks_exact(2).enumerate() {
+    for (i, pair) in pairs.enumerate() {
         if !is_param_type(pair[0]) {
             return Err(ProtocolError::malformed(format!(
                 "COM_STMT_EXECUTE: parameter {i} has type 0x{:02x}, which a client cannot bind",
