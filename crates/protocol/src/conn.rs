@@ -150,6 +150,41 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketConn<S> {
         }
     }
 
+    /// Answers a packet `read_packet` refused as too large with `answer` (an ERR packet)
+    /// after reading and dropping the rest of it (holding none of it, for at most `within`),
+    /// so that a client still sending it gets to read the answer, with the sequence id that
+    /// follows its last chunk. The caller closes the connection afterwards.
+    pub async fn refuse_packet(&mut self, answer: &[u8], within: std::time::Duration) {
+        let _ = tokio::time::timeout(within, self.discard_packet()).await;
+        let _ = self.write_packet(answer).await;
+    }
+
+    /// Reads and drops the packet whose header starts the read buffer, continuation chunks too.
+    async fn discard_packet(&mut self) -> Result<(), ProtocolError> {
+        loop {
+            let len = loop {
+                if let Some((len, seq)) = frame_header(&self.rbuf) {
+                    self.seq = seq.wrapping_add(1);
+                    break len;
+                }
+                self.fill().await?;
+            };
+            self.rbuf.advance(4);
+            let mut left = len;
+            while left > 0 {
+                if self.rbuf.is_empty() {
+                    self.fill().await?;
+                }
+                let n = left.min(self.rbuf.len());
+                self.rbuf.advance(n);
+                left -= n;
+            }
+            if len < MAX_CHUNK {
+                return Ok(());
+            }
+        }
+    }
+
     /// Queues one logical packet, split into chunks, with the next sequence ids.
     pub fn queue_packet(&mut self, mut payload: &[u8]) {
         self.seq =
@@ -306,5 +341,32 @@ mod tests {
         ));
         drop(r);
         let _ = writer.await;
+    }
+
+    #[tokio::test]
+    async fn a_refused_packet_is_answered_and_drained_without_being_held() {
+        let (a, b) = tokio::io::duplex(64 * 1024);
+        let writer = tokio::spawn(async move {
+            let mut w = PacketConn::new(a);
+            // 20 MiB in two chunks, then a small packet, then the answer is read.
+            w.write_packet(&vec![3u8; 20 << 20]).await.unwrap();
+            let answer = w.read_packet().await.unwrap();
+            w.reset_seq();
+            w.write_packet(b"after").await.unwrap();
+            (w, answer)
+        });
+        let mut r = PacketConn::new(b);
+        r.set_max_packet(1 << 20);
+        assert!(matches!(
+            r.read_packet().await,
+            Err(ProtocolError::TooLarge { .. })
+        ));
+        r.refuse_packet(b"\xffno", std::time::Duration::from_secs(30))
+            .await;
+        assert!(r.read_buffer().capacity() < 1 << 20);
+        r.reset_seq();
+        assert_eq!(&r.read_packet().await.unwrap()[..], b"after");
+        let (_w, answer) = writer.await.unwrap();
+        assert_eq!(&answer[..], b"\xffno");
     }
 }
