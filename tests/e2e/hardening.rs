@@ -146,35 +146,43 @@ async fn a_command_over_max_allowed_packet_gets_1153_and_the_connection_closes()
     env.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn parameter_types_no_client_sends_get_an_error_not_a_dropped_connection() {
-    let env = TestEnv::start(1, 0).await;
-    let mut raw = raw_client(&env).await;
+/// Prepares `sql` on a raw connection; its statement id.
+async fn prepare(raw: &mut PacketConn<TcpStream>, sql: &str) -> [u8; 4] {
     let mut prepare = vec![0x16];
-    prepare.extend_from_slice(b"SELECT ?");
-    let ok = command(&mut raw, &prepare).await;
+    prepare.extend_from_slice(sql.as_bytes());
+    let ok = command(raw, &prepare).await;
     assert_eq!(ok[0], 0, "prepared: {ok:?}");
-    let id = [ok[1], ok[2], ok[3], ok[4]];
     // Parameter and column definitions, each list ended by an EOF (no CLIENT_DEPRECATE_EOF).
     let columns = u16::from_le_bytes([ok[5], ok[6]]);
     let params = u16::from_le_bytes([ok[7], ok[8]]);
     for _ in 0..(params + columns + u16::from(params > 0) + u16::from(columns > 0)) {
         raw.read_packet().await.unwrap();
     }
+    [ok[1], ok[2], ok[3], ok[4]]
+}
 
-    for code in [0x11u8, 0x12, 0x13, 0x14, 0x80, 0xF2] {
-        let mut execute = vec![0x17];
-        execute.extend_from_slice(&id);
-        execute.extend_from_slice(&[0, 1, 0, 0, 0, 0, 1, code, 0]);
-        execute.extend_from_slice(&[8, 0, 0, 0, 0, 0, 0, 0, 0]);
-        let answer = command(&mut raw, &execute).await;
-        let err = parse_err(&answer).unwrap_or_else(|| panic!("type 0x{code:02x}: {answer:?}"));
-        assert_eq!(err.code, 1210, "type 0x{code:02x}: {}", err.message);
-        assert!(
-            err.message.contains("mysqld_stmt_execute"),
-            "{}",
-            err.message
-        );
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parameter_types_no_client_sends_get_an_error_not_a_dropped_connection() {
+    let env = TestEnv::start(2, 0).await;
+    let mut raw = raw_client(&env).await;
+    // The proxy reads the shard key's value to route this one.
+    let by_key = prepare(&mut raw, "SELECT id FROM users WHERE id = ?").await;
+    let anywhere = prepare(&mut raw, "SELECT ?").await;
+    for id in [by_key, anywhere] {
+        for code in [0x11u8, 0x12, 0x13, 0x14, 0x80, 0xF2] {
+            let mut execute = vec![0x17];
+            execute.extend_from_slice(&id);
+            execute.extend_from_slice(&[0, 1, 0, 0, 0, 0, 1, code, 0]);
+            execute.extend_from_slice(&[8, 0, 0, 0, 0, 0, 0, 0, 0]);
+            let answer = command(&mut raw, &execute).await;
+            let err = parse_err(&answer).unwrap_or_else(|| panic!("type 0x{code:02x}: {answer:?}"));
+            assert_eq!(err.code, 1210, "type 0x{code:02x}: {}", err.message);
+            assert!(
+                err.message.contains("mysqld_stmt_execute"),
+                "{}",
+                err.message
+            );
+        }
     }
     // The connection still works.
     let answer = command(&mut raw, b"\x03SELECT 1").await;

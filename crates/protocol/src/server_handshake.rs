@@ -256,37 +256,20 @@ async fn handshake(
         }
         (false, _) => {}
     }
-    if payload.len() < 32 {
-        let reason = if payload.len() >= 4 && payload[1] & 0x08 != 0 {
-            "TLS is not enabled on this shardgate listener"
-        } else {
-            "malformed handshake response"
-        };
-        refuse(conn, 1043, b"08S01", reason).await?;
-        return Err(HandshakeError::Refused(reason.into()));
-    }
-    let response: HandshakeResponse<'_> = ParseBuf(&payload)
-        .parse(())
-        .map_err(|e| ProtocolError::malformed(format!("handshake response: {e}")))?;
-    let client_caps = response.capabilities();
-    if !client_caps.contains(CapabilityFlags::CLIENT_PROTOCOL_41) {
-        let reason = "shardgate requires a client speaking protocol 4.1 (CLIENT_PROTOCOL_41)";
-        refuse(conn, 1043, b"08S01", reason).await?;
-        return Err(HandshakeError::Refused(reason.into()));
-    }
-    let user = String::from_utf8_lossy(response.user()).into_owned();
-    let database = response
-        .db_name()
-        .filter(|d| !d.is_empty())
-        .map(|d| String::from_utf8_lossy(d).into_owned());
-    let login = Login {
-        user: user.clone(),
-        database,
-        capabilities: client_caps & SERVER_CAPABILITIES,
-        collation: response.collation(),
+    let hello = match ClientHello::parse(&payload) {
+        Ok(hello) => hello,
+        Err(HelloError::Malformed(e)) => return Err(e.into()),
+        Err(HelloError::Refused(reason)) => {
+            refuse(conn, 1043, b"08S01", reason).await?;
+            return Err(HandshakeError::Refused(reason.into()));
+        }
     };
-    let plugin = response.auth_plugin().cloned();
-    let auth_data = response.scramble_buf().to_vec();
+    let ClientHello {
+        login,
+        plugin,
+        auth_data,
+    } = hello;
+    let user = login.user.clone();
     authenticate(
         conn,
         &greeting.scramble,
@@ -298,6 +281,61 @@ async fn handshake(
     )
     .await?;
     Ok(login)
+}
+
+/// A HandshakeResponse41 read from a client (after any SSLRequest).
+#[derive(Debug, Clone)]
+pub struct ClientHello {
+    pub login: Login,
+    pub plugin: Option<AuthPlugin<'static>>,
+    pub auth_data: Vec<u8>,
+}
+
+/// Why a handshake response is not accepted.
+#[derive(Debug)]
+pub enum HelloError {
+    /// Unreadable: the connection is closed.
+    Malformed(ProtocolError),
+    /// Readable but refused: the client is told why (ERR 1043) before the connection closes.
+    Refused(&'static str),
+}
+
+impl ClientHello {
+    /// Reads a HandshakeResponse41 payload; never panics, whatever the bytes.
+    pub fn parse(payload: &[u8]) -> Result<Self, HelloError> {
+        if payload.len() < 32 {
+            return Err(HelloError::Refused(
+                if payload.len() >= 4 && payload[1] & 0x08 != 0 {
+                    "TLS is not enabled on this shardgate listener"
+                } else {
+                    "malformed handshake response"
+                },
+            ));
+        }
+        let response: HandshakeResponse<'_> = ParseBuf(payload).parse(()).map_err(|e| {
+            HelloError::Malformed(ProtocolError::malformed(format!("handshake response: {e}")))
+        })?;
+        let client_caps = response.capabilities();
+        if !client_caps.contains(CapabilityFlags::CLIENT_PROTOCOL_41) {
+            return Err(HelloError::Refused(
+                "shardgate requires a client speaking protocol 4.1 (CLIENT_PROTOCOL_41)",
+            ));
+        }
+        let database = response
+            .db_name()
+            .filter(|d| !d.is_empty())
+            .map(|d| String::from_utf8_lossy(d).into_owned());
+        Ok(ClientHello {
+            login: Login {
+                user: String::from_utf8_lossy(response.user()).into_owned(),
+                database,
+                capabilities: client_caps & SERVER_CAPABILITIES,
+                collation: response.collation(),
+            },
+            plugin: response.auth_plugin().map(|p| p.clone().into_owned()),
+            auth_data: response.scramble_buf().to_vec(),
+        })
+    }
 }
 
 /// Checks `user`'s credentials: the scramble the client sent for `plugin`, or, for other
