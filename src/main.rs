@@ -2,6 +2,7 @@
 
 mod sample;
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -55,7 +56,8 @@ enum Cmd {
         config: PathBuf,
         #[arg(long, requires = "key", conflicts_with = "sql")]
         table: Option<String>,
-        #[arg(long, num_args = 1..)]
+        /// Keys may be negative (`--key -1`).
+        #[arg(long, num_args = 1.., allow_negative_numbers = true)]
         key: Vec<String>,
         #[arg(long)]
         sql: Option<String>,
@@ -118,11 +120,29 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // The reader went away (`shardgate route … | head -1`): nothing more to say.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("shardgate: {e:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Writes one line to stdout, returning write errors (a closed pipe) instead of panicking as
+/// `println!` does.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    };
 }
 
 fn runtime(worker_threads: Option<usize>) -> anyhow::Result<tokio::runtime::Runtime> {
@@ -141,7 +161,7 @@ fn check_config(file: &std::path::Path) -> anyhow::Result<ExitCode> {
                 eprintln!("{}: server.tls_cert_file: {e}", file.display());
                 return Ok(ExitCode::FAILURE);
             }
-            println!("{}: ok: {}", file.display(), topology.summary());
+            say!("{}: ok: {}", file.display(), topology.summary())?;
             Ok(ExitCode::SUCCESS)
         }
         Err(errors) => {
@@ -164,7 +184,7 @@ fn route(
     let topology = load(config)?;
     if let Some(sql) = sql {
         let plan = shardgate_router::plan_sql(&sql, &topology, shardgate_router::Syntax::DEFAULT)?;
-        println!("{}", plan.display(&topology));
+        say!("{}", plan.display(&topology))?;
         return Ok(ExitCode::SUCCESS);
     }
     let Some(table) = table.filter(|_| !keys.is_empty()) else {
@@ -173,7 +193,7 @@ fn route(
     let Some(rule) = topology.table(&table) else {
         let default = &topology.shards[topology.default_shard].name;
         for _ in &keys {
-            println!("{default}");
+            say!("{default}")?;
         }
         eprintln!("(table `{table}` is not sharded: it lives on the default shard)");
         return Ok(ExitCode::SUCCESS);
@@ -186,7 +206,7 @@ fn route(
         let shard = rule
             .shard_for(&value)
             .with_context(|| format!("key {key:?} of table `{table}`"))?;
-        println!("{}", topology.shards[shard].name);
+        say!("{}", topology.shards[shard].name)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -10,6 +10,7 @@ mod admin;
 mod deploy_files;
 mod differential;
 mod foundation;
+mod hardening;
 mod prepared;
 mod prepared_scatter;
 mod reading;

@@ -33,6 +33,8 @@ pub(crate) struct ServerSchema {
     pub multi_shard_lock_wait_timeout_seconds: Option<Spanned<i64>>,
     pub tls_cert_file: Option<Spanned<String>>,
     pub tls_key_file: Option<Spanned<String>>,
+    pub handshake_timeout_ms: Option<Spanned<i64>>,
+    pub max_allowed_packet: Option<Spanned<i64>>,
 }
 
 /// One `[[users]]` entry: a client account the proxy accepts.

@@ -75,7 +75,17 @@ pub struct ServerSettings {
     pub multi_shard_lock_wait_timeout: Option<u64>,
     /// Client-side TLS: PEM certificate chain and private key files (both or neither).
     pub tls: Option<TlsFiles>,
+    /// How long a client may take from connecting to the end of authentication.
+    pub handshake_timeout: Duration,
+    /// The largest command a client may send (MariaDB's `max_allowed_packet`); a larger one
+    /// gets error 1153 and the connection is closed.
+    pub max_allowed_packet: usize,
 }
+
+/// `[server] max_allowed_packet` when not set: MariaDB 10.11's default, 16 MiB.
+pub const DEFAULT_MAX_ALLOWED_PACKET: usize = 16 * 1024 * 1024;
+/// The bounds MariaDB accepts for `max_allowed_packet`: 1 KiB to 1 GiB.
+pub const MAX_ALLOWED_PACKET_RANGE: std::ops::RangeInclusive<usize> = 1024..=1024 * 1024 * 1024;
 
 /// PEM files of the certificate the proxy presents to clients that ask for TLS.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +132,8 @@ impl Default for ServerSettings {
             transaction_mode: TransactionMode::Single,
             multi_shard_lock_wait_timeout: Some(5),
             tls: None,
+            handshake_timeout: Duration::from_secs(10),
+            max_allowed_packet: DEFAULT_MAX_ALLOWED_PACKET,
         }
     }
 }
@@ -129,6 +141,7 @@ impl Default for ServerSettings {
 #[derive(Debug, Clone)]
 pub struct UserAccount {
     pub name: String,
+    /// The password, or its mysql_native_password hash (`*` + 40 hex digits), as configured.
     pub password: String,
     /// May run the proxy's admin statements (`SHOW SHARDGATE …`).
     pub admin: bool,

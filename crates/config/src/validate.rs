@@ -235,8 +235,51 @@ fn server(schema: Option<&Spanned<ServerSchema>>, d: &mut Diagnostics<'_>) -> Se
             ),
         }
     }
+    if let Some(ms) = positive(
+        &schema.handshake_timeout_ms,
+        "server.handshake_timeout_ms",
+        d,
+    ) {
+        settings.handshake_timeout = Duration::from_millis(ms);
+    }
+    if let Some(bytes) = &schema.max_allowed_packet {
+        let range = crate::MAX_ALLOWED_PACKET_RANGE;
+        match usize::try_from(*bytes.get_ref()) {
+            Ok(n) if range.contains(&n) => settings.max_allowed_packet = n,
+            _ => d.at(
+                bytes.span(),
+                "server.max_allowed_packet",
+                format!(
+                    "must be between {} and {} bytes, as in MariaDB (got {})",
+                    range.start(),
+                    range.end(),
+                    bytes.get_ref()
+                ),
+            ),
+        }
+    }
     settings.tls = tls_files(schema, d);
     settings
+}
+
+/// Why a `[[users]] password` that looks like a mysql_native_password hash is not one: a
+/// value of `*` and hex digits only, or of 41 characters starting with `*`, is read as a hash
+/// and must be `*` + 40 hex digits; anything else is a cleartext password.
+fn hash_problem(password: &str) -> Option<String> {
+    let digits = password.strip_prefix('*')?;
+    let all_hex = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_hexdigit());
+    let hash_sized = digits.chars().count() == 40;
+    match (all_hex, hash_sized) {
+        (true, true) | (false, false) => None,
+        (true, false) => Some(format!(
+            "malformed mysql_native_password hash: `*` must be followed by 40 hex digits (got {})",
+            digits.len()
+        )),
+        (false, true) => Some(
+            "malformed mysql_native_password hash: `*` must be followed by 40 hex digits (0-9, A-F)"
+                .to_owned(),
+        ),
+    }
 }
 
 /// `tls_cert_file` and `tls_key_file`: both or neither, each an existing file.
@@ -337,7 +380,13 @@ fn users(items: &[Option<Spanned<UserSchema>>], d: &mut Diagnostics<'_>) -> Vec<
                 );
                 None
             }
-            Some(password) => Some(password.get_ref().clone()),
+            Some(password) => match hash_problem(password.get_ref()) {
+                Some(message) => {
+                    d.at(password.span(), format!("{key}.password"), message);
+                    None
+                }
+                None => Some(password.get_ref().clone()),
+            },
         };
         if let (Some(name), Some(password)) = (name, password) {
             // A bool already: TOML's type check rejected anything else with its line.

@@ -18,6 +18,8 @@ pub struct PacketConn<S> {
     wbuf: BytesMut,
     /// Sequence id of the next packet read or written.
     seq: u8,
+    /// Largest logical packet `read_packet` accepts.
+    max_packet: usize,
 }
 
 /// Length and sequence id of the physical packet at the start of `buf`, if its header is there.
@@ -37,7 +39,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketConn<S> {
             rbuf: BytesMut::with_capacity(READ_CHUNK),
             wbuf: BytesMut::with_capacity(READ_CHUNK),
             seq: 0,
+            max_packet: MAX_PACKET_SIZE,
         }
+    }
+
+    /// The largest logical packet `read_packet` accepts (default [`MAX_PACKET_SIZE`]).
+    pub fn max_packet(&self) -> usize {
+        self.max_packet
+    }
+
+    /// Sets the largest logical packet `read_packet` accepts: a header declaring more is
+    /// refused with [`ProtocolError::TooLarge`] before any of its bytes are read.
+    pub fn set_max_packet(&mut self, max: usize) {
+        self.max_packet = max;
     }
 
     pub fn stream(&self) -> &S {
@@ -63,8 +77,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketConn<S> {
 
     /// Reads more bytes into the read buffer; `Closed` on end of stream.
     pub async fn fill(&mut self) -> Result<usize, ProtocolError> {
-        if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 2 {
-            self.rbuf.reserve(READ_CHUNK);
+        self.fill_toward(0).await
+    }
+
+    /// Reads more bytes, on the way to `target` buffered bytes. The buffer grows with what
+    /// arrives (at most doubling what is already there), never by a length a peer declared:
+    /// a header announcing 16 MiB reserves nothing until the bytes come.
+    async fn fill_toward(&mut self, target: usize) -> Result<usize, ProtocolError> {
+        let have = self.rbuf.len();
+        if self.rbuf.capacity() - have < READ_CHUNK / 2 {
+            let grow = target.saturating_sub(have).min(have).max(READ_CHUNK);
+            self.rbuf.reserve(grow);
         }
         let n = self.stream.read_buf(&mut self.rbuf).await?;
         if n == 0 {
@@ -87,14 +110,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketConn<S> {
     pub async fn read_packet(&mut self) -> Result<BytesMut, ProtocolError> {
         let mut joined: Option<BytesMut> = None;
         loop {
+            let before = joined.as_ref().map_or(0, |j| j.len());
             let (len, seq) = loop {
                 if let Some((len, seq)) = frame_header(&self.rbuf) {
+                    if before + len > self.max_packet {
+                        // Refused on its header: the answer (MariaDB's 1153) follows it.
+                        self.seq = seq.wrapping_add(1);
+                        return Err(ProtocolError::TooLarge {
+                            size: before + len,
+                            max: self.max_packet,
+                        });
+                    }
                     if self.rbuf.len() >= 4 + len {
                         break (len, seq);
                     }
-                    self.rbuf.reserve(4 + len - self.rbuf.len());
+                    self.fill_toward(4 + len).await?;
+                } else {
+                    self.fill().await?;
                 }
-                self.fill().await?;
             };
             if seq != self.seq {
                 return Err(ProtocolError::OutOfSync {
@@ -105,10 +138,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketConn<S> {
             self.seq = self.seq.wrapping_add(1);
             self.rbuf.advance(4);
             let chunk = self.rbuf.split_to(len);
-            let total = joined.as_ref().map_or(0, |j| j.len()) + len;
-            if total > MAX_PACKET_SIZE {
-                return Err(ProtocolError::TooLarge(total));
-            }
             let done = len < MAX_CHUNK;
             match (&mut joined, done) {
                 (None, true) => return Ok(chunk),
@@ -117,6 +146,41 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketConn<S> {
             }
             if done {
                 return Ok(joined.take().unwrap_or_default());
+            }
+        }
+    }
+
+    /// Answers a packet `read_packet` refused as too large with `answer` (an ERR packet)
+    /// after reading and dropping the rest of it (holding none of it, for at most `within`),
+    /// so that a client still sending it gets to read the answer, with the sequence id that
+    /// follows its last chunk. The caller closes the connection afterwards.
+    pub async fn refuse_packet(&mut self, answer: &[u8], within: std::time::Duration) {
+        let _ = tokio::time::timeout(within, self.discard_packet()).await;
+        let _ = self.write_packet(answer).await;
+    }
+
+    /// Reads and drops the packet whose header starts the read buffer, continuation chunks too.
+    async fn discard_packet(&mut self) -> Result<(), ProtocolError> {
+        loop {
+            let len = loop {
+                if let Some((len, seq)) = frame_header(&self.rbuf) {
+                    self.seq = seq.wrapping_add(1);
+                    break len;
+                }
+                self.fill().await?;
+            };
+            self.rbuf.advance(4);
+            let mut left = len;
+            while left > 0 {
+                if self.rbuf.is_empty() {
+                    self.fill().await?;
+                }
+                let n = left.min(self.rbuf.len());
+                self.rbuf.advance(n);
+                left -= n;
+            }
+            if len < MAX_CHUNK {
+                return Ok(());
             }
         }
     }
@@ -207,5 +271,102 @@ mod tests {
         drop(raw);
         let mut r = PacketConn::new(b);
         assert!(matches!(r.read_packet().await, Err(ProtocolError::Closed)));
+    }
+
+    #[tokio::test]
+    async fn a_declared_length_is_not_allocated_before_its_bytes_arrive() {
+        let (mut raw, b) = tokio::io::duplex(1 << 20);
+        // 16 MiB - 1 declared, 100 bytes sent, the writer stays open.
+        raw.write_all(&[0xFF, 0xFF, 0xFF, 0]).await.unwrap();
+        raw.write_all(&[7u8; 100]).await.unwrap();
+        let mut r = PacketConn::new(b);
+        let waited =
+            tokio::time::timeout(std::time::Duration::from_millis(100), r.read_packet()).await;
+        assert!(waited.is_err(), "the packet is not complete");
+        let capacity = r.read_buffer().capacity();
+        assert!(
+            capacity <= 4 * READ_CHUNK,
+            "{capacity} bytes reserved for 104 received"
+        );
+        // As bytes come the buffer grows with them, and the packet arrives whole.
+        let sent = tokio::spawn(async move {
+            raw.write_all(&vec![7u8; MAX_CHUNK - 100]).await.unwrap();
+            raw.write_all(&[0, 0, 0, 1]).await.unwrap();
+            raw
+        });
+        let got = r.read_packet().await.unwrap();
+        assert_eq!(got.len(), MAX_CHUNK);
+        drop(sent.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_packet_over_the_limit_is_refused_on_its_header() {
+        let (mut raw, b) = tokio::io::duplex(1024);
+        raw.write_all(&[0xD0, 0x07, 0, 0, 1, 2, 3]).await.unwrap(); // 2000 bytes declared
+        let mut r = PacketConn::new(b);
+        r.set_max_packet(1024);
+        assert!(matches!(
+            r.read_packet().await,
+            Err(ProtocolError::TooLarge {
+                size: 2000,
+                max: 1024
+            })
+        ));
+        assert_eq!(
+            r.seq(),
+            1,
+            "an answer follows the refused packet's sequence id"
+        );
+        // At the limit exactly is fine.
+        let (a, b) = tokio::io::duplex(4096);
+        let mut w = PacketConn::new(a);
+        w.write_packet(&[5u8; 1024]).await.unwrap();
+        let mut r = PacketConn::new(b);
+        r.set_max_packet(1024);
+        assert_eq!(r.read_packet().await.unwrap().len(), 1024);
+    }
+
+    #[tokio::test]
+    async fn continuation_chunks_count_toward_the_limit() {
+        let (a, b) = tokio::io::duplex(1 << 20);
+        let writer = tokio::spawn(async move {
+            let mut w = PacketConn::new(a);
+            let _ = w.write_packet(&vec![1u8; MAX_CHUNK + 10]).await;
+        });
+        let mut r = PacketConn::new(b);
+        r.set_max_packet(MAX_CHUNK + 5);
+        assert!(matches!(
+            r.read_packet().await,
+            Err(ProtocolError::TooLarge { size, .. }) if size == MAX_CHUNK + 10
+        ));
+        drop(r);
+        let _ = writer.await;
+    }
+
+    #[tokio::test]
+    async fn a_refused_packet_is_answered_and_drained_without_being_held() {
+        let (a, b) = tokio::io::duplex(64 * 1024);
+        let writer = tokio::spawn(async move {
+            let mut w = PacketConn::new(a);
+            // 20 MiB in two chunks, then a small packet, then the answer is read.
+            w.write_packet(&vec![3u8; 20 << 20]).await.unwrap();
+            let answer = w.read_packet().await.unwrap();
+            w.reset_seq();
+            w.write_packet(b"after").await.unwrap();
+            (w, answer)
+        });
+        let mut r = PacketConn::new(b);
+        r.set_max_packet(1 << 20);
+        assert!(matches!(
+            r.read_packet().await,
+            Err(ProtocolError::TooLarge { .. })
+        ));
+        r.refuse_packet(b"\xffno", std::time::Duration::from_secs(30))
+            .await;
+        assert!(r.read_buffer().capacity() < 1 << 20);
+        r.reset_seq();
+        assert_eq!(&r.read_packet().await.unwrap()[..], b"after");
+        let (_w, answer) = writer.await.unwrap();
+        assert_eq!(&answer[..], b"\xffno");
     }
 }

@@ -30,8 +30,10 @@ pub enum ProtocolError {
     Closed,
     #[error("malformed packet: {0}")]
     Malformed(String),
-    #[error("packet of {0} bytes exceeds the {max} byte limit", max = crate::MAX_PACKET_SIZE)]
-    TooLarge(usize),
+    /// A peer declared a packet larger than this connection accepts (`max_allowed_packet`
+    /// toward clients); nothing of it was buffered.
+    #[error("packet of {size} bytes exceeds the {max} byte limit")]
+    TooLarge { size: usize, max: usize },
     #[error("packets out of order: expected sequence id {expected}, got {got}")]
     OutOfSync { expected: u8, got: u8 },
     #[error("{0}")]

@@ -25,6 +25,10 @@ pub const SERVER_CAPABILITIES: CapabilityFlags = CapabilityFlags::from_bits_trun
 );
 
 const NATIVE: &[u8] = b"mysql_native_password";
+/// The largest handshake packet (SSLRequest, HandshakeResponse, auth switch response) read
+/// before a client has authenticated; real clients, connection attributes included, stay far
+/// below it.
+pub const HANDSHAKE_MAX_PACKET: usize = 64 * 1024;
 /// An SSLRequest: capabilities, max packet size, collation and 23 filler bytes.
 const SSL_REQUEST_LEN: usize = 32;
 /// caching_sha2_password's "fast authentication succeeded" marker.
@@ -110,6 +114,85 @@ pub fn verify_native(scramble: &[u8; 20], password: &str, response: &[u8]) -> bo
     }
 }
 
+/// A client account's stored password, as `[[users]] password` gives it.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Secret {
+    Cleartext(String),
+    /// `SHA1(SHA1(password))`, written `*` + 40 hex digits (MariaDB's `PASSWORD()`,
+    /// `mysql.user.authentication_string` of a mysql_native_password account).
+    NativeHash([u8; 20]),
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Secret::Cleartext(_) => "Cleartext(..)",
+            Secret::NativeHash(_) => "NativeHash(..)",
+        })
+    }
+}
+
+impl Secret {
+    /// A `*` + 40 hex digits value is a mysql_native_password hash; anything else is the
+    /// password itself.
+    pub fn from_config(text: &str) -> Secret {
+        match parse_native_hash(text) {
+            Some(hash) => Secret::NativeHash(hash),
+            None => Secret::Cleartext(text.to_owned()),
+        }
+    }
+
+    /// Checks a mysql_native_password scramble of the password against `scramble`.
+    pub fn verify_native(&self, scramble: &[u8; 20], response: &[u8]) -> bool {
+        match self {
+            Secret::Cleartext(password) => verify_native(scramble, password, response),
+            Secret::NativeHash(hash) => verify_native_hash(scramble, hash, response),
+        }
+    }
+}
+
+/// The 20 bytes of a `*` + 40 hex digits mysql_native_password hash (either case).
+pub fn parse_native_hash(text: &str) -> Option<[u8; 20]> {
+    let hex = text.strip_prefix('*')?.as_bytes();
+    if hex.len() != 40 {
+        return None;
+    }
+    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut hash = [0u8; 20];
+    for (byte, pair) in hash.iter_mut().zip(hex.chunks_exact(2)) {
+        *byte = digit(pair[0])? << 4 | digit(pair[1])?;
+    }
+    Some(hash)
+}
+
+/// `*` + 40 upper-case hex digits of SHA1(SHA1(password)), as MariaDB's `PASSWORD()` writes it.
+pub fn native_hash(password: &str) -> String {
+    use sha1::{Digest, Sha1};
+    let stage2 = Sha1::digest(Sha1::digest(password.as_bytes()));
+    let mut out = String::with_capacity(41);
+    out.push('*');
+    for b in stage2 {
+        out.push_str(&format!("{b:02X}"));
+    }
+    out
+}
+
+/// mysql_native_password checked with only `stage2 = SHA1(SHA1(password))`, as MariaDB does:
+/// the response XOR `SHA1(salt + stage2)` is the client's `SHA1(password)`, whose SHA1 must be
+/// `stage2`.
+pub fn verify_native_hash(scramble: &[u8; 20], stage2: &[u8; 20], response: &[u8]) -> bool {
+    use sha1::{Digest, Sha1};
+    if response.len() != 20 {
+        return false;
+    }
+    let mut h = Sha1::new();
+    h.update(scramble);
+    h.update(stage2);
+    let mask = h.finalize();
+    let stage1: Vec<u8> = response.iter().zip(mask).map(|(r, m)| r ^ m).collect();
+    constant_time_eq(&Sha1::digest(&stage1), stage2)
+}
+
 fn verify_sha2(scramble: &[u8; 20], password: &str, response: &[u8]) -> bool {
     match scramble_sha256(scramble, password.as_bytes()) {
         Some(expected) => constant_time_eq(&expected, response),
@@ -126,6 +209,21 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// turns the stream into TLS before the HandshakeResponse. Wrong credentials get ERR 1045
 /// (28000) here.
 pub async fn accept(
+    conn: &mut PacketConn<ClientStream>,
+    greeting: &Greeting,
+    tls: Option<&ServerTls>,
+    password_of: impl Fn(&str) -> Option<String>,
+    peer: &str,
+) -> Result<Login, HandshakeError> {
+    // Nothing a client sends before it has authenticated may be larger than a handshake.
+    let limit = conn.max_packet();
+    conn.set_max_packet(limit.min(HANDSHAKE_MAX_PACKET));
+    let login = handshake(conn, greeting, tls, password_of, peer).await;
+    conn.set_max_packet(limit);
+    login
+}
+
+async fn handshake(
     conn: &mut PacketConn<ClientStream>,
     greeting: &Greeting,
     tls: Option<&ServerTls>,
@@ -158,37 +256,20 @@ pub async fn accept(
         }
         (false, _) => {}
     }
-    if payload.len() < 32 {
-        let reason = if payload.len() >= 4 && payload[1] & 0x08 != 0 {
-            "TLS is not enabled on this shardgate listener"
-        } else {
-            "malformed handshake response"
-        };
-        refuse(conn, 1043, b"08S01", reason).await?;
-        return Err(HandshakeError::Refused(reason.into()));
-    }
-    let response: HandshakeResponse<'_> = ParseBuf(&payload)
-        .parse(())
-        .map_err(|e| ProtocolError::malformed(format!("handshake response: {e}")))?;
-    let client_caps = response.capabilities();
-    if !client_caps.contains(CapabilityFlags::CLIENT_PROTOCOL_41) {
-        let reason = "shardgate requires a client speaking protocol 4.1 (CLIENT_PROTOCOL_41)";
-        refuse(conn, 1043, b"08S01", reason).await?;
-        return Err(HandshakeError::Refused(reason.into()));
-    }
-    let user = String::from_utf8_lossy(response.user()).into_owned();
-    let database = response
-        .db_name()
-        .filter(|d| !d.is_empty())
-        .map(|d| String::from_utf8_lossy(d).into_owned());
-    let login = Login {
-        user: user.clone(),
-        database,
-        capabilities: client_caps & SERVER_CAPABILITIES,
-        collation: response.collation(),
+    let hello = match ClientHello::parse(&payload) {
+        Ok(hello) => hello,
+        Err(HelloError::Malformed(e)) => return Err(e.into()),
+        Err(HelloError::Refused(reason)) => {
+            refuse(conn, 1043, b"08S01", reason).await?;
+            return Err(HandshakeError::Refused(reason.into()));
+        }
     };
-    let plugin = response.auth_plugin().cloned();
-    let auth_data = response.scramble_buf().to_vec();
+    let ClientHello {
+        login,
+        plugin,
+        auth_data,
+    } = hello;
+    let user = login.user.clone();
     authenticate(
         conn,
         &greeting.scramble,
@@ -200,6 +281,61 @@ pub async fn accept(
     )
     .await?;
     Ok(login)
+}
+
+/// A HandshakeResponse41 read from a client (after any SSLRequest).
+#[derive(Debug, Clone)]
+pub struct ClientHello {
+    pub login: Login,
+    pub plugin: Option<AuthPlugin<'static>>,
+    pub auth_data: Vec<u8>,
+}
+
+/// Why a handshake response is not accepted.
+#[derive(Debug)]
+pub enum HelloError {
+    /// Unreadable: the connection is closed.
+    Malformed(ProtocolError),
+    /// Readable but refused: the client is told why (ERR 1043) before the connection closes.
+    Refused(&'static str),
+}
+
+impl ClientHello {
+    /// Reads a HandshakeResponse41 payload; never panics, whatever the bytes.
+    pub fn parse(payload: &[u8]) -> Result<Self, HelloError> {
+        if payload.len() < 32 {
+            return Err(HelloError::Refused(
+                if payload.len() >= 4 && payload[1] & 0x08 != 0 {
+                    "TLS is not enabled on this shardgate listener"
+                } else {
+                    "malformed handshake response"
+                },
+            ));
+        }
+        let response: HandshakeResponse<'_> = ParseBuf(payload).parse(()).map_err(|e| {
+            HelloError::Malformed(ProtocolError::malformed(format!("handshake response: {e}")))
+        })?;
+        let client_caps = response.capabilities();
+        if !client_caps.contains(CapabilityFlags::CLIENT_PROTOCOL_41) {
+            return Err(HelloError::Refused(
+                "shardgate requires a client speaking protocol 4.1 (CLIENT_PROTOCOL_41)",
+            ));
+        }
+        let database = response
+            .db_name()
+            .filter(|d| !d.is_empty())
+            .map(|d| String::from_utf8_lossy(d).into_owned());
+        Ok(ClientHello {
+            login: Login {
+                user: String::from_utf8_lossy(response.user()).into_owned(),
+                database,
+                capabilities: client_caps & SERVER_CAPABILITIES,
+                collation: response.collation(),
+            },
+            plugin: response.auth_plugin().map(|p| p.clone().into_owned()),
+            auth_data: response.scramble_buf().to_vec(),
+        })
+    }
 }
 
 /// Checks `user`'s credentials: the scramble the client sent for `plugin`, or, for other
@@ -217,28 +353,29 @@ async fn authenticate<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let password = password_of(user);
-    let ok = match (&password, plugin) {
+    let secret = password_of(user).map(|p| Secret::from_config(&p));
+    let ok = match (&secret, plugin) {
         (None, _) => false,
-        (Some(pw), Some(AuthPlugin::CachingSha2Password)) => {
+        (Some(Secret::Cleartext(pw)), Some(AuthPlugin::CachingSha2Password)) => {
             let ok = verify_sha2(scramble, pw, &auth_data);
             if ok {
                 conn.write_packet(&[0x01, FAST_AUTH_SUCCESS]).await?;
             }
             ok
         }
-        (Some(pw), Some(AuthPlugin::MysqlNativePassword) | None) => {
-            verify_native(scramble, pw, &auth_data)
+        (Some(secret), Some(AuthPlugin::MysqlNativePassword) | None) => {
+            secret.verify_native(scramble, &auth_data)
         }
-        (Some(pw), Some(_other)) => {
-            // Ask the client to scramble with mysql_native_password instead.
+        (Some(secret), Some(_other)) => {
+            // Ask the client to scramble with mysql_native_password instead (also what a
+            // stored hash needs: it cannot check a caching_sha2_password scramble).
             let mut salt = scramble.to_vec();
             salt.push(0);
             let mut buf = Vec::new();
             AuthSwitchRequest::new(NATIVE, salt).serialize(&mut buf);
             conn.write_packet(&buf).await?;
             auth_data = conn.read_packet().await?.to_vec();
-            verify_native(scramble, pw, &auth_data)
+            secret.verify_native(scramble, &auth_data)
         }
     };
     if !ok {
@@ -371,5 +508,78 @@ mod tests {
             let _ = ChangeUser::parse(&body[..cut], caps);
         }
         assert!(ChangeUser::parse(b"no-terminator", caps).is_err());
+    }
+
+    /// MariaDB's PASSWORD('password').
+    const PASSWORD_HASH: &str = "*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19";
+
+    #[test]
+    fn native_hashes_are_read_and_written_as_mariadb_does() {
+        assert_eq!(native_hash("password"), PASSWORD_HASH);
+        let hash = parse_native_hash(PASSWORD_HASH).unwrap();
+        assert_eq!(hash[0], 0x24);
+        assert_eq!(
+            parse_native_hash(&PASSWORD_HASH.to_ascii_lowercase()),
+            Some(hash)
+        );
+        for bad in [
+            "",
+            "*",
+            "2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19",
+            "*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E1",
+            "*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19A",
+            "*2470C0C06DEE42FD1618BB99005ADCA2EC9D1EZZ",
+            "*2470C0C06DEE42FD1618BB99005ADCA2EC9D1É",
+        ] {
+            assert_eq!(parse_native_hash(bad), None, "{bad:?}");
+        }
+        assert_eq!(Secret::from_config(PASSWORD_HASH), Secret::NativeHash(hash));
+        assert_eq!(Secret::from_config("app"), Secret::Cleartext("app".into()));
+    }
+
+    #[test]
+    fn a_stored_hash_checks_the_scramble_of_its_password() {
+        let scramble = *b"0123456789abcdefghij";
+        let hashed = Secret::from_config(PASSWORD_HASH);
+        let right = scramble_native(&scramble, b"password").unwrap();
+        let wrong = scramble_native(&scramble, b"passwore").unwrap();
+        assert!(hashed.verify_native(&scramble, &right));
+        assert!(!hashed.verify_native(&scramble, &wrong));
+        assert!(!hashed.verify_native(&scramble, &[]));
+        assert!(!hashed.verify_native(&scramble, &right[..19]));
+        // The same answers as the cleartext password.
+        let clear = Secret::from_config("password");
+        assert!(clear.verify_native(&scramble, &right));
+        assert!(!clear.verify_native(&scramble, &wrong));
+    }
+
+    #[tokio::test]
+    async fn a_handshake_packet_is_refused_past_the_handshake_limit() {
+        use tokio::io::AsyncWriteExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = tokio::spawn(async move {
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            // A header declaring a 16 MiB handshake response, and a few bytes of it.
+            s.write_all(&[0xFF, 0xFF, 0xFF, 1, 0, 0]).await.unwrap();
+            s
+        });
+        let (stream, _) = listener.accept().await.unwrap();
+        let mut conn = PacketConn::new(ClientStream::Plain(stream));
+        conn.set_max_packet(1 << 30);
+        let greeting = Greeting::new(1, "test");
+        let outcome = accept(&mut conn, &greeting, None, |_| None, "peer").await;
+        assert!(
+            matches!(
+                outcome,
+                Err(HandshakeError::Protocol(ProtocolError::TooLarge {
+                    max: HANDSHAKE_MAX_PACKET,
+                    ..
+                }))
+            ),
+            "{outcome:?}"
+        );
+        assert_eq!(conn.max_packet(), 1 << 30, "the session's limit is back");
+        drop(client.await.unwrap());
     }
 }

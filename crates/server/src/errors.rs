@@ -1,7 +1,7 @@
 //! Every error a client can see, mapped once to a MySQL error code, SQLSTATE and message.
 
 use shardgate_backend::BackendError;
-use shardgate_protocol::ServerErr;
+use shardgate_protocol::{ProtocolError, ServerErr};
 use shardgate_ring::RingError;
 use shardgate_router::RouteError;
 
@@ -69,6 +69,19 @@ impl From<&BackendError> for ClientError {
             // ER_NET_READ_ERROR: the backend connection broke mid-command.
             BackendError::Protocol { .. } => ClientError::new(1158, b"08S01", e.to_string()),
         }
+    }
+}
+
+/// The answer to a client whose packet the proxy refused before closing its connection, as
+/// MariaDB answers it: ER_NET_PACKET_TOO_LARGE for one over `max_allowed_packet`.
+pub(crate) fn refused_packet(e: &ProtocolError) -> Option<ClientError> {
+    match e {
+        ProtocolError::TooLarge { .. } => Some(ClientError::new(
+            1153,
+            b"08S01",
+            "Got a packet bigger than 'max_allowed_packet' bytes",
+        )),
+        _ => None,
     }
 }
 

@@ -185,11 +185,12 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, proxy: Arc<Proxy>) {
     let _ = stream.set_nodelay(true);
     let mut client = PacketConn::new(ClientStream::Plain(stream));
     let runtime = proxy.runtime();
+    client.set_max_packet(runtime.topology.server.max_allowed_packet);
     let connection_id = proxy.connection_id();
     let greeting = Greeting::new(connection_id, &runtime.topology.server.server_version);
     let users = &runtime.topology.users;
     let peer_text = peer.to_string();
-    let login = match accept(
+    let handshake = accept(
         &mut client,
         &greeting,
         runtime.tls.as_ref(),
@@ -200,9 +201,11 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, proxy: Arc<Proxy>) {
                 .map(|u| u.password.clone())
         },
         &peer_text,
-    )
-    .await
-    {
+    );
+    let limit = runtime.topology.server.handshake_timeout;
+    let outcome = tokio::time::timeout(limit, handshake).await;
+    let timed_out = ProtocolError::Timeout("handshake");
+    let login = match outcome.unwrap_or(Err(timed_out.into())) {
         Ok(login) => login,
         Err(HandshakeError::AccessDenied(user)) => {
             tracing::info!(%peer, user, "access denied");
@@ -415,7 +418,13 @@ impl Session {
             let packet = match self.client.read_packet().await {
                 Ok(p) => p,
                 Err(ProtocolError::Closed) => return Ok(()),
-                Err(e) => return Err(End::Client(e)),
+                Err(e) => {
+                    if let Some(answer) = crate::errors::refused_packet(&e) {
+                        let drain = std::time::Duration::from_secs(10);
+                        self.client.refuse_packet(&answer.encode(), drain).await;
+                    }
+                    return Err(End::Client(e));
+                }
             };
             let Some((&command, arg)) = packet.split_first() else {
                 return Err(End::Client(ProtocolError::malformed(

@@ -1,0 +1,282 @@
+//! Hostile and careless clients: ones that never finish connecting, declare huge packets, send
+//! parameter types no client library sends, or exceed `max_allowed_packet`; accounts stored
+//! as mysql_native_password hashes; and the command line used in pipes.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::common::{rows, server_error, TestEnv};
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Opts};
+use shardgate_protocol::client_handshake::{login, BackendLogin};
+use shardgate_protocol::packets::parse_err;
+use shardgate_protocol::{CapabilityFlags, PacketConn};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// MariaDB's PASSWORD('password').
+const PASSWORD_HASH: &str = "*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19";
+
+/// The sandbox config with `server` keys added to `[server]` and `extra` appended.
+async fn env_with(server: &str, extra: &str) -> TestEnv {
+    let server = format!("[server]\n{server}\n");
+    TestEnv::start_rendered(1, 0, |sandbox, listen| {
+        sandbox
+            .config_toml(listen)
+            .replacen("[server]\n", &server, 1)
+            + extra
+    })
+    .await
+}
+
+/// Reads until the proxy closes the connection: `Some(bytes read)`, or `None` if it is still
+/// open after `limit` (generous: these tests assert that it closes, not how fast).
+async fn closed_within(stream: &mut TcpStream, limit: Duration) -> Option<Vec<u8>> {
+    let mut all = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return Some(all),
+            Ok(Ok(n)) => all.extend_from_slice(&buf[..n]),
+            Err(_) => return None,
+        }
+    }
+}
+
+/// A client logged in through the proxy with hand-made packets.
+async fn raw_client(env: &TestEnv) -> PacketConn<TcpStream> {
+    let stream = TcpStream::connect(("127.0.0.1", env.port)).await.unwrap();
+    let mut conn = PacketConn::new(stream);
+    let credentials = BackendLogin {
+        user: shardgate_sandbox::PROXY_USER,
+        password: shardgate_sandbox::PROXY_PASSWORD,
+        database: Some(shardgate_sandbox::DATABASE),
+        capabilities: shardgate_protocol::COMMON_CAPABILITIES
+            | CapabilityFlags::CLIENT_CONNECT_WITH_DB,
+    };
+    login(&mut conn, &credentials).await.expect("raw login");
+    conn
+}
+
+async fn command(conn: &mut PacketConn<TcpStream>, payload: &[u8]) -> Vec<u8> {
+    conn.reset_seq();
+    conn.write_packet(payload).await.unwrap();
+    conn.read_packet().await.unwrap().to_vec()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unfinished_and_oversized_handshakes_are_closed() {
+    let env = env_with("handshake_timeout_ms = 500", "").await;
+    let addr = ("127.0.0.1", env.port);
+
+    // Reads the greeting, then says nothing: closed after the handshake timeout.
+    let mut silent = TcpStream::connect(addr).await.unwrap();
+    let mut greeting = [0u8; 4];
+    silent.read_exact(&mut greeting).await.unwrap();
+    assert!(
+        closed_within(&mut silent, Duration::from_secs(30))
+            .await
+            .is_some(),
+        "a client that never answers the greeting is disconnected"
+    );
+
+    // Declares a 16 MiB handshake response: closed on its header, nothing of it buffered.
+    for _ in 0..20 {
+        let mut huge = TcpStream::connect(addr).await.unwrap();
+        huge.write_all(&[0xFF, 0xFF, 0xFF, 1]).await.unwrap();
+        huge.write_all(&[0u8; 1024]).await.unwrap();
+        assert!(
+            closed_within(&mut huge, Duration::from_secs(30))
+                .await
+                .is_some(),
+            "a client declaring a 16 MiB handshake packet is disconnected"
+        );
+    }
+
+    // Everyone else is served.
+    let mut conn = env.connect().await;
+    assert_eq!(
+        rows(&mut conn, "SELECT 1").await,
+        vec![vec![Some("1".into())]]
+    );
+    drop(conn);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_over_max_allowed_packet_gets_1153_and_the_connection_closes() {
+    let env = env_with("max_allowed_packet = 1048576", "").await;
+    let big = format!("SELECT '{}'", "x".repeat(2 << 20));
+
+    // mysql_async: its own limit set high so that it sends the packet.
+    let opts = Opts::from(env.opts().max_allowed_packet(Some(64 << 20)));
+    let mut conn = Conn::new(opts).await.unwrap();
+    let (code, state, message) = server_error(conn.query_drop(&big).await);
+    assert_eq!(
+        (code, state.as_str()),
+        (1153, "08S01"),
+        "mysql_async sees MariaDB's error: {message}"
+    );
+    assert!(message.contains("max_allowed_packet"), "{message}");
+    assert!(
+        conn.query_drop("SELECT 1").await.is_err(),
+        "the connection is closed"
+    );
+    drop(conn);
+
+    // Raw: the ERR packet, then the end of the stream.
+    let mut raw = raw_client(&env).await;
+    let mut packet = vec![0x03];
+    packet.extend_from_slice(big.as_bytes());
+    let answer = command(&mut raw, &packet).await;
+    let err = parse_err(&answer).expect("an ERR packet");
+    assert_eq!((err.code, &err.state), (1153, b"08S01"));
+    assert!(closed_within(raw.stream_mut(), Duration::from_secs(30))
+        .await
+        .is_some());
+
+    // At the limit is fine.
+    let mut conn = env.connect().await;
+    let fits = format!("SELECT LENGTH('{}')", "y".repeat(1000 * 1000));
+    let got: Option<u64> = conn.query_first(&fits).await.unwrap();
+    assert_eq!(got, Some(1_000_000));
+    drop(conn);
+    env.stop().await;
+}
+
+/// Prepares `sql` on a raw connection; its statement id.
+async fn prepare(raw: &mut PacketConn<TcpStream>, sql: &str) -> [u8; 4] {
+    let mut prepare = vec![0x16];
+    prepare.extend_from_slice(sql.as_bytes());
+    let ok = command(raw, &prepare).await;
+    assert_eq!(ok[0], 0, "prepared: {ok:?}");
+    // Parameter and column definitions, each list ended by an EOF (no CLIENT_DEPRECATE_EOF).
+    let columns = u16::from_le_bytes([ok[5], ok[6]]);
+    let params = u16::from_le_bytes([ok[7], ok[8]]);
+    for _ in 0..(params + columns + u16::from(params > 0) + u16::from(columns > 0)) {
+        raw.read_packet().await.unwrap();
+    }
+    [ok[1], ok[2], ok[3], ok[4]]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parameter_types_no_client_sends_get_an_error_not_a_dropped_connection() {
+    let env = TestEnv::start(2, 0).await;
+    let mut raw = raw_client(&env).await;
+    // The proxy reads the shard key's value to route this one.
+    let by_key = prepare(&mut raw, "SELECT id FROM users WHERE id = ?").await;
+    let anywhere = prepare(&mut raw, "SELECT ?").await;
+    for id in [by_key, anywhere] {
+        for code in [0x11u8, 0x12, 0x13, 0x14, 0x80, 0xF2] {
+            let mut execute = vec![0x17];
+            execute.extend_from_slice(&id);
+            execute.extend_from_slice(&[0, 1, 0, 0, 0, 0, 1, code, 0]);
+            execute.extend_from_slice(&[8, 0, 0, 0, 0, 0, 0, 0, 0]);
+            let answer = command(&mut raw, &execute).await;
+            let err = parse_err(&answer).unwrap_or_else(|| panic!("type 0x{code:02x}: {answer:?}"));
+            assert_eq!(err.code, 1210, "type 0x{code:02x}: {}", err.message);
+            assert!(
+                err.message.contains("mysqld_stmt_execute"),
+                "{}",
+                err.message
+            );
+        }
+    }
+    // The connection still works.
+    let answer = command(&mut raw, b"\x03SELECT 1").await;
+    assert_eq!(answer, [1], "a result set of one column");
+    drop(raw);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_stored_as_a_native_hash_logs_in_with_its_password() {
+    let extra = format!("\n[[users]]\nname = \"hashed\"\npassword = \"{PASSWORD_HASH}\"\n");
+    let env = env_with("", &extra).await;
+    let as_hashed = |password: &str| {
+        Opts::from(
+            env.opts()
+                .user(Some("hashed"))
+                .pass(Some(password.to_owned())),
+        )
+    };
+    let mut conn = Conn::new(as_hashed("password")).await.unwrap();
+    assert_eq!(
+        rows(&mut conn, "SELECT CURRENT_USER() IS NOT NULL").await,
+        vec![vec![Some("1".into())]]
+    );
+    drop(conn);
+    let (code, state, message) = server_error(Conn::new(as_hashed("passwore")).await);
+    assert_eq!((code, state.as_str()), (1045, "28000"), "{message}");
+    // The hash itself is not the password.
+    let (code, ..) = server_error(Conn::new(as_hashed(PASSWORD_HASH)).await);
+    assert_eq!(code, 1045);
+    env.stop().await;
+}
+
+fn write_config(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("shardgate.toml");
+    let text = "[[users]]\nname = \"app\"\npassword = \"app\"\n\
+                [backend]\nuser = \"u\"\npassword = \"\"\ndatabase = \"app\"\n\
+                [[shards]]\nname = \"s0\"\nprimary = \"127.0.0.1:3310\"\n\
+                [[shards]]\nname = \"s1\"\nprimary = \"127.0.0.1:3320\"\n\
+                [[tables]]\nname = \"users\"\nshard_key = \"id\"\n";
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn route_takes_negative_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let out = Command::new(env!("CARGO_BIN_EXE_shardgate"))
+        .arg("route")
+        .arg("--config")
+        .arg(&config)
+        .args(["--table", "users", "--key", "-1", "-42", "7"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shards: Vec<&str> = stdout.lines().collect();
+    assert_eq!(shards.len(), 3, "{stdout}");
+    assert!(shards.iter().all(|s| *s == "s0" || *s == "s1"), "{stdout}");
+}
+
+#[test]
+fn route_into_a_reader_that_stops_early_does_not_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    // Far more output than a pipe holds, so that writes go on after the reader is gone.
+    let keys: Vec<String> = (0..100_000).map(|k| k.to_string()).collect();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shardgate"))
+        .arg("route")
+        .arg("--config")
+        .arg(&config)
+        .args(["--table", "users", "--key"])
+        .args(&keys)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with('s'), "{first}");
+    // The reader is dropped here, like `head -1` exiting.
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        out.status.success() || out.status.code().is_none(),
+        "exit 0 (or a signal): {:?} {stderr}",
+        out.status
+    );
+}
