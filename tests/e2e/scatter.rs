@@ -260,7 +260,11 @@ async fn reference_tables_are_copied_to_every_shard_and_join_locally() {
     conn.query_drop("INSERT INTO countries VALUES ('DE', 'Germany'), ('KR', 'Korea')")
         .await
         .unwrap();
-    assert_eq!(conn.affected_rows(), 2, "one copy's rows, as one server answers");
+    assert_eq!(
+        conn.affected_rows(),
+        2,
+        "one copy's rows, as one server answers"
+    );
     conn.query_drop("UPDATE countries SET name = 'South Korea' WHERE code = 'KR'")
         .await
         .unwrap();

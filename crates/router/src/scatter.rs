@@ -329,7 +329,11 @@ fn plan_select(
 }
 
 /// Where each column of the shard statement's select list comes from (see [`ColumnOrigin`]).
-fn column_origins(stmt: &Statement, tables: &[TableRef<'_>], only_table: bool) -> Vec<ColumnOrigin> {
+fn column_origins(
+    stmt: &Statement,
+    tables: &[TableRef<'_>],
+    only_table: bool,
+) -> Vec<ColumnOrigin> {
     let Some((_, select)) = query_parts(stmt) else {
         return Vec::new();
     };
@@ -338,7 +342,10 @@ fn column_origins(stmt: &Statement, tables: &[TableRef<'_>], only_table: bool) -
             Expr::Identifier(id) if only_table => (&tables[0], id),
             Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
                 let qualifier = &parts[parts.len() - 2];
-                (tables.iter().find(|t| t.is_named(qualifier))?, &parts[parts.len() - 1])
+                (
+                    tables.iter().find(|t| t.is_named(qualifier))?,
+                    &parts[parts.len() - 1],
+                )
             }
             _ => return None,
         };
@@ -355,7 +362,8 @@ fn column_origins(stmt: &Statement, tables: &[TableRef<'_>], only_table: bool) -
             let name = f.name.to_string();
             if name.eq_ignore_ascii_case("min") || name.eq_ignore_ascii_case("max") {
                 if let FunctionArguments::List(list) = &f.args {
-                    if let [FunctionArg::Unnamed(FunctionArgExpr::Expr(arg))] = list.args.as_slice() {
+                    if let [FunctionArg::Unnamed(FunctionArgExpr::Expr(arg))] = list.args.as_slice()
+                    {
                         if let Some(origin) = column(arg) {
                             return origin;
                         }
