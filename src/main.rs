@@ -61,6 +61,10 @@ enum Cmd {
         key: Vec<String>,
         #[arg(long)]
         sql: Option<String>,
+        /// Read --sql under this sql_mode (e.g. `NO_BACKSLASH_ESCAPES,ANSI_QUOTES`), as a
+        /// session with it would.
+        #[arg(long, requires = "sql")]
+        sql_mode: Option<String>,
     },
     /// Start local MariaDB shards (primary + replicas, GTID replication) and the proxy in front.
     Sandbox {
@@ -101,7 +105,8 @@ fn main() -> ExitCode {
             table,
             key,
             sql,
-        } => route(&config, table, key, sql),
+            sql_mode,
+        } => route(&config, table, key, sql, sql_mode),
         Cmd::Serve {
             config,
             config_poll_interval_ms,
@@ -180,10 +185,15 @@ fn route(
     table: Option<String>,
     keys: Vec<String>,
     sql: Option<String>,
+    sql_mode: Option<String>,
 ) -> anyhow::Result<ExitCode> {
     let topology = load(config)?;
     if let Some(sql) = sql {
-        let plan = shardgate_router::plan_sql(&sql, &topology, shardgate_router::Syntax::DEFAULT)?;
+        let syntax = shardgate_router::Syntax {
+            sql_mode: shardgate_router::SqlMode::parse(sql_mode.as_deref().unwrap_or("")),
+            ..shardgate_router::Syntax::DEFAULT
+        };
+        let plan = shardgate_router::plan_sql(&sql, &topology, syntax)?;
         say!("{}", plan.display(&topology))?;
         return Ok(ExitCode::SUCCESS);
     }

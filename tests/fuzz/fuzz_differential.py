@@ -234,7 +234,8 @@ class Fuzzer:
             history.append((stmt.sql, "refused", stmt.stateful))
             return False
         ra = executor.run(r, stmt.sql)
-        diffs = executor.compare(stmt, pa, ra, self.topo.spans_shards)
+        mode = ",".join(sorted(sess.mode.modes))
+        diffs = executor.compare(stmt, pa, ra, lambda sql: self.topo.spans_shards(sql, mode))
         if ra.error is None and stmt.on_success is not None:
             stmt.on_success(sess)
         dirty.update(w for w in stmt.writes if w != "*")

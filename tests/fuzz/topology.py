@@ -217,10 +217,11 @@ class Topology:
     def proxy_alive(self):
         return self.proxy is not None and self.proxy.poll() is None
 
-    def spans_shards(self, sql):
-        """Whether `shardgate route --sql` runs `sql` on several shards (scatter, broadcast,
-        split, every shard or every copy)."""
-        cmd = [self.binary, "route", "--config", self.proxy_config_path, "--sql", sql]
+    def spans_shards(self, sql, sql_mode=""):
+        """Whether `shardgate route --sql` runs `sql` (read under `sql_mode`) on several shards
+        (scatter, broadcast, split, every shard or every copy)."""
+        cmd = [self.binary, "route", "--config", self.proxy_config_path, "--sql", sql,
+               "--sql-mode", sql_mode]
         try:
             p = subprocess.run(cmd, capture_output=True, timeout=60, text=True)
         except (OSError, subprocess.TimeoutExpired):

@@ -16,7 +16,10 @@ pub fn reads_last_insert_id(sql: &[u8]) -> bool {
     });
     // `@@identity` (and `@@last_insert_id`, found above) is the same value.
     function
-        || memchr::memmem::find_iter(sql, b"@@").any(|at| {
+        || memchr::memchr_iter(b'@', sql).any(|at| {
+            if sql.get(at + 1) != Some(&b'@') {
+                return false;
+            }
             let rest = &sql[at + 2..];
             let rest = match rest.get(..8) {
                 Some(p) if p.eq_ignore_ascii_case(b"session.") => &rest[8..],
