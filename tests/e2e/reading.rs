@@ -343,7 +343,9 @@ async fn string_keys_route_by_mariadbs_value() {
     conn.query_drop("CREATE TABLE tokens (token VARCHAR(20) PRIMARY KEY, n INT)")
         .await
         .unwrap();
-    conn.query_drop("INSERT INTO tokens (token, n) VALUES ('café', 1), ('042', 2), ('a%b', 3)")
+    conn.query_drop(
+        "INSERT INTO tokens (token, n) VALUES ('café', 1), ('042', 2), ('a%b', 3), ('alice@x.com', 4)",
+    )
         .await
         .unwrap();
     for (condition, matches) in [
@@ -355,6 +357,10 @@ async fn string_keys_route_by_mariadbs_value() {
         // A number compared with a string column compares as a number: '042' = 42.
         ("token = 42", 1),
         ("token = 0x636166C3A9", 1),
+        // The column's collation (utf8mb4_general_ci, PAD SPACE) decides equality.
+        ("token = 'ALICE@X.COM'", 1),
+        ("token = 'alice@x.com  '", 1),
+        ("token = 'CAFÉ'", 1),
     ] {
         let sql = format!("SELECT COUNT(*) FROM tokens WHERE {condition}");
         assert_eq!(count(&mut conn, &sql).await, matches, "{sql}");
@@ -377,6 +383,16 @@ async fn string_keys_route_by_mariadbs_value() {
     conn.query_drop("SELECT 1 / 0").await.unwrap();
     let (code, _, message) = server_error(conn.query_drop("SHOW WARNINGS").await);
     assert_eq!(code, 1235, "{message}");
+    // A statement without tables keeps the previous statement's diagnostics (MariaDB clears
+    // them only for statements that use tables).
+    assert!(conn.query_drop("SELECT nosuch FROM tokens").await.is_err());
+    conn.query_drop("SELECT 1").await.unwrap();
+    let (code, _, message) = server_error(conn.query_drop("SHOW WARNINGS").await);
+    assert_eq!(code, 1235, "{message}");
+    conn.query_drop("SELECT n FROM tokens WHERE token = 'x'")
+        .await
+        .unwrap();
+    assert!(rows(&mut conn, "SHOW WARNINGS").await.is_empty());
     drop(conn);
     env.stop().await;
 }

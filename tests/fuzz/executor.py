@@ -201,10 +201,10 @@ def comparable_column(c):
     return (name, typ, flags, dec, cs) + tuple(c[5:])
 
 
-def compare(stmt, p, r, spans_shards=None):
+def compare(stmt, p, r, incomparable_warnings=None):
     """Differences between the proxy's answer `p` and the reference's `r` (list of strings).
-    `spans_shards(sql)` says whether the proxy runs `sql` on several shards (whose warnings
-    are not comparable, see README)."""
+    `incomparable_warnings(sql)` says whether the warnings of `sql` depend on how rows are
+    split over the shards (see README, exclusion 4)."""
     diffs = []
     if p.error or r.error:
         if p.error and r.error:
@@ -255,7 +255,8 @@ def compare(stmt, p, r, spans_shards=None):
     if STRICT_WARNINGS:
         if p.warnings != r.warnings:
             diffs.append(f"warning count: proxy {p.warnings}, reference {r.warnings}")
-    elif bool(p.warnings) != bool(r.warnings) and not (spans_shards and spans_shards(stmt.sql)):
+    elif bool(p.warnings) != bool(r.warnings) and not (
+            incomparable_warnings and incomparable_warnings(stmt.sql)):
         # How many warnings a statement raises can depend on the plan (rows evaluated), which
         # differs between the shards and one server: only their presence is compared, and
         # only for statements that run on one shard.

@@ -33,9 +33,9 @@ STRINGS = ["abc", "ABC", "Abc", "O'Brien", "back\\slash", "trail  ", " lead", "m
            "dir\\"]
 LATIN1_STRINGS = [s for s in STRINGS if all(ord(c) < 256 for c in s)]
 
-# String shard keys: no trailing spaces (PAD SPACE collations make 'a' = 'a ' while the proxy
-# hashes bytes) and a binary collation (see README: exclusions).
-KEY_STRINGS = ["abc", "ABC", "Abc", "O'Brien", "back\\slash", " lead", "k1", "k2", "k10", "K1",
+# String shard keys, with case and trailing-space variants that PAD SPACE and `_ci` collations
+# call equal (`st_tags.tag` is utf8mb4_general_ci, `st_accounts.code` utf8mb4_bin).
+KEY_STRINGS = ["abc", "ABC", "Abc", "abc ", "Abc  ", "k1 ", "USER-1", "O'Brien", "back\\slash", " lead", "k1", "k2", "k10", "K1",
                "naïve", "straße", "日本語", "emoji 😀", "42", "042", "-7", "%", "a%b", "q\"uote",
                "line\nbreak", "x", "y", "z", "user-1", "user-2", "user-3", "ümlaut", "café",
                "CAFÉ", "tab\tkey", "0x2A", "1e3", "NULL", "a'b''c", "\\'", "semi;colon", "a\\b",
@@ -175,7 +175,8 @@ def build_schema(rng):
     ], ["code"], key="code", key_kind="str", strategy="consistent_hash"))
     t.append(Table("st_tags", "sharded", [
         Column("id", "int", "BIGINT", nullable=False, lo=1, hi=10 ** 12),
-        Column("tag", "str", "VARCHAR(30) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin", nullable=False),
+        Column("tag", "str", "VARCHAR(30) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci",
+               nullable=False, ci=True),
         Column("weight", "int", "INT", lo=-100, hi=100),
         str_col(rng, "note"),
     ], ["id"], key="tag", key_kind="str", strategy="hash_mod", pk_fresh=True))

@@ -131,8 +131,30 @@ pub fn hash_key(key: &KeyValue<'_>, integer_key: bool) -> Result<u64, RingError>
     Ok(match *key {
         KeyValue::Int(v) => xxh3_64(IntText::new(v).as_bytes()),
         KeyValue::Str(s) if integer_key => xxh3_64(IntText::new(parse_integer(s)?).as_bytes()),
-        KeyValue::Str(s) => xxh3_64(s),
+        KeyValue::Str(s) => hash_string_key(s),
     })
+}
+
+/// A string key hashes the way every common MariaDB collation compares it: without trailing
+/// spaces (PAD SPACE: `'a '` = `'a'`) and with ASCII letters in lower case (`_ci`: `'A'` =
+/// `'a'`). Keys that some collation calls equal then live on one shard; under a binary
+/// collation they are different keys that merely share it. (Non-ASCII letters fold
+/// differently per collation: the router does not pin reads by such keys.)
+fn hash_string_key(s: &[u8]) -> u64 {
+    let end = s.iter().rposition(|&b| b != b' ').map_or(0, |p| p + 1);
+    let s = &s[..end];
+    if !s.iter().any(u8::is_ascii_uppercase) {
+        return xxh3_64(s);
+    }
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    for chunk in s.chunks(64) {
+        let mut folded = [0u8; 64];
+        for (f, b) in folded.iter_mut().zip(chunk) {
+            *f = b.to_ascii_lowercase();
+        }
+        hasher.update(&folded[..chunk.len()]);
+    }
+    hasher.digest()
 }
 
 #[cfg(test)]
@@ -141,6 +163,18 @@ mod tests {
 
     fn text(v: i128) -> String {
         String::from_utf8(IntText::new(v).as_bytes().to_vec()).unwrap()
+    }
+
+    #[test]
+    fn string_keys_hash_as_collations_compare_them() {
+        let h = |s: &str| hash_key(&KeyValue::Str(s.as_bytes()), false).unwrap();
+        assert_eq!(h("Alice@X.com"), h("alice@x.com"));
+        assert_eq!(h("a  "), h("a"));
+        assert_ne!(h("a\t"), h("a"));
+        assert_ne!(h(" a"), h("a"));
+        let long = "ABCDEFGHIJKLMNOPQRSTUVWXYZ".repeat(7);
+        assert_eq!(h(&long), h(&long.to_lowercase()));
+        assert_eq!(h("ÉTÉ"), h("ÉTÉ"));
     }
 
     #[test]

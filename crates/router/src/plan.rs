@@ -178,7 +178,7 @@ impl DeferredRoute {
         };
         if self.verb != "INSERT" && !compares_by_key(rule.key_type, value) {
             return Err(RouteError::NotSupported(format!(
-                "a number compared with string shard key `{}` of `{}` matches by numeric value, on any shard",
+                "a number or non-ASCII string compared with string shard key `{}` of `{}` may match keys on any shard",
                 rule.shard_key, rule.name
             )));
         }
@@ -203,6 +203,9 @@ pub struct Plan {
     /// User variables it assigns inside a query (`@v := …`, `… INTO @v`), lower-cased with
     /// their `@`: read back from the connection it ran on and kept for the session.
     pub assigns: Vec<String>,
+    /// It names a table: MariaDB clears the previous statement's warnings for it (a statement
+    /// without tables adds its own to them).
+    pub uses_tables: bool,
 }
 
 impl Plan {
@@ -213,6 +216,7 @@ impl Plan {
             rewritten: None,
             table: None,
             assigns: Vec::new(),
+            uses_tables: false,
         }
     }
 
@@ -336,7 +340,9 @@ pub(crate) fn unsharded_conflict(
 }
 
 /// Whether a condition `key = value` finds its rows by the key's value: a number compared
-/// with a string key is compared as a number (`'042' = 42`), so it matches other keys too.
+/// with a string key is compared as a number (`'042' = 42`), and a non-ASCII string by the
+/// column's collation (`'é' = 'É'` under `_ci`), so they may match keys on other shards.
 pub(crate) fn compares_by_key(key_type: shardgate_config::ShardKeyType, value: &OwnedKey) -> bool {
-    key_type != shardgate_config::ShardKeyType::String || !matches!(value, OwnedKey::Int(_))
+    key_type != shardgate_config::ShardKeyType::String
+        || matches!(value, OwnedKey::Str(s) if s.is_ascii())
 }

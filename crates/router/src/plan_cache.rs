@@ -87,6 +87,7 @@ impl PlanCache {
             rewritten: None,
             table: template.table.clone(),
             assigns: template.assigns.clone(),
+            uses_tables: template.uses_tables,
         })
     }
 }

@@ -191,6 +191,7 @@ fn plan_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, Rou
     if sql.contains('?') {
         number_placeholders(&mut statements);
     }
+    let uses_tables = statements.iter().any(names_a_table);
     let mut plans = statements.iter().map(|s| plan_statement(s, topology));
     let Some(first) = plans.next() else {
         // Empty text: let the backend answer "Query was empty".
@@ -200,7 +201,7 @@ fn plan_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, Rou
         ));
     };
     if statements.len() == 1 {
-        return match first {
+        let planned = match first {
             Err(RouteError::InsertSpansShards { .. })
                 if matches!(statements[0], Statement::Insert(_)) =>
             {
@@ -231,6 +232,10 @@ fn plan_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, Rou
             }
             other => other,
         };
+        return planned.map(|mut plan| {
+            plan.uses_tables = uses_tables;
+            plan
+        });
     }
     let mut plan = first?;
     if plan.rewritten.is_some() {
@@ -252,6 +257,15 @@ fn plan_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, Rou
         }
     }
     Ok(plan)
+}
+
+/// Whether the statement names a table (`dual` is none).
+fn names_a_table(stmt: &Statement) -> bool {
+    sqlparser::ast::visit_relations(stmt, |name| match base_name(name) {
+        Some(t) if t == "dual" => ControlFlow::Continue(()),
+        _ => ControlFlow::Break(()),
+    })
+    .is_break()
 }
 
 /// `SELECT … LOCK IN SHARE MODE` without its suffix.

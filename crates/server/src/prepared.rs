@@ -154,7 +154,6 @@ impl Session {
 
     pub(crate) async fn stmt_execute(&mut self, arg: &[u8]) -> Step {
         let runtime = self.proxy.runtime();
-        self.diagnostics_clean = true;
         let id = statement_id(arg).unwrap_or_default();
         let Some(stmt) = self.statements.by_id.get_mut(&id) else {
             return self
@@ -200,6 +199,8 @@ impl Session {
         self.statement_assigns.clone_from(&plan.assigns);
         self.statement_reads_last_insert_id =
             shardgate_router::reads_last_insert_id(&execution.sql);
+        // A statement with tables starts MariaDB's list of warnings afresh.
+        self.diagnostics_clean |= plan.uses_tables;
         let shard = match &plan.route {
             Route::Shard(shard) => *shard,
             Route::Deferred(deferred) => {
@@ -260,6 +261,7 @@ impl Session {
         self.statement_assigns.clone_from(&plan.assigns);
         self.statement_reads_last_insert_id =
             shardgate_router::reads_last_insert_id(&execution.sql);
+        self.diagnostics_clean |= plan.uses_tables;
         match plan.route {
             Route::Shard(shard) => {
                 self.execute_on_shard(runtime, &plan, shard, execution)

@@ -486,7 +486,6 @@ impl Session {
         if let Some(diagnostics) = shardgate_router::diagnostics_statement(&sql) {
             return self.show_diagnostics(&runtime, diagnostics).await;
         }
-        self.diagnostics_clean = true;
         let cached = self.plans.plan(&sql, &runtime.topology, self.syntax);
         let plan = match cached.map_or_else(|| plan_sql(&sql, &runtime.topology, self.syntax), Ok) {
             Ok(plan) => plan,
@@ -505,6 +504,9 @@ impl Session {
         }
         self.statement_assigns.clone_from(&plan.assigns);
         self.statement_reads_last_insert_id = reads_last_insert_id(arg);
+        // A statement with tables starts MariaDB's list of warnings afresh; one without adds
+        // its own to the previous statement's.
+        self.diagnostics_clean |= plan.uses_tables;
         let text = plan.rewritten.as_deref().map_or(arg, str::as_bytes);
         crate::instruments::record_load(&runtime, &plan);
         let started = std::time::Instant::now();
@@ -608,6 +610,14 @@ impl Session {
             Route::Copies(shards) => {
                 let parts = shards.iter().map(|s| (*s, text)).collect();
                 self.fan_out(runtime, parts, true, Combine::Copies).await
+            }
+            // Under sql_safe_updates, whether MariaDB accepts an UPDATE / DELETE depends on how
+            // its WHERE clause can use a key: every shard gets the whole clause, as written.
+            Route::Split(parts)
+                if self.state.var_on("sql_safe_updates") && !starts_insert(text) =>
+            {
+                let parts = parts.iter().map(|(s, _)| (*s, text)).collect();
+                self.fan_out(runtime, parts, true, Combine::Sum).await
             }
             Route::Split(parts) => {
                 let parts = parts.iter().map(|(s, sql)| (*s, sql.as_bytes())).collect();
@@ -1267,4 +1277,25 @@ struct SetOutcome {
     /// The session's sql_mode afterwards, when the SET may have changed it.
     sql_mode: Option<SqlMode>,
     warnings: u16,
+}
+
+/// Whether the statement text begins (after spaces and comments) with INSERT or REPLACE.
+fn starts_insert(text: &[u8]) -> bool {
+    let mut rest = text;
+    loop {
+        rest = rest.trim_ascii_start();
+        if let Some(comment) = rest.strip_prefix(b"/*") {
+            match memchr::memmem::find(comment, b"*/") {
+                Some(end) => rest = &comment[end + 2..],
+                None => return false,
+            }
+        } else {
+            break;
+        }
+    }
+    let word = |w: &[u8]| {
+        rest.get(..w.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(w))
+    };
+    word(b"insert") || word(b"replace")
 }

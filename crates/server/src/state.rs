@@ -67,6 +67,14 @@ impl SessionState {
         Some(text.rsplit('=').next()?.trim())
     }
 
+    /// Whether the session set boolean variable `name` on (`1`, `ON`, `TRUE`).
+    pub fn var_on(&self, name: &str) -> bool {
+        self.var_value(name).is_some_and(|v| {
+            let v = v.trim_matches('\'');
+            v == "1" || v.eq_ignore_ascii_case("on") || v.eq_ignore_ascii_case("true")
+        })
+    }
+
     /// The value a `SET SESSION name = <number>` gave, if the session set it to a number.
     pub fn var_number(&self, name: &str) -> Option<u64> {
         self.var_value(name)?.parse().ok()
