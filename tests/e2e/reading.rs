@@ -291,18 +291,21 @@ async fn last_insert_id_is_mariadbs_own_column() {
     env.stop().await;
 }
 
+/// 3 shards with one more table: its config lines and its CREATE TABLE.
+async fn with_table(table_toml: &str, ddl: &str) -> (TestEnv, Conn) {
+    let env = TestEnv::start_with(3, 0, &format!("\n[[tables]]\n{table_toml}\n")).await;
+    let mut conn = env.connect().await;
+    conn.query_drop(ddl).await.unwrap();
+    (env, conn)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reference_table_writes_answer_as_one_copy() {
-    let env = TestEnv::start_with(
-        3,
-        0,
-        "\n[[tables]]\nname = \"countries\"\nreference = true\n",
+    let (env, mut conn) = with_table(
+        "name = \"countries\"\nreference = true",
+        "CREATE TABLE countries (id INT PRIMARY KEY, name VARCHAR(20))",
     )
     .await;
-    let mut conn = env.connect().await;
-    conn.query_drop("CREATE TABLE countries (id INT PRIMARY KEY, name VARCHAR(20))")
-        .await
-        .unwrap();
     assert_eq!(
         affected(&mut conn, "INSERT INTO countries VALUES (1, 'a'), (2, 'b')").await,
         2,
@@ -333,16 +336,11 @@ async fn reference_table_writes_answer_as_one_copy() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn string_keys_route_by_mariadbs_value() {
-    let env = TestEnv::start_with(
-        3,
-        0,
-        "\n[[tables]]\nname = \"tokens\"\nshard_key = \"token\"\nshard_key_type = \"string\"\n",
+    let (env, mut conn) = with_table(
+        "name = \"tokens\"\nshard_key = \"token\"\nshard_key_type = \"string\"",
+        "CREATE TABLE tokens (token VARCHAR(20) PRIMARY KEY, n INT)",
     )
     .await;
-    let mut conn = env.connect().await;
-    conn.query_drop("CREATE TABLE tokens (token VARCHAR(20) PRIMARY KEY, n INT)")
-        .await
-        .unwrap();
     conn.query_drop(
         "INSERT INTO tokens (token, n) VALUES ('café', 1), ('042', 2), ('a%b', 3), ('alice@x.com', 4)",
     )

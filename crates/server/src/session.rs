@@ -25,7 +25,7 @@ use crate::errors::{unknown_command, ClientError};
 use crate::fan_out::Combine;
 use crate::prepared::Statements;
 use crate::runtime::Runtime;
-use crate::state::{expect_ok, read_back_into, SessionState};
+use crate::state::{expect_ok, SessionState};
 use crate::Proxy;
 
 /// Why a session ends early.
@@ -726,18 +726,14 @@ impl Session {
         result: Result<Finish, ForwardError>,
     ) -> Result<Finish, ForwardError> {
         let result = result?;
-        if let Err(e) = crate::state::read_back_into(
+        crate::state::read_back_or_retire(
             &mut self.state,
             &mut self.last_insert_id,
             &self.statement_assigns,
             self.statement_reads_last_insert_id,
             conn,
         )
-        .await
-        {
-            tracing::warn!(error = %e, "could not read back the statement's user variables");
-            conn.broken = true;
-        }
+        .await;
         Ok(result)
     }
 
@@ -823,21 +819,14 @@ impl Session {
         };
         let mut assigned = Vec::new();
         if result.is_ok() {
-            match read_back_into(
+            assigned = crate::state::read_back_or_retire(
                 &mut self.state,
                 &mut self.last_insert_id,
                 &self.statement_assigns,
                 self.statement_reads_last_insert_id,
                 conn,
             )
-            .await
-            {
-                Ok(vars) => assigned = vars,
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not read back the statement's user variables");
-                    conn.broken = true;
-                }
-            }
+            .await;
         }
         // The transaction's other shards take the same values (a reset would end it there).
         let fingerprint = self.state.fingerprint();

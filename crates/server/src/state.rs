@@ -178,6 +178,25 @@ pub async fn read_back_into(
     Ok(back.vars)
 }
 
+/// [`read_back_into`] after a statement whose answer already reached the client: a connection
+/// that cannot answer is retired (and logged) instead of failing the statement.
+pub async fn read_back_or_retire(
+    state: &mut SessionState,
+    last_insert_id: &mut u64,
+    assigns: &[String],
+    reads_last_insert_id: bool,
+    conn: &mut BackendConn,
+) -> Vec<(String, Vec<u8>)> {
+    match read_back_into(state, last_insert_id, assigns, reads_last_insert_id, conn).await {
+        Ok(vars) => vars,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read back the statement's user variables");
+            conn.broken = true;
+            Vec::new()
+        }
+    }
+}
+
 /// What a statement left on its connection that the session keeps: `LAST_INSERT_ID()` (when
 /// `last_insert_id`) and the values of user variables `names` (`@x`).
 pub struct ReadBack {
