@@ -138,19 +138,18 @@ fn chaining_operators(sql: &str, syntax: Syntax) -> usize {
 }
 
 /// Names each `?` placeholder by its position in the text (`?0`, `?1`, …), the order in which
-/// COM_STMT_EXECUTE binds parameters.
-pub(crate) fn number_placeholders(statements: &mut Vec<Statement>) {
+/// COM_STMT_EXECUTE binds parameters. Positions count every `?` of the text's tokens, also
+/// those the tree holds somewhere else than an expression (`{ts ?}`).
+pub(crate) fn number_placeholders(statements: &mut Vec<Statement>, sql: &str, syntax: Syntax) {
     let is_unnumbered = |v: &sqlparser::ast::ValueWithSpan| matches!(&v.value, sqlparser::ast::Value::Placeholder(p) if p == "?");
-    let mut positions = Vec::new();
-    let _ = sqlparser::ast::visit_expressions(&*statements, |e| {
-        if let Expr::Value(v) = e {
-            if is_unnumbered(v) {
-                positions.push((v.span.start.line, v.span.start.column));
-            }
-        }
-        ControlFlow::<()>::Continue(())
-    });
-    positions.sort_unstable();
+    let Ok(tokens) = crate::lex::tokenize(sql, syntax, false) else {
+        return;
+    };
+    let positions: Vec<(u64, u64)> = tokens
+        .iter()
+        .filter(|t| matches!(&t.token, Token::Placeholder(p) if p == "?"))
+        .map(|t| (t.span.start.line, t.span.start.column))
+        .collect();
     let _ = sqlparser::ast::visit_expressions_mut(statements, |e| {
         if let Expr::Value(v) = e {
             if is_unnumbered(v) {
@@ -189,7 +188,7 @@ fn plan_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, Rou
     };
     let mut statements = statements;
     if sql.contains('?') {
-        number_placeholders(&mut statements);
+        number_placeholders(&mut statements, sql, syntax);
     }
     let uses_tables = statements.iter().any(names_a_table);
     let mut plans = statements.iter().map(|s| plan_statement(s, topology));

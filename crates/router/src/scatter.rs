@@ -300,7 +300,7 @@ fn plan_select(
             "the statement could not be re-read for rewriting",
         ));
     }
-    crate::planner::number_placeholders(&mut verbatim);
+    crate::planner::number_placeholders(&mut verbatim, sql, syntax);
     let params = placeholders(&verbatim[0]);
     let Some((vq, vselect)) = query_parts(&verbatim[0]) else {
         return Err(refuse(
