@@ -281,6 +281,17 @@ async fn last_insert_id_is_mariadbs_own_column() {
             "{sql}"
         );
     }
+    // An id given explicitly is reported in the OK but leaves LAST_INSERT_ID() alone.
+    let explicit = conn
+        .query_iter("INSERT INTO seq (id, v) VALUES (100, 3)")
+        .await
+        .unwrap()
+        .last_insert_id();
+    assert_eq!(explicit, Some(100));
+    assert_eq!(
+        rows(&mut conn, "SELECT LAST_INSERT_ID()").await,
+        vec![vec![Some("1".into())]]
+    );
     // LAST_INSERT_ID(expr) sets the session's value, as on one server.
     conn.query_drop("SELECT LAST_INSERT_ID(42)").await.unwrap();
     assert_eq!(

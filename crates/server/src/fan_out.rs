@@ -163,13 +163,14 @@ impl Session {
             failures.push(("every shard".into(), Totals::copies_differ_error()));
         }
         let all_ok = all_ok && !totals.copies_differ;
-        if all_ok && self.statement_reads_last_insert_id {
-            // `LAST_INSERT_ID(expr)` in a write sets the session's value: read it from the first part.
+        let unsure = all_ok && self.settle_reported_id(totals.last_insert_id);
+        self.statement_id_unsure = unsure;
+        if all_ok && (self.statement_reads_last_insert_id || unsure) {
+            // `LAST_INSERT_ID(expr)` in a write sets the session's value, and an id the parts
+            // reported may have been given: read it from the first part.
             if let Some((_, conn)) = open.first_mut() {
                 match crate::state::read_back(conn, true, &[]).await {
-                    Ok(back) => {
-                        self.last_insert_id = back.last_insert_id.unwrap_or(self.last_insert_id)
-                    }
+                    Ok(back) => self.adopt_read_id(back.last_insert_id.unwrap_or_default()),
                     Err(e) => failures.push(("the first shard".into(), ClientError::from(&e))),
                 }
             }
@@ -278,9 +279,13 @@ impl Session {
         if failure.is_none() && totals.copies_differ {
             failure = Some(Totals::copies_differ_error());
         }
-        if let (None, true, Some(&first)) =
-            (&failure, self.statement_reads_last_insert_id, ran.first())
-        {
+        let unsure = failure.is_none() && self.settle_reported_id(totals.last_insert_id);
+        self.statement_id_unsure = unsure;
+        if let (None, true, Some(&first)) = (
+            &failure,
+            self.statement_reads_last_insert_id || unsure,
+            ran.first(),
+        ) {
             // `LAST_INSERT_ID(expr)` in a write sets the session's value: read it from the first part.
             let conn = self
                 .txn
@@ -288,9 +293,7 @@ impl Session {
                 .and_then(|t| t.conn(first))
                 .expect("joined above");
             match crate::state::read_back(conn, true, &[]).await {
-                Ok(back) => {
-                    self.last_insert_id = back.last_insert_id.unwrap_or(self.last_insert_id)
-                }
+                Ok(back) => self.adopt_read_id(back.last_insert_id.unwrap_or_default()),
                 Err(e) => failure = Some(ClientError::from(&e)),
             }
         }

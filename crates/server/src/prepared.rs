@@ -199,6 +199,8 @@ impl Session {
         self.statement_assigns.clone_from(&plan.assigns);
         self.statement_reads_last_insert_id =
             shardgate_router::reads_last_insert_id(&execution.sql);
+        // Its values are parameters: an id it reports is read back (see `reads_back`).
+        self.statement_insert = crate::session::starts_insert(&execution.sql).then(Vec::new);
         // A statement with tables starts MariaDB's list of warnings afresh.
         self.diagnostics_clean |= plan.uses_tables;
         let shard = match &plan.route {
@@ -261,6 +263,8 @@ impl Session {
         self.statement_assigns.clone_from(&plan.assigns);
         self.statement_reads_last_insert_id =
             shardgate_router::reads_last_insert_id(&execution.sql);
+        // Its values are parameters: an id it reports is read back (see `reads_back`).
+        self.statement_insert = crate::session::starts_insert(&execution.sql).then(Vec::new);
         self.diagnostics_clean |= plan.uses_tables;
         match plan.route {
             Route::Shard(shard) => {

@@ -90,7 +90,7 @@ impl Session {
             let _timed = meter.time(kind);
             work.run(&mut conn, &mut self.client).await
         };
-        let result = match self.reads_back() {
+        let result = match self.reads_back(&result) {
             true => self.after_statement(&mut conn, result).await,
             false => result,
         };
@@ -156,7 +156,7 @@ impl Session {
                 let _timed = meter.time(StatementKind::Read);
                 work.run(&mut conn, &mut self.client).await
             };
-            let result = match self.reads_back() {
+            let result = match self.reads_back(&result) {
                 true => self.after_statement(&mut conn, result).await,
                 false => result,
             };

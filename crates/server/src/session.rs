@@ -165,6 +165,14 @@ pub(crate) struct Session {
     /// The statement being run may read `LAST_INSERT_ID()`: each connection it runs on gets
     /// the session's value first, and the single-connection paths read it back afterwards.
     pub(crate) statement_reads_last_insert_id: bool,
+    /// The statement being run is an INSERT / REPLACE: its text (empty for a prepared one),
+    /// which tells an id MariaDB generated from one the statement gave (see `reads_back`).
+    pub(crate) statement_insert: Option<Vec<u8>>,
+    /// The id the statement's OK reported may have been given, not generated: read
+    /// LAST_INSERT_ID() back.
+    pub(crate) statement_id_unsure: bool,
+    /// That id.
+    statement_reported_id: u64,
     /// How the session's text is read: its `sql_mode` and the servers' version.
     pub(crate) syntax: Syntax,
     /// The last statement left no warning and no error: `SHOW WARNINGS` is empty, whichever
@@ -271,6 +279,9 @@ impl Session {
             consistency_override: None,
             statement_assigns: Vec::new(),
             statement_reads_last_insert_id: false,
+            statement_insert: None,
+            statement_id_unsure: false,
+            statement_reported_id: 0,
             syntax,
             initial_syntax: syntax,
             diagnostics_clean: true,
@@ -376,9 +387,6 @@ impl Session {
         last_insert_id: u64,
         warnings: u16,
     ) -> Step {
-        if last_insert_id != 0 {
-            self.last_insert_id = last_insert_id;
-        }
         self.diagnostics_clean &= warnings == 0;
         let ok = packets::ok(&OkInfo {
             affected_rows,
@@ -415,6 +423,7 @@ impl Session {
             self.client.reset_seq();
             self.statement_assigns.clear();
             self.statement_reads_last_insert_id = false;
+            self.statement_insert = None;
             let packet = match self.client.read_packet().await {
                 Ok(p) => p,
                 Err(ProtocolError::Closed) => return Ok(()),
@@ -504,6 +513,9 @@ impl Session {
         }
         self.statement_assigns.clone_from(&plan.assigns);
         self.statement_reads_last_insert_id = reads_last_insert_id(arg);
+        if starts_insert(arg) {
+            self.statement_insert = Some(arg.to_vec());
+        }
         // A statement with tables starts MariaDB's list of warnings afresh; one without adds
         // its own to the previous statement's.
         self.diagnostics_clean |= plan.uses_tables;
@@ -647,7 +659,7 @@ impl Session {
             work.run(&mut conn, &mut self.client).await
         };
         let pool = conn.pool().clone();
-        let result = match self.reads_back() {
+        let result = match self.reads_back(&result) {
             true => self.after_statement(&mut conn, result).await,
             false => result,
         };
@@ -712,9 +724,47 @@ impl Session {
         }
     }
 
-    /// Whether the statement being run left something on its connection to read back.
-    pub(crate) fn reads_back(&self) -> bool {
-        !self.statement_assigns.is_empty() || self.statement_reads_last_insert_id
+    /// Takes the id a statement's OK reported as the session's LAST_INSERT_ID(), unless the
+    /// statement may have given it explicitly (see `reads_back`): then `true`, read it back.
+    pub(crate) fn settle_reported_id(&mut self, reported: u64) -> bool {
+        if reported == 0 {
+            return false;
+        }
+        self.statement_reported_id = reported;
+        match &self.statement_insert {
+            Some(text) if text.is_empty() || mentions_number(text, reported) => true,
+            _ => {
+                self.last_insert_id = reported;
+                false
+            }
+        }
+    }
+
+    /// The session's LAST_INSERT_ID() after reading `read` back from the statement's
+    /// connection: that value when the connection had the session's before the statement
+    /// (`before_statement`); otherwise the reported id if the statement generated it
+    /// (LAST_INSERT_ID() equals it), else unchanged (the id was given explicitly).
+    pub(crate) fn adopt_read_id(&mut self, read: u64) {
+        if self.statement_reads_last_insert_id
+            || (self.statement_id_unsure && read == self.statement_reported_id)
+        {
+            self.last_insert_id = read;
+        }
+    }
+
+    /// Whether the statement that just ran left something on its connection to read back
+    /// (see `after_statement`). An id its OK reports is the session's LAST_INSERT_ID() when
+    /// MariaDB generated it; MariaDB reports an id an INSERT gave explicitly too, without
+    /// changing LAST_INSERT_ID(): when the INSERT's text holds that number (or is a prepared
+    /// statement's), the value is read back from the connection.
+    pub(crate) fn reads_back(&mut self, result: &Result<Finish, ForwardError>) -> bool {
+        self.statement_id_unsure = match result {
+            Ok(Finish::Ok { last_insert_id, .. }) => self.settle_reported_id(*last_insert_id),
+            _ => false,
+        };
+        !self.statement_assigns.is_empty()
+            || self.statement_reads_last_insert_id
+            || self.statement_id_unsure
     }
 
     /// After the statement ran on `conn`: reads back what it left there that the session
@@ -726,14 +776,16 @@ impl Session {
         result: Result<Finish, ForwardError>,
     ) -> Result<Finish, ForwardError> {
         let result = result?;
+        let mut read = self.last_insert_id;
         crate::state::read_back_or_retire(
             &mut self.state,
-            &mut self.last_insert_id,
+            &mut read,
             &self.statement_assigns,
-            self.statement_reads_last_insert_id,
+            self.statement_reads_last_insert_id || self.statement_id_unsure,
             conn,
         )
         .await;
+        self.adopt_read_id(read);
         Ok(result)
     }
 
@@ -749,15 +801,8 @@ impl Session {
                     "backend asked for LOAD DATA LOCAL".into(),
                 ))
             }
-            Ok(Finish::Ok {
-                last_insert_id,
-                warnings,
-                ..
-            }) => {
-                // LAST_INSERT_ID() changes only when a statement generated an id.
-                if last_insert_id != 0 {
-                    self.last_insert_id = last_insert_id;
-                }
+            // LAST_INSERT_ID() was settled by `reads_back`.
+            Ok(Finish::Ok { warnings, .. }) => {
                 self.diagnostics_clean &= warnings == 0;
                 return Ok(());
             }
@@ -818,16 +863,21 @@ impl Session {
             work.run(conn, &mut self.client).await
         };
         let mut assigned = Vec::new();
-        if result.is_ok() {
+        if self.reads_back(&result) {
+            let txn = self.txn.as_mut().expect("joined above");
+            let conn = txn.conn(shard).expect("joined above");
+            let mut read = self.last_insert_id;
             assigned = crate::state::read_back_or_retire(
                 &mut self.state,
-                &mut self.last_insert_id,
+                &mut read,
                 &self.statement_assigns,
-                self.statement_reads_last_insert_id,
+                self.statement_reads_last_insert_id || self.statement_id_unsure,
                 conn,
             )
             .await;
+            self.adopt_read_id(read);
         }
+        let txn = self.txn.as_mut().expect("joined above");
         // The transaction's other shards take the same values (a reset would end it there).
         let fingerprint = self.state.fingerprint();
         for (other, other_conn) in txn.joined.iter_mut() {
@@ -1269,7 +1319,7 @@ struct SetOutcome {
 }
 
 /// Whether the statement text begins (after spaces and comments) with INSERT or REPLACE.
-fn starts_insert(text: &[u8]) -> bool {
+pub(crate) fn starts_insert(text: &[u8]) -> bool {
     let mut rest = text;
     loop {
         rest = rest.trim_ascii_start();
@@ -1287,4 +1337,15 @@ fn starts_insert(text: &[u8]) -> bool {
             .is_some_and(|p| p.eq_ignore_ascii_case(w))
     };
     word(b"insert") || word(b"replace")
+}
+
+/// Whether `text` holds `number` as a decimal token of its own (not inside a longer one).
+fn mentions_number(text: &[u8], number: u64) -> bool {
+    let digits = number.to_string();
+    memchr::memmem::find_iter(text, digits.as_bytes()).any(|at| {
+        let before = at.checked_sub(1).map(|i| text[i]);
+        let after = text.get(at + digits.len()).copied();
+        !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'_')
+            && !after.is_some_and(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'_')
+    })
 }
