@@ -242,7 +242,8 @@ class Fuzzer:
             # warns about) differs from one server's (README, exclusion 4).
             low = sql.lower()
             return any(t in low for t in sharded) or self.topo.spans_shards(sql, mode)
-        diffs = executor.compare(stmt, pa, ra, incomparable_warnings)
+        diffs = executor.compare(stmt, pa, ra, incomparable_warnings,
+                                 lambda sql: self.topo.spans_shards(sql, mode))
         if ra.error is None and stmt.on_success is not None:
             stmt.on_success(sess)
         dirty.update(w for w in stmt.writes if w != "*")

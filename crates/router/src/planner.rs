@@ -40,7 +40,7 @@ pub fn plan_sql(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, 
     }
     if let Some(what) = crate::text::previous_statement_diagnostic(sql, syntax) {
         return Err(RouteError::NotSupported(format!(
-            "{what} describes the previous statement on its backend connection, and through shardgate's pool the previous statement may have run on another one: not supported by shardgate yet"
+            "{what} describes what the previous statement left on its backend connection, and through shardgate's pool that may be another connection: not supported by shardgate yet"
         )));
     }
     let mut plan = plan_large_or_small(sql, topology, syntax)?;

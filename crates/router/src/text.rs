@@ -71,11 +71,18 @@ pub(crate) fn assigned_user_variables(sql: &str, syntax: crate::Syntax) -> Vec<S
     names
 }
 
-/// The first function or variable in the text that describes the previous statement
-/// (`ROW_COUNT()`, `FOUND_ROWS()`, `@@warning_count`, `@@error_count`), as written.
+/// The first function or variable in the text that describes the previous statement or the
+/// backend connection's transaction (`ROW_COUNT()`, `FOUND_ROWS()`, `@@warning_count`,
+/// `@@error_count`, `@@in_transaction`), as written.
 pub(crate) fn previous_statement_diagnostic(sql: &str, syntax: crate::Syntax) -> Option<String> {
     use sqlparser::tokenizer::Token;
-    const NAMES: [&str; 4] = ["row_count", "found_rows", "warning_count", "error_count"];
+    const NAMES: [&str; 5] = [
+        "row_count",
+        "found_rows",
+        "warning_count",
+        "error_count",
+        "in_transaction",
+    ];
     if !NAMES.iter().any(|n| find_ignore_case(sql, n).is_some()) {
         return None;
     }
@@ -104,8 +111,12 @@ pub(crate) fn previous_statement_diagnostic(sql: &str, syntax: crate::Syntax) ->
             ("row_count" | "found_rows", _) if called => {
                 return Some(format!("{}()", v.to_uppercase()))
             }
-            (_, Some(n @ ("warning_count" | "error_count"))) => return Some(format!("@@{n}")),
-            (n @ ("warning_count" | "error_count"), _) if scoped => return Some(format!("@@{n}")),
+            (_, Some(n @ ("warning_count" | "error_count" | "in_transaction"))) => {
+                return Some(format!("@@{n}"))
+            }
+            (n @ ("warning_count" | "error_count" | "in_transaction"), _) if scoped => {
+                return Some(format!("@@{n}"))
+            }
             _ => {}
         }
     }
