@@ -292,6 +292,19 @@ async fn last_insert_id_is_mariadbs_own_column() {
         rows(&mut conn, "SELECT LAST_INSERT_ID()").await,
         vec![vec![Some("1".into())]]
     );
+    // A multi-row INSERT that fails after generating ids may have moved LAST_INSERT_ID(),
+    // which its error does not say: refused until an INSERT succeeds, never guessed.
+    assert!(conn
+        .query_drop("INSERT INTO seq (v) VALUES (4), ('not a number')")
+        .await
+        .is_err());
+    let (code, _, message) = server_error(conn.query_drop("SELECT LAST_INSERT_ID()").await);
+    assert_eq!(code, 1235, "{message}");
+    conn.query_drop("INSERT INTO seq (v) VALUES (5)")
+        .await
+        .unwrap();
+    let generated: Option<u64> = conn.query_first("SELECT LAST_INSERT_ID()").await.unwrap();
+    assert!(generated.is_some_and(|id| id > 100), "{generated:?}");
     // LAST_INSERT_ID(expr) sets the session's value, as on one server.
     conn.query_drop("SELECT LAST_INSERT_ID(42)").await.unwrap();
     assert_eq!(

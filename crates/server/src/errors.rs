@@ -117,3 +117,13 @@ pub(crate) fn not_utf8_rewrite() -> ClientError {
         "shardgate must rewrite this statement, which it can only do for UTF-8 text; send it in utf8mb4 (SET NAMES utf8mb4) or split it by shard yourself",
     )
 }
+
+/// A statement reads LAST_INSERT_ID() after an INSERT failed (see
+/// `Session::last_insert_id_unknown`).
+pub(crate) fn last_insert_id_unknown() -> ClientError {
+    ClientError::new(
+        1235,
+        b"42000",
+        "LAST_INSERT_ID() after a failed INSERT is not known to shardgate (MariaDB may have moved it to an id generated before the failing row); it is known again after an INSERT that succeeds",
+    )
+}

@@ -176,6 +176,10 @@ impl Session {
             }
         }
         let all_ok = all_ok && failures.is_empty();
+        if !all_ok && self.statement_insert.is_some() {
+            // A part may have moved LAST_INSERT_ID() before failing (see `Session`).
+            self.last_insert_id_unknown = true;
+        }
         // Finish the transactions: all commit, or all roll back.
         let end: &[u8] = if all_ok { b"COMMIT" } else { b"ROLLBACK" };
         let ends = open.iter_mut().map(|(shard, conn)| async move {
@@ -302,6 +306,9 @@ impl Session {
                 .send_ok_with_id(totals.affected, totals.last_insert_id, totals.warnings)
                 .await;
         };
+        if self.statement_insert.is_some() {
+            self.last_insert_id_unknown = true;
+        }
         let txn = self.txn.as_mut().expect("joined above");
         let mut lost = false;
         for shard in ran {

@@ -201,6 +201,11 @@ impl Session {
             shardgate_router::reads_last_insert_id(&execution.sql);
         // Its values are parameters: an id it reports is read back (see `reads_back`).
         self.statement_insert = crate::session::starts_insert(&execution.sql).then(Vec::new);
+        if self.statement_reads_last_insert_id && self.last_insert_id_unknown {
+            return self
+                .send_error(crate::errors::last_insert_id_unknown())
+                .await;
+        }
         // A statement with tables starts MariaDB's list of warnings afresh.
         self.diagnostics_clean |= plan.uses_tables;
         let shard = match &plan.route {
@@ -265,6 +270,11 @@ impl Session {
             shardgate_router::reads_last_insert_id(&execution.sql);
         // Its values are parameters: an id it reports is read back (see `reads_back`).
         self.statement_insert = crate::session::starts_insert(&execution.sql).then(Vec::new);
+        if self.statement_reads_last_insert_id && self.last_insert_id_unknown {
+            return self
+                .send_error(crate::errors::last_insert_id_unknown())
+                .await;
+        }
         self.diagnostics_clean |= plan.uses_tables;
         match plan.route {
             Route::Shard(shard) => {

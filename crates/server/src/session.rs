@@ -173,6 +173,10 @@ pub(crate) struct Session {
     pub(crate) statement_id_unsure: bool,
     /// That id.
     statement_reported_id: u64,
+    /// An INSERT failed: MariaDB may have moved LAST_INSERT_ID() to an id it generated for a
+    /// row before the failing one, which the error does not report. Until an id is known
+    /// again, statements that read LAST_INSERT_ID() are refused rather than answered wrong.
+    pub(crate) last_insert_id_unknown: bool,
     /// How the session's text is read: its `sql_mode` and the servers' version.
     pub(crate) syntax: Syntax,
     /// The last statement left no warning and no error: `SHOW WARNINGS` is empty, whichever
@@ -282,6 +286,7 @@ impl Session {
             statement_insert: None,
             statement_id_unsure: false,
             statement_reported_id: 0,
+            last_insert_id_unknown: false,
             syntax,
             initial_syntax: syntax,
             diagnostics_clean: true,
@@ -348,6 +353,7 @@ impl Session {
         self.txn = None;
         self.statements.clear();
         self.last_insert_id = 0;
+        self.last_insert_id_unknown = false;
         self.consistency_override = None;
         self.syntax = self.initial_syntax;
         self.state = SessionState::new(database, collation);
@@ -467,6 +473,7 @@ impl Session {
                     self.state.database = database;
                     self.statements.clear();
                     self.last_insert_id = 0;
+                    self.last_insert_id_unknown = false;
                     self.consistency_override = None;
                     self.syntax = self.initial_syntax;
                     self.send_ok(0, 0).await?
@@ -513,6 +520,11 @@ impl Session {
         }
         self.statement_assigns.clone_from(&plan.assigns);
         self.statement_reads_last_insert_id = reads_last_insert_id(arg);
+        if self.statement_reads_last_insert_id && self.last_insert_id_unknown {
+            return self
+                .send_error(crate::errors::last_insert_id_unknown())
+                .await;
+        }
         if starts_insert(arg) {
             self.statement_insert = Some(arg.to_vec());
         }
@@ -735,6 +747,7 @@ impl Session {
             Some(text) if text.is_empty() || mentions_number(text, reported) => true,
             _ => {
                 self.last_insert_id = reported;
+                self.last_insert_id_unknown = false;
                 false
             }
         }
@@ -749,6 +762,7 @@ impl Session {
             || (self.statement_id_unsure && read == self.statement_reported_id)
         {
             self.last_insert_id = read;
+            self.last_insert_id_unknown = false;
         }
     }
 
@@ -760,6 +774,10 @@ impl Session {
     pub(crate) fn reads_back(&mut self, result: &Result<Finish, ForwardError>) -> bool {
         self.statement_id_unsure = match result {
             Ok(Finish::Ok { last_insert_id, .. }) => self.settle_reported_id(*last_insert_id),
+            Ok(Finish::Err(_)) if self.statement_insert.is_some() => {
+                self.last_insert_id_unknown = true;
+                false
+            }
             _ => false,
         };
         !self.statement_assigns.is_empty()
