@@ -20,7 +20,6 @@ SERVER_STATUS_IN_TRANS = 1
 # Column flags compared: NOT_NULL, UNSIGNED, BINARY.
 FLAG_MASK = 1 | 32 | 128
 FLOAT_TYPES = {4, 5}  # FLOAT, DOUBLE
-FLOAT_DIGITS = 10  # significant digits compared for floating-point aggregates
 STRICT_WARNINGS = False  # compare warning counts exactly (--strict-warnings)
 
 
@@ -138,15 +137,10 @@ def ci_norm(v):
 
 
 def float_norm(v):
-    if v is None:
-        return None
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        return v
-    if x == 0:
-        return "0"
-    return "%.*g" % (FLOAT_DIGITS, x)
+    """A DOUBLE/FLOAT aggregate's value is not compared, only whether it is NULL: MariaDB
+    does not define the order a SUM/AVG adds in, and with cancellation (1e19 + 1 - 1e19) any
+    digit can change (README, exclusion 2)."""
+    return None if v is None else "float"
 
 
 def normalizers(stmt, fields):
