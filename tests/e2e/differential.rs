@@ -52,9 +52,10 @@ const GENERATED: usize = 320;
 /// 111 of 784 when co-located joins (and joins with reference tables) began to scatter: of the
 /// joins, only the deliberately refused ones remain (3: a join not on shard keys, an outer join
 /// keeping reference rows). Of the rest, 25 are aggregates run after the corpus's session
-/// reset `sql_select_limit = DEFAULT` on the same connection. Lower it as support grows;
-/// raise it only deliberately.
-const MAX_NOT_SUPPORTED: usize = 84;
+/// reset `sql_select_limit = DEFAULT` on the same connection. 83 of 784 after session 4
+/// (statements read as MariaDB reads them; MIN/MAX and expressions compared by their columns'
+/// collation). Lower it as support grows; raise it only deliberately.
+const MAX_NOT_SUPPORTED: usize = 83;
 const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
 const CORPUS: &str = include_str!("differential/corpus.sql");
 /// The extra columns, added with the same statements through the proxy and on the plain server.
@@ -1702,7 +1703,10 @@ async fn sharded_answers_equal_one_mariadb() {
     if !by_message.is_empty() {
         println!("--- not supported (1235), by message:");
         for (message, sqls) in &by_message {
-            println!("{:4} × {message}\n       e.g. {}", sqls.len(), sqls[0]);
+            println!("{:4} × {message}", sqls.len());
+            for sql in sqls {
+                println!("       {sql}");
+            }
         }
     }
     for (case, e) in &tally.failed {

@@ -358,6 +358,14 @@ fn column_origins(
         if let Some(origin) = column(e) {
             return origin;
         }
+        // `CAST(x AS CHAR)` has the connection's collation, which the column reports.
+        if let Expr::Cast { data_type, .. } = e {
+            let text = data_type.to_string().to_ascii_uppercase();
+            return match text.contains("CHARACTER SET") || text.contains("CHARSET") {
+                true => ColumnOrigin::Expression,
+                false => ColumnOrigin::Constant,
+            };
+        }
         if let Expr::Function(f) = e {
             let name = f.name.to_string();
             if name.eq_ignore_ascii_case("min") || name.eq_ignore_ascii_case("max") {
@@ -371,15 +379,27 @@ fn column_origins(
                 }
             }
         }
-        let mut names_a_column = false;
+        let mut columns = Vec::new();
+        let mut known = true;
         let _ = visit_expressions(e, |x| {
-            names_a_column |= matches!(x, Expr::Identifier(_) | Expr::CompoundIdentifier(_));
+            match x {
+                Expr::Identifier(_) | Expr::CompoundIdentifier(_) => match column(x) {
+                    Some(ColumnOrigin::Column { table, column }) => columns.push((table, column)),
+                    _ => known = false,
+                },
+                // An explicit collation or character set: not the columns'.
+                Expr::Collate { .. }
+                | Expr::Cast { .. }
+                | Expr::Convert { .. }
+                | Expr::Prefixed { .. } => known = false,
+                _ => {}
+            }
             ControlFlow::<()>::Continue(())
         });
-        if names_a_column {
-            ColumnOrigin::Expression
-        } else {
-            ColumnOrigin::Constant
+        match (known, columns.is_empty()) {
+            (false, _) => ColumnOrigin::Expression,
+            (true, true) => ColumnOrigin::Constant,
+            (true, false) => ColumnOrigin::Derived(columns),
         }
     };
     select

@@ -31,7 +31,10 @@ pub enum ColumnOrigin {
     Constant,
     /// A table's column, or MIN/MAX of one: that column's collation.
     Column { table: String, column: String },
-    /// Some other expression over columns: the proxy does not know its collation.
+    /// An expression over these columns and constants (no COLLATE, CAST or introducer): the
+    /// columns' collation, when they share one.
+    Derived(Vec<(String, String)>),
+    /// Some other expression: the proxy does not know its collation.
     Expression,
 }
 

@@ -698,25 +698,43 @@ impl Session {
                 }
                 _ => None,
             });
-            if origin.is_none()
-                && matches!(
-                    plan.origins.get(c),
-                    Some(shardgate_router::ColumnOrigin::Expression)
-                )
-            {
-                return Err(ClientError::new(
+            let unknown = || {
+                ClientError::new(
                     1235,
                     b"42000",
-                    format!("comparing `{name}` across shards needs the collation of an expression over columns, which shardgate does not know yet; compare a plain column"),
-                ));
-            }
-            let real = match origin {
-                Some(origin) => runtime
+                    format!("comparing `{name}` across shards needs the collation of an expression whose columns differ in collation, or that sets one itself, which shardgate does not know yet; compare a plain column"),
+                )
+            };
+            let derived = match (&origin, plan.origins.get(c)) {
+                (None, Some(shardgate_router::ColumnOrigin::Expression)) => return Err(unknown()),
+                (None, Some(shardgate_router::ColumnOrigin::Derived(columns))) => {
+                    // MariaDB gives a function of columns of one collation that collation.
+                    let mut ids = Vec::with_capacity(columns.len());
+                    for (table, column) in columns {
+                        let key = (self.state.database.clone(), table.clone(), column.clone());
+                        let id = runtime
+                            .column_collation(plan.shards[0], self.flavor, key)
+                            .await
+                            .map_err(|e| ClientError::from(&e))?;
+                        ids.push(id);
+                    }
+                    match ids.first() {
+                        Some(Some(first)) if ids.iter().all(|id| *id == Some(*first)) => {
+                            Some(*first)
+                        }
+                        _ => return Err(unknown()),
+                    }
+                }
+                _ => None,
+            };
+            let real = match (derived, origin) {
+                (Some(id), _) => id,
+                (None, Some(origin)) => runtime
                     .column_collation(plan.shards[0], self.flavor, origin)
                     .await
                     .map_err(|e| ClientError::from(&e))?
                     .unwrap_or(meta.charset),
-                None => meta.charset,
+                (None, None) => meta.charset,
             };
             if !exact_collation(real) {
                 let collation = mysql_common::collations::Collation::resolve(
