@@ -3,6 +3,7 @@
 //! user variables assigned inside statements, subqueries over sharded tables where the proxy
 //! would run them on one shard, and `LAST_INSERT_ID()` with MariaDB's own column.
 
+use mysql_async::consts::{ColumnFlags, ColumnType};
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 
@@ -241,32 +242,10 @@ async fn last_insert_id_is_mariadbs_own_column() {
         "SELECT LAST_INSERT_ID() AS id",
     ] {
         let mut proxied = conn.query_iter(sql).await.unwrap();
-        let proxied_columns: Vec<_> = proxied
-            .columns_ref()
-            .iter()
-            .map(|c| {
-                (
-                    c.name_str().into_owned(),
-                    c.column_type(),
-                    c.flags(),
-                    c.column_length(),
-                )
-            })
-            .collect();
+        let proxied_columns = column_summary(proxied.columns_ref());
         let proxied_rows: Vec<mysql_async::Row> = proxied.collect().await.unwrap();
         let mut server = direct.query_iter(sql).await.unwrap();
-        let server_columns: Vec<_> = server
-            .columns_ref()
-            .iter()
-            .map(|c| {
-                (
-                    c.name_str().into_owned(),
-                    c.column_type(),
-                    c.flags(),
-                    c.column_length(),
-                )
-            })
-            .collect();
+        let server_columns = column_summary(server.columns_ref());
         let server_rows: Vec<mysql_async::Row> = server.collect().await.unwrap();
         assert_eq!(proxied_columns, server_columns, "{sql}");
         assert_eq!(
@@ -421,4 +400,19 @@ async fn string_keys_route_by_mariadbs_value() {
 
 async fn affected(conn: &mut Conn, sql: &str) -> u64 {
     conn.query_iter(sql).await.unwrap().affected_rows()
+}
+
+/// Name, type, flags and length of each column: what a client sees of them.
+fn column_summary(columns: &[mysql_async::Column]) -> Vec<(String, ColumnType, ColumnFlags, u32)> {
+    columns
+        .iter()
+        .map(|c| {
+            (
+                c.name_str().into_owned(),
+                c.column_type(),
+                c.flags(),
+                c.column_length(),
+            )
+        })
+        .collect()
 }

@@ -196,18 +196,10 @@ impl Session {
         let Some(plan) = plan else {
             return self.execute_interpolated(&runtime, &execution).await;
         };
-        self.statement_assigns.clone_from(&plan.assigns);
-        self.statement_reads_last_insert_id =
-            shardgate_router::reads_last_insert_id(&execution.sql);
         // Its values are parameters: an id it reports is read back (see `reads_back`).
-        self.statement_insert = crate::session::starts_insert(&execution.sql).then(Vec::new);
-        if self.statement_reads_last_insert_id && self.last_insert_id_unknown {
-            return self
-                .send_error(crate::errors::last_insert_id_unknown())
-                .await;
+        if let Err(e) = self.begin_statement(&plan, &execution.sql, false) {
+            return self.send_error(e).await;
         }
-        // A statement with tables starts MariaDB's list of warnings afresh.
-        self.diagnostics_clean |= plan.uses_tables;
         let shard = match &plan.route {
             Route::Shard(shard) => *shard,
             Route::Deferred(deferred) => {
@@ -265,17 +257,10 @@ impl Session {
             Ok(plan) => plan,
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };
-        self.statement_assigns.clone_from(&plan.assigns);
-        self.statement_reads_last_insert_id =
-            shardgate_router::reads_last_insert_id(&execution.sql);
         // Its values are parameters: an id it reports is read back (see `reads_back`).
-        self.statement_insert = crate::session::starts_insert(&execution.sql).then(Vec::new);
-        if self.statement_reads_last_insert_id && self.last_insert_id_unknown {
-            return self
-                .send_error(crate::errors::last_insert_id_unknown())
-                .await;
+        if let Err(e) = self.begin_statement(&plan, &execution.sql, false) {
+            return self.send_error(e).await;
         }
-        self.diagnostics_clean |= plan.uses_tables;
         match plan.route {
             Route::Shard(shard) => {
                 self.execute_on_shard(runtime, &plan, shard, execution)

@@ -518,19 +518,9 @@ impl Session {
         if rewrites && std::str::from_utf8(arg).is_err() {
             return self.send_error(crate::errors::not_utf8_rewrite()).await;
         }
-        self.statement_assigns.clone_from(&plan.assigns);
-        self.statement_reads_last_insert_id = reads_last_insert_id(arg);
-        if self.statement_reads_last_insert_id && self.last_insert_id_unknown {
-            return self
-                .send_error(crate::errors::last_insert_id_unknown())
-                .await;
+        if let Err(e) = self.begin_statement(&plan, arg, true) {
+            return self.send_error(e).await;
         }
-        if starts_insert(arg) {
-            self.statement_insert = Some(arg.to_vec());
-        }
-        // A statement with tables starts MariaDB's list of warnings afresh; one without adds
-        // its own to the previous statement's.
-        self.diagnostics_clean |= plan.uses_tables;
         let text = plan.rewritten.as_deref().map_or(arg, str::as_bytes);
         crate::instruments::record_load(&runtime, &plan);
         let started = std::time::Instant::now();
@@ -734,6 +724,31 @@ impl Session {
                 self.send_error(e).await
             }
         }
+    }
+
+    /// Notes what the statement about to run (planned as `plan`, from `text`) needs around it
+    /// (the `statement_*` fields). `keep_text`: an INSERT's text tells generated ids from given
+    /// ones (a prepared statement's holds `?` instead of its values). An error when it would
+    /// read a LAST_INSERT_ID() the session does not know.
+    pub(crate) fn begin_statement(
+        &mut self,
+        plan: &Plan,
+        text: &[u8],
+        keep_text: bool,
+    ) -> Result<(), ClientError> {
+        self.statement_assigns.clone_from(&plan.assigns);
+        self.statement_reads_last_insert_id = reads_last_insert_id(text);
+        if self.statement_reads_last_insert_id && self.last_insert_id_unknown {
+            return Err(crate::errors::last_insert_id_unknown());
+        }
+        self.statement_insert = starts_insert(text).then(|| match keep_text {
+            true => text.to_vec(),
+            false => Vec::new(),
+        });
+        // A statement with tables starts MariaDB's list of warnings afresh; one without adds
+        // its own to the previous statement's.
+        self.diagnostics_clean |= plan.uses_tables;
+        Ok(())
     }
 
     /// Takes the id a statement's OK reported as the session's LAST_INSERT_ID(), unless the
