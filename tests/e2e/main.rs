@@ -11,6 +11,7 @@ mod deploy_files;
 mod differential;
 mod foundation;
 mod hardening;
+mod pinning;
 mod prepared;
 mod prepared_scatter;
 mod reading;

@@ -2,6 +2,7 @@
 //! decides where it runs. Pure: no I/O, no async.
 
 mod colocated;
+mod connection_state;
 mod error;
 mod last_insert_id;
 pub mod lex;
@@ -18,6 +19,7 @@ mod shard_key;
 mod syntax;
 mod text;
 
+pub use connection_state::{ConnectionState, HandlerAction, NamedLockCalls};
 pub use error::RouteError;
 pub use last_insert_id::{reads_last_insert_id, set_last_insert_id};
 pub use plan::{DeferredRoute, Plan, Route, SessionVar, StatementKind, TxnCommand};

@@ -42,8 +42,12 @@ pub enum TxnCommand {
     Begin,
     Commit,
     Rollback,
-    /// SAVEPOINT / ROLLBACK TO / RELEASE: run inside the open transaction.
-    Savepoint,
+    /// `SAVEPOINT name`.
+    Savepoint(String),
+    /// `ROLLBACK TO [SAVEPOINT] name`.
+    RollbackTo(String),
+    /// `RELEASE SAVEPOINT name`.
+    Release(String),
 }
 
 /// Where a statement runs.
@@ -206,6 +210,9 @@ pub struct Plan {
     /// It names a table: MariaDB clears the previous statement's warnings for it (a statement
     /// without tables adds its own to them).
     pub uses_tables: bool,
+    /// State it creates or ends on its connection (temporary tables, locks, handlers), which
+    /// the session keeps that connection for.
+    pub connection_state: Option<crate::ConnectionState>,
 }
 
 impl Plan {
@@ -217,6 +224,7 @@ impl Plan {
             table: None,
             assigns: Vec::new(),
             uses_tables: false,
+            connection_state: None,
         }
     }
 
@@ -316,6 +324,9 @@ impl fmt::Display for PlanDisplay<'_> {
         }
         if let Some(sql) = &self.plan.rewritten {
             write!(f, " as `{sql}`")?;
+        }
+        if let Some(state) = &self.plan.connection_state {
+            write!(f, "; connection state: {state:?}")?;
         }
         Ok(())
     }

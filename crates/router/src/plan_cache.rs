@@ -64,6 +64,7 @@ impl PlanCache {
                     .flatten()
                     .filter(|p| {
                         p.rewritten.is_none()
+                            && p.connection_state.is_none()
                             && matches!(p.route, Route::Shard(_) | Route::Deferred(_))
                     })
                     .map(Arc::new);
@@ -88,6 +89,7 @@ impl PlanCache {
             table: template.table.clone(),
             assigns: template.assigns.clone(),
             uses_tables: template.uses_tables,
+            connection_state: None,
         })
     }
 }

@@ -11,6 +11,7 @@ use sqlparser::ast::{
 };
 use sqlparser::tokenizer::Token;
 
+use crate::connection_state::{self, ConnectionState};
 use crate::shard_key::{
     base_name, constraint_in_where, key_source, keys_joined, shard_names, Constraint, KeySource,
     TableRef,
@@ -28,9 +29,6 @@ use crate::{
 /// `syntax` says how the session reads text: its `sql_mode` and the server version that
 /// decides which executable comments run (see [`crate::lex`]).
 pub fn plan_sql(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, RouteError> {
-    if crate::text::find_ignore_case(sql, "get_lock").is_some() {
-        return Err(connection_state("GET_LOCK()"));
-    }
     let text = crate::lex::resolve_comments(sql, syntax);
     let sql = text.as_ref();
     if syntax.sql_mode.contains(SqlMode::ORACLE) && !is_set(sql) {
@@ -45,6 +43,11 @@ pub fn plan_sql(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, 
     }
     let mut plan = plan_large_or_small(sql, topology, syntax)?;
     plan.assigns = crate::text::assigned_user_variables(sql, syntax);
+    if connection_state::mentions_named_locks(sql.as_bytes()) && plan.connection_state.is_none() {
+        if let Some(calls) = connection_state::named_lock_calls(sql, syntax) {
+            connection_state::attach_named_locks(&mut plan, calls, topology)?;
+        }
+    }
     if !plan.assigns.is_empty() && !matches!(plan.route, Route::Shard(_) | Route::Deferred(_)) {
         return Err(RouteError::NotSupported(
             "assigning user variables inside a statement (`@v := …`, `INTO @v`) that runs on several shards is not supported by shardgate: each shard would assign its own value".into(),
@@ -312,6 +315,12 @@ fn unparsed(
             .map(str::to_owned)
             .collect(),
     };
+    if words
+        .first()
+        .is_some_and(|w| w.eq_ignore_ascii_case("handler"))
+    {
+        return connection_state::plan_handler(&words, topology);
+    }
     for word in &words {
         if let Some(rule) = topology.table(word) {
             return Err(RouteError::Unparsed {
@@ -325,7 +334,7 @@ fn unparsed(
         .map(|w| w.to_ascii_lowercase())
         .unwrap_or_default();
     match first.as_str() {
-        "lock" | "unlock" | "handler" | "prepare" | "execute" | "deallocate" => {
+        "lock" | "unlock" | "prepare" | "execute" | "deallocate" => {
             return Err(connection_state(&first.to_ascii_uppercase()))
         }
         "kill" | "xa" | "grant" | "revoke" => {
@@ -431,8 +440,26 @@ pub fn plan_statement(stmt: &Statement, topology: &Topology) -> Result<Plan, Rou
                 "COMMIT/ROLLBACK AND CHAIN is not supported by shardgate; end the transaction and BEGIN again".into(),
             ))
         }
-        Statement::CreateTable(ct) if ct.temporary => Err(connection_state("CREATE TEMPORARY TABLE")),
-        Statement::LockTables { .. } | Statement::UnlockTables => Err(connection_state("LOCK TABLES")),
+        Statement::CreateTable(ct) if ct.temporary => {
+            connection_state::plan_temporary_table(ct, stmt, topology)
+        }
+        Statement::LockTables { tables } => connection_state::plan_lock_tables(tables, topology),
+        Statement::UnlockTables => Ok(connection_state::plan_unlock_tables(topology)),
+        Statement::Drop {
+            object_type: ObjectType::Table,
+            names,
+            temporary,
+            ..
+        } => {
+            let mut plan = match temporary {
+                // Only temporary tables: the session's, on the default shard.
+                true => Plan::new(StatementKind::Write, Route::Shard(topology.default_shard)),
+                false => plan_ddl(stmt, topology)?,
+            };
+            let names = names.iter().filter_map(base_name).collect();
+            plan.connection_state = Some(ConnectionState::DropsTables(names));
+            Ok(plan)
+        }
         Statement::Prepare { .. } | Statement::Execute { .. } | Statement::Deallocate { .. } => {
             Err(connection_state("SQL-level PREPARE/EXECUTE (use the binary protocol's prepared statements)"))
         }
@@ -448,9 +475,14 @@ pub fn plan_statement(stmt: &Statement, topology: &Topology) -> Result<Plan, Rou
         Statement::Rollback {
             savepoint: None, ..
         } => Ok(txn(TxnCommand::Rollback)),
-        Statement::Rollback { .. }
-        | Statement::Savepoint { .. }
-        | Statement::ReleaseSavepoint { .. } => Ok(txn(TxnCommand::Savepoint)),
+        Statement::Rollback {
+            savepoint: Some(name),
+            ..
+        } => Ok(txn(TxnCommand::RollbackTo(name.value.clone()))),
+        Statement::Savepoint { name } => Ok(txn(TxnCommand::Savepoint(name.value.clone()))),
+        Statement::ReleaseSavepoint { name } => {
+            Ok(txn(TxnCommand::Release(name.value.clone())))
+        }
         Statement::CreateDatabase { .. } | Statement::CreateSchema { .. } => {
             Ok(Plan::new(StatementKind::Ddl, Route::AllShards))
         }
@@ -489,7 +521,7 @@ fn base_name_raw(name: &ObjectName) -> Option<String> {
 }
 
 /// Sharded tables a statement mentions anywhere (including subqueries), lower-cased, in order.
-fn sharded_relations(stmt: &Statement, topology: &Topology) -> Vec<String> {
+pub(crate) fn sharded_relations(stmt: &Statement, topology: &Topology) -> Vec<String> {
     let mut found = Vec::new();
     let _ = sqlparser::ast::visit_relations(stmt, |name| {
         if let Some(table) = base_name(name).filter(|t| topology.table(t).is_some()) {

@@ -97,7 +97,7 @@ impl Session {
         }
         // DDL commits implicitly anyway; rows written on several shards cannot join a
         // single-shard transaction.
-        if (atomic && self.in_transaction()) || !self.txn_shards().is_empty() {
+        if (atomic && self.in_transaction()) || !self.pins.txn_shards().is_empty() {
             let e = ClientError::new(
                 1235,
                 b"42000",
@@ -115,20 +115,68 @@ impl Session {
         } else {
             StatementKind::Ddl
         };
+        let pinned_shards: Vec<ShardId> = parts
+            .iter()
+            .map(|&(s, _)| s)
+            .filter(|s| self.pins.has(*s))
+            .collect();
+        // Connections the session keeps (holding its temporary tables, locks) run their
+        // shard's part and come back; under LOCK TABLES a part runs without a transaction of
+        // its own, as BEGIN would release the locks.
+        let lent: Vec<Option<PooledConn>> = parts.iter().map(|&(s, _)| self.pins.take(s)).collect();
+        let table_locks = self.pins.table_locks.clone();
         let this = &*self;
-        let runs = parts.iter().map(|&(shard, sql)| async move {
-            let mut conn = this.checkout(runtime, shard).await?;
-            if atomic {
-                expect_ok(&mut conn, Command::COM_QUERY, b"BEGIN").await?;
+        let runs = parts.iter().zip(lent).map(|(&(shard, sql), lent)| {
+            let transactional = atomic && !table_locks.contains(&shard);
+            async move {
+                let (mut conn, pinned) = match lent {
+                    Some(conn) => (conn, true),
+                    None => (this.checkout(runtime, shard).await?, false),
+                };
+                let meter = runtime.instruments.primary(shard);
+                let finish = async {
+                    if transactional {
+                        expect_ok(&mut conn, Command::COM_QUERY, b"BEGIN").await?;
+                    }
+                    let _timed = meter.time(kind);
+                    conn.execute(Command::COM_QUERY, sql).await
+                }
+                .await;
+                Ok::<_, BackendError>((finish, transactional, pinned, conn))
             }
-            let meter = runtime.instruments.primary(shard);
-            let finish = {
-                let _timed = meter.time(kind);
-                conn.execute(Command::COM_QUERY, sql).await?
-            };
-            Ok((finish, atomic.then_some(conn)))
         });
-        let results: Vec<PartResult> = futures_util::future::join_all(runs).await;
+        let mut kept: Vec<(ShardId, PooledConn)> = Vec::new();
+        let mut untransacted: Vec<&str> = Vec::new();
+        let mut results: Vec<PartResult> = Vec::with_capacity(parts.len());
+        for (run, &(shard, _)) in futures_util::future::join_all(runs)
+            .await
+            .into_iter()
+            .zip(&parts)
+        {
+            let (finish, transactional, pinned, mut conn) = match run {
+                Ok(run) => run,
+                Err(e) => {
+                    results.push(Err(e));
+                    continue;
+                }
+            };
+            if finish.is_err() && pinned {
+                // Its state is in an unknown condition: never back to the pool.
+                conn.broken = true;
+            }
+            if atomic && !transactional && matches!(finish, Ok(Finish::Ok { .. })) {
+                untransacted.push(runtime.topology.shards[shard].name.as_str());
+            }
+            let conn = match (transactional, pinned) {
+                (true, _) => Some(conn),
+                (false, true) => {
+                    kept.push((shard, conn));
+                    None
+                }
+                (false, false) => None,
+            };
+            results.push(finish.map(|f| (f, conn)));
+        }
         let all_ok = results
             .iter()
             .all(|r| matches!(r, Ok((Finish::Ok { .. }, _))));
@@ -193,7 +241,12 @@ impl Session {
                 Err(e) => failures.push((name, ClientError::from(&e))),
             }
         }
-        drop(open);
+        for (shard, conn) in open.into_iter().chain(kept) {
+            if pinned_shards.contains(&shard) {
+                self.pins.give_back(shard, conn);
+            }
+        }
+        self.pins.release_unneeded(runtime.topology.default_shard);
         let Some(((name, first), rest)) = failures.split_first() else {
             return self
                 .send_ok_with_id(totals.affected, totals.last_insert_id, totals.warnings)
@@ -211,6 +264,12 @@ impl Session {
             e.message.push_str(&format!(
                 "; the parts on {} were committed",
                 committed.join(", ")
+            ));
+        } else if !untransacted.is_empty() {
+            // Under LOCK TABLES the parts ran without a transaction.
+            e.message.push_str(&format!(
+                "; under LOCK TABLES each shard's part commits by itself: the parts on {} were kept",
+                untransacted.join(", ")
             ));
         } else if atomic {
             e.message.push_str("; no shard kept any of its rows");
@@ -238,9 +297,9 @@ impl Session {
                 failure = Some(e);
                 break;
             }
-            let txn = self.txn.as_mut().expect("joined above");
+            let txn = self.pins.txn.as_mut().expect("joined above");
             txn.wrote = true;
-            let conn = txn.conn(shard).expect("joined above");
+            let conn = self.pins.conn(shard).expect("joined above");
             let named = |e: ClientError| ClientError {
                 message: format!("shard {}: {}", name(shard), e.message),
                 ..e
@@ -291,11 +350,7 @@ impl Session {
             ran.first(),
         ) {
             // `LAST_INSERT_ID(expr)` in a write sets the session's value: read it from the first part.
-            let conn = self
-                .txn
-                .as_mut()
-                .and_then(|t| t.conn(first))
-                .expect("joined above");
+            let conn = self.pins.conn(first).expect("joined above");
             match crate::state::read_back(conn, true, &[]).await {
                 Ok(back) => self.adopt_read_id(back.last_insert_id.unwrap_or_default()),
                 Err(e) => failure = Some(ClientError::from(&e)),
@@ -309,10 +364,9 @@ impl Session {
         if self.statement_insert.is_some() {
             self.last_insert_id_unknown = true;
         }
-        let txn = self.txn.as_mut().expect("joined above");
         let mut lost = false;
         for shard in ran {
-            let conn = txn.conn(shard).expect("joined above");
+            let conn = self.pins.conn(shard).expect("joined above");
             let undone = !conn.broken
                 && expect_ok(
                     conn,
@@ -326,7 +380,7 @@ impl Session {
         self.send_error(e).await?;
         if lost {
             // Part of the statement may have stayed on a shard: the transaction cannot go on.
-            self.txn = None;
+            self.pins = Default::default();
             return Err(End::BrokenAnswer(
                 "a statement over several shards could not be undone inside its transaction".into(),
             ));

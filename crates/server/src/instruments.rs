@@ -192,6 +192,22 @@ impl Drop for ClientConnection {
     }
 }
 
+/// The `shardgate_pinned_sessions` gauge of `reason`.
+pub(crate) fn pinned_session(reason: crate::pins::PinReason) -> &'static prometheus::IntGauge {
+    static GAUGES: OnceLock<Vec<prometheus::IntGauge>> = OnceLock::new();
+    let gauges = GAUGES.get_or_init(|| {
+        crate::pins::PinReason::ALL
+            .iter()
+            .map(|r| metrics().pinned_sessions.with_label_values(&[r.label()]))
+            .collect()
+    });
+    let at = crate::pins::PinReason::ALL
+        .iter()
+        .position(|r| *r == reason)
+        .expect("every reason is listed");
+    &gauges[at]
+}
+
 /// Counts a planned statement's requests for the hot-spot score of its sharded table: one on
 /// its shard, or one on every shard a scatter reaches.
 pub(crate) fn record_load(runtime: &crate::runtime::Runtime, plan: &shardgate_router::Plan) {

@@ -1,11 +1,14 @@
 //! The proxy process: listener, client sessions, and the executor that runs plans on backends.
 
 mod admin;
+mod diagnostics;
 mod endpoints;
 mod errors;
 mod fan_out;
+mod held_state;
 mod hotspots;
 mod instruments;
+mod pins;
 mod prepared;
 mod probe;
 mod reads;
@@ -15,6 +18,7 @@ mod scatter;
 mod session;
 mod slow_log;
 mod state;
+mod transaction;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -92,7 +92,7 @@ impl Session {
         // metadata; the statement stays cached on that connection.
         // MariaDB gets the client's bytes as sent (planning read a lossy UTF-8 copy).
         let sql: Arc<[u8]> = Arc::from(arg);
-        let prepared = match self.pinned_conn(shard) {
+        let prepared = match self.pins.conn(shard) {
             Some(conn) => conn.prepare_cached(&sql).await,
             None => match self.checkout(&runtime, shard).await {
                 Ok(mut conn) => conn.prepare_cached(&sql).await,
@@ -233,13 +233,8 @@ impl Session {
         execution: &Execution<'_>,
     ) -> Step {
         let work = Work::Execute(execution);
-        if self.in_transaction() {
-            self.in_txn(runtime, shard, plan.kind, work).await
-        } else {
-            let hint = crate::reads::consistency_hint(&execution.sql);
-            self.run_single(runtime, shard, plan.kind, plan.table.as_deref(), hint, work)
-                .await
-        }
+        self.on_shard(runtime, shard, plan, &execution.sql, work)
+            .await
     }
 
     /// An execution whose route depends on more than one shard-key value (or a statement over

@@ -90,6 +90,9 @@ impl Session {
             let _timed = meter.time(kind);
             work.run(&mut conn, &mut self.client).await
         };
+        if let Ok(finish) = &result {
+            self.keep_diagnostics(&mut conn, finish).await;
+        }
         let result = match self.reads_back(&result) {
             true => self.after_statement(&mut conn, result).await,
             false => result,
@@ -156,6 +159,9 @@ impl Session {
                 let _timed = meter.time(StatementKind::Read);
                 work.run(&mut conn, &mut self.client).await
             };
+            if let Ok(finish) = &result {
+                self.keep_diagnostics(&mut conn, finish).await;
+            }
             let result = match self.reads_back(&result) {
                 true => self.after_statement(&mut conn, result).await,
                 false => result,

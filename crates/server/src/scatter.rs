@@ -240,7 +240,7 @@ impl Session {
     ) -> Step {
         let multi = runtime.topology.server.transaction_mode == TransactionMode::Multi;
         let in_txn = multi && self.in_transaction();
-        if let (false, Some(&joined)) = (in_txn, self.txn_shards().first()) {
+        if let (false, Some(&joined)) = (in_txn, self.pins.txn_shards().first()) {
             let e = ClientError::new(
                 1235,
                 b"42000",
@@ -254,46 +254,56 @@ impl Session {
         if let Some(e) = self.unmergeable_session(plan) {
             return self.send_error(e).await;
         }
-        let conns: Vec<Result<PooledConn, ClientError>> = if in_txn {
+        if in_txn {
             for &shard in &plan.shards {
                 if let Err(e) = self.join_txn(runtime, shard).await {
                     return self.send_error(e).await;
                 }
-                let mut conn = self
-                    .txn
-                    .as_mut()
-                    .and_then(|t| t.take(shard))
-                    .expect("joined above");
-                let ready = self.before_statement(&mut conn).await;
-                self.txn
-                    .as_mut()
-                    .expect("joined above")
-                    .give_back(shard, conn);
-                if let Err(e) = ready {
-                    return self.send_error(ClientError::from(&e)).await;
-                }
             }
-            let txn = self.txn.as_mut().expect("joined above");
-            plan.shards
-                .iter()
-                .map(|&shard| Ok(txn.take(shard).expect("joined above")))
-                .collect()
-        } else {
-            let this = &*self;
-            let checkouts = plan.shards.iter().map(|&shard| async move {
-                this.checkout(runtime, shard)
-                    .await
-                    .map_err(|e| ClientError::from(&e))
+        }
+        // The connections the session keeps (its transaction's, or one holding its state) are
+        // lent to the shards' tasks and come back afterwards; the other shards get pooled ones.
+        let mut pinned: Vec<Option<PooledConn>> = Vec::with_capacity(plan.shards.len());
+        for &shard in &plan.shards {
+            let Some(mut conn) = self.pins.take(shard) else {
+                pinned.push(None);
+                continue;
+            };
+            let ready = self.before_statement(&mut conn).await;
+            pinned.push(Some(conn));
+            if let Err(e) = ready {
+                for (&shard, conn) in plan.shards.iter().zip(pinned) {
+                    if let Some(conn) = conn {
+                        self.pins.give_back(shard, conn);
+                    }
+                }
+                return self.send_error(ClientError::from(&e)).await;
+            }
+        }
+        let this = &*self;
+        let checkouts = plan
+            .shards
+            .iter()
+            .zip(pinned)
+            .map(|(&shard, pinned)| async move {
+                match pinned {
+                    Some(conn) => Ok((conn, true)),
+                    None => this
+                        .checkout(runtime, shard)
+                        .await
+                        .map(|conn| (conn, false))
+                        .map_err(|e| ClientError::from(&e)),
+                }
             });
-            futures_util::future::join_all(checkouts).await
-        };
+        let conns: Vec<Result<(PooledConn, bool), ClientError>> =
+            futures_util::future::join_all(checkouts).await;
         let settings = &runtime.topology.server;
         let mut inputs = Vec::with_capacity(conns.len());
         let mut lent = Vec::new();
         let mut refused = None;
         for (i, (&shard, conn)) in plan.shards.iter().zip(conns).enumerate() {
             let name = runtime.topology.shards[shard].name.clone();
-            let mut conn = match conn {
+            let (mut conn, kept) = match conn {
                 Ok(conn) => conn,
                 Err(e) => {
                     refused.get_or_insert(shard_error(&name, e));
@@ -307,10 +317,10 @@ impl Session {
             let meter = runtime.instruments.primary(shard).clone();
             let task = tokio::spawn(async move {
                 let _timed = meter.time(shardgate_router::StatementKind::Read);
-                pump(&mut conn, sql, name, timeout, tx, in_txn).await;
+                pump(&mut conn, sql, name, timeout, tx, kept).await;
                 conn
             });
-            if in_txn {
+            if kept {
                 lent.push((shard, task));
             }
             inputs.push(rx);
@@ -322,23 +332,23 @@ impl Session {
             }
             None => self.merge_scatter(runtime, plan, inputs, binary).await,
         };
-        // A transaction's connections come back once their shards' answers are read.
+        // The kept connections come back once their shards' answers are read.
         let mut lost = None;
         for (shard, task) in lent {
             match task.await {
-                Ok(conn) if !conn.broken => {
-                    if let Some(txn) = self.txn.as_mut() {
-                        txn.give_back(shard, conn);
-                    }
+                Ok(conn) if !conn.broken => self.pins.give_back(shard, conn),
+                Ok(conn) => {
+                    self.pins.give_back(shard, conn);
+                    lost = Some(runtime.topology.shards[shard].name.clone());
                 }
-                _ => lost = Some(runtime.topology.shards[shard].name.clone()),
+                Err(_) => lost = Some(runtime.topology.shards[shard].name.clone()),
             }
         }
         if let Some(shard) = lost {
-            self.txn = None;
+            self.pins = Default::default();
             step?;
             return Err(End::BrokenAnswer(format!(
-                "shard {shard}: the transaction's connection broke during a statement over several shards"
+                "shard {shard}: a pinned connection broke during a statement over several shards"
             )));
         }
         step
@@ -465,7 +475,10 @@ impl Session {
             .await
         {
             Ok(warnings) => {
-                self.diagnostics_clean &= warnings == 0;
+                if warnings > 0 {
+                    self.diagnostics =
+                        crate::diagnostics::Diagnostics::unknown(u64::from(warnings));
+                }
                 let end = packets::result_terminator(self.capabilities, self.status(), warnings);
                 self.client.queue_packet(&end);
             }

@@ -4,7 +4,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use shardgate_backend::{BackendConn, BackendError, Flavor, Pool, PooledConn};
-use shardgate_config::TransactionMode;
 use shardgate_protocol::forward::ForwardError;
 use shardgate_protocol::packets::{self, OkInfo};
 use shardgate_protocol::response::Finish;
@@ -17,12 +16,14 @@ use shardgate_protocol::{CapabilityFlags, Command, PacketConn, ProtocolError, St
 use shardgate_ring::ShardId;
 use shardgate_router::{
     plan_sql, reads_last_insert_id, set_last_insert_id, Plan, PlanCache, Route, RouteError,
-    SessionVar, SqlMode, StatementKind, Syntax, TxnCommand,
+    SessionVar, SqlMode, StatementKind, Syntax,
 };
 use tokio::net::TcpStream;
 
+use crate::diagnostics::Diagnostics;
 use crate::errors::{unknown_command, ClientError};
 use crate::fan_out::Combine;
+use crate::pins::Pins;
 use crate::prepared::Statements;
 use crate::runtime::Runtime;
 use crate::state::{expect_ok, SessionState};
@@ -106,37 +107,6 @@ impl Work<'_> {
     }
 }
 
-/// An open transaction: the shards it runs on, each with the connection pinned to it.
-#[derive(Debug, Default)]
-pub(crate) struct Txn {
-    /// `BEGIN …` text to send on each shard the transaction opens on (explicit transactions).
-    begin: Option<String>,
-    /// The shards joined so far, in the order they joined (the order COMMIT goes in).
-    joined: Vec<(ShardId, PooledConn)>,
-    /// Whether anything but plain reads ran. In transaction_mode "single" a transaction that
-    /// only read may move to another shard (its snapshot is released); one that wrote stays.
-    pub(crate) wrote: bool,
-}
-
-impl Txn {
-    pub(crate) fn conn(&mut self, shard: ShardId) -> Option<&mut PooledConn> {
-        self.joined
-            .iter_mut()
-            .find(|(s, _)| *s == shard)
-            .map(|(_, c)| c)
-    }
-
-    /// Takes the connection of `shard` out (to lend it to a task); `give_back` returns it.
-    pub(crate) fn take(&mut self, shard: ShardId) -> Option<PooledConn> {
-        let at = self.joined.iter().position(|(s, _)| *s == shard)?;
-        Some(self.joined.remove(at).1)
-    }
-
-    pub(crate) fn give_back(&mut self, shard: ShardId, conn: PooledConn) {
-        self.joined.push((shard, conn));
-    }
-}
-
 /// Who the client is: what COM_CHANGE_USER re-checks against.
 struct Identity {
     peer: String,
@@ -156,7 +126,8 @@ pub(crate) struct Session {
     pub(crate) statements: Statements,
     /// The state right after login, which COM_RESET_CONNECTION returns to.
     initial_state: SessionState,
-    pub(crate) txn: Option<Txn>,
+    /// The connections the session keeps: its transaction's and those holding state.
+    pub(crate) pins: Pins,
     /// The id the session's last auto-increment INSERT generated (what LAST_INSERT_ID() says).
     pub(crate) last_insert_id: u64,
     /// User variables the statement being run assigns inside a query (`Plan::assigns`):
@@ -179,10 +150,10 @@ pub(crate) struct Session {
     pub(crate) last_insert_id_unknown: bool,
     /// How the session's text is read: its `sql_mode` and the servers' version.
     pub(crate) syntax: Syntax,
-    /// The last statement left no warning and no error: `SHOW WARNINGS` is empty, whichever
-    /// backend connection answers it. (The warnings themselves stay on the connection that
-    /// ran the statement.)
-    pub(crate) diagnostics_clean: bool,
+    /// The conditions (warnings, errors) `SHOW WARNINGS` lists now (`diagnostics.rs`).
+    pub(crate) diagnostics: Diagnostics,
+    /// The statement being run had its conditions read (`keep_diagnostics`).
+    pub(crate) diagnostics_read: bool,
     /// The syntax at login (the servers' global `sql_mode`), which a reset returns to.
     initial_syntax: Syntax,
     /// `SET @@shardgate_consistency`: overrides the tables' consistency levels.
@@ -278,7 +249,7 @@ impl Session {
             initial_state: state.clone(),
             state,
             statements: Statements::default(),
-            txn: None,
+            pins: Pins::default(),
             last_insert_id: 0,
             consistency_override: None,
             statement_assigns: Vec::new(),
@@ -289,7 +260,8 @@ impl Session {
             last_insert_id_unknown: false,
             syntax,
             initial_syntax: syntax,
-            diagnostics_clean: true,
+            diagnostics: Diagnostics::default(),
+            diagnostics_read: false,
             plans: PlanCache::default(),
             last_write: std::collections::HashMap::new(),
         };
@@ -350,7 +322,7 @@ impl Session {
         let collation = request
             .collation
             .unwrap_or(shardgate_protocol::UTF8MB4_GENERAL_CI);
-        self.txn = None;
+        self.pins = Pins::default();
         self.statements.clear();
         self.last_insert_id = 0;
         self.last_insert_id_unknown = false;
@@ -367,20 +339,33 @@ impl Session {
         self.send_ok(0, 0).await
     }
 
-    /// Status flags for answers the proxy writes itself.
+    /// Status flags for answers the proxy writes itself: those MariaDB would send.
     pub(crate) fn status(&self) -> StatusFlags {
         let mut status = StatusFlags::empty();
         if self.state.autocommit {
             status |= StatusFlags::SERVER_STATUS_AUTOCOMMIT;
         }
-        if self.txn.is_some() {
+        if let Some(txn) = &self.pins.txn {
             status |= StatusFlags::SERVER_STATUS_IN_TRANS;
+            if txn.read_only() {
+                status |= StatusFlags::SERVER_STATUS_IN_TRANS_READONLY;
+            }
+        }
+        if self.syntax.sql_mode.contains(SqlMode::NO_BACKSLASH_ESCAPES) {
+            status |= StatusFlags::SERVER_STATUS_NO_BACKSLASH_ESCAPES;
         }
         status
     }
 
+    /// Whether statements run inside a transaction: one was begun, or `autocommit` is off.
     pub(crate) fn in_transaction(&self) -> bool {
-        self.txn.is_some() || !self.state.autocommit
+        self.pins.txn.is_some() || !self.state.autocommit
+    }
+
+    /// Whether a statement on `shard` runs on a connection the session keeps (its transaction's,
+    /// or one holding state), rather than on a pooled one or a replica.
+    pub(crate) fn runs_pinned(&self, shard: ShardId) -> bool {
+        self.in_transaction() || self.pins.has(shard)
     }
 
     pub(crate) async fn send_ok(&mut self, affected_rows: u64, warnings: u16) -> Step {
@@ -393,7 +378,9 @@ impl Session {
         last_insert_id: u64,
         warnings: u16,
     ) -> Step {
-        self.diagnostics_clean &= warnings == 0;
+        if warnings > 0 && !self.diagnostics_read {
+            self.diagnostics = Diagnostics::unknown(u64::from(warnings));
+        }
         let ok = packets::ok(&OkInfo {
             affected_rows,
             last_insert_id,
@@ -410,7 +397,7 @@ impl Session {
     }
 
     pub(crate) async fn send_error(&mut self, e: ClientError) -> Step {
-        self.diagnostics_clean = false;
+        self.diagnostics = Diagnostics::error(&e);
         crate::instruments::count_error(e.code);
         tracing::info!(
             code = e.code,
@@ -430,6 +417,7 @@ impl Session {
             self.statement_assigns.clear();
             self.statement_reads_last_insert_id = false;
             self.statement_insert = None;
+            self.diagnostics_read = false;
             let packet = match self.client.read_packet().await {
                 Ok(p) => p,
                 Err(ProtocolError::Closed) => return Ok(()),
@@ -464,9 +452,10 @@ impl Session {
                     self.client.write_packet(&eof).await.map_err(End::Client)?
                 }
                 c if c == Command::COM_RESET_CONNECTION as u8 => {
-                    // Dropping a pinned connection closes it, so MariaDB rolls its transaction back;
-                    // pooled connections carrying this session's variables are reset before reuse.
-                    self.txn = None;
+                    // Dropping the pinned connections closes them, so MariaDB rolls their
+                    // transaction back and drops their state; pooled connections carrying this
+                    // session's variables are reset before reuse.
+                    self.pins = Pins::default();
                     // Like MariaDB: everything back to the login state but the current database.
                     let database = std::mem::take(&mut self.state.database);
                     self.state = self.initial_state.clone();
@@ -500,7 +489,7 @@ impl Session {
             return self.admin(&runtime, statement).await;
         }
         if let Some(diagnostics) = shardgate_router::diagnostics_statement(&sql) {
-            return self.show_diagnostics(&runtime, diagnostics).await;
+            return self.show_diagnostics(&runtime, diagnostics, &sql).await;
         }
         let cached = self.plans.plan(&sql, &runtime.topology, self.syntax);
         let plan = match cached.map_or_else(|| plan_sql(&sql, &runtime.topology, self.syntax), Ok) {
@@ -576,29 +565,17 @@ impl Session {
         text: &[u8],
         binary: bool,
     ) -> Step {
+        if let Some(state) = plan
+            .connection_state
+            .as_ref()
+            .filter(|s| self.concerns_kept_state(s))
+        {
+            return self.with_connection_state(runtime, plan, state, text).await;
+        }
         match &plan.route {
             Route::Shard(shard) => {
-                if self.in_transaction() {
-                    self.in_txn(
-                        runtime,
-                        *shard,
-                        plan.kind,
-                        Work::Command(Command::COM_QUERY, text),
-                    )
-                    .await
-                } else {
-                    let hint = crate::reads::consistency_hint(text);
-                    let work = Work::Command(Command::COM_QUERY, text);
-                    self.run_single(
-                        runtime,
-                        *shard,
-                        plan.kind,
-                        plan.table.as_deref(),
-                        hint,
-                        work,
-                    )
-                    .await
-                }
+                let work = Work::Command(Command::COM_QUERY, text);
+                self.on_shard(runtime, *shard, plan, text, work).await
             }
             // `?` in a text query: MariaDB reports the syntax error.
             Route::Deferred(_) => {
@@ -643,7 +620,27 @@ impl Session {
         }
     }
 
-    /// Runs `work` on a pooled connection of `shard` and forwards its answer.
+    /// Runs `work` (from statement `text`, planned as `plan`) on `shard`: on the connection the
+    /// session keeps there, if any; otherwise a read on a replica its consistency allows, or
+    /// the primary.
+    pub(crate) async fn on_shard(
+        &mut self,
+        runtime: &Runtime,
+        shard: ShardId,
+        plan: &Plan,
+        text: &[u8],
+        work: Work<'_>,
+    ) -> Step {
+        if self.runs_pinned(shard) {
+            return self.on_pinned(runtime, shard, plan.kind, work).await;
+        }
+        let hint = crate::reads::consistency_hint(text);
+        self.run_single(runtime, shard, plan.kind, plan.table.as_deref(), hint, work)
+            .await
+    }
+
+    /// Runs `work` on the primary of `shard` (the connection the session keeps there, or a
+    /// pooled one) and forwards its answer.
     pub(crate) async fn forward(
         &mut self,
         shard: ShardId,
@@ -651,6 +648,9 @@ impl Session {
         work: Work<'_>,
     ) -> Step {
         let runtime = self.proxy.runtime();
+        if self.pins.has(shard) {
+            return self.on_pinned(&runtime, shard, kind, work).await;
+        }
         let mut conn = match self.checkout(&runtime, shard).await {
             Ok(conn) => conn,
             Err(e) => return self.send_error(ClientError::from(&e)).await,
@@ -660,6 +660,9 @@ impl Session {
             let _timed = meter.time(kind);
             work.run(&mut conn, &mut self.client).await
         };
+        if let Ok(finish) = &result {
+            self.keep_diagnostics(&mut conn, finish).await;
+        }
         let pool = conn.pool().clone();
         let result = match self.reads_back(&result) {
             true => self.after_statement(&mut conn, result).await,
@@ -698,34 +701,6 @@ impl Session {
         Ok(())
     }
 
-    /// `SHOW WARNINGS`, `SHOW ERRORS`: after a statement that left none, the empty answer
-    /// (MariaDB's own, from `SHOW WARNINGS LIMIT 0` on any connection); otherwise refused, as
-    /// the diagnostics stay on the connection that ran the statement.
-    async fn show_diagnostics(
-        &mut self,
-        runtime: &Runtime,
-        statement: shardgate_router::DiagnosticsStatement,
-    ) -> Step {
-        match (self.diagnostics_clean, statement.empty_answer()) {
-            (true, Some(empty)) => {
-                let shard = runtime.topology.default_shard;
-                let work = Work::Command(Command::COM_QUERY, empty.as_bytes());
-                // Answering it leaves the diagnostics as they were.
-                self.forward(shard, StatementKind::Read, work).await?;
-                self.diagnostics_clean = true;
-                Ok(())
-            }
-            _ => {
-                let e = ClientError::new(
-                    1235,
-                    b"42000",
-                    "SHOW WARNINGS / SHOW ERRORS after a statement that raised some, and SHOW COUNT(*) WARNINGS, are not supported by shardgate yet: the previous statement's diagnostics stay on the backend connection that ran it",
-                );
-                self.send_error(e).await
-            }
-        }
-    }
-
     /// Notes what the statement about to run (planned as `plan`, from `text`) needs around it
     /// (the `statement_*` fields). `keep_text`: an INSERT's text tells generated ids from given
     /// ones (a prepared statement's holds `?` instead of its values). An error when it would
@@ -747,7 +722,9 @@ impl Session {
         });
         // A statement with tables starts MariaDB's list of warnings afresh; one without adds
         // its own to the previous statement's.
-        self.diagnostics_clean |= plan.uses_tables;
+        if plan.uses_tables {
+            self.diagnostics.clear();
+        }
         Ok(())
     }
 
@@ -836,11 +813,15 @@ impl Session {
             }
             // LAST_INSERT_ID() was settled by `reads_back`.
             Ok(Finish::Ok { warnings, .. }) => {
-                self.diagnostics_clean &= warnings == 0;
+                if warnings > 0 && !self.diagnostics_read {
+                    self.diagnostics = Diagnostics::unknown(u64::from(warnings));
+                }
                 return Ok(());
             }
             Ok(Finish::Err(e)) => {
-                self.diagnostics_clean = false;
+                if !self.diagnostics_read {
+                    self.diagnostics = Diagnostics::unknown(1);
+                }
                 crate::instruments::count_error(e.code);
                 // The backend's message may quote values: only at debug level.
                 tracing::info!(
@@ -865,223 +846,6 @@ impl Session {
         let message = format!("lost the connection to {}: {error}", pool.label());
         self.send_error(ClientError::new(1158, b"08S01", message))
             .await
-    }
-
-    /// A statement inside a transaction: runs on the transaction's connection to `shard`,
-    /// which joins the transaction first if it is new to it.
-    pub(crate) async fn in_txn(
-        &mut self,
-        runtime: &Runtime,
-        shard: ShardId,
-        kind: StatementKind,
-        work: Work<'_>,
-    ) -> Step {
-        if let Err(e) = self.join_txn(runtime, shard).await {
-            return self.send_error(e).await;
-        }
-        let txn = self.txn.as_mut().expect("joined above");
-        txn.wrote |= kind != StatementKind::Read;
-        if self.statement_reads_last_insert_id {
-            let sql = set_last_insert_id(self.last_insert_id);
-            let conn = txn.conn(shard).expect("joined above");
-            if let Err(e) = expect_ok(conn, Command::COM_QUERY, sql.as_bytes()).await {
-                return self.send_error(ClientError::from(&e)).await;
-            }
-        }
-        let txn = self.txn.as_mut().expect("joined above");
-        let conn = txn.conn(shard).expect("joined above");
-        let meter = runtime.instruments.primary(shard);
-        let result = {
-            let _timed = meter.time(kind);
-            work.run(conn, &mut self.client).await
-        };
-        let mut assigned = Vec::new();
-        if self.reads_back(&result) {
-            let txn = self.txn.as_mut().expect("joined above");
-            let conn = txn.conn(shard).expect("joined above");
-            let mut read = self.last_insert_id;
-            assigned = crate::state::read_back_or_retire(
-                &mut self.state,
-                &mut read,
-                &self.statement_assigns,
-                self.statement_reads_last_insert_id || self.statement_id_unsure,
-                conn,
-            )
-            .await;
-            self.adopt_read_id(read);
-        }
-        let txn = self.txn.as_mut().expect("joined above");
-        // The transaction's other shards take the same values (a reset would end it there).
-        let fingerprint = self.state.fingerprint();
-        for (other, other_conn) in txn.joined.iter_mut() {
-            if *other == shard || assigned.is_empty() {
-                continue;
-            }
-            for (_, sql) in &assigned {
-                if expect_ok(other_conn, Command::COM_QUERY, sql)
-                    .await
-                    .is_err()
-                {
-                    other_conn.broken = true;
-                }
-            }
-            if other_conn.vars_fingerprint != crate::state::DIRTY {
-                other_conn.vars_fingerprint = fingerprint;
-            }
-        }
-        let conn = txn.conn(shard).expect("joined above");
-        let pool = conn.pool().clone();
-        if conn.broken {
-            // The transaction is gone with its connection (MariaDB rolls it back); closing the
-            // client after the error is the one signal no client can miss.
-            self.txn = None;
-            self.forwarded(result, &pool).await?;
-            return Err(End::BrokenAnswer(format!(
-                "{}: transaction connection lost",
-                pool.label()
-            )));
-        }
-        if !conn.in_transaction() {
-            // Committed implicitly (DDL) or never started: this shard is no longer part of it.
-            let txn = self.txn.as_mut().expect("joined above");
-            drop(txn.take(shard));
-            if txn.joined.is_empty() {
-                self.txn = None;
-            }
-        }
-        self.forwarded(result, &pool).await
-    }
-
-    /// Makes sure the open transaction (started here if none is) runs on `shard`: opens it there
-    /// when the shard is new to it, as `[server] transaction_mode` allows.
-    pub(crate) async fn join_txn(
-        &mut self,
-        runtime: &Runtime,
-        shard: ShardId,
-    ) -> Result<(), ClientError> {
-        let txn = self.txn.get_or_insert_with(Txn::default);
-        if let Some(conn) = txn.conn(shard) {
-            // A USE since the transaction reached this shard.
-            if conn.database != self.state.database {
-                expect_ok(conn, Command::COM_INIT_DB, self.state.database.as_bytes())
-                    .await
-                    .map_err(|e| ClientError::from(&e))?;
-                conn.database.clone_from(&self.state.database);
-            }
-            return Ok(());
-        }
-        if runtime.topology.server.transaction_mode == TransactionMode::Single {
-            if let Some(&(joined, _)) = txn.joined.first() {
-                if txn.wrote {
-                    return Err(ClientError::new(
-                        1235,
-                        b"42000",
-                        format!(
-                            "this transaction runs on shard {}; the statement needs shard {} (transaction_mode \"single\"): commit or roll back first",
-                            runtime.topology.shards[joined].name, runtime.topology.shards[shard].name
-                        ),
-                    ));
-                }
-                let mut conn = txn.take(joined).expect("joined");
-                // Ending a read-only transaction loses nothing; a failure just retires the connection.
-                if expect_ok(&mut conn, Command::COM_QUERY, b"ROLLBACK")
-                    .await
-                    .is_err()
-                {
-                    conn.broken = true;
-                }
-            }
-        }
-        let mut conn = self
-            .checkout(runtime, shard)
-            .await
-            .map_err(|e| ClientError::from(&e))?;
-        let txn = self.txn.as_mut().expect("created above");
-        if let Some(begin) = &txn.begin {
-            expect_ok(&mut conn, Command::COM_QUERY, begin.as_bytes())
-                .await
-                .map_err(|e| ClientError::from(&e))?;
-        }
-        txn.give_back(shard, conn);
-        // Two transactions locking rows on two shards in opposite orders wait on each other with
-        // no server seeing a deadlock: a short lock wait on every shard of such a transaction
-        // ends it (unless the session chose its own).
-        let timeout = runtime.topology.server.multi_shard_lock_wait_timeout;
-        if let (Some(seconds), true, false) = (
-            timeout,
-            txn.joined.len() >= 2,
-            self.state.var_text("innodb_lock_wait_timeout").is_some(),
-        ) {
-            let set = format!("SET SESSION innodb_lock_wait_timeout = {seconds}");
-            for (_, conn) in txn.joined.iter_mut() {
-                if conn.vars_fingerprint != crate::state::DIRTY {
-                    expect_ok(conn, Command::COM_QUERY, set.as_bytes())
-                        .await
-                        .map_err(|e| ClientError::from(&e))?;
-                    // Reset before anyone else uses the connection.
-                    conn.vars_fingerprint = crate::state::DIRTY;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Sends COMMIT or ROLLBACK (`text`) to every shard of a transaction that spans several,
-    /// one after another (transaction_mode "multi": not atomic), and answers the client.
-    async fn end_joined(
-        &mut self,
-        runtime: &Runtime,
-        joined: Vec<(ShardId, PooledConn)>,
-        commit: bool,
-        text: &[u8],
-    ) -> Step {
-        let name = |shard: ShardId| runtime.topology.shards[shard].name.as_str();
-        let mut ended = Vec::new();
-        let mut rolled_back = Vec::new();
-        let mut failure: Option<(ShardId, ClientError)> = None;
-        for (shard, mut conn) in joined {
-            if commit && failure.is_some() {
-                // A shard failed to commit: the ones after it roll back instead.
-                if expect_ok(&mut conn, Command::COM_QUERY, b"ROLLBACK")
-                    .await
-                    .is_ok()
-                {
-                    rolled_back.push(name(shard));
-                }
-                continue;
-            }
-            match expect_ok(&mut conn, Command::COM_QUERY, text).await {
-                Ok(()) => {
-                    if commit && runtime.has_replicas(shard) {
-                        self.remember_write(shard, &mut conn).await;
-                    }
-                    ended.push(name(shard));
-                }
-                Err(e) => {
-                    failure.get_or_insert((shard, ClientError::from(&e)));
-                }
-            }
-        }
-        let Some((shard, mut e)) = failure else {
-            return self.send_ok(0, 0).await;
-        };
-        e.message = format!("shard {}: {}", name(shard), e.message);
-        if commit {
-            e.message.push_str(&format!(
-                "; transaction_mode \"multi\" commits shard by shard: committed on [{}], rolled back on [{}]",
-                ended.join(", "),
-                rolled_back.join(", ")
-            ));
-        }
-        self.send_error(e).await
-    }
-
-    /// The shards the open transaction runs on.
-    pub(crate) fn txn_shards(&self) -> Vec<ShardId> {
-        self.txn
-            .as_ref()
-            .map(|t| t.joined.iter().map(|(s, _)| *s).collect())
-            .unwrap_or_default()
     }
 
     async fn use_database(&mut self, db: String) -> Step {
@@ -1138,7 +902,7 @@ impl Session {
         // Evaluated on the default shard, where the tables a subquery in it may read live: on
         // the transaction's connection there, or on a pooled one.
         let default = runtime.topology.default_shard;
-        let pinned = self.txn.as_mut().and_then(|t| t.conn(default));
+        let pinned = self.pins.conn(default);
         let result = match pinned {
             Some(conn) => set_and_read(conn, text, &user_vars, sets_sql_mode)
                 .await
@@ -1156,7 +920,12 @@ impl Session {
                     values,
                     sql_mode,
                     warnings,
+                    diagnostics,
                 } = outcome;
+                if let Some(d) = diagnostics {
+                    self.diagnostics = d;
+                    self.diagnostics_read = true;
+                }
                 if let Some(mode) = sql_mode {
                     self.syntax.sql_mode = mode;
                 }
@@ -1185,136 +954,35 @@ impl Session {
                     .iter()
                     .filter_map(|v| self.state.var_text(&v.name).map(<[u8]>::to_vec))
                     .collect();
-                if let Some(txn) = self.txn.as_mut() {
-                    for (shard, conn) in txn.joined.iter_mut() {
-                        for sql in applied.iter().filter(|_| *shard != default) {
-                            if let Err(e) = expect_ok(conn, Command::COM_QUERY, sql).await {
-                                conn.broken = true;
-                                return self.send_error(ClientError::from(&e)).await;
-                            }
-                        }
-                        // A connection the proxy changed itself stays marked for a reset.
-                        if conn.vars_fingerprint != crate::state::DIRTY {
-                            conn.vars_fingerprint = self.state.fingerprint();
+                let fingerprint = self.state.fingerprint();
+                let mut failure = None;
+                for (shard, conn) in self.pins.conns_mut() {
+                    for sql in applied.iter().filter(|_| shard != default) {
+                        if let Err(e) = expect_ok(conn, Command::COM_QUERY, sql).await {
+                            conn.broken = true;
+                            failure.get_or_insert(ClientError::from(&e));
                         }
                     }
+                    // A connection the proxy changed itself stays marked for a reset.
+                    if conn.vars_fingerprint != crate::state::DIRTY {
+                        conn.vars_fingerprint = fingerprint;
+                    }
+                }
+                if let Some(e) = failure {
+                    return self.send_error(e).await;
                 }
                 if let Some(on) = autocommit {
                     // Turning autocommit on (from off) commits the open transaction, explicit
                     // or not: the SET did so on each of its connections.
-                    let commits = on && !self.state.autocommit;
-                    self.state.autocommit = on;
-                    if commits
-                        || (on
-                            && self.txn.as_ref().is_some_and(|t| t.begin.is_none())
-                            && !self.pinned_in_trans())
-                    {
-                        self.txn = None;
+                    if on && !self.state.autocommit {
+                        self.pins.txn = None;
+                        self.pins.release_unneeded(default);
                     }
+                    self.state.autocommit = on;
                 }
                 self.send_ok(0, warnings).await
             }
             Err(e) => self.send_error(ClientError::from(&e)).await,
-        }
-    }
-
-    /// The transaction's connection to `shard`, if it has joined.
-    pub(crate) fn pinned_conn(&mut self, shard: ShardId) -> Option<&mut PooledConn> {
-        self.txn.as_mut()?.conn(shard)
-    }
-
-    fn pinned_in_trans(&self) -> bool {
-        self.txn
-            .as_ref()
-            .is_some_and(|t| t.joined.iter().any(|(_, c)| c.in_transaction()))
-    }
-
-    async fn transaction(&mut self, runtime: &Runtime, cmd: &TxnCommand, text: &[u8]) -> Step {
-        let joined = self.txn_shards();
-        match (cmd, joined.as_slice()) {
-            (TxnCommand::Savepoint, [_, _, ..]) => {
-                let e = ClientError::new(
-                    1235,
-                    b"42000",
-                    "savepoints are supported while a transaction runs on one shard; this one spans several (transaction_mode \"multi\")",
-                );
-                self.send_error(e).await
-            }
-            // BEGIN inside a transaction commits it and starts another: on one shard, on the
-            // same connection; savepoints belong to the open transaction.
-            (TxnCommand::Begin | TxnCommand::Savepoint, [shard]) => {
-                self.in_txn(
-                    runtime,
-                    *shard,
-                    StatementKind::Transaction,
-                    Work::Command(Command::COM_QUERY, text),
-                )
-                .await
-            }
-            (TxnCommand::Begin, []) => {
-                self.txn = Some(Txn {
-                    begin: Some(String::from_utf8_lossy(text).into_owned()),
-                    ..Txn::default()
-                });
-                self.send_ok(0, 0).await
-            }
-            (TxnCommand::Begin, [_, _, ..]) => {
-                let joined = self.txn.take().map(|t| t.joined).unwrap_or_default();
-                let begin = String::from_utf8_lossy(text).into_owned();
-                self.end_joined(runtime, joined, true, b"COMMIT").await?;
-                self.txn = Some(Txn {
-                    begin: Some(begin),
-                    ..Txn::default()
-                });
-                Ok(())
-            }
-            (TxnCommand::Commit | TxnCommand::Rollback, [_]) => {
-                let (shard, mut conn) = self
-                    .txn
-                    .take()
-                    .and_then(|mut t| t.joined.pop())
-                    .expect("joined");
-                let meter = runtime.instruments.primary(shard);
-                let result = {
-                    let _timed = meter.time(StatementKind::Transaction);
-                    conn.forward(Command::COM_QUERY, text, &mut self.client)
-                        .await
-                };
-                if matches!(cmd, TxnCommand::Commit)
-                    && result.is_ok()
-                    && runtime.has_replicas(shard)
-                {
-                    self.remember_write(shard, &mut conn).await;
-                }
-                let pool = conn.pool().clone();
-                drop(conn);
-                self.forwarded(result, &pool).await
-            }
-            (TxnCommand::Commit | TxnCommand::Rollback, [_, _, ..]) => {
-                let joined = self.txn.take().map(|t| t.joined).unwrap_or_default();
-                let commit = matches!(cmd, TxnCommand::Commit);
-                self.end_joined(runtime, joined, commit, text).await
-            }
-            (TxnCommand::Commit | TxnCommand::Rollback, []) => {
-                self.txn = None;
-                self.send_ok(0, 0).await
-            }
-            (TxnCommand::Savepoint, []) if self.txn.is_some() => {
-                let e = ClientError::new(
-                    1235,
-                    b"42000",
-                    "shardgate opens a transaction on its first statement's shard: run a statement before SAVEPOINT",
-                );
-                self.send_error(e).await
-            }
-            (TxnCommand::Savepoint, []) => {
-                self.forward(
-                    runtime.topology.default_shard,
-                    StatementKind::Transaction,
-                    Work::Command(Command::COM_QUERY, text),
-                )
-                .await
-            }
         }
     }
 }
@@ -1328,6 +996,10 @@ async fn set_and_read(
     sql_mode: bool,
 ) -> Result<SetOutcome, BackendError> {
     let warnings = crate::state::run_ok(conn, Command::COM_QUERY, text).await?;
+    let diagnostics = match warnings {
+        0 => None,
+        n => Some(crate::diagnostics::read(conn, n).await?),
+    };
     let values = crate::state::read_back(conn, false, user_vars).await?.vars;
     let mode = match sql_mode {
         true => Some(SqlMode::parse(
@@ -1339,6 +1011,7 @@ async fn set_and_read(
         values,
         sql_mode: mode,
         warnings,
+        diagnostics,
     })
 }
 
@@ -1349,6 +1022,8 @@ struct SetOutcome {
     /// The session's sql_mode afterwards, when the SET may have changed it.
     sql_mode: Option<SqlMode>,
     warnings: u16,
+    /// The warnings it raised.
+    diagnostics: Option<Diagnostics>,
 }
 
 /// Whether the statement text begins (after spaces and comments) with INSERT or REPLACE.

@@ -1,0 +1,245 @@
+//! The backend connections a session keeps instead of returning them to the pool: those its
+//! open transaction runs on, and those holding state the session created there (temporary
+//! tables, named locks, table locks, open handlers; `router::ConnectionState` says where each
+//! lives). A connection goes back to the pool once nothing holds it; one still held when the
+//! session ends is closed, so MariaDB rolls back and releases everything on it.
+
+use std::collections::BTreeSet;
+
+use shardgate_backend::PooledConn;
+use shardgate_ring::ShardId;
+
+/// An open transaction, as the session's own statements opened it (never the backend's
+/// in-transaction flag, which MariaDB does not set after `SAVEPOINT` alone or after a failed
+/// write under `autocommit = 0`).
+#[derive(Debug, Default)]
+pub(crate) struct Txn {
+    /// `BEGIN …` text to send on each shard the transaction opens on (explicit transactions;
+    /// `None` under `autocommit = 0`).
+    pub begin: Option<String>,
+    /// The shards joined so far, in the order they joined (the order COMMIT goes in).
+    pub joined: Vec<ShardId>,
+    /// Whether anything but plain reads ran. In transaction_mode "single" a transaction that
+    /// only read may move to another shard (its snapshot is released); one that wrote stays.
+    pub wrote: bool,
+    /// The transaction's savepoints, oldest first: set on each shard as it joins, so a
+    /// `ROLLBACK TO` means the same on every shard.
+    pub savepoints: Vec<String>,
+}
+
+impl Txn {
+    pub fn explicit(begin: String) -> Self {
+        Txn {
+            begin: Some(begin),
+            ..Txn::default()
+        }
+    }
+
+    /// `START TRANSACTION READ ONLY`.
+    pub fn read_only(&self) -> bool {
+        self.begin.as_deref().is_some_and(|b| {
+            let b = b.to_ascii_lowercase();
+            b.contains("read only") && !b.contains("read write")
+        })
+    }
+
+    /// `SAVEPOINT name`: MariaDB replaces a savepoint of the same name.
+    pub fn add_savepoint(&mut self, name: &str) {
+        self.savepoints.retain(|s| !s.eq_ignore_ascii_case(name));
+        self.savepoints.push(name.to_owned());
+    }
+
+    /// `ROLLBACK TO name` (keeps it) or `RELEASE SAVEPOINT name` (drops it): the savepoints
+    /// after it are gone. `false` when there is no such savepoint.
+    pub fn unwind_to(&mut self, name: &str, keep: bool) -> bool {
+        match self
+            .savepoints
+            .iter()
+            .position(|s| s.eq_ignore_ascii_case(name))
+        {
+            Some(at) => {
+                self.savepoints.truncate(at + usize::from(keep));
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Why a session keeps a connection (the label of `shardgate_pinned_sessions`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PinReason {
+    Transaction,
+    TemporaryTable,
+    NamedLock,
+    TableLock,
+    Handler,
+}
+
+impl PinReason {
+    pub const ALL: [PinReason; 5] = [
+        PinReason::Transaction,
+        PinReason::TemporaryTable,
+        PinReason::NamedLock,
+        PinReason::TableLock,
+        PinReason::Handler,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            PinReason::Transaction => "transaction",
+            PinReason::TemporaryTable => "temporary_table",
+            PinReason::NamedLock => "named_lock",
+            PinReason::TableLock => "table_lock",
+            PinReason::Handler => "handler",
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Pins {
+    conns: Vec<(ShardId, PooledConn)>,
+    pub txn: Option<Txn>,
+    /// Temporary tables the session created (lower-case), on the default shard.
+    pub temporary_tables: BTreeSet<String>,
+    /// Named locks the session may hold (names `GET_LOCK` was called with), default shard.
+    pub named_locks: BTreeSet<String>,
+    /// `GET_LOCK` was called with a name that was not a literal: held until
+    /// `RELEASE_ALL_LOCKS()` or the end of the session.
+    pub unnamed_locks: bool,
+    /// Shards where the session holds `LOCK TABLES`.
+    pub table_locks: Vec<ShardId>,
+    /// Open handlers (lower-case names), default shard.
+    pub handlers: BTreeSet<String>,
+    /// The reasons last counted in the metric.
+    counted: Vec<PinReason>,
+}
+
+impl Pins {
+    pub fn conn(&mut self, shard: ShardId) -> Option<&mut PooledConn> {
+        self.conns
+            .iter_mut()
+            .find(|(s, _)| *s == shard)
+            .map(|(_, c)| c)
+    }
+
+    pub fn has(&self, shard: ShardId) -> bool {
+        self.conns.iter().any(|(s, _)| *s == shard)
+    }
+
+    /// Keeps `conn` for `shard`.
+    pub fn pin(&mut self, shard: ShardId, conn: PooledConn) {
+        debug_assert!(!self.has(shard));
+        self.conns.push((shard, conn));
+    }
+
+    /// Takes the connection of `shard` out (to lend it to a task); `give_back` returns it.
+    pub fn take(&mut self, shard: ShardId) -> Option<PooledConn> {
+        let at = self.conns.iter().position(|(s, _)| *s == shard)?;
+        Some(self.conns.remove(at).1)
+    }
+
+    pub fn give_back(&mut self, shard: ShardId, conn: PooledConn) {
+        self.conns.push((shard, conn));
+    }
+
+    /// The pinned connections, in the order they were pinned.
+    pub fn conns_mut(&mut self) -> impl Iterator<Item = (ShardId, &mut PooledConn)> {
+        self.conns.iter_mut().map(|(s, c)| (*s, c))
+    }
+
+    /// The shards the open transaction runs on.
+    pub fn txn_shards(&self) -> &[ShardId] {
+        self.txn.as_ref().map_or(&[], |t| t.joined.as_slice())
+    }
+
+    /// Whether state other than the transaction holds the connection of `shard`.
+    pub fn holds_state(&self, shard: ShardId, default_shard: ShardId) -> bool {
+        self.table_locks.contains(&shard)
+            || (shard == default_shard
+                && (!self.temporary_tables.is_empty()
+                    || !self.named_locks.is_empty()
+                    || self.unnamed_locks
+                    || !self.handlers.is_empty()))
+    }
+
+    /// Returns the connections nothing holds any more to their pools (clean: their
+    /// transaction ended and their state is gone) and updates the metric.
+    pub fn release_unneeded(&mut self, default_shard: ShardId) {
+        let mut at = 0;
+        while at < self.conns.len() {
+            let shard = self.conns[at].0;
+            if self.txn_shards().contains(&shard) || self.holds_state(shard, default_shard) {
+                at += 1;
+            } else {
+                self.conns.remove(at);
+            }
+        }
+        self.count();
+    }
+
+    /// Why the session keeps connections now.
+    fn reasons(&self) -> Vec<PinReason> {
+        let held = |reason| match reason {
+            PinReason::Transaction => !self.txn_shards().is_empty(),
+            PinReason::TemporaryTable => !self.temporary_tables.is_empty(),
+            PinReason::NamedLock => !self.named_locks.is_empty() || self.unnamed_locks,
+            PinReason::TableLock => !self.table_locks.is_empty(),
+            PinReason::Handler => !self.handlers.is_empty(),
+        };
+        PinReason::ALL.into_iter().filter(|r| held(*r)).collect()
+    }
+
+    fn count(&mut self) {
+        let now = self.reasons();
+        if now != self.counted {
+            for r in &self.counted {
+                crate::instruments::pinned_session(*r).dec();
+            }
+            for r in &now {
+                crate::instruments::pinned_session(*r).inc();
+            }
+            self.counted = now;
+        }
+    }
+}
+
+impl Drop for Pins {
+    fn drop(&mut self) {
+        // Whatever is still pinned holds a transaction or state another session must never
+        // see: close it (MariaDB then rolls back and releases everything on it).
+        for (_, conn) in &mut self.conns {
+            conn.broken = true;
+        }
+        for r in &self.counted {
+            crate::instruments::pinned_session(*r).dec();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn savepoints_unwind_like_mariadb() {
+        let mut txn = Txn::default();
+        for name in ["a", "b", "c"] {
+            txn.add_savepoint(name);
+        }
+        txn.add_savepoint("A"); // replaces `a`, now the newest
+        assert_eq!(txn.savepoints, ["b", "c", "A"]);
+        assert!(txn.unwind_to("c", true));
+        assert_eq!(txn.savepoints, ["b", "c"]);
+        assert!(txn.unwind_to("B", false));
+        assert!(txn.savepoints.is_empty());
+        assert!(!txn.unwind_to("z", true));
+    }
+
+    #[test]
+    fn read_only_transactions_are_recognised() {
+        assert!(Txn::explicit("START TRANSACTION READ ONLY".into()).read_only());
+        assert!(!Txn::explicit("START TRANSACTION READ WRITE".into()).read_only());
+        assert!(!Txn::explicit("BEGIN".into()).read_only());
+    }
+}

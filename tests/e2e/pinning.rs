@@ -1,0 +1,488 @@
+//! State a session creates on a backend connection keeps that connection for the session
+//! (temporary tables, named locks, LOCK TABLES, handlers), transactions are what the session's
+//! statements say (savepoints, failed writes under autocommit = 0), and no connection reaches
+//! another session with a transaction or state still open on it. The pools are kept small
+//! (2 connections) so that any leak would be picked up by the other sessions.
+
+use std::time::Duration;
+
+use crate::common::{rows, server_error, TestEnv};
+use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
+
+const SMALL_POOL: &str = "\n[backend.pool]\nmax_size = 2\n";
+
+/// Ids of `users` on shard `shard`.
+fn ids_on(env: &TestEnv, shard: usize, n: usize) -> Vec<i64> {
+    (1..)
+        .filter(|id| env.shard_of("users", i128::from(*id)) == shard)
+        .take(n)
+        .collect()
+}
+
+fn insert(id: i64) -> String {
+    format!("INSERT INTO users (id, email, name) VALUES ({id}, 'u{id}@x', 'U {id}')")
+}
+
+async fn one(conn: &mut Conn, sql: &str) -> Option<String> {
+    let mut got = rows(conn, sql).await;
+    assert_eq!(got.len(), 1, "{sql}: {got:?}");
+    got.remove(0).remove(0)
+}
+
+/// Open InnoDB transactions on each shard's primary (read directly).
+async fn open_transactions(env: &TestEnv) -> Vec<i64> {
+    let mut counts = Vec::new();
+    for shard in 0..env.sandbox.shards().len() {
+        let mut direct = env.connect_primary(shard).await;
+        let n: i64 = direct
+            .query_first("SELECT COUNT(*) FROM information_schema.INNODB_TRX")
+            .await
+            .unwrap()
+            .unwrap();
+        counts.push(n);
+    }
+    counts
+}
+
+/// Waits (briefly) until no primary has an open transaction; the servers notice a closed
+/// connection asynchronously.
+async fn no_open_transactions(env: &TestEnv) {
+    for _ in 0..100 {
+        if open_transactions(env).await.iter().all(|n| *n == 0) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "transactions left open on the primaries: {:?}",
+        open_transactions(env).await
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_temporary_table_lives_across_statements_while_50_sessions_share_2_connections() {
+    let env = TestEnv::start_with(2, 1, SMALL_POOL).await;
+    let mut owner = env.connect().await;
+    owner
+        .query_drop("CREATE TEMPORARY TABLE scratch (id INT PRIMARY KEY, v VARCHAR(20))")
+        .await
+        .unwrap();
+    let ids = ids_on(&env, 0, 50);
+    for round in 0..10i64 {
+        owner
+            .query_drop(format!("INSERT INTO scratch VALUES ({round}, 'r{round}')"))
+            .await
+            .unwrap();
+        // 50 sessions at once on the same two pooled connections per endpoint: none sees
+        // the table, and none disturbs it.
+        let others = ids.iter().map(|&id| {
+            let env = &env;
+            async move {
+                let mut other = env.connect().await;
+                other.query_drop(insert(id + 1000 * round)).await.unwrap();
+                let (code, _, msg) = server_error(other.query_drop("SELECT * FROM scratch").await);
+                assert_eq!(code, 1146, "{msg}");
+                other.disconnect().await.unwrap();
+            }
+        });
+        futures_util::future::join_all(others).await;
+        // A read of it would go to a replica without pinning: it stays on the primary.
+        let count = one(&mut owner, "SELECT COUNT(*) FROM scratch").await;
+        assert_eq!(count.as_deref(), Some((round + 1).to_string().as_str()));
+    }
+    owner
+        .query_drop("UPDATE scratch SET v = CONCAT(v, '!') WHERE id < 5")
+        .await
+        .unwrap();
+    let marked = one(&mut owner, "SELECT COUNT(*) FROM scratch WHERE v LIKE '%!'").await;
+    assert_eq!(marked.as_deref(), Some("5"));
+    owner
+        .query_drop("DROP TEMPORARY TABLE scratch")
+        .await
+        .unwrap();
+    let (code, _, _) = server_error(owner.query_drop("SELECT * FROM scratch").await);
+    assert_eq!(code, 1146);
+    // A temporary table named like a sharded table would hide it on one shard only.
+    let (code, _, msg) = server_error(
+        owner
+            .query_drop("CREATE TEMPORARY TABLE users (id INT)")
+            .await,
+    );
+    assert_eq!(code, 1235, "{msg}");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_named_lock_held_by_one_session_blocks_another() {
+    let env = TestEnv::start_with(2, 0, SMALL_POOL).await;
+    let mut holder = env.connect().await;
+    let mut waiter = env.connect().await;
+    let got = one(&mut holder, "SELECT GET_LOCK('nightly-job', 5)").await;
+    assert_eq!(got.as_deref(), Some("1"));
+    // The holder goes on working on every shard; the lock stays where it was taken.
+    for id in ids_on(&env, 1, 5).into_iter().chain(ids_on(&env, 0, 5)) {
+        holder.query_drop(insert(id)).await.unwrap();
+        let mut other = env.connect().await;
+        other
+            .query_drop(format!("SELECT * FROM users WHERE id = {id}"))
+            .await
+            .unwrap();
+        other.disconnect().await.unwrap();
+        let free = one(&mut waiter, "SELECT GET_LOCK('nightly-job', 0)").await;
+        assert_eq!(free.as_deref(), Some("0"), "the lock is held elsewhere");
+    }
+    let used = one(
+        &mut waiter,
+        "SELECT IS_USED_LOCK('nightly-job') IS NOT NULL",
+    )
+    .await;
+    assert_eq!(used.as_deref(), Some("1"));
+    let released = one(&mut holder, "SELECT RELEASE_LOCK('nightly-job')").await;
+    assert_eq!(released.as_deref(), Some("1"));
+    let got = one(&mut waiter, "SELECT GET_LOCK('nightly-job', 5)").await;
+    assert_eq!(got.as_deref(), Some("1"), "released: the waiter takes it");
+    // A session that ends holding a lock releases it.
+    drop(waiter);
+    let mut third = env.connect().await;
+    let got = one(&mut third, "SELECT GET_LOCK('nightly-job', 5)").await;
+    assert_eq!(got.as_deref(), Some("1"));
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn atomic_blocks_with_savepoints_and_failed_writes_under_autocommit_off() {
+    let env = TestEnv::start_with(1, 0, SMALL_POOL).await;
+    let mut conn = env.connect().await;
+    // Django's atomic(): autocommit off, a savepoint before anything else.
+    conn.query_drop("SET autocommit = 0").await.unwrap();
+    conn.query_drop("SAVEPOINT s1").await.unwrap();
+    conn.query_drop(insert(1)).await.unwrap();
+    conn.query_drop("SAVEPOINT s2").await.unwrap();
+    // A failed write: MariaDB leaves no in-transaction flag on its answer.
+    let (code, _, _) = server_error(conn.query_drop(insert(1)).await);
+    assert_eq!(code, 1062);
+    // Other sessions take the pool's connections meanwhile.
+    for id in 100..110 {
+        let mut other = env.connect().await;
+        other.query_drop(insert(id)).await.unwrap();
+        assert_eq!(
+            rows(&mut other, "SELECT id FROM users WHERE id = 1")
+                .await
+                .len(),
+            0
+        );
+        other.disconnect().await.unwrap();
+    }
+    conn.query_drop("ROLLBACK TO SAVEPOINT s2").await.unwrap();
+    conn.query_drop(insert(2)).await.unwrap();
+    conn.query_drop("RELEASE SAVEPOINT s1").await.unwrap();
+    let (code, _, _) = server_error(conn.query_drop("ROLLBACK TO SAVEPOINT s2").await);
+    assert_eq!(code, 1305, "released with s1");
+    conn.query_drop("COMMIT").await.unwrap();
+    let mut check = env.connect().await;
+    let got = rows(
+        &mut check,
+        "SELECT id FROM users WHERE id IN (1, 2) ORDER BY id",
+    )
+    .await;
+    assert_eq!(got, [[Some("1".into())], [Some("2".into())]]);
+
+    // A failed write first, then a write, then ROLLBACK: the whole transaction goes.
+    let (code, _, _) = server_error(conn.query_drop(insert(1)).await);
+    assert_eq!(code, 1062);
+    for id in 200..205 {
+        let mut other = env.connect().await;
+        other.query_drop(insert(id)).await.unwrap();
+        other.disconnect().await.unwrap();
+    }
+    conn.query_drop(insert(3)).await.unwrap();
+    conn.query_drop("ROLLBACK").await.unwrap();
+    assert!(rows(&mut check, "SELECT id FROM users WHERE id = 3")
+        .await
+        .is_empty());
+    // A savepoint the transaction never set.
+    let (code, _, msg) = server_error(conn.query_drop("ROLLBACK TO SAVEPOINT nowhere").await);
+    assert_eq!(code, 1305, "{msg}");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn savepoints_span_the_shards_a_transaction_reaches() {
+    let env = TestEnv::start_rendered(2, 0, |sandbox, listen| {
+        sandbox.config_toml(listen).replacen(
+            "[server]\n",
+            "[server]\ntransaction_mode = \"multi\"\n",
+            1,
+        ) + SMALL_POOL
+    })
+    .await;
+    let (a, b) = (ids_on(&env, 0, 2), ids_on(&env, 1, 2));
+    let mut conn = env.connect().await;
+    conn.query_drop("BEGIN").await.unwrap();
+    conn.query_drop("SAVEPOINT before_anything").await.unwrap();
+    conn.query_drop(insert(a[0])).await.unwrap();
+    conn.query_drop("SAVEPOINT after_a").await.unwrap();
+    // Shard 1 joins after both savepoints.
+    conn.query_drop(insert(b[0])).await.unwrap();
+    conn.query_drop(insert(a[1])).await.unwrap();
+    conn.query_drop("ROLLBACK TO SAVEPOINT after_a")
+        .await
+        .unwrap();
+    conn.query_drop(insert(b[1])).await.unwrap();
+    conn.query_drop("COMMIT").await.unwrap();
+    let mut check = env.connect().await;
+    let got: Vec<i64> = check
+        .query("SELECT id FROM users ORDER BY id")
+        .await
+        .unwrap();
+    let mut want = vec![a[0], b[1]];
+    want.sort();
+    assert_eq!(got, want);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lock_tables_holds_every_shard_until_unlock_tables() {
+    let env = TestEnv::start_with(2, 0, SMALL_POOL).await;
+    let (a, b) = (ids_on(&env, 0, 1)[0], ids_on(&env, 1, 1)[0]);
+    let mut locker = env.connect().await;
+    locker.query_drop("LOCK TABLES users WRITE").await.unwrap();
+    // As mariadb-dump's output restores: one INSERT of rows on both shards.
+    locker
+        .query_drop(format!(
+            "INSERT INTO users (id, email, name) VALUES ({a}, 'a@x', 'A'), ({b}, 'b@x', 'B')"
+        ))
+        .await
+        .unwrap();
+    let mut other = env.connect().await;
+    other
+        .query_drop("SET SESSION lock_wait_timeout = 1")
+        .await
+        .unwrap();
+    for sql in [
+        format!("SELECT * FROM users WHERE id = {a}"),
+        format!("SELECT * FROM users WHERE id = {b}"),
+    ] {
+        let (code, _, msg) = server_error(other.query_drop(&sql).await);
+        assert_eq!(code, 1205, "{sql} waits for the lock: {msg}");
+    }
+    let count = one(&mut locker, "SELECT COUNT(*) FROM users").await;
+    assert_eq!(count.as_deref(), Some("2"));
+    locker.query_drop("UNLOCK TABLES").await.unwrap();
+    let count = one(&mut other, "SELECT COUNT(*) FROM users").await;
+    assert_eq!(count.as_deref(), Some("2"));
+    // An unsharded table is locked on the default shard only.
+    locker
+        .query_drop("CREATE TABLE notes (id INT PRIMARY KEY, body TEXT)")
+        .await
+        .unwrap();
+    locker
+        .query_drop("LOCK TABLES notes WRITE, users READ")
+        .await
+        .unwrap();
+    locker
+        .query_drop("INSERT INTO notes VALUES (1, 'x')")
+        .await
+        .unwrap();
+    let (code, _, _) = server_error(other.query_drop("SELECT * FROM notes").await);
+    assert_eq!(code, 1205);
+    let count = one(
+        &mut other,
+        &format!("SELECT COUNT(*) FROM users WHERE id = {b}"),
+    )
+    .await;
+    assert_eq!(count.as_deref(), Some("1"), "a READ lock lets others read");
+    locker.query_drop("UNLOCK TABLES").await.unwrap();
+    assert_eq!(rows(&mut other, "SELECT * FROM notes").await.len(), 1);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_reads_an_unsharded_table_across_statements() {
+    let env = TestEnv::start_with(2, 0, SMALL_POOL).await;
+    let mut conn = env.connect().await;
+    conn.query_drop("CREATE TABLE queue (id INT PRIMARY KEY, job VARCHAR(20))")
+        .await
+        .unwrap();
+    conn.query_drop("INSERT INTO queue VALUES (1, 'a'), (2, 'b'), (3, 'c')")
+        .await
+        .unwrap();
+    conn.query_drop("HANDLER queue OPEN AS q").await.unwrap();
+    let mut seen = Vec::new();
+    for step in ["FIRST", "NEXT", "NEXT"] {
+        let got = rows(&mut conn, &format!("HANDLER q READ `PRIMARY` {step}")).await;
+        seen.push(got[0][1].clone().unwrap());
+        let mut other = env.connect().await;
+        other.query_drop("SELECT * FROM queue").await.unwrap();
+        other.disconnect().await.unwrap();
+    }
+    assert_eq!(seen, ["a", "b", "c"]);
+    conn.query_drop("HANDLER q CLOSE").await.unwrap();
+    let (code, _, msg) = server_error(conn.query_drop("HANDLER users OPEN").await);
+    assert_eq!(code, 1235, "{msg}");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_connection_reaches_another_session_with_a_transaction_open() {
+    let env = TestEnv::start_with(2, 0, SMALL_POOL).await;
+    let ids = ids_on(&env, 0, 10);
+    // Each way a session can leave with a transaction open.
+    let ends: [(&str, &[&str]); 5] = [
+        ("disconnect in BEGIN", &["BEGIN"]),
+        (
+            "disconnect after SAVEPOINT only",
+            &["SET autocommit = 0", "SAVEPOINT s"],
+        ),
+        ("disconnect after a failed write", &["SET autocommit = 0"]),
+        (
+            "disconnect holding LOCK TABLES",
+            &["SET autocommit = 0", "LOCK TABLES users WRITE"],
+        ),
+        (
+            "disconnect with a temporary table",
+            &["CREATE TEMPORARY TABLE t1 (id INT)", "BEGIN"],
+        ),
+    ];
+    for (i, (how, statements)) in ends.iter().enumerate() {
+        let mut conn = env.connect().await;
+        for sql in *statements {
+            conn.query_drop(*sql).await.unwrap();
+        }
+        conn.query_drop(insert(ids[i])).await.unwrap();
+        if how.contains("failed write") {
+            let (code, _, _) = server_error(conn.query_drop(insert(ids[i])).await);
+            assert_eq!(code, 1062);
+        }
+        drop(conn); // no COMMIT, no COM_QUIT
+        no_open_transactions(&env).await;
+        let mut check = env.connect().await;
+        check.query_drop("SET autocommit = 0").await.unwrap();
+        let seen = rows(
+            &mut check,
+            &format!("SELECT id FROM users WHERE id = {}", ids[i]),
+        )
+        .await;
+        assert!(seen.is_empty(), "{how}: the uncommitted row is gone");
+        check.query_drop("COMMIT").await.unwrap();
+    }
+    // COM_RESET_CONNECTION ends the transaction too.
+    let mut conn = env.connect().await;
+    conn.query_drop("BEGIN").await.unwrap();
+    conn.query_drop("SAVEPOINT s").await.unwrap();
+    conn.query_drop(insert(ids[9])).await.unwrap();
+    conn.reset().await.unwrap();
+    no_open_transactions(&env).await;
+    assert!(rows(
+        &mut conn,
+        &format!("SELECT id FROM users WHERE id = {}", ids[9])
+    )
+    .await
+    .is_empty());
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn show_warnings_lists_the_previous_statements_conditions() {
+    let env = TestEnv::start_with(2, 0, SMALL_POOL).await;
+    let mut direct = env.connect_primary(0).await;
+    let mut conn = env.connect().await;
+    let id = ids_on(&env, 0, 1)[0];
+    conn.query_drop(insert(id)).await.unwrap();
+    direct
+        .query_drop("CREATE TABLE IF NOT EXISTS warn_probe (x INT)")
+        .await
+        .unwrap();
+    let steps = [
+        format!("SELECT CAST('x' AS SIGNED), 1/0 FROM users WHERE id = {id}"),
+        "SHOW WARNINGS".to_owned(),
+        "SHOW WARNINGS LIMIT 1, 1".to_owned(),
+        "SHOW COUNT(*) WARNINGS".to_owned(),
+        // Without tables and without conditions: the list stays.
+        "SELECT 1".to_owned(),
+        "SHOW WARNINGS".to_owned(),
+        "SHOW ERRORS".to_owned(),
+    ];
+    let mut through = Vec::new();
+    let mut straight = Vec::new();
+    for sql in &steps {
+        through.push(rows(&mut conn, sql).await);
+        // Other sessions use the pool's connections in between.
+        let mut other = env.connect().await;
+        other.query_drop("SELECT 1/0").await.unwrap();
+        other.disconnect().await.unwrap();
+        straight.push(rows(&mut direct, sql).await);
+    }
+    assert_eq!(through, straight);
+    assert_eq!(through[1].len(), 2, "{through:?}");
+    // An error, then its listing.
+    let _ = conn.query_drop("SELECT * FROM no_such_table").await;
+    let _ = direct.query_drop("SELECT * FROM no_such_table").await;
+    for sql in ["SHOW WARNINGS", "SHOW ERRORS", "SHOW COUNT(*) ERRORS"] {
+        assert_eq!(
+            rows(&mut conn, sql).await,
+            rows(&mut direct, sql).await,
+            "{sql}"
+        );
+    }
+    // An error the proxy itself answers is listed too.
+    let (code, _, msg) = server_error(
+        conn.query_drop("CREATE TEMPORARY TABLE users (id INT)")
+            .await,
+    );
+    assert_eq!(code, 1235);
+    let listed = rows(&mut conn, "SHOW ERRORS").await;
+    assert_eq!(
+        listed,
+        [[Some("Error".to_owned()), Some("1235".to_owned()), Some(msg)]]
+    );
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_flags_on_the_proxys_own_answers_are_mariadbs() {
+    let env = TestEnv::start(2, 0).await;
+    let script = format!(
+        r#"
+import pymysql
+c = pymysql.connect(host="127.0.0.1", port={port}, user="app", password="app", database="app", autocommit=True)
+cur = c.cursor()
+assert not c.server_status & 512, c.server_status
+cur.execute("SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES'")
+assert c.server_status & 512, ("NO_BACKSLASH_ESCAPES", c.server_status)
+# PyMySQL escapes by that flag: a quote and a backslash come back as sent.
+text = "it's a \\ path"
+cur.execute("INSERT INTO users (id, email, name) VALUES (%s, %s, %s)", (7, "e@x", text))
+cur.execute("SELECT name FROM users WHERE id = 7")
+assert cur.fetchone()[0] == text
+cur.execute("BEGIN")
+assert c.server_status & 1, ("IN_TRANS after BEGIN", c.server_status)
+cur.execute("COMMIT")
+assert not c.server_status & 1, ("no IN_TRANS after COMMIT", c.server_status)
+cur.execute("START TRANSACTION READ ONLY")
+assert c.server_status & 0x2000, ("IN_TRANS_READONLY", c.server_status)
+cur.execute("ROLLBACK")
+cur.execute("SET SESSION sql_mode = DEFAULT")
+assert not c.server_status & 512, c.server_status
+print("ok")
+"#,
+        port = env.port
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.stop().await;
+}
