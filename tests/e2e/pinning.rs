@@ -426,6 +426,27 @@ async fn show_warnings_lists_the_previous_statements_conditions() {
             "{sql}"
         );
     }
+    // Over several shards: the conditions each shard raised (a scatter, then a split INSERT).
+    let other_id = ids_on(&env, 1, 1)[0];
+    conn.query_drop(insert(other_id)).await.unwrap();
+    conn.query_drop("SELECT id, 1/0 FROM users").await.unwrap();
+    let listed = rows(&mut conn, "SHOW WARNINGS").await;
+    assert_eq!(listed.len(), 2, "one per row: {listed:?}");
+    assert!(
+        listed.iter().all(|r| r[1].as_deref() == Some("1365")),
+        "{listed:?}"
+    );
+    conn.query_drop(format!(
+        "INSERT IGNORE INTO users (id, email, name) VALUES ({id}, 'a', 'a'), ({other_id}, 'b', 'b')"
+    ))
+    .await
+    .unwrap();
+    let listed = rows(&mut conn, "SHOW WARNINGS").await;
+    assert_eq!(listed.len(), 2, "a duplicate on each shard: {listed:?}");
+    assert!(
+        listed.iter().all(|r| r[1].as_deref() == Some("1062")),
+        "{listed:?}"
+    );
     // An error the proxy itself answers is listed too.
     let (code, _, msg) = server_error(
         conn.query_drop("CREATE TEMPORARY TABLE users (id INT)")

@@ -969,31 +969,6 @@ async fn user_variables_assigned_in_a_select_do_not_leak_to_other_sessions() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn named_locks_are_refused_rather_than_left_on_a_pooled_connection() {
-    let (env, _ids, mut conn) = env_with_users().await;
-    // A named lock lives on one backend connection, which the pool would hand to others.
-    match conn
-        .query_first::<i64, _>("SELECT GET_LOCK('shardgate_test_lock', 0)")
-        .await
-    {
-        Err(mysql_async::Error::Server(e)) => {
-            assert_eq!(e.code, 1235, "{}", e.message);
-            assert!(e.message.contains("GET_LOCK"), "{}", e.message);
-        }
-        other => panic!("expected a clear refusal, got {other:?}"),
-    }
-    conn.disconnect().await.unwrap();
-    let mut other = env.connect().await;
-    let free: Option<i64> = other
-        .query_first("SELECT IS_FREE_LOCK('shardgate_test_lock')")
-        .await
-        .unwrap();
-    assert_eq!(free, Some(1), "no lock was left behind");
-    drop(other);
-    env.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reset_connection_keeps_the_database_like_mariadb() {
     let (env, ids, mut conn) = env_with_users().await;
     conn.query_drop("CREATE DATABASE other").await.unwrap();

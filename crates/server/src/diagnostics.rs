@@ -54,6 +54,17 @@ impl Diagnostics {
         }
     }
 
+    /// Adds the conditions one shard of a statement over several raised.
+    pub fn extend(&mut self, other: Diagnostics) {
+        self.rows.extend(other.rows);
+        self.count += other.count;
+        self.unknown |= other.unknown;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0 && !self.unknown
+    }
+
     pub fn clear(&mut self) {
         *self = Diagnostics::default();
     }

@@ -7,6 +7,7 @@ use shardgate_protocol::Command;
 use shardgate_ring::ShardId;
 use shardgate_router::StatementKind;
 
+use crate::diagnostics::Diagnostics;
 use crate::errors::ClientError;
 use crate::runtime::Runtime;
 use crate::session::{End, Session, Step};
@@ -142,9 +143,14 @@ impl Session {
                     conn.execute(Command::COM_QUERY, sql).await
                 }
                 .await;
-                Ok::<_, BackendError>((finish, transactional, pinned, conn))
+                let diagnostics = match &finish {
+                    Ok(f) => crate::diagnostics::after(&mut conn, f).await,
+                    Err(_) => None,
+                };
+                Ok::<_, BackendError>((finish, transactional, pinned, conn, diagnostics))
             }
         });
+        let mut conditions = Diagnostics::default();
         let mut kept: Vec<(ShardId, PooledConn)> = Vec::new();
         let mut untransacted: Vec<&str> = Vec::new();
         let mut results: Vec<PartResult> = Vec::with_capacity(parts.len());
@@ -153,13 +159,19 @@ impl Session {
             .into_iter()
             .zip(&parts)
         {
-            let (finish, transactional, pinned, mut conn) = match run {
+            let (finish, transactional, pinned, mut conn, diagnostics) = match run {
                 Ok(run) => run,
                 Err(e) => {
                     results.push(Err(e));
                     continue;
                 }
             };
+            // Copies of a reference table raise the same conditions: the first one's stand.
+            if let Some(d) =
+                diagnostics.filter(|_| combine == Combine::Sum || conditions.is_empty())
+            {
+                conditions.extend(d);
+            }
             if finish.is_err() && pinned {
                 // Its state is in an unknown condition: never back to the pool.
                 conn.broken = true;
@@ -248,6 +260,10 @@ impl Session {
         }
         self.pins.release_unneeded(runtime.topology.default_shard);
         let Some(((name, first), rest)) = failures.split_first() else {
+            if totals.warnings > 0 {
+                self.diagnostics = conditions;
+                self.diagnostics_read = true;
+            }
             return self
                 .send_ok_with_id(totals.affected, totals.last_insert_id, totals.warnings)
                 .await;
@@ -290,6 +306,7 @@ impl Session {
         const SAVEPOINT: &[u8] = b"SAVEPOINT shardgate_statement";
         let name = |shard: ShardId| runtime.topology.shards[shard].name.as_str();
         let mut ran: Vec<ShardId> = Vec::new();
+        let mut conditions = Diagnostics::default();
         let mut totals = Totals::new(combine);
         let mut failure: Option<ClientError> = None;
         for &(shard, sql) in &parts {
@@ -309,7 +326,16 @@ impl Session {
                 break;
             }
             ran.push(shard);
-            match conn.execute(Command::COM_QUERY, sql).await {
+            let finish = conn.execute(Command::COM_QUERY, sql).await;
+            if let Ok(f) = &finish {
+                if let Some(d) = crate::diagnostics::after(conn, f)
+                    .await
+                    .filter(|_| combine == Combine::Sum || conditions.is_empty())
+                {
+                    conditions.extend(d);
+                }
+            }
+            match finish {
                 Ok(Finish::Ok {
                     affected_rows,
                     last_insert_id: id,
@@ -357,6 +383,10 @@ impl Session {
             }
         }
         let Some(e) = failure else {
+            if totals.warnings > 0 {
+                self.diagnostics = conditions;
+                self.diagnostics_read = true;
+            }
             return self
                 .send_ok_with_id(totals.affected, totals.last_insert_id, totals.warnings)
                 .await;

@@ -21,6 +21,7 @@ use shardgate_protocol::response::Finish;
 use shardgate_router::ScatterPlan;
 use tokio::sync::mpsc;
 
+use crate::diagnostics::Diagnostics;
 use crate::errors::ClientError;
 use crate::runtime::Runtime;
 use crate::session::{End, Session, Step};
@@ -34,7 +35,11 @@ const FLUSH_AT: usize = 64 * 1024;
 enum FromShard {
     Head(Vec<BytesMut>),
     Row(Bytes),
-    End { warnings: u16 },
+    /// The shard's answer ended; the conditions it raised, read from its connection.
+    End {
+        warnings: u16,
+        diagnostics: Option<Diagnostics>,
+    },
     Failed(ClientError),
 }
 
@@ -133,7 +138,10 @@ async fn pump(
             }
             Ok(Err(e)) => FromShard::Failed(failed(&e)),
             Ok(Ok(Ok(row))) => FromShard::Row(row),
-            Ok(Ok(Err(Finish::Ok { warnings, .. }))) => FromShard::End { warnings },
+            Ok(Ok(Err(finish @ Finish::Ok { warnings, .. }))) => FromShard::End {
+                warnings,
+                diagnostics: crate::diagnostics::after(conn, &finish).await,
+            },
             Ok(Ok(Err(Finish::Err(e)))) => {
                 FromShard::Failed(shard_error(&shard, ClientError::from(e)))
             }
@@ -474,10 +482,10 @@ impl Session {
             )
             .await
         {
-            Ok(warnings) => {
+            Ok((warnings, diagnostics)) => {
                 if warnings > 0 {
-                    self.diagnostics =
-                        crate::diagnostics::Diagnostics::unknown(u64::from(warnings));
+                    self.diagnostics = diagnostics;
+                    self.diagnostics_read = true;
                 }
                 let end = packets::result_terminator(self.capabilities, self.status(), warnings);
                 self.client.queue_packet(&end);
@@ -490,7 +498,7 @@ impl Session {
     }
 
     /// Feeds the shards' rows through the merge and the pipeline, writing rows out as they come;
-    /// returns the shards' warning count.
+    /// returns the shards' warning count and their conditions.
     async fn merge_rows(
         &mut self,
         plan: &ScatterPlan,
@@ -498,16 +506,22 @@ impl Session {
         pipeline: &mut Pipeline,
         inputs: &mut [mpsc::Receiver<FromShard>],
         encoder: Option<&BinaryRowEncoder>,
-    ) -> Result<u16, ClientError> {
-        let mut warnings = 0u16;
+    ) -> Result<(u16, Diagnostics), ClientError> {
+        let mut warnings = (0u16, Diagnostics::default());
         let mut out = Vec::new();
         let receive = |message: Option<FromShard>,
-                       warnings: &mut u16|
+                       warnings: &mut (u16, Diagnostics)|
          -> Result<Option<Bytes>, ClientError> {
             match message {
                 Some(FromShard::Row(row)) => Ok(Some(row)),
-                Some(FromShard::End { warnings: w }) => {
-                    *warnings = warnings.saturating_add(w);
+                Some(FromShard::End {
+                    warnings: w,
+                    diagnostics,
+                }) => {
+                    warnings.0 = warnings.0.saturating_add(w);
+                    if let Some(d) = diagnostics {
+                        warnings.1.extend(d);
+                    }
                     Ok(None)
                 }
                 Some(FromShard::Failed(e)) => Err(e),
