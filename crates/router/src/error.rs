@@ -18,6 +18,10 @@ pub enum RouteError {
     },
     #[error("cannot route INSERT into sharded table `{table}`: the column list must include the shard key `{key}`")]
     InsertWithoutKey { table: String, key: String },
+    /// `INSERT INTO t VALUES …` without a column list: the session looks the columns up and
+    /// plans again (`with_column_list`).
+    #[error("cannot route INSERT into sharded table `{table}` without a column list")]
+    InsertWithoutColumns { table: String },
     #[error("cannot route INSERT into sharded table `{table}`: its rows belong to different shards ({shards}); insert them separately")]
     InsertSpansShards { table: String, shards: String },
     #[error("cannot route {verb} on sharded table `{table}`: the values of `{key}` belong to different shards ({shards})")]

@@ -2,6 +2,7 @@
 //! decides where it runs. Pure: no I/O, no async.
 
 mod colocated;
+mod column_list;
 mod connection_state;
 mod error;
 mod last_insert_id;
@@ -19,6 +20,7 @@ mod shard_key;
 mod syntax;
 mod text;
 
+pub use column_list::{columns_query, with_column_list};
 pub use connection_state::{ConnectionState, HandlerAction, NamedLockCalls};
 pub use error::RouteError;
 pub use last_insert_id::{reads_last_insert_id, set_last_insert_id};

@@ -321,6 +321,22 @@ fn unparsed(
     {
         return connection_state::plan_handler(&words, topology);
     }
+    // `ALTER TABLE t DISABLE | ENABLE KEYS` (in mariadb-dump's output): DDL where t lives.
+    if let [alter, table_word, name, toggle, keys] = words.as_slice() {
+        let is = |w: &String, k: &str| w.eq_ignore_ascii_case(k);
+        if is(alter, "alter")
+            && is(table_word, "table")
+            && (is(toggle, "disable") || is(toggle, "enable"))
+            && is(keys, "keys")
+        {
+            let name = name.to_ascii_lowercase();
+            let route = match topology.table(&name).is_some() || topology.is_reference(&name) {
+                true => Route::AllShards,
+                false => Route::Shard(topology.default_shard),
+            };
+            return Ok(Plan::new(StatementKind::Ddl, route));
+        }
+    }
     for word in &words {
         if let Some(rule) = topology.table(word) {
             return Err(RouteError::Unparsed {
@@ -964,6 +980,11 @@ fn plan_insert(ins: &Insert, stmt: &Statement, topology: &Topology) -> Result<Pl
                 })
             }
         };
+        if ins.columns.is_empty() {
+            return Err(RouteError::InsertWithoutColumns {
+                table: rule.name.clone(),
+            });
+        }
         let pos =
             ins.columns
                 .iter()

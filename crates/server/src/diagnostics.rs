@@ -132,6 +132,15 @@ pub(crate) async fn after(conn: &mut BackendConn, finish: &Finish) -> Option<Dia
     })
 }
 
+/// The column definitions `sql` answers on `conn` (its rows read and dropped).
+async fn read_head(conn: &mut BackendConn, sql: &[u8]) -> Result<QueryHead, BackendError> {
+    let head = conn.query_rows(sql).await?;
+    if let QueryHead::Columns(_) = &head {
+        while conn.next_row().await?.is_ok() {}
+    }
+    Ok(head)
+}
+
 /// `LIMIT [offset,] count` / `LIMIT count OFFSET offset` of a `SHOW WARNINGS | ERRORS`.
 fn limit_of(sql: &str) -> (usize, usize) {
     let lower = sql.to_ascii_lowercase();
@@ -209,29 +218,15 @@ impl Session {
             }
         };
         let shard = runtime.topology.default_shard;
-        let head = async {
-            let (mut conn, pinned) = match self.pins.take(shard) {
-                Some(conn) => (conn, true),
-                None => (self.checkout(runtime, shard).await?, false),
-            };
-            let head = conn.query_rows(head_sql).await;
-            let drained = match &head {
-                Ok(QueryHead::Columns(_)) => loop {
-                    match conn.next_row().await {
-                        Ok(Ok(_)) => continue,
-                        Ok(Err(_)) => break Ok(()),
-                        Err(e) => break Err(e),
-                    }
-                },
-                _ => Ok(()),
-            };
-            if pinned {
-                self.pins.give_back(shard, conn);
+        let head = match self.lend_conn(runtime, shard).await {
+            Ok(mut lent) => {
+                let head = read_head(&mut lent.conn, head_sql).await;
+                self.give_back_lent(shard, lent);
+                head
             }
-            drained?;
-            head
+            Err(e) => Err(e),
         };
-        let columns = match head.await {
+        let columns = match head {
             Ok(QueryHead::Columns(columns)) => columns,
             Ok(QueryHead::Done(Finish::Err(e))) => {
                 return self.send_error(ClientError::from(e)).await

@@ -310,12 +310,12 @@ impl Session {
         let mut totals = Totals::new(combine);
         let mut failure: Option<ClientError> = None;
         for &(shard, sql) in &parts {
-            if let Err(e) = self.join_txn(runtime, shard).await {
+            if let Err(e) = self.join_txn(runtime, shard, true).await {
                 failure = Some(e);
                 break;
             }
             let txn = self.pins.txn.as_mut().expect("joined above");
-            txn.wrote = true;
+            txn.written.get_or_insert(shard);
             let conn = self.pins.conn(shard).expect("joined above");
             let named = |e: ClientError| ClientError {
                 message: format!("shard {}: {}", name(shard), e.message),

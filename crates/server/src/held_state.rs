@@ -128,7 +128,7 @@ impl Session {
         let mut failure = None;
         let mut warnings = 0;
         for &shard in shards {
-            if let Err(e) = self.pin(runtime, shard).await {
+            if let Err(e) = self.pin(runtime, shard, false).await {
                 failure = Some(e);
                 break;
             }

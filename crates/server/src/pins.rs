@@ -19,9 +19,9 @@ pub(crate) struct Txn {
     pub begin: Option<String>,
     /// The shards joined so far, in the order they joined (the order COMMIT goes in).
     pub joined: Vec<ShardId>,
-    /// Whether anything but plain reads ran. In transaction_mode "single" a transaction that
-    /// only read may move to another shard (its snapshot is released); one that wrote stays.
-    pub wrote: bool,
+    /// The shard it first wrote on (or locked rows on). In transaction_mode "single" it
+    /// writes there only; it may read on any shard.
+    pub written: Option<ShardId>,
     /// The transaction's savepoints, oldest first: set on each shard as it joins, so a
     /// `ROLLBACK TO` means the same on every shard.
     pub savepoints: Vec<String>,

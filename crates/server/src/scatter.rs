@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use shardgate_backend::{BackendError, PooledConn, QueryHead};
-use shardgate_config::TransactionMode;
 use shardgate_merge::{
     Aggregate, BinaryRowEncoder, ColumnMeta, Filter, Limit, MemoryLimit, MergeError, MergeSort,
     OrderedAggregate, Pipeline, Project, RowOperator, Sort, SortedDistinct,
@@ -246,25 +245,15 @@ impl Session {
         plan: &ScatterPlan,
         binary: bool,
     ) -> Step {
-        let multi = runtime.topology.server.transaction_mode == TransactionMode::Multi;
-        let in_txn = multi && self.in_transaction();
-        if let (false, Some(&joined)) = (in_txn, self.pins.txn_shards().first()) {
-            let e = ClientError::new(
-                1235,
-                b"42000",
-                format!(
-                    "this transaction runs on shard {}; a statement over several shards cannot join it (transaction_mode \"single\"): commit first",
-                    runtime.topology.shards[joined].name
-                ),
-            );
-            return self.send_error(e).await;
-        }
+        // Inside a transaction the shards' reads join it (in transaction_mode "single" too:
+        // reading on several shards commits nothing on them).
+        let in_txn = self.in_transaction();
         if let Some(e) = self.unmergeable_session(plan) {
             return self.send_error(e).await;
         }
         if in_txn {
             for &shard in &plan.shards {
-                if let Err(e) = self.join_txn(runtime, shard).await {
+                if let Err(e) = self.join_txn(runtime, shard, false).await {
                     return self.send_error(e).await;
                 }
             }

@@ -107,6 +107,13 @@ impl Work<'_> {
     }
 }
 
+/// A connection lent for one of the proxy's own queries (`Session::lend_conn`).
+pub(crate) struct Lent {
+    pub conn: PooledConn,
+    /// It is one the session keeps: it goes back to the pins.
+    pinned: bool,
+}
+
 /// Who the client is: what COM_CHANGE_USER re-checks against.
 struct Identity {
     peer: String,
@@ -497,6 +504,9 @@ impl Session {
             Err(RouteError::Unparsed { table, message }) => {
                 return self.unparsed(&runtime, arg, table, message).await;
             }
+            Err(RouteError::InsertWithoutColumns { table }) => {
+                return self.insert_by_position(&runtime, &sql, &table).await;
+            }
             Err(e) => {
                 tracing::debug!(error = %e, "cannot route");
                 return self.send_error(ClientError::from(&e)).await;
@@ -528,6 +538,70 @@ impl Session {
             );
         }
         step
+    }
+
+    /// `INSERT INTO t VALUES …` on a sharded table without a column list: planned again with
+    /// the table's columns, as the server lists them now, written in.
+    async fn insert_by_position(&mut self, runtime: &Runtime, sql: &str, table: &str) -> Step {
+        let shard = runtime.topology.default_shard;
+        let query = shardgate_router::columns_query(table);
+        let listed = match self.lend_conn(runtime, shard).await {
+            Ok(mut lent) => {
+                let listed = crate::state::query_text(&mut lent.conn, query.as_bytes()).await;
+                self.give_back_lent(shard, lent);
+                listed
+            }
+            Err(e) => Err(e),
+        };
+        let columns: Option<Vec<String>> = match listed {
+            Ok(hex_names) => hex_names
+                .split(',')
+                .filter(|h| !h.is_empty())
+                .map(|h| String::from_utf8(hex::decode(h).ok()?).ok())
+                .collect(),
+            Err(e) => return self.send_error(ClientError::from(&e)).await,
+        };
+        let rewritten = columns
+            .filter(|c| !c.is_empty())
+            .and_then(|c| shardgate_router::with_column_list(sql, self.syntax, &c));
+        let Some(rewritten) = rewritten else {
+            let e = RouteError::InsertWithoutColumns {
+                table: table.to_owned(),
+            };
+            return self.send_error(ClientError::from(&e)).await;
+        };
+        let plan = match plan_sql(&rewritten, &runtime.topology, self.syntax) {
+            Ok(plan) => plan,
+            Err(e) => return self.send_error(ClientError::from(&e)).await,
+        };
+        if let Err(e) = self.begin_statement(&plan, rewritten.as_bytes(), true) {
+            return self.send_error(e).await;
+        }
+        let text = plan.rewritten.as_deref().unwrap_or(&rewritten);
+        self.execute(runtime, &plan, text.as_bytes(), false).await
+    }
+
+    /// A connection to run the proxy's own query on `shard`: the one the session keeps there
+    /// (the query then sees its temporary tables and transaction), or a pooled one.
+    pub(crate) async fn lend_conn(
+        &mut self,
+        runtime: &Runtime,
+        shard: ShardId,
+    ) -> Result<Lent, BackendError> {
+        match self.pins.take(shard) {
+            Some(conn) => Ok(Lent { conn, pinned: true }),
+            None => Ok(Lent {
+                conn: self.checkout(runtime, shard).await?,
+                pinned: false,
+            }),
+        }
+    }
+
+    /// Returns a connection `lend_conn` gave.
+    pub(crate) fn give_back_lent(&mut self, shard: ShardId, lent: Lent) {
+        if lent.pinned {
+            self.pins.give_back(shard, lent.conn);
+        }
     }
 
     /// A statement naming a sharded table that our parser cannot read. MariaDB's parser decides:

@@ -41,11 +41,15 @@ impl Session {
         kind: StatementKind,
         work: Work<'_>,
     ) -> Result<Option<Finish>, End> {
-        if let Err(e) = self.pin(runtime, shard).await {
+        let writes = !matches!(
+            kind,
+            StatementKind::Read | StatementKind::Transaction | StatementKind::Session
+        );
+        if let Err(e) = self.pin(runtime, shard, writes).await {
             return self.send_error(e).await.map(|()| None);
         }
-        if let Some(txn) = self.pins.txn.as_mut() {
-            txn.wrote |= kind != StatementKind::Read;
+        if let Some(txn) = self.pins.txn.as_mut().filter(|_| writes) {
+            txn.written.get_or_insert(shard);
         }
         let conn = self.pins.conn(shard).expect("pinned above");
         if self.statement_reads_last_insert_id {
@@ -131,9 +135,10 @@ impl Session {
         &mut self,
         runtime: &Runtime,
         shard: ShardId,
+        writes: bool,
     ) -> Result<(), ClientError> {
         if self.in_transaction() {
-            return self.join_txn(runtime, shard).await;
+            return self.join_txn(runtime, shard, writes).await;
         }
         if !self.pins.has(shard) {
             let conn = self
@@ -145,15 +150,17 @@ impl Session {
         Ok(())
     }
 
-    /// Makes sure the open transaction (started here if none is) runs on `shard`: opens it there
-    /// when the shard is new to it, as `[server] transaction_mode` allows.
+    /// Makes sure the open transaction (started here if none is) runs on `shard`, for a
+    /// statement that `writes` there or not: opens it there when the shard is new to it, as
+    /// `[server] transaction_mode` allows.
     pub(crate) async fn join_txn(
         &mut self,
         runtime: &Runtime,
         shard: ShardId,
+        writes: bool,
     ) -> Result<(), ClientError> {
         let txn = self.pins.txn.get_or_insert_with(Txn::default);
-        if txn.joined.contains(&shard) {
+        if txn.joined.contains(&shard) && !(writes && txn.written.is_some_and(|w| w != shard)) {
             let conn = self.pins.conn(shard).expect("joined shards are pinned");
             // A USE since the transaction reached this shard.
             if conn.database != self.state.database {
@@ -164,30 +171,21 @@ impl Session {
             }
             return Ok(());
         }
-        if runtime.topology.server.transaction_mode == TransactionMode::Single {
-            if let Some(&joined) = txn.joined.first() {
-                if txn.wrote {
-                    return Err(ClientError::new(
-                        1235,
-                        b"42000",
-                        format!(
-                            "this transaction runs on shard {}; the statement needs shard {} (transaction_mode \"single\"): commit or roll back first",
-                            runtime.topology.shards[joined].name, runtime.topology.shards[shard].name
-                        ),
-                    ));
-                }
-                // Ending a read-only transaction loses nothing; a failure just retires the
-                // connection.
-                txn.joined.clear();
-                let conn = self.pins.conn(joined).expect("joined shards are pinned");
-                if expect_ok(conn, Command::COM_QUERY, b"ROLLBACK")
-                    .await
-                    .is_err()
-                {
-                    conn.broken = true;
-                }
-                self.pins.release_unneeded(runtime.topology.default_shard);
-            }
+        // In transaction_mode "single" a transaction writes on one shard (its commit is that
+        // shard's); it may read others, whose snapshots its COMMIT simply ends.
+        if let (TransactionMode::Single, true, Some(written)) = (
+            runtime.topology.server.transaction_mode,
+            writes,
+            txn.written.filter(|w| *w != shard),
+        ) {
+            return Err(ClientError::new(
+                1235,
+                b"42000",
+                format!(
+                    "this transaction writes on shard {}; the statement needs shard {} (transaction_mode \"single\"): commit or roll back first",
+                    runtime.topology.shards[written].name, runtime.topology.shards[shard].name
+                ),
+            ));
         }
         if !self.pins.has(shard) {
             let conn = self
