@@ -91,6 +91,15 @@ async fn a_temporary_table_lives_across_statements_while_50_sessions_share_2_con
         let count = one(&mut owner, "SELECT COUNT(*) FROM scratch").await;
         assert_eq!(count.as_deref(), Some((round + 1).to_string().as_str()));
     }
+    // A USE reaches the pinned connection too.
+    owner.query_drop("USE mysql").await.unwrap();
+    assert_eq!(
+        one(&mut owner, "SELECT DATABASE()").await.as_deref(),
+        Some("mysql")
+    );
+    let count = one(&mut owner, "SELECT COUNT(*) FROM app.scratch").await;
+    assert_eq!(count.as_deref(), Some("10"));
+    owner.query_drop("USE app").await.unwrap();
     owner
         .query_drop("UPDATE scratch SET v = CONCAT(v, '!') WHERE id < 5")
         .await

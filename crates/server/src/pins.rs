@@ -237,6 +237,28 @@ mod tests {
     }
 
     #[test]
+    fn the_metric_counts_each_reason_while_it_holds() {
+        let gauge = |r| crate::instruments::pinned_session(r).get();
+        let before = gauge(PinReason::TemporaryTable);
+        let mut pins = Pins::default();
+        pins.temporary_tables.insert("t".into());
+        pins.release_unneeded(0);
+        assert_eq!(gauge(PinReason::TemporaryTable), before + 1);
+        pins.temporary_tables.clear();
+        pins.release_unneeded(0);
+        assert_eq!(gauge(PinReason::TemporaryTable), before);
+        pins.named_locks.insert("job".into());
+        pins.release_unneeded(0);
+        let locked = gauge(PinReason::NamedLock);
+        drop(pins);
+        assert_eq!(
+            gauge(PinReason::NamedLock),
+            locked - 1,
+            "an ended session counts no more"
+        );
+    }
+
+    #[test]
     fn read_only_transactions_are_recognised() {
         assert!(Txn::explicit("START TRANSACTION READ ONLY".into()).read_only());
         assert!(!Txn::explicit("START TRANSACTION READ WRITE".into()).read_only());

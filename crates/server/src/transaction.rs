@@ -52,6 +52,15 @@ impl Session {
             txn.written.get_or_insert(shard);
         }
         let conn = self.pins.conn(shard).expect("pinned above");
+        // A USE since the connection was pinned.
+        if conn.database != self.state.database {
+            if let Err(e) =
+                expect_ok(conn, Command::COM_INIT_DB, self.state.database.as_bytes()).await
+            {
+                return self.send_error(ClientError::from(&e)).await.map(|()| None);
+            }
+            conn.database.clone_from(&self.state.database);
+        }
         if self.statement_reads_last_insert_id {
             let sql = set_last_insert_id(self.last_insert_id);
             if let Err(e) = expect_ok(conn, Command::COM_QUERY, sql.as_bytes()).await {
@@ -161,14 +170,6 @@ impl Session {
     ) -> Result<(), ClientError> {
         let txn = self.pins.txn.get_or_insert_with(Txn::default);
         if txn.joined.contains(&shard) && !(writes && txn.written.is_some_and(|w| w != shard)) {
-            let conn = self.pins.conn(shard).expect("joined shards are pinned");
-            // A USE since the transaction reached this shard.
-            if conn.database != self.state.database {
-                expect_ok(conn, Command::COM_INIT_DB, self.state.database.as_bytes())
-                    .await
-                    .map_err(|e| ClientError::from(&e))?;
-                conn.database.clone_from(&self.state.database);
-            }
             return Ok(());
         }
         // In transaction_mode "single" a transaction writes on one shard (its commit is that
