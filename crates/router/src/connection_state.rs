@@ -9,7 +9,7 @@
 
 use shardgate_config::Topology;
 use shardgate_ring::ShardId;
-use sqlparser::ast::{CreateTable, LockTable, Statement};
+use sqlparser::ast::{CreateTable, Statement};
 use sqlparser::tokenizer::Token;
 
 use crate::plan::{Plan, Route, StatementKind};
@@ -85,36 +85,90 @@ pub(crate) fn plan_temporary_table(
     ))
 }
 
-/// `LOCK TABLES`: on every shard that has one of the tables.
+/// `LOCK TABLE[S] t [[AS] alias] lock_type, …` (read from its tokens: the parser knows neither
+/// `LOCK TABLE` nor qualified names there): on every shard that has one of the tables. `None`
+/// when `sql` is no LOCK TABLES statement.
 pub(crate) fn plan_lock_tables(
-    tables: &[LockTable],
+    sql: &str,
+    syntax: crate::Syntax,
     topology: &Topology,
-) -> Result<Plan, RouteError> {
-    let everywhere = |t: &LockTable| {
-        let name = t.table.value.to_ascii_lowercase();
-        topology.table(&name).is_some() || topology.is_reference(&name)
+) -> Option<Result<Plan, RouteError>> {
+    // Cheap first: only a text starting with LOCK is tokenized.
+    if !sql
+        .trim_start()
+        .get(..4)
+        .is_some_and(|w| w.eq_ignore_ascii_case("lock"))
+    {
+        return None;
+    }
+    let tokens = crate::lex::tokenize(sql, syntax, false).ok()?;
+    let mut offsets = crate::rewrite::Offsets::new(sql);
+    let tokens: Vec<_> = tokens
+        .iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .collect();
+    let word = |i: usize| match tokens.get(i).map(|t| &t.token) {
+        Some(Token::Word(w)) if w.quote_style.is_none() => Some(w.value.to_ascii_lowercase()),
+        _ => None,
     };
-    let (everywhere, default_only): (Vec<&LockTable>, Vec<&LockTable>) =
-        tables.iter().partition(|t| everywhere(t));
-    let state = if everywhere.is_empty() {
+    if word(0)? != "lock" || !matches!(word(1)?.as_str(), "table" | "tables") {
+        return None;
+    }
+    // Each element: its table's name (the last part of `db.t`) and its text.
+    let mut elements: Vec<(String, &str)> = Vec::new();
+    let mut start = 2;
+    while start < tokens.len() {
+        let end = (start..tokens.len())
+            .find(|&i| {
+                matches!(
+                    tokens[i].token,
+                    Token::Comma | Token::SemiColon | Token::EOF
+                )
+            })
+            .unwrap_or(tokens.len());
+        let mut name_at = start;
+        while matches!(
+            tokens.get(name_at + 1).map(|t| &t.token),
+            Some(Token::Period)
+        ) {
+            name_at += 2;
+        }
+        let name = match tokens.get(name_at).map(|t| &t.token) {
+            Some(Token::Word(w)) => w.value.to_ascii_lowercase(),
+            _ => return Some(Err(RouteError::Syntax(format!("cannot read `{sql}`")))),
+        };
+        let from = offsets.at(tokens[start].span.start)?;
+        let to = match tokens.get(end) {
+            Some(t) => offsets.at(t.span.start)?,
+            None => sql.len(),
+        };
+        elements.push((name, sql[from..to].trim()));
+        if !matches!(tokens.get(end).map(|t| &t.token), Some(Token::Comma)) {
+            break;
+        }
+        start = end + 1;
+    }
+    let everywhere = |t: &str| topology.table(t).is_some() || topology.is_reference(t);
+    let others: Vec<&str> = elements
+        .iter()
+        .filter(|(name, _)| everywhere(name))
+        .map(|(_, text)| *text)
+        .collect();
+    let state = if others.is_empty() {
         ConnectionState::LocksTables {
             shards: vec![topology.default_shard],
             others_sql: None,
         }
     } else {
-        let others = everywhere
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ");
         ConnectionState::LocksTables {
             shards: (0..topology.shards.len()).collect(),
-            others_sql: (!default_only.is_empty()).then(|| format!("LOCK TABLES {others}")),
+            others_sql: (others.len() < elements.len())
+                .then(|| format!("LOCK TABLES {}", others.join(", "))),
         }
     };
     let mut plan = Plan::new(StatementKind::Session, Route::Shard(topology.default_shard));
     plan.connection_state = Some(state);
-    Ok(plan)
+    Some(Ok(plan))
 }
 
 /// `UNLOCK TABLES`.

@@ -41,6 +41,9 @@ pub fn plan_sql(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, 
             "{what} describes what the previous statement left on its backend connection, and through shardgate's pool that may be another connection: not supported by shardgate yet"
         )));
     }
+    if let Some(plan) = connection_state::plan_lock_tables(sql, syntax, topology) {
+        return plan;
+    }
     let mut plan = plan_large_or_small(sql, topology, syntax)?;
     plan.assigns = crate::text::assigned_user_variables(sql, syntax);
     if connection_state::mentions_named_locks(sql.as_bytes()) && plan.connection_state.is_none() {
@@ -350,7 +353,7 @@ fn unparsed(
         .map(|w| w.to_ascii_lowercase())
         .unwrap_or_default();
     match first.as_str() {
-        "lock" | "unlock" | "prepare" | "execute" | "deallocate" => {
+        "unlock" | "prepare" | "execute" | "deallocate" => {
             return Err(connection_state(&first.to_ascii_uppercase()))
         }
         "kill" | "xa" | "grant" | "revoke" => {
@@ -459,7 +462,6 @@ pub fn plan_statement(stmt: &Statement, topology: &Topology) -> Result<Plan, Rou
         Statement::CreateTable(ct) if ct.temporary => {
             connection_state::plan_temporary_table(ct, stmt, topology)
         }
-        Statement::LockTables { tables } => connection_state::plan_lock_tables(tables, topology),
         Statement::UnlockTables => Ok(connection_state::plan_unlock_tables(topology)),
         Statement::Drop {
             object_type: ObjectType::Table,
