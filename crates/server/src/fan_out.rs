@@ -270,6 +270,14 @@ impl Session {
         };
         let mut e = first.clone();
         let others: Vec<&str> = rest.iter().map(|(n, _)| n.as_str()).collect();
+        // Every shard answered the same error (on one shard, always): it is the server's own.
+        let unanimous = failures.len() == parts.len()
+            && rest
+                .iter()
+                .all(|(_, r)| r.code == first.code && r.message == first.message);
+        if unanimous && committed.is_empty() && untransacted.is_empty() {
+            return self.send_error(e).await;
+        }
         e.message = format!("shard {name}: {}", e.message);
         if !others.is_empty() {
             e.message

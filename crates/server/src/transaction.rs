@@ -378,6 +378,9 @@ impl Session {
                             conn.forward(Command::COM_QUERY, text, &mut self.client)
                                 .await
                         };
+                        if let Ok(finish) = &result {
+                            self.keep_diagnostics(&mut conn, finish).await;
+                        }
                         if commit && result.is_ok() && runtime.has_replicas(shard) {
                             self.remember_write(shard, &mut conn).await;
                         }
@@ -435,6 +438,9 @@ impl Session {
             let result = conn
                 .forward(Command::COM_QUERY, text, &mut self.client)
                 .await;
+            if let Ok(finish) = &result {
+                self.keep_diagnostics(&mut conn, finish).await;
+            }
             let pool = conn.pool().clone();
             let ok = matches!(result, Ok(Finish::Ok { .. }));
             self.pins.give_back(*shard, conn);
