@@ -296,6 +296,7 @@ impl Pool {
             match self
                 .open(Flavor::of_client(
                     shardgate_protocol::CapabilityFlags::CLIENT_DEPRECATE_EOF,
+                    shardgate_protocol::MariadbCapabilities::empty(),
                 ))
                 .await
             {

@@ -5,6 +5,7 @@ mod colocated;
 mod error;
 mod last_insert_id;
 pub mod lex;
+mod load_data;
 mod plan;
 mod plan_cache;
 mod planner;

@@ -3,6 +3,7 @@
 mod admin;
 mod endpoints;
 mod errors;
+mod extended_metadata;
 mod fan_out;
 mod hotspots;
 mod instruments;

@@ -88,7 +88,8 @@ impl Session {
         let meter = runtime.instruments.primary(shard);
         let result = {
             let _timed = meter.time(kind);
-            work.run(&mut conn, &mut self.client).await
+            work.run(&mut conn, self.local_files(), &mut self.client)
+                .await
         };
         let result = match self.reads_back(&result) {
             true => self.after_statement(&mut conn, result).await,
@@ -154,7 +155,8 @@ impl Session {
             let meter = runtime.instruments.replica(shard);
             let result = {
                 let _timed = meter.time(StatementKind::Read);
-                work.run(&mut conn, &mut self.client).await
+                work.run(&mut conn, self.local_files(), &mut self.client)
+                .await
             };
             let result = match self.reads_back(&result) {
                 true => self.after_statement(&mut conn, result).await,

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use shardgate_backend::{BackendConn, BackendError, Flavor, Pool, PooledConn};
+use shardgate_backend::{BackendConn, BackendError, Flavor, LocalFiles, Pool, PooledConn};
 use shardgate_config::TransactionMode;
 use shardgate_protocol::forward::ForwardError;
 use shardgate_protocol::packets::{self, OkInfo};
@@ -58,14 +58,18 @@ pub(crate) struct Execution<'a> {
 }
 
 impl Work<'_> {
-    /// Sends the work on `conn` and forwards the answer to `client`.
+    /// Sends the work on `conn` and forwards the answer to `client`, which may send a file
+    /// the statement asks for as `local_files` says.
     pub(crate) async fn run(
         &self,
         conn: &mut PooledConn,
+        local_files: LocalFiles,
         client: &mut PacketConn<ClientStream>,
     ) -> Result<Finish, ForwardError> {
         let execution = match self {
-            Work::Command(command, arg) => return conn.forward(*command, arg, client).await,
+            Work::Command(command, arg) => {
+                return conn.forward(*command, arg, client, local_files).await
+            }
             Work::Execute(execution) => execution,
         };
         let backend_error = |e: BackendError| ForwardError::Backend {
@@ -102,7 +106,8 @@ impl Work<'_> {
                 .map_err(backend_error)?;
         }
         let body = execution.request.encode_for(id, execution.types.as_deref());
-        conn.forward(Command::COM_STMT_EXECUTE, &body, client).await
+        conn.forward(Command::COM_STMT_EXECUTE, &body, client, local_files)
+            .await
     }
 }
 
@@ -199,7 +204,8 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, proxy: Arc<Proxy>) {
     let runtime = proxy.runtime();
     client.set_max_packet(runtime.topology.server.max_allowed_packet);
     let connection_id = proxy.connection_id();
-    let greeting = Greeting::new(connection_id, &runtime.topology.server.server_version);
+    let greeting = Greeting::new(connection_id, &runtime.topology.server.server_version)
+        .offering(runtime.mariadb_capabilities().await);
     let users = &runtime.topology.users;
     let peer_text = peer.to_string();
     let handshake = accept(
@@ -266,15 +272,14 @@ impl Session {
         let default_db = &runtime.topology.backend.database;
         let database = login.database.clone().unwrap_or_else(|| default_db.clone());
         let state = SessionState::new(database, login.collation);
-        let syntax = runtime
-            .default_syntax(Flavor::of_client(login.capabilities))
-            .await;
+        let flavor = Flavor::of_client(login.capabilities, login.mariadb_capabilities);
+        let syntax = runtime.default_syntax(flavor).await;
         let mut session = Session {
             client,
             proxy,
             identity,
             capabilities: login.capabilities,
-            flavor: Flavor::of_client(login.capabilities),
+            flavor,
             initial_state: state.clone(),
             state,
             statements: Statements::default(),
@@ -379,6 +384,20 @@ impl Session {
         status
     }
 
+    /// How a file a statement asks for (LOAD DATA LOCAL INFILE) is answered: relayed from
+    /// a client that offered CLIENT_LOCAL_FILES, refused (MariaDB's 4166) for others.
+    pub(crate) fn local_files(&self) -> LocalFiles {
+        match self
+            .capabilities
+            .contains(CapabilityFlags::CLIENT_LOCAL_FILES)
+        {
+            true => LocalFiles::Relay {
+                max_packet: self.client.max_packet(),
+            },
+            false => LocalFiles::Refuse,
+        }
+    }
+
     pub(crate) fn in_transaction(&self) -> bool {
         self.txn.is_some() || !self.state.autocommit
     }
@@ -393,13 +412,33 @@ impl Session {
         last_insert_id: u64,
         warnings: u16,
     ) -> Step {
-        self.diagnostics_clean &= warnings == 0;
-        let ok = packets::ok(&OkInfo {
+        self.write_ok(OkInfo {
             affected_rows,
             last_insert_id,
-            status: self.status(),
             warnings,
             ..OkInfo::default()
+        })
+        .await
+    }
+
+    /// An OK that reports session state changes (CLIENT_SESSION_TRACK): the answer to a
+    /// statement the proxy ran on a backend in its own way (SET, USE), with what the backend
+    /// reported it changed.
+    pub(crate) async fn send_ok_tracked(&mut self, warnings: u16, session_state: Vec<u8>) -> Step {
+        self.write_ok(OkInfo {
+            warnings,
+            session_state,
+            ..OkInfo::default()
+        })
+        .await
+    }
+
+    /// Writes `ok` with the session's status flags.
+    async fn write_ok(&mut self, ok: OkInfo) -> Step {
+        self.diagnostics_clean &= ok.warnings == 0;
+        let ok = packets::ok(&OkInfo {
+            status: self.status(),
+            ..ok
         });
         self.client.write_packet(&ok).await.map_err(End::Client)
     }
@@ -658,7 +697,8 @@ impl Session {
         let meter = runtime.instruments.primary(shard);
         let result = {
             let _timed = meter.time(kind);
-            work.run(&mut conn, &mut self.client).await
+            work.run(&mut conn, self.local_files(), &mut self.client)
+                .await
         };
         let pool = conn.pool().clone();
         let result = match self.reads_back(&result) {
@@ -888,12 +928,13 @@ impl Session {
                 return self.send_error(ClientError::from(&e)).await;
             }
         }
+        let local_files = self.local_files();
         let txn = self.txn.as_mut().expect("joined above");
         let conn = txn.conn(shard).expect("joined above");
         let meter = runtime.instruments.primary(shard);
         let result = {
             let _timed = meter.time(kind);
-            work.run(conn, &mut self.client).await
+            work.run(conn, local_files, &mut self.client).await
         };
         let mut assigned = Vec::new();
         if self.reads_back(&result) {
@@ -1086,19 +1127,24 @@ impl Session {
 
     async fn use_database(&mut self, db: String) -> Step {
         let runtime = self.proxy.runtime();
-        let mut next = self.state.clone();
-        next.database = db;
         let checked = async {
             let mut conn = runtime
                 .primary(runtime.topology.default_shard)
                 .get(self.flavor)
                 .await?;
-            next.sync(&mut conn).await
+            // The session's variables, then the new database: the backend checks it and
+            // reports the change as MariaDB reports it to the client.
+            self.state.sync_variables(&mut conn).await?;
+            let (_, session_state) =
+                crate::state::run_ok_tracked(&mut conn, Command::COM_INIT_DB, db.as_bytes())
+                    .await?;
+            conn.database.clone_from(&db);
+            Ok::<_, BackendError>(session_state)
         };
         match checked.await {
-            Ok(()) => {
-                self.state = next;
-                self.send_ok(0, 0).await
+            Ok(session_state) => {
+                self.state.database = db;
+                self.send_ok_tracked(0, session_state).await
             }
             Err(e) => self.send_error(ClientError::from(&e)).await,
         }
@@ -1156,6 +1202,7 @@ impl Session {
                     values,
                     sql_mode,
                     warnings,
+                    session_state,
                 } = outcome;
                 if let Some(mode) = sql_mode {
                     self.syntax.sql_mode = mode;
@@ -1212,7 +1259,7 @@ impl Session {
                         self.txn = None;
                     }
                 }
-                self.send_ok(0, warnings).await
+                self.send_ok_tracked(warnings, session_state).await
             }
             Err(e) => self.send_error(ClientError::from(&e)).await,
         }
@@ -1269,6 +1316,7 @@ impl Session {
                 Ok(())
             }
             (TxnCommand::Commit | TxnCommand::Rollback, [_]) => {
+                let local_files = self.local_files();
                 let (shard, mut conn) = self
                     .txn
                     .take()
@@ -1277,7 +1325,7 @@ impl Session {
                 let meter = runtime.instruments.primary(shard);
                 let result = {
                     let _timed = meter.time(StatementKind::Transaction);
-                    conn.forward(Command::COM_QUERY, text, &mut self.client)
+                    conn.forward(Command::COM_QUERY, text, &mut self.client, local_files)
                         .await
                 };
                 if matches!(cmd, TxnCommand::Commit)
@@ -1327,7 +1375,8 @@ async fn set_and_read(
     user_vars: &[&str],
     sql_mode: bool,
 ) -> Result<SetOutcome, BackendError> {
-    let warnings = crate::state::run_ok(conn, Command::COM_QUERY, text).await?;
+    let (warnings, session_state) =
+        crate::state::run_ok_tracked(conn, Command::COM_QUERY, text).await?;
     let values = crate::state::read_back(conn, false, user_vars).await?.vars;
     let mode = match sql_mode {
         true => Some(SqlMode::parse(
@@ -1339,6 +1388,7 @@ async fn set_and_read(
         values,
         sql_mode: mode,
         warnings,
+        session_state,
     })
 }
 
@@ -1349,6 +1399,8 @@ struct SetOutcome {
     /// The session's sql_mode afterwards, when the SET may have changed it.
     sql_mode: Option<SqlMode>,
     warnings: u16,
+    /// The session state changes the SET's OK reported (CLIENT_SESSION_TRACK).
+    session_state: Vec<u8>,
 }
 
 /// Whether the statement text begins (after spaces and comments) with INSERT or REPLACE.
