@@ -13,6 +13,7 @@ mod foundation;
 mod hardening;
 mod prepared;
 mod prepared_scatter;
+mod protocol_fidelity;
 mod reading;
 mod reload;
 mod replicas;

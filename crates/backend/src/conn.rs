@@ -23,7 +23,8 @@ use shardgate_protocol::stmt::PrepareOk;
 /// The capability flags that change how results are framed or what they say; a backend
 /// connection must have the same ones as the client whose commands it serves, so its answers
 /// can be forwarded as-is: EOF packets or not, found or changed rows, session state in OK
-/// packets, MariaDB's extended column metadata.
+/// packets, MariaDB's extended column metadata, and whether a procedure may return result
+/// sets (without CLIENT_MULTI_RESULTS MariaDB refuses that CALL with 1312).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Flavor {
     capabilities: CapabilityFlags,
@@ -34,10 +35,11 @@ impl Flavor {
     const MASK: CapabilityFlags = CapabilityFlags::from_bits_truncate(
         CapabilityFlags::CLIENT_DEPRECATE_EOF.bits()
             | CapabilityFlags::CLIENT_FOUND_ROWS.bits()
-            | CapabilityFlags::CLIENT_SESSION_TRACK.bits(),
+            | CapabilityFlags::CLIENT_SESSION_TRACK.bits()
+            | CapabilityFlags::CLIENT_MULTI_RESULTS.bits()
+            | CapabilityFlags::CLIENT_PS_MULTI_RESULTS.bits(),
     );
-    const MARIADB_MASK: MariadbCapabilities =
-        MariadbCapabilities::MARIADB_CLIENT_EXTENDED_METADATA;
+    const MARIADB_MASK: MariadbCapabilities = MariadbCapabilities::MARIADB_CLIENT_EXTENDED_METADATA;
 
     /// The flavor of a client that negotiated `caps` and MariaDB's extended `mariadb` ones.
     pub fn of_client(caps: CapabilityFlags, mariadb: MariadbCapabilities) -> Self {
@@ -45,6 +47,17 @@ impl Flavor {
             capabilities: caps & Self::MASK,
             mariadb: mariadb & Self::MARIADB_MASK,
         }
+    }
+
+    /// The flavor of most clients (mysql_async, the MariaDB connectors): no EOF packets,
+    /// several result sets, nothing else.
+    pub fn common() -> Self {
+        Flavor::of_client(
+            CapabilityFlags::CLIENT_DEPRECATE_EOF
+                | CapabilityFlags::CLIENT_MULTI_RESULTS
+                | CapabilityFlags::CLIENT_PS_MULTI_RESULTS,
+            MariadbCapabilities::empty(),
+        )
     }
 
     pub fn deprecate_eof(self) -> bool {

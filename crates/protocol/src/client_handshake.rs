@@ -10,12 +10,15 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use crate::packets::parse_err;
 use crate::{CapabilityFlags, MariadbCapabilities, PacketConn, ProtocolError, StatusFlags};
 
-/// Capabilities the proxy always asks a backend for; format-affecting ones
-/// (CLIENT_DEPRECATE_EOF, CLIENT_FOUND_ROWS, …) are added per connection to mirror the client.
-/// CLIENT_LOCAL_FILES: the proxy relays a LOAD DATA LOCAL request to clients that allow it and
-/// answers it for those that don't (see [`crate::local_infile`]).
+/// Capabilities the proxy always asks a backend for; those that change what answers say
+/// (CLIENT_DEPRECATE_EOF, CLIENT_FOUND_ROWS, CLIENT_MULTI_RESULTS, …) are added per connection
+/// to mirror the client. CLIENT_LOCAL_FILES: the proxy relays a LOAD DATA LOCAL request to
+/// clients that allow it and answers it for those that don't (see [`crate::local_infile`]).
 pub const BACKEND_BASE_CAPABILITIES: CapabilityFlags = CapabilityFlags::from_bits_truncate(
-    crate::COMMON_CAPABILITIES.bits() | CapabilityFlags::CLIENT_LOCAL_FILES.bits(),
+    (crate::COMMON_CAPABILITIES.bits()
+        & !(CapabilityFlags::CLIENT_MULTI_RESULTS.bits()
+            | CapabilityFlags::CLIENT_PS_MULTI_RESULTS.bits()))
+        | CapabilityFlags::CLIENT_LOCAL_FILES.bits(),
 );
 
 /// Credentials and options for logging in to a backend.

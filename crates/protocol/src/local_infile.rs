@@ -123,7 +123,11 @@ impl FileCopy {
                 return Ok(false);
             };
             let ends_file = len == 0 && !self.continued;
-            self.logical = if self.continued { self.logical + len } else { len };
+            self.logical = if self.continued {
+                self.logical + len
+            } else {
+                len
+            };
             if self.logical > max_packet {
                 return Err(ProtocolError::TooLarge {
                     size: self.logical,

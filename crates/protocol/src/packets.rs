@@ -229,10 +229,11 @@ fn lenenc_str(buf: &[u8], at: usize) -> Option<&[u8]> {
 /// Where the length-encoded string starting at `at` in `buf` ends.
 fn lenenc_str_end(buf: &[u8], at: usize) -> Option<usize> {
     let (len, used) = read_lenenc_int(buf.get(at..)?)?;
-    let end = at.checked_add(used)?.checked_add(usize::try_from(len).ok()?)?;
+    let end = at
+        .checked_add(used)?
+        .checked_add(usize::try_from(len).ok()?)?;
     (end <= buf.len()).then_some(end)
 }
-
 
 /// Where the six strings of a column definition (catalog, schema, table, org_table, name,
 /// org_name) end: the extended metadata or the fixed-length fields start there.
@@ -327,7 +328,8 @@ mod tests {
 
     /// `SET character_set_client = latin1` answered by MariaDB 10.11 to a client with
     /// CLIENT_SESSION_TRACK.
-    const TRACKED_OK: &str = "00000002400000001e001c146368617261637465725f7365745f636c69656e74066c6174696e31";
+    const TRACKED_OK: &str =
+        "00000002400000001e001c146368617261637465725f7365745f636c69656e74066c6174696e31";
 
     fn unhex(hex: &str) -> Vec<u8> {
         (0..hex.len())

@@ -25,7 +25,9 @@ pub const SERVER_CAPABILITIES: CapabilityFlags = CapabilityFlags::from_bits_trun
         | CapabilityFlags::CLIENT_CONNECT_ATTRS.bits()
         | CapabilityFlags::CLIENT_DEPRECATE_EOF.bits()
         | CapabilityFlags::CLIENT_SESSION_TRACK.bits()
-        | CapabilityFlags::CLIENT_LOCAL_FILES.bits(),
+        | CapabilityFlags::CLIENT_LOCAL_FILES.bits()
+        | CapabilityFlags::CLIENT_IGNORE_SPACE.bits()
+        | CapabilityFlags::CLIENT_NO_SCHEMA.bits(),
 );
 
 /// MariaDB's extended capabilities the proxy can offer, when the backends support them.

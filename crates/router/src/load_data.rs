@@ -107,7 +107,7 @@ pub(crate) fn check_target(load: &LoadData, topology: &Topology) -> Result<(), R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Syntax, Plan, Route};
+    use crate::{Plan, Route, Syntax};
 
     fn tokens(sql: &str) -> Vec<Token> {
         crate::lex::tokenize(sql, Syntax::DEFAULT, true)

@@ -312,7 +312,11 @@ fn unparsed(
             .map(str::to_owned)
             .collect(),
     };
-    if let Some(load) = tokens.as_deref().ok().and_then(crate::load_data::load_statement) {
+    if let Some(load) = tokens
+        .as_deref()
+        .ok()
+        .and_then(crate::load_data::load_statement)
+    {
         crate::load_data::check_target(&load, topology)?;
     }
     for word in &words {

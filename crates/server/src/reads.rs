@@ -156,7 +156,7 @@ impl Session {
             let result = {
                 let _timed = meter.time(StatementKind::Read);
                 work.run(&mut conn, self.local_files(), &mut self.client)
-                .await
+                    .await
             };
             let result = match self.reads_back(&result) {
                 true => self.after_statement(&mut conn, result).await,

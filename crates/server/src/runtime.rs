@@ -132,13 +132,9 @@ impl Runtime {
     /// speaks for all; asked once), which the proxy may offer clients in turn. None while that
     /// server cannot be reached.
     pub(crate) async fn mariadb_capabilities(&self) -> shardgate_protocol::MariadbCapabilities {
-        let plain = shardgate_backend::Flavor::of_client(
-            shardgate_protocol::CapabilityFlags::CLIENT_DEPRECATE_EOF,
-            shardgate_protocol::MariadbCapabilities::empty(),
-        );
         let ask = async {
             let pool = self.primary(self.topology.default_shard);
-            let conn = pool.get(plain).await?;
+            let conn = pool.get(shardgate_backend::Flavor::common()).await?;
             Ok::<_, shardgate_backend::BackendError>(conn.hello.server_mariadb_capabilities)
         };
         match self.mariadb_capabilities.get_or_try_init(|| ask).await {

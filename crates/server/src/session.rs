@@ -298,11 +298,30 @@ impl Session {
             plans: PlanCache::default(),
             last_write: std::collections::HashMap::new(),
         };
-        if let Err(e) = session.check_database(runtime).await {
-            let _ = session.client.write_packet(&e.encode()).await;
+        if login
+            .capabilities
+            .contains(CapabilityFlags::CLIENT_IGNORE_SPACE)
+        {
+            // MariaDB adds IGNORE_SPACE to the sql_mode of such a client at login (and a reset
+            // or change of user drops it again): so does the session.
+            let sql = b"SET SESSION sql_mode = CONCAT(@@GLOBAL.sql_mode, ',IGNORE_SPACE')";
+            session.state.apply([("sql_mode".to_owned(), sql.to_vec())]);
+            session.syntax.sql_mode = session.syntax.sql_mode | SqlMode::IGNORE_SPACE;
         }
+        let checked = match (session.flavor.session_track(), &login.database) {
+            // MariaDB reports the database a client logs in to as a change of schema.
+            (true, Some(db)) => {
+                (session.enter_database(runtime, db).await).map_err(|e| ClientError::from(&e))
+            }
+            _ => session.check_database(runtime).await.map(|()| Vec::new()),
+        };
+        let session_state = checked.unwrap_or_else(|e| {
+            session.client.queue_packet(&e.encode());
+            Vec::new()
+        });
         let ok = packets::ok(&OkInfo {
             status: session.status(),
+            session_state,
             ..OkInfo::default()
         });
         session.client.write_packet(&ok).await.ok()?;
@@ -1125,23 +1144,24 @@ impl Session {
             .unwrap_or_default()
     }
 
+    /// Enters database `db` on a connection of the default shard with the session's
+    /// variables: the backend checks it and reports the change as MariaDB reports it to the
+    /// client (the session state changes, for a client that tracks them).
+    async fn enter_database(&self, runtime: &Runtime, db: &str) -> Result<Vec<u8>, BackendError> {
+        let mut conn = runtime
+            .primary(runtime.topology.default_shard)
+            .get(self.flavor)
+            .await?;
+        self.state.sync_variables(&mut conn).await?;
+        let (_, session_state) =
+            crate::state::run_ok_tracked(&mut conn, Command::COM_INIT_DB, db.as_bytes()).await?;
+        conn.database = db.to_owned();
+        Ok(session_state)
+    }
+
     async fn use_database(&mut self, db: String) -> Step {
         let runtime = self.proxy.runtime();
-        let checked = async {
-            let mut conn = runtime
-                .primary(runtime.topology.default_shard)
-                .get(self.flavor)
-                .await?;
-            // The session's variables, then the new database: the backend checks it and
-            // reports the change as MariaDB reports it to the client.
-            self.state.sync_variables(&mut conn).await?;
-            let (_, session_state) =
-                crate::state::run_ok_tracked(&mut conn, Command::COM_INIT_DB, db.as_bytes())
-                    .await?;
-            conn.database.clone_from(&db);
-            Ok::<_, BackendError>(session_state)
-        };
-        match checked.await {
+        match self.enter_database(&runtime, &db).await {
             Ok(session_state) => {
                 self.state.database = db;
                 self.send_ok_tracked(0, session_state).await
