@@ -483,7 +483,6 @@ async fn session_state_changes_are_reported_as_mariadb_reports_them() {
         )))
         .await,
     );
-    eprintln!("{via_proxy}");
     assert_eq!(
         via_proxy.lines().collect::<Vec<_>>(),
         direct.lines().collect::<Vec<_>>()

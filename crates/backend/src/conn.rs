@@ -331,6 +331,8 @@ impl BackendConn {
         self.send_command(command, arg).await?;
         match drain_response(&mut self.conn, self.flavor.deprecate_eof()).await {
             Ok(finish) => {
+                // A request for a file no client will send leaves the server mid-statement.
+                self.broken |= finish == Finish::LocalInfile;
                 self.finished(&finish);
                 Ok(finish)
             }

@@ -308,13 +308,7 @@ impl Session {
             session.state.apply([("sql_mode".to_owned(), sql.to_vec())]);
             session.syntax.sql_mode = session.syntax.sql_mode | SqlMode::IGNORE_SPACE;
         }
-        let checked = match (session.flavor.session_track(), &login.database) {
-            // MariaDB reports the database a client logs in to as a change of schema.
-            (true, Some(db)) => {
-                (session.enter_database(runtime, db).await).map_err(|e| ClientError::from(&e))
-            }
-            _ => session.check_database(runtime).await.map(|()| Vec::new()),
-        };
+        let checked = (session.open_database(runtime, login.database.is_some())).await;
         let session_state = checked.unwrap_or_else(|e| {
             session.client.queue_packet(&e.encode());
             Vec::new()
@@ -368,6 +362,7 @@ impl Session {
             // MariaDB closes the connection after a failed change of user; so do we.
             Err(e) => return Err(End::Client(ProtocolError::Unsupported(e.to_string()))),
         }
+        let named = request.database.is_some();
         let database = request
             .database
             .unwrap_or_else(|| runtime.topology.backend.database.clone());
@@ -381,14 +376,27 @@ impl Session {
         self.consistency_override = None;
         self.syntax = self.initial_syntax;
         self.state = SessionState::new(database, collation);
-        if let Err(e) = self.check_database(&runtime).await {
-            self.state = self.initial_state.clone();
-            return self.send_error(e).await;
-        }
+        let session_state = match self.open_database(&runtime, named).await {
+            Ok(session_state) => session_state,
+            Err(e) => {
+                self.state = self.initial_state.clone();
+                return self.send_error(e).await;
+            }
+        };
         self.initial_state = self.state.clone();
         tracing::info!(peer = %self.identity.peer, user = request.user, "changed user");
         self.identity.user.clone_from(&request.user);
-        self.send_ok(0, 0).await
+        self.send_ok_tracked(0, session_state).await
+    }
+
+    /// Checks the database a client logs in to (or changes user into). A client that tracks
+    /// session state and `named` one is told about it as MariaDB tells it: a change of schema.
+    async fn open_database(&self, runtime: &Runtime, named: bool) -> Result<Vec<u8>, ClientError> {
+        match (self.flavor.session_track(), named) {
+            (true, true) => (self.enter_database(runtime, &self.state.database).await)
+                .map_err(|e| ClientError::from(&e)),
+            _ => self.check_database(runtime).await.map(|()| Vec::new()),
+        }
     }
 
     /// Status flags for answers the proxy writes itself.
