@@ -134,7 +134,10 @@ impl Runtime {
     pub(crate) async fn mariadb_capabilities(&self) -> shardgate_protocol::MariadbCapabilities {
         let ask = async {
             let pool = self.primary(self.topology.default_shard);
-            let conn = pool.get(shardgate_backend::Flavor::common()).await?;
+            let mut conn = pool.get(shardgate_backend::Flavor::common()).await?;
+            // Not kept: clients get connections opened when they need them, with the servers'
+            // settings of that moment (a raised max_allowed_packet, say), as without the probe.
+            conn.broken = true;
             Ok::<_, shardgate_backend::BackendError>(conn.hello.server_mariadb_capabilities)
         };
         match self.mariadb_capabilities.get_or_try_init(|| ask).await {
