@@ -60,8 +60,8 @@ fn primary_port(env: &TestEnv, shard: usize) -> u16 {
     env.sandbox.shards()[shard].primary.port
 }
 
-/// A raw client logged in to `port` with `capabilities` (beside the basic ones, CLIENT_DEPRECATE_EOF)
-/// and MariaDB's extended `mariadb` ones, so the answers' bytes can be compared.
+/// A raw client logged in to `port` with `capabilities` and MariaDB's extended `mariadb`
+/// ones, so the answers' bytes can be compared.
 async fn raw_client(
     port: u16,
     user: &str,
@@ -139,7 +139,7 @@ async fn load_data_local_infile_streams_the_clients_file_to_the_shard() {
         .await
         .unwrap();
     }
-    // About 6 MiB, in lines of every length up to 200 bytes.
+    // About 7 MB, in lines of every length up to 220 bytes.
     let path = env.sandbox.dir().join("audit.tsv");
     let mut file = String::new();
     for i in 0..60_000u32 {
@@ -237,7 +237,7 @@ print(cur.fetchone()[0])
         )
         .await
     );
-    // The session goes on.
+    // And the proxy serves what was loaded.
     assert_eq!(
         rows(&mut conn, "SELECT COUNT(*) FROM audit").await[0][0].as_deref(),
         Some("60000")
