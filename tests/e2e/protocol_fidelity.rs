@@ -190,8 +190,19 @@ except pymysql.err.OperationalError as e:
 cur = plain.cursor()
 cur.execute("SELECT COUNT(*) FROM {table}")
 print(cur.fetchone()[0])
+# Inside a transaction: loaded on the transaction's connection, gone with its rollback.
+cur = c.cursor()
+cur.execute("CREATE TABLE {table}_tx LIKE {table}")
+c.begin()
+cur.execute("{load_tx}")
+cur.execute("SELECT COUNT(*) FROM {table}_tx")
+print(cur.fetchone()[0])
+c.rollback()
+cur.execute("SELECT COUNT(*) FROM {table}_tx")
+print(cur.fetchone()[0])
 "#,
-            load = load(table)
+            load = load(table),
+            load_tx = load(&format!("{table}_tx")),
         )
     };
     let via_proxy = stdout(
@@ -214,6 +225,7 @@ print(cur.fetchone()[0])
     );
     assert_eq!(via_proxy, directly);
     assert!(via_proxy.starts_with("60000 "), "{via_proxy}");
+    assert!(via_proxy.ends_with("\n60000\n60000\n0\n"), "{via_proxy}");
     assert!(via_proxy.contains("4166 The used command is not allowed because the MariaDB server or client has disabled the local infile capability"), "{via_proxy}");
 
     // Every copy holds exactly what a direct load holds.
