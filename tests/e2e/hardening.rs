@@ -55,6 +55,7 @@ async fn raw_client(env: &TestEnv) -> PacketConn<TcpStream> {
         database: Some(shardgate_sandbox::DATABASE),
         capabilities: shardgate_protocol::COMMON_CAPABILITIES
             | CapabilityFlags::CLIENT_CONNECT_WITH_DB,
+        mariadb_capabilities: shardgate_protocol::MariadbCapabilities::empty(),
     };
     login(&mut conn, &credentials).await.expect("raw login");
     conn

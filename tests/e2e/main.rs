@@ -14,6 +14,7 @@ mod hardening;
 mod pinning;
 mod prepared;
 mod prepared_scatter;
+mod protocol_fidelity;
 mod reading;
 mod reload;
 mod replicas;

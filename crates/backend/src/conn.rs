@@ -8,8 +8,11 @@ use shardgate_protocol::client_handshake::{
     login, BackendHello, BackendLogin, BACKEND_BASE_CAPABILITIES,
 };
 use shardgate_protocol::forward::{drain_response, forward_response, ForwardError};
+use shardgate_protocol::local_infile;
 use shardgate_protocol::response::{Finish, ResponseScanner};
-use shardgate_protocol::{CapabilityFlags, Command, PacketConn, ProtocolError, StatusFlags};
+use shardgate_protocol::{
+    CapabilityFlags, Command, MariadbCapabilities, PacketConn, ProtocolError, StatusFlags,
+};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
@@ -17,23 +20,74 @@ use crate::statements::StatementCache;
 use crate::BackendError;
 use shardgate_protocol::stmt::PrepareOk;
 
-/// The capability flags that change how results are framed; a backend connection must have
-/// the same ones as the client whose commands it serves, so its answers can be forwarded as-is.
+/// The capability flags that change how results are framed or what they say; a backend
+/// connection must have the same ones as the client whose commands it serves, so its answers
+/// can be forwarded as-is: EOF packets or not, found or changed rows, session state in OK
+/// packets, MariaDB's extended column metadata, and whether a procedure may return result
+/// sets (without CLIENT_MULTI_RESULTS MariaDB refuses that CALL with 1312).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Flavor(CapabilityFlags);
+pub struct Flavor {
+    capabilities: CapabilityFlags,
+    mariadb: MariadbCapabilities,
+}
 
 impl Flavor {
     const MASK: CapabilityFlags = CapabilityFlags::from_bits_truncate(
-        CapabilityFlags::CLIENT_DEPRECATE_EOF.bits() | CapabilityFlags::CLIENT_FOUND_ROWS.bits(),
+        CapabilityFlags::CLIENT_DEPRECATE_EOF.bits()
+            | CapabilityFlags::CLIENT_FOUND_ROWS.bits()
+            | CapabilityFlags::CLIENT_SESSION_TRACK.bits()
+            | CapabilityFlags::CLIENT_MULTI_RESULTS.bits()
+            | CapabilityFlags::CLIENT_PS_MULTI_RESULTS.bits(),
     );
+    const MARIADB_MASK: MariadbCapabilities = MariadbCapabilities::MARIADB_CLIENT_EXTENDED_METADATA;
 
-    pub fn of_client(caps: CapabilityFlags) -> Self {
-        Flavor(caps & Self::MASK)
+    /// The flavor of a client that negotiated `caps` and MariaDB's extended `mariadb` ones.
+    pub fn of_client(caps: CapabilityFlags, mariadb: MariadbCapabilities) -> Self {
+        Flavor {
+            capabilities: caps & Self::MASK,
+            mariadb: mariadb & Self::MARIADB_MASK,
+        }
+    }
+
+    /// The flavor of most clients (mysql_async, the MariaDB connectors): no EOF packets,
+    /// several result sets, nothing else.
+    pub fn common() -> Self {
+        Flavor::of_client(
+            CapabilityFlags::CLIENT_DEPRECATE_EOF
+                | CapabilityFlags::CLIENT_MULTI_RESULTS
+                | CapabilityFlags::CLIENT_PS_MULTI_RESULTS,
+            MariadbCapabilities::empty(),
+        )
     }
 
     pub fn deprecate_eof(self) -> bool {
-        self.0.contains(CapabilityFlags::CLIENT_DEPRECATE_EOF)
+        self.capabilities
+            .contains(CapabilityFlags::CLIENT_DEPRECATE_EOF)
     }
+
+    /// OK packets carry session state changes (CLIENT_SESSION_TRACK).
+    pub fn session_track(self) -> bool {
+        self.capabilities
+            .contains(CapabilityFlags::CLIENT_SESSION_TRACK)
+    }
+
+    /// Column definitions carry MariaDB's extended type information.
+    pub fn extended_metadata(self) -> bool {
+        self.mariadb
+            .contains(MariadbCapabilities::MARIADB_CLIENT_EXTENDED_METADATA)
+    }
+}
+
+/// Whether the client a forwarded command comes from may send files (CLIENT_LOCAL_FILES).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalFiles {
+    /// Its file is relayed to the server, packet by packet.
+    Relay {
+        /// The client's largest packet (the proxy's `max_allowed_packet`).
+        max_packet: usize,
+    },
+    /// The server gets an empty file and the client MariaDB's error 4166 instead of its answer.
+    Refuse,
 }
 
 /// Credentials every backend connection logs in with.
@@ -110,11 +164,21 @@ impl BackendConn {
                 user: &creds.user,
                 password: &creds.password,
                 database: Some(&creds.database),
-                capabilities: BACKEND_BASE_CAPABILITIES | flavor.0,
+                capabilities: BACKEND_BASE_CAPABILITIES | flavor.capabilities,
+                mariadb_capabilities: flavor.mariadb,
             },
         )
         .await
         .map_err(connect_err)?;
+        // A connection framing answers otherwise than its client reads them must not serve it.
+        let missing = flavor.capabilities - hello.capabilities;
+        if !missing.is_empty() || !hello.mariadb_capabilities.contains(flavor.mariadb) {
+            return Err(connect_err(ProtocolError::Unsupported(format!(
+                "the server does not support what the client asked for: {:?} {:?}",
+                missing,
+                flavor.mariadb - hello.mariadb_capabilities
+            ))));
+        }
         let now = Instant::now();
         Ok(BackendConn {
             conn,
@@ -161,12 +225,14 @@ impl BackendConn {
         }
     }
 
-    /// Sends a command and forwards the whole answer to the client packet for packet.
+    /// Sends a command and forwards the whole answer to the client packet for packet; a
+    /// LOAD DATA LOCAL request in it is answered as `local_files` says.
     pub async fn forward<C>(
         &mut self,
         command: Command,
         arg: &[u8],
         client: &mut PacketConn<C>,
+        local_files: LocalFiles,
     ) -> Result<Finish, ForwardError>
     where
         C: AsyncRead + AsyncWrite + Unpin,
@@ -186,7 +252,11 @@ impl BackendConn {
         } else {
             ResponseScanner::new(deprecate_eof)
         };
-        match forward_response(&mut self.conn, client, scanner).await {
+        let mut result = forward_response(&mut self.conn, client, scanner).await;
+        while let Ok(Finish::LocalInfile) = result {
+            result = self.answer_local_infile(client, local_files).await;
+        }
+        match result {
             Ok(finish) => {
                 self.finished(&finish);
                 Ok(finish)
@@ -198,15 +268,127 @@ impl BackendConn {
         }
     }
 
+    /// Answers the LOCAL INFILE request the server just sent, then forwards the rest of its
+    /// answer. A client that may not send files gets MariaDB's error 4166 in place of the
+    /// answer, whose end (after an empty file) is read here.
+    async fn answer_local_infile<C>(
+        &mut self,
+        client: &mut PacketConn<C>,
+        local_files: LocalFiles,
+    ) -> Result<Finish, ForwardError>
+    where
+        C: AsyncRead + AsyncWrite + Unpin,
+    {
+        let deprecate_eof = self.flavor.deprecate_eof();
+        match local_files {
+            LocalFiles::Relay { max_packet } => {
+                local_infile::relay_file(&mut self.conn, client, max_packet).await?;
+                let scanner = ResponseScanner::new(deprecate_eof);
+                forward_response(&mut self.conn, client, scanner)
+                    .await
+                    .map_err(|e| match e {
+                        ForwardError::Backend { error, .. } => ForwardError::Backend {
+                            error,
+                            partial: true,
+                        },
+                        client_error => client_error,
+                    })
+            }
+            LocalFiles::Refuse => {
+                let backend = |error| ForwardError::Backend {
+                    error,
+                    partial: false,
+                };
+                let seq = local_infile::refuse_file(&mut self.conn)
+                    .await
+                    .map_err(backend)?;
+                let answer = drain_response(&mut self.conn, deprecate_eof)
+                    .await
+                    .map_err(backend)?;
+                self.finished(&answer);
+                if answer == Finish::LocalInfile {
+                    return Err(backend(ProtocolError::malformed(
+                        "a second LOCAL INFILE request after an empty file",
+                    )));
+                }
+                let (code, state, message) = local_infile::CAPABILITY_DISABLED;
+                client.set_seq(seq);
+                client
+                    .write_packet(&shardgate_protocol::packets::err(code, state, message))
+                    .await
+                    .map_err(ForwardError::Client)?;
+                Ok(Finish::Err(shardgate_protocol::ServerErr {
+                    code,
+                    state: *state,
+                    message: message.to_owned(),
+                }))
+            }
+        }
+    }
+
     /// Sends a command and reads its answer without forwarding it (control statements, fan-out DDL).
     pub async fn execute(&mut self, command: Command, arg: &[u8]) -> Result<Finish, BackendError> {
         self.send_command(command, arg).await?;
         match drain_response(&mut self.conn, self.flavor.deprecate_eof()).await {
             Ok(finish) => {
+                // A request for a file no client will send leaves the server mid-statement.
+                self.broken |= finish == Finish::LocalInfile;
                 self.finished(&finish);
                 Ok(finish)
             }
             Err(e) => Err(self.protocol_err(e)),
+        }
+    }
+
+    /// Sends a command answered by OK or ERR (a SET, COM_INIT_DB) and reads the answer,
+    /// with the session state changes its OK packets report (empty without
+    /// CLIENT_SESSION_TRACK), so a client can be told what the command changed.
+    pub async fn execute_tracked(
+        &mut self,
+        command: Command,
+        arg: &[u8],
+    ) -> Result<(Finish, Vec<u8>), BackendError> {
+        self.send_command(command, arg).await?;
+        let mut session_state = Vec::new();
+        loop {
+            let packet = match self.conn.read_packet().await {
+                Ok(p) => p,
+                Err(e) => return Err(self.protocol_err(e)),
+            };
+            let finish = match packet.first() {
+                Some(0x00) => {
+                    let ok = shardgate_protocol::packets::parse_ok(&packet);
+                    let state = shardgate_protocol::packets::ok_session_state(&packet);
+                    let (Some(ok), Some(state)) = (ok, state) else {
+                        return Err(self.protocol_err(ProtocolError::malformed("bad OK packet")));
+                    };
+                    if self.flavor.session_track() {
+                        session_state.extend_from_slice(state);
+                    }
+                    if ok.status.contains(StatusFlags::SERVER_MORE_RESULTS_EXISTS) {
+                        continue;
+                    }
+                    Finish::Ok {
+                        status: ok.status,
+                        affected_rows: ok.affected_rows,
+                        last_insert_id: ok.last_insert_id,
+                        warnings: ok.warnings,
+                    }
+                }
+                Some(0xFF) => match shardgate_protocol::packets::parse_err(&packet) {
+                    Some(e) => Finish::Err(e),
+                    None => {
+                        return Err(self.protocol_err(ProtocolError::malformed("bad ERR packet")))
+                    }
+                },
+                _ => {
+                    return Err(self.protocol_err(ProtocolError::malformed(
+                        "expected OK or ERR to a command without a result set",
+                    )))
+                }
+            };
+            self.finished(&finish);
+            return Ok((finish, session_state));
         }
     }
 

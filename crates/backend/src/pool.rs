@@ -293,12 +293,7 @@ impl Pool {
             self.returned.notify_waiters();
         }
         for _ in 0..missing {
-            match self
-                .open(Flavor::of_client(
-                    shardgate_protocol::CapabilityFlags::CLIENT_DEPRECATE_EOF,
-                ))
-                .await
-            {
+            match self.open(Flavor::common()).await {
                 Ok(conn) => self.give_back(Box::new(conn)),
                 Err(e) => {
                     self.forget_one();

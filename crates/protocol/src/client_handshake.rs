@@ -8,11 +8,18 @@ use mysql_common::proto::MySerialize;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::packets::parse_err;
-use crate::{CapabilityFlags, PacketConn, ProtocolError, StatusFlags};
+use crate::{CapabilityFlags, MariadbCapabilities, PacketConn, ProtocolError, StatusFlags};
 
-/// Capabilities the proxy always asks a backend for; format-affecting ones
-/// (CLIENT_DEPRECATE_EOF, CLIENT_FOUND_ROWS) are added per connection to mirror the client.
-pub const BACKEND_BASE_CAPABILITIES: CapabilityFlags = crate::COMMON_CAPABILITIES;
+/// Capabilities the proxy always asks a backend for; those that change what answers say
+/// (CLIENT_DEPRECATE_EOF, CLIENT_FOUND_ROWS, CLIENT_MULTI_RESULTS, …) are added per connection
+/// to mirror the client. CLIENT_LOCAL_FILES: the proxy relays a LOAD DATA LOCAL request to
+/// clients that allow it and answers it for those that don't (see [`crate::local_infile`]).
+pub const BACKEND_BASE_CAPABILITIES: CapabilityFlags = CapabilityFlags::from_bits_truncate(
+    (crate::COMMON_CAPABILITIES.bits()
+        & !(CapabilityFlags::CLIENT_MULTI_RESULTS.bits()
+            | CapabilityFlags::CLIENT_PS_MULTI_RESULTS.bits()))
+        | CapabilityFlags::CLIENT_LOCAL_FILES.bits(),
+);
 
 /// Credentials and options for logging in to a backend.
 #[derive(Debug, Clone)]
@@ -21,6 +28,8 @@ pub struct BackendLogin<'a> {
     pub password: &'a str,
     pub database: Option<&'a str>,
     pub capabilities: CapabilityFlags,
+    /// MariaDB extended capabilities to ask for (those the server offers are granted).
+    pub mariadb_capabilities: MariadbCapabilities,
 }
 
 /// What the backend told us about itself.
@@ -29,6 +38,10 @@ pub struct BackendHello {
     pub connection_id: u32,
     pub server_version: String,
     pub capabilities: CapabilityFlags,
+    /// The MariaDB extended capabilities granted.
+    pub mariadb_capabilities: MariadbCapabilities,
+    /// The MariaDB extended capabilities the server offered.
+    pub server_mariadb_capabilities: MariadbCapabilities,
     pub status: StatusFlags,
 }
 
@@ -72,6 +85,12 @@ where
         ));
     }
     let mut caps = login.capabilities & server_caps;
+    // A server setting CLIENT_MYSQL is MySQL: the greeting's last 4 filler bytes are no flags.
+    let server_mariadb_caps = match server_caps.contains(CapabilityFlags::CLIENT_LONG_PASSWORD) {
+        true => MariadbCapabilities::empty(),
+        false => hs.mariadb_ext_capabilities(),
+    };
+    let mariadb_caps = login.mariadb_capabilities & server_mariadb_caps;
     if login.database.is_some() {
         caps |= CapabilityFlags::CLIENT_CONNECT_WITH_DB;
     }
@@ -88,7 +107,8 @@ where
         caps,
         None,
         crate::MAX_PACKET_SIZE as u32,
-    );
+    )
+    .with_mariadb_ext_capabilities(mariadb_caps);
     let mut buf = Vec::with_capacity(128);
     response.serialize(&mut buf);
     conn.write_packet(&buf).await?;
@@ -97,6 +117,8 @@ where
         connection_id: hs.connection_id(),
         server_version: String::from_utf8_lossy(hs.server_version_ref()).into_owned(),
         capabilities: caps,
+        mariadb_capabilities: mariadb_caps,
+        server_mariadb_capabilities: server_mariadb_caps,
         status: hs.status_flags(),
     };
     loop {

@@ -7,6 +7,7 @@ pub mod conn;
 pub mod error;
 pub mod forward;
 pub mod interpolate;
+pub mod local_infile;
 pub mod packets;
 pub mod response;
 pub mod server_handshake;
@@ -15,7 +16,9 @@ pub mod tls;
 
 pub use conn::PacketConn;
 pub use error::{ProtocolError, ServerErr};
-pub use mysql_common::constants::{CapabilityFlags, ColumnFlags, ColumnType, Command, StatusFlags};
+pub use mysql_common::constants::{
+    CapabilityFlags, ColumnFlags, ColumnType, Command, MariadbCapabilities, StatusFlags,
+};
 
 /// Largest logical packet accepted from a peer; guards memory against malformed lengths.
 pub const MAX_PACKET_SIZE: usize = 64 * 1024 * 1024;

@@ -12,6 +12,9 @@ pub struct OkInfo {
     pub status: StatusFlags,
     pub warnings: u16,
     pub info: Vec<u8>,
+    /// Session state changes (CLIENT_SESSION_TRACK), as the block MariaDB sends after `info`:
+    /// only for clients that asked for them. Non-empty sets SERVER_SESSION_STATE_CHANGED.
+    pub session_state: Vec<u8>,
 }
 
 /// An OK packet payload (header 0x00).
@@ -24,10 +27,18 @@ fn ok_with_header(header: u8, ok: &OkInfo) -> Vec<u8> {
     p.push(header);
     p.put_lenenc_int(ok.affected_rows);
     p.put_lenenc_int(ok.last_insert_id);
-    p.extend_from_slice(&ok.status.bits().to_le_bytes());
+    let mut status = ok.status;
+    if !ok.session_state.is_empty() {
+        status |= StatusFlags::SERVER_SESSION_STATE_CHANGED;
+    }
+    p.extend_from_slice(&status.bits().to_le_bytes());
     p.extend_from_slice(&ok.warnings.to_le_bytes());
-    if !ok.info.is_empty() {
+    // As MariaDB writes it: the info only when there is some or a state block follows it.
+    if !ok.info.is_empty() || !ok.session_state.is_empty() {
         p.put_lenenc_str(&ok.info);
+    }
+    if !ok.session_state.is_empty() {
+        p.put_lenenc_str(&ok.session_state);
     }
     p
 }
@@ -112,6 +123,15 @@ impl ColumnDef {
         }
     }
 
+    /// The definition as a client reads it: with MARIADB_CLIENT_EXTENDED_METADATA
+    /// (`extended_metadata`), an empty one for the proxy's plain columns.
+    pub fn encode_for(&self, extended_metadata: bool) -> Vec<u8> {
+        match extended_metadata {
+            true => with_extended_metadata(&self.encode(), b""),
+            false => self.encode(),
+        }
+    }
+
     pub fn encode(&self) -> Vec<u8> {
         let mut p = Vec::with_capacity(32 + self.name.len() * 2 + self.table.len() * 2);
         p.put_lenenc_str(b"def");
@@ -180,7 +200,69 @@ pub fn parse_ok(payload: &[u8]) -> Option<OkInfo> {
         status: StatusFlags::from_bits_retain(u16::from_le_bytes([flags[0], flags[1]])),
         warnings: u16::from_le_bytes([flags[2], flags[3]]),
         info: Vec::new(),
+        session_state: Vec::new(),
     })
+}
+
+/// The session state changes an OK packet payload carries (from a connection with
+/// CLIENT_SESSION_TRACK): the block after `info`, empty without SERVER_SESSION_STATE_CHANGED.
+pub fn ok_session_state(payload: &[u8]) -> Option<&[u8]> {
+    let rest = payload.get(1..)?;
+    let (_, a) = read_lenenc_int(rest)?;
+    let (_, b) = read_lenenc_int(rest.get(a..)?)?;
+    let flags = rest.get(a + b..a + b + 2)?;
+    let status = StatusFlags::from_bits_retain(u16::from_le_bytes([flags[0], flags[1]]));
+    if !status.contains(StatusFlags::SERVER_SESSION_STATE_CHANGED) {
+        return Some(&[]);
+    }
+    let after_info = lenenc_str_end(rest, a + b + 4)?;
+    lenenc_str(rest, after_info)
+}
+
+/// The length-encoded string starting at `at` in `buf`.
+fn lenenc_str(buf: &[u8], at: usize) -> Option<&[u8]> {
+    let (len, used) = read_lenenc_int(buf.get(at..)?)?;
+    let start = at + used;
+    buf.get(start..start.checked_add(usize::try_from(len).ok()?)?)
+}
+
+/// Where the length-encoded string starting at `at` in `buf` ends.
+fn lenenc_str_end(buf: &[u8], at: usize) -> Option<usize> {
+    let (len, used) = read_lenenc_int(buf.get(at..)?)?;
+    let end = at
+        .checked_add(used)?
+        .checked_add(usize::try_from(len).ok()?)?;
+    (end <= buf.len()).then_some(end)
+}
+
+/// Where the six strings of a column definition (catalog, schema, table, org_table, name,
+/// org_name) end: the extended metadata or the fixed-length fields start there.
+fn column_names_end(definition: &[u8]) -> Option<usize> {
+    (0..6).try_fold(0, |at, _| lenenc_str_end(definition, at))
+}
+
+/// Splits a column definition sent under MARIADB_CLIENT_EXTENDED_METADATA into the plain
+/// protocol-4.1 definition and its extended type information (`\x00\x04uuid`, `\x01\x04json`,
+/// empty for most columns), which the plain definition lacks.
+pub fn split_extended_metadata(definition: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    let names_end = column_names_end(definition)?;
+    let metadata = lenenc_str(definition, names_end)?.to_vec();
+    let metadata_end = lenenc_str_end(definition, names_end)?;
+    let mut plain = Vec::with_capacity(definition.len() - (metadata_end - names_end));
+    plain.extend_from_slice(&definition[..names_end]);
+    plain.extend_from_slice(&definition[metadata_end..]);
+    Some((plain, metadata))
+}
+
+/// A plain protocol-4.1 column definition with extended type information `metadata` added,
+/// as a client that asked for MARIADB_CLIENT_EXTENDED_METADATA reads it.
+pub fn with_extended_metadata(definition: &[u8], metadata: &[u8]) -> Vec<u8> {
+    let names_end = column_names_end(definition).unwrap_or(definition.len());
+    let mut out = Vec::with_capacity(definition.len() + 9 + metadata.len());
+    out.extend_from_slice(&definition[..names_end]);
+    out.put_lenenc_str(metadata);
+    out.extend_from_slice(&definition[names_end..]);
+    out
 }
 
 /// Parses an ERR packet payload.
@@ -239,8 +321,51 @@ mod tests {
             status: StatusFlags::SERVER_STATUS_AUTOCOMMIT | StatusFlags::SERVER_MORE_RESULTS_EXISTS,
             warnings: 3,
             info: Vec::new(),
+            session_state: Vec::new(),
         };
         assert_eq!(parse_ok(&ok(&info)), Some(info));
+    }
+
+    /// `SET character_set_client = latin1` answered by MariaDB 10.11 to a client with
+    /// CLIENT_SESSION_TRACK.
+    const TRACKED_OK: &str =
+        "00000002400000001e001c146368617261637465725f7365745f636c69656e74066c6174696e31";
+
+    fn unhex(hex: &str) -> Vec<u8> {
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn session_state_is_read_from_mariadbs_ok_and_written_back_the_same() {
+        let wire = unhex(TRACKED_OK);
+        let state = ok_session_state(&wire).unwrap();
+        assert_eq!(state.len(), 0x1e);
+        assert_eq!(&state[..3], &[0x00, 0x1c, 0x14]);
+        let rebuilt = ok(&OkInfo {
+            status: StatusFlags::SERVER_STATUS_AUTOCOMMIT,
+            session_state: state.to_vec(),
+            ..OkInfo::default()
+        });
+        assert_eq!(rebuilt, wire);
+        // Without the flag there is nothing to read; a cut packet is not read past its end.
+        assert_eq!(ok_session_state(&ok(&OkInfo::default())), Some(&[][..]));
+        assert_eq!(ok_session_state(&wire[..wire.len() - 1]), None);
+    }
+
+    #[test]
+    fn extended_metadata_comes_out_and_goes_back_in() {
+        let plain = ColumnDef::varchar("u").encode();
+        let extended = with_extended_metadata(&plain, b"\x00\x04uuid");
+        assert_ne!(extended, plain);
+        let (back, metadata) = split_extended_metadata(&extended).unwrap();
+        assert_eq!(back, plain);
+        assert_eq!(metadata, b"\x00\x04uuid");
+        let (_, none) = split_extended_metadata(&with_extended_metadata(&plain, b"")).unwrap();
+        assert!(none.is_empty());
+        assert_eq!(split_extended_metadata(&plain[..5]), None);
     }
 
     #[test]

@@ -18,7 +18,8 @@ pub enum Finish {
     },
     /// The server answered with an error.
     Err(ServerErr),
-    /// LOAD DATA LOCAL: the server asks the client for a file.
+    /// LOAD DATA LOCAL: the server asks the client for a file. The request packet is left
+    /// unread at the start of the connection's read buffer (see [`crate::local_infile`]).
     LocalInfile,
 }
 
@@ -95,10 +96,12 @@ impl ResponseScanner {
     }
 
     /// Scans the complete physical packets at the start of `buf`. Returns how many bytes
-    /// belong to the answer so far and, when the answer ended within them, how it ended.
+    /// belong to the answer so far and, when the answer ended within them, how it ended. A
+    /// LOCAL INFILE request is not counted: whoever answers it reads it.
     pub fn scan(&mut self, buf: &[u8]) -> Result<(usize, Option<Finish>), ProtocolError> {
         let mut pos = 0;
         while let Some((len, _seq)) = crate::conn::frame_header(&buf[pos..]) {
+            let start = pos;
             let end = pos + 4 + len;
             if end > buf.len() {
                 break;
@@ -110,8 +113,10 @@ impl ResponseScanner {
             if continues {
                 continue;
             }
-            if let Some(finish) = self.packet(payload, len)? {
-                return Ok((pos, Some(finish)));
+            match self.packet(payload, len)? {
+                Some(Finish::LocalInfile) => return Ok((start, Some(Finish::LocalInfile))),
+                Some(finish) => return Ok((pos, Some(finish))),
+                None => {}
             }
         }
         Ok((pos, None))

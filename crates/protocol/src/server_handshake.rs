@@ -10,19 +10,29 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::tls::{ClientStream, ServerTls};
 use crate::{
-    packets, CapabilityFlags, PacketConn, ProtocolError, StatusFlags, COMMON_CAPABILITIES,
-    UTF8MB4_GENERAL_CI,
+    packets, CapabilityFlags, MariadbCapabilities, PacketConn, ProtocolError, StatusFlags,
+    COMMON_CAPABILITIES, UTF8MB4_GENERAL_CI,
 };
 
-/// Capabilities the proxy offers to clients.
+/// Capabilities the proxy offers to clients. Without CLIENT_LONG_PASSWORD (which MySQL calls
+/// CLIENT_MYSQL), as MariaDB's own greeting: that tells MariaDB clients the greeting carries
+/// MariaDB's extended capabilities.
 pub const SERVER_CAPABILITIES: CapabilityFlags = CapabilityFlags::from_bits_truncate(
-    COMMON_CAPABILITIES.bits()
+    (COMMON_CAPABILITIES.bits() & !CapabilityFlags::CLIENT_LONG_PASSWORD.bits())
         | CapabilityFlags::CLIENT_FOUND_ROWS.bits()
         | CapabilityFlags::CLIENT_CONNECT_WITH_DB.bits()
         | CapabilityFlags::CLIENT_INTERACTIVE.bits()
         | CapabilityFlags::CLIENT_CONNECT_ATTRS.bits()
-        | CapabilityFlags::CLIENT_DEPRECATE_EOF.bits(),
+        | CapabilityFlags::CLIENT_DEPRECATE_EOF.bits()
+        | CapabilityFlags::CLIENT_SESSION_TRACK.bits()
+        | CapabilityFlags::CLIENT_LOCAL_FILES.bits()
+        | CapabilityFlags::CLIENT_IGNORE_SPACE.bits()
+        | CapabilityFlags::CLIENT_NO_SCHEMA.bits(),
 );
+
+/// MariaDB's extended capabilities the proxy can offer, when the backends support them.
+pub const SERVER_MARIADB_CAPABILITIES: MariadbCapabilities =
+    MariadbCapabilities::MARIADB_CLIENT_EXTENDED_METADATA;
 
 const NATIVE: &[u8] = b"mysql_native_password";
 /// The largest handshake packet (SSLRequest, HandshakeResponse, auth switch response) read
@@ -40,6 +50,8 @@ pub struct Greeting {
     pub connection_id: u32,
     pub server_version: String,
     pub scramble: [u8; 20],
+    /// MariaDB extended capabilities offered (a part of [`SERVER_MARIADB_CAPABILITIES`]).
+    pub mariadb_capabilities: MariadbCapabilities,
 }
 
 impl Greeting {
@@ -54,7 +66,14 @@ impl Greeting {
             connection_id,
             server_version: server_version.to_owned(),
             scramble,
+            mariadb_capabilities: MariadbCapabilities::empty(),
         }
+    }
+
+    /// Offers the MariaDB extended capabilities in `offered` that the proxy supports.
+    pub fn offering(mut self, offered: MariadbCapabilities) -> Self {
+        self.mariadb_capabilities = offered & SERVER_MARIADB_CAPABILITIES;
+        self
     }
 
     /// The greeting packet; `tls` offers CLIENT_SSL.
@@ -77,7 +96,8 @@ impl Greeting {
             UTF8MB4_GENERAL_CI,
             StatusFlags::SERVER_STATUS_AUTOCOMMIT,
             Some(NATIVE),
-        );
+        )
+        .with_mariadb_ext_capabilities(self.mariadb_capabilities);
         let mut buf = Vec::with_capacity(128);
         packet.serialize(&mut buf);
         buf
@@ -91,6 +111,8 @@ pub struct Login {
     pub database: Option<String>,
     /// The capabilities both sides support.
     pub capabilities: CapabilityFlags,
+    /// The MariaDB extended capabilities both sides support.
+    pub mariadb_capabilities: MariadbCapabilities,
     pub collation: u8,
 }
 
@@ -265,10 +287,11 @@ async fn handshake(
         }
     };
     let ClientHello {
-        login,
+        mut login,
         plugin,
         auth_data,
     } = hello;
+    login.mariadb_capabilities &= greeting.mariadb_capabilities;
     let user = login.user.clone();
     authenticate(
         conn,
@@ -330,6 +353,13 @@ impl ClientHello {
                 user: String::from_utf8_lossy(response.user()).into_owned(),
                 database,
                 capabilities: client_caps & SERVER_CAPABILITIES,
+                // A client setting CLIENT_MYSQL speaks MySQL's protocol: the bytes are filler.
+                mariadb_capabilities: match client_caps
+                    .contains(CapabilityFlags::CLIENT_LONG_PASSWORD)
+                {
+                    true => MariadbCapabilities::empty(),
+                    false => response.mariadb_ext_capabilities() & SERVER_MARIADB_CAPABILITIES,
+                },
                 collation: response.collation(),
             },
             plugin: response.auth_plugin().map(|p| p.clone().into_owned()),

@@ -7,6 +7,7 @@ mod connection_state;
 mod error;
 mod last_insert_id;
 pub mod lex;
+mod load_data;
 mod plan;
 mod plan_cache;
 mod planner;

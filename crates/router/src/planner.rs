@@ -340,6 +340,13 @@ fn unparsed(
             return Ok(Plan::new(StatementKind::Ddl, route));
         }
     }
+    if let Some(load) = tokens
+        .as_deref()
+        .ok()
+        .and_then(crate::load_data::load_statement)
+    {
+        crate::load_data::check_target(&load, topology)?;
+    }
     for word in &words {
         if let Some(rule) = topology.table(word) {
             return Err(RouteError::Unparsed {

@@ -100,7 +100,10 @@ impl Session {
     async fn send_rows(&mut self, rows: Rows) -> Step {
         let mut packets = Vec::with_capacity(rows.columns.len() + rows.rows.len() + 3);
         packets.push(packets::column_count(rows.columns.len() as u64));
-        packets.extend(rows.columns.iter().map(|c| ColumnDef::varchar(c).encode()));
+        let extended_metadata = self.flavor.extended_metadata();
+        packets.extend(
+            (rows.columns.iter()).map(|c| ColumnDef::varchar(c).encode_for(extended_metadata)),
+        );
         if !self
             .capabilities
             .contains(shardgate_protocol::CapabilityFlags::CLIENT_DEPRECATE_EOF)

@@ -4,6 +4,7 @@ mod admin;
 mod diagnostics;
 mod endpoints;
 mod errors;
+mod extended_metadata;
 mod fan_out;
 mod held_state;
 mod hotspots;
@@ -77,7 +78,11 @@ pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Futu
     let limit = replication.health_check_timeout * 3 + replication.health_check_interval;
     tokio::select! {
         _ = &mut shutdown => return,
-        _ = runtime.first_checks(limit) => {}
+        _ = async {
+            runtime.first_checks(limit).await;
+            // What the greeting offers, learnt before the first client waits for it.
+            let _ = tokio::time::timeout(limit, runtime.mariadb_capabilities()).await;
+        } => {}
     }
     drop(runtime);
     loop {

@@ -88,7 +88,8 @@ impl Session {
         let meter = runtime.instruments.primary(shard);
         let result = {
             let _timed = meter.time(kind);
-            work.run(&mut conn, &mut self.client).await
+            work.run(&mut conn, self.local_files(), &mut self.client)
+                .await
         };
         if let Ok(finish) = &result {
             self.keep_diagnostics(&mut conn, finish).await;
@@ -157,7 +158,8 @@ impl Session {
             let meter = runtime.instruments.replica(shard);
             let result = {
                 let _timed = meter.time(StatementKind::Read);
-                work.run(&mut conn, &mut self.client).await
+                work.run(&mut conn, self.local_files(), &mut self.client)
+                    .await
             };
             if let Ok(finish) = &result {
                 self.keep_diagnostics(&mut conn, finish).await;

@@ -70,6 +70,7 @@ impl Proxy {
         let replication = &runtime.topology.replication;
         let limit = replication.health_check_timeout * 3 + replication.health_check_interval;
         runtime.first_checks(limit).await;
+        let _ = tokio::time::timeout(limit, runtime.mariadb_capabilities()).await;
         let kept = |r: &Runtime, s: &Arc<crate::endpoints::EndpointService>| {
             r.services().any(|t| Arc::ptr_eq(s, t))
         };

@@ -34,6 +34,8 @@ pub struct Runtime {
     /// How the servers read text by default (their global `sql_mode`, their version), asked
     /// of the default shard's primary once.
     default_syntax: tokio::sync::OnceCell<shardgate_router::Syntax>,
+    /// The MariaDB extended capabilities the default shard's primary offers, asked once.
+    mariadb_capabilities: tokio::sync::OnceCell<shardgate_protocol::MariadbCapabilities>,
     /// The TLS acceptor for clients that ask for TLS (`[server] tls_cert_file`/`tls_key_file`).
     pub(crate) tls: Option<shardgate_protocol::tls::ServerTls>,
 }
@@ -92,6 +94,7 @@ impl Runtime {
             shards,
             collations: Default::default(),
             default_syntax: tokio::sync::OnceCell::new(),
+            mariadb_capabilities: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -121,6 +124,27 @@ impl Runtime {
             Err(e) => {
                 tracing::warn!(error = %e, "could not read the servers' sql_mode; assuming MariaDB's default");
                 shardgate_router::Syntax::DEFAULT
+            }
+        }
+    }
+
+    /// The MariaDB extended capabilities the backends offer (the default shard's primary
+    /// speaks for all; asked once), which the proxy may offer clients in turn. None while that
+    /// server cannot be reached.
+    pub(crate) async fn mariadb_capabilities(&self) -> shardgate_protocol::MariadbCapabilities {
+        let ask = async {
+            let pool = self.primary(self.topology.default_shard);
+            let mut conn = pool.get(shardgate_backend::Flavor::common()).await?;
+            // Not kept: clients get connections opened when they need them, with the servers'
+            // settings of that moment (a raised max_allowed_packet, say), as without the probe.
+            conn.broken = true;
+            Ok::<_, shardgate_backend::BackendError>(conn.hello.server_mariadb_capabilities)
+        };
+        match self.mariadb_capabilities.get_or_try_init(|| ask).await {
+            Ok(capabilities) => *capabilities,
+            Err(e) => {
+                tracing::debug!(error = %e, "could not ask the servers' MariaDB capabilities");
+                shardgate_protocol::MariadbCapabilities::empty()
             }
         }
     }

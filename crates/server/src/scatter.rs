@@ -383,6 +383,16 @@ impl Session {
                 .send_error(ClientError::new(1105, b"HY000", "no shard to ask"))
                 .await;
         };
+        // MariaDB's extended type information is taken out of the definitions for the merge
+        // and put back into those the client gets.
+        let (plain, extended) = match self.flavor.extended_metadata() {
+            true => match crate::extended_metadata::split(head) {
+                Ok((plain, columns)) => (Some(plain), Some(columns)),
+                Err(e) => return self.send_error(e).await,
+            },
+            false => (None, None),
+        };
+        let head = plain.as_deref().unwrap_or(head);
         let metas: Result<Vec<ColumnMeta>, _> = head
             .iter()
             .map(|d| ColumnMeta::from_definition(d))
@@ -452,8 +462,19 @@ impl Session {
         let header_status = self.status();
         self.client
             .queue_packet(&packets::column_count(output.definitions.len() as u64));
-        for definition in &output.definitions {
-            self.client.queue_packet(definition);
+        match &extended {
+            Some(columns) => {
+                let metadata = crate::extended_metadata::of_outputs(&plan.merge, columns);
+                for (definition, metadata) in output.definitions.iter().zip(&metadata) {
+                    let definition = packets::with_extended_metadata(definition, metadata);
+                    self.client.queue_packet(&definition);
+                }
+            }
+            None => {
+                for definition in &output.definitions {
+                    self.client.queue_packet(definition);
+                }
+            }
         }
         if !self
             .capabilities

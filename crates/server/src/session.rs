@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use shardgate_backend::{BackendConn, BackendError, Flavor, Pool, PooledConn};
+use shardgate_backend::{BackendConn, BackendError, Flavor, LocalFiles, Pool, PooledConn};
 use shardgate_protocol::forward::ForwardError;
 use shardgate_protocol::packets::{self, OkInfo};
 use shardgate_protocol::response::Finish;
@@ -59,14 +59,18 @@ pub(crate) struct Execution<'a> {
 }
 
 impl Work<'_> {
-    /// Sends the work on `conn` and forwards the answer to `client`.
+    /// Sends the work on `conn` and forwards the answer to `client`, which may send a file
+    /// the statement asks for as `local_files` says.
     pub(crate) async fn run(
         &self,
         conn: &mut PooledConn,
+        local_files: LocalFiles,
         client: &mut PacketConn<ClientStream>,
     ) -> Result<Finish, ForwardError> {
         let execution = match self {
-            Work::Command(command, arg) => return conn.forward(*command, arg, client).await,
+            Work::Command(command, arg) => {
+                return conn.forward(*command, arg, client, local_files).await
+            }
             Work::Execute(execution) => execution,
         };
         let backend_error = |e: BackendError| ForwardError::Backend {
@@ -103,7 +107,8 @@ impl Work<'_> {
                 .map_err(backend_error)?;
         }
         let body = execution.request.encode_for(id, execution.types.as_deref());
-        conn.forward(Command::COM_STMT_EXECUTE, &body, client).await
+        conn.forward(Command::COM_STMT_EXECUTE, &body, client, local_files)
+            .await
     }
 }
 
@@ -177,7 +182,8 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, proxy: Arc<Proxy>) {
     let runtime = proxy.runtime();
     client.set_max_packet(runtime.topology.server.max_allowed_packet);
     let connection_id = proxy.connection_id();
-    let greeting = Greeting::new(connection_id, &runtime.topology.server.server_version);
+    let greeting = Greeting::new(connection_id, &runtime.topology.server.server_version)
+        .offering(runtime.mariadb_capabilities().await);
     let users = &runtime.topology.users;
     let peer_text = peer.to_string();
     let handshake = accept(
@@ -244,15 +250,14 @@ impl Session {
         let default_db = &runtime.topology.backend.database;
         let database = login.database.clone().unwrap_or_else(|| default_db.clone());
         let state = SessionState::new(database, login.collation);
-        let syntax = runtime
-            .default_syntax(Flavor::of_client(login.capabilities))
-            .await;
+        let flavor = Flavor::of_client(login.capabilities, login.mariadb_capabilities);
+        let syntax = runtime.default_syntax(flavor).await;
         let mut session = Session {
             client,
             proxy,
             identity,
             capabilities: login.capabilities,
-            flavor: Flavor::of_client(login.capabilities),
+            flavor,
             initial_state: state.clone(),
             state,
             statements: Statements::default(),
@@ -272,11 +277,24 @@ impl Session {
             plans: PlanCache::default(),
             last_write: std::collections::HashMap::new(),
         };
-        if let Err(e) = session.check_database(runtime).await {
-            let _ = session.client.write_packet(&e.encode()).await;
+        if login
+            .capabilities
+            .contains(CapabilityFlags::CLIENT_IGNORE_SPACE)
+        {
+            // MariaDB adds IGNORE_SPACE to the sql_mode of such a client at login (and a reset
+            // or change of user drops it again): so does the session.
+            let sql = b"SET SESSION sql_mode = CONCAT(@@GLOBAL.sql_mode, ',IGNORE_SPACE')";
+            session.state.apply([("sql_mode".to_owned(), sql.to_vec())]);
+            session.syntax.sql_mode = session.syntax.sql_mode | SqlMode::IGNORE_SPACE;
         }
+        let checked = (session.open_database(runtime, login.database.is_some())).await;
+        let session_state = checked.unwrap_or_else(|e| {
+            session.client.queue_packet(&e.encode());
+            Vec::new()
+        });
         let ok = packets::ok(&OkInfo {
             status: session.status(),
+            session_state,
             ..OkInfo::default()
         });
         session.client.write_packet(&ok).await.ok()?;
@@ -323,6 +341,7 @@ impl Session {
             // MariaDB closes the connection after a failed change of user; so do we.
             Err(e) => return Err(End::Client(ProtocolError::Unsupported(e.to_string()))),
         }
+        let named = request.database.is_some();
         let database = request
             .database
             .unwrap_or_else(|| runtime.topology.backend.database.clone());
@@ -336,14 +355,27 @@ impl Session {
         self.consistency_override = None;
         self.syntax = self.initial_syntax;
         self.state = SessionState::new(database, collation);
-        if let Err(e) = self.check_database(&runtime).await {
-            self.state = self.initial_state.clone();
-            return self.send_error(e).await;
-        }
+        let session_state = match self.open_database(&runtime, named).await {
+            Ok(session_state) => session_state,
+            Err(e) => {
+                self.state = self.initial_state.clone();
+                return self.send_error(e).await;
+            }
+        };
         self.initial_state = self.state.clone();
         tracing::info!(peer = %self.identity.peer, user = request.user, "changed user");
         self.identity.user.clone_from(&request.user);
-        self.send_ok(0, 0).await
+        self.send_ok_tracked(0, session_state).await
+    }
+
+    /// Checks the database a client logs in to (or changes user into). A client that tracks
+    /// session state and `named` one is told about it as MariaDB tells it: a change of schema.
+    async fn open_database(&self, runtime: &Runtime, named: bool) -> Result<Vec<u8>, ClientError> {
+        match (self.flavor.session_track(), named) {
+            (true, true) => (self.enter_database(runtime, &self.state.database).await)
+                .map_err(|e| ClientError::from(&e)),
+            _ => self.check_database(runtime).await.map(|()| Vec::new()),
+        }
     }
 
     /// Status flags for answers the proxy writes itself: those MariaDB would send.
@@ -362,6 +394,20 @@ impl Session {
             status |= StatusFlags::SERVER_STATUS_NO_BACKSLASH_ESCAPES;
         }
         status
+    }
+
+    /// How a file a statement asks for (LOAD DATA LOCAL INFILE) is answered: relayed from
+    /// a client that offered CLIENT_LOCAL_FILES, refused (MariaDB's 4166) for others.
+    pub(crate) fn local_files(&self) -> LocalFiles {
+        match self
+            .capabilities
+            .contains(CapabilityFlags::CLIENT_LOCAL_FILES)
+        {
+            true => LocalFiles::Relay {
+                max_packet: self.client.max_packet(),
+            },
+            false => LocalFiles::Refuse,
+        }
     }
 
     /// Whether statements run inside a transaction: one was begun, or `autocommit` is off.
@@ -385,15 +431,35 @@ impl Session {
         last_insert_id: u64,
         warnings: u16,
     ) -> Step {
-        if warnings > 0 && !self.diagnostics_read {
-            self.diagnostics = Diagnostics::unknown(u64::from(warnings));
-        }
-        let ok = packets::ok(&OkInfo {
+        self.write_ok(OkInfo {
             affected_rows,
             last_insert_id,
-            status: self.status(),
             warnings,
             ..OkInfo::default()
+        })
+        .await
+    }
+
+    /// An OK that reports session state changes (CLIENT_SESSION_TRACK): the answer to a
+    /// statement the proxy ran on a backend in its own way (SET, USE), with what the backend
+    /// reported it changed.
+    pub(crate) async fn send_ok_tracked(&mut self, warnings: u16, session_state: Vec<u8>) -> Step {
+        self.write_ok(OkInfo {
+            warnings,
+            session_state,
+            ..OkInfo::default()
+        })
+        .await
+    }
+
+    /// Writes `ok` with the session's status flags.
+    async fn write_ok(&mut self, ok: OkInfo) -> Step {
+        if ok.warnings > 0 && !self.diagnostics_read {
+            self.diagnostics = Diagnostics::unknown(u64::from(ok.warnings));
+        }
+        let ok = packets::ok(&OkInfo {
+            status: self.status(),
+            ..ok
         });
         self.client.write_packet(&ok).await.map_err(End::Client)
     }
@@ -732,7 +798,8 @@ impl Session {
         let meter = runtime.instruments.primary(shard);
         let result = {
             let _timed = meter.time(kind);
-            work.run(&mut conn, &mut self.client).await
+            work.run(&mut conn, self.local_files(), &mut self.client)
+                .await
         };
         if let Ok(finish) = &result {
             self.keep_diagnostics(&mut conn, finish).await;
@@ -922,21 +989,27 @@ impl Session {
             .await
     }
 
+    /// Enters database `db` on a connection of the default shard with the session's
+    /// variables: the backend checks it and reports the change as MariaDB reports it to the
+    /// client (the session state changes, for a client that tracks them).
+    async fn enter_database(&self, runtime: &Runtime, db: &str) -> Result<Vec<u8>, BackendError> {
+        let mut conn = runtime
+            .primary(runtime.topology.default_shard)
+            .get(self.flavor)
+            .await?;
+        self.state.sync_variables(&mut conn).await?;
+        let (_, session_state) =
+            crate::state::run_ok_tracked(&mut conn, Command::COM_INIT_DB, db.as_bytes()).await?;
+        conn.database = db.to_owned();
+        Ok(session_state)
+    }
+
     async fn use_database(&mut self, db: String) -> Step {
         let runtime = self.proxy.runtime();
-        let mut next = self.state.clone();
-        next.database = db;
-        let checked = async {
-            let mut conn = runtime
-                .primary(runtime.topology.default_shard)
-                .get(self.flavor)
-                .await?;
-            next.sync(&mut conn).await
-        };
-        match checked.await {
-            Ok(()) => {
-                self.state = next;
-                self.send_ok(0, 0).await
+        match self.enter_database(&runtime, &db).await {
+            Ok(session_state) => {
+                self.state.database = db;
+                self.send_ok_tracked(0, session_state).await
             }
             Err(e) => self.send_error(ClientError::from(&e)).await,
         }
@@ -995,6 +1068,7 @@ impl Session {
                     sql_mode,
                     warnings,
                     diagnostics,
+                    session_state,
                 } = outcome;
                 if let Some(d) = diagnostics {
                     self.diagnostics = d;
@@ -1054,7 +1128,7 @@ impl Session {
                     }
                     self.state.autocommit = on;
                 }
-                self.send_ok(0, warnings).await
+                self.send_ok_tracked(warnings, session_state).await
             }
             Err(e) => self.send_error(ClientError::from(&e)).await,
         }
@@ -1069,7 +1143,8 @@ async fn set_and_read(
     user_vars: &[&str],
     sql_mode: bool,
 ) -> Result<SetOutcome, BackendError> {
-    let warnings = crate::state::run_ok(conn, Command::COM_QUERY, text).await?;
+    let (warnings, session_state) =
+        crate::state::run_ok_tracked(conn, Command::COM_QUERY, text).await?;
     let diagnostics = match warnings {
         0 => None,
         n => Some(crate::diagnostics::read(conn, n).await?),
@@ -1086,6 +1161,7 @@ async fn set_and_read(
         sql_mode: mode,
         warnings,
         diagnostics,
+        session_state,
     })
 }
 
@@ -1098,6 +1174,8 @@ struct SetOutcome {
     warnings: u16,
     /// The warnings it raised.
     diagnostics: Option<Diagnostics>,
+    /// The session state changes the SET's OK reported (CLIENT_SESSION_TRACK).
+    session_state: Vec<u8>,
 }
 
 /// Whether the statement text begins (after spaces and comments) with INSERT or REPLACE.

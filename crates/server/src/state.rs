@@ -5,6 +5,7 @@ use std::hash::{Hash, Hasher};
 use mysql_common::collations::{Collation, CollationId};
 use shardgate_backend::{BackendConn, BackendError};
 use shardgate_merge::{text_cell, ColumnMeta};
+use shardgate_protocol::packets::split_extended_metadata;
 use shardgate_protocol::response::Finish;
 use shardgate_protocol::{Command, ProtocolError, UTF8MB4_GENERAL_CI};
 
@@ -96,6 +97,16 @@ impl SessionState {
     /// Brings `conn` to this session's database and variables (resetting it first if it carries
     /// another session's variables).
     pub async fn sync(&self, conn: &mut BackendConn) -> Result<(), BackendError> {
+        self.sync_variables(conn).await?;
+        if conn.database != self.database {
+            expect_ok(conn, Command::COM_INIT_DB, self.database.as_bytes()).await?;
+            conn.database.clone_from(&self.database);
+        }
+        Ok(())
+    }
+
+    /// Brings `conn` to this session's variables, whatever its database.
+    pub async fn sync_variables(&self, conn: &mut BackendConn) -> Result<(), BackendError> {
         if conn.vars_fingerprint != self.fingerprint {
             if conn.vars_fingerprint != 0 {
                 expect_ok(conn, Command::COM_RESET_CONNECTION, b"").await?;
@@ -109,10 +120,6 @@ impl SessionState {
                 expect_ok(conn, Command::COM_QUERY, &sql.join(&b';')).await?;
             }
             conn.vars_fingerprint = self.fingerprint;
-        }
-        if conn.database != self.database {
-            expect_ok(conn, Command::COM_INIT_DB, self.database.as_bytes()).await?;
-            conn.database.clone_from(&self.database);
         }
         Ok(())
     }
@@ -133,7 +140,24 @@ pub async fn run_ok(
     command: Command,
     arg: &[u8],
 ) -> Result<u16, BackendError> {
-    match conn.execute(command, arg).await? {
+    let finish = conn.execute(command, arg).await?;
+    ok_warnings(conn, finish)
+}
+
+/// Like [`run_ok`], with the session state changes the OK reports (to a client that tracks
+/// them): what the command changed, for the OK the proxy writes in its place.
+pub async fn run_ok_tracked(
+    conn: &mut BackendConn,
+    command: Command,
+    arg: &[u8],
+) -> Result<(u16, Vec<u8>), BackendError> {
+    let (finish, session_state) = conn.execute_tracked(command, arg).await?;
+    Ok((ok_warnings(conn, finish)?, session_state))
+}
+
+/// The warning count of an OK; an error otherwise.
+fn ok_warnings(conn: &mut BackendConn, finish: Finish) -> Result<u16, BackendError> {
+    match finish {
         Finish::Ok { warnings, .. } => Ok(warnings),
         Finish::Err(e) => Err(BackendError::Protocol {
             endpoint: conn.endpoint().to_owned(),
@@ -252,6 +276,7 @@ pub async fn read_back(
         return Err(broken(conn, "reading user variables back"));
     }
     let first_var = usize::from(last_insert_id);
+    let extended_metadata = conn.flavor.extended_metadata();
     let last_insert_id = match last_insert_id {
         true => {
             let cell = text_cell(&row, 0).map_err(|e| broken(conn, &e.to_string()))?;
@@ -264,7 +289,12 @@ pub async fn read_back(
     for (n, name) in names.iter().enumerate() {
         let at = first_var + 3 * n;
         let cells = (|| {
-            let meta = ColumnMeta::from_definition(columns.get(at)?).ok()?;
+            let definition = columns.get(at)?;
+            let meta = match extended_metadata {
+                true => ColumnMeta::from_definition(&split_extended_metadata(definition)?.0),
+                false => ColumnMeta::from_definition(definition),
+            };
+            let meta = meta.ok()?;
             let text = |i: usize| text_cell(&row, at + i).ok();
             let (value, hex, collation) = (text(0)?, text(1)?, text(2)?);
             let collation = std::str::from_utf8(collation.unwrap_or(b"binary")).ok()?;

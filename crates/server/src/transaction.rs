@@ -41,6 +41,7 @@ impl Session {
         kind: StatementKind,
         work: Work<'_>,
     ) -> Result<Option<Finish>, End> {
+        let local_files = self.local_files();
         let writes = !matches!(
             kind,
             StatementKind::Read | StatementKind::Transaction | StatementKind::Session
@@ -70,7 +71,7 @@ impl Session {
         let meter = runtime.instruments.primary(shard);
         let result = {
             let _timed = meter.time(kind);
-            work.run(conn, &mut self.client).await
+            work.run(conn, local_files, &mut self.client).await
         };
         if let Ok(finish) = &result {
             let conn = self.pins.conn(shard).expect("pinned above");
@@ -373,9 +374,10 @@ impl Session {
                         let default = runtime.topology.default_shard;
                         let mut conn = self.pins.take(shard).expect("joined shards are pinned");
                         let meter = runtime.instruments.primary(shard);
+                        let local_files = self.local_files();
                         let result = {
                             let _timed = meter.time(StatementKind::Transaction);
-                            conn.forward(Command::COM_QUERY, text, &mut self.client)
+                            conn.forward(Command::COM_QUERY, text, &mut self.client, local_files)
                                 .await
                         };
                         if let Ok(finish) = &result {
@@ -435,8 +437,9 @@ impl Session {
         if let [shard] = joined.as_slice() {
             let conn = self.pins.take(*shard).expect("joined shards are pinned");
             let mut conn = conn;
+            let local_files = self.local_files();
             let result = conn
-                .forward(Command::COM_QUERY, text, &mut self.client)
+                .forward(Command::COM_QUERY, text, &mut self.client, local_files)
                 .await;
             if let Ok(finish) = &result {
                 self.keep_diagnostics(&mut conn, finish).await;
