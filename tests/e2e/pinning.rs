@@ -615,3 +615,63 @@ async fn a_dump_through_the_proxy_restores_through_the_proxy() {
     }
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn row_count_found_rows_and_warning_counts_are_the_sessions_own() {
+    let env = TestEnv::start_with(2, 0, SMALL_POOL).await;
+    let mut direct = env.connect_primary(0).await;
+    let mut conn = env.connect().await;
+    let ids = ids_on(&env, 0, 4);
+    // The proxy's session and the direct one write rows of their own.
+    let steps = |a: i64, b: i64| {
+        [
+            format!("INSERT INTO users (id, email) VALUES ({a}, 'a{a}'), ({b}, 'b{b}')"),
+            "SELECT ROW_COUNT()".to_owned(),
+            "SELECT ROW_COUNT()".to_owned(),
+            format!("SELECT id > 0 FROM users WHERE id IN ({a}, {b})"),
+            "SELECT FOUND_ROWS(), ROW_COUNT() AS rc".to_owned(),
+            format!("SELECT SQL_CALC_FOUND_ROWS id > 0 FROM users WHERE id IN ({a}, {b}) LIMIT 1"),
+            "SELECT FOUND_ROWS()".to_owned(),
+            format!("UPDATE users SET name = 'x' WHERE id = {a}"),
+            "SET @changed = ROW_COUNT()".to_owned(),
+            "SELECT @changed".to_owned(),
+            format!("SELECT CAST('x' AS SIGNED), 1/0 FROM users WHERE id = {a}"),
+            "SELECT @@warning_count, @@error_count".to_owned(),
+            "SELECT @@session.warning_count".to_owned(),
+            "SELECT @@in_transaction".to_owned(),
+        ]
+    };
+    for (through_sql, direct_sql) in steps(ids[0], ids[1]).iter().zip(steps(ids[2], ids[3])) {
+        let through = rows(&mut conn, through_sql).await;
+        // Other sessions use the pool's connections in between.
+        let mut other = env.connect().await;
+        other.query_drop("SELECT 1/0, ROW_COUNT()").await.unwrap();
+        other.disconnect().await.unwrap();
+        let straight = rows(&mut direct, &direct_sql).await;
+        assert_eq!(through, straight, "{through_sql}");
+    }
+    // Column names and types are MariaDB's.
+    let result = conn
+        .query_iter("SELECT ROW_COUNT(), @@error_count")
+        .await
+        .unwrap();
+    let names: Vec<String> = result
+        .columns_ref()
+        .iter()
+        .map(|c| c.name_str().into_owned())
+        .collect();
+    drop(result);
+    assert_eq!(names, ["ROW_COUNT()", "@@error_count"]);
+    let _ = conn.query_drop("SELECT * FROM no_such_table").await;
+    conn.query_drop("BEGIN").await.unwrap();
+    assert_eq!(
+        rows(
+            &mut conn,
+            "SELECT ROW_COUNT(), @@error_count, @@in_transaction"
+        )
+        .await,
+        [[Some("0".into()), Some("1".into()), Some("1".into())]],
+        "as on MariaDB: BEGIN changed no row, and raised nothing, so the error stays listed"
+    );
+    env.stop().await;
+}

@@ -373,6 +373,7 @@ impl BackendConn {
                         affected_rows: ok.affected_rows,
                         last_insert_id: ok.last_insert_id,
                         warnings: ok.warnings,
+                        rows: None,
                     }
                 }
                 Some(0xFF) => match shardgate_protocol::packets::parse_err(&packet) {
@@ -410,6 +411,7 @@ impl BackendConn {
                             affected_rows: ok.affected_rows,
                             last_insert_id: ok.last_insert_id,
                             warnings: ok.warnings,
+                            rows: None,
                         })
                     });
                 return match finish {

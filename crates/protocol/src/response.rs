@@ -15,6 +15,9 @@ pub enum Finish {
         affected_rows: u64,
         last_insert_id: u64,
         warnings: u16,
+        /// The rows of the result set it ends, when a [`ResponseScanner`] counted them; `None`
+        /// for an OK that ends no result set (or an end nobody counted).
+        rows: Option<u64>,
     },
     /// The server answered with an error.
     Err(ServerErr),
@@ -40,6 +43,7 @@ pub fn row_terminator(
                 affected_rows: ok.affected_rows,
                 last_insert_id: ok.last_insert_id,
                 warnings: ok.warnings,
+                rows: None,
             }))
         }
         Some(0xFE) if !deprecate_eof && payload.len() < 9 => {
@@ -51,6 +55,7 @@ pub fn row_terminator(
                 affected_rows: 0,
                 last_insert_id: 0,
                 warnings: u16::from_le_bytes([b[0], b[1]]),
+                rows: None,
             }))
         }
         _ => Ok(None),
@@ -75,6 +80,8 @@ pub struct ResponseScanner {
     continuation: bool,
     /// Result sets seen (a column count opened one).
     pub result_sets: usize,
+    /// Rows of the result set being read.
+    rows: u64,
 }
 
 impl ResponseScanner {
@@ -84,6 +91,7 @@ impl ResponseScanner {
             state: State::Start,
             continuation: false,
             result_sets: 0,
+            rows: 0,
         }
     }
 
@@ -134,6 +142,7 @@ impl ResponseScanner {
                         .filter(|(n, _)| *n > 0)
                         .ok_or_else(|| ProtocolError::malformed("bad column count"))?;
                     self.result_sets += 1;
+                    self.rows = 0;
                     self.state = State::Columns(n);
                     Ok(None)
                 }
@@ -168,18 +177,23 @@ impl ResponseScanner {
                         self.eof(payload)
                     }
                 }
-                _ => Ok(None),
+                _ => {
+                    self.rows += 1;
+                    Ok(None)
+                }
             },
         }
     }
 
     fn ok(&mut self, payload: &[u8]) -> Result<Option<Finish>, ProtocolError> {
         let ok = parse_ok(payload).ok_or_else(|| ProtocolError::malformed("bad OK packet"))?;
+        let rows = (self.state == State::Rows).then_some(self.rows);
         Ok(self.end_of_result(Finish::Ok {
             status: ok.status,
             affected_rows: ok.affected_rows,
             last_insert_id: ok.last_insert_id,
             warnings: ok.warnings,
+            rows,
         }))
     }
 
@@ -192,6 +206,7 @@ impl ResponseScanner {
             affected_rows: 0,
             last_insert_id: 0,
             warnings: u16::from_le_bytes([b[0], b[1]]),
+            rows: Some(self.rows),
         }))
     }
 

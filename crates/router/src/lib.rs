@@ -11,6 +11,7 @@ mod load_data;
 mod plan;
 mod plan_cache;
 mod planner;
+mod previous_statement;
 mod prune;
 mod reduce;
 mod rewrite;
@@ -28,6 +29,9 @@ pub use last_insert_id::{reads_last_insert_id, set_last_insert_id};
 pub use plan::{DeferredRoute, Plan, Route, SessionVar, StatementKind, TxnCommand};
 pub use plan_cache::{templatize, PlanCache};
 pub use planner::{plan_sql, plan_statement};
+pub use previous_statement::{
+    mentions_previous_statement, with_previous_statement, PreviousStatement,
+};
 pub use scatter_plan::{AggregateSpec, ColumnOrigin, MergeSpec, ScatterPlan};
 pub use shard_key::{KeySource, OwnedKey};
 pub use syntax::{SqlMode, Syntax};

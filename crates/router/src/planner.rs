@@ -36,9 +36,14 @@ pub fn plan_sql(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, 
             "sql_mode ORACLE is not supported by shardgate: its grammar is not MariaDB's default one; SET sql_mode to another value".into(),
         ));
     }
-    if let Some(what) = crate::text::previous_statement_diagnostic(sql, syntax) {
+    // The session writes these values into text statements (`with_previous_statement`); what
+    // reaches the planner still reading them is a prepared statement's text. A routine, view,
+    // trigger or event reads them when it runs, on the server.
+    if let Some(what) = crate::text::previous_statement_diagnostic(sql, syntax)
+        .filter(|_| !defines_stored_code(sql))
+    {
         return Err(RouteError::NotSupported(format!(
-            "{what} describes what the previous statement left on its backend connection, and through shardgate's pool that may be another connection: not supported by shardgate yet"
+            "{what} in a prepared statement describes what the previous statement left on its backend connection, and through shardgate's pool that may be another connection: not supported by shardgate (send the statement as text)"
         )));
     }
     if let Some(plan) = connection_state::plan_lock_tables(sql, syntax, topology) {
@@ -65,6 +70,20 @@ pub fn plan_sql(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, 
         ));
     }
     Ok(plan)
+}
+
+/// Whether the text is a `CREATE` or `ALTER` statement (of a routine, view, trigger, event: its
+/// body runs later, on the server).
+fn defines_stored_code(sql: &str) -> bool {
+    let head = sql.trim_start();
+    ["create", "alter"].iter().any(|w| {
+        head.get(..w.len())
+            .is_some_and(|h| h.eq_ignore_ascii_case(w))
+            && !head
+                .as_bytes()
+                .get(w.len())
+                .is_some_and(u8::is_ascii_alphanumeric)
+    })
 }
 
 /// Whether the text is a `SET` statement.

@@ -65,6 +65,16 @@ impl Diagnostics {
         self.count == 0 && !self.unknown
     }
 
+    /// `@@warning_count`: every condition raised.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// `@@error_count`.
+    pub fn error_count(&self) -> u64 {
+        self.error_rows().count() as u64
+    }
+
     pub fn clear(&mut self) {
         *self = Diagnostics::default();
     }
@@ -162,11 +172,13 @@ fn limit_of(sql: &str) -> (usize, usize) {
 
 impl Session {
     /// Keeps what the statement that ended with `finish` on `conn` raised.
+    /// Also `FOUND_ROWS()` after a `SQL_CALC_FOUND_ROWS` SELECT (read on the same connection).
     pub(crate) async fn keep_diagnostics(&mut self, conn: &mut BackendConn, finish: &Finish) {
         if let Some(d) = after(conn, finish).await {
             self.diagnostics = d;
             self.diagnostics_read = true;
         }
+        self.read_found_rows(conn, finish).await;
     }
 
     /// Answers `SHOW WARNINGS | ERRORS [LIMIT …]` and `SHOW COUNT(*) WARNINGS | ERRORS` from

@@ -11,6 +11,7 @@ mod hotspots;
 mod instruments;
 mod pins;
 mod prepared;
+mod previous_statement;
 mod probe;
 mod reads;
 mod reload;

@@ -492,10 +492,14 @@ impl Session {
             )
             .await
         {
-            Ok((warnings, diagnostics)) => {
+            Ok((warnings, diagnostics, sent)) => {
                 if warnings > 0 {
                     self.diagnostics = diagnostics;
                     self.diagnostics_read = true;
+                }
+                self.previous.row_count = -1;
+                if self.statement_select == crate::previous_statement::Select::Plain {
+                    self.previous.found_rows = sent;
                 }
                 let end = packets::result_terminator(self.capabilities, self.status(), warnings);
                 self.client.queue_packet(&end);
@@ -508,7 +512,7 @@ impl Session {
     }
 
     /// Feeds the shards' rows through the merge and the pipeline, writing rows out as they come;
-    /// returns the shards' warning count and their conditions.
+    /// returns the shards' warning count, their conditions, and the rows sent.
     async fn merge_rows(
         &mut self,
         plan: &ScatterPlan,
@@ -516,8 +520,9 @@ impl Session {
         pipeline: &mut Pipeline,
         inputs: &mut [mpsc::Receiver<FromShard>],
         encoder: Option<&BinaryRowEncoder>,
-    ) -> Result<(u16, Diagnostics), ClientError> {
+    ) -> Result<(u16, Diagnostics, u64), ClientError> {
         let mut warnings = (0u16, Diagnostics::default());
+        let mut sent = 0u64;
         let mut out = Vec::new();
         let receive = |message: Option<FromShard>,
                        warnings: &mut (u16, Diagnostics)|
@@ -546,6 +551,7 @@ impl Session {
             'shards: for rx in inputs.iter_mut() {
                 while let Some(row) = receive(rx.recv().await, &mut warnings)? {
                     pipeline.push(row, &mut out).map_err(|e| merge_error(&e))?;
+                    sent += out.len() as u64;
                     self.emit(&mut out, encoder).await?;
                     if pipeline.is_done() {
                         break 'shards;
@@ -558,6 +564,7 @@ impl Session {
             'merge: loop {
                 while let Some((_, row)) = merge.pop() {
                     pipeline.push(row, &mut out).map_err(|e| merge_error(&e))?;
+                    sent += out.len() as u64;
                     self.emit(&mut out, encoder).await?;
                     if pipeline.is_done() {
                         break 'merge;
@@ -577,8 +584,9 @@ impl Session {
             }
         }
         pipeline.finish(&mut out).map_err(|e| merge_error(&e))?;
+        sent += out.len() as u64;
         self.emit(&mut out, encoder).await?;
-        Ok(warnings)
+        Ok((warnings.0, warnings.1, sent))
     }
 
     /// Queues finished rows for the client (re-encoded with `encoder` for a binary result),

@@ -15,8 +15,8 @@ use shardgate_protocol::tls::ClientStream;
 use shardgate_protocol::{CapabilityFlags, Command, PacketConn, ProtocolError, StatusFlags};
 use shardgate_ring::ShardId;
 use shardgate_router::{
-    plan_sql, reads_last_insert_id, set_last_insert_id, Plan, PlanCache, Route, RouteError,
-    SessionVar, SqlMode, StatementKind, Syntax,
+    plan_sql, reads_last_insert_id, set_last_insert_id, Plan, PlanCache, PreviousStatement, Route,
+    RouteError, SessionVar, SqlMode, StatementKind, Syntax,
 };
 use tokio::net::TcpStream;
 
@@ -25,6 +25,7 @@ use crate::errors::{unknown_command, ClientError};
 use crate::fan_out::Combine;
 use crate::pins::Pins;
 use crate::prepared::Statements;
+use crate::previous_statement::Select;
 use crate::runtime::Runtime;
 use crate::state::{expect_ok, SessionState};
 use crate::Proxy;
@@ -166,6 +167,10 @@ pub(crate) struct Session {
     pub(crate) diagnostics: Diagnostics,
     /// The statement being run had its conditions read (`keep_diagnostics`).
     pub(crate) diagnostics_read: bool,
+    /// What `ROW_COUNT()` and `FOUND_ROWS()` say now (`previous_statement.rs`).
+    pub(crate) previous: PreviousStatement,
+    /// Whether the statement being run is a SELECT (which sets `FOUND_ROWS()`).
+    pub(crate) statement_select: Select,
     /// The syntax at login (the servers' global `sql_mode`), which a reset returns to.
     initial_syntax: Syntax,
     /// `SET @@shardgate_consistency`: overrides the tables' consistency levels.
@@ -274,6 +279,8 @@ impl Session {
             initial_syntax: syntax,
             diagnostics: Diagnostics::default(),
             diagnostics_read: false,
+            previous: PreviousStatement::default(),
+            statement_select: Select::No,
             plans: PlanCache::default(),
             last_write: std::collections::HashMap::new(),
         };
@@ -454,6 +461,7 @@ impl Session {
 
     /// Writes `ok` with the session's status flags.
     async fn write_ok(&mut self, ok: OkInfo) -> Step {
+        self.previous.row_count = i64::try_from(ok.affected_rows).unwrap_or(i64::MAX);
         if ok.warnings > 0 && !self.diagnostics_read {
             self.diagnostics = Diagnostics::unknown(u64::from(ok.warnings));
         }
@@ -471,6 +479,7 @@ impl Session {
 
     pub(crate) async fn send_error(&mut self, e: ClientError) -> Step {
         self.diagnostics = Diagnostics::error(&e);
+        self.previous.row_count = -1;
         crate::instruments::count_error(e.code);
         tracing::info!(
             code = e.code,
@@ -491,6 +500,7 @@ impl Session {
             self.statement_reads_last_insert_id = false;
             self.statement_insert = None;
             self.diagnostics_read = false;
+            self.statement_select = Select::No;
             let packet = match self.client.read_packet().await {
                 Ok(p) => p,
                 Err(ProtocolError::Closed) => return Ok(()),
@@ -564,14 +574,29 @@ impl Session {
         if let Some(diagnostics) = shardgate_router::diagnostics_statement(&sql) {
             return self.show_diagnostics(&runtime, diagnostics, &sql).await;
         }
+        // ROW_COUNT(), FOUND_ROWS(), @@warning_count, …: the session's values, written in.
+        if shardgate_router::mentions_previous_statement(arg) {
+            let values = self.previous_values();
+            if let Some(text) =
+                shardgate_router::with_previous_statement(&sql, self.syntax, &values)
+            {
+                return self.run_text(&runtime, text.as_bytes()).await;
+            }
+        }
+        self.run_text(&runtime, arg).await
+    }
+
+    /// Plans and runs one statement's text.
+    async fn run_text(&mut self, runtime: &Runtime, arg: &[u8]) -> Step {
+        let sql = String::from_utf8_lossy(arg);
         let cached = self.plans.plan(&sql, &runtime.topology, self.syntax);
         let plan = match cached.map_or_else(|| plan_sql(&sql, &runtime.topology, self.syntax), Ok) {
             Ok(plan) => plan,
             Err(RouteError::Unparsed { table, message }) => {
-                return self.unparsed(&runtime, arg, table, message).await;
+                return self.unparsed(runtime, arg, table, message).await;
             }
             Err(RouteError::InsertWithoutColumns { table }) => {
-                return self.insert_by_position(&runtime, &sql, &table).await;
+                return self.insert_by_position(runtime, &sql, &table).await;
             }
             Err(e) => {
                 tracing::debug!(error = %e, "cannot route");
@@ -587,9 +612,9 @@ impl Session {
             return self.send_error(e).await;
         }
         let text = plan.rewritten.as_deref().map_or(arg, str::as_bytes);
-        crate::instruments::record_load(&runtime, &plan);
+        crate::instruments::record_load(runtime, &plan);
         let started = std::time::Instant::now();
-        let step = self.execute(&runtime, &plan, text, false).await;
+        let step = self.execute(runtime, &plan, text, false).await;
         let elapsed = started.elapsed();
         runtime
             .instruments
@@ -853,6 +878,7 @@ impl Session {
         keep_text: bool,
     ) -> Result<(), ClientError> {
         self.statement_assigns.clone_from(&plan.assigns);
+        self.statement_select = Select::of(text);
         self.statement_reads_last_insert_id = reads_last_insert_id(text);
         if self.statement_reads_last_insert_id && self.last_insert_id_unknown {
             return Err(crate::errors::last_insert_id_unknown());
@@ -946,6 +972,9 @@ impl Session {
         result: Result<Finish, ForwardError>,
         pool: &Pool,
     ) -> Step {
+        if let Ok(finish) = &result {
+            self.note_finish(finish);
+        }
         let error = match result {
             Ok(Finish::LocalInfile) => {
                 return Err(End::BrokenAnswer(
@@ -1178,20 +1207,24 @@ struct SetOutcome {
     session_state: Vec<u8>,
 }
 
-/// Whether the statement text begins (after spaces and comments) with INSERT or REPLACE.
-pub(crate) fn starts_insert(text: &[u8]) -> bool {
+/// The statement text after its leading spaces and comments (empty inside an unclosed one).
+pub(crate) fn after_comments(text: &[u8]) -> &[u8] {
     let mut rest = text;
     loop {
         rest = rest.trim_ascii_start();
-        if let Some(comment) = rest.strip_prefix(b"/*") {
-            match memchr::memmem::find(comment, b"*/") {
+        match rest.strip_prefix(b"/*") {
+            Some(comment) => match memchr::memmem::find(comment, b"*/") {
                 Some(end) => rest = &comment[end + 2..],
-                None => return false,
-            }
-        } else {
-            break;
+                None => return b"",
+            },
+            None => return rest,
         }
     }
+}
+
+/// Whether the statement text begins (after spaces and comments) with INSERT or REPLACE.
+pub(crate) fn starts_insert(text: &[u8]) -> bool {
+    let rest = after_comments(text);
     let word = |w: &[u8]| {
         rest.get(..w.len())
             .is_some_and(|p| p.eq_ignore_ascii_case(w))

@@ -74,12 +74,9 @@ impl Session {
             work.run(conn, local_files, &mut self.client).await
         };
         if let Ok(finish) = &result {
-            let conn = self.pins.conn(shard).expect("pinned above");
-            let kept = crate::diagnostics::after(conn, finish).await;
-            if let Some(d) = kept {
-                self.diagnostics = d;
-                self.diagnostics_read = true;
-            }
+            let mut conn = self.pins.take(shard).expect("pinned above");
+            self.keep_diagnostics(&mut conn, finish).await;
+            self.pins.give_back(shard, conn);
         }
         let mut assigned = Vec::new();
         if self.reads_back(&result) {
