@@ -1,7 +1,9 @@
 //! SQL to [`Plan`]: parses a statement, finds the tables and shard-key values it names, and
 //! decides where it runs. Pure: no I/O, no async.
 
+mod administrative;
 mod colocated;
+mod connection_id;
 mod error;
 mod last_insert_id;
 pub mod lex;
@@ -18,6 +20,8 @@ mod shard_key;
 mod syntax;
 mod text;
 
+pub use administrative::{Kill, KillTarget};
+pub use connection_id::{reads_connection_id, set_connection_id};
 pub use error::RouteError;
 pub use last_insert_id::{reads_last_insert_id, set_last_insert_id};
 pub use plan::{DeferredRoute, Plan, Route, SessionVar, StatementKind, TxnCommand};

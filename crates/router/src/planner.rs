@@ -38,6 +38,9 @@ pub fn plan_sql(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, 
             "sql_mode ORACLE is not supported by shardgate: its grammar is not MariaDB's default one; SET sql_mode to another value".into(),
         ));
     }
+    if let Some(plan) = crate::administrative::plan_administrative(sql, syntax) {
+        return plan;
+    }
     if let Some(what) = crate::text::previous_statement_diagnostic(sql, syntax) {
         return Err(RouteError::NotSupported(format!(
             "{what} describes what the previous statement left on its backend connection, and through shardgate's pool that may be another connection: not supported by shardgate yet"
@@ -328,7 +331,7 @@ fn unparsed(
         "lock" | "unlock" | "handler" | "prepare" | "execute" | "deallocate" => {
             return Err(connection_state(&first.to_ascii_uppercase()))
         }
-        "kill" | "xa" | "grant" | "revoke" => {
+        "xa" => {
             return Err(RouteError::NotSupported(format!(
                 "{} through shardgate is not supported",
                 first.to_ascii_uppercase()
@@ -436,14 +439,15 @@ pub fn plan_statement(stmt: &Statement, topology: &Topology) -> Result<Plan, Rou
         Statement::Prepare { .. } | Statement::Execute { .. } | Statement::Deallocate { .. } => {
             Err(connection_state("SQL-level PREPARE/EXECUTE (use the binary protocol's prepared statements)"))
         }
-        Statement::Kill { .. } => Err(RouteError::NotSupported(
-            "KILL through shardgate is not supported: its connection ids are not MariaDB's".into(),
+        // Planned on their own (`administrative`); here only inside a multi-statement text.
+        Statement::Kill { .. }
+        | Statement::Grant(_)
+        | Statement::Revoke(_)
+        | Statement::CreateUser(_)
+        | Statement::AlterUser(_)
+        | Statement::CreateRole(_) => Err(RouteError::NotSupported(
+            "KILL and account management through shardgate must be statements of their own, not part of a multi-statement text".into(),
         )),
-        Statement::Grant(_) | Statement::Revoke(_) | Statement::CreateUser(_) | Statement::AlterUser(_) | Statement::CreateRole(_) => {
-            Err(RouteError::NotSupported(
-                "account management through shardgate is not supported: run it on each MariaDB server".into(),
-            ))
-        }
         Statement::Commit { .. } => Ok(txn(TxnCommand::Commit)),
         Statement::Rollback {
             savepoint: None, ..

@@ -101,7 +101,6 @@ fn command_name(command: u8) -> &'static str {
     match command {
         0x12 => "COM_BINLOG_DUMP",
         0x0a => "COM_PROCESS_INFO",
-        0x0c => "COM_PROCESS_KILL",
         0x0d => "COM_DEBUG",
         0x1c => "COM_FETCH",
         _ => "unknown",

@@ -3,16 +3,21 @@
 mod admin;
 mod endpoints;
 mod errors;
+mod every_primary;
 mod fan_out;
 mod hotspots;
+mod ids;
 mod instruments;
+mod kill;
 mod prepared;
 mod probe;
+mod processlist;
 mod reads;
 mod reload;
 mod runtime;
 mod scatter;
 mod session;
+mod sessions;
 mod slow_log;
 mod state;
 
@@ -32,6 +37,8 @@ pub use runtime::Runtime;
 pub struct Proxy {
     runtime: ArcSwap<Runtime>,
     next_connection_id: AtomicU32,
+    /// The client sessions, for SHOW PROCESSLIST, KILL and wait_timeout.
+    sessions: Arc<sessions::Sessions>,
     /// The config file's bytes as last read for a reload; locked while a reload runs.
     last_config: tokio::sync::Mutex<Option<Vec<u8>>>,
 }
@@ -42,6 +49,7 @@ impl Proxy {
         Arc::new(Proxy {
             runtime: ArcSwap::from_pointee(Runtime::new(Arc::new(topology))),
             next_connection_id: AtomicU32::new(1),
+            sessions: sessions::Sessions::start(),
             last_config: tokio::sync::Mutex::new(None),
         })
     }
