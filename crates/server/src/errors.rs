@@ -48,6 +48,8 @@ impl From<&RouteError> for ClientError {
                 RingError::NoRange(_) => (1526, b"HY000"),
                 _ => NOT_SUPPORTED,
             },
+            // ER_INCORRECT_GLOBAL_LOCAL_VAR
+            RouteError::SessionOnly(_) => (1228, b"HY000"),
             _ => NOT_SUPPORTED,
         };
         ClientError::new(code, state, e.to_string())

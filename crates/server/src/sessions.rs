@@ -471,10 +471,22 @@ impl Registration {
 
     /// After a `SET` of `vars` kept in `state`: a new `wait_timeout` applies from now on.
     pub(crate) fn follow_wait_timeout(&self, vars: &[SessionVar], state: &SessionState) {
-        if vars.iter().any(|v| v.name == "wait_timeout") {
-            if let Some(seconds) = state.var_number("wait_timeout") {
-                self.slot.wait_timeout.store(seconds, Ordering::Relaxed);
-            }
+        if !vars.iter().any(|v| v.name == "wait_timeout") {
+            return;
+        }
+        // Kept by the value read back, e.g. `SET @@SESSION.wait_timeout = CAST(5 AS UNSIGNED)`.
+        let seconds = state.var_text("wait_timeout").and_then(|sql| {
+            let value = &sql[sql.iter().rposition(|b| *b == b'=')? + 1..];
+            let digits = value.iter().position(u8::is_ascii_digit)?;
+            let number: String = value[digits..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .map(|b| char::from(*b))
+                .collect();
+            number.parse().ok()
+        });
+        if let Some(seconds) = seconds {
+            self.slot.wait_timeout.store(seconds, Ordering::Relaxed);
         }
     }
 
