@@ -119,7 +119,8 @@ const ENDS_SOON: Duration = Duration::from_secs(30);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connection_id_is_the_proxy_s_in_every_statement() {
-    let env = TestEnv::start_with(2, 0, "\n[backend.pool]\nmax_size = 1\n").await;
+    let pool = format!("{ADMIN_AND_OTHER}\n[backend.pool]\nmax_size = 1\n");
+    let env = TestEnv::start_with(2, 0, &pool).await;
     let mut conn = env.connect().await;
     let id = conn.id();
     one_user_per_shard(&env, &mut conn).await;
@@ -160,7 +161,8 @@ async fn connection_id_is_the_proxy_s_in_every_statement() {
     let theirs: u64 = other.query_first("SELECT CONNECTION_ID()").await.unwrap().unwrap();
     assert_eq!(theirs, u64::from(other.id()));
     drop(other);
-    let mut third = env.connect().await;
+    // An admin, who may read the server's processlist.
+    let mut third = connect_as(&env, "ops", "ops-secret").await;
     let left: Vec<(String, String)> = third
         .query("SHOW SESSION VARIABLES LIKE 'pseudo_thread%'")
         .await
@@ -227,6 +229,23 @@ async fn show_processlist_lists_the_proxy_s_sessions_as_mariadb_shapes_them() {
     for sql in ["SHOW PROCESSLIST", "SHOW FULL PROCESSLIST"] {
         assert_eq!(describe(&mut app, sql).await, describe(&mut direct, sql).await, "{sql}");
     }
+    // The servers' own threads are every session's backend connections: admin users only.
+    let servers = "SELECT COUNT(*) FROM information_schema.PROCESSLIST";
+    let refused = app.query_drop(servers).await;
+    assert_eq!(
+        server_error(refused),
+        (
+            1227,
+            "42000".into(),
+            "Access denied; you need (at least one of) the PROCESS privilege(s) for this operation"
+                .into()
+        )
+    );
+    let refused = app.exec_drop(servers, ()).await;
+    assert_eq!(server_error(refused).0, 1227);
+    let threads: u64 = admin.query_first(servers).await.unwrap().unwrap();
+    assert!(threads >= 1);
+
     // In the binary protocol too.
     let prepared: Vec<mysql_async::Row> = app.exec("SHOW PROCESSLIST", ()).await.unwrap();
     assert_eq!(prepared.len(), 3);

@@ -113,6 +113,27 @@ pub(crate) fn plan_administrative(sql: &str, syntax: Syntax) -> Option<Result<Pl
     })
 }
 
+/// Whether the text names `information_schema.PROCESSLIST` (the server's threads, not the
+/// proxy's sessions). Costs a scan for the word in any other text.
+pub(crate) fn names_server_processlist(sql: &str, syntax: Syntax) -> bool {
+    if crate::text::find_ignore_case(sql, "processlist").is_none() {
+        return false;
+    }
+    let Ok(tokens) = crate::lex::tokenize(sql, syntax, true) else {
+        return false;
+    };
+    let tokens: Vec<&Token> = tokens
+        .iter()
+        .map(|t| &t.token)
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .collect();
+    let word_is =
+        |t: &Token, what: &str| matches!(t, Token::Word(w) if w.value.eq_ignore_ascii_case(what));
+    tokens.windows(3).any(|w| {
+        word_is(w[0], "information_schema") && *w[1] == Token::Period && word_is(w[2], "processlist")
+    })
+}
+
 /// Reads `KILL [HARD | SOFT] [CONNECTION | QUERY] <number | CONNECTION_ID()>` as MariaDB does.
 fn parse_kill(sql: &str, syntax: Syntax) -> Result<Kill, RouteError> {
     let unsupported = |what: &str| RouteError::NotSupported(what.to_owned());
@@ -277,6 +298,18 @@ mod tests {
         assert!(plan("SHOW PROCESSLIST LIKE 'x'").is_none());
         assert!(plan("SHOW TABLES").is_none());
         assert!(plan("SELECT * FROM information_schema.PROCESSLIST").is_none());
+    }
+
+    #[test]
+    fn finds_the_servers_processlist() {
+        let names = |sql: &str| names_server_processlist(sql, Syntax::DEFAULT);
+        assert!(names("SELECT * FROM information_schema.PROCESSLIST"));
+        assert!(names(
+            "SELECT id FROM `INFORMATION_SCHEMA`.`processlist` WHERE state = 'x'"
+        ));
+        assert!(!names("SELECT 'information_schema.processlist'"));
+        assert!(!names("SELECT * FROM processlist_copy"));
+        assert!(!names("SELECT 1"));
     }
 
     #[test]

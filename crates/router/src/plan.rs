@@ -213,6 +213,9 @@ pub struct Plan {
     /// It names a table: MariaDB clears the previous statement's warnings for it (a statement
     /// without tables adds its own to them).
     pub uses_tables: bool,
+    /// It reads `information_schema.PROCESSLIST`: the server's threads, which are every
+    /// session's backend connections with their statements (for admin users only).
+    pub lists_server_threads: bool,
 }
 
 impl Plan {
@@ -224,6 +227,7 @@ impl Plan {
             table: None,
             assigns: Vec::new(),
             uses_tables: false,
+            lists_server_threads: false,
         }
     }
 

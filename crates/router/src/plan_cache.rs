@@ -88,6 +88,7 @@ impl PlanCache {
             table: template.table.clone(),
             assigns: template.assigns.clone(),
             uses_tables: template.uses_tables,
+            lists_server_threads: template.lists_server_threads,
         })
     }
 }

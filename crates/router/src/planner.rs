@@ -47,6 +47,7 @@ pub fn plan_sql(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, 
         )));
     }
     let mut plan = plan_large_or_small(sql, topology, syntax)?;
+    plan.lists_server_threads = crate::administrative::names_server_processlist(sql, syntax);
     plan.assigns = crate::text::assigned_user_variables(sql, syntax);
     if !plan.assigns.is_empty() && !matches!(plan.route, Route::Shard(_) | Route::Deferred(_)) {
         return Err(RouteError::NotSupported(

@@ -119,6 +119,17 @@ pub(crate) fn not_utf8_rewrite() -> ClientError {
     )
 }
 
+/// `information_schema.PROCESSLIST` by a user without `admin = true`: it lists the servers'
+/// threads, every session's backend connections with their statements, which a MariaDB account
+/// without the PROCESS privilege would not see (SHOW PROCESSLIST lists the proxy's sessions).
+pub(crate) fn server_threads_refused() -> ClientError {
+    ClientError::new(
+        1227,
+        b"42000",
+        "Access denied; you need (at least one of) the PROCESS privilege(s) for this operation",
+    )
+}
+
 /// A statement reads LAST_INSERT_ID() after an INSERT failed (see
 /// `Session::last_insert_id_unknown`).
 pub(crate) fn last_insert_id_unknown() -> ClientError {

@@ -766,6 +766,9 @@ impl Session {
         text: &[u8],
         keep_text: bool,
     ) -> Result<(), ClientError> {
+        if plan.lists_server_threads && !self.is_admin(&self.proxy.runtime()) {
+            return Err(crate::errors::server_threads_refused());
+        }
         self.statement_assigns.clone_from(&plan.assigns);
         self.statement_reads_last_insert_id = reads_last_insert_id(text);
         // A client that set pseudo_thread_id itself (a binlog replay) reads its own value.
