@@ -9,7 +9,8 @@ use crate::common::{rows, server_error, TestEnv};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts};
 
-const ADMIN_AND_OTHER: &str = "\n[[users]]\nname = \"ops\"\npassword = \"ops-secret\"\nadmin = true\n\
+const ADMIN_AND_OTHER: &str =
+    "\n[[users]]\nname = \"ops\"\npassword = \"ops-secret\"\nadmin = true\n\
                                \n[[users]]\nname = \"other\"\npassword = \"other-secret\"\n";
 
 async fn connect_as(env: &TestEnv, user: &str, password: &str) -> Conn {
@@ -29,9 +30,11 @@ fn ids_on(env: &TestEnv, shard: usize, n: usize) -> Vec<i64> {
 async fn one_user_per_shard(env: &TestEnv, conn: &mut Conn) -> [i64; 2] {
     let ids = [ids_on(env, 0, 1)[0], ids_on(env, 1, 1)[0]];
     for id in ids {
-        conn.query_drop(format!("INSERT INTO users (id, name) VALUES ({id}, 'u{id}')"))
-            .await
-            .unwrap();
+        conn.query_drop(format!(
+            "INSERT INTO users (id, name) VALUES ({id}, 'u{id}')"
+        ))
+        .await
+        .unwrap();
     }
     ids
 }
@@ -94,7 +97,17 @@ async fn wait_sessions(conn: &mut Conn, ids: &[u32]) {
 }
 
 /// Name, type, flags, length, decimals and character set of each column of `sql`'s answer.
-async fn describe(conn: &mut Conn, sql: &str) -> Vec<(String, mysql_async::consts::ColumnType, mysql_async::consts::ColumnFlags, u32, u8, u16)> {
+async fn describe(
+    conn: &mut Conn,
+    sql: &str,
+) -> Vec<(
+    String,
+    mysql_async::consts::ColumnType,
+    mysql_async::consts::ColumnFlags,
+    u32,
+    u8,
+    u16,
+)> {
     let result = conn.query_iter(sql).await.unwrap();
     let columns = result
         .columns_ref()
@@ -125,7 +138,11 @@ async fn connection_id_is_the_proxy_s_in_every_statement() {
     let id = conn.id();
     one_user_per_shard(&env, &mut conn).await;
 
-    let text: u64 = conn.query_first("SELECT CONNECTION_ID()").await.unwrap().unwrap();
+    let text: u64 = conn
+        .query_first("SELECT CONNECTION_ID()")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(text, u64::from(id), "text protocol");
     let prepared: u64 = conn
         .exec_first("SELECT CONNECTION_ID()", ())
@@ -145,20 +162,34 @@ async fn connection_id_is_the_proxy_s_in_every_statement() {
         .await
         .unwrap();
     assert_eq!(scattered.len(), 2);
-    assert!(scattered.iter().all(|(c, _)| *c == u64::from(id)), "{scattered:?}");
+    assert!(
+        scattered.iter().all(|(c, _)| *c == u64::from(id)),
+        "{scattered:?}"
+    );
     // Inside a transaction, on its pinned connection.
     conn.query_drop("BEGIN").await.unwrap();
-    let in_txn: u64 = conn.query_first("SELECT CONNECTION_ID()").await.unwrap().unwrap();
+    let in_txn: u64 = conn
+        .query_first("SELECT CONNECTION_ID()")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(in_txn, u64::from(id), "in a transaction");
     conn.query_drop("COMMIT").await.unwrap();
     // SHOW PROCESSLIST shows the same id.
-    assert!(processes(&mut conn).await.iter().any(|p| p.0 == u64::from(id)));
+    assert!(processes(&mut conn)
+        .await
+        .iter()
+        .any(|p| p.0 == u64::from(id)));
 
     // Another session on the same (only) backend connection has its own id, and the first
     // session's never stays behind on that connection.
     let mut other = env.connect().await;
     assert_ne!(other.id(), id);
-    let theirs: u64 = other.query_first("SELECT CONNECTION_ID()").await.unwrap().unwrap();
+    let theirs: u64 = other
+        .query_first("SELECT CONNECTION_ID()")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(theirs, u64::from(other.id()));
     drop(other);
     // An admin, who may read the server's processlist.
@@ -171,11 +202,16 @@ async fn connection_id_is_the_proxy_s_in_every_statement() {
     let left: u64 = left[0].1.parse().unwrap();
     // The backend connection's own thread id (the statement finds itself).
     let thread: u64 = third
-        .query_first("SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE '%finds itself%'")
+        .query_first(
+            "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE '%finds itself%'",
+        )
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(left, thread, "another session's id stayed on the connection");
+    assert_eq!(
+        left, thread,
+        "another session's id stayed on the connection"
+    );
     env.stop().await;
 }
 
@@ -199,7 +235,13 @@ async fn show_processlist_lists_the_proxy_s_sessions_as_mariadb_shapes_them() {
     };
     assert_eq!(
         row(idle.id()),
-        (u64::from(idle.id()), "app".into(), Some("mysql".into()), "Sleep".into(), None)
+        (
+            u64::from(idle.id()),
+            "app".into(),
+            Some("mysql".into()),
+            "Sleep".into(),
+            None
+        )
     );
     // The running statement as a digest: no literal value.
     let (_, user, db, command, info) = row(sleeper_id);
@@ -227,7 +269,11 @@ async fn show_processlist_lists_the_proxy_s_sessions_as_mariadb_shapes_them() {
     // The columns and their types are MariaDB's own (compared with one server's answer).
     let mut direct = env.connect_primary(0).await;
     for sql in ["SHOW PROCESSLIST", "SHOW FULL PROCESSLIST"] {
-        assert_eq!(describe(&mut app, sql).await, describe(&mut direct, sql).await, "{sql}");
+        assert_eq!(
+            describe(&mut app, sql).await,
+            describe(&mut direct, sql).await,
+            "{sql}"
+        );
     }
     // The servers' own threads are every session's backend connections: admin users only.
     let servers = "SELECT COUNT(*) FROM information_schema.PROCESSLIST";
@@ -303,7 +349,9 @@ async fn kill_query_stops_the_statement_on_every_shard_and_the_session_goes_on()
     // Inside a transaction: the statement stops, the transaction goes on, as on MariaDB.
     victim.query_drop("BEGIN").await.unwrap();
     victim
-        .query_drop(format!("UPDATE users SET name = 'changed' WHERE id = {on_s0}"))
+        .query_drop(format!(
+            "UPDATE users SET name = 'changed' WHERE id = {on_s0}"
+        ))
         .await
         .unwrap();
     let task = spawn_query(victim, single.clone());
@@ -312,7 +360,10 @@ async fn kill_query_stops_the_statement_on_every_shard_and_the_session_goes_on()
         .query_drop(format!("KILL QUERY {victim_id}"))
         .await
         .unwrap();
-    let (mut victim, outcome) = tokio::time::timeout(ENDS_SOON, task).await.unwrap().unwrap();
+    let (mut victim, outcome) = tokio::time::timeout(ENDS_SOON, task)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(server_error(outcome).0, 1317);
     let name: String = victim
         .query_first(format!("SELECT name FROM users WHERE id = {on_s0}"))
@@ -347,7 +398,10 @@ async fn kill_connection_closes_a_session_for_its_owner_or_an_admin() {
 
     // An idle session: closed at once.
     let mut idle = env.connect().await;
-    owner.query_drop(format!("KILL {}", idle.id())).await.unwrap();
+    owner
+        .query_drop(format!("KILL {}", idle.id()))
+        .await
+        .unwrap();
     assert!(idle.query_drop("SELECT 1").await.is_err());
 
     // A busy one: its statement stops, then the connection closes.
@@ -359,7 +413,10 @@ async fn kill_connection_closes_a_session_for_its_owner_or_an_admin() {
         .query_drop(format!("KILL CONNECTION {busy_id}"))
         .await
         .unwrap();
-    let (mut busy, outcome) = tokio::time::timeout(ENDS_SOON, task).await.unwrap().unwrap();
+    let (mut busy, outcome) = tokio::time::timeout(ENDS_SOON, task)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(outcome.is_err());
     assert!(busy.query_drop("SELECT 1").await.is_err());
     let owner_id = owner.id();
@@ -384,7 +441,10 @@ async fn kill_connection_closes_a_session_for_its_owner_or_an_admin() {
         (1094, "HY000".into(), "Unknown thread id: 999999".into())
     );
     let mut admin = connect_as(&env, "ops", "ops-secret").await;
-    admin.query_drop(format!("KILL {}", other.id())).await.unwrap();
+    admin
+        .query_drop(format!("KILL {}", other.id()))
+        .await
+        .unwrap();
     assert!(other.query_drop("SELECT 1").await.is_err());
 
     // Its own connection: MariaDB's 1927, and the connection is closed.
@@ -401,8 +461,14 @@ async fn kill_connection_closes_a_session_for_its_owner_or_an_admin() {
 async fn wait_timeout_closes_idle_client_connections() {
     let env = TestEnv::start_with(2, 0, ADMIN_AND_OTHER).await;
     let mut idle = env.connect().await;
-    idle.query_drop("SET SESSION wait_timeout = 1").await.unwrap();
-    let read: u64 = idle.query_first("SELECT @@wait_timeout").await.unwrap().unwrap();
+    idle.query_drop("SET SESSION wait_timeout = 1")
+        .await
+        .unwrap();
+    let read: u64 = idle
+        .query_first("SELECT @@wait_timeout")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(read, 1);
     let mut active = env.connect().await;
     active.query_drop("SET @@wait_timeout = 1").await.unwrap();
@@ -413,18 +479,31 @@ async fn wait_timeout_closes_idle_client_connections() {
         tokio::time::sleep(Duration::from_millis(300)).await;
         active.query_drop("SELECT 1").await.unwrap();
     }
-    assert!(idle.query_drop("SELECT 1").await.is_err(), "closed after 1 s idle");
+    assert!(
+        idle.query_drop("SELECT 1").await.is_err(),
+        "closed after 1 s idle"
+    );
     patient.query_drop("SELECT 1").await.unwrap();
 
     // A new global wait_timeout, set by an admin on every primary, applies to sessions that
     // start afterwards, as on MariaDB.
     let mut admin = connect_as(&env, "ops", "ops-secret").await;
-    admin.query_drop("SET GLOBAL wait_timeout = 2").await.unwrap();
+    admin
+        .query_drop("SET GLOBAL wait_timeout = 2")
+        .await
+        .unwrap();
     let mut fresh = env.connect().await;
-    let read: u64 = fresh.query_first("SELECT @@wait_timeout").await.unwrap().unwrap();
+    let read: u64 = fresh
+        .query_first("SELECT @@wait_timeout")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(read, 2);
     tokio::time::sleep(Duration::from_millis(3_500)).await;
-    assert!(fresh.query_drop("SELECT 1").await.is_err(), "closed after 2 s idle");
+    assert!(
+        fresh.query_drop("SELECT 1").await.is_err(),
+        "closed after 2 s idle"
+    );
     patient.query_drop("SELECT 1").await.unwrap();
     env.stop().await;
 }
@@ -445,7 +524,8 @@ async fn administrative_statements_run_on_every_primary_for_admins_only() {
     }
     let mut admin = connect_as(&env, "ops", "ops-secret").await;
     let mut directs = [env.connect_primary(0).await, env.connect_primary(1).await];
-    let users_on = |user: &'static str| format!("SELECT COUNT(*) FROM mysql.user WHERE user = '{user}'");
+    let users_on =
+        |user: &'static str| format!("SELECT COUNT(*) FROM mysql.user WHERE user = '{user}'");
 
     for sql in [
         "CREATE USER 'reporter'@'%' IDENTIFIED BY 'r1'",
@@ -459,13 +539,23 @@ async fn administrative_statements_run_on_every_primary_for_admins_only() {
         "SET GLOBAL max_connections = 123",
         "SET @@global.net_read_timeout = 45",
     ] {
-        admin.query_drop(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        admin
+            .query_drop(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
     for direct in &mut directs {
-        let n: u64 = direct.query_first(users_on("analyst")).await.unwrap().unwrap();
+        let n: u64 = direct
+            .query_first(users_on("analyst"))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(n, 1);
         let grants: Vec<String> = direct.query("SHOW GRANTS FOR 'analyst'@'%'").await.unwrap();
-        assert!(grants.iter().any(|g| g.contains("SELECT ON `app`.*")), "{grants:?}");
+        assert!(
+            grants.iter().any(|g| g.contains("SELECT ON `app`.*")),
+            "{grants:?}"
+        );
         assert!(grants.iter().any(|g| g.contains("`auditor`")), "{grants:?}");
         let settings: (u64, u64) = direct
             .query_first("SELECT @@GLOBAL.max_connections, @@GLOBAL.net_read_timeout")
@@ -479,7 +569,10 @@ async fn administrative_statements_run_on_every_primary_for_admins_only() {
     let exists = admin.query_drop("CREATE USER 'analyst'@'%'").await;
     let (code, _, message) = server_error(exists);
     assert_eq!(code, 1396);
-    assert!(message.starts_with("Operation CREATE USER failed"), "{message}");
+    assert!(
+        message.starts_with("Operation CREATE USER failed"),
+        "{message}"
+    );
     // A later shard fails: the error says which shards applied the statement.
     directs[1]
         .query_drop("CREATE USER 'half'@'%'")
@@ -488,12 +581,19 @@ async fn administrative_statements_run_on_every_primary_for_admins_only() {
     let half = admin.query_drop("CREATE USER 'half'@'%'").await;
     let (code, _, message) = server_error(half);
     assert_eq!(code, 1396);
-    assert!(message.contains("shard s1:") && message.contains("applied on [s0]"), "{message}");
+    assert!(
+        message.contains("shard s1:") && message.contains("applied on [s0]"),
+        "{message}"
+    );
     for sql in ["DROP USER 'analyst'@'%', 'half'@'%'", "DROP ROLE auditor"] {
         admin.query_drop(sql).await.unwrap();
     }
     for direct in &mut directs {
-        let n: u64 = direct.query_first(users_on("analyst")).await.unwrap().unwrap();
+        let n: u64 = direct
+            .query_first(users_on("analyst"))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(n, 0);
     }
 

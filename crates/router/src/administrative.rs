@@ -130,7 +130,9 @@ pub(crate) fn names_server_processlist(sql: &str, syntax: Syntax) -> bool {
     let word_is =
         |t: &Token, what: &str| matches!(t, Token::Word(w) if w.value.eq_ignore_ascii_case(what));
     tokens.windows(3).any(|w| {
-        word_is(w[0], "information_schema") && *w[1] == Token::Period && word_is(w[2], "processlist")
+        word_is(w[0], "information_schema")
+            && *w[1] == Token::Period
+            && word_is(w[2], "processlist")
     })
 }
 
@@ -144,9 +146,7 @@ fn parse_kill(sql: &str, syntax: Syntax) -> Result<Kill, RouteError> {
         .map(|t| t.token)
         .filter(|t| !matches!(t, Token::Whitespace(_) | Token::EOF))
         .peekable();
-    let word_is = |t: Option<&Token>, what: &str| {
-        matches!(t, Some(Token::Word(w)) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(what))
-    };
+    let word_is = |t: Option<&Token>, what: &str| matches!(t, Some(Token::Word(w)) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(what));
     tokens.next(); // KILL
     if word_is(tokens.peek(), "hard") || word_is(tokens.peek(), "soft") {
         tokens.next();
@@ -209,7 +209,9 @@ impl<'a> Words<'a> {
     /// Whether nothing but white space, comments and `;` follow.
     fn rest_is_empty(&mut self) -> bool {
         self.skip_blanks();
-        self.0.trim_end_matches([';', ' ', '\t', '\r', '\n']).is_empty()
+        self.0
+            .trim_end_matches([';', ' ', '\t', '\r', '\n'])
+            .is_empty()
     }
 }
 
@@ -256,7 +258,10 @@ mod tests {
         assert_eq!(route("kill connection 7;"), kill(false, KillTarget::Id(7)));
         assert_eq!(route("KILL QUERY 42"), kill(true, KillTarget::Id(42)));
         assert_eq!(route("KILL HARD QUERY 42"), kill(true, KillTarget::Id(42)));
-        assert_eq!(route("KILL SOFT CONNECTION 3"), kill(false, KillTarget::Id(3)));
+        assert_eq!(
+            route("KILL SOFT CONNECTION 3"),
+            kill(false, KillTarget::Id(3))
+        );
         assert_eq!(route("KILL '9'"), kill(false, KillTarget::Id(9)));
         assert_eq!(
             route("KILL QUERY CONNECTION_ID()"),
@@ -358,7 +363,11 @@ mod tests {
 
     #[test]
     fn refuses_what_would_change_the_backend_account() {
-        for sql in ["SET PASSWORD = PASSWORD('x')", "SET ROLE r", "SET ROLE NONE"] {
+        for sql in [
+            "SET PASSWORD = PASSWORD('x')",
+            "SET ROLE r",
+            "SET ROLE NONE",
+        ] {
             assert!(
                 matches!(plan(sql), Some(Err(RouteError::NotSupported(_)))),
                 "{sql}"

@@ -80,10 +80,14 @@ pub enum Route {
     /// `KILL …`: the proxy stops one of its own client sessions, or the statement it runs.
     Kill(crate::Kill),
     /// `SHOW [FULL] PROCESSLIST`: the proxy's own client sessions.
-    ProcessList { full: bool },
+    ProcessList {
+        full: bool,
+    },
     /// Account management and `SET GLOBAL`: the same text on every shard's primary, the
     /// default shard first, for admin users; others get error 1227 naming `privilege`.
-    EveryPrimary { privilege: &'static str },
+    EveryPrimary {
+        privilege: &'static str,
+    },
 }
 
 /// A single-shard route that depends on parameter values.
@@ -318,7 +322,11 @@ impl fmt::Display for PlanDisplay<'_> {
                 write!(f, "every copy on [{}]", names.join(", "))?
             }
             Route::Kill(kill) => {
-                let what = if kill.query_only { "QUERY" } else { "CONNECTION" };
+                let what = if kill.query_only {
+                    "QUERY"
+                } else {
+                    "CONNECTION"
+                };
                 match kill.target {
                     crate::KillTarget::Id(id) => write!(f, "proxy: KILL {what} {id}")?,
                     crate::KillTarget::Own => write!(f, "proxy: KILL {what} CONNECTION_ID()")?,

@@ -100,20 +100,32 @@ async fn stop_statement(victim: &SessionSlot) {
     }
 }
 
+/// The server threads of one endpoint a session holds, each with the lease that holds it.
+struct EndpointThreads<'a> {
+    pool: &'a Arc<Pool>,
+    threads: Vec<(u32, &'a Lease)>,
+}
+
 /// Kills the queries running on `running`'s connections, endpoint by endpoint at once; how
 /// many it killed.
 async fn kill_queries(running: &[Running]) -> usize {
-    let mut by_pool: Vec<(&Arc<Pool>, Vec<(u32, &Lease)>)> = Vec::new();
+    let mut endpoints: Vec<EndpointThreads<'_>> = Vec::new();
     for r in running {
-        match by_pool.iter_mut().find(|(p, _)| Arc::ptr_eq(p, &r.pool)) {
-            Some((_, threads)) => threads.push((r.thread_id, &r.lease)),
-            None => by_pool.push((&r.pool, vec![(r.thread_id, &r.lease)])),
+        match endpoints.iter_mut().find(|e| Arc::ptr_eq(e.pool, &r.pool)) {
+            Some(endpoint) => endpoint.threads.push((r.thread_id, &r.lease)),
+            None => endpoints.push(EndpointThreads {
+                pool: &r.pool,
+                threads: vec![(r.thread_id, &r.lease)],
+            }),
         }
     }
-    let kills = by_pool
+    let kills = endpoints
         .iter()
-        .map(|(pool, threads)| kill_on_endpoint(pool, threads));
-    futures_util::future::join_all(kills).await.into_iter().sum()
+        .map(|e| kill_on_endpoint(e.pool, &e.threads));
+    futures_util::future::join_all(kills)
+        .await
+        .into_iter()
+        .sum()
 }
 
 /// Kills the queries `threads` (server thread ids, with the lease that holds each) run on
@@ -141,7 +153,9 @@ async fn kill_on_endpoint(pool: &Pool, threads: &[(u32, &Lease)]) -> usize {
     let mut killed = 0;
     for (thread, query) in queries {
         // Read after the processes: still held means the query was this session's.
-        let held = threads.iter().any(|(t, lease)| *t == thread && lease.held());
+        let held = threads
+            .iter()
+            .any(|(t, lease)| *t == thread && lease.held());
         if !held {
             continue;
         }
@@ -162,7 +176,9 @@ async fn running_queries(
 ) -> Result<Vec<(u32, u64)>, shardgate_backend::BackendError> {
     let unexpected = |conn: &BackendConn| shardgate_backend::BackendError::Protocol {
         endpoint: conn.endpoint().to_owned(),
-        source: shardgate_protocol::ProtocolError::malformed("unexpected answer to a processlist query"),
+        source: shardgate_protocol::ProtocolError::malformed(
+            "unexpected answer to a processlist query",
+        ),
     };
     if !matches!(conn.query_rows(sql).await?, QueryHead::Columns(_)) {
         return Err(unexpected(conn));

@@ -76,7 +76,12 @@ fn cells(row: &ProcessRow) -> [Option<String>; 9] {
 impl Session {
     /// Answers `SHOW [FULL] PROCESSLIST`, in binary-protocol rows with `binary` (a prepared
     /// statement's execution).
-    pub(crate) async fn process_list(&mut self, runtime: &Runtime, full: bool, binary: bool) -> Step {
+    pub(crate) async fn process_list(
+        &mut self,
+        runtime: &Runtime,
+        full: bool,
+        binary: bool,
+    ) -> Step {
         let admin = self.is_admin(runtime);
         let user = self.user().to_owned();
         let rows = (self.proxy.sessions).rows(|owner| admin || owner == user, full);
@@ -87,7 +92,9 @@ impl Session {
                     .iter()
                     .map(|d| ColumnMeta::from_definition(d))
                     .collect();
-                Some(BinaryRowEncoder::new(&metas.expect("definitions the proxy wrote")))
+                Some(BinaryRowEncoder::new(
+                    &metas.expect("definitions the proxy wrote"),
+                ))
             }
             false => None,
         };

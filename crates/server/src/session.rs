@@ -277,7 +277,15 @@ impl Session {
         let syntax = runtime
             .default_syntax(Flavor::of_client(login.capabilities))
             .await;
-        let slot = crate::sessions::login(&proxy, runtime, login, &identity.peer, identity.connection_id, &mut state).await;
+        let slot = crate::sessions::login(
+            &proxy,
+            runtime,
+            login,
+            &identity.peer,
+            identity.connection_id,
+            &mut state,
+        )
+        .await;
         let mut session = Session {
             client,
             proxy,
@@ -460,7 +468,10 @@ impl Session {
                     "empty command packet",
                 )));
             };
-            (self.slot).begin(command, crate::sessions::command_text(command, arg, &self.statements));
+            (self.slot).begin(
+                command,
+                crate::sessions::command_text(command, arg, &self.statements),
+            );
             match command {
                 c if c == Command::COM_QUIT as u8 => return Ok(()),
                 c if c == Command::COM_PING as u8 => self.send_ok(0, 0).await?,
@@ -1203,13 +1214,9 @@ impl Session {
                 let raw = std::str::from_utf8(text).is_err() && vars.len() == 1;
                 self.state.apply(vars.iter().map(|v| {
                     let read_as = format!("@@SESSION.{}", v.name);
-                    let sql = match values
-                        .iter()
-                        .find(|(name, _)| {
-                            *name == v.name
-                                || (crate::sessions::kept_by_value(v) && *name == read_as)
-                        })
-                    {
+                    let sql = match values.iter().find(|(name, _)| {
+                        *name == v.name || (crate::sessions::kept_by_value(v) && *name == read_as)
+                    }) {
                         Some((_, sql)) => sql.clone(),
                         None if raw => text.to_vec(),
                         None => v.sql.clone().into_bytes(),

@@ -294,7 +294,10 @@ async fn read_timeouts(
     runtime: &Runtime,
     flavor: Flavor,
 ) -> Result<(u64, u64), shardgate_backend::BackendError> {
-    let mut conn = runtime.primary(runtime.topology.default_shard).get(flavor).await?;
+    let mut conn = runtime
+        .primary(runtime.topology.default_shard)
+        .get(flavor)
+        .await?;
     let text = crate::state::query_text(
         &mut conn,
         b"SELECT CONCAT(@@GLOBAL.wait_timeout, ',', @@GLOBAL.interactive_timeout) LIMIT 1",
@@ -613,9 +616,16 @@ mod tests {
         let busy = sessions.register(2, "app", "h", "app", 1);
         busy.begin(Command::COM_QUERY as u8, Some(b"SELECT SLEEP(5)"));
         sessions.time_out_idle(101);
-        assert_eq!(idle.interrupt.load(Ordering::Relaxed), 0, "1 s idle is not past 1 s");
+        assert_eq!(
+            idle.interrupt.load(Ordering::Relaxed),
+            0,
+            "1 s idle is not past 1 s"
+        );
         sessions.time_out_idle(102);
-        assert_eq!(idle.interrupt.load(Ordering::Relaxed), Interrupt::TimedOut as u8);
+        assert_eq!(
+            idle.interrupt.load(Ordering::Relaxed),
+            Interrupt::TimedOut as u8
+        );
         assert_eq!(busy.interrupt.load(Ordering::Relaxed), 0);
         // A command that arrives anyway cancels the timeout; a kill is never cancelled.
         idle.begin(Command::COM_PING as u8, None);
@@ -623,7 +633,10 @@ mod tests {
         idle.interrupt(Interrupt::Killed);
         idle.interrupt(Interrupt::TimedOut);
         idle.begin(Command::COM_PING as u8, None);
-        assert_eq!(idle.interrupt.load(Ordering::Relaxed), Interrupt::Killed as u8);
+        assert_eq!(
+            idle.interrupt.load(Ordering::Relaxed),
+            Interrupt::Killed as u8
+        );
     }
 
     #[test]
@@ -631,6 +644,9 @@ mod tests {
         assert_eq!(command_name(0), "Sleep");
         assert_eq!(command_name(Command::COM_QUERY as u8), "Query");
         assert_eq!(command_name(Command::COM_STMT_EXECUTE as u8), "Execute");
-        assert_eq!(command_name(Command::COM_RESET_CONNECTION as u8), "Reset connection");
+        assert_eq!(
+            command_name(Command::COM_RESET_CONNECTION as u8),
+            "Reset connection"
+        );
     }
 }
