@@ -339,6 +339,20 @@ async fn kill_query_stops_the_statement_on_every_shard_and_the_session_goes_on()
         .expect("the scatter ends once killed")
         .unwrap();
     assert_eq!(server_error(outcome).0, 1317);
+    // Neither shard still sleeps.
+    for shard in 0..2 {
+        let mut direct = env.connect_primary(shard).await;
+        let sleeping = "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE 'SELECT SLEEP(60), id%'";
+        let mut left = 1;
+        for _ in 0..100 {
+            left = direct.query_first(sleeping).await.unwrap().unwrap();
+            if left == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(left, 0, "shard {shard} still runs the killed scatter");
+    }
     let count: u64 = victim
         .query_first("SELECT COUNT(*) FROM users")
         .await

@@ -24,10 +24,12 @@ use crate::runtime::Runtime;
 use crate::session::{Session, Step};
 use crate::sessions::{Interrupt, Running, SessionSlot};
 
-/// How long a KILL QUERY waits for a statement that has not reached a backend yet (a
-/// checkout waiting for a pooled connection, say) before giving up on it.
-const START_WAIT: Duration = Duration::from_secs(2);
-const START_POLL: Duration = Duration::from_millis(20);
+/// How long a KILL follows the statement it stops: one that has not reached a backend yet (a
+/// checkout waiting for a pooled connection, say), or a scatter whose shards start one after
+/// another. The KILL answers when the statement has ended, or after this long.
+const FOLLOW: Duration = Duration::from_secs(2);
+/// The first pause between two looks at the statement's backend connections (doubling).
+const FIRST_PAUSE: Duration = Duration::from_millis(20);
 
 impl Session {
     /// Runs a `KILL`.
@@ -87,16 +89,26 @@ impl Session {
     }
 }
 
-/// Stops the statement `victim` runs, on every backend connection it runs on. A statement
-/// that has not reached a backend yet is waited for a little.
+/// Stops the statement `victim` runs, on every backend connection it runs on, following it
+/// until it ends (at most [`FOLLOW`]). Each connection's query is killed once: what the
+/// statement runs there afterwards (a ROLLBACK of its parts, say) is left alone.
 async fn stop_statement(victim: &SessionSlot) {
     let statement = victim.commands();
-    let deadline = tokio::time::Instant::now() + START_WAIT;
+    let deadline = tokio::time::Instant::now() + FOLLOW;
+    let mut killed: Vec<u32> = Vec::new();
+    let mut pause = FIRST_PAUSE;
     while victim.busy() && victim.commands() == statement {
-        if kill_queries(&victim.running()).await > 0 || tokio::time::Instant::now() >= deadline {
+        let pending: Vec<Running> = (victim.running().into_iter())
+            .filter(|r| !killed.contains(&r.thread_id))
+            .collect();
+        if !pending.is_empty() {
+            killed.extend(kill_queries(&pending).await);
+        }
+        if tokio::time::Instant::now() + pause > deadline {
             return;
         }
-        tokio::time::sleep(START_POLL).await;
+        tokio::time::sleep(pause).await;
+        pause *= 2;
     }
 }
 
@@ -106,9 +118,9 @@ struct EndpointThreads<'a> {
     threads: Vec<(u32, &'a Lease)>,
 }
 
-/// Kills the queries running on `running`'s connections, endpoint by endpoint at once; how
-/// many it killed.
-async fn kill_queries(running: &[Running]) -> usize {
+/// Kills the queries running on `running`'s connections, endpoint by endpoint at once; the
+/// server threads whose query it killed.
+async fn kill_queries(running: &[Running]) -> Vec<u32> {
     let mut endpoints: Vec<EndpointThreads<'_>> = Vec::new();
     for r in running {
         match endpoints.iter_mut().find(|e| Arc::ptr_eq(e.pool, &r.pool)) {
@@ -125,17 +137,18 @@ async fn kill_queries(running: &[Running]) -> usize {
     futures_util::future::join_all(kills)
         .await
         .into_iter()
-        .sum()
+        .flatten()
+        .collect()
 }
 
 /// Kills the queries `threads` (server thread ids, with the lease that holds each) run on
-/// `pool`'s endpoint, from a connection of its own.
-async fn kill_on_endpoint(pool: &Pool, threads: &[(u32, &Lease)]) -> usize {
+/// `pool`'s endpoint, from a connection of its own; the threads whose query it killed.
+async fn kill_on_endpoint(pool: &Pool, threads: &[(u32, &Lease)]) -> Vec<u32> {
     let mut conn = match pool.open_unpooled().await {
         Ok(conn) => conn,
         Err(e) => {
             tracing::warn!(endpoint = pool.label(), error = %e, "KILL: cannot reach the backend");
-            return 0;
+            return Vec::new();
         }
     };
     let ids: Vec<String> = threads.iter().map(|(t, _)| t.to_string()).collect();
@@ -147,10 +160,10 @@ async fn kill_on_endpoint(pool: &Pool, threads: &[(u32, &Lease)]) -> usize {
         Ok(queries) => queries,
         Err(e) => {
             tracing::warn!(endpoint = pool.label(), error = %e, "KILL: cannot read the backend's processes");
-            return 0;
+            return Vec::new();
         }
     };
-    let mut killed = 0;
+    let mut killed = Vec::new();
     for (thread, query) in queries {
         // Read after the processes: still held means the query was this session's.
         let held = threads
@@ -161,7 +174,7 @@ async fn kill_on_endpoint(pool: &Pool, threads: &[(u32, &Lease)]) -> usize {
         }
         let kill = format!("KILL QUERY ID {query}");
         match crate::state::expect_ok(&mut conn, Command::COM_QUERY, kill.as_bytes()).await {
-            Ok(()) => killed += 1,
+            Ok(()) => killed.push(thread),
             // 1957: the query ended meanwhile.
             Err(e) => tracing::debug!(endpoint = pool.label(), error = %e, "KILL QUERY ID"),
         }
