@@ -212,6 +212,21 @@ async fn connection_id_is_the_proxy_s_in_every_statement() {
         left, thread,
         "another session's id stayed on the connection"
     );
+
+    // A backend account that may not set pseudo_thread_id: a clear error, never a wrong id.
+    let revoke = "REVOKE SUPER, BINLOG REPLAY ON *.* FROM shardgate@'127.0.0.1'";
+    let default = &env.sandbox.shards()[env.topology.default_shard];
+    env.sandbox.exec(&default.primary, revoke).await.unwrap();
+    (env.proxy.runtime())
+        .primary(env.topology.default_shard)
+        .discard_idle();
+    let refused = third.query_drop("SELECT CONNECTION_ID()").await;
+    let (code, _, message) = server_error(refused);
+    assert_eq!(code, 1227);
+    assert!(
+        message.starts_with("CONNECTION_ID() through shardgate needs the backend account to hold SUPER or BINLOG REPLAY"),
+        "{message}"
+    );
     env.stop().await;
 }
 
@@ -519,6 +534,40 @@ async fn wait_timeout_closes_idle_client_connections() {
         "closed after 2 s idle"
     );
     patient.query_drop("SELECT 1").await.unwrap();
+
+    // A client that says it is interactive gets the servers' interactive_timeout instead, as
+    // its session's wait_timeout.
+    admin
+        .query_drop("SET GLOBAL interactive_timeout = 3")
+        .await
+        .unwrap();
+    let script = format!(
+        "import time, pymysql\n\
+         from pymysql.constants import CLIENT\n\
+         c = pymysql.connect(host='127.0.0.1', port={}, user='app', password='app', database='app', client_flag=CLIENT.INTERACTIVE)\n\
+         cur = c.cursor()\n\
+         cur.execute('SELECT @@wait_timeout')\n\
+         print(cur.fetchone()[0])\n\
+         time.sleep(4.5)\n\
+         try:\n    cur.execute('SELECT 1')\n    print('open')\n\
+         except pymysql.err.OperationalError as e:\n    print('closed', e.args[0])\n",
+        env.port
+    );
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("run python3");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "3\nclosed 2013\n",
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     env.stop().await;
 }
 
