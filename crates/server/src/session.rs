@@ -468,10 +468,8 @@ impl Session {
                     "empty command packet",
                 )));
             };
-            (self.slot).begin(
-                command,
-                crate::sessions::command_text(command, arg, &self.statements),
-            );
+            let text = crate::sessions::command_text(command, arg, &self.statements);
+            self.slot.begin(command, text);
             match command {
                 c if c == Command::COM_QUIT as u8 => return Ok(()),
                 c if c == Command::COM_PING as u8 => self.send_ok(0, 0).await?,
@@ -734,8 +732,10 @@ impl Session {
     /// The ids the statement being run may read (see `ids`).
     pub(crate) fn statement_ids(&self) -> crate::ids::StatementIds {
         crate::ids::StatementIds {
-            last_insert_id: (self.statement_reads_last_insert_id).then_some(self.last_insert_id),
-            connection_id: (self.statement_reads_connection_id).then_some(self.slot.id),
+            last_insert_id: self
+                .statement_reads_last_insert_id
+                .then_some(self.last_insert_id),
+            connection_id: self.statement_reads_connection_id.then_some(self.slot.id),
         }
     }
 
@@ -1173,7 +1173,8 @@ impl Session {
             })
             .collect();
         let sets_sql_mode = vars.iter().any(|v| v.name == "sql_mode");
-        // System variables set to a computed value are kept by the value they got.
+        // System variables set to a computed value (and wait_timeout) are kept by the value
+        // they got.
         let computed: Vec<String> = vars
             .iter()
             .filter(|v| crate::sessions::kept_by_value(v) && !v.name.starts_with('@'))
