@@ -26,6 +26,8 @@ pub struct Metrics {
     pub errors_total: IntCounterVec,
     /// Client connections open now.
     pub client_connections: IntGauge,
+    /// Logged-in client sessions, by the `command` they serve (`Sleep` between commands).
+    pub client_sessions: IntGaugeVec,
     /// Pooled backend connections, by `shard`, `endpoint` and `state` (in_use|idle|waiting).
     pub pool_connections: IntGaugeVec,
     /// Time spent waiting for a pooled backend connection.
@@ -96,6 +98,14 @@ impl Metrics {
         let client_connections =
             IntGauge::with_opts(opts("client_connections", "Client connections open now."))
                 .expect("valid metric");
+        let client_sessions = IntGaugeVec::new(
+            opts(
+                "client_sessions",
+                "Logged-in client sessions by the command they serve.",
+            ),
+            &["command"],
+        )
+        .expect("valid metric");
         let pool_connections = IntGaugeVec::new(
             opts("pool_connections", "Pooled backend connections by state."),
             &["shard", "endpoint", "state"],
@@ -151,6 +161,7 @@ impl Metrics {
         register(Box::new(backend_query_duration_seconds.clone()));
         register(Box::new(errors_total.clone()));
         register(Box::new(client_connections.clone()));
+        register(Box::new(client_sessions.clone()));
         register(Box::new(pool_connections.clone()));
         register(Box::new(pool_wait_seconds.clone()));
         register(Box::new(pool_exhausted_total.clone()));
@@ -172,6 +183,7 @@ impl Metrics {
             backend_query_duration_seconds,
             errors_total,
             client_connections,
+            client_sessions,
             pool_connections,
             pool_wait_seconds,
             pool_exhausted_total,

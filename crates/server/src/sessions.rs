@@ -186,6 +186,19 @@ impl Sessions {
             .collect()
     }
 
+    /// How many sessions serve each command now (`Sleep` between commands).
+    pub(crate) fn by_command(&self) -> Vec<(&'static str, usize)> {
+        let mut counts: Vec<(&'static str, usize)> = Vec::new();
+        for slot in self.slots.lock().expect("sessions lock").values() {
+            let command = command_name(slot.command.load(Ordering::Relaxed));
+            match counts.iter_mut().find(|(c, _)| *c == command) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((command, 1)),
+            }
+        }
+        counts
+    }
+
     /// The `wait_timeout` a new session starts with: the servers' global `interactive_timeout`
     /// for a client that says it is interactive, else their global `wait_timeout` (read from
     /// the default shard's primary once, and again after a `SET GLOBAL`). Also whether the two
@@ -602,6 +615,9 @@ mod tests {
         assert_eq!(rows[1].info, None);
         assert_eq!(rows[1].database, None);
         assert_eq!(sessions.rows(|user| user == "other", true).len(), 1);
+        let mut counts = sessions.by_command();
+        counts.sort();
+        assert_eq!(counts, [("Query", 1), ("Sleep", 1)]);
         drop(b);
         assert_eq!(sessions.rows(|_| true, true).len(), 1);
         assert!(sessions.get(8).is_none());
