@@ -56,19 +56,32 @@ async fn processes(conn: &mut Conn) -> Vec<(u64, String, Option<String>, String,
         .collect()
 }
 
-/// Waits until session `id` runs a statement (as `SHOW PROCESSLIST` on `conn` shows it).
-async fn wait_running(conn: &mut Conn, id: u32) {
+/// Waits until session `id` runs a statement calling SLEEP (as `SHOW PROCESSLIST` on `conn`
+/// shows it: the previous statement may still show as running for a moment after its answer).
+async fn wait_sleeping(conn: &mut Conn, id: u32) {
     for _ in 0..200 {
-        let running = processes(conn)
-            .await
-            .iter()
-            .any(|p| p.0 == u64::from(id) && p.3 == "Query");
-        if running {
+        let sleeping = processes(conn).await.iter().any(|p| {
+            p.0 == u64::from(id)
+                && p.3 == "Query"
+                && p.4.as_deref().is_some_and(|info| info.contains("SLEEP"))
+        });
+        if sleeping {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("session {id} never showed its statement running");
+}
+
+/// Waits (at most 10 s) until session `id` is no longer in `SHOW PROCESSLIST` on `conn`.
+async fn wait_gone(conn: &mut Conn, id: u32) {
+    for _ in 0..100 {
+        if !processes(conn).await.iter().any(|p| p.0 == u64::from(id)) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("session {id} is still there");
 }
 
 /// Runs `sql` on `conn` in a task of its own; the connection comes back with the outcome.
@@ -237,9 +250,9 @@ async fn show_processlist_lists_the_proxy_s_sessions_as_mariadb_shapes_them() {
     idle.query_drop("USE mysql").await.unwrap();
     let sleeper = env.connect().await;
     let sleeper_id = sleeper.id();
-    let running = spawn_query(sleeper, "SELECT SLEEP(3), 'secret@example.com'");
+    let running = spawn_query(sleeper, "SELECT SLEEP(5), 'secret@example.com'");
     let mut app = env.connect().await;
-    wait_running(&mut app, sleeper_id).await;
+    wait_sleeping(&mut app, sleeper_id).await;
 
     let seen = processes(&mut app).await;
     let row = |id: u32| {
@@ -329,7 +342,7 @@ async fn kill_query_stops_the_statement_on_every_shard_and_the_session_goes_on()
     // One shard: JDBC's Statement.cancel, KILL QUERY from another connection of the same user.
     let single = format!("SELECT SLEEP(60) FROM users WHERE id = {on_s0}");
     let task = spawn_query(victim, single.clone());
-    wait_running(&mut killer, victim_id).await;
+    wait_sleeping(&mut killer, victim_id).await;
     killer
         .query_drop(format!("KILL QUERY {victim_id}"))
         .await
@@ -344,7 +357,7 @@ async fn kill_query_stops_the_statement_on_every_shard_and_the_session_goes_on()
 
     // A scatter: the statement stops on both shards.
     let task = spawn_query(victim, "SELECT SLEEP(60), id FROM users");
-    wait_running(&mut killer, victim_id).await;
+    wait_sleeping(&mut killer, victim_id).await;
     killer
         .query_drop(format!("KILL QUERY {victim_id}"))
         .await
@@ -384,7 +397,7 @@ async fn kill_query_stops_the_statement_on_every_shard_and_the_session_goes_on()
         .await
         .unwrap();
     let task = spawn_query(victim, single.clone());
-    wait_running(&mut killer, victim_id).await;
+    wait_sleeping(&mut killer, victim_id).await;
     killer
         .query_drop(format!("KILL QUERY {victim_id}"))
         .await
@@ -437,7 +450,7 @@ async fn kill_connection_closes_a_session_for_its_owner_or_an_admin() {
     let busy = env.connect().await;
     let busy_id = busy.id();
     let task = spawn_query(busy, "SELECT SLEEP(60)");
-    wait_running(&mut owner, busy_id).await;
+    wait_sleeping(&mut owner, busy_id).await;
     owner
         .query_drop(format!("KILL CONNECTION {busy_id}"))
         .await
@@ -503,15 +516,24 @@ async fn wait_timeout_closes_idle_client_connections() {
     active.query_drop("SET @@wait_timeout = 1").await.unwrap();
     let mut patient = env.connect().await;
 
-    // The active session speaks more often than once a second for three seconds.
-    for _ in 0..10 {
-        tokio::time::sleep(Duration::from_millis(300)).await;
+    // The idle session goes (within a second or two); the active one, which speaks more often
+    // than once a second, stays.
+    let idle_id = idle.id();
+    let mut gone = false;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
         active.query_drop("SELECT 1").await.unwrap();
+        gone = !processes(&mut active)
+            .await
+            .iter()
+            .any(|p| p.0 == u64::from(idle_id));
+        if gone {
+            break;
+        }
     }
-    assert!(
-        idle.query_drop("SELECT 1").await.is_err(),
-        "closed after 1 s idle"
-    );
+    assert!(gone, "the idle session stayed");
+    assert!(idle.query_drop("SELECT 1").await.is_err());
+    active.query_drop("SELECT 1").await.unwrap();
     patient.query_drop("SELECT 1").await.unwrap();
 
     // A new global wait_timeout, set by an admin on every primary, applies to sessions that
@@ -528,11 +550,9 @@ async fn wait_timeout_closes_idle_client_connections() {
         .unwrap()
         .unwrap();
     assert_eq!(read, 2);
-    tokio::time::sleep(Duration::from_millis(3_500)).await;
-    assert!(
-        fresh.query_drop("SELECT 1").await.is_err(),
-        "closed after 2 s idle"
-    );
+    let fresh_id = fresh.id();
+    wait_gone(&mut patient, fresh_id).await;
+    assert!(fresh.query_drop("SELECT 1").await.is_err());
     patient.query_drop("SELECT 1").await.unwrap();
 
     // A client that says it is interactive gets the servers' interactive_timeout instead, as
@@ -548,7 +568,7 @@ async fn wait_timeout_closes_idle_client_connections() {
          cur = c.cursor()\n\
          cur.execute('SELECT @@wait_timeout')\n\
          print(cur.fetchone()[0])\n\
-         time.sleep(4.5)\n\
+         time.sleep(6)\n\
          try:\n    cur.execute('SELECT 1')\n    print('open')\n\
          except pymysql.err.OperationalError as e:\n    print('closed', e.args[0])\n",
         env.port
