@@ -95,11 +95,11 @@ impl Session {
 async fn stop_statement(victim: &SessionSlot) {
     let statement = victim.commands();
     let deadline = tokio::time::Instant::now() + FOLLOW;
-    let mut killed: Vec<u32> = Vec::new();
+    let mut killed: Vec<ServerThread> = Vec::new();
     let mut pause = FIRST_PAUSE;
     while victim.busy() && victim.commands() == statement {
         let pending: Vec<Running> = (victim.running().into_iter())
-            .filter(|r| !killed.contains(&r.thread_id))
+            .filter(|r| !killed.contains(&ServerThread::of(r)))
             .collect();
         if !pending.is_empty() {
             killed.extend(kill_queries(&pending).await);
@@ -112,6 +112,23 @@ async fn stop_statement(victim: &SessionSlot) {
     }
 }
 
+/// A server thread: the endpoint (its pool, by address) and the thread id there (ids repeat
+/// across servers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ServerThread {
+    pool: usize,
+    thread_id: u32,
+}
+
+impl ServerThread {
+    fn of(running: &Running) -> Self {
+        ServerThread {
+            pool: Arc::as_ptr(&running.pool) as usize,
+            thread_id: running.thread_id,
+        }
+    }
+}
+
 /// The server threads of one endpoint a session holds, each with the lease that holds it.
 struct EndpointThreads<'a> {
     pool: &'a Arc<Pool>,
@@ -120,7 +137,7 @@ struct EndpointThreads<'a> {
 
 /// Kills the queries running on `running`'s connections, endpoint by endpoint at once; the
 /// server threads whose query it killed.
-async fn kill_queries(running: &[Running]) -> Vec<u32> {
+async fn kill_queries(running: &[Running]) -> Vec<ServerThread> {
     let mut endpoints: Vec<EndpointThreads<'_>> = Vec::new();
     for r in running {
         match endpoints.iter_mut().find(|e| Arc::ptr_eq(e.pool, &r.pool)) {
@@ -131,9 +148,13 @@ async fn kill_queries(running: &[Running]) -> Vec<u32> {
             }),
         }
     }
-    let kills = endpoints
-        .iter()
-        .map(|e| kill_on_endpoint(e.pool, &e.threads));
+    let kills = endpoints.iter().map(|e| async move {
+        let killed = kill_on_endpoint(e.pool, &e.threads).await;
+        killed.into_iter().map(|thread_id| ServerThread {
+            pool: Arc::as_ptr(e.pool) as usize,
+            thread_id,
+        })
+    });
     futures_util::future::join_all(kills)
         .await
         .into_iter()
