@@ -209,6 +209,9 @@ async fn traffic_is_counted_by_shard_role_and_kind() {
     assert_eq!(grew(errors, &[("kind", "unsupported")]), 1.0);
 
     assert!(counter(&after, "shardgate_client_connections", &[]) >= 1.0);
+    // The test's own session: idle, or still finishing its last statement.
+    let sessions = |command| counter(&after, "shardgate_client_sessions", &[("command", command)]);
+    assert!(sessions("Sleep") + sessions("Query") >= 1.0);
     for shard in &env.topology.shards {
         let endpoint = shard.primary.to_string();
         let labels = [

@@ -7,6 +7,7 @@
 mod common;
 
 mod admin;
+mod connections;
 mod deploy_files;
 mod differential;
 mod foundation;

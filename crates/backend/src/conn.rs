@@ -1,5 +1,6 @@
 //! One connection to a backend server.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -117,6 +118,24 @@ pub struct BackendConn {
     pub broken: bool,
     /// Server-side prepared statements on this connection.
     pub statements: StatementCache,
+    /// Counts the times the pool lent this connection out and took it back (see [`Lease`]).
+    pub(crate) leases: Arc<AtomicU64>,
+}
+
+/// One checkout of a connection, as another task can check it later: whether the checkout
+/// that took this snapshot still holds the connection. What runs on the connection's server
+/// thread meanwhile is that checkout's work (KILL QUERY relies on it).
+#[derive(Debug, Clone)]
+pub struct Lease {
+    leases: Arc<AtomicU64>,
+    at: u64,
+}
+
+impl Lease {
+    /// Whether the connection has not gone back to its pool since the snapshot was taken.
+    pub fn held(&self) -> bool {
+        self.leases.load(Ordering::SeqCst) == self.at
+    }
 }
 
 /// The start of a query's answer, read by [`BackendConn::query_rows`].
@@ -192,11 +211,25 @@ impl BackendConn {
             vars_fingerprint: 0,
             broken: false,
             statements: StatementCache::new(statement_capacity),
+            leases: Arc::new(AtomicU64::new(0)),
         })
     }
 
     pub fn endpoint(&self) -> &str {
         &self.endpoint
+    }
+
+    /// The server's id of this connection (its thread id, what `KILL` on that server takes).
+    pub fn thread_id(&self) -> u32 {
+        self.hello.connection_id
+    }
+
+    /// A snapshot of the current checkout of this connection (see [`Lease`]).
+    pub fn lease(&self) -> Lease {
+        Lease {
+            leases: self.leases.clone(),
+            at: self.leases.load(Ordering::SeqCst),
+        }
     }
 
     fn protocol_err(&mut self, source: ProtocolError) -> BackendError {

@@ -7,7 +7,7 @@ mod pool;
 pub mod replica_choice;
 mod statements;
 
-pub use conn::{BackendConn, Flavor, LocalFiles, Prepared, QueryHead};
+pub use conn::{BackendConn, Flavor, Lease, LocalFiles, Prepared, QueryHead};
 pub use health::{
     EndpointHealth, Gtid, GtidParseError, GtidPosition, HealthHandle, HealthMonitor,
     HealthSettings, MonitorAccount, MonitorTarget, Role,

@@ -225,6 +225,12 @@ impl Pool {
         )
     }
 
+    /// A new connection to the endpoint outside the pool (not counted in `max_size`), for
+    /// work that must not wait for a pooled one: KILL while every connection is busy.
+    pub async fn open_unpooled(&self) -> Result<BackendConn, BackendError> {
+        self.open(Flavor::common()).await
+    }
+
     async fn open(&self, flavor: Flavor) -> Result<BackendConn, BackendError> {
         let timeout = self.settings.connect_timeout;
         match tokio::time::timeout(
@@ -248,6 +254,7 @@ impl Pool {
     }
 
     fn lend(self: &Arc<Self>, conn: Box<BackendConn>) -> PooledConn {
+        conn.leases.fetch_add(1, Ordering::SeqCst);
         PooledConn {
             conn: Some(conn),
             pool: self.clone(),
@@ -260,6 +267,7 @@ impl Pool {
     }
 
     fn give_back(&self, conn: Box<BackendConn>) {
+        conn.leases.fetch_add(1, Ordering::SeqCst);
         let reusable = !conn.broken && !conn.in_transaction();
         {
             let mut inner = self.inner.lock().expect("pool lock");

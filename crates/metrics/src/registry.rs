@@ -28,6 +28,8 @@ pub struct Metrics {
     pub client_connections: IntGauge,
     /// Client sessions keeping backend connections pinned, by `reason`.
     pub pinned_sessions: IntGaugeVec,
+    /// Logged-in client sessions, by the `command` they serve (`Sleep` between commands).
+    pub client_sessions: IntGaugeVec,
     /// Pooled backend connections, by `shard`, `endpoint` and `state` (in_use|idle|waiting).
     pub pool_connections: IntGaugeVec,
     /// Time spent waiting for a pooled backend connection.
@@ -106,6 +108,14 @@ impl Metrics {
             &["reason"],
         )
         .expect("valid metric");
+        let client_sessions = IntGaugeVec::new(
+            opts(
+                "client_sessions",
+                "Logged-in client sessions by the command they serve.",
+            ),
+            &["command"],
+        )
+        .expect("valid metric");
         let pool_connections = IntGaugeVec::new(
             opts("pool_connections", "Pooled backend connections by state."),
             &["shard", "endpoint", "state"],
@@ -162,6 +172,7 @@ impl Metrics {
         register(Box::new(errors_total.clone()));
         register(Box::new(client_connections.clone()));
         register(Box::new(pinned_sessions.clone()));
+        register(Box::new(client_sessions.clone()));
         register(Box::new(pool_connections.clone()));
         register(Box::new(pool_wait_seconds.clone()));
         register(Box::new(pool_exhausted_total.clone()));
@@ -184,6 +195,7 @@ impl Metrics {
             errors_total,
             client_connections,
             pinned_sessions,
+            client_sessions,
             pool_connections,
             pool_wait_seconds,
             pool_exhausted_total,

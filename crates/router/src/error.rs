@@ -39,6 +39,9 @@ pub enum RouteError {
     Unsupported { construct: String, table: String },
     #[error("{0}")]
     NotSupported(String),
+    /// `SET GLOBAL` of a variable that has only a session value (the proxy's own).
+    #[error("Variable '{0}' is a SESSION variable and can't be used with SET GLOBAL")]
+    SessionOnly(String),
     #[error(
         "statement too complex for shardgate: {operators} chained operators (the limit is {limit})"
     )]

@@ -1,8 +1,10 @@
 //! SQL to [`Plan`]: parses a statement, finds the tables and shard-key values it names, and
 //! decides where it runs. Pure: no I/O, no async.
 
+mod administrative;
 mod colocated;
 mod column_list;
+mod connection_id;
 mod connection_state;
 mod error;
 mod last_insert_id;
@@ -22,7 +24,9 @@ mod shard_key;
 mod syntax;
 mod text;
 
+pub use administrative::{Kill, KillTarget};
 pub use column_list::{columns_query, with_column_list};
+pub use connection_id::{reads_connection_id, set_connection_id};
 pub use connection_state::{ConnectionState, HandlerAction, NamedLockCalls};
 pub use error::RouteError;
 pub use last_insert_id::{reads_last_insert_id, set_last_insert_id};

@@ -81,6 +81,17 @@ pub enum Route {
     /// A write to a reference table: the same text on every shard's copy, all or nothing,
     /// answered as one copy (every copy must answer the same).
     Copies(Vec<ShardId>),
+    /// `KILL …`: the proxy stops one of its own client sessions, or the statement it runs.
+    Kill(crate::Kill),
+    /// `SHOW [FULL] PROCESSLIST`: the proxy's own client sessions.
+    ProcessList {
+        full: bool,
+    },
+    /// Account management and `SET GLOBAL`: the same text on every shard's primary, the
+    /// default shard first, for admin users; others get error 1227 naming `privilege`.
+    EveryPrimary {
+        privilege: &'static str,
+    },
 }
 
 /// A single-shard route that depends on parameter values.
@@ -213,6 +224,9 @@ pub struct Plan {
     /// State it creates or ends on its connection (temporary tables, locks, handlers), which
     /// the session keeps that connection for.
     pub connection_state: Option<crate::ConnectionState>,
+    /// It reads `information_schema.PROCESSLIST`: the server's threads, which are every
+    /// session's backend connections with their statements (for admin users only).
+    pub lists_server_threads: bool,
 }
 
 impl Plan {
@@ -225,6 +239,7 @@ impl Plan {
             assigns: Vec::new(),
             uses_tables: false,
             connection_state: None,
+            lists_server_threads: false,
         }
     }
 
@@ -313,6 +328,35 @@ impl fmt::Display for PlanDisplay<'_> {
                     .map(|id| self.topology.shards[*id].name.as_str())
                     .collect();
                 write!(f, "every copy on [{}]", names.join(", "))?
+            }
+            Route::Kill(kill) => {
+                let what = if kill.query_only {
+                    "QUERY"
+                } else {
+                    "CONNECTION"
+                };
+                match kill.target {
+                    crate::KillTarget::Id(id) => write!(f, "proxy: KILL {what} {id}")?,
+                    crate::KillTarget::Own => write!(f, "proxy: KILL {what} CONNECTION_ID()")?,
+                }
+            }
+            Route::ProcessList { full } => write!(
+                f,
+                "proxy: the proxy's client sessions{}",
+                if *full { " (full)" } else { "" }
+            )?,
+            Route::EveryPrimary { privilege } => {
+                let names: Vec<_> = self
+                    .topology
+                    .shards
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect();
+                write!(
+                    f,
+                    "every primary [{}], the default shard first (admin users; others lack {privilege})",
+                    names.join(", ")
+                )?
             }
             Route::Deferred(d) => {
                 let keys: Vec<String> = d.keys.iter().map(|(t, k)| format!("{t} {k}")).collect();

@@ -90,6 +90,7 @@ impl PlanCache {
             assigns: template.assigns.clone(),
             uses_tables: template.uses_tables,
             connection_state: None,
+            lists_server_threads: template.lists_server_threads,
         })
     }
 }

@@ -36,6 +36,9 @@ pub fn plan_sql(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, 
             "sql_mode ORACLE is not supported by shardgate: its grammar is not MariaDB's default one; SET sql_mode to another value".into(),
         ));
     }
+    if let Some(plan) = crate::administrative::plan_administrative(sql, syntax) {
+        return plan;
+    }
     // The session writes these values into text statements (`with_previous_statement`); what
     // reaches the planner still reading them is a prepared statement's text. A routine, view,
     // trigger or event reads them when it runs, on the server.
@@ -50,6 +53,7 @@ pub fn plan_sql(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, 
         return plan;
     }
     let mut plan = plan_large_or_small(sql, topology, syntax)?;
+    plan.lists_server_threads = crate::administrative::names_server_processlist(sql, syntax);
     plan.assigns = crate::text::assigned_user_variables(sql, syntax);
     if connection_state::mentions_named_locks(sql.as_bytes()) && plan.connection_state.is_none() {
         if let Some(calls) = connection_state::named_lock_calls(sql, syntax) {
@@ -382,7 +386,7 @@ fn unparsed(
         "unlock" | "prepare" | "execute" | "deallocate" => {
             return Err(connection_state(&first.to_ascii_uppercase()))
         }
-        "kill" | "xa" | "grant" | "revoke" => {
+        "xa" => {
             return Err(RouteError::NotSupported(format!(
                 "{} through shardgate is not supported",
                 first.to_ascii_uppercase()
@@ -507,14 +511,15 @@ pub fn plan_statement(stmt: &Statement, topology: &Topology) -> Result<Plan, Rou
         Statement::Prepare { .. } | Statement::Execute { .. } | Statement::Deallocate { .. } => {
             Err(connection_state("SQL-level PREPARE/EXECUTE (use the binary protocol's prepared statements)"))
         }
-        Statement::Kill { .. } => Err(RouteError::NotSupported(
-            "KILL through shardgate is not supported: its connection ids are not MariaDB's".into(),
+        // Planned on their own (`administrative`); here only inside a multi-statement text.
+        Statement::Kill { .. }
+        | Statement::Grant(_)
+        | Statement::Revoke(_)
+        | Statement::CreateUser(_)
+        | Statement::AlterUser(_)
+        | Statement::CreateRole(_) => Err(RouteError::NotSupported(
+            "KILL and account management through shardgate must be statements of their own, not part of a multi-statement text".into(),
         )),
-        Statement::Grant(_) | Statement::Revoke(_) | Statement::CreateUser(_) | Statement::AlterUser(_) | Statement::CreateRole(_) => {
-            Err(RouteError::NotSupported(
-                "account management through shardgate is not supported: run it on each MariaDB server".into(),
-            ))
-        }
         Statement::Commit { .. } => Ok(txn(TxnCommand::Commit)),
         Statement::Rollback {
             savepoint: None, ..

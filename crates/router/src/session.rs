@@ -11,6 +11,8 @@ pub(crate) fn plan_set(set: &Set) -> Result<Plan, RouteError> {
     }
     let mut vars = Vec::new();
     let mut autocommit = None;
+    // How many assignments are to global values: all of them or none.
+    let mut globals = 0;
     match set {
         Set::SingleAssignment {
             scope,
@@ -23,17 +25,24 @@ pub(crate) fn plan_set(set: &Set) -> Result<Plan, RouteError> {
                     "SET {variable} with several values"
                 )));
             };
-            assign(scope.as_ref(), variable, value, &mut vars, &mut autocommit)?;
+            let scope = assign(scope.as_ref(), variable, value, &mut vars, &mut autocommit)?;
+            globals += usize::from(scope == Scope::Global);
         }
         Set::MultipleAssignments { assignments } => {
             for a in assignments {
-                assign(
+                let scope = assign(
                     a.scope.as_ref(),
                     &a.name,
                     &a.value,
                     &mut vars,
                     &mut autocommit,
                 )?;
+                globals += usize::from(scope == Scope::Global);
+            }
+            if globals > 0 && globals < assignments.len() {
+                return Err(RouteError::NotSupported(
+                    "a SET of both global and session values through shardgate is not supported: send the SET GLOBAL part as a statement of its own".into(),
+                ));
             }
         }
         Set::SetNames { .. } | Set::SetNamesDefault {} => vars.push(SessionVar {
@@ -61,10 +70,24 @@ pub(crate) fn plan_set(set: &Set) -> Result<Plan, RouteError> {
             )))
         }
     }
+    if globals > 0 {
+        // Server administration: run on every primary, for admin users (see `administrative`).
+        return Ok(Plan::new(
+            StatementKind::Session,
+            Route::EveryPrimary { privilege: "SUPER" },
+        ));
+    }
     Ok(Plan::new(
         StatementKind::Session,
         Route::Set { vars, autocommit },
     ))
+}
+
+/// Whether an assignment sets the session's value or the server's global one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    Session,
+    Global,
 }
 
 fn assign(
@@ -73,7 +96,7 @@ fn assign(
     value: &Expr,
     vars: &mut Vec<SessionVar>,
     autocommit: &mut Option<bool>,
-) -> Result<(), RouteError> {
+) -> Result<Scope, RouteError> {
     let raw = variable.to_string();
     let lower = raw.to_ascii_lowercase();
     if lower.starts_with('@') && !lower.starts_with("@@") {
@@ -82,24 +105,25 @@ fn assign(
             sql: format!("SET {raw} = {value}"),
             computed: false,
         });
-        return Ok(());
+        return Ok(Scope::Session);
     }
     let name = lower.trim_start_matches("@@");
+    let global = matches!(scope, Some(ContextModifier::Global)) || name.starts_with("global.");
+    if global && name.trim_start_matches("global.") == "shardgate_consistency" {
+        return Err(RouteError::SessionOnly("shardgate_consistency".into()));
+    }
     if name.trim_start_matches("session.") == "shardgate_consistency" {
         return Err(RouteError::NotSupported(
             "SET shardgate_consistency must be a statement of its own".into(),
         ));
     }
+    if global {
+        return Ok(Scope::Global);
+    }
     let name = name
         .strip_prefix("session.")
         .or_else(|| name.strip_prefix("local."))
         .unwrap_or(name);
-    if matches!(scope, Some(ContextModifier::Global)) || name.starts_with("global.") {
-        return Err(RouteError::NotSupported(format!(
-            "SET GLOBAL {} through shardgate is not supported: set it on each MariaDB server",
-            name.trim_start_matches("global.")
-        )));
-    }
     if name == "password" {
         // Run as written to validate it, `SET PASSWORD = …` would change the password of
         // shardgate's own backend account.
@@ -117,7 +141,7 @@ fn assign(
         sql: format!("SET SESSION {name} = {value}"),
         computed: !matches!(value, Expr::Value(_) | Expr::Identifier(_)),
     });
-    Ok(())
+    Ok(Scope::Session)
 }
 
 fn truthy(value: &Expr) -> Option<bool> {
@@ -146,9 +170,16 @@ fn on_off(s: &str) -> Option<bool> {
 fn consistency_setting(set: &Set) -> Result<Option<Plan>, RouteError> {
     let (variable, value) = match set {
         Set::SingleAssignment {
+            scope: Some(ContextModifier::Global),
+            ..
+        } => return Ok(None),
+        Set::SingleAssignment {
             variable, values, ..
         } if values.len() == 1 => (variable.to_string(), &values[0]),
-        Set::MultipleAssignments { assignments } if assignments.len() == 1 => {
+        Set::MultipleAssignments { assignments }
+            if assignments.len() == 1
+                && !matches!(assignments[0].scope, Some(ContextModifier::Global)) =>
+        {
             (assignments[0].name.to_string(), &assignments[0].value)
         }
         _ => return Ok(None),

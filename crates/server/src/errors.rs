@@ -48,6 +48,8 @@ impl From<&RouteError> for ClientError {
                 RingError::NoRange(_) => (1526, b"HY000"),
                 _ => NOT_SUPPORTED,
             },
+            // ER_INCORRECT_GLOBAL_LOCAL_VAR
+            RouteError::SessionOnly(_) => (1228, b"HY000"),
             _ => NOT_SUPPORTED,
         };
         ClientError::new(code, state, e.to_string())
@@ -101,7 +103,6 @@ fn command_name(command: u8) -> &'static str {
     match command {
         0x12 => "COM_BINLOG_DUMP",
         0x0a => "COM_PROCESS_INFO",
-        0x0c => "COM_PROCESS_KILL",
         0x0d => "COM_DEBUG",
         0x1c => "COM_FETCH",
         _ => "unknown",
@@ -115,6 +116,17 @@ pub(crate) fn not_utf8_rewrite() -> ClientError {
         1235,
         b"42000",
         "shardgate must rewrite this statement, which it can only do for UTF-8 text; send it in utf8mb4 (SET NAMES utf8mb4) or split it by shard yourself",
+    )
+}
+
+/// `information_schema.PROCESSLIST` by a user without `admin = true`: it lists the servers'
+/// threads, every session's backend connections with their statements, which a MariaDB account
+/// without the PROCESS privilege would not see (SHOW PROCESSLIST lists the proxy's sessions).
+pub(crate) fn server_threads_refused() -> ClientError {
+    ClientError::new(
+        1227,
+        b"42000",
+        "Access denied; you need (at least one of) the PROCESS privilege(s) for this operation",
     )
 }
 

@@ -4,20 +4,25 @@ mod admin;
 mod diagnostics;
 mod endpoints;
 mod errors;
+mod every_primary;
 mod extended_metadata;
 mod fan_out;
 mod held_state;
 mod hotspots;
+mod ids;
 mod instruments;
+mod kill;
 mod pins;
 mod prepared;
 mod previous_statement;
 mod probe;
+mod processlist;
 mod reads;
 mod reload;
 mod runtime;
 mod scatter;
 mod session;
+mod sessions;
 mod slow_log;
 mod state;
 mod transaction;
@@ -38,6 +43,8 @@ pub use runtime::Runtime;
 pub struct Proxy {
     runtime: ArcSwap<Runtime>,
     next_connection_id: AtomicU32,
+    /// The client sessions, for SHOW PROCESSLIST, KILL and wait_timeout.
+    sessions: Arc<sessions::Sessions>,
     /// The config file's bytes as last read for a reload; locked while a reload runs.
     last_config: tokio::sync::Mutex<Option<Vec<u8>>>,
 }
@@ -48,6 +55,7 @@ impl Proxy {
         Arc::new(Proxy {
             runtime: ArcSwap::from_pointee(Runtime::new(Arc::new(topology))),
             next_connection_id: AtomicU32::new(1),
+            sessions: sessions::Sessions::start(),
             last_config: tokio::sync::Mutex::new(None),
         })
     }

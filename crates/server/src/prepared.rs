@@ -47,6 +47,11 @@ impl Statements {
     pub fn clear(&mut self) {
         self.by_id.clear();
     }
+
+    /// The text of the statement a COM_STMT_EXECUTE (its argument `arg`) runs.
+    pub(crate) fn text_of(&self, arg: &[u8]) -> Option<&[u8]> {
+        Some(&self.by_id.get(&statement_id(arg)?)?.sql)
+    }
 }
 
 fn statement_id(arg: &[u8]) -> Option<u32> {

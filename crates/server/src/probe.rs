@@ -15,6 +15,12 @@ impl Probe for Proxy {
         m.backend_up.reset();
         m.replica_lag_seconds.reset();
         m.hotspot_score.reset();
+        m.client_sessions.reset();
+        for (command, n) in self.sessions.by_command() {
+            m.client_sessions
+                .with_label_values(&[command])
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
         for service in runtime.services() {
             let target = service.target();
             let (shard, role) = (target.shard.as_str(), target.role.as_str());

@@ -149,6 +149,7 @@ impl Session {
                     continue;
                 }
             };
+            self.slot.hold(&conn);
             if self.state.sync(&mut conn).await.is_err()
                 || self.before_statement(&mut conn).await.is_err()
             {

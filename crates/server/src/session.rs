@@ -15,7 +15,7 @@ use shardgate_protocol::tls::ClientStream;
 use shardgate_protocol::{CapabilityFlags, Command, PacketConn, ProtocolError, StatusFlags};
 use shardgate_ring::ShardId;
 use shardgate_router::{
-    plan_sql, reads_last_insert_id, set_last_insert_id, Plan, PlanCache, PreviousStatement, Route,
+    plan_sql, reads_connection_id, reads_last_insert_id, Plan, PlanCache, PreviousStatement, Route,
     RouteError, SessionVar, SqlMode, StatementKind, Syntax,
 };
 use tokio::net::TcpStream;
@@ -122,6 +122,8 @@ pub(crate) struct Lent {
 
 /// Who the client is: what COM_CHANGE_USER re-checks against.
 struct Identity {
+    /// The connection id the proxy gave the client.
+    connection_id: u32,
     peer: String,
     /// The account the client logged in as (admin statements check it).
     user: String,
@@ -149,6 +151,11 @@ pub(crate) struct Session {
     /// The statement being run may read `LAST_INSERT_ID()`: each connection it runs on gets
     /// the session's value first, and the single-connection paths read it back afterwards.
     pub(crate) statement_reads_last_insert_id: bool,
+    /// The statement being run may read `CONNECTION_ID()`: each connection it runs on gets
+    /// the session's id first (see `ids`).
+    pub(crate) statement_reads_connection_id: bool,
+    /// The session's entry in the proxy's registry (SHOW PROCESSLIST, KILL, wait_timeout).
+    pub(crate) slot: crate::sessions::Registration,
     /// The statement being run is an INSERT / REPLACE: its text (empty for a prepared one),
     /// which tells an id MariaDB generated from one the statement gave (see `reads_back`).
     pub(crate) statement_insert: Option<Vec<u8>>,
@@ -218,6 +225,7 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, proxy: Arc<Proxy>) {
         }
     };
     let identity = Identity {
+        connection_id,
         peer: peer_text.clone(),
         user: login.user.clone(),
         scramble: greeting.scramble,
@@ -254,9 +262,18 @@ impl Session {
     ) -> Option<Self> {
         let default_db = &runtime.topology.backend.database;
         let database = login.database.clone().unwrap_or_else(|| default_db.clone());
-        let state = SessionState::new(database, login.collation);
+        let mut state = SessionState::new(database, login.collation);
         let flavor = Flavor::of_client(login.capabilities, login.mariadb_capabilities);
         let syntax = runtime.default_syntax(flavor).await;
+        let slot = crate::sessions::login(
+            &proxy,
+            runtime,
+            login,
+            &identity.peer,
+            identity.connection_id,
+            &mut state,
+        )
+        .await;
         let mut session = Session {
             client,
             proxy,
@@ -271,6 +288,8 @@ impl Session {
             consistency_override: None,
             statement_assigns: Vec::new(),
             statement_reads_last_insert_id: false,
+            statement_reads_connection_id: false,
+            slot,
             statement_insert: None,
             statement_id_unsure: false,
             statement_reported_id: 0,
@@ -372,6 +391,7 @@ impl Session {
         self.initial_state = self.state.clone();
         tracing::info!(peer = %self.identity.peer, user = request.user, "changed user");
         self.identity.user.clone_from(&request.user);
+        self.slot.changed_user(&request.user, &self.state.database);
         self.send_ok_tracked(0, session_state).await
     }
 
@@ -498,13 +518,15 @@ impl Session {
             self.client.reset_seq();
             self.statement_assigns.clear();
             self.statement_reads_last_insert_id = false;
+            self.statement_reads_connection_id = false;
             self.statement_insert = None;
             self.diagnostics_read = false;
             self.statement_select = Select::No;
-            let packet = match self.client.read_packet().await {
-                Ok(p) => p,
-                Err(ProtocolError::Closed) => return Ok(()),
-                Err(e) => {
+            let packet = match self.slot.next_command(&mut self.client).await {
+                Err(interrupt) => return self.slot.close(interrupt),
+                Ok(Ok(p)) => p,
+                Ok(Err(ProtocolError::Closed)) => return Ok(()),
+                Ok(Err(e)) => {
                     if let Some(answer) = crate::errors::refused_packet(&e) {
                         let drain = std::time::Duration::from_secs(10);
                         self.client.refuse_packet(&answer.encode(), drain).await;
@@ -517,6 +539,8 @@ impl Session {
                     "empty command packet",
                 )));
             };
+            let text = crate::sessions::command_text(command, arg, &self.statements);
+            self.slot.begin(command, text);
             match command {
                 c if c == Command::COM_QUIT as u8 => return Ok(()),
                 c if c == Command::COM_PING as u8 => self.send_ok(0, 0).await?,
@@ -548,6 +572,7 @@ impl Session {
                     self.last_insert_id_unknown = false;
                     self.consistency_override = None;
                     self.syntax = self.initial_syntax;
+                    self.slot.reset_wait_timeout();
                     self.send_ok(0, 0).await?
                 }
                 c if c == Command::COM_CHANGE_USER as u8 => self.change_user(arg).await?,
@@ -560,8 +585,10 @@ impl Session {
                     let text = b"shardgate: statistics are served on the metrics endpoint";
                     self.client.write_packet(text).await.map_err(End::Client)?
                 }
+                c if c == Command::COM_PROCESS_KILL as u8 => self.process_kill(arg).await?,
                 other => self.send_error(unknown_command(other)).await?,
             }
+            self.slot.end();
         }
     }
 
@@ -782,6 +809,12 @@ impl Session {
             Route::Use(db) => self.use_database(db.clone()).await,
             Route::Set { vars, autocommit } => self.set(runtime, vars, *autocommit, text).await,
             Route::Transaction(cmd) => self.transaction(runtime, cmd, text).await,
+            Route::Kill(kill) => self.kill(runtime, *kill).await,
+            Route::ProcessList { full } => self.process_list(runtime, *full, binary).await,
+            Route::EveryPrimary { privilege } => {
+                self.on_every_primary(runtime, plan.kind, privilege, text)
+                    .await
+            }
         }
     }
 
@@ -847,24 +880,32 @@ impl Session {
         let mut conn = (runtime.instruments)
             .checkout(pool, shard, None, self.flavor)
             .await?;
+        self.slot.hold(&conn);
         self.state.sync(&mut conn).await?;
-        if self.statement_reads_last_insert_id {
-            self.before_statement(&mut conn).await?;
+        let ids = self.statement_ids();
+        if ids.wanted() {
+            ids.give(&mut conn).await?;
         }
         Ok(conn)
     }
 
     /// Gives `conn` what the statement being run needs besides the session's variables: the
-    /// session's `LAST_INSERT_ID()`, when the statement may read it.
+    /// session's `LAST_INSERT_ID()` and connection id, when the statement may read them.
     pub(crate) async fn before_statement(
         &self,
         conn: &mut BackendConn,
     ) -> Result<(), BackendError> {
-        if self.statement_reads_last_insert_id {
-            let sql = set_last_insert_id(self.last_insert_id);
-            expect_ok(conn, Command::COM_QUERY, sql.as_bytes()).await?;
+        self.statement_ids().give(conn).await
+    }
+
+    /// The ids the statement being run may read (see `ids`).
+    pub(crate) fn statement_ids(&self) -> crate::ids::StatementIds {
+        crate::ids::StatementIds {
+            last_insert_id: self
+                .statement_reads_last_insert_id
+                .then_some(self.last_insert_id),
+            connection_id: self.statement_reads_connection_id.then_some(self.slot.id),
         }
-        Ok(())
     }
 
     /// Notes what the statement about to run (planned as `plan`, from `text`) needs around it
@@ -877,9 +918,15 @@ impl Session {
         text: &[u8],
         keep_text: bool,
     ) -> Result<(), ClientError> {
+        if plan.lists_server_threads && !self.is_admin(&self.proxy.runtime()) {
+            return Err(crate::errors::server_threads_refused());
+        }
         self.statement_assigns.clone_from(&plan.assigns);
         self.statement_select = Select::of(text);
         self.statement_reads_last_insert_id = reads_last_insert_id(text);
+        // A client that set pseudo_thread_id itself (a binlog replay) reads its own value.
+        self.statement_reads_connection_id =
+            reads_connection_id(text) && self.state.var_text("pseudo_thread_id").is_none();
         if self.statement_reads_last_insert_id && self.last_insert_id_unknown {
             return Err(crate::errors::last_insert_id_unknown());
         }
@@ -1038,6 +1085,7 @@ impl Session {
         match self.enter_database(&runtime, &db).await {
             Ok(session_state) => {
                 self.state.database = db;
+                self.slot.set_database(&self.state.database);
                 self.send_ok_tracked(0, session_state).await
             }
             Err(e) => self.send_error(ClientError::from(&e)).await,
@@ -1065,10 +1113,11 @@ impl Session {
             })
             .collect();
         let sets_sql_mode = vars.iter().any(|v| v.name == "sql_mode");
-        // System variables set to a computed value are kept by the value they got.
+        // System variables set to a computed value (and wait_timeout) are kept by the value
+        // they got.
         let computed: Vec<String> = vars
             .iter()
-            .filter(|v| v.computed && !v.name.starts_with('@'))
+            .filter(|v| crate::sessions::kept_by_value(v) && !v.name.starts_with('@'))
             .map(|v| format!("@@SESSION.{}", v.name))
             .collect();
         let user_vars: Vec<&str> = user_vars
@@ -1112,16 +1161,16 @@ impl Session {
                 let raw = std::str::from_utf8(text).is_err() && vars.len() == 1;
                 self.state.apply(vars.iter().map(|v| {
                     let read_as = format!("@@SESSION.{}", v.name);
-                    let sql = match values
-                        .iter()
-                        .find(|(name, _)| *name == v.name || (v.computed && *name == read_as))
-                    {
+                    let sql = match values.iter().find(|(name, _)| {
+                        *name == v.name || (crate::sessions::kept_by_value(v) && *name == read_as)
+                    }) {
                         Some((_, sql)) => sql.clone(),
                         None if raw => text.to_vec(),
                         None => v.sql.clone().into_bytes(),
                     };
                     (v.name.clone(), sql)
                 }));
+                self.slot.follow_wait_timeout(vars, &self.state);
                 if let Some(mut conn) = conn {
                     conn.vars_fingerprint = self.state.fingerprint();
                 }

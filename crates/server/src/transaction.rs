@@ -7,7 +7,7 @@ use shardgate_config::TransactionMode;
 use shardgate_protocol::response::Finish;
 use shardgate_protocol::Command;
 use shardgate_ring::ShardId;
-use shardgate_router::{set_last_insert_id, StatementKind, TxnCommand};
+use shardgate_router::{StatementKind, TxnCommand};
 
 use crate::errors::ClientError;
 use crate::pins::Txn;
@@ -42,6 +42,7 @@ impl Session {
         work: Work<'_>,
     ) -> Result<Option<Finish>, End> {
         let local_files = self.local_files();
+        let ids = self.statement_ids();
         let writes = !matches!(
             kind,
             StatementKind::Read | StatementKind::Transaction | StatementKind::Session
@@ -62,9 +63,8 @@ impl Session {
             }
             conn.database.clone_from(&self.state.database);
         }
-        if self.statement_reads_last_insert_id {
-            let sql = set_last_insert_id(self.last_insert_id);
-            if let Err(e) = expect_ok(conn, Command::COM_QUERY, sql.as_bytes()).await {
+        if ids.wanted() {
+            if let Err(e) = ids.give(conn).await {
                 return self.send_error(ClientError::from(&e)).await.map(|()| None);
             }
         }
