@@ -33,6 +33,9 @@ pub fn plan_sql(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, 
     }
     let text = crate::lex::resolve_comments(sql, syntax);
     let sql = text.as_ref();
+    if let Some((inner, placeholders)) = crate::set_statement::inner_statement(sql, syntax) {
+        return crate::set_statement::plan(sql, inner, placeholders, topology, syntax);
+    }
     if syntax.sql_mode.contains(SqlMode::ORACLE) && !is_set(sql) {
         return Err(RouteError::NotSupported(
             "sql_mode ORACLE is not supported by shardgate: its grammar is not MariaDB's default one; SET sql_mode to another value".into(),
@@ -250,7 +253,7 @@ fn plan_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, Rou
             }
             _ => {
                 return Err(RouteError::NotSupported(
-                    "multi-statement text whose statements do not all run on one shard is not supported by shardgate; send them one by one".into(),
+                    "a multi-statement text whose statements do not all run on one shard has no single plan: plan its statements one by one (a client session runs each on its own)".into(),
                 ))
             }
         }
@@ -325,9 +328,8 @@ fn unparsed(
         .map(|w| w.to_ascii_lowercase())
         .unwrap_or_default();
     match first.as_str() {
-        "lock" | "unlock" | "handler" | "prepare" | "execute" | "deallocate" => {
-            return Err(connection_state(&first.to_ascii_uppercase()))
-        }
+        "lock" | "unlock" | "handler" => return Err(connection_state(&first.to_ascii_uppercase())),
+        "prepare" | "execute" | "deallocate" => return Err(crate::sql_prepare::not_planned()),
         "kill" | "xa" | "grant" | "revoke" => {
             return Err(RouteError::NotSupported(format!(
                 "{} through shardgate is not supported",
@@ -434,7 +436,7 @@ pub fn plan_statement(stmt: &Statement, topology: &Topology) -> Result<Plan, Rou
         Statement::CreateTable(ct) if ct.temporary => Err(connection_state("CREATE TEMPORARY TABLE")),
         Statement::LockTables { .. } | Statement::UnlockTables => Err(connection_state("LOCK TABLES")),
         Statement::Prepare { .. } | Statement::Execute { .. } | Statement::Deallocate { .. } => {
-            Err(connection_state("SQL-level PREPARE/EXECUTE (use the binary protocol's prepared statements)"))
+            Err(crate::sql_prepare::not_planned())
         }
         Statement::Kill { .. } => Err(RouteError::NotSupported(
             "KILL through shardgate is not supported: its connection ids are not MariaDB's".into(),

@@ -6,6 +6,7 @@ mod errors;
 mod fan_out;
 mod hotspots;
 mod instruments;
+mod multi;
 mod prepared;
 mod probe;
 mod reads;
@@ -14,6 +15,7 @@ mod runtime;
 mod scatter;
 mod session;
 mod slow_log;
+mod sql_prepare;
 mod state;
 
 use std::future::Future;

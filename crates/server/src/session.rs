@@ -191,6 +191,8 @@ pub(crate) struct Session {
     plans: PlanCache,
     /// Per shard, the session's last write, for read-your-writes.
     pub(crate) last_write: std::collections::HashMap<ShardId, crate::reads::LastWrite>,
+    /// The statement's answer ended in an error: a multi-statement text stops there.
+    pub(crate) answered_error: bool,
 }
 
 pub async fn run(stream: TcpStream, peer: SocketAddr, proxy: Arc<Proxy>) {
@@ -292,6 +294,7 @@ impl Session {
             diagnostics_clean: true,
             plans: PlanCache::default(),
             last_write: std::collections::HashMap::new(),
+            answered_error: false,
         };
         if let Err(e) = session.check_database(runtime).await {
             let _ = session.client.write_packet(&e.encode()).await;
@@ -376,6 +379,10 @@ impl Session {
         if self.txn.is_some() {
             status |= StatusFlags::SERVER_STATUS_IN_TRANS;
         }
+        // A statement of a multi-statement text with more after it.
+        if self.client.relay().more_results {
+            status |= StatusFlags::SERVER_MORE_RESULTS_EXISTS;
+        }
         status
     }
 
@@ -411,6 +418,7 @@ impl Session {
 
     pub(crate) async fn send_error(&mut self, e: ClientError) -> Step {
         self.diagnostics_clean = false;
+        self.answered_error = true;
         crate::instruments::count_error(e.code);
         tracing::info!(
             code = e.code,
@@ -459,10 +467,7 @@ impl Session {
                     let work = Work::Command(Command::COM_FIELD_LIST, arg);
                     self.forward(shard, StatementKind::Read, work).await?
                 }
-                c if c == Command::COM_SET_OPTION as u8 => {
-                    let eof = packets::result_terminator(self.capabilities, self.status(), 0);
-                    self.client.write_packet(&eof).await.map_err(End::Client)?
-                }
+                c if c == Command::COM_SET_OPTION as u8 => self.set_option(arg).await?,
                 c if c == Command::COM_RESET_CONNECTION as u8 => {
                     // Dropping a pinned connection closes it, so MariaDB rolls its transaction back;
                     // pooled connections carrying this session's variables are reset before reuse.
@@ -494,6 +499,15 @@ impl Session {
     }
 
     async fn query(&mut self, arg: &[u8]) -> Step {
+        // Only a text with a `;` may hold several statements (see `multi.rs`).
+        if memchr::memchr(b';', arg).is_some() {
+            return self.query_statements(arg).await;
+        }
+        self.statement(arg).await
+    }
+
+    /// Runs one statement of a COM_QUERY text.
+    pub(crate) async fn statement(&mut self, arg: &[u8]) -> Step {
         let runtime = self.proxy.runtime();
         let sql = String::from_utf8_lossy(arg);
         if let Some(statement) = crate::admin::parse(&sql) {
@@ -501,6 +515,9 @@ impl Session {
         }
         if let Some(diagnostics) = shardgate_router::diagnostics_statement(&sql) {
             return self.show_diagnostics(&runtime, diagnostics).await;
+        }
+        if let Some(statement) = shardgate_router::sql_prepared_statement(&sql, self.syntax) {
+            return self.sql_prepared(&runtime, statement, arg).await;
         }
         let cached = self.plans.plan(&sql, &runtime.topology, self.syntax);
         let plan = match cached.map_or_else(|| plan_sql(&sql, &runtime.topology, self.syntax), Ok) {
@@ -628,7 +645,7 @@ impl Session {
             // Under sql_safe_updates, whether MariaDB accepts an UPDATE / DELETE depends on how
             // its WHERE clause can use a key: every shard gets the whole clause, as written.
             Route::Split(parts)
-                if self.state.var_on("sql_safe_updates") && !starts_insert(text) =>
+                if self.state.var_on("sql_safe_updates") && !starts_insert(text, self.syntax) =>
             {
                 let parts = parts.iter().map(|(s, _)| (*s, text)).collect();
                 self.fan_out(runtime, parts, true, Combine::Sum).await
@@ -741,7 +758,7 @@ impl Session {
         if self.statement_reads_last_insert_id && self.last_insert_id_unknown {
             return Err(crate::errors::last_insert_id_unknown());
         }
-        self.statement_insert = starts_insert(text).then(|| match keep_text {
+        self.statement_insert = starts_insert(text, self.syntax).then(|| match keep_text {
             true => text.to_vec(),
             false => Vec::new(),
         });
@@ -841,6 +858,7 @@ impl Session {
             }
             Ok(Finish::Err(e)) => {
                 self.diagnostics_clean = false;
+                self.answered_error = true;
                 crate::instruments::count_error(e.code);
                 // The backend's message may quote values: only at debug level.
                 tracing::info!(
@@ -1117,12 +1135,6 @@ impl Session {
             .iter()
             .filter(|v| v.name.starts_with('@') && !v.name.starts_with("@@"))
             .map(|v| v.name.as_str())
-            // Quoted names (`@`my var``) keep being replayed as written.
-            .filter(|n| {
-                n[1..]
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b == b'.')
-            })
             .collect();
         let sets_sql_mode = vars.iter().any(|v| v.name == "sql_mode");
         // System variables set to a computed value are kept by the value they got.
@@ -1351,8 +1363,9 @@ struct SetOutcome {
     warnings: u16,
 }
 
-/// Whether the statement text begins (after spaces and comments) with INSERT or REPLACE.
-pub(crate) fn starts_insert(text: &[u8]) -> bool {
+/// Whether the statement text begins (after spaces and comments) with INSERT or REPLACE, or
+/// is a `SET STATEMENT … FOR` one.
+pub(crate) fn starts_insert(text: &[u8], syntax: Syntax) -> bool {
     let mut rest = text;
     loop {
         rest = rest.trim_ascii_start();
@@ -1369,6 +1382,11 @@ pub(crate) fn starts_insert(text: &[u8]) -> bool {
         rest.get(..w.len())
             .is_some_and(|p| p.eq_ignore_ascii_case(w))
     };
+    if word(b"set") {
+        let sql = String::from_utf8_lossy(text);
+        return shardgate_router::set_statement_body(&sql, syntax)
+            .is_some_and(|body| starts_insert(body.as_bytes(), syntax));
+    }
     word(b"insert") || word(b"replace")
 }
 
