@@ -474,6 +474,60 @@ mod tests {
         );
     }
 
+    /// Statements whose text holds `;` and quotes in every place MariaDB reads as not ending it.
+    const ATOMS: [&str; 10] = [
+        "SELECT 1",
+        "SELECT 'a;b'",
+        "SELECT 'it''s;'",
+        r"SELECT 'back\';' ",
+        "SELECT \"x;y\"",
+        "SELECT `c;d` FROM t",
+        "SELECT 1 /* ; */ + 2",
+        "SELECT 1 -- ;\n + 2",
+        "SELECT 1 # ;\n",
+        "/*!40101 SET @a = ';' */",
+    ];
+
+    proptest::proptest! {
+        #[test]
+        fn joined_statements_come_back_as_written(
+            picks in proptest::collection::vec((0..ATOMS.len(), 0..3usize), 1..8),
+        ) {
+            let separators = [";", "; ", ";\n\t "];
+            let mut text = String::new();
+            for (k, (atom, separator)) in picks.iter().enumerate() {
+                if k > 0 {
+                    text.push_str(separators[*separator]);
+                }
+                text.push_str(ATOMS[*atom]);
+            }
+            let expected: Vec<&str> = picks.iter().map(|(atom, _)| ATOMS[*atom]).collect();
+            proptest::prop_assert_eq!(multi(&text), expected);
+        }
+
+        #[test]
+        fn any_bytes_split_into_ordered_pieces_inside_the_text(
+            text in proptest::collection::vec(
+                proptest::sample::select(b"; '\"`\\#-*/!\nSELCT1M".to_vec()),
+                0..60,
+            ),
+            multi in proptest::bool::ANY,
+        ) {
+            let mut end = 0;
+            for piece in split_statements(&text, V, multi) {
+                match piece {
+                    Piece::Statement(r) => {
+                        proptest::prop_assert!(end <= r.start && r.start <= r.end && r.end <= text.len());
+                        proptest::prop_assert!(r.end == text.len() || text[r.end] == b';');
+                        end = r.end;
+                    }
+                    Piece::SyntaxError(at) => proptest::prop_assert!(end <= at && at < text.len()),
+                    Piece::Empty => {}
+                }
+            }
+        }
+    }
+
     #[test]
     fn pieces_keep_the_clients_bytes() {
         // latin1 bytes, not UTF-8: offsets are bytes.
