@@ -46,12 +46,14 @@ pub enum SqlPrepared {
     Deallocate {
         name: StatementName,
     },
+    /// It starts like one of them but does not follow their grammar: the server, asked to
+    /// prepare it, says what is wrong.
+    Malformed,
 }
 
 /// `Some` when `sql` starts like one of these statements (a cheap look at its first word, so
-/// other statements pay almost nothing): `Ok` with what it says, or `Err` when it does not
-/// follow their grammar (the server then reports the syntax error).
-pub fn sql_prepared_statement(sql: &str, syntax: Syntax) -> Option<Result<SqlPrepared, ()>> {
+/// other statements pay almost nothing).
+pub fn sql_prepared_statement(sql: &str, syntax: Syntax) -> Option<SqlPrepared> {
     let word = crate::text::first_word(sql);
     let candidate = ["prepare", "execute", "deallocate", "drop"]
         .iter()
@@ -61,7 +63,7 @@ pub fn sql_prepared_statement(sql: &str, syntax: Syntax) -> Option<Result<SqlPre
     }
     let text = crate::lex::resolve_comments(sql, syntax);
     let Ok(tokens) = crate::lex::tokenize(&text, syntax, true) else {
-        return Some(Err(()));
+        return Some(SqlPrepared::Malformed);
     };
     let mut tokens: Vec<&TokenWithSpan> = tokens
         .iter()
@@ -79,7 +81,7 @@ pub fn sql_prepared_statement(sql: &str, syntax: Syntax) -> Option<Result<SqlPre
         "drop" => return None,
         _ => reader.statement(),
     };
-    Some(parsed.ok_or(()))
+    Some(parsed.unwrap_or(SqlPrepared::Malformed))
 }
 
 /// What planning one of these statements alone answers (`shardgate route --sql`, a
@@ -224,7 +226,7 @@ impl Reader<'_> {
 mod tests {
     use super::*;
 
-    fn parse(sql: &str) -> Option<Result<SqlPrepared, ()>> {
+    fn parse(sql: &str) -> Option<SqlPrepared> {
         sql_prepared_statement(sql, Syntax::DEFAULT)
     }
 
@@ -239,41 +241,41 @@ mod tests {
     fn reads_prepare_from_a_string_or_an_expression() {
         assert_eq!(
             parse("PREPARE s FROM 'SELECT * FROM users WHERE id = ?'"),
-            Some(Ok(SqlPrepared::Prepare {
+            Some(SqlPrepared::Prepare {
                 name: name("s"),
                 source: PrepareSource::Text("SELECT * FROM users WHERE id = ?".into())
-            }))
+            })
         );
         assert_eq!(
             parse(r"prepare `My S` from 'SELECT ''a'', \'b\''"),
-            Some(Ok(SqlPrepared::Prepare {
+            Some(SqlPrepared::Prepare {
                 name: name("My S"),
                 source: PrepareSource::Text("SELECT 'a', 'b'".into())
-            }))
+            })
         );
         assert_eq!(
             parse("/* c */ PREPARE s FROM @q;"),
-            Some(Ok(SqlPrepared::Prepare {
+            Some(SqlPrepared::Prepare {
                 name: name("s"),
                 source: PrepareSource::Expression("@q".into())
-            }))
+            })
         );
         assert_eq!(
             parse("PREPARE s FROM CONCAT('SELECT ', @c)"),
-            Some(Ok(SqlPrepared::Prepare {
+            Some(SqlPrepared::Prepare {
                 name: name("s"),
                 source: PrepareSource::Expression("CONCAT('SELECT ', @c)".into())
-            }))
+            })
         );
-        assert_eq!(parse("PREPARE s FROM"), Some(Err(())));
-        assert_eq!(parse("PREPARE s"), Some(Err(())));
+        assert_eq!(parse("PREPARE s FROM"), Some(SqlPrepared::Malformed));
+        assert_eq!(parse("PREPARE s"), Some(SqlPrepared::Malformed));
     }
 
     #[test]
     fn reads_execute_values_as_operands() {
         assert_eq!(
             parse("EXECUTE s USING 7, 'x', @a, -1, 2+3, CONCAT('a', 'b'), (1), NULL"),
-            Some(Ok(SqlPrepared::Execute {
+            Some(SqlPrepared::Execute {
                 name: name("s"),
                 args: [
                     "7",
@@ -287,30 +289,30 @@ mod tests {
                 ]
                 .map(String::from)
                 .to_vec()
-            }))
+            })
         );
         assert_eq!(
             parse("EXECUTE S"),
-            Some(Ok(SqlPrepared::Execute {
+            Some(SqlPrepared::Execute {
                 name: name("S"),
                 args: Vec::new()
-            }))
+            })
         );
         assert_eq!(
             parse("EXECUTE IMMEDIATE 'SELECT ?' USING @x"),
-            Some(Ok(SqlPrepared::ExecuteImmediate {
+            Some(SqlPrepared::ExecuteImmediate {
                 source: PrepareSource::Text("SELECT ?".into()),
                 args: vec!["@x".into()]
-            }))
+            })
         );
-        assert_eq!(parse("EXECUTE s USING"), Some(Err(())));
-        assert_eq!(parse("EXECUTE s USING 1,"), Some(Err(())));
-        assert_eq!(parse("EXECUTE s 1"), Some(Err(())));
+        assert_eq!(parse("EXECUTE s USING"), Some(SqlPrepared::Malformed));
+        assert_eq!(parse("EXECUTE s USING 1,"), Some(SqlPrepared::Malformed));
+        assert_eq!(parse("EXECUTE s 1"), Some(SqlPrepared::Malformed));
     }
 
     #[test]
     fn reads_deallocate_and_leaves_other_statements_alone() {
-        let deallocate = Some(Ok(SqlPrepared::Deallocate { name: name("s") }));
+        let deallocate = Some(SqlPrepared::Deallocate { name: name("s") });
         assert_eq!(parse("DEALLOCATE PREPARE s"), deallocate);
         assert_eq!(parse("drop prepare s;"), deallocate);
         assert_eq!(parse("DROP TABLE s"), None);

@@ -46,19 +46,15 @@ impl NamedStatements {
 }
 
 impl Session {
-    /// Runs `PREPARE`, `EXECUTE`, `EXECUTE IMMEDIATE` or `DEALLOCATE PREPARE` (`Err`: the text
-    /// `arg` starts like one but does not follow their grammar).
+    /// Runs `PREPARE`, `EXECUTE`, `EXECUTE IMMEDIATE` or `DEALLOCATE PREPARE` (its text `arg`).
     pub(crate) async fn sql_prepared(
         &mut self,
         runtime: &Runtime,
-        statement: Result<SqlPrepared, ()>,
+        statement: SqlPrepared,
         arg: &[u8],
     ) -> Step {
-        let statement = match statement {
-            Ok(statement) => statement,
-            Err(()) => return self.malformed(runtime, arg).await,
-        };
         match statement {
+            SqlPrepared::Malformed => self.malformed(runtime, arg).await,
             SqlPrepared::Prepare { name, source } => self.sql_prepare(runtime, name, source).await,
             SqlPrepared::Execute { name, args } => {
                 let Some(named) = self.statements.named.0.get(&name.key) else {
