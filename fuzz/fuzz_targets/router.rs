@@ -1,4 +1,5 @@
-//! Any statement text planned against a small fixed topology: a plan or an error, no panic.
+//! Any statement text planned against a small fixed topology: a plan or an error, no panic;
+//! and any bytes cut into statements as a COM_QUERY text is.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -50,8 +51,20 @@ fn topology() -> &'static Topology {
 }
 
 fuzz_target!(|data: &[u8]| {
+    let syntax = shardgate_router::Syntax::DEFAULT;
+    // Cutting any bytes into statements: pieces inside the text, in order.
+    for multi in [false, true] {
+        let mut end = 0;
+        for piece in shardgate_router::split_statements(data, syntax, multi) {
+            if let shardgate_router::Piece::Statement(range) = piece {
+                assert!(end <= range.start && range.start <= range.end && range.end <= data.len());
+                end = range.end;
+            }
+        }
+    }
     let Ok(sql) = std::str::from_utf8(data) else {
         return;
     };
-    let _ = shardgate_router::plan_sql(sql, topology(), shardgate_router::Syntax::DEFAULT);
+    let _ = shardgate_router::sql_prepared_statement(sql, syntax);
+    let _ = shardgate_router::plan_sql(sql, topology(), syntax);
 });

@@ -23,6 +23,7 @@ mod robustness;
 mod sandbox_cli;
 mod scatter;
 mod session_state;
+mod statements;
 mod tls;
 mod transaction_mode;
 mod types;

@@ -20,6 +20,8 @@ pub struct PacketConn<S> {
     seq: u8,
     /// Largest logical packet `read_packet` accepts.
     max_packet: usize,
+    /// How answers forwarded into this connection join the current command's exchange.
+    relay: crate::forward::Relay,
 }
 
 /// Length and sequence id of the physical packet at the start of `buf`, if its header is there.
@@ -40,6 +42,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketConn<S> {
             wbuf: BytesMut::with_capacity(READ_CHUNK),
             seq: 0,
             max_packet: MAX_PACKET_SIZE,
+            relay: crate::forward::Relay::default(),
         }
     }
 
@@ -73,6 +76,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketConn<S> {
 
     pub fn set_seq(&mut self, seq: u8) {
         self.seq = seq;
+    }
+
+    /// How answers forwarded into this connection join the current command's exchange.
+    pub fn relay(&self) -> crate::forward::Relay {
+        self.relay
+    }
+
+    pub fn set_relay(&mut self, relay: crate::forward::Relay) {
+        self.relay = relay;
     }
 
     /// Reads more bytes into the read buffer; `Closed` on end of stream.

@@ -62,6 +62,31 @@ pub fn row_terminator(
     }
 }
 
+/// Sets `SERVER_MORE_RESULTS_EXISTS` in the status flags of `payload`, an answer's final OK
+/// (header 0x00, or 0xFE under CLIENT_DEPRECATE_EOF) or EOF packet: another answer to the same
+/// command follows it. Anything else is left as it is.
+pub fn mark_more_results(payload: &mut [u8]) {
+    let more = StatusFlags::SERVER_MORE_RESULTS_EXISTS.bits().to_le_bytes();
+    let at = match payload.first() {
+        // EOF: header, warnings, status.
+        Some(0xFE) if payload.len() == 5 => 3,
+        Some(0x00 | 0xFE) => {
+            let Some((_, a)) = payload.get(1..).and_then(read_lenenc_int) else {
+                return;
+            };
+            let Some((_, b)) = payload.get(1 + a..).and_then(read_lenenc_int) else {
+                return;
+            };
+            1 + a + b
+        }
+        _ => return,
+    };
+    if let Some(status) = payload.get_mut(at..at + 2) {
+        status[0] |= more[0];
+        status[1] |= more[1];
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     /// Expecting the first packet of a result: OK, ERR, LOCAL INFILE or a column count.

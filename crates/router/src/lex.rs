@@ -66,41 +66,20 @@ pub fn resolve_comments(sql: &str, syntax: Syntax) -> Cow<'_, str> {
                 in_run_comment = false;
                 i += 2;
             }
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                let mariadb_only = b.get(i + 2) == Some(&b'M') && b.get(i + 3) == Some(&b'!');
-                if b.get(i + 2) != Some(&b'!') && !mariadb_only {
-                    i = comment_end(b, i + 2, 0);
-                    continue;
-                }
-                let digits_at = i + if mariadb_only { 4 } else { 3 };
-                let digits = b[digits_at..]
-                    .iter()
-                    .take(6)
-                    .take_while(|c| c.is_ascii_digit())
-                    .count();
-                let runs = if digits >= 5 {
-                    let version: u32 = sql[digits_at..digits_at + digits].parse().unwrap_or(0);
-                    version <= syntax.server_version
-                        && (mariadb_only || !(50700..=99999).contains(&version))
-                } else {
-                    true
-                };
-                if runs && !in_run_comment {
-                    let marker_end = if digits >= 5 {
-                        digits_at + digits
-                    } else {
-                        digits_at
-                    };
+            b'/' if b.get(i + 1) == Some(&b'*') => match comment_at(b, i, syntax) {
+                Comment::Ordinary => i = comment_end(b, i + 2, 0),
+                Comment::Runs(marker_end) if !in_run_comment => {
                     blank(&mut out, i, marker_end);
                     in_run_comment = true;
                     i = marker_end;
-                } else {
+                }
+                _ => {
                     // Skipped whole; MariaDB allows one level of comment inside it.
                     let end = comment_end(b, i + 2, 1);
                     blank(&mut out, i, end);
                     i = end;
                 }
-            }
+            },
             _ => i += 1,
         }
     }
@@ -114,8 +93,44 @@ pub fn resolve_comments(sql: &str, syntax: Syntax) -> Cow<'_, str> {
     }
 }
 
+/// What the `/*` at offset `i` of `b` opens, for `syntax.server_version`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Comment {
+    /// `/* … */`.
+    Ordinary,
+    /// An executable comment for a version the server is not (`/*!99999 … */`): a comment.
+    Skipped,
+    /// An executable comment the server runs: its content, SQL, starts at this offset.
+    Runs(usize),
+}
+
+pub(crate) fn comment_at(b: &[u8], i: usize, syntax: Syntax) -> Comment {
+    let mariadb_only = b.get(i + 2) == Some(&b'M') && b.get(i + 3) == Some(&b'!');
+    if b.get(i + 2) != Some(&b'!') && !mariadb_only {
+        return Comment::Ordinary;
+    }
+    let digits_at = i + if mariadb_only { 4 } else { 3 };
+    let digits = b[digits_at.min(b.len())..]
+        .iter()
+        .take(6)
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    if digits < 5 {
+        // Not a version: the digits are content.
+        return Comment::Runs(digits_at);
+    }
+    let version = b[digits_at..digits_at + digits]
+        .iter()
+        .fold(0u32, |v, d| v * 10 + u32::from(d - b'0'));
+    if version <= syntax.server_version && (mariadb_only || !(50700..=99999).contains(&version)) {
+        Comment::Runs(digits_at + digits)
+    } else {
+        Comment::Skipped
+    }
+}
+
 /// The offset after the quoted string or name starting at `start` (unterminated: the end).
-fn quoted_end(b: &[u8], start: usize, quote: u8, backslash: bool) -> usize {
+pub(crate) fn quoted_end(b: &[u8], start: usize, quote: u8, backslash: bool) -> usize {
     let mut i = start + 1;
     while i < b.len() {
         match b[i] {
@@ -133,13 +148,13 @@ fn quoted_end(b: &[u8], start: usize, quote: u8, backslash: bool) -> usize {
     b.len()
 }
 
-fn line_end(b: &[u8], from: usize) -> usize {
+pub(crate) fn line_end(b: &[u8], from: usize) -> usize {
     memchr::memchr(b'\n', &b[from..]).map_or(b.len(), |p| from + p)
 }
 
 /// The offset after the `*/` closing a comment whose body starts at `from`, allowing
 /// `nested` levels of `/* … */` inside (unterminated: the end).
-fn comment_end(b: &[u8], from: usize, nested: usize) -> usize {
+pub(crate) fn comment_end(b: &[u8], from: usize, nested: usize) -> usize {
     let mut depth = 0;
     let mut i = from;
     while i + 1 < b.len() {
@@ -227,7 +242,33 @@ pub fn tokenize(
         let adjacent_next = tokens
             .get(i + 1)
             .is_some_and(|next| next.span.start == tokens[i].span.end);
+        let after_name = i > 0
+            && tokens[i - 1].span.end == tokens[i].span.start
+            && matches!(
+                tokens[i - 1].token,
+                Token::Word(_) | Token::SingleQuotedString(_) | Token::DoubleQuotedString(_)
+            );
         match &mut tokens[i].token {
+            // `@'x'`, `@"x"`, `` @`x` ``: a user variable with a quoted name, which the tokenizer
+            // reads as `@` and a quoted token (`'user'@'host'` stays so).
+            Token::AtSign if adjacent_next && !after_name => {
+                let name = match &tokens[i + 1].token {
+                    Token::Word(Word {
+                        value,
+                        quote_style: Some(quote),
+                        ..
+                    }) => Some(unescape_string(value, *quote, false)),
+                    Token::SingleQuotedString(raw) => Some(unescape_string(raw, '\'', backslash)),
+                    Token::DoubleQuotedString(raw) => Some(unescape_string(raw, '"', backslash)),
+                    _ => None,
+                };
+                if let Some(name) = name {
+                    let span = tokens[i].span.union(&tokens[i + 1].span);
+                    let word = Token::make_word(&user_variable(&name), None);
+                    tokens[i] = TokenWithSpan::new(word, span);
+                    tokens.remove(i + 1);
+                }
+            }
             Token::SingleQuotedString(s) | Token::NationalStringLiteral(s) if unescape => {
                 *s = unescape_string(s, '\'', backslash);
             }
@@ -312,6 +353,20 @@ pub fn unescape_string(raw: &str, quote: char, backslash: bool) -> String {
         }
     }
     out
+}
+
+/// How user variable `name` (its name as MariaDB reads it, quotes gone) is written in SQL the
+/// proxy sends: `@name` when that reads back as the same name, else `` @`name` ``. MariaDB
+/// compares user variable names without regard to case.
+pub(crate) fn user_variable(name: &str) -> String {
+    let plain = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '$' | '.'));
+    match plain {
+        true => format!("@{name}"),
+        false => format!("@`{}`", name.replace('`', "``")),
+    }
 }
 
 fn is_bit_literal(word: &str) -> bool {

@@ -20,7 +20,10 @@ mod rewrite;
 mod scatter;
 mod scatter_plan;
 mod session;
+mod set_statement;
 mod shard_key;
+mod split;
+mod sql_prepare;
 mod syntax;
 mod text;
 
@@ -37,6 +40,9 @@ pub use previous_statement::{
     mentions_previous_statement, with_previous_statement, PreviousStatement,
 };
 pub use scatter_plan::{AggregateSpec, ColumnOrigin, MergeSpec, ScatterPlan};
+pub use set_statement::set_statement_body;
 pub use shard_key::{KeySource, OwnedKey};
+pub use split::{next_statement, split_statements, Piece};
+pub use sql_prepare::{sql_prepared_statement, PrepareSource, SqlPrepared, StatementName};
 pub use syntax::{SqlMode, Syntax};
 pub use text::{diagnostics_statement, DiagnosticsStatement};

@@ -31,6 +31,9 @@ use crate::{
 pub fn plan_sql(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, RouteError> {
     let text = crate::lex::resolve_comments(sql, syntax);
     let sql = text.as_ref();
+    if let Some((inner, placeholders)) = crate::set_statement::inner_statement(sql, syntax) {
+        return crate::set_statement::plan(sql, inner, placeholders, topology, syntax);
+    }
     if syntax.sql_mode.contains(SqlMode::ORACLE) && !is_set(sql) {
         return Err(RouteError::NotSupported(
             "sql_mode ORACLE is not supported by shardgate: its grammar is not MariaDB's default one; SET sql_mode to another value".into(),
@@ -279,7 +282,7 @@ fn plan_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, Rou
             }
             _ => {
                 return Err(RouteError::NotSupported(
-                    "multi-statement text whose statements do not all run on one shard is not supported by shardgate; send them one by one".into(),
+                    "a multi-statement text whose statements do not all run on one shard has no single plan: plan its statements one by one (a client session runs each on its own)".into(),
                 ))
             }
         }
@@ -383,9 +386,8 @@ fn unparsed(
         .map(|w| w.to_ascii_lowercase())
         .unwrap_or_default();
     match first.as_str() {
-        "unlock" | "prepare" | "execute" | "deallocate" => {
-            return Err(connection_state(&first.to_ascii_uppercase()))
-        }
+        "unlock" => return Err(connection_state(&first.to_ascii_uppercase())),
+        "prepare" | "execute" | "deallocate" => return Err(crate::sql_prepare::not_planned()),
         "xa" => {
             return Err(RouteError::NotSupported(format!(
                 "{} through shardgate is not supported",
@@ -509,7 +511,7 @@ pub fn plan_statement(stmt: &Statement, topology: &Topology) -> Result<Plan, Rou
             Ok(plan)
         }
         Statement::Prepare { .. } | Statement::Execute { .. } | Statement::Deallocate { .. } => {
-            Err(connection_state("SQL-level PREPARE/EXECUTE (use the binary protocol's prepared statements)"))
+            Err(crate::sql_prepare::not_planned())
         }
         // Planned on their own (`administrative`); here only inside a multi-statement text.
         Statement::Kill { .. }

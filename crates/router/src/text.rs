@@ -7,6 +7,31 @@ pub(crate) fn find_ignore_case(haystack: &str, needle: &str) -> Option<usize> {
     h.windows(n.len()).position(|w| w.eq_ignore_ascii_case(n))
 }
 
+/// The first word of `sql`, past spaces and ordinary comments (empty if none).
+pub(crate) fn first_word(sql: &str) -> &str {
+    let mut rest = sql;
+    loop {
+        rest = rest.trim_start();
+        if let Some(comment) = rest
+            .strip_prefix("/*")
+            .filter(|c| !c.starts_with(['!', 'M']))
+        {
+            match comment.find("*/") {
+                Some(end) => rest = &comment[end + 2..],
+                None => return "",
+            }
+        } else if rest.starts_with('#') || rest.starts_with("-- ") {
+            rest = rest.find('\n').map_or("", |end| &rest[end..]);
+        } else {
+            break;
+        }
+    }
+    let end = rest
+        .find(|c: char| !c.is_ascii_alphabetic())
+        .unwrap_or(rest.len());
+    &rest[..end]
+}
+
 /// Whether the text has `INTO @…` (`SELECT … INTO @v`): a user variable set inside a query.
 fn assigns_into_variable(sql: &str) -> bool {
     let mut rest = sql;

@@ -139,3 +139,87 @@ pub(crate) fn last_insert_id_unknown() -> ClientError {
         "LAST_INSERT_ID() after a failed INSERT is not known to shardgate (MariaDB may have moved it to an id generated before the failing row); it is known again after an INSERT that succeeds",
     )
 }
+
+/// ER_PARSE_ERROR, worded as the server words it, for `text` that the server stops reading at
+/// offset `at`: "near" the rest of the text (cut to 77 bytes and `...` when longer than 80),
+/// and the line it starts on.
+pub(crate) fn syntax_error_near(
+    text: &[u8],
+    at: usize,
+    syntax: shardgate_router::Syntax,
+) -> ClientError {
+    let rest = &text[at.min(text.len())..];
+    let near = if rest.len() > 80 {
+        // Cut between characters.
+        let mut cut = 77;
+        while cut > 0 && rest[cut] & 0xC0 == 0x80 {
+            cut -= 1;
+        }
+        format!("{}...", String::from_utf8_lossy(&rest[..cut]))
+    } else {
+        String::from_utf8_lossy(rest).into_owned()
+    };
+    let line = 1 + memchr::memchr_iter(b'\n', &text[..at.min(text.len())]).count();
+    // MariaDB's version ids are 10.0 (100000) and up, MySQL's below.
+    let server = match syntax.server_version >= 100_000 {
+        true => "MariaDB",
+        false => "MySQL",
+    };
+    ClientError::new(
+        1064,
+        b"42000",
+        format!("You have an error in your SQL syntax; check the manual that corresponds to your {server} server version for the right syntax to use near '{near}' at line {line}"),
+    )
+}
+
+/// ER_WRONG_ARGUMENTS: an EXECUTE whose USING values do not match its statement's `?`.
+pub(crate) fn wrong_execute_arguments() -> ClientError {
+    ClientError::new(1210, b"HY000", "Incorrect arguments to EXECUTE")
+}
+
+/// ER_UNKNOWN_STMT_HANDLER: a statement name the session has not prepared, given to `command`
+/// (`EXECUTE`, `DEALLOCATE PREPARE`).
+pub(crate) fn unknown_statement_name(name: &str, command: &str) -> ClientError {
+    ClientError::new(
+        1243,
+        b"HY000",
+        format!("Unknown prepared statement handler ({name}) given to {command}"),
+    )
+}
+
+/// ER_UNSUPPORTED_PS: a statement that cannot be prepared (PREPARE, EXECUTE … inside one).
+pub(crate) fn not_preparable() -> ClientError {
+    ClientError::new(
+        1295,
+        b"HY000",
+        "This command is not supported in the prepared statement protocol yet",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syntax_errors_quote_the_text_as_mariadb_does() {
+        let syntax = shardgate_router::Syntax::DEFAULT;
+        let near = |text: &str, at: usize| syntax_error_near(text.as_bytes(), at, syntax).message;
+        assert_eq!(
+            near("SELECT 1; DROP TABLE t", 10),
+            "You have an error in your SQL syntax; check the manual that corresponds to your MariaDB server version for the right syntax to use near 'DROP TABLE t' at line 1"
+        );
+        assert!(near("select 1;\r\n\tselect 2", 12).ends_with("near 'select 2' at line 2"));
+        // 80 bytes are quoted whole; longer texts are cut at 77 bytes between characters.
+        let quoted = |text: &str| {
+            let message = near(text, 0);
+            let start = message.find("near '").unwrap() + 6;
+            let end = message.rfind("' at line").unwrap();
+            message[start..end].to_owned()
+        };
+        assert_eq!(quoted(&"b".repeat(80)), "b".repeat(80));
+        assert_eq!(quoted(&"b".repeat(81)), format!("{}...", "b".repeat(77)));
+        assert_eq!(quoted(&"é".repeat(40)), "é".repeat(40));
+        assert_eq!(quoted(&"é".repeat(41)), format!("{}...", "é".repeat(38)));
+        assert_eq!(syntax_error_near(b"x", 1, syntax).code, 1064);
+    }
+}

@@ -12,6 +12,7 @@ mod hotspots;
 mod ids;
 mod instruments;
 mod kill;
+mod multi;
 mod pins;
 mod prepared;
 mod previous_statement;
@@ -24,6 +25,7 @@ mod scatter;
 mod session;
 mod sessions;
 mod slow_log;
+mod sql_prepare;
 mod state;
 mod transaction;
 

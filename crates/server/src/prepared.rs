@@ -19,7 +19,7 @@ use crate::runtime::Runtime;
 use crate::session::{Execution, Session, Step, Work};
 
 /// MariaDB's default `max_prepared_stmt_count`, applied per client session.
-const MAX_STATEMENTS_PER_SESSION: usize = 16_382;
+pub(crate) const MAX_STATEMENTS_PER_SESSION: usize = 16_382;
 
 /// A client's prepared statement.
 #[derive(Debug)]
@@ -41,11 +41,14 @@ pub(crate) struct PreparedStatement {
 pub(crate) struct Statements {
     by_id: HashMap<u32, PreparedStatement>,
     next_id: u32,
+    /// Those of SQL-level `PREPARE name FROM …`, by name.
+    pub(crate) named: crate::sql_prepare::NamedStatements,
 }
 
 impl Statements {
     pub fn clear(&mut self) {
         self.by_id.clear();
+        self.named.clear();
     }
 
     /// The text of the statement a COM_STMT_EXECUTE (its argument `arg`) runs.
@@ -109,6 +112,7 @@ impl Session {
             Ok(Prepared::Err(e)) => return self.send_error(ClientError::from(e)).await,
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };
+        // A SET's values are written in at each execution, then it runs as the text SET.
         let takes_params = plan.as_ref().is_none_or(|plan| {
             plan.kind != StatementKind::Ddl
                 && matches!(
@@ -120,13 +124,14 @@ impl Session {
                         | Route::Split(_)
                         | Route::Broadcast(_)
                         | Route::Copies(_)
+                        | Route::Set { .. }
                 )
         });
         if header.params > 0 && !takes_params {
             let e = ClientError::new(
                 1235,
                 b"42000",
-                "parameters are supported in prepared SELECT, INSERT, UPDATE, DELETE and REPLACE statements; SET, USE, transaction and DDL statements take none (send them as text)",
+                "parameters are supported in prepared SELECT, INSERT, UPDATE, DELETE, REPLACE and SET statements; USE, transaction and DDL statements take none (send them as text)",
             );
             return self.send_error(e).await;
         }

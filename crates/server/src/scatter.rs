@@ -505,7 +505,10 @@ impl Session {
                 self.client.queue_packet(&end);
             }
             // The header is out: an error packet in place of the next row tells the client.
-            Err(e) => self.client.queue_packet(&e.encode()),
+            Err(e) => {
+                self.answered_error = true;
+                self.client.queue_packet(&e.encode())
+            }
         }
         drop(inputs); // unfinished shards stop (their connections are closed, not reused)
         self.client.flush().await.map_err(End::Client)

@@ -186,6 +186,8 @@ pub(crate) struct Session {
     plans: PlanCache,
     /// Per shard, the session's last write, for read-your-writes.
     pub(crate) last_write: std::collections::HashMap<ShardId, crate::reads::LastWrite>,
+    /// The statement's answer ended in an error: a multi-statement text stops there.
+    pub(crate) answered_error: bool,
 }
 
 pub async fn run(stream: TcpStream, peer: SocketAddr, proxy: Arc<Proxy>) {
@@ -302,6 +304,7 @@ impl Session {
             statement_select: Select::No,
             plans: PlanCache::default(),
             last_write: std::collections::HashMap::new(),
+            answered_error: false,
         };
         if login
             .capabilities
@@ -420,6 +423,10 @@ impl Session {
         if self.syntax.sql_mode.contains(SqlMode::NO_BACKSLASH_ESCAPES) {
             status |= StatusFlags::SERVER_STATUS_NO_BACKSLASH_ESCAPES;
         }
+        // A statement of a multi-statement text with more after it.
+        if self.client.relay().more_results {
+            status |= StatusFlags::SERVER_MORE_RESULTS_EXISTS;
+        }
         status
     }
 
@@ -500,6 +507,7 @@ impl Session {
     pub(crate) async fn send_error(&mut self, e: ClientError) -> Step {
         self.diagnostics = Diagnostics::error(&e);
         self.previous.row_count = -1;
+        self.answered_error = true;
         crate::instruments::count_error(e.code);
         tracing::info!(
             code = e.code,
@@ -554,10 +562,7 @@ impl Session {
                     let work = Work::Command(Command::COM_FIELD_LIST, arg);
                     self.forward(shard, StatementKind::Read, work).await?
                 }
-                c if c == Command::COM_SET_OPTION as u8 => {
-                    let eof = packets::result_terminator(self.capabilities, self.status(), 0);
-                    self.client.write_packet(&eof).await.map_err(End::Client)?
-                }
+                c if c == Command::COM_SET_OPTION as u8 => self.set_option(arg).await?,
                 c if c == Command::COM_RESET_CONNECTION as u8 => {
                     // Dropping the pinned connections closes them, so MariaDB rolls their
                     // transaction back and drops their state; pooled connections carrying this
@@ -593,6 +598,15 @@ impl Session {
     }
 
     async fn query(&mut self, arg: &[u8]) -> Step {
+        // Only a text with a `;` may hold several statements (see `multi.rs`).
+        if memchr::memchr(b';', arg).is_some() {
+            return self.query_statements(arg).await;
+        }
+        self.statement(arg).await
+    }
+
+    /// Runs one statement of a COM_QUERY text.
+    pub(crate) async fn statement(&mut self, arg: &[u8]) -> Step {
         let runtime = self.proxy.runtime();
         let sql = String::from_utf8_lossy(arg);
         if let Some(statement) = crate::admin::parse(&sql) {
@@ -600,6 +614,9 @@ impl Session {
         }
         if let Some(diagnostics) = shardgate_router::diagnostics_statement(&sql) {
             return self.show_diagnostics(&runtime, diagnostics, &sql).await;
+        }
+        if let Some(statement) = shardgate_router::sql_prepared_statement(&sql, self.syntax) {
+            return self.sql_prepared(&runtime, statement, arg).await;
         }
         // ROW_COUNT(), FOUND_ROWS(), @@warning_count, …: the session's values, written in.
         if shardgate_router::mentions_previous_statement(arg) {
@@ -797,7 +814,7 @@ impl Session {
             // Under sql_safe_updates, whether MariaDB accepts an UPDATE / DELETE depends on how
             // its WHERE clause can use a key: every shard gets the whole clause, as written.
             Route::Split(parts)
-                if self.state.var_on("sql_safe_updates") && !starts_insert(text) =>
+                if self.state.var_on("sql_safe_updates") && !starts_insert(text, self.syntax) =>
             {
                 let parts = parts.iter().map(|(s, _)| (*s, text)).collect();
                 self.fan_out(runtime, parts, true, Combine::Sum).await
@@ -930,7 +947,7 @@ impl Session {
         if self.statement_reads_last_insert_id && self.last_insert_id_unknown {
             return Err(crate::errors::last_insert_id_unknown());
         }
-        self.statement_insert = starts_insert(text).then(|| match keep_text {
+        self.statement_insert = starts_insert(text, self.syntax).then(|| match keep_text {
             true => text.to_vec(),
             false => Vec::new(),
         });
@@ -1039,6 +1056,7 @@ impl Session {
                 if !self.diagnostics_read {
                     self.diagnostics = Diagnostics::unknown(1);
                 }
+                self.answered_error = true;
                 crate::instruments::count_error(e.code);
                 // The backend's message may quote values: only at debug level.
                 tracing::info!(
@@ -1105,12 +1123,6 @@ impl Session {
             .iter()
             .filter(|v| v.name.starts_with('@') && !v.name.starts_with("@@"))
             .map(|v| v.name.as_str())
-            // Quoted names (`@`my var``) keep being replayed as written.
-            .filter(|n| {
-                n[1..]
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b == b'.')
-            })
             .collect();
         let sets_sql_mode = vars.iter().any(|v| v.name == "sql_mode");
         // System variables set to a computed value (and wait_timeout) are kept by the value
@@ -1271,13 +1283,19 @@ pub(crate) fn after_comments(text: &[u8]) -> &[u8] {
     }
 }
 
-/// Whether the statement text begins (after spaces and comments) with INSERT or REPLACE.
-pub(crate) fn starts_insert(text: &[u8]) -> bool {
+/// Whether the statement text begins (after spaces and comments) with INSERT or REPLACE, or
+/// is a `SET STATEMENT … FOR` one.
+pub(crate) fn starts_insert(text: &[u8], syntax: Syntax) -> bool {
     let rest = after_comments(text);
     let word = |w: &[u8]| {
         rest.get(..w.len())
             .is_some_and(|p| p.eq_ignore_ascii_case(w))
     };
+    if word(b"set") {
+        let sql = String::from_utf8_lossy(text);
+        return shardgate_router::set_statement_body(&sql, syntax)
+            .is_some_and(|body| starts_insert(body.as_bytes(), syntax));
+    }
     word(b"insert") || word(b"replace")
 }
 

@@ -1,0 +1,302 @@
+//! SQL-level prepared statements, run by the proxy (Vitess does the same) so that no backend
+//! connection keeps a statement and none has to be pinned to the session:
+//!
+//! - `PREPARE name FROM 'text' | expression` keeps the text in the session, once the default
+//!   shard's server has prepared it (and closed it again): a statement it refuses gets the
+//!   server's own error. An expression (`@var`, `CONCAT(…)`) is evaluated on a connection
+//!   holding the session's variables.
+//! - `EXECUTE name [USING value, …]` writes the values in for the text's `?` (user variables
+//!   by reference, which every connection has; literals as written) and runs the result as a
+//!   text statement, so a shard key in it routes it to one shard. There the server itself runs
+//!   it as `EXECUTE IMMEDIATE 'text' USING …`, so the answer is the server's own (a `?` in the
+//!   select list is a column named `?`).
+//! - `EXECUTE IMMEDIATE`, `DEALLOCATE PREPARE` / `DROP PREPARE` likewise.
+//!
+//! Names are case-insensitive; COM_RESET_CONNECTION and COM_CHANGE_USER drop them all.
+
+use std::collections::HashMap;
+
+use shardgate_backend::{BackendConn, BackendError, QueryHead};
+use shardgate_protocol::packets::{self, OkInfo};
+use shardgate_protocol::response::Finish;
+use shardgate_protocol::{interpolate, ProtocolError, ServerErr};
+use shardgate_router::{
+    plan_sql, sql_prepared_statement, PrepareSource, Route, SqlMode, SqlPrepared, StatementName,
+};
+
+use crate::errors::ClientError;
+use crate::runtime::Runtime;
+use crate::session::{End, Session, Step};
+
+/// A statement `PREPARE` named: its text and the offsets of its `?` placeholders.
+#[derive(Debug)]
+struct NamedStatement {
+    text: String,
+    placeholders: Vec<usize>,
+}
+
+/// The session's SQL-level prepared statements, by lower-cased name.
+#[derive(Debug, Default)]
+pub(crate) struct NamedStatements(HashMap<String, NamedStatement>);
+
+impl NamedStatements {
+    pub(crate) fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
+impl Session {
+    /// Runs `PREPARE`, `EXECUTE`, `EXECUTE IMMEDIATE` or `DEALLOCATE PREPARE` (its text `arg`).
+    pub(crate) async fn sql_prepared(
+        &mut self,
+        runtime: &Runtime,
+        statement: SqlPrepared,
+        arg: &[u8],
+    ) -> Step {
+        match statement {
+            SqlPrepared::Malformed => self.malformed(runtime, arg).await,
+            SqlPrepared::Prepare { name, source } => self.sql_prepare(runtime, name, source).await,
+            SqlPrepared::Execute { name, args } => {
+                let Some(named) = self.statements.named.0.get(&name.key) else {
+                    let e = crate::errors::unknown_statement_name(&name.written, "EXECUTE");
+                    return self.send_error(e).await;
+                };
+                let (text, placeholders) = (named.text.clone(), named.placeholders.clone());
+                self.sql_execute(runtime, &text, &placeholders, &args).await
+            }
+            SqlPrepared::ExecuteImmediate { source, args } => {
+                let text = match self.checked_text(runtime, &source).await {
+                    Ok(text) => text,
+                    Err(e) => return self.send_error(e).await,
+                };
+                let placeholders =
+                    interpolate::placeholders(text.as_bytes(), self.no_backslash_escapes());
+                self.sql_execute(runtime, &text, &placeholders, &args).await
+            }
+            SqlPrepared::Deallocate { name } => match self.statements.named.0.remove(&name.key) {
+                Some(_) => self.send_ok(0, 0).await,
+                None => {
+                    let e =
+                        crate::errors::unknown_statement_name(&name.written, "DEALLOCATE PREPARE");
+                    self.send_error(e).await
+                }
+            },
+        }
+    }
+
+    async fn sql_prepare(
+        &mut self,
+        runtime: &Runtime,
+        name: StatementName,
+        source: PrepareSource,
+    ) -> Step {
+        // As in MariaDB, the statement of that name goes first, even if the new one fails.
+        self.statements.named.0.remove(&name.key);
+        if self.statements.named.0.len() >= crate::prepared::MAX_STATEMENTS_PER_SESSION {
+            let e = ClientError::new(
+                1461,
+                b"42000",
+                format!(
+                    "Can't create more than max_prepared_stmt_count statements (current value: {})",
+                    crate::prepared::MAX_STATEMENTS_PER_SESSION
+                ),
+            );
+            return self.send_error(e).await;
+        }
+        let text = match self.checked_text(runtime, &source).await {
+            Ok(text) => text,
+            Err(e) => return self.send_error(e).await,
+        };
+        let placeholders = interpolate::placeholders(text.as_bytes(), self.no_backslash_escapes());
+        self.statements
+            .named
+            .0
+            .insert(name.key, NamedStatement { text, placeholders });
+        let ok = packets::ok(&OkInfo {
+            status: self.status(),
+            info: b"Statement prepared".to_vec(),
+            ..OkInfo::default()
+        });
+        self.client.write_packet(&ok).await.map_err(End::Client)
+    }
+
+    /// The text `source` stands for, once the default shard's server has prepared it: its
+    /// refusal (a syntax error, an unknown table) is the error.
+    async fn checked_text(
+        &mut self,
+        runtime: &Runtime,
+        source: &PrepareSource,
+    ) -> Result<String, ClientError> {
+        let shard = runtime.topology.default_shard;
+        // On the transaction's connection there, if it has one (its tables, its variables).
+        let checked = match self.pins.conn(shard) {
+            Some(conn) => check_text(conn, source).await,
+            None => match self.checkout(runtime, shard).await {
+                Ok(mut conn) => check_text(&mut conn, source).await,
+                Err(e) => Err(e),
+            },
+        };
+        match checked {
+            Ok(Ok(text)) => Ok(text),
+            Ok(Err(refused)) => Err(ClientError::from(refused)),
+            Err(e) => Err(ClientError::from(&e)),
+        }
+    }
+
+    /// Runs prepared `text` with `args` written in for its `placeholders`.
+    async fn sql_execute(
+        &mut self,
+        runtime: &Runtime,
+        text: &str,
+        placeholders: &[usize],
+        args: &[String],
+    ) -> Step {
+        if args.len() != placeholders.len() {
+            return self
+                .send_error(crate::errors::wrong_execute_arguments())
+                .await;
+        }
+        let literals: Vec<Vec<u8>> = args.iter().map(|a| a.clone().into_bytes()).collect();
+        let statement = interpolate::interpolate(text.as_bytes(), placeholders, &literals);
+        let statement = String::from_utf8_lossy(&statement).into_owned();
+        if sql_prepared_statement(&statement, self.syntax).is_some() {
+            return self.send_error(crate::errors::not_preparable()).await;
+        }
+        if !args.is_empty() {
+            if let Ok(plan) = plan_sql(&statement, &runtime.topology, self.syntax) {
+                if matches!(plan.route, Route::Shard(_)) && plan.rewritten.is_none() {
+                    // The server runs it as a prepared statement: its answer is the server's.
+                    let immediate = execute_immediate(text, args, self.no_backslash_escapes());
+                    if let Err(e) = self.begin_statement(&plan, statement.as_bytes(), true) {
+                        return self.send_error(e).await;
+                    }
+                    crate::instruments::record_load(runtime, &plan);
+                    return self
+                        .execute(runtime, &plan, immediate.as_bytes(), false)
+                        .await;
+                }
+            }
+        }
+        // Any other route, or an error, as the text statement would have it.
+        Box::pin(self.statement(statement.as_bytes())).await
+    }
+
+    /// A text that starts like PREPARE / EXECUTE / DEALLOCATE but that we do not read: the
+    /// server says what is wrong with it (checked by preparing it, never run).
+    async fn malformed(&mut self, runtime: &Runtime, arg: &[u8]) -> Step {
+        let pool = runtime.primary(runtime.topology.default_shard);
+        let verdict = async {
+            let mut conn = pool.get(self.flavor).await?;
+            self.state.sync(&mut conn).await?;
+            conn.vars_fingerprint = crate::state::DIRTY;
+            conn.prepare_check(arg).await
+        };
+        let error = match verdict.await {
+            Ok(Some(syntax_error)) if syntax_error.code == 1064 => ClientError::from(syntax_error),
+            Ok(_) => ClientError::new(
+                1235,
+                b"42000",
+                "shardgate does not read this form of PREPARE, EXECUTE or DEALLOCATE PREPARE",
+            ),
+            Err(e) => ClientError::from(&e),
+        };
+        self.send_error(error).await
+    }
+
+    fn no_backslash_escapes(&self) -> bool {
+        self.syntax.sql_mode.contains(SqlMode::NO_BACKSLASH_ESCAPES)
+    }
+}
+
+/// The text `source` stands for, evaluated on `conn` if it is an expression, and whether the
+/// server prepares it (`Err`: its refusal). Preparing creates the user variables the text
+/// assigns (typed, NULL), so the connection is reset before it serves anyone again.
+async fn check_text(
+    conn: &mut BackendConn,
+    source: &PrepareSource,
+) -> Result<Result<String, ServerErr>, BackendError> {
+    let text = match source {
+        PrepareSource::Text(text) => text.clone(),
+        PrepareSource::Expression(expression) => {
+            // NULL reads as the word, as in MariaDB (which then reports a syntax error near 'NULL').
+            let sql = format!("SELECT COALESCE(({expression}), 'NULL') LIMIT 1");
+            match evaluate(conn, sql.as_bytes()).await? {
+                Ok(text) => text,
+                Err(refused) => return Ok(Err(refused)),
+            }
+        }
+    };
+    conn.vars_fingerprint = crate::state::DIRTY;
+    Ok(match conn.prepare_check(text.as_bytes()).await? {
+        Some(refused) => Err(refused),
+        None => Ok(text),
+    })
+}
+
+/// The one value a one-row query answers, or the server's error.
+async fn evaluate(
+    conn: &mut BackendConn,
+    sql: &[u8],
+) -> Result<Result<String, ServerErr>, BackendError> {
+    let unexpected = |conn: &mut BackendConn| {
+        conn.broken = true;
+        BackendError::Protocol {
+            endpoint: conn.endpoint().to_owned(),
+            source: ProtocolError::malformed("unexpected answer evaluating PREPARE … FROM"),
+        }
+    };
+    match conn.query_rows(sql).await? {
+        QueryHead::Columns(_) => {}
+        QueryHead::Done(Finish::Err(refused)) => return Ok(Err(refused)),
+        QueryHead::Done(_) => return Err(unexpected(conn)),
+    }
+    let row = match conn.next_row().await? {
+        Ok(row) => row,
+        Err(Finish::Err(refused)) => return Ok(Err(refused)),
+        Err(_) => return Err(unexpected(conn)),
+    };
+    if !matches!(conn.next_row().await?, Err(Finish::Ok { .. })) {
+        return Err(unexpected(conn));
+    }
+    match shardgate_merge::text_cell(&row, 0) {
+        Ok(cell) => Ok(Ok(
+            String::from_utf8_lossy(cell.unwrap_or_default()).into_owned()
+        )),
+        Err(_) => Err(unexpected(conn)),
+    }
+}
+
+/// `EXECUTE IMMEDIATE '<text>' USING <args>`, the text quoted as a string of the session's
+/// `sql_mode`.
+fn execute_immediate(text: &str, args: &[String], no_backslash_escapes: bool) -> String {
+    let mut sql = String::with_capacity(text.len() + 32);
+    sql.push_str("EXECUTE IMMEDIATE '");
+    for c in text.chars() {
+        match c {
+            '\'' => sql.push_str("''"),
+            '\\' if !no_backslash_escapes => sql.push_str("\\\\"),
+            c => sql.push(c),
+        }
+    }
+    sql.push_str("' USING ");
+    sql.push_str(&args.join(", "));
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn immediate_text_quotes_for_the_sql_mode() {
+        let args = ["@a".to_owned(), "'x'".to_owned()];
+        assert_eq!(
+            execute_immediate(r"SELECT 'it''s', 'a\b', ?, ?", &args, false),
+            r"EXECUTE IMMEDIATE 'SELECT ''it''''s'', ''a\\b'', ?, ?' USING @a, 'x'"
+        );
+        assert_eq!(
+            execute_immediate(r"SELECT 'a\b', ?", &args[..1], true),
+            r"EXECUTE IMMEDIATE 'SELECT ''a\b'', ?' USING @a"
+        );
+    }
+}
