@@ -326,6 +326,24 @@ async fn show_processlist_lists_the_proxy_s_sessions_as_mariadb_shapes_them() {
     let ids: Vec<u64> = prepared.iter().map(|r| r.get(0).unwrap()).collect();
     assert!(ids.contains(&u64::from(app.id())), "{ids:?}");
 
+    // And to the mariadb CLI, which asks for MariaDB's extended column metadata.
+    let port = env.port.to_string();
+    let cli = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("mariadb")
+            .args(["-h", "127.0.0.1", "-P", &port, "-u", "app", "-papp", "-N"])
+            .args(["-e", "SHOW FULL PROCESSLIST"])
+            .output()
+    })
+    .await
+    .unwrap()
+    .expect("the mariadb CLI runs");
+    assert!(
+        cli.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+    assert!(String::from_utf8_lossy(&cli.stdout).contains("SHOW FULL PROCESSLIST"));
+
     let (_, outcome) = running.await.unwrap();
     outcome.unwrap();
     env.stop().await;

@@ -85,12 +85,18 @@ impl Session {
         let admin = self.is_admin(runtime);
         let user = self.user().to_owned();
         let rows = (self.proxy.sessions).rows(|owner| admin || owner == user, full);
-        let definitions: Vec<Vec<u8>> = columns(full).iter().map(ColumnDef::encode).collect();
+        let columns = columns(full);
+        let extended_metadata = self.flavor.extended_metadata();
+        let definitions: Vec<Vec<u8>> = columns
+            .iter()
+            .map(|c| c.encode_for(extended_metadata))
+            .collect();
         let encoder = match binary {
             true => {
-                let metas: Result<Vec<ColumnMeta>, _> = definitions
+                let metas: Result<Vec<ColumnMeta>, _> = columns
                     .iter()
-                    .map(|d| ColumnMeta::from_definition(d))
+                    .map(ColumnDef::encode)
+                    .map(|d| ColumnMeta::from_definition(&d))
                     .collect();
                 Some(BinaryRowEncoder::new(
                     &metas.expect("definitions the proxy wrote"),
