@@ -54,6 +54,14 @@ pub enum SqlPrepared {
 /// `Some` when `sql` starts like one of these statements (a cheap look at its first word, so
 /// other statements pay almost nothing).
 pub fn sql_prepared_statement(sql: &str, syntax: Syntax) -> Option<SqlPrepared> {
+    // Cheap first: every candidate starts with one of these bytes (or a comment).
+    let first = sql.bytes().find(|b| !b.is_ascii_whitespace())?;
+    if !matches!(
+        first.to_ascii_lowercase(),
+        b'p' | b'e' | b'd' | b'/' | b'#' | b'-'
+    ) {
+        return None;
+    }
     let word = crate::text::first_word(sql);
     let candidate = ["prepare", "execute", "deallocate", "drop"]
         .iter()

@@ -29,10 +29,14 @@ impl Select {
         if !(word(b"select") || word(b"with") || word(b"(")) {
             return Select::No;
         }
+        // Only where the text has a `_` (a point select often has none).
         const CALC: &[u8] = b"sql_calc_found_rows";
-        let calc = text
-            .windows(CALC.len())
-            .any(|w| w.eq_ignore_ascii_case(CALC));
+        let calc = memchr::memchr_iter(b'_', text).any(|at| {
+            at >= 3
+                && text
+                    .get(at - 3..at - 3 + CALC.len())
+                    .is_some_and(|w| w.eq_ignore_ascii_case(CALC))
+        });
         match calc {
             true => Select::CalcFoundRows,
             false => Select::Plain,

@@ -624,23 +624,22 @@ impl Session {
             if let Some(text) =
                 shardgate_router::with_previous_statement(&sql, self.syntax, &values)
             {
-                return self.run_text(&runtime, text.as_bytes()).await;
+                return self.run_text(&runtime, text.as_bytes(), &text).await;
             }
         }
-        self.run_text(&runtime, arg).await
+        self.run_text(&runtime, arg, &sql).await
     }
 
-    /// Plans and runs one statement's text.
-    async fn run_text(&mut self, runtime: &Runtime, arg: &[u8]) -> Step {
-        let sql = String::from_utf8_lossy(arg);
-        let cached = self.plans.plan(&sql, &runtime.topology, self.syntax);
-        let plan = match cached.map_or_else(|| plan_sql(&sql, &runtime.topology, self.syntax), Ok) {
+    /// Plans and runs one statement's text: `arg` as the client sent it, `sql` read as UTF-8.
+    async fn run_text(&mut self, runtime: &Runtime, arg: &[u8], sql: &str) -> Step {
+        let cached = self.plans.plan(sql, &runtime.topology, self.syntax);
+        let plan = match cached.map_or_else(|| plan_sql(sql, &runtime.topology, self.syntax), Ok) {
             Ok(plan) => plan,
             Err(RouteError::Unparsed { table, message }) => {
                 return self.unparsed(runtime, arg, table, message).await;
             }
             Err(RouteError::InsertWithoutColumns { table }) => {
-                return self.insert_by_position(runtime, &sql, &table).await;
+                return self.insert_by_position(runtime, sql, &table).await;
             }
             Err(e) => {
                 tracing::debug!(error = %e, "cannot route");
@@ -668,7 +667,7 @@ impl Session {
             tracing::info!(
                 duration_ms = elapsed.as_millis() as u64,
                 route = crate::instruments::route_label(&plan.route),
-                statement = %crate::slow_log::digest(&sql, crate::slow_log::MAX_TEXT),
+                statement = %crate::slow_log::digest(sql, crate::slow_log::MAX_TEXT),
                 "slow query"
             );
         }
@@ -1017,8 +1016,15 @@ impl Session {
         result: Result<Finish, ForwardError>,
     ) -> Result<Finish, ForwardError> {
         let result = result?;
+        self.read_back(conn).await;
+        Ok(result)
+    }
+
+    /// Reads back what the statement left on `conn` (see `after_statement`); returns the
+    /// statements that give other connections the user variables it assigned.
+    pub(crate) async fn read_back(&mut self, conn: &mut BackendConn) -> Vec<(String, Vec<u8>)> {
         let mut read = self.last_insert_id;
-        crate::state::read_back_or_retire(
+        let assigned = crate::state::read_back_or_retire(
             &mut self.state,
             &mut read,
             &self.statement_assigns,
@@ -1027,7 +1033,7 @@ impl Session {
         )
         .await;
         self.adopt_read_id(read);
-        Ok(result)
+        assigned
     }
 
     /// Turns the outcome of a forward on a connection of `pool` into the session's next step.

@@ -80,17 +80,9 @@ impl Session {
         }
         let mut assigned = Vec::new();
         if self.reads_back(&result) {
-            let conn = self.pins.conn(shard).expect("pinned above");
-            let mut read = self.last_insert_id;
-            assigned = crate::state::read_back_or_retire(
-                &mut self.state,
-                &mut read,
-                &self.statement_assigns,
-                self.statement_reads_last_insert_id || self.statement_id_unsure,
-                conn,
-            )
-            .await;
-            self.adopt_read_id(read);
+            let mut conn = self.pins.take(shard).expect("pinned above");
+            assigned = self.read_back(&mut conn).await;
+            self.pins.give_back(shard, conn);
         }
         // The other pinned connections take the same values (a reset would end their
         // transaction or drop their state).
@@ -147,6 +139,11 @@ impl Session {
         if self.in_transaction() {
             return self.join_txn(runtime, shard, writes).await;
         }
+        self.keep_conn(runtime, shard).await
+    }
+
+    /// Pins a pooled connection of `shard` unless the session keeps one there already.
+    async fn keep_conn(&mut self, runtime: &Runtime, shard: ShardId) -> Result<(), ClientError> {
         if !self.pins.has(shard) {
             let conn = self
                 .checkout(runtime, shard)
@@ -186,13 +183,7 @@ impl Session {
                 ),
             ));
         }
-        if !self.pins.has(shard) {
-            let conn = self
-                .checkout(runtime, shard)
-                .await
-                .map_err(|e| ClientError::from(&e))?;
-            self.pins.pin(shard, conn);
-        }
+        self.keep_conn(runtime, shard).await?;
         let txn = self.pins.txn.as_mut().expect("created above");
         let mut opening = Vec::new();
         if let Some(begin) = &txn.begin {
