@@ -675,3 +675,33 @@ async fn row_count_found_rows_and_warning_counts_are_the_sessions_own() {
     );
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_variables_set_by_any_assignment_form_are_kept_on_every_shard() {
+    let env = TestEnv::start_with(2, 0, SMALL_POOL).await;
+    let mut conn = env.connect().await;
+    let (a, b) = (ids_on(&env, 0, 1)[0], ids_on(&env, 1, 1)[0]);
+    conn.query_drop(insert(a)).await.unwrap();
+    conn.query_drop(insert(b)).await.unwrap();
+    // (In one SET, MariaDB evaluates every value before it assigns any.)
+    conn.query_drop("SET @a := 2, @b := @a + 1").await.unwrap();
+    conn.query_drop("SET @b := @a + 1").await.unwrap();
+    conn.query_drop("SET @c = @d := 5").await.unwrap();
+    conn.query_drop("SET @s = _latin1 0x41").await.unwrap();
+    for id in [a, b] {
+        let got = rows(
+            &mut conn,
+            &format!("SELECT @a, @b, @c, @d, @s FROM users WHERE id = {id}"),
+        )
+        .await;
+        let want: Vec<Option<String>> = ["2", "3", "5", "5", "A"]
+            .iter()
+            .map(|v| Some((*v).to_owned()))
+            .collect();
+        assert_eq!(got, [want], "on the shard of {id}");
+    }
+    // MariaDB's own error for a bad value.
+    let (code, _, _) = server_error(conn.query_drop("SET @e := no_such_column").await);
+    assert_eq!(code, 1054);
+    env.stop().await;
+}

@@ -63,6 +63,19 @@ pub fn plan_sql(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, 
             connection_state::attach_named_locks(&mut plan, calls, topology)?;
         }
     }
+    // A SET's assignments, also those inside its values (`SET @a = @b := 5`), are read back
+    // by the session from the connection that ran it (`Route::Set`).
+    if let Route::Set { vars, .. } = &mut plan.route {
+        for name in std::mem::take(&mut plan.assigns) {
+            if !vars.iter().any(|v| v.name == name) {
+                vars.push(crate::SessionVar {
+                    name,
+                    sql: sql.trim().trim_end_matches(';').trim_end().to_owned(),
+                    computed: true,
+                });
+            }
+        }
+    }
     if !plan.assigns.is_empty() && !matches!(plan.route, Route::Shard(_) | Route::Deferred(_)) {
         return Err(RouteError::NotSupported(
             "assigning user variables inside a statement (`@v := …`, `INTO @v`) that runs on several shards is not supported by shardgate: each shard would assign its own value".into(),
@@ -416,11 +429,26 @@ fn unparsed(
                 },
             ));
         }
+        // `SET @a := …`, `SET @s = _latin1 0x…`: user variables only, assigned by MariaDB on
+        // the default shard and kept by the values they got (`Session::set` reads them back).
         "set" => {
+            if let Some(vars) = tokens
+                .as_deref()
+                .ok()
+                .and_then(|t| user_variable_set(t, sql))
+            {
+                return Ok(Plan::new(
+                    StatementKind::Session,
+                    Route::Set {
+                        vars,
+                        autocommit: None,
+                    },
+                ));
+            }
             return Err(RouteError::NotSupported(format!(
                 "`{}` is not supported by shardgate",
                 sql.trim().trim_end_matches(';').trim_end()
-            )))
+            )));
         }
         _ => {}
     }
@@ -454,6 +482,43 @@ fn unparsed(
         StatementKind::Write
     };
     Ok(Plan::new(kind, Route::Shard(topology.default_shard)))
+}
+
+/// The user variables a `SET` assigns, when it assigns nothing else (each top-level item
+/// starts with `@name =` or `@name :=`).
+fn user_variable_set(tokens: &[Token], sql: &str) -> Option<Vec<crate::SessionVar>> {
+    let tokens: Vec<&Token> = tokens
+        .iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_) | Token::EOF | Token::SemiColon))
+        .collect();
+    let mut vars = Vec::new();
+    let mut depth = 0usize;
+    let mut at_item = true;
+    for (i, token) in tokens.iter().enumerate().skip(1) {
+        if at_item {
+            let Token::Word(w) = token else { return None };
+            if !w.value.starts_with('@') || w.value.starts_with("@@") {
+                return None;
+            }
+            if !matches!(tokens.get(i + 1), Some(Token::Eq | Token::Assignment)) {
+                return None;
+            }
+            vars.push(crate::SessionVar {
+                name: w.value.to_ascii_lowercase(),
+                sql: sql.trim().trim_end_matches(';').trim_end().to_owned(),
+                computed: true,
+            });
+            at_item = false;
+            continue;
+        }
+        match token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth = depth.saturating_sub(1),
+            Token::Comma if depth == 0 => at_item = true,
+            _ => {}
+        }
+    }
+    (!vars.is_empty() && !at_item).then_some(vars)
 }
 
 /// Plans one parsed statement.

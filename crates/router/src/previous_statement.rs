@@ -74,9 +74,12 @@ pub fn with_previous_statement(
                 && located.get(i + 2).map(|(t, _)| *t) == Some(&Token::RParen)
         };
         let (value, last) = if called("row_count") {
-            (values.row_count.to_string(), i + 2)
+            (signed(values.row_count), i + 2)
         } else if called("found_rows") {
-            (values.found_rows.to_string(), i + 2)
+            (
+                signed(i64::try_from(values.found_rows).unwrap_or(i64::MAX)),
+                i + 2,
+            )
         } else {
             // `@@name`, `@@session.name`, `@@local.name`, read as one word or three tokens.
             let (name, last) = match w.strip_prefix("@@") {
@@ -99,9 +102,9 @@ pub fn with_previous_statement(
                 }
             };
             match name.as_str() {
-                "warning_count" => (values.warning_count.to_string(), last),
-                "error_count" => (values.error_count.to_string(), last),
-                "in_transaction" => (u8::from(values.in_transaction).to_string(), last),
+                "warning_count" => (unsigned(values.warning_count), last),
+                "error_count" => (unsigned(values.error_count), last),
+                "in_transaction" => (unsigned(u64::from(values.in_transaction)), last),
                 _ => {
                     i += 1;
                     continue;
@@ -137,6 +140,16 @@ pub fn with_previous_statement(
     }
     out.push_str(&sql[at..]);
     Some(out)
+}
+
+/// `n` typed as MariaDB types `ROW_COUNT()` and `FOUND_ROWS()`: BIGINT, not null.
+fn signed(n: i64) -> String {
+    format!("COALESCE({n}, 9223372036854775807)")
+}
+
+/// `n` typed as MariaDB types `@@warning_count` and the like: BIGINT UNSIGNED.
+fn unsigned(n: u64) -> String {
+    format!("CAST(NULLIF(COALESCE({n}, 9223372036854775807), -1) AS UNSIGNED)")
 }
 
 /// The byte length of a token as written (words and punctuation the readings are made of).
@@ -262,29 +275,27 @@ mod tests {
     fn readings_become_literals_named_as_mariadb_names_them() {
         assert_eq!(
             written("SELECT ROW_COUNT()").as_deref(),
-            Some("SELECT -1 AS `ROW_COUNT()`")
+            Some("SELECT COALESCE(-1, 9223372036854775807) AS `ROW_COUNT()`")
         );
         assert_eq!(
             written("select found_rows(), @@warning_count, @@session.error_count").as_deref(),
-            Some(
-                "select 42 AS `found_rows()`, 2 AS `@@warning_count`, 1 AS `@@session.error_count`"
-            )
+            Some("select COALESCE(42, 9223372036854775807) AS `found_rows()`, CAST(NULLIF(COALESCE(2, 9223372036854775807), -1) AS UNSIGNED) AS `@@warning_count`, CAST(NULLIF(COALESCE(1, 9223372036854775807), -1) AS UNSIGNED) AS `@@session.error_count`")
         );
         assert_eq!(
             written("SELECT ROW_COUNT() AS rc, FOUND_ROWS() + 1 FROM t").as_deref(),
-            Some("SELECT -1 AS rc, 42 + 1 AS `FOUND_ROWS() + 1` FROM t")
+            Some("SELECT COALESCE(-1, 9223372036854775807) AS rc, COALESCE(42, 9223372036854775807) + 1 AS `FOUND_ROWS() + 1` FROM t")
         );
         assert_eq!(
             written("SELECT @@in_transaction").as_deref(),
-            Some("SELECT 1 AS `@@in_transaction`")
+            Some("SELECT CAST(NULLIF(COALESCE(1, 9223372036854775807), -1) AS UNSIGNED) AS `@@in_transaction`")
         );
         assert_eq!(
             written("SET @n = ROW_COUNT()").as_deref(),
-            Some("SET @n = -1")
+            Some("SET @n = COALESCE(-1, 9223372036854775807)")
         );
         assert_eq!(
             written("INSERT INTO t VALUES (FOUND_ROWS())").as_deref(),
-            Some("INSERT INTO t VALUES (42)")
+            Some("INSERT INTO t VALUES (COALESCE(42, 9223372036854775807))")
         );
     }
 

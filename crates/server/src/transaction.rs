@@ -164,9 +164,6 @@ impl Session {
         writes: bool,
     ) -> Result<(), ClientError> {
         let txn = self.pins.txn.get_or_insert_with(Txn::default);
-        if txn.joined.contains(&shard) && !(writes && txn.written.is_some_and(|w| w != shard)) {
-            return Ok(());
-        }
         // In transaction_mode "single" a transaction writes on one shard (its commit is that
         // shard's); it may read others, whose snapshots its COMMIT simply ends.
         if let (TransactionMode::Single, true, Some(written)) = (
@@ -182,6 +179,9 @@ impl Session {
                     runtime.topology.shards[written].name, runtime.topology.shards[shard].name
                 ),
             ));
+        }
+        if txn.joined.contains(&shard) {
+            return Ok(());
         }
         self.keep_conn(runtime, shard).await?;
         let txn = self.pins.txn.as_mut().expect("created above");
