@@ -295,3 +295,35 @@ async fn a_deadlock_across_shards_ends_at_the_multi_shard_lock_wait_timeout() {
     drop((setup, one, t1, t2));
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_going_back_to_a_shard_the_transaction_reached_stay_in_it() {
+    let env = multi_env().await;
+    let (a, b) = ids_on_two_shards(&env);
+    let (a2, b2) = (id_beside(&env, a, 100), id_beside(&env, b, 100));
+    let mut conn = env.connect().await;
+    let mut other = env.connect().await;
+    conn.query_drop("BEGIN").await.unwrap();
+    // Back and forth between the two shards, then a statement over both.
+    for id in [a, b, a2, b2] {
+        conn.query_drop(insert(id)).await.unwrap();
+    }
+    conn.query_drop(format!(
+        "UPDATE users SET name = 'both' WHERE id IN ({a}, {b})"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        count(&mut other, &[a, b, a2, b2]).await,
+        0,
+        "nothing committed yet"
+    );
+    conn.query_drop("ROLLBACK").await.unwrap();
+    assert_eq!(
+        count(&mut other, &[a, b, a2, b2]).await,
+        0,
+        "ROLLBACK took back every write on both shards"
+    );
+    drop((conn, other));
+    env.stop().await;
+}
