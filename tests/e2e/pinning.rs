@@ -45,17 +45,17 @@ async fn open_transactions(env: &TestEnv) -> Vec<i64> {
     counts
 }
 
-/// Waits (briefly) until no primary has an open transaction; the servers notice a closed
-/// connection asynchronously.
-async fn no_open_transactions(env: &TestEnv) {
-    for _ in 0..100 {
+/// Waits until no primary has an open transaction (the servers notice a closed connection
+/// asynchronously, and a loaded machine may take a while); `how` names the case.
+async fn no_open_transactions(env: &TestEnv, how: &str) {
+    for _ in 0..400 {
         if open_transactions(env).await.iter().all(|n| *n == 0) {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!(
-        "transactions left open on the primaries: {:?}",
+        "{how}: transactions left open on the primaries: {:?}",
         open_transactions(env).await
     );
 }
@@ -364,8 +364,8 @@ async fn no_connection_reaches_another_session_with_a_transaction_open() {
             let (code, _, _) = server_error(conn.query_drop(insert(ids[i])).await);
             assert_eq!(code, 1062);
         }
-        drop(conn); // no COMMIT, no COM_QUIT
-        no_open_transactions(&env).await;
+        conn.disconnect().await.unwrap(); // no COMMIT
+        no_open_transactions(&env, how).await;
         let mut check = env.connect().await;
         check.query_drop("SET autocommit = 0").await.unwrap();
         let seen = rows(
@@ -382,7 +382,7 @@ async fn no_connection_reaches_another_session_with_a_transaction_open() {
     conn.query_drop("SAVEPOINT s").await.unwrap();
     conn.query_drop(insert(ids[9])).await.unwrap();
     conn.reset().await.unwrap();
-    no_open_transactions(&env).await;
+    no_open_transactions(&env, "COM_RESET_CONNECTION").await;
     assert!(rows(
         &mut conn,
         &format!("SELECT id FROM users WHERE id = {}", ids[9])
