@@ -645,6 +645,18 @@ async fn administrative_statements_run_on_every_primary_for_admins_only() {
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
+    // Its conditions are listed as MariaDB lists them (the default shard's).
+    admin
+        .query_drop("CREATE USER IF NOT EXISTS 'analyst'@'%'")
+        .await
+        .unwrap();
+    let listed: Vec<(String, u32, String)> = admin.query("SHOW WARNINGS").await.unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(
+        (listed[0].0.as_str(), listed[0].1),
+        ("Note", 1973),
+        "{listed:?}"
+    );
     for direct in &mut directs {
         let n: u64 = direct
             .query_first(users_on("analyst"))

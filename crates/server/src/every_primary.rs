@@ -52,22 +52,35 @@ impl Session {
             let name = topology.shards[shard].name.as_str();
             let outcome = async {
                 let mut conn = self.checkout(runtime, shard).await?;
-                conn.execute(Command::COM_QUERY, text).await
+                let finish = conn.execute(Command::COM_QUERY, text).await?;
+                // The default shard's conditions are the statement's (`SHOW WARNINGS`).
+                let conditions = match shard == default {
+                    true => crate::diagnostics::after(&mut conn, &finish).await,
+                    false => None,
+                };
+                Ok::<_, shardgate_backend::BackendError>((finish, conditions))
             };
             let failure = match outcome.await {
-                Ok(Finish::Ok {
-                    affected_rows,
-                    warnings,
-                    ..
-                }) => {
+                Ok((
+                    Finish::Ok {
+                        affected_rows,
+                        warnings,
+                        ..
+                    },
+                    conditions,
+                )) => {
                     if applied.is_empty() {
                         answer = (affected_rows, warnings);
+                        if let Some(d) = conditions {
+                            self.diagnostics = d;
+                            self.diagnostics_read = true;
+                        }
                     }
                     applied.push(name);
                     continue;
                 }
-                Ok(Finish::Err(e)) => ClientError::from(e),
-                Ok(Finish::LocalInfile) => {
+                Ok((Finish::Err(e), _)) => ClientError::from(e),
+                Ok((Finish::LocalInfile, _)) => {
                     ClientError::new(1148, b"42000", "LOAD DATA LOCAL is not supported")
                 }
                 Err(e) => ClientError::from(&e),
