@@ -257,6 +257,19 @@ struct PlanDisplay<'a> {
     topology: &'a Topology,
 }
 
+impl PlanDisplay<'_> {
+    /// Every shard's name, comma-separated.
+    fn all_shard_names(&self) -> String {
+        let names: Vec<&str> = self
+            .topology
+            .shards
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        names.join(", ")
+    }
+}
+
 impl fmt::Display for PlanDisplay<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match self.plan.kind {
@@ -270,15 +283,7 @@ impl fmt::Display for PlanDisplay<'_> {
         write!(f, "{kind} → ")?;
         match &self.plan.route {
             Route::Shard(id) => write!(f, "shard {}", self.topology.shards[*id].name)?,
-            Route::AllShards => {
-                let names: Vec<_> = self
-                    .topology
-                    .shards
-                    .iter()
-                    .map(|s| s.name.as_str())
-                    .collect();
-                write!(f, "all shards [{}]", names.join(", "))?
-            }
+            Route::AllShards => write!(f, "all shards [{}]", self.all_shard_names())?,
             Route::Use(db) => write!(f, "proxy: use database `{db}`")?,
             Route::Set { vars, .. } => {
                 let names: Vec<_> = vars.iter().map(|v| v.name.as_str()).collect();
@@ -346,16 +351,10 @@ impl fmt::Display for PlanDisplay<'_> {
                 if *full { " (full)" } else { "" }
             )?,
             Route::EveryPrimary { privilege } => {
-                let names: Vec<_> = self
-                    .topology
-                    .shards
-                    .iter()
-                    .map(|s| s.name.as_str())
-                    .collect();
                 write!(
                     f,
                     "every primary [{}], the default shard first (admin users; others lack {privilege})",
-                    names.join(", ")
+                    self.all_shard_names()
                 )?
             }
             Route::Deferred(d) => {
