@@ -70,7 +70,15 @@ impl Sandbox {
 
     /// Starts (again) the server of `inst`; returns the error log's length before the start.
     fn launch(&self, inst: &Instance) -> Result<u64, SandboxError> {
-        std::fs::write(&inst.config_file, inst.config())
+        let mut options = inst.config();
+        if let Some(tls) = &self.tls {
+            options += &format!(
+                "ssl-cert={}\nssl-key={}\n",
+                tls.cert.display(),
+                tls.key.display()
+            );
+        }
+        std::fs::write(&inst.config_file, options)
             .map_err(|e| SandboxError::io(format!("writing {}", inst.config_file.display()), e))?;
         let _ = std::fs::remove_file(&inst.socket);
         let log = OpenOptions::new()

@@ -20,6 +20,7 @@ use shardgate_router::{
 };
 use tokio::net::TcpStream;
 
+use crate::connections::{Activity, State};
 use crate::diagnostics::Diagnostics;
 use crate::errors::{unknown_command, ClientError};
 use crate::fan_out::Combine;
@@ -174,9 +175,12 @@ pub(crate) struct Session {
     plans: PlanCache,
     /// Per shard, the session's last write, for read-your-writes.
     pub(crate) last_write: std::collections::HashMap<ShardId, crate::reads::LastWrite>,
+    /// What the connection is doing, for `shardgate_client_connections_by_state`.
+    activity: Activity,
 }
 
 pub async fn run(stream: TcpStream, peer: SocketAddr, proxy: Arc<Proxy>) {
+    let activity = Activity::handshaking();
     let _ = stream.set_nodelay(true);
     let mut client = PacketConn::new(ClientStream::Plain(stream));
     let runtime = proxy.runtime();
@@ -184,18 +188,12 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, proxy: Arc<Proxy>) {
     let connection_id = proxy.connection_id();
     let greeting = Greeting::new(connection_id, &runtime.topology.server.server_version)
         .offering(runtime.mariadb_capabilities().await);
-    let users = &runtime.topology.users;
     let peer_text = peer.to_string();
     let handshake = accept(
         &mut client,
         &greeting,
         runtime.tls.as_ref(),
-        |user| {
-            users
-                .iter()
-                .find(|u| u.name == user)
-                .map(|u| u.password.clone())
-        },
+        |user| runtime.account(user),
         &peer_text,
     );
     let limit = runtime.topology.server.handshake_timeout;
@@ -203,21 +201,26 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, proxy: Arc<Proxy>) {
     let timed_out = ProtocolError::Timeout("handshake");
     let login = match outcome.unwrap_or(Err(timed_out.into())) {
         Ok(login) => login,
-        Err(HandshakeError::AccessDenied(user)) => {
-            tracing::info!(%peer, user, "access denied");
+        Err(HandshakeError::AccessDenied { user, without_tls }) => {
+            proxy.login_failed(peer, &user, without_tls);
             return;
         }
         Err(e) => {
-            tracing::info!(%peer, error = %e, "handshake failed");
+            if let Some(suppressed) = proxy.failure_log.admit() {
+                tracing::info!(%peer, error = %e, suppressed, "handshake failed");
+            }
             return;
         }
     };
+    proxy.login_failures.succeeded(peer.ip());
     let identity = Identity {
         peer: peer_text.clone(),
         user: login.user.clone(),
         scramble: greeting.scramble,
     };
-    let Some(mut session) = Session::start(client, proxy, &runtime, &login, identity).await else {
+    let Some(mut session) =
+        Session::start(client, proxy, &runtime, &login, identity, activity).await
+    else {
         return;
     };
     // Each statement loads the runtime afresh; holding this one for the whole connection would
@@ -246,7 +249,9 @@ impl Session {
         runtime: &Runtime,
         login: &Login,
         identity: Identity,
+        mut activity: Activity,
     ) -> Option<Self> {
+        activity.set(State::Idle);
         let default_db = &runtime.topology.backend.database;
         let database = login.database.clone().unwrap_or_else(|| default_db.clone());
         let state = SessionState::new(database, login.collation);
@@ -276,6 +281,7 @@ impl Session {
             diagnostics_read: false,
             plans: PlanCache::default(),
             last_write: std::collections::HashMap::new(),
+            activity,
         };
         if login
             .capabilities
@@ -320,24 +326,25 @@ impl Session {
     async fn change_user(&mut self, arg: &[u8]) -> Step {
         let request = ChangeUser::parse(arg, self.capabilities).map_err(End::Client)?;
         let runtime = self.proxy.runtime();
-        let users = &runtime.topology.users;
-        let password_of = |user: &str| {
-            users
-                .iter()
-                .find(|u| u.name == user)
-                .map(|u| u.password.clone())
-        };
+        let secure = self.client.stream().is_tls();
         match change_user(
             &mut self.client,
             &self.identity.scramble,
             &request,
-            password_of,
+            |user| runtime.account(user),
+            secure,
             &self.identity.peer,
         )
         .await
         {
             Ok(()) => {}
             Err(HandshakeError::Protocol(e)) => return Err(End::Client(e)),
+            Err(e @ HandshakeError::AccessDenied { without_tls, .. }) => {
+                if let Ok(peer) = self.identity.peer.parse() {
+                    self.proxy.login_failed(peer, &request.user, without_tls);
+                }
+                return Err(End::Client(ProtocolError::Unsupported(e.to_string())));
+            }
             // MariaDB closes the connection after a failed change of user; so do we.
             Err(e) => return Err(End::Client(ProtocolError::Unsupported(e.to_string()))),
         }
@@ -472,12 +479,14 @@ impl Session {
     pub(crate) async fn send_error(&mut self, e: ClientError) -> Step {
         self.diagnostics = Diagnostics::error(&e);
         crate::instruments::count_error(e.code);
+        // The message may quote values (a duplicate key, the text near a syntax error): only
+        // at debug level, and with its literals replaced.
         tracing::info!(
             code = e.code,
             kind = crate::instruments::error_kind(e.code),
-            message = %e.message,
             "statement failed"
         );
+        tracing::debug!(code = e.code, message = %crate::slow_log::digest_message(&e.message), "error sent");
         self.client
             .write_packet(&e.encode())
             .await
@@ -491,6 +500,10 @@ impl Session {
             self.statement_reads_last_insert_id = false;
             self.statement_insert = None;
             self.diagnostics_read = false;
+            self.activity.set(match self.pins.is_empty() {
+                true => State::Idle,
+                false => State::Pinned,
+            });
             let packet = match self.client.read_packet().await {
                 Ok(p) => p,
                 Err(ProtocolError::Closed) => return Ok(()),
@@ -502,6 +515,7 @@ impl Session {
                     return Err(End::Client(e));
                 }
             };
+            self.activity.set(State::Running);
             let Some((&command, arg)) = packet.split_first() else {
                 return Err(End::Client(ProtocolError::malformed(
                     "empty command packet",
@@ -574,7 +588,7 @@ impl Session {
                 return self.insert_by_position(&runtime, &sql, &table).await;
             }
             Err(e) => {
-                tracing::debug!(error = %e, "cannot route");
+                tracing::debug!(error = %crate::slow_log::digest_message(&e.to_string()), "cannot route");
                 return self.send_error(ClientError::from(&e)).await;
             }
         };
@@ -971,7 +985,7 @@ impl Session {
                     endpoint = pool.label(),
                     "statement failed on the backend"
                 );
-                tracing::debug!(code = e.code, message = %e.message, "backend error");
+                tracing::debug!(code = e.code, message = %crate::slow_log::digest_message(&e.message), "backend error");
                 return Ok(());
             }
             Err(ForwardError::Client(e)) => return Err(End::Client(e)),
