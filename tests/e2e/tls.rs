@@ -458,3 +458,30 @@ async fn backend_connections_use_tls_as_configured_with_servers_requiring_it() {
     }
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_without_tls_is_used_in_plain_text_when_preferred_and_refused_when_required() {
+    let env = TestEnv::start(1, 0).await;
+    let config = |tls: &str| {
+        env.sandbox.config_toml("127.0.0.1:0").replacen(
+            "database = \"app\"\n",
+            &format!("database = \"app\"\n{tls}"),
+            1,
+        )
+    };
+    let version = "SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME = 'SSL_VERSION'";
+    let port = proxy_for(&config("tls = \"preferred\"\n")).await;
+    assert_eq!(
+        first_cell(port, version).await.unwrap().as_deref(),
+        Some(""),
+        "served in plain text"
+    );
+    let port = proxy_for(&config("tls = \"required\"\n")).await;
+    let (code, _, message) = server_error(first_cell(port, "SELECT 1").await);
+    assert_eq!(code, 1429, "{message}");
+    assert!(
+        message.contains("the server does not offer TLS, which [backend] tls requires"),
+        "{message}"
+    );
+    env.stop().await;
+}
