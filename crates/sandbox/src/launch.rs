@@ -304,6 +304,7 @@ mod tests {
             procs: Mutex::new(HashMap::new()),
             ports: Mutex::new(Vec::new()),
             stopped: false,
+            tls: None,
         };
         let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let taken_port = taken.local_addr().unwrap().port();
