@@ -485,3 +485,37 @@ async fn a_server_without_tls_is_used_in_plain_text_when_preferred_and_refused_w
     );
     env.stop().await;
 }
+
+#[test]
+fn check_config_loads_the_backend_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, _) = new_ca(dir.path(), "ca");
+    let example =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/example.toml"))
+            .unwrap();
+    let check = |ca_file: &str| {
+        let config = dir.path().join("shardgate.toml");
+        let tls = format!("tls = \"verify_identity\"\ntls_ca_file = \"{ca_file}\"\n");
+        std::fs::write(&config, example.replacen("tls = \"disabled\"\n", &tls, 1)).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_shardgate"))
+            .arg("check-config")
+            .arg(&config)
+            .output()
+            .unwrap()
+    };
+    let good = check(&ca);
+    assert!(
+        good.status.success(),
+        "{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
+    let not_pem = dir.path().join("not-a-ca.pem");
+    std::fs::write(&not_pem, "no certificate here\n").unwrap();
+    let bad = check(&not_pem.display().to_string());
+    assert!(!bad.status.success());
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("backend.tls_ca_file") && stderr.contains("not-a-ca.pem"),
+        "{stderr}"
+    );
+}
