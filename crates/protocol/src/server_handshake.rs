@@ -126,6 +126,23 @@ pub struct Account {
     pub require_tls: bool,
 }
 
+/// The configured accounts, as the connection phase consults them.
+pub trait Accounts {
+    /// The account `user` logs in to, if there is one.
+    fn account(&self, user: &str) -> Option<Account>;
+
+    /// A login as `user` is refused (`without_tls`: for want of TLS); called before the client
+    /// is told, so that whatever the caller counts is counted before the client can try again.
+    fn denied(&self, _user: &str, _without_tls: bool) {}
+}
+
+/// Accounts looked up by a function, refusals not reported.
+impl<F: Fn(&str) -> Option<Account>> Accounts for F {
+    fn account(&self, user: &str) -> Option<Account> {
+        self(user)
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum HandshakeError {
     #[error(transparent)]
@@ -249,13 +266,13 @@ pub async fn accept(
     conn: &mut PacketConn<ClientStream>,
     greeting: &Greeting,
     tls: Option<&ServerTls>,
-    account_of: impl Fn(&str) -> Option<Account>,
+    accounts: &impl Accounts,
     peer: &str,
 ) -> Result<Login, HandshakeError> {
     // Nothing a client sends before it has authenticated may be larger than a handshake.
     let limit = conn.max_packet();
     conn.set_max_packet(limit.min(HANDSHAKE_MAX_PACKET));
-    let login = handshake(conn, greeting, tls, account_of, peer).await;
+    let login = handshake(conn, greeting, tls, accounts, peer).await;
     conn.set_max_packet(limit);
     login
 }
@@ -264,7 +281,7 @@ async fn handshake(
     conn: &mut PacketConn<ClientStream>,
     greeting: &Greeting,
     tls: Option<&ServerTls>,
-    account_of: impl Fn(&str) -> Option<Account>,
+    accounts: &impl Accounts,
     peer: &str,
 ) -> Result<Login, HandshakeError> {
     conn.reset_seq();
@@ -315,7 +332,7 @@ async fn handshake(
         &user,
         plugin,
         auth_data,
-        account_of(&user),
+        accounts,
         secure,
         peer,
     )
@@ -397,13 +414,14 @@ async fn authenticate<S>(
     user: &str,
     plugin: Option<AuthPlugin<'_>>,
     mut auth_data: Vec<u8>,
-    account: Option<Account>,
+    accounts: &impl Accounts,
     secure: bool,
     peer: &str,
 ) -> Result<(), HandshakeError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let account = accounts.account(user);
     let without_tls = account.as_ref().is_some_and(|a| a.require_tls && !secure);
     let secret = account
         .filter(|_| !without_tls)
@@ -436,6 +454,7 @@ where
         let using = if auth_data.is_empty() { "NO" } else { "YES" };
         let host = peer.rsplit_once(':').map_or(peer, |(h, _)| h);
         let msg = format!("Access denied for user '{user}'@'{host}' (using password: {using})");
+        accounts.denied(user, without_tls);
         conn.write_packet(&packets::err(1045, b"28000", &msg))
             .await?;
         return Err(HandshakeError::AccessDenied {
@@ -509,7 +528,7 @@ pub async fn change_user<S>(
     conn: &mut PacketConn<S>,
     scramble: &[u8; 20],
     request: &ChangeUser,
-    account_of: impl Fn(&str) -> Option<Account>,
+    accounts: &impl Accounts,
     secure: bool,
     peer: &str,
 ) -> Result<(), HandshakeError>
@@ -526,7 +545,7 @@ where
         &request.user,
         plugin,
         request.auth_data.clone(),
-        account_of(&request.user),
+        accounts,
         secure,
         peer,
     )
@@ -623,19 +642,20 @@ mod tests {
                 require_tls,
             })
         };
-        let login = |account, secure| {
+        let login = |account: Option<Account>, secure| {
             let right = right.clone();
             async move {
                 let (server, client) = tokio::io::duplex(4096);
                 let mut conn = PacketConn::new(server);
                 let plugin = Some(AuthPlugin::MysqlNativePassword);
+                let accounts = move |_: &str| account.clone();
                 let outcome = authenticate(
                     &mut conn,
                     &scramble,
                     "u",
                     plugin,
                     right,
-                    account,
+                    &accounts,
                     secure,
                     "10.0.0.1:5",
                 )
@@ -688,7 +708,8 @@ mod tests {
         let mut conn = PacketConn::new(ClientStream::Plain(stream));
         conn.set_max_packet(1 << 30);
         let greeting = Greeting::new(1, "test");
-        let outcome = accept(&mut conn, &greeting, None, |_| None, "peer").await;
+        let no_accounts = |_: &str| None;
+        let outcome = accept(&mut conn, &greeting, None, &no_accounts, "peer").await;
         assert!(
             matches!(
                 outcome,

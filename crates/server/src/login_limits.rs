@@ -9,6 +9,10 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use shardgate_config::ServerSettings;
+use shardgate_protocol::server_handshake::{Account, Accounts};
+
+use crate::runtime::Runtime;
+use crate::Proxy;
 
 /// Most client addresses whose failures are remembered. Past it, expired ones and then the
 /// older half are forgotten: many addresses (an IPv6 range, say) cannot grow the table
@@ -152,14 +156,26 @@ impl LogLimit {
     }
 }
 
-impl crate::Proxy {
-    /// A login from `peer` as `user` was refused with 1045: counted, logged at a bounded rate,
-    /// and held against the address.
-    pub(crate) fn login_failed(&self, peer: SocketAddr, user: &str, without_tls: bool) {
+/// The accounts a client at `peer` may log in to (at the handshake, or by COM_CHANGE_USER);
+/// each refusal is counted, logged at a bounded rate and held against the address before the
+/// client hears of it.
+pub(crate) struct ClientAccounts<'a> {
+    pub runtime: &'a Runtime,
+    pub proxy: &'a Proxy,
+    pub peer: SocketAddr,
+}
+
+impl Accounts for ClientAccounts<'_> {
+    fn account(&self, user: &str) -> Option<Account> {
+        self.runtime.account(user)
+    }
+
+    fn denied(&self, user: &str, without_tls: bool) {
+        let peer = self.peer;
         shardgate_metrics::metrics().login_failures_total.inc();
-        let limit = Limit::of(&self.runtime().topology.server);
-        let blocks = self.login_failures.failed(peer.ip(), limit);
-        if let Some(suppressed) = self.failure_log.admit() {
+        let limit = Limit::of(&self.runtime.topology.server);
+        let blocks = self.proxy.login_failures.failed(peer.ip(), limit);
+        if let Some(suppressed) = self.proxy.failure_log.admit() {
             tracing::info!(%peer, user, without_tls, suppressed, "access denied");
         }
         if blocks {

@@ -122,7 +122,7 @@ pub(crate) struct Lent {
 
 /// Who the client is: what COM_CHANGE_USER re-checks against.
 struct Identity {
-    peer: String,
+    peer: SocketAddr,
     /// The account the client logged in as (admin statements check it).
     user: String,
     /// The handshake's salt, which COM_CHANGE_USER scrambles with.
@@ -189,11 +189,16 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, proxy: Arc<Proxy>) {
     let greeting = Greeting::new(connection_id, &runtime.topology.server.server_version)
         .offering(runtime.mariadb_capabilities().await);
     let peer_text = peer.to_string();
+    let accounts = crate::login_limits::ClientAccounts {
+        runtime: &runtime,
+        proxy: &proxy,
+        peer,
+    };
     let handshake = accept(
         &mut client,
         &greeting,
         runtime.tls.as_ref(),
-        |user| runtime.account(user),
+        &accounts,
         &peer_text,
     );
     let limit = runtime.topology.server.handshake_timeout;
@@ -201,10 +206,8 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, proxy: Arc<Proxy>) {
     let timed_out = ProtocolError::Timeout("handshake");
     let login = match outcome.unwrap_or(Err(timed_out.into())) {
         Ok(login) => login,
-        Err(HandshakeError::AccessDenied { user, without_tls }) => {
-            proxy.login_failed(peer, &user, without_tls);
-            return;
-        }
+        // Counted and logged as it was refused (`ClientAccounts::denied`).
+        Err(HandshakeError::AccessDenied { .. }) => return,
         Err(e) => {
             if let Some(suppressed) = proxy.failure_log.admit() {
                 tracing::info!(%peer, error = %e, suppressed, "handshake failed");
@@ -214,7 +217,7 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, proxy: Arc<Proxy>) {
     };
     proxy.login_failures.succeeded(peer.ip());
     let identity = Identity {
-        peer: peer_text.clone(),
+        peer,
         user: login.user.clone(),
         scramble: greeting.scramble,
     };
@@ -327,24 +330,23 @@ impl Session {
         let request = ChangeUser::parse(arg, self.capabilities).map_err(End::Client)?;
         let runtime = self.proxy.runtime();
         let secure = self.client.stream().is_tls();
+        let accounts = crate::login_limits::ClientAccounts {
+            runtime: &runtime,
+            proxy: &self.proxy,
+            peer: self.identity.peer,
+        };
         match change_user(
             &mut self.client,
             &self.identity.scramble,
             &request,
-            |user| runtime.account(user),
+            &accounts,
             secure,
-            &self.identity.peer,
+            &self.identity.peer.to_string(),
         )
         .await
         {
             Ok(()) => {}
             Err(HandshakeError::Protocol(e)) => return Err(End::Client(e)),
-            Err(e @ HandshakeError::AccessDenied { without_tls, .. }) => {
-                if let Ok(peer) = self.identity.peer.parse() {
-                    self.proxy.login_failed(peer, &request.user, without_tls);
-                }
-                return Err(End::Client(ProtocolError::Unsupported(e.to_string())));
-            }
             // MariaDB closes the connection after a failed change of user; so do we.
             Err(e) => return Err(End::Client(ProtocolError::Unsupported(e.to_string()))),
         }
