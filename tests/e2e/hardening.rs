@@ -1,6 +1,8 @@
 //! Hostile and careless clients: ones that never finish connecting, declare huge packets, send
-//! parameter types no client library sends, or exceed `max_allowed_packet`; accounts stored
-//! as mysql_native_password hashes; and the command line used in pipes.
+//! parameter types no client library sends, or exceed `max_allowed_packet`; too many
+//! connections (1040) and repeated wrong passwords (1129); accounts stored as
+//! mysql_native_password hashes; the command line used in pipes; and a log at trace level that
+//! holds no password and no literal.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
