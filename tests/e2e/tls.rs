@@ -467,7 +467,7 @@ async fn a_server_without_tls_is_used_in_plain_text_when_preferred_and_refused_w
             "database = \"app\"\n",
             &format!("database = \"app\"\n{tls}"),
             1,
-        )
+        ) + "\n[[users]]\nname = \"admin\"\npassword = \"admin\"\nadmin = true\n"
     };
     let version = "SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME = 'SSL_VERSION'";
     let port = proxy_for(&config("tls = \"preferred\"\n")).await;
@@ -476,6 +476,26 @@ async fn a_server_without_tls_is_used_in_plain_text_when_preferred_and_refused_w
         Some(""),
         "served in plain text"
     );
+    // The health check falls back to plain text too.
+    let mut admin = Conn::new(Opts::from(
+        mysql_async::OptsBuilder::default()
+            .ip_or_hostname("127.0.0.1")
+            .tcp_port(port)
+            .user(Some("admin"))
+            .pass(Some("admin"))
+            .prefer_socket(false),
+    ))
+    .await
+    .unwrap();
+    let endpoints: Vec<mysql_async::Row> = admin.query("SHOW SHARDGATE SHARDS").await.unwrap();
+    for row in &endpoints {
+        assert_eq!(
+            row.get::<String, _>("status").as_deref(),
+            Some("up"),
+            "{row:?}"
+        );
+    }
+    drop(admin);
     let port = proxy_for(&config("tls = \"required\"\n")).await;
     let (code, _, message) = server_error(first_cell(port, "SELECT 1").await);
     assert_eq!(code, 1429, "{message}");
