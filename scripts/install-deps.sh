@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what shardgate's sandbox, tests and benchmarks need on Debian 12:
 #   mariadb-server (mariadbd), mariadb-client (mariadb), sysbench, haproxy, python3 pymysql,
-#   prometheus (for promtool, which checks deploy/prometheus/*.yml).
+#   prometheus (for promtool, which checks deploy/prometheus/*.yml), cargo-fuzz (crates.io).
 # Idempotent: installs only what is missing; prints nothing but a summary when all is present.
 # Run as root. The sandbox starts its own mariadbd instances, so the Debian mariadb (and
 # haproxy, prometheus) services this installs are kept from starting and disabled.
@@ -99,6 +99,15 @@ if ((need_pip)); then
         >>"$log" 2>&1 || die "pip install pymysql failed"
 fi
 
+# cargo-fuzz, for the fuzz targets scripts/test.sh runs (from crates.io, with the toolchain
+# already here: libFuzzer is built by the libfuzzer-sys crate with the C++ compiler, and its
+# nightly compiler flags are unlocked on stable by scripts/fuzz-targets.sh).
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    have c++ || die "cargo-fuzz needs a C++ compiler (apt-get install g++)"
+    echo "install-deps: installing cargo-fuzz"
+    cargo install --locked cargo-fuzz >>"$log" 2>&1 || die "cargo install cargo-fuzz failed"
+fi
+
 # Check the result, whatever was there before.
 missing=()
 [[ -x /usr/sbin/mariadbd ]] || have mariadbd || missing+=("mariadbd (mariadb-server)")
@@ -108,6 +117,7 @@ have sysbench || missing+=(sysbench)
 [[ -x /usr/sbin/haproxy ]] || have haproxy || missing+=(haproxy)
 have promtool || missing+=("promtool (prometheus)")
 have_pymysql || missing+=("python3 module pymysql")
+cargo fuzz --version >/dev/null 2>&1 || missing+=("cargo-fuzz")
 ((${#missing[@]} == 0)) || die "still missing after install: ${missing[*]}"
 
 if [[ -d /run/systemd/system ]] && have systemctl && systemctl is-active --quiet mariadb 2>/dev/null; then

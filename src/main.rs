@@ -14,6 +14,10 @@ use shardgate_sandbox::{Sandbox, SandboxSpec};
 use shardgate_server::Proxy;
 use tokio::net::TcpListener;
 
+/// sqlparser's own log (through the `log` crate) quotes whole statements and their tokens at
+/// debug level: silenced whatever `RUST_LOG` says, so literals reach no log.
+const SQL_PARSER_SILENT: &str = "sqlparser=off";
+
 /// How often `serve` and `sandbox` look at the config file for changes.
 const DEFAULT_CONFIG_POLL_INTERVAL_MS: u64 = 1000;
 
@@ -89,10 +93,10 @@ enum Cmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     let logs = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(filter.add_directive(SQL_PARSER_SILENT.parse().expect("a directive")))
         .with_writer(std::io::stderr);
     match cli.log_format {
         LogFormat::Text => logs.init(),
@@ -162,8 +166,8 @@ fn runtime(worker_threads: Option<usize>) -> anyhow::Result<tokio::runtime::Runt
 fn check_config(file: &std::path::Path) -> anyhow::Result<ExitCode> {
     match shardgate_config::load(file) {
         Ok(topology) => {
-            if let Err(e) = shardgate_server::check_tls(&topology) {
-                eprintln!("{}: server.tls_cert_file: {e}", file.display());
+            if let Err((key, e)) = shardgate_server::check_tls(&topology) {
+                eprintln!("{}: {key}: {e}", file.display());
                 return Ok(ExitCode::FAILURE);
             }
             say!("{}: ok: {}", file.display(), topology.summary())?;

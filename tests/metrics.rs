@@ -363,3 +363,96 @@ async fn an_exhausted_pool_is_counted() {
     drop((holder, other));
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_connections_are_counted_by_state_and_refusals_by_reason() {
+    let _serial = SERIAL.lock().await;
+    let server = "[server]\nmax_client_connections = 4\nmax_connect_errors = 2\n";
+    let env = TestEnv::start_rendered(1, 0, |sandbox, listen| {
+        sandbox
+            .config_toml(listen)
+            .replacen("[server]\n", server, 1)
+    })
+    .await;
+    let addr = metrics_endpoint(&env).await;
+    let states = |scrape: &Scrape| -> Vec<f64> {
+        ["handshaking", "idle", "running", "pinned"]
+            .iter()
+            .map(|state| {
+                let labels = [("state", *state)];
+                sample(scrape, "shardgate_client_connections_by_state", &labels).unwrap_or(0.0)
+            })
+            .collect()
+    };
+    let before = scrape(addr).await;
+    let at_rest = states(&before);
+
+    // One connection in each state: logged in and waiting; in a transaction (its connection
+    // pinned); running a statement; connected but not logged in.
+    let idle = env.connect().await;
+    let mut pinned = env.connect().await;
+    pinned.query_drop("BEGIN").await.unwrap();
+    pinned
+        .query_drop("SELECT * FROM users WHERE id = 1")
+        .await
+        .unwrap();
+    let mut running = env.connect().await;
+    let sleeping = tokio::spawn(async move {
+        running.query_drop("SELECT SLEEP(3)").await.unwrap();
+        running
+    });
+    let mut handshaking = tokio::net::TcpStream::connect(("127.0.0.1", env.port))
+        .await
+        .unwrap();
+    let mut greeting = [0u8; 4];
+    tokio::io::AsyncReadExt::read_exact(&mut handshaking, &mut greeting)
+        .await
+        .unwrap();
+    let expected: Vec<f64> = at_rest.iter().map(|n| n + 1.0).collect();
+    let mut now = states(&scrape(addr).await);
+    for _ in 0..50 {
+        if now == expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        now = states(&scrape(addr).await);
+    }
+    assert_eq!(now, expected, "handshaking, idle, running, pinned");
+
+    // The fifth is refused: max_client_connections = 4.
+    let (code, ..) =
+        server_error(mysql_async::Conn::new(mysql_async::Opts::from(env.opts())).await);
+    assert_eq!(code, 1040);
+    drop(handshaking);
+    drop(idle);
+    // Two failed logins block the address.
+    let wrong = mysql_async::Opts::from(env.opts().pass(Some("wrong")));
+    for _ in 0..2 {
+        let (code, ..) = server_error(mysql_async::Conn::new(wrong.clone()).await);
+        assert_eq!(code, 1045);
+    }
+    let (code, ..) = server_error(mysql_async::Conn::new(wrong.clone()).await);
+    assert_eq!(code, 1129);
+
+    let running = sleeping.await.unwrap();
+    drop((pinned, running));
+    let after = scrape(addr).await;
+    let grew = |name: &str, labels: &[(&str, &str)]| {
+        counter(&after, name, labels) - counter(&before, name, labels)
+    };
+    assert_eq!(grew("shardgate_login_failures_total", &[]), 2.0);
+    let refused = "shardgate_connections_refused_total";
+    assert_eq!(grew(refused, &[("reason", "too_many_connections")]), 1.0);
+    assert_eq!(grew(refused, &[("reason", "host_blocked")]), 1.0);
+    // Every connection gone: every state back where it was.
+    let mut now = states(&after);
+    for _ in 0..50 {
+        if now == at_rest {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        now = states(&scrape(addr).await);
+    }
+    assert_eq!(now, at_rest);
+    env.stop().await;
+}

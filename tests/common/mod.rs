@@ -42,9 +42,15 @@ impl TestEnv {
         replicas: usize,
         render: impl FnOnce(&Sandbox, &str) -> String,
     ) -> TestEnv {
-        let sandbox = Sandbox::start(SandboxSpec::new(shards, replicas))
-            .await
-            .expect("sandbox starts");
+        Self::start_spec(SandboxSpec::new(shards, replicas), render).await
+    }
+
+    /// Like `start_rendered`, for the sandbox `spec` describes.
+    pub async fn start_spec(
+        spec: SandboxSpec,
+        render: impl FnOnce(&Sandbox, &str) -> String,
+    ) -> TestEnv {
+        let sandbox = Sandbox::start(spec).await.expect("sandbox starts");
         sandbox.create_sample_schema().await.expect("sample schema");
         let listener = TcpListener::bind("127.0.0.1:0")
             .await

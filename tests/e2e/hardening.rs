@@ -1,6 +1,8 @@
 //! Hostile and careless clients: ones that never finish connecting, declare huge packets, send
-//! parameter types no client library sends, or exceed `max_allowed_packet`; accounts stored
-//! as mysql_native_password hashes; and the command line used in pipes.
+//! parameter types no client library sends, or exceed `max_allowed_packet`; too many
+//! connections (1040) and repeated wrong passwords (1129); accounts stored as
+//! mysql_native_password hashes; the command line used in pipes; and a log at trace level that
+//! holds no password and no literal.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -280,4 +282,273 @@ fn route_into_a_reader_that_stops_early_does_not_panic() {
         "exit 0 (or a signal): {:?} {stderr}",
         out.status
     );
+}
+
+/// The first packet the proxy sends on a fresh connection (the greeting, or an ERR in its
+/// place): its sequence id and payload.
+async fn first_packet(stream: &mut TcpStream) -> (u8, Vec<u8>) {
+    let mut header = [0u8; 4];
+    stream.read_exact(&mut header).await.unwrap();
+    let len = usize::from(header[0]) | usize::from(header[1]) << 8 | usize::from(header[2]) << 16;
+    let mut payload = vec![0; len];
+    stream.read_exact(&mut payload).await.unwrap();
+    (header[3], payload)
+}
+
+/// A connection to the proxy from another loopback address than 127.0.0.1.
+async fn connect_from(source: &str, env: &TestEnv) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
+    let proxy = format!("127.0.0.1:{}", env.port).parse().unwrap();
+    socket.connect(proxy).await.unwrap()
+}
+
+/// Retries `Conn::new` until it succeeds (the proxy frees a slot once it has seen a client go).
+async fn connect_eventually(opts: Opts) -> Conn {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match Conn::new(opts.clone()).await {
+            Ok(conn) => return conn,
+            Err(_) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("no connection within 30 s: {e}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_past_max_client_connections_get_1040_before_the_handshake() {
+    let env = env_with("max_client_connections = 3", "").await;
+    let addr = ("127.0.0.1", env.port);
+    // Two clients logged in and one still in its handshake take the three slots.
+    let mut first = env.connect().await;
+    let second = env.connect().await;
+    let mut handshaking = TcpStream::connect(addr).await.unwrap();
+    let (_, greeting) = first_packet(&mut handshaking).await;
+    assert_eq!(greeting[0], 10, "a greeting");
+
+    // The fourth gets MariaDB's ERR in place of the greeting: sequence 0, no SQLSTATE (the
+    // client's capabilities are not known yet), then the end of the stream.
+    let mut refused = TcpStream::connect(addr).await.unwrap();
+    let (seq, packet) = first_packet(&mut refused).await;
+    assert_eq!(
+        (seq, packet.as_slice()),
+        (0, &b"\xff\x10\x04Too many connections"[..])
+    );
+    assert!(closed_within(&mut refused, Duration::from_secs(30))
+        .await
+        .is_some());
+    // Client libraries report MariaDB's own error.
+    let (code, _, message) = server_error(Conn::new(Opts::from(env.opts())).await);
+    assert_eq!((code, message.as_str()), (1040, "Too many connections"));
+
+    // Those connected are served as before; a slot given back is taken again.
+    assert_eq!(
+        rows(&mut first, "SELECT 1").await,
+        vec![vec![Some("1".into())]]
+    );
+    drop(second);
+    let mut third = connect_eventually(Opts::from(env.opts())).await;
+    assert_eq!(
+        rows(&mut third, "SELECT 2").await,
+        vec![vec![Some("2".into())]]
+    );
+    drop(handshaking);
+    drop((first, third));
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_block_the_client_address_for_host_block_ms() {
+    let env = env_with("max_connect_errors = 3\nhost_block_ms = 3000", "").await;
+    let with = |password: &str| Opts::from(env.opts().pass(Some(password.to_owned())));
+    let fail = |times: usize| {
+        let with = &with;
+        async move {
+            for _ in 0..times {
+                let (code, ..) = server_error(Conn::new(with("wrong")).await);
+                assert_eq!(code, 1045);
+            }
+        }
+    };
+    // A login that succeeds starts the count over, as on MariaDB.
+    fail(2).await;
+    drop(Conn::new(with("app")).await.unwrap());
+    fail(2).await;
+    drop(Conn::new(with("app")).await.unwrap());
+
+    // The third failure in a row blocks the address: even the right password is refused,
+    // with MariaDB's 1129 in place of the greeting.
+    fail(3).await;
+    let (code, _, message) = server_error(Conn::new(with("app")).await);
+    assert_eq!(code, 1129, "{message}");
+    assert!(
+        message.starts_with(
+            "Host '127.0.0.1' is blocked because of many connection errors; it is unblocked in "
+        ),
+        "{message}"
+    );
+    let mut raw = TcpStream::connect(("127.0.0.1", env.port)).await.unwrap();
+    let (seq, packet) = first_packet(&mut raw).await;
+    assert_eq!((seq, &packet[..3]), (0, &b"\xff\x69\x04"[..]));
+
+    // Another address is not blocked.
+    let mut other = connect_from("127.0.0.2", &env).await;
+    let (_, greeting) = first_packet(&mut other).await;
+    assert_eq!(greeting[0], 10, "a greeting for 127.0.0.2");
+    drop(other);
+
+    // After host_block_ms the address is let in again.
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    let mut conn = Conn::new(with("app")).await.unwrap();
+    assert_eq!(
+        rows(&mut conn, "SELECT 1").await,
+        vec![vec![Some("1".into())]]
+    );
+    drop(conn);
+    env.stop().await;
+}
+
+/// The `shardgate serve` child; killed when dropped (also when the test panics).
+struct ServeProcess(std::process::Child);
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_password_and_no_literal_reaches_the_log_at_trace_level() {
+    // Every secret is a string found nowhere else: the test searches the whole log for each.
+    const CLIENT_PASSWORD: &str = "Client-pw-Secret-0001";
+    const WRONG_PASSWORD: &str = "Wrong-guess-Secret-0002";
+    const BACKEND_PASSWORD: &str = "Backend-pw-Secret-0003";
+    const EMAIL: &str = "email-Secret-0004@example.com";
+    const NAME: &str = "Name-Secret-0005";
+    const LOOKUP: &str = "Lookup-Secret-0006";
+    const NEAR_SYNTAX_ERROR: &str = "Syntax-Secret-0007";
+    const PARAMETER: &str = "Param-Secret-0008";
+    const NUMBER: &str = "987654321";
+    let mut sandbox = shardgate_sandbox::Sandbox::start(shardgate_sandbox::SandboxSpec::new(1, 0))
+        .await
+        .expect("sandbox starts");
+    sandbox.create_sample_schema().await.unwrap();
+    let primary = sandbox.shards()[0].primary.clone();
+    let backend_account = format!(
+        "CREATE USER 'gate'@'127.0.0.1' IDENTIFIED BY '{BACKEND_PASSWORD}'; \
+         GRANT ALL ON *.* TO 'gate'@'127.0.0.1'"
+    );
+    for sql in backend_account.split("; ") {
+        sandbox.exec(&primary, sql).await.unwrap();
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = sandbox
+        .config_toml(&format!("127.0.0.1:{port}"))
+        // Every statement is a slow one: its digest is logged.
+        .replacen("[server]\n", "[server]\nslow_query_ms = 1\n", 1)
+        .replacen(
+            "user = \"shardgate\"\npassword = \"shardgate\"",
+            &format!("user = \"gate\"\npassword = \"{BACKEND_PASSWORD}\""),
+            1,
+        )
+        + &format!("\n[[users]]\nname = \"keeper\"\npassword = \"{CLIENT_PASSWORD}\"\n");
+    let config_path = sandbox.dir().join("secrets.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let log_path = sandbox.dir().join("trace.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_shardgate"))
+        .args(["serve", "--config"])
+        .arg(&config_path)
+        .env("RUST_LOG", "trace")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .expect("start shardgate serve");
+    let serve = ServeProcess(child);
+    let opts = |password: &str| {
+        Opts::from(
+            mysql_async::OptsBuilder::default()
+                .ip_or_hostname("127.0.0.1")
+                .tcp_port(port)
+                .user(Some("keeper"))
+                .pass(Some(password.to_owned()))
+                .db_name(Some(shardgate_sandbox::DATABASE))
+                .prefer_socket(false),
+        )
+    };
+    let mut conn = connect_eventually(opts(CLIENT_PASSWORD)).await;
+
+    // 30 wrong passwords: refused, and logged at a bounded rate.
+    for _ in 0..30 {
+        let (code, ..) = server_error(Conn::new(opts(WRONG_PASSWORD)).await);
+        assert_eq!(code, 1045);
+    }
+    // Statements whose literals are secrets, some of them failing with an error that quotes
+    // them (a duplicate key, a syntax error).
+    let insert =
+        format!("INSERT INTO users (id, email, name) VALUES ({NUMBER}, '{EMAIL}', '{NAME}')");
+    conn.query_drop(&insert).await.unwrap();
+    let again = insert.replacen(NUMBER, "5", 1);
+    let (code, _, message) = server_error(conn.query_drop(&again).await);
+    assert_eq!(code, 1062);
+    assert!(
+        message.contains(EMAIL),
+        "the client sees the value: {message}"
+    );
+    let lookup = format!("SELECT name FROM users WHERE email = '{LOOKUP}' OR id = {NUMBER}");
+    assert_eq!(rows(&mut conn, &lookup).await.len(), 1);
+    let broken = format!("SELECT name FROM users WHERE id = 1 ORDERR BY '{NEAR_SYNTAX_ERROR}'");
+    let (code, _, message) = server_error(conn.query_drop(&broken).await);
+    assert_eq!(code, 1064);
+    assert!(message.contains(NEAR_SYNTAX_ERROR), "{message}");
+    let found: Vec<String> = conn
+        .exec("SELECT name FROM users WHERE email = ?", (EMAIL,))
+        .await
+        .unwrap();
+    assert_eq!(found, [NAME]);
+    let _: Vec<String> = conn
+        .exec("SELECT name FROM users WHERE name = ?", (PARAMETER,))
+        .await
+        .unwrap();
+    drop(conn);
+    drop(serve);
+
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    for secret in [
+        CLIENT_PASSWORD,
+        WRONG_PASSWORD,
+        BACKEND_PASSWORD,
+        EMAIL,
+        NAME,
+        LOOKUP,
+        NEAR_SYNTAX_ERROR,
+        PARAMETER,
+        NUMBER,
+    ] {
+        let leaks: Vec<&str> = log.lines().filter(|l| l.contains(secret)).collect();
+        assert!(
+            leaks.is_empty(),
+            "{secret} in the log:\n{}",
+            leaks.join("\n")
+        );
+    }
+    // What the log does say: errors by code, their messages and statements digested.
+    assert!(log.contains("DEBUG"), "a debug-level log");
+    assert!(log.contains("Duplicate entry ?"), "{log}");
+    assert!(
+        log.contains("INSERT INTO users (id, email, name) VALUES (?, ?, ?)"),
+        "{log}"
+    );
+    let denied = log.lines().filter(|l| l.contains("access denied")).count();
+    assert!(
+        (1..=20).contains(&denied),
+        "30 failed logins, {denied} lines: at most 20 per 10 s"
+    );
+    sandbox.stop().await;
 }

@@ -6,11 +6,12 @@ use std::time::Instant;
 
 use shardgate_config::Endpoint;
 use shardgate_protocol::client_handshake::{
-    login, BackendHello, BackendLogin, BACKEND_BASE_CAPABILITIES,
+    login_with_tls, BackendHello, BackendLogin, BACKEND_BASE_CAPABILITIES,
 };
 use shardgate_protocol::forward::{drain_response, forward_response, ForwardError};
 use shardgate_protocol::local_infile;
 use shardgate_protocol::response::{Finish, ResponseScanner};
+use shardgate_protocol::tls::{BackendStream, BackendTls};
 use shardgate_protocol::{
     CapabilityFlags, Command, MariadbCapabilities, PacketConn, ProtocolError, StatusFlags,
 };
@@ -102,7 +103,7 @@ pub struct Credentials {
 /// A logged-in backend connection, with the session state it currently carries.
 #[derive(Debug)]
 pub struct BackendConn {
-    conn: PacketConn<TcpStream>,
+    conn: PacketConn<BackendStream>,
     endpoint: Arc<str>,
     pub flavor: Flavor,
     pub hello: BackendHello,
@@ -165,6 +166,7 @@ impl BackendConn {
         creds: &Credentials,
         flavor: Flavor,
         statement_capacity: usize,
+        tls: Option<&BackendTls>,
     ) -> Result<Self, BackendError> {
         let connect_err = |source| BackendError::Connect {
             endpoint: label.to_string(),
@@ -176,8 +178,8 @@ impl BackendConn {
         stream
             .set_nodelay(true)
             .map_err(|e| connect_err(e.into()))?;
-        let mut conn = PacketConn::new(stream);
-        let hello = login(
+        let mut conn = PacketConn::new(BackendStream::Plain(stream));
+        let hello = login_with_tls(
             &mut conn,
             &BackendLogin {
                 user: &creds.user,
@@ -186,6 +188,8 @@ impl BackendConn {
                 capabilities: BACKEND_BASE_CAPABILITIES | flavor.capabilities,
                 mariadb_capabilities: flavor.mariadb,
             },
+            tls,
+            &endpoint.host,
         )
         .await
         .map_err(connect_err)?;
@@ -504,7 +508,12 @@ impl BackendConn {
     /// socket with no command outstanding means EOF or garbage, either way unusable.
     pub fn closed_by_peer(&self) -> bool {
         let mut probe = [0u8; 1];
-        match self.conn.stream().try_read(&mut probe) {
+        // Under TLS too, the socket itself: an idle connection has nothing to read, not even
+        // TLS records, so anything there (an alert, EOF) ends it.
+        let Some(tcp) = self.conn.stream().tcp() else {
+            return true;
+        };
+        match tcp.try_read(&mut probe) {
             Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
             Ok(_) => true,
         }

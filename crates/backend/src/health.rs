@@ -50,6 +50,9 @@ pub struct HealthSettings {
     pub fall: u32,
     /// Sent on every check; empty to skip it (the status statements still prove liveness).
     pub validation_query: String,
+    /// TLS as the proxy's own backend connections use it (`[backend] tls`): an account
+    /// created `REQUIRE SSL` is checked over TLS too.
+    pub tls: shardgate_config::BackendTls,
 }
 
 impl Default for HealthSettings {
@@ -63,6 +66,7 @@ impl Default for HealthSettings {
             rise: 2,
             fall: 1,
             validation_query: "SELECT 1".to_owned(),
+            tls: shardgate_config::BackendTls::Disabled,
         }
     }
 }
@@ -630,6 +634,31 @@ impl Checker {
             .stmt_cache_size(0)
     }
 
+    /// A control connection, over TLS as `[backend] tls` asks (with `preferred`, in plain text
+    /// to a server that offers no TLS, as the pool's connections go).
+    async fn connect(&self) -> Result<Conn, mysql_async::Error> {
+        use shardgate_config::BackendTls as Mode;
+        let plain = self.opts();
+        let ssl = mysql_async::SslOpts::default();
+        let ssl = match &self.settings.tls {
+            Mode::Disabled => return Conn::new(plain).await,
+            Mode::Preferred | Mode::Required => ssl.with_danger_accept_invalid_certs(true),
+            Mode::VerifyCa(ca) => ssl
+                .with_root_certs(vec![ca.clone().into()])
+                .with_disable_built_in_roots(true)
+                .with_danger_skip_domain_validation(true),
+            Mode::VerifyIdentity(ca) => ssl
+                .with_root_certs(vec![ca.clone().into()])
+                .with_disable_built_in_roots(true),
+        };
+        match Conn::new(plain.clone().ssl_opts(ssl)).await {
+            Err(mysql_async::Error::Driver(
+                mysql_async::DriverError::NoClientSslFlagFromServer,
+            )) if self.settings.tls == Mode::Preferred => Conn::new(plain).await,
+            other => other,
+        }
+    }
+
     /// One check: on the kept connection, or a new one. A kept connection that turns out
     /// broken (the server restarted, or closed it) gets one retry on a fresh connection, so
     /// a server that is fine is not reported down for a stale socket. Bounded by about
@@ -649,7 +678,7 @@ impl Checker {
 
     async fn check_once(&mut self) -> Result<Observation, ConnFailed> {
         if self.conn.is_none() {
-            let conn = step(self.settings.connect_timeout, Conn::new(self.opts()))
+            let conn = step(self.settings.connect_timeout, self.connect())
                 .await
                 // A fresh connection that fails is no reason to retry.
                 .map_err(|e| ConnFailed {

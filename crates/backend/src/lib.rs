@@ -18,7 +18,25 @@ pub use replica_choice::{
 };
 pub use statements::StatementCache;
 
+use shardgate_protocol::tls::{BackendTls, Verify};
 use shardgate_protocol::{ProtocolError, ServerErr};
+
+/// `[backend] tls` made ready: the connector (`None`: plain connections), or why it could not
+/// be built, which every connection then fails with.
+pub type TlsSetup = Result<Option<BackendTls>, String>;
+
+/// Builds the connector `[backend] tls` asks for, reading its CA file.
+pub fn tls_setup(tls: &shardgate_config::BackendTls) -> TlsSetup {
+    use shardgate_config::BackendTls as Mode;
+    let (verify, required) = match tls {
+        Mode::Disabled => return Ok(None),
+        Mode::Preferred => (Verify::Nothing, false),
+        Mode::Required => (Verify::Nothing, true),
+        Mode::VerifyCa(_) => (Verify::Ca, true),
+        Mode::VerifyIdentity(_) => (Verify::Identity, true),
+    };
+    BackendTls::new(verify, tls.ca_file(), required).map(Some)
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {

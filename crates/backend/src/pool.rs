@@ -35,6 +35,8 @@ pub struct Pool {
     label: Arc<str>,
     settings: PoolSettings,
     creds: Credentials,
+    /// `[backend] tls`, ready to connect with.
+    tls: crate::TlsSetup,
     inner: Mutex<Inner>,
     returned: Notify,
     /// Checkouts waiting for a connection to come back.
@@ -82,6 +84,7 @@ impl Pool {
         user: &str,
         password: &str,
         database: &str,
+        tls: crate::TlsSetup,
     ) -> Arc<Self> {
         let pool = Arc::new(Pool {
             endpoint,
@@ -92,6 +95,7 @@ impl Pool {
                 password: password.to_owned(),
                 database: database.to_owned(),
             },
+            tls,
             inner: Mutex::new(Inner::default()),
             returned: Notify::new(),
             waiting: AtomicUsize::new(0),
@@ -233,6 +237,18 @@ impl Pool {
 
     async fn open(&self, flavor: Flavor) -> Result<BackendConn, BackendError> {
         let timeout = self.settings.connect_timeout;
+        let tls = match &self.tls {
+            Ok(tls) => tls.as_ref(),
+            // Never a plain connection in place of the TLS one the config asks for.
+            Err(e) => {
+                return Err(BackendError::Connect {
+                    endpoint: self.label.to_string(),
+                    source: shardgate_protocol::ProtocolError::Unsupported(format!(
+                        "[backend] tls: {e}"
+                    )),
+                })
+            }
+        };
         match tokio::time::timeout(
             timeout,
             BackendConn::connect(
@@ -241,6 +257,7 @@ impl Pool {
                 &self.creds,
                 flavor,
                 self.settings.max_prepared_statements,
+                tls,
             ),
         )
         .await

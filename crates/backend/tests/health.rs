@@ -24,6 +24,7 @@ fn settings() -> HealthSettings {
         rise: 2,
         fall: 1,
         validation_query: "SELECT 1".into(),
+        tls: Default::default(),
     }
 }
 

@@ -35,6 +35,10 @@ pub(crate) struct ServerSchema {
     pub tls_key_file: Option<Spanned<String>>,
     pub handshake_timeout_ms: Option<Spanned<i64>>,
     pub max_allowed_packet: Option<Spanned<i64>>,
+    pub max_client_connections: Option<Spanned<i64>>,
+    pub max_connect_errors: Option<Spanned<i64>>,
+    pub host_block_ms: Option<Spanned<i64>>,
+    pub require_tls: Option<Spanned<bool>>,
 }
 
 /// One `[[users]]` entry: a client account the proxy accepts.
@@ -44,6 +48,7 @@ pub(crate) struct UserSchema {
     pub name: Option<Spanned<String>>,
     pub password: Option<Spanned<String>>,
     pub admin: Option<Spanned<bool>>,
+    pub require_tls: Option<Spanned<bool>>,
 }
 
 /// `[backend]`: how the proxy logs in to every MariaDB.
@@ -54,6 +59,8 @@ pub(crate) struct BackendSchema {
     pub password: Option<Spanned<String>>,
     pub database: Option<Spanned<String>>,
     pub pool: Option<Spanned<PoolSchema>>,
+    pub tls: Option<Spanned<String>>,
+    pub tls_ca_file: Option<Spanned<String>>,
 }
 
 /// `[backend.pool]`; numbers are `i64` so that negative values get our own message.

@@ -80,7 +80,22 @@ pub struct ServerSettings {
     /// The largest command a client may send (MariaDB's `max_allowed_packet`); a larger one
     /// gets error 1153 and the connection is closed.
     pub max_allowed_packet: usize,
+    /// Client connections open at once (handshaking ones included); one more is refused with
+    /// MariaDB's 1040 before the handshake.
+    pub max_client_connections: usize,
+    /// Failed logins from one client address after which it is refused (1129) for
+    /// `host_block`; 0 turns the limit off.
+    pub max_connect_errors: u64,
+    /// How long a blocked address stays blocked, and how long a failure counts.
+    pub host_block: Duration,
+    /// Every client must use TLS: plain logins get 1045.
+    pub require_tls: bool,
 }
+
+/// `[server] max_client_connections` when not set.
+pub const DEFAULT_MAX_CLIENT_CONNECTIONS: usize = 10_000;
+/// `[server] max_connect_errors` when not set: MariaDB's default.
+pub const DEFAULT_MAX_CONNECT_ERRORS: u64 = 100;
 
 /// `[server] max_allowed_packet` when not set: MariaDB 10.11's default, 16 MiB.
 pub const DEFAULT_MAX_ALLOWED_PACKET: usize = 16 * 1024 * 1024;
@@ -134,26 +149,103 @@ impl Default for ServerSettings {
             tls: None,
             handshake_timeout: Duration::from_secs(10),
             max_allowed_packet: DEFAULT_MAX_ALLOWED_PACKET,
+            max_client_connections: DEFAULT_MAX_CLIENT_CONNECTIONS,
+            max_connect_errors: DEFAULT_MAX_CONNECT_ERRORS,
+            host_block: Duration::from_secs(5 * 60),
+            require_tls: false,
         }
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct UserAccount {
     pub name: String,
     /// The password, or its mysql_native_password hash (`*` + 40 hex digits), as configured.
     pub password: String,
     /// May run the proxy's admin statements (`SHOW SHARDGATE …`).
     pub admin: bool,
+    /// Logs in over TLS only (as MariaDB's `REQUIRE SSL`).
+    pub require_tls: bool,
 }
 
-#[derive(Debug, Clone)]
+/// Without the password: a topology printed with `{:?}` must not show it.
+impl fmt::Debug for UserAccount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserAccount")
+            .field("name", &self.name)
+            .field("admin", &self.admin)
+            .field("require_tls", &self.require_tls)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone)]
 pub struct BackendSettings {
     pub user: String,
     pub password: String,
     /// The database every backend connection starts in (and the session default).
     pub database: String,
     pub pool: PoolSettings,
+    /// Whether and how backend connections use TLS.
+    pub tls: BackendTls,
+}
+
+/// Without the password: a topology printed with `{:?}` must not show it.
+impl fmt::Debug for BackendSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BackendSettings")
+            .field("user", &self.user)
+            .field("database", &self.database)
+            .field("pool", &self.pool)
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `[backend] tls` and `tls_ca_file`: TLS on the proxy's connections to the servers.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum BackendTls {
+    /// Plain connections.
+    #[default]
+    Disabled,
+    /// TLS when the server offers it, its certificate not checked; plain otherwise.
+    Preferred,
+    /// TLS always (a server without it is an error), its certificate not checked.
+    Required,
+    /// TLS with a certificate signed by the CA in the file; the host name is not checked.
+    VerifyCa(std::path::PathBuf),
+    /// TLS with a certificate signed by the CA in the file and naming the endpoint's host.
+    VerifyIdentity(std::path::PathBuf),
+}
+
+impl BackendTls {
+    /// The config spellings of the modes, in order of strictness.
+    pub const MODES: [&'static str; 5] = [
+        "disabled",
+        "preferred",
+        "required",
+        "verify_ca",
+        "verify_identity",
+    ];
+
+    /// The config spelling.
+    pub fn mode(&self) -> &'static str {
+        match self {
+            BackendTls::Disabled => "disabled",
+            BackendTls::Preferred => "preferred",
+            BackendTls::Required => "required",
+            BackendTls::VerifyCa(_) => "verify_ca",
+            BackendTls::VerifyIdentity(_) => "verify_identity",
+        }
+    }
+
+    /// The CA file the server certificates are checked against, in the verifying modes.
+    pub fn ca_file(&self) -> Option<&std::path::Path> {
+        match self {
+            BackendTls::VerifyCa(ca) | BackendTls::VerifyIdentity(ca) => Some(ca),
+            _ => None,
+        }
+    }
 }
 
 /// Where the MySQL front door listens when `[server] listen` is not set.

@@ -20,8 +20,8 @@ use crate::schema::{
     ShardSchema, TableSchema, UserSchema,
 };
 use crate::{
-    BackendSettings, Consistency, Endpoint, PoolSettings, ReplicationSettings, ServerSettings,
-    Shard, ShardKeyType, TableRule, TlsFiles, Topology, UserAccount,
+    BackendSettings, BackendTls, Consistency, Endpoint, PoolSettings, ReplicationSettings,
+    ServerSettings, Shard, ShardKeyType, TableRule, TlsFiles, Topology, UserAccount,
 };
 
 /// Most virtual nodes per shard a config may ask for.
@@ -48,7 +48,11 @@ struct TableDraft {
 /// Checks everything in `doc`; the topology only when no problem was found.
 pub(crate) fn build(doc: Document, d: &mut Diagnostics<'_>) -> Option<Topology> {
     let server = server(doc.server.as_ref(), d);
-    let users = users(&doc.users, d);
+    let tls_configured = doc
+        .server
+        .as_ref()
+        .is_some_and(|s| s.get_ref().tls_cert_file.is_some());
+    let users = users(&doc.users, tls_configured, d);
     let backend = backend(doc.backend.as_ref(), d);
     let virtual_nodes = virtual_nodes(doc.ring.as_ref(), d);
     let shards = shards(&doc.shards, d);
@@ -258,7 +262,40 @@ fn server(schema: Option<&Spanned<ServerSchema>>, d: &mut Diagnostics<'_>) -> Se
             ),
         }
     }
+    if let Some(n) = positive(
+        &schema.max_client_connections,
+        "server.max_client_connections",
+        d,
+    ) {
+        settings.max_client_connections = usize::try_from(n).unwrap_or(usize::MAX);
+    }
+    if let Some(errors) = &schema.max_connect_errors {
+        match u64::try_from(*errors.get_ref()) {
+            Ok(n) => settings.max_connect_errors = n,
+            Err(_) => d.at(
+                errors.span(),
+                "server.max_connect_errors",
+                format!(
+                    "must not be negative (got {}; 0 turns the limit off)",
+                    errors.get_ref()
+                ),
+            ),
+        }
+    }
+    if let Some(ms) = positive(&schema.host_block_ms, "server.host_block_ms", d) {
+        settings.host_block = Duration::from_millis(ms);
+    }
     settings.tls = tls_files(schema, d);
+    if let Some(required) = &schema.require_tls {
+        settings.require_tls = *required.get_ref();
+        if settings.require_tls && schema.tls_cert_file.is_none() {
+            d.at(
+                required.span(),
+                "server.require_tls",
+                "require_tls needs tls_cert_file and tls_key_file: without a certificate no client could log in",
+            );
+        }
+    }
     settings
 }
 
@@ -319,7 +356,13 @@ fn tls_files(schema: &ServerSchema, d: &mut Diagnostics<'_>) -> Option<TlsFiles>
     })
 }
 
-fn users(items: &[Option<Spanned<UserSchema>>], d: &mut Diagnostics<'_>) -> Vec<UserAccount> {
+/// The `[[users]]` accounts; `tls_configured`: `[server]` names a certificate, which an
+/// account that requires TLS needs.
+fn users(
+    items: &[Option<Spanned<UserSchema>>],
+    tls_configured: bool,
+    d: &mut Diagnostics<'_>,
+) -> Vec<UserAccount> {
     if items.is_empty() {
         d.error(
             None,
@@ -388,6 +431,14 @@ fn users(items: &[Option<Spanned<UserSchema>>], d: &mut Diagnostics<'_>) -> Vec<
                 None => Some(password.get_ref().clone()),
             },
         };
+        let require_tls = user.require_tls.as_ref().is_some_and(|r| *r.get_ref());
+        if let (true, false, Some(required)) = (require_tls, tls_configured, &user.require_tls) {
+            d.at(
+                required.span(),
+                format!("{key}.require_tls"),
+                format!("{who} requires TLS, but [server] sets no tls_cert_file and tls_key_file: it could never log in"),
+            );
+        }
         if let (Some(name), Some(password)) = (name, password) {
             // A bool already: TOML's type check rejected anything else with its line.
             let admin = user.admin.as_ref().is_some_and(|a| *a.get_ref());
@@ -395,6 +446,7 @@ fn users(items: &[Option<Spanned<UserSchema>>], d: &mut Diagnostics<'_>) -> Vec<
                 name,
                 password,
                 admin,
+                require_tls,
             });
         }
     }
@@ -430,11 +482,61 @@ fn backend(
     let password = text(&backend.password, "password", true);
     let database = text(&backend.database, "database", false);
     let pool = pool(backend.pool.as_ref().map(Spanned::get_ref), d);
+    let tls = backend_tls(backend, d);
     Some(BackendSettings {
         user: user?,
         password: password?,
         database: database?,
         pool: pool?,
+        tls: tls?,
+    })
+}
+
+/// `[backend] tls` and `tls_ca_file`: the verifying modes need the CA file, the others take none.
+fn backend_tls(backend: &BackendSchema, d: &mut Diagnostics<'_>) -> Option<BackendTls> {
+    let mode = match &backend.tls {
+        None => "disabled",
+        Some(mode) if BackendTls::MODES.contains(&mode.get_ref().as_str()) => mode.get_ref(),
+        Some(mode) => {
+            let message = format!(
+                "unknown TLS mode {:?} (expected one of: {})",
+                mode.get_ref(),
+                BackendTls::MODES.join(", ")
+            );
+            d.at(mode.span(), "backend.tls", message);
+            return None;
+        }
+    };
+    let verifies = matches!(mode, "verify_ca" | "verify_identity");
+    let ca = match (&backend.tls_ca_file, verifies) {
+        (None, false) => None,
+        (None, true) => {
+            let span = backend.tls.as_ref().map(Spanned::span);
+            let message = format!("tls = {mode:?} checks the servers' certificates against a CA: set tls_ca_file (a PEM file)");
+            d.error(span, "backend.tls_ca_file", message);
+            return None;
+        }
+        (Some(ca), false) => {
+            let message = format!("tls_ca_file is only read with tls = \"verify_ca\" or \"verify_identity\" (tls is {mode:?}): certificates would not be checked");
+            d.at(ca.span(), "backend.tls_ca_file", message);
+            return None;
+        }
+        (Some(ca), true) => {
+            let path = std::path::PathBuf::from(ca.get_ref());
+            if !path.is_file() {
+                let message = format!("no such file: {}", path.display());
+                d.at(ca.span(), "backend.tls_ca_file", message);
+                return None;
+            }
+            Some(path)
+        }
+    };
+    Some(match (mode, ca) {
+        ("preferred", _) => BackendTls::Preferred,
+        ("required", _) => BackendTls::Required,
+        ("verify_ca", Some(ca)) => BackendTls::VerifyCa(ca),
+        ("verify_identity", Some(ca)) => BackendTls::VerifyIdentity(ca),
+        _ => BackendTls::Disabled,
     })
 }
 

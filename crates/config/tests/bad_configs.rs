@@ -323,7 +323,7 @@ fn every_unknown_key_of_one_entry() {
         &base_with("user = \"shardgate\"", "usr = \"shardgate\"\nuser = \"x\"\ncolour = \"blue\""),
         &[
             "t.toml:9: backend.usr: unknown key (did you mean \"user\"?)",
-            "t.toml:11: backend.colour: unknown key (expected one of: user, password, database, pool)",
+            "t.toml:11: backend.colour: unknown key (expected one of: user, password, database, pool, tls, tls_ca_file)",
         ],
     );
 }

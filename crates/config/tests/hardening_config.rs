@@ -1,5 +1,7 @@
-//! The hardening keys: `[server] handshake_timeout_ms`, `max_allowed_packet`, and
-//! `[[users]] password` given as a mysql_native_password hash.
+//! The hardening keys: `[server] handshake_timeout_ms`, `max_allowed_packet`,
+//! `max_client_connections`, `max_connect_errors`, `host_block_ms`, `require_tls`;
+//! `[[users]] password` given as a mysql_native_password hash, `[[users]] require_tls`;
+//! `[backend] tls` and `tls_ca_file`.
 
 mod common;
 
@@ -90,5 +92,157 @@ fn a_malformed_hash_names_its_line_and_key() {
     assert_problems(
         &text,
         &["t.toml:6: users[0].password: malformed mysql_native_password hash: `*` must be followed by 40 hex digits (0-9, A-F)"],
+    );
+}
+
+/// A file that exists, to stand for a PEM file (validation only checks that it is there).
+const SOME_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+
+/// `BASE` with TLS toward clients configured.
+fn with_client_tls(extra_server: &str) -> String {
+    base_with(
+        LISTEN,
+        &format!("{LISTEN}\ntls_cert_file = \"{SOME_FILE}\"\ntls_key_file = \"{SOME_FILE}\"\n{extra_server}"),
+    )
+}
+
+#[test]
+fn connection_and_login_limits_default_to_ten_thousand_and_mariadbs_hundred() {
+    let t = shardgate_config::parse(BASE, "t.toml").unwrap();
+    assert_eq!(t.server.max_client_connections, 10_000);
+    assert_eq!(t.server.max_connect_errors, 100);
+    assert_eq!(t.server.host_block, Duration::from_secs(300));
+    assert!(!t.server.require_tls);
+    assert!(!t.users[0].require_tls);
+    assert_eq!(t.backend.tls, shardgate_config::BackendTls::Disabled);
+}
+
+#[test]
+fn connection_and_login_limits_are_read() {
+    let text = base_with(
+        LISTEN,
+        &format!(
+            "{LISTEN}\nmax_client_connections = 5\nmax_connect_errors = 0\nhost_block_ms = 1500"
+        ),
+    );
+    let t = shardgate_config::parse(&text, "t.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(t.server.max_client_connections, 5);
+    assert_eq!(t.server.max_connect_errors, 0, "0: no limit");
+    assert_eq!(t.server.host_block, Duration::from_millis(1500));
+}
+
+#[test]
+fn connection_and_login_limits_must_make_sense() {
+    let text = base_with(
+        LISTEN,
+        &format!(
+            "{LISTEN}\nmax_client_connections = 0\nmax_connect_errors = -1\nhost_block_ms = 0"
+        ),
+    );
+    assert_problems(
+        &text,
+        &[
+            "t.toml:3: server.max_client_connections: must be greater than 0 (got 0)",
+            "t.toml:4: server.max_connect_errors: must not be negative (got -1; 0 turns the limit off)",
+            "t.toml:5: server.host_block_ms: must be greater than 0 (got 0)",
+        ],
+    );
+}
+
+#[test]
+fn tls_may_be_required_of_every_client_or_of_one_account() {
+    let text = with_client_tls("require_tls = true");
+    let t = shardgate_config::parse(&text, "t.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert!(t.server.require_tls);
+    let text = with_client_tls("").replacen(
+        "password = \"secret\"",
+        "password = \"secret\"\nrequire_tls = true",
+        1,
+    );
+    let t = shardgate_config::parse(&text, "t.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert!(!t.server.require_tls);
+    assert!(t.users[0].require_tls);
+}
+
+#[test]
+fn requiring_tls_without_a_certificate_is_refused() {
+    let text = base_with(LISTEN, &format!("{LISTEN}\nrequire_tls = true"));
+    assert_problems(
+        &text,
+        &["t.toml:3: server.require_tls: require_tls needs tls_cert_file and tls_key_file: without a certificate no client could log in"],
+    );
+    let text = base_with(
+        "password = \"secret\"",
+        "password = \"secret\"\nrequire_tls = true",
+    );
+    assert_problems(
+        &text,
+        &["t.toml:7: users[0].require_tls: user \"app\" requires TLS, but [server] sets no tls_cert_file and tls_key_file: it could never log in"],
+    );
+}
+
+#[test]
+fn backend_tls_modes_are_read() {
+    use shardgate_config::BackendTls;
+    let with = |lines: &str| {
+        let text = base_with(
+            "database = \"app\"",
+            &format!("database = \"app\"\n{lines}"),
+        );
+        shardgate_config::parse(&text, "t.toml").unwrap_or_else(|e| panic!("{e}"))
+    };
+    assert_eq!(with("tls = \"disabled\"").backend.tls, BackendTls::Disabled);
+    assert_eq!(
+        with("tls = \"preferred\"").backend.tls,
+        BackendTls::Preferred
+    );
+    assert_eq!(with("tls = \"required\"").backend.tls, BackendTls::Required);
+    let ca = std::path::PathBuf::from(SOME_FILE);
+    let t = with(&format!(
+        "tls = \"verify_ca\"\ntls_ca_file = \"{SOME_FILE}\""
+    ));
+    assert_eq!(t.backend.tls, BackendTls::VerifyCa(ca.clone()));
+    let t = with(&format!(
+        "tls = \"verify_identity\"\ntls_ca_file = \"{SOME_FILE}\""
+    ));
+    assert_eq!(t.backend.tls, BackendTls::VerifyIdentity(ca));
+    assert_eq!(t.backend.tls.mode(), "verify_identity");
+}
+
+#[test]
+fn backend_tls_problems_name_their_line() {
+    let with = |lines: &str| {
+        base_with(
+            "database = \"app\"",
+            &format!("database = \"app\"\n{lines}"),
+        )
+    };
+    assert_problems(
+        &with("tls = \"on\""),
+        &["t.toml:12: backend.tls: unknown TLS mode \"on\" (expected one of: disabled, preferred, required, verify_ca, verify_identity)"],
+    );
+    assert_problems(
+        &with("tls = \"verify_identity\""),
+        &["t.toml:12: backend.tls_ca_file: tls = \"verify_identity\" checks the servers' certificates against a CA: set tls_ca_file (a PEM file)"],
+    );
+    assert_problems(
+        &with(&format!("tls = \"required\"\ntls_ca_file = \"{SOME_FILE}\"")),
+        &["t.toml:13: backend.tls_ca_file: tls_ca_file is only read with tls = \"verify_ca\" or \"verify_identity\" (tls is \"required\"): certificates would not be checked"],
+    );
+    assert_problems(
+        &with("tls = \"verify_ca\"\ntls_ca_file = \"/nonexistent/ca.pem\""),
+        &["t.toml:13: backend.tls_ca_file: no such file: /nonexistent/ca.pem"],
+    );
+}
+
+#[test]
+fn a_printed_topology_shows_no_password() {
+    let t = shardgate_config::parse(BASE, "t.toml").unwrap();
+    let printed = format!("{t:?}");
+    assert!(printed.contains("shardgate"), "the backend user is shown");
+    assert!(!printed.contains("secret"), "a client password: {printed}");
+    assert!(
+        !printed.contains("\"pw\""),
+        "the backend password: {printed}"
     );
 }

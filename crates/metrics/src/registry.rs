@@ -3,7 +3,7 @@
 use std::sync::OnceLock;
 
 use prometheus::{
-    Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge,
+    Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
@@ -46,6 +46,13 @@ pub struct Metrics {
     pub config_reloads_total: IntCounterVec,
     /// Version of the topology serving now; starts at 1 and grows by one per successful reload.
     pub topology_version: IntGauge,
+    /// Client connections open now, by `state` (handshaking|idle|running|pinned).
+    pub client_connections_by_state: IntGaugeVec,
+    /// Client connections refused before the handshake, by `reason`
+    /// (too_many_connections|host_blocked).
+    pub connections_refused_total: IntCounterVec,
+    /// Logins refused with 1045 (wrong or unknown credentials, TLS required), COM_CHANGE_USER included.
+    pub login_failures_total: IntCounter,
 }
 
 /// The process-wide metrics, created on first use.
@@ -165,6 +172,25 @@ impl Metrics {
             "Version of the topology serving now.",
         ))
         .expect("valid metric");
+        let client_connections_by_state = IntGaugeVec::new(
+            opts(
+                "client_connections_by_state",
+                "Client connections open now, by state.",
+            ),
+            &["state"],
+        )
+        .expect("valid metric");
+        let connections_refused_total = IntCounterVec::new(
+            opts(
+                "connections_refused_total",
+                "Client connections refused before the handshake, by reason.",
+            ),
+            &["reason"],
+        )
+        .expect("valid metric");
+        let login_failures_total =
+            IntCounter::with_opts(opts("login_failures_total", "Logins refused with 1045."))
+                .expect("valid metric");
 
         register(Box::new(queries_total.clone()));
         register(Box::new(query_duration_seconds.clone()));
@@ -181,11 +207,21 @@ impl Metrics {
         register(Box::new(hotspot_score.clone()));
         register(Box::new(config_reloads_total.clone()));
         register(Box::new(topology_version.clone()));
+        register(Box::new(client_connections_by_state.clone()));
+        register(Box::new(connections_refused_total.clone()));
+        register(Box::new(login_failures_total.clone()));
         // Both results exist from the start, so `rate()` and alerts see a 0 before the first reload.
         for result in ["ok", "error"] {
             config_reloads_total.with_label_values(&[result]);
         }
         topology_version.set(1);
+        // Every state and reason is shown from the start, 0 until it happens.
+        for state in ["handshaking", "idle", "running", "pinned"] {
+            client_connections_by_state.with_label_values(&[state]);
+        }
+        for reason in ["too_many_connections", "host_blocked"] {
+            connections_refused_total.with_label_values(&[reason]);
+        }
 
         Metrics {
             registry,
@@ -204,6 +240,9 @@ impl Metrics {
             hotspot_score,
             config_reloads_total,
             topology_version,
+            client_connections_by_state,
+            connections_refused_total,
+            login_failures_total,
         }
     }
 

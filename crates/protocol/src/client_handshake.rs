@@ -3,11 +3,14 @@
 use mysql_common::auth::plugins::caching_sha2_password::scramble_sha256;
 use mysql_common::auth::plugins::mysql_native_password::scramble_native;
 use mysql_common::io::ParseBuf;
-use mysql_common::packets::{AuthPlugin, AuthSwitchRequest, HandshakePacket, HandshakeResponse};
+use mysql_common::packets::{
+    AuthPlugin, AuthSwitchRequest, HandshakePacket, HandshakeResponse, SslRequest,
+};
 use mysql_common::proto::MySerialize;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::packets::parse_err;
+use crate::tls::{BackendStream, BackendTls};
 use crate::{CapabilityFlags, MariadbCapabilities, PacketConn, ProtocolError, StatusFlags};
 
 /// Capabilities the proxy always asks a backend for; those that change what answers say
@@ -58,11 +61,23 @@ fn auth_response(plugin: &AuthPlugin<'_>, nonce: &[u8], password: &str) -> Vec<u
     .unwrap_or_default()
 }
 
-/// Logs in: reads the greeting, answers it, follows auth switches, and returns at the final OK.
-pub async fn login<S>(
+/// The server's greeting, as the login answers it.
+struct ServerGreeting {
+    nonce: Vec<u8>,
+    capabilities: CapabilityFlags,
+    mariadb_capabilities: MariadbCapabilities,
+    /// The server offers CLIENT_SSL.
+    offers_tls: bool,
+    plugin: AuthPlugin<'static>,
+    version: (u16, u16, u16),
+    hello: BackendHello,
+}
+
+/// Reads the greeting and works out the capabilities `login` asks for.
+async fn read_greeting<S>(
     conn: &mut PacketConn<S>,
     login: &BackendLogin<'_>,
-) -> Result<BackendHello, ProtocolError>
+) -> Result<ServerGreeting, ProtocolError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -94,13 +109,104 @@ where
     if login.database.is_some() {
         caps |= CapabilityFlags::CLIENT_CONNECT_WITH_DB;
     }
-    let mut plugin = match hs.auth_plugin() {
+    let plugin = match hs.auth_plugin() {
         Some(p @ AuthPlugin::CachingSha2Password) => p.into_owned(),
         _ => AuthPlugin::MysqlNativePassword,
     };
+    Ok(ServerGreeting {
+        nonce,
+        capabilities: caps,
+        mariadb_capabilities: mariadb_caps,
+        offers_tls: server_caps.contains(CapabilityFlags::CLIENT_SSL),
+        plugin,
+        version: hs.server_version_parsed().unwrap_or((5, 5, 5)),
+        hello: BackendHello {
+            connection_id: hs.connection_id(),
+            server_version: String::from_utf8_lossy(hs.server_version_ref()).into_owned(),
+            capabilities: caps,
+            mariadb_capabilities: mariadb_caps,
+            server_mariadb_capabilities: server_mariadb_caps,
+            status: hs.status_flags(),
+        },
+    })
+}
+
+/// Logs in over a plain stream: reads the greeting, answers it, follows auth switches, and
+/// returns at the final OK.
+pub async fn login<S>(
+    conn: &mut PacketConn<S>,
+    login: &BackendLogin<'_>,
+) -> Result<BackendHello, ProtocolError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let greeting = read_greeting(conn, login).await?;
+    authenticate(conn, login, greeting, false).await
+}
+
+/// Logs in as [`login`] does, over TLS when `tls` asks for it: after the greeting, an
+/// SSLRequest and the TLS handshake with `host` (whose certificate `tls` checks), then the
+/// handshake response, encrypted. A server that does not offer TLS is refused when `tls`
+/// requires it and served in plain text otherwise.
+pub async fn login_with_tls(
+    conn: &mut PacketConn<BackendStream>,
+    login: &BackendLogin<'_>,
+    tls: Option<&BackendTls>,
+    host: &str,
+) -> Result<BackendHello, ProtocolError> {
+    let mut greeting = read_greeting(conn, login).await?;
+    let Some(tls) = tls else {
+        return authenticate(conn, login, greeting, false).await;
+    };
+    if !greeting.offers_tls {
+        if tls.required {
+            return Err(ProtocolError::Unsupported(
+                "the server does not offer TLS, which [backend] tls requires".into(),
+            ));
+        }
+        return authenticate(conn, login, greeting, false).await;
+    }
+    greeting.capabilities |= CapabilityFlags::CLIENT_SSL;
+    greeting.hello.capabilities = greeting.capabilities;
+    let request = SslRequest::new(
+        greeting.capabilities,
+        crate::MAX_PACKET_SIZE as u32,
+        crate::UTF8MB4_GENERAL_CI,
+    )
+    .with_mariadb_capabilities(greeting.mariadb_capabilities);
+    let mut buf = Vec::with_capacity(32);
+    request.serialize(&mut buf);
+    conn.write_packet(&buf).await?;
+    conn.stream_mut()
+        .upgrade(tls, host)
+        .await
+        .map_err(|e| ProtocolError::Unsupported(format!("TLS handshake: {e}")))?;
+    authenticate(conn, login, greeting, true).await
+}
+
+/// Sends the handshake response to `greeting`, follows auth switches, and returns at the
+/// final OK; `secure`: the connection is encrypted, so a password may be sent as it is.
+async fn authenticate<S>(
+    conn: &mut PacketConn<S>,
+    login: &BackendLogin<'_>,
+    greeting: ServerGreeting,
+    secure: bool,
+) -> Result<BackendHello, ProtocolError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let ServerGreeting {
+        mut nonce,
+        capabilities: caps,
+        mariadb_capabilities: mariadb_caps,
+        mut plugin,
+        version,
+        hello,
+        ..
+    } = greeting;
     let response = HandshakeResponse::new(
         Some(auth_response(&plugin, &nonce, login.password)),
-        hs.server_version_parsed().unwrap_or((5, 5, 5)),
+        version,
         Some(login.user.as_bytes()),
         login.database.map(str::as_bytes),
         Some(plugin.clone()),
@@ -113,14 +219,6 @@ where
     response.serialize(&mut buf);
     conn.write_packet(&buf).await?;
 
-    let hello = BackendHello {
-        connection_id: hs.connection_id(),
-        server_version: String::from_utf8_lossy(hs.server_version_ref()).into_owned(),
-        capabilities: caps,
-        mariadb_capabilities: mariadb_caps,
-        server_mariadb_capabilities: server_mariadb_caps,
-        status: hs.status_flags(),
-    };
     loop {
         let packet = conn.read_packet().await?;
         match packet.first() {
@@ -151,6 +249,12 @@ where
             }
             Some(0x01) if plugin == AuthPlugin::CachingSha2Password => match packet.get(1) {
                 Some(0x03) => {} // fast auth succeeded; the OK follows
+                Some(0x04) if secure => {
+                    // Full authentication over TLS: the password itself, NUL-terminated.
+                    let mut pass = login.password.as_bytes().to_vec();
+                    pass.push(0);
+                    conn.write_packet(&pass).await?;
+                }
                 Some(0x04) => {
                     // Full authentication without TLS: fetch the server's RSA key and send the
                     // password encrypted with it.

@@ -79,6 +79,16 @@ pub fn err(code: u16, state: &[u8; 5], message: &str) -> Vec<u8> {
     p
 }
 
+/// An ERR packet sent in place of the greeting (too many connections, a blocked host), as
+/// MariaDB sends it: the client's capabilities are not known yet, so no SQLSTATE.
+pub fn err_before_handshake(code: u16, message: &str) -> Vec<u8> {
+    let mut p = Vec::with_capacity(3 + message.len());
+    p.push(0xFF);
+    p.extend_from_slice(&code.to_le_bytes());
+    p.extend_from_slice(message.as_bytes());
+    p
+}
+
 /// A column definition (Protocol::ColumnDefinition41).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ColumnDef {

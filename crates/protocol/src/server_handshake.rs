@@ -116,13 +116,45 @@ pub struct Login {
     pub collation: u8,
 }
 
+/// What the connection phase needs to know of a configured account.
+#[derive(Clone)]
+pub struct Account {
+    /// The password, or its mysql_native_password hash (see [`Secret::from_config`]).
+    pub password: String,
+    /// Logs in over TLS only; a plain login gets 1045, as an account `REQUIRE SSL` does on
+    /// MariaDB (and every account under `require_secure_transport`).
+    pub require_tls: bool,
+}
+
+/// The configured accounts, as the connection phase consults them.
+pub trait Accounts {
+    /// The account `user` logs in to, if there is one.
+    fn account(&self, user: &str) -> Option<Account>;
+
+    /// A login as `user` is refused (`without_tls`: for want of TLS); called before the client
+    /// is told, so that whatever the caller counts is counted before the client can try again.
+    fn denied(&self, _user: &str, _without_tls: bool) {}
+}
+
+/// Accounts looked up by a function, refusals not reported.
+impl<F: Fn(&str) -> Option<Account>> Accounts for F {
+    fn account(&self, user: &str) -> Option<Account> {
+        self(user)
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum HandshakeError {
     #[error(transparent)]
     Protocol(#[from] ProtocolError),
     /// The client was told (ERR 1045) and the connection should be closed.
-    #[error("access denied for user '{0}'")]
-    AccessDenied(String),
+    #[error("access denied for user '{user}'{}", if *.without_tls { " (TLS required)" } else { "" })]
+    AccessDenied {
+        user: String,
+        /// The credentials were not checked: the account requires TLS and the connection is
+        /// plain.
+        without_tls: bool,
+    },
     /// The client was told why (an ERR packet) and the connection should be closed.
     #[error("refused: {0}")]
     Refused(String),
@@ -228,19 +260,19 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Runs the connection phase up to the final OK, which the caller sends (it may still refuse,
 /// e.g. for an unknown database). With `tls`, CLIENT_SSL is offered and a client's SSLRequest
-/// turns the stream into TLS before the HandshakeResponse. Wrong credentials get ERR 1045
-/// (28000) here.
+/// turns the stream into TLS before the HandshakeResponse. Wrong credentials, and a plain
+/// login to an account that requires TLS, get ERR 1045 (28000) here.
 pub async fn accept(
     conn: &mut PacketConn<ClientStream>,
     greeting: &Greeting,
     tls: Option<&ServerTls>,
-    password_of: impl Fn(&str) -> Option<String>,
+    accounts: &impl Accounts,
     peer: &str,
 ) -> Result<Login, HandshakeError> {
     // Nothing a client sends before it has authenticated may be larger than a handshake.
     let limit = conn.max_packet();
     conn.set_max_packet(limit.min(HANDSHAKE_MAX_PACKET));
-    let login = handshake(conn, greeting, tls, password_of, peer).await;
+    let login = handshake(conn, greeting, tls, accounts, peer).await;
     conn.set_max_packet(limit);
     login
 }
@@ -249,7 +281,7 @@ async fn handshake(
     conn: &mut PacketConn<ClientStream>,
     greeting: &Greeting,
     tls: Option<&ServerTls>,
-    password_of: impl Fn(&str) -> Option<String>,
+    accounts: &impl Accounts,
     peer: &str,
 ) -> Result<Login, HandshakeError> {
     conn.reset_seq();
@@ -293,13 +325,15 @@ async fn handshake(
     } = hello;
     login.mariadb_capabilities &= greeting.mariadb_capabilities;
     let user = login.user.clone();
+    let secure = conn.stream().is_tls();
     authenticate(
         conn,
         &greeting.scramble,
         &user,
         plugin,
         auth_data,
-        password_of,
+        accounts,
+        secure,
         peer,
     )
     .await?;
@@ -368,22 +402,30 @@ impl ClientHello {
     }
 }
 
-/// Checks `user`'s credentials: the scramble the client sent for `plugin`, or, for other
-/// plugins, a mysql_native_password scramble asked for with an auth switch. Wrong credentials
-/// get ERR 1045 (28000).
+/// Checks `user`'s credentials against `account`: the scramble the client sent for `plugin`,
+/// or, for other plugins, a mysql_native_password scramble asked for with an auth switch.
+/// Wrong credentials, and an account that requires TLS on a connection that is not `secure`
+/// (refused before its password is checked, so a plain connection tells nothing of it), get
+/// ERR 1045 (28000), as on MariaDB.
+#[allow(clippy::too_many_arguments)]
 async fn authenticate<S>(
     conn: &mut PacketConn<S>,
     scramble: &[u8; 20],
     user: &str,
     plugin: Option<AuthPlugin<'_>>,
     mut auth_data: Vec<u8>,
-    password_of: impl Fn(&str) -> Option<String>,
+    accounts: &impl Accounts,
+    secure: bool,
     peer: &str,
 ) -> Result<(), HandshakeError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let secret = password_of(user).map(|p| Secret::from_config(&p));
+    let account = accounts.account(user);
+    let without_tls = account.as_ref().is_some_and(|a| a.require_tls && !secure);
+    let secret = account
+        .filter(|_| !without_tls)
+        .map(|a| Secret::from_config(&a.password));
     let ok = match (&secret, plugin) {
         (None, _) => false,
         (Some(Secret::Cleartext(pw)), Some(AuthPlugin::CachingSha2Password)) => {
@@ -412,9 +454,13 @@ where
         let using = if auth_data.is_empty() { "NO" } else { "YES" };
         let host = peer.rsplit_once(':').map_or(peer, |(h, _)| h);
         let msg = format!("Access denied for user '{user}'@'{host}' (using password: {using})");
+        accounts.denied(user, without_tls);
         conn.write_packet(&packets::err(1045, b"28000", &msg))
             .await?;
-        return Err(HandshakeError::AccessDenied(user.to_owned()));
+        return Err(HandshakeError::AccessDenied {
+            user: user.to_owned(),
+            without_tls,
+        });
     }
     Ok(())
 }
@@ -476,12 +522,14 @@ impl ChangeUser {
 }
 
 /// Re-authenticates for COM_CHANGE_USER, scrambled with the connection's handshake salt
-/// (or a fresh one after an auth switch). The caller sends the final OK.
+/// (or a fresh one after an auth switch); `secure`: the connection runs over TLS. The caller
+/// sends the final OK.
 pub async fn change_user<S>(
     conn: &mut PacketConn<S>,
     scramble: &[u8; 20],
     request: &ChangeUser,
-    password_of: impl Fn(&str) -> Option<String>,
+    accounts: &impl Accounts,
+    secure: bool,
     peer: &str,
 ) -> Result<(), HandshakeError>
 where
@@ -497,7 +545,8 @@ where
         &request.user,
         plugin,
         request.auth_data.clone(),
-        password_of,
+        accounts,
+        secure,
         peer,
     )
     .await
@@ -584,6 +633,67 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_account_requiring_tls_is_refused_in_plain_text_whatever_its_password() {
+        let scramble = *b"0123456789abcdefghij";
+        let right = scramble_native(&scramble, b"pw").unwrap().to_vec();
+        let account = |require_tls| {
+            Some(Account {
+                password: "pw".into(),
+                require_tls,
+            })
+        };
+        let login = |account: Option<Account>, secure| {
+            let right = right.clone();
+            async move {
+                let (server, client) = tokio::io::duplex(4096);
+                let mut conn = PacketConn::new(server);
+                let plugin = Some(AuthPlugin::MysqlNativePassword);
+                let accounts = move |_: &str| account.clone();
+                let outcome = authenticate(
+                    &mut conn,
+                    &scramble,
+                    "u",
+                    plugin,
+                    right,
+                    &accounts,
+                    secure,
+                    "10.0.0.1:5",
+                )
+                .await;
+                drop(conn);
+                let mut peer = PacketConn::new(client);
+                let answer = peer.read_packet().await.ok().map(|p| p.to_vec());
+                (outcome, answer)
+            }
+        };
+        let (outcome, answer) = login(account(true), false).await;
+        assert!(
+            matches!(
+                outcome,
+                Err(HandshakeError::AccessDenied {
+                    without_tls: true,
+                    ..
+                })
+            ),
+            "{outcome:?}"
+        );
+        let err = packets::parse_err(&answer.expect("an answer")).expect("ERR");
+        assert_eq!((err.code, &err.state), (1045, b"28000"));
+        assert_eq!(
+            err.message, "Access denied for user 'u'@'10.0.0.1' (using password: YES)",
+            "MariaDB's answer to a plain login of an account REQUIRE SSL"
+        );
+        let (outcome, answer) = login(account(true), true).await;
+        assert!(outcome.is_ok(), "over TLS: {outcome:?}");
+        assert_eq!(answer, None, "the caller sends the OK");
+        let (outcome, _) = login(account(false), false).await;
+        assert!(
+            outcome.is_ok(),
+            "an account without the requirement: {outcome:?}"
+        );
+    }
+
+    #[tokio::test]
     async fn a_handshake_packet_is_refused_past_the_handshake_limit() {
         use tokio::io::AsyncWriteExt;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -598,7 +708,8 @@ mod tests {
         let mut conn = PacketConn::new(ClientStream::Plain(stream));
         conn.set_max_packet(1 << 30);
         let greeting = Greeting::new(1, "test");
-        let outcome = accept(&mut conn, &greeting, None, |_| None, "peer").await;
+        let no_accounts = |_: &str| None;
+        let outcome = accept(&mut conn, &greeting, None, &no_accounts, "peer").await;
         assert!(
             matches!(
                 outcome,

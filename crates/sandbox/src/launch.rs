@@ -70,7 +70,15 @@ impl Sandbox {
 
     /// Starts (again) the server of `inst`; returns the error log's length before the start.
     fn launch(&self, inst: &Instance) -> Result<u64, SandboxError> {
-        std::fs::write(&inst.config_file, inst.config())
+        let mut options = inst.config();
+        if let Some(tls) = &self.tls {
+            options += &format!(
+                "ssl-cert={}\nssl-key={}\n",
+                tls.cert.display(),
+                tls.key.display()
+            );
+        }
+        std::fs::write(&inst.config_file, options)
             .map_err(|e| SandboxError::io(format!("writing {}", inst.config_file.display()), e))?;
         let _ = std::fs::remove_file(&inst.socket);
         let log = OpenOptions::new()
@@ -296,6 +304,7 @@ mod tests {
             procs: Mutex::new(HashMap::new()),
             ports: Mutex::new(Vec::new()),
             stopped: false,
+            tls: None,
         };
         let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let taken_port = taken.local_addr().unwrap().port();

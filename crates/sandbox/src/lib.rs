@@ -37,7 +37,7 @@ pub use error::SandboxError;
 pub use instance::{Instance, Role};
 pub use process::{pid_alive, proc_state};
 pub use query::TextRow;
-pub use sandbox::{Sandbox, SandboxShard, SandboxSpec};
+pub use sandbox::{Sandbox, SandboxShard, SandboxSpec, ServerCertificate};
 
 /// Backend account on every instance (at 127.0.0.1): all privileges except `READ_ONLY ADMIN`,
 /// so a write sent to a read-only replica fails with error 1290.

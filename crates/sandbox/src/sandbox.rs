@@ -34,6 +34,16 @@ pub struct SandboxSpec {
     pub base_port: Option<u16>,
     /// How long start-up may take before it fails (generous: machines under load are slow).
     pub start_timeout: Duration,
+    /// A certificate every server presents to clients that ask for TLS (none: no TLS).
+    pub tls: Option<ServerCertificate>,
+}
+
+/// PEM files of a server certificate and its key (`ssl-cert`, `ssl-key` in each server's
+/// option file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerCertificate {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 impl Default for SandboxSpec {
@@ -45,6 +55,7 @@ impl Default for SandboxSpec {
             dir: None,
             base_port: None,
             start_timeout: Duration::from_secs(60),
+            tls: None,
         }
     }
 }
@@ -93,6 +104,8 @@ pub struct Sandbox {
     /// Ports reserved for this sandbox in this process.
     pub(crate) ports: Mutex<Vec<u16>>,
     pub(crate) stopped: bool,
+    /// The certificate the servers present, if any.
+    pub(crate) tls: Option<ServerCertificate>,
 }
 
 impl Sandbox {
@@ -138,6 +151,7 @@ impl Sandbox {
             procs: Mutex::new(HashMap::new()),
             ports: Mutex::new(Vec::new()),
             stopped: false,
+            tls: spec.tls.clone(),
         };
 
         // Plan every instance, with its port.

@@ -21,8 +21,13 @@ pub(crate) struct EndpointService {
 }
 
 impl EndpointService {
-    /// Opens the pool of `target` and starts checking it, with `topology`'s settings.
-    pub fn start(target: MonitorTarget, topology: &Topology) -> Arc<Self> {
+    /// Opens the pool of `target` and starts checking it, with `topology`'s settings and
+    /// `tls`, its `[backend] tls` made ready.
+    pub fn start(
+        target: MonitorTarget,
+        topology: &Topology,
+        tls: &shardgate_backend::TlsSetup,
+    ) -> Arc<Self> {
         let backend = &topology.backend;
         let replication = &topology.replication;
         let pool = Pool::new(
@@ -37,6 +42,7 @@ impl EndpointService {
             &backend.user,
             &backend.password,
             &backend.database,
+            tls.clone(),
         );
         let monitor = HealthMonitor::spawn(
             [target],
@@ -50,6 +56,7 @@ impl EndpointService {
                 connect_timeout: replication.health_check_timeout,
                 query_timeout: replication.health_check_timeout,
                 validation_query: backend.pool.validation_query.clone(),
+                tls: backend.tls.clone(),
                 ..HealthSettings::default()
             },
         );
@@ -84,5 +91,6 @@ pub(crate) fn services_fit(old: &Topology, new: &Topology) -> bool {
         && a.password == b.password
         && a.database == b.database
         && a.pool == b.pool
+        && a.tls == b.tls
         && checks(old) == checks(new)
 }

@@ -1,6 +1,7 @@
 //! The proxy process: listener, client sessions, and the executor that runs plans on backends.
 
 mod admin;
+mod connections;
 mod diagnostics;
 mod endpoints;
 mod errors;
@@ -12,6 +13,7 @@ mod hotspots;
 mod ids;
 mod instruments;
 mod kill;
+mod login_limits;
 mod multi;
 mod pins;
 mod prepared;
@@ -30,7 +32,7 @@ mod state;
 mod transaction;
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -49,6 +51,12 @@ pub struct Proxy {
     sessions: Arc<sessions::Sessions>,
     /// The config file's bytes as last read for a reload; locked while a reload runs.
     last_config: tokio::sync::Mutex<Option<Vec<u8>>>,
+    /// Client connections open now, handshaking ones included (`max_client_connections`).
+    open_connections: AtomicUsize,
+    /// Failed logins by client address (`max_connect_errors`).
+    login_failures: login_limits::LoginFailures,
+    /// Bounds the lines logged about refused and failed connections.
+    failure_log: login_limits::LogLimit,
 }
 
 impl Proxy {
@@ -59,6 +67,9 @@ impl Proxy {
             next_connection_id: AtomicU32::new(1),
             sessions: sessions::Sessions::start(),
             last_config: tokio::sync::Mutex::new(None),
+            open_connections: AtomicUsize::new(0),
+            login_failures: Default::default(),
+            failure_log: Default::default(),
         })
     }
 
@@ -71,13 +82,17 @@ impl Proxy {
     }
 }
 
-/// Loads the TLS certificate and key `topology` names, if any (what `check-config` verifies
-/// beyond the file itself).
-pub fn check_tls(topology: &Topology) -> Result<(), String> {
-    match &topology.server.tls {
-        Some(files) => shardgate_protocol::tls::acceptor(&files.cert, &files.key).map(drop),
-        None => Ok(()),
+/// Loads the TLS certificate and key `topology` names, if any, and the CA file of
+/// `[backend] tls` (what `check-config` verifies beyond the files being there); a problem
+/// comes with the key that names the file.
+pub fn check_tls(topology: &Topology) -> Result<(), (&'static str, String)> {
+    if let Some(files) = &topology.server.tls {
+        shardgate_protocol::tls::acceptor(&files.cert, &files.key)
+            .map_err(|e| ("server.tls_cert_file", e))?;
     }
+    shardgate_backend::tls_setup(&topology.backend.tls)
+        .map(drop)
+        .map_err(|e| ("backend.tls_ca_file", e))
 }
 
 /// Accepts clients until `shutdown` completes; each client gets its own task.
@@ -101,10 +116,7 @@ pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Futu
             _ = &mut shutdown => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    let proxy = proxy.clone();
-                    tokio::spawn(async move {
-                        session::run(stream, peer, proxy).await;
-                    });
+                    tokio::spawn(connections::admit(stream, peer, proxy.clone()));
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "accept failed");

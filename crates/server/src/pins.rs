@@ -123,6 +123,11 @@ impl Pins {
             .map(|(_, c)| c)
     }
 
+    /// Whether the session keeps no backend connection.
+    pub fn is_empty(&self) -> bool {
+        self.conns.is_empty()
+    }
+
     pub fn has(&self, shard: ShardId) -> bool {
         self.conns.iter().any(|(s, _)| *s == shard)
     }

@@ -124,9 +124,11 @@ impl Proxy {
 
 /// Polls the config file at `path` every `interval` and reloads when its bytes differ from the
 /// last ones read (by this watcher, a SIGHUP reload, or here at the call, which counts as
-/// loaded). The path is opened afresh each time, so a Kubernetes ConfigMap update (an atomic
-/// swap of the `..data` symlink the file resolves through) is seen like an edit. Write the file
-/// atomically (rename) or a half-written file may be read, rejected, then reloaded whole.
+/// loaded), or when the certificate or key file `[server]` names changed (a renewed
+/// certificate: new connections get it). The path is opened afresh each time, so a Kubernetes
+/// ConfigMap or Secret update (an atomic swap of the `..data` symlink the file resolves
+/// through) is seen like an edit. Write the file atomically (rename) or a half-written file
+/// may be read, rejected, then reloaded whole.
 pub fn watch_config(
     proxy: Arc<Proxy>,
     path: PathBuf,
@@ -143,6 +145,7 @@ pub fn watch_config(
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut unreadable = false;
+        let mut certificate = certificate_files(&proxy.runtime().topology).await;
         loop {
             tick.tick().await;
             let bytes = match tokio::fs::read(&path).await {
@@ -158,12 +161,30 @@ pub fn watch_config(
             };
             unreadable = false;
             let mut last = proxy.last_config.lock().await;
-            if last.as_deref() != Some(bytes.as_slice()) {
+            let renewed = certificate_files(&proxy.runtime().topology).await;
+            if last.as_deref() != Some(bytes.as_slice()) || renewed != certificate {
+                if renewed != certificate {
+                    tracing::info!("the TLS certificate or key file changed: reloading");
+                }
                 // Problems are logged and counted inside.
                 let _ = proxy.apply(&mut last, bytes, &file_name).await;
+                certificate = certificate_files(&proxy.runtime().topology).await;
             }
         }
     }
+}
+
+/// The bytes of the certificate and key files `[server]` names (`None` for one that cannot
+/// be read), to tell a renewed certificate.
+async fn certificate_files(topology: &Topology) -> Vec<Option<Vec<u8>>> {
+    let Some(files) = &topology.server.tls else {
+        return Vec::new();
+    };
+    let mut contents = Vec::with_capacity(2);
+    for file in [&files.cert, &files.key] {
+        contents.push(tokio::fs::read(file).await.ok());
+    }
+    contents
 }
 
 fn file_problem(file_name: &str, message: String) -> ConfigErrors {

@@ -58,7 +58,13 @@ impl Runtime {
             }
             old.services().find(|s| s.target() == target).cloned()
         };
-        Self::build(topology, old.version + 1, reuse)
+        let mut runtime = Self::build(topology, old.version + 1, reuse);
+        if runtime.tls.is_none() && runtime.topology.server.tls.is_some() && old.tls.is_some() {
+            // A certificate caught half-written, say: TLS keeps working with the one before.
+            tracing::warn!("keeping the previous TLS certificate");
+            runtime.tls = old.tls.clone();
+        }
+        runtime
     }
 
     fn build(
@@ -67,9 +73,13 @@ impl Runtime {
         reuse: impl Fn(&MonitorTarget) -> Option<Arc<EndpointService>>,
     ) -> Self {
         let mut targets = MonitorTarget::of_shards(&topology.shards).into_iter();
+        let backend_tls = shardgate_backend::tls_setup(&topology.backend.tls).inspect_err(|e| {
+            tracing::error!(error = %e, "[backend] tls not set up: connections to the servers fail")
+        });
         let mut service = || {
             let target = targets.next().expect("one target per endpoint");
-            reuse(&target).unwrap_or_else(|| EndpointService::start(target, &topology))
+            reuse(&target)
+                .unwrap_or_else(|| EndpointService::start(target, &topology, &backend_tls))
         };
         // `of_shards` lists each shard's primary, then its replicas, in config order.
         let shards = topology
@@ -83,7 +93,7 @@ impl Runtime {
             .collect();
         let tls = topology.server.tls.as_ref().and_then(|files| {
             shardgate_protocol::tls::acceptor(&files.cert, &files.key)
-                .inspect_err(|e| tracing::error!(error = %e, "TLS certificate not loaded: clients asking for TLS are refused"))
+                .inspect_err(|e| tracing::error!(error = %e, "TLS certificate not loaded"))
                 .ok()
         });
         Runtime {
@@ -147,6 +157,19 @@ impl Runtime {
                 shardgate_protocol::MariadbCapabilities::empty()
             }
         }
+    }
+
+    /// The configured account `user` logs in to, as the handshake checks it: TLS required by
+    /// the account or by `[server] require_tls`.
+    pub(crate) fn account(
+        &self,
+        user: &str,
+    ) -> Option<shardgate_protocol::server_handshake::Account> {
+        let account = self.topology.users.iter().find(|u| u.name == user)?;
+        Some(shardgate_protocol::server_handshake::Account {
+            password: account.password.clone(),
+            require_tls: account.require_tls || self.topology.server.require_tls,
+        })
     }
 
     /// Every endpoint's pool and health check: each shard's primary, then its replicas.

@@ -20,6 +20,7 @@ use shardgate_router::{
 };
 use tokio::net::TcpStream;
 
+use crate::connections::{Activity, State};
 use crate::diagnostics::Diagnostics;
 use crate::errors::{unknown_command, ClientError};
 use crate::fan_out::Combine;
@@ -124,7 +125,7 @@ pub(crate) struct Lent {
 struct Identity {
     /// The connection id the proxy gave the client.
     connection_id: u32,
-    peer: String,
+    peer: SocketAddr,
     /// The account the client logged in as (admin statements check it).
     user: String,
     /// The handshake's salt, which COM_CHANGE_USER scrambles with.
@@ -188,9 +189,12 @@ pub(crate) struct Session {
     pub(crate) last_write: std::collections::HashMap<ShardId, crate::reads::LastWrite>,
     /// The statement's answer ended in an error: a multi-statement text stops there.
     pub(crate) answered_error: bool,
+    /// What the connection is doing, for `shardgate_client_connections_by_state`.
+    activity: Activity,
 }
 
 pub async fn run(stream: TcpStream, peer: SocketAddr, proxy: Arc<Proxy>) {
+    let activity = Activity::handshaking();
     let _ = stream.set_nodelay(true);
     let mut client = PacketConn::new(ClientStream::Plain(stream));
     let runtime = proxy.runtime();
@@ -198,18 +202,17 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, proxy: Arc<Proxy>) {
     let connection_id = proxy.connection_id();
     let greeting = Greeting::new(connection_id, &runtime.topology.server.server_version)
         .offering(runtime.mariadb_capabilities().await);
-    let users = &runtime.topology.users;
     let peer_text = peer.to_string();
+    let accounts = crate::login_limits::ClientAccounts {
+        runtime: &runtime,
+        proxy: &proxy,
+        peer,
+    };
     let handshake = accept(
         &mut client,
         &greeting,
         runtime.tls.as_ref(),
-        |user| {
-            users
-                .iter()
-                .find(|u| u.name == user)
-                .map(|u| u.password.clone())
-        },
+        &accounts,
         &peer_text,
     );
     let limit = runtime.topology.server.handshake_timeout;
@@ -217,22 +220,25 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, proxy: Arc<Proxy>) {
     let timed_out = ProtocolError::Timeout("handshake");
     let login = match outcome.unwrap_or(Err(timed_out.into())) {
         Ok(login) => login,
-        Err(HandshakeError::AccessDenied(user)) => {
-            tracing::info!(%peer, user, "access denied");
-            return;
-        }
+        // Counted and logged as it was refused (`ClientAccounts::denied`).
+        Err(HandshakeError::AccessDenied { .. }) => return,
         Err(e) => {
-            tracing::info!(%peer, error = %e, "handshake failed");
+            if let Some(suppressed) = proxy.failure_log.admit() {
+                tracing::info!(%peer, error = %e, suppressed, "handshake failed");
+            }
             return;
         }
     };
+    proxy.login_failures.succeeded(peer.ip());
     let identity = Identity {
         connection_id,
-        peer: peer_text.clone(),
+        peer,
         user: login.user.clone(),
         scramble: greeting.scramble,
     };
-    let Some(mut session) = Session::start(client, proxy, &runtime, &login, identity).await else {
+    let Some(mut session) =
+        Session::start(client, proxy, &runtime, &login, identity, activity).await
+    else {
         return;
     };
     // Each statement loads the runtime afresh; holding this one for the whole connection would
@@ -261,7 +267,9 @@ impl Session {
         runtime: &Runtime,
         login: &Login,
         identity: Identity,
+        mut activity: Activity,
     ) -> Option<Self> {
+        activity.set(State::Idle);
         let default_db = &runtime.topology.backend.database;
         let database = login.database.clone().unwrap_or_else(|| default_db.clone());
         let mut state = SessionState::new(database, login.collation);
@@ -271,7 +279,7 @@ impl Session {
             &proxy,
             runtime,
             login,
-            &identity.peer,
+            &identity.peer.to_string(),
             identity.connection_id,
             &mut state,
         )
@@ -305,6 +313,7 @@ impl Session {
             plans: PlanCache::default(),
             last_write: std::collections::HashMap::new(),
             answered_error: false,
+            activity,
         };
         if login
             .capabilities
@@ -349,19 +358,19 @@ impl Session {
     async fn change_user(&mut self, arg: &[u8]) -> Step {
         let request = ChangeUser::parse(arg, self.capabilities).map_err(End::Client)?;
         let runtime = self.proxy.runtime();
-        let users = &runtime.topology.users;
-        let password_of = |user: &str| {
-            users
-                .iter()
-                .find(|u| u.name == user)
-                .map(|u| u.password.clone())
+        let secure = self.client.stream().is_tls();
+        let accounts = crate::login_limits::ClientAccounts {
+            runtime: &runtime,
+            proxy: &self.proxy,
+            peer: self.identity.peer,
         };
         match change_user(
             &mut self.client,
             &self.identity.scramble,
             &request,
-            password_of,
-            &self.identity.peer,
+            &accounts,
+            secure,
+            &self.identity.peer.to_string(),
         )
         .await
         {
@@ -509,12 +518,14 @@ impl Session {
         self.previous.row_count = -1;
         self.answered_error = true;
         crate::instruments::count_error(e.code);
+        // The message may quote values (a duplicate key, the text near a syntax error): only
+        // at debug level, and with its literals replaced.
         tracing::info!(
             code = e.code,
             kind = crate::instruments::error_kind(e.code),
-            message = %e.message,
             "statement failed"
         );
+        tracing::debug!(code = e.code, message = %crate::slow_log::digest_message(&e.message), "error sent");
         self.client
             .write_packet(&e.encode())
             .await
@@ -530,6 +541,10 @@ impl Session {
             self.statement_insert = None;
             self.diagnostics_read = false;
             self.statement_select = Select::No;
+            self.activity.set(match self.pins.is_empty() {
+                true => State::Idle,
+                false => State::Pinned,
+            });
             let packet = match self.slot.next_command(&mut self.client).await {
                 Err(interrupt) => return self.slot.close(interrupt),
                 Ok(Ok(p)) => p,
@@ -542,6 +557,7 @@ impl Session {
                     return Err(End::Client(e));
                 }
             };
+            self.activity.set(State::Running);
             let Some((&command, arg)) = packet.split_first() else {
                 return Err(End::Client(ProtocolError::malformed(
                     "empty command packet",
@@ -642,7 +658,7 @@ impl Session {
                 return self.insert_by_position(runtime, sql, &table).await;
             }
             Err(e) => {
-                tracing::debug!(error = %e, "cannot route");
+                tracing::debug!(error = %crate::slow_log::digest_message(&e.to_string()), "cannot route");
                 return self.send_error(ClientError::from(&e)).await;
             }
         };
@@ -1071,7 +1087,7 @@ impl Session {
                     endpoint = pool.label(),
                     "statement failed on the backend"
                 );
-                tracing::debug!(code = e.code, message = %e.message, "backend error");
+                tracing::debug!(code = e.code, message = %crate::slow_log::digest_message(&e.message), "backend error");
                 return Ok(());
             }
             Err(ForwardError::Client(e)) => return Err(End::Client(e)),

@@ -63,6 +63,24 @@ pub(crate) fn digest(sql: &str, max: usize) -> String {
     cut(out.trim_end().to_owned(), max)
 }
 
+/// Most bytes of an error message a log line shows.
+const MAX_MESSAGE: usize = 300;
+
+/// An error message (a server's, or the proxy's own) as logs show it: everything from its
+/// first quote to its last becomes one `?` (servers quote values without escaping the quotes
+/// inside them, `Duplicate entry 'a'b' …`, so no quoted span can be trusted to end where it
+/// seems to), then it is read like a statement, so its numbers become `?` too.
+pub(crate) fn digest_message(message: &str) -> String {
+    let quote = |c: char| c == '\'' || c == '"';
+    let masked = match (message.find(quote), message.rfind(quote)) {
+        (Some(first), Some(last)) => {
+            format!("{} ? {}", &message[..first], &message[last + 1..])
+        }
+        _ => message.to_owned(),
+    };
+    digest(&masked, MAX_MESSAGE)
+}
+
 /// `text` cut to at most `max` bytes at a character boundary, with `…` when cut.
 fn cut(mut text: String, max: usize) -> String {
     if text.len() <= max {
@@ -117,6 +135,22 @@ mod tests {
         let d = digest(&sql, MAX_TEXT);
         assert!(d.len() <= MAX_TEXT + '…'.len_utf8(), "{}", d.len());
         assert!(d.ends_with('…'));
+    }
+
+    #[test]
+    fn error_messages_lose_the_values_they_quote() {
+        assert_eq!(
+            digest_message("Duplicate entry 'a'secret'b' for key 'email'"),
+            "Duplicate entry ?"
+        );
+        assert_eq!(
+            digest_message("You have an error in your SQL syntax; check the manual that corresponds to your MariaDB server version for the right syntax to use near 'x = 'hunter2' AND y = 1' at line 1"),
+            "You have an error in your SQL syntax; check the manual that corresponds to your MariaDB server version for the right syntax to use near ? at line ?"
+        );
+        assert_eq!(
+            digest_message("shard key value 12345 of table `users` is not in any range"),
+            "shard key value ? of table `users` is not in any range"
+        );
     }
 
     #[test]
