@@ -56,8 +56,11 @@ const GENERATED: usize = 320;
 /// keeping reference rows). Of the rest, 25 are aggregates run after the corpus's session
 /// reset `sql_select_limit = DEFAULT` on the same connection. 83 of 784 after session 4
 /// (statements read as MariaDB reads them; MIN/MAX and expressions compared by their columns'
-/// collation). Lower it as support grows; raise it only deliberately.
-const MAX_NOT_SUPPORTED: usize = 83;
+/// collation). 80 of 1,083 after session 6 pushed down whole statements pinned to one shard
+/// (subqueries, derived tables, CTEs, set operations, window functions; `pushdown.sql` and
+/// 120 generated ones), of which 2 are deliberate pushdown refusals and 3 scatters of
+/// subqueries not correlated on shard keys. Lower it as support grows; raise it only deliberately.
+const MAX_NOT_SUPPORTED: usize = 80;
 const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
 const CORPUS: &str = include_str!("differential/corpus.sql");
 /// Statements pushed down whole (subqueries, CTEs, set operations … pinned to one shard, or

@@ -10,7 +10,7 @@ mod error;
 mod last_insert_id;
 pub mod lex;
 mod load_data;
-mod pinning;
+mod placement;
 mod plan;
 mod plan_cache;
 mod planner;

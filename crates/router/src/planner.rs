@@ -12,8 +12,7 @@ use sqlparser::tokenizer::Token;
 
 use crate::connection_state::{self, ConnectionState};
 use crate::shard_key::{
-    base_name, constraint_in_where, key_source, shard_names, Constraint, KeySource,
-    TableRef,
+    base_name, constraint_in_where, key_source, shard_names, Constraint, KeySource, TableRef,
 };
 use crate::{
     session, DeferredRoute, Plan, Route, RouteError, SqlMode, StatementKind, Syntax, TxnCommand,
@@ -796,8 +795,13 @@ fn route_by_where(
             table: table.rule.name.clone(),
             key: table.rule.shard_key.clone(),
         })?;
+    // A name that is no sharded or reference table may be a CTE's: the walk tells them apart.
+    let unsharded = || has_unsharded_relation(stmt, topology);
     let shards = match constraint {
         Constraint::Shards(shards) => shards,
+        Constraint::Deferred(_) if unsharded().is_some() => {
+            return crate::pushdown::plan(stmt, verb, kind, None, topology)
+        }
         Constraint::Deferred(keys) => {
             let mut plan = Plan::new(
                 kind,
@@ -805,7 +809,7 @@ fn route_by_where(
                     verb,
                     keys: keys.into_iter().map(|k| (name(), k)).collect(),
                     fixed: None,
-                    unsharded: has_unsharded_relation(stmt, topology),
+                    unsharded: None,
                 }),
             );
             plan.table = Some(name());
@@ -825,9 +829,8 @@ fn route_by_where(
             })
         }
     };
-    if shard != topology.default_shard {
-        let unsharded = has_unsharded_relation(stmt, topology);
-        crate::plan::unsharded_conflict(topology, unsharded.as_deref(), shard)?;
+    if shard != topology.default_shard && unsharded().is_some() {
+        return crate::pushdown::plan(stmt, verb, kind, None, topology);
     }
     let mut plan = Plan::new(kind, Route::Shard(shard));
     plan.table = Some(name());

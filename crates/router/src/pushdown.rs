@@ -1,7 +1,7 @@
 //! Statements one shard answers whole: subqueries, derived tables, CTEs, set operations,
 //! window functions, `WITH ROLLUP`, `INSERT … SELECT`, UPDATE / DELETE with subqueries — sent
 //! unchanged to the one shard every sharded table reference of the statement is pinned to (see
-//! [`crate::pinning`] for what pins a reference), and correlated subqueries that follow the
+//! [`crate::placement`] for what pins a reference), and correlated subqueries that follow the
 //! rows of a scatter's or broadcast's own tables, so that every shard answers for its own rows.
 
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use shardgate_config::Topology;
 use shardgate_ring::ShardId;
 use sqlparser::ast::Statement;
 
-use crate::pinning::{analyze, InsertKey, Instance, Pinning};
+use crate::placement::{analyze, InsertKey, Instance, Pinning};
 use crate::shard_key::{shard_names, Constraint, KeySource};
 use crate::{DeferredRoute, Plan, Route, RouteError, StatementKind};
 
@@ -51,7 +51,7 @@ fn reasons(p: &Pinning<'_>, homes: &[Option<Home>], roots_are_literal: bool) -> 
         .zip(homes)
         .filter_map(|(i, home)| {
             let place = match i.place {
-                crate::pinning::Place::Outer => String::new(),
+                crate::placement::Place::Outer => String::new(),
                 other => format!(" in {}", other.describe()),
             };
             let why = match home.as_ref()? {
@@ -174,7 +174,10 @@ pub(crate) fn plan(
             Some(Constraint::Shards(shards)) => match shards.len() {
                 // Contradictory conditions: no row of it matches on any shard.
                 0 => {}
-                _ => agree(*shards.first().expect("one"), format!("`{}`", i.table.rule.name))?,
+                _ => agree(
+                    *shards.first().expect("one"),
+                    format!("`{}`", i.table.rule.name),
+                )?,
             },
         }
     }
@@ -314,6 +317,10 @@ mod tests {
             "INSERT INTO orders (id, user_id) SELECT 100, 7 FROM countries",
             "UPDATE users SET name = (SELECT MAX(status) FROM orders o WHERE o.user_id = users.id) WHERE id = 7",
             "DELETE FROM orders WHERE user_id = 7 AND id IN (SELECT id FROM (SELECT id FROM orders WHERE user_id = 7) t)",
+            // Keys carried out of a CTE or derived table are followed.
+            "WITH t AS (SELECT id FROM users WHERE id = 7) SELECT (SELECT COUNT(*) FROM orders o WHERE o.user_id = t.id) FROM t",
+            "SELECT d.k, o.id FROM (SELECT id AS k FROM users WHERE id = 7) d JOIN orders o ON o.user_id = d.k",
+            "WITH t AS (SELECT * FROM users WHERE id = 7) SELECT * FROM t WHERE EXISTS (SELECT 1 FROM orders o WHERE o.user_id = t.id)",
         ] {
             assert_eq!(shard(sql), "s1", "{sql}");
         }
@@ -336,6 +343,8 @@ mod tests {
             "WITH users AS (SELECT * FROM orders) SELECT * FROM users WHERE id = 7",
             // LIMIT in an IN subquery: its rows depend on other shards' rows.
             "SELECT * FROM users u WHERE u.id = 7 AND u.id IN (SELECT * FROM (SELECT o.user_id FROM orders o LIMIT 1) t)",
+            // A CTE's rows never follow what they are joined to: its body reads them all.
+            "WITH t AS (SELECT id FROM users) SELECT * FROM t JOIN orders o ON o.user_id = t.id WHERE o.user_id = 7",
             // The inserted key is not placed like the rows read.
             "INSERT INTO orders (id, user_id) SELECT id, id + 1 FROM users WHERE id = 7",
         ] {

@@ -144,6 +144,18 @@ struct Block {
 struct Binding {
     exact: String,
     instance: Option<usize>,
+    /// For a derived table or CTE: its columns that carry a sharded table's shard key (name,
+    /// instance). Their values are keys of that instance's rows, so a table equal to one
+    /// follows the instance (never the other way: the body may read other rows of it).
+    key_columns: Vec<(String, usize)>,
+}
+
+/// A column reference that is a shard key: of an instance's own rows (`direct`), or carried
+/// out of a derived table or CTE.
+#[derive(Debug, Clone, Copy)]
+struct KeyRef {
+    instance: usize,
+    direct: bool,
 }
 
 /// Walks `stmt` (a query, INSERT, UPDATE or DELETE).
@@ -162,8 +174,8 @@ pub(crate) fn analyze<'t>(stmt: &Statement, topology: &'t Topology) -> Pinning<'
 struct Walker<'t> {
     topology: &'t Topology,
     blocks: Vec<Block>,
-    /// CTE names visible where the walk is.
-    ctes: Vec<String>,
+    /// CTEs visible where the walk is, with their shard-key columns.
+    ctes: Vec<(String, Vec<(String, usize)>)>,
     /// Subqueries already walked (by address), which the generic scan must skip.
     handled: HashSet<usize>,
     out: Pinning<'t>,
@@ -290,12 +302,12 @@ impl<'t> Walker<'t> {
         let (Some(block), SetExpr::Select(select)) = (block, source.body.as_ref()) else {
             return unknown("the rows come from a UNION or a parenthesized query");
         };
-        let item = if select
-            .projection
-            .iter()
-            .take(pos + 1)
-            .any(|i| !matches!(i, SelectItem::UnnamedExpr(_) | SelectItem::ExprWithAlias { .. }))
-        {
+        let item = if select.projection.iter().take(pos + 1).any(|i| {
+            !matches!(
+                i,
+                SelectItem::UnnamedExpr(_) | SelectItem::ExprWithAlias { .. }
+            )
+        }) {
             None
         } else {
             select.projection.get(pos)
@@ -309,9 +321,8 @@ impl<'t> Walker<'t> {
             return InsertKey::Value(value);
         }
         match self.key_ref(block, e) {
-            Some(i)
-                if self.out.instances[i].block == block
-                    && Arc::ptr_eq(&self.out.instances[i].table.rule.sharder, &rule.sharder)
+            Some(KeyRef { instance: i, .. })
+                if Arc::ptr_eq(&self.out.instances[i].table.rule.sharder, &rule.sharder)
                     && self.out.instances[i].table.rule.key_type == rule.key_type =>
             {
                 InsertKey::Column
@@ -344,13 +355,22 @@ impl<'t> Walker<'t> {
         if let Some(with) = &q.with {
             let name = |c: &sqlparser::ast::Cte| c.alias.name.value.to_ascii_lowercase();
             if with.recursive {
-                self.ctes.extend(with.cte_tables.iter().map(name));
+                // Rows of a recursive CTE come from several branches: no key columns.
+                self.ctes
+                    .extend(with.cte_tables.iter().map(|c| (name(c), Vec::new())));
             }
             for cte in &with.cte_tables {
                 self.handled.insert(address(&cte.query));
-                self.query(&cte.query, parent, Place::Cte, false, false);
+                let block = self.query(&cte.query, parent, Place::Cte, false, false);
                 if !with.recursive {
-                    self.ctes.push(name(cte));
+                    let renamed: Vec<String> = cte
+                        .alias
+                        .columns
+                        .iter()
+                        .map(|c| c.name.value.clone())
+                        .collect();
+                    let columns = self.key_columns(&cte.query, block, &renamed);
+                    self.ctes.push((name(cte), columns));
                 }
             }
         }
@@ -469,7 +489,11 @@ impl<'t> Walker<'t> {
                     |a| a.name.value.clone(),
                 );
                 let exact = exact.trim_matches('`').to_owned();
-                let is_cte = name.0.len() == 1 && self.ctes.iter().any(|c| *c == base);
+                let cte = (name.0.len() == 1)
+                    .then(|| self.ctes.iter().rev().find(|(c, _)| *c == base))
+                    .flatten()
+                    .map(|(_, columns)| columns.clone());
+                let is_cte = cte.is_some();
                 let rule = if is_cte {
                     None
                 } else {
@@ -479,7 +503,7 @@ impl<'t> Walker<'t> {
                     if !is_cte && base != "dual" && !self.topology.is_reference(&base) {
                         self.out.unsharded.get_or_insert(base);
                     }
-                    self.bind(b, exact, None);
+                    self.bind(b, exact, None, cte.unwrap_or_default());
                     return Vec::new();
                 };
                 let id = self.out.instances.len();
@@ -495,7 +519,7 @@ impl<'t> Walker<'t> {
                     literal_why: Vec::new(),
                     block: b,
                 });
-                self.bind(b, exact, Some(id));
+                self.bind(b, exact, Some(id), Vec::new());
                 vec![id]
             }
             TableFactor::Derived {
@@ -510,9 +534,12 @@ impl<'t> Walker<'t> {
                 self.handled.insert(address(subquery));
                 // A derived table does not see the other tables of its FROM list.
                 let parent = self.blocks[b].parent;
-                self.query(subquery, parent, Place::DerivedTable, false, false);
+                let block = self.query(subquery, parent, Place::DerivedTable, false, false);
                 if let Some(alias) = alias {
-                    self.bind(b, alias.name.value.clone(), None);
+                    let renamed: Vec<String> =
+                        alias.columns.iter().map(|c| c.name.value.clone()).collect();
+                    let columns = self.key_columns(subquery, block, &renamed);
+                    self.bind(b, alias.name.value.clone(), None, columns);
                 }
                 Vec::new()
             }
@@ -536,7 +563,13 @@ impl<'t> Walker<'t> {
 
     /// Binds `exact` in block `b`. Aliases that differ only in letter case are different
     /// names to MariaDB (on case-sensitive file systems) and one to the routing: refused.
-    fn bind(&mut self, b: usize, exact: String, instance: Option<usize>) {
+    fn bind(
+        &mut self,
+        b: usize,
+        exact: String,
+        instance: Option<usize>,
+        key_columns: Vec<(String, usize)>,
+    ) {
         let mut scope = Some(b);
         while let Some(s) = scope {
             if self.blocks[s]
@@ -548,7 +581,11 @@ impl<'t> Walker<'t> {
             }
             scope = self.blocks[s].parent;
         }
-        self.blocks[b].names.push(Binding { exact, instance });
+        self.blocks[b].names.push(Binding {
+            exact,
+            instance,
+            key_columns,
+        });
     }
 
     fn finish_from(&mut self, b: usize) {
@@ -563,14 +600,74 @@ impl<'t> Walker<'t> {
         }
     }
 
-    /// The instance whose shard-key column `e` is, read in block `b`.
-    fn key_ref(&self, b: usize, e: &Expr) -> Option<usize> {
+    /// The shard-key columns a derived table or CTE with body `q` (block `block` when one
+    /// SELECT) shows, under its names (`renamed`: a column list given with its alias).
+    fn key_columns(
+        &self,
+        q: &Query,
+        block: Option<usize>,
+        renamed: &[String],
+    ) -> Vec<(String, usize)> {
+        let (Some(block), SetExpr::Select(select)) = (block, q.body.as_ref()) else {
+            return Vec::new();
+        };
+        let mut columns = Vec::new();
+        for (n, item) in select.projection.iter().enumerate() {
+            let (expr, alias) = match item {
+                SelectItem::UnnamedExpr(e) => (e, None),
+                SelectItem::ExprWithAlias { expr, alias } => (expr, Some(&alias.value)),
+                // `*` over one table shows its key column under the key's name.
+                SelectItem::Wildcard(_) if select.projection.len() == 1 && renamed.is_empty() => {
+                    if let Some(i) = self.blocks[block].only {
+                        let key = self.out.instances[i].table.rule.shard_key.clone();
+                        columns.push((key, i));
+                    }
+                    continue;
+                }
+                _ => return columns,
+            };
+            let Some(KeyRef {
+                instance,
+                direct: true,
+            }) = self.key_ref(block, expr)
+            else {
+                continue;
+            };
+            if self.out.instances[instance].block != block {
+                continue;
+            }
+            let name = match (renamed.get(n), alias, expr) {
+                (Some(r), _, _) => r.clone(),
+                (None, Some(a), _) => a.clone(),
+                (None, None, Expr::Identifier(id)) => id.value.clone(),
+                (None, None, Expr::CompoundIdentifier(parts)) => {
+                    parts.last().map(|p| p.value.clone()).unwrap_or_default()
+                }
+                _ => continue,
+            };
+            columns.push((name, instance));
+        }
+        columns
+    }
+
+    /// The shard key `e` is, read in block `b`.
+    fn key_ref(&self, b: usize, e: &Expr) -> Option<KeyRef> {
+        let direct = |instance| {
+            Some(KeyRef {
+                instance,
+                direct: true,
+            })
+        };
         let (qualifier, column, qualified_by_db) = match e {
             Expr::Nested(inner) => return self.key_ref(b, inner),
             Expr::Identifier(id) => {
                 let i = self.blocks[b].only?;
                 let key = &self.out.instances[i].table.rule.shard_key;
-                return id.value.eq_ignore_ascii_case(key).then_some(i);
+                return if id.value.eq_ignore_ascii_case(key) {
+                    direct(i)
+                } else {
+                    None
+                };
             }
             Expr::CompoundIdentifier(parts) if parts.len() >= 2 => (
                 &parts[parts.len() - 2].value,
@@ -586,11 +683,23 @@ impl<'t> Walker<'t> {
                 .iter()
                 .find(|n| n.exact.eq_ignore_ascii_case(qualifier))
             {
-                let i = binding.instance?;
+                let Some(i) = binding.instance else {
+                    let (_, i) = binding
+                        .key_columns
+                        .iter()
+                        .find(|(c, _)| c.eq_ignore_ascii_case(column))?;
+                    return Some(KeyRef {
+                        instance: *i,
+                        direct: false,
+                    });
+                };
                 let table = &self.out.instances[i].table;
                 let by_name = !qualified_by_db || table.alias.is_none();
-                return (by_name && column.eq_ignore_ascii_case(&table.rule.shard_key))
-                    .then_some(i);
+                return if by_name && column.eq_ignore_ascii_case(&table.rule.shard_key) {
+                    direct(i)
+                } else {
+                    None
+                };
             }
             scope = self.blocks[s].parent;
         }
@@ -598,7 +707,10 @@ impl<'t> Walker<'t> {
     }
 
     fn colocated(&self, a: usize, b: usize) -> bool {
-        let (a, b) = (&self.out.instances[a].table.rule, &self.out.instances[b].table.rule);
+        let (a, b) = (
+            &self.out.instances[a].table.rule,
+            &self.out.instances[b].table.rule,
+        );
         Arc::ptr_eq(&a.sharder, &b.sharder) && a.key_type == b.key_type
     }
 
@@ -678,14 +790,14 @@ impl<'t> Walker<'t> {
             let (Some(x), Some(y)) = (self.key_ref(b, left), self.key_ref(b, right)) else {
                 continue;
             };
-            if x == y || !self.colocated(x, y) {
+            if x.instance == y.instance || !self.colocated(x.instance, y.instance) {
                 continue;
             }
-            if non_preserved.contains(&x) {
-                self.edge(x, y, c);
+            if x.direct && non_preserved.contains(&x.instance) {
+                self.edge(x.instance, y.instance, c);
             }
-            if non_preserved.contains(&y) {
-                self.edge(y, x, c);
+            if y.direct && non_preserved.contains(&y.instance) {
+                self.edge(y.instance, x.instance, c);
             }
         }
     }
@@ -731,21 +843,16 @@ impl<'t> Walker<'t> {
         let (Some(x), Some(y)) = (self.key_ref(b, left), self.key_ref(b, right)) else {
             return;
         };
-        if x == y || !self.colocated(x, y) {
+        if x.instance == y.instance || !self.colocated(x.instance, y.instance) {
             return;
         }
-        let (bx, by) = (self.out.instances[x].block, self.out.instances[y].block);
-        // A condition on the keys of enclosing tables only restricts neither here.
-        if bx != b && by != b {
-            return;
-        }
-        // Rows of this block's tables all meet the condition; an enclosing table's row only
-        // when this block's rows must exist for it.
-        if bx == b || self.semi_reaches(b, bx) {
-            self.edge(x, y, c);
-        }
-        if by == b || self.semi_reaches(b, by) {
-            self.edge(y, x, c);
+        // Rows of this block's tables all meet the condition; an enclosing table's rows only
+        // when this block's rows must exist for them. A key carried out of a derived table or
+        // CTE is followed, never follows (its body may read other rows).
+        for (a, z) in [(x, y), (y, x)] {
+            if a.direct && self.semi_reaches(b, self.out.instances[a.instance].block) {
+                self.edge(a.instance, z.instance, c);
+            }
         }
     }
 
@@ -765,15 +872,19 @@ impl<'t> Walker<'t> {
         else {
             return;
         };
-        let Some(inner) = self.key_ref(sb, item) else {
+        let Some(KeyRef {
+            instance: inner,
+            direct: true,
+        }) = self.key_ref(sb, item)
+        else {
             return;
         };
-        if self.out.instances[inner].block != sb || !self.colocated(inner, outer) {
+        if self.out.instances[inner].block != sb || !self.colocated(inner, outer.instance) {
             return;
         }
-        self.edge(inner, outer, c);
-        if self.semi_reaches(b, self.out.instances[outer].block) {
-            self.edge(outer, inner, c);
+        self.edge(inner, outer.instance, c);
+        if outer.direct && self.semi_reaches(b, self.out.instances[outer.instance].block) {
+            self.edge(outer.instance, inner, c);
         }
     }
 
@@ -803,9 +914,7 @@ impl Visitor for Finder<'_, '_> {
         if self.depth == 0 {
             let subquery = match e {
                 Expr::Subquery(q) => Some(q),
-                Expr::Exists { subquery, .. } | Expr::InSubquery { subquery, .. } => {
-                    Some(subquery)
-                }
+                Expr::Exists { subquery, .. } | Expr::InSubquery { subquery, .. } => Some(subquery),
                 _ => None,
             };
             if let Some(q) = subquery {
