@@ -106,6 +106,14 @@ pub(crate) fn plan(
             table: first_sharded(),
         });
     }
+    if let (None, Some(InsertKey::Unknown(why)), Some(rule)) =
+        (rows_to, &p.insert_key, target_rule(stmt, topology))
+    {
+        return Err(RouteError::NotSupported(format!(
+            "cannot route INSERT … SELECT into sharded table `{}`: {why}, so the shard of its rows is not known",
+            rule.name
+        )));
+    }
     // Keys on several shards pin nothing alone; a table with them may still follow another.
     let homes = homes(&p, |i| match &i.literal {
         Some(Constraint::Shards(shards)) => shards.len() <= 1,
@@ -184,11 +192,7 @@ pub(crate) fn plan(
     match (rows_to, &p.insert_key) {
         (Some((shard, table)), _) => agree(shard, format!("`{table}`"))?,
         (None, None | Some(InsertKey::Column)) => {}
-        (None, Some(InsertKey::Unknown(why))) => {
-            return Err(RouteError::NotSupported(format!(
-                "cannot route INSERT … SELECT into a sharded table: {why}, so the rows' shard is not known"
-            )))
-        }
+        (None, Some(InsertKey::Unknown(_))) => unreachable!("refused above"),
         (None, Some(InsertKey::Value(value))) => {
             let rule = target_rule(stmt, topology).expect("an insert key has a sharded target");
             match value {
