@@ -16,6 +16,7 @@ mod pinning;
 mod prepared;
 mod prepared_scatter;
 mod protocol_fidelity;
+mod pushdown;
 mod reading;
 mod reload;
 mod replicas;

@@ -548,6 +548,53 @@ def gen_subquery(ctx):
     return st
 
 
+def gen_pushdown(ctx):
+    """Statements the proxy sends whole to one shard (every sharded reference pinned to one user's
+    shard) or to every shard (subqueries correlated on the co-located keys of ch_users and
+    ch_orders, which share one ring)."""
+    st = Stmt("", "pushdown")
+    users, orders = ctx.schema.by_name["ch_users"], ctx.schema.by_name["ch_orders"]
+    k = key_lit(ctx, users)
+    q = ctx.rng.randint(-5, 20)
+    no = ctx.pick(["", "NOT "])
+    r = ctx.rng.random()
+    if r < 0.12:
+        st.sql = (f"SELECT {ctx.fn('COUNT')}*), {ctx.fn('SUM')}d.qty) FROM (SELECT * FROM ch_orders "
+                  f"WHERE user_id = {k} AND qty > {q}) AS d")
+    elif r < 0.24:
+        st.sql = (f"WITH t AS (SELECT id, k FROM ch_users WHERE id = {k}) SELECT t.id, t.k, "
+                  f"(SELECT {ctx.fn('COUNT')}*) FROM ch_orders o WHERE o.user_id = t.id) FROM t")
+    elif r < 0.36:
+        st.sql = (f"SELECT u.id, u.k FROM ch_users u WHERE u.id = {k} AND {no}EXISTS "
+                  f"(SELECT 1 FROM ch_orders o WHERE o.user_id = u.id AND o.qty > {q})")
+    elif r < 0.48:
+        st.sql = (f"SELECT id AS v FROM ch_users WHERE id = {k} {ctx.pick(['UNION', 'UNION ALL'])} "
+                  f"SELECT id FROM ch_orders WHERE user_id = {k} ORDER BY v")
+        st.ordered = True
+    elif r < 0.58:
+        st.sql = (f"SELECT id, ROW_NUMBER() OVER (ORDER BY qty, id), {ctx.fn('SUM')}qty) OVER () "
+                  f"FROM ch_orders WHERE user_id = {k} ORDER BY id")
+        st.ordered = True
+    elif r < 0.70:
+        st.sql = (f"SELECT u.id FROM ch_users u WHERE u.id IN (SELECT o.user_id FROM ch_orders o "
+                  f"WHERE o.qty > {q}) ORDER BY u.id")
+        st.ordered = True
+    elif r < 0.82:
+        st.sql = (f"SELECT {ctx.fn('COUNT')}*) FROM ch_users u WHERE {no}EXISTS (SELECT 1 FROM ch_orders o "
+                  f"WHERE o.user_id = u.id AND o.qty = {q})")
+    elif r < 0.91:
+        st.kind, st.writes = "write", {"ch_users"}
+        st.sql = (f"UPDATE ch_users SET k = (SELECT {ctx.fn('COUNT')}*) FROM ch_orders o "
+                  f"WHERE o.user_id = ch_users.id) WHERE id = {k}")
+    else:
+        st.kind, st.writes = "write", {"ch_orders"}
+        st.sql = (f"DELETE FROM ch_orders WHERE user_id = {k} AND qty = {q} AND id IN "
+                  f"(SELECT id FROM (SELECT id FROM ch_orders WHERE user_id = {k}) AS d)")
+    if ctx.s.select_limit is not None and not st.ordered and st.kind == "read":
+        st.count_only = True
+    return st
+
+
 UNION_PAIRS = [("ch_users", "id", "ch_orders", "user_id"), ("ch_users", "id", "hm_items", "id"),
                ("st_accounts", "code", "st_tags", "tag"), ("ch_users", "name", "ch_orders", "note"),
                ("rg_events", "id", "ch_users", "id"), ("un_log", "id", "ref_seq", "id"),
@@ -1008,6 +1055,7 @@ PRODUCTIONS = [
     (3, gen_distinct),
     (5, gen_join),
     (4, gen_subquery),
+    (4, gen_pushdown),
     (3, gen_union),
     (3, gen_derived),
     (4, gen_no_table),

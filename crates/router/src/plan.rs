@@ -227,6 +227,9 @@ pub struct Plan {
     /// It reads `information_schema.PROCESSLIST`: the server's threads, which are every
     /// session's backend connections with their statements (for admin users only).
     pub lists_server_threads: bool,
+    /// Why a statement with subqueries, derived tables, CTEs or set operations runs whole
+    /// where it does: each sharded table reference and the condition that places it.
+    pub pinned_by: Option<std::sync::Arc<[String]>>,
 }
 
 impl Plan {
@@ -240,6 +243,7 @@ impl Plan {
             uses_tables: false,
             connection_state: None,
             lists_server_threads: false,
+            pinned_by: None,
         }
     }
 
@@ -367,6 +371,15 @@ impl fmt::Display for PlanDisplay<'_> {
         }
         if let Some(sql) = &self.plan.rewritten {
             write!(f, " as `{sql}`")?;
+        }
+        if let Some(pinned_by) = &self.plan.pinned_by {
+            let what = match self.plan.route {
+                Route::Scatter(_) | Route::Broadcast(_) | Route::Split(_) => {
+                    "each shard's subqueries follow its rows"
+                }
+                _ => "pushed down whole",
+            };
+            write!(f, "; {what}: {}", pinned_by.join("; "))?;
         }
         if let Some(state) = &self.plan.connection_state {
             write!(f, "; connection state: {state:?}")?;

@@ -91,6 +91,8 @@ impl PlanCache {
             uses_tables: template.uses_tables,
             connection_state: None,
             lists_server_threads: template.lists_server_threads,
+            // The explanation names the template's placeholders: left to full planning.
+            pinned_by: None,
         })
     }
 }

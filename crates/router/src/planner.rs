@@ -4,7 +4,6 @@ use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 
 use shardgate_config::Topology;
-use shardgate_ring::ShardId;
 use sqlparser::ast::{
     AssignmentTarget, Delete, Expr, FromTable, Ident, Insert, ObjectName, ObjectType, OnInsert,
     Query, SelectItem, SetExpr, Statement, TableFactor, TableObject, TableWithJoins, Update, Use,
@@ -13,8 +12,7 @@ use sqlparser::tokenizer::Token;
 
 use crate::connection_state::{self, ConnectionState};
 use crate::shard_key::{
-    base_name, constraint_in_where, key_source, keys_joined, shard_names, Constraint, KeySource,
-    TableRef,
+    base_name, constraint_in_where, key_source, shard_names, Constraint, KeySource, TableRef,
 };
 use crate::{
     session, DeferredRoute, Plan, Route, RouteError, SqlMode, StatementKind, Syntax, TxnCommand,
@@ -768,26 +766,9 @@ fn from_tables<'t>(from: &[TableWithJoins], topology: &'t Topology) -> (Vec<Tabl
     (refs, count)
 }
 
-/// The ON conditions of the joins in a FROM list.
-fn join_conditions(from: &[TableWithJoins]) -> impl Iterator<Item = &Expr> {
-    from.iter()
-        .flat_map(|twj| twj.joins.iter())
-        .filter_map(|join| {
-            use sqlparser::ast::{JoinConstraint, JoinOperator as J};
-            match &join.join_operator {
-                J::Join(JoinConstraint::On(e))
-                | J::Inner(JoinConstraint::On(e))
-                | J::Left(JoinConstraint::On(e))
-                | J::LeftOuter(JoinConstraint::On(e))
-                | J::Right(JoinConstraint::On(e))
-                | J::RightOuter(JoinConstraint::On(e))
-                | J::StraightJoin(JoinConstraint::On(e)) => Some(e),
-                _ => None,
-            }
-        })
-}
-
-/// Routes a statement whose sharded tables are all in `from` and constrained by `selection`.
+/// Routes a statement by the shard keys of its sharded tables. One table constrained by
+/// `selection` (the point statement) is routed here; joins, subqueries, derived tables, CTEs
+/// and set operations by every sharded reference in them (`pushdown`).
 fn route_by_where(
     verb: &'static str,
     kind: StatementKind,
@@ -801,106 +782,58 @@ fn route_by_where(
         return Ok(Plan::new(kind, Route::Shard(topology.default_shard)));
     }
     let (tables, count) = from_tables(from, topology);
-    if tables.len() != mentioned.len() {
-        let rule = topology
-            .table(&mentioned[0])
-            .expect("mentioned tables are sharded");
-        return Err(RouteError::Unsupported {
-            construct: "a subquery, UNION or derived table".into(),
-            table: rule.name.clone(),
-        });
+    let [table] = tables.as_slice() else {
+        return crate::pushdown::plan(stmt, verb, kind, None, topology);
+    };
+    if count != 1 || mentioned.len() != 1 {
+        return crate::pushdown::plan(stmt, verb, kind, None, topology);
     }
-    let mut chosen: Option<(ShardId, &str)> = None;
-    let mut deferred: Vec<(String, KeySource)> = Vec::new();
-    let mut constraints = Vec::with_capacity(tables.len());
-    for table in &tables {
-        constraints.push(constraint_in_where(selection, table, count == 1)?);
-    }
-    // Co-located joins: a table whose shard key equals a constrained table's shard key (same
-    // sharder) lives on that table's shard.
-    let conditions: Vec<&Expr> = selection.into_iter().chain(join_conditions(from)).collect();
-    loop {
-        let mut changed = false;
-        for i in 0..tables.len() {
-            if constraints[i].is_some() {
-                continue;
-            }
-            let joined = (0..tables.len()).find(|&j| {
-                constraints[j].is_some()
-                    && conditions
-                        .iter()
-                        .any(|c| keys_joined(c, &tables[i], &tables[j]))
-            });
-            if let Some(j) = joined {
-                constraints[i] = constraints[j].clone();
-                changed = true;
-            }
-        }
-        if !changed {
-            break;
-        }
-    }
-    for (table, constraint) in tables.iter().zip(constraints) {
-        let constraint = constraint.ok_or_else(|| RouteError::NoShardKey {
+    let name = || table.rule.name.to_ascii_lowercase();
+    let constraint =
+        constraint_in_where(selection, table, true)?.ok_or_else(|| RouteError::NoShardKey {
             verb,
             table: table.rule.name.clone(),
             key: table.rule.shard_key.clone(),
         })?;
-        let shards = match constraint {
-            Constraint::Shards(shards) => shards,
-            Constraint::Deferred(keys) => {
-                let name = table.rule.name.to_ascii_lowercase();
-                deferred.extend(keys.into_iter().map(|k| (name.clone(), k)));
-                continue;
-            }
-        };
-        let shard = match shards.len() {
-            // Contradictory conditions (`id = 1 AND id = 2`): no row matches; any shard answers that.
-            0 => continue,
-            1 => *shards.first().expect("one shard"),
-            _ => {
-                return Err(RouteError::KeySpansShards {
-                    verb,
-                    table: table.rule.name.clone(),
-                    key: table.rule.shard_key.clone(),
-                    shards: shard_names(topology, &shards),
-                })
-            }
-        };
-        match chosen {
-            None => chosen = Some((shard, &table.rule.name)),
-            Some((prev, prev_table)) if prev != shard => {
-                return Err(RouteError::CrossShard {
-                    detail: format!(
-                        "`{prev_table}` on {}, `{}` on {}",
-                        topology.shards[prev].name, table.rule.name, topology.shards[shard].name
-                    ),
-                })
-            }
-            Some(_) => {}
+    // A name that is no sharded or reference table may be a CTE's: the walk tells them apart.
+    let unsharded = || has_unsharded_relation(stmt, topology);
+    let shards = match constraint {
+        Constraint::Shards(shards) => shards,
+        Constraint::Deferred(_) if unsharded().is_some() => {
+            return crate::pushdown::plan(stmt, verb, kind, None, topology)
         }
-    }
-    let table = tables.first().map(|t| t.rule.name.to_ascii_lowercase());
-    if !deferred.is_empty() {
-        let mut plan = Plan::new(
-            kind,
-            Route::Deferred(DeferredRoute {
+        Constraint::Deferred(keys) => {
+            let mut plan = Plan::new(
+                kind,
+                Route::Deferred(DeferredRoute {
+                    verb,
+                    keys: keys.into_iter().map(|k| (name(), k)).collect(),
+                    fixed: None,
+                    unsharded: None,
+                }),
+            );
+            plan.table = Some(name());
+            return Ok(plan);
+        }
+    };
+    let shard = match shards.len() {
+        // Contradictory conditions (`id = 1 AND id = 2`): no row matches; any shard answers that.
+        0 => topology.default_shard,
+        1 => *shards.first().expect("one shard"),
+        _ => {
+            return Err(RouteError::KeySpansShards {
                 verb,
-                keys: deferred,
-                fixed: chosen.map(|(s, _)| s),
-                unsharded: has_unsharded_relation(stmt, topology),
-            }),
-        );
-        plan.table = table;
-        return Ok(plan);
-    }
-    let shard = chosen.map_or(topology.default_shard, |(s, _)| s);
-    if shard != topology.default_shard {
-        let unsharded = has_unsharded_relation(stmt, topology);
-        crate::plan::unsharded_conflict(topology, unsharded.as_deref(), shard)?;
+                table: table.rule.name.clone(),
+                key: table.rule.shard_key.clone(),
+                shards: shard_names(topology, &shards),
+            })
+        }
+    };
+    if shard != topology.default_shard && unsharded().is_some() {
+        return crate::pushdown::plan(stmt, verb, kind, None, topology);
     }
     let mut plan = Plan::new(kind, Route::Shard(shard));
-    plan.table = table;
+    plan.table = Some(name());
     Ok(plan)
 }
 
@@ -1020,14 +953,9 @@ fn plan_insert(ins: &Insert, stmt: &Statement, topology: &Topology) -> Result<Pl
         _ => None,
     };
     let Some(rule) = rule else {
-        // Reading a sharded table here would see only the default shard's rows.
-        if let Some(read) = sharded_relations(stmt, topology).first() {
-            return Err(RouteError::Unsupported {
-                construct: "INSERT … SELECT".into(),
-                table: topology
-                    .table(read)
-                    .map_or_else(|| read.clone(), |r| r.name.clone()),
-            });
+        // An unsharded table, on the default shard: what it reads must be there too.
+        if !sharded_relations(stmt, topology).is_empty() {
+            return crate::pushdown::plan(stmt, "INSERT", StatementKind::Write, None, topology);
         }
         return Ok(Plan::new(
             StatementKind::Write,
@@ -1071,20 +999,25 @@ fn plan_insert(ins: &Insert, stmt: &Statement, topology: &Topology) -> Result<Pl
             })?;
         keys.push(key_source(value).ok_or_else(non_literal)?);
     } else {
-        let rows = match ins.source.as_deref().map(|q| q.body.as_ref()) {
-            Some(SetExpr::Values(values)) => &values.rows,
-            _ => {
-                return Err(RouteError::Unsupported {
-                    construct: "INSERT … SELECT".into(),
-                    table: rule.name.clone(),
-                })
-            }
-        };
         if ins.columns.is_empty() {
             return Err(RouteError::InsertWithoutColumns {
                 table: rule.name.clone(),
             });
         }
+        let rows = match ins.source.as_deref().map(|q| q.body.as_ref()) {
+            Some(SetExpr::Values(values)) => &values.rows,
+            // INSERT … SELECT: on the shard of the rows it reads, when they and the rows it
+            // writes are all on one.
+            _ => {
+                return crate::pushdown::plan(
+                    stmt,
+                    "INSERT … SELECT",
+                    StatementKind::Write,
+                    None,
+                    topology,
+                )
+            }
+        };
         let pos =
             ins.columns
                 .iter()
@@ -1103,6 +1036,12 @@ fn plan_insert(ins: &Insert, stmt: &Statement, topology: &Topology) -> Result<Pl
         }
     }
     if keys.iter().any(|k| matches!(k, KeySource::Param(_))) {
+        if sharded_relations(stmt, topology).len() > 1 {
+            return Err(RouteError::NotSupported(format!(
+                "a subquery reading a sharded table in the values of a prepared INSERT into `{}` is not supported by shardgate: its shard is known only at execution (send it as text)",
+                rule.name
+            )));
+        }
         let name = rule.name.to_ascii_lowercase();
         return Ok(Plan::new(
             StatementKind::Write,
@@ -1132,10 +1071,13 @@ fn plan_insert(ins: &Insert, stmt: &Statement, topology: &Topology) -> Result<Pl
     // Subqueries in the values: other sharded tables may live elsewhere, unsharded ones do
     // unless the row goes to the default shard (the target itself is the first relation).
     if sharded_relations(stmt, topology).len() > 1 {
-        return Err(RouteError::Unsupported {
-            construct: "a subquery, UNION or derived table".into(),
-            table: rule.name.clone(),
-        });
+        return crate::pushdown::plan(
+            stmt,
+            "INSERT",
+            StatementKind::Write,
+            Some((shard, &rule.name)),
+            topology,
+        );
     }
     if shard != topology.default_shard {
         let unsharded = has_unsharded_relation(stmt, topology);

@@ -94,6 +94,24 @@ fn single_table<'t>(from: &[TableWithJoins], topology: &'t Topology) -> Option<T
     })
 }
 
+/// With subqueries naming other tables (`factors`: the tables of the statement's own FROM
+/// list), whether every shard can answer them for its own rows: each sharded table in them
+/// follows the outer rows by a correlation on shard keys (`crate::pushdown`). `Ok` with why.
+fn subqueries_follow(
+    stmt: &Statement,
+    factors: usize,
+    verb: &str,
+    table: &TableRef<'_>,
+    topology: &Topology,
+) -> Result<Option<std::sync::Arc<[String]>>, RouteError> {
+    if relation_count(stmt) == factors {
+        return Ok(None);
+    }
+    let why = crate::pushdown::follows_outer_rows(stmt, verb, topology)
+        .map_err(|why| refuse(verb, table, why))?;
+    Ok((!why.is_empty()).then(|| why.into()))
+}
+
 /// How many tables the statement names anywhere (FROM, joins, subqueries).
 fn relation_count(stmt: &Statement) -> usize {
     let mut count = 0;
@@ -179,9 +197,7 @@ fn broadcast(
     let Some(table) = single_table(from, topology) else {
         return Err(why);
     };
-    if relation_count(stmt) != 1 {
-        return Err(refuse(verb, &table, "a subquery naming another table"));
-    }
+    let pinned_by = subqueries_follow(stmt, 1, verb, &table, topology)?;
     let keyed = [Keyed {
         table: &table,
         only_table: true,
@@ -213,6 +229,7 @@ fn broadcast(
     };
     let mut plan = Plan::new(StatementKind::Write, route);
     plan.table = table_name;
+    plan.pinned_by = pinned_by;
     Ok(plan)
 }
 
@@ -248,13 +265,7 @@ fn plan_select(
     let table = &tables[0];
     let verb = "SELECT";
     let factors: usize = select.from.iter().map(|t| 1 + t.joins.len()).sum();
-    if relation_count(stmt) != factors {
-        return Err(refuse(
-            verb,
-            table,
-            "a subquery or CTE naming another table",
-        ));
-    }
+    let pinned_by = subqueries_follow(stmt, factors, verb, table, topology)?;
     let keyed: Vec<Keyed<'_>> = tables
         .iter()
         .map(|table| Keyed {
@@ -272,6 +283,7 @@ fn plan_select(
     let on_one_shard = |shard: ShardId| {
         let mut plan = Plan::new(kind, Route::Shard(shard));
         plan.table = Some(table.rule.name.to_ascii_lowercase());
+        plan.pinned_by = pinned_by.clone();
         Ok(plan)
     };
     match shards.as_slice() {
@@ -325,6 +337,7 @@ fn plan_select(
         })),
     );
     plan.table = Some(table.rule.name.to_ascii_lowercase());
+    plan.pinned_by = pinned_by;
     Ok(plan)
 }
 
