@@ -106,12 +106,10 @@ pub(crate) fn plan(
             table: first_sharded(),
         });
     }
-    if let (None, Some(InsertKey::Unknown(why)), Some(rule)) =
-        (rows_to, &p.insert_key, target_rule(stmt, topology))
-    {
+    if let (None, Some(InsertKey::Unknown(why))) = (rows_to, &p.insert_key) {
+        let table = target_rule(stmt, topology).map_or("?", |rule| rule.name.as_str());
         return Err(RouteError::NotSupported(format!(
-            "cannot route INSERT … SELECT into sharded table `{}`: {why}, so the shard of its rows is not known",
-            rule.name
+            "cannot route INSERT … SELECT into sharded table `{table}`: {why}, so the shard of its rows is not known"
         )));
     }
     // Keys on several shards pin nothing alone; a table with them may still follow another.
@@ -179,22 +177,26 @@ pub(crate) fn plan(
                 keys.iter()
                     .map(|k| (i.table.rule.name.to_ascii_lowercase(), k.clone())),
             ),
-            Some(Constraint::Shards(shards)) => match shards.len() {
-                // Contradictory conditions: no row of it matches on any shard.
-                0 => {}
-                _ => agree(
-                    *shards.first().expect("one"),
-                    format!("`{}`", i.table.rule.name),
-                )?,
-            },
+            // No shard: contradictory conditions, no row of it matches on any shard.
+            Some(Constraint::Shards(shards)) => {
+                if let Some(&shard) = shards.first() {
+                    agree(shard, format!("`{}`", i.table.rule.name))?
+                }
+            }
         }
     }
     match (rows_to, &p.insert_key) {
         (Some((shard, table)), _) => agree(shard, format!("`{table}`"))?,
         (None, None | Some(InsertKey::Column)) => {}
-        (None, Some(InsertKey::Unknown(_))) => unreachable!("refused above"),
+        // Refused above.
+        (None, Some(InsertKey::Unknown(_))) => {}
         (None, Some(InsertKey::Value(value))) => {
-            let rule = target_rule(stmt, topology).expect("an insert key has a sharded target");
+            let Some(rule) = target_rule(stmt, topology) else {
+                return Err(RouteError::NotSupported(
+                    "cannot route an INSERT whose target table is not a sharded table's name"
+                        .into(),
+                ));
+            };
             match value {
                 KeySource::Param(_) => {
                     deferred.push((rule.name.to_ascii_lowercase(), value.clone()))
