@@ -605,7 +605,7 @@ impl Session {
                 c if c == Command::COM_CHANGE_USER as u8 => self.change_user(arg).await?,
                 c if c == Command::COM_STMT_PREPARE as u8 => self.stmt_prepare(arg).await?,
                 c if c == Command::COM_STMT_EXECUTE as u8 => {
-                    let limit = self.proxy.runtime().topology.server.query_timeout;
+                    let limit = self.proxy.runtime.load().topology.server.query_timeout;
                     let deadline = self.statement_deadline(limit, None);
                     crate::statement_time::bounded(deadline, self.stmt_execute(arg)).await?
                 }
@@ -633,13 +633,13 @@ impl Session {
 
     /// Runs one statement of a COM_QUERY text, within its time bound.
     pub(crate) async fn statement(&mut self, arg: &[u8]) -> Step {
-        let limit = self.proxy.runtime().topology.server.query_timeout;
+        let runtime = self.proxy.runtime();
+        let limit = runtime.topology.server.query_timeout;
         let deadline = self.statement_deadline(limit, Some(arg));
-        crate::statement_time::bounded(deadline, self.unbounded_statement(arg)).await
+        crate::statement_time::bounded(deadline, self.unbounded_statement(runtime, arg)).await
     }
 
-    async fn unbounded_statement(&mut self, arg: &[u8]) -> Step {
-        let runtime = self.proxy.runtime();
+    async fn unbounded_statement(&mut self, runtime: Arc<Runtime>, arg: &[u8]) -> Step {
         let sql = String::from_utf8_lossy(arg);
         if let Some(statement) = crate::admin::parse(&sql) {
             return self.admin(&runtime, statement).await;
