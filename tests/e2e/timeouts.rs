@@ -105,6 +105,8 @@ async fn a_statement_on_a_frozen_primary_ends_at_query_timeout_with_1969_naming_
         );
         assert!(message.contains("shard s1 primary"), "{message}");
     }
+    let fan_out = &answers[3].2;
+    assert!(fan_out.ends_with("no shard kept any of its rows"), "{fan_out}");
     let in_txn = &answers[5].2;
     assert!(in_txn.contains("the transaction was rolled back"), "{in_txn}");
     assert_eq!(after, vec![vec![Some(format!("n{on_s0}"))]]);

@@ -246,7 +246,8 @@ impl Session {
             (*shard, expect_ok(conn, Command::COM_QUERY, end).await)
         });
         let mut committed = Vec::new();
-        for (shard, result) in futures_util::future::join_all(ends).await {
+        let ends = crate::statement_time::cleanup(futures_util::future::join_all(ends));
+        for (shard, result) in ends.await {
             let name = runtime.topology.shards[shard].name.clone();
             match result {
                 Ok(()) => committed.push(name),

@@ -63,6 +63,22 @@ impl Session {
     }
 }
 
+/// How long ending what a statement cut off at its bound began (a ROLLBACK of its parts on the
+/// shards that answered) may take after the bound.
+const CLEANUP: Duration = Duration::from_secs(2);
+
+/// Runs `cleanup`, which ends what the statement began, with [`CLEANUP`] more time than the
+/// statement's bound leaves: it must not fail just because that bound passed.
+pub(crate) async fn cleanup<F: Future>(cleanup: F) -> F::Output {
+    match shardgate_protocol::deadline::current() {
+        Some(at) => {
+            let at = at.max(Instant::now() + CLEANUP);
+            shardgate_protocol::deadline::within(at, cleanup).await
+        }
+        None => cleanup.await,
+    }
+}
+
 /// Runs `work` bounded by `deadline`, if any.
 pub(crate) async fn bounded<F: Future>(deadline: Option<Instant>, work: F) -> F::Output {
     match deadline {
