@@ -43,7 +43,9 @@ async fn error_of(conn: &mut Conn, sql: &str) -> (u16, String, String) {
 
 /// A key of table `users` that lives on `shard`.
 fn key_on(env: &TestEnv, shard: usize) -> i64 {
-    (1..).find(|id| env.shard_of("users", *id) == shard).unwrap() as i64
+    (1..)
+        .find(|id| env.shard_of("users", *id) == shard)
+        .unwrap() as i64
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,9 +108,15 @@ async fn a_statement_on_a_frozen_primary_ends_at_query_timeout_with_1969_naming_
         assert!(message.contains("shard s1 primary"), "{message}");
     }
     let fan_out = &answers[3].2;
-    assert!(fan_out.ends_with("no shard kept any of its rows"), "{fan_out}");
+    assert!(
+        fan_out.ends_with("no shard kept any of its rows"),
+        "{fan_out}"
+    );
     let in_txn = &answers[5].2;
-    assert!(in_txn.contains("the transaction was rolled back"), "{in_txn}");
+    assert!(
+        in_txn.contains("the transaction was rolled back"),
+        "{in_txn}"
+    );
     assert_eq!(after, vec![vec![Some(format!("n{on_s0}"))]]);
 
     // After SIGCONT: no broken connection was pooled. Many more statements than the pool holds,
@@ -122,12 +130,19 @@ async fn a_statement_on_a_frozen_primary_ends_at_query_timeout_with_1969_naming_
         async move {
             for _ in 0..10 {
                 let got: Vec<String> = c.query(&sql).await.unwrap();
-                assert_eq!(got, [format!("n{on_s1}")], "the transaction's write was rolled back");
+                assert_eq!(
+                    got,
+                    [format!("n{on_s1}")],
+                    "the transaction's write was rolled back"
+                );
             }
         }
     });
     futures_util::future::join_all(reads).await;
-    assert_eq!(rows(&mut conn, "SELECT COUNT(*) FROM users").await[0][0].as_deref(), Some("2"));
+    assert_eq!(
+        rows(&mut conn, "SELECT COUNT(*) FROM users").await[0][0].as_deref(),
+        Some("2")
+    );
     let stats = env.proxy.runtime().primary(1).stats();
     assert_eq!(stats.in_use, 0, "{stats:?}");
     assert!(stats.idle <= 4, "{stats:?}");
@@ -148,17 +163,35 @@ async fn max_statement_time_per_statement_and_per_session_is_honoured_even_by_a_
     let per_statement = "SET STATEMENT max_statement_time=0.2 FOR SELECT SLEEP(5) FROM users";
     let mut direct = env.connect_primary(0).await;
     let expected = error_of(&mut direct, per_statement).await;
-    assert_eq!((expected.0, expected.1.as_str()), (1969, "70100"), "{expected:?}");
+    assert_eq!(
+        (expected.0, expected.1.as_str()),
+        (1969, "70100"),
+        "{expected:?}"
+    );
     let proxied = error_of(&mut conn, per_statement).await;
-    assert_eq!((proxied.0, &proxied.1), (expected.0, &expected.1), "{proxied:?}");
+    assert_eq!(
+        (proxied.0, &proxied.1),
+        (expected.0, &expected.1),
+        "{proxied:?}"
+    );
     let mut session = env.connect().await;
     for c in [&mut direct, &mut session] {
-        c.query_drop("SET SESSION max_statement_time = 0.2").await.unwrap();
+        c.query_drop("SET SESSION max_statement_time = 0.2")
+            .await
+            .unwrap();
     }
     let expected = error_of(&mut direct, "SELECT SLEEP(5) FROM users").await;
     let proxied = error_of(&mut session, "SELECT SLEEP(5) FROM users").await;
-    assert_eq!((expected.0, expected.1.as_str()), (1969, "70100"), "{expected:?}");
-    assert_eq!((proxied.0, &proxied.1), (expected.0, &expected.1), "{proxied:?}");
+    assert_eq!(
+        (expected.0, expected.1.as_str()),
+        (1969, "70100"),
+        "{expected:?}"
+    );
+    assert_eq!(
+        (proxied.0, &proxied.1),
+        (expected.0, &expected.1),
+        "{proxied:?}"
+    );
     drop(direct);
 
     // A frozen server cannot: the proxy enforces both.
@@ -174,7 +207,10 @@ async fn max_statement_time_per_statement_and_per_session_is_honoured_even_by_a_
         assert!(message.contains("shard s0 primary"), "{message}");
     }
     // Both sessions go on.
-    session.query_drop("SET SESSION max_statement_time = 0").await.unwrap();
+    session
+        .query_drop("SET SESSION max_statement_time = 0")
+        .await
+        .unwrap();
     for c in [&mut conn, &mut session] {
         assert_eq!(rows(c, &read).await, vec![vec![Some("x".into())]]);
     }
@@ -192,15 +228,23 @@ async fn a_statement_cut_off_inside_a_transaction_is_rolled_back_and_the_transac
     let mut conn = env.connect().await;
     for (c, direct) in [(&mut direct, true), (&mut conn, false)] {
         if direct {
-            c.query_drop("SET SESSION max_statement_time = 0.3").await.unwrap();
+            c.query_drop("SET SESSION max_statement_time = 0.3")
+                .await
+                .unwrap();
         }
         c.query_drop("BEGIN").await.unwrap();
-        c.query_drop(format!("INSERT INTO users (id, name) VALUES ({id}, 'kept')"))
-            .await
-            .unwrap();
+        c.query_drop(format!(
+            "INSERT INTO users (id, name) VALUES ({id}, 'kept')"
+        ))
+        .await
+        .unwrap();
         let slow = format!("UPDATE users SET name = 'undone' WHERE id = {id} AND SLEEP(3) = 0");
         let (code, state, message) = error_of(c, &slow).await;
-        assert_eq!((code, state.as_str()), (1969, "70100"), "direct {direct}: {message}");
+        assert_eq!(
+            (code, state.as_str()),
+            (1969, "70100"),
+            "direct {direct}: {message}"
+        );
         let in_txn: Vec<String> = c
             .query(format!("SELECT name FROM users WHERE id = {id}"))
             .await
@@ -354,6 +398,9 @@ async fn a_client_that_stops_reading_a_scatter_is_disconnected_and_the_log_names
         .find(|l| l.contains("client did not read its result within 500 ms"))
         .unwrap_or_else(|| panic!("no line names the slow client:\n{log}"));
     assert!(line.contains(&client_address), "{line}");
-    assert!(!log.contains("did not answer"), "a shard was blamed:\n{log}");
+    assert!(
+        !log.contains("did not answer"),
+        "a shard was blamed:\n{log}"
+    );
     sandbox.stop().await;
 }

@@ -225,8 +225,10 @@ impl Pool {
     /// within `connect_timeout` (hung, stopped, or gone without closing the socket) loses it.
     async fn validate(&self, conn: &mut BackendConn) -> bool {
         let query = self.settings.validation_query.as_bytes();
-        let answer =
-            tokio::time::timeout(self.settings.connect_timeout, conn.execute(Command::COM_QUERY, query));
+        let answer = tokio::time::timeout(
+            self.settings.connect_timeout,
+            conn.execute(Command::COM_QUERY, query),
+        );
         match answer.await {
             Ok(Ok(shardgate_protocol::response::Finish::Ok { .. })) => true,
             Ok(_) => false,

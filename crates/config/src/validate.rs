@@ -254,10 +254,7 @@ fn server(schema: Option<&Spanned<ServerSchema>>, d: &mut Diagnostics<'_>) -> Se
             Err(_) => d.at(
                 ms.span(),
                 "server.query_timeout_ms",
-                format!(
-                    "must be 0 (no bound) or more (got {})",
-                    ms.get_ref()
-                ),
+                format!("must be 0 (no bound) or more (got {})", ms.get_ref()),
             ),
         }
     }

@@ -227,8 +227,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketConn<S> {
                 tokio::pin!(write);
                 // The timer starts only once the peer makes the write wait (a full socket
                 // buffer): an answer the socket takes at once costs no timer.
-                let first =
-                    std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await;
+                let first = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await;
                 match first {
                     Poll::Ready(written) => written?,
                     Poll::Pending => match tokio::time::timeout(limit, write).await {

@@ -59,7 +59,8 @@ pub(crate) struct DeadlinePassed;
 
 /// Whether `e` is the error of a passed statement deadline.
 pub(crate) fn is_deadline(e: &std::io::Error) -> bool {
-    e.get_ref().is_some_and(|inner| inner.is::<DeadlinePassed>())
+    e.get_ref()
+        .is_some_and(|inner| inner.is::<DeadlinePassed>())
 }
 
 #[cfg(test)]

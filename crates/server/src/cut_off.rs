@@ -26,6 +26,9 @@ pub(crate) fn recoverable(result: &Result<Finish, ForwardError>) -> bool {
 pub(crate) async fn recover(conn: &mut PooledConn) {
     let pool = conn.pool().clone();
     if conn.recover(&pool, pool.connect_timeout()).await {
-        tracing::info!(endpoint = pool.label(), "statement stopped at its time bound; its connection goes on");
+        tracing::info!(
+            endpoint = pool.label(),
+            "statement stopped at its time bound; its connection goes on"
+        );
     }
 }

@@ -123,7 +123,10 @@ async fn pump(
         }
         Ok(Ok(QueryHead::Columns(columns))) => columns,
     };
-    if send(&tx, FromShard::Head(head), &mut deadline).await.is_err() {
+    if send(&tx, FromShard::Head(head), &mut deadline)
+        .await
+        .is_err()
+    {
         if keep_conn {
             drain(conn, deadline).await;
         } else {

@@ -33,7 +33,10 @@ impl SessionLimit {
         if !vars.iter().any(|v| v.name == MAX_STATEMENT_TIME) {
             return;
         }
-        if let Some(limit) = state.var_text(MAX_STATEMENT_TIME).and_then(assigned_seconds) {
+        if let Some(limit) = state
+            .var_text(MAX_STATEMENT_TIME)
+            .and_then(assigned_seconds)
+        {
             self.0 = limit;
         }
     }
@@ -117,11 +120,10 @@ fn assigned_seconds(sql: &[u8]) -> Option<Option<Duration>> {
 /// `max_statement_time` seconds (a decimal) as a bound: `Some(None)` for 0.
 fn seconds(text: &str) -> Option<Option<Duration>> {
     let seconds: f64 = text.parse().ok()?;
-    match seconds {
-        s if s == 0.0 => Some(None),
-        s if s > 0.0 && s.is_finite() => Some(Some(Duration::try_from_secs_f64(s).ok()?)),
-        _ => None,
+    if seconds == 0.0 {
+        return Some(None);
     }
+    Duration::try_from_secs_f64(seconds).ok().map(Some)
 }
 
 #[cfg(test)]
@@ -159,7 +161,10 @@ mod tests {
             read("SET @@SESSION.max_statement_time = 2.5e0"),
             Some(Some(Duration::from_millis(2500)))
         );
-        assert_eq!(read("SET @@SESSION.max_statement_time = 0.000000"), Some(None));
+        assert_eq!(
+            read("SET @@SESSION.max_statement_time = 0.000000"),
+            Some(None)
+        );
         assert_eq!(read("SET max_statement_time = @x"), None);
     }
 }
