@@ -41,6 +41,16 @@ async fn error_of(conn: &mut Conn, sql: &str) -> (u16, String, String) {
     server_error(ran.unwrap_or_else(|_| panic!("{sql}: still running after {ENDED:?}")))
 }
 
+/// Thaws `shard`'s primary and waits until it answers directly again.
+async fn thaw(env: &TestEnv, shard: usize) {
+    env.sandbox
+        .thaw(&env.sandbox.shards()[shard].primary)
+        .await
+        .unwrap();
+    let mut direct = env.connect_primary(shard).await;
+    direct.query_drop("SELECT 1").await.unwrap();
+}
+
 /// A key of table `users` that lives on `shard`.
 fn key_on(env: &TestEnv, shard: usize) -> i64 {
     (1..)
@@ -50,8 +60,10 @@ fn key_on(env: &TestEnv, shard: usize) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_statement_on_a_frozen_primary_ends_at_query_timeout_with_1969_naming_the_shard() {
-    let pool = "\n[backend.pool]\nmax_size = 4\n";
-    let env = env_with(2, "query_timeout_ms = 1000", pool).await;
+    // Connecting may take longer than the bound: statements that need a new connection to the
+    // frozen server end at the bound too (else at connect_timeout_ms, with 1429).
+    let pool = "\n[backend.pool]\nmax_size = 4\nconnect_timeout_ms = 5000\n";
+    let env = env_with(2, "query_timeout_ms = 2000", pool).await;
     let (on_s0, on_s1) = (key_on(&env, 0), key_on(&env, 1));
     let mut conn = env.connect().await;
     for id in [on_s0, on_s1] {
@@ -97,7 +109,7 @@ async fn a_statement_on_a_frozen_primary_ends_at_query_timeout_with_1969_naming_
         served
     };
     let ((answers, after), served) = tokio::join!(frozen, meanwhile);
-    env.sandbox.thaw(&s1).await.unwrap();
+    thaw(&env, 1).await;
     assert_eq!(served, 10);
     for (code, state, message) in &answers {
         assert_eq!((*code, state.as_str()), (1969, "70100"), "{message}");
@@ -201,7 +213,7 @@ async fn max_statement_time_per_statement_and_per_session_is_honoured_even_by_a_
     let in_session = error_of(&mut session, &read).await;
     let prefixed = format!("SET STATEMENT max_statement_time=0.2 FOR {read}");
     let in_statement = error_of(&mut conn, &prefixed).await;
-    env.sandbox.thaw(&primary).await.unwrap();
+    thaw(&env, 0).await;
     for (code, state, message) in [&in_session, &in_statement] {
         assert_eq!((*code, state.as_str()), (1969, "70100"), "{message}");
         assert!(message.contains("shard s0 primary"), "{message}");
@@ -220,7 +232,7 @@ async fn max_statement_time_per_statement_and_per_session_is_honoured_even_by_a_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_statement_cut_off_inside_a_transaction_is_rolled_back_and_the_transaction_goes_on() {
-    let env = env_with(1, "query_timeout_ms = 300", "").await;
+    let env = env_with(1, "query_timeout_ms = 2000", "").await;
     let id = key_on(&env, 0);
     // MariaDB itself, for the same statements: the interrupted statement is undone, the
     // transaction keeps what came before it.
@@ -228,7 +240,7 @@ async fn a_statement_cut_off_inside_a_transaction_is_rolled_back_and_the_transac
     let mut conn = env.connect().await;
     for (c, direct) in [(&mut direct, true), (&mut conn, false)] {
         if direct {
-            c.query_drop("SET SESSION max_statement_time = 0.3")
+            c.query_drop("SET SESSION max_statement_time = 2")
                 .await
                 .unwrap();
         }
@@ -238,7 +250,7 @@ async fn a_statement_cut_off_inside_a_transaction_is_rolled_back_and_the_transac
         ))
         .await
         .unwrap();
-        let slow = format!("UPDATE users SET name = 'undone' WHERE id = {id} AND SLEEP(3) = 0");
+        let slow = format!("UPDATE users SET name = 'undone' WHERE id = {id} AND SLEEP(10) = 0");
         let (code, state, message) = error_of(c, &slow).await;
         assert_eq!(
             (code, state.as_str()),
@@ -261,9 +273,42 @@ async fn a_statement_cut_off_inside_a_transaction_is_rolled_back_and_the_transac
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_over_several_shards_cut_off_inside_a_transaction_is_undone_and_the_transaction_goes_on(
+) {
+    let env = env_with(
+        2,
+        "query_timeout_ms = 2000\ntransaction_mode = \"multi\"",
+        "",
+    )
+    .await;
+    let (on_s0, on_s1) = (key_on(&env, 0), key_on(&env, 1));
+    let mut conn = env.connect().await;
+    conn.query_drop("BEGIN").await.unwrap();
+    let insert =
+        format!("INSERT INTO users (id, name) VALUES ({on_s0}, 'kept'), ({on_s1}, 'kept')");
+    conn.query_drop(&insert).await.unwrap();
+    // Runs on both shards; each sleeps past the bound.
+    let slow = "UPDATE users SET name = 'undone' WHERE SLEEP(10) = 0";
+    let (code, state, message) = error_of(&mut conn, slow).await;
+    assert_eq!((code, state.as_str()), (1969, "70100"), "{message}");
+    let names: Vec<String> = conn
+        .query("SELECT name FROM users ORDER BY id")
+        .await
+        .unwrap();
+    assert_eq!(names, ["kept", "kept"]);
+    let flag: Vec<u8> = conn.query("SELECT @@in_transaction").await.unwrap();
+    assert_eq!(flag, [1]);
+    conn.query_drop("COMMIT").await.unwrap();
+    let count: Vec<i64> = conn.query("SELECT COUNT(*) FROM users").await.unwrap();
+    assert_eq!(count, [2]);
+    drop(conn);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_pooled_connection_to_a_frozen_server_is_found_out_at_checkout() {
     // No statement bound: only the pool's own check stands between a client and a hang.
-    let pool = "\n[backend.pool]\nvalidation_interval_ms = 100\nconnect_timeout_ms = 500\n";
+    let pool = "\n[backend.pool]\nvalidation_interval_ms = 100\nconnect_timeout_ms = 1000\n";
     let env = env_with(1, "", pool).await;
     let mut conn = env.connect().await;
     assert_eq!(rows(&mut conn, "SELECT 1").await.len(), 1);
@@ -271,7 +316,7 @@ async fn an_idle_pooled_connection_to_a_frozen_server_is_found_out_at_checkout()
     env.sandbox.freeze(&primary).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (code, _, message) = error_of(&mut conn, "SELECT 1").await;
-    env.sandbox.thaw(&primary).await.unwrap();
+    thaw(&env, 0).await;
     // The pooled connection did not answer its validation; a new one could not log in.
     assert_eq!(code, 1429, "{message}");
     assert!(message.contains("shard s0 primary"), "{message}");
@@ -310,7 +355,7 @@ async fn a_client_that_stops_reading_a_scatter_is_disconnected_and_the_log_names
     // The shards answer at once: only the client can hold the scatter up.
     let config = sandbox.config_toml(&format!("127.0.0.1:{port}")).replacen(
         "[server]\n",
-        "[server]\nclient_write_timeout_ms = 500\nscatter_timeout_ms = 1000\n",
+        "[server]\nclient_write_timeout_ms = 500\nscatter_timeout_ms = 10000\n",
         1,
     );
     let config_path = sandbox.dir().join("slow-client.toml");
