@@ -163,6 +163,47 @@ async fn a_statement_on_a_frozen_primary_ends_at_query_timeout_with_1969_naming_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_on_a_frozen_replica_ends_at_query_timeout_naming_the_replica() {
+    let server = "[server]\nquery_timeout_ms = 2000\n";
+    let pool = "\n[backend.pool]\nconnect_timeout_ms = 5000\n";
+    let env = TestEnv::start_rendered(1, 1, |sandbox, listen| {
+        sandbox
+            .config_toml(listen)
+            .replacen("[server]\n", server, 1)
+            + pool
+    })
+    .await;
+    let replica = env.sandbox.shards()[0].replicas[0].clone();
+    let mut conn = env.connect().await;
+    conn.query_drop("SET @@shardgate_consistency = 'eventual'")
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + ENDED;
+    loop {
+        let id: Vec<u32> = conn.query("SELECT @@server_id").await.unwrap();
+        if id == [replica.server_id] {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the replica never served"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    env.sandbox.freeze(&replica).await.unwrap();
+    // Routed to the replica at once (its health checks have not failed yet), and not retried
+    // on the primary once the bound passed.
+    let (code, state, message) = error_of(&mut conn, "SELECT @@server_id").await;
+    env.sandbox.thaw(&replica).await.unwrap();
+    assert_eq!((code, state.as_str()), (1969, "70100"), "{message}");
+    assert!(message.contains("shard s0 replica"), "{message}");
+    let answered: Vec<u32> = conn.query("SELECT @@server_id").await.unwrap();
+    assert_eq!(answered.len(), 1);
+    drop(conn);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_statement_time_per_statement_and_per_session_is_honoured_even_by_a_frozen_server() {
     let env = env_with(1, "", "").await;
     let id = key_on(&env, 0);

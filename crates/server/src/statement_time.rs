@@ -82,6 +82,20 @@ pub(crate) async fn cleanup<F: Future>(cleanup: F) -> F::Output {
     }
 }
 
+/// Whether `e` is a statement's bound passing (then there is no time left to try elsewhere).
+pub(crate) fn passed(e: &shardgate_backend::BackendError) -> bool {
+    matches!(
+        e,
+        shardgate_backend::BackendError::Protocol {
+            source: shardgate_protocol::ProtocolError::Deadline,
+            ..
+        } | shardgate_backend::BackendError::Connect {
+            source: shardgate_protocol::ProtocolError::Deadline,
+            ..
+        }
+    )
+}
+
 /// Runs `work` bounded by `deadline`, if any.
 pub(crate) async fn bounded<F: Future>(deadline: Option<Instant>, work: F) -> F::Output {
     match deadline {
