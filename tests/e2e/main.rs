@@ -25,6 +25,7 @@ mod sandbox_cli;
 mod scatter;
 mod session_state;
 mod statements;
+mod timeouts;
 mod tls;
 mod transaction_mode;
 mod types;

@@ -8,7 +8,7 @@ use shardgate_config::Endpoint;
 use shardgate_protocol::client_handshake::{
     login_with_tls, BackendHello, BackendLogin, BACKEND_BASE_CAPABILITIES,
 };
-use shardgate_protocol::forward::{drain_response, forward_response, ForwardError};
+use shardgate_protocol::forward::{drain_response, drain_with, forward_response, ForwardError};
 use shardgate_protocol::local_infile;
 use shardgate_protocol::response::{Finish, ResponseScanner};
 use shardgate_protocol::tls::{BackendStream, BackendTls};
@@ -121,6 +121,12 @@ pub struct BackendConn {
     pub statements: StatementCache,
     /// Counts the times the pool lent this connection out and took it back (see [`Lease`]).
     pub(crate) leases: Arc<AtomicU64>,
+    /// The statement's time bound passed while its answer was awaited: the server may still
+    /// run it. Never pooled; its server thread is killed when it is let go (see `reap`).
+    pub cut_off: bool,
+    /// Where the answer of a cut-off command stands, when known: its rest can be read once the
+    /// server stops the statement ([`BackendConn::recover`]).
+    resume: Option<ResponseScanner>,
 }
 
 /// One checkout of a connection, as another task can check it later: whether the checkout
@@ -216,6 +222,8 @@ impl BackendConn {
             broken: false,
             statements: StatementCache::new(statement_capacity),
             leases: Arc::new(AtomicU64::new(0)),
+            cut_off: false,
+            resume: None,
         })
     }
 
@@ -238,6 +246,7 @@ impl BackendConn {
 
     fn protocol_err(&mut self, source: ProtocolError) -> BackendError {
         self.broken = true;
+        self.cut_off |= matches!(source, ProtocolError::Deadline);
         BackendError::Protocol {
             endpoint: self.endpoint.to_string(),
             source,
@@ -284,13 +293,15 @@ impl BackendConn {
             });
         }
         let deprecate_eof = self.flavor.deprecate_eof();
-        let scanner = if command == Command::COM_FIELD_LIST {
+        let mut scanner = if command == Command::COM_FIELD_LIST {
             ResponseScanner::field_list(deprecate_eof)
         } else {
             ResponseScanner::new(deprecate_eof)
         };
-        let mut result = forward_response(&mut self.conn, client, scanner).await;
+        let mut result = forward_response(&mut self.conn, client, &mut scanner).await;
+        let mut resumable = true;
         while let Ok(Finish::LocalInfile) = result {
+            resumable = false;
             result = self.answer_local_infile(client, local_files).await;
         }
         match result {
@@ -300,6 +311,14 @@ impl BackendConn {
             }
             Err(e) => {
                 self.broken = true;
+                if let ForwardError::Backend {
+                    error: ProtocolError::Deadline,
+                    ..
+                } = &e
+                {
+                    self.cut_off = true;
+                    self.resume = resumable.then_some(scanner);
+                }
                 Err(e)
             }
         }
@@ -320,8 +339,8 @@ impl BackendConn {
         match local_files {
             LocalFiles::Relay { max_packet } => {
                 local_infile::relay_file(&mut self.conn, client, max_packet).await?;
-                let scanner = ResponseScanner::new(deprecate_eof);
-                forward_response(&mut self.conn, client, scanner)
+                let mut scanner = ResponseScanner::new(deprecate_eof);
+                forward_response(&mut self.conn, client, &mut scanner)
                     .await
                     .map_err(|e| match e {
                         ForwardError::Backend { error, .. } => ForwardError::Backend {
@@ -366,14 +385,21 @@ impl BackendConn {
     /// Sends a command and reads its answer without forwarding it (control statements, fan-out DDL).
     pub async fn execute(&mut self, command: Command, arg: &[u8]) -> Result<Finish, BackendError> {
         self.send_command(command, arg).await?;
-        match drain_response(&mut self.conn, self.flavor.deprecate_eof()).await {
+        let mut scanner = ResponseScanner::new(self.flavor.deprecate_eof());
+        match drain_with(&mut self.conn, &mut scanner).await {
             Ok(finish) => {
                 // A request for a file no client will send leaves the server mid-statement.
                 self.broken |= finish == Finish::LocalInfile;
                 self.finished(&finish);
                 Ok(finish)
             }
-            Err(e) => Err(self.protocol_err(e)),
+            Err(e) => {
+                let e = self.protocol_err(e);
+                if self.cut_off {
+                    self.resume = Some(scanner);
+                }
+                Err(e)
+            }
         }
     }
 
@@ -517,6 +543,38 @@ impl BackendConn {
             Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
             Ok(_) => true,
         }
+    }
+
+    /// Cleans a connection whose statement was cut off at its time bound, so that it can go on
+    /// serving (the transaction it holds, say): the statement is killed from a connection of
+    /// `pool` (`KILL QUERY` of this connection's thread), then the rest of its answer is read
+    /// and dropped; all within `limit`. `false`: it cannot be cleaned (the server does not
+    /// answer, or where its answer stood is unknown) and stays broken.
+    pub async fn recover(&mut self, pool: &crate::Pool, limit: std::time::Duration) -> bool {
+        let Some(mut scanner) = self.resume.take().filter(|_| self.cut_off) else {
+            return false;
+        };
+        let thread = self.thread_id();
+        let cleaned = async {
+            let killed = pool.kill_query(thread).await;
+            if !killed {
+                return false;
+            }
+            match drain_with(&mut self.conn, &mut scanner).await {
+                Ok(finish @ (Finish::Ok { .. } | Finish::Err(_))) => {
+                    self.finished(&finish);
+                    true
+                }
+                _ => false,
+            }
+        };
+        let deadline = tokio::time::Instant::now() + limit;
+        if shardgate_protocol::deadline::within(deadline, cleaned).await {
+            self.cut_off = false;
+            self.broken = false;
+            return true;
+        }
+        false
     }
 
     /// Whether the backend reports an open transaction on this connection.

@@ -4,6 +4,7 @@
 mod conn;
 pub mod health;
 mod pool;
+mod reap;
 pub mod replica_choice;
 mod statements;
 

@@ -221,12 +221,27 @@ impl Pool {
         }
     }
 
+    /// Sends the validation query on a connection that sat idle: a server that does not answer
+    /// within `connect_timeout` (hung, stopped, or gone without closing the socket) loses it.
     async fn validate(&self, conn: &mut BackendConn) -> bool {
         let query = self.settings.validation_query.as_bytes();
-        matches!(
-            conn.execute(Command::COM_QUERY, query).await,
-            Ok(shardgate_protocol::response::Finish::Ok { .. })
-        )
+        let answer = tokio::time::timeout(
+            self.settings.connect_timeout,
+            conn.execute(Command::COM_QUERY, query),
+        );
+        match answer.await {
+            Ok(Ok(shardgate_protocol::response::Finish::Ok { .. })) => true,
+            Ok(_) => false,
+            Err(_) => {
+                tracing::info!(endpoint = %self.label, "a pooled connection did not answer its validation query: discarded");
+                false
+            }
+        }
+    }
+
+    /// How long opening a connection (or validating one) may take.
+    pub fn connect_timeout(&self) -> Duration {
+        self.settings.connect_timeout
     }
 
     /// A new connection to the endpoint outside the pool (not counted in `max_size`), for
@@ -278,7 +293,7 @@ impl Pool {
         }
     }
 
-    fn forget_one(&self) {
+    pub(crate) fn forget_one(&self) {
         self.inner.lock().expect("pool lock").total -= 1;
         self.returned.notify_one();
     }
@@ -374,7 +389,10 @@ impl DerefMut for PooledConn {
 impl Drop for PooledConn {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
-            self.pool.give_back(conn);
+            match conn.cut_off {
+                true => self.pool.reap(conn),
+                false => self.pool.give_back(conn),
+            }
         }
     }
 }

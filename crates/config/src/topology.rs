@@ -90,6 +90,13 @@ pub struct ServerSettings {
     pub host_block: Duration,
     /// Every client must use TLS: plain logins get 1045.
     pub require_tls: bool,
+    /// The longest any statement may run, on every route (`None`: no bound of the proxy's
+    /// own; a session's `max_statement_time` still applies). Past it the statement is killed
+    /// on its backends and the client gets 1969.
+    pub query_timeout: Option<Duration>,
+    /// How long the proxy waits for a client to read what it writes (MariaDB's
+    /// `net_write_timeout`); past it the client is disconnected.
+    pub client_write_timeout: Duration,
 }
 
 /// `[server] max_client_connections` when not set.
@@ -153,6 +160,8 @@ impl Default for ServerSettings {
             max_connect_errors: DEFAULT_MAX_CONNECT_ERRORS,
             host_block: Duration::from_secs(5 * 60),
             require_tls: false,
+            query_timeout: None,
+            client_write_timeout: Duration::from_secs(60),
         }
     }
 }

@@ -246,6 +246,25 @@ fn server(schema: Option<&Spanned<ServerSchema>>, d: &mut Diagnostics<'_>) -> Se
     ) {
         settings.handshake_timeout = Duration::from_millis(ms);
     }
+    if let Some(ms) = &schema.query_timeout_ms {
+        // 0: no bound of the proxy's own, as MariaDB's max_statement_time = 0.
+        match u64::try_from(*ms.get_ref()) {
+            Ok(0) => settings.query_timeout = None,
+            Ok(ms) => settings.query_timeout = Some(Duration::from_millis(ms)),
+            Err(_) => d.at(
+                ms.span(),
+                "server.query_timeout_ms",
+                format!("must be 0 (no bound) or more (got {})", ms.get_ref()),
+            ),
+        }
+    }
+    if let Some(ms) = positive(
+        &schema.client_write_timeout_ms,
+        "server.client_write_timeout_ms",
+        d,
+    ) {
+        settings.client_write_timeout = Duration::from_millis(ms);
+    }
     if let Some(bytes) = &schema.max_allowed_packet {
         let range = crate::MAX_ALLOWED_PACKET_RANGE;
         match usize::try_from(*bytes.get_ref()) {

@@ -1,5 +1,6 @@
 //! The hardening keys: `[server] handshake_timeout_ms`, `max_allowed_packet`,
-//! `max_client_connections`, `max_connect_errors`, `host_block_ms`, `require_tls`;
+//! `max_client_connections`, `max_connect_errors`, `host_block_ms`, `require_tls`,
+//! `query_timeout_ms`, `client_write_timeout_ms`;
 //! `[[users]] password` given as a mysql_native_password hash, `[[users]] require_tls`;
 //! `[backend] tls` and `tls_ca_file`.
 
@@ -244,5 +245,30 @@ fn a_printed_topology_shows_no_password() {
     assert!(
         !printed.contains("\"pw\""),
         "the backend password: {printed}"
+    );
+}
+
+#[test]
+fn query_and_client_write_timeouts_are_read() {
+    let t = shardgate_config::parse(BASE, "t.toml").unwrap();
+    assert_eq!(t.server.query_timeout, None);
+    assert_eq!(t.server.client_write_timeout, Duration::from_secs(60));
+    let text = base_with(
+        LISTEN,
+        &format!("{LISTEN}\nquery_timeout_ms = 1500\nclient_write_timeout_ms = 250"),
+    );
+    let t = shardgate_config::parse(&text, "t.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(t.server.query_timeout, Some(Duration::from_millis(1500)));
+    assert_eq!(t.server.client_write_timeout, Duration::from_millis(250));
+    let off = base_with(LISTEN, &format!("{LISTEN}\nquery_timeout_ms = 0"));
+    let t = shardgate_config::parse(&off, "t.toml").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(t.server.query_timeout, None);
+    assert_problems(
+        &base_with(LISTEN, &format!("{LISTEN}\nquery_timeout_ms = -1")),
+        &["t.toml:3: server.query_timeout_ms: must be 0 (no bound) or more (got -1)"],
+    );
+    assert_problems(
+        &base_with(LISTEN, &format!("{LISTEN}\nclient_write_timeout_ms = 0")),
+        &["t.toml:3: server.client_write_timeout_ms: must be greater than 0 (got 0)"],
     );
 }

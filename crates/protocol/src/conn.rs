@@ -1,5 +1,8 @@
 //! Packet framing over a byte stream: 4-byte headers, sequence ids, 16 MiB continuation chunks.
 
+use std::future::Future;
+use std::task::Poll;
+
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -22,6 +25,8 @@ pub struct PacketConn<S> {
     max_packet: usize,
     /// How answers forwarded into this connection join the current command's exchange.
     relay: crate::forward::Relay,
+    /// How long a flush may wait for the peer to take the bytes (`None`: as long as it takes).
+    write_timeout: Option<std::time::Duration>,
 }
 
 /// Length and sequence id of the physical packet at the start of `buf`, if its header is there.
@@ -43,7 +48,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketConn<S> {
             seq: 0,
             max_packet: MAX_PACKET_SIZE,
             relay: crate::forward::Relay::default(),
+            write_timeout: None,
         }
+    }
+
+    /// Bounds how long a flush waits for the peer to read: past it, the flush fails with
+    /// [`ProtocolError::NotReading`] (what was written is lost; close the connection).
+    pub fn set_write_timeout(&mut self, limit: Option<std::time::Duration>) {
+        self.write_timeout = limit;
     }
 
     /// The largest logical packet `read_packet` accepts (default [`MAX_PACKET_SIZE`]).
@@ -205,10 +217,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketConn<S> {
 
     /// Writes everything queued.
     pub async fn flush(&mut self) -> Result<(), ProtocolError> {
-        if !self.wbuf.is_empty() {
-            self.stream.write_all(&self.wbuf).await?;
-            self.wbuf.clear();
+        if self.wbuf.is_empty() {
+            return Ok(());
         }
+        let write = self.stream.write_all(&self.wbuf);
+        match self.write_timeout {
+            None => write.await?,
+            Some(limit) => {
+                tokio::pin!(write);
+                // The timer starts only once the peer makes the write wait (a full socket
+                // buffer): an answer the socket takes at once costs no timer.
+                let first = std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await;
+                match first {
+                    Poll::Ready(written) => written?,
+                    Poll::Pending => match tokio::time::timeout(limit, write).await {
+                        Ok(written) => written?,
+                        Err(_) => {
+                            return Err(ProtocolError::NotReading {
+                                waited_ms: limit.as_millis(),
+                            })
+                        }
+                    },
+                }
+            }
+        }
+        self.wbuf.clear();
         Ok(())
     }
 
@@ -257,6 +290,19 @@ mod tests {
             assert_eq!(&next[..], b"next", "packet after one of size {size}");
             writer.await.unwrap();
         }
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_stops_reading_fails_the_flush_after_the_write_timeout() {
+        let (_reader, b) = tokio::io::duplex(1024);
+        let mut w = PacketConn::new(b);
+        w.set_write_timeout(Some(std::time::Duration::from_millis(30)));
+        // Fits the pipe: no wait, no error.
+        w.write_packet(&[1u8; 100]).await.unwrap();
+        assert!(matches!(
+            w.write_packet(&[2u8; 4096]).await,
+            Err(ProtocolError::NotReading { waited_ms: 30 })
+        ));
     }
 
     #[tokio::test]

@@ -25,7 +25,7 @@ impl std::fmt::Display for ServerErr {
 #[derive(Debug, thiserror::Error)]
 pub enum ProtocolError {
     #[error("i/o error: {0}")]
-    Io(#[from] io::Error),
+    Io(io::Error),
     #[error("connection closed by peer")]
     Closed,
     #[error("malformed packet: {0}")]
@@ -42,6 +42,23 @@ pub enum ProtocolError {
     Unsupported(String),
     #[error("timed out: {0}")]
     Timeout(&'static str),
+    /// The statement's time bound passed while the connection waited for its peer (see
+    /// [`crate::deadline`]).
+    #[error("the statement's time bound passed")]
+    Deadline,
+    /// The peer did not take what was written to it within the connection's write timeout
+    /// (a client that stopped reading its result).
+    #[error("client did not read its result within {waited_ms} ms (client_write_timeout_ms)")]
+    NotReading { waited_ms: u128 },
+}
+
+impl From<io::Error> for ProtocolError {
+    fn from(e: io::Error) -> Self {
+        match crate::deadline::is_deadline(&e) {
+            true => ProtocolError::Deadline,
+            false => ProtocolError::Io(e),
+        }
+    }
 }
 
 impl ProtocolError {

@@ -37,10 +37,13 @@ pub struct Relay {
 /// Packets keep the backend's sequence ids, which match the client's because both exchanges
 /// started at 0, unless the client connection's [`Relay`] says the answer follows others.
 /// The client's write buffer is flushed at the end.
+///
+/// `scanner` keeps where the answer stands: after a backend error it tells how to read the rest
+/// of it (see [`drain_with`]).
 pub async fn forward_response<B, C>(
     backend: &mut PacketConn<B>,
     client: &mut PacketConn<C>,
-    mut scanner: ResponseScanner,
+    scanner: &mut ResponseScanner,
 ) -> Result<Finish, ForwardError>
 where
     B: AsyncRead + AsyncWrite + Unpin,
@@ -113,7 +116,17 @@ pub async fn drain_response<B>(
 where
     B: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut scanner = ResponseScanner::new(deprecate_eof);
+    drain_with(backend, &mut ResponseScanner::new(deprecate_eof)).await
+}
+
+/// Reads and discards the rest of an answer `scanner` read part of, returning how it ended.
+pub async fn drain_with<B>(
+    backend: &mut PacketConn<B>,
+    scanner: &mut ResponseScanner,
+) -> Result<Finish, ProtocolError>
+where
+    B: AsyncRead + AsyncWrite + Unpin,
+{
     loop {
         let rbuf = backend.read_buffer();
         let (used, finish) = scanner.scan(rbuf)?;
@@ -155,8 +168,8 @@ mod tests {
         let mut client = PacketConn::new(client_side);
         client.set_seq(client_seq);
         client.set_relay(relay);
-        let scanner = ResponseScanner::new(deprecate_eof);
-        forward_response(&mut backend, &mut client, scanner)
+        let mut scanner = ResponseScanner::new(deprecate_eof);
+        forward_response(&mut backend, &mut client, &mut scanner)
             .await
             .unwrap();
         let next = client.seq();

@@ -4,6 +4,7 @@
 
 pub mod client_handshake;
 pub mod conn;
+pub mod deadline;
 pub mod error;
 pub mod forward;
 pub mod interpolate;

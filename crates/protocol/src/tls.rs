@@ -396,11 +396,21 @@ impl AsyncRead for BackendStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
+        let read = match self.get_mut() {
             BackendStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             BackendStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
             BackendStream::Upgrading => Poll::Ready(Err(upgrading())),
-        }
+        };
+        bounded(read, cx)
+    }
+}
+
+/// A wait for the server that outlasts the statement's deadline ends in its error (see
+/// `deadline`).
+fn bounded<T>(poll: Poll<io::Result<T>>, cx: &mut Context<'_>) -> Poll<io::Result<T>> {
+    match poll {
+        Poll::Pending if crate::deadline::passed(cx) => Poll::Ready(Err(crate::deadline::error())),
+        other => other,
     }
 }
 
@@ -410,19 +420,21 @@ impl AsyncWrite for BackendStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
+        let written = match self.get_mut() {
             BackendStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             BackendStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
             BackendStream::Upgrading => Poll::Ready(Err(upgrading())),
-        }
+        };
+        bounded(written, cx)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
+        let flushed = match self.get_mut() {
             BackendStream::Plain(s) => Pin::new(s).poll_flush(cx),
             BackendStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
             BackendStream::Upgrading => Poll::Ready(Err(upgrading())),
-        }
+        };
+        bounded(flushed, cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

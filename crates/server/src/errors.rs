@@ -62,6 +62,14 @@ impl From<&BackendError> for ClientError {
             return ClientError::from(server.clone());
         }
         match e {
+            BackendError::Protocol {
+                endpoint,
+                source: ProtocolError::Deadline,
+            }
+            | BackendError::Connect {
+                endpoint,
+                source: ProtocolError::Deadline,
+            } => statement_timeout(endpoint),
             // ER_CONNECT_TO_FOREIGN_DATA_SOURCE: the proxy could not reach a backend.
             BackendError::Connect { .. } | BackendError::ConnectTimeout { .. } => {
                 ClientError::new(1429, b"HY000", e.to_string())
@@ -72,6 +80,28 @@ impl From<&BackendError> for ClientError {
             BackendError::Protocol { .. } => ClientError::new(1158, b"08S01", e.to_string()),
         }
     }
+}
+
+/// ER_STATEMENT_TIMEOUT, MariaDB's answer to a statement past its `max_statement_time`: here
+/// a statement past its bound (`statement_time.rs`) on the backend `endpoint` (its label names
+/// the shard).
+pub(crate) fn statement_timeout(endpoint: &str) -> ClientError {
+    ClientError::new(
+        1969,
+        b"70100",
+        format!("Query execution was interrupted (max_statement_time exceeded) on {endpoint}"),
+    )
+}
+
+/// [`statement_timeout`] on a connection kept for the session (its transaction's) that could
+/// not be stopped: it was closed, and with it the transaction and what the session kept on
+/// its connections.
+pub(crate) fn statement_timeout_lost(endpoint: &str) -> ClientError {
+    ClientError::new(
+        1969,
+        b"70100",
+        format!("Query execution was interrupted (max_statement_time exceeded) on {endpoint}; the server did not stop the statement, so its connection was closed: the transaction was rolled back"),
+    )
 }
 
 /// The answer to a client whose packet the proxy refused before closing its connection, as

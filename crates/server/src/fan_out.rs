@@ -246,7 +246,8 @@ impl Session {
             (*shard, expect_ok(conn, Command::COM_QUERY, end).await)
         });
         let mut committed = Vec::new();
-        for (shard, result) in futures_util::future::join_all(ends).await {
+        let ends = crate::statement_time::cleanup(futures_util::future::join_all(ends));
+        for (shard, result) in ends.await {
             let name = runtime.topology.shards[shard].name.clone();
             match result {
                 Ok(()) => committed.push(name),
@@ -402,19 +403,28 @@ impl Session {
         if self.statement_insert.is_some() {
             self.last_insert_id_unknown = true;
         }
-        let mut lost = false;
-        for shard in ran {
-            let conn = self.pins.conn(shard).expect("joined above");
-            let undone = !conn.broken
-                && expect_ok(
-                    conn,
-                    Command::COM_QUERY,
-                    b"ROLLBACK TO SAVEPOINT shardgate_statement",
-                )
-                .await
-                .is_ok();
-            lost |= !undone;
-        }
+        let pins = &mut self.pins;
+        let undo = async {
+            let mut lost = false;
+            for shard in ran {
+                let conn = pins.conn(shard).expect("joined above");
+                if conn.cut_off {
+                    // Stopped at its time bound: cleaned first, as MariaDB would stop it.
+                    crate::cut_off::recover(conn).await;
+                }
+                let undone = !conn.broken
+                    && expect_ok(
+                        conn,
+                        Command::COM_QUERY,
+                        b"ROLLBACK TO SAVEPOINT shardgate_statement",
+                    )
+                    .await
+                    .is_ok();
+                lost |= !undone;
+            }
+            lost
+        };
+        let lost = crate::statement_time::cleanup(undo).await;
         self.send_error(e).await?;
         if lost {
             // Part of the statement may have stayed on a shard: the transaction cannot go on.

@@ -2,6 +2,7 @@
 
 mod admin;
 mod connections;
+mod cut_off;
 mod diagnostics;
 mod endpoints;
 mod errors;
@@ -29,6 +30,7 @@ mod sessions;
 mod slow_log;
 mod sql_prepare;
 mod state;
+mod statement_time;
 mod transaction;
 
 use std::future::Future;

@@ -150,11 +150,20 @@ impl Session {
                 }
             };
             self.slot.hold(&conn);
-            if self.state.sync(&mut conn).await.is_err()
-                || self.before_statement(&mut conn).await.is_err()
-            {
-                failed.push(replica);
-                continue;
+            let ready = match self.state.sync(&mut conn).await {
+                Ok(()) => self.before_statement(&mut conn).await,
+                Err(e) => Err(e),
+            };
+            match ready {
+                Ok(()) => {}
+                // Past the statement's bound: no time left to try elsewhere.
+                Err(e) if crate::statement_time::passed(&e) => {
+                    return self.send_error(ClientError::from(&e)).await
+                }
+                Err(_) => {
+                    failed.push(replica);
+                    continue;
+                }
             }
             let meter = runtime.instruments.replica(shard);
             let result = {
@@ -170,10 +179,15 @@ impl Session {
                 false => result,
             };
             drop(conn);
-            if let Err(ForwardError::Backend {
-                partial: false,
-                error,
-            }) = &result
+            // A read cut off at its bound is answered (1969, naming the replica), not retried.
+            let retry = !crate::cut_off::recoverable(&result);
+            if let (
+                true,
+                Err(ForwardError::Backend {
+                    partial: false,
+                    error,
+                }),
+            ) = (retry, &result)
             {
                 tracing::info!(endpoint = pool.label(), %error, "read failed on a replica; retrying elsewhere");
                 pool.discard_idle();

@@ -82,7 +82,9 @@ async fn pump(
     tx: mpsc::Sender<FromShard>,
     keep_conn: bool,
 ) {
-    let deadline = tokio::time::Instant::now() + timeout;
+    // Counts only time spent waiting on the shard: `send` moves it on by the time the merge
+    // (held back by its client) kept the shard's rows waiting.
+    let mut deadline = tokio::time::Instant::now() + timeout;
     let timed_out = |shard: &str| {
         ClientError::new(
             1969,
@@ -121,7 +123,10 @@ async fn pump(
         }
         Ok(Ok(QueryHead::Columns(columns))) => columns,
     };
-    if tx.send(FromShard::Head(head)).await.is_err() {
+    if send(&tx, FromShard::Head(head), &mut deadline)
+        .await
+        .is_err()
+    {
         if keep_conn {
             drain(conn, deadline).await;
         } else {
@@ -149,7 +154,7 @@ async fn pump(
             }
         };
         let last = !matches!(message, FromShard::Row(_));
-        if tx.send(message).await.is_err() {
+        if send(&tx, message, &mut deadline).await.is_err() {
             if keep_conn && !last {
                 drain(conn, deadline).await;
             } else if !last {
@@ -159,6 +164,26 @@ async fn pump(
         }
         if last {
             return;
+        }
+    }
+}
+
+/// Hands `message` to the merge. Time spent waiting for room (a merge held back by a client
+/// that reads slowly) moves `deadline` on: `scatter_timeout_ms` bounds the shard, not the
+/// client, whose own bound is `client_write_timeout_ms`.
+async fn send(
+    tx: &mpsc::Sender<FromShard>,
+    message: FromShard,
+    deadline: &mut tokio::time::Instant,
+) -> Result<(), ()> {
+    match tx.try_send(message) {
+        Ok(()) => Ok(()),
+        Err(mpsc::error::TrySendError::Closed(_)) => Err(()),
+        Err(mpsc::error::TrySendError::Full(message)) => {
+            let waited = tokio::time::Instant::now();
+            let sent = tx.send(message).await;
+            *deadline += waited.elapsed();
+            sent.map_err(drop)
         }
     }
 }
@@ -312,9 +337,12 @@ impl Session {
             let sql: Arc<str> = Arc::from(plan.sql_for(i));
             let timeout = settings.scatter_timeout;
             let meter = runtime.instruments.primary(shard).clone();
+            // The shard's task keeps the statement's time bound.
+            let bound = shardgate_protocol::deadline::current();
             let task = tokio::spawn(async move {
                 let _timed = meter.time(shardgate_router::StatementKind::Read);
-                pump(&mut conn, sql, name, timeout, tx, kept).await;
+                let pumped = pump(&mut conn, sql, name, timeout, tx, kept);
+                crate::statement_time::bounded(bound, pumped).await;
                 conn
             });
             if kept {

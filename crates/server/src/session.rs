@@ -191,6 +191,8 @@ pub(crate) struct Session {
     pub(crate) answered_error: bool,
     /// What the connection is doing, for `shardgate_client_connections_by_state`.
     activity: Activity,
+    /// The session's `max_statement_time`, which the proxy enforces too (`statement_time.rs`).
+    pub(crate) statement_limit: crate::statement_time::SessionLimit,
 }
 
 pub async fn run(stream: TcpStream, peer: SocketAddr, proxy: Arc<Proxy>) {
@@ -199,6 +201,7 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, proxy: Arc<Proxy>) {
     let mut client = PacketConn::new(ClientStream::Plain(stream));
     let runtime = proxy.runtime();
     client.set_max_packet(runtime.topology.server.max_allowed_packet);
+    client.set_write_timeout(Some(runtime.topology.server.client_write_timeout));
     let connection_id = proxy.connection_id();
     let greeting = Greeting::new(connection_id, &runtime.topology.server.server_version)
         .offering(runtime.mariadb_capabilities().await);
@@ -314,6 +317,7 @@ impl Session {
             last_write: std::collections::HashMap::new(),
             answered_error: false,
             activity,
+            statement_limit: Default::default(),
         };
         if login
             .capabilities
@@ -392,6 +396,7 @@ impl Session {
         self.last_insert_id_unknown = false;
         self.consistency_override = None;
         self.syntax = self.initial_syntax;
+        self.statement_limit = Default::default();
         self.state = SessionState::new(database, collation);
         let session_state = match self.open_database(&runtime, named).await {
             Ok(session_state) => session_state,
@@ -593,12 +598,17 @@ impl Session {
                     self.last_insert_id_unknown = false;
                     self.consistency_override = None;
                     self.syntax = self.initial_syntax;
+                    self.statement_limit = Default::default();
                     self.slot.reset_wait_timeout();
                     self.send_ok(0, 0).await?
                 }
                 c if c == Command::COM_CHANGE_USER as u8 => self.change_user(arg).await?,
                 c if c == Command::COM_STMT_PREPARE as u8 => self.stmt_prepare(arg).await?,
-                c if c == Command::COM_STMT_EXECUTE as u8 => self.stmt_execute(arg).await?,
+                c if c == Command::COM_STMT_EXECUTE as u8 => {
+                    let limit = self.proxy.runtime.load().topology.server.query_timeout;
+                    let deadline = self.statement_deadline(limit, None);
+                    crate::statement_time::bounded(deadline, self.stmt_execute(arg)).await?
+                }
                 c if c == Command::COM_STMT_SEND_LONG_DATA as u8 => self.stmt_send_long_data(arg),
                 c if c == Command::COM_STMT_RESET as u8 => self.stmt_reset(arg).await?,
                 c if c == Command::COM_STMT_CLOSE as u8 => self.stmt_close(arg),
@@ -621,9 +631,15 @@ impl Session {
         self.statement(arg).await
     }
 
-    /// Runs one statement of a COM_QUERY text.
+    /// Runs one statement of a COM_QUERY text, within its time bound.
     pub(crate) async fn statement(&mut self, arg: &[u8]) -> Step {
         let runtime = self.proxy.runtime();
+        let limit = runtime.topology.server.query_timeout;
+        let deadline = self.statement_deadline(limit, Some(arg));
+        crate::statement_time::bounded(deadline, self.unbounded_statement(runtime, arg)).await
+    }
+
+    async fn unbounded_statement(&mut self, runtime: Arc<Runtime>, arg: &[u8]) -> Step {
         let sql = String::from_utf8_lossy(arg);
         if let Some(statement) = crate::admin::parse(&sql) {
             return self.admin(&runtime, statement).await;
@@ -1091,6 +1107,14 @@ impl Session {
                 return Ok(());
             }
             Err(ForwardError::Client(e)) => return Err(End::Client(e)),
+            Err(ForwardError::Backend {
+                error: ProtocolError::Deadline,
+                partial: false,
+            }) => {
+                // Cut off at its time bound: its connection is killed, its siblings are fine.
+                let e = crate::errors::statement_timeout(pool.label());
+                return self.send_error(e).await;
+            }
             Err(ForwardError::Backend { error, partial }) => {
                 // Its siblings were opened before the same failure: don't hand them out.
                 pool.discard_idle();
@@ -1205,6 +1229,7 @@ impl Session {
                     (v.name.clone(), sql)
                 }));
                 self.slot.follow_wait_timeout(vars, &self.state);
+                self.statement_limit.follow(vars, &self.state);
                 if let Some(mut conn) = conn {
                     conn.vars_fingerprint = self.state.fingerprint();
                 }

@@ -299,7 +299,7 @@ pub(crate) async fn login(
 /// written: values the server computes, and `wait_timeout`, which the proxy applies itself
 /// (MariaDB adjusts values out of range).
 pub(crate) fn kept_by_value(var: &SessionVar) -> bool {
-    var.computed || var.name == "wait_timeout"
+    var.computed || var.name == "wait_timeout" || var.name == "max_statement_time"
 }
 
 /// The default shard's global `wait_timeout` and `interactive_timeout`.

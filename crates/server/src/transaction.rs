@@ -73,6 +73,10 @@ impl Session {
             let _timed = meter.time(kind);
             work.run(conn, local_files, &mut self.client).await
         };
+        if crate::cut_off::recoverable(&result) {
+            // As on MariaDB, the statement is stopped and the transaction goes on.
+            crate::cut_off::recover(self.pins.conn(shard).expect("pinned above")).await;
+        }
         if let Ok(finish) = &result {
             let mut conn = self.pins.take(shard).expect("pinned above");
             self.keep_diagnostics(&mut conn, finish).await;
@@ -105,6 +109,12 @@ impl Session {
         }
         let conn = self.pins.conn(shard).expect("pinned above");
         let pool = conn.pool().clone();
+        if conn.cut_off {
+            // Closed unstopped: the transaction is gone, the session goes on without it.
+            self.pins = Default::default();
+            let e = crate::errors::statement_timeout_lost(pool.label());
+            return self.send_error(e).await.map(|()| None);
+        }
         if conn.broken {
             // The transaction and the session's state are gone with the connection (MariaDB
             // rolls back and drops them); closing the client after the error is the one signal
