@@ -6,6 +6,7 @@ pub mod client_handshake;
 pub mod conn;
 pub mod error;
 pub mod forward;
+pub mod insert_id;
 pub mod interpolate;
 pub mod local_infile;
 pub mod packets;
