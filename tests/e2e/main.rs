@@ -22,6 +22,7 @@ mod replicas;
 mod robustness;
 mod sandbox_cli;
 mod scatter;
+mod sequences;
 mod session_state;
 mod statements;
 mod tls;
