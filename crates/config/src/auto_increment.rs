@@ -1,9 +1,11 @@
 //! Checking a table's `auto_increment = { column, sequence, cache }`.
 
+use std::collections::HashMap;
+
 use toml::Spanned;
 
 use crate::error::Diagnostics;
-use crate::schema::AutoIncrementSchema;
+use crate::schema::{AutoIncrementSchema, TableSchema};
 use crate::{AutoIncrement, DEFAULT_SEQUENCE_CACHE};
 
 /// The most ids one reservation may take: a crashed proxy loses at most its unused block.
@@ -64,6 +66,30 @@ pub(crate) fn auto_increment(
         sequence: sequence?,
         cache: cache?,
     })
+}
+
+/// A sequence table lives on the default shard: it must not be one of the configured tables
+/// (`tables`: their lower-cased names).
+pub(crate) fn sequences_apart_from_tables(
+    items: &[Option<Spanned<TableSchema>>],
+    tables: &HashMap<String, usize>,
+    d: &mut Diagnostics<'_>,
+) {
+    for (i, item) in items.iter().enumerate() {
+        let sequence = item
+            .as_ref()
+            .and_then(|t| t.get_ref().auto_increment.as_ref())
+            .and_then(|ai| ai.get_ref().sequence.as_ref());
+        let Some(sequence) = sequence else { continue };
+        if tables.contains_key(&sequence.get_ref().to_ascii_lowercase()) {
+            let message = format!(
+                "sequence {:?} names a configured table: the sequence is a table of its own on the default shard (e.g. \"{}_seq\")",
+                sequence.get_ref(),
+                sequence.get_ref()
+            );
+            d.at(sequence.span(), format!("tables[{i}].auto_increment.sequence"), message);
+        }
+    }
 }
 
 /// Why `name` cannot be written unquoted as a MariaDB identifier, if it cannot.

@@ -821,6 +821,7 @@ fn tables(
             drafts.push(draft);
         }
     }
+    crate::auto_increment::sequences_apart_from_tables(items, &seen, d);
     drafts
 }
 
