@@ -135,11 +135,16 @@ async fn every_insert_form_gets_generated_ids() {
     assert_eq!(mixed, got[0], "the first generated id");
     assert_eq!(last_insert_id(&mut conn).await, got[0]);
 
+    // Without a column list (the session writes the table's columns in).
+    let positional = insert(&mut conn, "INSERT INTO users VALUES (NULL, 'pos@x', 'pos', NULL)").await;
+    assert_eq!(ids_named(&mut conn, "pos").await, [positional]);
+    assert_eq!(last_insert_id(&mut conn).await, positional);
+
     // Explicit ids only: LAST_INSERT_ID() stays.
     conn.query_drop("INSERT INTO users (id, name) VALUES (900008, 'explicit')")
         .await
         .unwrap();
-    assert_eq!(last_insert_id(&mut conn).await, got[0]);
+    assert_eq!(last_insert_id(&mut conn).await, positional);
 
     let upsert = insert(
         &mut conn,
@@ -149,7 +154,7 @@ async fn every_insert_form_gets_generated_ids() {
     assert_eq!(ids_named(&mut conn, "upsert").await, [upsert]);
     let replaced = insert(&mut conn, "REPLACE INTO users (name, email) VALUES ('replace', 'r@x')").await;
     assert_eq!(ids_named(&mut conn, "replace").await, [replaced]);
-    assert!(replaced > upsert && upsert > got[2]);
+    assert!(replaced > upsert && upsert > positional && positional > got[2]);
 
     // A column besides the shard key: orders are placed by user_id, ids come from orders_seq.
     let order = insert(&mut conn, &format!("INSERT INTO orders (user_id, amount) VALUES ({first}, 9.5)")).await;

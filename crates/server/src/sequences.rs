@@ -24,9 +24,12 @@ pub(crate) struct Sequences {
     by_name: Mutex<HashMap<String, Arc<Sequence>>>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Sequence {
     blocks: Mutex<IdBlocks>,
+    /// `shardgate_sequence_ids_total` and `shardgate_sequence_blocks_total` of this sequence.
+    ids_total: prometheus::IntCounter,
+    blocks_total: prometheus::IntCounter,
     /// Held while a block is being reserved.
     reserving: tokio::sync::Mutex<()>,
     /// A background reservation is on its way.
@@ -54,10 +57,7 @@ impl Sequences {
                 if low {
                     sequence.prefetch(runtime.clone(), table.to_owned(), ai.clone());
                 }
-                shardgate_metrics::metrics()
-                    .sequence_ids_total
-                    .with_label_values(&[&ai.sequence])
-                    .inc_by(n as u64);
+                sequence.ids_total.inc_by(n as u64);
                 return Ok(ids);
             }
             let _turn = sequence.reserving.lock().await;
@@ -67,7 +67,7 @@ impl Sequences {
             }
             let wanted = ai.cache.max((n - ids.len()) as u64);
             let block = reserve(runtime, table, ai, wanted).await?;
-            sequence.push(block, &ai.sequence);
+            sequence.push(block);
         }
     }
 
@@ -75,7 +75,18 @@ impl Sequences {
         let mut by_name = self.by_name.lock().expect("not poisoned");
         match by_name.get(name) {
             Some(sequence) => sequence.clone(),
-            None => by_name.entry(name.to_owned()).or_default().clone(),
+            None => {
+                let metrics = shardgate_metrics::metrics();
+                let sequence = Arc::new(Sequence {
+                    blocks: Mutex::default(),
+                    ids_total: metrics.sequence_ids_total.with_label_values(&[name]),
+                    blocks_total: metrics.sequence_blocks_total.with_label_values(&[name]),
+                    reserving: tokio::sync::Mutex::default(),
+                    prefetching: AtomicBool::default(),
+                });
+                by_name.insert(name.to_owned(), sequence.clone());
+                sequence
+            }
         }
     }
 }
@@ -85,12 +96,9 @@ impl Sequence {
         self.blocks.lock().expect("not poisoned").available()
     }
 
-    fn push(&self, block: std::ops::Range<u64>, name: &str) {
+    fn push(&self, block: std::ops::Range<u64>) {
         self.blocks.lock().expect("not poisoned").push(block);
-        shardgate_metrics::metrics()
-            .sequence_blocks_total
-            .with_label_values(&[name])
-            .inc();
+        self.blocks_total.inc();
     }
 
     /// Reserves the next block in the background, unless a reservation is on its way.
@@ -104,7 +112,7 @@ impl Sequence {
                 let _turn = sequence.reserving.lock().await;
                 if sequence.available().saturating_mul(2) < ai.cache {
                     match reserve(&runtime, &table, &ai, ai.cache).await {
-                        Ok(block) => sequence.push(block, &ai.sequence),
+                        Ok(block) => sequence.push(block),
                         // The next session short of ids tries again and reports the error.
                         Err(e) => tracing::warn!(sequence = %ai.sequence, error = %e, "reserving ids ahead failed"),
                     }
