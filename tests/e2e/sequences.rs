@@ -47,10 +47,7 @@ async fn ids_by_shard(env: &TestEnv, table: &str) -> Vec<(u64, usize)> {
     let mut all = Vec::new();
     for shard in 0..env.topology.shards.len() {
         let mut conn = env.connect_primary(shard).await;
-        let ids: Vec<u64> = conn
-            .query(format!("SELECT id FROM {table}"))
-            .await
-            .unwrap();
+        let ids: Vec<u64> = conn.query(format!("SELECT id FROM {table}")).await.unwrap();
         all.extend(ids.into_iter().map(|id| (id, shard)));
         conn.disconnect().await.unwrap();
     }
@@ -89,9 +86,11 @@ async fn insert(conn: &mut Conn, sql: &str) -> u64 {
 
 /// The ids of the `users` rows named `name`, ascending.
 async fn ids_named(conn: &mut Conn, name: &str) -> Vec<u64> {
-    conn.query(format!("SELECT id FROM users WHERE name = '{name}' ORDER BY id"))
-        .await
-        .unwrap()
+    conn.query(format!(
+        "SELECT id FROM users WHERE name = '{name}' ORDER BY id"
+    ))
+    .await
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,14 +98,21 @@ async fn every_insert_form_gets_generated_ids() {
     let env = start(3, 50).await;
     let mut conn = env.connect().await;
 
-    let first = insert(&mut conn, "INSERT INTO users (name, email) VALUES ('one', 'o@x')").await;
+    let first = insert(
+        &mut conn,
+        "INSERT INTO users (name, email) VALUES ('one', 'o@x')",
+    )
+    .await;
     assert!(first > 0);
     assert_eq!(ids_named(&mut conn, "one").await, [first]);
     assert_eq!(last_insert_id(&mut conn).await, first);
 
     // Multi-row: rows split over the shards, the OK and LAST_INSERT_ID() say the first id.
     let values: Vec<String> = (0..30).map(|i| format!("('multi', 'm{i}@x')")).collect();
-    let sql = format!("INSERT INTO users (name, email) VALUES {}", values.join(", "));
+    let sql = format!(
+        "INSERT INTO users (name, email) VALUES {}",
+        values.join(", ")
+    );
     let reported = insert(&mut conn, &sql).await;
     let multi = ids_named(&mut conn, "multi").await;
     assert_eq!(multi.len(), 30);
@@ -119,7 +125,11 @@ async fn every_insert_form_gets_generated_ids() {
         .collect();
     assert_eq!(shards.len(), 3, "30 ids spread over every shard");
 
-    let set = insert(&mut conn, "INSERT INTO users SET name = 'set', email = 's@x'").await;
+    let set = insert(
+        &mut conn,
+        "INSERT INTO users SET name = 'set', email = 's@x'",
+    )
+    .await;
     assert_eq!(ids_named(&mut conn, "set").await, [set]);
     assert_eq!(last_insert_id(&mut conn).await, set);
 
@@ -136,7 +146,11 @@ async fn every_insert_form_gets_generated_ids() {
     assert_eq!(last_insert_id(&mut conn).await, got[0]);
 
     // Without a column list (the session writes the table's columns in).
-    let positional = insert(&mut conn, "INSERT INTO users VALUES (NULL, 'pos@x', 'pos', NULL)").await;
+    let positional = insert(
+        &mut conn,
+        "INSERT INTO users VALUES (NULL, 'pos@x', 'pos', NULL)",
+    )
+    .await;
     assert_eq!(ids_named(&mut conn, "pos").await, [positional]);
     assert_eq!(last_insert_id(&mut conn).await, positional);
 
@@ -152,14 +166,24 @@ async fn every_insert_form_gets_generated_ids() {
     )
     .await;
     assert_eq!(ids_named(&mut conn, "upsert").await, [upsert]);
-    let replaced = insert(&mut conn, "REPLACE INTO users (name, email) VALUES ('replace', 'r@x')").await;
+    let replaced = insert(
+        &mut conn,
+        "REPLACE INTO users (name, email) VALUES ('replace', 'r@x')",
+    )
+    .await;
     assert_eq!(ids_named(&mut conn, "replace").await, [replaced]);
     assert!(replaced > upsert && upsert > positional && positional > got[2]);
 
     // A column besides the shard key: orders are placed by user_id, ids come from orders_seq.
-    let order = insert(&mut conn, &format!("INSERT INTO orders (user_id, amount) VALUES ({first}, 9.5)")).await;
+    let order = insert(
+        &mut conn,
+        &format!("INSERT INTO orders (user_id, amount) VALUES ({first}, 9.5)"),
+    )
+    .await;
     let placed: Vec<(u64, u64)> = conn
-        .query(format!("SELECT id, user_id FROM orders WHERE user_id = {first}"))
+        .query(format!(
+            "SELECT id, user_id FROM orders WHERE user_id = {first}"
+        ))
         .await
         .unwrap();
     assert_eq!(placed, [(order, first)]);
@@ -196,7 +220,11 @@ async fn no_auto_value_on_zero_stores_zero() {
         .unwrap();
     assert_eq!(ids_named(&mut conn, "zero").await, [0]);
     // NULL still generates; and the same text again (the plan cache) still stores 0 once.
-    let generated = insert(&mut conn, "INSERT INTO users (id, name) VALUES (NULL, 'null')").await;
+    let generated = insert(
+        &mut conn,
+        "INSERT INTO users (id, name) VALUES (NULL, 'null')",
+    )
+    .await;
     assert!(generated > 0);
     assert_eq!(ids_named(&mut conn, "null").await, [generated]);
     conn.query_drop("SET sql_mode = REPLACE(@@sql_mode, 'NO_AUTO_VALUE_ON_ZERO', '')")
@@ -244,11 +272,17 @@ async fn prepared_inserts_get_generated_ids() {
     let null_id = conn.last_insert_id().unwrap();
     conn.exec_drop(&bound_null, (0u64, "zero")).await.unwrap();
     let zero_id = conn.last_insert_id().unwrap();
-    conn.exec_drop(&bound_null, (900_005u64, "five")).await.unwrap();
+    conn.exec_drop(&bound_null, (900_005u64, "five"))
+        .await
+        .unwrap();
     assert_eq!(ids_named(&mut conn, "null").await, [null_id]);
     assert_eq!(ids_named(&mut conn, "zero").await, [zero_id]);
     assert_eq!(ids_named(&mut conn, "five").await, [900_005]);
-    assert_eq!(last_insert_id(&mut conn).await, zero_id, "an explicit id leaves it");
+    assert_eq!(
+        last_insert_id(&mut conn).await,
+        zero_id,
+        "an explicit id leaves it"
+    );
     // Multi-row, prepared: split over the shards.
     let multi = conn
         .prep("INSERT INTO users (name) VALUES (?), (?), (?), (?), (?), (?)")
@@ -310,12 +344,20 @@ async fn insert_ids_as_mariadb_reports_them() {
                 .unwrap();
             let name = &template[template.find('\'').unwrap() + 1..][..1];
             let named: Vec<u64> = conn
-                .query(format!("SELECT id FROM {table} WHERE name = '{name}' ORDER BY id"))
+                .query(format!(
+                    "SELECT id FROM {table} WHERE name = '{name}' ORDER BY id"
+                ))
                 .await
                 .unwrap();
             // Where the reported id and LAST_INSERT_ID() sit among the statement's rows.
             let at = |id: u64| named.iter().position(|n| *n == id);
-            shapes.push((at(reported), at(after), after == before, named.len(), ids.len()));
+            shapes.push((
+                at(reported),
+                at(after),
+                after == before,
+                named.len(),
+                ids.len(),
+            ));
         }
         assert_eq!(shapes[0], shapes[1], "{template}: MariaDB vs proxy");
     }
@@ -362,12 +404,22 @@ async fn sequence_init_starts_above_every_shard() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let top = expected_max.iter().max().copied().unwrap();
     for (shard, max) in expected_max.iter().enumerate() {
-        assert!(stdout.contains(&format!("s{shard}: largest id {max}")), "{stdout}");
+        assert!(
+            stdout.contains(&format!("s{shard}: largest id {max}")),
+            "{stdout}"
+        );
     }
-    assert!(stdout.contains(&format!("sequence users_seq: next id {}", top + 1)), "{stdout}");
+    assert!(
+        stdout.contains(&format!("sequence users_seq: next id {}", top + 1)),
+        "{stdout}"
+    );
     // Running it again never moves the sequence down.
     let again = Command::new(env!("CARGO_BIN_EXE_shardgate"))
         .args(["sequence", "init", "--config"])
@@ -511,11 +563,19 @@ async fn insert_load_over_two_proxies_survives_kill_9() {
     let text = std::fs::read_to_string(&env.config_path).unwrap();
     let listen = format!("listen = \"127.0.0.1:{}\"", env.port);
     let second = env.sandbox.dir().join("second.toml");
-    std::fs::write(&second, text.replace(&listen, &format!("listen = \"127.0.0.1:{port}\""))).unwrap();
+    std::fs::write(
+        &second,
+        text.replace(&listen, &format!("listen = \"127.0.0.1:{port}\"")),
+    )
+    .unwrap();
     let log = env.sandbox.dir().join("second.log");
     let mut child = spawn_proxy(&second, &log);
     let second_opts = Opts::from(env.opts().tcp_port(port));
-    connect_when_up(second_opts.clone()).await.disconnect().await.unwrap();
+    connect_when_up(second_opts.clone())
+        .await
+        .disconnect()
+        .await
+        .unwrap();
 
     let started = Instant::now();
     let loads = (0..CLIENTS).map(|client| {
@@ -528,7 +588,10 @@ async fn insert_load_over_two_proxies_survives_kill_9() {
     let mut told = HashMap::new();
     for load in futures_util::future::join_all(loads).await {
         for (first, n) in load.unwrap() {
-            assert!(told.insert(first, n).is_none(), "first id {first} told twice");
+            assert!(
+                told.insert(first, n).is_none(),
+                "first id {first} told twice"
+            );
         }
     }
     let elapsed = started.elapsed();
@@ -541,7 +604,10 @@ async fn insert_load_over_two_proxies_survives_kill_9() {
     assert_eq!(ids.len(), ROWS);
     let all: HashSet<u64> = ids.iter().copied().collect();
     for first in told.keys() {
-        assert!(all.contains(first), "a reported first id {first} has no row");
+        assert!(
+            all.contains(first),
+            "a reported first id {first} has no row"
+        );
     }
     let before = ids.iter().max().copied().unwrap();
 
@@ -552,9 +618,11 @@ async fn insert_load_over_two_proxies_survives_kill_9() {
     let mut conn = connect_when_up(second_opts).await;
     let mut after = Vec::new();
     for i in 0..5 {
-        conn.query_drop(format!("INSERT INTO users (name) VALUES ('after{i}'), ('after{i}')"))
-            .await
-            .unwrap();
+        conn.query_drop(format!(
+            "INSERT INTO users (name) VALUES ('after{i}'), ('after{i}')"
+        ))
+        .await
+        .unwrap();
         after.push(conn.last_insert_id().unwrap());
     }
     assert!(
@@ -565,10 +633,19 @@ async fn insert_load_over_two_proxies_survives_kill_9() {
     assert_eq!(ids.len(), ROWS + 10);
     // The in-process proxy served half the clients (the registry is the test program's).
     let metrics = shardgate_metrics::metrics();
-    let handed = metrics.sequence_ids_total.with_label_values(&["users_seq"]).get();
-    let blocks = metrics.sequence_blocks_total.with_label_values(&["users_seq"]).get();
+    let handed = metrics
+        .sequence_ids_total
+        .with_label_values(&["users_seq"])
+        .get();
+    let blocks = metrics
+        .sequence_blocks_total
+        .with_label_values(&["users_seq"])
+        .get();
     assert!(handed >= (ROWS / 2) as u64, "ids handed out: {handed}");
-    assert!(blocks >= (ROWS / 2 / 1000) as u64, "blocks reserved: {blocks}");
+    assert!(
+        blocks >= (ROWS / 2 / 1000) as u64,
+        "blocks reserved: {blocks}"
+    );
     conn.disconnect().await.unwrap();
     env.stop().await;
 }

@@ -87,7 +87,11 @@ pub(crate) fn sequences_apart_from_tables(
                 sequence.get_ref(),
                 sequence.get_ref()
             );
-            d.at(sequence.span(), format!("tables[{i}].auto_increment.sequence"), message);
+            d.at(
+                sequence.span(),
+                format!("tables[{i}].auto_increment.sequence"),
+                message,
+            );
         }
     }
 }

@@ -15,14 +15,28 @@ fn users_with(auto_increment: &str) -> String {
 fn reads_column_sequence_and_cache() {
     let text = users_with("auto_increment = { column = \"ID\", sequence = \"users_seq\" }");
     let topology = shardgate_config::parse(&text, "t.toml").unwrap();
-    let ai = topology.table("users").unwrap().auto_increment.clone().unwrap();
+    let ai = topology
+        .table("users")
+        .unwrap()
+        .auto_increment
+        .clone()
+        .unwrap();
     assert_eq!(ai.column, "id");
     assert_eq!(ai.sequence, "users_seq");
     assert_eq!(ai.cache, shardgate_config::DEFAULT_SEQUENCE_CACHE);
     assert!(topology.table("orders").unwrap().auto_increment.is_none());
     let text = users_with("auto_increment = { column = \"id\", sequence = \"s\", cache = 5 }");
     let topology = shardgate_config::parse(&text, "t.toml").unwrap();
-    assert_eq!(topology.table("users").unwrap().auto_increment.as_ref().unwrap().cache, 5);
+    assert_eq!(
+        topology
+            .table("users")
+            .unwrap()
+            .auto_increment
+            .as_ref()
+            .unwrap()
+            .cache,
+        5
+    );
 }
 
 #[test]

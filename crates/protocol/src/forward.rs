@@ -73,7 +73,8 @@ where
             rbuf.advance(used);
         }
         if let Some(mut finish) = finish {
-            if let (Some(id), Finish::Ok { last_insert_id, .. }) = (client.insert_id(), &mut finish) {
+            if let (Some(id), Finish::Ok { last_insert_id, .. }) = (client.insert_id(), &mut finish)
+            {
                 *last_insert_id = id;
             }
             if relay.renumber {

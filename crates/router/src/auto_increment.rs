@@ -120,8 +120,7 @@ pub fn generated_ids(
     let mut at = |location: Location| {
         offsets.at(location).ok_or_else(|| {
             RouteError::NotSupported(
-                "shardgate could not find where to write the generated ids in this INSERT"
-                    .into(),
+                "shardgate could not find where to write the generated ids in this INSERT".into(),
             )
         })
     };
@@ -133,10 +132,12 @@ pub fn generated_ids(
                 edits.push(Edit::Replace(value_range(&a.value, &mut at)?));
             }
             Some(_) => {}
-            None => edits.push(Edit::Assignment(at(ins.assignments[0].target.span().start)?)),
+            None => edits.push(Edit::Assignment(at(ins.assignments[0]
+                .target
+                .span()
+                .start)?)),
         }
-    } else if let Some(SetExpr::Values(values)) = ins.source.as_deref().map(|q| q.body.as_ref())
-    {
+    } else if let Some(SetExpr::Values(values)) = ins.source.as_deref().map(|q| q.body.as_ref()) {
         match ins.columns.iter().position(|c| is_column(c, ai)) {
             Some(pos) => {
                 for row in &values.rows {
@@ -168,7 +169,10 @@ pub fn generated_ids(
 }
 
 /// The target's rule and `auto_increment`, when it is a table with one.
-fn auto_table<'t>(ins: &Insert, topology: &'t Topology) -> Option<(&'t TableRule, &'t AutoIncrement)> {
+fn auto_table<'t>(
+    ins: &Insert,
+    topology: &'t Topology,
+) -> Option<(&'t TableRule, &'t AutoIncrement)> {
     let TableObject::TableName(name) = &ins.table else {
         return None;
     };
@@ -194,10 +198,11 @@ fn needs_ids(ins: &Insert, ai: &AutoIncrement, syntax: Syntax) -> bool {
         return false;
     }
     match ins.columns.iter().position(|c| is_column(c, ai)) {
-        Some(pos) => values
-            .rows
-            .iter()
-            .any(|row| row.content.get(pos).is_some_and(|v| generates(v, zero_is_value))),
+        Some(pos) => values.rows.iter().any(|row| {
+            row.content
+                .get(pos)
+                .is_some_and(|v| generates(v, zero_is_value))
+        }),
         None => true,
     }
 }
@@ -218,7 +223,9 @@ fn generates(value: &Expr, zero_is_value: bool) -> bool {
             Value::Number(n, _) => !zero_is_value && n.parse::<f64>().is_ok_and(|n| n == 0.0),
             _ => false,
         },
-        Expr::Identifier(id) => id.quote_style.is_none() && id.value.eq_ignore_ascii_case("default"),
+        Expr::Identifier(id) => {
+            id.quote_style.is_none() && id.value.eq_ignore_ascii_case("default")
+        }
         _ => false,
     }
 }
@@ -333,7 +340,10 @@ shard_key = "id"
     fn insert_set() {
         assert_eq!(
             fill("INSERT INTO users SET name = 'a', email = 'b'"),
-            Some((1, "INSERT INTO users SET `id` = 1000, name = 'a', email = 'b'".into()))
+            Some((
+                1,
+                "INSERT INTO users SET `id` = 1000, name = 'a', email = 'b'".into()
+            ))
         );
         assert_eq!(
             fill("INSERT INTO users SET id = NULL, name = 'a'"),

@@ -191,7 +191,7 @@ impl DeferredRoute {
                 &param_value
             }
         };
-        if self.verb == "INSERT" && leaves_id_to_proxy(rule, value) {
+        if leaves_id_to_proxy(rule, value) && self.verb == "INSERT" {
             // The full text decides (it knows the session's NO_AUTO_VALUE_ON_ZERO).
             return Err(RouteError::NotSupported(format!(
                 "an INSERT into `{}` with 0 for `{}` may need a generated id",

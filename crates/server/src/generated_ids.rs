@@ -35,7 +35,12 @@ impl Session {
         let ids = match self
             .proxy
             .sequences
-            .take(&runtime, &request.table, &request.auto_increment, request.count())
+            .take(
+                &runtime,
+                &request.table,
+                &request.auto_increment,
+                request.count(),
+            )
             .await
         {
             Ok(ids) => ids,

@@ -81,8 +81,7 @@ pub(crate) async fn reserve(
 ) -> Result<Range<u64>, SequenceError> {
     let name = qualified(&runtime.topology, &ai.sequence);
     let mut conn = clean_conn(runtime).await?;
-    let sql =
-        format!("UPDATE {name} SET next_id = LAST_INSERT_ID(next_id + {size}) WHERE id = 0");
+    let sql = format!("UPDATE {name} SET next_id = LAST_INSERT_ID(next_id + {size}) WHERE id = 0");
     let finish = conn.execute(Command::COM_QUERY, sql.as_bytes()).await?;
     let (affected, end, status) = match finish {
         Finish::Ok {
@@ -109,10 +108,12 @@ pub(crate) async fn reserve(
             for_table: table.to_owned(),
         });
     }
-    let start = end.checked_sub(size).ok_or_else(|| SequenceError::Unexpected {
-        table: name.clone(),
-        detail: format!("next_id {end} below the block of {size}"),
-    })?;
+    let start = end
+        .checked_sub(size)
+        .ok_or_else(|| SequenceError::Unexpected {
+            table: name.clone(),
+            detail: format!("next_id {end} below the block of {size}"),
+        })?;
     Ok(start..end)
 }
 

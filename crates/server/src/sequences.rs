@@ -114,7 +114,9 @@ impl Sequence {
                     match reserve(&runtime, &table, &ai, ai.cache).await {
                         Ok(block) => sequence.push(block),
                         // The next session short of ids tries again and reports the error.
-                        Err(e) => tracing::warn!(sequence = %ai.sequence, error = %e, "reserving ids ahead failed"),
+                        Err(e) => {
+                            tracing::warn!(sequence = %ai.sequence, error = %e, "reserving ids ahead failed")
+                        }
                     }
                 }
             }

@@ -726,7 +726,9 @@ impl Session {
         let plan = match plan_sql(&rewritten, &runtime.topology, self.syntax) {
             Ok(plan) => plan,
             Err(RouteError::InsertNeedsIds { .. }) => {
-                return self.insert_with_ids(&rewritten, sql.as_bytes(), false).await
+                return self
+                    .insert_with_ids(&rewritten, sql.as_bytes(), false)
+                    .await
             }
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };
