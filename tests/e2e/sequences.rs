@@ -154,6 +154,20 @@ async fn every_insert_form_gets_generated_ids() {
     assert_eq!(ids_named(&mut conn, "pos").await, [positional]);
     assert_eq!(last_insert_id(&mut conn).await, positional);
 
+    // LAST_INSERT_ID() in the statement reads the previous value; afterwards it is the new id.
+    let reading = insert(
+        &mut conn,
+        "INSERT INTO users (name, email) VALUES ('reads', CONCAT('after-', LAST_INSERT_ID()))",
+    )
+    .await;
+    let email: Option<String> = conn
+        .query_first(format!("SELECT email FROM users WHERE id = {reading}"))
+        .await
+        .unwrap();
+    assert_eq!(email, Some(format!("after-{positional}")));
+    assert_eq!(last_insert_id(&mut conn).await, reading);
+    let positional = reading;
+
     // Explicit ids only: LAST_INSERT_ID() stays.
     conn.query_drop("INSERT INTO users (id, name) VALUES (900008, 'explicit')")
         .await

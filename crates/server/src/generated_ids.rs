@@ -58,9 +58,18 @@ impl Session {
         }
         crate::instruments::record_load(&runtime, &plan);
         let text = plan.rewritten.as_deref().unwrap_or(&text);
-        self.client.set_insert_id(ids.first().copied());
+        let first = ids.first().copied();
+        self.client.set_insert_id(first);
+        let answered_error = std::mem::take(&mut self.answered_error);
         let step = self.execute(&runtime, &plan, text.as_bytes(), binary).await;
         self.client.set_insert_id(None);
+        if self.statement_reads_last_insert_id && !self.answered_error {
+            // Read back from its connection, LAST_INSERT_ID() is what the session gave it
+            // (the shard was given the ids): the first generated one, as in MariaDB.
+            self.last_insert_id = first.unwrap_or(self.last_insert_id);
+            self.last_insert_id_unknown = false;
+        }
+        self.answered_error |= answered_error;
         step
     }
 }
