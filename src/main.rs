@@ -219,12 +219,15 @@ fn route(
             ..shardgate_router::Syntax::DEFAULT
         };
         let plan = match shardgate_router::plan_sql(&sql, &topology, syntax) {
-            Err(shardgate_router::RouteError::InsertNeedsIds { table, column }) => {
-                let sequence = topology
-                    .table(&table)
-                    .and_then(|r| r.auto_increment.as_ref())
-                    .map_or_else(String::new, |ai| ai.sequence.clone());
-                say!("generated ids for `{table}`.`{column}` from sequence {sequence}; each row then goes to the shard its shard key maps to")?;
+            Err(shardgate_router::RouteError::InsertNeedsIds(ids)) => {
+                let ai = &ids.auto_increment;
+                say!(
+                    "write → {} generated id(s) for `{}`.`{}` from sequence {}, then the shard(s) the rows map to",
+                    ids.count(),
+                    ids.table,
+                    ai.column,
+                    ai.sequence
+                )?;
                 return Ok(ExitCode::SUCCESS);
             }
             planned => planned?,

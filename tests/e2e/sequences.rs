@@ -663,3 +663,46 @@ async fn insert_load_over_two_proxies_survives_kill_9() {
     conn.disconnect().await.unwrap();
     env.stop().await;
 }
+
+/// Not a test: the cost of generated ids, for the README. One client, single-row INSERTs
+/// through the proxy on 3 shards, ids given vs ids generated (same rows otherwise), then
+/// 4 clients. Run with
+/// `cargo test --release --test e2e sequences::insert_rate -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore]
+async fn insert_rate_with_and_without_generated_ids() {
+    const ROWS: u64 = 5000;
+    let env = start(3, 1000).await;
+    let rate = |n: u64, since: Instant| n as f64 / since.elapsed().as_secs_f64();
+    for clients in [1u64, 4] {
+        for generated in [false, true] {
+            let since = Instant::now();
+            let runs = (0..clients).map(|c| {
+                let opts = Opts::from(env.opts());
+                tokio::spawn(async move {
+                    let mut conn = Conn::new(opts).await.unwrap();
+                    for i in 0..ROWS / clients {
+                        let sql = match generated {
+                            true => "INSERT INTO users (name) VALUES ('rate')".to_owned(),
+                            false => format!(
+                                "INSERT INTO users (id, name) VALUES ({}, 'rate')",
+                                10_000_000 * (clients + 1) + c * ROWS + i
+                            ),
+                        };
+                        conn.query_drop(sql).await.unwrap();
+                    }
+                    conn.disconnect().await.unwrap();
+                })
+            });
+            for run in futures_util::future::join_all(runs).await {
+                run.unwrap();
+            }
+            eprintln!(
+                "{clients} client(s), ids {}: {:.0} inserts/s",
+                if generated { "generated" } else { "given" },
+                rate(ROWS, since)
+            );
+        }
+    }
+    env.stop().await;
+}

@@ -10,7 +10,7 @@ use std::ops::Range;
 
 use shardgate_config::{AutoIncrement, TableRule, Topology};
 use sqlparser::ast::{
-    AssignmentTarget, Expr, Insert, ObjectName, SetExpr, Spanned, Statement, TableObject, Value,
+    AssignmentTarget, Expr, Insert, ObjectName, SetExpr, Spanned, TableObject, Value,
 };
 use sqlparser::tokenizer::Location;
 
@@ -85,46 +85,46 @@ impl GeneratedIds {
     }
 }
 
-/// Refuses an INSERT some of whose rows need a generated id, with
-/// [`RouteError::InsertNeedsIds`] (the planner's check; the session then asks
-/// [`generated_ids`]).
-pub(crate) fn check(ins: &Insert, topology: &Topology, syntax: Syntax) -> Result<(), RouteError> {
-    let Some((rule, ai)) = auto_table(ins, topology) else {
-        return Ok(());
-    };
-    if needs_ids(ins, ai, syntax) {
-        return Err(RouteError::InsertNeedsIds {
-            table: rule.name.clone(),
-            column: ai.column.clone(),
-        });
-    }
-    Ok(())
-}
-
-/// The ids INSERT `sql` needs from its table's sequence; `None` when it needs none (or is no
-/// INSERT into a table with `auto_increment`).
-pub fn generated_ids(
+/// Refuses an INSERT some of whose rows need a generated id with
+/// [`RouteError::InsertNeedsIds`], which carries where the ids go in `sql` (the text `ins` was
+/// parsed from): the session takes the ids and plans the text with them written in.
+pub(crate) fn check(
+    ins: &Insert,
     sql: &str,
     topology: &Topology,
     syntax: Syntax,
-) -> Result<Option<GeneratedIds>, RouteError> {
-    let statements =
-        crate::lex::parse(sql, syntax).map_err(|e| RouteError::Syntax(e.to_string()))?;
-    let [Statement::Insert(ins)] = statements.as_slice() else {
-        return Ok(None);
-    };
+) -> Result<(), RouteError> {
     let Some((rule, ai)) = auto_table(ins, topology) else {
-        return Ok(None);
+        return Ok(());
     };
+    let edits = edits(ins, sql, ai, syntax)?;
+    if edits.is_empty() {
+        return Ok(());
+    }
+    Err(RouteError::InsertNeedsIds(Box::new(GeneratedIds {
+        table: rule.name.clone(),
+        auto_increment: ai.clone(),
+        edits,
+    })))
+}
+
+/// Where the ids of the rows of `ins` that leave `ai.column` to the proxy go, in text order.
+fn edits(
+    ins: &Insert,
+    sql: &str,
+    ai: &AutoIncrement,
+    syntax: Syntax,
+) -> Result<Vec<Edit>, RouteError> {
+    let zero_is_value = syntax.sql_mode.contains(SqlMode::NO_AUTO_VALUE_ON_ZERO);
     let mut offsets = Offsets::new(sql);
     let mut at = |location: Location| {
         offsets.at(location).ok_or_else(|| {
             RouteError::NotSupported(
-                "shardgate could not find where to write the generated ids in this INSERT".into(),
+                "shardgate could not find where to write the generated ids in this INSERT"
+                    .into(),
             )
         })
     };
-    let zero_is_value = syntax.sql_mode.contains(SqlMode::NO_AUTO_VALUE_ON_ZERO);
     let mut edits = Vec::new();
     if ins.columns.is_empty() && !ins.assignments.is_empty() {
         match ins.assignments.iter().find(|a| names(&a.target, ai)) {
@@ -132,12 +132,15 @@ pub fn generated_ids(
                 edits.push(Edit::Replace(value_range(&a.value, &mut at)?));
             }
             Some(_) => {}
-            None => edits.push(Edit::Assignment(at(ins.assignments[0]
-                .target
-                .span()
-                .start)?)),
+            None => edits.push(Edit::Assignment(at(ins.assignments[0].target.span().start)?)),
         }
-    } else if let Some(SetExpr::Values(values)) = ins.source.as_deref().map(|q| q.body.as_ref()) {
+    } else if let Some(SetExpr::Values(values)) = ins.source.as_deref().map(|q| q.body.as_ref())
+    {
+        // Without a column list the session writes the table's columns in and plans again;
+        // INSERT … SELECT is the planner's to answer.
+        let Some(first) = ins.columns.first() else {
+            return Ok(edits);
+        };
         match ins.columns.iter().position(|c| is_column(c, ai)) {
             Some(pos) => {
                 for row in &values.rows {
@@ -150,9 +153,6 @@ pub fn generated_ids(
                 }
             }
             None => {
-                let Some(first) = ins.columns.first() else {
-                    return Ok(None);
-                };
                 edits.push(Edit::Column(at(first.span().start)?));
                 for row in &values.rows {
                     edits.push(Edit::RowValue(at(row.opening_token.0.span.end)?));
@@ -161,11 +161,7 @@ pub fn generated_ids(
         }
     }
     edits.sort_by_key(Edit::at);
-    Ok((!edits.is_empty()).then(|| GeneratedIds {
-        table: rule.name.clone(),
-        auto_increment: ai.clone(),
-        edits,
-    }))
+    Ok(edits)
 }
 
 /// The target's rule and `auto_increment`, when it is a table with one.
@@ -178,33 +174,6 @@ fn auto_table<'t>(
     };
     let rule = topology.table(&base_name(name)?)?;
     Some((rule, rule.auto_increment.as_ref()?))
-}
-
-/// Whether some row of `ins` leaves the id to the proxy.
-fn needs_ids(ins: &Insert, ai: &AutoIncrement, syntax: Syntax) -> bool {
-    let zero_is_value = syntax.sql_mode.contains(SqlMode::NO_AUTO_VALUE_ON_ZERO);
-    if ins.columns.is_empty() && !ins.assignments.is_empty() {
-        return match ins.assignments.iter().find(|a| names(&a.target, ai)) {
-            Some(a) => generates(&a.value, zero_is_value),
-            None => true,
-        };
-    }
-    let Some(SetExpr::Values(values)) = ins.source.as_deref().map(|q| q.body.as_ref()) else {
-        // INSERT … SELECT: the planner says what it does with it.
-        return false;
-    };
-    if ins.columns.is_empty() {
-        // No column list: the session writes the table's columns in and plans again.
-        return false;
-    }
-    match ins.columns.iter().position(|c| is_column(c, ai)) {
-        Some(pos) => values.rows.iter().any(|row| {
-            row.content
-                .get(pos)
-                .is_some_and(|v| generates(v, zero_is_value))
-        }),
-        None => true,
-    }
 }
 
 fn is_column(name: &ObjectName, ai: &AutoIncrement) -> bool {
@@ -284,7 +253,10 @@ shard_key = "id"
     }
 
     fn filled(sql: &str, syntax: Syntax) -> Option<(usize, String)> {
-        let ids = generated_ids(sql, &topology(), syntax).unwrap()?;
+        let ids = match crate::plan_sql(sql, &topology(), syntax) {
+            Err(RouteError::InsertNeedsIds(ids)) => ids,
+            _ => return None,
+        };
         let values: Vec<u64> = (0..ids.count() as u64).map(|i| 1000 + i).collect();
         Some((ids.count(), ids.fill(sql, &values)))
     }
@@ -369,7 +341,10 @@ shard_key = "id"
         assert_eq!(fill("INSERT INTO users (id, name) VALUES (5, 'a')"), None);
         assert_eq!(fill("INSERT INTO plain (name) VALUES ('a')"), None);
         assert_eq!(fill("SELECT * FROM users"), None);
-        assert_eq!(fill("INSERT INTO users VALUES (NULL, 'a')"), None);
+        assert!(matches!(
+            crate::plan_sql("INSERT INTO users VALUES (NULL, 'a')", &topology(), Syntax::DEFAULT),
+            Err(RouteError::InsertWithoutColumns { .. })
+        ));
     }
 
     #[test]
@@ -397,11 +372,11 @@ shard_key = "id"
         let plan = |sql: &str| crate::plan_sql(sql, &t, Syntax::DEFAULT);
         assert!(matches!(
             plan("INSERT INTO users (name) VALUES ('a')"),
-            Err(RouteError::InsertNeedsIds { .. })
+            Err(RouteError::InsertNeedsIds(_))
         ));
         assert!(matches!(
             plan("INSERT INTO users (id, name) VALUES (NULL, 'a')"),
-            Err(RouteError::InsertNeedsIds { .. })
+            Err(RouteError::InsertNeedsIds(_))
         ));
         assert!(plan("INSERT INTO users (id, name) VALUES (3, 'a')").is_ok());
         assert!(plan("INSERT INTO users (id, name) VALUES (?, ?)").is_ok());

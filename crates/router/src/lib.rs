@@ -29,7 +29,7 @@ mod syntax;
 mod text;
 
 pub use administrative::{Kill, KillTarget};
-pub use auto_increment::{generated_ids, GeneratedIds};
+pub use auto_increment::GeneratedIds;
 pub use column_list::{columns_query, with_column_list};
 pub use connection_id::{reads_connection_id, set_connection_id};
 pub use connection_state::{ConnectionState, HandlerAction, NamedLockCalls};

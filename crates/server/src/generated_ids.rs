@@ -1,37 +1,26 @@
 //! INSERTs that leave a table's `auto_increment` column to the proxy (the planner answered
-//! `InsertNeedsIds`): ids are taken from the table's sequence (`sequences.rs`), written into
-//! the text (`shardgate_router::generated_ids`), and the text is planned and run like any
-//! INSERT — on one shard, or split by shard. Its OK reports the statement's first generated
+//! `InsertNeedsIds`, saying where the ids go): ids are taken from the table's sequence
+//! (`sequences.rs`), written into the text (`GeneratedIds::fill`), and the text is planned
+//! and run like any INSERT — on one shard, or split by shard. Its OK reports the statement's first generated
 //! id, which becomes the session's `LAST_INSERT_ID()`, as MariaDB does for ids it generates.
 
-use shardgate_router::plan_sql;
+use shardgate_router::{plan_sql, GeneratedIds};
 
 use crate::errors::ClientError;
 use crate::session::{Session, Step};
 
 impl Session {
-    /// Runs INSERT `sql` with ids generated for the rows that need them; `client_text` is the
-    /// statement as the client sent it (a prepared one with its `?`), `binary` for an
-    /// execution of a prepared statement.
+    /// Runs INSERT `sql` with ids generated where `request` (the planner's answer) says;
+    /// `client_text` is the statement as the client sent it (a prepared one with its `?`),
+    /// `binary` for an execution of a prepared statement.
     pub(crate) async fn insert_with_ids(
         &mut self,
+        request: &GeneratedIds,
         sql: &str,
         client_text: &[u8],
         binary: bool,
     ) -> Step {
         let runtime = self.proxy.runtime();
-        let request = match shardgate_router::generated_ids(sql, &runtime.topology, self.syntax) {
-            Ok(Some(request)) => request,
-            Ok(None) => {
-                let e = ClientError::new(
-                    1105,
-                    b"HY000",
-                    "shardgate could not find the rows of this INSERT that need generated ids",
-                );
-                return self.send_error(e).await;
-            }
-            Err(e) => return self.send_error(ClientError::from(&e)).await,
-        };
         let ids = match self
             .proxy
             .sequences

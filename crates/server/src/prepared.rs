@@ -90,7 +90,7 @@ impl Session {
             // plans the statement with its values.
             Err(_) if !interpolate::placeholders(arg, false).is_empty() => None,
             // Ids from the table's sequence: each execution runs as text with them written in.
-            Err(RouteError::InsertNeedsIds { .. }) => None,
+            Err(RouteError::InsertNeedsIds(_)) => None,
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };
         let shard = match plan.as_ref().map(|p| &p.route) {
@@ -262,8 +262,8 @@ impl Session {
         };
         let plan = match plan_sql(sql, &runtime.topology, self.syntax) {
             Ok(plan) => plan,
-            Err(RouteError::InsertNeedsIds { .. }) => {
-                return self.insert_with_ids(sql, &execution.sql, true).await
+            Err(RouteError::InsertNeedsIds(ids)) => {
+                return self.insert_with_ids(&ids, sql, &execution.sql, true).await
             }
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };

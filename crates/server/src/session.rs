@@ -657,8 +657,8 @@ impl Session {
             Err(RouteError::InsertWithoutColumns { table }) => {
                 return self.insert_by_position(runtime, sql, &table).await;
             }
-            Err(RouteError::InsertNeedsIds { .. }) if std::str::from_utf8(arg).is_ok() => {
-                return self.insert_with_ids(sql, arg, false).await;
+            Err(RouteError::InsertNeedsIds(ids)) if std::str::from_utf8(arg).is_ok() => {
+                return self.insert_with_ids(&ids, sql, arg, false).await;
             }
             Err(e) => {
                 tracing::debug!(error = %crate::slow_log::digest_message(&e.to_string()), "cannot route");
@@ -725,9 +725,9 @@ impl Session {
         };
         let plan = match plan_sql(&rewritten, &runtime.topology, self.syntax) {
             Ok(plan) => plan,
-            Err(RouteError::InsertNeedsIds { .. }) => {
+            Err(RouteError::InsertNeedsIds(ids)) => {
                 return self
-                    .insert_with_ids(&rewritten, sql.as_bytes(), false)
+                    .insert_with_ids(&ids, &rewritten, sql.as_bytes(), false)
                     .await
             }
             Err(e) => return self.send_error(ClientError::from(&e)).await,
