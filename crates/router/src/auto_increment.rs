@@ -120,8 +120,7 @@ fn edits(
     let mut at = |location: Location| {
         offsets.at(location).ok_or_else(|| {
             RouteError::NotSupported(
-                "shardgate could not find where to write the generated ids in this INSERT"
-                    .into(),
+                "shardgate could not find where to write the generated ids in this INSERT".into(),
             )
         })
     };
@@ -132,10 +131,12 @@ fn edits(
                 edits.push(Edit::Replace(value_range(&a.value, &mut at)?));
             }
             Some(_) => {}
-            None => edits.push(Edit::Assignment(at(ins.assignments[0].target.span().start)?)),
+            None => edits.push(Edit::Assignment(at(ins.assignments[0]
+                .target
+                .span()
+                .start)?)),
         }
-    } else if let Some(SetExpr::Values(values)) = ins.source.as_deref().map(|q| q.body.as_ref())
-    {
+    } else if let Some(SetExpr::Values(values)) = ins.source.as_deref().map(|q| q.body.as_ref()) {
         // Without a column list the session writes the table's columns in and plans again;
         // INSERT … SELECT is the planner's to answer.
         let Some(first) = ins.columns.first() else {
@@ -342,7 +343,11 @@ shard_key = "id"
         assert_eq!(fill("INSERT INTO plain (name) VALUES ('a')"), None);
         assert_eq!(fill("SELECT * FROM users"), None);
         assert!(matches!(
-            crate::plan_sql("INSERT INTO users VALUES (NULL, 'a')", &topology(), Syntax::DEFAULT),
+            crate::plan_sql(
+                "INSERT INTO users VALUES (NULL, 'a')",
+                &topology(),
+                Syntax::DEFAULT
+            ),
             Err(RouteError::InsertWithoutColumns { .. })
         ));
     }

@@ -36,7 +36,10 @@ impl Session {
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };
         let text = request.fill(sql, &ids);
-        let plan = match plan_sql(&text, &runtime.topology, self.syntax) {
+        // Rows of one shard: usually the session's cached plan of the statement's template.
+        let cached = self.plans.plan(&text, &runtime.topology, self.syntax);
+        let plan = match cached.map_or_else(|| plan_sql(&text, &runtime.topology, self.syntax), Ok)
+        {
             Ok(plan) => plan,
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };

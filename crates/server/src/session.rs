@@ -184,7 +184,7 @@ pub(crate) struct Session {
     /// `SET @@shardgate_consistency`: overrides the tables' consistency levels.
     pub(crate) consistency_override: Option<shardgate_config::Consistency>,
     /// Single-shard plans of the session's text statements, by template.
-    plans: PlanCache,
+    pub(crate) plans: PlanCache,
     /// Per shard, the session's last write, for read-your-writes.
     pub(crate) last_write: std::collections::HashMap<ShardId, crate::reads::LastWrite>,
     /// The statement's answer ended in an error: a multi-statement text stops there.
