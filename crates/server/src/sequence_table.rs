@@ -15,7 +15,6 @@ use shardgate_config::{AutoIncrement, Topology};
 use shardgate_protocol::response::Finish;
 use shardgate_protocol::{Command, ServerErr, StatusFlags};
 
-use crate::errors::ClientError;
 use crate::runtime::Runtime;
 
 /// Why ids could not be reserved, or a sequence not created.
@@ -33,20 +32,6 @@ pub enum SequenceError {
     NotConfigured(String),
     #[error("sequence table {table}: unexpected answer ({detail})")]
     Unexpected { table: String, detail: String },
-}
-
-impl From<&SequenceError> for ClientError {
-    fn from(e: &SequenceError) -> Self {
-        match e {
-            SequenceError::Backend(b) => ClientError::from(b),
-            // ER_NO_SUCH_TABLE
-            SequenceError::Missing { .. } => ClientError::new(1146, b"42S02", e.to_string()),
-            SequenceError::Server { error, .. } => {
-                ClientError::new(error.code, &error.state, e.to_string())
-            }
-            _ => ClientError::new(1105, b"HY000", e.to_string()),
-        }
-    }
 }
 
 /// `sequence` of `table`, qualified with the backend database.
