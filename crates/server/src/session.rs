@@ -657,7 +657,10 @@ impl Session {
             Err(RouteError::InsertWithoutColumns { table }) => {
                 return self.insert_by_position(runtime, sql, &table).await;
             }
-            Err(RouteError::InsertNeedsIds(ids)) if std::str::from_utf8(arg).is_ok() => {
+            Err(RouteError::InsertNeedsIds(ids)) => {
+                if std::str::from_utf8(arg).is_err() {
+                    return self.send_error(crate::errors::not_utf8_rewrite()).await;
+                }
                 return self.insert_with_ids(&ids, sql, arg, false).await;
             }
             Err(e) => {
