@@ -285,6 +285,17 @@ shard_key = "id"
     }
 
     #[test]
+    fn executable_comments_keep_their_place() {
+        assert_eq!(
+            fill("INSERT /*!IGNORE*/ INTO users /* c */ (name) VALUES ('a')"),
+            Some((
+                1,
+                "INSERT /*!IGNORE*/ INTO users /* c */ (`id`, name) VALUES (1000, 'a')".into()
+            ))
+        );
+    }
+
+    #[test]
     fn null_zero_and_default_are_replaced() {
         assert_eq!(
             fill("REPLACE INTO users (id, name) VALUES (NULL, 'a'), (7, 'b'), (0, 'c'), (DEFAULT, 'd')"),
@@ -369,6 +380,54 @@ shard_key = "id"
             fill("INSERT INTO users (name, id) VALUES ('é€', NULL)"),
             Some((1, "INSERT INTO users (name, id) VALUES ('é€', 1000)".into()))
         );
+    }
+
+    proptest::proptest! {
+        /// Whatever the rows hold (quotes, newlines, multi-byte text) and whichever rows leave
+        /// the id out, the filled text plans as an INSERT whose rows carry exactly the ids
+        /// given, in row order, next to their own values.
+        #[test]
+        fn filled_text_holds_each_id_in_its_row(
+            rows in proptest::collection::vec(("[a-z'é\n ]{0,8}", proptest::option::of(1u64..1000)), 1..12),
+            with_column in proptest::bool::ANY,
+        ) {
+            let t = topology();
+            let quote = |v: &str| format!("'{}'", v.replace('\'', "''"));
+            let sql = if with_column {
+                let values: Vec<String> = rows
+                    .iter()
+                    .map(|(name, id)| format!("({}, {})", id.map_or("NULL".to_owned(), |i| i.to_string()), quote(name)))
+                    .collect();
+                format!("INSERT INTO users (id, name) VALUES {}", values.join(",\n"))
+            } else {
+                let values: Vec<String> = rows.iter().map(|(name, _)| format!("({})", quote(name))).collect();
+                format!("INSERT INTO users (name) VALUES {}", values.join(", "))
+            };
+            let needed = rows.iter().filter(|(_, id)| !with_column || id.is_none()).count();
+            let ids = match crate::plan_sql(&sql, &t, Syntax::DEFAULT) {
+                Err(RouteError::InsertNeedsIds(ids)) => ids,
+                other => {
+                    proptest::prop_assert_eq!(needed, 0, "{:?}", other);
+                    return Ok(());
+                }
+            };
+            proptest::prop_assert_eq!(ids.count(), needed);
+            let generated: Vec<u64> = (0..needed as u64).map(|i| 5000 + i).collect();
+            let filled = ids.fill(&sql, &generated);
+            let parsed = crate::lex::parse(&filled, Syntax::DEFAULT).unwrap();
+            let sqlparser::ast::Statement::Insert(ins) = &parsed[0] else { panic!("{filled}") };
+            let pos = ins.columns.iter().position(|c| base_name(c).as_deref() == Some("id")).unwrap();
+            let Some(SetExpr::Values(values)) = ins.source.as_deref().map(|q| q.body.as_ref()) else { panic!("{filled}") };
+            let mut next = generated.iter();
+            for ((_, id), row) in rows.iter().zip(&values.rows) {
+                let expected = match (with_column, id) {
+                    (true, Some(id)) => *id,
+                    _ => *next.next().unwrap(),
+                };
+                proptest::prop_assert_eq!(row.content[pos].to_string(), expected.to_string());
+            }
+            proptest::prop_assert!(crate::plan_sql(&filled, &t, Syntax::DEFAULT).is_ok());
+        }
     }
 
     #[test]
