@@ -220,14 +220,7 @@ fn route(
         };
         let plan = match shardgate_router::plan_sql(&sql, &topology, syntax) {
             Err(shardgate_router::RouteError::InsertNeedsIds(ids)) => {
-                let ai = &ids.auto_increment;
-                say!(
-                    "write → {} generated id(s) for `{}`.`{}` from sequence {}, then the shard(s) the rows map to",
-                    ids.count(),
-                    ids.table,
-                    ai.column,
-                    ai.sequence
-                )?;
+                say!("{ids}")?;
                 return Ok(ExitCode::SUCCESS);
             }
             planned => planned?,

@@ -445,6 +445,18 @@ async fn sequence_init_starts_above_every_shard() {
     let id = insert(&mut conn, "INSERT INTO users (name) VALUES ('new')").await;
     assert_eq!(id, u64::try_from(top).unwrap() + 1);
     assert_placed_and_unique(&env).await;
+    // `route --sql` says where such an INSERT's ids come from.
+    let out = Command::new(env!("CARGO_BIN_EXE_shardgate"))
+        .args(["route", "--config"])
+        .arg(&env.config_path)
+        .args(["--sql", "INSERT INTO users (name) VALUES ('a'), ('b')"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("2 generated id(s) for `users`.`id` from sequence users_seq"),
+        "{stdout}"
+    );
     // A table without auto_increment has no sequence.
     let out = Command::new(env!("CARGO_BIN_EXE_shardgate"))
         .args(["sequence", "init", "--config"])

@@ -85,6 +85,20 @@ impl GeneratedIds {
     }
 }
 
+/// How `shardgate route --sql` and `SHOW SHARDGATE ROUTE FOR` show such an INSERT.
+impl std::fmt::Display for GeneratedIds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "write → {} generated id(s) for `{}`.`{}` from sequence {}, then the shard(s) the rows map to",
+            self.count(),
+            self.table,
+            self.auto_increment.column,
+            self.auto_increment.sequence
+        )
+    }
+}
+
 /// Refuses an INSERT some of whose rows need a generated id with
 /// [`RouteError::InsertNeedsIds`], which carries where the ids go in `sql` (the text `ins` was
 /// parsed from): the session takes the ids and plans the text with them written in.
