@@ -70,6 +70,11 @@ enum Cmd {
         #[arg(long, requires = "sql")]
         sql_mode: Option<String>,
     },
+    /// The sequences that tables with `auto_increment` take their ids from.
+    Sequence {
+        #[command(subcommand)]
+        action: SequenceCmd,
+    },
     /// Start local MariaDB shards (primary + replicas, GTID replication) and the proxy in front.
     Sandbox {
         #[arg(long, default_value_t = 2)]
@@ -88,6 +93,19 @@ enum Cmd {
         /// Sample users to load (orders: twice as many).
         #[arg(long, default_value_t = 3000)]
         users: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum SequenceCmd {
+    /// Create a table's sequence on the default shard's primary (if missing) and move it above
+    /// the largest id of the table on every shard (never down; safe to run again).
+    Init {
+        #[arg(long)]
+        config: PathBuf,
+        /// The table (with `auto_increment` in the config).
+        #[arg(long)]
+        table: String,
     },
 }
 
@@ -117,6 +135,9 @@ fn main() -> ExitCode {
             worker_threads,
         } => runtime(worker_threads)
             .and_then(|rt| rt.block_on(serve(config, config_poll_interval_ms))),
+        Cmd::Sequence {
+            action: SequenceCmd::Init { config, table },
+        } => runtime(None).and_then(|rt| rt.block_on(sequence_init(&config, &table))),
         Cmd::Sandbox {
             shards,
             replicas,
@@ -197,7 +218,13 @@ fn route(
             sql_mode: shardgate_router::SqlMode::parse(sql_mode.as_deref().unwrap_or("")),
             ..shardgate_router::Syntax::DEFAULT
         };
-        let plan = shardgate_router::plan_sql(&sql, &topology, syntax)?;
+        let plan = match shardgate_router::plan_sql(&sql, &topology, syntax) {
+            Err(shardgate_router::RouteError::InsertNeedsIds(ids)) => {
+                say!("{ids}")?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            planned => planned?,
+        };
         say!("{}", plan.display(&topology))?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -222,6 +249,18 @@ fn route(
             .with_context(|| format!("key {key:?} of table `{table}`"))?;
         say!("{}", topology.shards[shard].name)?;
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `shardgate sequence init`: one line per shard with its largest id, then the sequence.
+async fn sequence_init(config: &std::path::Path, table: &str) -> anyhow::Result<ExitCode> {
+    let topology = Arc::new(load(config)?);
+    let runtime = shardgate_server::Runtime::new(topology.clone());
+    let init = shardgate_server::init_sequence(&runtime, table).await?;
+    for (shard, max) in topology.shards.iter().zip(&init.shard_max) {
+        say!("{}: largest id {max}", shard.name)?;
+    }
+    say!("sequence {}: next id {}", init.sequence, init.next_id)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -18,7 +18,8 @@
 //! a prepared statement with these parameters), `@found_rows` (over connections with
 //! CLIENT_FOUND_ROWS), `@script` (`;`-separated statements on one connection per side, each
 //! compared, then both roll back), `@dml=TABLE` (a write: compare affected rows, then the table).
-//! Besides the sharded `users` and `orders`, the proxy has `flags`, a reference table.
+//! Besides the sharded `users` and `orders`, the proxy has `flags`, a reference table, and
+//! `notes`, whose ids it generates (an AUTO_INCREMENT column on the plain server).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -81,8 +82,12 @@ const REFERENCE_TABLE: &[&str] = &[
     "CREATE TABLE flags (flag TINYINT PRIMARY KEY, label VARCHAR(20) NOT NULL)",
     "INSERT INTO flags VALUES (0, 'zero'), (1, 'one'), (-1, 'minus one'), (127, 'max')",
 ];
-/// Declares `flags` a reference table in the proxy's config.
-const REFERENCE_CONFIG: &str = "\n[[tables]]\nname = \"flags\"\nreference = true\n";
+/// A sharded table whose ids the proxy generates from a sequence (an AUTO_INCREMENT column on
+/// the plain server): one session inserting alone gets the same ids from both, 1, 2, 3, …
+const GENERATED_IDS_TABLE: &str =
+    "CREATE TABLE notes (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, body VARCHAR(40))";
+/// Declares `flags` a reference table in the proxy's config, and `notes` with generated ids.
+const REFERENCE_CONFIG: &str = "\n[[tables]]\nname = \"flags\"\nreference = true\n\n[[tables]]\nname = \"notes\"\nshard_key = \"id\"\nauto_increment = { column = \"id\", sequence = \"notes_seq\" }\n";
 
 // ---------------------------------------------------------------------------------------------
 // Seeded randomness (SplitMix64; `rand` is not a dependency of this package's tests).
@@ -957,7 +962,7 @@ async fn compare_table(
 ) -> Result<(), String> {
     let rule = env.topology.table(table).expect("sharded table");
     let key_col = match table {
-        "users" => 0,
+        "users" | "notes" => 0,
         "orders" => 1,
         other => panic!("unknown table {other}"),
     };
@@ -1650,10 +1655,14 @@ async fn sharded_answers_equal_one_mariadb() {
     let ddl: Vec<String> = EXTRA_COLUMNS
         .iter()
         .chain(REFERENCE_TABLE)
+        .chain([&GENERATED_IDS_TABLE])
         .map(|s| s.to_string())
         .collect();
     load(&mut plain, &ddl).await;
     load(&mut proxy, &ddl).await;
+    shardgate_server::init_sequence(&env.proxy.runtime(), "notes")
+        .await
+        .expect("the sequence of notes");
     let data = dataset(SEED);
     tokio::join!(
         load(&mut plain, &data.inserts),

@@ -23,6 +23,7 @@ mod replicas;
 mod robustness;
 mod sandbox_cli;
 mod scatter;
+mod sequences;
 mod session_state;
 mod statements;
 mod timeouts;

@@ -4,6 +4,7 @@
 //! (`shardgate.toml:14: tables[1].strategy: unknown strategy "consistent" …`).
 
 mod address;
+mod auto_increment;
 mod document;
 mod error;
 mod schema;
@@ -12,6 +13,7 @@ mod validate;
 
 use std::path::Path;
 
+pub use auto_increment::MAX_SEQUENCE_CACHE;
 pub use error::{ConfigError, ConfigErrors};
 pub use topology::*;
 pub use validate::MAX_VIRTUAL_NODES;

@@ -107,6 +107,16 @@ pub(crate) struct TableSchema {
     pub ranges: Option<Spanned<Vec<Spanned<RangeSchema>>>>,
     pub consistency: Option<Spanned<String>>,
     pub reference: Option<Spanned<bool>>,
+    pub auto_increment: Option<Spanned<AutoIncrementSchema>>,
+}
+
+/// A table's `auto_increment = { column = "id", sequence = "users_seq", cache = 1000 }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AutoIncrementSchema {
+    pub column: Option<Spanned<String>>,
+    pub sequence: Option<Spanned<String>>,
+    pub cache: Option<Spanned<i64>>,
 }
 
 /// `[replication]`: how reads use replicas.

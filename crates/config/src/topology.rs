@@ -344,7 +344,24 @@ pub struct TableRule {
     pub sharder: Arc<Sharder>,
     /// Its reads' consistency level, when it sets one (else `[replication] consistency`).
     pub consistency: Option<Consistency>,
+    /// The column the proxy fills from a sequence when an INSERT leaves it out (or NULL / 0).
+    pub auto_increment: Option<AutoIncrement>,
 }
+
+/// A table's `auto_increment`: ids for `column` come from the sequence table `sequence` on
+/// the default shard, reserved `cache` at a time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AutoIncrement {
+    /// Lower-cased.
+    pub column: String,
+    /// The sequence table's name, as written in the config.
+    pub sequence: String,
+    /// How many ids one reservation takes.
+    pub cache: u64,
+}
+
+/// `auto_increment.cache` when not set.
+pub const DEFAULT_SEQUENCE_CACHE: u64 = 1000;
 
 impl TableRule {
     /// The shard owning `key` — the one function both the proxy and `shardgate route` call.

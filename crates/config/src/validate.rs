@@ -43,6 +43,7 @@ struct TableDraft {
     key_type: ShardKeyType,
     placement: Placement,
     consistency: Option<Consistency>,
+    auto_increment: Option<crate::AutoIncrement>,
 }
 
 /// Checks everything in `doc`; the topology only when no problem was found.
@@ -102,6 +103,7 @@ pub(crate) fn build(doc: Document, d: &mut Diagnostics<'_>) -> Option<Topology> 
                 key_type: draft.key_type,
                 sharder,
                 consistency: draft.consistency,
+                auto_increment: draft.auto_increment,
             };
             (rule.name.to_ascii_lowercase(), rule)
         })
@@ -838,6 +840,7 @@ fn tables(
             drafts.push(draft);
         }
     }
+    crate::auto_increment::sequences_apart_from_tables(items, &seen, d);
     drafts
 }
 
@@ -883,6 +886,10 @@ fn table(
                 table.shard_key_type.as_ref().map(Spanned::span),
             ),
             ("ranges", table.ranges.as_ref().map(Spanned::span)),
+            (
+                "auto_increment",
+                table.auto_increment.as_ref().map(Spanned::span),
+            ),
         ];
         for (field, at) in placed_by {
             if let Some(at) = at {
@@ -896,6 +903,7 @@ fn table(
             key_type: ShardKeyType::Integer,
             placement: Placement::Reference,
             consistency: None,
+            auto_increment: None,
         });
     }
     let shard_key = match &table.shard_key {
@@ -969,12 +977,17 @@ fn table(
         None => Some(None),
         Some(_) => choice(&table.consistency, &format!("{key}.consistency"), d).map(Some),
     };
+    let auto_increment = match &table.auto_increment {
+        None => Some(None),
+        Some(ai) => crate::auto_increment::auto_increment(ai, key, d).map(Some),
+    };
     Some(TableDraft {
         name: name?,
         shard_key: shard_key?,
         key_type: key_type?,
         placement: placement?,
         consistency: consistency?,
+        auto_increment: auto_increment?,
     })
 }
 

@@ -53,6 +53,10 @@ pub struct Metrics {
     pub connections_refused_total: IntCounterVec,
     /// Logins refused with 1045 (wrong or unknown credentials, TLS required), COM_CHANGE_USER included.
     pub login_failures_total: IntCounter,
+    /// Generated ids handed out to INSERTs, by `sequence`.
+    pub sequence_ids_total: IntCounterVec,
+    /// Blocks of ids reserved from a sequence table, by `sequence`.
+    pub sequence_blocks_total: IntCounterVec,
 }
 
 /// The process-wide metrics, created on first use.
@@ -210,6 +214,24 @@ impl Metrics {
         register(Box::new(client_connections_by_state.clone()));
         register(Box::new(connections_refused_total.clone()));
         register(Box::new(login_failures_total.clone()));
+        let sequence_ids_total = IntCounterVec::new(
+            opts(
+                "sequence_ids_total",
+                "Generated ids handed out to INSERTs, by sequence.",
+            ),
+            &["sequence"],
+        )
+        .expect("valid metric");
+        let sequence_blocks_total = IntCounterVec::new(
+            opts(
+                "sequence_blocks_total",
+                "Blocks of ids reserved from a sequence table, by sequence.",
+            ),
+            &["sequence"],
+        )
+        .expect("valid metric");
+        register(Box::new(sequence_ids_total.clone()));
+        register(Box::new(sequence_blocks_total.clone()));
         // Both results exist from the start, so `rate()` and alerts see a 0 before the first reload.
         for result in ["ok", "error"] {
             config_reloads_total.with_label_values(&[result]);
@@ -243,6 +265,8 @@ impl Metrics {
             client_connections_by_state,
             connections_refused_total,
             login_failures_total,
+            sequence_ids_total,
+            sequence_blocks_total,
         }
     }
 

@@ -27,6 +27,9 @@ pub struct PacketConn<S> {
     relay: crate::forward::Relay,
     /// How long a flush may wait for the peer to take the bytes (`None`: as long as it takes).
     write_timeout: Option<std::time::Duration>,
+    /// The last insert id forwarded OK packets report instead of the backend's (see
+    /// [`crate::insert_id`]).
+    insert_id: Option<u64>,
 }
 
 /// Length and sequence id of the physical packet at the start of `buf`, if its header is there.
@@ -49,6 +52,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketConn<S> {
             max_packet: MAX_PACKET_SIZE,
             relay: crate::forward::Relay::default(),
             write_timeout: None,
+            insert_id: None,
         }
     }
 
@@ -97,6 +101,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketConn<S> {
 
     pub fn set_relay(&mut self, relay: crate::forward::Relay) {
         self.relay = relay;
+    }
+
+    /// The last insert id forwarded OK packets report in place of the backend's, if any.
+    pub fn insert_id(&self) -> Option<u64> {
+        self.insert_id
+    }
+
+    /// Makes forwarded OK packets report `id` as their last insert id (until set to `None`).
+    pub fn set_insert_id(&mut self, id: Option<u64>) {
+        self.insert_id = id;
     }
 
     /// Reads more bytes into the read buffer; `Closed` on end of stream.

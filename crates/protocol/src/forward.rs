@@ -67,10 +67,19 @@ where
                 let more = relay.more_results && matches!(finish, Some(Finish::Ok { .. }));
                 relay_packets(&mut rbuf[..used], relay.renumber, &mut next_seq, more);
             }
-            client.write_buffer().extend_from_slice(&rbuf[..used]);
+            match (client.insert_id(), &finish) {
+                (Some(id), Some(Finish::Ok { .. })) => {
+                    crate::insert_id::copy_with_insert_id(client.write_buffer(), &rbuf[..used], id)
+                }
+                _ => client.write_buffer().extend_from_slice(&rbuf[..used]),
+            }
             rbuf.advance(used);
         }
-        if let Some(finish) = finish {
+        if let Some(mut finish) = finish {
+            if let (Some(id), Finish::Ok { last_insert_id, .. }) = (client.insert_id(), &mut finish)
+            {
+                *last_insert_id = id;
+            }
             if relay.renumber {
                 client.set_seq(next_seq);
             }

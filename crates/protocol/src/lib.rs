@@ -7,6 +7,7 @@ pub mod conn;
 pub mod deadline;
 pub mod error;
 pub mod forward;
+pub mod insert_id;
 pub mod interpolate;
 pub mod local_infile;
 pub mod packets;

@@ -22,6 +22,10 @@ pub enum RouteError {
     /// plans again (`with_column_list`).
     #[error("cannot route INSERT into sharded table `{table}` without a column list")]
     InsertWithoutColumns { table: String },
+    /// An INSERT leaving a table's auto_increment column to the proxy: the session reserves
+    /// ids from its sequence and plans the text with them written in ([`GeneratedIds::fill`]).
+    #[error("INSERT into sharded table `{}` needs ids from sequence {} for `{}`", .0.table, .0.auto_increment.sequence, .0.auto_increment.column)]
+    InsertNeedsIds(Box<crate::GeneratedIds>),
     #[error("cannot route INSERT into sharded table `{table}`: its rows belong to different shards ({shards}); insert them separately")]
     InsertSpansShards { table: String, shards: String },
     #[error("cannot route {verb} on sharded table `{table}`: the values of `{key}` belong to different shards ({shards})")]

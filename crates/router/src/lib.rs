@@ -2,6 +2,7 @@
 //! decides where it runs. Pure: no I/O, no async.
 
 mod administrative;
+mod auto_increment;
 mod colocated;
 mod column_list;
 mod connection_id;
@@ -30,6 +31,7 @@ mod syntax;
 mod text;
 
 pub use administrative::{Kill, KillTarget};
+pub use auto_increment::GeneratedIds;
 pub use column_list::{columns_query, with_column_list};
 pub use connection_id::{reads_connection_id, set_connection_id};
 pub use connection_state::{ConnectionState, HandlerAction, NamedLockCalls};

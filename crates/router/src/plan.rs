@@ -191,6 +191,13 @@ impl DeferredRoute {
                 &param_value
             }
         };
+        if leaves_id_to_proxy(rule, value) && self.verb == "INSERT" {
+            // The full text decides (it knows the session's NO_AUTO_VALUE_ON_ZERO).
+            return Err(RouteError::NotSupported(format!(
+                "an INSERT into `{}` with 0 for `{}` may need a generated id",
+                rule.name, rule.shard_key
+            )));
+        }
         if self.verb != "INSERT" && !compares_by_key(rule.key_type, value) {
             return Err(RouteError::NotSupported(format!(
                 "a number or non-ASCII string compared with string shard key `{}` of `{}` may match keys on any shard",
@@ -204,6 +211,15 @@ impl DeferredRoute {
                 source: Box::new(source),
             })
     }
+}
+
+/// Whether `value` for `rule`'s shard key in an INSERT may ask for a generated id (0 for a
+/// key that is the table's `auto_increment` column; NULL never comes here as a value).
+fn leaves_id_to_proxy(rule: &shardgate_config::TableRule, value: &OwnedKey) -> bool {
+    rule.auto_increment
+        .as_ref()
+        .is_some_and(|ai| ai.column == rule.shard_key)
+        && matches!(value, OwnedKey::Int(0))
 }
 
 /// The routing decision for one statement (or one multi-statement text).

@@ -233,6 +233,9 @@ fn plan_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, Rou
     if sql.contains('?') {
         number_placeholders(&mut statements, sql, syntax);
     }
+    if let [Statement::Insert(ins)] = statements.as_slice() {
+        crate::auto_increment::check(ins, sql, topology, syntax)?;
+    }
     let uses_tables = statements.iter().any(names_a_table);
     let mut plans = statements.iter().map(|s| plan_statement(s, topology));
     let Some(first) = plans.next() else {

@@ -22,6 +22,8 @@ impl SqlMode {
     pub const IGNORE_SPACE: SqlMode = SqlMode(1 << 4);
     /// MariaDB's Oracle compatibility grammar (a different parser altogether).
     pub const ORACLE: SqlMode = SqlMode(1 << 5);
+    /// An INSERT's `0` for an auto-increment column is stored as 0 instead of generating an id.
+    pub const NO_AUTO_VALUE_ON_ZERO: SqlMode = SqlMode(1 << 6);
 
     /// The flags of an `@@sql_mode` value (`'ANSI_QUOTES,STRICT_TRANS_TABLES'`); the
     /// combination modes (`ANSI`, `ORACLE`, …) count as the flags they stand for.
@@ -34,6 +36,7 @@ impl SqlMode {
                 "PIPES_AS_CONCAT" => &[SqlMode::PIPES_AS_CONCAT],
                 "HIGH_NOT_PRECEDENCE" => &[SqlMode::HIGH_NOT_PRECEDENCE],
                 "IGNORE_SPACE" => &[SqlMode::IGNORE_SPACE],
+                "NO_AUTO_VALUE_ON_ZERO" => &[SqlMode::NO_AUTO_VALUE_ON_ZERO],
                 "ANSI" | "DB2" | "MAXDB" | "MSSQL" | "POSTGRESQL" => &[
                     SqlMode::PIPES_AS_CONCAT,
                     SqlMode::ANSI_QUOTES,

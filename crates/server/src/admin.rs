@@ -6,7 +6,7 @@
 use shardgate_backend::Role;
 use shardgate_protocol::packets::{self, ColumnDef};
 use shardgate_ring::Sharder;
-use shardgate_router::{plan_sql, Plan, Route};
+use shardgate_router::{plan_sql, Plan, Route, RouteError};
 
 use crate::errors::ClientError;
 use crate::runtime::Runtime;
@@ -82,6 +82,11 @@ impl Session {
             Admin::Hotspots => hotspots(runtime),
             Admin::RouteFor(sql) => match plan_sql(sql, &runtime.topology, self.syntax) {
                 Ok(plan) => route(runtime, &plan, sql),
+                // The shards follow from the ids the statement will get.
+                Err(RouteError::InsertNeedsIds(ids)) => Rows {
+                    columns: &["shard", "sql", "plan"],
+                    rows: vec![vec![None, Some(sql.to_owned()), Some(ids.to_string())]],
+                },
                 Err(e) => return self.send_error(ClientError::from(&e)).await,
             },
             Admin::Unknown(what) => {

@@ -5,6 +5,8 @@ use shardgate_protocol::{ProtocolError, ServerErr};
 use shardgate_ring::RingError;
 use shardgate_router::RouteError;
 
+use crate::sequence_table::SequenceError;
+
 /// ER_NOT_SUPPORTED_YET: a statement the proxy understands but cannot run across shards.
 const NOT_SUPPORTED: (u16, &[u8; 5]) = (1235, b"42000");
 
@@ -53,6 +55,21 @@ impl From<&RouteError> for ClientError {
             _ => NOT_SUPPORTED,
         };
         ClientError::new(code, state, e.to_string())
+    }
+}
+
+/// Reserving generated ids or creating a sequence: the backend's error, or what is missing.
+impl From<&SequenceError> for ClientError {
+    fn from(e: &SequenceError) -> Self {
+        match e {
+            SequenceError::Backend(b) => ClientError::from(b),
+            // ER_NO_SUCH_TABLE
+            SequenceError::Missing { .. } => ClientError::new(1146, b"42S02", e.to_string()),
+            SequenceError::Server { error, .. } => {
+                ClientError::new(error.code, &error.state, e.to_string())
+            }
+            _ => ClientError::new(1105, b"HY000", e.to_string()),
+        }
     }
 }
 

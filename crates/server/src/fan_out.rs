@@ -223,6 +223,8 @@ impl Session {
             failures.push(("every shard".into(), Totals::copies_differ_error()));
         }
         let all_ok = all_ok && !totals.copies_differ;
+        // Ids the proxy generated: the statement's first one (see `generated_ids`).
+        totals.last_insert_id = self.client.insert_id().unwrap_or(totals.last_insert_id);
         let unsure = all_ok && self.settle_reported_id(totals.last_insert_id);
         self.statement_id_unsure = unsure;
         if all_ok && (self.statement_reads_last_insert_id || unsure) {
@@ -377,6 +379,7 @@ impl Session {
         if failure.is_none() && totals.copies_differ {
             failure = Some(Totals::copies_differ_error());
         }
+        totals.last_insert_id = self.client.insert_id().unwrap_or(totals.last_insert_id);
         let unsure = failure.is_none() && self.settle_reported_id(totals.last_insert_id);
         self.statement_id_unsure = unsure;
         if let (None, true, Some(&first)) = (

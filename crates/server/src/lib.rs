@@ -9,8 +9,10 @@ mod errors;
 mod every_primary;
 mod extended_metadata;
 mod fan_out;
+mod generated_ids;
 mod held_state;
 mod hotspots;
+mod id_blocks;
 mod ids;
 mod instruments;
 mod kill;
@@ -25,6 +27,8 @@ mod reads;
 mod reload;
 mod runtime;
 mod scatter;
+mod sequence_table;
+mod sequences;
 mod session;
 mod sessions;
 mod slow_log;
@@ -43,6 +47,7 @@ use tokio::net::TcpListener;
 
 pub use reload::{watch_config, ReloadOutcome};
 pub use runtime::Runtime;
+pub use sequence_table::{init_sequence, SequenceError, SequenceInit};
 
 /// State shared by every session: the current runtime (swapped whole on reload) and counters.
 #[derive(Debug)]
@@ -59,6 +64,8 @@ pub struct Proxy {
     login_failures: login_limits::LoginFailures,
     /// Bounds the lines logged about refused and failed connections.
     failure_log: login_limits::LogLimit,
+    /// Ids reserved from the sequences of tables with `auto_increment`.
+    sequences: sequences::Sequences,
 }
 
 impl Proxy {
@@ -72,6 +79,7 @@ impl Proxy {
             open_connections: AtomicUsize::new(0),
             login_failures: Default::default(),
             failure_log: Default::default(),
+            sequences: Default::default(),
         })
     }
 

@@ -89,6 +89,8 @@ impl Session {
             // A parameter where the planner needs a value (HAVING, LIMIT, …): each execution
             // plans the statement with its values.
             Err(_) if !interpolate::placeholders(arg, false).is_empty() => None,
+            // Ids from the table's sequence: each execution runs as text with them written in.
+            Err(RouteError::InsertNeedsIds(_)) => None,
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };
         let shard = match plan.as_ref().map(|p| &p.route) {
@@ -260,6 +262,9 @@ impl Session {
         };
         let plan = match plan_sql(sql, &runtime.topology, self.syntax) {
             Ok(plan) => plan,
+            Err(RouteError::InsertNeedsIds(ids)) => {
+                return self.insert_with_ids(&ids, sql, &execution.sql, true).await
+            }
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };
         // Its values are parameters: an id it reports is read back (see `reads_back`).

@@ -184,7 +184,7 @@ pub(crate) struct Session {
     /// `SET @@shardgate_consistency`: overrides the tables' consistency levels.
     pub(crate) consistency_override: Option<shardgate_config::Consistency>,
     /// Single-shard plans of the session's text statements, by template.
-    plans: PlanCache,
+    pub(crate) plans: PlanCache,
     /// Per shard, the session's last write, for read-your-writes.
     pub(crate) last_write: std::collections::HashMap<ShardId, crate::reads::LastWrite>,
     /// The statement's answer ended in an error: a multi-statement text stops there.
@@ -673,6 +673,12 @@ impl Session {
             Err(RouteError::InsertWithoutColumns { table }) => {
                 return self.insert_by_position(runtime, sql, &table).await;
             }
+            Err(RouteError::InsertNeedsIds(ids)) => {
+                if std::str::from_utf8(arg).is_err() {
+                    return self.send_error(crate::errors::not_utf8_rewrite()).await;
+                }
+                return self.insert_with_ids(&ids, sql, arg, false).await;
+            }
             Err(e) => {
                 tracing::debug!(error = %crate::slow_log::digest_message(&e.to_string()), "cannot route");
                 return self.send_error(ClientError::from(&e)).await;
@@ -738,6 +744,11 @@ impl Session {
         };
         let plan = match plan_sql(&rewritten, &runtime.topology, self.syntax) {
             Ok(plan) => plan,
+            Err(RouteError::InsertNeedsIds(ids)) => {
+                return self
+                    .insert_with_ids(&ids, &rewritten, sql.as_bytes(), false)
+                    .await
+            }
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };
         if let Err(e) = self.begin_statement(&plan, rewritten.as_bytes(), true) {

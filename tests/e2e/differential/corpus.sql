@@ -536,3 +536,15 @@ SELECT COUNT(*), SUM(score), SUM(balance), SUM(ratio) FROM users
 @ordered SELECT id, score, name FROM users WHERE name LIKE '%(x)' ORDER BY id
 @ordered SELECT id, name FROM users WHERE id BETWEEN 5000030 AND 5000040 ORDER BY name, id
 @ordered SELECT id, tag FROM users WHERE id BETWEEN 5000030 AND 5000040 ORDER BY tag DESC, id
+-- ===== Generated ids: `notes` ids from the proxy's sequence vs AUTO_INCREMENT on one server =====
+-- One session inserts alone, so both hand out 1, 2, 3, …; explicit ids come last: they move
+-- MariaDB's counter, not the sequence (`(NULL), (1000), (NULL)` gets 1001 for its last row from
+-- MariaDB, the sequence's next id from the proxy: a documented difference).
+@dml=notes INSERT INTO notes (body) VALUES ('one')
+@dml=notes INSERT INTO notes (body) VALUES ('two'), ('three'), ('four'), ('five'), ('six'), ('seven')
+@dml=notes INSERT INTO notes (id, body) VALUES (NULL, 'null'), (0, 'zero'), (DEFAULT, 'default')
+@dml=notes INSERT INTO notes SET body = 'set'
+@dml=notes REPLACE INTO notes (body) VALUES ('replace')
+@dml=notes INSERT INTO notes (body) VALUES ('upsert') ON DUPLICATE KEY UPDATE body = 'upserted'
+@script INSERT INTO notes (body) VALUES ('a'), ('b'); SELECT LAST_INSERT_ID(); SELECT id, body FROM notes WHERE body IN ('a', 'b') ORDER BY id
+@dml=notes INSERT INTO notes (id, body) VALUES (1000, 'explicit'), (1001, 'explicit')

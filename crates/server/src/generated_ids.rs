@@ -1,0 +1,67 @@
+//! INSERTs that leave a table's `auto_increment` column to the proxy (the planner answered
+//! `InsertNeedsIds`, saying where the ids go): ids are taken from the table's sequence
+//! (`sequences.rs`), written into the text (`GeneratedIds::fill`), and the text is planned
+//! and run like any INSERT — on one shard, or split by shard. Its OK reports the statement's first generated
+//! id, which becomes the session's `LAST_INSERT_ID()`, as MariaDB does for ids it generates.
+
+use shardgate_router::{plan_sql, GeneratedIds};
+
+use crate::errors::ClientError;
+use crate::session::{Session, Step};
+
+impl Session {
+    /// Runs INSERT `sql` with ids generated where `request` (the planner's answer) says;
+    /// `client_text` is the statement as the client sent it (a prepared one with its `?`),
+    /// `binary` for an execution of a prepared statement.
+    pub(crate) async fn insert_with_ids(
+        &mut self,
+        request: &GeneratedIds,
+        sql: &str,
+        client_text: &[u8],
+        binary: bool,
+    ) -> Step {
+        let runtime = self.proxy.runtime();
+        let ids = match self
+            .proxy
+            .sequences
+            .take(
+                &runtime,
+                &request.table,
+                &request.auto_increment,
+                request.count(),
+            )
+            .await
+        {
+            Ok(ids) => ids,
+            Err(e) => return self.send_error(ClientError::from(&e)).await,
+        };
+        let text = request.fill(sql, &ids);
+        // Rows of one shard: usually the session's cached plan of the statement's template.
+        let cached = self.plans.plan(&text, &runtime.topology, self.syntax);
+        let plan = match cached.map_or_else(|| plan_sql(&text, &runtime.topology, self.syntax), Ok)
+        {
+            Ok(plan) => plan,
+            Err(e) => return self.send_error(ClientError::from(&e)).await,
+        };
+        // The client's text does not hold the generated ids: the id the OK reports is taken
+        // as generated (see `settle_reported_id`).
+        if let Err(e) = self.begin_statement(&plan, client_text, true) {
+            return self.send_error(e).await;
+        }
+        crate::instruments::record_load(&runtime, &plan);
+        let text = plan.rewritten.as_deref().unwrap_or(&text);
+        let first = ids.first().copied();
+        self.client.set_insert_id(first);
+        let answered_error = std::mem::take(&mut self.answered_error);
+        let step = self.execute(&runtime, &plan, text.as_bytes(), binary).await;
+        self.client.set_insert_id(None);
+        if self.statement_reads_last_insert_id && !self.answered_error {
+            // Read back from its connection, LAST_INSERT_ID() is what the session gave it
+            // (the shard was given the ids): the first generated one, as in MariaDB.
+            self.last_insert_id = first.unwrap_or(self.last_insert_id);
+            self.last_insert_id_unknown = false;
+        }
+        self.answered_error |= answered_error;
+        step
+    }
+}

@@ -1,0 +1,222 @@
+//! The sequence tables on the default shard's primary, where generated ids come from: one
+//! table per sequence holding one row, `(id = 0, next_id)`, the lowest id no proxy has
+//! reserved yet.
+//!
+//! A reservation is one autocommitted statement,
+//! `UPDATE seq SET next_id = LAST_INSERT_ID(next_id + n) WHERE id = 0`, whose OK packet
+//! reports the new `next_id`: the block `[next_id - n, next_id)` belongs to the proxy that ran
+//! it, whatever other proxies do at the same time (InnoDB serializes the updates of the row),
+//! and survives a crash of the proxy or the server once the OK arrived.
+
+use std::ops::Range;
+
+use shardgate_backend::{BackendConn, BackendError, Flavor, QueryHead};
+use shardgate_config::{AutoIncrement, Topology};
+use shardgate_protocol::response::Finish;
+use shardgate_protocol::{Command, ServerErr, StatusFlags};
+
+use crate::runtime::Runtime;
+
+/// Why ids could not be reserved, or a sequence not created.
+#[derive(Debug, thiserror::Error)]
+pub enum SequenceError {
+    #[error("{0}")]
+    Backend(#[from] BackendError),
+    #[error("sequence table {table} does not exist on the default shard's primary: create it with `shardgate sequence init --config <file> --table {for_table}`")]
+    Missing { table: String, for_table: String },
+    #[error("sequence table {table} has no row with id = 0: run `shardgate sequence init --config <file> --table {for_table}`")]
+    NoRow { table: String, for_table: String },
+    #[error("sequence table {table}: {error}")]
+    Server { table: String, error: ServerErr },
+    #[error("table `{0}` has no auto_increment in the config")]
+    NotConfigured(String),
+    #[error("sequence table {table}: unexpected answer ({detail})")]
+    Unexpected { table: String, detail: String },
+}
+
+/// `sequence` of `table`, qualified with the backend database.
+fn qualified(topology: &Topology, sequence: &str) -> String {
+    let db = &topology.backend.database;
+    match db.is_empty() {
+        true => format!("`{sequence}`"),
+        false => format!("`{}`.`{sequence}`", db.replace('`', "``")),
+    }
+}
+
+/// A connection to the default shard's primary without any session's variables (a reset
+/// one: another session's `autocommit` or `sql_log_bin` must not change a reservation).
+async fn clean_conn(runtime: &Runtime) -> Result<shardgate_backend::PooledConn, BackendError> {
+    let pool = runtime.primary(runtime.topology.default_shard);
+    let mut conn = pool.get(Flavor::common()).await?;
+    if conn.vars_fingerprint != 0 {
+        crate::state::expect_ok(&mut conn, Command::COM_RESET_CONNECTION, b"").await?;
+        conn.statements.clear();
+        conn.vars_fingerprint = 0;
+        conn.database.clear();
+    }
+    Ok(conn)
+}
+
+/// Reserves `size` ids of `table`'s sequence: one statement on the default shard's primary.
+pub(crate) async fn reserve(
+    runtime: &Runtime,
+    table: &str,
+    ai: &AutoIncrement,
+    size: u64,
+) -> Result<Range<u64>, SequenceError> {
+    let name = qualified(&runtime.topology, &ai.sequence);
+    let mut conn = clean_conn(runtime).await?;
+    let sql = format!("UPDATE {name} SET next_id = LAST_INSERT_ID(next_id + {size}) WHERE id = 0");
+    let finish = conn.execute(Command::COM_QUERY, sql.as_bytes()).await?;
+    let (affected, end, status) = match finish {
+        Finish::Ok {
+            affected_rows,
+            last_insert_id,
+            status,
+            ..
+        } => (affected_rows, last_insert_id, status),
+        Finish::Err(error) => return Err(server_error(error, name, table)),
+        Finish::LocalInfile => {
+            conn.broken = true;
+            return Err(SequenceError::Unexpected {
+                table: name,
+                detail: "a LOAD DATA request".into(),
+            });
+        }
+    };
+    if status.contains(StatusFlags::SERVER_STATUS_IN_TRANS) {
+        crate::state::expect_ok(&mut conn, Command::COM_QUERY, b"COMMIT").await?;
+    }
+    if affected != 1 {
+        return Err(SequenceError::NoRow {
+            table: name,
+            for_table: table.to_owned(),
+        });
+    }
+    let start = end
+        .checked_sub(size)
+        .ok_or_else(|| SequenceError::Unexpected {
+            table: name.clone(),
+            detail: format!("next_id {end} below the block of {size}"),
+        })?;
+    Ok(start..end)
+}
+
+fn server_error(error: ServerErr, table: String, for_table: &str) -> SequenceError {
+    match error.code {
+        // ER_NO_SUCH_TABLE
+        1146 => SequenceError::Missing {
+            table,
+            for_table: for_table.to_owned(),
+        },
+        _ => SequenceError::Server { table, error },
+    }
+}
+
+/// What `shardgate sequence init` found and left.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SequenceInit {
+    pub sequence: String,
+    /// The largest value of the column on each shard (0 for none), in shard order.
+    pub shard_max: Vec<u64>,
+    /// The sequence's `next_id` now: above every shard's rows.
+    pub next_id: u64,
+}
+
+/// Creates `table`'s sequence table on the default shard's primary if needed, and moves its
+/// `next_id` above the largest value of the column on every shard (never down). Safe to run
+/// again; run it before traffic inserts rows with ids of their own above the sequence.
+pub async fn init_sequence(runtime: &Runtime, table: &str) -> Result<SequenceInit, SequenceError> {
+    let topology = &runtime.topology;
+    let rule = topology
+        .table(table)
+        .filter(|r| r.auto_increment.is_some())
+        .ok_or_else(|| SequenceError::NotConfigured(table.to_owned()))?;
+    let ai = rule.auto_increment.as_ref().expect("filtered");
+    let data = qualified(topology, &rule.name);
+    let max_sql = format!("SELECT COALESCE(MAX(`{}`), 0) FROM {data}", ai.column);
+    let mut shard_max = Vec::with_capacity(topology.shards.len());
+    for shard in 0..topology.shards.len() {
+        let mut conn = runtime.primary(shard).get(Flavor::common()).await?;
+        let max = single_value(&mut conn, &max_sql, &data).await?;
+        shard_max.push(parse_id(&max, &data)?);
+    }
+    let next = shard_max.iter().max().copied().unwrap_or_default() + 1;
+    let name = qualified(topology, &ai.sequence);
+    let mut conn = clean_conn(runtime).await?;
+    let create = format!(
+        "CREATE TABLE IF NOT EXISTS {name} (id TINYINT UNSIGNED NOT NULL PRIMARY KEY, next_id BIGINT UNSIGNED NOT NULL) ENGINE=InnoDB COMMENT='shardgate sequence: ids below next_id are reserved'"
+    );
+    let raise = format!(
+        "INSERT INTO {name} (id, next_id) VALUES (0, {next}) ON DUPLICATE KEY UPDATE next_id = GREATEST(next_id, VALUES(next_id))"
+    );
+    for sql in [create, raise] {
+        match conn.execute(Command::COM_QUERY, sql.as_bytes()).await? {
+            Finish::Ok { .. } => {}
+            Finish::Err(error) => return Err(server_error(error, name, table)),
+            Finish::LocalInfile => {
+                conn.broken = true;
+                return Err(SequenceError::Unexpected {
+                    table: name,
+                    detail: "a LOAD DATA request".into(),
+                });
+            }
+        }
+    }
+    let now = single_value(
+        &mut conn,
+        &format!("SELECT next_id FROM {name} WHERE id = 0"),
+        &name,
+    )
+    .await?;
+    Ok(SequenceInit {
+        sequence: ai.sequence.clone(),
+        shard_max,
+        next_id: parse_id(&now, &name)?,
+    })
+}
+
+/// The one value of a one-row query.
+async fn single_value(
+    conn: &mut BackendConn,
+    sql: &str,
+    table: &str,
+) -> Result<String, SequenceError> {
+    match conn.query_rows(sql.as_bytes()).await? {
+        QueryHead::Done(Finish::Err(error)) => {
+            return Err(SequenceError::Server {
+                table: table.to_owned(),
+                error,
+            })
+        }
+        QueryHead::Done(_) => {
+            return Err(SequenceError::Unexpected {
+                table: table.to_owned(),
+                detail: "no result set".into(),
+            })
+        }
+        QueryHead::Columns(_) => {}
+    }
+    let mut value = None;
+    while let Ok(row) = conn.next_row().await? {
+        if value.is_none() {
+            let cell = shardgate_merge::text_cell(&row, 0).ok().flatten();
+            value = Some(String::from_utf8_lossy(cell.unwrap_or_default()).into_owned());
+        }
+    }
+    value.ok_or_else(|| SequenceError::Unexpected {
+        table: table.to_owned(),
+        detail: "no row".into(),
+    })
+}
+
+fn parse_id(text: &str, table: &str) -> Result<u64, SequenceError> {
+    // A signed column may hold negative ids: the sequence starts above 0 anyway.
+    if text.starts_with('-') {
+        return Ok(0);
+    }
+    text.parse().map_err(|_| SequenceError::Unexpected {
+        table: table.to_owned(),
+        detail: format!("{text:?} is not an integer id"),
+    })
+}
