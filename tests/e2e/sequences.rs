@@ -572,6 +572,39 @@ async fn insert_load(opts: Opts, client: usize, rows: usize) -> HashMap<u64, usi
     told
 }
 
+/// Blocks of 3 ids for 8 sessions inserting up to 5 rows at a time: most statements outrun the
+/// blocks in memory, wait for a reservation or make one. Still every id is unique, on its shard,
+/// and each session's LAST_INSERT_ID() its statement's first id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tiny_blocks_under_concurrent_sessions() {
+    let env = start(3, 3).await;
+    let runs = (0..8).map(|client| {
+        let opts = Opts::from(env.opts());
+        tokio::spawn(async move {
+            let mut conn = Conn::new(opts).await.unwrap();
+            let mut rows = 0;
+            for step in 0..60 {
+                let n = 1 + (client + step) % 5;
+                let values = vec![format!("('t{client}')"); n].join(", ");
+                conn.query_drop(format!("INSERT INTO users (name) VALUES {values}"))
+                    .await
+                    .unwrap();
+                let first = conn.last_insert_id().unwrap();
+                assert_eq!(last_insert_id(&mut conn).await, first);
+                rows += n;
+            }
+            conn.disconnect().await.unwrap();
+            rows
+        })
+    });
+    let mut total = 0;
+    for run in futures_util::future::join_all(runs).await {
+        total += run.unwrap();
+    }
+    assert_eq!(assert_placed_and_unique(&env).await.len(), total);
+    env.stop().await;
+}
+
 /// 8 clients over two proxies (this process's and a `shardgate serve` child) insert 100,000
 /// rows without ids on 3 shards: every id unique, on its shard, LAST_INSERT_ID() right in
 /// every session. Then the child is killed with SIGKILL and restarted: its new ids are above
