@@ -214,7 +214,7 @@ pub struct Plan {
     /// The text to send, when the proxy rewrote the statement (e.g. `@@socket` hidden).
     pub rewritten: Option<String>,
     /// The sharded table the statement reads (lower-cased), whose consistency level applies.
-    pub table: Option<String>,
+    pub table: Option<std::sync::Arc<str>>,
     /// User variables it assigns inside a query (`@v := …`, `… INTO @v`), lower-cased with
     /// their `@`: read back from the connection it ran on and kept for the session.
     pub assigns: Vec<String>,
@@ -227,6 +227,8 @@ pub struct Plan {
     /// It reads `information_schema.PROCESSLIST`: the server's threads, which are every
     /// session's backend connections with their statements (for admin users only).
     pub lists_server_threads: bool,
+    /// What the session must know about the text around running it (see `StatementTraits`).
+    pub traits: crate::StatementTraits,
 }
 
 impl Plan {
@@ -240,6 +242,7 @@ impl Plan {
             uses_tables: false,
             connection_state: None,
             lists_server_threads: false,
+            traits: crate::StatementTraits::default(),
         }
     }
 

@@ -8,7 +8,7 @@
 //! text is sent unchanged. Anything else (a route over several shards, a rewrite, a
 //! statement the template cannot stand for) is planned from the full text as before.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::Arc;
 
 use crate::{plan_sql, OwnedKey, Plan, Route, Syntax};
@@ -91,6 +91,7 @@ impl PlanCache {
             uses_tables: template.uses_tables,
             connection_state: None,
             lists_server_threads: template.lists_server_threads,
+            traits: template.traits,
         })
     }
 }

@@ -29,6 +29,12 @@ use crate::{
 /// `syntax` says how the session reads text: its `sql_mode` and the server version that
 /// decides which executable comments run (see [`crate::lex`]).
 pub fn plan_sql(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, RouteError> {
+    let mut plan = plan_statement_text(sql, topology, syntax)?;
+    plan.traits = crate::StatementTraits::of(sql.as_bytes(), syntax);
+    Ok(plan)
+}
+
+fn plan_statement_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, RouteError> {
     let text = crate::lex::resolve_comments(sql, syntax);
     let sql = text.as_ref();
     if let Some((inner, placeholders)) = crate::set_statement::inner_statement(sql, syntax) {
@@ -891,7 +897,7 @@ fn route_by_where(
                 unsharded: has_unsharded_relation(stmt, topology),
             }),
         );
-        plan.table = table;
+        plan.table = table.map(Into::into);
         return Ok(plan);
     }
     let shard = chosen.map_or(topology.default_shard, |(s, _)| s);
@@ -900,7 +906,7 @@ fn route_by_where(
         crate::plan::unsharded_conflict(topology, unsharded.as_deref(), shard)?;
     }
     let mut plan = Plan::new(kind, Route::Shard(shard));
-    plan.table = table;
+    plan.table = table.map(Into::into);
     Ok(plan)
 }
 

@@ -212,7 +212,7 @@ fn broadcast(
         },
     };
     let mut plan = Plan::new(StatementKind::Write, route);
-    plan.table = table_name;
+    plan.table = table_name.map(Into::into);
     Ok(plan)
 }
 
@@ -271,7 +271,7 @@ fn plan_select(
     };
     let on_one_shard = |shard: ShardId| {
         let mut plan = Plan::new(kind, Route::Shard(shard));
-        plan.table = Some(table.rule.name.to_ascii_lowercase());
+        plan.table = Some(table.rule.name.to_ascii_lowercase().into());
         Ok(plan)
     };
     match shards.as_slice() {
@@ -324,7 +324,7 @@ fn plan_select(
             origins,
         })),
     );
-    plan.table = Some(table.rule.name.to_ascii_lowercase());
+    plan.table = Some(table.rule.name.to_ascii_lowercase().into());
     Ok(plan)
 }
 
