@@ -624,10 +624,14 @@ impl Session {
     pub(crate) async fn statement(&mut self, arg: &[u8]) -> Step {
         let runtime = self.proxy.runtime();
         let sql = String::from_utf8_lossy(arg);
-        // The proxy's own statements all start with `SHOW` or one of SQL-level PREPARE's
-        // words: others (nearly all) skip looking for them.
-        let first = arg.iter().find(|b| !b.is_ascii_whitespace()).copied();
-        if first.is_none_or(|b| !b.is_ascii_alphabetic() || b.eq_ignore_ascii_case(&b's')) {
+        // The proxy's own statements all start with `SHOW` (SQL-level PREPARE's words are
+        // looked for as cheaply below): others, nearly all, skip looking for them.
+        let head = arg.trim_ascii_start();
+        let may_be_show = head.first().is_none_or(|b| !b.is_ascii())
+            || head
+                .get(..4)
+                .is_some_and(|w| w.eq_ignore_ascii_case(b"show"));
+        if may_be_show {
             if let Some(statement) = crate::admin::parse(&sql) {
                 return self.admin(&runtime, statement).await;
             }
