@@ -133,16 +133,37 @@ impl Pool {
         self.returned.notify_waiters();
     }
 
-    fn expired(&self, conn: &BackendConn, now: Instant) -> bool {
+    /// `idle`: how long it has been since `conn` was last used, at `now`.
+    fn expired(&self, conn: &BackendConn, now: Instant, idle: Duration) -> bool {
         conn.broken
+            || idle >= self.settings.idle_timeout
             || now.duration_since(conn.created) >= self.settings.max_lifetime
-            || now.duration_since(conn.last_used) >= self.settings.idle_timeout
     }
 
     /// Checks a connection out, waiting up to `checkout_timeout` for one to be free.
     pub async fn get(self: &Arc<Self>, flavor: Flavor) -> Result<PooledConn, BackendError> {
-        // When the first wait began, and its deadline: the clock is read only when a wait starts.
+        self.get_timed(flavor).await.0
+    }
+
+    /// [`Pool::get`], with how long the checkout waited for a free connection or for a new one
+    /// to open: zero, without reading the clock, when an idle one was at hand.
+    pub async fn get_timed(
+        self: &Arc<Self>,
+        flavor: Flavor,
+    ) -> (Result<PooledConn, BackendError>, Duration) {
         let mut waited: Option<(Instant, Instant)> = None;
+        let result = self.take(flavor, &mut waited).await;
+        let waited = waited.map_or(Duration::ZERO, |(started, _)| started.elapsed());
+        (result, waited)
+    }
+
+    /// Checks a connection out; `waited`: when the first wait (or opening) began, and the
+    /// deadline of waits (the clock is read only when one starts).
+    async fn take(
+        self: &Arc<Self>,
+        flavor: Flavor,
+        waited: &mut Option<(Instant, Instant)>,
+    ) -> Result<PooledConn, BackendError> {
         loop {
             let next = match self.take_next(flavor) {
                 Some(next) => next,
@@ -176,7 +197,7 @@ impl Pool {
                     let idle = now.duration_since(conn.last_used);
                     let stale = idle >= STALE_CHECK_AFTER && conn.closed_by_peer();
                     let valid = !stale
-                        && !self.expired(&conn, now)
+                        && !self.expired(&conn, now, idle)
                         && (idle < self.settings.validation_interval
                             || self.validate(&mut conn).await);
                     if valid {
@@ -185,6 +206,10 @@ impl Pool {
                     self.forget_one();
                 }
                 Next::Open => {
+                    waited.get_or_insert_with(|| {
+                        let now = Instant::now();
+                        (now, now + self.settings.checkout_timeout)
+                    });
                     return match self.open(flavor).await {
                         Ok(conn) => Ok(self.lend(Box::new(conn))),
                         Err(e) => {
@@ -318,7 +343,9 @@ impl Pool {
         let (expired, missing) = {
             let mut inner = self.inner.lock().expect("pool lock");
             let before = inner.idle.len();
-            inner.idle.retain(|c| !self.expired(c, now));
+            inner
+                .idle
+                .retain(|c| !self.expired(c, now, now.duration_since(c.last_used)));
             let expired = before - inner.idle.len();
             inner.total -= expired;
             let missing = self

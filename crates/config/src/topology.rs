@@ -1,6 +1,5 @@
 //! The validated, immutable view of a config file that every query reads.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -19,10 +18,10 @@ pub struct Topology {
     /// Where unsharded tables live.
     pub default_shard: ShardId,
     /// Sharded tables, keyed by lower-cased table name.
-    pub tables: HashMap<String, TableRule>,
+    pub tables: foldhash::HashMap<String, TableRule>,
     pub replication: ReplicationSettings,
     /// Reference tables (lower-cased): a full copy on every shard.
-    pub reference_tables: std::collections::HashSet<String>,
+    pub reference_tables: foldhash::HashSet<String>,
 }
 
 /// How reads use replicas (`[replication]`).

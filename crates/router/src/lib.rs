@@ -27,6 +27,7 @@ mod set_statement;
 mod shard_key;
 mod split;
 mod sql_prepare;
+mod statement_traits;
 mod syntax;
 mod text;
 
@@ -48,5 +49,6 @@ pub use set_statement::set_statement_body;
 pub use shard_key::{KeySource, OwnedKey};
 pub use split::{next_statement, split_statements, Piece};
 pub use sql_prepare::{sql_prepared_statement, PrepareSource, SqlPrepared, StatementName};
+pub use statement_traits::{after_comments, starts_insert, SelectKind, StatementTraits};
 pub use syntax::{SqlMode, Syntax};
 pub use text::{diagnostics_statement, DiagnosticsStatement};

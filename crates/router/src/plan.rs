@@ -230,7 +230,7 @@ pub struct Plan {
     /// The text to send, when the proxy rewrote the statement (e.g. `@@socket` hidden).
     pub rewritten: Option<String>,
     /// The sharded table the statement reads (lower-cased), whose consistency level applies.
-    pub table: Option<String>,
+    pub table: Option<std::sync::Arc<str>>,
     /// User variables it assigns inside a query (`@v := …`, `… INTO @v`), lower-cased with
     /// their `@`: read back from the connection it ran on and kept for the session.
     pub assigns: Vec<String>,
@@ -246,6 +246,8 @@ pub struct Plan {
     /// Why a statement with subqueries, derived tables, CTEs or set operations runs whole
     /// where it does: each sharded table reference and the condition that places it.
     pub pinned_by: Option<std::sync::Arc<[String]>>,
+    /// What the session must know about the text around running it (see `StatementTraits`).
+    pub traits: crate::StatementTraits,
 }
 
 impl Plan {
@@ -260,6 +262,7 @@ impl Plan {
             connection_state: None,
             lists_server_threads: false,
             pinned_by: None,
+            traits: crate::StatementTraits::default(),
         }
     }
 

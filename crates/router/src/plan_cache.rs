@@ -8,7 +8,7 @@
 //! text is sent unchanged. Anything else (a route over several shards, a rewrite, a
 //! statement the template cannot stand for) is planned from the full text as before.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::Arc;
 
 use crate::{plan_sql, OwnedKey, Plan, Route, Syntax};
@@ -93,6 +93,7 @@ impl PlanCache {
             lists_server_threads: template.lists_server_threads,
             // The explanation names the template's placeholders: left to full planning.
             pinned_by: None,
+            traits: template.traits,
         })
     }
 }

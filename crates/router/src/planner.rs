@@ -27,6 +27,12 @@ use crate::{
 /// `syntax` says how the session reads text: its `sql_mode` and the server version that
 /// decides which executable comments run (see [`crate::lex`]).
 pub fn plan_sql(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, RouteError> {
+    let mut plan = plan_statement_text(sql, topology, syntax)?;
+    plan.traits = crate::StatementTraits::of(sql.as_bytes(), syntax);
+    Ok(plan)
+}
+
+fn plan_statement_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, RouteError> {
     let text = crate::lex::resolve_comments(sql, syntax);
     let sql = text.as_ref();
     if let Some((inner, placeholders)) = crate::set_statement::inner_statement(sql, syntax) {
@@ -815,7 +821,7 @@ fn route_by_where(
                     unsharded: None,
                 }),
             );
-            plan.table = Some(name());
+            plan.table = Some(name().into());
             return Ok(plan);
         }
     };
@@ -836,7 +842,7 @@ fn route_by_where(
         return crate::pushdown::plan(stmt, verb, kind, None, topology);
     }
     let mut plan = Plan::new(kind, Route::Shard(shard));
-    plan.table = Some(name());
+    plan.table = Some(name().into());
     Ok(plan)
 }
 

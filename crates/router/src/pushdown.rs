@@ -234,7 +234,7 @@ pub(crate) fn plan(
         })
     };
     let mut plan = Plan::new(kind, route);
-    plan.table = table;
+    plan.table = table.map(Into::into);
     plan.pinned_by = (!pinned_by.is_empty()).then_some(pinned_by);
     Ok(plan)
 }

@@ -228,7 +228,7 @@ fn broadcast(
         },
     };
     let mut plan = Plan::new(StatementKind::Write, route);
-    plan.table = table_name;
+    plan.table = table_name.map(Into::into);
     plan.pinned_by = pinned_by;
     Ok(plan)
 }
@@ -282,7 +282,7 @@ fn plan_select(
     };
     let on_one_shard = |shard: ShardId| {
         let mut plan = Plan::new(kind, Route::Shard(shard));
-        plan.table = Some(table.rule.name.to_ascii_lowercase());
+        plan.table = Some(table.rule.name.to_ascii_lowercase().into());
         plan.pinned_by = pinned_by.clone();
         Ok(plan)
     };
@@ -336,7 +336,7 @@ fn plan_select(
             origins,
         })),
     );
-    plan.table = Some(table.rule.name.to_ascii_lowercase());
+    plan.table = Some(table.rule.name.to_ascii_lowercase().into());
     plan.pinned_by = pinned_by;
     Ok(plan)
 }

@@ -174,11 +174,16 @@ impl Session {
     /// Keeps what the statement that ended with `finish` on `conn` raised.
     /// Also `FOUND_ROWS()` after a `SQL_CALC_FOUND_ROWS` SELECT (read on the same connection).
     pub(crate) async fn keep_diagnostics(&mut self, conn: &mut BackendConn, finish: &Finish) {
-        if let Some(d) = after(conn, finish).await {
-            self.diagnostics = d;
-            self.diagnostics_read = true;
+        // Checked here first: most answers raise nothing and are no SQL_CALC_FOUND_ROWS.
+        if raised(finish) {
+            if let Some(d) = after(conn, finish).await {
+                self.diagnostics = d;
+                self.diagnostics_read = true;
+            }
         }
-        self.read_found_rows(conn, finish).await;
+        if self.statement_select == shardgate_router::SelectKind::CalcFoundRows {
+            self.read_found_rows(conn, finish).await;
+        }
     }
 
     /// Answers `SHOW WARNINGS | ERRORS [LIMIT …]` and `SHOW COUNT(*) WARNINGS | ERRORS` from

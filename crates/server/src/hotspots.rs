@@ -1,7 +1,7 @@
 //! Per sharded table, how many requests each shard got lately: the hot-spot score
 //! (`shardgate_hotspot_score`, `SHOW SHARDGATE HOTSPOTS`) and its warning log line.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;

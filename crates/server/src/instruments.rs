@@ -150,11 +150,8 @@ impl Instruments {
         replica: Option<usize>,
         flavor: Flavor,
     ) -> Result<PooledConn, BackendError> {
-        let started = Instant::now();
-        let result = pool.get(flavor).await;
-        metrics()
-            .pool_wait_seconds
-            .observe(started.elapsed().as_secs_f64());
+        let (result, waited) = pool.get_timed(flavor).await;
+        metrics().pool_wait_seconds.observe(waited.as_secs_f64());
         if let Err(BackendError::PoolExhausted { .. }) = &result {
             let meters = &self.shards[shard];
             match replica {

@@ -526,7 +526,7 @@ impl Session {
                     self.diagnostics_read = true;
                 }
                 self.previous.row_count = -1;
-                if self.statement_select == crate::previous_statement::Select::Plain {
+                if self.statement_select == shardgate_router::SelectKind::Plain {
                     self.previous.found_rows = sent;
                 }
                 let end = packets::result_terminator(self.capabilities, self.status(), warnings);

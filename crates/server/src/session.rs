@@ -15,8 +15,8 @@ use shardgate_protocol::tls::ClientStream;
 use shardgate_protocol::{CapabilityFlags, Command, PacketConn, ProtocolError, StatusFlags};
 use shardgate_ring::ShardId;
 use shardgate_router::{
-    plan_sql, reads_connection_id, reads_last_insert_id, Plan, PlanCache, PreviousStatement, Route,
-    RouteError, SessionVar, SqlMode, StatementKind, Syntax,
+    plan_sql, Plan, PlanCache, PreviousStatement, Route, RouteError, SelectKind, SessionVar,
+    SqlMode, StatementKind, Syntax,
 };
 use tokio::net::TcpStream;
 
@@ -26,7 +26,6 @@ use crate::errors::{unknown_command, ClientError};
 use crate::fan_out::Combine;
 use crate::pins::Pins;
 use crate::prepared::Statements;
-use crate::previous_statement::Select;
 use crate::runtime::Runtime;
 use crate::state::{expect_ok, SessionState};
 use crate::Proxy;
@@ -178,7 +177,7 @@ pub(crate) struct Session {
     /// What `ROW_COUNT()` and `FOUND_ROWS()` say now (`previous_statement.rs`).
     pub(crate) previous: PreviousStatement,
     /// Whether the statement being run is a SELECT (which sets `FOUND_ROWS()`).
-    pub(crate) statement_select: Select,
+    pub(crate) statement_select: SelectKind,
     /// The syntax at login (the servers' global `sql_mode`), which a reset returns to.
     initial_syntax: Syntax,
     /// `SET @@shardgate_consistency`: overrides the tables' consistency levels.
@@ -312,7 +311,7 @@ impl Session {
             diagnostics: Diagnostics::default(),
             diagnostics_read: false,
             previous: PreviousStatement::default(),
-            statement_select: Select::No,
+            statement_select: SelectKind::No,
             plans: PlanCache::default(),
             last_write: std::collections::HashMap::new(),
             answered_error: false,
@@ -545,7 +544,7 @@ impl Session {
             self.statement_reads_connection_id = false;
             self.statement_insert = None;
             self.diagnostics_read = false;
-            self.statement_select = Select::No;
+            self.statement_select = SelectKind::No;
             self.activity.set(match self.pins.is_empty() {
                 true => State::Idle,
                 false => State::Pinned,
@@ -641,30 +640,51 @@ impl Session {
 
     async fn unbounded_statement(&mut self, runtime: Arc<Runtime>, arg: &[u8]) -> Step {
         let sql = String::from_utf8_lossy(arg);
-        if let Some(statement) = crate::admin::parse(&sql) {
-            return self.admin(&runtime, statement).await;
-        }
-        if let Some(diagnostics) = shardgate_router::diagnostics_statement(&sql) {
-            return self.show_diagnostics(&runtime, diagnostics, &sql).await;
+        // The proxy's own statements all start with `SHOW` (SQL-level PREPARE's words are
+        // looked for as cheaply below): others, nearly all, skip looking for them.
+        let head = arg.trim_ascii_start();
+        let may_be_show = head.first().is_none_or(|b| !b.is_ascii())
+            || head
+                .get(..4)
+                .is_some_and(|w| w.eq_ignore_ascii_case(b"show"));
+        if may_be_show {
+            if let Some(statement) = crate::admin::parse(&sql) {
+                return self.admin(&runtime, statement).await;
+            }
+            if let Some(diagnostics) = shardgate_router::diagnostics_statement(&sql) {
+                return self.show_diagnostics(&runtime, diagnostics, &sql).await;
+            }
         }
         if let Some(statement) = shardgate_router::sql_prepared_statement(&sql, self.syntax) {
             return self.sql_prepared(&runtime, statement, arg).await;
         }
-        // ROW_COUNT(), FOUND_ROWS(), @@warning_count, …: the session's values, written in.
-        if shardgate_router::mentions_previous_statement(arg) {
+        let cached = self.plans.plan(&sql, &runtime.topology, self.syntax);
+        // ROW_COUNT(), FOUND_ROWS(), @@warning_count, …: the session's values, written in. A
+        // cached plan says whether its template may read them.
+        let may_read_previous = cached
+            .as_ref()
+            .is_none_or(|plan| plan.traits.reads_previous_statement);
+        if may_read_previous && shardgate_router::mentions_previous_statement(arg) {
             let values = self.previous_values();
             if let Some(text) =
                 shardgate_router::with_previous_statement(&sql, self.syntax, &values)
             {
-                return self.run_text(&runtime, text.as_bytes(), &text).await;
+                return self.run_text(&runtime, text.as_bytes(), &text, None).await;
             }
         }
-        self.run_text(&runtime, arg, &sql).await
+        self.run_text(&runtime, arg, &sql, cached).await
     }
 
-    /// Plans and runs one statement's text: `arg` as the client sent it, `sql` read as UTF-8.
-    async fn run_text(&mut self, runtime: &Runtime, arg: &[u8], sql: &str) -> Step {
-        let cached = self.plans.plan(sql, &runtime.topology, self.syntax);
+    /// Plans (unless `cached` is its plan already) and runs one statement's text: `arg` as the
+    /// client sent it, `sql` read as UTF-8.
+    async fn run_text(
+        &mut self,
+        runtime: &Runtime,
+        arg: &[u8],
+        sql: &str,
+        cached: Option<Plan>,
+    ) -> Step {
+        let cached = cached.or_else(|| self.plans.plan(sql, &runtime.topology, self.syntax));
         let plan = match cached.map_or_else(|| plan_sql(sql, &runtime.topology, self.syntax), Ok) {
             Ok(plan) => plan,
             Err(RouteError::Unparsed { table, message }) => {
@@ -855,9 +875,7 @@ impl Session {
             }
             // Under sql_safe_updates, whether MariaDB accepts an UPDATE / DELETE depends on how
             // its WHERE clause can use a key: every shard gets the whole clause, as written.
-            Route::Split(parts)
-                if self.state.var_on("sql_safe_updates") && !starts_insert(text, self.syntax) =>
-            {
+            Route::Split(parts) if self.state.var_on("sql_safe_updates") && !plan.traits.insert => {
                 let parts = parts.iter().map(|(s, _)| (*s, text)).collect();
                 self.fan_out(runtime, parts, true, Combine::Sum).await
             }
@@ -981,15 +999,16 @@ impl Session {
             return Err(crate::errors::server_threads_refused());
         }
         self.statement_assigns.clone_from(&plan.assigns);
-        self.statement_select = Select::of(text);
-        self.statement_reads_last_insert_id = reads_last_insert_id(text);
+        let traits = plan.traits;
+        self.statement_select = traits.select;
+        self.statement_reads_last_insert_id = traits.reads_last_insert_id;
         // A client that set pseudo_thread_id itself (a binlog replay) reads its own value.
         self.statement_reads_connection_id =
-            reads_connection_id(text) && self.state.var_text("pseudo_thread_id").is_none();
+            traits.reads_connection_id && self.state.var_text("pseudo_thread_id").is_none();
         if self.statement_reads_last_insert_id && self.last_insert_id_unknown {
             return Err(crate::errors::last_insert_id_unknown());
         }
-        self.statement_insert = starts_insert(text, self.syntax).then(|| match keep_text {
+        self.statement_insert = traits.insert.then(|| match keep_text {
             true => text.to_vec(),
             false => Vec::new(),
         });
@@ -1324,37 +1343,6 @@ struct SetOutcome {
     diagnostics: Option<Diagnostics>,
     /// The session state changes the SET's OK reported (CLIENT_SESSION_TRACK).
     session_state: Vec<u8>,
-}
-
-/// The statement text after its leading spaces and comments (empty inside an unclosed one).
-pub(crate) fn after_comments(text: &[u8]) -> &[u8] {
-    let mut rest = text;
-    loop {
-        rest = rest.trim_ascii_start();
-        match rest.strip_prefix(b"/*") {
-            Some(comment) => match memchr::memmem::find(comment, b"*/") {
-                Some(end) => rest = &comment[end + 2..],
-                None => return b"",
-            },
-            None => return rest,
-        }
-    }
-}
-
-/// Whether the statement text begins (after spaces and comments) with INSERT or REPLACE, or
-/// is a `SET STATEMENT … FOR` one.
-pub(crate) fn starts_insert(text: &[u8], syntax: Syntax) -> bool {
-    let rest = after_comments(text);
-    let word = |w: &[u8]| {
-        rest.get(..w.len())
-            .is_some_and(|p| p.eq_ignore_ascii_case(w))
-    };
-    if word(b"set") {
-        let sql = String::from_utf8_lossy(text);
-        return shardgate_router::set_statement_body(&sql, syntax)
-            .is_some_and(|body| starts_insert(body.as_bytes(), syntax));
-    }
-    word(b"insert") || word(b"replace")
 }
 
 /// Whether `text` holds `number` as a decimal token of its own (not inside a longer one).

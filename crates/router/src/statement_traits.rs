@@ -1,0 +1,148 @@
+//! What the session must know about a statement's text around running it: whether it is a
+//! SELECT (for `FOUND_ROWS()`), whether it reads `LAST_INSERT_ID()` or `CONNECTION_ID()` (given
+//! to the backend connection first), whether it is an INSERT (its generated id becomes the
+//! session's) and whether it names a previous statement's values (`ROW_COUNT()`, …).
+//!
+//! Found once per plan, from the text that was planned: a cached plan (a template's, a prepared
+//! statement's) carries them, so a statement run again costs no scan of its text.
+
+use crate::Syntax;
+
+/// Whether a statement is a SELECT, and whether it asks for `SQL_CALC_FOUND_ROWS` (whose
+/// count only the connection that ran it knows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SelectKind {
+    #[default]
+    No,
+    Plain,
+    CalcFoundRows,
+}
+
+/// The statement's traits (see the module).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StatementTraits {
+    pub select: SelectKind,
+    /// It may read `LAST_INSERT_ID()` (or `@@identity`).
+    pub reads_last_insert_id: bool,
+    /// It may read `CONNECTION_ID()` (or `@@pseudo_thread_id`).
+    pub reads_connection_id: bool,
+    /// It starts with INSERT or REPLACE (also inside `SET STATEMENT … FOR`).
+    pub insert: bool,
+    /// It may name a value the previous statement left (`ROW_COUNT()`, `FOUND_ROWS()`, …).
+    pub reads_previous_statement: bool,
+}
+
+impl StatementTraits {
+    /// The traits of `text`. Cheap scans: a false positive costs only the statement it is
+    /// found in (an extra statement on its connection), never a wrong answer.
+    pub fn of(text: &[u8], syntax: Syntax) -> Self {
+        StatementTraits {
+            select: select_kind(text),
+            reads_last_insert_id: crate::reads_last_insert_id(text),
+            reads_connection_id: crate::reads_connection_id(text),
+            insert: starts_insert(text, syntax),
+            reads_previous_statement: crate::mentions_previous_statement(text),
+        }
+    }
+}
+
+/// `text` after its leading white space and `/* … */` comments.
+pub fn after_comments(text: &[u8]) -> &[u8] {
+    let mut rest = text;
+    loop {
+        rest = rest.trim_ascii_start();
+        match rest.strip_prefix(b"/*") {
+            Some(comment) => match memchr::memmem::find(comment, b"*/") {
+                Some(end) => rest = &comment[end + 2..],
+                None => return b"",
+            },
+            None => return rest,
+        }
+    }
+}
+
+/// Whether `text` starts (after spaces and comments) with the word `word` (lower case).
+fn starts_with_word(text: &[u8], word: &[u8]) -> bool {
+    text.get(..word.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(word))
+}
+
+fn select_kind(text: &[u8]) -> SelectKind {
+    let head = after_comments(text);
+    if !(starts_with_word(head, b"select")
+        || starts_with_word(head, b"with")
+        || starts_with_word(head, b"("))
+    {
+        return SelectKind::No;
+    }
+    // Only where the text has a `_` (a point select often has none).
+    const CALC: &[u8] = b"sql_calc_found_rows";
+    let calc = memchr::memchr_iter(b'_', text).any(|at| {
+        at >= 3
+            && text
+                .get(at - 3..at - 3 + CALC.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(CALC))
+    });
+    match calc {
+        true => SelectKind::CalcFoundRows,
+        false => SelectKind::Plain,
+    }
+}
+
+/// Whether the statement text begins (after spaces and comments) with INSERT or REPLACE, or
+/// is a `SET STATEMENT … FOR` one.
+pub fn starts_insert(text: &[u8], syntax: Syntax) -> bool {
+    let rest = after_comments(text);
+    if starts_with_word(rest, b"set") {
+        let sql = String::from_utf8_lossy(text);
+        return crate::set_statement_body(&sql, syntax)
+            .is_some_and(|body| starts_insert(body.as_bytes(), syntax));
+    }
+    starts_with_word(rest, b"insert") || starts_with_word(rest, b"replace")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn traits(sql: &str) -> StatementTraits {
+        StatementTraits::of(sql.as_bytes(), Syntax::default())
+    }
+
+    #[test]
+    fn tells_selects_and_calc_found_rows() {
+        assert_eq!(traits("SELECT 1").select, SelectKind::Plain);
+        assert_eq!(
+            traits(" /* x */ with c AS (SELECT 1) SELECT * FROM c").select,
+            SelectKind::Plain
+        );
+        assert_eq!(
+            traits("select SQL_CALC_FOUND_ROWS * FROM t LIMIT 1").select,
+            SelectKind::CalcFoundRows
+        );
+        assert_eq!(traits("(SELECT 1)").select, SelectKind::Plain);
+        assert_eq!(traits("UPDATE t SET a = 1").select, SelectKind::No);
+    }
+
+    #[test]
+    fn tells_inserts_also_under_set_statement() {
+        assert!(traits("INSERT INTO t VALUES (1)").insert);
+        assert!(traits("/* c */ replace INTO t VALUES (1)").insert);
+        assert!(traits("SET STATEMENT max_statement_time = 1 FOR INSERT INTO t VALUES (1)").insert);
+        assert!(!traits("SET @a = 1").insert);
+        assert!(!traits("SELECT 'insert'").insert);
+    }
+
+    #[test]
+    fn finds_what_the_statement_reads_of_the_session() {
+        let t = traits("SELECT LAST_INSERT_ID(), CONNECTION_ID(), ROW_COUNT()");
+        assert!(t.reads_last_insert_id && t.reads_connection_id && t.reads_previous_statement);
+        let point = traits("SELECT c FROM sbtest1 WHERE id = ?");
+        assert!(
+            !point.reads_last_insert_id
+                && !point.reads_connection_id
+                && !point.reads_previous_statement
+                && !point.insert
+        );
+    }
+}
