@@ -13,6 +13,7 @@ mod hotspots;
 mod ids;
 mod instruments;
 mod kill;
+pub mod listener;
 mod login_limits;
 mod multi;
 mod pins;
