@@ -1,5 +1,6 @@
 //! The `shardgate` command line: run the proxy, check a config, show a route, run a sandbox.
 
+mod allocator;
 mod sample;
 
 use std::io::Write;
@@ -268,7 +269,8 @@ async fn serve(config: PathBuf, config_poll_interval_ms: u64) -> anyhow::Result<
     let topology = load(&config)?;
     let listen = topology.server.listen.clone();
     tracing::info!(config = %config.display(), "{}", topology.summary());
-    let listener = TcpListener::bind(&listen)
+    let backlog = topology.server.max_client_connections;
+    let listener = shardgate_server::listener::bind(&listen, backlog)
         .await
         .with_context(|| format!("listen on {listen}"))?;
     let proxy = Proxy::new(topology);

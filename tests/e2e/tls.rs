@@ -1,7 +1,8 @@
 //! TLS between clients and the proxy: a configured certificate, CLIENT_SSL offered, the
 //! SSLRequest upgrade, certificate verification by real clients, and plain clients still served;
 //! TLS required of every client or of one account; a renewed certificate served without a
-//! restart. TLS between the proxy and servers that require it, in each `[backend] tls` mode.
+//! restart. TLS between the proxy and servers that require it, in each `[backend] tls` mode; a
+//! renewed backend CA file or a changed mode reaching new backend connections on reload.
 
 use std::path::Path;
 use std::process::Command;
@@ -455,6 +456,95 @@ async fn backend_connections_use_tls_as_configured_with_servers_requiring_it() {
         let port = proxy_for(&config).await;
         let (code, _, message) = server_error(first_cell(port, "SELECT 1").await);
         assert!(code == 1045 || code == 1429, "{code} {message}\n{config}");
+    }
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewed_backend_ca_or_a_changed_tls_mode_reaches_new_backend_connections_on_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, issuer) = new_ca(dir.path(), "backend-ca");
+    let (other_ca, _) = new_ca(dir.path(), "other-ca");
+    let spec = SandboxSpec {
+        tls: Some(signed_certificate(
+            &issuer,
+            &["127.0.0.1"],
+            dir.path(),
+            "server",
+        )),
+        ..SandboxSpec::new(1, 0)
+    };
+    // The CA file the config names; renewing it replaces its bytes (the config stays as it is).
+    let ca_file = dir.path().join("ca.pem");
+    let install = |from: &str| {
+        let next = ca_file.with_extension("next");
+        std::fs::copy(from, &next).unwrap();
+        std::fs::rename(&next, &ca_file).unwrap();
+    };
+    install(&ca);
+    let verify_ca = format!(
+        "tls = \"verify_ca\"\ntls_ca_file = \"{}\"\n",
+        ca_file.display()
+    );
+    let env = TestEnv::start_spec(spec, |sandbox, listen| {
+        sandbox.config_toml(listen).replacen(
+            "database = \"app\"\n",
+            &format!("database = \"app\"\n{verify_ca}"),
+            1,
+        )
+    })
+    .await;
+    let sql = "ALTER USER 'shardgate'@'127.0.0.1' REQUIRE SSL";
+    env.sandbox
+        .exec(&env.sandbox.shards()[0].primary, sql)
+        .await
+        .unwrap();
+    let query = || first_cell(env.port, "SELECT 'served'");
+    let refused = |what: &str, result: mysql_async::Result<Option<String>>| {
+        let (code, _, message) = server_error(result);
+        assert!(code == 1045 || code == 1429, "{what}: {code} {message}");
+    };
+    assert_eq!(query().await.unwrap().as_deref(), Some("served"));
+
+    // A CA that did not sign the servers' certificate, then a reload (as on SIGHUP) of the same
+    // config: new backend connections check against it, and are refused.
+    install(&other_ca);
+    env.proxy.reload_from(&env.config_path).await.unwrap();
+    refused(
+        "a CA that did not sign the servers' certificate",
+        query().await,
+    );
+
+    // The file watcher sees the CA file change back by itself.
+    tokio::spawn(shardgate_server::watch_config(
+        env.proxy.clone(),
+        env.config_path.clone(),
+        Duration::from_millis(100),
+    ));
+    // The watcher notes the files' bytes when it starts: change them after that.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    install(&ca);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while let Err(e) = query().await {
+        assert!(
+            Instant::now() < deadline,
+            "the renewed CA is never used: {e}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The mode: plain connections, which the account refuses; then `required` again.
+    let config = std::fs::read_to_string(&env.config_path).unwrap();
+    for (mode, served) in [("disabled", false), ("required", true)] {
+        let next = env.config_path.with_extension("next");
+        let tls = format!("tls = \"{mode}\"\n");
+        std::fs::write(&next, config.replacen(&verify_ca, &tls, 1)).unwrap();
+        std::fs::rename(&next, &env.config_path).unwrap();
+        env.proxy.reload_from(&env.config_path).await.unwrap();
+        match served {
+            true => assert_eq!(query().await.unwrap().as_deref(), Some("served")),
+            false => refused("tls = \"disabled\"", query().await),
+        }
     }
     env.stop().await;
 }

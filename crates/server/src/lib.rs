@@ -16,6 +16,7 @@ mod id_blocks;
 mod ids;
 mod instruments;
 mod kill;
+pub mod listener;
 mod login_limits;
 mod multi;
 mod pins;

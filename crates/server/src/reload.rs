@@ -124,8 +124,8 @@ impl Proxy {
 
 /// Polls the config file at `path` every `interval` and reloads when its bytes differ from the
 /// last ones read (by this watcher, a SIGHUP reload, or here at the call, which counts as
-/// loaded), or when the certificate or key file `[server]` names changed (a renewed
-/// certificate: new connections get it). The path is opened afresh each time, so a Kubernetes
+/// loaded), or when the certificate or key file `[server]` names or the CA file of `[backend]`
+/// changed (a renewed certificate or CA: new client or backend connections get it). The path is opened afresh each time, so a Kubernetes
 /// ConfigMap or Secret update (an atomic swap of the `..data` symlink the file resolves
 /// through) is seen like an edit. Write the file atomically (rename) or a half-written file
 /// may be read, rejected, then reloaded whole.
@@ -164,7 +164,7 @@ pub fn watch_config(
             let renewed = certificate_files(&proxy.runtime().topology).await;
             if last.as_deref() != Some(bytes.as_slice()) || renewed != certificate {
                 if renewed != certificate {
-                    tracing::info!("the TLS certificate or key file changed: reloading");
+                    tracing::info!("a TLS certificate, key or CA file changed: reloading");
                 }
                 // Problems are logged and counted inside.
                 let _ = proxy.apply(&mut last, bytes, &file_name).await;
@@ -174,14 +174,13 @@ pub fn watch_config(
     }
 }
 
-/// The bytes of the certificate and key files `[server]` names (`None` for one that cannot
-/// be read), to tell a renewed certificate.
+/// The bytes of the certificate and key files `[server]` names and of `[backend]
+/// tls_ca_file` (`None` for one that cannot be read), to tell a renewed certificate or CA.
 async fn certificate_files(topology: &Topology) -> Vec<Option<Vec<u8>>> {
-    let Some(files) = &topology.server.tls else {
-        return Vec::new();
-    };
-    let mut contents = Vec::with_capacity(2);
-    for file in [&files.cert, &files.key] {
+    let server = topology.server.tls.iter().flat_map(|f| [&f.cert, &f.key]);
+    let backend = topology.backend.tls.ca_file();
+    let mut contents = Vec::with_capacity(3);
+    for file in server.map(|f| f.as_path()).chain(backend) {
         contents.push(tokio::fs::read(file).await.ok());
     }
     contents

@@ -38,6 +38,14 @@ pub struct Runtime {
     mariadb_capabilities: tokio::sync::OnceCell<shardgate_protocol::MariadbCapabilities>,
     /// The TLS acceptor for clients that ask for TLS (`[server] tls_cert_file`/`tls_key_file`).
     pub(crate) tls: Option<shardgate_protocol::tls::ServerTls>,
+    /// The bytes of `[backend] tls_ca_file` the pools were opened with: a reload that finds
+    /// other bytes at the same path (a renewed CA) opens new pools.
+    backend_ca: Option<Vec<u8>>,
+}
+
+/// The bytes of `[backend] tls_ca_file`, if it names one that can be read.
+fn backend_ca_bytes(topology: &Topology) -> Option<Vec<u8>> {
+    std::fs::read(topology.backend.tls.ca_file()?).ok()
 }
 
 impl Runtime {
@@ -51,7 +59,8 @@ impl Runtime {
     /// others get new ones. Services only `old` uses stop when the last query holding `old`
     /// ends.
     pub fn reload(old: &Runtime, topology: Arc<Topology>) -> Self {
-        let fit = services_fit(&old.topology, &topology);
+        let fit =
+            services_fit(&old.topology, &topology) && old.backend_ca == backend_ca_bytes(&topology);
         let reuse = |target: &MonitorTarget| {
             if !fit {
                 return None;
@@ -73,6 +82,7 @@ impl Runtime {
         reuse: impl Fn(&MonitorTarget) -> Option<Arc<EndpointService>>,
     ) -> Self {
         let mut targets = MonitorTarget::of_shards(&topology.shards).into_iter();
+        let backend_ca = backend_ca_bytes(&topology);
         let backend_tls = shardgate_backend::tls_setup(&topology.backend.tls).inspect_err(|e| {
             tracing::error!(error = %e, "[backend] tls not set up: connections to the servers fail")
         });
@@ -99,6 +109,7 @@ impl Runtime {
         Runtime {
             instruments: Instruments::new(&topology),
             tls,
+            backend_ca,
             topology,
             version,
             shards,
