@@ -96,6 +96,12 @@ pub(crate) fn passed(e: &shardgate_backend::BackendError) -> bool {
     )
 }
 
+/// Runs a statement's `work` bounded by `at`. Boxed: the statement's future is large, and the
+/// unbounded path (awaited in place by the caller) must not pay for moving it.
+pub(crate) async fn within<F: Future>(at: Instant, work: F) -> F::Output {
+    Box::pin(shardgate_protocol::deadline::within(at, work)).await
+}
+
 /// Runs `work` bounded by `deadline`, if any.
 pub(crate) async fn bounded<F: Future>(deadline: Option<Instant>, work: F) -> F::Output {
     match deadline {
