@@ -113,7 +113,11 @@ pub(crate) async fn bounded<F: Future>(deadline: Option<Instant>, work: F) -> F:
 /// The `max_statement_time` a `SET STATEMENT … FOR` prefix of `text` gives its statement:
 /// `Some(None)` for 0 (no bound), `None` when the text sets none.
 fn statement_limit(text: &[u8], syntax: Syntax) -> Option<Option<Duration>> {
-    let rest = crate::session::after_comments(text);
+    // Most texts start with their first word: no look for comments then.
+    let rest = match text.first() {
+        Some(c) if c.is_ascii_alphabetic() => text,
+        _ => crate::session::after_comments(text),
+    };
     if !rest.get(..3)?.eq_ignore_ascii_case(b"set") || !rest.get(3)?.is_ascii_whitespace() {
         return None;
     }
