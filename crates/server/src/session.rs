@@ -605,8 +605,12 @@ impl Session {
                 c if c == Command::COM_STMT_PREPARE as u8 => self.stmt_prepare(arg).await?,
                 c if c == Command::COM_STMT_EXECUTE as u8 => {
                     let limit = self.proxy.runtime.load().topology.server.query_timeout;
-                    let deadline = self.statement_deadline(limit, None);
-                    crate::statement_time::bounded(deadline, self.stmt_execute(arg)).await?
+                    match self.statement_deadline(limit, None) {
+                        None => self.stmt_execute(arg).await?,
+                        Some(at) => {
+                            crate::statement_time::within(at, self.stmt_execute(arg)).await?
+                        }
+                    }
                 }
                 c if c == Command::COM_STMT_SEND_LONG_DATA as u8 => self.stmt_send_long_data(arg),
                 c if c == Command::COM_STMT_RESET as u8 => self.stmt_reset(arg).await?,
@@ -634,8 +638,12 @@ impl Session {
     pub(crate) async fn statement(&mut self, arg: &[u8]) -> Step {
         let runtime = self.proxy.runtime();
         let limit = runtime.topology.server.query_timeout;
-        let deadline = self.statement_deadline(limit, Some(arg));
-        crate::statement_time::bounded(deadline, self.unbounded_statement(runtime, arg)).await
+        match self.statement_deadline(limit, Some(arg)) {
+            None => self.unbounded_statement(runtime, arg).await,
+            Some(at) => {
+                crate::statement_time::within(at, self.unbounded_statement(runtime, arg)).await
+            }
+        }
     }
 
     async fn unbounded_statement(&mut self, runtime: Arc<Runtime>, arg: &[u8]) -> Step {

@@ -96,6 +96,12 @@ pub(crate) fn passed(e: &shardgate_backend::BackendError) -> bool {
     )
 }
 
+/// Runs a statement's `work` bounded by `at`. Boxed: the statement's future is large, and the
+/// unbounded path (awaited in place by the caller) must not pay for moving it.
+pub(crate) async fn within<F: Future>(at: Instant, work: F) -> F::Output {
+    Box::pin(shardgate_protocol::deadline::within(at, work)).await
+}
+
 /// Runs `work` bounded by `deadline`, if any.
 pub(crate) async fn bounded<F: Future>(deadline: Option<Instant>, work: F) -> F::Output {
     match deadline {
@@ -107,7 +113,11 @@ pub(crate) async fn bounded<F: Future>(deadline: Option<Instant>, work: F) -> F:
 /// The `max_statement_time` a `SET STATEMENT … FOR` prefix of `text` gives its statement:
 /// `Some(None)` for 0 (no bound), `None` when the text sets none.
 fn statement_limit(text: &[u8], syntax: Syntax) -> Option<Option<Duration>> {
-    let rest = shardgate_router::after_comments(text);
+    // Most texts start with their first word: no look for comments then.
+    let rest = match text.first() {
+        Some(c) if c.is_ascii_alphabetic() => text,
+        _ => shardgate_router::after_comments(text),
+    };
     if !rest.get(..3)?.eq_ignore_ascii_case(b"set") || !rest.get(3)?.is_ascii_whitespace() {
         return None;
     }
