@@ -261,6 +261,8 @@ impl Session {
             self.status(),
             0,
         ));
+        // A statement that answers rows leaves ROW_COUNT() at -1, as on the server.
+        self.previous.row_count = -1;
         for packet in &out {
             self.client
                 .write_packet(packet)

@@ -3,6 +3,7 @@
 mod admin;
 mod connections;
 mod diagnostics;
+mod dropped_database;
 mod endpoints;
 mod errors;
 mod every_primary;
