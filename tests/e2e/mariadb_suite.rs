@@ -153,6 +153,18 @@ async fn last_insert_id_is_known_after_an_insert_that_wrote_no_row() {
     );
     assert_eq!(code, 1054);
     assert_eq!(rows(&mut conn, last()).await, [[Some("255".into())]]);
+    // A negative id given explicitly: its OK reports it as 2^64 - 1, LAST_INSERT_ID() keeps
+    // the last generated one.
+    conn.query_drop("CREATE TABLE signed_ids (a INT AUTO_INCREMENT PRIMARY KEY)")
+        .await
+        .unwrap();
+    conn.query_drop("INSERT INTO signed_ids VALUES (NULL)")
+        .await
+        .unwrap();
+    conn.query_drop("INSERT INTO signed_ids VALUES (-1)")
+        .await
+        .unwrap();
+    assert_eq!(rows(&mut conn, last()).await, [[Some("1".into())]]);
     env.stop().await;
 }
 
@@ -270,5 +282,57 @@ async fn flag_set_variables_keep_every_flag_on_other_connections() {
     let flags: Vec<&str> = switch[0].split(',').collect();
     assert!(flags.contains(&"mrr=on"), "{flags:?}");
     assert!(flags.contains(&"rowid_filter=off"), "{flags:?}");
+    env.stop().await;
+}
+
+/// `PREPARE … FROM <expression>` is checked by the server's own PREPARE of the expression, so
+/// its refusals are the server's: a subquery there gets 1970 (the proxy evaluated the
+/// expression first, then prepared its value: a syntax error, or the table's error).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prepare_from_an_expression_is_refused_as_the_server_refuses_it() {
+    let env = TestEnv::start(1, 0).await;
+    let mut conn = env.connect().await;
+    conn.query_drop("CREATE TABLE prepared_from (a INT)")
+        .await
+        .unwrap();
+    let (code, state, message) = server_error(
+        conn.query_drop("PREPARE s FROM (1 IN (SELECT a FROM prepared_from))")
+            .await,
+    );
+    assert_eq!((code, state.as_str()), (1970, "42000"), "{message}");
+    // An expression the server accepts still prepares its value.
+    conn.query_drop("SET @text = 'SELECT 7'").await.unwrap();
+    conn.query_drop("PREPARE s FROM @text").await.unwrap();
+    assert_eq!(rows(&mut conn, "EXECUTE s").await, [[Some("7".into())]]);
+    env.stop().await;
+}
+
+/// `INSERT … SELECT` and `CREATE TABLE … SELECT` set `FOUND_ROWS()` to the rows their SELECT
+/// found, which the client never sees: the session reads it on the connection that ran them
+/// (it kept the previous SELECT's count).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn found_rows_after_writes_of_selected_rows_is_the_servers() {
+    let env = TestEnv::start(1, 0).await;
+    let mut conn = env.connect().await;
+    conn.query_drop("CREATE TABLE found_src (a INT)")
+        .await
+        .unwrap();
+    conn.query_drop("INSERT INTO found_src VALUES (1), (2), (3)")
+        .await
+        .unwrap();
+    conn.query_drop("CREATE TABLE found_dst (a INT)")
+        .await
+        .unwrap();
+    let found = "SELECT FOUND_ROWS()";
+    rows(&mut conn, "SELECT 1").await;
+    conn.query_drop("INSERT INTO found_dst SELECT a FROM found_src")
+        .await
+        .unwrap();
+    assert_eq!(rows(&mut conn, found).await, [[Some("3".into())]]);
+    rows(&mut conn, "SELECT 1").await;
+    conn.query_drop("CREATE TABLE found_copy AS SELECT a FROM found_dst WHERE a > 1")
+        .await
+        .unwrap();
+    assert_eq!(rows(&mut conn, found).await, [[Some("2".into())]]);
     env.stop().await;
 }

@@ -39,7 +39,7 @@ pub use plan::{DeferredRoute, Plan, Route, SessionVar, StatementKind, TxnCommand
 pub use plan_cache::{templatize, PlanCache};
 pub use planner::{plan_sql, plan_statement};
 pub use previous_statement::{
-    mentions_previous_statement, with_previous_statement, PreviousStatement,
+    mentions_previous_statement, with_previous_statement, writes_selected_rows, PreviousStatement,
 };
 pub use scatter_plan::{AggregateSpec, ColumnOrigin, MergeSpec, ScatterPlan};
 pub use set_statement::set_statement_body;

@@ -23,6 +23,24 @@ pub struct PreviousStatement {
     pub in_transaction: bool,
 }
 
+/// Whether `sql` is an `INSERT … SELECT`, `REPLACE … SELECT` or `CREATE TABLE … SELECT`:
+/// MariaDB sets `FOUND_ROWS()` to what its SELECT found, which only the connection that ran it
+/// can tell.
+pub fn writes_selected_rows(sql: &str, syntax: crate::Syntax) -> bool {
+    use sqlparser::ast::{SetExpr, Statement};
+    let Ok(statements) = crate::lex::parse(sql, syntax) else {
+        return false;
+    };
+    match statements.as_slice() {
+        [Statement::Insert(insert)] => insert
+            .source
+            .as_ref()
+            .is_some_and(|q| !matches!(q.body.as_ref(), SetExpr::Values(_))),
+        [Statement::CreateTable(create)] => create.query.is_some(),
+        _ => false,
+    }
+}
+
 /// Whether `sql` may name one of the values (a cheap look at the bytes around each `_`).
 pub fn mentions_previous_statement(sql: &[u8]) -> bool {
     const TAILS: [&[u8]; 3] = [b"_count", b"_rows", b"_transaction"];
@@ -256,6 +274,29 @@ fn has_alias(tokens: &[&Token]) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn tells_writes_of_selected_rows() {
+        let syntax = crate::Syntax::default();
+        assert!(writes_selected_rows(
+            "INSERT INTO t SELECT * FROM u",
+            syntax
+        ));
+        assert!(writes_selected_rows("replace into t (a) select 1", syntax));
+        assert!(writes_selected_rows(
+            "CREATE TABLE t AS SELECT 1 AS a",
+            syntax
+        ));
+        assert!(!writes_selected_rows(
+            "INSERT INTO t VALUES ((SELECT 1))",
+            syntax
+        ));
+        assert!(!writes_selected_rows(
+            "CREATE TABLE t (selected INT)",
+            syntax
+        ));
+        assert!(!writes_selected_rows("SELECT 1", syntax));
+    }
     use super::*;
 
     fn values() -> PreviousStatement {

@@ -4,30 +4,39 @@
 
 use shardgate_backend::BackendConn;
 use shardgate_protocol::response::Finish;
-use shardgate_router::PreviousStatement;
+use shardgate_router::{PreviousStatement, Syntax};
 
 use crate::session::Session;
 
-/// Whether a statement is a SELECT, and whether it asks for `SQL_CALC_FOUND_ROWS` (whose
-/// count only the connection that ran it knows).
+/// How a statement sets `FOUND_ROWS()`: not at all, to the rows of its result (a SELECT), or to
+/// a count only the connection that ran it knows (`SQL_CALC_FOUND_ROWS`, and `INSERT … SELECT`
+/// or `CREATE TABLE … SELECT`, whose SELECT's rows the client never sees).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) enum Select {
     #[default]
     No,
     Plain,
-    CalcFoundRows,
+    CountedOnConnection,
 }
 
 impl Select {
-    /// From the statement's text (after leading spaces and comments).
-    pub fn of(text: &[u8]) -> Self {
+    /// From the statement's text (after leading spaces and comments), read under `syntax`.
+    pub fn of(text: &[u8], syntax: Syntax) -> Self {
         let head = crate::session::after_comments(text);
         let word = |w: &[u8]| {
             head.get(..w.len())
                 .is_some_and(|p| p.eq_ignore_ascii_case(w))
         };
         if !(word(b"select") || word(b"with") || word(b"(")) {
-            return Select::No;
+            // Only writes that hold the word are parsed.
+            let writes_selected = (word(b"insert") || word(b"replace") || word(b"create"))
+                && head.windows(6).any(|w| w.eq_ignore_ascii_case(b"select"))
+                && std::str::from_utf8(text)
+                    .is_ok_and(|sql| shardgate_router::writes_selected_rows(sql, syntax));
+            return match writes_selected {
+                true => Select::CountedOnConnection,
+                false => Select::No,
+            };
         }
         // Only where the text has a `_` (a point select often has none).
         const CALC: &[u8] = b"sql_calc_found_rows";
@@ -38,7 +47,7 @@ impl Select {
                     .is_some_and(|w| w.eq_ignore_ascii_case(CALC))
         });
         match calc {
-            true => Select::CalcFoundRows,
+            true => Select::CountedOnConnection,
             false => Select::Plain,
         }
     }
@@ -73,9 +82,12 @@ impl Session {
         }
     }
 
-    /// After a `SQL_CALC_FOUND_ROWS` SELECT on `conn`: the count MariaDB kept there.
+    /// After a statement that counts `FOUND_ROWS()` on its connection (`conn`): the count
+    /// MariaDB kept there.
     pub(crate) async fn read_found_rows(&mut self, conn: &mut BackendConn, finish: &Finish) {
-        if self.statement_select != Select::CalcFoundRows || !matches!(finish, Finish::Ok { .. }) {
+        if self.statement_select != Select::CountedOnConnection
+            || !matches!(finish, Finish::Ok { .. })
+        {
             return;
         }
         match crate::state::query_text(conn, b"SELECT FOUND_ROWS()").await {
@@ -96,16 +108,23 @@ mod tests {
 
     #[test]
     fn selects_are_told_from_their_text() {
-        assert_eq!(Select::of(b"SELECT 1"), Select::Plain);
+        let of = |text: &[u8]| Select::of(text, Syntax::default());
+        assert_eq!(of(b"SELECT 1"), Select::Plain);
         assert_eq!(
-            Select::of(b" /* x */ with c AS (SELECT 1) SELECT * FROM c"),
+            of(b" /* x */ with c AS (SELECT 1) SELECT * FROM c"),
             Select::Plain
         );
         assert_eq!(
-            Select::of(b"select SQL_CALC_FOUND_ROWS * FROM t LIMIT 1"),
-            Select::CalcFoundRows
+            of(b"select SQL_CALC_FOUND_ROWS * FROM t LIMIT 1"),
+            Select::CountedOnConnection
         );
-        assert_eq!(Select::of(b"SHOW TABLES"), Select::No);
-        assert_eq!(Select::of(b"INSERT INTO t SELECT 1"), Select::No);
+        assert_eq!(of(b"SHOW TABLES"), Select::No);
+        assert_eq!(of(b"INSERT INTO t SELECT 1"), Select::CountedOnConnection);
+        assert_eq!(
+            of(b"CREATE TABLE t AS SELECT 1"),
+            Select::CountedOnConnection
+        );
+        assert_eq!(of(b"INSERT INTO t VALUES (1)"), Select::No);
+        assert_eq!(of(b"CREATE TABLE selected (a INT)"), Select::No);
     }
 }

@@ -960,7 +960,7 @@ impl Session {
             return Err(crate::errors::server_threads_refused());
         }
         self.statement_assigns.clone_from(&plan.assigns);
-        self.statement_select = Select::of(text);
+        self.statement_select = Select::of(text, self.syntax);
         self.statement_reads_last_insert_id = reads_last_insert_id(text);
         // A client that set pseudo_thread_id itself (a binlog replay) reads its own value.
         self.statement_reads_connection_id =
@@ -1334,7 +1334,11 @@ pub(crate) fn starts_insert(text: &[u8], syntax: Syntax) -> bool {
 
 /// Whether `text` holds `number` as a decimal token of its own (not inside a longer one).
 fn mentions_number(text: &[u8], number: u64) -> bool {
-    let digits = number.to_string();
+    // A negative id given explicitly comes back as its two's complement (`-1`: 2^64 - 1).
+    let digits = match i64::try_from(number) {
+        Ok(_) => number.to_string(),
+        Err(_) => number.wrapping_neg().to_string(),
+    };
     memchr::memmem::find_iter(text, digits.as_bytes()).any(|at| {
         let before = at.checked_sub(1).map(|i| text[i]);
         let after = text.get(at + digits.len()).copied();

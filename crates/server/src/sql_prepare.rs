@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use shardgate_backend::{BackendConn, BackendError, QueryHead};
 use shardgate_protocol::packets::{self, OkInfo};
 use shardgate_protocol::response::Finish;
-use shardgate_protocol::{interpolate, ProtocolError, ServerErr};
+use shardgate_protocol::{interpolate, Command, ProtocolError, ServerErr};
 use shardgate_router::{
     plan_sql, sql_prepared_statement, PrepareSource, Route, RouteError, SqlMode, SqlPrepared,
     StatementName,
@@ -28,6 +28,7 @@ use shardgate_router::{
 use crate::errors::ClientError;
 use crate::runtime::Runtime;
 use crate::session::{End, Session, Step};
+use crate::state::expect_ok;
 
 /// A statement `PREPARE` named: its text and the offsets of its `?` placeholders.
 #[derive(Debug)]
@@ -261,18 +262,26 @@ async fn check_text(
     conn: &mut BackendConn,
     source: &PrepareSource,
 ) -> Result<Result<String, ServerErr>, BackendError> {
+    conn.vars_fingerprint = crate::state::DIRTY;
     let text = match source {
         PrepareSource::Text(text) => text.clone(),
         PrepareSource::Expression(expression) => {
+            // The server's own PREPARE of the expression first: its refusal is the answer (a
+            // string not valid in the connection's character set, a subquery), which the text
+            // read back below, converted for the client, would no longer show. The reset
+            // before the connection serves anyone again drops the statement.
+            let check = format!("PREPARE shardgate_check FROM ({expression})");
+            if let Err(e) = expect_ok(conn, Command::COM_QUERY, check.as_bytes()).await {
+                return match e.server_error() {
+                    Some(refused) => Ok(Err(refused.clone())),
+                    None => Err(e),
+                };
+            }
             // NULL reads as the word, as in MariaDB (which then reports a syntax error near 'NULL').
             let sql = format!("SELECT COALESCE(({expression}), 'NULL') LIMIT 1");
-            match evaluate(conn, sql.as_bytes()).await? {
-                Ok(text) => text,
-                Err(refused) => return Ok(Err(refused)),
-            }
+            return evaluate(conn, sql.as_bytes()).await;
         }
     };
-    conn.vars_fingerprint = crate::state::DIRTY;
     Ok(match conn.prepare_check(text.as_bytes()).await? {
         Some(refused) => Err(refused),
         None => Ok(text),
