@@ -12,6 +12,7 @@ mod deploy_files;
 mod differential;
 mod foundation;
 mod hardening;
+mod mariadb_suite;
 mod pinning;
 mod prepared;
 mod prepared_scatter;

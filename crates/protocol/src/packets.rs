@@ -17,6 +17,19 @@ pub struct OkInfo {
     pub session_state: Vec<u8>,
 }
 
+/// The session-state block (CLIENT_SESSION_TRACK) reporting that the current database is now
+/// `name`: one SESSION_TRACK_SCHEMA entry, as MariaDB writes it after a `USE` or after
+/// dropping the current database.
+pub fn schema_change(name: &[u8]) -> Vec<u8> {
+    const SESSION_TRACK_SCHEMA: u8 = 1;
+    let mut entry = Vec::with_capacity(name.len() + 9);
+    entry.put_lenenc_str(name);
+    let mut block = Vec::with_capacity(entry.len() + 10);
+    block.push(SESSION_TRACK_SCHEMA);
+    block.put_lenenc_str(&entry);
+    block
+}
+
 /// An OK packet payload (header 0x00).
 pub fn ok(ok: &OkInfo) -> Vec<u8> {
     ok_with_header(0x00, ok)
@@ -297,6 +310,12 @@ pub fn parse_err(payload: &[u8]) -> Option<crate::ServerErr> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn schema_change_is_one_schema_entry() {
+        assert_eq!(schema_change(b"app"), [1, 4, 3, b'a', b'p', b'p']);
+    }
+
     use super::*;
     use mysql_common::io::ParseBuf;
     use mysql_common::packets::Column;

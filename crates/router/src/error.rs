@@ -43,6 +43,10 @@ pub enum RouteError {
     Unsupported { construct: String, table: String },
     #[error("{0}")]
     NotSupported(String),
+    /// `SET STATEMENT … FOR` an `EXECUTE` (or another statement the session runs itself, see
+    /// `sql_prepare`): the session runs it, the statement starting at byte `inner`.
+    #[error("SET STATEMENT … FOR a PREPARE, EXECUTE or DEALLOCATE PREPARE is run by the client's session")]
+    SqlPreparedUnderSetStatement { inner: usize },
     /// `SET GLOBAL` of a variable that has only a session value (the proxy's own).
     #[error("Variable '{0}' is a SESSION variable and can't be used with SET GLOBAL")]
     SessionOnly(String),

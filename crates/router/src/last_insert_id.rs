@@ -30,6 +30,47 @@ pub fn reads_last_insert_id(sql: &[u8]) -> bool {
         })
 }
 
+/// Whether `sql` is an INSERT or REPLACE of exactly one row (`VALUES (…)` with one row, or
+/// `SET …`) without `ON DUPLICATE KEY UPDATE`. When such a statement fails, MariaDB leaves
+/// `LAST_INSERT_ID()` as it was: the function tells the first id generated for a row that was
+/// written, and the one row was not. A statement of several rows (or reading them from a
+/// SELECT) may have written some before failing.
+pub fn inserts_one_row(sql: &str, syntax: crate::Syntax) -> bool {
+    use sqlparser::ast::{SetExpr, Statement};
+    let Ok(statements) = crate::lex::parse(sql, syntax) else {
+        return false;
+    };
+    let [Statement::Insert(insert)] = statements.as_slice() else {
+        return false;
+    };
+    if insert.on.is_some() {
+        return false;
+    }
+    match insert.source.as_deref() {
+        None => !insert.assignments.is_empty(),
+        Some(query) => matches!(query.body.as_ref(), SetExpr::Values(v) if v.rows.len() == 1),
+    }
+}
+
+/// Whether MariaDB raises error `code` while it reads and checks an INSERT, before it writes
+/// any row: such a failure leaves `LAST_INSERT_ID()` as it was, whatever the rows.
+pub fn fails_before_rows(code: u16) -> bool {
+    matches!(
+        code,
+        1044 // ER_DBACCESS_DENIED_ERROR
+            | 1049 // ER_BAD_DB_ERROR
+            | 1052 // ER_NON_UNIQ_ERROR
+            | 1054 // ER_BAD_FIELD_ERROR
+            | 1064 // ER_PARSE_ERROR
+            | 1110 // ER_FIELD_SPECIFIED_TWICE
+            | 1136 // ER_WRONG_VALUE_COUNT_ON_ROW
+            | 1142 // ER_TABLEACCESS_DENIED_ERROR
+            | 1143 // ER_COLUMNACCESS_DENIED_ERROR
+            | 1146 // ER_NO_SUCH_TABLE
+            | 1364 // ER_NO_DEFAULT_FOR_FIELD
+    )
+}
+
 /// The statement that gives a backend connection the session's `LAST_INSERT_ID()`.
 pub fn set_last_insert_id(value: u64) -> String {
     format!("DO LAST_INSERT_ID({value})")
@@ -47,5 +88,27 @@ mod tests {
         assert!(reads_last_insert_id(b"SELECT @@session.identity"));
         assert!(reads_last_insert_id(b"SELECT @@last_insert_id"));
         assert_eq!(set_last_insert_id(7), "DO LAST_INSERT_ID(7)");
+    }
+
+    #[test]
+    fn tells_one_row_inserts() {
+        let syntax = crate::Syntax::default();
+        for sql in [
+            "INSERT INTO t VALUES (1)",
+            "insert into t (a, b) values (NULL, 'x')",
+            "INSERT t SET i = 254",
+            "REPLACE INTO t VALUES (1, 2)",
+        ] {
+            assert!(inserts_one_row(sql, syntax), "{sql}");
+        }
+        for sql in [
+            "INSERT INTO t VALUES (1), (2)",
+            "INSERT INTO t SELECT * FROM u",
+            "INSERT INTO t VALUES (1) ON DUPLICATE KEY UPDATE a = 2",
+            "SELECT 1",
+            "INSERT INTO",
+        ] {
+            assert!(!inserts_one_row(sql, syntax), "{sql}");
+        }
     }
 }

@@ -23,6 +23,24 @@ pub struct PreviousStatement {
     pub in_transaction: bool,
 }
 
+/// Whether `sql` is an `INSERT … SELECT`, `REPLACE … SELECT` or `CREATE TABLE … SELECT`:
+/// MariaDB sets `FOUND_ROWS()` to what its SELECT found, which only the connection that ran it
+/// can tell.
+pub fn writes_selected_rows(sql: &str, syntax: crate::Syntax) -> bool {
+    use sqlparser::ast::{SetExpr, Statement};
+    let Ok(statements) = crate::lex::parse(sql, syntax) else {
+        return false;
+    };
+    match statements.as_slice() {
+        [Statement::Insert(insert)] => insert
+            .source
+            .as_ref()
+            .is_some_and(|q| !matches!(q.body.as_ref(), SetExpr::Values(_))),
+        [Statement::CreateTable(create)] => create.query.is_some(),
+        _ => false,
+    }
+}
+
 /// Whether `sql` may name one of the values (a cheap look at the bytes around each `_`).
 pub fn mentions_previous_statement(sql: &[u8]) -> bool {
     const TAILS: [&[u8]; 3] = [b"_count", b"_rows", b"_transaction"];
@@ -142,14 +160,15 @@ pub fn with_previous_statement(
     Some(out)
 }
 
-/// `n` typed as MariaDB types `ROW_COUNT()` and `FOUND_ROWS()`: BIGINT, not null.
+/// `n` typed as MariaDB types `ROW_COUNT()` and `FOUND_ROWS()`: BIGINT, not null, 21 long
+/// (the column length clients see; the subtraction makes it the server's).
 fn signed(n: i64) -> String {
-    format!("COALESCE({n}, 9223372036854775807)")
+    format!("COALESCE({n}, -9223372036854775807 - 1)")
 }
 
-/// `n` typed as MariaDB types `@@warning_count` and the like: BIGINT UNSIGNED.
+/// `n` typed as MariaDB types `@@warning_count` and the like: BIGINT UNSIGNED, 21 long.
 fn unsigned(n: u64) -> String {
-    format!("CAST(NULLIF(COALESCE({n}, 9223372036854775807), -1) AS UNSIGNED)")
+    format!("(CAST(NULLIF(COALESCE({n}, 9223372036854775807), -1) AS UNSIGNED) + 0)")
 }
 
 /// The byte length of a token as written (words and punctuation the readings are made of).
@@ -255,6 +274,29 @@ fn has_alias(tokens: &[&Token]) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn tells_writes_of_selected_rows() {
+        let syntax = crate::Syntax::default();
+        assert!(writes_selected_rows(
+            "INSERT INTO t SELECT * FROM u",
+            syntax
+        ));
+        assert!(writes_selected_rows("replace into t (a) select 1", syntax));
+        assert!(writes_selected_rows(
+            "CREATE TABLE t AS SELECT 1 AS a",
+            syntax
+        ));
+        assert!(!writes_selected_rows(
+            "INSERT INTO t VALUES ((SELECT 1))",
+            syntax
+        ));
+        assert!(!writes_selected_rows(
+            "CREATE TABLE t (selected INT)",
+            syntax
+        ));
+        assert!(!writes_selected_rows("SELECT 1", syntax));
+    }
     use super::*;
 
     fn values() -> PreviousStatement {
@@ -275,27 +317,27 @@ mod tests {
     fn readings_become_literals_named_as_mariadb_names_them() {
         assert_eq!(
             written("SELECT ROW_COUNT()").as_deref(),
-            Some("SELECT COALESCE(-1, 9223372036854775807) AS `ROW_COUNT()`")
+            Some("SELECT COALESCE(-1, -9223372036854775807 - 1) AS `ROW_COUNT()`")
         );
         assert_eq!(
             written("select found_rows(), @@warning_count, @@session.error_count").as_deref(),
-            Some("select COALESCE(42, 9223372036854775807) AS `found_rows()`, CAST(NULLIF(COALESCE(2, 9223372036854775807), -1) AS UNSIGNED) AS `@@warning_count`, CAST(NULLIF(COALESCE(1, 9223372036854775807), -1) AS UNSIGNED) AS `@@session.error_count`")
+            Some("select COALESCE(42, -9223372036854775807 - 1) AS `found_rows()`, (CAST(NULLIF(COALESCE(2, 9223372036854775807), -1) AS UNSIGNED) + 0) AS `@@warning_count`, (CAST(NULLIF(COALESCE(1, 9223372036854775807), -1) AS UNSIGNED) + 0) AS `@@session.error_count`")
         );
         assert_eq!(
             written("SELECT ROW_COUNT() AS rc, FOUND_ROWS() + 1 FROM t").as_deref(),
-            Some("SELECT COALESCE(-1, 9223372036854775807) AS rc, COALESCE(42, 9223372036854775807) + 1 AS `FOUND_ROWS() + 1` FROM t")
+            Some("SELECT COALESCE(-1, -9223372036854775807 - 1) AS rc, COALESCE(42, -9223372036854775807 - 1) + 1 AS `FOUND_ROWS() + 1` FROM t")
         );
         assert_eq!(
             written("SELECT @@in_transaction").as_deref(),
-            Some("SELECT CAST(NULLIF(COALESCE(1, 9223372036854775807), -1) AS UNSIGNED) AS `@@in_transaction`")
+            Some("SELECT (CAST(NULLIF(COALESCE(1, 9223372036854775807), -1) AS UNSIGNED) + 0) AS `@@in_transaction`")
         );
         assert_eq!(
             written("SET @n = ROW_COUNT()").as_deref(),
-            Some("SET @n = COALESCE(-1, 9223372036854775807)")
+            Some("SET @n = COALESCE(-1, -9223372036854775807 - 1)")
         );
         assert_eq!(
             written("INSERT INTO t VALUES (FOUND_ROWS())").as_deref(),
-            Some("INSERT INTO t VALUES (COALESCE(42, 9223372036854775807))")
+            Some("INSERT INTO t VALUES (COALESCE(42, -9223372036854775807 - 1))")
         );
     }
 

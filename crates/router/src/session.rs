@@ -139,9 +139,16 @@ fn assign(
     vars.push(SessionVar {
         name: name.to_owned(),
         sql: format!("SET SESSION {name} = {value}"),
-        computed: !matches!(value, Expr::Value(_) | Expr::Identifier(_)),
+        computed: !matches!(value, Expr::Value(_) | Expr::Identifier(_)) || merges_flags(name),
     });
     Ok(Scope::Session)
+}
+
+/// Whether `name` is one of MariaDB's flag-set variables, where `SET x = 'flag=on'` changes
+/// that flag of the current value and keeps the others: replayed on its own, on another
+/// connection, it would lose the flags earlier SETs changed, so it is kept by its value.
+fn merges_flags(name: &str) -> bool {
+    matches!(name, "optimizer_switch" | "optimizer_trace")
 }
 
 fn truthy(value: &Expr) -> Option<bool> {

@@ -65,6 +65,9 @@ pub(crate) fn plan(
     syntax: Syntax,
 ) -> Result<Plan, RouteError> {
     let prefix = &sql[..inner];
+    if crate::sql_prepared_statement(&sql[inner..], syntax).is_some() {
+        return Err(RouteError::SqlPreparedUnderSetStatement { inner });
+    }
     let mut plan = crate::plan_sql(&sql[inner..], topology, syntax)?;
     if let Some(text) = &mut plan.rewritten {
         text.insert_str(0, prefix);

@@ -169,6 +169,46 @@ impl Scan<'_> {
         None
     }
 
+    /// Where the statement of the `SET STATEMENT … FOR <statement>` starting at `at` starts:
+    /// the first token after the `FOR` outside parentheses, strings and comments.
+    fn set_statement_body(&self, at: usize) -> Option<usize> {
+        let b = self.b;
+        let backslash = !self.syntax.sql_mode.contains(SqlMode::NO_BACKSLASH_ESCAPES);
+        let (mut i, mut in_run, mut depth) = (at, false, 0usize);
+        while let Some(at) = self.next_significant(&mut i, &mut in_run) {
+            i = match b[at] {
+                b';' if !in_run => return None,
+                b'(' => {
+                    depth += 1;
+                    at + 1
+                }
+                b')' => {
+                    depth = depth.saturating_sub(1);
+                    at + 1
+                }
+                c @ (b'\'' | b'"') => quoted_end(b, at, c, backslash),
+                b'`' => quoted_end(b, at, b'`', false),
+                c if c.is_ascii_alphanumeric() || matches!(c, b'_' | b'$' | b'@') || c >= 0x80 => {
+                    let end = at
+                        + b[at..]
+                            .iter()
+                            .take_while(|c| {
+                                c.is_ascii_alphanumeric()
+                                    || matches!(c, b'_' | b'$' | b'@' | b'.')
+                                    || **c >= 0x80
+                            })
+                            .count();
+                    if depth == 0 && b[at..end].eq_ignore_ascii_case(b"for") {
+                        return self.first_token(end);
+                    }
+                    end
+                }
+                _ => at + 1,
+            };
+        }
+        None
+    }
+
     /// Whether the `;` at `at` ends the text: only spaces and `;` follow it.
     fn ends_text(&self, at: usize) -> bool {
         self.b[at + 1..].iter().all(|c| *c == b';' || is_space(*c))
@@ -180,6 +220,10 @@ impl Scan<'_> {
         let words = leading_words(&self.b[at..]);
         let word = |k: usize| words.get(k).map_or("", |w| w.text.as_str());
         match word(0) {
+            // `SET STATEMENT var = value FOR <statement>` holds what its statement holds.
+            "set" if word(1) == "statement" => self
+                .set_statement_body(at)
+                .is_some_and(|body| self.starts_compound(body)),
             "begin" => word(1) == "not" && word(2) == "atomic",
             "if" | "case" | "loop" | "while" | "repeat" | "for" => true,
             "create" => {
@@ -449,6 +493,8 @@ mod tests {
             "create aggregate function f(x INT) returns INT begin return 1; end",
             "CREATE EVENT e ON SCHEDULE EVERY 1 DAY DO BEGIN DELETE FROM t; END",
             "BEGIN NOT ATOMIC SELECT 1; SELECT 2; END",
+            "SET STATEMENT sql_mode = '' FOR CREATE PROCEDURE p() BEGIN SELECT 1; END",
+            "set statement a = (1), b = 'for' for begin not atomic select 1; end",
             "IF 1 THEN SELECT 1; END IF",
             "lbl: LOOP SELECT 1; LEAVE lbl; END LOOP",
             "WHILE 0 DO SELECT 1; END WHILE",
@@ -464,6 +510,10 @@ mod tests {
         );
         // Not compound statements: BEGIN of a transaction, a view naming a column `event`.
         assert_eq!(multi("BEGIN; SELECT 1"), ["BEGIN", "SELECT 1"]);
+        assert_eq!(
+            multi("SET STATEMENT a = 1 FOR SELECT 1; SELECT 2"),
+            ["SET STATEMENT a = 1 FOR SELECT 1", "SELECT 2"]
+        );
         assert_eq!(
             multi("CREATE VIEW v AS SELECT event FROM t; SELECT 1"),
             ["CREATE VIEW v AS SELECT event FROM t", "SELECT 1"]

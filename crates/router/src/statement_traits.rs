@@ -8,14 +8,15 @@
 
 use crate::Syntax;
 
-/// Whether a statement is a SELECT, and whether it asks for `SQL_CALC_FOUND_ROWS` (whose
-/// count only the connection that ran it knows).
+/// How a statement sets `FOUND_ROWS()`: not at all, to the rows of its result (a SELECT), or to
+/// a count only the connection that ran it knows (`SQL_CALC_FOUND_ROWS`, and `INSERT … SELECT`
+/// or `CREATE TABLE … SELECT`, whose SELECT's rows the client never sees).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SelectKind {
     #[default]
     No,
     Plain,
-    CalcFoundRows,
+    CountedOnConnection,
 }
 
 /// The statement's traits (see the module).
@@ -37,7 +38,7 @@ impl StatementTraits {
     /// found in (an extra statement on its connection), never a wrong answer.
     pub fn of(text: &[u8], syntax: Syntax) -> Self {
         StatementTraits {
-            select: select_kind(text),
+            select: select_kind(text, syntax),
             reads_last_insert_id: crate::reads_last_insert_id(text),
             reads_connection_id: crate::reads_connection_id(text),
             insert: starts_insert(text, syntax),
@@ -67,13 +68,18 @@ fn starts_with_word(text: &[u8], word: &[u8]) -> bool {
         .is_some_and(|p| p.eq_ignore_ascii_case(word))
 }
 
-fn select_kind(text: &[u8]) -> SelectKind {
+fn select_kind(text: &[u8], syntax: Syntax) -> SelectKind {
     let head = after_comments(text);
-    if !(starts_with_word(head, b"select")
-        || starts_with_word(head, b"with")
-        || starts_with_word(head, b"("))
-    {
-        return SelectKind::No;
+    let word = |w: &[u8]| starts_with_word(head, w);
+    if !(word(b"select") || word(b"with") || word(b"(")) {
+        // Only writes that hold the word are parsed.
+        let writes_selected = (word(b"insert") || word(b"replace") || word(b"create"))
+            && head.windows(6).any(|w| w.eq_ignore_ascii_case(b"select"))
+            && std::str::from_utf8(text).is_ok_and(|sql| crate::writes_selected_rows(sql, syntax));
+        return match writes_selected {
+            true => SelectKind::CountedOnConnection,
+            false => SelectKind::No,
+        };
     }
     // Only where the text has a `_` (a point select often has none).
     const CALC: &[u8] = b"sql_calc_found_rows";
@@ -84,7 +90,7 @@ fn select_kind(text: &[u8]) -> SelectKind {
                 .is_some_and(|w| w.eq_ignore_ascii_case(CALC))
     });
     match calc {
-        true => SelectKind::CalcFoundRows,
+        true => SelectKind::CountedOnConnection,
         false => SelectKind::Plain,
     }
 }
@@ -118,10 +124,24 @@ mod tests {
         );
         assert_eq!(
             traits("select SQL_CALC_FOUND_ROWS * FROM t LIMIT 1").select,
-            SelectKind::CalcFoundRows
+            SelectKind::CountedOnConnection
         );
         assert_eq!(traits("(SELECT 1)").select, SelectKind::Plain);
         assert_eq!(traits("UPDATE t SET a = 1").select, SelectKind::No);
+        assert_eq!(traits("SHOW TABLES").select, SelectKind::No);
+        assert_eq!(
+            traits("INSERT INTO t SELECT 1").select,
+            SelectKind::CountedOnConnection
+        );
+        assert_eq!(
+            traits("CREATE TABLE t AS SELECT 1").select,
+            SelectKind::CountedOnConnection
+        );
+        assert_eq!(traits("INSERT INTO t VALUES (1)").select, SelectKind::No);
+        assert_eq!(
+            traits("CREATE TABLE selected (a INT)").select,
+            SelectKind::No
+        );
     }
 
     #[test]

@@ -181,7 +181,7 @@ impl Session {
                 self.diagnostics_read = true;
             }
         }
-        if self.statement_select == shardgate_router::SelectKind::CalcFoundRows {
+        if self.statement_select == shardgate_router::SelectKind::CountedOnConnection {
             self.read_found_rows(conn, finish).await;
         }
     }
@@ -266,6 +266,8 @@ impl Session {
             self.status(),
             0,
         ));
+        // A statement that answers rows leaves ROW_COUNT() at -1, as on the server.
+        self.previous.row_count = -1;
         for packet in &out {
             self.client
                 .write_packet(packet)

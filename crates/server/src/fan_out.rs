@@ -3,7 +3,7 @@
 
 use shardgate_backend::{BackendError, PooledConn};
 use shardgate_protocol::response::Finish;
-use shardgate_protocol::Command;
+use shardgate_protocol::{Command, StatusFlags};
 use shardgate_ring::ShardId;
 use shardgate_router::StatementKind;
 
@@ -96,19 +96,20 @@ impl Session {
         if atomic && multi && self.in_transaction() {
             return self.fan_out_in_txn(runtime, parts, combine).await;
         }
-        // DDL commits implicitly anyway; rows written on several shards cannot join a
-        // single-shard transaction.
-        if (atomic && self.in_transaction()) || !self.pins.txn_shards().is_empty() {
+        // Rows written on several shards cannot join a single-shard transaction.
+        if atomic && self.in_transaction() {
             let e = ClientError::new(
                 1235,
                 b"42000",
-                if atomic {
-                    "a statement for several shards cannot run inside a transaction (transaction_mode \"single\"); commit first, run it with autocommit, or set transaction_mode = \"multi\""
-                } else {
-                    "DDL on a sharded table cannot run inside a transaction: commit first"
-                },
+                "a statement for several shards cannot run inside a transaction (transaction_mode \"single\"); commit first, run it with autocommit, or set transaction_mode = \"multi\"",
             );
             return self.send_error(e).await;
+        }
+        // DDL commits the open transaction first, as MariaDB does.
+        if !atomic && self.pins.txn.is_some() {
+            if let Err(e) = self.commit_others(runtime, None).await {
+                return self.send_error(e).await;
+            }
         }
         // Atomic parts are rows written on several shards; the others DDL.
         let kind = if atomic {
@@ -195,6 +196,7 @@ impl Session {
         let mut totals = Totals::new(combine);
         let mut failures: Vec<(String, ClientError)> = Vec::new();
         let mut open: Vec<(ShardId, PooledConn)> = Vec::new();
+        let mut dropped_database = false;
         for (&(shard, _), result) in parts.iter().zip(results) {
             let name = runtime.topology.shards[shard].name.clone();
             match result {
@@ -207,8 +209,13 @@ impl Session {
                             affected_rows,
                             last_insert_id: id,
                             warnings: w,
+                            status,
                             ..
-                        } => totals.add(affected_rows, id, w),
+                        } => {
+                            dropped_database |=
+                                status.contains(StatusFlags::SERVER_STATUS_DB_DROPPED);
+                            totals.add(affected_rows, id, w)
+                        }
                         Finish::Err(e) => failures.push((name, ClientError::from(e))),
                         Finish::LocalInfile => failures.push((
                             name,
@@ -266,6 +273,11 @@ impl Session {
             if totals.warnings > 0 {
                 self.diagnostics = conditions;
                 self.diagnostics_read = true;
+            }
+            if dropped_database {
+                return self
+                    .send_database_dropped(runtime, totals.affected, totals.warnings)
+                    .await;
             }
             return self
                 .send_ok_with_id(totals.affected, totals.last_insert_id, totals.warnings)

@@ -4,6 +4,7 @@ mod admin;
 mod connections;
 mod cut_off;
 mod diagnostics;
+mod dropped_database;
 mod endpoints;
 mod errors;
 mod every_primary;

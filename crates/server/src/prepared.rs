@@ -83,14 +83,13 @@ impl Session {
         }
         let plan = match plan_sql(&sql, &runtime.topology, self.syntax) {
             Ok(plan) => Some(Arc::new(plan)),
-            Err(RouteError::Unparsed { table, message }) => {
-                return self.unparsed(&runtime, arg, table, message).await
-            }
+            Err(e @ RouteError::Unparsed { .. }) => return self.refused(&runtime, arg, e).await,
             // A parameter where the planner needs a value (HAVING, LIMIT, …): each execution
             // plans the statement with its values.
             Err(_) if !interpolate::placeholders(arg, false).is_empty() => None,
             // Ids from the table's sequence: each execution runs as text with them written in.
             Err(RouteError::InsertNeedsIds(_)) => None,
+            Err(e @ RouteError::NotSupported(_)) => return self.refused(&runtime, arg, e).await,
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };
         let shard = match plan.as_ref().map(|p| &p.route) {

@@ -37,9 +37,10 @@ impl Session {
         }
     }
 
-    /// After a `SQL_CALC_FOUND_ROWS` SELECT on `conn`: the count MariaDB kept there.
+    /// After a statement that counts `FOUND_ROWS()` on its connection (`conn`): the count
+    /// MariaDB kept there.
     pub(crate) async fn read_found_rows(&mut self, conn: &mut BackendConn, finish: &Finish) {
-        if self.statement_select != SelectKind::CalcFoundRows
+        if self.statement_select != SelectKind::CountedOnConnection
             || !matches!(finish, Finish::Ok { .. })
         {
             return;

@@ -15,8 +15,8 @@ use shardgate_protocol::tls::ClientStream;
 use shardgate_protocol::{CapabilityFlags, Command, PacketConn, ProtocolError, StatusFlags};
 use shardgate_ring::ShardId;
 use shardgate_router::{
-    plan_sql, Plan, PlanCache, PreviousStatement, Route, RouteError, SelectKind, SessionVar,
-    SqlMode, StatementKind, Syntax,
+    fails_before_rows, inserts_one_row, plan_sql, Plan, PlanCache, PreviousStatement, Route,
+    RouteError, SelectKind, SessionVar, SqlMode, StatementKind, Syntax,
 };
 use tokio::net::TcpStream;
 
@@ -499,14 +499,14 @@ impl Session {
         .await
     }
 
-    /// Writes `ok` with the session's status flags.
-    async fn write_ok(&mut self, ok: OkInfo) -> Step {
+    /// Writes `ok` with the session's status flags (and those `ok` carries).
+    pub(crate) async fn write_ok(&mut self, ok: OkInfo) -> Step {
         self.previous.row_count = i64::try_from(ok.affected_rows).unwrap_or(i64::MAX);
         if ok.warnings > 0 && !self.diagnostics_read {
             self.diagnostics = Diagnostics::unknown(u64::from(ok.warnings));
         }
         let ok = packets::ok(&OkInfo {
-            status: self.status(),
+            status: self.status() | ok.status,
             ..ok
         });
         self.client.write_packet(&ok).await.map_err(End::Client)
@@ -695,8 +695,8 @@ impl Session {
         let cached = cached.or_else(|| self.plans.plan(sql, &runtime.topology, self.syntax));
         let plan = match cached.map_or_else(|| plan_sql(sql, &runtime.topology, self.syntax), Ok) {
             Ok(plan) => plan,
-            Err(RouteError::Unparsed { table, message }) => {
-                return self.unparsed(runtime, arg, table, message).await;
+            Err(e @ (RouteError::Unparsed { .. } | RouteError::NotSupported(_))) => {
+                return self.refused(runtime, arg, e).await;
             }
             Err(RouteError::InsertWithoutColumns { table }) => {
                 return self.insert_by_position(runtime, sql, &table).await;
@@ -706,6 +706,11 @@ impl Session {
                     return self.send_error(crate::errors::not_utf8_rewrite()).await;
                 }
                 return self.insert_with_ids(&ids, sql, arg, false).await;
+            }
+            Err(RouteError::SqlPreparedUnderSetStatement { inner }) => {
+                return self
+                    .sql_prepared_under_set_statement(runtime, sql, inner)
+                    .await;
             }
             Err(e) => {
                 tracing::debug!(error = %crate::slow_log::digest_message(&e.to_string()), "cannot route");
@@ -809,15 +814,16 @@ impl Session {
         }
     }
 
-    /// A statement naming a sharded table that our parser cannot read. MariaDB's parser decides:
-    /// a real syntax error comes back with MariaDB's own code and message (a statement is
-    /// prepared, never executed, on the default shard); valid MariaDB SQL gets our clear error.
-    pub(crate) async fn unparsed(
+    /// A statement the proxy refuses: one naming a sharded table that our parser cannot read,
+    /// or one it does not run (`RouteError::NotSupported`). MariaDB's parser decides: a real
+    /// syntax error comes back with MariaDB's own code and message (a statement is prepared,
+    /// never executed, on the default shard), as a server would answer it; valid MariaDB SQL
+    /// gets our clear error.
+    pub(crate) async fn refused(
         &mut self,
         runtime: &Runtime,
         sql: &[u8],
-        table: String,
-        message: String,
+        refusal: RouteError,
     ) -> Step {
         let pool = runtime.primary(runtime.topology.default_shard);
         let verdict = async {
@@ -829,7 +835,7 @@ impl Session {
         };
         let error = match verdict.await {
             Ok(Some(syntax_error)) if syntax_error.code == 1064 => ClientError::from(syntax_error),
-            Ok(_) => ClientError::from(&RouteError::Unparsed { table, message }),
+            Ok(_) => ClientError::from(&refusal),
             Err(e) => ClientError::from(&e),
         };
         self.send_error(error).await
@@ -1066,8 +1072,13 @@ impl Session {
     pub(crate) fn reads_back(&mut self, result: &Result<Finish, ForwardError>) -> bool {
         self.statement_id_unsure = match result {
             Ok(Finish::Ok { last_insert_id, .. }) => self.settle_reported_id(*last_insert_id),
-            Ok(Finish::Err(_)) if self.statement_insert.is_some() => {
-                self.last_insert_id_unknown = true;
+            Ok(Finish::Err(e)) if self.statement_insert.is_some() => {
+                // An INSERT that failed before writing a row (a one-row INSERT writes none
+                // before failing) left the id as it was.
+                self.last_insert_id_unknown |= !fails_before_rows(e.code)
+                    && !self.statement_insert.as_deref().is_some_and(|t| {
+                        std::str::from_utf8(t).is_ok_and(|t| inserts_one_row(t, self.syntax))
+                    });
                 false
             }
             _ => false,
@@ -1355,7 +1366,11 @@ struct SetOutcome {
 
 /// Whether `text` holds `number` as a decimal token of its own (not inside a longer one).
 fn mentions_number(text: &[u8], number: u64) -> bool {
-    let digits = number.to_string();
+    // A negative id given explicitly comes back as its two's complement (`-1`: 2^64 - 1).
+    let digits = match i64::try_from(number) {
+        Ok(_) => number.to_string(),
+        Err(_) => number.wrapping_neg().to_string(),
+    };
     memchr::memmem::find_iter(text, digits.as_bytes()).any(|at| {
         let before = at.checked_sub(1).map(|i| text[i]);
         let after = text.get(at + digits.len()).copied();

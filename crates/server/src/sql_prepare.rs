@@ -19,14 +19,16 @@ use std::collections::HashMap;
 use shardgate_backend::{BackendConn, BackendError, QueryHead};
 use shardgate_protocol::packets::{self, OkInfo};
 use shardgate_protocol::response::Finish;
-use shardgate_protocol::{interpolate, ProtocolError, ServerErr};
+use shardgate_protocol::{interpolate, Command, ProtocolError, ServerErr};
 use shardgate_router::{
-    plan_sql, sql_prepared_statement, PrepareSource, Route, SqlMode, SqlPrepared, StatementName,
+    plan_sql, sql_prepared_statement, PrepareSource, Route, RouteError, SqlMode, SqlPrepared,
+    StatementName,
 };
 
 use crate::errors::ClientError;
 use crate::runtime::Runtime;
 use crate::session::{End, Session, Step};
+use crate::state::expect_ok;
 
 /// A statement `PREPARE` named: its text and the offsets of its `?` placeholders.
 #[derive(Debug)]
@@ -53,6 +55,44 @@ impl Session {
         statement: SqlPrepared,
         arg: &[u8],
     ) -> Step {
+        self.sql_prepared_under(runtime, statement, arg, "").await
+    }
+
+    /// `SET STATEMENT var = value … FOR <statement>`, the statement starting at byte `inner` of
+    /// `sql` being one the session runs itself: an `EXECUTE` runs its statement with the same
+    /// `SET STATEMENT … FOR` in front, so the variables hold for it, as on MariaDB.
+    pub(crate) async fn sql_prepared_under_set_statement(
+        &mut self,
+        runtime: &Runtime,
+        sql: &str,
+        inner: usize,
+    ) -> Step {
+        let (prefix, body) = sql.split_at(inner);
+        match sql_prepared_statement(body, self.syntax) {
+            Some(
+                statement @ (SqlPrepared::Execute { .. } | SqlPrepared::ExecuteImmediate { .. }),
+            ) => {
+                self.sql_prepared_under(runtime, statement, body.as_bytes(), prefix)
+                    .await
+            }
+            _ => {
+                let e = RouteError::NotSupported(
+                    "SET STATEMENT … FOR PREPARE or DEALLOCATE PREPARE is not supported by shardgate: the variables would hold for no statement it runs; SET them around it".into(),
+                );
+                self.send_error(ClientError::from(&e)).await
+            }
+        }
+    }
+
+    /// [`Session::sql_prepared`], the statement an EXECUTE runs written after `prefix` (a
+    /// `SET STATEMENT … FOR`, or nothing).
+    async fn sql_prepared_under(
+        &mut self,
+        runtime: &Runtime,
+        statement: SqlPrepared,
+        arg: &[u8],
+        prefix: &str,
+    ) -> Step {
         match statement {
             SqlPrepared::Malformed => self.malformed(runtime, arg).await,
             SqlPrepared::Prepare { name, source } => self.sql_prepare(runtime, name, source).await,
@@ -62,7 +102,8 @@ impl Session {
                     return self.send_error(e).await;
                 };
                 let (text, placeholders) = (named.text.clone(), named.placeholders.clone());
-                self.sql_execute(runtime, &text, &placeholders, &args).await
+                self.sql_execute(runtime, prefix, &text, &placeholders, &args)
+                    .await
             }
             SqlPrepared::ExecuteImmediate { source, args } => {
                 let text = match self.checked_text(runtime, &source).await {
@@ -71,7 +112,8 @@ impl Session {
                 };
                 let placeholders =
                     interpolate::placeholders(text.as_bytes(), self.no_backslash_escapes());
-                self.sql_execute(runtime, &text, &placeholders, &args).await
+                self.sql_execute(runtime, prefix, &text, &placeholders, &args)
+                    .await
             }
             SqlPrepared::Deallocate { name } => match self.statements.named.0.remove(&name.key) {
                 Some(_) => self.send_ok(0, 0).await,
@@ -143,10 +185,11 @@ impl Session {
         }
     }
 
-    /// Runs prepared `text` with `args` written in for its `placeholders`.
+    /// Runs prepared `text` with `args` written in for its `placeholders`, after `prefix`.
     async fn sql_execute(
         &mut self,
         runtime: &Runtime,
+        prefix: &str,
         text: &str,
         placeholders: &[usize],
         args: &[String],
@@ -162,11 +205,15 @@ impl Session {
         if sql_prepared_statement(&statement, self.syntax).is_some() {
             return self.send_error(crate::errors::not_preparable()).await;
         }
+        let statement = format!("{prefix}{statement}");
         if !args.is_empty() {
             if let Ok(plan) = plan_sql(&statement, &runtime.topology, self.syntax) {
                 if matches!(plan.route, Route::Shard(_)) && plan.rewritten.is_none() {
                     // The server runs it as a prepared statement: its answer is the server's.
-                    let immediate = execute_immediate(text, args, self.no_backslash_escapes());
+                    let immediate = format!(
+                        "{prefix}{}",
+                        execute_immediate(text, args, self.no_backslash_escapes())
+                    );
                     if let Err(e) = self.begin_statement(&plan, statement.as_bytes(), true) {
                         return self.send_error(e).await;
                     }
@@ -215,18 +262,26 @@ async fn check_text(
     conn: &mut BackendConn,
     source: &PrepareSource,
 ) -> Result<Result<String, ServerErr>, BackendError> {
+    conn.vars_fingerprint = crate::state::DIRTY;
     let text = match source {
         PrepareSource::Text(text) => text.clone(),
         PrepareSource::Expression(expression) => {
+            // The server's own PREPARE of the expression first: its refusal is the answer (a
+            // string not valid in the connection's character set, a subquery), which the text
+            // read back below, converted for the client, would no longer show. The reset
+            // before the connection serves anyone again drops the statement.
+            let check = format!("PREPARE shardgate_check FROM ({expression})");
+            if let Err(e) = expect_ok(conn, Command::COM_QUERY, check.as_bytes()).await {
+                return match e.server_error() {
+                    Some(refused) => Ok(Err(refused.clone())),
+                    None => Err(e),
+                };
+            }
             // NULL reads as the word, as in MariaDB (which then reports a syntax error near 'NULL').
             let sql = format!("SELECT COALESCE(({expression}), 'NULL') LIMIT 1");
-            match evaluate(conn, sql.as_bytes()).await? {
-                Ok(text) => text,
-                Err(refused) => return Ok(Err(refused)),
-            }
+            return evaluate(conn, sql.as_bytes()).await;
         }
     };
-    conn.vars_fingerprint = crate::state::DIRTY;
     Ok(match conn.prepare_check(text.as_bytes()).await? {
         Some(refused) => Err(refused),
         None => Ok(text),

@@ -129,7 +129,7 @@ impl Session {
         if kind == StatementKind::Ddl && self.pins.txn.is_some() {
             // DDL commits the open transaction (MariaDB did so on this shard): the others commit
             // too, as on one server.
-            if let Err(e) = self.commit_others(runtime, shard).await {
+            if let Err(e) = self.commit_others(runtime, Some(shard)).await {
                 self.forwarded(result, &pool).await?;
                 return self.send_error(e).await.map(|()| None);
             }
@@ -237,15 +237,16 @@ impl Session {
     }
 
     /// Commits the open transaction on its shards other than `except` (where MariaDB committed
-    /// it implicitly), and ends it.
-    async fn commit_others(
+    /// it implicitly), and ends it. With no `except`: the commit MariaDB does before a
+    /// statement that commits implicitly (DDL) which the proxy runs on several shards.
+    pub(crate) async fn commit_others(
         &mut self,
         runtime: &Runtime,
-        except: ShardId,
+        except: Option<ShardId>,
     ) -> Result<(), ClientError> {
         let joined = self.pins.txn.take().map(|t| t.joined).unwrap_or_default();
         let mut failure = None;
-        for shard in joined.into_iter().filter(|s| *s != except) {
+        for shard in joined.into_iter().filter(|s| Some(*s) != except) {
             let conn = self.pins.conn(shard).expect("joined shards are pinned");
             if let Err(e) = expect_ok(conn, Command::COM_QUERY, b"COMMIT").await {
                 conn.broken = true;

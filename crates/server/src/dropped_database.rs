@@ -1,0 +1,42 @@
+//! `DROP DATABASE` of the session's current database. MariaDB leaves such a session without a
+//! database, flags the OK with SERVER_STATUS_DB_DROPPED (the `mariadb` client then asks which
+//! database it is in) and reports the change to clients that track the session's schema. A
+//! backend connection cannot be taken back to "no database", so the session goes back to the
+//! `[backend] database`, as a login that names none does, and its clients are told so.
+
+use shardgate_protocol::packets::{schema_change, OkInfo};
+use shardgate_protocol::{CapabilityFlags, StatusFlags};
+
+use crate::runtime::Runtime;
+use crate::session::{Session, Step};
+
+impl Session {
+    /// Answers a DDL that dropped the session's current database (a backend flagged its OK
+    /// with SERVER_STATUS_DB_DROPPED): the session is in the `[backend] database` now.
+    pub(crate) async fn send_database_dropped(
+        &mut self,
+        runtime: &Runtime,
+        affected_rows: u64,
+        warnings: u16,
+    ) -> Step {
+        self.state
+            .database
+            .clone_from(&runtime.topology.backend.database);
+        self.slot.set_database(&self.state.database);
+        let session_state = match self
+            .capabilities
+            .contains(CapabilityFlags::CLIENT_SESSION_TRACK)
+        {
+            true => schema_change(self.state.database.as_bytes()),
+            false => Vec::new(),
+        };
+        self.write_ok(OkInfo {
+            affected_rows,
+            warnings,
+            status: StatusFlags::SERVER_STATUS_DB_DROPPED,
+            session_state,
+            ..OkInfo::default()
+        })
+        .await
+    }
+}

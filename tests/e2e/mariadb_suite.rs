@@ -1,0 +1,338 @@
+//! Differences MariaDB's own test suite (`tests/mtr/`) found between the server and the proxy,
+//! each as the class of statements it stands for: a stored program under `SET STATEMENT … FOR`,
+//! DDL for every shard inside a transaction, statements the proxy refuses that MariaDB cannot
+//! read either, the types of the values the proxy writes in for `ROW_COUNT()` and the like, and
+//! `LAST_INSERT_ID()` after a failed INSERT.
+
+use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
+
+use crate::common::{rows, server_error, TestEnv};
+
+/// The length and flags of each column of a text query's result, as the server describes them.
+async fn column_types(conn: &mut Conn, sql: &str) -> Vec<(u32, u16)> {
+    let result = conn.query_iter(sql).await.unwrap();
+    let columns = result
+        .columns()
+        .unwrap()
+        .iter()
+        .map(|c| (c.column_length(), c.flags().bits()))
+        .collect();
+    drop(result.drop_result().await);
+    columns
+}
+
+/// A stored program written after `SET STATEMENT … FOR` holds `;` of its own: the text is one
+/// statement, as MariaDB reads it (it was cut at its first `;`, a syntax error).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_program_under_set_statement_stays_whole() {
+    let env = TestEnv::start(1, 0).await;
+    let mut conn = env.connect().await;
+    conn.query_drop(
+        "SET STATEMENT sql_mode = '' FOR CREATE PROCEDURE two_selects() BEGIN SELECT 1; SELECT 2; END",
+    )
+    .await
+    .unwrap();
+    let mode: Vec<String> = conn
+        .query(
+            "SELECT sql_mode FROM information_schema.ROUTINES WHERE ROUTINE_NAME = 'two_selects'",
+        )
+        .await
+        .unwrap();
+    assert_eq!(mode, [""], "created under the statement's sql_mode");
+    let mut result = conn.query_iter("CALL two_selects()").await.unwrap();
+    let first: Vec<i64> = result.collect().await.unwrap();
+    let second: Vec<i64> = result.collect().await.unwrap();
+    drop(result);
+    assert_eq!((first, second), (vec![1], vec![2]));
+    env.stop().await;
+}
+
+/// DDL the proxy runs on every shard commits the open transaction first, as MariaDB commits it
+/// before any DDL (it was refused with 1235, and `mariadb-test`'s cleanup `DROP DATABASE`
+/// under `autocommit = 0` failed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ddl_for_every_shard_commits_the_open_transaction() {
+    let env = TestEnv::start(2, 0).await;
+    let mut conn = env.connect().await;
+    conn.query_drop("SET autocommit = 0").await.unwrap();
+    conn.query_drop("INSERT INTO users (id, name) VALUES (7, 'kept')")
+        .await
+        .unwrap();
+    conn.query_drop("CREATE DATABASE made_in_a_transaction")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(&mut conn, "SELECT @@in_transaction").await,
+        [[Some("0".into())]]
+    );
+    conn.query_drop("ROLLBACK").await.unwrap();
+    // Committed before the DDL: the ROLLBACK had nothing left to undo.
+    let mut direct = env.connect_primary(env.shard_of("users", 7)).await;
+    let names: Vec<String> = direct
+        .query("SELECT name FROM users WHERE id = 7")
+        .await
+        .unwrap();
+    assert_eq!(names, ["kept"]);
+    for shard in 0..2 {
+        let mut direct = env.connect_primary(shard).await;
+        let found: Vec<String> = direct
+            .query("SHOW DATABASES LIKE 'made_in_a_transaction'")
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 1, "shard {shard}");
+    }
+    env.stop().await;
+}
+
+/// A statement the proxy would refuse that MariaDB's parser rejects gets MariaDB's own syntax
+/// error (1064), as a server answers it, not the proxy's 1235.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_statement_mariadb_cannot_read_gets_its_syntax_error() {
+    let env = TestEnv::start(1, 0).await;
+    let mut conn = env.connect().await;
+    let (code, state, message) = server_error(conn.query_drop("set option option=1").await);
+    assert_eq!((code, state.as_str()), (1064, "42000"), "{message}");
+    assert!(message.contains("near 'option=1'"), "{message}");
+    // Valid MariaDB SQL the proxy does not run still gets the proxy's reason.
+    let (code, _, message) = server_error(conn.query_drop("SET PASSWORD = PASSWORD('x')").await);
+    assert_eq!(code, 1235, "{message}");
+    env.stop().await;
+}
+
+/// The values the proxy writes in for `ROW_COUNT()`, `FOUND_ROWS()` and `@@warning_count` are
+/// typed as MariaDB types the functions: clients (and `mariadb-test --enable_metadata`) see the
+/// same column lengths and flags as from the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn values_written_in_for_the_previous_statement_have_the_servers_column_types() {
+    let env = TestEnv::start(1, 0).await;
+    let sql = "SELECT ROW_COUNT(), FOUND_ROWS(), @@warning_count, @@error_count";
+    let mut proxied = env.connect().await;
+    let mut direct = env.connect_primary(0).await;
+    let through_proxy = column_types(&mut proxied, sql).await;
+    let from_server = column_types(&mut direct, sql).await;
+    assert_eq!(through_proxy, from_server);
+    // And the values still compute as the functions' (not as the text around them).
+    assert_eq!(
+        rows(&mut proxied, "SELECT @@warning_count % 3, ROW_COUNT() % 3").await,
+        [[Some("0".into()), Some("-1".into())]]
+    );
+    env.stop().await;
+}
+
+/// A one-row INSERT that fails, or one MariaDB refuses before writing a row, leaves
+/// `LAST_INSERT_ID()` as it was, on MariaDB as through the proxy (which refused to read it,
+/// 1235, after any failed INSERT).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn last_insert_id_is_known_after_an_insert_that_wrote_no_row() {
+    let env = TestEnv::start(1, 0).await;
+    let mut conn = env.connect().await;
+    conn.query_drop(
+        "CREATE TABLE tiny_ids (i TINYINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY)",
+    )
+    .await
+    .unwrap();
+    conn.query_drop("INSERT INTO tiny_ids SET i = 254")
+        .await
+        .unwrap();
+    conn.query_drop("INSERT INTO tiny_ids SET i = NULL")
+        .await
+        .unwrap();
+    let last = || "SELECT LAST_INSERT_ID()";
+    assert_eq!(rows(&mut conn, last()).await, [[Some("255".into())]]);
+    let (code, _, _) = server_error(conn.query_drop("INSERT INTO tiny_ids SET i = 254").await);
+    assert_eq!(code, 1062);
+    assert_eq!(rows(&mut conn, last()).await, [[Some("255".into())]]);
+    let (code, _, _) = server_error(conn.query_drop("INSERT INTO tiny_ids VALUES (NULL)").await);
+    assert_eq!(code, 167, "out of range for the column");
+    assert_eq!(rows(&mut conn, last()).await, [[Some("255".into())]]);
+    // Several rows, refused before any is written (an unknown column).
+    let (code, _, _) = server_error(
+        conn.query_drop("INSERT INTO tiny_ids (nope) VALUES (1), (2)")
+            .await,
+    );
+    assert_eq!(code, 1054);
+    assert_eq!(rows(&mut conn, last()).await, [[Some("255".into())]]);
+    // A negative id given explicitly: its OK reports it as 2^64 - 1, LAST_INSERT_ID() keeps
+    // the last generated one.
+    conn.query_drop("CREATE TABLE signed_ids (a INT AUTO_INCREMENT PRIMARY KEY)")
+        .await
+        .unwrap();
+    conn.query_drop("INSERT INTO signed_ids VALUES (NULL)")
+        .await
+        .unwrap();
+    conn.query_drop("INSERT INTO signed_ids VALUES (-1)")
+        .await
+        .unwrap();
+    assert_eq!(rows(&mut conn, last()).await, [[Some("1".into())]]);
+    env.stop().await;
+}
+
+/// `SET STATEMENT … FOR EXECUTE` runs the prepared statement under the variables, for that
+/// statement only (it was refused, 1235, as an EXECUTE has no plan of its own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_statement_for_execute_runs_the_prepared_statement_under_its_variables() {
+    let env = TestEnv::start(1, 0).await;
+    let mut conn = env.connect().await;
+    let mode = rows(&mut conn, "SELECT @@sql_mode").await;
+    conn.query_drop("PREPARE mode_and FROM 'SELECT @@sql_mode, ?'")
+        .await
+        .unwrap();
+    conn.query_drop("PREPARE mode FROM 'SELECT @@sql_mode'")
+        .await
+        .unwrap();
+    let cases = [
+        (
+            "SET STATEMENT sql_mode = 'ANSI_QUOTES' FOR EXECUTE mode_and USING 5",
+            vec![Some("ANSI_QUOTES".into()), Some("5".into())],
+        ),
+        (
+            "SET STATEMENT sql_mode = 'PIPES_AS_CONCAT' FOR EXECUTE mode",
+            vec![Some("PIPES_AS_CONCAT".into())],
+        ),
+        (
+            "SET STATEMENT sql_mode = '' FOR EXECUTE IMMEDIATE 'SELECT @@sql_mode, ?' USING 'x'",
+            vec![Some(String::new()), Some("x".into())],
+        ),
+    ];
+    for (sql, want) in cases {
+        assert_eq!(rows(&mut conn, sql).await, [want], "{sql}");
+    }
+    assert_eq!(
+        rows(&mut conn, "SELECT @@sql_mode").await,
+        mode,
+        "for one statement only"
+    );
+    env.stop().await;
+}
+
+/// `SHOW WARNINGS`, which the proxy answers itself, is a statement that answers rows: it leaves
+/// `ROW_COUNT()` at -1, as on the server (it kept the previous statement's count; clients such as
+/// `mariadb-test` run it after every statement that raised warnings).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn show_warnings_leaves_row_count_at_minus_one() {
+    let env = TestEnv::start(1, 0).await;
+    let mut conn = env.connect().await;
+    conn.query_drop("CREATE TABLE once (a INT PRIMARY KEY)")
+        .await
+        .unwrap();
+    conn.query_drop("INSERT IGNORE INTO once VALUES (1), (1), (2)")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(&mut conn, "SELECT ROW_COUNT()").await,
+        [[Some("2".into())]]
+    );
+    conn.query_drop("INSERT IGNORE INTO once VALUES (1), (3)")
+        .await
+        .unwrap();
+    let warnings = rows(&mut conn, "SHOW WARNINGS").await;
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(
+        rows(&mut conn, "SELECT ROW_COUNT()").await,
+        [[Some("-1".into())]]
+    );
+    env.stop().await;
+}
+
+/// `DROP DATABASE` of the session's current database: the OK says so
+/// (SERVER_STATUS_DB_DROPPED), and the session goes on in the `[backend] database`, as after a
+/// login naming none (it kept the dropped name, which its connections no longer had).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_current_database_leaves_the_session_usable() {
+    let env = TestEnv::start(2, 0).await;
+    let mut conn = env.connect().await;
+    conn.query_drop("CREATE DATABASE doomed").await.unwrap();
+    conn.query_drop("USE doomed").await.unwrap();
+    conn.query_drop("DROP DATABASE doomed").await.unwrap();
+    assert_eq!(
+        rows(&mut conn, "SELECT DATABASE()").await,
+        [[Some(shardgate_sandbox::DATABASE.to_owned())]]
+    );
+    conn.query_drop("CREATE TABLE after_drop (a INT)")
+        .await
+        .unwrap();
+    conn.query_drop("DROP TABLE after_drop").await.unwrap();
+    env.stop().await;
+}
+
+/// `SET optimizer_switch = 'flag=on'` changes one flag and keeps the others: the session keeps
+/// the value the server computed, so another shard's connection gets every flag the session
+/// set, not only the last SET's (the suite's `mrr` tests lost `mrr=on` that way).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flag_set_variables_keep_every_flag_on_other_connections() {
+    let env = TestEnv::start(2, 0).await;
+    let id = (1..).find(|id| env.shard_of("users", *id) == 1).unwrap();
+    let mut conn = env.connect().await;
+    conn.query_drop(format!("INSERT INTO users (id, name) VALUES ({id}, 'x')"))
+        .await
+        .unwrap();
+    conn.query_drop("SET optimizer_switch = 'mrr=on'")
+        .await
+        .unwrap();
+    conn.query_drop("SET optimizer_switch = 'rowid_filter=off'")
+        .await
+        .unwrap();
+    let switch: Vec<String> = conn
+        .query(format!(
+            "SELECT @@optimizer_switch FROM users WHERE id = {id}"
+        ))
+        .await
+        .unwrap();
+    let flags: Vec<&str> = switch[0].split(',').collect();
+    assert!(flags.contains(&"mrr=on"), "{flags:?}");
+    assert!(flags.contains(&"rowid_filter=off"), "{flags:?}");
+    env.stop().await;
+}
+
+/// `PREPARE … FROM <expression>` is checked by the server's own PREPARE of the expression, so
+/// its refusals are the server's: a subquery there gets 1970 (the proxy evaluated the
+/// expression first, then prepared its value: a syntax error, or the table's error).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prepare_from_an_expression_is_refused_as_the_server_refuses_it() {
+    let env = TestEnv::start(1, 0).await;
+    let mut conn = env.connect().await;
+    conn.query_drop("CREATE TABLE prepared_from (a INT)")
+        .await
+        .unwrap();
+    let (code, state, message) = server_error(
+        conn.query_drop("PREPARE s FROM (1 IN (SELECT a FROM prepared_from))")
+            .await,
+    );
+    assert_eq!((code, state.as_str()), (1970, "42000"), "{message}");
+    // An expression the server accepts still prepares its value.
+    conn.query_drop("SET @text = 'SELECT 7'").await.unwrap();
+    conn.query_drop("PREPARE s FROM @text").await.unwrap();
+    assert_eq!(rows(&mut conn, "EXECUTE s").await, [[Some("7".into())]]);
+    env.stop().await;
+}
+
+/// `INSERT … SELECT` and `CREATE TABLE … SELECT` set `FOUND_ROWS()` to the rows their SELECT
+/// found, which the client never sees: the session reads it on the connection that ran them
+/// (it kept the previous SELECT's count).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn found_rows_after_writes_of_selected_rows_is_the_servers() {
+    let env = TestEnv::start(1, 0).await;
+    let mut conn = env.connect().await;
+    conn.query_drop("CREATE TABLE found_src (a INT)")
+        .await
+        .unwrap();
+    conn.query_drop("INSERT INTO found_src VALUES (1), (2), (3)")
+        .await
+        .unwrap();
+    conn.query_drop("CREATE TABLE found_dst (a INT)")
+        .await
+        .unwrap();
+    let found = "SELECT FOUND_ROWS()";
+    rows(&mut conn, "SELECT 1").await;
+    conn.query_drop("INSERT INTO found_dst SELECT a FROM found_src")
+        .await
+        .unwrap();
+    assert_eq!(rows(&mut conn, found).await, [[Some("3".into())]]);
+    rows(&mut conn, "SELECT 1").await;
+    conn.query_drop("CREATE TABLE found_copy AS SELECT a FROM found_dst WHERE a > 1")
+        .await
+        .unwrap();
+    assert_eq!(rows(&mut conn, found).await, [[Some("2".into())]]);
+    env.stop().await;
+}
