@@ -54,8 +54,23 @@ async fn no_open_transactions(env: &TestEnv, how: &str) {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // What holds them, for the diagnosis: the transactions and their connections' threads.
+    let mut held = Vec::new();
+    for shard in 0..env.sandbox.shards().len() {
+        let mut direct = env.connect_primary(shard).await;
+        let rows: Vec<(u64, String, String, Option<String>, String, String)> = direct
+            .query(
+                "SELECT t.trx_mysql_thread_id, t.trx_state, CAST(t.trx_started AS CHAR), \
+                 t.trx_query, COALESCE(p.COMMAND, '?'), COALESCE(p.USER, '?') \
+                 FROM information_schema.INNODB_TRX t \
+                 LEFT JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id",
+            )
+            .await
+            .unwrap();
+        held.push((shard, rows));
+    }
     panic!(
-        "{how}: transactions left open on the primaries: {:?}",
+        "{how}: transactions left open on the primaries: {:?}; held by {held:?}",
         open_transactions(env).await
     );
 }

@@ -448,7 +448,7 @@ SELECT COUNT(*) FROM orders WHERE user_id IN (1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12
 @ordered @ci=0 SELECT o.status, COUNT(*), AVG(o.amount) FROM users u JOIN orders o ON o.user_id = u.id WHERE u.score > 500 GROUP BY o.status ORDER BY o.status
 @ordered SELECT u.flag, SUM(o.qty) AS q FROM users u JOIN orders o ON o.user_id = u.id GROUP BY u.flag HAVING q > 100 ORDER BY q DESC, u.flag
 @ordered SELECT u.flag, COUNT(*) AS n FROM users u JOIN orders o ON o.user_id = u.id GROUP BY u.flag ORDER BY n DESC, u.flag
-SELECT DISTINCT o.status FROM users u JOIN orders o ON o.user_id = u.id
+@ci=0 SELECT DISTINCT o.status FROM users u JOIN orders o ON o.user_id = u.id
 @ordered SELECT DISTINCT u.flag FROM users u JOIN orders o ON o.user_id = u.id WHERE o.amount > 9000 ORDER BY u.flag
 @ordered SELECT u.id, o.id FROM users u JOIN orders o ON o.user_id = u.id WHERE u.id IN (1, 2, 3, 4, 5, 6, 7, 9) ORDER BY o.id
 @ordered SELECT u.id, o.id FROM users u JOIN orders o ON u.id = o.user_id WHERE o.user_id = 11 OR o.user_id = 12 OR o.user_id = 13 ORDER BY o.id
