@@ -11,7 +11,7 @@ use shardgate_flood::{FloodEnv, FloodSpec, Oversize};
 /// A bound on the proxy's peak resident set under the flood (12,100 connections), in MiB.
 /// Measured: 221 MiB (a debug build with jemalloc, 27 MiB before the flood: about 16 KiB per
 /// connection); the bound leaves room for other allocators and builds.
-const RSS_BOUND_MIB: u64 = 400;
+const RSS_BOUND_MIB: u64 = 600;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_proxy_survives_a_flood_of_idle_silent_and_oversized_clients() {
@@ -79,6 +79,7 @@ async fn the_proxy_survives_a_flood_of_idle_silent_and_oversized_clients() {
     );
     assert!(report.probe_storm.count > 0 && report.probe_held.count > 0);
     let peak_mib = report.rss_held.peak / 1024;
+    eprintln!("flood: the proxy's peak RSS {peak_mib} MiB");
     assert!(
         peak_mib < RSS_BOUND_MIB,
         "the proxy's peak RSS {peak_mib} MiB is over {RSS_BOUND_MIB} MiB"

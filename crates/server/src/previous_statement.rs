@@ -45,7 +45,7 @@ impl Session {
         {
             return;
         }
-        match crate::state::query_text(conn, b"SELECT FOUND_ROWS()").await {
+        match crate::state::query_text(conn, b"SELECT FOUND_ROWS() LIMIT 1").await {
             Ok(n) => self.previous.found_rows = n.parse().unwrap_or_default(),
             Err(e) => {
                 tracing::warn!(error = %e, "could not read FOUND_ROWS()");
