@@ -1,8 +1,10 @@
 //! Differences MariaDB's own test suite (`tests/mtr/`) found between the server and the proxy,
-//! each as the class of statements it stands for: a stored program under `SET STATEMENT … FOR`,
-//! DDL for every shard inside a transaction, statements the proxy refuses that MariaDB cannot
-//! read either, the types of the values the proxy writes in for `ROW_COUNT()` and the like, and
-//! `LAST_INSERT_ID()` after a failed INSERT.
+//! each as the class of statements it stands for: a stored program or an EXECUTE under
+//! `SET STATEMENT … FOR`, DDL for every shard inside a transaction, `DROP DATABASE` of the
+//! current database, statements the proxy refuses that MariaDB cannot read either, `PREPARE …
+//! FROM <expression>` and `EXECUTE IMMEDIATE` in an executable comment, `LAST_INSERT_ID()`,
+//! `ROW_COUNT()` and `FOUND_ROWS()` after the statements that set them on the server, the types
+//! of the values the proxy writes in for them, and system variables kept by value.
 
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
@@ -381,5 +383,19 @@ async fn a_system_variable_set_from_a_user_variable_keeps_its_value() {
         .await
         .unwrap();
     assert_eq!(collation, ["utf8mb4_bin"]);
+    env.stop().await;
+}
+
+/// `EXECUTE IMMEDIATE` written inside an executable comment the server runs (what
+/// `mariadb-tzinfo-to-sql` writes) is run by the session like one written plainly (it reached
+/// the planner, which refused it: 1235).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn execute_immediate_inside_an_executable_comment_runs() {
+    let env = TestEnv::start(1, 0).await;
+    let mut conn = env.connect().await;
+    assert_eq!(
+        rows(&mut conn, "/*M!100602 EXECUTE IMMEDIATE 'SELECT 5' */").await,
+        [[Some("5".into())]]
+    );
     env.stop().await;
 }

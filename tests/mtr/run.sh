@@ -29,6 +29,8 @@ if ! mariadb --no-defaults $ADMIN -N -e "SELECT 1 FROM mtr.saved_global_priv LIM
       sed -e 's/^delimiter ||;/DELIMITER ||/' -e '/^[[:space:]]*--/d' "$M/include/$f.sql"; echo "DELIMITER ;"
     done
     echo "USE mysql;"; cat /usr/share/mysql/mysql_test_data_timezone.sql
+    # as mtr's own bootstrap: no anonymous accounts, no grants on `test` to PUBLIC
+    echo "DELETE FROM mysql.global_priv WHERE user = ''; DELETE FROM mysql.db WHERE user IN ('', 'PUBLIC'); FLUSH PRIVILEGES;"
     echo "CREATE TABLE mtr.saved_global_priv AS SELECT * FROM mysql.global_priv;"; } |
     mariadb --no-defaults $ADMIN || { echo "mtr: loading the mtr database failed" >&2; exit 2; }
 fi
