@@ -1,8 +1,10 @@
 //! Differences MariaDB's own test suite (`tests/mtr/`) found between the server and the proxy,
-//! each as the class of statements it stands for: a stored program under `SET STATEMENT … FOR`,
-//! DDL for every shard inside a transaction, statements the proxy refuses that MariaDB cannot
-//! read either, the types of the values the proxy writes in for `ROW_COUNT()` and the like, and
-//! `LAST_INSERT_ID()` after a failed INSERT.
+//! each as the class of statements it stands for: a stored program or an EXECUTE under
+//! `SET STATEMENT … FOR`, DDL for every shard inside a transaction, `DROP DATABASE` of the
+//! current database, statements the proxy refuses that MariaDB cannot read either, `PREPARE …
+//! FROM <expression>` and `EXECUTE IMMEDIATE` in an executable comment, `LAST_INSERT_ID()`,
+//! `ROW_COUNT()` and `FOUND_ROWS()` after the statements that set them on the server, the types
+//! of the values the proxy writes in for them, and system variables kept by value.
 
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
@@ -153,6 +155,18 @@ async fn last_insert_id_is_known_after_an_insert_that_wrote_no_row() {
     );
     assert_eq!(code, 1054);
     assert_eq!(rows(&mut conn, last()).await, [[Some("255".into())]]);
+    // At most one row from a SELECT of no table, and a failing ON DUPLICATE KEY UPDATE.
+    let (code, _, _) = server_error(
+        conn.query_drop("INSERT INTO tiny_ids SELECT 254 FROM DUAL")
+            .await,
+    );
+    assert_eq!(code, 1062);
+    let (code, _, _) = server_error(
+        conn.query_drop("INSERT INTO tiny_ids VALUES (254) ON DUPLICATE KEY UPDATE i = 255")
+            .await,
+    );
+    assert_eq!(code, 1062);
+    assert_eq!(rows(&mut conn, last()).await, [[Some("255".into())]]);
     // A negative id given explicitly: its OK reports it as 2^64 - 1, LAST_INSERT_ID() keeps
     // the last generated one.
     conn.query_drop("CREATE TABLE signed_ids (a INT AUTO_INCREMENT PRIMARY KEY)")
@@ -300,6 +314,15 @@ async fn prepare_from_an_expression_is_refused_as_the_server_refuses_it() {
             .await,
     );
     assert_eq!((code, state.as_str()), (1970, "42000"), "{message}");
+    let (code, _, message) = server_error(
+        conn.query_drop("EXECUTE IMMEDIATE (1 IN (SELECT a FROM prepared_from))")
+            .await,
+    );
+    assert_eq!(code, 1970, "{message}");
+    assert!(
+        message.starts_with("EXECUTE IMMEDIATE does not support"),
+        "{message}"
+    );
     // An expression the server accepts still prepares its value.
     conn.query_drop("SET @text = 'SELECT 7'").await.unwrap();
     conn.query_drop("PREPARE s FROM @text").await.unwrap();
@@ -334,5 +357,45 @@ async fn found_rows_after_writes_of_selected_rows_is_the_servers() {
         .await
         .unwrap();
     assert_eq!(rows(&mut conn, found).await, [[Some("2".into())]]);
+    env.stop().await;
+}
+
+/// `SET collation_connection = @saved` is kept by the value it gave, not as the text naming a
+/// user variable: replayed on another connection after `@saved` changed (or before it is
+/// set there), the text set NULL and failed with 1231.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_system_variable_set_from_a_user_variable_keeps_its_value() {
+    let env = TestEnv::start(2, 0).await;
+    let id = (1..).find(|id| env.shard_of("users", *id) == 1).unwrap();
+    let mut conn = env.connect().await;
+    conn.query_drop(format!("INSERT INTO users (id, name) VALUES ({id}, 'x')"))
+        .await
+        .unwrap();
+    conn.query_drop("SET @saved = 'utf8mb4_bin'").await.unwrap();
+    conn.query_drop("SET collation_connection = @saved")
+        .await
+        .unwrap();
+    conn.query_drop("SET @saved = NULL").await.unwrap();
+    let collation: Vec<String> = conn
+        .query(format!(
+            "SELECT @@collation_connection FROM users WHERE id = {id}"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(collation, ["utf8mb4_bin"]);
+    env.stop().await;
+}
+
+/// `EXECUTE IMMEDIATE` written inside an executable comment the server runs (what
+/// `mariadb-tzinfo-to-sql` writes) is run by the session like one written plainly (it reached
+/// the planner, which refused it: 1235).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn execute_immediate_inside_an_executable_comment_runs() {
+    let env = TestEnv::start(1, 0).await;
+    let mut conn = env.connect().await;
+    assert_eq!(
+        rows(&mut conn, "/*M!100602 EXECUTE IMMEDIATE 'SELECT 5' */").await,
+        [[Some("5".into())]]
+    );
     env.stop().await;
 }

@@ -29,6 +29,8 @@ if ! mariadb --no-defaults $ADMIN -N -e "SELECT 1 FROM mtr.saved_global_priv LIM
       sed -e 's/^delimiter ||;/DELIMITER ||/' -e '/^[[:space:]]*--/d' "$M/include/$f.sql"; echo "DELIMITER ;"
     done
     echo "USE mysql;"; cat /usr/share/mysql/mysql_test_data_timezone.sql
+    # as mtr's own bootstrap: no anonymous accounts, no grants on `test` to PUBLIC
+    echo "DELETE FROM mysql.global_priv WHERE user = ''; DELETE FROM mysql.db WHERE user IN ('', 'PUBLIC'); FLUSH PRIVILEGES;"
     echo "CREATE TABLE mtr.saved_global_priv AS SELECT * FROM mysql.global_priv;"; } |
     mariadb --no-defaults $ADMIN || { echo "mtr: loading the mtr database failed" >&2; exit 2; }
 fi
@@ -37,8 +39,10 @@ fi
 export PRIV_TABLES="global_priv db tables_priv columns_priv procs_priv proxies_priv roles_mapping"
 for t in $PRIV_TABLES; do echo "CREATE TABLE IF NOT EXISTS mtr.saved_$t AS SELECT * FROM mysql.$t;"; done |
   mariadb --no-defaults $ADMIN || { echo "mtr: saving the privilege tables failed" >&2; exit 2; }
-# files an earlier run's failing tests left behind (a test's SELECT … INTO OUTFILE then fails)
+# files and directories an earlier run's failing tests left behind (a test's SELECT … INTO
+# OUTFILE or mkdir then fails)
 find "$VARDIR/tmp" -maxdepth 1 -type f -delete
+rm -rf "$VARDIR/zoneinfo"
 
 # client folder: the system's clients, with mariadb-test wrapped to clean up before every test
 for f in /usr/bin/*; do ln -sf "$f" "$VARDIR/bin/" 2>/dev/null; done

@@ -30,25 +30,33 @@ pub fn reads_last_insert_id(sql: &[u8]) -> bool {
         })
 }
 
-/// Whether `sql` is an INSERT or REPLACE of exactly one row (`VALUES (…)` with one row, or
-/// `SET …`) without `ON DUPLICATE KEY UPDATE`. When such a statement fails, MariaDB leaves
-/// `LAST_INSERT_ID()` as it was: the function tells the first id generated for a row that was
-/// written, and the one row was not. A statement of several rows (or reading them from a
-/// SELECT) may have written some before failing.
+/// Whether `sql` is an INSERT or REPLACE of at most one row: `VALUES (…)` with one row,
+/// `SET …`, or a SELECT of no table (`SELECT 1, 2 [FROM DUAL]`). When such a statement fails,
+/// MariaDB leaves `LAST_INSERT_ID()` as it was: the function tells the first id generated for
+/// a row that was written, and the one row was not (`ON DUPLICATE KEY UPDATE` included: a
+/// failing update writes nothing either). A statement of several rows may have written some
+/// before failing.
 pub fn inserts_one_row(sql: &str, syntax: crate::Syntax) -> bool {
-    use sqlparser::ast::{SetExpr, Statement};
+    use sqlparser::ast::{SetExpr, Statement, TableFactor};
     let Ok(statements) = crate::lex::parse(sql, syntax) else {
         return false;
     };
     let [Statement::Insert(insert)] = statements.as_slice() else {
         return false;
     };
-    if insert.on.is_some() {
-        return false;
-    }
-    match insert.source.as_deref() {
+    match insert.source.as_deref().map(|q| q.body.as_ref()) {
         None => !insert.assignments.is_empty(),
-        Some(query) => matches!(query.body.as_ref(), SetExpr::Values(v) if v.rows.len() == 1),
+        Some(SetExpr::Values(values)) => values.rows.len() == 1,
+        Some(SetExpr::Select(select)) => match select.from.as_slice() {
+            [] => true,
+            [only] => {
+                only.joins.is_empty()
+                    && matches!(&only.relation, TableFactor::Table { name, .. }
+                        if name.to_string().eq_ignore_ascii_case("dual"))
+            }
+            _ => false,
+        },
+        Some(_) => false,
     }
 }
 
@@ -98,13 +106,16 @@ mod tests {
             "insert into t (a, b) values (NULL, 'x')",
             "INSERT t SET i = 254",
             "REPLACE INTO t VALUES (1, 2)",
+            "INSERT INTO t VALUES (1) ON DUPLICATE KEY UPDATE a = 2",
+            "INSERT t1 SELECT 1, 9, 70 FROM DUAL ON DUPLICATE KEY UPDATE c = c + 1",
+            "INSERT INTO t SELECT 1",
         ] {
             assert!(inserts_one_row(sql, syntax), "{sql}");
         }
         for sql in [
             "INSERT INTO t VALUES (1), (2)",
             "INSERT INTO t SELECT * FROM u",
-            "INSERT INTO t VALUES (1) ON DUPLICATE KEY UPDATE a = 2",
+            "INSERT INTO t SELECT 1 UNION SELECT 2",
             "SELECT 1",
             "INSERT INTO",
         ] {

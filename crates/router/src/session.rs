@@ -139,9 +139,20 @@ fn assign(
     vars.push(SessionVar {
         name: name.to_owned(),
         sql: format!("SET SESSION {name} = {value}"),
-        computed: !matches!(value, Expr::Value(_) | Expr::Identifier(_)) || merges_flags(name),
+        computed: !is_constant(value) || merges_flags(name),
     });
     Ok(Scope::Session)
+}
+
+/// Whether `value` means the same on any connection at any time: a literal or a bare word
+/// (`ON`, `DEFAULT`, a collation's name), not a user variable (`@x`, which a later SET may
+/// change or a fresh connection may not have yet) nor an expression.
+fn is_constant(value: &Expr) -> bool {
+    match value {
+        Expr::Value(_) => true,
+        Expr::Identifier(id) => !id.value.starts_with('@'),
+        _ => false,
+    }
 }
 
 /// Whether `name` is one of MariaDB's flag-set variables, where `SET x = 'flag=on'` changes

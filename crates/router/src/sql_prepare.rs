@@ -62,14 +62,23 @@ pub fn sql_prepared_statement(sql: &str, syntax: Syntax) -> Option<SqlPrepared> 
     ) {
         return None;
     }
-    let word = crate::text::first_word(sql);
-    let candidate = ["prepare", "execute", "deallocate", "drop"]
+    // Past executable comments the server runs (`/*M!100602 EXECUTE IMMEDIATE … */`).
+    let text = match first {
+        b'/' => crate::lex::resolve_comments(sql, syntax),
+        _ => std::borrow::Cow::Borrowed(sql),
+    };
+    let word = crate::text::first_word(&text);
+    let is_drop = word.eq_ignore_ascii_case("drop");
+    let candidate = ["prepare", "execute", "deallocate"]
         .iter()
         .any(|w| word.eq_ignore_ascii_case(w));
-    if !candidate {
+    if !candidate && !is_drop {
         return None;
     }
-    let text = crate::lex::resolve_comments(sql, syntax);
+    let text = match text {
+        std::borrow::Cow::Borrowed(_) => crate::lex::resolve_comments(sql, syntax),
+        resolved => resolved,
+    };
     let Ok(tokens) = crate::lex::tokenize(&text, syntax, true) else {
         return Some(SqlPrepared::Malformed);
     };
@@ -84,10 +93,10 @@ pub fn sql_prepared_statement(sql: &str, syntax: Syntax) -> Option<SqlPrepared> 
         text: &text,
         tokens: &tokens,
     };
-    let parsed = match word.to_ascii_lowercase().as_str() {
-        "drop" if reader.keyword(1, "prepare") => reader.name(2).filter(|_| tokens.len() == 3),
-        "drop" => return None,
-        _ => reader.statement(),
+    let parsed = match is_drop {
+        true if reader.keyword(1, "prepare") => reader.name(2).filter(|_| tokens.len() == 3),
+        true => return None,
+        false => reader.statement(),
     };
     Some(parsed.unwrap_or(SqlPrepared::Malformed))
 }
@@ -232,6 +241,15 @@ impl Reader<'_> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn reads_statements_inside_executable_comments() {
+        let sql = "/*M!100602 EXECUTE IMMEDIATE 'SELECT 1' */";
+        assert!(matches!(
+            sql_prepared_statement(sql, Syntax::default()),
+            Some(SqlPrepared::ExecuteImmediate { .. })
+        ));
+    }
     use super::*;
 
     fn parse(sql: &str) -> Option<SqlPrepared> {

@@ -108,6 +108,12 @@ impl Session {
             SqlPrepared::ExecuteImmediate { source, args } => {
                 let text = match self.checked_text(runtime, &source).await {
                     Ok(text) => text,
+                    // Checked with the server's PREPARE: its ER_SUBQUERIES_NOT_SUPPORTED names
+                    // the statement.
+                    Err(mut e) if e.code == 1970 => {
+                        e.message = e.message.replacen("PREPARE..FROM", "EXECUTE IMMEDIATE", 1);
+                        return self.send_error(e).await;
+                    }
                     Err(e) => return self.send_error(e).await,
                 };
                 let placeholders =
