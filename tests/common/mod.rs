@@ -152,3 +152,13 @@ pub async fn rows(conn: &mut Conn, sql: &str) -> Vec<Vec<Option<String>>> {
         })
         .collect()
 }
+
+/// A `shardgate serve` child process; killed when dropped (also when the test panics).
+pub struct ServeProcess(pub std::process::Child);
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -8,7 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::common::{rows, server_error, TestEnv};
+use crate::common::{rows, server_error, ServeProcess, TestEnv};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts};
 use shardgate_protocol::client_handshake::{login, BackendLogin};
@@ -408,16 +408,6 @@ async fn failed_logins_block_the_client_address_for_host_block_ms() {
     );
     drop(conn);
     env.stop().await;
-}
-
-/// The `shardgate serve` child; killed when dropped (also when the test panics).
-struct ServeProcess(std::process::Child);
-
-impl Drop for ServeProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,7 +12,7 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::common::{rows, server_error, TestEnv};
+use crate::common::{rows, server_error, ServeProcess, TestEnv};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts};
 use shardgate_protocol::client_handshake::{login, BackendLogin};
@@ -364,16 +364,6 @@ async fn an_idle_pooled_connection_to_a_frozen_server_is_found_out_at_checkout()
     assert_eq!(rows(&mut conn, "SELECT 1").await.len(), 1);
     drop(conn);
     env.stop().await;
-}
-
-/// The proxy as a process of its own (its log is the test's subject).
-struct ServeProcess(std::process::Child);
-
-impl Drop for ServeProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
