@@ -399,3 +399,58 @@ async fn execute_immediate_inside_an_executable_comment_runs() {
     );
     env.stop().await;
 }
+
+/// After a SELECT with an offset MariaDB's `FOUND_ROWS()` counts the rows the offset skipped
+/// (`LIMIT 5, 3` over 10 rows: 8; over 6 rows: 6), and after a UNION every row of the union
+/// before its LIMIT: on one shard the count is read on the connection, over a scatter the
+/// merge counts it. (The proxy used to answer the rows returned: 3, 1.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn found_rows_after_an_offset_or_a_union_counts_as_the_server_does() {
+    let env = TestEnv::start(2, 0).await;
+    let mut conn = env.connect().await;
+    let values: Vec<String> = (1..=10).map(|id| format!("({id}, 'u{id}')")).collect();
+    conn.query_drop(format!(
+        "INSERT INTO users (id, name) VALUES {}",
+        values.join(", ")
+    ))
+    .await
+    .unwrap();
+    conn.query_drop("CREATE TABLE paged (a INT)").await.unwrap();
+    conn.query_drop("INSERT INTO paged SELECT seq FROM seq_1_to_10")
+        .await
+        .unwrap();
+    let found = "SELECT FOUND_ROWS()";
+    let cases = [
+        // One shard (an unsharded table on the default shard).
+        ("SELECT a FROM paged ORDER BY a LIMIT 5, 3", "8"),
+        ("SELECT a FROM paged ORDER BY a LIMIT 3 OFFSET 8", "10"),
+        ("SELECT a FROM paged LIMIT 20, 3", "10"),
+        (
+            "SELECT a FROM paged WHERE a < 4 UNION SELECT a FROM paged WHERE a > 8 LIMIT 1",
+            "5",
+        ),
+        ("SELECT a FROM paged LIMIT 3", "3"),
+        // A scatter: the merge skips the offset.
+        ("SELECT id FROM users ORDER BY id LIMIT 5, 3", "8"),
+        ("SELECT id FROM users ORDER BY id LIMIT 8, 3", "10"),
+        ("SELECT id FROM users ORDER BY id LIMIT 3 OFFSET 20", "10"),
+        ("SELECT id FROM users ORDER BY id LIMIT 5, 0", "0"),
+        ("SELECT id FROM users ORDER BY id LIMIT 3", "3"),
+    ];
+    for (select, expected) in cases {
+        rows(&mut conn, select).await;
+        assert_eq!(
+            rows(&mut conn, found).await,
+            [[Some(expected.into())]],
+            "{select}"
+        );
+    }
+    // Prepared, with the offset a parameter.
+    let stmt = conn
+        .prep("SELECT a FROM paged ORDER BY a LIMIT ?, ?")
+        .await
+        .unwrap();
+    let _: Vec<i64> = conn.exec(&stmt, (4, 2)).await.unwrap();
+    assert_eq!(rows(&mut conn, found).await, [[Some("6".into())]]);
+    env.stop().await;
+}

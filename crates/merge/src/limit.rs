@@ -62,6 +62,11 @@ impl RowOperator for Limit {
     fn is_done(&self) -> bool {
         Limit::is_done(self)
     }
+
+    /// MariaDB counts the skipped rows too: `LIMIT 5, 3` over 10 rows finds 8, over 6 rows 6.
+    fn found_rows(&self) -> Option<u64> {
+        Some(self.skipped + self.passed)
+    }
 }
 
 #[cfg(test)]
@@ -82,5 +87,25 @@ mod tests {
         assert!(!all.is_done());
         assert_eq!(Limit::shard_limit(10, Some(5)), Some(15));
         assert_eq!(Limit::shard_limit(u64::MAX, Some(5)), Some(u64::MAX));
+    }
+
+    #[test]
+    fn counts_found_rows_as_mariadb_does() {
+        let found = |offset, count, rows: i32| {
+            let mut l = Limit::new(offset, count);
+            for i in 0..rows {
+                if l.is_done() {
+                    break;
+                }
+                l.offer(i);
+            }
+            RowOperator::found_rows(&l)
+        };
+        // Figures from MariaDB 10.11: `SELECT … LIMIT o, n; SELECT FOUND_ROWS()`.
+        assert_eq!(found(5, Some(3), 10), Some(8));
+        assert_eq!(found(20, Some(3), 10), Some(10));
+        assert_eq!(found(8, Some(3), 10), Some(10));
+        assert_eq!(found(0, Some(3), 10), Some(3));
+        assert_eq!(found(5, Some(0), 10), Some(0));
     }
 }

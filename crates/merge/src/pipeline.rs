@@ -25,6 +25,12 @@ pub trait RowOperator: Send {
     fn is_done(&self) -> bool {
         false
     }
+
+    /// The rows MariaDB's `FOUND_ROWS()` counts for the statement, where this operator knows
+    /// it (a `LIMIT`: the rows it skipped and passed).
+    fn found_rows(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Operators applied in order, each one's output the next one's input.
@@ -89,6 +95,10 @@ impl RowOperator for Pipeline {
 
     fn is_done(&self) -> bool {
         self.ops.iter().any(|op| op.is_done())
+    }
+
+    fn found_rows(&self) -> Option<u64> {
+        self.ops.iter().find_map(|op| op.found_rows())
     }
 }
 

@@ -16,7 +16,20 @@ pub enum SelectKind {
     #[default]
     No,
     Plain,
+    /// A SELECT that may have an offset (`LIMIT o, n`, `OFFSET`) or a set operation (`UNION`,
+    /// `INTERSECT`, `EXCEPT`): MariaDB counts the rows an offset skipped, and every row of a
+    /// set operation's result before its `LIMIT`, so `FOUND_ROWS()` is not the rows returned.
+    /// One connection's answer is read back from it; a scatter's is counted by its merge.
+    Paged,
     CountedOnConnection,
+}
+
+impl SelectKind {
+    /// Whether `FOUND_ROWS()` is read back from the connection that ran a single-shard
+    /// statement.
+    pub fn read_on_connection(self) -> bool {
+        matches!(self, SelectKind::Paged | SelectKind::CountedOnConnection)
+    }
 }
 
 /// The statement's traits (see the module).
@@ -89,10 +102,29 @@ fn select_kind(text: &[u8], syntax: Syntax) -> SelectKind {
                 .get(at - 3..at - 3 + CALC.len())
                 .is_some_and(|w| w.eq_ignore_ascii_case(CALC))
     });
-    match calc {
-        true => SelectKind::CountedOnConnection,
-        false => SelectKind::Plain,
+    if calc {
+        SelectKind::CountedOnConnection
+    } else if may_be_paged(text) {
+        SelectKind::Paged
+    } else {
+        SelectKind::Plain
     }
+}
+
+/// Whether a SELECT's text may hold an offset or a set operation (see [`SelectKind::Paged`]).
+/// A word inside a name or a string is a false positive, which costs only a read-back.
+fn may_be_paged(text: &[u8]) -> bool {
+    let has = |word: &[u8]| {
+        text.windows(word.len())
+            .any(|w| w.eq_ignore_ascii_case(word))
+    };
+    if has(b"union") || has(b"intersect") || has(b"except") || has(b"offset") {
+        return true;
+    }
+    // `LIMIT offset, count`: a comma after a LIMIT.
+    text.windows(5)
+        .position(|w| w.eq_ignore_ascii_case(b"limit"))
+        .is_some_and(|at| memchr::memchr(b',', &text[at..]).is_some())
 }
 
 /// Whether the statement text begins (after spaces and comments) with INSERT or REPLACE, or
@@ -127,6 +159,21 @@ mod tests {
             SelectKind::CountedOnConnection
         );
         assert_eq!(traits("(SELECT 1)").select, SelectKind::Plain);
+        assert_eq!(
+            traits("SELECT a, b FROM t LIMIT 3").select,
+            SelectKind::Plain
+        );
+        for paged in [
+            "SELECT a FROM t LIMIT 5, 3",
+            "select a from t limit 3 OFFSET 5",
+            "SELECT a FROM t LIMIT ?, ?",
+            "SELECT a FROM t UNION SELECT b FROM u",
+            "(SELECT a FROM t) intersect (SELECT b FROM u) LIMIT 1",
+            "SELECT a FROM t EXCEPT SELECT b FROM u",
+            "SELECT * FROM (SELECT a FROM t LIMIT 1, 1) d",
+        ] {
+            assert_eq!(traits(paged).select, SelectKind::Paged, "{paged}");
+        }
         assert_eq!(traits("UPDATE t SET a = 1").select, SelectKind::No);
         assert_eq!(traits("SHOW TABLES").select, SelectKind::No);
         assert_eq!(

@@ -172,7 +172,7 @@ fn limit_of(sql: &str) -> (usize, usize) {
 
 impl Session {
     /// Keeps what the statement that ended with `finish` on `conn` raised.
-    /// Also `FOUND_ROWS()` after a `SQL_CALC_FOUND_ROWS` SELECT (read on the same connection).
+    /// Also `FOUND_ROWS()` where it is not the rows returned (read on the same connection).
     pub(crate) async fn keep_diagnostics(&mut self, conn: &mut BackendConn, finish: &Finish) {
         // Checked here first: most answers raise nothing and are no SQL_CALC_FOUND_ROWS.
         if raised(finish) {
@@ -181,7 +181,7 @@ impl Session {
                 self.diagnostics_read = true;
             }
         }
-        if self.statement_select == shardgate_router::SelectKind::CountedOnConnection {
+        if self.statement_select.read_on_connection() {
             self.read_found_rows(conn, finish).await;
         }
     }

@@ -26,7 +26,9 @@ impl Session {
                 rows: Some(rows), ..
             } => {
                 self.previous.row_count = -1;
-                if self.statement_select == SelectKind::Plain {
+                // A paged SELECT whose count was not read back on its connection (the proxy
+                // answered it): its rows are the best count there is.
+                if matches!(self.statement_select, SelectKind::Plain | SelectKind::Paged) {
                     self.previous.found_rows = *rows;
                 }
             }
@@ -37,12 +39,10 @@ impl Session {
         }
     }
 
-    /// After a statement that counts `FOUND_ROWS()` on its connection (`conn`): the count
-    /// MariaDB kept there.
+    /// After a statement whose `FOUND_ROWS()` is not its rows (`SelectKind::read_on_connection`),
+    /// run on `conn`: the count MariaDB kept there.
     pub(crate) async fn read_found_rows(&mut self, conn: &mut BackendConn, finish: &Finish) {
-        if self.statement_select != SelectKind::CountedOnConnection
-            || !matches!(finish, Finish::Ok { .. })
-        {
+        if !self.statement_select.read_on_connection() || !matches!(finish, Finish::Ok { .. }) {
             return;
         }
         match crate::state::query_text(conn, b"SELECT FOUND_ROWS() LIMIT 1").await {

@@ -526,8 +526,12 @@ impl Session {
                     self.diagnostics_read = true;
                 }
                 self.previous.row_count = -1;
-                if self.statement_select == shardgate_router::SelectKind::Plain {
-                    self.previous.found_rows = sent;
+                if matches!(
+                    self.statement_select,
+                    shardgate_router::SelectKind::Plain | shardgate_router::SelectKind::Paged
+                ) {
+                    // With an offset, MariaDB counts the rows it skipped too.
+                    self.previous.found_rows = output.pipeline.found_rows().unwrap_or(sent);
                 }
                 let end = packets::result_terminator(self.capabilities, self.status(), warnings);
                 self.client.queue_packet(&end);
