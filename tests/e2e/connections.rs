@@ -517,6 +517,34 @@ async fn kill_connection_closes_a_session_for_its_owner_or_an_admin() {
     env.stop().await;
 }
 
+/// MariaDB evaluates a KILL's expression (`KILL @id`, `KILL (SELECT …)`): the proxy has it
+/// evaluated in the session's state and kills the session it names (it used to refuse: 1235).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_takes_an_expression_as_mariadb_does() {
+    let env = TestEnv::start(2, 0).await;
+    let mut killer = env.connect().await;
+    let mut victim = env.connect().await;
+    killer
+        .query_drop(format!("SET @victim = {}", victim.id()))
+        .await
+        .unwrap();
+    killer.query_drop("KILL (@victim + 0)").await.unwrap();
+    assert!(victim.query_drop("SELECT 1").await.is_err());
+    // The test of MariaDB's own suite (sp-bugs): an id of 0 names no thread.
+    let unknown = killer
+        .query_drop("KILL  (('x' IN ( SELECT 1)) MOD 44)")
+        .await;
+    assert_eq!(
+        server_error(unknown),
+        (1094, "HY000".into(), "Unknown thread id: 0".into())
+    );
+    // The server's own error for an expression it cannot evaluate.
+    let bad = killer.query_drop("KILL no_such_column").await;
+    assert_eq!(server_error(bad).0, 1054);
+    killer.query_drop("SELECT 1").await.unwrap();
+    env.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wait_timeout_closes_idle_client_connections() {
     let env = TestEnv::start_with(2, 0, ADMIN_AND_OTHER).await;

@@ -388,6 +388,79 @@ async fn a_broken_file_is_rejected_and_the_old_topology_keeps_serving() {
     env.stop().await;
 }
 
+/// A shard added to a consistent-hash ring gives it part of every ring table's keys: rows
+/// already written would be looked for on the new shard and not found. Such a reload is
+/// refused, naming the table and what would move, while the table has rows; once it is empty
+/// (or for a table that never had any) the new placement is applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_that_would_strand_rows_is_refused_until_the_table_is_empty() {
+    let tables =
+        "[[tables]]\nname = \"accounts\"\nshard_key = \"id\"\nstrategy = \"consistent_hash\"\n\
+                  [[tables]]\nname = \"drafts\"\nshard_key = \"id\"\nstrategy = \"hash_mod\"\n";
+    let env = TestEnv::start_rendered(3, 0, |sandbox, listen| {
+        render(sandbox, listen, 2, false, tables)
+    })
+    .await;
+    for shard in env.sandbox.shards() {
+        for table in ["accounts", "drafts"] {
+            let sql = format!("CREATE TABLE {table} (id BIGINT PRIMARY KEY, v INT)");
+            (env.sandbox)
+                .exec_in(&shard.primary, shardgate_sandbox::DATABASE, &sql)
+                .await
+                .unwrap();
+        }
+    }
+    let mut conn = env.connect().await;
+    let values: Vec<String> = (1..=200).map(|id| format!("({id}, {id})")).collect();
+    conn.query_drop(format!("INSERT INTO accounts VALUES {}", values.join(", ")))
+        .await
+        .unwrap();
+
+    let listen = format!("127.0.0.1:{}", env.port);
+    write_atomically(
+        &env.config_path,
+        &render(&env.sandbox, &listen, 3, false, tables),
+    );
+    let problems = env.proxy.reload_from(&env.config_path).await.unwrap_err();
+    let problems: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    let problem = &problems[0];
+    assert!(
+        problem.contains("tables.accounts: `accounts`: ")
+            && problem.contains("ring arcs")
+            && problem.contains("would change shard")
+            && problem.contains("has rows (on s0, s1)"),
+        "{problem}"
+    );
+    assert_eq!(env.proxy.runtime().version, 1, "the old topology serves");
+    let found: Vec<i64> = conn
+        .query("SELECT id FROM accounts WHERE id IN (1, 100, 200) ORDER BY id")
+        .await
+        .unwrap();
+    assert_eq!(found, [1, 100, 200]);
+
+    // Emptied, the table may move (drafts, empty all along, moved nothing to check).
+    conn.query_drop("DELETE FROM accounts").await.unwrap();
+    let outcome = env.proxy.reload_from(&env.config_path).await.unwrap();
+    assert_eq!(outcome.version, 2);
+    conn.query_drop(format!("INSERT INTO accounts VALUES {}", values.join(", ")))
+        .await
+        .unwrap();
+    let on_s2 = count(
+        &env.sandbox,
+        &env.sandbox.shards()[2].primary,
+        &format!(
+            "SELECT COUNT(*) FROM {}.accounts",
+            shardgate_sandbox::DATABASE
+        ),
+    )
+    .await;
+    assert!(on_s2 > 0, "the new shard owns part of the ring");
+    let all: Vec<i64> = conn.query("SELECT id FROM accounts").await.unwrap();
+    assert_eq!(all.len(), 200);
+    env.stop().await;
+}
+
 /// The `shardgate serve` child; killed when dropped (also when the test panics).
 struct Proxy(Child);
 
@@ -511,10 +584,21 @@ async fn sighup_reloads_the_binary_and_a_removed_replica_loses_its_connections()
         .unwrap();
     conn.exec_drop(&insert_7, ()).await.unwrap();
     assert!(events_on(&sandbox, &s0.primary, 7).await);
+    // The new file moves `events` off s0: a reload that would strand its rows is refused.
+    conn.query_drop("DELETE FROM events").await.unwrap();
 
     // SAFETY: kill(2) on our own child's pid.
     assert_eq!(unsafe { libc::kill(proxy.0.id() as i32, libc::SIGHUP) }, 0);
     let since = Instant::now();
+    // No write until the new file serves: a row written to s0 meanwhile would be stranded, and
+    // the reload refused for it.
+    let log = sandbox.dir().join("proxy.log");
+    while !std::fs::read_to_string(&log)
+        .unwrap()
+        .contains("config reloaded")
+    {
+        pause(since, "the reload is applied").await;
+    }
     for id in 100.. {
         let insert = format!("INSERT INTO events (id, task) VALUES ({id}, 0)");
         conn.query_drop(insert).await.unwrap();
@@ -523,7 +607,7 @@ async fn sighup_reloads_the_binary_and_a_removed_replica_loses_its_connections()
         }
         pause(since, "rows route to s1 after SIGHUP").await;
     }
-    // On s0 this would be a duplicate key.
+    // Planned again: it goes to s1 now.
     conn.exec_drop(&insert_7, ()).await.unwrap();
     assert!(events_on(&sandbox, &s1.primary, 7).await);
     while proxy_connections(&sandbox, replica, "").await > 0 {

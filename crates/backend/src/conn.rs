@@ -143,6 +143,15 @@ impl Lease {
     pub fn held(&self) -> bool {
         self.leases.load(Ordering::SeqCst) == self.at
     }
+
+    /// If this is a snapshot of `conn`, moves it to `conn`'s current checkout and says so.
+    pub fn follow(&mut self, conn: &BackendConn) -> bool {
+        if !Arc::ptr_eq(&self.leases, &conn.leases) {
+            return false;
+        }
+        self.at = conn.leases.load(Ordering::SeqCst);
+        true
+    }
 }
 
 /// The start of a query's answer, read by [`BackendConn::query_rows`].

@@ -7,6 +7,7 @@ mod address;
 mod auto_increment;
 mod document;
 mod error;
+mod placement_change;
 mod schema;
 mod topology;
 mod validate;
@@ -15,6 +16,7 @@ use std::path::Path;
 
 pub use auto_increment::MAX_SEQUENCE_CACHE;
 pub use error::{ConfigError, ConfigErrors};
+pub use placement_change::{placement_changes, Change, PlacementChange};
 pub use topology::*;
 pub use validate::MAX_VIRTUAL_NODES;
 

@@ -9,12 +9,14 @@
 mod error;
 mod hash_mod;
 pub mod key;
+mod ownership;
 mod range;
 mod ring;
 
 pub use error::RingError;
 pub use hash_mod::hash_mod;
 pub use key::{hash_key, parse_integer, IntText};
+pub use ownership::{key_moves, KeyMoves};
 pub use range::{KeyRange, RangeMap};
 pub use ring::{HashRing, DEFAULT_VIRTUAL_NODES};
 

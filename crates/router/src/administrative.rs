@@ -12,7 +12,7 @@ use sqlparser::tokenizer::Token;
 use crate::{Plan, Route, RouteError, StatementKind, Syntax};
 
 /// `KILL [HARD | SOFT] [CONNECTION | QUERY] target`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Kill {
     /// `KILL QUERY`: only the statement the session runs; the session goes on.
     pub query_only: bool,
@@ -20,12 +20,15 @@ pub struct Kill {
 }
 
 /// Whose session a `KILL` names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KillTarget {
     /// A connection id as the proxy gave it (handshake, `CONNECTION_ID()`, `SHOW PROCESSLIST`).
     Id(u64),
     /// `CONNECTION_ID()`: the session that runs the KILL.
     Own,
+    /// Any other expression, which MariaDB evaluates (`KILL (@id)`, `KILL 1 + 1`): its value
+    /// is the id.
+    Expression(String),
 }
 
 /// The privilege MariaDB names when an account without it runs account management.
@@ -168,22 +171,26 @@ fn parse_kill(sql: &str, syntax: Syntax) -> Result<Kill, RouteError> {
             "KILL USER through shardgate is not supported: kill the user's connections by id (SHOW PROCESSLIST lists them)",
         ));
     }
-    let target = match tokens.next() {
-        Some(Token::Number(n, _)) => n.parse().ok().map(KillTarget::Id),
-        Some(Token::SingleQuotedString(s)) => s.trim().parse().ok().map(KillTarget::Id),
-        Some(Token::Word(w)) if w.value.eq_ignore_ascii_case("connection_id") => {
-            let call = [tokens.next(), tokens.next()];
-            matches!(call, [Some(Token::LParen), Some(Token::RParen)]).then_some(KillTarget::Own)
-        }
-        _ => None,
-    };
-    let ends = tokens.all(|t| t == Token::SemiColon);
-    match target {
-        Some(target) if ends => Ok(Kill { query_only, target }),
-        _ => Err(unsupported(
-            "KILL through shardgate takes a connection id written as a number (or CONNECTION_ID()): KILL [CONNECTION | QUERY] <id>",
-        )),
+    let mut rest: Vec<Token> = tokens.collect();
+    while rest.last() == Some(&Token::SemiColon) {
+        rest.pop();
     }
+    let is_own = |t: &[Token]| matches!(t, [Token::Word(w), Token::LParen, Token::RParen] if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("connection_id"));
+    let target = match rest.as_slice() {
+        [] => return Err(RouteError::Syntax("KILL needs a connection id".into())),
+        [Token::Number(n, _)] if n.parse::<u64>().is_ok() => {
+            KillTarget::Id(n.parse().expect("checked"))
+        }
+        [Token::SingleQuotedString(s)] if s.trim().parse::<u64>().is_ok() => {
+            KillTarget::Id(s.trim().parse().expect("checked"))
+        }
+        own if is_own(own) => KillTarget::Own,
+        several if several.contains(&Token::SemiColon) => {
+            return Err(RouteError::Syntax("KILL takes one expression".into()))
+        }
+        expression => KillTarget::Expression(expression.iter().map(|t| format!("{t} ")).collect()),
+    };
+    Ok(Kill { query_only, target })
 }
 
 /// The leading words of a statement, skipping white space and comments; stops at the first
@@ -274,20 +281,32 @@ mod tests {
     }
 
     #[test]
+    fn leaves_an_expression_to_the_server() {
+        let expression = |sql: &str| match route(sql) {
+            Route::Kill(Kill {
+                target: KillTarget::Expression(e),
+                ..
+            }) => e,
+            other => panic!("{sql}: {other:?}"),
+        };
+        assert_eq!(expression("KILL 1+1"), "1 + 1 ");
+        assert_eq!(expression("KILL QUERY @id;"), "@id ");
+        assert_eq!(
+            expression("KILL (('x' IN ( SELECT 1)) MOD 44)"),
+            "( ( 'x' IN ( SELECT 1 ) ) MOD 44 ) "
+        );
+        assert_eq!(expression("KILL 5 6"), "5 6 ");
+    }
+
+    #[test]
     fn refuses_the_kill_forms_it_cannot_honour() {
-        for sql in [
-            "KILL QUERY ID 12",
-            "KILL USER app",
-            "KILL 1+1",
-            "KILL @id",
-            "KILL",
-            "KILL 5 6",
-        ] {
+        for sql in ["KILL QUERY ID 12", "KILL USER app"] {
             assert!(
                 matches!(plan(sql), Some(Err(RouteError::NotSupported(_)))),
                 "{sql}"
             );
         }
+        assert!(matches!(plan("KILL"), Some(Err(RouteError::Syntax(_)))));
     }
 
     #[test]

@@ -30,6 +30,7 @@ mod sql_prepare;
 mod statement_traits;
 mod syntax;
 mod text;
+pub mod utf8;
 
 pub use administrative::{Kill, KillTarget};
 pub use auto_increment::GeneratedIds;

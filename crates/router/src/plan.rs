@@ -363,9 +363,12 @@ impl fmt::Display for PlanDisplay<'_> {
                 } else {
                     "CONNECTION"
                 };
-                match kill.target {
+                match &kill.target {
                     crate::KillTarget::Id(id) => write!(f, "proxy: KILL {what} {id}")?,
                     crate::KillTarget::Own => write!(f, "proxy: KILL {what} CONNECTION_ID()")?,
+                    crate::KillTarget::Expression(e) => {
+                        write!(f, "proxy: KILL {what} of the id {e}(evaluated on the default shard)")?
+                    }
                 }
             }
             Route::ProcessList { full } => write!(

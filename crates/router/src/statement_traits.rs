@@ -132,7 +132,7 @@ fn may_be_paged(text: &[u8]) -> bool {
 pub fn starts_insert(text: &[u8], syntax: Syntax) -> bool {
     let rest = after_comments(text);
     if starts_with_word(rest, b"set") {
-        let sql = String::from_utf8_lossy(text);
+        let sql = crate::utf8::lossy(text);
         return crate::set_statement_body(&sql, syntax)
             .is_some_and(|body| starts_insert(body.as_bytes(), syntax));
     }

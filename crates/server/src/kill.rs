@@ -37,6 +37,12 @@ impl Session {
         let id = match kill.target {
             KillTarget::Own => u64::from(self.slot.id),
             KillTarget::Id(id) => id,
+            KillTarget::Expression(expression) => {
+                match self.kill_target(runtime, &expression).await {
+                    Ok(id) => id,
+                    Err(e) => return self.send_error(e).await,
+                }
+            }
         };
         let Some(victim) = self.proxy.sessions.get(id) else {
             let e = ClientError::new(1094, b"HY000", format!("Unknown thread id: {id}"));
@@ -67,6 +73,29 @@ impl Session {
         );
         stop_statement(&victim).await;
         self.send_ok(0, 0).await
+    }
+
+    /// The id `expression` stands for, evaluated as MariaDB evaluates a KILL's (an integer;
+    /// NULL is 0), in the session's state on the default shard.
+    async fn kill_target(
+        &mut self,
+        runtime: &Runtime,
+        expression: &str,
+    ) -> Result<u64, ClientError> {
+        let pool = runtime.primary(runtime.topology.default_shard);
+        let sql = format!("SELECT COALESCE(CAST(({expression}) AS UNSIGNED), 0) LIMIT 1");
+        let answer = async {
+            let mut conn = pool.get(self.flavor).await?;
+            self.state.sync(&mut conn).await?;
+            // What the expression may assign stays off other sessions' way.
+            conn.vars_fingerprint = crate::state::DIRTY;
+            crate::sql_prepare::evaluate(&mut conn, sql.as_bytes()).await
+        };
+        match answer.await {
+            Ok(Ok(id)) => Ok(id.parse().unwrap_or_default()),
+            Ok(Err(refused)) => Err(ClientError::from(refused)),
+            Err(e) => Err(ClientError::from(&e)),
+        }
     }
 
     /// COM_PROCESS_KILL (the old `mysql_kill()`): `KILL CONNECTION` of the id in `arg`.

@@ -16,6 +16,7 @@ mod hotspots;
 mod id_blocks;
 mod ids;
 mod instruments;
+mod key_owners;
 mod kill;
 pub mod listener;
 mod login_limits;

@@ -72,7 +72,7 @@ fn unknown_statement(id: u32, command: &str) -> ClientError {
 impl Session {
     pub(crate) async fn stmt_prepare(&mut self, arg: &[u8]) -> Step {
         let runtime = self.proxy.runtime();
-        let sql = String::from_utf8_lossy(arg);
+        let sql = shardgate_router::utf8::lossy(arg);
         if self.statements.by_id.len() >= MAX_STATEMENTS_PER_SESSION {
             let e = ClientError::new(
                 1461,
@@ -190,7 +190,7 @@ impl Session {
         if stmt.planned_for != runtime.version {
             // The new topology may route it elsewhere. One that no longer plans without its
             // values is planned with them, like at PREPARE.
-            let sql = String::from_utf8_lossy(&stmt.sql);
+            let sql = shardgate_router::utf8::lossy(&stmt.sql);
             stmt.plan = plan_sql(&sql, &runtime.topology, self.syntax)
                 .ok()
                 .map(Arc::new);

@@ -61,6 +61,9 @@ impl Proxy {
             Ok(topology) => topology,
             Err(errors) => return Err(self.rejected(errors)),
         };
+        if let Err(errors) = crate::key_owners::keeps_key_owners(&old, &topology, file_name).await {
+            return Err(self.rejected(errors));
+        }
         let ignored = keep_start_up_settings(&old.topology, &mut topology);
         for setting in &ignored {
             tracing::warn!("config reload: {setting} changed; ignored until restart");

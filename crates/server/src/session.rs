@@ -647,7 +647,7 @@ impl Session {
     }
 
     async fn unbounded_statement(&mut self, runtime: Arc<Runtime>, arg: &[u8]) -> Step {
-        let sql = String::from_utf8_lossy(arg);
+        let sql = shardgate_router::utf8::lossy(arg);
         // The proxy's own statements all start with `SHOW` (SQL-level PREPARE's words are
         // looked for as cheaply below): others, nearly all, skip looking for them.
         let head = arg.trim_ascii_start();
@@ -900,7 +900,7 @@ impl Session {
             Route::Use(db) => self.use_database(db.clone()).await,
             Route::Set { vars, autocommit } => self.set(runtime, vars, *autocommit, text).await,
             Route::Transaction(cmd) => self.transaction(runtime, cmd, text).await,
-            Route::Kill(kill) => self.kill(runtime, *kill).await,
+            Route::Kill(kill) => self.kill(runtime, kill.clone()).await,
             Route::ProcessList { full } => self.process_list(runtime, *full, binary).await,
             Route::EveryPrimary { privilege } => {
                 self.on_every_primary(runtime, plan.kind, privilege, text)

@@ -462,14 +462,24 @@ impl Registration {
     /// Notes a backend connection the session just checked out, for `KILL` (connections it no
     /// longer holds are dropped from the list).
     pub(crate) fn hold(&self, conn: &PooledConn) {
-        let running = Running {
-            pool: conn.pool().clone(),
-            thread_id: conn.thread_id(),
-            lease: conn.lease(),
-        };
         let mut shared = self.slot.shared.lock().expect("slot lock");
-        shared.backends.retain(|r| r.lease.held());
-        shared.backends.push(running);
+        // A pool lends its most recently returned connection first: most often the one the
+        // session held last, whose entry then follows this checkout (no new entry to build).
+        let mut known = false;
+        shared.backends.retain_mut(|r| match r.lease.follow(conn) {
+            true => {
+                known = true;
+                true
+            }
+            false => r.lease.held(),
+        });
+        if !known {
+            shared.backends.push(Running {
+                pool: conn.pool().clone(),
+                thread_id: conn.thread_id(),
+                lease: conn.lease(),
+            });
+        }
     }
 
     pub(crate) fn set_database(&self, database: &str) {

@@ -295,7 +295,7 @@ async fn check_text(
 }
 
 /// The one value a one-row query answers, or the server's error.
-async fn evaluate(
+pub(crate) async fn evaluate(
     conn: &mut BackendConn,
     sql: &[u8],
 ) -> Result<Result<String, ServerErr>, BackendError> {
@@ -303,7 +303,7 @@ async fn evaluate(
         conn.broken = true;
         BackendError::Protocol {
             endpoint: conn.endpoint().to_owned(),
-            source: ProtocolError::malformed("unexpected answer evaluating PREPARE … FROM"),
+            source: ProtocolError::malformed("unexpected answer evaluating an expression"),
         }
     };
     match conn.query_rows(sql).await? {

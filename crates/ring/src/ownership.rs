@@ -1,0 +1,339 @@
+//! Which keys change owner when a table's sharder changes: the check that keeps a reload from
+//! silently stranding rows (a key whose owner changes is looked for on a shard that does not
+//! hold its row).
+//!
+//! Owners are compared by shard name, so a shard appended to the list moves nothing by its
+//! position; what moves is what the sharding function gives to another shard.
+
+use crate::{HashRing, KeyRange, RangeMap, ShardId, Sharder};
+
+/// What a change of sharder moves, in the units of its strategy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyMoves {
+    /// Share of the key space (of the hash space for hash strategies) that changes owner, 0–1.
+    pub share: f64,
+    /// How many units change owner: ring arcs, hash residues, or key ranges.
+    pub units: u64,
+    /// How many units the old and new placements cut the key space into.
+    pub of_units: u64,
+    /// What a unit is (`ring arcs`, `hash residues`, `key ranges`, or `keys` when the strategy
+    /// changes).
+    pub unit: &'static str,
+}
+
+impl KeyMoves {
+    /// Nothing changes owner.
+    pub fn none(&self) -> bool {
+        self.units == 0
+    }
+}
+
+impl std::fmt::Display for KeyMoves {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} of {} {} ({:.1}% of the keys)",
+            self.units,
+            self.of_units,
+            self.unit,
+            self.share * 100.0
+        )
+    }
+}
+
+/// What moves when the sharder `old` over shards named `old_names` becomes `new` over
+/// `new_names` (a `ShardId` indexes its own list).
+pub fn key_moves(old: &Sharder, old_names: &[&str], new: &Sharder, new_names: &[&str]) -> KeyMoves {
+    let old_owner = |id: ShardId| old_names.get(id).copied();
+    let new_owner = |id: ShardId| new_names.get(id).copied();
+    match (old, new) {
+        (Sharder::ConsistentHash(a), Sharder::ConsistentHash(b)) => {
+            ring_moves(a, b, |x, y| old_owner(x) != new_owner(y))
+        }
+        (Sharder::HashMod { shards: n }, Sharder::HashMod { shards: m }) => {
+            residue_moves(*n, *m, |x, y| old_owner(x) != new_owner(y))
+        }
+        (Sharder::Range(a), Sharder::Range(b)) => {
+            range_moves(a, b, |x, y| old_owner(x) != new_owner(y))
+        }
+        // Another sharding function: any key may land anywhere.
+        _ => KeyMoves {
+            share: 1.0,
+            units: 1,
+            of_units: 1,
+            unit: "keys (the sharding strategy changes)",
+        },
+    }
+}
+
+/// Arcs of the ring between consecutive points of either ring: every hash in an arc has one
+/// owner on each ring (the owner of the first point at or after the arc's end).
+fn ring_moves(a: &HashRing, b: &HashRing, differ: impl Fn(ShardId, ShardId) -> bool) -> KeyMoves {
+    let mut bounds: Vec<u64> = a.points().chain(b.points()).map(|(p, _)| p).collect();
+    bounds.sort_unstable();
+    bounds.dedup();
+    let (mut moved, mut units) = (0u128, 0u64);
+    for (i, &end) in bounds.iter().enumerate() {
+        let (Ok(x), Ok(y)) = (a.shard_for_hash(end), b.shard_for_hash(end)) else {
+            continue;
+        };
+        if differ(x, y) {
+            // The arc (previous bound, end]; the first one wraps around from the last bound.
+            let start = if i == 0 {
+                bounds[bounds.len() - 1]
+            } else {
+                bounds[i - 1]
+            };
+            let length = match end.wrapping_sub(start) {
+                0 => 1u128 << 64, // one point only: the whole ring
+                n => u128::from(n),
+            };
+            moved += length;
+            units += 1;
+        }
+    }
+    KeyMoves {
+        share: moved as f64 / (1u128 << 64) as f64,
+        units,
+        of_units: bounds.len() as u64,
+        unit: "ring arcs",
+    }
+}
+
+/// Residues modulo lcm(n, m): a hash `h` goes to `h % n` before and `h % m` after, both fixed
+/// by `h % lcm`.
+fn residue_moves(n: usize, m: usize, differ: impl Fn(ShardId, ShardId) -> bool) -> KeyMoves {
+    if n == 0 || m == 0 {
+        return KeyMoves {
+            share: 1.0,
+            units: 1,
+            of_units: 1,
+            unit: "hash residues",
+        };
+    }
+    let lcm = n / gcd(n, m) * m;
+    let units = (0..lcm).filter(|r| differ(r % n, r % m)).count() as u64;
+    KeyMoves {
+        share: units as f64 / lcm as f64,
+        units,
+        of_units: lcm as u64,
+        unit: "hash residues",
+    }
+}
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+/// The key space cut at every bound of either map; a piece moves when its owner differs, or
+/// when it had an owner and has none now (its rows could no longer be reached).
+fn range_moves(a: &RangeMap, b: &RangeMap, differ: impl Fn(ShardId, ShardId) -> bool) -> KeyMoves {
+    let mut cuts: Vec<i128> = (a.ranges().iter().chain(b.ranges()))
+        .flat_map(|r| [r.start, r.end])
+        .flatten()
+        .collect();
+    cuts.sort_unstable();
+    cuts.dedup();
+    // Pieces: (-inf, c0), [c0, c1), …, [cn, +inf).
+    let mut pieces: Vec<KeyRange> = Vec::with_capacity(cuts.len() + 1);
+    let mut start = None;
+    for &cut in &cuts {
+        pieces.push(KeyRange {
+            start,
+            end: Some(cut),
+            shard: 0,
+        });
+        start = Some(cut);
+    }
+    pieces.push(KeyRange {
+        start,
+        end: None,
+        shard: 0,
+    });
+    let owner = |map: &RangeMap, piece: &KeyRange| {
+        // Every key of a piece has one owner in each map; its first key tells which.
+        let probe = piece.start.or(piece.end.map(|e| e - 1))?;
+        map.shard_for_value(probe).ok()
+    };
+    let (mut units, mut of_units, mut moved, mut total) = (0u64, 0u64, 0f64, 0f64);
+    for piece in &pieces {
+        let (was, now) = (owner(a, piece), owner(b, piece));
+        if was.is_none() && now.is_none() {
+            continue;
+        }
+        of_units += 1;
+        let width = match (piece.start, piece.end) {
+            (Some(s), Some(e)) => (e - s) as f64,
+            _ => f64::INFINITY,
+        };
+        let moves = match (was, now) {
+            (Some(x), Some(y)) => differ(x, y),
+            (Some(_), None) => true,
+            _ => false,
+        };
+        if was.is_some() {
+            total += width;
+        }
+        if moves {
+            units += 1;
+            moved += width;
+        }
+    }
+    let share = if units == 0 {
+        0.0
+    } else if moved.is_infinite() {
+        0.5 // an unbounded piece moves: a share of an infinite key space, said as half
+    } else {
+        (moved / total).min(1.0)
+    };
+    KeyMoves {
+        share,
+        units,
+        of_units,
+        unit: "key ranges",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::KeyValue;
+    use proptest::prelude::*;
+
+    fn ring(names: &[&str]) -> Sharder {
+        Sharder::ConsistentHash(HashRing::new(names, 64))
+    }
+
+    /// The share of `keys` sample keys whose owner's name changes.
+    fn sampled(old: &Sharder, on: &[&str], new: &Sharder, nn: &[&str], keys: i128) -> f64 {
+        let moved = (0..keys)
+            .filter(|k| {
+                let key = KeyValue::Int(*k);
+                let a = old.shard_for(&key, true).ok().map(|i| on[i]);
+                let b = new.shard_for(&key, true).ok().map(|i| nn[i]);
+                a != b
+            })
+            .count();
+        moved as f64 / keys as f64
+    }
+
+    #[test]
+    fn the_same_ring_moves_nothing_and_a_reordered_list_neither() {
+        let moves = key_moves(
+            &ring(&["a", "b"]),
+            &["a", "b"],
+            &ring(&["a", "b"]),
+            &["a", "b"],
+        );
+        assert!(moves.none(), "{moves}");
+        // Points are placed by name, so the order of the list does not matter.
+        let moves = key_moves(
+            &ring(&["a", "b"]),
+            &["a", "b"],
+            &ring(&["b", "a"]),
+            &["b", "a"],
+        );
+        assert!(moves.none(), "{moves}");
+    }
+
+    #[test]
+    fn a_shard_added_to_a_ring_takes_about_its_share() {
+        let (on, nn) = (["a", "b", "c"], ["a", "b", "c", "d"]);
+        let (old, new) = (ring(&on), ring(&nn));
+        let moves = key_moves(&old, &on, &new, &nn);
+        assert!(!moves.none());
+        assert!((0.1..0.4).contains(&moves.share), "{moves}");
+        let sample = sampled(&old, &on, &new, &nn, 20_000);
+        assert!(
+            (moves.share - sample).abs() < 0.02,
+            "{moves} vs sampled {sample}"
+        );
+    }
+
+    #[test]
+    fn hash_mod_residues_are_counted_exactly() {
+        let moves = key_moves(
+            &Sharder::HashMod { shards: 2 },
+            &["a", "b"],
+            &Sharder::HashMod { shards: 3 },
+            &["a", "b", "c"],
+        );
+        // Residues mod 6: 0→a/a, 1→b/b, 2→a/c, 3→b/a, 4→a/b, 5→b/c: four of six move.
+        assert_eq!((moves.units, moves.of_units), (4, 6));
+        let same = key_moves(
+            &Sharder::HashMod { shards: 2 },
+            &["a", "b"],
+            &Sharder::HashMod { shards: 2 },
+            &["a", "b"],
+        );
+        assert!(same.none());
+        // A renamed shard in place moves its keys.
+        let renamed = key_moves(
+            &Sharder::HashMod { shards: 2 },
+            &["a", "b"],
+            &Sharder::HashMod { shards: 2 },
+            &["a", "x"],
+        );
+        assert_eq!((renamed.units, renamed.of_units), (1, 2));
+    }
+
+    fn ranges(spec: &[(Option<i128>, Option<i128>, ShardId)]) -> Sharder {
+        let list = spec
+            .iter()
+            .map(|&(start, end, shard)| KeyRange { start, end, shard })
+            .collect();
+        Sharder::Range(RangeMap::new(list).unwrap())
+    }
+
+    #[test]
+    fn ranges_that_change_owner_or_lose_it_move() {
+        let old = ranges(&[(None, Some(100), 0), (Some(100), None, 1)]);
+        // A new shard takes [100, 200) from b: one piece moves.
+        let split = ranges(&[
+            (None, Some(100), 0),
+            (Some(100), Some(200), 2),
+            (Some(200), None, 1),
+        ]);
+        let moves = key_moves(&old, &["a", "b"], &split, &["a", "b", "c"]);
+        assert_eq!(moves.units, 1, "{moves}");
+        // The same ranges over an appended shard list: nothing moves.
+        let same = ranges(&[(None, Some(100), 0), (Some(100), None, 1)]);
+        assert!(key_moves(&old, &["a", "b"], &same, &["a", "b", "c"]).none());
+        // Keys that lose their owner move too (to nowhere).
+        let shrunk = ranges(&[(None, Some(100), 0), (Some(100), Some(500), 1)]);
+        let moves = key_moves(&old, &["a", "b"], &shrunk, &["a", "b"]);
+        assert_eq!(moves.units, 1, "{moves}");
+        // Keys that gain one move nothing (no row could be there).
+        assert!(key_moves(&shrunk, &["a", "b"], &old, &["a", "b"]).none());
+    }
+
+    #[test]
+    fn a_change_of_strategy_moves_everything() {
+        let moves = key_moves(
+            &ring(&["a"]),
+            &["a"],
+            &Sharder::HashMod { shards: 1 },
+            &["a"],
+        );
+        assert_eq!(moves.share, 1.0);
+    }
+
+    proptest! {
+        /// Nothing that keeps every key's owner is reported as a move, and a reported share
+        /// agrees with sampled keys.
+        #[test]
+        fn ring_moves_agree_with_sampled_keys(before in 1usize..5, after in 1usize..6) {
+            let names = ["s0", "s1", "s2", "s3", "s4", "s5"];
+            let (on, nn) = (&names[..before], &names[..after]);
+            let (old, new) = (ring(on), ring(nn));
+            let moves = key_moves(&old, on, &new, nn);
+            let sample = sampled(&old, on, &new, nn, 5_000);
+            prop_assert_eq!(moves.none(), before == after);
+            prop_assert!((moves.share - sample).abs() < 0.05, "{} vs sampled {}", moves, sample);
+        }
+    }
+}
