@@ -16,7 +16,7 @@ use std::path::Path;
 
 pub use auto_increment::MAX_SEQUENCE_CACHE;
 pub use error::{ConfigError, ConfigErrors};
-pub use placement_change::{placement_changes, Change, PlacementChange};
+pub use placement_change::{placement_changes, Change, PlacementChange, Placements};
 pub use topology::*;
 pub use validate::MAX_VIRTUAL_NODES;
 

@@ -1,20 +1,85 @@
-//! What a new topology changes in where existing rows are looked for: the tables whose keys
-//! would change owner. A reload that changes them must not strand rows (a key's row stays on
-//! the shard that owned it, while the proxy looks for it on the new owner).
+//! Where existing rows are: each table's placement by shard name, and what a new placement
+//! changes.
+//! A change that makes the proxy look for existing rows on other shards than hold them must
+//! not be applied while the table has rows.
 
-use shardgate_ring::{key_moves, KeyMoves};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use shardgate_ring::{key_moves, KeyMoves, Sharder};
 
 use crate::Topology;
 
-/// One table whose rows would be looked for elsewhere under the new topology.
+/// Every sharded and reference table's placement, and the default shard (where the others
+/// live), by shard name.
+#[derive(Debug, Clone)]
+pub struct Placements {
+    default_shard: String,
+    /// Keyed by lower-cased table name.
+    tables: BTreeMap<String, TablePlacement>,
+}
+
+#[derive(Debug, Clone)]
+struct TablePlacement {
+    /// As written in the config.
+    written: String,
+    how: How,
+}
+
+#[derive(Debug, Clone)]
+enum How {
+    /// `shards[id]` is the name of the sharder's `ShardId` `id`.
+    Sharded {
+        sharder: Arc<Sharder>,
+        shards: Vec<String>,
+    },
+    Reference,
+}
+
+impl Placements {
+    /// The placements `topology` describes.
+    pub fn of(topology: &Topology) -> Placements {
+        let names: Vec<String> = topology.shards.iter().map(|s| s.name.clone()).collect();
+        let mut tables = BTreeMap::new();
+        for (key, rule) in &topology.tables {
+            let how = How::Sharded {
+                sharder: rule.sharder.clone(),
+                shards: names.clone(),
+            };
+            tables.insert(
+                key.clone(),
+                TablePlacement {
+                    written: rule.name.clone(),
+                    how,
+                },
+            );
+        }
+        for key in &topology.reference_tables {
+            tables.insert(
+                key.clone(),
+                TablePlacement {
+                    written: key.clone(),
+                    how: How::Reference,
+                },
+            );
+        }
+        Placements {
+            default_shard: names[topology.default_shard].clone(),
+            tables,
+        }
+    }
+}
+
+/// One table (or the default shard) whose rows would be looked for elsewhere.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlacementChange {
-    /// As written in the new config (or the old one, for a table it no longer names).
-    pub table: String,
+    /// As written in the new config (or the old one, for a table it no longer names); `None`
+    /// for the default shard.
+    pub table: Option<String>,
     pub what: Change,
 }
 
-/// How a table's placement changes.
+/// How a placement changes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
     /// Sharded before and after: these keys change owner.
@@ -25,50 +90,63 @@ pub enum Change {
         was: &'static str,
         now: &'static str,
     },
+    /// The default shard, home of every unsharded table, changes.
+    DefaultShard { was: String, now: String },
 }
 
 impl std::fmt::Display for PlacementChange {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let table = self.table.as_deref().unwrap_or_default();
         match &self.what {
-            Change::KeysMove(moves) => {
-                write!(f, "`{}`: {moves} would change shard", self.table)
-            }
-            Change::Kind { was, now } => {
-                write!(f, "`{}`: it was {was} and would be {now}", self.table)
-            }
+            Change::KeysMove(moves) => write!(f, "`{table}`: {moves} would change shard"),
+            Change::Kind { was, now } => write!(f, "`{table}`: it was {was} and would be {now}"),
+            Change::DefaultShard { was, now } => write!(
+                f,
+                "the default shard would change from {was:?} to {now:?}, and the unsharded tables' rows stay on {was:?}"
+            ),
         }
     }
 }
 
-/// The tables whose rows `new` would look for elsewhere than `old` does, by name.
-pub fn placement_changes(old: &Topology, new: &Topology) -> Vec<PlacementChange> {
-    let old_names: Vec<&str> = old.shards.iter().map(|s| s.name.as_str()).collect();
-    let new_names: Vec<&str> = new.shards.iter().map(|s| s.name.as_str()).collect();
-    let kind = |t: &Topology, name: &str| -> &'static str {
-        if t.tables.contains_key(name) {
-            "sharded"
-        } else if t.reference_tables.contains(name) {
-            "a reference table"
-        } else {
-            "unsharded"
+/// What `new` would look for elsewhere than `old` does.
+pub fn placement_changes(old: &Placements, new: &Placements) -> Vec<PlacementChange> {
+    let mut changes = Vec::new();
+    if old.default_shard != new.default_shard {
+        changes.push(PlacementChange {
+            table: None,
+            what: Change::DefaultShard {
+                was: old.default_shard.clone(),
+                now: new.default_shard.clone(),
+            },
+        });
+    }
+    let kind = |p: &Placements, name: &str| -> &'static str {
+        match p.tables.get(name).map(|t| &t.how) {
+            Some(How::Sharded { .. }) => "sharded",
+            Some(How::Reference) => "a reference table",
+            None => "unsharded",
         }
     };
-    let mut names: Vec<&String> = (old.tables.keys())
-        .chain(new.tables.keys())
-        .chain(&old.reference_tables)
-        .chain(&new.reference_tables)
-        .collect();
+    let mut names: Vec<&String> = old.tables.keys().chain(new.tables.keys()).collect();
     names.sort();
     names.dedup();
-    let mut changes = Vec::new();
     for name in names {
-        let written = |t: &Topology| t.tables.get(name.as_str()).map(|r| r.name.clone());
-        let table = written(new)
-            .or_else(|| written(old))
-            .unwrap_or_else(|| name.clone());
-        match (old.tables.get(name.as_str()), new.tables.get(name.as_str())) {
-            (Some(was), Some(now)) => {
-                let moves = key_moves(&was.sharder, &old_names, &now.sharder, &new_names);
+        let (was, now) = (old.tables.get(name), new.tables.get(name));
+        let table = Some(now.or(was).expect("named by one side").written.clone());
+        match (was.map(|t| &t.how), now.map(|t| &t.how)) {
+            (
+                Some(How::Sharded {
+                    sharder: a,
+                    shards: an,
+                }),
+                Some(How::Sharded {
+                    sharder: b,
+                    shards: bn,
+                }),
+            ) => {
+                let an: Vec<&str> = an.iter().map(String::as_str).collect();
+                let bn: Vec<&str> = bn.iter().map(String::as_str).collect();
+                let moves = key_moves(a, &an, b, &bn);
                 if !moves.none() {
                     changes.push(PlacementChange {
                         table,
@@ -97,6 +175,10 @@ mod tests {
     use super::*;
 
     fn topology(shards: &[&str], tables: &str) -> Topology {
+        crate::parse(&config(shards, tables), "test.toml").unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn config(shards: &[&str], tables: &str) -> String {
         let mut text = String::from(
             "[server]\nlisten = \"127.0.0.1:6033\"\n[backend]\nuser = \"u\"\npassword = \"p\"\ndatabase = \"d\"\n[[users]]\nname = \"app\"\npassword = \"x\"\n",
         );
@@ -107,7 +189,11 @@ mod tests {
             ));
         }
         text.push_str(tables);
-        crate::parse(&text, "test.toml").unwrap_or_else(|e| panic!("{e}"))
+        text
+    }
+
+    fn changes(old: &Topology, new: &Topology) -> Vec<PlacementChange> {
+        placement_changes(&Placements::of(old), &Placements::of(new))
     }
 
     const USERS_RING: &str =
@@ -118,25 +204,24 @@ mod tests {
     #[test]
     fn the_same_placement_changes_nothing() {
         let a = topology(&["s0", "s1"], USERS_RING);
-        assert!(placement_changes(&a, &a).is_empty());
+        assert!(changes(&a, &a).is_empty());
     }
 
     #[test]
     fn a_shard_added_to_a_ring_moves_keys_of_its_tables() {
         let old = topology(&["s0", "s1"], USERS_RING);
         let new = topology(&["s0", "s1", "s2"], USERS_RING);
-        let changes = placement_changes(&old, &new);
-        assert_eq!(changes.len(), 1);
-        assert!(matches!(&changes[0].what, Change::KeysMove(m) if m.units > 0));
+        let found = changes(&old, &new);
+        assert_eq!(found.len(), 1);
+        assert!(matches!(&found[0].what, Change::KeysMove(m) if m.units > 0));
         assert!(
-            changes[0].to_string().starts_with("`users`: "),
+            found[0].to_string().starts_with("`users`: "),
             "{}",
-            changes[0]
+            found[0]
         );
-        // A hash_mod table moves too; a new unsharded world does not care.
         let old = topology(&["s0", "s1"], USERS_MOD);
         let new = topology(&["s0", "s1", "s2"], USERS_MOD);
-        assert_eq!(placement_changes(&old, &new)[0].table, "Users");
+        assert_eq!(changes(&old, &new)[0].table.as_deref(), Some("Users"));
     }
 
     #[test]
@@ -148,7 +233,7 @@ mod tests {
             "[[tables]]\nname = \"users\"\nreference = true\n",
         );
         let kinds = |old: &Topology, new: &Topology| {
-            placement_changes(old, new)
+            changes(old, new)
                 .into_iter()
                 .map(|c| c.what)
                 .collect::<Vec<_>>()
@@ -169,5 +254,23 @@ mod tests {
         );
         assert_eq!(kinds(&unsharded, &reference).len(), 1);
         assert!(kinds(&reference, &unsharded).is_empty());
+    }
+
+    #[test]
+    fn another_default_shard_is_a_change() {
+        let old = topology(&["s0", "s1"], "");
+        let text = format!("default_shard = \"s1\"\n{}", config(&["s0", "s1"], ""));
+        let new = crate::parse(&text, "test.toml").unwrap();
+        let found = changes(&old, &new);
+        assert!(
+            matches!(
+                &found[..],
+                [PlacementChange {
+                    table: None,
+                    what: Change::DefaultShard { .. }
+                }]
+            ),
+            "{found:?}"
+        );
     }
 }

@@ -4,7 +4,7 @@
 //! holds no row on any shard (checked on every primary when the reload is applied).
 
 use shardgate_backend::Flavor;
-use shardgate_config::{placement_changes, ConfigError, ConfigErrors, Topology};
+use shardgate_config::{placement_changes, ConfigError, ConfigErrors, Placements, Topology};
 
 use crate::Runtime;
 
@@ -21,30 +21,29 @@ pub(crate) async fn keeps_key_owners(
         message,
     };
     let mut errors = Vec::new();
-    let (was, now) = (
-        &old.topology.shards[old.topology.default_shard].name,
-        &new.shards[new.default_shard].name,
-    );
-    if was != now {
-        errors.push(problem(
-            "default_shard".into(),
-            format!("the default shard would change from {was:?} to {now:?}: the unsharded tables' rows stay on {was:?} (restart to change it, once they are moved)"),
-        ));
-    }
-    for change in placement_changes(&old.topology, new) {
-        match rows_on(old, &change.table).await {
+    let changes = placement_changes(&Placements::of(&old.topology), &Placements::of(new));
+    for change in changes {
+        let Some(table) = &change.table else {
+            // The unsharded tables are not listed anywhere: their rows cannot be checked.
+            errors.push(problem(
+                "default_shard".into(),
+                format!("{change} (restart to change it, once they are moved)"),
+            ));
+            continue;
+        };
+        match rows_on(old, table).await {
             Ok(shards) if shards.is_empty() => {
-                tracing::info!(table = %change.table, "config reload: {change}; the table is empty on every shard");
+                tracing::info!(%table, "config reload: {change}; the table is empty on every shard");
             }
             Ok(shards) => errors.push(problem(
-                format!("tables.{}", change.table),
+                format!("tables.{table}"),
                 format!(
                     "{change}, and the table has rows (on {}) that would no longer be found: keep its placement until its rows are moved (a reload may change the placement of a table that is empty on every shard)",
                     shards.join(", ")
                 ),
             )),
             Err(e) => errors.push(problem(
-                format!("tables.{}", change.table),
+                format!("tables.{table}"),
                 format!("{change}, and whether the table is empty could not be checked: {e}"),
             )),
         }
