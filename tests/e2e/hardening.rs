@@ -1,8 +1,8 @@
 //! Hostile and careless clients: ones that never finish connecting, declare huge packets, send
 //! parameter types no client library sends, or exceed `max_allowed_packet`; too many
 //! connections (1040) and repeated wrong passwords (1129); accounts stored as
-//! mysql_native_password hashes; the command line used in pipes; and a log at trace level that
-//! holds no password and no literal.
+//! mysql_native_password hashes; the command line used in pipes; a log at trace level that
+//! holds no password and no literal; and the memory every open connection's task holds.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -552,13 +552,14 @@ async fn no_password_and_no_literal_reaches_the_log_at_trace_level() {
 /// statements, multi-statement texts, sequences, COM_CHANGE_USER, COM_STMT_PREPARE) are boxed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_connection_task_stays_small() {
-    const MAX_BYTES: usize = 64 * 1024;
+    const MAX_BYTES: usize = 16 * 1024;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let _client = TcpStream::connect(listener.local_addr().unwrap())
         .await
         .unwrap();
     let (stream, _) = listener.accept().await.unwrap();
-    let text = "[server]\nlisten = \"127.0.0.1:0\"\n[[users]]\nname = \"app\"\npassword = \"app\"\n\
+    let text =
+        "[server]\nlisten = \"127.0.0.1:0\"\n[[users]]\nname = \"app\"\npassword = \"app\"\n\
                 [backend]\nuser = \"u\"\npassword = \"p\"\ndatabase = \"app\"\n\
                 [[shards]]\nname = \"s0\"\nprimary = \"127.0.0.1:9\"\n";
     let topology = shardgate_config::parse(text, "t.toml").expect("a valid config");

@@ -1,6 +1,7 @@
 //! Time bounds that name the right party: `[server] query_timeout_ms` and MariaDB's
 //! `max_statement_time` (per statement and per session) honoured by the proxy itself, against a
-//! primary frozen with SIGSTOP; a statement cut off inside a transaction; a pooled connection to
+//! primary frozen with SIGSTOP (on one shard, on every primary: DDL and keyless writes, and in
+//! prepared executions); a statement cut off inside a transaction; a pooled connection to
 //! a frozen server found out at checkout; a client that stops reading a scatter
 //! (`client_write_timeout_ms`).
 //!
@@ -514,10 +515,17 @@ async fn ddl_and_keyless_writes_on_every_primary_end_at_query_timeout_with_one_f
         );
         assert!(message.contains("shard s1 primary"), "{message}");
     }
-    assert_eq!(columns, ["note"], "the DDL completed on the shard that runs");
+    assert_eq!(
+        columns,
+        ["note"],
+        "the DDL completed on the shard that runs"
+    );
     // The writes were undone on the shard that answered.
     for (_, _, message) in [&delete, &update] {
-        assert!(message.ends_with("no shard kept any of its rows"), "{message}");
+        assert!(
+            message.ends_with("no shard kept any of its rows"),
+            "{message}"
+        );
     }
     assert_eq!(s0_name, vec![vec![Some("a".to_owned())]]);
 

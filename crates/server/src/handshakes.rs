@@ -28,8 +28,5 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    if std::env::var_os("SHARDGATE_INLINE_HANDSHAKES").is_some() {
-        return Some(handshake.await);
-    }
     runtime().spawn(handshake).await.ok()
 }

@@ -242,7 +242,9 @@ impl Session {
                     Err(_) => return Box::pin(self.execute_interpolated(runtime, execution)).await,
                 }
             }
-            _ if params > 0 => return Box::pin(self.execute_interpolated(runtime, execution)).await,
+            _ if params > 0 => {
+                return Box::pin(self.execute_interpolated(runtime, execution)).await
+            }
             // No parameters: the statement's text runs as planned, rows in the binary protocol.
             _ => {
                 let text = plan

@@ -607,7 +607,9 @@ impl Session {
                     self.send_ok(0, 0).await?
                 }
                 c if c == Command::COM_CHANGE_USER as u8 => Box::pin(self.change_user(arg)).await?,
-                c if c == Command::COM_STMT_PREPARE as u8 => Box::pin(self.stmt_prepare(arg)).await?,
+                c if c == Command::COM_STMT_PREPARE as u8 => {
+                    Box::pin(self.stmt_prepare(arg)).await?
+                }
                 c if c == Command::COM_STMT_EXECUTE as u8 => self.stmt_execute(arg).await?,
                 c if c == Command::COM_STMT_SEND_LONG_DATA as u8 => self.stmt_send_long_data(arg),
                 c if c == Command::COM_STMT_RESET as u8 => self.stmt_reset(arg).await?,
@@ -616,7 +618,9 @@ impl Session {
                     let text = b"shardgate: statistics are served on the metrics endpoint";
                     self.client.write_packet(text).await.map_err(End::Client)?
                 }
-                c if c == Command::COM_PROCESS_KILL as u8 => Box::pin(self.process_kill(arg)).await?,
+                c if c == Command::COM_PROCESS_KILL as u8 => {
+                    Box::pin(self.process_kill(arg)).await?
+                }
                 other => self.send_error(unknown_command(other)).await?,
             }
             self.slot.end();
