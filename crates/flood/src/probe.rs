@@ -55,7 +55,6 @@ impl Probe {
         let (started, first) = tokio::sync::oneshot::channel();
         let flag = stop.clone();
         let thread = std::thread::spawn(move || {
-            ahead_of_the_flood();
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -70,17 +69,6 @@ impl Probe {
     pub fn stop(self) -> ProbeOutcome {
         self.stop.store(true, Ordering::Relaxed);
         self.thread.join().expect("the probe thread")
-    }
-}
-
-/// Raises this thread's priority above the flood's (where the process may: as root), so that
-/// on a machine the flood's clients share, the probe's timings wait on the proxy rather than
-/// on the load generator for a CPU. Where it may not, the probe runs as it is.
-fn ahead_of_the_flood() {
-    // SAFETY: setpriority only reads its arguments; on Linux, PRIO_PROCESS with 0 is the calling
-    // thread.
-    unsafe {
-        libc::setpriority(libc::PRIO_PROCESS, 0, -10);
     }
 }
 
