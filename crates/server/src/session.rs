@@ -574,6 +574,8 @@ impl Session {
             };
             let text = crate::sessions::command_text(command, arg, &self.statements);
             self.slot.begin(command, text);
+            // Rarely used, large paths are awaited boxed: every connection's task holds the
+            // largest path awaited inline, idle or not (ARCHITECTURE.md).
             match command {
                 c if c == Command::COM_QUIT as u8 => return Ok(()),
                 c if c == Command::COM_PING as u8 => self.send_ok(0, 0).await?,
@@ -857,6 +859,8 @@ impl Session {
         {
             return Box::pin(self.with_connection_state(runtime, plan, state, text)).await;
         }
+        // Large, rarer routes (several shards, SET, transactions, administration) are awaited
+        // boxed, so that every session does not hold their state machines (ARCHITECTURE.md).
         match &plan.route {
             Route::Shard(shard) => {
                 let work = Work::Command(Command::COM_QUERY, text);
