@@ -1,8 +1,8 @@
 //! Hostile and careless clients: ones that never finish connecting, declare huge packets, send
 //! parameter types no client library sends, or exceed `max_allowed_packet`; too many
 //! connections (1040) and repeated wrong passwords (1129); accounts stored as
-//! mysql_native_password hashes; the command line used in pipes; and a log at trace level that
-//! holds no password and no literal.
+//! mysql_native_password hashes; the command line used in pipes; a log at trace level that
+//! holds no password and no literal; and the memory every open connection's task holds.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -544,4 +544,30 @@ async fn no_password_and_no_literal_reaches_the_log_at_trace_level() {
         "30 failed logins, {denied} lines: at most 20 per 10 s"
     );
     sandbox.stop().await;
+}
+
+/// Every open connection holds its task's state machine, whatever it does: an idle session as
+/// much as a busy one. The bound is what a debug build (the tests') needs once the rarely used,
+/// large paths (scatter, writes on several shards, DDL, SET, transactions, KILL, admin and SHOW
+/// statements, multi-statement texts, sequences, COM_CHANGE_USER, COM_STMT_PREPARE) are boxed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_connection_task_stays_small() {
+    const MAX_BYTES: usize = 16 * 1024;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let _client = TcpStream::connect(listener.local_addr().unwrap())
+        .await
+        .unwrap();
+    let (stream, _) = listener.accept().await.unwrap();
+    let text =
+        "[server]\nlisten = \"127.0.0.1:0\"\n[[users]]\nname = \"app\"\npassword = \"app\"\n\
+                [backend]\nuser = \"u\"\npassword = \"p\"\ndatabase = \"app\"\n\
+                [[shards]]\nname = \"s0\"\nprimary = \"127.0.0.1:9\"\n";
+    let topology = shardgate_config::parse(text, "t.toml").expect("a valid config");
+    let proxy = shardgate_server::Proxy::new(topology);
+    let bytes = shardgate_server::connection_task_bytes(stream, proxy);
+    eprintln!("a connection's task: {bytes} bytes");
+    assert!(
+        bytes <= MAX_BYTES,
+        "a connection's task holds {bytes} bytes, over {MAX_BYTES}: box the large, rarely used paths"
+    );
 }

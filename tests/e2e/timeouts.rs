@@ -1,6 +1,7 @@
 //! Time bounds that name the right party: `[server] query_timeout_ms` and MariaDB's
 //! `max_statement_time` (per statement and per session) honoured by the proxy itself, against a
-//! primary frozen with SIGSTOP; a statement cut off inside a transaction; a pooled connection to
+//! primary frozen with SIGSTOP (on one shard, on every primary: DDL and keyless writes, and in
+//! prepared executions); a statement cut off inside a transaction; a pooled connection to
 //! a frozen server found out at checkout; a client that stops reading a scatter
 //! (`client_write_timeout_ms`).
 //!
@@ -479,4 +480,123 @@ async fn a_client_that_stops_reading_a_scatter_is_disconnected_and_the_log_names
         "a shard was blamed:\n{log}"
     );
     sandbox.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ddl_and_keyless_writes_on_every_primary_end_at_query_timeout_with_one_frozen() {
+    let pool = "\n[backend.pool]\nmax_size = 4\nconnect_timeout_ms = 5000\n";
+    let env = env_with(2, "query_timeout_ms = 2000", pool).await;
+    let (on_s0, on_s1) = (key_on(&env, 0), key_on(&env, 1));
+    let mut conn = env.connect().await;
+    let insert = format!("INSERT INTO users (id, name) VALUES ({on_s0}, 'a'), ({on_s1}, 'b')");
+    conn.query_drop(&insert).await.unwrap();
+
+    let s1 = env.sandbox.shards()[1].primary.clone();
+    env.sandbox.freeze(&s1).await.unwrap();
+    let ddl = error_of(&mut conn, "ALTER TABLE users ADD COLUMN note INT").await;
+    let delete = error_of(&mut conn, "DELETE FROM users WHERE name <> ''").await;
+    let update = error_of(&mut conn, "UPDATE users SET name = 'z' WHERE name <> ''").await;
+    // Meanwhile s0 serves, and already has the DDL (MariaDB commits DDL by itself: it
+    // cannot be undone there).
+    let mut s0 = env.connect_primary(0).await;
+    let columns: Vec<String> = s0
+        .query("SELECT column_name FROM information_schema.columns WHERE table_schema = 'app' AND table_name = 'users' AND column_name = 'note'")
+        .await
+        .unwrap();
+    let on_s0_read = format!("SELECT name FROM users WHERE id = {on_s0}");
+    let s0_name = rows(&mut conn, &on_s0_read).await;
+    thaw(&env, 1).await;
+
+    for (code, state, message) in [&ddl, &delete, &update] {
+        assert_eq!((*code, state.as_str()), (1969, "70100"), "{message}");
+        assert!(
+            message.contains("Query execution was interrupted (max_statement_time exceeded)"),
+            "{message}"
+        );
+        assert!(message.contains("shard s1 primary"), "{message}");
+    }
+    assert_eq!(
+        columns,
+        ["note"],
+        "the DDL completed on the shard that runs"
+    );
+    // The writes were undone on the shard that answered.
+    for (_, _, message) in [&delete, &update] {
+        assert!(
+            message.ends_with("no shard kept any of its rows"),
+            "{message}"
+        );
+    }
+    assert_eq!(s0_name, vec![vec![Some("a".to_owned())]]);
+
+    // After SIGCONT: no broken connection was pooled; both shards serve from every client.
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        clients.push(env.connect().await);
+    }
+    let reads = clients.iter_mut().map(|c| async move {
+        for _ in 0..10 {
+            let got: Vec<i64> = c.query("SELECT COUNT(*) FROM users").await.unwrap();
+            assert_eq!(got, [2]);
+        }
+    });
+    futures_util::future::join_all(reads).await;
+    for shard in 0..2 {
+        let stats = env.proxy.runtime().primary(shard).stats();
+        assert_eq!(stats.in_use, 0, "shard {shard}: {stats:?}");
+    }
+    drop((conn, clients, s0));
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prepared_executions_honour_set_statement_and_session_max_statement_time() {
+    let env = env_with(1, "", "").await;
+    let id = key_on(&env, 0);
+    let mut conn = env.connect().await;
+    conn.query_drop(format!("INSERT INTO users (id, name) VALUES ({id}, 'x')"))
+        .await
+        .unwrap();
+    let prefixed = conn
+        .prep("SET STATEMENT max_statement_time=0.2 FOR SELECT name FROM users WHERE id = ?")
+        .await
+        .unwrap();
+    let mut session = env.connect().await;
+    session
+        .query_drop("SET SESSION max_statement_time = 0.2")
+        .await
+        .unwrap();
+    let plain = session
+        .prep("SELECT name FROM users WHERE id = ?")
+        .await
+        .unwrap();
+    // Answered while the server runs.
+    let got: Vec<String> = conn.exec(&prefixed, (id,)).await.unwrap();
+    assert_eq!(got, ["x"]);
+
+    let primary = env.sandbox.shards()[0].primary.clone();
+    env.sandbox.freeze(&primary).await.unwrap();
+    let bounded = |c: &str, ran: Result<mysql_async::Result<Vec<String>>, _>| {
+        server_error(ran.unwrap_or_else(|_| panic!("{c}: still running after {ENDED:?}")))
+    };
+    let by_prefix = bounded(
+        "SET STATEMENT prefix",
+        tokio::time::timeout(ENDED, conn.exec(&prefixed, (id,))).await,
+    );
+    let by_session = bounded(
+        "session max_statement_time",
+        tokio::time::timeout(ENDED, session.exec(&plain, (id,))).await,
+    );
+    thaw(&env, 0).await;
+    for (code, state, message) in [&by_prefix, &by_session] {
+        assert_eq!((*code, state.as_str()), (1969, "70100"), "{message}");
+        assert!(message.contains("shard s0 primary"), "{message}");
+    }
+    // Both statements run again once the server does.
+    let got: Vec<String> = conn.exec(&prefixed, (id,)).await.unwrap();
+    assert_eq!(got, ["x"]);
+    let got: Vec<String> = session.exec(&plain, (id,)).await.unwrap();
+    assert_eq!(got, ["x"]);
+    drop((conn, session));
+    env.stop().await;
 }

@@ -11,6 +11,7 @@ mod every_primary;
 mod extended_metadata;
 mod fan_out;
 mod generated_ids;
+mod handshakes;
 mod held_state;
 mod hotspots;
 mod id_blocks;
@@ -138,6 +139,15 @@ pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Futu
             },
         }
     }
+}
+
+/// The bytes one client connection's task holds however little it does: its state machine,
+/// as large as the largest state of any command path awaited inline. Rarely used, large paths
+/// are boxed (allocated only while they run) to keep it small; a test keeps it so.
+#[doc(hidden)]
+pub fn connection_task_bytes(stream: tokio::net::TcpStream, proxy: Arc<Proxy>) -> usize {
+    let peer = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    std::mem::size_of_val(&connections::admit(stream, peer, proxy))
 }
 
 /// Serves `GET /metrics`, `/healthz` and `/readyz` for `proxy` on `listener` until `shutdown`

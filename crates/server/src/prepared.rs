@@ -204,8 +204,29 @@ impl Session {
             request,
             long_data,
         };
+        // Bounded by `[server] query_timeout_ms` and the statement's own `SET STATEMENT
+        // max_statement_time = … FOR` prefix, else the session's `max_statement_time`.
+        let limit = runtime.topology.server.query_timeout;
+        match self.statement_deadline(limit, Some(&execution.sql)) {
+            None => self.run_execution(&runtime, plan, params, &execution).await,
+            Some(at) => {
+                let run = self.run_execution(&runtime, plan, params, &execution);
+                crate::statement_time::within(at, run).await
+            }
+        }
+    }
+
+    /// Runs an execution of a prepared statement planned as `plan` (`None`: planned with its
+    /// values) with `params` parameters.
+    async fn run_execution(
+        &mut self,
+        runtime: &Runtime,
+        plan: Option<Arc<Plan>>,
+        params: u16,
+        execution: &Execution<'_>,
+    ) -> Step {
         let Some(plan) = plan else {
-            return self.execute_interpolated(&runtime, &execution).await;
+            return Box::pin(self.execute_interpolated(runtime, execution)).await;
         };
         // Its values are parameters: an id it reports is read back (see `reads_back`).
         if let Err(e) = self.begin_statement(&plan, &execution.sql, false) {
@@ -214,24 +235,26 @@ impl Session {
         let shard = match &plan.route {
             Route::Shard(shard) => *shard,
             Route::Deferred(deferred) => {
-                let param = |i: usize| param_key(&execution, i);
+                let param = |i: usize| param_key(execution, i);
                 match deferred.resolve(&runtime.topology, param) {
                     Ok(shard) => shard,
                     // Its values span shards (or need a closer look): plan them as literals.
-                    Err(_) => return self.execute_interpolated(&runtime, &execution).await,
+                    Err(_) => return Box::pin(self.execute_interpolated(runtime, execution)).await,
                 }
             }
-            _ if params > 0 => return self.execute_interpolated(&runtime, &execution).await,
+            _ if params > 0 => {
+                return Box::pin(self.execute_interpolated(runtime, execution)).await
+            }
             // No parameters: the statement's text runs as planned, rows in the binary protocol.
             _ => {
                 let text = plan
                     .rewritten
                     .clone()
                     .map_or_else(|| execution.sql.to_vec(), String::into_bytes);
-                return self.execute(&runtime, &plan, &text, true).await;
+                return self.execute(runtime, &plan, &text, true).await;
             }
         };
-        self.execute_on_shard(&runtime, &plan, shard, &execution)
+        self.execute_on_shard(runtime, &plan, shard, execution)
             .await
     }
 

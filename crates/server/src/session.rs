@@ -204,21 +204,26 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, proxy: Arc<Proxy>) {
     let connection_id = proxy.connection_id();
     let greeting = Greeting::new(connection_id, &runtime.topology.server.server_version)
         .offering(runtime.mariadb_capabilities().await);
-    let peer_text = peer.to_string();
-    let accounts = crate::login_limits::ClientAccounts {
-        runtime: &runtime,
-        proxy: &proxy,
-        peer,
+    let scramble = greeting.scramble;
+    let handshake = {
+        let (runtime, proxy) = (runtime.clone(), proxy.clone());
+        async move {
+            let accounts = crate::login_limits::ClientAccounts {
+                runtime: &runtime,
+                proxy: &proxy,
+                peer,
+            };
+            let tls = runtime.tls.as_ref();
+            let peer_text = peer.to_string();
+            let handshake = accept(&mut client, &greeting, tls, &accounts, &peer_text);
+            let limit = runtime.topology.server.handshake_timeout;
+            let outcome = tokio::time::timeout(limit, handshake).await;
+            (client, outcome)
+        }
     };
-    let handshake = accept(
-        &mut client,
-        &greeting,
-        runtime.tls.as_ref(),
-        &accounts,
-        &peer_text,
-    );
-    let limit = runtime.topology.server.handshake_timeout;
-    let outcome = tokio::time::timeout(limit, handshake).await;
+    let Some((client, outcome)) = crate::handshakes::run(handshake).await else {
+        return;
+    };
     let timed_out = ProtocolError::Timeout("handshake");
     let login = match outcome.unwrap_or(Err(timed_out.into())) {
         Ok(login) => login,
@@ -236,7 +241,7 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, proxy: Arc<Proxy>) {
         connection_id,
         peer,
         user: login.user.clone(),
-        scramble: greeting.scramble,
+        scramble,
     };
     let Some(mut session) =
         Session::start(client, proxy, &runtime, &login, identity, activity).await
@@ -569,13 +574,15 @@ impl Session {
             };
             let text = crate::sessions::command_text(command, arg, &self.statements);
             self.slot.begin(command, text);
+            // Rarely used, large paths are awaited boxed: every connection's task holds the
+            // largest path awaited inline, idle or not (ARCHITECTURE.md).
             match command {
                 c if c == Command::COM_QUIT as u8 => return Ok(()),
                 c if c == Command::COM_PING as u8 => self.send_ok(0, 0).await?,
                 c if c == Command::COM_QUERY as u8 => self.query(arg).await?,
                 c if c == Command::COM_INIT_DB as u8 => {
                     let db = String::from_utf8_lossy(arg).into_owned();
-                    self.use_database(db).await?
+                    Box::pin(self.use_database(db)).await?
                 }
                 c if c == Command::COM_FIELD_LIST as u8 => {
                     let shard = self.proxy.runtime().topology.default_shard;
@@ -601,17 +608,11 @@ impl Session {
                     self.slot.reset_wait_timeout();
                     self.send_ok(0, 0).await?
                 }
-                c if c == Command::COM_CHANGE_USER as u8 => self.change_user(arg).await?,
-                c if c == Command::COM_STMT_PREPARE as u8 => self.stmt_prepare(arg).await?,
-                c if c == Command::COM_STMT_EXECUTE as u8 => {
-                    let limit = self.proxy.runtime.load().topology.server.query_timeout;
-                    match self.statement_deadline(limit, None) {
-                        None => self.stmt_execute(arg).await?,
-                        Some(at) => {
-                            crate::statement_time::within(at, self.stmt_execute(arg)).await?
-                        }
-                    }
+                c if c == Command::COM_CHANGE_USER as u8 => Box::pin(self.change_user(arg)).await?,
+                c if c == Command::COM_STMT_PREPARE as u8 => {
+                    Box::pin(self.stmt_prepare(arg)).await?
                 }
+                c if c == Command::COM_STMT_EXECUTE as u8 => self.stmt_execute(arg).await?,
                 c if c == Command::COM_STMT_SEND_LONG_DATA as u8 => self.stmt_send_long_data(arg),
                 c if c == Command::COM_STMT_RESET as u8 => self.stmt_reset(arg).await?,
                 c if c == Command::COM_STMT_CLOSE as u8 => self.stmt_close(arg),
@@ -619,7 +620,9 @@ impl Session {
                     let text = b"shardgate: statistics are served on the metrics endpoint";
                     self.client.write_packet(text).await.map_err(End::Client)?
                 }
-                c if c == Command::COM_PROCESS_KILL as u8 => self.process_kill(arg).await?,
+                c if c == Command::COM_PROCESS_KILL as u8 => {
+                    Box::pin(self.process_kill(arg)).await?
+                }
                 other => self.send_error(unknown_command(other)).await?,
             }
             self.slot.end();
@@ -629,7 +632,7 @@ impl Session {
     async fn query(&mut self, arg: &[u8]) -> Step {
         // Only a text with a `;` may hold several statements (see `multi.rs`).
         if memchr::memchr(b';', arg).is_some() {
-            return self.query_statements(arg).await;
+            return Box::pin(self.query_statements(arg)).await;
         }
         self.statement(arg).await
     }
@@ -657,14 +660,14 @@ impl Session {
                 .is_some_and(|w| w.eq_ignore_ascii_case(b"show"));
         if may_be_show {
             if let Some(statement) = crate::admin::parse(&sql) {
-                return self.admin(&runtime, statement).await;
+                return Box::pin(self.admin(&runtime, statement)).await;
             }
             if let Some(diagnostics) = shardgate_router::diagnostics_statement(&sql) {
-                return self.show_diagnostics(&runtime, diagnostics, &sql).await;
+                return Box::pin(self.show_diagnostics(&runtime, diagnostics, &sql)).await;
             }
         }
         if let Some(statement) = shardgate_router::sql_prepared_statement(&sql, self.syntax) {
-            return self.sql_prepared(&runtime, statement, arg).await;
+            return Box::pin(self.sql_prepared(&runtime, statement, arg)).await;
         }
         let cached = self.plans.plan(&sql, &runtime.topology, self.syntax);
         // ROW_COUNT(), FOUND_ROWS(), @@warning_count, …: the session's values, written in. A
@@ -696,21 +699,20 @@ impl Session {
         let plan = match cached.map_or_else(|| plan_sql(sql, &runtime.topology, self.syntax), Ok) {
             Ok(plan) => plan,
             Err(e @ (RouteError::Unparsed { .. } | RouteError::NotSupported(_))) => {
-                return self.refused(runtime, arg, e).await;
+                return Box::pin(self.refused(runtime, arg, e)).await;
             }
             Err(RouteError::InsertWithoutColumns { table }) => {
-                return self.insert_by_position(runtime, sql, &table).await;
+                return Box::pin(self.insert_by_position(runtime, sql, &table)).await;
             }
             Err(RouteError::InsertNeedsIds(ids)) => {
                 if std::str::from_utf8(arg).is_err() {
                     return self.send_error(crate::errors::not_utf8_rewrite()).await;
                 }
-                return self.insert_with_ids(&ids, sql, arg, false).await;
+                return Box::pin(self.insert_with_ids(&ids, sql, arg, false)).await;
             }
             Err(RouteError::SqlPreparedUnderSetStatement { inner }) => {
-                return self
-                    .sql_prepared_under_set_statement(runtime, sql, inner)
-                    .await;
+                let prepared = self.sql_prepared_under_set_statement(runtime, sql, inner);
+                return Box::pin(prepared).await;
             }
             Err(e) => {
                 tracing::debug!(error = %crate::slow_log::digest_message(&e.to_string()), "cannot route");
@@ -855,8 +857,10 @@ impl Session {
             .as_ref()
             .filter(|s| self.concerns_kept_state(s))
         {
-            return self.with_connection_state(runtime, plan, state, text).await;
+            return Box::pin(self.with_connection_state(runtime, plan, state, text)).await;
         }
+        // Large, rarer routes (several shards, SET, transactions, administration) are awaited
+        // boxed, so that every session does not hold their state machines (ARCHITECTURE.md).
         match &plan.route {
             Route::Shard(shard) => {
                 let work = Work::Command(Command::COM_QUERY, text);
@@ -872,39 +876,42 @@ impl Session {
                 let parts = (0..runtime.topology.shards.len())
                     .map(|s| (s, text))
                     .collect();
-                self.fan_out(runtime, parts, false, Combine::Sum).await
+                Box::pin(self.fan_out(runtime, parts, false, Combine::Sum)).await
             }
-            Route::Scatter(plan) => self.scatter(runtime, plan, binary).await,
+            Route::Scatter(plan) => Box::pin(self.scatter(runtime, plan, binary)).await,
             Route::SetConsistency(level) => {
                 self.consistency_override = *level;
                 self.send_ok(0, 0).await
             }
             Route::Broadcast(shards) => {
                 let parts = shards.iter().map(|s| (*s, text)).collect();
-                self.fan_out(runtime, parts, true, Combine::Sum).await
+                Box::pin(self.fan_out(runtime, parts, true, Combine::Sum)).await
             }
             Route::Copies(shards) => {
                 let parts = shards.iter().map(|s| (*s, text)).collect();
-                self.fan_out(runtime, parts, true, Combine::Copies).await
+                Box::pin(self.fan_out(runtime, parts, true, Combine::Copies)).await
             }
             // Under sql_safe_updates, whether MariaDB accepts an UPDATE / DELETE depends on how
             // its WHERE clause can use a key: every shard gets the whole clause, as written.
             Route::Split(parts) if self.state.var_on("sql_safe_updates") && !plan.traits.insert => {
                 let parts = parts.iter().map(|(s, _)| (*s, text)).collect();
-                self.fan_out(runtime, parts, true, Combine::Sum).await
+                Box::pin(self.fan_out(runtime, parts, true, Combine::Sum)).await
             }
             Route::Split(parts) => {
                 let parts = parts.iter().map(|(s, sql)| (*s, sql.as_bytes())).collect();
-                self.fan_out(runtime, parts, true, Combine::Sum).await
+                Box::pin(self.fan_out(runtime, parts, true, Combine::Sum)).await
             }
-            Route::Use(db) => self.use_database(db.clone()).await,
-            Route::Set { vars, autocommit } => self.set(runtime, vars, *autocommit, text).await,
-            Route::Transaction(cmd) => self.transaction(runtime, cmd, text).await,
-            Route::Kill(kill) => self.kill(runtime, kill.clone()).await,
-            Route::ProcessList { full } => self.process_list(runtime, *full, binary).await,
+            Route::Use(db) => Box::pin(self.use_database(db.clone())).await,
+            Route::Set { vars, autocommit } => {
+                Box::pin(self.set(runtime, vars, *autocommit, text)).await
+            }
+            Route::Transaction(cmd) => Box::pin(self.transaction(runtime, cmd, text)).await,
+            Route::Kill(kill) => Box::pin(self.kill(runtime, kill.clone())).await,
+            Route::ProcessList { full } => {
+                Box::pin(self.process_list(runtime, *full, binary)).await
+            }
             Route::EveryPrimary { privilege } => {
-                self.on_every_primary(runtime, plan.kind, privilege, text)
-                    .await
+                Box::pin(self.on_every_primary(runtime, plan.kind, privilege, text)).await
             }
         }
     }
