@@ -7,6 +7,7 @@ mod address;
 mod auto_increment;
 mod document;
 mod error;
+mod lookup;
 mod schema;
 mod topology;
 mod validate;
@@ -14,6 +15,7 @@ mod validate;
 use std::path::Path;
 
 pub use auto_increment::MAX_SEQUENCE_CACHE;
+pub use lookup::default_lookup_table;
 pub use error::{ConfigError, ConfigErrors};
 pub use topology::*;
 pub use validate::MAX_VIRTUAL_NODES;
