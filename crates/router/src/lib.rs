@@ -11,6 +11,7 @@ mod error;
 mod last_insert_id;
 pub mod lex;
 mod load_data;
+mod lookup;
 mod placement;
 mod plan;
 mod plan_cache;
@@ -37,6 +38,7 @@ pub use column_list::{columns_query, with_column_list};
 pub use connection_id::{reads_connection_id, set_connection_id};
 pub use connection_state::{ConnectionState, HandlerAction, NamedLockCalls};
 pub use error::RouteError;
+pub use lookup::{LookupEntry, LookupPlan, LookupRead, LookupWrite};
 pub use last_insert_id::{
     fails_before_rows, inserts_one_row, reads_last_insert_id, set_last_insert_id,
 };
