@@ -19,6 +19,9 @@ mod instruments;
 mod kill;
 pub mod listener;
 mod login_limits;
+mod lookup_maintenance;
+mod lookup_table;
+mod lookups;
 mod multi;
 mod pins;
 mod prepared;
@@ -49,6 +52,8 @@ use tokio::net::TcpListener;
 
 pub use reload::{watch_config, ReloadOutcome};
 pub use runtime::Runtime;
+pub use lookup_maintenance::{backfill_lookups, init_lookups, verify_lookups, LookupReport};
+pub use lookup_table::LookupError;
 pub use sequence_table::{init_sequence, SequenceError, SequenceInit};
 
 /// State shared by every session: the current runtime (swapped whole on reload) and counters.

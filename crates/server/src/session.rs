@@ -117,7 +117,7 @@ impl Work<'_> {
 pub(crate) struct Lent {
     pub conn: PooledConn,
     /// It is one the session keeps: it goes back to the pins.
-    pinned: bool,
+    pub(crate) pinned: bool,
 }
 
 /// Who the client is: what COM_CHANGE_USER re-checks against.
@@ -856,6 +856,9 @@ impl Session {
             .filter(|s| self.concerns_kept_state(s))
         {
             return self.with_connection_state(runtime, plan, state, text).await;
+        }
+        if let Some(lookup) = &plan.lookup {
+            return (self.execute_with_lookup(runtime, plan, lookup, text, binary)).await;
         }
         match &plan.route {
             Route::Shard(shard) => {
