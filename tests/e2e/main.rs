@@ -12,6 +12,7 @@ mod deploy_files;
 mod differential;
 mod foundation;
 mod hardening;
+mod lookups;
 mod mariadb_suite;
 mod pinning;
 mod prepared;
