@@ -148,10 +148,16 @@ fn literal(expr: &Expr, offsets: &mut Offsets<'_>) -> Option<Literal> {
             | Value::Boolean(_) => true,
             _ => false,
         },
+        // The operator's span is its operand's: the sign is written back in.
         Expr::UnaryOp {
             op: UnaryOperator::Minus,
             expr,
-        } => matches!(expr.as_ref(), Expr::Value(v) if matches!(v.value, Value::Number(..))),
+        } if matches!(expr.as_ref(), Expr::Value(v) if matches!(v.value, Value::Number(..))) => {
+            return match literal(expr, offsets)? {
+                Literal::Text(text) => Some(Literal::Text(format!("-{text}"))),
+                other => Some(other),
+            };
+        }
         Expr::Nested(inner) => return literal(inner, offsets),
         _ => false,
     };
@@ -360,7 +366,12 @@ fn update(u: &Update, sql: &str, topology: &Topology) -> Result<Option<LookupWri
             AssignmentTarget::Tuple(_) => None,
         })
         .collect();
-    if sets.is_empty() {
+    // Setting NULL writes no lookup row (the old value's row goes stale).
+    let mut probe = Offsets::new(sql);
+    if sets
+        .iter()
+        .all(|(_, value)| matches!(literal(value, &mut probe), Some(Literal::Null)))
+    {
         return Ok(None);
     }
     let first_column = sets[0].0.column.clone();
@@ -553,6 +564,13 @@ shard_key = "id"
             vec![("email".into(), "'a'".into(), "7".into())]
         );
         assert!(entries("INSERT INTO plain (id, email) VALUES (1, 'a')").is_empty());
+        assert_eq!(
+            entries("INSERT INTO users (id, email, phone) VALUES (-8, 'n', - 3)"),
+            vec![
+                ("email".into(), "'n'".into(), "-8".into()),
+                ("phone".into(), "-3".into(), "-8".into()),
+            ]
+        );
     }
 
     #[test]
@@ -570,6 +588,7 @@ shard_key = "id"
             vec![("email".into(), "'n'".into(), "4".into())]
         );
         assert!(entries("UPDATE users SET name = 'n' WHERE email = 'x'").is_empty());
+        assert!(entries("UPDATE users SET email = NULL WHERE id = 1 OR id = 2").is_empty());
         let refused = |sql: &str| {
             matches!(
                 crate::plan_sql(sql, &topology(), Syntax::DEFAULT),
