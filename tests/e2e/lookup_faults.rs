@@ -152,7 +152,10 @@ async fn lookups_stay_consistent_under_kill_9_and_a_primary_restart() {
     };
     let report = verify(false).await;
     eprintln!("{statements} statements; before repair: {report:?}");
-    assert_eq!(report.missing, 0, "rows unreachable by their email: {report:?}");
+    assert_eq!(
+        report.missing, 0,
+        "rows unreachable by their email: {report:?}"
+    );
     verify(true).await;
     let report = verify(false).await;
     assert_eq!((report.missing, report.stale), (0, 0), "{report:?}");

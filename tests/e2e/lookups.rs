@@ -91,7 +91,11 @@ async fn reads_by_email_go_where_the_lookup_says() {
         [a]
     );
     assert_eq!(
-        ids_by_email(&mut conn, "SELECT id FROM users WHERE email IN ('a@x', 'b@x', 'nobody@x') ORDER BY id").await,
+        ids_by_email(
+            &mut conn,
+            "SELECT id FROM users WHERE email IN ('a@x', 'b@x', 'nobody@x') ORDER BY id"
+        )
+        .await,
         [a, b]
     );
     // Not in the lookup: the default shard answers, with no row (and the right columns).
@@ -163,7 +167,10 @@ async fn a_unique_email_is_refused_on_another_shard() {
         .await,
     );
     assert_eq!((code, state.as_str()), (1062, "23000"), "{message}");
-    assert!(message.contains("'a@x'") && message.contains("email"), "{message}");
+    assert!(
+        message.contains("'a@x'") && message.contains("email"),
+        "{message}"
+    );
     // Prepared too, and two rows of one statement.
     let (code, _, _) = server_error(
         conn.exec_drop(
@@ -230,17 +237,23 @@ async fn updates_deletes_verify_repair_and_backfill() {
     conn.query_drop("UPDATE users SET email = 'new2@x' WHERE id = 2")
         .await
         .unwrap();
-    conn.query_drop("DELETE FROM users WHERE id = 3").await.unwrap();
+    conn.query_drop("DELETE FROM users WHERE id = 3")
+        .await
+        .unwrap();
     assert_eq!(
         ids_by_email(&mut conn, "SELECT id FROM users WHERE email = 'new1@x'").await,
         [1]
     );
-    assert!(ids_by_email(&mut conn, "SELECT id FROM users WHERE email = 'u1@x'")
-        .await
-        .is_empty());
-    assert!(ids_by_email(&mut conn, "SELECT id FROM users WHERE email = 'u3@x'")
-        .await
-        .is_empty());
+    assert!(
+        ids_by_email(&mut conn, "SELECT id FROM users WHERE email = 'u1@x'")
+            .await
+            .is_empty()
+    );
+    assert!(
+        ids_by_email(&mut conn, "SELECT id FROM users WHERE email = 'u3@x'")
+            .await
+            .is_empty()
+    );
     // Old emails stay behind as stale lookup rows: never a row missing.
     let report = verify(&env, false).await;
     assert_eq!((report.missing, report.stale), (0, 3), "{report:?}");

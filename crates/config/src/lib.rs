@@ -15,8 +15,8 @@ mod validate;
 use std::path::Path;
 
 pub use auto_increment::MAX_SEQUENCE_CACHE;
-pub use lookup::default_lookup_table;
 pub use error::{ConfigError, ConfigErrors};
+pub use lookup::default_lookup_table;
 pub use topology::*;
 pub use validate::MAX_VIRTUAL_NODES;
 

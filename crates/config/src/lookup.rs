@@ -166,8 +166,10 @@ shard_key = "user_id"
             .contains("has a lookup already"));
         assert!(message(r#"lookups = [{ column = "e", table = "orders" }]"#)
             .contains("names a configured table"));
-        assert!(message(r#"lookups = [{ column = "e", table = "x" }, { column = "f", table = "X" }]"#)
-            .contains("also the table of"));
+        assert!(message(
+            r#"lookups = [{ column = "e", table = "x" }, { column = "f", table = "X" }]"#
+        )
+        .contains("also the table of"));
         assert!(message(r#"lookups = [{ column = "e", uniq = true }]"#).contains("uniq"));
     }
 }

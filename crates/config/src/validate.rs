@@ -845,7 +845,9 @@ fn tables(
         }
     }
     crate::auto_increment::sequences_apart_from_tables(items, &seen, d);
-    let lookups = drafts.iter().map(|t| (t.name.as_str(), t.lookups.as_slice()));
+    let lookups = drafts
+        .iter()
+        .map(|t| (t.name.as_str(), t.lookups.as_slice()));
     crate::lookup::lookup_tables_apart(lookups, &seen, d);
     drafts
 }

@@ -241,8 +241,8 @@ impl Metrics {
         register(Box::new(sequence_ids_total.clone()));
         register(Box::new(sequence_blocks_total.clone()));
         let lookup_counter = |name: &str, help: &str| {
-            let counter = IntCounterVec::new(opts(name, help), &["table", "lookup"])
-                .expect("valid metric");
+            let counter =
+                IntCounterVec::new(opts(name, help), &["table", "lookup"]).expect("valid metric");
             register(Box::new(counter.clone()));
             counter
         };

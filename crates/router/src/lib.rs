@@ -38,10 +38,10 @@ pub use column_list::{columns_query, with_column_list};
 pub use connection_id::{reads_connection_id, set_connection_id};
 pub use connection_state::{ConnectionState, HandlerAction, NamedLockCalls};
 pub use error::RouteError;
-pub use lookup::{LookupEntry, LookupPlan, LookupRead, LookupWrite};
 pub use last_insert_id::{
     fails_before_rows, inserts_one_row, reads_last_insert_id, set_last_insert_id,
 };
+pub use lookup::{LookupEntry, LookupPlan, LookupRead, LookupWrite};
 pub use plan::{DeferredRoute, Plan, Route, SessionVar, StatementKind, TxnCommand};
 pub use plan_cache::{templatize, PlanCache};
 pub use planner::{plan_sql, plan_statement};

@@ -257,8 +257,7 @@ fn insert(ins: &Insert, sql: &str, topology: &Topology) -> Result<Option<LookupW
         ))
     };
     // (column, value) per row.
-    let rows: Vec<Vec<(String, &Expr)>> = if ins.columns.is_empty() && !ins.assignments.is_empty()
-    {
+    let rows: Vec<Vec<(String, &Expr)>> = if ins.columns.is_empty() && !ins.assignments.is_empty() {
         let row = ins
             .assignments
             .iter()
@@ -541,12 +540,27 @@ shard_key = "id"
     #[test]
     fn reads_that_need_no_lookup_or_cannot_use_one() {
         // The shard key decides.
-        assert_eq!(read_values("SELECT * FROM users WHERE id = 3 AND email = 'a'"), None);
-        assert_eq!(read_values("SELECT * FROM users WHERE email = 'a' OR id = 3"), None);
-        assert_eq!(read_values("SELECT * FROM users WHERE email LIKE 'a%'"), None);
-        assert_eq!(read_values("SELECT * FROM users WHERE email = LOWER('A')"), None);
+        assert_eq!(
+            read_values("SELECT * FROM users WHERE id = 3 AND email = 'a'"),
+            None
+        );
+        assert_eq!(
+            read_values("SELECT * FROM users WHERE email = 'a' OR id = 3"),
+            None
+        );
+        assert_eq!(
+            read_values("SELECT * FROM users WHERE email LIKE 'a%'"),
+            None
+        );
+        assert_eq!(
+            read_values("SELECT * FROM users WHERE email = LOWER('A')"),
+            None
+        );
         assert_eq!(read_values("SELECT * FROM plain WHERE email = 'a'"), None);
-        assert_eq!(read_values("SELECT * FROM users WHERE email NOT IN ('a')"), None);
+        assert_eq!(
+            read_values("SELECT * FROM users WHERE email NOT IN ('a')"),
+            None
+        );
     }
 
     #[test]
@@ -596,21 +610,29 @@ shard_key = "id"
             )
         };
         assert!(refused("UPDATE users SET email = 'n' WHERE name = 'x'"));
-        assert!(refused("UPDATE users SET email = CONCAT(email, 'x') WHERE id = 1"));
+        assert!(refused(
+            "UPDATE users SET email = CONCAT(email, 'x') WHERE id = 1"
+        ));
         assert!(refused("UPDATE users SET email = 'n' WHERE id IN (1, 2)"));
-        assert!(refused("INSERT INTO users (id, email) VALUES (1, UPPER('a'))"));
-        assert!(refused("INSERT INTO users (id, name) VALUES (1, 'no email')"));
+        assert!(refused(
+            "INSERT INTO users (id, email) VALUES (1, UPPER('a'))"
+        ));
+        assert!(refused(
+            "INSERT INTO users (id, name) VALUES (1, 'no email')"
+        ));
         assert!(refused(
             "INSERT INTO users (id, email) VALUES (1, 'a') ON DUPLICATE KEY UPDATE email = 'b'"
         ));
-        assert!(refused("INSERT INTO users (id, email) SELECT id, email FROM plain"));
+        assert!(refused(
+            "INSERT INTO users (id, email) SELECT id, email FROM plain"
+        ));
     }
 
     #[test]
     fn the_plan_names_the_lookup() {
         let t = topology();
-        let plan = crate::plan_sql("SELECT * FROM users WHERE email = 'a'", &t, Syntax::DEFAULT)
-            .unwrap();
+        let plan =
+            crate::plan_sql("SELECT * FROM users WHERE email = 'a'", &t, Syntax::DEFAULT).unwrap();
         let shown = plan.display(&t).to_string();
         assert!(shown.contains("by lookup users_email_lookup"), "{shown}");
     }

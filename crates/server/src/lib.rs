@@ -50,10 +50,10 @@ use arc_swap::ArcSwap;
 use shardgate_config::Topology;
 use tokio::net::TcpListener;
 
-pub use reload::{watch_config, ReloadOutcome};
-pub use runtime::Runtime;
 pub use lookup_maintenance::{backfill_lookups, init_lookups, verify_lookups, LookupReport};
 pub use lookup_table::LookupError;
+pub use reload::{watch_config, ReloadOutcome};
+pub use runtime::Runtime;
 pub use sequence_table::{init_sequence, SequenceError, SequenceInit};
 
 /// State shared by every session: the current runtime (swapped whole on reload) and counters.

@@ -130,8 +130,8 @@ pub async fn backfill_lookups(
             let mut source = clean_conn(runtime, shard).await?;
             let mut after: Option<Vec<u8>> = None;
             loop {
-                let page = data_page(&mut source, runtime, rule, lookup, after.as_deref(), batch)
-                    .await?;
+                let page =
+                    data_page(&mut source, runtime, rule, lookup, after.as_deref(), batch).await?;
                 let Some(last) = page.last() else { break };
                 after = last[1].clone();
                 rows_read += page.len() as u64;

@@ -243,7 +243,8 @@ impl Session {
                 let _ = run_ok(&mut conn, "ROLLBACK", "", &rule.name).await;
                 return Err(LookupError::Unexpected {
                     table: lookup.table.clone(),
-                    detail: "its row for this value was removed meanwhile: run the statement again".into(),
+                    detail: "its row for this value was removed meanwhile: run the statement again"
+                        .into(),
                 });
             }
             if !lookup.unique {
@@ -307,7 +308,10 @@ pub(crate) fn shard_of_stored(rule: &TableRule, key: &[u8]) -> Result<usize, Loo
                 .and_then(|k| k.parse::<i128>().ok())
                 .ok_or_else(|| LookupError::Unexpected {
                     table: rule.name.clone(),
-                    detail: format!("shard key {:?} is not an integer", String::from_utf8_lossy(key)),
+                    detail: format!(
+                        "shard key {:?} is not an integer",
+                        String::from_utf8_lossy(key)
+                    ),
                 })?;
             shardgate_ring::KeyValue::Int(n)
         }
