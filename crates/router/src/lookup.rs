@@ -102,6 +102,28 @@ pub(crate) fn attach(
     Ok(())
 }
 
+/// A multi-statement text planned as one (not cut by the session) whose statements write
+/// lookup rows: refused, as the lookup rows would not be written.
+pub(crate) fn refuse_writes_in_multi_statement(
+    statements: &[Statement],
+    sql: &str,
+    topology: &Topology,
+) -> Result<(), RouteError> {
+    for stmt in statements {
+        let writes = match stmt {
+            Statement::Insert(ins) => insert(ins, sql, topology)?.is_some(),
+            Statement::Update(u) => update(u, sql, topology)?.is_some(),
+            _ => false,
+        };
+        if writes {
+            return Err(RouteError::NotSupported(
+                "a multi-statement text that writes a table with lookups: send its statements one by one".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The rule of a table with lookups that `factor` names, and its alias.
 fn table_with_lookups<'t>(
     factor: &TableFactor,
@@ -626,6 +648,19 @@ shard_key = "id"
         assert!(refused(
             "INSERT INTO users (id, email) SELECT id, email FROM plain"
         ));
+    }
+
+    #[test]
+    fn a_multi_statement_text_with_lookup_writes_is_refused() {
+        let planned = crate::plan_sql(
+            "INSERT INTO users (id, email, phone) VALUES (1, 'a', NULL); SELECT 1",
+            &topology(),
+            Syntax::DEFAULT,
+        );
+        assert!(
+            matches!(planned, Err(RouteError::NotSupported(_))),
+            "{planned:?}"
+        );
     }
 
     #[test]

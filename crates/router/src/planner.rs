@@ -291,6 +291,9 @@ fn plan_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, Rou
         return Ok(plan);
     }
     let mut plan = first?;
+    if topology.has_lookups {
+        crate::lookup::refuse_writes_in_multi_statement(&statements, sql, topology)?;
+    }
     if plan.rewritten.is_some() {
         plan.rewritten = None;
     }
