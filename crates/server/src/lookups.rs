@@ -32,7 +32,7 @@ use crate::lookup_table::{
 use crate::runtime::Runtime;
 use crate::session::{Session, Step};
 
-/// Counted in each lookup lock transaction so a stuck writer cannot hold others for long.
+/// How long a lookup's locking reads wait for a lock, so a stuck writer cannot hold others long.
 const LOCK_WAIT_SECONDS: u32 = 10;
 
 impl Session {
@@ -211,10 +211,7 @@ impl Session {
             let (_, status) = run_ok(&mut conn, &sql, table, &rule.name).await?;
             commit_if_open(&mut conn, status, table, &rule.name).await?;
         }
-        let begin = format!(
-            "SET STATEMENT innodb_lock_wait_timeout = {LOCK_WAIT_SECONDS} FOR START TRANSACTION"
-        );
-        run_ok(&mut conn, &begin, "", &rule.name).await?;
+        run_ok(&mut conn, "START TRANSACTION", "", &rule.name).await?;
         for entry in &write.entries {
             let lookup = &entry.lookup;
             let statement_keys: Vec<&str> = write
@@ -225,7 +222,7 @@ impl Session {
                 .collect();
             // The server compares the keys, as it compared them when the rows went in.
             let sql = format!(
-                "SELECT `{key}`, `{key}` = {own}, {others} FROM {table} WHERE `{column}` = {value} FOR UPDATE",
+                "SET STATEMENT innodb_lock_wait_timeout = {LOCK_WAIT_SECONDS} FOR SELECT `{key}`, `{key}` = {own}, {others} FROM {table} WHERE `{column}` = {value} FOR UPDATE",
                 key = rule.shard_key,
                 own = entry.key,
                 others = match statement_keys.is_empty() {
@@ -278,7 +275,7 @@ impl Session {
     ) -> Result<bool, LookupError> {
         let shard = shard_of_stored(rule, stored_key)?;
         let sql = format!(
-            "SELECT 1 FROM {} WHERE `{}` = {} AND `{}` = {} LIMIT 1 LOCK IN SHARE MODE",
+            "SET STATEMENT innodb_lock_wait_timeout = {LOCK_WAIT_SECONDS} FOR SELECT 1 FROM {} WHERE `{}` = {} AND `{}` = {} LIMIT 1 LOCK IN SHARE MODE",
             qualified(&runtime.topology, &rule.name),
             rule.shard_key,
             stored_literal(stored_key),
