@@ -98,6 +98,19 @@ async fn reads_by_email_go_where_the_lookup_says() {
         .await,
         [a, b]
     );
+    // A session's sql_select_limit limits the statement's rows, not the lookup's keys.
+    conn.query_drop("SET sql_select_limit = 1").await.unwrap();
+    assert_eq!(
+        ids_by_email(
+            &mut conn,
+            "SELECT id FROM users WHERE email IN ('a@x', 'b@x') ORDER BY id LIMIT 5"
+        )
+        .await,
+        [a, b]
+    );
+    conn.query_drop("SET sql_select_limit = DEFAULT")
+        .await
+        .unwrap();
     // Not in the lookup: the default shard answers, with no row (and the right columns).
     let none: Vec<(i64, String)> = conn
         .query("SELECT id, name FROM users WHERE email = 'hidden@x'")

@@ -32,6 +32,10 @@ use crate::lookup_table::{
 use crate::runtime::Runtime;
 use crate::session::{Session, Step};
 
+/// An explicit LIMIT that keeps every row: the session's `sql_select_limit`, which the
+/// connection carries, must not cut a lookup's answer short.
+const ALL_ROWS: u64 = u64::MAX;
+
 /// How long a lookup's locking reads wait for a lock, so a stuck writer cannot hold others long.
 const LOCK_WAIT_SECONDS: u32 = 10;
 
@@ -135,7 +139,7 @@ impl Session {
     ) -> Result<BTreeSet<usize>, LookupError> {
         let topology = &runtime.topology;
         let sql = format!(
-            "SELECT DISTINCT `{}` FROM {} WHERE `{}` IN ({})",
+            "SELECT DISTINCT `{}` FROM {} WHERE `{}` IN ({}) LIMIT {ALL_ROWS}",
             rule.shard_key,
             qualified(topology, &read.lookup.table),
             read.lookup.column,
@@ -222,7 +226,7 @@ impl Session {
                 .collect();
             // The server compares the keys, as it compared them when the rows went in.
             let sql = format!(
-                "SET STATEMENT innodb_lock_wait_timeout = {LOCK_WAIT_SECONDS} FOR SELECT `{key}`, `{key}` = {own}, {others} FROM {table} WHERE `{column}` = {value} FOR UPDATE",
+                "SET STATEMENT innodb_lock_wait_timeout = {LOCK_WAIT_SECONDS} FOR SELECT `{key}`, `{key}` = {own}, {others} FROM {table} WHERE `{column}` = {value} LIMIT {ALL_ROWS} FOR UPDATE",
                 key = rule.shard_key,
                 own = entry.key,
                 others = match statement_keys.is_empty() {
