@@ -78,6 +78,11 @@ enum Cmd {
         #[command(subcommand)]
         action: SequenceCmd,
     },
+    /// The lookup indexes of tables with `lookups`.
+    Lookup {
+        #[command(subcommand)]
+        action: LookupCmd,
+    },
     /// Start local MariaDB shards (primary + replicas, GTID replication) and the proxy in front.
     Sandbox {
         #[arg(long, default_value_t = 2)]
@@ -109,6 +114,42 @@ enum SequenceCmd {
         /// The table (with `auto_increment` in the config).
         #[arg(long)]
         table: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum LookupCmd {
+    /// Create a table's lookup tables on the default shard's primary (if missing).
+    Init {
+        #[arg(long)]
+        config: PathBuf,
+        /// The table (with `lookups` in the config).
+        #[arg(long)]
+        table: String,
+    },
+    /// Add the rows already on the shards to a table's lookups (safe while traffic runs, and
+    /// to run again).
+    Backfill {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        table: String,
+        /// Rows read per page.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+    },
+    /// Report rows missing from a table's lookups and lookup rows pointing at no row;
+    /// exits 1 when it found any.
+    Verify {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        table: String,
+        /// Add the missing rows and remove the stale ones.
+        #[arg(long)]
+        repair: bool,
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
     },
 }
 
@@ -146,6 +187,7 @@ fn main() -> ExitCode {
         Cmd::Sequence {
             action: SequenceCmd::Init { config, table },
         } => runtime(None).and_then(|rt| rt.block_on(sequence_init(&config, &table))),
+        Cmd::Lookup { action } => runtime(None).and_then(|rt| rt.block_on(lookup(action))),
         Cmd::Sandbox {
             shards,
             replicas,
@@ -269,6 +311,53 @@ async fn sequence_init(config: &std::path::Path, table: &str) -> anyhow::Result<
         say!("{}: largest id {max}", shard.name)?;
     }
     say!("sequence {}: next id {}", init.sequence, init.next_id)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `shardgate lookup …`: one line per lookup table.
+async fn lookup(action: LookupCmd) -> anyhow::Result<ExitCode> {
+    let (config, table) = match &action {
+        LookupCmd::Init { config, table }
+        | LookupCmd::Backfill { config, table, .. }
+        | LookupCmd::Verify { config, table, .. } => (config, table),
+    };
+    let topology = Arc::new(load(config)?);
+    let runtime = shardgate_server::Runtime::new(topology);
+    match action {
+        LookupCmd::Init { .. } => {
+            for name in shardgate_server::init_lookups(&runtime, table).await? {
+                say!("lookup table {name}: ready")?;
+            }
+        }
+        LookupCmd::Backfill { batch, .. } => {
+            let batch = batch.max(1);
+            for (name, rows) in shardgate_server::backfill_lookups(&runtime, table, batch).await? {
+                say!("lookup table {name}: {rows} rows indexed")?;
+            }
+        }
+        LookupCmd::Verify { repair, batch, .. } => {
+            let batch = batch.max(1);
+            let reports = shardgate_server::verify_lookups(&runtime, table, repair, batch).await?;
+            let mut found = false;
+            for r in reports {
+                say!(
+                    "lookup table {}: {} rows missing (unreachable), {} stale lookup rows{}",
+                    r.lookup,
+                    r.missing,
+                    r.stale,
+                    if repair {
+                        format!("; repaired: {} added, {} removed", r.added, r.removed)
+                    } else {
+                        String::new()
+                    }
+                )?;
+                found |= r.missing > 0 || r.stale > 0;
+            }
+            if found && !repair {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -86,9 +86,15 @@ async fn admin_statements_describe_the_proxy() {
     assert_eq!(
         tables,
         [
-            ["orders", "consistent_hash", "user_id", "read_your_writes"],
-            ["users", "consistent_hash", "id", "read_your_writes"],
-            ["countries", "reference", "NULL", "read_your_writes"],
+            [
+                "orders",
+                "consistent_hash",
+                "user_id",
+                "read_your_writes",
+                "NULL"
+            ],
+            ["users", "consistent_hash", "id", "read_your_writes", "NULL"],
+            ["countries", "reference", "NULL", "read_your_writes", "NULL"],
         ]
     );
 

@@ -1635,7 +1635,16 @@ async fn load(side: &mut Side, statements: &[String]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sharded_answers_equal_one_mariadb() {
     let started = Instant::now();
-    let (env, plain_sandbox) = tokio::join!(TestEnv::start_with(3, 0, REFERENCE_CONFIG), async {
+    // `users.email` has a unique lookup: reads by email are routed by it.
+    let config = |sandbox: &Sandbox, listen: &str| {
+        let with_lookup = sandbox.config_toml(listen).replacen(
+            "name = \"users\"\nshard_key = \"id\"\n",
+            "name = \"users\"\nshard_key = \"id\"\nlookups = [{ column = \"email\", unique = true }]\n",
+            1,
+        );
+        with_lookup + REFERENCE_CONFIG
+    };
+    let (env, plain_sandbox) = tokio::join!(TestEnv::start_rendered(3, 0, config), async {
         Sandbox::start(SandboxSpec::new(1, 0))
             .await
             .expect("plain MariaDB starts")
@@ -1663,6 +1672,9 @@ async fn sharded_answers_equal_one_mariadb() {
     shardgate_server::init_sequence(&env.proxy.runtime(), "notes")
         .await
         .expect("the sequence of notes");
+    shardgate_server::init_lookups(&env.proxy.runtime(), "users")
+        .await
+        .expect("the lookup of users.email");
     let data = dataset(SEED);
     tokio::join!(
         load(&mut plain, &data.inserts),

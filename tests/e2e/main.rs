@@ -12,6 +12,8 @@ mod deploy_files;
 mod differential;
 mod foundation;
 mod hardening;
+mod lookup_faults;
+mod lookups;
 mod mariadb_suite;
 mod pinning;
 mod prepared;

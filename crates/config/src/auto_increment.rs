@@ -97,7 +97,7 @@ pub(crate) fn sequences_apart_from_tables(
 }
 
 /// Why `name` cannot be written unquoted as a MariaDB identifier, if it cannot.
-fn identifier_problem(name: &str) -> Option<&'static str> {
+pub(crate) fn identifier_problem(name: &str) -> Option<&'static str> {
     let first_ok = name
         .bytes()
         .next()

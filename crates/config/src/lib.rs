@@ -8,6 +8,7 @@ mod auto_increment;
 mod document;
 mod error;
 mod placement_change;
+mod lookup;
 mod schema;
 mod topology;
 mod validate;
@@ -17,6 +18,7 @@ use std::path::Path;
 pub use auto_increment::MAX_SEQUENCE_CACHE;
 pub use error::{ConfigError, ConfigErrors};
 pub use placement_change::{placement_changes, Change, PlacementChange, Placements};
+pub use lookup::default_lookup_table;
 pub use topology::*;
 pub use validate::MAX_VIRTUAL_NODES;
 

@@ -108,6 +108,17 @@ pub(crate) struct TableSchema {
     pub consistency: Option<Spanned<String>>,
     pub reference: Option<Spanned<bool>>,
     pub auto_increment: Option<Spanned<AutoIncrementSchema>>,
+    pub lookups: Option<Spanned<Vec<Spanned<LookupSchema>>>>,
+}
+
+/// One of a table's `lookups = [{ column = "email", unique = true }]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LookupSchema {
+    pub column: Option<Spanned<String>>,
+    pub unique: Option<Spanned<bool>>,
+    pub write_only: Option<Spanned<bool>>,
+    pub table: Option<Spanned<String>>,
 }
 
 /// A table's `auto_increment = { column = "id", sequence = "users_seq", cache = 1000 }`.

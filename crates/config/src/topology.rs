@@ -22,6 +22,8 @@ pub struct Topology {
     pub replication: ReplicationSettings,
     /// Reference tables (lower-cased): a full copy on every shard.
     pub reference_tables: foldhash::HashSet<String>,
+    /// Some table has `lookups`: only then does the planner look for them.
+    pub has_lookups: bool,
 }
 
 /// How reads use replicas (`[replication]`).
@@ -345,6 +347,22 @@ pub struct TableRule {
     pub consistency: Option<Consistency>,
     /// The column the proxy fills from a sequence when an INSERT leaves it out (or NULL / 0).
     pub auto_increment: Option<AutoIncrement>,
+    /// Lookup indexes: columns whose values the proxy maps to shard keys (`lookups`).
+    pub lookups: Vec<Lookup>,
+}
+
+/// One of a table's `lookups`: a table on the default shard mapping `column`'s values to the
+/// shard key of the rows holding them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lookup {
+    /// Lower-cased.
+    pub column: String,
+    /// At most one row may hold a value (enforced across shards).
+    pub unique: bool,
+    /// Written with every write, but not used to route reads (while it is backfilled).
+    pub write_only: bool,
+    /// The lookup table's name on the default shard.
+    pub table: String,
 }
 
 /// A table's `auto_increment`: ids for `column` come from the sequence table `sequence` on

@@ -44,6 +44,7 @@ struct TableDraft {
     placement: Placement,
     consistency: Option<Consistency>,
     auto_increment: Option<crate::AutoIncrement>,
+    lookups: Vec<crate::Lookup>,
 }
 
 /// Checks everything in `doc`; the topology only when no problem was found.
@@ -75,6 +76,7 @@ pub(crate) fn build(doc: Document, d: &mut Diagnostics<'_>) -> Option<Topology> 
         .into_iter()
         .map(|r| r.name.to_ascii_lowercase())
         .collect();
+    let has_lookups = tables.iter().any(|draft| !draft.lookups.is_empty());
     let tables = tables
         .into_iter()
         .map(|draft| {
@@ -104,6 +106,7 @@ pub(crate) fn build(doc: Document, d: &mut Diagnostics<'_>) -> Option<Topology> 
                 sharder,
                 consistency: draft.consistency,
                 auto_increment: draft.auto_increment,
+                lookups: draft.lookups,
             };
             (rule.name.to_ascii_lowercase(), rule)
         })
@@ -117,6 +120,7 @@ pub(crate) fn build(doc: Document, d: &mut Diagnostics<'_>) -> Option<Topology> 
         shards: shards.into_iter().filter_map(|s| s.shard).collect(),
         replication,
         reference_tables,
+        has_lookups,
     })
 }
 
@@ -841,6 +845,10 @@ fn tables(
         }
     }
     crate::auto_increment::sequences_apart_from_tables(items, &seen, d);
+    let lookups = drafts
+        .iter()
+        .map(|t| (t.name.as_str(), t.lookups.as_slice()));
+    crate::lookup::lookup_tables_apart(lookups, &seen, d);
     drafts
 }
 
@@ -890,6 +898,7 @@ fn table(
                 "auto_increment",
                 table.auto_increment.as_ref().map(Spanned::span),
             ),
+            ("lookups", table.lookups.as_ref().map(Spanned::span)),
         ];
         for (field, at) in placed_by {
             if let Some(at) = at {
@@ -904,6 +913,7 @@ fn table(
             placement: Placement::Reference,
             consistency: None,
             auto_increment: None,
+            lookups: Vec::new(),
         });
     }
     let shard_key = match &table.shard_key {
@@ -981,6 +991,13 @@ fn table(
         None => Some(None),
         Some(ai) => crate::auto_increment::auto_increment(ai, key, d).map(Some),
     };
+    let lookups = match (&table.lookups, &name, &shard_key) {
+        (None, _, _) => Some(Vec::new()),
+        (Some(lookups), Some(name), Some(shard_key)) => {
+            crate::lookup::lookups(lookups, name, shard_key, key, d)
+        }
+        (Some(_), _, _) => None,
+    };
     Some(TableDraft {
         name: name?,
         shard_key: shard_key?,
@@ -988,6 +1005,7 @@ fn table(
         placement: placement?,
         consistency: consistency?,
         auto_increment: auto_increment?,
+        lookups: lookups?,
     })
 }
 

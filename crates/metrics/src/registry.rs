@@ -57,6 +57,14 @@ pub struct Metrics {
     pub sequence_ids_total: IntCounterVec,
     /// Blocks of ids reserved from a sequence table, by `sequence`.
     pub sequence_blocks_total: IntCounterVec,
+    /// Reads routed by a lookup index, by data `table` and `lookup` column.
+    pub lookup_reads_total: IntCounterVec,
+    /// Of those, reads whose values the lookup did not hold (answered by the default shard).
+    pub lookup_misses_total: IntCounterVec,
+    /// Of those, reads that would have scattered to every shard and touched fewer.
+    pub lookup_scatters_avoided_total: IntCounterVec,
+    /// Data shards the lookup-routed reads touched (divided by the reads: shards per read).
+    pub lookup_shards_total: IntCounterVec,
 }
 
 /// The process-wide metrics, created on first use.
@@ -232,6 +240,28 @@ impl Metrics {
         .expect("valid metric");
         register(Box::new(sequence_ids_total.clone()));
         register(Box::new(sequence_blocks_total.clone()));
+        let lookup_counter = |name: &str, help: &str| {
+            let counter =
+                IntCounterVec::new(opts(name, help), &["table", "lookup"]).expect("valid metric");
+            register(Box::new(counter.clone()));
+            counter
+        };
+        let lookup_reads_total = lookup_counter(
+            "lookup_reads_total",
+            "Reads routed by a lookup index, by table and lookup column.",
+        );
+        let lookup_misses_total = lookup_counter(
+            "lookup_misses_total",
+            "Lookup-routed reads whose values the lookup did not hold.",
+        );
+        let lookup_scatters_avoided_total = lookup_counter(
+            "lookup_scatters_avoided_total",
+            "Lookup-routed reads that touched fewer shards than a scatter would have.",
+        );
+        let lookup_shards_total = lookup_counter(
+            "lookup_shards_total",
+            "Data shards the lookup-routed reads touched.",
+        );
         // Both results exist from the start, so `rate()` and alerts see a 0 before the first reload.
         for result in ["ok", "error"] {
             config_reloads_total.with_label_values(&[result]);
@@ -267,6 +297,10 @@ impl Metrics {
             login_failures_total,
             sequence_ids_total,
             sequence_blocks_total,
+            lookup_reads_total,
+            lookup_misses_total,
+            lookup_scatters_avoided_total,
+            lookup_shards_total,
         }
     }
 

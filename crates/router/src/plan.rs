@@ -248,6 +248,8 @@ pub struct Plan {
     pub pinned_by: Option<std::sync::Arc<[String]>>,
     /// What the session must know about the text around running it (see `StatementTraits`).
     pub traits: crate::StatementTraits,
+    /// A table's lookup indexes: routing a SELECT by one, or rows to write before a write.
+    pub lookup: Option<Box<crate::LookupPlan>>,
 }
 
 impl Plan {
@@ -263,6 +265,7 @@ impl Plan {
             lists_server_threads: false,
             pinned_by: None,
             traits: crate::StatementTraits::default(),
+            lookup: None,
         }
     }
 
@@ -405,6 +408,9 @@ impl fmt::Display for PlanDisplay<'_> {
         }
         if let Some(state) = &self.plan.connection_state {
             write!(f, "; connection state: {state:?}")?;
+        }
+        if let Some(lookup) = &self.plan.lookup {
+            write!(f, "; {lookup}")?;
         }
         Ok(())
     }

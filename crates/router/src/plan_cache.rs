@@ -65,6 +65,7 @@ impl PlanCache {
                     .filter(|p| {
                         p.rewritten.is_none()
                             && p.connection_state.is_none()
+                            && p.lookup.is_none()
                             && matches!(p.route, Route::Shard(_) | Route::Deferred(_))
                     })
                     .map(Arc::new);
@@ -94,6 +95,7 @@ impl PlanCache {
             // The explanation names the template's placeholders: left to full planning.
             pinned_by: None,
             traits: template.traits,
+            lookup: None,
         })
     }
 }

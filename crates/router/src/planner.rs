@@ -283,12 +283,17 @@ fn plan_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, Rou
             }
             other => other,
         };
-        return planned.map(|mut plan| {
-            plan.uses_tables = uses_tables;
-            plan
-        });
+        let mut plan = planned?;
+        plan.uses_tables = uses_tables;
+        if topology.has_lookups {
+            crate::lookup::attach(&statements[0], sql, topology, &mut plan)?;
+        }
+        return Ok(plan);
     }
     let mut plan = first?;
+    if topology.has_lookups {
+        crate::lookup::refuse_writes_in_multi_statement(&statements, sql, topology)?;
+    }
     if plan.rewritten.is_some() {
         plan.rewritten = None;
     }

@@ -62,6 +62,11 @@ impl<'s> Offsets<'s> {
         }
         Some(self.byte)
     }
+
+    /// The text between two offsets.
+    pub(crate) fn text(&self, range: std::ops::Range<usize>) -> Option<&'s str> {
+        self.sql.get(range)
+    }
 }
 
 /// One INSERT per shard, each holding the rows whose shard keys map to that shard, cut from

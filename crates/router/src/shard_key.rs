@@ -181,7 +181,7 @@ pub(crate) fn literal(expr: &Expr) -> Option<KeyValue<'_>> {
 
 /// The top-level AND-ed conditions of `expr`, in order. Iterative: a chain of thousands of
 /// ANDs must not exhaust the stack.
-fn conjuncts<'e>(expr: &'e Expr, out: &mut Vec<&'e Expr>) {
+pub(crate) fn conjuncts<'e>(expr: &'e Expr, out: &mut Vec<&'e Expr>) {
     let mut pending = vec![expr];
     while let Some(expr) = pending.pop() {
         match expr {

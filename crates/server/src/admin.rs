@@ -210,6 +210,7 @@ fn tables(runtime: &Runtime) -> Rows {
                 Some(strategy.to_owned()),
                 Some(rule.shard_key.clone()),
                 Some(rule.consistency.unwrap_or(default).as_str().to_owned()),
+                lookups(rule),
             ]
         })
         .collect();
@@ -221,12 +222,27 @@ fn tables(runtime: &Runtime) -> Rows {
             Some("reference".to_owned()),
             None,
             Some(default.as_str().to_owned()),
+            None,
         ]
     }));
     Rows {
-        columns: &["table", "strategy", "shard_key", "consistency"],
+        columns: &["table", "strategy", "shard_key", "consistency", "lookups"],
         rows,
     }
+}
+
+/// A table's lookups, e.g. `email unique → users_email_lookup`, or NULL for none.
+fn lookups(rule: &shardgate_config::TableRule) -> Option<String> {
+    let shown: Vec<String> = rule
+        .lookups
+        .iter()
+        .map(|l| {
+            let unique = if l.unique { " unique" } else { "" };
+            let write_only = if l.write_only { " (write only)" } else { "" };
+            format!("{}{unique} → {}{write_only}", l.column, l.table)
+        })
+        .collect();
+    (!shown.is_empty()).then(|| shown.join("; "))
 }
 
 /// `SHOW SHARDGATE HOTSPOTS`: one row per sharded table.

@@ -5,6 +5,7 @@ use shardgate_protocol::{ProtocolError, ServerErr};
 use shardgate_ring::RingError;
 use shardgate_router::RouteError;
 
+use crate::lookup_table::LookupError;
 use crate::sequence_table::SequenceError;
 
 /// ER_NOT_SUPPORTED_YET: a statement the proxy understands but cannot run across shards.
@@ -66,6 +67,24 @@ impl From<&SequenceError> for ClientError {
             // ER_NO_SUCH_TABLE
             SequenceError::Missing { .. } => ClientError::new(1146, b"42S02", e.to_string()),
             SequenceError::Server { error, .. } => {
+                ClientError::new(error.code, &error.state, e.to_string())
+            }
+            _ => ClientError::new(1105, b"HY000", e.to_string()),
+        }
+    }
+}
+
+/// Reading or writing a lookup index: a duplicate of a unique value, the backend's error, or
+/// what is missing.
+impl From<&LookupError> for ClientError {
+    fn from(e: &LookupError) -> Self {
+        match e {
+            LookupError::Backend(b) => ClientError::from(b),
+            // ER_DUP_ENTRY, as MariaDB names a unique key's duplicate.
+            LookupError::Duplicate { .. } => ClientError::new(1062, b"23000", e.to_string()),
+            // ER_NO_SUCH_TABLE
+            LookupError::Missing { .. } => ClientError::new(1146, b"42S02", e.to_string()),
+            LookupError::Server { error, .. } => {
                 ClientError::new(error.code, &error.state, e.to_string())
             }
             _ => ClientError::new(1105, b"HY000", e.to_string()),

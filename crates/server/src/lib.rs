@@ -21,6 +21,9 @@ mod key_owners;
 mod kill;
 pub mod listener;
 mod login_limits;
+mod lookup_maintenance;
+mod lookup_table;
+mod lookups;
 mod multi;
 mod pins;
 mod prepared;
@@ -49,6 +52,8 @@ use arc_swap::ArcSwap;
 use shardgate_config::Topology;
 use tokio::net::TcpListener;
 
+pub use lookup_maintenance::{backfill_lookups, init_lookups, verify_lookups, LookupReport};
+pub use lookup_table::LookupError;
 pub use reload::{watch_config, ReloadOutcome};
 pub use runtime::Runtime;
 pub use sequence_table::{init_sequence, SequenceError, SequenceInit};

@@ -225,7 +225,8 @@ impl Session {
         params: u16,
         execution: &Execution<'_>,
     ) -> Step {
-        let Some(plan) = plan else {
+        // A table's lookups take the statement's values: each execution runs as text.
+        let Some(plan) = plan.filter(|p| p.lookup.is_none()) else {
             return Box::pin(self.execute_interpolated(runtime, execution)).await;
         };
         // Its values are parameters: an id it reports is read back (see `reads_back`).
@@ -294,7 +295,7 @@ impl Session {
             return self.send_error(e).await;
         }
         match plan.route {
-            Route::Shard(shard) => {
+            Route::Shard(shard) if plan.lookup.is_none() => {
                 self.execute_on_shard(runtime, &plan, shard, execution)
                     .await
             }

@@ -117,7 +117,7 @@ impl Work<'_> {
 pub(crate) struct Lent {
     pub conn: PooledConn,
     /// It is one the session keeps: it goes back to the pins.
-    pinned: bool,
+    pub(crate) pinned: bool,
 }
 
 /// Who the client is: what COM_CHANGE_USER re-checks against.
@@ -858,6 +858,9 @@ impl Session {
             .filter(|s| self.concerns_kept_state(s))
         {
             return Box::pin(self.with_connection_state(runtime, plan, state, text)).await;
+        }
+        if let Some(lookup) = &plan.lookup {
+            return Box::pin(self.execute_with_lookup(runtime, plan, lookup, text, binary)).await;
         }
         // Large, rarer routes (several shards, SET, transactions, administration) are awaited
         // boxed, so that every session does not hold their state machines (ARCHITECTURE.md).

@@ -1,0 +1,674 @@
+//! Statements on a table with `lookups` (lookup indexes): which lookup a SELECT can be routed
+//! by, and which lookup rows an INSERT or UPDATE must write before its rows.
+//!
+//! Values are kept as the literal text the statement holds: the proxy writes and reads the
+//! lookup table (whose column has the data column's type and collation) with the same text,
+//! on a connection with the session's variables, so MariaDB converts and compares the value
+//! exactly as it does for the data row.
+
+use shardgate_config::{Lookup, TableRule, Topology};
+use sqlparser::ast::{
+    AssignmentTarget, BinaryOperator, Expr, Insert, OnInsert, Query, SetExpr, Spanned, Statement,
+    TableFactor, TableObject, UnaryOperator, Update, Value,
+};
+
+use crate::rewrite::Offsets;
+use crate::shard_key::{base_name, conjuncts};
+use crate::{Plan, Route, RouteError};
+
+/// What a statement does with a table's lookups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LookupPlan {
+    /// A SELECT whose WHERE clause pins a lookup column: its rows are on the shards the
+    /// lookup maps the values to.
+    Read(LookupRead),
+    /// An INSERT or an UPDATE of lookup columns: lookup rows to write first.
+    Write(LookupWrite),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LookupRead {
+    /// The data table, as the config names it, and its shard key.
+    pub table: String,
+    pub shard_key: String,
+    pub lookup: Lookup,
+    /// The values compared with the column, as written (literals).
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LookupWrite {
+    pub table: String,
+    pub shard_key: String,
+    /// One per row and lookup column given a value (not NULL).
+    pub entries: Vec<LookupEntry>,
+    /// Some value is a parameter (`?`): a prepared statement runs each execution as text
+    /// with its values written in, which is planned again.
+    pub has_params: bool,
+}
+
+/// One lookup row: `value` of `lookup.column` belongs to the row with shard key `key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LookupEntry {
+    pub lookup: Lookup,
+    /// Literals, as written.
+    pub value: String,
+    pub key: String,
+}
+
+impl std::fmt::Display for LookupPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LookupPlan::Read(r) => write!(
+                f,
+                "by lookup {} (`{}`.`{}`{}): the shards of the rows holding {}; no row → the default shard alone",
+                r.lookup.table,
+                r.table,
+                r.lookup.column,
+                if r.lookup.unique { ", unique" } else { "" },
+                r.values.join(", ")
+            ),
+            LookupPlan::Write(w) => {
+                let mut tables: Vec<&str> =
+                    w.entries.iter().map(|e| e.lookup.table.as_str()).collect();
+                tables.dedup();
+                write!(
+                    f,
+                    "lookup rows first: {} row(s) into {}",
+                    w.entries.len(),
+                    tables.join(", ")
+                )
+            }
+        }
+    }
+}
+
+/// Adds to `plan` (of `stmt`, parsed from `sql`) what it does with lookups, if anything.
+pub(crate) fn attach(
+    stmt: &Statement,
+    sql: &str,
+    topology: &Topology,
+    plan: &mut Plan,
+) -> Result<(), RouteError> {
+    let lookup = match stmt {
+        Statement::Query(q) if matches!(plan.route, Route::Scatter(_)) => {
+            read(q, sql, topology).map(LookupPlan::Read)
+        }
+        Statement::Insert(ins) => insert(ins, sql, topology)?.map(LookupPlan::Write),
+        Statement::Update(u) => update(u, sql, topology)?.map(LookupPlan::Write),
+        _ => None,
+    };
+    plan.lookup = lookup.map(Box::new);
+    Ok(())
+}
+
+/// A multi-statement text planned as one (not cut by the session) whose statements write
+/// lookup rows: refused, as the lookup rows would not be written.
+pub(crate) fn refuse_writes_in_multi_statement(
+    statements: &[Statement],
+    sql: &str,
+    topology: &Topology,
+) -> Result<(), RouteError> {
+    for stmt in statements {
+        let writes = match stmt {
+            Statement::Insert(ins) => insert(ins, sql, topology)?.is_some(),
+            Statement::Update(u) => update(u, sql, topology)?.is_some(),
+            _ => false,
+        };
+        if writes {
+            return Err(RouteError::NotSupported(
+                "a multi-statement text that writes a table with lookups: send its statements one by one".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The rule of a table with lookups that `factor` names, and its alias.
+fn table_with_lookups<'t>(
+    factor: &TableFactor,
+    topology: &'t Topology,
+) -> Option<(&'t TableRule, Option<String>)> {
+    let TableFactor::Table { name, alias, .. } = factor else {
+        return None;
+    };
+    let rule = topology.table(&base_name(name)?)?;
+    (!rule.lookups.is_empty()).then(|| (rule, alias.as_ref().map(|a| a.name.value.clone())))
+}
+
+/// Whether `expr` is `column` of the table (named `name`, or its alias).
+fn is_column(expr: &Expr, column: &str, name: &str, alias: Option<&str>) -> bool {
+    match expr {
+        Expr::Identifier(id) => id.value.eq_ignore_ascii_case(column),
+        Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
+            let qualifier = &parts[parts.len() - 2].value;
+            parts[parts.len() - 1].value.eq_ignore_ascii_case(column)
+                && qualifier.eq_ignore_ascii_case(alias.unwrap_or(name))
+        }
+        Expr::Nested(inner) => is_column(inner, column, name, alias),
+        _ => false,
+    }
+}
+
+/// What a value is, for a lookup.
+enum Literal {
+    Text(String),
+    Null,
+    Param,
+}
+
+/// `expr` as a literal's text in `sql`, if it is one.
+fn literal(expr: &Expr, offsets: &mut Offsets<'_>) -> Option<Literal> {
+    let plain = match expr {
+        Expr::Value(v) => match &v.value {
+            Value::Null => return Some(Literal::Null),
+            Value::Placeholder(_) => return Some(Literal::Param),
+            Value::Number(..)
+            | Value::SingleQuotedString(_)
+            | Value::DoubleQuotedString(_)
+            | Value::HexStringLiteral(_)
+            | Value::Boolean(_) => true,
+            _ => false,
+        },
+        // The operator's span is its operand's: the sign is written back in.
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } if matches!(expr.as_ref(), Expr::Value(v) if matches!(v.value, Value::Number(..))) => {
+            return match literal(expr, offsets)? {
+                Literal::Text(text) => Some(Literal::Text(format!("-{text}"))),
+                other => Some(other),
+            };
+        }
+        Expr::Nested(inner) => return literal(inner, offsets),
+        _ => false,
+    };
+    if !plain {
+        return None;
+    }
+    let span = expr.span();
+    let (start, end) = (offsets.at(span.start)?, offsets.at(span.end)?);
+    let text = offsets.text(start..end)?;
+    (!text.is_empty()).then(|| Literal::Text(text.to_owned()))
+}
+
+/// A SELECT from one table with lookups whose WHERE clause has `column = literal` or
+/// `column IN (literals)` among its top-level AND-ed conditions.
+fn read(q: &Query, sql: &str, topology: &Topology) -> Option<LookupRead> {
+    if q.with.is_some() {
+        return None;
+    }
+    let SetExpr::Select(select) = q.body.as_ref() else {
+        return None;
+    };
+    let [from] = select.from.as_slice() else {
+        return None;
+    };
+    if !from.joins.is_empty() {
+        return None;
+    }
+    let (rule, alias) = table_with_lookups(&from.relation, topology)?;
+    let TableFactor::Table { name, .. } = &from.relation else {
+        return None;
+    };
+    let name = base_name(name)?;
+    let mut parts = Vec::new();
+    conjuncts(select.selection.as_ref()?, &mut parts);
+    let mut offsets = Offsets::new(sql);
+    for lookup in rule.lookups.iter().filter(|l| !l.write_only) {
+        let names = |e: &Expr| is_column(e, &lookup.column, &name, alias.as_deref());
+        for part in &parts {
+            let candidates: Vec<&Expr> = match part {
+                Expr::BinaryOp {
+                    left,
+                    op: BinaryOperator::Eq,
+                    right,
+                } if names(left) => vec![right],
+                Expr::BinaryOp {
+                    left,
+                    op: BinaryOperator::Eq,
+                    right,
+                } if names(right) => vec![left],
+                Expr::InList {
+                    expr,
+                    list,
+                    negated: false,
+                } if names(expr) => list.iter().collect(),
+                _ => continue,
+            };
+            let mut values = Vec::with_capacity(candidates.len());
+            for candidate in candidates {
+                match literal(candidate, &mut offsets) {
+                    Some(Literal::Text(text)) => values.push(text),
+                    // NULL matches no row.
+                    Some(Literal::Null) => {}
+                    _ => {
+                        values.clear();
+                        break;
+                    }
+                }
+            }
+            if !values.is_empty() {
+                return Some(LookupRead {
+                    table: rule.name.clone(),
+                    shard_key: rule.shard_key.clone(),
+                    lookup: lookup.clone(),
+                    values,
+                });
+            }
+        }
+    }
+    None
+}
+
+/// The lookup rows of an INSERT's rows.
+fn insert(ins: &Insert, sql: &str, topology: &Topology) -> Result<Option<LookupWrite>, RouteError> {
+    let TableObject::TableName(name) = &ins.table else {
+        return Ok(None);
+    };
+    let Some(rule) = base_name(name)
+        .and_then(|n| topology.table(&n))
+        .filter(|r| !r.lookups.is_empty())
+    else {
+        return Ok(None);
+    };
+    let refuse = |why: String| {
+        RouteError::NotSupported(format!(
+            "INSERT into `{}`, which has lookups: {why}",
+            rule.name
+        ))
+    };
+    // (column, value) per row.
+    let rows: Vec<Vec<(String, &Expr)>> = if ins.columns.is_empty() && !ins.assignments.is_empty() {
+        let row = ins
+            .assignments
+            .iter()
+            .filter_map(|a| match &a.target {
+                AssignmentTarget::ColumnName(n) => Some((base_name(n)?, &a.value)),
+                AssignmentTarget::Tuple(_) => None,
+            })
+            .collect();
+        vec![row]
+    } else {
+        match ins.source.as_deref().map(|q| q.body.as_ref()) {
+            Some(SetExpr::Values(values)) => {
+                let columns: Vec<String> = ins
+                    .columns
+                    .iter()
+                    .map(|c| base_name(c).unwrap_or_default())
+                    .collect();
+                values
+                    .rows
+                    .iter()
+                    .map(|row| columns.iter().cloned().zip(row.content.iter()).collect())
+                    .collect()
+            }
+            _ => return Err(refuse("only INSERT … VALUES and INSERT … SET write its lookup rows; insert the rows with their values".into())),
+        }
+    };
+    if let Some(OnInsert::DuplicateKeyUpdate(assignments)) = &ins.on {
+        let sets_lookup = assignments.iter().any(|a| match &a.target {
+            AssignmentTarget::ColumnName(n) => {
+                base_name(n).is_some_and(|c| rule.lookups.iter().any(|l| l.column == c))
+            }
+            AssignmentTarget::Tuple(_) => true,
+        });
+        if sets_lookup {
+            return Err(refuse(
+                "ON DUPLICATE KEY UPDATE of a lookup column; run an UPDATE".into(),
+            ));
+        }
+    }
+    let mut offsets = Offsets::new(sql);
+    let mut write = LookupWrite {
+        table: rule.name.clone(),
+        shard_key: rule.shard_key.clone(),
+        entries: Vec::new(),
+        has_params: false,
+    };
+    for row in &rows {
+        let value_of = |column: &str| row.iter().find(|(c, _)| c == column).map(|(_, e)| *e);
+        let key = match value_of(&rule.shard_key).map(|e| literal(e, &mut offsets)) {
+            Some(Some(Literal::Text(key))) => key,
+            Some(Some(Literal::Param)) => {
+                write.has_params = true;
+                continue;
+            }
+            // The planner says why a row without a literal key cannot go in.
+            _ => return Ok(None),
+        };
+        for lookup in &rule.lookups {
+            match value_of(&lookup.column).map(|e| literal(e, &mut offsets)) {
+                // NULL is in no lookup.
+                Some(Some(Literal::Null)) => {}
+                None => {
+                    return Err(refuse(format!(
+                        "give the value of lookup column `{}` (NULL for none): its default is not known to the proxy",
+                        lookup.column
+                    )))
+                }
+                Some(Some(Literal::Text(value))) => write.entries.push(LookupEntry {
+                    lookup: lookup.clone(),
+                    value,
+                    key: key.clone(),
+                }),
+                Some(Some(Literal::Param)) => write.has_params = true,
+                Some(None) => {
+                    return Err(refuse(format!(
+                        "the value of lookup column `{}` must be a literal",
+                        lookup.column
+                    )))
+                }
+            }
+        }
+    }
+    Ok((write.has_params || !write.entries.is_empty()).then_some(write))
+}
+
+/// The lookup rows of an UPDATE that sets lookup columns: its WHERE clause must name the rows
+/// by their shard keys.
+fn update(u: &Update, sql: &str, topology: &Topology) -> Result<Option<LookupWrite>, RouteError> {
+    let Some((rule, alias)) = table_with_lookups(&u.table.relation, topology) else {
+        return Ok(None);
+    };
+    let TableFactor::Table { name, .. } = &u.table.relation else {
+        return Ok(None);
+    };
+    let name = base_name(name).unwrap_or_default();
+    let sets: Vec<(&Lookup, &Expr)> = u
+        .assignments
+        .iter()
+        .filter_map(|a| match &a.target {
+            AssignmentTarget::ColumnName(n) => {
+                let column = base_name(n)?;
+                let lookup = rule.lookups.iter().find(|l| l.column == column)?;
+                Some((lookup, &a.value))
+            }
+            AssignmentTarget::Tuple(_) => None,
+        })
+        .collect();
+    // Setting NULL writes no lookup row (the old value's row goes stale).
+    let mut probe = Offsets::new(sql);
+    if sets
+        .iter()
+        .all(|(_, value)| matches!(literal(value, &mut probe), Some(Literal::Null)))
+    {
+        return Ok(None);
+    }
+    let first_column = sets[0].0.column.clone();
+    let refuse = |why: String| {
+        RouteError::NotSupported(format!(
+            "UPDATE of lookup column `{first_column}` of `{}`: {why}",
+            rule.name
+        ))
+    };
+    if !u.table.joins.is_empty() || u.from.is_some() {
+        return Err(refuse("update one table at a time".into()));
+    }
+    let mut offsets = Offsets::new(sql);
+    let mut has_params = false;
+    let mut keys = None;
+    let mut parts = Vec::new();
+    if let Some(selection) = &u.selection {
+        conjuncts(selection, &mut parts);
+    }
+    let names_key = |e: &Expr| is_column(e, &rule.shard_key, &name, alias.as_deref());
+    for part in parts {
+        let candidates: Vec<&Expr> = match part {
+            Expr::BinaryOp {
+                left,
+                op: BinaryOperator::Eq,
+                right,
+            } if names_key(left) => vec![right],
+            Expr::BinaryOp {
+                left,
+                op: BinaryOperator::Eq,
+                right,
+            } if names_key(right) => vec![left],
+            Expr::InList {
+                expr,
+                list,
+                negated: false,
+            } if names_key(expr) => list.iter().collect(),
+            _ => continue,
+        };
+        let mut found = Vec::new();
+        for c in candidates {
+            match literal(c, &mut offsets) {
+                Some(Literal::Text(text)) => found.push(text),
+                Some(Literal::Param) => has_params = true,
+                Some(Literal::Null) => {}
+                None => {
+                    found.clear();
+                    break;
+                }
+            }
+        }
+        if !found.is_empty() || has_params {
+            keys = Some(found);
+            break;
+        }
+    }
+    let Some(keys) = keys else {
+        return Err(refuse(format!(
+            "name the rows by their shard key (`{key}` = … or `{key}` IN (…)) so their lookup rows can be written first",
+            key = rule.shard_key
+        )));
+    };
+    let mut write = LookupWrite {
+        table: rule.name.clone(),
+        shard_key: rule.shard_key.clone(),
+        entries: Vec::new(),
+        has_params,
+    };
+    for (lookup, value) in sets {
+        match literal(value, &mut offsets) {
+            Some(Literal::Text(value)) => {
+                if lookup.unique && keys.len() > 1 {
+                    return Err(refuse("a unique value can be given to one row only".into()));
+                }
+                for key in &keys {
+                    write.entries.push(LookupEntry {
+                        lookup: lookup.clone(),
+                        value: value.clone(),
+                        key: key.clone(),
+                    });
+                }
+            }
+            Some(Literal::Null) => {}
+            Some(Literal::Param) => write.has_params = true,
+            None => return Err(refuse("set it to a literal".into())),
+        }
+    }
+    Ok((write.has_params || !write.entries.is_empty()).then_some(write))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Syntax;
+
+    fn topology() -> Topology {
+        shardgate_config::parse(
+            r#"
+default_shard = "s0"
+[[users]]
+name = "app"
+password = "pw"
+[backend]
+user = "u"
+password = "p"
+database = "app"
+[[shards]]
+name = "s0"
+primary = "127.0.0.1:3306"
+[[shards]]
+name = "s1"
+primary = "127.0.0.1:3307"
+[[tables]]
+name = "users"
+shard_key = "id"
+lookups = [{ column = "email", unique = true }, { column = "phone" }]
+[[tables]]
+name = "plain"
+shard_key = "id"
+"#,
+            "t.toml",
+        )
+        .unwrap()
+    }
+
+    fn lookup(sql: &str) -> Option<LookupPlan> {
+        crate::plan_sql(sql, &topology(), Syntax::DEFAULT)
+            .unwrap()
+            .lookup
+            .map(|l| *l)
+    }
+
+    fn read_values(sql: &str) -> Option<(String, Vec<String>)> {
+        match lookup(sql)? {
+            LookupPlan::Read(r) => Some((r.lookup.column, r.values)),
+            LookupPlan::Write(_) => None,
+        }
+    }
+
+    fn entries(sql: &str) -> Vec<(String, String, String)> {
+        match lookup(sql) {
+            Some(LookupPlan::Write(w)) => w
+                .entries
+                .into_iter()
+                .map(|e| (e.lookup.column, e.value, e.key))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn reads_by_a_lookup_column() {
+        assert_eq!(
+            read_values("SELECT * FROM users WHERE email = 'a@x'"),
+            Some(("email".into(), vec!["'a@x'".into()]))
+        );
+        assert_eq!(
+            read_values("select name from users u where u.email in ('a', \"b\") and name > 'c' order by name limit 2"),
+            Some(("email".into(), vec!["'a'".into(), "\"b\"".into()]))
+        );
+        assert_eq!(
+            read_values("SELECT COUNT(*) FROM users WHERE 5 = phone"),
+            Some(("phone".into(), vec!["5".into()]))
+        );
+    }
+
+    #[test]
+    fn reads_that_need_no_lookup_or_cannot_use_one() {
+        // The shard key decides.
+        assert_eq!(
+            read_values("SELECT * FROM users WHERE id = 3 AND email = 'a'"),
+            None
+        );
+        assert_eq!(
+            read_values("SELECT * FROM users WHERE email = 'a' OR id = 3"),
+            None
+        );
+        assert_eq!(
+            read_values("SELECT * FROM users WHERE email LIKE 'a%'"),
+            None
+        );
+        assert_eq!(
+            read_values("SELECT * FROM users WHERE email = LOWER('A')"),
+            None
+        );
+        assert_eq!(read_values("SELECT * FROM plain WHERE email = 'a'"), None);
+        assert_eq!(
+            read_values("SELECT * FROM users WHERE email NOT IN ('a')"),
+            None
+        );
+    }
+
+    #[test]
+    fn inserts_write_one_entry_per_row_and_lookup() {
+        assert_eq!(
+            entries("INSERT INTO users (id, email, phone) VALUES (1, 'a', 5), (2, 'b', NULL)"),
+            vec![
+                ("email".into(), "'a'".into(), "1".into()),
+                ("phone".into(), "5".into(), "1".into()),
+                ("email".into(), "'b'".into(), "2".into()),
+            ]
+        );
+        assert_eq!(
+            entries("INSERT INTO users SET email = 'a', id = 7, phone = NULL"),
+            vec![("email".into(), "'a'".into(), "7".into())]
+        );
+        assert!(entries("INSERT INTO plain (id, email) VALUES (1, 'a')").is_empty());
+        assert_eq!(
+            entries("INSERT INTO users (id, email, phone) VALUES (-8, 'n', - 3)"),
+            vec![
+                ("email".into(), "'n'".into(), "-8".into()),
+                ("phone".into(), "-3".into(), "-8".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn prepared_values_are_written_in_at_each_execution() {
+        match lookup("INSERT INTO users (id, email, phone) VALUES (?, ?, ?)") {
+            Some(LookupPlan::Write(w)) => assert!(w.has_params),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn updates_of_a_lookup_column_name_their_rows() {
+        assert_eq!(
+            entries("UPDATE users SET email = 'n' WHERE id = 4"),
+            vec![("email".into(), "'n'".into(), "4".into())]
+        );
+        assert!(entries("UPDATE users SET name = 'n' WHERE email = 'x'").is_empty());
+        assert!(entries("UPDATE users SET email = NULL WHERE id = 1 OR id = 2").is_empty());
+        let refused = |sql: &str| {
+            matches!(
+                crate::plan_sql(sql, &topology(), Syntax::DEFAULT),
+                Err(RouteError::NotSupported(_))
+            )
+        };
+        assert!(refused("UPDATE users SET email = 'n' WHERE name = 'x'"));
+        assert!(refused(
+            "UPDATE users SET email = CONCAT(email, 'x') WHERE id = 1"
+        ));
+        assert!(refused("UPDATE users SET email = 'n' WHERE id IN (1, 2)"));
+        assert!(refused(
+            "INSERT INTO users (id, email) VALUES (1, UPPER('a'))"
+        ));
+        assert!(refused(
+            "INSERT INTO users (id, name) VALUES (1, 'no email')"
+        ));
+        assert!(refused(
+            "INSERT INTO users (id, email) VALUES (1, 'a') ON DUPLICATE KEY UPDATE email = 'b'"
+        ));
+        assert!(refused(
+            "INSERT INTO users (id, email) SELECT id, email FROM plain"
+        ));
+    }
+
+    #[test]
+    fn a_multi_statement_text_with_lookup_writes_is_refused() {
+        let planned = crate::plan_sql(
+            "INSERT INTO users (id, email, phone) VALUES (1, 'a', NULL); SELECT 1",
+            &topology(),
+            Syntax::DEFAULT,
+        );
+        assert!(
+            matches!(planned, Err(RouteError::NotSupported(_))),
+            "{planned:?}"
+        );
+    }
+
+    #[test]
+    fn the_plan_names_the_lookup() {
+        let t = topology();
+        let plan =
+            crate::plan_sql("SELECT * FROM users WHERE email = 'a'", &t, Syntax::DEFAULT).unwrap();
+        let shown = plan.display(&t).to_string();
+        assert!(shown.contains("by lookup users_email_lookup"), "{shown}");
+    }
+}

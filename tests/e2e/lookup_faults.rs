@@ -1,0 +1,182 @@
+//! Lookup consistency under faults (issue #14): clients insert rows, change their emails and
+//! delete them through two proxies (this process's and a `shardgate serve` child) while the
+//! child is killed with SIGKILL several times and a shard primary restarts once. Afterwards
+//! `lookup verify` finds no row missing from the lookup (stale lookup rows are allowed), after
+//! `--repair` nothing at all, and every row is found by its email.
+
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, Opts};
+
+use crate::common::{ServeProcess, TestEnv};
+
+fn spawn_proxy(config: &std::path::Path, log: &std::path::Path) -> ServeProcess {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_shardgate"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .args(["--config-poll-interval-ms", "0", "--worker-threads", "2"])
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start shardgate serve");
+    ServeProcess(child)
+}
+
+/// A connection, waiting (up to a minute) for a proxy that is restarting.
+async fn connect(opts: &Opts) -> Conn {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match Conn::new(opts.clone()).await {
+            Ok(conn) => return conn,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "no proxy answered: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// One client: inserts rows with ids of its own range, changes the email of one of its rows
+/// or deletes one, in turn, until `stop`; any error (a killed proxy, a restarting shard)
+/// costs the connection, which it opens again. Returns how many statements succeeded.
+async fn churn(opts: Opts, client: u64, stop: Arc<AtomicBool>) -> u64 {
+    let mut conn = connect(&opts).await;
+    let mut done = 0;
+    let mut step = 0u64;
+    let base = 1_000_000 * (client + 1);
+    while !stop.load(Ordering::Relaxed) {
+        step += 1;
+        let id = base + step / 3;
+        let sql = match step % 3 {
+            0 => format!(
+                "INSERT INTO users (id, email, name) VALUES ({id}, 'c{client}-{step}@x', 'n')"
+            ),
+            1 => format!(
+                "UPDATE users SET email = 'c{client}-{step}-u@x' WHERE id = {}",
+                base + step / 6
+            ),
+            _ => format!("DELETE FROM users WHERE id = {}", base + step / 9),
+        };
+        match conn.query_drop(&sql).await {
+            Ok(()) => done += 1,
+            Err(mysql_async::Error::Server(e)) if e.code != 1927 && e.code != 2013 => {}
+            Err(_) => {
+                let _ = conn.disconnect().await;
+                conn = connect(&opts).await;
+            }
+        }
+    }
+    let _ = conn.disconnect().await;
+    done
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn lookups_stay_consistent_under_kill_9_and_a_primary_restart() {
+    const CLIENTS: u64 = 6;
+    let env = TestEnv::start_rendered(3, 0, |sandbox, listen| {
+        sandbox.config_toml(listen).replacen(
+            "name = \"users\"\nshard_key = \"id\"\n",
+            "name = \"users\"\nshard_key = \"id\"\nlookups = [{ column = \"email\", unique = true }]\n",
+            1,
+        )
+    })
+    .await;
+    let runtime = env.proxy.runtime();
+    shardgate_server::init_lookups(&runtime, "users")
+        .await
+        .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let text = std::fs::read_to_string(&env.config_path).unwrap();
+    let listen = format!("listen = \"127.0.0.1:{}\"", env.port);
+    let second = env.sandbox.dir().join("second.toml");
+    std::fs::write(
+        &second,
+        text.replace(&listen, &format!("listen = \"127.0.0.1:{port}\"")),
+    )
+    .unwrap();
+    let log = env.sandbox.dir().join("second.log");
+    let mut child = spawn_proxy(&second, &log);
+    let second_opts = Opts::from(env.opts().tcp_port(port));
+    connect(&second_opts).await.disconnect().await.unwrap();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|client| {
+            let opts = match client % 2 {
+                0 => Opts::from(env.opts()),
+                _ => second_opts.clone(),
+            };
+            tokio::spawn(churn(opts, client, stop.clone()))
+        })
+        .collect();
+    for round in 0..4 {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        child.0.kill().unwrap();
+        child.0.wait().unwrap();
+        if round == 1 {
+            let primary = &env.sandbox.shards()[1].primary;
+            env.sandbox.restart(primary).await.unwrap();
+        }
+        child = spawn_proxy(&second, &log);
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut statements = 0;
+    for client in futures_util::future::join_all(clients).await {
+        statements += client.unwrap();
+    }
+    drop(child);
+    assert!(statements > 100, "only {statements} statements ran");
+
+    let verify = |repair| {
+        let runtime = env.proxy.runtime();
+        async move {
+            shardgate_server::verify_lookups(&runtime, "users", repair, 500)
+                .await
+                .unwrap()
+                .remove(0)
+        }
+    };
+    let report = verify(false).await;
+    eprintln!("{statements} statements; before repair: {report:?}");
+    assert_eq!(
+        report.missing, 0,
+        "rows unreachable by their email: {report:?}"
+    );
+    verify(true).await;
+    let report = verify(false).await;
+    assert_eq!((report.missing, report.stale), (0, 0), "{report:?}");
+
+    // Every row is found by its email, through the proxy.
+    let mut conn = env.connect().await;
+    let mut rows = 0;
+    for shard in 0..env.topology.shards.len() {
+        let mut direct = env.connect_primary(shard).await;
+        let all: Vec<(i64, String)> = direct.query("SELECT id, email FROM users").await.unwrap();
+        direct.disconnect().await.unwrap();
+        for (id, email) in all {
+            let found: Vec<i64> = conn
+                .exec("SELECT id FROM users WHERE email = ?", (email.as_str(),))
+                .await
+                .unwrap();
+            assert_eq!(found, [id], "{email}");
+            rows += 1;
+        }
+    }
+    assert!(rows > 10, "only {rows} rows left");
+    conn.disconnect().await.unwrap();
+    env.stop().await;
+}
