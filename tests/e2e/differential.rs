@@ -26,6 +26,7 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 mod pushdown_gen;
+mod schema_tables;
 
 use crate::common::TestEnv;
 use mysql_async::consts::{ColumnFlags, ColumnType};
@@ -67,6 +68,9 @@ const CORPUS: &str = include_str!("differential/corpus.sql");
 /// Statements pushed down whole (subqueries, CTEs, set operations … pinned to one shard, or
 /// correlated on co-located shard keys), run after `CORPUS`.
 const PUSHDOWN_CORPUS: &str = include_str!("differential/pushdown.sql");
+/// `SELECT *` ordered or grouped across shards, `USING` / `NATURAL` joins, INSERT without a
+/// column list: planned with the columns the proxy reads from the shards (issue #13, point 2).
+const SCHEMA_CORPUS: &str = include_str!("differential/schema.sql");
 /// The extra columns, added with the same statements through the proxy and on the plain server.
 const EXTRA_COLUMNS: &[&str] = &[
     "ALTER TABLE users ADD COLUMN score INT NULL, ADD COLUMN balance DECIMAL(20,6) NULL, \
@@ -1635,7 +1639,8 @@ async fn load(side: &mut Side, statements: &[String]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sharded_answers_equal_one_mariadb() {
     let started = Instant::now();
-    let (env, plain_sandbox) = tokio::join!(TestEnv::start_with(3, 0, REFERENCE_CONFIG), async {
+    let config = format!("{REFERENCE_CONFIG}{}", schema_tables::PROFILES_CONFIG);
+    let (env, plain_sandbox) = tokio::join!(TestEnv::start_with(3, 0, &config), async {
         Sandbox::start(SandboxSpec::new(1, 0))
             .await
             .expect("plain MariaDB starts")
@@ -1668,6 +1673,8 @@ async fn sharded_answers_equal_one_mariadb() {
         load(&mut plain, &data.inserts),
         load(&mut proxy, &data.inserts)
     );
+    let profiles = schema_tables::profiles_statements(&data.user_ids);
+    tokio::join!(load(&mut plain, &profiles), load(&mut proxy, &profiles));
     for table in ["users", "orders"] {
         if let Err(e) = compare_table(&env, &mut direct, &mut plain, table).await {
             panic!("the loaded data differ: {e}");
@@ -1686,6 +1693,7 @@ async fn sharded_answers_equal_one_mariadb() {
     let corpus: Vec<Case> = parse_corpus("corpus.sql", CORPUS)
         .into_iter()
         .chain(parse_corpus("pushdown.sql", PUSHDOWN_CORPUS))
+        .chain(parse_corpus("schema.sql", SCHEMA_CORPUS))
         .filter(keep)
         .collect();
     let generated: Vec<Case> = generated_cases(SEED, &data.user_ids)

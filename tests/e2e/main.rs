@@ -24,6 +24,7 @@ mod replicas;
 mod robustness;
 mod sandbox_cli;
 mod scatter;
+mod schema_cache;
 mod sequences;
 mod session_state;
 mod statements;

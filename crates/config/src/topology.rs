@@ -22,6 +22,9 @@ pub struct Topology {
     pub replication: ReplicationSettings,
     /// Reference tables (lower-cased): a full copy on every shard.
     pub reference_tables: foldhash::HashSet<String>,
+    /// The one part that changes while the topology serves: the tables' columns as last read
+    /// from the shards (`server/src/schema_loader.rs`), empty until the first load.
+    pub schema: shardgate_schema::SchemaCell,
 }
 
 /// How reads use replicas (`[replication]`).
@@ -67,6 +70,9 @@ pub struct ServerSettings {
     pub metrics_listen: Option<String>,
     /// Statements slower than this are logged (text shortened, literal values replaced).
     pub slow_query: Duration,
+    /// How often the tables' columns are read again from the shards (`None`: only at start,
+    /// on reload, after DDL through the proxy and when a plan finds them missing).
+    pub schema_refresh: Option<Duration>,
     /// What a transaction that reaches a second shard does.
     pub transaction_mode: TransactionMode,
     /// `innodb_lock_wait_timeout` for transactions over several shards (transaction_mode
@@ -150,6 +156,7 @@ impl Default for ServerSettings {
             merge_max_bytes: 256 * 1024 * 1024,
             metrics_listen: None,
             slow_query: Duration::from_secs(1),
+            schema_refresh: Some(Duration::from_secs(60)),
             transaction_mode: TransactionMode::Single,
             multi_shard_lock_wait_timeout: Some(5),
             tls: None,

@@ -8,6 +8,7 @@ mod column_list;
 mod connection_id;
 mod connection_state;
 mod error;
+mod join_columns;
 mod last_insert_id;
 pub mod lex;
 mod load_data;
@@ -26,6 +27,7 @@ mod session;
 mod set_statement;
 mod shard_key;
 mod split;
+mod star;
 mod sql_prepare;
 mod statement_traits;
 mod syntax;
@@ -46,7 +48,7 @@ pub use planner::{plan_sql, plan_statement};
 pub use previous_statement::{
     mentions_previous_statement, with_previous_statement, writes_selected_rows, PreviousStatement,
 };
-pub use scatter_plan::{AggregateSpec, ColumnOrigin, MergeSpec, ScatterPlan};
+pub use scatter_plan::{AggregateSpec, ColumnOrigin, MergeSpec, ScatterPlan, StarCheck};
 pub use set_statement::set_statement_body;
 pub use shard_key::{KeySource, OwnedKey};
 pub use split::{next_statement, split_statements, Piece};

@@ -29,6 +29,7 @@ mod reads;
 mod reload;
 mod runtime;
 mod scatter;
+mod schema_loader;
 mod sequence_table;
 mod sequences;
 mod session;
@@ -123,6 +124,7 @@ pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Futu
         } => {}
     }
     drop(runtime);
+    let schema_refresher = schema_loader::spawn(&proxy);
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
@@ -137,6 +139,7 @@ pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Futu
             },
         }
     }
+    schema_refresher.abort();
 }
 
 /// Serves `GET /metrics`, `/healthz` and `/readyz` for `proxy` on `listener` until `shutdown`
