@@ -61,8 +61,12 @@ const GENERATED: usize = 320;
 /// collation). 80 of 1,083 after session 6 pushed down whole statements pinned to one shard
 /// (subqueries, derived tables, CTEs, set operations, window functions; `pushdown.sql` and
 /// 120 generated ones), of which 2 are deliberate pushdown refusals and 3 scatters of
-/// subqueries not correlated on shard keys. Lower it as support grows; raise it only deliberately.
-const MAX_NOT_SUPPORTED: usize = 80;
+/// subqueries not correlated on shard keys. 63 of 1,193 after the schema cache (issue #13,
+/// point 2: `schema.sql`, 110 cases of `SELECT *` ordered, grouped or distinct across shards,
+/// `USING` / `NATURAL` joins, INSERT without a column list), of which one is a deliberate
+/// refusal (`SELECT DISTINCT o.* … ORDER BY o.id`: a qualified sort column of a DISTINCT `*`).
+/// Lower it as support grows; raise it only deliberately.
+const MAX_NOT_SUPPORTED: usize = 63;
 const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
 const CORPUS: &str = include_str!("differential/corpus.sql");
 /// Statements pushed down whole (subqueries, CTEs, set operations … pinned to one shard, or
@@ -966,7 +970,7 @@ async fn compare_table(
 ) -> Result<(), String> {
     let rule = env.topology.table(table).expect("sharded table");
     let key_col = match table {
-        "users" | "notes" => 0,
+        "users" | "notes" | "profiles" => 0,
         "orders" => 1,
         other => panic!("unknown table {other}"),
     };
@@ -989,7 +993,7 @@ async fn compare_table(
     sharded.sort_by_key(|r| id_of(r));
     let expected = table_rows(
         &mut plain.conn,
-        &format!("SELECT * FROM {table} ORDER BY id"),
+        &format!("SELECT * FROM {table} ORDER BY 1"),
     )
     .await;
     if !misplaced.is_empty() {

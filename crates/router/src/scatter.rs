@@ -429,12 +429,12 @@ fn column_origins(
             }
             // An expanded `*`: one table column per shard column.
             SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => match stars.next() {
-                Some((_, columns)) => origins.extend(columns.iter().map(|c| {
-                    ColumnOrigin::Column {
+                Some((_, columns)) => {
+                    origins.extend(columns.iter().map(|c| ColumnOrigin::Column {
                         table: c.table.clone(),
                         column: c.name.clone(),
-                    }
-                })),
+                    }))
+                }
                 None => origins.push(ColumnOrigin::Expression),
             },
             _ => origins.push(ColumnOrigin::Expression),
@@ -1112,13 +1112,18 @@ impl<'a> ScatterBuilder<'a> {
             return Ok(());
         }
         let Some(topology) = self.topology else {
-            return Err(self.refuse("SELECT * needs the table's columns, which are not known here; list the columns"));
+            return Err(self.refuse(
+                "SELECT * needs the table's columns, which are not known here; list the columns",
+            ));
         };
         let status = topology.schema.current();
         let mut per_item = Vec::with_capacity(self.items.len());
         let mut unknown: Vec<String> = Vec::new();
         for item in &self.select.projection {
-            if !matches!(item, SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)) {
+            if !matches!(
+                item,
+                SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)
+            ) {
                 per_item.push(None);
                 continue;
             }
@@ -1207,7 +1212,13 @@ impl<'a> ScatterBuilder<'a> {
     /// Refuses an alias that is also the name of a `*` column: MariaDB's choice between them
     /// is not modelled.
     fn check_alias_against_stars(&self, name: &str) -> Result<(), RouteError> {
-        let clash = self.expanded.iter().flatten().flatten().flatten().any(|c| c.name.eq_ignore_ascii_case(name));
+        let clash = self
+            .expanded
+            .iter()
+            .flatten()
+            .flatten()
+            .flatten()
+            .any(|c| c.name.eq_ignore_ascii_case(name));
         match clash {
             true => Err(self.refuse(format!("`{name}` names both an alias and a column of `*`"))),
             false => Ok(()),
@@ -1645,7 +1656,9 @@ impl<'a> ScatterBuilder<'a> {
             Expr::Value(v) => {
                 if let Value::Number(n, _) = &v.value {
                     if let Ok(p) = n.parse::<usize>() {
-                        if let Some(column) = p.checked_sub(1).and_then(|p| self.star_shard_column(p)) {
+                        if let Some(column) =
+                            p.checked_sub(1).and_then(|p| self.star_shard_column(p))
+                        {
                             return Ok(column);
                         }
                         let item = p.checked_sub(1).and_then(|p| self.item_at(p));
@@ -1702,9 +1715,15 @@ impl<'a> ScatterBuilder<'a> {
         for (i, (expr, name)) in items.into_iter().enumerate() {
             let Some(expr) = expr else {
                 // A `*`: a group-level value of each of its columns.
-                let columns = self.expanded.as_ref().and_then(|e| e[i].clone()).expect("expanded");
+                let columns = self
+                    .expanded
+                    .as_ref()
+                    .and_then(|e| e[i].clone())
+                    .expect("expanded");
                 let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
-                let first = self.cols.push_star(self.select.projection[i].clone(), columns);
+                let first = self
+                    .cols
+                    .push_star(self.select.projection[i].clone(), columns);
                 for (k, name) in names.into_iter().enumerate() {
                     let agg = self.group_value(first + k);
                     self.outputs.push(agg);

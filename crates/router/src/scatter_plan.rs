@@ -61,7 +61,6 @@ impl StarCheck {
     }
 }
 
-
 /// Where a shard column's values come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ColumnOrigin {

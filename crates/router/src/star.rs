@@ -54,9 +54,13 @@ pub(crate) fn expand(
             let qualifier = last_part(name)?;
             let factor = chains
                 .iter()
-                .flat_map(|(first, joins)| std::iter::once(first).chain(joins.iter().map(|(f, _)| f)))
+                .flat_map(|(first, joins)| {
+                    std::iter::once(first).chain(joins.iter().map(|(f, _)| f))
+                })
                 .find(|f| f.exposed.eq_ignore_ascii_case(&qualifier))
-                .ok_or_else(|| StarError::Refused(format!("`{qualifier}.*` names no table of the FROM list")))?;
+                .ok_or_else(|| {
+                    StarError::Refused(format!("`{qualifier}.*` names no table of the FROM list"))
+                })?;
             Ok(columns_of(factor))
         }
         SelectItem::Wildcard(_) => {
@@ -96,7 +100,11 @@ fn columns_of(f: &Factor) -> Vec<StarColumn> {
 
 /// The columns of `left` joined to `right`: MariaDB's order for `USING`/`NATURAL` is the
 /// joined columns in the left side's order, then the left side's others, then the right's.
-fn join(left: Vec<StarColumn>, right: &Factor, how: &JoinColumns) -> Result<Vec<StarColumn>, StarError> {
+fn join(
+    left: Vec<StarColumn>,
+    right: &Factor,
+    how: &JoinColumns,
+) -> Result<Vec<StarColumn>, StarError> {
     let common: Vec<String> = match how {
         JoinColumns::All => {
             let mut all = left;
@@ -106,7 +114,12 @@ fn join(left: Vec<StarColumn>, right: &Factor, how: &JoinColumns) -> Result<Vec<
         JoinColumns::Using(names) => names.clone(),
         JoinColumns::Natural => left
             .iter()
-            .filter(|l| right.columns.iter().any(|r| r.eq_ignore_ascii_case(&l.name)))
+            .filter(|l| {
+                right
+                    .columns
+                    .iter()
+                    .any(|r| r.eq_ignore_ascii_case(&l.name))
+            })
             .map(|l| l.name.clone())
             .collect(),
     };
@@ -122,7 +135,11 @@ fn join(left: Vec<StarColumn>, right: &Factor, how: &JoinColumns) -> Result<Vec<
         )));
     }
     joined.extend(left.into_iter().filter(|l| !is_common(&l.name)));
-    joined.extend(columns_of(right).into_iter().filter(|r| !is_common(&r.name)));
+    joined.extend(
+        columns_of(right)
+            .into_iter()
+            .filter(|r| !is_common(&r.name)),
+    );
     Ok(joined)
 }
 
@@ -142,7 +159,8 @@ fn factors(from: &[TableWithJoins], schema: &SchemaStatus) -> Result<Vec<Chain>,
                 "`*` over a derived table, table function or nested join".into(),
             ));
         };
-        let table = base_name(name).ok_or_else(|| StarError::Refused("this form of table name".into()))?;
+        let table =
+            base_name(name).ok_or_else(|| StarError::Refused("this form of table name".into()))?;
         let exposed = match alias {
             Some(a) => a.name.value.clone(),
             None => last_part(name)?,
@@ -189,7 +207,12 @@ fn factors(from: &[TableWithJoins], schema: &SchemaStatus) -> Result<Vec<Chain>,
 fn join_columns(operator: &JoinOperator) -> Result<JoinColumns, StarError> {
     use JoinOperator as J;
     let constraint = match operator {
-        J::Join(c) | J::Inner(c) | J::CrossJoin(c) | J::StraightJoin(c) | J::Left(c) | J::LeftOuter(c) => c,
+        J::Join(c)
+        | J::Inner(c)
+        | J::CrossJoin(c)
+        | J::StraightJoin(c)
+        | J::Left(c)
+        | J::LeftOuter(c) => c,
         J::Right(c) | J::RightOuter(c) => match c {
             JoinConstraint::Using(_) | JoinConstraint::Natural => {
                 return Err(StarError::Refused(
@@ -201,12 +224,9 @@ fn join_columns(operator: &JoinOperator) -> Result<JoinColumns, StarError> {
         _ => return Err(StarError::Refused("`*` over this kind of join".into())),
     };
     Ok(match constraint {
-        JoinConstraint::Using(names) => JoinColumns::Using(
-            names
-                .iter()
-                .map(last_part)
-                .collect::<Result<Vec<_>, _>>()?,
-        ),
+        JoinConstraint::Using(names) => {
+            JoinColumns::Using(names.iter().map(last_part).collect::<Result<Vec<_>, _>>()?)
+        }
         JoinConstraint::Natural => JoinColumns::Natural,
         _ => JoinColumns::All,
     })
@@ -253,13 +273,23 @@ mod tests {
     fn expanded(sql: &str, schema: &SchemaStatus) -> Result<Vec<Vec<String>>, StarError> {
         let stmt = Parser::parse_sql(&MySqlDialect {}, sql).unwrap().remove(0);
         let Statement::Query(q) = stmt else { panic!() };
-        let SetExpr::Select(s) = *q.body else { panic!() };
+        let SetExpr::Select(s) = *q.body else {
+            panic!()
+        };
         s.projection
             .iter()
-            .filter(|i| matches!(i, SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)))
+            .filter(|i| {
+                matches!(
+                    i,
+                    SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)
+                )
+            })
             .map(|i| {
-                expand(i, &s.from, schema)
-                    .map(|cols| cols.iter().map(|c| format!("{}.{}", c.table, c.name)).collect())
+                expand(i, &s.from, schema).map(|cols| {
+                    cols.iter()
+                        .map(|c| format!("{}.{}", c.table, c.name))
+                        .collect()
+                })
             })
             .collect()
     }
@@ -271,10 +301,18 @@ mod tests {
             [["users.id", "users.name", "users.region"]]
         );
         assert_eq!(
-            expanded("SELECT o.*, u.* FROM users u JOIN orders o ON o.id = u.id", &schema())
-                .unwrap(),
+            expanded(
+                "SELECT o.*, u.* FROM users u JOIN orders o ON o.id = u.id",
+                &schema()
+            )
+            .unwrap(),
             vec![
-                vec!["orders.order_id", "orders.id", "orders.region", "orders.total"],
+                vec![
+                    "orders.order_id",
+                    "orders.id",
+                    "orders.region",
+                    "orders.total"
+                ],
                 vec!["users.id", "users.name", "users.region"],
             ]
         );
@@ -299,10 +337,19 @@ mod tests {
         );
         assert_eq!(
             expanded("SELECT * FROM orders NATURAL JOIN users", &schema()).unwrap(),
-            [["orders.id", "orders.region", "orders.order_id", "orders.total", "users.name"]]
+            [[
+                "orders.id",
+                "orders.region",
+                "orders.order_id",
+                "orders.total",
+                "users.name"
+            ]]
         );
         assert!(matches!(
-            expanded("SELECT * FROM users RIGHT JOIN orders USING (id)", &schema()),
+            expanded(
+                "SELECT * FROM users RIGHT JOIN orders USING (id)",
+                &schema()
+            ),
             Err(StarError::Refused(_))
         ));
     }
@@ -310,7 +357,10 @@ mod tests {
     #[test]
     fn unknown_and_disagreeing_tables_are_reported() {
         assert_eq!(
-            expanded("SELECT * FROM users JOIN items ON 1 JOIN carts ON 1", &schema()),
+            expanded(
+                "SELECT * FROM users JOIN items ON 1 JOIN carts ON 1",
+                &schema()
+            ),
             Err(StarError::Unknown(vec!["items".into(), "carts".into()]))
         );
         let mut s = schema();

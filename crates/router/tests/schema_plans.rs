@@ -55,7 +55,11 @@ fn scatter(sql: &str, topology: &Topology) -> ScatterPlan {
 }
 
 fn names(check: &StarCheck) -> Vec<(usize, &str)> {
-    check.columns.iter().map(|(i, n)| (*i, n.as_str())).collect()
+    check
+        .columns
+        .iter()
+        .map(|(i, n)| (*i, n.as_str()))
+        .collect()
 }
 
 #[test]
@@ -71,7 +75,10 @@ fn select_star_order_by_a_column_sorts_by_a_hidden_column_after_the_star() {
     assert_eq!(check.tables, ["users"]);
 
     // An item after the star is found after the star's columns.
-    let plan = scatter("SELECT *, id * 2 AS twice FROM users ORDER BY twice DESC", &t);
+    let plan = scatter(
+        "SELECT *, id * 2 AS twice FROM users ORDER BY twice DESC",
+        &t,
+    );
     assert_eq!(plan.merge.merge_keys[0].column, 3);
     assert_eq!(plan.merge.visible, 4);
     // ORDER BY position needs no schema, and no check.
@@ -97,7 +104,10 @@ fn select_star_group_by_and_distinct_know_every_column() {
 #[test]
 fn using_and_natural_joins_of_colocated_tables_scatter() {
     let t = topology_with_schema();
-    let plan = scatter("SELECT * FROM orders JOIN payments USING (user_id) ORDER BY total", &t);
+    let plan = scatter(
+        "SELECT * FROM orders JOIN payments USING (user_id) ORDER BY total",
+        &t,
+    );
     let check = plan.star_check.expect("check");
     assert_eq!(
         names(&check),
@@ -110,15 +120,21 @@ fn using_and_natural_joins_of_colocated_tables_scatter() {
         &t,
         Syntax::DEFAULT,
     );
-    assert!(matches!(refused, Err(RouteError::NotSupported(m)) if m.contains("not on equal shard keys")));
+    assert!(
+        matches!(refused, Err(RouteError::NotSupported(m)) if m.contains("not on equal shard keys"))
+    );
 }
 
 #[test]
 fn tables_the_cache_lacks_are_asked_for() {
     let t = common::topology();
     assert_eq!(
-        plan_sql("SELECT * FROM users u JOIN orders o ON o.user_id = u.id ORDER BY o.id", &t, Syntax::DEFAULT)
-            .unwrap_err(),
+        plan_sql(
+            "SELECT * FROM users u JOIN orders o ON o.user_id = u.id ORDER BY o.id",
+            &t,
+            Syntax::DEFAULT
+        )
+        .unwrap_err(),
         RouteError::SchemaNeeded {
             tables: vec!["users".into(), "orders".into()]
         }

@@ -64,7 +64,10 @@ pub struct LoadTicket(u64);
 impl SchemaCell {
     /// The schema as installed now.
     pub fn current(&self) -> Arc<SchemaStatus> {
-        self.current.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Call before reading `information_schema`; pass the ticket to the install.
@@ -157,7 +160,8 @@ impl SchemaCell {
             Some(tables) => {
                 for t in tables {
                     next.schema.remove(t);
-                    next.disagreements.retain(|d| !d.table.eq_ignore_ascii_case(t));
+                    next.disagreements
+                        .retain(|d| !d.table.eq_ignore_ascii_case(t));
                 }
             }
         }
@@ -196,7 +200,10 @@ mod tests {
     fn a_load_begun_before_a_ddl_does_not_bring_the_table_back() {
         let cell = SchemaCell::default();
         let t = cell.begin_load();
-        cell.install_all(t, status(vec![row("t", "id", 1, "int"), row("u", "id", 1, "int")]));
+        cell.install_all(
+            t,
+            status(vec![row("t", "id", 1, "int"), row("u", "id", 1, "int")]),
+        );
         let slow = cell.begin_load();
         cell.invalidate(Some(&["t".to_owned()]));
         assert!(cell.current().schema.table("t").is_none());

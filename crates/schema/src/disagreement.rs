@@ -42,8 +42,7 @@ pub fn disagreements(
 fn difference(a: &TableColumns, b: &TableColumns, a_shard: &str, b_shard: &str) -> Option<String> {
     let names = |t: &TableColumns| t.names().collect::<Vec<_>>().join(", ");
     let same_names = a.len() == b.len()
-        && a
-            .names()
+        && a.names()
             .zip(b.names())
             .all(|(x, y)| x.eq_ignore_ascii_case(y));
     if !same_names {

@@ -66,7 +66,8 @@ impl Schema {
     pub fn from_rows(rows: impl IntoIterator<Item = ColumnRow>) -> Schema {
         let mut rows: Vec<ColumnRow> = rows.into_iter().collect();
         rows.sort_by(|a, b| {
-            (a.table.to_ascii_lowercase(), a.ordinal).cmp(&(b.table.to_ascii_lowercase(), b.ordinal))
+            (a.table.to_ascii_lowercase(), a.ordinal)
+                .cmp(&(b.table.to_ascii_lowercase(), b.ordinal))
         });
         let mut tables: BTreeMap<String, TableColumns> = BTreeMap::new();
         for row in rows {
