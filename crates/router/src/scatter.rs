@@ -1188,17 +1188,21 @@ impl<'a> ScatterBuilder<'a> {
         self.item_start(self.items.len())
     }
 
-    /// The position of the column a bare name `e` names among the expanded `*` columns, when
-    /// exactly one of them has that name.
+    /// The position of the column `e` (`c` or `t.c`) names among the expanded `*` columns,
+    /// when exactly one of them is that column.
     fn star_column_named(&self, e: &Expr) -> Option<usize> {
-        let Expr::Identifier(id) = strip(e) else {
-            return None;
+        let (qualifier, id) = match strip(e) {
+            Expr::Identifier(id) => (None, id),
+            Expr::CompoundIdentifier(parts) if parts.len() == 2 => (Some(&parts[0]), &parts[1]),
+            _ => return None,
         };
         let expanded = self.expanded.as_ref()?;
         let mut found = None;
         for (i, columns) in expanded.iter().enumerate() {
             for (k, c) in columns.iter().flatten().enumerate() {
-                if c.name.eq_ignore_ascii_case(&id.value) {
+                let same_table =
+                    qualifier.is_none_or(|q| q.value.eq_ignore_ascii_case(&c.qualifier));
+                if same_table && c.name.eq_ignore_ascii_case(&id.value) {
                     if found.is_some() {
                         return None;
                     }

@@ -19,6 +19,9 @@ use crate::shard_key::base_name;
 pub(crate) struct StarColumn {
     /// The table it comes from (lower-cased base name).
     pub table: String,
+    /// The name the statement calls that table by (its alias, or its name); a column a
+    /// `USING` / `NATURAL` join merges is the left side's.
+    pub qualifier: String,
     pub name: String,
 }
 
@@ -93,6 +96,7 @@ fn columns_of(f: &Factor) -> Vec<StarColumn> {
         .iter()
         .map(|c| StarColumn {
             table: f.table.clone(),
+            qualifier: f.exposed.clone(),
             name: c.clone(),
         })
         .collect()

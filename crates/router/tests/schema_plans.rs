@@ -99,6 +99,18 @@ fn select_star_group_by_and_distinct_know_every_column() {
     assert!(plan.merge.distinct);
     let keys: Vec<usize> = plan.merge.merge_keys.iter().map(|k| k.column).collect();
     assert_eq!(keys, [2, 0, 1]);
+    // A qualified sort column of the `*`, but not another table's column of that name.
+    let plan = scatter(
+        "SELECT DISTINCT o.* FROM orders o ORDER BY o.total DESC",
+        &t,
+    );
+    assert_eq!(plan.merge.merge_keys[0].column, 2);
+    assert!(plan_sql(
+        "SELECT DISTINCT u.* FROM users u JOIN orders o ON o.user_id = u.id ORDER BY o.id",
+        &t,
+        Syntax::DEFAULT
+    )
+    .is_err());
 }
 
 #[test]
