@@ -7,8 +7,8 @@ mod address;
 mod auto_increment;
 mod document;
 mod error;
-mod placement_change;
 mod lookup;
+mod placement_change;
 mod schema;
 mod topology;
 mod validate;
@@ -17,8 +17,8 @@ use std::path::Path;
 
 pub use auto_increment::MAX_SEQUENCE_CACHE;
 pub use error::{ConfigError, ConfigErrors};
-pub use placement_change::{placement_changes, Change, PlacementChange, Placements};
 pub use lookup::default_lookup_table;
+pub use placement_change::{placement_changes, Change, PlacementChange, Placements};
 pub use topology::*;
 pub use validate::MAX_VIRTUAL_NODES;
 

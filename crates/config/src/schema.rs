@@ -29,6 +29,7 @@ pub(crate) struct ServerSchema {
     pub merge_max_bytes: Option<Spanned<i64>>,
     pub metrics_listen: Option<Spanned<String>>,
     pub slow_query_ms: Option<Spanned<i64>>,
+    pub schema_refresh_ms: Option<Spanned<i64>>,
     pub transaction_mode: Option<Spanned<String>>,
     pub multi_shard_lock_wait_timeout_seconds: Option<Spanned<i64>>,
     pub tls_cert_file: Option<Spanned<String>>,

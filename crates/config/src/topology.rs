@@ -24,6 +24,9 @@ pub struct Topology {
     pub reference_tables: foldhash::HashSet<String>,
     /// Some table has `lookups`: only then does the planner look for them.
     pub has_lookups: bool,
+    /// The one part that changes while the topology serves: the tables' columns as last read
+    /// from the shards (`server/src/schema_loader.rs`), empty until the first load.
+    pub schema: shardgate_schema::SchemaCell,
 }
 
 /// How reads use replicas (`[replication]`).
@@ -69,6 +72,9 @@ pub struct ServerSettings {
     pub metrics_listen: Option<String>,
     /// Statements slower than this are logged (text shortened, literal values replaced).
     pub slow_query: Duration,
+    /// How often the tables' columns are read again from the shards (`None`: only at start,
+    /// on reload, after DDL through the proxy and when a plan finds them missing).
+    pub schema_refresh: Option<Duration>,
     /// What a transaction that reaches a second shard does.
     pub transaction_mode: TransactionMode,
     /// `innodb_lock_wait_timeout` for transactions over several shards (transaction_mode
@@ -152,6 +158,7 @@ impl Default for ServerSettings {
             merge_max_bytes: 256 * 1024 * 1024,
             metrics_listen: None,
             slow_query: Duration::from_secs(1),
+            schema_refresh: Some(Duration::from_secs(60)),
             transaction_mode: TransactionMode::Single,
             multi_shard_lock_wait_timeout: Some(5),
             tls: None,

@@ -121,6 +121,7 @@ pub(crate) fn build(doc: Document, d: &mut Diagnostics<'_>) -> Option<Topology> 
         replication,
         reference_tables,
         has_lookups,
+        schema: Default::default(),
     })
 }
 
@@ -226,6 +227,18 @@ fn server(schema: Option<&Spanned<ServerSchema>>, d: &mut Diagnostics<'_>) -> Se
     }
     if let Some(ms) = positive(&schema.slow_query_ms, "server.slow_query_ms", d) {
         settings.slow_query = Duration::from_millis(ms);
+    }
+    if let Some(ms) = &schema.schema_refresh_ms {
+        // 0 turns the periodic refresh off.
+        match u64::try_from(*ms.get_ref()) {
+            Ok(0) => settings.schema_refresh = None,
+            Ok(ms) => settings.schema_refresh = Some(Duration::from_millis(ms)),
+            Err(_) => d.at(
+                ms.span(),
+                "server.schema_refresh_ms",
+                format!("must be 0 or more (got {})", ms.get_ref()),
+            ),
+        }
     }
     if let Some(mode) = choice(&schema.transaction_mode, "server.transaction_mode", d) {
         settings.transaction_mode = mode;

@@ -46,6 +46,10 @@ pub struct Metrics {
     pub config_reloads_total: IntCounterVec,
     /// Version of the topology serving now; starts at 1 and grows by one per successful reload.
     pub topology_version: IntGauge,
+    /// Reads of the tables' columns from the shards, by `result` (ok|error).
+    pub schema_refreshes_total: IntCounterVec,
+    /// Scatter answers refused because the shards' columns differed from the schema cache.
+    pub schema_stale_total: IntCounter,
     /// Client connections open now, by `state` (handshaking|idle|running|pinned).
     pub client_connections_by_state: IntGaugeVec,
     /// Client connections refused before the handshake, by `reason`
@@ -238,6 +242,21 @@ impl Metrics {
             &["sequence"],
         )
         .expect("valid metric");
+        let schema_refreshes_total = IntCounterVec::new(
+            opts(
+                "schema_refreshes_total",
+                "Reads of the tables' columns from the shards, by result.",
+            ),
+            &["result"],
+        )
+        .expect("valid metric");
+        let schema_stale_total = IntCounter::with_opts(opts(
+            "schema_stale_total",
+            "Scatter answers refused because the shards' columns differed from the schema cache.",
+        ))
+        .expect("valid metric");
+        register(Box::new(schema_refreshes_total.clone()));
+        register(Box::new(schema_stale_total.clone()));
         register(Box::new(sequence_ids_total.clone()));
         register(Box::new(sequence_blocks_total.clone()));
         let lookup_counter = |name: &str, help: &str| {
@@ -265,6 +284,7 @@ impl Metrics {
         // Both results exist from the start, so `rate()` and alerts see a 0 before the first reload.
         for result in ["ok", "error"] {
             config_reloads_total.with_label_values(&[result]);
+            schema_refreshes_total.with_label_values(&[result]);
         }
         topology_version.set(1);
         // Every state and reason is shown from the start, 0 until it happens.
@@ -301,6 +321,8 @@ impl Metrics {
             lookup_misses_total,
             lookup_scatters_avoided_total,
             lookup_shards_total,
+            schema_refreshes_total,
+            schema_stale_total,
         }
     }
 

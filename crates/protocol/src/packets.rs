@@ -258,6 +258,13 @@ fn lenenc_str_end(buf: &[u8], at: usize) -> Option<usize> {
     (end <= buf.len()).then_some(end)
 }
 
+/// The name a column definition gives its column (the fifth of its strings), with or without
+/// MariaDB's extended metadata after them.
+pub fn column_name(definition: &[u8]) -> Option<&[u8]> {
+    let at = (0..4).try_fold(0, |at, _| lenenc_str_end(definition, at))?;
+    lenenc_str(definition, at)
+}
+
 /// Where the six strings of a column definition (catalog, schema, table, org_table, name,
 /// org_name) end: the extended metadata or the fixed-length fields start there.
 fn column_names_end(definition: &[u8]) -> Option<usize> {
@@ -340,6 +347,15 @@ mod tests {
         assert_eq!(col.column_length(), 1020);
         assert_eq!(col.column_type(), ColumnType::MYSQL_TYPE_VAR_STRING);
         assert_eq!(col.flags(), ColumnFlags::UNIQUE_KEY_FLAG);
+    }
+
+    #[test]
+    fn a_column_name_is_read_with_or_without_extended_metadata() {
+        let def = ColumnDef::varchar("email").encode();
+        assert_eq!(column_name(&def), Some(&b"email"[..]));
+        let extended = with_extended_metadata(&def, b"\x01\x04json");
+        assert_eq!(column_name(&extended), Some(&b"email"[..]));
+        assert_eq!(column_name(&[0xfc]), None);
     }
 
     #[test]

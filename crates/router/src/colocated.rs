@@ -35,9 +35,12 @@ pub(crate) fn colocated_tables<'t>(
     // NULL-supplying side: `Some(factor)` restricts the equality to pairs including it.
     let mut conditions: Vec<(&Expr, Option<usize>)> =
         selection.map(|s| (s, None)).into_iter().collect();
+    // Equalities a `USING (…)` or `NATURAL` join implies between shard keys.
+    let mut implied: Vec<(Expr, Option<usize>)> = Vec::new();
     let mut problem: Option<String> = None;
     for twj in from {
         let mut before_sharded = false;
+        let chain_start = factors.len();
         let relations = std::iter::once((&twj.relation, None)).chain(
             twj.joins
                 .iter()
@@ -96,8 +99,21 @@ pub(crate) fn colocated_tables<'t>(
                             .to_owned()
                     });
                 }
-                if let JoinConstraint::On(on) = constraint {
-                    conditions.push((on, (kind != Kind::Inner).then_some(index)));
+                let only = (kind != Kind::Inner).then_some(index);
+                match constraint {
+                    JoinConstraint::On(on) => conditions.push((on, only)),
+                    JoinConstraint::Using(_) | JoinConstraint::Natural => {
+                        if let Some(Some(right)) = factors.last() {
+                            for left in factors[chain_start..index].iter().flatten() {
+                                if let Some(eq) = crate::join_columns::implied_key_equality(
+                                    constraint, left, right,
+                                ) {
+                                    implied.push((eq, only));
+                                }
+                            }
+                        }
+                    }
+                    _ => {}
                 }
             }
             before_sharded |= sharded;
@@ -114,6 +130,7 @@ pub(crate) fn colocated_tables<'t>(
     if let Some(why) = problem {
         return Err(refuse("SELECT", first, why));
     }
+    conditions.extend(implied.iter().map(|(e, only)| (e, *only)));
     // Every sharded table must reach the first through equalities of shard keys.
     let mut reached = vec![false; sharded.len()];
     if let Some(first) = reached.first_mut() {

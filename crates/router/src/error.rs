@@ -22,6 +22,10 @@ pub enum RouteError {
     /// plans again (`with_column_list`).
     #[error("cannot route INSERT into sharded table `{table}` without a column list")]
     InsertWithoutColumns { table: String },
+    /// The plan needs the columns of `tables` (lower-cased), which the schema cache does not
+    /// hold: the session reads them from the shards and plans again.
+    #[error("shardgate does not know the columns of table(s) {}: its schema cache has not read them", .tables.join(", "))]
+    SchemaNeeded { tables: Vec<String> },
     /// An INSERT leaving a table's auto_increment column to the proxy: the session reserves
     /// ids from its sequence and plans the text with them written in ([`GeneratedIds::fill`]).
     #[error("INSERT into sharded table `{}` needs ids from sequence {} for `{}`", .0.table, .0.auto_increment.sequence, .0.auto_increment.column)]

@@ -8,6 +8,7 @@ mod column_list;
 mod connection_id;
 mod connection_state;
 mod error;
+mod join_columns;
 mod last_insert_id;
 pub mod lex;
 mod load_data;
@@ -28,6 +29,7 @@ mod set_statement;
 mod shard_key;
 mod split;
 mod sql_prepare;
+mod star;
 mod statement_traits;
 mod syntax;
 mod text;
@@ -49,7 +51,7 @@ pub use planner::{plan_sql, plan_statement};
 pub use previous_statement::{
     mentions_previous_statement, with_previous_statement, writes_selected_rows, PreviousStatement,
 };
-pub use scatter_plan::{AggregateSpec, ColumnOrigin, MergeSpec, ScatterPlan};
+pub use scatter_plan::{AggregateSpec, ColumnOrigin, MergeSpec, ScatterPlan, StarCheck};
 pub use set_statement::set_statement_body;
 pub use shard_key::{KeySource, OwnedKey};
 pub use split::{next_statement, split_statements, Piece};

@@ -28,9 +28,10 @@ use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Whitespace};
 
 use crate::prune::{target_shards, Keyed};
 use crate::shard_key::{base_name, TableRef};
+use crate::star::{StarColumn, StarError};
 use crate::{
-    AggregateSpec, ColumnOrigin, MergeSpec, Plan, Route, RouteError, ScatterPlan, StatementKind,
-    Syntax,
+    AggregateSpec, ColumnOrigin, MergeSpec, Plan, Route, RouteError, ScatterPlan, StarCheck,
+    StatementKind, Syntax,
 };
 
 /// Plans `stmt`, the only statement of `sql`, which single-shard routing refused with `why`
@@ -321,9 +322,11 @@ fn plan_select(
             "the statement could not be re-read for rewriting",
         ));
     };
-    let scatter =
-        ScatterBuilder::new(sql, syntax, table, only_table, vq, vselect, select)?.build()?;
-    let origins = column_origins(&scatter.sql_tree, &tables, only_table);
+    let scatter = ScatterBuilder::new(sql, syntax, table, only_table, vq, vselect, select)?
+        .with_schema(topology)
+        .build()?;
+    let origins = column_origins(&scatter.sql_tree, &tables, only_table, &scatter.stars);
+    let star_check = scatter.star_check();
     let sql = finish_placeholders(scatter.sql_tree, params, table)?;
     let shard_sql = crate::reduce::per_shard(&sql, syntax, &keyed, &shards).unwrap_or_default();
     let mut plan = Plan::new(
@@ -334,6 +337,7 @@ fn plan_select(
             shard_sql,
             merge: scatter.merge,
             origins,
+            star_check,
         })),
     );
     plan.table = Some(table.rule.name.to_ascii_lowercase().into());
@@ -346,6 +350,7 @@ fn column_origins(
     stmt: &Statement,
     tables: &[TableRef<'_>],
     only_table: bool,
+    stars: &[(usize, Vec<StarColumn>)],
 ) -> Vec<ColumnOrigin> {
     let Some((_, select)) = query_parts(stmt) else {
         return Vec::new();
@@ -415,14 +420,27 @@ fn column_origins(
             (true, false) => ColumnOrigin::Derived(columns),
         }
     };
-    select
-        .projection
-        .iter()
-        .map(|item| match item {
-            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => origin(e),
-            _ => ColumnOrigin::Expression,
-        })
-        .collect()
+    let mut stars = stars.iter();
+    let mut origins = Vec::with_capacity(select.projection.len());
+    for item in &select.projection {
+        match item {
+            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+                origins.push(origin(e))
+            }
+            // An expanded `*`: one table column per shard column.
+            SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => match stars.next() {
+                Some((_, columns)) => {
+                    origins.extend(columns.iter().map(|c| ColumnOrigin::Column {
+                        table: c.table.clone(),
+                        column: c.name.clone(),
+                    }))
+                }
+                None => origins.push(ColumnOrigin::Expression),
+            },
+            _ => origins.push(ColumnOrigin::Expression),
+        }
+    }
+    origins
 }
 
 /// Whether a function call in `stmt` has a space (or comment) between its name and `(`.
@@ -908,16 +926,31 @@ struct Columns {
     items: Vec<SelectItem>,
     /// Column by rendered expression, to reuse the column for the same expression.
     by_text: HashMap<String, usize>,
+    /// How many columns the shards send for `items` (an expanded `*` sends several).
+    width: usize,
+    /// Each expanded `*`: its first shard column and the columns it stands for.
+    stars: Vec<(usize, Vec<StarColumn>)>,
 }
 
 impl Columns {
+    /// Appends `item` (one shard column); returns its column.
     fn push(&mut self, item: SelectItem, key: Option<String>) -> usize {
-        let i = self.items.len();
+        let c = self.width;
         self.items.push(item);
+        self.width += 1;
         if let Some(key) = key {
-            self.by_text.entry(key).or_insert(i);
+            self.by_text.entry(key).or_insert(c);
         }
-        i
+        c
+    }
+
+    /// Appends a `*` the schema cache expanded to `columns`; returns its first column.
+    fn push_star(&mut self, item: SelectItem, columns: Vec<StarColumn>) -> usize {
+        let c = self.width;
+        self.items.push(item);
+        self.width += columns.len();
+        self.stars.push((c, columns));
+        c
     }
 
     /// The column computing `expr`, appended unless one already does.
@@ -934,6 +967,34 @@ impl Columns {
 struct Built {
     sql_tree: Statement,
     merge: MergeSpec,
+    /// Each `*` expanded from the schema cache: its first shard column and its columns.
+    stars: Vec<(usize, Vec<StarColumn>)>,
+    /// How many columns the shards send (known when a `*` was expanded).
+    width: usize,
+}
+
+impl Built {
+    /// What the shards' answers must look like when a `*` was expanded from the cache.
+    fn star_check(&self) -> Option<StarCheck> {
+        if self.stars.is_empty() {
+            return None;
+        }
+        let mut tables: Vec<String> = Vec::new();
+        let mut columns = Vec::new();
+        for (first, star) in &self.stars {
+            for (k, c) in star.iter().enumerate() {
+                columns.push((first + k, c.name.clone()));
+                if !tables.contains(&c.table) {
+                    tables.push(c.table.clone());
+                }
+            }
+        }
+        Some(StarCheck {
+            width: self.width,
+            columns,
+            tables,
+        })
+    }
 }
 
 struct ScatterBuilder<'a> {
@@ -948,6 +1009,10 @@ struct ScatterBuilder<'a> {
     normal: &'a Select,
     items: Vec<Item<'a>>,
     first_star: Option<usize>,
+    /// Where `*` columns come from: the schema cache (`None`: none, `*` is not expanded).
+    topology: Option<&'a Topology>,
+    /// Per item, the columns of a `*` once expanded ([`Self::expand_stars`]).
+    expanded: Option<Vec<Option<Vec<StarColumn>>>>,
     cols: Columns,
     outputs: Vec<Aggregate>,
     names: Vec<String>,
@@ -1022,6 +1087,8 @@ impl<'a> ScatterBuilder<'a> {
             normal,
             items,
             first_star,
+            topology: None,
+            expanded: None,
             cols: Columns::default(),
             outputs: Vec::new(),
             names: Vec::new(),
@@ -1031,6 +1098,135 @@ impl<'a> ScatterBuilder<'a> {
 
     fn refuse(&self, what: impl std::fmt::Display) -> RouteError {
         refuse("SELECT", self.table, what)
+    }
+
+    /// Lets `*` be expanded from `topology`'s schema cache when a plan needs its columns.
+    fn with_schema(mut self, topology: &'a Topology) -> Self {
+        self.topology = Some(topology);
+        self
+    }
+
+    /// Expands every `*` item from the schema cache; asks for the tables it lacks.
+    fn expand_stars(&mut self) -> Result<(), RouteError> {
+        if self.expanded.is_some() || self.first_star.is_none() {
+            return Ok(());
+        }
+        let Some(topology) = self.topology else {
+            return Err(self.refuse(
+                "SELECT * needs the table's columns, which are not known here; list the columns",
+            ));
+        };
+        let status = topology.schema.current();
+        let mut per_item = Vec::with_capacity(self.items.len());
+        let mut unknown: Vec<String> = Vec::new();
+        for item in &self.select.projection {
+            if !matches!(
+                item,
+                SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..)
+            ) {
+                per_item.push(None);
+                continue;
+            }
+            match crate::star::expand(item, &self.select.from, &status) {
+                Ok(columns) => per_item.push(Some(columns)),
+                Err(StarError::Unknown(tables)) => {
+                    for t in tables {
+                        if !unknown.contains(&t) {
+                            unknown.push(t);
+                        }
+                    }
+                    per_item.push(None);
+                }
+                Err(StarError::Refused(why)) => {
+                    return Err(self.refuse(format!("`{item}` cannot be expanded: {why}")))
+                }
+            }
+        }
+        if !unknown.is_empty() {
+            return Err(RouteError::SchemaNeeded { tables: unknown });
+        }
+        self.expanded = Some(per_item);
+        Ok(())
+    }
+
+    /// How many columns item `i` stands for (a `*`: its table columns once expanded).
+    fn item_width(&self, i: usize) -> usize {
+        match self.expanded.as_ref().and_then(|e| e[i].as_ref()) {
+            Some(columns) => columns.len(),
+            None => 1,
+        }
+    }
+
+    /// The first output column of item `i`: after every column the items before it stand for.
+    fn item_start(&self, i: usize) -> usize {
+        (0..i).map(|j| self.item_width(j)).sum()
+    }
+
+    /// The item at output position `p` when it is not inside a `*`.
+    fn item_at(&self, p: usize) -> Option<usize> {
+        (0..self.items.len()).find(|&i| self.item_start(i) == p && self.items[i].expr.is_some())
+    }
+
+    /// The shard column of output position `p` when it is a column of an expanded `*`
+    /// already in the shard select list.
+    fn star_shard_column(&self, p: usize) -> Option<usize> {
+        let expanded = self.expanded.as_ref()?;
+        let mut star = 0;
+        for (i, columns) in expanded.iter().enumerate() {
+            let Some(columns) = columns else { continue };
+            let start = self.item_start(i);
+            if (start..start + columns.len()).contains(&p) {
+                return Some(self.cols.stars.get(star)?.0 + (p - start));
+            }
+            star += 1;
+        }
+        None
+    }
+
+    /// How many columns the client sees.
+    fn visible_width(&self) -> usize {
+        self.item_start(self.items.len())
+    }
+
+    /// The position of the column `e` (`c` or `t.c`) names among the expanded `*` columns,
+    /// when exactly one of them is that column.
+    fn star_column_named(&self, e: &Expr) -> Option<usize> {
+        let (qualifier, id) = match strip(e) {
+            Expr::Identifier(id) => (None, id),
+            Expr::CompoundIdentifier(parts) if parts.len() == 2 => (Some(&parts[0]), &parts[1]),
+            _ => return None,
+        };
+        let expanded = self.expanded.as_ref()?;
+        let mut found = None;
+        for (i, columns) in expanded.iter().enumerate() {
+            for (k, c) in columns.iter().flatten().enumerate() {
+                let same_table =
+                    qualifier.is_none_or(|q| q.value.eq_ignore_ascii_case(&c.qualifier));
+                if same_table && c.name.eq_ignore_ascii_case(&id.value) {
+                    if found.is_some() {
+                        return None;
+                    }
+                    found = Some(self.item_start(i) + k);
+                }
+            }
+        }
+        found
+    }
+
+    /// Refuses an alias that is also the name of a `*` column: MariaDB's choice between them
+    /// is not modelled.
+    fn check_alias_against_stars(&self, name: &str) -> Result<(), RouteError> {
+        let clash = self
+            .expanded
+            .iter()
+            .flatten()
+            .flatten()
+            .flatten()
+            .any(|c| c.name.eq_ignore_ascii_case(name));
+        match clash {
+            true => Err(self.refuse(format!("`{name}` names both an alias and a column of `*`"))),
+            false => Ok(()),
+        }
     }
 
     fn order_terms(&self) -> &'a [OrderByExpr] {
@@ -1246,10 +1442,15 @@ impl<'a> ScatterBuilder<'a> {
     /// Pushes the visible items as the first shard columns, aliased where the shards would
     /// otherwise name them differently from what the client's statement would.
     fn push_visible_items(&mut self) {
-        for item in &self.items {
+        for (i, item) in self.items.iter().enumerate() {
             let key = item.expr.map(|e| strip(e).to_string());
+            if let Some(Some(columns)) = self.expanded.as_ref().map(|e| &e[i]) {
+                let star = self.select.projection[i].clone();
+                self.cols.push_star(star, columns.clone());
+                continue;
+            }
             let shard_item = match (item.expr, item.alias) {
-                (None, _) => self.select.projection[self.cols.items.len()].clone(),
+                (None, _) => self.select.projection[i].clone(),
                 (Some(expr), Some(alias)) => SelectItem::ExprWithAlias {
                     expr: expr.clone(),
                     alias: alias.clone(),
@@ -1270,24 +1471,34 @@ impl<'a> ScatterBuilder<'a> {
     /// columns for terms not selected) and return at most `offset + limit` rows; the merge
     /// is a k-way merge, then OFFSET and LIMIT.
     fn build_plain(mut self, offset: u64, limit: Option<u64>) -> Result<Built, RouteError> {
+        // A sort term after a `*` or not selected needs to know where the `*` columns end.
+        let mut targets = Vec::new();
+        for term in self.order_terms() {
+            targets.push((term, self.order_target(&term.expr)?));
+        }
+        if targets.iter().any(|(_, t)| match t {
+            Target::Item(i) => self.first_star.is_some_and(|s| *i > s),
+            Target::Expr(_) => self.first_star.is_some(),
+            _ => false,
+        }) {
+            self.expand_stars()?;
+        }
         self.push_visible_items();
         let mut keys: Vec<SortKey> = Vec::new();
-        for term in self.order_terms() {
-            let column = match self.order_target(&term.expr)? {
+        for (term, target) in targets {
+            let column = match target {
                 Target::Skip => continue,
                 Target::Position(p) if self.first_star.is_some() => p,
                 Target::Position(p) if p < self.items.len() => p,
                 Target::Position(p) => {
                     return Err(self.refuse(format!("ORDER BY position {} does not exist", p + 1)))
                 }
-                Target::Item(i) if self.first_star.is_none_or(|s| i < s) => i,
-                Target::Item(_) | Target::Expr(_) if self.first_star.is_some() => {
-                    return Err(self.refuse(format!(
-                        "SELECT * with ORDER BY `{}` is not supported yet; list the columns, or ORDER BY position",
-                        term.expr
-                    )))
+                Target::Item(i) => {
+                    if let Some(alias) = self.items[i].alias {
+                        self.check_alias_against_stars(&alias.value)?;
+                    }
+                    self.item_start(i)
                 }
-                Target::Item(i) => i,
                 Target::Expr(e) => self.cols.expr(e),
             };
             keys.push(SortKey {
@@ -1295,9 +1506,9 @@ impl<'a> ScatterBuilder<'a> {
                 descending: Self::direction(term),
             });
         }
-        let visible = match self.first_star {
-            Some(_) => usize::MAX,
-            None => self.items.len(),
+        let visible = match (self.first_star, &self.expanded) {
+            (Some(_), None) => usize::MAX,
+            _ => self.visible_width(),
         };
         let shard_limit = limit.map(|n| shard_limit(offset, n));
         let sql_tree = self.shard_statement(None, &keys, shard_limit, true);
@@ -1310,6 +1521,8 @@ impl<'a> ScatterBuilder<'a> {
                 visible,
                 ..MergeSpec::default()
             },
+            width: self.cols.width,
+            stars: self.cols.stars,
         })
     }
 
@@ -1317,17 +1530,25 @@ impl<'a> ScatterBuilder<'a> {
     /// terms, then every other selected column, so equal rows from different shards arrive
     /// next to each other and the order is the answer's; at most `offset + limit` of them.
     fn build_distinct(mut self, offset: u64, limit: Option<u64>) -> Result<Built, RouteError> {
-        if self.first_star.is_some() {
-            return Err(self.refuse("SELECT DISTINCT * is not supported; list the columns"));
-        }
+        self.expand_stars()?;
         self.push_visible_items();
+        let visible = self.visible_width();
         let mut keys: Vec<SortKey> = Vec::new();
         for term in self.order_terms() {
             let column = match self.order_target(&term.expr)? {
                 Target::Skip => continue,
-                Target::Position(p) | Target::Item(p) if p < self.items.len() => p,
-                Target::Position(p) | Target::Item(p) => {
+                Target::Position(p) if p < visible => p,
+                Target::Item(i) => {
+                    if let Some(alias) = self.items[i].alias {
+                        self.check_alias_against_stars(&alias.value)?;
+                    }
+                    self.item_start(i)
+                }
+                Target::Position(p) => {
                     return Err(self.refuse(format!("ORDER BY position {} does not exist", p + 1)))
+                }
+                Target::Expr(e) if self.star_column_named(e).is_some() => {
+                    self.star_column_named(e).expect("just found")
                 }
                 Target::Expr(e) => {
                     return Err(self.refuse(format!(
@@ -1342,7 +1563,7 @@ impl<'a> ScatterBuilder<'a> {
                 });
             }
         }
-        for column in 0..self.items.len() {
+        for column in 0..visible {
             if keys.iter().all(|k| k.column != column) {
                 keys.push(SortKey::asc(column));
             }
@@ -1356,9 +1577,11 @@ impl<'a> ScatterBuilder<'a> {
                 distinct: true,
                 offset,
                 limit,
-                visible: self.items.len(),
+                visible,
                 ..MergeSpec::default()
             },
+            width: self.cols.width,
+            stars: self.cols.stars,
         })
     }
 
@@ -1437,7 +1660,13 @@ impl<'a> ScatterBuilder<'a> {
             Expr::Value(v) => {
                 if let Value::Number(n, _) = &v.value {
                     if let Ok(p) = n.parse::<usize>() {
-                        return match p.checked_sub(1).filter(|&i| i < self.items.len()) {
+                        if let Some(column) =
+                            p.checked_sub(1).and_then(|p| self.star_shard_column(p))
+                        {
+                            return Ok(column);
+                        }
+                        let item = p.checked_sub(1).and_then(|p| self.item_at(p));
+                        return match item {
                             Some(i) => item_column(self, i),
                             None => {
                                 Err(self.refuse(format!("GROUP BY position {n} does not exist")))
@@ -1481,18 +1710,31 @@ impl<'a> ScatterBuilder<'a> {
     /// columns; the merge combines partial aggregates group by group, then HAVING, ORDER BY,
     /// OFFSET and LIMIT.
     fn build_aggregate(mut self, offset: u64, limit: Option<u64>) -> Result<Built, RouteError> {
-        if self.first_star.is_some() {
-            return Err(self.refuse(
-                "SELECT * with GROUP BY or aggregates is not supported; list the columns",
-            ));
-        }
+        self.expand_stars()?;
         let items: Vec<(Option<&Expr>, String)> = self
             .items
             .iter()
             .map(|i| (i.expr, i.name.clone()))
             .collect();
-        for (expr, name) in items {
-            let expr = expr.expect("no `*` here");
+        for (i, (expr, name)) in items.into_iter().enumerate() {
+            let Some(expr) = expr else {
+                // A `*`: a group-level value of each of its columns.
+                let columns = self
+                    .expanded
+                    .as_ref()
+                    .and_then(|e| e[i].clone())
+                    .expect("expanded");
+                let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
+                let first = self
+                    .cols
+                    .push_star(self.select.projection[i].clone(), columns);
+                for (k, name) in names.into_iter().enumerate() {
+                    let agg = self.group_value(first + k);
+                    self.outputs.push(agg);
+                    self.names.push(name);
+                }
+                continue;
+            };
             let agg = match aggregate_call(expr, self.table)? {
                 Some((func, f)) => self.aggregate_output(func, &f),
                 None if scan(expr, self.table)? => {
@@ -1522,8 +1764,14 @@ impl<'a> ScatterBuilder<'a> {
             for term in self.order_terms() {
                 let output = match self.order_target(&term.expr)? {
                     Target::Skip => continue,
-                    Target::Position(p) | Target::Item(p) if p < self.items.len() => p,
-                    Target::Position(p) | Target::Item(p) => {
+                    Target::Position(p) if p < self.visible_width() => p,
+                    Target::Item(i) => {
+                        if let Some(alias) = self.items[i].alias {
+                            self.check_alias_against_stars(&alias.value)?;
+                        }
+                        self.item_start(i)
+                    }
+                    Target::Position(p) => {
                         return Err(
                             self.refuse(format!("ORDER BY position {} does not exist", p + 1))
                         )
@@ -1569,9 +1817,10 @@ impl<'a> ScatterBuilder<'a> {
         }
         if matches!(self.select.distinct, Some(Distinct::Distinct)) && self.grouped {
             // Groups differ in a group column: with all of them selected, rows are distinct.
+            let visible = self.visible_width();
             let all_selected = group_by
                 .iter()
-                .all(|g| self.outputs[..self.items.len()].contains(&Aggregate::First(*g)));
+                .all(|g| self.outputs[..visible].contains(&Aggregate::First(*g)));
             if !all_selected {
                 return Err(self.refuse(
                     "SELECT DISTINCT with GROUP BY is supported only when every GROUP BY expression is selected",
@@ -1579,7 +1828,7 @@ impl<'a> ScatterBuilder<'a> {
             }
         }
         let sql_tree = self.shard_statement(Some(&group_by), &merge_keys, None, false);
-        let visible = self.items.len();
+        let visible = self.visible_width();
         Ok(Built {
             sql_tree,
             merge: MergeSpec {
@@ -1596,6 +1845,8 @@ impl<'a> ScatterBuilder<'a> {
                 limit,
                 visible,
             },
+            width: self.cols.width,
+            stars: self.cols.stars,
         })
     }
 
@@ -1752,7 +2003,7 @@ impl<'a> ScatterBuilder<'a> {
                     id.value
                 )));
             }
-            return Ok(i);
+            return Ok(self.item_start(i));
         }
         let unaliased = (0..self.items.len()).find(|&i| {
             self.items[i].alias.is_none()
@@ -1762,7 +2013,7 @@ impl<'a> ScatterBuilder<'a> {
                     .is_some_and(|c| c.eq_ignore_ascii_case(&id.value))
         });
         match unaliased {
-            Some(i) => Ok(i),
+            Some(i) => Ok(self.item_start(i)),
             None => Ok(self.group_level_output(e)),
         }
     }

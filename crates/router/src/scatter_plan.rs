@@ -22,6 +22,43 @@ pub struct ScatterPlan {
     /// One per shard column: where its strings come from, so the merge compares them by the
     /// right collation (MariaDB reports none for `MAX(col)`).
     pub origins: Vec<ColumnOrigin>,
+    /// With a `*` the plan expanded from the schema cache: what the shards must send.
+    pub star_check: Option<StarCheck>,
+}
+
+/// The shape a plan that expanded `*` from the schema cache expects of every shard's answer;
+/// another shape means the cache is stale and the answer is refused, not merged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StarCheck {
+    /// How many columns each shard sends (visible and hidden).
+    pub width: usize,
+    /// `(column position, name)` of each column a `*` stands for.
+    pub columns: Vec<(usize, String)>,
+    /// The tables the `*`s are over (lower-cased): forgotten by the cache when the check fails.
+    pub tables: Vec<String>,
+}
+
+impl StarCheck {
+    /// `None` when shard column names `names` fit; otherwise what differs.
+    pub fn mismatch<'n>(&self, names: impl ExactSizeIterator<Item = &'n str>) -> Option<String> {
+        let names: Vec<&str> = names.collect();
+        if names.len() != self.width {
+            return Some(format!(
+                "a shard sent {} columns where the cached schema gives {}",
+                names.len(),
+                self.width
+            ));
+        }
+        self.columns.iter().find_map(|(at, expected)| {
+            let got = names[*at];
+            (!got.eq_ignore_ascii_case(expected)).then(|| {
+                format!(
+                    "column {} is `{got}` on a shard, `{expected}` in the cached schema",
+                    at + 1
+                )
+            })
+        })
+    }
 }
 
 /// Where a shard column's values come from.
@@ -73,4 +110,27 @@ pub struct AggregateSpec {
     pub outputs: Vec<Aggregate>,
     /// The name the client sees for each output column (the expression as written, or its alias).
     pub names: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_star_check_compares_count_and_names() {
+        let check = StarCheck {
+            width: 3,
+            columns: vec![(0, "id".into()), (1, "name".into())],
+            tables: vec!["t".into()],
+        };
+        assert_eq!(check.mismatch(["ID", "name", "x"].into_iter()), None);
+        assert!(check
+            .mismatch(["id", "name"].into_iter())
+            .unwrap()
+            .contains("sent 2 columns"));
+        assert!(check
+            .mismatch(["name", "id", "x"].into_iter())
+            .unwrap()
+            .contains("column 1 is `name`"));
+    }
 }

@@ -1,5 +1,5 @@
 //! Admin statements the proxy answers itself, for users with `admin = true`:
-//! `SHOW SHARDGATE SHARDS | TABLES | HOTSPOTS | ROUTE FOR <statement>`.
+//! `SHOW SHARDGATE SHARDS | TABLES | HOTSPOTS | SCHEMA | ROUTE FOR <statement>`.
 //!
 //! They are recognised before the SQL planner, which cannot parse them.
 
@@ -21,6 +21,8 @@ pub(crate) enum Admin<'a> {
     Tables,
     /// Every sharded table's hot-spot score and requests per shard.
     Hotspots,
+    /// The columns of each table as the schema cache holds them.
+    Schema,
     /// The plan of the statement that follows `ROUTE FOR`.
     RouteFor(&'a str),
     /// `SHOW SHARDGATE` followed by something else.
@@ -39,6 +41,7 @@ pub(crate) fn parse(sql: &str) -> Option<Admin<'_>> {
         "shards" => Admin::Shards,
         "tables" => Admin::Tables,
         "hotspots" => Admin::Hotspots,
+        "schema" => Admin::Schema,
         _ => Admin::Unknown(rest),
     })
 }
@@ -80,6 +83,7 @@ impl Session {
             Admin::Shards => shards(runtime),
             Admin::Tables => tables(runtime),
             Admin::Hotspots => hotspots(runtime),
+            Admin::Schema => schema(runtime),
             Admin::RouteFor(sql) => match plan_sql(sql, &runtime.topology, self.syntax) {
                 Ok(plan) => route(runtime, &plan, sql),
                 // The shards follow from the ids the statement will get.
@@ -93,7 +97,7 @@ impl Session {
                 let e = ClientError::new(
                     1064,
                     b"42000",
-                    format!("unknown statement SHOW SHARDGATE {what}: expected SHOW SHARDGATE SHARDS, TABLES, HOTSPOTS or ROUTE FOR <statement>"),
+                    format!("unknown statement SHOW SHARDGATE {what}: expected SHOW SHARDGATE SHARDS, TABLES, HOTSPOTS, SCHEMA or ROUTE FOR <statement>"),
                 );
                 return self.send_error(e).await;
             }
@@ -132,6 +136,42 @@ impl Session {
                 .map_err(End::Client)?;
         }
         Ok(())
+    }
+}
+
+/// One row per column of each table the schema cache holds, in table order; `agreed` says
+/// `yes`, or how a shard defines the table differently.
+fn schema(runtime: &Runtime) -> Rows {
+    let status = runtime.topology.schema.current();
+    let mut rows = Vec::new();
+    for (table, columns) in status.schema.tables() {
+        let agreed = match status.disagreement(table) {
+            Some(d) => Some(d.what.clone()),
+            None => yes_no(true),
+        };
+        for (i, column) in columns.columns.iter().enumerate() {
+            rows.push(vec![
+                Some(table.to_owned()),
+                Some((i + 1).to_string()),
+                Some(column.name.clone()),
+                Some(column.column_type.clone()),
+                column.collation.clone(),
+                agreed.clone(),
+                Some(status.generation.to_string()),
+            ]);
+        }
+    }
+    Rows {
+        columns: &[
+            "table",
+            "position",
+            "column",
+            "type",
+            "collation",
+            "agreed",
+            "generation",
+        ],
+        rows,
     }
 }
 

@@ -34,6 +34,7 @@ mod reads;
 mod reload;
 mod runtime;
 mod scatter;
+mod schema_loader;
 mod sequence_table;
 mod sequences;
 mod session;
@@ -130,6 +131,7 @@ pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Futu
         } => {}
     }
     drop(runtime);
+    let schema_refresher = schema_loader::spawn(&proxy);
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
@@ -144,6 +146,7 @@ pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Futu
             },
         }
     }
+    schema_refresher.abort();
 }
 
 /// The bytes one client connection's task holds however little it does: its state machine,

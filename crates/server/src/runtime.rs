@@ -255,6 +255,11 @@ impl Runtime {
         Ok(id)
     }
 
+    /// Forgets the column collations looked up so far (after DDL through the proxy).
+    pub(crate) fn forget_collations(&self) {
+        self.collations.lock().expect("collations lock").clear();
+    }
+
     pub fn primary(&self, shard: ShardId) -> &Arc<Pool> {
         &self.shards[shard].primary.pool
     }

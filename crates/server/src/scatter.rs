@@ -411,6 +411,9 @@ impl Session {
                 .send_error(ClientError::new(1105, b"HY000", "no shard to ask"))
                 .await;
         };
+        if let Some(e) = crate::schema_loader::stale_star(runtime, plan, &heads) {
+            return self.send_error(e).await;
+        }
         // MariaDB's extended type information is taken out of the definitions for the merge
         // and put back into those the client gets.
         let (plain, extended) = match self.flavor.extended_metadata() {

@@ -697,8 +697,18 @@ impl Session {
     ) -> Step {
         let cached = cached.or_else(|| self.plans.plan(sql, &runtime.topology, self.syntax));
         let plan = match cached.map_or_else(|| plan_sql(sql, &runtime.topology, self.syntax), Ok) {
+            Err(RouteError::SchemaNeeded { tables }) => {
+                crate::schema_loader::plan_after_loading(runtime, sql, self.syntax, &tables).await
+            }
+            planned => planned,
+        };
+        let plan = match plan {
             Ok(plan) => plan,
-            Err(e @ (RouteError::Unparsed { .. } | RouteError::NotSupported(_))) => {
+            Err(
+                e @ (RouteError::Unparsed { .. }
+                | RouteError::NotSupported(_)
+                | RouteError::SchemaNeeded { .. }),
+            ) => {
                 return Box::pin(self.refused(runtime, arg, e)).await;
             }
             Err(RouteError::InsertWithoutColumns { table }) => {
@@ -731,6 +741,7 @@ impl Session {
         crate::instruments::record_load(runtime, &plan);
         let started = std::time::Instant::now();
         let step = self.execute(runtime, &plan, text, false).await;
+        crate::schema_loader::after_statement(runtime, &plan);
         let elapsed = started.elapsed();
         runtime
             .instruments

@@ -547,4 +547,5 @@ SELECT COUNT(*), SUM(score), SUM(balance), SUM(ratio) FROM users
 @dml=notes REPLACE INTO notes (body) VALUES ('replace')
 @dml=notes INSERT INTO notes (body) VALUES ('upsert') ON DUPLICATE KEY UPDATE body = 'upserted'
 @script INSERT INTO notes (body) VALUES ('a'), ('b'); SELECT LAST_INSERT_ID(); SELECT id, body FROM notes WHERE body IN ('a', 'b') ORDER BY id
+@dml=notes INSERT INTO notes VALUES (NULL, 'by position'), (0, 'by position, zero'), (DEFAULT, 'by position, default')
 @dml=notes INSERT INTO notes (id, body) VALUES (1000, 'explicit'), (1001, 'explicit')
