@@ -69,25 +69,66 @@ pub async fn init_lookups(runtime: &Runtime, table: &str) -> Result<Vec<String>,
     Ok(rule.lookups.iter().map(|l| l.table.clone()).collect())
 }
 
-/// One page of `(value, key)` of the rows of `shard` after key `after`, in key order.
-async fn data_page(
-    conn: &mut PooledConn,
-    runtime: &Runtime,
-    rule: &TableRule,
-    lookup: &Lookup,
-    after: Option<&[u8]>,
+/// `(value, key)` of the rows of every shard, a keyset page at a time in key order (never
+/// `OFFSET`): safe beside writes, each page read afresh.
+struct DataPages<'a> {
+    runtime: &'a Runtime,
+    rule: &'a TableRule,
+    lookup: &'a Lookup,
     batch: usize,
-) -> Result<Vec<Row>, LookupError> {
-    let (key, col) = (&rule.shard_key, &lookup.column);
-    let order = order_key(rule, &format!("`{key}`"));
-    let after = after.map_or(String::new(), |k| {
-        format!(" AND {order} > {}", key_literal(rule, k))
-    });
-    let sql = format!(
-        "SELECT `{col}`, `{key}` FROM {} WHERE `{col}` IS NOT NULL{after} ORDER BY {order} LIMIT {batch}",
-        qualified(&runtime.topology, &rule.name)
-    );
-    query_rows(conn, &sql, 2, &rule.name, &rule.name).await
+    shard: usize,
+    source: Option<PooledConn>,
+    /// The last key read on `shard`.
+    after: Option<Vec<u8>>,
+}
+
+impl<'a> DataPages<'a> {
+    fn new(runtime: &'a Runtime, rule: &'a TableRule, lookup: &'a Lookup, batch: usize) -> Self {
+        DataPages {
+            runtime,
+            rule,
+            lookup,
+            batch,
+            shard: 0,
+            source: None,
+            after: None,
+        }
+    }
+
+    /// The next page that has rows; `None` once every shard was read.
+    async fn next(&mut self) -> Result<Option<Vec<Row>>, LookupError> {
+        while self.shard < self.runtime.topology.shards.len() {
+            let mut source = match self.source.take() {
+                Some(conn) => conn,
+                None => clean_conn(self.runtime, self.shard).await?,
+            };
+            let page = self.page(&mut source).await?;
+            if page.len() < self.batch {
+                (self.shard, self.after) = (self.shard + 1, None);
+            } else {
+                self.after = page.last().and_then(|row| row[1].clone());
+                self.source = Some(source);
+            }
+            if !page.is_empty() {
+                return Ok(Some(page));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn page(&self, conn: &mut PooledConn) -> Result<Vec<Row>, LookupError> {
+        let (rule, batch) = (self.rule, self.batch);
+        let (key, col) = (&rule.shard_key, &self.lookup.column);
+        let order = order_key(rule, &format!("`{key}`"));
+        let after = self.after.as_deref().map_or(String::new(), |k| {
+            format!(" AND {order} > {}", key_literal(rule, k))
+        });
+        let sql = format!(
+            "SELECT `{col}`, `{key}` FROM {} WHERE `{col}` IS NOT NULL{after} ORDER BY {order} LIMIT {batch}",
+            qualified(&self.runtime.topology, &rule.name)
+        );
+        query_rows(conn, &sql, 2, &rule.name, &rule.name).await
+    }
 }
 
 /// How keys are ordered for keyset pagination: numbers as numbers, strings by their bytes
@@ -126,27 +167,17 @@ pub async fn backfill_lookups(
     let mut target = clean_conn(runtime, topology.default_shard).await?;
     for lookup in &rule.lookups {
         let mut rows_read = 0;
-        for shard in 0..topology.shards.len() {
-            let mut source = clean_conn(runtime, shard).await?;
-            let mut after: Option<Vec<u8>> = None;
-            loop {
-                let page =
-                    data_page(&mut source, runtime, rule, lookup, after.as_deref(), batch).await?;
-                let Some(last) = page.last() else { break };
-                after = last[1].clone();
-                rows_read += page.len() as u64;
-                let sql = format!(
-                    "INSERT IGNORE INTO {} (`{}`, `{}`) VALUES {}",
-                    qualified(topology, &lookup.table),
-                    lookup.column,
-                    rule.shard_key,
-                    values(&page)
-                );
-                run_ok(&mut target, &sql, &lookup.table, &rule.name).await?;
-                if page.len() < batch {
-                    break;
-                }
-            }
+        let mut pages = DataPages::new(runtime, rule, lookup, batch);
+        while let Some(page) = pages.next().await? {
+            rows_read += page.len() as u64;
+            let sql = format!(
+                "INSERT IGNORE INTO {} (`{}`, `{}`) VALUES {}",
+                qualified(topology, &lookup.table),
+                lookup.column,
+                rule.shard_key,
+                values(&page)
+            );
+            run_ok(&mut target, &sql, &lookup.table, &rule.name).await?;
         }
         out.push((lookup.table.clone(), rows_read));
     }
@@ -191,36 +222,26 @@ async fn missing_rows(
         "CREATE TEMPORARY TABLE sg_lookup_check SELECT `{col}`, `{key}` FROM {lk} WHERE 1 = 0"
     );
     run_ok(&mut check, &create, &lookup.table, &rule.name).await?;
-    for shard in 0..topology.shards.len() {
-        let mut source = clean_conn(runtime, shard).await?;
-        let mut after: Option<Vec<u8>> = None;
-        loop {
-            let page =
-                data_page(&mut source, runtime, rule, lookup, after.as_deref(), batch).await?;
-            let Some(last) = page.last() else { break };
-            after = last[1].clone();
-            run_ok(&mut check, "DELETE FROM sg_lookup_check", "", &rule.name).await?;
-            let fill = format!(
-                "INSERT INTO sg_lookup_check (`{col}`, `{key}`) VALUES {}",
-                values(&page)
+    let mut pages = DataPages::new(runtime, rule, lookup, batch);
+    while let Some(page) = pages.next().await? {
+        run_ok(&mut check, "DELETE FROM sg_lookup_check", "", &rule.name).await?;
+        let fill = format!(
+            "INSERT INTO sg_lookup_check (`{col}`, `{key}`) VALUES {}",
+            values(&page)
+        );
+        run_ok(&mut check, &fill, &lookup.table, &rule.name).await?;
+        let absent = format!(
+            "SELECT COUNT(*) FROM sg_lookup_check c WHERE NOT EXISTS (SELECT 1 FROM {lk} l WHERE l.`{col}` = c.`{col}` AND l.`{key}` = c.`{key}`)"
+        );
+        let count = query_rows(&mut check, &absent, 1, &lookup.table, &rule.name).await?;
+        let missing = count_of(&count);
+        report.missing += missing;
+        if repair && missing > 0 {
+            let add = format!(
+                "INSERT IGNORE INTO {lk} (`{col}`, `{key}`) SELECT `{col}`, `{key}` FROM sg_lookup_check"
             );
-            run_ok(&mut check, &fill, &lookup.table, &rule.name).await?;
-            let absent = format!(
-                "SELECT COUNT(*) FROM sg_lookup_check c WHERE NOT EXISTS (SELECT 1 FROM {lk} l WHERE l.`{col}` = c.`{col}` AND l.`{key}` = c.`{key}`)"
-            );
-            let count = query_rows(&mut check, &absent, 1, &lookup.table, &rule.name).await?;
-            let missing = count_of(&count);
-            report.missing += missing;
-            if repair && missing > 0 {
-                let add = format!(
-                    "INSERT IGNORE INTO {lk} (`{col}`, `{key}`) SELECT `{col}`, `{key}` FROM sg_lookup_check"
-                );
-                let (added, _) = run_ok(&mut check, &add, &lookup.table, &rule.name).await?;
-                report.added += added;
-            }
-            if page.len() < batch {
-                break;
-            }
+            let (added, _) = run_ok(&mut check, &add, &lookup.table, &rule.name).await?;
+            report.added += added;
         }
     }
     Ok(())
