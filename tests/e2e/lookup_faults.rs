@@ -105,18 +105,7 @@ async fn every_row_found_by_its_email(env: &TestEnv) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn lookups_stay_consistent_under_kill_9_and_a_primary_restart() {
     const CLIENTS: u64 = 6;
-    let env = TestEnv::start_rendered(3, 0, |sandbox, listen| {
-        sandbox.config_toml(listen).replacen(
-            "name = \"users\"\nshard_key = \"id\"\n",
-            "name = \"users\"\nshard_key = \"id\"\nlookups = [{ column = \"email\", unique = true }]\n",
-            1,
-        )
-    })
-    .await;
-    let runtime = env.proxy.runtime();
-    shardgate_server::init_lookups(&runtime, "users")
-        .await
-        .unwrap();
+    let env = crate::lookups::start(3).await;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -194,18 +183,8 @@ async fn lookups_stay_consistent_under_kill_9_and_a_primary_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_backfill_while_traffic_runs_leaves_no_row_unreachable() {
     const CLIENTS: u64 = 3;
-    let env = TestEnv::start_rendered(3, 0, |sandbox, listen| {
-        sandbox.config_toml(listen).replacen(
-            "name = \"users\"\nshard_key = \"id\"\n",
-            "name = \"users\"\nshard_key = \"id\"\nlookups = [{ column = \"email\", unique = true }]\n",
-            1,
-        )
-    })
-    .await;
+    let env = crate::lookups::start(3).await;
     let runtime = env.proxy.runtime();
-    shardgate_server::init_lookups(&runtime, "users")
-        .await
-        .unwrap();
     // Rows from before the lookup, written on their shards behind the proxy.
     for shard in 0..env.topology.shards.len() {
         let ids: Vec<String> = (1..=600)

@@ -19,7 +19,8 @@ fn render(config: &str) -> String {
     )
 }
 
-async fn start(shards: usize) -> TestEnv {
+/// A proxy over `shards` shards whose `users.email` has a unique lookup, its table created.
+pub(crate) async fn start(shards: usize) -> TestEnv {
     let env = TestEnv::start_rendered(shards, 0, |sandbox, listen| {
         render(&sandbox.config_toml(listen))
     })
