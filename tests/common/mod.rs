@@ -23,6 +23,25 @@ pub struct TestEnv {
 }
 
 impl TestEnv {
+    /// This env's config with another listen port, written beside the sandbox (for a second
+    /// proxy process over the same shards): the file and the port.
+    pub fn second_proxy_config(&self) -> (PathBuf, u16) {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let text = std::fs::read_to_string(&self.config_path).unwrap();
+        let listen = format!("listen = \"127.0.0.1:{}\"", self.port);
+        let second = self.sandbox.dir().join("second.toml");
+        std::fs::write(
+            &second,
+            text.replace(&listen, &format!("listen = \"127.0.0.1:{port}\"")),
+        )
+        .unwrap();
+        (second, port)
+    }
+
     /// `shards` × (primary + `replicas`), the sample schema (no rows), and the proxy on a free port.
     pub async fn start(shards: usize, replicas: usize) -> TestEnv {
         Self::start_with(shards, replicas, "").await
@@ -155,6 +174,42 @@ pub async fn rows(conn: &mut Conn, sql: &str) -> Vec<Vec<Option<String>>> {
 
 /// A `shardgate serve` child process; killed when dropped (also when the test panics).
 pub struct ServeProcess(pub std::process::Child);
+
+/// Starts `shardgate serve` on `config` (2 worker threads, no file polling), its log appended
+/// to `log` (a restart keeps the earlier lines).
+pub fn spawn_serve(config: &std::path::Path, log: &std::path::Path) -> ServeProcess {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_shardgate"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .args(["--config-poll-interval-ms", "0", "--worker-threads", "2"])
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start shardgate serve");
+    ServeProcess(child)
+}
+
+/// A connection, waiting (up to a minute) for a proxy that is starting or restarting.
+pub async fn connect_when_up(opts: &Opts) -> Conn {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        match Conn::new(opts.clone()).await {
+            Ok(conn) => return conn,
+            Err(e) => {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "no proxy answered: {e}"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
 
 impl Drop for ServeProcess {
     fn drop(&mut self) {

@@ -5,52 +5,20 @@
 //! `--repair` nothing at all, and every row is found by its email. A backfill run while
 //! clients write leaves no row unreachable either.
 
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, Opts};
+use mysql_async::Opts;
 
-use crate::common::{ServeProcess, TestEnv};
-
-fn spawn_proxy(config: &std::path::Path, log: &std::path::Path) -> ServeProcess {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_shardgate"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .args(["--config-poll-interval-ms", "0", "--worker-threads", "2"])
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("start shardgate serve");
-    ServeProcess(child)
-}
-
-/// A connection, waiting (up to a minute) for a proxy that is restarting.
-async fn connect(opts: &Opts) -> Conn {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        match Conn::new(opts.clone()).await {
-            Ok(conn) => return conn,
-            Err(e) => {
-                assert!(Instant::now() < deadline, "no proxy answered: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    }
-}
+use crate::common::{connect_when_up, spawn_serve, TestEnv};
 
 /// One client: inserts rows with ids of its own range, changes the email of one of its rows
 /// or deletes one, in turn, until `stop`; any error (a killed proxy, a restarting shard)
 /// costs the connection, which it opens again. Returns how many statements succeeded.
 async fn churn(opts: Opts, client: u64, stop: Arc<AtomicBool>) -> u64 {
-    let mut conn = connect(&opts).await;
+    let mut conn = connect_when_up(&opts).await;
     let mut done = 0;
     let mut step = 0u64;
     let base = 1_000_000 * (client + 1);
@@ -72,7 +40,7 @@ async fn churn(opts: Opts, client: u64, stop: Arc<AtomicBool>) -> u64 {
             Err(mysql_async::Error::Server(e)) if e.code != 1927 && e.code != 2013 => {}
             Err(_) => {
                 let _ = conn.disconnect().await;
-                conn = connect(&opts).await;
+                conn = connect_when_up(&opts).await;
             }
         }
     }
@@ -106,23 +74,15 @@ async fn every_row_found_by_its_email(env: &TestEnv) -> usize {
 async fn lookups_stay_consistent_under_kill_9_and_a_primary_restart() {
     const CLIENTS: u64 = 6;
     let env = crate::lookups::start(3).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let text = std::fs::read_to_string(&env.config_path).unwrap();
-    let listen = format!("listen = \"127.0.0.1:{}\"", env.port);
-    let second = env.sandbox.dir().join("second.toml");
-    std::fs::write(
-        &second,
-        text.replace(&listen, &format!("listen = \"127.0.0.1:{port}\"")),
-    )
-    .unwrap();
+    let (second, port) = env.second_proxy_config();
     let log = env.sandbox.dir().join("second.log");
-    let mut child = spawn_proxy(&second, &log);
+    let mut child = spawn_serve(&second, &log);
     let second_opts = Opts::from(env.opts().tcp_port(port));
-    connect(&second_opts).await.disconnect().await.unwrap();
+    connect_when_up(&second_opts)
+        .await
+        .disconnect()
+        .await
+        .unwrap();
 
     let stop = Arc::new(AtomicBool::new(false));
     let clients: Vec<_> = (0..CLIENTS)
@@ -142,7 +102,7 @@ async fn lookups_stay_consistent_under_kill_9_and_a_primary_restart() {
             let primary = &env.sandbox.shards()[1].primary;
             env.sandbox.restart(primary).await.unwrap();
         }
-        child = spawn_proxy(&second, &log);
+        child = spawn_serve(&second, &log);
     }
     tokio::time::sleep(Duration::from_millis(700)).await;
     stop.store(true, Ordering::Relaxed);

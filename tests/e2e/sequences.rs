@@ -4,10 +4,10 @@
 //! `kill -9`; `shardgate sequence init` starts a sequence above existing rows.
 
 use std::collections::{HashMap, HashSet};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Instant;
 
-use crate::common::{server_error, TestEnv};
+use crate::common::{connect_when_up, server_error, spawn_serve, TestEnv};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts};
 
@@ -487,42 +487,6 @@ async fn insert_select_without_ids_is_refused() {
     env.stop().await;
 }
 
-/// A `shardgate serve` child process on `config` (killed with SIGKILL when dropped).
-struct ChildProxy(std::process::Child);
-
-impl Drop for ChildProxy {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn_proxy(config: &std::path::Path, log: &std::path::Path) -> ChildProxy {
-    let log = std::fs::File::create(log).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_shardgate"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .args(["--config-poll-interval-ms", "0", "--worker-threads", "2"])
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("start shardgate serve");
-    ChildProxy(child)
-}
-
-async fn connect_when_up(opts: Opts) -> Conn {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match Conn::new(opts.clone()).await {
-            Ok(conn) => return conn,
-            Err(e) => {
-                assert!(Instant::now() < deadline, "the proxy never answered: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    }
-}
-
 /// One client's share of the load: single-row, multi-row and prepared inserts without ids,
 /// each followed by a check of the session's LAST_INSERT_ID(). Returns the ids it was told.
 async fn insert_load(opts: Opts, client: usize, rows: usize) -> HashMap<u64, usize> {
@@ -614,23 +578,11 @@ async fn insert_load_over_two_proxies_survives_kill_9() {
     const ROWS: usize = 100_000;
     const CLIENTS: usize = 8;
     let env = start(3, 1000).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let text = std::fs::read_to_string(&env.config_path).unwrap();
-    let listen = format!("listen = \"127.0.0.1:{}\"", env.port);
-    let second = env.sandbox.dir().join("second.toml");
-    std::fs::write(
-        &second,
-        text.replace(&listen, &format!("listen = \"127.0.0.1:{port}\"")),
-    )
-    .unwrap();
+    let (second, port) = env.second_proxy_config();
     let log = env.sandbox.dir().join("second.log");
-    let mut child = spawn_proxy(&second, &log);
+    let mut child = spawn_serve(&second, &log);
     let second_opts = Opts::from(env.opts().tcp_port(port));
-    connect_when_up(second_opts.clone())
+    connect_when_up(&second_opts)
         .await
         .disconnect()
         .await
@@ -673,8 +625,8 @@ async fn insert_load_over_two_proxies_survives_kill_9() {
     // SIGKILL: the child loses the ids it had reserved and not handed out.
     child.0.kill().unwrap();
     child.0.wait().unwrap();
-    let _child = spawn_proxy(&second, &log);
-    let mut conn = connect_when_up(second_opts).await;
+    let _child = spawn_serve(&second, &log);
+    let mut conn = connect_when_up(&second_opts).await;
     let mut after = Vec::new();
     for i in 0..5 {
         conn.query_drop(format!(
