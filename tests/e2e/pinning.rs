@@ -354,6 +354,109 @@ async fn a_handler_reads_an_unsharded_table_across_statements() {
     env.stop().await;
 }
 
+/// Statements the default shard's primary holds prepared (`Prepared_stmt_count`, read directly).
+async fn prepared_on_server(env: &TestEnv) -> i64 {
+    let mut direct = env.connect_primary(env.topology.default_shard).await;
+    let row: (String, i64) = direct
+        .query_first("SHOW GLOBAL STATUS LIKE 'Prepared_stmt_count'")
+        .await
+        .unwrap()
+        .unwrap();
+    row.1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sql_prepared_statement_on_an_unsharded_table_is_the_servers_while_it_lives() {
+    let env = TestEnv::start_with(2, 0, SMALL_POOL).await;
+    let mut owner = env.connect().await;
+    owner
+        .query_drop("CREATE TABLE notes (id INT PRIMARY KEY, v INT)")
+        .await
+        .unwrap();
+    owner
+        .query_drop("INSERT INTO notes VALUES (1, 10), (2, 20)")
+        .await
+        .unwrap();
+    owner
+        .query_drop("PREPARE s FROM 'SELECT v FROM notes WHERE id = ?'")
+        .await
+        .unwrap();
+    assert_eq!(prepared_on_server(&env).await, 1, "prepared by the server");
+    // 50 sessions at once on the same two pooled connections: the statement stays on the
+    // connection the owner keeps.
+    let others = (0..50).map(|i| {
+        let env = &env;
+        async move {
+            let mut other = env.connect().await;
+            let got = one(
+                &mut other,
+                &format!("SELECT v FROM notes WHERE id = {}", 1 + i % 2),
+            )
+            .await;
+            assert!(got.is_some());
+            let (code, _, _) = server_error(other.query_drop("EXECUTE s USING 1").await);
+            assert_eq!(code, 1243, "another session has no statement s");
+            other.disconnect().await.unwrap();
+        }
+    });
+    futures_util::future::join_all(others).await;
+    assert_eq!(
+        one(&mut owner, "EXECUTE s USING 2").await.as_deref(),
+        Some("20")
+    );
+    // A stored procedure may EXECUTE it, as on MariaDB.
+    owner
+        .query_drop("CREATE PROCEDURE run_s() EXECUTE s USING 1")
+        .await
+        .unwrap();
+    assert_eq!(one(&mut owner, "CALL run_s()").await.as_deref(), Some("10"));
+    // Parsed at PREPARE, under that time's sql_mode, as MariaDB does.
+    owner.query_drop("SET sql_mode = ''").await.unwrap();
+    owner
+        .query_drop("PREPARE c FROM 'SELECT ''2'' || ''3'''")
+        .await
+        .unwrap();
+    owner
+        .query_drop("SET sql_mode = 'PIPES_AS_CONCAT'")
+        .await
+        .unwrap();
+    assert_eq!(one(&mut owner, "EXECUTE c").await.as_deref(), Some("1"));
+    owner.query_drop("SET sql_mode = DEFAULT").await.unwrap();
+    assert_eq!(prepared_on_server(&env).await, 2);
+    // The same name for a statement on a sharded table: the proxy keeps that one, the server's
+    // goes.
+    owner
+        .query_drop("PREPARE c FROM 'SELECT COUNT(*) FROM users WHERE name = ?'")
+        .await
+        .unwrap();
+    assert_eq!(prepared_on_server(&env).await, 1);
+    assert_eq!(
+        one(&mut owner, "EXECUTE c USING 'x'").await.as_deref(),
+        Some("0")
+    );
+    owner.query_drop("DEALLOCATE PREPARE s").await.unwrap();
+    assert_eq!(
+        prepared_on_server(&env).await,
+        0,
+        "deallocated on the server"
+    );
+    let (code, _, _) = server_error(owner.query_drop("EXECUTE s USING 1").await);
+    assert_eq!(code, 1243);
+    // A session that ends with a statement prepared leaves none behind.
+    owner.query_drop("PREPARE t FROM 'SELECT 1'").await.unwrap();
+    assert_eq!(prepared_on_server(&env).await, 1);
+    owner.query_drop("DROP PROCEDURE run_s").await.unwrap();
+    owner.disconnect().await.unwrap();
+    for _ in 0..400 {
+        if prepared_on_server(&env).await == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(prepared_on_server(&env).await, 0, "closed with its session");
+    env.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_connection_reaches_another_session_with_a_transaction_open() {
     let env = TestEnv::start_with(2, 0, SMALL_POOL).await;

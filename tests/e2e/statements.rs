@@ -603,6 +603,18 @@ async fn sql_prepared_statements_answer_as_mariadb_does() {
         "EXECUTE ins USING 'k', 3",
         "SELECT name, n FROM counters",
         "DELETE FROM counters",
+        // Parsed at PREPARE, under that time's sql_mode; its warnings raised there.
+        "SET sql_mode = ''",
+        "PREPARE pc FROM 'SELECT ''2'' || ''3'' AS c'",
+        "SET sql_mode = 'PIPES_AS_CONCAT'",
+        "EXECUTE pc",
+        "SET sql_mode = DEFAULT",
+        "PREPARE w FROM 'SELECT 1 AS \" a \"'",
+        "SHOW WARNINGS",
+        "EXECUTE w",
+        "SHOW WARNINGS",
+        "DEALLOCATE PREPARE w",
+        "DEALLOCATE PREPARE w",
     ]);
     let mut conn = env.connect().await;
     conn.query_drop("CREATE TABLE counters (name VARCHAR(10) PRIMARY KEY, n INT)")

@@ -55,7 +55,9 @@ pub use scatter_plan::{AggregateSpec, ColumnOrigin, MergeSpec, ScatterPlan, Star
 pub use set_statement::set_statement_body;
 pub use shard_key::{KeySource, OwnedKey};
 pub use split::{next_statement, split_statements, Piece};
-pub use sql_prepare::{sql_prepared_statement, PrepareSource, SqlPrepared, StatementName};
+pub use sql_prepare::{
+    prepared_on_server, sql_prepared_statement, PrepareSource, SqlPrepared, StatementName,
+};
 pub use statement_traits::{after_comments, starts_insert, SelectKind, StatementTraits};
 pub use syntax::{SqlMode, Syntax};
 pub use text::{diagnostics_statement, DiagnosticsStatement};

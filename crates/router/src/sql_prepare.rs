@@ -101,6 +101,21 @@ pub fn sql_prepared_statement(sql: &str, syntax: Syntax) -> Option<SqlPrepared> 
     Some(parsed.unwrap_or(SqlPrepared::Malformed))
 }
 
+/// Whether the statement a `PREPARE` names, planned as `plan`, is prepared on the default
+/// shard's server itself (which the session then keeps a connection to) rather than kept as
+/// text by the session: it runs whole there, as written, with nothing the proxy must write
+/// into its text or do around it. Then MariaDB parses it at PREPARE, under that time's
+/// `sql_mode`, raises its warnings there, re-prepares it after DDL, and a stored procedure
+/// can `EXECUTE` it.
+pub fn prepared_on_server(plan: &crate::Plan, default_shard: shardgate_ring::ShardId) -> bool {
+    plan.route == crate::Route::Shard(default_shard)
+        && plan.rewritten.is_none()
+        && plan.connection_state.is_none()
+        && plan.lookup.is_none()
+        && !plan.traits.reads_previous_statement
+        && !plan.lists_server_threads
+}
+
 /// What planning one of these statements alone answers (`shardgate route --sql`, a
 /// COM_STMT_PREPARE of one): the session runs them, planning the statement a name stands for.
 pub(crate) fn not_planned() -> RouteError {

@@ -1,8 +1,9 @@
 //! The backend connections a session keeps instead of returning them to the pool: those its
 //! open transaction runs on, and those holding state the session created there (temporary
-//! tables, named locks, table locks, open handlers; `router::ConnectionState` says where each
-//! lives). A connection goes back to the pool once nothing holds it; one still held when the
-//! session ends is closed, so MariaDB rolls back and releases everything on it.
+//! tables, named locks, table locks, open handlers, SQL-level prepared statements;
+//! `router::ConnectionState` says where each lives). A connection goes back to the pool once
+//! nothing holds it; one still held when the session ends is closed, so MariaDB rolls back
+//! and releases everything on it.
 
 use std::collections::BTreeSet;
 
@@ -74,15 +75,17 @@ pub(crate) enum PinReason {
     NamedLock,
     TableLock,
     Handler,
+    PreparedStatement,
 }
 
 impl PinReason {
-    pub const ALL: [PinReason; 5] = [
+    pub const ALL: [PinReason; 6] = [
         PinReason::Transaction,
         PinReason::TemporaryTable,
         PinReason::NamedLock,
         PinReason::TableLock,
         PinReason::Handler,
+        PinReason::PreparedStatement,
     ];
 
     pub fn label(self) -> &'static str {
@@ -92,6 +95,7 @@ impl PinReason {
             PinReason::NamedLock => "named_lock",
             PinReason::TableLock => "table_lock",
             PinReason::Handler => "handler",
+            PinReason::PreparedStatement => "prepared_statement",
         }
     }
 }
@@ -111,6 +115,9 @@ pub(crate) struct Pins {
     pub table_locks: Vec<ShardId>,
     /// Open handlers (lower-case names), default shard.
     pub handlers: BTreeSet<String>,
+    /// SQL-level prepared statements the default shard's server keeps (lower-case names; see
+    /// `sql_prepare.rs`).
+    pub prepared_statements: BTreeSet<String>,
     /// The reasons last counted in the metric.
     counted: Vec<PinReason>,
 }
@@ -165,7 +172,8 @@ impl Pins {
                 && (!self.temporary_tables.is_empty()
                     || !self.named_locks.is_empty()
                     || self.unnamed_locks
-                    || !self.handlers.is_empty()))
+                    || !self.handlers.is_empty()
+                    || !self.prepared_statements.is_empty()))
     }
 
     /// Returns the connections nothing holds any more to their pools (clean: their
@@ -191,6 +199,7 @@ impl Pins {
             PinReason::NamedLock => !self.named_locks.is_empty() || self.unnamed_locks,
             PinReason::TableLock => !self.table_locks.is_empty(),
             PinReason::Handler => !self.handlers.is_empty(),
+            PinReason::PreparedStatement => !self.prepared_statements.is_empty(),
         };
         PinReason::ALL.into_iter().filter(|r| held(*r)).collect()
     }

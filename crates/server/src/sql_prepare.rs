@@ -1,5 +1,11 @@
-//! SQL-level prepared statements, run by the proxy (Vitess does the same) so that no backend
-//! connection keeps a statement and none has to be pinned to the session:
+//! SQL-level prepared statements. A statement that runs whole on the default shard, as
+//! written (`router::prepared_on_server`: every statement of an unsharded topology, and those
+//! on unsharded tables), is prepared by that shard's server itself, on a connection the
+//! session keeps (`Pins::prepared_statements`) until it is deallocated: its PREPARE, EXECUTE
+//! and DEALLOCATE go there as the client wrote them, so MariaDB parses it at PREPARE (under
+//! that time's `sql_mode`, with its warnings), re-prepares it after DDL, and a stored procedure
+//! may `EXECUTE` it. Any other statement is run by the proxy (Vitess does the same), so that no
+//! backend connection keeps it and none has to be pinned to the session:
 //!
 //! - `PREPARE name FROM 'text' | expression` keeps the text in the session, once the default
 //!   shard's server has prepared it (and closed it again): a statement it refuses gets the
@@ -21,13 +27,13 @@ use shardgate_protocol::packets::{self, OkInfo};
 use shardgate_protocol::response::Finish;
 use shardgate_protocol::{interpolate, Command, ProtocolError, ServerErr};
 use shardgate_router::{
-    plan_sql, sql_prepared_statement, PrepareSource, Route, RouteError, SqlMode, SqlPrepared,
-    StatementName,
+    plan_sql, prepared_on_server, sql_prepared_statement, Plan, PrepareSource, Route, RouteError,
+    SqlMode, SqlPrepared, StatementKind, StatementName,
 };
 
 use crate::errors::ClientError;
 use crate::runtime::Runtime;
-use crate::session::{End, Session, Step};
+use crate::session::{End, Session, Step, Work};
 use crate::state::expect_ok;
 
 /// A statement `PREPARE` named: its text and the offsets of its `?` placeholders.
@@ -35,6 +41,9 @@ use crate::state::expect_ok;
 struct NamedStatement {
     text: String,
     placeholders: Vec<usize>,
+    /// The default shard's server prepared it under its name, on the connection the session
+    /// keeps there while `Pins::prepared_statements` has the name.
+    on_server: bool,
 }
 
 /// The session's SQL-level prepared statements, by lower-cased name.
@@ -95,13 +104,20 @@ impl Session {
     ) -> Step {
         match statement {
             SqlPrepared::Malformed => self.malformed(runtime, arg).await,
-            SqlPrepared::Prepare { name, source } => self.sql_prepare(runtime, name, source).await,
+            SqlPrepared::Prepare { name, source } => {
+                self.sql_prepare(runtime, name, source, arg).await
+            }
             SqlPrepared::Execute { name, args } => {
                 let Some(named) = self.statements.named.0.get(&name.key) else {
                     let e = crate::errors::unknown_statement_name(&name.written, "EXECUTE");
                     return self.send_error(e).await;
                 };
                 let (text, placeholders) = (named.text.clone(), named.placeholders.clone());
+                if named.on_server {
+                    return self
+                        .execute_on_server(runtime, &name, prefix, arg, &text, &placeholders, &args)
+                        .await;
+                }
                 self.sql_execute(runtime, prefix, &text, &placeholders, &args)
                     .await
             }
@@ -122,6 +138,9 @@ impl Session {
                     .await
             }
             SqlPrepared::Deallocate { name } => match self.statements.named.0.remove(&name.key) {
+                Some(named) if named.on_server => {
+                    self.deallocate_on_server(runtime, &name, arg).await
+                }
                 Some(_) => self.send_ok(0, 0).await,
                 None => {
                     let e =
@@ -132,11 +151,13 @@ impl Session {
         }
     }
 
+    /// `PREPARE name FROM source`, the statement's text `arg`.
     async fn sql_prepare(
         &mut self,
         runtime: &Runtime,
         name: StatementName,
         source: PrepareSource,
+        arg: &[u8],
     ) -> Step {
         // As in MariaDB, the statement of that name goes first, even if the new one fails.
         self.statements.named.0.remove(&name.key);
@@ -151,21 +172,171 @@ impl Session {
             );
             return self.send_error(e).await;
         }
-        let text = match self.checked_text(runtime, &source).await {
-            Ok(text) => text,
-            Err(e) => return self.send_error(e).await,
+        // A text is read as written; an expression is evaluated (and checked) by the server.
+        let unchecked = match &source {
+            PrepareSource::Text(text) => Some(text.clone()),
+            PrepareSource::Expression(_) => None,
+        };
+        let text = match unchecked {
+            Some(text) => text,
+            None => match self.checked_text(runtime, &source).await {
+                Ok(text) => text,
+                Err(e) => return self.failed_prepare(runtime, &name, e).await,
+            },
         };
         let placeholders = interpolate::placeholders(text.as_bytes(), self.no_backslash_escapes());
-        self.statements
-            .named
-            .0
-            .insert(name.key, NamedStatement { text, placeholders });
+        let default = runtime.topology.default_shard;
+        let on_server = plan_sql(&text, &runtime.topology, self.syntax)
+            .is_ok_and(|plan| prepared_on_server(&plan, default));
+        if on_server {
+            return self
+                .prepare_on_server(runtime, name, arg, text, placeholders)
+                .await;
+        }
+        if matches!(source, PrepareSource::Text(_)) {
+            if let Err(e) = self.checked_text(runtime, &source).await {
+                return self.failed_prepare(runtime, &name, e).await;
+            }
+        }
+        if let Err(e) = self.forget_on_server(runtime, &name).await {
+            return self.send_error(e).await;
+        }
+        let named = NamedStatement {
+            text,
+            placeholders,
+            on_server: false,
+        };
+        self.statements.named.0.insert(name.key, named);
         let ok = packets::ok(&OkInfo {
             status: self.status(),
             info: b"Statement prepared".to_vec(),
             ..OkInfo::default()
         });
         self.client.write_packet(&ok).await.map_err(End::Client)
+    }
+
+    /// A PREPARE that failed with `e`: as on MariaDB, no statement of that name is left.
+    async fn failed_prepare(
+        &mut self,
+        runtime: &Runtime,
+        name: &StatementName,
+        e: ClientError,
+    ) -> Step {
+        if let Err(e) = self.forget_on_server(runtime, name).await {
+            return self.send_error(e).await;
+        }
+        self.send_error(e).await
+    }
+
+    /// Drops the statement `name` from the default shard's server, if it holds one of that
+    /// name, and lets go of the connection if nothing else holds it.
+    async fn forget_on_server(
+        &mut self,
+        runtime: &Runtime,
+        name: &StatementName,
+    ) -> Result<(), ClientError> {
+        if !self.pins.prepared_statements.remove(&name.key) {
+            return Ok(());
+        }
+        let default = runtime.topology.default_shard;
+        if let Some(conn) = self.pins.conn(default) {
+            let sql = format!("DEALLOCATE PREPARE `{}`", name.written.replace('`', "``"));
+            if let Err(e) = expect_ok(conn, Command::COM_QUERY, sql.as_bytes()).await {
+                // Unknown what the server keeps: the connection is closed when let go.
+                conn.broken = true;
+                self.pins.release_unneeded(default);
+                return Err(ClientError::from(&e));
+            }
+        }
+        self.pins.release_unneeded(default);
+        Ok(())
+    }
+
+    /// PREPARE (the client's text `arg`) on the default shard's server, on the connection the
+    /// session keeps there; its answer (OK with its warnings, or its error) is the client's.
+    async fn prepare_on_server(
+        &mut self,
+        runtime: &Runtime,
+        name: StatementName,
+        arg: &[u8],
+        text: String,
+        placeholders: Vec<usize>,
+    ) -> Step {
+        let default = runtime.topology.default_shard;
+        let work = Work::Command(Command::COM_QUERY, arg);
+        let finish = self
+            .on_pinned_finish(runtime, default, StatementKind::Session, work)
+            .await?;
+        // The server dropped a statement of that name whatever the outcome.
+        self.pins.prepared_statements.remove(&name.key);
+        if let Some(Finish::Ok { .. }) = finish {
+            self.pins.prepared_statements.insert(name.key.clone());
+            let named = NamedStatement {
+                text,
+                placeholders,
+                on_server: true,
+            };
+            self.statements.named.0.insert(name.key, named);
+        }
+        self.pins.release_unneeded(default);
+        Ok(())
+    }
+
+    /// `EXECUTE name …` (the client's text `arg`, after `prefix`) of a statement the default
+    /// shard's server prepared: run there as written, the session doing what it does around
+    /// the statement's own text. One planned elsewhere now (a reload sharded its table) runs as
+    /// the session runs its other prepared statements.
+    #[allow(clippy::too_many_arguments)]
+    async fn execute_on_server(
+        &mut self,
+        runtime: &Runtime,
+        name: &StatementName,
+        prefix: &str,
+        arg: &[u8],
+        text: &str,
+        placeholders: &[usize],
+        args: &[String],
+    ) -> Step {
+        let default = runtime.topology.default_shard;
+        if !self.pins.prepared_statements.contains(&name.key) {
+            // Lost with its connection (a statement cut off at its time bound closed it).
+            self.statements.named.0.remove(&name.key);
+            let e = crate::errors::unknown_statement_name(&name.written, "EXECUTE");
+            return self.send_error(e).await;
+        }
+        let plan: Plan = match plan_sql(text, &runtime.topology, self.syntax) {
+            Ok(plan) if prepared_on_server(&plan, default) => plan,
+            _ => {
+                return self
+                    .sql_execute(runtime, prefix, text, placeholders, args)
+                    .await
+            }
+        };
+        if let Err(e) = self.begin_statement(&plan, text.as_bytes(), false) {
+            return self.send_error(e).await;
+        }
+        let mut statement = prefix.as_bytes().to_vec();
+        statement.extend_from_slice(arg);
+        crate::instruments::record_load(runtime, &plan);
+        self.execute(runtime, &plan, &statement, false).await
+    }
+
+    /// `DEALLOCATE PREPARE name` (the client's text `arg`) of a statement the default shard's
+    /// server prepared: the server answers.
+    async fn deallocate_on_server(
+        &mut self,
+        runtime: &Runtime,
+        name: &StatementName,
+        arg: &[u8],
+    ) -> Step {
+        let default = runtime.topology.default_shard;
+        if !self.pins.prepared_statements.remove(&name.key) {
+            let e = crate::errors::unknown_statement_name(&name.written, "DEALLOCATE PREPARE");
+            return self.send_error(e).await;
+        }
+        let work = Work::Command(Command::COM_QUERY, arg);
+        self.on_pinned(runtime, default, StatementKind::Session, work)
+            .await
     }
 
     /// The text `source` stands for, once the default shard's server has prepared it: its
