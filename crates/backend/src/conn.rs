@@ -386,6 +386,7 @@ impl BackendConn {
                     code,
                     state: *state,
                     message: message.to_owned(),
+                    raw_message: None,
                 }))
             }
         }

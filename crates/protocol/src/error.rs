@@ -7,7 +7,11 @@ use std::io;
 pub struct ServerErr {
     pub code: u16,
     pub state: [u8; 5],
+    /// The message as text (bytes that are not UTF-8 replaced).
     pub message: String,
+    /// The message's bytes when they are not UTF-8 (a server words messages in the client's
+    /// character set: `sjis`, `cp1251`): what a client relayed the error must get.
+    pub raw_message: Option<Box<[u8]>>,
 }
 
 impl std::fmt::Display for ServerErr {

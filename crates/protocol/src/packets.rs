@@ -82,13 +82,14 @@ pub fn eof(status: StatusFlags, warnings: u16) -> Vec<u8> {
 }
 
 /// An ERR packet payload.
-pub fn err(code: u16, state: &[u8; 5], message: &str) -> Vec<u8> {
+pub fn err(code: u16, state: &[u8; 5], message: impl AsRef<[u8]>) -> Vec<u8> {
+    let message = message.as_ref();
     let mut p = Vec::with_capacity(9 + message.len());
     p.push(0xFF);
     p.extend_from_slice(&code.to_le_bytes());
     p.push(b'#');
     p.extend_from_slice(state);
-    p.extend_from_slice(message.as_bytes());
+    p.extend_from_slice(message);
     p
 }
 
@@ -308,10 +309,15 @@ pub fn parse_err(payload: &[u8]) -> Option<crate::ServerErr> {
     } else {
         (*b"HY000", &payload[3..])
     };
+    let (message, raw_message) = match std::str::from_utf8(msg) {
+        Ok(text) => (text.to_owned(), None),
+        Err(_) => (String::from_utf8_lossy(msg).into_owned(), Some(msg.into())),
+    };
     Some(crate::ServerErr {
         code,
         state,
-        message: String::from_utf8_lossy(msg).into_owned(),
+        message,
+        raw_message,
     })
 }
 

@@ -17,6 +17,8 @@ pub struct ClientError {
     pub code: u16,
     pub state: [u8; 5],
     pub message: String,
+    /// A server's message that is not UTF-8, as it sent it (see `ServerErr::raw_message`).
+    pub raw_message: Option<Box<[u8]>>,
 }
 
 impl ClientError {
@@ -25,11 +27,17 @@ impl ClientError {
             code,
             state: *state,
             message: message.into(),
+            raw_message: None,
         }
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        shardgate_protocol::packets::err(self.code, &self.state, &self.message)
+        // A server's message goes as the server sent it, unless the proxy reworded it.
+        let message = match &self.raw_message {
+            Some(raw) if String::from_utf8_lossy(raw) == self.message => &raw[..],
+            _ => self.message.as_bytes(),
+        };
+        shardgate_protocol::packets::err(self.code, &self.state, message)
     }
 }
 
@@ -39,6 +47,7 @@ impl From<ServerErr> for ClientError {
             code: e.code,
             state: e.state,
             message: e.message,
+            raw_message: e.raw_message,
         }
     }
 }
@@ -265,6 +274,22 @@ pub(crate) fn not_preparable() -> ClientError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_servers_message_in_another_character_set_is_relayed_as_sent() {
+        // `sjis` bytes, as MariaDB words a message for an sjis client.
+        let mut packet = vec![0xFF, 0x28, 0x04, b'#'];
+        packet.extend_from_slice(b"42000near '\x81_0143'");
+        packet.extend_from_slice(&[0x81, b'_']);
+        let server = shardgate_protocol::packets::parse_err(&packet).unwrap();
+        assert!(server.message.contains('\u{FFFD}'));
+        let relayed = ClientError::from(server.clone());
+        assert_eq!(relayed.encode(), packet);
+        // Reworded by the proxy: its text.
+        let mut named = ClientError::from(server);
+        named.message = format!("shard s1: {}", named.message);
+        assert!(String::from_utf8(named.encode()[9..].to_vec()).is_ok());
+    }
 
     #[test]
     fn syntax_errors_quote_the_text_as_mariadb_does() {
