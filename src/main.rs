@@ -370,6 +370,15 @@ async fn serve(config: PathBuf, config_poll_interval_ms: u64) -> anyhow::Result<
         .await
         .with_context(|| format!("listen on {listen}"))?;
     let proxy = Proxy::new(topology);
+    let file_name = config.display().to_string();
+    if let Err(errors) =
+        shardgate_server::check_placement_record(&proxy.runtime(), &file_name).await
+    {
+        for e in errors.iter() {
+            eprintln!("{e}");
+        }
+        anyhow::bail!("the config would look for existing rows where they are not; not started");
+    }
     spawn_metrics(&proxy).await?;
     spawn_reloads(&proxy, config, config_poll_interval_ms)?;
     tracing::info!(%listen, "shardgate serving");

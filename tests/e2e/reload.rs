@@ -623,3 +623,99 @@ async fn sighup_reloads_the_binary_and_a_removed_replica_loses_its_connections()
     drop(proxy);
     sandbox.stop().await;
 }
+
+/// A proxy started with a config file that would strand rows (a shard added to a ring while
+/// the proxy was down) refuses to start, naming the table, as a reload would be refused; the
+/// placement record its earlier run wrote says where the rows are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_with_a_config_that_would_strand_rows_is_refused_until_the_table_is_empty() {
+    let tables =
+        "[[tables]]\nname = \"accounts\"\nshard_key = \"id\"\nstrategy = \"consistent_hash\"\n";
+    let env = TestEnv::start_rendered(3, 0, |sandbox, listen| {
+        render(sandbox, listen, 2, false, tables)
+    })
+    .await;
+    for shard in env.sandbox.shards() {
+        let sql = "CREATE TABLE accounts (id BIGINT PRIMARY KEY, v INT)";
+        (env.sandbox)
+            .exec_in(&shard.primary, shardgate_sandbox::DATABASE, sql)
+            .await
+            .unwrap();
+    }
+    let (config, port) = env.second_proxy_config();
+    let listen = format!("127.0.0.1:{port}");
+    let log = env.sandbox.dir().join("restart.log");
+    let opts: Opts = env.opts().tcp_port(port).into();
+    // First run over two shards: it records the placements, and rows go in.
+    let first = crate::common::spawn_serve(&config, &log);
+    let mut conn = crate::common::connect_when_up(&opts).await;
+    let values: Vec<String> = (1..=200).map(|id| format!("({id}, {id})")).collect();
+    conn.query_drop(format!("INSERT INTO accounts VALUES {}", values.join(", ")))
+        .await
+        .unwrap();
+    drop(conn);
+    drop(first);
+    let default = &env.sandbox.shards()[0].primary;
+    let recorded = count(
+        &env.sandbox,
+        default,
+        &format!(
+            "SELECT COUNT(*) FROM {}.{}",
+            shardgate_sandbox::DATABASE,
+            shardgate_server::RECORD_TABLE
+        ),
+    )
+    .await;
+    assert_eq!(recorded, 2, "the default shard's row and the table's");
+
+    // Stopped, the file gains a shard: the ring moves keys of a table with rows.
+    write_atomically(&config, &render(&env.sandbox, &listen, 3, false, tables));
+    let mut refused = crate::common::spawn_serve(&config, &log);
+    let deadline = Instant::now() + PATIENCE;
+    let status = loop {
+        if let Some(status) = refused.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "started with rows it would not find");
+        tokio::time::sleep(POLL).await;
+    };
+    assert!(!status.success());
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        said.contains("tables.accounts: `accounts`: ")
+            && said.contains("would change shard")
+            && said.contains("has rows (on s0, s1)"),
+        "{said}"
+    );
+    // The file as it was starts, and finds every row.
+    write_atomically(&config, &render(&env.sandbox, &listen, 2, false, tables));
+    let again = crate::common::spawn_serve(&config, &log);
+    let mut conn = crate::common::connect_when_up(&opts).await;
+    let found: Vec<i64> = conn
+        .query("SELECT id FROM accounts WHERE id IN (1, 100, 200) ORDER BY id")
+        .await
+        .unwrap();
+    assert_eq!(found, [1, 100, 200]);
+    // Emptied, the table may move: the three-shard file starts and is recorded.
+    conn.query_drop("DELETE FROM accounts").await.unwrap();
+    drop(conn);
+    drop(again);
+    write_atomically(&config, &render(&env.sandbox, &listen, 3, false, tables));
+    let _grown = crate::common::spawn_serve(&config, &log);
+    let mut conn = crate::common::connect_when_up(&opts).await;
+    conn.query_drop(format!("INSERT INTO accounts VALUES {}", values.join(", ")))
+        .await
+        .unwrap();
+    let on_s2 = count(
+        &env.sandbox,
+        &env.sandbox.shards()[2].primary,
+        &format!(
+            "SELECT COUNT(*) FROM {}.accounts",
+            shardgate_sandbox::DATABASE
+        ),
+    )
+    .await;
+    assert!(on_s2 > 0, "the third shard owns part of the ring");
+    drop(conn);
+    env.stop().await;
+}

@@ -9,6 +9,7 @@ mod document;
 mod error;
 mod lookup;
 mod placement_change;
+mod placement_record;
 mod schema;
 mod topology;
 mod validate;
@@ -19,6 +20,7 @@ pub use auto_increment::MAX_SEQUENCE_CACHE;
 pub use error::{ConfigError, ConfigErrors};
 pub use lookup::default_lookup_table;
 pub use placement_change::{placement_changes, Change, PlacementChange, Placements};
+pub use placement_record::RecordError;
 pub use topology::*;
 pub use validate::MAX_VIRTUAL_NODES;
 

@@ -14,20 +14,20 @@ use crate::Topology;
 /// live), by shard name.
 #[derive(Debug, Clone)]
 pub struct Placements {
-    default_shard: String,
+    pub(crate) default_shard: String,
     /// Keyed by lower-cased table name.
-    tables: BTreeMap<String, TablePlacement>,
+    pub(crate) tables: BTreeMap<String, TablePlacement>,
 }
 
 #[derive(Debug, Clone)]
-struct TablePlacement {
+pub(crate) struct TablePlacement {
     /// As written in the config.
-    written: String,
-    how: How,
+    pub(crate) written: String,
+    pub(crate) how: How,
 }
 
 #[derive(Debug, Clone)]
-enum How {
+pub(crate) enum How {
     /// `shards[id]` is the name of the sharder's `ShardId` `id`.
     Sharded {
         sharder: Arc<Sharder>,
@@ -66,6 +66,16 @@ impl Placements {
         Placements {
             default_shard: names[topology.default_shard].clone(),
             tables,
+        }
+    }
+}
+
+impl Placements {
+    /// The shards (by name) a sharded table's rows may be on; empty for other tables.
+    pub fn shards_of(&self, table: &str) -> &[String] {
+        match self.tables.get(&table.to_lowercase()).map(|t| &t.how) {
+            Some(How::Sharded { shards, .. }) => shards,
+            _ => &[],
         }
     }
 }
@@ -171,10 +181,10 @@ pub fn placement_changes(old: &Placements, new: &Placements) -> Vec<PlacementCha
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn topology(shards: &[&str], tables: &str) -> Topology {
+    pub(crate) fn topology(shards: &[&str], tables: &str) -> Topology {
         crate::parse(&config(shards, tables), "test.toml").unwrap_or_else(|e| panic!("{e}"))
     }
 
@@ -196,9 +206,9 @@ mod tests {
         placement_changes(&Placements::of(old), &Placements::of(new))
     }
 
-    const USERS_RING: &str =
+    pub(crate) const USERS_RING: &str =
         "[[tables]]\nname = \"users\"\nshard_key = \"id\"\nstrategy = \"consistent_hash\"\n";
-    const USERS_MOD: &str =
+    pub(crate) const USERS_MOD: &str =
         "[[tables]]\nname = \"Users\"\nshard_key = \"id\"\nstrategy = \"hash_mod\"\n";
 
     #[test]

@@ -1,16 +1,19 @@
-//! A reload never strands rows: one that would look for existing rows on other shards than
-//! hold them (a shard added to a ring, a changed strategy or range, a table that changes kind,
-//! another default shard) is refused, naming each table and what would move, unless the table
-//! holds no row on any shard (checked on every primary when the reload is applied).
+//! A new placement never strands rows: one that would look for existing rows on other shards
+//! than hold them (a shard added to a ring, a changed strategy or range, a table that changes
+//! kind, another default shard) is refused, naming each table and what would move, unless the
+//! table holds no row on any shard (checked on every primary when it is applied). Checked on
+//! reload against the placements served, and at start-up against the placement record.
 
 use shardgate_backend::Flavor;
 use shardgate_config::{placement_changes, ConfigError, ConfigErrors, Placements, Topology};
 
 use crate::Runtime;
 
-/// `Ok` if `new` looks for every existing row where `old` (serving) put it.
+/// `Ok` if `new` looks for every existing row where `old` put it; rows are looked for on the
+/// shards of `runtime`.
 pub(crate) async fn keeps_key_owners(
-    old: &Runtime,
+    old: &Placements,
+    runtime: &Runtime,
     new: &Topology,
     file_name: &str,
 ) -> Result<(), ConfigErrors> {
@@ -21,24 +24,37 @@ pub(crate) async fn keeps_key_owners(
         message,
     };
     let mut errors = Vec::new();
-    let changes = placement_changes(&Placements::of(&old.topology), &Placements::of(new));
-    for change in changes {
+    for change in placement_changes(old, &Placements::of(new)) {
         let Some(table) = &change.table else {
             // The unsharded tables are not listed anywhere: their rows cannot be checked.
             errors.push(problem(
                 "default_shard".into(),
-                format!("{change} (restart to change it, once they are moved)"),
+                format!("{change} (change it once the unsharded tables are moved, with the placement record cleared)"),
             ));
             continue;
         };
-        match rows_on(old, table).await {
+        let unreachable: Vec<&str> = (old.shards_of(table).iter())
+            .filter(|name| runtime.topology.shard_index(name).is_none())
+            .map(String::as_str)
+            .collect();
+        if !unreachable.is_empty() {
+            errors.push(problem(
+                format!("tables.{table}"),
+                format!(
+                    "{change}, and its rows may be on shards the config no longer has ({}), where they cannot be checked: keep those shards until the table's rows are moved",
+                    unreachable.join(", ")
+                ),
+            ));
+            continue;
+        }
+        match rows_on(runtime, table).await {
             Ok(shards) if shards.is_empty() => {
-                tracing::info!(%table, "config reload: {change}; the table is empty on every shard");
+                tracing::info!(%table, "placement change: {change}; the table is empty on every shard");
             }
             Ok(shards) => errors.push(problem(
                 format!("tables.{table}"),
                 format!(
-                    "{change}, and the table has rows (on {}) that would no longer be found: keep its placement until its rows are moved (a reload may change the placement of a table that is empty on every shard)",
+                    "{change}, and the table has rows (on {}) that would no longer be found: keep its placement until its rows are moved (the placement of a table that is empty on every shard may change)",
                     shards.join(", ")
                 ),
             )),

@@ -25,7 +25,9 @@ mod lookup_maintenance;
 mod lookup_table;
 mod lookups;
 mod multi;
+mod own_tables;
 mod pins;
+mod placement_record;
 mod prepared;
 mod previous_statement;
 mod probe;
@@ -55,6 +57,7 @@ use tokio::net::TcpListener;
 
 pub use lookup_maintenance::{backfill_lookups, init_lookups, verify_lookups, LookupReport};
 pub use lookup_table::LookupError;
+pub use placement_record::{check_at_start as check_placement_record, RECORD_TABLE};
 pub use reload::{watch_config, ReloadOutcome};
 pub use runtime::Runtime;
 pub use sequence_table::{init_sequence, SequenceError, SequenceInit};

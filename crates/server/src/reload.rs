@@ -61,7 +61,10 @@ impl Proxy {
             Ok(topology) => topology,
             Err(errors) => return Err(self.rejected(errors)),
         };
-        if let Err(errors) = crate::key_owners::keeps_key_owners(&old, &topology, file_name).await {
+        let served = shardgate_config::Placements::of(&old.topology);
+        if let Err(errors) =
+            crate::key_owners::keeps_key_owners(&served, &old, &topology, file_name).await
+        {
             return Err(self.rejected(errors));
         }
         let ignored = keep_start_up_settings(&old.topology, &mut topology);
@@ -89,7 +92,9 @@ impl Proxy {
                 .collect(),
             ignored,
         };
-        self.runtime.store(Arc::new(runtime));
+        let runtime = Arc::new(runtime);
+        self.runtime.store(runtime.clone());
+        crate::placement_record::write(&runtime).await;
         let metrics = shardgate_metrics::metrics();
         metrics
             .config_reloads_total

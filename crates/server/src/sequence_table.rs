@@ -11,10 +11,11 @@
 use std::ops::Range;
 
 use shardgate_backend::{BackendConn, BackendError, Flavor, QueryHead};
-use shardgate_config::{AutoIncrement, Topology};
+use shardgate_config::AutoIncrement;
 use shardgate_protocol::response::Finish;
 use shardgate_protocol::{Command, ServerErr, StatusFlags};
 
+use crate::own_tables::qualified;
 use crate::runtime::Runtime;
 
 /// Why ids could not be reserved, or a sequence not created.
@@ -34,27 +35,10 @@ pub enum SequenceError {
     Unexpected { table: String, detail: String },
 }
 
-/// `sequence` of `table`, qualified with the backend database.
-fn qualified(topology: &Topology, sequence: &str) -> String {
-    let db = &topology.backend.database;
-    match db.is_empty() {
-        true => format!("`{sequence}`"),
-        false => format!("`{}`.`{sequence}`", db.replace('`', "``")),
-    }
-}
-
 /// A connection to the default shard's primary without any session's variables (a reset
 /// one: another session's `autocommit` or `sql_log_bin` must not change a reservation).
 async fn clean_conn(runtime: &Runtime) -> Result<shardgate_backend::PooledConn, BackendError> {
-    let pool = runtime.primary(runtime.topology.default_shard);
-    let mut conn = pool.get(Flavor::common()).await?;
-    if conn.vars_fingerprint != 0 {
-        crate::state::expect_ok(&mut conn, Command::COM_RESET_CONNECTION, b"").await?;
-        conn.statements.clear();
-        conn.vars_fingerprint = 0;
-        conn.database.clear();
-    }
-    Ok(conn)
+    crate::own_tables::clean_conn(runtime, runtime.topology.default_shard).await
 }
 
 /// Reserves `size` ids of `table`'s sequence: one statement on the default shard's primary.
