@@ -354,13 +354,15 @@ async fn a_broken_file_is_rejected_and_the_old_topology_keeps_serving() {
         "{problems:?}"
     );
 
-    // Valid TOML that drops a shard is refused too: sessions keep shard positions.
+    // Valid TOML that drops a shard holding rows is refused too: they would not be found.
     let listen = format!("127.0.0.1:{}", env.port);
     let one_shard = render(&env.sandbox, &listen, 1, false, "");
     write_atomically(&env.config_path, &one_shard);
     let problems = env.proxy.reload_from(&env.config_path).await.unwrap_err();
     assert!(
-        problems.to_string().contains("shard \"s1\" is missing"),
+        problems
+            .to_string()
+            .contains("`events`: it was sharded and would be unsharded, and the table has rows"),
         "{problems}"
     );
     assert_eq!(env.proxy.runtime().version, 1, "the old topology serves");
@@ -676,7 +678,10 @@ async fn a_restart_with_a_config_that_would_strand_rows_is_refused_until_the_tab
         if let Some(status) = refused.0.try_wait().unwrap() {
             break status;
         }
-        assert!(Instant::now() < deadline, "started with rows it would not find");
+        assert!(
+            Instant::now() < deadline,
+            "started with rows it would not find"
+        );
         tokio::time::sleep(POLL).await;
     };
     assert!(!status.success());
@@ -717,5 +722,139 @@ async fn a_restart_with_a_config_that_would_strand_rows_is_refused_until_the_tab
     .await;
     assert!(on_s2 > 0, "the third shard owns part of the ring");
     drop(conn);
+    env.stop().await;
+}
+
+/// `shards` in the order given (by name), `s0` the default shard, `accounts` on a ring.
+fn shards_in_order(sandbox: &Sandbox, listen: &str, names: &[&str]) -> String {
+    let mut text = format!(
+        "default_shard = \"s0\"\n[server]\nlisten = \"{listen}\"\n\
+         [[users]]\nname = \"{}\"\npassword = \"{}\"\n\
+         [backend]\nuser = \"{}\"\npassword = \"{}\"\ndatabase = \"{}\"\n",
+        shardgate_sandbox::PROXY_USER,
+        shardgate_sandbox::PROXY_PASSWORD,
+        shardgate_sandbox::BACKEND_USER,
+        shardgate_sandbox::BACKEND_PASSWORD,
+        shardgate_sandbox::DATABASE,
+    );
+    for name in names {
+        let shard = (sandbox.shards().iter()).find(|s| s.name == *name).unwrap();
+        text += &format!(
+            "[[shards]]\nname = \"{}\"\nprimary = \"{}\"\n",
+            shard.name,
+            shard.primary.addr()
+        );
+    }
+    text + "[[tables]]\nname = \"accounts\"\nshard_key = \"id\"\nstrategy = \"consistent_hash\"\n"
+}
+
+/// Shards are named, not numbered: once a shard holds no row of the tables whose keys would
+/// leave it, a reload may remove it (and reorder the others) while sessions hold connections
+/// and transactions; each session renumbers what it holds by name before its next command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_emptied_shard_leaves_by_reload_while_sessions_keep_their_transactions() {
+    let env = TestEnv::start_rendered(3, 0, |sandbox, listen| {
+        shards_in_order(sandbox, listen, &["s0", "s1", "s2"])
+    })
+    .await;
+    for shard in env.sandbox.shards() {
+        let sql = "CREATE TABLE accounts (id BIGINT PRIMARY KEY, v INT)";
+        (env.sandbox)
+            .exec_in(&shard.primary, shardgate_sandbox::DATABASE, sql)
+            .await
+            .unwrap();
+    }
+    let mut conn = env.connect().await;
+    let values: Vec<String> = (1..=200).map(|id| format!("({id}, {id})")).collect();
+    conn.query_drop(format!("INSERT INTO accounts VALUES {}", values.join(", ")))
+        .await
+        .unwrap();
+    let on = |shard: usize| -> Vec<i64> {
+        (1..=200)
+            .filter(|id| env.shard_of("accounts", i128::from(*id)) == shard)
+            .collect()
+    };
+    let (on_s0, on_s2) = (on(0), on(2));
+    assert!(!on_s0.is_empty() && !on_s2.is_empty());
+    // A transaction on s0, and one that read on s2.
+    let mut writer = env.connect().await;
+    writer.query_drop("BEGIN").await.unwrap();
+    writer
+        .query_drop(format!(
+            "UPDATE accounts SET v = -1 WHERE id = {}",
+            on_s0[0]
+        ))
+        .await
+        .unwrap();
+    let mut reader = env.connect().await;
+    reader.query_drop("BEGIN").await.unwrap();
+    let _: Vec<i64> = reader
+        .query(format!("SELECT v FROM accounts WHERE id = {}", on_s2[0]))
+        .await
+        .unwrap();
+
+    // s2 holds rows: its keys cannot leave it.
+    let listen = format!("127.0.0.1:{}", env.port);
+    write_atomically(
+        &env.config_path,
+        &shards_in_order(&env.sandbox, &listen, &["s1", "s0"]),
+    );
+    let problems = env.proxy.reload_from(&env.config_path).await.unwrap_err();
+    assert!(
+        problems.to_string().contains("has rows (on s2)"),
+        "{problems}"
+    );
+    // Emptied (its rows taken out, to be written again through the new placement), it may.
+    let s2 = &env.sandbox.shards()[2].primary;
+    (env.sandbox)
+        .exec_in(s2, shardgate_sandbox::DATABASE, "DELETE FROM accounts")
+        .await
+        .unwrap();
+    let outcome = env.proxy.reload_from(&env.config_path).await.unwrap();
+    assert_eq!(outcome.version, 2);
+    let moved: Vec<String> = on_s2.iter().map(|id| format!("({id}, {id})")).collect();
+    conn.query_drop(format!("INSERT INTO accounts VALUES {}", moved.join(", ")))
+        .await
+        .unwrap();
+
+    // The writer's transaction goes on where it was: s0, now the second shard.
+    writer
+        .query_drop(format!(
+            "UPDATE accounts SET v = -2 WHERE id = {}",
+            on_s0[1]
+        ))
+        .await
+        .unwrap();
+    let mine: Vec<i64> = writer
+        .query(format!(
+            "SELECT v FROM accounts WHERE id IN ({}, {}) ORDER BY id",
+            on_s0[0], on_s0[1]
+        ))
+        .await
+        .unwrap();
+    assert_eq!(mine, [-1, -2]);
+    let others: Vec<i64> = conn
+        .query(format!("SELECT v FROM accounts WHERE id = {}", on_s0[0]))
+        .await
+        .unwrap();
+    assert_eq!(others, [on_s0[0]], "not committed yet");
+    writer.query_drop("COMMIT").await.unwrap();
+    let committed: Vec<i64> = conn
+        .query(format!(
+            "SELECT v FROM accounts WHERE id IN ({}, {}) ORDER BY id",
+            on_s0[0], on_s0[1]
+        ))
+        .await
+        .unwrap();
+    assert_eq!(committed, [-1, -2]);
+    // The reader's transaction ran on the removed shard: it is gone, and so is its client.
+    assert!(reader.query_drop("SELECT 1").await.is_err());
+    // Every row is found.
+    let count: Option<i64> = conn
+        .query_first("SELECT COUNT(*) FROM accounts")
+        .await
+        .unwrap();
+    assert_eq!(count, Some(200));
+    drop((conn, writer, reader));
     env.stop().await;
 }

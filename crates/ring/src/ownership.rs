@@ -19,6 +19,9 @@ pub struct KeyMoves {
     /// What a unit is (`ring arcs`, `hash residues`, `key ranges`, or `keys` when the strategy
     /// changes).
     pub unit: &'static str,
+    /// The shards (by name, sorted) that own moving keys now: only their rows could be
+    /// stranded.
+    pub from: Vec<String>,
 }
 
 impl KeyMoves {
@@ -46,29 +49,50 @@ impl std::fmt::Display for KeyMoves {
 pub fn key_moves(old: &Sharder, old_names: &[&str], new: &Sharder, new_names: &[&str]) -> KeyMoves {
     let old_owner = |id: ShardId| old_names.get(id).copied();
     let new_owner = |id: ShardId| new_names.get(id).copied();
-    match (old, new) {
-        (Sharder::ConsistentHash(a), Sharder::ConsistentHash(b)) => {
-            ring_moves(a, b, |x, y| old_owner(x) != new_owner(y))
+    let mut losing = std::collections::BTreeSet::new();
+    // `None`: the key has no owner now.
+    let mut differ = |x: ShardId, y: Option<ShardId>| {
+        let moves = old_owner(x) != y.and_then(new_owner);
+        if moves {
+            losing.insert(x);
         }
+        moves
+    };
+    let mut moves = match (old, new) {
+        (Sharder::ConsistentHash(a), Sharder::ConsistentHash(b)) => ring_moves(a, b, &mut differ),
         (Sharder::HashMod { shards: n }, Sharder::HashMod { shards: m }) => {
-            residue_moves(*n, *m, |x, y| old_owner(x) != new_owner(y))
+            residue_moves(*n, *m, &mut differ)
         }
-        (Sharder::Range(a), Sharder::Range(b)) => {
-            range_moves(a, b, |x, y| old_owner(x) != new_owner(y))
-        }
+        (Sharder::Range(a), Sharder::Range(b)) => range_moves(a, b, &mut differ),
         // Another sharding function: any key may land anywhere.
-        _ => KeyMoves {
-            share: 1.0,
-            units: 1,
-            of_units: 1,
-            unit: "keys (the sharding strategy changes)",
-        },
-    }
+        _ => {
+            return KeyMoves {
+                share: 1.0,
+                units: 1,
+                of_units: 1,
+                unit: "keys (the sharding strategy changes)",
+                from: sorted_names(old_names.iter().copied()),
+            }
+        }
+    };
+    moves.from = sorted_names(losing.into_iter().filter_map(old_owner));
+    moves
+}
+
+fn sorted_names<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut names: Vec<String> = names.map(str::to_owned).collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// Arcs of the ring between consecutive points of either ring: every hash in an arc has one
 /// owner on each ring (the owner of the first point at or after the arc's end).
-fn ring_moves(a: &HashRing, b: &HashRing, differ: impl Fn(ShardId, ShardId) -> bool) -> KeyMoves {
+fn ring_moves(
+    a: &HashRing,
+    b: &HashRing,
+    mut differ: impl FnMut(ShardId, Option<ShardId>) -> bool,
+) -> KeyMoves {
     let mut bounds: Vec<u64> = a.points().chain(b.points()).map(|(p, _)| p).collect();
     bounds.sort_unstable();
     bounds.dedup();
@@ -77,7 +101,7 @@ fn ring_moves(a: &HashRing, b: &HashRing, differ: impl Fn(ShardId, ShardId) -> b
         let (Ok(x), Ok(y)) = (a.shard_for_hash(end), b.shard_for_hash(end)) else {
             continue;
         };
-        if differ(x, y) {
+        if differ(x, Some(y)) {
             // The arc (previous bound, end]; the first one wraps around from the last bound.
             let start = if i == 0 {
                 bounds[bounds.len() - 1]
@@ -97,27 +121,34 @@ fn ring_moves(a: &HashRing, b: &HashRing, differ: impl Fn(ShardId, ShardId) -> b
         units,
         of_units: bounds.len() as u64,
         unit: "ring arcs",
+        from: Vec::new(),
     }
 }
 
 /// Residues modulo lcm(n, m): a hash `h` goes to `h % n` before and `h % m` after, both fixed
 /// by `h % lcm`.
-fn residue_moves(n: usize, m: usize, differ: impl Fn(ShardId, ShardId) -> bool) -> KeyMoves {
+fn residue_moves(
+    n: usize,
+    m: usize,
+    mut differ: impl FnMut(ShardId, Option<ShardId>) -> bool,
+) -> KeyMoves {
     if n == 0 || m == 0 {
         return KeyMoves {
             share: 1.0,
             units: 1,
             of_units: 1,
             unit: "hash residues",
+            from: Vec::new(),
         };
     }
     let lcm = n / gcd(n, m) * m;
-    let units = (0..lcm).filter(|r| differ(r % n, r % m)).count() as u64;
+    let units = (0..lcm).filter(|r| differ(r % n, Some(r % m))).count() as u64;
     KeyMoves {
         share: units as f64 / lcm as f64,
         units,
         of_units: lcm as u64,
         unit: "hash residues",
+        from: Vec::new(),
     }
 }
 
@@ -131,7 +162,11 @@ fn gcd(a: usize, b: usize) -> usize {
 
 /// The key space cut at every bound of either map; a piece moves when its owner differs, or
 /// when it had an owner and has none now (its rows could no longer be reached).
-fn range_moves(a: &RangeMap, b: &RangeMap, differ: impl Fn(ShardId, ShardId) -> bool) -> KeyMoves {
+fn range_moves(
+    a: &RangeMap,
+    b: &RangeMap,
+    mut differ: impl FnMut(ShardId, Option<ShardId>) -> bool,
+) -> KeyMoves {
     let mut cuts: Vec<i128> = (a.ranges().iter().chain(b.ranges()))
         .flat_map(|r| [r.start, r.end])
         .flatten()
@@ -171,8 +206,7 @@ fn range_moves(a: &RangeMap, b: &RangeMap, differ: impl Fn(ShardId, ShardId) -> 
             _ => f64::INFINITY,
         };
         let moves = match (was, now) {
-            (Some(x), Some(y)) => differ(x, y),
-            (Some(_), None) => true,
+            (Some(x), now) => differ(x, now),
             _ => false,
         };
         if was.is_some() {
@@ -195,6 +229,7 @@ fn range_moves(a: &RangeMap, b: &RangeMap, differ: impl Fn(ShardId, ShardId) -> 
         units,
         of_units,
         unit: "key ranges",
+        from: Vec::new(),
     }
 }
 
@@ -252,6 +287,11 @@ mod tests {
             (moves.share - sample).abs() < 0.02,
             "{moves} vs sampled {sample}"
         );
+        // Every old shard gives keys to the new one.
+        assert_eq!(moves.from, ["a", "b", "c"]);
+        // Taken out of the ring again, only its keys move: only its rows could be stranded.
+        let back = key_moves(&new, &nn, &old, &on);
+        assert_eq!(back.from, ["d"]);
     }
 
     #[test]
@@ -279,6 +319,7 @@ mod tests {
             &["a", "x"],
         );
         assert_eq!((renamed.units, renamed.of_units), (1, 2));
+        assert_eq!(renamed.from, ["b"]);
     }
 
     fn ranges(spec: &[(Option<i128>, Option<i128>, ShardId)]) -> Sharder {
@@ -300,6 +341,7 @@ mod tests {
         ]);
         let moves = key_moves(&old, &["a", "b"], &split, &["a", "b", "c"]);
         assert_eq!(moves.units, 1, "{moves}");
+        assert_eq!(moves.from, ["b"]);
         // The same ranges over an appended shard list: nothing moves.
         let same = ranges(&[(None, Some(100), 0), (Some(100), None, 1)]);
         assert!(key_moves(&old, &["a", "b"], &same, &["a", "b", "c"]).none());
@@ -307,6 +349,7 @@ mod tests {
         let shrunk = ranges(&[(None, Some(100), 0), (Some(100), Some(500), 1)]);
         let moves = key_moves(&old, &["a", "b"], &shrunk, &["a", "b"]);
         assert_eq!(moves.units, 1, "{moves}");
+        assert_eq!(moves.from, ["b"]);
         // Keys that gain one move nothing (no row could be there).
         assert!(key_moves(&shrunk, &["a", "b"], &old, &["a", "b"]).none());
     }
@@ -320,6 +363,7 @@ mod tests {
             &["a"],
         );
         assert_eq!(moves.share, 1.0);
+        assert_eq!(moves.from, ["a"]);
     }
 
     proptest! {

@@ -20,7 +20,7 @@ impl Session {
         client_text: &[u8],
         binary: bool,
     ) -> Step {
-        let runtime = self.proxy.runtime();
+        let runtime = self.runtime();
         let ids = match self
             .proxy
             .sequences

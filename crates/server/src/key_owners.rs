@@ -1,11 +1,14 @@
 //! A new placement never strands rows: one that would look for existing rows on other shards
 //! than hold them (a shard added to a ring, a changed strategy or range, a table that changes
 //! kind, another default shard) is refused, naming each table and what would move, unless the
-//! table holds no row on any shard (checked on every primary when it is applied). Checked on
-//! reload against the placements served, and at start-up against the placement record.
+//! shards that would lose keys hold no row of the table (checked on their primaries when it is
+//! applied): so an emptied shard may leave a ring. Checked on reload against the placements
+//! served, and at start-up against the placement record.
 
 use shardgate_backend::Flavor;
-use shardgate_config::{placement_changes, ConfigError, ConfigErrors, Placements, Topology};
+use shardgate_config::{
+    placement_changes, Change, ConfigError, ConfigErrors, Placements, Topology,
+};
 
 use crate::Runtime;
 
@@ -33,9 +36,22 @@ pub(crate) async fn keeps_key_owners(
             ));
             continue;
         };
-        let unreachable: Vec<&str> = (old.shards_of(table).iter())
+        // The shards whose rows could be stranded: those losing keys, or every one the table
+        // may have rows on when it changes kind.
+        let losing: Vec<&str> = match &change.what {
+            Change::KeysMove(moves) => moves.from.iter().map(String::as_str).collect(),
+            _ => match old.shards_of(table) {
+                [] => runtime
+                    .topology
+                    .shards
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect(),
+                recorded => recorded.iter().map(String::as_str).collect(),
+            },
+        };
+        let unreachable: Vec<&str> = (losing.iter().copied())
             .filter(|name| runtime.topology.shard_index(name).is_none())
-            .map(String::as_str)
             .collect();
         if !unreachable.is_empty() {
             errors.push(problem(
@@ -47,14 +63,14 @@ pub(crate) async fn keeps_key_owners(
             ));
             continue;
         }
-        match rows_on(runtime, table).await {
+        match rows_on(runtime, table, &losing).await {
             Ok(shards) if shards.is_empty() => {
-                tracing::info!(%table, "placement change: {change}; the table is empty on every shard");
+                tracing::info!(%table, shards = ?losing, "placement change: {change}; the shards losing keys hold none of the table's rows");
             }
             Ok(shards) => errors.push(problem(
                 format!("tables.{table}"),
                 format!(
-                    "{change}, and the table has rows (on {}) that would no longer be found: keep its placement until its rows are moved (the placement of a table that is empty on every shard may change)",
+                    "{change}, and the table has rows (on {}) that would no longer be found: keep its placement until its rows are moved (keys may move away from shards that hold none of the table's rows)",
                     shards.join(", ")
                 ),
             )),
@@ -70,15 +86,17 @@ pub(crate) async fn keeps_key_owners(
     }
 }
 
-/// The shards (by name) whose primary holds a row of `table` (a shard without the table holds
-/// none), or why that could not be read.
-async fn rows_on(runtime: &Runtime, table: &str) -> Result<Vec<String>, String> {
+/// The shards among `shards` (by name) whose primary holds a row of `table` (a shard without
+/// the table holds none), or why that could not be read.
+async fn rows_on(runtime: &Runtime, table: &str, shards: &[&str]) -> Result<Vec<String>, String> {
     let sql = format!(
         "SELECT COUNT(*) FROM (SELECT 1 FROM `{}` LIMIT 1) AS any_row",
         table.replace('`', "``")
     );
     let mut holding = Vec::new();
-    for (shard, config) in runtime.topology.shards.iter().enumerate() {
+    let checked = (runtime.topology.shards.iter().enumerate())
+        .filter(|(_, config)| shards.contains(&config.name.as_str()));
+    for (shard, config) in checked {
         let answer = async {
             let mut conn = runtime.primary(shard).get(Flavor::common()).await?;
             crate::sql_prepare::evaluate(&mut conn, sql.as_bytes()).await

@@ -100,7 +100,7 @@ impl Session {
 
     /// COM_PROCESS_KILL (the old `mysql_kill()`): `KILL CONNECTION` of the id in `arg`.
     pub(crate) async fn process_kill(&mut self, arg: &[u8]) -> Step {
-        let runtime = self.proxy.runtime();
+        let runtime = self.runtime();
         let id = arg
             .get(..4)
             .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));

@@ -41,6 +41,7 @@ mod sequence_table;
 mod sequences;
 mod session;
 mod sessions;
+mod shard_renumbering;
 mod slow_log;
 mod sql_prepare;
 mod state;

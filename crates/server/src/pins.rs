@@ -176,6 +176,40 @@ impl Pins {
                     || !self.prepared_statements.is_empty()))
     }
 
+    /// Renumbers the shards held after a reload (see `shard_renumbering.rs`); connections to
+    /// removed shards are closed. `Some(name)`: the transaction ran on removed shard `name`,
+    /// and is lost.
+    pub fn renumber(
+        &mut self,
+        renumbering: &crate::shard_renumbering::Renumbering,
+    ) -> Option<String> {
+        let mut kept = Vec::with_capacity(self.conns.len());
+        let mut lost = None;
+        for (shard, mut conn) in std::mem::take(&mut self.conns) {
+            match renumbering.get(shard) {
+                Some(now) => kept.push((now, conn)),
+                None => {
+                    if self.txn_shards().contains(&shard) {
+                        lost = Some(conn.pool().label().to_owned());
+                    }
+                    conn.broken = true;
+                }
+            }
+        }
+        self.conns = kept;
+        if let Some(txn) = &mut self.txn {
+            txn.joined.retain(|s| renumbering.get(*s).is_some());
+            for shard in &mut txn.joined {
+                *shard = renumbering.get(*shard).expect("kept above");
+            }
+            txn.written = txn.written.and_then(|s| renumbering.get(s));
+        }
+        self.table_locks = (self.table_locks.iter())
+            .filter_map(|s| renumbering.get(*s))
+            .collect();
+        lost
+    }
+
     /// Returns the connections nothing holds any more to their pools (clean: their
     /// transaction ended and their state is gone) and updates the metric.
     pub fn release_unneeded(&mut self, default_shard: ShardId) {

@@ -71,7 +71,7 @@ fn unknown_statement(id: u32, command: &str) -> ClientError {
 
 impl Session {
     pub(crate) async fn stmt_prepare(&mut self, arg: &[u8]) -> Step {
-        let runtime = self.proxy.runtime();
+        let runtime = self.runtime();
         let sql = shardgate_router::utf8::lossy(arg);
         if self.statements.by_id.len() >= MAX_STATEMENTS_PER_SESSION {
             let e = ClientError::new(
@@ -164,7 +164,7 @@ impl Session {
     }
 
     pub(crate) async fn stmt_execute(&mut self, arg: &[u8]) -> Step {
-        let runtime = self.proxy.runtime();
+        let runtime = self.runtime();
         let id = statement_id(arg).unwrap_or_default();
         let Some(stmt) = self.statements.by_id.get_mut(&id) else {
             return self

@@ -56,8 +56,7 @@ impl Proxy {
         };
         *last = Some(bytes);
         let old = self.runtime();
-        let mut topology = match parsed.and_then(|new| keeps_shards(&old.topology, new, file_name))
-        {
+        let mut topology = match parsed {
             Ok(topology) => topology,
             Err(errors) => return Err(self.rejected(errors)),
         };
@@ -205,41 +204,6 @@ fn file_problem(file_name: &str, message: String) -> ConfigErrors {
     }
 }
 
-/// `new` if every shard of `old` is still at its position. Sessions keep shard positions
-/// between statements (a transaction's pinned shards, read-your-writes positions), so a reload
-/// may add shards at the end and change any shard's endpoints, but not remove, rename or
-/// reorder shards.
-fn keeps_shards(old: &Topology, new: Topology, file_name: &str) -> Result<Topology, ConfigErrors> {
-    let errors: Vec<ConfigError> = old
-        .shards
-        .iter()
-        .enumerate()
-        .filter_map(|(i, was)| {
-            let (key, what) = match new.shards.get(i) {
-                Some(now) if now.name == was.name => return None,
-                Some(now) => (
-                    format!("shards[{i}].name"),
-                    format!("shard {:?} is where {:?} was", now.name, was.name),
-                ),
-                None => ("shards".to_owned(), format!("shard {:?} is missing", was.name)),
-            };
-            Some(ConfigError {
-                file: file_name.to_owned(),
-                line: None,
-                key,
-                message: format!(
-                    "{what}: a reload keeps the shards in order and adds new ones at the end (restart to remove, rename or reorder shards)"
-                ),
-            })
-        })
-        .collect();
-    if errors.is_empty() {
-        Ok(new)
-    } else {
-        Err(ConfigErrors { errors })
-    }
-}
-
 /// Puts back into `new` the settings only read at start-up (so the topology says what is in
 /// effect) and names those the file changed.
 fn keep_start_up_settings(old: &Topology, new: &mut Topology) -> Vec<String> {
@@ -279,39 +243,6 @@ mod tests {
             );
         }
         shardgate_config::parse(&text, "t.toml").expect("valid config")
-    }
-
-    fn problems(old: &[&str], new: &[&str]) -> Vec<String> {
-        let old = topology("127.0.0.1:6033", old);
-        match keeps_shards(&old, topology("127.0.0.1:6033", new), "t.toml") {
-            Ok(_) => Vec::new(),
-            Err(errors) => errors.iter().map(ToString::to_string).collect(),
-        }
-    }
-
-    #[test]
-    fn shards_may_be_added_at_the_end() {
-        assert!(problems(&["s0", "s1"], &["s0", "s1"]).is_empty());
-        assert!(problems(&["s0", "s1"], &["s0", "s1", "s2"]).is_empty());
-    }
-
-    #[test]
-    fn shards_may_not_move_or_disappear() {
-        assert_eq!(
-            problems(&["s0", "s1"], &["s1", "s0"]),
-            [
-                "t.toml: shards[0].name: shard \"s1\" is where \"s0\" was: a reload keeps the shards in order and adds new ones at the end (restart to remove, rename or reorder shards)",
-                "t.toml: shards[1].name: shard \"s0\" is where \"s1\" was: a reload keeps the shards in order and adds new ones at the end (restart to remove, rename or reorder shards)",
-            ]
-        );
-        let gone = problems(&["s0", "s1"], &["s0"]);
-        assert_eq!(gone.len(), 1);
-        assert!(
-            gone[0].starts_with("t.toml: shards: shard \"s1\" is missing: "),
-            "{gone:?}"
-        );
-        // Inserting before an existing shard moves it.
-        assert_eq!(problems(&["s0", "s1"], &["s0", "new", "s1"]).len(), 1);
     }
 
     #[test]

@@ -192,6 +192,11 @@ pub(crate) struct Session {
     activity: Activity,
     /// The session's `max_statement_time`, which the proxy enforces too (`statement_time.rs`).
     pub(crate) statement_limit: crate::statement_time::SessionLimit,
+    /// The topology the shard positions the session holds refer to (`shard_renumbering.rs`).
+    pub(crate) topology: Arc<shardgate_config::Topology>,
+    /// The runtime of the command being served (`None` between commands, so that an idle
+    /// session does not keep a reloaded runtime's pools open).
+    command_runtime: Option<Arc<Runtime>>,
 }
 
 pub async fn run(stream: TcpStream, peer: SocketAddr, proxy: Arc<Proxy>) {
@@ -322,6 +327,8 @@ impl Session {
             answered_error: false,
             activity,
             statement_limit: Default::default(),
+            topology: runtime.topology.clone(),
+            command_runtime: None,
         };
         if login
             .capabilities
@@ -365,7 +372,7 @@ impl Session {
     /// (variables, database, prepared statements and any open transaction are dropped).
     async fn change_user(&mut self, arg: &[u8]) -> Step {
         let request = ChangeUser::parse(arg, self.capabilities).map_err(End::Client)?;
-        let runtime = self.proxy.runtime();
+        let runtime = self.runtime();
         let secure = self.client.stream().is_tls();
         let accounts = crate::login_limits::ClientAccounts {
             runtime: &runtime,
@@ -574,6 +581,13 @@ impl Session {
             };
             let text = crate::sessions::command_text(command, arg, &self.statements);
             self.slot.begin(command, text);
+            // One runtime for the whole command: its plans and the shard positions the
+            // session holds agree (a reload renumbers them in between commands).
+            let runtime = self.runtime();
+            if !Arc::ptr_eq(&runtime.topology, &self.topology) {
+                self.follow_topology(&runtime.topology)?;
+            }
+            self.command_runtime = Some(runtime);
             // Rarely used, large paths are awaited boxed: every connection's task holds the
             // largest path awaited inline, idle or not (ARCHITECTURE.md).
             match command {
@@ -585,7 +599,7 @@ impl Session {
                     Box::pin(self.use_database(db)).await?
                 }
                 c if c == Command::COM_FIELD_LIST as u8 => {
-                    let shard = self.proxy.runtime().topology.default_shard;
+                    let shard = self.runtime().topology.default_shard;
                     let work = Work::Command(Command::COM_FIELD_LIST, arg);
                     self.forward(shard, StatementKind::Read, work).await?
                 }
@@ -626,6 +640,15 @@ impl Session {
                 other => self.send_error(unknown_command(other)).await?,
             }
             self.slot.end();
+            self.command_runtime = None;
+        }
+    }
+
+    /// The runtime of the command being served (see `command_runtime`).
+    pub(crate) fn runtime(&self) -> Arc<Runtime> {
+        match &self.command_runtime {
+            Some(runtime) => runtime.clone(),
+            None => self.proxy.runtime(),
         }
     }
 
@@ -639,7 +662,7 @@ impl Session {
 
     /// Runs one statement of a COM_QUERY text, within its time bound.
     pub(crate) async fn statement(&mut self, arg: &[u8]) -> Step {
-        let runtime = self.proxy.runtime();
+        let runtime = self.runtime();
         let limit = runtime.topology.server.query_timeout;
         match self.statement_deadline(limit, Some(arg)) {
             None => self.unbounded_statement(runtime, arg).await,
@@ -957,7 +980,7 @@ impl Session {
         kind: StatementKind,
         work: Work<'_>,
     ) -> Step {
-        let runtime = self.proxy.runtime();
+        let runtime = self.runtime();
         if self.pins.has(shard) {
             return self.on_pinned(&runtime, shard, kind, work).await;
         }
@@ -1030,7 +1053,7 @@ impl Session {
         text: &[u8],
         keep_text: bool,
     ) -> Result<(), ClientError> {
-        if plan.lists_server_threads && !self.is_admin(&self.proxy.runtime()) {
+        if plan.lists_server_threads && !self.is_admin(&self.runtime()) {
             return Err(crate::errors::server_threads_refused());
         }
         self.statement_assigns.clone_from(&plan.assigns);
@@ -1215,7 +1238,7 @@ impl Session {
     }
 
     async fn use_database(&mut self, db: String) -> Step {
-        let runtime = self.proxy.runtime();
+        let runtime = self.runtime();
         match self.enter_database(&runtime, &db).await {
             Ok(session_state) => {
                 self.state.database = db;
