@@ -83,6 +83,11 @@ enum Cmd {
         #[command(subcommand)]
         action: LookupCmd,
     },
+    /// Resharding: moving keys between shards.
+    Reshard {
+        #[command(subcommand)]
+        action: ReshardCmd,
+    },
     /// Start local MariaDB shards (primary + replicas, GTID replication) and the proxy in front.
     Sandbox {
         #[arg(long, default_value_t = 2)]
@@ -114,6 +119,24 @@ enum SequenceCmd {
         /// The table (with `auto_increment` in the config).
         #[arg(long)]
         table: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReshardCmd {
+    /// Print which keys of each table would go from which shard to which, going from the
+    /// config serving now to a target config, with the rows that is and how long a copy
+    /// would take. Changes nothing.
+    Plan {
+        /// The config serving now.
+        #[arg(long)]
+        config: PathBuf,
+        /// The config to go to (e.g. with a shard added).
+        #[arg(long)]
+        to: PathBuf,
+        /// The copy rate the time is estimated at.
+        #[arg(long, default_value_t = 10_000)]
+        rows_per_second: u64,
     },
 }
 
@@ -188,6 +211,14 @@ fn main() -> ExitCode {
             action: SequenceCmd::Init { config, table },
         } => runtime(None).and_then(|rt| rt.block_on(sequence_init(&config, &table))),
         Cmd::Lookup { action } => runtime(None).and_then(|rt| rt.block_on(lookup(action))),
+        Cmd::Reshard {
+            action:
+                ReshardCmd::Plan {
+                    config,
+                    to,
+                    rows_per_second,
+                },
+        } => runtime(None).and_then(|rt| rt.block_on(reshard_plan(&config, &to, rows_per_second))),
         Cmd::Sandbox {
             shards,
             replicas,
@@ -312,6 +343,22 @@ async fn sequence_init(config: &std::path::Path, table: &str) -> anyhow::Result<
     }
     say!("sequence {}: next id {}", init.sequence, init.next_id)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `shardgate reshard plan`: the plan, table by table.
+async fn reshard_plan(
+    config: &std::path::Path,
+    to: &std::path::Path,
+    rows_per_second: u64,
+) -> anyhow::Result<ExitCode> {
+    let runtime = shardgate_server::Runtime::new(Arc::new(load(config)?));
+    let target = load(to)?;
+    let plan = shardgate_server::reshard_plan(&runtime, &target, rows_per_second).await;
+    say!("{plan}")?;
+    Ok(match plan.tables.iter().any(|t| t.refused) {
+        true => ExitCode::FAILURE,
+        false => ExitCode::SUCCESS,
+    })
 }
 
 /// `shardgate lookup …`: one line per lookup table.

@@ -23,6 +23,7 @@ mod pushdown;
 mod reading;
 mod reload;
 mod replicas;
+mod reshard;
 mod robustness;
 mod sandbox_cli;
 mod scatter;

@@ -16,7 +16,7 @@ mod ring;
 pub use error::RingError;
 pub use hash_mod::hash_mod;
 pub use key::{hash_key, parse_integer, IntText};
-pub use ownership::{key_moves, KeyMoves};
+pub use ownership::{key_moves, KeyFlow, KeyMoves};
 pub use range::{KeyRange, RangeMap};
 pub use ring::{HashRing, DEFAULT_VIRTUAL_NODES};
 

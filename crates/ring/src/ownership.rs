@@ -1,9 +1,11 @@
 //! Which keys change owner when a table's sharder changes: the check that keeps a reload from
 //! silently stranding rows (a key whose owner changes is looked for on a shard that does not
-//! hold its row).
+//! hold its row), and the plan of a resharding (which keys go from which shard to which).
 //!
 //! Owners are compared by shard name, so a shard appended to the list moves nothing by its
 //! position; what moves is what the sharding function gives to another shard.
+
+use std::collections::BTreeMap;
 
 use crate::{HashRing, KeyRange, RangeMap, ShardId, Sharder};
 
@@ -22,6 +24,23 @@ pub struct KeyMoves {
     /// The shards (by name, sorted) that own moving keys now: only their rows could be
     /// stranded.
     pub from: Vec<String>,
+    /// Where the moving keys go, per pair of shards (sorted by names); empty when the
+    /// strategy changes (every key may go anywhere).
+    pub flows: Vec<KeyFlow>,
+}
+
+/// The keys one shard gives another (or, `to` being `None`, leaves without an owner).
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyFlow {
+    pub from: String,
+    pub to: Option<String>,
+    /// How many units.
+    pub units: u64,
+    /// The share of `from`'s keys that go (0–1): of its hash space for hash strategies; for
+    /// ranges `None` when a piece is unbounded (count its rows instead).
+    pub share_of_from: Option<f64>,
+    /// The key ranges that go (`range` strategy only): `[start, end)`, `None` unbounded.
+    pub ranges: Vec<(Option<i128>, Option<i128>)>,
 }
 
 impl KeyMoves {
@@ -44,26 +63,39 @@ impl std::fmt::Display for KeyMoves {
     }
 }
 
+impl std::fmt::Display for KeyFlow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let to = self.to.as_deref().unwrap_or("no shard");
+        write!(f, "{} → {to}: {} unit(s)", self.from, self.units)?;
+        if let Some(share) = self.share_of_from {
+            write!(f, ", {:.1}% of {}'s keys", share * 100.0, self.from)?;
+        }
+        for (start, end) in &self.ranges {
+            let bound = |b: &Option<i128>, open: &str| b.map_or(open.to_owned(), |v| v.to_string());
+            write!(f, " [{}, {})", bound(start, "-∞"), bound(end, "+∞"))?;
+        }
+        Ok(())
+    }
+}
+
+/// One unit of the key space: its owner before and after, and its weight (its share of the
+/// hash space; a range's width, infinite when unbounded).
+struct Unit {
+    was: ShardId,
+    now: Option<ShardId>,
+    weight: f64,
+    range: Option<(Option<i128>, Option<i128>)>,
+}
+
 /// What moves when the sharder `old` over shards named `old_names` becomes `new` over
 /// `new_names` (a `ShardId` indexes its own list).
 pub fn key_moves(old: &Sharder, old_names: &[&str], new: &Sharder, new_names: &[&str]) -> KeyMoves {
-    let old_owner = |id: ShardId| old_names.get(id).copied();
-    let new_owner = |id: ShardId| new_names.get(id).copied();
-    let mut losing = std::collections::BTreeSet::new();
-    // `None`: the key has no owner now.
-    let mut differ = |x: ShardId, y: Option<ShardId>| {
-        let moves = old_owner(x) != y.and_then(new_owner);
-        if moves {
-            losing.insert(x);
+    let (units, of_units, unit) = match (old, new) {
+        (Sharder::ConsistentHash(a), Sharder::ConsistentHash(b)) => ring_units(a, b),
+        (Sharder::HashMod { shards: n }, Sharder::HashMod { shards: m }) if *n > 0 && *m > 0 => {
+            residue_units(*n, *m)
         }
-        moves
-    };
-    let mut moves = match (old, new) {
-        (Sharder::ConsistentHash(a), Sharder::ConsistentHash(b)) => ring_moves(a, b, &mut differ),
-        (Sharder::HashMod { shards: n }, Sharder::HashMod { shards: m }) => {
-            residue_moves(*n, *m, &mut differ)
-        }
-        (Sharder::Range(a), Sharder::Range(b)) => range_moves(a, b, &mut differ),
+        (Sharder::Range(a), Sharder::Range(b)) => range_units(a, b),
         // Another sharding function: any key may land anywhere.
         _ => {
             return KeyMoves {
@@ -72,11 +104,64 @@ pub fn key_moves(old: &Sharder, old_names: &[&str], new: &Sharder, new_names: &[
                 of_units: 1,
                 unit: "keys (the sharding strategy changes)",
                 from: sorted_names(old_names.iter().copied()),
+                flows: Vec::new(),
             }
         }
     };
-    moves.from = sorted_names(losing.into_iter().filter_map(old_owner));
-    moves
+    let old_owner = |id: ShardId| old_names.get(id).copied();
+    let new_owner = |id: Option<ShardId>| id.and_then(|id| new_names.get(id).copied());
+    // Per old owner: the weight of all its keys.
+    let mut owned: BTreeMap<&str, f64> = BTreeMap::new();
+    let mut flows: BTreeMap<(&str, Option<&str>), KeyFlow> = BTreeMap::new();
+    let (mut moved, mut total, mut moved_units) = (0f64, 0f64, 0u64);
+    for u in &units {
+        let Some(from) = old_owner(u.was) else {
+            continue;
+        };
+        *owned.entry(from).or_default() += u.weight;
+        total += u.weight;
+        let to = new_owner(u.now);
+        if Some(from) == to {
+            continue;
+        }
+        moved += u.weight;
+        moved_units += 1;
+        let flow = flows.entry((from, to)).or_insert_with(|| KeyFlow {
+            from: from.to_owned(),
+            to: to.map(str::to_owned),
+            units: 0,
+            share_of_from: Some(0.0),
+            ranges: Vec::new(),
+        });
+        flow.units += 1;
+        flow.share_of_from = flow.share_of_from.map(|s| s + u.weight);
+        flow.ranges.extend(u.range);
+    }
+    let flows: Vec<KeyFlow> = (flows.into_values())
+        .map(|mut flow| {
+            let of = owned.get(flow.from.as_str()).copied().unwrap_or(0.0);
+            flow.share_of_from = flow
+                .share_of_from
+                .filter(|w| w.is_finite() && of.is_finite() && of > 0.0)
+                .map(|w| (w / of).min(1.0));
+            flow
+        })
+        .collect();
+    let share = if moved_units == 0 {
+        0.0
+    } else if moved.is_infinite() {
+        0.5 // an unbounded piece moves: a share of an infinite key space, said as half
+    } else {
+        (moved / total).min(1.0)
+    };
+    KeyMoves {
+        share,
+        units: moved_units,
+        of_units,
+        unit,
+        from: sorted_names(flows.iter().map(|f| f.from.as_str())),
+        flows,
+    }
 }
 
 fn sorted_names<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
@@ -88,68 +173,48 @@ fn sorted_names<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
 
 /// Arcs of the ring between consecutive points of either ring: every hash in an arc has one
 /// owner on each ring (the owner of the first point at or after the arc's end).
-fn ring_moves(
-    a: &HashRing,
-    b: &HashRing,
-    mut differ: impl FnMut(ShardId, Option<ShardId>) -> bool,
-) -> KeyMoves {
+fn ring_units(a: &HashRing, b: &HashRing) -> (Vec<Unit>, u64, &'static str) {
     let mut bounds: Vec<u64> = a.points().chain(b.points()).map(|(p, _)| p).collect();
     bounds.sort_unstable();
     bounds.dedup();
-    let (mut moved, mut units) = (0u128, 0u64);
+    let mut units = Vec::with_capacity(bounds.len());
     for (i, &end) in bounds.iter().enumerate() {
         let (Ok(x), Ok(y)) = (a.shard_for_hash(end), b.shard_for_hash(end)) else {
             continue;
         };
-        if differ(x, Some(y)) {
-            // The arc (previous bound, end]; the first one wraps around from the last bound.
-            let start = if i == 0 {
-                bounds[bounds.len() - 1]
-            } else {
-                bounds[i - 1]
-            };
-            let length = match end.wrapping_sub(start) {
-                0 => 1u128 << 64, // one point only: the whole ring
-                n => u128::from(n),
-            };
-            moved += length;
-            units += 1;
-        }
+        // The arc (previous bound, end]; the first one wraps around from the last bound.
+        let start = if i == 0 {
+            bounds[bounds.len() - 1]
+        } else {
+            bounds[i - 1]
+        };
+        let length = match end.wrapping_sub(start) {
+            0 => 1u128 << 64, // one point only: the whole ring
+            n => u128::from(n),
+        };
+        units.push(Unit {
+            was: x,
+            now: Some(y),
+            weight: length as f64 / (1u128 << 64) as f64,
+            range: None,
+        });
     }
-    KeyMoves {
-        share: moved as f64 / (1u128 << 64) as f64,
-        units,
-        of_units: bounds.len() as u64,
-        unit: "ring arcs",
-        from: Vec::new(),
-    }
+    (units, bounds.len() as u64, "ring arcs")
 }
 
 /// Residues modulo lcm(n, m): a hash `h` goes to `h % n` before and `h % m` after, both fixed
 /// by `h % lcm`.
-fn residue_moves(
-    n: usize,
-    m: usize,
-    mut differ: impl FnMut(ShardId, Option<ShardId>) -> bool,
-) -> KeyMoves {
-    if n == 0 || m == 0 {
-        return KeyMoves {
-            share: 1.0,
-            units: 1,
-            of_units: 1,
-            unit: "hash residues",
-            from: Vec::new(),
-        };
-    }
+fn residue_units(n: usize, m: usize) -> (Vec<Unit>, u64, &'static str) {
     let lcm = n / gcd(n, m) * m;
-    let units = (0..lcm).filter(|r| differ(r % n, Some(r % m))).count() as u64;
-    KeyMoves {
-        share: units as f64 / lcm as f64,
-        units,
-        of_units: lcm as u64,
-        unit: "hash residues",
-        from: Vec::new(),
-    }
+    let units = (0..lcm)
+        .map(|r| Unit {
+            was: r % n,
+            now: Some(r % m),
+            weight: 1.0 / lcm as f64,
+            range: None,
+        })
+        .collect();
+    (units, lcm as u64, "hash residues")
 }
 
 fn gcd(a: usize, b: usize) -> usize {
@@ -161,12 +226,9 @@ fn gcd(a: usize, b: usize) -> usize {
 }
 
 /// The key space cut at every bound of either map; a piece moves when its owner differs, or
-/// when it had an owner and has none now (its rows could no longer be reached).
-fn range_moves(
-    a: &RangeMap,
-    b: &RangeMap,
-    mut differ: impl FnMut(ShardId, Option<ShardId>) -> bool,
-) -> KeyMoves {
+/// when it had an owner and has none now (its rows could no longer be reached). Pieces that
+/// had no owner move nothing (no row could be there).
+fn range_units(a: &RangeMap, b: &RangeMap) -> (Vec<Unit>, u64, &'static str) {
     let mut cuts: Vec<i128> = (a.ranges().iter().chain(b.ranges()))
         .flat_map(|r| [r.start, r.end])
         .flatten()
@@ -194,43 +256,29 @@ fn range_moves(
         let probe = piece.start.or(piece.end.map(|e| e - 1))?;
         map.shard_for_value(probe).ok()
     };
-    let (mut units, mut of_units, mut moved, mut total) = (0u64, 0u64, 0f64, 0f64);
+    let mut units = Vec::new();
+    let mut of_units = 0u64;
     for piece in &pieces {
         let (was, now) = (owner(a, piece), owner(b, piece));
         if was.is_none() && now.is_none() {
             continue;
         }
         of_units += 1;
-        let width = match (piece.start, piece.end) {
+        let Some(was) = was else {
+            continue;
+        };
+        let weight = match (piece.start, piece.end) {
             (Some(s), Some(e)) => (e - s) as f64,
             _ => f64::INFINITY,
         };
-        let moves = match (was, now) {
-            (Some(x), now) => differ(x, now),
-            _ => false,
-        };
-        if was.is_some() {
-            total += width;
-        }
-        if moves {
-            units += 1;
-            moved += width;
-        }
+        units.push(Unit {
+            was,
+            now,
+            weight,
+            range: Some((piece.start, piece.end)),
+        });
     }
-    let share = if units == 0 {
-        0.0
-    } else if moved.is_infinite() {
-        0.5 // an unbounded piece moves: a share of an infinite key space, said as half
-    } else {
-        (moved / total).min(1.0)
-    };
-    KeyMoves {
-        share,
-        units,
-        of_units,
-        unit: "key ranges",
-        from: Vec::new(),
-    }
+    (units, of_units, "key ranges")
 }
 
 #[cfg(test)]
@@ -287,8 +335,14 @@ mod tests {
             (moves.share - sample).abs() < 0.02,
             "{moves} vs sampled {sample}"
         );
-        // Every old shard gives keys to the new one.
+        // Every old shard gives keys to the new one, about a quarter of its own.
         assert_eq!(moves.from, ["a", "b", "c"]);
+        assert_eq!(moves.flows.len(), 3);
+        for flow in &moves.flows {
+            assert_eq!(flow.to.as_deref(), Some("d"));
+            let share = flow.share_of_from.unwrap();
+            assert!((0.1..0.45).contains(&share), "{flow}");
+        }
         // Taken out of the ring again, only its keys move: only its rows could be stranded.
         let back = key_moves(&new, &nn, &old, &on);
         assert_eq!(back.from, ["d"]);
@@ -304,6 +358,16 @@ mod tests {
         );
         // Residues mod 6: 0→a/a, 1→b/b, 2→a/c, 3→b/a, 4→a/b, 5→b/c: four of six move.
         assert_eq!((moves.units, moves.of_units), (4, 6));
+        let flows: Vec<String> = moves.flows.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            flows,
+            [
+                "a → b: 1 unit(s), 33.3% of a's keys",
+                "a → c: 1 unit(s), 33.3% of a's keys",
+                "b → a: 1 unit(s), 33.3% of b's keys",
+                "b → c: 1 unit(s), 33.3% of b's keys",
+            ]
+        );
         let same = key_moves(
             &Sharder::HashMod { shards: 2 },
             &["a", "b"],
@@ -342,6 +406,7 @@ mod tests {
         let moves = key_moves(&old, &["a", "b"], &split, &["a", "b", "c"]);
         assert_eq!(moves.units, 1, "{moves}");
         assert_eq!(moves.from, ["b"]);
+        assert_eq!(moves.flows[0].to_string(), "b → c: 1 unit(s) [100, 200)");
         // The same ranges over an appended shard list: nothing moves.
         let same = ranges(&[(None, Some(100), 0), (Some(100), None, 1)]);
         assert!(key_moves(&old, &["a", "b"], &same, &["a", "b", "c"]).none());

@@ -34,6 +34,7 @@ mod probe;
 mod processlist;
 mod reads;
 mod reload;
+mod reshard_plan;
 mod runtime;
 mod scatter;
 mod schema_loader;
@@ -60,6 +61,7 @@ pub use lookup_maintenance::{backfill_lookups, init_lookups, verify_lookups, Loo
 pub use lookup_table::LookupError;
 pub use placement_record::{check_at_start as check_placement_record, RECORD_TABLE};
 pub use reload::{watch_config, ReloadOutcome};
+pub use reshard_plan::{reshard_plan, PlannedFlow, PlannedTable, ReshardPlan};
 pub use runtime::Runtime;
 pub use sequence_table::{init_sequence, SequenceError, SequenceInit};
 

@@ -17,6 +17,11 @@ pub(crate) fn qualified(topology: &Topology, name: &str) -> String {
     }
 }
 
+/// `text` as a utf8mb4 string literal, whatever the connection's character set and `sql_mode`.
+pub(crate) fn text_literal(text: &str) -> String {
+    format!("CONVERT(X'{}' USING utf8mb4)", hex::encode(text))
+}
+
 /// A pooled connection to `shard`'s primary without any session's variables (a reset one:
 /// another session's `autocommit` or `sql_log_bin` must not change what the proxy writes).
 pub(crate) async fn clean_conn(

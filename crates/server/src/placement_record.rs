@@ -8,7 +8,7 @@
 use shardgate_config::{ConfigError, ConfigErrors, Placements, Topology};
 use shardgate_protocol::Command;
 
-use crate::own_tables::{clean_conn, qualified, rows_of};
+use crate::own_tables::{clean_conn, qualified, rows_of, text_literal};
 use crate::Runtime;
 
 /// The record's table, in the backend database.
@@ -133,9 +133,4 @@ pub(crate) async fn write(runtime: &Runtime) {
             tracing::warn!(error = %e, "placement record not written: a restart with another config is not checked against this one")
         }
     }
-}
-
-/// `text` as a utf8mb4 string literal, whatever the connection's character set and `sql_mode`.
-fn text_literal(text: &str) -> String {
-    format!("CONVERT(X'{}' USING utf8mb4)", hex::encode(text))
 }

@@ -1,0 +1,139 @@
+//! Issue #15's plan: which keys of each table go from which shard to which when a shard
+//! joins, with the rows that is (estimated from statistics for hash strategies, counted for
+//! key ranges), from the library and from `shardgate reshard plan`.
+
+use mysql_async::prelude::Queryable;
+use shardgate_sandbox::Sandbox;
+
+use crate::common::TestEnv;
+
+/// The first `shards` of the sandbox; `accounts` on a ring, `events` by ranges over s0, s1 and,
+/// with three shards, s2 taking [100, 200) from s1.
+fn config(sandbox: &Sandbox, listen: &str, shards: usize) -> String {
+    let mut text = format!(
+        "default_shard = \"s0\"\n[server]\nlisten = \"{listen}\"\n\
+         [[users]]\nname = \"{}\"\npassword = \"{}\"\n\
+         [backend]\nuser = \"{}\"\npassword = \"{}\"\ndatabase = \"{}\"\n",
+        shardgate_sandbox::PROXY_USER,
+        shardgate_sandbox::PROXY_PASSWORD,
+        shardgate_sandbox::BACKEND_USER,
+        shardgate_sandbox::BACKEND_PASSWORD,
+        shardgate_sandbox::DATABASE,
+    );
+    for shard in &sandbox.shards()[..shards] {
+        text += &format!(
+            "[[shards]]\nname = \"{}\"\nprimary = \"{}\"\n",
+            shard.name,
+            shard.primary.addr()
+        );
+    }
+    let ranges = match shards {
+        2 => r#"[{ shard = "s0", end = 100 }, { shard = "s1", start = 100 }]"#,
+        _ => {
+            r#"[{ shard = "s0", end = 100 }, { shard = "s2", start = 100, end = 200 }, { shard = "s1", start = 200 }]"#
+        }
+    };
+    text + &format!(
+        "[[tables]]\nname = \"accounts\"\nshard_key = \"id\"\nstrategy = \"consistent_hash\"\n\
+         [[tables]]\nname = \"events\"\nshard_key = \"id\"\nstrategy = \"range\"\nranges = {ranges}\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plan_of_a_shard_joining_names_what_moves_and_its_rows() {
+    let env = TestEnv::start_rendered(3, 0, |sandbox, listen| config(sandbox, listen, 2)).await;
+    assert_eq!(
+        env.topology.shards.len(),
+        2,
+        "{}",
+        env.config_path.display()
+    );
+    for shard in env.sandbox.shards() {
+        for table in ["accounts", "events"] {
+            let sql = format!("CREATE TABLE {table} (id BIGINT PRIMARY KEY, v INT)");
+            (env.sandbox)
+                .exec_in(&shard.primary, shardgate_sandbox::DATABASE, &sql)
+                .await
+                .unwrap();
+        }
+    }
+    let mut conn = env.connect().await;
+    let values: Vec<String> = (1..=300).map(|id| format!("({id}, {id})")).collect();
+    for table in ["accounts", "events"] {
+        conn.query_drop(format!("INSERT INTO {table} VALUES {}", values.join(", ")))
+            .await
+            .unwrap();
+    }
+    for shard in &env.sandbox.shards()[..2] {
+        // Statistics as they are now (InnoDB refreshes them in the background).
+        (env.sandbox)
+            .exec_in(
+                &shard.primary,
+                shardgate_sandbox::DATABASE,
+                "ANALYZE TABLE accounts",
+            )
+            .await
+            .unwrap();
+    }
+    let listen = format!("127.0.0.1:{}", env.port);
+    let target_text = config(&env.sandbox, &listen, 3);
+    let target = shardgate_config::parse(&target_text, "target.toml").unwrap();
+    let plan = shardgate_server::reshard_plan(&env.proxy.runtime(), &target, 100).await;
+    let printed = plan.to_string();
+    let table = |name: &str| plan.tables.iter().find(|t| t.table == name).unwrap();
+
+    // The ring: both shards give keys to s2; the estimate is close to the keys that move.
+    let accounts = table("accounts");
+    assert!(!accounts.refused, "{printed}");
+    let targets: Vec<Option<&str>> = (accounts.flows.iter())
+        .map(|f| f.flow.to.as_deref())
+        .collect();
+    assert_eq!(targets, [Some("s2"), Some("s2")], "{printed}");
+    let ring = |topology: &shardgate_config::Topology, id: i128| {
+        let rule = topology.table("accounts").unwrap();
+        let shard = rule.shard_for(&shardgate_ring::KeyValue::Int(id)).unwrap();
+        topology.shards[shard].name.clone()
+    };
+    let moving = (1..=300)
+        .filter(|id| ring(&env.topology, *id) != ring(&target, *id))
+        .count() as f64;
+    let estimated: u64 = accounts.flows.iter().filter_map(|f| f.rows).sum();
+    assert!(
+        (estimated as f64 - moving).abs() <= moving * 0.5 + 10.0,
+        "estimated {estimated}, {moving} move: {printed}"
+    );
+    assert!(accounts.flows.iter().all(|f| !f.exact));
+
+    // The ranges: s1 gives [100, 200) to s2, counted exactly.
+    let events = table("events");
+    assert_eq!(events.flows.len(), 1, "{printed}");
+    let flow = &events.flows[0];
+    assert_eq!(flow.flow.to_string(), "s1 → s2: 1 unit(s) [100, 200)");
+    assert_eq!((flow.rows, flow.exact), (Some(100), true));
+    assert!(printed.contains("total: ~"), "{printed}");
+    assert!(printed.contains("rows/s about "), "{printed}");
+
+    // The CLI prints the same plan.
+    let target_path = env.sandbox.dir().join("target.toml");
+    std::fs::write(&target_path, &target_text).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_shardgate"))
+        .args(["reshard", "plan", "--config"])
+        .arg(&env.config_path)
+        .arg("--to")
+        .arg(&target_path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("s1 → s2: 1 unit(s) [100, 200): 100 rows"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("`accounts`: "), "{stdout}");
+    drop(conn);
+    env.stop().await;
+}
