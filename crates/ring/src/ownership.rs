@@ -12,7 +12,8 @@ use crate::{HashRing, KeyRange, RangeMap, ShardId, Sharder};
 /// What a change of sharder moves, in the units of its strategy.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeyMoves {
-    /// Share of the key space (of the hash space for hash strategies) that changes owner, 0–1.
+    /// Share of the key space (of the hash space for hash strategies) that changes owner, 0–1;
+    /// NaN when bounded key ranges move in an unbounded key space (no share can be said).
     pub share: f64,
     /// How many units change owner: ring arcs, hash residues, or key ranges.
     pub units: u64,
@@ -52,14 +53,11 @@ impl KeyMoves {
 
 impl std::fmt::Display for KeyMoves {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} of {} {} ({:.1}% of the keys)",
-            self.units,
-            self.of_units,
-            self.unit,
-            self.share * 100.0
-        )
+        write!(f, "{} of {} {}", self.units, self.of_units, self.unit)?;
+        match self.share.is_nan() {
+            true => Ok(()),
+            false => write!(f, " ({:.1}% of the keys)", self.share * 100.0),
+        }
     }
 }
 
@@ -151,6 +149,8 @@ pub fn key_moves(old: &Sharder, old_names: &[&str], new: &Sharder, new_names: &[
         0.0
     } else if moved.is_infinite() {
         0.5 // an unbounded piece moves: a share of an infinite key space, said as half
+    } else if total.is_infinite() {
+        f64::NAN
     } else {
         (moved / total).min(1.0)
     };
