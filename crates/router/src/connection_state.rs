@@ -93,11 +93,15 @@ pub(crate) fn plan_lock_tables(
     syntax: crate::Syntax,
     topology: &Topology,
 ) -> Option<Result<Plan, RouteError>> {
-    // Cheap first: only a text starting with LOCK is tokenized.
-    if !sql
-        .trim_start()
-        .get(..4)
-        .is_some_and(|w| w.eq_ignore_ascii_case("lock"))
+    // Cheap first: only a text starting with LOCK or UNLOCK is tokenized.
+    let head = sql.trim_start();
+    let unlock = head
+        .get(..6)
+        .is_some_and(|w| w.eq_ignore_ascii_case("unlock"));
+    if !unlock
+        && !head
+            .get(..4)
+            .is_some_and(|w| w.eq_ignore_ascii_case("lock"))
     {
         return None;
     }
@@ -111,6 +115,13 @@ pub(crate) fn plan_lock_tables(
         Some(Token::Word(w)) if w.quote_style.is_none() => Some(w.value.to_ascii_lowercase()),
         _ => None,
     };
+    if unlock {
+        // `UNLOCK TABLE`, which the parser does not read either.
+        let only = tokens.len() == 2
+            || (tokens.len() == 3 && matches!(tokens[2].token, Token::SemiColon | Token::EOF));
+        return (word(0)? == "unlock" && word(1)? == "table" && only)
+            .then(|| Ok(plan_unlock_tables(topology)));
+    }
     if word(0)? != "lock" || !matches!(word(1)?.as_str(), "table" | "tables") {
         return None;
     }
