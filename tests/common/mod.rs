@@ -172,6 +172,63 @@ pub async fn rows(conn: &mut Conn, sql: &str) -> Vec<Vec<Option<String>>> {
         .collect()
 }
 
+/// Runs the `shardgate` binary with `args`; its stdout, once it exited 0 (the test fails with
+/// both outputs otherwise).
+pub fn shardgate_cli<I, S>(args: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_shardgate"))
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// A config over the sandbox's shards named `names`, in that order (`s0` the default shard),
+/// with the sandbox's accounts; tables are appended by the caller.
+pub fn config_with_shards(sandbox: &Sandbox, listen: &str, names: &[&str]) -> String {
+    let mut text = format!(
+        "default_shard = \"s0\"\n[server]\nlisten = \"{listen}\"\n\
+         [[users]]\nname = \"{}\"\npassword = \"{}\"\n\
+         [backend]\nuser = \"{}\"\npassword = \"{}\"\ndatabase = \"{}\"\n",
+        shardgate_sandbox::PROXY_USER,
+        shardgate_sandbox::PROXY_PASSWORD,
+        shardgate_sandbox::BACKEND_USER,
+        shardgate_sandbox::BACKEND_PASSWORD,
+        shardgate_sandbox::DATABASE,
+    );
+    for name in names {
+        let shard = (sandbox.shards().iter())
+            .find(|s| s.name == *name)
+            .expect("a shard of the sandbox");
+        text += &format!(
+            "[[shards]]\nname = \"{}\"\nprimary = \"{}\"\n",
+            shard.name,
+            shard.primary.addr()
+        );
+    }
+    text
+}
+
+/// Runs `sql` in the sandbox's database on every shard's primary (replication carries it to
+/// the replicas).
+pub async fn on_every_primary(sandbox: &Sandbox, sql: &str) {
+    for shard in sandbox.shards() {
+        (sandbox)
+            .exec_in(&shard.primary, shardgate_sandbox::DATABASE, sql)
+            .await
+            .unwrap();
+    }
+}
+
 /// A `shardgate serve` child process; killed when dropped (also when the test panics).
 pub struct ServeProcess(pub std::process::Child);
 

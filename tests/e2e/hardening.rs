@@ -234,19 +234,9 @@ fn write_config(dir: &std::path::Path) -> std::path::PathBuf {
 fn route_takes_negative_keys() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path());
-    let out = Command::new(env!("CARGO_BIN_EXE_shardgate"))
-        .arg("route")
-        .arg("--config")
-        .arg(&config)
-        .args(["--table", "users", "--key", "-1", "-42", "7"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut args = vec!["route".into(), "--config".into(), config.into_os_string()];
+    args.extend(["--table", "users", "--key", "-1", "-42", "7"].map(Into::into));
+    let stdout = crate::common::shardgate_cli(args);
     let shards: Vec<&str> = stdout.lines().collect();
     assert_eq!(shards.len(), 3, "{stdout}");
     assert!(shards.iter().all(|s| *s == "s0" || *s == "s1"), "{stdout}");

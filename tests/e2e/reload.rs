@@ -448,15 +448,7 @@ async fn a_reload_that_would_strand_rows_is_refused_until_the_table_is_empty() {
     conn.query_drop(format!("INSERT INTO accounts VALUES {}", values.join(", ")))
         .await
         .unwrap();
-    let on_s2 = count(
-        &env.sandbox,
-        &env.sandbox.shards()[2].primary,
-        &format!(
-            "SELECT COUNT(*) FROM {}.accounts",
-            shardgate_sandbox::DATABASE
-        ),
-    )
-    .await;
+    let on_s2 = accounts_on(&env, 2).await;
     assert!(on_s2 > 0, "the new shard owns part of the ring");
     let all: Vec<i64> = conn.query("SELECT id FROM accounts").await.unwrap();
     assert_eq!(all.len(), 200);
@@ -626,6 +618,15 @@ async fn sighup_reloads_the_binary_and_a_removed_replica_loses_its_connections()
     sandbox.stop().await;
 }
 
+/// Rows of `accounts` on shard `shard`'s primary (read directly).
+async fn accounts_on(env: &TestEnv, shard: usize) -> u64 {
+    let sql = format!(
+        "SELECT COUNT(*) FROM {}.accounts",
+        shardgate_sandbox::DATABASE
+    );
+    count(&env.sandbox, &env.sandbox.shards()[shard].primary, &sql).await
+}
+
 /// A proxy started with a config file that would strand rows (a shard added to a ring while
 /// the proxy was down) refuses to start, naming the table, as a reload would be refused; the
 /// placement record its earlier run wrote says where the rows are.
@@ -637,13 +638,8 @@ async fn a_restart_with_a_config_that_would_strand_rows_is_refused_until_the_tab
         render(sandbox, listen, 2, false, tables)
     })
     .await;
-    for shard in env.sandbox.shards() {
-        let sql = "CREATE TABLE accounts (id BIGINT PRIMARY KEY, v INT)";
-        (env.sandbox)
-            .exec_in(&shard.primary, shardgate_sandbox::DATABASE, sql)
-            .await
-            .unwrap();
-    }
+    let sql = "CREATE TABLE accounts (id BIGINT PRIMARY KEY, v INT)";
+    crate::common::on_every_primary(&env.sandbox, sql).await;
     let (config, port) = env.second_proxy_config();
     let listen = format!("127.0.0.1:{port}");
     let log = env.sandbox.dir().join("restart.log");
@@ -711,15 +707,7 @@ async fn a_restart_with_a_config_that_would_strand_rows_is_refused_until_the_tab
     conn.query_drop(format!("INSERT INTO accounts VALUES {}", values.join(", ")))
         .await
         .unwrap();
-    let on_s2 = count(
-        &env.sandbox,
-        &env.sandbox.shards()[2].primary,
-        &format!(
-            "SELECT COUNT(*) FROM {}.accounts",
-            shardgate_sandbox::DATABASE
-        ),
-    )
-    .await;
+    let on_s2 = accounts_on(&env, 2).await;
     assert!(on_s2 > 0, "the third shard owns part of the ring");
     drop(conn);
     env.stop().await;
@@ -727,25 +715,8 @@ async fn a_restart_with_a_config_that_would_strand_rows_is_refused_until_the_tab
 
 /// `shards` in the order given (by name), `s0` the default shard, `accounts` on a ring.
 fn shards_in_order(sandbox: &Sandbox, listen: &str, names: &[&str]) -> String {
-    let mut text = format!(
-        "default_shard = \"s0\"\n[server]\nlisten = \"{listen}\"\n\
-         [[users]]\nname = \"{}\"\npassword = \"{}\"\n\
-         [backend]\nuser = \"{}\"\npassword = \"{}\"\ndatabase = \"{}\"\n",
-        shardgate_sandbox::PROXY_USER,
-        shardgate_sandbox::PROXY_PASSWORD,
-        shardgate_sandbox::BACKEND_USER,
-        shardgate_sandbox::BACKEND_PASSWORD,
-        shardgate_sandbox::DATABASE,
-    );
-    for name in names {
-        let shard = (sandbox.shards().iter()).find(|s| s.name == *name).unwrap();
-        text += &format!(
-            "[[shards]]\nname = \"{}\"\nprimary = \"{}\"\n",
-            shard.name,
-            shard.primary.addr()
-        );
-    }
-    text + "[[tables]]\nname = \"accounts\"\nshard_key = \"id\"\nstrategy = \"consistent_hash\"\n"
+    crate::common::config_with_shards(sandbox, listen, names)
+        + "[[tables]]\nname = \"accounts\"\nshard_key = \"id\"\nstrategy = \"consistent_hash\"\n"
 }
 
 /// Shards are named, not numbered: once a shard holds no row of the tables whose keys would
@@ -757,13 +728,8 @@ async fn an_emptied_shard_leaves_by_reload_while_sessions_keep_their_transaction
         shards_in_order(sandbox, listen, &["s0", "s1", "s2"])
     })
     .await;
-    for shard in env.sandbox.shards() {
-        let sql = "CREATE TABLE accounts (id BIGINT PRIMARY KEY, v INT)";
-        (env.sandbox)
-            .exec_in(&shard.primary, shardgate_sandbox::DATABASE, sql)
-            .await
-            .unwrap();
-    }
+    let sql = "CREATE TABLE accounts (id BIGINT PRIMARY KEY, v INT)";
+    crate::common::on_every_primary(&env.sandbox, sql).await;
     let mut conn = env.connect().await;
     let values: Vec<String> = (1..=200).map(|id| format!("({id}, {id})")).collect();
     conn.query_drop(format!("INSERT INTO accounts VALUES {}", values.join(", ")))

@@ -10,23 +10,8 @@ use crate::common::TestEnv;
 /// The first `shards` of the sandbox; `accounts` on a ring, `events` by ranges over s0, s1 and,
 /// with three shards, s2 taking [100, 200) from s1.
 fn config(sandbox: &Sandbox, listen: &str, shards: usize) -> String {
-    let mut text = format!(
-        "default_shard = \"s0\"\n[server]\nlisten = \"{listen}\"\n\
-         [[users]]\nname = \"{}\"\npassword = \"{}\"\n\
-         [backend]\nuser = \"{}\"\npassword = \"{}\"\ndatabase = \"{}\"\n",
-        shardgate_sandbox::PROXY_USER,
-        shardgate_sandbox::PROXY_PASSWORD,
-        shardgate_sandbox::BACKEND_USER,
-        shardgate_sandbox::BACKEND_PASSWORD,
-        shardgate_sandbox::DATABASE,
-    );
-    for shard in &sandbox.shards()[..shards] {
-        text += &format!(
-            "[[shards]]\nname = \"{}\"\nprimary = \"{}\"\n",
-            shard.name,
-            shard.primary.addr()
-        );
-    }
+    let names = ["s0", "s1", "s2"];
+    let text = crate::common::config_with_shards(sandbox, listen, &names[..shards]);
     let ranges = match shards {
         2 => r#"[{ shard = "s0", end = 100 }, { shard = "s1", start = 100 }]"#,
         _ => {
@@ -48,14 +33,9 @@ async fn the_plan_of_a_shard_joining_names_what_moves_and_its_rows() {
         "{}",
         env.config_path.display()
     );
-    for shard in env.sandbox.shards() {
-        for table in ["accounts", "events"] {
-            let sql = format!("CREATE TABLE {table} (id BIGINT PRIMARY KEY, v INT)");
-            (env.sandbox)
-                .exec_in(&shard.primary, shardgate_sandbox::DATABASE, &sql)
-                .await
-                .unwrap();
-        }
+    for table in ["accounts", "events"] {
+        let sql = format!("CREATE TABLE {table} (id BIGINT PRIMARY KEY, v INT)");
+        crate::common::on_every_primary(&env.sandbox, &sql).await;
     }
     let mut conn = env.connect().await;
     let values: Vec<String> = (1..=300).map(|id| format!("({id}, {id})")).collect();
@@ -116,19 +96,14 @@ async fn the_plan_of_a_shard_joining_names_what_moves_and_its_rows() {
     // The CLI prints the same plan.
     let target_path = env.sandbox.dir().join("target.toml");
     std::fs::write(&target_path, &target_text).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_shardgate"))
-        .args(["reshard", "plan", "--config"])
-        .arg(&env.config_path)
-        .arg("--to")
-        .arg(&target_path)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = crate::common::shardgate_cli([
+        "reshard".as_ref(),
+        "plan".as_ref(),
+        "--config".as_ref(),
+        env.config_path.as_os_str(),
+        "--to".as_ref(),
+        target_path.as_os_str(),
+    ]);
     assert!(
         stdout.contains("s1 → s2: 1 unit(s) [100, 200): 100 rows"),
         "{stdout}"

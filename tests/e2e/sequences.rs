@@ -411,18 +411,14 @@ async fn sequence_init_starts_above_every_shard() {
         }
         expected_max.push(ids.iter().max().copied().unwrap_or(0));
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_shardgate"))
-        .args(["sequence", "init", "--config"])
-        .arg(&env.config_path)
-        .args(["--table", "users"])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = crate::common::shardgate_cli([
+        "sequence".as_ref(),
+        "init".as_ref(),
+        "--config".as_ref(),
+        env.config_path.as_os_str(),
+        "--table".as_ref(),
+        "users".as_ref(),
+    ]);
     let top = expected_max.iter().max().copied().unwrap();
     for (shard, max) in expected_max.iter().enumerate() {
         assert!(
