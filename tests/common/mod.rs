@@ -193,8 +193,14 @@ where
 }
 
 /// A config over the sandbox's shards named `names`, in that order (`s0` the default shard),
-/// with the sandbox's accounts; tables are appended by the caller.
-pub fn config_with_shards(sandbox: &Sandbox, listen: &str, names: &[&str]) -> String {
+/// their replicas too with `replicas`, with the sandbox's accounts; tables are appended by the
+/// caller.
+pub fn config_with_shards(
+    sandbox: &Sandbox,
+    listen: &str,
+    names: &[&str],
+    replicas: bool,
+) -> String {
     let mut text = format!(
         "default_shard = \"s0\"\n[server]\nlisten = \"{listen}\"\n\
          [[users]]\nname = \"{}\"\npassword = \"{}\"\n\
@@ -209,10 +215,15 @@ pub fn config_with_shards(sandbox: &Sandbox, listen: &str, names: &[&str]) -> St
         let shard = (sandbox.shards().iter())
             .find(|s| s.name == *name)
             .expect("a shard of the sandbox");
+        let addrs: Vec<String> = (shard.replicas.iter())
+            .filter(|_| replicas)
+            .map(|r| format!("\"{}\"", r.addr()))
+            .collect();
         text += &format!(
-            "[[shards]]\nname = \"{}\"\nprimary = \"{}\"\n",
+            "[[shards]]\nname = \"{}\"\nprimary = \"{}\"\nreplicas = [{}]\n",
             shard.name,
-            shard.primary.addr()
+            shard.primary.addr(),
+            addrs.join(", ")
         );
     }
     text

@@ -24,31 +24,11 @@ const EVENTS_TABLE: &str =
 /// A config over the first `shards` shards of `sandbox` (replicas included when `replicas`),
 /// the proxy on `listen`, followed by `tail` (tables, settings).
 fn render(sandbox: &Sandbox, listen: &str, shards: usize, replicas: bool, tail: &str) -> String {
-    let mut text = format!(
-        "[server]\nlisten = \"{listen}\"\n\
-         [[users]]\nname = \"{}\"\npassword = \"{}\"\n\
-         [backend]\nuser = \"{}\"\npassword = \"{}\"\ndatabase = \"{}\"\n",
-        shardgate_sandbox::PROXY_USER,
-        shardgate_sandbox::PROXY_PASSWORD,
-        shardgate_sandbox::BACKEND_USER,
-        shardgate_sandbox::BACKEND_PASSWORD,
-        shardgate_sandbox::DATABASE,
-    );
-    for shard in &sandbox.shards()[..shards] {
-        let addrs: Vec<String> = shard
-            .replicas
-            .iter()
-            .filter(|_| replicas)
-            .map(|r| format!("\"{}\"", r.addr()))
-            .collect();
-        text += &format!(
-            "[[shards]]\nname = \"{}\"\nprimary = \"{}\"\nreplicas = [{}]\n",
-            shard.name,
-            shard.primary.addr(),
-            addrs.join(", ")
-        );
-    }
-    text + tail
+    let names: Vec<&str> = sandbox.shards()[..shards]
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    crate::common::config_with_shards(sandbox, listen, &names, replicas) + tail
 }
 
 /// `events` placed by ranges of its id: [0, 1e6) on s0, [1e6, 2e6) on s1 and, with
@@ -715,8 +695,19 @@ async fn a_restart_with_a_config_that_would_strand_rows_is_refused_until_the_tab
 
 /// `shards` in the order given (by name), `s0` the default shard, `accounts` on a ring.
 fn shards_in_order(sandbox: &Sandbox, listen: &str, names: &[&str]) -> String {
-    crate::common::config_with_shards(sandbox, listen, names)
+    crate::common::config_with_shards(sandbox, listen, names, false)
         + "[[tables]]\nname = \"accounts\"\nshard_key = \"id\"\nstrategy = \"consistent_hash\"\n"
+}
+
+/// `v` of the accounts `ids`, in id order.
+async fn values_of(conn: &mut Conn, ids: &[i64]) -> Vec<i64> {
+    let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    conn.query(format!(
+        "SELECT v FROM accounts WHERE id IN ({}) ORDER BY id",
+        ids.join(", ")
+    ))
+    .await
+    .unwrap()
 }
 
 /// Shards are named, not numbered: once a shard holds no row of the tables whose keys would
@@ -791,28 +782,15 @@ async fn an_emptied_shard_leaves_by_reload_while_sessions_keep_their_transaction
         ))
         .await
         .unwrap();
-    let mine: Vec<i64> = writer
-        .query(format!(
-            "SELECT v FROM accounts WHERE id IN ({}, {}) ORDER BY id",
-            on_s0[0], on_s0[1]
-        ))
-        .await
-        .unwrap();
-    assert_eq!(mine, [-1, -2]);
-    let others: Vec<i64> = conn
-        .query(format!("SELECT v FROM accounts WHERE id = {}", on_s0[0]))
-        .await
-        .unwrap();
-    assert_eq!(others, [on_s0[0]], "not committed yet");
+    let updated = &on_s0[..2];
+    assert_eq!(values_of(&mut writer, updated).await, [-1, -2]);
+    assert_eq!(
+        values_of(&mut conn, updated).await,
+        updated,
+        "not committed yet"
+    );
     writer.query_drop("COMMIT").await.unwrap();
-    let committed: Vec<i64> = conn
-        .query(format!(
-            "SELECT v FROM accounts WHERE id IN ({}, {}) ORDER BY id",
-            on_s0[0], on_s0[1]
-        ))
-        .await
-        .unwrap();
-    assert_eq!(committed, [-1, -2]);
+    assert_eq!(values_of(&mut conn, updated).await, [-1, -2]);
     // The reader's transaction ran on the removed shard: it is gone, and so is its client.
     assert!(reader.query_drop("SELECT 1").await.is_err());
     // Every row is found.

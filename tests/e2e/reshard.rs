@@ -11,7 +11,7 @@ use crate::common::TestEnv;
 /// with three shards, s2 taking [100, 200) from s1.
 fn config(sandbox: &Sandbox, listen: &str, shards: usize) -> String {
     let names = ["s0", "s1", "s2"];
-    let text = crate::common::config_with_shards(sandbox, listen, &names[..shards]);
+    let text = crate::common::config_with_shards(sandbox, listen, &names[..shards], false);
     let ranges = match shards {
         2 => r#"[{ shard = "s0", end = 100 }, { shard = "s1", start = 100 }]"#,
         _ => {
