@@ -152,6 +152,14 @@ async fn admin_statements_describe_the_proxy() {
     assert_eq!(users[3], per_shard);
     // Hot only after a whole minute above the threshold.
     assert_eq!(users[4], "no");
+    // Above the threshold: what would spread the load; none below it.
+    assert!(
+        users[5].starts_with(&format!(
+            "{shard_7} gets 100% of the requests for about 1/2 of the keys"
+        )),
+        "{users:?}"
+    );
+    assert_eq!(orders[5], "NULL", "{orders:?}");
 
     let unknown = admin.query_drop("SHOW SHARDGATE NONSENSE").await;
     assert_eq!(server_error(unknown).0, 1064);

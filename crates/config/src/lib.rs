@@ -11,6 +11,7 @@ mod lookup;
 mod placement_change;
 mod placement_record;
 mod schema;
+mod split_advice;
 mod topology;
 mod validate;
 
@@ -21,6 +22,7 @@ pub use error::{ConfigError, ConfigErrors};
 pub use lookup::default_lookup_table;
 pub use placement_change::{placement_changes, Change, PlacementChange, Placements};
 pub use placement_record::RecordError;
+pub use split_advice::split_advice;
 pub use topology::*;
 pub use validate::MAX_VIRTUAL_NODES;
 

@@ -310,11 +310,19 @@ fn hotspots(runtime: &Runtime) -> Rows {
                 Some(t.counts.iter().sum::<u64>().to_string()),
                 Some(per_shard.join(" ")),
                 yes_no(t.hot),
+                t.advice,
             ]
         })
         .collect();
     Rows {
-        columns: &["table", "score", "requests", "requests_per_shard", "hot"],
+        columns: &[
+            "table",
+            "score",
+            "requests",
+            "requests_per_shard",
+            "hot",
+            "advice",
+        ],
         rows,
     }
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use shardgate_config::Topology;
-use shardgate_metrics::hotspot::{Alarm, AlarmEvent, Window};
+use shardgate_metrics::hotspot::{Alarm, AlarmEvent, Window, HOT_THRESHOLD};
 use shardgate_ring::ShardId;
 
 /// How often the counts of the tick in progress move into the window.
@@ -21,6 +21,8 @@ const ALARM_TICKS: u32 = WINDOW_TICKS as u32;
 #[derive(Debug)]
 struct TableLoad {
     name: String,
+    /// Its placement, for the split advice.
+    rule: shardgate_config::TableRule,
     /// Requests per shard in the tick in progress.
     live: Vec<AtomicU64>,
     past: Mutex<(Window, Alarm)>,
@@ -45,12 +47,16 @@ pub(crate) struct TableScore {
     pub counts: Vec<u64>,
     /// Whether the score has stayed above the threshold for a whole window.
     pub hot: bool,
+    /// While the score is above the threshold: what would spread the load.
+    pub advice: Option<String>,
 }
 
 /// The loads of every sharded table of one runtime.
 #[derive(Debug)]
 pub(crate) struct Hotspots {
     tables: Vec<TableLoad>,
+    /// The shards' names, by position.
+    shard_names: Vec<String>,
     /// Lower-cased table name → index in `tables`.
     index: HashMap<String, usize>,
 }
@@ -59,17 +65,15 @@ impl Hotspots {
     /// Loads for the sharded tables of `topology`; a task moves ticks into the window for as
     /// long as the returned value lives.
     pub fn new(topology: &Topology) -> Arc<Self> {
-        let mut names: Vec<(&String, &String)> = topology
-            .tables
-            .iter()
-            .map(|(key, rule)| (key, &rule.name))
-            .collect();
-        names.sort();
+        let mut names: Vec<(&String, &shardgate_config::TableRule)> =
+            topology.tables.iter().collect();
+        names.sort_by_key(|(key, _)| *key);
         let shards = topology.shards.len();
         let tables = names
             .iter()
-            .map(|(_, name)| TableLoad {
-                name: (*name).clone(),
+            .map(|(_, rule)| TableLoad {
+                name: rule.name.clone(),
+                rule: (*rule).clone(),
                 live: (0..shards).map(|_| AtomicU64::new(0)).collect(),
                 past: Mutex::new((Window::new(shards, WINDOW_TICKS), Alarm::new(ALARM_TICKS))),
             })
@@ -79,7 +83,12 @@ impl Hotspots {
             .enumerate()
             .map(|(i, (key, _))| ((*key).clone(), i))
             .collect();
-        let hotspots = Arc::new(Hotspots { tables, index });
+        let shard_names = topology.shards.iter().map(|s| s.name.clone()).collect();
+        let hotspots = Arc::new(Hotspots {
+            tables,
+            shard_names,
+            index,
+        });
         if !hotspots.tables.is_empty() {
             tokio::spawn(tick_loop(Arc::downgrade(&hotspots)));
         }
@@ -102,14 +111,24 @@ impl Hotspots {
             .map(|table| {
                 let live = table.live_counts();
                 let past = table.past.lock().expect("hotspot lock");
+                let (score, counts) = (past.0.score(&live), past.0.counts(&live));
                 TableScore {
                     table: table.name.clone(),
-                    score: past.0.score(&live),
-                    counts: past.0.counts(&live),
+                    advice: (score > HOT_THRESHOLD)
+                        .then(|| self.advice(table, &counts))
+                        .flatten(),
+                    score,
+                    counts,
                     hot: past.1.raised(),
                 }
             })
             .collect()
+    }
+
+    /// What would spread `table`'s requests (`counts` per shard).
+    fn advice(&self, table: &TableLoad, counts: &[u64]) -> Option<String> {
+        let names: Vec<&str> = self.shard_names.iter().map(String::as_str).collect();
+        shardgate_config::split_advice(&table.rule, &names, counts)
     }
 
     /// Closes the tick in progress: its counts join the window, and the alarm hears the score.
@@ -128,6 +147,7 @@ impl Hotspots {
                     table = %table.name,
                     score = format_args!("{score:.1}"),
                     requests_per_shard = ?past.0.counts(&[]),
+                    advice = self.advice(table, &past.0.counts(&[])).unwrap_or_default(),
                     "hot spot: the table's requests have been concentrated on few shards for the last minute (score above 70)"
                 ),
                 Some(AlarmEvent::Cleared) => tracing::info!(
