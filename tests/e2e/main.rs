@@ -26,6 +26,7 @@ mod replicas;
 mod robustness;
 mod sandbox_cli;
 mod scatter;
+mod scatter_aggregates;
 mod schema_cache;
 mod sequences;
 mod session_state;

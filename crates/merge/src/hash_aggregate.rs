@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 
-use crate::aggregate::{Acc, Aggregate, Aggregator};
+use crate::aggregate::{Acc, Aggregate, AggregateSettings, Aggregator};
 use crate::column::ColumnMeta;
 use crate::error::Result;
 use crate::memory::{Budget, MemoryLimit, ENTRY_OVERHEAD};
@@ -46,7 +46,7 @@ impl HashAggregate {
         limit: MemoryLimit,
     ) -> Result<HashAggregate> {
         Ok(HashAggregate {
-            agg: Aggregator::new(group_by, outputs, inputs)?,
+            agg: Aggregator::new(group_by, outputs, inputs, AggregateSettings::default())?,
             index: HashMap::new(),
             groups: Vec::new(),
             budget: Budget::new("hash aggregate", limit),

@@ -12,8 +12,8 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use shardgate_backend::{BackendError, PooledConn, QueryHead};
 use shardgate_merge::{
-    Aggregate, BinaryRowEncoder, ColumnMeta, Filter, Limit, MemoryLimit, MergeError, MergeSort,
-    OrderedAggregate, Pipeline, Project, RowOperator, Sort, SortedDistinct,
+    Aggregate, AggregateSettings, BinaryRowEncoder, ColumnMeta, Filter, Limit, MemoryLimit,
+    MergeError, MergeSort, OrderedAggregate, Pipeline, Project, RowOperator, Sort, SortedDistinct,
 };
 use shardgate_protocol::packets;
 use shardgate_protocol::response::Finish;
@@ -202,12 +202,19 @@ fn build_output(
     metas: &[ColumnMeta],
     delivered: &[ColumnMeta],
     memory: MemoryLimit,
+    group_concat_max_len: u64,
 ) -> Result<Output, MergeError> {
     let merge = &plan.merge;
     let mut pipeline = Pipeline::default();
     let (columns, definitions): (Vec<ColumnMeta>, Vec<Vec<u8>>) = match &merge.aggregate {
         Some(spec) => {
-            let aggregate = OrderedAggregate::new(&spec.group_by, spec.outputs.clone(), metas)?;
+            let settings = AggregateSettings {
+                memory,
+                group_concat_max_len,
+                result_charset: result_charset(delivered),
+            };
+            let aggregate =
+                OrderedAggregate::with_settings(&spec.group_by, spec.outputs.clone(), metas, settings)?;
             let out = aggregate.output_columns().to_vec();
             let mut definitions = Vec::with_capacity(out.len());
             for (i, (meta, output)) in out.iter().zip(&spec.outputs).enumerate() {
@@ -258,6 +265,15 @@ fn build_output(
         pipeline,
         definitions: definitions.into_iter().take(visible).collect(),
     })
+}
+
+/// The connection's result collation, as the shards' string columns carry it (utf8mb4_general_ci,
+/// the backends' default, when no column is a string).
+fn result_charset(delivered: &[ColumnMeta]) -> u16 {
+    delivered
+        .iter()
+        .find(|m| m.kind() == shardgate_merge::ValueKind::Bytes && m.charset != 63)
+        .map_or(45, |m| m.charset)
 }
 
 impl Session {
@@ -466,7 +482,18 @@ impl Session {
             max_rows: Some(settings.merge_max_rows),
             max_bytes: Some(settings.merge_max_bytes),
         };
-        let mut output = match build_output(plan, head, &metas, &delivered, memory) {
+        let group_concat_max_len = self
+            .state
+            .var_number("group_concat_max_len")
+            .unwrap_or(1_048_576);
+        let mut output = match build_output(
+            plan,
+            head,
+            &metas,
+            &delivered,
+            memory,
+            group_concat_max_len,
+        ) {
             Ok(output) => output,
             Err(e) => return self.send_error(merge_error(&e)).await,
         };
@@ -624,6 +651,15 @@ impl Session {
         pipeline.finish(&mut out).map_err(|e| merge_error(&e))?;
         sent += out.len() as u64;
         self.emit(&mut out, encoder).await?;
+        let (raised, count) = pipeline.warnings();
+        if count > 0 {
+            warnings.0 = warnings
+                .0
+                .saturating_add(u16::try_from(count).unwrap_or(u16::MAX));
+            let raised: Vec<(u16, String)> =
+                raised.into_iter().map(|w| (w.code, w.message)).collect();
+            warnings.1.extend(Diagnostics::warnings(&raised, count));
+        }
         Ok((warnings.0, warnings.1, sent))
     }
 
@@ -687,9 +723,7 @@ fn compared_columns(plan: &ScatterPlan, columns: usize) -> Vec<usize> {
         Some(spec) => {
             compared.extend(&spec.group_by);
             for output in &spec.outputs {
-                if let Aggregate::Min(c) | Aggregate::Max(c) = output {
-                    compared.push(*c);
-                }
+                compared.extend(output.compared_columns());
             }
             for key in &merge.sort {
                 if let Some(Aggregate::First(c) | Aggregate::Min(c) | Aggregate::Max(c)) =
@@ -714,18 +748,18 @@ impl Session {
                 format!("{why} is not supported for a statement across shards yet"),
             ))
         };
-        let has_avg = plan
-            .merge
-            .aggregate
-            .as_ref()
-            .is_some_and(|a| a.outputs.iter().any(|o| matches!(o, Aggregate::Avg { .. })));
-        if has_avg
+        let divides = plan.merge.aggregate.as_ref().is_some_and(|a| {
+            a.outputs
+                .iter()
+                .any(Aggregate::uses_div_precision_increment)
+        });
+        if divides
             && self
                 .state
                 .var_number("div_precision_increment")
                 .is_some_and(|n| n != 4)
         {
-            return refuse("AVG() with a div_precision_increment other than 4");
+            return refuse("AVG(), STDDEV() or VARIANCE() with a div_precision_increment other than 4");
         }
         let grouped = plan.merge.aggregate.is_some() || plan.merge.distinct;
         // Grouping shards send every group, with no LIMIT: the session's limit would cut them.
