@@ -64,8 +64,11 @@ const GENERATED: usize = 320;
 /// subqueries not correlated on shard keys. 63 of 1,193 after the schema cache (issue #13,
 /// point 2: `schema.sql`, 110 cases of `SELECT *` ordered, grouped or distinct across shards,
 /// `USING` / `NATURAL` joins, INSERT without a column list), none of them refused: 62.
+/// 46 of 1,264 after the aggregates merged from raw values (`aggregates.sql`, 71 cases:
+/// COUNT/SUM/AVG(DISTINCT), GROUP_CONCAT, BIT_*, STDDEV/VARIANCE), of which 1 is refused (a
+/// `COUNT(DISTINCT nick)` over utf8mb4_unicode_ci), and 17 corpus cases of them now answered.
 /// Lower it as support grows; raise it only deliberately.
-const MAX_NOT_SUPPORTED: usize = 62;
+const MAX_NOT_SUPPORTED: usize = 46;
 const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
 const CORPUS: &str = include_str!("differential/corpus.sql");
 /// Statements pushed down whole (subqueries, CTEs, set operations … pinned to one shard, or

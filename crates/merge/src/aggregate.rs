@@ -89,6 +89,9 @@ pub struct AggregateSettings {
     pub group_concat_max_len: u64,
     /// The connection's result collation: GROUP_CONCAT's column.
     pub result_charset: u16,
+    /// MariaDB would sort the grouped results by an aggregate through a temporary table,
+    /// which changes how it describes GROUP_CONCAT's column.
+    pub materialized: bool,
 }
 
 impl Default for AggregateSettings {
@@ -97,6 +100,7 @@ impl Default for AggregateSettings {
             memory: MemoryLimit::UNLIMITED,
             group_concat_max_len: 1_048_576,
             result_charset: 45,
+            materialized: false,
         }
     }
 }
@@ -181,6 +185,7 @@ impl Aggregate {
                 inputs,
                 settings.group_concat_max_len,
                 settings.result_charset,
+                settings.materialized,
             )),
             Aggregate::First(c) | Aggregate::Min(c) | Aggregate::Max(c) => Ok(inputs[c]),
             // The shards' own COUNT column describes the merged one exactly.

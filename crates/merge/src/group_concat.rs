@@ -9,9 +9,11 @@
 //! a row gives NULL. DISTINCT compares the argument tuples under their collations and keeps
 //! the first.
 //!
-//! The column, as MariaDB 10.11 describes it: `VAR_STRING` of `max_len × mbmaxlen` bytes up
-//! to 512 characters, `BLOB` beyond (with only numeric arguments its length is
-//! `max_len × mbmaxlen²`), in the connection's character set.
+//! The column, as MariaDB 10.11 describes it, in the connection's character set: `VAR_STRING`
+//! of `max_len × mbmaxlen` bytes up to 512 characters, `BLOB` beyond, of `max_len` × the
+//! arguments' `mbmaxlen` (numbers: the connection's) × the connection's `mbmaxlen` bytes; when
+//! MariaDB sorts grouped results by an aggregate, the BLOB of the temporary table that held
+//! them (`BLOB_FLAG`, the capacity of the smallest BLOB type for `max_len × mbmaxlen`).
 
 use std::collections::HashSet;
 
@@ -53,29 +55,58 @@ fn mbmaxlen(charset: u16) -> u64 {
 }
 
 /// The result column of `spec` over `inputs`, for `max_len` = `group_concat_max_len` and the
-/// connection's result collation `charset`.
+/// connection's result collation `charset`. `materialized`: the grouped results pass through
+/// a temporary table (MariaDB sorts them by an aggregate), whose BLOB field describes them.
 pub fn group_concat_meta(
     spec: &GroupConcatSpec,
     inputs: &[ColumnMeta],
     max_len: u64,
     charset: u16,
+    materialized: bool,
 ) -> ColumnMeta {
-    let mb = mbmaxlen(charset);
-    let numeric_only = spec
+    let result_mb = mbmaxlen(charset);
+    // The item's own length is in its arguments' character set (numbers: the connection's).
+    let argument_mb = spec
         .args
         .iter()
-        .all(|&c| inputs.get(c).is_some_and(|m| m.kind() != ValueKind::Bytes));
-    let (column_type, bytes) = if max_len <= MAX_VARCHAR_CHARS {
-        (ColumnType::MYSQL_TYPE_VAR_STRING, max_len * mb)
-    } else if numeric_only {
-        (ColumnType::MYSQL_TYPE_BLOB, max_len * mb * mb)
+        .filter_map(|&c| inputs.get(c))
+        .filter(|m| m.kind() == ValueKind::Bytes)
+        .map(|m| mbmaxlen(m.charset))
+        .max()
+        .unwrap_or(result_mb);
+    let item_bytes = max_len * argument_mb;
+    let (column_type, flags, bytes) = if max_len <= MAX_VARCHAR_CHARS {
+        (
+            ColumnType::MYSQL_TYPE_VAR_STRING,
+            ColumnFlags::empty(),
+            max_len * result_mb,
+        )
+    } else if materialized {
+        (
+            ColumnType::MYSQL_TYPE_BLOB,
+            ColumnFlags::BLOB_FLAG,
+            blob_capacity(item_bytes) * result_mb,
+        )
     } else {
-        (ColumnType::MYSQL_TYPE_BLOB, max_len * mb)
+        (
+            ColumnType::MYSQL_TYPE_BLOB,
+            ColumnFlags::empty(),
+            item_bytes * result_mb,
+        )
     };
     ColumnMeta::new(column_type)
-        .with_flags(ColumnFlags::empty())
+        .with_flags(flags)
         .with_charset(charset)
         .with_length(u32::try_from(bytes).unwrap_or(u32::MAX))
+}
+
+/// The capacity of the smallest BLOB type that holds `bytes`: what a temporary table's field
+/// reports.
+fn blob_capacity(bytes: u64) -> u64 {
+    [255, 65_535, 16_777_215, 4_294_967_295]
+        .into_iter()
+        .find(|&max| bytes <= max)
+        .unwrap_or(4_294_967_295)
 }
 
 /// One row of a group: its ORDER BY key values and its argument texts joined.
@@ -306,19 +337,34 @@ mod tests {
             ..strings.clone()
         };
         let shape = |spec: &GroupConcatSpec, max: u64| {
-            let c = group_concat_meta(spec, &m, max, 45);
+            let c = group_concat_meta(spec, &m, max, 45, false);
             (c.column_type, c.length)
+        };
+        let sorted = |spec: &GroupConcatSpec, max: u64| {
+            let c = group_concat_meta(spec, &m, max, 45, true);
+            (c.column_type, c.length, c.flags)
         };
         use ColumnType::*;
         assert_eq!(shape(&strings, 100), (MYSQL_TYPE_VAR_STRING, 400));
         assert_eq!(shape(&numbers, 512), (MYSQL_TYPE_VAR_STRING, 2048));
-        assert_eq!(shape(&strings, 513), (MYSQL_TYPE_BLOB, 2052));
         assert_eq!(shape(&numbers, 513), (MYSQL_TYPE_BLOB, 8208));
-        assert_eq!(shape(&strings, 1_048_576), (MYSQL_TYPE_BLOB, 4_194_304));
+        assert_eq!(shape(&strings, 600), (MYSQL_TYPE_BLOB, 9600));
         assert_eq!(shape(&numbers, 1_048_576), (MYSQL_TYPE_BLOB, 16_777_216));
+        let latin1 = vec![m[0].with_charset(8), m[1]];
         assert_eq!(
-            group_concat_meta(&strings, &m, 1_048_576, 33).length,
-            3_145_728
+            group_concat_meta(&strings, &latin1, 1_048_576, 45, false).length,
+            4_194_304
+        );
+        assert_eq!(
+            group_concat_meta(&numbers, &m, 1_048_576, 33, false).length,
+            9_437_184
+        );
+        let blob = ColumnFlags::BLOB_FLAG;
+        assert_eq!(sorted(&numbers, 600), (MYSQL_TYPE_BLOB, 262_140, blob));
+        assert_eq!(sorted(&numbers, 20_000), (MYSQL_TYPE_BLOB, 67_108_860, blob));
+        assert_eq!(
+            sorted(&strings, 100),
+            (MYSQL_TYPE_VAR_STRING, 400, ColumnFlags::empty())
         );
     }
 

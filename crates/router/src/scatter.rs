@@ -1844,7 +1844,16 @@ impl<'a> ScatterBuilder<'a> {
         // Raw values: the shards do not group, only sort by the group columns.
         let shard_group_by: &[usize] = if self.raw { &[] } else { &group_by };
         let mut sql_tree = self.shard_statement(Some(shard_group_by), &merge_keys, None, false);
-        if self.raw && crate::aggregate_fn::ignores_duplicates(&self.outputs) {
+        // A SELECT DISTINCT goes through a temporary table, whose fields describe computed
+        // columns differently (`YEAR(d)` is 5 long there, 4 in a plain SELECT): only plain
+        // columns may be shown from it.
+        let shown_plain = self.outputs.iter().all(|o| match o {
+            Aggregate::First(c) | Aggregate::Min(c) | Aggregate::Max(c) => {
+                self.plain_shard_column(*c)
+            }
+            _ => true,
+        });
+        if self.raw && shown_plain && crate::aggregate_fn::ignores_duplicates(&self.outputs) {
             set_distinct(&mut sql_tree);
         }
         let visible = self.visible_width();
@@ -1867,6 +1876,29 @@ impl<'a> ScatterBuilder<'a> {
             width: self.cols.width,
             stars: self.cols.stars,
         })
+    }
+
+    /// Whether shard column `c` is a table column as it stands (a `*` column, or a name).
+    fn plain_shard_column(&self, c: usize) -> bool {
+        let mut stars = self.cols.stars.iter();
+        let mut at = 0;
+        for item in &self.cols.items {
+            let width = match item {
+                SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
+                    stars.next().map_or(1, |(_, columns)| columns.len())
+                }
+                _ => 1,
+            };
+            if (at..at + width).contains(&c) {
+                return match item {
+                    SelectItem::UnnamedExpr(e) => column_ref(e).is_some(),
+                    SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => true,
+                    _ => false,
+                };
+            }
+            at += width;
+        }
+        false
     }
 
     /// Whether the shards can compute `e` per group as it stands: no aggregate, no alias.

@@ -212,6 +212,7 @@ fn build_output(
                 memory,
                 group_concat_max_len,
                 result_charset: result_charset(delivered),
+                materialized: !spec.group_by.is_empty() && !merge.sort.is_empty(),
             };
             let aggregate =
                 OrderedAggregate::with_settings(&spec.group_by, spec.outputs.clone(), metas, settings)?;
@@ -224,10 +225,12 @@ fn build_output(
                     Aggregate::First(c) => {
                         delivered[*c].rewrite_definition(&heads[*c], Some(name))?
                     }
-                    // MIN/MAX of a string column: described with the connection's collation.
+                    // MIN/MAX of a string column: described with the connection's collation;
+                    // NULL over no row (a raw column's NOT NULL does not hold for it).
                     Aggregate::Min(c) | Aggregate::Max(c) => {
                         let mut shown = *meta;
                         shown.charset = delivered[*c].charset;
+                        shown.flags.remove(shardgate_merge::ColumnFlags::NOT_NULL_FLAG);
                         shown.definition(name)
                     }
                     _ => meta.definition(name),
