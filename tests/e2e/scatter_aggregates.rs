@@ -49,7 +49,11 @@ async fn distinct_values_stop_at_the_memory_bound() {
     load_users(&mut conn).await;
     // 13 distinct names fit under 20; 60 distinct ids do not, nor 60 concatenated rows.
     assert_eq!(
-        rows(&mut conn, "SELECT COUNT(DISTINCT name), COUNT(*) FROM users").await,
+        rows(
+            &mut conn,
+            "SELECT COUNT(DISTINCT name), COUNT(*) FROM users"
+        )
+        .await,
         vec![vec![Some("13".into()), Some("60".into())]]
     );
     for sql in [
@@ -96,7 +100,11 @@ async fn group_concat_is_cut_at_its_max_len_with_warning_1260() {
         ]]
     );
     assert_eq!(
-        rows(&mut conn, "SELECT GROUP_CONCAT(id ORDER BY id) FROM users WHERE id <= 2").await,
+        rows(
+            &mut conn,
+            "SELECT GROUP_CONCAT(id ORDER BY id) FROM users WHERE id <= 2"
+        )
+        .await,
         vec![vec![Some("1,2".into())]]
     );
     assert_eq!(conn.get_warnings(), 0, "nothing cut, no warning");

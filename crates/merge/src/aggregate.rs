@@ -25,17 +25,17 @@ use mysql_common::constants::{ColumnFlags, ColumnType};
 
 use crate::bit_aggregate::{bit_meta, bits_of, BitOp};
 use crate::column::{ColumnMeta, ValueKind};
+use crate::compare::{compare_values, RowOrder, SortKey};
+use crate::decimal::{Decimal, MAX_PRECISION, MAX_SCALE};
 use crate::distinct_aggregate::DistinctValues;
+use crate::error::{MergeError, Result};
+use crate::float_text::NOT_FIXED_DEC;
 use crate::group_concat::{group_concat_meta, Concat, GroupConcatSpec};
 use crate::memory::MemoryLimit;
 use crate::pipeline::MergeWarning;
-use crate::variance::{variance_meta, Moments, VarianceKind};
-use crate::compare::{compare_values, RowOrder, SortKey};
-use crate::decimal::{Decimal, MAX_PRECISION, MAX_SCALE};
-use crate::error::{MergeError, Result};
-use crate::float_text::NOT_FIXED_DEC;
 use crate::row::{RowWriter, TextRow};
 use crate::value::Value;
+use crate::variance::{variance_meta, Moments, VarianceKind};
 
 /// One output column of an aggregating operator, reading columns of the input rows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -633,8 +633,7 @@ impl Aggregator {
                     let Aggregate::GroupConcat(spec) = agg else {
                         unreachable!("a concatenation is a GROUP_CONCAT's")
                     };
-                    let done =
-                        c.finish(spec, &self.inputs, self.settings.group_concat_max_len)?;
+                    let done = c.finish(spec, &self.inputs, self.settings.group_concat_max_len)?;
                     if let Some(row) = done.cut_in_row {
                         self.cuts.set(self.cuts.get() + 1);
                         let mut rows = self.cut_rows.borrow_mut();

@@ -57,11 +57,13 @@ pub(crate) fn bits_of(v: &Value, column: usize, meta: &ColumnMeta) -> Result<Opt
     }
     match v.as_i128() {
         Some(i) if i < 0 => Ok(Some(i as i64 as u64)),
-        Some(i) => u64::try_from(i).map(Some).map_err(|_| MergeError::BadValue {
-            column,
-            column_type: meta.column_type,
-            text: format!("{i} is not 64 bits"),
-        }),
+        Some(i) => u64::try_from(i)
+            .map(Some)
+            .map_err(|_| MergeError::BadValue {
+                column,
+                column_type: meta.column_type,
+                text: format!("{i} is not 64 bits"),
+            }),
         None => Err(MergeError::BadValue {
             column,
             column_type: meta.column_type,
@@ -79,7 +81,10 @@ mod tests {
     fn negative_values_are_twos_complement() {
         let m = ColumnMeta::new(ColumnType::MYSQL_TYPE_LONGLONG);
         assert_eq!(bits_of(&Value::Int(-1), 0, &m).unwrap(), Some(u64::MAX));
-        assert_eq!(bits_of(&Value::UInt(u64::MAX), 0, &m).unwrap(), Some(u64::MAX));
+        assert_eq!(
+            bits_of(&Value::UInt(u64::MAX), 0, &m).unwrap(),
+            Some(u64::MAX)
+        );
         assert_eq!(bits_of(&Value::Null, 0, &m).unwrap(), None);
         assert!(bits_of(&Value::bytes("x"), 0, &m).is_err());
         let meta = bit_meta();

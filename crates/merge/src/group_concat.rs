@@ -43,7 +43,10 @@ pub struct GroupConcatSpec {
 
 impl GroupConcatSpec {
     pub(crate) fn columns(&self) -> impl Iterator<Item = usize> + '_ {
-        self.args.iter().copied().chain(self.order.iter().map(|k| k.column))
+        self.args
+            .iter()
+            .copied()
+            .chain(self.order.iter().map(|k| k.column))
     }
 }
 
@@ -361,7 +364,10 @@ mod tests {
         );
         let blob = ColumnFlags::BLOB_FLAG;
         assert_eq!(sorted(&numbers, 600), (MYSQL_TYPE_BLOB, 262_140, blob));
-        assert_eq!(sorted(&numbers, 20_000), (MYSQL_TYPE_BLOB, 67_108_860, blob));
+        assert_eq!(
+            sorted(&numbers, 20_000),
+            (MYSQL_TYPE_BLOB, 67_108_860, blob)
+        );
         assert_eq!(
             sorted(&strings, 100),
             (MYSQL_TYPE_VAR_STRING, 400, ColumnFlags::empty())

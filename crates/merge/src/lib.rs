@@ -50,8 +50,8 @@ mod variance;
 pub use aggregate::{
     avg_meta_from_sum, avg_result_meta, count_meta, sum_result_meta, Aggregate, AggregateSettings,
 };
-pub use bit_aggregate::{bit_meta, BitOp};
 pub use binary_row::BinaryRowEncoder;
+pub use bit_aggregate::{bit_meta, BitOp};
 pub use collation::Collation;
 pub use column::{ColumnMeta, ValueKind};
 pub use compare::{compare_values, value_key, RowOrder, SortKey};
@@ -59,8 +59,8 @@ pub use decimal::{Decimal, MAX_PRECISION, MAX_SCALE};
 pub use distinct::{HashDistinct, SortedDistinct};
 pub use error::{LimitUnit, MergeError, Result};
 pub use expr::{arith, negate, sql_compare, truth, ArithOp, CompareOp, Expr};
-pub use group_concat::{group_concat_meta, GroupConcatSpec};
 pub use float_text::{format_double, format_float, parse_double, NOT_FIXED_DEC};
+pub use group_concat::{group_concat_meta, GroupConcatSpec};
 pub use hash_aggregate::HashAggregate;
 pub use having::Filter;
 pub use limit::Limit;

@@ -277,7 +277,10 @@ mod tests {
     fn plans_each_function() {
         assert_eq!(
             planned("COUNT(DISTINCT a, b)", true),
-            (Aggregate::CountDistinct(vec![0, 1]), vec!["a".into(), "b".into()])
+            (
+                Aggregate::CountDistinct(vec![0, 1]),
+                vec!["a".into(), "b".into()]
+            )
         );
         assert_eq!(planned("COUNT(*)", true).0, Aggregate::CountRows);
         assert_eq!(
@@ -291,7 +294,10 @@ mod tests {
             )
         );
         assert_eq!(planned("BIT_XOR(x)", true).1, vec!["CAST(x AS SIGNED)"]);
-        let (agg, cols) = planned("GROUP_CONCAT(DISTINCT a ORDER BY b DESC SEPARATOR ';')", true);
+        let (agg, cols) = planned(
+            "GROUP_CONCAT(DISTINCT a ORDER BY b DESC SEPARATOR ';')",
+            true,
+        );
         assert_eq!(
             agg,
             Aggregate::GroupConcat(Box::new(GroupConcatSpec {

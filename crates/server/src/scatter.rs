@@ -214,8 +214,12 @@ fn build_output(
                 result_charset: result_charset(delivered),
                 materialized: !spec.group_by.is_empty() && !merge.sort.is_empty(),
             };
-            let aggregate =
-                OrderedAggregate::with_settings(&spec.group_by, spec.outputs.clone(), metas, settings)?;
+            let aggregate = OrderedAggregate::with_settings(
+                &spec.group_by,
+                spec.outputs.clone(),
+                metas,
+                settings,
+            )?;
             let out = aggregate.output_columns().to_vec();
             let mut definitions = Vec::with_capacity(out.len());
             for (i, (meta, output)) in out.iter().zip(&spec.outputs).enumerate() {
@@ -230,7 +234,9 @@ fn build_output(
                     Aggregate::Min(c) | Aggregate::Max(c) => {
                         let mut shown = *meta;
                         shown.charset = delivered[*c].charset;
-                        shown.flags.remove(shardgate_merge::ColumnFlags::NOT_NULL_FLAG);
+                        shown
+                            .flags
+                            .remove(shardgate_merge::ColumnFlags::NOT_NULL_FLAG);
                         shown.definition(name)
                     }
                     _ => meta.definition(name),
@@ -489,17 +495,11 @@ impl Session {
             .state
             .var_number("group_concat_max_len")
             .unwrap_or(1_048_576);
-        let mut output = match build_output(
-            plan,
-            head,
-            &metas,
-            &delivered,
-            memory,
-            group_concat_max_len,
-        ) {
-            Ok(output) => output,
-            Err(e) => return self.send_error(merge_error(&e)).await,
-        };
+        let mut output =
+            match build_output(plan, head, &metas, &delivered, memory, group_concat_max_len) {
+                Ok(output) => output,
+                Err(e) => return self.send_error(merge_error(&e)).await,
+            };
         if plan.merge.limit.is_none() {
             // sql_select_limit applies to the whole answer (each shard applied it to its part).
             if let Some(limit) = self.state.var_number("sql_select_limit") {
@@ -762,7 +762,9 @@ impl Session {
                 .var_number("div_precision_increment")
                 .is_some_and(|n| n != 4)
         {
-            return refuse("AVG(), STDDEV() or VARIANCE() with a div_precision_increment other than 4");
+            return refuse(
+                "AVG(), STDDEV() or VARIANCE() with a div_precision_increment other than 4",
+            );
         }
         let grouped = plan.merge.aggregate.is_some() || plan.merge.distinct;
         // Grouping shards send every group, with no LIMIT: the session's limit would cut them.
