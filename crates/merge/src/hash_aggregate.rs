@@ -13,7 +13,7 @@ use crate::aggregate::{Acc, Aggregate, AggregateSettings, Aggregator};
 use crate::column::ColumnMeta;
 use crate::error::Result;
 use crate::memory::{Budget, MemoryLimit, ENTRY_OVERHEAD};
-use crate::pipeline::RowOperator;
+use crate::pipeline::{MergeWarning, RowOperator};
 use crate::value::Value;
 
 struct Group {
@@ -110,6 +110,10 @@ impl RowOperator for HashAggregate {
     fn finish(&mut self, out: &mut Vec<Bytes>) -> Result<()> {
         out.extend(self.finish_rows()?);
         Ok(())
+    }
+
+    fn warnings(&self) -> (Vec<MergeWarning>, u64) {
+        self.agg.warnings()
     }
 }
 
