@@ -111,3 +111,23 @@ async fn group_concat_is_cut_at_its_max_len_with_warning_1260() {
     drop(conn);
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stddev_is_answered_as_text_and_refused_in_binary() {
+    let env = TestEnv::start(3, 0).await;
+    let mut conn = env.connect().await;
+    load_users(&mut conn).await;
+    // Scores 1..=60: the population deviation is sqrt(299.9166…), printed with 4 decimals.
+    assert_eq!(
+        rows(&mut conn, "SELECT STD(score), VAR_SAMP(score) FROM users").await,
+        vec![vec![Some("17.3181".into()), Some("305.0000".into())]]
+    );
+    // The binary protocol would show the double's last bits, MariaDB's row order's.
+    let (code, _, msg) = server_error(
+        conn.exec_first::<String, _, _>("SELECT STD(score) FROM users WHERE id > ?", (0,))
+            .await,
+    );
+    assert_eq!(code, 1235, "{msg}");
+    drop(conn);
+    env.stop().await;
+}

@@ -276,6 +276,26 @@ fn build_output(
     })
 }
 
+/// Whether the merge computes a STDDEV/VARIANCE.
+fn computes_variance(plan: &ScatterPlan) -> bool {
+    plan.merge.aggregate.as_ref().is_some_and(|a| {
+        a.outputs
+            .iter()
+            .any(|o| matches!(o, Aggregate::Variance { .. }))
+    })
+}
+
+/// The binary protocol sends MariaDB's double whole, not rounded to the result's decimals: its
+/// last bits come from MariaDB's running computation in its row order, which the merge cannot
+/// reproduce (the text protocol's rounded digits it does).
+fn variance_in_binary() -> ClientError {
+    ClientError::new(
+        1235,
+        b"42000",
+        "STDDEV/VARIANCE across shards in a prepared statement is not supported: the binary protocol shows the last bits of MariaDB's double, which depend on its row order; run it as a text query",
+    )
+}
+
 /// The connection's result collation, as the shards' string columns carry it (utf8mb4_general_ci,
 /// the backends' default, when no column is a string).
 fn result_charset(delivered: &[ColumnMeta]) -> u16 {
@@ -300,6 +320,9 @@ impl Session {
         let in_txn = self.in_transaction();
         if let Some(e) = self.unmergeable_session(plan) {
             return self.send_error(e).await;
+        }
+        if binary && computes_variance(plan) {
+            return self.send_error(variance_in_binary()).await;
         }
         if in_txn {
             for &shard in &plan.shards {

@@ -91,5 +91,8 @@ SELECT GROUP_CONCAT(tag ORDER BY tag, id) FROM users WHERE id BETWEEN 1 AND 50
 @ordered SELECT qty, GROUP_CONCAT(amount ORDER BY amount, id) FROM orders WHERE id < 300 GROUP BY qty ORDER BY qty DESC LIMIT 4
 @ordered SELECT user_id, GROUP_CONCAT(qty ORDER BY id) FROM orders WHERE user_id < 30 GROUP BY user_id ORDER BY user_id
 @params=20 SELECT GROUP_CONCAT(id ORDER BY id) FROM users WHERE id < ?
+@params=0 SELECT BIT_AND(qty), BIT_OR(qty), GROUP_CONCAT(DISTINCT qty ORDER BY qty) FROM orders WHERE qty < ?
+@params=3 SELECT BIT_AND(qty), BIT_XOR(user_id), SUM(DISTINCT amount), GROUP_CONCAT(DISTINCT qty ORDER BY qty) FROM orders WHERE qty < ?
+@params=3 SELECT qty, COUNT(DISTINCT user_id), AVG(DISTINCT amount), GROUP_CONCAT(id ORDER BY id DESC) FROM orders WHERE qty < ? AND id < 100 GROUP BY qty ORDER BY qty
 @script SET SESSION group_concat_max_len = 20; SELECT GROUP_CONCAT(id ORDER BY id) FROM users WHERE id BETWEEN 1 AND 40; SHOW WARNINGS; @ordered SELECT qty, GROUP_CONCAT(id ORDER BY id) FROM orders WHERE id < 100 GROUP BY qty ORDER BY qty; @count SHOW WARNINGS; SELECT GROUP_CONCAT('é' ORDER BY id) FROM users WHERE id < 30; SET SESSION group_concat_max_len = DEFAULT
 @script SET SESSION group_concat_max_len = 600; SELECT GROUP_CONCAT(id ORDER BY id) FROM users WHERE id < 10; SELECT GROUP_CONCAT(tag ORDER BY id) FROM users WHERE id < 10; SET SESSION group_concat_max_len = DEFAULT
