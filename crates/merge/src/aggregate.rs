@@ -35,7 +35,7 @@ use crate::memory::MemoryLimit;
 use crate::pipeline::MergeWarning;
 use crate::row::{RowWriter, TextRow};
 use crate::value::Value;
-use crate::variance::{variance_meta, Moments, VarianceKind};
+use crate::variance::{variance_meta, Moments, PartialMoments, VarianceKind};
 
 /// One output column of an aggregating operator, reading columns of the input rows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +76,15 @@ pub enum Aggregate {
     Bit { op: BitOp, column: usize },
     /// The `VARIANCE` / `STDDEV` family over raw exact values.
     Variance { kind: VarianceKind, column: usize },
+    /// The `VARIANCE` / `STDDEV` family from shard partials: `COUNT(x)`, `SUM(x)`, `VAR_POP(x)`
+    /// as a full double, and `MIN(x)` (a column of `x`'s type, for the result's column).
+    VarianceParts {
+        kind: VarianceKind,
+        count: usize,
+        sum: usize,
+        pop_variance: usize,
+        typed: usize,
+    },
     /// `GROUP_CONCAT` over raw values.
     GroupConcat(Box<GroupConcatSpec>),
 }
@@ -114,6 +123,13 @@ impl Aggregate {
             Aggregate::CountDistinct(cs) => cs.clone(),
             Aggregate::GroupConcat(spec) => spec.columns().collect(),
             Aggregate::Bit { column, .. } | Aggregate::Variance { column, .. } => vec![*column],
+            Aggregate::VarianceParts {
+                count,
+                sum,
+                pop_variance,
+                typed,
+                ..
+            } => vec![*count, *sum, *pop_variance, *typed],
             Aggregate::First(c)
             | Aggregate::Count(c)
             | Aggregate::CountValues(c)
@@ -152,6 +168,7 @@ impl Aggregate {
                 | Aggregate::AvgValues(_)
                 | Aggregate::AvgDistinct(_)
                 | Aggregate::Variance { .. }
+                | Aggregate::VarianceParts { .. }
         )
     }
 
@@ -180,6 +197,7 @@ impl Aggregate {
             Aggregate::AvgDistinct(c) => avg_result_meta(&inputs[c]),
             Aggregate::Bit { .. } => Ok(bit_meta()),
             Aggregate::Variance { column, .. } => variance_meta(&inputs[column]),
+            Aggregate::VarianceParts { typed, .. } => variance_meta(&inputs[typed]),
             Aggregate::GroupConcat(ref spec) => Ok(group_concat_meta(
                 spec,
                 inputs,
@@ -397,6 +415,7 @@ pub(crate) enum Acc {
     Distinct(DistinctValues),
     Bits(u64),
     Moments(Moments),
+    PartialMoments(PartialMoments),
     Concat(Concat),
 }
 
@@ -496,6 +515,7 @@ impl Aggregator {
                 }
                 Aggregate::Bit { op, .. } => Acc::Bits(op.identity()),
                 Aggregate::Variance { .. } => Acc::Moments(Moments::new()),
+                Aggregate::VarianceParts { .. } => Acc::PartialMoments(PartialMoments::new()),
                 Aggregate::GroupConcat(_) => Acc::Concat(Concat::new(self.settings.memory)),
             })
             .collect()
@@ -597,6 +617,22 @@ impl Aggregator {
                     let meta = &self.inputs[*column];
                     m.add(&row.value(*column, meta)?, *column, meta)?;
                 }
+                (
+                    Aggregate::VarianceParts {
+                        count,
+                        sum,
+                        pop_variance,
+                        ..
+                    },
+                    Acc::PartialMoments(m),
+                ) => {
+                    let n = self.count_of(row, *count)?;
+                    let s = row.value(*sum, &self.inputs[*sum])?.as_decimal();
+                    let v = row
+                        .value(*pop_variance, &self.inputs[*pop_variance])?
+                        .to_f64();
+                    m.add(n, s, v);
+                }
                 (Aggregate::GroupConcat(spec), Acc::Concat(c)) => {
                     c.add(spec, row, &self.inputs)?;
                 }
@@ -626,6 +662,12 @@ impl Aggregator {
                 Acc::Moments(m) => {
                     let Aggregate::Variance { kind, .. } = agg else {
                         unreachable!("moments are a variance's")
+                    };
+                    w.push_value(&m.finish(*kind, meta)?)
+                }
+                Acc::PartialMoments(m) => {
+                    let Aggregate::VarianceParts { kind, .. } = agg else {
+                        unreachable!("partial moments are a variance's")
                     };
                     w.push_value(&m.finish(*kind, meta)?)
                 }

@@ -1,5 +1,7 @@
 //! `VARIANCE` / `VAR_POP` / `VAR_SAMP` and `STD` / `STDDEV` / `STDDEV_POP` / `STDDEV_SAMP` over
-//! exact inputs (integers, `DECIMAL`), from the raw values of every shard.
+//! exact inputs (integers, `DECIMAL`): from the raw values of every shard ([`Moments`]), or
+//! from each shard's count, exact sum and population variance ([`PartialMoments`], Chan's
+//! parallel combination: `M2 = Σ M2ᵢ + Σ Sᵢ²/nᵢ − S²/N`, the correction term exact).
 //!
 //! MariaDB runs Welford's recurrence in doubles, in the order it reads rows, and prints the
 //! result with the input's decimals + 4. The proxy sees the rows in another order, so it
@@ -119,27 +121,88 @@ impl Moments {
         let variance = numerator
             .div_round(&denominator, QUOTIENT_SCALE)
             .map_or(0.0, |q| q.to_f64());
-        let value = if kind.is_stddev() {
-            variance.sqrt()
-        } else {
-            variance
+        result(variance, kind, meta)
+    }
+}
+
+/// Shards' `COUNT(x)`, exact `SUM(x)` and `VAR_POP(x)` (a full double), combined.
+#[derive(Debug, Clone)]
+pub(crate) struct PartialMoments {
+    count: u64,
+    sum: Decimal,
+    /// Σ M2ᵢ, the shards' sums of squared deviations from their own means.
+    deviations: f64,
+    /// Σ Sᵢ²/nᵢ, exact to [`QUOTIENT_SCALE`] digits.
+    spread: Decimal,
+}
+
+impl PartialMoments {
+    pub(crate) fn new() -> PartialMoments {
+        PartialMoments {
+            count: 0,
+            sum: Decimal::zero(0),
+            deviations: 0.0,
+            spread: Decimal::zero(0),
+        }
+    }
+
+    /// Adds one shard's partials (`count` values summing to `sum`, population variance
+    /// `variance`); a shard without values sends a count of 0.
+    pub(crate) fn add(&mut self, count: u64, sum: Option<Decimal>, variance: Option<f64>) {
+        let (Some(sum), Some(variance)) = (sum, variance) else {
+            return;
         };
-        let integer_digits = if value.abs() < 1.0 {
-            1
-        } else {
-            value.abs().log10().floor() as i32 + 1
-        };
-        if integer_digits + i32::from(meta.decimals) > MAX_SIGNIFICANT_DIGITS {
-            return Err(MergeError::Unsupported(format!(
+        if count == 0 {
+            return;
+        }
+        let n = Decimal::from(count);
+        self.deviations += variance * count as f64;
+        if let Some(share) = sum.mul(&sum).div_round(&n, QUOTIENT_SCALE) {
+            self.spread = self.spread.add(&share);
+        }
+        self.count += count;
+        self.sum = self.sum.add(&sum);
+    }
+
+    pub(crate) fn finish(&self, kind: VarianceKind, meta: &ColumnMeta) -> Result<Value> {
+        let sample = u64::from(kind.is_sample());
+        if self.count <= sample {
+            return Ok(Value::Null);
+        }
+        let n = Decimal::from(self.count);
+        let correction = self
+            .sum
+            .mul(&self.sum)
+            .div_round(&n, QUOTIENT_SCALE)
+            .map_or(0.0, |whole| self.spread.sub(&whole).to_f64());
+        let m2 = (self.deviations + correction).max(0.0);
+        result(m2 / (self.count - sample) as f64, kind, meta)
+    }
+}
+
+/// The value of `kind` for `variance`, refused when its printed digits would show where the
+/// merge's double and MariaDB's differ.
+fn result(variance: f64, kind: VarianceKind, meta: &ColumnMeta) -> Result<Value> {
+    let value = if kind.is_stddev() {
+        variance.sqrt()
+    } else {
+        variance
+    };
+    let integer_digits = if value.abs() < 1.0 {
+        1
+    } else {
+        value.abs().log10().floor() as i32 + 1
+    };
+    if integer_digits + i32::from(meta.decimals) > MAX_SIGNIFICANT_DIGITS {
+        return Err(MergeError::Unsupported(format!(
                 "a STDDEV/VARIANCE result of {integer_digits} integer digits and {} decimals across shards: MariaDB's running double computation shows in its last digits; round the argument (CAST(x AS DECIMAL(…)) with fewer decimals) or narrow the range",
                 meta.decimals
             )));
-        }
-        Ok(Value::Double {
-            value,
-            decimals: meta.decimals,
-        })
     }
+    Ok(Value::Double {
+        value,
+        decimals: meta.decimals,
+    })
 }
 
 #[cfg(test)]
@@ -212,6 +275,16 @@ mod tests {
             Err(MergeError::Unsupported(_))
         ));
 
+        // Shards {1, 2} and {4}: counts, sums and population variances.
+        let mut p = PartialMoments::new();
+        p.add(2, Some(Decimal::from(3i64)), Some(0.25));
+        p.add(1, Some(Decimal::from(4i64)), Some(0.0));
+        p.add(0, None, None);
+        let Value::Double { value, .. } = p.finish(VarianceKind::Population, &meta).unwrap() else {
+            panic!("not a double");
+        };
+        assert_eq!(format_double(value, 4), "1.5556");
+
         let mut one = Moments::new();
         one.add(&Value::Int(7), 0, &int()).unwrap();
         assert_eq!(text(&one, VarianceKind::Sample, &meta), "NULL");
@@ -223,6 +296,33 @@ mod tests {
     }
 
     proptest! {
+        /// Combining any split of the values into shards' partials gives the raw result's text.
+        #[test]
+        fn partials_combine_like_raw_values(values in proptest::collection::vec(-10_000i64..10_000, 2..60), cut in 0usize..60) {
+            let meta = variance_meta(&int()).unwrap();
+            let mut raw = Moments::new();
+            for &v in &values {
+                raw.add(&Value::Int(v), 0, &int()).unwrap();
+            }
+            let cut = cut.min(values.len());
+            let mut parts = PartialMoments::new();
+            for shard in [&values[..cut], &values[cut..]] {
+                let n = shard.len();
+                let sum: i64 = shard.iter().sum();
+                let mean = sum as f64 / n.max(1) as f64;
+                let var = shard.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n.max(1) as f64;
+                parts.add(n as u64, (n > 0).then(|| Decimal::from(sum)), (n > 0).then_some(var));
+            }
+            for kind in [VarianceKind::Population, VarianceKind::SampleStddev] {
+                let (Value::Double { value: a, .. }, Value::Double { value: b, .. }) =
+                    (raw.finish(kind, &meta).unwrap(), parts.finish(kind, &meta).unwrap())
+                else {
+                    panic!("not doubles");
+                };
+                prop_assert!((a - b).abs() <= 1e-9 * a.abs().max(1.0), "{} vs {}", a, b);
+            }
+        }
+
         /// The exact result is within a relative 1e-12 of a two-pass double computation.
         #[test]
         fn agrees_with_a_two_pass_computation(values in proptest::collection::vec(-10_000i64..10_000, 2..60)) {

@@ -1,10 +1,11 @@
 //! The aggregate functions a scatter merges, and how each becomes a merge [`Aggregate`].
 //!
-//! COUNT, SUM, MIN, MAX, AVG and `BIT_AND`/`BIT_OR`/`BIT_XOR` combine from per-shard partials
-//! (the shards group). `COUNT`/`SUM`/`AVG(DISTINCT …)`, `GROUP_CONCAT` and the
-//! `STDDEV`/`VARIANCE` family cannot: one shard cannot tell which values another also has, and
-//! MariaDB's running doubles and ordered concatenation need every value. A statement with one
-//! of those is planned *raw*: the shards send the group columns and the aggregates' arguments
+//! COUNT, SUM, MIN, MAX, AVG, `BIT_AND`/`BIT_OR`/`BIT_XOR` and the `STDDEV`/`VARIANCE` family
+//! (from `COUNT(x)`, `SUM(x)`, `VAR_POP(x)` and `MIN(x)` for the type) combine from per-shard
+//! partials (the shards group). `COUNT`/`SUM`/`AVG(DISTINCT …)` and `GROUP_CONCAT` cannot: one
+//! shard cannot tell which values another also has, and an ordered concatenation needs every
+//! value. A statement with one of those is planned *raw* (its `STDDEV`/`VARIANCE` too, from
+//! exact moments of the values): the shards send the group columns and the aggregates' arguments
 //! of every row (no GROUP BY), sorted by the group columns, and the merge computes every
 //! aggregate of the statement from those values, one group at a time (as Vitess does for its
 //! distinct aggregates). When every aggregate ignores duplicates (DISTINCT ones, MIN, MAX,
@@ -12,8 +13,9 @@
 
 use shardgate_merge::{Aggregate, BitOp, GroupConcatSpec, SortKey, VarianceKind};
 use sqlparser::ast::{
-    CastKind, DataType, DuplicateTreatment, Expr, Function, FunctionArg, FunctionArgExpr,
-    FunctionArgumentClause, FunctionArguments, OrderByExpr, OrderBySort, Value,
+    BinaryOperator, CastKind, DataType, DuplicateTreatment, Expr, Function, FunctionArg,
+    FunctionArgExpr, FunctionArgumentClause, FunctionArguments, Ident, ObjectName, OrderByExpr,
+    OrderBySort, Value,
 };
 
 /// An aggregate function the merge computes.
@@ -64,11 +66,7 @@ impl AggFn {
     pub(crate) fn needs_raw_values(self) -> bool {
         matches!(
             self,
-            AggFn::Variance(_)
-                | AggFn::CountDistinct
-                | AggFn::SumDistinct
-                | AggFn::AvgDistinct
-                | AggFn::GroupConcat
+            AggFn::CountDistinct | AggFn::SumDistinct | AggFn::AvgDistinct | AggFn::GroupConcat
         )
     }
 
@@ -76,6 +74,13 @@ impl AggFn {
     pub(crate) fn takes_several(self) -> bool {
         matches!(self, AggFn::CountDistinct | AggFn::GroupConcat)
     }
+}
+
+/// `f` called `name` instead (`STD(x)` → `COUNT(x)`), for a shard column.
+fn renamed(f: &Function, name: &str) -> Expr {
+    let mut g = f.clone();
+    g.name = ObjectName::from(vec![Ident::new(name)]);
+    Expr::Function(g)
 }
 
 /// The argument expressions of `f` (`*` is none).
@@ -186,10 +191,28 @@ pub(crate) fn output(
             op,
             column: column(&call),
         },
-        (AggFn::Variance(kind), _) => Aggregate::Variance {
+        (AggFn::Variance(kind), true) => Aggregate::Variance {
             kind,
             column: first(column)?,
         },
+        (AggFn::Variance(kind), false) => {
+            if args.len() != 1 {
+                return Err(format!("{f} takes one argument"));
+            }
+            // VAR_POP as a full double (`+ 0e0` drops the fixed decimals it prints with).
+            let full = Expr::BinaryOp {
+                left: Box::new(renamed(f, "VAR_POP")),
+                op: BinaryOperator::Plus,
+                right: Box::new(Expr::value(Value::Number("0e0".into(), false))),
+            };
+            Aggregate::VarianceParts {
+                kind,
+                count: column(&renamed(f, "COUNT")),
+                sum: column(&renamed(f, "SUM")),
+                pop_variance: column(&full),
+                typed: column(&renamed(f, "MIN")),
+            }
+        }
         (AggFn::CountDistinct, _) => {
             if args.is_empty() {
                 return Err("COUNT(DISTINCT *)".into());
@@ -315,6 +338,24 @@ mod tests {
                 column: 0
             }
         );
+        let (agg, cols) = planned("STD(x)", false);
+        assert_eq!(
+            agg,
+            Aggregate::VarianceParts {
+                kind: VarianceKind::PopulationStddev,
+                count: 0,
+                sum: 1,
+                pop_variance: 2,
+                typed: 3
+            }
+        );
+        assert_eq!(
+            cols,
+            vec!["COUNT(x)", "SUM(x)", "VAR_POP(x) + 0e0", "MIN(x)"]
+        );
+        assert!(!AggFn::by_name("variance", false)
+            .unwrap()
+            .needs_raw_values());
         assert!(AggFn::by_name("std", true).is_none());
         assert!(!AggFn::by_name("bit_or", false).unwrap().needs_raw_values());
         assert!(AggFn::by_name("count", true).unwrap().needs_raw_values());

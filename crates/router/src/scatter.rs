@@ -650,7 +650,7 @@ fn aggregate_call(e: &Expr, table: &TableRef<'_>) -> Result<Option<(AggFn, Funct
     // are already rounded, so their total could differ in the last digit.
     if matches!(
         func,
-        AggFn::Sum | AggFn::Avg | AggFn::SumDistinct | AggFn::AvgDistinct
+        AggFn::Sum | AggFn::Avg | AggFn::SumDistinct | AggFn::AvgDistinct | AggFn::Variance(_)
     ) && list.args.iter().any(|a| a.to_string().contains('/'))
     {
         return Err(refuse(

@@ -279,9 +279,12 @@ fn build_output(
 /// Whether the merge computes a STDDEV/VARIANCE.
 fn computes_variance(plan: &ScatterPlan) -> bool {
     plan.merge.aggregate.as_ref().is_some_and(|a| {
-        a.outputs
-            .iter()
-            .any(|o| matches!(o, Aggregate::Variance { .. }))
+        a.outputs.iter().any(|o| {
+            matches!(
+                o,
+                Aggregate::Variance { .. } | Aggregate::VarianceParts { .. }
+            )
+        })
     })
 }
 
