@@ -88,6 +88,31 @@ async fn a_million_row_scatter_streams_in_bounded_memory() {
         after < 64 * 1024,
         "the proxy's peak RSS stays far below the data size: {after} KiB"
     );
+    // COUNT(DISTINCT) holds one key per distinct value (issue #13): a thousand stay small; a
+    // million distinct ids fit the default bound (1,000,000 rows, 256 MiB) or fail with 1038.
+    let few: Option<u64> = conn
+        .query_first("SELECT COUNT(DISTINCT id DIV 1000) FROM big")
+        .await
+        .unwrap();
+    assert_eq!(few, Some(2 * ROWS_PER_SHARD / 1000 + 1));
+    let small = peak_rss_kib(proxy.id());
+    let all: mysql_async::Result<Option<u64>> =
+        conn.query_first("SELECT COUNT(DISTINCT id) FROM big").await;
+    let peak = peak_rss_kib(proxy.id());
+    match all {
+        Ok(n) => assert_eq!(n, Some(2 * ROWS_PER_SHARD)),
+        Err(mysql_async::Error::Server(e)) => assert_eq!(e.code, 1038, "{}", e.message),
+        Err(e) => panic!("{e}"),
+    }
+    println!(
+        "COUNT(DISTINCT) over {count} rows: proxy peak RSS {} MiB with 1,001 distinct values, {} MiB with {count}",
+        small / 1024,
+        peak / 1024
+    );
+    assert!(
+        small < 64 * 1024,
+        "a thousand distinct values hold little: {small} KiB"
+    );
     drop(conn);
     let _ = proxy.kill();
     let _ = proxy.wait();

@@ -27,6 +27,7 @@ mod reshard;
 mod robustness;
 mod sandbox_cli;
 mod scatter;
+mod scatter_aggregates;
 mod schema_cache;
 mod sequences;
 mod session_state;

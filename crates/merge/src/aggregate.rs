@@ -23,13 +23,19 @@
 use bytes::Bytes;
 use mysql_common::constants::{ColumnFlags, ColumnType};
 
+use crate::bit_aggregate::{bit_meta, bits_of, BitOp};
 use crate::column::{ColumnMeta, ValueKind};
 use crate::compare::{compare_values, RowOrder, SortKey};
 use crate::decimal::{Decimal, MAX_PRECISION, MAX_SCALE};
+use crate::distinct_aggregate::DistinctValues;
 use crate::error::{MergeError, Result};
 use crate::float_text::NOT_FIXED_DEC;
+use crate::group_concat::{group_concat_meta, Concat, GroupConcatSpec};
+use crate::memory::MemoryLimit;
+use crate::pipeline::MergeWarning;
 use crate::row::{RowWriter, TextRow};
 use crate::value::Value;
+use crate::variance::{variance_meta, Moments, PartialMoments, VarianceKind};
 
 /// One output column of an aggregating operator, reading columns of the input rows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,13 +66,70 @@ pub enum Aggregate {
     },
     /// `AVG(column)` over raw values.
     AvgValues(usize),
+    /// `COUNT(DISTINCT a, b, …)` over raw values.
+    CountDistinct(Vec<usize>),
+    /// `SUM(DISTINCT x)` over raw values.
+    SumDistinct(usize),
+    /// `AVG(DISTINCT x)` over raw values.
+    AvgDistinct(usize),
+    /// `BIT_AND` / `BIT_OR` / `BIT_XOR` of partials, or of raw values cast to integers.
+    Bit { op: BitOp, column: usize },
+    /// The `VARIANCE` / `STDDEV` family over raw exact values.
+    Variance { kind: VarianceKind, column: usize },
+    /// The `VARIANCE` / `STDDEV` family from shard partials: `COUNT(x)`, `SUM(x)`, `VAR_POP(x)`
+    /// as a full double, and `MIN(x)` (a column of `x`'s type, for the result's column).
+    VarianceParts {
+        kind: VarianceKind,
+        count: usize,
+        sum: usize,
+        pop_variance: usize,
+        typed: usize,
+    },
+    /// `GROUP_CONCAT` over raw values.
+    GroupConcat(Box<GroupConcatSpec>),
+}
+
+/// What aggregates need from the session and the configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AggregateSettings {
+    /// Bounds what a group's DISTINCT and GROUP_CONCAT states hold.
+    pub memory: MemoryLimit,
+    /// The session's `group_concat_max_len`.
+    pub group_concat_max_len: u64,
+    /// The connection's result collation: GROUP_CONCAT's column.
+    pub result_charset: u16,
+    /// MariaDB would sort the grouped results by an aggregate through a temporary table,
+    /// which changes how it describes GROUP_CONCAT's column.
+    pub materialized: bool,
+}
+
+impl Default for AggregateSettings {
+    fn default() -> Self {
+        AggregateSettings {
+            memory: MemoryLimit::UNLIMITED,
+            group_concat_max_len: 1_048_576,
+            result_charset: 45,
+            materialized: false,
+        }
+    }
 }
 
 impl Aggregate {
-    fn columns(&self) -> Vec<usize> {
-        match *self {
+    /// The input columns this output reads.
+    pub fn columns(&self) -> Vec<usize> {
+        match self {
             Aggregate::CountRows => vec![],
-            Aggregate::Avg { sum, count } => vec![sum, count],
+            Aggregate::Avg { sum, count } => vec![*sum, *count],
+            Aggregate::CountDistinct(cs) => cs.clone(),
+            Aggregate::GroupConcat(spec) => spec.columns().collect(),
+            Aggregate::Bit { column, .. } | Aggregate::Variance { column, .. } => vec![*column],
+            Aggregate::VarianceParts {
+                count,
+                sum,
+                pop_variance,
+                typed,
+                ..
+            } => vec![*count, *sum, *pop_variance, *typed],
             Aggregate::First(c)
             | Aggregate::Count(c)
             | Aggregate::CountValues(c)
@@ -74,12 +137,52 @@ impl Aggregate {
             | Aggregate::SumValues(c)
             | Aggregate::Min(c)
             | Aggregate::Max(c)
-            | Aggregate::AvgValues(c) => vec![c],
+            | Aggregate::SumDistinct(c)
+            | Aggregate::AvgDistinct(c)
+            | Aggregate::AvgValues(c) => vec![*c],
         }
+    }
+
+    /// The input columns whose values this output compares (and so needs their real
+    /// collations): MIN/MAX, DISTINCT arguments, GROUP_CONCAT's DISTINCT and ORDER BY.
+    pub fn compared_columns(&self) -> Vec<usize> {
+        match self {
+            Aggregate::Min(c) | Aggregate::Max(c) => vec![*c],
+            Aggregate::CountDistinct(cs) => cs.clone(),
+            Aggregate::GroupConcat(spec) => {
+                let mut cs: Vec<usize> = spec.order.iter().map(|k| k.column).collect();
+                if spec.distinct {
+                    cs.extend(&spec.args);
+                }
+                cs
+            }
+            _ => vec![],
+        }
+    }
+
+    /// Whether this output's column depends on `div_precision_increment` (computed with 4).
+    pub fn uses_div_precision_increment(&self) -> bool {
+        matches!(
+            self,
+            Aggregate::Avg { .. }
+                | Aggregate::AvgValues(_)
+                | Aggregate::AvgDistinct(_)
+                | Aggregate::Variance { .. }
+                | Aggregate::VarianceParts { .. }
+        )
     }
 
     /// The metadata of this output column, given the input rows' columns.
     pub fn result_meta(&self, inputs: &[ColumnMeta]) -> Result<ColumnMeta> {
+        self.result_meta_with(inputs, &AggregateSettings::default())
+    }
+
+    /// The metadata of this output column, given the input rows' columns and `settings`.
+    pub fn result_meta_with(
+        &self,
+        inputs: &[ColumnMeta],
+        settings: &AggregateSettings,
+    ) -> Result<ColumnMeta> {
         for c in self.columns() {
             if c >= inputs.len() {
                 return Err(MergeError::NoSuchColumn {
@@ -89,6 +192,19 @@ impl Aggregate {
             }
         }
         match *self {
+            Aggregate::CountDistinct(_) => Ok(count_meta()),
+            Aggregate::SumDistinct(c) => sum_result_meta(&inputs[c]),
+            Aggregate::AvgDistinct(c) => avg_result_meta(&inputs[c]),
+            Aggregate::Bit { .. } => Ok(bit_meta()),
+            Aggregate::Variance { column, .. } => variance_meta(&inputs[column]),
+            Aggregate::VarianceParts { typed, .. } => variance_meta(&inputs[typed]),
+            Aggregate::GroupConcat(ref spec) => Ok(group_concat_meta(
+                spec,
+                inputs,
+                settings.group_concat_max_len,
+                settings.result_charset,
+                settings.materialized,
+            )),
             Aggregate::First(c) | Aggregate::Min(c) | Aggregate::Max(c) => Ok(inputs[c]),
             // The shards' own COUNT column describes the merged one exactly.
             Aggregate::Count(c) if inputs[c].kind().is_integer() => Ok(inputs[c]),
@@ -141,7 +257,7 @@ fn float_length(decimals: u8) -> u32 {
 }
 
 /// Decimal precision of an exact column: its length less sign and point.
-fn exact_precision(m: &ColumnMeta) -> u32 {
+pub(crate) fn exact_precision(m: &ColumnMeta) -> u32 {
     let sign = u32::from(!m.is_unsigned());
     let point = u32::from(m.kind() == ValueKind::Decimal && m.decimals > 0);
     m.length.saturating_sub(sign + point).max(1)
@@ -266,7 +382,7 @@ pub(crate) enum Sum {
 }
 
 impl Sum {
-    fn add(&mut self, v: &Value, exact: bool) {
+    pub(crate) fn add(&mut self, v: &Value, exact: bool) {
         if v.is_null() {
             return;
         }
@@ -296,6 +412,11 @@ pub(crate) enum Acc {
     Sum(Sum),
     Extreme(Option<(Value, Bytes)>),
     Avg(Sum, u64),
+    Distinct(DistinctValues),
+    Bits(u64),
+    Moments(Moments),
+    PartialMoments(PartialMoments),
+    Concat(Concat),
 }
 
 impl Acc {
@@ -303,6 +424,8 @@ impl Acc {
     pub(crate) fn size(&self) -> u64 {
         let held = match self {
             Acc::First(Some(Some(b))) | Acc::Extreme(Some((_, b))) => b.len(),
+            Acc::Distinct(d) => d.size() as usize,
+            Acc::Concat(c) => c.size() as usize,
             _ => 0,
         };
         held as u64 + 48
@@ -319,17 +442,26 @@ pub(crate) struct Aggregator {
     /// Per output: whether sums are exact.
     exact: Vec<bool>,
     pub(crate) group: RowOrder,
+    settings: AggregateSettings,
+    /// GROUP_CONCAT results cut at `group_concat_max_len` so far (MariaDB's warning 1260):
+    /// how many, and the row each of the first [`KEPT_WARNINGS`] was cut in.
+    cuts: std::cell::Cell<u64>,
+    cut_rows: std::cell::RefCell<Vec<u64>>,
 }
+
+/// MariaDB's default `max_error_count`: conditions kept beyond it are only counted.
+pub(crate) const KEPT_WARNINGS: usize = 64;
 
 impl Aggregator {
     pub(crate) fn new(
         group_by: &[usize],
         outputs: Vec<Aggregate>,
         inputs: &[ColumnMeta],
+        settings: AggregateSettings,
     ) -> Result<Aggregator> {
         let results = outputs
             .iter()
-            .map(|a| a.result_meta(inputs))
+            .map(|a| a.result_meta_with(inputs, &settings))
             .collect::<Result<Vec<_>>>()?;
         let exact = results
             .iter()
@@ -342,7 +474,22 @@ impl Aggregator {
             inputs: inputs.to_vec(),
             results,
             exact,
+            settings,
+            cuts: std::cell::Cell::new(0),
+            cut_rows: std::cell::RefCell::new(Vec::new()),
         })
+    }
+
+    /// The warnings of the groups finished so far (1260 for each cut GROUP_CONCAT), and
+    /// how many there were in all.
+    pub(crate) fn warnings(&self) -> (Vec<MergeWarning>, u64) {
+        let kept = self
+            .cut_rows
+            .borrow()
+            .iter()
+            .map(|row| MergeWarning::group_concat_cut(*row))
+            .collect();
+        (kept, self.cuts.get())
     }
 
     pub(crate) fn result_columns(&self) -> &[ColumnMeta] {
@@ -360,6 +507,16 @@ impl Aggregator {
                 Aggregate::Sum(_) | Aggregate::SumValues(_) => Acc::Sum(Sum::Empty),
                 Aggregate::Min(_) | Aggregate::Max(_) => Acc::Extreme(None),
                 Aggregate::Avg { .. } | Aggregate::AvgValues(_) => Acc::Avg(Sum::Empty, 0),
+                Aggregate::CountDistinct(_) => {
+                    Acc::Distinct(DistinctValues::new(false, self.settings.memory))
+                }
+                Aggregate::SumDistinct(_) | Aggregate::AvgDistinct(_) => {
+                    Acc::Distinct(DistinctValues::new(true, self.settings.memory))
+                }
+                Aggregate::Bit { op, .. } => Acc::Bits(op.identity()),
+                Aggregate::Variance { .. } => Acc::Moments(Moments::new()),
+                Aggregate::VarianceParts { .. } => Acc::PartialMoments(PartialMoments::new()),
+                Aggregate::GroupConcat(_) => Acc::Concat(Concat::new(self.settings.memory)),
             })
             .collect()
     }
@@ -438,6 +595,47 @@ impl Aggregator {
                         *n += 1;
                     }
                 }
+                (Aggregate::CountDistinct(cs), Acc::Distinct(d)) => {
+                    let values = cs
+                        .iter()
+                        .map(|&c| row.value(c, &self.inputs[c]))
+                        .collect::<Result<Vec<_>>>()?;
+                    let metas: Vec<&ColumnMeta> = cs.iter().map(|&c| &self.inputs[c]).collect();
+                    d.insert(values, &metas)?;
+                }
+                (Aggregate::SumDistinct(c) | Aggregate::AvgDistinct(c), Acc::Distinct(d)) => {
+                    let v = row.value(*c, &self.inputs[*c])?;
+                    d.insert(vec![v], &[&self.inputs[*c]])?;
+                }
+                (Aggregate::Bit { op, column }, Acc::Bits(bits)) => {
+                    let meta = &self.inputs[*column];
+                    if let Some(b) = bits_of(&row.value(*column, meta)?, *column, meta)? {
+                        *bits = op.fold(*bits, b);
+                    }
+                }
+                (Aggregate::Variance { column, .. }, Acc::Moments(m)) => {
+                    let meta = &self.inputs[*column];
+                    m.add(&row.value(*column, meta)?, *column, meta)?;
+                }
+                (
+                    Aggregate::VarianceParts {
+                        count,
+                        sum,
+                        pop_variance,
+                        ..
+                    },
+                    Acc::PartialMoments(m),
+                ) => {
+                    let n = self.count_of(row, *count)?;
+                    let s = row.value(*sum, &self.inputs[*sum])?.as_decimal();
+                    let v = row
+                        .value(*pop_variance, &self.inputs[*pop_variance])?
+                        .to_f64();
+                    m.add(n, s, v);
+                }
+                (Aggregate::GroupConcat(spec), Acc::Concat(c)) => {
+                    c.add(spec, row, &self.inputs)?;
+                }
                 _ => unreachable!("accumulators are built from the same outputs"),
             }
         }
@@ -447,8 +645,46 @@ impl Aggregator {
     /// The result row of a group.
     pub(crate) fn finish(&self, accs: &[Acc]) -> Result<Bytes> {
         let mut w = RowWriter::with_capacity(accs.len() * 8);
-        for (acc, meta) in accs.iter().zip(&self.results) {
+        for ((acc, meta), (agg, exact)) in accs
+            .iter()
+            .zip(&self.results)
+            .zip(self.outputs.iter().zip(&self.exact))
+        {
             match acc {
+                Acc::Distinct(d) => match agg {
+                    Aggregate::SumDistinct(_) => w.push_value(&finish_sum(&d.sum(*exact), meta)?),
+                    Aggregate::AvgDistinct(_) => {
+                        w.push_value(&finish_avg(&d.sum(*exact), d.count(), meta)?)
+                    }
+                    _ => w.push_value(&Value::UInt(d.count())),
+                },
+                Acc::Bits(b) => w.push_value(&Value::UInt(*b)),
+                Acc::Moments(m) => {
+                    let Aggregate::Variance { kind, .. } = agg else {
+                        unreachable!("moments are a variance's")
+                    };
+                    w.push_value(&m.finish(*kind, meta)?)
+                }
+                Acc::PartialMoments(m) => {
+                    let Aggregate::VarianceParts { kind, .. } = agg else {
+                        unreachable!("partial moments are a variance's")
+                    };
+                    w.push_value(&m.finish(*kind, meta)?)
+                }
+                Acc::Concat(c) => {
+                    let Aggregate::GroupConcat(spec) = agg else {
+                        unreachable!("a concatenation is a GROUP_CONCAT's")
+                    };
+                    let done = c.finish(spec, &self.inputs, self.settings.group_concat_max_len)?;
+                    if let Some(row) = done.cut_in_row {
+                        self.cuts.set(self.cuts.get() + 1);
+                        let mut rows = self.cut_rows.borrow_mut();
+                        if rows.len() < KEPT_WARNINGS {
+                            rows.push(row);
+                        }
+                    }
+                    w.push_cell(done.text.as_deref());
+                }
                 Acc::First(first) => w.push_cell(first.as_ref().and_then(|c| c.as_deref())),
                 Acc::Count(n) => w.push_value(&Value::UInt(*n)),
                 Acc::Extreme(best) => w.push_cell(best.as_ref().map(|(_, c)| &c[..])),

@@ -9,11 +9,11 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 
-use crate::aggregate::{Acc, Aggregate, Aggregator};
+use crate::aggregate::{Acc, Aggregate, AggregateSettings, Aggregator};
 use crate::column::ColumnMeta;
 use crate::error::Result;
 use crate::memory::{Budget, MemoryLimit, ENTRY_OVERHEAD};
-use crate::pipeline::RowOperator;
+use crate::pipeline::{MergeWarning, RowOperator};
 use crate::value::Value;
 
 struct Group {
@@ -46,7 +46,7 @@ impl HashAggregate {
         limit: MemoryLimit,
     ) -> Result<HashAggregate> {
         Ok(HashAggregate {
-            agg: Aggregator::new(group_by, outputs, inputs)?,
+            agg: Aggregator::new(group_by, outputs, inputs, AggregateSettings::default())?,
             index: HashMap::new(),
             groups: Vec::new(),
             budget: Budget::new("hash aggregate", limit),
@@ -110,6 +110,10 @@ impl RowOperator for HashAggregate {
     fn finish(&mut self, out: &mut Vec<Bytes>) -> Result<()> {
         out.extend(self.finish_rows()?);
         Ok(())
+    }
+
+    fn warnings(&self) -> (Vec<MergeWarning>, u64) {
+        self.agg.warnings()
     }
 }
 

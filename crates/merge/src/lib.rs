@@ -12,7 +12,8 @@
 //! - **Operators**, each a small state machine the executor drives: [`MergeSort`] (k-way
 //!   merge of sorted shard streams), then single-input [`RowOperator`]s chained in a
 //!   [`Pipeline`]: [`Limit`], [`SortedDistinct`] / [`HashDistinct`], [`OrderedAggregate`] /
-//!   [`HashAggregate`] over partial [`Aggregate`]s, [`Filter`] (HAVING), [`Sort`],
+//!   [`HashAggregate`] over partial [`Aggregate`]s (and raw values, for DISTINCT aggregates,
+//!   `GROUP_CONCAT` and the `STDDEV`/`VARIANCE` family; `BIT_*` either way), [`Filter`] (HAVING), [`Sort`],
 //!   [`Project`]. Operators that hold rows do so under a [`MemoryLimit`] and fail with
 //!   [`MergeError::MemoryLimit`] past it.
 //!
@@ -20,15 +21,18 @@
 
 mod aggregate;
 mod binary_row;
+mod bit_aggregate;
 mod collation;
 mod collation_data;
 mod column;
 mod compare;
 mod decimal;
 mod distinct;
+mod distinct_aggregate;
 mod error;
 mod expr;
 mod float_text;
+mod group_concat;
 mod hash_aggregate;
 mod having;
 mod limit;
@@ -41,9 +45,13 @@ mod row;
 mod sort;
 mod temporal;
 mod value;
+mod variance;
 
-pub use aggregate::{avg_meta_from_sum, avg_result_meta, count_meta, sum_result_meta, Aggregate};
+pub use aggregate::{
+    avg_meta_from_sum, avg_result_meta, count_meta, sum_result_meta, Aggregate, AggregateSettings,
+};
 pub use binary_row::BinaryRowEncoder;
+pub use bit_aggregate::{bit_meta, BitOp};
 pub use collation::Collation;
 pub use column::{ColumnMeta, ValueKind};
 pub use compare::{compare_values, value_key, RowOrder, SortKey};
@@ -52,18 +60,20 @@ pub use distinct::{HashDistinct, SortedDistinct};
 pub use error::{LimitUnit, MergeError, Result};
 pub use expr::{arith, negate, sql_compare, truth, ArithOp, CompareOp, Expr};
 pub use float_text::{format_double, format_float, parse_double, NOT_FIXED_DEC};
+pub use group_concat::{group_concat_meta, GroupConcatSpec};
 pub use hash_aggregate::HashAggregate;
 pub use having::Filter;
 pub use limit::Limit;
 pub use memory::MemoryLimit;
 pub use merge_sort::MergeSort;
 pub use ordered_aggregate::OrderedAggregate;
-pub use pipeline::{Pipeline, RowOperator};
+pub use pipeline::{MergeWarning, Pipeline, RowOperator};
 pub use project::{Project, ProjectItem};
 pub use row::{decode_text_row, encode_text_row, text_cell, RowWriter, TextRow};
 pub use sort::Sort;
 pub use temporal::{Date, DateTime, Time};
 pub use value::Value;
+pub use variance::{variance_meta, VarianceKind};
 
 /// Re-exported so callers name column types and flags without depending on mysql_common.
 pub use mysql_common::constants::{ColumnFlags, ColumnType};

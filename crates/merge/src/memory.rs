@@ -81,6 +81,11 @@ impl Budget {
         self.bytes = self.bytes.saturating_sub(bytes);
     }
 
+    /// Bytes held now.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
     fn exceeded(&self, limit: u64, unit: LimitUnit) -> MergeError {
         MergeError::MemoryLimit {
             operator: self.operator,

@@ -8,10 +8,10 @@
 
 use bytes::Bytes;
 
-use crate::aggregate::{Acc, Aggregate, Aggregator};
+use crate::aggregate::{Acc, Aggregate, AggregateSettings, Aggregator};
 use crate::column::ColumnMeta;
 use crate::error::Result;
-use crate::pipeline::RowOperator;
+use crate::pipeline::{MergeWarning, RowOperator};
 use crate::value::Value;
 
 /// `GROUP BY` over input sorted by the group columns.
@@ -30,8 +30,19 @@ impl OrderedAggregate {
         outputs: Vec<Aggregate>,
         inputs: &[ColumnMeta],
     ) -> Result<OrderedAggregate> {
+        Self::with_settings(group_by, outputs, inputs, AggregateSettings::default())
+    }
+
+    /// [`OrderedAggregate::new`] with the memory bound of a group's DISTINCT and GROUP_CONCAT
+    /// states and the session's `group_concat_max_len` in `settings`.
+    pub fn with_settings(
+        group_by: &[usize],
+        outputs: Vec<Aggregate>,
+        inputs: &[ColumnMeta],
+        settings: AggregateSettings,
+    ) -> Result<OrderedAggregate> {
         Ok(OrderedAggregate {
-            agg: Aggregator::new(group_by, outputs, inputs)?,
+            agg: Aggregator::new(group_by, outputs, inputs, settings)?,
             current: None,
             emitted_any: false,
         })
@@ -89,6 +100,10 @@ impl RowOperator for OrderedAggregate {
     fn finish(&mut self, out: &mut Vec<Bytes>) -> Result<()> {
         out.extend(self.finish_rows()?);
         Ok(())
+    }
+
+    fn warnings(&self) -> (Vec<MergeWarning>, u64) {
+        self.agg.warnings()
     }
 }
 

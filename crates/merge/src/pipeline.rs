@@ -9,6 +9,23 @@ use bytes::Bytes;
 
 use crate::error::Result;
 
+/// A condition an operator raised while merging, reported with the shards' own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergeWarning {
+    pub code: u16,
+    pub message: String,
+}
+
+impl MergeWarning {
+    /// MariaDB's 1260 (ER_CUT_VALUE_GROUP_CONCAT).
+    pub fn group_concat_cut(row: u64) -> MergeWarning {
+        MergeWarning {
+            code: 1260,
+            message: format!("Row {row} was cut by GROUP_CONCAT()"),
+        }
+    }
+}
+
 /// A streaming operator over raw row payloads.
 pub trait RowOperator: Send {
     /// Feeds one row; appends the rows that are ready to `out`.
@@ -30,6 +47,11 @@ pub trait RowOperator: Send {
     /// it (a `LIMIT`: the rows it skipped and passed).
     fn found_rows(&self) -> Option<u64> {
         None
+    }
+
+    /// The warnings raised so far (at most 64 kept), and how many in all.
+    fn warnings(&self) -> (Vec<MergeWarning>, u64) {
+        (Vec::new(), 0)
     }
 }
 
@@ -99,6 +121,17 @@ impl RowOperator for Pipeline {
 
     fn found_rows(&self) -> Option<u64> {
         self.ops.iter().find_map(|op| op.found_rows())
+    }
+
+    fn warnings(&self) -> (Vec<MergeWarning>, u64) {
+        let mut kept = Vec::new();
+        let mut count = 0;
+        for op in &self.ops {
+            let (w, n) = op.warnings();
+            kept.extend(w);
+            count += n;
+        }
+        (kept, count)
     }
 }
 

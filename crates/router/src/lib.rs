@@ -2,6 +2,7 @@
 //! decides where it runs. Pure: no I/O, no async.
 
 mod administrative;
+mod aggregate_fn;
 mod auto_increment;
 mod colocated;
 mod column_list;

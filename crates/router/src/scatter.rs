@@ -18,14 +18,15 @@ use shardgate_merge::{
 use shardgate_ring::ShardId;
 use sqlparser::ast::{
     visit_expressions, visit_expressions_mut, visit_relations, BinaryOperator, Delete, Distinct,
-    DuplicateTreatment, Expr, FromTable, Function, FunctionArg, FunctionArgExpr, FunctionArguments,
-    GroupByExpr, Ident, LimitClause, ObjectName, ObjectNamePart, OrderBy, OrderByExpr, OrderByKind,
-    OrderByOptions, OrderBySort, Query, Select, SelectFlavor, SelectItem, SetExpr, Statement,
-    TableFactor, TableWithJoins, UnaryOperator, Update, Value,
+    Expr, FromTable, Function, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, Ident,
+    LimitClause, ObjectName, ObjectNamePart, OrderBy, OrderByExpr, OrderByKind, OrderByOptions,
+    OrderBySort, Query, Select, SelectFlavor, SelectItem, SetExpr, Statement, TableFactor,
+    TableWithJoins, UnaryOperator, Update, Value,
 };
 use sqlparser::dialect::MySqlDialect;
 use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Whitespace};
 
+use crate::aggregate_fn::AggFn;
 use crate::prune::{target_shards, Keyed};
 use crate::shard_key::{base_name, TableRef};
 use crate::star::{StarColumn, StarError};
@@ -557,29 +558,8 @@ fn check_select_form(q: &Query, s: &Select, table: &TableRef<'_>) -> Result<(), 
 // Aggregate calls
 // ---------------------------------------------------------------------------------------
 
-/// An aggregate the merge can combine from per-shard partials.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum AggFn {
-    Count,
-    Sum,
-    Min,
-    Max,
-    Avg,
-}
-
 /// Aggregate functions MariaDB knows that the merge cannot combine.
 const OTHER_AGGREGATES: &[&str] = &[
-    "group_concat",
-    "std",
-    "stddev",
-    "stddev_pop",
-    "stddev_samp",
-    "variance",
-    "var_pop",
-    "var_samp",
-    "bit_and",
-    "bit_or",
-    "bit_xor",
     "json_arrayagg",
     "json_objectagg",
     "percentile_cont",
@@ -612,23 +592,26 @@ fn aggregate_call(e: &Expr, table: &TableRef<'_>) -> Result<Option<(AggFn, Funct
     let Some(name) = function_name(f) else {
         return Ok(None);
     };
-    let func = match name.as_str() {
-        "count" => AggFn::Count,
-        "sum" => AggFn::Sum,
-        "min" => AggFn::Min,
-        "max" => AggFn::Max,
-        "avg" => AggFn::Avg,
-        other if OTHER_AGGREGATES.contains(&other) => {
+    let func = match AggFn::by_name(&name, crate::aggregate_fn::is_distinct(f)) {
+        Some(func) => func,
+        None if OTHER_AGGREGATES.contains(&name.as_str()) => {
             return Err(refuse(
                 "SELECT",
                 table,
                 format!(
                     "the aggregate {}() cannot be merged",
-                    other.to_ascii_uppercase()
+                    name.to_ascii_uppercase()
                 ),
             ))
         }
-        _ => return Ok(None),
+        None if crate::aggregate_fn::is_distinct(f) => {
+            return Err(refuse(
+                "SELECT",
+                table,
+                format!("{}(DISTINCT …) is not supported", name.to_ascii_uppercase()),
+            ))
+        }
+        None => return Ok(None),
     };
     let upper = name.to_ascii_uppercase();
     let odd = || {
@@ -656,13 +639,19 @@ fn aggregate_call(e: &Expr, table: &TableRef<'_>) -> Result<Option<(AggFn, Funct
     let FunctionArguments::List(list) = &f.args else {
         return Err(odd());
     };
-    if !list.clauses.is_empty() {
-        return Err(odd());
+    if let Err(what) = crate::aggregate_fn::check_clauses(func, f) {
+        return Err(refuse(
+            "SELECT",
+            table,
+            format!("{what} is not supported across shards"),
+        ));
     }
     // MariaDB sums divisions with extra internal digits and rounds once; shards' partial sums
     // are already rounded, so their total could differ in the last digit.
-    if matches!(func, AggFn::Sum | AggFn::Avg)
-        && list.args.iter().any(|a| a.to_string().contains('/'))
+    if matches!(
+        func,
+        AggFn::Sum | AggFn::Avg | AggFn::SumDistinct | AggFn::AvgDistinct | AggFn::Variance(_)
+    ) && list.args.iter().any(|a| a.to_string().contains('/'))
     {
         return Err(refuse(
             "SELECT",
@@ -670,18 +659,14 @@ fn aggregate_call(e: &Expr, table: &TableRef<'_>) -> Result<Option<(AggFn, Funct
             format!("{upper}() of a division across shards could differ from one server in its last digit"),
         ));
     }
-    if matches!(list.duplicate_treatment, Some(DuplicateTreatment::Distinct))
-        && !matches!(func, AggFn::Min | AggFn::Max)
-    {
-        return Err(refuse(
-            "SELECT",
-            table,
-            format!("{upper}(DISTINCT …) is not supported (the shards cannot de-duplicate each other's values)"),
-        ));
-    }
+    let expressions = list
+        .args
+        .iter()
+        .all(|a| matches!(a, FunctionArg::Unnamed(FunctionArgExpr::Expr(_))));
     match list.args.as_slice() {
         [FunctionArg::Unnamed(FunctionArgExpr::Expr(_))] => {}
         [FunctionArg::Unnamed(FunctionArgExpr::Wildcard)] if func == AggFn::Count => {}
+        [_, _, ..] if func.takes_several() && expressions => {}
         _ => return Err(odd()),
     }
     Ok(Some((func, f.clone())))
@@ -1017,6 +1002,8 @@ struct ScatterBuilder<'a> {
     outputs: Vec<Aggregate>,
     names: Vec<String>,
     grouped: bool,
+    /// The shards send rows' values, not partial aggregates (see `aggregate_fn`).
+    raw: bool,
 }
 
 impl<'a> ScatterBuilder<'a> {
@@ -1093,6 +1080,7 @@ impl<'a> ScatterBuilder<'a> {
             outputs: Vec::new(),
             names: Vec::new(),
             grouped,
+            raw: false,
         })
     }
 
@@ -1243,7 +1231,7 @@ impl<'a> ScatterBuilder<'a> {
         }
     }
 
-    fn build(self) -> Result<Built, RouteError> {
+    fn build(mut self) -> Result<Built, RouteError> {
         // Refuse what cannot be merged before choosing a shape.
         let mut aggregates = false;
         for item in &self.items {
@@ -1272,6 +1260,7 @@ impl<'a> ScatterBuilder<'a> {
         }
         let (offset, limit) = self.limit()?;
         if aggregates || self.grouped {
+            self.raw = self.needs_raw_values()?;
             self.build_aggregate(offset, limit)
         } else if matches!(self.select.distinct, Some(Distinct::Distinct)) {
             self.build_distinct(offset, limit)
@@ -1596,18 +1585,43 @@ impl<'a> ScatterBuilder<'a> {
         }
     }
 
-    /// The output combining shard partials of an aggregate call.
-    fn aggregate_output(&mut self, func: AggFn, f: &Function) -> Aggregate {
-        match func {
-            AggFn::Count => Aggregate::Count(self.cols.expr(&renamed(f, "COUNT"))),
-            AggFn::Sum => Aggregate::Sum(self.cols.expr(&renamed(f, "SUM"))),
-            AggFn::Min => Aggregate::Min(self.cols.expr(&renamed(f, "MIN"))),
-            AggFn::Max => Aggregate::Max(self.cols.expr(&renamed(f, "MAX"))),
-            AggFn::Avg => Aggregate::Avg {
+    /// Whether an aggregate call of the statement needs the rows' values at the merge.
+    fn needs_raw_values(&self) -> Result<bool, RouteError> {
+        let mut exprs: Vec<&Expr> = self.items.iter().filter_map(|i| i.expr).collect();
+        exprs.extend(self.order_terms().iter().map(|t| &t.expr));
+        exprs.extend(&self.select.having);
+        let mut raw = false;
+        for e in exprs {
+            let _ = visit_expressions(e, |x| {
+                if let Ok(Some((func, _))) = aggregate_call(x, self.table) {
+                    raw |= func.needs_raw_values();
+                }
+                ControlFlow::<()>::Continue(())
+            });
+        }
+        Ok(raw)
+    }
+
+    /// The output computing an aggregate call: from shard partials, or from raw values.
+    fn aggregate_output(&mut self, func: AggFn, f: &Function) -> Result<Aggregate, RouteError> {
+        let partial = match func {
+            _ if self.raw => None,
+            AggFn::Count => Some(Aggregate::Count(self.cols.expr(&renamed(f, "COUNT")))),
+            AggFn::Sum => Some(Aggregate::Sum(self.cols.expr(&renamed(f, "SUM")))),
+            AggFn::Min => Some(Aggregate::Min(self.cols.expr(&renamed(f, "MIN")))),
+            AggFn::Max => Some(Aggregate::Max(self.cols.expr(&renamed(f, "MAX")))),
+            AggFn::Avg => Some(Aggregate::Avg {
                 sum: self.cols.expr(&renamed(f, "SUM")),
                 count: self.cols.expr(&renamed(f, "COUNT")),
-            },
+            }),
+            _ => None,
+        };
+        if let Some(agg) = partial {
+            return Ok(agg);
         }
+        let cols = &mut self.cols;
+        crate::aggregate_fn::output(func, f, self.raw, &mut |e| cols.expr(e))
+            .map_err(|what| self.refuse(format!("{what} is not supported across shards")))
     }
 
     /// The output computing `agg`, appended (hidden, after the visible ones) unless one does.
@@ -1630,12 +1644,12 @@ impl<'a> ScatterBuilder<'a> {
     /// The output for an expression: an aggregate call, or a group-level value.
     fn expr_output(&mut self, e: &Expr) -> Result<usize, RouteError> {
         if let Some((func, f)) = aggregate_call(e, self.table)? {
-            let agg = self.aggregate_output(func, &f);
+            let agg = self.aggregate_output(func, &f)?;
             return Ok(self.output(agg, strip(e).to_string()));
         }
         if scan(e, self.table)? {
             return Err(self.refuse(format!(
-                "`{e}` computes with an aggregate; only plain COUNT, SUM, MIN, MAX and AVG calls can be merged"
+                "`{e}` computes with an aggregate; only plain aggregate calls (COUNT, SUM, MIN, MAX, AVG, their DISTINCT forms, GROUP_CONCAT, BIT_*, STDDEV, VARIANCE) can be merged"
             )));
         }
         Ok(self.group_level_output(e))
@@ -1736,10 +1750,10 @@ impl<'a> ScatterBuilder<'a> {
                 continue;
             };
             let agg = match aggregate_call(expr, self.table)? {
-                Some((func, f)) => self.aggregate_output(func, &f),
+                Some((func, f)) => self.aggregate_output(func, &f)?,
                 None if scan(expr, self.table)? => {
                     return Err(self.refuse(format!(
-                        "`{expr}` computes with an aggregate; only plain COUNT, SUM, MIN, MAX and AVG calls can be merged"
+                        "`{expr}` computes with an aggregate; only plain aggregate calls (COUNT, SUM, MIN, MAX, AVG, their DISTINCT forms, GROUP_CONCAT, BIT_*, STDDEV, VARIANCE) can be merged"
                     )))
                 }
                 None => {
@@ -1827,7 +1841,21 @@ impl<'a> ScatterBuilder<'a> {
                 ));
             }
         }
-        let sql_tree = self.shard_statement(Some(&group_by), &merge_keys, None, false);
+        // Raw values: the shards do not group, only sort by the group columns.
+        let shard_group_by: &[usize] = if self.raw { &[] } else { &group_by };
+        let mut sql_tree = self.shard_statement(Some(shard_group_by), &merge_keys, None, false);
+        // A SELECT DISTINCT goes through a temporary table, whose fields describe computed
+        // columns differently (`YEAR(d)` is 5 long there, 4 in a plain SELECT): only plain
+        // columns may be shown from it.
+        let shown_plain = self.outputs.iter().all(|o| match o {
+            Aggregate::First(c) | Aggregate::Min(c) | Aggregate::Max(c) => {
+                self.plain_shard_column(*c)
+            }
+            _ => true,
+        });
+        if self.raw && shown_plain && crate::aggregate_fn::ignores_duplicates(&self.outputs) {
+            set_distinct(&mut sql_tree);
+        }
         let visible = self.visible_width();
         Ok(Built {
             sql_tree,
@@ -1848,6 +1876,29 @@ impl<'a> ScatterBuilder<'a> {
             width: self.cols.width,
             stars: self.cols.stars,
         })
+    }
+
+    /// Whether shard column `c` is a table column as it stands (a `*` column, or a name).
+    fn plain_shard_column(&self, c: usize) -> bool {
+        let mut stars = self.cols.stars.iter();
+        let mut at = 0;
+        for item in &self.cols.items {
+            let width = match item {
+                SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
+                    stars.next().map_or(1, |(_, columns)| columns.len())
+                }
+                _ => 1,
+            };
+            if (at..at + width).contains(&c) {
+                return match item {
+                    SelectItem::UnnamedExpr(e) => column_ref(e).is_some(),
+                    SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => true,
+                    _ => false,
+                };
+            }
+            at += width;
+        }
+        false
     }
 
     /// Whether the shards can compute `e` per group as it stands: no aggregate, no alias.
@@ -2064,6 +2115,15 @@ impl<'a> ScatterBuilder<'a> {
             limit_by: vec![],
         });
         Statement::Query(Box::new(query))
+    }
+}
+
+/// Makes the shard SELECT `sql_tree` a SELECT DISTINCT.
+fn set_distinct(sql_tree: &mut Statement) {
+    if let Statement::Query(q) = sql_tree {
+        if let SetExpr::Select(s) = q.body.as_mut() {
+            s.distinct = Some(Distinct::Distinct);
+        }
     }
 }
 

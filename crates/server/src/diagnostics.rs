@@ -45,6 +45,26 @@ impl Diagnostics {
         }
     }
 
+    /// Warnings the proxy's merge raised: `kept` (code, message) listed, `count` in all.
+    pub fn warnings(kept: &[(u16, String)], count: u64) -> Self {
+        let rows = kept
+            .iter()
+            .map(|(code, message)| {
+                let code = code.to_string();
+                Bytes::from(packets::text_row([
+                    Some(&b"Warning"[..]),
+                    Some(code.as_bytes()),
+                    Some(message.as_bytes()),
+                ]))
+            })
+            .collect();
+        Diagnostics {
+            rows,
+            count,
+            unknown: false,
+        }
+    }
+
     /// Conditions raised where the proxy could not read them.
     pub fn unknown(count: u64) -> Self {
         Diagnostics {

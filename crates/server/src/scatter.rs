@@ -12,8 +12,8 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use shardgate_backend::{BackendError, PooledConn, QueryHead};
 use shardgate_merge::{
-    Aggregate, BinaryRowEncoder, ColumnMeta, Filter, Limit, MemoryLimit, MergeError, MergeSort,
-    OrderedAggregate, Pipeline, Project, RowOperator, Sort, SortedDistinct,
+    Aggregate, AggregateSettings, BinaryRowEncoder, ColumnMeta, Filter, Limit, MemoryLimit,
+    MergeError, MergeSort, OrderedAggregate, Pipeline, Project, RowOperator, Sort, SortedDistinct,
 };
 use shardgate_protocol::packets;
 use shardgate_protocol::response::Finish;
@@ -202,12 +202,24 @@ fn build_output(
     metas: &[ColumnMeta],
     delivered: &[ColumnMeta],
     memory: MemoryLimit,
+    group_concat_max_len: u64,
 ) -> Result<Output, MergeError> {
     let merge = &plan.merge;
     let mut pipeline = Pipeline::default();
     let (columns, definitions): (Vec<ColumnMeta>, Vec<Vec<u8>>) = match &merge.aggregate {
         Some(spec) => {
-            let aggregate = OrderedAggregate::new(&spec.group_by, spec.outputs.clone(), metas)?;
+            let settings = AggregateSettings {
+                memory,
+                group_concat_max_len,
+                result_charset: result_charset(delivered),
+                materialized: !spec.group_by.is_empty() && !merge.sort.is_empty(),
+            };
+            let aggregate = OrderedAggregate::with_settings(
+                &spec.group_by,
+                spec.outputs.clone(),
+                metas,
+                settings,
+            )?;
             let out = aggregate.output_columns().to_vec();
             let mut definitions = Vec::with_capacity(out.len());
             for (i, (meta, output)) in out.iter().zip(&spec.outputs).enumerate() {
@@ -217,10 +229,14 @@ fn build_output(
                     Aggregate::First(c) => {
                         delivered[*c].rewrite_definition(&heads[*c], Some(name))?
                     }
-                    // MIN/MAX of a string column: described with the connection's collation.
+                    // MIN/MAX of a string column: described with the connection's collation;
+                    // NULL over no row (a raw column's NOT NULL does not hold for it).
                     Aggregate::Min(c) | Aggregate::Max(c) => {
                         let mut shown = *meta;
                         shown.charset = delivered[*c].charset;
+                        shown
+                            .flags
+                            .remove(shardgate_merge::ColumnFlags::NOT_NULL_FLAG);
                         shown.definition(name)
                     }
                     _ => meta.definition(name),
@@ -260,6 +276,38 @@ fn build_output(
     })
 }
 
+/// Whether the merge computes a STDDEV/VARIANCE.
+fn computes_variance(plan: &ScatterPlan) -> bool {
+    plan.merge.aggregate.as_ref().is_some_and(|a| {
+        a.outputs.iter().any(|o| {
+            matches!(
+                o,
+                Aggregate::Variance { .. } | Aggregate::VarianceParts { .. }
+            )
+        })
+    })
+}
+
+/// The binary protocol sends MariaDB's double whole, not rounded to the result's decimals: its
+/// last bits come from MariaDB's running computation in its row order, which the merge cannot
+/// reproduce (the text protocol's rounded digits it does).
+fn variance_in_binary() -> ClientError {
+    ClientError::new(
+        1235,
+        b"42000",
+        "STDDEV/VARIANCE across shards in a prepared statement is not supported: the binary protocol shows the last bits of MariaDB's double, which depend on its row order; run it as a text query",
+    )
+}
+
+/// The connection's result collation, as the shards' string columns carry it (utf8mb4_general_ci,
+/// the backends' default, when no column is a string).
+fn result_charset(delivered: &[ColumnMeta]) -> u16 {
+    delivered
+        .iter()
+        .find(|m| m.kind() == shardgate_merge::ValueKind::Bytes && m.charset != 63)
+        .map_or(45, |m| m.charset)
+}
+
 impl Session {
     /// Runs `plan` and streams the merged answer, as binary-protocol rows with `binary` (a
     /// prepared statement's execution). Inside a transaction in transaction_mode "multi" it
@@ -275,6 +323,9 @@ impl Session {
         let in_txn = self.in_transaction();
         if let Some(e) = self.unmergeable_session(plan) {
             return self.send_error(e).await;
+        }
+        if binary && computes_variance(plan) {
+            return self.send_error(variance_in_binary()).await;
         }
         if in_txn {
             for &shard in &plan.shards {
@@ -466,10 +517,15 @@ impl Session {
             max_rows: Some(settings.merge_max_rows),
             max_bytes: Some(settings.merge_max_bytes),
         };
-        let mut output = match build_output(plan, head, &metas, &delivered, memory) {
-            Ok(output) => output,
-            Err(e) => return self.send_error(merge_error(&e)).await,
-        };
+        let group_concat_max_len = self
+            .state
+            .var_number("group_concat_max_len")
+            .unwrap_or(1_048_576);
+        let mut output =
+            match build_output(plan, head, &metas, &delivered, memory, group_concat_max_len) {
+                Ok(output) => output,
+                Err(e) => return self.send_error(merge_error(&e)).await,
+            };
         if plan.merge.limit.is_none() {
             // sql_select_limit applies to the whole answer (each shard applied it to its part).
             if let Some(limit) = self.state.var_number("sql_select_limit") {
@@ -624,6 +680,15 @@ impl Session {
         pipeline.finish(&mut out).map_err(|e| merge_error(&e))?;
         sent += out.len() as u64;
         self.emit(&mut out, encoder).await?;
+        let (raised, count) = pipeline.warnings();
+        if count > 0 {
+            warnings.0 = warnings
+                .0
+                .saturating_add(u16::try_from(count).unwrap_or(u16::MAX));
+            let raised: Vec<(u16, String)> =
+                raised.into_iter().map(|w| (w.code, w.message)).collect();
+            warnings.1.extend(Diagnostics::warnings(&raised, count));
+        }
         Ok((warnings.0, warnings.1, sent))
     }
 
@@ -687,9 +752,7 @@ fn compared_columns(plan: &ScatterPlan, columns: usize) -> Vec<usize> {
         Some(spec) => {
             compared.extend(&spec.group_by);
             for output in &spec.outputs {
-                if let Aggregate::Min(c) | Aggregate::Max(c) = output {
-                    compared.push(*c);
-                }
+                compared.extend(output.compared_columns());
             }
             for key in &merge.sort {
                 if let Some(Aggregate::First(c) | Aggregate::Min(c) | Aggregate::Max(c)) =
@@ -714,18 +777,20 @@ impl Session {
                 format!("{why} is not supported for a statement across shards yet"),
             ))
         };
-        let has_avg = plan
-            .merge
-            .aggregate
-            .as_ref()
-            .is_some_and(|a| a.outputs.iter().any(|o| matches!(o, Aggregate::Avg { .. })));
-        if has_avg
+        let divides = plan.merge.aggregate.as_ref().is_some_and(|a| {
+            a.outputs
+                .iter()
+                .any(Aggregate::uses_div_precision_increment)
+        });
+        if divides
             && self
                 .state
                 .var_number("div_precision_increment")
                 .is_some_and(|n| n != 4)
         {
-            return refuse("AVG() with a div_precision_increment other than 4");
+            return refuse(
+                "AVG(), STDDEV() or VARIANCE() with a div_precision_increment other than 4",
+            );
         }
         let grouped = plan.merge.aggregate.is_some() || plan.merge.distinct;
         // Grouping shards send every group, with no LIMIT: the session's limit would cut them.

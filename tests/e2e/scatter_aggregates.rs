@@ -1,0 +1,133 @@
+//! Aggregates a scatter computes from the shards' raw values (issue #13): DISTINCT aggregates
+//! and GROUP_CONCAT under the merge's memory bound, and GROUP_CONCAT's `group_concat_max_len`
+//! cut with MariaDB's warning 1260. Their answers against one MariaDB are compared by the
+//! differential test (`differential/aggregates.sql`).
+
+use crate::common::{rows, server_error, TestEnv};
+use mysql_async::prelude::Queryable;
+
+/// 60 users on 3 shards: names `Name0` … `Name12` (every 7th NULL), scores 1..=60.
+async fn load_users(conn: &mut mysql_async::Conn) {
+    conn.query_drop("ALTER TABLE users ADD COLUMN score INT NULL")
+        .await
+        .unwrap();
+    let values: Vec<String> = (1..=60)
+        .map(|id| {
+            let name = if id % 7 == 0 {
+                "NULL".to_owned()
+            } else {
+                format!("'Name{}'", id % 13)
+            };
+            format!("({id}, 'user{id}@example.com', {name}, {id})")
+        })
+        .collect();
+    conn.query_drop(format!(
+        "INSERT INTO users (id, email, name, score) VALUES {}",
+        values.join(", ")
+    ))
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn distinct_values_stop_at_the_memory_bound() {
+    let env = TestEnv::start(3, 0).await;
+    let config = std::fs::read_to_string(&env.config_path)
+        .unwrap()
+        .replace("[server]\n", "[server]\nmerge_max_rows = 20\n");
+    let topology = shardgate_config::parse(&config, "bounded.toml").unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(shardgate_server::serve(
+        listener,
+        shardgate_server::Proxy::new(topology),
+        std::future::pending(),
+    ));
+    let mut conn = mysql_async::Conn::new(env.opts().tcp_port(port))
+        .await
+        .unwrap();
+    load_users(&mut conn).await;
+    // 13 distinct names fit under 20; 60 distinct ids do not, nor 60 concatenated rows.
+    assert_eq!(
+        rows(
+            &mut conn,
+            "SELECT COUNT(DISTINCT name), COUNT(*) FROM users"
+        )
+        .await,
+        vec![vec![Some("13".into()), Some("60".into())]]
+    );
+    for sql in [
+        "SELECT COUNT(DISTINCT id) FROM users",
+        "SELECT SUM(DISTINCT score) FROM users",
+        "SELECT GROUP_CONCAT(id ORDER BY id) FROM users",
+    ] {
+        let (code, state, msg) = server_error(conn.query_drop(sql).await);
+        assert_eq!((code, state.as_str()), (1038, "HY001"), "{sql}: {msg}");
+    }
+    // Grouped, one group is held at a time: each of 13 name groups fits.
+    let grouped = rows(
+        &mut conn,
+        "SELECT name, COUNT(DISTINCT id) FROM users WHERE name IS NOT NULL GROUP BY name ORDER BY name",
+    )
+    .await;
+    assert_eq!(grouped.len(), 13);
+    drop(conn);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_concat_is_cut_at_its_max_len_with_warning_1260() {
+    let env = TestEnv::start(3, 0).await;
+    let mut conn = env.connect().await;
+    load_users(&mut conn).await;
+    conn.query_drop("SET SESSION group_concat_max_len = 4")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(
+            &mut conn,
+            "SELECT GROUP_CONCAT(id ORDER BY id) FROM users WHERE id <= 4"
+        )
+        .await,
+        vec![vec![Some("1,2,".into())]]
+    );
+    assert_eq!(
+        rows(&mut conn, "SHOW WARNINGS").await,
+        vec![vec![
+            Some("Warning".into()),
+            Some("1260".into()),
+            Some("Row 3 was cut by GROUP_CONCAT()".into())
+        ]]
+    );
+    assert_eq!(
+        rows(
+            &mut conn,
+            "SELECT GROUP_CONCAT(id ORDER BY id) FROM users WHERE id <= 2"
+        )
+        .await,
+        vec![vec![Some("1,2".into())]]
+    );
+    assert_eq!(conn.get_warnings(), 0, "nothing cut, no warning");
+    drop(conn);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stddev_is_answered_as_text_and_refused_in_binary() {
+    let env = TestEnv::start(3, 0).await;
+    let mut conn = env.connect().await;
+    load_users(&mut conn).await;
+    // Scores 1..=60: the population deviation is sqrt(299.9166…), printed with 4 decimals.
+    assert_eq!(
+        rows(&mut conn, "SELECT STD(score), VAR_SAMP(score) FROM users").await,
+        vec![vec![Some("17.3181".into()), Some("305.0000".into())]]
+    );
+    // The binary protocol would show the double's last bits, MariaDB's row order's.
+    let (code, _, msg) = server_error(
+        conn.exec_first::<String, _, _>("SELECT STD(score) FROM users WHERE id > ?", (0,))
+            .await,
+    );
+    assert_eq!(code, 1235, "{msg}");
+    drop(conn);
+    env.stop().await;
+}
