@@ -23,6 +23,7 @@ pub mod listener;
 mod login_limits;
 mod lookup_maintenance;
 mod lookup_table;
+mod lookup_update;
 mod lookups;
 mod multi;
 mod pins;

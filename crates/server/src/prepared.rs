@@ -283,7 +283,7 @@ impl Session {
         let Ok(sql) = std::str::from_utf8(&text) else {
             return self.send_error(crate::errors::not_utf8_rewrite()).await;
         };
-        let plan = match plan_sql(sql, &runtime.topology, self.syntax) {
+        let plan = match crate::schema_loader::plan_with_schema(runtime, sql, self.syntax).await {
             Ok(plan) => plan,
             Err(RouteError::InsertNeedsIds(ids)) => {
                 return self.insert_with_ids(&ids, sql, &execution.sql, true).await

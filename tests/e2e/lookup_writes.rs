@@ -1,0 +1,167 @@
+//! Writes to a table with lookups that the proxy once refused (issue #14): an INSERT leaving
+//! the lookup column to its default, and an UPDATE of the column whose WHERE clause does not
+//! name its rows by shard key. `users.email` has a unique lookup (`lookups::start`); a read by
+//! email goes only where the lookup says (a value missing from the lookup finds no row), so a
+//! read that finds its row proves the lookup row was written.
+
+use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
+
+use crate::common::{server_error, TestEnv};
+
+async fn ids_by_email(conn: &mut Conn, email: &str) -> Vec<i64> {
+    conn.exec("SELECT id FROM users WHERE email = ? ORDER BY id", (email,))
+        .await
+        .unwrap_or_else(|e| panic!("{email}: {e}"))
+}
+
+async fn verify(env: &TestEnv) -> shardgate_server::LookupReport {
+    let runtime = env.proxy.runtime();
+    shardgate_server::verify_lookups(&runtime, "users", false, 100)
+        .await
+        .expect("verify")
+        .remove(0)
+}
+
+/// `n` ids on `n` different shards, then one more id on the first id's shard.
+fn ids_on_shards(env: &TestEnv, n: usize) -> (Vec<i64>, i64) {
+    let mut ids: Vec<i64> = Vec::new();
+    for id in 1..1000 {
+        let shard = env.shard_of("users", i128::from(id));
+        if ids.len() < n && ids.iter().all(|i| env.shard_of("users", i128::from(*i)) != shard) {
+            ids.push(id);
+        }
+    }
+    let first = env.shard_of("users", i128::from(ids[0]));
+    let again = (1000..2000)
+        .find(|id| env.shard_of("users", i128::from(*id)) == first)
+        .expect("another id on the first shard");
+    (ids, again)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_insert_leaving_out_the_email_takes_its_default() {
+    let env = crate::lookups::start(3).await;
+    let mut conn = env.connect().await;
+    let (ids, _) = ids_on_shards(&env, 3);
+    let (a, b, c) = (ids[0], ids[1], ids[2]);
+    // Through the proxy: every shard, and the schema cache forgets the table.
+    conn.query_drop("ALTER TABLE users MODIFY email VARCHAR(255) DEFAULT 'it''s@x'")
+        .await
+        .unwrap();
+    conn.query_drop(format!("INSERT INTO users (id, name) VALUES ({a}, 'A')"))
+        .await
+        .unwrap();
+    assert_eq!(ids_by_email(&mut conn, "it's@x").await, [a]);
+    // A unique default holds for one row: the second, on another shard, is MariaDB's 1062.
+    let (code, state, message) = server_error(
+        conn.query_drop(format!("INSERT INTO users SET id = {b}, name = 'B'"))
+            .await,
+    );
+    assert_eq!((code, state.as_str()), (1062, "23000"), "{message}");
+    // Prepared: each execution runs as text, its default written in.
+    let (code, _, _) = server_error(
+        conn.exec_drop("INSERT INTO users (id, name) VALUES (?, ?)", (c, "C"))
+            .await,
+    );
+    assert_eq!(code, 1062);
+    // A NULL default writes no lookup row; the row is simply not found by email.
+    conn.query_drop("ALTER TABLE users MODIFY email VARCHAR(255) DEFAULT NULL")
+        .await
+        .unwrap();
+    conn.exec_drop("INSERT INTO users (id, name) VALUES (?, ?)", (b, "B"))
+        .await
+        .unwrap();
+    // A default computed for each row cannot be written first: refused, naming it.
+    conn.query_drop("ALTER TABLE users MODIFY email VARCHAR(255) DEFAULT (uuid())")
+        .await
+        .unwrap();
+    let (code, _, message) = server_error(
+        conn.query_drop(format!("INSERT INTO users (id, name) VALUES ({c}, 'C')"))
+            .await,
+    );
+    assert_eq!(code, 1235, "{message}");
+    assert!(message.contains("uuid()") && message.contains("email"), "{message}");
+    // The refused rows' lookup rows stay behind, stale; no row is missing.
+    let report = verify(&env).await;
+    assert_eq!((report.missing, report.stale), (0, 2), "{report:?}");
+    conn.disconnect().await.unwrap();
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_by_another_column_writes_the_lookup_rows_first() {
+    let env = crate::lookups::start(3).await;
+    let mut conn = env.connect().await;
+    let (ids, a2) = ids_on_shards(&env, 3);
+    let (a, b, c) = (ids[0], ids[1], ids[2]);
+    conn.query_drop(format!(
+        "INSERT INTO users (id, email, name) VALUES ({a}, 'a@x', 'one'), ({b}, 'b@x', 'two'), ({c}, 'c@x', 'two')"
+    ))
+    .await
+    .unwrap();
+
+    conn.query_drop("UPDATE users SET email = 'new-a@x' WHERE name = 'one'")
+        .await
+        .unwrap();
+    assert_eq!(conn.affected_rows(), 1);
+    assert_eq!(ids_by_email(&mut conn, "new-a@x").await, [a]);
+    // By the lookup column itself.
+    conn.query_drop("UPDATE users SET email = 'b2@x' WHERE email = 'b@x'")
+        .await
+        .unwrap();
+    assert_eq!(ids_by_email(&mut conn, "b2@x").await, [b]);
+    // One unique value for two rows: 1062, and neither row changed.
+    let (code, state, message) = server_error(
+        conn.query_drop("UPDATE users SET email = 'dup@x' WHERE name = 'two'")
+            .await,
+    );
+    assert_eq!((code, state.as_str()), (1062, "23000"), "{message}");
+    assert!(message.contains("'dup@x'"), "{message}");
+    assert_eq!(ids_by_email(&mut conn, "c@x").await, [c]);
+    // A value another row holds.
+    let (code, _, _) = server_error(
+        conn.query_drop("UPDATE users SET email = 'c@x' WHERE name = 'one'")
+            .await,
+    );
+    assert_eq!(code, 1062);
+    // No row matches: nothing written, 0 rows.
+    conn.query_drop("UPDATE users SET email = 'none@x' WHERE name = 'nobody'")
+        .await
+        .unwrap();
+    assert_eq!(conn.affected_rows(), 0);
+    // Prepared, the WHERE clause a parameter too.
+    conn.exec_drop(
+        "UPDATE users SET email = ? WHERE name = ?",
+        ("p@x", "one"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ids_by_email(&mut conn, "p@x").await, [a]);
+    // Inside the client's transaction (on one shard: `id IN` two ids of it, one row there).
+    conn.query_drop("BEGIN").await.unwrap();
+    conn.query_drop(format!(
+        "UPDATE users SET email = 't@x' WHERE id IN ({a}, {a2})"
+    ))
+    .await
+    .unwrap();
+    conn.query_drop("COMMIT").await.unwrap();
+    assert_eq!(ids_by_email(&mut conn, "t@x").await, [a]);
+    conn.query_drop("BEGIN").await.unwrap();
+    conn.query_drop(format!(
+        "UPDATE users SET email = 'r@x' WHERE id IN ({a}, {a2}) AND name = 'one'"
+    ))
+    .await
+    .unwrap();
+    conn.query_drop("ROLLBACK").await.unwrap();
+    assert_eq!(ids_by_email(&mut conn, "t@x").await, [a]);
+    assert!(ids_by_email(&mut conn, "r@x").await.is_empty());
+    // Every row is reachable; the old values' rows are stale.
+    let report = verify(&env).await;
+    assert_eq!(report.missing, 0, "{report:?}");
+    for (id, email) in [(a, "t@x"), (b, "b2@x"), (c, "c@x")] {
+        assert_eq!(ids_by_email(&mut conn, email).await, [id], "{email}");
+    }
+    conn.disconnect().await.unwrap();
+    env.stop().await;
+}
