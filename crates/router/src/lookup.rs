@@ -807,10 +807,12 @@ shard_key = "id"
 
     #[test]
     fn updates_not_naming_their_rows_lock_them_first() {
-        let locate = located("UPDATE users SET email = 'n', name = 'x' WHERE name = 'o' ORDER BY id LIMIT 3;").unwrap();
+        let locate =
+            located("UPDATE users SET email = 'n', name = 'x' WHERE name = 'o' ORDER BY id;")
+                .unwrap();
         assert_eq!(
             locate.select,
-            "SELECT `id` FROM users WHERE name = 'o' ORDER BY id LIMIT 3 FOR UPDATE"
+            "SELECT `id` FROM users WHERE name = 'o' ORDER BY id FOR UPDATE"
         );
         assert_eq!(locate.values.len(), 1);
         assert_eq!(locate.values[0].1, "'n'");
