@@ -165,3 +165,79 @@ async fn an_update_by_another_column_writes_the_lookup_rows_first() {
     conn.disconnect().await.unwrap();
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_insert_select_inserts_its_rows_with_their_lookup_rows() {
+    // A small merge bound: the proxy holds the SELECT's rows itself.
+    let env = TestEnv::start_rendered(3, 0, |sandbox, listen| {
+        crate::lookups::render(&sandbox.config_toml(listen))
+            .replacen("[server]\n", "[server]\nmerge_max_rows = 4\n", 1)
+    })
+    .await;
+    shardgate_server::init_lookups(&env.proxy.runtime(), "users")
+        .await
+        .expect("lookup init");
+    let mut conn = env.connect().await;
+    let (ids, _) = ids_on_shards(&env, 3);
+    let (a, b, c) = (ids[0], ids[1], ids[2]);
+    conn.query_drop(format!(
+        "INSERT INTO users (id, email, name) VALUES ({a}, 'a@x', 'A'), ({b}, 'b@x', 'B'), ({c}, NULL, 'C')"
+    ))
+    .await
+    .unwrap();
+    // Rows from every shard, to other shards: each found by its new email.
+    conn.query_drop(format!(
+        "INSERT INTO users (id, email, name) SELECT id + 1000, CONCAT('copy-', email), name FROM users WHERE id IN ({a}, {b}, {c})"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(conn.affected_rows(), 3);
+    assert_eq!(ids_by_email(&mut conn, "copy-a@x").await, [a + 1000]);
+    assert_eq!(ids_by_email(&mut conn, "copy-b@x").await, [b + 1000]);
+    let names: Vec<(i64, Option<String>, String)> = conn
+        .query(format!(
+            "SELECT id, email, name FROM users WHERE id = {}",
+            c + 1000
+        ))
+        .await
+        .unwrap();
+    assert_eq!(names, [(c + 1000, None, "C".to_owned())]);
+    // A unique value already held: 1062, nothing inserted.
+    let (code, _, message) = server_error(
+        conn.query_drop(format!(
+            "INSERT INTO users (id, email, name) SELECT id + 2000, email, name FROM users WHERE id = {a}"
+        ))
+        .await,
+    );
+    assert_eq!(code, 1062, "{message}");
+    // No row: nothing to insert.
+    conn.query_drop("INSERT INTO users (id, email) SELECT id, email FROM users WHERE id = -5")
+        .await
+        .unwrap();
+    assert_eq!(conn.affected_rows(), 0);
+    // Prepared, a parameter in its SELECT.
+    conn.exec_drop(
+        "INSERT INTO users (id, email, name) SELECT id + 3000, CONCAT('p-', email), name FROM users WHERE id = ?",
+        (b,),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ids_by_email(&mut conn, "p-b@x").await, [b + 3000]);
+    // More rows than merge_max_rows: 1038. A merge the proxy would have to do: 1235.
+    let (code, _, message) = server_error(
+        conn.query_drop("INSERT INTO users (id, name) SELECT id + 5000, name FROM users")
+            .await,
+    );
+    assert_eq!(code, 1038, "{message}");
+    let (code, _, message) = server_error(
+        conn.query_drop(
+            "INSERT INTO users (id, name) SELECT id + 5000, name FROM users ORDER BY id LIMIT 2",
+        )
+        .await,
+    );
+    assert_eq!(code, 1235, "{message}");
+    let report = verify(&env).await;
+    assert_eq!(report.missing, 0, "{report:?}");
+    conn.disconnect().await.unwrap();
+    env.stop().await;
+}

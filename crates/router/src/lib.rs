@@ -12,6 +12,7 @@ mod join_columns;
 mod last_insert_id;
 pub mod lex;
 mod load_data;
+mod insert_select;
 mod lookup;
 mod placement;
 mod plan;
@@ -44,6 +45,7 @@ pub use error::RouteError;
 pub use last_insert_id::{
     fails_before_rows, inserts_one_row, reads_last_insert_id, set_last_insert_id,
 };
+pub use insert_select::InsertFromSelect;
 pub use lookup::{LookupEntry, LookupPlan, LookupRead, LookupWrite, RowsToLocate};
 pub use plan::{DeferredRoute, Plan, Route, SessionVar, StatementKind, TxnCommand};
 pub use plan_cache::{templatize, PlanCache};

@@ -15,6 +15,7 @@ mod handshakes;
 mod held_state;
 mod hotspots;
 mod id_blocks;
+mod insert_select;
 mod ids;
 mod instruments;
 mod key_owners;

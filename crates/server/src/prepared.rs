@@ -88,7 +88,7 @@ impl Session {
             // plans the statement with its values.
             Err(_) if !interpolate::placeholders(arg, false).is_empty() => None,
             // Ids from the table's sequence: each execution runs as text with them written in.
-            Err(RouteError::InsertNeedsIds(_)) => None,
+            Err(RouteError::InsertNeedsIds(_) | RouteError::InsertFromSelect(_)) => None,
             Err(e @ RouteError::NotSupported(_)) => return self.refused(&runtime, arg, e).await,
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };
@@ -287,6 +287,9 @@ impl Session {
             Ok(plan) => plan,
             Err(RouteError::InsertNeedsIds(ids)) => {
                 return self.insert_with_ids(&ids, sql, &execution.sql, true).await
+            }
+            Err(RouteError::InsertFromSelect(request)) => {
+                return Box::pin(self.insert_from_select(runtime, &request)).await
             }
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };

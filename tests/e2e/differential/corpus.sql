@@ -537,6 +537,7 @@ SELECT id FROM users WHERE id = 1 AND nosuch = 2
 @dml=users @found_rows UPDATE users SET email = 'seven@x.test' WHERE id IN (5000007, 5000099)
 @dml=users INSERT INTO users (id, name) VALUES (5000041, 'no email'), (5000042, 'none either')
 @dml=users INSERT INTO users SET id = 5000043, name = 'set, no email'
+@dml=users INSERT INTO users (id, email, name) SELECT id + 7000000, CONCAT('copy-', email), name FROM users WHERE id IN (1, 2, 3, 4, 5)
 
 -- ===== Reads after the writes =====
 SELECT COUNT(*), SUM(score), SUM(balance), SUM(ratio) FROM users
@@ -553,6 +554,8 @@ SELECT COUNT(*), SUM(score), SUM(balance), SUM(ratio) FROM users
 @dml=notes INSERT INTO notes (body) VALUES ('two'), ('three'), ('four'), ('five'), ('six'), ('seven')
 @dml=notes INSERT INTO notes (id, body) VALUES (NULL, 'null'), (0, 'zero'), (DEFAULT, 'default')
 @dml=notes INSERT INTO notes SET body = 'set'
+@dml=notes INSERT INTO notes (body) SELECT 'from a select'
+@dml=notes INSERT INTO notes (body) SELECT name FROM users WHERE id = 1
 @dml=notes REPLACE INTO notes (body) VALUES ('replace')
 @dml=notes INSERT INTO notes (body) VALUES ('upsert') ON DUPLICATE KEY UPDATE body = 'upserted'
 @script INSERT INTO notes (body) VALUES ('a'), ('b'); SELECT LAST_INSERT_ID(); SELECT id, body FROM notes WHERE body IN ('a', 'b') ORDER BY id
