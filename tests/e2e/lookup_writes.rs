@@ -28,7 +28,11 @@ fn ids_on_shards(env: &TestEnv, n: usize) -> (Vec<i64>, i64) {
     let mut ids: Vec<i64> = Vec::new();
     for id in 1..1000 {
         let shard = env.shard_of("users", i128::from(id));
-        if ids.len() < n && ids.iter().all(|i| env.shard_of("users", i128::from(*i)) != shard) {
+        if ids.len() < n
+            && ids
+                .iter()
+                .all(|i| env.shard_of("users", i128::from(*i)) != shard)
+        {
             ids.push(id);
         }
     }
@@ -81,7 +85,10 @@ async fn an_insert_leaving_out_the_email_takes_its_default() {
             .await,
     );
     assert_eq!(code, 1235, "{message}");
-    assert!(message.contains("uuid()") && message.contains("email"), "{message}");
+    assert!(
+        message.contains("uuid()") && message.contains("email"),
+        "{message}"
+    );
     // The refused rows' lookup rows stay behind, stale; no row is missing.
     let report = verify(&env).await;
     assert_eq!((report.missing, report.stale), (0, 2), "{report:?}");
@@ -131,12 +138,9 @@ async fn an_update_by_another_column_writes_the_lookup_rows_first() {
         .unwrap();
     assert_eq!(conn.affected_rows(), 0);
     // Prepared, the WHERE clause a parameter too.
-    conn.exec_drop(
-        "UPDATE users SET email = ? WHERE name = ?",
-        ("p@x", "one"),
-    )
-    .await
-    .unwrap();
+    conn.exec_drop("UPDATE users SET email = ? WHERE name = ?", ("p@x", "one"))
+        .await
+        .unwrap();
     assert_eq!(ids_by_email(&mut conn, "p@x").await, [a]);
     // Inside the client's transaction (on one shard: `id IN` two ids of it, one row there).
     conn.query_drop("BEGIN").await.unwrap();
@@ -170,8 +174,11 @@ async fn an_update_by_another_column_writes_the_lookup_rows_first() {
 async fn an_insert_select_inserts_its_rows_with_their_lookup_rows() {
     // A small merge bound: the proxy holds the SELECT's rows itself.
     let env = TestEnv::start_rendered(3, 0, |sandbox, listen| {
-        crate::lookups::render(&sandbox.config_toml(listen))
-            .replacen("[server]\n", "[server]\nmerge_max_rows = 4\n", 1)
+        crate::lookups::render(&sandbox.config_toml(listen)).replacen(
+            "[server]\n",
+            "[server]\nmerge_max_rows = 4\n",
+            1,
+        )
     })
     .await;
     shardgate_server::init_lookups(&env.proxy.runtime(), "users")

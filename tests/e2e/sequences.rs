@@ -482,7 +482,11 @@ async fn insert_select_without_ids_gets_generated_ids() {
     conn.query_drop("INSERT INTO staging VALUES ('s1'), ('s2'), ('it''s'), (NULL)")
         .await
         .unwrap();
-    let first = insert(&mut conn, "INSERT INTO users (name) SELECT name FROM staging").await;
+    let first = insert(
+        &mut conn,
+        "INSERT INTO users (name) SELECT name FROM staging",
+    )
+    .await;
     assert_eq!(conn.affected_rows(), 4);
     assert!(first > 0);
     assert_eq!(last_insert_id(&mut conn).await, first);
@@ -495,7 +499,12 @@ async fn insert_select_without_ids_gets_generated_ids() {
     names.sort();
     assert_eq!(
         names,
-        [None, Some("it's".into()), Some("s1".into()), Some("s2".into())]
+        [
+            None,
+            Some("it's".into()),
+            Some("s1".into()),
+            Some("s2".into())
+        ]
     );
     // ON DUPLICATE KEY UPDATE with it stays refused, saying why.
     let (code, state, message) = server_error(

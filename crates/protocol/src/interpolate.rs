@@ -137,7 +137,10 @@ fn is_number_text(b: &[u8]) -> bool {
         None => (b, None),
     };
     let exponent_ok = exponent.is_none_or(|e| {
-        let e = e.strip_prefix(b"-").or_else(|| e.strip_prefix(b"+")).unwrap_or(e);
+        let e = e
+            .strip_prefix(b"-")
+            .or_else(|| e.strip_prefix(b"+"))
+            .unwrap_or(e);
         !e.is_empty() && e.iter().all(u8::is_ascii_digit)
     });
     is_decimal_text(mantissa) && exponent_ok
@@ -202,7 +205,8 @@ mod tests {
 
     #[test]
     fn cells_become_literals_of_the_same_value() {
-        let cell = |c: Option<&[u8]>, numeric| String::from_utf8(cell_literal(c, numeric, false)).unwrap();
+        let cell =
+            |c: Option<&[u8]>, numeric| String::from_utf8(cell_literal(c, numeric, false)).unwrap();
         assert_eq!(cell(None, false), "NULL");
         assert_eq!(cell(Some(b"-12.50"), true), "-12.50");
         assert_eq!(cell(Some(b"1.5e-7"), true), "1.5e-7");

@@ -84,8 +84,8 @@ impl Session {
             rows: runtime.topology.server.merge_max_rows,
             bytes: runtime.topology.server.merge_max_bytes,
         };
-        let no_backslash_escapes = (self.syntax.sql_mode)
-            .contains(shardgate_router::SqlMode::NO_BACKSLASH_ESCAPES);
+        let no_backslash_escapes =
+            (self.syntax.sql_mode).contains(shardgate_router::SqlMode::NO_BACKSLASH_ESCAPES);
         let mut rows = Vec::new();
         for (shard, sql) in parts {
             let read = if self.in_transaction() {
@@ -97,9 +97,14 @@ impl Session {
                     .lend_conn(runtime, shard)
                     .await
                     .map_err(|e| ClientError::from(&e))?;
-                let read =
-                    read_rows(&mut lent.conn, &sql, request, &mut bound, no_backslash_escapes)
-                        .await;
+                let read = read_rows(
+                    &mut lent.conn,
+                    &sql,
+                    request,
+                    &mut bound,
+                    no_backslash_escapes,
+                )
+                .await;
                 self.give_back_lent(shard, lent);
                 read
             };

@@ -271,7 +271,10 @@ impl Session {
             return Box::pin(self.execute(runtime, &plain, text, binary)).await;
         }
         // The session's own connections look at rows held by other keys (`lend_conn`).
-        let mut lock = match self.lock_lookup_rows(runtime, rule, &entries, &mut []).await {
+        let mut lock = match self
+            .lock_lookup_rows(runtime, rule, &entries, &mut [])
+            .await
+        {
             Ok(lock) => lock,
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };
@@ -298,7 +301,10 @@ async fn locked_keys(
             limit,
         });
     }
-    Ok(rows.into_iter().filter_map(|mut r| r.pop().flatten()).collect())
+    Ok(rows
+        .into_iter()
+        .filter_map(|mut r| r.pop().flatten())
+        .collect())
 }
 
 /// One lookup row per key and value; a unique value for more than one row is a duplicate.

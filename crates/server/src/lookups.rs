@@ -172,7 +172,10 @@ impl Session {
         if write.entries.is_empty() {
             return Box::pin(self.execute(runtime, plan, text, binary)).await;
         }
-        let mut lock = match self.lock_lookup_rows(runtime, rule, &write.entries, &mut []).await {
+        let mut lock = match self
+            .lock_lookup_rows(runtime, rule, &write.entries, &mut [])
+            .await
+        {
             Ok(lock) => lock,
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };
@@ -197,15 +200,14 @@ impl Session {
     ) -> Result<PooledConn, LookupError> {
         let topology = &runtime.topology;
         let mut conn = self.checkout(runtime, topology.default_shard).await?;
-        let mut tables: Vec<&str> = entries
-            .iter()
-            .map(|e| e.lookup.table.as_str())
-            .collect();
+        let mut tables: Vec<&str> = entries.iter().map(|e| e.lookup.table.as_str()).collect();
         tables.sort_unstable();
         tables.dedup();
         for table in &tables {
-            let of_table: Vec<&LookupEntry> =
-                entries.iter().filter(|e| e.lookup.table == *table).collect();
+            let of_table: Vec<&LookupEntry> = entries
+                .iter()
+                .filter(|e| e.lookup.table == *table)
+                .collect();
             let rows: Vec<String> = of_table
                 .iter()
                 .map(|e| format!("({}, {})", e.value, e.key))
@@ -259,11 +261,7 @@ impl Session {
                 let Some(holder) = row[0].as_deref() else {
                     continue;
                 };
-                if is_true(&row[2])
-                    || self
-                        .holds_value(runtime, rule, entry, holder, held)
-                        .await?
-                {
+                if is_true(&row[2]) || self.holds_value(runtime, rule, entry, holder, held).await? {
                     let _ = run_ok(&mut conn, "ROLLBACK", "", &rule.name).await;
                     return Err(LookupError::Duplicate {
                         value: unquoted(&entry.value),
