@@ -166,6 +166,24 @@ async fn an_update_by_another_column_writes_the_lookup_rows_first() {
     for (id, email) in [(a, "t@x"), (b, "b2@x"), (c, "c@x")] {
         assert_eq!(ids_by_email(&mut conn, email).await, [id], "{email}");
     }
+    // The repair removes the stale rows, and takes no row's own.
+    let runtime = env.proxy.runtime();
+    shardgate_server::verify_lookups(&runtime, "users", true, 100)
+        .await
+        .expect("repair");
+    let report = verify(&env).await;
+    assert_eq!((report.missing, report.stale), (0, 0), "{report:?}");
+    assert_eq!(ids_by_email(&mut conn, "t@x").await, [a]);
+    // UPDATE IGNORE: the parser took IGNORE for the table (and ran it on the default shard
+    // alone, the lookup unwritten); refused instead.
+    let (code, _, message) = server_error(
+        conn.query_drop(format!(
+            "UPDATE IGNORE users SET email = 'i@x' WHERE id = {b}"
+        ))
+        .await,
+    );
+    assert_eq!(code, 1235, "{message}");
+    assert!(message.contains("IGNORE"), "{message}");
     conn.disconnect().await.unwrap();
     env.stop().await;
 }

@@ -34,6 +34,7 @@ mod star;
 mod statement_traits;
 mod syntax;
 mod text;
+mod update_modifiers;
 pub mod utf8;
 
 pub use administrative::{Kill, KillTarget};
