@@ -266,3 +266,61 @@ async fn an_insert_select_inserts_its_rows_with_their_lookup_rows() {
     conn.disconnect().await.unwrap();
     env.stop().await;
 }
+
+/// transaction_mode "multi": a located UPDATE over every shard inside the client's
+/// transaction locks and changes the rows in it; a rollback leaves only stale lookup rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_by_another_column_inside_a_multi_shard_transaction() {
+    let env = TestEnv::start_rendered(3, 0, |sandbox, listen| {
+        crate::lookups::render(&sandbox.config_toml(listen)).replacen(
+            "[server]\n",
+            "[server]\ntransaction_mode = \"multi\"\n",
+            1,
+        )
+    })
+    .await;
+    shardgate_server::init_lookups(&env.proxy.runtime(), "users")
+        .await
+        .expect("lookup init");
+    let mut conn = env.connect().await;
+    let (ids, _) = ids_on_shards(&env, 3);
+    let (a, b, c) = (ids[0], ids[1], ids[2]);
+    conn.query_drop(format!(
+        "INSERT INTO users (id, email, name) VALUES ({a}, 'a@x', 'one'), ({b}, 'b@x', 'two'), ({c}, 'c@x', 'three')"
+    ))
+    .await
+    .unwrap();
+    conn.query_drop("BEGIN").await.unwrap();
+    conn.query_drop("UPDATE users SET email = 'one@x' WHERE name = 'one'")
+        .await
+        .unwrap();
+    assert_eq!(conn.affected_rows(), 1);
+    // The transaction sees its change; a second one over every shard.
+    let seen: Vec<i64> = conn
+        .query("SELECT id FROM users WHERE email = 'one@x'")
+        .await
+        .unwrap();
+    assert_eq!(seen, [a]);
+    let (code, _, message) = server_error(
+        conn.query_drop("UPDATE users SET email = 'many@x' WHERE name <> 'one'")
+            .await,
+    );
+    assert_eq!(code, 1062, "{message}");
+    conn.query_drop("UPDATE users SET email = 'three@x' WHERE name = 'three'")
+        .await
+        .unwrap();
+    conn.query_drop("COMMIT").await.unwrap();
+    assert_eq!(ids_by_email(&mut conn, "one@x").await, [a]);
+    assert_eq!(ids_by_email(&mut conn, "three@x").await, [c]);
+    conn.query_drop("BEGIN").await.unwrap();
+    conn.query_drop("UPDATE users SET email = 'gone@x' WHERE name = 'two'")
+        .await
+        .unwrap();
+    conn.query_drop("ROLLBACK").await.unwrap();
+    assert_eq!(ids_by_email(&mut conn, "b@x").await, [b]);
+    assert!(ids_by_email(&mut conn, "gone@x").await.is_empty());
+    let report = verify(&env).await;
+    assert_eq!(report.missing, 0, "{report:?}");
+    conn.disconnect().await.unwrap();
+    env.stop().await;
+}
