@@ -324,3 +324,54 @@ async fn an_update_by_another_column_inside_a_multi_shard_transaction() {
     conn.disconnect().await.unwrap();
     env.stop().await;
 }
+
+/// Figures for the README, not a check: UPDATEs of the email naming the row by id against
+/// naming it by another column (`name`, indexed, or an expression of it, scanned), on 3
+/// shards. `cargo test --test e2e lookup_writes::update_rates -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn update_rates() {
+    const ROWS: i64 = 30;
+    const ROUNDS: i64 = 300;
+    let env = crate::lookups::start(3).await;
+    let mut conn = env.connect().await;
+    conn.query_drop("ALTER TABLE users ADD KEY by_name (name)")
+        .await
+        .unwrap();
+    for id in 1..=ROWS {
+        conn.query_drop(format!(
+            "INSERT INTO users (id, email, name, created_at) VALUES ({id}, 'u{id}@x', 'n{id}', NOW())"
+        ))
+        .await
+        .unwrap();
+    }
+    let forms: [(&str, fn(i64, i64) -> String); 3] = [
+        ("by id", |id, round| {
+            format!("UPDATE users SET email = 'r{round}-{id}@x' WHERE id = {id}")
+        }),
+        ("by name (indexed)", |id, round| {
+            format!("UPDATE users SET email = 's{round}-{id}@x' WHERE name = 'n{id}'")
+        }),
+        ("by an expression of name (a full scan)", |id, round| {
+            format!("UPDATE users SET email = 't{round}-{id}@x' WHERE CONCAT(name, '') = 'n{id}'")
+        }),
+    ];
+    // The second pass is reported: the first warms the pools and the schema cache.
+    for (pass, (label, sql)) in forms.iter().chain(forms.iter()).enumerate() {
+        let started = std::time::Instant::now();
+        for round in 0..ROUNDS {
+            let id = 1 + round % ROWS;
+            conn.query_drop(sql(id, round)).await.unwrap();
+        }
+        let elapsed = started.elapsed();
+        if pass < forms.len() {
+            continue;
+        }
+        println!(
+            "UPDATE of the email {label}: {ROUNDS} in {elapsed:.2?}, {:.0}/s",
+            ROUNDS as f64 / elapsed.as_secs_f64()
+        );
+    }
+    conn.disconnect().await.unwrap();
+    env.stop().await;
+}
