@@ -142,6 +142,15 @@ async fn an_update_by_another_column_writes_the_lookup_rows_first() {
         .await
         .unwrap();
     assert_eq!(ids_by_email(&mut conn, "p@x").await, [a]);
+    // LAST_INSERT_ID(expr) in it sets the session's value, as on MariaDB.
+    conn.query_drop(
+        "UPDATE users SET email = 'l@x', name = IF(LAST_INSERT_ID(77), name, name) WHERE name = 'one'",
+    )
+    .await
+    .unwrap();
+    let id: Option<u64> = conn.query_first("SELECT LAST_INSERT_ID()").await.unwrap();
+    assert_eq!(id, Some(77));
+    assert_eq!(ids_by_email(&mut conn, "l@x").await, [a]);
     // Inside the client's transaction (on one shard: `id IN` two ids of it, one row there).
     conn.query_drop("BEGIN").await.unwrap();
     conn.query_drop(format!(

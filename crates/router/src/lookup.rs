@@ -594,20 +594,42 @@ fn locking_select(
     let TableFactor::Table { alias, .. } = &u.table.relation else {
         return None;
     };
-    let end = offsets.at(u.assignments.last()?.span().end)?;
-    let rest = offsets
-        .text(end..sql.len())?
-        .trim()
-        .trim_end_matches(';')
-        .trim_end();
-    let starts_clause = |word: &str| {
-        rest.get(..word.len())
-            .is_some_and(|w| w.eq_ignore_ascii_case(word))
-            && !rest[word.len()..].starts_with(|c: char| c.is_alphanumeric() || c == '_')
+    // The first clause after the SET list starts with its keyword, just before its first
+    // expression (the SET list's own end is not used: an expression's span may stop short of
+    // a closing parenthesis).
+    let first = match (&u.selection, u.order_by.first(), &u.limit) {
+        (Some(e), _, _) => Some((e.span().start, &["WHERE"][..])),
+        (None, Some(o), _) => Some((o.expr.span().start, &["ORDER", "BY"][..])),
+        (None, None, Some(l)) => Some((l.span().start, &["LIMIT"][..])),
+        (None, None, None) => None,
     };
-    if !(rest.is_empty() || ["WHERE", "ORDER", "LIMIT"].into_iter().any(starts_clause)) {
-        return None;
-    }
+    let rest = match first {
+        None => "",
+        Some((at, words)) => {
+            let at = offsets.at(at)?;
+            let mut before = sql
+                .get(..at)?
+                .trim_end_matches(|c: char| c == '(' || c.is_whitespace());
+            let mut keyword_start = at;
+            for word in words.iter().rev() {
+                let start = before.len().checked_sub(word.len())?;
+                let is_word = before.get(start..)?.eq_ignore_ascii_case(word)
+                    && before[..start]
+                        .chars()
+                        .next_back()
+                        .is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+                if !is_word {
+                    return None;
+                }
+                keyword_start = start;
+                before = before[..start].trim_end();
+            }
+            sql[keyword_start..]
+                .trim_end()
+                .trim_end_matches(';')
+                .trim_end()
+        }
+    };
     let alias = alias
         .as_ref()
         .map(|a| format!(" AS {}", a.name))
@@ -822,6 +844,19 @@ shard_key = "id"
         );
         assert_eq!(locate.values.len(), 1);
         assert_eq!(locate.values[0].1, "'n'");
+        let locate = located(
+            "UPDATE users SET email = 'n', name = IF(LAST_INSERT_ID(7), name, name) WHERE (name = 'o')",
+        )
+        .unwrap();
+        assert_eq!(
+            locate.select,
+            "SELECT `id` FROM users WHERE (name = 'o') FOR UPDATE"
+        );
+        let locate = located("UPDATE users SET email = 'n' ORDER  BY name").unwrap();
+        assert_eq!(
+            locate.select,
+            "SELECT `id` FROM users ORDER  BY name FOR UPDATE"
+        );
         let locate = located("update app.users as u set u.email = 'n'").unwrap();
         assert_eq!(locate.select, "SELECT `id` FROM app.users AS u  FOR UPDATE");
         // A unique value for several named rows: MariaDB decides which rows exist.

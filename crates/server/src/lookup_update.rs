@@ -106,9 +106,10 @@ impl Session {
                 }
             }
         }
+        let limit = runtime.topology.server.merge_max_rows;
         let entries = match failure {
             Some(_) => Vec::new(),
-            None => match entries_for(rule, locate, &keys, runtime) {
+            None => match entries_for(rule, locate, &keys, limit) {
                 Ok(entries) => entries,
                 Err(e) => {
                     failure = Some(ClientError::from(&e));
@@ -131,8 +132,10 @@ impl Session {
         let mut affected = 0u64;
         let mut warnings = 0u16;
         let mut conditions = Diagnostics::default();
+        // The first shard whose rows the UPDATE changed (where an expression in it ran).
+        let mut first_changed = None;
         if failure.is_none() {
-            for (shard, conn) in &mut held {
+            for (i, (shard, conn)) in held.iter_mut().enumerate() {
                 let finish = conn.execute(Command::COM_QUERY, text).await;
                 if let Ok(f) = &finish {
                     if let Some(d) = crate::diagnostics::after(conn, f).await {
@@ -155,6 +158,9 @@ impl Session {
                         warnings: w,
                         ..
                     }) => {
+                        if affected_rows > 0 {
+                            first_changed.get_or_insert(i);
+                        }
                         affected += affected_rows;
                         warnings = warnings.saturating_add(w);
                     }
@@ -175,6 +181,16 @@ impl Session {
                         failure = Some(named(ClientError::from(&e)));
                         break;
                     }
+                }
+            }
+        }
+        if failure.is_none() && self.statement_reads_last_insert_id {
+            // `LAST_INSERT_ID(expr)` in the UPDATE sets the session's value: read it where
+            // the UPDATE changed rows.
+            if let Some((_, conn)) = held.get_mut(first_changed.unwrap_or(0)) {
+                match crate::state::read_back(conn, true, &[]).await {
+                    Ok(back) => self.adopt_read_id(back.last_insert_id.unwrap_or_default()),
+                    Err(e) => failure = Some(ClientError::from(&e)),
                 }
             }
         }
@@ -259,7 +275,8 @@ impl Session {
                 Err(e) => return self.send_error(ClientError::from(&e)).await,
             }
         }
-        let entries = match entries_for(rule, locate, &keys, runtime) {
+        let limit = runtime.topology.server.merge_max_rows;
+        let entries = match entries_for(rule, locate, &keys, limit) {
             Ok(entries) => entries,
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };
@@ -312,12 +329,12 @@ fn entries_for(
     rule: &TableRule,
     locate: &RowsToLocate,
     keys: &[Vec<u8>],
-    runtime: &Runtime,
+    limit: u64,
 ) -> Result<Vec<LookupEntry>, LookupError> {
-    if keys.len() as u64 > runtime.topology.server.merge_max_rows {
+    if keys.len() as u64 > limit {
         return Err(LookupError::TooManyRows {
             table: rule.name.clone(),
-            limit: runtime.topology.server.merge_max_rows,
+            limit,
         });
     }
     let mut entries = Vec::with_capacity(keys.len() * locate.values.len());
@@ -344,5 +361,84 @@ fn key_literal(rule: &TableRule, key: &[u8]) -> String {
     match (rule.key_type, std::str::from_utf8(key)) {
         (ShardKeyType::Integer, Ok(digits)) if digits.parse::<i128>().is_ok() => digits.to_owned(),
         _ => stored_literal(key),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(key_type: &str) -> TableRule {
+        let topology = shardgate_config::parse(
+            &format!(
+                r#"
+default_shard = "s0"
+[[users]]
+name = "app"
+password = "pw"
+[backend]
+user = "u"
+password = "p"
+database = "app"
+[[shards]]
+name = "s0"
+primary = "127.0.0.1:3306"
+[[tables]]
+name = "users"
+shard_key = "id"
+shard_key_type = "{key_type}"
+lookups = [{{ column = "email", unique = true }}, {{ column = "phone" }}]
+"#
+            ),
+            "t.toml",
+        )
+        .unwrap();
+        topology.table("users").unwrap().clone()
+    }
+
+    fn locate(rule: &TableRule, column: &str) -> RowsToLocate {
+        let lookup = rule.lookups.iter().find(|l| l.column == column).unwrap();
+        RowsToLocate {
+            select: String::new(),
+            values: vec![(lookup.clone(), "'v'".into())],
+        }
+    }
+
+    #[test]
+    fn each_key_gets_a_row_of_each_value() {
+        let users = rule("integer");
+        let keys = [b"7".to_vec(), b"-8".to_vec()];
+        let entries = entries_for(&users, &locate(&users, "phone"), &keys, 10).unwrap();
+        let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
+        assert_eq!(keys, ["7", "-8"]);
+        assert!(matches!(
+            entries_for(&users, &locate(&users, "phone"), &vec![b"1".to_vec(); 3], 2),
+            Err(LookupError::TooManyRows { limit: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn a_unique_value_for_several_rows_is_a_duplicate() {
+        let users = rule("integer");
+        let keys = [b"7".to_vec(), b"8".to_vec()];
+        match entries_for(&users, &locate(&users, "email"), &keys, 10) {
+            Err(LookupError::Duplicate { value, key }) => {
+                assert_eq!((value.as_str(), key.as_str()), ("v", "email"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            entries_for(&users, &locate(&users, "email"), &keys[..1], 10)
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn string_keys_are_written_by_their_bytes() {
+        let users = rule("string");
+        assert_eq!(key_literal(&users, b"a'b"), "CAST(X'612762' AS BINARY)");
+        assert_eq!(key_literal(&rule("integer"), b"42"), "42");
     }
 }
