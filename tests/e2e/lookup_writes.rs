@@ -257,6 +257,29 @@ async fn an_insert_select_inserts_its_rows_with_their_lookup_rows() {
     .await
     .unwrap();
     assert_eq!(ids_by_email(&mut conn, "p-b@x").await, [b + 3000]);
+    // In a transaction the SELECT sees the transaction's own rows (ids kept on one shard, as
+    // transaction_mode "single" asks).
+    let shard = |id: i64| env.shard_of("users", i128::from(id));
+    let x = (2000..3000)
+        .find(|x| shard(*x) == shard(*x + 4000))
+        .expect("an id whose copy is on its shard");
+    conn.query_drop("BEGIN").await.unwrap();
+    conn.query_drop(format!(
+        "INSERT INTO users (id, email, name) VALUES ({x}, 'tx@x', 'T')"
+    ))
+    .await
+    .unwrap();
+    conn.query_drop(format!(
+        "INSERT INTO users (id, email, name) SELECT id + 4000, CONCAT('copy-', email), name FROM users WHERE id = {x}"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(conn.affected_rows(), 1);
+    conn.query_drop("COMMIT").await.unwrap();
+    assert_eq!(ids_by_email(&mut conn, "copy-tx@x").await, [x + 4000]);
+    conn.query_drop(format!("DELETE FROM users WHERE id IN ({x}, {})", x + 4000))
+        .await
+        .unwrap();
     // More rows than merge_max_rows: 1038. A merge the proxy would have to do: 1235.
     let (code, _, message) = server_error(
         conn.query_drop("INSERT INTO users (id, name) SELECT id + 5000, name FROM users")
