@@ -357,6 +357,9 @@ async fn an_update_by_another_column_inside_a_multi_shard_transaction() {
     env.stop().await;
 }
 
+/// An UPDATE's text for a row id and a round.
+type UpdateText = fn(i64, i64) -> String;
+
 /// Figures for the README, not a check: UPDATEs of the email naming the row by id against
 /// naming it by another column (`name`, indexed, or an expression of it, scanned), on 3
 /// shards. `cargo test --test e2e lookup_writes::update_rates -- --ignored --nocapture`.
@@ -377,7 +380,7 @@ async fn update_rates() {
         .await
         .unwrap();
     }
-    let forms: [(&str, fn(i64, i64) -> String); 3] = [
+    let forms: [(&str, UpdateText); 3] = [
         ("by id", |id, round| {
             format!("UPDATE users SET email = 'r{round}-{id}@x' WHERE id = {id}")
         }),
