@@ -280,6 +280,21 @@ async fn an_insert_select_inserts_its_rows_with_their_lookup_rows() {
     conn.query_drop(format!("DELETE FROM users WHERE id IN ({x}, {})", x + 4000))
         .await
         .unwrap();
+    // The plan says so (`route --sql`, `SHOW SHARDGATE ROUTE FOR`).
+    match shardgate_router::plan_sql(
+        "INSERT INTO users (id, email) SELECT id, email FROM users WHERE id = 1",
+        &env.topology,
+        shardgate_router::Syntax::DEFAULT,
+    ) {
+        Err(shardgate_router::RouteError::InsertFromSelect(request)) => {
+            let shown = request.to_string();
+            assert!(
+                shown.contains("by rows: first `SELECT id, email FROM users WHERE id = 1`"),
+                "{shown}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
     // More rows than merge_max_rows: 1038. A merge the proxy would have to do: 1235.
     let (code, _, message) = server_error(
         conn.query_drop("INSERT INTO users (id, name) SELECT id + 5000, name FROM users")

@@ -47,6 +47,16 @@ impl InsertFromSelect {
     }
 }
 
+impl std::fmt::Display for InsertFromSelect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "INSERT … SELECT into `{}` by rows: first `{}` (on its one shard, or on shards whose rows need no merge; at most merge_max_rows rows), then `{}VALUES …` of its rows, planned as any INSERT (lookup rows first, ids from the sequence, split by shard)",
+            self.table, self.select, self.head
+        )
+    }
+}
+
 /// Answers [`RouteError::InsertFromSelect`] for an INSERT … SELECT the proxy must run by rows.
 pub(crate) fn check(ins: &Insert, sql: &str, topology: &Topology) -> Result<(), RouteError> {
     let Some(query) = ins.source.as_deref() else {
@@ -153,6 +163,9 @@ shard_key = "id"
         assert_eq!(request.head, "INSERT IGNORE INTO users (id, email) ");
         assert_eq!(request.select, "SELECT id, email FROM plain WHERE id > 3");
         assert_eq!(request.columns, 2);
+        assert!(request
+            .to_string()
+            .contains("first `SELECT id, email FROM plain WHERE id > 3`"));
         let rows = vec![
             vec![b"1".to_vec(), b"'a'".to_vec()],
             vec![b"2".to_vec(), b"NULL".to_vec()],
