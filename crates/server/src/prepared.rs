@@ -87,7 +87,8 @@ impl Session {
             // A parameter where the planner needs a value (HAVING, LIMIT, …): each execution
             // plans the statement with its values.
             Err(_) if !interpolate::placeholders(arg, false).is_empty() => None,
-            // Ids from the table's sequence: each execution runs as text with them written in.
+            // Ids from the table's sequence, or an INSERT … SELECT run by rows: each execution
+            // runs as text with its values written in.
             Err(RouteError::InsertNeedsIds(_) | RouteError::InsertFromSelect(_)) => None,
             Err(e @ RouteError::NotSupported(_)) => return self.refused(&runtime, arg, e).await,
             Err(e) => return self.send_error(ClientError::from(&e)).await,
