@@ -304,6 +304,10 @@ fn route(
                 say!("{ids}")?;
                 return Ok(ExitCode::SUCCESS);
             }
+            Err(shardgate_router::RouteError::InsertFromSelect(request)) => {
+                say!("{request}")?;
+                return Ok(ExitCode::SUCCESS);
+            }
             planned => planned?,
         };
         say!("{}", plan.display(&topology))?;

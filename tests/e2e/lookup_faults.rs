@@ -29,6 +29,12 @@ async fn churn(opts: Opts, client: u64, stop: Arc<AtomicBool>) -> u64 {
             0 => format!(
                 "INSERT INTO users (id, email, name) VALUES ({id}, 'c{client}-{step}@x', 'n')"
             ),
+            // By id, or (every other time) by a range: a located UPDATE, its rows locked and
+            // their lookup rows written first.
+            1 if step % 2 == 0 => format!(
+                "UPDATE users SET email = 'c{client}-{step}-u@x' WHERE id BETWEEN {id} AND {id}",
+                id = base + step / 6
+            ),
             1 => format!(
                 "UPDATE users SET email = 'c{client}-{step}-u@x' WHERE id = {}",
                 base + step / 6

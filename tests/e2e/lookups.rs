@@ -11,7 +11,7 @@ use mysql_async::Conn;
 use crate::common::{server_error, TestEnv};
 
 /// The sandbox config with a unique lookup on `users.email`.
-fn render(config: &str) -> String {
+pub(crate) fn render(config: &str) -> String {
     config.replacen(
         "name = \"users\"\nshard_key = \"id\"\n",
         "name = \"users\"\nshard_key = \"id\"\nlookups = [{ column = \"email\", unique = true }]\n",

@@ -13,6 +13,7 @@ mod differential;
 mod foundation;
 mod hardening;
 mod lookup_faults;
+mod lookup_writes;
 mod lookups;
 mod mariadb_suite;
 mod pinning;

@@ -466,16 +466,48 @@ async fn sequence_init_starts_above_every_shard() {
     env.stop().await;
 }
 
+/// INSERT … SELECT leaving the id out: the proxy runs the SELECT and inserts its rows with ids
+/// from the sequence, split by shard, LAST_INSERT_ID() the first of them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn insert_select_without_ids_is_refused() {
+async fn insert_select_without_ids_gets_generated_ids() {
     let env = start(2, 10).await;
     let mut conn = env.connect().await;
     conn.query_drop("CREATE TABLE staging (name VARCHAR(20))")
         .await
         .unwrap();
+    conn.query_drop("INSERT INTO staging VALUES ('s1'), ('s2'), ('it''s'), (NULL)")
+        .await
+        .unwrap();
+    let first = insert(
+        &mut conn,
+        "INSERT INTO users (name) SELECT name FROM staging",
+    )
+    .await;
+    assert_eq!(conn.affected_rows(), 4);
+    assert!(first > 0);
+    assert_eq!(last_insert_id(&mut conn).await, first);
+    let ids = assert_placed_and_unique(&env).await;
+    assert_eq!(ids.len(), 4);
+    let mut names: Vec<Option<String>> = conn
+        .query("SELECT name FROM users ORDER BY name")
+        .await
+        .unwrap();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            None,
+            Some("it's".into()),
+            Some("s1".into()),
+            Some("s2".into())
+        ]
+    );
+    // ON DUPLICATE KEY UPDATE with it stays refused, saying why.
     let (code, state, message) = server_error(
-        conn.query_drop("INSERT INTO users (name) SELECT name FROM staging")
-            .await,
+        conn.query_drop(
+            "INSERT INTO users (name) SELECT name FROM staging ON DUPLICATE KEY UPDATE name = 'x'",
+        )
+        .await,
     );
     assert_eq!((code, state.as_str()), (1235, "42000"), "{message}");
     assert!(message.contains("INSERT … SELECT"), "{message}");

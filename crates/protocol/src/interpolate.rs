@@ -113,6 +113,39 @@ pub fn literal(value: &ParamValue, column_type: u8, no_backslash_escapes: bool) 
     }
 }
 
+/// A text-protocol cell (`None`: NULL) as an SQL literal that MariaDB reads back as the same
+/// value: a `numeric` column's number as written, anything else a string of the same bytes.
+pub fn cell_literal(cell: Option<&[u8]>, numeric: bool, no_backslash_escapes: bool) -> Vec<u8> {
+    match cell {
+        None => b"NULL".to_vec(),
+        Some(b) if numeric && is_number_text(b) => b.to_vec(),
+        Some(b) => literal(
+            &ParamValue::Bytes(b.to_vec()),
+            MYSQL_TYPE_VAR_STRING,
+            no_backslash_escapes,
+        ),
+    }
+}
+
+/// The wire type of a string parameter (`MYSQL_TYPE_VAR_STRING`).
+const MYSQL_TYPE_VAR_STRING: u8 = 253;
+
+/// A decimal or a float as MariaDB writes it: sign, digits, a point, an exponent.
+fn is_number_text(b: &[u8]) -> bool {
+    let (mantissa, exponent) = match b.iter().position(|&c| c == b'e' || c == b'E') {
+        Some(at) => (&b[..at], Some(&b[at + 1..])),
+        None => (b, None),
+    };
+    let exponent_ok = exponent.is_none_or(|e| {
+        let e = e
+            .strip_prefix(b"-")
+            .or_else(|| e.strip_prefix(b"+"))
+            .unwrap_or(e);
+        !e.is_empty() && e.iter().all(u8::is_ascii_digit)
+    });
+    is_decimal_text(mantissa) && exponent_ok
+}
+
 fn is_decimal_text(b: &[u8]) -> bool {
     let digits = b.strip_prefix(b"-").unwrap_or(b);
     let mut dots = 0;
@@ -168,6 +201,20 @@ mod tests {
     #[test]
     fn executable_comments_hold_placeholders() {
         assert_eq!(placeholders(b"SELECT /*!50000 ? */ 1", false), vec![16]);
+    }
+
+    #[test]
+    fn cells_become_literals_of_the_same_value() {
+        let cell =
+            |c: Option<&[u8]>, numeric| String::from_utf8(cell_literal(c, numeric, false)).unwrap();
+        assert_eq!(cell(None, false), "NULL");
+        assert_eq!(cell(Some(b"-12.50"), true), "-12.50");
+        assert_eq!(cell(Some(b"1.5e-7"), true), "1.5e-7");
+        assert_eq!(cell(Some(b"42"), false), "'42'");
+        assert_eq!(cell(Some(b"1; DROP"), true), "'1; DROP'");
+        assert_eq!(cell(Some(b"it's \\"), false), "'it''s \\\\'");
+        assert_eq!(cell(Some(b"\xff\x00"), false), "X'FF00'");
+        assert_eq!(cell_literal(Some(b"a\\b"), false, true), b"'a\\b'");
     }
 
     #[test]

@@ -30,6 +30,10 @@ pub enum RouteError {
     /// ids from its sequence and plans the text with them written in ([`GeneratedIds::fill`]).
     #[error("INSERT into sharded table `{}` needs ids from sequence {} for `{}`", .0.table, .0.auto_increment.sequence, .0.auto_increment.column)]
     InsertNeedsIds(Box<crate::GeneratedIds>),
+    /// An INSERT … SELECT into a table with lookups or generated ids: the session runs the
+    /// SELECT and inserts its rows as VALUES ([`InsertFromSelect::with_rows`]).
+    #[error("INSERT … SELECT into `{}` is run as INSERT … VALUES of its SELECT's rows", .0.table)]
+    InsertFromSelect(Box<crate::InsertFromSelect>),
     #[error("cannot route INSERT into sharded table `{table}`: its rows belong to different shards ({shards}); insert them separately")]
     InsertSpansShards { table: String, shards: String },
     #[error("cannot route {verb} on sharded table `{table}`: the values of `{key}` belong to different shards ({shards})")]

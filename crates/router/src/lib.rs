@@ -9,6 +9,7 @@ mod column_list;
 mod connection_id;
 mod connection_state;
 mod error;
+mod insert_select;
 mod join_columns;
 mod last_insert_id;
 pub mod lex;
@@ -34,6 +35,7 @@ mod star;
 mod statement_traits;
 mod syntax;
 mod text;
+mod update_modifiers;
 pub mod utf8;
 
 pub use administrative::{Kill, KillTarget};
@@ -42,10 +44,11 @@ pub use column_list::{columns_query, with_column_list};
 pub use connection_id::{reads_connection_id, set_connection_id};
 pub use connection_state::{ConnectionState, HandlerAction, NamedLockCalls};
 pub use error::RouteError;
+pub use insert_select::InsertFromSelect;
 pub use last_insert_id::{
     fails_before_rows, inserts_one_row, reads_last_insert_id, set_last_insert_id,
 };
-pub use lookup::{LookupEntry, LookupPlan, LookupRead, LookupWrite};
+pub use lookup::{LookupEntry, LookupPlan, LookupRead, LookupWrite, RowsToLocate};
 pub use plan::{DeferredRoute, Plan, Route, SessionVar, StatementKind, TxnCommand};
 pub use plan_cache::{templatize, PlanCache};
 pub use planner::{plan_sql, plan_statement};

@@ -7,10 +7,13 @@
 //! exactly as it does for the data row.
 
 use shardgate_config::{Lookup, TableRule, Topology};
+use shardgate_schema::ColumnDefault;
 use sqlparser::ast::{
     AssignmentTarget, BinaryOperator, Expr, Insert, OnInsert, Query, SetExpr, Spanned, Statement,
     TableFactor, TableObject, UnaryOperator, Update, Value,
 };
+
+use std::ops::ControlFlow;
 
 use crate::rewrite::Offsets;
 use crate::shard_key::{base_name, conjuncts};
@@ -45,6 +48,20 @@ pub struct LookupWrite {
     /// Some value is a parameter (`?`): a prepared statement runs each execution as text
     /// with its values written in, which is planned again.
     pub has_params: bool,
+    /// An UPDATE whose rows are not named by shard key: their keys are found first.
+    pub locate: Option<RowsToLocate>,
+}
+
+/// How an UPDATE of lookup columns finds the keys of the rows it changes (after Vitess's owned
+/// lookup vindexes): on each shard it runs on, in a transaction, `select` locks the rows and
+/// gives their keys; then each key gets a lookup row of each value, then the UPDATE runs in
+/// that transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowsToLocate {
+    /// `SELECT <shard key> FROM <table> WHERE … FOR UPDATE`.
+    pub select: String,
+    /// The lookups the UPDATE sets, with their values (literals, as written).
+    pub values: Vec<(Lookup, String)>,
 }
 
 /// One lookup row: `value` of `lookup.column` belongs to the row with shard key `key`.
@@ -68,6 +85,20 @@ impl std::fmt::Display for LookupPlan {
                 if r.lookup.unique { ", unique" } else { "" },
                 r.values.join(", ")
             ),
+            LookupPlan::Write(LookupWrite {
+                locate: Some(locate),
+                ..
+            }) => {
+                let mut tables: Vec<&str> =
+                    locate.values.iter().map(|(l, _)| l.table.as_str()).collect();
+                tables.dedup();
+                write!(
+                    f,
+                    "lookup rows first: the rows' keys from `{}` on each shard (locked), then one row per key into {}",
+                    locate.select,
+                    tables.join(", ")
+                )
+            }
             LookupPlan::Write(w) => {
                 let mut tables: Vec<&str> =
                     w.entries.iter().map(|e| e.lookup.table.as_str()).collect();
@@ -325,6 +356,7 @@ fn insert(ins: &Insert, sql: &str, topology: &Topology) -> Result<Option<LookupW
         shard_key: rule.shard_key.clone(),
         entries: Vec::new(),
         has_params: false,
+        locate: None,
     };
     for row in &rows {
         let value_of = |column: &str| row.iter().find(|(c, _)| c == column).map(|(_, e)| *e);
@@ -341,12 +373,27 @@ fn insert(ins: &Insert, sql: &str, topology: &Topology) -> Result<Option<LookupW
             match value_of(&lookup.column).map(|e| literal(e, &mut offsets)) {
                 // NULL is in no lookup.
                 Some(Some(Literal::Null)) => {}
-                None => {
-                    return Err(refuse(format!(
-                        "give the value of lookup column `{}` (NULL for none): its default is not known to the proxy",
-                        lookup.column
-                    )))
-                }
+                // Left out: the row takes the column's default.
+                None => match column_default(rule, &lookup.column, topology)? {
+                    ColumnDefault::Null => {}
+                    ColumnDefault::Literal(value) => write.entries.push(LookupEntry {
+                        lookup: lookup.clone(),
+                        value,
+                        key: key.clone(),
+                    }),
+                    ColumnDefault::Computed(what) => {
+                        return Err(refuse(format!(
+                            "lookup column `{}` is left out and its default `{what}` is computed for each row, so its value is not known before the row is written: give the value",
+                            lookup.column
+                        )))
+                    }
+                    ColumnDefault::Missing => {
+                        return Err(refuse(format!(
+                            "lookup column `{}` is left out and has no default: give the value",
+                            lookup.column
+                        )))
+                    }
+                },
                 Some(Some(Literal::Text(value))) => write.entries.push(LookupEntry {
                     lookup: lookup.clone(),
                     value,
@@ -365,16 +412,51 @@ fn insert(ins: &Insert, sql: &str, topology: &Topology) -> Result<Option<LookupW
     Ok((write.has_params || !write.entries.is_empty()).then_some(write))
 }
 
-/// The lookup rows of an UPDATE that sets lookup columns: its WHERE clause must name the rows
-/// by their shard keys.
+/// The default of `column` of `rule`'s table, from the schema cache; a table the cache lacks
+/// is read first (`SchemaNeeded`).
+fn column_default(
+    rule: &TableRule,
+    column: &str,
+    topology: &Topology,
+) -> Result<ColumnDefault, RouteError> {
+    let schema = topology.schema.current();
+    let refuse = |why: &str| {
+        RouteError::NotSupported(format!(
+            "INSERT into `{}` leaves lookup column `{column}` out, and {why}: give its value",
+            rule.name
+        ))
+    };
+    if let Some(d) = schema.disagreement(&rule.name) {
+        return Err(refuse(&format!(
+            "the shards define the table differently ({}), so its default is not known",
+            d.what
+        )));
+    }
+    let Some(table) = schema.schema.table(&rule.name) else {
+        return Err(RouteError::SchemaNeeded {
+            tables: vec![rule.name.to_ascii_lowercase()],
+        });
+    };
+    match table.column(column) {
+        Some(c) => Ok(c.default.clone()),
+        None => Err(refuse("the table has no such column on the shards")),
+    }
+}
+
+/// The lookup rows of an UPDATE that sets lookup columns. When its WHERE clause names the rows
+/// by their shard keys, the entries are those keys'; otherwise (or when a unique value may go
+/// to several rows) the executor finds the rows' keys first ([`RowsToLocate`]).
 fn update(u: &Update, sql: &str, topology: &Topology) -> Result<Option<LookupWrite>, RouteError> {
     let Some((rule, alias)) = table_with_lookups(&u.table.relation, topology) else {
         return Ok(None);
     };
-    let TableFactor::Table { name, .. } = &u.table.relation else {
+    let TableFactor::Table {
+        name: table_name, ..
+    } = &u.table.relation
+    else {
         return Ok(None);
     };
-    let name = base_name(name).unwrap_or_default();
+    let name = base_name(table_name).unwrap_or_default();
     let sets: Vec<(&Lookup, &Expr)> = u
         .assignments
         .iter()
@@ -405,14 +487,64 @@ fn update(u: &Update, sql: &str, topology: &Topology) -> Result<Option<LookupWri
     if !u.table.joins.is_empty() || u.from.is_some() {
         return Err(refuse("update one table at a time".into()));
     }
-    let mut offsets = Offsets::new(sql);
-    let mut has_params = false;
-    let mut keys = None;
-    let mut parts = Vec::new();
-    if let Some(selection) = &u.selection {
-        conjuncts(selection, &mut parts);
+    let mut write = LookupWrite {
+        table: rule.name.clone(),
+        shard_key: rule.shard_key.clone(),
+        entries: Vec::new(),
+        has_params: false,
+        locate: None,
+    };
+    // A prepared UPDATE runs each execution as text with its values written in.
+    if has_placeholder(u) {
+        write.has_params = true;
+        return Ok(Some(write));
     }
-    let names_key = |e: &Expr| is_column(e, &rule.shard_key, &name, alias.as_deref());
+    let mut offsets = Offsets::new(sql);
+    let mut values = Vec::new();
+    for (lookup, value) in sets {
+        match literal(value, &mut offsets) {
+            Some(Literal::Text(value)) => values.push((lookup.clone(), value)),
+            Some(Literal::Null) => {}
+            Some(Literal::Param) => unreachable!("no placeholder, checked above"),
+            None => return Err(refuse("set it to a literal".into())),
+        }
+    }
+    let keys = keys_named(u, rule, &name, alias.as_deref(), &mut offsets);
+    let unique = values.iter().any(|(lookup, _)| lookup.unique);
+    match keys {
+        Some(keys) if !(unique && keys.len() > 1) => {
+            for (lookup, value) in values {
+                for key in &keys {
+                    write.entries.push(LookupEntry {
+                        lookup: lookup.clone(),
+                        value: value.clone(),
+                        key: key.clone(),
+                    });
+                }
+            }
+        }
+        _ => {
+            let select = locking_select(u, sql, rule, table_name, &mut offsets).ok_or_else(|| {
+                refuse("shardgate cannot find its WHERE clause in the text to lock the rows first: name the rows by their shard key".into())
+            })?;
+            write.locate = Some(RowsToLocate { select, values });
+        }
+    }
+    Ok((write.locate.is_some() || !write.entries.is_empty()).then_some(write))
+}
+
+/// The shard keys the WHERE clause of `u` names among its top-level AND-ed conditions
+/// (`key = literal`, `key IN (literals)`), if it names them.
+fn keys_named(
+    u: &Update,
+    rule: &TableRule,
+    name: &str,
+    alias: Option<&str>,
+    offsets: &mut Offsets<'_>,
+) -> Option<Vec<String>> {
+    let mut parts = Vec::new();
+    conjuncts(u.selection.as_ref()?, &mut parts);
+    let names_key = |e: &Expr| is_column(e, &rule.shard_key, name, alias);
     for part in parts {
         let candidates: Vec<&Expr> = match part {
             Expr::BinaryOp {
@@ -434,53 +566,87 @@ fn update(u: &Update, sql: &str, topology: &Topology) -> Result<Option<LookupWri
         };
         let mut found = Vec::new();
         for c in candidates {
-            match literal(c, &mut offsets) {
+            match literal(c, offsets) {
                 Some(Literal::Text(text)) => found.push(text),
-                Some(Literal::Param) => has_params = true,
                 Some(Literal::Null) => {}
-                None => {
+                _ => {
                     found.clear();
                     break;
                 }
             }
         }
-        if !found.is_empty() || has_params {
-            keys = Some(found);
-            break;
+        if !found.is_empty() {
+            return Some(found);
         }
     }
-    let Some(keys) = keys else {
-        return Err(refuse(format!(
-            "name the rows by their shard key (`{key}` = … or `{key}` IN (…)) so their lookup rows can be written first",
-            key = rule.shard_key
-        )));
+    None
+}
+
+/// `SELECT <shard key> FROM <table> <WHERE … ORDER BY … LIMIT …> FOR UPDATE`: the rows `u`
+/// changes, locked, with their keys. The clauses after the SET list are taken as written.
+fn locking_select(
+    u: &Update,
+    sql: &str,
+    rule: &TableRule,
+    table_name: &sqlparser::ast::ObjectName,
+    offsets: &mut Offsets<'_>,
+) -> Option<String> {
+    let TableFactor::Table { alias, .. } = &u.table.relation else {
+        return None;
     };
-    let mut write = LookupWrite {
-        table: rule.name.clone(),
-        shard_key: rule.shard_key.clone(),
-        entries: Vec::new(),
-        has_params,
+    // The first clause after the SET list starts with its keyword, just before its first
+    // expression (the SET list's own end is not used: an expression's span may stop short of
+    // a closing parenthesis).
+    let first = match (&u.selection, u.order_by.first(), &u.limit) {
+        (Some(e), _, _) => Some((e.span().start, &["WHERE"][..])),
+        (None, Some(o), _) => Some((o.expr.span().start, &["ORDER", "BY"][..])),
+        (None, None, Some(l)) => Some((l.span().start, &["LIMIT"][..])),
+        (None, None, None) => None,
     };
-    for (lookup, value) in sets {
-        match literal(value, &mut offsets) {
-            Some(Literal::Text(value)) => {
-                if lookup.unique && keys.len() > 1 {
-                    return Err(refuse("a unique value can be given to one row only".into()));
+    let rest = match first {
+        None => "",
+        Some((at, words)) => {
+            let at = offsets.at(at)?;
+            let mut before = sql
+                .get(..at)?
+                .trim_end_matches(|c: char| c == '(' || c.is_whitespace());
+            let mut keyword_start = at;
+            for word in words.iter().rev() {
+                let start = before.len().checked_sub(word.len())?;
+                let is_word = before.get(start..)?.eq_ignore_ascii_case(word)
+                    && before[..start]
+                        .chars()
+                        .next_back()
+                        .is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+                if !is_word {
+                    return None;
                 }
-                for key in &keys {
-                    write.entries.push(LookupEntry {
-                        lookup: lookup.clone(),
-                        value: value.clone(),
-                        key: key.clone(),
-                    });
-                }
+                keyword_start = start;
+                before = before[..start].trim_end();
             }
-            Some(Literal::Null) => {}
-            Some(Literal::Param) => write.has_params = true,
-            None => return Err(refuse("set it to a literal".into())),
+            sql[keyword_start..]
+                .trim_end()
+                .trim_end_matches(';')
+                .trim_end()
         }
-    }
-    Ok((write.has_params || !write.entries.is_empty()).then_some(write))
+    };
+    let alias = alias
+        .as_ref()
+        .map(|a| format!(" AS {}", a.name))
+        .unwrap_or_default();
+    Some(format!(
+        "SELECT `{}` FROM {table_name}{alias} {rest} FOR UPDATE",
+        rule.shard_key
+    ))
+}
+
+/// Whether the statement holds a parameter (`?`).
+fn has_placeholder(u: &Update) -> bool {
+    sqlparser::ast::visit_expressions(u, |e| match e {
+        Expr::Value(v) if matches!(v.value, Value::Placeholder(_)) => ControlFlow::Break(()),
+        _ => ControlFlow::Continue(()),
+    })
+    .is_break()
 }
 
 #[cfg(test)]
@@ -631,22 +797,145 @@ shard_key = "id"
                 Err(RouteError::NotSupported(_))
             )
         };
-        assert!(refused("UPDATE users SET email = 'n' WHERE name = 'x'"));
         assert!(refused(
             "UPDATE users SET email = CONCAT(email, 'x') WHERE id = 1"
         ));
-        assert!(refused("UPDATE users SET email = 'n' WHERE id IN (1, 2)"));
         assert!(refused(
             "INSERT INTO users (id, email) VALUES (1, UPPER('a'))"
         ));
-        assert!(refused(
-            "INSERT INTO users (id, name) VALUES (1, 'no email')"
+        // The default of a left-out column is read from the shards first.
+        assert!(matches!(
+            crate::plan_sql(
+                "INSERT INTO users (id, name) VALUES (1, 'no email')",
+                &topology(),
+                Syntax::DEFAULT
+            ),
+            Err(RouteError::SchemaNeeded { .. })
         ));
         assert!(refused(
             "INSERT INTO users (id, email) VALUES (1, 'a') ON DUPLICATE KEY UPDATE email = 'b'"
         ));
-        assert!(refused(
-            "INSERT INTO users (id, email) SELECT id, email FROM plain"
+        // The session runs the SELECT and inserts its rows as VALUES.
+        assert!(matches!(
+            crate::plan_sql(
+                "INSERT INTO users (id, email) SELECT id, email FROM plain",
+                &topology(),
+                Syntax::DEFAULT
+            ),
+            Err(RouteError::InsertFromSelect(_))
+        ));
+    }
+
+    fn located(sql: &str) -> Option<RowsToLocate> {
+        match lookup(sql) {
+            Some(LookupPlan::Write(w)) => w.locate,
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn updates_not_naming_their_rows_lock_them_first() {
+        let locate =
+            located("UPDATE users SET email = 'n', name = 'x' WHERE name = 'o' ORDER BY id;")
+                .unwrap();
+        assert_eq!(
+            locate.select,
+            "SELECT `id` FROM users WHERE name = 'o' ORDER BY id FOR UPDATE"
+        );
+        assert_eq!(locate.values.len(), 1);
+        assert_eq!(locate.values[0].1, "'n'");
+        let locate = located(
+            "UPDATE users SET email = 'n', name = IF(LAST_INSERT_ID(7), name, name) WHERE (name = 'o')",
+        )
+        .unwrap();
+        assert_eq!(
+            locate.select,
+            "SELECT `id` FROM users WHERE (name = 'o') FOR UPDATE"
+        );
+        let locate = located("UPDATE users SET email = 'n' ORDER  BY name").unwrap();
+        assert_eq!(
+            locate.select,
+            "SELECT `id` FROM users ORDER  BY name FOR UPDATE"
+        );
+        let locate = located("update app.users as u set u.email = 'n'").unwrap();
+        assert_eq!(locate.select, "SELECT `id` FROM app.users AS u  FOR UPDATE");
+        // A unique value for several named rows: MariaDB decides which rows exist.
+        let locate = located("UPDATE users SET email = 'n' WHERE id IN (1, 2)").unwrap();
+        assert!(
+            locate.select.ends_with("WHERE id IN (1, 2) FOR UPDATE"),
+            "{}",
+            locate.select
+        );
+        // A non-unique value for named rows needs no lookup of the keys.
+        assert!(located("UPDATE users SET phone = 5 WHERE id IN (1, 2)").is_none());
+        assert_eq!(
+            entries("UPDATE users SET phone = 5 WHERE id IN (1, 2)").len(),
+            2
+        );
+        // Prepared: planned again with its values at each execution.
+        match lookup("UPDATE users SET email = ? WHERE name = ?") {
+            Some(LookupPlan::Write(w)) => assert!(w.has_params && w.locate.is_none()),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_left_out_lookup_column_takes_its_default() {
+        use shardgate_schema::{ColumnRow, Schema, SchemaStatus};
+        let t = topology();
+        let column = |name: &str, ordinal: u64, default: ColumnDefault| ColumnRow {
+            table: "users".into(),
+            column: name.into(),
+            ordinal,
+            column_type: "varchar(20)".into(),
+            collation: None,
+            default,
+        };
+        let install = |phone: ColumnDefault| {
+            let ticket = t.schema.begin_load();
+            t.schema.install_all(
+                ticket,
+                SchemaStatus {
+                    schema: Schema::from_rows([
+                        column("id", 1, ColumnDefault::Missing),
+                        column("email", 2, ColumnDefault::Literal("'none'".into())),
+                        column("phone", 3, phone),
+                    ]),
+                    disagreements: Vec::new(),
+                    generation: 0,
+                },
+            );
+        };
+        let planned = |sql: &str| match crate::plan_sql(sql, &t, Syntax::DEFAULT) {
+            Ok(plan) => match plan.lookup.map(|l| *l) {
+                Some(LookupPlan::Write(w)) => Ok(w
+                    .entries
+                    .into_iter()
+                    .map(|e| (e.lookup.column, e.value))
+                    .collect::<Vec<_>>()),
+                _ => Ok(Vec::new()),
+            },
+            Err(e) => Err(e),
+        };
+        install(ColumnDefault::Null);
+        let none = || ("email".to_owned(), "'none'".to_owned());
+        assert_eq!(
+            planned("INSERT INTO users (id) VALUES (1), (2)").unwrap(),
+            [none(), none()]
+        );
+        assert_eq!(
+            planned("INSERT INTO users SET id = 1, email = 'a'").unwrap(),
+            [("email".to_owned(), "'a'".to_owned())]
+        );
+        install(ColumnDefault::Computed("uuid()".into()));
+        assert!(matches!(
+            planned("INSERT INTO users (id, email) VALUES (1, 'a')"),
+            Err(RouteError::NotSupported(m)) if m.contains("uuid()")
+        ));
+        install(ColumnDefault::Missing);
+        assert!(matches!(
+            planned("INSERT INTO users (id, email) VALUES (1, 'a')"),
+            Err(RouteError::NotSupported(m)) if m.contains("no default")
         ));
     }
 

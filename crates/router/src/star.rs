@@ -258,6 +258,7 @@ mod tests {
             ordinal: n,
             column_type: "int".into(),
             collation: None,
+            default: shardgate_schema::ColumnDefault::Null,
         };
         SchemaStatus {
             schema: Schema::from_rows([

@@ -22,6 +22,7 @@ fn topology_with_schema() -> Topology {
         ordinal: n,
         column_type: "int".into(),
         collation: None,
+        default: shardgate_schema::ColumnDefault::Null,
     };
     let schema = Schema::from_rows([
         row("users", "id", 1),

@@ -7,9 +7,11 @@
 //! definitions the shards send, refusing the answer when they differ.
 
 mod cell;
+mod default;
 mod disagreement;
 mod model;
 
 pub use cell::{LoadTicket, SchemaCell, SchemaStatus};
+pub use default::ColumnDefault;
 pub use disagreement::{disagreements, Disagreement};
 pub use model::{Column, ColumnRow, Schema, TableColumns};

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::ColumnDefault;
+
 /// One column of a table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Column {
@@ -11,6 +13,8 @@ pub struct Column {
     pub column_type: String,
     /// The collation of a string column; `None` for other types.
     pub collation: Option<String>,
+    /// What an INSERT that leaves the column out gives it.
+    pub default: ColumnDefault,
 }
 
 /// A table's columns in their order in the table (`SELECT *`'s order).
@@ -53,6 +57,7 @@ pub struct ColumnRow {
     pub ordinal: u64,
     pub column_type: String,
     pub collation: Option<String>,
+    pub default: ColumnDefault,
 }
 
 /// The tables of one database.
@@ -79,6 +84,7 @@ impl Schema {
                     name: row.column,
                     column_type: row.column_type,
                     collation: row.collation,
+                    default: row.default,
                 });
         }
         Schema { tables }
@@ -128,6 +134,7 @@ pub(crate) fn row(table: &str, column: &str, ordinal: u64, ty: &str) -> ColumnRo
         collation: ty
             .starts_with("varchar")
             .then(|| "utf8mb4_general_ci".to_owned()),
+        default: ColumnDefault::Null,
     }
 }
 

@@ -91,6 +91,11 @@ impl Session {
                     columns: &["shard", "sql", "plan"],
                     rows: vec![vec![None, Some(sql.to_owned()), Some(ids.to_string())]],
                 },
+                // Its SELECT runs first, then an INSERT of its rows.
+                Err(RouteError::InsertFromSelect(request)) => Rows {
+                    columns: &["shard", "sql", "plan"],
+                    rows: vec![vec![None, Some(sql.to_owned()), Some(request.to_string())]],
+                },
                 Err(e) => return self.send_error(ClientError::from(&e)).await,
             },
             Admin::Unknown(what) => {

@@ -93,6 +93,8 @@ impl From<&LookupError> for ClientError {
             LookupError::Duplicate { .. } => ClientError::new(1062, b"23000", e.to_string()),
             // ER_NO_SUCH_TABLE
             LookupError::Missing { .. } => ClientError::new(1146, b"42S02", e.to_string()),
+            // ER_OUT_OF_SORTMEMORY, as a merge past its bound.
+            LookupError::TooManyRows { .. } => ClientError::new(1038, b"HY001", e.to_string()),
             LookupError::Server { error, .. } => {
                 ClientError::new(error.code, &error.state, e.to_string())
             }

@@ -4,7 +4,7 @@
 //! and run like any INSERT — on one shard, or split by shard. Its OK reports the statement's first generated
 //! id, which becomes the session's `LAST_INSERT_ID()`, as MariaDB does for ids it generates.
 
-use shardgate_router::{plan_sql, GeneratedIds};
+use shardgate_router::GeneratedIds;
 
 use crate::errors::ClientError;
 use crate::session::{Session, Step};
@@ -38,8 +38,12 @@ impl Session {
         let text = request.fill(sql, &ids);
         // Rows of one shard: usually the session's cached plan of the statement's template.
         let cached = self.plans.plan(&text, &runtime.topology, self.syntax);
-        let plan = match cached.map_or_else(|| plan_sql(&text, &runtime.topology, self.syntax), Ok)
-        {
+        let planned = match cached {
+            Some(plan) => Ok(plan),
+            // A table's lookups may need its columns' defaults.
+            None => crate::schema_loader::plan_with_schema(&runtime, &text, self.syntax).await,
+        };
+        let plan = match planned {
             Ok(plan) => plan,
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };

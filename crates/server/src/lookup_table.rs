@@ -24,6 +24,9 @@ pub enum LookupError {
     Server { table: String, error: ServerErr },
     #[error("table `{0}` has no lookups in the config")]
     NotConfigured(String),
+    /// An UPDATE of a lookup column would change more rows than `[server] merge_max_rows`.
+    #[error("an UPDATE of a lookup column of `{table}` changes more than {limit} rows (merge_max_rows): update fewer rows at a time")]
+    TooManyRows { table: String, limit: u64 },
     #[error("lookup table {table}: unexpected answer ({detail})")]
     Unexpected { table: String, detail: String },
 }

@@ -22,7 +22,9 @@
 
 use std::collections::BTreeSet;
 
+use shardgate_backend::PooledConn;
 use shardgate_config::{ShardKeyType, TableRule};
+use shardgate_ring::ShardId;
 use shardgate_router::{LookupEntry, LookupPlan, LookupRead, LookupWrite, Plan, Route};
 
 use crate::errors::ClientError;
@@ -163,10 +165,17 @@ impl Session {
         text: &[u8],
         binary: bool,
     ) -> Step {
+        if let Some(locate) = &write.locate {
+            return Box::pin(self.update_located_rows(runtime, rule, plan, locate, text, binary))
+                .await;
+        }
         if write.entries.is_empty() {
             return Box::pin(self.execute(runtime, plan, text, binary)).await;
         }
-        let mut lock = match self.lock_lookup_rows(runtime, rule, write).await {
+        let mut lock = match self
+            .lock_lookup_rows(runtime, rule, &write.entries, &mut [])
+            .await
+        {
             Ok(lock) => lock,
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };
@@ -180,35 +189,33 @@ impl Session {
     }
 
     /// Steps 1 and 2 of a write (see the module's comment): the connection holding the lock.
-    async fn lock_lookup_rows(
+    /// `held`: connections of the statement's own transactions, by shard, which look at rows
+    /// there (rows they locked would make another connection wait for them).
+    pub(crate) async fn lock_lookup_rows(
         &mut self,
         runtime: &Runtime,
         rule: &TableRule,
-        write: &LookupWrite,
-    ) -> Result<shardgate_backend::PooledConn, LookupError> {
+        entries: &[LookupEntry],
+        held: &mut [(ShardId, PooledConn)],
+    ) -> Result<PooledConn, LookupError> {
         let topology = &runtime.topology;
         let mut conn = self.checkout(runtime, topology.default_shard).await?;
-        let mut tables: Vec<&str> = write
-            .entries
-            .iter()
-            .map(|e| e.lookup.table.as_str())
-            .collect();
+        let mut tables: Vec<&str> = entries.iter().map(|e| e.lookup.table.as_str()).collect();
         tables.sort_unstable();
         tables.dedup();
         for table in &tables {
-            let entries: Vec<&LookupEntry> = write
-                .entries
+            let of_table: Vec<&LookupEntry> = entries
                 .iter()
                 .filter(|e| e.lookup.table == *table)
                 .collect();
-            let rows: Vec<String> = entries
+            let rows: Vec<String> = of_table
                 .iter()
                 .map(|e| format!("({}, {})", e.value, e.key))
                 .collect();
             let sql = format!(
                 "INSERT IGNORE INTO {} (`{}`, `{}`) VALUES {}",
                 qualified(topology, table),
-                entries[0].lookup.column,
+                of_table[0].lookup.column,
                 rule.shard_key,
                 rows.join(", ")
             );
@@ -216,10 +223,9 @@ impl Session {
             commit_if_open(&mut conn, status, table, &rule.name).await?;
         }
         run_ok(&mut conn, "START TRANSACTION", "", &rule.name).await?;
-        for entry in &write.entries {
+        for entry in entries {
             let lookup = &entry.lookup;
-            let statement_keys: Vec<&str> = write
-                .entries
+            let statement_keys: Vec<&str> = entries
                 .iter()
                 .filter(|other| other.lookup.column == lookup.column && other.key != entry.key)
                 .map(|other| other.key.as_str())
@@ -255,7 +261,7 @@ impl Session {
                 let Some(holder) = row[0].as_deref() else {
                     continue;
                 };
-                if is_true(&row[2]) || self.holds_value(runtime, rule, entry, holder).await? {
+                if is_true(&row[2]) || self.holds_value(runtime, rule, entry, holder, held).await? {
                     let _ = run_ok(&mut conn, "ROLLBACK", "", &rule.name).await;
                     return Err(LookupError::Duplicate {
                         value: unquoted(&entry.value),
@@ -276,6 +282,7 @@ impl Session {
         rule: &TableRule,
         entry: &LookupEntry,
         stored_key: &[u8],
+        held: &mut [(ShardId, PooledConn)],
     ) -> Result<bool, LookupError> {
         let shard = shard_of_stored(rule, stored_key)?;
         let sql = format!(
@@ -286,6 +293,10 @@ impl Session {
             entry.lookup.column,
             entry.value
         );
+        if let Some((_, conn)) = held.iter_mut().find(|(s, _)| *s == shard) {
+            let rows = query_rows(conn, &sql, 1, &rule.name, &rule.name).await?;
+            return Ok(!rows.is_empty());
+        }
         let mut lent = self.lend_conn(runtime, shard).await?;
         let rows = query_rows(&mut lent.conn, &sql, 1, &rule.name, &rule.name).await;
         if !lent.pinned {
@@ -329,7 +340,7 @@ pub(crate) fn shard_of_stored(rule: &TableRule, key: &[u8]) -> Result<usize, Loo
 
 /// A string literal's text without its quotes (when it has no escapes), for messages; other
 /// literals as written.
-fn unquoted(literal: &str) -> String {
+pub(crate) fn unquoted(literal: &str) -> String {
     let bytes = literal.as_bytes();
     match (bytes.first(), bytes.last()) {
         (Some(q @ (b'\'' | b'"')), Some(end)) if q == end && bytes.len() >= 2 => {

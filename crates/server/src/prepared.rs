@@ -87,8 +87,9 @@ impl Session {
             // A parameter where the planner needs a value (HAVING, LIMIT, …): each execution
             // plans the statement with its values.
             Err(_) if !interpolate::placeholders(arg, false).is_empty() => None,
-            // Ids from the table's sequence: each execution runs as text with them written in.
-            Err(RouteError::InsertNeedsIds(_)) => None,
+            // Ids from the table's sequence, or an INSERT … SELECT run by rows: each execution
+            // runs as text with its values written in.
+            Err(RouteError::InsertNeedsIds(_) | RouteError::InsertFromSelect(_)) => None,
             Err(e @ RouteError::NotSupported(_)) => return self.refused(&runtime, arg, e).await,
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };
@@ -283,10 +284,13 @@ impl Session {
         let Ok(sql) = std::str::from_utf8(&text) else {
             return self.send_error(crate::errors::not_utf8_rewrite()).await;
         };
-        let plan = match plan_sql(sql, &runtime.topology, self.syntax) {
+        let plan = match crate::schema_loader::plan_with_schema(runtime, sql, self.syntax).await {
             Ok(plan) => plan,
             Err(RouteError::InsertNeedsIds(ids)) => {
                 return self.insert_with_ids(&ids, sql, &execution.sql, true).await
+            }
+            Err(RouteError::InsertFromSelect(request)) => {
+                return Box::pin(self.insert_from_select(runtime, &request)).await
             }
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };

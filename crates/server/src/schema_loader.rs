@@ -13,7 +13,9 @@ use std::time::Duration;
 use shardgate_backend::{BackendError, Flavor, QueryHead};
 use shardgate_ring::ShardId;
 use shardgate_router::{Plan, StatementKind};
-use shardgate_schema::{disagreements, ColumnRow, Disagreement, Schema, SchemaStatus};
+use shardgate_schema::{
+    disagreements, ColumnDefault, ColumnRow, Disagreement, Schema, SchemaStatus,
+};
 
 use crate::{Proxy, Runtime};
 
@@ -89,6 +91,20 @@ pub(crate) async fn plan_after_loading(
         tracing::warn!(error = %e, "reading the columns of {tables:?} from the shards failed");
     }
     shardgate_router::plan_sql(sql, &runtime.topology, syntax)
+}
+
+/// Plans `sql`; when the plan needs columns the cache lacks, reads them and plans again.
+pub(crate) async fn plan_with_schema(
+    runtime: &Runtime,
+    sql: &str,
+    syntax: shardgate_router::Syntax,
+) -> Result<Plan, shardgate_router::RouteError> {
+    match shardgate_router::plan_sql(sql, &runtime.topology, syntax) {
+        Err(shardgate_router::RouteError::SchemaNeeded { tables }) => {
+            plan_after_loading(runtime, sql, syntax, &tables).await
+        }
+        planned => planned,
+    }
 }
 
 /// After a statement ran: DDL makes the cache forget the table it names (every table when it
@@ -169,8 +185,8 @@ async fn read_shard(
 ) -> Result<Schema, BackendError> {
     let quote = |s: &str| format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"));
     let mut sql = String::from(
-        "SELECT TABLE_NAME, COLUMN_NAME, ORDINAL_POSITION, COLUMN_TYPE, COLLATION_NAME \
-         FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()",
+        "SELECT TABLE_NAME, COLUMN_NAME, ORDINAL_POSITION, COLUMN_TYPE, COLLATION_NAME, \
+         COLUMN_DEFAULT, IS_NULLABLE, IS_GENERATED FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()",
     );
     if let Some(tables) = tables {
         let list: Vec<String> = tables.iter().map(|t| quote(t)).collect();
@@ -202,6 +218,11 @@ async fn read_shard(
                     ordinal: ordinal.parse().unwrap_or(u64::MAX),
                     column_type,
                     collation: cell(4),
+                    default: ColumnDefault::from_information_schema(
+                        cell(5).as_deref(),
+                        cell(6).as_deref() == Some("YES"),
+                        cell(7).as_deref().is_some_and(|g| g != "NEVER"),
+                    ),
                 });
             }
         }

@@ -711,7 +711,7 @@ impl Session {
 
     /// Plans (unless `cached` is its plan already) and runs one statement's text: `arg` as the
     /// client sent it, `sql` read as UTF-8.
-    async fn run_text(
+    pub(crate) async fn run_text(
         &mut self,
         runtime: &Runtime,
         arg: &[u8],
@@ -736,6 +736,9 @@ impl Session {
             }
             Err(RouteError::InsertWithoutColumns { table }) => {
                 return Box::pin(self.insert_by_position(runtime, sql, &table)).await;
+            }
+            Err(RouteError::InsertFromSelect(request)) => {
+                return Box::pin(self.insert_from_select(runtime, &request)).await;
             }
             Err(RouteError::InsertNeedsIds(ids)) => {
                 if std::str::from_utf8(arg).is_err() {

@@ -528,6 +528,16 @@ SELECT id FROM users WHERE id = 1 AND nosuch = 2
 @dml=users UPDATE users SET name = 'It''s \\ or' WHERE id = 130 OR id = 131 OR id = 132
 @dml=orders DELETE FROM orders WHERE (user_id = 140 OR user_id = 141 OR user_id = 142) AND amount > 100
 @dml=orders UPDATE orders SET qty = qty * 2 WHERE user_id IN (150, 151, 152, 153, 154) OR (user_id = 155 AND status = 'paid')
+-- users.email has a unique lookup: UPDATEs of it not naming their rows by id (their rows are
+-- locked and their lookup rows written first), one value for several rows (1062 on both), an
+-- INSERT leaving the email to its default (NULL: no lookup row).
+@dml=users UPDATE users SET email = 'renamed2@x.test' WHERE email = 'new2@x.test'
+@dml=users UPDATE users SET email = 'six@x.test', score = 66 WHERE name = 'Six'
+@dml=users UPDATE users SET email = 'gamma@x.test' WHERE tag = 'gamma'
+@dml=users @found_rows UPDATE users SET email = 'seven@x.test' WHERE id IN (5000007, 5000099)
+@dml=users INSERT INTO users (id, name) VALUES (5000041, 'no email'), (5000042, 'none either')
+@dml=users INSERT INTO users SET id = 5000043, name = 'set, no email'
+@dml=users INSERT INTO users (id, email, name) SELECT id + 7000000, CONCAT('copy-', email), name FROM users WHERE id IN (1, 2, 3, 4, 5)
 
 -- ===== Reads after the writes =====
 SELECT COUNT(*), SUM(score), SUM(balance), SUM(ratio) FROM users
@@ -544,6 +554,8 @@ SELECT COUNT(*), SUM(score), SUM(balance), SUM(ratio) FROM users
 @dml=notes INSERT INTO notes (body) VALUES ('two'), ('three'), ('four'), ('five'), ('six'), ('seven')
 @dml=notes INSERT INTO notes (id, body) VALUES (NULL, 'null'), (0, 'zero'), (DEFAULT, 'default')
 @dml=notes INSERT INTO notes SET body = 'set'
+@dml=notes INSERT INTO notes (body) SELECT 'from a select'
+@dml=notes INSERT INTO notes (body) SELECT name FROM users WHERE id = 1
 @dml=notes REPLACE INTO notes (body) VALUES ('replace')
 @dml=notes INSERT INTO notes (body) VALUES ('upsert') ON DUPLICATE KEY UPDATE body = 'upserted'
 @script INSERT INTO notes (body) VALUES ('a'), ('b'); SELECT LAST_INSERT_ID(); SELECT id, body FROM notes WHERE body IN ('a', 'b') ORDER BY id
