@@ -13,9 +13,8 @@
 
 use std::collections::BTreeMap;
 
-use shardgate_backend::{Flavor, PooledConn};
+use shardgate_backend::PooledConn;
 use shardgate_config::{Lookup, ShardKeyType, TableRule};
-use shardgate_protocol::Command;
 
 use crate::lookup_table::{create_sql, qualified, query_rows, run_ok, stored_literal, LookupError};
 use crate::runtime::Runtime;
@@ -47,13 +46,7 @@ fn rule_with_lookups<'r>(runtime: &'r Runtime, table: &str) -> Result<&'r TableR
 /// A pooled connection to `shard`'s primary without any session's variables; dropped after
 /// use (`broken`), with the temporary tables it made.
 async fn clean_conn(runtime: &Runtime, shard: usize) -> Result<PooledConn, LookupError> {
-    let mut conn = runtime.primary(shard).get(Flavor::common()).await?;
-    if conn.vars_fingerprint != 0 {
-        crate::state::expect_ok(&mut conn, Command::COM_RESET_CONNECTION, b"").await?;
-        conn.statements.clear();
-        conn.vars_fingerprint = 0;
-        conn.database.clear();
-    }
+    let mut conn = crate::own_tables::clean_conn(runtime, shard).await?;
     conn.broken = true;
     Ok(conn)
 }

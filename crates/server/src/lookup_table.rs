@@ -5,7 +5,7 @@
 //! ring, one connection per write for the lookup rows and their lock; the cost is that the
 //! default shard takes every lookup's traffic.
 
-use shardgate_backend::{BackendConn, BackendError, QueryHead};
+use shardgate_backend::{BackendConn, BackendError};
 use shardgate_config::{Lookup, TableRule, Topology};
 use shardgate_protocol::response::Finish;
 use shardgate_protocol::{Command, ServerErr, StatusFlags};
@@ -31,14 +31,7 @@ pub enum LookupError {
     Unexpected { table: String, detail: String },
 }
 
-/// `name`, qualified with the backend database.
-pub(crate) fn qualified(topology: &Topology, name: &str) -> String {
-    let db = &topology.backend.database;
-    match db.is_empty() {
-        true => format!("`{name}`"),
-        false => format!("`{}`.`{name}`", db.replace('`', "``")),
-    }
-}
+pub(crate) use crate::own_tables::qualified;
 
 /// A value the server gave (its stored bytes) as a literal: a binary string, which a string
 /// column takes byte for byte and a number column reads as a number.
@@ -93,34 +86,9 @@ pub(crate) async fn query_rows(
     table: &str,
     for_table: &str,
 ) -> Result<Vec<Vec<Option<Vec<u8>>>>, LookupError> {
-    match conn.query_rows(sql.as_bytes()).await? {
-        QueryHead::Done(Finish::Err(error)) => return Err(server_error(error, table, for_table)),
-        QueryHead::Done(_) => {
-            return Err(LookupError::Unexpected {
-                table: table.to_owned(),
-                detail: "no result set".into(),
-            })
-        }
-        QueryHead::Columns(_) => {}
-    }
-    let mut rows = Vec::new();
-    loop {
-        match conn.next_row().await? {
-            Ok(row) => {
-                let cells = (0..columns)
-                    .map(|i| {
-                        shardgate_merge::text_cell(&row, i)
-                            .ok()
-                            .flatten()
-                            .map(<[u8]>::to_vec)
-                    })
-                    .collect();
-                rows.push(cells);
-            }
-            Err(Finish::Err(error)) => return Err(server_error(error, table, for_table)),
-            Err(_) => return Ok(rows),
-        }
-    }
+    crate::own_tables::rows_of(conn, sql, columns)
+        .await?
+        .map_err(|error| server_error(error, table, for_table))
 }
 
 /// Commits what `status` says is open on `conn` (a session's `autocommit = 0` opens one).
