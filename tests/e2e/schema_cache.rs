@@ -274,3 +274,32 @@ async fn show_shardgate_schema_names_the_columns_and_the_shards_that_disagree() 
     );
     env.stop().await;
 }
+
+/// The cache said a table's shards disagree (one lacked it); the shards since agree: the
+/// statement that needs its columns reads them again before refusing, and is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disagreement_the_shards_have_since_resolved_is_read_again() {
+    let env = TestEnv::start_with(2, 0, ADMIN_AND_THINGS).await;
+    let create = "CREATE TABLE things (id INT PRIMARY KEY, a INT)";
+    env.connect_primary(0)
+        .await
+        .query_drop(create)
+        .await
+        .unwrap();
+    let mut conn = env.connect().await;
+    let (code, _, message) = server_error(conn.query_drop("SELECT * FROM things ORDER BY a").await);
+    assert_eq!(code, 1235, "{message}");
+    assert!(message.contains("missing on shard s1"), "{message}");
+    // Created on the other shard behind the proxy's back, as on the first.
+    env.connect_primary(1)
+        .await
+        .query_drop(create)
+        .await
+        .unwrap();
+    let (names, rows) = answer(&mut conn, "SELECT * FROM things ORDER BY a")
+        .await
+        .expect("answered once the shards agree");
+    assert_eq!(names, ["id", "a"]);
+    assert!(rows.is_empty());
+    env.stop().await;
+}

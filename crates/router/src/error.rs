@@ -26,6 +26,13 @@ pub enum RouteError {
     /// hold: the session reads them from the shards and plans again.
     #[error("shardgate does not know the columns of table(s) {}: its schema cache has not read them", .tables.join(", "))]
     SchemaNeeded { tables: Vec<String> },
+    /// The schema cache says the shards define `tables` differently: the session reads them
+    /// again (the cache may be older than the shards) and plans again; still so, `refusal`.
+    #[error("{refusal}")]
+    SchemaDisagrees {
+        tables: Vec<String>,
+        refusal: Box<RouteError>,
+    },
     /// An INSERT leaving a table's auto_increment column to the proxy: the session reserves
     /// ids from its sequence and plans the text with them written in ([`GeneratedIds::fill`]).
     #[error("INSERT into sharded table `{}` needs ids from sequence {} for `{}`", .0.table, .0.auto_increment.sequence, .0.auto_increment.column)]

@@ -1128,6 +1128,14 @@ impl<'a> ScatterBuilder<'a> {
                 Err(StarError::Refused(why)) => {
                     return Err(self.refuse(format!("`{item}` cannot be expanded: {why}")))
                 }
+                Err(StarError::Disagrees { table, why }) => {
+                    return Err(RouteError::SchemaDisagrees {
+                        tables: vec![table],
+                        refusal: Box::new(
+                            self.refuse(format!("`{item}` cannot be expanded: {why}")),
+                        ),
+                    })
+                }
             }
         }
         if !unknown.is_empty() {

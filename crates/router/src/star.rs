@@ -30,8 +30,10 @@ pub(crate) struct StarColumn {
 pub(crate) enum StarError {
     /// The cache does not hold these tables (lower-cased): read them and plan again.
     Unknown(Vec<String>),
-    /// A form the expansion does not model, or a table the shards define differently.
+    /// A form the expansion does not model.
     Refused(String),
+    /// The cache says the shards define `table` differently (`why`).
+    Disagrees { table: String, why: String },
 }
 
 /// A table of the FROM list: the name the statement calls it by, and its columns.
@@ -170,10 +172,13 @@ fn factors(from: &[TableWithJoins], schema: &SchemaStatus) -> Result<Vec<Chain>,
             None => last_part(name)?,
         };
         if let Some(d) = schema.disagreement(&table) {
-            return Err(StarError::Refused(format!(
-                "the shards define table `{table}` differently ({}), so its columns are not known",
-                d.what
-            )));
+            return Err(StarError::Disagrees {
+                why: format!(
+                    "the shards define table `{table}` differently ({}), so its columns are not known",
+                    d.what
+                ),
+                table,
+            });
         }
         match schema.schema.table(&table) {
             Some(columns) => Ok(Some(Factor {
@@ -376,7 +381,7 @@ mod tests {
         });
         assert!(matches!(
             expanded("SELECT * FROM users", &s),
-            Err(StarError::Refused(m)) if m.contains("missing on shard s1")
+            Err(StarError::Disagrees { table, why }) if table == "users" && why.contains("missing on shard s1")
         ));
         assert!(matches!(
             expanded("SELECT x.* FROM users", &schema()),

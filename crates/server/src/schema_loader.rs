@@ -90,7 +90,11 @@ pub(crate) async fn plan_after_loading(
     if let Err(e) = load_tables(runtime, tables).await {
         tracing::warn!(error = %e, "reading the columns of {tables:?} from the shards failed");
     }
-    shardgate_router::plan_sql(sql, &runtime.topology, syntax)
+    // Read afresh, shards that still disagree are the answer.
+    shardgate_router::plan_sql(sql, &runtime.topology, syntax).map_err(|e| match e {
+        shardgate_router::RouteError::SchemaDisagrees { refusal, .. } => *refusal,
+        other => other,
+    })
 }
 
 /// Plans `sql`; when the plan needs columns the cache lacks, reads them and plans again.
@@ -100,9 +104,10 @@ pub(crate) async fn plan_with_schema(
     syntax: shardgate_router::Syntax,
 ) -> Result<Plan, shardgate_router::RouteError> {
     match shardgate_router::plan_sql(sql, &runtime.topology, syntax) {
-        Err(shardgate_router::RouteError::SchemaNeeded { tables }) => {
-            plan_after_loading(runtime, sql, syntax, &tables).await
-        }
+        Err(
+            shardgate_router::RouteError::SchemaNeeded { tables }
+            | shardgate_router::RouteError::SchemaDisagrees { tables, .. },
+        ) => plan_after_loading(runtime, sql, syntax, &tables).await,
         planned => planned,
     }
 }

@@ -720,9 +720,9 @@ impl Session {
     ) -> Step {
         let cached = cached.or_else(|| self.plans.plan(sql, &runtime.topology, self.syntax));
         let plan = match cached.map_or_else(|| plan_sql(sql, &runtime.topology, self.syntax), Ok) {
-            Err(RouteError::SchemaNeeded { tables }) => {
-                crate::schema_loader::plan_after_loading(runtime, sql, self.syntax, &tables).await
-            }
+            Err(
+                RouteError::SchemaNeeded { tables } | RouteError::SchemaDisagrees { tables, .. },
+            ) => crate::schema_loader::plan_after_loading(runtime, sql, self.syntax, &tables).await,
             planned => planned,
         };
         let plan = match plan {
