@@ -1042,3 +1042,31 @@ async fn a_prepared_statement_runs_in_the_database_it_was_prepared_in() {
     drop((in_other, in_app, pinner));
     env.stop().await;
 }
+
+/// `LAST_INSERT_ID(expr)` in an UPDATE that runs on every shard: the value is the one the
+/// expression got where it ran (the shard whose rows changed), not the first shard's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn last_insert_id_of_an_expression_comes_from_the_shard_that_evaluated_it() {
+    let env = TestEnv::start(2, 0).await;
+    let mut conn = env.connect().await;
+    let on = |shard: usize| {
+        (1..)
+            .find(|id| env.shard_of("users", i128::from(*id)) == shard)
+            .unwrap()
+    };
+    let (first, second) = (on(0), on(1));
+    conn.query_drop(format!(
+        "INSERT INTO users (id, email, name) VALUES ({first}, 'f@x', 'other'), ({second}, 's@x', 'target')"
+    ))
+    .await
+    .unwrap();
+    conn.query_drop(
+        "UPDATE users SET name = CONCAT('n', LAST_INSERT_ID(id + 1000)) WHERE name = 'target'",
+    )
+    .await
+    .unwrap();
+    assert_eq!(conn.affected_rows(), 1);
+    let got: Option<i64> = conn.query_first("SELECT LAST_INSERT_ID()").await.unwrap();
+    assert_eq!(got, Some(second + 1000));
+    env.stop().await;
+}

@@ -196,6 +196,8 @@ impl Session {
         let mut totals = Totals::new(combine);
         let mut failures: Vec<(String, ClientError)> = Vec::new();
         let mut open: Vec<(ShardId, PooledConn)> = Vec::new();
+        // Shards whose part changed rows: where `LAST_INSERT_ID(expr)` was evaluated.
+        let mut changed: Vec<ShardId> = Vec::new();
         let mut dropped_database = false;
         for (&(shard, _), result) in parts.iter().zip(results) {
             let name = runtime.topology.shards[shard].name.clone();
@@ -214,6 +216,9 @@ impl Session {
                         } => {
                             dropped_database |=
                                 status.contains(StatusFlags::SERVER_STATUS_DB_DROPPED);
+                            if affected_rows > 0 {
+                                changed.push(shard);
+                            }
                             totals.add(affected_rows, id, w)
                         }
                         Finish::Err(e) => failures.push((name, ClientError::from(e))),
@@ -236,8 +241,9 @@ impl Session {
         self.statement_id_unsure = unsure;
         if all_ok && (self.statement_reads_last_insert_id || unsure) {
             // `LAST_INSERT_ID(expr)` in a write sets the session's value, and an id the parts
-            // reported may have been given: read it from the first part.
-            if let Some((_, conn)) = open.first_mut() {
+            // reported may have been given: read it from a part that changed rows.
+            let at = read_back_part(open.iter().map(|(s, _)| *s), &changed);
+            if let Some((_, conn)) = at.and_then(|i| open.get_mut(i)) {
                 match crate::state::read_back(conn, true, &[]).await {
                     Ok(back) => self.adopt_read_id(back.last_insert_id.unwrap_or_default()),
                     Err(e) => failures.push(("the first shard".into(), ClientError::from(&e))),
@@ -329,6 +335,7 @@ impl Session {
         const SAVEPOINT: &[u8] = b"SAVEPOINT shardgate_statement";
         let name = |shard: ShardId| runtime.topology.shards[shard].name.as_str();
         let mut ran: Vec<ShardId> = Vec::new();
+        let mut changed: Vec<ShardId> = Vec::new();
         let mut conditions = Diagnostics::default();
         let mut totals = Totals::new(combine);
         let mut failure: Option<ClientError> = None;
@@ -364,7 +371,12 @@ impl Session {
                     last_insert_id: id,
                     warnings: w,
                     ..
-                }) => totals.add(affected_rows, id, w),
+                }) => {
+                    if affected_rows > 0 {
+                        changed.push(shard);
+                    }
+                    totals.add(affected_rows, id, w)
+                }
                 Ok(Finish::Err(e)) => {
                     failure.get_or_insert(named(ClientError::from(e)));
                     // Copies all try the write, so each burns the same auto-increment values
@@ -394,13 +406,13 @@ impl Session {
         totals.last_insert_id = self.client.insert_id().unwrap_or(totals.last_insert_id);
         let unsure = failure.is_none() && self.settle_reported_id(totals.last_insert_id);
         self.statement_id_unsure = unsure;
-        if let (None, true, Some(&first)) = (
-            &failure,
-            self.statement_reads_last_insert_id || unsure,
-            ran.first(),
-        ) {
-            // `LAST_INSERT_ID(expr)` in a write sets the session's value: read it from the first part.
-            let conn = self.pins.conn(first).expect("joined above");
+        let at = read_back_part(ran.iter().copied(), &changed).map(|i| ran[i]);
+        if let (None, true, Some(shard)) =
+            (&failure, self.statement_reads_last_insert_id || unsure, at)
+        {
+            // `LAST_INSERT_ID(expr)` in a write sets the session's value: read it from a part
+            // that changed rows.
+            let conn = self.pins.conn(shard).expect("joined above");
             match crate::state::read_back(conn, true, &[]).await {
                 Ok(back) => self.adopt_read_id(back.last_insert_id.unwrap_or_default()),
                 Err(e) => failure = Some(ClientError::from(&e)),
@@ -450,4 +462,14 @@ impl Session {
         }
         Ok(())
     }
+}
+
+/// Which of the parts that ran (their shards, in order) to read `LAST_INSERT_ID()` back from:
+/// the last that changed rows (only there did `LAST_INSERT_ID(expr)` run; across shards the
+/// order of rows is the shards'), else the first. `None` when none ran.
+fn read_back_part(ran: impl Iterator<Item = ShardId>, changed: &[ShardId]) -> Option<usize> {
+    let ran: Vec<ShardId> = ran.collect();
+    ran.iter()
+        .rposition(|s| changed.contains(s))
+        .or((!ran.is_empty()).then_some(0))
 }
