@@ -384,11 +384,50 @@ pub fn parse_verbatim(text: &str, syntax: Syntax) -> Option<Vec<Statement>> {
 }
 
 fn parse_with(text: &str, syntax: Syntax, unescape: bool) -> Result<Vec<Statement>, ParserError> {
-    let tokens = tokenize(text, syntax, unescape)?;
+    let mut tokens = tokenize(text, syntax, unescape)?;
+    drop_dml_modifiers(&mut tokens);
     Parser::new(&MySqlDialect {})
         .with_options(ParserOptions::new().with_unescape(unescape))
         .with_tokens_with_locations(tokens)
         .parse_statements()
+}
+
+/// `UPDATE [LOW_PRIORITY] [IGNORE] …` and `DELETE [LOW_PRIORITY] [QUICK] [IGNORE] …`: the
+/// modifiers change how MariaDB runs the statement, not where its rows are, and sqlparser reads
+/// some of them as the table's name (`UPDATE IGNORE t` as table `IGNORE` alias `t`). They are
+/// taken out of what the parser reads; the text sent keeps them (spans are the text's).
+fn drop_dml_modifiers(tokens: &mut Vec<TokenWithSpan>) {
+    let mut at_start = true;
+    let mut in_modifiers = false;
+    tokens.retain(|t| {
+        let word = match &t.token {
+            Token::Whitespace(_) => return true,
+            Token::SemiColon => {
+                (at_start, in_modifiers) = (true, false);
+                return true;
+            }
+            Token::Word(w) if w.quote_style.is_none() => Some(w),
+            _ => None,
+        };
+        let starts_dml = at_start
+            && word.is_some_and(|w| matches!(w.keyword, Keyword::UPDATE | Keyword::DELETE));
+        at_start = false;
+        if starts_dml {
+            in_modifiers = true;
+            return true;
+        }
+        if in_modifiers {
+            let modifier = word.is_some_and(|w| {
+                matches!(w.keyword, Keyword::LOW_PRIORITY | Keyword::IGNORE)
+                    || w.value.eq_ignore_ascii_case("quick")
+            });
+            if modifier {
+                return false;
+            }
+            in_modifiers = false;
+        }
+        true
+    });
 }
 
 /// Whether the tokens hold a prefix `NOT` (not `IS NOT`, `NOT IN`, `NOT LIKE`, …): under

@@ -35,7 +35,6 @@ mod star;
 mod statement_traits;
 mod syntax;
 mod text;
-mod update_modifiers;
 pub mod utf8;
 
 pub use administrative::{Kill, KillTarget};

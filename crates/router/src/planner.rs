@@ -239,9 +239,6 @@ fn plan_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, Rou
     if sql.contains('?') {
         number_placeholders(&mut statements, sql, syntax);
     }
-    if let [Statement::Update(u)] = statements.as_slice() {
-        crate::update_modifiers::check(u, topology)?;
-    }
     if let [Statement::Insert(ins)] = statements.as_slice() {
         crate::insert_select::check(ins, sql, topology)?;
         crate::auto_increment::check(ins, sql, topology, syntax)?;

@@ -503,6 +503,9 @@ SELECT id FROM users WHERE id = 1 AND nosuch = 2
 @dml=users UPDATE users SET score = score + 1 WHERE tag = 'beta'
 @dml=users UPDATE users SET flag = flag WHERE tag = 'gamma'
 @dml=users UPDATE users SET tag = 'upd' WHERE id IN (1, 2, 3, 4, 5, 6, 7)
+@dml=users UPDATE IGNORE users SET tag = 'ign' WHERE id IN (1, 2, 3, 4, 5, 6, 7)
+@dml=users UPDATE LOW_PRIORITY users SET score = score + 2 WHERE tag = 'alpha'
+@dml=orders DELETE LOW_PRIORITY QUICK IGNORE FROM orders WHERE qty = 9 AND status = 'new'
 @dml=users UPDATE users SET balance = balance * 2 WHERE balance BETWEEN 0 AND 1000
 @dml=users UPDATE users SET name = CONCAT(name, ' (x)') WHERE name LIKE 'jo%'
 @dml=users UPDATE users SET score = NULL WHERE flag = 127
