@@ -454,3 +454,51 @@ async fn found_rows_after_an_offset_or_a_union_counts_as_the_server_does() {
     assert_eq!(rows(&mut conn, found).await, [[Some("6".into())]]);
     env.stop().await;
 }
+
+/// With `optimizer_trace` on, the trace is the client's last statement, as on MariaDB: the
+/// proxy does not read `FOUND_ROWS()` back after an `INSERT … SELECT` or a paged SELECT (that
+/// query would replace the trace), and refuses `FOUND_ROWS()` until a SELECT sets it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_optimizer_trace_shows_the_clients_statement() {
+    let env = TestEnv::start(1, 0).await;
+    let mut conn = env.connect().await;
+    for sql in [
+        "CREATE TABLE trace_a (a INT)",
+        "CREATE TABLE trace_b (a INT)",
+        "INSERT INTO trace_a VALUES (1), (2), (3), (4), (5), (6)",
+        "SET optimizer_trace = 'enabled=on'",
+        "INSERT INTO trace_b SELECT * FROM trace_a WHERE a > 4",
+    ] {
+        conn.query_drop(sql).await.unwrap();
+    }
+    let traced: Vec<String> = conn
+        .query("SELECT QUERY FROM information_schema.OPTIMIZER_TRACE")
+        .await
+        .unwrap();
+    assert_eq!(
+        traced,
+        ["INSERT INTO trace_b SELECT * FROM trace_a WHERE a > 4"]
+    );
+    conn.query_drop("SELECT a FROM trace_a ORDER BY a LIMIT 2, 1")
+        .await
+        .unwrap();
+    let (code, _, message) = server_error(conn.query_drop("SELECT FOUND_ROWS()").await);
+    assert_eq!(code, 1235, "{message}");
+    let traced: Vec<String> = conn
+        .query("SELECT QUERY FROM information_schema.OPTIMIZER_TRACE")
+        .await
+        .unwrap();
+    assert_eq!(traced, ["SELECT a FROM trace_a ORDER BY a LIMIT 2, 1"]);
+    // Tracing off, it is read back again (the rows the offset skipped count, as on MariaDB).
+    conn.query_drop("SET optimizer_trace = 'enabled=off'")
+        .await
+        .unwrap();
+    conn.query_drop("SELECT a FROM trace_a ORDER BY a LIMIT 2, 1")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(&mut conn, "SELECT FOUND_ROWS()").await,
+        [[Some("3".to_owned())]]
+    );
+    env.stop().await;
+}

@@ -30,6 +30,7 @@ impl Session {
                 // answered it): its rows are the best count there is.
                 if matches!(self.statement_select, SelectKind::Plain | SelectKind::Paged) {
                     self.previous.found_rows = *rows;
+                    self.found_rows_unknown = false;
                 }
             }
             Finish::Ok { affected_rows, .. } => {
@@ -39,14 +40,46 @@ impl Session {
         }
     }
 
+    /// The session's `optimizer_trace` has `enabled=on`.
+    fn traces_optimizer(&self) -> bool {
+        self.state
+            .var_string("optimizer_trace")
+            .is_some_and(|v| v.to_ascii_lowercase().contains("enabled=on"))
+    }
+
+    /// A text that reads `FOUND_ROWS()` while the session does not know it (see
+    /// `read_found_rows`): refused rather than answered wrong.
+    pub(crate) fn found_rows_refused(&self, text: &[u8]) -> Option<crate::errors::ClientError> {
+        let reads = self.found_rows_unknown
+            && memchr::memmem::find(&text.to_ascii_lowercase(), b"found_rows").is_some();
+        reads.then(|| {
+            crate::errors::ClientError::new(
+                1235,
+                b"42000",
+                "FOUND_ROWS() after that statement is not known to shardgate while optimizer_trace is enabled (reading it back would replace the trace): run the SELECT again with optimizer_trace off",
+            )
+        })
+    }
+
     /// After a statement whose `FOUND_ROWS()` is not its rows (`SelectKind::read_on_connection`),
     /// run on `conn`: the count MariaDB kept there.
     pub(crate) async fn read_found_rows(&mut self, conn: &mut BackendConn, finish: &Finish) {
         if !self.statement_select.read_on_connection() || !matches!(finish, Finish::Ok { .. }) {
             return;
         }
+        if self.traces_optimizer() {
+            // Reading it would put the proxy's query in INFORMATION_SCHEMA.OPTIMIZER_TRACE in
+            // place of the statement the client traced: it stays unknown (`FOUND_ROWS()` is
+            // refused until a SELECT sets it again).
+            self.found_rows_unknown = true;
+            self.statement_select = SelectKind::No;
+            return;
+        }
         match crate::state::query_text(conn, b"SELECT FOUND_ROWS() LIMIT 1").await {
-            Ok(n) => self.previous.found_rows = n.parse().unwrap_or_default(),
+            Ok(n) => {
+                self.previous.found_rows = n.parse().unwrap_or_default();
+                self.found_rows_unknown = false;
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "could not read FOUND_ROWS()");
                 conn.broken = true;

@@ -192,6 +192,8 @@ pub(crate) struct Session {
     activity: Activity,
     /// The session's `max_statement_time`, which the proxy enforces too (`statement_time.rs`).
     pub(crate) statement_limit: crate::statement_time::SessionLimit,
+    /// `FOUND_ROWS()` of the previous statement was not read back (`previous_statement.rs`).
+    pub(crate) found_rows_unknown: bool,
     /// The topology the shard positions the session holds refer to (`shard_renumbering.rs`).
     pub(crate) topology: Arc<shardgate_config::Topology>,
     /// The runtime of the command being served (`None` between commands, so that an idle
@@ -327,6 +329,7 @@ impl Session {
             answered_error: false,
             activity,
             statement_limit: Default::default(),
+            found_rows_unknown: false,
             topology: runtime.topology.clone(),
             command_runtime: None,
         };
@@ -699,6 +702,9 @@ impl Session {
             .as_ref()
             .is_none_or(|plan| plan.traits.reads_previous_statement);
         if may_read_previous && shardgate_router::mentions_previous_statement(arg) {
+            if let Some(e) = self.found_rows_refused(arg) {
+                return self.send_error(e).await;
+            }
             let values = self.previous_values();
             if let Some(text) =
                 shardgate_router::with_previous_statement(&sql, self.syntax, &values)

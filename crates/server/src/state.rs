@@ -62,6 +62,17 @@ impl SessionState {
             .map(|(_, sql)| sql.as_slice())
     }
 
+    /// The string the session's `name` holds: a value kept by value (`_cs X'…'`) decoded, or
+    /// the quoted literal it was set to.
+    pub fn var_string(&self, name: &str) -> Option<String> {
+        let value = self.var_value(name)?;
+        if let Some(at) = value.find("X'") {
+            let hex = value[at + 2..].split('\'').next()?;
+            return String::from_utf8(hex::decode(hex).ok()?).ok();
+        }
+        Some(value.trim_matches(|c| c == '\'' || c == '"').to_owned())
+    }
+
     /// The value side of the session's `SET name = <value>`, as written.
     fn var_value(&self, name: &str) -> Option<&str> {
         let text = std::str::from_utf8(self.var_text(name)?).ok()?;
