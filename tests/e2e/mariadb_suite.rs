@@ -456,11 +456,11 @@ async fn found_rows_after_an_offset_or_a_union_counts_as_the_server_does() {
 }
 
 /// With `optimizer_trace` on, the trace is the client's last statement, as on MariaDB: the
-/// proxy does not read `FOUND_ROWS()` back after an `INSERT … SELECT` or a paged SELECT (that
+/// session keeps the connection that holds it while tracing, and the proxy does not read `FOUND_ROWS()` back after an `INSERT … SELECT` or a paged SELECT (that
 /// query would replace the trace), and refuses `FOUND_ROWS()` until a SELECT sets it again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_optimizer_trace_shows_the_clients_statement() {
-    let env = TestEnv::start(1, 0).await;
+    let env = TestEnv::start_with(1, 0, "\n[backend.pool]\nmax_size = 2\n").await;
     let mut conn = env.connect().await;
     for sql in [
         "CREATE TABLE trace_a (a INT)",
@@ -471,6 +471,20 @@ async fn the_optimizer_trace_shows_the_clients_statement() {
     ] {
         conn.query_drop(sql).await.unwrap();
     }
+    // Other sessions in between take pooled connections: the trace stays on the one this
+    // session keeps while tracing.
+    let others = (0..20).map(|_| {
+        let env = &env;
+        async move {
+            let mut other = env.connect().await;
+            other
+                .query_drop("SELECT COUNT(*) FROM trace_a")
+                .await
+                .unwrap();
+            other.disconnect().await.unwrap();
+        }
+    });
+    futures_util::future::join_all(others).await;
     let traced: Vec<String> = conn
         .query("SELECT QUERY FROM information_schema.OPTIMIZER_TRACE")
         .await

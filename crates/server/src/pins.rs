@@ -76,16 +76,18 @@ pub(crate) enum PinReason {
     TableLock,
     Handler,
     PreparedStatement,
+    OptimizerTrace,
 }
 
 impl PinReason {
-    pub const ALL: [PinReason; 6] = [
+    pub const ALL: [PinReason; 7] = [
         PinReason::Transaction,
         PinReason::TemporaryTable,
         PinReason::NamedLock,
         PinReason::TableLock,
         PinReason::Handler,
         PinReason::PreparedStatement,
+        PinReason::OptimizerTrace,
     ];
 
     pub fn label(self) -> &'static str {
@@ -96,6 +98,7 @@ impl PinReason {
             PinReason::TableLock => "table_lock",
             PinReason::Handler => "handler",
             PinReason::PreparedStatement => "prepared_statement",
+            PinReason::OptimizerTrace => "optimizer_trace",
         }
     }
 }
@@ -118,6 +121,9 @@ pub(crate) struct Pins {
     /// SQL-level prepared statements the default shard's server keeps (lower-case names; see
     /// `sql_prepare.rs`).
     pub prepared_statements: BTreeSet<String>,
+    /// The session's `optimizer_trace` is on: the trace of its last statement on the default
+    /// shard is on that shard's connection, which `INFORMATION_SCHEMA.OPTIMIZER_TRACE` reads.
+    pub optimizer_trace: bool,
     /// The reasons last counted in the metric.
     counted: Vec<PinReason>,
 }
@@ -173,7 +179,8 @@ impl Pins {
                     || !self.named_locks.is_empty()
                     || self.unnamed_locks
                     || !self.handlers.is_empty()
-                    || !self.prepared_statements.is_empty()))
+                    || !self.prepared_statements.is_empty()
+                    || self.optimizer_trace))
     }
 
     /// Renumbers the shards held after a reload (see `shard_renumbering.rs`); connections to
@@ -234,6 +241,7 @@ impl Pins {
             PinReason::TableLock => !self.table_locks.is_empty(),
             PinReason::Handler => !self.handlers.is_empty(),
             PinReason::PreparedStatement => !self.prepared_statements.is_empty(),
+            PinReason::OptimizerTrace => self.optimizer_trace,
         };
         PinReason::ALL.into_iter().filter(|r| held(*r)).collect()
     }

@@ -41,7 +41,7 @@ impl Session {
     }
 
     /// The session's `optimizer_trace` has `enabled=on`.
-    fn traces_optimizer(&self) -> bool {
+    pub(crate) fn traces_optimizer(&self) -> bool {
         self.state
             .var_string("optimizer_trace")
             .is_some_and(|v| v.to_ascii_lowercase().contains("enabled=on"))

@@ -1334,7 +1334,14 @@ impl Session {
                 self.statement_limit.follow(vars, &self.state);
                 if let Some(mut conn) = conn {
                     conn.vars_fingerprint = self.state.fingerprint();
+                    // The optimizer trace is kept on the connection that ran the traced
+                    // statement: while tracing, the session keeps one (`Pins::optimizer_trace`).
+                    if self.traces_optimizer() && !self.pins.has(default) {
+                        self.pins.pin(default, conn);
+                    }
                 }
+                self.pins.optimizer_trace = self.traces_optimizer();
+                self.pins.release_unneeded(default);
                 // The transaction's other connections take the values it got (a reset would
                 // end their transaction).
                 let applied: Vec<Vec<u8>> = vars
