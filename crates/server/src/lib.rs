@@ -34,6 +34,7 @@ mod reads;
 mod reload;
 mod runtime;
 mod scatter;
+mod set_operation;
 mod schema_loader;
 mod sequence_table;
 mod sequences;

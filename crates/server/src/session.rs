@@ -893,6 +893,7 @@ impl Session {
                 Box::pin(self.fan_out(runtime, parts, false, Combine::Sum)).await
             }
             Route::Scatter(plan) => Box::pin(self.scatter(runtime, plan, binary)).await,
+            Route::SetOperation(plan) => Box::pin(self.set_operation(runtime, plan, binary)).await,
             Route::SetConsistency(level) => {
                 self.consistency_override = *level;
                 self.send_ok(0, 0).await

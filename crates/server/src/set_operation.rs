@@ -1,0 +1,514 @@
+//! Runs a set operation across shards (`shardgate_router::SetOperationPlan`): the result's
+//! column definitions from the whole statement run with `LIMIT 0` on the default shard (so
+//! names and widened types are MariaDB's), each branch run as planned (one shard, a scatter
+//! merged by its own `MergeSpec`, a nested set operation) and its cells converted to those
+//! types, the branches combined by `shardgate_merge::combine`, then the whole's ORDER BY and
+//! LIMIT. Every row the operation holds counts against `merge_max_rows` / `merge_max_bytes`
+//! (1038 beyond).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+
+use bytes::{Bytes, BytesMut};
+use shardgate_backend::{PooledConn, QueryHead};
+use shardgate_merge::{
+    RowOperator, BinaryRowEncoder, ColumnMeta, MemoryLimit, MergeSort, SetRows, Sort, SortKey, ValueKind,
+    Widening,
+};
+use shardgate_protocol::packets;
+use shardgate_protocol::response::Finish;
+use shardgate_ring::ShardId;
+use shardgate_router::{OrderTarget, Route, ScatterPlan, SetNode, SetOperationPlan};
+
+use crate::errors::ClientError;
+use crate::runtime::Runtime;
+use crate::scatter::merge_error;
+use crate::session::{End, Session, Step};
+
+/// A result: the column definitions as a shard sent them, the plain metadata, the rows.
+struct Evaluated {
+    heads: Vec<BytesMut>,
+    metas: Vec<ColumnMeta>,
+    rows: Vec<Bytes>,
+}
+
+fn refused(what: &str) -> ClientError {
+    ClientError::new(
+        1235,
+        b"42000",
+        format!("{what} is not supported for a set operation across shards yet"),
+    )
+}
+
+fn unknown_order_column(name: &str) -> ClientError {
+    ClientError::new(
+        1054,
+        b"42S22",
+        format!("Unknown column '{name}' in 'order clause'"),
+    )
+}
+
+/// Runs `sql` on `conn` and reads its whole answer: column definitions and rows, each row
+/// held under `held`.
+async fn read_all(
+    conn: &mut PooledConn,
+    sql: &[u8],
+    shard: &str,
+    held: &Mutex<SetRows>,
+) -> Result<(Vec<BytesMut>, Vec<Bytes>), ClientError> {
+    let named = |e: ClientError| ClientError {
+        message: format!("shard {shard}: {}", e.message),
+        ..e
+    };
+    let heads = match conn.query_rows(sql).await {
+        Ok(QueryHead::Columns(heads)) => heads,
+        Ok(QueryHead::Done(Finish::Err(e))) => return Err(named(ClientError::from(e))),
+        Ok(QueryHead::Done(_)) => {
+            return Err(ClientError::new(
+                1105,
+                b"HY000",
+                format!("shard {shard} answered without a result set"),
+            ))
+        }
+        Err(e) => return Err(named(ClientError::from(&e))),
+    };
+    let mut rows = Vec::new();
+    loop {
+        match conn.next_row().await {
+            Ok(Ok(row)) => {
+                if let Err(e) = lock(held).hold(&row) {
+                    conn.broken = true; // the rest of the answer is unread
+                    return Err(merge_error(&e));
+                }
+                rows.push(row);
+            }
+            Ok(Err(Finish::Ok { .. })) => return Ok((heads, rows)),
+            Ok(Err(Finish::Err(e))) => return Err(named(ClientError::from(e))),
+            Ok(Err(Finish::LocalInfile)) => {
+                conn.broken = true;
+                return Err(ClientError::new(1105, b"HY000", "unexpected LOCAL INFILE"));
+            }
+            Err(e) => return Err(named(ClientError::from(&e))),
+        }
+    }
+}
+
+/// The held rows' account: locked only between awaits, never across one.
+fn lock(held: &Mutex<SetRows>) -> std::sync::MutexGuard<'_, SetRows> {
+    held.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+type Boxed<'a, T> = Pin<Box<dyn Future<Output = Result<T, ClientError>> + Send + 'a>>;
+
+impl Session {
+    /// Runs `plan` and writes its answer (binary-protocol rows with `binary`).
+    pub(crate) async fn set_operation(
+        &mut self,
+        runtime: &Runtime,
+        plan: &SetOperationPlan,
+        binary: bool,
+    ) -> Step {
+        if self.in_transaction() || !self.pins.is_empty() {
+            return self
+                .send_error(refused(
+                    "inside a transaction, or with temporary tables or locks held on a connection,",
+                ))
+                .await;
+        }
+        if self.state.select_limit_set() {
+            return self.send_error(refused("a session sql_select_limit")).await;
+        }
+        let settings = &runtime.topology.server;
+        let memory = MemoryLimit {
+            max_rows: Some(settings.merge_max_rows),
+            max_bytes: Some(settings.merge_max_bytes),
+        };
+        let held = Mutex::new(SetRows::new(memory));
+        let result = match self.evaluate_whole(runtime, plan, &held).await {
+            Ok(result) => result,
+            Err(e) => return self.send_error(e).await,
+        };
+        let encoder = binary.then(|| BinaryRowEncoder::new(&result.metas));
+        let header_status = self.status();
+        self.client
+            .queue_packet(&packets::column_count(result.heads.len() as u64));
+        for definition in &result.heads {
+            self.client.queue_packet(definition);
+        }
+        if !self
+            .capabilities
+            .contains(shardgate_protocol::CapabilityFlags::CLIENT_DEPRECATE_EOF)
+        {
+            self.client.queue_packet(&packets::eof(header_status, 0));
+        }
+        let mut buffer = Vec::new();
+        let sent = result.rows.len() as u64;
+        for row in &result.rows {
+            match &encoder {
+                Some(encoder) => {
+                    if let Err(e) = encoder.encode(row, &mut buffer) {
+                        self.answered_error = true;
+                        self.client.queue_packet(&merge_error(&e).encode());
+                        return self.client.flush().await.map_err(End::Client);
+                    }
+                    self.client.queue_packet(&buffer);
+                }
+                None => self.client.queue_packet(row),
+            }
+            if self.client.write_buffer().len() >= 64 * 1024 {
+                self.client.flush().await.map_err(End::Client)?;
+            }
+        }
+        self.previous.row_count = -1;
+        self.previous.found_rows = plan.offset.saturating_add(sent);
+        let end = packets::result_terminator(self.capabilities, self.status(), 0);
+        self.client.queue_packet(&end);
+        self.client.flush().await.map_err(End::Client)
+    }
+
+    /// The whole's result: its columns from the metadata shard, its rows combined, ordered
+    /// and limited.
+    fn evaluate_whole<'a>(
+        &'a self,
+        runtime: &'a Runtime,
+        plan: &'a SetOperationPlan,
+        held: &'a Mutex<SetRows>,
+    ) -> Boxed<'a, Evaluated> {
+        Box::pin(async move {
+            let shard = plan.metadata_shard;
+            let name = runtime.topology.shards[shard].name.clone();
+            let mut conn = self
+                .checkout(runtime, shard)
+                .await
+                .map_err(|e| ClientError::from(&e))?;
+            let (heads, _) = read_all(&mut conn, plan.metadata_sql.as_bytes(), &name, held).await?;
+            let mut metas = self.plain_metas(&heads)?;
+            if compares(&plan.tree) || !plan.order_by.is_empty() {
+                self.real_collations(&mut conn, plan, &name, &mut metas, held)
+                    .await?;
+            }
+            drop(conn);
+            let rows = self.evaluate(runtime, &plan.tree, &metas, held).await?;
+            let rows = order_and_limit(plan, &heads, &metas, rows)?;
+            Ok(Evaluated { heads, metas, rows })
+        })
+    }
+
+    /// Column metadata without MariaDB's extended type information.
+    fn plain_metas(&self, heads: &[BytesMut]) -> Result<Vec<ColumnMeta>, ClientError> {
+        let plain;
+        let heads = match self.flavor.extended_metadata() {
+            true => {
+                plain = crate::extended_metadata::split(heads)?.0;
+                &plain[..]
+            }
+            false => heads,
+        };
+        heads
+            .iter()
+            .map(|d| ColumnMeta::from_definition(d).map_err(|e| merge_error(&e)))
+            .collect()
+    }
+
+    /// Gives the result's string columns their real collation (definitions carry the
+    /// connection's), asked of MariaDB over the whole statement; refuses collations the
+    /// proxy does not compare exactly.
+    async fn real_collations(
+        &self,
+        conn: &mut PooledConn,
+        plan: &SetOperationPlan,
+        shard: &str,
+        metas: &mut [ColumnMeta],
+        held: &Mutex<SetRows>,
+    ) -> Result<(), ClientError> {
+        let strings: Vec<usize> = (0..metas.len())
+            .filter(|&c| metas[c].kind() == ValueKind::Bytes && metas[c].charset != 63)
+            .collect();
+        if strings.is_empty() {
+            return Ok(());
+        }
+        if let Some(&c) = strings
+            .iter()
+            .find(|&&c| !crate::scatter::utf8_or_binary(metas[c].charset))
+        {
+            return Err(refused(&format!(
+                "comparing column {} of a result not in UTF-8 (SET NAMES utf8mb4 first)",
+                c + 1
+            )));
+        }
+        let names: Vec<String> = (1..=metas.len()).map(|i| format!("c{i}")).collect();
+        let asked: Vec<String> = strings
+            .iter()
+            .map(|c| format!("COLLATION(t.c{})", c + 1))
+            .collect();
+        let sql = format!(
+            "WITH t ({}) AS ({}) SELECT {} FROM (SELECT 1) AS d LEFT JOIN t ON 1",
+            names.join(", "),
+            plan.metadata_sql,
+            asked.join(", ")
+        );
+        let (_, rows) = read_all(conn, sql.as_bytes(), shard, held).await?;
+        let row = rows.first().ok_or_else(|| {
+            ClientError::new(1105, b"HY000", "no collations for the set operation's columns")
+        })?;
+        let row = shardgate_merge::TextRow::parse(row.clone(), strings.len())
+            .map_err(|e| merge_error(&e))?;
+        for (i, &c) in strings.iter().enumerate() {
+            let name = std::str::from_utf8(row.cell(i).unwrap_or_default()).unwrap_or_default();
+            let id = collation_id(name)
+                .ok_or_else(|| refused(&format!("column {} in collation {name}", c + 1)))?;
+            if !crate::scatter::exact_collation(id) {
+                return Err(refused(&format!(
+                    "comparing column {} in collation {name} (utf8mb4_general_ci, utf8mb4_bin and binary work)",
+                    c + 1
+                )));
+            }
+            metas[c].charset = id;
+        }
+        Ok(())
+    }
+
+    /// The rows of `node`, in the whole's types (`metas`).
+    fn evaluate<'a>(
+        &'a self,
+        runtime: &'a Runtime,
+        node: &'a SetNode,
+        metas: &'a [ColumnMeta],
+        held: &'a Mutex<SetRows>,
+    ) -> Boxed<'a, Vec<Bytes>> {
+        Box::pin(async move {
+            match node {
+                SetNode::Combine {
+                    op,
+                    all,
+                    left,
+                    right,
+                } => {
+                    let left = self.evaluate(runtime, left, metas, held).await?;
+                    let right = self.evaluate(runtime, right, metas, held).await?;
+                    shardgate_merge::combine(*op, *all, left, right, metas, &mut lock(held))
+                        .map_err(|e| merge_error(&e))
+                }
+                SetNode::Branch { sql, plan } => {
+                    let branch = match &plan.route {
+                        Route::Shard(shard) => {
+                            let text = plan.rewritten.as_deref().unwrap_or(sql);
+                            self.on_one_shard(runtime, *shard, text, held).await?
+                        }
+                        Route::Scatter(scatter) => self.scatter_rows(runtime, scatter, held).await?,
+                        Route::SetOperation(inner) => {
+                            self.evaluate_whole(runtime, inner, held).await?
+                        }
+                        _ => return Err(refused("a branch of this kind")),
+                    };
+                    let widening =
+                        Widening::new(&branch.metas, metas).map_err(|e| merge_error(&e))?;
+                    branch
+                        .rows
+                        .into_iter()
+                        .map(|row| {
+                            let before = row.len();
+                            let row = widening
+                                .apply(row, &branch.metas)
+                                .map_err(|e| merge_error(&e))?;
+                            if row.len() > before {
+                                let grown = Bytes::from(vec![0; row.len() - before]);
+                                lock(held).hold(&grown).map_err(|e| merge_error(&e))?;
+                            }
+                            Ok(row)
+                        })
+                        .collect()
+                }
+            }
+        })
+    }
+
+    async fn on_one_shard(
+        &self,
+        runtime: &Runtime,
+        shard: ShardId,
+        sql: &str,
+        held: &Mutex<SetRows>,
+    ) -> Result<Evaluated, ClientError> {
+        let name = runtime.topology.shards[shard].name.clone();
+        let mut conn = self
+            .checkout(runtime, shard)
+            .await
+            .map_err(|e| ClientError::from(&e))?;
+        let (heads, rows) = read_all(&mut conn, sql.as_bytes(), &name, held).await?;
+        let metas = self.plain_metas(&heads)?;
+        Ok(Evaluated { heads, metas, rows })
+    }
+
+    /// A scatter branch: every shard's rows read whole, merged by the branch's own plan.
+    async fn scatter_rows(
+        &self,
+        runtime: &Runtime,
+        plan: &ScatterPlan,
+        held: &Mutex<SetRows>,
+    ) -> Result<Evaluated, ClientError> {
+        let reads = plan.shards.iter().enumerate().map(|(i, &shard)| async move {
+            let name = runtime.topology.shards[shard].name.clone();
+            let mut conn = self
+                .checkout(runtime, shard)
+                .await
+                .map_err(|e| ClientError::from(&e))?;
+            read_all(&mut conn, plan.sql_for(i).as_bytes(), &name, held).await
+        });
+        let answers: Vec<Result<(Vec<BytesMut>, Vec<Bytes>), ClientError>> =
+            futures_util::future::join_all(reads).await;
+        let mut heads = Vec::with_capacity(answers.len());
+        let mut inputs = Vec::with_capacity(answers.len());
+        for answer in answers {
+            let (head, rows) = answer?;
+            heads.push(head);
+            inputs.push(rows);
+        }
+        if let Some(e) = crate::schema_loader::stale_star(runtime, plan, &heads) {
+            return Err(e);
+        }
+        let head = heads
+            .first()
+            .ok_or_else(|| ClientError::new(1105, b"HY000", "no shard to ask"))?;
+        let plain = match self.flavor.extended_metadata() {
+            true => crate::extended_metadata::split(head)?.0,
+            false => head.clone(),
+        };
+        let mut metas = self.plain_metas(head)?;
+        let delivered = metas.clone();
+        self.resolve_collations(runtime, plan, &plain, &mut metas)
+            .await?;
+        let settings = &runtime.topology.server;
+        let memory = MemoryLimit {
+            max_rows: Some(settings.merge_max_rows),
+            max_bytes: Some(settings.merge_max_bytes),
+        };
+        let mut output = crate::scatter::build_output(plan, &plain, &metas, &delivered, memory)
+            .map_err(|e| merge_error(&e))?;
+        let mut rows = Vec::new();
+        let mut out = Vec::new();
+        let fail = |e: shardgate_merge::MergeError| merge_error(&e);
+        if plan.merge.merge_keys.is_empty() {
+            'inputs: for input in inputs {
+                for row in input {
+                    output.pipeline.push(row, &mut out).map_err(fail)?;
+                    rows.append(&mut out);
+                    if output.pipeline.is_done() {
+                        break 'inputs;
+                    }
+                }
+            }
+        } else {
+            let mut merge =
+                MergeSort::new(inputs.len(), &plan.merge.merge_keys, &metas).map_err(fail)?;
+            let mut inputs: Vec<std::vec::IntoIter<Bytes>> =
+                inputs.into_iter().map(Vec::into_iter).collect();
+            'merge: loop {
+                while let Some((_, row)) = merge.pop() {
+                    output.pipeline.push(row, &mut out).map_err(fail)?;
+                    rows.append(&mut out);
+                    if output.pipeline.is_done() {
+                        break 'merge;
+                    }
+                }
+                if merge.is_done() {
+                    break;
+                }
+                let waiting: Vec<usize> = merge.waiting().collect();
+                for input in waiting {
+                    match inputs[input].next() {
+                        Some(row) => merge.push(input, row),
+                        None => merge.finish(input),
+                    }
+                    .map_err(fail)?;
+                }
+            }
+        }
+        output.pipeline.finish(&mut out).map_err(fail)?;
+        rows.append(&mut out);
+        let metas = output
+            .definitions
+            .iter()
+            .map(|d| ColumnMeta::from_definition(d).map_err(|e| merge_error(&e)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let heads = output
+            .definitions
+            .iter()
+            .map(|d| BytesMut::from(&d[..]))
+            .collect();
+        Ok(Evaluated { heads, metas, rows })
+    }
+}
+
+/// The id of the collation MariaDB names `name`.
+fn collation_id(name: &str) -> Option<u16> {
+    use mysql_common::collations::{Collation, CollationId};
+    (1u16..2048).find(|&id| Collation::resolve(CollationId::from(id)).collation() == name)
+}
+
+/// Whether any node compares rows (every form but `UNION ALL`).
+fn compares(node: &SetNode) -> bool {
+    match node {
+        SetNode::Branch { .. } => false,
+        SetNode::Combine {
+            op,
+            all,
+            left,
+            right,
+        } => !(*all && *op == shardgate_merge::SetOperator::Union) || compares(left) || compares(right),
+    }
+}
+
+/// The whole's ORDER BY (by position, or by a column name of the result) and LIMIT.
+fn order_and_limit(
+    plan: &SetOperationPlan,
+    heads: &[BytesMut],
+    metas: &[ColumnMeta],
+    rows: Vec<Bytes>,
+) -> Result<Vec<Bytes>, ClientError> {
+    let mut rows = rows;
+    if !plan.order_by.is_empty() {
+        let names: Vec<String> = heads
+            .iter()
+            .map(|d| {
+                packets::column_name(d)
+                    .map(|n| String::from_utf8_lossy(n).into_owned())
+                    .unwrap_or_default()
+            })
+            .collect();
+        let keys = plan
+            .order_by
+            .iter()
+            .map(|k| {
+                let column = match &k.target {
+                    OrderTarget::Position(n) => usize::try_from(*n)
+                        .ok()
+                        .filter(|&n| n >= 1 && n <= metas.len())
+                        .map(|n| n - 1)
+                        .ok_or_else(|| unknown_order_column(&n.to_string()))?,
+                    OrderTarget::Name(name) => names
+                        .iter()
+                        .position(|n| n.eq_ignore_ascii_case(name))
+                        .ok_or_else(|| unknown_order_column(name))?,
+                };
+                Ok(if k.descending {
+                    SortKey::desc(column)
+                } else {
+                    SortKey::asc(column)
+                })
+            })
+            .collect::<Result<Vec<_>, ClientError>>()?;
+        let mut sort =
+            Sort::new(&keys, metas, MemoryLimit::UNLIMITED).map_err(|e| merge_error(&e))?;
+        for row in rows {
+            sort.push_row(row).map_err(|e| merge_error(&e))?;
+        }
+        rows = sort.finish_rows();
+    }
+    let skip = usize::try_from(plan.offset).unwrap_or(usize::MAX);
+    let take = plan
+        .limit
+        .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+    Ok(rows.into_iter().skip(skip).take(take).collect())
+}
