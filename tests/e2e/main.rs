@@ -29,6 +29,7 @@ mod scatter;
 mod schema_cache;
 mod sequences;
 mod session_state;
+mod set_operations;
 mod statements;
 mod timeouts;
 mod tls;

@@ -2,7 +2,8 @@
 //! MariaDB's semantics: whole rows compared, NULLs equal, strings by the result column's
 //! collation, numbers by value; `DISTINCT` keeps each row's first occurrence, in order;
 //! `INTERSECT ALL` keeps a left row as often as both sides hold it, `EXCEPT ALL` as often as
-//! the left holds it more than the right. Rows are held under a [`MemoryLimit`]
+//! the left holds it more than the right, each copy showing the first of its equal rows (as
+//! MariaDB's counted temporary table does). Rows are held under a [`MemoryLimit`]
 //! ([`MergeError::MemoryLimit`] past it).
 
 use std::collections::HashMap;
@@ -111,9 +112,15 @@ pub fn combine(
     }
     drop(right);
     let mut emitted: HashMap<Vec<u8>, ()> = HashMap::new();
+    // MariaDB counts equal rows under one stored row: every copy shows the first one seen.
+    let mut firsts: HashMap<Vec<u8>, Bytes> = HashMap::new();
     let mut out = Vec::with_capacity(left.len());
     for row in left {
         row_key(&row, columns, &mut key)?;
+        let row = match all {
+            true => firsts.entry(key.clone()).or_insert(row).clone(),
+            false => row,
+        };
         let in_right = counts.get_mut(&key);
         let keep = match (op, all) {
             (SetOperator::Intersect, true) => match in_right {
@@ -200,6 +207,7 @@ mod tests {
         assert_eq!(run(Except, false, &[a, b, b, None], &[big_a]), ["b", "NULL"]);
         assert_eq!(run(Intersect, true, &[a, a, a, b], &[big_a, a]), ["a", "a"]);
         assert_eq!(run(Except, true, &[a, a, a, b], &[big_a]), ["a", "a", "b"]);
+        assert_eq!(run(Except, true, &[big_a, a, a, b], &[b]), ["A", "A", "A"]);
     }
 
     #[test]
