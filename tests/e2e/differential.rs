@@ -74,6 +74,8 @@ const PUSHDOWN_CORPUS: &str = include_str!("differential/pushdown.sql");
 /// `SELECT *` ordered or grouped across shards, `USING` / `NATURAL` joins, INSERT without a
 /// column list: planned with the columns the proxy reads from the shards (issue #13, point 2).
 const SCHEMA_CORPUS: &str = include_str!("differential/schema.sql");
+/// Set operations whose branches run on different shards, combined in the proxy (issue #13).
+const SET_OPERATIONS_CORPUS: &str = include_str!("differential/set_operations.sql");
 /// The extra columns, added with the same statements through the proxy and on the plain server.
 const EXTRA_COLUMNS: &[&str] = &[
     "ALTER TABLE users ADD COLUMN score INT NULL, ADD COLUMN balance DECIMAL(20,6) NULL, \
@@ -1711,6 +1713,7 @@ async fn sharded_answers_equal_one_mariadb() {
         .into_iter()
         .chain(parse_corpus("pushdown.sql", PUSHDOWN_CORPUS))
         .chain(parse_corpus("schema.sql", SCHEMA_CORPUS))
+        .chain(parse_corpus("set_operations.sql", SET_OPERATIONS_CORPUS))
         .filter(keep)
         .collect();
     let generated: Vec<Case> = generated_cases(SEED, &data.user_ids)

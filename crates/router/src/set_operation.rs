@@ -26,6 +26,9 @@ pub struct SetOperationPlan {
     pub tree: SetNode,
     /// The whole statement with `LIMIT 0`, run on `metadata_shard` for the result's columns.
     pub metadata_sql: String,
+    /// The same without the whole's ORDER BY: the body of the query that asks the result
+    /// columns' collations (an ORDER BY by name would not survive renaming its columns).
+    pub unordered_sql: String,
     pub metadata_shard: ShardId,
     /// The whole's ORDER BY, over result columns.
     pub order_by: Vec<WholeOrderKey>,
@@ -120,7 +123,8 @@ pub(crate) fn plan(
         StatementKind::Read,
         Route::SetOperation(Box::new(SetOperationPlan {
             tree,
-            metadata_sql: format!("({sql}\n) LIMIT 0"),
+            metadata_sql: metadata_sql(vq, true),
+            unordered_sql: metadata_sql(vq, false),
             metadata_shard: topology.default_shard,
             order_by,
             offset,
@@ -129,6 +133,21 @@ pub(crate) fn plan(
     );
     plan.table = table;
     Ok(plan)
+}
+
+/// The whole statement answering no rows: its column definitions are the result's. (Wrapping
+/// it in parentheses would make MariaDB name a derived table in them.)
+fn metadata_sql(q: &Query, ordered: bool) -> String {
+    let mut q = q.clone();
+    if !ordered {
+        q.order_by = None;
+    }
+    q.limit_clause = Some(LimitClause::LimitOffset {
+        limit: Some(Expr::value(Value::Number("0".into(), false))),
+        offset: None,
+        limit_by: Vec::new(),
+    });
+    q.to_string()
 }
 
 fn has_placeholder(stmt: &Statement) -> bool {

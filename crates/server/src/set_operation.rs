@@ -245,7 +245,7 @@ impl Session {
         let sql = format!(
             "WITH t ({}) AS ({}) SELECT {} FROM (SELECT 1) AS d LEFT JOIN t ON 1",
             names.join(", "),
-            plan.metadata_sql,
+            plan.unordered_sql,
             asked.join(", ")
         );
         let (_, rows) = read_all(conn, sql.as_bytes(), shard, held).await?;
