@@ -64,8 +64,10 @@ const GENERATED: usize = 320;
 /// subqueries not correlated on shard keys. 63 of 1,193 after the schema cache (issue #13,
 /// point 2: `schema.sql`, 110 cases of `SELECT *` ordered, grouped or distinct across shards,
 /// `USING` / `NATURAL` joins, INSERT without a column list), none of them refused: 62.
+/// 61 of 1,242 when set operations across shards began to be combined in the proxy
+/// (`set_operations.sql`, 52 cases, none refused).
 /// Lower it as support grows; raise it only deliberately.
-const MAX_NOT_SUPPORTED: usize = 62;
+const MAX_NOT_SUPPORTED: usize = 61;
 const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
 const CORPUS: &str = include_str!("differential/corpus.sql");
 /// Statements pushed down whole (subqueries, CTEs, set operations … pinned to one shard, or

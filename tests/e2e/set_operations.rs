@@ -184,6 +184,13 @@ async fn set_operations_across_shards_answer_as_one_mariadb() {
         }
     }
     assert!(differences.is_empty(), "{} differ:\n{}", differences.len(), differences.join("\n"));
+    // Prepared with parameters: each execution runs with its values written in.
+    let sql = "SELECT id, name FROM users WHERE id < ? UNION SELECT user_id, 'o' FROM orders WHERE id > ? ORDER BY 1, 2";
+    let params = (12i64, 300i64);
+    let on_proxy: Vec<(i64, String)> = proxy.exec(sql, params).await.unwrap();
+    let on_plain: Vec<(i64, String)> = plain.exec(sql, params).await.unwrap();
+    assert_eq!(on_proxy, on_plain);
+    assert!(!on_proxy.is_empty());
 
     // The plan is a tree of the branches' own plans.
     let mut ops = mysql_async::Conn::new(env.opts().user(Some("ops")).pass(Some("ops-secret")))
