@@ -191,6 +191,14 @@ async fn set_operations_across_shards_answer_as_one_mariadb() {
     let on_plain: Vec<(i64, String)> = plain.exec(sql, params).await.unwrap();
     assert_eq!(on_proxy, on_plain);
     assert!(!on_proxy.is_empty());
+    // FOUND_ROWS() counts a set operation's rows before its LIMIT.
+    for conn in [&mut proxy, &mut plain] {
+        conn.query_drop("SELECT id FROM users UNION SELECT user_id FROM orders ORDER BY 1 LIMIT 3")
+            .await
+            .unwrap();
+    }
+    let found: Vec<u64> = proxy.query("SELECT FOUND_ROWS()").await.unwrap();
+    assert_eq!(found, plain.query::<u64, _>("SELECT FOUND_ROWS()").await.unwrap());
 
     // The plan is a tree of the branches' own plans.
     let mut ops = mysql_async::Conn::new(env.opts().user(Some("ops")).pass(Some("ops-secret")))

@@ -31,6 +31,8 @@ struct Evaluated {
     heads: Vec<BytesMut>,
     metas: Vec<ColumnMeta>,
     rows: Vec<Bytes>,
+    /// Rows before the whole's LIMIT: what MariaDB's `FOUND_ROWS()` counts after it.
+    found: u64,
 }
 
 fn refused(what: &str) -> ClientError {
@@ -143,7 +145,6 @@ impl Session {
             self.client.queue_packet(&packets::eof(header_status, 0));
         }
         let mut buffer = Vec::new();
-        let sent = result.rows.len() as u64;
         for row in &result.rows {
             match &encoder {
                 Some(encoder) => {
@@ -161,7 +162,7 @@ impl Session {
             }
         }
         self.previous.row_count = -1;
-        self.previous.found_rows = plan.offset.saturating_add(sent);
+        self.previous.found_rows = result.found;
         let end = packets::result_terminator(self.capabilities, self.status(), 0);
         self.client.queue_packet(&end);
         self.client.flush().await.map_err(End::Client)
@@ -190,8 +191,14 @@ impl Session {
             }
             drop(conn);
             let rows = self.evaluate(runtime, &plan.tree, &metas, held).await?;
+            let found = rows.len() as u64;
             let rows = order_and_limit(plan, &heads, &metas, rows)?;
-            Ok(Evaluated { heads, metas, rows })
+            Ok(Evaluated {
+                heads,
+                metas,
+                rows,
+                found,
+            })
         })
     }
 
@@ -338,7 +345,13 @@ impl Session {
             .map_err(|e| ClientError::from(&e))?;
         let (heads, rows) = read_all(&mut conn, sql.as_bytes(), &name, held).await?;
         let metas = self.plain_metas(&heads)?;
-        Ok(Evaluated { heads, metas, rows })
+        let found = rows.len() as u64;
+        Ok(Evaluated {
+            heads,
+            metas,
+            rows,
+            found,
+        })
     }
 
     /// A scatter branch: every shard's rows read whole, merged by the branch's own plan.
@@ -437,7 +450,13 @@ impl Session {
             .iter()
             .map(|d| BytesMut::from(&d[..]))
             .collect();
-        Ok(Evaluated { heads, metas, rows })
+        let found = rows.len() as u64;
+        Ok(Evaluated {
+            heads,
+            metas,
+            rows,
+            found,
+        })
     }
 }
 
