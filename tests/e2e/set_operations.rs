@@ -16,8 +16,14 @@ const CONFIG: &str = "\n[[tables]]\nname = \"flags\"\nreference = true\n\n[[user
 fn setup() -> Vec<String> {
     let mut sql: Vec<String> = SAMPLE_SCHEMA.iter().map(|s| s.to_string()).collect();
     sql.push("CREATE TABLE flags (flag TINYINT PRIMARY KEY, label VARCHAR(20) NOT NULL)".into());
-    sql.push("INSERT INTO flags VALUES (0, 'zero'), (1, 'one'), (2, 'a'), (3, NULL)".replace("NULL", "'nil'"));
-    sql.push("CREATE TABLE misc (n INT, s VARCHAR(10), d DOUBLE, f FLOAT, day DATE, at DATETIME(3))".into());
+    sql.push(
+        "INSERT INTO flags VALUES (0, 'zero'), (1, 'one'), (2, 'a'), (3, NULL)"
+            .replace("NULL", "'nil'"),
+    );
+    sql.push(
+        "CREATE TABLE misc (n INT, s VARCHAR(10), d DOUBLE, f FLOAT, day DATE, at DATETIME(3))"
+            .into(),
+    );
     sql.push("INSERT INTO misc VALUES (1, 'a', 1.5, 1.1, '2020-01-02', '2020-01-02 03:04:05.120'), (2, 'A', NULL, NULL, NULL, NULL), (NULL, NULL, 2, 2.5, '2021-05-06', NULL), (7, 'b ', 7, 7, '2022-02-02', '2022-02-02 00:00:00.000')".into());
     let names = ["a", "A", "b", "B ", "c", "é", "E"];
     for id in 1..=40i64 {
@@ -147,14 +153,25 @@ fn folded(cell: &Option<String>) -> Option<String> {
 }
 
 fn sorted(rows: &[Vec<Option<String>>]) -> Vec<Vec<Option<String>>> {
-    let mut rows: Vec<Vec<Option<String>>> =
-        rows.iter().map(|r| r.iter().map(folded).collect()).collect();
+    let mut rows: Vec<Vec<Option<String>>> = rows
+        .iter()
+        .map(|r| r.iter().map(folded).collect())
+        .collect();
     rows.sort();
     rows
 }
 
-async fn compare(proxy: &mut Conn, plain: &mut Conn, sql: &str, ordered: bool, prepared: bool) -> Option<String> {
-    let (p, m) = (answer(proxy, sql, prepared).await, answer(plain, sql, prepared).await);
+async fn compare(
+    proxy: &mut Conn,
+    plain: &mut Conn,
+    sql: &str,
+    ordered: bool,
+    prepared: bool,
+) -> Option<String> {
+    let (p, m) = (
+        answer(proxy, sql, prepared).await,
+        answer(plain, sql, prepared).await,
+    );
     let same = match (&p, &m) {
         (Ok((pc, pr)), Ok((mc, mr))) if ordered => pc == mc && pr == mr,
         (Ok((pc, pr)), Ok((mc, mr))) => pc == mc && sorted(pr) == sorted(mr),
@@ -167,7 +184,9 @@ async fn compare(proxy: &mut Conn, plain: &mut Conn, sql: &str, ordered: bool, p
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn set_operations_across_shards_answer_as_one_mariadb() {
     let (env, mut plain_sandbox) = tokio::join!(TestEnv::start_with(3, 0, CONFIG), async {
-        Sandbox::start(SandboxSpec::new(1, 0)).await.expect("plain MariaDB starts")
+        Sandbox::start(SandboxSpec::new(1, 0))
+            .await
+            .expect("plain MariaDB starts")
     });
     let mut plain = Conn::new(plain_sandbox.shards()[0].primary.backend_opts())
         .await
@@ -183,7 +202,12 @@ async fn set_operations_across_shards_answer_as_one_mariadb() {
             differences.extend(compare(&mut proxy, &mut plain, sql, *ordered, prepared).await);
         }
     }
-    assert!(differences.is_empty(), "{} differ:\n{}", differences.len(), differences.join("\n"));
+    assert!(
+        differences.is_empty(),
+        "{} differ:\n{}",
+        differences.len(),
+        differences.join("\n")
+    );
     // Prepared with parameters: each execution runs with its values written in.
     let sql = "SELECT id, name FROM users WHERE id < ? UNION SELECT user_id, 'o' FROM orders WHERE id > ? ORDER BY 1, 2";
     let params = (12i64, 300i64);
@@ -198,7 +222,10 @@ async fn set_operations_across_shards_answer_as_one_mariadb() {
             .unwrap();
     }
     let found: Vec<u64> = proxy.query("SELECT FOUND_ROWS()").await.unwrap();
-    assert_eq!(found, plain.query::<u64, _>("SELECT FOUND_ROWS()").await.unwrap());
+    assert_eq!(
+        found,
+        plain.query::<u64, _>("SELECT FOUND_ROWS()").await.unwrap()
+    );
 
     // The plan is a tree of the branches' own plans.
     let mut ops = mysql_async::Conn::new(env.opts().user(Some("ops")).pass(Some("ops-secret")))
@@ -213,10 +240,20 @@ async fn set_operations_across_shards_answer_as_one_mariadb() {
     );
     // Pinned to one shard: still sent there whole.
     let one = rows(&mut ops, "SHOW SHARDGATE ROUTE FOR SELECT name FROM users WHERE id = 1 UNION SELECT name FROM users WHERE id = 1").await;
-    assert!(one[0][2].as_deref().unwrap_or_default().starts_with("read → shard"), "{one:?}");
+    assert!(
+        one[0][2]
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("read → shard"),
+        "{one:?}"
+    );
     // Inside a transaction: refused by name, not answered from outside it.
     proxy.query_drop("BEGIN").await.unwrap();
-    let (code, _, msg) = server_error(proxy.query_drop("SELECT id FROM users UNION SELECT user_id FROM orders").await);
+    let (code, _, msg) = server_error(
+        proxy
+            .query_drop("SELECT id FROM users UNION SELECT user_id FROM orders")
+            .await,
+    );
     assert_eq!(code, 1235, "{msg}");
     proxy.query_drop("ROLLBACK").await.unwrap();
     drop((proxy, ops, plain));
@@ -240,12 +277,18 @@ async fn bounded(env: &TestEnv) {
     ));
     let mut conn = Conn::new(env.opts().tcp_port(port)).await.unwrap();
     let (code, state, msg) = server_error(
-        conn.query_drop("SELECT id FROM users UNION SELECT user_id FROM orders").await,
+        conn.query_drop("SELECT id FROM users UNION SELECT user_id FROM orders")
+            .await,
     );
     assert_eq!((code, state.as_str()), (1038, "HY001"), "{msg}");
     // Small enough: answered.
     assert_eq!(
-        rows(&mut conn, "SELECT id FROM users WHERE id < 4 UNION SELECT flag FROM flags ORDER BY 1").await.len(),
+        rows(
+            &mut conn,
+            "SELECT id FROM users WHERE id < 4 UNION SELECT flag FROM flags ORDER BY 1"
+        )
+        .await
+        .len(),
         4
     );
 }

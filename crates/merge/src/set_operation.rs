@@ -55,7 +55,9 @@ impl SetRows {
 
     /// Takes `row` into the held rows; fails past the limit.
     pub fn hold(&mut self, row: &Bytes) -> Result<()> {
-        self.budget.charge(1, cost(row)).inspect_err(|_| self.drop_row(row))
+        self.budget
+            .charge(1, cost(row))
+            .inspect_err(|_| self.drop_row(row))
     }
 
     /// Gives back what `hold` took for `row`, which is no longer held.
@@ -201,10 +203,19 @@ mod tests {
     fn distinct_forms_compare_by_collation_and_nulls_are_equal() {
         let (a, big_a, b) = (Some("a"), Some("A"), Some("b"));
         use SetOperator::*;
-        assert_eq!(run(Union, false, &[a, None, b], &[big_a, None]), ["a", "NULL", "b"]);
+        assert_eq!(
+            run(Union, false, &[a, None, b], &[big_a, None]),
+            ["a", "NULL", "b"]
+        );
         assert_eq!(run(Union, true, &[a], &[big_a]), ["a", "A"]);
-        assert_eq!(run(Intersect, false, &[a, b, a, None], &[big_a, None]), ["a", "NULL"]);
-        assert_eq!(run(Except, false, &[a, b, b, None], &[big_a]), ["b", "NULL"]);
+        assert_eq!(
+            run(Intersect, false, &[a, b, a, None], &[big_a, None]),
+            ["a", "NULL"]
+        );
+        assert_eq!(
+            run(Except, false, &[a, b, b, None], &[big_a]),
+            ["b", "NULL"]
+        );
         assert_eq!(run(Intersect, true, &[a, a, a, b], &[big_a, a]), ["a", "a"]);
         assert_eq!(run(Except, true, &[a, a, a, b], &[big_a]), ["a", "a", "b"]);
         assert_eq!(run(Except, true, &[big_a, a, a, b], &[b]), ["A", "A", "A"]);
@@ -213,7 +224,11 @@ mod tests {
     #[test]
     fn numbers_compare_by_value() {
         let cols = [ColumnMeta::new(ColumnType::MYSQL_TYPE_NEWDECIMAL).with_decimals(2)];
-        let rows = vec![row(&[Some("1.00")]), row(&[Some("1.0")]), row(&[Some("2.00")])];
+        let rows = vec![
+            row(&[Some("1.00")]),
+            row(&[Some("1.0")]),
+            row(&[Some("2.00")]),
+        ];
         let mut held = SetRows::new(MemoryLimit::UNLIMITED);
         let out = combine(SetOperator::Union, false, rows, vec![], &cols, &mut held).expect("ok");
         assert_eq!(out.len(), 2);
@@ -250,7 +265,7 @@ mod tests {
             let got: Vec<u8> = text(&out, 1).iter().map(|c| c[0].as_deref().unwrap().parse().unwrap()).collect();
             let count = |v: &[u8], x: u8| v.iter().filter(|&&y| y == x).count();
             let mut expected = Vec::new();
-            let mut firsts = |v: &[u8], keep: &dyn Fn(u8) -> bool, expected: &mut Vec<u8>| {
+            let firsts = |v: &[u8], keep: &dyn Fn(u8) -> bool, expected: &mut Vec<u8>| {
                 for &x in v {
                     if keep(x) && !expected.contains(&x) {
                         expected.push(x);

@@ -216,7 +216,10 @@ mod tests {
         let float = ColumnMeta::new(ColumnType::MYSQL_TYPE_FLOAT).with_decimals(31);
         assert_eq!(widen(int, dec2, "-7"), "-7.00");
         assert_eq!(widen(dec0, dec2, "12"), "12.00");
-        assert_eq!(widen(ColumnMeta::new(DEC).with_decimals(1), dec2, "1.5"), "1.50");
+        assert_eq!(
+            widen(ColumnMeta::new(DEC).with_decimals(1), dec2, "1.5"),
+            "1.50"
+        );
         assert_eq!(widen(int, dbl, "42"), "42");
         assert_eq!(widen(dec2, dbl, "1.50"), "1.5");
         assert_eq!(widen(float, dbl, "1.1"), "1.100000023841858");
@@ -244,8 +247,11 @@ mod tests {
     fn strings_and_nulls_pass_and_inexact_conversions_are_refused() {
         let s = ColumnMeta::new(ColumnType::MYSQL_TYPE_VAR_STRING);
         assert_eq!(widen(ColumnMeta::new(DBL), s, "1.5"), "1.5");
-        let w = Widening::new(&[ColumnMeta::new(INT)], &[ColumnMeta::new(DEC).with_decimals(1)])
-            .expect("convertible");
+        let w = Widening::new(
+            &[ColumnMeta::new(INT)],
+            &[ColumnMeta::new(DEC).with_decimals(1)],
+        )
+        .expect("convertible");
         let out = w.apply(row(&[None]), &[ColumnMeta::new(INT)]).expect("row");
         assert_eq!(TextRow::parse(out, 1).expect("row").cell(0), None);
         let time = ColumnMeta::new(ColumnType::MYSQL_TYPE_TIME);

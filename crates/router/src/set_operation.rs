@@ -14,8 +14,8 @@ use shardgate_config::Topology;
 use shardgate_merge::SetOperator;
 use shardgate_ring::ShardId;
 use sqlparser::ast::{
-    Expr, LimitClause, OrderByKind, OrderBySort, Query, SetExpr, SetOperator as ParsedOperator, SetQuantifier,
-    Statement, Value,
+    Expr, LimitClause, OrderByKind, OrderBySort, Query, SetExpr, SetOperator as ParsedOperator,
+    SetQuantifier, Statement, Value,
 };
 
 use crate::{Plan, Route, RouteError, StatementKind, Syntax};
@@ -201,11 +201,17 @@ fn node(body: &SetExpr, syntax: Syntax, topology: &Topology) -> Result<SetNode, 
 fn branch(sql: String, syntax: Syntax, topology: &Topology) -> Result<SetNode, RouteError> {
     let plan = crate::planner::plan_sql(&sql, topology, syntax)?;
     if plan.kind != StatementKind::Read {
-        return Err(refuse(format_args!("the branch `{sql}` is not a plain read")));
+        return Err(refuse(format_args!(
+            "the branch `{sql}` is not a plain read"
+        )));
     }
     match plan.route {
         Route::Shard(_) | Route::Scatter(_) | Route::SetOperation(_) => {}
-        _ => return Err(refuse(format_args!("the branch `{sql}` has no single read plan"))),
+        _ => {
+            return Err(refuse(format_args!(
+                "the branch `{sql}` has no single read plan"
+            )))
+        }
     }
     if plan.lookup.is_some() || plan.connection_state.is_some() || !plan.assigns.is_empty() {
         return Err(refuse(format_args!(
@@ -244,11 +250,9 @@ fn order_keys(q: &Query) -> Result<Vec<WholeOrderKey>, RouteError> {
                 Expr::Identifier(id) => OrderTarget::Name(id.value.clone()),
                 e => match number(e) {
                     Some(n) => OrderTarget::Position(n),
-                    None => {
-                        return Err(refuse(format_args!(
-                            "ORDER BY `{e}` on the whole: order by a result column's position or name"
-                        )))
-                    }
+                    None => return Err(refuse(format_args!(
+                        "ORDER BY `{e}` on the whole: order by a result column's position or name"
+                    ))),
                 },
             };
             Ok(WholeOrderKey {
@@ -260,9 +264,7 @@ fn order_keys(q: &Query) -> Result<Vec<WholeOrderKey>, RouteError> {
 }
 
 fn limit_of(q: &Query) -> Result<(u64, Option<u64>), RouteError> {
-    let num = |e: &Expr| {
-        number(e).ok_or_else(|| refuse("a LIMIT that is not given as numbers"))
-    };
+    let num = |e: &Expr| number(e).ok_or_else(|| refuse("a LIMIT that is not given as numbers"));
     match &q.limit_clause {
         None => Ok((0, None)),
         Some(LimitClause::LimitOffset {
@@ -274,7 +276,9 @@ fn limit_of(q: &Query) -> Result<(u64, Option<u64>), RouteError> {
             let limit = limit.as_ref().map(num).transpose()?;
             Ok((offset.unwrap_or(0), limit))
         }
-        Some(LimitClause::OffsetCommaLimit { offset, limit }) => Ok((num(offset)?, Some(num(limit)?))),
+        Some(LimitClause::OffsetCommaLimit { offset, limit }) => {
+            Ok((num(offset)?, Some(num(limit)?)))
+        }
         Some(_) => Err(refuse("this form of LIMIT")),
     }
 }
@@ -366,7 +370,10 @@ mod tests {
     #[test]
     fn branches_on_different_shards_become_a_tree() {
         let s = shown("SELECT id FROM users UNION SELECT user_id FROM orders WHERE user_id = 7");
-        assert!(s.starts_with("read → set operation Union(distinct) ← [read → scatter"), "{s}");
+        assert!(
+            s.starts_with("read → set operation Union(distinct) ← [read → scatter"),
+            "{s}"
+        );
         assert!(s.contains("| read → shard s1]"), "{s}");
         let s = shown("SELECT id FROM users WHERE id = 7 UNION ALL SELECT id FROM users WHERE id = 2 ORDER BY 1 DESC LIMIT 3");
         assert!(s.contains("Union(all) ← [read → shard s1 | read → shard s2]; Sort [1 DESC]; Limit offset 0 count 3"), "{s}");
@@ -374,9 +381,12 @@ mod tests {
 
     #[test]
     fn intersect_binds_tighter_than_union() {
-        let s = shown("SELECT id FROM users UNION SELECT id FROM users INTERSECT SELECT user_id FROM orders");
+        let s = shown(
+            "SELECT id FROM users UNION SELECT id FROM users INTERSECT SELECT user_id FROM orders",
+        );
         assert!(
-            s.contains("Union(distinct) ← [read → scatter") && s.contains("| Intersect(distinct) ← ["),
+            s.contains("Union(distinct) ← [read → scatter")
+                && s.contains("| Intersect(distinct) ← ["),
             "{s}"
         );
     }
@@ -389,8 +399,17 @@ mod tests {
 
     #[test]
     fn unsupported_forms_are_refused_by_name() {
-        assert!(shown("WITH t AS (SELECT 1) SELECT id FROM users UNION SELECT 1 FROM t").contains("WITH clause"));
-        assert!(shown("SELECT id FROM users UNION SELECT id FROM orders ORDER BY id + 1").contains("ORDER BY `id + 1`"));
-        assert!(shown("SELECT id FROM users UNION SELECT id FROM orders FOR UPDATE").starts_with("error"));
+        assert!(
+            shown("WITH t AS (SELECT 1) SELECT id FROM users UNION SELECT 1 FROM t")
+                .contains("WITH clause")
+        );
+        assert!(
+            shown("SELECT id FROM users UNION SELECT id FROM orders ORDER BY id + 1")
+                .contains("ORDER BY `id + 1`")
+        );
+        assert!(
+            shown("SELECT id FROM users UNION SELECT id FROM orders FOR UPDATE")
+                .starts_with("error")
+        );
     }
 }

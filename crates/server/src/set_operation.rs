@@ -13,8 +13,8 @@ use std::sync::Mutex;
 use bytes::{Bytes, BytesMut};
 use shardgate_backend::{PooledConn, QueryHead};
 use shardgate_merge::{
-    RowOperator, BinaryRowEncoder, ColumnMeta, MemoryLimit, MergeSort, SetRows, Sort, SortKey, ValueKind,
-    Widening,
+    BinaryRowEncoder, ColumnMeta, MemoryLimit, MergeSort, RowOperator, SetRows, Sort, SortKey,
+    ValueKind, Widening,
 };
 use shardgate_protocol::packets;
 use shardgate_protocol::response::Finish;
@@ -34,6 +34,9 @@ struct Evaluated {
     /// Rows before the whole's LIMIT: what MariaDB's `FOUND_ROWS()` counts after it.
     found: u64,
 }
+
+/// A shard's answer: its column definitions and rows.
+type ShardAnswer = (Vec<BytesMut>, Vec<Bytes>);
 
 fn refused(what: &str) -> ClientError {
     ClientError::new(
@@ -58,7 +61,7 @@ async fn read_all(
     sql: &[u8],
     shard: &str,
     held: &Mutex<SetRows>,
-) -> Result<(Vec<BytesMut>, Vec<Bytes>), ClientError> {
+) -> Result<ShardAnswer, ClientError> {
     let named = |e: ClientError| ClientError {
         message: format!("shard {shard}: {}", e.message),
         ..e
@@ -98,7 +101,8 @@ async fn read_all(
 
 /// The held rows' account: locked only between awaits, never across one.
 fn lock(held: &Mutex<SetRows>) -> std::sync::MutexGuard<'_, SetRows> {
-    held.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    held.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 type Boxed<'a, T> = Pin<Box<dyn Future<Output = Result<T, ClientError>> + Send + 'a>>;
@@ -257,7 +261,11 @@ impl Session {
         );
         let (_, rows) = read_all(conn, sql.as_bytes(), shard, held).await?;
         let row = rows.first().ok_or_else(|| {
-            ClientError::new(1105, b"HY000", "no collations for the set operation's columns")
+            ClientError::new(
+                1105,
+                b"HY000",
+                "no collations for the set operation's columns",
+            )
         })?;
         let row = shardgate_merge::TextRow::parse(row.clone(), strings.len())
             .map_err(|e| merge_error(&e))?;
@@ -303,7 +311,9 @@ impl Session {
                             let text = plan.rewritten.as_deref().unwrap_or(sql);
                             self.on_one_shard(runtime, *shard, text, held).await?
                         }
-                        Route::Scatter(scatter) => self.scatter_rows(runtime, scatter, held).await?,
+                        Route::Scatter(scatter) => {
+                            self.scatter_rows(runtime, scatter, held).await?
+                        }
                         Route::SetOperation(inner) => {
                             self.evaluate_whole(runtime, inner, held).await?
                         }
@@ -361,15 +371,19 @@ impl Session {
         plan: &ScatterPlan,
         held: &Mutex<SetRows>,
     ) -> Result<Evaluated, ClientError> {
-        let reads = plan.shards.iter().enumerate().map(|(i, &shard)| async move {
-            let name = runtime.topology.shards[shard].name.clone();
-            let mut conn = self
-                .checkout(runtime, shard)
-                .await
-                .map_err(|e| ClientError::from(&e))?;
-            read_all(&mut conn, plan.sql_for(i).as_bytes(), &name, held).await
-        });
-        let answers: Vec<Result<(Vec<BytesMut>, Vec<Bytes>), ClientError>> =
+        let reads = plan
+            .shards
+            .iter()
+            .enumerate()
+            .map(|(i, &shard)| async move {
+                let name = runtime.topology.shards[shard].name.clone();
+                let mut conn = self
+                    .checkout(runtime, shard)
+                    .await
+                    .map_err(|e| ClientError::from(&e))?;
+                read_all(&mut conn, plan.sql_for(i).as_bytes(), &name, held).await
+            });
+        let answers: Vec<Result<ShardAnswer, ClientError>> =
             futures_util::future::join_all(reads).await;
         let mut heads = Vec::with_capacity(answers.len());
         let mut inputs = Vec::with_capacity(answers.len());
@@ -475,7 +489,11 @@ fn compares(node: &SetNode) -> bool {
             all,
             left,
             right,
-        } => !(*all && *op == shardgate_merge::SetOperator::Union) || compares(left) || compares(right),
+        } => {
+            !(*all && *op == shardgate_merge::SetOperator::Union)
+                || compares(left)
+                || compares(right)
+        }
     }
 }
 
