@@ -250,9 +250,11 @@ fn order_keys(q: &Query) -> Result<Vec<WholeOrderKey>, RouteError> {
                 Expr::Identifier(id) => OrderTarget::Name(id.value.clone()),
                 e => match number(e) {
                     Some(n) => OrderTarget::Position(n),
-                    None => return Err(refuse(format_args!(
+                    None => {
+                        return Err(refuse(format_args!(
                         "ORDER BY `{e}` on the whole: order by a result column's position or name"
-                    ))),
+                    )))
+                    }
                 },
             };
             Ok(WholeOrderKey {
