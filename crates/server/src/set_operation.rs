@@ -61,6 +61,7 @@ async fn read_all(
     sql: &[u8],
     shard: &str,
     held: &Mutex<SetRows>,
+    keep: bool,
 ) -> Result<ShardAnswer, ClientError> {
     let named = |e: ClientError| ClientError {
         message: format!("shard {shard}: {}", e.message),
@@ -79,15 +80,25 @@ async fn read_all(
         Err(e) => return Err(named(ClientError::from(&e))),
     };
     let mut rows = Vec::new();
+    let mut failed = None;
     loop {
         match conn.next_row().await {
+            // Past the bound: a kept connection (a transaction's) is read to the end of the
+            // answer and stays usable; a pooled one is dropped with the rest unread.
+            Ok(Ok(_)) if failed.is_some() => {}
             Ok(Ok(row)) => {
                 if let Err(e) = lock(held).hold(&row) {
-                    conn.broken = true; // the rest of the answer is unread
-                    return Err(merge_error(&e));
+                    failed = Some(merge_error(&e));
+                    rows = Vec::new();
+                    if !keep {
+                        conn.broken = true;
+                        break;
+                    }
+                    continue;
                 }
                 rows.push(row);
             }
+            Ok(Err(Finish::Ok { .. })) if failed.is_some() => break,
             Ok(Err(Finish::Ok { .. })) => return Ok((heads, rows)),
             Ok(Err(Finish::Err(e))) => return Err(named(ClientError::from(e))),
             Ok(Err(Finish::LocalInfile)) => {
@@ -97,6 +108,54 @@ async fn read_all(
             Err(e) => return Err(named(ClientError::from(&e))),
         }
     }
+    Err(failed.unwrap_or_else(|| ClientError::new(1105, b"HY000", "a shard's answer broke off")))
+}
+
+/// The connections the session keeps (its transaction's, or ones holding temporary tables or
+/// locks), lent to the set operation by shard; other shards get pooled connections.
+struct Lent(Mutex<Vec<Option<PooledConn>>>);
+
+impl Lent {
+    fn take(&self, shard: ShardId) -> Option<PooledConn> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get_mut(shard)
+            .and_then(Option::take)
+    }
+
+    fn give_back(&self, shard: ShardId, conn: PooledConn) {
+        if let Some(slot) = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get_mut(shard)
+        {
+            *slot = Some(conn);
+        }
+    }
+}
+
+/// Every shard the tree reads, and the metadata shard.
+fn shards_of(plan: &SetOperationPlan, out: &mut Vec<ShardId>) {
+    fn walk(node: &SetNode, out: &mut Vec<ShardId>) {
+        match node {
+            SetNode::Combine { left, right, .. } => {
+                walk(left, out);
+                walk(right, out);
+            }
+            SetNode::Branch { plan, .. } => match &plan.route {
+                Route::Shard(shard) => out.push(*shard),
+                Route::Scatter(scatter) => out.extend(&scatter.shards),
+                Route::SetOperation(inner) => shards_of(inner, out),
+                _ => {}
+            },
+        }
+    }
+    out.push(plan.metadata_shard);
+    walk(&plan.tree, out);
+    out.sort_unstable();
+    out.dedup();
 }
 
 /// The held rows' account: locked only between awaits, never across one.
@@ -107,34 +166,91 @@ fn lock(held: &Mutex<SetRows>) -> std::sync::MutexGuard<'_, SetRows> {
 
 type Boxed<'a, T> = Pin<Box<dyn Future<Output = Result<T, ClientError>> + Send + 'a>>;
 
+/// What one execution shares across the tree: the session's runtime, the held rows' account
+/// and the connections the session lends.
+struct Run<'a> {
+    runtime: &'a Runtime,
+    held: Mutex<SetRows>,
+    lent: Lent,
+}
+
 impl Session {
-    /// Runs `plan` and writes its answer (binary-protocol rows with `binary`).
+    /// Runs `plan` and writes its answer (binary-protocol rows with `binary`). Inside a
+    /// transaction the branches read on its connections, joining the shards it has not
+    /// reached yet (as a scatter does); the session's other kept connections (temporary
+    /// tables, locks) are used where it has them.
     pub(crate) async fn set_operation(
         &mut self,
         runtime: &Runtime,
         plan: &SetOperationPlan,
         binary: bool,
     ) -> Step {
-        if self.in_transaction() || !self.pins.is_empty() {
-            return self
-                .send_error(refused(
-                    "inside a transaction, or with temporary tables or locks held on a connection,",
-                ))
-                .await;
-        }
         if self.state.select_limit_set() {
             return self.send_error(refused("a session sql_select_limit")).await;
+        }
+        let mut shards = Vec::new();
+        shards_of(plan, &mut shards);
+        if self.in_transaction() {
+            for &shard in &shards {
+                if let Err(e) = self.join_txn(runtime, shard, false).await {
+                    return self.send_error(e).await;
+                }
+            }
+        }
+        let mut lent: Vec<Option<PooledConn>> = Vec::new();
+        lent.resize_with(runtime.topology.shards.len(), || None);
+        let mut ready = Ok(());
+        for &shard in &shards {
+            if let Some(mut conn) = self.pins.take(shard) {
+                if ready.is_ok() {
+                    ready = self.before_statement(&mut conn).await;
+                }
+                lent[shard] = Some(conn);
+            }
         }
         let settings = &runtime.topology.server;
         let memory = MemoryLimit {
             max_rows: Some(settings.merge_max_rows),
             max_bytes: Some(settings.merge_max_bytes),
         };
-        let held = Mutex::new(SetRows::new(memory));
-        let result = match self.evaluate_whole(runtime, plan, &held).await {
+        let run = Run {
+            runtime,
+            held: Mutex::new(SetRows::new(memory)),
+            lent: Lent(Mutex::new(lent)),
+        };
+        let result = match ready {
+            Ok(()) => self.evaluate_whole(&run, plan).await,
+            Err(e) => Err(ClientError::from(&e)),
+        };
+        // The kept connections come back; one that broke ends the session's hold on them.
+        let lent = run
+            .lent
+            .0
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut lost = None;
+        for (shard, conn) in lent.into_iter().enumerate() {
+            if let Some(conn) = conn {
+                if conn.broken {
+                    lost = Some(runtime.topology.shards[shard].name.clone());
+                }
+                self.pins.give_back(shard, conn);
+            }
+        }
+        if let Some(shard) = lost {
+            self.pins = Default::default();
+            return Err(End::BrokenAnswer(format!(
+                "shard {shard}: a pinned connection broke during a set operation across shards"
+            )));
+        }
+        let result = match result {
             Ok(result) => result,
             Err(e) => return self.send_error(e).await,
         };
+        self.write_result(result, binary).await
+    }
+
+    async fn write_result(&mut self, result: Evaluated, binary: bool) -> Step {
         let encoder = binary.then(|| BinaryRowEncoder::new(&result.metas));
         let header_status = self.status();
         self.client
@@ -172,29 +288,46 @@ impl Session {
         self.client.flush().await.map_err(End::Client)
     }
 
+    /// Runs `sql` on `shard` (the lent connection if the session keeps one there) and reads
+    /// the whole answer.
+    async fn read_on(
+        &self,
+        run: &Run<'_>,
+        shard: ShardId,
+        sql: &str,
+    ) -> Result<ShardAnswer, ClientError> {
+        let name = &run.runtime.topology.shards[shard].name;
+        match run.lent.take(shard) {
+            Some(mut conn) => {
+                let answer = read_all(&mut conn, sql.as_bytes(), name, &run.held, true).await;
+                run.lent.give_back(shard, conn);
+                answer
+            }
+            None => {
+                let mut conn = self
+                    .checkout(run.runtime, shard)
+                    .await
+                    .map_err(|e| ClientError::from(&e))?;
+                read_all(&mut conn, sql.as_bytes(), name, &run.held, false).await
+            }
+        }
+    }
+
     /// The whole's result: its columns from the metadata shard, its rows combined, ordered
     /// and limited.
     fn evaluate_whole<'a>(
         &'a self,
-        runtime: &'a Runtime,
+        run: &'a Run<'a>,
         plan: &'a SetOperationPlan,
-        held: &'a Mutex<SetRows>,
     ) -> Boxed<'a, Evaluated> {
         Box::pin(async move {
             let shard = plan.metadata_shard;
-            let name = runtime.topology.shards[shard].name.clone();
-            let mut conn = self
-                .checkout(runtime, shard)
-                .await
-                .map_err(|e| ClientError::from(&e))?;
-            let (heads, _) = read_all(&mut conn, plan.metadata_sql.as_bytes(), &name, held).await?;
+            let (heads, _) = self.read_on(run, shard, &plan.metadata_sql).await?;
             let mut metas = self.plain_metas(&heads)?;
             if compares(&plan.tree) || !plan.order_by.is_empty() {
-                self.real_collations(&mut conn, plan, &name, &mut metas, held)
-                    .await?;
+                self.real_collations(run, plan, &mut metas).await?;
             }
-            drop(conn);
-            let rows = self.evaluate(runtime, &plan.tree, &metas, held).await?;
+            let rows = self.evaluate(run, &plan.tree, &metas).await?;
             let found = rows.len() as u64;
             let rows = order_and_limit(plan, &heads, &metas, rows)?;
             Ok(Evaluated {
@@ -227,11 +360,9 @@ impl Session {
     /// proxy does not compare exactly.
     async fn real_collations(
         &self,
-        conn: &mut PooledConn,
+        run: &Run<'_>,
         plan: &SetOperationPlan,
-        shard: &str,
         metas: &mut [ColumnMeta],
-        held: &Mutex<SetRows>,
     ) -> Result<(), ClientError> {
         let strings: Vec<usize> = (0..metas.len())
             .filter(|&c| metas[c].kind() == ValueKind::Bytes && metas[c].charset != 63)
@@ -259,7 +390,7 @@ impl Session {
             plan.unordered_sql,
             asked.join(", ")
         );
-        let (_, rows) = read_all(conn, sql.as_bytes(), shard, held).await?;
+        let (_, rows) = self.read_on(run, plan.metadata_shard, &sql).await?;
         let row = rows.first().ok_or_else(|| {
             ClientError::new(
                 1105,
@@ -287,10 +418,9 @@ impl Session {
     /// The rows of `node`, in the whole's types (`metas`).
     fn evaluate<'a>(
         &'a self,
-        runtime: &'a Runtime,
+        run: &'a Run<'a>,
         node: &'a SetNode,
         metas: &'a [ColumnMeta],
-        held: &'a Mutex<SetRows>,
     ) -> Boxed<'a, Vec<Bytes>> {
         Box::pin(async move {
             match node {
@@ -300,23 +430,27 @@ impl Session {
                     left,
                     right,
                 } => {
-                    let left = self.evaluate(runtime, left, metas, held).await?;
-                    let right = self.evaluate(runtime, right, metas, held).await?;
-                    shardgate_merge::combine(*op, *all, left, right, metas, &mut lock(held))
+                    let left = self.evaluate(run, left, metas).await?;
+                    let right = self.evaluate(run, right, metas).await?;
+                    shardgate_merge::combine(*op, *all, left, right, metas, &mut lock(&run.held))
                         .map_err(|e| merge_error(&e))
                 }
                 SetNode::Branch { sql, plan } => {
                     let branch = match &plan.route {
                         Route::Shard(shard) => {
                             let text = plan.rewritten.as_deref().unwrap_or(sql);
-                            self.on_one_shard(runtime, *shard, text, held).await?
+                            let (heads, rows) = self.read_on(run, *shard, text).await?;
+                            let metas = self.plain_metas(&heads)?;
+                            let found = rows.len() as u64;
+                            Evaluated {
+                                heads,
+                                metas,
+                                rows,
+                                found,
+                            }
                         }
-                        Route::Scatter(scatter) => {
-                            self.scatter_rows(runtime, scatter, held).await?
-                        }
-                        Route::SetOperation(inner) => {
-                            self.evaluate_whole(runtime, inner, held).await?
-                        }
+                        Route::Scatter(scatter) => self.scatter_rows(run, scatter).await?,
+                        Route::SetOperation(inner) => self.evaluate_whole(run, inner).await?,
                         _ => return Err(refused("a branch of this kind")),
                     };
                     let widening =
@@ -331,7 +465,7 @@ impl Session {
                                 .map_err(|e| merge_error(&e))?;
                             if row.len() > before {
                                 let grown = Bytes::from(vec![0; row.len() - before]);
-                                lock(held).hold(&grown).map_err(|e| merge_error(&e))?;
+                                lock(&run.held).hold(&grown).map_err(|e| merge_error(&e))?;
                             }
                             Ok(row)
                         })
@@ -341,48 +475,15 @@ impl Session {
         })
     }
 
-    async fn on_one_shard(
-        &self,
-        runtime: &Runtime,
-        shard: ShardId,
-        sql: &str,
-        held: &Mutex<SetRows>,
-    ) -> Result<Evaluated, ClientError> {
-        let name = runtime.topology.shards[shard].name.clone();
-        let mut conn = self
-            .checkout(runtime, shard)
-            .await
-            .map_err(|e| ClientError::from(&e))?;
-        let (heads, rows) = read_all(&mut conn, sql.as_bytes(), &name, held).await?;
-        let metas = self.plain_metas(&heads)?;
-        let found = rows.len() as u64;
-        Ok(Evaluated {
-            heads,
-            metas,
-            rows,
-            found,
-        })
-    }
-
     /// A scatter branch: every shard's rows read whole, merged by the branch's own plan.
     async fn scatter_rows(
         &self,
-        runtime: &Runtime,
+        run: &Run<'_>,
         plan: &ScatterPlan,
-        held: &Mutex<SetRows>,
     ) -> Result<Evaluated, ClientError> {
-        let reads = plan
-            .shards
-            .iter()
-            .enumerate()
-            .map(|(i, &shard)| async move {
-                let name = runtime.topology.shards[shard].name.clone();
-                let mut conn = self
-                    .checkout(runtime, shard)
-                    .await
-                    .map_err(|e| ClientError::from(&e))?;
-                read_all(&mut conn, plan.sql_for(i).as_bytes(), &name, held).await
-            });
+        let runtime = run.runtime;
+        let reads = (plan.shards.iter().enumerate())
+            .map(|(i, &shard)| self.read_on(run, shard, plan.sql_for(i)));
         let answers: Vec<Result<ShardAnswer, ClientError>> =
             futures_util::future::join_all(reads).await;
         let mut heads = Vec::with_capacity(answers.len());
