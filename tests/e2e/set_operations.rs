@@ -216,6 +216,18 @@ async fn set_operations_across_shards_answer_as_one_mariadb() {
     let on_plain: Vec<(i64, String)> = plain.exec(sql, params).await.unwrap();
     assert_eq!(on_proxy, on_plain);
     assert!(!on_proxy.is_empty());
+    // The branches' warnings are the statement's, as SHOW WARNINGS lists them.
+    let sql = "SELECT name + 0 FROM users WHERE id < 4 UNION ALL SELECT label + 0 FROM flags";
+    let mut warned = Vec::new();
+    for conn in [&mut proxy, &mut plain] {
+        conn.query_drop(sql).await.unwrap();
+        let count = conn.get_warnings();
+        let mut shown: Vec<(String, u16, String)> = conn.query("SHOW WARNINGS").await.unwrap();
+        shown.sort();
+        warned.push((count, shown));
+    }
+    assert_eq!(warned[0], warned[1]);
+    assert!(warned[0].0 > 0, "{warned:?}");
     // FOUND_ROWS() counts a set operation's rows before its LIMIT.
     for conn in [&mut proxy, &mut plain] {
         conn.query_drop("SELECT id FROM users UNION SELECT user_id FROM orders ORDER BY 1 LIMIT 3")

@@ -8,7 +8,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
 use bytes::{Bytes, BytesMut};
 use shardgate_backend::{PooledConn, QueryHead};
@@ -21,6 +21,7 @@ use shardgate_protocol::response::Finish;
 use shardgate_ring::ShardId;
 use shardgate_router::{OrderTarget, Route, ScatterPlan, SetNode, SetOperationPlan};
 
+use crate::diagnostics::Diagnostics;
 use crate::errors::ClientError;
 use crate::runtime::Runtime;
 use crate::scatter::merge_error;
@@ -37,6 +38,9 @@ struct Evaluated {
 
 /// A shard's answer: its column definitions and rows.
 type ShardAnswer = (Vec<BytesMut>, Vec<Bytes>);
+
+/// The warnings the branches raised, counted, and their conditions (for `SHOW WARNINGS`).
+type Conditions = (u16, Diagnostics);
 
 fn refused(what: &str) -> ClientError {
     ClientError::new(
@@ -62,6 +66,7 @@ async fn read_all(
     shard: &str,
     held: &Mutex<SetRows>,
     keep: bool,
+    conditions: Option<&Mutex<Conditions>>,
 ) -> Result<ShardAnswer, ClientError> {
     let named = |e: ClientError| ClientError {
         message: format!("shard {shard}: {}", e.message),
@@ -99,7 +104,17 @@ async fn read_all(
                 rows.push(row);
             }
             Ok(Err(Finish::Ok { .. })) if failed.is_some() => break,
-            Ok(Err(Finish::Ok { .. })) => return Ok((heads, rows)),
+            Ok(Err(finish @ Finish::Ok { warnings, .. })) => {
+                if let Some(conditions) = conditions {
+                    let raised = crate::diagnostics::after(conn, &finish).await;
+                    let mut kept = conditions.lock().unwrap_or_else(PoisonError::into_inner);
+                    kept.0 = kept.0.saturating_add(warnings);
+                    if let Some(raised) = raised {
+                        kept.1.extend(raised);
+                    }
+                }
+                return Ok((heads, rows));
+            }
             Ok(Err(Finish::Err(e))) => return Err(named(ClientError::from(e))),
             Ok(Err(Finish::LocalInfile)) => {
                 conn.broken = true;
@@ -119,7 +134,7 @@ impl Lent {
     fn take(&self, shard: ShardId) -> Option<PooledConn> {
         self.0
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unwrap_or_else(PoisonError::into_inner)
             .get_mut(shard)
             .and_then(Option::take)
     }
@@ -128,7 +143,7 @@ impl Lent {
         if let Some(slot) = self
             .0
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unwrap_or_else(PoisonError::into_inner)
             .get_mut(shard)
         {
             *slot = Some(conn);
@@ -160,8 +175,7 @@ fn shards_of(plan: &SetOperationPlan, out: &mut Vec<ShardId>) {
 
 /// The held rows' account: locked only between awaits, never across one.
 fn lock(held: &Mutex<SetRows>) -> std::sync::MutexGuard<'_, SetRows> {
-    held.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    held.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 type Boxed<'a, T> = Pin<Box<dyn Future<Output = Result<T, ClientError>> + Send + 'a>>;
@@ -172,6 +186,7 @@ struct Run<'a> {
     runtime: &'a Runtime,
     held: Mutex<SetRows>,
     lent: Lent,
+    conditions: Mutex<Conditions>,
 }
 
 impl Session {
@@ -217,6 +232,7 @@ impl Session {
             runtime,
             held: Mutex::new(SetRows::new(memory)),
             lent: Lent(Mutex::new(lent)),
+            conditions: Mutex::new(Conditions::default()),
         };
         let result = match ready {
             Ok(()) => self.evaluate_whole(&run, plan).await,
@@ -227,7 +243,11 @@ impl Session {
             .lent
             .0
             .into_inner()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+            .unwrap_or_else(PoisonError::into_inner);
+        let conditions = run
+            .conditions
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
         let mut lost = None;
         for (shard, conn) in lent.into_iter().enumerate() {
             if let Some(conn) = conn {
@@ -247,10 +267,15 @@ impl Session {
             Ok(result) => result,
             Err(e) => return self.send_error(e).await,
         };
-        self.write_result(result, binary).await
+        self.write_result(result, conditions, binary).await
     }
 
-    async fn write_result(&mut self, result: Evaluated, binary: bool) -> Step {
+    async fn write_result(
+        &mut self,
+        result: Evaluated,
+        (warnings, raised): Conditions,
+        binary: bool,
+    ) -> Step {
         let encoder = binary.then(|| BinaryRowEncoder::new(&result.metas));
         let header_status = self.status();
         self.client
@@ -283,23 +308,31 @@ impl Session {
         }
         self.previous.row_count = -1;
         self.previous.found_rows = result.found;
-        let end = packets::result_terminator(self.capabilities, self.status(), 0);
+        if warnings > 0 {
+            self.diagnostics = raised;
+            self.diagnostics_read = true;
+        }
+        let end = packets::result_terminator(self.capabilities, self.status(), warnings);
         self.client.queue_packet(&end);
         self.client.flush().await.map_err(End::Client)
     }
 
     /// Runs `sql` on `shard` (the lent connection if the session keeps one there) and reads
     /// the whole answer.
+    /// `branch`: a branch's rows, whose warnings are the statement's.
     async fn read_on(
         &self,
         run: &Run<'_>,
         shard: ShardId,
         sql: &str,
+        branch: bool,
     ) -> Result<ShardAnswer, ClientError> {
         let name = &run.runtime.topology.shards[shard].name;
+        let conditions = branch.then_some(&run.conditions);
         match run.lent.take(shard) {
             Some(mut conn) => {
-                let answer = read_all(&mut conn, sql.as_bytes(), name, &run.held, true).await;
+                let answer =
+                    read_all(&mut conn, sql.as_bytes(), name, &run.held, true, conditions).await;
                 run.lent.give_back(shard, conn);
                 answer
             }
@@ -308,7 +341,15 @@ impl Session {
                     .checkout(run.runtime, shard)
                     .await
                     .map_err(|e| ClientError::from(&e))?;
-                read_all(&mut conn, sql.as_bytes(), name, &run.held, false).await
+                read_all(
+                    &mut conn,
+                    sql.as_bytes(),
+                    name,
+                    &run.held,
+                    false,
+                    conditions,
+                )
+                .await
             }
         }
     }
@@ -322,7 +363,7 @@ impl Session {
     ) -> Boxed<'a, Evaluated> {
         Box::pin(async move {
             let shard = plan.metadata_shard;
-            let (heads, _) = self.read_on(run, shard, &plan.metadata_sql).await?;
+            let (heads, _) = self.read_on(run, shard, &plan.metadata_sql, false).await?;
             let mut metas = self.plain_metas(&heads)?;
             if compares(&plan.tree) || !plan.order_by.is_empty() {
                 self.real_collations(run, plan, &mut metas).await?;
@@ -390,7 +431,7 @@ impl Session {
             plan.unordered_sql,
             asked.join(", ")
         );
-        let (_, rows) = self.read_on(run, plan.metadata_shard, &sql).await?;
+        let (_, rows) = self.read_on(run, plan.metadata_shard, &sql, false).await?;
         let row = rows.first().ok_or_else(|| {
             ClientError::new(
                 1105,
@@ -439,7 +480,7 @@ impl Session {
                     let branch = match &plan.route {
                         Route::Shard(shard) => {
                             let text = plan.rewritten.as_deref().unwrap_or(sql);
-                            let (heads, rows) = self.read_on(run, *shard, text).await?;
+                            let (heads, rows) = self.read_on(run, *shard, text, true).await?;
                             let metas = self.plain_metas(&heads)?;
                             let found = rows.len() as u64;
                             Evaluated {
@@ -483,7 +524,7 @@ impl Session {
     ) -> Result<Evaluated, ClientError> {
         let runtime = run.runtime;
         let reads = (plan.shards.iter().enumerate())
-            .map(|(i, &shard)| self.read_on(run, shard, plan.sql_for(i)));
+            .map(|(i, &shard)| self.read_on(run, shard, plan.sql_for(i), true));
         let answers: Vec<Result<ShardAnswer, ClientError>> =
             futures_util::future::join_all(reads).await;
         let mut heads = Vec::with_capacity(answers.len());
