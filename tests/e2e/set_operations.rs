@@ -228,6 +228,23 @@ async fn set_operations_across_shards_answer_as_one_mariadb() {
     }
     assert_eq!(warned[0], warned[1]);
     assert!(warned[0].0 > 0, "{warned:?}");
+    // A session's sql_select_limit limits the whole, not its branches.
+    for conn in [&mut proxy, &mut plain] {
+        conn.query_drop("SET sql_select_limit = 3").await.unwrap();
+    }
+    for sql in [
+        "SELECT id FROM users WHERE id < 10 UNION SELECT flag FROM flags ORDER BY 1 DESC",
+        "SELECT id FROM users WHERE id < 10 UNION ALL SELECT flag FROM flags ORDER BY 1 LIMIT 5",
+        "(SELECT id FROM users ORDER BY id LIMIT 4) UNION ALL SELECT flag FROM flags ORDER BY 1",
+    ] {
+        differences.extend(compare(&mut proxy, &mut plain, sql, true, false).await);
+    }
+    for conn in [&mut proxy, &mut plain] {
+        conn.query_drop("SET sql_select_limit = DEFAULT")
+            .await
+            .unwrap();
+    }
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
     // FOUND_ROWS() counts a set operation's rows before its LIMIT.
     for conn in [&mut proxy, &mut plain] {
         conn.query_drop("SELECT id FROM users UNION SELECT user_id FROM orders ORDER BY 1 LIMIT 3")

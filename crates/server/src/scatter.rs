@@ -706,7 +706,7 @@ fn compared_columns(plan: &ScatterPlan, columns: usize) -> Vec<usize> {
 
 impl Session {
     /// Session settings the merge would not honour: refused instead of answered differently.
-    fn unmergeable_session(&self, plan: &ScatterPlan) -> Option<ClientError> {
+    pub(crate) fn unmergeable_session(&self, plan: &ScatterPlan) -> Option<ClientError> {
         let refuse = |why: &str| {
             Some(ClientError::new(
                 1235,

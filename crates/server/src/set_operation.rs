@@ -187,6 +187,8 @@ struct Run<'a> {
     held: Mutex<SetRows>,
     lent: Lent,
     conditions: Mutex<Conditions>,
+    /// The session limits SELECTs: every query runs without that limit.
+    unlimited: bool,
 }
 
 impl Session {
@@ -200,9 +202,18 @@ impl Session {
         plan: &SetOperationPlan,
         binary: bool,
     ) -> Step {
-        if self.state.select_limit_set() {
-            return self.send_error(refused("a session sql_select_limit")).await;
-        }
+        // A session's sql_select_limit limits the whole, not its branches (MariaDB's rule).
+        let session_limit = match self.state.select_limit_set() {
+            false => None,
+            true => match self.state.var_number("sql_select_limit") {
+                Some(n) => Some(n),
+                None => {
+                    return self
+                        .send_error(refused("a session sql_select_limit that is not a number"))
+                        .await
+                }
+            },
+        };
         let mut shards = Vec::new();
         shards_of(plan, &mut shards);
         if self.in_transaction() {
@@ -233,6 +244,7 @@ impl Session {
             held: Mutex::new(SetRows::new(memory)),
             lent: Lent(Mutex::new(lent)),
             conditions: Mutex::new(Conditions::default()),
+            unlimited: session_limit.is_some(),
         };
         let result = match ready {
             Ok(()) => self.evaluate_whole(&run, plan).await,
@@ -263,10 +275,15 @@ impl Session {
                 "shard {shard}: a pinned connection broke during a set operation across shards"
             )));
         }
-        let result = match result {
+        let mut result = match result {
             Ok(result) => result,
             Err(e) => return self.send_error(e).await,
         };
+        if let (None, Some(n)) = (plan.limit, session_limit) {
+            result
+                .rows
+                .truncate(usize::try_from(n).unwrap_or(usize::MAX));
+        }
         self.write_result(result, conditions, binary).await
     }
 
@@ -329,6 +346,14 @@ impl Session {
     ) -> Result<ShardAnswer, ClientError> {
         let name = &run.runtime.topology.shards[shard].name;
         let conditions = branch.then_some(&run.conditions);
+        let unlimited;
+        let sql = match run.unlimited {
+            true => {
+                unlimited = format!("SET STATEMENT sql_select_limit = {} FOR {sql}", u64::MAX);
+                unlimited.as_str()
+            }
+            false => sql,
+        };
         match run.lent.take(shard) {
             Some(mut conn) => {
                 let answer =
@@ -523,6 +548,9 @@ impl Session {
         plan: &ScatterPlan,
     ) -> Result<Evaluated, ClientError> {
         let runtime = run.runtime;
+        if let Some(e) = self.unmergeable_session(plan) {
+            return Err(e);
+        }
         let reads = (plan.shards.iter().enumerate())
             .map(|(i, &shard)| self.read_on(run, shard, plan.sql_for(i), true));
         let answers: Vec<Result<ShardAnswer, ClientError>> =
