@@ -24,7 +24,8 @@ use crate::{Plan, Route, RouteError, StatementKind, Syntax};
 #[derive(Debug, Clone, PartialEq)]
 pub struct SetOperationPlan {
     pub tree: SetNode,
-    /// The whole statement with `LIMIT 0`, run on `metadata_shard` for the result's columns.
+    /// The whole statement reading no rows (see `metadata_sql`), run on `metadata_shard` for
+    /// the result's column definitions.
     pub metadata_sql: String,
     /// The same without the whole's ORDER BY: the body of the query that asks the result
     /// columns' collations (an ORDER BY by name would not survive renaming its columns).
@@ -135,8 +136,11 @@ pub(crate) fn plan(
     Ok(plan)
 }
 
-/// The whole statement answering no rows: its column definitions are the result's. (Wrapping
-/// it in parentheses would make MariaDB name a derived table in them.)
+/// The whole statement answering no rows without reading any: every branch's WHERE is `0`
+/// (MariaDB sees an impossible WHERE and reads nothing; a `LIMIT 0` alone still fills the
+/// union's temporary table) and the whole has `LIMIT 0`. Its column definitions are the
+/// result's: types are fixed before the WHERE is looked at. (Wrapping the statement in
+/// parentheses would make MariaDB name a derived table in them.)
 fn metadata_sql(q: &Query, ordered: bool) -> String {
     let mut q = q.clone();
     if !ordered {
@@ -147,7 +151,22 @@ fn metadata_sql(q: &Query, ordered: bool) -> String {
         offset: None,
         limit_by: Vec::new(),
     });
+    read_nothing(&mut q.body);
     q.to_string()
+}
+
+fn read_nothing(body: &mut SetExpr) {
+    match body {
+        SetExpr::SetOperation { left, right, .. } => {
+            read_nothing(left);
+            read_nothing(right);
+        }
+        SetExpr::Select(select) => {
+            select.selection = Some(Expr::value(Value::Number("0".into(), false)));
+        }
+        SetExpr::Query(q) => read_nothing(&mut q.body),
+        _ => {}
+    }
 }
 
 fn has_placeholder(stmt: &Statement) -> bool {
@@ -379,6 +398,28 @@ mod tests {
         assert!(s.contains("| read → shard s1]"), "{s}");
         let s = shown("SELECT id FROM users WHERE id = 7 UNION ALL SELECT id FROM users WHERE id = 2 ORDER BY 1 DESC LIMIT 3");
         assert!(s.contains("Union(all) ← [read → shard s1 | read → shard s2]; Sort [1 DESC]; Limit offset 0 count 3"), "{s}");
+    }
+
+    #[test]
+    fn the_metadata_query_reads_no_rows() {
+        let t = topology();
+        let plan = crate::plan_sql(
+            "SELECT id FROM users WHERE name > 'a' UNION (SELECT 1 ORDER BY 1 LIMIT 3) ORDER BY 1 LIMIT 2",
+            &t,
+            Syntax::DEFAULT,
+        )
+        .expect("planned");
+        let Route::SetOperation(s) = plan.route else {
+            panic!("{:?}", plan.route)
+        };
+        assert_eq!(
+            s.metadata_sql,
+            "SELECT id FROM users WHERE 0 UNION (SELECT 1 WHERE 0 ORDER BY 1 LIMIT 3) ORDER BY 1 LIMIT 0"
+        );
+        assert_eq!(
+            s.unordered_sql,
+            "SELECT id FROM users WHERE 0 UNION (SELECT 1 WHERE 0 ORDER BY 1 LIMIT 3) LIMIT 0"
+        );
     }
 
     #[test]
