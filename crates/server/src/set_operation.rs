@@ -189,6 +189,9 @@ struct Run<'a> {
     conditions: Mutex<Conditions>,
     /// The session limits SELECTs: every query runs without that limit.
     unlimited: bool,
+    /// No connection is lent: branches run at once, each on pooled connections (a lent
+    /// connection serves one query at a time, so with one the branches run in turn).
+    concurrent: bool,
 }
 
 impl Session {
@@ -239,12 +242,14 @@ impl Session {
             max_rows: Some(settings.merge_max_rows),
             max_bytes: Some(settings.merge_max_bytes),
         };
+        let concurrent = lent.iter().all(Option::is_none);
         let run = Run {
             runtime,
             held: Mutex::new(SetRows::new(memory)),
             lent: Lent(Mutex::new(lent)),
             conditions: Mutex::new(Conditions::default()),
             unlimited: session_limit.is_some(),
+            concurrent,
         };
         let result = match ready {
             Ok(()) => self.evaluate_whole(&run, plan).await,
@@ -496,8 +501,19 @@ impl Session {
                     left,
                     right,
                 } => {
-                    let left = self.evaluate(run, left, metas).await?;
-                    let right = self.evaluate(run, right, metas).await?;
+                    let (left, right) = match run.concurrent {
+                        true => {
+                            futures_util::future::try_join(
+                                self.evaluate(run, left, metas),
+                                self.evaluate(run, right, metas),
+                            )
+                            .await?
+                        }
+                        false => (
+                            self.evaluate(run, left, metas).await?,
+                            self.evaluate(run, right, metas).await?,
+                        ),
+                    };
                     shardgate_merge::combine(*op, *all, left, right, metas, &mut lock(&run.held))
                         .map_err(|e| merge_error(&e))
                 }
