@@ -239,6 +239,17 @@ async fn set_operations_across_shards_answer_as_one_mariadb() {
     }
     let sql = "SELECT mood FROM users UNION SELECT mood FROM users WHERE id = 3 ORDER BY 1";
     differences.extend(compare(&mut proxy, &mut plain, sql, true, false).await);
+    // Branch texts are rendered from the statement: text that is not UTF-8 is refused, not
+    // changed.
+    let (code, _, msg) = server_error(
+        proxy
+            .query_drop(
+                &b"SELECT name FROM users WHERE name = 'caf\xE9' UNION SELECT label FROM flags"[..],
+            )
+            .await,
+    );
+    assert_eq!(code, 1235, "{msg}");
+    assert!(msg.contains("UTF-8"), "{msg}");
     // A session's sql_select_limit limits the whole, not its branches.
     for conn in [&mut proxy, &mut plain] {
         conn.query_drop("SET sql_select_limit = 3").await.unwrap();

@@ -729,8 +729,11 @@ impl Session {
                 return self.send_error(ClientError::from(&e)).await;
             }
         };
-        let rewrites =
-            plan.rewritten.is_some() || matches!(plan.route, Route::Split(_) | Route::Scatter(_));
+        let rewrites = plan.rewritten.is_some()
+            || matches!(
+                plan.route,
+                Route::Split(_) | Route::Scatter(_) | Route::SetOperation(_)
+            );
         if rewrites && std::str::from_utf8(arg).is_err() {
             return self.send_error(crate::errors::not_utf8_rewrite()).await;
         }
