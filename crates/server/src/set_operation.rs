@@ -502,12 +502,15 @@ impl Session {
                     right,
                 } => {
                     let (left, right) = match run.concurrent {
+                        // Both sides run to their end even when one fails: a side dropped
+                        // halfway would leave its pooled connections' answers unread.
                         true => {
-                            futures_util::future::try_join(
+                            let (left, right) = futures_util::future::join(
                                 self.evaluate(run, left, metas),
                                 self.evaluate(run, right, metas),
                             )
-                            .await?
+                            .await;
+                            (left?, right?)
                         }
                         false => (
                             self.evaluate(run, left, metas).await?,
