@@ -32,6 +32,7 @@ mod scatter_aggregates;
 mod schema_cache;
 mod sequences;
 mod session_state;
+mod set_operations;
 mod statements;
 mod timeouts;
 mod tls;

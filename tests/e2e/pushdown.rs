@@ -129,12 +129,21 @@ async fn pinned_statements_run_whole_on_their_shard() {
     );
     for sql in [
         format!("SELECT * FROM users WHERE id = {x} AND name IN (SELECT name FROM users)"),
-        format!("SELECT * FROM users WHERE id = {x} UNION SELECT * FROM users WHERE id = {y}"),
         format!("INSERT INTO orders (id, user_id) SELECT 9000, {y} FROM users WHERE id = {x}"),
     ] {
         let (code, _, message) = server_error(conn.query_drop(&sql).await);
         assert_eq!(code, 1235, "{sql}: {message}");
     }
+    // Branches on two shards: each runs on its own, the rows combined in the proxy.
+    assert_eq!(
+        rows(
+            &mut conn,
+            &format!("SELECT id FROM users WHERE id = {x} UNION SELECT id FROM users WHERE id = {y} ORDER BY 1")
+        )
+        .await
+        .len(),
+        2
+    );
     let (_, _, message) = server_error(
         conn.query_drop(format!(
             "SELECT * FROM users WHERE id = {x} AND name IN (SELECT name FROM users)"

@@ -42,10 +42,12 @@ mod ordered_aggregate;
 mod pipeline;
 mod project;
 mod row;
+mod set_operation;
 mod sort;
 mod temporal;
 mod value;
 mod variance;
+mod widen;
 
 pub use aggregate::{
     avg_meta_from_sum, avg_result_meta, count_meta, sum_result_meta, Aggregate, AggregateSettings,
@@ -70,10 +72,12 @@ pub use ordered_aggregate::OrderedAggregate;
 pub use pipeline::{MergeWarning, Pipeline, RowOperator};
 pub use project::{Project, ProjectItem};
 pub use row::{decode_text_row, encode_text_row, text_cell, RowWriter, TextRow};
+pub use set_operation::{combine, SetOperator, SetRows};
 pub use sort::Sort;
 pub use temporal::{Date, DateTime, Time};
 pub use value::Value;
 pub use variance::{variance_meta, VarianceKind};
+pub use widen::Widening;
 
 /// Re-exported so callers name column types and flags without depending on mysql_common.
 pub use mysql_common::constants::{ColumnFlags, ColumnType};

@@ -27,6 +27,7 @@ mod rewrite;
 mod scatter;
 mod scatter_plan;
 mod session;
+mod set_operation;
 mod set_statement;
 mod shard_key;
 mod split;
@@ -55,6 +56,7 @@ pub use previous_statement::{
     mentions_previous_statement, with_previous_statement, writes_selected_rows, PreviousStatement,
 };
 pub use scatter_plan::{AggregateSpec, ColumnOrigin, MergeSpec, ScatterPlan, StarCheck};
+pub use set_operation::{OrderTarget, SetNode, SetOperationPlan, WholeOrderKey};
 pub use set_statement::set_statement_body;
 pub use shard_key::{KeySource, OwnedKey};
 pub use split::{next_statement, split_statements, Piece};

@@ -75,6 +75,9 @@ pub enum Route {
     Split(Vec<(ShardId, String)>),
     /// A SELECT sent to several shards, its answers merged (see [`crate::ScatterPlan`]).
     Scatter(Box<crate::ScatterPlan>),
+    /// UNION / INTERSECT / EXCEPT whose branches run on different shards: each branch run as
+    /// planned, their rows combined in the proxy (see [`crate::SetOperationPlan`]).
+    SetOperation(Box<crate::SetOperationPlan>),
     /// UPDATE / DELETE without a shard key: the same text on these shards, all or nothing,
     /// affected rows summed.
     Broadcast(Vec<ShardId>),
@@ -346,6 +349,7 @@ impl fmt::Display for PlanDisplay<'_> {
                 }
                 write!(f, "; merge {:?}", s.merge)?
             }
+            Route::SetOperation(s) => write!(f, "set operation {}", s.display(self.topology))?,
             Route::Broadcast(shards) => {
                 let names: Vec<_> = shards
                     .iter()

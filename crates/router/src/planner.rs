@@ -265,6 +265,10 @@ fn plan_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, Rou
                     None => first,
                 }
             }
+            // Branches of a set operation on different shards: combined in the proxy.
+            Err(e) if crate::set_operation::applies(&statements[0], &e) => {
+                crate::set_operation::plan(sql, syntax, &statements[0], topology)
+            }
             // No shard key pins one shard: scatter a SELECT, broadcast an UPDATE / DELETE.
             Err(e @ (RouteError::NoShardKey { .. } | RouteError::KeySpansShards { .. })) => {
                 crate::scatter::plan_without_shard_key(sql, syntax, &statements[0], topology, e)

@@ -332,6 +332,41 @@ fn hotspots(runtime: &Runtime) -> Rows {
     }
 }
 
+/// What a set operation sends where: its metadata query, then each branch's texts.
+fn set_operation_parts(
+    topology: &shardgate_config::Topology,
+    set: &shardgate_router::SetOperationPlan,
+    parts: &mut Vec<(Option<String>, String)>,
+) {
+    fn branches(
+        topology: &shardgate_config::Topology,
+        node: &shardgate_router::SetNode,
+        parts: &mut Vec<(Option<String>, String)>,
+    ) {
+        let name = |shard: &usize| Some(topology.shards[*shard].name.clone());
+        match node {
+            shardgate_router::SetNode::Combine { left, right, .. } => {
+                branches(topology, left, parts);
+                branches(topology, right, parts);
+            }
+            shardgate_router::SetNode::Branch { sql, plan } => match &plan.route {
+                Route::Shard(shard) => {
+                    parts.push((name(shard), plan.rewritten.clone().unwrap_or(sql.clone())))
+                }
+                Route::Scatter(scatter) => parts.extend(
+                    (scatter.shards.iter().enumerate())
+                        .map(|(i, s)| (name(s), scatter.sql_for(i).to_owned())),
+                ),
+                Route::SetOperation(inner) => set_operation_parts(topology, inner, parts),
+                _ => parts.push((None, sql.clone())),
+            },
+        }
+    }
+    let shard = &topology.shards[set.metadata_shard].name;
+    parts.push((Some(shard.clone()), set.metadata_sql.clone()));
+    branches(topology, &set.tree, parts);
+}
+
 /// `SHOW SHARDGATE ROUTE FOR …`: one row per shard the statement would run on, with the text
 /// sent there; the whole plan, as `shardgate route --sql` prints it, in every row.
 fn route(runtime: &Runtime, plan: &Plan, sql: &str) -> Rows {
@@ -353,6 +388,11 @@ fn route(runtime: &Runtime, plan: &Plan, sql: &str) -> Rows {
         Route::Scatter(scatter) => (scatter.shards.iter().enumerate())
             .map(|(i, s)| (name(s), scatter.sql_for(i).to_owned()))
             .collect(),
+        Route::SetOperation(set) => {
+            let mut parts = Vec::new();
+            set_operation_parts(topology, set, &mut parts);
+            parts
+        }
         // Decided per execution (a prepared statement's parameters) or by the proxy itself.
         _ => vec![(None, text.to_owned())],
     };

@@ -44,6 +44,7 @@ mod sequence_table;
 mod sequences;
 mod session;
 mod sessions;
+mod set_operation;
 mod shard_renumbering;
 mod slow_log;
 mod sql_prepare;

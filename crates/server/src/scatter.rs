@@ -42,7 +42,7 @@ enum FromShard {
     Failed(ClientError),
 }
 
-fn merge_error(e: &MergeError) -> ClientError {
+pub(crate) fn merge_error(e: &MergeError) -> ClientError {
     let (code, state) = e.mysql_code();
     let mut s = [0u8; 5];
     s.copy_from_slice(&state.as_bytes()[..5]);
@@ -189,14 +189,14 @@ async fn send(
 }
 
 /// The operators after the merge, and the column definitions the client gets.
-struct Output {
-    pipeline: Pipeline,
-    definitions: Vec<Vec<u8>>,
+pub(crate) struct Output {
+    pub(crate) pipeline: Pipeline,
+    pub(crate) definitions: Vec<Vec<u8>>,
 }
 
 /// `metas` drive the comparisons (columns' real collations); `delivered` are the shards'
 /// column definitions as the client would get them from one server.
-fn build_output(
+pub(crate) fn build_output(
     plan: &ScatterPlan,
     heads: &[BytesMut],
     metas: &[ColumnMeta],
@@ -309,6 +309,13 @@ fn result_charset(delivered: &[ColumnMeta]) -> u16 {
 }
 
 impl Session {
+    /// The session's `group_concat_max_len` (MariaDB's default when it set none).
+    pub(crate) fn group_concat_max_len(&self) -> u64 {
+        self.state
+            .var_number("group_concat_max_len")
+            .unwrap_or(1_048_576)
+    }
+
     /// Runs `plan` and streams the merged answer, as binary-protocol rows with `binary` (a
     /// prepared statement's execution). Inside a transaction in transaction_mode "multi" it
     /// runs on the transaction's connections, joining the shards it has not reached yet.
@@ -517,10 +524,7 @@ impl Session {
             max_rows: Some(settings.merge_max_rows),
             max_bytes: Some(settings.merge_max_bytes),
         };
-        let group_concat_max_len = self
-            .state
-            .var_number("group_concat_max_len")
-            .unwrap_or(1_048_576);
+        let group_concat_max_len = self.group_concat_max_len();
         let mut output =
             match build_output(plan, head, &metas, &delivered, memory, group_concat_max_len) {
                 Ok(output) => output,
@@ -726,13 +730,13 @@ impl Session {
 }
 
 /// Collation ids the merge compares exactly as MariaDB does.
-fn exact_collation(id: u16) -> bool {
+pub(crate) fn exact_collation(id: u16) -> bool {
     // binary; utf8mb4/utf8mb3 general_ci and bin; their nopad_bin variants
     matches!(id, 63 | 45 | 33 | 46 | 83 | 1070 | 1107)
 }
 
 /// Whether bytes delivered in character set `id` (a column definition's) are UTF-8 (or binary).
-fn utf8_or_binary(id: u16) -> bool {
+pub(crate) fn utf8_or_binary(id: u16) -> bool {
     id == 63 || {
         let c = mysql_common::collations::Collation::resolve(
             mysql_common::collations::CollationId::from(id),
@@ -769,7 +773,7 @@ fn compared_columns(plan: &ScatterPlan, columns: usize) -> Vec<usize> {
 
 impl Session {
     /// Session settings the merge would not honour: refused instead of answered differently.
-    fn unmergeable_session(&self, plan: &ScatterPlan) -> Option<ClientError> {
+    pub(crate) fn unmergeable_session(&self, plan: &ScatterPlan) -> Option<ClientError> {
         let refuse = |why: &str| {
             Some(ClientError::new(
                 1235,
@@ -803,7 +807,7 @@ impl Session {
     /// Gives string columns the merge compares their real collation: column definitions carry
     /// the connection's, so columns of tables are looked up in information_schema (once per
     /// column, cached), and what cannot be compared exactly is refused.
-    async fn resolve_collations(
+    pub(crate) async fn resolve_collations(
         &self,
         runtime: &Runtime,
         plan: &ScatterPlan,

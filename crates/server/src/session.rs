@@ -761,8 +761,11 @@ impl Session {
                 return self.send_error(ClientError::from(&e)).await;
             }
         };
-        let rewrites =
-            plan.rewritten.is_some() || matches!(plan.route, Route::Split(_) | Route::Scatter(_));
+        let rewrites = plan.rewritten.is_some()
+            || matches!(
+                plan.route,
+                Route::Split(_) | Route::Scatter(_) | Route::SetOperation(_)
+            );
         if rewrites && std::str::from_utf8(arg).is_err() {
             return self.send_error(crate::errors::not_utf8_rewrite()).await;
         }
@@ -925,6 +928,7 @@ impl Session {
                 Box::pin(self.fan_out(runtime, parts, false, Combine::Sum)).await
             }
             Route::Scatter(plan) => Box::pin(self.scatter(runtime, plan, binary)).await,
+            Route::SetOperation(plan) => Box::pin(self.set_operation(runtime, plan, binary)).await,
             Route::SetConsistency(level) => {
                 self.consistency_override = *level;
                 self.send_ok(0, 0).await
