@@ -39,6 +39,9 @@ fi
 export PRIV_TABLES="global_priv db tables_priv columns_priv procs_priv proxies_priv roles_mapping"
 for t in $PRIV_TABLES; do echo "CREATE TABLE IF NOT EXISTS mtr.saved_$t AS SELECT * FROM mysql.$t;"; done |
   mariadb --no-defaults $ADMIN || { echo "mtr: saving the privilege tables failed" >&2; exit 2; }
+# the server's default sql_mode, which the wrapper puts back before every test
+mariadb --no-defaults $ADMIN -e "SET GLOBAL sql_mode = DEFAULT" || { echo "mtr: resetting sql_mode failed" >&2; exit 2; }
+export MTR_SQL_MODE=$(mariadb --no-defaults $ADMIN -N -B -e "SELECT @@global.sql_mode")
 # files and directories an earlier run's failing tests left behind (a test's SELECT … INTO
 # OUTFILE or mkdir then fails)
 find "$VARDIR/tmp" -maxdepth 1 -type f -delete
