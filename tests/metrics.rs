@@ -76,6 +76,30 @@ async fn scrape(addr: SocketAddr) -> Scrape {
     Scrape::parse(body.lines().map(|l| Ok(l.to_owned()))).expect("valid text format")
 }
 
+/// The counters of `shardgate_queries_total` once they stopped moving: a statement is counted
+/// when its timer drops, just after its answer reached the client, so a scrape right after an
+/// answer may come before its count.
+async fn settled_queries(addr: SocketAddr) -> Scrape {
+    let total = |s: &Scrape| -> f64 {
+        (s.samples.iter())
+            .filter(|x| x.metric == "shardgate_queries_total")
+            .map(|x| match x.value {
+                Value::Counter(v) | Value::Untyped(v) => v,
+                _ => 0.0,
+            })
+            .sum()
+    };
+    let mut last = scrape(addr).await;
+    loop {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let now = scrape(addr).await;
+        if total(&now) == total(&last) {
+            return now;
+        }
+        last = now;
+    }
+}
+
 /// The value of the sample `name` whose labels include `labels` (a histogram's count); None
 /// when there is no such sample.
 fn sample(scrape: &Scrape, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
@@ -123,7 +147,7 @@ async fn traffic_is_counted_by_shard_role_and_kind() {
         env.topology.shards[1].name.clone(),
     );
     let mut conn = env.connect().await;
-    let before = scrape(addr).await;
+    let before = settled_queries(addr).await;
 
     let on_s0 = ids_on(&env, 0, 3);
     let on_s1 = ids_on(&env, 1, 2);
@@ -155,7 +179,7 @@ async fn traffic_is_counted_by_shard_role_and_kind() {
         .await;
     assert_eq!(server_error(refused).0, 1235);
 
-    let after = scrape(addr).await;
+    let after = settled_queries(addr).await;
     let grew = |name: &str, labels: &[(&str, &str)]| {
         counter(&after, name, labels) - counter(&before, name, labels)
     };
