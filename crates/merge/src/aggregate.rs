@@ -96,6 +96,9 @@ pub struct AggregateSettings {
     pub memory: MemoryLimit,
     /// The session's `group_concat_max_len`.
     pub group_concat_max_len: u64,
+    /// The session's `collation_connection` sorts by binary (`_bin`): GROUP_CONCAT of numbers
+    /// takes it, and MariaDB flags such a column BINARY.
+    pub connection_binsort: bool,
     /// The connection's result collation: GROUP_CONCAT's column.
     pub result_charset: u16,
     /// MariaDB would sort the grouped results by an aggregate through a temporary table,
@@ -108,6 +111,7 @@ impl Default for AggregateSettings {
         AggregateSettings {
             memory: MemoryLimit::UNLIMITED,
             group_concat_max_len: 1_048_576,
+            connection_binsort: false,
             result_charset: 45,
             materialized: false,
         }
@@ -204,6 +208,7 @@ impl Aggregate {
                 settings.group_concat_max_len,
                 settings.result_charset,
                 settings.materialized,
+                settings.connection_binsort,
             )),
             Aggregate::First(c) | Aggregate::Min(c) | Aggregate::Max(c) => Ok(inputs[c]),
             // The shards' own COUNT column describes the merged one exactly.

@@ -60,12 +60,15 @@ fn mbmaxlen(charset: u16) -> u64 {
 /// The result column of `spec` over `inputs`, for `max_len` = `group_concat_max_len` and the
 /// connection's result collation `charset`. `materialized`: the grouped results pass through
 /// a temporary table (MariaDB sorts them by an aggregate), whose BLOB field describes them.
+/// The result's collation is its string arguments' (the connection's, `connection_binsort`,
+/// for numbers only): MariaDB flags it BINARY when that collation sorts by binary (`_bin`).
 pub fn group_concat_meta(
     spec: &GroupConcatSpec,
     inputs: &[ColumnMeta],
     max_len: u64,
     charset: u16,
     materialized: bool,
+    connection_binsort: bool,
 ) -> ColumnMeta {
     let result_mb = mbmaxlen(charset);
     // The item's own length is in its arguments' character set (numbers: the connection's).
@@ -96,6 +99,20 @@ pub fn group_concat_meta(
             ColumnFlags::empty(),
             item_bytes * result_mb,
         )
+    };
+    let strings: Vec<&ColumnMeta> = (spec.args.iter())
+        .filter_map(|&c| inputs.get(c))
+        .filter(|m| m.kind() == ValueKind::Bytes)
+        .collect();
+    let binsort = match strings.is_empty() {
+        true => connection_binsort,
+        false => strings
+            .iter()
+            .any(|m| m.charset != 63 && m.flags.contains(ColumnFlags::BINARY_FLAG)),
+    };
+    let flags = match binsort {
+        true => flags | ColumnFlags::BINARY_FLAG,
+        false => flags,
     };
     ColumnMeta::new(column_type)
         .with_flags(flags)

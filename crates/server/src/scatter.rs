@@ -203,6 +203,7 @@ pub(crate) fn build_output(
     delivered: &[ColumnMeta],
     memory: MemoryLimit,
     group_concat_max_len: u64,
+    connection_binsort: bool,
 ) -> Result<Output, MergeError> {
     let merge = &plan.merge;
     let mut pipeline = Pipeline::default();
@@ -211,6 +212,7 @@ pub(crate) fn build_output(
             let settings = AggregateSettings {
                 memory,
                 group_concat_max_len,
+                connection_binsort,
                 result_charset: result_charset(delivered),
                 materialized: !spec.group_by.is_empty() && !merge.sort.is_empty(),
             };
@@ -309,6 +311,20 @@ fn result_charset(delivered: &[ColumnMeta]) -> u16 {
 }
 
 impl Session {
+    /// Whether the session's `collation_connection` sorts by binary (`_bin`), set by itself or
+    /// by `SET NAMES … COLLATE`.
+    pub(crate) fn connection_binsort(&self) -> bool {
+        ["collation_connection", "names"].iter().any(|var| {
+            self.state
+                .var_string(var)
+                .or_else(|| {
+                    let text = self.state.var_text(var)?;
+                    Some(String::from_utf8_lossy(text).into_owned())
+                })
+                .is_some_and(|v| v.to_ascii_lowercase().contains("_bin"))
+        })
+    }
+
     /// The session's `group_concat_max_len` (MariaDB's default when it set none).
     pub(crate) fn group_concat_max_len(&self) -> u64 {
         self.state
@@ -525,11 +541,18 @@ impl Session {
             max_bytes: Some(settings.merge_max_bytes),
         };
         let group_concat_max_len = self.group_concat_max_len();
-        let mut output =
-            match build_output(plan, head, &metas, &delivered, memory, group_concat_max_len) {
-                Ok(output) => output,
-                Err(e) => return self.send_error(merge_error(&e)).await,
-            };
+        let mut output = match build_output(
+            plan,
+            head,
+            &metas,
+            &delivered,
+            memory,
+            group_concat_max_len,
+            self.connection_binsort(),
+        ) {
+            Ok(output) => output,
+            Err(e) => return self.send_error(merge_error(&e)).await,
+        };
         if plan.merge.limit.is_none() {
             // sql_select_limit applies to the whole answer (each shard applied it to its part).
             if let Some(limit) = self.state.var_number("sql_select_limit") {

@@ -608,6 +608,7 @@ impl Session {
             &delivered,
             memory,
             group_concat_max_len,
+            self.connection_binsort(),
         )
         .map_err(|e| merge_error(&e))?;
         let mut rows = Vec::new();

@@ -96,3 +96,5 @@ SELECT GROUP_CONCAT(tag ORDER BY tag, id) FROM users WHERE id BETWEEN 1 AND 50
 @params=3 SELECT qty, COUNT(DISTINCT user_id), AVG(DISTINCT amount), GROUP_CONCAT(id ORDER BY id DESC) FROM orders WHERE qty < ? AND id < 100 GROUP BY qty ORDER BY qty
 @script SET SESSION group_concat_max_len = 20; SELECT GROUP_CONCAT(id ORDER BY id) FROM users WHERE id BETWEEN 1 AND 40; SHOW WARNINGS; @ordered SELECT qty, GROUP_CONCAT(id ORDER BY id) FROM orders WHERE id < 100 GROUP BY qty ORDER BY qty; @count SHOW WARNINGS; SELECT GROUP_CONCAT('é' ORDER BY id) FROM users WHERE id < 30; SET SESSION group_concat_max_len = DEFAULT
 @script SET SESSION group_concat_max_len = 600; SELECT GROUP_CONCAT(id ORDER BY id) FROM users WHERE id < 10; SELECT GROUP_CONCAT(tag ORDER BY id) FROM users WHERE id < 10; SET SESSION group_concat_max_len = DEFAULT
+SELECT GROUP_CONCAT(tag_bin ORDER BY id) FROM users WHERE id < 100
+@script SET collation_connection = 'utf8mb4_bin'; SELECT GROUP_CONCAT(id ORDER BY id) FROM users WHERE id < 40; SELECT GROUP_CONCAT(id, tag ORDER BY id) FROM users WHERE id < 40; SET collation_connection = 'utf8mb4_general_ci'
