@@ -357,11 +357,11 @@ mod tests {
             ..strings.clone()
         };
         let shape = |spec: &GroupConcatSpec, max: u64| {
-            let c = group_concat_meta(spec, &m, max, 45, false);
+            let c = group_concat_meta(spec, &m, max, 45, false, false);
             (c.column_type, c.length)
         };
         let sorted = |spec: &GroupConcatSpec, max: u64| {
-            let c = group_concat_meta(spec, &m, max, 45, true);
+            let c = group_concat_meta(spec, &m, max, 45, true, false);
             (c.column_type, c.length, c.flags)
         };
         use ColumnType::*;
@@ -372,13 +372,24 @@ mod tests {
         assert_eq!(shape(&numbers, 1_048_576), (MYSQL_TYPE_BLOB, 16_777_216));
         let latin1 = vec![m[0].with_charset(8), m[1]];
         assert_eq!(
-            group_concat_meta(&strings, &latin1, 1_048_576, 45, false).length,
+            group_concat_meta(&strings, &latin1, 1_048_576, 45, false, false).length,
             4_194_304
         );
         assert_eq!(
-            group_concat_meta(&numbers, &m, 1_048_576, 33, false).length,
+            group_concat_meta(&numbers, &m, 1_048_576, 33, false, false).length,
             9_437_184
         );
+        // BINARY when the result's collation sorts by binary: the connection's for numbers, a
+        // string argument's otherwise.
+        let binary = ColumnFlags::BINARY_FLAG;
+        let flags = |spec: &GroupConcatSpec, inputs: &[ColumnMeta], binsort: bool| {
+            group_concat_meta(spec, inputs, 100, 45, false, binsort).flags
+        };
+        assert_eq!(flags(&numbers, &m, true), binary);
+        assert_eq!(flags(&numbers, &m, false), ColumnFlags::empty());
+        let bin_strings = vec![m[0].with_flags(binary), m[1]];
+        assert_eq!(flags(&strings, &bin_strings, false), binary);
+        assert_eq!(flags(&strings, &m, true), ColumnFlags::empty());
         let blob = ColumnFlags::BLOB_FLAG;
         assert_eq!(sorted(&numbers, 600), (MYSQL_TYPE_BLOB, 262_140, blob));
         assert_eq!(
