@@ -116,22 +116,8 @@ mod tests {
     use crate::Syntax;
 
     fn topology() -> Topology {
-        shardgate_config::parse(
+        crate::test_topology::two_shards(
             r#"
-default_shard = "s0"
-[[users]]
-name = "app"
-password = "pw"
-[backend]
-user = "u"
-password = "p"
-database = "app"
-[[shards]]
-name = "s0"
-primary = "127.0.0.1:3306"
-[[shards]]
-name = "s1"
-primary = "127.0.0.1:3307"
 [[tables]]
 name = "users"
 shard_key = "id"
@@ -144,9 +130,7 @@ auto_increment = { column = "id", sequence = "notes_seq" }
 name = "plain"
 shard_key = "id"
 "#,
-            "t.toml",
         )
-        .unwrap()
     }
 
     fn planned(sql: &str) -> Result<crate::Plan, RouteError> {

@@ -35,6 +35,8 @@ mod sql_prepare;
 mod star;
 mod statement_traits;
 mod syntax;
+#[cfg(test)]
+mod test_topology;
 mod text;
 pub mod utf8;
 

@@ -655,22 +655,8 @@ mod tests {
     use crate::Syntax;
 
     fn topology() -> Topology {
-        shardgate_config::parse(
+        crate::test_topology::two_shards(
             r#"
-default_shard = "s0"
-[[users]]
-name = "app"
-password = "pw"
-[backend]
-user = "u"
-password = "p"
-database = "app"
-[[shards]]
-name = "s0"
-primary = "127.0.0.1:3306"
-[[shards]]
-name = "s1"
-primary = "127.0.0.1:3307"
 [[tables]]
 name = "users"
 shard_key = "id"
@@ -679,9 +665,7 @@ lookups = [{ column = "email", unique = true }, { column = "phone" }]
 name = "plain"
 shard_key = "id"
 "#,
-            "t.toml",
         )
-        .unwrap()
     }
 
     fn lookup(sql: &str) -> Option<LookupPlan> {
