@@ -135,6 +135,26 @@ impl TestEnv {
             .expect("connect to a primary")
     }
 
+    /// After a change the servers read only when a connection opens (global privileges,
+    /// `max_allowed_packet`): waits for the primaries' pooled connections out now (opened
+    /// before it, e.g. by the schema cache's first read) to come back, then closes the idle
+    /// ones, so every later statement runs on a connection opened after the change.
+    pub async fn reopen_primary_connections(&self) {
+        let runtime = self.proxy.runtime();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        for shard in 0..self.topology.shards.len() {
+            let pool = runtime.primary(shard);
+            while pool.stats().in_use > 0 {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "a connection of shard {shard} stayed out of its pool"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            pool.discard_idle();
+        }
+    }
+
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());

@@ -647,16 +647,7 @@ async fn administrative_statements_run_on_every_primary_for_admins_only() {
         let grant = "GRANT ALL PRIVILEGES ON *.* TO shardgate@'127.0.0.1' WITH GRANT OPTION";
         env.sandbox.exec(&shard.primary, grant).await.unwrap();
     }
-    // A connection out of its pool now (the schema cache's first read, say) was opened before
-    // the GRANT: wait for its return, then close every idle one.
-    let runtime = env.proxy.runtime();
-    for shard in 0..2 {
-        let pool = runtime.primary(shard);
-        while pool.stats().in_use > 0 {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-        pool.discard_idle();
-    }
+    env.reopen_primary_connections().await;
     let mut admin = connect_as(&env, "ops", "ops-secret").await;
     let mut directs = [env.connect_primary(0).await, env.connect_primary(1).await];
     let users_on =

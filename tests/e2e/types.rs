@@ -423,7 +423,7 @@ async fn every_column_type_round_trips_in_both_protocols() {
     let env = TestEnv::start(2, 0).await;
     let default = env.topology.default_shard;
     // Rows of 17 MiB need a larger max_allowed_packet; it is read when a connection opens, so
-    // it is raised before the proxy (or this test) opens any connection to be used.
+    // the proxy's connections are opened again once it is raised.
     for shard in 0..2 {
         let mut admin = env.connect_primary(shard).await;
         admin
@@ -431,6 +431,7 @@ async fn every_column_type_round_trips_in_both_protocols() {
             .await
             .unwrap();
     }
+    env.reopen_primary_connections().await;
     let mut proxied = env.connect().await;
     let mut direct = env.connect_primary(default).await;
 
