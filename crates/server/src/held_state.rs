@@ -175,7 +175,12 @@ impl Session {
         if self.pins.table_locks.is_empty() {
             let work = Work::Command(Command::COM_QUERY, text);
             return self
-                .forward(runtime.topology.default_shard, StatementKind::Session, work)
+                .forward(
+                    runtime,
+                    runtime.topology.default_shard,
+                    StatementKind::Session,
+                    work,
+                )
                 .await;
         }
         // With table locks held, UNLOCK TABLES also commits the open transaction.

@@ -78,7 +78,7 @@ impl Session {
             return self.read(runtime, shard, consistency, work).await;
         }
         if kind == StatementKind::Read || !runtime.has_replicas(shard) {
-            return self.forward(shard, kind, work).await;
+            return self.forward(runtime, shard, kind, work).await;
         }
         // A write: run it on the primary, then remember its GTID for read-your-writes.
         let mut conn = match self.checkout(runtime, shard).await {
@@ -132,7 +132,11 @@ impl Session {
                 runtime.choose_read(shard, consistency, last_write, &failed)
             };
             let replica = match choice {
-                Choice::Primary(_) => return self.forward(shard, StatementKind::Read, work).await,
+                Choice::Primary(_) => {
+                    return self
+                        .forward(runtime, shard, StatementKind::Read, work)
+                        .await
+                }
                 Choice::Error(reason) => {
                     return self
                         .send_error(ClientError::new(1429, b"HY000", reason.to_string()))

@@ -586,7 +586,7 @@ impl Session {
             self.slot.begin(command, text);
             // One runtime for the whole command: its plans and the shard positions the
             // session holds agree (a reload renumbers them in between commands).
-            let runtime = self.runtime();
+            let runtime = self.proxy.runtime();
             if !Arc::ptr_eq(&runtime.topology, &self.topology) {
                 self.follow_topology(&runtime.topology)?;
             }
@@ -602,9 +602,11 @@ impl Session {
                     Box::pin(self.use_database(db)).await?
                 }
                 c if c == Command::COM_FIELD_LIST as u8 => {
-                    let shard = self.runtime().topology.default_shard;
+                    let runtime = self.runtime();
+                    let shard = runtime.topology.default_shard;
                     let work = Work::Command(Command::COM_FIELD_LIST, arg);
-                    self.forward(shard, StatementKind::Read, work).await?
+                    self.forward(&runtime, shard, StatementKind::Read, work)
+                        .await?
                 }
                 c if c == Command::COM_SET_OPTION as u8 => self.set_option(arg).await?,
                 c if c == Command::COM_RESET_CONNECTION as u8 => {
@@ -918,7 +920,7 @@ impl Session {
             // `?` in a text query: MariaDB reports the syntax error.
             Route::Deferred(_) => {
                 let work = Work::Command(Command::COM_QUERY, text);
-                self.forward(runtime.topology.default_shard, plan.kind, work)
+                self.forward(runtime, runtime.topology.default_shard, plan.kind, work)
                     .await
             }
             Route::AllShards => {
@@ -989,15 +991,15 @@ impl Session {
     /// pooled one) and forwards its answer.
     pub(crate) async fn forward(
         &mut self,
+        runtime: &Runtime,
         shard: ShardId,
         kind: StatementKind,
         work: Work<'_>,
     ) -> Step {
-        let runtime = self.runtime();
         if self.pins.has(shard) {
-            return self.on_pinned(&runtime, shard, kind, work).await;
+            return self.on_pinned(runtime, shard, kind, work).await;
         }
-        let mut conn = match self.checkout(&runtime, shard).await {
+        let mut conn = match self.checkout(runtime, shard).await {
             Ok(conn) => conn,
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };

@@ -405,6 +405,7 @@ impl Session {
                     let work = Work::Command(Command::COM_QUERY, text);
                     return self
                         .forward(
+                            runtime,
                             runtime.topology.default_shard,
                             StatementKind::Transaction,
                             work,
