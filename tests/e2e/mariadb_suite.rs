@@ -249,24 +249,53 @@ async fn show_warnings_leaves_row_count_at_minus_one() {
     env.stop().await;
 }
 
-/// `DROP DATABASE` of the session's current database: the OK says so
-/// (SERVER_STATUS_DB_DROPPED), and the session goes on in the `[backend] database`, as after a
-/// login naming none (it kept the dropped name, which its connections no longer had).
+/// `DROP DATABASE` of the session's current database leaves the session in no database, as
+/// MariaDB leaves it: `DATABASE()` is NULL, a statement needing one gets 1046 on every shard's
+/// connection (pooled ones are taken there by COM_CHANGE_USER, and keep the session's
+/// variables), qualified names still work, and `USE` gets out of it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dropping_the_current_database_leaves_the_session_usable() {
+async fn dropping_the_current_database_leaves_the_session_in_none() {
     let env = TestEnv::start(2, 0).await;
     let mut conn = env.connect().await;
+    conn.query_drop("SET @@session.sql_mode = 'ANSI_QUOTES'")
+        .await
+        .unwrap();
     conn.query_drop("CREATE DATABASE doomed").await.unwrap();
     conn.query_drop("USE doomed").await.unwrap();
     conn.query_drop("DROP DATABASE doomed").await.unwrap();
+    assert_eq!(rows(&mut conn, "SELECT DATABASE()").await, [[None]]);
+    for sql in [
+        "SELECT * FROM users",
+        "CREATE TABLE after_drop (a INT)",
+        "SELECT * FROM unsharded_anything",
+    ] {
+        let (code, state, message) = server_error(conn.query_drop(sql).await);
+        assert_eq!((code, state.as_str()), (1046, "3D000"), "{sql}: {message}");
+    }
+    // Every shard's connection is in none (a scatter reaches both), with the session's sql_mode.
     assert_eq!(
-        rows(&mut conn, "SELECT DATABASE()").await,
+        rows(&mut conn, "SELECT @@sql_mode, DATABASE()").await,
+        [[Some("ANSI_QUOTES".into()), None]]
+    );
+    let qualified = format!("SELECT COUNT(*) FROM {}.users", shardgate_sandbox::DATABASE);
+    assert_eq!(rows(&mut conn, &qualified).await, [[Some("0".into())]]);
+    // Other sessions keep their database on the same pooled connections.
+    let mut other = env.connect().await;
+    assert_eq!(
+        rows(&mut other, "SELECT DATABASE()").await,
         [[Some(shardgate_sandbox::DATABASE.to_owned())]]
     );
-    conn.query_drop("CREATE TABLE after_drop (a INT)")
+    assert_eq!(
+        rows(&mut other, "SELECT COUNT(*) FROM users").await,
+        [[Some("0".into())]]
+    );
+    conn.query_drop(format!("USE {}", shardgate_sandbox::DATABASE))
         .await
         .unwrap();
-    conn.query_drop("DROP TABLE after_drop").await.unwrap();
+    assert_eq!(
+        rows(&mut conn, "SELECT COUNT(*) FROM users").await,
+        [[Some("0".into())]]
+    );
     env.stop().await;
 }
 

@@ -109,8 +109,11 @@ pub struct BackendConn {
     pub hello: BackendHello,
     pub created: Instant,
     pub last_used: Instant,
-    /// Current database (`USE`/COM_INIT_DB applied on this connection).
-    pub database: String,
+    /// The database the connection is in: `None` when not known (it must be set before use),
+    /// `Some("")` for no database (after a `DROP DATABASE` of it, or [`BackendConn::leave_database`]).
+    pub database: Option<String>,
+    /// What the connection logged in with (for COM_CHANGE_USER).
+    creds: Arc<Credentials>,
     /// Fingerprint of the session variables applied on this connection (0 = server defaults).
     pub vars_fingerprint: u64,
     /// Status flags of the last answer (autocommit, in transaction).
@@ -178,7 +181,7 @@ impl BackendConn {
     pub(crate) async fn connect(
         endpoint: &Endpoint,
         label: Arc<str>,
-        creds: &Credentials,
+        creds: &Arc<Credentials>,
         flavor: Flavor,
         statement_capacity: usize,
         tls: Option<&BackendTls>,
@@ -226,7 +229,8 @@ impl BackendConn {
             hello,
             created: now,
             last_used: now,
-            database: creds.database.clone(),
+            database: Some(creds.database.clone()),
+            creds: creds.clone(),
             vars_fingerprint: 0,
             broken: false,
             statements: StatementCache::new(statement_capacity),
@@ -277,6 +281,10 @@ impl BackendConn {
         self.last_used = Instant::now();
         if let Finish::Ok { status, .. } = finish {
             self.status = *status;
+            // MariaDB leaves a connection whose database was dropped in none.
+            if status.contains(StatusFlags::SERVER_STATUS_DB_DROPPED) {
+                self.database = Some(String::new());
+            }
         }
     }
 
@@ -390,6 +398,37 @@ impl BackendConn {
                 }))
             }
         }
+    }
+
+    /// Takes the connection to no database, where only COM_CHANGE_USER can take it (a
+    /// session whose database was dropped): it starts over as a fresh session, without
+    /// variables or prepared statements. A server error (the account changed) leaves it broken.
+    pub async fn leave_database(&mut self) -> Result<(), BackendError> {
+        let creds = self.creds.clone();
+        let login = BackendLogin {
+            user: &creds.user,
+            password: &creds.password,
+            database: None,
+            capabilities: self.hello.capabilities,
+            mariadb_capabilities: self.hello.mariadb_capabilities,
+        };
+        let secure = self.conn.stream().is_tls();
+        let changed = shardgate_protocol::client_handshake::change_user(
+            &mut self.conn,
+            &login,
+            &mut self.hello,
+            secure,
+        )
+        .await;
+        if let Err(e) = changed {
+            return Err(self.protocol_err(e));
+        }
+        self.statements.clear();
+        self.vars_fingerprint = 0;
+        self.database = Some(String::new());
+        self.status = StatusFlags::SERVER_STATUS_AUTOCOMMIT;
+        self.last_used = Instant::now();
+        Ok(())
     }
 
     /// Sends a command and reads its answer without forwarding it (control statements, fan-out DDL).
@@ -656,8 +695,9 @@ impl BackendConn {
 
     /// The cache key of `sql` prepared in this connection's current database.
     fn statement_key(&self, sql: &[u8]) -> Vec<u8> {
-        let mut key = Vec::with_capacity(self.database.len() + 1 + sql.len());
-        key.extend_from_slice(self.database.as_bytes());
+        let database = self.database.as_deref().unwrap_or_default();
+        let mut key = Vec::with_capacity(database.len() + 1 + sql.len());
+        key.extend_from_slice(database.as_bytes());
         key.push(0);
         key.extend_from_slice(sql);
         key

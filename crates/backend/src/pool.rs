@@ -34,7 +34,7 @@ pub struct Pool {
     endpoint: Endpoint,
     label: Arc<str>,
     settings: PoolSettings,
-    creds: Credentials,
+    creds: Arc<Credentials>,
     /// `[backend] tls`, ready to connect with.
     tls: crate::TlsSetup,
     inner: Mutex<Inner>,
@@ -90,11 +90,11 @@ impl Pool {
             endpoint,
             label: label.into(),
             settings,
-            creds: Credentials {
+            creds: Arc::new(Credentials {
                 user: user.to_owned(),
                 password: password.to_owned(),
                 database: database.to_owned(),
-            },
+            }),
             tls,
             inner: Mutex::new(Inner::default()),
             returned: Notify::new(),

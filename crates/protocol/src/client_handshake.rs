@@ -4,7 +4,8 @@ use mysql_common::auth::plugins::caching_sha2_password::scramble_sha256;
 use mysql_common::auth::plugins::mysql_native_password::scramble_native;
 use mysql_common::io::ParseBuf;
 use mysql_common::packets::{
-    AuthPlugin, AuthSwitchRequest, HandshakePacket, HandshakeResponse, SslRequest,
+    AuthPlugin, AuthSwitchRequest, ComChangeUser, ComChangeUserMoreData, HandshakePacket,
+    HandshakeResponse, SslRequest,
 };
 use mysql_common::proto::MySerialize;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -46,6 +47,10 @@ pub struct BackendHello {
     /// The MariaDB extended capabilities the server offered.
     pub server_mariadb_capabilities: MariadbCapabilities,
     pub status: StatusFlags,
+    /// The plugin and scramble the login authenticated with: COM_CHANGE_USER answers the
+    /// same challenge.
+    pub auth_plugin: AuthPlugin<'static>,
+    pub scramble: Vec<u8>,
 }
 
 fn auth_response(plugin: &AuthPlugin<'_>, nonce: &[u8], password: &str) -> Vec<u8> {
@@ -127,6 +132,8 @@ where
             mariadb_capabilities: mariadb_caps,
             server_mariadb_capabilities: server_mariadb_caps,
             status: hs.status_flags(),
+            auth_plugin: AuthPlugin::MysqlNativePassword,
+            scramble: Vec::new(),
         },
     })
 }
@@ -196,12 +203,12 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let ServerGreeting {
-        mut nonce,
+        nonce,
         capabilities: caps,
         mariadb_capabilities: mariadb_caps,
-        mut plugin,
+        plugin,
         version,
-        hello,
+        mut hello,
         ..
     } = greeting;
     let response = HandshakeResponse::new(
@@ -218,11 +225,62 @@ where
     let mut buf = Vec::with_capacity(128);
     response.serialize(&mut buf);
     conn.write_packet(&buf).await?;
+    hello.auth_plugin = plugin;
+    hello.scramble = nonce;
+    finish_auth(conn, login.password, &mut hello, secure).await?;
+    Ok(hello)
+}
 
+/// COM_CHANGE_USER to `login`'s user and database (`None`: no database): the connection
+/// starts over as a fresh session of that user (variables, temporary tables, prepared
+/// statements and any transaction are gone). `hello` is the connection's login.
+pub async fn change_user<S>(
+    conn: &mut PacketConn<S>,
+    login: &BackendLogin<'_>,
+    hello: &mut BackendHello,
+    secure: bool,
+) -> Result<(), ProtocolError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let attributes = hello
+        .capabilities
+        .contains(CapabilityFlags::CLIENT_CONNECT_ATTRS)
+        .then(Default::default);
+    let more = ComChangeUserMoreData::new(crate::UTF8MB4_GENERAL_CI.into())
+        .with_auth_plugin(Some(hello.auth_plugin.clone()))
+        .with_connect_attributes(attributes);
+    let request = ComChangeUser::new()
+        .with_user(Some(login.user.as_bytes()))
+        .with_auth_plugin_data(Some(auth_response(
+            &hello.auth_plugin,
+            &hello.scramble,
+            login.password,
+        )))
+        .with_database(login.database.map(str::as_bytes))
+        .with_more_data(Some(more));
+    let mut buf = Vec::with_capacity(128);
+    request.serialize(&mut buf);
+    conn.reset_seq();
+    conn.write_packet(&buf).await?;
+    finish_auth(conn, login.password, hello, secure).await
+}
+
+/// Follows the server's answers to an authentication (auth switches, caching_sha2_password's
+/// exchanges) until its final OK; `hello` keeps the plugin and scramble last used.
+async fn finish_auth<S>(
+    conn: &mut PacketConn<S>,
+    password: &str,
+    hello: &mut BackendHello,
+    secure: bool,
+) -> Result<(), ProtocolError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     loop {
         let packet = conn.read_packet().await?;
         match packet.first() {
-            Some(0x00) => return Ok(hello),
+            Some(0x00) => return Ok(()),
             Some(0xFF) => {
                 return Err(ProtocolError::Server(
                     parse_err(&packet)
@@ -233,9 +291,12 @@ where
                 let switch: AuthSwitchRequest<'_> = ParseBuf(&packet)
                     .parse(())
                     .map_err(|e| ProtocolError::malformed(format!("auth switch: {e}")))?;
-                plugin = switch.auth_plugin().into_owned();
-                nonce = switch.plugin_data().to_vec();
-                match plugin {
+                hello.auth_plugin = switch.auth_plugin().into_owned();
+                hello.scramble = switch.plugin_data().to_vec();
+                if hello.scramble.last() == Some(&0) {
+                    hello.scramble.pop();
+                }
+                match hello.auth_plugin {
                     AuthPlugin::MysqlNativePassword | AuthPlugin::CachingSha2Password => {}
                     ref other => {
                         return Err(ProtocolError::Unsupported(format!(
@@ -244,41 +305,48 @@ where
                         )))
                     }
                 }
-                conn.write_packet(&auth_response(&plugin, &nonce, login.password))
-                    .await?;
+                conn.write_packet(&auth_response(
+                    &hello.auth_plugin,
+                    &hello.scramble,
+                    password,
+                ))
+                .await?;
             }
-            Some(0x01) if plugin == AuthPlugin::CachingSha2Password => match packet.get(1) {
-                Some(0x03) => {} // fast auth succeeded; the OK follows
-                Some(0x04) if secure => {
-                    // Full authentication over TLS: the password itself, NUL-terminated.
-                    let mut pass = login.password.as_bytes().to_vec();
-                    pass.push(0);
-                    conn.write_packet(&pass).await?;
-                }
-                Some(0x04) => {
-                    // Full authentication without TLS: fetch the server's RSA key and send the
-                    // password encrypted with it.
-                    conn.write_packet(&[0x02]).await?;
-                    let key = conn.read_packet().await?;
-                    let key = key
-                        .get(1..)
-                        .ok_or_else(|| ProtocolError::malformed("public key packet"))?;
-                    let mut pass = login.password.as_bytes().to_vec();
-                    pass.push(0);
-                    for (i, b) in pass.iter_mut().enumerate() {
-                        *b ^= nonce[i % nonce.len()];
+            Some(0x01) if hello.auth_plugin == AuthPlugin::CachingSha2Password => {
+                match packet.get(1) {
+                    Some(0x03) => {} // fast auth succeeded; the OK follows
+                    Some(0x04) if secure => {
+                        // Full authentication over TLS: the password itself, NUL-terminated.
+                        let mut pass = password.as_bytes().to_vec();
+                        pass.push(0);
+                        conn.write_packet(&pass).await?;
                     }
-                    let encrypted = mysql_common::crypto::encrypt(&pass, key).map_err(|e| {
-                        ProtocolError::malformed(format!("backend public key: {e:?}"))
-                    })?;
-                    conn.write_packet(&encrypted).await?;
+                    Some(0x04) => {
+                        // Full authentication without TLS: fetch the server's RSA key and send
+                        // the password encrypted with it.
+                        conn.write_packet(&[0x02]).await?;
+                        let key = conn.read_packet().await?;
+                        let key = key
+                            .get(1..)
+                            .ok_or_else(|| ProtocolError::malformed("public key packet"))?;
+                        let mut pass = password.as_bytes().to_vec();
+                        pass.push(0);
+                        let nonce = &hello.scramble;
+                        for (i, b) in pass.iter_mut().enumerate() {
+                            *b ^= nonce[i % nonce.len()];
+                        }
+                        let encrypted = mysql_common::crypto::encrypt(&pass, key).map_err(|e| {
+                            ProtocolError::malformed(format!("backend public key: {e:?}"))
+                        })?;
+                        conn.write_packet(&encrypted).await?;
+                    }
+                    _ => {
+                        return Err(ProtocolError::malformed(
+                            "unexpected caching_sha2_password data",
+                        ))
+                    }
                 }
-                _ => {
-                    return Err(ProtocolError::malformed(
-                        "unexpected caching_sha2_password data",
-                    ))
-                }
-            },
+            }
             _ => {
                 return Err(ProtocolError::malformed(
                     "unexpected packet during backend login",

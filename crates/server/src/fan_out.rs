@@ -282,7 +282,7 @@ impl Session {
             }
             if dropped_database {
                 return self
-                    .send_database_dropped(runtime, totals.affected, totals.warnings)
+                    .send_database_dropped(totals.affected, totals.warnings)
                     .await;
             }
             return self

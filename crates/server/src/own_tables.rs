@@ -33,7 +33,7 @@ pub(crate) async fn clean_conn(
         crate::state::expect_ok(&mut conn, Command::COM_RESET_CONNECTION, b"").await?;
         conn.statements.clear();
         conn.vars_fingerprint = 0;
-        conn.database.clear();
+        conn.database = None;
     }
     Ok(conn)
 }

@@ -1248,7 +1248,7 @@ impl Session {
         self.state.sync_variables(&mut conn).await?;
         let (_, session_state) =
             crate::state::run_ok_tracked(&mut conn, Command::COM_INIT_DB, db.as_bytes()).await?;
-        conn.database = db.to_owned();
+        conn.database = Some(db.to_owned());
         Ok(session_state)
     }
 

@@ -108,11 +108,26 @@ impl SessionState {
     /// Brings `conn` to this session's database and variables (resetting it first if it carries
     /// another session's variables).
     pub async fn sync(&self, conn: &mut BackendConn) -> Result<(), BackendError> {
-        self.sync_variables(conn).await?;
-        if conn.database != self.database {
-            expect_ok(conn, Command::COM_INIT_DB, self.database.as_bytes()).await?;
-            conn.database.clone_from(&self.database);
+        // Leaving a database starts the connection over: before its variables.
+        if self.database.is_empty() {
+            self.sync_database(conn).await?;
         }
+        self.sync_variables(conn).await?;
+        self.sync_database(conn).await
+    }
+
+    /// Brings `conn` to this session's database (`""`: none, as after a `DROP DATABASE` of
+    /// it; a session leaving it that way has no variables to lose on the connection yet, see
+    /// [`SessionState::sync`]).
+    pub async fn sync_database(&self, conn: &mut BackendConn) -> Result<(), BackendError> {
+        if conn.database.as_deref() == Some(self.database.as_str()) {
+            return Ok(());
+        }
+        if self.database.is_empty() {
+            return conn.leave_database().await;
+        }
+        expect_ok(conn, Command::COM_INIT_DB, self.database.as_bytes()).await?;
+        conn.database = Some(self.database.clone());
         Ok(())
     }
 
@@ -124,7 +139,7 @@ impl SessionState {
                 // The reset also closed the connection's prepared statements.
                 conn.statements.clear();
                 conn.vars_fingerprint = 0;
-                conn.database.clear();
+                conn.database = None;
             }
             if !self.vars.is_empty() {
                 let sql: Vec<&[u8]> = self.vars.iter().map(|(_, sql)| sql.as_slice()).collect();
