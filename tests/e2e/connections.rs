@@ -771,5 +771,36 @@ async fn administrative_statements_run_on_every_primary_for_admins_only() {
         .unwrap()
         .unwrap();
     assert_eq!(settings, 123);
+
+    // One SET of a global and a session value: the global one on every primary, the session
+    // one kept by the session (it reaches both shards' connections); others get 1227.
+    admin
+        .query_drop("SET @@global.histogram_size = 7, @@local.histogram_size = 3")
+        .await
+        .unwrap();
+    for direct in &mut directs {
+        let global: u64 = direct
+            .query_first("SELECT @@GLOBAL.histogram_size")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(global, 7);
+    }
+    let id = (1..).find(|id| env.shard_of("users", *id) == 1).unwrap();
+    for sql in [
+        "SELECT @@SESSION.histogram_size".to_owned(),
+        format!("SELECT @@SESSION.histogram_size FROM users WHERE id = {id} UNION ALL SELECT 3"),
+    ] {
+        let session: Vec<u64> = admin.query(&sql).await.unwrap();
+        assert!(session.iter().all(|v| *v == 3), "{sql}: {session:?}");
+    }
+    let mixed = app
+        .query_drop("SET GLOBAL histogram_size = 1, SESSION histogram_size = 2")
+        .await;
+    assert_eq!(server_error(mixed).0, 1227);
+    admin
+        .query_drop("SET GLOBAL histogram_size = DEFAULT")
+        .await
+        .unwrap();
     env.stop().await;
 }

@@ -63,6 +63,9 @@ pub enum Route {
     Set {
         vars: Vec<SessionVar>,
         autocommit: Option<bool>,
+        /// The text sets global values too (`SET GLOBAL a = 1, SESSION b = 2`): it runs on
+        /// every other primary as well, for admin users (see `Route::EveryPrimary`).
+        globals: bool,
     },
     Transaction(TxnCommand),
     /// `SET @@shardgate_consistency = …`: the session's consistency level for reads (`None`:
@@ -314,9 +317,16 @@ impl fmt::Display for PlanDisplay<'_> {
             Route::Shard(id) => write!(f, "shard {}", self.topology.shards[*id].name)?,
             Route::AllShards => write!(f, "all shards [{}]", self.all_shard_names())?,
             Route::Use(db) => write!(f, "proxy: use database `{db}`")?,
-            Route::Set { vars, .. } => {
+            Route::Set { vars, globals, .. } => {
                 let names: Vec<_> = vars.iter().map(|v| v.name.as_str()).collect();
-                write!(f, "proxy: session variables [{}]", names.join(", "))?
+                write!(f, "proxy: session variables [{}]", names.join(", "))?;
+                if *globals {
+                    write!(
+                        f,
+                        "; global values on every primary [{}], the default shard last (admin users; others lack SUPER)",
+                        self.all_shard_names()
+                    )?
+                }
             }
             Route::Transaction(t) => write!(f, "proxy: {t:?}")?,
             Route::SetConsistency(c) => write!(

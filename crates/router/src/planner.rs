@@ -443,6 +443,7 @@ fn unparsed(
                         computed: false,
                     }],
                     autocommit: None,
+                    globals: false,
                 },
             ));
         }
@@ -459,6 +460,7 @@ fn unparsed(
                     Route::Set {
                         vars,
                         autocommit: None,
+                        globals: false,
                     },
                 ));
             }

@@ -11,7 +11,7 @@ pub(crate) fn plan_set(set: &Set) -> Result<Plan, RouteError> {
     }
     let mut vars = Vec::new();
     let mut autocommit = None;
-    // How many assignments are to global values: all of them or none.
+    // How many assignments are to global values.
     let mut globals = 0;
     match set {
         Set::SingleAssignment {
@@ -40,8 +40,14 @@ pub(crate) fn plan_set(set: &Set) -> Result<Plan, RouteError> {
                 globals += usize::from(scope == Scope::Global);
             }
             if globals > 0 && globals < assignments.len() {
-                return Err(RouteError::NotSupported(
-                    "a SET of both global and session values through shardgate is not supported: send the SET GLOBAL part as a statement of its own".into(),
+                // Both: the session keeps its values, and the text runs on every primary.
+                return Ok(Plan::new(
+                    StatementKind::Session,
+                    Route::Set {
+                        vars,
+                        autocommit,
+                        globals: true,
+                    },
                 ));
             }
         }
@@ -79,7 +85,11 @@ pub(crate) fn plan_set(set: &Set) -> Result<Plan, RouteError> {
     }
     Ok(Plan::new(
         StatementKind::Session,
-        Route::Set { vars, autocommit },
+        Route::Set {
+            vars,
+            autocommit,
+            globals: false,
+        },
     ))
 }
 

@@ -97,7 +97,10 @@ fn outcome(sql: &str, topology: &Topology) -> String {
     match plan_sql(sql, topology, shardgate_router::Syntax::DEFAULT) {
         Ok(plan) => {
             let mut line = plan.display(topology).to_string();
-            if let Route::Set { vars, autocommit } = &plan.route {
+            if let Route::Set {
+                vars, autocommit, ..
+            } = &plan.route
+            {
                 if let Some(on) = autocommit {
                     let _ = write!(line, " · autocommit {}", if *on { "on" } else { "off" });
                 }

@@ -954,7 +954,14 @@ impl Session {
                 Box::pin(self.fan_out(runtime, parts, true, Combine::Sum)).await
             }
             Route::Use(db) => Box::pin(self.use_database(db.clone())).await,
-            Route::Set { vars, autocommit } => {
+            Route::Set {
+                vars,
+                autocommit,
+                globals,
+            } => {
+                if *globals && !Box::pin(self.set_globals_elsewhere(runtime, text)).await? {
+                    return Ok(());
+                }
                 Box::pin(self.set(runtime, vars, *autocommit, text)).await
             }
             Route::Transaction(cmd) => Box::pin(self.transaction(runtime, cmd, text)).await,
