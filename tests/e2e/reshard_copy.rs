@@ -265,8 +265,15 @@ async fn a_copy_puts_every_moving_row_on_its_new_owner_and_verify_finds_what_dif
     let (code, _, message) = server_error(app.query_drop("SHOW SHARDGATE MIGRATIONS").await);
     assert_eq!(code, 1227, "{message}");
 
+    let started = std::time::Instant::now();
     let id = start(&mut admin, &target_path, None).await;
     let done = wait_for_phase(&mut admin, &id, "copied").await;
+    // A figure for the README, not a bound.
+    let copied = rows_copied(&mut admin, &id).await;
+    eprintln!(
+        "copied {copied} rows in {:?} at the default rate",
+        started.elapsed()
+    );
     assert_eq!(
         done.len(),
         3,
@@ -454,6 +461,27 @@ async fn a_proxy_killed_mid_copy_resumes_from_the_cursor_and_ends_identical() {
     );
     assert_copied(&env, &target, 1..=300, true).await;
     assert_eq!(verify(&mut admin, &id).await, (0, Vec::new()));
+    // The CLI says the same (and `verify` exits 0: nothing differs).
+    let proxy = format!("127.0.0.1:{port}");
+    let cli = |action: &str, id: Option<&str>| {
+        let mut args = vec!["reshard", action, "--proxy", &proxy, "--user", "ops"];
+        args.extend(["--password", "ops-secret"]);
+        args.extend(id);
+        crate::common::shardgate_cli(args)
+    };
+    let status = cli("status", None);
+    assert!(
+        status.contains(&format!("migration {id} copied: `accounts` s0 → s2: ")),
+        "{status}"
+    );
+    assert!(status.contains("(100.0%)"), "{status}");
+    let verified = cli("verify", Some(&id));
+    assert!(
+        verified.contains(
+            "`events` s1 → s2: 200 rows on the source, 200 on the new owner, 0 mismatching"
+        ),
+        "{verified}"
+    );
     drop(admin);
     env.stop().await;
 }

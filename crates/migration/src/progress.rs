@@ -42,17 +42,6 @@ impl Progress {
         let left = self.rows_estimated.saturating_sub(self.rows_copied);
         Some(Duration::from_secs_f64(left as f64 / rate))
     }
-
-    /// The sum of several copies' figures (elapsed: the longest).
-    pub fn add(self, other: Progress) -> Progress {
-        Progress {
-            rows_copied: self.rows_copied + other.rows_copied,
-            rows_estimated: self.rows_estimated + other.rows_estimated,
-            rows_this_run: self.rows_this_run + other.rows_this_run,
-            elapsed: self.elapsed.max(other.elapsed),
-            done: self.done && other.done,
-        }
-    }
 }
 
 #[cfg(test)]

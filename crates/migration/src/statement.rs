@@ -83,7 +83,8 @@ fn parse_action(rest: &str) -> Result<ReshardStatement, StatementError> {
             rows_per_second,
         });
     }
-    let actions: [(&str, fn(u64) -> ReshardStatement); 4] = [
+    type Build = fn(u64) -> ReshardStatement;
+    let actions: [(&str, Build); 4] = [
         ("pause", ReshardStatement::Pause),
         ("resume", ReshardStatement::Resume),
         ("cancel", ReshardStatement::Cancel),
