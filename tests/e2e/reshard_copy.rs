@@ -289,6 +289,11 @@ async fn a_copy_puts_every_moving_row_on_its_new_owner_and_verify_finds_what_dif
         );
     }
     assert_copied(&env, &target, 1..=300, true).await;
+    let counted = shardgate_metrics::metrics()
+        .migration
+        .rows_copied_total
+        .get();
+    assert!(counted >= copied, "{counted} rows counted, {copied} copied");
 
     // A second migration waits for this one.
     let (code, _, message) = server_error(
@@ -536,5 +541,57 @@ async fn a_copy_finishes_while_clients_write() {
     // Rows nobody wrote during the copy are on their new owner as on their source.
     assert_copied(&env, &target, 41..=300, false).await;
     drop(admin);
+    env.stop().await;
+}
+
+/// Not a test: the copy's and verify's rates, for the README. 20,000 `accounts` rows and
+/// 20,000 `events` rows on two shards (about a third of each move), copied unthrottled to a
+/// third. Run with
+/// `cargo test --test e2e reshard_copy::copy_rate -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn copy_rate() {
+    const IDS: i64 = 20_000;
+    let env = TestEnv::start_rendered(3, 1, |sandbox, listen| config(sandbox, listen, 2)).await;
+    fill(&env, 1..=1).await;
+    let mut conn = env.connect().await;
+    conn.query_drop("DELETE FROM accounts").await.unwrap();
+    conn.query_drop("DELETE FROM events").await.unwrap();
+    for chunk in (1..=IDS).collect::<Vec<_>>().chunks(1000) {
+        let accounts: Vec<String> = (chunk.iter())
+            .map(|id| format!("({id}, 'name {id}', {id} / 3.0e0, {id} / 7.0e0, NOW(6), b'101', REPEAT('x', 100))"))
+            .collect();
+        conn.query_drop(format!(
+            "INSERT INTO accounts VALUES {}",
+            accounts.join(", ")
+        ))
+        .await
+        .unwrap();
+        let events: Vec<String> = (chunk.iter())
+            .map(|seq| format!("({}, {seq}, X'00ff', 1.5)", seq % 300))
+            .collect();
+        conn.query_drop(format!("INSERT INTO events VALUES {}", events.join(", ")))
+            .await
+            .unwrap();
+    }
+    let (target_path, _) = write_target(&env);
+    let mut admin = connect_admin(env.port).await;
+    let started = std::time::Instant::now();
+    let id = start(&mut admin, &target_path, Some(1_000_000)).await;
+    wait_for_phase(&mut admin, &id, "copied").await;
+    let elapsed = started.elapsed();
+    let copied = rows_copied(&mut admin, &id).await;
+    eprintln!(
+        "copy: {copied} rows in {elapsed:?}: {:.0} rows/s",
+        copied as f64 / elapsed.as_secs_f64()
+    );
+    let started = std::time::Instant::now();
+    assert_eq!(verify(&mut admin, &id).await, (0, Vec::new()));
+    let elapsed = started.elapsed();
+    eprintln!(
+        "verify: {copied} rows in {elapsed:?}: {:.0} rows/s",
+        copied as f64 / elapsed.as_secs_f64()
+    );
+    drop((admin, conn));
     env.stop().await;
 }
