@@ -28,7 +28,7 @@ pub(crate) async fn remove_copied(
         .await)
         .map_err(on_target())?;
     // The table as the new owner has it (the copy created it like the source's).
-    let Some(table) = FlowTable::read(&mut conn, serving, target, flow).await? else {
+    let Some(table) = FlowTable::read(&mut conn, &flow.to, serving, target, flow).await? else {
         return Ok(0);
     };
     let mut cursor = Cursor::default();

@@ -111,7 +111,9 @@ impl<'a> Copier<'a> {
         let mut target = connect(self.target, to)
             .await
             .map_err(MigrationError::on(&flow.to))?;
-        let Some(table) = FlowTable::read(&mut source, &serving, self.target, flow).await? else {
+        let Some(table) =
+            FlowTable::read(&mut source, &flow.from, &serving, self.target, flow).await?
+        else {
             flow.copied = true;
             return self
                 .records

@@ -29,10 +29,12 @@ pub(crate) struct FlowTable {
 }
 
 impl FlowTable {
-    /// Reads `flow`'s table's shape on `source`; `None` when the source has no such table
-    /// (it holds none of its rows).
+    /// Reads `flow`'s table's shape on `conn`, a connection to shard `shard` (the flow's
+    /// source, or its new owner for a cancel); `None` when that shard has no such table (it
+    /// holds none of its rows).
     pub async fn read(
-        source: &mut Conn,
+        conn: &mut Conn,
+        shard: &str,
         serving: &Topology,
         target: &Topology,
         flow: &FlowRecord,
@@ -46,23 +48,23 @@ impl FlowTable {
             )));
         };
         let database = &serving.backend.database;
-        let columns: Vec<String> = source
+        let columns: Vec<String> = conn
             .exec(
                 "SELECT COLUMN_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
                 (database, &flow.table),
             )
             .await
-            .map_err(MigrationError::on(&flow.from))?;
+            .map_err(MigrationError::on(shard))?;
         if columns.is_empty() {
             return Ok(None);
         }
-        let key: Vec<String> = source
+        let key: Vec<String> = conn
             .exec(
                 "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY ORDINAL_POSITION",
                 (database, &flow.table),
             )
             .await
-            .map_err(MigrationError::on(&flow.from))?;
+            .map_err(MigrationError::on(shard))?;
         if key.is_empty() {
             return Err(MigrationError::NoPrimaryKey(flow.table.clone()));
         }

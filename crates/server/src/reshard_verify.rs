@@ -75,7 +75,7 @@ pub(crate) async fn verify_flow(
     let mut new_owner =
         (crate::migration_conn::connect(&target.backend, &target.shards[to].primary).await)
             .map_err(MigrationError::on(&flow.to))?;
-    let Some(table) = FlowTable::read(&mut source, serving, target, flow).await? else {
+    let Some(table) = FlowTable::read(&mut source, &flow.from, serving, target, flow).await? else {
         return Ok(diff);
     };
     let mut after: Option<Vec<Value>> = None;
