@@ -1,6 +1,7 @@
 //! The `shardgate` command line: run the proxy, check a config, show a route, run a sandbox.
 
 mod allocator;
+mod reshard_client;
 mod sample;
 
 use std::io::Write;
@@ -138,6 +139,53 @@ enum ReshardCmd {
         #[arg(long, default_value_t = 10_000)]
         rows_per_second: u64,
     },
+    /// Start a migration to the topology of a target config on a running proxy (it reads the
+    /// file): its copy begins.
+    Start {
+        #[command(flatten)]
+        proxy: reshard_client::ProxyArgs,
+        /// The config to go to.
+        #[arg(long)]
+        to: PathBuf,
+        /// Rows written per second (default 10,000).
+        #[arg(long)]
+        rows_per_second: Option<u64>,
+        /// Print the progress every second until the copy ends.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Print every migration's flows: rows copied, percent, rate, ETA, replica lag.
+    Status {
+        #[command(flatten)]
+        proxy: reshard_client::ProxyArgs,
+        /// Print it every second while a copy runs.
+        #[arg(long)]
+        watch: bool,
+    },
+    /// Pause a migration's copy.
+    Pause {
+        #[command(flatten)]
+        proxy: reshard_client::ProxyArgs,
+        id: u64,
+    },
+    /// Resume a paused (or failed) migration's copy from its cursors.
+    Resume {
+        #[command(flatten)]
+        proxy: reshard_client::ProxyArgs,
+        id: u64,
+    },
+    /// Cancel a migration before cutover: its copied rows are removed from the new owners.
+    Cancel {
+        #[command(flatten)]
+        proxy: reshard_client::ProxyArgs,
+        id: u64,
+    },
+    /// Compare every moving row on its source and its new owner; exit 1 on a mismatch.
+    Verify {
+        #[command(flatten)]
+        proxy: reshard_client::ProxyArgs,
+        id: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -211,14 +259,40 @@ fn main() -> ExitCode {
             action: SequenceCmd::Init { config, table },
         } => runtime(None).and_then(|rt| rt.block_on(sequence_init(&config, &table))),
         Cmd::Lookup { action } => runtime(None).and_then(|rt| rt.block_on(lookup(action))),
-        Cmd::Reshard {
-            action:
-                ReshardCmd::Plan {
-                    config,
-                    to,
-                    rows_per_second,
-                },
-        } => runtime(None).and_then(|rt| rt.block_on(reshard_plan(&config, &to, rows_per_second))),
+        Cmd::Reshard { action } => {
+            use reshard_client::Action;
+            let (proxy, action) =
+                match action {
+                    ReshardCmd::Plan {
+                        config,
+                        to,
+                        rows_per_second,
+                    } => {
+                        return exit(runtime(None).and_then(|rt| {
+                            rt.block_on(reshard_plan(&config, &to, rows_per_second))
+                        }))
+                    }
+                    ReshardCmd::Start {
+                        proxy,
+                        to,
+                        rows_per_second,
+                        wait,
+                    } => (
+                        proxy,
+                        Action::Start {
+                            to,
+                            rows_per_second,
+                            wait,
+                        },
+                    ),
+                    ReshardCmd::Status { proxy, watch } => (proxy, Action::Status { watch }),
+                    ReshardCmd::Pause { proxy, id } => (proxy, Action::Pause(id)),
+                    ReshardCmd::Resume { proxy, id } => (proxy, Action::Resume(id)),
+                    ReshardCmd::Cancel { proxy, id } => (proxy, Action::Cancel(id)),
+                    ReshardCmd::Verify { proxy, id } => (proxy, Action::Verify(id)),
+                };
+            runtime(None).and_then(|rt| rt.block_on(reshard_client::run(proxy, action)))
+        }
         Cmd::Sandbox {
             shards,
             replicas,
@@ -229,6 +303,11 @@ fn main() -> ExitCode {
         } => runtime(None)
             .and_then(|rt| rt.block_on(sandbox(shards, replicas, port, dir, no_proxy, users))),
     };
+    exit(result)
+}
+
+/// The exit code of a command's result, its error printed.
+fn exit(result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
         // The reader went away (`shardgate route … | head -1`): nothing more to say.
@@ -432,6 +511,10 @@ async fn serve(config: PathBuf, config_poll_interval_ms: u64) -> anyhow::Result<
     }
     spawn_metrics(&proxy).await?;
     spawn_reloads(&proxy, config, config_poll_interval_ms)?;
+    tokio::spawn({
+        let proxy = proxy.clone();
+        async move { proxy.resume_migration().await }
+    });
     tracing::info!(%listen, "shardgate serving");
     shardgate_server::serve(listener, proxy, shutdown_signal()).await;
     tracing::info!("shardgate stopped");

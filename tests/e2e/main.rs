@@ -25,6 +25,7 @@ mod reading;
 mod reload;
 mod replicas;
 mod reshard;
+mod reshard_copy;
 mod robustness;
 mod sandbox_cli;
 mod scatter;

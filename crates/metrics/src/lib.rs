@@ -3,6 +3,7 @@
 
 pub mod hotspot;
 mod http;
+pub mod migration;
 mod registry;
 
 pub use http::{serve, Probe};

@@ -69,6 +69,8 @@ pub struct Metrics {
     pub lookup_scatters_avoided_total: IntCounterVec,
     /// Data shards the lookup-routed reads touched (divided by the reads: shards per read).
     pub lookup_shards_total: IntCounterVec,
+    /// Online resharding: phase, rows copied, copy rate, verify mismatches.
+    pub migration: crate::migration::MigrationMetrics,
 }
 
 /// The process-wide metrics, created on first use.
@@ -281,6 +283,7 @@ impl Metrics {
             "lookup_shards_total",
             "Data shards the lookup-routed reads touched.",
         );
+        let migration = crate::migration::MigrationMetrics::new(&register);
         // Both results exist from the start, so `rate()` and alerts see a 0 before the first reload.
         for result in ["ok", "error"] {
             config_reloads_total.with_label_values(&[result]);
@@ -323,6 +326,7 @@ impl Metrics {
             lookup_shards_total,
             schema_refreshes_total,
             schema_stale_total,
+            migration,
         }
     }
 

@@ -1,9 +1,11 @@
 //! Admin statements the proxy answers itself, for users with `admin = true`:
-//! `SHOW SHARDGATE SHARDS | TABLES | HOTSPOTS | SCHEMA | ROUTE FOR <statement>`.
+//! `SHOW SHARDGATE SHARDS | TABLES | HOTSPOTS | SCHEMA | MIGRATIONS | ROUTE FOR <statement>`,
+//! and resharding's `SHARDGATE RESHARD …` (`reshard_admin.rs`).
 //!
 //! They are recognised before the SQL planner, which cannot parse them.
 
 use shardgate_backend::Role;
+use shardgate_migration::{ReshardStatement, StatementError};
 use shardgate_protocol::packets::{self, ColumnDef};
 use shardgate_ring::Sharder;
 use shardgate_router::{plan_sql, Plan, Route, RouteError};
@@ -13,7 +15,7 @@ use crate::runtime::Runtime;
 use crate::session::{End, Session, Step};
 
 /// One admin statement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Admin<'a> {
     /// Every endpoint: health, lag, rotation, pool use.
     Shards,
@@ -23,14 +25,22 @@ pub(crate) enum Admin<'a> {
     Hotspots,
     /// The columns of each table as the schema cache holds them.
     Schema,
+    /// Every resharding migration and its flows' progress.
+    Migrations,
+    /// `SHARDGATE RESHARD …`, or why it is no such statement.
+    Reshard(Result<ReshardStatement, StatementError>),
     /// The plan of the statement that follows `ROUTE FOR`.
     RouteFor(&'a str),
     /// `SHOW SHARDGATE` followed by something else.
     Unknown(&'a str),
 }
 
-/// The admin statement `sql` is, if it starts with `SHOW SHARDGATE` (any case).
+/// The admin statement `sql` is, if it starts with `SHOW SHARDGATE` or `SHARDGATE RESHARD`
+/// (any case).
 pub(crate) fn parse(sql: &str) -> Option<Admin<'_>> {
+    if let Some(statement) = shardgate_migration::parse_reshard(sql) {
+        return Some(Admin::Reshard(statement));
+    }
     let rest = strip_word(sql.trim_start(), "show")?;
     let rest = strip_word(rest, "shardgate")?;
     let rest = rest.trim().trim_end_matches(';').trim_end();
@@ -42,6 +52,7 @@ pub(crate) fn parse(sql: &str) -> Option<Admin<'_>> {
         "tables" => Admin::Tables,
         "hotspots" => Admin::Hotspots,
         "schema" => Admin::Schema,
+        "migrations" => Admin::Migrations,
         _ => Admin::Unknown(rest),
     })
 }
@@ -55,9 +66,9 @@ fn strip_word<'a>(text: &'a str, word: &str) -> Option<&'a str> {
 }
 
 /// A result set the proxy builds itself: column names and text rows (None = NULL).
-struct Rows {
-    columns: &'static [&'static str],
-    rows: Vec<Vec<Option<String>>>,
+pub(crate) struct Rows {
+    pub columns: &'static [&'static str],
+    pub rows: Vec<Vec<Option<String>>>,
 }
 
 impl Session {
@@ -84,6 +95,24 @@ impl Session {
             Admin::Tables => tables(runtime),
             Admin::Hotspots => hotspots(runtime),
             Admin::Schema => schema(runtime),
+            Admin::Migrations => match crate::reshard_admin::migrations(&self.proxy).await {
+                Ok(rows) => rows,
+                Err(e) => return self.send_error(ClientError::from(&e)).await,
+            },
+            Admin::Reshard(Err(e)) => {
+                let e = crate::migration_error::MigrationError::from(e);
+                return self.send_error(ClientError::from(&e)).await;
+            }
+            Admin::Reshard(Ok(statement)) => {
+                let proxy = self.proxy.clone();
+                match crate::reshard_admin::reshard(&proxy, statement).await {
+                    Ok(crate::reshard_admin::Answer::Rows(rows)) => rows,
+                    Ok(crate::reshard_admin::Answer::Ok(affected)) => {
+                        return self.send_ok(affected, 0).await
+                    }
+                    Err(e) => return self.send_error(ClientError::from(&e)).await,
+                }
+            }
             Admin::RouteFor(sql) => match plan_sql(sql, &runtime.topology, self.syntax) {
                 Ok(plan) => route(runtime, &plan, sql),
                 // The shards follow from the ids the statement will get.
@@ -102,7 +131,7 @@ impl Session {
                 let e = ClientError::new(
                     1064,
                     b"42000",
-                    format!("unknown statement SHOW SHARDGATE {what}: expected SHOW SHARDGATE SHARDS, TABLES, HOTSPOTS, SCHEMA or ROUTE FOR <statement>"),
+                    format!("unknown statement SHOW SHARDGATE {what}: expected SHOW SHARDGATE SHARDS, TABLES, HOTSPOTS, SCHEMA, MIGRATIONS or ROUTE FOR <statement>"),
                 );
                 return self.send_error(e).await;
             }
@@ -420,6 +449,15 @@ mod tests {
             parse("SHOW SHARDGATE ROUTE FOR SELECT * FROM users WHERE id = 7;"),
             Some(Admin::RouteFor("SELECT * FROM users WHERE id = 7"))
         );
+        assert_eq!(parse("show shardgate migrations"), Some(Admin::Migrations));
+        assert_eq!(
+            parse("SHARDGATE RESHARD PAUSE 4"),
+            Some(Admin::Reshard(Ok(ReshardStatement::Pause(4))))
+        );
+        assert!(matches!(
+            parse("SHARDGATE RESHARD"),
+            Some(Admin::Reshard(Err(_)))
+        ));
         assert_eq!(
             parse("SHOW SHARDGATE nonsense"),
             Some(Admin::Unknown("nonsense"))

@@ -6,6 +6,7 @@ use shardgate_ring::RingError;
 use shardgate_router::RouteError;
 
 use crate::lookup_table::LookupError;
+use crate::migration_error::MigrationError;
 use crate::sequence_table::SequenceError;
 
 /// ER_NOT_SUPPORTED_YET: a statement the proxy understands but cannot run across shards.
@@ -100,6 +101,22 @@ impl From<&LookupError> for ClientError {
             }
             _ => ClientError::new(1105, b"HY000", e.to_string()),
         }
+    }
+}
+
+/// A resharding statement or migration that failed.
+impl From<&MigrationError> for ClientError {
+    fn from(e: &MigrationError) -> Self {
+        let (code, state): (u16, &[u8; 5]) = match e {
+            // ER_PARSE_ERROR
+            MigrationError::Statement(_) => (1064, b"42000"),
+            // ER_WRONG_ARGUMENTS: no migration of that id.
+            MigrationError::Unknown(_) => (1210, b"HY000"),
+            MigrationError::NotAResharding(_) | MigrationError::NoPrimaryKey(_) => NOT_SUPPORTED,
+            // ER_UNKNOWN_ERROR, the message naming the cause: a file, a state, a shard.
+            _ => (1105, b"HY000"),
+        };
+        ClientError::new(code, state, e.to_string())
     }
 }
 

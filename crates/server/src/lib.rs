@@ -26,6 +26,12 @@ mod lookup_maintenance;
 mod lookup_table;
 mod lookup_update;
 mod lookups;
+mod migration_conn;
+mod migration_error;
+mod migration_live;
+mod migration_metrics;
+mod migration_record;
+mod migrations;
 mod multi;
 mod own_tables;
 mod pins;
@@ -36,7 +42,12 @@ mod probe;
 mod processlist;
 mod reads;
 mod reload;
+mod reshard_admin;
+mod reshard_cancel;
+mod reshard_copy;
 mod reshard_plan;
+mod reshard_table;
+mod reshard_verify;
 mod runtime;
 mod scatter;
 mod schema_loader;
@@ -62,8 +73,10 @@ use tokio::net::TcpListener;
 
 pub use lookup_maintenance::{backfill_lookups, init_lookups, verify_lookups, LookupReport};
 pub use lookup_table::LookupError;
+pub use migration_record::{FLOWS_TABLE, MIGRATIONS_TABLE};
 pub use placement_record::{check_at_start as check_placement_record, RECORD_TABLE};
 pub use reload::{watch_config, ReloadOutcome};
+pub use reshard_admin::DEFAULT_ROWS_PER_SECOND;
 pub use reshard_plan::{reshard_plan, PlannedFlow, PlannedTable, ReshardPlan};
 pub use runtime::Runtime;
 pub use sequence_table::{init_sequence, SequenceError, SequenceInit};
@@ -85,6 +98,8 @@ pub struct Proxy {
     failure_log: login_limits::LogLimit,
     /// Ids reserved from the sequences of tables with `auto_increment`.
     sequences: sequences::Sequences,
+    /// The resharding migration this proxy drives.
+    migrations: migrations::Migrations,
 }
 
 impl Proxy {
@@ -99,7 +114,14 @@ impl Proxy {
             login_failures: Default::default(),
             failure_log: Default::default(),
             sequences: Default::default(),
+            migrations: Default::default(),
         })
+    }
+
+    /// At start-up: resumes the resharding migration this proxy drove, if one was under way
+    /// (its copy goes on from the cursors it saved).
+    pub async fn resume_migration(self: &Arc<Self>) {
+        self.migrations.resume_at_start(self).await;
     }
 
     pub fn runtime(&self) -> Arc<Runtime> {

@@ -679,13 +679,17 @@ impl Session {
 
     async fn unbounded_statement(&mut self, runtime: Arc<Runtime>, arg: &[u8]) -> Step {
         let sql = shardgate_router::utf8::lossy(arg);
-        // The proxy's own statements all start with `SHOW` (SQL-level PREPARE's words are
-        // looked for as cheaply below): others, nearly all, skip looking for them.
+        // The proxy's own statements all start with `SHOW` or `SHARDGATE` (SQL-level
+        // PREPARE's words are looked for as cheaply below): others, nearly all, skip looking
+        // for them.
         let head = arg.trim_ascii_start();
         let may_be_show = head.first().is_none_or(|b| !b.is_ascii())
             || head
                 .get(..4)
-                .is_some_and(|w| w.eq_ignore_ascii_case(b"show"));
+                .is_some_and(|w| w.eq_ignore_ascii_case(b"show"))
+            || head
+                .get(..9)
+                .is_some_and(|w| w.eq_ignore_ascii_case(b"shardgate"));
         if may_be_show {
             if let Some(statement) = crate::admin::parse(&sql) {
                 return Box::pin(self.admin(&runtime, statement)).await;

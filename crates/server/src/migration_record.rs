@@ -1,0 +1,281 @@
+//! A migration's durable state (issue #15), in two tables of the backend database on the
+//! default shard's primary, next to `shardgate_placements`, created when the first migration
+//! starts: `shardgate_migrations` (one row per migration: its phase, the target file's text,
+//! the copy's rate, which proxy drives it) and `shardgate_migration_flows` (one row per table
+//! and flow of keys: the source's snapshot GTID position, the keyset cursor, rows copied,
+//! errors). The copy writes a flow's row after each page it wrote to the new owner, so a
+//! restarted proxy goes on from the cursor (a page copied twice is written twice, which the
+//! idempotent write allows).
+
+use mysql_async::prelude::*;
+use mysql_async::{Conn, Row};
+use shardgate_config::Topology;
+use shardgate_migration::{Cursor, Phase};
+
+use crate::migration_error::MigrationError;
+use crate::own_tables::qualified;
+
+pub const MIGRATIONS_TABLE: &str = "shardgate_migrations";
+pub const FLOWS_TABLE: &str = "shardgate_migration_flows";
+
+/// One migration.
+#[derive(Debug, Clone)]
+pub(crate) struct MigrationRecord {
+    pub id: u64,
+    pub phase: Phase,
+    pub paused: bool,
+    pub target_file: String,
+    pub target_config: String,
+    pub rows_per_second: u64,
+    /// The `[server] listen` address of the proxy that drives it.
+    pub owner: String,
+    pub last_error: Option<String>,
+}
+
+/// One table's flow of keys from one shard to another, with its copy's progress.
+#[derive(Debug, Clone)]
+pub(crate) struct FlowRecord {
+    pub table: String,
+    pub from: String,
+    pub to: String,
+    /// The key ranges that move (`range` tables), pushed to the source as a condition.
+    pub ranges: Vec<(Option<i128>, Option<i128>)>,
+    pub rows_estimated: u64,
+    /// `@@gtid_binlog_pos` of the source at the first snapshot: where catch-up starts.
+    pub snapshot_gtid: Option<String>,
+    pub cursor: Cursor,
+    pub rows_copied: u64,
+    pub rows_scanned: u64,
+    pub copied: bool,
+    pub last_error: Option<String>,
+}
+
+/// Where the records are: the default shard's primary.
+#[derive(Debug, Clone)]
+pub(crate) struct Records {
+    backend: shardgate_config::BackendSettings,
+    endpoint: shardgate_config::Endpoint,
+    migrations: String,
+    flows: String,
+}
+
+impl Records {
+    pub fn of(topology: &Topology) -> Records {
+        Records {
+            backend: topology.backend.clone(),
+            endpoint: topology.shards[topology.default_shard].primary.clone(),
+            migrations: qualified(topology, MIGRATIONS_TABLE),
+            flows: qualified(topology, FLOWS_TABLE),
+        }
+    }
+
+    pub async fn conn(&self) -> Result<Conn, MigrationError> {
+        (crate::migration_conn::connect(&self.backend, &self.endpoint).await)
+            .map_err(MigrationError::Record)
+    }
+
+    /// Creates the tables if missing.
+    pub async fn ensure(&self, conn: &mut Conn) -> Result<(), MigrationError> {
+        let migrations = format!(
+            "CREATE TABLE IF NOT EXISTS {} (id BIGINT UNSIGNED AUTO_INCREMENT PRIMARY KEY, phase VARCHAR(32) NOT NULL, paused TINYINT NOT NULL DEFAULT 0, target_file TEXT CHARACTER SET utf8mb4 NOT NULL, target_config MEDIUMTEXT CHARACTER SET utf8mb4 NOT NULL, rows_per_second BIGINT UNSIGNED NOT NULL, owner VARCHAR(255) NOT NULL, last_error TEXT CHARACTER SET utf8mb4 NULL, created_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6)) ENGINE=InnoDB COMMENT='shardgate: resharding migrations (issue #15)'",
+            self.migrations
+        );
+        let flows = format!(
+            "CREATE TABLE IF NOT EXISTS {} (migration_id BIGINT UNSIGNED NOT NULL, table_name VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, from_shard VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, to_shard VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, ranges TEXT NOT NULL, rows_estimated BIGINT UNSIGNED NOT NULL, snapshot_gtid TEXT NULL, cursor_key MEDIUMTEXT NOT NULL, rows_copied BIGINT UNSIGNED NOT NULL DEFAULT 0, rows_scanned BIGINT UNSIGNED NOT NULL DEFAULT 0, copied TINYINT NOT NULL DEFAULT 0, last_error TEXT CHARACTER SET utf8mb4 NULL, started_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6), PRIMARY KEY (migration_id, table_name, from_shard, to_shard)) ENGINE=InnoDB COMMENT='shardgate: each migration''s flows of keys and their copy''s progress'",
+            self.flows
+        );
+        for sql in [migrations, flows] {
+            conn.query_drop(sql).await.map_err(MigrationError::Record)?;
+        }
+        Ok(())
+    }
+
+    /// The migration not yet done, cancelled or failed, if any.
+    pub async fn active(&self, conn: &mut Conn) -> Result<Option<MigrationRecord>, MigrationError> {
+        let all = self.migrations(conn).await?;
+        Ok(all.into_iter().find(|m| !m.phase.is_terminal()))
+    }
+
+    /// Every migration, the latest first; none when the tables do not exist yet.
+    pub async fn migrations(
+        &self,
+        conn: &mut Conn,
+    ) -> Result<Vec<MigrationRecord>, MigrationError> {
+        let sql = format!(
+            "SELECT id, phase, paused, target_file, target_config, rows_per_second, owner, last_error FROM {} ORDER BY id DESC",
+            self.migrations
+        );
+        let rows: Vec<Row> = match conn.query(sql).await {
+            Ok(rows) => rows,
+            Err(mysql_async::Error::Server(e)) if e.code == 1146 => return Ok(Vec::new()),
+            Err(e) => return Err(MigrationError::Record(e)),
+        };
+        Ok(rows
+            .into_iter()
+            .map(|mut row| {
+                let text = |row: &mut Row, i: usize| row.take::<Option<String>, _>(i).flatten();
+                let number = |row: &mut Row, i: usize| row.take::<u64, _>(i).unwrap_or(0);
+                MigrationRecord {
+                    id: number(&mut row, 0),
+                    phase: Phase::parse(&text(&mut row, 1).unwrap_or_default())
+                        .unwrap_or(Phase::Failed),
+                    paused: number(&mut row, 2) != 0,
+                    target_file: text(&mut row, 3).unwrap_or_default(),
+                    target_config: text(&mut row, 4).unwrap_or_default(),
+                    rows_per_second: number(&mut row, 5),
+                    owner: text(&mut row, 6).unwrap_or_default(),
+                    last_error: text(&mut row, 7),
+                }
+            })
+            .collect())
+    }
+
+    pub async fn migration(
+        &self,
+        conn: &mut Conn,
+        id: u64,
+    ) -> Result<MigrationRecord, MigrationError> {
+        (self.migrations(conn).await?.into_iter())
+            .find(|m| m.id == id)
+            .ok_or(MigrationError::Unknown(id))
+    }
+
+    /// Records a new migration in phase `planned` with its flows; its id.
+    pub async fn insert(
+        &self,
+        conn: &mut Conn,
+        record: &MigrationRecord,
+        flows: &[FlowRecord],
+    ) -> Result<u64, MigrationError> {
+        let mut tx =
+            (conn.start_transaction(Default::default()).await).map_err(MigrationError::Record)?;
+        tx.exec_drop(
+            format!(
+                "INSERT INTO {} (phase, target_file, target_config, rows_per_second, owner) VALUES (?, ?, ?, ?, ?)",
+                self.migrations
+            ),
+            (
+                Phase::Planned.as_str(),
+                &record.target_file,
+                &record.target_config,
+                record.rows_per_second,
+                &record.owner,
+            ),
+        )
+        .await
+        .map_err(MigrationError::Record)?;
+        let id = tx.last_insert_id().unwrap_or(0);
+        for flow in flows {
+            tx.exec_drop(
+                format!(
+                    "INSERT INTO {} (migration_id, table_name, from_shard, to_shard, ranges, rows_estimated, cursor_key) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    self.flows
+                ),
+                (
+                    id,
+                    &flow.table,
+                    &flow.from,
+                    &flow.to,
+                    serde_json::to_string(&flow.ranges).unwrap_or_else(|_| "[]".into()),
+                    flow.rows_estimated,
+                    flow.cursor.to_json(),
+                ),
+            )
+            .await
+            .map_err(MigrationError::Record)?;
+        }
+        tx.commit().await.map_err(MigrationError::Record)?;
+        Ok(id)
+    }
+
+    pub async fn flows(&self, conn: &mut Conn, id: u64) -> Result<Vec<FlowRecord>, MigrationError> {
+        let sql = format!(
+            "SELECT table_name, from_shard, to_shard, ranges, rows_estimated, snapshot_gtid, cursor_key, rows_copied, rows_scanned, copied, last_error FROM {} WHERE migration_id = ? ORDER BY table_name, from_shard, to_shard",
+            self.flows
+        );
+        let rows: Vec<Row> = conn
+            .exec(sql, (id,))
+            .await
+            .map_err(MigrationError::Record)?;
+        let damaged = |what: String| MigrationError::Record(mysql_async::Error::Other(what.into()));
+        rows.into_iter()
+            .map(|mut row| {
+                let text = |row: &mut Row, i: usize| row.take::<Option<String>, _>(i).flatten();
+                let number = |row: &mut Row, i: usize| row.take::<u64, _>(i).unwrap_or(0);
+                let ranges = text(&mut row, 3).unwrap_or_default();
+                let cursor = text(&mut row, 6).unwrap_or_default();
+                Ok(FlowRecord {
+                    table: text(&mut row, 0).unwrap_or_default(),
+                    from: text(&mut row, 1).unwrap_or_default(),
+                    to: text(&mut row, 2).unwrap_or_default(),
+                    ranges: serde_json::from_str(&ranges)
+                        .map_err(|e| damaged(format!("flow ranges {ranges:?}: {e}")))?,
+                    rows_estimated: number(&mut row, 4),
+                    snapshot_gtid: text(&mut row, 5),
+                    cursor: Cursor::from_json(&cursor)
+                        .map_err(|e| damaged(format!("flow cursor {cursor:?}: {e}")))?,
+                    rows_copied: number(&mut row, 7),
+                    rows_scanned: number(&mut row, 8),
+                    copied: number(&mut row, 9) != 0,
+                    last_error: text(&mut row, 10),
+                })
+            })
+            .collect()
+    }
+
+    /// Saves a flow's progress (after a page was written to its new owner).
+    pub async fn save_flow(
+        &self,
+        conn: &mut Conn,
+        id: u64,
+        flow: &FlowRecord,
+    ) -> Result<(), MigrationError> {
+        let sql = format!(
+            "UPDATE {} SET snapshot_gtid = ?, cursor_key = ?, rows_copied = ?, rows_scanned = ?, copied = ?, last_error = ? WHERE migration_id = ? AND table_name = ? AND from_shard = ? AND to_shard = ?",
+            self.flows
+        );
+        let params: Vec<mysql_async::Value> = vec![
+            flow.snapshot_gtid.clone().into(),
+            flow.cursor.to_json().into(),
+            flow.rows_copied.into(),
+            flow.rows_scanned.into(),
+            u8::from(flow.copied).into(),
+            flow.last_error.clone().into(),
+            id.into(),
+            flow.table.clone().into(),
+            flow.from.clone().into(),
+            flow.to.clone().into(),
+        ];
+        conn.exec_drop(sql, params)
+            .await
+            .map_err(MigrationError::Record)
+    }
+
+    pub async fn set_phase(
+        &self,
+        conn: &mut Conn,
+        id: u64,
+        phase: Phase,
+        error: Option<&str>,
+    ) -> Result<(), MigrationError> {
+        let sql = format!(
+            "UPDATE {} SET phase = ?, last_error = ? WHERE id = ?",
+            self.migrations
+        );
+        conn.exec_drop(sql, (phase.as_str(), error, id))
+            .await
+            .map_err(MigrationError::Record)
+    }
+
+    pub async fn set_paused(
+        &self,
+        conn: &mut Conn,
+        id: u64,
+        paused: bool,
+    ) -> Result<(), MigrationError> {
+        let sql = format!("UPDATE {} SET paused = ? WHERE id = ?", self.migrations);
+        conn.exec_drop(sql, (u8::from(paused), id))
+            .await
+            .map_err(MigrationError::Record)
+    }
+}
