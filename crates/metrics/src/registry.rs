@@ -69,6 +69,11 @@ pub struct Metrics {
     pub lookup_scatters_avoided_total: IntCounterVec,
     /// Data shards the lookup-routed reads touched (divided by the reads: shards per read).
     pub lookup_shards_total: IntCounterVec,
+    /// Resharding catch-up: source transactions not applied to the new owners yet, by `source`.
+    pub catch_up_lag_events: IntGaugeVec,
+    /// Resharding catch-up: while behind, seconds since the source wrote the last applied
+    /// transaction, by `source`.
+    pub catch_up_lag_seconds: IntGaugeVec,
 }
 
 /// The process-wide metrics, created on first use.
@@ -281,6 +286,19 @@ impl Metrics {
             "lookup_shards_total",
             "Data shards the lookup-routed reads touched.",
         );
+        let catch_up_gauge = |name: &str, help: &str| {
+            let gauge = IntGaugeVec::new(opts(name, help), &["source"]).expect("valid metric");
+            register(Box::new(gauge.clone()));
+            gauge
+        };
+        let catch_up_lag_events = catch_up_gauge(
+            "catch_up_lag_events",
+            "Resharding catch-up: source transactions not yet applied to the new owners.",
+        );
+        let catch_up_lag_seconds = catch_up_gauge(
+            "catch_up_lag_seconds",
+            "Resharding catch-up: seconds since the source wrote the last applied transaction, while behind.",
+        );
         // Both results exist from the start, so `rate()` and alerts see a 0 before the first reload.
         for result in ["ok", "error"] {
             config_reloads_total.with_label_values(&[result]);
@@ -323,6 +341,8 @@ impl Metrics {
             lookup_shards_total,
             schema_refreshes_total,
             schema_stale_total,
+            catch_up_lag_events,
+            catch_up_lag_seconds,
         }
     }
 

@@ -1,6 +1,7 @@
 //! The proxy process: listener, client sessions, and the executor that runs plans on backends.
 
 mod admin;
+mod catch_up;
 mod connections;
 mod cut_off;
 mod diagnostics;
@@ -60,6 +61,7 @@ use arc_swap::ArcSwap;
 use shardgate_config::Topology;
 use tokio::net::TcpListener;
 
+pub use catch_up::{CatchUp, CatchUpError, CatchUpSpec, FollowedTable, Progress as CatchUpProgress};
 pub use lookup_maintenance::{backfill_lookups, init_lookups, verify_lookups, LookupReport};
 pub use lookup_table::LookupError;
 pub use placement_record::{check_at_start as check_placement_record, RECORD_TABLE};
