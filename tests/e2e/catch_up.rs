@@ -122,7 +122,9 @@ fn spec(env: &TestEnv, source: usize, start: GtidPos) -> CatchUpSpec {
 }
 
 /// What the sources hold of the moving keys, and what the target holds.
-async fn moving_rows_and_target(env: &TestEnv) -> (Vec<Vec<Option<String>>>, Vec<Vec<Option<String>>>) {
+async fn moving_rows_and_target(
+    env: &TestEnv,
+) -> (Vec<Vec<Option<String>>>, Vec<Vec<Option<String>>>) {
     let mut expected = Vec::new();
     for source in 0..TARGET {
         let mut conn = env.connect_primary(source).await;
@@ -157,8 +159,13 @@ async fn catch_up_applies_the_moving_rows_of_two_sources_exactly() {
     let (mut s0, mut s1) = (source(&env, 0).await, source(&env, 1).await);
     let mut target = source(&env, TARGET).await;
     // Rows before the snapshot, and the copy of the moving ones.
-    s0.query_drop(insert(&[(1, 5), (2, 1500), (3, 2000)])).await.unwrap();
-    target.query_drop(insert(&[(2, 1500), (3, 2000)])).await.unwrap();
+    s0.query_drop(insert(&[(1, 5), (2, 1500), (3, 2000)]))
+        .await
+        .unwrap();
+    target
+        .query_drop(insert(&[(2, 1500), (3, 2000)]))
+        .await
+        .unwrap();
     let (start0, start1) = (position(&mut s0).await, position(&mut s1).await);
     // A row the copy read after the snapshot: the catch-up writes it again, to the same result.
     s0.query_drop(insert(&[(4, 1004)])).await.unwrap();
@@ -169,28 +176,54 @@ async fn catch_up_applies_the_moving_rows_of_two_sources_exactly() {
 
     // A transaction of several statements: moving and staying rows, an update within it.
     s0.query_drop("BEGIN").await.unwrap();
-    s0.query_drop(insert(&[(10, 1010), (11, 11), (12, 1012)])).await.unwrap();
-    s0.query_drop(insert(&[(13, 13), (15, 3015)])).await.unwrap();
-    s0.query_drop("UPDATE cu_items SET vc = 'changed', d = 1e300 WHERE id IN (10, 11)").await.unwrap();
+    s0.query_drop(insert(&[(10, 1010), (11, 11), (12, 1012)]))
+        .await
+        .unwrap();
+    s0.query_drop(insert(&[(13, 13), (15, 3015)]))
+        .await
+        .unwrap();
+    s0.query_drop("UPDATE cu_items SET vc = 'changed', d = 1e300 WHERE id IN (10, 11)")
+        .await
+        .unwrap();
     s0.query_drop("COMMIT").await.unwrap();
     // Moving in, moving out, a changed primary key, deletes of both kinds.
-    s0.query_drop("UPDATE cu_items SET k = 1001 WHERE id = 1").await.unwrap();
-    s0.query_drop("UPDATE cu_items SET k = 7 WHERE id = 2").await.unwrap();
-    s0.query_drop("UPDATE cu_items SET id = 103, ts = '2001-02-03 04:05:06.789' WHERE id = 3").await.unwrap();
-    s0.query_drop("DELETE FROM cu_items WHERE id IN (12, 13)").await.unwrap();
+    s0.query_drop("UPDATE cu_items SET k = 1001 WHERE id = 1")
+        .await
+        .unwrap();
+    s0.query_drop("UPDATE cu_items SET k = 7 WHERE id = 2")
+        .await
+        .unwrap();
+    s0.query_drop("UPDATE cu_items SET id = 103, ts = '2001-02-03 04:05:06.789' WHERE id = 3")
+        .await
+        .unwrap();
+    s0.query_drop("DELETE FROM cu_items WHERE id IN (12, 13)")
+        .await
+        .unwrap();
     // A rolled-back transaction leaves nothing.
     s0.query_drop("BEGIN").await.unwrap();
     s0.query_drop(insert(&[(20, 1020)])).await.unwrap();
-    s0.query_drop("UPDATE cu_items SET k = 5000 WHERE id = 15").await.unwrap();
+    s0.query_drop("UPDATE cu_items SET k = 5000 WHERE id = 15")
+        .await
+        .unwrap();
     s0.query_drop("ROLLBACK").await.unwrap();
     // Changes of staying keys and of another table.
     s0.query_drop(insert(&[(30, 30)])).await.unwrap();
-    s0.query_drop("UPDATE cu_items SET ni = 5 WHERE id = 30").await.unwrap();
-    s0.query_drop("INSERT INTO cu_other VALUES (1, 5000)").await.unwrap();
+    s0.query_drop("UPDATE cu_items SET ni = 5 WHERE id = 30")
+        .await
+        .unwrap();
+    s0.query_drop("INSERT INTO cu_other VALUES (1, 5000)")
+        .await
+        .unwrap();
     // The second source, interleaved.
-    s1.query_drop(insert(&[(500, 1500), (501, 501)])).await.unwrap();
-    s1.query_drop("UPDATE cu_items SET k = 9 WHERE id = 500").await.unwrap();
-    s1.query_drop("UPDATE cu_items SET k = 1999 WHERE id = 501").await.unwrap();
+    s1.query_drop(insert(&[(500, 1500), (501, 501)]))
+        .await
+        .unwrap();
+    s1.query_drop("UPDATE cu_items SET k = 9 WHERE id = 500")
+        .await
+        .unwrap();
+    s1.query_drop("UPDATE cu_items SET k = 1999 WHERE id = 501")
+        .await
+        .unwrap();
 
     caught_up(&mut c0).await;
     caught_up(&mut c1).await;
@@ -225,7 +258,10 @@ async fn a_killed_dump_connection_resumes_without_loss() {
                 let k = if id % 2 == 0 { 1000 + id } else { id };
                 conn.query_drop(insert(&[(id, k)])).await.unwrap();
                 if id % 3 == 0 {
-                    let sql = format!("UPDATE cu_items SET k = k + 1000, vc = 'moved' WHERE id = {}", id - 1);
+                    let sql = format!(
+                        "UPDATE cu_items SET k = k + 1000, vc = 'moved' WHERE id = {}",
+                        id - 1
+                    );
                     conn.query_drop(sql).await.unwrap();
                 }
             }
@@ -237,13 +273,19 @@ async fn a_killed_dump_connection_resumes_without_loss() {
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         let dumps = loop {
             let dumps: Vec<u64> = s0
-                .query("SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND = 'Binlog Dump'")
+                .query(
+                    "SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND = 'Binlog Dump'",
+                )
                 .await
                 .unwrap();
             if !dumps.is_empty() {
                 break dumps;
             }
-            assert!(std::time::Instant::now() < deadline, "no dump thread: {:?}", catch_up.progress());
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no dump thread: {:?}",
+                catch_up.progress()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
         for id in dumps {
@@ -265,14 +307,61 @@ async fn a_source_logging_partial_rows_is_refused() {
     let env = TestEnv::start(3, 0).await;
     on_every_primary(&env.sandbox, TABLE).await;
     let mut s0 = env.connect_primary(0).await;
-    s0.query_drop("SET GLOBAL binlog_row_image = 'MINIMAL'").await.unwrap();
+    s0.query_drop("SET GLOBAL binlog_row_image = 'MINIMAL'")
+        .await
+        .unwrap();
     let start = position(&mut s0).await;
     let mut catch_up = CatchUp::start(spec(&env, 0, start));
     let refused = tokio::time::timeout(Duration::from_secs(30), catch_up.reach_source_now())
         .await
         .expect("refused at once")
         .unwrap_err();
-    assert!(refused.to_string().contains("binlog_row_image is MINIMAL"), "{refused}");
-    s0.query_drop("SET GLOBAL binlog_row_image = 'FULL'").await.unwrap();
+    assert!(
+        refused.to_string().contains("binlog_row_image is MINIMAL"),
+        "{refused}"
+    );
+    s0.query_drop("SET GLOBAL binlog_row_image = 'FULL'")
+        .await
+        .unwrap();
+    env.stop().await;
+}
+
+/// The figure for the README: how fast a catch-up applies a backlog of one-row transactions
+/// (half of them moving), and its lag while it does. Run with `--ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check"]
+async fn catch_up_rate() {
+    let env = TestEnv::start(3, 0).await;
+    on_every_primary(&env.sandbox, TABLE).await;
+    let mut s0 = source(&env, 0).await;
+    let start = position(&mut s0).await;
+    let backlog = 3000i64;
+    for chunk in (1..=backlog).collect::<Vec<_>>().chunks(500) {
+        // One transaction per row, sent 500 to a text.
+        let texts: Vec<String> = (chunk.iter())
+            .map(|id| insert(&[(*id, if id % 2 == 0 { 1000 + id } else { *id })]))
+            .collect();
+        s0.query_drop(texts.join(";")).await.unwrap();
+    }
+    let began = std::time::Instant::now();
+    let mut catch_up = CatchUp::start(spec(&env, 0, start));
+    let mut peak_lag = 0;
+    while catch_up.progress().transactions < backlog as u64 {
+        peak_lag = peak_lag.max(catch_up.progress().lag_events);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    caught_up(&mut catch_up).await;
+    let took = began.elapsed();
+    let progress = catch_up.stop().await.unwrap();
+    eprintln!(
+        "catch-up: {} transactions ({} statements to the target) in {:.2} s: {:.0} transactions/s; lag seen up to {} transactions",
+        progress.transactions,
+        progress.changes_applied,
+        took.as_secs_f64(),
+        progress.transactions as f64 / took.as_secs_f64(),
+        peak_lag
+    );
+    let (expected, held) = moving_rows_and_target(&env).await;
+    assert_eq!(held, expected);
     env.stop().await;
 }

@@ -15,7 +15,9 @@ pub enum BinlogError {
     NoTableMap,
     #[error("the binlog holds only part of `{0}`'s columns (binlog_row_image is not FULL): its rows cannot be rewritten whole")]
     PartialRowImage(String),
-    #[error("`{0}` has no primary key: its rows cannot be deleted idempotently on their new owner")]
+    #[error(
+        "`{0}` has no primary key: its rows cannot be deleted idempotently on their new owner"
+    )]
     NoPrimaryKey(String),
     #[error("`{table}` has no column `{column}` (its shard key)")]
     NoShardKeyColumn { table: String, column: String },

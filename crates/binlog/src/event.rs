@@ -123,7 +123,10 @@ impl Decoder {
         follows: &HashSet<(String, String)>,
     ) -> Result<Decoded, BinlogError> {
         let tme = (self.reader.get_tme(rows.table_id())).ok_or(BinlogError::NoTableMap)?;
-        let key = (tme.database_name().into_owned(), tme.table_name().into_owned());
+        let key = (
+            tme.database_name().into_owned(),
+            tme.table_name().into_owned(),
+        );
         if !follows.contains(&key) {
             return Ok(Decoded::Other);
         }
@@ -235,10 +238,19 @@ mod tests {
         ));
         let mut short = event(162, 1, &[0; 13]);
         short.truncate(20);
-        assert!(matches!(decoder.decode(&short, &follows), Err(BinlogError::Truncated)));
-        assert!(matches!(decoder.decode(&[0; 5], &follows), Err(BinlogError::Truncated)));
+        assert!(matches!(
+            decoder.decode(&short, &follows),
+            Err(BinlogError::Truncated)
+        ));
+        assert!(matches!(
+            decoder.decode(&[0; 5], &follows),
+            Err(BinlogError::Truncated)
+        ));
         let gtid_too_short = event(162, 1, &[0; 5]);
-        assert!(matches!(decoder.decode(&gtid_too_short, &follows), Err(BinlogError::Truncated)));
+        assert!(matches!(
+            decoder.decode(&gtid_too_short, &follows),
+            Err(BinlogError::Truncated)
+        ));
     }
 
     #[test]

@@ -28,7 +28,13 @@ pub fn write_literal(
     let unexpected = || BinlogError::ValueMismatch(format!("{value:?} for a {kind:?} column"));
     match (value, kind) {
         (Value::NULL, _) => out.push_str("NULL"),
-        (Value::Int(v), ColumnKind::Integer { unsigned: true, bytes }) => {
+        (
+            Value::Int(v),
+            ColumnKind::Integer {
+                unsigned: true,
+                bytes,
+            },
+        ) => {
             let mask = match bytes {
                 8 => u64::MAX,
                 n => (1u64 << (8 * u32::from(n))) - 1,
@@ -47,11 +53,10 @@ pub fn write_literal(
         (Value::Date(y, m, d, ..), ColumnKind::Date) => {
             write!(out, "'{y:04}-{m:02}-{d:02}'").expect("String writes")
         }
-        (Value::Date(y, mo, d, h, mi, s, us), _) => write!(
-            out,
-            "'{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}.{us:06}'"
-        )
-        .expect("String writes"),
+        (Value::Date(y, mo, d, h, mi, s, us), _) => {
+            write!(out, "'{y:04}-{mo:02}-{d:02} {h:02}:{mi:02}:{s:02}.{us:06}'")
+                .expect("String writes")
+        }
         (Value::Time(negative, days, h, m, s, us), _) => {
             let sign = if *negative { "-" } else { "" };
             let hours = u64::from(*days) * 24 + u64::from(*h);
@@ -165,7 +170,10 @@ mod tests {
     #[test]
     fn temporal_values() {
         let dt = Value::Date(2024, 2, 29, 23, 59, 58, 123_456);
-        assert_eq!(lit(dt, ColumnKind::DateTime), "'2024-02-29 23:59:58.123456'");
+        assert_eq!(
+            lit(dt, ColumnKind::DateTime),
+            "'2024-02-29 23:59:58.123456'"
+        );
         let d = Value::Date(2024, 2, 29, 0, 0, 0, 0);
         assert_eq!(lit(d, ColumnKind::Date), "'2024-02-29'");
         let t = Value::Time(true, 34, 22, 59, 59, 5);
@@ -183,8 +191,14 @@ mod tests {
         assert_eq!(lit(Value::Bytes(vec![1, 2]), ColumnKind::Bit), "258");
         assert_eq!(lit(Value::Bytes(vec![5, 1]), ColumnKind::Set), "261");
         assert_eq!(lit(Value::Int(3), ColumnKind::Enum), "3");
-        assert_eq!(lit(Value::Bytes("-12.50".into()), ColumnKind::Decimal), "-12.50");
-        assert_eq!(lit(Value::Bytes(b"a'\\\0".to_vec()), ColumnKind::Bytes), "X'61275C00'");
+        assert_eq!(
+            lit(Value::Bytes("-12.50".into()), ColumnKind::Decimal),
+            "-12.50"
+        );
+        assert_eq!(
+            lit(Value::Bytes(b"a'\\\0".to_vec()), ColumnKind::Bytes),
+            "X'61275C00'"
+        );
         assert_eq!(lit(Value::Bytes(Vec::new()), ColumnKind::Bytes), "X''");
         assert_eq!(lit(Value::NULL, INT), "NULL");
         let mut out = String::new();

@@ -103,9 +103,19 @@ fn check_width(table: &Table, row: &Row) -> Result<(), BinlogError> {
 fn key_of<'r>(table: &Table, row: &'r Row) -> Option<KeyValue<'r>> {
     let kind = table.columns[table.shard_key].kind;
     match (&row[table.shard_key], kind) {
-        (BinlogValue::Value(Value::Int(v)), ColumnKind::Integer { unsigned: true, bytes }) => {
+        (
+            BinlogValue::Value(Value::Int(v)),
+            ColumnKind::Integer {
+                unsigned: true,
+                bytes,
+            },
+        ) => {
             let bits = 8 * u32::from(bytes);
-            let mask = if bits == 64 { u64::MAX } else { (1 << bits) - 1 };
+            let mask = if bits == 64 {
+                u64::MAX
+            } else {
+                (1 << bits) - 1
+            };
             Some(KeyValue::Int(i128::from(*v as u64 & mask)))
         }
         (BinlogValue::Value(Value::Int(v)), _) => Some(KeyValue::Int(i128::from(*v))),
@@ -268,14 +278,29 @@ mod tests {
         let mut short = row(1, 150, "a");
         short.pop();
         let err = statements_for(&table, &RowChange::Insert(short), &owner).unwrap_err();
-        assert!(matches!(err, BinlogError::ColumnsChanged { binlog: 3, schema: 4, .. }));
+        assert!(matches!(
+            err,
+            BinlogError::ColumnsChanged {
+                binlog: 3,
+                schema: 4,
+                ..
+            }
+        ));
     }
 
     #[test]
     fn owners_come_from_the_new_sharder() {
         let ranges = RangeMap::new(vec![
-            shardgate_ring::KeyRange { start: None, end: Some(100), shard: 0 },
-            shardgate_ring::KeyRange { start: Some(100), end: None, shard: 1 },
+            shardgate_ring::KeyRange {
+                start: None,
+                end: Some(100),
+                shard: 0,
+            },
+            shardgate_ring::KeyRange {
+                start: Some(100),
+                end: None,
+                shard: 1,
+            },
         ])
         .unwrap();
         let owner = new_owner_by(

@@ -9,7 +9,10 @@ use crate::BinlogError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnKind {
     /// An integer of `bytes` bytes (`MEDIUMINT` is 3); the binlog decodes them signed.
-    Integer { unsigned: bool, bytes: u8 },
+    Integer {
+        unsigned: bool,
+        bytes: u8,
+    },
     Float,
     Double,
     Decimal,
@@ -97,7 +100,9 @@ impl Table {
         if primary_key.is_empty() {
             return Err(BinlogError::NoPrimaryKey(name.to_owned()));
         }
-        let Some(shard_key) = columns.iter().position(|c| c.name.eq_ignore_ascii_case(shard_key))
+        let Some(shard_key) = columns
+            .iter()
+            .position(|c| c.name.eq_ignore_ascii_case(shard_key))
         else {
             return Err(BinlogError::NoShardKeyColumn {
                 table: name.to_owned(),
@@ -115,7 +120,10 @@ impl Table {
 
     /// The shard key is an integer column (so the ring hashes its decimal text).
     pub fn integer_key(&self) -> bool {
-        matches!(self.columns[self.shard_key].kind, ColumnKind::Integer { .. })
+        matches!(
+            self.columns[self.shard_key].kind,
+            ColumnKind::Integer { .. }
+        )
     }
 
     /// `` `db`.`table` ``.
@@ -159,7 +167,10 @@ mod tests {
             }
         );
         assert_eq!(ColumnKind::of("longtext", "longtext"), ColumnKind::Bytes);
-        assert_eq!(ColumnKind::of("timestamp", "timestamp(6)"), ColumnKind::Timestamp);
+        assert_eq!(
+            ColumnKind::of("timestamp", "timestamp(6)"),
+            ColumnKind::Timestamp
+        );
     }
 
     #[test]

@@ -322,10 +322,16 @@ impl From<&crate::catch_up::CatchUpError> for ClientError {
         use crate::catch_up::CatchUpError as E;
         match e {
             // The target's own code, with the statement and target named.
-            E::TargetRefused { error, .. } => ClientError::new(error.code, &error.state, e.to_string()),
+            E::TargetRefused { error, .. } => {
+                ClientError::new(error.code, &error.state, e.to_string())
+            }
             // ER_MASTER_FATAL_ERROR_READING_BINLOG, as a replica reports a dump it cannot read.
-            E::DumpRefused { .. } | E::Binlog { .. } => ClientError::new(1236, b"HY000", e.to_string()),
-            E::Requirement { .. } => ClientError::new(NOT_SUPPORTED.0, NOT_SUPPORTED.1, e.to_string()),
+            E::DumpRefused { .. } | E::Binlog { .. } => {
+                ClientError::new(1236, b"HY000", e.to_string())
+            }
+            E::Requirement { .. } => {
+                ClientError::new(NOT_SUPPORTED.0, NOT_SUPPORTED.1, e.to_string())
+            }
             // ER_CONNECT_TO_FOREIGN_DATA_SOURCE: a server could not be reached or went silent.
             E::Connection(_) | E::Silent(..) => ClientError::new(1429, b"HY000", e.to_string()),
             E::Table { .. } | E::UnknownTarget(_) | E::NotRunning(_) => {

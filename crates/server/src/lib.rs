@@ -61,7 +61,9 @@ use arc_swap::ArcSwap;
 use shardgate_config::Topology;
 use tokio::net::TcpListener;
 
-pub use catch_up::{CatchUp, CatchUpError, CatchUpSpec, FollowedTable, Progress as CatchUpProgress};
+pub use catch_up::{
+    CatchUp, CatchUpError, CatchUpSpec, FollowedTable, Progress as CatchUpProgress,
+};
 pub use lookup_maintenance::{backfill_lookups, init_lookups, verify_lookups, LookupReport};
 pub use lookup_table::LookupError;
 pub use placement_record::{check_at_start as check_placement_record, RECORD_TABLE};

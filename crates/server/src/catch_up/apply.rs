@@ -88,7 +88,10 @@ impl Targets {
                 .ok_or_else(|| CatchUpError::UnknownTarget(target.to_owned()))?;
             let mut conn = pool.open_unpooled().await?;
             run(&mut conn, SESSION).await.map_err(|e| {
-                e.map_or_else(|e| e, |refused| CatchUpError::Connection(refused.to_string()))
+                e.map_or_else(
+                    |e| e,
+                    |refused| CatchUpError::Connection(refused.to_string()),
+                )
             })?;
             self.conns.insert(target.to_owned(), conn);
         }

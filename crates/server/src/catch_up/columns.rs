@@ -26,7 +26,9 @@ pub(super) async fn read_table(
         table: table.to_owned(),
         error,
     };
-    let found = rows(conn, &sql, 5).await?.map_err(|e| failed(e.to_string()))?;
+    let found = rows(conn, &sql, 5)
+        .await?
+        .map_err(|e| failed(e.to_string()))?;
     if found.is_empty() {
         return Err(failed("no such table on the source".into()));
     }

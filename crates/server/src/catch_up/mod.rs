@@ -153,10 +153,7 @@ impl CatchUp {
         }
     }
 
-    async fn wait(
-        &mut self,
-        done: impl Fn(&Progress) -> bool,
-    ) -> Result<Progress, CatchUpError> {
+    async fn wait(&mut self, done: impl Fn(&Progress) -> bool) -> Result<Progress, CatchUpError> {
         loop {
             {
                 let p = self.progress.borrow_and_update();

@@ -45,7 +45,9 @@ impl BinlogSource {
             source_shard: source.to_owned(),
             error,
         };
-        run(&mut conn, &setup).await.map_err(|e| e.map_or_else(|e| e, refused))?;
+        run(&mut conn, &setup)
+            .await
+            .map_err(|e| e.map_or_else(|e| e, refused))?;
         // Position 4 (after the file's magic), no flags, our server id, no file name.
         let mut dump = Vec::with_capacity(10);
         dump.extend_from_slice(&4u32.to_le_bytes());

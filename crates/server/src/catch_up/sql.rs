@@ -43,7 +43,10 @@ pub(super) async fn binlog_position(
 ) -> Result<shardgate_binlog::GtidPos, CatchUpError> {
     let answer = rows(conn, "SELECT @@global.gtid_binlog_pos", 1).await?;
     let text = match answer {
-        Ok(rows) => rows.into_iter().next().and_then(|r| r.into_iter().next().flatten()),
+        Ok(rows) => rows
+            .into_iter()
+            .next()
+            .and_then(|r| r.into_iter().next().flatten()),
         Err(refused) => return Err(CatchUpError::Connection(refused.to_string())),
     };
     (text.unwrap_or_default().parse()).map_err(|e| CatchUpError::Connection(format!("{e}")))
