@@ -56,6 +56,27 @@ pub fn statements_for(
     change: &RowChange,
     new_owner: &NewOwner,
 ) -> Result<Vec<TargetStatement>, BinlogError> {
+    (writes(table, change, new_owner)?.into_iter())
+        .map(|(target, write)| match write {
+            Write::Replace(row) => replace(table, row, target),
+            Write::Delete(row) => delete(table, row, target),
+        })
+        .collect()
+}
+
+/// What one row change does on a target: write a row whole, or delete the row of a primary key.
+#[derive(Debug, PartialEq)]
+enum Write<'r> {
+    Replace(&'r Row),
+    Delete(&'r Row),
+}
+
+/// The writes of `change`, by target, in order.
+fn writes<'r>(
+    table: &Table,
+    change: &'r RowChange,
+    new_owner: &NewOwner,
+) -> Result<Vec<(String, Write<'r>)>, BinlogError> {
     let owner = |row: &Row| -> Result<Option<String>, BinlogError> {
         check_width(table, row)?;
         Ok(key_of(table, row).and_then(|key| new_owner(&key)))
@@ -64,12 +85,12 @@ pub fn statements_for(
     match change {
         RowChange::Insert(row) => {
             if let Some(target) = owner(row)? {
-                out.push(replace(table, row, target)?);
+                out.push((target, Write::Replace(row)));
             }
         }
         RowChange::Delete(row) => {
             if let Some(target) = owner(row)? {
-                out.push(delete(table, row, target)?);
+                out.push((target, Write::Delete(row)));
             }
         }
         RowChange::Update { before, after } => {
@@ -77,11 +98,11 @@ pub fn statements_for(
             if let Some(was) = was {
                 let same_row = primary_key(table, before)? == primary_key(table, after)?;
                 if now.as_ref() != Some(&was) || !same_row {
-                    out.push(delete(table, before, was)?);
+                    out.push((was, Write::Delete(before)));
                 }
             }
             if let Some(now) = now {
-                out.push(replace(table, after, now)?);
+                out.push((now, Write::Replace(after)));
             }
         }
     }
@@ -171,7 +192,9 @@ fn delete(table: &Table, row: &Row, target: String) -> Result<TargetStatement, B
 mod tests {
     use super::*;
     use crate::table::Column;
+    use proptest::prelude::*;
     use shardgate_ring::RangeMap;
+    use std::collections::BTreeMap;
 
     /// `orders(id PK, user_id shard key, note)`; user ids from 100 move to `s2`.
     fn orders() -> (Table, NewOwner) {
@@ -270,6 +293,78 @@ mod tests {
                 "s2: REPLACE INTO `app`.`orders` (`id`, `user_id`, `note`) VALUES (2, 150, X'61')"
             ]
         );
+    }
+
+    /// One change of a random history of `orders` on the source: (id, user_id, note).
+    #[derive(Debug, Clone)]
+    enum Step {
+        Insert(i64, i64, u8),
+        Update(i64, i64, i64, u8),
+        Delete(i64),
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        // Few ids and keys on both sides of 100, so rows collide, move in and out.
+        let (id, user) = (0i64..6, prop_oneof![0i64..4, 98i64..103, 150i64..152]);
+        prop_oneof![
+            (id.clone(), user.clone(), any::<u8>()).prop_map(|(i, u, n)| Step::Insert(i, u, n)),
+            (id.clone(), id.clone(), user, any::<u8>())
+                .prop_map(|(i, j, u, n)| Step::Update(i, j, u, n)),
+            id.prop_map(Step::Delete),
+        ]
+    }
+
+    proptest! {
+        /// Whatever the source's history, the target ends with exactly the source's rows whose
+        /// key moves, and applying every change a second time changes nothing.
+        #[test]
+        fn the_target_follows_the_moving_rows(steps in proptest::collection::vec(step(), 0..40)) {
+            let (table, owner) = orders();
+            let mut source: BTreeMap<i64, (i64, u8)> = BTreeMap::new();
+            let mut changes = Vec::new();
+            for step in steps {
+                let r = |id: i64, (user, note): (i64, u8)| row(id, user, &note.to_string());
+                match step {
+                    Step::Insert(id, user, note) if !source.contains_key(&id) => {
+                        source.insert(id, (user, note));
+                        changes.push(RowChange::Insert(r(id, (user, note))));
+                    }
+                    Step::Update(id, new_id, user, note)
+                        if source.contains_key(&id) && (id == new_id || !source.contains_key(&new_id)) =>
+                    {
+                        let before = source.remove(&id).unwrap();
+                        source.insert(new_id, (user, note));
+                        changes.push(RowChange::Update { before: r(id, before), after: r(new_id, (user, note)) });
+                    }
+                    Step::Delete(id) if source.contains_key(&id) => {
+                        let before = source.remove(&id).unwrap();
+                        changes.push(RowChange::Delete(r(id, before)));
+                    }
+                    _ => {}
+                }
+            }
+            let expected: BTreeMap<i64, Row> = (source.iter())
+                .filter(|(_, (user, _))| *user >= 100)
+                .map(|(id, (user, note))| (*id, row(*id, *user, &note.to_string())))
+                .collect();
+            let mut target: BTreeMap<i64, Row> = BTreeMap::new();
+            for _ in 0..2 {
+                for change in &changes {
+                    for (to, write) in writes(&table, change, &owner).unwrap() {
+                        prop_assert_eq!(to, "s2");
+                        let id = |row: &Row| match row[0] {
+                            BinlogValue::Value(Value::Int(id)) => id,
+                            _ => unreachable!("ids are integers"),
+                        };
+                        match write {
+                            Write::Replace(row) => target.insert(id(row), row.clone()),
+                            Write::Delete(row) => target.remove(&id(row)),
+                        };
+                    }
+                }
+                prop_assert_eq!(&target, &expected);
+            }
+        }
     }
 
     #[test]
