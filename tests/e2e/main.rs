@@ -7,6 +7,7 @@
 mod common;
 
 mod admin;
+mod catch_up;
 mod connections;
 mod deploy_files;
 mod differential;

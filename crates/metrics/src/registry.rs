@@ -71,6 +71,11 @@ pub struct Metrics {
     pub lookup_shards_total: IntCounterVec,
     /// Online resharding: phase, rows copied, copy rate, verify mismatches.
     pub migration: crate::migration::MigrationMetrics,
+    /// Resharding catch-up: source transactions not applied to the new owners yet, by `source`.
+    pub catch_up_lag_events: IntGaugeVec,
+    /// Resharding catch-up: while behind, seconds since the source wrote the last applied
+    /// transaction, by `source`.
+    pub catch_up_lag_seconds: IntGaugeVec,
 }
 
 /// The process-wide metrics, created on first use.
@@ -284,6 +289,19 @@ impl Metrics {
             "Data shards the lookup-routed reads touched.",
         );
         let migration = crate::migration::MigrationMetrics::new(&register);
+        let catch_up_gauge = |name: &str, help: &str| {
+            let gauge = IntGaugeVec::new(opts(name, help), &["source"]).expect("valid metric");
+            register(Box::new(gauge.clone()));
+            gauge
+        };
+        let catch_up_lag_events = catch_up_gauge(
+            "catch_up_lag_events",
+            "Resharding catch-up: source transactions not yet applied to the new owners.",
+        );
+        let catch_up_lag_seconds = catch_up_gauge(
+            "catch_up_lag_seconds",
+            "Resharding catch-up: seconds since the source wrote the last applied transaction, while behind.",
+        );
         // Both results exist from the start, so `rate()` and alerts see a 0 before the first reload.
         for result in ["ok", "error"] {
             config_reloads_total.with_label_values(&[result]);
@@ -327,6 +345,8 @@ impl Metrics {
             schema_refreshes_total,
             schema_stale_total,
             migration,
+            catch_up_lag_events,
+            catch_up_lag_seconds,
         }
     }
 

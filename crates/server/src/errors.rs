@@ -290,6 +290,30 @@ pub(crate) fn not_preparable() -> ClientError {
     )
 }
 
+impl From<&crate::catch_up::CatchUpError> for ClientError {
+    fn from(e: &crate::catch_up::CatchUpError) -> Self {
+        use crate::catch_up::CatchUpError as E;
+        match e {
+            // The target's own code, with the statement and target named.
+            E::TargetRefused { error, .. } => {
+                ClientError::new(error.code, &error.state, e.to_string())
+            }
+            // ER_MASTER_FATAL_ERROR_READING_BINLOG, as a replica reports a dump it cannot read.
+            E::DumpRefused { .. } | E::Binlog { .. } => {
+                ClientError::new(1236, b"HY000", e.to_string())
+            }
+            E::Requirement { .. } => {
+                ClientError::new(NOT_SUPPORTED.0, NOT_SUPPORTED.1, e.to_string())
+            }
+            // ER_CONNECT_TO_FOREIGN_DATA_SOURCE: a server could not be reached or went silent.
+            E::Connection(_) | E::Silent(..) => ClientError::new(1429, b"HY000", e.to_string()),
+            E::Table { .. } | E::UnknownTarget(_) | E::NotRunning(_) => {
+                ClientError::new(1105, b"HY000", e.to_string())
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,5 +355,34 @@ mod tests {
         assert_eq!(quoted(&"é".repeat(40)), "é".repeat(40));
         assert_eq!(quoted(&"é".repeat(41)), format!("{}...", "é".repeat(38)));
         assert_eq!(syntax_error_near(b"x", 1, syntax).code, 1064);
+    }
+
+    #[test]
+    fn catch_up_errors_keep_the_servers_codes_or_say_what_failed() {
+        use crate::catch_up::CatchUpError;
+        let server = |code| ServerErr {
+            code,
+            state: *b"23000",
+            message: "refused".into(),
+            raw_message: None,
+        };
+        let target = CatchUpError::TargetRefused {
+            target: "s2".into(),
+            statement: "REPLACE INTO t VALUES (1)".into(),
+            error: server(1062),
+        };
+        let mapped = ClientError::from(&target);
+        assert_eq!((mapped.code, &mapped.state), (1062, b"23000"));
+        assert!(mapped.message.contains("target s2 refused `REPLACE INTO t"));
+        let dump = CatchUpError::DumpRefused {
+            source_shard: "s0".into(),
+            error: server(1236),
+        };
+        assert_eq!(ClientError::from(&dump).code, 1236);
+        let requirement = CatchUpError::Requirement {
+            source_shard: "s0".into(),
+            what: "binlog_row_image is MINIMAL".into(),
+        };
+        assert_eq!(ClientError::from(&requirement).code, 1235);
     }
 }

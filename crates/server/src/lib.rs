@@ -1,6 +1,7 @@
 //! The proxy process: listener, client sessions, and the executor that runs plans on backends.
 
 mod admin;
+mod catch_up;
 mod connections;
 mod cut_off;
 mod diagnostics;
@@ -71,6 +72,9 @@ use arc_swap::ArcSwap;
 use shardgate_config::Topology;
 use tokio::net::TcpListener;
 
+pub use catch_up::{
+    CatchUp, CatchUpError, CatchUpSpec, FollowedTable, Progress as CatchUpProgress,
+};
 pub use lookup_maintenance::{backfill_lookups, init_lookups, verify_lookups, LookupReport};
 pub use lookup_table::LookupError;
 pub use migration_record::{FLOWS_TABLE, MIGRATIONS_TABLE};
