@@ -83,6 +83,10 @@ const SCHEMA_CORPUS: &str = include_str!("differential/schema.sql");
 const AGGREGATES_CORPUS: &str = include_str!("differential/aggregates.sql");
 /// Set operations whose branches run on different shards, combined in the proxy (issue #13).
 const SET_OPERATIONS_CORPUS: &str = include_str!("differential/set_operations.sql");
+/// SELECTs answered from copies of their sharded tables on one compute connection (issue #13):
+/// derived tables and CTEs over scatters, joins across shards, uncorrelated subqueries, window
+/// functions, WITH ROLLUP, JSON aggregates.
+const MATERIALIZE_CORPUS: &str = include_str!("differential/materialize.sql");
 /// The extra columns, added with the same statements through the proxy and on the plain server.
 const EXTRA_COLUMNS: &[&str] = &[
     "ALTER TABLE users ADD COLUMN score INT NULL, ADD COLUMN balance DECIMAL(20,6) NULL, \
@@ -1722,6 +1726,7 @@ async fn sharded_answers_equal_one_mariadb() {
         .chain(parse_corpus("schema.sql", SCHEMA_CORPUS))
         .chain(parse_corpus("aggregates.sql", AGGREGATES_CORPUS))
         .chain(parse_corpus("set_operations.sql", SET_OPERATIONS_CORPUS))
+        .chain(parse_corpus("materialize.sql", MATERIALIZE_CORPUS))
         .filter(keep)
         .collect();
     let generated: Vec<Case> = generated_cases(SEED, &data.user_ids)

@@ -15,6 +15,7 @@ mod hardening;
 mod lookup_faults;
 mod lookup_writes;
 mod lookups;
+mod materialize;
 mod mariadb_suite;
 mod pinning;
 mod prepared;

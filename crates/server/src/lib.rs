@@ -26,6 +26,7 @@ mod lookup_maintenance;
 mod lookup_table;
 mod lookup_update;
 mod lookups;
+mod materialize;
 mod multi;
 mod own_tables;
 mod pins;
