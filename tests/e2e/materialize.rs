@@ -63,7 +63,14 @@ fn setup() -> Vec<String> {
         "1.7976931348623157e308",
         "NULL",
     ];
-    let floats = ["3.14159", "16777217", "1.17549435e-38 / 3", "1.1", "NULL", "-2.5e-7"];
+    let floats = [
+        "3.14159",
+        "16777217",
+        "1.17549435e-38 / 3",
+        "1.1",
+        "NULL",
+        "-2.5e-7",
+    ];
     for id in 1..=24i64 {
         let i = id as usize;
         sql.push(format!(
@@ -221,7 +228,11 @@ async fn compare(proxy: &mut Conn, plain: &mut Conn, sql: &str, ordered: bool) -
 /// once every statement has ended and its copies were dropped.
 async fn temporary_files(env: &TestEnv) -> Vec<String> {
     let mut direct = env.connect_primary(0).await;
-    let dir: String = direct.query_first("SELECT @@tmpdir").await.unwrap().unwrap();
+    let dir: String = direct
+        .query_first("SELECT @@tmpdir")
+        .await
+        .unwrap()
+        .unwrap();
     drop(direct);
     std::fs::read_dir(&dir)
         .unwrap()
@@ -248,10 +259,11 @@ async fn settled_temporary_files(env: &TestEnv) -> Vec<String> {
 async fn statements_over_copies_answer_as_one_mariadb() {
     // Transactions may write on several shards (the default, "single", writes on one).
     let config = |sandbox: &Sandbox, listen: &str| {
-        sandbox
-            .config_toml(listen)
-            .replacen("[server]\n", "[server]\ntransaction_mode = \"multi\"\n", 1)
-            + CONFIG
+        sandbox.config_toml(listen).replacen(
+            "[server]\n",
+            "[server]\ntransaction_mode = \"multi\"\n",
+            1,
+        ) + CONFIG
     };
     let (env, mut plain_sandbox) = tokio::join!(TestEnv::start_rendered(3, 0, config), async {
         Sandbox::start(SandboxSpec::new(1, 0))
@@ -287,9 +299,11 @@ async fn statements_over_copies_answer_as_one_mariadb() {
     let count = "SELECT COUNT(*), SUM(o.amount) FROM users u JOIN orders o ON o.amount = u.id";
     for conn in [&mut proxy, &mut plain] {
         conn.query_drop("BEGIN").await.unwrap();
-        conn.query_drop("INSERT INTO users (id, name) VALUES (101, 'n'), (102, 'n'), (103, 'n'), (104, 'n')")
-            .await
-            .unwrap();
+        conn.query_drop(
+            "INSERT INTO users (id, name) VALUES (101, 'n'), (102, 'n'), (103, 'n'), (104, 'n')",
+        )
+        .await
+        .unwrap();
         conn.query_drop("INSERT INTO orders (id, user_id, amount) VALUES (9001, 101, 101), (9002, 102, 102), (9003, 103, 4)")
             .await
             .unwrap();
@@ -340,7 +354,9 @@ async fn statements_over_copies_answer_as_one_mariadb() {
     let sql = "SELECT k.id, k.d, k.f, k.amount, k.dt, k.ts, k.t, k.b, k.j FROM kinds k JOIN users x ON x.id = k.id + 0 ORDER BY k.id";
     let on_proxy: Vec<mysql_async::Row> = proxy.exec(sql, ()).await.unwrap();
     let on_plain: Vec<mysql_async::Row> = plain.exec(sql, ()).await.unwrap();
-    let values = |rows: Vec<mysql_async::Row>| -> Vec<Vec<Value>> { rows.into_iter().map(|r| r.unwrap()).collect() };
+    let values = |rows: Vec<mysql_async::Row>| -> Vec<Vec<Value>> {
+        rows.into_iter().map(|r| r.unwrap()).collect()
+    };
     assert_eq!(values(on_proxy), values(on_plain));
 
     // Locking reads keep their refusal.
@@ -360,7 +376,9 @@ async fn statements_over_copies_answer_as_one_mariadb() {
         let mut ids = (200..400i64).filter(|id| env.shard_of("kinds", i128::from(*id)) != 0);
         let a = ids.next().unwrap();
         let b = ids
-            .find(|id| env.shard_of("kinds", i128::from(*id)) != env.shard_of("kinds", i128::from(a)))
+            .find(|id| {
+                env.shard_of("kinds", i128::from(*id)) != env.shard_of("kinds", i128::from(a))
+            })
             .unwrap();
         (a, b)
     };
@@ -427,7 +445,10 @@ async fn copies_stop_at_merge_max_rows() {
     })
     .await;
     let mut proxy = env.connect().await;
-    for sql in setup().into_iter().filter(|s| !s.contains("flags") && !s.contains("kinds")) {
+    for sql in setup()
+        .into_iter()
+        .filter(|s| !s.contains("flags") && !s.contains("kinds"))
+    {
         proxy.query_drop(&sql).await.unwrap();
     }
     // users (40 rows) alone passes the bound; a filter pushed with its copy keeps it under.

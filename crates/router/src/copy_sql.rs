@@ -65,7 +65,10 @@ impl Transport {
             if text.chars().all(allowed) {
                 Ok(())
             } else {
-                Err(format!("an unexpected value text `{}`", text.escape_debug()))
+                Err(format!(
+                    "an unexpected value text `{}`",
+                    text.escape_debug()
+                ))
             }
         };
         match self {
@@ -88,7 +91,12 @@ impl Transport {
             Transport::Epoch => {
                 plain(&|c| c.is_ascii_digit() || c == '.')?;
                 // 0 is the zero TIMESTAMP, which FROM_UNIXTIME does not give.
-                if text.trim_start_matches('0').trim_start_matches('.').trim_matches('0').is_empty() {
+                if text
+                    .trim_start_matches('0')
+                    .trim_start_matches('.')
+                    .trim_matches('0')
+                    .is_empty()
+                {
                     out.push('0');
                 } else {
                     let _ = write!(out, "FROM_UNIXTIME({text})");
@@ -150,7 +158,8 @@ mod tests {
 
     fn written(t: Transport, v: Option<&str>) -> Result<String, String> {
         let mut out = String::new();
-        t.write_literal(v.map(str::as_bytes), &mut out).map(|()| out)
+        t.write_literal(v.map(str::as_bytes), &mut out)
+            .map(|()| out)
     }
 
     #[test]
@@ -171,7 +180,10 @@ mod tests {
     fn values_are_written_as_literals_of_their_transport() {
         assert_eq!(written(Transport::Hex, Some("00FF")).unwrap(), "X'00FF'");
         assert_eq!(written(Transport::Hex, Some("")).unwrap(), "X''");
-        assert_eq!(written(Transport::Text, Some("-1.5e-7")).unwrap(), "'-1.5e-7'");
+        assert_eq!(
+            written(Transport::Text, Some("-1.5e-7")).unwrap(),
+            "'-1.5e-7'"
+        );
         assert_eq!(
             written(Transport::Text, Some("2024-01-02 03:04:05.123456")).unwrap(),
             "'2024-01-02 03:04:05.123456'"
@@ -200,10 +212,15 @@ mod tests {
             temporary_definition(shown, "`app`.`t``x`", true).unwrap(),
             "CREATE TEMPORARY TABLE `app`.`t``x` (\n  `id` int(11) NOT NULL,\n  PRIMARY KEY (`id`)\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 ENGINE=Aria TRANSACTIONAL=0"
         );
-        assert!(temporary_definition("CREATE TABLE \"t\" (a int)", "`t`", false)
-            .unwrap()
-            .ends_with("`t` (a int)"));
-        assert_eq!(temporary_definition("CREATE VIEW v AS SELECT 1", "`v`", true), None);
+        assert!(
+            temporary_definition("CREATE TABLE \"t\" (a int)", "`t`", false)
+                .unwrap()
+                .ends_with("`t` (a int)")
+        );
+        assert_eq!(
+            temporary_definition("CREATE VIEW v AS SELECT 1", "`v`", true),
+            None
+        );
     }
 
     #[test]

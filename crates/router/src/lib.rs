@@ -46,8 +46,8 @@ pub use administrative::{Kill, KillTarget};
 pub use auto_increment::GeneratedIds;
 pub use column_list::{columns_query, with_column_list};
 pub use connection_id::{reads_connection_id, set_connection_id};
-pub use copy_sql::{string_literal, temporary_definition, Transport};
 pub use connection_state::{ConnectionState, HandlerAction, NamedLockCalls};
+pub use copy_sql::{string_literal, temporary_definition, Transport};
 pub use error::RouteError;
 pub use insert_select::InsertFromSelect;
 pub use last_insert_id::{

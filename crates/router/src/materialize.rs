@@ -114,8 +114,7 @@ pub(crate) fn fallback(
         }
     }
     // Pushed conditions come from a tree whose strings are as written, so they render as sent.
-    if let Some([Statement::Query(verbatim)]) = crate::lex::parse_verbatim(sql, syntax).as_deref()
-    {
+    if let Some([Statement::Query(verbatim)]) = crate::lex::parse_verbatim(sql, syntax).as_deref() {
         push_filters(verbatim, syntax, topology, &occurrences, &mut copies);
     }
     let plan = MaterializePlan {
@@ -215,9 +214,7 @@ fn push_filters(
             let columns = schema.agreed(&rule.name);
             let parts: Vec<&Expr> = chain(selection, &BinaryOperator::And)
                 .into_iter()
-                .filter(|part| {
-                    pushable(part, &|e| own_column(e, &table, only_table, columns))
-                })
+                .filter(|part| pushable(part, &|e| own_column(e, &table, only_table, columns)))
                 .collect();
             if parts.is_empty() {
                 continue;
@@ -444,9 +441,7 @@ fn pushable(expr: &Expr, column: &dyn Fn(&Expr) -> bool) -> bool {
                 }
                 stack.push(expr);
             }
-            Expr::Nested(inner) | Expr::IsNull(inner) | Expr::IsNotNull(inner) => {
-                stack.push(inner)
-            }
+            Expr::Nested(inner) | Expr::IsNull(inner) | Expr::IsNotNull(inner) => stack.push(inner),
             Expr::InList { expr, list, .. } => {
                 stack.push(expr);
                 stack.extend(list.iter());
@@ -544,7 +539,8 @@ mod tests {
 
     #[test]
     fn a_join_across_shards_copies_both_tables() {
-        let m = materialized("SELECT u.name, o.amount FROM users u JOIN orders o ON o.amount = u.id");
+        let m =
+            materialized("SELECT u.name, o.amount FROM users u JOIN orders o ON o.amount = u.id");
         let tables: Vec<&str> = m.copies.iter().map(|c| c.table.as_str()).collect();
         assert_eq!(tables, ["users", "orders"]);
         assert!(m.copies.iter().all(|c| c.filter.is_none()));
@@ -568,9 +564,8 @@ mod tests {
         );
         assert_eq!(m.copies[0].filter.as_deref(), Some("(id > 3)"));
         assert_eq!(m.copies[1].filter, None);
-        let m = materialized(
-            "SELECT * FROM users a JOIN users b ON a.name = b.name WHERE a.id = 1",
-        );
+        let m =
+            materialized("SELECT * FROM users a JOIN users b ON a.name = b.name WHERE a.id = 1");
         assert_eq!(m.copies.len(), 1);
         assert_eq!(m.copies[0].filter, None);
     }
@@ -613,6 +608,9 @@ mod tests {
         );
         assert!(printed.contains("`orders` ← scatter to ["), "{printed}");
         assert!(printed.contains("WHERE (amount > 5)"), "{printed}");
-        assert!(printed.ends_with("(compute): the statement over the copies"), "{printed}");
+        assert!(
+            printed.ends_with("(compute): the statement over the copies"),
+            "{printed}"
+        );
     }
 }

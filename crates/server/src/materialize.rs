@@ -67,7 +67,10 @@ impl Compute {
         if self.temporary.is_empty() {
             return;
         }
-        let sql = format!("DROP TEMPORARY TABLE IF EXISTS {}", self.temporary.join(", "));
+        let sql = format!(
+            "DROP TEMPORARY TABLE IF EXISTS {}",
+            self.temporary.join(", ")
+        );
         if self.run(&sql).await.is_err() {
             self.conn().broken = true;
         }
@@ -111,7 +114,11 @@ impl Copied {
             return Err(materialize_bound("merge_max_rows", self.max_rows, "rows"));
         }
         if self.bytes > self.max_bytes {
-            return Err(materialize_bound("merge_max_bytes", self.max_bytes, "bytes"));
+            return Err(materialize_bound(
+                "merge_max_bytes",
+                self.max_bytes,
+                "bytes",
+            ));
         }
         Ok(())
     }
@@ -191,7 +198,8 @@ impl Session {
                 Some(execution) => Work::Execute(execution),
                 None => Work::Command(Command::COM_QUERY, text),
             };
-            work.run(compute.conn(), local_files, &mut self.client).await
+            work.run(compute.conn(), local_files, &mut self.client)
+                .await
         };
         if let Ok(finish) = &result {
             self.keep_diagnostics(compute.conn(), finish).await;
@@ -309,7 +317,9 @@ impl Session {
         if let Some(stage) = staged {
             let sql = format!("{insert_head}SELECT * FROM {stage}");
             compute.run(&sql).await.map_err(duplicate)?;
-            compute.run(&format!("DROP TEMPORARY TABLE {stage}")).await?;
+            compute
+                .run(&format!("DROP TEMPORARY TABLE {stage}"))
+                .await?;
             compute.temporary.retain(|t| *t != stage);
         }
         let reads: Vec<String> = columns
@@ -338,10 +348,7 @@ impl Session {
         compute: &mut Compute,
         copy: &TableCopy,
     ) -> Result<Vec<CopyColumn>, ClientError> {
-        let no_backslash = self
-            .syntax
-            .sql_mode
-            .contains(SqlMode::NO_BACKSLASH_ESCAPES);
+        let no_backslash = self.syntax.sql_mode.contains(SqlMode::NO_BACKSLASH_ESCAPES);
         let schema = match &copy.database {
             Some(db) => string_literal(db, no_backslash),
             None => "DATABASE()".to_owned(),
@@ -362,7 +369,10 @@ impl Session {
             })
             .collect();
         match columns.is_empty() {
-            true => Err(copy_failed(&copy.table, "information_schema lists no columns")),
+            true => Err(copy_failed(
+                &copy.table,
+                "information_schema lists no columns",
+            )),
             false => Ok(columns),
         }
     }
@@ -521,7 +531,11 @@ async fn query_cells(
         Ok(QueryHead::Columns(_)) => {}
         Ok(QueryHead::Done(Finish::Err(e))) => return Err(ClientError::from(e)),
         Ok(QueryHead::Done(_)) => {
-            return Err(ClientError::new(1105, b"HY000", format!("`{sql}` gave no rows")))
+            return Err(ClientError::new(
+                1105,
+                b"HY000",
+                format!("`{sql}` gave no rows"),
+            ))
         }
         Err(e) => return Err(ClientError::from(&e)),
     }

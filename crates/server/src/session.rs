@@ -766,7 +766,10 @@ impl Session {
         let rewrites = plan.rewritten.is_some()
             || matches!(
                 plan.route,
-                Route::Split(_) | Route::Scatter(_) | Route::SetOperation(_) | Route::Materialize(_)
+                Route::Split(_)
+                    | Route::Scatter(_)
+                    | Route::SetOperation(_)
+                    | Route::Materialize(_)
             );
         if rewrites && std::str::from_utf8(arg).is_err() {
             return self.send_error(crate::errors::not_utf8_rewrite()).await;

@@ -145,7 +145,7 @@ SELECT qty, YEAR(created_at), COUNT(*) FROM orders GROUP BY qty, YEAR(created_at
 SELECT flag, score > 0, COUNT(*) FROM users GROUP BY flag, score > 0 WITH ROLLUP
 SELECT user_id % 5, COUNT(*), MAX(amount) FROM orders GROUP BY user_id % 5 WITH ROLLUP
 SELECT qty, COUNT(*) FROM orders WHERE qty > 5 GROUP BY qty WITH ROLLUP HAVING COUNT(*) > 10
-@ci=0 SELECT tag, COUNT(*) FROM users GROUP BY tag WITH ROLLUP
+SELECT COUNT(*), SUM(c) FROM (SELECT tag, COUNT(*) c FROM users GROUP BY tag WITH ROLLUP) t
 SELECT COUNT(*) FROM (SELECT qty, COUNT(*) c FROM orders GROUP BY qty WITH ROLLUP) t
 SELECT flag, AVG(balance) FROM users GROUP BY flag WITH ROLLUP
 
