@@ -135,7 +135,9 @@ async fn pinned_statements_run_whole_on_their_shard() {
     .await;
     assert_eq!(answered, [[Some(x.to_string())]]);
     for sql in [
-        format!("SELECT * FROM users WHERE id = {x} AND name IN (SELECT name FROM users) FOR UPDATE"),
+        format!(
+            "SELECT * FROM users WHERE id = {x} AND name IN (SELECT name FROM users) FOR UPDATE"
+        ),
         format!("INSERT INTO orders (id, user_id) SELECT 9000, {y} FROM users WHERE id = {x}"),
     ] {
         let (code, _, message) = server_error(conn.query_drop(&sql).await);
