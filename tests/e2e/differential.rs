@@ -68,9 +68,13 @@ const GENERATED: usize = 320;
 /// COUNT/SUM/AVG(DISTINCT), GROUP_CONCAT, BIT_*, STDDEV/VARIANCE), of which 1 is refused (a
 /// `COUNT(DISTINCT nick)` over utf8mb4_unicode_ci), and 17 corpus cases of them now answered;
 /// 45 with set operations across shards combined in the proxy (`set_operations.sql`, 52
-/// cases, none refused).
+/// cases, none refused). 23 of 1,500 once SELECTs the planner refused are answered from copies
+/// of their tables (`materialize.sql`, 164 cases): left are writes (shard-key UPDATEs, UPDATE /
+/// DELETE with LIMIT), locking reads, a GROUP BY … DESC the parser does not read, and scatters
+/// refused at run time (16: a utf8mb4_unicode_ci or non-UTF-8 comparison, a session
+/// div_precision_increment or sql_select_limit the merge would not honour).
 /// Lower it as support grows; raise it only deliberately.
-const MAX_NOT_SUPPORTED: usize = 45;
+const MAX_NOT_SUPPORTED: usize = 23;
 const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
 const CORPUS: &str = include_str!("differential/corpus.sql");
 /// Statements pushed down whole (subqueries, CTEs, set operations … pinned to one shard, or
@@ -83,6 +87,10 @@ const SCHEMA_CORPUS: &str = include_str!("differential/schema.sql");
 const AGGREGATES_CORPUS: &str = include_str!("differential/aggregates.sql");
 /// Set operations whose branches run on different shards, combined in the proxy (issue #13).
 const SET_OPERATIONS_CORPUS: &str = include_str!("differential/set_operations.sql");
+/// SELECTs answered from copies of their sharded tables on one compute connection (issue #13):
+/// derived tables and CTEs over scatters, joins across shards, uncorrelated subqueries, window
+/// functions, WITH ROLLUP, JSON aggregates.
+const MATERIALIZE_CORPUS: &str = include_str!("differential/materialize.sql");
 /// The extra columns, added with the same statements through the proxy and on the plain server.
 const EXTRA_COLUMNS: &[&str] = &[
     "ALTER TABLE users ADD COLUMN score INT NULL, ADD COLUMN balance DECIMAL(20,6) NULL, \
@@ -1722,6 +1730,7 @@ async fn sharded_answers_equal_one_mariadb() {
         .chain(parse_corpus("schema.sql", SCHEMA_CORPUS))
         .chain(parse_corpus("aggregates.sql", AGGREGATES_CORPUS))
         .chain(parse_corpus("set_operations.sql", SET_OPERATIONS_CORPUS))
+        .chain(parse_corpus("materialize.sql", MATERIALIZE_CORPUS))
         .filter(keep)
         .collect();
     let generated: Vec<Case> = generated_cases(SEED, &data.user_ids)

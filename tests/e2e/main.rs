@@ -17,6 +17,7 @@ mod lookup_faults;
 mod lookup_writes;
 mod lookups;
 mod mariadb_suite;
+mod materialize;
 mod pinning;
 mod prepared;
 mod prepared_scatter;

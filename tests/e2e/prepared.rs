@@ -89,11 +89,11 @@ async fn executions_route_by_their_parameters() {
     let ids: Vec<i64> = conn.exec(&by_name, ("P 3", "P 150")).await.unwrap();
     assert_eq!(ids, vec![3, 150]);
     // What cannot run even with values is refused at execution, naming the construct.
-    let join = conn
-        .prep("SELECT u.id FROM users u JOIN orders o ON o.id = u.id WHERE u.name = ?")
+    let locking = conn
+        .prep("SELECT u.id FROM users u JOIN orders o ON o.id = u.id WHERE u.name = ? FOR UPDATE")
         .await;
-    if let Ok(join) = join {
-        let (code, _, msg) = server_error(conn.exec_drop(&join, ("P 3",)).await);
+    if let Ok(locking) = locking {
+        let (code, _, msg) = server_error(conn.exec_drop(&locking, ("P 3",)).await);
         assert_eq!(code, 1235, "{msg}");
     }
     let (code, state, _) =

@@ -127,8 +127,17 @@ async fn pinned_statements_run_whole_on_their_shard() {
             && plan.contains("`orders` o in a subquery by o.user_id = u.id"),
         "{plan}"
     );
+    // Answered from copies of `users` (tests/e2e/materialize.rs); locking, it is refused.
+    let answered = rows(
+        &mut conn,
+        &format!("SELECT id FROM users WHERE id = {x} AND id IN (SELECT id FROM users)"),
+    )
+    .await;
+    assert_eq!(answered, [[Some(x.to_string())]]);
     for sql in [
-        format!("SELECT * FROM users WHERE id = {x} AND name IN (SELECT name FROM users)"),
+        format!(
+            "SELECT * FROM users WHERE id = {x} AND name IN (SELECT name FROM users) FOR UPDATE"
+        ),
         format!("INSERT INTO orders (id, user_id) SELECT 9000, {y} FROM users WHERE id = {x}"),
     ] {
         let (code, _, message) = server_error(conn.query_drop(&sql).await);
@@ -146,7 +155,7 @@ async fn pinned_statements_run_whole_on_their_shard() {
     );
     let (_, _, message) = server_error(
         conn.query_drop(format!(
-            "SELECT * FROM users WHERE id = {x} AND name IN (SELECT name FROM users)"
+            "SELECT * FROM users WHERE id = {x} AND name IN (SELECT name FROM users) FOR UPDATE"
         ))
         .await,
     );

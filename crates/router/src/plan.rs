@@ -81,6 +81,10 @@ pub enum Route {
     /// UNION / INTERSECT / EXCEPT whose branches run on different shards: each branch run as
     /// planned, their rows combined in the proxy (see [`crate::SetOperationPlan`]).
     SetOperation(Box<crate::SetOperationPlan>),
+    /// A SELECT no shard answers alone and no merge handles: its sharded tables copied to
+    /// temporary tables on one compute connection, where it runs unchanged (see
+    /// [`crate::MaterializePlan`]).
+    Materialize(Box<crate::MaterializePlan>),
     /// UPDATE / DELETE without a shard key: the same text on these shards, all or nothing,
     /// affected rows summed.
     Broadcast(Vec<ShardId>),
@@ -360,6 +364,7 @@ impl fmt::Display for PlanDisplay<'_> {
                 write!(f, "; merge {:?}", s.merge)?
             }
             Route::SetOperation(s) => write!(f, "set operation {}", s.display(self.topology))?,
+            Route::Materialize(m) => write!(f, "{}", m.display(self.topology))?,
             Route::Broadcast(shards) => {
                 let names: Vec<_> = shards
                     .iter()

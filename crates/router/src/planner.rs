@@ -219,7 +219,7 @@ fn plan_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, Rou
             // MySQL's older spelling of FOR SHARE, which the parser does not know.
             if let Some(head) = strip_lock_in_share_mode(sql) {
                 match plan_text(head, topology, syntax) {
-                    Ok(plan) if matches!(plan.route, Route::Scatter(_)) => {
+                    Ok(plan) if matches!(plan.route, Route::Scatter(_) | Route::Materialize(_)) => {
                         return Err(crate::scatter::locking_read_refused())
                     }
                     Ok(mut plan) if plan.kind == StatementKind::Read => {
@@ -288,6 +288,9 @@ fn plan_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, Rou
             }
             other => other,
         };
+        // Refused SELECTs over sharded tables: answered from copies on one connection.
+        let planned = planned
+            .or_else(|e| crate::materialize::fallback(sql, syntax, &statements[0], topology, e));
         let mut plan = planned?;
         plan.uses_tables = uses_tables;
         if topology.has_lookups {

@@ -299,6 +299,8 @@ mod tests {
                 Route::Scatter(_) => "scatter".into(),
                 Route::Broadcast(_) | Route::Split(_) => "broadcast".into(),
                 Route::Deferred(_) => "deferred".into(),
+                // Not pushed down: answered from copies of its tables (`materialize.rs`).
+                Route::Materialize(_) => "materialize".into(),
                 other => format!("{other:?}"),
             },
             Err(e) => format!("error: {e}"),
@@ -354,9 +356,10 @@ mod tests {
             // The inserted key is not placed like the rows read.
             "INSERT INTO orders (id, user_id) SELECT id, id + 1 FROM users WHERE id = 7",
         ] {
-            assert!(shard(sql).starts_with("error"), "{sql}: {}", shard(sql));
+            let s = shard(sql);
+            assert!(s.starts_with("error") || s == "materialize", "{sql}: {s}");
         }
-        assert!(shard("SELECT * FROM users u JOIN orders o ON o.user_id = u.id WHERE u.id = 7 AND EXISTS (SELECT 1 FROM users v WHERE v.id = 2)").contains("different shards"));
+        assert_eq!(shard("SELECT * FROM users u JOIN orders o ON o.user_id = u.id WHERE u.id = 7 AND EXISTS (SELECT 1 FROM users v WHERE v.id = 2)"), "materialize");
     }
 
     #[test]
@@ -399,7 +402,7 @@ mod tests {
             "SELECT u.id FROM users u WHERE u.name = (SELECT name FROM users WHERE id = 7)",
             "SELECT u.id FROM users u WHERE u.id IN (SELECT o.user_id FROM orders o GROUP BY o.user_id HAVING COUNT(*) > 1) OR u.id = 3",
         ] {
-            assert!(shard(sql).starts_with("error"), "{sql}: {}", shard(sql));
+            assert_eq!(shard(sql), "materialize", "{sql}");
         }
     }
 }

@@ -441,15 +441,14 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_forms_are_refused_by_name() {
-        assert!(
-            shown("WITH t AS (SELECT 1) SELECT id FROM users UNION SELECT 1 FROM t")
-                .contains("WITH clause")
-        );
-        assert!(
-            shown("SELECT id FROM users UNION SELECT id FROM orders ORDER BY id + 1")
-                .contains("ORDER BY `id + 1`")
-        );
+    fn unsupported_forms_are_answered_from_copies_or_refused() {
+        // What the proxy cannot combine runs on copies of the tables (`materialize.rs`).
+        for sql in [
+            "WITH t AS (SELECT 1) SELECT id FROM users UNION SELECT 1 FROM t",
+            "SELECT id FROM users UNION SELECT id FROM orders ORDER BY id + 1",
+        ] {
+            assert!(shown(sql).starts_with("read → materialize"), "{sql}");
+        }
         assert!(
             shown("SELECT id FROM users UNION SELECT id FROM orders FOR UPDATE")
                 .starts_with("error")

@@ -422,6 +422,7 @@ fn route(runtime: &Runtime, plan: &Plan, sql: &str) -> Rows {
             set_operation_parts(topology, set, &mut parts);
             parts
         }
+        Route::Materialize(m) => crate::materialize::parts(topology, m, text),
         // Decided per execution (a prepared statement's parameters) or by the proxy itself.
         _ => vec![(None, text.to_owned())],
     };

@@ -213,6 +213,26 @@ pub(crate) fn not_utf8_rewrite() -> ClientError {
     )
 }
 
+/// ER_OUT_OF_RESOURCES for a statement answered across shards from copies of its tables
+/// (`materialize.rs`) whose copies passed `[server] <setting>`.
+pub(crate) fn materialize_bound(setting: &str, bound: u64, unit: &str) -> ClientError {
+    ClientError::new(
+        1038,
+        b"HY001",
+        format!("Out of memory: the rows copied to answer this statement across shards passed [server] {setting} = {bound} {unit}; narrow the statement with conditions on its tables"),
+    )
+}
+
+/// ER_DUP_ENTRY while copying a sharded table's rows from several shards: two shards hold a
+/// value of one of its unique keys (each enforces its keys only for its own rows).
+pub(crate) fn copy_duplicate(table: &str, message: &str) -> ClientError {
+    ClientError::new(
+        1062,
+        b"23000",
+        format!("rows of sharded table `{table}` from different shards share a value of a unique key, which each shard enforces only for its own rows, so the statement cannot be answered across shards: {message}"),
+    )
+}
+
 /// `information_schema.PROCESSLIST` by a user without `admin = true`: it lists the servers'
 /// threads, every session's backend connections with their statements, which a MariaDB account
 /// without the PROCESS privilege would not see (SHOW PROCESSLIST lists the proxy's sessions).

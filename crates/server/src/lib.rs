@@ -33,6 +33,7 @@ mod migration_live;
 mod migration_metrics;
 mod migration_record;
 mod migrations;
+mod materialize;
 mod multi;
 mod own_tables;
 mod pins;

@@ -122,6 +122,7 @@ impl Session {
                     Route::Shard(_)
                         | Route::Deferred(_)
                         | Route::Scatter(_)
+                        | Route::Materialize(_)
                         | Route::AllShards
                         | Route::Split(_)
                         | Route::Broadcast(_)

@@ -770,7 +770,10 @@ impl Session {
         let rewrites = plan.rewritten.is_some()
             || matches!(
                 plan.route,
-                Route::Split(_) | Route::Scatter(_) | Route::SetOperation(_)
+                Route::Split(_)
+                    | Route::Scatter(_)
+                    | Route::SetOperation(_)
+                    | Route::Materialize(_)
             );
         if rewrites && std::str::from_utf8(arg).is_err() {
             return self.send_error(crate::errors::not_utf8_rewrite()).await;
@@ -935,6 +938,9 @@ impl Session {
             }
             Route::Scatter(plan) => Box::pin(self.scatter(runtime, plan, binary)).await,
             Route::SetOperation(plan) => Box::pin(self.set_operation(runtime, plan, binary)).await,
+            Route::Materialize(m) => {
+                Box::pin(self.materialize(runtime, m, text, plan.kind, binary)).await
+            }
             Route::SetConsistency(level) => {
                 self.consistency_override = *level;
                 self.send_ok(0, 0).await

@@ -1,0 +1,594 @@
+//! Runs a `Route::Materialize` plan (`shardgate_router::MaterializePlan`): on one compute
+//! connection of the default shard — the session's own there when it keeps one (its
+//! transaction's: the copies then read its uncommitted writes), else a pooled one — each
+//! sharded table the statement names becomes a temporary table of the same name and
+//! definition (Aria, not transactional), which shadows the base table; its rows are copied in:
+//! the compute shard's own rows by the server itself (`CREATE TEMPORARY TABLE … AS SELECT`
+//! into a staging table first, as the base table is out of reach once shadowed), every other
+//! shard's read in the text protocol and written back as exact literals
+//! (`shardgate_router::Transport`) in `INSERT`s of at most `BATCH_BYTES`. Then the client's
+//! statement runs there unchanged (a prepared statement's execution: prepared there with its
+//! values written in) and its answer is forwarded as a single shard's is. The
+//! temporary tables are dropped when it ends; a statement cancelled with tables left closes
+//! its compute connection instead of pooling it (which drops them).
+
+use std::sync::Arc;
+
+use shardgate_backend::{PooledConn, QueryHead};
+use shardgate_protocol::response::Finish;
+use shardgate_protocol::stmt::ExecuteRequest;
+use shardgate_protocol::Command;
+use shardgate_ring::ShardId;
+use shardgate_router::{
+    quote_identifier, string_literal, temporary_definition, MaterializePlan, SqlMode,
+    StatementKind, TableCopy, Transport,
+};
+
+use crate::errors::{copy_duplicate, materialize_bound, ClientError};
+use crate::runtime::Runtime;
+use crate::session::{Execution, Session, Step, Work};
+
+/// The largest `INSERT` text a copy sends (well below MariaDB's default `max_allowed_packet`
+/// of 16 MiB); the proxy holds at most one such batch.
+const BATCH_BYTES: usize = 1024 * 1024;
+
+/// The compute connection and the temporary tables made on it. Dropped with tables left (a
+/// statement cancelled: the client went away, or a KILL), the connection is closed, never
+/// pooled, so no other statement sees them.
+struct Compute {
+    conn: Option<PooledConn>,
+    shard: ShardId,
+    pinned: bool,
+    /// Quoted names of the temporary tables on it.
+    temporary: Vec<String>,
+}
+
+impl Compute {
+    fn conn(&mut self) -> &mut PooledConn {
+        self.conn.as_mut().expect("held until the statement ends")
+    }
+
+    /// Runs `sql` (a statement answering OK) and gives its affected rows.
+    async fn run(&mut self, sql: &str) -> Result<u64, ClientError> {
+        let conn = self.conn();
+        match conn.execute(Command::COM_QUERY, sql.as_bytes()).await {
+            Ok(Finish::Ok { affected_rows, .. }) => Ok(affected_rows),
+            Ok(Finish::Err(e)) => Err(ClientError::from(e)),
+            Ok(Finish::LocalInfile) => {
+                conn.broken = true;
+                Err(ClientError::new(1105, b"HY000", "unexpected LOCAL INFILE"))
+            }
+            Err(e) => Err(ClientError::from(&e)),
+        }
+    }
+
+    /// Drops the temporary tables; a connection that cannot is not used again.
+    async fn drop_tables(&mut self) {
+        if self.temporary.is_empty() {
+            return;
+        }
+        let sql = format!(
+            "DROP TEMPORARY TABLE IF EXISTS {}",
+            self.temporary.join(", ")
+        );
+        if self.run(&sql).await.is_err() {
+            self.conn().broken = true;
+        }
+        self.temporary.clear();
+    }
+
+    /// The connection, its tables dropped.
+    fn into_conn(mut self) -> PooledConn {
+        self.conn.take().expect("held until the statement ends")
+    }
+}
+
+impl Drop for Compute {
+    fn drop(&mut self) {
+        if let (Some(conn), false) = (self.conn.as_mut(), self.temporary.is_empty()) {
+            conn.broken = true;
+        }
+    }
+}
+
+/// One column of a copied table: its quoted name and how its values travel.
+struct CopyColumn {
+    quoted: String,
+    transport: Transport,
+}
+
+/// The rows and bytes the statement's copies read so far, against `merge_max_rows` /
+/// `merge_max_bytes`.
+struct Copied {
+    rows: u64,
+    bytes: u64,
+    max_rows: u64,
+    max_bytes: u64,
+}
+
+impl Copied {
+    fn add(&mut self, rows: u64, bytes: u64) -> Result<(), ClientError> {
+        self.rows += rows;
+        self.bytes += bytes;
+        if self.rows > self.max_rows {
+            return Err(materialize_bound("merge_max_rows", self.max_rows, "rows"));
+        }
+        if self.bytes > self.max_bytes {
+            return Err(materialize_bound(
+                "merge_max_bytes",
+                self.max_bytes,
+                "bytes",
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Session {
+    /// Runs `plan` for the statement `text` (see the module's comment).
+    pub(crate) async fn materialize(
+        &mut self,
+        runtime: &Runtime,
+        plan: &MaterializePlan,
+        text: &[u8],
+        kind: StatementKind,
+        binary: bool,
+    ) -> Step {
+        let compute_shard = plan.compute_shard;
+        if self.in_transaction() {
+            let mut shards: Vec<ShardId> = plan
+                .copies
+                .iter()
+                .flat_map(|c| c.shards.iter().copied())
+                .chain([compute_shard])
+                .collect();
+            shards.sort_unstable();
+            shards.dedup();
+            for shard in shards {
+                if let Err(e) = self.join_txn(runtime, shard, false).await {
+                    return self.send_error(e).await;
+                }
+            }
+        }
+        let (conn, pinned) = match self.pins.take(compute_shard) {
+            Some(conn) => (conn, true),
+            None => match self.checkout(runtime, compute_shard).await {
+                Ok(conn) => (conn, false),
+                Err(e) => return self.send_error(ClientError::from(&e)).await,
+            },
+        };
+        let mut compute = Compute {
+            conn: Some(conn),
+            shard: compute_shard,
+            pinned,
+            temporary: Vec::new(),
+        };
+        let prepared = match pinned {
+            true => self.prepare_pinned(&mut compute).await,
+            false => Ok(()),
+        };
+        let copied = match prepared {
+            Ok(()) => self.copy_tables(runtime, plan, &mut compute).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = copied {
+            compute.drop_tables().await;
+            self.give_back_compute(runtime, compute);
+            return self.send_error(e).await;
+        }
+        // A prepared statement's execution (its values written in) answers in binary rows:
+        // prepared and executed, without parameters, on the compute connection.
+        let execution = binary.then(|| Execution {
+            sql: Arc::from(text),
+            request: ExecuteRequest {
+                statement_id: 0,
+                flags: 0,
+                null_bitmap: &[],
+                types: None,
+                values: &[],
+            },
+            types: None,
+            long_data: Vec::new(),
+        });
+        let result = {
+            let local_files = self.local_files();
+            let meter = runtime.instruments.primary(compute_shard);
+            let _timed = meter.time(kind);
+            let work = match &execution {
+                Some(execution) => Work::Execute(execution),
+                None => Work::Command(Command::COM_QUERY, text),
+            };
+            work.run(compute.conn(), local_files, &mut self.client)
+                .await
+        };
+        if let Ok(finish) = &result {
+            self.keep_diagnostics(compute.conn(), finish).await;
+        }
+        let result = match self.reads_back(&result) {
+            true => self.after_statement(compute.conn(), result).await,
+            false => result,
+        };
+        compute.drop_tables().await;
+        let pool = compute.conn().pool().clone();
+        self.give_back_compute(runtime, compute);
+        self.forwarded(result, &pool).await
+    }
+
+    /// A kept connection follows the session's database (a USE since it was pinned) and gets
+    /// the ids the statement may read, as `on_pinned` does.
+    async fn prepare_pinned(&self, compute: &mut Compute) -> Result<(), ClientError> {
+        let conn = compute.conn();
+        if conn.database != self.state.database {
+            crate::state::expect_ok(conn, Command::COM_INIT_DB, self.state.database.as_bytes())
+                .await
+                .map_err(|e| ClientError::from(&e))?;
+            conn.database.clone_from(&self.state.database);
+        }
+        self.before_statement(conn)
+            .await
+            .map_err(|e| ClientError::from(&e))
+    }
+
+    /// The compute connection goes back where it came from.
+    fn give_back_compute(&mut self, runtime: &Runtime, compute: Compute) {
+        let (shard, pinned) = (compute.shard, compute.pinned);
+        let conn = compute.into_conn();
+        if pinned {
+            self.pins.give_back(shard, conn);
+            self.pins.release_unneeded(runtime.topology.default_shard);
+        }
+    }
+
+    /// Makes every copy of the plan on the compute connection.
+    async fn copy_tables(
+        &mut self,
+        runtime: &Runtime,
+        plan: &MaterializePlan,
+        compute: &mut Compute,
+    ) -> Result<(), ClientError> {
+        let settings = &runtime.topology.server;
+        let mut copied = Copied {
+            rows: 0,
+            bytes: 0,
+            max_rows: settings.merge_max_rows,
+            max_bytes: settings.merge_max_bytes,
+        };
+        for (n, copy) in plan.copies.iter().enumerate() {
+            self.copy_table(runtime, copy, n, compute, &mut copied)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// One table's copy: its definition and columns read on the compute connection, its
+    /// temporary table made and filled.
+    async fn copy_table(
+        &mut self,
+        runtime: &Runtime,
+        copy: &TableCopy,
+        n: usize,
+        compute: &mut Compute,
+        copied: &mut Copied,
+    ) -> Result<(), ClientError> {
+        let name = copy.quoted_name();
+        let shown = query_cells(compute.conn(), &format!("SHOW CREATE TABLE {name}"), 2).await?;
+        let definition = shown
+            .first()
+            .and_then(|row| row.get(1).cloned().flatten())
+            .ok_or_else(|| copy_failed(&copy.table, "SHOW CREATE TABLE gave no definition"))?;
+        let columns = self.copy_columns(compute, copy).await?;
+        let list: Vec<&str> = columns.iter().map(|c| c.quoted.as_str()).collect();
+        let list = list.join(", ");
+        let filter = copy
+            .filter
+            .as_ref()
+            .map_or_else(String::new, |f| format!(" WHERE {f}"));
+        let insert_head = format!(
+            "SET STATEMENT sql_mode = 'NO_AUTO_VALUE_ON_ZERO', time_zone = '+00:00' FOR INSERT INTO {name} ({list}) "
+        );
+        let duplicate = |e: ClientError| match e.code {
+            1062 => copy_duplicate(&copy.table, &e.message),
+            _ => e,
+        };
+        // The compute shard's own rows, copied by the server before the base table is shadowed.
+        let staged = copy.shards.contains(&compute.shard).then(|| {
+            let stage = quote_identifier(&format!("shardgate_copy_{n}"));
+            match &copy.database {
+                Some(db) => format!("{}.{stage}", quote_identifier(db)),
+                None => stage,
+            }
+        });
+        if let Some(stage) = &staged {
+            let sql = format!(
+                "CREATE TEMPORARY TABLE {stage} ENGINE=Aria TRANSACTIONAL=0 AS SELECT {list} FROM {name}{filter}"
+            );
+            compute.temporary.push(stage.clone());
+            let rows = compute.run(&sql).await?;
+            copied.add(rows, 0)?;
+        }
+        let aria = temporary_definition(&definition, &name, true)
+            .ok_or_else(|| copy_failed(&copy.table, "its definition is not a CREATE TABLE"))?;
+        compute.temporary.push(name.clone());
+        if compute.run(&aria).await.is_err() {
+            // A definition Aria cannot hold (a key too long for it): the table's own engine.
+            let own = temporary_definition(&definition, &name, false).unwrap_or_default();
+            compute.run(&own).await?;
+        }
+        if let Some(stage) = staged {
+            let sql = format!("{insert_head}SELECT * FROM {stage}");
+            compute.run(&sql).await.map_err(duplicate)?;
+            compute
+                .run(&format!("DROP TEMPORARY TABLE {stage}"))
+                .await?;
+            compute.temporary.retain(|t| *t != stage);
+        }
+        let reads: Vec<String> = columns
+            .iter()
+            .map(|c| c.transport.read_expr(&c.quoted))
+            .collect();
+        let limit = match self.state.select_limit_set() {
+            true => format!("SET STATEMENT sql_select_limit = {} FOR ", u64::MAX),
+            false => String::new(),
+        };
+        let read = format!("{limit}SELECT {} FROM {name}{filter}", reads.join(", "));
+        let compute_shard = compute.shard;
+        for &shard in copy.shards.iter().filter(|s| **s != compute_shard) {
+            let insert = format!("{insert_head}VALUES ");
+            self.copy_from(runtime, shard, &read, &insert, &columns, compute, copied)
+                .await
+                .map_err(duplicate)?;
+        }
+        Ok(())
+    }
+
+    /// The columns a copy reads and writes: every column of the table but generated ones
+    /// (recomputed by the copy), invisible ones included, in table order.
+    async fn copy_columns(
+        &self,
+        compute: &mut Compute,
+        copy: &TableCopy,
+    ) -> Result<Vec<CopyColumn>, ClientError> {
+        let no_backslash = self.syntax.sql_mode.contains(SqlMode::NO_BACKSLASH_ESCAPES);
+        let schema = match &copy.database {
+            Some(db) => string_literal(db, no_backslash),
+            None => "DATABASE()".to_owned(),
+        };
+        let sql = format!(
+            "SELECT COLUMN_NAME, DATA_TYPE, IS_GENERATED FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = {} ORDER BY ORDINAL_POSITION",
+            string_literal(&copy.table, no_backslash)
+        );
+        let rows = query_cells(compute.conn(), &sql, 3).await?;
+        let columns: Vec<CopyColumn> = rows
+            .into_iter()
+            .filter(|row| row[2].as_deref() == Some("NEVER"))
+            .filter_map(|row| {
+                Some(CopyColumn {
+                    quoted: quote_identifier(row[0].as_deref()?),
+                    transport: Transport::of(row[1].as_deref()?),
+                })
+            })
+            .collect();
+        match columns.is_empty() {
+            true => Err(copy_failed(
+                &copy.table,
+                "information_schema lists no columns",
+            )),
+            false => Ok(columns),
+        }
+    }
+
+    /// Reads `read` on `shard` (the session's connection there if it keeps one, else a pooled
+    /// one) and writes its rows into the copy in batches of `insert` statements.
+    #[allow(clippy::too_many_arguments)]
+    async fn copy_from(
+        &mut self,
+        runtime: &Runtime,
+        shard: ShardId,
+        read: &str,
+        insert: &str,
+        columns: &[CopyColumn],
+        compute: &mut Compute,
+        copied: &mut Copied,
+    ) -> Result<(), ClientError> {
+        let shard_name = runtime.topology.shards[shard].name.clone();
+        let named = |e: ClientError| ClientError {
+            message: format!("shard {shard_name}: {}", e.message),
+            ..e
+        };
+        let (mut source, kept) = match self.pins.take(shard) {
+            Some(conn) => (conn, true),
+            None => (
+                self.checkout(runtime, shard)
+                    .await
+                    .map_err(|e| named(ClientError::from(&e)))?,
+                false,
+            ),
+        };
+        if kept {
+            if let Err(e) = self.before_statement(&mut source).await {
+                self.pins.give_back(shard, source);
+                return Err(named(ClientError::from(&e)));
+            }
+        }
+        let outcome = stream_rows(&mut source, read, insert, columns, compute, copied, kept).await;
+        if kept {
+            self.pins.give_back(shard, source);
+        }
+        outcome.map_err(|(e, from_source)| if from_source { named(e) } else { e })
+    }
+}
+
+/// Streams `read`'s rows from `source` into `compute` as `insert` batches. An error says
+/// whether the source (`true`) or the copy failed. Past a failure, a kept source is read to
+/// the end of its answer (it stays usable); a pooled one is closed.
+async fn stream_rows(
+    source: &mut PooledConn,
+    read: &str,
+    insert: &str,
+    columns: &[CopyColumn],
+    compute: &mut Compute,
+    copied: &mut Copied,
+    kept: bool,
+) -> Result<(), (ClientError, bool)> {
+    match source.query_rows(read.as_bytes()).await {
+        Ok(QueryHead::Columns(_)) => {}
+        Ok(QueryHead::Done(Finish::Err(e))) => return Err((ClientError::from(e), true)),
+        Ok(QueryHead::Done(_)) => {
+            return Err((
+                ClientError::new(1105, b"HY000", "answered without a result set"),
+                true,
+            ))
+        }
+        Err(e) => return Err((ClientError::from(&e), true)),
+    }
+    let mut batch = String::new();
+    let mut failed: Option<(ClientError, bool)> = None;
+    loop {
+        let row = match source.next_row().await {
+            Ok(Ok(row)) => row,
+            Ok(Err(Finish::Ok { .. })) => break,
+            Ok(Err(Finish::Err(e))) => {
+                failed.get_or_insert((ClientError::from(e), true));
+                break;
+            }
+            Ok(Err(Finish::LocalInfile)) => {
+                source.broken = true;
+                let e = ClientError::new(1105, b"HY000", "unexpected LOCAL INFILE");
+                failed.get_or_insert((e, true));
+                break;
+            }
+            Err(e) => {
+                failed.get_or_insert((ClientError::from(&e), true));
+                break;
+            }
+        };
+        if failed.is_some() {
+            continue;
+        }
+        let added = copied
+            .add(1, row.len() as u64)
+            .and_then(|()| append_row(&mut batch, insert, &row, columns));
+        let sent = match added {
+            Ok(()) if batch.len() >= BATCH_BYTES => {
+                let sent = compute.run(&batch).await.map(drop);
+                batch.clear();
+                sent
+            }
+            other => other,
+        };
+        if let Err(e) = sent {
+            failed = Some((e, false));
+            if !kept {
+                source.broken = true;
+                break;
+            }
+        }
+    }
+    if let Some(failure) = failed {
+        return Err(failure);
+    }
+    if !batch.is_empty() {
+        compute.run(&batch).await.map_err(|e| (e, false))?;
+    }
+    Ok(())
+}
+
+/// Appends one row's literals to `batch` (started with `insert` when empty).
+fn append_row(
+    batch: &mut String,
+    insert: &str,
+    row: &[u8],
+    columns: &[CopyColumn],
+) -> Result<(), ClientError> {
+    if batch.is_empty() {
+        batch.push_str(insert);
+    } else {
+        batch.push(',');
+    }
+    batch.push('(');
+    for (i, column) in columns.iter().enumerate() {
+        if i > 0 {
+            batch.push(',');
+        }
+        let cell = shardgate_merge::text_cell(row, i)
+            .map_err(|e| ClientError::new(1105, b"HY000", e.to_string()))?;
+        column
+            .transport
+            .write_literal(cell, batch)
+            .map_err(|what| ClientError::new(1105, b"HY000", format!("copying a row: {what}")))?;
+    }
+    batch.push(')');
+    Ok(())
+}
+
+/// The rows of a small query's answer, `width` cells each (lossy text).
+async fn query_cells(
+    conn: &mut PooledConn,
+    sql: &str,
+    width: usize,
+) -> Result<Vec<Vec<Option<String>>>, ClientError> {
+    match conn.query_rows(sql.as_bytes()).await {
+        Ok(QueryHead::Columns(_)) => {}
+        Ok(QueryHead::Done(Finish::Err(e))) => return Err(ClientError::from(e)),
+        Ok(QueryHead::Done(_)) => {
+            return Err(ClientError::new(
+                1105,
+                b"HY000",
+                format!("`{sql}` gave no rows"),
+            ))
+        }
+        Err(e) => return Err(ClientError::from(&e)),
+    }
+    let mut rows = Vec::new();
+    loop {
+        match conn.next_row().await {
+            Ok(Ok(row)) => rows.push(
+                (0..width)
+                    .map(|i| {
+                        shardgate_merge::text_cell(&row, i)
+                            .ok()
+                            .flatten()
+                            .map(|b| String::from_utf8_lossy(b).into_owned())
+                    })
+                    .collect(),
+            ),
+            Ok(Err(Finish::Ok { .. })) => return Ok(rows),
+            Ok(Err(Finish::Err(e))) => return Err(ClientError::from(e)),
+            Ok(Err(Finish::LocalInfile)) => {
+                conn.broken = true;
+                return Err(ClientError::new(1105, b"HY000", "unexpected LOCAL INFILE"));
+            }
+            Err(e) => return Err(ClientError::from(&e)),
+        }
+    }
+}
+
+fn copy_failed(table: &str, why: &str) -> ClientError {
+    ClientError::new(
+        1105,
+        b"HY000",
+        format!("cannot copy sharded table `{table}` to answer the statement across shards: {why}"),
+    )
+}
+
+/// What a plan sends where, for `SHOW SHARDGATE ROUTE FOR`: each copy's read on each of its
+/// shards (its column list is read from the server when it runs), then the statement on the
+/// compute shard.
+pub(crate) fn parts(
+    topology: &shardgate_config::Topology,
+    plan: &MaterializePlan,
+    text: &str,
+) -> Vec<(Option<String>, String)> {
+    let name = |shard: &ShardId| Some(topology.shards[*shard].name.clone());
+    let mut parts = Vec::new();
+    for copy in &plan.copies {
+        let filter = copy
+            .filter
+            .as_ref()
+            .map_or_else(String::new, |f| format!(" WHERE {f}"));
+        let read = format!("SELECT <its columns> FROM {}{filter}", copy.quoted_name());
+        parts.extend(copy.shards.iter().map(|s| (name(s), read.clone())));
+    }
+    parts.push((name(&plan.compute_shard), text.to_owned()));
+    parts
+}

@@ -1,0 +1,185 @@
+-- Materialized corpus of tests/differential.rs (same directives as corpus.sql): SELECTs no
+-- shard answers alone and no proxy merge handles, answered from copies of their sharded tables
+-- on one compute connection (derived tables and CTEs over scatters, joins across shards,
+-- uncorrelated subqueries, window functions, WITH ROLLUP, JSON aggregates). Conditions on one
+-- table's columns are pushed with its copy; the NULL-extended side of outer joins is not.
+
+-- ===== Derived tables over scatters =====
+SELECT COUNT(*), SUM(c), MAX(c) FROM (SELECT user_id, COUNT(*) c FROM orders WHERE status = 'paid' GROUP BY user_id) t
+SELECT COUNT(*), SUM(c), MAX(c) FROM (SELECT user_id, COUNT(*) c FROM orders WHERE status = 'new' GROUP BY user_id) t
+SELECT COUNT(*), SUM(c), MAX(c) FROM (SELECT user_id, COUNT(*) c FROM orders WHERE status = 'shipped' GROUP BY user_id) t
+SELECT COUNT(*), SUM(c), MAX(c) FROM (SELECT user_id, COUNT(*) c FROM orders WHERE status = 'cancelled' GROUP BY user_id) t
+SELECT COUNT(*) FROM (SELECT user_id FROM orders GROUP BY user_id HAVING COUNT(*) > 1) t
+SELECT COUNT(*) FROM (SELECT user_id FROM orders GROUP BY user_id HAVING COUNT(*) > 2) t
+SELECT COUNT(*) FROM (SELECT user_id FROM orders GROUP BY user_id HAVING COUNT(*) > 3) t
+SELECT COUNT(*) FROM (SELECT user_id FROM orders GROUP BY user_id HAVING COUNT(*) > 5) t
+@ordered SELECT t.n, COUNT(*) FROM (SELECT user_id, COUNT(*) n FROM orders GROUP BY user_id) t GROUP BY t.n ORDER BY t.n
+@ordered SELECT t.q, COUNT(*), SUM(t.s) FROM (SELECT qty q, SUM(amount) s FROM orders GROUP BY qty, user_id) t GROUP BY t.q ORDER BY t.q
+SELECT MAX(s), MIN(s) FROM (SELECT user_id, SUM(amount) s FROM orders GROUP BY user_id) t
+SELECT AVG(t.score) FROM (SELECT score FROM users WHERE score > 100) t
+@ordered SELECT t.flag, t.c FROM (SELECT flag, COUNT(*) c FROM users GROUP BY flag) t ORDER BY t.c DESC, t.flag
+@ordered SELECT x.id FROM (SELECT id FROM users ORDER BY id DESC LIMIT 5) x ORDER BY x.id
+@ordered SELECT x.id, x.amount FROM (SELECT id, amount FROM orders WHERE amount IS NOT NULL ORDER BY amount DESC, id LIMIT 7) x ORDER BY x.id
+SELECT COUNT(DISTINCT t.user_id) FROM (SELECT user_id FROM orders WHERE qty > 5) t
+@ordered SELECT t.y, COUNT(*) FROM (SELECT YEAR(created_at) y FROM orders) t GROUP BY t.y ORDER BY t.y
+SELECT SUM(t.b) FROM (SELECT balance b FROM users WHERE balance > 0) t
+@ordered SELECT d.k, d.c FROM (SELECT score % 10 k, COUNT(*) c FROM users WHERE score IS NOT NULL GROUP BY score % 10) d ORDER BY d.k
+SELECT COUNT(*) FROM (SELECT DISTINCT tag FROM users) t
+SELECT COUNT(*) FROM (SELECT DISTINCT tag_bin FROM users) t
+@ordered SELECT u.id, t.c FROM users u JOIN (SELECT user_id, COUNT(*) c FROM orders GROUP BY user_id) t ON t.user_id = u.id WHERE u.id < 30 ORDER BY u.id
+@ordered SELECT t.m FROM (SELECT MAX(amount) m FROM orders GROUP BY user_id) t GROUP BY t.m HAVING COUNT(*) > 2 ORDER BY t.m
+
+-- ===== Common table expressions over scatters =====
+WITH t AS (SELECT user_id, COUNT(*) c FROM orders WHERE status = 'paid' GROUP BY user_id) SELECT COUNT(*), SUM(c) FROM t
+WITH t AS (SELECT user_id, COUNT(*) c FROM orders WHERE status = 'New' GROUP BY user_id) SELECT COUNT(*), SUM(c) FROM t
+WITH t AS (SELECT user_id, COUNT(*) c FROM orders WHERE status = 'refunded' GROUP BY user_id) SELECT COUNT(*), SUM(c) FROM t
+WITH t AS (SELECT name, COUNT(*) n FROM users GROUP BY name) SELECT COUNT(*), MAX(n) FROM t
+@ordered WITH t AS (SELECT flag, COUNT(*) n FROM users GROUP BY flag) SELECT * FROM t ORDER BY n DESC, flag
+@ordered WITH big AS (SELECT user_id, SUM(amount) s FROM orders GROUP BY user_id HAVING SUM(amount) > 30000) SELECT u.id, big.s FROM big JOIN users u ON u.id = big.user_id ORDER BY big.s, u.id
+WITH a AS (SELECT id FROM users WHERE score > 500), b AS (SELECT user_id FROM orders WHERE qty = 3) SELECT COUNT(*) FROM a JOIN b ON b.user_id = a.id
+WITH a AS (SELECT id FROM users WHERE score < -500) SELECT COUNT(*) FROM orders WHERE user_id IN (SELECT id FROM a)
+@ordered WITH s AS (SELECT status, SUM(qty) q FROM orders GROUP BY status) SELECT LOWER(status), SUM(q) FROM s GROUP BY LOWER(status) ORDER BY 1
+WITH t AS (SELECT DISTINCT user_id FROM orders) SELECT COUNT(*) FROM t
+@ordered WITH t AS (SELECT id, score FROM users WHERE score IS NOT NULL) SELECT id FROM t WHERE score = (SELECT MAX(score) FROM t) ORDER BY id
+WITH t AS (SELECT user_id, amount FROM orders) SELECT COUNT(*) FROM t a JOIN t b ON a.user_id = b.user_id AND a.amount < b.amount
+@ordered WITH RECURSIVE r AS (SELECT 1 n UNION ALL SELECT n + 1 FROM r WHERE n < 8) SELECT r.n, COUNT(o.id) FROM r LEFT JOIN orders o ON o.qty = r.n GROUP BY r.n ORDER BY r.n
+@ordered WITH RECURSIVE r AS (SELECT 1 n UNION ALL SELECT n + 1 FROM r WHERE n < 5) SELECT r.n, u.name FROM r JOIN users u ON u.id = r.n * 3 ORDER BY r.n
+WITH t AS (SELECT * FROM users WHERE flag = 1) SELECT COUNT(*), SUM(score) FROM t
+@ordered WITH t AS (SELECT user_id, MAX(created_at) last FROM orders GROUP BY user_id) SELECT COUNT(*) FROM t WHERE last > '2023-01-01'
+
+-- ===== Joins across shards (any columns, inner and outer) =====
+SELECT COUNT(*), SUM(o.amount) FROM users u JOIN orders o ON u.score = o.qty
+SELECT COUNT(*), SUM(o.amount) FROM users u JOIN orders o ON u.flag = o.qty
+SELECT COUNT(*), SUM(o.amount) FROM users u JOIN orders o ON u.id = o.qty
+SELECT COUNT(*), SUM(o.amount) FROM users u JOIN orders o ON u.score = o.amount
+SELECT COUNT(*) FROM users u LEFT JOIN orders o ON o.qty = u.score
+SELECT COUNT(*) FROM users u LEFT JOIN orders o ON o.qty = u.score WHERE o.id IS NULL
+SELECT COUNT(*) FROM orders o RIGHT JOIN users u ON o.qty = u.flag
+SELECT COUNT(*) FROM orders o LEFT JOIN users u ON u.id = o.user_id + 1 WHERE u.id IS NULL
+@ordered SELECT u.id, o.id FROM users u JOIN orders o ON o.user_id = u.id + 1 WHERE u.id BETWEEN 1 AND 20 ORDER BY u.id, o.id
+@ordered SELECT u.id, o.id FROM users u LEFT JOIN orders o ON o.user_id = u.id - 1 AND o.qty > 5 WHERE u.id < 15 ORDER BY u.id, o.id
+SELECT COUNT(*) FROM users a JOIN users b ON a.name = b.name
+SELECT COUNT(*) FROM users a JOIN users b ON a.tag = b.tag
+SELECT COUNT(*) FROM users a JOIN users b ON a.tag_bin = b.tag_bin
+SELECT COUNT(*) FROM users a JOIN users b ON a.nick = b.nick
+SELECT COUNT(*) FROM users a JOIN users b ON a.tag = b.tag_bin
+SELECT COUNT(*) FROM users a JOIN users b ON a.email = b.email AND a.id <> b.id
+SELECT COUNT(*) FROM users a JOIN users b ON a.score = b.score AND a.id < b.id
+SELECT COUNT(*) FROM users a JOIN users b ON a.ratio = b.ratio AND a.id < b.id
+SELECT COUNT(*) FROM users a JOIN users b ON a.balance = b.balance AND a.id < b.id
+SELECT COUNT(*) FROM orders a JOIN orders b ON a.created_at = b.created_at AND a.id < b.id
+@ordered SELECT o.status, COUNT(*) FROM orders o JOIN users u ON u.tag = o.status GROUP BY o.status ORDER BY COUNT(*), LOWER(o.status), o.status
+@ordered SELECT u.id, f.label FROM users u JOIN flags f ON f.label = u.tag ORDER BY u.id, f.flag
+SELECT COUNT(*) FROM users u JOIN orders o ON o.user_id = u.id JOIN users v ON v.score = o.qty
+SELECT COUNT(*) FROM users u JOIN orders o ON o.user_id = u.id LEFT JOIN users v ON v.id = o.qty
+SELECT COUNT(*) FROM users u CROSS JOIN flags f JOIN orders o ON o.qty = f.flag AND o.user_id = u.id
+SELECT COUNT(*), SUM(p.user_id) FROM profiles p JOIN orders o ON o.qty = p.user_id % 10
+@ordered SELECT u.id, o.id FROM users u JOIN orders o ON o.amount = u.score WHERE u.id < 500 ORDER BY u.id, o.id
+@ordered SELECT u.id, o.id FROM users u JOIN orders o ON o.amount = u.id WHERE u.id IN (3, 4, 5) AND o.amount > 3 ORDER BY u.id, o.id
+@ordered SELECT u.id, o.id FROM users u LEFT JOIN orders o ON o.amount = u.id WHERE o.amount IS NULL AND u.id < 40 ORDER BY u.id
+@ordered SELECT u.id, o.id FROM users u LEFT JOIN orders o ON o.qty = u.flag WHERE o.qty IS NULL AND u.id < 200 ORDER BY u.id
+@ordered SELECT u.id FROM users u LEFT JOIN orders o ON o.qty = u.score WHERE o.status = 'paid' AND u.id < 100 GROUP BY u.id ORDER BY u.id
+SELECT COUNT(*) FROM orders o JOIN users u ON u.id = o.qty WHERE u.name LIKE 'A%' AND o.status <> 'new'
+SELECT COUNT(*) FROM orders o JOIN users u ON u.score = o.qty WHERE u.tag = 'alpha' AND o.status = 'Paid '
+SELECT COUNT(*) FROM users u JOIN orders o ON o.qty = u.flag WHERE NOT (u.score > 0) AND o.amount IS NOT NULL
+SELECT COUNT(*) FROM users u JOIN orders o ON o.qty = u.flag WHERE u.score > 0 OR o.amount < 0
+SELECT COUNT(*) FROM users u JOIN orders o ON o.qty = u.flag WHERE u.ratio * 2 > 10 AND o.amount - 5 < 100
+
+-- ===== Uncorrelated subqueries over sharded tables =====
+SELECT COUNT(*) FROM users WHERE id IN (SELECT user_id + 1 FROM orders)
+SELECT COUNT(*) FROM users WHERE id IN (SELECT qty FROM orders)
+SELECT COUNT(*) FROM users WHERE score IN (SELECT qty FROM orders WHERE status = 'paid')
+SELECT COUNT(*) FROM users WHERE score NOT IN (SELECT qty FROM orders)
+SELECT COUNT(*) FROM users WHERE score NOT IN (SELECT qty FROM orders WHERE qty IS NOT NULL)
+SELECT COUNT(*) FROM users WHERE id NOT IN (SELECT user_id FROM orders)
+SELECT COUNT(*) FROM orders WHERE user_id NOT IN (SELECT id FROM users)
+SELECT COUNT(*) FROM orders WHERE qty NOT IN (SELECT score FROM users WHERE score BETWEEN 0 AND 5)
+SELECT COUNT(*) FROM orders WHERE qty NOT IN (SELECT flag FROM users)
+SELECT COUNT(*) FROM users WHERE EXISTS (SELECT 1 FROM orders WHERE amount > 5000)
+SELECT COUNT(*) FROM users WHERE NOT EXISTS (SELECT 1 FROM orders WHERE amount > 1000000)
+SELECT COUNT(*) FROM users WHERE EXISTS (SELECT 1 FROM orders WHERE status = 'nope')
+@ordered SELECT id, (SELECT MAX(amount) FROM orders) m FROM users WHERE id < 6 ORDER BY id
+@ordered SELECT id, (SELECT COUNT(*) FROM orders WHERE qty = 3) FROM users WHERE id < 4 ORDER BY id
+SELECT COUNT(*) FROM users WHERE score > (SELECT AVG(qty) FROM orders)
+SELECT COUNT(*) FROM users WHERE balance > (SELECT AVG(amount) FROM orders)
+SELECT COUNT(*) FROM orders WHERE amount > (SELECT AVG(balance) FROM users WHERE balance < 1000000)
+SELECT (SELECT COUNT(*) FROM users) - (SELECT COUNT(DISTINCT user_id) FROM orders)
+SELECT (SELECT MAX(score) FROM users) + (SELECT MIN(qty) FROM orders)
+SELECT COUNT(*) FROM users WHERE score = ANY (SELECT qty FROM orders)
+SELECT COUNT(*) FROM users WHERE score > ALL (SELECT qty FROM orders WHERE qty IS NOT NULL)
+SELECT COUNT(*) FROM users WHERE score > ALL (SELECT qty FROM orders)
+SELECT COUNT(*) FROM orders WHERE (user_id, qty) IN (SELECT id, flag FROM users)
+SELECT COUNT(*) FROM users WHERE tag IN (SELECT status FROM orders)
+SELECT COUNT(*) FROM users WHERE tag_bin IN (SELECT status FROM orders)
+SELECT COUNT(*) FROM users WHERE nick IN (SELECT tag FROM users WHERE id < 1000)
+SELECT id FROM users WHERE id = (SELECT user_id FROM orders)
+@ordered SELECT id FROM users WHERE id = (SELECT MAX(user_id) FROM orders WHERE user_id < 1000) ORDER BY id
+SELECT COUNT(*) FROM users u WHERE u.score IN (SELECT o.qty FROM orders o WHERE o.amount > 100) AND u.flag = 1
+SELECT COUNT(*) FROM users WHERE id IN (SELECT user_id FROM orders WHERE qty = 10) AND id NOT IN (SELECT user_id FROM orders WHERE qty = 0)
+
+-- ===== Window functions over scatters =====
+@ordered SELECT id, ROW_NUMBER() OVER (ORDER BY id) FROM users WHERE id < 60 ORDER BY id
+@ordered SELECT id, RANK() OVER (ORDER BY score) FROM users WHERE id < 100 ORDER BY id
+@ordered SELECT id, DENSE_RANK() OVER (PARTITION BY flag ORDER BY score) FROM users WHERE id < 100 ORDER BY id
+@ordered SELECT id, SUM(amount) OVER (PARTITION BY user_id ORDER BY id) FROM orders WHERE user_id < 30 ORDER BY id
+@ordered SELECT id, COUNT(*) OVER (PARTITION BY status) FROM orders WHERE id < 200 ORDER BY id
+@ordered SELECT id, AVG(qty) OVER (ORDER BY id ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) FROM orders WHERE id < 80 ORDER BY id
+@ordered SELECT id, LAG(amount) OVER (ORDER BY id), LEAD(amount, 2) OVER (ORDER BY id) FROM orders WHERE id < 50 ORDER BY id
+@ordered SELECT user_id, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY id) rn FROM orders WHERE user_id BETWEEN 1 AND 40 ORDER BY user_id, rn
+@ordered SELECT id, NTILE(4) OVER (ORDER BY id) FROM users WHERE id < 50 ORDER BY id
+@ordered SELECT id, PERCENT_RANK() OVER (ORDER BY balance, id) FROM users WHERE id < 50 ORDER BY id
+@ordered SELECT id, MAX(score) OVER (PARTITION BY flag) FROM users WHERE id < 50 ORDER BY id
+@ordered SELECT t.id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY flag ORDER BY id) rn FROM users) t WHERE t.rn = 1 ORDER BY t.id
+@ordered SELECT t.user_id, t.id FROM (SELECT user_id, id, RANK() OVER (PARTITION BY user_id ORDER BY amount DESC, id) r FROM orders) t WHERE t.r = 1 AND t.user_id < 50 ORDER BY t.user_id
+@ordered SELECT status, SUM(COUNT(*)) OVER () FROM orders GROUP BY status ORDER BY status
+@ordered SELECT flag, COUNT(*), RANK() OVER (ORDER BY COUNT(*) DESC) FROM users GROUP BY flag ORDER BY flag
+@ordered SELECT id, FIRST_VALUE(id) OVER (PARTITION BY flag ORDER BY id) FROM users WHERE id < 70 ORDER BY id
+@ordered SELECT id, CUME_DIST() OVER (ORDER BY score) FROM users WHERE id < 40 ORDER BY id
+@ordered SELECT id, SUM(score) OVER w, MIN(score) OVER w FROM users WHERE id < 40 WINDOW w AS (ORDER BY id) ORDER BY id
+
+-- ===== GROUP BY WITH ROLLUP =====
+@ci=0 SELECT status, COUNT(*) FROM orders GROUP BY status WITH ROLLUP
+SELECT qty, COUNT(*), SUM(amount) FROM orders GROUP BY qty WITH ROLLUP
+SELECT flag, COUNT(*), SUM(score) FROM users GROUP BY flag WITH ROLLUP
+SELECT qty, YEAR(created_at), COUNT(*) FROM orders GROUP BY qty, YEAR(created_at) WITH ROLLUP
+SELECT flag, score > 0, COUNT(*) FROM users GROUP BY flag, score > 0 WITH ROLLUP
+SELECT user_id % 5, COUNT(*), MAX(amount) FROM orders GROUP BY user_id % 5 WITH ROLLUP
+SELECT qty, COUNT(*) FROM orders WHERE qty > 5 GROUP BY qty WITH ROLLUP HAVING COUNT(*) > 10
+SELECT COUNT(*), SUM(c) FROM (SELECT tag, COUNT(*) c FROM users GROUP BY tag WITH ROLLUP) t
+SELECT COUNT(*) FROM (SELECT qty, COUNT(*) c FROM orders GROUP BY qty WITH ROLLUP) t
+SELECT flag, AVG(balance) FROM users GROUP BY flag WITH ROLLUP
+
+-- ===== JSON_ARRAYAGG / JSON_OBJECTAGG =====
+SELECT JSON_ARRAYAGG(id ORDER BY id) FROM users WHERE id < 30
+SELECT JSON_ARRAYAGG(amount ORDER BY id) FROM orders WHERE id < 40
+SELECT JSON_ARRAYAGG(name ORDER BY id) FROM users WHERE id < 25
+SELECT qty, JSON_ARRAYAGG(id ORDER BY id) FROM orders WHERE id < 100 GROUP BY qty
+SELECT JSON_LENGTH(JSON_ARRAYAGG(score)) FROM users
+SELECT JSON_LENGTH(JSON_OBJECTAGG(id, name)) FROM users
+SELECT JSON_EXTRACT(JSON_OBJECTAGG(id, amount), '$."17"') FROM orders WHERE id < 100
+SELECT user_id, JSON_OBJECTAGG(id, qty) FROM orders WHERE user_id BETWEEN 1 AND 30 GROUP BY user_id, id
+SELECT JSON_ARRAYAGG(DISTINCT qty ORDER BY qty) FROM orders
+SELECT flag, JSON_ARRAYAGG(id ORDER BY id) FROM users WHERE id < 40 GROUP BY flag
+
+-- ===== Mixed =====
+@ordered SELECT u.flag, (SELECT COUNT(*) FROM orders WHERE qty = 2) c, COUNT(*) FROM users u GROUP BY u.flag ORDER BY u.flag
+SELECT COUNT(*) FROM (SELECT id FROM users UNION ALL SELECT user_id FROM orders) t
+SELECT COUNT(*) FROM (SELECT id FROM users UNION SELECT user_id FROM orders) t
+WITH u AS (SELECT id, score FROM users), o AS (SELECT user_id, qty FROM orders) SELECT COUNT(*) FROM u JOIN o ON o.qty = u.score
+@ordered SELECT t.k, COUNT(*) FROM (SELECT CASE WHEN score > 0 THEN 'pos' WHEN score < 0 THEN 'neg' ELSE 'zero' END k FROM users) t GROUP BY t.k ORDER BY t.k
+SELECT COUNT(*) FROM users WHERE id IN (SELECT user_id FROM orders GROUP BY user_id HAVING COUNT(*) > 3)
+@ordered SELECT u.id, (SELECT MAX(qty) FROM orders) - u.flag FROM users u WHERE u.id < 8 ORDER BY u.id
+@ordered SELECT GROUP_CONCAT(t.id ORDER BY t.id) FROM (SELECT id FROM users WHERE id < 20) t
+SELECT COUNT(*) FROM users u WHERE u.id IN (SELECT o.user_id FROM orders o JOIN users v ON v.score = o.qty)
+SELECT COUNT(*) FROM orders o WHERE o.qty IN (SELECT flag FROM flags) AND o.user_id IN (SELECT id FROM users WHERE flag = 0)
+@ordered SELECT s.status, s.n FROM (SELECT status, COUNT(*) n FROM orders GROUP BY status) s WHERE s.n > (SELECT COUNT(*) / 20 FROM orders) ORDER BY s.n, s.status
+SELECT COUNT(*) FROM notes n JOIN users u ON u.id = n.id + 0
+SELECT COUNT(*) FROM users u JOIN orders o ON o.qty = u.flag WHERE u.name = 'Ann Smith' AND o.status = 'NEW'
+SELECT COUNT(*) FROM users u JOIN orders o ON o.qty = u.flag WHERE u.name = 'O''Brien Jones'
+SELECT COUNT(*) FROM users u JOIN orders o ON o.qty = u.flag WHERE u.name = 'O\'Brien Jones'
+SELECT COUNT(*) FROM users u JOIN orders o ON o.qty = u.flag WHERE u.name LIKE '%Back\\\\slash%'
+SELECT COUNT(*) FROM users u JOIN orders o ON o.qty = u.flag WHERE u.id IN (1, 2, 3, 4, 5, 6, 7) AND o.user_id IN (8, 9, 10)
+SELECT COUNT(*) FROM users u JOIN orders o ON o.qty = u.flag WHERE u.id = 17
+SELECT COUNT(*) FROM users u LEFT JOIN orders o ON o.qty = u.flag AND o.user_id = 7 WHERE u.id IN (17, 18)
+SELECT COUNT(*) FROM users u JOIN orders o ON o.qty = u.flag WHERE u.created_at > '2022-06-01' AND o.created_at < '2021-01-01'
+SELECT COUNT(*) FROM users u JOIN orders o ON o.qty = u.flag WHERE u.ratio IS NULL AND o.amount IS NULL
