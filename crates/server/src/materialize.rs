@@ -218,12 +218,7 @@ impl Session {
     /// the ids the statement may read, as `on_pinned` does.
     async fn prepare_pinned(&self, compute: &mut Compute) -> Result<(), ClientError> {
         let conn = compute.conn();
-        if conn.database != self.state.database {
-            crate::state::expect_ok(conn, Command::COM_INIT_DB, self.state.database.as_bytes())
-                .await
-                .map_err(|e| ClientError::from(&e))?;
-            conn.database.clone_from(&self.state.database);
-        }
+        self.state.follow_database_pinned(conn).await?;
         self.before_statement(conn)
             .await
             .map_err(|e| ClientError::from(&e))

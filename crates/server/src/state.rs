@@ -131,6 +131,23 @@ impl SessionState {
         Ok(())
     }
 
+    /// Brings a connection the session keeps (a transaction's, temporary tables') to a `USE`
+    /// since it was pinned. Leaving for no database would start the connection over, losing
+    /// what it is kept for: a statement on it gets MariaDB's answer for no database then.
+    pub async fn follow_database_pinned(
+        &self,
+        conn: &mut BackendConn,
+    ) -> Result<(), crate::errors::ClientError> {
+        if self.database.is_empty() && conn.database.as_deref() != Some("") {
+            return Err(crate::errors::ClientError::new(
+                1046,
+                b"3D000",
+                "No database selected",
+            ));
+        }
+        (self.sync_database(conn).await).map_err(|e| crate::errors::ClientError::from(&e))
+    }
+
     /// Brings `conn` to this session's variables, whatever its database.
     pub async fn sync_variables(&self, conn: &mut BackendConn) -> Result<(), BackendError> {
         if conn.vars_fingerprint != self.fingerprint {

@@ -54,14 +54,8 @@ impl Session {
             txn.written.get_or_insert(shard);
         }
         let conn = self.pins.conn(shard).expect("pinned above");
-        // A USE since the connection was pinned. Leaving for no database would start the
-        // connection over, losing what it is pinned for: MariaDB's answer for no database.
-        if self.state.database.is_empty() && conn.database.as_deref() != Some("") {
-            let e = ClientError::new(1046, b"3D000", "No database selected");
+        if let Err(e) = self.state.follow_database_pinned(conn).await {
             return self.send_error(e).await.map(|()| None);
-        }
-        if let Err(e) = self.state.sync_database(conn).await {
-            return self.send_error(ClientError::from(&e)).await.map(|()| None);
         }
         if ids.wanted() {
             if let Err(e) = ids.give(conn).await {
