@@ -10,6 +10,7 @@ mod admin;
 mod connections;
 mod deploy_files;
 mod differential;
+mod explain;
 mod foundation;
 mod hardening;
 mod lookup_faults;

@@ -9,6 +9,7 @@ mod column_list;
 mod connection_id;
 mod connection_state;
 mod error;
+mod explain;
 mod insert_select;
 mod join_columns;
 mod last_insert_id;
@@ -18,6 +19,7 @@ mod lookup;
 mod placement;
 mod plan;
 mod plan_cache;
+mod plan_tree;
 mod planner;
 mod previous_statement;
 mod prune;
@@ -51,7 +53,8 @@ pub use last_insert_id::{
     fails_before_rows, inserts_one_row, reads_last_insert_id, set_last_insert_id,
 };
 pub use lookup::{LookupEntry, LookupPlan, LookupRead, LookupWrite, RowsToLocate};
-pub use plan::{DeferredRoute, Plan, Route, SessionVar, StatementKind, TxnCommand};
+pub use plan::{DeferredRoute, Explained, Plan, Route, SessionVar, StatementKind, TxnCommand};
+pub use plan_tree::{PlanLine, PlanRow, PlanTree};
 pub use plan_cache::{templatize, PlanCache};
 pub use planner::{plan_sql, plan_statement};
 pub use previous_statement::{
