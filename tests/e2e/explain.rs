@@ -9,7 +9,10 @@ use mysql_async::Conn;
 
 /// The column names and rows of a statement's result.
 async fn answer(conn: &mut Conn, sql: &str) -> (Vec<String>, Vec<Vec<Option<String>>>) {
-    let result = conn.query_iter(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let result = conn
+        .query_iter(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
     let names = result
         .columns_ref()
         .iter()
@@ -36,11 +39,21 @@ async fn explain_of_a_scatter_prints_the_proxy_s_plan() {
     let admin = "\n[[users]]\nname = \"ops\"\npassword = \"ops-secret\"\nadmin = true\n";
     let env = TestEnv::start_with(2, 0, admin).await;
     let mut conn = env.connect().await;
-    let (columns, plan) = answer(&mut conn, "EXPLAIN SELECT name FROM users ORDER BY name LIMIT 5").await;
+    let (columns, plan) = answer(
+        &mut conn,
+        "EXPLAIN SELECT name FROM users ORDER BY name LIMIT 5",
+    )
+    .await;
     assert_eq!(columns, ["plan", "shard", "sql"]);
     assert_eq!(cell(&plan[0], 0), "read → scatter to [s0, s1]", "{plan:?}");
-    assert!(cell(&plan[1], 0).starts_with("  Limit offset 0 count 5"), "{plan:?}");
-    assert!(cell(&plan[2], 0).starts_with("    MergeSort #0"), "{plan:?}");
+    assert!(
+        cell(&plan[1], 0).starts_with("  Limit offset 0 count 5"),
+        "{plan:?}"
+    );
+    assert!(
+        cell(&plan[2], 0).starts_with("    MergeSort #0"),
+        "{plan:?}"
+    );
     let routes: Vec<(&str, &str)> = plan[3..].iter().map(|r| (cell(r, 1), cell(r, 2))).collect();
     assert_eq!(
         routes,
@@ -123,7 +136,12 @@ async fn explain_of_writes_on_several_shards_runs_nothing() {
     );
     let parts: Vec<&str> = plan[1..].iter().map(|r| cell(r, 2)).collect();
     assert_eq!(parts.len(), 2, "{plan:?}");
-    assert!(parts.iter().all(|p| p.starts_with("INSERT INTO users (id, name) VALUES (")), "{plan:?}");
+    assert!(
+        parts
+            .iter()
+            .all(|p| p.starts_with("INSERT INTO users (id, name) VALUES (")),
+        "{plan:?}"
+    );
 
     // A broadcast UPDATE: the statement as written on every shard.
     let update = "UPDATE users SET name = 'z' WHERE name = 'q'";
@@ -160,11 +178,26 @@ async fn explain_of_a_single_shard_statement_is_mariadb_s() {
         let (columns, _) = answer(&mut conn, sql).await;
         assert_eq!(
             columns,
-            ["id", "select_type", "table", "type", "possible_keys", "key", "key_len", "ref", "rows", "Extra"],
+            [
+                "id",
+                "select_type",
+                "table",
+                "type",
+                "possible_keys",
+                "key",
+                "key_len",
+                "ref",
+                "rows",
+                "Extra"
+            ],
             "{sql}"
         );
     }
-    let (columns, rows) = answer(&mut conn, "EXPLAIN FORMAT=JSON SELECT * FROM users WHERE id = 7").await;
+    let (columns, rows) = answer(
+        &mut conn,
+        "EXPLAIN FORMAT=JSON SELECT * FROM users WHERE id = 7",
+    )
+    .await;
     assert_eq!(columns, ["EXPLAIN"]);
     assert!(cell(&rows[0], 0).contains("\"query_block\""), "{rows:?}");
     env.stop().await;

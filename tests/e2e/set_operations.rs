@@ -286,13 +286,35 @@ async fn set_operations_across_shards_answer_as_one_mariadb() {
     let plan = rows(&mut ops, "SHOW SHARDGATE ROUTE FOR SELECT name FROM users UNION SELECT label FROM flags ORDER BY 1 LIMIT 2").await;
     // One row per operator; those sending a text name the shard: the metadata query, each
     // shard of the scatter, the reference table.
-    let labels: Vec<&str> = plan.iter().map(|r| r[0].as_deref().unwrap_or_default()).collect();
-    assert_eq!(labels[..4], ["read → set operation across shards", "  Limit offset 0 count 2", "    Sort 1", "      Union(distinct)"], "{plan:?}");
-    assert!(labels.contains(&"        scatter to [s0, s1, s2]"), "{plan:?}");
-    assert_eq!(plan.iter().filter(|r| r[1].is_some()).count(), 5, "{plan:?}");
+    let labels: Vec<&str> = plan
+        .iter()
+        .map(|r| r[0].as_deref().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        labels[..4],
+        [
+            "read → set operation across shards",
+            "  Limit offset 0 count 2",
+            "    Sort 1",
+            "      Union(distinct)"
+        ],
+        "{plan:?}"
+    );
+    assert!(
+        labels.contains(&"        scatter to [s0, s1, s2]"),
+        "{plan:?}"
+    );
+    assert_eq!(
+        plan.iter().filter(|r| r[1].is_some()).count(),
+        5,
+        "{plan:?}"
+    );
     let metadata = plan.last().unwrap();
     assert!(
-        metadata[2].as_deref().unwrap_or_default().contains("WHERE 0"),
+        metadata[2]
+            .as_deref()
+            .unwrap_or_default()
+            .contains("WHERE 0"),
         "{plan:?}"
     );
     // Pinned to one shard: still sent there whole.

@@ -169,12 +169,21 @@ mod tests {
         assert_eq!(at("EXPLAIN SELECT 1"), Some("SELECT 1"));
         assert_eq!(at("describe  extended\nSELECT 1"), Some("SELECT 1"));
         assert_eq!(at("EXPLAIN FORMAT=JSON (SELECT 1)"), Some("(SELECT 1)"));
-        assert_eq!(at("EXPLAIN /* why */ UPDATE t SET a = 1"), Some("UPDATE t SET a = 1"));
+        assert_eq!(
+            at("EXPLAIN /* why */ UPDATE t SET a = 1"),
+            Some("UPDATE t SET a = 1")
+        );
         let p = prefix("ANALYZE FORMAT = json SELECT 1", Syntax::DEFAULT).unwrap();
         assert!(p.analyze && p.format.as_deref() == Some("json"));
-        assert!(prefix("EXPLAIN ANALYZE SELECT 1", Syntax::DEFAULT).unwrap().analyze);
+        assert!(
+            prefix("EXPLAIN ANALYZE SELECT 1", Syntax::DEFAULT)
+                .unwrap()
+                .analyze
+        );
         assert_eq!(
-            prefix("EXPLAIN FORMAT=TRADITIONAL SELECT 1", Syntax::DEFAULT).unwrap().format,
+            prefix("EXPLAIN FORMAT=TRADITIONAL SELECT 1", Syntax::DEFAULT)
+                .unwrap()
+                .format,
             None
         );
         assert_eq!(at("DESCRIBE users"), None);
@@ -186,12 +195,18 @@ mod tests {
 
     #[test]
     fn one_shard_explains_it_as_written() {
-        let plan = planned("EXPLAIN SELECT * FROM users WHERE id = 7").unwrap().unwrap();
+        let plan = planned("EXPLAIN SELECT * FROM users WHERE id = 7")
+            .unwrap()
+            .unwrap();
         assert_eq!(plan.route, Route::Shard(1));
         assert_eq!(plan.kind, StatementKind::Read);
-        let plan = planned("EXPLAIN UPDATE users SET name = 'x' WHERE id = 7").unwrap().unwrap();
+        let plan = planned("EXPLAIN UPDATE users SET name = 'x' WHERE id = 7")
+            .unwrap()
+            .unwrap();
         assert_eq!(plan.kind, StatementKind::Read);
-        let plan = planned("ANALYZE UPDATE users SET name = 'x' WHERE id = 7").unwrap().unwrap();
+        let plan = planned("ANALYZE UPDATE users SET name = 'x' WHERE id = 7")
+            .unwrap()
+            .unwrap();
         assert_eq!(plan.kind, StatementKind::Write);
     }
 

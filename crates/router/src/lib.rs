@@ -54,8 +54,8 @@ pub use last_insert_id::{
 };
 pub use lookup::{LookupEntry, LookupPlan, LookupRead, LookupWrite, RowsToLocate};
 pub use plan::{DeferredRoute, Explained, Plan, Route, SessionVar, StatementKind, TxnCommand};
-pub use plan_tree::{PlanLine, PlanRow, PlanTree};
 pub use plan_cache::{templatize, PlanCache};
+pub use plan_tree::{PlanLine, PlanRow, PlanTree};
 pub use planner::{plan_sql, plan_statement};
 pub use previous_statement::{
     mentions_previous_statement, with_previous_statement, writes_selected_rows, PreviousStatement,

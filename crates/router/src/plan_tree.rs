@@ -169,9 +169,12 @@ impl Builder<'_> {
             }
             Route::Scatter(scatter) => self.scatter(scatter, depth + 1),
             Route::SetOperation(set) => self.set_operation(set, depth + 1),
-            Route::Explain(explained) => {
-                self.plan(&explained.plan, depth + 1, Some(kind_name(explained.plan.kind)), None)
-            }
+            Route::Explain(explained) => self.plan(
+                &explained.plan,
+                depth + 1,
+                Some(kind_name(explained.plan.kind)),
+                None,
+            ),
             _ => {}
         }
     }
@@ -339,7 +342,10 @@ fn connection_state(state: &ConnectionState, topology: &Topology) -> String {
             format!("drops tables {} (temporary ones kept)", quoted(names))
         }
         ConnectionState::LocksTables { shards, others_sql } => {
-            let names: Vec<&str> = shards.iter().map(|s| topology.shards[*s].name.as_str()).collect();
+            let names: Vec<&str> = shards
+                .iter()
+                .map(|s| topology.shards[*s].name.as_str())
+                .collect();
             let mut out = format!("locks tables on [{}]", names.join(", "));
             if let Some(sql) = others_sql {
                 out += &format!(", other shards than the default one running `{sql}`");
@@ -491,10 +497,7 @@ fn aggregate(output: &Aggregate) -> String {
             if !spec.order.is_empty() {
                 out += &format!(" order by {}", sort_keys(&spec.order));
             }
-            out += &format!(
-                " separator '{}')",
-                String::from_utf8_lossy(&spec.separator)
-            );
+            out += &format!(" separator '{}')", String::from_utf8_lossy(&spec.separator));
             out
         }
     }
@@ -526,7 +529,10 @@ mod tests {
     fn a_scatter_prints_its_merge_over_each_shard_s_text() {
         let s = shown("SELECT name, COUNT(*) FROM users GROUP BY name ORDER BY 2 DESC LIMIT 3");
         let lines: Vec<&str> = s.lines().collect();
-        assert!(lines[0].starts_with("read → scatter to [s0, s1, s2]"), "{s}");
+        assert!(
+            lines[0].starts_with("read → scatter to [s0, s1, s2]"),
+            "{s}"
+        );
         assert!(lines[1].starts_with("  Limit offset 0 count 3"), "{s}");
         assert!(lines[2].starts_with("    Sort #1 DESC"), "{s}");
         assert!(lines[3].starts_with("      Aggregate group by #0"), "{s}");
@@ -545,8 +551,14 @@ mod tests {
     #[test]
     fn writes_on_several_shards_list_each_shard() {
         let s = shown("INSERT INTO users (id, name) VALUES (7, 'a'), (2, 'b')");
-        assert!(s.starts_with("write → split across shards [s1, s2], all or nothing"), "{s}");
-        assert!(s.contains("\n  Route s1: `INSERT INTO users (id, name) VALUES (7, 'a')`"), "{s}");
+        assert!(
+            s.starts_with("write → split across shards [s1, s2], all or nothing"),
+            "{s}"
+        );
+        assert!(
+            s.contains("\n  Route s1: `INSERT INTO users (id, name) VALUES (7, 'a')`"),
+            "{s}"
+        );
         let s = shown("UPDATE users SET name = 'x' WHERE name = 'y'");
         assert_eq!(
             s,
@@ -563,10 +575,12 @@ mod tests {
         assert_eq!(lines[2], "    Sort 1 DESC", "{s}");
         assert_eq!(lines[3], "      Union(all)", "{s}");
         assert_eq!(
-            lines[4],
-            "        shard s1: `SELECT id FROM users WHERE id = 7`",
+            lines[4], "        shard s1: `SELECT id FROM users WHERE id = 7`",
             "{s}"
         );
-        assert!(lines[6].starts_with("  Columns from s0: `SELECT id FROM users WHERE 0"), "{s}");
+        assert!(
+            lines[6].starts_with("  Columns from s0: `SELECT id FROM users WHERE 0"),
+            "{s}"
+        );
     }
 }
