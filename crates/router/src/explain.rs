@@ -30,10 +30,10 @@ pub(crate) fn plan(
     topology: &Topology,
     syntax: Syntax,
 ) -> Option<Result<Plan, RouteError>> {
-    let first = sql.trim_start().get(..7)?;
+    let first = sql.trim_start().as_bytes().get(..7)?;
     if !["explain", "describ", "desc ", "desc\t", "desc\n", "analyze"]
         .iter()
-        .any(|w| first[..w.len()].eq_ignore_ascii_case(w))
+        .any(|w| first[..w.len()].eq_ignore_ascii_case(w.as_bytes()))
     {
         return None;
     }
@@ -234,5 +234,6 @@ mod tests {
         assert!(planned("DESCRIBE users").is_none());
         assert!(planned("DELETE FROM users WHERE id = 1").is_none());
         assert!(planned("desc").is_none());
+        assert!(planned("desc\u{e9}\u{e9}").is_none());
     }
 }
