@@ -134,21 +134,24 @@ def mysql(port: int, user: str, password: str, sql: str, db: str | None = None) 
     return done.stdout
 
 
-def start_sandbox(procs: Processes, work: Path) -> dict[str, int]:
-    """Starts 2 MariaDB servers (no proxy); returns their ports by shard name."""
-    sandbox_dir = work / "sandbox"
+def start_sandbox(procs: Processes, work: Path, shards: int = 2, name: str = "sandbox",
+                  binary: Path = SHARDGATE) -> dict[str, int]:
+    """Starts `shards` MariaDB servers (no proxy) in `work/name`; returns their ports by shard
+    name."""
+    sandbox_dir = work / name
+    log_file = work / f"{name}.log"
     proc = procs.start(
-        "shardgate sandbox",
-        [str(SHARDGATE), "sandbox", "--shards", "2", "--replicas", "0", "--no-proxy",
+        f"shardgate sandbox ({name})",
+        [str(binary), "sandbox", "--shards", str(shards), "--replicas", "0", "--no-proxy",
          "--users", "0", "--dir", str(sandbox_dir)],
-        work / "sandbox.log",
+        log_file,
     )
     config = sandbox_dir / "shardgate.toml"
     deadline = time.monotonic() + 120
-    while "databases running" not in (work / "sandbox.log").read_text(errors="replace"):
+    while "databases running" not in log_file.read_text(errors="replace"):
         if proc.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError("the sandbox did not start:\n"
-                               + (work / "sandbox.log").read_text(errors="replace"))
+                               + log_file.read_text(errors="replace"))
         time.sleep(0.1)
     generated = tomllib.loads(config.read_text())
     return {s["name"]: int(s["primary"].rsplit(":", 1)[1]) for s in generated["shards"]}

@@ -11,6 +11,7 @@ mod catch_up;
 mod connections;
 mod deploy_files;
 mod differential;
+mod explain;
 mod foundation;
 mod hardening;
 mod lookup_faults;

@@ -10,6 +10,7 @@ mod connection_id;
 mod connection_state;
 mod copy_sql;
 mod error;
+mod explain;
 mod insert_select;
 mod join_columns;
 mod last_insert_id;
@@ -20,6 +21,7 @@ mod materialize;
 mod placement;
 mod plan;
 mod plan_cache;
+mod plan_tree;
 mod planner;
 mod previous_statement;
 mod prune;
@@ -55,8 +57,9 @@ pub use last_insert_id::{
 };
 pub use lookup::{LookupEntry, LookupPlan, LookupRead, LookupWrite, RowsToLocate};
 pub use materialize::{quote as quote_identifier, MaterializePlan, TableCopy};
-pub use plan::{DeferredRoute, Plan, Route, SessionVar, StatementKind, TxnCommand};
+pub use plan::{DeferredRoute, Explained, Plan, Route, SessionVar, StatementKind, TxnCommand};
 pub use plan_cache::{templatize, PlanCache};
+pub use plan_tree::{PlanLine, PlanRow, PlanTree};
 pub use planner::{plan_sql, plan_statement};
 pub use previous_statement::{
     mentions_previous_statement, with_previous_statement, writes_selected_rows, PreviousStatement,

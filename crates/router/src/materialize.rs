@@ -14,7 +14,6 @@
 //! applies every condition, so a looser copy is harmless and a stricter one would be wrong.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::ops::ControlFlow;
 
 use shardgate_config::Topology;
@@ -474,49 +473,6 @@ fn unqualified(expr: &Expr, table: &TableRef<'_>) -> String {
     expr.to_string()
 }
 
-impl MaterializePlan {
-    /// Prints the plan as a tree: `materialize users ← scatter to [s0, s1] WHERE …; orders ←
-    /// scatter to [s0, s1, s2]; then on s0 (compute): the statement`.
-    pub fn display<'a>(&'a self, topology: &'a Topology) -> impl fmt::Display + 'a {
-        PlanTree {
-            plan: self,
-            topology,
-        }
-    }
-}
-
-struct PlanTree<'a> {
-    plan: &'a MaterializePlan,
-    topology: &'a Topology,
-}
-
-impl fmt::Display for PlanTree<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = |s: &ShardId| self.topology.shards[*s].name.as_str();
-        f.write_str("materialize ")?;
-        for (i, copy) in self.plan.copies.iter().enumerate() {
-            if i > 0 {
-                f.write_str("; ")?;
-            }
-            let shards: Vec<&str> = copy.shards.iter().map(name).collect();
-            write!(
-                f,
-                "{} ← scatter to [{}]",
-                copy.quoted_name(),
-                shards.join(", ")
-            )?;
-            if let Some(filter) = &copy.filter {
-                write!(f, " WHERE {filter}")?;
-            }
-        }
-        write!(
-            f,
-            "; then on {} (compute): the statement over the copies",
-            name(&self.plan.compute_shard)
-        )
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use crate::{plan_sql, Route, Syntax};
@@ -602,15 +558,23 @@ mod tests {
         )
         .unwrap();
         let printed = plan.display(&topology()).to_string();
+        let lines: Vec<&str> = printed.lines().collect();
         assert!(
-            printed.starts_with("read → materialize `users` ← scatter to ["),
+            lines[0].starts_with("read → materialize: the statement runs on s"),
             "{printed}"
         );
-        assert!(printed.contains("`orders` ← scatter to ["), "{printed}");
-        assert!(printed.contains("WHERE (amount > 5)"), "{printed}");
         assert!(
-            printed.ends_with("(compute): the statement over the copies"),
+            lines
+                .iter()
+                .any(|l| l.starts_with("  Copy `users` into a temporary table on")),
             "{printed}"
         );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("SELECT <its columns> FROM `orders` WHERE (amount > 5)")),
+            "{printed}"
+        );
+        assert!(lines.last().unwrap().starts_with("  Route s"), "{printed}");
     }
 }

@@ -50,6 +50,19 @@ pub enum TxnCommand {
     Release(String),
 }
 
+impl fmt::Display for TxnCommand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TxnCommand::Begin => f.write_str("BEGIN"),
+            TxnCommand::Commit => f.write_str("COMMIT"),
+            TxnCommand::Rollback => f.write_str("ROLLBACK"),
+            TxnCommand::Savepoint(name) => write!(f, "SAVEPOINT `{name}`"),
+            TxnCommand::RollbackTo(name) => write!(f, "ROLLBACK TO SAVEPOINT `{name}`"),
+            TxnCommand::Release(name) => write!(f, "RELEASE SAVEPOINT `{name}`"),
+        }
+    }
+}
+
 /// Where a statement runs.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Route {
@@ -102,6 +115,17 @@ pub enum Route {
     EveryPrimary {
         privilege: &'static str,
     },
+    /// `EXPLAIN` of a statement that does not run on one shard: the proxy answers with its
+    /// plan tree (`crate::PlanTree`).
+    Explain(Box<Explained>),
+}
+
+/// The statement an `EXPLAIN` asks about, and its plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explained {
+    /// The statement after `EXPLAIN` and its options, as written.
+    pub sql: String,
+    pub plan: Plan,
 }
 
 /// A single-shard route that depends on parameter values.
@@ -279,159 +303,10 @@ impl Plan {
         }
     }
 
-    /// A printable form naming shards, e.g. `read → shard s1`.
+    /// A printable form naming shards: `read → shard s1`, or for a statement the proxy runs
+    /// on several shards its operator tree, one line per operator (see [`crate::PlanTree`]).
     pub fn display<'a>(&'a self, topology: &'a Topology) -> impl fmt::Display + 'a {
-        PlanDisplay {
-            plan: self,
-            topology,
-        }
-    }
-}
-
-struct PlanDisplay<'a> {
-    plan: &'a Plan,
-    topology: &'a Topology,
-}
-
-impl PlanDisplay<'_> {
-    /// Every shard's name, comma-separated.
-    fn all_shard_names(&self) -> String {
-        let names: Vec<&str> = self
-            .topology
-            .shards
-            .iter()
-            .map(|s| s.name.as_str())
-            .collect();
-        names.join(", ")
-    }
-}
-
-impl fmt::Display for PlanDisplay<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = match self.plan.kind {
-            StatementKind::Read => "read",
-            StatementKind::LockingRead => "locking read",
-            StatementKind::Write => "write",
-            StatementKind::Ddl => "ddl",
-            StatementKind::Session => "session",
-            StatementKind::Transaction => "transaction",
-        };
-        write!(f, "{kind} → ")?;
-        match &self.plan.route {
-            Route::Shard(id) => write!(f, "shard {}", self.topology.shards[*id].name)?,
-            Route::AllShards => write!(f, "all shards [{}]", self.all_shard_names())?,
-            Route::Use(db) => write!(f, "proxy: use database `{db}`")?,
-            Route::Set { vars, globals, .. } => {
-                let names: Vec<_> = vars.iter().map(|v| v.name.as_str()).collect();
-                write!(f, "proxy: session variables [{}]", names.join(", "))?;
-                if *globals {
-                    write!(
-                        f,
-                        "; global values on every primary [{}], the default shard last (admin users; others lack SUPER)",
-                        self.all_shard_names()
-                    )?
-                }
-            }
-            Route::Transaction(t) => write!(f, "proxy: {t:?}")?,
-            Route::SetConsistency(c) => write!(
-                f,
-                "proxy: session consistency {}",
-                c.map_or("default", |c| c.as_str())
-            )?,
-            Route::Split(parts) => {
-                let parts: Vec<_> = parts
-                    .iter()
-                    .map(|(s, sql)| format!("{}: `{sql}`", self.topology.shards[*s].name))
-                    .collect();
-                write!(f, "split across shards [{}]", parts.join(", "))?
-            }
-            Route::Scatter(s) => {
-                let names: Vec<_> = s
-                    .shards
-                    .iter()
-                    .map(|id| self.topology.shards[*id].name.as_str())
-                    .collect();
-                if s.shard_sql.is_empty() {
-                    write!(f, "scatter to [{}] as `{}`", names.join(", "), s.sql)?
-                } else {
-                    let parts: Vec<_> = names
-                        .iter()
-                        .enumerate()
-                        .map(|(i, name)| format!("{name}: `{}`", s.sql_for(i)))
-                        .collect();
-                    write!(f, "scatter to [{}]", parts.join(", "))?
-                }
-                write!(f, "; merge {:?}", s.merge)?
-            }
-            Route::SetOperation(s) => write!(f, "set operation {}", s.display(self.topology))?,
-            Route::Materialize(m) => write!(f, "{}", m.display(self.topology))?,
-            Route::Broadcast(shards) => {
-                let names: Vec<_> = shards
-                    .iter()
-                    .map(|id| self.topology.shards[*id].name.as_str())
-                    .collect();
-                write!(f, "every shard of [{}]", names.join(", "))?
-            }
-            Route::Copies(shards) => {
-                let names: Vec<_> = shards
-                    .iter()
-                    .map(|id| self.topology.shards[*id].name.as_str())
-                    .collect();
-                write!(f, "every copy on [{}]", names.join(", "))?
-            }
-            Route::Kill(kill) => {
-                let what = if kill.query_only {
-                    "QUERY"
-                } else {
-                    "CONNECTION"
-                };
-                match &kill.target {
-                    crate::KillTarget::Id(id) => write!(f, "proxy: KILL {what} {id}")?,
-                    crate::KillTarget::Own => write!(f, "proxy: KILL {what} CONNECTION_ID()")?,
-                    crate::KillTarget::Expression(e) => {
-                        write!(f, "proxy: KILL {what} of the id {e}(evaluated on the default shard)")?
-                    }
-                }
-            }
-            Route::ProcessList { full } => write!(
-                f,
-                "proxy: the proxy's client sessions{}",
-                if *full { " (full)" } else { "" }
-            )?,
-            Route::EveryPrimary { privilege } => {
-                write!(
-                    f,
-                    "every primary [{}], the default shard first (admin users; others lack {privilege})",
-                    self.all_shard_names()
-                )?
-            }
-            Route::Deferred(d) => {
-                let keys: Vec<String> = d.keys.iter().map(|(t, k)| format!("{t} {k}")).collect();
-                write!(f, "shard of [{}]", keys.join(", "))?;
-                if let Some(shard) = d.fixed {
-                    write!(f, " (must be {})", self.topology.shards[shard].name)?;
-                }
-            }
-        }
-        if let Some(sql) = &self.plan.rewritten {
-            write!(f, " as `{sql}`")?;
-        }
-        if let Some(pinned_by) = &self.plan.pinned_by {
-            let what = match self.plan.route {
-                Route::Scatter(_) | Route::Broadcast(_) | Route::Split(_) => {
-                    "each shard's subqueries follow its rows"
-                }
-                _ => "pushed down whole",
-            };
-            write!(f, "; {what}: {}", pinned_by.join("; "))?;
-        }
-        if let Some(state) = &self.plan.connection_state {
-            write!(f, "; connection state: {state:?}")?;
-        }
-        if let Some(lookup) = &self.plan.lookup {
-            write!(f, "; {lookup}")?;
-        }
-        Ok(())
+        crate::PlanTree::of(self, topology)
     }
 }
 

@@ -59,6 +59,9 @@ fn plan_statement_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result
     if let Some(plan) = connection_state::plan_lock_tables(sql, syntax, topology) {
         return plan;
     }
+    if let Some(plan) = crate::explain::plan(sql, topology, syntax) {
+        return plan;
+    }
     let mut plan = plan_large_or_small(sql, topology, syntax)?;
     plan.lists_server_threads = crate::administrative::names_server_processlist(sql, syntax);
     plan.assigns = crate::text::assigned_user_variables(sql, syntax);

@@ -304,73 +304,6 @@ fn limit_of(q: &Query) -> Result<(u64, Option<u64>), RouteError> {
     }
 }
 
-impl SetOperationPlan {
-    /// The tree as `Union(distinct) ← [read → scatter …, read → shard s1]`, then the whole's
-    /// order and limit.
-    pub fn display<'a>(&'a self, topology: &'a Topology) -> impl fmt::Display + 'a {
-        SetOperationDisplay {
-            plan: self,
-            topology,
-        }
-    }
-}
-
-struct SetOperationDisplay<'a> {
-    plan: &'a SetOperationPlan,
-    topology: &'a Topology,
-}
-
-fn write_node(f: &mut fmt::Formatter<'_>, node: &SetNode, topology: &Topology) -> fmt::Result {
-    match node {
-        SetNode::Branch { plan, .. } => write!(f, "{}", plan.display(topology)),
-        SetNode::Combine {
-            op,
-            all,
-            left,
-            right,
-        } => {
-            let quantifier = if *all { "all" } else { "distinct" };
-            write!(f, "{op}({quantifier}) ← [")?;
-            write_node(f, left, topology)?;
-            f.write_str(" | ")?;
-            write_node(f, right, topology)?;
-            f.write_str("]")
-        }
-    }
-}
-
-impl fmt::Display for SetOperationDisplay<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_node(f, &self.plan.tree, self.topology)?;
-        if !self.plan.order_by.is_empty() {
-            let keys: Vec<String> = self
-                .plan
-                .order_by
-                .iter()
-                .map(|k| {
-                    let column = match &k.target {
-                        OrderTarget::Position(n) => n.to_string(),
-                        OrderTarget::Name(name) => format!("`{name}`"),
-                    };
-                    format!("{column}{}", if k.descending { " DESC" } else { "" })
-                })
-                .collect();
-            write!(f, "; Sort [{}]", keys.join(", "))?;
-        }
-        if self.plan.offset > 0 || self.plan.limit.is_some() {
-            write!(f, "; Limit offset {}", self.plan.offset)?;
-            if let Some(n) = self.plan.limit {
-                write!(f, " count {n}")?;
-            }
-        }
-        write!(
-            f,
-            "; columns from shard {}",
-            self.topology.shards[self.plan.metadata_shard].name
-        )
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -392,12 +325,13 @@ mod tests {
     fn branches_on_different_shards_become_a_tree() {
         let s = shown("SELECT id FROM users UNION SELECT user_id FROM orders WHERE user_id = 7");
         assert!(
-            s.starts_with("read → set operation Union(distinct) ← [read → scatter"),
+            s.starts_with("read → set operation across shards\n  Union(distinct)\n    scatter to [s0, s1, s2]"),
             "{s}"
         );
-        assert!(s.contains("| read → shard s1]"), "{s}");
-        let s = shown("SELECT id FROM users WHERE id = 7 UNION ALL SELECT id FROM users WHERE id = 2 ORDER BY 1 DESC LIMIT 3");
-        assert!(s.contains("Union(all) ← [read → shard s1 | read → shard s2]; Sort [1 DESC]; Limit offset 0 count 3"), "{s}");
+        assert!(
+            s.contains("\n    shard s1: `SELECT user_id FROM orders WHERE user_id = 7`"),
+            "{s}"
+        );
     }
 
     #[test]
@@ -427,11 +361,10 @@ mod tests {
         let s = shown(
             "SELECT id FROM users UNION SELECT id FROM users INTERSECT SELECT user_id FROM orders",
         );
-        assert!(
-            s.contains("Union(distinct) ← [read → scatter")
-                && s.contains("| Intersect(distinct) ← ["),
-            "{s}"
-        );
+        let lines: Vec<&str> = s.lines().collect();
+        assert_eq!(lines[1], "  Union(distinct)", "{s}");
+        assert_eq!(lines[2], "    scatter to [s0, s1, s2]", "{s}");
+        assert_eq!(lines[7], "    Intersect(distinct)", "{s}");
     }
 
     #[test]

@@ -14,7 +14,8 @@
 //! => error: cannot route SELECT on sharded table `users`: …
 //! ```
 //!
-//! A routed outcome is `Plan::display`; a `SET` plan also lists ` · autocommit on|off` when it
+//! A routed outcome is `Plan::display`: a plan on several shards is a tree of several lines,
+//! the first after `=> `, the others each after `=| `. A `SET` plan also lists ` · autocommit on|off` when it
 //! sets autocommit and ` · `<sql>`` for each session variable it replays. Lines starting with
 //! `#` and blank lines are comments and are kept as they are.
 //!
@@ -47,6 +48,8 @@ enum Item {
 
 const EMPTY: &str = "<empty>";
 const ARROW: &str = "=> ";
+/// Starts each further line of a several-line outcome (a plan tree).
+const MORE: &str = "=| ";
 
 fn golden_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -59,7 +62,19 @@ fn parse_file(path: &Path) -> Vec<Item> {
     let mut items = Vec::new();
     let mut pending: Vec<String> = Vec::new();
     for (n, line) in text.lines().enumerate() {
-        if let Some(expected) = line.strip_prefix(ARROW) {
+        if let Some(more) = line.strip_prefix(MORE) {
+            match (items.last_mut(), pending.is_empty()) {
+                (Some(Item::Case { expected, .. }), true) => {
+                    expected.push('\n');
+                    expected.push_str(more);
+                }
+                _ => panic!(
+                    "{}:{}: `=|` line not after an outcome",
+                    path.display(),
+                    n + 1
+                ),
+            }
+        } else if let Some(expected) = line.strip_prefix(ARROW) {
             assert!(
                 !pending.is_empty(),
                 "{}:{}: `=>` line without SQL before it",
@@ -141,7 +156,11 @@ fn check(name: &str, want_errors: bool) {
                     rewritten.push_str(line);
                     rewritten.push('\n');
                 }
-                let _ = writeln!(rewritten, "{ARROW}{actual}");
+                let _ = writeln!(
+                    rewritten,
+                    "{ARROW}{}",
+                    actual.replace('\n', &format!("\n{MORE}"))
+                );
                 if actual != *expected {
                     mismatches.push(format!(
                         "{sql}\n  expected: {expected}\n  actual:   {actual}"

@@ -8,7 +8,7 @@ use shardgate_backend::Role;
 use shardgate_migration::{ReshardStatement, StatementError};
 use shardgate_protocol::packets::{self, ColumnDef};
 use shardgate_ring::Sharder;
-use shardgate_router::{plan_sql, Plan, Route, RouteError};
+use shardgate_router::{plan_sql, Plan, PlanTree, RouteError};
 
 use crate::errors::ClientError;
 use crate::runtime::Runtime;
@@ -117,13 +117,13 @@ impl Session {
                 Ok(plan) => route(runtime, &plan, sql),
                 // The shards follow from the ids the statement will get.
                 Err(RouteError::InsertNeedsIds(ids)) => Rows {
-                    columns: &["shard", "sql", "plan"],
-                    rows: vec![vec![None, Some(sql.to_owned()), Some(ids.to_string())]],
+                    columns: PLAN_COLUMNS,
+                    rows: vec![vec![Some(ids.to_string()), None, Some(sql.to_owned())]],
                 },
                 // Its SELECT runs first, then an INSERT of its rows.
                 Err(RouteError::InsertFromSelect(request)) => Rows {
-                    columns: &["shard", "sql", "plan"],
-                    rows: vec![vec![None, Some(sql.to_owned()), Some(request.to_string())]],
+                    columns: PLAN_COLUMNS,
+                    rows: vec![vec![Some(request.to_string()), None, Some(sql.to_owned())]],
                 },
                 Err(e) => return self.send_error(ClientError::from(&e)).await,
             },
@@ -361,80 +361,25 @@ fn hotspots(runtime: &Runtime) -> Rows {
     }
 }
 
-/// What a set operation sends where: its metadata query, then each branch's texts.
-fn set_operation_parts(
-    topology: &shardgate_config::Topology,
-    set: &shardgate_router::SetOperationPlan,
-    parts: &mut Vec<(Option<String>, String)>,
-) {
-    fn branches(
-        topology: &shardgate_config::Topology,
-        node: &shardgate_router::SetNode,
-        parts: &mut Vec<(Option<String>, String)>,
-    ) {
-        let name = |shard: &usize| Some(topology.shards[*shard].name.clone());
-        match node {
-            shardgate_router::SetNode::Combine { left, right, .. } => {
-                branches(topology, left, parts);
-                branches(topology, right, parts);
-            }
-            shardgate_router::SetNode::Branch { sql, plan } => match &plan.route {
-                Route::Shard(shard) => {
-                    parts.push((name(shard), plan.rewritten.clone().unwrap_or(sql.clone())))
-                }
-                Route::Scatter(scatter) => parts.extend(
-                    (scatter.shards.iter().enumerate())
-                        .map(|(i, s)| (name(s), scatter.sql_for(i).to_owned())),
-                ),
-                Route::SetOperation(inner) => set_operation_parts(topology, inner, parts),
-                _ => parts.push((None, sql.clone())),
-            },
-        }
+/// `SHOW SHARDGATE ROUTE FOR …`: the plan tree, one row per operator with the shard and the
+/// text it sends there (the rows `EXPLAIN` answers for a statement on several shards).
+fn route(runtime: &Runtime, plan: &Plan, sql: &str) -> Rows {
+    let tree = PlanTree::of(plan, &runtime.topology);
+    Rows {
+        columns: PLAN_COLUMNS,
+        rows: plan_rows(&tree, runtime, sql),
     }
-    let shard = &topology.shards[set.metadata_shard].name;
-    parts.push((Some(shard.clone()), set.metadata_sql.clone()));
-    branches(topology, &set.tree, parts);
 }
 
-/// `SHOW SHARDGATE ROUTE FOR …`: one row per shard the statement would run on, with the text
-/// sent there; the whole plan, as `shardgate route --sql` prints it, in every row.
-fn route(runtime: &Runtime, plan: &Plan, sql: &str) -> Rows {
-    let topology = &runtime.topology;
-    let name = |shard: &usize| Some(topology.shards[*shard].name.clone());
-    let text = plan.rewritten.as_deref().unwrap_or(sql);
-    let parts: Vec<(Option<String>, String)> = match &plan.route {
-        Route::Shard(shard) => vec![(name(shard), text.to_owned())],
-        Route::AllShards => (0..topology.shards.len())
-            .map(|s| (name(&s), text.to_owned()))
-            .collect(),
-        Route::Broadcast(shards) | Route::Copies(shards) => {
-            shards.iter().map(|s| (name(s), text.to_owned())).collect()
-        }
-        Route::Split(parts) => parts
-            .iter()
-            .map(|(s, sql)| (name(s), sql.clone()))
-            .collect(),
-        Route::Scatter(scatter) => (scatter.shards.iter().enumerate())
-            .map(|(i, s)| (name(s), scatter.sql_for(i).to_owned()))
-            .collect(),
-        Route::SetOperation(set) => {
-            let mut parts = Vec::new();
-            set_operation_parts(topology, set, &mut parts);
-            parts
-        }
-        Route::Materialize(m) => crate::materialize::parts(topology, m, text),
-        // Decided per execution (a prepared statement's parameters) or by the proxy itself.
-        _ => vec![(None, text.to_owned())],
-    };
-    let whole = plan.display(topology).to_string();
-    let rows = parts
+/// The columns of a plan tree's rows.
+pub(crate) const PLAN_COLUMNS: &[&str] = &["plan", "shard", "sql"];
+
+/// A plan tree's rows; lines that send the statement as written show `sql`.
+pub(crate) fn plan_rows(tree: &PlanTree, runtime: &Runtime, sql: &str) -> Vec<Vec<Option<String>>> {
+    tree.rows(&runtime.topology, sql)
         .into_iter()
-        .map(|(shard, sql)| vec![shard, Some(sql), Some(whole.clone())])
-        .collect();
-    Rows {
-        columns: &["shard", "sql", "plan"],
-        rows,
-    }
+        .map(|row| vec![Some(row.plan), row.shard, row.sql])
+        .collect()
 }
 
 #[cfg(test)]

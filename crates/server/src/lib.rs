@@ -9,6 +9,7 @@ mod dropped_database;
 mod endpoints;
 mod errors;
 mod every_primary;
+mod explain;
 mod extended_metadata;
 mod fan_out;
 mod generated_ids;

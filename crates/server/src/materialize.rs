@@ -565,25 +565,3 @@ fn copy_failed(table: &str, why: &str) -> ClientError {
         format!("cannot copy sharded table `{table}` to answer the statement across shards: {why}"),
     )
 }
-
-/// What a plan sends where, for `SHOW SHARDGATE ROUTE FOR`: each copy's read on each of its
-/// shards (its column list is read from the server when it runs), then the statement on the
-/// compute shard.
-pub(crate) fn parts(
-    topology: &shardgate_config::Topology,
-    plan: &MaterializePlan,
-    text: &str,
-) -> Vec<(Option<String>, String)> {
-    let name = |shard: &ShardId| Some(topology.shards[*shard].name.clone());
-    let mut parts = Vec::new();
-    for copy in &plan.copies {
-        let filter = copy
-            .filter
-            .as_ref()
-            .map_or_else(String::new, |f| format!(" WHERE {f}"));
-        let read = format!("SELECT <its columns> FROM {}{filter}", copy.quoted_name());
-        parts.extend(copy.shards.iter().map(|s| (name(s), read.clone())));
-    }
-    parts.push((name(&plan.compute_shard), text.to_owned()));
-    parts
-}

@@ -982,6 +982,7 @@ impl Session {
             Route::EveryPrimary { privilege } => {
                 Box::pin(self.on_every_primary(runtime, plan.kind, privilege, text)).await
             }
+            Route::Explain(explained) => Box::pin(self.explain(runtime, explained, binary)).await,
         }
     }
 
