@@ -342,15 +342,25 @@ async fn statements_over_copies_answer_as_one_mariadb() {
         lines[0], "read → materialize: the statement runs on s0 over copies of its sharded tables",
         "{plan:?}"
     );
-    assert_eq!(lines[1], "  Copy `users` into a temporary table on s0", "{plan:?}");
-    assert_eq!(lines[5], "  Copy `orders` into a temporary table on s0", "{plan:?}");
+    assert_eq!(
+        lines[1], "  Copy `users` into a temporary table on s0",
+        "{plan:?}"
+    );
+    assert_eq!(
+        lines[5], "  Copy `orders` into a temporary table on s0",
+        "{plan:?}"
+    );
     assert_eq!(
         plan[6][2].as_deref(),
         Some("SELECT <its columns> FROM `orders` WHERE (amount > 3)"),
         "{plan:?}"
     );
     // The last line runs the client's statement on the compute shard.
-    assert_eq!(plan[9][..2], [Some("  Route s0".into()), Some("s0".into())], "{plan:?}");
+    assert_eq!(
+        plan[9][..2],
+        [Some("  Route s0".into()), Some("s0".into())],
+        "{plan:?}"
+    );
     assert_eq!(plan.len(), 10, "{plan:?}");
 
     // Prepared statements: each execution runs with its values written in, rows in the binary

@@ -134,6 +134,16 @@ impl Session {
         kind: StatementKind,
         binary: bool,
     ) -> Step {
+        // Found by the randomized differential test: under a session `sql_select_limit` copies
+        // came back short (answers differed); refused until that is understood and fixed.
+        if self.state.select_limit_set() {
+            let e = ClientError::new(
+                1235,
+                b"42000",
+                "answering this statement from copies of its sharded tables under a session sql_select_limit is not supported by shardgate yet: SET sql_select_limit = DEFAULT first",
+            );
+            return self.send_error(e).await;
+        }
         let compute_shard = plan.compute_shard;
         if self.in_transaction() {
             let mut shards: Vec<ShardId> = plan
