@@ -9,10 +9,11 @@ use sqlparser::tokenizer::Token;
 use crate::Syntax;
 
 /// The statement that lists `table`'s columns in order, on the session's current database: one
-/// value, the names hex-encoded and comma-separated.
+/// value, the names hex-encoded and comma-separated (`LIMIT 1`: a session's `sql_select_limit`
+/// of 0 would otherwise leave it without its row, as the randomized differential test found).
 pub fn columns_query(table: &str) -> String {
     format!(
-        "SELECT GROUP_CONCAT(HEX(COLUMN_NAME) ORDER BY ORDINAL_POSITION SEPARATOR ',') FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '{}'",
+        "SELECT GROUP_CONCAT(HEX(COLUMN_NAME) ORDER BY ORDINAL_POSITION SEPARATOR ',') FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '{}' LIMIT 1",
         table.replace('\\', "\\\\").replace('\'', "''")
     )
 }
