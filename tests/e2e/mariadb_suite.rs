@@ -299,6 +299,32 @@ async fn dropping_the_current_database_leaves_the_session_in_none() {
     env.stop().await;
 }
 
+/// `DROP DATABASE` of another database keeps the session's own, also when the connection the
+/// session keeps (here for a named lock) was pinned while in the dropped one (MariaDB's main
+/// `statistics` test: the kept connection had not followed the later `USE`, so its OK carried
+/// SERVER_STATUS_DB_DROPPED).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_another_database_keeps_the_session_s_own() {
+    let env = TestEnv::start(1, 0).await;
+    let mut conn = env.connect().await;
+    conn.query_drop("CREATE DATABASE elsewhere").await.unwrap();
+    conn.query_drop("USE elsewhere").await.unwrap();
+    conn.query_drop("DO GET_LOCK('held', 10)").await.unwrap();
+    conn.query_drop(format!("USE {}", shardgate_sandbox::DATABASE))
+        .await
+        .unwrap();
+    conn.query_drop("DROP DATABASE elsewhere").await.unwrap();
+    assert_eq!(
+        rows(&mut conn, "SELECT DATABASE()").await,
+        [[Some(shardgate_sandbox::DATABASE.to_owned())]]
+    );
+    conn.query_drop("CREATE TABLE still_here (a INT)")
+        .await
+        .unwrap();
+    conn.query_drop("DROP TABLE still_here").await.unwrap();
+    env.stop().await;
+}
+
 /// `SET optimizer_switch = 'flag=on'` changes one flag and keeps the others: the session keeps
 /// the value the server computed, so another shard's connection gets every flag the session
 /// set, not only the last SET's (the suite's `mrr` tests lost `mrr=on` that way).

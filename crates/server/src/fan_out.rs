@@ -135,6 +135,11 @@ impl Session {
                     Some(conn) => (conn, true),
                     None => (this.checkout(runtime, shard).await?, false),
                 };
+                // A kept connection follows a USE since it was pinned: a DROP DATABASE of the
+                // database it was left in would otherwise look like the session's own.
+                if pinned && !this.state.database.is_empty() {
+                    this.state.sync_database(&mut conn).await?;
+                }
                 let meter = runtime.instruments.primary(shard);
                 let finish = async {
                     if transactional {
