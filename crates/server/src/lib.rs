@@ -43,6 +43,7 @@ mod prepared;
 mod previous_statement;
 mod probe;
 mod processlist;
+mod proxy_rows;
 mod reads;
 mod reload;
 mod reshard_admin;

@@ -3,13 +3,11 @@
 //! An admin user sees every session; others see their own user's, as a MariaDB account without
 //! the PROCESS privilege does.
 
-use bytes::Bytes;
-use shardgate_merge::{BinaryRowEncoder, ColumnMeta};
-use shardgate_protocol::packets::{self, ColumnDef};
-use shardgate_protocol::{CapabilityFlags, ColumnFlags, ColumnType};
+use shardgate_protocol::packets::ColumnDef;
+use shardgate_protocol::{ColumnFlags, ColumnType};
 
 use crate::runtime::Runtime;
-use crate::session::{End, Session, Step};
+use crate::session::{Session, Step};
 use crate::sessions::ProcessRow;
 
 /// The binary collation id (numbers).
@@ -85,60 +83,17 @@ impl Session {
         let admin = self.is_admin(runtime);
         let user = self.user().to_owned();
         let rows = (self.proxy.sessions).rows(|owner| admin || owner == user, full);
-        let columns = columns(full);
-        let extended_metadata = self.flavor.extended_metadata();
-        let definitions: Vec<Vec<u8>> = columns
-            .iter()
-            .map(|c| c.encode_for(extended_metadata))
-            .collect();
-        let encoder = match binary {
-            true => {
-                let metas: Result<Vec<ColumnMeta>, _> = columns
-                    .iter()
-                    .map(ColumnDef::encode)
-                    .map(|d| ColumnMeta::from_definition(&d))
-                    .collect();
-                Some(BinaryRowEncoder::new(
-                    &metas.expect("definitions the proxy wrote"),
-                ))
-            }
-            false => None,
-        };
-        let status = self.status();
-        let mut out = Vec::with_capacity(definitions.len() + rows.len() + 3);
-        out.push(packets::column_count(definitions.len() as u64));
-        out.extend(definitions);
-        if !self
-            .capabilities
-            .contains(CapabilityFlags::CLIENT_DEPRECATE_EOF)
-        {
-            out.push(packets::eof(status, 0));
-        }
-        for row in &rows {
-            let cells = cells(row);
-            let text = packets::text_row(cells.iter().map(|c| c.as_deref().map(str::as_bytes)));
-            match &encoder {
-                Some(encoder) => {
-                    let mut binary_row = Vec::new();
-                    encoder
-                        .encode(&Bytes::from(text), &mut binary_row)
-                        .expect("cells the proxy wrote");
-                    out.push(binary_row);
-                }
-                None => out.push(text),
-            }
-        }
-        out.push(packets::result_terminator(self.capabilities, status, 0));
-        for packet in &out {
-            self.client.queue_packet(packet);
-        }
-        self.client.flush().await.map_err(End::Client)
+        let cells: Vec<[Option<String>; 9]> = rows.iter().map(cells).collect();
+        self.send_proxy_rows(&columns(full), &cells, binary).await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
+    use shardgate_merge::{BinaryRowEncoder, ColumnMeta};
+    use shardgate_protocol::packets;
 
     #[test]
     fn columns_are_mariadb_s() {
