@@ -12,6 +12,8 @@ use shardgate_server::Proxy;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+pub mod live_load;
+
 pub struct TestEnv {
     pub sandbox: Sandbox,
     pub port: u16,
