@@ -174,6 +174,8 @@ pub struct Figures {
     pub slower_than_100ms: u64,
     pub slower_than_1s: u64,
     pub reconnects: u64,
+    /// The longest a client waited for a new connection after losing one (a proxy restart).
+    pub max_reconnect_wait: Duration,
 }
 
 impl Figures {
@@ -196,6 +198,7 @@ impl Figures {
         self.slower_than_100ms += other.slower_than_100ms;
         self.slower_than_1s += other.slower_than_1s;
         self.reconnects += other.reconnects;
+        self.max_reconnect_wait = self.max_reconnect_wait.max(other.max_reconnect_wait);
     }
 
     fn error(&mut self, code: impl Into<String>) {
@@ -207,13 +210,14 @@ impl fmt::Display for Figures {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} statements ({} reads, {} writes); errors by code: {:?}; {} reconnects; \
+            "{} statements ({} reads, {} writes); errors by code: {:?}; {} reconnects (the longest after {:?}); \
              max latency {:?} at {:?} ({}); attempts over 100 ms: {}, over 1 s: {}",
             self.statements,
             self.reads,
             self.writes,
             self.errors,
             self.reconnects,
+            self.max_reconnect_wait,
             self.max_latency,
             self.max_latency_at,
             self.max_latency_statement,
@@ -519,8 +523,11 @@ impl Client {
 
     /// A new connection, waiting (up to a minute) for a proxy that restarts.
     async fn reconnect(&mut self) {
-        self.report.figures.reconnects += 1;
+        let started = Instant::now();
         self.conn = super::connect_when_up(&self.opts).await;
+        let figures = &mut self.report.figures;
+        figures.reconnects += 1;
+        figures.max_reconnect_wait = figures.max_reconnect_wait.max(started.elapsed());
     }
 }
 

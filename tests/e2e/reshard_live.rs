@@ -384,11 +384,8 @@ async fn split_under_load_survives_kill_9_during_copy_and_catch_up() {
     wait_for_rows_copied(&mut admin, &id).await;
     let mut killed_in = Vec::new();
     for phase in ["copying", "catching_up"] {
-        let now = wait_for_phase(port, &mut admin, &id, phase).await;
-        serving.0.kill().unwrap(); // SIGKILL
-        serving.0.wait().unwrap();
-        killed_in.push(now);
-        serving = crate::common::spawn_serve(&config, &log);
+        killed_in.push(wait_for_phase(port, &mut admin, &id, phase).await);
+        serving = kill_and_restart(serving, &config, &log);
         admin = connect_admin(port).await;
         load.run_for(200).await;
     }
@@ -401,6 +398,55 @@ async fn split_under_load_survives_kill_9_during_copy_and_catch_up() {
     let placed = live_load::check(&split.env.sandbox, &split.target, &load).await;
     eprintln!("killed in phases {killed_in:?}");
     report("split_under_load_survives_kill_9", &load, &placed);
+    drop((admin, serving));
+    split.env.stop().await;
+}
+
+/// SIGKILLs a `shardgate serve` process and starts it again on the same config.
+fn kill_and_restart(
+    mut serving: crate::common::ServeProcess,
+    config: &Path,
+    log: &Path,
+) -> crate::common::ServeProcess {
+    serving.0.kill().unwrap();
+    serving.0.wait().unwrap();
+    crate::common::spawn_serve(config, log)
+}
+
+/// What the workflow survives today: the proxy (a process of its own) killed during the copy
+/// while the clients write through it; they reconnect to the restarted proxy and go on, the
+/// copy resumes, and a cancel leaves every write on 2 shards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_killed_under_load_during_the_copy_then_a_cancel_keeps_every_write() {
+    let split = Split::start().await;
+    let (config, port) = split.env.second_proxy_config();
+    let log = split.env.sandbox.dir().join("serve.log");
+    let serving = crate::common::spawn_serve(&config, &log);
+    let mut admin = connect_admin(port).await;
+    let load = split.load(port).await;
+    let id = start(&mut admin, &split.target_path, 100).await;
+    wait_for_rows_copied(&mut admin, &id).await;
+    load.run_for(200).await;
+    let serving = kill_and_restart(serving, &config, &log);
+    let mut admin = connect_admin(port).await;
+    load.run_for(400).await;
+    let now = wait_for_phase(port, &mut admin, &id, "copying").await;
+    admin
+        .query_drop(format!("SHARDGATE RESHARD CANCEL {id}"))
+        .await
+        .unwrap();
+    load.run_for(200).await;
+    let load = load.stop().await;
+    load.assert_clean();
+    assert!(load.figures.reconnects > 0, "{}", load.figures);
+    let placed = live_load::check(&split.env.sandbox, &split.env.topology, &load).await;
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("resuming the migration's copy from its cursors"),
+        "{text}"
+    );
+    eprintln!("cancelled in phase {now}");
+    report("a_proxy_killed_under_load_during_the_copy", &load, &placed);
     drop((admin, serving));
     split.env.stop().await;
 }
