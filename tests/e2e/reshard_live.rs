@@ -110,6 +110,15 @@ impl Split {
     }
 }
 
+/// Whether `check` fails (the checker panics, naming what it found).
+async fn fails(check: impl std::future::Future<Output = live_load::Placed>) -> bool {
+    use futures_util::FutureExt;
+    std::panic::AssertUnwindSafe(check)
+        .catch_unwind()
+        .await
+        .is_err()
+}
+
 /// Prints what the clients saw and what the checker found.
 fn report(test: &str, load: &LoadReport, placed: &live_load::Placed) {
     eprintln!(
@@ -275,6 +284,44 @@ async fn live_load_without_migration() {
     );
     let placed = live_load::check(&split.env.sandbox, &split.env.topology, &load).await;
     report("live_load_without_migration", &load, &placed);
+
+    // The checker sees a changed value, and a row on the wrong shard.
+    let (&(table, id), _) = load.expected.iter().next().unwrap();
+    let shard = split.env.shard_of(table, i128::from(id));
+    let mut owner = split.env.connect_primary(shard).await;
+    let change = format!("UPDATE {table} SET version = version + 1 WHERE id = {id}");
+    owner.query_drop(change).await.unwrap();
+    assert!(
+        fails(live_load::check(
+            &split.env.sandbox,
+            &split.env.topology,
+            &load
+        ))
+        .await
+    );
+    let undo = format!("UPDATE {table} SET version = version - 1 WHERE id = {id}");
+    owner.query_drop(undo).await.unwrap();
+    let mut other = split.env.connect_primary(1 - shard).await;
+    let row: Vec<Row> = owner
+        .query(format!("SELECT * FROM {table} WHERE id = {id}"))
+        .await
+        .unwrap();
+    let values: Vec<mysql_async::Value> = row[0].clone().unwrap();
+    let marks = vec!["?"; values.len()].join(", ");
+    (other.exec_drop(format!("INSERT INTO {table} VALUES ({marks})"), values))
+        .await
+        .unwrap();
+    let remove = format!("DELETE FROM {table} WHERE id = {id}");
+    owner.query_drop(remove).await.unwrap();
+    assert!(
+        fails(live_load::check(
+            &split.env.sandbox,
+            &split.env.topology,
+            &load
+        ))
+        .await
+    );
+    drop((owner, other));
     split.env.stop().await;
 }
 
