@@ -2,12 +2,15 @@
 //! while a migration runs, each knowing exactly what its keys must hold, and a checker that
 //! reads every shard's primary directly and proves where each row is and what it holds.
 //!
-//! Every client owns a disjoint slice of the keys of both tables and keeps its own model of
-//! them, changed only once the proxy acknowledged a statement. A statement that fails with a
-//! documented retryable error (1205: lock wait or a cutover's hold, 1213: deadlock) changed
-//! nothing and is run again; one whose outcome is unknown (the connection lost, e.g. the proxy
-//! killed, or an unexpected error) leaves its key *uncertain* — the client touches it no more
-//! and the checker accepts the row before or after it, as found on the shards.
+//! Every client owns a disjoint slice of the keys of both tables and runs a deterministic mix
+//! over them: inserts, updates (some in a transaction that reads the row under lock first),
+//! deletes and point reads (which must answer what the model says). It keeps its own model of
+//! its keys, changed only once the proxy acknowledged a statement (a COMMIT). A statement that
+//! fails with a documented retryable error (1205: lock wait or a cutover's hold, 1213:
+//! deadlock) changed nothing and is run again; one whose outcome is unknown (the connection
+//! lost, e.g. the proxy killed, or an unexpected error) leaves its key *uncertain* — the client
+//! touches it no more and the checker accepts the row before or after it, as found on the
+//! shards. A transaction that fails before its COMMIT changed nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -155,6 +158,7 @@ pub async fn seed(conn: &mut Conn, spec: &LoadSpec) -> Model {
 /// What the clients saw.
 #[derive(Default)]
 pub struct Figures {
+    /// Statement attempts (with BEGIN, COMMIT and retries).
     pub statements: u64,
     pub reads: u64,
     pub writes: u64,
@@ -210,7 +214,7 @@ impl fmt::Display for Figures {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} statements ({} reads, {} writes); errors by code: {:?}; {} reconnects (the longest after {:?}); \
+            "{} statements sent ({} point reads, {} writes); errors by code: {:?}; {} reconnects (the longest after {:?}); \
              max latency {:?} at {:?} ({}); attempts over 100 ms: {}, over 1 s: {}",
             self.statements,
             self.reads,
@@ -325,7 +329,19 @@ impl LiveLoad {
     }
 }
 
-/// How a write ended.
+/// How one attempt at a statement ended.
+enum Answer {
+    /// Its rows (none for a write) and affected rows.
+    Done(Vec<Row>, u64),
+    /// A documented retryable error: the statement changed nothing.
+    Retryable,
+    /// Another error.
+    Failed,
+    /// The connection was lost (or the answer never came) and is replaced.
+    Lost,
+}
+
+/// How an autocommitted write ended.
 enum Outcome {
     Applied(u64),
     Unknown,
@@ -367,6 +383,11 @@ impl Client {
                         values.join(", ")
                     );
                     self.write(key, &sql, None, Some(row)).await;
+                }
+                Some(old) if choice < 10 => {
+                    let version: i64 = old[1].as_deref().unwrap().parse().unwrap();
+                    let new = row_for(id, version + 1, self.id, n);
+                    self.update_in_transaction(key, old, new).await;
                 }
                 Some(old) if choice < 45 => {
                     let version: i64 = old[1].as_deref().unwrap().parse().unwrap();
@@ -413,34 +434,100 @@ impl Client {
         }
     }
 
+    /// Runs one statement once: its rows and affected rows, or how it failed (counted; an
+    /// unexpected error recorded; a lost connection replaced).
+    async fn attempt(&mut self, sql: &str) -> Answer {
+        let started = Instant::now();
+        let answer = tokio::time::timeout(
+            STATEMENT_TIMEOUT,
+            self.conn.query::<mysql_async::Row, _>(sql),
+        )
+        .await;
+        self.timed(sql, started.elapsed());
+        match answer {
+            Ok(Ok(rows)) => Answer::Done(text_rows(rows), self.conn.affected_rows()),
+            Ok(Err(mysql_async::Error::Server(e))) => {
+                self.report.figures.error(e.code.to_string());
+                if RETRYABLE.contains(&e.code) {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    return Answer::Retryable;
+                }
+                self.unexpected(format!("{sql}: {} {}", e.code, e.message));
+                Answer::Failed
+            }
+            Ok(Err(e)) => {
+                self.report.figures.error("2013");
+                eprintln!("load client {}: connection lost at `{sql}`: {e}", self.id);
+                self.reconnect().await;
+                Answer::Lost
+            }
+            Err(_) => {
+                self.report.figures.error("timeout");
+                self.unexpected(format!("{sql}: no answer in {STATEMENT_TIMEOUT:?}"));
+                self.reconnect().await;
+                Answer::Lost
+            }
+        }
+    }
+
+    /// An autocommitted write, run again while it fails with a retryable error.
     async fn run_write(&mut self, sql: &str) -> Outcome {
         loop {
-            let started = Instant::now();
-            let answer = tokio::time::timeout(STATEMENT_TIMEOUT, self.conn.query_drop(sql)).await;
-            self.timed(sql, started.elapsed());
-            match answer {
-                Ok(Ok(())) => return Outcome::Applied(self.conn.affected_rows()),
-                Ok(Err(mysql_async::Error::Server(e))) if RETRYABLE.contains(&e.code) => {
-                    self.report.figures.error(e.code.to_string());
-                    tokio::time::sleep(Duration::from_millis(20)).await;
+            match self.attempt(sql).await {
+                Answer::Done(_, affected) => return Outcome::Applied(affected),
+                Answer::Retryable => continue,
+                Answer::Failed | Answer::Lost => return Outcome::Unknown,
+            }
+        }
+    }
+
+    /// An update in a transaction that reads the row under lock first. A failure before the
+    /// COMMIT leaves the row as it was (the transaction never committed); a failure of the
+    /// COMMIT leaves its outcome unknown.
+    async fn update_in_transaction(&mut self, key: Key, old: Row, new: Row) {
+        self.report.figures.writes += 1;
+        self.report.written.insert(key);
+        let (table, id) = key;
+        let statements = [
+            "BEGIN".to_owned(),
+            format!("SELECT {COLUMNS} FROM {table} WHERE id = {id} FOR UPDATE"),
+            format!(
+                "UPDATE {table} SET version = version + 1, note = {}, amount = {} WHERE id = {id}",
+                literal(&new[3]),
+                literal(&new[4])
+            ),
+        ];
+        'transaction: loop {
+            for sql in &statements {
+                match self.attempt(sql).await {
+                    Answer::Done(rows, affected) => {
+                        if sql.ends_with("FOR UPDATE") && rows != [old.clone()] {
+                            self.wrong(format!("{sql}: {rows:?}, expected {old:?}"));
+                        }
+                        if sql.starts_with("UPDATE") && affected != 1 {
+                            self.wrong(format!("{sql}: {affected} rows affected, 1 expected"));
+                        }
+                    }
+                    Answer::Retryable => {
+                        self.attempt("ROLLBACK").await;
+                        continue 'transaction;
+                    }
+                    Answer::Failed => {
+                        self.attempt("ROLLBACK").await;
+                        return;
+                    }
+                    Answer::Lost => return,
                 }
-                Ok(Err(mysql_async::Error::Server(e))) => {
-                    self.report.figures.error(e.code.to_string());
-                    self.unexpected(format!("{sql}: {} {}", e.code, e.message));
-                    return Outcome::Unknown;
-                }
-                Ok(Err(e)) => {
-                    self.report.figures.error("2013");
-                    report_lost(self.id, sql, &e);
-                    self.reconnect().await;
-                    return Outcome::Unknown;
-                }
-                Err(_) => {
-                    self.report.figures.error("timeout");
-                    self.unexpected(format!("{sql}: no answer in {STATEMENT_TIMEOUT:?}"));
-                    self.reconnect().await;
-                    return Outcome::Unknown;
-                }
+            }
+            break;
+        }
+        match self.attempt("COMMIT").await {
+            Answer::Done(..) => {
+                self.report.expected.insert(key, new);
+            }
+            Answer::Retryable | Answer::Failed | Answer::Lost => {
+                self.report.expected.remove(&key);
+                self.report.uncertain.insert(key, [Some(old), Some(new)]);
             }
         }
     }
@@ -451,39 +538,15 @@ impl Client {
         let (table, id) = key;
         let sql = format!("SELECT {COLUMNS} FROM {table} WHERE id = {id}");
         loop {
-            let started = Instant::now();
-            let answer = tokio::time::timeout(
-                STATEMENT_TIMEOUT,
-                self.conn.query::<mysql_async::Row, _>(&sql),
-            )
-            .await;
-            self.timed(&sql, started.elapsed());
-            match answer {
-                Ok(Ok(rows)) => {
-                    let rows = text_rows(rows);
+            match self.attempt(&sql).await {
+                Answer::Done(rows, _) => {
                     if rows != [expected.clone()] {
                         self.wrong(format!("{sql}: {rows:?}, expected {expected:?}"));
                     }
                     return;
                 }
-                Ok(Err(mysql_async::Error::Server(e))) => {
-                    self.report.figures.error(e.code.to_string());
-                    if !RETRYABLE.contains(&e.code) {
-                        self.unexpected(format!("{sql}: {} {}", e.code, e.message));
-                        return;
-                    }
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                Ok(Err(e)) => {
-                    self.report.figures.error("2013");
-                    report_lost(self.id, &sql, &e);
-                    self.reconnect().await;
-                }
-                Err(_) => {
-                    self.report.figures.error("timeout");
-                    self.unexpected(format!("{sql}: no answer in {STATEMENT_TIMEOUT:?}"));
-                    self.reconnect().await;
-                }
+                Answer::Failed => return,
+                Answer::Retryable | Answer::Lost => continue,
             }
         }
     }
@@ -529,10 +592,6 @@ impl Client {
         figures.reconnects += 1;
         figures.max_reconnect_wait = figures.max_reconnect_wait.max(started.elapsed());
     }
-}
-
-fn report_lost(client: usize, sql: &str, error: &mysql_async::Error) {
-    eprintln!("load client {client}: connection lost at `{sql}`: {error}");
 }
 
 /// What the checker found: rows per table on each shard (by name).
