@@ -120,6 +120,15 @@ fn row_for(id: i64, version: i64, client: usize, n: u64) -> Row {
     ]
 }
 
+/// The update of `key` to `new`: the version relative, so a write applied twice would show.
+fn update_sql((table, id): Key, new: &Row) -> String {
+    format!(
+        "UPDATE {table} SET version = version + 1, note = {}, amount = {} WHERE id = {id}",
+        literal(&new[3]),
+        literal(&new[4])
+    )
+}
+
 /// The client owning key `id`.
 fn owner_of(id: i64, clients: usize) -> usize {
     ((id - 1) % clients as i64) as usize
@@ -392,12 +401,7 @@ impl Client {
                 Some(old) if choice < 45 => {
                     let version: i64 = old[1].as_deref().unwrap().parse().unwrap();
                     let new = row_for(id, version + 1, self.id, n);
-                    // Relative, so a write applied twice would show.
-                    let sql = format!(
-                        "UPDATE {table} SET version = version + 1, note = {}, amount = {} WHERE id = {id}",
-                        literal(&new[3]),
-                        literal(&new[4])
-                    );
+                    let sql = update_sql(key, &new);
                     self.write(key, &sql, Some(old), Some(new)).await;
                 }
                 Some(old) if choice < 65 => {
@@ -491,11 +495,7 @@ impl Client {
         let statements = [
             "BEGIN".to_owned(),
             format!("SELECT {COLUMNS} FROM {table} WHERE id = {id} FOR UPDATE"),
-            format!(
-                "UPDATE {table} SET version = version + 1, note = {}, amount = {} WHERE id = {id}",
-                literal(&new[3]),
-                literal(&new[4])
-            ),
+            update_sql(key, &new),
         ];
         'transaction: loop {
             for sql in &statements {
