@@ -612,7 +612,8 @@ impl fmt::Display for Placed {
 /// `topology` does not serve) and checks: each row is on the shard `topology` places its key
 /// on, once; the uncertain keys hold their row before or after the write whose outcome was
 /// unknown; the rows equal the expected ones, compared whole and by a checksum the servers
-/// compute over the shards' rows and over the expected rows.
+/// compute over the shards' rows and over the expected rows; the replicas hold what their
+/// primaries hold.
 pub async fn check(sandbox: &Sandbox, topology: &Topology, load: &LoadReport) -> Placed {
     let mut found = Model::new();
     let (mut misplaced, mut duplicated) = (Vec::new(), Vec::new());
@@ -707,19 +708,34 @@ fn checksum_sql(table: &str) -> String {
     )
 }
 
-/// The checksum of `table`'s rows on the shards `topology` serves, computed by each primary.
+/// The checksum of `table`'s rows on `instance`.
+async fn checksum_on(instance: &shardgate_sandbox::Instance, table: &str) -> (u64, u64) {
+    let mut conn = Conn::new(Opts::from(instance.backend_opts()))
+        .await
+        .unwrap();
+    let sum = conn.query_first(checksum_sql(table)).await.unwrap();
+    sum.unwrap()
+}
+
+/// The checksum of `table`'s rows on the shards `topology` serves, computed by each primary;
+/// each replica of those shards (once it applied what its primary wrote) holds the same.
 async fn checksum_on_shards(sandbox: &Sandbox, topology: &Topology, table: &str) -> (u64, u64) {
+    sandbox
+        .wait_replicas_synced(Duration::from_secs(60))
+        .await
+        .unwrap();
     let (mut count, mut xor) = (0, 0);
     for config in &topology.shards {
         let shard = sandbox.shard(&config.name).expect("a shard of the sandbox");
-        let mut conn = Conn::new(Opts::from(shard.primary.backend_opts()))
-            .await
-            .unwrap();
-        let (rows, sum): (u64, u64) = conn
-            .query_first(checksum_sql(table))
-            .await
-            .unwrap()
-            .unwrap();
+        let (rows, sum) = checksum_on(&shard.primary, table).await;
+        for replica in &shard.replicas {
+            assert_eq!(
+                checksum_on(replica, table).await,
+                (rows, sum),
+                "{table}: (rows, checksum) on {} and on its primary",
+                replica.name
+            );
+        }
         count += rows;
         xor ^= sum;
     }
