@@ -649,6 +649,41 @@ async fn a_stored_procedure_executes_a_prepared_set() {
     env.stop().await;
 }
 
+/// A database named in the client's character set (MariaDB's `ctype_recoding`): created and
+/// entered in koi8r, listed in cp1251 on another connection, the same UTF-8 name to a UTF-8
+/// client. The session kept a UTF-8 reading of the koi8r bytes before (1049).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_named_in_another_character_set_is_entered_and_kept() {
+    let env = TestEnv::start(1, 0).await;
+    let mut conn = env.connect().await;
+    let koi8r: &[u8] = b"\xd4\xc5\xd3\xd4";
+    let cp1251: &[u8] = b"\xf2\xe5\xf1\xf2";
+    let statement = |head: &str, name: &[u8]| [head.as_bytes(), name].concat();
+    conn.query_drop("SET CHARACTER SET koi8r").await.unwrap();
+    conn.query_drop(statement("CREATE DATABASE ", koi8r))
+        .await
+        .unwrap();
+    conn.query_drop(statement("USE ", koi8r)).await.unwrap();
+    conn.query_drop("CREATE TABLE t1 (a INT)").await.unwrap();
+    // Another set of variables: the next statement's connection is taken to the database
+    // again, under cp1251.
+    conn.query_drop("SET CHARACTER SET cp1251").await.unwrap();
+    let tables: Vec<String> = conn.query("SHOW TABLES").await.unwrap();
+    assert_eq!(tables, ["t1"]);
+    let tables: Vec<String> = conn
+        .query(statement("SHOW TABLES IN ", cp1251))
+        .await
+        .unwrap();
+    assert_eq!(tables, ["t1"]);
+    conn.query_drop("SET NAMES utf8mb4").await.unwrap();
+    assert_eq!(
+        rows(&mut conn, "SELECT DATABASE()").await,
+        [[Some("тест".into())]]
+    );
+    conn.query_drop("DROP DATABASE `тест`").await.unwrap();
+    env.stop().await;
+}
+
 /// With `optimizer_trace` on, the trace is the client's last statement, as on MariaDB: the
 /// session keeps the connection that holds it while tracing, and the proxy does not read `FOUND_ROWS()` back after an `INSERT … SELECT` or a paged SELECT (that
 /// query would replace the trace), and refuses `FOUND_ROWS()` until a SELECT sets it again.
