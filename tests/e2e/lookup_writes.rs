@@ -225,6 +225,19 @@ async fn an_insert_select_inserts_its_rows_with_their_lookup_rows() {
     .unwrap();
     assert_eq!(conn.affected_rows(), 3);
     assert_eq!(ids_by_email(&mut conn, "copy-a@x").await, [a + 1000]);
+    // A session's sql_select_limit limits what a SELECT returns to the client, not the rows
+    // an INSERT … SELECT reads (the proxy's read of them must not be cut either).
+    conn.query_drop("SET sql_select_limit = 0").await.unwrap();
+    conn.query_drop(format!(
+        "INSERT INTO users (id, email, name) SELECT id + 6000, CONCAT('limited-', email), name FROM users WHERE id IN ({a}, {b}, {c})"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(conn.affected_rows(), 3);
+    conn.query_drop("SET sql_select_limit = DEFAULT")
+        .await
+        .unwrap();
+    assert_eq!(ids_by_email(&mut conn, "limited-b@x").await, [b + 6000]);
     assert_eq!(ids_by_email(&mut conn, "copy-b@x").await, [b + 1000]);
     let names: Vec<(i64, Option<String>, String)> = conn
         .query(format!(

@@ -510,6 +510,180 @@ async fn found_rows_after_an_offset_or_a_union_counts_as_the_server_does() {
     env.stop().await;
 }
 
+/// Under a session `sql_select_limit`, answers and `FOUND_ROWS()` are what MariaDB answers:
+/// the rows sent after a plain SELECT, every row after `SQL_CALC_FOUND_ROWS`, the rows before
+/// an explicit `LIMIT` (which replaces the session's), on one shard, across shards (grouping
+/// shards send every group, the merge limits the whole: refused before), from copies. Each
+/// case is run on the default shard's primary directly too, on a plain table of the same rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn found_rows_under_sql_select_limit_is_the_servers() {
+    let env = TestEnv::start(2, 0).await;
+    let mut conn = env.connect().await;
+    let values: Vec<String> = (1..=10).map(|id| format!("({id}, 'u{id}')")).collect();
+    conn.query_drop(format!(
+        "INSERT INTO users (id, name) VALUES {}",
+        values.join(", ")
+    ))
+    .await
+    .unwrap();
+    conn.query_drop("CREATE TABLE paged (a INT)").await.unwrap();
+    conn.query_drop("INSERT INTO paged SELECT seq FROM seq_1_to_10")
+        .await
+        .unwrap();
+    // The same rows as `users`, on one server.
+    let mut direct = env.connect_primary(0).await;
+    direct
+        .query_drop("CREATE TABLE plain_users (id INT, name VARCHAR(20)) SELECT seq AS id, CONCAT('u', seq) AS name FROM seq_1_to_10")
+        .await
+        .unwrap();
+    let one_shard_ids: Vec<String> = (1..=10)
+        .filter(|id| env.shard_of("users", *id) == 0)
+        .map(|id| id.to_string())
+        .collect();
+    let one_shard_ids = one_shard_ids.join(", ");
+    let selects = [
+        "SELECT a FROM paged".to_owned(),
+        "SELECT SQL_CALC_FOUND_ROWS a FROM paged".to_owned(),
+        "SELECT SQL_CALC_FOUND_ROWS a FROM paged LIMIT 1".to_owned(),
+        "SELECT a FROM paged LIMIT 5, 3".to_owned(),
+        "SELECT a FROM paged WHERE a < 4 UNION SELECT a FROM paged WHERE a > 5".to_owned(),
+        "SELECT id FROM users ORDER BY id".to_owned(),
+        "SELECT id FROM users".to_owned(),
+        "SELECT id FROM users ORDER BY id LIMIT 5, 3".to_owned(),
+        "SELECT id FROM users ORDER BY id LIMIT 4".to_owned(),
+        format!("SELECT id FROM users WHERE id IN ({one_shard_ids}) ORDER BY id"),
+        format!("SELECT SQL_CALC_FOUND_ROWS id FROM users WHERE id IN ({one_shard_ids})"),
+        format!("SELECT id FROM users WHERE id IN ({one_shard_ids}) LIMIT 1, 5"),
+        format!("SELECT id FROM users WHERE id IN ({one_shard_ids}) UNION SELECT 99"),
+        "SELECT id FROM users WHERE id < 4 UNION SELECT id FROM users WHERE id > 5".to_owned(),
+        "SELECT id FROM users WHERE id < 4 UNION ALL SELECT id FROM users WHERE id > 5 LIMIT 4"
+            .to_owned(),
+        "SELECT id FROM users WHERE id < 4 UNION SELECT a FROM paged LIMIT 1, 3".to_owned(),
+        "SELECT DISTINCT id FROM users".to_owned(),
+        "SELECT COUNT(*) FROM users".to_owned(),
+        "SELECT name, COUNT(*) FROM users GROUP BY name ORDER BY name".to_owned(),
+        "SELECT DISTINCT id % 3 FROM users ORDER BY 1".to_owned(),
+        // Answered from copies on one connection (a join not on the shard key).
+        "SELECT u.id FROM users u JOIN users v ON u.id = v.id + 1 ORDER BY u.id".to_owned(),
+        "SELECT SQL_CALC_FOUND_ROWS u.id FROM users u JOIN users v ON u.id = v.id + 1".to_owned(),
+        "SELECT SQL_CALC_FOUND_ROWS u.id FROM users u JOIN users v ON u.id = v.id + 1 LIMIT 3"
+            .to_owned(),
+        "SELECT u.id FROM users u JOIN users v ON u.id = v.id + 1 ORDER BY u.id LIMIT 2, 3"
+            .to_owned(),
+        "SELECT SQL_CALC_FOUND_ROWS id FROM users ORDER BY id LIMIT 3".to_owned(),
+    ];
+    for limit in ["2", "0", "DEFAULT"] {
+        let set = format!("SET sql_select_limit = {limit}");
+        conn.query_drop(&set).await.unwrap();
+        direct.query_drop(&set).await.unwrap();
+        for select in &selects {
+            let got = rows(&mut conn, select).await;
+            let found = rows(&mut conn, "SELECT FOUND_ROWS()").await;
+            let plain = select.replace(" users", " plain_users");
+            let want = rows(&mut direct, &plain).await;
+            let want_found = rows(&mut direct, "SELECT FOUND_ROWS()").await;
+            match select.contains("ORDER BY") || select.contains("COUNT") {
+                true => assert_eq!(got, want, "{set}; {select}"),
+                false => assert_eq!(got.len(), want.len(), "{set}; {select}"),
+            }
+            assert_eq!(found, want_found, "{set}; {select}: FOUND_ROWS()");
+            // Prepared (binary rows), and with SQL's PREPARE.
+            let prepared: Vec<mysql_async::Row> = conn.exec(select.as_str(), ()).await.unwrap();
+            assert_eq!(prepared.len(), want.len(), "{set}; prepared {select}");
+            let found = rows(&mut conn, "SELECT FOUND_ROWS()").await;
+            assert_eq!(found, want_found, "{set}; prepared {select}: FOUND_ROWS()");
+            let quoted = select.replace('\'', "''");
+            conn.query_drop(format!("PREPARE s FROM '{quoted}'"))
+                .await
+                .unwrap();
+            let executed = rows(&mut conn, "EXECUTE s").await;
+            assert_eq!(executed.len(), want.len(), "{set}; EXECUTE {select}");
+            let found = rows(&mut conn, "SELECT FOUND_ROWS()").await;
+            assert_eq!(found, want_found, "{set}; EXECUTE {select}: FOUND_ROWS()");
+        }
+    }
+    direct.query_drop("DROP TABLE plain_users").await.unwrap();
+    env.stop().await;
+}
+
+/// A `SET` the client PREPAREd is the server's too: a stored procedure may `EXECUTE` it
+/// (MariaDB's `ctype_utf32_uca`; 1243 before). The client's own EXECUTE still goes through the
+/// session, which keeps the variables it sets for every connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_procedure_executes_a_prepared_set() {
+    let env = TestEnv::start(2, 0).await;
+    let mut conn = env.connect().await;
+    conn.query_drop("SET @c = 'SET @b = get_format(DATE, ''EUR'')'")
+        .await
+        .unwrap();
+    conn.query_drop("PREPARE s FROM @c").await.unwrap();
+    conn.query_drop("EXECUTE s").await.unwrap();
+    assert_eq!(
+        rows(&mut conn, "SELECT @b").await,
+        [[Some("%d.%m.%Y".into())]]
+    );
+    conn.query_drop("CREATE PROCEDURE p (IN i INT) EXECUTE s")
+        .await
+        .unwrap();
+    conn.query_drop("CALL p(@a)").await.unwrap();
+    conn.query_drop("DEALLOCATE PREPARE s").await.unwrap();
+    let (code, _, message) = server_error(conn.query_drop("CALL p(@a)").await);
+    assert_eq!(code, 1243, "{message}");
+    // A prepared SET of a session variable: the session keeps it for its other connections.
+    conn.query_drop("PREPARE s FROM 'SET SESSION sql_mode = ''ANSI_QUOTES'''")
+        .await
+        .unwrap();
+    conn.query_drop("EXECUTE s").await.unwrap();
+    conn.query_drop("DEALLOCATE PREPARE s").await.unwrap();
+    let id = (1..).find(|id| env.shard_of("users", *id) == 1).unwrap();
+    let on_shard_1 =
+        format!("SELECT @@sql_mode FROM users WHERE id = {id} UNION SELECT @@sql_mode");
+    conn.query_drop(format!("INSERT INTO users (id, name) VALUES ({id}, 'x')"))
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(&mut conn, &on_shard_1).await,
+        [[Some("ANSI_QUOTES".into())]]
+    );
+    conn.query_drop("DROP PROCEDURE p").await.unwrap();
+    env.stop().await;
+}
+
+/// A database named in the client's character set (MariaDB's `ctype_recoding`): created and
+/// entered in koi8r, listed in cp1251 on another connection, the same UTF-8 name to a UTF-8
+/// client. The session kept a UTF-8 reading of the koi8r bytes before (1049).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_named_in_another_character_set_is_entered_and_kept() {
+    let env = TestEnv::start(1, 0).await;
+    let mut conn = env.connect().await;
+    let koi8r: &[u8] = b"\xd4\xc5\xd3\xd4";
+    let cp1251: &[u8] = b"\xf2\xe5\xf1\xf2";
+    let statement = |head: &str, name: &[u8]| [head.as_bytes(), name].concat();
+    conn.query_drop("SET CHARACTER SET koi8r").await.unwrap();
+    conn.query_drop(statement("CREATE DATABASE ", koi8r))
+        .await
+        .unwrap();
+    conn.query_drop(statement("USE ", koi8r)).await.unwrap();
+    conn.query_drop("CREATE TABLE t1 (a INT)").await.unwrap();
+    // Another set of variables: the next statement's connection is taken to the database
+    // again, under cp1251.
+    conn.query_drop("SET CHARACTER SET cp1251").await.unwrap();
+    let tables: Vec<String> = conn.query("SHOW TABLES").await.unwrap();
+    assert_eq!(tables, ["t1"]);
+    let tables: Vec<String> = conn
+        .query(statement("SHOW TABLES IN ", cp1251))
+        .await
+        .unwrap();
+    assert_eq!(tables, ["t1"]);
+    conn.query_drop("SET NAMES utf8mb4").await.unwrap();
+    assert_eq!(
+        rows(&mut conn, "SELECT DATABASE()").await,
+        [[Some("тест".into())]]
+    );
+    conn.query_drop("DROP DATABASE `тест`").await.unwrap();
+    env.stop().await;
+}
+
 /// With `optimizer_trace` on, the trace is the client's last statement, as on MariaDB: the
 /// session keeps the connection that holds it while tracing, and the proxy does not read `FOUND_ROWS()` back after an `INSERT … SELECT` or a paged SELECT (that
 /// query would replace the trace), and refuses `FOUND_ROWS()` until a SELECT sets it again.

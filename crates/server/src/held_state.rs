@@ -228,7 +228,8 @@ async fn held_locks(
             )
         })
         .collect();
-    let sql = format!("SELECT CONCAT_WS(',', {})", checks.join(", "));
+    // LIMIT: the session's sql_select_limit (0 hides every row) must not hide the answer.
+    let sql = format!("SELECT CONCAT_WS(',', {}) LIMIT 1", checks.join(", "));
     let answer = crate::state::query_text(conn, sql.as_bytes()).await?;
     Ok(names
         .iter()

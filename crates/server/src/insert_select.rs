@@ -86,8 +86,15 @@ impl Session {
         };
         let no_backslash_escapes =
             (self.syntax.sql_mode).contains(shardgate_router::SqlMode::NO_BACKSLASH_ESCAPES);
+        // MariaDB's INSERT … SELECT reads every row whatever the session's sql_select_limit;
+        // the proxy's SELECT of them is a statement of its own, which the limit would cut.
+        let unlimited = self.state.select_limit_set();
         let mut rows = Vec::new();
         for (shard, sql) in parts {
+            let sql = match unlimited {
+                true => format!("SET STATEMENT sql_select_limit = {} FOR {sql}", u64::MAX),
+                false => sql,
+            };
             let read = if self.in_transaction() {
                 self.join_txn(runtime, shard, false).await?;
                 let conn = self.pins.conn(shard).expect("joined above");

@@ -4,6 +4,7 @@ mod admin;
 mod catch_up;
 mod connections;
 mod cut_off;
+mod database_name;
 mod diagnostics;
 mod dropped_database;
 mod endpoints;

@@ -397,6 +397,7 @@ impl Session {
         let mut inputs = Vec::with_capacity(conns.len());
         let mut lent = Vec::new();
         let mut refused = None;
+        let unlimited = self.shards_unlimited(plan);
         for (i, (&shard, conn)) in plan.shards.iter().zip(conns).enumerate() {
             let name = runtime.topology.shards[shard].name.clone();
             let (mut conn, kept) = match conn {
@@ -408,7 +409,14 @@ impl Session {
             };
             let (tx, rx) = mpsc::channel(ROWS_IN_FLIGHT);
             // Each shard's own statement (its IN-list values only).
-            let sql: Arc<str> = Arc::from(plan.sql_for(i));
+            let sql: Arc<str> = match unlimited {
+                true => Arc::from(format!(
+                    "SET STATEMENT sql_select_limit = {} FOR {}",
+                    u64::MAX,
+                    plan.sql_for(i)
+                )),
+                false => Arc::from(plan.sql_for(i)),
+            };
             let timeout = settings.scatter_timeout;
             let meter = runtime.instruments.primary(shard).clone();
             // The shard's task keeps the statement's time bound.
@@ -819,12 +827,21 @@ impl Session {
                 "AVG(), STDDEV() or VARIANCE() with a div_precision_increment other than 4",
             );
         }
-        let grouped = plan.merge.aggregate.is_some() || plan.merge.distinct;
-        // Grouping shards send every group, with no LIMIT: the session's limit would cut them.
-        if grouped && self.state.select_limit_set() {
-            return refuse("GROUP BY, aggregates or DISTINCT under a session sql_select_limit");
+        // Grouping shards send every group (`shards_unlimited`), the merge limits the whole:
+        // by a number it knows.
+        if self.shards_unlimited(plan) && self.state.var_number("sql_select_limit").is_none() {
+            return refuse(
+                "GROUP BY, aggregates or DISTINCT under a session sql_select_limit that is not a number",
+            );
         }
         None
+    }
+
+    /// Whether the shards must run `plan`'s statement without the session's
+    /// `sql_select_limit`: grouping shards send every group (a limit would cut groups the
+    /// merge combines), and the merge applies the limit to the whole.
+    fn shards_unlimited(&self, plan: &ScatterPlan) -> bool {
+        (plan.merge.aggregate.is_some() || plan.merge.distinct) && self.state.select_limit_set()
     }
 
     /// Gives string columns the merge compares their real collation: column definitions carry

@@ -118,7 +118,11 @@ pub async fn init_sequence(runtime: &Runtime, table: &str) -> Result<SequenceIni
         .ok_or_else(|| SequenceError::NotConfigured(table.to_owned()))?;
     let ai = rule.auto_increment.as_ref().expect("filtered");
     let data = qualified(topology, &rule.name);
-    let max_sql = format!("SELECT COALESCE(MAX(`{}`), 0) FROM {data}", ai.column);
+    // LIMIT 1: a pooled connection may carry a session's sql_select_limit (0 hides the row).
+    let max_sql = format!(
+        "SELECT COALESCE(MAX(`{}`), 0) FROM {data} LIMIT 1",
+        ai.column
+    );
     let mut shard_max = Vec::with_capacity(topology.shards.len());
     for shard in 0..topology.shards.len() {
         let mut conn = runtime.primary(shard).get(Flavor::common()).await?;
@@ -149,7 +153,7 @@ pub async fn init_sequence(runtime: &Runtime, table: &str) -> Result<SequenceIni
     }
     let now = single_value(
         &mut conn,
-        &format!("SELECT next_id FROM {name} WHERE id = 0"),
+        &format!("SELECT next_id FROM {name} WHERE id = 0 LIMIT 1"),
         &name,
     )
     .await?;

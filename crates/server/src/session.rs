@@ -430,7 +430,10 @@ impl Session {
     /// session state and `named` one is told about it as MariaDB tells it: a change of schema.
     async fn open_database(&self, runtime: &Runtime, named: bool) -> Result<Vec<u8>, ClientError> {
         match (self.flavor.session_track(), named) {
-            (true, true) => (self.enter_database(runtime, &self.state.database).await)
+            (true, true) => (self
+                .enter_database(runtime, self.state.database.as_bytes())
+                .await)
+                .map(|(_, session_state)| session_state)
                 .map_err(|e| ClientError::from(&e)),
             _ => self.check_database(runtime).await.map(|()| Vec::new()),
         }
@@ -597,10 +600,7 @@ impl Session {
                 c if c == Command::COM_QUIT as u8 => return Ok(()),
                 c if c == Command::COM_PING as u8 => self.send_ok(0, 0).await?,
                 c if c == Command::COM_QUERY as u8 => self.query(arg).await?,
-                c if c == Command::COM_INIT_DB as u8 => {
-                    let db = String::from_utf8_lossy(arg).into_owned();
-                    Box::pin(self.use_database(db)).await?
-                }
+                c if c == Command::COM_INIT_DB as u8 => Box::pin(self.use_database(arg)).await?,
                 c if c == Command::COM_FIELD_LIST as u8 => {
                     let runtime = self.runtime();
                     let shard = runtime.topology.default_shard;
@@ -963,7 +963,14 @@ impl Session {
                 let parts = parts.iter().map(|(s, sql)| (*s, sql.as_bytes())).collect();
                 Box::pin(self.fan_out(runtime, parts, true, Combine::Sum)).await
             }
-            Route::Use(db) => Box::pin(self.use_database(db.clone())).await,
+            Route::Use(db) => {
+                // A name in another character set than UTF-8: its bytes as the client wrote them.
+                let raw = (!text.is_ascii())
+                    .then(|| crate::database_name::use_name(text))
+                    .flatten();
+                let name = raw.as_deref().unwrap_or(db.as_bytes());
+                Box::pin(self.use_database(name)).await
+            }
             Route::Set {
                 vars,
                 autocommit,
@@ -1258,22 +1265,32 @@ impl Session {
     /// Enters database `db` on a connection of the default shard with the session's
     /// variables: the backend checks it and reports the change as MariaDB reports it to the
     /// client (the session state changes, for a client that tracks them).
-    async fn enter_database(&self, runtime: &Runtime, db: &str) -> Result<Vec<u8>, BackendError> {
+    /// `name` is in the client's character set: a name that is not ASCII is kept as the
+    /// UTF-8 name the server entered (`database_name.rs`).
+    async fn enter_database(
+        &self,
+        runtime: &Runtime,
+        name: &[u8],
+    ) -> Result<(String, Vec<u8>), BackendError> {
         let mut conn = runtime
             .primary(runtime.topology.default_shard)
             .get(self.flavor)
             .await?;
         self.state.sync_variables(&mut conn).await?;
         let (_, session_state) =
-            crate::state::run_ok_tracked(&mut conn, Command::COM_INIT_DB, db.as_bytes()).await?;
-        conn.database = Some(db.to_owned());
-        Ok(session_state)
+            crate::state::run_ok_tracked(&mut conn, Command::COM_INIT_DB, name).await?;
+        let db = match std::str::from_utf8(name) {
+            Ok(ascii) if ascii.is_ascii() => ascii.to_owned(),
+            _ => crate::database_name::current_utf8(&mut conn).await?,
+        };
+        conn.database = Some(db.clone());
+        Ok((db, session_state))
     }
 
-    async fn use_database(&mut self, db: String) -> Step {
+    async fn use_database(&mut self, name: &[u8]) -> Step {
         let runtime = self.runtime();
-        match self.enter_database(&runtime, &db).await {
-            Ok(session_state) => {
+        match self.enter_database(&runtime, name).await {
+            Ok((db, session_state)) => {
                 self.state.database = db;
                 self.slot.set_database(&self.state.database);
                 self.send_ok_tracked(0, session_state).await

@@ -18,6 +18,10 @@
 //!   select list is a column named `?`).
 //! - `EXECUTE IMMEDIATE`, `DEALLOCATE PREPARE` / `DROP PREPARE` likewise.
 //!
+//! A `SET` (of session values) is run by the session, which keeps the variables; the default
+//! shard's server prepares it as well, on the kept connection, so that a stored procedure
+//! that `EXECUTE`s it finds it there.
+//!
 //! Names are case-insensitive; COM_RESET_CONNECTION and COM_CHANGE_USER drop them all.
 
 use std::collections::HashMap;
@@ -186,8 +190,12 @@ impl Session {
         };
         let placeholders = interpolate::placeholders(text.as_bytes(), self.no_backslash_escapes());
         let default = runtime.topology.default_shard;
-        let on_server = plan_sql(&text, &runtime.topology, self.syntax)
-            .is_ok_and(|plan| prepared_on_server(&plan, default));
+        // A SET is run by the session (it keeps the variables), but prepared by the server
+        // too: a stored procedure may `EXECUTE` it there (MariaDB's ctype_utf32_uca does).
+        let on_server = plan_sql(&text, &runtime.topology, self.syntax).is_ok_and(|plan| {
+            prepared_on_server(&plan, default)
+                || matches!(plan.route, Route::Set { globals: false, .. })
+        });
         if on_server {
             return self
                 .prepare_on_server(runtime, name, arg, text, placeholders)

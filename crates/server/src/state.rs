@@ -126,7 +126,7 @@ impl SessionState {
         if self.database.is_empty() {
             return conn.leave_database().await;
         }
-        expect_ok(conn, Command::COM_INIT_DB, self.database.as_bytes()).await?;
+        crate::database_name::enter_utf8(conn, &self.database).await?;
         conn.database = Some(self.database.clone());
         Ok(())
     }
