@@ -1,13 +1,21 @@
 //! Joins every shard can answer for its own rows, so that a scatter pushes them down whole:
 //! sharded tables joined by equal shard keys of one sharder (`users u JOIN orders o ON
 //! o.user_id = u.id`: an order lives on its user's shard), and reference tables, which every
-//! shard has in full.
+//! shard has in full. An unqualified column is the shard key of the one table that has it
+//! (`o_orderkey = l_orderkey`), by the schema cache ([`crate::column_owner`]).
+
+use std::ops::Range;
+use std::sync::Arc;
 
 use shardgate_config::Topology;
-use sqlparser::ast::{Expr, JoinConstraint, JoinOperator, TableFactor, TableWithJoins};
+use sqlparser::ast::{
+    BinaryOperator, Expr, JoinConstraint, JoinOperator, TableFactor, TableWithJoins,
+};
 
+use crate::column_owner::{owner, Columns, Owner};
+use crate::placement::is_column;
 use crate::scatter::refuse;
-use crate::shard_key::{base_name, keys_joined, TableRef};
+use crate::shard_key::{base_name, conjuncts, TableRef};
 use crate::RouteError;
 
 /// How a join keeps rows: inner, or preserving one side (the rows of the other side may be
@@ -29,12 +37,14 @@ pub(crate) fn colocated_tables<'t>(
     selection: Option<&Expr>,
     topology: &'t Topology,
 ) -> Result<Option<Vec<TableRef<'t>>>, RouteError> {
-    // Each factor's sharded table (or `None` for a reference table), in FROM order.
+    // Each factor's sharded table (or `None` for a reference table), in FROM order, and its
+    // base table's name.
     let mut factors: Vec<Option<TableRef<'t>>> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
     // Conditions that hold for every result row, or (outer joins) for the rows of the
-    // NULL-supplying side: `Some(factor)` restricts the equality to pairs including it.
-    let mut conditions: Vec<(&Expr, Option<usize>)> =
-        selection.map(|s| (s, None)).into_iter().collect();
+    // NULL-supplying side: `Some(factor)` restricts the equality to pairs including it. The
+    // range: the factors the condition sees (an ON clause, those of its own join).
+    let mut conditions: Vec<(&Expr, Option<usize>, Range<usize>)> = Vec::new();
     // Equalities a `USING (…)` or `NATURAL` join implies between shard keys.
     let mut implied: Vec<(Expr, Option<usize>)> = Vec::new();
     let mut problem: Option<String> = None;
@@ -60,6 +70,7 @@ pub(crate) fn colocated_tables<'t>(
                 return Ok(None);
             };
             let index = factors.len();
+            names.push(table.clone());
             let sharded = match topology.table(&table) {
                 Some(rule) => {
                     factors.push(Some(TableRef {
@@ -101,7 +112,7 @@ pub(crate) fn colocated_tables<'t>(
                 }
                 let only = (kind != Kind::Inner).then_some(index);
                 match constraint {
-                    JoinConstraint::On(on) => conditions.push((on, only)),
+                    JoinConstraint::On(on) => conditions.push((on, only, chain_start..index + 1)),
                     JoinConstraint::Using(_) | JoinConstraint::Natural => {
                         if let Some(Some(right)) = factors.last() {
                             for left in factors[chain_start..index].iter().flatten() {
@@ -130,7 +141,63 @@ pub(crate) fn colocated_tables<'t>(
     if let Some(why) = problem {
         return Err(refuse("SELECT", first, why));
     }
-    conditions.extend(implied.iter().map(|(e, only)| (e, *only)));
+    let everything = 0..factors.len();
+    conditions.extend(selection.map(|s| (s, None, everything.clone())));
+    conditions.extend(
+        implied
+            .iter()
+            .map(|(e, only)| (e, *only, everything.clone())),
+    );
+    // The equalities of two sharded factors' shard keys among the conditions' conjuncts.
+    let scope: Vec<Columns<'_>> = names.iter().map(|n| Columns::Table(n)).collect();
+    let schema = topology.schema.current();
+    let mut missing = Vec::new();
+    let mut key_of = |e: &Expr, visible: &Range<usize>| -> Option<usize> {
+        let e = strip_nested(e);
+        if let Expr::Identifier(id) = e {
+            // Only a shard key's name can be one: the cache is asked about no other.
+            if !factors
+                .iter()
+                .flatten()
+                .any(|t| id.value.eq_ignore_ascii_case(&t.rule.shard_key))
+            {
+                return None;
+            }
+            return match owner(&id.value, &scope, topology, &schema, &mut missing) {
+                Owner::Table(k) if visible.contains(&k) => factors[k]
+                    .as_ref()
+                    .filter(|t| t.is_key_column(e, true))
+                    .map(|_| k),
+                _ => None,
+            };
+        }
+        visible.clone().find(|&k| {
+            factors[k]
+                .as_ref()
+                .is_some_and(|t| t.is_key_column(e, false))
+        })
+    };
+    let mut joins: Vec<(usize, usize, Option<usize>)> = Vec::new();
+    for (condition, only, visible) in &conditions {
+        let mut parts = Vec::new();
+        conjuncts(condition, &mut parts);
+        for part in parts {
+            let Expr::BinaryOp {
+                left,
+                op: BinaryOperator::Eq,
+                right,
+            } = part
+            else {
+                continue;
+            };
+            if !is_column(left) || !is_column(right) {
+                continue;
+            }
+            if let (Some(x), Some(y)) = (key_of(left, visible), key_of(right, visible)) {
+                joins.push((x, y, *only));
+            }
+        }
+    }
     // Every sharded table must reach the first through equalities of shard keys.
     let mut reached = vec![false; sharded.len()];
     if let Some(first) = reached.first_mut() {
@@ -144,9 +211,11 @@ pub(crate) fn colocated_tables<'t>(
             }
             let joined = (0..sharded.len()).any(|a| {
                 reached[a]
-                    && conditions.iter().any(|&(c, only)| {
-                        only.is_none_or(|k| k == sharded[a].0 || k == sharded[b].0)
-                            && keys_joined(c, sharded[a].1, sharded[b].1)
+                    && placed_alike(sharded[a].1, sharded[b].1)
+                    && joins.iter().any(|&(x, y, only)| {
+                        let (fa, fb) = (sharded[a].0, sharded[b].0);
+                        only.is_none_or(|k| k == fa || k == fb)
+                            && ((x, y) == (fa, fb) || (x, y) == (fb, fa))
                     })
             });
             if joined {
@@ -159,6 +228,10 @@ pub(crate) fn colocated_tables<'t>(
         }
     }
     if let Some(b) = reached.iter().position(|r| !r) {
+        if !missing.is_empty() {
+            // Their columns may show an unqualified column to be the shard key that joins it.
+            return Err(RouteError::SchemaNeeded { tables: missing });
+        }
         let b = sharded[b].1;
         return Err(refuse(
             "SELECT",
@@ -170,6 +243,18 @@ pub(crate) fn colocated_tables<'t>(
         ));
     }
     Ok(Some(factors.into_iter().flatten().collect()))
+}
+
+/// Whether rows of `a` and `b` with equal shard keys live on one shard.
+fn placed_alike(a: &TableRef<'_>, b: &TableRef<'_>) -> bool {
+    Arc::ptr_eq(&a.rule.sharder, &b.rule.sharder) && a.rule.key_type == b.rule.key_type
+}
+
+fn strip_nested(mut e: &Expr) -> &Expr {
+    while let Expr::Nested(inner) = e {
+        e = inner;
+    }
+    e
 }
 
 fn join_kind(operator: &JoinOperator) -> Option<(Kind, &JoinConstraint)> {

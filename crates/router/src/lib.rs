@@ -6,10 +6,12 @@ mod aggregate_fn;
 mod auto_increment;
 mod colocated;
 mod column_list;
+mod column_owner;
 mod connection_id;
 mod connection_state;
 mod copy_sql;
 mod error;
+mod exact_fallback;
 mod explain;
 mod insert_select;
 mod join_columns;
@@ -51,6 +53,7 @@ pub use connection_id::{reads_connection_id, set_connection_id};
 pub use connection_state::{ConnectionState, HandlerAction, NamedLockCalls};
 pub use copy_sql::{string_literal, temporary_definition, Transport};
 pub use error::RouteError;
+pub use exact_fallback::materialized;
 pub use insert_select::InsertFromSelect;
 pub use last_insert_id::{
     fails_before_rows, inserts_one_row, reads_last_insert_id, set_last_insert_id,

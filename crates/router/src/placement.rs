@@ -21,9 +21,12 @@
 //!
 //! Names are resolved as MariaDB does: a qualifier names the innermost table or alias of that
 //! name (a subquery's alias shadows the outer one), a CTE name shadows a table of that name,
-//! an unqualified shard-key column belongs to its block's only table. Whatever the walk cannot
-//! follow exactly is noted as a problem and the statement refused.
+//! an unqualified column belongs to the one table of the innermost block that has it (its
+//! block's only table for its shard key; otherwise by the schema cache, see
+//! [`crate::column_owner`]). Whatever the walk cannot follow exactly is noted as a problem and
+//! the statement refused.
 
+use std::cell::{OnceCell, RefCell};
 use std::collections::HashSet;
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -34,6 +37,7 @@ use sqlparser::ast::{
     SetExpr, Statement, TableFactor, TableWithJoins, Visit, Visitor,
 };
 
+use crate::column_owner::{owner, Columns, Owner};
 use crate::shard_key::{base_name, constraint_in_where, Constraint, TableRef};
 use crate::RouteError;
 
@@ -111,6 +115,9 @@ pub(crate) struct Pinning<'t> {
     pub error: Option<RouteError>,
     /// For `INSERT … SELECT` into a sharded table: where the inserted shard key comes from.
     pub insert_key: Option<InsertKey>,
+    /// Tables the schema cache lacks whose columns would tell whose an unqualified column is:
+    /// worth reading before refusing the statement.
+    pub schema_needed: Vec<String>,
 }
 
 /// Where the shard key of the rows an `INSERT … SELECT` writes comes from.
@@ -144,6 +151,8 @@ struct Block {
 struct Binding {
     exact: String,
     instance: Option<usize>,
+    /// The base table it names (lower-cased), sharded or not; `None` for a derived table or CTE.
+    table: Option<String>,
     /// For a derived table or CTE: its columns that carry a sharded table's shard key (name,
     /// instance). Their values are keys of that instance's rows, so a table equal to one
     /// follows the instance (never the other way: the body may read other rows of it).
@@ -165,9 +174,12 @@ pub(crate) fn analyze<'t>(stmt: &Statement, topology: &'t Topology) -> Pinning<'
         blocks: Vec::new(),
         ctes: Vec::new(),
         handled: HashSet::new(),
+        schema: OnceCell::new(),
+        schema_needed: RefCell::new(Vec::new()),
         out: Pinning::default(),
     };
     walker.statement(stmt);
+    walker.out.schema_needed = walker.schema_needed.into_inner();
     walker.out
 }
 
@@ -178,6 +190,9 @@ struct Walker<'t> {
     ctes: Vec<(String, Vec<(String, usize)>)>,
     /// Subqueries already walked (by address), which the generic scan must skip.
     handled: HashSet<usize>,
+    /// The schema cache, read when an unqualified column must be resolved.
+    schema: OnceCell<Arc<shardgate_schema::SchemaStatus>>,
+    schema_needed: RefCell<Vec<String>>,
     out: Pinning<'t>,
 }
 
@@ -188,6 +203,15 @@ fn address(q: &Query) -> usize {
 /// The top-level AND-ed conditions of `expr`.
 fn conjuncts(expr: &Expr) -> Vec<&Expr> {
     crate::prune::chain(expr, &BinaryOperator::And)
+}
+
+/// Whether `e` names a column (two of them make an equality that may join shard keys).
+pub(crate) fn is_column(e: &Expr) -> bool {
+    match e {
+        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => true,
+        Expr::Nested(inner) => is_column(inner),
+        _ => false,
+    }
 }
 
 /// How a join keeps rows.
@@ -450,6 +474,8 @@ impl<'t> Walker<'t> {
 
     /// One FROM item with its joins; returns the instances it holds.
     fn join_list(&mut self, twj: &TableWithJoins, b: usize, place: Place, top: bool) -> Vec<usize> {
+        // An ON clause sees the tables of its own join (MariaDB's comma binds looser than JOIN).
+        let first_binding = self.blocks[b].names.len();
         let mut left = self.factor(&twj.relation, b, place, top);
         for join in &twj.joins {
             let right = self.factor(&join.relation, b, place, top);
@@ -464,7 +490,7 @@ impl<'t> Walker<'t> {
                 JoinKind::Right => left.clone(),
             };
             if let JoinConstraint::On(on) = constraint {
-                self.on_condition(b, on, &non_preserved);
+                self.on_condition(b, on, &non_preserved, first_binding);
             }
             left.extend(right);
         }
@@ -501,9 +527,10 @@ impl<'t> Walker<'t> {
                 };
                 let Some(rule) = rule else {
                     if !is_cte && base != "dual" && !self.topology.is_reference(&base) {
-                        self.out.unsharded.get_or_insert(base);
+                        self.out.unsharded.get_or_insert(base.clone());
                     }
-                    self.bind(b, exact, None, cte.unwrap_or_default());
+                    let table = (!is_cte).then_some(base);
+                    self.bind(b, exact, None, table, cte.unwrap_or_default());
                     return Vec::new();
                 };
                 let id = self.out.instances.len();
@@ -519,7 +546,7 @@ impl<'t> Walker<'t> {
                     literal_why: Vec::new(),
                     block: b,
                 });
-                self.bind(b, exact, Some(id), Vec::new());
+                self.bind(b, exact, Some(id), None, Vec::new());
                 vec![id]
             }
             TableFactor::Derived {
@@ -539,7 +566,7 @@ impl<'t> Walker<'t> {
                     let renamed: Vec<String> =
                         alias.columns.iter().map(|c| c.name.value.clone()).collect();
                     let columns = self.key_columns(subquery, block, &renamed);
-                    self.bind(b, alias.name.value.clone(), None, columns);
+                    self.bind(b, alias.name.value.clone(), None, None, columns);
                 }
                 Vec::new()
             }
@@ -568,6 +595,7 @@ impl<'t> Walker<'t> {
         b: usize,
         exact: String,
         instance: Option<usize>,
+        table: Option<String>,
         key_columns: Vec<(String, usize)>,
     ) {
         let mut scope = Some(b);
@@ -584,6 +612,7 @@ impl<'t> Walker<'t> {
         self.blocks[b].names.push(Binding {
             exact,
             instance,
+            table,
             key_columns,
         });
     }
@@ -652,6 +681,12 @@ impl<'t> Walker<'t> {
 
     /// The shard key `e` is, read in block `b`.
     fn key_ref(&self, b: usize, e: &Expr) -> Option<KeyRef> {
+        self.key_ref_in(b, e, None)
+    }
+
+    /// The shard key `e` is, read in block `b`; `on_from`: read in an ON clause of `b`, which
+    /// sees `b`'s bindings from this one on.
+    fn key_ref_in(&self, b: usize, e: &Expr, on_from: Option<usize>) -> Option<KeyRef> {
         let direct = |instance| {
             Some(KeyRef {
                 instance,
@@ -659,16 +694,8 @@ impl<'t> Walker<'t> {
             })
         };
         let (qualifier, column, qualified_by_db) = match e {
-            Expr::Nested(inner) => return self.key_ref(b, inner),
-            Expr::Identifier(id) => {
-                let i = self.blocks[b].only?;
-                let key = &self.out.instances[i].table.rule.shard_key;
-                return if id.value.eq_ignore_ascii_case(key) {
-                    direct(i)
-                } else {
-                    None
-                };
-            }
+            Expr::Nested(inner) => return self.key_ref_in(b, inner, on_from),
+            Expr::Identifier(id) => return self.unqualified(b, &id.value, on_from),
             Expr::CompoundIdentifier(parts) if parts.len() >= 2 => (
                 &parts[parts.len() - 2].value,
                 &parts[parts.len() - 1].value,
@@ -702,6 +729,79 @@ impl<'t> Walker<'t> {
                 };
             }
             scope = self.blocks[s].parent;
+        }
+        None
+    }
+
+    /// The shard key the unqualified column `name` is, read in block `b` (`on_from`: see
+    /// [`Self::key_ref_in`]).
+    fn unqualified(&self, b: usize, name: &str, on_from: Option<usize>) -> Option<KeyRef> {
+        let is_key = |n: &Binding| match n.instance {
+            Some(i) => name.eq_ignore_ascii_case(&self.out.instances[i].table.rule.shard_key),
+            None => n
+                .key_columns
+                .iter()
+                .any(|(c, _)| c.eq_ignore_ascii_case(name)),
+        };
+        // Most names are no shard key of any table in sight: nothing to resolve.
+        let mut scope = Some(b);
+        let mut sighted = false;
+        while let Some(s) = scope {
+            sighted |= self.blocks[s].names.iter().any(is_key);
+            scope = self.blocks[s].parent;
+        }
+        if !sighted {
+            return None;
+        }
+        let (mut scope, mut on_from) = (Some(b), on_from);
+        while let Some(s) = scope {
+            let block = &self.blocks[s];
+            if let Some(i) = block.only {
+                if name.eq_ignore_ascii_case(&self.out.instances[i].table.rule.shard_key) {
+                    return Some(KeyRef {
+                        instance: i,
+                        direct: true,
+                    });
+                }
+            }
+            let columns: Vec<Columns<'_>> = block
+                .names
+                .iter()
+                .map(|n| match (n.instance, &n.table) {
+                    (Some(i), _) => Columns::Table(&self.out.instances[i].table.name),
+                    (None, Some(table)) => Columns::Table(table),
+                    (None, None) => Columns::Some(&n.key_columns),
+                })
+                .collect();
+            let schema = self.schema.get_or_init(|| self.topology.schema.current());
+            let mut missing = self.schema_needed.borrow_mut();
+            match owner(name, &columns, self.topology, schema, &mut missing) {
+                // Seen by the statement but not by this ON clause: not followed.
+                Owner::Table(k) if on_from.is_some_and(|first| k < first) => return None,
+                Owner::Table(k) => {
+                    let binding = &block.names[k];
+                    return match binding.instance {
+                        Some(i) if is_key(binding) => Some(KeyRef {
+                            instance: i,
+                            direct: true,
+                        }),
+                        Some(_) => None,
+                        None => binding
+                            .key_columns
+                            .iter()
+                            .find(|(c, _)| c.eq_ignore_ascii_case(name))
+                            .map(|&(_, instance)| KeyRef {
+                                instance,
+                                direct: false,
+                            }),
+                    };
+                }
+                Owner::Absent => {
+                    scope = block.parent;
+                    on_from = None;
+                }
+                Owner::Unknown => return None,
+            }
         }
         None
     }
@@ -774,7 +874,7 @@ impl<'t> Walker<'t> {
         }
     }
 
-    fn on_condition(&mut self, b: usize, on: &Expr, non_preserved: &[usize]) {
+    fn on_condition(&mut self, b: usize, on: &Expr, non_preserved: &[usize], first_binding: usize) {
         for &i in non_preserved {
             self.literal_pins(i, on, false);
         }
@@ -787,7 +887,13 @@ impl<'t> Walker<'t> {
             else {
                 continue;
             };
-            let (Some(x), Some(y)) = (self.key_ref(b, left), self.key_ref(b, right)) else {
+            if !is_column(left) || !is_column(right) {
+                continue;
+            }
+            let (Some(x), Some(y)) = (
+                self.key_ref_in(b, left, Some(first_binding)),
+                self.key_ref_in(b, right, Some(first_binding)),
+            ) else {
                 continue;
             };
             if x.instance == y.instance || !self.colocated(x.instance, y.instance) {
@@ -840,6 +946,9 @@ impl<'t> Walker<'t> {
     }
 
     fn equality(&mut self, b: usize, left: &Expr, right: &Expr, c: &Expr) {
+        if !is_column(left) || !is_column(right) {
+            return;
+        }
         let (Some(x), Some(y)) = (self.key_ref(b, left), self.key_ref(b, right)) else {
             return;
         };

@@ -139,11 +139,11 @@ fn plan_large_or_small(sql: &str, topology: &Topology, syntax: Syntax) -> Result
 }
 
 /// Statements longer than this are checked for depth and planned on a dedicated stack.
-const LARGE_STATEMENT: usize = 8 * 1024;
+pub(crate) const LARGE_STATEMENT: usize = 8 * 1024;
 /// Most binary operators (each one nesting level) a statement may chain.
 const MAX_CHAINED_OPERATORS: usize = 100_000;
 /// Stack for planning a large statement: ample for `MAX_CHAINED_OPERATORS` levels.
-const LARGE_STATEMENT_STACK: usize = 256 * 1024 * 1024;
+pub(crate) const LARGE_STATEMENT_STACK: usize = 256 * 1024 * 1024;
 
 /// Binary operators in `sql` (AND, OR, XOR, arithmetic, comparison), each a nesting level.
 fn chaining_operators(sql: &str, syntax: Syntax) -> usize {

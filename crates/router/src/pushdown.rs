@@ -125,6 +125,13 @@ pub(crate) fn plan(
             .find(|(i, h)| h.is_none() && (i.top || !top))
             .map(|(i, _)| i)
     };
+    let any_homeless = homeless(false).is_some();
+    if any_homeless && !p.schema_needed.is_empty() {
+        // Their columns may show an unqualified column to be a shard key that pins it.
+        return Err(RouteError::SchemaNeeded {
+            tables: p.schema_needed,
+        });
+    }
     if let Some(i) = homeless(true) {
         return Err(match &i.literal {
             Some(Constraint::Shards(shards)) => RouteError::KeySpansShards {
@@ -255,13 +262,24 @@ fn target_rule<'t>(
 
 /// For a scatter or broadcast of `stmt` over its own tables: every other sharded reference
 /// (in a subquery) must follow their rows, so that each shard answers for its own. `Ok` with
-/// the conditions that make it so; `Err` naming the reference that does not.
+/// the conditions that make it so; `Err` naming the reference that does not (`Ok(Err)`), or
+/// asking for tables' columns that may show it does (`Err(SchemaNeeded)`).
 pub(crate) fn follows_outer_rows(
     stmt: &Statement,
     verb: &str,
     topology: &Topology,
-) -> Result<Vec<String>, String> {
+) -> Result<Result<Vec<String>, String>, RouteError> {
     let p = analyze(stmt, topology);
+    let follows = outer_rows_followed(&p, verb);
+    if follows.is_err() && !p.schema_needed.is_empty() {
+        return Err(RouteError::SchemaNeeded {
+            tables: p.schema_needed,
+        });
+    }
+    Ok(follows)
+}
+
+fn outer_rows_followed(p: &Pinning<'_>, verb: &str) -> Result<Vec<String>, String> {
     if let Some(problem) = &p.problem {
         return Err(format!("{problem} is not supported"));
     }
@@ -270,11 +288,11 @@ pub(crate) fn follows_outer_rows(
             "a subquery reading unsharded table `{table}`, which only the default shard has"
         ));
     }
-    let homes = homes(&p, |i| i.top);
+    let homes = homes(p, |i| i.top);
     if let Some((i, _)) = p.instances.iter().zip(&homes).find(|(_, h)| h.is_none()) {
         return Err(unpinned(verb, i, false));
     }
-    Ok(reasons(&p, &homes, false))
+    Ok(reasons(p, &homes, false))
 }
 
 #[cfg(test)]

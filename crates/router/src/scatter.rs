@@ -109,7 +109,7 @@ fn subqueries_follow(
     if relation_count(stmt) == factors {
         return Ok(None);
     }
-    let why = crate::pushdown::follows_outer_rows(stmt, verb, topology)
+    let why = crate::pushdown::follows_outer_rows(stmt, verb, topology)?
         .map_err(|why| refuse(verb, table, why))?;
     Ok((!why.is_empty()).then(|| why.into()))
 }

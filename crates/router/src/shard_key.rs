@@ -1,7 +1,6 @@
 //! Finding shard-key values in WHERE clauses and INSERT rows, and the shards they map to.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use shardgate_config::{TableRule, Topology};
 use shardgate_ring::{KeyValue, ShardId};
@@ -56,28 +55,6 @@ impl TableRef<'_> {
                 source: Box::new(source),
             })
     }
-}
-
-/// Whether `expr` holds an equality between the shard keys of `a` and `b` among its top-level
-/// AND-ed conditions (`o.user_id = u.id`): then their rows meet on one shard, provided both
-/// tables are placed by the same sharder.
-pub(crate) fn keys_joined(expr: &Expr, a: &TableRef<'_>, b: &TableRef<'_>) -> bool {
-    if !Arc::ptr_eq(&a.rule.sharder, &b.rule.sharder) || a.rule.key_type != b.rule.key_type {
-        return false;
-    }
-    let mut parts = Vec::new();
-    conjuncts(expr, &mut parts);
-    parts.iter().any(|part| match part {
-        Expr::BinaryOp {
-            left,
-            op: BinaryOperator::Eq,
-            right,
-        } => {
-            (a.is_key_column(left, false) && b.is_key_column(right, false))
-                || (b.is_key_column(left, false) && a.is_key_column(right, false))
-        }
-        _ => false,
-    })
 }
 
 /// The last part of an object name, lower-cased (`app.users` → `users`).

@@ -2,7 +2,9 @@
 //!
 //! `tests/golden/plans.txt` holds statements the router routes; `tests/golden/unsupported.txt`
 //! holds statements it deliberately refuses, with the exact message a client sees. Both are
-//! planned against `tests/golden/topology.toml`.
+//! planned against `tests/golden/topology.toml`. `tests/golden/with_schema.txt` (plans and
+//! refusals) is planned against it with the columns of `tests/golden/columns.txt` in its
+//! schema cache.
 //!
 //! File format: a case is one or more SQL lines (joined with `\n`; the single line `<empty>`
 //! stands for the empty text) followed by one `=> ` line with the outcome:
@@ -129,10 +131,42 @@ fn outcome(sql: &str, topology: &Topology) -> String {
     }
 }
 
-/// Checks (or with `UPDATE_GOLDEN=1` rewrites) one golden file; `want_errors` says whether
-/// its cases must all be errors (unsupported.txt) or all be plans (plans.txt).
-fn check(name: &str, want_errors: bool) {
+/// The test topology with the columns of `tests/golden/columns.txt` (`table: column, …` a
+/// line) in its schema cache.
+fn topology_with_columns() -> Topology {
     let topology = common::topology();
+    let text = std::fs::read_to_string(golden_path("columns.txt")).expect("columns.txt");
+    let mut rows = Vec::new();
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let (table, columns) = line.split_once(':').expect("`table: columns`");
+        for (n, column) in columns.split(',').enumerate() {
+            rows.push(shardgate_schema::ColumnRow {
+                table: table.trim().into(),
+                column: column.trim().into(),
+                ordinal: n as u64 + 1,
+                column_type: "int".into(),
+                collation: None,
+                default: shardgate_schema::ColumnDefault::Null,
+            });
+        }
+    }
+    let ticket = topology.schema.begin_load();
+    topology.schema.install_all(
+        ticket,
+        shardgate_schema::SchemaStatus {
+            schema: shardgate_schema::Schema::from_rows(rows),
+            ..Default::default()
+        },
+    );
+    topology
+}
+
+/// Checks (or with `UPDATE_GOLDEN=1` rewrites) one golden file; `want_errors` says whether
+/// its cases must all be errors (unsupported.txt) or all be plans (plans.txt), if either.
+fn check(name: &str, want_errors: Option<bool>, topology: Topology) {
     let path = golden_path(name);
     let items = parse_file(&path);
     let update = std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1");
@@ -166,7 +200,9 @@ fn check(name: &str, want_errors: bool) {
                         "{sql}\n  expected: {expected}\n  actual:   {actual}"
                     ));
                 }
-                if actual.starts_with("error: ") != want_errors {
+                if let Some(want_errors) =
+                    want_errors.filter(|w| actual.starts_with("error: ") != *w)
+                {
                     mismatches.push(format!(
                         "{sql}\n  belongs in {}: {actual}",
                         if want_errors {
@@ -195,12 +231,17 @@ fn check(name: &str, want_errors: bool) {
 
 #[test]
 fn routed_statements_match_plans_txt() {
-    check("plans.txt", false);
+    check("plans.txt", Some(false), common::topology());
 }
 
 #[test]
 fn unsupported_statements_match_unsupported_txt() {
-    check("unsupported.txt", true);
+    check("unsupported.txt", Some(true), common::topology());
+}
+
+#[test]
+fn statements_planned_with_the_schema_cache_match_with_schema_txt() {
+    check("with_schema.txt", None, topology_with_columns());
 }
 
 /// The files are large enough to mean something, and each statement is pinned once.

@@ -30,6 +30,7 @@ mod lookup_table;
 mod lookup_update;
 mod lookups;
 mod materialize;
+mod materialize_instead;
 mod migration_conn;
 mod migration_error;
 mod migration_live;

@@ -25,6 +25,22 @@ use crate::errors::ClientError;
 use crate::runtime::Runtime;
 use crate::session::{End, Session, Step};
 
+/// A scatter the merge cannot answer exactly (a collation it does not reproduce, a session
+/// setting it would not honour): the refusal, sent to no one yet, so that the statement can be
+/// answered another way (`Session::materialize_instead`).
+pub(crate) struct Inexact(pub(crate) ClientError);
+
+impl Inexact {
+    /// A refusal of the checks that precede the merge: 1235 only (other errors are a failing
+    /// backend's, answered as they are).
+    fn of(e: ClientError) -> Result<ClientError, Inexact> {
+        match e.code {
+            1235 => Err(Inexact(e)),
+            _ => Ok(e),
+        }
+    }
+}
+
 /// Rows a shard may send ahead of the merge.
 const ROWS_IN_FLIGHT: usize = 256;
 /// Client output buffered before a flush.
@@ -335,25 +351,26 @@ impl Session {
     /// Runs `plan` and streams the merged answer, as binary-protocol rows with `binary` (a
     /// prepared statement's execution). Inside a transaction in transaction_mode "multi" it
     /// runs on the transaction's connections, joining the shards it has not reached yet.
+    /// `Err` when the merge would not be exact, before anything reached the client.
     pub(crate) async fn scatter(
         &mut self,
         runtime: &Runtime,
         plan: &ScatterPlan,
         binary: bool,
-    ) -> Step {
+    ) -> Result<Step, Inexact> {
         // Inside a transaction the shards' reads join it (in transaction_mode "single" too:
         // reading on several shards commits nothing on them).
         let in_txn = self.in_transaction();
         if let Some(e) = self.unmergeable_session(plan) {
-            return self.send_error(e).await;
+            return Err(Inexact(e));
         }
         if binary && computes_variance(plan) {
-            return self.send_error(variance_in_binary()).await;
+            return Err(Inexact(variance_in_binary()));
         }
         if in_txn {
             for &shard in &plan.shards {
                 if let Err(e) = self.join_txn(runtime, shard, false).await {
-                    return self.send_error(e).await;
+                    return Ok(self.send_error(e).await);
                 }
             }
         }
@@ -373,7 +390,7 @@ impl Session {
                         self.pins.give_back(shard, conn);
                     }
                 }
-                return self.send_error(ClientError::from(&e)).await;
+                return Ok(self.send_error(ClientError::from(&e)).await);
             }
         }
         let this = &*self;
@@ -432,10 +449,10 @@ impl Session {
             }
             inputs.push(rx);
         }
-        let step = match refused {
+        let merged = match refused {
             Some(e) => {
                 drop(inputs);
-                self.send_error(e).await
+                Ok(self.send_error(e).await)
             }
             None => self.merge_scatter(runtime, plan, inputs, binary).await,
         };
@@ -453,22 +470,25 @@ impl Session {
         }
         if let Some(shard) = lost {
             self.pins = Default::default();
-            step?;
-            return Err(End::BrokenAnswer(format!(
+            if let Ok(Err(end)) = merged {
+                return Ok(Err(end));
+            }
+            return Ok(Err(End::BrokenAnswer(format!(
                 "shard {shard}: a pinned connection broke during a statement over several shards"
-            )));
+            ))));
         }
-        step
+        merged
     }
 
-    /// Reads the shards' answers from `inputs`, merges them and writes the result.
+    /// Reads the shards' answers from `inputs`, merges them and writes the result; `Err` when
+    /// the shards' columns show that the merge would not be exact (nothing sent).
     async fn merge_scatter(
         &mut self,
         runtime: &Runtime,
         plan: &ScatterPlan,
         mut inputs: Vec<mpsc::Receiver<FromShard>>,
         binary: bool,
-    ) -> Step {
+    ) -> Result<Step, Inexact> {
         let settings = &runtime.topology.server;
         // Every shard's column definitions first: a shard that fails before its first row
         // fails the statement before anything reaches the client.
@@ -476,32 +496,32 @@ impl Session {
         for rx in &mut inputs {
             match rx.recv().await {
                 Some(FromShard::Head(head)) => heads.push(head),
-                Some(FromShard::Failed(e)) => return self.send_error(e).await,
+                Some(FromShard::Failed(e)) => return Ok(self.send_error(e).await),
                 _ => {
-                    return self
+                    return Ok(self
                         .send_error(ClientError::new(
                             1105,
                             b"HY000",
                             "a shard ended its answer early",
                         ))
-                        .await
+                        .await)
                 }
             }
         }
         let Some(head) = heads.first() else {
-            return self
+            return Ok(self
                 .send_error(ClientError::new(1105, b"HY000", "no shard to ask"))
-                .await;
+                .await);
         };
         if let Some(e) = crate::schema_loader::stale_star(runtime, plan, &heads) {
-            return self.send_error(e).await;
+            return Ok(self.send_error(e).await);
         }
         // MariaDB's extended type information is taken out of the definitions for the merge
         // and put back into those the client gets.
         let (plain, extended) = match self.flavor.extended_metadata() {
             true => match crate::extended_metadata::split(head) {
                 Ok((plain, columns)) => (Some(plain), Some(columns)),
-                Err(e) => return self.send_error(e).await,
+                Err(e) => return Ok(self.send_error(e).await),
             },
             false => (None, None),
         };
@@ -512,7 +532,7 @@ impl Session {
             .collect();
         let mut metas = match metas {
             Ok(metas) => metas,
-            Err(e) => return self.send_error(merge_error(&e)).await,
+            Err(e) => return Ok(self.send_error(merge_error(&e)).await),
         };
         // MariaDB orders ENUM and SET by their index, not their text: not mergeable here.
         let by_index = |c: usize| {
@@ -535,14 +555,14 @@ impl Session {
                 b"42000",
                 "ORDER BY / GROUP BY / DISTINCT on an ENUM or SET column across shards is not supported yet: order by CAST(col AS CHAR) or col+0",
             );
-            return self.send_error(e).await;
+            return Err(Inexact(e));
         }
         let delivered = metas.clone();
         if let Err(e) = self
             .resolve_collations(runtime, plan, head, &mut metas)
             .await
         {
-            return self.send_error(e).await;
+            return Ok(self.send_error(Inexact::of(e)?).await);
         }
         let memory = MemoryLimit {
             max_rows: Some(settings.merge_max_rows),
@@ -559,7 +579,7 @@ impl Session {
             self.connection_binsort(),
         ) {
             Ok(output) => output,
-            Err(e) => return self.send_error(merge_error(&e)).await,
+            Err(e) => return Ok(self.send_error(merge_error(&e)).await),
         };
         if plan.merge.limit.is_none() {
             // sql_select_limit applies to the whole answer (each shard applied it to its part).
@@ -576,7 +596,7 @@ impl Session {
                 .collect();
             match metas {
                 Ok(metas) => Some(BinaryRowEncoder::new(&metas)),
-                Err(e) => return self.send_error(merge_error(&e)).await,
+                Err(e) => return Ok(self.send_error(merge_error(&e)).await),
             }
         } else {
             None
@@ -637,7 +657,7 @@ impl Session {
             }
         }
         drop(inputs); // unfinished shards stop (their connections are closed, not reused)
-        self.client.flush().await.map_err(End::Client)
+        Ok(self.client.flush().await.map_err(End::Client))
     }
 
     /// Feeds the shards' rows through the merge and the pipeline, writing rows out as they come;

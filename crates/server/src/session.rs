@@ -936,7 +936,13 @@ impl Session {
                     .collect();
                 Box::pin(self.fan_out(runtime, parts, false, Combine::Sum)).await
             }
-            Route::Scatter(plan) => Box::pin(self.scatter(runtime, plan, binary)).await,
+            Route::Scatter(scatter) => match Box::pin(self.scatter(runtime, scatter, binary)).await
+            {
+                Ok(step) => step,
+                Err(inexact) => {
+                    Box::pin(self.materialize_instead(runtime, plan, text, binary, inexact)).await
+                }
+            },
             Route::SetOperation(plan) => Box::pin(self.set_operation(runtime, plan, binary)).await,
             Route::Materialize(m) => {
                 Box::pin(self.materialize(runtime, m, text, plan.kind, binary)).await

@@ -398,7 +398,7 @@ SELECT SUM(ratio), AVG(ratio) FROM users WHERE ratio = -2.5 OR ratio = 0
 @ordered SELECT id, nick FROM users WHERE nick IN ('ss', 'ß', 'o', 'ø') ORDER BY nick, id
 SELECT id, nick FROM users WHERE nick = 'ss'
 SELECT COUNT(*), COUNT(nick) FROM users WHERE nick = 'strasse'
-@ordered SELECT nick, COUNT(*) FROM users WHERE nick IN ('a', '_x', 'z') GROUP BY nick ORDER BY nick
+@ordered @ci=0 SELECT nick, COUNT(*) FROM users WHERE nick IN ('a', '_x', 'z') GROUP BY nick ORDER BY nick
 
 -- ===== Types the merge compares: unsigned, TIME, numbers as strings, long strings =====
 @ordered SELECT id, CAST(id AS UNSIGNED) AS u FROM users ORDER BY u, id LIMIT 20

@@ -213,6 +213,16 @@ SELECT u.id FROM users u WHERE u.id NOT IN (SELECT o.user_id FROM orders o WHERE
 @dml=orders DELETE FROM orders WHERE qty = 10 AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = orders.user_id)
 @dml=orders UPDATE orders SET status = 'big' WHERE amount > 9950 AND EXISTS (SELECT 1 FROM users u WHERE u.id = orders.user_id AND u.flag = 0)
 
+-- ===== Correlations and co-located joins written with unqualified columns =====
+-- Each column belongs to the one table of its block that has it (read from the schema cache):
+-- `id` in a block over users is users.id, `user_id` the outer orders' shard key.
+@ci=0 SELECT status, COUNT(*) FROM orders WHERE EXISTS (SELECT 1 FROM users WHERE id = user_id AND score > 3) GROUP BY status
+SELECT COUNT(*), SUM(amount) FROM orders WHERE NOT EXISTS (SELECT 1 FROM users WHERE id = user_id AND name LIKE 'a%')
+SELECT COUNT(*), SUM(amount) FROM orders o JOIN users u ON user_id = u.id WHERE score > 2
+@ordered @ci=0 SELECT status, COUNT(*) FROM orders o, users u WHERE user_id = u.id AND qty > 3 GROUP BY status ORDER BY status
+-- `id` here is orders.id, the subquery's own column: no correlation (answered from copies).
+SELECT COUNT(*) FROM users WHERE EXISTS (SELECT 1 FROM orders WHERE user_id = id)
+
 -- ===== Reads after the pushed-down writes =====
 @ordered SELECT id, user_id, amount, status, qty FROM orders WHERE id > 100000 ORDER BY id
 @ordered SELECT id, score, balance, tag, ratio FROM users WHERE tag IN ('no orders', 'pushed') OR id IN (17, 42) ORDER BY id
