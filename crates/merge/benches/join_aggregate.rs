@@ -68,9 +68,13 @@ fn hash_join(c: &mut Criterion) {
         // A lookup answers with the inner rows whose id is one of the batch's keys: here the
         // outer row's own key, so the inner rows come as a shard would send them.
         b.iter(|| {
-            let mut join =
-                BatchedLookup::new(keys(&columns), JoinKind::Left, BATCH, MemoryLimit::UNLIMITED)
-                    .expect("one key");
+            let mut join = BatchedLookup::new(
+                keys(&columns),
+                JoinKind::Left,
+                BATCH,
+                MemoryLimit::UNLIMITED,
+            )
+            .expect("one key");
             let mut out = Vec::with_capacity(BATCH);
             let mut n = 0;
             for (i, row) in outer.iter().enumerate() {

@@ -95,7 +95,11 @@ impl JoinKeys {
             if value.is_null() {
                 return Ok(None);
             }
-            value_key(&value, self.outer_metas[self.outer[i]].collation(), &mut key);
+            value_key(
+                &value,
+                self.outer_metas[self.outer[i]].collation(),
+                &mut key,
+            );
         }
         Ok(Some(key))
     }
@@ -415,7 +419,10 @@ mod tests {
         let outer = vec![row(&[Value::bytes("Alice ")]), row(&[Value::bytes("bob")])];
         let inner = vec![row(&[Value::bytes("alice")]), row(&[Value::bytes("BOB")])];
         let ci = [str_meta()];
-        assert_eq!(hash_joined(JoinKind::Inner, &outer, &ci, &inner, &ci).len(), 2);
+        assert_eq!(
+            hash_joined(JoinKind::Inner, &outer, &ci, &inner, &ci).len(),
+            2
+        );
         let bin = [str_meta().with_flags(crate::ColumnFlags::BINARY_FLAG)];
         assert_eq!(
             hash_joined(JoinKind::Inner, &outer, &bin, &inner, &bin).len(),

@@ -13,6 +13,7 @@ mod error;
 mod explain;
 mod insert_select;
 mod join_columns;
+mod join_plan;
 mod last_insert_id;
 pub mod lex;
 mod load_data;
@@ -52,6 +53,7 @@ pub use connection_state::{ConnectionState, HandlerAction, NamedLockCalls};
 pub use copy_sql::{string_literal, temporary_definition, Transport};
 pub use error::RouteError;
 pub use insert_select::InsertFromSelect;
+pub use join_plan::{JoinPlan, JoinSide, JoinStrategy, LOOKUP_BATCH};
 pub use last_insert_id::{
     fails_before_rows, inserts_one_row, reads_last_insert_id, set_last_insert_id,
 };

@@ -129,10 +129,61 @@ fn outcome(sql: &str, topology: &Topology) -> String {
     }
 }
 
+/// The test topology with its tables' columns in the schema cache (for `joins.txt`: the
+/// `Join` primitive resolves columns and compares types by it).
+fn topology_with_schema() -> Topology {
+    let topology = common::topology();
+    let row = |table: &str, column: &str, ordinal: u64, ty: &str, collation: Option<&str>| {
+        shardgate_schema::ColumnRow {
+            table: table.into(),
+            column: column.into(),
+            ordinal,
+            column_type: ty.into(),
+            collation: collation.map(Into::into),
+            default: shardgate_schema::ColumnDefault::Null,
+        }
+    };
+    let ci = Some("utf8mb4_general_ci");
+    let schema = shardgate_schema::Schema::from_rows([
+        row("users", "id", 1, "int(11)", None),
+        row("users", "name", 2, "varchar(40)", ci),
+        row("users", "email", 3, "varchar(80)", Some("utf8mb4_bin")),
+        row(
+            "users",
+            "country",
+            4,
+            "varchar(2)",
+            Some("utf8mb4_unicode_ci"),
+        ),
+        row("users", "score", 5, "double", None),
+        row("orders", "id", 1, "bigint(20)", None),
+        row("orders", "user_id", 2, "int(11)", None),
+        row("orders", "total", 3, "decimal(10,2)", None),
+        row("orders", "note", 4, "varchar(40)", ci),
+        row("orders", "placed", 5, "date", None),
+        row("events", "id", 1, "int(11)", None),
+        row("events", "user_id", 2, "int(11)", None),
+        row("events", "name", 3, "varchar(40)", ci),
+        row("events", "at", 4, "datetime", None),
+    ]);
+    let ticket = topology.schema.begin_load();
+    topology.schema.install_all(
+        ticket,
+        shardgate_schema::SchemaStatus {
+            schema,
+            ..Default::default()
+        },
+    );
+    topology
+}
+
 /// Checks (or with `UPDATE_GOLDEN=1` rewrites) one golden file; `want_errors` says whether
 /// its cases must all be errors (unsupported.txt) or all be plans (plans.txt).
 fn check(name: &str, want_errors: bool) {
-    let topology = common::topology();
+    check_with(name, want_errors, &common::topology());
+}
+
+fn check_with(name: &str, want_errors: bool, topology: &Topology) {
     let path = golden_path(name);
     let items = parse_file(&path);
     let update = std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1");
@@ -151,7 +202,7 @@ fn check(name: &str, want_errors: bool) {
             } => {
                 cases += 1;
                 let sql = sql_of(sql_lines);
-                let actual = outcome(&sql, &topology);
+                let actual = outcome(&sql, topology);
                 for line in sql_lines {
                     rewritten.push_str(line);
                     rewritten.push('\n');
@@ -196,6 +247,13 @@ fn check(name: &str, want_errors: bool) {
 #[test]
 fn routed_statements_match_plans_txt() {
     check("plans.txt", false);
+}
+
+/// Joins of tables whose rows live on different shards, planned with the schema cache: the
+/// `Join` primitive's trees, and the joins that keep their copies (materialize).
+#[test]
+fn cross_shard_joins_match_joins_txt() {
+    check_with("joins.txt", false, &topology_with_schema());
 }
 
 #[test]
