@@ -403,7 +403,7 @@ mod tests {
         let inner_join = hash_joined(JoinKind::Inner, &outer, &metas, &inner, &metas);
         assert_eq!(inner_join.len(), 2, "the NULL keys match nothing");
         let left = hash_joined(JoinKind::Left, &outer, &metas, &inner, &metas);
-        let all = [metas.clone(), metas.clone()].concat();
+        let all = [metas, metas].concat();
         let decoded: Vec<_> = left
             .iter()
             .map(|r| decode_text_row(r, &all).unwrap())
@@ -429,8 +429,8 @@ mod tests {
             0
         );
         let dec = [ColumnMeta::new(ColumnType::MYSQL_TYPE_NEWDECIMAL).with_decimals(2)];
-        let outer = vec![row(&[Value::Int(3)])];
-        let inner = vec![row(&[Value::bytes("3.00")])];
+        let outer = [row(&[Value::Int(3)])];
+        let inner = [row(&[Value::bytes("3.00")])];
         let ints = [int_meta()];
         let keys = JoinKeys::new(&[0], &ints, &[0], &dec).unwrap();
         let mut join = HashJoin::new(keys, JoinKind::Inner, MemoryLimit::UNLIMITED);
