@@ -189,6 +189,14 @@ async fn joins_across_shards_answer_as_one_mariadb() {
         plain.query_drop(&sql).await.unwrap();
         proxy.query_drop(&sql).await.unwrap();
     }
+    // The DDL made the schema cache forget both tables; a statement that needs their columns
+    // (`*` ordered across shards) has it read them again, as its refresh would.
+    for table in ["people", "tags"] {
+        proxy
+            .query_drop(format!("SELECT * FROM {table} ORDER BY id LIMIT 1"))
+            .await
+            .unwrap();
+    }
     // The plans: the Join primitive, not copies.
     let lookup = plan_lines(&mut proxy, CASES[0].0).await;
     assert!(

@@ -32,7 +32,7 @@ use sqlparser::ast::{
 
 use crate::prune::{chain, shards_of, Keyed};
 use crate::shard_key::{base_name, TableRef};
-use crate::{MaterializePlan, Plan, Route, RouteError, Syntax};
+use crate::{MaterializePlan, Plan, Route, Syntax};
 
 /// Outer rows per lookup: one `IN` list of at most this many values per inner shard.
 pub const LOOKUP_BATCH: usize = 256;
@@ -141,68 +141,24 @@ impl JoinPlan {
 }
 
 /// `plan` (a materialize plan of `stmt`) as a join in the proxy when the statement takes the
-/// `Join` primitive; otherwise `plan` unchanged. A joined table the schema cache lacks is
-/// asked for first (`SchemaNeeded`: the session reads it and plans again), so whether a join
-/// runs in the proxy does not depend on when the cache was last filled.
-pub(crate) fn prefer(
-    sql: &str,
-    syntax: Syntax,
-    topology: &Topology,
-    plan: Plan,
-) -> Result<Plan, RouteError> {
+/// `Join` primitive; otherwise `plan` unchanged. A table the schema cache does not hold (yet,
+/// or since DDL made it forget it) keeps the copies: asking for it here would also change
+/// which conditions other materialized statements push down.
+pub(crate) fn prefer(sql: &str, syntax: Syntax, topology: &Topology, plan: Plan) -> Plan {
     let Route::Materialize(fallback) = &plan.route else {
-        return Ok(plan);
+        return plan;
     };
     let verbatim = crate::lex::parse_verbatim(sql, syntax);
     let Some([Statement::Query(query)]) = verbatim.as_deref() else {
-        return Ok(plan);
+        return plan;
     };
-    let unknown = unknown_tables(query, topology);
-    if !unknown.is_empty() {
-        return Err(RouteError::SchemaNeeded { tables: unknown });
-    }
-    Ok(match join_of(query, syntax, topology, fallback) {
+    match join_of(query, syntax, topology, fallback) {
         Some(join) => Plan {
             route: Route::Join(Box::new(join)),
             ..plan
         },
         None => plan,
-    })
-}
-
-/// The sharded tables of a two-table join of plain columns (a shape the `Join` may take)
-/// that the schema cache, once it has been filled, does not hold (DDL made it forget them).
-fn unknown_tables(query: &Query, topology: &Topology) -> Vec<String> {
-    let SetExpr::Select(select) = query.body.as_ref() else {
-        return Vec::new();
-    };
-    let [from] = select.from.as_slice() else {
-        return Vec::new();
-    };
-    let [join] = from.joins.as_slice() else {
-        return Vec::new();
-    };
-    let columns = select.projection.iter().all(|item| match item {
-        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
-            matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_))
-        }
-        _ => false,
-    });
-    let schema = topology.schema.current();
-    if !columns || !plain_select(select) || schema.generation == 0 {
-        return Vec::new();
     }
-    let mut unknown = Vec::new();
-    for factor in [&from.relation, &join.relation] {
-        if let TableFactor::Table { name, .. } = factor {
-            if let Some(rule) = base_name(name).and_then(|t| topology.table(&t)) {
-                if schema.schema.table(&rule.name).is_none() && !unknown.contains(&rule.name) {
-                    unknown.push(rule.name.clone());
-                }
-            }
-        }
-    }
-    unknown
 }
 
 /// One table of the join while planning.

@@ -299,7 +299,7 @@ fn plan_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, Rou
         // Refused SELECTs over sharded tables: answered from copies on one connection.
         let planned = planned
             .or_else(|e| crate::materialize::fallback(sql, syntax, &statements[0], topology, e))
-            .and_then(|plan| crate::join_plan::prefer(sql, syntax, topology, plan));
+            .map(|plan| crate::join_plan::prefer(sql, syntax, topology, plan));
         let mut plan = planned?;
         plan.uses_tables = uses_tables;
         if topology.has_lookups {
