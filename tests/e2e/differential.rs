@@ -94,6 +94,8 @@ const SET_OPERATIONS_CORPUS: &str = include_str!("differential/set_operations.sq
 /// derived tables and CTEs over scatters, joins across shards, uncorrelated subqueries, window
 /// functions, WITH ROLLUP, JSON aggregates.
 const MATERIALIZE_CORPUS: &str = include_str!("differential/materialize.sql");
+/// Joins of sharded tables whose rows live on different shards, joined in the proxy (issue #13).
+const JOINS_CORPUS: &str = include_str!("differential/joins.sql");
 /// The extra columns, added with the same statements through the proxy and on the plain server.
 const EXTRA_COLUMNS: &[&str] = &[
     "ALTER TABLE users ADD COLUMN score INT NULL, ADD COLUMN balance DECIMAL(20,6) NULL, \
@@ -1734,6 +1736,7 @@ async fn sharded_answers_equal_one_mariadb() {
         .chain(parse_corpus("aggregates.sql", AGGREGATES_CORPUS))
         .chain(parse_corpus("set_operations.sql", SET_OPERATIONS_CORPUS))
         .chain(parse_corpus("materialize.sql", MATERIALIZE_CORPUS))
+        .chain(parse_corpus("joins.sql", JOINS_CORPUS))
         .filter(keep)
         .collect();
     let generated: Vec<Case> = generated_cases(SEED, &data.user_ids)

@@ -14,7 +14,8 @@
 //!   [`Pipeline`]: [`Limit`], [`SortedDistinct`] / [`HashDistinct`], [`OrderedAggregate`] /
 //!   [`HashAggregate`] over partial [`Aggregate`]s (and raw values, for DISTINCT aggregates,
 //!   `GROUP_CONCAT` and the `STDDEV`/`VARIANCE` family; `BIT_*` either way), [`Filter`] (HAVING), [`Sort`],
-//!   [`Project`]. Operators that hold rows do so under a [`MemoryLimit`] and fail with
+//!   [`Project`]; joins of two streams, [`HashJoin`] and [`BatchedLookup`] (`join.rs`).
+//!   Operators that hold rows do so under a [`MemoryLimit`] and fail with
 //!   [`MergeError::MemoryLimit`] past it.
 //!
 //! No I/O and no async runtime here: the executor owns the sockets.
@@ -35,6 +36,7 @@ mod float_text;
 mod group_concat;
 mod hash_aggregate;
 mod having;
+mod join;
 mod limit;
 mod memory;
 mod merge_sort;
@@ -65,6 +67,7 @@ pub use float_text::{format_double, format_float, parse_double, NOT_FIXED_DEC};
 pub use group_concat::{group_concat_meta, GroupConcatSpec};
 pub use hash_aggregate::HashAggregate;
 pub use having::Filter;
+pub use join::{BatchedLookup, HashJoin, JoinKeys, JoinKind};
 pub use limit::Limit;
 pub use memory::MemoryLimit;
 pub use merge_sort::MergeSort;

@@ -15,6 +15,7 @@ mod exact_fallback;
 mod explain;
 mod insert_select;
 mod join_columns;
+mod join_plan;
 mod last_insert_id;
 pub mod lex;
 mod load_data;
@@ -55,6 +56,7 @@ pub use copy_sql::{string_literal, temporary_definition, Transport};
 pub use error::RouteError;
 pub use exact_fallback::materialized;
 pub use insert_select::InsertFromSelect;
+pub use join_plan::{JoinPlan, JoinSide, JoinStrategy, LOOKUP_BATCH};
 pub use last_insert_id::{
     fails_before_rows, inserts_one_row, reads_last_insert_id, set_last_insert_id,
 };

@@ -394,7 +394,7 @@ fn own_column(
 /// Whether `expr` may be evaluated on a table's rows alone: its columns (`column` says which
 /// are the table's), literals and deterministic operators, nothing else (no functions,
 /// variables, subqueries, parameters, collations or introducers).
-fn pushable(expr: &Expr, column: &dyn Fn(&Expr) -> bool) -> bool {
+pub(crate) fn pushable(expr: &Expr, column: &dyn Fn(&Expr) -> bool) -> bool {
     let mut has_column = false;
     let mut stack = vec![expr];
     while let Some(e) = stack.pop() {

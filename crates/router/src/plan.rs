@@ -98,6 +98,10 @@ pub enum Route {
     /// temporary tables on one compute connection, where it runs unchanged (see
     /// [`crate::MaterializePlan`]).
     Materialize(Box<crate::MaterializePlan>),
+    /// A SELECT joining two sharded tables that are not co-located: each side's rows read
+    /// with its own conditions and joined in the proxy (batched lookups or a hash join; see
+    /// [`crate::JoinPlan`]).
+    Join(Box<crate::JoinPlan>),
     /// UPDATE / DELETE without a shard key: the same text on these shards, all or nothing,
     /// affected rows summed.
     Broadcast(Vec<ShardId>),

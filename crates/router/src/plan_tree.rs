@@ -11,8 +11,8 @@ use shardgate_ring::ShardId;
 
 use crate::set_operation::{OrderTarget, SetNode, SetOperationPlan};
 use crate::{
-    ConnectionState, HandlerAction, MaterializePlan, MergeSpec, Plan, Route, ScatterPlan,
-    StatementKind,
+    ConnectionState, HandlerAction, JoinPlan, JoinStrategy, MaterializePlan, MergeSpec, Plan,
+    Route, ScatterPlan, StatementKind, LOOKUP_BATCH,
 };
 
 /// A plan as lines of a tree.
@@ -173,6 +173,7 @@ impl Builder<'_> {
             Route::Scatter(scatter) => self.scatter(scatter, depth + 1),
             Route::SetOperation(set) => self.set_operation(set, depth + 1),
             Route::Materialize(m) => self.materialize(m, depth + 1),
+            Route::Join(j) => self.join(j, depth + 1),
             Route::Explain(explained) => self.plan(
                 &explained.plan,
                 depth + 1,
@@ -217,6 +218,12 @@ impl Builder<'_> {
             Route::Materialize(m) => format!(
                 "materialize: the statement runs on {} over copies of its sharded tables",
                 self.name(m.compute_shard)
+            ),
+            Route::Join(j) => format!(
+                "join across shards in the proxy: `{}` and `{}` (a transaction, binary rows or a result not in UTF-8: from copies on {})",
+                j.outer.table,
+                j.inner.table,
+                self.name(j.fallback.compute_shard)
             ),
             Route::Broadcast(shards) => format!(
                 "every shard of [{}], all or nothing",
@@ -288,6 +295,63 @@ impl Builder<'_> {
             }
         }
         self.route(depth, plan.compute_shard, None);
+    }
+
+    /// The join's operators (projection, limit, sort), the join, then the outer side's
+    /// routes and the inner side's.
+    fn join(&mut self, plan: &JoinPlan, mut depth: usize) {
+        let identity = plan.output.iter().enumerate().all(|(i, &c)| i == c)
+            && plan.output.len() == plan.outer.width + plan.inner.width;
+        if !identity {
+            let columns: Vec<String> = plan.output.iter().map(|c| format!("#{c}")).collect();
+            self.line(depth, format!("Project {}", columns.join(", ")));
+            depth += 1;
+        }
+        if plan.offset > 0 || plan.limit.is_some() {
+            self.line(depth, limit(plan.offset, plan.limit));
+            depth += 1;
+        }
+        if !plan.order_by.is_empty() {
+            let keys: Vec<String> = (plan.order_by.iter())
+                .map(|(c, desc)| format!("#{c}{}", if *desc { " DESC" } else { "" }))
+                .collect();
+            self.line(depth, format!("Sort {}", keys.join(", ")));
+            depth += 1;
+        }
+        let kind = match plan.kind {
+            shardgate_merge::JoinKind::Inner => "inner",
+            shardgate_merge::JoinKind::Left => "left",
+        };
+        let keys: Vec<String> = (plan.outer.keys.iter().zip(&plan.inner.keys))
+            .map(|(o, i)| format!("#{o} = #{}", plan.outer.width + i))
+            .collect();
+        let head = match plan.strategy {
+            JoinStrategy::BatchedLookup => format!(
+                "Join {kind} (batched lookup on {}, {LOOKUP_BATCH} outer rows a batch) on {}",
+                plan.inner.key_column,
+                keys.join(" AND ")
+            ),
+            JoinStrategy::Hash => format!(
+                "HashJoin {kind} on {} (build: `{}`, probe: `{}`)",
+                keys.join(" AND "),
+                plan.inner.table,
+                plan.outer.table
+            ),
+        };
+        self.line(depth, head);
+        let outer = plan.outer.sql();
+        for shard in &plan.outer.shards {
+            self.route(depth + 1, *shard, Some(outer.clone()));
+        }
+        let inner = match plan.strategy {
+            JoinStrategy::BatchedLookup => {
+                plan.inner.lookup_sql("<the batch's keys on this shard>")
+            }
+            JoinStrategy::Hash => plan.inner.sql(),
+        };
+        for shard in &plan.inner.shards {
+            self.route(depth + 1, *shard, Some(inner.clone()));
+        }
     }
 
     fn set_operation(&mut self, set: &SetOperationPlan, mut depth: usize) {

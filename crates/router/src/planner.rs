@@ -222,7 +222,12 @@ fn plan_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, Rou
             // MySQL's older spelling of FOR SHARE, which the parser does not know.
             if let Some(head) = strip_lock_in_share_mode(sql) {
                 match plan_text(head, topology, syntax) {
-                    Ok(plan) if matches!(plan.route, Route::Scatter(_) | Route::Materialize(_)) => {
+                    Ok(plan)
+                        if matches!(
+                            plan.route,
+                            Route::Scatter(_) | Route::Materialize(_) | Route::Join(_)
+                        ) =>
+                    {
                         return Err(crate::scatter::locking_read_refused())
                     }
                     Ok(mut plan) if plan.kind == StatementKind::Read => {
@@ -293,7 +298,8 @@ fn plan_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, Rou
         };
         // Refused SELECTs over sharded tables: answered from copies on one connection.
         let planned = planned
-            .or_else(|e| crate::materialize::fallback(sql, syntax, &statements[0], topology, e));
+            .or_else(|e| crate::materialize::fallback(sql, syntax, &statements[0], topology, e))
+            .map(|plan| crate::join_plan::prefer(sql, syntax, topology, plan));
         let mut plan = planned?;
         plan.uses_tables = uses_tables;
         if topology.has_lookups {

@@ -167,7 +167,9 @@ impl Instruments {
 /// several shards, answered with one OK) or `scatter` (merged rows).
 pub(crate) fn route_label(route: &Route) -> &'static str {
     match route {
-        Route::Scatter(_) | Route::SetOperation(_) | Route::Materialize(_) => "scatter",
+        Route::Scatter(_) | Route::SetOperation(_) | Route::Materialize(_) | Route::Join(_) => {
+            "scatter"
+        }
         Route::AllShards | Route::Broadcast(_) | Route::Copies(_) | Route::Split(_) => "multi",
         _ => "single",
     }

@@ -21,6 +21,7 @@ mod id_blocks;
 mod ids;
 mod insert_select;
 mod instruments;
+mod join;
 mod key_owners;
 mod kill;
 pub mod listener;

@@ -123,6 +123,7 @@ impl Session {
                         | Route::Deferred(_)
                         | Route::Scatter(_)
                         | Route::Materialize(_)
+                        | Route::Join(_)
                         | Route::AllShards
                         | Route::Split(_)
                         | Route::Broadcast(_)

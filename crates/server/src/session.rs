@@ -774,6 +774,7 @@ impl Session {
                     | Route::Scatter(_)
                     | Route::SetOperation(_)
                     | Route::Materialize(_)
+                    | Route::Join(_)
             );
         if rewrites && std::str::from_utf8(arg).is_err() {
             return self.send_error(crate::errors::not_utf8_rewrite()).await;
@@ -947,6 +948,7 @@ impl Session {
             Route::Materialize(m) => {
                 Box::pin(self.materialize(runtime, m, text, plan.kind, binary)).await
             }
+            Route::Join(j) => Box::pin(self.join(runtime, j, text, plan.kind, binary)).await,
             Route::SetConsistency(level) => {
                 self.consistency_override = *level;
                 self.send_ok(0, 0).await

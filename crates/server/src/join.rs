@@ -1,0 +1,536 @@
+//! Runs a `Route::Join` plan (`shardgate_router::JoinPlan`): two sharded tables joined in the
+//! proxy from each side's rows.
+//!
+//! - **Batched lookup**: the outer side's shards are read one after the other, streaming; every
+//!   `LOOKUP_BATCH` outer rows, the batch's distinct key values are sent to the inner table's
+//!   owning shards (`… AND key IN (…)`, each shard its own values) and the batch is joined
+//!   with the rows they return (`shardgate_merge::BatchedLookup`).
+//! - **Hash join**: the inner side's rows are read from all its shards into a hash table
+//!   (`shardgate_merge::HashJoin`, bounded by `merge_max_rows` / `merge_max_bytes`: 1038
+//!   beyond, never an unbounded allocation), then the outer side streams through it.
+//!
+//! Joined rows go through ORDER BY (a bounded sort), LIMIT and the select list's projection
+//! to the client as they come. The column definitions are the shards' own, a LEFT join's
+//! inner columns made nullable, as MariaDB describes them.
+//!
+//! Where the proxy cannot answer exactly as one server — inside a transaction or with
+//! connections the session keeps (the sides would not see its writes), a prepared
+//! execution's binary rows, a session `sql_select_limit`, extended metadata, compared strings
+//! not in UTF-8 — the statement is answered by the plan's materialize fallback instead.
+
+use bytes::{Bytes, BytesMut};
+use shardgate_backend::{PooledConn, QueryHead};
+use shardgate_merge::{
+    BatchedLookup, ColumnFlags, ColumnMeta, HashJoin, JoinKeys, JoinKind, Limit, MemoryLimit,
+    Pipeline, Project, ProjectItem, RowOperator, Sort, SortKey, ValueKind,
+};
+use shardgate_protocol::packets;
+use shardgate_protocol::response::Finish;
+use shardgate_ring::ShardId;
+use shardgate_router::{JoinPlan, JoinSide, JoinStrategy, StatementKind, LOOKUP_BATCH};
+
+use crate::errors::ClientError;
+use crate::runtime::Runtime;
+use crate::scatter::{merge_error, utf8_or_binary};
+use crate::session::{End, Session, Step};
+
+/// How a join attempt ended.
+enum Outcome {
+    /// Answered (rows or an error) to the client.
+    Answered(Step),
+    /// Nothing was written: the fallback answers.
+    Fallback,
+}
+
+/// One side's answer on one shard: the connection positioned at its rows, and its columns.
+struct Reading {
+    conn: PooledConn,
+    heads: Vec<BytesMut>,
+    shard: String,
+}
+
+impl Reading {
+    /// The next row; `None` at the end of the answer.
+    async fn next(&mut self) -> Result<Option<Bytes>, ClientError> {
+        let named = |e: ClientError, shard: &str| ClientError {
+            message: format!("shard {shard}: {}", e.message),
+            ..e
+        };
+        match self.conn.next_row().await {
+            Ok(Ok(row)) => Ok(Some(row)),
+            Ok(Err(Finish::Ok { .. })) => Ok(None),
+            Ok(Err(Finish::Err(e))) => Err(named(ClientError::from(e), &self.shard)),
+            Ok(Err(Finish::LocalInfile)) => {
+                self.conn.broken = true;
+                Err(ClientError::new(1105, b"HY000", "unexpected LOCAL INFILE"))
+            }
+            Err(e) => Err(named(ClientError::from(&e), &self.shard)),
+        }
+    }
+
+    /// Gives the connection up with its answer unread: it is closed, not pooled.
+    fn abandon(mut self) {
+        self.conn.broken = true;
+    }
+}
+
+/// The joined rows' way to the client: the pipeline after the join, the definitions written
+/// once, rows flushed as they fill the buffer.
+struct Emitter {
+    pipeline: Pipeline,
+    /// Rows written so far.
+    rows: u64,
+}
+
+impl Session {
+    /// Runs `plan` (planned for `text`), or its materialize fallback where the join would not
+    /// answer as one server.
+    pub(crate) async fn join(
+        &mut self,
+        runtime: &Runtime,
+        plan: &JoinPlan,
+        text: &[u8],
+        kind: StatementKind,
+        binary: bool,
+    ) -> Step {
+        let runs_here = !binary
+            && !self.in_transaction()
+            && self.pins.is_empty()
+            && !self.state.select_limit_set()
+            && !self.flavor.extended_metadata();
+        if runs_here {
+            let settings = &runtime.topology.server;
+            let memory = MemoryLimit {
+                max_rows: Some(settings.merge_max_rows),
+                max_bytes: Some(settings.merge_max_bytes),
+            };
+            let outcome = match plan.strategy {
+                JoinStrategy::Hash => self.hash_join(runtime, plan, memory).await,
+                JoinStrategy::BatchedLookup => self.batched_join(runtime, plan, memory).await,
+            };
+            if let Outcome::Answered(step) = outcome {
+                return step;
+            }
+        }
+        self.materialize(runtime, &plan.fallback, text, kind, binary)
+            .await
+    }
+
+    /// Sends `sql` to `shard` on a pooled connection; its answer's rows follow.
+    async fn join_read(
+        &self,
+        runtime: &Runtime,
+        shard: ShardId,
+        sql: &str,
+    ) -> Result<Reading, ClientError> {
+        let name = runtime.topology.shards[shard].name.clone();
+        let named = |e: ClientError| ClientError {
+            message: format!("shard {name}: {}", e.message),
+            ..e
+        };
+        let mut conn = self
+            .checkout(runtime, shard)
+            .await
+            .map_err(|e| ClientError::from(&e))?;
+        match conn.query_rows(sql.as_bytes()).await {
+            Ok(QueryHead::Columns(heads)) => Ok(Reading {
+                conn,
+                heads,
+                shard: name,
+            }),
+            Ok(QueryHead::Done(Finish::Err(e))) => Err(named(ClientError::from(e))),
+            Ok(QueryHead::Done(_)) => Err(ClientError::new(
+                1105,
+                b"HY000",
+                format!("shard {name} answered without a result set"),
+            )),
+            Err(e) => Err(named(ClientError::from(&e))),
+        }
+    }
+
+    /// A side's column definitions (no rows read): on its first shard, or the default one.
+    async fn join_side_heads(
+        &self,
+        runtime: &Runtime,
+        side: &JoinSide,
+    ) -> Result<Vec<BytesMut>, ClientError> {
+        let shard = (side.shards.first().copied()).unwrap_or(runtime.topology.default_shard);
+        let mut reading = self.join_read(runtime, shard, &side.metadata_sql()).await?;
+        while reading.next().await?.is_some() {}
+        Ok(reading.heads)
+    }
+
+    /// The joined rows' columns, asked of both sides with no rows (`… WHERE 0`), the header
+    /// written; `Fallback` when the proxy would not compare their strings exactly.
+    async fn join_prepare(
+        &mut self,
+        runtime: &Runtime,
+        plan: &JoinPlan,
+        memory: MemoryLimit,
+    ) -> Result<(Emitter, JoinKeys), Outcome> {
+        let heads = match self.join_side_heads(runtime, &plan.outer).await {
+            Ok(outer) => match self.join_side_heads(runtime, &plan.inner).await {
+                Ok(inner) => Ok((outer, inner)),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
+        let (outer_heads, inner_heads) = match heads {
+            Ok(heads) => heads,
+            Err(e) => return Err(Outcome::Answered(self.send_error(e).await)),
+        };
+        let metas = plain_metas(&outer_heads).and_then(|o| Ok((o, plain_metas(&inner_heads)?)));
+        let (outer, inner) = match metas {
+            Ok(metas) => metas,
+            Err(e) => return Err(Outcome::Answered(self.send_error(e).await)),
+        };
+        if !comparable(plan, &outer, &inner) {
+            return Err(Outcome::Fallback);
+        }
+        let keys = match JoinKeys::new(&plan.outer.keys, &outer, &plan.inner.keys, &inner) {
+            Ok(keys) => keys,
+            Err(e) => return Err(Outcome::Answered(self.send_error(merge_error(&e)).await)),
+        };
+        match self
+            .join_header(plan, &outer_heads, &inner_heads, memory)
+            .await
+        {
+            Ok(emitter) => Ok((emitter, keys)),
+            Err(step) => Err(Outcome::Answered(step)),
+        }
+    }
+
+    async fn hash_join(
+        &mut self,
+        runtime: &Runtime,
+        plan: &JoinPlan,
+        memory: MemoryLimit,
+    ) -> Outcome {
+        let (mut out, keys) = match self.join_prepare(runtime, plan, memory).await {
+            Ok(prepared) => prepared,
+            Err(outcome) => return outcome,
+        };
+        // The build side: every inner row, bounded.
+        let mut join = HashJoin::new(keys, plan.kind, memory);
+        let inner_sql = plan.inner.sql();
+        for &shard in &plan.inner.shards {
+            let mut reading = match self.join_read(runtime, shard, &inner_sql).await {
+                Ok(reading) => reading,
+                Err(e) => return self.join_fail(e).await,
+            };
+            loop {
+                let row = match reading.next().await {
+                    Ok(Some(row)) => row,
+                    Ok(None) => break,
+                    Err(e) => return self.join_fail(e).await,
+                };
+                if let Err(e) = join.build(row) {
+                    reading.abandon();
+                    return self.join_fail(merge_error(&e)).await;
+                }
+            }
+        }
+        // The probe side, streamed.
+        let outer_sql = plan.outer.sql();
+        let mut joined = Vec::new();
+        for &shard in &plan.outer.shards {
+            let mut reading = match self.join_read(runtime, shard, &outer_sql).await {
+                Ok(reading) => reading,
+                Err(e) => return self.join_fail(e).await,
+            };
+            loop {
+                let row = match reading.next().await {
+                    Ok(Some(row)) => row,
+                    Ok(None) => break,
+                    Err(e) => return self.join_fail(e).await,
+                };
+                if let Err(e) = join.probe(row, &mut joined) {
+                    reading.abandon();
+                    return self.join_fail(merge_error(&e)).await;
+                }
+                if let Err(e) = self.join_emit(&mut out, std::mem::take(&mut joined)).await {
+                    reading.abandon();
+                    return self.join_failed_emit(e).await;
+                }
+                if out.pipeline.is_done() {
+                    reading.abandon();
+                    return Outcome::Answered(self.join_end(out).await);
+                }
+            }
+        }
+        Outcome::Answered(self.join_end(out).await)
+    }
+
+    async fn batched_join(
+        &mut self,
+        runtime: &Runtime,
+        plan: &JoinPlan,
+        memory: MemoryLimit,
+    ) -> Outcome {
+        let (mut out, keys) = match self.join_prepare(runtime, plan, memory).await {
+            Ok(prepared) => prepared,
+            Err(outcome) => return outcome,
+        };
+        let mut batch = match BatchedLookup::new(keys, plan.kind, LOOKUP_BATCH, memory) {
+            Ok(batch) => batch,
+            Err(e) => return self.join_fail(merge_error(&e)).await,
+        };
+        let outer_sql = plan.outer.sql();
+        for &shard in &plan.outer.shards {
+            let mut reading = match self.join_read(runtime, shard, &outer_sql).await {
+                Ok(reading) => reading,
+                Err(e) => return self.join_fail(e).await,
+            };
+            loop {
+                let row = match reading.next().await {
+                    Ok(Some(row)) => row,
+                    Ok(None) => break,
+                    Err(e) => return self.join_fail(e).await,
+                };
+                let full = match batch.push_outer(row) {
+                    Ok(full) => full,
+                    Err(e) => {
+                        reading.abandon();
+                        return self.join_fail(merge_error(&e)).await;
+                    }
+                };
+                if !full {
+                    continue;
+                }
+                if let Err(e) = self.join_batch(runtime, plan, &mut batch, &mut out).await {
+                    reading.abandon();
+                    return self.join_failed_emit(e).await;
+                }
+                if out.pipeline.is_done() {
+                    reading.abandon();
+                    return Outcome::Answered(self.join_end(out).await);
+                }
+            }
+        }
+        if batch.pending() > 0 {
+            if let Err(e) = self.join_batch(runtime, plan, &mut batch, &mut out).await {
+                return self.join_failed_emit(e).await;
+            }
+        }
+        Outcome::Answered(self.join_end(out).await)
+    }
+
+    /// Looks the pending batch up, joins it and sends its rows on.
+    async fn join_batch(
+        &mut self,
+        runtime: &Runtime,
+        plan: &JoinPlan,
+        batch: &mut BatchedLookup,
+        out: &mut Emitter,
+    ) -> Result<(), EmitError> {
+        self.join_look_up(runtime, plan, batch)
+            .await
+            .map_err(EmitError::Merge)?;
+        let mut joined = Vec::new();
+        batch
+            .finish_batch(&mut joined)
+            .map_err(|e| EmitError::Merge(merge_error(&e)))?;
+        self.join_emit(out, joined).await
+    }
+
+    /// Looks the pending batch up on the inner side's shards, feeding their rows to `batch`.
+    async fn join_look_up(
+        &self,
+        runtime: &Runtime,
+        plan: &JoinPlan,
+        batch: &mut BatchedLookup,
+    ) -> Result<(), ClientError> {
+        let statements = plan.lookups(&runtime.topology, batch.lookup_values());
+        for (shard, sql) in statements {
+            let mut reading = self.join_read(runtime, shard, &sql).await?;
+            while let Some(row) = reading.next().await? {
+                if let Err(e) = batch.inner_row(row) {
+                    reading.abandon();
+                    return Err(merge_error(&e));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the result's column definitions and builds the pipeline after the join.
+    async fn join_header(
+        &mut self,
+        plan: &JoinPlan,
+        outer_heads: &[BytesMut],
+        inner_heads: &[BytesMut],
+        memory: MemoryLimit,
+    ) -> Result<Emitter, Step> {
+        let built = output(plan, outer_heads, inner_heads, memory);
+        let (pipeline, definitions) = match built {
+            Ok(built) => built,
+            Err(e) => return Err(self.send_error(e).await),
+        };
+        let header_status = self.status();
+        self.client
+            .queue_packet(&packets::column_count(definitions.len() as u64));
+        for definition in &definitions {
+            self.client.queue_packet(definition);
+        }
+        if !self
+            .capabilities
+            .contains(shardgate_protocol::CapabilityFlags::CLIENT_DEPRECATE_EOF)
+        {
+            self.client.queue_packet(&packets::eof(header_status, 0));
+        }
+        Ok(Emitter { pipeline, rows: 0 })
+    }
+
+    /// Feeds joined rows through the pipeline to the client.
+    async fn join_emit(&mut self, out: &mut Emitter, joined: Vec<Bytes>) -> Result<(), EmitError> {
+        let mut ready = Vec::new();
+        for row in joined {
+            if out.pipeline.is_done() {
+                break;
+            }
+            out.pipeline
+                .push(row, &mut ready)
+                .map_err(|e| EmitError::Merge(merge_error(&e)))?;
+        }
+        self.join_write_rows(out, ready)
+            .await
+            .map_err(EmitError::Client)
+    }
+
+    async fn join_write_rows(&mut self, out: &mut Emitter, rows: Vec<Bytes>) -> Step {
+        for row in rows {
+            self.client.queue_packet(&row);
+            out.rows += 1;
+            if self.client.write_buffer().len() >= 64 * 1024 {
+                self.client.flush().await.map_err(End::Client)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the answer: what the pipeline still holds, then the terminator.
+    async fn join_end(&mut self, mut out: Emitter) -> Step {
+        let mut rest = Vec::new();
+        if let Err(e) = out.pipeline.finish(&mut rest) {
+            return self.send_error(merge_error(&e)).await;
+        }
+        self.join_write_rows(&mut out, rest).await?;
+        self.previous.row_count = -1;
+        self.previous.found_rows = out.pipeline.found_rows().unwrap_or(out.rows);
+        let end = packets::result_terminator(self.capabilities, self.status(), 0);
+        self.client.queue_packet(&end);
+        self.client.flush().await.map_err(End::Client)
+    }
+
+    /// An error after the column definitions (and maybe rows) went out: an error packet ends
+    /// the answer, as MariaDB ends a result that fails midway.
+    async fn join_fail(&mut self, e: ClientError) -> Outcome {
+        Outcome::Answered(self.send_error(e).await)
+    }
+
+    async fn join_failed_emit(&mut self, e: EmitError) -> Outcome {
+        match e {
+            EmitError::Merge(e) => self.join_fail(e).await,
+            EmitError::Client(end) => Outcome::Answered(Err(end)),
+        }
+    }
+}
+
+/// What stopped the rows on their way out.
+enum EmitError {
+    /// The pipeline failed (a bound): an error packet ends the answer.
+    Merge(ClientError),
+    /// The client connection failed.
+    Client(End),
+}
+
+/// Column metadata of a side's definitions.
+fn plain_metas(heads: &[BytesMut]) -> Result<Vec<ColumnMeta>, ClientError> {
+    heads
+        .iter()
+        .map(|d| ColumnMeta::from_definition(d).map_err(|e| merge_error(&e)))
+        .collect()
+}
+
+/// Whether every string the proxy compares (join keys, ORDER BY) arrives in UTF-8 or binary,
+/// the only encodings whose collations the merge reproduces.
+fn comparable(plan: &JoinPlan, outer: &[ColumnMeta], inner: &[ColumnMeta]) -> bool {
+    let width = outer.len();
+    let joined = |c: usize| {
+        if c < width {
+            outer.get(c)
+        } else {
+            inner.get(c - width)
+        }
+    };
+    let compared = (plan.outer.keys.iter().copied())
+        .chain(plan.inner.keys.iter().map(|k| k + width))
+        .chain(plan.order_by.iter().map(|(c, _)| *c));
+    for c in compared {
+        match joined(c) {
+            Some(meta) if meta.kind() == ValueKind::Bytes && !utf8_or_binary(meta.charset) => {
+                return false
+            }
+            Some(_) => {}
+            None => return false,
+        }
+    }
+    true
+}
+
+/// The pipeline after the join (sort, limit, projection) and the client's column definitions.
+fn output(
+    plan: &JoinPlan,
+    outer_heads: &[BytesMut],
+    inner_heads: &[BytesMut],
+    memory: MemoryLimit,
+) -> Result<(Pipeline, Vec<Vec<u8>>), ClientError> {
+    let mut metas = plain_metas(outer_heads)?;
+    let mut definitions: Vec<Vec<u8>> = outer_heads.iter().map(|h| h.to_vec()).collect();
+    for (head, mut meta) in inner_heads.iter().zip(plain_metas(inner_heads)?) {
+        metas.push(meta);
+        definitions.push(match plan.kind {
+            // NULL-extended rows: MariaDB describes the inner columns as nullable.
+            JoinKind::Left => {
+                meta.flags.remove(ColumnFlags::NOT_NULL_FLAG);
+                meta.rewrite_definition(head, None)
+                    .map_err(|e| merge_error(&e))?
+            }
+            JoinKind::Inner => head.to_vec(),
+        });
+    }
+    let mut pipeline = Pipeline::default();
+    let err = |e: shardgate_merge::MergeError| merge_error(&e);
+    if !plan.order_by.is_empty() {
+        let keys: Vec<SortKey> = (plan.order_by.iter())
+            .map(|&(c, desc)| {
+                if desc {
+                    SortKey::desc(c)
+                } else {
+                    SortKey::asc(c)
+                }
+            })
+            .collect();
+        let mut sort = Sort::new(&keys, &metas, memory).map_err(err)?;
+        if let Some(limit) = plan.limit {
+            sort = sort
+                .with_top(usize::try_from(plan.offset.saturating_add(limit)).unwrap_or(usize::MAX));
+        }
+        pipeline = pipeline.then(sort);
+    }
+    if plan.offset > 0 || plan.limit.is_some() {
+        pipeline = pipeline.then(Limit::new(plan.offset, plan.limit));
+    }
+    let items = plan
+        .output
+        .iter()
+        .map(|&c| ProjectItem::Column(c))
+        .collect();
+    pipeline = pipeline.then(Project::new(items, &metas).map_err(err)?);
+    let shown = plan
+        .output
+        .iter()
+        .map(|&c| definitions.get(c).cloned().unwrap_or_default())
+        .collect();
+    Ok((pipeline, shown))
+}

@@ -1,0 +1,49 @@
+-- Joins corpus of tests/differential.rs (same directives as corpus.sql): SELECTs joining two
+-- sharded tables whose rows live on different shards, answered by the proxy's Join primitive
+-- (router/src/join_plan.rs): a batched lookup when the inner join column is the inner table's
+-- shard key, a hash join otherwise; inner and LEFT, NULL keys, duplicates, strings by their
+-- collation, numbers across types, ORDER BY / LIMIT in the proxy.
+
+-- ===== Batched lookups: users found by its shard key =====
+SELECT o.id, u.name FROM orders o JOIN users u ON u.id = o.qty
+SELECT o.id, u.name, u.score FROM orders o JOIN users u ON u.id = o.qty WHERE o.status = 'paid'
+SELECT o.id, u.id FROM orders o LEFT JOIN users u ON u.id = o.qty WHERE o.id < 400
+SELECT o.id, u.email AS mail FROM orders o LEFT JOIN users u ON u.id = o.qty AND u.score > 100 WHERE o.id < 300
+SELECT o.id, u.tag FROM users u JOIN orders o ON o.qty = u.id WHERE u.flag = 1
+SELECT o.id, u.id FROM orders o JOIN users u ON u.id = o.user_id + 0 WHERE o.id < 0
+@ordered SELECT o.id, u.name FROM orders o JOIN users u ON u.id = o.qty ORDER BY o.id LIMIT 25
+@ordered SELECT o.id, u.name FROM orders o LEFT JOIN users u ON u.id = o.qty ORDER BY o.id DESC LIMIT 10, 20
+@ordered SELECT u.id, o.id FROM orders o JOIN users u ON u.id = o.qty WHERE o.amount > 100 ORDER BY u.id, o.id
+@keys=0 SELECT u.score, o.id FROM orders o JOIN users u ON u.id = o.qty ORDER BY u.score LIMIT 40
+@ordered SELECT o.id FROM orders o JOIN users u ON u.id = o.qty ORDER BY u.created_at, o.id LIMIT 30
+@ordered SELECT o.id, u.balance FROM orders o LEFT JOIN users u ON u.id = o.qty WHERE o.status IS NULL ORDER BY o.id
+SELECT a.id, b.id FROM orders a JOIN orders b ON b.user_id = a.qty WHERE a.id < 200
+@ordered SELECT a.id, b.name FROM users a LEFT JOIN users b ON b.id = a.flag WHERE a.id < 100 ORDER BY a.id
+
+-- ===== Hash joins: non-key columns =====
+SELECT u.id, o.id FROM users u JOIN orders o ON o.qty = u.score
+SELECT u.id, o.id FROM users u LEFT JOIN orders o ON o.qty = u.score WHERE u.id < 200
+SELECT u.id, o.id FROM users u JOIN orders o ON o.amount = u.score
+SELECT u.id, o.id FROM users u JOIN orders o ON o.amount = u.balance
+SELECT u.id, o.id FROM users u LEFT JOIN orders o ON o.amount = u.balance AND o.qty > 3 WHERE u.id < 300
+SELECT u.id, o.id FROM users u JOIN orders o ON o.status = u.tag
+SELECT u.id, o.id, u.tag, o.status FROM users u JOIN orders o ON o.status = u.tag WHERE u.id < 100
+SELECT u.id, o.id FROM users u JOIN orders o ON o.status = u.tag_bin
+SELECT u.id, o.id FROM users u LEFT JOIN orders o ON o.status = u.tag_bin WHERE u.id < 150
+SELECT u.id, o.id FROM users u JOIN orders o ON o.created_at = u.created_at
+SELECT u.id, o.id FROM users u JOIN orders o ON o.qty = u.flag AND o.user_id = u.score
+SELECT a.id, b.id FROM users a JOIN users b ON b.tag = a.tag WHERE a.id < 50 AND b.id < 60
+SELECT a.id, b.id FROM users a JOIN users b ON b.email = a.email WHERE a.id <> b.id
+SELECT a.id, b.id FROM orders a JOIN orders b ON b.amount = a.amount WHERE a.id < 100 AND b.id > 5900
+@ordered SELECT u.id, o.id FROM users u JOIN orders o ON o.qty = u.score WHERE u.id < 400 ORDER BY u.id, o.id
+@ordered SELECT u.id, o.id FROM users u LEFT JOIN orders o ON o.qty = u.flag WHERE u.id BETWEEN 10 AND 60 ORDER BY u.id DESC, o.id
+@ordered SELECT o.id, u.id FROM users u JOIN orders o ON o.status = u.tag ORDER BY o.id, u.id LIMIT 50
+@keys=0 SELECT u.tag, o.id FROM users u JOIN orders o ON o.status = u.tag ORDER BY u.tag LIMIT 30
+@keys=0 SELECT o.amount, u.id FROM users u JOIN orders o ON o.amount = u.balance ORDER BY o.amount DESC LIMIT 20
+@ordered SELECT u.id FROM users u JOIN orders o ON o.qty = u.flag WHERE o.id < 50 ORDER BY u.id, o.id LIMIT 5, 5
+
+-- ===== Kept on copies (materialize): the join would not be exact or evaluable =====
+SELECT u.id, o.id FROM users u JOIN orders o ON o.qty = u.ratio WHERE u.id < 100
+SELECT u.id, o.id FROM users u JOIN orders o ON o.status = u.nick WHERE u.id < 100
+SELECT u.id, o.id FROM users u LEFT JOIN orders o ON o.qty = u.score WHERE o.id IS NULL AND u.id < 300
+SELECT u.id, COUNT(o.id) FROM users u JOIN orders o ON o.qty = u.score WHERE u.id < 300 GROUP BY u.id
