@@ -29,6 +29,7 @@ mod reload;
 mod replicas;
 mod reshard;
 mod reshard_copy;
+mod reshard_cutover;
 mod robustness;
 mod sandbox_cli;
 mod scatter;
