@@ -35,7 +35,7 @@ pub fn parse(text: &str, file_name: &str) -> Result<Topology, ConfigErrors> {
         document::read(text, &mut diags).and_then(|doc| validate::build(doc, &mut diags));
     match topology {
         Some(mut topology) if !diags.has_errors() => {
-            topology.text = text.into();
+            topology.text = ConfigText(text.into());
             Ok(topology)
         }
         _ => Err(diags.finish()),

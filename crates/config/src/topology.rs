@@ -27,10 +27,27 @@ pub struct Topology {
     pub has_lookups: bool,
     /// The config text it was read from (a resharding migration records the one it starts
     /// from: its verify, clean-up and cancel need it after the cutover).
-    pub text: Arc<str>,
+    pub text: ConfigText,
     /// The one part that changes while the topology serves: the tables' columns as last read
     /// from the shards (`server/src/schema_loader.rs`), empty until the first load.
     pub schema: shardgate_schema::SchemaCell,
+}
+
+/// A config file's text; `Debug` prints only its length (it holds passwords).
+#[derive(Clone)]
+pub struct ConfigText(pub Arc<str>);
+
+impl fmt::Debug for ConfigText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ConfigText({} bytes)", self.0.len())
+    }
+}
+
+impl std::ops::Deref for ConfigText {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
 }
 
 /// How a resharding migration's cutover holds writes (`[resharding]`).

@@ -20,9 +20,9 @@ use crate::schema::{
     RingSchema, ServerSchema, ShardSchema, TableSchema, UserSchema,
 };
 use crate::{
-    BackendSettings, BackendTls, Consistency, Endpoint, PoolSettings, ReplicationSettings,
-    ReshardingSettings, ServerSettings, Shard, ShardKeyType, TableRule, TlsFiles, Topology,
-    UserAccount,
+    BackendSettings, BackendTls, ConfigText, Consistency, Endpoint, PoolSettings,
+    ReplicationSettings, ReshardingSettings, ServerSettings, Shard, ShardKeyType, TableRule,
+    TlsFiles, Topology, UserAccount,
 };
 
 /// Most virtual nodes per shard a config may ask for.
@@ -124,7 +124,7 @@ pub(crate) fn build(doc: Document, d: &mut Diagnostics<'_>) -> Option<Topology> 
         resharding,
         reference_tables,
         has_lookups,
-        text: Arc::from(""),
+        text: ConfigText(Arc::from("")),
         schema: Default::default(),
     })
 }

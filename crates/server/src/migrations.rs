@@ -691,7 +691,7 @@ async fn verify_after_cutover(
 /// than cutover) the serving one.
 fn parse_source(record: &MigrationRecord, serving: &Topology) -> Result<Topology, MigrationError> {
     let text = match record.source_config.is_empty() {
-        true => &serving.text,
+        true => &*serving.text,
         false => record.source_config.as_str(),
     };
     shardgate_config::parse(text, "the migration's source config").map_err(|e| {
