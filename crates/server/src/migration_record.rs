@@ -18,6 +18,9 @@ use crate::own_tables::qualified;
 pub const MIGRATIONS_TABLE: &str = "shardgate_migrations";
 pub const FLOWS_TABLE: &str = "shardgate_migration_flows";
 
+/// ER_BAD_FIELD_ERROR: a column the records of an older proxy lack.
+const UNKNOWN_COLUMN: u16 = 1054;
+
 /// One migration.
 #[derive(Debug, Clone)]
 pub(crate) struct MigrationRecord {
@@ -126,9 +129,14 @@ impl Records {
             "SELECT id, phase, paused, target_file, target_config, rows_per_second, owner, last_error, source_config, cutover_pause_ms FROM {} ORDER BY id DESC",
             self.migrations
         );
-        let rows: Vec<Row> = match conn.query(sql).await {
+        let rows: Vec<Row> = match conn.query(&sql).await {
             Ok(rows) => rows,
             Err(mysql_async::Error::Server(e)) if e.code == 1146 => return Ok(Vec::new()),
+            // Records of an older proxy: their new columns are added, then read.
+            Err(mysql_async::Error::Server(e)) if e.code == UNKNOWN_COLUMN => {
+                self.ensure(conn).await?;
+                conn.query(&sql).await.map_err(MigrationError::Record)?
+            }
             Err(e) => return Err(MigrationError::Record(e)),
         };
         Ok(rows
@@ -217,10 +225,14 @@ impl Records {
             "SELECT table_name, from_shard, to_shard, ranges, rows_estimated, snapshot_gtid, cursor_key, rows_copied, rows_scanned, copied, last_error, applied_gtid, reverse_gtid FROM {} WHERE migration_id = ? ORDER BY table_name, from_shard, to_shard",
             self.flows
         );
-        let rows: Vec<Row> = conn
-            .exec(sql, (id,))
-            .await
-            .map_err(MigrationError::Record)?;
+        let rows: Vec<Row> = match conn.exec(&sql, (id,)).await {
+            Ok(rows) => rows,
+            Err(mysql_async::Error::Server(e)) if e.code == UNKNOWN_COLUMN => {
+                self.ensure(conn).await?;
+                (conn.exec(&sql, (id,)).await).map_err(MigrationError::Record)?
+            }
+            Err(e) => return Err(MigrationError::Record(e)),
+        };
         let damaged = |what: String| MigrationError::Record(mysql_async::Error::Other(what.into()));
         rows.into_iter()
             .map(|mut row| {
