@@ -500,6 +500,8 @@ async fn serve(config: PathBuf, config_poll_interval_ms: u64) -> anyhow::Result<
         .await
         .with_context(|| format!("listen on {listen}"))?;
     let proxy = Proxy::new(topology);
+    // After a resharding cutover the migration record says where keys live.
+    proxy.adopt_migrated_topology().await;
     let file_name = config.display().to_string();
     if let Err(errors) =
         shardgate_server::check_placement_record(&proxy.runtime(), &file_name).await
@@ -515,6 +517,7 @@ async fn serve(config: PathBuf, config_poll_interval_ms: u64) -> anyhow::Result<
         let proxy = proxy.clone();
         async move { proxy.resume_migration().await }
     });
+    tokio::spawn(proxy.clone().heartbeat());
     tracing::info!(%listen, "shardgate serving");
     shardgate_server::serve(listener, proxy, shutdown_signal()).await;
     tracing::info!("shardgate stopped");

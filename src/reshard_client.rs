@@ -69,7 +69,7 @@ async fn print_status(conn: &mut Conn) -> anyhow::Result<bool> {
     let mut running = false;
     for row in &rows {
         let (phase, paused) = (text(row, 1), text(row, 2) == "yes");
-        running |= matches!(phase.as_str(), "planned" | "copying") && !paused;
+        running |= !matches!(phase.as_str(), "done" | "cancelled" | "failed") && !paused;
         let mut line = format!(
             "migration {} {}{}: `{}` {}: {}/{} rows ({}%)",
             text(row, 0),
@@ -81,7 +81,14 @@ async fn print_status(conn: &mut Conn) -> anyhow::Result<bool> {
             text(row, 6),
             text(row, 7),
         );
-        for (i, what) in [(8, "rows/s"), (9, "s left"), (10, "s replica lag")] {
+        for (i, what) in [
+            (8, "rows/s"),
+            (9, "s left"),
+            (10, "s replica lag"),
+            (13, "transactions to catch up"),
+            (14, "s catch-up lag"),
+            (16, "ms cutover pause"),
+        ] {
             let value = text(row, i);
             if !value.is_empty() {
                 line += &format!(", {value} {what}");
@@ -99,7 +106,7 @@ async fn print_status(conn: &mut Conn) -> anyhow::Result<bool> {
     Ok(running)
 }
 
-/// Prints the status every second while a copy is under way.
+/// Prints the status every second while a migration is under way.
 async fn watch(conn: &mut Conn) -> anyhow::Result<()> {
     while print_status(conn).await? {
         tokio::time::sleep(Duration::from_secs(1)).await;

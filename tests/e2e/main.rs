@@ -30,6 +30,7 @@ mod reload;
 mod replicas;
 mod reshard;
 mod reshard_copy;
+mod reshard_cutover;
 mod reshard_live;
 mod robustness;
 mod sandbox_cli;

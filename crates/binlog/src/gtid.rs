@@ -77,6 +77,26 @@ impl GtidPos {
     pub fn is_empty(&self) -> bool {
         self.by_domain.is_empty()
     }
+
+    /// The latest position neither this one nor `other` is before: per domain the smaller
+    /// sequence number, and no domain that one of them lacks (it had no transaction there
+    /// yet, so a stream from it reads that domain from its start).
+    pub fn earliest(&self, other: &GtidPos) -> GtidPos {
+        let by_domain = (self.by_domain.iter())
+            .filter_map(|(domain, ours)| {
+                let theirs = other.by_domain.get(domain)?;
+                Some((
+                    *domain,
+                    if ours.seq <= theirs.seq {
+                        *ours
+                    } else {
+                        *theirs
+                    },
+                ))
+            })
+            .collect();
+        GtidPos { by_domain }
+    }
 }
 
 impl fmt::Display for GtidPos {
@@ -139,6 +159,20 @@ mod tests {
     fn counts_transactions_behind() {
         assert_eq!(pos("1-101-10").behind(&pos("1-101-15,2-201-2")), 7);
         assert_eq!(pos("1-101-10").behind(&pos("1-101-5")), 0);
+    }
+
+    #[test]
+    fn the_earliest_of_two_positions_is_taken_per_domain() {
+        let earliest = pos("1-101-10,2-201-3").earliest(&pos("1-101-7,2-201-9"));
+        assert_eq!(earliest.to_string(), "1-101-7,2-201-3");
+        // A domain one position lacks is read from its start.
+        assert_eq!(
+            pos("1-101-10,2-201-3")
+                .earliest(&pos("1-101-12"))
+                .to_string(),
+            "1-101-10"
+        );
+        assert_eq!(pos("").earliest(&pos("1-101-12")), pos(""));
     }
 
     #[test]

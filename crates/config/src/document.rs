@@ -41,6 +41,7 @@ pub(crate) fn read(text: &str, diags: &mut Diagnostics<'_>) -> Option<Document> 
             "backend" => doc.backend = entry(value, name, diags),
             "ring" => doc.ring = entry(value, name, diags),
             "replication" => doc.replication = entry(value, name, diags),
+            "resharding" => doc.resharding = entry(value, name, diags),
             "shards" => doc.shards = entries(value, name, diags),
             "tables" => doc.tables = entries(value, name, diags),
             _ => diags.at(

@@ -34,7 +34,10 @@ pub fn parse(text: &str, file_name: &str) -> Result<Topology, ConfigErrors> {
     let topology =
         document::read(text, &mut diags).and_then(|doc| validate::build(doc, &mut diags));
     match topology {
-        Some(topology) if !diags.has_errors() => Ok(topology),
+        Some(mut topology) if !diags.has_errors() => {
+            topology.text = ConfigText(text.into());
+            Ok(topology)
+        }
         _ => Err(diags.finish()),
     }
 }

@@ -14,6 +14,7 @@ pub(crate) const TOP_LEVEL_KEYS: &[&str] = &[
     "backend",
     "ring",
     "replication",
+    "resharding",
     "shards",
     "tables",
 ];
@@ -142,6 +143,15 @@ pub(crate) struct ReplicationSchema {
     pub health_check_timeout_ms: Option<Spanned<i64>>,
 }
 
+/// `[resharding]`: how a migration's cutover holds writes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReshardingSchema {
+    pub cutover_hold_ms: Option<Spanned<i64>>,
+    pub cutover_lag_events: Option<Spanned<i64>>,
+    pub pause_before_cutover: Option<Spanned<bool>>,
+}
+
 /// One entry of a range table's `ranges`: keys `start <= k < end` live on `shard`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -161,6 +171,7 @@ pub(crate) struct Document {
     pub backend: Option<Spanned<BackendSchema>>,
     pub ring: Option<Spanned<RingSchema>>,
     pub replication: Option<Spanned<ReplicationSchema>>,
+    pub resharding: Option<Spanned<ReshardingSchema>>,
     pub shards: Vec<Option<Spanned<ShardSchema>>>,
     pub tables: Vec<Option<Spanned<TableSchema>>>,
 }

@@ -20,13 +20,57 @@ pub struct Topology {
     /// Sharded tables, keyed by lower-cased table name.
     pub tables: foldhash::HashMap<String, TableRule>,
     pub replication: ReplicationSettings,
+    pub resharding: ReshardingSettings,
     /// Reference tables (lower-cased): a full copy on every shard.
     pub reference_tables: foldhash::HashSet<String>,
     /// Some table has `lookups`: only then does the planner look for them.
     pub has_lookups: bool,
+    /// The config text it was read from (a resharding migration records the one it starts
+    /// from: its verify, clean-up and cancel need it after the cutover).
+    pub text: ConfigText,
     /// The one part that changes while the topology serves: the tables' columns as last read
     /// from the shards (`server/src/schema_loader.rs`), empty until the first load.
     pub schema: shardgate_schema::SchemaCell,
+}
+
+/// A config file's text; `Debug` prints only its length (it holds passwords).
+#[derive(Clone)]
+pub struct ConfigText(pub Arc<str>);
+
+impl fmt::Debug for ConfigText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ConfigText({} bytes)", self.0.len())
+    }
+}
+
+impl std::ops::Deref for ConfigText {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// How a resharding migration's cutover holds writes (`[resharding]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReshardingSettings {
+    /// The longest a write to a moving key is held; a cutover not done by then is abandoned
+    /// (the held writes run on the old topology) and tried again.
+    pub cutover_hold: Duration,
+    /// The catch-up lag (source transactions not applied yet) under which a cutover starts.
+    pub cutover_lag_events: u64,
+    /// A migration pauses when its catch-up starts, and cuts over only after
+    /// `SHARDGATE RESHARD RESUME`.
+    pub pause_before_cutover: bool,
+}
+
+impl Default for ReshardingSettings {
+    fn default() -> Self {
+        ReshardingSettings {
+            cutover_hold: Duration::from_secs(3),
+            cutover_lag_events: 20,
+            pause_before_cutover: false,
+        }
+    }
 }
 
 /// How reads use replicas (`[replication]`).

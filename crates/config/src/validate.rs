@@ -16,12 +16,13 @@ use toml::Spanned;
 use crate::address::parse_address;
 use crate::error::Diagnostics;
 use crate::schema::{
-    BackendSchema, Document, PoolSchema, RangeSchema, ReplicationSchema, RingSchema, ServerSchema,
-    ShardSchema, TableSchema, UserSchema,
+    BackendSchema, Document, PoolSchema, RangeSchema, ReplicationSchema, ReshardingSchema,
+    RingSchema, ServerSchema, ShardSchema, TableSchema, UserSchema,
 };
 use crate::{
-    BackendSettings, BackendTls, Consistency, Endpoint, PoolSettings, ReplicationSettings,
-    ServerSettings, Shard, ShardKeyType, TableRule, TlsFiles, Topology, UserAccount,
+    BackendSettings, BackendTls, ConfigText, Consistency, Endpoint, PoolSettings,
+    ReplicationSettings, ReshardingSettings, ServerSettings, Shard, ShardKeyType, TableRule,
+    TlsFiles, Topology, UserAccount,
 };
 
 /// Most virtual nodes per shard a config may ask for.
@@ -62,6 +63,7 @@ pub(crate) fn build(doc: Document, d: &mut Diagnostics<'_>) -> Option<Topology> 
     let default_shard = default_shard(doc.default_shard.as_ref(), &names, d);
     let tables = tables(&doc.tables, &names, d);
     let replication = replication(doc.replication.as_ref(), d);
+    let resharding = resharding(doc.resharding.as_ref(), d);
 
     if d.has_errors() {
         return None;
@@ -119,8 +121,10 @@ pub(crate) fn build(doc: Document, d: &mut Diagnostics<'_>) -> Option<Topology> 
         tables,
         shards: shards.into_iter().filter_map(|s| s.shard).collect(),
         replication,
+        resharding,
         reference_tables,
         has_lookups,
+        text: ConfigText(Arc::from("")),
         schema: Default::default(),
     })
 }
@@ -184,6 +188,30 @@ fn replication(
         d,
     ) {
         settings.health_check_timeout = Duration::from_millis(ms);
+    }
+    settings
+}
+
+fn resharding(
+    schema: Option<&Spanned<ReshardingSchema>>,
+    d: &mut Diagnostics<'_>,
+) -> ReshardingSettings {
+    let mut settings = ReshardingSettings::default();
+    let Some(schema) = schema.map(Spanned::get_ref) else {
+        return settings;
+    };
+    if let Some(ms) = positive(&schema.cutover_hold_ms, "resharding.cutover_hold_ms", d) {
+        settings.cutover_hold = Duration::from_millis(ms);
+    }
+    if let Some(n) = positive(
+        &schema.cutover_lag_events,
+        "resharding.cutover_lag_events",
+        d,
+    ) {
+        settings.cutover_lag_events = n;
+    }
+    if let Some(pause) = &schema.pause_before_cutover {
+        settings.pause_before_cutover = *pause.get_ref();
     }
     settings
 }

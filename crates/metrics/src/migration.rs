@@ -1,5 +1,5 @@
-//! Metrics of online resharding's copy and verify (issue #15); catch-up and cutover have
-//! their own.
+//! Metrics of online resharding's copy, cutover and verify (issue #15); the catch-up's lag is
+//! in `catch_up_lag_*` (per source).
 
 use prometheus::{Gauge, IntCounter, IntGauge, IntGaugeVec, Opts};
 
@@ -27,6 +27,12 @@ pub struct MigrationMetrics {
     pub copy_rows_per_second: Gauge,
     /// Mismatching rows the last verify found.
     pub verify_mismatches: IntGauge,
+    /// How long the last cutover held writes to the moving keys.
+    pub cutover_pause_seconds: Gauge,
+    /// Statements the last cutover held.
+    pub cutover_held_statements: IntGauge,
+    /// Cutovers abandoned (the hold's bound passed, or a step failed) and tried again.
+    pub cutovers_abandoned_total: IntCounter,
 }
 
 impl MigrationMetrics {
@@ -58,6 +64,24 @@ impl MigrationMetrics {
             "Mismatching rows the last resharding verify found.",
         ))
         .expect("valid metric");
+        let cutover_pause_seconds = Gauge::with_opts(opts(
+            "migration_cutover_pause_seconds",
+            "How long the last resharding cutover held writes to the moving keys.",
+        ))
+        .expect("valid metric");
+        let cutover_held_statements = IntGauge::with_opts(opts(
+            "migration_cutover_held_statements",
+            "Statements the last resharding cutover held.",
+        ))
+        .expect("valid metric");
+        let cutovers_abandoned_total = IntCounter::with_opts(opts(
+            "migration_cutovers_abandoned_total",
+            "Resharding cutovers abandoned and tried again.",
+        ))
+        .expect("valid metric");
+        register(Box::new(cutover_pause_seconds.clone()));
+        register(Box::new(cutover_held_statements.clone()));
+        register(Box::new(cutovers_abandoned_total.clone()));
         register(Box::new(phase.clone()));
         register(Box::new(rows_copied_total.clone()));
         register(Box::new(copy_rows_per_second.clone()));
@@ -67,6 +91,9 @@ impl MigrationMetrics {
             rows_copied_total,
             copy_rows_per_second,
             verify_mismatches,
+            cutover_pause_seconds,
+            cutover_held_statements,
+            cutovers_abandoned_total,
         }
     }
 

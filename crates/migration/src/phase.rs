@@ -9,7 +9,7 @@ pub enum Phase {
     Planned,
     /// Copying the moving rows from consistent snapshots of the sources.
     Copying,
-    /// Every flow copied. The workflow stops here until catch-up exists.
+    /// Every flow copied; catch-up starts next.
     Copied,
     /// Applying the sources' binlog from the snapshot positions to the new owners.
     CatchingUp,
@@ -71,13 +71,12 @@ impl Phase {
         )
     }
 
-    /// The phase the workflow runs after this one has finished, `None` when it stops: after
-    /// `Copied` until catch-up and cutover are built (the phases are named so they slot in).
+    /// The phase the workflow runs after this one has finished, `None` when it stops.
     pub fn next(self) -> Option<Phase> {
         match self {
             Phase::Planned => Some(Phase::Copying),
             Phase::Copying => Some(Phase::Copied),
-            Phase::Copied => None,
+            Phase::Copied => Some(Phase::CatchingUp),
             Phase::CatchingUp => Some(Phase::Cutover),
             Phase::Cutover => Some(Phase::Verifying),
             Phase::Verifying => Some(Phase::CleaningUp),
@@ -106,17 +105,16 @@ mod tests {
     }
 
     #[test]
-    fn the_workflow_stops_at_copied_until_catch_up_exists() {
+    fn the_workflow_runs_every_phase_to_done() {
         let mut phase = Phase::Planned;
         let mut seen = vec![phase];
         while let Some(next) = phase.next() {
             phase = next;
             seen.push(phase);
         }
-        assert_eq!(seen, [Phase::Planned, Phase::Copying, Phase::Copied]);
+        assert_eq!(seen, Phase::ALL[..8]);
         assert!(!Phase::Copied.is_terminal());
-        assert!(Phase::Copied.before_cutover());
+        assert!(Phase::CatchingUp.before_cutover());
         assert!(!Phase::Verifying.before_cutover());
-        assert_eq!(Phase::CleaningUp.next(), Some(Phase::Done));
     }
 }

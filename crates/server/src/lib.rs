@@ -1,9 +1,11 @@
 //! The proxy process: listener, client sessions, and the executor that runs plans on backends.
 
 mod admin;
+mod adopted_topology;
 mod catch_up;
 mod connections;
 mod cut_off;
+mod cutover_gate;
 mod database_name;
 mod diagnostics;
 mod dropped_database;
@@ -46,12 +48,16 @@ mod prepared;
 mod previous_statement;
 mod probe;
 mod processlist;
+mod proxy_heartbeat;
 mod proxy_rows;
 mod reads;
 mod reload;
 mod reshard_admin;
 mod reshard_cancel;
+mod reshard_catch_up;
+mod reshard_cleanup;
 mod reshard_copy;
+mod reshard_cutover;
 mod reshard_plan;
 mod reshard_table;
 mod reshard_verify;
@@ -85,6 +91,7 @@ pub use lookup_maintenance::{backfill_lookups, init_lookups, verify_lookups, Loo
 pub use lookup_table::LookupError;
 pub use migration_record::{FLOWS_TABLE, MIGRATIONS_TABLE};
 pub use placement_record::{check_at_start as check_placement_record, RECORD_TABLE};
+pub use proxy_heartbeat::PROXIES_TABLE;
 pub use reload::{watch_config, ReloadOutcome};
 pub use reshard_admin::DEFAULT_ROWS_PER_SECOND;
 pub use reshard_plan::{reshard_plan, PlannedFlow, PlannedTable, ReshardPlan};
@@ -110,6 +117,8 @@ pub struct Proxy {
     sequences: sequences::Sequences,
     /// The resharding migration this proxy drives.
     migrations: migrations::Migrations,
+    /// Holds writes to moving keys while a migration's cutover swaps the topology.
+    cutover: cutover_gate::CutoverGate,
 }
 
 impl Proxy {
@@ -125,6 +134,7 @@ impl Proxy {
             failure_log: Default::default(),
             sequences: Default::default(),
             migrations: Default::default(),
+            cutover: Default::default(),
         })
     }
 

@@ -39,6 +39,16 @@ pub enum MigrationError {
     },
     #[error("the migration record on the default shard: {0}")]
     Record(mysql_async::Error),
+    #[error("source {0}: no GTID position was recorded at its copy's snapshot: catch-up reads the binary log from there (log_bin and GTIDs on the source)")]
+    NoSnapshotPosition(String),
+    #[error("catch-up: {0}")]
+    CatchUp(#[from] crate::catch_up::CatchUpError),
+    #[error("verify after the cutover found {mismatches} mismatching rows: {keys}")]
+    VerifyFailed { mismatches: u64, keys: String },
+    #[error("migration {0} cut over to its target: a cancel after the cutover is not supported yet (until clean-up the reverse catch-up keeps the sources current; see README \"Resharding\")")]
+    AfterCutover(u64),
+    #[error("other proxies serve this topology ({0}): a cutover switches only the proxy driving the migration, so resharding needs this proxy to be the only one (stop the others, or wait 15 s after they stopped)")]
+    OtherProxies(String),
     #[error("migration cancelled")]
     Cancelled,
 }

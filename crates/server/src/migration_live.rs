@@ -1,14 +1,16 @@
 //! What a running migration shows beyond its records, and how the admin statements steer it:
 //! the control its task watches (run, pause, cancel), each flow's rows copied since the task
-//! (re)started and since when (its rate and ETA), and whether it waits for lagging replicas.
+//! (re)started and since when (its rate and ETA), whether it waits for lagging replicas, and
+//! where each source's catch-up stands.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use shardgate_migration::Progress;
 
+use crate::catch_up::Progress as CatchUpProgress;
 use crate::migration_record::FlowRecord;
 
 /// What the admin statements ask of a running migration's task.
@@ -34,6 +36,8 @@ pub(crate) struct Live {
     lag_seconds: AtomicU64,
     /// The copy waits for the source's replicas to catch up.
     waiting_for_lag: AtomicBool,
+    /// Each source's catch-up, as last seen by the migration's task.
+    catch_ups: Mutex<BTreeMap<String, CatchUpProgress>>,
 }
 
 impl Live {
@@ -60,6 +64,16 @@ impl Live {
             self.lag_seconds.load(Ordering::Relaxed),
             self.waiting_for_lag.load(Ordering::Relaxed),
         )
+    }
+
+    pub fn set_catch_ups(&self, progress: BTreeMap<String, CatchUpProgress>) {
+        *self.catch_ups.lock().unwrap_or_else(|e| e.into_inner()) = progress;
+    }
+
+    /// Where the catch-up of `source` stands, while one runs.
+    pub fn catch_up(&self, source: &str) -> Option<CatchUpProgress> {
+        let catch_ups = self.catch_ups.lock().unwrap_or_else(|e| e.into_inner());
+        catch_ups.get(source).cloned()
     }
 
     /// A flow's progress: its records, with this run's rate when it is copying here.

@@ -21,3 +21,14 @@ pub(crate) fn copy_rate(rows_per_second: f64) {
 pub(crate) fn verify_mismatches(rows: u64) {
     metrics().migration.verify_mismatches.set(rows as i64);
 }
+
+pub(crate) fn cutover(pause: std::time::Duration, held: u64) {
+    let m = &metrics().migration;
+    m.cutover_pause_seconds.set(pause.as_secs_f64());
+    m.cutover_held_statements
+        .set(i64::try_from(held).unwrap_or(i64::MAX));
+}
+
+pub(crate) fn cutover_abandoned() {
+    metrics().migration.cutovers_abandoned_total.inc();
+}

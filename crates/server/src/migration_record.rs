@@ -18,6 +18,9 @@ use crate::own_tables::qualified;
 pub const MIGRATIONS_TABLE: &str = "shardgate_migrations";
 pub const FLOWS_TABLE: &str = "shardgate_migration_flows";
 
+/// ER_BAD_FIELD_ERROR: a column the records of an older proxy lack.
+const UNKNOWN_COLUMN: u16 = 1054;
+
 /// One migration.
 #[derive(Debug, Clone)]
 pub(crate) struct MigrationRecord {
@@ -30,6 +33,11 @@ pub(crate) struct MigrationRecord {
     /// The `[server] listen` address of the proxy that drives it.
     pub owner: String,
     pub last_error: Option<String>,
+    /// The config text of the topology it started from (empty in records older than
+    /// cutover): what verify, clean-up and cancel compare against after the cutover.
+    pub source_config: String,
+    /// How long the cutover held writes to the moving keys, once it swapped the topology.
+    pub cutover_pause_ms: Option<u64>,
 }
 
 /// One table's flow of keys from one shard to another, with its copy's progress.
@@ -43,6 +51,13 @@ pub(crate) struct FlowRecord {
     pub rows_estimated: u64,
     /// `@@gtid_binlog_pos` of the source at the first snapshot: where catch-up starts.
     pub snapshot_gtid: Option<String>,
+    /// The source's last transaction the catch-up applied to the new owners (the same for
+    /// every flow of a source), saved every [`crate::reshard_catch_up`] tick: where a
+    /// restarted catch-up resumes.
+    pub applied_gtid: Option<String>,
+    /// After the cutover: the new owner's last transaction the reverse catch-up applied to
+    /// the source (the same for every flow to that new owner).
+    pub reverse_gtid: Option<String>,
     pub cursor: Cursor,
     pub rows_copied: u64,
     pub rows_scanned: u64,
@@ -81,10 +96,19 @@ impl Records {
             self.migrations
         );
         let flows = format!(
-            "CREATE TABLE IF NOT EXISTS {} (migration_id BIGINT UNSIGNED NOT NULL, table_name VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, from_shard VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, to_shard VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, ranges TEXT NOT NULL, rows_estimated BIGINT UNSIGNED NOT NULL, snapshot_gtid TEXT NULL, cursor_key MEDIUMTEXT NOT NULL, rows_copied BIGINT UNSIGNED NOT NULL DEFAULT 0, rows_scanned BIGINT UNSIGNED NOT NULL DEFAULT 0, copied TINYINT NOT NULL DEFAULT 0, last_error TEXT CHARACTER SET utf8mb4 NULL, started_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6), PRIMARY KEY (migration_id, table_name, from_shard, to_shard)) ENGINE=InnoDB COMMENT='shardgate: each migration''s flows of keys and their copy''s progress'",
+            "CREATE TABLE IF NOT EXISTS {} (migration_id BIGINT UNSIGNED NOT NULL, table_name VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, from_shard VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, to_shard VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, ranges TEXT NOT NULL, rows_estimated BIGINT UNSIGNED NOT NULL, snapshot_gtid TEXT NULL, applied_gtid TEXT NULL, reverse_gtid TEXT NULL, cursor_key MEDIUMTEXT NOT NULL, rows_copied BIGINT UNSIGNED NOT NULL DEFAULT 0, rows_scanned BIGINT UNSIGNED NOT NULL DEFAULT 0, copied TINYINT NOT NULL DEFAULT 0, last_error TEXT CHARACTER SET utf8mb4 NULL, started_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6), PRIMARY KEY (migration_id, table_name, from_shard, to_shard)) ENGINE=InnoDB COMMENT='shardgate: each migration''s flows of keys and their copy''s progress'",
             self.flows
         );
-        for sql in [migrations, flows] {
+        // Records written before catch-up existed.
+        let applied = format!(
+            "ALTER TABLE {} ADD COLUMN IF NOT EXISTS applied_gtid TEXT NULL AFTER snapshot_gtid, ADD COLUMN IF NOT EXISTS reverse_gtid TEXT NULL AFTER applied_gtid",
+            self.flows
+        );
+        let migration_columns = format!(
+            "ALTER TABLE {} ADD COLUMN IF NOT EXISTS source_config MEDIUMTEXT CHARACTER SET utf8mb4 NULL, ADD COLUMN IF NOT EXISTS cutover_pause_ms BIGINT UNSIGNED NULL",
+            self.migrations
+        );
+        for sql in [migrations, flows, applied, migration_columns] {
             conn.query_drop(sql).await.map_err(MigrationError::Record)?;
         }
         Ok(())
@@ -102,12 +126,17 @@ impl Records {
         conn: &mut Conn,
     ) -> Result<Vec<MigrationRecord>, MigrationError> {
         let sql = format!(
-            "SELECT id, phase, paused, target_file, target_config, rows_per_second, owner, last_error FROM {} ORDER BY id DESC",
+            "SELECT id, phase, paused, target_file, target_config, rows_per_second, owner, last_error, source_config, cutover_pause_ms FROM {} ORDER BY id DESC",
             self.migrations
         );
-        let rows: Vec<Row> = match conn.query(sql).await {
+        let rows: Vec<Row> = match conn.query(&sql).await {
             Ok(rows) => rows,
             Err(mysql_async::Error::Server(e)) if e.code == 1146 => return Ok(Vec::new()),
+            // Records of an older proxy: their new columns are added, then read.
+            Err(mysql_async::Error::Server(e)) if e.code == UNKNOWN_COLUMN => {
+                self.ensure(conn).await?;
+                conn.query(&sql).await.map_err(MigrationError::Record)?
+            }
             Err(e) => return Err(MigrationError::Record(e)),
         };
         Ok(rows
@@ -125,6 +154,8 @@ impl Records {
                     rows_per_second: number(&mut row, 5),
                     owner: text(&mut row, 6).unwrap_or_default(),
                     last_error: text(&mut row, 7),
+                    source_config: text(&mut row, 8).unwrap_or_default(),
+                    cutover_pause_ms: row.take::<Option<u64>, _>(9).flatten(),
                 }
             })
             .collect())
@@ -151,7 +182,7 @@ impl Records {
             (conn.start_transaction(Default::default()).await).map_err(MigrationError::Record)?;
         tx.exec_drop(
             format!(
-                "INSERT INTO {} (phase, target_file, target_config, rows_per_second, owner) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO {} (phase, target_file, target_config, rows_per_second, owner, source_config) VALUES (?, ?, ?, ?, ?, ?)",
                 self.migrations
             ),
             (
@@ -160,6 +191,7 @@ impl Records {
                 &record.target_config,
                 record.rows_per_second,
                 &record.owner,
+                &record.source_config,
             ),
         )
         .await
@@ -190,13 +222,17 @@ impl Records {
 
     pub async fn flows(&self, conn: &mut Conn, id: u64) -> Result<Vec<FlowRecord>, MigrationError> {
         let sql = format!(
-            "SELECT table_name, from_shard, to_shard, ranges, rows_estimated, snapshot_gtid, cursor_key, rows_copied, rows_scanned, copied, last_error FROM {} WHERE migration_id = ? ORDER BY table_name, from_shard, to_shard",
+            "SELECT table_name, from_shard, to_shard, ranges, rows_estimated, snapshot_gtid, cursor_key, rows_copied, rows_scanned, copied, last_error, applied_gtid, reverse_gtid FROM {} WHERE migration_id = ? ORDER BY table_name, from_shard, to_shard",
             self.flows
         );
-        let rows: Vec<Row> = conn
-            .exec(sql, (id,))
-            .await
-            .map_err(MigrationError::Record)?;
+        let rows: Vec<Row> = match conn.exec(&sql, (id,)).await {
+            Ok(rows) => rows,
+            Err(mysql_async::Error::Server(e)) if e.code == UNKNOWN_COLUMN => {
+                self.ensure(conn).await?;
+                (conn.exec(&sql, (id,)).await).map_err(MigrationError::Record)?
+            }
+            Err(e) => return Err(MigrationError::Record(e)),
+        };
         let damaged = |what: String| MigrationError::Record(mysql_async::Error::Other(what.into()));
         rows.into_iter()
             .map(|mut row| {
@@ -212,6 +248,8 @@ impl Records {
                         .map_err(|e| damaged(format!("flow ranges {ranges:?}: {e}")))?,
                     rows_estimated: number(&mut row, 4),
                     snapshot_gtid: text(&mut row, 5),
+                    applied_gtid: text(&mut row, 11),
+                    reverse_gtid: text(&mut row, 12),
                     cursor: Cursor::from_json(&cursor)
                         .map_err(|e| damaged(format!("flow cursor {cursor:?}: {e}")))?,
                     rows_copied: number(&mut row, 7),
@@ -251,6 +289,31 @@ impl Records {
             .map_err(MigrationError::Record)
     }
 
+    /// Saves where the catch-up of `source` stands, on each of its flows (`reverse`: the
+    /// reverse catch-up from new owner `source`).
+    pub async fn save_applied(
+        &self,
+        conn: &mut Conn,
+        id: u64,
+        source: &str,
+        applied: &str,
+        reverse: bool,
+    ) -> Result<(), MigrationError> {
+        let sql = match reverse {
+            false => format!(
+                "UPDATE {} SET applied_gtid = ? WHERE migration_id = ? AND from_shard = ?",
+                self.flows
+            ),
+            true => format!(
+                "UPDATE {} SET reverse_gtid = ? WHERE migration_id = ? AND to_shard = ?",
+                self.flows
+            ),
+        };
+        conn.exec_drop(sql, (applied, id, source))
+            .await
+            .map_err(MigrationError::Record)
+    }
+
     pub async fn set_phase(
         &self,
         conn: &mut Conn,
@@ -263,6 +326,22 @@ impl Records {
             self.migrations
         );
         conn.exec_drop(sql, (phase.as_str(), error, id))
+            .await
+            .map_err(MigrationError::Record)
+    }
+
+    /// Records how long the cutover held writes.
+    pub async fn set_cutover_pause(
+        &self,
+        conn: &mut Conn,
+        id: u64,
+        pause_ms: u64,
+    ) -> Result<(), MigrationError> {
+        let sql = format!(
+            "UPDATE {} SET cutover_pause_ms = ? WHERE id = ?",
+            self.migrations
+        );
+        conn.exec_drop(sql, (pause_ms, id))
             .await
             .map_err(MigrationError::Record)
     }

@@ -3,8 +3,8 @@
 //! (`reshard_admin.rs`), its state in the records on the default shard
 //! (`migration_record.rs`), its copy run by a task of this proxy (`reshard_copy.rs`).
 //!
-//! Phases run in `Phase::next` order; the workflow stops at `copied` until catch-up and
-//! cutover exist. A proxy that starts finds the migration it drove (by its `[server] listen`
+//! Phases run in `Phase::next` order; after `copied` the catch-up (`reshard_catch_up.rs`)
+//! follows the sources' binlogs. A proxy that starts finds the migration it drove (by its `[server] listen`
 //! address, the record's owner) and resumes it from the saved cursors. Several proxies
 //! serving one topology are not supported yet: only the owner drives a migration, the others
 //! refuse to start, pause, resume or cancel it, naming the owner.
@@ -16,10 +16,13 @@ use shardgate_migration::Phase;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::catch_up::Progress as CatchUpProgress;
 use crate::migration_error::MigrationError;
 use crate::migration_live::{Control, Live};
 use crate::migration_record::{FlowRecord, MigrationRecord, Records};
+use crate::reshard_catch_up::CatchUps;
 use crate::reshard_copy::Copier;
+use crate::reshard_cutover::Cutover;
 use crate::reshard_verify::FlowDiff;
 use crate::Proxy;
 
@@ -91,6 +94,8 @@ async fn planned_flows(
                 ranges: planned.flow.ranges.clone(),
                 rows_estimated: planned.rows.unwrap_or(0),
                 snapshot_gtid: None,
+                applied_gtid: None,
+                reverse_gtid: None,
                 cursor: Default::default(),
                 rows_copied: 0,
                 rows_scanned: 0,
@@ -122,6 +127,7 @@ impl Migrations {
         let target =
             shardgate_config::parse(&text, file).map_err(|e| target_file(e.to_string()))?;
         let flows = planned_flows(proxy, &target, file).await?;
+        crate::proxy_heartbeat::refuse_other_proxies(&serving).await?;
         let records = Records::of(&serving);
         let mut conn = records.conn().await?;
         records.ensure(&mut conn).await?;
@@ -140,6 +146,8 @@ impl Migrations {
             rows_per_second,
             owner: owner(&serving),
             last_error: None,
+            source_config: serving.text.to_string(),
+            cutover_pause_ms: None,
         };
         let id = records.insert(&mut conn, &record, &flows).await?;
         tracing::info!(
@@ -181,11 +189,18 @@ impl Migrations {
         Ok((records, conn, record))
     }
 
-    /// `SHARDGATE RESHARD PAUSE`: the copy stops after its current page (its snapshot kept).
+    /// `SHARDGATE RESHARD PAUSE`: the copy stops after its current page (its snapshot kept);
+    /// a catch-up goes on, and the cutover waits.
     pub async fn pause(&self, proxy: &Arc<Proxy>, id: u64) -> Result<(), MigrationError> {
         let running = self.running.lock().await;
-        let copying = |p: Phase| matches!(p, Phase::Planned | Phase::Copying);
-        let (records, mut conn, _) = Self::owned(proxy, id, "paused", copying).await?;
+        // A paused catch-up goes on applying; only its cutover waits.
+        let pausable = |p: Phase| {
+            matches!(
+                p,
+                Phase::Planned | Phase::Copying | Phase::Copied | Phase::CatchingUp
+            )
+        };
+        let (records, mut conn, _) = Self::owned(proxy, id, "paused", pausable).await?;
         records.set_paused(&mut conn, id, true).await?;
         if let Some(run) = running.as_ref().filter(|r| r.id == id) {
             let _ = run.control.send(Control::Pause);
@@ -194,17 +209,31 @@ impl Migrations {
         Ok(())
     }
 
-    /// `SHARDGATE RESHARD RESUME`: a paused copy goes on; a failed one starts again from its
-    /// cursors.
+    /// `SHARDGATE RESHARD RESUME`: a paused copy goes on, a paused catch-up may cut over; a
+    /// failed migration starts again from its cursors (verifies again after its cutover); a
+    /// clean-up that stopped goes on.
     pub async fn resume(&self, proxy: &Arc<Proxy>, id: u64) -> Result<(), MigrationError> {
         let mut running = self.running.lock().await;
-        let resumable = |p: Phase| matches!(p, Phase::Planned | Phase::Copying | Phase::Failed);
+        let resumable = |p: Phase| {
+            matches!(
+                p,
+                Phase::Planned
+                    | Phase::Copying
+                    | Phase::Copied
+                    | Phase::CatchingUp
+                    | Phase::Failed
+                    | Phase::CleaningUp
+            )
+        };
         let (records, mut conn, record) = Self::owned(proxy, id, "resumed", resumable).await?;
         records.set_paused(&mut conn, id, false).await?;
         if record.phase == Phase::Failed {
-            records
-                .set_phase(&mut conn, id, Phase::Copying, None)
-                .await?;
+            // Past the cutover the target serves: verify again, never copy again.
+            let again = match record.cutover_pause_ms {
+                Some(_) => Phase::Verifying,
+                None => Phase::Copying,
+            };
+            records.set_phase(&mut conn, id, again, None).await?;
         }
         match running
             .as_ref()
@@ -225,12 +254,15 @@ impl Migrations {
         let mut running = self.running.lock().await;
         let cancellable = |p: Phase| p == Phase::Failed || (p.before_cutover() && !p.is_terminal());
         let (records, mut conn, record) = Self::owned(proxy, id, "cancelled", cancellable).await?;
+        if record.cutover_pause_ms.is_some() {
+            return Err(MigrationError::AfterCutover(id));
+        }
         if let Some(run) = running.take_if(|r| r.id == id) {
             let _ = run.control.send(Control::Cancel);
             let _ = run.task.await;
         }
         let target = parse_target(&record)?;
-        let serving = proxy.runtime().topology.clone();
+        let serving = parse_source(&record, &proxy.runtime().topology)?;
         let mut removed = 0;
         for flow in records.flows(&mut conn, id).await? {
             removed += crate::reshard_cancel::remove_copied(&serving, &target, &flow).await?;
@@ -257,11 +289,20 @@ impl Migrations {
         let records = Records::of(&serving);
         let mut conn = records.conn().await?;
         let record = records.migration(&mut conn, id).await?;
+        // The clean-up deletes the moved rows from the sources: nothing to compare with.
+        if matches!(record.phase, Phase::CleaningUp | Phase::Done) {
+            return Err(MigrationError::WrongPhase {
+                id,
+                phase: record.phase.to_string(),
+                action: "verified (its sources no longer hold the moved rows)",
+            });
+        }
         let target = parse_target(&record)?;
+        let source = parse_source(&record, &serving)?;
         let mut diffs = Vec::new();
         for flow in records.flows(&mut conn, id).await? {
             diffs.push(
-                crate::reshard_verify::verify_flow(&serving, &target, &flow, VERIFY_PAGE_ROWS)
+                crate::reshard_verify::verify_flow(&source, &target, &flow, VERIFY_PAGE_ROWS)
                     .await?,
             );
         }
@@ -308,7 +349,18 @@ impl Migrations {
             Ok(Some(record)) if record.owner != owner(&serving) => {
                 tracing::warn!(migration = record.id, owner = %record.owner, "a migration driven by another proxy is under way: several proxies serving one topology are not supported yet")
             }
-            Ok(Some(record)) if matches!(record.phase, Phase::Planned | Phase::Copying) => {
+            Ok(Some(record))
+                if matches!(
+                    record.phase,
+                    Phase::Planned
+                        | Phase::Copying
+                        | Phase::Copied
+                        | Phase::CatchingUp
+                        | Phase::Cutover
+                        | Phase::Verifying
+                        | Phase::CleaningUp
+                ) =>
+            {
                 let control = if record.paused {
                     Control::Pause
                 } else {
@@ -317,7 +369,8 @@ impl Migrations {
                 tracing::info!(
                     migration = record.id,
                     paused = record.paused,
-                    "resuming the migration's copy from its cursors"
+                    phase = %record.phase,
+                    "resuming the migration's copy from its cursors, or its catch-up from its saved positions"
                 );
                 *self.running.lock().await = Some(spawn(proxy, record.id, control));
             }
@@ -343,21 +396,27 @@ fn spawn(proxy: &Arc<Proxy>, id: u64, control: Control) -> Running {
     }
 }
 
-/// Runs migration `id` from its recorded phase until it stops: `copied` for now, `failed`
-/// with the error, or a cancel.
+/// Runs migration `id` from its recorded phase until it stops: `failed` with the error, or a
+/// cancel.
 async fn drive(proxy: Arc<Proxy>, id: u64, control: watch::Receiver<Control>, live: Arc<Live>) {
     let records = Records::of(&proxy.runtime().topology);
     match run(&proxy, &records, id, control, live).await {
         Ok(phase) => crate::migration_metrics::phase(phase),
         Err(MigrationError::Cancelled) => {}
         Err(e) => {
-            tracing::error!(migration = id, error = %e, "migration failed (SHARDGATE RESHARD RESUME retries from the cursors)");
-            crate::migration_metrics::phase(Phase::Failed);
-            if let Ok(mut conn) = records.conn().await {
-                let _ = records
-                    .set_phase(&mut conn, id, Phase::Failed, Some(&e.to_string()))
-                    .await;
-            }
+            let Ok(mut conn) = records.conn().await else {
+                tracing::error!(migration = id, error = %e, "migration stopped, and its record cannot be written");
+                return;
+            };
+            let phase = (records.migration(&mut conn, id).await).map_or(Phase::Failed, |r| r.phase);
+            // A clean-up stopped half way goes on where it is (RESUME); any other step fails.
+            let phase = match phase {
+                Phase::CleaningUp => Phase::CleaningUp,
+                _ => Phase::Failed,
+            };
+            tracing::error!(migration = id, error = %e, phase = %phase, "migration stopped (SHARDGATE RESHARD RESUME goes on from the saved cursors and positions)");
+            crate::migration_metrics::phase(phase);
+            let _ = (records.set_phase(&mut conn, id, phase, Some(&e.to_string()))).await;
         }
     }
     crate::migration_metrics::copy_rate(0.0);
@@ -379,13 +438,89 @@ async fn run(
         records.set_phase(&mut conn, id, phase, None).await?;
     }
     crate::migration_metrics::phase(phase);
-    if phase != Phase::Copying {
-        return Ok(phase);
+    let mut control = control;
+    if phase == Phase::Copying {
+        copy(
+            proxy,
+            records,
+            &mut conn,
+            id,
+            &record,
+            &target,
+            control.clone(),
+            live.clone(),
+        )
+        .await?;
+        phase = Phase::Copied;
+        records.set_phase(&mut conn, id, phase, None).await?;
+        crate::migration_metrics::phase(phase);
+        tracing::info!(migration = id, "migration copied: catch-up starts");
     }
-    let mut flows = records.flows(&mut conn, id).await?;
+    // A cutover a restart cut short swapped nothing: the old topology serves, catch up again.
+    if matches!(phase, Phase::Copied | Phase::CatchingUp | Phase::Cutover) {
+        catch_up_and_cut_over(proxy, records, &mut conn, id, &target, &mut control, &live).await?;
+        phase = Phase::Verifying;
+    }
+    let source = parse_source(&record, &proxy.runtime().topology)?;
+    let flows = records.flows(&mut conn, id).await?;
+    if phase == Phase::Verifying {
+        let runtime = proxy.runtime();
+        let new_owners: Vec<_> = (0..runtime.topology.shards.len())
+            .map(|i| runtime.primary(i).clone())
+            .collect();
+        let starts = reverse_starts(&flows)?;
+        let reverse =
+            CatchUps::start_reverse(&runtime.topology, &new_owners, &source, id, &flows, &starts)?;
+        drop(runtime);
+        let verified = verify_after_cutover(
+            records, &mut conn, id, &source, &target, &flows, reverse, &live,
+        )
+        .await?;
+        crate::migration_metrics::verify_mismatches(verified);
+        phase = Phase::CleaningUp;
+        records.set_phase(&mut conn, id, phase, None).await?;
+        crate::migration_metrics::phase(phase);
+        tracing::info!(migration = id, "migration verified after cutover: 0 mismatches; the moved rows are deleted from the sources");
+    }
+    if phase == Phase::CleaningUp {
+        let mut removed = 0;
+        for flow in &flows {
+            removed += crate::reshard_cleanup::delete_moving_rows(
+                &source,
+                &target,
+                flow,
+                crate::reshard_cleanup::Side::Source,
+                Some(record.rows_per_second.max(1)),
+            )
+            .await?;
+        }
+        phase = Phase::Done;
+        records.set_phase(&mut conn, id, phase, None).await?;
+        tracing::info!(
+            migration = id,
+            rows_removed = removed,
+            "migration done: the moved rows were deleted from the sources"
+        );
+    }
+    Ok(phase)
+}
+
+/// Copies every flow not copied yet.
+#[allow(clippy::too_many_arguments)]
+async fn copy(
+    proxy: &Arc<Proxy>,
+    records: &Records,
+    conn: &mut mysql_async::Conn,
+    id: u64,
+    record: &MigrationRecord,
+    target: &Topology,
+    control: watch::Receiver<Control>,
+    live: Arc<Live>,
+) -> Result<(), MigrationError> {
+    let mut flows = records.flows(conn, id).await?;
     let mut copier = Copier::new(
         proxy,
-        &target,
+        target,
         records,
         records.conn().await?,
         id,
@@ -397,16 +532,172 @@ async fn run(
         if let Err(e) = copier.copy(flow).await {
             if !matches!(e, MigrationError::Cancelled) {
                 flow.last_error = Some(e.to_string());
-                let _ = records.save_flow(&mut conn, id, flow).await;
+                let _ = records.save_flow(conn, id, flow).await;
             }
             return Err(e);
         }
     }
-    phase = Phase::Copied;
-    records.set_phase(&mut conn, id, phase, None).await?;
-    tracing::info!(
-        migration = id,
-        "migration copied: catch-up and cutover are not built yet, so the workflow stops here (VERIFY compares the copies, CANCEL removes them)"
-    );
-    Ok(phase)
+    Ok(())
+}
+
+/// Catches up with the sources and cuts over once their lag is under
+/// `[resharding] cutover_lag_events`, trying again after an abandoned cutover.
+async fn catch_up_and_cut_over(
+    proxy: &Arc<Proxy>,
+    records: &Records,
+    conn: &mut mysql_async::Conn,
+    id: u64,
+    target: &Topology,
+    control: &mut watch::Receiver<Control>,
+    live: &Live,
+) -> Result<(), MigrationError> {
+    let record = records.migration(conn, id).await?;
+    if record.phase != Phase::CatchingUp {
+        records.set_phase(conn, id, Phase::CatchingUp, None).await?;
+        if proxy.runtime().topology.resharding.pause_before_cutover {
+            records.set_paused(conn, id, true).await?;
+            tracing::info!(migration = id, "catching up; paused before the cutover ([resharding] pause_before_cutover): SHARDGATE RESHARD RESUME cuts over");
+        }
+    }
+    crate::migration_metrics::phase(Phase::CatchingUp);
+    let flows = records.flows(conn, id).await?;
+    let runtime = proxy.runtime();
+    let sources: Vec<_> = (0..runtime.topology.shards.len())
+        .map(|i| runtime.primary(i).clone())
+        .collect();
+    let mut catch_ups = CatchUps::start(&runtime.topology, &sources, target, id, &flows)?;
+    let lag_events = runtime.topology.resharding.cutover_lag_events;
+    drop(runtime);
+    let mut not_before = std::time::Instant::now();
+    loop {
+        let close_behind = |progress: &std::collections::BTreeMap<String, CatchUpProgress>,
+                            paused: bool| {
+            !paused
+                && std::time::Instant::now() >= not_before
+                && progress
+                    .values()
+                    .all(|p| p.streaming && p.source_read_at > 0 && p.lag_events <= lag_events)
+        };
+        catch_ups = crate::reshard_catch_up::follow_until(
+            catch_ups,
+            records,
+            conn,
+            id,
+            control,
+            live,
+            close_behind,
+        )
+        .await?;
+        let cutover = crate::reshard_cutover::cut_over(
+            proxy,
+            records,
+            conn,
+            id,
+            target,
+            &flows,
+            &mut catch_ups,
+        )
+        .await;
+        match cutover {
+            Ok(Cutover::Swapped) => {
+                catch_ups.stop().await;
+                return Ok(());
+            }
+            Ok(Cutover::Abandoned) => {
+                not_before = std::time::Instant::now() + crate::reshard_cutover::RETRY_AFTER;
+            }
+            Err(e) => {
+                catch_ups.stop().await;
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// Where each new owner's reverse catch-up starts: the position the cutover saved, or the
+/// one saved since.
+fn reverse_starts(
+    flows: &[FlowRecord],
+) -> Result<std::collections::BTreeMap<String, shardgate_binlog::GtidPos>, MigrationError> {
+    let mut starts = std::collections::BTreeMap::new();
+    for flow in flows {
+        let Some(text) = flow.reverse_gtid.as_deref() else {
+            return Err(MigrationError::NoSnapshotPosition(flow.to.clone()));
+        };
+        let position = text.parse().map_err(|e| {
+            MigrationError::Record(mysql_async::Error::Other(
+                format!("flow to {}: GTID position {text:?}: {e}", flow.to).into(),
+            ))
+        })?;
+        starts.insert(flow.to.clone(), position);
+    }
+    Ok(starts)
+}
+
+/// Rounds of the full verify after the cutover, each once the reverse catch-up has brought
+/// the new owners' latest writes back to the sources: the rows clients change between the
+/// two sides' reads differ in one round, not in the next.
+const VERIFY_ROUNDS: usize = 5;
+
+/// Verifies every flow with the reverse catch-up running, then stops it; the mismatches (0),
+/// or the error naming them.
+#[allow(clippy::too_many_arguments)]
+async fn verify_after_cutover(
+    records: &Records,
+    conn: &mut mysql_async::Conn,
+    id: u64,
+    source: &Topology,
+    target: &Topology,
+    flows: &[FlowRecord],
+    mut reverse: CatchUps,
+    live: &Live,
+) -> Result<u64, MigrationError> {
+    let mut last = Vec::new();
+    for _ in 0..VERIFY_ROUNDS {
+        let reached = reverse.reach_sources_now().await;
+        live.set_catch_ups(reverse.progress());
+        reverse.save(records, conn, id).await?;
+        if let Err(e) = reached {
+            reverse.stop().await;
+            return Err(e.into());
+        }
+        let mut diffs = Vec::new();
+        for flow in flows {
+            diffs.push(
+                crate::reshard_verify::verify_flow(source, target, flow, VERIFY_PAGE_ROWS).await?,
+            );
+        }
+        if diffs.iter().all(|d| d.mismatches() == 0) {
+            reverse.save(records, conn, id).await?;
+            reverse.stop().await;
+            return Ok(0);
+        }
+        last = diffs;
+    }
+    reverse.stop().await;
+    let mismatches: u64 = last.iter().map(FlowDiff::mismatches).sum();
+    crate::migration_metrics::verify_mismatches(mismatches);
+    let named: Vec<String> = (last.iter())
+        .filter(|d| d.mismatches() > 0)
+        .map(|d| format!("`{}` {} → {}: {}", d.table, d.from, d.to, d.keys.join("; ")))
+        .collect();
+    Err(MigrationError::VerifyFailed {
+        mismatches,
+        keys: named.join(" | "),
+    })
+}
+
+/// The topology migration `record` started from: its recorded config, or (in a record older
+/// than cutover) the serving one.
+fn parse_source(record: &MigrationRecord, serving: &Topology) -> Result<Topology, MigrationError> {
+    let text = match record.source_config.is_empty() {
+        true => &*serving.text,
+        false => record.source_config.as_str(),
+    };
+    shardgate_config::parse(text, "the migration's source config").map_err(|e| {
+        MigrationError::TargetFile {
+            file: "the migration's source config".into(),
+            message: e.to_string(),
+        }
+    })
 }

@@ -206,7 +206,7 @@ fn file_problem(file_name: &str, message: String) -> ConfigErrors {
 
 /// Puts back into `new` the settings only read at start-up (so the topology says what is in
 /// effect) and names those the file changed.
-fn keep_start_up_settings(old: &Topology, new: &mut Topology) -> Vec<String> {
+pub(crate) fn keep_start_up_settings(old: &Topology, new: &mut Topology) -> Vec<String> {
     let (old, new) = (&old.server, &mut new.server);
     let mut changed = Vec::new();
     if old.listen != new.listen {

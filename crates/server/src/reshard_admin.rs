@@ -95,6 +95,12 @@ pub(crate) async fn migrations(proxy: &Arc<Proxy>) -> Result<Rows, MigrationErro
             };
             let copying = status.live.is_some() && !flow.copied;
             let lag = status.live.as_ref().filter(|_| copying).map(|l| l.lag());
+            // After the cutover the reverse catch-up reads the new owner.
+            let followed = match record.phase {
+                shardgate_migration::Phase::Verifying => &flow.to,
+                _ => &flow.from,
+            };
+            let catch_up = (status.live.as_ref()).and_then(|l| l.catch_up(followed));
             rows.push(vec![
                 Some(record.id.to_string()),
                 Some(record.phase.to_string()),
@@ -120,6 +126,13 @@ pub(crate) async fn migrations(proxy: &Arc<Proxy>) -> Result<Rows, MigrationErro
                 flow.last_error
                     .clone()
                     .or_else(|| record.last_error.clone()),
+                catch_up.as_ref().map(|c| c.lag_events.to_string()),
+                catch_up.as_ref().map(|c| c.lag_seconds.to_string()),
+                catch_up
+                    .as_ref()
+                    .map(|c| c.applied.to_string())
+                    .or_else(|| flow.applied_gtid.clone()),
+                record.cutover_pause_ms.map(|ms| ms.to_string()),
             ]);
         }
     }
@@ -138,6 +151,10 @@ pub(crate) async fn migrations(proxy: &Arc<Proxy>) -> Result<Rows, MigrationErro
             "lag_seconds",
             "snapshot_gtid",
             "last_error",
+            "catch_up_lag_events",
+            "catch_up_lag_seconds",
+            "applied_gtid",
+            "cutover_pause_ms",
         ],
         rows,
     })

@@ -589,11 +589,28 @@ impl Session {
             self.slot.begin(command, text);
             // One runtime for the whole command: its plans and the shard positions the
             // session holds agree (a reload renumbers them in between commands).
-            let runtime = self.proxy.runtime();
+            let mut runtime = self.proxy.runtime();
+            // Checked after the load: a command that saw no hold runs on a runtime a cutover
+            // waits to see released (`reshard_cutover.rs`). One atomic load otherwise.
+            let mut refused = None;
+            if self.proxy.cutover.holding() {
+                drop(runtime);
+                let text = crate::sessions::command_text(command, arg, &self.statements);
+                refused = Box::pin(self.proxy.cutover.pass(text, self.syntax))
+                    .await
+                    .err();
+                runtime = self.proxy.runtime();
+            }
             if !Arc::ptr_eq(&runtime.topology, &self.topology) {
                 self.follow_topology(&runtime.topology)?;
             }
             self.command_runtime = Some(runtime);
+            if let Some(e) = refused {
+                self.send_error(e).await?;
+                self.slot.end();
+                self.command_runtime = None;
+                continue;
+            }
             // Rarely used, large paths are awaited boxed: every connection's task holds the
             // largest path awaited inline, idle or not (ARCHITECTURE.md).
             match command {

@@ -1,0 +1,204 @@
+//! A migration's cutover (issue #15): with the catch-up close behind its sources, the writes
+//! to the moving keys are held (`cutover_gate.rs`), the commands already past the gate and the
+//! sources' open write transactions are let finish, the catch-up reaches each source's
+//! `@@gtid_binlog_pos`, and the target topology is swapped in — as a reload swaps a runtime —
+//! before the held writes go, planned on it.
+//!
+//! Every step is bounded by `[resharding] cutover_hold_ms` from the moment the gate closes:
+//! past it the cutover is abandoned (the gate opens on the old topology, nothing swapped) and
+//! the workflow tries again after [`RETRY_AFTER`].
+//!
+//! The phase turns `verifying` in the records before the new runtime serves: a proxy that
+//! restarts after that serves the target (`adopted_topology.rs`), one that restarts before it
+//! serves the old topology and resumes the catch-up.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mysql_async::prelude::*;
+use mysql_async::Conn;
+use shardgate_config::Topology;
+use shardgate_migration::Phase;
+
+use crate::cutover_gate::Hold;
+use crate::migration_error::MigrationError;
+use crate::migration_record::{FlowRecord, Records};
+use crate::reshard_catch_up::CatchUps;
+use crate::{Proxy, Runtime};
+
+/// The wait before a cutover is tried again after one was abandoned.
+pub(crate) const RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// How often the cutover looks again at what it waits for (commands, transactions).
+const POLL: Duration = Duration::from_millis(2);
+
+/// What a cutover did.
+pub(crate) enum Cutover {
+    /// The target serves.
+    Swapped,
+    /// Nothing changed (logged with why).
+    Abandoned,
+}
+
+/// Runs one cutover of migration `id` to `target`.
+pub(crate) async fn cut_over(
+    proxy: &Arc<Proxy>,
+    records: &Records,
+    conn: &mut Conn,
+    id: u64,
+    target: &Topology,
+    flows: &[FlowRecord],
+    catch_ups: &mut CatchUps,
+) -> Result<Cutover, MigrationError> {
+    let old = proxy.runtime();
+    let bound = old.topology.resharding.cutover_hold;
+    // The target's runtime, its new endpoints checked once, before anything is held.
+    let mut topology =
+        shardgate_config::parse(&target.text, "the migration's target").map_err(|e| {
+            MigrationError::TargetFile {
+                file: "the migration's target".into(),
+                message: e.to_string(),
+            }
+        })?;
+    crate::reload::keep_start_up_settings(&old.topology, &mut topology);
+    let mut next = Runtime::reload(&old, Arc::new(topology));
+    let replication = &next.topology.replication;
+    let limit = replication.health_check_timeout * 3 + replication.health_check_interval;
+    next.first_checks(limit).await;
+    let tables = flows.iter().map(|f| f.table.clone());
+    let hold = Hold::new(old.topology.clone(), next.topology.clone(), tables, bound);
+    records.set_phase(conn, id, Phase::Cutover, None).await?;
+    crate::migration_metrics::phase(Phase::Cutover);
+
+    let closed = Instant::now();
+    proxy.cutover.close(hold.clone());
+    // Commands that loaded the old runtime before the gate closed hold it until they end: a
+    // fence runtime (the same topology) serves the commands after, and the old one is
+    // waited for (ours is the last reference when they have all ended).
+    let fence = Arc::new(Runtime::reload(&old, old.topology.clone()));
+    proxy.runtime.store(fence.clone());
+    let outcome = async {
+        until(hold.deadline(), "commands under way", || {
+            Arc::strong_count(&old) == 1
+        })
+        .await?;
+        open_writes_end(&old.topology, flows, hold.deadline()).await?;
+        let reached =
+            tokio::time::timeout_at(hold.deadline().into(), catch_ups.reach_sources_now());
+        match reached.await {
+            Err(_) => return Err("the catch-up did not reach the sources' position".to_owned()),
+            Ok(Err(e)) => return Err(e.to_string()),
+            Ok(Ok(())) => {}
+        }
+        // Where the reverse catch-up starts: nothing but the catch-up wrote the new owners.
+        for (to, position) in new_owner_positions(target, flows).await? {
+            (records.save_applied(conn, id, &to, &position, true).await)
+                .map_err(|e| e.to_string())?;
+        }
+        // Durable before it serves: a restart from here serves the target.
+        (records.set_phase(conn, id, Phase::Verifying, None).await).map_err(|e| e.to_string())
+    };
+    let outcome = outcome.await;
+    if let Err(why) = outcome {
+        proxy.cutover.open();
+        records.set_phase(conn, id, Phase::CatchingUp, None).await?;
+        crate::migration_metrics::phase(Phase::CatchingUp);
+        crate::migration_metrics::cutover_abandoned();
+        let why = format!(
+            "{why} within [resharding] cutover_hold_ms ({} ms)",
+            bound.as_millis()
+        );
+        tracing::warn!(migration = id, reason = %why, retry_in_seconds = RETRY_AFTER.as_secs(), "cutover abandoned: the old topology keeps serving");
+        return Ok(Cutover::Abandoned);
+    }
+    next.version = fence.version + 1;
+    let next = Arc::new(next);
+    proxy.runtime.store(next.clone());
+    proxy.cutover.open();
+    let pause = closed.elapsed();
+    let (held, _) = hold.figures();
+    crate::migration_metrics::phase(Phase::Verifying);
+    crate::migration_metrics::cutover(pause, held);
+    shardgate_metrics::metrics()
+        .topology_version
+        .set(i64::try_from(next.version).unwrap_or(i64::MAX));
+    crate::placement_record::write(&next).await;
+    let pause_ms = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX);
+    records.set_cutover_pause(conn, id, pause_ms).await?;
+    tracing::info!(
+        migration = id,
+        pause_ms,
+        held_statements = held,
+        version = next.version,
+        "cutover done: the target topology serves; writes to the moving keys were held {pause_ms} ms"
+    );
+    Ok(Cutover::Swapped)
+}
+
+/// Each new owner's `@@gtid_binlog_pos`, by shard name.
+async fn new_owner_positions(
+    target: &Topology,
+    flows: &[FlowRecord],
+) -> Result<Vec<(String, String)>, String> {
+    let mut owners: Vec<&str> = flows.iter().map(|f| f.to.as_str()).collect();
+    owners.sort_unstable();
+    owners.dedup();
+    let mut positions = Vec::new();
+    for owner in owners {
+        let index = (target.shard_index(owner)).ok_or_else(|| format!("no shard {owner}"))?;
+        let failed = |e: mysql_async::Error| format!("new owner {owner}: {e}");
+        let mut conn =
+            (crate::migration_conn::connect(&target.backend, &target.shards[index].primary).await)
+                .map_err(failed)?;
+        let position: Option<String> =
+            (conn.query_first("SELECT @@global.gtid_binlog_pos").await).map_err(failed)?;
+        positions.push((owner.to_owned(), position.unwrap_or_default()));
+    }
+    Ok(positions)
+}
+
+/// Waits until `done`, looking every [`POLL`]; past `deadline`, an error naming `what`.
+async fn until(deadline: Instant, what: &str, done: impl Fn() -> bool) -> Result<(), String> {
+    while !done() {
+        if Instant::now() >= deadline {
+            return Err(format!("{what} did not end"));
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    Ok(())
+}
+
+/// Waits until the write transactions open now on the flows' sources have ended: what they
+/// wrote to moving keys is then in the binlog position the catch-up reaches.
+async fn open_writes_end(
+    serving: &Topology,
+    flows: &[FlowRecord],
+    deadline: Instant,
+) -> Result<(), String> {
+    let mut sources: Vec<&str> = flows.iter().map(|f| f.from.as_str()).collect();
+    sources.sort_unstable();
+    sources.dedup();
+    const OPEN: &str = "SELECT trx_id FROM information_schema.INNODB_TRX \
+                        WHERE trx_rows_modified > 0 OR trx_rows_locked > 0";
+    for source in sources {
+        let index = (serving.shard_index(source)).ok_or_else(|| format!("no shard {source}"))?;
+        let endpoint = &serving.shards[index].primary;
+        let mut conn = crate::migration_conn::connect(&serving.backend, endpoint)
+            .await
+            .map_err(|e| format!("source {source}: {e}"))?;
+        let open: Vec<String> =
+            (conn.query(OPEN).await).map_err(|e| format!("source {source}: {e}"))?;
+        loop {
+            let now: Vec<String> =
+                (conn.query(OPEN).await).map_err(|e| format!("source {source}: {e}"))?;
+            if !now.iter().any(|t| open.contains(t)) {
+                break;
+            }
+            if Instant::now() >= deadline {
+                return Err(format!("transactions writing on {source} did not end"));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+    Ok(())
+}
