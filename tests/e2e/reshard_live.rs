@@ -7,7 +7,7 @@
 //! The tests print the clients' figures (statements, errors by code, the slowest statement:
 //! the write pause as the clients saw it) and the rows per shard; `--nocapture` shows them.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -16,14 +16,14 @@ use mysql_async::{Conn, Opts, Row};
 use shardgate_config::Topology;
 use shardgate_sandbox::Sandbox;
 
-use crate::common::live_load::{self, Key, LiveLoad, LoadReport, LoadSpec, Model, TABLES};
+use crate::common::live_load::{self, LiveLoad, LoadReport, LoadSpec, Model, TABLES};
 use crate::common::TestEnv;
 
 const ADMIN: &str = "[[users]]\nname = \"ops\"\npassword = \"ops-secret\"\nadmin = true\n";
 
 /// The first `shards` of the sandbox (with their replicas), an admin account, `items` on a
 /// ring and `ledger` by ranges.
-fn config(sandbox: &Sandbox, listen: &str, shards: usize) -> String {
+fn config(sandbox: &Sandbox, listen: &str, shards: usize, cutover: Cutover) -> String {
     let names = ["s0", "s1", "s2"];
     let text = crate::common::config_with_shards(sandbox, listen, &names[..shards], true);
     let ranges = match shards {
@@ -32,7 +32,12 @@ fn config(sandbox: &Sandbox, listen: &str, shards: usize) -> String {
             r#"[{ shard = "s0", end = 1000 }, { shard = "s2", start = 1000, end = 1500 }, { shard = "s1", start = 1500 }]"#
         }
     };
+    let resharding = match cutover {
+        Cutover::Automatic => "",
+        Cutover::Paused => "[resharding]\npause_before_cutover = true\n",
+    };
     text + ADMIN
+        + resharding
         + &format!(
             "[[tables]]\nname = \"items\"\nshard_key = \"id\"\nstrategy = \"consistent_hash\"\n\
              [[tables]]\nname = \"ledger\"\nshard_key = \"id\"\nstrategy = \"range\"\nranges = {ranges}\n"
@@ -41,6 +46,14 @@ fn config(sandbox: &Sandbox, listen: &str, shards: usize) -> String {
 
 /// Three shards with a replica each, the proxy serving the first two, both tables there, the
 /// seeded rows (every even key) and the target file (all three shards).
+/// Whether the workflow goes on to its cutover by itself, or waits before it (the tests of the
+/// copy and of a cancel before the cutover).
+#[derive(Clone, Copy)]
+enum Cutover {
+    Automatic,
+    Paused,
+}
+
 struct Split {
     env: TestEnv,
     spec: LoadSpec,
@@ -50,8 +63,10 @@ struct Split {
 }
 
 impl Split {
-    async fn start() -> Split {
-        let env = TestEnv::start_rendered(3, 1, |sandbox, listen| config(sandbox, listen, 2)).await;
+    async fn start(cutover: Cutover) -> Split {
+        let env =
+            TestEnv::start_rendered(3, 1, |sandbox, listen| config(sandbox, listen, 2, cutover))
+                .await;
         for shard in &env.sandbox.shards()[..2] {
             for table in TABLES {
                 (env.sandbox)
@@ -72,7 +87,7 @@ impl Split {
             .await
             .unwrap();
         let listen = format!("127.0.0.1:{}", env.port);
-        let text = config(&env.sandbox, &listen, 3);
+        let text = config(&env.sandbox, &listen, 3, cutover);
         let target_path = env.sandbox.dir().join("target.toml");
         std::fs::write(&target_path, &text).unwrap();
         let target = shardgate_config::parse(&text, "target.toml").unwrap();
@@ -89,24 +104,6 @@ impl Split {
     async fn load(&self, port: u16) -> LiveLoad {
         let opts = Opts::from(self.env.opts().tcp_port(port));
         LiveLoad::start(opts, self.spec, &self.seeded).await
-    }
-
-    /// The keys of both tables (those the load may write) whose owner changes to s2.
-    fn moving(&self) -> BTreeSet<Key> {
-        let owner = |topology: &Topology, table: &str, id: i64| {
-            let rule = topology.table(table).unwrap();
-            let shard = rule
-                .shard_for(&shardgate_ring::KeyValue::Int(i128::from(id)))
-                .unwrap();
-            topology.shards[shard].name.clone()
-        };
-        (TABLES.iter())
-            .flat_map(|&table| (1..=self.spec.keys).map(move |id| (table, id)))
-            .filter(|&(table, id)| {
-                owner(&self.target, table, id) == "s2"
-                    && owner(&self.env.topology, table, id) != "s2"
-            })
-            .collect()
     }
 }
 
@@ -237,40 +234,9 @@ async fn wait_for_rows_copied(admin: &mut Conn, id: &str) {
     }
 }
 
-/// `SHARDGATE RESHARD VERIFY`: the mismatches over the flows, and the keys it lists.
-async fn verify(admin: &mut Conn, id: &str) -> (u64, Vec<String>) {
-    let result: Vec<Row> = admin
-        .query(format!("SHARDGATE RESHARD VERIFY {id}"))
-        .await
-        .unwrap();
-    let mut mismatches = 0;
-    let mut keys = Vec::new();
-    for row in named(result) {
-        mismatches += row["mismatches"]
-            .as_deref()
-            .unwrap()
-            .parse::<u64>()
-            .unwrap();
-        let listed = row["mismatching_keys"].clone().unwrap_or_default();
-        keys.extend(
-            listed
-                .split("; ")
-                .filter(|k| !k.is_empty())
-                .map(str::to_owned),
-        );
-    }
-    (mismatches, keys)
-}
-
-/// The integer key a VERIFY entry names (`different (17)`).
-fn verified_key(entry: &str) -> i64 {
-    let inner = entry.split_once('(').unwrap().1.trim_end_matches(')');
-    inner.parse().unwrap_or_else(|_| panic!("{entry}"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_load_without_migration() {
-    let split = Split::start().await;
+    let split = Split::start(Cutover::Paused).await;
     let load = split.load(split.env.port).await;
     load.run_for(2400).await;
     let load = load.stop().await;
@@ -325,59 +291,32 @@ async fn live_load_without_migration() {
     split.env.stop().await;
 }
 
-/// What the workflow gives without catch-up and cutover: a copy made while clients write
-/// misses the writes made after it read their rows, and VERIFY names them; stopping the
-/// writes, copying again and deleting the moved rows from the sources by hand leaves every row
-/// where the target places it. (Switching the proxy to the target is the cutover's: a reload is
-/// refused while the sources hold other rows of the tables.)
+/// The load runs through the copy and the catch-up (the workflow paused before its cutover),
+/// then stops; RESUME cuts over, verifies, cleans up: every row where the target places it and
+/// as the clients wrote it. (With writes going on through the verify, see `split_under_load`.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn split_under_load_stop_the_world() {
-    let split = Split::start().await;
+async fn split_with_writes_through_copy_and_catch_up() {
+    let split = Split::start(Cutover::Paused).await;
     let port = split.env.port;
     let mut admin = connect_admin(port).await;
     let load = split.load(port).await;
     let id = start(&mut admin, &split.target_path, 200).await;
-    wait_for_phase(port, &mut admin, &id, "copied").await;
+    wait_for_phase(port, &mut admin, &id, "catching_up").await;
+    load.run_for(400).await;
     let load = load.stop().await;
     load.assert_clean();
     assert!(load.figures.errors.is_empty(), "{}", load.figures);
-
-    // Only keys the clients wrote can differ, and only those that move.
-    let (mismatches, keys) = verify(&mut admin, &id).await;
-    let (moving, written) = (split.moving(), &load.written);
-    for entry in &keys {
-        let key = verified_key(entry);
-        assert!(
-            TABLES
-                .iter()
-                .any(|&t| moving.contains(&(t, key)) && written.contains(&(t, key))),
-            "{entry}: not a moving key the load wrote"
-        );
-    }
-    eprintln!("VERIFY after a copy under load: {mismatches} mismatches, e.g. {keys:?}");
-
-    // The world stopped: the copy again, now exact.
     admin
-        .query_drop(format!("SHARDGATE RESHARD CANCEL {id}"))
+        .query_drop(format!("SHARDGATE RESHARD RESUME {id}"))
         .await
         .unwrap();
-    let id = start(&mut admin, &split.target_path, 100_000).await;
-    wait_for_phase(port, &mut admin, &id, "copied").await;
-    assert_eq!(verify(&mut admin, &id).await, (0, Vec::new()));
-    // The manual finish: the moved rows leave the sources.
-    for shard in 0..2 {
-        let mut source = split.env.connect_primary(shard).await;
-        for table in TABLES {
-            let ids: Vec<String> = (moving.iter())
-                .filter(|(t, _)| *t == table)
-                .map(|(_, id)| id.to_string())
-                .collect();
-            let sql = format!("DELETE FROM {table} WHERE id IN ({})", ids.join(", "));
-            source.query_drop(sql).await.unwrap();
-        }
-    }
+    wait_for_phase(port, &mut admin, &id, "done").await;
     let placed = live_load::check(&split.env.sandbox, &split.target, &load).await;
-    report("split_under_load_stop_the_world", &load, &placed);
+    report(
+        "split_with_writes_through_copy_and_catch_up",
+        &load,
+        &placed,
+    );
     drop(admin);
     split.env.stop().await;
 }
@@ -386,9 +325,9 @@ async fn split_under_load_stop_the_world() {
 /// 0 mismatches, the rows where the target places them (the sources cleaned) and as the
 /// clients wrote them; clients see no error but documented retryable ones.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the cutover (issue #15)"]
+#[ignore = "the verify after the cutover finds mismatches while writes go on (the reverse stream moves under it): a VDiff-style verify at one position is not built (issue #15)"]
 async fn split_under_load() {
-    let split = Split::start().await;
+    let split = Split::start(Cutover::Automatic).await;
     let port = split.env.port;
     let mut admin = connect_admin(port).await;
     let load = split.load(port).await;
@@ -406,7 +345,6 @@ async fn split_under_load() {
     load.run_for(800).await;
     let load = load.stop().await;
     load.assert_clean();
-    assert_eq!(verify(&mut admin, &id).await, (0, Vec::new()));
     let placed = live_load::check(&split.env.sandbox, &split.target, &load).await;
     eprintln!("phases seen: {seen:?}; at done: {at_done:?}");
     report("split_under_load", &load, &placed);
@@ -417,9 +355,9 @@ async fn split_under_load() {
 /// As `split_under_load`, on a `shardgate serve` process killed (SIGKILL) during the copy and
 /// again during catch-up, restarted on the same config each time; the clients reconnect.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the cutover (issue #15)"]
+#[ignore = "the verify after the cutover finds mismatches while writes go on (the reverse stream moves under it): a VDiff-style verify at one position is not built (issue #15)"]
 async fn split_under_load_survives_kill_9_during_copy_and_catch_up() {
-    let split = Split::start().await;
+    let split = Split::start(Cutover::Automatic).await;
     let (config, port) = split.env.second_proxy_config();
     let log = split.env.sandbox.dir().join("serve.log");
     let mut serving = crate::common::spawn_serve(&config, &log);
@@ -441,7 +379,8 @@ async fn split_under_load_survives_kill_9_during_copy_and_catch_up() {
     let load = load.stop().await;
     load.assert_clean();
     assert!(load.figures.reconnects > 0, "{}", load.figures);
-    assert_eq!(verify(&mut admin, &id).await, (0, Vec::new()));
+    // `done` means the workflow's own verify found 0 mismatches (a VERIFY after clean-up is
+    // refused: the sources no longer hold the moved rows); the checker compares the rest.
     let placed = live_load::check(&split.env.sandbox, &split.target, &load).await;
     eprintln!("killed in phases {killed_in:?}");
     report("split_under_load_survives_kill_9", &load, &placed);
@@ -465,7 +404,7 @@ fn kill_and_restart(
 /// copy resumes, and a cancel leaves every write on 2 shards.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_proxy_killed_under_load_during_the_copy_then_a_cancel_keeps_every_write() {
-    let split = Split::start().await;
+    let split = Split::start(Cutover::Paused).await;
     let (config, port) = split.env.second_proxy_config();
     let log = split.env.sandbox.dir().join("serve.log");
     let serving = crate::common::spawn_serve(&config, &log);
@@ -502,7 +441,7 @@ async fn a_proxy_killed_under_load_during_the_copy_then_a_cancel_keeps_every_wri
 /// serving 2 shards, every write is kept on its source, and s2 holds no row.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancel_under_load_returns_to_two_shards_with_every_write_kept() {
-    let split = Split::start().await;
+    let split = Split::start(Cutover::Paused).await;
     let port = split.env.port;
     let mut admin = connect_admin(port).await;
     let load = split.load(port).await;
@@ -526,9 +465,9 @@ async fn a_cancel_under_load_returns_to_two_shards_with_every_write_kept() {
 /// A cancel after the cutover, before clean-up: back to 2 shards, the writes made on the new
 /// owners after the cutover kept on the sources.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the cutover (issue #15)"]
+#[ignore = "a cancel after the cutover is refused: switching back is not built (issue #15)"]
 async fn a_cancel_after_the_cutover_returns_to_two_shards_with_every_write_kept() {
-    let split = Split::start().await;
+    let split = Split::start(Cutover::Automatic).await;
     let port = split.env.port;
     let mut admin = connect_admin(port).await;
     let load = split.load(port).await;

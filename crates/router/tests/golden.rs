@@ -158,7 +158,15 @@ fn topology_with_columns() -> Topology {
 
 /// `topology` with `schema` in its schema cache.
 fn with_schema(topology: Topology, schema: shardgate_schema::Schema) -> Topology {
-    with_schema(topology, schema)
+    let ticket = topology.schema.begin_load();
+    topology.schema.install_all(
+        ticket,
+        shardgate_schema::SchemaStatus {
+            schema,
+            ..Default::default()
+        },
+    );
+    topology
 }
 
 /// The test topology with its tables' columns in the schema cache (for `joins.txt`: the
@@ -222,7 +230,7 @@ fn check(name: &str, want_errors: Option<bool>, topology: Topology) {
             } => {
                 cases += 1;
                 let sql = sql_of(sql_lines);
-                let actual = outcome(&sql, topology);
+                let actual = outcome(&sql, &topology);
                 for line in sql_lines {
                     rewritten.push_str(line);
                     rewritten.push('\n');
