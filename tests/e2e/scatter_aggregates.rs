@@ -113,7 +113,7 @@ async fn group_concat_is_cut_at_its_max_len_with_warning_1260() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stddev_is_answered_as_text_and_refused_in_binary() {
+async fn stddev_is_answered_as_text_and_in_binary() {
     let env = TestEnv::start(3, 0).await;
     let mut conn = env.connect().await;
     load_users(&mut conn).await;
@@ -122,12 +122,15 @@ async fn stddev_is_answered_as_text_and_refused_in_binary() {
         rows(&mut conn, "SELECT STD(score), VAR_SAMP(score) FROM users").await,
         vec![vec![Some("17.3181".into()), Some("305.0000".into())]]
     );
-    // The binary protocol would show the double's last bits, MariaDB's row order's.
-    let (code, _, msg) = server_error(
-        conn.exec_first::<String, _, _>("SELECT STD(score) FROM users WHERE id > ?", (0,))
-            .await,
-    );
-    assert_eq!(code, 1235, "{msg}");
+    // The binary protocol shows the whole double, whose last bits follow the row order: the
+    // merge would not reproduce them, so MariaDB computes it over copies of the table.
+    let binary: Option<f64> = conn
+        .exec_first("SELECT STD(score) FROM users WHERE id > ?", (0,))
+        .await
+        .unwrap();
+    let exact = (299.0_f64 + 11.0 / 12.0).sqrt();
+    let binary = binary.unwrap();
+    assert!((binary - exact).abs() < 1e-12, "{binary} vs {exact}");
     drop(conn);
     env.stop().await;
 }
