@@ -1,7 +1,8 @@
 //! Issue #15's catch-up against real MariaDB: two source shards' binlogs applied to a third
 //! shard for the keys that move to it (`k >= 1000` here), every value type read back exactly,
-//! transactions kept whole, rolled-back and non-moving changes never reaching the target, and
-//! a killed dump connection resumed from the last applied GTID.
+//! transactions kept whole, rolled-back and non-moving changes never reaching the target, a
+//! killed dump connection resumed from the last applied GTID, and a catch-up held at a
+//! position (a verify's) applying nothing past it until released.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -366,5 +367,52 @@ async fn catch_up_rate() {
     );
     let (expected, held) = moving_rows_and_target(&env).await;
     assert_eq!(held, expected);
+    env.stop().await;
+}
+
+/// What a verify relies on: a catch-up held at a position has applied every source
+/// transaction up to it and applies none after it until released, then goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_catch_up_applies_up_to_its_position_and_nothing_after_until_released() {
+    let env = TestEnv::start(3, 0).await;
+    on_every_primary(&env.sandbox, TABLE).await;
+    let mut s0 = source(&env, 0).await;
+    let start = position(&mut s0).await;
+    let mut catch_up = CatchUp::start(spec(&env, 0, start));
+    for id in 1..=20 {
+        s0.query_drop(insert(&[(id, 1000 + id)])).await.unwrap();
+    }
+    let at = position(&mut s0).await;
+    let handle = catch_up.handle();
+    let held = tokio::time::timeout(Duration::from_secs(60), handle.hold_at(at.clone()))
+        .await
+        .expect("the catch-up reaches the held position")
+        .unwrap();
+    for id in 21..=40 {
+        s0.query_drop(insert(&[(id, 1000 + id)])).await.unwrap();
+    }
+    let later = position(&mut s0).await;
+    // The catch-up has seen the source move on (its lag watch reads the source's position).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !catch_up.progress().source_position.covers(&later) {
+        assert!(std::time::Instant::now() < deadline, "{:?}", catch_up.progress());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut target = env.connect_primary(TARGET).await;
+    let ids: Vec<i64> = target
+        .query("SELECT id FROM cu_items ORDER BY id")
+        .await
+        .unwrap();
+    assert_eq!(ids, (1..=20).collect::<Vec<i64>>());
+    let progress = catch_up.progress();
+    assert!(progress.applied.covers(&at), "{progress:?}");
+    assert!(!progress.applied.covers(&later), "{progress:?}");
+    assert!(progress.lag_events >= 20, "{progress:?}");
+    drop(held);
+    caught_up(&mut catch_up).await;
+    let (expected, held) = moving_rows_and_target(&env).await;
+    assert_eq!(expected.len(), 40);
+    assert_eq!(held, expected);
+    catch_up.stop().await.unwrap();
     env.stop().await;
 }

@@ -61,6 +61,11 @@ impl GtidPos {
         })
     }
 
+    /// Whether `gtid` is at or before this position's last transaction of its domain.
+    pub fn includes(&self, gtid: &Gtid) -> bool {
+        (self.by_domain.get(&gtid.domain)).is_some_and(|ours| ours.seq >= gtid.seq)
+    }
+
     /// How many transactions `other` is ahead of this position, over all domains (sequence
     /// numbers of a domain grow by one per transaction).
     pub fn behind(&self, other: &GtidPos) -> u64 {
@@ -134,6 +139,16 @@ mod tests {
 
     fn pos(s: &str) -> GtidPos {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_position_includes_the_transactions_up_to_its_own_per_domain() {
+        let at = pos("1-101-10,2-201-5");
+        assert!(at.includes(&"1-101-10".parse().unwrap()));
+        assert!(at.includes(&"1-102-3".parse().unwrap()));
+        assert!(!at.includes(&"1-101-11".parse().unwrap()));
+        assert!(!at.includes(&"2-201-6".parse().unwrap()));
+        assert!(!at.includes(&"3-301-1".parse().unwrap()));
     }
 
     #[test]

@@ -22,10 +22,13 @@ pub enum Phase {
     Done,
     Cancelled,
     Failed,
+    /// A cancel after the cutover: the old topology serves again, the moved rows' copies
+    /// are being deleted from the new owners.
+    RollingBack,
 }
 
 impl Phase {
-    pub const ALL: [Phase; 10] = [
+    pub const ALL: [Phase; 11] = [
         Phase::Planned,
         Phase::Copying,
         Phase::Copied,
@@ -36,6 +39,7 @@ impl Phase {
         Phase::Done,
         Phase::Cancelled,
         Phase::Failed,
+        Phase::RollingBack,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -50,6 +54,7 @@ impl Phase {
             Phase::Done => "done",
             Phase::Cancelled => "cancelled",
             Phase::Failed => "failed",
+            Phase::RollingBack => "rolling_back",
         }
     }
 
@@ -81,6 +86,7 @@ impl Phase {
             Phase::Cutover => Some(Phase::Verifying),
             Phase::Verifying => Some(Phase::CleaningUp),
             Phase::CleaningUp => Some(Phase::Done),
+            Phase::RollingBack => Some(Phase::Cancelled),
             Phase::Done | Phase::Cancelled | Phase::Failed => None,
         }
     }

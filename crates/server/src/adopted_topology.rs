@@ -1,6 +1,7 @@
 //! At start-up, after a resharding cutover: the migration record, not an old config file,
 //! says where the moved keys live. When the latest migration swapped to its target (phase
-//! `verifying`, `cleaning_up`, `done`, or `failed` after its cutover) and the config file
+//! `verifying`, `cleaning_up`, `done`, or `failed` after its cutover; not `rolling_back`,
+//! which serves the old topology again) and the config file
 //! would place keys as before, the proxy serves the target topology the record holds, and
 //! says so; the operator then puts the target file in place. A reload of the old file is
 //! refused like any reload that would move keys (`key_owners.rs`).
@@ -33,10 +34,11 @@ impl Proxy {
         let Some(record) = latest else {
             return;
         };
+        // Rolling back, the old topology serves again.
         let swapped = matches!(
             record.phase,
             Phase::Verifying | Phase::CleaningUp | Phase::Done
-        ) || record.cutover_pause_ms.is_some();
+        ) || (record.cutover_pause_ms.is_some() && record.phase != Phase::RollingBack);
         if !swapped {
             return;
         }

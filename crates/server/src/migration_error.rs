@@ -45,8 +45,8 @@ pub enum MigrationError {
     CatchUp(#[from] crate::catch_up::CatchUpError),
     #[error("verify after the cutover found {mismatches} mismatching rows: {keys}")]
     VerifyFailed { mismatches: u64, keys: String },
-    #[error("migration {0} cut over to its target: a cancel after the cutover is not supported yet (until clean-up the reverse catch-up keeps the sources current; see README \"Resharding\")")]
-    AfterCutover(u64),
+    #[error("migration {id}: the switch back to the source topology was abandoned {attempts} times (writes to the moved keys did not settle within [resharding] cutover_hold_ms): the target keeps serving; CANCEL again")]
+    RollBackAbandoned { id: u64, attempts: usize },
     #[error("other proxies serve this topology ({0}): a cutover switches only the proxy driving the migration, so resharding needs this proxy to be the only one (stop the others, or wait 15 s after they stopped)")]
     OtherProxies(String),
     #[error("migration cancelled")]

@@ -12,6 +12,7 @@ use shardgate_migration::Progress;
 
 use crate::catch_up::Progress as CatchUpProgress;
 use crate::migration_record::FlowRecord;
+use crate::reshard_catch_up::Streams;
 
 /// What the admin statements ask of a running migration's task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +39,8 @@ pub(crate) struct Live {
     waiting_for_lag: AtomicBool,
     /// Each source's catch-up, as last seen by the migration's task.
     catch_ups: Mutex<BTreeMap<String, CatchUpProgress>>,
+    /// The catch-ups themselves, for a verify to hold.
+    streams: Mutex<Streams>,
 }
 
 impl Live {
@@ -68,6 +71,15 @@ impl Live {
 
     pub fn set_catch_ups(&self, progress: BTreeMap<String, CatchUpProgress>) {
         *self.catch_ups.lock().unwrap_or_else(|e| e.into_inner()) = progress;
+    }
+
+    pub fn set_streams(&self, streams: Streams) {
+        *self.streams.lock().unwrap_or_else(|e| e.into_inner()) = streams;
+    }
+
+    /// The catch-ups last started (those stopped since answer `is_running` false).
+    pub fn streams(&self) -> Streams {
+        self.streams.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Where the catch-up of `source` stands, while one runs.

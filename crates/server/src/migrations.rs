@@ -248,21 +248,46 @@ impl Migrations {
         Ok(())
     }
 
-    /// `SHARDGATE RESHARD CANCEL`, before cutover: stops the copy and deletes what it wrote to
-    /// the new owners; the rows deleted.
+    /// `SHARDGATE RESHARD CANCEL`: before the cutover, stops the copy and deletes what it
+    /// wrote to the new owners; after it (until clean-up), switches back to the source
+    /// topology with every write kept (`reshard_roll_back.rs`). The rows deleted.
     pub async fn cancel(&self, proxy: &Arc<Proxy>, id: u64) -> Result<u64, MigrationError> {
         let mut running = self.running.lock().await;
-        let cancellable = |p: Phase| p == Phase::Failed || (p.before_cutover() && !p.is_terminal());
-        let (records, mut conn, record) = Self::owned(proxy, id, "cancelled", cancellable).await?;
-        if record.cutover_pause_ms.is_some() {
-            return Err(MigrationError::AfterCutover(id));
-        }
+        let cancellable = |p: Phase| {
+            matches!(
+                p,
+                Phase::Failed | Phase::Cutover | Phase::Verifying | Phase::RollingBack
+            ) || (p.before_cutover() && !p.is_terminal())
+        };
+        let (records, mut conn, _) = Self::owned(proxy, id, "cancelled", cancellable).await?;
         if let Some(run) = running.take_if(|r| r.id == id) {
             let _ = run.control.send(Control::Cancel);
             let _ = run.task.await;
         }
+        // The task may have gone on (through a cutover, into clean-up) before it saw the cancel.
+        let record = records.migration(&mut conn, id).await?;
+        if !cancellable(record.phase) || record.phase == Phase::Cutover {
+            return Err(MigrationError::WrongPhase {
+                id,
+                phase: record.phase.to_string(),
+                action: "cancelled",
+            });
+        }
         let target = parse_target(&record)?;
         let serving = parse_source(&record, &proxy.runtime().topology)?;
+        if record.phase == Phase::RollingBack {
+            let flows = records.flows(&mut conn, id).await?;
+            return crate::reshard_roll_back::remove_copies(
+                &records, &mut conn, id, &serving, &target, &flows,
+            )
+            .await;
+        }
+        if record.cutover_pause_ms.is_some() {
+            return crate::reshard_roll_back::roll_back(
+                proxy, &records, &mut conn, id, &serving, &target,
+            )
+            .await;
+        }
         let mut removed = 0;
         for flow in records.flows(&mut conn, id).await? {
             removed += crate::reshard_cancel::remove_copied(&serving, &target, &flow).await?;
@@ -299,11 +324,23 @@ impl Migrations {
         }
         let target = parse_target(&record)?;
         let source = parse_source(&record, &serving)?;
+        let streams = {
+            let running = self.running.lock().await;
+            (running.as_ref().filter(|r| r.id == id)).map(|r| r.live.streams())
+        };
+        let streams = streams.unwrap_or_default();
         let mut diffs = Vec::new();
         for flow in records.flows(&mut conn, id).await? {
+            let at = streams.at_one_position(&flow);
             diffs.push(
-                crate::reshard_verify::verify_flow(&source, &target, &flow, VERIFY_PAGE_ROWS)
-                    .await?,
+                crate::reshard_verify::verify_flow(
+                    &source,
+                    &target,
+                    &flow,
+                    VERIFY_PAGE_ROWS,
+                    at.as_ref(),
+                )
+                .await?,
             );
         }
         let mismatches: u64 = diffs.iter().map(FlowDiff::mismatches).sum();
@@ -359,6 +396,7 @@ impl Migrations {
                         | Phase::Cutover
                         | Phase::Verifying
                         | Phase::CleaningUp
+                        | Phase::RollingBack
                 ) =>
             {
                 let control = if record.paused {
@@ -433,6 +471,14 @@ async fn run(
     let record = records.migration(&mut conn, id).await?;
     let target = parse_target(&record)?;
     let mut phase = record.phase;
+    if phase == Phase::RollingBack {
+        // The switch back happened before a restart: the source topology serves.
+        let source = parse_source(&record, &proxy.runtime().topology)?;
+        let flows = records.flows(&mut conn, id).await?;
+        crate::reshard_roll_back::remove_copies(records, &mut conn, id, &source, &target, &flows)
+            .await?;
+        return Ok(Phase::Cancelled);
+    }
     if phase == Phase::Planned {
         phase = Phase::Copying;
         records.set_phase(&mut conn, id, phase, None).await?;
@@ -473,7 +519,14 @@ async fn run(
             CatchUps::start_reverse(&runtime.topology, &new_owners, &source, id, &flows, &starts)?;
         drop(runtime);
         let verified = verify_after_cutover(
-            records, &mut conn, id, &source, &target, &flows, reverse, &live,
+            records,
+            &mut conn,
+            id,
+            (&source, &target),
+            &flows,
+            reverse,
+            &live,
+            &mut control,
         )
         .await?;
         crate::migration_metrics::verify_mismatches(verified);
@@ -489,7 +542,7 @@ async fn run(
                 &source,
                 &target,
                 flow,
-                crate::reshard_cleanup::Side::Source,
+                crate::reshard_table::Side::Source,
                 Some(record.rows_per_second.max(1)),
             )
             .await?;
@@ -596,6 +649,7 @@ async fn catch_up_and_cut_over(
             target,
             &flows,
             &mut catch_ups,
+            crate::reshard_cutover::Direction::Forward,
         )
         .await;
         match cutover {
@@ -616,7 +670,7 @@ async fn catch_up_and_cut_over(
 
 /// Where each new owner's reverse catch-up starts: the position the cutover saved, or the
 /// one saved since.
-fn reverse_starts(
+pub(crate) fn reverse_starts(
     flows: &[FlowRecord],
 ) -> Result<std::collections::BTreeMap<String, shardgate_binlog::GtidPos>, MigrationError> {
     let mut starts = std::collections::BTreeMap::new();
@@ -634,47 +688,51 @@ fn reverse_starts(
     Ok(starts)
 }
 
-/// Rounds of the full verify after the cutover, each once the reverse catch-up has brought
-/// the new owners' latest writes back to the sources: the rows clients change between the
-/// two sides' reads differ in one round, not in the next.
-const VERIFY_ROUNDS: usize = 5;
-
-/// Verifies every flow with the reverse catch-up running, then stops it; the mismatches (0),
-/// or the error naming them.
+/// Verifies every flow at one position (each new owner read in a snapshot, its reverse
+/// catch-up held at the snapshot's position), then stops the reverse catch-up; the
+/// mismatches (0), or the error naming them.
 #[allow(clippy::too_many_arguments)]
 async fn verify_after_cutover(
     records: &Records,
     conn: &mut mysql_async::Conn,
     id: u64,
-    source: &Topology,
-    target: &Topology,
+    (source, target): (&Topology, &Topology),
     flows: &[FlowRecord],
-    mut reverse: CatchUps,
+    reverse: CatchUps,
     live: &Live,
+    control: &mut watch::Receiver<Control>,
 ) -> Result<u64, MigrationError> {
-    let mut last = Vec::new();
-    for _ in 0..VERIFY_ROUNDS {
-        let reached = reverse.reach_sources_now().await;
+    let streams = reverse.handles();
+    live.set_streams(streams.clone());
+    let mut diffs = Vec::new();
+    for flow in flows {
+        let at = streams.at_one_position(flow);
+        let verify =
+            crate::reshard_verify::verify_flow(source, target, flow, VERIFY_PAGE_ROWS, at.as_ref());
+        // A cancel rolls back from here; the clean-up never starts after one.
+        let diff = tokio::select! {
+            diff = verify => diff,
+            _ = cancelled(control) => Err(MigrationError::Cancelled),
+        };
         live.set_catch_ups(reverse.progress());
-        reverse.save(records, conn, id).await?;
-        if let Err(e) = reached {
-            reverse.stop().await;
-            return Err(e.into());
+        match diff {
+            Ok(diff) => diffs.push(diff),
+            Err(e) => {
+                reverse.save(records, conn, id).await?;
+                reverse.stop().await;
+                return Err(e);
+            }
         }
-        let mut diffs = Vec::new();
-        for flow in flows {
-            diffs.push(
-                crate::reshard_verify::verify_flow(source, target, flow, VERIFY_PAGE_ROWS).await?,
-            );
-        }
-        if diffs.iter().all(|d| d.mismatches() == 0) {
-            reverse.save(records, conn, id).await?;
-            reverse.stop().await;
-            return Ok(0);
-        }
-        last = diffs;
     }
+    reverse.save(records, conn, id).await?;
     reverse.stop().await;
+    if *control.borrow() == Control::Cancel {
+        return Err(MigrationError::Cancelled);
+    }
+    let last = diffs;
+    if last.iter().all(|d| d.mismatches() == 0) {
+        return Ok(0);
+    }
     let mismatches: u64 = last.iter().map(FlowDiff::mismatches).sum();
     crate::migration_metrics::verify_mismatches(mismatches);
     let named: Vec<String> = (last.iter())
@@ -685,6 +743,13 @@ async fn verify_after_cutover(
         mismatches,
         keys: named.join(" | "),
     })
+}
+
+/// Resolves when a cancel is asked for (never when no one can ask any more).
+async fn cancelled(control: &mut watch::Receiver<Control>) {
+    if control.wait_for(|c| *c == Control::Cancel).await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }
 
 /// The topology migration `record` started from: its recorded config, or (in a record older

@@ -14,7 +14,9 @@ use shardgate_binlog::{new_owner_by, GtidPos};
 use shardgate_config::{ShardKeyType, Topology};
 use tokio::sync::watch;
 
-use crate::catch_up::{CatchUp, CatchUpSpec, FollowedTable, Progress};
+use crate::catch_up::{CatchUp, CatchUpHandle, CatchUpSpec, FollowedTable, Progress};
+use crate::reshard_table::Side;
+use crate::reshard_verify::AtOnePosition;
 use crate::migration_error::MigrationError;
 use crate::migration_live::{Control, Live};
 use crate::migration_record::{FlowRecord, Records};
@@ -31,6 +33,39 @@ pub(crate) struct CatchUps {
     running: BTreeMap<String, CatchUp>,
     /// From the new owners back to the sources (after the cutover).
     reverse: bool,
+}
+
+/// A migration's running catch-ups, for a verify to hold at one position.
+#[derive(Clone, Default)]
+pub(crate) struct Streams {
+    by_source: BTreeMap<String, CatchUpHandle>,
+    /// From the new owners back to the sources (after the cutover).
+    reverse: bool,
+}
+
+impl std::fmt::Debug for Streams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (f.debug_struct("Streams"))
+            .field("sources", &self.by_source.keys().collect::<Vec<_>>())
+            .field("reverse", &self.reverse)
+            .finish()
+    }
+}
+
+impl Streams {
+    /// How `flow` is compared at one position: the side written and the catch-up following
+    /// it, while that runs.
+    pub fn at_one_position(&self, flow: &FlowRecord) -> Option<AtOnePosition> {
+        let (written, name) = match self.reverse {
+            false => (Side::Source, &flow.from),
+            true => (Side::NewOwner, &flow.to),
+        };
+        let catch_up = self.by_source.get(name).filter(|c| c.is_running())?;
+        Some(AtOnePosition {
+            written,
+            catch_up: catch_up.clone(),
+        })
+    }
 }
 
 /// Where the catch-up of `source` starts: the position saved last, or else the earliest of
@@ -235,6 +270,17 @@ impl CatchUps {
         })
     }
 
+    /// The catch-ups as a verify holds them: by source (or by new owner after the cutover),
+    /// and whether they run backwards.
+    pub fn handles(&self) -> Streams {
+        Streams {
+            by_source: (self.running.iter())
+                .map(|(source, c)| (source.clone(), c.handle()))
+                .collect(),
+            reverse: self.reverse,
+        }
+    }
+
     /// Each source's progress.
     pub fn progress(&self) -> BTreeMap<String, Progress> {
         (self.running.iter())
@@ -295,6 +341,7 @@ pub(crate) async fn follow_until(
     live: &Live,
     done: impl Fn(&BTreeMap<String, Progress>, bool) -> bool,
 ) -> Result<CatchUps, MigrationError> {
+    live.set_streams(catch_ups.handles());
     loop {
         let progress = catch_ups.progress();
         live.set_catch_ups(progress.clone());

@@ -1,6 +1,7 @@
 //! Deleting a flow's moving rows from one side, page by page in primary-key order (keyset,
 //! never `OFFSET`), by primary key: the clean-up deletes them from the source once verify
-//! passed (throttled), a cancel before cutover from the new owner. Only rows whose keys the
+//! passed (throttled), a cancel (before the cutover, or after it once the source
+//! topology serves again) from the new owner. Only rows whose keys the
 //! source topology places on the flow's source and the target on its new owner are deleted.
 
 use std::time::{Duration, Instant};
@@ -12,19 +13,10 @@ use shardgate_migration::Cursor;
 
 use crate::migration_error::MigrationError;
 use crate::migration_record::FlowRecord;
-use crate::reshard_table::FlowTable;
+use crate::reshard_table::{FlowTable, Side};
 
 /// Rows read, and deleted at most, per statement.
 const PAGE_ROWS: u64 = 1000;
-
-/// Which side of a flow loses its moving rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Side {
-    /// The flow's source, after the cutover (clean-up).
-    Source,
-    /// The flow's new owner, before the cutover (cancel).
-    NewOwner,
-}
 
 /// Deletes `flow`'s moving rows from `side`, at most `rows_per_second` (unbounded with
 /// `None`); how many.

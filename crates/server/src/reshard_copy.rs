@@ -1,7 +1,5 @@
 //! The copy phase of a migration, one flow at a time: a consistent snapshot of the source
-//! (`START TRANSACTION WITH CONSISTENT SNAPSHOT`, and the GTID position that goes with it:
-//! `BINLOG_GTID_POS` of the session's `Binlog_snapshot_file` / `Binlog_snapshot_position`,
-//! which MariaDB takes at the snapshot, unlike `@@gtid_binlog_pos` read afterwards), read in
+//! and the GTID position that goes with it (`consistent_snapshot.rs`), read in
 //! primary-key order by keyset pages, the moving rows written to the new owner's primary in
 //! batches by an idempotent upsert, the cursor saved after each page.
 //!
@@ -44,27 +42,6 @@ pub(crate) struct Copier<'a> {
     /// The throttle's clock: rows written since `run_started`.
     run_started: Instant,
     run_rows: u64,
-}
-
-/// The snapshot's GTID position, `None` without a binary log.
-async fn snapshot_gtid(source: &mut Conn) -> Result<Option<String>, mysql_async::Error> {
-    let status: Vec<(String, String)> = source
-        .query("SHOW SESSION STATUS LIKE 'binlog_snapshot_%'")
-        .await?;
-    let get = |name: &str| {
-        (status.iter())
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    let (file, position) = (get("Binlog_snapshot_file"), get("Binlog_snapshot_position"));
-    if file.is_empty() {
-        return Ok(None);
-    }
-    source
-        .exec_first::<Option<String>, _, _>("SELECT BINLOG_GTID_POS(?, ?)", (file, position))
-        .await
-        .map(Option::flatten)
 }
 
 impl<'a> Copier<'a> {
@@ -122,16 +99,7 @@ impl<'a> Copier<'a> {
         };
         ensure_on_target(&mut source, &mut target, flow, &table.query.table).await?;
         let on_source = MigrationError::on(&flow.from);
-        let snapshot = async {
-            source
-                .query_drop("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                .await?;
-            source
-                .query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT")
-                .await?;
-            snapshot_gtid(&mut source).await
-        };
-        let gtid = snapshot.await.map_err(on_source)?;
+        let gtid = (crate::consistent_snapshot::open(&mut source).await).map_err(on_source)?;
         if flow.snapshot_gtid.is_none() {
             flow.snapshot_gtid = gtid;
         }

@@ -11,6 +11,10 @@
 //! The phase turns `verifying` in the records before the new runtime serves: a proxy that
 //! restarts after that serves the target (`adopted_topology.rs`), one that restarts before it
 //! serves the old topology and resumes the catch-up.
+//!
+//! A cancel after the cutover switches back the same way ([`Direction::Back`]): the writes to
+//! the moved keys held, the reverse catch-up brought to the new owners' position, the old
+//! topology swapped in; the phase turns `rolling_back` before it serves.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,6 +36,15 @@ pub(crate) const RETRY_AFTER: Duration = Duration::from_secs(5);
 /// How often the cutover looks again at what it waits for (commands, transactions).
 const POLL: Duration = Duration::from_millis(2);
 
+/// Which way a cutover swaps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    /// From the migration's source topology to its target.
+    Forward,
+    /// A cancel: from the target back to the source topology.
+    Back,
+}
+
 /// What a cutover did.
 pub(crate) enum Cutover {
     /// The target serves.
@@ -40,7 +53,9 @@ pub(crate) enum Cutover {
     Abandoned,
 }
 
-/// Runs one cutover of migration `id` to `target`.
+/// Runs one cutover of migration `id` to `target` (the source topology when going back):
+/// `catch_ups` follow the side written until now.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn cut_over(
     proxy: &Arc<Proxy>,
     records: &Records,
@@ -49,6 +64,7 @@ pub(crate) async fn cut_over(
     target: &Topology,
     flows: &[FlowRecord],
     catch_ups: &mut CatchUps,
+    direction: Direction,
 ) -> Result<Cutover, MigrationError> {
     let old = proxy.runtime();
     let bound = old.topology.resharding.cutover_hold;
@@ -67,8 +83,17 @@ pub(crate) async fn cut_over(
     next.first_checks(limit).await;
     let tables = flows.iter().map(|f| f.table.clone());
     let hold = Hold::new(old.topology.clone(), next.topology.clone(), tables, bound);
-    records.set_phase(conn, id, Phase::Cutover, None).await?;
-    crate::migration_metrics::phase(Phase::Cutover);
+    // Going back, the phase stays `verifying` until the swap: a restart serves the target.
+    let (during, serving_after, abandoned) = match direction {
+        Direction::Forward => (Phase::Cutover, Phase::Verifying, Phase::CatchingUp),
+        Direction::Back => (Phase::Verifying, Phase::RollingBack, Phase::Verifying),
+    };
+    records.set_phase(conn, id, during, None).await?;
+    crate::migration_metrics::phase(during);
+    let written: Vec<&str> = match direction {
+        Direction::Forward => flows.iter().map(|f| f.from.as_str()).collect(),
+        Direction::Back => flows.iter().map(|f| f.to.as_str()).collect(),
+    };
 
     let closed = Instant::now();
     proxy.cutover.close(hold.clone());
@@ -82,7 +107,7 @@ pub(crate) async fn cut_over(
             Arc::strong_count(&old) == 1
         })
         .await?;
-        open_writes_end(&old.topology, flows, hold.deadline()).await?;
+        open_writes_end(&old.topology, written, hold.deadline()).await?;
         let reached =
             tokio::time::timeout_at(hold.deadline().into(), catch_ups.reach_sources_now());
         match reached.await {
@@ -91,24 +116,26 @@ pub(crate) async fn cut_over(
             Ok(Ok(())) => {}
         }
         // Where the reverse catch-up starts: nothing but the catch-up wrote the new owners.
-        for (to, position) in new_owner_positions(target, flows).await? {
-            (records.save_applied(conn, id, &to, &position, true).await)
-                .map_err(|e| e.to_string())?;
+        if direction == Direction::Forward {
+            for (to, position) in new_owner_positions(target, flows).await? {
+                (records.save_applied(conn, id, &to, &position, true).await)
+                    .map_err(|e| e.to_string())?;
+            }
         }
-        // Durable before it serves: a restart from here serves the target.
-        (records.set_phase(conn, id, Phase::Verifying, None).await).map_err(|e| e.to_string())
+        // Durable before it serves: a restart from here serves what it swaps to.
+        (records.set_phase(conn, id, serving_after, None).await).map_err(|e| e.to_string())
     };
     let outcome = outcome.await;
     if let Err(why) = outcome {
         proxy.cutover.open();
-        records.set_phase(conn, id, Phase::CatchingUp, None).await?;
-        crate::migration_metrics::phase(Phase::CatchingUp);
+        records.set_phase(conn, id, abandoned, None).await?;
+        crate::migration_metrics::phase(abandoned);
         crate::migration_metrics::cutover_abandoned();
         let why = format!(
             "{why} within [resharding] cutover_hold_ms ({} ms)",
             bound.as_millis()
         );
-        tracing::warn!(migration = id, reason = %why, retry_in_seconds = RETRY_AFTER.as_secs(), "cutover abandoned: the old topology keeps serving");
+        tracing::warn!(migration = id, reason = %why, ?direction, retry_in_seconds = RETRY_AFTER.as_secs(), "cutover abandoned: the topology serving keeps serving");
         return Ok(Cutover::Abandoned);
     }
     next.version = fence.version + 1;
@@ -117,20 +144,27 @@ pub(crate) async fn cut_over(
     proxy.cutover.open();
     let pause = closed.elapsed();
     let (held, _) = hold.figures();
-    crate::migration_metrics::phase(Phase::Verifying);
+    crate::migration_metrics::phase(serving_after);
     crate::migration_metrics::cutover(pause, held);
     shardgate_metrics::metrics()
         .topology_version
         .set(i64::try_from(next.version).unwrap_or(i64::MAX));
     crate::placement_record::write(&next).await;
     let pause_ms = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX);
-    records.set_cutover_pause(conn, id, pause_ms).await?;
+    if direction == Direction::Forward {
+        records.set_cutover_pause(conn, id, pause_ms).await?;
+    }
     tracing::info!(
         migration = id,
         pause_ms,
         held_statements = held,
         version = next.version,
-        "cutover done: the target topology serves; writes to the moving keys were held {pause_ms} ms"
+        ?direction,
+        "cutover done: the {} topology serves; writes to the moving keys were held {pause_ms} ms",
+        match direction {
+            Direction::Forward => "target",
+            Direction::Back => "migration's source",
+        }
     );
     Ok(Cutover::Swapped)
 }
@@ -168,14 +202,14 @@ async fn until(deadline: Instant, what: &str, done: impl Fn() -> bool) -> Result
     Ok(())
 }
 
-/// Waits until the write transactions open now on the flows' sources have ended: what they
-/// wrote to moving keys is then in the binlog position the catch-up reaches.
+/// Waits until the write transactions open now on the `sources` written (the flows' sources,
+/// or their new owners going back) have ended: what they wrote to moving keys is then in the
+/// binlog position the catch-up reaches.
 async fn open_writes_end(
     serving: &Topology,
-    flows: &[FlowRecord],
+    mut sources: Vec<&str>,
     deadline: Instant,
 ) -> Result<(), String> {
-    let mut sources: Vec<&str> = flows.iter().map(|f| f.from.as_str()).collect();
     sources.sort_unstable();
     sources.dedup();
     const OPEN: &str = "SELECT trx_id FROM information_schema.INNODB_TRX \

@@ -151,3 +151,10 @@ pub(crate) async fn ensure_on_target(
         .await
         .map_err(MigrationError::on(&flow.to))
 }
+
+/// One side of a flow: where its moving keys were, or where they go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Side {
+    Source,
+    NewOwner,
+}

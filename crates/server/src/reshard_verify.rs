@@ -4,8 +4,14 @@
 //! new owner's rows of the same key range; rows only on one side and rows that differ are
 //! counted, and their keys reported. The rows compared are the flow's moving keys on both
 //! sides (the serving topology places them on the source, the target on the new owner), so
-//! the new owner's own rows are not counted. Each side is read outside any snapshot: run while
-//! clients write the moving keys (before catch-up exists), their rows differ.
+//! the new owner's own rows are not counted.
+//!
+//! While clients write the moving keys, the two sides are compared at one position: the side
+//! clients write (the source before the cutover, the new owner after it) is read in a
+//! consistent snapshot, and the catch-up that copies its changes to the other side is held at
+//! the snapshot's GTID position — everything up to it applied, nothing after — until the
+//! compare ends. Without a running catch-up (during the copy, or paused) each side is read as
+//! it is, and rows written meanwhile differ.
 
 use std::collections::HashMap;
 
@@ -14,9 +20,10 @@ use mysql_async::{Row, Value};
 use shardgate_config::Topology;
 use shardgate_migration::Cursor;
 
+use crate::catch_up::CatchUpHandle;
 use crate::migration_error::MigrationError;
 use crate::migration_record::FlowRecord;
-use crate::reshard_table::FlowTable;
+use crate::reshard_table::{FlowTable, Side};
 
 /// How many keys a verify names per flow.
 const KEYS_SHOWN: usize = 10;
@@ -52,12 +59,20 @@ impl FlowDiff {
     }
 }
 
-/// Compares `flow`'s moving rows on its source (in `serving`) and its new owner (in `target`).
+/// The side of a flow clients write, and the catch-up that brings its changes to the other.
+pub(crate) struct AtOnePosition {
+    pub written: Side,
+    pub catch_up: CatchUpHandle,
+}
+
+/// Compares `flow`'s moving rows on its source (in `serving`) and its new owner (in `target`),
+/// at one position when `at` names the side written and its catch-up.
 pub(crate) async fn verify_flow(
     serving: &Topology,
     target: &Topology,
     flow: &FlowRecord,
     page_rows: u64,
+    at: Option<&AtOnePosition>,
 ) -> Result<FlowDiff, MigrationError> {
     let mut diff = FlowDiff {
         table: flow.table.clone(),
@@ -77,6 +92,29 @@ pub(crate) async fn verify_flow(
             .map_err(MigrationError::on(&flow.to))?;
     let Some(table) = FlowTable::read(&mut source, &flow.from, serving, target, flow).await? else {
         return Ok(diff);
+    };
+    let _held = match at {
+        Some(at) => {
+            let (written, name) = match at.written {
+                Side::Source => (&mut source, &flow.from),
+                Side::NewOwner => (&mut new_owner, &flow.to),
+            };
+            let position = (crate::consistent_snapshot::open(written).await)
+                .map_err(MigrationError::on(name))?;
+            match position {
+                Some(position) => {
+                    let position = position.parse().map_err(|e| {
+                        MigrationError::Record(mysql_async::Error::Other(
+                            format!("{name}: GTID position {position:?}: {e}").into(),
+                        ))
+                    })?;
+                    Some(at.catch_up.hold_at(position).await?)
+                }
+                // No binary log, so no catch-up either: nothing to hold.
+                None => None,
+            }
+        }
+        None => None,
     };
     let mut after: Option<Vec<Value>> = None;
     loop {

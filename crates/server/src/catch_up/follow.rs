@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::convert::Infallible;
 use std::time::Duration;
 
-use shardgate_binlog::{statements_for, Decoded, Decoder, Gtid, NewOwner, Table};
+use shardgate_binlog::{statements_for, Decoded, Decoder, Gtid, GtidPos, NewOwner, Table};
 use tokio::sync::watch;
 
 use super::apply::Targets;
@@ -31,6 +31,7 @@ pub(super) async fn run(
     spec: CatchUpSpec,
     progress: watch::Sender<Progress>,
     mut stop: watch::Receiver<bool>,
+    mut hold: watch::Receiver<Option<GtidPos>>,
 ) -> Result<(), CatchUpError> {
     let lag = tokio::spawn(watch_source(
         spec.source.clone(),
@@ -38,7 +39,7 @@ pub(super) async fn run(
         progress.clone(),
         stop.clone(),
     ));
-    let result = follow(&spec, &progress, &mut stop).await;
+    let result = follow(&spec, &progress, &mut stop, &mut hold).await;
     lag.abort();
     if let Err(e) = &result {
         tracing::error!(source = %spec.source, error = %e, "catch-up stopped");
@@ -51,6 +52,7 @@ async fn follow(
     spec: &CatchUpSpec,
     progress: &watch::Sender<Progress>,
     stop: &mut watch::Receiver<bool>,
+    hold: &mut watch::Receiver<Option<GtidPos>>,
 ) -> Result<(), CatchUpError> {
     let tables = followed_tables(spec).await?;
     let follows: HashSet<(String, String)> = tables.keys().cloned().collect();
@@ -59,7 +61,7 @@ async fn follow(
     loop {
         let from = progress.borrow().applied.clone();
         let outcome = tokio::select! {
-            outcome = stream(spec, &tables, &follows, &mut targets, progress, &from) => outcome,
+            outcome = stream(spec, &tables, &follows, &mut targets, progress, hold, &from) => outcome,
             _ = stop.wait_for(|stop| *stop) => return Ok(()),
         };
         // The stream ends only with an error; what was open on the targets is rolled back.
@@ -108,7 +110,8 @@ async fn stream(
     follows: &HashSet<(String, String)>,
     targets: &mut Targets,
     progress: &watch::Sender<Progress>,
-    from: &shardgate_binlog::GtidPos,
+    hold: &mut watch::Receiver<Option<GtidPos>>,
+    from: &GtidPos,
 ) -> Result<Infallible, CatchUpError> {
     let mut source =
         BinlogSource::open(&spec.source_primary, &spec.source, spec.server_id, from).await?;
@@ -127,6 +130,8 @@ async fn stream(
                 standalone,
                 timestamp,
             } => {
+                // A verify holds the catch-up at a position: nothing past it is applied.
+                let _ = (hold.wait_for(|at| at.as_ref().is_none_or(|at| at.includes(&gtid)))).await;
                 targets.rollback().await?;
                 open = Some(Open {
                     gtid,

@@ -90,10 +90,35 @@ pub struct Progress {
 
 /// A running catch-up.
 pub struct CatchUp {
-    progress: watch::Receiver<Progress>,
+    handle: CatchUpHandle,
     stop: watch::Sender<bool>,
     task: JoinHandle<Result<(), CatchUpError>>,
+}
+
+/// What others than the catch-up's owner may do with it: watch it, wait for it, and hold it
+/// at a position (a verify, so that one side stands still while the other is read in a
+/// snapshot of the same position).
+#[derive(Clone)]
+pub struct CatchUpHandle {
+    progress: watch::Receiver<Progress>,
     source: Arc<Pool>,
+    /// No source transaction past this position is applied while it is set.
+    hold: Arc<watch::Sender<Option<GtidPos>>>,
+    /// One hold at a time.
+    holder: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// A catch-up held at a position (everything up to it applied, nothing after): released
+/// when dropped.
+pub struct Held {
+    hold: Arc<watch::Sender<Option<GtidPos>>>,
+    _holder: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.hold.send_replace(None);
+    }
 }
 
 impl CatchUp {
@@ -106,38 +131,35 @@ impl CatchUp {
         };
         let (progress_tx, progress) = watch::channel(progress);
         let (stop, stop_rx) = watch::channel(false);
+        let (hold, hold_rx) = watch::channel(None);
         let source = spec.source_primary.clone();
-        let task = tokio::spawn(follow::run(spec, progress_tx, stop_rx));
+        let task = tokio::spawn(follow::run(spec, progress_tx, stop_rx, hold_rx));
         CatchUp {
-            progress,
+            handle: CatchUpHandle {
+                progress,
+                source,
+                hold: Arc::new(hold),
+                holder: Arc::default(),
+            },
             stop,
             task,
-            source,
         }
     }
 
+    pub fn handle(&self) -> CatchUpHandle {
+        self.handle.clone()
+    }
+
     pub fn progress(&self) -> Progress {
-        self.progress.borrow().clone()
-    }
-
-    /// Waits until every transaction up to `position` is applied (or the catch-up fails).
-    pub async fn reached(&mut self, position: &GtidPos) -> Result<Progress, CatchUpError> {
-        self.wait(|p| p.applied.covers(position)).await
-    }
-
-    /// Waits until the catch-up is at most `events` source transactions behind, as of the
-    /// source's position last read.
-    pub async fn lag_at_most(&mut self, events: u64) -> Result<Progress, CatchUpError> {
-        self.wait(|p| p.source_read_at > 0 && p.lag_events <= events)
-            .await
+        self.handle.progress()
     }
 
     /// Reads the source's position now and waits until it is applied: with writes to the
     /// moving keys held, everything they wrote has reached the new owners.
     pub async fn reach_source_now(&mut self) -> Result<Progress, CatchUpError> {
-        let mut conn = self.source.open_unpooled().await?;
+        let mut conn = self.handle.source.open_unpooled().await?;
         let position = sql::binlog_position(&mut conn).await?;
-        self.reached(&position).await
+        self.handle.reached(&position).await
     }
 
     /// Stops between two events (a transaction half applied is rolled back on the targets;
@@ -145,12 +167,41 @@ impl CatchUp {
     pub async fn stop(self) -> Result<Progress, CatchUpError> {
         let _ = self.stop.send(true);
         let ended = self.task.await;
-        let progress = self.progress.borrow().clone();
+        let progress = self.handle.progress();
         match ended {
             Ok(Ok(())) => Ok(progress),
             Ok(Err(e)) => Err(e),
             Err(e) => Err(CatchUpError::NotRunning(e.to_string())),
         }
+    }
+}
+
+impl CatchUpHandle {
+    pub fn progress(&self) -> Progress {
+        self.progress.borrow().clone()
+    }
+
+    /// The catch-up still runs.
+    pub fn is_running(&self) -> bool {
+        self.progress.has_changed().is_ok() && self.progress.borrow().failed.is_none()
+    }
+
+    /// Applies every source transaction up to `position`, then none after it until the
+    /// returned [`Held`] is dropped.
+    pub async fn hold_at(&self, position: GtidPos) -> Result<Held, CatchUpError> {
+        let holder = self.holder.clone().lock_owned().await;
+        self.hold.send_replace(Some(position.clone()));
+        let held = Held {
+            hold: self.hold.clone(),
+            _holder: holder,
+        };
+        self.clone().reached(&position).await?;
+        Ok(held)
+    }
+
+    /// Waits until every transaction up to `position` is applied (or the catch-up fails).
+    async fn reached(&mut self, position: &GtidPos) -> Result<Progress, CatchUpError> {
+        self.wait(|p| p.applied.covers(position)).await
     }
 
     async fn wait(&mut self, done: impl Fn(&Progress) -> bool) -> Result<Progress, CatchUpError> {
