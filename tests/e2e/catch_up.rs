@@ -384,7 +384,8 @@ async fn a_held_catch_up_applies_up_to_its_position_and_nothing_after_until_rele
     }
     let at = position(&mut s0).await;
     let handle = catch_up.handle();
-    let held = tokio::time::timeout(Duration::from_secs(60), handle.hold_at(at.clone()))
+    let mut held = handle.hold().await;
+    tokio::time::timeout(Duration::from_secs(60), held.up_to(at.clone()))
         .await
         .expect("the catch-up reaches the held position")
         .unwrap();
@@ -395,7 +396,11 @@ async fn a_held_catch_up_applies_up_to_its_position_and_nothing_after_until_rele
     // The catch-up has seen the source move on (its lag watch reads the source's position).
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while !catch_up.progress().source_position.covers(&later) {
-        assert!(std::time::Instant::now() < deadline, "{:?}", catch_up.progress());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            catch_up.progress()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let mut target = env.connect_primary(TARGET).await;

@@ -32,6 +32,7 @@ mod reshard;
 mod reshard_copy;
 mod reshard_cutover;
 mod reshard_live;
+mod reshard_proxies;
 mod robustness;
 mod sandbox_cli;
 mod scatter;

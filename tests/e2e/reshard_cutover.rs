@@ -1,7 +1,7 @@
 //! Issue #15's workflow past the copy, against real MariaDB: catch-up while clients write,
 //! the cutover holding only the writes of moving keys and swapping to the three-shard target,
-//! verify, clean-up and `done`; and a proxy killed with SIGKILL during catch-up that resumes
-//! from its saved position. The config of `reshard_copy.rs` pauses before the cutover, so the
+//! verify, clean-up and `done`; a proxy killed with SIGKILL during catch-up that resumes from
+//! its saved position; and a cutover abandoned for an open transaction, then tried again. The config of `reshard_copy.rs` pauses before the cutover, so the
 //! tests choose when it comes (RESUME).
 
 use std::collections::BTreeMap;
@@ -235,5 +235,65 @@ async fn a_proxy_killed_during_catch_up_resumes_from_its_saved_position() {
     assert!(text.contains("catch-up starts"), "{text}");
     assert_eq!(verify(&mut admin, &id).await, (0, Vec::new()));
     drop((admin, app, s2));
+    env.stop().await;
+}
+
+/// A transaction writing a moving key, left open through the hold: the cutover waits for it
+/// up to `[resharding] cutover_hold_ms`, is abandoned (the old topology keeps serving, the
+/// reason shown in SHOW), and a later try, once the transaction committed, cuts over; the
+/// transaction's write is on the new owner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cutover_abandoned_for_an_open_transaction_is_tried_again_and_keeps_its_write() {
+    let env = TestEnv::start_rendered(3, 0, |sandbox, listen| {
+        config(sandbox, listen, 2).replace(
+            "pause_before_cutover = true",
+            "pause_before_cutover = true\ncutover_hold_ms = 300",
+        )
+    })
+    .await;
+    fill(&env, 1..=300).await;
+    let (target_path, target) = write_target(&env);
+    let mut admin = connect_admin(env.port).await;
+    let id = start(&mut admin, &target_path, None).await;
+    wait_for_phase(&mut admin, &id, "catching_up").await;
+    let key = *moving(&env.topology, &target, "accounts", 1..=300)
+        .iter()
+        .next()
+        .unwrap();
+    let mut open = env.connect().await;
+    open.query_drop("BEGIN").await.unwrap();
+    open.query_drop(format!(
+        "UPDATE accounts SET balance = 4242 WHERE id = {key}"
+    ))
+    .await
+    .unwrap();
+    admin
+        .query_drop(format!("SHARDGATE RESHARD RESUME {id}"))
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let rows = crate::reshard_copy::migration_rows(&mut admin, &id).await;
+        let why = rows[0]["last_error"].clone().unwrap_or_default();
+        if why.contains("cutover abandoned") {
+            assert!(why.contains("did not end"), "{why}");
+            assert_eq!(rows[0]["phase"].as_deref(), Some("catching_up"), "{rows:?}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{rows:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    open.query_drop("COMMIT").await.unwrap();
+    wait_for_phase(&mut admin, &id, "done").await;
+    let mut s2 = env.connect_primary(2).await;
+    let balance: Option<f64> = s2
+        .query_first(format!("SELECT balance FROM accounts WHERE id = {key}"))
+        .await
+        .unwrap()
+        .flatten();
+    assert_eq!(balance, Some(4242.0));
+    let mut app = env.connect().await;
+    assert_eq!(balances(&mut app).await.get(&key), Some(&Some(4242.0)));
+    drop((admin, open, app, s2));
     env.stop().await;
 }

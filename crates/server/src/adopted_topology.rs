@@ -38,7 +38,8 @@ impl Proxy {
         let swapped = matches!(
             record.phase,
             Phase::Verifying | Phase::CleaningUp | Phase::Done
-        ) || (record.cutover_pause_ms.is_some() && record.phase != Phase::RollingBack);
+        ) || (record.cutover_pause_ms.is_some()
+            && record.phase != Phase::RollingBack);
         if !swapped {
             return;
         }

@@ -9,12 +9,19 @@
 //! the planner refuses) and it names a moving table. Writes whose keys stay are never held,
 //! nor reads, nor transaction control (a COMMIT ends the transactions the cutover waits for).
 //!
+//! A transaction that began before the hold is not held: the cutover waits for it to end
+//! (holding its next write would only make both wait until the bound). Each transaction takes
+//! the gate's [`TransactionMark`] as it begins; closing the gate puts a new mark in place,
+//! and the old one, kept by the hold, counts the transactions begun before.
+//!
 //! When no cutover is under way, a command pays one atomic load (`holding`).
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
 
 use shardgate_config::Topology;
 use shardgate_router::{Route, StatementKind, Syntax};
@@ -31,7 +38,13 @@ const GRACE: Duration = Duration::from_secs(2);
 pub(crate) struct CutoverGate {
     holding: AtomicBool,
     hold: Mutex<Option<Arc<Hold>>>,
+    /// What transactions beginning now take.
+    mark: ArcSwap<TransactionMark>,
 }
+
+/// Held by every transaction begun between two closings of the gate.
+#[derive(Debug, Default)]
+pub(crate) struct TransactionMark;
 
 /// One cutover's hold.
 #[derive(Debug)]
@@ -40,6 +53,8 @@ pub(crate) struct Hold {
     target: Arc<Topology>,
     /// The tables whose keys move, lower-cased.
     tables: HashSet<String>,
+    /// The mark of the transactions begun before the hold (and this one).
+    begun_before: Arc<TransactionMark>,
     /// True once the hold ends.
     released: watch::Sender<bool>,
     deadline: Instant,
@@ -55,8 +70,14 @@ impl CutoverGate {
         self.holding.load(Ordering::SeqCst)
     }
 
+    /// The mark of a transaction beginning now.
+    pub fn transaction_begins(&self) -> Arc<TransactionMark> {
+        self.mark.load_full()
+    }
+
     /// Starts holding the writes `hold` describes.
     pub fn close(&self, hold: Arc<Hold>) {
+        self.mark.store(Arc::default());
         *self.hold.lock().unwrap_or_else(|e| e.into_inner()) = Some(hold);
         self.holding.store(true, Ordering::SeqCst);
     }
@@ -74,12 +95,21 @@ impl CutoverGate {
         self.hold.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Waits while the statement `text` of a command must be held; an error for the client
-    /// when the hold outlived its bound.
-    pub async fn pass(&self, text: Option<&[u8]>, syntax: Syntax) -> Result<(), ClientError> {
+    /// Waits while the statement `text` of a command must be held (never in a transaction
+    /// begun before the hold, whose `transaction` mark tells); an error for the client when
+    /// the hold outlived its bound.
+    pub async fn pass(
+        &self,
+        text: Option<&[u8]>,
+        syntax: Syntax,
+        transaction: Option<&Arc<TransactionMark>>,
+    ) -> Result<(), ClientError> {
         let (Some(hold), Some(text)) = (self.current(), text) else {
             return Ok(());
         };
+        if transaction.is_some_and(|mark| Arc::ptr_eq(mark, &hold.begun_before)) {
+            return Ok(());
+        }
         let sql = shardgate_router::utf8::lossy(text);
         if !hold.holds(&sql, syntax) {
             return Ok(());
@@ -115,13 +145,17 @@ fn shards_of<'t>(route: &Route, topology: &'t Topology) -> Option<BTreeSet<&'t s
 }
 
 impl Hold {
+    /// The hold of a cutover from `serving` to `target` through `gate` (whose transactions
+    /// begun so far it counts).
     pub fn new(
+        gate: &CutoverGate,
         serving: Arc<Topology>,
         target: Arc<Topology>,
         tables: impl IntoIterator<Item = String>,
         bound: Duration,
     ) -> Arc<Hold> {
         Arc::new(Hold {
+            begun_before: gate.transaction_begins(),
             serving,
             target,
             tables: tables.into_iter().map(|t| t.to_ascii_lowercase()).collect(),
@@ -134,6 +168,11 @@ impl Hold {
 
     pub fn deadline(&self) -> Instant {
         self.deadline
+    }
+
+    /// Every transaction begun before the hold has ended.
+    pub fn earlier_transactions_ended(&self) -> bool {
+        Arc::strong_count(&self.begun_before) == 1
     }
 
     /// Statements held so far, and the longest any waited.
@@ -190,8 +229,9 @@ mod tests {
         Arc::new(shardgate_config::parse(&text, "t.toml").expect("valid config"))
     }
 
-    fn hold() -> Arc<Hold> {
+    fn hold(gate: &CutoverGate) -> Arc<Hold> {
         Hold::new(
+            gate,
             topology(&["s0", "s1"]),
             topology(&["s0", "s1", "s2"]),
             ["accounts".to_owned()],
@@ -217,7 +257,7 @@ mod tests {
 
     #[test]
     fn only_writes_of_moving_keys_are_held() {
-        let hold = hold();
+        let hold = hold(&CutoverGate::default());
         let (moving, staying) = keys(&hold);
         let syntax = Syntax::DEFAULT;
         let held = |sql: String| hold.holds(&sql, syntax);
@@ -250,14 +290,16 @@ mod tests {
     async fn a_held_statement_goes_when_the_gate_opens() {
         let gate = Arc::new(CutoverGate::default());
         assert!(!gate.holding());
-        let hold = hold();
+        let hold = hold(&gate);
         let (moving, _) = keys(&hold);
         gate.close(hold.clone());
         assert!(gate.holding());
         let sql = format!("DELETE FROM accounts WHERE id = {moving}");
         let waiting = {
             let gate = gate.clone();
-            tokio::spawn(async move { gate.pass(Some(sql.as_bytes()), Syntax::DEFAULT).await })
+            tokio::spawn(
+                async move { gate.pass(Some(sql.as_bytes()), Syntax::DEFAULT, None).await },
+            )
         };
         tokio::task::yield_now().await;
         gate.open();
@@ -268,12 +310,32 @@ mod tests {
     #[tokio::test]
     async fn a_statement_held_beyond_the_bound_gets_a_retryable_error() {
         let gate = CutoverGate::default();
-        let hold = hold();
+        let hold = hold(&gate);
         let (moving, _) = keys(&hold);
         gate.close(hold.clone());
         let sql = format!("DELETE FROM accounts WHERE id = {moving}");
-        let refused = gate.pass(Some(sql.as_bytes()), Syntax::DEFAULT).await;
+        let refused = gate.pass(Some(sql.as_bytes()), Syntax::DEFAULT, None).await;
         assert_eq!(refused.unwrap_err().code, 1205);
         assert_eq!(hold.figures().0, 1);
+    }
+
+    #[tokio::test]
+    async fn a_transaction_begun_before_the_hold_passes_and_is_waited_for() {
+        let gate = CutoverGate::default();
+        let earlier = gate.transaction_begins();
+        let hold = hold(&gate);
+        let (moving, _) = keys(&hold);
+        gate.close(hold.clone());
+        let later = gate.transaction_begins();
+        assert!(!hold.earlier_transactions_ended());
+        let sql = format!("DELETE FROM accounts WHERE id = {moving}");
+        let passed = gate.pass(Some(sql.as_bytes()), Syntax::DEFAULT, Some(&earlier));
+        assert_eq!(passed.await, Ok(()));
+        assert_eq!(hold.figures().0, 0);
+        // One begun during the hold waits like any statement (here past the bound).
+        let held = gate.pass(Some(sql.as_bytes()), Syntax::DEFAULT, Some(&later));
+        assert_eq!(held.await.unwrap_err().code, 1205);
+        drop(earlier);
+        assert!(hold.earlier_transactions_ended());
     }
 }

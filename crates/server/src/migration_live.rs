@@ -79,7 +79,10 @@ impl Live {
 
     /// The catch-ups last started (those stopped since answer `is_running` false).
     pub fn streams(&self) -> Streams {
-        self.streams.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.streams
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Where the catch-up of `source` stands, while one runs.

@@ -6,9 +6,12 @@
 //! and releases everything on it.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use shardgate_backend::PooledConn;
 use shardgate_ring::ShardId;
+
+use crate::cutover_gate::TransactionMark;
 
 /// An open transaction, as the session's own statements opened it (never the backend's
 /// in-transaction flag, which MariaDB does not set after `SAVEPOINT` alone or after a failed
@@ -26,12 +29,24 @@ pub(crate) struct Txn {
     /// The transaction's savepoints, oldest first: set on each shard as it joins, so a
     /// `ROLLBACK TO` means the same on every shard.
     pub savepoints: Vec<String>,
+    /// The resharding gate's mark when it began (`cutover_gate.rs`: a cutover lets the
+    /// transactions begun before its hold finish).
+    pub began: Option<Arc<TransactionMark>>,
 }
 
 impl Txn {
-    pub fn explicit(begin: String) -> Self {
+    pub fn explicit(begin: String, began: Arc<TransactionMark>) -> Self {
         Txn {
             begin: Some(begin),
+            began: Some(began),
+            ..Txn::default()
+        }
+    }
+
+    /// One `autocommit = 0` (or a savepoint) opened.
+    pub fn implicit(began: Arc<TransactionMark>) -> Self {
+        Txn {
+            began: Some(began),
             ..Txn::default()
         }
     }
@@ -316,8 +331,8 @@ mod tests {
 
     #[test]
     fn read_only_transactions_are_recognised() {
-        assert!(Txn::explicit("START TRANSACTION READ ONLY".into()).read_only());
-        assert!(!Txn::explicit("START TRANSACTION READ WRITE".into()).read_only());
-        assert!(!Txn::explicit("BEGIN".into()).read_only());
+        assert!(Txn::explicit("START TRANSACTION READ ONLY".into(), Arc::default()).read_only());
+        assert!(!Txn::explicit("START TRANSACTION READ WRITE".into(), Arc::default()).read_only());
+        assert!(!Txn::explicit("BEGIN".into(), Arc::default()).read_only());
     }
 }

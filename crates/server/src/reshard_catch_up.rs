@@ -15,11 +15,11 @@ use shardgate_config::{ShardKeyType, Topology};
 use tokio::sync::watch;
 
 use crate::catch_up::{CatchUp, CatchUpHandle, CatchUpSpec, FollowedTable, Progress};
-use crate::reshard_table::Side;
-use crate::reshard_verify::AtOnePosition;
 use crate::migration_error::MigrationError;
 use crate::migration_live::{Control, Live};
 use crate::migration_record::{FlowRecord, Records};
+use crate::reshard_table::Side;
+use crate::reshard_verify::AtOnePosition;
 
 /// How often the applied positions are saved and the live figures refreshed.
 pub(crate) const SAVE_EVERY: Duration = Duration::from_secs(1);

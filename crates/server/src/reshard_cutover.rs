@@ -1,10 +1,15 @@
 //! A migration's cutover (issue #15): with the catch-up close behind its sources, the writes
-//! to the moving keys are held (`cutover_gate.rs`), the commands already past the gate and the
-//! sources' open write transactions are let finish, the catch-up reaches each source's
-//! `@@gtid_binlog_pos`, and the target topology is swapped in — as a reload swaps a runtime —
-//! before the held writes go, planned on it.
+//! to the moving keys are held (`cutover_gate.rs`); the commands already past the gate and the
+//! transactions clients began before the hold (whose writes are not held) are let finish;
+//! the catch-up reaches each source's `@@gtid_binlog_pos`; and the target topology is swapped
+//! in — as a reload swaps a runtime — before the held writes go, planned on it. Everything
+//! written to a source through this proxy before the swap is then in the position the
+//! catch-up reached. Writes that bypass the proxy (clients connected to a shard directly) are
+//! neither held nor waited for.
 //!
-//! Every step is bounded by `[resharding] cutover_hold_ms` from the moment the gate closes:
+//! No cutover starts while another proxy's heartbeat is fresh (`proxy_heartbeat.rs`): only
+//! this proxy would switch. Every step is bounded by `[resharding] cutover_hold_ms` from the
+//! moment the gate closes:
 //! past it the cutover is abandoned (the gate opens on the old topology, nothing swapped) and
 //! the workflow tries again after [`RETRY_AFTER`].
 //!
@@ -68,6 +73,20 @@ pub(crate) async fn cut_over(
 ) -> Result<Cutover, MigrationError> {
     let old = proxy.runtime();
     let bound = old.topology.resharding.cutover_hold;
+    // Going back, the phase stays `verifying` until the swap: a restart serves the target.
+    let (during, serving_after, abandoned) = match direction {
+        Direction::Forward => (Phase::Cutover, Phase::Verifying, Phase::CatchingUp),
+        Direction::Back => (Phase::Verifying, Phase::RollingBack, Phase::Verifying),
+    };
+    // Only this proxy switches: another one serving the topology (it started after START)
+    // would go on routing the moved keys to their old owners.
+    if let Err(others) = crate::proxy_heartbeat::refuse_other_proxies(&old.topology).await {
+        let why = others.to_string();
+        records.set_phase(conn, id, abandoned, Some(&why)).await?;
+        crate::migration_metrics::cutover_abandoned();
+        tracing::warn!(migration = id, reason = %why, retry_in_seconds = RETRY_AFTER.as_secs(), "cutover not started: another proxy serves this topology");
+        return Ok(Cutover::Abandoned);
+    }
     // The target's runtime, its new endpoints checked once, before anything is held.
     let mut topology =
         shardgate_config::parse(&target.text, "the migration's target").map_err(|e| {
@@ -82,19 +101,15 @@ pub(crate) async fn cut_over(
     let limit = replication.health_check_timeout * 3 + replication.health_check_interval;
     next.first_checks(limit).await;
     let tables = flows.iter().map(|f| f.table.clone());
-    let hold = Hold::new(old.topology.clone(), next.topology.clone(), tables, bound);
-    // Going back, the phase stays `verifying` until the swap: a restart serves the target.
-    let (during, serving_after, abandoned) = match direction {
-        Direction::Forward => (Phase::Cutover, Phase::Verifying, Phase::CatchingUp),
-        Direction::Back => (Phase::Verifying, Phase::RollingBack, Phase::Verifying),
-    };
+    let hold = Hold::new(
+        &proxy.cutover,
+        old.topology.clone(),
+        next.topology.clone(),
+        tables,
+        bound,
+    );
     records.set_phase(conn, id, during, None).await?;
     crate::migration_metrics::phase(during);
-    let written: Vec<&str> = match direction {
-        Direction::Forward => flows.iter().map(|f| f.from.as_str()).collect(),
-        Direction::Back => flows.iter().map(|f| f.to.as_str()).collect(),
-    };
-
     let closed = Instant::now();
     proxy.cutover.close(hold.clone());
     // Commands that loaded the old runtime before the gate closed hold it until they end: a
@@ -107,7 +122,13 @@ pub(crate) async fn cut_over(
             Arc::strong_count(&old) == 1
         })
         .await?;
-        open_writes_end(&old.topology, written, hold.deadline()).await?;
+        // Their writes are not held: they end as soon as their clients end them.
+        until(
+            hold.deadline(),
+            "transactions begun before the hold",
+            || hold.earlier_transactions_ended(),
+        )
+        .await?;
         let reached =
             tokio::time::timeout_at(hold.deadline().into(), catch_ups.reach_sources_now());
         match reached.await {
@@ -128,13 +149,14 @@ pub(crate) async fn cut_over(
     let outcome = outcome.await;
     if let Err(why) = outcome {
         proxy.cutover.open();
-        records.set_phase(conn, id, abandoned, None).await?;
+        let why = format!(
+            "cutover abandoned: {why} within [resharding] cutover_hold_ms ({} ms); tried again in {} s",
+            bound.as_millis(),
+            RETRY_AFTER.as_secs()
+        );
+        records.set_phase(conn, id, abandoned, Some(&why)).await?;
         crate::migration_metrics::phase(abandoned);
         crate::migration_metrics::cutover_abandoned();
-        let why = format!(
-            "{why} within [resharding] cutover_hold_ms ({} ms)",
-            bound.as_millis()
-        );
         tracing::warn!(migration = id, reason = %why, ?direction, retry_in_seconds = RETRY_AFTER.as_secs(), "cutover abandoned: the topology serving keeps serving");
         return Ok(Cutover::Abandoned);
     }
@@ -198,41 +220,6 @@ async fn until(deadline: Instant, what: &str, done: impl Fn() -> bool) -> Result
             return Err(format!("{what} did not end"));
         }
         tokio::time::sleep(POLL).await;
-    }
-    Ok(())
-}
-
-/// Waits until the write transactions open now on the `sources` written (the flows' sources,
-/// or their new owners going back) have ended: what they wrote to moving keys is then in the
-/// binlog position the catch-up reaches.
-async fn open_writes_end(
-    serving: &Topology,
-    mut sources: Vec<&str>,
-    deadline: Instant,
-) -> Result<(), String> {
-    sources.sort_unstable();
-    sources.dedup();
-    const OPEN: &str = "SELECT trx_id FROM information_schema.INNODB_TRX \
-                        WHERE trx_rows_modified > 0 OR trx_rows_locked > 0";
-    for source in sources {
-        let index = (serving.shard_index(source)).ok_or_else(|| format!("no shard {source}"))?;
-        let endpoint = &serving.shards[index].primary;
-        let mut conn = crate::migration_conn::connect(&serving.backend, endpoint)
-            .await
-            .map_err(|e| format!("source {source}: {e}"))?;
-        let open: Vec<String> =
-            (conn.query(OPEN).await).map_err(|e| format!("source {source}: {e}"))?;
-        loop {
-            let now: Vec<String> =
-                (conn.query(OPEN).await).map_err(|e| format!("source {source}: {e}"))?;
-            if !now.iter().any(|t| open.contains(t)) {
-                break;
-            }
-            if Instant::now() >= deadline {
-                return Err(format!("transactions writing on {source} did not end"));
-            }
-            tokio::time::sleep(POLL).await;
-        }
     }
     Ok(())
 }

@@ -59,7 +59,8 @@ pub(crate) async fn roll_back(
     let (_control, mut control) = watch::channel(Control::Run);
     let live = Live::default();
     let close_behind = |progress: &BTreeMap<String, CatchUpProgress>, _paused: bool| {
-        (progress.values()).all(|p| p.streaming && p.source_read_at > 0 && p.lag_events <= lag_events)
+        (progress.values())
+            .all(|p| p.streaming && p.source_read_at > 0 && p.lag_events <= lag_events)
     };
     for attempt in 1..=ATTEMPTS {
         reverse = crate::reshard_catch_up::follow_until(

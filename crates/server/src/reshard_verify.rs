@@ -10,7 +10,8 @@
 //! clients write (the source before the cutover, the new owner after it) is read in a
 //! consistent snapshot, and the catch-up that copies its changes to the other side is held at
 //! the snapshot's GTID position — everything up to it applied, nothing after — until the
-//! compare ends. Without a running catch-up (during the copy, or paused) each side is read as
+//! compare ends. The catch-up is held before the snapshot is opened (it could otherwise apply
+//! past the snapshot meanwhile), then let go up to the snapshot's position. Without a running catch-up (during the copy, or paused) each side is read as
 //! it is, and rows written meanwhile differ.
 
 use std::collections::HashMap;
@@ -95,24 +96,24 @@ pub(crate) async fn verify_flow(
     };
     let _held = match at {
         Some(at) => {
+            // Held before the snapshot: what the catch-up applied is then in the snapshot.
+            let mut held = at.catch_up.hold().await;
             let (written, name) = match at.written {
                 Side::Source => (&mut source, &flow.from),
                 Side::NewOwner => (&mut new_owner, &flow.to),
             };
             let position = (crate::consistent_snapshot::open(written).await)
                 .map_err(MigrationError::on(name))?;
-            match position {
-                Some(position) => {
-                    let position = position.parse().map_err(|e| {
-                        MigrationError::Record(mysql_async::Error::Other(
-                            format!("{name}: GTID position {position:?}: {e}").into(),
-                        ))
-                    })?;
-                    Some(at.catch_up.hold_at(position).await?)
-                }
-                // No binary log, so no catch-up either: nothing to hold.
-                None => None,
-            }
+            // No binary log, so no catch-up either: nothing to hold.
+            let position =
+                position.ok_or_else(|| MigrationError::NoSnapshotPosition(name.clone()))?;
+            let position = position.parse().map_err(|e| {
+                MigrationError::Record(mysql_async::Error::Other(
+                    format!("{name}: GTID position {position:?}: {e}").into(),
+                ))
+            })?;
+            held.up_to(position).await?;
+            Some(held)
         }
         None => None,
     };

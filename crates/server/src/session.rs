@@ -596,7 +596,8 @@ impl Session {
             if self.proxy.cutover.holding() {
                 drop(runtime);
                 let text = crate::sessions::command_text(command, arg, &self.statements);
-                refused = Box::pin(self.proxy.cutover.pass(text, self.syntax))
+                let transaction = self.pins.txn.as_ref().and_then(|t| t.began.as_ref());
+                refused = Box::pin(self.proxy.cutover.pass(text, self.syntax, transaction))
                     .await
                     .err();
                 runtime = self.proxy.runtime();

@@ -167,7 +167,10 @@ impl Session {
         shard: ShardId,
         writes: bool,
     ) -> Result<(), ClientError> {
-        let txn = self.pins.txn.get_or_insert_with(Txn::default);
+        if self.pins.txn.is_none() {
+            self.pins.txn = Some(Txn::implicit(self.proxy.cutover.transaction_begins()));
+        }
+        let txn = self.pins.txn.as_mut().expect("just begun");
         // In transaction_mode "single" a transaction writes on one shard (its commit is that
         // shard's); it may read others, whose snapshots its COMMIT simply ends.
         if let (TransactionMode::Single, true, Some(written)) = (
@@ -328,7 +331,10 @@ impl Session {
                 let begin = String::from_utf8_lossy(text).into_owned();
                 match joined.as_slice() {
                     [] => {
-                        self.pins.txn = Some(Txn::explicit(begin));
+                        self.pins.txn = Some(Txn::explicit(
+                            begin,
+                            self.proxy.cutover.transaction_begins(),
+                        ));
                         self.send_ok(0, 0).await
                     }
                     // On one shard: on the same connection, which then runs the new one.
@@ -336,7 +342,7 @@ impl Session {
                         let shard = *shard;
                         self.pins.txn = Some(Txn {
                             joined: vec![shard],
-                            ..Txn::explicit(begin)
+                            ..Txn::explicit(begin, self.proxy.cutover.transaction_begins())
                         });
                         self.on_pinned(
                             runtime,
@@ -349,7 +355,10 @@ impl Session {
                     _ => {
                         self.pins.txn = None;
                         self.end_joined(runtime, joined, true, b"COMMIT").await?;
-                        self.pins.txn = Some(Txn::explicit(begin));
+                        self.pins.txn = Some(Txn::explicit(
+                            begin,
+                            self.proxy.cutover.transaction_begins(),
+                        ));
                         Ok(())
                     }
                 }
@@ -421,7 +430,10 @@ impl Session {
         text: &[u8],
         joined: Vec<ShardId>,
     ) -> Step {
-        let txn = self.pins.txn.get_or_insert_with(Txn::default);
+        if self.pins.txn.is_none() {
+            self.pins.txn = Some(Txn::implicit(self.proxy.cutover.transaction_begins()));
+        }
+        let txn = self.pins.txn.as_mut().expect("just begun");
         let known = txn.savepoints.iter().any(|s| s.eq_ignore_ascii_case(name));
         if !known && !matches!(cmd, TxnCommand::Savepoint(_)) {
             let e = ClientError::new(1305, b"42000", format!("SAVEPOINT {name} does not exist"));

@@ -108,11 +108,21 @@ pub struct CatchUpHandle {
     holder: Arc<tokio::sync::Mutex<()>>,
 }
 
-/// A catch-up held at a position (everything up to it applied, nothing after): released
-/// when dropped.
+/// A held catch-up: it applies no source transaction past the hold's position (none at
+/// first), and goes on when dropped.
 pub struct Held {
     hold: Arc<watch::Sender<Option<GtidPos>>>,
+    handle: CatchUpHandle,
     _holder: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl Held {
+    /// Applies every source transaction up to `position` (at or past the one under way when
+    /// the hold began), and none after it.
+    pub async fn up_to(&mut self, position: GtidPos) -> Result<Progress, CatchUpError> {
+        self.hold.send_replace(Some(position.clone()));
+        self.handle.reached(&position).await
+    }
 }
 
 impl Drop for Held {
@@ -186,17 +196,18 @@ impl CatchUpHandle {
         self.progress.has_changed().is_ok() && self.progress.borrow().failed.is_none()
     }
 
-    /// Applies every source transaction up to `position`, then none after it until the
-    /// returned [`Held`] is dropped.
-    pub async fn hold_at(&self, position: GtidPos) -> Result<Held, CatchUpError> {
+    /// Holds the catch-up: the source transaction under way is applied, no later one until
+    /// [`Held::up_to`] lets them, or the returned [`Held`] is dropped. A verify holds first,
+    /// then opens its snapshot of the source, whose position is at or past everything
+    /// applied, and then lets the catch-up reach exactly that position.
+    pub async fn hold(&self) -> Held {
         let holder = self.holder.clone().lock_owned().await;
-        self.hold.send_replace(Some(position.clone()));
-        let held = Held {
+        self.hold.send_replace(Some(GtidPos::default()));
+        Held {
             hold: self.hold.clone(),
+            handle: self.clone(),
             _holder: holder,
-        };
-        self.clone().reached(&position).await?;
-        Ok(held)
+        }
     }
 
     /// Waits until every transaction up to `position` is applied (or the catch-up fails).
