@@ -344,6 +344,16 @@ async fn split_under_load() {
             // VERIFY while the clients write: the sources read in a snapshot, the catch-up
             // held at its position, so the two sides are compared at one point.
             load.run_for(200).await;
+            let lag: Vec<_> = (flows(&mut admin, &id).await.iter())
+                .map(|f| {
+                    (
+                        f["flow"].clone(),
+                        f["catch_up_lag_events"].clone(),
+                        f["catch_up_lag_seconds"].clone(),
+                    )
+                })
+                .collect();
+            eprintln!("catch-up lag under load (flow, events, seconds): {lag:?}");
             let (mismatches, keys) = crate::reshard_copy::verify(&mut admin, &id).await;
             assert_eq!((mismatches, keys), (0, Vec::<String>::new()));
             admin

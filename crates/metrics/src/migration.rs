@@ -4,7 +4,7 @@
 use prometheus::{Gauge, IntCounter, IntGauge, IntGaugeVec, Opts};
 
 /// The phases a migration goes through, as `shardgate_migration_phase{phase}` labels them.
-pub const PHASES: [&str; 10] = [
+pub const PHASES: [&str; 11] = [
     "planned",
     "copying",
     "copied",
@@ -15,6 +15,7 @@ pub const PHASES: [&str; 10] = [
     "done",
     "cancelled",
     "failed",
+    "rolling_back",
 ];
 
 #[derive(Debug)]
