@@ -139,6 +139,33 @@ enum ReshardCmd {
         #[arg(long, default_value_t = 10_000)]
         rows_per_second: u64,
     },
+    /// Write the target config of a split (what SHOW SHARDGATE HOTSPOTS advises): the config
+    /// with a new shard added and, for a `range` table, the range holding --at cut there, the
+    /// keys from --at on given to the new shard; hash-placed tables take the new shard by its
+    /// declaration. Then `reshard plan` / `reshard start --to` it. Changes nothing else.
+    Split {
+        /// The config serving now.
+        #[arg(long)]
+        config: PathBuf,
+        /// The table whose hot shard is split.
+        #[arg(long)]
+        table: String,
+        /// A key inside the range to split (range tables): it and the keys above it move.
+        #[arg(long, allow_negative_numbers = true)]
+        at: Option<i64>,
+        /// The new shard's name.
+        #[arg(long)]
+        shard: String,
+        /// The new shard's primary, HOST:PORT.
+        #[arg(long)]
+        primary: String,
+        /// A replica of the new shard, HOST:PORT (repeatable).
+        #[arg(long)]
+        replica: Vec<String>,
+        /// Where the target config is written.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Start a migration to the topology of a target config on a running proxy (it reads the
     /// file): its copy begins.
     Start {
@@ -271,6 +298,22 @@ fn main() -> ExitCode {
                         return exit(runtime(None).and_then(|rt| {
                             rt.block_on(reshard_plan(&config, &to, rows_per_second))
                         }))
+                    }
+                    ReshardCmd::Split {
+                        config,
+                        table,
+                        at,
+                        shard,
+                        primary,
+                        replica,
+                        out,
+                    } => {
+                        let new = shardgate_config::NewShard {
+                            name: shard,
+                            primary,
+                            replicas: replica,
+                        };
+                        return exit(reshard_split(&config, &table, at, &new, &out));
                     }
                     ReshardCmd::Start {
                         proxy,
@@ -429,6 +472,27 @@ async fn sequence_init(config: &std::path::Path, table: &str) -> anyhow::Result<
 }
 
 /// `shardgate reshard plan`: the plan, table by table.
+fn reshard_split(
+    config: &std::path::Path,
+    table: &str,
+    at: Option<i64>,
+    new: &shardgate_config::NewShard,
+    out: &std::path::Path,
+) -> anyhow::Result<ExitCode> {
+    let text =
+        std::fs::read_to_string(config).with_context(|| format!("read {}", config.display()))?;
+    let target = shardgate_config::split_target(&text, table, at, new)?;
+    std::fs::write(out, target).with_context(|| format!("write {}", out.display()))?;
+    say!(
+        "wrote {}; next: shardgate reshard plan --config {} --to {}, then shardgate reshard start --to {}",
+        out.display(),
+        config.display(),
+        out.display(),
+        out.display()
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn reshard_plan(
     config: &std::path::Path,
     to: &std::path::Path,

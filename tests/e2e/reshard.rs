@@ -112,3 +112,79 @@ async fn the_plan_of_a_shard_joining_names_what_moves_and_its_rows() {
     drop(conn);
     env.stop().await;
 }
+
+/// Issue #15's split advice, made startable: a hot `events` range on s1 gets advice naming
+/// `shardgate reshard split`; the command writes the target config (s2 declared, s1's range
+/// cut at 200), and the workflow started with it moves exactly the keys from 200 on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_split_advice_writes_a_target_the_workflow_runs() {
+    use crate::reshard_copy::{connect_admin, fill, start, wait_for_phase};
+    let env = TestEnv::start_rendered(3, 0, |sandbox, listen| {
+        crate::reshard_copy::config(sandbox, listen, 2)
+    })
+    .await;
+    fill(&env, 1..=300).await;
+    let mut admin = connect_admin(env.port).await;
+    for _ in 0..120 {
+        let _: Vec<mysql_async::Row> = admin
+            .query("SELECT * FROM events WHERE id = 150")
+            .await
+            .unwrap();
+    }
+    let hotspots: Vec<mysql_async::Row> = admin.query("SHOW SHARDGATE HOTSPOTS").await.unwrap();
+    let advice = (hotspots.iter())
+        .find(|r| r.get::<String, _>(0).as_deref() == Some("events"))
+        .and_then(|r| r.get::<Option<String>, _>(5).flatten())
+        .expect("advice for the hot table");
+    assert!(
+        advice.contains("shardgate reshard split --table events --at KEY --shard NEW"),
+        "{advice}"
+    );
+    let target_path = env.sandbox.dir().join("split.toml");
+    let s2 = env.sandbox.shards()[2].primary.addr();
+    let stdout = crate::common::shardgate_cli([
+        "reshard".as_ref(),
+        "split".as_ref(),
+        "--config".as_ref(),
+        env.config_path.as_os_str(),
+        "--table".as_ref(),
+        "events".as_ref(),
+        "--at".as_ref(),
+        "200".as_ref(),
+        "--shard".as_ref(),
+        "s2".as_ref(),
+        "--primary".as_ref(),
+        s2.as_ref(),
+        "--out".as_ref(),
+        target_path.as_os_str(),
+    ]);
+    assert!(stdout.contains("next: shardgate reshard plan"), "{stdout}");
+    let id = start(&mut admin, &target_path, None).await;
+    wait_for_phase(&mut admin, &id, "catching_up").await;
+    admin
+        .query_drop(format!("SHARDGATE RESHARD RESUME {id}"))
+        .await
+        .unwrap();
+    wait_for_phase(&mut admin, &id, "done").await;
+    let mut s2 = env.connect_primary(2).await;
+    let (moved, lowest): (u64, Option<i64>) = s2
+        .query_first("SELECT COUNT(*), MIN(id) FROM events")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((moved, lowest), (202, Some(200)));
+    let accounts: Option<u64> = s2
+        .query_first("SELECT COUNT(*) FROM accounts")
+        .await
+        .unwrap_or(None);
+    let mut app = env.connect().await;
+    let total: Option<u64> = app
+        .query_first("SELECT COUNT(*) FROM events")
+        .await
+        .unwrap();
+    assert_eq!(total, Some(600));
+    // `accounts` is on a ring: the new shard takes its share of it too (the advice says so).
+    assert!(accounts.is_some_and(|n| n > 0), "{accounts:?}");
+    drop((admin, app, s2));
+    env.stop().await;
+}

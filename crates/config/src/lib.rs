@@ -12,6 +12,7 @@ mod placement_change;
 mod placement_record;
 mod schema;
 mod split_advice;
+mod split_target;
 mod topology;
 mod validate;
 
@@ -23,6 +24,7 @@ pub use lookup::default_lookup_table;
 pub use placement_change::{placement_changes, Change, PlacementChange, Placements};
 pub use placement_record::RecordError;
 pub use split_advice::split_advice;
+pub use split_target::{split_target, NewShard, SplitError};
 pub use topology::*;
 pub use validate::MAX_VIRTUAL_NODES;
 

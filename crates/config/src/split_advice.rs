@@ -1,7 +1,8 @@
 //! Split advice for a hot table: which shard its requests pile on, and the split that would
 //! spread them (the seeds' "consider shard splitting", made specific per strategy). Shown by
-//! `SHOW SHARDGATE HOTSPOTS` and the hot-spot warning; `shardgate reshard plan` then shows what
-//! a target file with that split would move.
+//! `SHOW SHARDGATE HOTSPOTS` and the hot-spot warning, with the `shardgate reshard split`
+//! command that writes the target config (`split_target.rs`); `shardgate reshard plan` then
+//! shows what it would move, and `reshard start` runs it.
 
 use shardgate_ring::Sharder;
 
@@ -19,6 +20,10 @@ pub fn split_advice(rule: &TableRule, names: &[&str], counts: &[u64]) -> Option<
     let share = 100.0 * most as f64 / total as f64;
     let head = format!("{name} gets {share:.0}% of the requests");
     let n = names.len();
+    let table = &rule.name;
+    let command = |at: &str| {
+        format!(" (`shardgate reshard split --table {table}{at} --shard NEW --primary HOST:PORT --out target.toml` writes the target config)")
+    };
     Some(match &*rule.sharder {
         Sharder::Range(map) => {
             let owned: Vec<(Option<i128>, Option<i128>)> = (map.ranges().iter())
@@ -33,27 +38,32 @@ pub fn split_advice(rule: &TableRule, names: &[&str], counts: &[u64]) -> Option<
                 [(Some(start), Some(end))] if end - start > 1 => {
                     let middle = start + (end - start) / 2;
                     format!(
-                        "{head}: split its range {} at {middle}, giving [{middle}, {end}) to a new shard",
-                        shown(&owned[0])
+                        "{head}: split its range {} at {middle}, giving [{middle}, {end}) to a new shard{}",
+                        shown(&owned[0]),
+                        command(&format!(" --at {middle}"))
                     )
                 }
                 [only] => format!(
-                    "{head}: split its range {} at a key inside it, giving the keys above it to a new shard",
-                    shown(only)
+                    "{head}: split its range {} at a key inside it, giving the keys above it to a new shard{}",
+                    shown(only),
+                    command(" --at KEY")
                 ),
                 several => format!(
-                    "{head}: give one of its ranges ({}) to a new shard, or split one",
-                    several.iter().map(shown).collect::<Vec<_>>().join(", ")
+                    "{head}: give one of its ranges ({}) to a new shard, or split one{}",
+                    several.iter().map(shown).collect::<Vec<_>>().join(", "),
+                    command(" --at KEY")
                 ),
             }
         }
         Sharder::ConsistentHash(_) => format!(
-            "{head} for about 1/{n} of the keys: a few keys carry the load. A new shard on the ring takes about 1/{} of every shard's keys, {name}'s too; it spreads the load only if the hot keys are among them",
-            n + 1
+            "{head} for about 1/{n} of the keys: a few keys carry the load. A new shard on the ring takes about 1/{} of every shard's keys, {name}'s too; it spreads the load only if the hot keys are among them{}",
+            n + 1,
+            command("")
         ),
         Sharder::HashMod { .. } => format!(
-            "{head} for 1/{n} of the keys: a few keys carry the load. Another shard would move most keys of every shard (hash_mod; a consistent_hash ring moves about 1/{} of them)",
-            n + 1
+            "{head} for 1/{n} of the keys: a few keys carry the load. Another shard would move most keys of every shard (hash_mod; a consistent_hash ring moves about 1/{} of them){}",
+            n + 1,
+            command("")
         ),
     })
 }
@@ -72,11 +82,11 @@ mod tests {
         let names = ["s0", "s1", "s2"];
         assert_eq!(
             split_advice(rule, &names, &[10, 80, 10]).unwrap(),
-            "s1 gets 80% of the requests: split its range [100, 300) at 200, giving [200, 300) to a new shard"
+            "s1 gets 80% of the requests: split its range [100, 300) at 200, giving [200, 300) to a new shard (`shardgate reshard split --table events --at 200 --shard NEW --primary HOST:PORT --out target.toml` writes the target config)"
         );
         assert_eq!(
             split_advice(rule, &names, &[0, 0, 5]).unwrap(),
-            "s2 gets 100% of the requests: split its range [300, +∞) at a key inside it, giving the keys above it to a new shard"
+            "s2 gets 100% of the requests: split its range [300, +∞) at a key inside it, giving the keys above it to a new shard (`shardgate reshard split --table events --at KEY --shard NEW --primary HOST:PORT --out target.toml` writes the target config)"
         );
         assert_eq!(split_advice(rule, &names, &[0, 0, 0]), None);
     }
