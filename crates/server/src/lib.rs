@@ -7,6 +7,7 @@ mod connections;
 mod consistent_snapshot;
 mod cut_off;
 mod cutover_gate;
+mod cutover_replicas;
 mod database_name;
 mod diagnostics;
 mod dropped_database;

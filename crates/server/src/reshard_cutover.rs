@@ -4,8 +4,9 @@
 //! the catch-up reaches each source's `@@gtid_binlog_pos`; and the target topology is swapped
 //! in — as a reload swaps a runtime — before the held writes go, planned on it. Everything
 //! written to a source through this proxy before the swap is then in the position the
-//! catch-up reached. Writes that bypass the proxy (clients connected to a shard directly) are
-//! neither held nor waited for.
+//! catch-up reached, and on the replicas in rotation of the shards swapped to
+//! (`cutover_replicas.rs`: read-your-writes holds across the swap). Writes that bypass the
+//! proxy (clients connected to a shard directly) are neither held nor waited for.
 //!
 //! No cutover starts while another proxy's heartbeat is fresh (`proxy_heartbeat.rs`): only
 //! this proxy would switch. Every step is bounded by `[resharding] cutover_hold_ms` from the
@@ -24,12 +25,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mysql_async::prelude::*;
 use mysql_async::Conn;
 use shardgate_config::Topology;
 use shardgate_migration::Phase;
 
 use crate::cutover_gate::Hold;
+use crate::cutover_replicas::SwappedTo;
 use crate::migration_error::MigrationError;
 use crate::migration_record::{FlowRecord, Records};
 use crate::reshard_catch_up::CatchUps;
@@ -110,6 +111,11 @@ pub(crate) async fn cut_over(
     );
     records.set_phase(conn, id, during, None).await?;
     crate::migration_metrics::phase(during);
+    let swapped_to = match direction {
+        Direction::Forward => flows.iter().map(|f| f.to.as_str()).collect(),
+        Direction::Back => flows.iter().map(|f| f.from.as_str()).collect(),
+    };
+    let swapped_to = SwappedTo::open(&next, swapped_to).await;
     let closed = Instant::now();
     proxy.cutover.close(hold.clone());
     // Commands that loaded the old runtime before the gate closed hold it until they end: a
@@ -136,13 +142,18 @@ pub(crate) async fn cut_over(
             Ok(Err(e)) => return Err(e.to_string()),
             Ok(Ok(())) => {}
         }
+        let mut swapped_to = swapped_to?;
+        let positions = swapped_to.positions().await?;
         // Where the reverse catch-up starts: nothing but the catch-up wrote the new owners.
         if direction == Direction::Forward {
-            for (to, position) in new_owner_positions(target, flows).await? {
-                (records.save_applied(conn, id, &to, &position, true).await)
+            for (to, position) in &positions {
+                (records.save_applied(conn, id, to, position, true).await)
                     .map_err(|e| e.to_string())?;
             }
         }
+        (swapped_to
+            .replicas_caught_up(&positions, hold.deadline())
+            .await)?;
         // Durable before it serves: a restart from here serves what it swaps to.
         (records.set_phase(conn, id, serving_after, None).await).map_err(|e| e.to_string())
     };
@@ -189,28 +200,6 @@ pub(crate) async fn cut_over(
         }
     );
     Ok(Cutover::Swapped)
-}
-
-/// Each new owner's `@@gtid_binlog_pos`, by shard name.
-async fn new_owner_positions(
-    target: &Topology,
-    flows: &[FlowRecord],
-) -> Result<Vec<(String, String)>, String> {
-    let mut owners: Vec<&str> = flows.iter().map(|f| f.to.as_str()).collect();
-    owners.sort_unstable();
-    owners.dedup();
-    let mut positions = Vec::new();
-    for owner in owners {
-        let index = (target.shard_index(owner)).ok_or_else(|| format!("no shard {owner}"))?;
-        let failed = |e: mysql_async::Error| format!("new owner {owner}: {e}");
-        let mut conn =
-            (crate::migration_conn::connect(&target.backend, &target.shards[index].primary).await)
-                .map_err(failed)?;
-        let position: Option<String> =
-            (conn.query_first("SELECT @@global.gtid_binlog_pos").await).map_err(failed)?;
-        positions.push((owner.to_owned(), position.unwrap_or_default()));
-    }
-    Ok(positions)
 }
 
 /// Waits until `done`, looking every [`POLL`]; past `deadline`, an error naming `what`.

@@ -268,6 +268,14 @@ impl Runtime {
         &self.shards[shard].replicas[index].pool
     }
 
+    /// Whether replica `index` of `shard` takes reads now.
+    pub(crate) fn replica_in_rotation(&self, shard: ShardId, index: usize) -> bool {
+        self.shards[shard].replicas[index]
+            .health
+            .snapshot()
+            .in_rotation
+    }
+
     pub fn has_replicas(&self, shard: ShardId) -> bool {
         !self.shards[shard].replicas.is_empty()
     }
