@@ -430,6 +430,10 @@ fn route(
                 say!("{request}")?;
                 return Ok(ExitCode::SUCCESS);
             }
+            Err(shardgate_router::RouteError::SubqueriesFirst(request)) => {
+                say!("{request}")?;
+                return Ok(ExitCode::SUCCESS);
+            }
             planned => planned?,
         };
         say!("{}", plan.display(&topology))?;

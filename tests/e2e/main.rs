@@ -46,3 +46,4 @@ mod timeouts;
 mod tls;
 mod transaction_mode;
 mod types;
+mod write_subqueries;

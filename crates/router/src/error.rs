@@ -41,6 +41,10 @@ pub enum RouteError {
     /// SELECT and inserts its rows as VALUES ([`InsertFromSelect::with_rows`]).
     #[error("INSERT … SELECT into `{}` is run as INSERT … VALUES of its SELECT's rows", .0.table)]
     InsertFromSelect(Box<crate::InsertFromSelect>),
+    /// An UPDATE / DELETE whose `IN` subqueries no shard answers alone: the session runs them
+    /// first and plans the text with their values written in ([`SubqueriesFirst::with_values`]).
+    #[error("{} with subqueries is run after its subqueries, their values written in", .0.verb)]
+    SubqueriesFirst(Box<crate::SubqueriesFirst>),
     #[error("cannot route INSERT into sharded table `{table}`: its rows belong to different shards ({shards}); insert them separately")]
     InsertSpansShards { table: String, shards: String },
     #[error("cannot route {verb} on sharded table `{table}`: the values of `{key}` belong to different shards ({shards})")]

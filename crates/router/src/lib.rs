@@ -46,6 +46,7 @@ mod syntax;
 mod test_topology;
 mod text;
 pub mod utf8;
+mod write_subqueries;
 
 pub use administrative::{Kill, KillTarget};
 pub use auto_increment::GeneratedIds;
@@ -80,3 +81,4 @@ pub use sql_prepare::{
 pub use statement_traits::{after_comments, starts_insert, SelectKind, StatementTraits};
 pub use syntax::{SqlMode, Syntax};
 pub use text::{diagnostics_statement, DiagnosticsStatement};
+pub use write_subqueries::{InSubquery, SubqueriesFirst};

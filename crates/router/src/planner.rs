@@ -298,6 +298,7 @@ fn plan_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, Rou
         };
         // Refused SELECTs over sharded tables: answered from copies on one connection.
         let planned = planned
+            .map_err(|e| crate::write_subqueries::first(sql, syntax, &statements[0], topology, e))
             .or_else(|e| crate::materialize::fallback(sql, syntax, &statements[0], topology, e))
             .map(|plan| crate::join_plan::prefer(sql, syntax, topology, plan));
         let mut plan = planned?;

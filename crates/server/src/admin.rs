@@ -125,6 +125,11 @@ impl Session {
                     columns: PLAN_COLUMNS,
                     rows: vec![vec![Some(request.to_string()), None, Some(sql.to_owned())]],
                 },
+                // Its subqueries run first, then the write with their values.
+                Err(RouteError::SubqueriesFirst(request)) => Rows {
+                    columns: PLAN_COLUMNS,
+                    rows: vec![vec![Some(request.to_string()), None, Some(sql.to_owned())]],
+                },
                 Err(e) => return self.send_error(ClientError::from(&e)).await,
             },
             Admin::Unknown(what) => {

@@ -67,6 +67,7 @@ mod reshard_verify;
 mod runtime;
 mod scatter;
 mod schema_loader;
+mod select_rows;
 mod sequence_table;
 mod sequences;
 mod session;
@@ -78,6 +79,7 @@ mod sql_prepare;
 mod state;
 mod statement_time;
 mod transaction;
+mod write_subqueries;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};

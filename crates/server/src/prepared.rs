@@ -87,9 +87,13 @@ impl Session {
             // A parameter where the planner needs a value (HAVING, LIMIT, …): each execution
             // plans the statement with its values.
             Err(_) if !interpolate::placeholders(arg, false).is_empty() => None,
-            // Ids from the table's sequence, or an INSERT … SELECT run by rows: each execution
-            // runs as text with its values written in.
-            Err(RouteError::InsertNeedsIds(_) | RouteError::InsertFromSelect(_)) => None,
+            // Ids from the table's sequence, an INSERT … SELECT run by rows, a write after its
+            // subqueries: each execution runs as text with its values written in.
+            Err(
+                RouteError::InsertNeedsIds(_)
+                | RouteError::InsertFromSelect(_)
+                | RouteError::SubqueriesFirst(_),
+            ) => None,
             Err(e @ RouteError::NotSupported(_)) => return self.refused(&runtime, arg, e).await,
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };
@@ -293,6 +297,9 @@ impl Session {
             }
             Err(RouteError::InsertFromSelect(request)) => {
                 return Box::pin(self.insert_from_select(runtime, &request)).await
+            }
+            Err(RouteError::SubqueriesFirst(request)) => {
+                return Box::pin(self.write_after_subqueries(runtime, &request)).await
             }
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };

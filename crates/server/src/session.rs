@@ -770,6 +770,9 @@ impl Session {
             Err(RouteError::InsertFromSelect(request)) => {
                 return Box::pin(self.insert_from_select(runtime, &request)).await;
             }
+            Err(RouteError::SubqueriesFirst(request)) => {
+                return Box::pin(self.write_after_subqueries(runtime, &request)).await;
+            }
             Err(RouteError::InsertNeedsIds(ids)) => {
                 if std::str::from_utf8(arg).is_err() {
                     return self.send_error(crate::errors::not_utf8_rewrite()).await;

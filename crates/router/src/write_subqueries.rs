@@ -1,0 +1,484 @@
+//! `UPDATE` / `DELETE` with uncorrelated `IN` subqueries over sharded tables no shard answers
+//! alone (issue #13: "subquery first, then route"): the proxy runs each subquery as a SELECT of
+//! its own, writes its values into the statement as a literal list — `x IN (SELECT …)` becomes
+//! `x IN (1, 2, 3)`, an empty answer `(0 = 1)` (and `(1 = 1)` for `NOT IN`, which an empty
+//! list makes true whatever `x` is) — and plans the result as any write: broadcast, or routed
+//! by its shard key when the list names it.
+//!
+//! Taken only where it means what MariaDB means: the statement writes one table (no joins,
+//! no `USING`); the subquery is a plain `SELECT` (of one column, else MariaDB's 1241; no set operation, no
+//! nested subquery, no `LIMIT`, no locking clause) whose every column belongs to a table of
+//! its own `FROM` (qualified by one of them, or found in exactly one by the schema cache), so
+//! it reads nothing of the outer row. Otherwise the planner's refusal stands.
+
+use shardgate_config::Topology;
+use sqlparser::ast::{
+    Delete, Expr, FromTable, Query, Select, SetExpr, Spanned, Statement, TableFactor, Update,
+    Visit, Visitor,
+};
+
+use crate::column_owner::{owner, Columns, Owner};
+use crate::rewrite::Offsets;
+use crate::shard_key::base_name;
+use crate::{lex, RouteError, SqlMode, Syntax};
+
+/// A write to run after its subqueries: their SELECTs, and the text around them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubqueriesFirst {
+    /// `UPDATE` or `DELETE`.
+    pub verb: &'static str,
+    /// The statement's text between the subqueries: one more piece than subqueries.
+    pub pieces: Vec<String>,
+    pub subqueries: Vec<InSubquery>,
+}
+
+/// One `x [NOT] IN (SELECT …)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InSubquery {
+    /// `x`, as written.
+    pub operand: String,
+    pub negated: bool,
+    /// The SELECT, as written.
+    pub select: String,
+}
+
+impl SubqueriesFirst {
+    /// The statement with each subquery's values (SQL literals, in order) written in.
+    pub fn with_values(&self, values: &[Vec<Vec<u8>>]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (i, piece) in self.pieces.iter().enumerate() {
+            out.extend_from_slice(piece.as_bytes());
+            let (Some(subquery), Some(values)) = (self.subqueries.get(i), values.get(i)) else {
+                continue;
+            };
+            if values.is_empty() {
+                out.extend_from_slice(if subquery.negated {
+                    b"(1 = 1)"
+                } else {
+                    b"(0 = 1)"
+                });
+                continue;
+            }
+            out.push(b'(');
+            out.extend_from_slice(subquery.operand.as_bytes());
+            out.extend_from_slice(if subquery.negated {
+                b") NOT IN ("
+            } else {
+                b") IN ("
+            });
+            for (j, value) in values.iter().enumerate() {
+                if j > 0 {
+                    out.extend_from_slice(b", ");
+                }
+                out.extend_from_slice(value);
+            }
+            out.push(b')');
+        }
+        out
+    }
+}
+
+impl std::fmt::Display for SubqueriesFirst {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} after its subqueries: first", self.verb)?;
+        for (i, s) in self.subqueries.iter().enumerate() {
+            let sep = if i == 0 { "" } else { ";" };
+            write!(f, "{sep} `{}`", s.select)?;
+        }
+        write!(
+            f,
+            " (on their one shard, or on shards whose rows need no merge; at most merge_max_rows values), then the {} with their values as `IN (…)` lists, planned as any {}",
+            self.verb, self.verb
+        )
+    }
+}
+
+/// `refusal` of `stmt` (text `sql`), or the request to run its subqueries first when they are
+/// what kept it from one plan.
+pub(crate) fn first(
+    sql: &str,
+    syntax: Syntax,
+    stmt: &Statement,
+    topology: &Topology,
+    refusal: RouteError,
+) -> RouteError {
+    let backslash = !syntax.sql_mode.contains(SqlMode::NO_BACKSLASH_ESCAPES);
+    if matches!(refusal, RouteError::ShardKeyUpdate { .. }) {
+        return refusal;
+    }
+    let (verb, selection) = match stmt {
+        Statement::Update(Update {
+            table, selection, ..
+        }) if table.joins.is_empty() && matches!(table.relation, TableFactor::Table { .. }) => {
+            ("UPDATE", selection.as_ref())
+        }
+        Statement::Delete(Delete {
+            from: FromTable::WithFromKeyword(from) | FromTable::WithoutKeyword(from),
+            using: None,
+            selection,
+            ..
+        }) if from.len() == 1 && from[0].joins.is_empty() => ("DELETE", selection.as_ref()),
+        _ => return refusal,
+    };
+    let Some(selection) = selection else {
+        return refusal;
+    };
+    let mut found = Found::default();
+    let _ = selection.visit(&mut found);
+    if found.subqueries.is_empty() || found.others {
+        return refusal;
+    }
+    let mut offsets = Offsets::new(sql);
+    let mut pieces = Vec::new();
+    let mut subqueries = Vec::new();
+    let mut from = 0;
+    for (expr, operand, subquery, negated) in &found.subqueries {
+        if !uncorrelated(subquery, topology) {
+            return refusal;
+        }
+        let spans = (|| {
+            let start = offsets.at(expr.span().start)?;
+            let operand_end = offsets.at(operand.span().end)?;
+            let select_start = offsets.at(subquery.span().start)?;
+            // The parentheses around the subquery (spans do not cover them).
+            let open = sql[..select_start].trim_end().strip_suffix('(')?.len();
+            let close = closing_paren(sql.as_bytes(), open, backslash)?;
+            Some((start, operand_end, select_start, close, close + 1))
+        })();
+        let Some((start, operand_end, select_start, select_end, end)) = spans else {
+            return refusal;
+        };
+        if start < from {
+            return refusal;
+        }
+        pieces.push(sql[from..start].to_owned());
+        subqueries.push(InSubquery {
+            operand: sql[start..operand_end].to_owned(),
+            negated: *negated,
+            select: sql[select_start..select_end].trim().to_owned(),
+        });
+        from = end;
+    }
+    pieces.push(sql[from..].to_owned());
+    RouteError::SubqueriesFirst(Box::new(SubqueriesFirst {
+        verb,
+        pieces,
+        subqueries,
+    }))
+}
+
+/// The offset of the `)` matching the `(` at `open`, past quoted text and comments.
+fn closing_paren(b: &[u8], open: usize, backslash: bool) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = open;
+    while i < b.len() {
+        match b[i] {
+            b'(' => depth += 1,
+            b')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            quote @ (b'\'' | b'"' | b'`') => {
+                i = lex::quoted_end(b, i, quote, backslash);
+                continue;
+            }
+            b'#' => i = lex::line_end(b, i),
+            b'-' if b.get(i + 1) == Some(&b'-')
+                && b.get(i + 2).is_none_or(u8::is_ascii_whitespace) =>
+            {
+                i = lex::line_end(b, i)
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i = lex::comment_end(b, i + 2, 0);
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The `IN` subqueries of a WHERE clause; `others` when it has a subquery of another kind.
+#[derive(Default)]
+struct Found {
+    subqueries: Vec<(Expr, Expr, Query, bool)>,
+    others: bool,
+}
+
+impl Visitor for Found {
+    type Break = ();
+
+    fn pre_visit_expr(&mut self, expr: &Expr) -> std::ops::ControlFlow<()> {
+        match expr {
+            Expr::InSubquery {
+                expr: operand,
+                subquery,
+                negated,
+            } => {
+                let mut inner = Found::default();
+                let _ = operand.visit(&mut inner);
+                if !inner.subqueries.is_empty() || inner.others {
+                    self.others = true;
+                }
+                self.subqueries.push((
+                    expr.clone(),
+                    (**operand).clone(),
+                    (**subquery).clone(),
+                    *negated,
+                ));
+                // Its subquery is checked on its own: not walked as part of the outer WHERE.
+                std::ops::ControlFlow::Continue(())
+            }
+            Expr::Subquery(_) | Expr::Exists { .. } => {
+                self.others = true;
+                std::ops::ControlFlow::Continue(())
+            }
+            _ => std::ops::ControlFlow::Continue(()),
+        }
+    }
+
+    fn pre_visit_query(&mut self, query: &Query) -> std::ops::ControlFlow<()> {
+        // A query inside an IN subquery: a nested subquery.
+        if self
+            .subqueries
+            .iter()
+            .filter(|(_, _, q, _)| q != query)
+            .any(|(_, _, q, _)| contains_query(q, query))
+        {
+            self.others = true;
+        }
+        std::ops::ControlFlow::Continue(())
+    }
+}
+
+/// Whether `query` appears strictly inside `outer`.
+fn contains_query(outer: &Query, query: &Query) -> bool {
+    struct Inside<'q> {
+        query: &'q Query,
+        depth: usize,
+        found: bool,
+    }
+    impl Visitor for Inside<'_> {
+        type Break = ();
+        fn pre_visit_query(&mut self, q: &Query) -> std::ops::ControlFlow<()> {
+            self.depth += 1;
+            if self.depth > 1 && q == self.query {
+                self.found = true;
+            }
+            std::ops::ControlFlow::Continue(())
+        }
+    }
+    let mut inside = Inside {
+        query,
+        depth: 0,
+        found: false,
+    };
+    let _ = outer.visit(&mut inside);
+    inside.found
+}
+
+/// A plain SELECT over tables that are all named, one of them sharded,
+/// whose columns all belong to its own tables.
+fn uncorrelated(query: &Query, topology: &Topology) -> bool {
+    let plain = query.with.is_none()
+        && query.limit_clause.is_none()
+        && query.fetch.is_none()
+        && query.locks.is_empty()
+        && query.order_by.is_none();
+    let SetExpr::Select(select) = query.body.as_ref() else {
+        return false;
+    };
+    // Of one column, or MariaDB's 1241 when its rows are read.
+    if !plain {
+        return false;
+    }
+    let Some(tables) = own_tables(select) else {
+        return false;
+    };
+    if !tables
+        .iter()
+        .any(|(name, _)| topology.table(name).is_some())
+    {
+        return false;
+    }
+    let schema = topology.schema.current();
+    let scope: Vec<Columns<'_>> = tables.iter().map(|(n, _)| Columns::Table(n)).collect();
+    let mut columns = OwnColumns {
+        tables: &tables,
+        scope: &scope,
+        topology,
+        schema: &schema,
+        nested: false,
+        outer: false,
+    };
+    let _ = select.visit(&mut columns);
+    !columns.outer && !columns.nested
+}
+
+/// The tables of a SELECT's FROM (lower-cased name, alias), when each is a named table.
+fn own_tables(select: &Select) -> Option<Vec<(String, Option<String>)>> {
+    let mut tables = Vec::new();
+    for from in &select.from {
+        let factors = std::iter::once(&from.relation).chain(from.joins.iter().map(|j| &j.relation));
+        for factor in factors {
+            let TableFactor::Table { name, alias, .. } = factor else {
+                return None;
+            };
+            let alias = alias.as_ref().map(|a| a.name.value.to_ascii_lowercase());
+            tables.push((base_name(name)?, alias));
+        }
+    }
+    (!tables.is_empty()).then_some(tables)
+}
+
+struct OwnColumns<'a> {
+    tables: &'a [(String, Option<String>)],
+    scope: &'a [Columns<'a>],
+    topology: &'a Topology,
+    schema: &'a shardgate_schema::SchemaStatus,
+    nested: bool,
+    /// A column that is not (or not known to be) one of the SELECT's own tables'.
+    outer: bool,
+}
+
+impl Visitor for OwnColumns<'_> {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, _: &Query) -> std::ops::ControlFlow<()> {
+        self.nested = true;
+        std::ops::ControlFlow::Break(())
+    }
+
+    fn pre_visit_expr(&mut self, expr: &Expr) -> std::ops::ControlFlow<()> {
+        match expr {
+            Expr::Identifier(id) => {
+                let mut missing = Vec::new();
+                let found = owner(
+                    &id.value,
+                    self.scope,
+                    self.topology,
+                    self.schema,
+                    &mut missing,
+                );
+                if !matches!(found, Owner::Table(_)) {
+                    self.outer = true;
+                }
+            }
+            Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
+                let qualifier = parts[parts.len() - 2].value.to_ascii_lowercase();
+                let own = self.tables.iter().any(|(name, alias)| match alias {
+                    Some(alias) => *alias == qualifier,
+                    None => *name == qualifier,
+                });
+                if !own {
+                    self.outer = true;
+                }
+            }
+            Expr::Subquery(_) | Expr::Exists { .. } | Expr::InSubquery { .. } => {
+                self.nested = true;
+            }
+            _ => {}
+        }
+        std::ops::ControlFlow::Continue(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Syntax;
+
+    fn topology() -> Topology {
+        crate::test_topology::two_shards(
+            r#"
+[[tables]]
+name = "users"
+shard_key = "id"
+[[tables]]
+name = "orders"
+shard_key = "user_id"
+[[tables]]
+name = "products"
+shard_key = "sku"
+"#,
+        )
+    }
+
+    fn first_of(sql: &str) -> Result<crate::Plan, RouteError> {
+        crate::plan_sql(sql, &topology(), Syntax::DEFAULT)
+    }
+
+    fn request(sql: &str) -> SubqueriesFirst {
+        match first_of(sql) {
+            Err(RouteError::SubqueriesFirst(r)) => *r,
+            other => panic!("{sql}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_in_subquery_of_another_placement_runs_first_and_its_values_are_written_in() {
+        let r = request("DELETE FROM orders WHERE sku IN (SELECT p.sku FROM products p WHERE p.gone = 1) AND qty > 2");
+        assert_eq!(r.verb, "DELETE");
+        assert_eq!(r.subqueries.len(), 1);
+        assert_eq!(
+            r.subqueries[0].select,
+            "SELECT p.sku FROM products p WHERE p.gone = 1"
+        );
+        assert_eq!(r.subqueries[0].operand, "sku");
+        let text = r.with_values(&[vec![b"'a'".to_vec(), b"'b'".to_vec()]]);
+        assert_eq!(
+            String::from_utf8(text).unwrap(),
+            "DELETE FROM orders WHERE (sku) IN ('a', 'b') AND qty > 2"
+        );
+        assert_eq!(
+            String::from_utf8(r.with_values(&[vec![]])).unwrap(),
+            "DELETE FROM orders WHERE (0 = 1) AND qty > 2"
+        );
+    }
+
+    #[test]
+    fn parentheses_and_quotes_inside_the_subquery_stay_its_own() {
+        let r = request("DELETE FROM orders WHERE sku IN (SELECT p.sku FROM products p WHERE p.tag IN ('a)', 'b') /* ) */) AND (qty > 2)");
+        assert_eq!(
+            r.subqueries[0].select,
+            "SELECT p.sku FROM products p WHERE p.tag IN ('a)', 'b') /* ) */"
+        );
+        assert_eq!(
+            String::from_utf8(r.with_values(&[vec![b"1".to_vec()]])).unwrap(),
+            "DELETE FROM orders WHERE (sku) IN (1) AND (qty > 2)"
+        );
+    }
+
+    #[test]
+    fn not_in_with_no_values_is_true() {
+        let r =
+            request("UPDATE users SET score = 0 WHERE id NOT IN (SELECT o.user_id FROM orders o)");
+        assert_eq!(
+            String::from_utf8(r.with_values(&[vec![]])).unwrap(),
+            "UPDATE users SET score = 0 WHERE (1 = 1)"
+        );
+        assert_eq!(
+            String::from_utf8(r.with_values(&[vec![b"7".to_vec()]])).unwrap(),
+            "UPDATE users SET score = 0 WHERE (id) NOT IN (7)"
+        );
+    }
+
+    #[test]
+    fn correlated_nested_or_limited_subqueries_keep_the_refusal() {
+        for sql in [
+            // Correlated: `o.user_id = u.id` reads the outer row.
+            "UPDATE users u SET score = 0 WHERE u.id IN (SELECT o.user_id FROM orders o WHERE o.sku = u.name)",
+            "DELETE FROM orders WHERE sku IN (SELECT sku FROM products p WHERE p.sku IN (SELECT sku FROM orders))",
+            "DELETE FROM orders WHERE sku IN (SELECT sku FROM products LIMIT 3)",
+            "DELETE FROM orders WHERE EXISTS (SELECT 1 FROM products p WHERE p.sku = 'x')",
+        ] {
+            assert!(
+                !matches!(first_of(sql), Err(RouteError::SubqueriesFirst(_))),
+                "{sql}"
+            );
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! The rows of a SELECT the proxy runs itself and writes into another statement as literals
+//! (`INSERT … SELECT` by rows, a write after its subqueries): the SELECT runs through the
+//! proxy (on its one shard, or on every shard when its rows need no merge), its rows are
+//! kept, at most `[server] merge_max_rows` / `merge_max_bytes` of them (1038 beyond), each
+//! cell as a literal MariaDB reads back as the same value. Inside a transaction the SELECT
+//! reads in it.
+
+use shardgate_backend::{BackendConn, QueryHead};
+use shardgate_merge::ColumnMeta;
+use shardgate_protocol::response::Finish;
+use shardgate_protocol::ColumnType;
+use shardgate_router::{MergeSpec, Plan, Route};
+
+use crate::errors::ClientError;
+use crate::runtime::Runtime;
+use crate::session::Session;
+
+/// One row, each cell an SQL literal.
+pub(crate) type Row = Vec<Vec<u8>>;
+
+/// A SELECT whose rows the proxy reads.
+pub(crate) struct RowsOf<'a> {
+    /// The SELECT, as written.
+    pub select: &'a str,
+    /// What the rows are for, in errors (`INSERT … SELECT into `t``).
+    pub purpose: String,
+    /// The columns each row must have,
+    pub columns: usize,
+    /// and the error when its rows have another number.
+    pub wrong_columns: fn() -> ClientError,
+}
+
+impl Session {
+    /// The rows of the SELECT of `request`, planned as `plan`, as literals.
+    pub(crate) async fn select_rows(
+        &mut self,
+        runtime: &Runtime,
+        plan: &Plan,
+        request: &RowsOf<'_>,
+    ) -> Result<Vec<Row>, ClientError> {
+        let parts: Vec<(usize, String)> = match &plan.route {
+            Route::Shard(shard) => vec![(
+                *shard,
+                plan.rewritten
+                    .clone()
+                    .unwrap_or_else(|| request.select.to_owned()),
+            )],
+            Route::Scatter(scatter) if needs_no_merge(&scatter.merge) => scatter
+                .shards
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (*s, scatter.sql_for(i).to_owned()))
+                .collect(),
+            _ => {
+                return Err(ClientError::new(
+                    1235,
+                    b"42000",
+                    format!(
+                        "{}: the proxy reads its SELECT's rows itself, and this SELECT needs them merged across shards (ORDER BY, LIMIT, GROUP BY, DISTINCT, aggregates) or does not run on shards; select rows of one shard, or without those clauses",
+                        request.purpose
+                    ),
+                ))
+            }
+        };
+        let mut bound = Bound {
+            rows: runtime.topology.server.merge_max_rows,
+            bytes: runtime.topology.server.merge_max_bytes,
+        };
+        let no_backslash_escapes =
+            (self.syntax.sql_mode).contains(shardgate_router::SqlMode::NO_BACKSLASH_ESCAPES);
+        // MariaDB's INSERT … SELECT reads every row whatever the session's sql_select_limit;
+        // the proxy's SELECT of them is a statement of its own, which the limit would cut.
+        let unlimited = self.state.select_limit_set();
+        let mut rows = Vec::new();
+        for (shard, sql) in parts {
+            let sql = match unlimited {
+                true => format!("SET STATEMENT sql_select_limit = {} FOR {sql}", u64::MAX),
+                false => sql,
+            };
+            let read = if self.in_transaction() {
+                self.join_txn(runtime, shard, false).await?;
+                let conn = self.pins.conn(shard).expect("joined above");
+                read_rows(conn, &sql, request, &mut bound, no_backslash_escapes).await
+            } else {
+                let mut lent = self
+                    .lend_conn(runtime, shard)
+                    .await
+                    .map_err(|e| ClientError::from(&e))?;
+                let read = read_rows(
+                    &mut lent.conn,
+                    &sql,
+                    request,
+                    &mut bound,
+                    no_backslash_escapes,
+                )
+                .await;
+                self.give_back_lent(shard, lent);
+                read
+            };
+            rows.extend(read?);
+        }
+        Ok(rows)
+    }
+}
+
+/// What is left of `merge_max_rows` / `merge_max_bytes`.
+struct Bound {
+    rows: u64,
+    bytes: u64,
+}
+
+/// A scatter whose shards' rows, one shard after another, are the answer.
+fn needs_no_merge(merge: &MergeSpec) -> bool {
+    merge.merge_keys.is_empty()
+        && merge.aggregate.is_none()
+        && merge.having.is_none()
+        && !merge.distinct
+        && merge.sort.is_empty()
+        && merge.offset == 0
+        && merge.limit.is_none()
+}
+
+/// The rows of `sql` on `conn`, as literals, within `bound`.
+async fn read_rows(
+    conn: &mut BackendConn,
+    sql: &str,
+    request: &RowsOf<'_>,
+    bound: &mut Bound,
+    no_backslash_escapes: bool,
+) -> Result<Vec<Row>, ClientError> {
+    let heads = match conn
+        .query_rows(sql.as_bytes())
+        .await
+        .map_err(|e| ClientError::from(&e))?
+    {
+        QueryHead::Columns(heads) => heads,
+        QueryHead::Done(Finish::Err(e)) => return Err(ClientError::from(e)),
+        QueryHead::Done(_) => {
+            return Err(ClientError::new(
+                1105,
+                b"HY000",
+                format!("{}: its SELECT gave no rows", request.purpose),
+            ))
+        }
+    };
+    let numeric: Vec<bool> = heads
+        .iter()
+        .map(|d| ColumnMeta::from_definition(d).is_ok_and(|m| is_numeric(m.column_type)))
+        .collect();
+    if numeric.len() != request.columns {
+        // Its rows are not read: the connection cannot serve again.
+        conn.broken = true;
+        return Err((request.wrong_columns)());
+    }
+    let mut rows = Vec::new();
+    loop {
+        let row = match conn.next_row().await.map_err(|e| ClientError::from(&e))? {
+            Ok(row) => row,
+            Err(Finish::Err(e)) => return Err(ClientError::from(e)),
+            Err(_) => return Ok(rows),
+        };
+        if bound.rows == 0 || bound.bytes < row.len() as u64 {
+            // The rest of the answer is not read: the connection cannot serve again.
+            conn.broken = true;
+            return Err(ClientError::new(
+                1038,
+                b"HY001",
+                format!(
+                    "{}: the SELECT's rows exceed the proxy's merge_max_rows / merge_max_bytes, which bound the rows the proxy holds itself",
+                    request.purpose
+                ),
+            ));
+        }
+        bound.rows -= 1;
+        bound.bytes -= row.len() as u64;
+        let cells = numeric
+            .iter()
+            .enumerate()
+            .map(|(i, &numeric)| {
+                let cell = shardgate_merge::text_cell(&row, i).ok().flatten();
+                shardgate_protocol::interpolate::cell_literal(cell, numeric, no_backslash_escapes)
+            })
+            .collect();
+        rows.push(cells);
+    }
+}
+
+/// Wire types whose text is a number.
+fn is_numeric(t: ColumnType) -> bool {
+    use ColumnType::*;
+    matches!(
+        t,
+        MYSQL_TYPE_TINY
+            | MYSQL_TYPE_SHORT
+            | MYSQL_TYPE_LONG
+            | MYSQL_TYPE_LONGLONG
+            | MYSQL_TYPE_INT24
+            | MYSQL_TYPE_YEAR
+            | MYSQL_TYPE_DECIMAL
+            | MYSQL_TYPE_NEWDECIMAL
+            | MYSQL_TYPE_FLOAT
+            | MYSQL_TYPE_DOUBLE
+    )
+}

@@ -1,0 +1,55 @@
+//! An UPDATE / DELETE run after its `IN` subqueries (`router/src/write_subqueries.rs`): each
+//! subquery's rows are read by the proxy (`select_rows.rs`, one column), written into the
+//! statement as an `IN (…)` list, and the text is then planned and run as any write (routed by
+//! the list when it names the shard key, else on every shard).
+//!
+//! Unlike MariaDB's one statement, the subqueries and the write are several: outside a
+//! transaction, rows written between them are not seen. Inside one, the subqueries read in it.
+
+use shardgate_router::SubqueriesFirst;
+
+use crate::errors::ClientError;
+use crate::runtime::Runtime;
+use crate::select_rows::RowsOf;
+use crate::session::{Session, Step};
+
+impl Session {
+    /// Runs the subqueries of `request`, then its write with their values.
+    pub(crate) async fn write_after_subqueries(
+        &mut self,
+        runtime: &Runtime,
+        request: &SubqueriesFirst,
+    ) -> Step {
+        let mut values = Vec::new();
+        for subquery in &request.subqueries {
+            let plan = match crate::schema_loader::plan_with_schema(
+                runtime,
+                &subquery.select,
+                self.syntax,
+            )
+            .await
+            {
+                Ok(plan) => plan,
+                Err(e) => return self.send_error(ClientError::from(&e)).await,
+            };
+            let rows_of = RowsOf {
+                select: &subquery.select,
+                purpose: format!("{} with the subquery `{}`", request.verb, subquery.select),
+                columns: 1,
+                // ER_OPERAND_COLUMNS
+                wrong_columns: || {
+                    ClientError::new(1241, b"21000", "Operand should contain 1 column(s)")
+                },
+            };
+            match self.select_rows(runtime, &plan, &rows_of).await {
+                Ok(rows) => values.push(rows.into_iter().flatten().collect::<Vec<_>>()),
+                Err(e) => return self.send_error(e).await,
+            }
+        }
+        let text = request.with_values(&values);
+        let Ok(sql) = std::str::from_utf8(&text) else {
+            return self.send_error(crate::errors::not_utf8_rewrite()).await;
+        };
+        Box::pin(self.run_text(runtime, &text, sql, None)).await
+    }
+}

@@ -1,0 +1,163 @@
+//! Issue #13: `UPDATE` / `DELETE` with uncorrelated `IN` subqueries over a sharded table
+//! placed otherwise run after their subqueries (their values written in as `IN (…)` lists):
+//! the rows MariaDB's semantics pick are written, `NOT IN` keeps its NULL and empty-set
+//! meaning, a subquery of two columns gets 1241, a correlated one keeps its refusal, and
+//! inside a transaction a ROLLBACK undoes it.
+
+use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
+
+use crate::common::{on_every_primary, server_error, TestEnv};
+
+/// `tags` is placed by its string `tag`, so `users` / `orders` rows and their tags live apart.
+const CONFIG: &str = "\n[[tables]]\nname = \"tags\"\nshard_key = \"tag\"\nshard_key_type = \"string\"\n\n[[users]]\nname = \"ops\"\npassword = \"ops-secret\"\nadmin = true\n";
+
+async fn setup() -> TestEnv {
+    let env = TestEnv::start_with(2, 0, CONFIG).await;
+    on_every_primary(
+        &env.sandbox,
+        "CREATE TABLE tags (tag VARCHAR(20) NOT NULL, user_id BIGINT NOT NULL, ref BIGINT NULL, PRIMARY KEY (tag, user_id))",
+    )
+    .await;
+    let mut conn = env.connect().await;
+    for id in 1..=20i64 {
+        conn.query_drop(format!(
+            "INSERT INTO users (id, email, name) VALUES ({id}, 'u{id}@x.test', 'n{id}')"
+        ))
+        .await
+        .unwrap();
+        conn.query_drop(format!(
+            "INSERT INTO orders (id, user_id, amount) VALUES ({}, {id}, {id}.50), ({}, {id}, 1.00)",
+            id * 10,
+            id * 10 + 1
+        ))
+        .await
+        .unwrap();
+    }
+    for (tag, ids) in [
+        ("gone", &[2i64, 5, 11][..]),
+        ("a", &[1, 2, 3]),
+        ("b", &[3, 4, 17]),
+    ] {
+        for id in ids {
+            conn.query_drop(format!(
+                "INSERT INTO tags (tag, user_id, ref) VALUES ('{tag}', {id}, {id})"
+            ))
+            .await
+            .unwrap();
+        }
+    }
+    env
+}
+
+async fn ids(conn: &mut Conn, sql: &str) -> Vec<i64> {
+    conn.query(sql).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_with_in_subqueries_of_another_placement_change_the_rows_mariadb_would() {
+    let env = setup().await;
+    let mut conn = env.connect().await;
+
+    // IN over one shard of tags (`tag = 'gone'`): the orders of users 2, 5 and 11, on both
+    // shards of orders.
+    conn.query_drop(
+        "DELETE FROM orders WHERE user_id IN (SELECT t.user_id FROM tags t WHERE t.tag = 'gone')",
+    )
+    .await
+    .unwrap();
+    assert_eq!(conn.affected_rows(), 6);
+    let left = ids(
+        &mut conn,
+        "SELECT DISTINCT user_id FROM orders ORDER BY user_id",
+    )
+    .await;
+    assert_eq!(left.len(), 17);
+    assert!(!left.iter().any(|id| [2, 5, 11].contains(id)), "{left:?}");
+
+    // IN over every shard of tags, duplicates in the subquery's answer.
+    conn.query_drop(
+        "UPDATE users SET name = 'tagged' WHERE id IN (SELECT t.user_id FROM tags t WHERE t.tag IN ('a', 'b'))",
+    )
+    .await
+    .unwrap();
+    assert_eq!(conn.affected_rows(), 5);
+    let tagged = ids(
+        &mut conn,
+        "SELECT id FROM users WHERE name = 'tagged' ORDER BY id",
+    )
+    .await;
+    assert_eq!(tagged, [1, 2, 3, 4, 17]);
+
+    // An empty answer: IN picks no row, NOT IN every row (whatever the operand).
+    conn.query_drop(
+        "DELETE FROM orders WHERE user_id IN (SELECT t.user_id FROM tags t WHERE t.tag = 'none')",
+    )
+    .await
+    .unwrap();
+    assert_eq!(conn.affected_rows(), 0);
+    conn.query_drop("UPDATE users SET email = NULL WHERE id NOT IN (SELECT t.user_id FROM tags t WHERE t.tag = 'none')")
+        .await
+        .unwrap();
+    assert_eq!(conn.affected_rows(), 20);
+
+    // NOT IN with a NULL in the answer matches no row (UNKNOWN), as in MariaDB.
+    conn.query_drop("UPDATE tags SET ref = NULL WHERE tag = 'b' AND user_id = 17")
+        .await
+        .unwrap();
+    conn.query_drop("UPDATE users SET name = 'none' WHERE id NOT IN (SELECT t.ref FROM tags t)")
+        .await
+        .unwrap();
+    assert_eq!(conn.affected_rows(), 0);
+    // Without the NULL: every user without a tag (1, 2, 3, 4, 5, 11 and 17 have one).
+    conn.query_drop(
+        "UPDATE users SET name = 'untagged' WHERE id NOT IN (SELECT t.user_id FROM tags t)",
+    )
+    .await
+    .unwrap();
+    assert_eq!(conn.affected_rows(), 13);
+
+    // Inside a transaction (writing one shard, as transaction_mode "single" allows): the
+    // subquery reads in it, and a ROLLBACK undoes the write.
+    conn.query_drop("INSERT INTO tags (tag, user_id) VALUES ('gone', 20)")
+        .await
+        .unwrap();
+    conn.query_drop("BEGIN").await.unwrap();
+    conn.query_drop(
+        "DELETE FROM orders WHERE user_id IN (SELECT t.user_id FROM tags t WHERE t.tag = 'gone') AND user_id = 20",
+    )
+    .await
+    .unwrap();
+    assert_eq!(conn.affected_rows(), 2);
+    conn.query_drop("ROLLBACK").await.unwrap();
+    let of_20 = ids(
+        &mut conn,
+        "SELECT id FROM orders WHERE user_id = 20 ORDER BY id",
+    )
+    .await;
+    assert_eq!(of_20, [200, 201]);
+
+    // What keeps its error.
+    let two_columns = conn
+        .query_drop("DELETE FROM orders WHERE user_id IN (SELECT t.user_id, t.ref FROM tags t)")
+        .await;
+    assert_eq!(server_error(two_columns).0, 1241);
+    let correlated = conn
+        .query_drop("UPDATE users u SET name = 'x' WHERE u.id IN (SELECT t.user_id FROM tags t WHERE t.ref = u.id)")
+        .await;
+    assert_eq!(server_error(correlated).0, 1235);
+    drop(conn);
+
+    let mut admin = crate::reshard_copy::connect_admin(env.port).await;
+    let route: Vec<(Option<String>, Option<String>, Option<String>)> = admin
+        .query("SHOW SHARDGATE ROUTE FOR DELETE FROM orders WHERE user_id IN (SELECT t.user_id FROM tags t)")
+        .await
+        .unwrap();
+    let plan = route[0].0.clone().unwrap_or_default();
+    assert!(
+        plan.starts_with("DELETE after its subqueries: first `SELECT t.user_id FROM tags t`"),
+        "{plan}"
+    );
+    drop(admin);
+    env.stop().await;
+}
