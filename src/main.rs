@@ -180,6 +180,10 @@ enum ReshardCmd {
         /// Print the progress every second until the copy ends.
         #[arg(long)]
         wait: bool,
+        /// Print the plan (what would move where, rows and time) from the running proxy;
+        /// start nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Print every migration's flows: rows copied, percent, rate, ETA, replica lag.
     Status {
@@ -320,12 +324,14 @@ fn main() -> ExitCode {
                         to,
                         rows_per_second,
                         wait,
+                        dry_run,
                     } => (
                         proxy,
                         Action::Start {
                             to,
                             rows_per_second,
                             wait,
+                            dry_run,
                         },
                     ),
                     ReshardCmd::Status { proxy, watch } => (proxy, Action::Status { watch }),

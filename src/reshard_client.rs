@@ -29,6 +29,7 @@ pub enum Action {
         to: std::path::PathBuf,
         rows_per_second: Option<u64>,
         wait: bool,
+        dry_run: bool,
     },
     Status {
         watch: bool,
@@ -121,11 +122,22 @@ pub async fn run(args: ProxyArgs, action: Action) -> anyhow::Result<ExitCode> {
             to,
             rows_per_second,
             wait,
+            dry_run,
         } => {
             // The proxy reads the file: give it the whole path.
             let path = std::fs::canonicalize(&to).with_context(|| format!("{}", to.display()))?;
             let quoted = path.display().to_string().replace('\'', "''");
             let rate = rows_per_second.map_or(String::new(), |n| format!(" ROWS_PER_SECOND {n}"));
+            if dry_run {
+                let plan: Vec<String> = conn
+                    .query(format!("SHARDGATE RESHARD START '{quoted}'{rate} DRY RUN"))
+                    .await?;
+                let mut out = std::io::stdout().lock();
+                for line in plan {
+                    writeln!(out, "{line}")?;
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
             let id: Option<String> = conn
                 .query_first(format!("SHARDGATE RESHARD START '{quoted}'{rate}"))
                 .await?;

@@ -159,6 +159,34 @@ async fn the_split_advice_writes_a_target_the_workflow_runs() {
         target_path.as_os_str(),
     ]);
     assert!(stdout.contains("next: shardgate reshard plan"), "{stdout}");
+    // START … DRY RUN (and `reshard start --dry-run`) prints the plan and starts nothing.
+    let sql = format!(
+        "SHARDGATE RESHARD START '{}' DRY RUN",
+        target_path.display()
+    );
+    let plan: Vec<String> = admin.query(sql).await.unwrap();
+    assert!(
+        plan.iter()
+            .any(|l| l.contains("s1 → s2: 1 unit(s) [200, +∞)")),
+        "{plan:?}"
+    );
+    let proxy = format!("127.0.0.1:{}", env.port);
+    let printed = crate::common::shardgate_cli([
+        "reshard".as_ref(),
+        "start".as_ref(),
+        "--proxy".as_ref(),
+        proxy.as_ref(),
+        "--user".as_ref(),
+        "ops".as_ref(),
+        "--password".as_ref(),
+        "ops-secret".as_ref(),
+        "--to".as_ref(),
+        target_path.as_os_str(),
+        "--dry-run".as_ref(),
+    ]);
+    assert_eq!(printed.lines().collect::<Vec<_>>(), plan);
+    let none: Vec<mysql_async::Row> = admin.query("SHOW SHARDGATE MIGRATIONS").await.unwrap();
+    assert!(none.is_empty(), "a dry run records nothing");
     let id = start(&mut admin, &target_path, None).await;
     wait_for_phase(&mut admin, &id, "catching_up").await;
     admin

@@ -1,5 +1,5 @@
 //! The admin statements that drive a migration: `SHARDGATE RESHARD START '<target file>'
-//! [ROWS_PER_SECOND n]` and `SHARDGATE RESHARD PAUSE | RESUME | CANCEL | VERIFY <id>`.
+//! [ROWS_PER_SECOND n] [DRY RUN]` (`DRY RUN`: the plan, nothing started) and `SHARDGATE RESHARD PAUSE | RESUME | CANCEL | VERIFY <id>`.
 
 /// One `SHARDGATE RESHARD …` statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -7,6 +7,8 @@ pub enum ReshardStatement {
     Start {
         target_file: String,
         rows_per_second: Option<u64>,
+        /// Only the plan: which keys would move where, rows and time.
+        dry_run: bool,
     },
     Pause(u64),
     Resume(u64),
@@ -16,7 +18,7 @@ pub enum ReshardStatement {
 
 /// Why a `SHARDGATE RESHARD …` text is not one of the statements.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}: expected SHARDGATE RESHARD START '<target file>' [ROWS_PER_SECOND n], or SHARDGATE RESHARD PAUSE | RESUME | CANCEL | VERIFY <id>")]
+#[error("{0}: expected SHARDGATE RESHARD START '<target file>' [ROWS_PER_SECOND n] [DRY RUN], or SHARDGATE RESHARD PAUSE | RESUME | CANCEL | VERIFY <id>")]
 pub struct StatementError(pub String);
 
 /// `text` after the word `word` (any case) and the white space after it, if it starts so.
@@ -66,21 +68,33 @@ fn parse_action(rest: &str) -> Result<ReshardStatement, StatementError> {
         let (target_file, after) = quoted_string(args).ok_or_else(|| {
             StatementError("START needs the target file as a quoted string".into())
         })?;
-        let rows_per_second = match after {
-            "" => None,
-            _ => {
-                let n = strip_word(after, "rows_per_second").ok_or_else(|| {
-                    StatementError(format!("unexpected {after:?} after the target file"))
-                })?;
-                match number(n, "ROWS_PER_SECOND")? {
+        let (mut rows_per_second, mut dry_run, mut after) = (None, false, after);
+        while !after.is_empty() {
+            if let Some(n) =
+                strip_word(after, "rows_per_second").filter(|_| rows_per_second.is_none())
+            {
+                let (n, rest) = n.split_once(char::is_whitespace).unwrap_or((n, ""));
+                rows_per_second = match number(n, "ROWS_PER_SECOND")? {
                     0 => return Err(StatementError("ROWS_PER_SECOND must be above 0".into())),
                     n => Some(n),
-                }
+                };
+                after = rest.trim_start();
+            } else if let Some(rest) = strip_word(after, "dry")
+                .and_then(|r| strip_word(r, "run"))
+                .filter(|_| !dry_run)
+            {
+                dry_run = true;
+                after = rest;
+            } else {
+                return Err(StatementError(format!(
+                    "unexpected {after:?} after the target file"
+                )));
             }
-        };
+        }
         return Ok(ReshardStatement::Start {
             target_file,
             rows_per_second,
+            dry_run,
         });
     }
     type Build = fn(u64) -> ReshardStatement;
@@ -116,14 +130,24 @@ mod tests {
             parse_reshard("shardgate reshard start '/etc/t''s.toml' rows_per_second 500;"),
             Some(Ok(ReshardStatement::Start {
                 target_file: "/etc/t's.toml".into(),
-                rows_per_second: Some(500)
+                rows_per_second: Some(500),
+                dry_run: false
             }))
         );
         assert_eq!(
             parse_reshard("SHARDGATE RESHARD START \"t.toml\""),
             Some(Ok(ReshardStatement::Start {
                 target_file: "t.toml".into(),
-                rows_per_second: None
+                rows_per_second: None,
+                dry_run: false
+            }))
+        );
+        assert_eq!(
+            parse_reshard("SHARDGATE RESHARD START 't.toml' ROWS_PER_SECOND 20 dry run"),
+            Some(Ok(ReshardStatement::Start {
+                target_file: "t.toml".into(),
+                rows_per_second: Some(20),
+                dry_run: true
             }))
         );
         assert_eq!(
@@ -151,6 +175,8 @@ mod tests {
         assert!(err("SHARDGATE RESHARD START 't.toml' FAST").contains("unexpected \"FAST\""));
         assert!(err("SHARDGATE RESHARD START 't.toml' ROWS_PER_SECOND 0").contains("above 0"));
         assert!(err("SHARDGATE RESHARD START 't.toml' ROWS_PER_SECOND x").contains("whole number"));
+        assert!(err("SHARDGATE RESHARD START 't.toml' DRY RUN DRY RUN").contains("unexpected"));
+        assert!(err("SHARDGATE RESHARD START 't.toml' DRY").contains("unexpected \"DRY\""));
         assert!(err("SHARDGATE RESHARD PAUSE").contains("needs a migration id"));
         assert!(err("SHARDGATE RESHARD VERIFY -1").contains("whole number"));
         assert!(err("SHARDGATE RESHARD EXPLODE").contains("unknown statement"));

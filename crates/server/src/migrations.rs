@@ -64,6 +64,17 @@ fn parse_target(record: &MigrationRecord) -> Result<Topology, MigrationError> {
     })
 }
 
+/// The target file's text and topology.
+async fn read_target(file: &str) -> Result<(String, Topology), MigrationError> {
+    let target_file = |message: String| MigrationError::TargetFile {
+        file: file.to_owned(),
+        message,
+    };
+    let text = (tokio::fs::read_to_string(file).await).map_err(|e| target_file(e.to_string()))?;
+    let target = shardgate_config::parse(&text, file).map_err(|e| target_file(e.to_string()))?;
+    Ok((text, target))
+}
+
 /// The flows of going from `serving` to `target`, with their rows' estimates (the plan of
 /// `shardgate reshard plan`); refused when a table's change is no resharding.
 async fn planned_flows(
@@ -110,6 +121,17 @@ async fn planned_flows(
 impl Migrations {
     /// `SHARDGATE RESHARD START`: records a migration to the topology of `file` and starts
     /// its copy; its id.
+    /// `SHARDGATE RESHARD START … DRY RUN`: the plan of going to `file`, nothing started.
+    pub async fn dry_run(
+        &self,
+        proxy: &Arc<Proxy>,
+        file: &str,
+        rows_per_second: u64,
+    ) -> Result<crate::ReshardPlan, MigrationError> {
+        let (_, target) = read_target(file).await?;
+        Ok(crate::reshard_plan(&proxy.runtime(), &target, rows_per_second).await)
+    }
+
     pub async fn start(
         &self,
         proxy: &Arc<Proxy>,
@@ -118,14 +140,7 @@ impl Migrations {
     ) -> Result<u64, MigrationError> {
         let mut running = self.running.lock().await;
         let serving = proxy.runtime().topology.clone();
-        let target_file = |message: String| MigrationError::TargetFile {
-            file: file.to_owned(),
-            message,
-        };
-        let text =
-            (tokio::fs::read_to_string(file).await).map_err(|e| target_file(e.to_string()))?;
-        let target =
-            shardgate_config::parse(&text, file).map_err(|e| target_file(e.to_string()))?;
+        let (text, target) = read_target(file).await?;
         let flows = planned_flows(proxy, &target, file).await?;
         crate::proxy_heartbeat::refuse_other_proxies(&serving).await?;
         let records = Records::of(&serving);

@@ -27,6 +27,21 @@ pub(crate) async fn reshard(
         ReshardStatement::Start {
             target_file,
             rows_per_second,
+            dry_run: true,
+        } => {
+            let rate = rows_per_second.unwrap_or(DEFAULT_ROWS_PER_SECOND);
+            let plan = migrations.dry_run(proxy, &target_file, rate).await?;
+            Answer::Rows(Rows {
+                columns: &["plan"],
+                rows: (plan.to_string().lines())
+                    .map(|line| vec![Some(line.to_owned())])
+                    .collect(),
+            })
+        }
+        ReshardStatement::Start {
+            target_file,
+            rows_per_second,
+            dry_run: false,
         } => {
             let rate = rows_per_second.unwrap_or(DEFAULT_ROWS_PER_SECOND);
             let id = migrations.start(proxy, &target_file, rate).await?;
