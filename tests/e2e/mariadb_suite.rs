@@ -745,3 +745,29 @@ async fn the_optimizer_trace_shows_the_clients_statement() {
     );
     env.stop().await;
 }
+
+/// `main.derived_opt`, `main.ps_1general`: MariaDB flags the OK of any `DROP DATABASE` with
+/// SERVER_STATUS_DB_DROPPED (`IF EXISTS` of one that does not exist too), which the proxy took
+/// for a drop of the session's database: the session lost its database, and the connection
+/// later kept for `PREPARE … FROM @v` was started over without `@v`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_an_absent_database_keeps_the_session_s_database_and_variables() {
+    let env = TestEnv::start(1, 0).await;
+    let mut conn = env.connect().await;
+    for sql in [
+        "DROP DATABASE IF EXISTS absent_db",
+        "SET @v = 'select 1 as one'",
+        "PREPARE s FROM @v",
+    ] {
+        conn.query_drop(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    let one: Vec<i64> = conn.query("EXECUTE s").await.unwrap();
+    assert_eq!(one, [1]);
+    let db: Option<Option<String>> = conn.query_first("SELECT DATABASE()").await.unwrap();
+    assert_eq!(db, Some(Some(shardgate_sandbox::DATABASE.to_owned())));
+    conn.query_drop("DEALLOCATE PREPARE s").await.unwrap();
+    drop(conn);
+    env.stop().await;
+}

@@ -153,6 +153,18 @@ impl Session {
                     Ok(f) => crate::diagnostics::after(&mut conn, f).await,
                     Err(_) => None,
                 };
+                // MariaDB flags any DROP DATABASE's OK with SERVER_STATUS_DB_DROPPED, that of
+                // another database (or of none, with IF EXISTS) too: the connection tells.
+                let finish = match finish {
+                    Ok(Finish::Ok { status, .. })
+                        if status.contains(StatusFlags::SERVER_STATUS_DB_DROPPED) =>
+                    {
+                        let finish = finish.expect("matched as Ok");
+                        (crate::database_name::current_utf8(&mut conn).await)
+                            .map(|still_in| dropped_elsewhere(finish, &still_in))
+                    }
+                    other => other,
+                };
                 Ok::<_, BackendError>((finish, transactional, pinned, conn, diagnostics))
             }
         });
@@ -477,4 +489,15 @@ fn read_back_part(ran: impl Iterator<Item = ShardId>, changed: &[ShardId]) -> Op
     ran.iter()
         .rposition(|s| changed.contains(s))
         .or((!ran.is_empty()).then_some(0))
+}
+
+/// `finish`, the OK of a DROP DATABASE, without SERVER_STATUS_DB_DROPPED when the connection
+/// is still in a database (`still_in`): another database was dropped.
+fn dropped_elsewhere(mut finish: Finish, still_in: &str) -> Finish {
+    if let Finish::Ok { status, .. } = &mut finish {
+        if !still_in.is_empty() {
+            status.remove(StatusFlags::SERVER_STATUS_DB_DROPPED);
+        }
+    }
+    finish
 }
