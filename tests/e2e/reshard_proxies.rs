@@ -25,7 +25,8 @@ async fn count(conn: &mut Conn, table: &str) -> u64 {
     conn.query_first(sql).await.unwrap().unwrap()
 }
 
-/// Waits until the proxy listening on `port` wrote its heartbeat (as it starts serving).
+/// Waits until the proxy listening on `port` wrote its heartbeat (every 5 s, once a START
+/// created the table).
 async fn wait_for_heartbeat(env: &TestEnv, port: u16) {
     let mut s0 = env.connect_primary(0).await;
     let sql = format!(
@@ -54,7 +55,15 @@ async fn a_start_is_refused_while_another_proxy_serves_the_topology() {
     let (other_config, other_port) = env.second_proxy_config();
     let log = env.sandbox.dir().join("serve.log");
     let other = spawn_serve(&other_config, &log);
-    wait_for_heartbeat(&env, other_port).await;
+    drop(connect_admin(other_port).await);
+    // No heartbeat table yet (proxies write none before a resharding is started, so that
+    // applications never see it): START creates it and waits for the others' next beat.
+    let mut s0 = env.connect_primary(0).await;
+    let tables: Vec<String> = s0.query("SHOW TABLES").await.unwrap();
+    assert!(
+        !tables.iter().any(|t| t == shardgate_server::PROXIES_TABLE),
+        "{tables:?}"
+    );
     let mut admin = connect_admin(env.port).await;
     let sql = format!("SHARDGATE RESHARD START '{}'", target_path.display());
     let refused = match admin.query_drop(&sql).await {

@@ -1,7 +1,10 @@
 //! Which proxies serve a topology: each `shardgate serve` process writes a heartbeat row (its
 //! `[server] listen`) to `shardgate_proxies` on the default shard's primary every
-//! [`BEAT_EVERY`]. A resharding cutover switches only the proxy that drives the migration,
-//! so `SHARDGATE RESHARD START` refuses while another proxy's heartbeat is fresh, naming it.
+//! [`BEAT_EVERY`], once that table exists. A resharding cutover switches only the proxy that
+//! drives the migration, so `SHARDGATE RESHARD START` refuses while another proxy's heartbeat
+//! is fresh, naming it. The table is created by the first START (in `[backend] database`,
+//! where applications would see it: never before resharding is used), which then waits for
+//! the other proxies' next beat.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,18 +28,40 @@ async fn connect(topology: &Topology) -> Result<mysql_async::Conn, mysql_async::
     crate::migration_conn::connect(&topology.backend, endpoint).await
 }
 
+/// Writes this proxy's heartbeat, if the table exists.
 async fn beat(topology: &Topology) -> Result<(), mysql_async::Error> {
     let table = qualified(topology, PROXIES_TABLE);
     let mut conn = connect(topology).await?;
-    conn.query_drop(format!(
-        "CREATE TABLE IF NOT EXISTS {table} (listen VARCHAR(255) NOT NULL PRIMARY KEY, seen_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB COMMENT='shardgate: the proxies serving this topology (heartbeats)'"
-    ))
-    .await?;
-    conn.exec_drop(
-        format!("REPLACE INTO {table} (listen, seen_at) VALUES (?, NOW(6))"),
-        (&topology.server.listen,),
-    )
-    .await
+    let written = conn
+        .exec_drop(
+            format!("REPLACE INTO {table} (listen, seen_at) VALUES (?, NOW(6))"),
+            (&topology.server.listen,),
+        )
+        .await;
+    match written {
+        // No resharding was ever started here: nothing to announce.
+        Err(mysql_async::Error::Server(e)) if e.code == 1146 => Ok(()),
+        other => other,
+    }
+}
+
+/// Creates the heartbeat table unless it exists; whether it did.
+async fn create_table(
+    conn: &mut mysql_async::Conn,
+    topology: &Topology,
+) -> Result<bool, mysql_async::Error> {
+    let table = qualified(topology, PROXIES_TABLE);
+    let created = conn
+        .query_drop(format!(
+            "CREATE TABLE {table} (listen VARCHAR(255) NOT NULL PRIMARY KEY, seen_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB COMMENT='shardgate: the proxies serving this topology (heartbeats)'"
+        ))
+        .await;
+    match created {
+        Ok(()) => Ok(true),
+        // ER_TABLE_EXISTS_ERROR
+        Err(mysql_async::Error::Server(e)) if e.code == 1050 => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 impl Proxy {
@@ -59,10 +84,21 @@ impl Proxy {
     }
 }
 
-/// Refuses when a proxy other than `topology`'s own wrote a heartbeat lately.
+/// Refuses when a proxy other than `topology`'s own wrote a heartbeat lately. The first time
+/// (no table yet), creates the table and waits for the other proxies' next beat.
 pub(crate) async fn refuse_other_proxies(topology: &Topology) -> Result<(), MigrationError> {
     let table = qualified(topology, PROXIES_TABLE);
     let mut conn = connect(topology).await.map_err(MigrationError::Record)?;
+    if create_table(&mut conn, topology)
+        .await
+        .map_err(MigrationError::Record)?
+    {
+        tracing::info!(
+            wait_seconds = (BEAT_EVERY + Duration::from_secs(2)).as_secs(),
+            "waiting for other proxies serving this topology to announce themselves"
+        );
+        tokio::time::sleep(BEAT_EVERY + Duration::from_secs(2)).await;
+    }
     let sql = format!(
         "SELECT listen FROM {table} WHERE listen <> ? AND seen_at > NOW(6) - INTERVAL {ALIVE_WITHIN_SECONDS} SECOND ORDER BY listen"
     );
