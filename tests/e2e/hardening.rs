@@ -54,6 +54,7 @@ async fn raw_client(env: &TestEnv) -> PacketConn<TcpStream> {
     let credentials = BackendLogin {
         user: shardgate_sandbox::PROXY_USER,
         password: shardgate_sandbox::PROXY_PASSWORD,
+        native_stage1: None,
         database: Some(shardgate_sandbox::DATABASE),
         capabilities: shardgate_protocol::COMMON_CAPABILITIES
             | CapabilityFlags::CLIENT_CONNECT_WITH_DB,

@@ -20,6 +20,7 @@ mod lookup_writes;
 mod lookups;
 mod mariadb_suite;
 mod materialize;
+mod pass_through_auth;
 mod pinning;
 mod prepared;
 mod prepared_scatter;

@@ -74,6 +74,7 @@ async fn raw_client(
     let credentials = BackendLogin {
         user,
         password,
+        native_stage1: None,
         database: Some(DATABASE),
         capabilities,
         mariadb_capabilities: mariadb,

@@ -422,6 +422,7 @@ async fn a_client_that_stops_reading_a_scatter_is_disconnected_and_the_log_names
     let credentials = BackendLogin {
         user: shardgate_sandbox::PROXY_USER,
         password: shardgate_sandbox::PROXY_PASSWORD,
+        native_stage1: None,
         database: Some(shardgate_sandbox::DATABASE),
         capabilities: shardgate_protocol::COMMON_CAPABILITIES
             | CapabilityFlags::CLIENT_CONNECT_WITH_DB,

@@ -97,6 +97,8 @@ pub enum LocalFiles {
 pub struct Credentials {
     pub user: String,
     pub password: String,
+    /// `SHA1(password)`, logged in with instead of `password` (a pass-through account).
+    pub native_stage1: Option<[u8; 20]>,
     pub database: String,
 }
 
@@ -202,6 +204,7 @@ impl BackendConn {
             &BackendLogin {
                 user: &creds.user,
                 password: &creds.password,
+                native_stage1: creds.native_stage1.as_ref(),
                 database: Some(&creds.database),
                 capabilities: BACKEND_BASE_CAPABILITIES | flavor.capabilities,
                 mariadb_capabilities: flavor.mariadb,
@@ -408,6 +411,7 @@ impl BackendConn {
         let login = BackendLogin {
             user: &creds.user,
             password: &creds.password,
+            native_stage1: creds.native_stage1.as_ref(),
             database: None,
             capabilities: self.hello.capabilities,
             mariadb_capabilities: self.hello.mariadb_capabilities,

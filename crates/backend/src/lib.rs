@@ -8,7 +8,7 @@ mod reap;
 pub mod replica_choice;
 mod statements;
 
-pub use conn::{BackendConn, Flavor, Lease, LocalFiles, Prepared, QueryHead};
+pub use conn::{BackendConn, Credentials, Flavor, Lease, LocalFiles, Prepared, QueryHead};
 pub use health::{
     EndpointHealth, Gtid, GtidParseError, GtidPosition, HealthHandle, HealthMonitor,
     HealthSettings, MonitorAccount, MonitorTarget, Role,

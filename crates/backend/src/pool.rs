@@ -86,15 +86,28 @@ impl Pool {
         database: &str,
         tls: crate::TlsSetup,
     ) -> Arc<Self> {
+        let creds = Credentials {
+            user: user.to_owned(),
+            password: password.to_owned(),
+            native_stage1: None,
+            database: database.to_owned(),
+        };
+        Self::logging_in_as(endpoint, label, settings, creds, tls)
+    }
+
+    /// A pool whose connections log in with `creds` (a pass-through account's, say).
+    pub fn logging_in_as(
+        endpoint: Endpoint,
+        label: String,
+        settings: PoolSettings,
+        creds: Credentials,
+        tls: crate::TlsSetup,
+    ) -> Arc<Self> {
         let pool = Arc::new(Pool {
             endpoint,
             label: label.into(),
             settings,
-            creds: Arc::new(Credentials {
-                user: user.to_owned(),
-                password: password.to_owned(),
-                database: database.to_owned(),
-            }),
+            creds: Arc::new(creds),
             tls,
             inner: Mutex::new(Inner::default()),
             returned: Notify::new(),

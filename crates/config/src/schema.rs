@@ -41,6 +41,7 @@ pub(crate) struct ServerSchema {
     pub max_connect_errors: Option<Spanned<i64>>,
     pub host_block_ms: Option<Spanned<i64>>,
     pub require_tls: Option<Spanned<bool>>,
+    pub pass_through_auth: Option<Spanned<bool>>,
     pub query_timeout_ms: Option<Spanned<i64>>,
     pub client_write_timeout_ms: Option<Spanned<i64>>,
 }

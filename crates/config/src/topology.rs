@@ -141,6 +141,10 @@ pub struct ServerSettings {
     pub host_block: Duration,
     /// Every client must use TLS: plain logins get 1045.
     pub require_tls: bool,
+    /// Clients may also log in as the servers' own MariaDB accounts (mysql_native_password,
+    /// read from the default shard's `mysql.user`); their sessions' backend connections log in
+    /// as them, so MariaDB's privileges apply.
+    pub pass_through_auth: bool,
     /// The longest any statement may run, on every route (`None`: no bound of the proxy's
     /// own; a session's `max_statement_time` still applies). Past it the statement is killed
     /// on its backends and the client gets 1969.
@@ -212,6 +216,7 @@ impl Default for ServerSettings {
             max_connect_errors: DEFAULT_MAX_CONNECT_ERRORS,
             host_block: Duration::from_secs(5 * 60),
             require_tls: false,
+            pass_through_auth: false,
             query_timeout: None,
             client_write_timeout: Duration::from_secs(60),
         }

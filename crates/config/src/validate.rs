@@ -352,6 +352,9 @@ fn server(schema: Option<&Spanned<ServerSchema>>, d: &mut Diagnostics<'_>) -> Se
         settings.host_block = Duration::from_millis(ms);
     }
     settings.tls = tls_files(schema, d);
+    if let Some(pass_through) = &schema.pass_through_auth {
+        settings.pass_through_auth = *pass_through.get_ref();
+    }
     if let Some(required) = &schema.require_tls {
         settings.require_tls = *required.get_ref();
         if settings.require_tls && schema.tls_cert_file.is_none() {

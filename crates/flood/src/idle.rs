@@ -71,6 +71,7 @@ pub async fn logged_in(
     let login_as = BackendLogin {
         user: &credentials.user,
         password: &credentials.password,
+        native_stage1: None,
         database: Some(&credentials.database),
         capabilities: shardgate_protocol::COMMON_CAPABILITIES
             | CapabilityFlags::CLIENT_CONNECT_WITH_DB,

@@ -30,6 +30,9 @@ pub const BACKEND_BASE_CAPABILITIES: CapabilityFlags = CapabilityFlags::from_bit
 pub struct BackendLogin<'a> {
     pub user: &'a str,
     pub password: &'a str,
+    /// Logs in with `SHA1(password)` instead of `password` (a client's MariaDB account the
+    /// proxy passes through): mysql_native_password only.
+    pub native_stage1: Option<&'a [u8; 20]>,
     pub database: Option<&'a str>,
     pub capabilities: CapabilityFlags,
     /// MariaDB extended capabilities to ask for (those the server offers are granted).
@@ -53,7 +56,11 @@ pub struct BackendHello {
     pub scramble: Vec<u8>,
 }
 
-fn auth_response(plugin: &AuthPlugin<'_>, nonce: &[u8], password: &str) -> Vec<u8> {
+fn auth_response(plugin: &AuthPlugin<'_>, nonce: &[u8], login: &BackendLogin<'_>) -> Vec<u8> {
+    let password = login.password;
+    if let Some(stage1) = login.native_stage1 {
+        return native_from_stage1(nonce, stage1).to_vec();
+    }
     match plugin {
         AuthPlugin::CachingSha2Password => {
             let mut n = [0u8; 20];
@@ -64,6 +71,21 @@ fn auth_response(plugin: &AuthPlugin<'_>, nonce: &[u8], password: &str) -> Vec<u
         _ => scramble_native(nonce, password.as_bytes()).map(|s| s.to_vec()),
     }
     .unwrap_or_default()
+}
+
+/// mysql_native_password's answer to `nonce` from `SHA1(password)`:
+/// `stage1 XOR SHA1(nonce + SHA1(stage1))`.
+pub fn native_from_stage1(nonce: &[u8], stage1: &[u8; 20]) -> [u8; 20] {
+    use sha1::{Digest, Sha1};
+    let mut h = Sha1::new();
+    h.update(&nonce[..nonce.len().min(20)]);
+    h.update(Sha1::digest(stage1));
+    let mask = h.finalize();
+    let mut out = *stage1;
+    for (o, m) in out.iter_mut().zip(mask) {
+        *o ^= m;
+    }
+    out
 }
 
 /// The server's greeting, as the login answers it.
@@ -212,7 +234,7 @@ where
         ..
     } = greeting;
     let response = HandshakeResponse::new(
-        Some(auth_response(&plugin, &nonce, login.password)),
+        Some(auth_response(&plugin, &nonce, login)),
         version,
         Some(login.user.as_bytes()),
         login.database.map(str::as_bytes),
@@ -227,7 +249,7 @@ where
     conn.write_packet(&buf).await?;
     hello.auth_plugin = plugin;
     hello.scramble = nonce;
-    finish_auth(conn, login.password, &mut hello, secure).await?;
+    finish_auth(conn, login, &mut hello, secure).await?;
     Ok(hello)
 }
 
@@ -255,7 +277,7 @@ where
         .with_auth_plugin_data(Some(auth_response(
             &hello.auth_plugin,
             &hello.scramble,
-            login.password,
+            login,
         )))
         .with_database(login.database.map(str::as_bytes))
         .with_more_data(Some(more));
@@ -263,14 +285,14 @@ where
     request.serialize(&mut buf);
     conn.reset_seq();
     conn.write_packet(&buf).await?;
-    finish_auth(conn, login.password, hello, secure).await
+    finish_auth(conn, login, hello, secure).await
 }
 
 /// Follows the server's answers to an authentication (auth switches, caching_sha2_password's
 /// exchanges) until its final OK; `hello` keeps the plugin and scramble last used.
 async fn finish_auth<S>(
     conn: &mut PacketConn<S>,
-    password: &str,
+    login: &BackendLogin<'_>,
     hello: &mut BackendHello,
     secure: bool,
 ) -> Result<(), ProtocolError>
@@ -297,7 +319,8 @@ where
                     hello.scramble.pop();
                 }
                 match hello.auth_plugin {
-                    AuthPlugin::MysqlNativePassword | AuthPlugin::CachingSha2Password => {}
+                    AuthPlugin::MysqlNativePassword => {}
+                    AuthPlugin::CachingSha2Password if login.native_stage1.is_none() => {}
                     ref other => {
                         return Err(ProtocolError::Unsupported(format!(
                             "backend asked for auth plugin {:?}",
@@ -305,14 +328,11 @@ where
                         )))
                     }
                 }
-                conn.write_packet(&auth_response(
-                    &hello.auth_plugin,
-                    &hello.scramble,
-                    password,
-                ))
-                .await?;
+                conn.write_packet(&auth_response(&hello.auth_plugin, &hello.scramble, login))
+                    .await?;
             }
             Some(0x01) if hello.auth_plugin == AuthPlugin::CachingSha2Password => {
+                let password = login.password;
                 match packet.get(1) {
                     Some(0x03) => {} // fast auth succeeded; the OK follows
                     Some(0x04) if secure => {

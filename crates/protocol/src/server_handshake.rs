@@ -114,22 +114,46 @@ pub struct Login {
     /// The MariaDB extended capabilities both sides support.
     pub mariadb_capabilities: MariadbCapabilities,
     pub collation: u8,
+    /// Set when the client logged in as one of the servers' own accounts (see
+    /// [`Account::pass_through`]).
+    pub pass_through: Option<PassThrough>,
+}
+
+/// A client logged in as a MariaDB account of the servers: the proxy logs in to them as it.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct PassThrough {
+    pub user: String,
+    /// `SHA1(password)`, recovered from the client's scramble; `None` for an empty password.
+    pub native_stage1: Option<[u8; 20]>,
+}
+
+impl std::fmt::Debug for PassThrough {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PassThrough")
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What the connection phase needs to know of a configured account.
 #[derive(Clone)]
 pub struct Account {
-    /// The password, or its mysql_native_password hash (see [`Secret::from_config`]).
-    pub password: String,
+    /// The password, or its mysql_native_password hash (see [`Secret::from_config`]); a
+    /// pass-through account has one per host it is defined for, and a login may match any.
+    pub passwords: Vec<String>,
     /// Logs in over TLS only; a plain login gets 1045, as an account `REQUIRE SSL` does on
     /// MariaDB (and every account under `require_secure_transport`).
     pub require_tls: bool,
+    /// One of the servers' own MariaDB accounts (their `mysql.user`), not a configured one: a
+    /// login recovers `SHA1(password)` from the client's scramble, with which the proxy logs
+    /// in to the servers as the account.
+    pub pass_through: bool,
 }
 
 /// The configured accounts, as the connection phase consults them.
 pub trait Accounts {
     /// The account `user` logs in to, if there is one.
-    fn account(&self, user: &str) -> Option<Account>;
+    fn account(&self, user: &str) -> impl std::future::Future<Output = Option<Account>> + Send;
 
     /// A login as `user` is refused (`without_tls`: for want of TLS); called before the client
     /// is told, so that whatever the caller counts is counted before the client can try again.
@@ -138,8 +162,8 @@ pub trait Accounts {
 
 /// Accounts looked up by a function, refusals not reported.
 impl<F: Fn(&str) -> Option<Account>> Accounts for F {
-    fn account(&self, user: &str) -> Option<Account> {
-        self(user)
+    fn account(&self, user: &str) -> impl std::future::Future<Output = Option<Account>> + Send {
+        std::future::ready(self(user))
     }
 }
 
@@ -196,6 +220,22 @@ impl Secret {
         }
     }
 
+    /// `SHA1(password)` from a client's mysql_native_password `response` to `scramble` that
+    /// this secret verified; `None` for an empty password (an empty response).
+    pub fn native_stage1(&self, scramble: &[u8; 20], response: &[u8]) -> Option<[u8; 20]> {
+        if response.is_empty() {
+            return None;
+        }
+        let stage2 = match self {
+            Secret::Cleartext(password) => {
+                use sha1::{Digest, Sha1};
+                Sha1::digest(Sha1::digest(password.as_bytes())).into()
+            }
+            Secret::NativeHash(hash) => *hash,
+        };
+        Some(stage1_of(scramble, &stage2, response))
+    }
+
     /// Checks a mysql_native_password scramble of the password against `scramble`.
     pub fn verify_native(&self, scramble: &[u8; 20], response: &[u8]) -> bool {
         match self {
@@ -235,16 +275,26 @@ pub fn native_hash(password: &str) -> String {
 /// the response XOR `SHA1(salt + stage2)` is the client's `SHA1(password)`, whose SHA1 must be
 /// `stage2`.
 pub fn verify_native_hash(scramble: &[u8; 20], stage2: &[u8; 20], response: &[u8]) -> bool {
-    use sha1::{Digest, Sha1};
     if response.len() != 20 {
         return false;
     }
+    use sha1::{Digest, Sha1};
+    let stage1 = stage1_of(scramble, stage2, response);
+    constant_time_eq(&Sha1::digest(stage1), stage2)
+}
+
+/// The response XOR `SHA1(salt + stage2)`: the client's `SHA1(password)` if it knew it.
+fn stage1_of(scramble: &[u8; 20], stage2: &[u8; 20], response: &[u8]) -> [u8; 20] {
+    use sha1::{Digest, Sha1};
     let mut h = Sha1::new();
     h.update(scramble);
     h.update(stage2);
     let mask = h.finalize();
-    let stage1: Vec<u8> = response.iter().zip(mask).map(|(r, m)| r ^ m).collect();
-    constant_time_eq(&Sha1::digest(&stage1), stage2)
+    let mut stage1 = [0u8; 20];
+    for ((s, r), m) in stage1.iter_mut().zip(response).zip(mask) {
+        *s = r ^ m;
+    }
+    stage1
 }
 
 fn verify_sha2(scramble: &[u8; 20], password: &str, response: &[u8]) -> bool {
@@ -326,7 +376,7 @@ async fn handshake(
     login.mariadb_capabilities &= greeting.mariadb_capabilities;
     let user = login.user.clone();
     let secure = conn.stream().is_tls();
-    authenticate(
+    login.pass_through = authenticate(
         conn,
         &greeting.scramble,
         &user,
@@ -395,6 +445,7 @@ impl ClientHello {
                     false => response.mariadb_ext_capabilities() & SERVER_MARIADB_CAPABILITIES,
                 },
                 collation: response.collation(),
+                pass_through: None,
             },
             plugin: response.auth_plugin().map(|p| p.clone().into_owned()),
             auth_data: response.scramble_buf().to_vec(),
@@ -406,7 +457,8 @@ impl ClientHello {
 /// or, for other plugins, a mysql_native_password scramble asked for with an auth switch.
 /// Wrong credentials, and an account that requires TLS on a connection that is not `secure`
 /// (refused before its password is checked, so a plain connection tells nothing of it), get
-/// ERR 1045 (28000), as on MariaDB.
+/// ERR 1045 (28000), as on MariaDB. A pass-through account's login says how the proxy logs
+/// in as it.
 #[allow(clippy::too_many_arguments)]
 async fn authenticate<S>(
     conn: &mut PacketConn<S>,
@@ -417,28 +469,34 @@ async fn authenticate<S>(
     accounts: &impl Accounts,
     secure: bool,
     peer: &str,
-) -> Result<(), HandshakeError>
+) -> Result<Option<PassThrough>, HandshakeError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let account = accounts.account(user);
+    let account = accounts.account(user).await;
     let without_tls = account.as_ref().is_some_and(|a| a.require_tls && !secure);
-    let secret = account
-        .filter(|_| !without_tls)
-        .map(|a| Secret::from_config(&a.password));
-    let ok = match (&secret, plugin) {
-        (None, _) => false,
-        (Some(Secret::Cleartext(pw)), Some(AuthPlugin::CachingSha2Password)) => {
+    let account = account.filter(|_| !without_tls);
+    let secrets: Vec<Secret> = account
+        .iter()
+        .flat_map(|a| a.passwords.iter().map(|p| Secret::from_config(p)))
+        .collect();
+    let pass_through = account.as_ref().is_some_and(|a| a.pass_through);
+    let matching = |auth_data: &[u8]| {
+        secrets
+            .iter()
+            .find(|s| s.verify_native(scramble, auth_data))
+    };
+    let matched = match (secrets.as_slice(), plugin) {
+        ([], _) => None,
+        ([Secret::Cleartext(pw)], Some(AuthPlugin::CachingSha2Password)) => {
             let ok = verify_sha2(scramble, pw, &auth_data);
             if ok {
                 conn.write_packet(&[0x01, FAST_AUTH_SUCCESS]).await?;
             }
-            ok
+            ok.then_some(&secrets[0])
         }
-        (Some(secret), Some(AuthPlugin::MysqlNativePassword) | None) => {
-            secret.verify_native(scramble, &auth_data)
-        }
-        (Some(secret), Some(_other)) => {
+        (_, Some(AuthPlugin::MysqlNativePassword) | None) => matching(&auth_data),
+        (_, Some(_other)) => {
             // Ask the client to scramble with mysql_native_password instead (also what a
             // stored hash needs: it cannot check a caching_sha2_password scramble).
             let mut salt = scramble.to_vec();
@@ -447,10 +505,10 @@ where
             AuthSwitchRequest::new(NATIVE, salt).serialize(&mut buf);
             conn.write_packet(&buf).await?;
             auth_data = conn.read_packet().await?.to_vec();
-            secret.verify_native(scramble, &auth_data)
+            matching(&auth_data)
         }
     };
-    if !ok {
+    let Some(matched) = matched else {
         let using = if auth_data.is_empty() { "NO" } else { "YES" };
         let host = peer.rsplit_once(':').map_or(peer, |(h, _)| h);
         let msg = format!("Access denied for user '{user}'@'{host}' (using password: {using})");
@@ -461,8 +519,11 @@ where
             user: user.to_owned(),
             without_tls,
         });
-    }
-    Ok(())
+    };
+    Ok(pass_through.then(|| PassThrough {
+        user: user.to_owned(),
+        native_stage1: matched.native_stage1(scramble, &auth_data),
+    }))
 }
 
 /// A COM_CHANGE_USER request (the payload after the command byte).
@@ -523,7 +584,7 @@ impl ChangeUser {
 
 /// Re-authenticates for COM_CHANGE_USER, scrambled with the connection's handshake salt
 /// (or a fresh one after an auth switch); `secure`: the connection runs over TLS. The caller
-/// sends the final OK.
+/// sends the final OK. A pass-through account's login says how the proxy logs in as it.
 pub async fn change_user<S>(
     conn: &mut PacketConn<S>,
     scramble: &[u8; 20],
@@ -531,7 +592,7 @@ pub async fn change_user<S>(
     accounts: &impl Accounts,
     secure: bool,
     peer: &str,
-) -> Result<(), HandshakeError>
+) -> Result<Option<PassThrough>, HandshakeError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -638,8 +699,9 @@ mod tests {
         let right = scramble_native(&scramble, b"pw").unwrap().to_vec();
         let account = |require_tls| {
             Some(Account {
-                password: "pw".into(),
+                passwords: vec!["pw".into()],
                 require_tls,
+                pass_through: false,
             })
         };
         let login = |account: Option<Account>, secure| {
@@ -691,6 +753,54 @@ mod tests {
             outcome.is_ok(),
             "an account without the requirement: {outcome:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_pass_through_login_yields_what_answers_any_servers_salt() {
+        use sha1::{Digest, Sha1};
+        let scramble = *b"0123456789abcdefghij";
+        // Two hosts of the account, with other passwords: either may match.
+        let account = Account {
+            passwords: vec![native_hash("other"), native_hash("pw"), String::new()],
+            require_tls: false,
+            pass_through: true,
+        };
+        let login = |response: Vec<u8>| {
+            let account = account.clone();
+            async move {
+                let (server, _client) = tokio::io::duplex(4096);
+                let mut conn = PacketConn::new(server);
+                let accounts = move |_: &str| Some(account.clone());
+                let plugin = Some(AuthPlugin::MysqlNativePassword);
+                authenticate(
+                    &mut conn, &scramble, "u", plugin, response, &accounts, false, "p",
+                )
+                .await
+            }
+        };
+        let right = scramble_native(&scramble, b"pw").unwrap().to_vec();
+        let through = login(right)
+            .await
+            .expect("the password of one of its hosts");
+        let stage1: [u8; 20] = Sha1::digest(b"pw").into();
+        assert_eq!(
+            through,
+            Some(PassThrough {
+                user: "u".into(),
+                native_stage1: Some(stage1)
+            })
+        );
+        // What the proxy then answers a server's own salt with is the client's answer to it.
+        let salt = *b"ZYXWVUTSRQPONMLKJIHG";
+        assert_eq!(
+            crate::client_handshake::native_from_stage1(&salt, &stage1),
+            scramble_native(&salt, b"pw").unwrap()
+        );
+        // The host without a password: an empty answer, logged in with an empty password.
+        let empty = login(Vec::new()).await.expect("the empty password");
+        assert_eq!(empty.and_then(|p| p.native_stage1), None);
+        let wrong = scramble_native(&scramble, b"pz").unwrap().to_vec();
+        assert!(login(wrong).await.is_err());
     }
 
     #[tokio::test]

@@ -4,12 +4,13 @@
 //!
 //! One rule for administration: account management (users, roles, grants, passwords of other
 //! accounts, `FLUSH PRIVILEGES`) and `SET GLOBAL` run on every shard's primary, for admin
-//! users only (`Route::EveryPrimary`); the session-level ones that would change the backend
-//! account itself (`SET PASSWORD` without `FOR`, `SET ROLE`) are refused for everyone.
+//! users only (`Route::EveryPrimary`); `SET PASSWORD` without `FOR`, which would change the
+//! backend account itself, is refused for everyone. `SET ROLE` is a session setting (the
+//! server lets only sessions logged in as the servers' own accounts run it).
 
 use sqlparser::tokenizer::Token;
 
-use crate::{Plan, Route, RouteError, StatementKind, Syntax};
+use crate::{Plan, Route, RouteError, SessionVar, StatementKind, Syntax};
 
 /// `KILL [HARD | SOFT] [CONNECTION | QUERY] target`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +31,9 @@ pub enum KillTarget {
     /// is the id.
     Expression(String),
 }
+
+/// The name `SET ROLE` is kept under among the session's settings (no system variable has it).
+pub const ROLE_SETTING: &str = "role";
 
 /// The privilege MariaDB names when an account without it runs account management.
 const CREATE_USER: &str = "CREATE USER";
@@ -103,8 +107,18 @@ pub(crate) fn plan_administrative(sql: &str, syntax: Syntax) -> Option<Result<Pl
         return is(words.next(), "role").then(|| account(CREATE_USER));
     }
     if is(next, "role") {
-        return Some(Err(RouteError::NotSupported(
-            "SET ROLE through shardgate is not supported: every backend connection runs as shardgate's backend account, whose roles are not the client's".into(),
+        let var = SessionVar {
+            name: ROLE_SETTING.into(),
+            sql: sql.to_owned(),
+            computed: false,
+        };
+        return Some(Ok(Plan::new(
+            StatementKind::Session,
+            Route::Set {
+                vars: vec![var],
+                autocommit: None,
+                globals: false,
+            },
         )));
     }
     // `SET GLOBAL x = …` is planned from the parsed SET; this form the parser does not know.
@@ -382,14 +396,24 @@ mod tests {
 
     #[test]
     fn refuses_what_would_change_the_backend_account() {
-        for sql in [
-            "SET PASSWORD = PASSWORD('x')",
-            "SET ROLE r",
-            "SET ROLE NONE",
-        ] {
-            assert!(
-                matches!(plan(sql), Some(Err(RouteError::NotSupported(_)))),
-                "{sql}"
+        assert!(matches!(
+            plan("SET PASSWORD = PASSWORD('x')"),
+            Some(Err(RouteError::NotSupported(_)))
+        ));
+    }
+
+    #[test]
+    fn set_role_is_a_session_setting() {
+        for sql in ["SET ROLE r", "set role NONE"] {
+            let Some(Ok(plan)) = plan(sql) else {
+                panic!("{sql}")
+            };
+            let Route::Set { vars, .. } = plan.route else {
+                panic!("{sql}: {:?}", plan.route)
+            };
+            assert_eq!(
+                (vars[0].name.as_str(), vars[0].sql.as_str()),
+                (ROLE_SETTING, sql)
             );
         }
     }

@@ -75,12 +75,7 @@ impl Session {
     /// Answers an admin statement, or refuses it to a user without `admin = true`.
     pub(crate) async fn admin(&mut self, runtime: &Runtime, statement: Admin<'_>) -> Step {
         let user = self.user();
-        let allowed = runtime
-            .topology
-            .users
-            .iter()
-            .any(|u| u.name == user && u.admin);
-        if !allowed {
+        if !self.is_admin(runtime) {
             let e = ClientError::new(
                 1227,
                 b"42000",

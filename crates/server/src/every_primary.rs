@@ -8,6 +8,9 @@
 //! applied it (they keep it: account management cannot be rolled back). A `SET` of global
 //! and session values runs on the other primaries first, then as the session's own `SET` on the
 //! default shard, whose answer is the statement's.
+//!
+//! A session logged in as one of the servers' own accounts (pass-through authentication) runs
+//! them as that account: MariaDB's privileges decide, on every primary.
 
 use shardgate_protocol::response::Finish;
 use shardgate_protocol::Command;
@@ -27,7 +30,7 @@ impl Session {
         privilege: &str,
         text: &[u8],
     ) -> Step {
-        if !self.is_admin(runtime) {
+        if !self.may_administer(runtime) {
             return self.send_error(lacks_privilege(privilege)).await;
         }
         // MariaDB commits the open transaction before account management; the proxy's runs on
@@ -61,7 +64,7 @@ impl Session {
         runtime: &Runtime,
         text: &[u8],
     ) -> Result<bool, crate::session::End> {
-        if !self.is_admin(runtime) {
+        if !self.may_administer(runtime) {
             self.send_error(lacks_privilege("SUPER")).await?;
             return Ok(false);
         }
@@ -143,6 +146,14 @@ impl Session {
             });
         }
         Ok(answer)
+    }
+}
+
+impl Session {
+    /// Whether the session may run administration through the proxy: an admin user, or one of
+    /// the servers' accounts, whose own privileges the servers check.
+    fn may_administer(&self, runtime: &Runtime) -> bool {
+        self.pass_through.is_some() || self.is_admin(runtime)
     }
 }
 

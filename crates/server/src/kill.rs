@@ -82,7 +82,7 @@ impl Session {
         runtime: &Runtime,
         expression: &str,
     ) -> Result<u64, ClientError> {
-        let pool = runtime.primary(runtime.topology.default_shard);
+        let pool = runtime.primary_of(self.pass_through.as_ref(), runtime.topology.default_shard);
         let sql = format!("SELECT COALESCE(CAST(({expression}) AS UNSIGNED), 0) LIMIT 1");
         let answer = async {
             let mut conn = pool.get(self.flavor).await?;
@@ -111,8 +111,12 @@ impl Session {
         self.kill(&runtime, kill).await
     }
 
-    /// Whether the session's user has `admin = true`.
+    /// Whether the session's user has `admin = true` (a configured user: never one of the
+    /// servers' accounts passed through).
     pub(crate) fn is_admin(&self, runtime: &Runtime) -> bool {
+        if self.pass_through.is_some() {
+            return false;
+        }
         let user = self.user();
         (runtime.topology.users.iter()).any(|u| u.name == user && u.admin)
     }

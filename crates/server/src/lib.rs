@@ -44,6 +44,7 @@ mod migration_record;
 mod migrations;
 mod multi;
 mod own_tables;
+mod pass_through;
 mod pins;
 mod placement_record;
 mod prepared;

@@ -166,8 +166,14 @@ pub(crate) struct ClientAccounts<'a> {
 }
 
 impl Accounts for ClientAccounts<'_> {
-    fn account(&self, user: &str) -> Option<Account> {
-        self.runtime.account(user)
+    async fn account(&self, user: &str) -> Option<Account> {
+        match self.runtime.account(user) {
+            Some(account) => Some(account),
+            None if self.runtime.topology.server.pass_through_auth => {
+                crate::pass_through::account(self.runtime, user).await
+            }
+            None => None,
+        }
     }
 
     fn denied(&self, user: &str, without_tls: bool) {

@@ -144,7 +144,8 @@ impl Session {
                 }
                 Choice::Replica(i) => i,
             };
-            let pool = runtime.replica(shard, replica).clone();
+            let pool =
+                (runtime.replica_of(self.pass_through.as_ref(), shard, replica)).into_owned();
             let checkout = (runtime.instruments).checkout(&pool, shard, Some(replica), self.flavor);
             let mut conn = match checkout.await {
                 Ok(conn) => conn,

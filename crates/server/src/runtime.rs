@@ -41,6 +41,10 @@ pub struct Runtime {
     /// The bytes of `[backend] tls_ca_file` the pools were opened with: a reload that finds
     /// other bytes at the same path (a renewed CA) opens new pools.
     backend_ca: Option<Vec<u8>>,
+    /// `[backend] tls` made ready, for pools opened after the start (`pass_through.rs`).
+    pub(crate) backend_tls: shardgate_backend::TlsSetup,
+    /// Pools of the accounts clients logged in as by pass-through authentication.
+    pub(crate) pass_through: crate::pass_through::PassThroughPools,
 }
 
 /// The bytes of `[backend] tls_ca_file`, if it names one that can be read.
@@ -110,6 +114,8 @@ impl Runtime {
             instruments: Instruments::new(&topology),
             tls,
             backend_ca,
+            backend_tls,
+            pass_through: Default::default(),
             topology,
             version,
             shards,
@@ -178,8 +184,9 @@ impl Runtime {
     ) -> Option<shardgate_protocol::server_handshake::Account> {
         let account = self.topology.users.iter().find(|u| u.name == user)?;
         Some(shardgate_protocol::server_handshake::Account {
-            password: account.password.clone(),
+            passwords: vec![account.password.clone()],
             require_tls: account.require_tls || self.topology.server.require_tls,
+            pass_through: false,
         })
     }
 

@@ -24,6 +24,7 @@ use crate::connections::{Activity, State};
 use crate::diagnostics::Diagnostics;
 use crate::errors::{unknown_command, ClientError};
 use crate::fan_out::Combine;
+use crate::pass_through::AccountSession;
 use crate::pins::Pins;
 use crate::prepared::Statements;
 use crate::runtime::Runtime;
@@ -199,6 +200,9 @@ pub(crate) struct Session {
     /// The runtime of the command being served (`None` between commands, so that an idle
     /// session does not keep a reloaded runtime's pools open).
     command_runtime: Option<Arc<Runtime>>,
+    /// The servers' account the client logged in as, which its backend connections log in as
+    /// (`pass_through.rs`); `None` for the proxy's own `[[users]]`.
+    pub(crate) pass_through: Option<AccountSession>,
 }
 
 pub async fn run(stream: TcpStream, peer: SocketAddr, proxy: Arc<Proxy>) {
@@ -270,6 +274,9 @@ pub async fn run(stream: TcpStream, peer: SocketAddr, proxy: Arc<Proxy>) {
             tracing::warn!(%peer, connection_id, reason = %e, "closed client connection mid-answer")
         }
     }
+    if session.pass_through.is_some() {
+        session.proxy.runtime().pass_through.forget(connection_id);
+    }
     session.client.shutdown().await;
 }
 
@@ -284,8 +291,14 @@ impl Session {
         mut activity: Activity,
     ) -> Option<Self> {
         activity.set(State::Idle);
-        let default_db = &runtime.topology.backend.database;
-        let database = login.database.clone().unwrap_or_else(|| default_db.clone());
+        let identity_connection_id = identity.connection_id;
+        let database = match (&login.database, &login.pass_through) {
+            (Some(named), _) => named.clone(),
+            // One of the servers' accounts, without a database: in none, as on MariaDB (it
+            // may have no privilege on the configured one).
+            (None, Some(_)) => String::new(),
+            (None, None) => runtime.topology.backend.database.clone(),
+        };
         let mut state = SessionState::new(database, login.collation);
         let flavor = Flavor::of_client(login.capabilities, login.mariadb_capabilities);
         let syntax = runtime.default_syntax(flavor).await;
@@ -332,6 +345,10 @@ impl Session {
             found_rows_unknown: false,
             topology: runtime.topology.clone(),
             command_runtime: None,
+            pass_through: (login.pass_through.clone()).map(|account| AccountSession {
+                connection_id: identity_connection_id,
+                account,
+            }),
         };
         if login
             .capabilities
@@ -342,6 +359,18 @@ impl Session {
             let sql = b"SET SESSION sql_mode = CONCAT(@@GLOBAL.sql_mode, ',IGNORE_SPACE')";
             session.state.apply([("sql_mode".to_owned(), sql.to_vec())]);
             session.syntax.sql_mode = session.syntax.sql_mode | SqlMode::IGNORE_SPACE;
+        }
+        if session.pass_through.is_some() {
+            // The servers decide whether the account may log in from the proxy's address.
+            if let Err(e) = session
+                .checkout(runtime, runtime.topology.default_shard)
+                .await
+            {
+                runtime.pass_through.forget(identity_connection_id);
+                let refused = ClientError::from(&e);
+                session.client.write_packet(&refused.encode()).await.ok()?;
+                return None;
+            }
         }
         let checked = (session.open_database(runtime, login.database.is_some())).await;
         let session_state = checked.unwrap_or_else(|e| {
@@ -363,7 +392,7 @@ impl Session {
         if self.state.database == runtime.topology.backend.database {
             return Ok(());
         }
-        let pool = runtime.primary(runtime.topology.default_shard);
+        let pool = runtime.primary_of(self.pass_through.as_ref(), runtime.topology.default_shard);
         let checked = async {
             let mut conn = pool.get(self.flavor).await?;
             self.state.sync(&mut conn).await
@@ -382,7 +411,7 @@ impl Session {
             proxy: &self.proxy,
             peer: self.identity.peer,
         };
-        match change_user(
+        let pass_through = match change_user(
             &mut self.client,
             &self.identity.scramble,
             &request,
@@ -392,15 +421,17 @@ impl Session {
         )
         .await
         {
-            Ok(()) => {}
+            Ok(pass_through) => pass_through,
             Err(HandshakeError::Protocol(e)) => return Err(End::Client(e)),
             // MariaDB closes the connection after a failed change of user; so do we.
             Err(e) => return Err(End::Client(ProtocolError::Unsupported(e.to_string()))),
-        }
+        };
         let named = request.database.is_some();
-        let database = request
-            .database
-            .unwrap_or_else(|| runtime.topology.backend.database.clone());
+        let database = match (request.database, &pass_through) {
+            (Some(named), _) => named,
+            (None, Some(_)) => String::new(),
+            (None, None) => runtime.topology.backend.database.clone(),
+        };
         let collation = request
             .collation
             .unwrap_or(shardgate_protocol::UTF8MB4_GENERAL_CI);
@@ -412,10 +443,31 @@ impl Session {
         self.syntax = self.initial_syntax;
         self.statement_limit = Default::default();
         self.state = SessionState::new(database, collation);
-        let session_state = match self.open_database(&runtime, named).await {
+        // A new login: new connections, with the account's privileges of this moment.
+        runtime.pass_through.forget(self.identity.connection_id);
+        let pass_through = pass_through.map(|account| AccountSession {
+            connection_id: self.identity.connection_id,
+            account,
+        });
+        let previous_account = std::mem::replace(&mut self.pass_through, pass_through);
+        let opened = match self.pass_through.is_some() {
+            // The servers decide whether the account may log in from the proxy's address.
+            true => (self
+                .checkout(&runtime, runtime.topology.default_shard)
+                .await)
+                .map(drop)
+                .map_err(|e| ClientError::from(&e)),
+            false => Ok(()),
+        };
+        let opened = match opened {
+            Ok(()) => self.open_database(&runtime, named).await,
+            Err(e) => Err(e),
+        };
+        let session_state = match opened {
             Ok(session_state) => session_state,
             Err(e) => {
                 self.state = self.initial_state.clone();
+                self.pass_through = previous_account;
                 return self.send_error(e).await;
             }
         };
@@ -904,7 +956,7 @@ impl Session {
         sql: &[u8],
         refusal: RouteError,
     ) -> Step {
-        let pool = runtime.primary(runtime.topology.default_shard);
+        let pool = runtime.primary_of(self.pass_through.as_ref(), runtime.topology.default_shard);
         let verdict = async {
             let mut conn = pool.get(self.flavor).await?;
             self.state.sync(&mut conn).await?;
@@ -1005,6 +1057,17 @@ impl Session {
                 autocommit,
                 globals,
             } => {
+                let role = vars
+                    .iter()
+                    .any(|v| v.name == shardgate_router::ROLE_SETTING);
+                if role && self.pass_through.is_none() {
+                    let e = ClientError::new(
+                        1235,
+                        b"42000",
+                        "SET ROLE through shardgate is not supported for [[users]] accounts: their backend connections run as shardgate's backend account, whose roles are not the client's (accounts logged in by pass_through_auth may)",
+                    );
+                    return self.send_error(e).await;
+                }
                 if *globals && !Box::pin(self.set_globals_elsewhere(runtime, text)).await? {
                     return Ok(());
                 }
@@ -1080,9 +1143,9 @@ impl Session {
         runtime: &Runtime,
         shard: ShardId,
     ) -> Result<PooledConn, BackendError> {
-        let pool = runtime.primary(shard);
+        let pool = runtime.primary_of(self.pass_through.as_ref(), shard);
         let mut conn = (runtime.instruments)
-            .checkout(pool, shard, None, self.flavor)
+            .checkout(&pool, shard, None, self.flavor)
             .await?;
         self.slot.hold(&conn);
         self.state.sync(&mut conn).await?;
@@ -1302,7 +1365,7 @@ impl Session {
         name: &[u8],
     ) -> Result<(String, Vec<u8>), BackendError> {
         let mut conn = runtime
-            .primary(runtime.topology.default_shard)
+            .primary_of(self.pass_through.as_ref(), runtime.topology.default_shard)
             .get(self.flavor)
             .await?;
         self.state.sync_variables(&mut conn).await?;

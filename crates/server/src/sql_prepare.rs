@@ -416,7 +416,7 @@ impl Session {
     /// A text that starts like PREPARE / EXECUTE / DEALLOCATE but that we do not read: the
     /// server says what is wrong with it (checked by preparing it, never run).
     async fn malformed(&mut self, runtime: &Runtime, arg: &[u8]) -> Step {
-        let pool = runtime.primary(runtime.topology.default_shard);
+        let pool = runtime.primary_of(self.pass_through.as_ref(), runtime.topology.default_shard);
         let verdict = async {
             let mut conn = pool.get(self.flavor).await?;
             self.state.sync(&mut conn).await?;
