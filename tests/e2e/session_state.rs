@@ -1070,3 +1070,71 @@ async fn last_insert_id_of_an_expression_comes_from_the_shard_that_evaluated_it(
     assert_eq!(got, Some(second + 1000));
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commit_release_ends_the_transaction_then_the_client_s_connection_only() {
+    let env = TestEnv::start_rendered(2, 0, |sandbox, listen| {
+        let multi = "[server]\ntransaction_mode = \"multi\"\n";
+        sandbox.config_toml(listen).replacen("[server]\n", multi, 1)
+    })
+    .await;
+    let [a, b] = one_id_per_shard(&env);
+    let mut other = env.connect().await;
+    // COMMIT RELEASE of a transaction over both shards: committed, then the client's
+    // connection is closed, as MariaDB closes it after the OK.
+    let mut conn = env.connect().await;
+    conn.query_drop("BEGIN").await.unwrap();
+    let insert = format!("INSERT INTO users (id, name) VALUES ({a}, 'a'), ({b}, 'b')");
+    conn.query_drop(&insert).await.unwrap();
+    conn.query_drop("COMMIT WORK AND NO CHAIN RELEASE")
+        .await
+        .unwrap();
+    assert!(
+        conn.query_drop("SELECT 1").await.is_err(),
+        "the connection is closed"
+    );
+    let count = format!("SELECT COUNT(*) FROM users WHERE id IN ({a}, {b})");
+    assert_eq!(rows(&mut other, &count).await, vec![vec![Some("2".into())]]);
+    // ROLLBACK RELEASE: rolled back on both shards.
+    let mut conn = env.connect().await;
+    conn.query_drop("BEGIN").await.unwrap();
+    let update = format!("UPDATE users SET name = 'z' WHERE id IN ({a}, {b})");
+    conn.query_drop(&update).await.unwrap();
+    conn.query_drop("ROLLBACK RELEASE").await.unwrap();
+    assert!(conn.query_drop("SELECT 1").await.is_err());
+    let named = format!("SELECT COUNT(*) FROM users WHERE id IN ({a}, {b}) AND name = 'z'");
+    assert_eq!(rows(&mut other, &named).await, vec![vec![Some("0".into())]]);
+    // Outside a transaction too; the backend connections stay open, so the sessions right
+    // after are not handed one the server closed (they were, within the pool's stale check).
+    for _ in 0..20 {
+        let mut conn = env.connect().await;
+        conn.query_drop("COMMIT RELEASE").await.unwrap();
+        let mut next = env.connect().await;
+        assert_eq!(
+            rows(&mut next, "SELECT 1").await,
+            vec![vec![Some("1".into())]]
+        );
+        assert_eq!(rows(&mut next, &count).await, vec![vec![Some("2".into())]]);
+    }
+    // NO RELEASE is a plain end of the transaction; the connection goes on.
+    let mut conn = env.connect().await;
+    conn.query_drop("BEGIN").await.unwrap();
+    conn.query_drop(&update).await.unwrap();
+    conn.query_drop("ROLLBACK NO RELEASE").await.unwrap();
+    assert_eq!(rows(&mut conn, &named).await, vec![vec![Some("0".into())]]);
+    // completion_type other than NO_CHAIN would be sent to pooled connections: refused.
+    for value in ["2", "'RELEASE'", "1", "CHAIN"] {
+        let sql = format!("SET completion_type = {value}");
+        let (code, _, message) = server_error(conn.query_drop(&sql).await);
+        assert_eq!(code, 1235, "{sql}: {message}");
+    }
+    conn.query_drop("SET completion_type = 'NO_CHAIN'")
+        .await
+        .unwrap();
+    conn.query_drop("COMMIT").await.unwrap();
+    assert_eq!(
+        rows(&mut conn, "SELECT 1").await,
+        vec![vec![Some("1".into())]]
+    );
+    env.stop().await;
+}

@@ -209,7 +209,7 @@ fn parse_kill(sql: &str, syntax: Syntax) -> Result<Kill, RouteError> {
 
 /// The leading words of a statement, skipping white space and comments; stops at the first
 /// character that is neither.
-struct Words<'a>(&'a str);
+pub(crate) struct Words<'a>(pub(crate) &'a str);
 
 impl<'a> Words<'a> {
     /// Moves past white space and comments.
@@ -228,7 +228,7 @@ impl<'a> Words<'a> {
     }
 
     /// Whether nothing but white space, comments and `;` follow.
-    fn rest_is_empty(&mut self) -> bool {
+    pub(crate) fn rest_is_empty(&mut self) -> bool {
         self.skip_blanks();
         self.0
             .trim_end_matches([';', ' ', '\t', '\r', '\n'])

@@ -45,6 +45,7 @@ mod syntax;
 #[cfg(test)]
 mod test_topology;
 mod text;
+mod transaction_end;
 pub mod utf8;
 mod write_subqueries;
 

@@ -48,6 +48,11 @@ pub enum TxnCommand {
     RollbackTo(String),
     /// `RELEASE SAVEPOINT name`.
     Release(String),
+    /// `COMMIT RELEASE` / `ROLLBACK RELEASE`: the transaction ends, then the client's
+    /// connection.
+    EndAndDisconnect {
+        commit: bool,
+    },
 }
 
 impl fmt::Display for TxnCommand {
@@ -59,6 +64,8 @@ impl fmt::Display for TxnCommand {
             TxnCommand::Savepoint(name) => write!(f, "SAVEPOINT `{name}`"),
             TxnCommand::RollbackTo(name) => write!(f, "ROLLBACK TO SAVEPOINT `{name}`"),
             TxnCommand::Release(name) => write!(f, "RELEASE SAVEPOINT `{name}`"),
+            TxnCommand::EndAndDisconnect { commit: true } => f.write_str("COMMIT RELEASE"),
+            TxnCommand::EndAndDisconnect { commit: false } => f.write_str("ROLLBACK RELEASE"),
         }
     }
 }

@@ -46,6 +46,9 @@ fn plan_statement_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result
     if let Some(plan) = crate::administrative::plan_administrative(sql, syntax) {
         return plan;
     }
+    if let Some(plan) = crate::transaction_end::plan_transaction_end(sql) {
+        return plan;
+    }
     // The session writes these values into text statements (`with_previous_statement`); what
     // reaches the planner still reading them is a prepared statement's text. A routine, view,
     // trigger or event reads them when it runs, on the server.

@@ -141,6 +141,13 @@ fn assign(
             "SET PASSWORD through shardgate is not supported: it would change shardgate's own backend account; change passwords on each MariaDB server".into(),
         ));
     }
+    if name == "completion_type" && !no_chain(value) {
+        // CHAIN would open transactions the proxy does not see on pooled connections, and
+        // RELEASE would make the servers close them at every COMMIT.
+        return Err(RouteError::NotSupported(format!(
+            "SET completion_type = {value} through shardgate is not supported: only NO_CHAIN (0); end a transaction with COMMIT [RELEASE] and BEGIN again"
+        )));
+    }
     if name == "autocommit" {
         *autocommit = Some(truthy(value).ok_or_else(|| {
             RouteError::NotSupported(format!("SET autocommit = {value}: use 0, 1, ON or OFF"))
@@ -152,6 +159,12 @@ fn assign(
         computed: !is_constant(value) || merges_flags(name),
     });
     Ok(Scope::Session)
+}
+
+/// Whether a `completion_type` value is NO_CHAIN (0, `'NO_CHAIN'`, `DEFAULT`).
+fn no_chain(value: &Expr) -> bool {
+    let text = value.to_string().to_ascii_lowercase();
+    matches!(text.trim_matches(['\'', '"']), "0" | "no_chain" | "default")
 }
 
 /// Whether `value` means the same on any connection at any time: a literal or a bare word

@@ -42,7 +42,7 @@ impl Session {
                 }
             }
             match next {
-                Some(next) if !self.answered_error => from = next,
+                Some(next) if !self.answered_error && !self.released => from = next,
                 _ => break,
             }
         }

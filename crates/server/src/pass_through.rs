@@ -29,10 +29,11 @@ use crate::runtime::Runtime;
 /// (mysql_native_password only; an empty hash is an empty password). `None` when there is no
 /// such account, or it cannot pass through (other plugins, a role), or the lookup failed.
 pub(crate) async fn account(runtime: &Runtime, user: &str) -> Option<Account> {
+    // Compared as bytes, as MariaDB compares account names.
     let hex: String = user.bytes().map(|b| format!("{b:02X}")).collect();
     let sql = format!(
         "SELECT CONCAT(COUNT(*), ':', COALESCE(GROUP_CONCAT(authentication_string SEPARATOR ','), '')) \
-         FROM mysql.user WHERE User IN (CONVERT(X'{hex}' USING utf8mb4), '') AND is_role = 'N' \
+         FROM mysql.user WHERE (User = BINARY X'{hex}' OR User = '') AND is_role = 'N' \
          AND plugin IN ('mysql_native_password', '')"
     );
     let lookup = async {
@@ -47,21 +48,27 @@ pub(crate) async fn account(runtime: &Runtime, user: &str) -> Option<Account> {
             return None;
         }
     };
-    let (count, hashes) = text.split_once(':')?;
+    Some(Account {
+        passwords: passwords_of(&text)?,
+        require_tls: runtime.topology.server.require_tls,
+        pass_through: true,
+    })
+}
+
+/// The stored passwords in the lookup's answer, `<rows>:<hash>,<hash>…`: mysql_native_password
+/// hashes, or empty for no password. Anything else would be taken for a cleartext password,
+/// and is left out; `None` when nothing is left.
+fn passwords_of(answer: &str) -> Option<Vec<String>> {
+    let (count, hashes) = answer.split_once(':')?;
     if count == "0" {
         return None;
     }
-    // Anything but a native hash or nothing would be taken for a cleartext password.
     let passwords: Vec<String> = hashes
         .split(',')
         .filter(|h| h.is_empty() || parse_native_hash(h).is_some())
         .map(str::to_owned)
         .collect();
-    (!passwords.is_empty()).then(|| Account {
-        passwords,
-        require_tls: runtime.topology.server.require_tls,
-        pass_through: true,
-    })
+    (!passwords.is_empty()).then_some(passwords)
 }
 
 /// The pools of one pass-through account: one per endpoint, as the runtime's own.
@@ -100,7 +107,11 @@ impl PassThroughPools {
         {
             return pools.clone();
         }
-        let backend = &topology.backend;
+        // A session's own pools open connections as it needs them, none kept in advance.
+        let settings = shardgate_config::PoolSettings {
+            min_idle: 0,
+            ..topology.backend.pool.clone()
+        };
         let pool =
             |shard: &shardgate_config::Shard, role: &str, endpoint: &shardgate_config::Endpoint| {
                 let creds = Credentials {
@@ -114,7 +125,7 @@ impl PassThroughPools {
                 Pool::logging_in_as(
                     endpoint.clone(),
                     label,
-                    backend.pool.clone(),
+                    settings.clone(),
                     creds,
                     tls.clone(),
                 )
@@ -167,5 +178,29 @@ impl Runtime {
 
     fn account_pools(&self, account: &AccountSession) -> Arc<AccountPools> {
         (self.pass_through).of(account, &self.topology, &self.backend_tls)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::passwords_of;
+
+    const HASH: &str = "*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19";
+
+    #[test]
+    fn only_native_hashes_and_empty_passwords_are_kept() {
+        assert_eq!(passwords_of("0:"), None, "no account");
+        assert_eq!(passwords_of("1:"), Some(vec![String::new()]), "no password");
+        assert_eq!(
+            passwords_of(&format!("2:{HASH},")),
+            Some(vec![HASH.to_owned(), String::new()])
+        );
+        // An old 16-digit hash, or another plugin's string, is no password to compare with.
+        assert_eq!(passwords_of("1:6f8c114b58f2ce9e"), None);
+        assert_eq!(
+            passwords_of(&format!("2:6f8c114b58f2ce9e,{HASH}")),
+            Some(vec![HASH.to_owned()])
+        );
+        assert_eq!(passwords_of("garbage"), None);
     }
 }

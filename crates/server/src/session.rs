@@ -203,6 +203,8 @@ pub(crate) struct Session {
     /// The servers' account the client logged in as, which its backend connections log in as
     /// (`pass_through.rs`); `None` for the proxy's own `[[users]]`.
     pub(crate) pass_through: Option<AccountSession>,
+    /// `COMMIT RELEASE` / `ROLLBACK RELEASE` ran: the connection closes after its answer.
+    pub(crate) released: bool,
 }
 
 pub async fn run(stream: TcpStream, peer: SocketAddr, proxy: Arc<Proxy>) {
@@ -349,6 +351,7 @@ impl Session {
                 connection_id: identity_connection_id,
                 account,
             }),
+            released: false,
         };
         if login
             .capabilities
@@ -716,6 +719,9 @@ impl Session {
             }
             self.slot.end();
             self.command_runtime = None;
+            if self.released {
+                return Ok(());
+            }
         }
     }
 

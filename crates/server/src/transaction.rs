@@ -365,40 +365,15 @@ impl Session {
             }
             TxnCommand::Commit | TxnCommand::Rollback => {
                 let commit = matches!(cmd, TxnCommand::Commit);
-                match joined.as_slice() {
-                    [] => {
-                        self.pins.txn = None;
-                        self.pins.release_unneeded(runtime.topology.default_shard);
-                        self.send_ok(0, 0).await
-                    }
-                    [shard] => {
-                        let shard = *shard;
-                        let default = runtime.topology.default_shard;
-                        let mut conn = self.pins.take(shard).expect("joined shards are pinned");
-                        let meter = runtime.instruments.primary(shard);
-                        let local_files = self.local_files();
-                        let result = {
-                            let _timed = meter.time(StatementKind::Transaction);
-                            conn.forward(Command::COM_QUERY, text, &mut self.client, local_files)
-                                .await
-                        };
-                        if let Ok(finish) = &result {
-                            self.keep_diagnostics(&mut conn, finish).await;
-                        }
-                        if commit && result.is_ok() && runtime.has_replicas(shard) {
-                            self.remember_write(shard, &mut conn).await;
-                        }
-                        let pool = conn.pool().clone();
-                        self.pins.give_back(shard, conn);
-                        self.pins.txn = None;
-                        self.pins.release_unneeded(default);
-                        self.forwarded(result, &pool).await
-                    }
-                    _ => {
-                        self.pins.txn = None;
-                        self.end_joined(runtime, joined, commit, text).await
-                    }
-                }
+                self.end_transaction(runtime, commit, text, joined).await
+            }
+            TxnCommand::EndAndDisconnect { commit } => {
+                // The servers are sent the plain statement: RELEASE would close their
+                // connection, not the client's.
+                let text: &[u8] = if *commit { b"COMMIT" } else { b"ROLLBACK" };
+                self.end_transaction(runtime, *commit, text, joined).await?;
+                self.released = !self.answered_error;
+                Ok(())
             }
             TxnCommand::Savepoint(name)
             | TxnCommand::RollbackTo(name)
@@ -416,6 +391,50 @@ impl Session {
                         .await;
                 }
                 self.savepoint(runtime, cmd, name, text, joined).await
+            }
+        }
+    }
+
+    /// `COMMIT` (`commit`) or `ROLLBACK` of the open transaction, `text` as sent to its shards.
+    async fn end_transaction(
+        &mut self,
+        runtime: &Runtime,
+        commit: bool,
+        text: &[u8],
+        joined: Vec<ShardId>,
+    ) -> Step {
+        match joined.as_slice() {
+            [] => {
+                self.pins.txn = None;
+                self.pins.release_unneeded(runtime.topology.default_shard);
+                self.send_ok(0, 0).await
+            }
+            [shard] => {
+                let shard = *shard;
+                let default = runtime.topology.default_shard;
+                let mut conn = self.pins.take(shard).expect("joined shards are pinned");
+                let meter = runtime.instruments.primary(shard);
+                let local_files = self.local_files();
+                let result = {
+                    let _timed = meter.time(StatementKind::Transaction);
+                    conn.forward(Command::COM_QUERY, text, &mut self.client, local_files)
+                        .await
+                };
+                if let Ok(finish) = &result {
+                    self.keep_diagnostics(&mut conn, finish).await;
+                }
+                if commit && result.is_ok() && runtime.has_replicas(shard) {
+                    self.remember_write(shard, &mut conn).await;
+                }
+                let pool = conn.pool().clone();
+                self.pins.give_back(shard, conn);
+                self.pins.txn = None;
+                self.pins.release_unneeded(default);
+                self.forwarded(result, &pool).await
+            }
+            _ => {
+                self.pins.txn = None;
+                self.end_joined(runtime, joined, commit, text).await
             }
         }
     }
