@@ -202,3 +202,60 @@ async fn explain_of_a_single_shard_statement_is_mariadb_s() {
     assert!(cell(&rows[0], 0).contains("\"query_block\""), "{rows:?}");
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_of_a_scatter_answered_from_copies_prints_the_copies() {
+    let admin = "\n[[users]]\nname = \"ops\"\npassword = \"ops-secret\"\nadmin = true\n";
+    let env = TestEnv::start_with(2, 0, admin).await;
+    let mut conn = env.connect().await;
+    conn.query_drop(
+        "ALTER TABLE users ADD COLUMN nick VARCHAR(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NULL",
+    )
+    .await
+    .unwrap();
+    conn.query_drop("INSERT INTO users (id, nick) VALUES (1, 'b'), (2, 'A'), (3, 'a'), (4, 'ä')")
+        .await
+        .unwrap();
+    // The merge does not order by utf8mb4_unicode_ci: the statement runs from copies, and its
+    // EXPLAIN says so (it showed the scatter it tried first).
+    let (_, plan) = answer(
+        &mut conn,
+        "EXPLAIN SELECT nick FROM users ORDER BY nick, id",
+    )
+    .await;
+    assert!(
+        cell(&plan[0], 0).starts_with("read → materialize: the statement runs on s0"),
+        "{plan:?}"
+    );
+    assert!(
+        plan.iter()
+            .any(|r| cell(r, 0).contains("Copy `users` into a temporary table")),
+        "{plan:?}"
+    );
+    // SHOW SHARDGATE ROUTE FOR prints the same plan.
+    let opts = env.opts().user(Some("ops")).pass(Some("ops-secret"));
+    let mut admin = Conn::new(mysql_async::Opts::from(opts)).await.unwrap();
+    let route = rows(
+        &mut admin,
+        "SHOW SHARDGATE ROUTE FOR SELECT nick FROM users ORDER BY nick, id",
+    )
+    .await;
+    assert_eq!(route, plan);
+    assert_eq!(
+        rows(&mut conn, "SELECT nick FROM users ORDER BY nick, id").await,
+        [["A"], ["a"], ["ä"], ["b"]].map(|[n]| vec![Some(n.to_owned())])
+    );
+    // Ordered by a column the merge compares: the scatter, as before.
+    let (_, plan) = answer(&mut conn, "EXPLAIN SELECT nick FROM users ORDER BY id").await;
+    assert_eq!(cell(&plan[0], 0), "read → scatter to [s0, s1]", "{plan:?}");
+    // A session setting the merge would not honour: copies too, without asking a shard.
+    conn.query_drop("SET div_precision_increment = 6")
+        .await
+        .unwrap();
+    let (_, plan) = answer(&mut conn, "EXPLAIN SELECT AVG(id) FROM users").await;
+    assert!(
+        cell(&plan[0], 0).starts_with("read → materialize"),
+        "{plan:?}"
+    );
+    env.stop().await;
+}

@@ -722,6 +722,31 @@ impl BackendConn {
         self.send_command(command, arg).await
     }
 
+    /// The column definitions of `sql`'s result, as the server describes them when it prepares
+    /// it (never executed; the statement is closed again at once): `Err` with its refusal.
+    pub async fn describe(
+        &mut self,
+        sql: &[u8],
+    ) -> Result<Result<Vec<bytes::BytesMut>, shardgate_protocol::ServerErr>, BackendError> {
+        match self.prepare(sql).await? {
+            Prepared::Err(e) => Ok(Err(e)),
+            Prepared::Ok { header, metadata } => {
+                self.close_statement(header.statement_id).await?;
+                let eof = usize::from(!self.flavor.deprecate_eof());
+                let params = match header.params {
+                    0 => 0,
+                    n => usize::from(n) + eof,
+                };
+                let columns = usize::from(header.columns);
+                Ok(Ok(metadata
+                    .into_iter()
+                    .skip(params)
+                    .take(columns)
+                    .collect()))
+            }
+        }
+    }
+
     /// Asks the server to prepare `sql` without executing it: `Some(error)` if it refuses
     /// (a syntax error, say), `None` if it accepts (the statement is closed again at once).
     pub async fn prepare_check(

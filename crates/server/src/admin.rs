@@ -109,7 +109,10 @@ impl Session {
                 }
             }
             Admin::RouteFor(sql) => match plan_sql(sql, &runtime.topology, self.syntax) {
-                Ok(plan) => route(runtime, &plan, sql),
+                Ok(plan) => {
+                    let instead = self.runs_instead(runtime, &plan, sql, false).await;
+                    route(runtime, instead.as_ref().unwrap_or(&plan), sql)
+                }
                 // The shards follow from the ids the statement will get.
                 Err(RouteError::InsertNeedsIds(ids)) => Rows {
                     columns: PLAN_COLUMNS,

@@ -33,7 +33,7 @@ pub(crate) struct Inexact(pub(crate) ClientError);
 impl Inexact {
     /// A refusal of the checks that precede the merge: 1235 only (other errors are a failing
     /// backend's, answered as they are).
-    fn of(e: ClientError) -> Result<ClientError, Inexact> {
+    pub(crate) fn of(e: ClientError) -> Result<ClientError, Inexact> {
         match e.code {
             1235 => Err(Inexact(e)),
             _ => Ok(e),
@@ -295,7 +295,7 @@ pub(crate) fn build_output(
 }
 
 /// Whether the merge computes a STDDEV/VARIANCE.
-fn computes_variance(plan: &ScatterPlan) -> bool {
+pub(crate) fn computes_variance(plan: &ScatterPlan) -> bool {
     plan.merge.aggregate.as_ref().is_some_and(|a| {
         a.outputs.iter().any(|o| {
             matches!(
@@ -526,44 +526,10 @@ impl Session {
             false => (None, None),
         };
         let head = plain.as_deref().unwrap_or(head);
-        let metas: Result<Vec<ColumnMeta>, _> = head
-            .iter()
-            .map(|d| ColumnMeta::from_definition(d))
-            .collect();
-        let mut metas = match metas {
-            Ok(metas) => metas,
-            Err(e) => return Ok(self.send_error(merge_error(&e)).await),
+        let (delivered, metas) = match self.merge_columns(runtime, plan, head).await {
+            Ok(columns) => columns,
+            Err(e) => return Ok(self.send_error(Inexact::of(e)?).await),
         };
-        // MariaDB orders ENUM and SET by their index, not their text: not mergeable here.
-        let by_index = |c: usize| {
-            metas.get(c).is_some_and(|m| {
-                m.flags.intersects(
-                    shardgate_merge::ColumnFlags::ENUM_FLAG
-                        | shardgate_merge::ColumnFlags::SET_FLAG,
-                )
-            })
-        };
-        let keyed = plan.merge.merge_keys.iter().map(|k| k.column);
-        let grouped = plan
-            .merge
-            .aggregate
-            .iter()
-            .flat_map(|a| a.group_by.iter().copied());
-        if keyed.chain(grouped).any(by_index) {
-            let e = ClientError::new(
-                1235,
-                b"42000",
-                "ORDER BY / GROUP BY / DISTINCT on an ENUM or SET column across shards is not supported yet: order by CAST(col AS CHAR) or col+0",
-            );
-            return Err(Inexact(e));
-        }
-        let delivered = metas.clone();
-        if let Err(e) = self
-            .resolve_collations(runtime, plan, head, &mut metas)
-            .await
-        {
-            return Ok(self.send_error(Inexact::of(e)?).await);
-        }
         let memory = MemoryLimit {
             max_rows: Some(settings.merge_max_rows),
             max_bytes: Some(settings.merge_max_bytes),
@@ -658,6 +624,50 @@ impl Session {
         }
         drop(inputs); // unfinished shards stop (their connections are closed, not reused)
         Ok(self.client.flush().await.map_err(End::Client))
+    }
+
+    /// The columns the shards' definitions `head` describe, as delivered and with the
+    /// collations the merge compares by; `Err` (1235) when the merge would not compare them as
+    /// MariaDB does (ENUM / SET order, collations it does not reproduce), or the error that
+    /// kept them from being read.
+    pub(crate) async fn merge_columns(
+        &self,
+        runtime: &Runtime,
+        plan: &ScatterPlan,
+        head: &[BytesMut],
+    ) -> Result<(Vec<ColumnMeta>, Vec<ColumnMeta>), ClientError> {
+        let metas: Result<Vec<ColumnMeta>, _> = head
+            .iter()
+            .map(|d| ColumnMeta::from_definition(d))
+            .collect();
+        let mut metas = metas.map_err(|e| merge_error(&e))?;
+        // MariaDB orders ENUM and SET by their index, not their text: not mergeable here.
+        let by_index = |c: usize| {
+            metas.get(c).is_some_and(|m| {
+                m.flags.intersects(
+                    shardgate_merge::ColumnFlags::ENUM_FLAG
+                        | shardgate_merge::ColumnFlags::SET_FLAG,
+                )
+            })
+        };
+        let keyed = plan.merge.merge_keys.iter().map(|k| k.column);
+        let grouped = plan
+            .merge
+            .aggregate
+            .iter()
+            .flat_map(|a| a.group_by.iter().copied());
+        if keyed.chain(grouped).any(by_index) {
+            let e = ClientError::new(
+                1235,
+                b"42000",
+                "ORDER BY / GROUP BY / DISTINCT on an ENUM or SET column across shards is not supported yet: order by CAST(col AS CHAR) or col+0",
+            );
+            return Err(e);
+        }
+        let delivered = metas.clone();
+        self.resolve_collations(runtime, plan, head, &mut metas)
+            .await?;
+        Ok((delivered, metas))
     }
 
     /// Feeds the shards' rows through the merge and the pipeline, writing rows out as they come;
@@ -797,6 +807,14 @@ pub(crate) fn utf8_or_binary(id: u16) -> bool {
 }
 
 /// Shard columns whose values the merge compares (order, groups, MIN/MAX, HAVING, DISTINCT).
+/// Whether the merge of `plan` compares any column (orders, groups, deduplicates, filters or
+/// takes extremes by it): only then do the columns' types and collations decide whether it is
+/// exact.
+pub(crate) fn compares_columns(plan: &ScatterPlan) -> bool {
+    let merge = &plan.merge;
+    merge.having.is_some() || merge.distinct || !compared_columns(plan, 0).is_empty()
+}
+
 fn compared_columns(plan: &ScatterPlan, columns: usize) -> Vec<usize> {
     let merge = &plan.merge;
     if merge.having.is_some() || merge.distinct {
