@@ -14,6 +14,7 @@ mod differential;
 mod explain;
 mod foundation;
 mod hardening;
+mod insert_select;
 mod joins;
 mod lookup_faults;
 mod lookup_writes;

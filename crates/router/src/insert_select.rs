@@ -1,8 +1,10 @@
 //! `INSERT … SELECT` into a table whose rows the proxy must see before they are written: one
 //! with lookups (their lookup rows go first) or one whose `auto_increment` column the INSERT
-//! leaves to the proxy (its ids come from the sequence). The planner answers
-//! [`RouteError::InsertFromSelect`]; the session runs the SELECT, bounded like a merge, and
-//! plans `INSERT … VALUES` of its rows, which the planner handles as any INSERT.
+//! leaves to the proxy (its ids come from the sequence); and one that no shard answers alone
+//! (its SELECT reads other shards than its rows go to: [`across_shards`]). The planner answers
+//! [`RouteError::InsertFromSelect`]; the session runs the SELECT (merged across shards where it
+//! must be), bounded like a merge, and plans `INSERT … VALUES` of its rows, which the planner
+//! handles as any INSERT (split by shard).
 
 use shardgate_config::Topology;
 use sqlparser::ast::{Insert, SetExpr, Spanned, TableObject};
@@ -51,10 +53,57 @@ impl std::fmt::Display for InsertFromSelect {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "INSERT … SELECT into `{}` by rows: first `{}` (on its one shard, or on shards whose rows need no merge; at most merge_max_rows rows), then `{}VALUES …` of its rows, planned as any INSERT (lookup rows first, ids from the sequence, split by shard)",
+            "INSERT … SELECT into `{}` by rows: first `{}` (on its one shard, or on every shard it reads, merged in the proxy where it must be; at most merge_max_rows rows), then `{}VALUES …` of its rows, planned as any INSERT (lookup rows first, ids from the sequence, split by shard)",
             self.table, self.select, self.head
         )
     }
+}
+
+/// `refusal` of an INSERT … SELECT into a table of the config that no one shard answers, or
+/// the request to run it by rows when it lists its columns (without `ON DUPLICATE KEY
+/// UPDATE`, whose expressions may read the SELECT's tables).
+pub(crate) fn across_shards(
+    ins: &Insert,
+    sql: &str,
+    topology: &Topology,
+    refusal: RouteError,
+) -> RouteError {
+    let cross_shard = matches!(
+        refusal,
+        RouteError::NotSupported(_)
+            | RouteError::CrossShard { .. }
+            | RouteError::NoShardKey { .. }
+            | RouteError::KeySpansShards { .. }
+    );
+    let Some(query) = ins.source.as_deref() else {
+        return refusal;
+    };
+    let TableObject::TableName(name) = &ins.table else {
+        return refusal;
+    };
+    let Some(table) =
+        base_name(name).filter(|n| topology.table(n).is_some() || topology.is_reference(n))
+    else {
+        return refusal;
+    };
+    if !cross_shard
+        || matches!(query.body.as_ref(), SetExpr::Values(_))
+        || ins.columns.is_empty()
+        || ins.on.is_some()
+    {
+        return refusal;
+    }
+    let mut offsets = Offsets::new(sql);
+    let Some(start) = offsets.at(query.span().start) else {
+        return refusal;
+    };
+    let select = sql[start..].trim_end().trim_end_matches(';').trim_end();
+    RouteError::InsertFromSelect(Box::new(InsertFromSelect {
+        table: topology.table(&table).map_or(table, |r| r.name.clone()),
+        head: sql[..start].to_owned(),
+        select: select.to_owned(),
+        columns: ins.columns.len(),
+    }))
 }
 
 /// Answers [`RouteError::InsertFromSelect`] for an INSERT … SELECT the proxy must run by rows.

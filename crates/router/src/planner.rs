@@ -265,6 +265,16 @@ fn plan_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, Rou
     };
     if statements.len() == 1 {
         let planned = match first {
+            // Its SELECT reads other shards than its rows go to: run by rows.
+            Err(e)
+                if matches!(statements[0], Statement::Insert(_))
+                    && !matches!(e, RouteError::InsertSpansShards { .. }) =>
+            {
+                let Statement::Insert(ins) = &statements[0] else {
+                    unreachable!()
+                };
+                Err(crate::insert_select::across_shards(ins, sql, topology, e))
+            }
             Err(RouteError::InsertSpansShards { .. })
                 if matches!(statements[0], Statement::Insert(_)) =>
             {

@@ -87,7 +87,7 @@ impl std::fmt::Display for SubqueriesFirst {
         }
         write!(
             f,
-            " (on their one shard, or on shards whose rows need no merge; at most merge_max_rows values), then the {} with their values as `IN (…)` lists, planned as any {}",
+            " (on their one shard, or on every shard they read, merged in the proxy where they must be; at most merge_max_rows values), then the {} with their values as `IN (…)` lists, planned as any {}",
             self.verb, self.verb
         )
     }

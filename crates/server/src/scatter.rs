@@ -41,6 +41,51 @@ impl Inexact {
     }
 }
 
+/// Where a scatter's merged answer goes.
+pub(crate) enum Sink {
+    /// To the client: column definitions, rows (binary-protocol rows for a prepared
+    /// statement's execution), the end.
+    Client { binary: bool },
+    /// Kept by the proxy for another statement (`Session::scatter_rows`).
+    Kept(KeptRows),
+}
+
+/// A scatter's merged rows, kept by the proxy.
+pub(crate) struct KeptRows {
+    /// Per column, whether its text is a number.
+    pub(crate) numeric: Vec<bool>,
+    /// Text-protocol rows.
+    pub(crate) rows: Vec<Bytes>,
+    /// The rows and bytes still allowed (`merge_max_rows`, `merge_max_bytes`).
+    room: (u64, u64),
+    /// Why the rows could not all be read.
+    failed: Option<ClientError>,
+}
+
+impl KeptRows {
+    /// Keeps `rows`, or 1038 when they pass the room left.
+    fn keep(&mut self, rows: &mut Vec<Bytes>) -> Result<(), ClientError> {
+        for row in rows.drain(..) {
+            let (left, bytes) = &mut self.room;
+            if *left == 0 || *bytes < row.len() as u64 {
+                return Err(crate::select_rows::too_many_rows(
+                    "the SELECT whose rows the statement takes",
+                ));
+            }
+            *left -= 1;
+            *bytes -= row.len() as u64;
+            self.rows.push(row);
+        }
+        Ok(())
+    }
+}
+
+/// Where `merge_rows` puts finished rows.
+enum RowsTo<'a> {
+    Client(Option<&'a BinaryRowEncoder>),
+    Kept(&'a mut KeptRows),
+}
+
 /// Rows a shard may send ahead of the merge.
 const ROWS_IN_FLIGHT: usize = 256;
 /// Client output buffered before a flush.
@@ -358,6 +403,48 @@ impl Session {
         plan: &ScatterPlan,
         binary: bool,
     ) -> Result<Step, Inexact> {
+        self.scatter_into(runtime, plan, &mut Sink::Client { binary })
+            .await
+    }
+
+    /// The merged rows of `plan`, kept by the proxy (a SELECT whose rows another statement
+    /// takes: `select_rows.rs`), within `merge_max_rows` / `merge_max_bytes` (1038 beyond).
+    /// Nothing reaches the client; the session's `sql_select_limit` does not apply.
+    pub(crate) async fn merged_rows(
+        &mut self,
+        runtime: &Runtime,
+        plan: &ScatterPlan,
+    ) -> Result<KeptRows, ClientError> {
+        let settings = &runtime.topology.server;
+        let mut sink = Sink::Kept(KeptRows {
+            numeric: Vec::new(),
+            rows: Vec::new(),
+            room: (settings.merge_max_rows, settings.merge_max_bytes),
+            failed: None,
+        });
+        match self.scatter_into(runtime, plan, &mut sink).await {
+            Err(Inexact(e)) => return Err(e),
+            Ok(Err(End::Client(e))) => return Err(ClientError::new(1158, b"08S01", e.to_string())),
+            Ok(Err(End::BrokenAnswer(e))) => return Err(ClientError::new(1105, b"HY000", e)),
+            Ok(Ok(())) => {}
+        }
+        let Sink::Kept(mut kept) = sink else {
+            unreachable!("the sink stays what it was")
+        };
+        match kept.failed.take() {
+            Some(e) => Err(e),
+            None => Ok(kept),
+        }
+    }
+
+    async fn scatter_into(
+        &mut self,
+        runtime: &Runtime,
+        plan: &ScatterPlan,
+        sink: &mut Sink,
+    ) -> Result<Step, Inexact> {
+        let binary = matches!(sink, Sink::Client { binary: true });
+        let kept = matches!(sink, Sink::Kept(_));
         // Inside a transaction the shards' reads join it (in transaction_mode "single" too:
         // reading on several shards commits nothing on them).
         let in_txn = self.in_transaction();
@@ -414,7 +501,8 @@ impl Session {
         let mut inputs = Vec::with_capacity(conns.len());
         let mut lent = Vec::new();
         let mut refused = None;
-        let unlimited = self.shards_unlimited(plan);
+        // Rows kept for another statement are all of them, as MariaDB's INSERT … SELECT reads.
+        let unlimited = self.shards_unlimited(plan) || (kept && self.state.select_limit_set());
         for (i, (&shard, conn)) in plan.shards.iter().zip(conns).enumerate() {
             let name = runtime.topology.shards[shard].name.clone();
             let (mut conn, kept) = match conn {
@@ -449,12 +537,16 @@ impl Session {
             }
             inputs.push(rx);
         }
-        let merged = match refused {
-            Some(e) => {
+        let merged = match (refused, &mut *sink) {
+            (Some(e), Sink::Kept(kept)) => {
+                kept.failed = Some(e);
+                Ok(Ok(()))
+            }
+            (Some(e), Sink::Client { .. }) => {
                 drop(inputs);
                 Ok(self.send_error(e).await)
             }
-            None => self.merge_scatter(runtime, plan, inputs, binary).await,
+            (None, sink) => self.merge_scatter(runtime, plan, inputs, sink).await,
         };
         // The kept connections come back once their shards' answers are read.
         let mut lost = None;
@@ -487,8 +579,22 @@ impl Session {
         runtime: &Runtime,
         plan: &ScatterPlan,
         mut inputs: Vec<mpsc::Receiver<FromShard>>,
-        binary: bool,
+        sink: &mut Sink,
     ) -> Result<Step, Inexact> {
+        let binary = matches!(sink, Sink::Client { binary: true });
+        // Kept rows: errors are the caller's to answer.
+        macro_rules! fail {
+            ($e:expr) => {{
+                let e = $e;
+                match sink {
+                    Sink::Kept(kept) => {
+                        kept.failed = Some(e);
+                        return Ok(Ok(()));
+                    }
+                    Sink::Client { .. } => return Ok(self.send_error(e).await),
+                }
+            }};
+        }
         let settings = &runtime.topology.server;
         // Every shard's column definitions first: a shard that fails before its first row
         // fails the statement before anything reaches the client.
@@ -496,39 +602,35 @@ impl Session {
         for rx in &mut inputs {
             match rx.recv().await {
                 Some(FromShard::Head(head)) => heads.push(head),
-                Some(FromShard::Failed(e)) => return Ok(self.send_error(e).await),
+                Some(FromShard::Failed(e)) => fail!(e),
                 _ => {
-                    return Ok(self
-                        .send_error(ClientError::new(
-                            1105,
-                            b"HY000",
-                            "a shard ended its answer early",
-                        ))
-                        .await)
+                    fail!(ClientError::new(
+                        1105,
+                        b"HY000",
+                        "a shard ended its answer early",
+                    ))
                 }
             }
         }
         let Some(head) = heads.first() else {
-            return Ok(self
-                .send_error(ClientError::new(1105, b"HY000", "no shard to ask"))
-                .await);
+            fail!(ClientError::new(1105, b"HY000", "no shard to ask"));
         };
         if let Some(e) = crate::schema_loader::stale_star(runtime, plan, &heads) {
-            return Ok(self.send_error(e).await);
+            fail!(e);
         }
         // MariaDB's extended type information is taken out of the definitions for the merge
         // and put back into those the client gets.
         let (plain, extended) = match self.flavor.extended_metadata() {
             true => match crate::extended_metadata::split(head) {
                 Ok((plain, columns)) => (Some(plain), Some(columns)),
-                Err(e) => return Ok(self.send_error(e).await),
+                Err(e) => fail!(e),
             },
             false => (None, None),
         };
         let head = plain.as_deref().unwrap_or(head);
         let (delivered, metas) = match self.merge_columns(runtime, plan, head).await {
             Ok(columns) => columns,
-            Err(e) => return Ok(self.send_error(Inexact::of(e)?).await),
+            Err(e) => fail!(Inexact::of(e)?),
         };
         let memory = MemoryLimit {
             max_rows: Some(settings.merge_max_rows),
@@ -545,8 +647,23 @@ impl Session {
             self.connection_binsort(),
         ) {
             Ok(output) => output,
-            Err(e) => return Ok(self.send_error(merge_error(&e)).await),
+            Err(e) => fail!(merge_error(&e)),
         };
+        if let Sink::Kept(kept) = sink {
+            kept.numeric = (output.definitions.iter())
+                .map(|d| {
+                    ColumnMeta::from_definition(d)
+                        .is_ok_and(|m| crate::select_rows::is_numeric(m.column_type))
+                })
+                .collect();
+            let rows_to = RowsTo::Kept(kept);
+            let merged =
+                (self.merge_rows(plan, &metas, &mut output.pipeline, &mut inputs, rows_to)).await;
+            if let (Err(e), Sink::Kept(kept)) = (merged, sink) {
+                kept.failed.get_or_insert(e);
+            }
+            return Ok(Ok(()));
+        }
         if plan.merge.limit.is_none() {
             // sql_select_limit applies to the whole answer (each shard applied it to its part).
             if let Some(limit) = self.state.var_number("sql_select_limit") {
@@ -562,7 +679,7 @@ impl Session {
                 .collect();
             match metas {
                 Ok(metas) => Some(BinaryRowEncoder::new(&metas)),
-                Err(e) => return Ok(self.send_error(merge_error(&e)).await),
+                Err(e) => fail!(merge_error(&e)),
             }
         } else {
             None
@@ -596,7 +713,7 @@ impl Session {
                 &metas,
                 &mut output.pipeline,
                 &mut inputs,
-                encoder.as_ref(),
+                RowsTo::Client(encoder.as_ref()),
             )
             .await
         {
@@ -678,7 +795,7 @@ impl Session {
         metas: &[ColumnMeta],
         pipeline: &mut Pipeline,
         inputs: &mut [mpsc::Receiver<FromShard>],
-        encoder: Option<&BinaryRowEncoder>,
+        mut rows_to: RowsTo<'_>,
     ) -> Result<(u16, Diagnostics, u64), ClientError> {
         let mut warnings = (0u16, Diagnostics::default());
         let mut sent = 0u64;
@@ -711,7 +828,7 @@ impl Session {
                 while let Some(row) = receive(rx.recv().await, &mut warnings)? {
                     pipeline.push(row, &mut out).map_err(|e| merge_error(&e))?;
                     sent += out.len() as u64;
-                    self.emit(&mut out, encoder).await?;
+                    self.emit(&mut out, &mut rows_to).await?;
                     if pipeline.is_done() {
                         break 'shards;
                     }
@@ -724,7 +841,7 @@ impl Session {
                 while let Some((_, row)) = merge.pop() {
                     pipeline.push(row, &mut out).map_err(|e| merge_error(&e))?;
                     sent += out.len() as u64;
-                    self.emit(&mut out, encoder).await?;
+                    self.emit(&mut out, &mut rows_to).await?;
                     if pipeline.is_done() {
                         break 'merge;
                     }
@@ -744,7 +861,7 @@ impl Session {
         }
         pipeline.finish(&mut out).map_err(|e| merge_error(&e))?;
         sent += out.len() as u64;
-        self.emit(&mut out, encoder).await?;
+        self.emit(&mut out, &mut rows_to).await?;
         let (raised, count) = pipeline.warnings();
         if count > 0 {
             warnings.0 = warnings
@@ -758,12 +875,16 @@ impl Session {
     }
 
     /// Queues finished rows for the client (re-encoded with `encoder` for a binary result),
-    /// flushing when enough are buffered.
+    /// flushing when enough are buffered; or keeps them, within their room.
     async fn emit(
         &mut self,
         rows: &mut Vec<Bytes>,
-        encoder: Option<&BinaryRowEncoder>,
+        rows_to: &mut RowsTo<'_>,
     ) -> Result<(), ClientError> {
+        let encoder = match rows_to {
+            RowsTo::Client(encoder) => *encoder,
+            RowsTo::Kept(kept) => return kept.keep(rows),
+        };
         let mut binary = Vec::new();
         for row in rows.drain(..) {
             match encoder {

@@ -51,12 +51,13 @@ impl Session {
                 .enumerate()
                 .map(|(i, s)| (*s, scatter.sql_for(i).to_owned()))
                 .collect(),
+            Route::Scatter(scatter) => return self.merged_select_rows(runtime, scatter, request).await,
             _ => {
                 return Err(ClientError::new(
                     1235,
                     b"42000",
                     format!(
-                        "{}: the proxy reads its SELECT's rows itself, and this SELECT needs them merged across shards (ORDER BY, LIMIT, GROUP BY, DISTINCT, aggregates) or does not run on shards; select rows of one shard, or without those clauses",
+                        "{}: the proxy reads its SELECT's rows itself, and this SELECT does not run on shards whose rows the proxy merges (a join across shards, a derived table over a scatter, a set operation …); select rows of one table",
                         request.purpose
                     ),
                 ))
@@ -100,6 +101,40 @@ impl Session {
             rows.extend(read?);
         }
         Ok(rows)
+    }
+}
+
+impl Session {
+    /// The rows of a scatter the proxy merges (ORDER BY, LIMIT, GROUP BY, DISTINCT,
+    /// aggregates across shards), as literals.
+    async fn merged_select_rows(
+        &mut self,
+        runtime: &Runtime,
+        scatter: &shardgate_router::ScatterPlan,
+        request: &RowsOf<'_>,
+    ) -> Result<Vec<Row>, ClientError> {
+        let kept = self.merged_rows(runtime, scatter).await?;
+        if kept.numeric.len() != request.columns {
+            return Err((request.wrong_columns)());
+        }
+        let no_backslash_escapes =
+            (self.syntax.sql_mode).contains(shardgate_router::SqlMode::NO_BACKSLASH_ESCAPES);
+        Ok(kept
+            .rows
+            .iter()
+            .map(|row| {
+                (kept.numeric.iter().enumerate())
+                    .map(|(i, &numeric)| {
+                        let cell = shardgate_merge::text_cell(row, i).ok().flatten();
+                        shardgate_protocol::interpolate::cell_literal(
+                            cell,
+                            numeric,
+                            no_backslash_escapes,
+                        )
+                    })
+                    .collect()
+            })
+            .collect())
     }
 }
 
@@ -162,14 +197,7 @@ async fn read_rows(
         if bound.rows == 0 || bound.bytes < row.len() as u64 {
             // The rest of the answer is not read: the connection cannot serve again.
             conn.broken = true;
-            return Err(ClientError::new(
-                1038,
-                b"HY001",
-                format!(
-                    "{}: the SELECT's rows exceed the proxy's merge_max_rows / merge_max_bytes, which bound the rows the proxy holds itself",
-                    request.purpose
-                ),
-            ));
+            return Err(too_many_rows(&request.purpose));
         }
         bound.rows -= 1;
         bound.bytes -= row.len() as u64;
@@ -185,8 +213,19 @@ async fn read_rows(
     }
 }
 
+/// 1038 for a SELECT whose rows, held by the proxy for `purpose`, pass its bounds.
+pub(crate) fn too_many_rows(purpose: &str) -> ClientError {
+    ClientError::new(
+        1038,
+        b"HY001",
+        format!(
+            "{purpose}: the SELECT's rows exceed the proxy's merge_max_rows / merge_max_bytes, which bound the rows the proxy holds itself"
+        ),
+    )
+}
+
 /// Wire types whose text is a number.
-fn is_numeric(t: ColumnType) -> bool {
+pub(crate) fn is_numeric(t: ColumnType) -> bool {
     use ColumnType::*;
     matches!(
         t,

@@ -1,0 +1,143 @@
+//! Issue #13: `INSERT … SELECT` that no one shard answers (its SELECT reads other shards than
+//! its rows go to) runs by rows: the SELECT first — merged in the proxy where it must be
+//! (ORDER BY / LIMIT, aggregates, DISTINCT across shards) —, then `INSERT … VALUES` of its rows,
+//! split by shard. The rows held are bounded by `merge_max_rows` (1038 beyond). `UPDATE` /
+//! `DELETE` subqueries whose rows need a merge run the same way.
+
+use mysql_async::prelude::Queryable;
+use mysql_async::Conn;
+
+use crate::common::{rows, server_error, TestEnv};
+
+/// At most 8 rows held by the proxy.
+const BOUNDED: &str = "merge_max_rows = 8\n";
+
+async fn setup() -> (TestEnv, Conn) {
+    let env = TestEnv::start_rendered(2, 0, |sandbox, listen| {
+        let server = format!("[server]\n{BOUNDED}");
+        sandbox
+            .config_toml(listen)
+            .replacen("[server]\n", &server, 1)
+    })
+    .await;
+    let mut conn = env.connect().await;
+    for id in 1..=6i64 {
+        conn.query_drop(format!(
+            "INSERT INTO users (id, email, name) VALUES ({id}, 'u{id}@x.test', 'n{}')",
+            id % 3
+        ))
+        .await
+        .unwrap();
+    }
+    (env, conn)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn insert_select_across_shards_runs_by_rows_merged_where_it_must_be() {
+    let (env, mut conn) = setup().await;
+    let shards: std::collections::BTreeSet<usize> =
+        (1..=6).map(|id| env.shard_of("users", id)).collect();
+    assert_eq!(shards.len(), 2, "users on both shards");
+    // Each user's order goes to the shard of `user_id`, which no one shard's SELECT knows.
+    conn.query_drop("INSERT INTO orders (id, user_id, amount) SELECT id, 7 - id, id FROM users")
+        .await
+        .unwrap();
+    assert_eq!(conn.affected_rows(), 6);
+    assert_eq!(
+        rows(
+            &mut conn,
+            "SELECT id, user_id, amount FROM orders ORDER BY id"
+        )
+        .await,
+        (1..=6)
+            .map(|id| vec![
+                Some(id.to_string()),
+                Some((7 - id).to_string()),
+                Some(format!("{id}.00"))
+            ])
+            .collect::<Vec<_>>()
+    );
+    // ORDER BY … LIMIT across shards: the top two of the whole, not of each shard.
+    conn.query_drop(
+        "INSERT INTO orders (id, user_id, amount) SELECT id + 100, id, 1 FROM users ORDER BY id DESC LIMIT 2",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        rows(
+            &mut conn,
+            "SELECT id FROM orders WHERE id > 100 ORDER BY id"
+        )
+        .await,
+        vec![vec![Some("105".into())], vec![Some("106".into())]]
+    );
+    // Aggregates and groups across shards.
+    conn.query_drop("DELETE FROM orders").await.unwrap();
+    conn.query_drop(
+        "INSERT INTO orders (id, user_id, amount) SELECT MAX(id), MIN(id), SUM(id) FROM users GROUP BY name",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        rows(
+            &mut conn,
+            "SELECT id, user_id, amount FROM orders ORDER BY user_id"
+        )
+        .await,
+        vec![
+            vec![Some("4".into()), Some("1".into()), Some("5.00".into())],
+            vec![Some("5".into()), Some("2".into()), Some("7.00".into())],
+            vec![Some("6".into()), Some("3".into()), Some("9.00".into())],
+        ]
+    );
+    // DISTINCT across shards, into a reference-less sharded table by its key.
+    conn.query_drop("DELETE FROM orders").await.unwrap();
+    conn.query_drop(
+        "INSERT INTO orders (id, user_id) SELECT DISTINCT LENGTH(name) * 10, LENGTH(name) FROM users",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        rows(&mut conn, "SELECT id, user_id FROM orders").await,
+        vec![vec![Some("20".into()), Some("2".into())]]
+    );
+    // A DELETE whose IN subquery needs a merge (GROUP BY across shards).
+    conn.query_drop(
+        "DELETE FROM users WHERE id IN (SELECT MAX(u.id) FROM users u GROUP BY u.name)",
+    )
+    .await
+    .unwrap();
+    assert_eq!(conn.affected_rows(), 3);
+    assert_eq!(
+        rows(&mut conn, "SELECT id FROM users ORDER BY id").await,
+        vec![
+            vec![Some("1".into())],
+            vec![Some("2".into())],
+            vec![Some("3".into())]
+        ]
+    );
+    // More rows than the proxy may hold: 1038, nothing written.
+    for id in 10..=19 {
+        conn.query_drop(format!("INSERT INTO users (id, name) VALUES ({id}, 'x')"))
+            .await
+            .unwrap();
+    }
+    let (code, state, message) = server_error(
+        conn.query_drop(
+            "INSERT INTO orders (id, user_id) SELECT id + 1000, id FROM users ORDER BY id",
+        )
+        .await,
+    );
+    assert_eq!((code, state.as_str()), (1038, "HY001"), "{message}");
+    assert_eq!(
+        rows(&mut conn, "SELECT COUNT(*) FROM orders WHERE id > 1000").await,
+        vec![vec![Some("0".into())]]
+    );
+    // Without a column list the shard key cannot be found in the rows: refused as before.
+    let (code, _, message) = server_error(
+        conn.query_drop("INSERT INTO orders SELECT id, id, 1, NULL FROM users")
+            .await,
+    );
+    assert_eq!(code, 1235, "{message}");
+    env.stop().await;
+}
