@@ -134,15 +134,25 @@ async fn pinned_statements_run_whole_on_their_shard() {
     )
     .await;
     assert_eq!(answered, [[Some(x.to_string())]]);
-    for sql in [
-        format!(
-            "SELECT * FROM users WHERE id = {x} AND name IN (SELECT name FROM users) FOR UPDATE"
-        ),
-        format!("INSERT INTO orders (id, user_id) SELECT 9000, {y} FROM users WHERE id = {x}"),
-    ] {
-        let (code, _, message) = server_error(conn.query_drop(&sql).await);
-        assert_eq!(code, 1235, "{sql}: {message}");
-    }
+    let sql = format!(
+        "SELECT * FROM users WHERE id = {x} AND name IN (SELECT name FROM users) FOR UPDATE"
+    );
+    let (code, _, message) = server_error(conn.query_drop(&sql).await);
+    assert_eq!(code, 1235, "{sql}: {message}");
+    // Rows read on one shard for another: the SELECT first, then INSERT … VALUES (by rows).
+    conn.query_drop(format!(
+        "INSERT INTO orders (id, user_id) SELECT 9000, {y} FROM users WHERE id = {x}"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        rows(
+            &mut conn,
+            &format!("SELECT id FROM orders WHERE user_id = {y} AND id = 9000")
+        )
+        .await,
+        [[Some("9000".to_owned())]]
+    );
     // Branches on two shards: each runs on its own, the rows combined in the proxy.
     assert_eq!(
         rows(
