@@ -161,3 +161,79 @@ async fn writes_with_in_subqueries_of_another_placement_change_the_rows_mariadb_
     drop(admin);
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_with_exists_and_scalar_subqueries_of_another_placement() {
+    let env = setup().await;
+    let mut conn = env.connect().await;
+    // A scalar subquery over every shard of tags, merged (MAX): users 3 and 4 get 17.
+    conn.query_drop(
+        "UPDATE users SET name = (SELECT MAX(t.ref) FROM tags t) WHERE id IN (SELECT t.user_id FROM tags t WHERE t.tag = 'b') AND id < 10",
+    )
+    .await
+    .unwrap();
+    assert_eq!(conn.affected_rows(), 2);
+    assert_eq!(
+        ids(
+            &mut conn,
+            "SELECT id FROM users WHERE name = '17' ORDER BY id"
+        )
+        .await,
+        [3, 4]
+    );
+    // No row: NULL, as MariaDB gives it.
+    conn.query_drop(
+        "UPDATE users SET name = (SELECT t.ref FROM tags t WHERE t.tag = 'none') WHERE id = 3",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        ids(&mut conn, "SELECT id FROM users WHERE name IS NULL").await,
+        [3]
+    );
+    // More than one row: MariaDB's 1242, nothing written; two columns: 1241.
+    let (code, state, _) = server_error(
+        conn.query_drop("UPDATE users SET name = (SELECT t.ref FROM tags t) WHERE id = 4")
+            .await,
+    );
+    assert_eq!((code, state.as_str()), (1242, "21000"));
+    let (code, ..) = server_error(
+        conn.query_drop(
+            "UPDATE users SET name = (SELECT t.ref, t.tag FROM tags t WHERE t.tag = 'a' AND t.user_id = 1) WHERE id = 4",
+        )
+        .await,
+    );
+    assert_eq!(code, 1241);
+    assert_eq!(
+        ids(&mut conn, "SELECT id FROM users WHERE name = '17'").await,
+        [4]
+    );
+    // EXISTS / NOT EXISTS, any columns: true deletes the rows the rest of WHERE picks, false none.
+    conn.query_drop(
+        "DELETE FROM orders WHERE EXISTS (SELECT * FROM tags t WHERE t.tag = 'gone') AND user_id = 1",
+    )
+    .await
+    .unwrap();
+    assert_eq!(conn.affected_rows(), 2);
+    conn.query_drop(
+        "DELETE FROM orders WHERE NOT EXISTS (SELECT t.tag, t.ref FROM tags t WHERE t.ref > 0) AND user_id = 2",
+    )
+    .await
+    .unwrap();
+    assert_eq!(conn.affected_rows(), 0);
+    conn.query_drop(
+        "DELETE FROM orders WHERE NOT EXISTS (SELECT 1 FROM tags t WHERE t.tag = 'none')",
+    )
+    .await
+    .unwrap();
+    assert_eq!(conn.affected_rows(), 38);
+    // Correlated with the written row: refused as before.
+    let (code, ..) = server_error(
+        conn.query_drop(
+            "UPDATE users u SET name = 'z' WHERE EXISTS (SELECT 1 FROM tags t WHERE t.user_id = u.id)",
+        )
+        .await,
+    );
+    assert_eq!(code, 1235);
+    env.stop().await;
+}

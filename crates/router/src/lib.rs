@@ -82,4 +82,4 @@ pub use sql_prepare::{
 pub use statement_traits::{after_comments, starts_insert, SelectKind, StatementTraits};
 pub use syntax::{SqlMode, Syntax};
 pub use text::{diagnostics_statement, DiagnosticsStatement};
-pub use write_subqueries::{InSubquery, SubqueriesFirst};
+pub use write_subqueries::{SubqueriesFirst, SubqueryUse, WriteSubquery};

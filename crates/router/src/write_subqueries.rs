@@ -1,15 +1,17 @@
-//! `UPDATE` / `DELETE` with uncorrelated `IN` subqueries over sharded tables no shard answers
+//! `UPDATE` / `DELETE` with uncorrelated subqueries over sharded tables no shard answers
 //! alone (issue #13: "subquery first, then route"): the proxy runs each subquery as a SELECT of
-//! its own, writes its values into the statement as a literal list — `x IN (SELECT …)` becomes
+//! its own and writes its answer into the statement — `x IN (SELECT …)` becomes
 //! `x IN (1, 2, 3)`, an empty answer `(0 = 1)` (and `(1 = 1)` for `NOT IN`, which an empty
-//! list makes true whatever `x` is) — and plans the result as any write: broadcast, or routed
-//! by its shard key when the list names it.
+//! list makes true whatever `x` is); `[NOT] EXISTS (SELECT …)` becomes `(1 = 1)` or `(0 = 1)`;
+//! a scalar `(SELECT …)` its one value (`NULL` for no row, MariaDB's 1242 for more) — and
+//! plans the result as any write: broadcast, or routed by its shard key when the text names it.
 //!
 //! Taken only where it means what MariaDB means: the statement writes one table (no joins,
-//! no `USING`); the subquery is a plain `SELECT` (of one column, else MariaDB's 1241; no set operation, no
-//! nested subquery, no `LIMIT`, no locking clause) whose every column belongs to a table of
-//! its own `FROM` (qualified by one of them, or found in exactly one by the schema cache), so
-//! it reads nothing of the outer row. Otherwise the planner's refusal stands.
+//! no `USING`); the subquery, in the WHERE clause or an UPDATE's values, is a plain `SELECT`
+//! (of one column for `IN` and a value, else MariaDB's 1241; no set operation, no nested
+//! subquery, no `LIMIT`, no locking clause) whose every column belongs to a table of its own
+//! `FROM` (qualified by one of them, or found in exactly one by the schema cache), so it reads
+//! nothing of the outer row. Otherwise the planner's refusal stands.
 
 use shardgate_config::Topology;
 use sqlparser::ast::{
@@ -29,21 +31,31 @@ pub struct SubqueriesFirst {
     pub verb: &'static str,
     /// The statement's text between the subqueries: one more piece than subqueries.
     pub pieces: Vec<String>,
-    pub subqueries: Vec<InSubquery>,
+    pub subqueries: Vec<WriteSubquery>,
 }
 
-/// One `x [NOT] IN (SELECT …)`.
+/// One subquery of the write.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InSubquery {
-    /// `x`, as written.
-    pub operand: String,
-    pub negated: bool,
+pub struct WriteSubquery {
+    pub used: SubqueryUse,
     /// The SELECT, as written.
     pub select: String,
 }
 
+/// What a subquery stands for in the write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubqueryUse {
+    /// `x [NOT] IN (SELECT …)`, `x` as written: its values, as a list.
+    In { operand: String, negated: bool },
+    /// `[NOT] EXISTS (SELECT …)`: whether it has a row.
+    Exists { negated: bool },
+    /// `(SELECT …)` as a value: its one value.
+    Scalar,
+}
+
 impl SubqueriesFirst {
-    /// The statement with each subquery's values (SQL literals, in order) written in.
+    /// The statement with each subquery's values (SQL literals, in order; for `EXISTS`, any
+    /// one value when it has a row) written in.
     pub fn with_values(&self, values: &[Vec<Vec<u8>>]) -> Vec<u8> {
         let mut out = Vec::new();
         for (i, piece) in self.pieces.iter().enumerate() {
@@ -51,21 +63,36 @@ impl SubqueriesFirst {
             let (Some(subquery), Some(values)) = (self.subqueries.get(i), values.get(i)) else {
                 continue;
             };
-            if values.is_empty() {
-                out.extend_from_slice(if subquery.negated {
+            let truth = |holds: bool| -> &'static [u8] {
+                if holds {
                     b"(1 = 1)"
                 } else {
                     b"(0 = 1)"
-                });
+                }
+            };
+            let (operand, negated) = match &subquery.used {
+                SubqueryUse::Exists { negated } => {
+                    out.extend_from_slice(truth(values.is_empty() == *negated));
+                    continue;
+                }
+                SubqueryUse::Scalar => {
+                    out.push(b'(');
+                    match values.first() {
+                        Some(value) => out.extend_from_slice(value),
+                        None => out.extend_from_slice(b"NULL"),
+                    }
+                    out.push(b')');
+                    continue;
+                }
+                SubqueryUse::In { operand, negated } => (operand, *negated),
+            };
+            if values.is_empty() {
+                out.extend_from_slice(truth(negated));
                 continue;
             }
             out.push(b'(');
-            out.extend_from_slice(subquery.operand.as_bytes());
-            out.extend_from_slice(if subquery.negated {
-                b") NOT IN ("
-            } else {
-                b") IN ("
-            });
+            out.extend_from_slice(operand.as_bytes());
+            out.extend_from_slice(if negated { b") NOT IN (" } else { b") IN (" });
             for (j, value) in values.iter().enumerate() {
                 if j > 0 {
                     out.extend_from_slice(b", ");
@@ -87,7 +114,7 @@ impl std::fmt::Display for SubqueriesFirst {
         }
         write!(
             f,
-            " (on their one shard, or on every shard they read, merged in the proxy where they must be; at most merge_max_rows values), then the {} with their values as `IN (…)` lists, planned as any {}",
+            " (on their one shard, or on every shard they read, merged in the proxy where they must be; at most merge_max_rows values), then the {} with their answers written in (`IN (…)` lists, `(1 = 1)` / `(0 = 1)` for EXISTS, a value), planned as any {}",
             self.verb, self.verb
         )
     }
@@ -106,25 +133,32 @@ pub(crate) fn first(
     if matches!(refusal, RouteError::ShardKeyUpdate { .. }) {
         return refusal;
     }
-    let (verb, selection) = match stmt {
+    let mut found = Found::default();
+    let verb = match stmt {
         Statement::Update(Update {
-            table, selection, ..
+            table,
+            assignments,
+            selection,
+            ..
         }) if table.joins.is_empty() && matches!(table.relation, TableFactor::Table { .. }) => {
-            ("UPDATE", selection.as_ref())
+            // In the order of the text: the values, then WHERE.
+            for assignment in assignments {
+                let _ = assignment.value.visit(&mut found);
+            }
+            let _ = selection.visit(&mut found);
+            "UPDATE"
         }
         Statement::Delete(Delete {
             from: FromTable::WithFromKeyword(from) | FromTable::WithoutKeyword(from),
             using: None,
             selection,
             ..
-        }) if from.len() == 1 && from[0].joins.is_empty() => ("DELETE", selection.as_ref()),
+        }) if from.len() == 1 && from[0].joins.is_empty() => {
+            let _ = selection.visit(&mut found);
+            "DELETE"
+        }
         _ => return refusal,
     };
-    let Some(selection) = selection else {
-        return refusal;
-    };
-    let mut found = Found::default();
-    let _ = selection.visit(&mut found);
     if found.subqueries.is_empty() || found.others {
         return refusal;
     }
@@ -132,29 +166,46 @@ pub(crate) fn first(
     let mut pieces = Vec::new();
     let mut subqueries = Vec::new();
     let mut from = 0;
-    for (expr, operand, subquery, negated) in &found.subqueries {
+    for (expr, subquery, found_use) in &found.subqueries {
         if !uncorrelated(subquery, topology) {
             return refusal;
         }
         let spans = (|| {
-            let start = offsets.at(expr.span().start)?;
-            let operand_end = offsets.at(operand.span().end)?;
             let select_start = offsets.at(subquery.span().start)?;
             // The parentheses around the subquery (spans do not cover them).
             let open = sql[..select_start].trim_end().strip_suffix('(')?.len();
             let close = closing_paren(sql.as_bytes(), open, backslash)?;
-            Some((start, operand_end, select_start, close, close + 1))
+            let (start, used) = match found_use {
+                FoundUse::In { operand, negated } => {
+                    let start = offsets.at(expr.span().start)?;
+                    let operand_end = offsets.at(operand.span().end)?;
+                    let operand = sql.get(start..operand_end)?.to_owned();
+                    let negated = *negated;
+                    (start, SubqueryUse::In { operand, negated })
+                }
+                // Spans do not cover `[NOT] EXISTS` either.
+                FoundUse::Exists { negated } => {
+                    let before = strip_word(&sql[..open], "exists")?;
+                    let before = match negated {
+                        true => strip_word(before, "not")?,
+                        false => before,
+                    };
+                    let negated = *negated;
+                    (before.len(), SubqueryUse::Exists { negated })
+                }
+                FoundUse::Scalar => (open, SubqueryUse::Scalar),
+            };
+            Some((start, used, select_start, close, close + 1))
         })();
-        let Some((start, operand_end, select_start, select_end, end)) = spans else {
+        let Some((start, used, select_start, select_end, end)) = spans else {
             return refusal;
         };
         if start < from {
             return refusal;
         }
         pieces.push(sql[from..start].to_owned());
-        subqueries.push(InSubquery {
-            operand: sql[start..operand_end].to_owned(),
-            negated: *negated,
+        subqueries.push(WriteSubquery {
+            used,
             select: sql[select_start..select_end].trim().to_owned(),
         });
         from = end;
@@ -165,6 +216,18 @@ pub(crate) fn first(
         pieces,
         subqueries,
     }))
+}
+
+/// `text` up to its last word when that is `word` (any case; white space after it ignored).
+fn strip_word<'t>(text: &'t str, word: &str) -> Option<&'t str> {
+    let text = text.trim_end();
+    let at = text.len().checked_sub(word.len())?;
+    let ends_with = text.get(at..)?.eq_ignore_ascii_case(word);
+    let bounded = !text[..at]
+        .chars()
+        .next_back()
+        .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$');
+    (ends_with && bounded).then(|| &text[..at])
 }
 
 /// The offset of the `)` matching the `(` at `open`, past quoted text and comments.
@@ -201,11 +264,18 @@ fn closing_paren(b: &[u8], open: usize, backslash: bool) -> Option<usize> {
     None
 }
 
-/// The `IN` subqueries of a WHERE clause; `others` when it has a subquery of another kind.
+/// The subqueries of a write's values and WHERE clause; `others` when one is nested.
 #[derive(Default)]
 struct Found {
-    subqueries: Vec<(Expr, Expr, Query, bool)>,
+    subqueries: Vec<(Expr, Query, FoundUse)>,
     others: bool,
+}
+
+/// How a found subquery is used (`IN`'s operand as parsed).
+enum FoundUse {
+    In { operand: Expr, negated: bool },
+    Exists { negated: bool },
+    Scalar,
 }
 
 impl Visitor for Found {
@@ -223,17 +293,24 @@ impl Visitor for Found {
                 if !inner.subqueries.is_empty() || inner.others {
                     self.others = true;
                 }
-                self.subqueries.push((
-                    expr.clone(),
-                    (**operand).clone(),
-                    (**subquery).clone(),
-                    *negated,
-                ));
+                let used = FoundUse::In {
+                    operand: (**operand).clone(),
+                    negated: *negated,
+                };
+                self.subqueries
+                    .push((expr.clone(), (**subquery).clone(), used));
                 // Its subquery is checked on its own: not walked as part of the outer WHERE.
                 std::ops::ControlFlow::Continue(())
             }
-            Expr::Subquery(_) | Expr::Exists { .. } => {
-                self.others = true;
+            Expr::Exists { subquery, negated } => {
+                let used = FoundUse::Exists { negated: *negated };
+                self.subqueries
+                    .push((expr.clone(), (**subquery).clone(), used));
+                std::ops::ControlFlow::Continue(())
+            }
+            Expr::Subquery(subquery) => {
+                self.subqueries
+                    .push((expr.clone(), (**subquery).clone(), FoundUse::Scalar));
                 std::ops::ControlFlow::Continue(())
             }
             _ => std::ops::ControlFlow::Continue(()),
@@ -245,8 +322,8 @@ impl Visitor for Found {
         if self
             .subqueries
             .iter()
-            .filter(|(_, _, q, _)| q != query)
-            .any(|(_, _, q, _)| contains_query(q, query))
+            .filter(|(_, q, _)| q != query)
+            .any(|(_, q, _)| contains_query(q, query))
         {
             self.others = true;
         }
@@ -427,7 +504,13 @@ shard_key = "sku"
             r.subqueries[0].select,
             "SELECT p.sku FROM products p WHERE p.gone = 1"
         );
-        assert_eq!(r.subqueries[0].operand, "sku");
+        assert_eq!(
+            r.subqueries[0].used,
+            SubqueryUse::In {
+                operand: "sku".into(),
+                negated: false
+            }
+        );
         let text = r.with_values(&[vec![b"'a'".to_vec(), b"'b'".to_vec()]]);
         assert_eq!(
             String::from_utf8(text).unwrap(),
@@ -473,12 +556,54 @@ shard_key = "sku"
             "UPDATE users u SET score = 0 WHERE u.id IN (SELECT o.user_id FROM orders o WHERE o.sku = u.name)",
             "DELETE FROM orders WHERE sku IN (SELECT sku FROM products p WHERE p.sku IN (SELECT sku FROM orders))",
             "DELETE FROM orders WHERE sku IN (SELECT sku FROM products LIMIT 3)",
-            "DELETE FROM orders WHERE EXISTS (SELECT 1 FROM products p WHERE p.sku = 'x')",
+            "DELETE FROM orders WHERE EXISTS (SELECT 1 FROM products p WHERE p.sku = orders.sku)",
+            "UPDATE orders SET qty = (SELECT MAX(p.qty) FROM products p WHERE p.sku = orders.sku)",
         ] {
             assert!(
                 !matches!(first_of(sql), Err(RouteError::SubqueriesFirst(_))),
                 "{sql}"
             );
         }
+    }
+
+    #[test]
+    fn exists_and_scalar_subqueries_run_first_and_their_answers_are_written_in() {
+        let r = request("DELETE FROM orders WHERE NOT EXISTS (SELECT * FROM products p WHERE p.gone = 0) AND qty > 2");
+        assert_eq!(r.subqueries[0].used, SubqueryUse::Exists { negated: true });
+        assert_eq!(
+            r.subqueries[0].select,
+            "SELECT * FROM products p WHERE p.gone = 0"
+        );
+        let text = |values: &[Vec<Vec<u8>>]| String::from_utf8(r.with_values(values)).unwrap();
+        assert_eq!(
+            text(&[vec![]]),
+            "DELETE FROM orders WHERE (1 = 1) AND qty > 2"
+        );
+        assert_eq!(
+            text(&[vec![b"1".to_vec()]]),
+            "DELETE FROM orders WHERE (0 = 1) AND qty > 2"
+        );
+        let r = request("UPDATE users SET score = (SELECT MAX(p.qty) FROM products p), name = 'x' WHERE id IN (SELECT o.user_id FROM orders o WHERE o.sku = 'a') OR exists(select 1 from products)");
+        let used: Vec<&SubqueryUse> = r.subqueries.iter().map(|s| &s.used).collect();
+        assert_eq!(
+            used,
+            [
+                &SubqueryUse::Scalar,
+                &SubqueryUse::In {
+                    operand: "id".into(),
+                    negated: false
+                },
+                &SubqueryUse::Exists { negated: false }
+            ]
+        );
+        assert_eq!(
+            String::from_utf8(r.with_values(&[vec![], vec![b"3".to_vec()], vec![b"1".to_vec()]]))
+                .unwrap(),
+            "UPDATE users SET score = (NULL), name = 'x' WHERE (id) IN (3) OR (1 = 1)"
+        );
+        assert_eq!(
+            String::from_utf8(r.with_values(&[vec![b"7".to_vec()], vec![], vec![]])).unwrap(),
+            "UPDATE users SET score = (7), name = 'x' WHERE (0 = 1) OR (0 = 1)"
+        );
     }
 }

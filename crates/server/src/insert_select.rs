@@ -30,7 +30,7 @@ impl Session {
         let rows_of = RowsOf {
             select: &request.select,
             purpose: format!("INSERT … SELECT into `{}`", request.table),
-            columns: request.columns,
+            columns: Some(request.columns),
             wrong_columns: || {
                 ClientError::new(
                     1136,

@@ -24,8 +24,8 @@ pub(crate) struct RowsOf<'a> {
     pub select: &'a str,
     /// What the rows are for, in errors (`INSERT … SELECT into `t``).
     pub purpose: String,
-    /// The columns each row must have,
-    pub columns: usize,
+    /// The columns each row must have (`None`: any number),
+    pub columns: Option<usize>,
     /// and the error when its rows have another number.
     pub wrong_columns: fn() -> ClientError,
 }
@@ -114,7 +114,7 @@ impl Session {
         request: &RowsOf<'_>,
     ) -> Result<Vec<Row>, ClientError> {
         let kept = self.merged_rows(runtime, scatter).await?;
-        if kept.numeric.len() != request.columns {
+        if request.columns.is_some_and(|n| n != kept.numeric.len()) {
             return Err((request.wrong_columns)());
         }
         let no_backslash_escapes =
@@ -182,7 +182,7 @@ async fn read_rows(
         .iter()
         .map(|d| ColumnMeta::from_definition(d).is_ok_and(|m| is_numeric(m.column_type)))
         .collect();
-    if numeric.len() != request.columns {
+    if request.columns.is_some_and(|n| n != numeric.len()) {
         // Its rows are not read: the connection cannot serve again.
         conn.broken = true;
         return Err((request.wrong_columns)());

@@ -1,12 +1,13 @@
-//! An UPDATE / DELETE run after its `IN` subqueries (`router/src/write_subqueries.rs`): each
-//! subquery's rows are read by the proxy (`select_rows.rs`, one column), written into the
-//! statement as an `IN (…)` list, and the text is then planned and run as any write (routed by
-//! the list when it names the shard key, else on every shard).
+//! An UPDATE / DELETE run after its subqueries (`router/src/write_subqueries.rs`): each
+//! subquery's rows are read by the proxy (`select_rows.rs`: one column for `IN` and a value,
+//! one row for `EXISTS`), written into the statement — an `IN (…)` list, `(1 = 1)` / `(0 = 1)`,
+//! the value (`NULL` for no row, 1242 for more than one) —, and the text is then planned and
+//! run as any write (routed by the list when it names the shard key, else on every shard).
 //!
 //! Unlike MariaDB's one statement, the subqueries and the write are several: outside a
 //! transaction, rows written between them are not seen. Inside one, the subqueries read in it.
 
-use shardgate_router::SubqueriesFirst;
+use shardgate_router::{SubqueriesFirst, SubqueryUse};
 
 use crate::errors::ClientError;
 use crate::runtime::Runtime;
@@ -22,29 +23,38 @@ impl Session {
     ) -> Step {
         let mut values = Vec::new();
         for subquery in &request.subqueries {
-            let plan = match crate::schema_loader::plan_with_schema(
-                runtime,
-                &subquery.select,
-                self.syntax,
-            )
-            .await
-            {
-                Ok(plan) => plan,
-                Err(e) => return self.send_error(ClientError::from(&e)).await,
+            // Whether EXISTS has a row is one row's question.
+            let select = match subquery.used {
+                SubqueryUse::Exists { .. } => format!("{} LIMIT 1", subquery.select),
+                _ => subquery.select.clone(),
             };
+            let plan =
+                match crate::schema_loader::plan_with_schema(runtime, &select, self.syntax).await {
+                    Ok(plan) => plan,
+                    Err(e) => return self.send_error(ClientError::from(&e)).await,
+                };
             let rows_of = RowsOf {
-                select: &subquery.select,
+                select: &select,
                 purpose: format!("{} with the subquery `{}`", request.verb, subquery.select),
-                columns: 1,
+                columns: match subquery.used {
+                    SubqueryUse::Exists { .. } => None,
+                    _ => Some(1),
+                },
                 // ER_OPERAND_COLUMNS
                 wrong_columns: || {
                     ClientError::new(1241, b"21000", "Operand should contain 1 column(s)")
                 },
             };
-            match self.select_rows(runtime, &plan, &rows_of).await {
-                Ok(rows) => values.push(rows.into_iter().flatten().collect::<Vec<_>>()),
+            let rows = match self.select_rows(runtime, &plan, &rows_of).await {
+                Ok(rows) => rows,
                 Err(e) => return self.send_error(e).await,
+            };
+            if subquery.used == SubqueryUse::Scalar && rows.len() > 1 {
+                // ER_SUBQUERY_NO_1_ROW
+                let e = ClientError::new(1242, b"21000", "Subquery returns more than 1 row");
+                return self.send_error(e).await;
             }
+            values.push(rows.into_iter().flatten().collect::<Vec<_>>());
         }
         let text = request.with_values(&values);
         let Ok(sql) = std::str::from_utf8(&text) else {
