@@ -273,7 +273,7 @@ struct Found {
 
 /// How a found subquery is used (`IN`'s operand as parsed).
 enum FoundUse {
-    In { operand: Expr, negated: bool },
+    In { operand: Box<Expr>, negated: bool },
     Exists { negated: bool },
     Scalar,
 }
@@ -294,7 +294,7 @@ impl Visitor for Found {
                     self.others = true;
                 }
                 let used = FoundUse::In {
-                    operand: (**operand).clone(),
+                    operand: operand.clone(),
                     negated: *negated,
                 };
                 self.subqueries
