@@ -12,8 +12,8 @@ use crate::common::{rows, server_error, ServeProcess, TestEnv};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts};
 use shardgate_protocol::client_handshake::{login, BackendLogin};
-use shardgate_protocol::packets::parse_err;
 use shardgate_protocol::{CapabilityFlags, PacketConn};
+use shardgate_wire::packets::parse_err;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

@@ -8,11 +8,12 @@ use std::process::Command as Process;
 use crate::common::{rows, TestEnv};
 use mysql_async::prelude::Queryable;
 use shardgate_protocol::client_handshake::{login, BackendLogin};
-use shardgate_protocol::packets::{read_lenenc_int, split_extended_metadata};
 use shardgate_protocol::{
     CapabilityFlags, Command, MariadbCapabilities, PacketConn, COMMON_CAPABILITIES,
 };
 use shardgate_sandbox::{BACKEND_PASSWORD, BACKEND_USER, DATABASE, PROXY_PASSWORD, PROXY_USER};
+use shardgate_wire::column_definition::split_extended_metadata;
+use shardgate_wire::lenenc::read_lenenc_int;
 use tokio::net::TcpStream;
 
 const ADMIN: &str = "\n[[users]]\nname = \"ops\"\npassword = \"ops-secret\"\nadmin = true\n";

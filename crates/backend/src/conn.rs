@@ -390,7 +390,7 @@ impl BackendConn {
                 let (code, state, message) = local_infile::CAPABILITY_DISABLED;
                 client.set_seq(seq);
                 client
-                    .write_packet(&shardgate_protocol::packets::err(code, state, message))
+                    .write_packet(&shardgate_wire::packets::err(code, state, message))
                     .await
                     .map_err(ForwardError::Client)?;
                 Ok(Finish::Err(shardgate_protocol::ServerErr {
@@ -473,8 +473,8 @@ impl BackendConn {
             };
             let finish = match packet.first() {
                 Some(0x00) => {
-                    let ok = shardgate_protocol::packets::parse_ok(&packet);
-                    let state = shardgate_protocol::packets::ok_session_state(&packet);
+                    let ok = shardgate_wire::packets::parse_ok(&packet);
+                    let state = shardgate_wire::packets::ok_session_state(&packet);
                     let (Some(ok), Some(state)) = (ok, state) else {
                         return Err(self.protocol_err(ProtocolError::malformed("bad OK packet")));
                     };
@@ -492,7 +492,7 @@ impl BackendConn {
                         rows: None,
                     }
                 }
-                Some(0xFF) => match shardgate_protocol::packets::parse_err(&packet) {
+                Some(0xFF) => match shardgate_wire::packets::parse_err(&packet) {
                     Some(e) => Finish::Err(e),
                     None => {
                         return Err(self.protocol_err(ProtocolError::malformed("bad ERR packet")))
@@ -522,7 +522,7 @@ impl BackendConn {
                     .ok()
                     .flatten()
                     .or_else(|| {
-                        shardgate_protocol::packets::parse_ok(&head).map(|ok| Finish::Ok {
+                        shardgate_wire::packets::parse_ok(&head).map(|ok| Finish::Ok {
                             status: ok.status,
                             affected_rows: ok.affected_rows,
                             last_insert_id: ok.last_insert_id,
@@ -543,7 +543,7 @@ impl BackendConn {
             }
             _ => {}
         }
-        let Some((count, _)) = shardgate_protocol::packets::read_lenenc_int(&head) else {
+        let Some((count, _)) = shardgate_wire::lenenc::read_lenenc_int(&head) else {
             return Err(self.protocol_err(ProtocolError::malformed("bad column count")));
         };
         let mut columns = Vec::with_capacity(usize::try_from(count).unwrap_or(0).min(4096));
@@ -645,7 +645,7 @@ impl BackendConn {
             Ok(p) => p,
             Err(e) => return Err(self.protocol_err(e)),
         };
-        if let Some(e) = shardgate_protocol::packets::parse_err(&head) {
+        if let Some(e) = shardgate_wire::packets::parse_err(&head) {
             return Ok(Prepared::Err(e));
         }
         let header = match PrepareOk::parse(&head) {

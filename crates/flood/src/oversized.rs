@@ -5,8 +5,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use shardgate_protocol::packets::parse_err;
 use shardgate_protocol::PacketConn;
+use shardgate_wire::packets::parse_err;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -158,7 +158,7 @@ mod tests {
     #[test]
     fn finds_the_error_after_a_greeting() {
         let greeting = [&[3, 0, 0, 0][..], &[10, b'1', 0]].concat();
-        let err = shardgate_protocol::packets::err(1153, b"08S01", "Got a packet bigger than");
+        let err = shardgate_wire::packets::err(1153, b"08S01", "Got a packet bigger than");
         let mut bytes = greeting.clone();
         bytes.extend_from_slice(&[err.len() as u8, 0, 0, 1]);
         bytes.extend_from_slice(&err);

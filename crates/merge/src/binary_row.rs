@@ -7,10 +7,11 @@
 
 use bytes::Bytes;
 use mysql_common::constants::ColumnType;
+use shardgate_wire::lenenc::write_lenenc_str;
 
 use crate::column::ColumnMeta;
 use crate::error::{MergeError, Result};
-use crate::row::{write_lenenc_int, TextRow};
+use crate::row::TextRow;
 use crate::temporal::{DateTime, Time};
 use crate::value::Value;
 
@@ -106,8 +107,7 @@ fn encode_cell(cell: Bytes, meta: &ColumnMeta, column: usize, out: &mut Vec<u8>)
         }
         // Decimals, strings, blobs, BIT, ENUM, SET, JSON, geometry: the same bytes, length-encoded.
         _ => {
-            write_lenenc_int(out, cell.len() as u64);
-            out.extend_from_slice(&cell);
+            write_lenenc_str(out, &cell);
             Ok(())
         }
     }

@@ -6,7 +6,7 @@ use mysql_common::packets::Column;
 
 use crate::collation::Collation;
 use crate::error::{MergeError, Result};
-use crate::row::write_cell;
+use shardgate_wire::column_definition::{self, ColumnAttributes, ColumnNames};
 
 /// The type information of a result column, as a column-definition packet carries it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,9 +207,6 @@ impl ColumnMeta {
         self.encode_definition(b"", b"", b"", name, b"")
     }
 
-    /// Encodes a protocol-4.1 column definition. (mysql_common 0.38's `Column` serializer
-    /// writes the length before the charset, the reverse of the wire order, so it is not
-    /// used.)
     fn encode_definition(
         &self,
         schema: &[u8],
@@ -218,18 +215,22 @@ impl ColumnMeta {
         name: &[u8],
         org_name: &[u8],
     ) -> Vec<u8> {
-        let mut out = Vec::with_capacity(32 + schema.len() + table.len() * 2 + name.len() * 2);
-        for s in [&b"def"[..], schema, table, org_table, name, org_name] {
-            write_cell(&mut out, Some(s));
-        }
-        out.push(0x0c);
-        out.extend_from_slice(&self.charset.to_le_bytes());
-        out.extend_from_slice(&self.length.to_le_bytes());
-        out.push(self.column_type as u8);
-        out.extend_from_slice(&self.flags.bits().to_le_bytes());
-        out.push(self.decimals);
-        out.extend_from_slice(&[0, 0]);
-        out
+        column_definition::encode(
+            &ColumnNames {
+                schema,
+                table,
+                org_table,
+                name,
+                org_name,
+            },
+            &ColumnAttributes {
+                charset: self.charset,
+                length: self.length,
+                column_type: self.column_type,
+                flags: self.flags,
+                decimals: self.decimals,
+            },
+        )
     }
 }
 

@@ -106,3 +106,12 @@ impl MergeError {
 
 /// Result alias of the merge crate.
 pub type Result<T, E = MergeError> = std::result::Result<T, E>;
+
+impl From<shardgate_wire::MalformedCell> for MergeError {
+    fn from(e: shardgate_wire::MalformedCell) -> MergeError {
+        MergeError::MalformedRow {
+            reason: e.reason,
+            column: e.column,
+        }
+    }
+}

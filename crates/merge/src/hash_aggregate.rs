@@ -122,8 +122,9 @@ mod tests {
     use super::*;
     use crate::aggregate::count_meta;
     use crate::error::{LimitUnit, MergeError};
-    use crate::row::{encode_text_row, text_cell};
+    use crate::row::encode_text_row;
     use mysql_common::constants::ColumnType;
+    use shardgate_wire::text_row::text_cell;
 
     fn inputs() -> Vec<ColumnMeta> {
         vec![ColumnMeta::new(ColumnType::MYSQL_TYPE_LONG), count_meta()]

@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 
 use bytes::{Bytes, BytesMut};
+use shardgate_wire::text_row::NULL_CELL;
 
 use crate::column::ColumnMeta;
 use crate::compare::value_key;
@@ -133,7 +134,7 @@ pub struct HashJoin {
 impl HashJoin {
     /// An empty table holding at most `limit`.
     pub fn new(keys: JoinKeys, kind: JoinKind, limit: MemoryLimit) -> HashJoin {
-        let nulls = Bytes::from(vec![0xFB; keys.inner_width()]);
+        let nulls = Bytes::from(vec![NULL_CELL; keys.inner_width()]);
         HashJoin {
             keys,
             kind,
@@ -324,7 +325,7 @@ mod tests {
                 }
             }
             if !matched && kind == JoinKind::Left {
-                out.push(concat(o, &vec![0xFB; inner_metas.len()]));
+                out.push(concat(o, &vec![NULL_CELL; inner_metas.len()]));
             }
         }
         out

@@ -74,7 +74,7 @@ pub use merge_sort::MergeSort;
 pub use ordered_aggregate::OrderedAggregate;
 pub use pipeline::{MergeWarning, Pipeline, RowOperator};
 pub use project::{Project, ProjectItem};
-pub use row::{decode_text_row, encode_text_row, text_cell, RowWriter, TextRow};
+pub use row::{decode_text_row, encode_text_row, RowWriter, TextRow};
 pub use set_operation::{combine, SetOperator, SetRows};
 pub use sort::Sort;
 pub use temporal::{Date, DateTime, Time};

@@ -170,8 +170,9 @@ impl MergeSort {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::row::{encode_text_row, text_cell};
+    use crate::row::encode_text_row;
     use mysql_common::constants::ColumnType;
+    use shardgate_wire::text_row::text_cell;
 
     fn cols() -> Vec<ColumnMeta> {
         vec![

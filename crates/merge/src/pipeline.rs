@@ -143,10 +143,11 @@ mod tests {
     use crate::limit::Limit;
     use crate::memory::MemoryLimit;
     use crate::project::Project;
-    use crate::row::{encode_text_row, text_cell};
+    use crate::row::encode_text_row;
     use crate::sort::Sort;
     use crate::value::Value;
     use mysql_common::constants::ColumnType;
+    use shardgate_wire::text_row::text_cell;
 
     #[test]
     fn chains_operators_and_stops_at_a_full_limit() {

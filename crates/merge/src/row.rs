@@ -5,79 +5,11 @@
 //! [`RowWriter`] builds the rows an operator computes, copying untouched cells verbatim.
 
 use bytes::Bytes;
+use shardgate_wire::text_row::{read_cell, write_cell, NULL_CELL};
 
 use crate::column::ColumnMeta;
 use crate::error::{MergeError, Result};
 use crate::value::Value;
-
-/// The NULL marker of a text-protocol cell.
-const NULL_CELL: u8 = 0xFB;
-
-/// Reads the cell at `*pos`: `Ok(None)` for NULL, else the byte range of its text.
-fn read_cell(buf: &[u8], pos: &mut usize, column: usize) -> Result<Option<(usize, usize)>> {
-    let err = |reason| MergeError::MalformedRow { reason, column };
-    let first = *buf.get(*pos).ok_or(err("row ends before this column"))?;
-    let (len, header) = match first {
-        NULL_CELL => {
-            *pos += 1;
-            return Ok(None);
-        }
-        0xFC => (le_uint(buf, *pos + 1, 2).ok_or(err("truncated length"))?, 3),
-        0xFD => (le_uint(buf, *pos + 1, 3).ok_or(err("truncated length"))?, 4),
-        0xFE => (le_uint(buf, *pos + 1, 8).ok_or(err("truncated length"))?, 9),
-        0xFF => return Err(err("0xFF is not a length")),
-        n => (u64::from(n), 1),
-    };
-    let start = *pos + header;
-    let end = usize::try_from(len)
-        .ok()
-        .and_then(|l| start.checked_add(l))
-        .filter(|&e| e <= buf.len())
-        .ok_or(err("cell runs past the end of the row"))?;
-    *pos = end;
-    Ok(Some((start, end)))
-}
-
-fn le_uint(buf: &[u8], at: usize, n: usize) -> Option<u64> {
-    let b = buf.get(at..at.checked_add(n)?)?;
-    Some(b.iter().rev().fold(0u64, |v, &x| (v << 8) | u64::from(x)))
-}
-
-/// Appends a length-encoded integer.
-pub(crate) fn write_lenenc_int(out: &mut Vec<u8>, v: u64) {
-    if v < 0xFB {
-        out.push(v as u8);
-    } else if v <= 0xFFFF {
-        out.push(0xFC);
-        out.extend_from_slice(&(v as u16).to_le_bytes());
-    } else if v <= 0xFF_FFFF {
-        out.push(0xFD);
-        out.extend_from_slice(&(v as u32).to_le_bytes()[..3]);
-    } else {
-        out.push(0xFE);
-        out.extend_from_slice(&v.to_le_bytes());
-    }
-}
-
-/// Appends one cell (`None` = NULL).
-pub(crate) fn write_cell(out: &mut Vec<u8>, cell: Option<&[u8]>) {
-    match cell {
-        None => out.push(NULL_CELL),
-        Some(text) => {
-            write_lenenc_int(out, text.len() as u64);
-            out.extend_from_slice(text);
-        }
-    }
-}
-
-/// The text of cell `column` of a row payload (`None` = NULL), reading no further than it.
-pub fn text_cell(payload: &[u8], column: usize) -> Result<Option<&[u8]>> {
-    let mut pos = 0;
-    for c in 0..column {
-        read_cell(payload, &mut pos, c)?;
-    }
-    Ok(read_cell(payload, &mut pos, column)?.map(|(s, e)| &payload[s..e]))
-}
 
 /// Decodes every cell of a row payload; the payload must hold exactly `columns.len()` cells.
 pub fn decode_text_row(payload: &Bytes, columns: &[ColumnMeta]) -> Result<Vec<Value>> {
@@ -226,6 +158,7 @@ impl RowWriter {
 mod tests {
     use super::*;
     use mysql_common::constants::ColumnType;
+    use shardgate_wire::text_row::text_cell;
 
     #[test]
     fn round_trips_cells_of_every_length_class() {

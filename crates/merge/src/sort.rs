@@ -117,8 +117,9 @@ impl RowOperator for Sort {
 mod tests {
     use super::*;
     use crate::error::MergeError;
-    use crate::row::{encode_text_row, text_cell};
+    use crate::row::encode_text_row;
     use mysql_common::constants::ColumnType;
+    use shardgate_wire::text_row::text_cell;
 
     fn metas() -> Vec<ColumnMeta> {
         vec![

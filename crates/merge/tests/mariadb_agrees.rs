@@ -6,11 +6,12 @@ use bytes::Bytes;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row};
 use shardgate_merge::{
-    compare_values, text_cell, Aggregate, ArithOp, Collation, ColumnFlags, ColumnMeta, ColumnType,
-    Expr, HashAggregate, Limit, MemoryLimit, MergeSort, OrderedAggregate, RowWriter, SortKey,
+    compare_values, Aggregate, ArithOp, Collation, ColumnFlags, ColumnMeta, ColumnType, Expr,
+    HashAggregate, Limit, MemoryLimit, MergeSort, OrderedAggregate, RowWriter, SortKey,
     SortedDistinct, TextRow, Value, NOT_FIXED_DEC,
 };
 use shardgate_sandbox::{Sandbox, SandboxSpec, DATABASE};
+use shardgate_wire::text_row::text_cell;
 
 /// A text result set as it came off the wire: column metadata and raw row payloads.
 struct ResultSet {

@@ -4,10 +4,11 @@
 use bytes::Bytes;
 use proptest::prelude::*;
 use shardgate_merge::{
-    count_meta, encode_text_row, text_cell, Aggregate, ColumnMeta, ColumnType, Decimal,
-    HashAggregate, HashDistinct, Limit, MemoryLimit, MergeError, MergeSort, OrderedAggregate,
-    RowOrder, SortKey, SortedDistinct, Value,
+    count_meta, encode_text_row, Aggregate, ColumnMeta, ColumnType, Decimal, HashAggregate,
+    HashDistinct, Limit, MemoryLimit, MergeError, MergeSort, OrderedAggregate, RowOrder, SortKey,
+    SortedDistinct, Value,
 };
+use shardgate_wire::text_row::text_cell;
 
 /// `(k INT NULL, s VARCHAR general_ci, tag INT)`: sort keys, plus a tag to check stability.
 fn cols() -> Vec<ColumnMeta> {

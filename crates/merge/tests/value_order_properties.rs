@@ -128,7 +128,7 @@ proptest! {
         ];
         let _ = decode_text_row(&Bytes::from(payload.clone()), &metas[..n]);
         let _ = ColumnMeta::from_definition(&payload);
-        let _ = shardgate_merge::text_cell(&payload, n);
+        let _ = shardgate_wire::text_row::text_cell(&payload, n);
     }
 
     #[test]

@@ -4,7 +4,9 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use shardgate_protocol::packets::{column_count, text_row, ColumnDef};
+use shardgate_wire::column_definition::ColumnDef;
+use shardgate_wire::packets::column_count;
+use shardgate_wire::text_row::text_row;
 
 const C: &[u8] = b"68487932199-96439406143-93774651418-41631865787-96406072701-20604855487-\
 25459966574-28203206787-41238978918-19503783441";

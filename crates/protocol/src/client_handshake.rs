@@ -10,9 +10,9 @@ use mysql_common::packets::{
 use mysql_common::proto::MySerialize;
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::packets::parse_err;
 use crate::tls::{BackendStream, BackendTls};
 use crate::{CapabilityFlags, MariadbCapabilities, PacketConn, ProtocolError, StatusFlags};
+use shardgate_wire::packets::parse_err;
 
 /// Capabilities the proxy always asks a backend for; those that change what answers say
 /// (CLIENT_DEPRECATE_EOF, CLIENT_FOUND_ROWS, CLIENT_MULTI_RESULTS, …) are added per connection

@@ -2,29 +2,7 @@
 
 use std::io;
 
-/// An error packet a peer sent: its code, SQLSTATE and message, kept verbatim.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServerErr {
-    pub code: u16,
-    pub state: [u8; 5],
-    /// The message as text (bytes that are not UTF-8 replaced).
-    pub message: String,
-    /// The message's bytes when they are not UTF-8 (a server words messages in the client's
-    /// character set: `sjis`, `cp1251`): what a client relayed the error must get.
-    pub raw_message: Option<Box<[u8]>>,
-}
-
-impl std::fmt::Display for ServerErr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "ERROR {} ({}): {}",
-            self.code,
-            String::from_utf8_lossy(&self.state),
-            self.message
-        )
-    }
-}
+pub use shardgate_wire::ServerErr;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProtocolError {

@@ -150,8 +150,10 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::packets::{column_count, eof, ok, result_terminator, text_row, ColumnDef, OkInfo};
     use crate::{CapabilityFlags, StatusFlags};
+    use shardgate_wire::column_definition::ColumnDef;
+    use shardgate_wire::packets::{column_count, eof, ok, result_terminator, OkInfo};
+    use shardgate_wire::text_row::text_row;
     use tokio::io::AsyncReadExt;
 
     /// Forwards `packets` (a backend's answer, sequence ids from 1) to a client connection
@@ -255,7 +257,7 @@ mod tests {
         };
         let (got, next) = relayed(&[ok(&info)], true, 3, relay).await;
         assert_eq!((got[0].0, next), (3, 4));
-        let parsed = crate::packets::parse_ok(&got[0].1).unwrap();
+        let parsed = shardgate_wire::packets::parse_ok(&got[0].1).unwrap();
         assert_eq!(
             parsed.status,
             info.status | StatusFlags::SERVER_MORE_RESULTS_EXISTS
@@ -272,7 +274,7 @@ mod tests {
             result_terminator(caps, StatusFlags::empty(), 0),
         ];
         let (got, _) = relayed(&answer, true, 1, relay).await;
-        let end = crate::packets::parse_ok(&got[3].1).unwrap();
+        let end = shardgate_wire::packets::parse_ok(&got[3].1).unwrap();
         assert_eq!(end.status, StatusFlags::SERVER_MORE_RESULTS_EXISTS);
         // The last answer of a text: renumbered, no flag.
         let last = Relay {
@@ -282,14 +284,14 @@ mod tests {
         let (got, _) = relayed(&[ok(&info)], true, 9, last).await;
         assert_eq!(got[0].0, 9);
         assert_eq!(
-            crate::packets::parse_ok(&got[0].1).unwrap().status,
+            shardgate_wire::packets::parse_ok(&got[0].1).unwrap().status,
             info.status
         );
     }
 
     #[tokio::test]
     async fn an_error_is_renumbered_and_left_as_it_is() {
-        let error = crate::packets::err(1146, b"42S02", "Table 'app.t' doesn't exist");
+        let error = shardgate_wire::packets::err(1146, b"42S02", "Table 'app.t' doesn't exist");
         let relay = Relay {
             renumber: true,
             more_results: true,

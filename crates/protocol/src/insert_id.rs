@@ -2,24 +2,7 @@
 //! generated id, as MariaDB's does for ids it generates, in place of what the shard reported
 //! for the ids it was given.
 
-use mysql_common::io::BufMutExt;
-
-use crate::packets::read_lenenc_int;
-
-/// `payload` (an OK packet, header 0x00) reporting `id` as its last insert id, everything
-/// else kept; `None` when it is no OK packet.
-pub fn with_insert_id(payload: &[u8], id: u64) -> Option<Vec<u8>> {
-    if payload.first() != Some(&0x00) {
-        return None;
-    }
-    let (_, a) = read_lenenc_int(payload.get(1..)?)?;
-    let (_, b) = read_lenenc_int(payload.get(1 + a..)?)?;
-    let mut out = Vec::with_capacity(payload.len() + 8);
-    out.extend_from_slice(&payload[..1 + a]);
-    out.put_lenenc_int(id);
-    out.extend_from_slice(&payload[1 + a + b..]);
-    Some(out)
-}
+use shardgate_wire::packets::with_insert_id;
 
 /// Appends the physical packets in `bytes` to `out`, the last one (an answer's OK) reporting
 /// `id` as its last insert id.
@@ -49,29 +32,7 @@ pub(crate) fn copy_with_insert_id(out: &mut bytes::BytesMut, bytes: &[u8], id: u
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::packets::{ok, parse_ok, OkInfo};
-    use crate::StatusFlags;
-
-    #[test]
-    fn only_the_id_changes() {
-        let info = OkInfo {
-            affected_rows: 3,
-            last_insert_id: 7,
-            status: StatusFlags::SERVER_STATUS_AUTOCOMMIT,
-            warnings: 2,
-            info: b"Records: 3  Duplicates: 0  Warnings: 2".to_vec(),
-            session_state: Vec::new(),
-        };
-        let payload = ok(&info);
-        let rewritten = with_insert_id(&payload, 1 << 40).unwrap();
-        let parsed = parse_ok(&rewritten).unwrap();
-        assert_eq!(parsed.last_insert_id, 1 << 40);
-        assert_eq!(parsed.affected_rows, 3);
-        assert_eq!(parsed.warnings, 2);
-        assert_eq!(parsed.status, info.status);
-        assert!(rewritten.ends_with(b"Warnings: 2"));
-        assert_eq!(with_insert_id(&[0xFF, 1, 2], 5), None);
-    }
+    use shardgate_wire::packets::{ok, parse_ok, OkInfo};
 
     #[test]
     fn the_packet_keeps_its_sequence_id() {

@@ -1,6 +1,7 @@
 //! The MySQL wire protocol as shardgate speaks it, built on `mysql_common`: packet framing,
 //! the server-side handshake toward clients, the client-side handshake toward backends,
-//! packet encoders, and the response scanner that forwards results without decoding rows.
+//! and the response scanner that forwards results without decoding rows. The packets'
+//! bytes themselves are `shardgate-wire`'s.
 
 pub mod client_handshake;
 pub mod conn;
@@ -10,7 +11,6 @@ pub mod forward;
 pub mod insert_id;
 pub mod interpolate;
 pub mod local_infile;
-pub mod packets;
 pub mod response;
 pub mod server_handshake;
 pub mod stmt;
@@ -42,5 +42,4 @@ pub const COMMON_CAPABILITIES: CapabilityFlags = CapabilityFlags::from_bits_trun
         | CapabilityFlags::CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA.bits(),
 );
 
-/// The collation id of `utf8mb4_general_ci`.
-pub const UTF8MB4_GENERAL_CI: u8 = 45;
+pub use shardgate_wire::UTF8MB4_GENERAL_CI;

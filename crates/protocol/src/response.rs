@@ -3,8 +3,9 @@
 //! Used to forward a backend's result to the client byte for byte: the scanner classifies each
 //! physical packet (OK, ERR, column count, column definition, row, EOF) without decoding values.
 
-use crate::packets::{parse_err, parse_ok, read_lenenc_int};
 use crate::{ProtocolError, ServerErr, StatusFlags, MAX_CHUNK};
+use shardgate_wire::lenenc::read_lenenc_int;
+use shardgate_wire::packets::{parse_err, parse_ok};
 
 /// How an answer ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -257,10 +258,10 @@ impl ResponseScanner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::packets::{
-        column_count, eof, err, ok, result_terminator, text_row, ColumnDef, OkInfo,
-    };
     use crate::CapabilityFlags;
+    use shardgate_wire::column_definition::ColumnDef;
+    use shardgate_wire::packets::{column_count, eof, err, ok, result_terminator, OkInfo};
+    use shardgate_wire::text_row::text_row;
 
     fn frames(packets: &[Vec<u8>]) -> Vec<u8> {
         let mut out = bytes::BytesMut::new();

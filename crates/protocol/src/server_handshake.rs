@@ -9,8 +9,10 @@ use rand::Rng;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::tls::{ClientStream, ServerTls};
+use shardgate_wire::packets;
+
 use crate::{
-    packets, CapabilityFlags, MariadbCapabilities, PacketConn, ProtocolError, StatusFlags,
+    CapabilityFlags, MariadbCapabilities, PacketConn, ProtocolError, StatusFlags,
     COMMON_CAPABILITIES, UTF8MB4_GENERAL_CI,
 };
 

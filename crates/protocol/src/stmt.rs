@@ -227,7 +227,7 @@ fn value_len(code: u8, values: &[u8]) -> Result<usize, String> {
         }
         c if is_param_type(c) => {
             // Strings, decimals, BIT, JSON, blobs, ENUM, SET, GEOMETRY: length-encoded.
-            let (len, used) = crate::packets::read_lenenc_int(values)
+            let (len, used) = shardgate_wire::lenenc::read_lenenc_int(values)
                 .ok_or("a length-encoded string length needed")?;
             let len = usize::try_from(len).map_err(|_| "string length out of range")?;
             need(used.checked_add(len).ok_or("string length out of range")?)

@@ -6,9 +6,10 @@
 
 use shardgate_backend::Role;
 use shardgate_migration::{ReshardStatement, StatementError};
-use shardgate_protocol::packets::{self, ColumnDef};
 use shardgate_ring::Sharder;
 use shardgate_router::{plan_sql, Plan, PlanTree, RouteError};
+use shardgate_wire::column_definition::ColumnDef;
+use shardgate_wire::packets;
 
 use crate::errors::ClientError;
 use crate::runtime::Runtime;
@@ -157,7 +158,7 @@ impl Session {
             packets.push(packets::eof(self.status(), 0));
         }
         for row in &rows.rows {
-            packets.push(packets::text_row(
+            packets.push(shardgate_wire::text_row::text_row(
                 row.iter().map(|v| v.as_deref().map(str::as_bytes)),
             ));
         }

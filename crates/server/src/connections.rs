@@ -81,7 +81,7 @@ async fn refuse(stream: TcpStream, code: u16, message: &str, reason: &str) {
         .with_label_values(&[reason])
         .inc();
     let mut conn = PacketConn::new(ClientStream::Plain(stream));
-    let packet = shardgate_protocol::packets::err_before_handshake(code, message);
+    let packet = shardgate_wire::packets::err_before_handshake(code, message);
     let _ = tokio::time::timeout(REFUSAL_WRITE_TIMEOUT, async {
         conn.write_packet(&packet).await.ok()?;
         conn.shutdown().await;

@@ -9,9 +9,9 @@
 
 use bytes::Bytes;
 use shardgate_backend::{BackendConn, BackendError, QueryHead};
-use shardgate_protocol::packets;
 use shardgate_protocol::response::Finish;
 use shardgate_router::DiagnosticsStatement;
+use shardgate_wire::packets;
 
 use crate::errors::ClientError;
 use crate::runtime::Runtime;
@@ -33,7 +33,7 @@ impl Diagnostics {
     /// The one error the proxy itself answered a statement with.
     pub fn error(e: &ClientError) -> Self {
         let code = e.code.to_string();
-        let row = packets::text_row([
+        let row = shardgate_wire::text_row::text_row([
             Some(&b"Error"[..]),
             Some(code.as_bytes()),
             Some(e.message.as_bytes()),
@@ -51,7 +51,7 @@ impl Diagnostics {
             .iter()
             .map(|(code, message)| {
                 let code = code.to_string();
-                Bytes::from(packets::text_row([
+                Bytes::from(shardgate_wire::text_row::text_row([
                     Some(&b"Warning"[..]),
                     Some(code.as_bytes()),
                     Some(message.as_bytes()),
@@ -108,7 +108,7 @@ impl Diagnostics {
 
 /// The Level column of a `SHOW WARNINGS` row.
 fn level(row: &[u8]) -> Option<&[u8]> {
-    let (len, used) = packets::read_lenenc_int(row)?;
+    let (len, used) = shardgate_wire::lenenc::read_lenenc_int(row)?;
     row.get(used..used + usize::try_from(len).ok()?)
 }
 
@@ -236,7 +236,9 @@ impl Session {
                 let n = n.to_string();
                 (
                     sql.as_bytes(),
-                    vec![Bytes::from(packets::text_row([Some(n.as_bytes())]))],
+                    vec![Bytes::from(shardgate_wire::text_row::text_row([Some(
+                        n.as_bytes(),
+                    )]))],
                 )
             }
             DiagnosticsStatement::Warnings | DiagnosticsStatement::Errors => {
@@ -316,7 +318,7 @@ mod tests {
         let d = Diagnostics::error(&e);
         assert_eq!(d.error_rows().count(), 1);
         assert_eq!(d.count, 1);
-        let warning = Bytes::from(packets::text_row([
+        let warning = Bytes::from(shardgate_wire::text_row::text_row([
             Some(&b"Warning"[..]),
             Some(&b"1365"[..]),
             Some(&b"Division by 0"[..]),

@@ -5,8 +5,8 @@
 //! are taken there (`SessionState::sync_database`; the connections that ran the DROP are
 //! there already).
 
-use shardgate_protocol::packets::{schema_change, OkInfo};
 use shardgate_protocol::{CapabilityFlags, StatusFlags};
+use shardgate_wire::packets::{schema_change, OkInfo};
 
 use crate::session::{Session, Step};
 

@@ -38,7 +38,7 @@ impl ClientError {
             Some(raw) if String::from_utf8_lossy(raw) == self.message => &raw[..],
             _ => self.message.as_bytes(),
         };
-        shardgate_protocol::packets::err(self.code, &self.state, message)
+        shardgate_wire::packets::err(self.code, &self.state, message)
     }
 }
 
@@ -344,7 +344,7 @@ mod tests {
         let mut packet = vec![0xFF, 0x28, 0x04, b'#'];
         packet.extend_from_slice(b"42000near '\x81_0143'");
         packet.extend_from_slice(&[0x81, b'_']);
-        let server = shardgate_protocol::packets::parse_err(&packet).unwrap();
+        let server = shardgate_wire::packets::parse_err(&packet).unwrap();
         assert!(server.message.contains('\u{FFFD}'));
         let relayed = ClientError::from(server.clone());
         assert_eq!(relayed.encode(), packet);

@@ -7,8 +7,8 @@
 //! index) runs from copies of its tables instead (`materialize_instead.rs`): its EXPLAIN
 //! shows that plan, asking the first shard to describe the columns (prepared, never run).
 
-use shardgate_protocol::packets::ColumnDef;
 use shardgate_router::{Explained, Plan, PlanTree, Route, ScatterPlan};
+use shardgate_wire::column_definition::ColumnDef;
 
 use crate::admin::{plan_rows, PLAN_COLUMNS};
 use crate::runtime::Runtime;

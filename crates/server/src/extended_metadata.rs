@@ -6,8 +6,8 @@
 
 use bytes::BytesMut;
 use shardgate_merge::Aggregate;
-use shardgate_protocol::packets::split_extended_metadata;
 use shardgate_router::MergeSpec;
+use shardgate_wire::column_definition::split_extended_metadata;
 
 use crate::errors::ClientError;
 

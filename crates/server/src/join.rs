@@ -24,10 +24,10 @@ use shardgate_merge::{
     BatchedLookup, ColumnFlags, ColumnMeta, HashJoin, JoinKeys, JoinKind, Limit, MemoryLimit,
     Pipeline, Project, ProjectItem, RowOperator, Sort, SortKey, ValueKind,
 };
-use shardgate_protocol::packets;
 use shardgate_protocol::response::Finish;
 use shardgate_ring::ShardId;
 use shardgate_router::{JoinPlan, JoinSide, JoinStrategy, StatementKind, LOOKUP_BATCH};
+use shardgate_wire::packets;
 
 use crate::errors::ClientError;
 use crate::runtime::Runtime;

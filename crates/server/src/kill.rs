@@ -253,7 +253,7 @@ async fn running_queries(
     let mut rows = Vec::new();
     while let Ok(row) = conn.next_row().await? {
         let number = |i: usize| {
-            shardgate_merge::text_cell(&row, i)
+            shardgate_wire::text_row::text_cell(&row, i)
                 .ok()
                 .flatten()
                 .and_then(|cell| std::str::from_utf8(cell).ok()?.parse::<u64>().ok())

@@ -501,7 +501,7 @@ fn append_row(
         if i > 0 {
             batch.push(',');
         }
-        let cell = shardgate_merge::text_cell(row, i)
+        let cell = shardgate_wire::text_row::text_cell(row, i)
             .map_err(|e| ClientError::new(1105, b"HY000", e.to_string()))?;
         column
             .transport
@@ -541,7 +541,7 @@ async fn query_cells(
             Ok(Ok(row)) => rows.push(
                 (0..width)
                     .map(|i| {
-                        shardgate_merge::text_cell(&row, i)
+                        shardgate_wire::text_row::text_cell(&row, i)
                             .ok()
                             .flatten()
                             .map(|b| String::from_utf8_lossy(b).into_owned())

@@ -8,8 +8,9 @@
 //! (`Relay`), and after an error nothing more runs, as in MariaDB.
 
 use shardgate_protocol::forward::Relay;
-use shardgate_protocol::{packets, CapabilityFlags};
+use shardgate_protocol::CapabilityFlags;
 use shardgate_router::{next_statement, Piece};
+use shardgate_wire::packets;
 
 use crate::errors::ClientError;
 use crate::session::{End, Session, Step};

@@ -56,7 +56,7 @@ pub(crate) async fn rows_of(
             Ok(row) => rows.push(
                 (0..columns)
                     .map(|i| {
-                        shardgate_merge::text_cell(&row, i)
+                        shardgate_wire::text_row::text_cell(&row, i)
                             .ok()
                             .flatten()
                             .map(<[u8]>::to_vec)

@@ -3,8 +3,8 @@
 //! An admin user sees every session; others see their own user's, as a MariaDB account without
 //! the PROCESS privilege does.
 
-use shardgate_protocol::packets::ColumnDef;
 use shardgate_protocol::{ColumnFlags, ColumnType};
+use shardgate_wire::column_definition::ColumnDef;
 
 use crate::runtime::Runtime;
 use crate::session::{Session, Step};
@@ -93,7 +93,6 @@ mod tests {
     use super::*;
     use bytes::Bytes;
     use shardgate_merge::{BinaryRowEncoder, ColumnMeta};
-    use shardgate_protocol::packets;
 
     #[test]
     fn columns_are_mariadb_s() {
@@ -125,7 +124,9 @@ mod tests {
             state: "",
             info: None,
         };
-        let text = packets::text_row(cells(&row).iter().map(|c| c.as_deref().map(str::as_bytes)));
+        let text = shardgate_wire::text_row::text_row(
+            cells(&row).iter().map(|c| c.as_deref().map(str::as_bytes)),
+        );
         let metas: Vec<ColumnMeta> = columns(true)
             .iter()
             .map(|c| ColumnMeta::from_definition(&c.encode()).unwrap())

@@ -4,8 +4,9 @@
 
 use bytes::Bytes;
 use shardgate_merge::{BinaryRowEncoder, ColumnMeta};
-use shardgate_protocol::packets::{self, ColumnDef};
 use shardgate_protocol::CapabilityFlags;
+use shardgate_wire::column_definition::ColumnDef;
+use shardgate_wire::packets;
 
 use crate::session::{End, Session, Step};
 
@@ -37,7 +38,9 @@ impl Session {
         }
         for row in rows {
             let cells = row.as_ref();
-            let text = packets::text_row(cells.iter().map(|c| c.as_deref().map(str::as_bytes)));
+            let text = shardgate_wire::text_row::text_row(
+                cells.iter().map(|c| c.as_deref().map(str::as_bytes)),
+            );
             match &encoder {
                 Some(encoder) => {
                     let mut binary_row = Vec::new();

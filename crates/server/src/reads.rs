@@ -6,9 +6,9 @@ use shardgate_backend::replica_choice::Choice;
 use shardgate_backend::{GtidPosition, PooledConn, QueryHead};
 use shardgate_config::Consistency;
 use shardgate_protocol::forward::ForwardError;
-use shardgate_protocol::packets::read_lenenc_int;
 use shardgate_ring::ShardId;
 use shardgate_router::StatementKind;
+use shardgate_wire::lenenc::read_lenenc_int;
 
 use crate::errors::ClientError;
 use crate::runtime::Runtime;

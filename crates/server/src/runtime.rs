@@ -239,7 +239,7 @@ impl Runtime {
         match conn.query_rows(sql.as_bytes()).await? {
             shardgate_backend::QueryHead::Columns(_) => {
                 while let Ok(row) = conn.next_row().await? {
-                    id = shardgate_merge::text_cell(&row, 0)
+                    id = shardgate_wire::text_row::text_cell(&row, 0)
                         .ok()
                         .flatten()
                         .and_then(|text| std::str::from_utf8(text).ok()?.parse().ok());

@@ -15,9 +15,9 @@ use shardgate_merge::{
     Aggregate, AggregateSettings, BinaryRowEncoder, ColumnMeta, Filter, Limit, MemoryLimit,
     MergeError, MergeSort, OrderedAggregate, Pipeline, Project, RowOperator, Sort, SortedDistinct,
 };
-use shardgate_protocol::packets;
 use shardgate_protocol::response::Finish;
 use shardgate_router::ScatterPlan;
+use shardgate_wire::packets;
 use tokio::sync::mpsc;
 
 use crate::diagnostics::Diagnostics;
@@ -691,7 +691,9 @@ impl Session {
             Some(columns) => {
                 let metadata = crate::extended_metadata::of_outputs(&plan.merge, columns);
                 for (definition, metadata) in output.definitions.iter().zip(&metadata) {
-                    let definition = packets::with_extended_metadata(definition, metadata);
+                    let definition = shardgate_wire::column_definition::with_extended_metadata(
+                        definition, metadata,
+                    );
                     self.client.queue_packet(&definition);
                 }
             }

@@ -62,7 +62,7 @@ pub(crate) fn stale_star(
     let check = plan.star_check.as_ref()?;
     let why = heads.iter().find_map(|head| {
         let names = head.iter().map(|d| {
-            shardgate_protocol::packets::column_name(d)
+            shardgate_wire::column_definition::column_name(d)
                 .and_then(|n| std::str::from_utf8(n).ok())
                 .unwrap_or("")
         });
@@ -209,7 +209,9 @@ async fn read_shard(
         QueryHead::Columns(_) => {
             while let Ok(row) = conn.next_row().await? {
                 let cell = |i: usize| -> Option<String> {
-                    let bytes = shardgate_merge::text_cell(&row, i).ok().flatten()?;
+                    let bytes = shardgate_wire::text_row::text_cell(&row, i)
+                        .ok()
+                        .flatten()?;
                     Some(String::from_utf8_lossy(bytes).into_owned())
                 };
                 let (Some(table), Some(column), Some(ordinal), Some(column_type)) =

@@ -125,7 +125,7 @@ impl Session {
             .map(|row| {
                 (kept.numeric.iter().enumerate())
                     .map(|(i, &numeric)| {
-                        let cell = shardgate_merge::text_cell(row, i).ok().flatten();
+                        let cell = shardgate_wire::text_row::text_cell(row, i).ok().flatten();
                         shardgate_protocol::interpolate::cell_literal(
                             cell,
                             numeric,
@@ -205,7 +205,7 @@ async fn read_rows(
             .iter()
             .enumerate()
             .map(|(i, &numeric)| {
-                let cell = shardgate_merge::text_cell(&row, i).ok().flatten();
+                let cell = shardgate_wire::text_row::text_cell(&row, i).ok().flatten();
                 shardgate_protocol::interpolate::cell_literal(cell, numeric, no_backslash_escapes)
             })
             .collect();

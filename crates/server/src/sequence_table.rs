@@ -188,7 +188,7 @@ async fn single_value(
     let mut value = None;
     while let Ok(row) = conn.next_row().await? {
         if value.is_none() {
-            let cell = shardgate_merge::text_cell(&row, 0).ok().flatten();
+            let cell = shardgate_wire::text_row::text_cell(&row, 0).ok().flatten();
             value = Some(String::from_utf8_lossy(cell.unwrap_or_default()).into_owned());
         }
     }

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use shardgate_backend::{BackendConn, BackendError, Flavor, LocalFiles, Pool, PooledConn};
 use shardgate_protocol::forward::ForwardError;
-use shardgate_protocol::packets::{self, OkInfo};
 use shardgate_protocol::response::Finish;
 use shardgate_protocol::server_handshake::{
     accept, change_user, ChangeUser, Greeting, HandshakeError, Login,
@@ -18,6 +17,7 @@ use shardgate_router::{
     fails_before_rows, inserts_one_row, plan_sql, Plan, PlanCache, PreviousStatement, Route,
     RouteError, SelectKind, SessionVar, SqlMode, StatementKind, Syntax,
 };
+use shardgate_wire::packets::{self, OkInfo};
 use tokio::net::TcpStream;
 
 use crate::connections::{Activity, State};

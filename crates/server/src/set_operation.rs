@@ -16,10 +16,10 @@ use shardgate_merge::{
     BinaryRowEncoder, ColumnMeta, MemoryLimit, MergeSort, RowOperator, SetRows, Sort, SortKey,
     ValueKind, Widening,
 };
-use shardgate_protocol::packets;
 use shardgate_protocol::response::Finish;
 use shardgate_ring::ShardId;
 use shardgate_router::{OrderTarget, Route, ScatterPlan, SetNode, SetOperationPlan};
+use shardgate_wire::packets;
 
 use crate::diagnostics::Diagnostics;
 use crate::errors::ClientError;
@@ -707,7 +707,7 @@ fn order_and_limit(
         let names: Vec<String> = heads
             .iter()
             .map(|d| {
-                packets::column_name(d)
+                shardgate_wire::column_definition::column_name(d)
                     .map(|n| String::from_utf8_lossy(n).into_owned())
                     .unwrap_or_default()
             })

@@ -27,13 +27,13 @@
 use std::collections::HashMap;
 
 use shardgate_backend::{BackendConn, BackendError, QueryHead};
-use shardgate_protocol::packets::{self, OkInfo};
 use shardgate_protocol::response::Finish;
 use shardgate_protocol::{interpolate, Command, ProtocolError, ServerErr};
 use shardgate_router::{
     plan_sql, prepared_on_server, sql_prepared_statement, Plan, PrepareSource, Route, RouteError,
     SqlMode, SqlPrepared, StatementKind, StatementName,
 };
+use shardgate_wire::packets::{self, OkInfo};
 
 use crate::errors::ClientError;
 use crate::runtime::Runtime;
@@ -498,7 +498,7 @@ pub(crate) async fn evaluate(
     if !matches!(conn.next_row().await?, Err(Finish::Ok { .. })) {
         return Err(unexpected(conn));
     }
-    match shardgate_merge::text_cell(&row, 0) {
+    match shardgate_wire::text_row::text_cell(&row, 0) {
         Ok(cell) => Ok(Ok(
             String::from_utf8_lossy(cell.unwrap_or_default()).into_owned()
         )),

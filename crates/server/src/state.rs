@@ -4,10 +4,11 @@ use std::hash::{Hash, Hasher};
 
 use mysql_common::collations::{Collation, CollationId};
 use shardgate_backend::{BackendConn, BackendError};
-use shardgate_merge::{text_cell, ColumnMeta};
-use shardgate_protocol::packets::split_extended_metadata;
+use shardgate_merge::ColumnMeta;
 use shardgate_protocol::response::Finish;
 use shardgate_protocol::{Command, ProtocolError, UTF8MB4_GENERAL_CI};
+use shardgate_wire::column_definition::split_extended_metadata;
+use shardgate_wire::text_row::text_cell;
 
 /// The variables fingerprint of a connection that carries state no session accounts for:
 /// it is reset before any session uses it again.

@@ -1,0 +1,214 @@
+//! Column definitions (Protocol::ColumnDefinition41), and MariaDB's extended type
+//! information inside them (MARIADB_CLIENT_EXTENDED_METADATA).
+
+use crate::lenenc::{lenenc_str, lenenc_str_end, write_lenenc_str};
+use crate::{ColumnFlags, ColumnType, UTF8MB4_GENERAL_CI};
+
+/// The names of a column definition after its catalog (always `def`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ColumnNames<'a> {
+    pub schema: &'a [u8],
+    pub table: &'a [u8],
+    pub org_table: &'a [u8],
+    pub name: &'a [u8],
+    pub org_name: &'a [u8],
+}
+
+/// The fixed-length fields of a column definition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ColumnAttributes {
+    /// The collation id (63 = binary).
+    pub charset: u16,
+    /// The display length.
+    pub length: u32,
+    pub column_type: ColumnType,
+    pub flags: ColumnFlags,
+    pub decimals: u8,
+}
+
+/// Encodes a column definition. (mysql_common 0.38's `Column` serializer writes the length
+/// before the charset, the reverse of the wire order, so it is not used.)
+pub fn encode(names: &ColumnNames<'_>, attributes: &ColumnAttributes) -> Vec<u8> {
+    let mut p =
+        Vec::with_capacity(32 + names.schema.len() + names.table.len() * 2 + names.name.len() * 2);
+    for s in [
+        &b"def"[..],
+        names.schema,
+        names.table,
+        names.org_table,
+        names.name,
+        names.org_name,
+    ] {
+        write_lenenc_str(&mut p, s);
+    }
+    p.push(0x0C);
+    p.extend_from_slice(&attributes.charset.to_le_bytes());
+    p.extend_from_slice(&attributes.length.to_le_bytes());
+    p.push(attributes.column_type as u8);
+    p.extend_from_slice(&attributes.flags.bits().to_le_bytes());
+    p.push(attributes.decimals);
+    p.extend_from_slice(&[0, 0]);
+    p
+}
+
+/// A column definition the proxy describes itself (its own result sets: `SHOW SHARDGATE …`,
+/// `SHOW PROCESSLIST`, diagnostics).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnDef {
+    pub schema: String,
+    pub table: String,
+    pub org_table: String,
+    pub name: String,
+    pub org_name: String,
+    pub charset: u16,
+    pub length: u32,
+    pub column_type: ColumnType,
+    pub flags: ColumnFlags,
+    pub decimals: u8,
+}
+
+impl ColumnDef {
+    /// A computed VARCHAR column in utf8mb4, as the server describes `SELECT 'text'`.
+    pub fn varchar(name: &str) -> Self {
+        ColumnDef {
+            schema: String::new(),
+            table: String::new(),
+            org_table: String::new(),
+            name: name.to_owned(),
+            org_name: String::new(),
+            charset: u16::from(UTF8MB4_GENERAL_CI),
+            length: 1024,
+            column_type: ColumnType::MYSQL_TYPE_VAR_STRING,
+            flags: ColumnFlags::empty(),
+            decimals: 0x27,
+        }
+    }
+
+    /// A computed BIGINT column.
+    pub fn bigint(name: &str) -> Self {
+        ColumnDef {
+            charset: 63,
+            length: 21,
+            column_type: ColumnType::MYSQL_TYPE_LONGLONG,
+            flags: ColumnFlags::BINARY_FLAG | ColumnFlags::NUM_FLAG,
+            decimals: 0,
+            ..ColumnDef::varchar(name)
+        }
+    }
+
+    /// The definition as a client reads it: with MARIADB_CLIENT_EXTENDED_METADATA
+    /// (`extended_metadata`), an empty one for the proxy's plain columns.
+    pub fn encode_for(&self, extended_metadata: bool) -> Vec<u8> {
+        match extended_metadata {
+            true => with_extended_metadata(&self.encode(), b""),
+            false => self.encode(),
+        }
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        encode(
+            &ColumnNames {
+                schema: self.schema.as_bytes(),
+                table: self.table.as_bytes(),
+                org_table: self.org_table.as_bytes(),
+                name: self.name.as_bytes(),
+                org_name: self.org_name.as_bytes(),
+            },
+            &ColumnAttributes {
+                charset: self.charset,
+                length: self.length,
+                column_type: self.column_type,
+                flags: self.flags,
+                decimals: self.decimals,
+            },
+        )
+    }
+}
+
+/// The name a column definition gives its column (the fifth of its strings), with or without
+/// MariaDB's extended metadata after them.
+pub fn column_name(definition: &[u8]) -> Option<&[u8]> {
+    let at = (0..4).try_fold(0, |at, _| lenenc_str_end(definition, at))?;
+    lenenc_str(definition, at)
+}
+
+/// Where the six strings of a column definition (catalog, schema, table, org_table, name,
+/// org_name) end: the extended metadata or the fixed-length fields start there.
+fn column_names_end(definition: &[u8]) -> Option<usize> {
+    (0..6).try_fold(0, |at, _| lenenc_str_end(definition, at))
+}
+
+/// Splits a column definition sent under MARIADB_CLIENT_EXTENDED_METADATA into the plain
+/// protocol-4.1 definition and its extended type information (`\x00\x04uuid`, `\x01\x04json`,
+/// empty for most columns), which the plain definition lacks.
+pub fn split_extended_metadata(definition: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    let names_end = column_names_end(definition)?;
+    let metadata = lenenc_str(definition, names_end)?.to_vec();
+    let metadata_end = lenenc_str_end(definition, names_end)?;
+    let mut plain = Vec::with_capacity(definition.len() - (metadata_end - names_end));
+    plain.extend_from_slice(&definition[..names_end]);
+    plain.extend_from_slice(&definition[metadata_end..]);
+    Some((plain, metadata))
+}
+
+/// A plain protocol-4.1 column definition with extended type information `metadata` added,
+/// as a client that asked for MARIADB_CLIENT_EXTENDED_METADATA reads it.
+pub fn with_extended_metadata(definition: &[u8], metadata: &[u8]) -> Vec<u8> {
+    let names_end = column_names_end(definition).unwrap_or(definition.len());
+    let mut out = Vec::with_capacity(definition.len() + 9 + metadata.len());
+    out.extend_from_slice(&definition[..names_end]);
+    write_lenenc_str(&mut out, metadata);
+    out.extend_from_slice(&definition[names_end..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mysql_common::io::ParseBuf;
+    use mysql_common::packets::Column;
+
+    #[test]
+    fn column_definition_decodes_with_mysql_common() {
+        let mut def = ColumnDef::varchar("email");
+        def.schema = "app".into();
+        def.table = "u".into();
+        def.org_table = "users".into();
+        def.org_name = "email".into();
+        def.charset = 224;
+        def.length = 1020;
+        def.flags = ColumnFlags::UNIQUE_KEY_FLAG;
+        def.decimals = 0;
+        let bytes = def.encode();
+        let col: Column = ParseBuf(&bytes).parse(()).unwrap();
+        assert_eq!(col.name_str(), "email");
+        assert_eq!(col.org_table_str(), "users");
+        assert_eq!(col.schema_str(), "app");
+        assert_eq!(col.character_set(), 224);
+        assert_eq!(col.column_length(), 1020);
+        assert_eq!(col.column_type(), ColumnType::MYSQL_TYPE_VAR_STRING);
+        assert_eq!(col.flags(), ColumnFlags::UNIQUE_KEY_FLAG);
+    }
+
+    #[test]
+    fn a_column_name_is_read_with_or_without_extended_metadata() {
+        let def = ColumnDef::varchar("email").encode();
+        assert_eq!(column_name(&def), Some(&b"email"[..]));
+        let extended = with_extended_metadata(&def, b"\x01\x04json");
+        assert_eq!(column_name(&extended), Some(&b"email"[..]));
+        assert_eq!(column_name(&[0xfc]), None);
+    }
+
+    #[test]
+    fn extended_metadata_comes_out_and_goes_back_in() {
+        let plain = ColumnDef::varchar("u").encode();
+        let extended = with_extended_metadata(&plain, b"\x00\x04uuid");
+        assert_ne!(extended, plain);
+        let (back, metadata) = split_extended_metadata(&extended).unwrap();
+        assert_eq!(back, plain);
+        assert_eq!(metadata, b"\x00\x04uuid");
+        let (_, none) = split_extended_metadata(&with_extended_metadata(&plain, b"")).unwrap();
+        assert!(none.is_empty());
+        assert_eq!(split_extended_metadata(&plain[..5]), None);
+    }
+}
