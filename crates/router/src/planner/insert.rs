@@ -1,0 +1,174 @@
+//! INSERT and REPLACE: rows routed by their shard keys (split by shard when they span several), reference tables written on every shard.
+
+use super::*;
+
+/// A write to reference table `name`: the same statement on every shard, all or nothing.
+/// Reading a sharded table in it would see one shard's rows only: refused.
+pub(super) fn reference_write(
+    name: &ObjectName,
+    stmt: &Statement,
+    topology: &Topology,
+) -> Result<Option<Plan>, RouteError> {
+    let Some(table) = base_name(name).filter(|t| topology.is_reference(t)) else {
+        return Ok(None);
+    };
+    if let Some(read) = sharded_relations(stmt, topology).first() {
+        return Err(RouteError::Unsupported {
+            construct: format!("writing reference table `{table}` from"),
+            table: topology
+                .table(read)
+                .map_or_else(|| read.clone(), |r| r.name.clone()),
+        });
+    }
+    let all = (0..topology.shards.len()).collect();
+    Ok(Some(Plan::new(StatementKind::Write, Route::Copies(all))))
+}
+
+pub(super) fn plan_insert(
+    ins: &Insert,
+    stmt: &Statement,
+    topology: &Topology,
+) -> Result<Plan, RouteError> {
+    if let TableObject::TableName(name) = &ins.table {
+        if let Some(plan) = reference_write(name, stmt, topology)? {
+            return Ok(plan);
+        }
+    }
+
+    let rule = match &ins.table {
+        TableObject::TableName(name) => base_name(name).and_then(|t| topology.table(&t)),
+        _ => None,
+    };
+    let Some(rule) = rule else {
+        // An unsharded table, on the default shard: what it reads must be there too.
+        if !sharded_relations(stmt, topology).is_empty() {
+            return crate::pushdown::plan(stmt, "INSERT", StatementKind::Write, None, topology);
+        }
+        return Ok(Plan::new(
+            StatementKind::Write,
+            Route::Shard(topology.default_shard),
+        ));
+    };
+    let table = TableRef {
+        rule,
+        name: rule.name.to_ascii_lowercase(),
+        alias: None,
+    };
+    let is_key = |n: &ObjectName| base_name(n).is_some_and(|c| c == rule.shard_key);
+    if let Some(OnInsert::DuplicateKeyUpdate(assignments)) = &ins.on {
+        if assignments
+            .iter()
+            .any(|a| matches!(&a.target, AssignmentTarget::ColumnName(n) if is_key(n)))
+        {
+            return Err(RouteError::ShardKeyUpdate {
+                table: rule.name.clone(),
+                key: rule.shard_key.clone(),
+            });
+        }
+    }
+    let non_literal = || {
+        RouteError::NotSupported(format!(
+            "cannot route INSERT into sharded table `{}`: the shard key `{}` must be given as a literal value or a parameter",
+            rule.name, rule.shard_key
+        ))
+    };
+    let mut keys: Vec<KeySource> = Vec::new();
+    if ins.columns.is_empty() && !ins.assignments.is_empty() {
+        // INSERT … SET col = value
+        let value = ins
+            .assignments
+            .iter()
+            .find(|a| matches!(&a.target, AssignmentTarget::ColumnName(n) if is_key(n)))
+            .map(|a| &a.value)
+            .ok_or_else(|| RouteError::InsertWithoutKey {
+                table: rule.name.clone(),
+                key: rule.shard_key.clone(),
+            })?;
+        keys.push(key_source(value).ok_or_else(non_literal)?);
+    } else {
+        if ins.columns.is_empty() {
+            return Err(RouteError::InsertWithoutColumns {
+                table: rule.name.clone(),
+            });
+        }
+        let rows = match ins.source.as_deref().map(|q| q.body.as_ref()) {
+            Some(SetExpr::Values(values)) => &values.rows,
+            // INSERT … SELECT: on the shard of the rows it reads, when they and the rows it
+            // writes are all on one.
+            _ => {
+                return crate::pushdown::plan(
+                    stmt,
+                    "INSERT … SELECT",
+                    StatementKind::Write,
+                    None,
+                    topology,
+                )
+            }
+        };
+        let pos =
+            ins.columns
+                .iter()
+                .position(is_key)
+                .ok_or_else(|| RouteError::InsertWithoutKey {
+                    table: rule.name.clone(),
+                    key: rule.shard_key.clone(),
+                })?;
+        for row in rows {
+            keys.push(
+                row.content
+                    .get(pos)
+                    .and_then(key_source)
+                    .ok_or_else(non_literal)?,
+            );
+        }
+    }
+    if keys.iter().any(|k| matches!(k, KeySource::Param(_))) {
+        if sharded_relations(stmt, topology).len() > 1 {
+            return Err(RouteError::NotSupported(format!(
+                "a subquery reading a sharded table in the values of a prepared INSERT into `{}` is not supported by shardgate: its shard is known only at execution (send it as text)",
+                rule.name
+            )));
+        }
+        let name = rule.name.to_ascii_lowercase();
+        return Ok(Plan::new(
+            StatementKind::Write,
+            Route::Deferred(DeferredRoute {
+                verb: "INSERT",
+                keys: keys.into_iter().map(|k| (name.clone(), k)).collect(),
+                fixed: None,
+                unsharded: None,
+            }),
+        ));
+    }
+    let mut shards = BTreeSet::new();
+    for key in &keys {
+        if let KeySource::Value(v) = key {
+            shards.insert(table.shard_of(&v.as_key())?);
+        }
+    }
+    let shard = match shards.len() {
+        1 => *shards.first().expect("one"),
+        _ => {
+            return Err(RouteError::InsertSpansShards {
+                table: rule.name.clone(),
+                shards: shard_names(topology, &shards),
+            })
+        }
+    };
+    // Subqueries in the values: other sharded tables may live elsewhere, unsharded ones do
+    // unless the row goes to the default shard (the target itself is the first relation).
+    if sharded_relations(stmt, topology).len() > 1 {
+        return crate::pushdown::plan(
+            stmt,
+            "INSERT",
+            StatementKind::Write,
+            Some((shard, &rule.name)),
+            topology,
+        );
+    }
+    if shard != topology.default_shard {
+        let unsharded = has_unsharded_relation(stmt, topology);
+        crate::plan::unsharded_conflict(topology, unsharded.as_deref(), shard)?;
+    }
+    Ok(Plan::new(StatementKind::Write, Route::Shard(shard)))
+}

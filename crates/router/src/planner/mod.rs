@@ -1,0 +1,394 @@
+//! Builds the [`Plan`] for a statement.
+//!
+//! Here: the text's way in (`plan_sql`: comments, multi-statement texts, large statements on a
+//! bigger stack, placeholders); then one file per statement kind (`select.rs`, `insert.rs`,
+//! `write.rs`, `ddl.rs`, `statement.rs` for the rest), `relations.rs` for the tables a
+//! statement names and `unparsed.rs` for text the parser does not read.
+
+mod ddl;
+mod insert;
+mod relations;
+mod select;
+mod statement;
+mod unparsed;
+mod write;
+
+use self::{ddl::*, insert::*, relations::*, select::*, statement::*, unparsed::*, write::*};
+pub(crate) use relations::sharded_relations;
+pub use statement::plan_statement;
+
+use std::collections::BTreeSet;
+use std::ops::ControlFlow;
+
+use shardgate_config::Topology;
+use sqlparser::ast::{
+    AssignmentTarget, Delete, Expr, FromTable, Ident, Insert, ObjectName, ObjectType, OnInsert,
+    Query, SelectItem, SetExpr, Statement, TableFactor, TableObject, TableWithJoins, Update, Use,
+};
+use sqlparser::tokenizer::Token;
+
+use crate::connection_state::{self, ConnectionState};
+use crate::shard_key::{
+    base_name, constraint_in_where, key_source, shard_names, Constraint, KeySource, TableRef,
+};
+use crate::{
+    session, DeferredRoute, Plan, Route, RouteError, SqlMode, StatementKind, Syntax, TxnCommand,
+};
+
+/// Plans a COM_QUERY text, which may hold several statements.
+///
+/// Text the parser does not understand goes to the default shard as-is (the backend then
+/// reports its own syntax error, or runs MariaDB syntax we don't model) unless it names a
+/// sharded table, in which case it cannot be routed safely.
+///
+/// `syntax` says how the session reads text: its `sql_mode` and the server version that
+/// decides which executable comments run (see [`crate::lex`]).
+pub fn plan_sql(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, RouteError> {
+    let mut plan = plan_statement_text(sql, topology, syntax)?;
+    plan.traits = crate::StatementTraits::of(sql.as_bytes(), syntax);
+    Ok(plan)
+}
+
+fn plan_statement_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, RouteError> {
+    let text = crate::lex::resolve_comments(sql, syntax);
+    let sql = text.as_ref();
+    if let Some((inner, placeholders)) = crate::set_statement::inner_statement(sql, syntax) {
+        return crate::set_statement::plan(sql, inner, placeholders, topology, syntax);
+    }
+    if syntax.sql_mode.contains(SqlMode::ORACLE) && !is_set(sql) {
+        return Err(RouteError::NotSupported(
+            "sql_mode ORACLE is not supported by shardgate: its grammar is not MariaDB's default one; SET sql_mode to another value".into(),
+        ));
+    }
+    if let Some(plan) = crate::administrative::plan_administrative(sql, syntax) {
+        return plan;
+    }
+    if let Some(plan) = crate::transaction_end::plan_transaction_end(sql) {
+        return plan;
+    }
+    // The session writes these values into text statements (`with_previous_statement`); what
+    // reaches the planner still reading them is a prepared statement's text. A routine, view,
+    // trigger or event reads them when it runs, on the server.
+    if let Some(what) = crate::text::previous_statement_diagnostic(sql, syntax)
+        .filter(|_| !defines_stored_code(sql))
+    {
+        return Err(RouteError::NotSupported(format!(
+            "{what} in a prepared statement describes what the previous statement left on its backend connection, and through shardgate's pool that may be another connection: not supported by shardgate (send the statement as text)"
+        )));
+    }
+    if let Some(plan) = connection_state::plan_lock_tables(sql, syntax, topology) {
+        return plan;
+    }
+    if let Some(plan) = crate::explain::plan(sql, topology, syntax) {
+        return plan;
+    }
+    let mut plan = plan_large_or_small(sql, topology, syntax)?;
+    plan.lists_server_threads = crate::administrative::names_server_processlist(sql, syntax);
+    plan.assigns = crate::text::assigned_user_variables(sql, syntax);
+    if connection_state::mentions_named_locks(sql.as_bytes()) && plan.connection_state.is_none() {
+        if let Some(calls) = connection_state::named_lock_calls(sql, syntax) {
+            connection_state::attach_named_locks(&mut plan, calls, topology)?;
+        }
+    }
+    // A SET's assignments, also those inside its values (`SET @a = @b := 5`), are read back
+    // by the session from the connection that ran it (`Route::Set`).
+    if let Route::Set { vars, .. } = &mut plan.route {
+        for name in std::mem::take(&mut plan.assigns) {
+            if !vars.iter().any(|v| v.name == name) {
+                vars.push(crate::SessionVar {
+                    name,
+                    sql: sql.trim().trim_end_matches(';').trim_end().to_owned(),
+                    computed: true,
+                });
+            }
+        }
+    }
+    if !plan.assigns.is_empty() && !matches!(plan.route, Route::Shard(_) | Route::Deferred(_)) {
+        return Err(RouteError::NotSupported(
+            "assigning user variables inside a statement (`@v := …`, `INTO @v`) that runs on several shards is not supported by shardgate: each shard would assign its own value".into(),
+        ));
+    }
+    if syntax.sql_mode.contains(SqlMode::HIGH_NOT_PRECEDENCE)
+        && matches!(plan.route, Route::Scatter(_))
+        && crate::lex::tokenize(sql, syntax, true).is_ok_and(|t| crate::lex::has_prefix_not(&t))
+    {
+        return Err(RouteError::NotSupported(
+            "a prefix NOT under sql_mode HIGH_NOT_PRECEDENCE in a statement merged across shards is not supported by shardgate".into(),
+        ));
+    }
+    Ok(plan)
+}
+
+/// Whether the text is a `CREATE` or `ALTER` statement (of a routine, view, trigger, event: its
+/// body runs later, on the server).
+fn defines_stored_code(sql: &str) -> bool {
+    let head = sql.trim_start();
+    ["create", "alter"].iter().any(|w| {
+        head.get(..w.len())
+            .is_some_and(|h| h.eq_ignore_ascii_case(w))
+            && !head
+                .as_bytes()
+                .get(w.len())
+                .is_some_and(u8::is_ascii_alphanumeric)
+    })
+}
+
+/// Whether the text is a `SET` statement.
+fn is_set(sql: &str) -> bool {
+    let head = sql.trim_start();
+    head.len() > 3
+        && head.as_bytes()[..3].eq_ignore_ascii_case(b"set")
+        && !head.as_bytes()[3].is_ascii_alphanumeric()
+}
+
+fn plan_large_or_small(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, RouteError> {
+    if sql.len() <= LARGE_STATEMENT {
+        return plan_text(sql, topology, syntax);
+    }
+    // Parsing, walking and dropping a syntax tree recurse once per nesting level, and a flat
+    // chain `a AND b AND …` nests once per term: bound the chain, and plan on a stack sized
+    // for that bound, so no statement can overflow the thread's stack.
+    let operators = chaining_operators(sql, syntax);
+    if operators > MAX_CHAINED_OPERATORS {
+        return Err(RouteError::TooComplex {
+            operators,
+            limit: MAX_CHAINED_OPERATORS,
+        });
+    }
+    stacker::grow(LARGE_STATEMENT_STACK, || plan_text(sql, topology, syntax))
+}
+
+/// Statements longer than this are checked for depth and planned on a dedicated stack.
+pub(crate) const LARGE_STATEMENT: usize = 8 * 1024;
+/// Most binary operators (each one nesting level) a statement may chain.
+const MAX_CHAINED_OPERATORS: usize = 100_000;
+/// Stack for planning a large statement: ample for `MAX_CHAINED_OPERATORS` levels.
+pub(crate) const LARGE_STATEMENT_STACK: usize = 256 * 1024 * 1024;
+
+/// Binary operators in `sql` (AND, OR, XOR, arithmetic, comparison), each a nesting level.
+fn chaining_operators(sql: &str, syntax: Syntax) -> usize {
+    let Ok(tokens) = crate::lex::tokenize(sql, syntax, true) else {
+        return 0; // not parseable either: nothing deep gets built
+    };
+    let mut count = 0;
+    let mut after_operand = false;
+    for token in tokens {
+        let (operator, operand) = match &token.token {
+            Token::Whitespace(_) => continue,
+            Token::Word(w) => {
+                let keyword = ["and", "or", "xor"]
+                    .iter()
+                    .any(|k| w.value.eq_ignore_ascii_case(k));
+                (keyword && w.quote_style.is_none(), !keyword)
+            }
+            // A minus after an operand subtracts; elsewhere it negates a literal.
+            Token::Minus => (after_operand, false),
+            Token::Plus
+            | Token::Mul
+            | Token::Div
+            | Token::Mod
+            | Token::Eq
+            | Token::Neq
+            | Token::Lt
+            | Token::Gt
+            | Token::LtEq
+            | Token::GtEq
+            | Token::StringConcat
+            | Token::Ampersand
+            | Token::Pipe
+            | Token::Caret => (true, false),
+            Token::Number(..)
+            | Token::SingleQuotedString(_)
+            | Token::DoubleQuotedString(_)
+            | Token::RParen => (false, true),
+            _ => (false, false),
+        };
+        count += usize::from(operator);
+        after_operand = operand;
+    }
+    count
+}
+
+/// Names each `?` placeholder by its position in the text (`?0`, `?1`, …), the order in which
+/// COM_STMT_EXECUTE binds parameters. Positions count every `?` of the text's tokens, also
+/// those the tree holds somewhere else than an expression (`{ts ?}`).
+pub(crate) fn number_placeholders(statements: &mut Vec<Statement>, sql: &str, syntax: Syntax) {
+    let is_unnumbered = |v: &sqlparser::ast::ValueWithSpan| matches!(&v.value, sqlparser::ast::Value::Placeholder(p) if p == "?");
+    let Ok(tokens) = crate::lex::tokenize(sql, syntax, false) else {
+        return;
+    };
+    let positions: Vec<(u64, u64)> = tokens
+        .iter()
+        .filter(|t| matches!(&t.token, Token::Placeholder(p) if p == "?"))
+        .map(|t| (t.span.start.line, t.span.start.column))
+        .collect();
+    let _ = sqlparser::ast::visit_expressions_mut(statements, |e| {
+        if let Expr::Value(v) = e {
+            if is_unnumbered(v) {
+                let index = positions
+                    .binary_search(&(v.span.start.line, v.span.start.column))
+                    .unwrap_or_default();
+                v.value = sqlparser::ast::Value::Placeholder(format!("?{index}"));
+            }
+        }
+        ControlFlow::<()>::Continue(())
+    });
+}
+
+fn plan_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, RouteError> {
+    let statements = match crate::lex::parse(sql, syntax) {
+        Ok(s) => s,
+        Err(e) => {
+            // MySQL's older spelling of FOR SHARE, which the parser does not know.
+            if let Some(head) = strip_lock_in_share_mode(sql) {
+                match plan_text(head, topology, syntax) {
+                    Ok(plan)
+                        if matches!(
+                            plan.route,
+                            Route::Scatter(_) | Route::Materialize(_) | Route::Join(_)
+                        ) =>
+                    {
+                        return Err(crate::scatter::locking_read_refused())
+                    }
+                    Ok(mut plan) if plan.kind == StatementKind::Read => {
+                        plan.kind = StatementKind::LockingRead;
+                        plan.rewritten = None;
+                        return Ok(plan);
+                    }
+                    // The statement parses but cannot be routed: say why, not "cannot parse".
+                    Err(e) if !matches!(e, RouteError::Unparsed { .. }) => return Err(e),
+                    _ => {}
+                }
+            }
+            return unparsed(sql, topology, syntax, e.to_string());
+        }
+    };
+    let mut statements = statements;
+    if sql.contains('?') {
+        number_placeholders(&mut statements, sql, syntax);
+    }
+    if let [Statement::Insert(ins)] = statements.as_slice() {
+        crate::insert_select::check(ins, sql, topology)?;
+        crate::auto_increment::check(ins, sql, topology, syntax)?;
+    }
+    let uses_tables = statements.iter().any(names_a_table);
+    let mut plans = statements.iter().map(|s| plan_statement(s, topology));
+    let Some(first) = plans.next() else {
+        // Empty text: let the backend answer "Query was empty".
+        return Ok(Plan::new(
+            StatementKind::Read,
+            Route::Shard(topology.default_shard),
+        ));
+    };
+    if statements.len() == 1 {
+        let planned = match first {
+            // Its SELECT reads other shards than its rows go to: run by rows.
+            Err(e)
+                if matches!(statements[0], Statement::Insert(_))
+                    && !matches!(e, RouteError::InsertSpansShards { .. }) =>
+            {
+                let Statement::Insert(ins) = &statements[0] else {
+                    unreachable!()
+                };
+                Err(crate::insert_select::across_shards(ins, sql, topology, e))
+            }
+            Err(RouteError::InsertSpansShards { .. })
+                if matches!(statements[0], Statement::Insert(_)) =>
+            {
+                let Statement::Insert(ins) = &statements[0] else {
+                    unreachable!()
+                };
+                match crate::rewrite::split_insert(sql, ins, topology)? {
+                    Some(parts) => Ok(Plan::new(StatementKind::Write, Route::Split(parts))),
+                    None => first,
+                }
+            }
+            // Branches of a set operation on different shards: combined in the proxy.
+            Err(e) if crate::set_operation::applies(&statements[0], &e) => {
+                crate::set_operation::plan(sql, syntax, &statements[0], topology)
+            }
+            // No shard key pins one shard: scatter a SELECT, broadcast an UPDATE / DELETE.
+            Err(e @ (RouteError::NoShardKey { .. } | RouteError::KeySpansShards { .. })) => {
+                crate::scatter::plan_without_shard_key(sql, syntax, &statements[0], topology, e)
+            }
+            Ok(mut plan) if plan.rewritten.is_some() => {
+                // Re-render from a tree that keeps string escapes as written.
+                plan.rewritten = crate::lex::parse_verbatim(sql, syntax)
+                    .and_then(|s| s.first().and_then(hide_socket));
+                Ok(plan)
+            }
+            // SET values are replayed on other connections: keep their text as written.
+            Ok(plan) if matches!(plan.route, Route::Set { .. }) => {
+                match crate::lex::parse_verbatim(sql, syntax).as_deref() {
+                    Some([Statement::Set(set)]) => session::plan_set(set),
+                    _ => Ok(plan),
+                }
+            }
+            other => other,
+        };
+        // Refused SELECTs over sharded tables: answered from copies on one connection.
+        let planned = planned
+            .map_err(|e| crate::write_subqueries::first(sql, syntax, &statements[0], topology, e))
+            .or_else(|e| crate::materialize::fallback(sql, syntax, &statements[0], topology, e))
+            .map(|plan| crate::join_plan::prefer(sql, syntax, topology, plan));
+        let mut plan = planned?;
+        plan.uses_tables = uses_tables;
+        if topology.has_lookups {
+            crate::lookup::attach(&statements[0], sql, topology, &mut plan)?;
+        }
+        return Ok(plan);
+    }
+    let mut plan = first?;
+    if topology.has_lookups {
+        crate::lookup::refuse_writes_in_multi_statement(&statements, sql, topology)?;
+    }
+    if plan.rewritten.is_some() {
+        plan.rewritten = None;
+    }
+    for next in plans {
+        let next = next?;
+        match (&plan.route, &next.route) {
+            (Route::Shard(a), Route::Shard(b)) if a == b => {
+                if next.kind != StatementKind::Read {
+                    plan.kind = next.kind;
+                }
+            }
+            _ => {
+                return Err(RouteError::NotSupported(
+                    "a multi-statement text whose statements do not all run on one shard has no single plan: plan its statements one by one (a client session runs each on its own)".into(),
+                ))
+            }
+        }
+    }
+    Ok(plan)
+}
+
+/// Whether the statement names a table (`dual` is none).
+fn names_a_table(stmt: &Statement) -> bool {
+    sqlparser::ast::visit_relations(stmt, |name| match base_name(name) {
+        Some(t) if t == "dual" => ControlFlow::Continue(()),
+        _ => ControlFlow::Break(()),
+    })
+    .is_break()
+}
+
+/// `SELECT … LOCK IN SHARE MODE` without its suffix.
+fn strip_lock_in_share_mode(sql: &str) -> Option<&str> {
+    let trimmed = sql.trim_end().trim_end_matches(';').trim_end();
+    let mut rest = trimmed;
+    for word in ["mode", "share", "in", "lock"] {
+        let cut = rest.len().checked_sub(word.len())?;
+        if !rest.is_char_boundary(cut) || !rest[cut..].eq_ignore_ascii_case(word) {
+            return None;
+        }
+        rest = &rest[..cut];
+        if word != "lock" {
+            let before = rest.trim_end();
+            if before.len() == rest.len() {
+                return None;
+            }
+            rest = before;
+        }
+    }
+    rest.ends_with(char::is_whitespace).then_some(rest)
+}

@@ -1,0 +1,193 @@
+//! Text the SQL parser does not read: sent to the default shard as written unless it names a sharded table, and `SET @v := …` read from its tokens.
+
+use super::*;
+
+pub(super) fn unparsed(
+    sql: &str,
+    topology: &Topology,
+    syntax: Syntax,
+    message: String,
+) -> Result<Plan, RouteError> {
+    let tokens = crate::lex::tokenize(sql, syntax, true)
+        .map(|t| t.into_iter().map(|t| t.token).collect::<Vec<_>>());
+    // Text the tokenizer rejects (an unterminated quote) may still run up to that point on
+    // the backend, as a multi-statement text: look for table names in every word of it.
+    let words: Vec<String> = match &tokens {
+        Ok(tokens) => tokens
+            .iter()
+            .filter_map(|t| match t {
+                Token::Word(w) => Some(w.value.clone()),
+                _ => None,
+            })
+            .collect(),
+        Err(_) => sql
+            .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
+            .filter(|w| !w.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    };
+    if words
+        .first()
+        .is_some_and(|w| w.eq_ignore_ascii_case("handler"))
+    {
+        return connection_state::plan_handler(&words, topology);
+    }
+    // `ALTER TABLE t DISABLE | ENABLE KEYS` (in mariadb-dump's output): DDL where t lives.
+    if let [alter, table_word, name, toggle, keys] = words.as_slice() {
+        let is = |w: &String, k: &str| w.eq_ignore_ascii_case(k);
+        if is(alter, "alter")
+            && is(table_word, "table")
+            && (is(toggle, "disable") || is(toggle, "enable"))
+            && is(keys, "keys")
+        {
+            let name = name.to_ascii_lowercase();
+            let route = match topology.table(&name).is_some() || topology.is_reference(&name) {
+                true => Route::AllShards,
+                false => Route::Shard(topology.default_shard),
+            };
+            return Ok(Plan::new(StatementKind::Ddl, route));
+        }
+    }
+    if let Some(load) = tokens
+        .as_deref()
+        .ok()
+        .and_then(crate::load_data::load_statement)
+    {
+        crate::load_data::check_target(&load, topology)?;
+    }
+    for word in &words {
+        if let Some(rule) = topology.table(word) {
+            return Err(RouteError::Unparsed {
+                table: rule.name.clone(),
+                message,
+            });
+        }
+    }
+    let first = words
+        .first()
+        .map(|w| w.to_ascii_lowercase())
+        .unwrap_or_default();
+    match first.as_str() {
+        "unlock" => return Err(connection_state(&first.to_ascii_uppercase())),
+        "prepare" | "execute" | "deallocate" => return Err(crate::sql_prepare::not_planned()),
+        "xa" => {
+            return Err(RouteError::NotSupported(format!(
+                "{} through shardgate is not supported",
+                first.to_ascii_uppercase()
+            )))
+        }
+        // `SET CHARACTER SET …`, which the parser does not know: kept and replayed like any
+        // session variable (MariaDB validates it when it is first run).
+        "set"
+            if words.get(1).is_some_and(|w| {
+                ["character", "charset", "names"]
+                    .iter()
+                    .any(|k| w.eq_ignore_ascii_case(k))
+            }) =>
+        {
+            let sql = sql.trim().trim_end_matches(';').trim_end().to_owned();
+            return Ok(Plan::new(
+                StatementKind::Session,
+                Route::Set {
+                    vars: vec![crate::SessionVar {
+                        name: sql.to_ascii_lowercase(),
+                        sql,
+                        computed: false,
+                    }],
+                    autocommit: None,
+                    globals: false,
+                },
+            ));
+        }
+        // `SET @a := …`, `SET @s = _latin1 0x…`: user variables only, assigned by MariaDB on
+        // the default shard and kept by the values they got (`Session::set` reads them back).
+        "set" => {
+            if let Some(vars) = tokens
+                .as_deref()
+                .ok()
+                .and_then(|t| user_variable_set(t, sql))
+            {
+                return Ok(Plan::new(
+                    StatementKind::Session,
+                    Route::Set {
+                        vars,
+                        autocommit: None,
+                        globals: false,
+                    },
+                ));
+            }
+            return Err(RouteError::NotSupported(format!(
+                "`{}` is not supported by shardgate",
+                sql.trim().trim_end_matches(';').trim_end()
+            )));
+        }
+        _ => {}
+    }
+    // `START TRANSACTION WITH CONSISTENT SNAPSHOT`, which the parser does not know: a
+    // transaction all the same (its text is replayed when the transaction opens).
+    if words.len() >= 2
+        && words[0].eq_ignore_ascii_case("start")
+        && words[1].eq_ignore_ascii_case("transaction")
+    {
+        return Ok(txn(TxnCommand::Begin));
+    }
+    // Only one statement may be a read: `SELECT 1; DELETE …` writes.
+    let one_statement = tokens.is_ok_and(|tokens| {
+        !tokens
+            .iter()
+            .skip_while(|t| **t != Token::SemiColon)
+            .any(|t| !matches!(t, Token::SemiColon | Token::Whitespace(_) | Token::EOF))
+    });
+    let first_word = sql
+        .trim_start()
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .next()
+        .unwrap_or("");
+    let kind = if one_statement
+        && ["select", "show", "describe", "desc", "explain"]
+            .iter()
+            .any(|w| first_word.eq_ignore_ascii_case(w))
+    {
+        StatementKind::Read
+    } else {
+        StatementKind::Write
+    };
+    Ok(Plan::new(kind, Route::Shard(topology.default_shard)))
+}
+
+/// The user variables a `SET` assigns, when it assigns nothing else (each top-level item
+/// starts with `@name =` or `@name :=`).
+pub(super) fn user_variable_set(tokens: &[Token], sql: &str) -> Option<Vec<crate::SessionVar>> {
+    let tokens: Vec<&Token> = tokens
+        .iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_) | Token::EOF | Token::SemiColon))
+        .collect();
+    let mut vars = Vec::new();
+    let mut depth = 0usize;
+    let mut at_item = true;
+    for (i, token) in tokens.iter().enumerate().skip(1) {
+        if at_item {
+            let Token::Word(w) = token else { return None };
+            if !w.value.starts_with('@') || w.value.starts_with("@@") {
+                return None;
+            }
+            if !matches!(tokens.get(i + 1), Some(Token::Eq | Token::Assignment)) {
+                return None;
+            }
+            vars.push(crate::SessionVar {
+                name: w.value.to_ascii_lowercase(),
+                sql: sql.trim().trim_end_matches(';').trim_end().to_owned(),
+                computed: true,
+            });
+            at_item = false;
+            continue;
+        }
+        match token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth = depth.saturating_sub(1),
+            Token::Comma if depth == 0 => at_item = true,
+            _ => {}
+        }
+    }
+    (!vars.is_empty() && !at_item).then_some(vars)
+}

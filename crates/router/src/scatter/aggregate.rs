@@ -1,0 +1,352 @@
+//! GROUP BY and aggregates: the shards group and compute partials (or send raw values), the merge combines them group by group.
+
+use super::*;
+
+impl<'a> ScatterBuilder<'a> {
+    pub(super) fn group_exprs(&self) -> &'a [Expr] {
+        match &self.select.group_by {
+            GroupByExpr::Expressions(g, _) => g,
+            GroupByExpr::All(_) => &[],
+        }
+    }
+
+    /// A group-level value of the shard column `c`: the first row's (any row of the group is
+    /// MariaDB's answer). Without GROUP BY, the least non-NULL one, so that a shard without
+    /// rows (its one row all NULL but for the aggregates) does not decide it.
+    pub(super) fn group_value(&self, c: usize) -> Aggregate {
+        if self.grouped {
+            Aggregate::First(c)
+        } else {
+            Aggregate::Min(c)
+        }
+    }
+
+    /// Whether an aggregate call of the statement needs the rows' values at the merge.
+    pub(super) fn needs_raw_values(&self) -> Result<bool, RouteError> {
+        let mut exprs: Vec<&Expr> = self.items.iter().filter_map(|i| i.expr).collect();
+        exprs.extend(self.order_terms().iter().map(|t| &t.expr));
+        exprs.extend(&self.select.having);
+        let mut raw = false;
+        for e in exprs {
+            let _ = visit_expressions(e, |x| {
+                if let Ok(Some((func, _))) = aggregate_call(x, self.table) {
+                    raw |= func.needs_raw_values();
+                }
+                ControlFlow::<()>::Continue(())
+            });
+        }
+        Ok(raw)
+    }
+
+    /// The output computing an aggregate call: from shard partials, or from raw values.
+    pub(super) fn aggregate_output(
+        &mut self,
+        func: AggFn,
+        f: &Function,
+    ) -> Result<Aggregate, RouteError> {
+        let partial = match func {
+            _ if self.raw => None,
+            AggFn::Count => Some(Aggregate::Count(self.cols.expr(&renamed(f, "COUNT")))),
+            AggFn::Sum => Some(Aggregate::Sum(self.cols.expr(&renamed(f, "SUM")))),
+            AggFn::Min => Some(Aggregate::Min(self.cols.expr(&renamed(f, "MIN")))),
+            AggFn::Max => Some(Aggregate::Max(self.cols.expr(&renamed(f, "MAX")))),
+            AggFn::Avg => Some(Aggregate::Avg {
+                sum: self.cols.expr(&renamed(f, "SUM")),
+                count: self.cols.expr(&renamed(f, "COUNT")),
+            }),
+            _ => None,
+        };
+        if let Some(agg) = partial {
+            return Ok(agg);
+        }
+        let cols = &mut self.cols;
+        crate::aggregate_fn::output(func, f, self.raw, &mut |e| cols.expr(e))
+            .map_err(|what| self.refuse(format!("{what} is not supported across shards")))
+    }
+
+    /// The output computing `agg`, appended (hidden, after the visible ones) unless one does.
+    pub(super) fn output(&mut self, agg: Aggregate, name: String) -> usize {
+        if let Some(i) = self.outputs.iter().position(|o| *o == agg) {
+            return i;
+        }
+        self.outputs.push(agg);
+        self.names.push(name);
+        self.outputs.len() - 1
+    }
+
+    /// The output for a non-aggregate expression, computed by the shards per group.
+    pub(super) fn group_level_output(&mut self, e: &Expr) -> usize {
+        let c = self.cols.expr(e);
+        let agg = self.group_value(c);
+        self.output(agg, strip(e).to_string())
+    }
+
+    /// The output for an expression: an aggregate call, or a group-level value.
+    pub(super) fn expr_output(&mut self, e: &Expr) -> Result<usize, RouteError> {
+        if let Some((func, f)) = aggregate_call(e, self.table)? {
+            let agg = self.aggregate_output(func, &f)?;
+            return Ok(self.output(agg, strip(e).to_string()));
+        }
+        if scan(e, self.table)? {
+            return Err(self.refuse(format!(
+                "`{e}` computes with an aggregate; only plain aggregate calls (COUNT, SUM, MIN, MAX, AVG, their DISTINCT forms, GROUP_CONCAT, BIT_*, STDDEV, VARIANCE) can be merged"
+            )));
+        }
+        Ok(self.group_level_output(e))
+    }
+
+    /// GROUP BY term `e` as a shard column, by MariaDB's rules: a number is a position, a
+    /// bare name a table column before an alias, except that the alias of an expression wins.
+    pub(super) fn group_column(&mut self, e: &Expr) -> Result<usize, RouteError> {
+        let inner = strip(e);
+        let item_column = |this: &mut Self, i: usize| -> Result<usize, RouteError> {
+            let Some(expr) = this.items[i].expr else {
+                return Err(this.refuse("GROUP BY a position of `*`"));
+            };
+            if scan(expr, this.table)? {
+                return Err(this.refuse(format!(
+                    "GROUP BY `{e}` names the aggregate `{expr}`, which cannot be grouped on"
+                )));
+            }
+            Ok(this.cols.expr(expr))
+        };
+        match inner {
+            Expr::Value(v) => {
+                if let Value::Number(n, _) = &v.value {
+                    if let Ok(p) = n.parse::<usize>() {
+                        if let Some(column) =
+                            p.checked_sub(1).and_then(|p| self.star_shard_column(p))
+                        {
+                            return Ok(column);
+                        }
+                        let item = p.checked_sub(1).and_then(|p| self.item_at(p));
+                        return match item {
+                            Some(i) => item_column(self, i),
+                            None => {
+                                Err(self.refuse(format!("GROUP BY position {n} does not exist")))
+                            }
+                        };
+                    }
+                }
+                Ok(self.cols.expr(e))
+            }
+            Expr::Identifier(id) if !id.value.starts_with('@') => {
+                let aliased: Vec<usize> = self.aliased(&id.value);
+                if let Some(i) = self.one_of(&aliased, &id.value, "GROUP BY")? {
+                    // MariaDB prefers a table column of that name to the alias of a column
+                    // (or of an aggregate); shardgate does not know the table's columns.
+                    let expr = self.items[i].expr.expect("aliased items have expressions");
+                    let other_column =
+                        column_ref(expr).is_some_and(|c| !c.eq_ignore_ascii_case(&id.value));
+                    if other_column || scan(expr, self.table)? {
+                        return Err(self.refuse(format!(
+                            "GROUP BY `{0}` may name the alias of `{expr}` or a table column `{0}`; group by the expression or its position instead",
+                            id.value
+                        )));
+                    }
+                    return item_column(self, i);
+                }
+                Ok(self.cols.expr(e))
+            }
+            _ if column_ref(inner).is_some() => Ok(self.cols.expr(e)),
+            _ => {
+                if let Some(alias) = self.alias_in(e) {
+                    return Err(self.refuse(format!(
+                        "GROUP BY `{e}` uses the alias `{alias}` inside an expression"
+                    )));
+                }
+                Ok(self.cols.expr(e))
+            }
+        }
+    }
+
+    /// GROUP BY or aggregates: shards group (by select-list position) and sort by the group
+    /// columns; the merge combines partial aggregates group by group, then HAVING, ORDER BY,
+    /// OFFSET and LIMIT.
+    pub(super) fn build_aggregate(
+        mut self,
+        offset: u64,
+        limit: Option<u64>,
+    ) -> Result<Built, RouteError> {
+        self.expand_stars()?;
+        let items: Vec<(Option<&Expr>, String)> = self
+            .items
+            .iter()
+            .map(|i| (i.expr, i.name.clone()))
+            .collect();
+        for (i, (expr, name)) in items.into_iter().enumerate() {
+            let Some(expr) = expr else {
+                // A `*`: a group-level value of each of its columns.
+                let columns = self
+                    .expanded
+                    .as_ref()
+                    .and_then(|e| e[i].clone())
+                    .expect("expanded");
+                let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
+                let first = self
+                    .cols
+                    .push_star(self.select.projection[i].clone(), columns);
+                for (k, name) in names.into_iter().enumerate() {
+                    let agg = self.group_value(first + k);
+                    self.outputs.push(agg);
+                    self.names.push(name);
+                }
+                continue;
+            };
+            let agg = match aggregate_call(expr, self.table)? {
+                Some((func, f)) => self.aggregate_output(func, &f)?,
+                None if scan(expr, self.table)? => {
+                    return Err(self.refuse(format!(
+                        "`{expr}` computes with an aggregate; only plain aggregate calls (COUNT, SUM, MIN, MAX, AVG, their DISTINCT forms, GROUP_CONCAT, BIT_*, STDDEV, VARIANCE) can be merged"
+                    )))
+                }
+                None => {
+                    let c = self.cols.expr(expr);
+                    self.group_value(c)
+                }
+            };
+            // Visible outputs are one per item, in order, even when two are the same.
+            self.outputs.push(agg);
+            self.names.push(name);
+        }
+        let mut group_by = Vec::new();
+        for g in self.group_exprs() {
+            group_by.push(self.group_column(g)?);
+        }
+        let having = match (&self.select.having, &self.normal.having) {
+            (Some(v), Some(n)) => Some(self.having(v, n)?),
+            _ => None,
+        };
+        let mut keys: Vec<SortKey> = Vec::new();
+        if self.grouped {
+            for term in self.order_terms() {
+                let output = match self.order_target(&term.expr)? {
+                    Target::Skip => continue,
+                    Target::Position(p) if p < self.visible_width() => p,
+                    Target::Item(i) => {
+                        if let Some(alias) = self.items[i].alias {
+                            self.check_alias_against_stars(&alias.value)?;
+                        }
+                        self.item_start(i)
+                    }
+                    Target::Position(p) => {
+                        return Err(
+                            self.refuse(format!("ORDER BY position {} does not exist", p + 1))
+                        )
+                    }
+                    Target::Expr(e) => self.expr_output(e)?,
+                };
+                keys.push(SortKey {
+                    column: output,
+                    descending: Self::direction(term),
+                });
+            }
+        }
+        // The shards sort by the group columns (equal groups must arrive together), ascending
+        // (MariaDB's order for GROUP BY) unless ORDER BY names only group columns: then in
+        // its order and directions, and the groups need no sort after the merge.
+        let mut merge_keys: Vec<SortKey> = Vec::new();
+        for k in &keys {
+            match self.outputs[k.column] {
+                Aggregate::First(c) if group_by.contains(&c) => {
+                    if merge_keys.iter().all(|m| m.column != c) {
+                        merge_keys.push(SortKey {
+                            column: c,
+                            descending: k.descending,
+                        });
+                    }
+                }
+                _ => {
+                    merge_keys.clear();
+                    break;
+                }
+            }
+        }
+        // Non-empty only when every ORDER BY term was a group column.
+        let sort = if merge_keys.is_empty() {
+            keys
+        } else {
+            Vec::new()
+        };
+        for &g in &group_by {
+            if merge_keys.iter().all(|m| m.column != g) {
+                merge_keys.push(SortKey::asc(g));
+            }
+        }
+        if matches!(self.select.distinct, Some(Distinct::Distinct)) && self.grouped {
+            // Groups differ in a group column: with all of them selected, rows are distinct.
+            let visible = self.visible_width();
+            let all_selected = group_by
+                .iter()
+                .all(|g| self.outputs[..visible].contains(&Aggregate::First(*g)));
+            if !all_selected {
+                return Err(self.refuse(
+                    "SELECT DISTINCT with GROUP BY is supported only when every GROUP BY expression is selected",
+                ));
+            }
+        }
+        // Raw values: the shards do not group, only sort by the group columns.
+        let shard_group_by: &[usize] = if self.raw { &[] } else { &group_by };
+        let mut sql_tree = self.shard_statement(Some(shard_group_by), &merge_keys, None, false);
+        // A SELECT DISTINCT goes through a temporary table, whose fields describe computed
+        // columns differently (`YEAR(d)` is 5 long there, 4 in a plain SELECT): only plain
+        // columns may be shown from it.
+        let shown_plain = self.outputs.iter().all(|o| match o {
+            Aggregate::First(c) | Aggregate::Min(c) | Aggregate::Max(c) => {
+                self.plain_shard_column(*c)
+            }
+            _ => true,
+        });
+        if self.raw && shown_plain && crate::aggregate_fn::ignores_duplicates(&self.outputs) {
+            set_distinct(&mut sql_tree);
+        }
+        let visible = self.visible_width();
+        Ok(Built {
+            sql_tree,
+            merge: MergeSpec {
+                merge_keys,
+                aggregate: Some(AggregateSpec {
+                    group_by,
+                    outputs: self.outputs,
+                    names: self.names,
+                }),
+                having,
+                distinct: false,
+                sort,
+                offset,
+                limit,
+                visible,
+            },
+            width: self.cols.width,
+            stars: self.cols.stars,
+        })
+    }
+
+    /// Whether shard column `c` is a table column as it stands (a `*` column, or a name).
+    pub(super) fn plain_shard_column(&self, c: usize) -> bool {
+        let mut stars = self.cols.stars.iter();
+        let mut at = 0;
+        for item in &self.cols.items {
+            let width = match item {
+                SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
+                    stars.next().map_or(1, |(_, columns)| columns.len())
+                }
+                _ => 1,
+            };
+            if (at..at + width).contains(&c) {
+                return match item {
+                    SelectItem::UnnamedExpr(e) => column_ref(e).is_some(),
+                    SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => true,
+                    _ => false,
+                };
+            }
+            at += width;
+        }
+        false
+    }
+
+    /// Whether the shards can compute `e` per group as it stands: no aggregate, no alias.
+    pub(super) fn pushable(&self, e: &Expr) -> Result<bool, RouteError> {
+        Ok(!scan(e, self.table)? && self.alias_in(e).is_none())
+    }
+}

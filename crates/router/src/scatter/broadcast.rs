@@ -1,0 +1,110 @@
+//! UPDATE and DELETE without a shard key: broadcast to the shards that may hold their rows ([`Route::Broadcast`]).
+
+use super::*;
+
+pub(super) fn plan_update(
+    sql: &str,
+    syntax: Syntax,
+    u: &Update,
+    stmt: &Statement,
+    topology: &Topology,
+    why: RouteError,
+) -> Result<Plan, RouteError> {
+    if u.from.is_some() {
+        return Err(why);
+    }
+    broadcast(
+        "UPDATE",
+        sql,
+        syntax,
+        stmt,
+        std::slice::from_ref(&u.table),
+        u.selection.as_ref(),
+        u.limit.is_some(),
+        u.returning.is_some(),
+        topology,
+        why,
+    )
+}
+
+pub(super) fn plan_delete(
+    sql: &str,
+    syntax: Syntax,
+    d: &Delete,
+    stmt: &Statement,
+    topology: &Topology,
+    why: RouteError,
+) -> Result<Plan, RouteError> {
+    if !d.tables.is_empty() || d.using.is_some() {
+        return Err(why);
+    }
+    let from = match &d.from {
+        FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
+    };
+    broadcast(
+        "DELETE",
+        sql,
+        syntax,
+        stmt,
+        from,
+        d.selection.as_ref(),
+        d.limit.is_some(),
+        d.returning.is_some(),
+        topology,
+        why,
+    )
+}
+
+/// A single-table UPDATE / DELETE on every shard that may hold its rows: the same text, or
+/// each shard's own when an IN list or OR of shard keys can be cut down per shard.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn broadcast(
+    verb: &str,
+    sql: &str,
+    syntax: Syntax,
+    stmt: &Statement,
+    from: &[TableWithJoins],
+    selection: Option<&Expr>,
+    limit: bool,
+    returning: bool,
+    topology: &Topology,
+    why: RouteError,
+) -> Result<Plan, RouteError> {
+    let Some(table) = single_table(from, topology) else {
+        return Err(why);
+    };
+    let pinned_by = subqueries_follow(stmt, 1, verb, &table, topology)?;
+    let keyed = [Keyed {
+        table: &table,
+        only_table: true,
+        written: None,
+    }];
+    let shards = target_shards(selection, &keyed, topology);
+    let table_name = Some(table.rule.name.to_ascii_lowercase());
+    let route = match shards.as_slice() {
+        [] => Route::Shard(topology.default_shard),
+        [shard] => Route::Shard(*shard),
+        _ if limit => {
+            return Err(refuse(
+                verb,
+                &table,
+                format!("LIMIT cannot be honoured when the {verb} runs on several shards"),
+            ))
+        }
+        _ if returning => {
+            return Err(refuse(
+                verb,
+                &table,
+                "RETURNING is not supported on several shards",
+            ))
+        }
+        _ => match crate::reduce::per_shard(sql, syntax, &keyed, &shards) {
+            Some(texts) => Route::Split(shards.into_iter().zip(texts).collect()),
+            None => Route::Broadcast(shards),
+        },
+    };
+    let mut plan = Plan::new(StatementKind::Write, route);
+    plan.table = table_name.map(Into::into);
+    plan.pinned_by = pinned_by;
+    Ok(plan)
+}

@@ -1,0 +1,192 @@
+//! HAVING over the aggregate outputs, evaluated by the merge.
+
+use super::*;
+
+/// A HAVING literal as a merge value (MariaDB's types: integers, exact decimals, doubles
+/// with an exponent, strings); `None` for literals the shards had better compute.
+pub(super) fn literal_value(v: &Value) -> Option<MergeValue> {
+    Some(match v {
+        Value::Number(n, _) => {
+            if let Ok(i) = n.parse::<i64>() {
+                MergeValue::Int(i)
+            } else if let Ok(u) = n.parse::<u64>() {
+                MergeValue::UInt(u)
+            } else if n.contains(['e', 'E']) {
+                MergeValue::double(n.parse().ok()?)
+            } else {
+                MergeValue::Decimal(Decimal::parse(n.as_bytes())?)
+            }
+        }
+        Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => {
+            MergeValue::bytes(s.clone().into_bytes())
+        }
+        Value::Null => MergeValue::Null,
+        Value::Boolean(b) => MergeValue::Int(i64::from(*b)),
+        _ => return None,
+    })
+}
+
+impl<'a> ScatterBuilder<'a> {
+    /// HAVING over the aggregate's outputs. `v` is the verbatim-parsed condition (what the
+    /// shards compute), `n` the same parsed normally (literal values).
+    pub(super) fn having(&mut self, v: &Expr, n: &Expr) -> Result<Merged, RouteError> {
+        let unsupported =
+            |this: &Self| this.refuse(format!("HAVING `{v}` cannot be evaluated by the merge"));
+        // Literals first: they need no shard column.
+        if let (Expr::Value(_), Expr::Value(nv)) = (strip(v), strip(n)) {
+            if matches!(nv.value, Value::Placeholder(_)) {
+                return Err(self.refuse("a parameter (`?`) in HAVING is not supported"));
+            }
+            if let Some(value) = literal_value(&nv.value) {
+                return Ok(Merged::Literal(value));
+            }
+        }
+        if let Expr::Identifier(id) = strip(v) {
+            if !id.value.starts_with('@') {
+                return self.having_name(v, id).map(Merged::Column);
+            }
+        }
+        if self.pushable(v)? {
+            return Ok(Merged::Column(self.group_level_output(v)));
+        }
+        if aggregate_call(v, self.table)?.is_some() {
+            return Ok(Merged::Column(self.expr_output(v)?));
+        }
+        use BinaryOperator as B;
+        match (v, n) {
+            (Expr::Nested(v), Expr::Nested(n)) => self.having(v, n),
+            (
+                Expr::BinaryOp { left, op, right },
+                Expr::BinaryOp {
+                    left: nl,
+                    right: nr,
+                    ..
+                },
+            ) => {
+                let (l, r) = (self.having(left, nl)?, self.having(right, nr)?);
+                Ok(match op {
+                    B::And => Merged::and(l, r),
+                    B::Or => Merged::or(l, r),
+                    B::Eq => Merged::cmp(CompareOp::Eq, l, r),
+                    B::Spaceship => Merged::cmp(CompareOp::NullSafeEq, l, r),
+                    B::NotEq => Merged::cmp(CompareOp::Ne, l, r),
+                    B::Lt => Merged::cmp(CompareOp::Lt, l, r),
+                    B::LtEq => Merged::cmp(CompareOp::Le, l, r),
+                    B::Gt => Merged::cmp(CompareOp::Gt, l, r),
+                    B::GtEq => Merged::cmp(CompareOp::Ge, l, r),
+                    B::Plus => Merged::arith(ArithOp::Add, l, r),
+                    B::Minus => Merged::arith(ArithOp::Sub, l, r),
+                    B::Multiply => Merged::arith(ArithOp::Mul, l, r),
+                    B::Divide => Merged::arith(ArithOp::Div, l, r),
+                    _ => return Err(unsupported(self)),
+                })
+            }
+            (Expr::UnaryOp { op, expr }, Expr::UnaryOp { expr: ne, .. }) => {
+                let inner = self.having(expr, ne)?;
+                Ok(match op {
+                    UnaryOperator::Not => !inner,
+                    UnaryOperator::Minus => Merged::Neg(Box::new(inner)),
+                    UnaryOperator::Plus => inner,
+                    _ => return Err(unsupported(self)),
+                })
+            }
+            (Expr::IsNull(e), Expr::IsNull(ne)) => {
+                Ok(Merged::IsNull(Box::new(self.having(e, ne)?)))
+            }
+            (Expr::IsNotNull(e), Expr::IsNotNull(ne)) => {
+                Ok(Merged::IsNotNull(Box::new(self.having(e, ne)?)))
+            }
+            (
+                Expr::Between {
+                    expr,
+                    negated,
+                    low,
+                    high,
+                },
+                Expr::Between {
+                    expr: ne,
+                    low: nlow,
+                    high: nhigh,
+                    ..
+                },
+            ) => {
+                let x = self.having(expr, ne)?;
+                let lo = self.having(low, nlow)?;
+                let hi = self.having(high, nhigh)?;
+                let between = Merged::and(
+                    Merged::cmp(CompareOp::Ge, x.clone(), lo),
+                    Merged::cmp(CompareOp::Le, x, hi),
+                );
+                Ok(if *negated { !between } else { between })
+            }
+            (
+                Expr::InList {
+                    expr,
+                    list,
+                    negated,
+                },
+                Expr::InList {
+                    expr: ne,
+                    list: nlist,
+                    ..
+                },
+            ) if !list.is_empty() && list.len() == nlist.len() => {
+                let x = self.having(expr, ne)?;
+                let mut any: Option<Merged> = None;
+                for (value, nvalue) in list.iter().zip(nlist) {
+                    let eq = Merged::cmp(CompareOp::Eq, x.clone(), self.having(value, nvalue)?);
+                    any = Some(match any {
+                        None => eq,
+                        Some(prev) => Merged::or(prev, eq),
+                    });
+                }
+                let any = any.expect("list is not empty");
+                Ok(if *negated { !any } else { any })
+            }
+            _ => Err(unsupported(self)),
+        }
+    }
+
+    /// The select items whose alias is `name`.
+    pub(super) fn aliased(&self, name: &str) -> Vec<usize> {
+        (0..self.items.len())
+            .filter(|&i| {
+                self.items[i]
+                    .alias
+                    .is_some_and(|a| a.value.eq_ignore_ascii_case(name))
+            })
+            .collect()
+    }
+
+    /// A bare name in HAVING: an alias or selected column first, else a table column.
+    pub(super) fn having_name(&mut self, e: &Expr, id: &Ident) -> Result<usize, RouteError> {
+        let aliased: Vec<usize> = self.aliased(&id.value);
+        if let Some(i) = self.one_of(&aliased, &id.value, "HAVING")? {
+            let grouped_by_name = self.group_exprs().iter().any(|g| {
+                matches!(strip(g), Expr::Identifier(g) if g.value.eq_ignore_ascii_case(&id.value))
+            });
+            let same_column = self.items[i]
+                .expr
+                .and_then(column_ref)
+                .is_some_and(|c| c.eq_ignore_ascii_case(&id.value));
+            if grouped_by_name && !same_column {
+                return Err(self.refuse(format!(
+                    "HAVING `{}` may name the alias or the GROUP BY column of that name",
+                    id.value
+                )));
+            }
+            return Ok(self.item_start(i));
+        }
+        let unaliased = (0..self.items.len()).find(|&i| {
+            self.items[i].alias.is_none()
+                && self.items[i]
+                    .expr
+                    .and_then(column_ref)
+                    .is_some_and(|c| c.eq_ignore_ascii_case(&id.value))
+        });
+        match unaliased {
+            Some(i) => Ok(self.item_start(i)),
+            None => Ok(self.group_level_output(e)),
+        }
+    }
+}
