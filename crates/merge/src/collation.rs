@@ -31,6 +31,22 @@ pub enum Collation {
     Latin1SwedishCi,
 }
 
+/// Collation ids the merge compares exactly as MariaDB does.
+pub fn exact_collation(id: u16) -> bool {
+    // binary; utf8mb4/utf8mb3 general_ci and bin; their nopad_bin variants
+    matches!(id, 63 | 45 | 33 | 46 | 83 | 1070 | 1107)
+}
+
+/// Whether bytes delivered in character set `id` (a column definition's) are UTF-8 (or binary).
+pub fn utf8_or_binary(id: u16) -> bool {
+    id == 63 || {
+        let c = mysql_common::collations::Collation::resolve(
+            mysql_common::collations::CollationId::from(id),
+        );
+        matches!(c.charset(), "utf8mb4" | "utf8mb3" | "utf8")
+    }
+}
+
 /// Weight of the space character, the pad of PAD SPACE collations.
 const SPACE: u32 = 0x20;
 

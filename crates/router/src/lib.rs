@@ -21,6 +21,7 @@ pub mod lex;
 mod load_data;
 mod lookup;
 mod materialize;
+mod merge_output;
 mod placement;
 mod plan;
 mod plan_cache;
@@ -64,6 +65,7 @@ pub use last_insert_id::{
 };
 pub use lookup::{LookupEntry, LookupPlan, LookupRead, LookupWrite, RowsToLocate};
 pub use materialize::{quote as quote_identifier, MaterializePlan, TableCopy};
+pub use merge_output::{MergeOutput, MergeSettings};
 pub use plan::{DeferredRoute, Explained, Plan, Route, SessionVar, StatementKind, TxnCommand};
 pub use plan_cache::{templatize, PlanCache};
 pub use plan_tree::{PlanLine, PlanRow, PlanTree};

@@ -61,12 +61,10 @@ impl Session {
         plan: &ScatterPlan,
         binary: bool,
     ) -> bool {
-        if self.unmergeable_session(plan).is_some()
-            || (binary && crate::scatter::computes_variance(plan))
-        {
+        if self.unmergeable_session(plan).is_some() || (binary && plan.merge.computes_variance()) {
             return true;
         }
-        if !crate::scatter::compares_columns(plan) {
+        if !plan.merge.compares_columns() {
             return false;
         }
         let Some(&shard) = plan.shards.first() else {

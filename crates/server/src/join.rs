@@ -31,7 +31,7 @@ use shardgate_wire::packets;
 
 use crate::errors::ClientError;
 use crate::runtime::Runtime;
-use crate::scatter::{merge_error, utf8_or_binary};
+use crate::scatter::merge_error;
 use crate::session::{End, Session, Step};
 
 /// How a join attempt ended.
@@ -468,7 +468,10 @@ fn comparable(plan: &JoinPlan, outer: &[ColumnMeta], inner: &[ColumnMeta]) -> bo
         .chain(plan.order_by.iter().map(|(c, _)| *c));
     for c in compared {
         match joined(c) {
-            Some(meta) if meta.kind() == ValueKind::Bytes && !utf8_or_binary(meta.charset) => {
+            Some(meta)
+                if meta.kind() == ValueKind::Bytes
+                    && !shardgate_merge::utf8_or_binary(meta.charset) =>
+            {
                 return false
             }
             Some(_) => {}

@@ -12,11 +12,11 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use shardgate_backend::{BackendError, PooledConn, QueryHead};
 use shardgate_merge::{
-    Aggregate, AggregateSettings, BinaryRowEncoder, ColumnMeta, Filter, Limit, MemoryLimit,
-    MergeError, MergeSort, OrderedAggregate, Pipeline, Project, RowOperator, Sort, SortedDistinct,
+    Aggregate, BinaryRowEncoder, ColumnMeta, Limit, MemoryLimit, MergeError, MergeSort, Pipeline,
+    RowOperator,
 };
 use shardgate_protocol::response::Finish;
-use shardgate_router::ScatterPlan;
+use shardgate_router::{MergeSettings, ScatterPlan};
 use shardgate_wire::packets;
 use tokio::sync::mpsc;
 
@@ -249,108 +249,6 @@ async fn send(
     }
 }
 
-/// The operators after the merge, and the column definitions the client gets.
-pub(crate) struct Output {
-    pub(crate) pipeline: Pipeline,
-    pub(crate) definitions: Vec<Vec<u8>>,
-}
-
-/// `metas` drive the comparisons (columns' real collations); `delivered` are the shards'
-/// column definitions as the client would get them from one server.
-pub(crate) fn build_output(
-    plan: &ScatterPlan,
-    heads: &[BytesMut],
-    metas: &[ColumnMeta],
-    delivered: &[ColumnMeta],
-    memory: MemoryLimit,
-    group_concat_max_len: u64,
-    connection_binsort: bool,
-) -> Result<Output, MergeError> {
-    let merge = &plan.merge;
-    let mut pipeline = Pipeline::default();
-    let (columns, definitions): (Vec<ColumnMeta>, Vec<Vec<u8>>) = match &merge.aggregate {
-        Some(spec) => {
-            let settings = AggregateSettings {
-                memory,
-                group_concat_max_len,
-                connection_binsort,
-                result_charset: result_charset(delivered),
-                materialized: !spec.group_by.is_empty() && !merge.sort.is_empty(),
-            };
-            let aggregate = OrderedAggregate::with_settings(
-                &spec.group_by,
-                spec.outputs.clone(),
-                metas,
-                settings,
-            )?;
-            let out = aggregate.output_columns().to_vec();
-            let mut definitions = Vec::with_capacity(out.len());
-            for (i, (meta, output)) in out.iter().zip(&spec.outputs).enumerate() {
-                let name = spec.names.get(i).map_or(&b""[..], |n| n.as_bytes());
-                definitions.push(match output {
-                    // A column passed through keeps the shard's definition (table, flags), renamed.
-                    Aggregate::First(c) => {
-                        delivered[*c].rewrite_definition(&heads[*c], Some(name))?
-                    }
-                    // MIN/MAX of a string column: described with the connection's collation;
-                    // NULL over no row (a raw column's NOT NULL does not hold for it).
-                    Aggregate::Min(c) | Aggregate::Max(c) => {
-                        let mut shown = *meta;
-                        shown.charset = delivered[*c].charset;
-                        shown
-                            .flags
-                            .remove(shardgate_merge::ColumnFlags::NOT_NULL_FLAG);
-                        shown.definition(name)
-                    }
-                    _ => meta.definition(name),
-                });
-            }
-            pipeline = pipeline.then(aggregate);
-            (out, definitions)
-        }
-        None => (metas.to_vec(), heads.iter().map(|h| h.to_vec()).collect()),
-    };
-    if let Some(having) = &merge.having {
-        pipeline = pipeline.then(Filter::new(having.clone(), &columns)?);
-    }
-    let visible = merge.visible.min(columns.len());
-    if merge.distinct {
-        let keys: Vec<usize> = (0..visible).collect();
-        pipeline = pipeline.then(SortedDistinct::new(&keys, &columns)?);
-    }
-    if !merge.sort.is_empty() {
-        let mut sort = Sort::new(&merge.sort, &columns, memory)?;
-        if let Some(limit) = merge.limit {
-            sort = sort.with_top(
-                usize::try_from(merge.offset.saturating_add(limit)).unwrap_or(usize::MAX),
-            );
-        }
-        pipeline = pipeline.then(sort);
-    }
-    if merge.offset > 0 || merge.limit.is_some() {
-        pipeline = pipeline.then(Limit::new(merge.offset, merge.limit));
-    }
-    if visible < columns.len() {
-        pipeline = pipeline.then(Project::first(visible, &columns)?);
-    }
-    Ok(Output {
-        pipeline,
-        definitions: definitions.into_iter().take(visible).collect(),
-    })
-}
-
-/// Whether the merge computes a STDDEV/VARIANCE.
-pub(crate) fn computes_variance(plan: &ScatterPlan) -> bool {
-    plan.merge.aggregate.as_ref().is_some_and(|a| {
-        a.outputs.iter().any(|o| {
-            matches!(
-                o,
-                Aggregate::Variance { .. } | Aggregate::VarianceParts { .. }
-            )
-        })
-    })
-}
-
 /// The binary protocol sends MariaDB's double whole, not rounded to the result's decimals: its
 /// last bits come from MariaDB's running computation in its row order, which the merge cannot
 /// reproduce (the text protocol's rounded digits it does).
@@ -362,19 +260,23 @@ fn variance_in_binary() -> ClientError {
     )
 }
 
-/// The connection's result collation, as the shards' string columns carry it (utf8mb4_general_ci,
-/// the backends' default, when no column is a string).
-fn result_charset(delivered: &[ColumnMeta]) -> u16 {
-    delivered
-        .iter()
-        .find(|m| m.kind() == shardgate_merge::ValueKind::Bytes && m.charset != 63)
-        .map_or(45, |m| m.charset)
-}
-
 impl Session {
+    /// The merge's memory bound and the session settings its answer depends on.
+    pub(crate) fn merge_settings(&self, runtime: &Runtime) -> MergeSettings {
+        let server = &runtime.topology.server;
+        MergeSettings {
+            memory: MemoryLimit {
+                max_rows: Some(server.merge_max_rows),
+                max_bytes: Some(server.merge_max_bytes),
+            },
+            group_concat_max_len: self.group_concat_max_len(),
+            connection_binsort: self.connection_binsort(),
+        }
+    }
+
     /// Whether the session's `collation_connection` sorts by binary (`_bin`), set by itself or
     /// by `SET NAMES … COLLATE`.
-    pub(crate) fn connection_binsort(&self) -> bool {
+    fn connection_binsort(&self) -> bool {
         ["collation_connection", "names"].iter().any(|var| {
             self.state
                 .var_string(var)
@@ -387,7 +289,7 @@ impl Session {
     }
 
     /// The session's `group_concat_max_len` (MariaDB's default when it set none).
-    pub(crate) fn group_concat_max_len(&self) -> u64 {
+    fn group_concat_max_len(&self) -> u64 {
         self.state
             .var_number("group_concat_max_len")
             .unwrap_or(1_048_576)
@@ -451,7 +353,7 @@ impl Session {
         if let Some(e) = self.unmergeable_session(plan) {
             return Err(Inexact(e));
         }
-        if binary && computes_variance(plan) {
+        if binary && plan.merge.computes_variance() {
             return Err(Inexact(variance_in_binary()));
         }
         if in_txn {
@@ -595,7 +497,6 @@ impl Session {
                 }
             }};
         }
-        let settings = &runtime.topology.server;
         // Every shard's column definitions first: a shard that fails before its first row
         // fails the statement before anything reaches the client.
         let mut heads = Vec::with_capacity(inputs.len());
@@ -632,20 +533,8 @@ impl Session {
             Ok(columns) => columns,
             Err(e) => fail!(Inexact::of(e)?),
         };
-        let memory = MemoryLimit {
-            max_rows: Some(settings.merge_max_rows),
-            max_bytes: Some(settings.merge_max_bytes),
-        };
-        let group_concat_max_len = self.group_concat_max_len();
-        let mut output = match build_output(
-            plan,
-            head,
-            &metas,
-            &delivered,
-            memory,
-            group_concat_max_len,
-            self.connection_binsort(),
-        ) {
+        let merge_settings = self.merge_settings(runtime);
+        let mut output = match plan.merge.output(head, &metas, &delivered, merge_settings) {
             Ok(output) => output,
             Err(e) => fail!(merge_error(&e)),
         };
@@ -913,56 +802,6 @@ impl Session {
     }
 }
 
-/// Collation ids the merge compares exactly as MariaDB does.
-pub(crate) fn exact_collation(id: u16) -> bool {
-    // binary; utf8mb4/utf8mb3 general_ci and bin; their nopad_bin variants
-    matches!(id, 63 | 45 | 33 | 46 | 83 | 1070 | 1107)
-}
-
-/// Whether bytes delivered in character set `id` (a column definition's) are UTF-8 (or binary).
-pub(crate) fn utf8_or_binary(id: u16) -> bool {
-    id == 63 || {
-        let c = mysql_common::collations::Collation::resolve(
-            mysql_common::collations::CollationId::from(id),
-        );
-        matches!(c.charset(), "utf8mb4" | "utf8mb3" | "utf8")
-    }
-}
-
-/// Shard columns whose values the merge compares (order, groups, MIN/MAX, HAVING, DISTINCT).
-/// Whether the merge of `plan` compares any column (orders, groups, deduplicates, filters or
-/// takes extremes by it): only then do the columns' types and collations decide whether it is
-/// exact.
-pub(crate) fn compares_columns(plan: &ScatterPlan) -> bool {
-    let merge = &plan.merge;
-    merge.having.is_some() || merge.distinct || !compared_columns(plan, 0).is_empty()
-}
-
-fn compared_columns(plan: &ScatterPlan, columns: usize) -> Vec<usize> {
-    let merge = &plan.merge;
-    if merge.having.is_some() || merge.distinct {
-        return (0..columns).collect();
-    }
-    let mut compared: Vec<usize> = merge.merge_keys.iter().map(|k| k.column).collect();
-    match &merge.aggregate {
-        Some(spec) => {
-            compared.extend(&spec.group_by);
-            for output in &spec.outputs {
-                compared.extend(output.compared_columns());
-            }
-            for key in &merge.sort {
-                if let Some(Aggregate::First(c) | Aggregate::Min(c) | Aggregate::Max(c)) =
-                    spec.outputs.get(key.column)
-                {
-                    compared.push(*c);
-                }
-            }
-        }
-        None => compared.extend(merge.sort.iter().map(|k| k.column)),
-    }
-    compared
-}
-
 impl Session {
     /// Session settings the merge would not honour: refused instead of answered differently.
     pub(crate) fn unmergeable_session(&self, plan: &ScatterPlan) -> Option<ClientError> {
@@ -1015,7 +854,7 @@ impl Session {
         heads: &[BytesMut],
         metas: &mut [ColumnMeta],
     ) -> Result<(), ClientError> {
-        for c in compared_columns(plan, metas.len()) {
+        for c in plan.merge.compared_columns(metas.len()) {
             let (Some(meta), Some(head)) = (metas.get(c), heads.get(c)) else {
                 continue;
             };
@@ -1027,7 +866,7 @@ impl Session {
             let name = column
                 .as_ref()
                 .map_or_else(String::new, |c| c.name_str().into_owned());
-            if !utf8_or_binary(meta.charset) {
+            if !shardgate_merge::utf8_or_binary(meta.charset) {
                 return Err(ClientError::new(
                     1235,
                     b"42000",
@@ -1089,7 +928,7 @@ impl Session {
                     .unwrap_or(meta.charset),
                 (None, None) => meta.charset,
             };
-            if !exact_collation(real) {
+            if !shardgate_merge::exact_collation(real) {
                 let collation = mysql_common::collations::Collation::resolve(
                     mysql_common::collations::CollationId::from(real),
                 );

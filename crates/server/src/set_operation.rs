@@ -443,7 +443,7 @@ impl Session {
         }
         if let Some(&c) = strings
             .iter()
-            .find(|&&c| !crate::scatter::utf8_or_binary(metas[c].charset))
+            .find(|&&c| !shardgate_merge::utf8_or_binary(metas[c].charset))
         {
             return Err(refused(&format!(
                 "comparing column {} of a result not in UTF-8 (SET NAMES utf8mb4 first)",
@@ -475,7 +475,7 @@ impl Session {
             let name = std::str::from_utf8(row.cell(i).unwrap_or_default()).unwrap_or_default();
             let id = collation_id(name)
                 .ok_or_else(|| refused(&format!("column {} in collation {name}", c + 1)))?;
-            if !crate::scatter::exact_collation(id) {
+            if !shardgate_merge::exact_collation(id) {
                 return Err(refused(&format!(
                     "comparing column {} in collation {name} (utf8mb4_general_ci, utf8mb4_bin and binary work)",
                     c + 1
@@ -595,22 +595,9 @@ impl Session {
         let delivered = metas.clone();
         self.resolve_collations(runtime, plan, &plain, &mut metas)
             .await?;
-        let settings = &runtime.topology.server;
-        let memory = MemoryLimit {
-            max_rows: Some(settings.merge_max_rows),
-            max_bytes: Some(settings.merge_max_bytes),
-        };
-        let group_concat_max_len = self.group_concat_max_len();
-        let mut output = crate::scatter::build_output(
-            plan,
-            &plain,
-            &metas,
-            &delivered,
-            memory,
-            group_concat_max_len,
-            self.connection_binsort(),
-        )
-        .map_err(|e| merge_error(&e))?;
+        let mut output = (plan.merge)
+            .output(&plain, &metas, &delivered, self.merge_settings(runtime))
+            .map_err(|e| merge_error(&e))?;
         let mut rows = Vec::new();
         let mut out = Vec::new();
         let fail = |e: shardgate_merge::MergeError| merge_error(&e);
