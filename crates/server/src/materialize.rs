@@ -190,24 +190,12 @@ impl Session {
             types: None,
             long_data: Vec::new(),
         });
-        let result = {
-            let local_files = self.local_files();
-            let meter = runtime.instruments.primary(compute_shard);
-            let _timed = meter.time(kind);
-            let work = match &execution {
-                Some(execution) => Work::Execute(execution),
-                None => Work::Command(Command::COM_QUERY, text),
-            };
-            work.run(compute.conn(), local_files, &mut self.client)
-                .await
+        let work = match &execution {
+            Some(execution) => Work::Execute(execution),
+            None => Work::Command(Command::COM_QUERY, text),
         };
-        if let Ok(finish) = &result {
-            self.keep_diagnostics(compute.conn(), finish).await;
-        }
-        let result = match self.reads_back(&result) {
-            true => self.after_statement(compute.conn(), result).await,
-            false => result,
-        };
+        let meter = runtime.instruments.primary(compute_shard);
+        let result = self.run_work(compute.conn(), meter, kind, &work).await;
         compute.drop_tables().await;
         let pool = compute.conn().pool().clone();
         self.give_back_compute(runtime, compute);

@@ -12,7 +12,7 @@ use shardgate_wire::lenenc::read_lenenc_int;
 
 use crate::errors::ClientError;
 use crate::runtime::Runtime;
-use crate::session::{Session, Step, Work};
+use crate::session::{AfterWrite, Session, Step, Work};
 
 /// What a session knows of its last write to a shard.
 #[derive(Debug, Clone)]
@@ -81,29 +81,8 @@ impl Session {
             return self.forward(runtime, shard, kind, work).await;
         }
         // A write: run it on the primary, then remember its GTID for read-your-writes.
-        let mut conn = match self.checkout(runtime, shard).await {
-            Ok(conn) => conn,
-            Err(e) => return self.send_error(ClientError::from(&e)).await,
-        };
-        let meter = runtime.instruments.primary(shard);
-        let result = {
-            let _timed = meter.time(kind);
-            work.run(&mut conn, self.local_files(), &mut self.client)
-                .await
-        };
-        if let Ok(finish) = &result {
-            self.keep_diagnostics(&mut conn, finish).await;
-        }
-        let result = match self.reads_back(&result) {
-            true => self.after_statement(&mut conn, result).await,
-            false => result,
-        };
-        if result.is_ok() {
-            self.remember_write(shard, &mut conn).await;
-        }
-        let pool = conn.pool().clone();
-        drop(conn);
-        self.forwarded(result, &pool).await
+        self.on_primary(runtime, shard, kind, work, AfterWrite::RememberPosition)
+            .await
     }
 
     /// A read on a replica (retried once on another replica, then on the primary, when the
@@ -171,18 +150,7 @@ impl Session {
                 }
             }
             let meter = runtime.instruments.replica(shard);
-            let result = {
-                let _timed = meter.time(StatementKind::Read);
-                work.run(&mut conn, self.local_files(), &mut self.client)
-                    .await
-            };
-            if let Ok(finish) = &result {
-                self.keep_diagnostics(&mut conn, finish).await;
-            }
-            let result = match self.reads_back(&result) {
-                true => self.after_statement(&mut conn, result).await,
-                false => result,
-            };
+            let result = (self.run_work(&mut conn, meter, StatementKind::Read, &work)).await;
             drop(conn);
             // A read cut off at its bound is answered (1969, naming the replica), not retried.
             let retry = !crate::cut_off::recoverable(&result);

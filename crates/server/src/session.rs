@@ -24,6 +24,7 @@ use crate::connections::{Activity, State};
 use crate::diagnostics::Diagnostics;
 use crate::errors::{unknown_command, ClientError};
 use crate::fan_out::Combine;
+use crate::instruments::Meter;
 use crate::pass_through::AccountSession;
 use crate::pins::Pins;
 use crate::prepared::Statements;
@@ -41,6 +42,14 @@ pub(crate) enum End {
 }
 
 pub(crate) type Step = Result<(), End>;
+
+/// What follows a statement run on a pooled primary connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AfterWrite {
+    Nothing,
+    /// Read the write's GTID (`@@last_gtid`): the session's reads of the shard wait for it.
+    RememberPosition,
+}
 
 /// What to run on the backend connection a statement was routed to.
 pub(crate) enum Work<'a> {
@@ -1122,26 +1131,54 @@ impl Session {
         if self.pins.has(shard) {
             return self.on_pinned(runtime, shard, kind, work).await;
         }
+        self.on_primary(runtime, shard, kind, work, AfterWrite::Nothing)
+            .await
+    }
+
+    /// Runs `work` on a pooled connection to the primary of `shard` and forwards its answer;
+    /// with `AfterWrite::RememberPosition`, the write's GTID is kept for read-your-writes.
+    pub(crate) async fn on_primary(
+        &mut self,
+        runtime: &Runtime,
+        shard: ShardId,
+        kind: StatementKind,
+        work: Work<'_>,
+        after: AfterWrite,
+    ) -> Step {
         let mut conn = match self.checkout(runtime, shard).await {
             Ok(conn) => conn,
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };
         let meter = runtime.instruments.primary(shard);
-        let result = {
-            let _timed = meter.time(kind);
-            work.run(&mut conn, self.local_files(), &mut self.client)
-                .await
-        };
-        if let Ok(finish) = &result {
-            self.keep_diagnostics(&mut conn, finish).await;
+        let result = self.run_work(&mut conn, meter, kind, &work).await;
+        if after == AfterWrite::RememberPosition && result.is_ok() {
+            self.remember_write(shard, &mut conn).await;
         }
         let pool = conn.pool().clone();
-        let result = match self.reads_back(&result) {
-            true => self.after_statement(&mut conn, result).await,
-            false => result,
-        };
         drop(conn);
         self.forwarded(result, &pool).await
+    }
+
+    /// Runs `work` on `conn`, timed by `meter`, and keeps what its answer leaves the session:
+    /// the conditions it raised, and the values read back after it (`reads_back`).
+    pub(crate) async fn run_work(
+        &mut self,
+        conn: &mut PooledConn,
+        meter: &Meter,
+        kind: StatementKind,
+        work: &Work<'_>,
+    ) -> Result<Finish, ForwardError> {
+        let result = {
+            let _timed = meter.time(kind);
+            work.run(conn, self.local_files(), &mut self.client).await
+        };
+        if let Ok(finish) = &result {
+            self.keep_diagnostics(conn, finish).await;
+        }
+        match self.reads_back(&result) {
+            true => self.after_statement(conn, result).await,
+            false => result,
+        }
     }
 
     pub(crate) async fn checkout(
