@@ -327,3 +327,88 @@ async fn writes_going_back_to_a_shard_the_transaction_reached_stay_in_it() {
     drop((conn, other));
     env.stop().await;
 }
+
+/// `SELECT … FOR UPDATE` without a shard key: every shard's statement locks the rows it reads,
+/// inside the transaction on each shard ("multi"), or as its own statement outside one; in
+/// "single" it is refused inside a transaction, which stays usable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locking_read_across_shards_locks_rows_on_every_shard_until_commit() {
+    let env = TestEnv::start_rendered(2, 0, |sandbox, listen| {
+        sandbox.config_toml(listen).replacen(
+            "[server]\n",
+            "[server]\ntransaction_mode = \"multi\"\n",
+            1,
+        )
+    })
+    .await;
+    let (a, b) = ids_on_two_shards(&env);
+    let mut setup = env.connect().await;
+    setup.query_drop(insert(a)).await.unwrap();
+    setup.query_drop(insert(b)).await.unwrap();
+    let scan =
+        format!("SELECT id, name FROM users WHERE id IN ({a}, {b}) OR name LIKE 'U %' ORDER BY id");
+    let expected: Vec<(i64, String)> = setup.query(&scan).await.unwrap();
+    assert_eq!(expected.len(), 2);
+
+    // Outside a transaction: the rows, each shard's statement its own transaction.
+    let locking: Vec<(i64, String)> = setup.query(format!("{scan} FOR UPDATE")).await.unwrap();
+    assert_eq!(locking, expected);
+    let shared: Vec<(i64, String)> = setup
+        .query(format!("{scan} LOCK IN SHARE MODE"))
+        .await
+        .unwrap();
+    assert_eq!(shared, expected);
+
+    // Inside one: the rows of both shards stay locked until COMMIT.
+    let mut holder = env.connect().await;
+    holder.query_drop("BEGIN").await.unwrap();
+    let held: Vec<(i64, String)> = holder.query(format!("{scan} FOR UPDATE")).await.unwrap();
+    assert_eq!(held, expected);
+    let mut writer = env.connect().await;
+    writer
+        .query_drop("SET SESSION innodb_lock_wait_timeout = 1")
+        .await
+        .unwrap();
+    for id in [a, b] {
+        let (code, _, msg) = server_error(
+            writer
+                .query_drop(format!("UPDATE users SET name = 'w' WHERE id = {id}"))
+                .await,
+        );
+        assert_eq!(
+            code,
+            1205,
+            "the row of shard {} is locked: {msg}",
+            env.shard_of("users", id.into())
+        );
+    }
+    holder.query_drop("COMMIT").await.unwrap();
+    for id in [a, b] {
+        writer
+            .query_drop(format!("UPDATE users SET name = 'w' WHERE id = {id}"))
+            .await
+            .unwrap();
+    }
+    drop((setup, holder, writer));
+    env.stop().await;
+
+    // transaction_mode "single": refused inside a transaction, which goes on.
+    let env = TestEnv::start(2, 0).await;
+    let (a, b) = ids_on_two_shards(&env);
+    let mut conn = env.connect().await;
+    conn.query_drop(insert(a)).await.unwrap();
+    conn.query_drop("BEGIN").await.unwrap();
+    let (code, state, msg) = server_error(
+        conn.query_drop(format!(
+            "SELECT id FROM users WHERE id IN ({a}, {b}) FOR UPDATE"
+        ))
+        .await,
+    );
+    assert_eq!((code, state.as_str()), (1235, "42000"), "{msg}");
+    assert!(msg.contains("transaction_mode \"single\""), "{msg}");
+    conn.query_drop(insert(b)).await.unwrap();
+    conn.query_drop("COMMIT").await.unwrap();
+    assert_eq!(count(&mut conn, &[a, b]).await, 2);
+    drop(conn);
+    env.stop().await;
+}

@@ -86,12 +86,15 @@ pub(crate) fn fallback(
     let Statement::Query(query) = stmt else {
         return Err(refusal);
     };
-    if !recoverable || takes_locks_or_writes(query) {
+    if !recoverable {
         return Err(refusal);
     }
     let occurrences = sharded_occurrences(stmt, topology);
-    if occurrences.is_empty() {
-        return Err(refusal);
+    match not_from_copies(query) {
+        _ if occurrences.is_empty() => return Err(refusal),
+        Some(NotFromCopies::Locks) => return Err(crate::scatter::locking_read_refused()),
+        Some(NotFromCopies::Writes) => return Err(refusal),
+        None => {}
     }
     let mut copies: Vec<TableCopy> = Vec::new();
     for (table, database) in &occurrences {
@@ -126,23 +129,32 @@ pub(crate) fn fallback(
     ))
 }
 
-/// Whether the statement locks rows (`FOR UPDATE` / `FOR SHARE` anywhere: the copies would not
-/// hold the shards' locks) or writes (`SELECT … INTO`).
-fn takes_locks_or_writes(query: &Query) -> bool {
+/// What keeps a statement from being answered from copies of its tables.
+enum NotFromCopies {
+    /// `FOR UPDATE` / `LOCK IN SHARE MODE` anywhere: the copies would not hold the shards' locks.
+    Locks,
+    /// `SELECT … INTO`, or a `FOR` clause of another dialect.
+    Writes,
+}
+
+fn not_from_copies(query: &Query) -> Option<NotFromCopies> {
     struct Finder;
     impl Visitor for Finder {
-        type Break = ();
-        fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
-            if !query.locks.is_empty() || query.for_clause.is_some() {
-                return ControlFlow::Break(());
+        type Break = NotFromCopies;
+        fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<NotFromCopies> {
+            if !query.locks.is_empty() {
+                return ControlFlow::Break(NotFromCopies::Locks);
             }
-            if selects(&query.body).any(|s| s.into.is_some()) {
-                return ControlFlow::Break(());
+            if query.for_clause.is_some() || selects(&query.body).any(|s| s.into.is_some()) {
+                return ControlFlow::Break(NotFromCopies::Writes);
             }
             ControlFlow::Continue(())
         }
     }
-    query.visit(&mut Finder).is_break()
+    match query.visit(&mut Finder) {
+        ControlFlow::Break(why) => Some(why),
+        ControlFlow::Continue(()) => None,
+    }
 }
 
 /// The SELECT blocks of a query body (the branches of its set operations).

@@ -24,6 +24,9 @@ pub struct ScatterPlan {
     pub origins: Vec<ColumnOrigin>,
     /// With a `*` the plan expanded from the schema cache: what the shards must send.
     pub star_check: Option<StarCheck>,
+    /// A locking read (`FOR UPDATE`, `LOCK IN SHARE MODE`): every shard's statement locks the
+    /// rows it reads, inside the session's transaction on each shard when it has one.
+    pub locking: bool,
 }
 
 /// The shape a plan that expanded `*` from the schema cache expects of every shard's answer;

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use shardgate_backend::{BackendError, PooledConn, QueryHead};
+use shardgate_config::TransactionMode;
 use shardgate_merge::{
     Aggregate, BinaryRowEncoder, ColumnMeta, Limit, MemoryLimit, MergeError, MergeSort, Pipeline,
     RowOperator,
@@ -249,6 +250,14 @@ async fn send(
     }
 }
 
+fn locking_read_in_single_mode() -> ClientError {
+    ClientError::new(
+        1235,
+        b"42000",
+        "a locking read (FOR UPDATE, LOCK IN SHARE MODE) on several shards inside a transaction is not supported in transaction_mode \"single\", where a transaction writes and locks rows on one shard: add the shard key to its WHERE clause, or use transaction_mode \"multi\"",
+    )
+}
+
 /// The binary protocol sends MariaDB's double whole, not rounded to the result's decimals: its
 /// last bits come from MariaDB's running computation in its row order, which the merge cannot
 /// reproduce (the text protocol's rounded digits it does).
@@ -357,8 +366,16 @@ impl Session {
             return Err(Inexact(variance_in_binary()));
         }
         if in_txn {
+            // A locking read locks rows on every shard it reads: what transaction_mode
+            // "single" keeps to one shard.
+            if plan.locking
+                && plan.shards.len() > 1
+                && runtime.topology.server.transaction_mode == TransactionMode::Single
+            {
+                return Ok(self.send_error(locking_read_in_single_mode()).await);
+            }
             for &shard in &plan.shards {
-                if let Err(e) = self.join_txn(runtime, shard, false).await {
+                if let Err(e) = self.join_txn(runtime, shard, plan.locking).await {
                     return Ok(self.send_error(e).await);
                 }
             }

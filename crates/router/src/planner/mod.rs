@@ -242,15 +242,20 @@ fn plan_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, Rou
             // MySQL's older spelling of FOR SHARE, which the parser does not know.
             if let Some(head) = strip_lock_in_share_mode(sql) {
                 match plan_text(head, topology, syntax) {
-                    Ok(plan)
-                        if matches!(
-                            plan.route,
-                            Route::Scatter(_) | Route::Materialize(_) | Route::Join(_)
-                        ) =>
-                    {
-                        return Err(crate::scatter::locking_read_refused())
-                    }
+                    Ok(Plan {
+                        route: Route::Materialize(_) | Route::Join(_),
+                        ..
+                    }) => return Err(crate::scatter::locking_read_refused()),
                     Ok(mut plan) if plan.kind == StatementKind::Read => {
+                        if let Route::Scatter(scatter) = &mut plan.route {
+                            // Every shard's statement locks what it reads.
+                            for sql in
+                                std::iter::once(&mut scatter.sql).chain(&mut scatter.shard_sql)
+                            {
+                                sql.push_str(" LOCK IN SHARE MODE");
+                            }
+                            scatter.locking = true;
+                        }
                         plan.kind = StatementKind::LockingRead;
                         plan.rewritten = None;
                         return Ok(plan);

@@ -73,10 +73,12 @@ pub(crate) fn plan_without_shard_key(
     }
 }
 
-/// The error for `SELECT … LOCK IN SHARE MODE` that would have to run on several shards.
+/// The error for a locking SELECT the proxy would answer from copies of its tables or by
+/// combining several statements (a join in the proxy, a set operation across shards): the
+/// rows it reads would not be the rows it locks.
 pub(crate) fn locking_read_refused() -> RouteError {
     RouteError::NotSupported(
-        "cannot run a locking SELECT (FOR UPDATE, LOCK IN SHARE MODE) on several shards: it would lock rows on each of them outside one transaction; add the shard key to the WHERE clause".into(),
+        "cannot run this locking SELECT (FOR UPDATE, LOCK IN SHARE MODE) across shards: it is answered from rows the proxy combines, not from the rows a shard would lock; lock the rows with a single-table SELECT … FOR UPDATE first".into(),
     )
 }
 
@@ -196,9 +198,6 @@ fn plan_select(
         [shard] => return on_one_shard(*shard),
         _ => {}
     }
-    if !q.locks.is_empty() {
-        return Err(locking_read_refused());
-    }
     check_select_form(q, select, table)?;
     if !syntax.sql_mode.contains(crate::SqlMode::IGNORE_SPACE) && has_spaced_call(sql, stmt) {
         // MariaDB rejects `COUNT (*)` without IGNORE_SPACE; the rendered text would not.
@@ -233,7 +232,7 @@ fn plan_select(
     let sql = finish_placeholders(scatter.sql_tree, params, table)?;
     let shard_sql = crate::reduce::per_shard(&sql, syntax, &keyed, &shards).unwrap_or_default();
     let mut plan = Plan::new(
-        StatementKind::Read,
+        kind,
         Route::Scatter(Box::new(ScatterPlan {
             shards,
             sql,
@@ -241,6 +240,7 @@ fn plan_select(
             merge: scatter.merge,
             origins,
             star_check,
+            locking: kind == StatementKind::LockingRead,
         })),
     );
     plan.table = Some(table.rule.name.to_ascii_lowercase().into());
