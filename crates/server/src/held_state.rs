@@ -8,8 +8,9 @@ use shardgate_ring::ShardId;
 use shardgate_router::{ConnectionState, HandlerAction, Plan, Route, StatementKind};
 
 use crate::errors::ClientError;
+use crate::executor::Work;
 use crate::runtime::Runtime;
-use crate::session::{Session, Step, Work};
+use crate::session::{Session, Step};
 use crate::state::expect_ok;
 
 impl Session {

@@ -14,6 +14,7 @@ mod dropped_database;
 mod endpoints;
 mod errors;
 mod every_primary;
+mod executor;
 mod explain;
 mod extended_metadata;
 mod fan_out;

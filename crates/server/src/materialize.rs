@@ -25,8 +25,9 @@ use shardgate_router::{
 };
 
 use crate::errors::{copy_duplicate, materialize_bound, ClientError};
+use crate::executor::{Execution, Work};
 use crate::runtime::Runtime;
-use crate::session::{Execution, Session, Step, Work};
+use crate::session::{Session, Step};
 
 /// The largest `INSERT` text a copy sends (well below MariaDB's default `max_allowed_packet`
 /// of 16 MiB); the proxy holds at most one such batch.

@@ -15,8 +15,9 @@ use shardgate_ring::ShardId;
 use shardgate_router::{plan_sql, OwnedKey, Plan, Route, RouteError, StatementKind};
 
 use crate::errors::ClientError;
+use crate::executor::{Execution, Work};
 use crate::runtime::Runtime;
-use crate::session::{Execution, Session, Step, Work};
+use crate::session::{Session, Step};
 
 /// MariaDB's default `max_prepared_stmt_count`, applied per client session.
 pub(crate) const MAX_STATEMENTS_PER_SESSION: usize = 16_382;

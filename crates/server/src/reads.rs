@@ -11,8 +11,9 @@ use shardgate_router::StatementKind;
 use shardgate_wire::lenenc::read_lenenc_int;
 
 use crate::errors::ClientError;
+use crate::executor::{AfterWrite, Work};
 use crate::runtime::Runtime;
-use crate::session::{AfterWrite, Session, Step, Work};
+use crate::session::{Session, Step};
 
 /// What a session knows of its last write to a shard.
 #[derive(Debug, Clone)]

@@ -36,8 +36,9 @@ use shardgate_router::{
 use shardgate_wire::packets::{self, OkInfo};
 
 use crate::errors::ClientError;
+use crate::executor::Work;
 use crate::runtime::Runtime;
-use crate::session::{End, Session, Step, Work};
+use crate::session::{End, Session, Step};
 use crate::state::expect_ok;
 
 /// A statement `PREPARE` named: its text and the offsets of its `?` placeholders.

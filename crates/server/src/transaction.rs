@@ -10,9 +10,10 @@ use shardgate_ring::ShardId;
 use shardgate_router::{StatementKind, TxnCommand};
 
 use crate::errors::ClientError;
+use crate::executor::Work;
 use crate::pins::Txn;
 use crate::runtime::Runtime;
-use crate::session::{End, Session, Step, Work};
+use crate::session::{End, Session, Step};
 use crate::state::expect_ok;
 
 impl Session {
