@@ -237,3 +237,71 @@ async fn writes_with_exists_and_scalar_subqueries_of_another_placement() {
     assert_eq!(code, 1235);
     env.stop().await;
 }
+
+/// `INSERT … VALUES` with a subquery over a table placed otherwise: the proxy runs the
+/// subquery first and writes its answer in, so every row gets the answer over every shard —
+/// before, a multi-row INSERT split by shard sent the subquery along with each part, and each
+/// shard answered it from its own rows. A subquery reading the table written keeps a refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inserts_with_subqueries_of_another_placement_take_their_answer_over_every_shard() {
+    let env = setup().await;
+    let mut conn = env.connect().await;
+    // Ids on both shards, each row gets MAX over every shard's tags (17) and the count (9).
+    let (a, b) = (
+        101i64,
+        (102..200)
+            .find(|id| env.shard_of("users", i128::from(*id)) != env.shard_of("users", 101))
+            .unwrap(),
+    );
+    conn.query_drop(format!(
+        "INSERT INTO users (id, email, name) VALUES ({a}, 'x{a}@x.test', (SELECT MAX(t.ref) FROM tags t)), ({b}, CONCAT('c', (SELECT COUNT(*) FROM tags t), '@x.test'), 'y')"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(conn.affected_rows(), 2);
+    let got: Vec<(i64, String, String)> = conn
+        .query(format!(
+            "SELECT id, email, name FROM users WHERE id IN ({a}, {b}) ORDER BY id"
+        ))
+        .await
+        .unwrap();
+    let mut expected = vec![
+        (a, format!("x{a}@x.test"), "17".to_string()),
+        (b, "c9@x.test".to_string(), "y".to_string()),
+    ];
+    expected.sort();
+    assert_eq!(got, expected);
+    // More than one row: MariaDB's 1242, nothing written.
+    let (code, ..) = server_error(
+        conn.query_drop(format!(
+            "INSERT INTO users (id, email, name) VALUES ({}, 'z@x.test', (SELECT t.ref FROM tags t)), ({}, 'w@x.test', 'w')",
+            a + 1000,
+            b + 1000
+        ))
+        .await,
+    );
+    assert_eq!(code, 1242);
+    assert!(ids(
+        &mut conn,
+        &format!(
+            "SELECT id FROM users WHERE id IN ({}, {})",
+            a + 1000,
+            b + 1000
+        )
+    )
+    .await
+    .is_empty());
+    // Reading the table it writes: refused, nothing written.
+    let (code, state, msg) = server_error(
+        conn.query_drop(format!(
+            "INSERT INTO users (id, email, name) VALUES ({}, 'v@x.test', 'v'), ({}, 'u@x.test', (SELECT COUNT(*) FROM users))",
+            a + 2000,
+            b + 2000
+        ))
+        .await,
+    );
+    assert_eq!((code, state.as_str()), (1235, "42000"), "{msg}");
+    assert!(msg.contains("subquery reading `users`"), "{msg}");
+    drop(conn);
+    env.stop().await;
+}

@@ -1,5 +1,5 @@
-//! `UPDATE` / `DELETE` with uncorrelated subqueries over sharded tables no shard answers
-//! alone (issue #13: "subquery first, then route"): the proxy runs each subquery as a SELECT of
+//! `UPDATE` / `DELETE` / `INSERT … VALUES` with uncorrelated subqueries over sharded tables no
+//! shard answers alone (issue #13: "subquery first, then route"): the proxy runs each subquery as a SELECT of
 //! its own and writes its answer into the statement — `x IN (SELECT …)` becomes
 //! `x IN (1, 2, 3)`, an empty answer `(0 = 1)` (and `(1 = 1)` for `NOT IN`, which an empty
 //! list makes true whatever `x` is); `[NOT] EXISTS (SELECT …)` becomes `(1 = 1)` or `(0 = 1)`;
@@ -7,7 +7,9 @@
 //! plans the result as any write: broadcast, or routed by its shard key when the text names it.
 //!
 //! Taken only where it means what MariaDB means: the statement writes one table (no joins,
-//! no `USING`); the subquery, in the WHERE clause or an UPDATE's values, is a plain `SELECT`
+//! no `USING`; an INSERT neither reading the table it writes in a subquery, MariaDB's 1093,
+//! nor with `ON DUPLICATE KEY UPDATE`); the subquery, in the WHERE clause, an UPDATE's values
+//! or an INSERT's rows, is a plain `SELECT`
 //! (of one column for `IN` and a value, else MariaDB's 1241; no set operation, no nested
 //! subquery, no `LIMIT`, no locking clause) whose every column belongs to a table of its own
 //! `FROM` (qualified by one of them, or found in exactly one by the schema cache), so it reads
@@ -15,8 +17,8 @@
 
 use shardgate_config::Topology;
 use sqlparser::ast::{
-    Delete, Expr, FromTable, Query, Select, SetExpr, Spanned, Statement, TableFactor, Update,
-    Visit, Visitor,
+    Delete, Expr, FromTable, Insert, Query, Select, SetExpr, Spanned, Statement, TableFactor,
+    TableObject, Update, Visit, Visitor,
 };
 
 use crate::column_owner::{owner, Columns, Owner};
@@ -27,7 +29,7 @@ use crate::{lex, RouteError, SqlMode, Syntax};
 /// A write to run after its subqueries: their SELECTs, and the text around them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubqueriesFirst {
-    /// `UPDATE` or `DELETE`.
+    /// `UPDATE`, `DELETE`, `INSERT` or `REPLACE`.
     pub verb: &'static str,
     /// The statement's text between the subqueries: one more piece than subqueries.
     pub pieces: Vec<String>,
@@ -157,6 +159,34 @@ pub(crate) fn first(
             let _ = selection.visit(&mut found);
             "DELETE"
         }
+        // `INSERT … VALUES` whose values hold subqueries; not one whose subqueries read the
+        // table it writes (MariaDB's 1093), nor one with `ON DUPLICATE KEY UPDATE`.
+        Statement::Insert(Insert {
+            table: TableObject::TableName(target),
+            source: Some(source),
+            on: None,
+            replace_into,
+            ..
+        }) => {
+            let SetExpr::Values(values) = source.body.as_ref() else {
+                return refusal;
+            };
+            for row in &values.rows {
+                let _ = row.visit(&mut found);
+            }
+            let target = base_name(target);
+            if found
+                .subqueries
+                .iter()
+                .any(|(_, q, _)| target.is_some() && names_table(q, target.as_deref()))
+            {
+                return refusal;
+            }
+            match replace_into {
+                true => "REPLACE",
+                false => "INSERT",
+            }
+        }
         _ => return refusal,
     };
     if found.subqueries.is_empty() || found.others {
@@ -216,6 +246,16 @@ pub(crate) fn first(
         pieces,
         subqueries,
     }))
+}
+
+/// Whether `query` reads table `name` (lower-cased) anywhere.
+fn names_table(query: &Query, name: Option<&str>) -> bool {
+    let mut found = false;
+    let _ = sqlparser::ast::visit_relations(query, |relation| {
+        found |= base_name(relation).as_deref() == name;
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    found
 }
 
 /// `text` up to its last word when that is `word` (any case; white space after it ignored).
@@ -605,5 +645,39 @@ shard_key = "sku"
             String::from_utf8(r.with_values(&[vec![b"7".to_vec()], vec![], vec![]])).unwrap(),
             "UPDATE users SET score = (7), name = 'x' WHERE (0 = 1) OR (0 = 1)"
         );
+    }
+
+    #[test]
+    fn insert_values_with_subqueries_run_them_first() {
+        let r = request("INSERT INTO users (id, name, score) VALUES (7, 'n', (SELECT COUNT(*) FROM orders o WHERE o.qty > 1)), (8, 'm', 2 + (SELECT MAX(p.qty) FROM products p))");
+        assert_eq!(r.verb, "INSERT");
+        assert_eq!(r.subqueries.len(), 2);
+        let text = r.with_values(&[vec![b"3".to_vec()], vec![]]);
+        assert_eq!(
+            String::from_utf8(text).unwrap(),
+            "INSERT INTO users (id, name, score) VALUES (7, 'n', (3)), (8, 'm', 2 + (NULL))"
+        );
+        assert_eq!(
+            request("REPLACE INTO users (id, score) VALUES (7, (SELECT MIN(o.qty) FROM orders o))")
+                .verb,
+            "REPLACE"
+        );
+        // The rewritten text is planned as any INSERT: routed by its shard key.
+        let planned = first_of("INSERT INTO users (id, score) VALUES (7, (3))").unwrap();
+        assert!(
+            matches!(planned.route, crate::Route::Shard(_)),
+            "{planned:?}"
+        );
+        for sql in [
+            // Its subquery reads the table it writes: MariaDB's 1093.
+            "INSERT INTO orders (user_id, qty) VALUES (7, (SELECT MAX(o.qty) FROM orders o))",
+            "INSERT INTO users (id, score) VALUES (7, (SELECT COUNT(*) FROM orders)) ON DUPLICATE KEY UPDATE score = 1",
+            "INSERT INTO users (id, score) SELECT 7, (SELECT COUNT(*) FROM orders)",
+        ] {
+            assert!(
+                !matches!(first_of(sql), Err(RouteError::SubqueriesFirst(_))),
+                "{sql}"
+            );
+        }
     }
 }

@@ -149,10 +149,22 @@ pub(super) fn plan_insert(
     let shard = match shards.len() {
         1 => *shards.first().expect("one"),
         _ => {
+            // Split by shard, a subquery in the values would read each part's shard only.
+            let read = sharded_relations(stmt, topology)
+                .into_iter()
+                .nth(1)
+                .or_else(|| has_unsharded_relation(stmt, topology));
+            if let Some(read) = read {
+                return Err(RouteError::NotSupported(format!(
+                    "an INSERT into `{}` whose rows go to several shards ({}) with a subquery reading `{read}` is not supported by shardgate unless the proxy can run the subquery first (an uncorrelated SELECT): split by shard, each part would read one shard's rows",
+                    rule.name,
+                    shard_names(topology, &shards)
+                )));
+            }
             return Err(RouteError::InsertSpansShards {
                 table: rule.name.clone(),
                 shards: shard_names(topology, &shards),
-            })
+            });
         }
     };
     // Subqueries in the values: other sharded tables may live elsewhere, unsharded ones do
