@@ -305,3 +305,44 @@ async fn inserts_with_subqueries_of_another_placement_take_their_answer_over_eve
     drop(conn);
     env.stop().await;
 }
+
+/// In a strict `sql_mode` MariaDB fails a write on the first warning it raises, its
+/// subqueries' included (a string compared with a number: 1292). The proxy, which runs the
+/// subquery as a SELECT of its own, fails the write the same way — before, the SELECT's
+/// warning was lost and the write succeeded. With `IGNORE` (or without strict mode) it runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_strict_write_fails_on_its_subquery_s_warning_as_mariadb_does() {
+    let env = setup().await;
+    let mut conn = env.connect().await;
+    let mut direct = env.connect_primary(0).await;
+    let insert = |id: i64, ignore: &str| {
+        format!(
+            "INSERT {ignore} INTO users (id, email, name) VALUES ({id}, 'w{id}@x.test', (SELECT COUNT(*) FROM tags t WHERE t.ref = 'k11'))"
+        )
+    };
+    let update = "UPDATE users SET name = 'w' WHERE id IN (SELECT t.user_id FROM tags t WHERE t.ref = 'k11')";
+    for sql in [insert(300, ""), update.to_string()] {
+        let expected = server_error(direct.query_drop(&sql).await);
+        assert_eq!(expected.0, 1292, "{sql}: {expected:?}");
+        let got = server_error(conn.query_drop(&sql).await);
+        assert_eq!(got, expected, "{sql}");
+    }
+    assert!(ids(&mut conn, "SELECT id FROM users WHERE id = 300")
+        .await
+        .is_empty());
+    // IGNORE: written, the warning kept.
+    conn.query_drop(insert(301, "IGNORE")).await.unwrap();
+    assert_eq!(
+        ids(&mut conn, "SELECT id FROM users WHERE id = 301").await,
+        [301]
+    );
+    // Without strict mode: written.
+    conn.query_drop("SET SESSION sql_mode = ''").await.unwrap();
+    conn.query_drop(insert(302, "")).await.unwrap();
+    assert_eq!(
+        ids(&mut conn, "SELECT id FROM users WHERE id = 302").await,
+        [302]
+    );
+    drop((conn, direct));
+    env.stop().await;
+}

@@ -61,6 +61,8 @@ pub(crate) struct KeptRows {
     room: (u64, u64),
     /// Why the rows could not all be read.
     failed: Option<ClientError>,
+    /// The conditions the shards raised.
+    pub(crate) diagnostics: Diagnostics,
 }
 
 impl KeptRows {
@@ -332,6 +334,7 @@ impl Session {
             rows: Vec::new(),
             room: (settings.merge_max_rows, settings.merge_max_bytes),
             failed: None,
+            diagnostics: Diagnostics::default(),
         });
         match self.scatter_into(runtime, plan, &mut sink).await {
             Err(Inexact(e)) => return Err(e),
@@ -565,8 +568,13 @@ impl Session {
             let rows_to = RowsTo::Kept(kept);
             let merged =
                 (self.merge_rows(plan, &metas, &mut output.pipeline, &mut inputs, rows_to)).await;
-            if let (Err(e), Sink::Kept(kept)) = (merged, sink) {
-                kept.failed.get_or_insert(e);
+            if let Sink::Kept(kept) = sink {
+                match merged {
+                    Ok((_, diagnostics, _)) => kept.diagnostics = diagnostics,
+                    Err(e) => {
+                        kept.failed.get_or_insert(e);
+                    }
+                }
             }
             return Ok(Ok(()));
         }

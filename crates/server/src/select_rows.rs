@@ -28,9 +28,17 @@ pub(crate) struct RowsOf<'a> {
     pub columns: Option<usize>,
     /// and the error when its rows have another number.
     pub wrong_columns: fn() -> ClientError,
+    /// A warning the SELECT raises fails it: it is part of a write (without `IGNORE`) in a
+    /// strict `sql_mode`, where MariaDB makes every warning of the statement an error.
+    pub strict: bool,
 }
 
 impl Session {
+    /// Whether a write (`IGNORE` or not) fails on its first warning: a strict `sql_mode`.
+    pub(crate) fn strict_write(&self, ignore: bool) -> bool {
+        !ignore && (self.syntax.sql_mode).contains(shardgate_router::SqlMode::STRICT)
+    }
+
     /// The rows of the SELECT of `request`, planned as `plan`, as literals.
     pub(crate) async fn select_rows(
         &mut self,
@@ -117,6 +125,9 @@ impl Session {
         if request.columns.is_some_and(|n| n != kept.numeric.len()) {
             return Err((request.wrong_columns)());
         }
+        if let Some((code, message)) = kept.diagnostics.first_warning().filter(|_| request.strict) {
+            return Err(crate::errors::warning_as_error(code, message));
+        }
         let no_backslash_escapes =
             (self.syntax.sql_mode).contains(shardgate_router::SqlMode::NO_BACKSLASH_ESCAPES);
         Ok(kept
@@ -192,6 +203,14 @@ async fn read_rows(
         let row = match conn.next_row().await.map_err(|e| ClientError::from(&e))? {
             Ok(row) => row,
             Err(Finish::Err(e)) => return Err(ClientError::from(e)),
+            Err(Finish::Ok { warnings, .. }) if warnings > 0 && request.strict => {
+                let read = crate::diagnostics::read(conn, warnings).await;
+                let diagnostics = read.map_err(|e| ClientError::from(&e))?;
+                return match diagnostics.first_warning() {
+                    Some((code, message)) => Err(crate::errors::warning_as_error(code, message)),
+                    None => Ok(rows),
+                };
+            }
             Err(_) => return Ok(rows),
         };
         if bound.rows == 0 || bound.bytes < row.len() as u64 {
