@@ -309,7 +309,8 @@ async fn inserts_with_subqueries_of_another_placement_take_their_answer_over_eve
 /// In a strict `sql_mode` MariaDB fails a write on the first warning it raises, its
 /// subqueries' included (a string compared with a number: 1292). The proxy, which runs the
 /// subquery as a SELECT of its own, fails the write the same way — before, the SELECT's
-/// warning was lost and the write succeeded. With `IGNORE` (or without strict mode) it runs.
+/// warning was lost and the write succeeded. With `IGNORE` (or without strict mode) MariaDB
+/// writes and reports the warning with the write, which the proxy's write cannot: refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_strict_write_fails_on_its_subquery_s_warning_as_mariadb_does() {
     let env = setup().await;
@@ -330,18 +331,30 @@ async fn a_strict_write_fails_on_its_subquery_s_warning_as_mariadb_does() {
     assert!(ids(&mut conn, "SELECT id FROM users WHERE id = 300")
         .await
         .is_empty());
-    // IGNORE: written, the warning kept.
-    conn.query_drop(insert(301, "IGNORE")).await.unwrap();
-    assert_eq!(
-        ids(&mut conn, "SELECT id FROM users WHERE id = 301").await,
-        [301]
-    );
-    // Without strict mode: written.
+    // IGNORE, or no strict mode: MariaDB writes with a warning; the proxy refuses, writes
+    // nothing.
+    let refused = |r: mysql_async::Result<()>| {
+        let (code, state, msg) = server_error(r);
+        assert_eq!((code, state.as_str()), (1235, "42000"), "{msg}");
+        assert!(msg.contains("raised warnings"), "{msg}");
+    };
+    refused(conn.query_drop(insert(301, "IGNORE")).await);
     conn.query_drop("SET SESSION sql_mode = ''").await.unwrap();
-    conn.query_drop(insert(302, "")).await.unwrap();
+    refused(conn.query_drop(insert(302, "")).await);
+    assert!(
+        ids(&mut conn, "SELECT id FROM users WHERE id IN (301, 302)")
+            .await
+            .is_empty()
+    );
+    // A subquery without warnings still runs first.
+    conn.query_drop(
+        "INSERT INTO users (id, email, name) VALUES (303, 'w303@x.test', (SELECT COUNT(*) FROM tags t WHERE t.ref = 3))",
+    )
+    .await
+    .unwrap();
     assert_eq!(
-        ids(&mut conn, "SELECT id FROM users WHERE id = 302").await,
-        [302]
+        ids(&mut conn, "SELECT id FROM users WHERE id = 303").await,
+        [303]
     );
     drop((conn, direct));
     env.stop().await;

@@ -11,6 +11,7 @@ use shardgate_protocol::response::Finish;
 use shardgate_protocol::ColumnType;
 use shardgate_router::{MergeSpec, Plan, Route};
 
+use crate::diagnostics::Diagnostics;
 use crate::errors::ClientError;
 use crate::runtime::Runtime;
 use crate::session::Session;
@@ -30,7 +31,28 @@ pub(crate) struct RowsOf<'a> {
     pub wrong_columns: fn() -> ClientError,
     /// A warning the SELECT raises fails it: it is part of a write (without `IGNORE`) in a
     /// strict `sql_mode`, where MariaDB makes every warning of the statement an error.
+    /// Otherwise MariaDB's write would report the SELECT's conditions with its own, which the
+    /// write the proxy sends cannot: a SELECT that raises any is refused.
     pub strict: bool,
+}
+
+impl RowsOf<'_> {
+    /// What a SELECT that raised `diagnostics` answers instead of its rows, if anything.
+    fn raised(&self, diagnostics: &Diagnostics) -> Option<ClientError> {
+        if let Some((code, message)) = diagnostics.first_warning().filter(|_| self.strict) {
+            return Some(crate::errors::warning_as_error(code, message));
+        }
+        (!diagnostics.is_empty()).then(|| {
+            ClientError::new(
+                1235,
+                b"42000",
+                format!(
+                    "{}: its SELECT, which the proxy runs first, raised warnings that the write it sends could not report; this is not supported by shardgate",
+                    self.purpose
+                ),
+            )
+        })
+    }
 }
 
 impl Session {
@@ -125,8 +147,8 @@ impl Session {
         if request.columns.is_some_and(|n| n != kept.numeric.len()) {
             return Err((request.wrong_columns)());
         }
-        if let Some((code, message)) = kept.diagnostics.first_warning().filter(|_| request.strict) {
-            return Err(crate::errors::warning_as_error(code, message));
+        if let Some(e) = request.raised(&kept.diagnostics) {
+            return Err(e);
         }
         let no_backslash_escapes =
             (self.syntax.sql_mode).contains(shardgate_router::SqlMode::NO_BACKSLASH_ESCAPES);
@@ -203,11 +225,11 @@ async fn read_rows(
         let row = match conn.next_row().await.map_err(|e| ClientError::from(&e))? {
             Ok(row) => row,
             Err(Finish::Err(e)) => return Err(ClientError::from(e)),
-            Err(Finish::Ok { warnings, .. }) if warnings > 0 && request.strict => {
+            Err(Finish::Ok { warnings, .. }) if warnings > 0 => {
                 let read = crate::diagnostics::read(conn, warnings).await;
                 let diagnostics = read.map_err(|e| ClientError::from(&e))?;
-                return match diagnostics.first_warning() {
-                    Some((code, message)) => Err(crate::errors::warning_as_error(code, message)),
+                return match request.raised(&diagnostics) {
+                    Some(e) => Err(e),
                     None => Ok(rows),
                 };
             }
