@@ -1,5 +1,5 @@
 //! The executor: runs a planned statement against the session's state — dispatches on its
-//! route (`Session::execute`), runs one shard's work on a connection (`run_work`: timed,
+//! route (`Session::execute`), runs one shard's work on a connection (`run_work!`: timed,
 //! diagnostics kept, values read back) and checks connections out for it. The session
 //! (`session.rs`) keeps the client connection and the command loop; each route's own
 //! execution is its file (`scatter.rs`, `fan_out.rs`, `join.rs`, `set_operation.rs`,
@@ -19,9 +19,32 @@ use shardgate_wire::packets;
 
 use crate::errors::ClientError;
 use crate::fan_out::Combine;
-use crate::instruments::Meter;
 use crate::runtime::Runtime;
 use crate::session::{Session, Step};
+
+/// Runs `work` on `conn`, timed by `meter`, and keeps what its answer leaves the session:
+/// the conditions it raised, and the values read back after it (`reads_back`). Evaluates to
+/// the answer's end. A macro, not an `async fn`: a future of its own would cost the
+/// point-select path about a hundred instructions (`bench/profile`).
+macro_rules! run_work {
+    ($session:expr, $conn:expr, $meter:expr, $kind:expr, $work:expr) => {{
+        let conn: &mut shardgate_backend::PooledConn = $conn;
+        let result = {
+            let _timed = $meter.time($kind);
+            ($work)
+                .run(conn, $session.local_files(), &mut $session.client)
+                .await
+        };
+        if let Ok(finish) = &result {
+            $session.keep_diagnostics(conn, finish).await;
+        }
+        match $session.reads_back(&result) {
+            true => $session.after_statement(conn, result).await,
+            false => result,
+        }
+    }};
+}
+pub(crate) use run_work;
 
 /// What follows a statement run on a pooled primary connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,7 +186,8 @@ impl Session {
             // `?` in a text query: MariaDB reports the syntax error.
             Route::Deferred(_) => {
                 let work = Work::Command(Command::COM_QUERY, text);
-                self.forward(runtime, runtime.topology.default_shard, plan.kind, work)
+                let shard = runtime.topology.default_shard;
+                self.forward(runtime, shard, plan.kind, work, AfterWrite::Nothing)
                     .await
             }
             Route::AllShards => {
@@ -267,24 +291,9 @@ impl Session {
     }
 
     /// Runs `work` on the primary of `shard` (the connection the session keeps there, or a
-    /// pooled one) and forwards its answer.
+    /// pooled one) and forwards its answer; with `AfterWrite::RememberPosition`, the write's
+    /// GTID is kept for read-your-writes.
     pub(crate) async fn forward(
-        &mut self,
-        runtime: &Runtime,
-        shard: ShardId,
-        kind: StatementKind,
-        work: Work<'_>,
-    ) -> Step {
-        if self.pins.has(shard) {
-            return self.on_pinned(runtime, shard, kind, work).await;
-        }
-        self.on_primary(runtime, shard, kind, work, AfterWrite::Nothing)
-            .await
-    }
-
-    /// Runs `work` on a pooled connection to the primary of `shard` and forwards its answer;
-    /// with `AfterWrite::RememberPosition`, the write's GTID is kept for read-your-writes.
-    pub(crate) async fn on_primary(
         &mut self,
         runtime: &Runtime,
         shard: ShardId,
@@ -292,40 +301,21 @@ impl Session {
         work: Work<'_>,
         after: AfterWrite,
     ) -> Step {
+        if self.pins.has(shard) {
+            return self.on_pinned(runtime, shard, kind, work).await;
+        }
         let mut conn = match self.checkout(runtime, shard).await {
             Ok(conn) => conn,
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };
         let meter = runtime.instruments.primary(shard);
-        let result = self.run_work(&mut conn, meter, kind, &work).await;
+        let result = run_work!(self, &mut conn, meter, kind, &work);
         if after == AfterWrite::RememberPosition && result.is_ok() {
             self.remember_write(shard, &mut conn).await;
         }
         let pool = conn.pool().clone();
         drop(conn);
         self.forwarded(result, &pool).await
-    }
-
-    /// Runs `work` on `conn`, timed by `meter`, and keeps what its answer leaves the session:
-    /// the conditions it raised, and the values read back after it (`reads_back`).
-    pub(crate) async fn run_work(
-        &mut self,
-        conn: &mut PooledConn,
-        meter: &Meter,
-        kind: StatementKind,
-        work: &Work<'_>,
-    ) -> Result<Finish, ForwardError> {
-        let result = {
-            let _timed = meter.time(kind);
-            work.run(conn, self.local_files(), &mut self.client).await
-        };
-        if let Ok(finish) = &result {
-            self.keep_diagnostics(conn, finish).await;
-        }
-        match self.reads_back(&result) {
-            true => self.after_statement(conn, result).await,
-            false => result,
-        }
     }
 
     pub(crate) async fn checkout(

@@ -8,7 +8,7 @@ use shardgate_ring::ShardId;
 use shardgate_router::{ConnectionState, HandlerAction, Plan, Route, StatementKind};
 
 use crate::errors::ClientError;
-use crate::executor::Work;
+use crate::executor::{AfterWrite, Work};
 use crate::runtime::Runtime;
 use crate::session::{Session, Step};
 use crate::state::expect_ok;
@@ -181,6 +181,7 @@ impl Session {
                     runtime.topology.default_shard,
                     StatementKind::Session,
                     work,
+                    AfterWrite::Nothing,
                 )
                 .await;
         }

@@ -25,7 +25,7 @@ use shardgate_router::{
 };
 
 use crate::errors::{copy_duplicate, materialize_bound, ClientError};
-use crate::executor::{Execution, Work};
+use crate::executor::{run_work, Execution, Work};
 use crate::runtime::Runtime;
 use crate::session::{Session, Step};
 
@@ -196,7 +196,7 @@ impl Session {
             None => Work::Command(Command::COM_QUERY, text),
         };
         let meter = runtime.instruments.primary(compute_shard);
-        let result = self.run_work(compute.conn(), meter, kind, &work).await;
+        let result = run_work!(self, compute.conn(), meter, kind, &work);
         compute.drop_tables().await;
         let pool = compute.conn().pool().clone();
         self.give_back_compute(runtime, compute);

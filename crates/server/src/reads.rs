@@ -11,7 +11,7 @@ use shardgate_router::StatementKind;
 use shardgate_wire::lenenc::read_lenenc_int;
 
 use crate::errors::ClientError;
-use crate::executor::{AfterWrite, Work};
+use crate::executor::{run_work, AfterWrite, Work};
 use crate::runtime::Runtime;
 use crate::session::{Session, Step};
 
@@ -79,10 +79,12 @@ impl Session {
             return self.read(runtime, shard, consistency, work).await;
         }
         if kind == StatementKind::Read || !runtime.has_replicas(shard) {
-            return self.forward(runtime, shard, kind, work).await;
+            return self
+                .forward(runtime, shard, kind, work, AfterWrite::Nothing)
+                .await;
         }
         // A write: run it on the primary, then remember its GTID for read-your-writes.
-        self.on_primary(runtime, shard, kind, work, AfterWrite::RememberPosition)
+        self.forward(runtime, shard, kind, work, AfterWrite::RememberPosition)
             .await
     }
 
@@ -114,7 +116,13 @@ impl Session {
             let replica = match choice {
                 Choice::Primary(_) => {
                     return self
-                        .forward(runtime, shard, StatementKind::Read, work)
+                        .forward(
+                            runtime,
+                            shard,
+                            StatementKind::Read,
+                            work,
+                            AfterWrite::Nothing,
+                        )
                         .await
                 }
                 Choice::Error(reason) => {
@@ -151,7 +159,7 @@ impl Session {
                 }
             }
             let meter = runtime.instruments.replica(shard);
-            let result = (self.run_work(&mut conn, meter, StatementKind::Read, &work)).await;
+            let result = run_work!(self, &mut conn, meter, StatementKind::Read, &work);
             drop(conn);
             // A read cut off at its bound is answered (1969, naming the replica), not retried.
             let retry = !crate::cut_off::recoverable(&result);

@@ -22,7 +22,7 @@ use tokio::net::TcpStream;
 use crate::connections::{Activity, State};
 use crate::diagnostics::Diagnostics;
 use crate::errors::{unknown_command, ClientError};
-use crate::executor::Work;
+use crate::executor::{AfterWrite, Work};
 use crate::pass_through::AccountSession;
 use crate::pins::Pins;
 use crate::prepared::Statements;
@@ -598,8 +598,14 @@ impl Session {
                     let runtime = self.runtime();
                     let shard = runtime.topology.default_shard;
                     let work = Work::Command(Command::COM_FIELD_LIST, arg);
-                    self.forward(&runtime, shard, StatementKind::Read, work)
-                        .await?
+                    self.forward(
+                        &runtime,
+                        shard,
+                        StatementKind::Read,
+                        work,
+                        AfterWrite::Nothing,
+                    )
+                    .await?
                 }
                 c if c == Command::COM_SET_OPTION as u8 => self.set_option(arg).await?,
                 c if c == Command::COM_RESET_CONNECTION as u8 => {

@@ -10,7 +10,7 @@ use shardgate_ring::ShardId;
 use shardgate_router::{StatementKind, TxnCommand};
 
 use crate::errors::ClientError;
-use crate::executor::Work;
+use crate::executor::{AfterWrite, Work};
 use crate::pins::Txn;
 use crate::runtime::Runtime;
 use crate::session::{End, Session, Step};
@@ -388,6 +388,7 @@ impl Session {
                             runtime.topology.default_shard,
                             StatementKind::Transaction,
                             work,
+                            AfterWrite::Nothing,
                         )
                         .await;
                 }
