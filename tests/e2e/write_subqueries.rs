@@ -315,7 +315,17 @@ async fn inserts_with_subqueries_of_another_placement_take_their_answer_over_eve
 async fn a_strict_write_fails_on_its_subquery_s_warning_as_mariadb_does() {
     let env = setup().await;
     let mut conn = env.connect().await;
+    // Tags on every shard, so that shard 0's own answer compares rows too.
+    for n in 0..12 {
+        conn.query_drop(format!(
+            "INSERT INTO tags (tag, user_id, ref) VALUES ('c{n}', 1, {n})"
+        ))
+        .await
+        .unwrap();
+    }
     let mut direct = env.connect_primary(0).await;
+    let on_shard_0: Vec<i64> = direct.query("SELECT ref FROM tags").await.unwrap();
+    assert!(!on_shard_0.is_empty());
     let insert = |id: i64, ignore: &str| {
         format!(
             "INSERT {ignore} INTO users (id, email, name) VALUES ({id}, 'w{id}@x.test', (SELECT COUNT(*) FROM tags t WHERE t.ref = 'k11'))"
