@@ -27,13 +27,6 @@ pub struct InsertFromSelect {
 }
 
 impl InsertFromSelect {
-    /// `INSERT IGNORE`: its SELECT's warnings stay warnings in a strict `sql_mode`.
-    pub fn ignore(&self) -> bool {
-        crate::write_subqueries::modifiers_say_ignore(&self.head)
-    }
-}
-
-impl InsertFromSelect {
     /// The INSERT with `rows` (each cell an SQL literal) as its VALUES.
     pub fn with_rows(&self, rows: &[Vec<Vec<u8>>]) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.head.len() + 16 * rows.len() * self.columns);

@@ -24,9 +24,6 @@ impl SqlMode {
     pub const ORACLE: SqlMode = SqlMode(1 << 5);
     /// An INSERT's `0` for an auto-increment column is stored as 0 instead of generating an id.
     pub const NO_AUTO_VALUE_ON_ZERO: SqlMode = SqlMode(1 << 6);
-    /// `STRICT_TRANS_TABLES` or `STRICT_ALL_TABLES`: a write (without `IGNORE`) fails on the
-    /// first warning it raises, its subqueries' included.
-    pub const STRICT: SqlMode = SqlMode(1 << 7);
 
     /// The flags of an `@@sql_mode` value (`'ANSI_QUOTES,STRICT_TRANS_TABLES'`); the
     /// combination modes (`ANSI`, `ORACLE`, …) count as the flags they stand for.
@@ -40,7 +37,6 @@ impl SqlMode {
                 "HIGH_NOT_PRECEDENCE" => &[SqlMode::HIGH_NOT_PRECEDENCE],
                 "IGNORE_SPACE" => &[SqlMode::IGNORE_SPACE],
                 "NO_AUTO_VALUE_ON_ZERO" => &[SqlMode::NO_AUTO_VALUE_ON_ZERO],
-                "STRICT_TRANS_TABLES" | "STRICT_ALL_TABLES" | "TRADITIONAL" => &[SqlMode::STRICT],
                 "ANSI" | "DB2" | "MAXDB" | "MSSQL" | "POSTGRESQL" => &[
                     SqlMode::PIPES_AS_CONCAT,
                     SqlMode::ANSI_QUOTES,
@@ -135,9 +131,6 @@ mod tests {
     fn reads_sql_mode_values() {
         let mode = SqlMode::parse("STRICT_TRANS_TABLES,no_backslash_escapes");
         assert!(mode.contains(SqlMode::NO_BACKSLASH_ESCAPES));
-        assert!(mode.contains(SqlMode::STRICT));
-        assert!(SqlMode::parse("TRADITIONAL").contains(SqlMode::STRICT));
-        assert!(!SqlMode::parse("ERROR_FOR_DIVISION_BY_ZERO").contains(SqlMode::STRICT));
         assert!(!mode.contains(SqlMode::ANSI_QUOTES));
         let ansi = SqlMode::parse("ANSI");
         assert!(ansi.contains(SqlMode::ANSI_QUOTES) && ansi.contains(SqlMode::PIPES_AS_CONCAT));

@@ -31,8 +31,6 @@ use crate::{lex, RouteError, SqlMode, Syntax};
 pub struct SubqueriesFirst {
     /// `UPDATE`, `DELETE`, `INSERT` or `REPLACE`.
     pub verb: &'static str,
-    /// `… IGNORE`: its subqueries' warnings stay warnings in a strict `sql_mode`.
-    pub ignore: bool,
     /// The statement's text between the subqueries: one more piece than subqueries.
     pub pieces: Vec<String>,
     pub subqueries: Vec<WriteSubquery>,
@@ -245,27 +243,9 @@ pub(crate) fn first(
     pieces.push(sql[from..].to_owned());
     RouteError::SubqueriesFirst(Box::new(SubqueriesFirst {
         verb,
-        ignore: modifiers_say_ignore(sql),
         pieces,
         subqueries,
     }))
-}
-
-/// Whether the modifiers after a write's verb (`INSERT LOW_PRIORITY IGNORE INTO …`, `DELETE
-/// QUICK IGNORE FROM …`) include `IGNORE`.
-pub(crate) fn modifiers_say_ignore(sql: &str) -> bool {
-    const MODIFIERS: &[&str] = &[
-        "low_priority",
-        "delayed",
-        "high_priority",
-        "quick",
-        "ignore",
-    ];
-    sql.split_whitespace()
-        .skip(1)
-        .map(str::to_ascii_lowercase)
-        .take_while(|w| MODIFIERS.contains(&w.as_str()))
-        .any(|w| w == "ignore")
 }
 
 /// Whether `query` reads table `name` (lower-cased) anywhere.
@@ -699,19 +679,5 @@ shard_key = "sku"
                 "{sql}"
             );
         }
-    }
-
-    #[test]
-    fn ignore_is_read_among_the_verb_s_modifiers_only() {
-        assert!(modifiers_say_ignore("INSERT IGNORE INTO t VALUES (1)"));
-        assert!(modifiers_say_ignore(
-            "update LOW_PRIORITY ignore t SET a = 1"
-        ));
-        assert!(modifiers_say_ignore("DELETE QUICK IGNORE FROM t"));
-        assert!(!modifiers_say_ignore("UPDATE t SET ignore = 1"));
-        assert!(!modifiers_say_ignore("INSERT INTO `ignore` VALUES (1)"));
-        assert!(
-            request("DELETE IGNORE FROM orders WHERE sku IN (SELECT p.sku FROM products p)").ignore
-        );
     }
 }

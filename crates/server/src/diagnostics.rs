@@ -81,18 +81,6 @@ impl Diagnostics {
         self.unknown |= other.unknown;
     }
 
-    /// The first condition of level `Warning` (code, message): what a write in a strict
-    /// `sql_mode` fails with.
-    pub fn first_warning(&self) -> Option<(u16, String)> {
-        let row = self
-            .rows
-            .iter()
-            .find(|row| level(row) == Some(&b"Warning"[..]))?;
-        let cell = |i| shardgate_wire::text_row::text_cell(row, i).ok().flatten();
-        let code = std::str::from_utf8(cell(1)?).ok()?.parse().ok()?;
-        Some((code, String::from_utf8_lossy(cell(2)?).into_owned()))
-    }
-
     pub fn is_empty(&self) -> bool {
         self.count == 0 && !self.unknown
     }

@@ -213,23 +213,6 @@ pub(crate) fn not_utf8_rewrite() -> ClientError {
     )
 }
 
-/// A warning MariaDB raises as an error in a write under a strict `sql_mode` (its
-/// `abort_on_warning`): the same code and message, with the SQLSTATE of that code.
-pub(crate) fn warning_as_error(code: u16, message: String) -> ClientError {
-    let state: &[u8; 5] = match code {
-        1048 => b"23000",               // ER_BAD_NULL_ERROR
-        1263 => b"22004",               // ER_WARN_NULL_TO_NOTNULL
-        1264 | 1690 => b"22003",        // ER_WARN_DATA_OUT_OF_RANGE, ER_DATA_OUT_OF_RANGE
-        1265 => b"01000",               // WARN_DATA_TRUNCATED
-        1292 | 1366 | 1367 => b"22007", // ER_TRUNCATED_WRONG_VALUE[_FOR_FIELD], …
-        1365 => b"22012",               // ER_DIVISION_BY_ZERO
-        1406 => b"22001",               // ER_DATA_TOO_LONG
-        1441 => b"22008",               // ER_DATETIME_FUNCTION_OVERFLOW
-        _ => b"HY000",
-    };
-    ClientError::new(code, state, message)
-}
-
 /// ER_OUT_OF_RESOURCES for a statement answered across shards from copies of its tables
 /// (`materialize.rs`) whose copies passed `[server] <setting>`.
 pub(crate) fn materialize_bound(setting: &str, bound: u64, unit: &str) -> ClientError {

@@ -38,7 +38,6 @@ impl Session {
                     "Column count doesn't match value count at row 1",
                 )
             },
-            strict: self.strict_write(request.ignore()),
         };
         let rows = match self.select_rows(runtime, &plan, &rows_of).await {
             Ok(rows) => rows,

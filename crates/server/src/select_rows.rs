@@ -29,25 +29,20 @@ pub(crate) struct RowsOf<'a> {
     pub columns: Option<usize>,
     /// and the error when its rows have another number.
     pub wrong_columns: fn() -> ClientError,
-    /// A warning the SELECT raises fails it: it is part of a write (without `IGNORE`) in a
-    /// strict `sql_mode`, where MariaDB makes every warning of the statement an error.
-    /// Otherwise MariaDB's write would report the SELECT's conditions with its own, which the
-    /// write the proxy sends cannot: a SELECT that raises any is refused.
-    pub strict: bool,
 }
 
 impl RowsOf<'_> {
-    /// What a SELECT that raised `diagnostics` answers instead of its rows, if anything.
+    /// What a SELECT that raised `diagnostics` answers instead of its rows, if anything: it
+    /// raised conditions. MariaDB's write would either fail on them (a strict `sql_mode` makes
+    /// the warnings it raises while it runs errors, not those raised while it is prepared) or
+    /// report them with its own, and the write the proxy sends could do neither.
     fn raised(&self, diagnostics: &Diagnostics) -> Option<ClientError> {
-        if let Some((code, message)) = diagnostics.first_warning().filter(|_| self.strict) {
-            return Some(crate::errors::warning_as_error(code, message));
-        }
         (!diagnostics.is_empty()).then(|| {
             ClientError::new(
                 1235,
                 b"42000",
                 format!(
-                    "{}: its SELECT, which the proxy runs first, raised warnings that the write it sends could not report; this is not supported by shardgate",
+                    "{}: its SELECT, which the proxy runs first, raised warnings, which the write it then sends could neither fail on nor report as MariaDB's write would; this is not supported by shardgate",
                     self.purpose
                 ),
             )
@@ -56,11 +51,6 @@ impl RowsOf<'_> {
 }
 
 impl Session {
-    /// Whether a write (`IGNORE` or not) fails on its first warning: a strict `sql_mode`.
-    pub(crate) fn strict_write(&self, ignore: bool) -> bool {
-        !ignore && (self.syntax.sql_mode).contains(shardgate_router::SqlMode::STRICT)
-    }
-
     /// The rows of the SELECT of `request`, planned as `plan`, as literals.
     pub(crate) async fn select_rows(
         &mut self,

@@ -44,7 +44,6 @@ impl Session {
                 wrong_columns: || {
                     ClientError::new(1241, b"21000", "Operand should contain 1 column(s)")
                 },
-                strict: self.strict_write(request.ignore),
             };
             let rows = match self.select_rows(runtime, &plan, &rows_of).await {
                 Ok(rows) => rows,
