@@ -361,7 +361,7 @@ async fn a_write_whose_subquery_raises_warnings_is_refused_not_answered_without_
             "SELECT CAST(name AS SIGNED) FROM users WHERE id = 303"
         )
         .await,
-        [1]
+        [3]
     );
     drop((conn, direct));
     env.stop().await;
