@@ -92,7 +92,12 @@ pub(crate) fn fallback(
     let occurrences = sharded_occurrences(stmt, topology);
     match not_from_copies(query) {
         _ if occurrences.is_empty() => return Err(refusal),
-        Some(NotFromCopies::Locks) => return Err(crate::scatter::locking_read_refused()),
+        // Why no plan took it, and why copies do not either.
+        Some(NotFromCopies::Locks) => {
+            return Err(RouteError::NotSupported(format!(
+                "{refusal}; a locking read (FOR UPDATE, LOCK IN SHARE MODE) is not answered from copies of its tables, which would not hold the shards' locks"
+            )))
+        }
         Some(NotFromCopies::Writes) => return Err(refusal),
         None => {}
     }
