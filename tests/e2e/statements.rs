@@ -727,3 +727,39 @@ async fn sql_prepared_statements_route_by_key_and_span_shards() {
     drop((conn, other));
     env.stop().await;
 }
+
+/// `SELECT … INTO @a, @b` after the WHERE / ORDER BY / LIMIT (MariaDB's usual place, which the
+/// SQL parser does not read): routed by the rest of the SELECT, run whole on its shard, the
+/// variables read back into the session; across shards refused (each would assign its own).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn select_into_variables_after_the_rest_of_the_select_sets_them() {
+    let env = TestEnv::start(2, 0).await;
+    let [[a, _], [b, _]] = ids(&env);
+    let mut conn = env.connect().await;
+    insert_users(&mut conn, &[a, b]).await;
+    conn.query_drop(format!(
+        "SELECT id, email FROM users WHERE id = {b} ORDER BY id LIMIT 1 INTO @the_id, @the_email"
+    ))
+    .await
+    .unwrap();
+    let (id, email): (i64, String) = conn
+        .query_first("SELECT @the_id, @the_email")
+        .await
+        .unwrap()
+        .unwrap();
+    let expected: String = conn
+        .query_first(format!("SELECT email FROM users WHERE id = {b}"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((id, email), (b, expected));
+    let (code, state, msg) = server_error(
+        conn.query_drop(format!(
+            "SELECT id FROM users WHERE id IN ({a}, {b}) LIMIT 1 INTO @x"
+        ))
+        .await,
+    );
+    assert_eq!((code, state.as_str()), (1235, "42000"), "{msg}");
+    drop(conn);
+    env.stop().await;
+}

@@ -96,6 +96,41 @@ pub(crate) fn assigned_user_variables(sql: &str, syntax: crate::Syntax) -> Vec<S
     names
 }
 
+/// A SELECT's text without its trailing `INTO @a, @b` (MariaDB reads the clause after the
+/// WHERE, ORDER BY and LIMIT; the SQL parser does not), when it ends with one: what the
+/// statement is planned by. The whole text is what runs.
+pub(crate) fn without_trailing_into(sql: &str, syntax: crate::Syntax) -> Option<&str> {
+    use sqlparser::tokenizer::Token;
+    let tokens = crate::lex::tokenize(sql, syntax, true).ok()?;
+    let tokens: Vec<_> = tokens
+        .iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .collect();
+    let mut end = tokens.len();
+    while end > 0 && tokens[end - 1].token == Token::SemiColon {
+        end -= 1;
+    }
+    // Backwards: `@v` (`, @v`)* then `INTO`.
+    let mut at = end;
+    loop {
+        let var = at.checked_sub(1)?;
+        match &tokens[var].token {
+            Token::Word(w) if w.value.starts_with('@') && !w.value.starts_with("@@") => {}
+            _ => return None,
+        }
+        at = var;
+        match &tokens.get(at.checked_sub(1)?)?.token {
+            Token::Comma => at -= 1,
+            Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("into") => {
+                let into = &tokens[at - 1];
+                let start = crate::rewrite::Offsets::new(sql).at(into.span.start)?;
+                return Some(&sql[..start]);
+            }
+            _ => return None,
+        }
+    }
+}
+
 /// The first function or variable in the text that describes the previous statement or the
 /// backend connection's transaction (`ROW_COUNT()`, `FOUND_ROWS()`, `@@warning_count`,
 /// `@@error_count`, `@@in_transaction`), as written.
@@ -207,6 +242,17 @@ mod tests {
         assert!(assigns_into_variable("SELECT 7 INTO  @v"));
         assert!(assigns_into_variable("SELECT a FROM t INTO @x"));
         assert!(!assigns_into_variable("INSERT INTO t VALUES (1)"));
+        let d = crate::Syntax::DEFAULT;
+        assert_eq!(
+            without_trailing_into(
+                "SELECT a, b FROM t WHERE id = 5 ORDER BY a LIMIT 1 INTO @x, @y;",
+                d
+            ),
+            Some("SELECT a, b FROM t WHERE id = 5 ORDER BY a LIMIT 1 ")
+        );
+        assert_eq!(without_trailing_into("SELECT 'INTO @x' FROM t", d), None);
+        assert_eq!(without_trailing_into("SELECT a INTO @x FROM t", d), None);
+        assert_eq!(without_trailing_into("SELECT a FROM t INTO @@x", d), None);
         let d = crate::Syntax::DEFAULT;
         assert_eq!(
             assigned_user_variables("SELECT @a := 1, @B:=2, @a := 3 FROM t", d),

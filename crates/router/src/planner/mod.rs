@@ -265,6 +265,19 @@ fn plan_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, Rou
                     _ => {}
                 }
             }
+            // `… INTO @a, @b` after the rest of the SELECT, which the parser does not read:
+            // planned by the rest; the whole text runs (on one shard: the session reads the
+            // variables back, `Plan::assigns`).
+            if let Some(head) = crate::text::without_trailing_into(sql, syntax) {
+                match plan_text(head, topology, syntax) {
+                    Ok(mut plan) if plan.kind == StatementKind::Read => {
+                        plan.rewritten = None;
+                        return Ok(plan);
+                    }
+                    Err(e) if !matches!(e, RouteError::Unparsed { .. }) => return Err(e),
+                    _ => {}
+                }
+            }
             return unparsed(sql, topology, syntax, e.to_string());
         }
     };
