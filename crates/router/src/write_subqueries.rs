@@ -174,11 +174,13 @@ pub(crate) fn first(
             for row in &values.rows {
                 let _ = row.visit(&mut found);
             }
-            let target = base_name(target);
+            let Some(target) = base_name(target) else {
+                return refusal;
+            };
             if found
                 .subqueries
                 .iter()
-                .any(|(_, q, _)| target.is_some() && names_table(q, target.as_deref()))
+                .any(|(_, q, _)| names_table(q, &target))
             {
                 return refusal;
             }
@@ -249,13 +251,12 @@ pub(crate) fn first(
 }
 
 /// Whether `query` reads table `name` (lower-cased) anywhere.
-fn names_table(query: &Query, name: Option<&str>) -> bool {
-    let mut found = false;
-    let _ = sqlparser::ast::visit_relations(query, |relation| {
-        found |= base_name(relation).as_deref() == name;
-        std::ops::ControlFlow::<()>::Continue(())
-    });
-    found
+fn names_table(query: &Query, name: &str) -> bool {
+    sqlparser::ast::visit_relations(query, |relation| match base_name(relation) {
+        Some(n) if n == name => std::ops::ControlFlow::Break(()),
+        _ => std::ops::ControlFlow::Continue(()),
+    })
+    .is_break()
 }
 
 /// `text` up to its last word when that is `word` (any case; white space after it ignored).

@@ -301,9 +301,9 @@ impl<'a> ScatterBuilder<'a> {
             set_distinct(&mut sql_tree);
         }
         let visible = self.visible_width();
-        Ok(Built {
+        Ok(Built::of(
             sql_tree,
-            merge: MergeSpec {
+            MergeSpec {
                 merge_keys,
                 aggregate: Some(AggregateSpec {
                     group_by,
@@ -317,9 +317,8 @@ impl<'a> ScatterBuilder<'a> {
                 limit,
                 visible,
             },
-            width: self.cols.width,
-            stars: self.cols.stars,
-        })
+            self.cols,
+        ))
     }
 
     /// Whether shard column `c` is a table column as it stands (a `*` column, or a name).

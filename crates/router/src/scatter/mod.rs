@@ -368,6 +368,16 @@ struct Built {
 }
 
 impl Built {
+    /// The scatter of `sql_tree` merged as `merge`, over the shard select list `cols`.
+    fn of(sql_tree: Statement, merge: MergeSpec, cols: Columns) -> Built {
+        Built {
+            sql_tree,
+            merge,
+            stars: cols.stars,
+            width: cols.width,
+        }
+    }
+
     /// What the shards' answers must look like when a `*` was expanded from the cache.
     fn star_check(&self) -> Option<StarCheck> {
         if self.stars.is_empty() {

@@ -52,17 +52,16 @@ impl<'a> ScatterBuilder<'a> {
         };
         let shard_limit = limit.map(|n| shard_limit(offset, n));
         let sql_tree = self.shard_statement(None, &keys, shard_limit, true);
-        Ok(Built {
+        Ok(Built::of(
             sql_tree,
-            merge: MergeSpec {
+            MergeSpec {
                 merge_keys: keys,
                 offset,
                 limit,
                 visible,
                 ..MergeSpec::default()
             },
-            width: self.cols.width,
-            stars: self.cols.stars,
-        })
+            self.cols,
+        ))
     }
 }
