@@ -164,6 +164,19 @@ impl Aggregate {
         }
     }
 
+    /// The input column whose row values this output adds up (a floating-point one gives a
+    /// result that depends on the order of rows).
+    pub fn summed_column(&self) -> Option<usize> {
+        match self {
+            Aggregate::SumValues(c)
+            | Aggregate::AvgValues(c)
+            | Aggregate::SumDistinct(c)
+            | Aggregate::AvgDistinct(c)
+            | Aggregate::Variance { column: c, .. } => Some(*c),
+            _ => None,
+        }
+    }
+
     /// Whether this output's column depends on `div_precision_increment` (computed with 4).
     pub fn uses_div_precision_increment(&self) -> bool {
         matches!(

@@ -79,6 +79,12 @@ impl Pipeline {
         self
     }
 
+    /// Appends another pipeline's operators at the end.
+    pub fn then_all(mut self, rest: Pipeline) -> Pipeline {
+        self.ops.extend(rest.ops);
+        self
+    }
+
     fn run_from(&mut self, start: usize, mut rows: Vec<Bytes>, out: &mut Vec<Bytes>) -> Result<()> {
         for op in &mut self.ops[start..] {
             if rows.is_empty() {

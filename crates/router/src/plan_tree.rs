@@ -297,9 +297,21 @@ impl Builder<'_> {
         self.route(depth, plan.compute_shard, None);
     }
 
-    /// The join's operators (projection, limit, sort), the join, then the outer side's
-    /// routes and the inner side's.
+    /// The join's operators (grouping; projection, limit, sort), the join, then the outer
+    /// side's routes and the inner side's.
     fn join(&mut self, plan: &JoinPlan, mut depth: usize) {
+        if let Some(grouping) = &plan.grouping {
+            let mut operators = merge_operators(grouping, plan.output.len());
+            // The joined rows arrive in no order: sorted by the groups, not merged.
+            operators.pop();
+            if !grouping.merge_keys.is_empty() {
+                operators.push(format!("Sort {}", sort_keys(&grouping.merge_keys)));
+            }
+            for operator in operators {
+                self.line(depth, operator);
+                depth += 1;
+            }
+        }
         let identity = plan.output.iter().enumerate().all(|(i, &c)| i == c)
             && plan.output.len() == plan.outer.width + plan.inner.width;
         if !identity {

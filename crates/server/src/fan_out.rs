@@ -106,7 +106,7 @@ impl Session {
             return self.send_error(e).await;
         }
         // DDL commits the open transaction first, as MariaDB does.
-        if !atomic && self.pins.txn.is_some() {
+        if !atomic && self.pins.txn().is_some() {
             if let Err(e) = self.commit_others(runtime, None).await {
                 return self.send_error(e).await;
             }
@@ -361,7 +361,7 @@ impl Session {
                 failure = Some(e);
                 break;
             }
-            let txn = self.pins.txn.as_mut().expect("joined above");
+            let txn = self.pins.txn_mut().expect("joined above");
             txn.written.get_or_insert(shard);
             let conn = self.pins.conn(shard).expect("joined above");
             let named = |e: ClientError| ClientError {

@@ -199,11 +199,11 @@ impl Session {
     /// Commits the open transaction on every shard it runs on (a statement that commits
     /// implicitly on one server).
     async fn end_txn_implicitly(&mut self, runtime: &Runtime) -> Result<(), ClientError> {
-        let Some(txn) = self.pins.txn.take() else {
+        let Some(txn) = self.pins.end_txn() else {
             return Ok(());
         };
         let mut failure = None;
-        for shard in txn.joined {
+        for shard in txn.shards() {
             let conn = self.pins.conn(shard).expect("joined shards are pinned");
             if let Err(e) = expect_ok(conn, Command::COM_QUERY, b"COMMIT").await {
                 conn.broken = true;

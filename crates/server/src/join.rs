@@ -11,7 +11,10 @@
 //!
 //! Joined rows go through ORDER BY (a bounded sort), LIMIT and the select list's projection
 //! to the client as they come. The column definitions are the shards' own, a LEFT join's
-//! inner columns made nullable, as MariaDB describes them.
+//! inner columns made nullable, as MariaDB describes them. A grouping statement's projected
+//! rows (its group columns and aggregate arguments) are sorted by the group columns (bounded)
+//! and go through the merge's aggregate, ORDER BY and LIMIT (`MergeSpec::output`), which
+//! describes the aggregates' columns.
 //!
 //! Where the proxy cannot answer exactly as one server — inside a transaction or with
 //! connections the session keeps (the sides would not see its writes), a prepared
@@ -21,12 +24,14 @@
 use bytes::{Bytes, BytesMut};
 use shardgate_backend::{PooledConn, QueryHead};
 use shardgate_merge::{
-    BatchedLookup, ColumnFlags, ColumnMeta, HashJoin, JoinKeys, JoinKind, Limit, MemoryLimit,
+    Aggregate, BatchedLookup, ColumnFlags, ColumnMeta, HashJoin, JoinKeys, JoinKind, Limit,
     Pipeline, Project, ProjectItem, RowOperator, Sort, SortKey, ValueKind,
 };
 use shardgate_protocol::response::Finish;
 use shardgate_ring::ShardId;
-use shardgate_router::{JoinPlan, JoinSide, JoinStrategy, StatementKind, LOOKUP_BATCH};
+use shardgate_router::{
+    JoinPlan, JoinSide, JoinStrategy, MergeSettings, StatementKind, LOOKUP_BATCH,
+};
 use shardgate_wire::packets;
 
 use crate::errors::ClientError;
@@ -93,20 +98,23 @@ impl Session {
         kind: StatementKind,
         binary: bool,
     ) -> Step {
+        let divides = (plan.grouping.iter())
+            .flat_map(|g| g.aggregate.iter().flat_map(|a| &a.outputs))
+            .any(Aggregate::uses_div_precision_increment);
+        // The merge divides with MariaDB's default precision only.
+        let precision_kept =
+            !divides || (self.state.var_number("div_precision_increment")).is_none_or(|n| n == 4);
         let runs_here = !binary
             && !self.in_transaction()
             && self.pins.is_empty()
             && !self.state.select_limit_set()
-            && !self.flavor.extended_metadata();
+            && !self.flavor.extended_metadata()
+            && precision_kept;
         if runs_here {
-            let settings = &runtime.topology.server;
-            let memory = MemoryLimit {
-                max_rows: Some(settings.merge_max_rows),
-                max_bytes: Some(settings.merge_max_bytes),
-            };
+            let settings = self.merge_settings(runtime);
             let outcome = match plan.strategy {
-                JoinStrategy::Hash => self.hash_join(runtime, plan, memory).await,
-                JoinStrategy::BatchedLookup => self.batched_join(runtime, plan, memory).await,
+                JoinStrategy::Hash => self.hash_join(runtime, plan, settings).await,
+                JoinStrategy::BatchedLookup => self.batched_join(runtime, plan, settings).await,
             };
             if let Outcome::Answered(step) = outcome {
                 return step;
@@ -166,7 +174,7 @@ impl Session {
         &mut self,
         runtime: &Runtime,
         plan: &JoinPlan,
-        memory: MemoryLimit,
+        settings: MergeSettings,
     ) -> Result<(Emitter, JoinKeys), Outcome> {
         let heads = match self.join_side_heads(runtime, &plan.outer).await {
             Ok(outer) => match self.join_side_heads(runtime, &plan.inner).await {
@@ -192,7 +200,7 @@ impl Session {
             Err(e) => return Err(Outcome::Answered(self.send_error(merge_error(&e)).await)),
         };
         match self
-            .join_header(plan, &outer_heads, &inner_heads, memory)
+            .join_header(plan, &outer_heads, &inner_heads, settings)
             .await
         {
             Ok(emitter) => Ok((emitter, keys)),
@@ -204,9 +212,10 @@ impl Session {
         &mut self,
         runtime: &Runtime,
         plan: &JoinPlan,
-        memory: MemoryLimit,
+        settings: MergeSettings,
     ) -> Outcome {
-        let (mut out, keys) = match self.join_prepare(runtime, plan, memory).await {
+        let memory = settings.memory;
+        let (mut out, keys) = match self.join_prepare(runtime, plan, settings).await {
             Ok(prepared) => prepared,
             Err(outcome) => return outcome,
         };
@@ -265,9 +274,10 @@ impl Session {
         &mut self,
         runtime: &Runtime,
         plan: &JoinPlan,
-        memory: MemoryLimit,
+        settings: MergeSettings,
     ) -> Outcome {
-        let (mut out, keys) = match self.join_prepare(runtime, plan, memory).await {
+        let memory = settings.memory;
+        let (mut out, keys) = match self.join_prepare(runtime, plan, settings).await {
             Ok(prepared) => prepared,
             Err(outcome) => return outcome,
         };
@@ -359,9 +369,9 @@ impl Session {
         plan: &JoinPlan,
         outer_heads: &[BytesMut],
         inner_heads: &[BytesMut],
-        memory: MemoryLimit,
+        settings: MergeSettings,
     ) -> Result<Emitter, Step> {
-        let built = output(plan, outer_heads, inner_heads, memory);
+        let built = output(plan, outer_heads, inner_heads, settings);
         let (pipeline, definitions) = match built {
             Ok(built) => built,
             Err(e) => return Err(self.send_error(e).await),
@@ -452,8 +462,9 @@ fn plain_metas(heads: &[BytesMut]) -> Result<Vec<ColumnMeta>, ClientError> {
         .collect()
 }
 
-/// Whether every string the proxy compares (join keys, ORDER BY) arrives in UTF-8 or binary,
-/// the only encodings whose collations the merge reproduces.
+/// Whether every string the proxy compares (join keys, ORDER BY, groups) arrives in UTF-8 or
+/// binary, the only encodings whose collations the merge reproduces, and no floating-point
+/// value is added up (MariaDB's sum of doubles depends on its order of rows).
 fn comparable(plan: &JoinPlan, outer: &[ColumnMeta], inner: &[ColumnMeta]) -> bool {
     let width = outer.len();
     let joined = |c: usize| {
@@ -463,9 +474,27 @@ fn comparable(plan: &JoinPlan, outer: &[ColumnMeta], inner: &[ColumnMeta]) -> bo
             inner.get(c - width)
         }
     };
+    let mut grouped = Vec::new();
+    if let Some(grouping) = &plan.grouping {
+        let raw = |c: usize| plan.output.get(c).copied().unwrap_or(usize::MAX);
+        grouped.extend(
+            grouping
+                .compared_columns(plan.output.len())
+                .into_iter()
+                .map(raw),
+        );
+        let summed = grouping.aggregate.iter().flat_map(|a| &a.outputs);
+        for c in summed.filter_map(Aggregate::summed_column).map(raw) {
+            match joined(c).map(ColumnMeta::kind) {
+                Some(ValueKind::Float | ValueKind::Double) | None => return false,
+                Some(_) => {}
+            }
+        }
+    }
     let compared = (plan.outer.keys.iter().copied())
         .chain(plan.inner.keys.iter().map(|k| k + width))
-        .chain(plan.order_by.iter().map(|(c, _)| *c));
+        .chain(plan.order_by.iter().map(|(c, _)| *c))
+        .chain(grouped);
     for c in compared {
         match joined(c) {
             Some(meta)
@@ -481,13 +510,15 @@ fn comparable(plan: &JoinPlan, outer: &[ColumnMeta], inner: &[ColumnMeta]) -> bo
     true
 }
 
-/// The pipeline after the join (sort, limit, projection) and the client's column definitions.
+/// The pipeline after the join (sort, limit, projection; grouping) and the client's column
+/// definitions.
 fn output(
     plan: &JoinPlan,
     outer_heads: &[BytesMut],
     inner_heads: &[BytesMut],
-    memory: MemoryLimit,
+    settings: MergeSettings,
 ) -> Result<(Pipeline, Vec<Vec<u8>>), ClientError> {
+    let memory = settings.memory;
     let mut metas = plain_metas(outer_heads)?;
     let mut definitions: Vec<Vec<u8>> = outer_heads.iter().map(|h| h.to_vec()).collect();
     for (head, mut meta) in inner_heads.iter().zip(plain_metas(inner_heads)?) {
@@ -530,10 +561,20 @@ fn output(
         .map(|&c| ProjectItem::Column(c))
         .collect();
     pipeline = pipeline.then(Project::new(items, &metas).map_err(err)?);
-    let shown = plan
+    let shown: Vec<Vec<u8>> = plan
         .output
         .iter()
         .map(|&c| definitions.get(c).cloned().unwrap_or_default())
         .collect();
-    Ok((pipeline, shown))
+    let Some(grouping) = &plan.grouping else {
+        return Ok((pipeline, shown));
+    };
+    // The raw rows, sorted by their groups, then merged as a scatter's raw rows.
+    let raw: Vec<ColumnMeta> = plan.output.iter().map(|&c| metas[c]).collect();
+    let sort = Sort::new(&grouping.merge_keys, &raw, memory).map_err(err)?;
+    let merged = grouping.output(&shown, &raw, &raw, settings).map_err(err)?;
+    Ok((
+        pipeline.then(sort).then_all(merged.pipeline),
+        merged.definitions,
+    ))
 }

@@ -1,9 +1,9 @@
 //! The backend connections a session keeps instead of returning them to the pool: those its
-//! open transaction runs on, and those holding state the session created there (temporary
-//! tables, named locks, table locks, open handlers, SQL-level prepared statements;
-//! `router::ConnectionState` says where each lives). A connection goes back to the pool once
-//! nothing holds it; one still held when the session ends is closed, so MariaDB rolls back
-//! and releases everything on it.
+//! open transaction runs on (owned by the `Txn`), and those holding state the session created
+//! there (temporary tables, named locks, table locks, open handlers, SQL-level prepared
+//! statements; `router::ConnectionState` says where each lives). A connection goes back to the
+//! pool once nothing holds it; one still held when the session ends is closed, so MariaDB
+//! rolls back and releases everything on it.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -15,14 +15,16 @@ use crate::cutover_gate::TransactionMark;
 
 /// An open transaction, as the session's own statements opened it (never the backend's
 /// in-transaction flag, which MariaDB does not set after `SAVEPOINT` alone or after a failed
-/// write under `autocommit = 0`).
+/// write under `autocommit = 0`), and the connections it runs on. Only `Pins` opens and ends
+/// one: ending it hands its connections back to what else holds them, or to their pools.
 #[derive(Debug, Default)]
 pub(crate) struct Txn {
     /// `BEGIN …` text to send on each shard the transaction opens on (explicit transactions;
     /// `None` under `autocommit = 0`).
     pub begin: Option<String>,
-    /// The shards joined so far, in the order they joined (the order COMMIT goes in).
-    pub joined: Vec<ShardId>,
+    /// The shards joined so far, in the order they joined (the order COMMIT goes in), each
+    /// with the connection the transaction runs on there (`None` while lent to a statement).
+    joined: Vec<(ShardId, Option<PooledConn>)>,
     /// The shard it first wrote on (or locked rows on). In transaction_mode "single" it
     /// writes there only; it may read on any shard.
     pub written: Option<ShardId>,
@@ -35,6 +37,29 @@ pub(crate) struct Txn {
 }
 
 impl Txn {
+    /// The shards it runs on, in the order they joined.
+    pub fn shards(&self) -> Vec<ShardId> {
+        self.joined.iter().map(|(s, _)| *s).collect()
+    }
+
+    pub fn runs_on(&self, shard: ShardId) -> bool {
+        self.joined.iter().any(|(s, _)| *s == shard)
+    }
+
+    /// How many shards it runs on.
+    pub fn width(&self) -> usize {
+        self.joined.len()
+    }
+
+    /// `BEGIN` again while it runs on one shard: the same connection runs the new one.
+    pub fn begin_again(&mut self, begin: String, began: Arc<TransactionMark>) {
+        let joined = std::mem::take(&mut self.joined);
+        *self = Txn {
+            joined,
+            ..Txn::explicit(begin, began)
+        };
+    }
+
     pub fn explicit(begin: String, began: Arc<TransactionMark>) -> Self {
         Txn {
             begin: Some(begin),
@@ -120,8 +145,9 @@ impl PinReason {
 
 #[derive(Debug, Default)]
 pub(crate) struct Pins {
+    /// Connections the transaction does not run on (held by state, or not yet released).
     conns: Vec<(ShardId, PooledConn)>,
-    pub txn: Option<Txn>,
+    txn: Option<Txn>,
     /// Temporary tables the session created (lower-case), on the default shard.
     pub temporary_tables: BTreeSet<String>,
     /// Named locks the session may hold (names `GET_LOCK` was called with), default shard.
@@ -144,7 +170,19 @@ pub(crate) struct Pins {
 }
 
 impl Pins {
+    /// The transaction's slot for `shard`, if it runs there.
+    fn txn_slot(&mut self, shard: ShardId) -> Option<&mut Option<PooledConn>> {
+        let txn = self.txn.as_mut()?;
+        txn.joined
+            .iter_mut()
+            .find(|(s, _)| *s == shard)
+            .map(|(_, c)| c)
+    }
+
     pub fn conn(&mut self, shard: ShardId) -> Option<&mut PooledConn> {
+        if self.txn.as_ref().is_some_and(|t| t.runs_on(shard)) {
+            return self.txn_slot(shard).and_then(Option::as_mut);
+        }
         self.conns
             .iter_mut()
             .find(|(s, _)| *s == shard)
@@ -153,14 +191,16 @@ impl Pins {
 
     /// Whether the session keeps no backend connection.
     pub fn is_empty(&self) -> bool {
-        self.conns.is_empty()
+        self.conns.is_empty() && self.txn.as_ref().is_none_or(|t| t.joined.is_empty())
     }
 
     pub fn has(&self, shard: ShardId) -> bool {
         self.conns.iter().any(|(s, _)| *s == shard)
+            || self.txn.as_ref().is_some_and(|t| t.runs_on(shard))
     }
 
-    /// Keeps `conn` for `shard`.
+    /// Keeps `conn` for `shard` (state on it; a transaction's connections are kept by
+    /// `join_txn`).
     pub fn pin(&mut self, shard: ShardId, conn: PooledConn) {
         debug_assert!(!self.has(shard));
         self.conns.push((shard, conn));
@@ -168,22 +208,88 @@ impl Pins {
 
     /// Takes the connection of `shard` out (to lend it to a task); `give_back` returns it.
     pub fn take(&mut self, shard: ShardId) -> Option<PooledConn> {
+        if let Some(slot) = self.txn_slot(shard) {
+            return slot.take();
+        }
         let at = self.conns.iter().position(|(s, _)| *s == shard)?;
         Some(self.conns.remove(at).1)
     }
 
+    /// Returns a connection taken out (or kept for the first time): to the transaction when
+    /// it runs on `shard`.
     pub fn give_back(&mut self, shard: ShardId, conn: PooledConn) {
-        self.conns.push((shard, conn));
+        match self.txn_slot(shard) {
+            Some(slot) => {
+                debug_assert!(slot.is_none(), "a transaction keeps one connection a shard");
+                *slot = Some(conn);
+            }
+            None => self.conns.push((shard, conn)),
+        }
     }
 
-    /// The pinned connections, in the order they were pinned.
+    /// The pinned connections: the transaction's in the order it joined them, then the others.
     pub fn conns_mut(&mut self) -> impl Iterator<Item = (ShardId, &mut PooledConn)> {
-        self.conns.iter_mut().map(|(s, c)| (*s, c))
+        let txn = self.txn.iter_mut().flat_map(|t| t.joined.iter_mut());
+        let txn = txn.filter_map(|(s, c)| c.as_mut().map(|c| (*s, c)));
+        txn.chain(self.conns.iter_mut().map(|(s, c)| (*s, c)))
+    }
+
+    pub fn txn(&self) -> Option<&Txn> {
+        self.txn.as_ref()
+    }
+
+    pub fn txn_mut(&mut self) -> Option<&mut Txn> {
+        self.txn.as_mut()
+    }
+
+    /// The open transaction, begun (as `txn`) if none is.
+    pub fn txn_or_begin(&mut self, txn: impl FnOnce() -> Txn) -> &mut Txn {
+        self.txn.get_or_insert_with(txn)
+    }
+
+    /// Opens `txn`, which runs on no shard yet, ending the open one if any.
+    pub fn begin_txn(&mut self, txn: Txn) {
+        debug_assert!(txn.joined.is_empty());
+        self.end_txn();
+        self.txn = Some(txn);
+    }
+
+    /// Ends the open transaction: its connections stay kept (for the caller to send its end
+    /// on them, by shard) until `release_unneeded`. Returns it, with the shards it ran on.
+    pub fn end_txn(&mut self) -> Option<Txn> {
+        let mut txn = self.txn.take()?;
+        for (shard, conn) in &mut txn.joined {
+            if let Some(conn) = conn.take() {
+                self.conns.push((*shard, conn));
+            }
+        }
+        Some(txn)
+    }
+
+    /// The transaction runs on `shard` from now on, on `conn` (taken out of the kept ones, or
+    /// from the pool, and opened there).
+    pub fn join_txn(&mut self, shard: ShardId, conn: PooledConn) {
+        let txn = self.txn.as_mut().expect("a transaction joins shards");
+        debug_assert!(!txn.runs_on(shard));
+        txn.joined.push((shard, Some(conn)));
+    }
+
+    /// The transaction no longer runs on `shard` (it failed to open there): its connection
+    /// is kept as any other, until `release_unneeded`.
+    pub fn leave_txn(&mut self, shard: ShardId) {
+        let Some(txn) = self.txn.as_mut() else {
+            return;
+        };
+        if let Some(at) = txn.joined.iter().position(|(s, _)| *s == shard) {
+            if let (_, Some(conn)) = txn.joined.remove(at) {
+                self.conns.push((shard, conn));
+            }
+        }
     }
 
     /// The shards the open transaction runs on.
-    pub fn txn_shards(&self) -> &[ShardId] {
-        self.txn.as_ref().map_or(&[], |t| t.joined.as_slice())
+    pub fn txn_shards(&self) -> Vec<ShardId> {
+        self.txn.as_ref().map_or_else(Vec::new, Txn::shards)
     }
 
     /// Whether state other than the transaction holds the connection of `shard`.
@@ -210,20 +316,24 @@ impl Pins {
         for (shard, mut conn) in std::mem::take(&mut self.conns) {
             match renumbering.get(shard) {
                 Some(now) => kept.push((now, conn)),
-                None => {
-                    if self.txn_shards().contains(&shard) {
-                        lost = Some(conn.pool().label().to_owned());
-                    }
-                    conn.broken = true;
-                }
+                None => conn.broken = true,
             }
         }
         self.conns = kept;
         if let Some(txn) = &mut self.txn {
-            txn.joined.retain(|s| renumbering.get(*s).is_some());
-            for shard in &mut txn.joined {
-                *shard = renumbering.get(*shard).expect("kept above");
+            let mut joined = Vec::with_capacity(txn.joined.len());
+            for (shard, conn) in std::mem::take(&mut txn.joined) {
+                match renumbering.get(shard) {
+                    Some(now) => joined.push((now, conn)),
+                    None => {
+                        if let Some(mut conn) = conn {
+                            lost = Some(conn.pool().label().to_owned());
+                            conn.broken = true;
+                        }
+                    }
+                }
             }
+            txn.joined = joined;
             txn.written = txn.written.and_then(|s| renumbering.get(s));
         }
         self.table_locks = (self.table_locks.iter())
@@ -238,7 +348,7 @@ impl Pins {
         let mut at = 0;
         while at < self.conns.len() {
             let shard = self.conns[at].0;
-            if self.txn_shards().contains(&shard) || self.holds_state(shard, default_shard) {
+            if self.holds_state(shard, default_shard) {
                 at += 1;
             } else {
                 self.conns.remove(at);
@@ -250,7 +360,7 @@ impl Pins {
     /// Why the session keeps connections now.
     fn reasons(&self) -> Vec<PinReason> {
         let held = |reason| match reason {
-            PinReason::Transaction => !self.txn_shards().is_empty(),
+            PinReason::Transaction => self.txn.as_ref().is_some_and(|t| !t.joined.is_empty()),
             PinReason::TemporaryTable => !self.temporary_tables.is_empty(),
             PinReason::NamedLock => !self.named_locks.is_empty() || self.unnamed_locks,
             PinReason::TableLock => !self.table_locks.is_empty(),
@@ -279,7 +389,7 @@ impl Drop for Pins {
     fn drop(&mut self) {
         // Whatever is still pinned holds a transaction or state another session must never
         // see: close it (MariaDB then rolls back and releases everything on it).
-        for (_, conn) in &mut self.conns {
+        for (_, conn) in self.conns_mut() {
             conn.broken = true;
         }
         for r in &self.counted {

@@ -12,7 +12,7 @@ impl Session {
     /// The previous statement's values, for a statement that reads them.
     pub(crate) fn previous_values(&self) -> PreviousStatement {
         PreviousStatement {
-            in_transaction: self.pins.txn.is_some(),
+            in_transaction: self.pins.txn().is_some(),
             warning_count: self.diagnostics.count(),
             error_count: self.diagnostics.error_count(),
             ..self.previous

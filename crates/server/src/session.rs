@@ -420,7 +420,7 @@ impl Session {
         if self.state.autocommit {
             status |= StatusFlags::SERVER_STATUS_AUTOCOMMIT;
         }
-        if let Some(txn) = &self.pins.txn {
+        if let Some(txn) = self.pins.txn() {
             status |= StatusFlags::SERVER_STATUS_IN_TRANS;
             if txn.read_only() {
                 status |= StatusFlags::SERVER_STATUS_IN_TRANS_READONLY;
@@ -452,7 +452,7 @@ impl Session {
 
     /// Whether statements run inside a transaction: one was begun, or `autocommit` is off.
     pub(crate) fn in_transaction(&self) -> bool {
-        self.pins.txn.is_some() || !self.state.autocommit
+        self.pins.txn().is_some() || !self.state.autocommit
     }
 
     /// Whether a statement on `shard` runs on a connection the session keeps (its transaction's,
@@ -571,7 +571,7 @@ impl Session {
             if self.proxy.cutover.holding() {
                 drop(runtime);
                 let text = crate::sessions::command_text(command, arg, &self.statements);
-                let transaction = self.pins.txn.as_ref().and_then(|t| t.began.as_ref());
+                let transaction = self.pins.txn().and_then(|t| t.began.as_ref());
                 refused = Box::pin(self.proxy.cutover.pass(text, self.syntax, transaction))
                     .await
                     .err();
@@ -1208,7 +1208,7 @@ impl Session {
                     // Turning autocommit on (from off) commits the open transaction, explicit
                     // or not: the SET did so on each of its connections.
                     if on && !self.state.autocommit {
-                        self.pins.txn = None;
+                        self.pins.end_txn();
                         self.pins.release_unneeded(default);
                     }
                     self.state.autocommit = on;

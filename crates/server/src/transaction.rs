@@ -51,7 +51,7 @@ impl Session {
         if let Err(e) = self.pin(runtime, shard, writes).await {
             return self.send_error(e).await.map(|()| None);
         }
-        if let Some(txn) = self.pins.txn.as_mut().filter(|_| writes) {
+        if let Some(txn) = self.pins.txn_mut().filter(|_| writes) {
             txn.written.get_or_insert(shard);
         }
         let conn = self.pins.conn(shard).expect("pinned above");
@@ -121,7 +121,7 @@ impl Session {
                 pool.label()
             )));
         }
-        if kind == StatementKind::Ddl && self.pins.txn.is_some() {
+        if kind == StatementKind::Ddl && self.pins.txn().is_some() {
             // DDL commits the open transaction (MariaDB did so on this shard): the others commit
             // too, as on one server.
             if let Err(e) = self.commit_others(runtime, Some(shard)).await {
@@ -168,10 +168,8 @@ impl Session {
         shard: ShardId,
         writes: bool,
     ) -> Result<(), ClientError> {
-        if self.pins.txn.is_none() {
-            self.pins.txn = Some(Txn::implicit(self.proxy.cutover.transaction_begins()));
-        }
-        let txn = self.pins.txn.as_mut().expect("just begun");
+        let cutover = &self.proxy.cutover;
+        let txn = (self.pins).txn_or_begin(|| Txn::implicit(cutover.transaction_begins()));
         // In transaction_mode "single" a transaction writes on one shard (its commit is that
         // shard's); it may read others, whose snapshots its COMMIT simply ends.
         if let (TransactionMode::Single, true, Some(written)) = (
@@ -188,24 +186,23 @@ impl Session {
                 ),
             ));
         }
-        if txn.joined.contains(&shard) {
+        if txn.runs_on(shard) {
             return Ok(());
         }
-        self.keep_conn(runtime, shard).await?;
-        let txn = self.pins.txn.as_mut().expect("created above");
         let mut opening = Vec::new();
         if let Some(begin) = &txn.begin {
             opening.push(begin.clone());
         }
         // The transaction's savepoints exist on every shard it runs on.
         opening.extend(txn.savepoints.iter().map(|s| savepoint_sql("SAVEPOINT", s)));
-        txn.joined.push(shard);
-        let joined = txn.joined.len();
-        let conn = self.pins.conn(shard).expect("pinned above");
+        self.keep_conn(runtime, shard).await?;
+        let conn = self.pins.take(shard).expect("kept above");
+        self.pins.join_txn(shard, conn);
+        let joined = self.pins.txn().map_or(0, Txn::width);
+        let conn = self.pins.conn(shard).expect("joined above");
         for sql in &opening {
             if let Err(e) = expect_ok(conn, Command::COM_QUERY, sql.as_bytes()).await {
-                let txn = self.pins.txn.as_mut().expect("created above");
-                txn.joined.retain(|s| *s != shard);
+                self.pins.leave_txn(shard);
                 self.pins.release_unneeded(runtime.topology.default_shard);
                 return Err(ClientError::from(&e));
             }
@@ -220,7 +217,7 @@ impl Session {
             self.state.var_text("innodb_lock_wait_timeout").is_some(),
         ) {
             let set = format!("SET SESSION innodb_lock_wait_timeout = {seconds}");
-            let joined = self.pins.txn_shards().to_vec();
+            let joined = self.pins.txn_shards();
             for (shard, conn) in self.pins.conns_mut() {
                 if joined.contains(&shard) && conn.vars_fingerprint != crate::state::DIRTY {
                     expect_ok(conn, Command::COM_QUERY, set.as_bytes())
@@ -242,7 +239,7 @@ impl Session {
         runtime: &Runtime,
         except: Option<ShardId>,
     ) -> Result<(), ClientError> {
-        let joined = self.pins.txn.take().map(|t| t.joined).unwrap_or_default();
+        let joined = self.pins.end_txn().map(|t| t.shards()).unwrap_or_default();
         let mut failure = None;
         for shard in joined.into_iter().filter(|s| Some(*s) != except) {
             let conn = self.pins.conn(shard).expect("joined shards are pinned");
@@ -322,7 +319,7 @@ impl Session {
         cmd: &TxnCommand,
         text: &[u8],
     ) -> Step {
-        let joined = self.pins.txn_shards().to_vec();
+        let joined = self.pins.txn_shards();
         match cmd {
             TxnCommand::Begin => {
                 // BEGIN releases table locks, and commits the open transaction.
@@ -332,19 +329,16 @@ impl Session {
                 let begin = String::from_utf8_lossy(text).into_owned();
                 match joined.as_slice() {
                     [] => {
-                        self.pins.txn = Some(Txn::explicit(
-                            begin,
-                            self.proxy.cutover.transaction_begins(),
-                        ));
+                        let began = self.proxy.cutover.transaction_begins();
+                        self.pins.begin_txn(Txn::explicit(begin, began));
                         self.send_ok(0, 0).await
                     }
                     // On one shard: on the same connection, which then runs the new one.
                     [shard] => {
                         let shard = *shard;
-                        self.pins.txn = Some(Txn {
-                            joined: vec![shard],
-                            ..Txn::explicit(begin, self.proxy.cutover.transaction_begins())
-                        });
+                        let began = self.proxy.cutover.transaction_begins();
+                        let txn = self.pins.txn_mut().expect("runs on a shard");
+                        txn.begin_again(begin, began);
                         self.on_pinned(
                             runtime,
                             shard,
@@ -354,12 +348,10 @@ impl Session {
                         .await
                     }
                     _ => {
-                        self.pins.txn = None;
+                        self.pins.end_txn();
                         self.end_joined(runtime, joined, true, b"COMMIT").await?;
-                        self.pins.txn = Some(Txn::explicit(
-                            begin,
-                            self.proxy.cutover.transaction_begins(),
-                        ));
+                        let began = self.proxy.cutover.transaction_begins();
+                        self.pins.begin_txn(Txn::explicit(begin, began));
                         Ok(())
                     }
                 }
@@ -407,7 +399,7 @@ impl Session {
     ) -> Step {
         match joined.as_slice() {
             [] => {
-                self.pins.txn = None;
+                self.pins.end_txn();
                 self.pins.release_unneeded(runtime.topology.default_shard);
                 self.send_ok(0, 0).await
             }
@@ -430,12 +422,12 @@ impl Session {
                 }
                 let pool = conn.pool().clone();
                 self.pins.give_back(shard, conn);
-                self.pins.txn = None;
+                self.pins.end_txn();
                 self.pins.release_unneeded(default);
                 self.forwarded(result, &pool).await
             }
             _ => {
-                self.pins.txn = None;
+                self.pins.end_txn();
                 self.end_joined(runtime, joined, commit, text).await
             }
         }
@@ -451,10 +443,8 @@ impl Session {
         text: &[u8],
         joined: Vec<ShardId>,
     ) -> Step {
-        if self.pins.txn.is_none() {
-            self.pins.txn = Some(Txn::implicit(self.proxy.cutover.transaction_begins()));
-        }
-        let txn = self.pins.txn.as_mut().expect("just begun");
+        let cutover = &self.proxy.cutover;
+        let txn = (self.pins).txn_or_begin(|| Txn::implicit(cutover.transaction_begins()));
         let known = txn.savepoints.iter().any(|s| s.eq_ignore_ascii_case(name));
         if !known && !matches!(cmd, TxnCommand::Savepoint(_)) {
             let e = ClientError::new(1305, b"42000", format!("SAVEPOINT {name} does not exist"));
@@ -475,7 +465,7 @@ impl Session {
             let ok = matches!(result, Ok(Finish::Ok { .. }));
             self.pins.give_back(*shard, conn);
             if ok {
-                track_savepoint(self.pins.txn.as_mut().expect("open"), cmd, name);
+                track_savepoint(self.pins.txn_mut().expect("open"), cmd, name);
             }
             return self.forwarded(result, &pool).await;
         }
@@ -493,7 +483,7 @@ impl Session {
         if let Some(e) = failure {
             return self.send_error(e).await;
         }
-        track_savepoint(self.pins.txn.as_mut().expect("open"), cmd, name);
+        track_savepoint(self.pins.txn_mut().expect("open"), cmd, name);
         self.send_ok(0, 0).await
     }
 

@@ -42,8 +42,23 @@ SELECT a.id, b.id FROM orders a JOIN orders b ON b.amount = a.amount WHERE a.id 
 @keys=0 SELECT o.amount, u.id FROM users u JOIN orders o ON o.amount = u.balance ORDER BY o.amount DESC LIMIT 20
 @ordered SELECT u.id FROM users u JOIN orders o ON o.qty = u.flag WHERE o.id < 50 ORDER BY u.id, o.id LIMIT 5, 5
 
+-- ===== Grouping over the joined rows (join_plan/grouping.rs): the merge aggregates =====
+SELECT u.id, COUNT(o.id) FROM users u JOIN orders o ON o.qty = u.score WHERE u.id < 300 GROUP BY u.id
+SELECT u.flag, COUNT(*), SUM(o.amount), AVG(o.amount), MIN(o.id), MAX(u.score) FROM orders o JOIN users u ON u.id = o.qty GROUP BY u.flag
+SELECT COUNT(*), COUNT(u.id), SUM(o.qty), AVG(u.balance) FROM orders o LEFT JOIN users u ON u.id = o.qty
+@ordered SELECT o.qty, SUM(o.amount * 2) AS s, COUNT(u.score) FROM orders o JOIN users u ON u.id = o.qty GROUP BY o.qty ORDER BY s DESC, o.qty LIMIT 7
+@ordered SELECT u.score, COUNT(*) AS n FROM users u JOIN orders o ON o.qty = u.score GROUP BY 1 ORDER BY n DESC, 1
+SELECT COUNT(*), SUM(u.balance), MAX(o.id) FROM orders o JOIN users u ON u.id = o.qty WHERE o.id < 0
+SELECT o.qty, COUNT(*) FROM orders o JOIN users u ON u.id = o.qty WHERE o.id < 0 GROUP BY o.qty
+@ordered SELECT u.flag, COUNT(DISTINCT o.qty), SUM(DISTINCT o.qty), GROUP_CONCAT(o.id ORDER BY o.id) FROM orders o JOIN users u ON u.id = o.qty WHERE o.id < 300 GROUP BY u.flag ORDER BY u.flag DESC
+SELECT COUNT(*), BIT_OR(o.qty), BIT_XOR(u.id), STDDEV_POP(o.qty), VARIANCE(u.score) FROM users u JOIN orders o ON o.amount = u.balance
+@ordered SELECT u.id, COUNT(o.id) AS c FROM users u LEFT JOIN orders o ON o.qty = u.id WHERE u.id < 200 GROUP BY u.id ORDER BY c DESC, u.id LIMIT 15
+SELECT u.flag, MIN(u.balance), MAX(o.amount) FROM orders o JOIN users u ON u.id = o.qty GROUP BY u.flag
+SELECT u.flag, SUM(CASE WHEN o.status = 'paid' THEN o.amount ELSE 0 END), COUNT(o.status) FROM orders o JOIN users u ON u.id = o.qty GROUP BY u.flag
+@ordered SELECT o.qty, GROUP_CONCAT(DISTINCT u.flag ORDER BY u.flag DESC SEPARATOR '/') FROM orders o JOIN users u ON u.id = o.qty GROUP BY o.qty ORDER BY COUNT(*), o.qty
+SELECT u.flag, SUM(u.ratio), AVG(u.ratio) FROM orders o JOIN users u ON u.id = o.qty GROUP BY u.flag
+
 -- ===== Kept on copies (materialize): the join would not be exact or evaluable =====
 SELECT u.id, o.id FROM users u JOIN orders o ON o.qty = u.ratio WHERE u.id < 100
 SELECT u.id, o.id FROM users u JOIN orders o ON o.status = u.nick WHERE u.id < 100
 SELECT u.id, o.id FROM users u LEFT JOIN orders o ON o.qty = u.score WHERE o.id IS NULL AND u.id < 300
-SELECT u.id, COUNT(o.id) FROM users u JOIN orders o ON o.qty = u.score WHERE u.id < 300 GROUP BY u.id

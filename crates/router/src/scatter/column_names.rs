@@ -27,7 +27,7 @@ pub(super) fn is_word(t: &Token, word: &str) -> bool {
 /// The text of each select-list item as MariaDB takes it for a column name: from its first
 /// to its last token, comments dropped (a `--` comment leaves its line break). `None` when
 /// the items cannot be told apart in the text.
-pub(super) fn select_list_texts(sql: &str, syntax: Syntax, items: usize) -> Option<Vec<String>> {
+pub(crate) fn select_list_texts(sql: &str, syntax: Syntax, items: usize) -> Option<Vec<String>> {
     let tokens = crate::lex::tokenize(sql, syntax, false).ok()?;
     let mut i = tokens.iter().position(|t| is_word(&t.token, "select"))? + 1;
     while let Some(t) = tokens.get(i) {
@@ -83,7 +83,7 @@ pub(super) fn select_list_texts(sql: &str, syntax: Syntax, items: usize) -> Opti
 }
 
 /// The column a bare or qualified column reference names (not `@variables`).
-pub(super) fn column_ref(e: &Expr) -> Option<&str> {
+pub(crate) fn column_ref(e: &Expr) -> Option<&str> {
     let id = match strip(e) {
         Expr::Identifier(id) => id,
         Expr::CompoundIdentifier(parts)
@@ -140,7 +140,7 @@ pub(super) fn same_qualified_column(a: &Expr, b: &Expr) -> bool {
     }
 }
 
-pub(super) fn truncate_name(mut name: String) -> String {
+pub(crate) fn truncate_name(mut name: String) -> String {
     if name.len() > MAX_ALIAS_NAME {
         let mut cut = MAX_ALIAS_NAME;
         while !name.is_char_boundary(cut) {

@@ -18,13 +18,13 @@
 mod aggregate;
 mod broadcast;
 mod builder;
-mod column_names;
+pub(crate) mod column_names;
 mod column_origins;
 mod distinct;
 mod having;
 mod order;
 mod plain;
-mod select_form;
+pub(crate) mod select_form;
 mod stars;
 
 use self::{broadcast::*, builder::*, column_names::*, column_origins::*, select_form::*};

@@ -83,7 +83,7 @@ pub(super) const OTHER_AGGREGATES: &[&str] = &[
 ];
 
 /// The unqualified, lower-cased name of a function call.
-pub(super) fn function_name(f: &Function) -> Option<String> {
+pub(crate) fn function_name(f: &Function) -> Option<String> {
     match f.name.0.as_slice() {
         [ObjectNamePart::Identifier(id)] => Some(id.value.to_ascii_lowercase()),
         _ => None,
@@ -100,7 +100,7 @@ pub(super) fn strip(mut e: &Expr) -> &Expr {
 
 /// `Ok(Some)` for a COUNT / SUM / MIN / MAX / AVG call the merge combines, `Ok(None)` for an
 /// expression that is not an aggregate call, `Err` for an aggregate it cannot combine.
-pub(super) fn aggregate_call(
+pub(crate) fn aggregate_call(
     e: &Expr,
     table: &TableRef<'_>,
 ) -> Result<Option<(AggFn, Function)>, RouteError> {
@@ -192,7 +192,7 @@ pub(super) fn aggregate_call(
 
 /// Whether `e` contains an aggregate call; refuses window functions, aggregates the merge
 /// cannot combine and subqueries.
-pub(super) fn scan(e: &Expr, table: &TableRef<'_>) -> Result<bool, RouteError> {
+pub(crate) fn scan(e: &Expr, table: &TableRef<'_>) -> Result<bool, RouteError> {
     let mut found = false;
     let mut error = None;
     let _ = visit_expressions(e, |x| {

@@ -3,7 +3,7 @@
 //! from copies of both tables (`materialize.rs`).
 //!
 //! Taken for `SELECT <columns> FROM a [INNER | LEFT] JOIN b ON <equalities> [WHERE …]
-//! [ORDER BY <columns>] [LIMIT …]` when every column reference resolves (by the schema cache)
+//! [GROUP BY …] [ORDER BY …] [LIMIT …]` when every column reference resolves (by the schema cache)
 //! to one side, each condition that is not a join equality reads one side only (and, for a
 //! LEFT join, sits where filtering that side's rows first is what MariaDB does too), and the
 //! compared columns compare in the proxy exactly as in MariaDB (integers and decimals by value,
@@ -20,6 +20,11 @@
 //! batch of their key values is sent to the inner table's owning shards only, `… AND key IN
 //! (batch)` —, otherwise a *hash join* over the inner side's rows (read from all its shards,
 //! held under `merge_max_rows` / `merge_max_bytes`) with the outer side streamed through it.
+//!
+//! A grouping SELECT (GROUP BY, aggregates) is planned by `grouping.rs`: the joined rows
+//! carry its group columns and aggregate arguments, which the merge groups and aggregates.
+
+mod grouping;
 
 use shardgate_config::{ShardKeyType, TableRule, Topology};
 use shardgate_merge::{JoinKind, Value};
@@ -32,7 +37,7 @@ use sqlparser::ast::{
 
 use crate::prune::{chain, shards_of, Keyed};
 use crate::shard_key::{base_name, TableRef};
-use crate::{MaterializePlan, Plan, Route, Syntax};
+use crate::{MaterializePlan, MergeSpec, Plan, Route, Syntax};
 
 /// Outer rows per lookup: one `IN` list of at most this many values per inner shard.
 pub const LOOKUP_BATCH: usize = 256;
@@ -98,12 +103,16 @@ pub struct JoinPlan {
     pub outer: JoinSide,
     /// Looked up by batch, or held in the hash table.
     pub inner: JoinSide,
-    /// The select list: positions in the joined row (outer cells, then inner cells).
+    /// The select list: positions in the joined row (outer cells, then inner cells). For a
+    /// grouping statement, its raw columns (what `grouping` reads).
     pub output: Vec<usize>,
     /// ORDER BY over joined positions, `true` for DESC.
     pub order_by: Vec<(usize, bool)>,
     pub offset: u64,
     pub limit: Option<u64>,
+    /// GROUP BY and aggregates over the projected rows, which are sorted by its `merge_keys`
+    /// first (see `grouping.rs`). Then `order_by` is empty and there is no offset or limit.
+    pub grouping: Option<MergeSpec>,
     /// The plan used where the join cannot run (see the module's comment).
     pub fallback: MaterializePlan,
 }
@@ -152,7 +161,7 @@ pub(crate) fn prefer(sql: &str, syntax: Syntax, topology: &Topology, plan: Plan)
     let Some([Statement::Query(query)]) = verbatim.as_deref() else {
         return plan;
     };
-    match join_of(query, syntax, topology, fallback) {
+    match join_of(sql, query, syntax, topology, fallback) {
         Some(join) => Plan {
             route: Route::Join(Box::new(join)),
             ..plan
@@ -276,6 +285,7 @@ fn number(e: &Expr) -> Option<u64> {
 
 /// The join plan of `query`, or `None` when it does not take the `Join` primitive.
 fn join_of(
+    sql: &str,
     query: &Query,
     syntax: Syntax,
     topology: &Topology,
@@ -366,6 +376,16 @@ fn join_of(
             return None;
         }
     }
+    if grouping::groups(query, select, &sides) {
+        let grouped = grouping::plan(sql, syntax, query, select, &mut sides)?;
+        return finish_join(sides, &pairs, kind, topology, syntax, fallback, |joined| {
+            let output = grouped.raw.iter().map(|&r| joined(r)).collect();
+            (output, Vec::new(), 0, None, Some(grouped.merge))
+        });
+    }
+    if !no_grouping(select) {
+        return None;
+    }
     // The select list, each item on its side.
     let mut items: Vec<(usize, usize)> = Vec::new();
     let mut aliases: Vec<Option<&Ident>> = Vec::new();
@@ -436,16 +456,36 @@ fn join_of(
         }
     }
     let (offset, limit) = limit_of(query)?;
-    for [ca, cb] in &pairs {
-        let ka = sides[0].qualified(&ca.name);
-        let kb = sides[1].qualified(&cb.name);
-        let pa = sides[0].item(ka);
-        let pb = sides[1].item(kb);
-        sides[0].keys.push(pa);
-        sides[1].keys.push(pb);
+    // MariaDB describes a sorted join's columns by how it joined: rows joined through a join
+    // buffer and sorted lose their key flags. Only a LEFT join looking its right table up by
+    // key (the shard key, a primary key as a rule) and ordered by its left table's columns is
+    // sure to keep them: those sort here; other sorted joins keep their copies.
+    let sorted_as_read = kind == JoinKind::Left
+        && lookup_side(&sides, &pairs) == Some(1)
+        && order.iter().all(|((s, _), _)| *s == 0);
+    if !order.is_empty() && !sorted_as_read {
+        return None;
     }
-    // Which side is looked up: the one joined on its own integer shard key (a LEFT join's
-    // right side only).
+    finish_join(sides, &pairs, kind, topology, syntax, fallback, |joined| {
+        let output = items.iter().map(|&i| joined(i)).collect();
+        let order_by = order.iter().map(|&(t, d)| (joined(t), d)).collect();
+        (output, order_by, offset, limit, None)
+    })
+}
+
+/// What follows the join, given where each (side, position) lands in a joined row: the
+/// projection, ORDER BY, offset, limit and grouping of `JoinPlan`.
+type AfterJoin = (
+    Vec<usize>,
+    Vec<(usize, bool)>,
+    u64,
+    Option<u64>,
+    Option<MergeSpec>,
+);
+
+/// The side looked up by key, if either: the one joined on its own integer shard key (a LEFT
+/// join's right side only, which the caller checks).
+fn lookup_side(sides: &[Side<'_>; 2], pairs: &[[&Column; 2]]) -> Option<usize> {
     let by_key = |s: usize| {
         let rule = sides[s].table.rule;
         pairs.len() == 1
@@ -454,27 +494,36 @@ fn join_of(
             && column_is_integer(pairs[0][s])
             && column_is_integer(pairs[0][1 - s])
     };
-    let (outer, strategy) = if by_key(1) {
-        (0, JoinStrategy::BatchedLookup)
-    } else if kind == JoinKind::Inner && by_key(0) {
-        (1, JoinStrategy::BatchedLookup)
-    } else {
-        (0, JoinStrategy::Hash)
-    };
-    // MariaDB describes a sorted join's columns by how it joined: rows joined through a join
-    // buffer and sorted lose their key flags. Only a LEFT join looking its right table up by
-    // key (the shard key, a primary key as a rule) and ordered by its left table's columns is
-    // sure to keep them: those sort here; other sorted joins keep their copies.
-    let sorted_as_read = kind == JoinKind::Left
-        && strategy == JoinStrategy::BatchedLookup
-        && order.iter().all(|((s, _), _)| *s == 0);
-    if !order.is_empty() && !sorted_as_read {
-        return None;
+    [1, 0].into_iter().find(|&s| by_key(s))
+}
+
+/// The plan: join keys, the strategy and which side streams, each side's statement.
+fn finish_join(
+    mut sides: [Side<'_>; 2],
+    pairs: &[[&Column; 2]],
+    kind: JoinKind,
+    topology: &Topology,
+    syntax: Syntax,
+    fallback: &MaterializePlan,
+    after: impl FnOnce(&dyn Fn((usize, usize)) -> usize) -> AfterJoin,
+) -> Option<JoinPlan> {
+    for [ca, cb] in pairs {
+        let ka = sides[0].qualified(&ca.name);
+        let kb = sides[1].qualified(&cb.name);
+        let pa = sides[0].item(ka);
+        let pb = sides[1].item(kb);
+        sides[0].keys.push(pa);
+        sides[1].keys.push(pb);
     }
+    // The side looked up streams the other's rows (a LEFT join's right side only).
+    let (outer, strategy) = match lookup_side(&sides, pairs) {
+        Some(1) => (0, JoinStrategy::BatchedLookup),
+        Some(_) if kind == JoinKind::Inner => (1, JoinStrategy::BatchedLookup),
+        _ => (0, JoinStrategy::Hash),
+    };
     let widths = [sides[0].items.len(), sides[1].items.len()];
     let joined = |(s, p): (usize, usize)| if s == outer { p } else { widths[outer] + p };
-    let output = items.iter().map(|&i| joined(i)).collect();
-    let order_by = order.iter().map(|&(t, d)| (joined(t), d)).collect();
+    let (output, order_by, offset, limit, grouping) = after(&joined);
     let [a, b] = sides;
     let mut built = [finish(a, topology, syntax), finish(b, topology, syntax)];
     built.swap(0, outer);
@@ -488,6 +537,7 @@ fn join_of(
         order_by,
         offset,
         limit,
+        grouping,
         fallback: fallback.clone(),
     })
 }
@@ -499,16 +549,19 @@ fn column_is_integer(column: &Column) -> bool {
         .any(|t| ty.split(['(', ' ']).next() == Some(t))
 }
 
-/// A SELECT block with nothing the join does not evaluate (no DISTINCT, grouping, HAVING,
-/// windows, INTO, modifiers).
-fn plain_select(select: &Select) -> bool {
-    let no_grouping = match &select.group_by {
+/// No GROUP BY, HAVING or DISTINCT.
+fn no_grouping(select: &Select) -> bool {
+    let no_group_by = match &select.group_by {
         GroupByExpr::Expressions(exprs, modifiers) => exprs.is_empty() && modifiers.is_empty(),
         GroupByExpr::All(_) => false,
     };
-    no_grouping
-        && select.distinct.is_none()
-        && select.select_modifiers.is_none()
+    no_group_by && select.having.is_none() && select.distinct.is_none()
+}
+
+/// A SELECT block with nothing the join does not evaluate (no windows, INTO, modifiers; its
+/// grouping is checked by `no_grouping` or `grouping.rs`).
+fn plain_select(select: &Select) -> bool {
+    select.select_modifiers.is_none()
         && select.optimizer_hints.is_empty()
         && select.top.is_none()
         && select.exclude.is_none()
@@ -519,7 +572,6 @@ fn plain_select(select: &Select) -> bool {
         && select.cluster_by.is_empty()
         && select.distribute_by.is_empty()
         && select.sort_by.is_empty()
-        && select.having.is_none()
         && select.named_window.is_empty()
         && select.qualify.is_none()
         && select.value_table_mode.is_none()
