@@ -5,7 +5,8 @@
 //! NULL keys, duplicates, strings under `utf8mb4_general_ci` and `utf8mb4_bin`, numbers
 //! across types, ORDER BY / LIMIT; GROUP BY and aggregates over the joined rows (the merge's
 //! `Aggregate`: COUNT, SUM, AVG, MIN / MAX, DISTINCT forms, GROUP_CONCAT, BIT_*, STDDEV, one
-//! group over no rows, ORDER BY an aggregate); EXPLAIN prints the join's tree; the hash join's build side
+//! group over no rows, ORDER BY an aggregate); joins of three and four tables whose
+//! co-located tables (and a reference table) make one side; EXPLAIN prints the join's tree; the hash join's build side
 //! stops at `merge_max_rows` with 1038; joins it cannot run exactly (sorted INNER joins, whose
 //! column flags depend on MariaDB's plan) keep their copies, compared here too.
 

@@ -458,6 +458,9 @@ pub(crate) fn pushable(expr: &Expr, column: &dyn Fn(&Expr) -> bool) -> bool {
                 stack.push(expr);
             }
             Expr::Nested(inner) | Expr::IsNull(inner) | Expr::IsNotNull(inner) => stack.push(inner),
+            // `DATE '1995-03-15'`, `INTERVAL '3' MONTH`: constants.
+            Expr::TypedString(_) => {}
+            Expr::Interval(interval) => stack.push(&interval.value),
             Expr::InList { expr, list, .. } => {
                 stack.push(expr);
                 stack.extend(list.iter());

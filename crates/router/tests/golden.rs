@@ -205,6 +205,10 @@ fn topology_with_schema() -> Topology {
         row("events", "user_id", 2, "int(11)", None),
         row("events", "name", 3, "varchar(40)", ci),
         row("events", "at", 4, "datetime", None),
+        row("countries", "code", 1, "varchar(2)", ci),
+        row("countries", "name", 2, "varchar(40)", ci),
+        row("ledger", "account_id", 1, "int(11)", None),
+        row("ledger", "amount", 2, "decimal(12,2)", None),
     ]);
     with_schema(topology, schema)
 }

@@ -34,7 +34,10 @@ pub(super) fn groups(query: &Query, select: &Select, sides: &[Side<'_>; 2]) -> b
         GroupByExpr::Expressions(exprs, modifiers) => !exprs.is_empty() || !modifiers.is_empty(),
         GroupByExpr::All(_) => true,
     };
-    let calls = |e: &Expr| scan(e, &sides[0].table).unwrap_or(true);
+    let Some(table) = sides[0].placing() else {
+        return true;
+    };
+    let calls = |e: &Expr| scan(e, &table).unwrap_or(true);
     let in_items = select.projection.iter().any(|item| match item {
         SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => calls(e),
         _ => false,
@@ -63,6 +66,7 @@ pub(super) fn plan(
     }
     let texts = select_list_texts(sql, syntax, select.projection.len())?;
     let mut planner = Planner {
+        table: sides[0].placing()?,
         sides,
         raw: Vec::new(),
         outputs: Vec::new(),
@@ -300,6 +304,8 @@ fn item_named(
 }
 
 struct Planner<'p, 'a> {
+    /// A table of the statement, for `aggregate_call`'s and `scan`'s refusals (not shown).
+    table: crate::shard_key::TableRef<'a>,
     sides: &'p mut [Side<'a>; 2],
     raw: Vec<(usize, usize)>,
     outputs: Vec<Aggregate>,
@@ -332,10 +338,10 @@ impl Planner<'_, '_> {
     /// How an item (or a hidden sort key) is computed: an aggregate call over raw columns, or
     /// a column's value in the group.
     fn output_of(&mut self, e: &Expr) -> Option<Aggregate> {
-        let Some((func, f)) = aggregate_call(e, &self.sides[0].table).ok()? else {
+        let Some((func, f)) = aggregate_call(e, &self.table).ok()? else {
             // A column of the group (MariaDB shows any row's value); an expression over
             // aggregates, or another expression, keeps the copies.
-            if scan(e, &self.sides[0].table).ok()? || column_ref(e).is_none() {
+            if scan(e, &self.table).ok()? || column_ref(e).is_none() {
                 return None;
             }
             return Some(Aggregate::First(self.compared_column(e)?));

@@ -23,8 +23,12 @@
 //!
 //! A grouping SELECT (GROUP BY, aggregates) is planned by `grouping.rs`: the joined rows
 //! carry its group columns and aggregate arguments, which the merge groups and aggregates.
+//! An inner join of more tables takes the primitive when they fall into two sides, each a
+//! group of co-located sharded tables with reference tables joined to them (`sides.rs`): each
+//! side's statement is then a co-located join every shard answers for its own rows.
 
 mod grouping;
+mod sides;
 
 use shardgate_config::{ShardKeyType, TableRule, Topology};
 use shardgate_merge::{JoinKind, Value};
@@ -170,12 +174,44 @@ pub(crate) fn prefer(sql: &str, syntax: Syntax, topology: &Topology, plan: Plan)
     }
 }
 
-/// One table of the join while planning.
-struct Side<'a> {
-    table: TableRef<'a>,
+/// A table of the FROM clause.
+struct SideTable<'a> {
+    /// Its rule; `None` for a reference table.
+    rule: Option<&'a TableRule>,
+    /// Name used in SQL (lower-cased), and alias if any.
+    name: String,
+    alias: Option<String>,
     columns: &'a TableColumns,
     /// Its FROM text: name as written and alias.
     from: String,
+}
+
+impl<'a> SideTable<'a> {
+    /// The column `name` qualified by this table's alias or name.
+    fn qualified(&self, name: &str) -> String {
+        let qualifier = self.alias.as_deref().unwrap_or(&self.name);
+        format!("`{qualifier}`.`{name}`")
+    }
+
+    fn is_named(&self, qualifier: &Ident) -> bool {
+        let name = self.alias.as_deref().unwrap_or(&self.name);
+        qualifier.value.eq_ignore_ascii_case(name)
+    }
+
+    /// As a sharded table's reference (`None` for a reference table).
+    fn table_ref(&self) -> Option<TableRef<'a>> {
+        Some(TableRef {
+            rule: self.rule?,
+            name: self.name.clone(),
+            alias: self.alias.clone(),
+        })
+    }
+}
+
+/// One side of the join while planning: one sharded table, or co-located ones with reference
+/// tables (`sides.rs`).
+struct Side<'a> {
+    tables: Vec<SideTable<'a>>,
     /// Select-list texts of its columns.
     items: Vec<String>,
     /// Its conditions.
@@ -184,6 +220,15 @@ struct Side<'a> {
 }
 
 impl<'a> Side<'a> {
+    fn of(tables: Vec<SideTable<'a>>) -> Self {
+        Side {
+            tables,
+            items: Vec::new(),
+            filter: Vec::new(),
+            keys: Vec::new(),
+        }
+    }
+
     /// The position of `item` in this side's list, added if new.
     fn item(&mut self, item: String) -> usize {
         match self.items.iter().position(|i| *i == item) {
@@ -195,33 +240,55 @@ impl<'a> Side<'a> {
         }
     }
 
-    /// The column `name` qualified by this side's alias or name, as a hidden item.
-    fn qualified(&self, name: &str) -> String {
-        let qualifier = self.table.alias.as_deref().unwrap_or(&self.table.name);
-        format!("`{qualifier}`.`{name}`")
+    /// The table `t`'s column `name`, qualified, as a hidden item.
+    fn hidden(&mut self, t: usize, name: &str) -> usize {
+        let item = self.tables[t].qualified(name);
+        self.item(item)
     }
+
+    /// The table whose rule places this side's rows: the first sharded one (every side has
+    /// one).
+    fn placing(&self) -> Option<TableRef<'a>> {
+        self.tables.iter().find_map(SideTable::table_ref)
+    }
+}
+
+/// A column reference among `tables` (side, table, table): its side, table and column. An
+/// unqualified name must be one table's only.
+fn find<'c, 't>(
+    expr: &Expr,
+    tables: impl Iterator<Item = (usize, usize, &'t SideTable<'c>)>,
+) -> Option<(usize, usize, &'c Column)>
+where
+    'c: 't,
+{
+    let found: Vec<(usize, usize, &'c Column)> = match expr {
+        Expr::Identifier(id) => tables
+            .filter_map(|(s, t, table)| table.columns.column(&id.value).map(|c| (s, t, c)))
+            .collect(),
+        Expr::CompoundIdentifier(parts) if parts.len() == 2 => tables
+            .filter(|(_, _, table)| table.is_named(&parts[0]))
+            .filter_map(|(s, t, table)| table.columns.column(&parts[1].value).map(|c| (s, t, c)))
+            .collect(),
+        _ => return None,
+    };
+    match found.as_slice() {
+        [one] => Some(*one),
+        _ => None,
+    }
+}
+
+/// A resolved column reference: its side, its table in the side, and the column.
+fn resolve_in<'c>(expr: &Expr, sides: &[Side<'c>; 2]) -> Option<(usize, usize, &'c Column)> {
+    let tables = sides.iter().enumerate().flat_map(|(s, side)| {
+        (side.tables.iter().enumerate()).map(move |(t, table)| (s, t, table))
+    });
+    find(expr, tables)
 }
 
 /// A resolved column reference: its side and column.
 fn resolve<'c>(expr: &Expr, sides: &[Side<'c>; 2]) -> Option<(usize, &'c Column)> {
-    match expr {
-        Expr::Identifier(id) => {
-            let found: Vec<(usize, &Column)> = (0..2)
-                .filter_map(|s| sides[s].columns.column(&id.value).map(|c| (s, c)))
-                .collect();
-            match found.as_slice() {
-                [one] => Some(*one),
-                _ => None,
-            }
-        }
-        Expr::CompoundIdentifier(parts) if parts.len() == 2 => (0..2).find_map(|s| {
-            (sides[s].table.is_named(&parts[0]))
-                .then(|| sides[s].columns.column(&parts[1].value))
-                .flatten()
-                .map(|c| (s, c))
-        }),
-        _ => None,
-    }
+    resolve_in(expr, sides).map(|(s, _, c)| (s, c))
 }
 
 /// Which side an expression reads, when it reads exactly one through whitelisted operators.
@@ -307,45 +374,33 @@ fn join_of(
     if !plain_select(select) {
         return None;
     }
-    let [from] = select.from.as_slice() else {
-        return None;
-    };
-    let [join] = from.joins.as_slice() else {
-        return None;
-    };
-    let (kind, on) = match &join.join_operator {
-        JoinOperator::Join(JoinConstraint::On(on))
-        | JoinOperator::Inner(JoinConstraint::On(on)) => (JoinKind::Inner, on),
-        JoinOperator::Left(JoinConstraint::On(on))
-        | JoinOperator::LeftOuter(JoinConstraint::On(on)) => (JoinKind::Left, on),
-        _ => return None,
-    };
+    let (factors, kind, on) = from_tables(select)?;
     let schema = topology.schema.current();
-    let mut sides = [
-        side(&from.relation, topology, &schema)?,
-        side(&join.relation, topology, &schema)?,
-    ];
-    if sides[0].table.rule.name == sides[1].table.rule.name
-        && sides[0].table.alias == sides[1].table.alias
-    {
-        return None;
+    let tables: Vec<SideTable<'_>> = (factors.iter())
+        .map(|f| side_table(f, topology, &schema))
+        .collect::<Option<_>>()?;
+    for (i, a) in tables.iter().enumerate() {
+        let same = |b: &SideTable<'_>| a.name == b.name && a.alias == b.alias;
+        if tables[i + 1..].iter().any(same) {
+            return None;
+        }
     }
+    let where_parts: Vec<&Expr> = (select.selection.iter())
+        .flat_map(|w| chain(w, &BinaryOperator::And))
+        .collect();
+    let mut sides = match <[SideTable<'_>; 2]>::try_from(tables) {
+        Ok([a, b]) => [Side::of(vec![a]), Side::of(vec![b])],
+        Err(tables) => {
+            let conditions: Vec<&Expr> = on.iter().chain(&where_parts).copied().collect();
+            sides::partition(tables, &conditions)?
+        }
+    };
     // Join equalities and each side's own conditions.
-    let mut pairs: Vec<[&Column; 2]> = Vec::new();
-    for part in chain(on, &BinaryOperator::And) {
-        if let Expr::BinaryOp {
-            left,
-            op: BinaryOperator::Eq,
-            right,
-        } = part
-        {
-            if let (Some((l, lc)), Some((r, rc))) = (resolve(left, &sides), resolve(right, &sides))
-            {
-                if l != r {
-                    pairs.push(if l == 0 { [lc, rc] } else { [rc, lc] });
-                    continue;
-                }
-            }
+    let mut pairs: Vec<[KeyColumn<'_>; 2]> = Vec::new();
+    for &part in &on {
+        if let Some(pair) = join_pair(part, &sides) {
+            pairs.push(pair);
+            continue;
         }
         // Another ON condition filters the right side's rows first; on a LEFT join's left
         // side it would decide matches, not rows.
@@ -355,14 +410,12 @@ fn join_of(
             _ => return None,
         }
     }
-    if pairs.is_empty() {
-        return None;
-    }
-    for part in select
-        .selection
-        .iter()
-        .flat_map(|w| chain(w, &BinaryOperator::And))
-    {
+    for &part in &where_parts {
+        // An inner join's WHERE joins as its ON does.
+        if let Some(pair) = join_pair(part, &sides).filter(|_| kind == JoinKind::Inner) {
+            pairs.push(pair);
+            continue;
+        }
         // WHERE on a LEFT join's right side sees the NULL-extended rows.
         match side_of(part, &sides) {
             Some(0) => sides[0].filter.push(part),
@@ -370,7 +423,10 @@ fn join_of(
             _ => return None,
         }
     }
-    for [a, b] in &pairs {
+    if pairs.is_empty() {
+        return None;
+    }
+    for [(_, a), (_, b)] in &pairs {
         let (ca, cb) = (compares(a), compares(b));
         if ca == Compares::No || ca != cb {
             return None;
@@ -436,17 +492,13 @@ fn join_of(
                 }
                 (items[i], item_columns[i].1)
             } else {
-                let (s, column) = resolve(&o.expr, &sides)?;
+                let (s, t, column) = resolve_in(&o.expr, &sides)?;
                 // A column the select list shows sorts by that item; another is read hidden.
-                let shown = (0..items.len()).find(|&i| {
-                    items[i].0 == s && item_columns[i].1.name.eq_ignore_ascii_case(&column.name)
-                });
+                let shown = (0..items.len())
+                    .find(|&i| items[i].0 == s && std::ptr::eq(item_columns[i].1, column));
                 match shown {
                     Some(i) => (items[i], column),
-                    None => {
-                        let hidden = sides[s].qualified(&column.name);
-                        ((s, sides[s].item(hidden)), column)
-                    }
+                    None => ((s, sides[s].hidden(t, &column.name)), column),
                 }
             };
             if matches!(compares(column), Compares::No) {
@@ -483,16 +535,41 @@ type AfterJoin = (
     Option<MergeSpec>,
 );
 
+/// An equality between a column of each side, left side's first.
+fn join_pair<'a>(part: &Expr, sides: &[Side<'a>; 2]) -> Option<[KeyColumn<'a>; 2]> {
+    let Expr::BinaryOp {
+        left,
+        op: BinaryOperator::Eq,
+        right,
+    } = part
+    else {
+        return None;
+    };
+    match (resolve_in(left, sides)?, resolve_in(right, sides)?) {
+        ((0, lt, lc), (1, rt, rc)) => Some([(lt, lc), (rt, rc)]),
+        ((1, lt, lc), (0, rt, rc)) => Some([(rt, rc), (lt, lc)]),
+        _ => None,
+    }
+}
+
+/// A join column: its table's position in the side, and the column.
+type KeyColumn<'a> = (usize, &'a Column);
+
 /// The side looked up by key, if either: the one joined on its own integer shard key (a LEFT
 /// join's right side only, which the caller checks).
-fn lookup_side(sides: &[Side<'_>; 2], pairs: &[[&Column; 2]]) -> Option<usize> {
+fn lookup_side(sides: &[Side<'_>; 2], pairs: &[[KeyColumn<'_>; 2]]) -> Option<usize> {
     let by_key = |s: usize| {
-        let rule = sides[s].table.rule;
-        pairs.len() == 1
-            && rule.key_type == ShardKeyType::Integer
-            && pairs[0][s].name.eq_ignore_ascii_case(&rule.shard_key)
-            && column_is_integer(pairs[0][s])
-            && column_is_integer(pairs[0][1 - s])
+        let [pair] = pairs else {
+            return false;
+        };
+        let ((t, column), (_, other)) = (pair[s], pair[1 - s]);
+        let Some(rule) = sides[s].tables[t].rule else {
+            return false;
+        };
+        rule.key_type == ShardKeyType::Integer
+            && column.name.eq_ignore_ascii_case(&rule.shard_key)
+            && column_is_integer(column)
+            && column_is_integer(other)
     };
     [1, 0].into_iter().find(|&s| by_key(s))
 }
@@ -500,21 +577,21 @@ fn lookup_side(sides: &[Side<'_>; 2], pairs: &[[&Column; 2]]) -> Option<usize> {
 /// The plan: join keys, the strategy and which side streams, each side's statement.
 fn finish_join(
     mut sides: [Side<'_>; 2],
-    pairs: &[[&Column; 2]],
+    pairs: &[[KeyColumn<'_>; 2]],
     kind: JoinKind,
     topology: &Topology,
     syntax: Syntax,
     fallback: &MaterializePlan,
     after: impl FnOnce(&dyn Fn((usize, usize)) -> usize) -> AfterJoin,
 ) -> Option<JoinPlan> {
-    for [ca, cb] in pairs {
-        let ka = sides[0].qualified(&ca.name);
-        let kb = sides[1].qualified(&cb.name);
-        let pa = sides[0].item(ka);
-        let pb = sides[1].item(kb);
+    for [(ta, ca), (tb, cb)] in pairs {
+        let pa = sides[0].hidden(*ta, &ca.name);
+        let pb = sides[1].hidden(*tb, &cb.name);
         sides[0].keys.push(pa);
         sides[1].keys.push(pb);
     }
+    // The table each side is looked up by: its first join column's.
+    let key_tables = [pairs[0][0].0, pairs[0][1].0];
     // The side looked up streams the other's rows (a LEFT join's right side only).
     let (outer, strategy) = match lookup_side(&sides, pairs) {
         Some(1) => (0, JoinStrategy::BatchedLookup),
@@ -525,7 +602,10 @@ fn finish_join(
     let joined = |(s, p): (usize, usize)| if s == outer { p } else { widths[outer] + p };
     let (output, order_by, offset, limit, grouping) = after(&joined);
     let [a, b] = sides;
-    let mut built = [finish(a, topology, syntax), finish(b, topology, syntax)];
+    let mut built = [
+        finish(a, key_tables[0], topology, syntax)?,
+        finish(b, key_tables[1], topology, syntax)?,
+    ];
     built.swap(0, outer);
     let [outer_side, inner_side] = built;
     Some(JoinPlan {
@@ -577,12 +657,42 @@ fn plain_select(select: &Select) -> bool {
         && select.value_table_mode.is_none()
 }
 
-/// A plain sharded table of the FROM clause.
-fn side<'a>(
+/// The tables of the FROM clause, the join's kind, and its ON conditions: two tables joined
+/// `INNER` or `LEFT`, or more joined inner (a comma list, `JOIN … ON`, `CROSS JOIN`).
+fn from_tables(select: &Select) -> Option<(Vec<&TableFactor>, JoinKind, Vec<&Expr>)> {
+    let mut factors = Vec::new();
+    let mut kind = JoinKind::Inner;
+    let mut on = Vec::new();
+    for from in &select.from {
+        factors.push(&from.relation);
+        for join in &from.joins {
+            match &join.join_operator {
+                JoinOperator::Join(JoinConstraint::On(c))
+                | JoinOperator::Inner(JoinConstraint::On(c)) => {
+                    on.extend(chain(c, &BinaryOperator::And));
+                }
+                JoinOperator::CrossJoin(JoinConstraint::None) => {}
+                JoinOperator::Left(JoinConstraint::On(c))
+                | JoinOperator::LeftOuter(JoinConstraint::On(c))
+                    if select.from.len() == 1 && from.joins.len() == 1 =>
+                {
+                    kind = JoinKind::Left;
+                    on.extend(chain(c, &BinaryOperator::And));
+                }
+                _ => return None,
+            }
+            factors.push(&join.relation);
+        }
+    }
+    (factors.len() >= 2).then_some((factors, kind, on))
+}
+
+/// A plain sharded or reference table of the FROM clause.
+fn side_table<'a>(
     factor: &'a TableFactor,
     topology: &'a Topology,
     schema: &'a shardgate_schema::SchemaStatus,
-) -> Option<Side<'a>> {
+) -> Option<SideTable<'a>> {
     let TableFactor::Table {
         name,
         alias,
@@ -605,38 +715,35 @@ fn side<'a>(
     if alias.as_ref().is_some_and(|a| !a.columns.is_empty()) {
         return None;
     }
-    let rule: &TableRule = base_name(name).and_then(|t| topology.table(&t))?;
-    let columns = schema.agreed(&rule.name)?;
+    let base = base_name(name)?;
+    let rule: Option<&TableRule> = topology.table(&base);
+    if rule.is_none() && !topology.is_reference(&base) {
+        return None;
+    }
+    let columns = schema.agreed(rule.map_or(&base, |r| &r.name))?;
     let from = match alias {
         Some(alias) => format!("{name} AS {}", alias.name),
         None => name.to_string(),
     };
-    Some(Side {
-        table: TableRef {
-            rule,
-            name: base_name(name).unwrap_or_default(),
-            alias: alias.as_ref().map(|a| a.name.value.to_ascii_lowercase()),
-        },
+    Some(SideTable {
+        rule,
+        name: base,
+        alias: alias.as_ref().map(|a| a.name.value.to_ascii_lowercase()),
         columns,
         from,
-        items: Vec::new(),
-        filter: Vec::new(),
-        keys: Vec::new(),
     })
 }
 
-/// The side's statement, and the shards its key conditions leave.
-fn finish(side: Side<'_>, topology: &Topology, syntax: Syntax) -> JoinSide {
-    let mut shards: Vec<ShardId> = (0..topology.shards.len()).collect();
-    let keyed = Keyed {
-        table: &side.table,
-        only_table: false,
-        // The tree was parsed verbatim: its strings are as written.
-        written: Some(syntax),
-    };
-    if let Some(owning) = shards_of(&side.filter, &[keyed]) {
-        shards.retain(|s| owning.contains(s));
-    }
+/// The side's statement, and the shards it reads: those its key conditions leave. A side of
+/// several tables is planned as a statement of its own, which must read each shard's rows as
+/// they are (a co-located join: a scatter that only concatenates, or one shard).
+/// `key_table`: the table its lookups go by.
+fn finish(
+    side: Side<'_>,
+    key_table: usize,
+    topology: &Topology,
+    syntax: Syntax,
+) -> Option<JoinSide> {
     let filter = (!side.filter.is_empty()).then(|| {
         side.filter
             .iter()
@@ -644,16 +751,44 @@ fn finish(side: Side<'_>, topology: &Topology, syntax: Syntax) -> JoinSide {
             .collect::<Vec<_>>()
             .join(" AND ")
     });
+    let from: Vec<&str> = side.tables.iter().map(|t| t.from.as_str()).collect();
+    let select = format!("SELECT {} FROM {}", side.items.join(", "), from.join(", "));
+    let shards = match side.tables.as_slice() {
+        [one] => {
+            let table = one.table_ref()?;
+            let mut shards: Vec<ShardId> = (0..topology.shards.len()).collect();
+            let keyed = Keyed {
+                table: &table,
+                only_table: false,
+                // The tree was parsed verbatim: its strings are as written.
+                written: Some(syntax),
+            };
+            if let Some(owning) = shards_of(&side.filter, &[keyed]) {
+                shards.retain(|s| owning.contains(s));
+            }
+            shards
+        }
+        _ => {
+            let sql = match &filter {
+                Some(filter) => format!("{select} WHERE {filter}"),
+                None => select.clone(),
+            };
+            sides::shards_reading(&sql, topology, syntax)?
+        }
+    };
     let key_column = side.items[side.keys[0]].clone();
-    JoinSide {
-        table: side.table.rule.name.clone(),
-        select: format!("SELECT {} FROM {}", side.items.join(", "), side.from),
+    let table = side.tables[key_table]
+        .table_ref()
+        .or_else(|| side.placing())?;
+    Some(JoinSide {
+        table: table.rule.name.clone(),
+        select,
         filter,
         shards,
         width: side.items.len(),
         keys: side.keys,
         key_column,
-    }
+    })
 }
 
 fn limit_of(q: &Query) -> Option<(u64, Option<u64>)> {
