@@ -15,7 +15,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Value};
 use shardgate_sandbox::{Sandbox, SandboxSpec};
 
-const CONFIG: &str = "\n[[tables]]\nname = \"people\"\nshard_key = \"id\"\n\n[[tables]]\nname = \"tags\"\nshard_key = \"id\"\n";
+const CONFIG: &str = "\n[[tables]]\nname = \"people\"\nshard_key = \"id\"\n\n[[tables]]\nname = \"tags\"\nshard_key = \"id\"\n\n[[tables]]\nname = \"badges\"\nshard_key = \"person_id\"\n\n[[tables]]\nname = \"kinds\"\nreference = true\n";
 
 /// The same schema and rows on both sides: `people` and `tags` sharded by `id`, joined on
 /// other columns (with NULLs, duplicates, case and trailing-space variants).
@@ -52,6 +52,28 @@ fn setup() -> Vec<String> {
         sql.push(format!(
             "INSERT INTO people VALUES ({id}, {boss}, {name}, {code}, {score}, '2020-01-{:02}')",
             id % 28 + 1
+        ));
+    }
+    // `badges` lives on its person's shard (co-located with `people`); `kinds` is a reference
+    // table.
+    sql.push(
+        "CREATE TABLE badges (id BIGINT PRIMARY KEY, person_id BIGINT NOT NULL, kind INT NOT \
+         NULL, points DECIMAL(6,2) NULL)"
+            .to_owned(),
+    );
+    sql.push("CREATE TABLE kinds (kind INT PRIMARY KEY, label VARCHAR(20) NOT NULL)".to_owned());
+    sql.push(
+        "INSERT INTO kinds VALUES (0, 'zero'), (1, 'one'), (2, 'two'), (3, 'three')".to_owned(),
+    );
+    for id in 1..=80i64 {
+        let points = match id % 6 {
+            0 => "NULL".to_owned(),
+            n => format!("{n}.{}", id % 10),
+        };
+        sql.push(format!(
+            "INSERT INTO badges VALUES ({id}, {}, {}, {points})",
+            id % 50 + 1,
+            id % 4
         ));
     }
     for id in 1..=90i64 {
@@ -120,6 +142,21 @@ const GROUPED_CASES: &[(&str, bool, bool)] = &[
     ("SELECT t.weight AS c, MIN(p.score), MAX(p.score) FROM tags t JOIN people p ON p.id = t.person GROUP BY c", true, true),
     ("SELECT t.person, COUNT(*) FROM tags t JOIN people p ON p.id = t.person GROUP BY t.person HAVING COUNT(*) > 1", true, false),
     ("SELECT YEAR(p.born), COUNT(*) FROM tags t JOIN people p ON p.id = t.person GROUP BY YEAR(p.born)", true, false),
+];
+
+/// Joins of three and four tables: `people` with its co-located `badges` (and the reference
+/// table `kinds`) on one side, `tags` on the other, and conditions with subqueries that go with
+/// a side when the planner places them there. Compared like `GROUPED_CASES`; the third value
+/// says whether the join runs in the proxy (a subquery over a table placed otherwise, a LEFT
+/// join of three tables: copies).
+const THREE_TABLE_CASES: &[(&str, bool, bool)] = &[
+    ("SELECT t.id, p.name, b.points FROM tags t JOIN people p ON p.id = t.person JOIN badges b ON b.person_id = p.id", false, true),
+    ("SELECT t.weight, COUNT(*), SUM(b.points) FROM tags t, people p, badges b WHERE p.id = t.person AND b.person_id = p.id AND b.kind > 1 GROUP BY t.weight", true, true),
+    ("SELECT k.label, COUNT(*) AS n, MAX(t.id) FROM tags t JOIN people p ON p.id = t.person JOIN badges b ON b.person_id = p.id JOIN kinds k ON k.kind = b.kind GROUP BY k.label ORDER BY n DESC, k.label", true, true),
+    ("SELECT p.id, b.id, t.id FROM people p JOIN badges b ON b.person_id = p.id JOIN tags t ON t.weight = b.kind WHERE p.id < 20", false, true),
+    ("SELECT t.id, p.name FROM tags t JOIN people p ON p.id = t.person WHERE EXISTS (SELECT 1 FROM badges b WHERE b.person_id = p.id AND b.kind = 2)", false, true),
+    ("SELECT t.id, p.id FROM tags t JOIN people p ON p.id = t.person WHERE t.weight IN (SELECT b.kind FROM badges b)", false, false),
+    ("SELECT t.id, b.id FROM tags t JOIN people p ON p.id = t.person LEFT JOIN badges b ON b.person_id = p.id", false, false),
 ];
 
 /// What a side answers: column definitions and rows, or the error code.
@@ -204,7 +241,7 @@ fn sorted(rows: &[Vec<Option<String>>]) -> Vec<Vec<Option<String>>> {
 }
 
 async fn compare(proxy: &mut Conn, plain: &mut Conn, sql: &str, ordered: bool) -> Option<String> {
-    let masked = GROUPED_CASES.iter().any(|(g, _, _)| *g == sql);
+    let masked = (GROUPED_CASES.iter().chain(THREE_TABLE_CASES)).any(|(g, _, _)| *g == sql);
     let (p, m) = (
         answer(proxy, sql, masked).await,
         answer(plain, sql, masked).await,
@@ -250,12 +287,19 @@ async fn joins_across_shards_answer_as_one_mariadb() {
     }
     // The DDL made the schema cache forget both tables; a statement that needs their columns
     // (`*` ordered across shards) has it read them again, as its refresh would.
-    for table in ["people", "tags"] {
+    for table in ["people", "tags", "badges"] {
         proxy
             .query_drop(format!("SELECT * FROM {table} ORDER BY id LIMIT 1"))
             .await
             .unwrap();
     }
+    // The reference table's, through a co-located join that needs them.
+    proxy
+        .query_drop(
+            "SELECT b.*, k.* FROM badges b JOIN kinds k ON k.kind = b.kind ORDER BY b.id LIMIT 1",
+        )
+        .await
+        .unwrap();
     // The plans: the Join primitive, not copies.
     let lookup = plan_lines(&mut proxy, CASES[0].0).await;
     assert!(
@@ -286,16 +330,15 @@ async fn joins_across_shards_answer_as_one_mariadb() {
         "{grouped:#?}"
     );
     let mut differences = Vec::new();
-    for (sql, _, joined) in GROUPED_CASES {
+    for (sql, _, joined) in GROUPED_CASES.iter().chain(THREE_TABLE_CASES) {
         let plan = plan_lines(&mut proxy, sql).await;
         let in_proxy = plan
             .iter()
             .any(|l| l.contains("Join inner") || l.contains("Join left"));
         assert_eq!(in_proxy, *joined, "{sql}: {plan:#?}");
     }
-    let grouped = GROUPED_CASES
-        .iter()
-        .map(|(sql, ordered, _)| (*sql, *ordered));
+    let grouped =
+        (GROUPED_CASES.iter().chain(THREE_TABLE_CASES)).map(|(sql, ordered, _)| (*sql, *ordered));
     for (sql, ordered) in CASES.iter().copied().chain(grouped) {
         differences.extend(compare(&mut proxy, &mut plain, sql, ordered).await);
     }

@@ -14,10 +14,12 @@
 //! - a correlated conjunct in a subquery's WHERE (`o.user_id = u.id`): the inner table follows
 //!   the outer one, whatever the subquery is used for; the outer one follows the inner one only
 //!   when the subquery is a positive top-level `EXISTS` / `IN` conjunct of the outer WHERE (a
-//!   chain of them) and a plain SELECT (no aggregate, GROUP BY, HAVING, LIMIT or UNION), so that
-//!   an outer row exists only next to a matching inner row;
+//!   chain of them) and a plain SELECT (no aggregate, LIMIT or UNION; GROUP BY columns and
+//!   HAVING allowed, as a group exists only where its rows do), so that an outer row exists
+//!   only next to a matching inner row;
 //! - `u.id IN (SELECT o.user_id FROM orders o …)` as a positive top-level conjunct, the
-//!   subquery a plain SELECT: both ways (NULL and FALSE both reject a row there).
+//!   subquery such a SELECT (grouped, then by the column it selects, so that each group's rows
+//!   share one key and live on one shard): both ways (NULL and FALSE both reject a row there).
 //!
 //! Names are resolved as MariaDB does: a qualifier names the innermost table or alias of that
 //! name (a subquery's alias shadows the outer one), a CTE name shadows a table of that name,
@@ -232,9 +234,11 @@ fn join_kind(operator: &JoinOperator) -> Option<(JoinKind, &JoinConstraint)> {
     })
 }
 
-/// Whether `s` is a plain SELECT for the semi-join rules: its rows are the rows of its FROM
-/// that pass its WHERE, one for one (no aggregate, grouping or window).
-fn plain_select(s: &Select) -> bool {
+/// Whether `s` is a SELECT for the semi-join rules: each of its rows stands for rows of its
+/// FROM that pass its WHERE — one for one, or a group of them (GROUP BY without ROLLUP, with
+/// HAVING or not; no aggregate in the select list, no window). An aggregate without GROUP BY
+/// answers one row over no row at all.
+fn semi_select(s: &Select) -> bool {
     let plain_item = |item: &SelectItem| match item {
         SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => matches!(
             e,
@@ -243,8 +247,11 @@ fn plain_select(s: &Select) -> bool {
         SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => true,
         SelectItem::ExprWithAliases { .. } => false,
     };
-    matches!(&s.group_by, GroupByExpr::Expressions(e, m) if e.is_empty() && m.is_empty())
-        && s.having.is_none()
+    let grouping = match &s.group_by {
+        GroupByExpr::Expressions(e, m) => m.is_empty() && (!e.is_empty() || s.having.is_none()),
+        GroupByExpr::All(_) => false,
+    };
+    grouping
         && s.named_window.is_empty()
         && s.qualify.is_none()
         && s.projection.iter().all(plain_item)
@@ -462,7 +469,7 @@ impl<'t> Walker<'t> {
         semi: bool,
         top: bool,
     ) -> usize {
-        let b = self.block(parent, semi && plain_select(s));
+        let b = self.block(parent, semi && semi_select(s));
         for twj in &s.from {
             self.join_list(twj, b, place, top);
         }
@@ -990,6 +997,13 @@ impl<'t> Walker<'t> {
         };
         if self.out.instances[inner].block != sb || !self.colocated(inner, outer.instance) {
             return;
+        }
+        // Grouped: by the selected key, or a group's rows could span shards.
+        if let GroupByExpr::Expressions(groups, _) = &select.group_by {
+            let by_key = |g: &Expr| matches!(self.key_ref(sb, g), Some(KeyRef { instance, direct: true }) if instance == inner);
+            if !groups.is_empty() && !groups.iter().any(by_key) {
+                return;
+            }
         }
         self.edge(inner, outer.instance, c);
         if outer.direct && self.semi_reaches(b, self.out.instances[outer.instance].block) {

@@ -58,6 +58,13 @@ SELECT u.flag, SUM(CASE WHEN o.status = 'paid' THEN o.amount ELSE 0 END), COUNT(
 @ordered SELECT o.qty, GROUP_CONCAT(DISTINCT u.flag ORDER BY u.flag DESC SEPARATOR '/') FROM orders o JOIN users u ON u.id = o.qty GROUP BY o.qty ORDER BY COUNT(*), o.qty
 SELECT u.flag, SUM(u.ratio), AVG(u.ratio) FROM orders o JOIN users u ON u.id = o.qty GROUP BY u.flag
 
+-- ===== Three and more tables (join_plan/sides.rs): co-located groups as the two sides =====
+SELECT u.id, o.id, v.name FROM users u JOIN orders o ON o.user_id = u.id JOIN users v ON v.id = o.qty WHERE u.id < 300
+SELECT v.flag, COUNT(*), SUM(o.amount) FROM users u, orders o, users v WHERE o.user_id = u.id AND v.id = o.qty GROUP BY v.flag
+@ordered SELECT f.label, COUNT(*) AS n, MAX(o.id) FROM orders o JOIN users v ON v.id = o.qty JOIN flags f ON f.flag = v.flag GROUP BY f.label ORDER BY n DESC, f.label
+SELECT o.id, v.id FROM orders o JOIN users v ON v.id = o.qty WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = o.user_id AND u.score > 10)
+SELECT u.id, v.id FROM users u JOIN orders o ON o.user_id = u.id JOIN users v ON v.score = o.qty AND v.flag = u.flag WHERE u.id < 100
+
 -- ===== Kept on copies (materialize): the join would not be exact or evaluable =====
 SELECT u.id, o.id FROM users u JOIN orders o ON o.qty = u.ratio WHERE u.id < 100
 SELECT u.id, o.id FROM users u JOIN orders o ON o.status = u.nick WHERE u.id < 100

@@ -226,3 +226,9 @@ SELECT COUNT(*) FROM users WHERE EXISTS (SELECT 1 FROM orders WHERE user_id = id
 -- ===== Reads after the pushed-down writes =====
 @ordered SELECT id, user_id, amount, status, qty FROM orders WHERE id > 100000 ORDER BY id
 @ordered SELECT id, score, balance, tag, ratio FROM users WHERE tag IN ('no orders', 'pushed') OR id IN (17, 42) ORDER BY id
+
+-- ===== Semi-joins on subqueries grouped by their shard key (each group's rows on one shard) =====
+SELECT u.id FROM users u WHERE u.id IN (SELECT o.user_id FROM orders o GROUP BY o.user_id HAVING COUNT(*) > 2)
+SELECT u.id, u.name FROM users u WHERE u.id IN (SELECT o.user_id FROM orders o WHERE o.amount > 10 GROUP BY o.user_id, o.status HAVING SUM(o.amount) > 100)
+SELECT COUNT(*) FROM users u WHERE EXISTS (SELECT 1 FROM orders o WHERE o.user_id = u.id GROUP BY o.status HAVING COUNT(*) > 1)
+SELECT u.id FROM users u WHERE u.id = 17 AND u.id IN (SELECT o.user_id FROM orders o GROUP BY o.user_id HAVING MAX(o.amount) > 1)

@@ -217,6 +217,8 @@ struct Side<'a> {
     /// Its conditions.
     filter: Vec<&'a Expr>,
     keys: Vec<usize>,
+    /// A condition holds a subquery: the planner must confirm its statement (`finish`).
+    subqueries: bool,
 }
 
 impl<'a> Side<'a> {
@@ -226,6 +228,7 @@ impl<'a> Side<'a> {
             items: Vec::new(),
             filter: Vec::new(),
             keys: Vec::new(),
+            subqueries: false,
         }
     }
 
@@ -402,6 +405,11 @@ fn join_of(
             pairs.push(pair);
             continue;
         }
+        if let Some(s) = side_with_subqueries(part, &sides).filter(|_| kind == JoinKind::Inner) {
+            sides[s].filter.push(part);
+            sides[s].subqueries = true;
+            continue;
+        }
         // Another ON condition filters the right side's rows first; on a LEFT join's left
         // side it would decide matches, not rows.
         match side_of(part, &sides) {
@@ -414,6 +422,11 @@ fn join_of(
         // An inner join's WHERE joins as its ON does.
         if let Some(pair) = join_pair(part, &sides).filter(|_| kind == JoinKind::Inner) {
             pairs.push(pair);
+            continue;
+        }
+        if let Some(s) = side_with_subqueries(part, &sides).filter(|_| kind == JoinKind::Inner) {
+            sides[s].filter.push(part);
+            sides[s].subqueries = true;
             continue;
         }
         // WHERE on a LEFT join's right side sees the NULL-extended rows.
@@ -534,6 +547,49 @@ type AfterJoin = (
     Option<u64>,
     Option<MergeSpec>,
 );
+
+/// The side a condition with subqueries belongs to: every column it names, inside its
+/// subqueries too, is a column of that side's tables and of none of the other's (a subquery's
+/// own tables may be that side's tables again, as in a semi-join on the shard key). The
+/// planner then confirms the side's statement, subqueries included, is one each shard answers
+/// from its own rows (`finish`).
+fn side_with_subqueries(part: &Expr, sides: &[Side<'_>; 2]) -> Option<usize> {
+    use std::ops::ControlFlow;
+    let mut subquery = false;
+    let mut read = [false, false];
+    let named = |s: usize, column: &Ident| {
+        (sides[s].tables.iter()).any(|t| t.columns.column(&column.value).is_some())
+    };
+    let flow = sqlparser::ast::visit_expressions(part, |e| {
+        match e {
+            Expr::Subquery(_) | Expr::InSubquery { .. } | Expr::Exists { .. } => subquery = true,
+            Expr::Identifier(id) => {
+                for (s, side_read) in read.iter_mut().enumerate() {
+                    *side_read |= named(s, id);
+                }
+            }
+            Expr::CompoundIdentifier(parts) => match parts.as_slice() {
+                [qualifier, column] => {
+                    for (s, side_read) in read.iter_mut().enumerate() {
+                        let table = sides[s].tables.iter().find(|t| t.is_named(qualifier));
+                        *side_read |= table.is_some_and(|_| named(s, column));
+                        if table.is_some() && !named(s, column) {
+                            return ControlFlow::Break(());
+                        }
+                    }
+                }
+                _ => return ControlFlow::Break(()),
+            },
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    });
+    match (flow.is_break(), subquery, read) {
+        (false, true, [true, false]) => Some(0),
+        (false, true, [false, true]) => Some(1),
+        _ => None,
+    }
+}
 
 /// An equality between a column of each side, left side's first.
 fn join_pair<'a>(part: &Expr, sides: &[Side<'a>; 2]) -> Option<[KeyColumn<'a>; 2]> {
@@ -754,7 +810,7 @@ fn finish(
     let from: Vec<&str> = side.tables.iter().map(|t| t.from.as_str()).collect();
     let select = format!("SELECT {} FROM {}", side.items.join(", "), from.join(", "));
     let shards = match side.tables.as_slice() {
-        [one] => {
+        [one] if !side.subqueries => {
             let table = one.table_ref()?;
             let mut shards: Vec<ShardId> = (0..topology.shards.len()).collect();
             let keyed = Keyed {
