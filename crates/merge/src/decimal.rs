@@ -148,6 +148,16 @@ impl Mantissa {
         }
     }
 
+    /// `self / d` truncated toward zero; `d` is not zero.
+    fn div_trunc(&self, d: &Mantissa) -> Mantissa {
+        if let (Mantissa::Small(n), Mantissa::Small(d)) = (self, d) {
+            if let Some(q) = n.checked_div(*d) {
+                return Mantissa::Small(q);
+            }
+        }
+        Mantissa::from_big(self.to_big() / d.to_big())
+    }
+
     /// Divides by 10 while the last digit is 0, at most `max` times; returns how many times.
     fn strip_zeros(&mut self, max: u32) -> u32 {
         let mut n = 0;
@@ -336,6 +346,48 @@ impl Decimal {
             mantissa: n.div_round(&d),
             scale,
         })
+    }
+
+    /// `self / divisor` with `scale` fractional digits, the rest dropped (MariaDB's long
+    /// division stops there); `None` when `divisor` is zero.
+    pub fn div_truncate(&self, divisor: &Decimal, scale: u32) -> Option<Decimal> {
+        if divisor.is_zero() {
+            return None;
+        }
+        let up = scale + divisor.scale;
+        let (n, d) = if up >= self.scale {
+            (
+                self.mantissa.mul_pow10(up - self.scale),
+                divisor.mantissa.clone(),
+            )
+        } else {
+            (
+                self.mantissa.clone(),
+                divisor.mantissa.mul_pow10(self.scale - up),
+            )
+        };
+        Some(Decimal {
+            mantissa: n.div_trunc(&d),
+            scale,
+        })
+    }
+
+    /// The same number with at most `scale` fractional digits, the rest dropped.
+    pub fn truncate(&self, scale: u32) -> Decimal {
+        if scale >= self.scale {
+            return self.clone();
+        }
+        let d = Mantissa::Small(1).mul_pow10(self.scale - scale);
+        Decimal {
+            mantissa: self.mantissa.div_trunc(&d),
+            scale,
+        }
+    }
+
+    /// Digits before the point (0 for `0.5`).
+    pub fn integer_digits(&self) -> u32 {
+        let digits = self.mantissa.digits().trim_start_matches('0').len() as u32;
+        digits.saturating_sub(self.scale)
     }
 
     /// The integer value when the number has no fractional part (at any scale).

@@ -4,10 +4,16 @@
 //! The planner builds it from its SQL AST; it is independent of any parser. NULL propagates
 //! through comparisons and arithmetic; `AND`/`OR`/`NOT` use three-valued logic; comparisons
 //! and logic return `1`, `0` or NULL. Numbers follow MariaDB's types: integer arithmetic
-//! stays `BIGINT` (an overflow is error 1690), anything with a `DECIMAL` is exact (`+`/`-`:
-//! the larger scale, `*`: the sum of scales, `/`: the dividend's scale + 4, rounded half
-//! away from zero), anything with a `DOUBLE` or a string is a `DOUBLE` (decimals: the
-//! larger, `+ 4` for `/`). Division by zero is NULL. Strings compare under the collation of
+//! stays `BIGINT` (an overflow is error 1690), anything with a `DECIMAL` is exact, anything
+//! with a `DOUBLE` or a string is a `DOUBLE` (decimals: the larger, `+ 4` for `/`). Division
+//! by zero is NULL.
+//!
+//! A `DECIMAL` expression has two precisions in MariaDB, and both are modelled: the scale it
+//! declares (`+`/`-`: the larger, `*`: the sum, `/`: the dividend's + 4, at most 38), to
+//! which its value is rounded (half away from zero) when shown and when compared; and the
+//! digits its value carries into further arithmetic, which for a quotient are more (the long
+//! division of `strings/decimal.c` runs to whole 9-digit words and truncates), so that
+//! `1/3*3` is `1.0000`, not `0.9999`. Strings compare under the collation of
 //! the column they are compared with (`general_ci` between two literals), and are read as
 //! numbers when compared with numbers (`'12abc'` = 12).
 
@@ -137,9 +143,15 @@ impl Expr {
         }
     }
 
-    /// Evaluates over a row with `columns`.
+    /// Evaluates over a row with `columns`: the value as MariaDB shows it (a `DECIMAL`
+    /// rounded to the scale the expression declares).
     pub fn eval(&self, row: &TextRow, columns: &[ColumnMeta]) -> Result<Value> {
-        match self {
+        Ok(self.evaluate(row, columns)?.shown())
+    }
+
+    /// The value with the precision further arithmetic uses, and the declared scale.
+    fn evaluate(&self, row: &TextRow, columns: &[ColumnMeta]) -> Result<Typed> {
+        let value = match self {
             Expr::Column(i) => {
                 let meta = columns.get(*i).ok_or(MergeError::NoSuchColumn {
                     column: *i,
@@ -151,58 +163,69 @@ impl Expr {
                         columns: row.len(),
                     });
                 }
-                row.value(*i, meta)
+                row.value(*i, meta)?
             }
-            Expr::Literal(v) => Ok(v.clone()),
+            Expr::Literal(v) => v.clone(),
             Expr::Compare(op, l, r) => {
+                // Each side as shown: MariaDB rounds a DECIMAL to its declared scale first.
                 let (a, b) = (l.eval(row, columns)?, r.eval(row, columns)?);
                 let collation = l
                     .collation(columns)
                     .or_else(|| r.collation(columns))
                     .unwrap_or(Collation::GeneralCi);
-                Ok(compare_result(*op, &a, &b, collation))
+                compare_result(*op, &a, &b, collation)
             }
             Expr::And(l, r) => {
-                let a = truth(&l.eval(row, columns)?);
+                let a = l.truth(row, columns)?;
                 if a == Some(false) {
-                    return Ok(Value::Int(0));
+                    return Ok(Typed::of(Value::Int(0)));
                 }
-                let b = truth(&r.eval(row, columns)?);
-                Ok(match (a, b) {
+                match (a, r.truth(row, columns)?) {
                     (_, Some(false)) => Value::Int(0),
                     (Some(true), Some(true)) => Value::Int(1),
                     _ => Value::Null,
-                })
+                }
             }
             Expr::Or(l, r) => {
-                let a = truth(&l.eval(row, columns)?);
+                let a = l.truth(row, columns)?;
                 if a == Some(true) {
-                    return Ok(Value::Int(1));
+                    return Ok(Typed::of(Value::Int(1)));
                 }
-                let b = truth(&r.eval(row, columns)?);
-                Ok(match (a, b) {
+                match (a, r.truth(row, columns)?) {
                     (_, Some(true)) => Value::Int(1),
                     (Some(false), Some(false)) => Value::Int(0),
                     _ => Value::Null,
-                })
+                }
             }
-            Expr::Not(e) => Ok(match truth(&e.eval(row, columns)?) {
+            Expr::Not(e) => match e.truth(row, columns)? {
                 Some(b) => Value::Int(i64::from(!b)),
                 None => Value::Null,
-            }),
-            Expr::IsNull(e) => Ok(Value::Int(i64::from(e.eval(row, columns)?.is_null()))),
-            Expr::IsNotNull(e) => Ok(Value::Int(i64::from(!e.eval(row, columns)?.is_null()))),
+            },
+            Expr::IsNull(e) => Value::Int(i64::from(e.evaluate(row, columns)?.value.is_null())),
+            Expr::IsNotNull(e) => Value::Int(i64::from(!e.evaluate(row, columns)?.value.is_null())),
             Expr::Arith(op, l, r) => {
-                let (a, b) = (l.eval(row, columns)?, r.eval(row, columns)?);
-                arith(*op, &a, &b).map_err(|e| self.name_overflow(e))
+                let (a, b) = (l.evaluate(row, columns)?, r.evaluate(row, columns)?);
+                return typed_arith(*op, &a, &b).map_err(|e| self.name_overflow(e));
             }
-            Expr::Neg(e) => negate(&e.eval(row, columns)?).map_err(|err| self.name_overflow(err)),
-        }
+            Expr::Neg(e) => {
+                let v = e.evaluate(row, columns)?;
+                return Ok(Typed {
+                    value: negate(&v.value).map_err(|err| self.name_overflow(err))?,
+                    declared: v.declared,
+                });
+            }
+        };
+        Ok(Typed::of(value))
+    }
+
+    /// SQL truth of the unrounded value (`1/3*0.0000001` is true).
+    fn truth(&self, row: &TextRow, columns: &[ColumnMeta]) -> Result<Option<bool>> {
+        Ok(truth(&self.evaluate(row, columns)?.value))
     }
 
     /// `true` when the expression evaluates to true (not false, not NULL): the HAVING test.
     pub fn is_true(&self, row: &TextRow, columns: &[ColumnMeta]) -> Result<bool> {
-        Ok(truth(&self.eval(row, columns)?) == Some(true))
+        Ok(self.truth(row, columns)? == Some(true))
     }
 
     fn collation(&self, columns: &[ColumnMeta]) -> Option<Collation> {
@@ -490,8 +513,82 @@ fn int_result(v: Option<i128>, unsigned: bool) -> Result<Value> {
     }
 }
 
-/// `a op b` with MariaDB's result type; NULL if either is NULL or on division by zero.
+/// A value with the scale its expression declares (for a `DECIMAL`; the value itself may
+/// carry more digits, which arithmetic keeps and showing rounds away).
+struct Typed {
+    value: Value,
+    declared: u32,
+}
+
+impl Typed {
+    /// A value as it stands: a `DECIMAL` declares the scale it has.
+    fn of(value: Value) -> Typed {
+        let declared = match &value {
+            Value::Decimal(d) => d.scale(),
+            _ => 0,
+        };
+        Typed { value, declared }
+    }
+
+    /// The value as MariaDB shows and compares it.
+    fn shown(self) -> Value {
+        match self.value {
+            Value::Decimal(d) if d.scale() != self.declared => {
+                Value::Decimal(d.rescale(self.declared))
+            }
+            v => v,
+        }
+    }
+}
+
+/// MariaDB holds a `DECIMAL` in 9-digit words, at most 9 of them.
+const DIGITS_PER_WORD: u32 = 9;
+const MAX_WORDS: u32 = 9;
+/// `div_precision_increment` (the planner sends other settings to the shards instead).
+const DIV_PRECISION_INCREMENT: u32 = 4;
+
+fn words(digits: u32) -> u32 {
+    digits.div_ceil(DIGITS_PER_WORD)
+}
+
+/// The fractional digits MariaDB's long division computes `a / b` to, for operands with
+/// `a` and `b` of them (`do_div_mod`): both rounded up to whole words, plus what the padding
+/// leaves of the increment, rounded up to a word.
+fn quotient_scale(a: u32, b: u32) -> u32 {
+    let (wa, wb) = (words(a) * DIGITS_PER_WORD, words(b) * DIGITS_PER_WORD);
+    let increment = DIV_PRECISION_INCREMENT.saturating_sub((wa - a) + (wb - b));
+    words(wa + wb + increment) * DIGITS_PER_WORD
+}
+
+/// A result cut to MariaDB's buffer of 9 words: fractional digits go first.
+fn fit(d: Decimal) -> Decimal {
+    let integer = words(d.integer_digits());
+    if integer + words(d.scale()) <= MAX_WORDS {
+        return d;
+    }
+    let keep = MAX_WORDS.saturating_sub(integer) * DIGITS_PER_WORD;
+    d.truncate(keep)
+}
+
+/// `a op b` over values with their declared scales.
+fn typed_arith(op: ArithOp, a: &Typed, b: &Typed) -> Result<Typed> {
+    let value = arith_value(op, &a.value, &b.value)?;
+    let declared = match op {
+        ArithOp::Add | ArithOp::Sub => a.declared.max(b.declared),
+        ArithOp::Mul => (a.declared + b.declared).min(MAX_SCALE),
+        ArithOp::Div => (a.declared + DIV_PRECISION_INCREMENT).min(MAX_SCALE),
+    };
+    Ok(Typed { value, declared })
+}
+
+/// `a op b` with MariaDB's result type, as shown; NULL if either is NULL or on division by
+/// zero.
 pub fn arith(op: ArithOp, a: &Value, b: &Value) -> Result<Value> {
+    Ok(typed_arith(op, &Typed::of(a.clone()), &Typed::of(b.clone()))?.shown())
+}
+
+/// `a op b` with the digits MariaDB carries into further arithmetic.
+fn arith_value(op: ArithOp, a: &Value, b: &Value) -> Result<Value> {
     let (Some(x), Some(y)) = (Operand::of(a), Operand::of(b)) else {
         return Ok(Value::Null);
     };
@@ -517,17 +614,12 @@ pub fn arith(op: ArithOp, a: &Value, b: &Value) -> Result<Value> {
     }
     let (p, q) = (x.decimal(), y.decimal());
     Ok(match op {
-        ArithOp::Add => Value::Decimal(p.add(&q)),
-        ArithOp::Sub => Value::Decimal(p.sub(&q)),
-        ArithOp::Mul => {
-            let r = p.mul(&q);
-            let scale = r.scale().min(MAX_SCALE);
-            Value::Decimal(r.rescale(scale))
-        }
-        ArithOp::Div => {
-            let scale = (p.scale() + 4).min(MAX_SCALE);
-            p.div_round(&q, scale).map_or(Value::Null, Value::Decimal)
-        }
+        ArithOp::Add => Value::Decimal(fit(p.add(&q))),
+        ArithOp::Sub => Value::Decimal(fit(p.sub(&q))),
+        ArithOp::Mul => Value::Decimal(fit(p.mul(&q).truncate(NOT_FIXED_DEC.into()))),
+        ArithOp::Div => p
+            .div_truncate(&q, quotient_scale(p.scale(), q.scale()))
+            .map_or(Value::Null, |d| Value::Decimal(fit(d))),
     })
 }
 
@@ -614,6 +706,77 @@ mod tests {
         for (op, a, b, want) in cases {
             let got = arith(op, &a, &b).unwrap();
             assert_eq!(text(&got), want, "{a:?} {op:?} {b:?}");
+        }
+    }
+
+    /// What MariaDB 10.11 answers for nested quotients: the inner one carries whole 9-digit
+    /// words, truncated, into the outer operation; only the shown result is rounded.
+    #[test]
+    fn quotients_carry_mariadbs_internal_digits_into_further_arithmetic() {
+        use ArithOp::*;
+        let n = |s: &str| {
+            Expr::lit(if s.contains('.') {
+                dec(s)
+            } else {
+                Value::Int(s.parse().unwrap())
+            })
+        };
+        let op = |o, a, b| Expr::arith(o, a, b);
+        let third = || op(Div, n("1"), n("3"));
+        let cases = [
+            (op(Mul, third(), n("3")), "1.0000"),
+            (op(Mul, op(Div, n("2"), n("3")), n("3")), "2.0000"),
+            (op(Mul, third(), n("3.0")), "1.00000"),
+            (op(Div, op(Mul, n("100.00"), n("1")), n("3")), "33.333333"),
+            (op(Div, op(Div, n("1"), n("7")), n("7")), "0.02040816"),
+            (op(Div, third(), n("3")), "0.11111111"),
+            (op(Sub, op(Mul, third(), n("3")), n("1")), "0.0000"),
+            (
+                op(Mul, op(Div, n("2"), n("3")), n("100000000")),
+                "66666666.6000",
+            ),
+            (op(Mul, third(), third()), "0.11111111"),
+            (op(Add, third(), n("0.00000000000001")), "0.33333333300001"),
+            (
+                op(Mul, op(Div, n("10"), n("3")), n("1.000000000000000")),
+                "3.3333333330000000000",
+            ),
+            (op(Div, n("1.5"), n("7")), "0.21429"),
+            (
+                op(Mul, op(Div, n("1.5"), n("7")), n("1000000000000")),
+                "214285714000.00000",
+            ),
+            (
+                op(Mul, op(Div, n("1.00"), n("3.00")), n("1000000000000000")),
+                "333333333333333.333000",
+            ),
+            (
+                op(Mul, op(Div, n("1.000000"), n("3")), n("1000000000000000")),
+                "333333333333333.3330000000",
+            ),
+            (
+                op(Mul, op(Div, n("1.0"), n("3.0")), n("1000000000000000")),
+                "333333333333333.33300",
+            ),
+            (
+                op(Mul, op(Div, n("1.00000"), n("3")), n("1000000000000000")),
+                "333333333000000.000000000",
+            ),
+            (op(Mul, Expr::Neg(Box::new(third())), n("3")), "-1.0000"),
+            (
+                Expr::cmp(CompareOp::Eq, op(Mul, third(), n("3")), n("1")),
+                "1",
+            ),
+            (
+                Expr::cmp(CompareOp::Lt, op(Mul, third(), n("3")), n("1")),
+                "0",
+            ),
+            (Expr::cmp(CompareOp::Eq, third(), n("0.3333")), "1"),
+            (Expr::cmp(CompareOp::Eq, third(), n("0.333333333")), "0"),
+            (Expr::cmp(CompareOp::Gt, third(), n("0.3333")), "0"),
+        ];
+        for (e, want) in cases {
+            assert_eq!(text(&eval(&e).unwrap()), want, "{e}");
         }
     }
 

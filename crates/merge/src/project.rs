@@ -5,11 +5,12 @@
 
 use bytes::Bytes;
 
-use crate::column::ColumnMeta;
+use crate::column::{ColumnMeta, ValueKind};
 use crate::error::{MergeError, Result};
 use crate::expr::Expr;
 use crate::pipeline::RowOperator;
 use crate::row::{RowWriter, TextRow};
+use crate::value::Value;
 
 /// One output column of a projection.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +26,8 @@ pub enum ProjectItem {
 pub struct Project {
     items: Vec<ProjectItem>,
     columns: Vec<ColumnMeta>,
+    /// Each output keeps its input column's definition: a computed value must fit it.
+    in_place: bool,
 }
 
 impl Project {
@@ -45,6 +48,7 @@ impl Project {
         Ok(Project {
             items,
             columns: columns.to_vec(),
+            in_place: false,
         })
     }
 
@@ -53,17 +57,53 @@ impl Project {
         Project::new((0..n).map(ProjectItem::Column).collect(), columns)
     }
 
+    /// Rows of `columns` with the values of `computed` (output, expression) in place of
+    /// theirs: each column keeps its definition, which its computed value must fit (a
+    /// `DECIMAL` of the same scale, an integer, a `DOUBLE`); one that does not is an error,
+    /// never a value shown under another column's type.
+    pub fn in_place(columns: &[ColumnMeta], computed: &[(usize, Expr)]) -> Result<Project> {
+        let items = (0..columns.len())
+            .map(|c| match computed.iter().find(|(o, _)| *o == c) {
+                Some((_, e)) => ProjectItem::Expr(e.clone()),
+                None => ProjectItem::Column(c),
+            })
+            .collect();
+        let mut project = Project::new(items, columns)?;
+        project.in_place = true;
+        Ok(project)
+    }
+
     /// The projected row.
     pub fn apply(&self, row: Bytes) -> Result<Bytes> {
         let r = TextRow::parse(row, self.columns.len())?;
         let mut w = RowWriter::with_capacity(r.payload().len());
-        for item in &self.items {
+        for (i, item) in self.items.iter().enumerate() {
             match item {
                 ProjectItem::Column(c) => w.push_cell(r.cell(*c)),
-                ProjectItem::Expr(e) => w.push_value(&e.eval(&r, &self.columns)?),
+                ProjectItem::Expr(e) => {
+                    let value = e.eval(&r, &self.columns)?;
+                    if self.in_place && !fits(&value, &self.columns[i]) {
+                        return Err(MergeError::Unsupported(format!(
+                            "the merge computed `{e}` as {value:?}, which is not a value of the column MariaDB describes ({:?}, {} decimals)",
+                            self.columns[i].column_type, self.columns[i].decimals
+                        )));
+                    }
+                    w.push_value(&value)
+                }
             }
         }
         Ok(w.finish())
+    }
+}
+
+/// Whether `value` is one of a column described by `meta`.
+fn fits(value: &Value, meta: &ColumnMeta) -> bool {
+    match (value, meta.kind()) {
+        (Value::Null, _) => true,
+        (Value::Decimal(d), ValueKind::Decimal) => d.scale() == u32::from(meta.decimals),
+        (Value::Int(_) | Value::UInt(_), ValueKind::Int | ValueKind::UInt) => true,
+        (Value::Double { decimals, .. }, ValueKind::Double) => *decimals == meta.decimals,
+        _ => false,
     }
 }
 

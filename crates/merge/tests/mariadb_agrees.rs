@@ -544,6 +544,48 @@ async fn expressions_evaluate_like_mariadb(conn: &mut Conn) {
         ("x / d", Expr::arith(Div, c(2), c(0))),
         ("u - 1", Expr::arith(Sub, c(5), lit(1))),
         (
+            "d / 3 * 3",
+            Expr::arith(Mul, Expr::arith(Div, c(0), lit(3)), lit(3)),
+        ),
+        (
+            "i / 7 / 7",
+            Expr::arith(Div, Expr::arith(Div, c(1), lit(7)), lit(7)),
+        ),
+        (
+            "(i / 3) * (d / 7)",
+            Expr::arith(
+                Mul,
+                Expr::arith(Div, c(1), lit(3)),
+                Expr::arith(Div, c(0), lit(7)),
+            ),
+        ),
+        (
+            "d / 7 * 1000000000000",
+            Expr::arith(Mul, Expr::arith(Div, c(0), lit(7)), lit(1_000_000_000_000)),
+        ),
+        (
+            "i / 3 * 3 = i",
+            Expr::cmp(
+                shardgate_merge::CompareOp::Eq,
+                Expr::arith(Mul, Expr::arith(Div, c(1), lit(3)), lit(3)),
+                c(1),
+            ),
+        ),
+        (
+            "d / 3 > d / 3.0",
+            Expr::cmp(
+                shardgate_merge::CompareOp::Gt,
+                Expr::arith(Div, c(0), lit(3)),
+                Expr::arith(
+                    Div,
+                    c(0),
+                    Expr::lit(Value::Decimal(
+                        shardgate_merge::Decimal::parse(b"3.0").unwrap(),
+                    )),
+                ),
+            ),
+        ),
+        (
             "i > d OR s = 'x'",
             Expr::or(
                 Expr::cmp(shardgate_merge::CompareOp::Gt, c(1), c(0)),

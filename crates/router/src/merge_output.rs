@@ -75,6 +75,9 @@ impl MergeSpec {
                     });
                 }
                 pipeline = pipeline.then(aggregate);
+                if !spec.computed.is_empty() {
+                    pipeline = pipeline.then(Project::in_place(&out, &spec.computed)?);
+                }
                 (out, definitions)
             }
             None => (

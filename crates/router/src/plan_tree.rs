@@ -521,6 +521,14 @@ fn merge_operators(merge: &MergeSpec, width: usize) -> Vec<String> {
         operators.push(format!("Filter {having}"));
     }
     if let Some(spec) = &merge.aggregate {
+        if !spec.computed.is_empty() {
+            let computed: Vec<String> = (spec.computed.iter())
+                .map(|(output, e)| format!("#{output} = {e}"))
+                .collect();
+            operators.push(format!("Project computing {}", computed.join(", ")));
+        }
+    }
+    if let Some(spec) = &merge.aggregate {
         let outputs: Vec<String> = (spec.outputs.iter().enumerate())
             .map(|(i, output)| {
                 let name = spec.names.get(i).map_or("", String::as_str);

@@ -22,6 +22,9 @@ pub struct ScatterPlan {
     /// One per shard column: where its strings come from, so the merge compares them by the
     /// right collation (MariaDB reports none for `MAX(col)`).
     pub origins: Vec<ColumnOrigin>,
+    /// The shards read a derived table: their column definitions name it (and its column as
+    /// the origin), not the tables beneath; `origins` alone tell where strings come from.
+    pub over_derived: bool,
     /// With a `*` the plan expanded from the schema cache: what the shards must send.
     pub star_check: Option<StarCheck>,
     /// A locking read (`FOR UPDATE`, `LOCK IN SHARE MODE`): every shard's statement locks the
@@ -113,6 +116,11 @@ pub struct AggregateSpec {
     pub outputs: Vec<Aggregate>,
     /// The name the client sees for each output column (the expression as written, or its alias).
     pub names: Vec<String>,
+    /// Outputs replaced, right after the aggregate, by an expression over the outputs (a
+    /// select item or ORDER BY term computing with aggregates, `SUM(a) / COUNT(*)`). The
+    /// output itself passes the shards' value of the same expression through: its column
+    /// definition is MariaDB's.
+    pub computed: Vec<(usize, Expr)>,
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use sqlparser::ast::{
 use crate::RouteError;
 
 /// A sharded table as a statement refers to it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct TableRef<'t> {
     pub rule: &'t TableRule,
     /// Name used in SQL (lower-cased), and alias if any.

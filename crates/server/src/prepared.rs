@@ -324,7 +324,12 @@ impl Session {
     fn interpolated(&self, execution: &Execution<'_>) -> Result<Vec<u8>, ClientError> {
         let no_backslash_escapes =
             (self.syntax.sql_mode).contains(shardgate_router::SqlMode::NO_BACKSLASH_ESCAPES);
-        let offsets = interpolate::placeholders(&execution.sql, no_backslash_escapes);
+        // Items named by their text keep the name with its `?` (see `parameter_item_names`).
+        let named = std::str::from_utf8(&execution.sql)
+            .ok()
+            .and_then(|sql| shardgate_router::parameter_item_names(sql, self.syntax));
+        let sql: &[u8] = named.as_ref().map_or(&execution.sql[..], |s| s.as_bytes());
+        let offsets = interpolate::placeholders(sql, no_backslash_escapes);
         let bad = |e: String| {
             ClientError::new(
                 1210,
@@ -355,11 +360,7 @@ impl Session {
                 ))
             })
             .collect::<Result<Vec<_>, ClientError>>()?;
-        Ok(interpolate::interpolate(
-            &execution.sql,
-            &offsets,
-            &literals,
-        ))
+        Ok(interpolate::interpolate(sql, &offsets, &literals))
     }
 
     /// COM_STMT_SEND_LONG_DATA: kept until the next execution (no answer).

@@ -898,7 +898,9 @@ impl Session {
                     format!("comparing `{name}` across shards needs UTF-8 results: SET NAMES utf8mb4 first"),
                 ));
             }
-            let origin = column.as_ref().and_then(|col| {
+            // Over a derived table the definition names it, not the table beneath.
+            let described = column.as_ref().filter(|_| !plan.over_derived);
+            let origin = described.and_then(|col| {
                 let table = col.org_table_str();
                 (!table.is_empty()).then(|| {
                     (

@@ -470,6 +470,46 @@ SELECT DISTINCT f.label FROM flags f JOIN users u ON u.flag = f.flag
 SELECT f.label, u.id FROM flags f LEFT JOIN users u ON u.flag = f.flag AND u.score > 995
 SELECT u.id, o.id FROM users u JOIN orders o ON o.id = u.id WHERE u.score > 990
 
+-- ===== Select items and ORDER BY terms computing with aggregates (evaluated by the merge) =====
+SELECT SUM(amount) / COUNT(*) FROM orders
+SELECT 100.00 * SUM(CASE WHEN status = 'paid' THEN amount ELSE 0 END) / SUM(amount) AS paid_share FROM orders
+@ordered SELECT status, SUM(amount) / COUNT(*) AS mean, MAX(amount) - MIN(amount) AS spread FROM orders GROUP BY status ORDER BY status
+@ordered SELECT qty, SUM(amount) / SUM(qty) AS per_unit FROM orders GROUP BY qty ORDER BY per_unit DESC, qty
+@ordered SELECT user_id, COUNT(*) * 2 + 1, SUM(qty) - COUNT(qty) FROM orders WHERE user_id < 100 GROUP BY user_id ORDER BY user_id
+@ordered SELECT flag, AVG(score) * 3, AVG(balance) / 7 * 7, SUM(balance) / 3 * 3 FROM users GROUP BY flag ORDER BY flag
+@ordered SELECT qty, COUNT(*) FROM orders GROUP BY qty HAVING SUM(amount) / COUNT(*) > 5000 ORDER BY qty
+@ordered SELECT qty, SUM(amount) / COUNT(*) AS mean FROM orders GROUP BY qty HAVING mean > 5000 ORDER BY mean, qty
+@ordered SELECT status, COUNT(*) FROM orders GROUP BY status ORDER BY SUM(amount) / COUNT(*) DESC, status
+@ordered SELECT user_id, SUM(amount) / 3 * 3 = SUM(amount), AVG(amount) * 1000000000 FROM orders WHERE user_id BETWEEN 1 AND 60 GROUP BY user_id ORDER BY user_id
+SELECT COUNT(*) / 7 / 7, -(SUM(qty) / 3) * 3, (AVG(qty) / 3) * (AVG(amount) / 7) FROM orders
+@ordered SELECT flag, (MAX(score) - MIN(score)) / 2 AS half_range FROM users GROUP BY flag ORDER BY half_range DESC, flag LIMIT 3
+@ordered SELECT flag, MAX(score) - MIN(score), COUNT(DISTINCT score) FROM users GROUP BY flag ORDER BY flag
+SELECT COUNT(*) * 9223372036854775807 FROM orders
+@params=3 SELECT SUM(qty) / ? FROM orders
+@params=2 @ordered SELECT flag, SUM(score) / ? FROM users GROUP BY flag ORDER BY flag
+
+-- ===== A derived table whose rows partition over the shards: scattered like a table =====
+SELECT COUNT(*), SUM(s) FROM (SELECT user_id, SUM(amount) s FROM orders GROUP BY user_id) t
+@ordered SELECT x, COUNT(*) FROM (SELECT o.qty * 2 AS x FROM orders o JOIN users u ON u.id = o.user_id WHERE u.flag = 1) d GROUP BY x ORDER BY x
+SELECT COUNT(*) FROM (SELECT amount AS user_id FROM orders) d WHERE user_id = 5
+SELECT COUNT(*) FROM (SELECT id AS user_id FROM users) d WHERE user_id IN (1, 2, 3, 4, 5, 6)
+@ordered @ci=0 SELECT tag, COUNT(*) FROM (SELECT u.tag FROM users u) d GROUP BY tag ORDER BY tag
+@ordered @pad=0 SELECT tag_bin, COUNT(*) FROM (SELECT tag_bin FROM users) d GROUP BY tag_bin ORDER BY tag_bin
+@ordered @ci=0 SELECT t, COUNT(*) FROM (SELECT CONCAT(tag, '') AS t FROM users) d GROUP BY t ORDER BY t
+@ordered SELECT c, COUNT(*) FROM (SELECT user_id, COUNT(*) FROM orders GROUP BY user_id) AS t (u, c) GROUP BY c ORDER BY c
+SELECT COUNT(*) FROM (SELECT id FROM users ORDER BY id LIMIT 10) t
+SELECT AVG(s), MAX(s) - MIN(s), SUM(s) / COUNT(*) FROM (SELECT user_id, SUM(amount) s FROM orders GROUP BY user_id) t
+SELECT COUNT(*) FROM (SELECT * FROM (SELECT id FROM users) a) b
+SELECT COUNT(*) FROM (SELECT id FROM users) d WHERE id IN (SELECT user_id FROM orders)
+@ordered SELECT * FROM (SELECT id, name FROM users WHERE flag = 1) d ORDER BY id LIMIT 5
+SELECT COUNT(*) FROM (SELECT status, COUNT(*) c FROM orders GROUP BY status) t
+SELECT COUNT(*) FROM (SELECT DISTINCT qty FROM orders) t
+@ordered SELECT flag, SUM(balance), MAX(label) FROM (SELECT u.flag, u.balance, f.label FROM users u JOIN flags f ON f.flag = u.flag) d GROUP BY flag ORDER BY flag
+@ordered SELECT n, COUNT(*) FROM (SELECT user_id, COUNT(*) AS n FROM orders GROUP BY user_id HAVING COUNT(*) > 1) t GROUP BY n ORDER BY n
+SELECT * FROM (SELECT id, email FROM users WHERE name LIKE 'User 1%') d
+SELECT user_id FROM (SELECT user_id, MAX(amount) m FROM orders GROUP BY user_id) t WHERE m > 9990
+@ordered @ci=0 SELECT status, qty, COUNT(*) FROM (SELECT o.status, o.qty FROM orders o WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = o.user_id AND u.flag = 0)) d GROUP BY status, qty ORDER BY status, qty
+
 -- ===== Not supported yet (expected 1235, counted apart) =====
 SELECT id FROM users UNION SELECT user_id FROM orders
 SELECT id FROM users WHERE score = (SELECT MAX(score) FROM users)

@@ -176,6 +176,7 @@ pub(super) fn plan(
                 group_by,
                 outputs: planner.outputs,
                 names: planner.names,
+                computed: Vec::new(),
             }),
             having: None,
             distinct: false,

@@ -325,6 +325,14 @@ fn plan_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, Rou
             Err(e) if crate::set_operation::applies(&statements[0], &e) => {
                 crate::set_operation::plan(sql, syntax, &statements[0], topology)
             }
+            // A SELECT over one derived table: scattered when its rows partition over the
+            // shards (the error stands otherwise).
+            Err(e)
+                if !matches!(e, RouteError::SchemaNeeded { .. })
+                    && crate::scatter::selects_from_derived(&statements[0]) =>
+            {
+                crate::scatter::plan_without_shard_key(sql, syntax, &statements[0], topology, e)
+            }
             // No shard key pins one shard: scatter a SELECT, broadcast an UPDATE / DELETE.
             Err(e @ (RouteError::NoShardKey { .. } | RouteError::KeySpansShards { .. })) => {
                 crate::scatter::plan_without_shard_key(sql, syntax, &statements[0], topology, e)

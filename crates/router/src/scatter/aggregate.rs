@@ -1,5 +1,6 @@
 //! GROUP BY and aggregates: the shards group and compute partials (or send raw values), the merge combines them group by group.
 
+use super::having::Scope;
 use super::*;
 
 impl<'a> ScatterBuilder<'a> {
@@ -81,7 +82,8 @@ impl<'a> ScatterBuilder<'a> {
         self.output(agg, strip(e).to_string())
     }
 
-    /// The output for an expression: an aggregate call, or a group-level value.
+    /// The output for an expression: an aggregate call, a computation over aggregates, or a
+    /// group-level value.
     pub(super) fn expr_output(&mut self, e: &Expr) -> Result<usize, RouteError> {
         if let Some((func, f)) = aggregate_call(e, self.table)? {
             let agg = self.aggregate_output(func, &f)?;
@@ -93,6 +95,35 @@ impl<'a> ScatterBuilder<'a> {
             )));
         }
         Ok(self.group_level_output(e))
+    }
+
+    /// The output of ORDER BY term `e` (`n` parsed normally) when it computes with
+    /// aggregates (`ORDER BY SUM(a) / COUNT(*)`): a hidden computed output.
+    fn computed_order_output(&mut self, e: &Expr, n: &Expr) -> Result<usize, RouteError> {
+        if let Some(alias) = self.alias_in(e) {
+            return Err(self.refuse(format!(
+                "ORDER BY `{e}` computes with an aggregate and names the alias `{alias}`"
+            )));
+        }
+        let column = self.computed_column(e)?;
+        let output = self.output(column, strip(e).to_string());
+        if self.computed.iter().all(|(o, _)| *o != output) {
+            let merged = self.merged(e, n, Scope::Computed)?;
+            self.computed.push((output, merged));
+        }
+        Ok(output)
+    }
+
+    /// The shard column computing `e` over aggregates, passed through until the merge
+    /// replaces its value.
+    fn computed_column(&mut self, e: &Expr) -> Result<Aggregate, RouteError> {
+        if self.raw {
+            // The shards send rows, not groups: nothing describes the column.
+            return Err(self.refuse(format!(
+                "`{e}` computes with an aggregate, and an aggregate of the statement (a DISTINCT one, GROUP_CONCAT, BIT_*, STDDEV or VARIANCE) makes the shards send rows rather than groups"
+            )));
+        }
+        Ok(Aggregate::First(self.cols.expr(e)))
     }
 
     /// GROUP BY term `e` as a shard column, by MariaDB's rules: a number is a position, a
@@ -169,6 +200,7 @@ impl<'a> ScatterBuilder<'a> {
         limit: Option<u64>,
     ) -> Result<Built, RouteError> {
         self.expand_stars()?;
+        let mut computed_items = Vec::new();
         let items: Vec<(Option<&Expr>, String)> = self
             .items
             .iter()
@@ -196,9 +228,9 @@ impl<'a> ScatterBuilder<'a> {
             let agg = match aggregate_call(expr, self.table)? {
                 Some((func, f)) => self.aggregate_output(func, &f)?,
                 None if scan(expr, self.table)? => {
-                    return Err(self.refuse(format!(
-                        "`{expr}` computes with an aggregate; only plain aggregate calls (COUNT, SUM, MIN, MAX, AVG, their DISTINCT forms, GROUP_CONCAT, BIT_*, STDDEV, VARIANCE) can be merged"
-                    )))
+                    // Evaluated once every visible output has its place (below).
+                    computed_items.push((self.outputs.len(), i, expr));
+                    self.computed_column(expr)?
                 }
                 None => {
                     let c = self.cols.expr(expr);
@@ -208,6 +240,14 @@ impl<'a> ScatterBuilder<'a> {
             // Visible outputs are one per item, in order, even when two are the same.
             self.outputs.push(agg);
             self.names.push(name);
+        }
+        for (output, i, expr) in computed_items {
+            let normal = match &self.normal.projection[i] {
+                SelectItem::UnnamedExpr(n) | SelectItem::ExprWithAlias { expr: n, .. } => n,
+                _ => expr,
+            };
+            let merged = self.merged(expr, normal, Scope::Computed)?;
+            self.computed.push((output, merged));
         }
         let mut group_by = Vec::new();
         for g in self.group_exprs() {
@@ -219,7 +259,7 @@ impl<'a> ScatterBuilder<'a> {
         };
         let mut keys: Vec<SortKey> = Vec::new();
         if self.grouped {
-            for term in self.order_terms() {
+            for (k, term) in self.order_terms().iter().enumerate() {
                 let output = match self.order_target(&term.expr)? {
                     Target::Skip => continue,
                     Target::Position(p) if p < self.visible_width() => p,
@@ -233,6 +273,12 @@ impl<'a> ScatterBuilder<'a> {
                         return Err(
                             self.refuse(format!("ORDER BY position {} does not exist", p + 1))
                         )
+                    }
+                    Target::Expr(e)
+                        if scan(e, self.table)? && aggregate_call(e, self.table)?.is_none() =>
+                    {
+                        let n = self.normal_order.get(k).map_or(e, |t| &t.expr);
+                        self.computed_order_output(e, n)?
                     }
                     Target::Expr(e) => self.expr_output(e)?,
                 };
@@ -309,6 +355,7 @@ impl<'a> ScatterBuilder<'a> {
                     group_by,
                     outputs: self.outputs,
                     names: self.names,
+                    computed: self.computed,
                 }),
                 having,
                 distinct: false,

@@ -73,10 +73,13 @@ impl<'a> ScatterBuilder<'a> {
         syntax: Syntax,
         table: &'a TableRef<'a>,
         only_table: bool,
-        query: &'a Query,
-        select: &'a Select,
-        normal: &'a Select,
+        (query, select): (&'a Query, &'a Select),
+        (normal_query, normal): (&'a Query, &'a Select),
     ) -> Result<Self, RouteError> {
+        let normal_order = match normal_query.order_by.as_ref().map(|o| &o.kind) {
+            Some(OrderByKind::Expressions(terms)) => terms.as_slice(),
+            _ => &[],
+        };
         let texts = select_list_texts(sql, syntax, select.projection.len());
         let mut items = Vec::with_capacity(select.projection.len());
         let mut first_star = None;
@@ -133,6 +136,7 @@ impl<'a> ScatterBuilder<'a> {
             query,
             select,
             normal,
+            normal_order,
             items,
             first_star,
             topology: None,
@@ -142,6 +146,7 @@ impl<'a> ScatterBuilder<'a> {
             names: Vec::new(),
             grouped,
             raw: false,
+            computed: Vec::new(),
         })
     }
 

@@ -28,6 +28,21 @@ pub(super) fn is_word(t: &Token, word: &str) -> bool {
 /// to its last token, comments dropped (a `--` comment leaves its line break). `None` when
 /// the items cannot be told apart in the text.
 pub(crate) fn select_list_texts(sql: &str, syntax: Syntax, items: usize) -> Option<Vec<String>> {
+    let items = select_list_items(sql, syntax, items)?;
+    Some(items.into_iter().map(|item| item.text).collect())
+}
+
+/// A select-list item in the statement's text.
+struct ItemText {
+    /// As MariaDB takes it for a column name.
+    text: String,
+    /// The byte offset after its last token.
+    end: usize,
+    /// It holds a `?`.
+    has_parameter: bool,
+}
+
+fn select_list_items(sql: &str, syntax: Syntax, items: usize) -> Option<Vec<ItemText>> {
     let tokens = crate::lex::tokenize(sql, syntax, false).ok()?;
     let mut i = tokens.iter().position(|t| is_word(&t.token, "select"))? + 1;
     while let Some(t) = tokens.get(i) {
@@ -64,7 +79,9 @@ pub(crate) fn select_list_texts(sql: &str, syntax: Syntax, items: usize) -> Opti
             let first = piece.iter().position(|t| solid(&t))?;
             let last = piece.iter().rposition(|t| solid(&t))?;
             let mut text = String::new();
+            let mut has_parameter = false;
             for t in &piece[first..=last] {
+                has_parameter |= matches!(t.token, Token::Placeholder(_));
                 let (start, end) = (offsets.at(t.span.start)?, offsets.at(t.span.end)?);
                 let raw = sql.get(start..end)?;
                 match &t.token {
@@ -77,9 +94,39 @@ pub(crate) fn select_list_texts(sql: &str, syntax: Syntax, items: usize) -> Opti
                     _ => text.push_str(raw),
                 }
             }
-            Some(text)
+            let end = offsets.at(piece[last].span.end)?;
+            Some(ItemText {
+                text,
+                end,
+                has_parameter,
+            })
         })
         .collect()
+}
+
+/// `sql` (a prepared statement's text) with each unaliased select-list item that holds a
+/// parameter named by its text as written: MariaDB names the column `a + ?`, and the text an
+/// execution runs with its values written in (across shards) must keep that name. `None`
+/// when no item needs it (or the select list cannot be read).
+pub fn parameter_item_names(sql: &str, syntax: Syntax) -> Option<String> {
+    let stmts = crate::lex::parse_verbatim(sql, syntax)?;
+    let [Statement::Query(q)] = stmts.as_slice() else {
+        return None;
+    };
+    let SetExpr::Select(select) = q.body.as_ref() else {
+        return None;
+    };
+    let items = select_list_items(sql, syntax, select.projection.len())?;
+    let mut out = sql.to_owned();
+    let mut named = false;
+    for (item, piece) in select.projection.iter().zip(items).rev() {
+        if matches!(item, SelectItem::UnnamedExpr(_)) && piece.has_parameter {
+            let name = truncate_name(piece.text).replace('`', "``");
+            out.insert_str(piece.end, &format!(" AS `{name}`"));
+            named = true;
+        }
+    }
+    named.then_some(out)
 }
 
 /// The column a bare or qualified column reference names (not `@variables`).

@@ -1,4 +1,5 @@
-//! HAVING over the aggregate outputs, evaluated by the merge.
+//! Expressions over the aggregate outputs, evaluated by the merge: HAVING, and select items
+//! (or ORDER BY terms) that compute with aggregates (`SUM(a) / COUNT(*)`).
 
 use super::*;
 
@@ -26,12 +27,37 @@ pub(super) fn literal_value(v: &Value) -> Option<MergeValue> {
     })
 }
 
+/// Where a merged expression stands, which decides what a bare name is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Scope {
+    /// HAVING: a name may be a select-list alias.
+    Having,
+    /// The select list or ORDER BY: names are the tables' columns.
+    Computed,
+}
+
 impl<'a> ScatterBuilder<'a> {
     /// HAVING over the aggregate's outputs. `v` is the verbatim-parsed condition (what the
     /// shards compute), `n` the same parsed normally (literal values).
     pub(super) fn having(&mut self, v: &Expr, n: &Expr) -> Result<Merged, RouteError> {
-        let unsupported =
-            |this: &Self| this.refuse(format!("HAVING `{v}` cannot be evaluated by the merge"));
+        self.merged(v, n, Scope::Having)
+    }
+
+    /// `v` over the aggregate's outputs, as the merge evaluates it.
+    pub(super) fn merged(
+        &mut self,
+        v: &Expr,
+        n: &Expr,
+        scope: Scope,
+    ) -> Result<Merged, RouteError> {
+        let unsupported = |this: &Self| {
+            this.refuse(match scope {
+                Scope::Having => format!("HAVING `{v}` cannot be evaluated by the merge"),
+                Scope::Computed => format!(
+                    "`{v}` computes with an aggregate in a way the merge cannot evaluate (it evaluates + - * / and comparisons over aggregates)"
+                ),
+            })
+        };
         // Literals first: they need no shard column.
         if let (Expr::Value(_), Expr::Value(nv)) = (strip(v), strip(n)) {
             if matches!(nv.value, Value::Placeholder(_)) {
@@ -41,20 +67,39 @@ impl<'a> ScatterBuilder<'a> {
                 return Ok(Merged::Literal(value));
             }
         }
-        if let Expr::Identifier(id) = strip(v) {
+        if let (Scope::Having, Expr::Identifier(id)) = (scope, strip(v)) {
             if !id.value.starts_with('@') {
                 return self.having_name(v, id).map(Merged::Column);
             }
         }
-        if self.pushable(v)? {
+        let pushable = match scope {
+            Scope::Having => self.pushable(v)?,
+            Scope::Computed => !scan(v, self.table)?,
+        };
+        if pushable {
             return Ok(Merged::Column(self.group_level_output(v)));
         }
-        if aggregate_call(v, self.table)?.is_some() {
+        if let Some((func, f)) = aggregate_call(v, self.table)? {
+            if func == AggFn::Avg && !self.raw {
+                // The quotient with the digits MariaDB carries into arithmetic over it (the
+                // AVG output itself is rounded to its scale).
+                let (sum, count) = (renamed(&f, "SUM"), renamed(&f, "COUNT"));
+                let (sum_name, count_name) = (sum.to_string(), count.to_string());
+                let sum = Aggregate::Sum(self.cols.expr(&sum));
+                let count = Aggregate::Count(self.cols.expr(&count));
+                let sum = self.output(sum, sum_name);
+                let count = self.output(count, count_name);
+                return Ok(Merged::arith(
+                    ArithOp::Div,
+                    Merged::Column(sum),
+                    Merged::Column(count),
+                ));
+            }
             return Ok(Merged::Column(self.expr_output(v)?));
         }
         use BinaryOperator as B;
         match (v, n) {
-            (Expr::Nested(v), Expr::Nested(n)) => self.having(v, n),
+            (Expr::Nested(v), Expr::Nested(n)) => self.merged(v, n, scope),
             (
                 Expr::BinaryOp { left, op, right },
                 Expr::BinaryOp {
@@ -63,7 +108,10 @@ impl<'a> ScatterBuilder<'a> {
                     ..
                 },
             ) => {
-                let (l, r) = (self.having(left, nl)?, self.having(right, nr)?);
+                let (l, r) = (
+                    self.merged(left, nl, scope)?,
+                    self.merged(right, nr, scope)?,
+                );
                 Ok(match op {
                     B::And => Merged::and(l, r),
                     B::Or => Merged::or(l, r),
@@ -82,7 +130,7 @@ impl<'a> ScatterBuilder<'a> {
                 })
             }
             (Expr::UnaryOp { op, expr }, Expr::UnaryOp { expr: ne, .. }) => {
-                let inner = self.having(expr, ne)?;
+                let inner = self.merged(expr, ne, scope)?;
                 Ok(match op {
                     UnaryOperator::Not => !inner,
                     UnaryOperator::Minus => Merged::Neg(Box::new(inner)),
@@ -91,10 +139,10 @@ impl<'a> ScatterBuilder<'a> {
                 })
             }
             (Expr::IsNull(e), Expr::IsNull(ne)) => {
-                Ok(Merged::IsNull(Box::new(self.having(e, ne)?)))
+                Ok(Merged::IsNull(Box::new(self.merged(e, ne, scope)?)))
             }
             (Expr::IsNotNull(e), Expr::IsNotNull(ne)) => {
-                Ok(Merged::IsNotNull(Box::new(self.having(e, ne)?)))
+                Ok(Merged::IsNotNull(Box::new(self.merged(e, ne, scope)?)))
             }
             (
                 Expr::Between {
@@ -110,9 +158,9 @@ impl<'a> ScatterBuilder<'a> {
                     ..
                 },
             ) => {
-                let x = self.having(expr, ne)?;
-                let lo = self.having(low, nlow)?;
-                let hi = self.having(high, nhigh)?;
+                let x = self.merged(expr, ne, scope)?;
+                let lo = self.merged(low, nlow, scope)?;
+                let hi = self.merged(high, nhigh, scope)?;
                 let between = Merged::and(
                     Merged::cmp(CompareOp::Ge, x.clone(), lo),
                     Merged::cmp(CompareOp::Le, x, hi),
@@ -131,10 +179,11 @@ impl<'a> ScatterBuilder<'a> {
                     ..
                 },
             ) if !list.is_empty() && list.len() == nlist.len() => {
-                let x = self.having(expr, ne)?;
+                let x = self.merged(expr, ne, scope)?;
                 let mut any: Option<Merged> = None;
                 for (value, nvalue) in list.iter().zip(nlist) {
-                    let eq = Merged::cmp(CompareOp::Eq, x.clone(), self.having(value, nvalue)?);
+                    let eq =
+                        Merged::cmp(CompareOp::Eq, x.clone(), self.merged(value, nvalue, scope)?);
                     any = Some(match any {
                         None => eq,
                         Some(prev) => Merged::or(prev, eq),

@@ -20,6 +20,7 @@ mod broadcast;
 mod builder;
 pub(crate) mod column_names;
 mod column_origins;
+mod derived;
 mod distinct;
 mod having;
 mod order;
@@ -71,6 +72,14 @@ pub(crate) fn plan_without_shard_key(
         Statement::Delete(d) => plan_delete(sql, syntax, d, stmt, topology, why),
         _ => Err(why),
     }
+}
+
+/// Whether `stmt` is a SELECT whose FROM list is one derived table.
+pub(crate) fn selects_from_derived(stmt: &Statement) -> bool {
+    let Some((_, select)) = query_parts(stmt) else {
+        return false;
+    };
+    matches!(select.from.as_slice(), [twj] if twj.joins.is_empty() && matches!(twj.relation, TableFactor::Derived { .. }))
 }
 
 /// The error for a locking SELECT the proxy would answer from copies of its tables or by
@@ -154,7 +163,9 @@ fn plan_select(
     let SetExpr::Select(select) = q.body.as_ref() else {
         return Err(why);
     };
-    // One sharded table, or a join every shard answers for its own rows.
+    // One sharded table, a join every shard answers for its own rows, or a derived table
+    // whose rows partition over the shards.
+    let mut derived = None;
     let (tables, only_table) = match single_table(&select.from, topology) {
         Some(table) => (vec![table], true),
         None => {
@@ -164,23 +175,41 @@ fn plan_select(
                 topology,
             )? {
                 Some(tables) => (tables, false),
-                None => return Err(why),
+                None => match derived::partitioned_derived(&select.from, topology, syntax) {
+                    Some(d) => (vec![derived.insert(d).table.clone()], true),
+                    None => return Err(why),
+                },
             }
         }
     };
     let table = &tables[0];
     let verb = "SELECT";
-    let factors: usize = select.from.iter().map(|t| 1 + t.joins.len()).sum();
-    let pinned_by = subqueries_follow(stmt, factors, verb, table, topology)?;
-    let keyed: Vec<Keyed<'_>> = tables
-        .iter()
-        .map(|table| Keyed {
-            table,
-            only_table,
-            written: None,
-        })
-        .collect();
-    let shards = target_shards(select.selection.as_ref(), &keyed, topology);
+    let pinned_by = match &derived {
+        // Its subquery's own subqueries follow its rows (it was planned alone); no other.
+        Some(d) if relation_count(stmt) == d.relations => None,
+        Some(_) => return Err(why),
+        None => {
+            let factors: usize = select.from.iter().map(|t| 1 + t.joins.len()).sum();
+            subqueries_follow(stmt, factors, verb, table, topology)?
+        }
+    };
+    // Shard keys in the outer WHERE prune (and cut IN lists) only over tables: a derived
+    // table's columns may rename anything.
+    let keyed: Vec<Keyed<'_>> = match &derived {
+        Some(_) => Vec::new(),
+        None => tables
+            .iter()
+            .map(|table| Keyed {
+                table,
+                only_table,
+                written: None,
+            })
+            .collect(),
+    };
+    let shards = match &derived {
+        Some(d) => d.shards.clone(),
+        None => target_shards(select.selection.as_ref(), &keyed, topology),
+    };
     let kind = if q.locks.is_empty() {
         StatementKind::Read
     } else {
@@ -224,13 +253,23 @@ fn plan_select(
             "the statement could not be re-read for rewriting",
         ));
     };
-    let scatter = ScatterBuilder::new(sql, syntax, table, only_table, vq, vselect, select)?
-        .with_schema(topology)
-        .build()?;
-    let origins = column_origins(&scatter.sql_tree, &tables, only_table, &scatter.stars);
+    let builder = ScatterBuilder::new(sql, syntax, table, only_table, (vq, vselect), (q, select))?;
+    // A derived table's `*` is not a table's: the schema cache does not expand it.
+    let builder = match &derived {
+        Some(_) => builder,
+        None => builder.with_schema(topology),
+    };
+    let scatter = builder.build()?;
+    let mut origins = column_origins(&scatter.sql_tree, &tables, only_table, &scatter.stars);
+    if let Some(d) = &derived {
+        origins = d.trace(origins);
+    }
     let star_check = scatter.star_check();
     let sql = finish_placeholders(scatter.sql_tree, params, table)?;
-    let shard_sql = crate::reduce::per_shard(&sql, syntax, &keyed, &shards).unwrap_or_default();
+    let shard_sql = match &derived {
+        Some(_) => Vec::new(),
+        None => crate::reduce::per_shard(&sql, syntax, &keyed, &shards).unwrap_or_default(),
+    };
     let mut plan = Plan::new(
         kind,
         Route::Scatter(Box::new(ScatterPlan {
@@ -239,6 +278,7 @@ fn plan_select(
             shard_sql,
             merge: scatter.merge,
             origins,
+            over_derived: derived.is_some(),
             star_check,
             locking: kind == StatementKind::LockingRead,
         })),
@@ -409,8 +449,9 @@ struct ScatterBuilder<'a> {
     /// Verbatim-parsed query and select.
     query: &'a Query,
     select: &'a Select,
-    /// The normally parsed select (literal values without escapes).
+    /// The normally parsed select and ORDER BY terms (literal values without escapes).
     normal: &'a Select,
+    normal_order: &'a [OrderByExpr],
     items: Vec<Item<'a>>,
     first_star: Option<usize>,
     /// Where `*` columns come from: the schema cache (`None`: none, `*` is not expanded).
@@ -423,6 +464,8 @@ struct ScatterBuilder<'a> {
     grouped: bool,
     /// The shards send rows' values, not partial aggregates (see `aggregate_fn`).
     raw: bool,
+    /// Outputs the merge computes over the others (see [`AggregateSpec::computed`]).
+    computed: Vec<(usize, Merged)>,
 }
 
 #[cfg(test)]
@@ -474,6 +517,25 @@ mod tests {
             };
             assert_eq!(name_rule(e).as_deref(), want, "{text}");
         }
+    }
+
+    #[test]
+    fn unaliased_items_with_parameters_are_named_by_their_text() {
+        let named = |sql: &str| parameter_item_names(sql, Syntax::DEFAULT);
+        assert_eq!(
+            named("SELECT SUM(qty) / ? FROM orders").as_deref(),
+            Some("SELECT SUM(qty) / ? AS `SUM(qty) / ?` FROM orders")
+        );
+        assert_eq!(
+            named("SELECT a, b + ? AS x, ? , `c``` FROM t WHERE id = ?").as_deref(),
+            Some("SELECT a, b + ? AS x, ? AS `?` , `c``` FROM t WHERE id = ?")
+        );
+        assert_eq!(
+            named("SELECT concat('`', ?) FROM t").as_deref(),
+            Some("SELECT concat('`', ?) AS `concat('``', ?)` FROM t")
+        );
+        assert_eq!(named("SELECT a FROM t WHERE id = ?"), None);
+        assert_eq!(named("SELECT ? UNION SELECT 1"), None);
     }
 
     #[test]

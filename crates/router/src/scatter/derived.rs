@@ -1,0 +1,215 @@
+//! A SELECT over one derived table whose rows partition over the shards: `SELECT nation,
+//! SUM(amount) FROM (SELECT n_name AS nation, l_extendedprice * … AS amount FROM lineitem
+//! JOIN orders … JOIN nation …) AS profit GROUP BY nation`. Every shard computes the derived
+//! rows of its own rows, and the derived table's rows are the union of theirs, so the outer
+//! SELECT scatters like one over a table: the shards run the statement with the derived table
+//! as written, the merge combines their answers.
+//!
+//! The rows partition when the subquery, planned alone, is a scatter that only concatenates
+//! (a co-located join with reference tables, subqueries that follow its rows), or groups by a
+//! shard key (each group's rows live on one shard); it has no LIMIT, DISTINCT across shards,
+//! or window function. Anything else keeps the copies.
+//!
+//! The shards' column definitions name the derived table (and its column as the origin), so
+//! the plan says where each column's strings come from (`ScatterPlan::over_derived`).
+
+use super::*;
+use crate::column_owner::{owner, Columns, Owner};
+
+/// The derived table of a FROM list that holds just it, when its rows partition.
+pub(super) struct PartitionedDerived<'t> {
+    /// Stands for the derived table in the scatter builder: named by its alias, with the rule
+    /// of a sharded table beneath it (for messages and per-table settings).
+    pub table: TableRef<'t>,
+    /// The shards holding its rows, ascending.
+    pub shards: Vec<ShardId>,
+    /// How many tables the subquery names: the statement may name no other.
+    pub relations: usize,
+    /// Each column of the derived table (lower-cased name) and where its values come from.
+    columns: Vec<(String, ColumnOrigin)>,
+}
+
+/// The partitioned derived table `from` consists of, if that is what it is.
+pub(super) fn partitioned_derived<'t>(
+    from: &[TableWithJoins],
+    topology: &'t Topology,
+    syntax: Syntax,
+) -> Option<PartitionedDerived<'t>> {
+    let [twj] = from else { return None };
+    if !twj.joins.is_empty() {
+        return None;
+    }
+    let TableFactor::Derived {
+        lateral: false,
+        subquery,
+        alias: Some(alias),
+        ..
+    } = &twj.relation
+    else {
+        return None;
+    };
+    let SetExpr::Select(inner) = subquery.body.as_ref() else {
+        return None;
+    };
+    if subquery.with.is_some() || subquery.limit_clause.is_some() || subquery.fetch.is_some() {
+        return None;
+    }
+    let plan = crate::plan_sql(&subquery.to_string(), topology, syntax).ok()?;
+    let shards = match plan.route {
+        Route::Shard(shard) => vec![shard],
+        Route::Scatter(scatter) => {
+            let merge = &scatter.merge;
+            if merge.distinct || merge.offset > 0 || merge.limit.is_some() {
+                return None;
+            }
+            // Without LIMIT, a derived table's ORDER BY orders nothing.
+            let concatenates = merge.aggregate.is_none() && merge.having.is_none();
+            if !concatenates && !groups_by_shard_key(inner, topology) {
+                return None;
+            }
+            scatter.shards
+        }
+        _ => return None,
+    };
+    let rule = plan.table.as_deref().and_then(|t| topology.table(t))?;
+    let name = alias.name.value.to_ascii_lowercase();
+    Some(PartitionedDerived {
+        table: TableRef {
+            rule,
+            name: name.clone(),
+            alias: Some(name),
+        },
+        shards,
+        relations: relation_count(&Statement::Query(subquery.clone())),
+        columns: derived_columns(inner, &alias.columns, topology)?,
+    })
+}
+
+/// Whether `select` groups by the shard key of one of its sharded tables (co-located ones
+/// are equal on it), so that each group's rows live on one shard.
+fn groups_by_shard_key(select: &Select, topology: &Topology) -> bool {
+    let GroupByExpr::Expressions(groups, modifiers) = &select.group_by else {
+        return false;
+    };
+    if !modifiers.is_empty() {
+        return false;
+    }
+    let (tables, only_table) = match single_table(&select.from, topology) {
+        Some(table) => (vec![table], true),
+        None => match crate::colocated::colocated_tables(
+            &select.from,
+            select.selection.as_ref(),
+            topology,
+        ) {
+            Ok(Some(tables)) => (tables, false),
+            _ => return false,
+        },
+    };
+    groups
+        .iter()
+        .any(|g| tables.iter().any(|t| t.is_key_column(strip(g), only_table)))
+}
+
+/// The derived table's columns: their names (the alias list's, else each item's alias or
+/// column name) and origins (a column of a table of the subquery, a constant, or unknown).
+fn derived_columns(
+    select: &Select,
+    names: &[sqlparser::ast::TableAliasColumnDef],
+    topology: &Topology,
+) -> Option<Vec<(String, ColumnOrigin)>> {
+    // The subquery's plain tables by the name they are qualified with.
+    let mut tables: Vec<(String, String)> = Vec::new();
+    for twj in &select.from {
+        for relation in std::iter::once(&twj.relation).chain(twj.joins.iter().map(|j| &j.relation))
+        {
+            if let TableFactor::Table { name, alias, .. } = relation {
+                let base = base_name(name)?;
+                let qualifier = alias
+                    .as_ref()
+                    .map_or_else(|| base.clone(), |a| a.name.value.to_ascii_lowercase());
+                tables.push((qualifier, base));
+            }
+        }
+    }
+    // An unqualified column is the one table's that has it (by the schema cache).
+    let scope: Vec<Columns<'_>> = tables.iter().map(|(_, t)| Columns::Table(t)).collect();
+    let schema = topology.schema.current();
+    let owner_of = |column: &str| match tables.as_slice() {
+        [(_, only)] => Some(only.clone()),
+        _ => match owner(column, &scope, topology, &schema, &mut Vec::new()) {
+            Owner::Table(k) => Some(tables[k].1.clone()),
+            _ => None,
+        },
+    };
+    let mut columns = Vec::with_capacity(select.projection.len());
+    for (i, item) in select.projection.iter().enumerate() {
+        let (expr, alias) = match item {
+            SelectItem::UnnamedExpr(e) => (e, None),
+            SelectItem::ExprWithAlias { expr, alias } => (expr, Some(alias)),
+            // A `*` inside: its columns are not known here.
+            _ => return None,
+        };
+        let origin = match strip(expr) {
+            Expr::Identifier(id) => {
+                owner_of(&id.value).map_or(ColumnOrigin::Expression, |table| ColumnOrigin::Column {
+                    table,
+                    column: id.value.clone(),
+                })
+            }
+            Expr::CompoundIdentifier(parts) if parts.len() == 2 => {
+                let qualifier = parts[0].value.to_ascii_lowercase();
+                match tables.iter().find(|(q, _)| *q == qualifier) {
+                    Some((_, table)) => ColumnOrigin::Column {
+                        table: table.clone(),
+                        column: parts[1].value.clone(),
+                    },
+                    None => ColumnOrigin::Expression,
+                }
+            }
+            Expr::Value(_) => ColumnOrigin::Constant,
+            _ => ColumnOrigin::Expression,
+        };
+        let name = match (names.get(i), alias) {
+            (Some(def), _) => def.name.value.clone(),
+            (None, Some(alias)) => alias.value.clone(),
+            (None, None) => name_rule(expr).unwrap_or_default(),
+        };
+        columns.push((name.to_ascii_lowercase(), origin));
+    }
+    Some(columns)
+}
+
+impl PartitionedDerived<'_> {
+    /// The origins of the outer statement's columns (computed as if the derived table were a
+    /// table) traced through it to the tables beneath.
+    pub(super) fn trace(&self, origins: Vec<ColumnOrigin>) -> Vec<ColumnOrigin> {
+        let beneath = |column: &str| {
+            self.columns
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case(column))
+                .map_or(ColumnOrigin::Expression, |(_, origin)| origin.clone())
+        };
+        origins
+            .into_iter()
+            .map(|origin| match origin {
+                ColumnOrigin::Column { column, .. } => beneath(&column),
+                ColumnOrigin::Derived(columns) => {
+                    let mut traced = Vec::with_capacity(columns.len());
+                    for (_, column) in &columns {
+                        match beneath(column) {
+                            ColumnOrigin::Column { table, column } => traced.push((table, column)),
+                            ColumnOrigin::Constant => {}
+                            _ => return ColumnOrigin::Expression,
+                        }
+                    }
+                    if traced.is_empty() {
+                        ColumnOrigin::Constant
+                    } else {
+                        ColumnOrigin::Derived(traced)
+                    }
+                }
+                other => other,
+            })
+            .collect()
+    }
+}
