@@ -87,6 +87,29 @@ pub enum Expr {
     Arith(ArithOp, Box<Expr>, Box<Expr>),
     /// `-expr`.
     Neg(Box<Expr>),
+    /// `ROUND(expr, places)` (`truncate`: `TRUNCATE(expr, places)`) of a `DECIMAL`.
+    Round {
+        arg: Box<Expr>,
+        places: i64,
+        truncate: bool,
+    },
+    /// `COALESCE(…)` / `IFNULL(a, b)`: the first value that is not NULL.
+    Coalesce(Vec<Expr>),
+    /// `ABS(expr)`.
+    Abs(Box<Expr>),
+}
+
+/// The type of an expression's values, as MariaDB declares it from its columns' types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResultType {
+    /// A `BIGINT`.
+    Int,
+    /// A `DECIMAL` with this scale.
+    Decimal(u32),
+    /// A `DOUBLE` with these decimals.
+    Double(u8),
+    /// Anything else (strings, temporal values): not computed by the merge's arithmetic.
+    Other,
 }
 
 impl Expr {
@@ -125,21 +148,116 @@ impl Expr {
         match self {
             Expr::Column(i) => Some(*i),
             Expr::Literal(_) => None,
-            Expr::Not(e) | Expr::IsNull(e) | Expr::IsNotNull(e) | Expr::Neg(e) => e.max_column(),
+            Expr::Not(e)
+            | Expr::IsNull(e)
+            | Expr::IsNotNull(e)
+            | Expr::Neg(e)
+            | Expr::Abs(e)
+            | Expr::Round { arg: e, .. } => e.max_column(),
             Expr::Compare(_, l, r) | Expr::And(l, r) | Expr::Or(l, r) | Expr::Arith(_, l, r) => {
                 l.max_column().max(r.max_column())
+            }
+            Expr::Coalesce(args) => args.iter().filter_map(Expr::max_column).max(),
+        }
+    }
+
+    /// The type MariaDB gives the expression over rows of `columns` (what the client is told
+    /// its column is); the merge's values are of it.
+    pub fn result_type(&self, columns: &[ColumnMeta]) -> ResultType {
+        use ResultType as T;
+        let numeric = |t: T| match t {
+            T::Int => Some(0),
+            T::Decimal(d) => Some(d),
+            T::Double(d) => Some(u32::from(d)),
+            T::Other => None,
+        };
+        match self {
+            Expr::Column(i) => match columns.get(*i).map(ColumnMeta::kind) {
+                Some(ValueKind::Int | ValueKind::UInt) => T::Int,
+                Some(ValueKind::Decimal) => T::Decimal(u32::from(columns[*i].decimals)),
+                Some(ValueKind::Double | ValueKind::Float) => T::Double(columns[*i].decimals),
+                _ => T::Other,
+            },
+            Expr::Literal(v) => match v {
+                // NULL takes the type of what it meets; as an integer it adds no decimals.
+                Value::Int(_) | Value::UInt(_) | Value::Null => T::Int,
+                Value::Decimal(d) => T::Decimal(d.scale()),
+                Value::Double { decimals, .. } => T::Double(*decimals),
+                _ => T::Other,
+            },
+            Expr::Compare(..)
+            | Expr::And(..)
+            | Expr::Or(..)
+            | Expr::Not(_)
+            | Expr::IsNull(_)
+            | Expr::IsNotNull(_) => T::Int,
+            Expr::Arith(op, l, r) => {
+                let (a, b) = (l.result_type(columns), r.result_type(columns));
+                let (Some(da), Some(db)) = (numeric(a), numeric(b)) else {
+                    return T::Other;
+                };
+                match (a, b, op) {
+                    (T::Double(_), _, _) | (_, T::Double(_), _) => {
+                        let d = da.max(db) + if *op == ArithOp::Div { 4 } else { 0 };
+                        T::Double(d.min(u32::from(NOT_FIXED_DEC)) as u8)
+                    }
+                    (T::Int, T::Int, ArithOp::Add | ArithOp::Sub | ArithOp::Mul) => T::Int,
+                    _ => T::Decimal(match op {
+                        ArithOp::Add | ArithOp::Sub => da.max(db),
+                        ArithOp::Mul => (da + db).min(MAX_SCALE),
+                        ArithOp::Div => (da + DIV_PRECISION_INCREMENT).min(MAX_SCALE),
+                    }),
+                }
+            }
+            Expr::Neg(e) | Expr::Abs(e) => e.result_type(columns),
+            Expr::Round { arg, places, .. } => match arg.result_type(columns) {
+                T::Decimal(_) => T::Decimal((*places).clamp(0, i64::from(MAX_SCALE)) as u32),
+                _ => T::Other,
+            },
+            Expr::Coalesce(args) => {
+                let mut result = T::Int;
+                for a in args {
+                    result = match (result, a.result_type(columns)) {
+                        (T::Int, T::Int) => T::Int,
+                        (T::Int, T::Decimal(d)) | (T::Decimal(d), T::Int) => T::Decimal(d),
+                        (T::Decimal(x), T::Decimal(y)) => T::Decimal(x.max(y)),
+                        _ => return T::Other,
+                    };
+                }
+                result
             }
         }
     }
 
-    /// Checks that every column referenced exists in rows of `columns`.
+    /// Checks that every column referenced exists in rows of `columns`, and that every
+    /// `ROUND` / `TRUNCATE` rounds a `DECIMAL` (the only kind the merge rounds).
     pub fn check(&self, columns: &[ColumnMeta]) -> Result<()> {
-        match self.max_column() {
-            Some(c) if c >= columns.len() => Err(MergeError::NoSuchColumn {
+        if let Some(c) = self.max_column().filter(|&c| c >= columns.len()) {
+            return Err(MergeError::NoSuchColumn {
                 column: c,
                 columns: columns.len(),
-            }),
-            _ => Ok(()),
+            });
+        }
+        self.check_rounding(columns)
+    }
+
+    fn check_rounding(&self, columns: &[ColumnMeta]) -> Result<()> {
+        match self {
+            Expr::Column(_) | Expr::Literal(_) => Ok(()),
+            Expr::Round { arg, .. } => match arg.result_type(columns) {
+                ResultType::Decimal(_) => arg.check_rounding(columns),
+                other => Err(MergeError::Unsupported(format!(
+                    "the merge rounds only DECIMAL values, not the {other:?} of `{arg}`"
+                ))),
+            },
+            Expr::Not(e) | Expr::IsNull(e) | Expr::IsNotNull(e) | Expr::Neg(e) | Expr::Abs(e) => {
+                e.check_rounding(columns)
+            }
+            Expr::Compare(_, l, r) | Expr::And(l, r) | Expr::Or(l, r) | Expr::Arith(_, l, r) => {
+                l.check_rounding(columns)?;
+                r.check_rounding(columns)
+            }
+            Expr::Coalesce(args) => args.iter().try_for_each(|a| a.check_rounding(columns)),
         }
     }
 
@@ -212,6 +330,58 @@ impl Expr {
                 return Ok(Typed {
                     value: negate(&v.value).map_err(|err| self.name_overflow(err))?,
                     declared: v.declared,
+                });
+            }
+            Expr::Abs(e) => {
+                let v = e.evaluate(row, columns)?;
+                let negative = match &v.value {
+                    Value::Decimal(d) => d.is_negative(),
+                    other => other.as_i128().is_some_and(|i| i < 0),
+                };
+                if !negative {
+                    return Ok(v);
+                }
+                return Ok(Typed {
+                    value: negate(&v.value).map_err(|err| self.name_overflow(err))?,
+                    declared: v.declared,
+                });
+            }
+            Expr::Round {
+                arg,
+                places,
+                truncate,
+            } => {
+                let declared = match self.result_type(columns) {
+                    ResultType::Decimal(d) => d,
+                    _ => return Err(MergeError::Unsupported(format!("{self} of a non-DECIMAL"))),
+                };
+                let value = match arg.evaluate(row, columns)?.value {
+                    Value::Decimal(d) => Value::Decimal(round_decimal(&d, *places, *truncate)),
+                    Value::Null => Value::Null,
+                    other => {
+                        return Err(MergeError::Unsupported(format!(
+                            "{self} of {other:?}, not a DECIMAL"
+                        )))
+                    }
+                };
+                return Ok(Typed { value, declared });
+            }
+            Expr::Coalesce(args) => {
+                let mut chosen = Value::Null;
+                for a in args {
+                    let v = a.evaluate(row, columns)?.value;
+                    if !v.is_null() {
+                        chosen = v;
+                        break;
+                    }
+                }
+                return Ok(match (self.result_type(columns), chosen) {
+                    (ResultType::Decimal(declared), Value::Int(i)) => Typed {
+                        value: Value::Decimal(Decimal::from(i)),
+                        declared,
+                    },
+                    (ResultType::Decimal(declared), value) => Typed { value, declared },
+                    (_, value) => Typed::of(value),
                 });
             }
         };
@@ -297,6 +467,19 @@ impl fmt::Display for Expr {
                 write!(f, "{l} {op} {r}")
             }
             Expr::Neg(e) => write!(f, "-{e}"),
+            Expr::Abs(e) => write!(f, "ABS({e})"),
+            Expr::Round {
+                arg,
+                places,
+                truncate,
+            } => {
+                let name = if *truncate { "TRUNCATE" } else { "ROUND" };
+                write!(f, "{name}({arg}, {places})")
+            }
+            Expr::Coalesce(args) => {
+                let args: Vec<String> = args.iter().map(Expr::to_string).collect();
+                write!(f, "COALESCE({})", args.join(", "))
+            }
         }
     }
 }
@@ -581,6 +764,29 @@ fn typed_arith(op: ArithOp, a: &Typed, b: &Typed) -> Result<Typed> {
     Ok(Typed { value, declared })
 }
 
+/// `d` rounded (half away from zero) or truncated to `places` fractional digits; negative
+/// places round to tens, hundreds, … (`ROUND(12345.678, -2)` is `12300`).
+fn round_decimal(d: &Decimal, places: i64, truncate: bool) -> Decimal {
+    let cut = |d: &Decimal, scale: u32| match truncate {
+        true => d.truncate(scale),
+        false => d.rescale(scale),
+    };
+    match u32::try_from(places) {
+        Ok(scale) if scale >= d.scale() => d.rescale(scale.min(MAX_SCALE)),
+        Ok(scale) => cut(d, scale),
+        Err(_) => {
+            let unit = Decimal::new(1, 0).mul(&Decimal::from(
+                10i128.pow(u32::try_from(places.unsigned_abs()).unwrap_or(38).min(38)),
+            ));
+            let quotient = match truncate {
+                true => d.div_truncate(&unit, 0),
+                false => d.div_round(&unit, 0),
+            };
+            quotient.map_or_else(|| Decimal::zero(0), |q| q.mul(&unit))
+        }
+    }
+}
+
 /// `a op b` with MariaDB's result type, as shown; NULL if either is NULL or on division by
 /// zero.
 pub fn arith(op: ArithOp, a: &Value, b: &Value) -> Result<Value> {
@@ -778,6 +984,84 @@ mod tests {
         for (e, want) in cases {
             assert_eq!(text(&eval(&e).unwrap()), want, "{e}");
         }
+    }
+
+    /// ROUND, TRUNCATE, COALESCE and ABS as MariaDB 10.11 answers them, over quotients with
+    /// their internal digits.
+    #[test]
+    fn functions_of_quotients_answer_like_mariadb() {
+        use ArithOp::*;
+        let n = |s: &str| {
+            Expr::lit(if s.contains('.') {
+                dec(s)
+            } else {
+                Value::Int(s.parse().unwrap())
+            })
+        };
+        let third = || Expr::arith(Div, n("1"), n("3"));
+        let round = |arg: Expr, places: i64, truncate: bool| Expr::Round {
+            arg: Box::new(arg),
+            places,
+            truncate,
+        };
+        let cases = [
+            (round(third(), 6, false), "0.333333"),
+            (round(third(), 2, false), "0.33"),
+            (
+                round(
+                    Expr::arith(Mul, Expr::arith(Div, n("2"), n("3")), n("3")),
+                    0,
+                    false,
+                ),
+                "2",
+            ),
+            (round(n("1.25"), 1, false), "1.3"),
+            (round(n("-1.25"), 1, false), "-1.3"),
+            (round(third(), 0, false), "0"),
+            (round(n("12345.678"), -2, false), "12300"),
+            (round(Expr::arith(Div, n("2"), n("3")), 6, true), "0.666666"),
+            (round(Expr::arith(Div, n("2"), n("3")), 2, true), "0.66"),
+            (
+                Expr::Coalesce(vec![Expr::lit(Value::Null), third()]),
+                "0.3333",
+            ),
+            (
+                Expr::Coalesce(vec![Expr::arith(Mul, third(), n("3")), n("5")]),
+                "1.0000",
+            ),
+            (
+                Expr::Coalesce(vec![Expr::lit(Value::Null), n("0"), n("1.50")]),
+                "0.00",
+            ),
+            (
+                Expr::Abs(Box::new(Expr::arith(
+                    Mul,
+                    Expr::arith(Div, n("-1"), n("3")),
+                    n("3"),
+                ))),
+                "1.0000",
+            ),
+        ];
+        for (e, want) in cases {
+            assert_eq!(text(&eval(&e).unwrap()), want, "{e}");
+        }
+        assert_eq!(
+            round(third(), 6, false).result_type(&[]),
+            ResultType::Decimal(6)
+        );
+        assert_eq!(round(n("7"), 1, false).result_type(&[]), ResultType::Other);
+        assert_eq!(
+            Expr::Coalesce(vec![n("1"), n("2.5")]).result_type(&[]),
+            ResultType::Decimal(1)
+        );
+        assert_eq!(
+            Expr::arith(Div, n("1"), n("3")).result_type(&[]),
+            ResultType::Decimal(4)
+        );
+        assert_eq!(
+            Expr::arith(Mul, n("1"), n("3")).result_type(&[]),
+            ResultType::Int
+        );
     }
 
     #[test]

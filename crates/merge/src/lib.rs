@@ -62,7 +62,7 @@ pub use compare::{compare_values, value_key, RowOrder, SortKey};
 pub use decimal::{Decimal, MAX_PRECISION, MAX_SCALE};
 pub use distinct::{HashDistinct, SortedDistinct};
 pub use error::{LimitUnit, MergeError, Result};
-pub use expr::{arith, negate, sql_compare, truth, ArithOp, CompareOp, Expr};
+pub use expr::{arith, negate, sql_compare, truth, ArithOp, CompareOp, Expr, ResultType};
 pub use float_text::{format_double, format_float, parse_double, NOT_FIXED_DEC};
 pub use group_concat::{group_concat_meta, GroupConcatSpec};
 pub use hash_aggregate::HashAggregate;

@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use crate::column::{ColumnMeta, ValueKind};
 use crate::error::{MergeError, Result};
-use crate::expr::Expr;
+use crate::expr::{Expr, ResultType};
 use crate::pipeline::RowOperator;
 use crate::row::{RowWriter, TextRow};
 use crate::value::Value;
@@ -62,6 +62,32 @@ impl Project {
     /// `DECIMAL` of the same scale, an integer, a `DOUBLE`); one that does not is an error,
     /// never a value shown under another column's type.
     pub fn in_place(columns: &[ColumnMeta], computed: &[(usize, Expr)]) -> Result<Project> {
+        // The type the expression takes over these columns must be the column's: checked
+        // before any row, so that a statement the merge would describe wrongly goes another
+        // way (copies of its tables) rather than fail halfway.
+        for (output, e) in computed {
+            let Some(meta) = columns.get(*output) else {
+                return Err(MergeError::NoSuchColumn {
+                    column: *output,
+                    columns: columns.len(),
+                });
+            };
+            let declared = e.result_type(columns);
+            let fits = match declared {
+                ResultType::Int => matches!(meta.kind(), ValueKind::Int | ValueKind::UInt),
+                ResultType::Decimal(d) => {
+                    meta.kind() == ValueKind::Decimal && d == u32::from(meta.decimals)
+                }
+                ResultType::Double(d) => meta.kind() == ValueKind::Double && d == meta.decimals,
+                ResultType::Other => false,
+            };
+            if !fits {
+                return Err(MergeError::Unsupported(format!(
+                    "the merge would compute `{e}` as {declared:?}, where MariaDB describes the column as {:?} with {} decimals",
+                    meta.column_type, meta.decimals
+                )));
+            }
+        }
         let items = (0..columns.len())
             .map(|c| match computed.iter().find(|(o, _)| *o == c) {
                 Some((_, e)) => ProjectItem::Expr(e.clone()),

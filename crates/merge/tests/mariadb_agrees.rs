@@ -7,8 +7,8 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row};
 use shardgate_merge::{
     compare_values, Aggregate, ArithOp, Collation, ColumnFlags, ColumnMeta, ColumnType, Expr,
-    HashAggregate, Limit, MemoryLimit, MergeSort, OrderedAggregate, RowWriter, SortKey,
-    SortedDistinct, TextRow, Value, NOT_FIXED_DEC,
+    HashAggregate, Limit, MemoryLimit, MergeSort, OrderedAggregate, Project, RowOperator,
+    RowWriter, SortKey, SortedDistinct, TextRow, Value, NOT_FIXED_DEC,
 };
 use shardgate_sandbox::{Sandbox, SandboxSpec, DATABASE};
 use shardgate_wire::text_row::text_cell;
@@ -122,6 +122,7 @@ fn mariadb_agrees() {
             doubles_and_floats_print_like_mariadb(&mut conn).await;
             load_shards(&mut conn).await;
             aggregates_merge_like_one_server(&mut conn).await;
+            computed_outputs_merge_like_one_server(&mut conn).await;
             order_limit_and_distinct_merge_like_one_server(&mut conn).await;
             expressions_evaluate_like_mariadb(&mut conn).await;
             strings_sort_like_general_ci_and_bin(&mut conn).await;
@@ -431,6 +432,118 @@ async fn aggregates_merge_like_one_server(conn: &mut Conn) {
             hash.push_row(r.clone()).unwrap();
         }
         assert_same_rows(&hash.finish_rows().unwrap(), &single, name);
+    }
+}
+
+/// Select items computing with aggregates, as a scatter merges them: each shard computes the
+/// item (its column definition) and the partial aggregates; the merge aggregates, then
+/// `Project::in_place` replaces the item by its own value. The column MariaDB describes for
+/// the item must pass the projection's type check, and the values must be one server's.
+async fn computed_outputs_merge_like_one_server(conn: &mut Conn) {
+    use Aggregate::{Count, First, Max, Min, Sum};
+    use ArithOp::*;
+    let c = Expr::col;
+    let lit = |v: i64| Expr::lit(Value::Int(v));
+    let avg = |sum: usize, count: usize| Expr::arith(Div, c(sum), c(count));
+    let round = |arg: Expr, places: i64, truncate: bool| Expr::Round {
+        arg: Box::new(arg),
+        places,
+        truncate,
+    };
+    // (the item, the shards' partials after it, how the merge combines them, the item over
+    // the merged outputs: 0 is the group, 1 the item, the partials from 2 on)
+    let cases: Vec<(&str, &str, Vec<Aggregate>, Expr)> = vec![
+        (
+            "SUM(d) / COUNT(*)",
+            "SUM(d), COUNT(*)",
+            vec![Sum(2), Count(3)],
+            Expr::arith(Div, c(2), c(3)),
+        ),
+        (
+            "AVG(d) * 1000",
+            "SUM(d), COUNT(d)",
+            vec![Sum(2), Count(3)],
+            Expr::arith(Mul, avg(2, 3), lit(1000)),
+        ),
+        (
+            "ROUND(AVG(i), 2)",
+            "SUM(i), COUNT(i)",
+            vec![Sum(2), Count(3)],
+            round(avg(2, 3), 2, false),
+        ),
+        (
+            "TRUNCATE(SUM(d) / 7, 2)",
+            "SUM(d)",
+            vec![Sum(2)],
+            round(Expr::arith(Div, c(2), lit(7)), 2, true),
+        ),
+        (
+            "ROUND(SUM(d), -2)",
+            "SUM(d)",
+            vec![Sum(2)],
+            round(c(2), -2, false),
+        ),
+        (
+            "COALESCE(SUM(d), 0)",
+            "SUM(d)",
+            vec![Sum(2)],
+            Expr::Coalesce(vec![c(2), lit(0)]),
+        ),
+        (
+            "SUM(i) / 3 * 3",
+            "SUM(i)",
+            vec![Sum(2)],
+            Expr::arith(Mul, Expr::arith(Div, c(2), lit(3)), lit(3)),
+        ),
+        (
+            "MAX(d) - MIN(d)",
+            "MAX(d), MIN(d)",
+            vec![Max(2), Min(3)],
+            Expr::arith(Sub, c(2), c(3)),
+        ),
+        (
+            "ABS(SUM(i)) + COUNT(*)",
+            "SUM(i), COUNT(*)",
+            vec![Sum(2), Count(3)],
+            Expr::arith(Add, Expr::Abs(Box::new(c(2))), c(3)),
+        ),
+    ];
+    for (item, partials, merges, computed) in cases {
+        for filter in ["", "WHERE id % 4 = 0", "WHERE id < 0"] {
+            let what = format!("{item} {filter}");
+            let single = query(
+                conn,
+                &format!("SELECT g, {item} FROM t {filter} GROUP BY g ORDER BY g"),
+            )
+            .await;
+            let (cols, rows) = merged(
+                conn,
+                &format!("SELECT g, {item}, {partials} FROM {{t}} {filter} GROUP BY g ORDER BY g"),
+                &[SortKey::asc(0)],
+            )
+            .await;
+            let mut outputs = vec![First(0), First(1)];
+            outputs.extend(merges.iter().cloned());
+            let mut agg = OrderedAggregate::new(&[0], outputs, &cols).unwrap();
+            let mut project = Project::in_place(agg.output_columns(), &[(1, computed.clone())])
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
+            let mut out = Vec::new();
+            for r in rows {
+                for row in agg.push_row(r).unwrap() {
+                    project.push(row, &mut out).unwrap();
+                }
+            }
+            for row in agg.finish_rows().unwrap() {
+                project.push(row, &mut out).unwrap();
+            }
+            let got: Vec<Vec<Option<String>>> = texts(&out, 2)
+                .into_iter()
+                .map(|r| r[1..].to_vec())
+                .collect();
+            let want: Vec<Vec<Option<String>>> =
+                single.text().into_iter().map(|r| r[1..].to_vec()).collect();
+            assert_eq!(got, want, "{what}");
+        }
     }
 }
 

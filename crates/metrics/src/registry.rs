@@ -50,6 +50,8 @@ pub struct Metrics {
     pub schema_refreshes_total: IntCounterVec,
     /// Scatter answers refused because the shards' columns differed from the schema cache.
     pub schema_stale_total: IntCounter,
+    /// Scatters the merge could not answer exactly, answered from copies of their tables.
+    pub merges_from_copies_total: IntCounter,
     /// Client connections open now, by `state` (handshaking|idle|running|pinned).
     pub client_connections_by_state: IntGaugeVec,
     /// Client connections refused before the handshake, by `reason`
@@ -264,6 +266,12 @@ impl Metrics {
         .expect("valid metric");
         register(Box::new(schema_refreshes_total.clone()));
         register(Box::new(schema_stale_total.clone()));
+        let merges_from_copies_total = IntCounter::with_opts(opts(
+            "merges_from_copies_total",
+            "Scatters the merge could not answer exactly, answered from copies of their tables.",
+        ))
+        .expect("valid metric");
+        register(Box::new(merges_from_copies_total.clone()));
         register(Box::new(sequence_ids_total.clone()));
         register(Box::new(sequence_blocks_total.clone()));
         let lookup_counter = |name: &str, help: &str| {
@@ -344,6 +352,7 @@ impl Metrics {
             lookup_shards_total,
             schema_refreshes_total,
             schema_stale_total,
+            merges_from_copies_total,
             migration,
             catch_up_lag_events,
             catch_up_lag_seconds,

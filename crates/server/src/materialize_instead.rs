@@ -28,7 +28,11 @@ impl Session {
             .ok()
             .and_then(|sql| shardgate_router::materialized(sql, self.syntax, &runtime.topology));
         match materialized {
-            Some(m) => Box::pin(self.materialize(runtime, &m, text, plan.kind, binary)).await,
+            Some(m) => {
+                shardgate_metrics::metrics().merges_from_copies_total.inc();
+                tracing::debug!(reason = %inexact.0.message, "scatter answered from copies");
+                Box::pin(self.materialize(runtime, &m, text, plan.kind, binary)).await
+            }
             None => self.send_error(inexact.0).await,
         }
     }

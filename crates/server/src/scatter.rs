@@ -554,9 +554,10 @@ impl Session {
             Err(e) => fail!(Inexact::of(e)?),
         };
         let merge_settings = self.merge_settings(runtime);
+        // A merge it cannot build exactly (1235) goes to the copies, as above.
         let mut output = match plan.merge.output(head, &metas, &delivered, merge_settings) {
             Ok(output) => output,
-            Err(e) => fail!(merge_error(&e)),
+            Err(e) => fail!(Inexact::of(merge_error(&e))?),
         };
         if let Sink::Kept(kept) = sink {
             kept.numeric = (output.definitions.iter())

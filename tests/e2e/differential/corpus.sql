@@ -486,6 +486,17 @@ SELECT COUNT(*) / 7 / 7, -(SUM(qty) / 3) * 3, (AVG(qty) / 3) * (AVG(amount) / 7)
 @ordered SELECT flag, MAX(score) - MIN(score), COUNT(DISTINCT score) FROM users GROUP BY flag ORDER BY flag
 SELECT COUNT(*) * 9223372036854775807 FROM orders
 @params=3 SELECT SUM(qty) / ? FROM orders
+SELECT ROUND(AVG(amount), 2), COALESCE(SUM(amount), 0), IFNULL(MAX(amount), -1), ABS(MIN(amount) - MAX(amount)), TRUNCATE(SUM(amount) / 7, 3), ROUND(SUM(amount), -2) FROM orders
+@ordered SELECT status, ROUND(AVG(amount), 1), ROUND(SUM(amount) / COUNT(*), 6), COALESCE(SUM(qty), 0) FROM orders GROUP BY status ORDER BY status
+SELECT COALESCE(SUM(amount), 0), IFNULL(AVG(amount), 0), ROUND(AVG(amount)) FROM orders WHERE amount < 0
+@ordered SELECT flag, ROUND(AVG(balance), 3), TRUNCATE(AVG(balance), -1), COALESCE(MAX(balance), MIN(score), 0) FROM users GROUP BY flag ORDER BY flag
+@ordered SELECT flag, ROUND(AVG(ratio), 2) FROM users GROUP BY flag ORDER BY flag
+@ordered SELECT user_id, ROUND(SUM(amount) / 3 * 3, 1) FROM orders WHERE user_id BETWEEN 1 AND 40 GROUP BY user_id ORDER BY user_id
+@ordered SELECT qty, COALESCE(SUM(amount), 0) AS s FROM orders GROUP BY qty ORDER BY s DESC, qty LIMIT 5
+SELECT ROUND(COUNT(*) / 7, 2), ROUND(COUNT(*)) FROM orders
+@ordered SELECT flag, COUNT(*) FROM users GROUP BY flag HAVING ROUND(AVG(balance), 1) > 0 ORDER BY flag
+@ordered SELECT flag, COUNT(*) FROM users GROUP BY flag HAVING ROUND(AVG(ratio), 1) > 0 ORDER BY flag
+@ordered SELECT qty, COUNT(*) FROM orders GROUP BY qty HAVING COALESCE(SUM(amount), 0) > 100000 ORDER BY qty
 @params=2 @ordered SELECT flag, SUM(score) / ? FROM users GROUP BY flag ORDER BY flag
 
 -- ===== A derived table whose rows partition over the shards: scattered like a table =====

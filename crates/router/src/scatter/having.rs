@@ -27,6 +27,39 @@ pub(super) fn literal_value(v: &Value) -> Option<MergeValue> {
     })
 }
 
+/// A call's arguments when they are plain expressions (no named argument, `DISTINCT` or
+/// clause).
+fn plain_args(f: &Function) -> Option<Vec<&Expr>> {
+    let FunctionArguments::List(list) = &f.args else {
+        return None;
+    };
+    if list.duplicate_treatment.is_some() || !list.clauses.is_empty() || f.over.is_some() {
+        return None;
+    }
+    list.args
+        .iter()
+        .map(|a| match a {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e),
+            _ => None,
+        })
+        .collect()
+}
+
+/// An integer constant (`2`, `-2`).
+fn integer_literal(e: &Expr) -> Option<i64> {
+    match strip(e) {
+        Expr::Value(v) => match &v.value {
+            Value::Number(n, _) => n.parse().ok(),
+            _ => None,
+        },
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => integer_literal(expr)?.checked_neg(),
+        _ => None,
+    }
+}
+
 /// Where a merged expression stands, which decides what a bare name is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Scope {
@@ -191,6 +224,41 @@ impl<'a> ScatterBuilder<'a> {
                 }
                 let any = any.expect("list is not empty");
                 Ok(if *negated { !any } else { any })
+            }
+            (Expr::Function(f), Expr::Function(nf)) => {
+                let (Some(name), Some(args), Some(nargs)) =
+                    (function_name(f), plain_args(f), plain_args(nf))
+                else {
+                    return Err(unsupported(self));
+                };
+                if args.len() != nargs.len() {
+                    return Err(unsupported(self));
+                }
+                let merged = |this: &mut Self, k: usize| this.merged(args[k], nargs[k], scope);
+                Ok(match (name.as_str(), args.len()) {
+                    ("round", 1) => Merged::Round {
+                        arg: Box::new(merged(self, 0)?),
+                        places: 0,
+                        truncate: false,
+                    },
+                    ("round" | "truncate", 2) => {
+                        let Some(places) = integer_literal(nargs[1]) else {
+                            return Err(unsupported(self));
+                        };
+                        Merged::Round {
+                            arg: Box::new(merged(self, 0)?),
+                            places,
+                            truncate: name == "truncate",
+                        }
+                    }
+                    ("coalesce", 1..) | ("ifnull", 2) => Merged::Coalesce(
+                        (0..args.len())
+                            .map(|k| merged(self, k))
+                            .collect::<Result<_, _>>()?,
+                    ),
+                    ("abs", 1) => Merged::Abs(Box::new(merged(self, 0)?)),
+                    _ => return Err(unsupported(self)),
+                })
             }
             _ => Err(unsupported(self)),
         }
