@@ -117,6 +117,17 @@ async fn writes_with_in_subqueries_of_another_placement_change_the_rows_mariadb_
     .unwrap();
     assert_eq!(conn.affected_rows(), 13);
 
+    // EXPLAIN of a write run after its subqueries is refused, never run.
+    let explained = conn
+        .query_drop("EXPLAIN UPDATE users SET name = 'explained' WHERE id IN (SELECT t.user_id FROM tags t)")
+        .await;
+    assert!(
+        matches!(&explained, Err(mysql_async::Error::Server(e)) if e.code == 1235),
+        "{explained:?}"
+    );
+    let explained = ids(&mut conn, "SELECT id FROM users WHERE name = 'explained'").await;
+    assert!(explained.is_empty(), "{explained:?}");
+
     // Inside a transaction (writing one shard, as transaction_mode "single" allows): the
     // subquery reads in it, and a ROLLBACK undoes the write.
     conn.query_drop("INSERT INTO tags (tag, user_id) VALUES ('gone', 20)")

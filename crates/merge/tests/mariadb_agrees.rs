@@ -529,11 +529,11 @@ async fn computed_outputs_merge_like_one_server(conn: &mut Conn) {
                 .unwrap_or_else(|e| panic!("{what}: {e}"));
             let mut out = Vec::new();
             for r in rows {
-                for row in agg.push_row(r).unwrap() {
+                if let Some(row) = agg.push_row(r).unwrap() {
                     project.push(row, &mut out).unwrap();
                 }
             }
-            for row in agg.finish_rows().unwrap() {
+            if let Some(row) = agg.finish_rows().unwrap() {
                 project.push(row, &mut out).unwrap();
             }
             let got: Vec<Vec<Option<String>>> = texts(&out, 2)

@@ -377,7 +377,9 @@ mod tests {
             let s = shard(sql);
             assert!(s.starts_with("error") || s == "materialize", "{sql}: {s}");
         }
-        assert_eq!(shard("SELECT * FROM users u JOIN orders o ON o.user_id = u.id WHERE u.id = 7 AND EXISTS (SELECT 1 FROM users v WHERE v.id = 2)"), "materialize");
+        // Not pushed down: its uncorrelated subquery runs first (else the copies answer it).
+        let s = shard("SELECT * FROM users u JOIN orders o ON o.user_id = u.id WHERE u.id = 7 AND EXISTS (SELECT 1 FROM users v WHERE v.id = 2)");
+        assert!(s.contains("after its subqueries"), "{s}");
     }
 
     #[test]
@@ -420,7 +422,12 @@ mod tests {
             "SELECT u.id FROM users u WHERE u.name = (SELECT name FROM users WHERE id = 7)",
             "SELECT u.id FROM users u WHERE u.id IN (SELECT o.user_id FROM orders o GROUP BY o.user_id HAVING COUNT(*) > 1) OR u.id = 3",
         ] {
-            assert_eq!(shard(sql), "materialize", "{sql}");
+            // Not pushed down: answered from copies, or after its (uncorrelated) subqueries.
+            let s = shard(sql);
+            assert!(
+                s == "materialize" || s.contains("after its subqueries"),
+                "{sql}: {s}"
+            );
         }
     }
 }

@@ -1,10 +1,16 @@
-//! `UPDATE` / `DELETE` / `INSERT … VALUES` with uncorrelated subqueries over sharded tables no
-//! shard answers alone (issue #13: "subquery first, then route"): the proxy runs each subquery as a SELECT of
+//! `UPDATE` / `DELETE` / `INSERT … VALUES`, and a `SELECT`'s `WHERE` / `HAVING`, with
+//! uncorrelated subqueries over sharded tables no shard answers alone (issue #13: "subquery
+//! first, then route"): the proxy runs each subquery as a SELECT of
 //! its own and writes its answer into the statement — `x IN (SELECT …)` becomes
 //! `x IN (1, 2, 3)`, an empty answer `(0 = 1)` (and `(1 = 1)` for `NOT IN`, which an empty
 //! list makes true whatever `x` is); `[NOT] EXISTS (SELECT …)` becomes `(1 = 1)` or `(0 = 1)`;
 //! a scalar `(SELECT …)` its one value (`NULL` for no row, MariaDB's 1242 for more) — and
-//! plans the result as any write: broadcast, or routed by its shard key when the text names it.
+//! plans the result as any write: broadcast, or routed by its shard key when the text names it
+//! (a SELECT: scattered, pruned by the list when it names the shard key, or answered from
+//! copies for what else it holds). A SELECT's subquery must itself run on one shard or on
+//! shards the proxy merges (not a join across shards), and the SELECT must not lock rows;
+//! subqueries in its select list or FROM are left to the copies (their values there would
+//! change the result's column types).
 //!
 //! Taken only where it means what MariaDB means: the statement writes one table (no joins,
 //! no `USING`; an INSERT neither reading the table it writes in a subquery, MariaDB's 1093,
@@ -29,8 +35,10 @@ use crate::{lex, RouteError, SqlMode, Syntax};
 /// A write to run after its subqueries: their SELECTs, and the text around them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubqueriesFirst {
-    /// `UPDATE`, `DELETE`, `INSERT` or `REPLACE`.
+    /// `UPDATE`, `DELETE`, `INSERT`, `REPLACE` or `SELECT`.
     pub verb: &'static str,
+    /// The statement as written.
+    pub sql: String,
     /// The statement's text between the subqueries: one more piece than subqueries.
     pub pieces: Vec<String>,
     pub subqueries: Vec<WriteSubquery>,
@@ -56,6 +64,40 @@ pub enum SubqueryUse {
 }
 
 impl SubqueriesFirst {
+    /// Why a SELECT with `values` written in (as [`Self::with_values`] takes them) would not
+    /// mean what MariaDB's SELECT means, if it would not (then the copies answer it). MariaDB's
+    /// `x [NOT] IN (SELECT c …)` with a NULL among the values is not the list's: a value `x`
+    /// that does not fit `c`'s type is definitely not in it (`NOT IN` true), where `x NOT IN
+    /// (…, NULL)` is NULL. And strings and temporal values compare with the subquery column's
+    /// collation and type, which a literal does not carry; numbers compare alike. (A write
+    /// keeps the list: refusing it would refuse the common case, `NOT IN` with a NULL matching
+    /// no row, for the rare value out of the column's range; see the README.)
+    pub fn inexact(&self, values: &[Vec<Vec<u8>>]) -> Option<String> {
+        if self.verb != "SELECT" {
+            return None;
+        }
+        for (subquery, values) in self.subqueries.iter().zip(values) {
+            let what = || format!("the subquery `{}`", subquery.select);
+            match &subquery.used {
+                SubqueryUse::Exists { .. } => {}
+                SubqueryUse::In { .. } if values.iter().any(|v| v == b"NULL") => {
+                    return Some(format!(
+                        "{} answers NULL among its values, where MariaDB's IN decides by the subquery column's type",
+                        what()
+                    ))
+                }
+                _ if !values.iter().all(|v| v == b"NULL" || is_number_literal(v)) => {
+                    return Some(format!(
+                        "{} answers strings or temporal values, which MariaDB compares by the subquery column's collation and type",
+                        what()
+                    ))
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
     /// The statement with each subquery's values (SQL literals, in order; for `EXISTS`, any
     /// one value when it has a row) written in.
     pub fn with_values(&self, values: &[Vec<Vec<u8>>]) -> Vec<u8> {
@@ -189,9 +231,29 @@ pub(crate) fn first(
                 false => "INSERT",
             }
         }
+        Statement::Query(q) if q.locks.is_empty() && q.with.is_none() => {
+            let SetExpr::Select(select) = q.body.as_ref() else {
+                return refusal;
+            };
+            let _ = select.selection.visit(&mut found);
+            let _ = select.having.visit(&mut found);
+            "SELECT"
+        }
         _ => return refusal,
     };
     if found.subqueries.is_empty() || found.others {
+        return refusal;
+    }
+    // The proxy reads a SELECT's subquery's rows itself: from one shard, or from shards whose
+    // rows it merges (`select_rows`); a write's that it cannot read fails as the write would.
+    if verb == "SELECT"
+        && !found.subqueries.iter().all(|(_, q, _)| {
+            matches!(
+                crate::plan_sql(&q.to_string(), topology, syntax).map(|p| p.route),
+                Ok(crate::Route::Shard(_) | crate::Route::Scatter(_))
+            )
+        })
+    {
         return refusal;
     }
     let mut offsets = Offsets::new(sql);
@@ -245,9 +307,18 @@ pub(crate) fn first(
     pieces.push(sql[from..].to_owned());
     RouteError::SubqueriesFirst(Box::new(SubqueriesFirst {
         verb,
+        sql: sql.to_owned(),
         pieces,
         subqueries,
     }))
+}
+
+/// Whether `v` is a number as a cell is written back (bare: `12`, `-1.5`, `1e20`).
+fn is_number_literal(v: &[u8]) -> bool {
+    let digits = v.strip_prefix(b"-").unwrap_or(v);
+    digits
+        .first()
+        .is_some_and(|c| c.is_ascii_digit() || *c == b'.')
 }
 
 /// Whether `query` reads table `name` (lower-cased) anywhere.
@@ -324,6 +395,15 @@ impl Visitor for Found {
 
     fn pre_visit_expr(&mut self, expr: &Expr) -> std::ops::ControlFlow<()> {
         match expr {
+            // `= ANY (SELECT …)`, `> ALL (…)`, `(a, b) IN (SELECT …)`: no list of values.
+            Expr::AnyOp { .. } | Expr::AllOp { .. } => {
+                self.others = true;
+                std::ops::ControlFlow::Break(())
+            }
+            Expr::InSubquery { expr: operand, .. } if matches!(**operand, Expr::Tuple(_)) => {
+                self.others = true;
+                std::ops::ControlFlow::Break(())
+            }
             Expr::InSubquery {
                 expr: operand,
                 subquery,
@@ -533,6 +613,50 @@ shard_key = "sku"
         match first_of(sql) {
             Err(RouteError::SubqueriesFirst(r)) => *r,
             other => panic!("{sql}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_selects_uncorrelated_subqueries_run_first_unless_their_values_would_differ() {
+        let r = request(
+            "SELECT COUNT(*) FROM orders WHERE sku IN (SELECT p.sku FROM products p WHERE p.gone = 1) AND qty > (SELECT MAX(p.qty) FROM products p)",
+        );
+        assert_eq!(r.verb, "SELECT");
+        assert_eq!(r.subqueries.len(), 2);
+        let values = |v: &[&str]| v.iter().map(|v| v.as_bytes().to_vec()).collect::<Vec<_>>();
+        assert_eq!(
+            String::from_utf8(r.with_values(&[values(&["1", "2"]), values(&["7"])])).unwrap(),
+            "SELECT COUNT(*) FROM orders WHERE (sku) IN (1, 2) AND qty > (7)"
+        );
+        assert_eq!(
+            r.inexact(&[values(&["1", "-2.5"]), values(&["1e20"])]),
+            None
+        );
+        // NULL among an IN's values: MariaDB decides by the subquery column's type.
+        assert!(r
+            .inexact(&[values(&["1", "NULL"]), values(&["7"])])
+            .is_some());
+        // Strings compare by the subquery column's collation.
+        assert!(r.inexact(&[values(&["'a'"]), values(&["7"])]).is_some());
+        assert!(r
+            .inexact(&[values(&["1"]), values(&["'2024-01-01'"])])
+            .is_some());
+        // A scalar NULL compares as NULL either way.
+        assert_eq!(r.inexact(&[values(&["1"]), values(&["NULL"])]), None);
+        // A write keeps its list.
+        let w = request("DELETE FROM orders WHERE sku NOT IN (SELECT p.sku FROM products p)");
+        assert_eq!(w.inexact(&[values(&["1", "NULL"])]), None);
+        // No list of values: the refusal stands (the copies answer).
+        for sql in [
+            "SELECT COUNT(*) FROM orders WHERE qty = ANY (SELECT p.qty FROM products p)",
+            "SELECT COUNT(*) FROM orders WHERE qty > ALL (SELECT p.qty FROM products p)",
+            "SELECT COUNT(*) FROM orders WHERE (sku, qty) IN (SELECT p.sku, p.qty FROM products p)",
+            "SELECT COUNT(*) FROM orders WHERE sku IN (SELECT p.sku FROM products p) FOR UPDATE",
+        ] {
+            assert!(
+                !matches!(first_of(sql), Err(RouteError::SubqueriesFirst(_))),
+                "{sql}"
+            );
         }
     }
 

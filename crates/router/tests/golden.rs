@@ -127,6 +127,8 @@ fn outcome(sql: &str, topology: &Topology) -> String {
             }
             line
         }
+        // Planned in steps: its subqueries first, then the statement with their answers.
+        Err(shardgate_router::RouteError::SubqueriesFirst(request)) => request.to_string(),
         Err(e) => format!("error: {e}"),
     }
 }

@@ -299,6 +299,19 @@ impl Session {
             Err(RouteError::InsertFromSelect(request)) => {
                 return Box::pin(self.insert_from_select(runtime, &request)).await
             }
+            // A SELECT's answer must come in binary rows, which the copies give.
+            Err(RouteError::SubqueriesFirst(request)) if request.verb == "SELECT" => {
+                match shardgate_router::materialized(sql, self.syntax, &runtime.topology) {
+                    Some(m) => {
+                        let kind = shardgate_router::StatementKind::Read;
+                        return Box::pin(self.materialize(runtime, &m, &text, kind, true)).await;
+                    }
+                    None => {
+                        let e = RouteError::SubqueriesFirst(request);
+                        return self.send_error(ClientError::from(&e)).await;
+                    }
+                }
+            }
             Err(RouteError::SubqueriesFirst(request)) => {
                 return Box::pin(self.write_after_subqueries(runtime, &request)).await
             }

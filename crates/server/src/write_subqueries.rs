@@ -1,8 +1,12 @@
-//! An UPDATE / DELETE run after its subqueries (`router/src/write_subqueries.rs`): each
+//! An UPDATE / DELETE (or a SELECT's WHERE / HAVING) run after its subqueries
+//! (`router/src/write_subqueries.rs`): each
 //! subquery's rows are read by the proxy (`select_rows.rs`: one column for `IN` and a value,
 //! one row for `EXISTS`), written into the statement — an `IN (…)` list, `(1 = 1)` / `(0 = 1)`,
 //! the value (`NULL` for no row, 1242 for more than one) —, and the text is then planned and
 //! run as any write (routed by the list when it names the shard key, else on every shard).
+//! A SELECT whose answers would not mean what MariaDB's subquery means
+//! (`SubqueriesFirst::inexact`: a NULL among an IN's values, strings or temporal values) is
+//! answered from copies of its tables instead.
 //!
 //! Unlike MariaDB's one statement, the subqueries and the write are several: outside a
 //! transaction, rows written between them are not seen. Inside one, the subqueries read in it.
@@ -55,6 +59,23 @@ impl Session {
                 return self.send_error(e).await;
             }
             values.push(rows.into_iter().flatten().collect::<Vec<_>>());
+        }
+        if let Some(why) = request.inexact(&values) {
+            let copies =
+                shardgate_router::materialized(&request.sql, self.syntax, &runtime.topology);
+            let Some(m) = copies else {
+                let e = ClientError::new(
+                    1235,
+                    b"42000",
+                    format!("cannot run this SELECT after its subqueries: {why}; this is not supported by shardgate"),
+                );
+                return self.send_error(e).await;
+            };
+            let (text, kind) = (
+                request.sql.as_bytes(),
+                shardgate_router::StatementKind::Read,
+            );
+            return Box::pin(self.materialize(runtime, &m, text, kind, false)).await;
         }
         let text = request.with_values(&values);
         let Ok(sql) = std::str::from_utf8(&text) else {

@@ -521,6 +521,24 @@ SELECT * FROM (SELECT id, email FROM users WHERE name LIKE 'User 1%') d
 SELECT user_id FROM (SELECT user_id, MAX(amount) m FROM orders GROUP BY user_id) t WHERE m > 9990
 @ordered @ci=0 SELECT status, qty, COUNT(*) FROM (SELECT o.status, o.qty FROM orders o WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = o.user_id AND u.flag = 0)) d GROUP BY status, qty ORDER BY status, qty
 
+-- ===== Uncorrelated subqueries in a SELECT's WHERE / HAVING: run first, their answers written in =====
+SELECT COUNT(*) FROM users WHERE id IN (SELECT qty FROM orders WHERE status = 'paid')
+SELECT COUNT(*) FROM users WHERE id NOT IN (SELECT qty FROM orders WHERE qty IS NOT NULL)
+SELECT COUNT(*) FROM users WHERE id NOT IN (SELECT qty FROM orders)
+SELECT COUNT(*) FROM users WHERE flag IN (SELECT qty FROM orders WHERE amount > 9990)
+@ordered SELECT id, name FROM users WHERE score > (SELECT AVG(qty) FROM orders) AND id < 100 ORDER BY id
+SELECT COUNT(*) FROM users WHERE EXISTS (SELECT 1 FROM orders WHERE status = 'refunded')
+SELECT COUNT(*) FROM users WHERE NOT EXISTS (SELECT 1 FROM orders WHERE qty > 1000000)
+@ordered SELECT flag, COUNT(*) FROM users GROUP BY flag HAVING COUNT(*) > (SELECT COUNT(*) / 10 FROM orders WHERE status = 'paid') ORDER BY flag
+SELECT COUNT(*) FROM users WHERE id IN (SELECT qty FROM orders WHERE qty < 0)
+SELECT COUNT(*) FROM users WHERE NULL IN (SELECT qty FROM orders WHERE qty < 0) OR NULL NOT IN (SELECT qty FROM orders WHERE qty < 0)
+SELECT COUNT(*) FROM users WHERE tag IN (SELECT status FROM orders)
+SELECT COUNT(*) FROM users WHERE (SELECT MAX(qty) FROM orders) > 5 AND flag = 1
+SELECT COUNT(*) FROM users WHERE id = (SELECT qty FROM orders)
+SELECT COUNT(*) FROM users WHERE id IN (SELECT qty, user_id FROM orders)
+@ordered SELECT u.id, u.flag FROM users u WHERE u.flag = (SELECT MIN(flag) FROM users WHERE score > 100) AND u.id BETWEEN 1 AND 200 ORDER BY u.id
+SELECT COUNT(*) FROM orders WHERE user_id IN (SELECT score FROM users WHERE flag = 1) AND qty > (SELECT AVG(qty) FROM orders WHERE status = 'paid')
+
 -- ===== Not supported yet (expected 1235, counted apart) =====
 SELECT id FROM users UNION SELECT user_id FROM orders
 SELECT id FROM users WHERE score = (SELECT MAX(score) FROM users)

@@ -352,11 +352,25 @@ fn plan_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, Rou
             }
             other => other,
         };
-        // Refused SELECTs over sharded tables: answered from copies on one connection.
+        // Refused SELECTs over sharded tables: answered from copies on one connection, or
+        // joined in the proxy; what would be copies goes after its subqueries when they are
+        // what kept it from a plan (a write: whenever they are).
+        let is_select = matches!(statements[0], Statement::Query(_));
+        let subqueries_first =
+            |e| crate::write_subqueries::first(sql, syntax, &statements[0], topology, e);
         let planned = planned
-            .map_err(|e| crate::write_subqueries::first(sql, syntax, &statements[0], topology, e))
+            .map_err(|e| if is_select { e } else { subqueries_first(e) })
             .or_else(|e| crate::materialize::fallback(sql, syntax, &statements[0], topology, e))
-            .map(|plan| crate::join_plan::prefer(sql, syntax, topology, plan));
+            .map(|plan| crate::join_plan::prefer(sql, syntax, topology, plan))
+            .and_then(|plan| match plan.route {
+                Route::Materialize(_) if is_select => {
+                    match subqueries_first(RouteError::NotSupported(String::new())) {
+                        e @ RouteError::SubqueriesFirst(_) => Err(e),
+                        _ => Ok(plan),
+                    }
+                }
+                _ => Ok(plan),
+            });
         let mut plan = planned?;
         plan.uses_tables = uses_tables;
         if topology.has_lookups {
