@@ -520,6 +520,16 @@ SELECT COUNT(*) FROM (SELECT DISTINCT qty FROM orders) t
 SELECT * FROM (SELECT id, email FROM users WHERE name LIKE 'User 1%') d
 SELECT user_id FROM (SELECT user_id, MAX(amount) m FROM orders GROUP BY user_id) t WHERE m > 9990
 @ordered @ci=0 SELECT status, qty, COUNT(*) FROM (SELECT o.status, o.qty FROM orders o WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = o.user_id AND u.flag = 0)) d GROUP BY status, qty ORDER BY status, qty
+@ordered SELECT DISTINCT n FROM (SELECT user_id, COUNT(*) AS n FROM orders GROUP BY user_id) t ORDER BY n
+@ordered SELECT user_id, s FROM (SELECT user_id, SUM(amount) AS s FROM orders GROUP BY user_id) t ORDER BY s DESC, user_id LIMIT 5
+@ordered SELECT user_id, s FROM (SELECT user_id, SUM(amount) AS s FROM orders GROUP BY user_id) t WHERE s > 20000 ORDER BY user_id LIMIT 3, 4
+@ordered SELECT n, COUNT(*) AS users FROM (SELECT user_id, COUNT(*) AS n FROM orders GROUP BY user_id) t GROUP BY n HAVING COUNT(*) > 10 ORDER BY users DESC, n
+SELECT MIN(d), MAX(d), COUNT(DISTINCT d) FROM (SELECT o.qty - u.flag AS d FROM orders o JOIN users u ON u.id = o.user_id) x
+@ordered SELECT label, COUNT(*), SUM(amount) / COUNT(*) FROM (SELECT f.label, o.amount FROM orders o JOIN users u ON u.id = o.user_id JOIN flags f ON f.flag = u.flag) x GROUP BY label ORDER BY label
+SELECT COUNT(*) FROM (SELECT u.id FROM users u WHERE u.id = 7) x
+@ordered @params=2 SELECT n, COUNT(*) FROM (SELECT user_id, COUNT(*) AS n FROM orders GROUP BY user_id) t WHERE n > ? GROUP BY n ORDER BY n
+@ordered SELECT x.user_id, x.total FROM (SELECT user_id, SUM(qty) AS total FROM orders WHERE qty IS NOT NULL GROUP BY user_id) AS x WHERE x.user_id BETWEEN 10 AND 30 ORDER BY x.user_id
+SELECT COUNT(*) FROM (SELECT o.user_id FROM orders o LEFT JOIN users u ON u.id = o.user_id WHERE u.id IS NULL) x
 
 -- ===== Uncorrelated subqueries in a SELECT's WHERE / HAVING: run first, their answers written in =====
 SELECT COUNT(*) FROM users WHERE id IN (SELECT qty FROM orders WHERE status = 'paid')
