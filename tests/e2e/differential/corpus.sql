@@ -549,6 +549,19 @@ SELECT COUNT(*) FROM users WHERE id IN (SELECT qty, user_id FROM orders)
 @ordered SELECT u.id, u.flag FROM users u WHERE u.flag = (SELECT MIN(flag) FROM users WHERE score > 100) AND u.id BETWEEN 1 AND 200 ORDER BY u.id
 SELECT COUNT(*) FROM orders WHERE user_id IN (SELECT score FROM users WHERE flag = 1) AND qty > (SELECT AVG(qty) FROM orders WHERE status = 'paid')
 
+-- ===== Window functions partitioned by a shard key: each shard computes its own partitions =====
+@ordered SELECT user_id, id, amount, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY amount DESC, id) AS rn FROM orders WHERE user_id < 50 ORDER BY user_id, rn
+@ordered SELECT user_id, id, SUM(amount) OVER (PARTITION BY user_id) AS total, RANK() OVER (PARTITION BY user_id ORDER BY qty) AS r, DENSE_RANK() OVER (PARTITION BY user_id ORDER BY qty) AS dr FROM orders WHERE user_id BETWEEN 100 AND 140 ORDER BY user_id, id
+SELECT * FROM (SELECT o.*, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY amount DESC, id) rn FROM orders o) t WHERE rn <= 2
+@ordered SELECT * FROM (SELECT o.id, o.user_id, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY amount DESC, id) rn FROM orders o) t WHERE rn = 1 ORDER BY id LIMIT 20
+@ordered SELECT id, user_id, COUNT(*) OVER (PARTITION BY o.user_id) AS n FROM orders o WHERE id < 300 ORDER BY id
+@ordered SELECT u.id, o.id, ROW_NUMBER() OVER (PARTITION BY u.id ORDER BY o.id) FROM users u JOIN orders o ON o.user_id = u.id WHERE u.id < 40 ORDER BY u.id, o.id
+@ordered SELECT id, ROW_NUMBER() OVER (ORDER BY id) FROM orders WHERE id < 100 ORDER BY id
+@ordered SELECT user_id, SUM(amount) OVER (PARTITION BY user_id), COUNT(*) FROM orders GROUP BY user_id ORDER BY user_id
+@ordered SELECT user_id, LAG(amount) OVER (PARTITION BY user_id ORDER BY id) AS prev, id FROM orders WHERE user_id < 30 ORDER BY id
+@ordered SELECT user_id, AVG(amount) OVER (PARTITION BY user_id ORDER BY id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS moving, id FROM orders WHERE user_id < 30 ORDER BY id
+@ordered SELECT id, NTILE(2) OVER (PARTITION BY flag ORDER BY id) FROM users WHERE id < 60 ORDER BY id
+
 -- ===== Not supported yet (expected 1235, counted apart) =====
 SELECT id FROM users UNION SELECT user_id FROM orders
 SELECT id FROM users WHERE score = (SELECT MAX(score) FROM users)

@@ -7,8 +7,8 @@
 //!
 //! The rows partition when the subquery, planned alone, is a scatter that only concatenates
 //! (a co-located join with reference tables, subqueries that follow its rows), or groups by a
-//! shard key (each group's rows live on one shard); it has no LIMIT, DISTINCT across shards,
-//! or window function. Anything else keeps the copies.
+//! shard key (each group's rows live on one shard; windows partitioned by one, too); it has no
+//! LIMIT or DISTINCT across shards. Anything else keeps the copies.
 //!
 //! The shards' column definitions name the derived table (and its column as the origin), so
 //! the plan says where each column's strings come from (`ScatterPlan::over_derived`).
@@ -146,7 +146,9 @@ fn derived_columns(
         let (expr, alias) = match item {
             SelectItem::UnnamedExpr(e) => (e, None),
             SelectItem::ExprWithAlias { expr, alias } => (expr, Some(alias)),
-            // A `*` inside: its columns are not known here.
+            // A `*` inside: its columns are not known here (their strings compare nowhere in
+            // the merge), nor, with a list of names, which name is whose.
+            _ if names.is_empty() => continue,
             _ => return None,
         };
         let origin = match strip(expr) {

@@ -227,7 +227,12 @@ fn plan_select(
         [shard] => return on_one_shard(*shard),
         _ => {}
     }
-    check_select_form(q, select, table)?;
+    // A derived table's columns may rename anything: no window partitions by its "key".
+    let keyed_tables: &[TableRef<'_>] = match &derived {
+        Some(_) => &[],
+        None => &tables,
+    };
+    check_select_form(q, select, table, keyed_tables, only_table)?;
     if !syntax.sql_mode.contains(crate::SqlMode::IGNORE_SPACE) && has_spaced_call(sql, stmt) {
         // MariaDB rejects `COUNT (*)` without IGNORE_SPACE; the rendered text would not.
         return Err(refuse(

@@ -2,13 +2,17 @@
 
 use super::*;
 
-/// Refuses SELECT clauses the scatter does not model.
+/// Refuses SELECT clauses the scatter does not model. `keyed` are the tables whose shard keys
+/// a window may partition by (`only_table`: unqualified names are theirs).
 pub(super) fn check_select_form(
     q: &Query,
     s: &Select,
     table: &TableRef<'_>,
+    keyed: &[TableRef<'_>],
+    only_table: bool,
 ) -> Result<(), RouteError> {
     let no = |what: &str| Err(refuse("SELECT", table, what));
+    check_windows(q, s, table, keyed, only_table)?;
     if q.with.is_some() {
         return no("WITH (a common table expression) is not supported");
     }
@@ -69,6 +73,75 @@ pub(super) fn check_select_form(
         {
             return no("this form of ORDER BY is not supported");
         }
+    }
+    Ok(())
+}
+
+/// Window functions: each shard computes them for its own rows, which is the answer when every
+/// window partitions by a shard key (each partition's rows live on one shard) and the
+/// statement does not group (the windows would run over the shards' groups).
+fn check_windows(
+    q: &Query,
+    s: &Select,
+    table: &TableRef<'_>,
+    keyed: &[TableRef<'_>],
+    only_table: bool,
+) -> Result<(), RouteError> {
+    let mut exprs: Vec<&Expr> = s
+        .projection
+        .iter()
+        .filter_map(|item| match item {
+            SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => Some(e),
+            _ => None,
+        })
+        .collect();
+    if let Some(OrderByKind::Expressions(terms)) = q.order_by.as_ref().map(|o| &o.kind) {
+        exprs.extend(terms.iter().map(|t| &t.expr));
+    }
+    let mut windows = 0;
+    let mut unkeyed = None;
+    for e in &exprs {
+        let _ = visit_expressions(*e, |x| {
+            if let Expr::Function(f) = x {
+                match &f.over {
+                    None => {}
+                    Some(sqlparser::ast::WindowType::WindowSpec(spec))
+                        if spec.partition_by.iter().any(|p| {
+                            keyed.iter().any(|t| t.is_key_column(strip(p), only_table))
+                        }) =>
+                    {
+                        windows += 1
+                    }
+                    Some(_) => unkeyed = Some(x.to_string()),
+                }
+            }
+            ControlFlow::<()>::Continue(())
+        });
+    }
+    if let Some(window) = unkeyed {
+        return Err(refuse(
+            "SELECT",
+            table,
+            format!("the window function `{window}` does not partition by a shard key (its partitions' rows may live on different shards)"),
+        ));
+    }
+    if windows == 0 {
+        return Ok(());
+    }
+    let grouped = match &s.group_by {
+        GroupByExpr::Expressions(g, _) => !g.is_empty(),
+        GroupByExpr::All(_) => true,
+    };
+    let mut aggregates = false;
+    for e in &exprs {
+        aggregates |= scan(e, table)?;
+    }
+    if grouped || aggregates || s.having.is_some() || s.distinct.is_some() {
+        return Err(refuse(
+            "SELECT",
+            table,
+            "window functions with GROUP BY, aggregates or DISTINCT across shards are not supported",
+        ));
     }
     Ok(())
 }
@@ -140,11 +213,8 @@ pub(crate) fn aggregate_call(
         )
     };
     if f.over.is_some() {
-        return Err(refuse(
-            "SELECT",
-            table,
-            "window functions are not supported",
-        ));
+        // A window function, not an aggregate (see `check_windows`).
+        return Ok(None);
     }
     if f.filter.is_some()
         || f.null_treatment.is_some()
@@ -197,11 +267,8 @@ pub(crate) fn scan(e: &Expr, table: &TableRef<'_>) -> Result<bool, RouteError> {
     let mut error = None;
     let _ = visit_expressions(e, |x| {
         let outcome = match x {
-            Expr::Function(f) if f.over.is_some() => Err(refuse(
-                "SELECT",
-                table,
-                "window functions are not supported",
-            )),
+            // A window function is computed per row (see `check_windows`).
+            Expr::Function(f) if f.over.is_some() => Ok(()),
             Expr::Function(_) => aggregate_call(x, table).map(|call| found |= call.is_some()),
             Expr::Subquery(_) | Expr::Exists { .. } | Expr::InSubquery { .. } => Err(refuse(
                 "SELECT",
