@@ -215,3 +215,103 @@ impl PartitionedDerived<'_> {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlparser::parser::Parser;
+
+    fn topology() -> Topology {
+        crate::test_topology::two_shards(
+            r#"
+[[tables]]
+name = "users"
+shard_key = "id"
+[[tables]]
+name = "orders"
+shard_key = "user_id"
+[[tables]]
+name = "products"
+shard_key = "sku"
+[[tables]]
+name = "flags"
+reference = true
+"#,
+        )
+    }
+
+    fn derived(sql: &str, topology: &Topology) -> Option<Vec<(String, ColumnOrigin)>> {
+        let stmts = Parser::parse_sql(&MySqlDialect {}, sql).unwrap();
+        let (_, select) = query_parts(&stmts[0]).unwrap();
+        partitioned_derived(&select.from, topology, Syntax::DEFAULT).map(|d| d.columns)
+    }
+
+    #[test]
+    fn derived_tables_partition_when_each_shard_has_its_own_rows() {
+        let t = topology();
+        let partitioned = [
+            "SELECT * FROM (SELECT o.user_id, o.total FROM orders o) d",
+            "SELECT * FROM (SELECT user_id, SUM(total) s FROM orders GROUP BY user_id) d",
+            "SELECT * FROM (SELECT u.name, o.total FROM users u JOIN orders o ON o.user_id = u.id JOIN flags f ON f.flag = u.flag) d",
+            "SELECT * FROM (SELECT o.*, ROW_NUMBER() OVER (PARTITION BY o.user_id ORDER BY o.total) rn FROM orders o) d",
+        ];
+        for sql in partitioned {
+            assert!(derived(sql, &t).is_some(), "{sql}");
+        }
+        let not = [
+            // Groups that span shards, rows cut by a LIMIT, DISTINCT across shards.
+            "SELECT * FROM (SELECT status, COUNT(*) c FROM orders GROUP BY status) d",
+            "SELECT * FROM (SELECT user_id FROM orders LIMIT 5) d",
+            "SELECT * FROM (SELECT DISTINCT status FROM orders) d",
+            // A join whose rows live on different shards.
+            "SELECT * FROM (SELECT o.total FROM orders o JOIN products p ON p.sku = o.sku) d",
+            // Next to another table.
+            "SELECT * FROM (SELECT user_id FROM orders) d, users u",
+            // A window over partitions that span shards.
+            "SELECT * FROM (SELECT o.total, ROW_NUMBER() OVER (ORDER BY o.total) rn FROM orders o) d",
+        ];
+        for sql in not {
+            assert!(derived(sql, &t).is_none(), "{sql}");
+        }
+    }
+
+    #[test]
+    fn origins_are_traced_to_the_tables_beneath() {
+        let t = topology();
+        let sql = "SELECT * FROM (SELECT u.name AS who, o.total, CONCAT(u.name, '') AS c, 'x' AS k FROM users u JOIN orders o ON o.user_id = u.id) d";
+        let columns = derived(sql, &t).unwrap();
+        let column = |table: &str, column: &str| ColumnOrigin::Column {
+            table: table.into(),
+            column: column.into(),
+        };
+        assert_eq!(
+            columns,
+            vec![
+                ("who".into(), column("users", "name")),
+                ("total".into(), column("orders", "total")),
+                ("c".into(), ColumnOrigin::Expression),
+                ("k".into(), ColumnOrigin::Constant),
+            ]
+        );
+        let stmts = Parser::parse_sql(&MySqlDialect {}, sql).unwrap();
+        let (_, select) = query_parts(&stmts[0]).unwrap();
+        let d = partitioned_derived(&select.from, &t, Syntax::DEFAULT).unwrap();
+        let outer = |c: &str| column("d", c);
+        assert_eq!(
+            d.trace(vec![
+                outer("WHO"),
+                outer("c"),
+                ColumnOrigin::Derived(vec![("d".into(), "who".into()), ("d".into(), "k".into())]),
+                ColumnOrigin::Derived(vec![("d".into(), "c".into())]),
+                outer("missing"),
+            ]),
+            vec![
+                column("users", "name"),
+                ColumnOrigin::Expression,
+                ColumnOrigin::Derived(vec![("users".into(), "name".into())]),
+                ColumnOrigin::Expression,
+                ColumnOrigin::Expression,
+            ]
+        );
+    }
+}
