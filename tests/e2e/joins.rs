@@ -140,7 +140,8 @@ const GROUPED_CASES: &[(&str, bool, bool)] = &[
     ("SELECT COUNT(*), BIT_OR(t.weight), BIT_XOR(p.id), STDDEV_POP(t.weight) FROM people p JOIN tags t ON t.label = p.name", true, true),
     ("SELECT p.id, COUNT(t.id) AS tags FROM people p LEFT JOIN tags t ON t.person = p.id GROUP BY p.id ORDER BY tags DESC, p.id DESC LIMIT 8", true, true),
     ("SELECT t.weight AS c, MIN(p.score), MAX(p.score) FROM tags t JOIN people p ON p.id = t.person GROUP BY c", true, true),
-    ("SELECT t.person, COUNT(*) FROM tags t JOIN people p ON p.id = t.person GROUP BY t.person HAVING COUNT(*) > 1", true, false),
+    ("SELECT t.person, COUNT(*) FROM tags t JOIN people p ON p.id = t.person GROUP BY t.person HAVING COUNT(*) > 1", true, true),
+    ("SELECT t.weight, SUM(p.score) AS s FROM tags t JOIN people p ON p.id = t.person GROUP BY t.weight HAVING s / COUNT(*) > 2 OR MAX(p.score) IS NULL", true, true),
     ("SELECT YEAR(p.born), COUNT(*) FROM tags t JOIN people p ON p.id = t.person GROUP BY YEAR(p.born)", true, false),
 ];
 

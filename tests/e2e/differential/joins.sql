@@ -57,6 +57,13 @@ SELECT u.flag, MIN(u.balance), MAX(o.amount) FROM orders o JOIN users u ON u.id 
 SELECT u.flag, SUM(CASE WHEN o.status = 'paid' THEN o.amount ELSE 0 END), COUNT(o.status) FROM orders o JOIN users u ON u.id = o.qty GROUP BY u.flag
 @ordered SELECT o.qty, GROUP_CONCAT(DISTINCT u.flag ORDER BY u.flag DESC SEPARATOR '/') FROM orders o JOIN users u ON u.id = o.qty GROUP BY o.qty ORDER BY COUNT(*), o.qty
 SELECT u.flag, SUM(u.ratio), AVG(u.ratio) FROM orders o JOIN users u ON u.id = o.qty GROUP BY u.flag
+SELECT u.flag, COUNT(*) FROM orders o JOIN users u ON u.id = o.qty GROUP BY u.flag HAVING COUNT(*) > 100
+SELECT o.qty, SUM(o.amount) AS s FROM orders o JOIN users u ON u.id = o.qty GROUP BY o.qty HAVING s / COUNT(*) > 5000 AND MAX(u.score) BETWEEN 10 AND 900000
+SELECT u.flag, AVG(o.amount) FROM orders o JOIN users u ON u.id = o.qty GROUP BY u.flag HAVING AVG(o.amount) > 4990
+SELECT u.flag, AVG(o.amount) FROM orders o JOIN users u ON u.id = o.qty GROUP BY u.flag HAVING AVG(o.amount) * 2 > 9980
+@ordered SELECT u.id, COUNT(o.id) AS c FROM users u LEFT JOIN orders o ON o.qty = u.id WHERE u.id < 200 GROUP BY u.id HAVING c = 0 OR u.id IS NULL OR NOT c > 3 ORDER BY c DESC, u.id LIMIT 15
+@ordered SELECT o.qty, COUNT(*) FROM orders o JOIN users u ON u.id = o.qty GROUP BY o.qty HAVING o.qty > 5 AND SUM(u.balance) IS NOT NULL ORDER BY o.qty
+SELECT u.flag, COUNT(*) FROM orders o JOIN users u ON u.id = o.qty GROUP BY u.flag HAVING u.flag <> 1
 
 -- ===== Three and more tables (join_plan/sides.rs): co-located groups as the two sides =====
 SELECT u.id, o.id, v.name FROM users u JOIN orders o ON o.user_id = u.id JOIN users v ON v.id = o.qty WHERE u.id < 300

@@ -7,7 +7,10 @@
 //! plain item a column, every aggregate call one the merge computes from raw values with its
 //! arguments on one side, and each value the merge compares (groups, MIN / MAX, DISTINCT
 //! arguments, GROUP_CONCAT, sort keys) a column that compares in the proxy as in MariaDB.
-//! `HAVING`, `WITH ROLLUP`, `SELECT DISTINCT` and expressions over aggregates keep their
+//! `HAVING` over aggregates, group columns and numbers (comparisons, `+ - * /`, `AND` / `OR` /
+//! `NOT`, `IS [NOT] NULL`, `BETWEEN`; an AVG / STDDEV / VARIANCE only compared, as its raw
+//! merge has no more digits than it shows) is evaluated by the merge. `WITH ROLLUP`, `SELECT
+//! DISTINCT`, expressions over aggregates in the select list and any other HAVING keep their
 //! copies.
 
 use shardgate_merge::{Aggregate, SortKey};
@@ -61,7 +64,7 @@ pub(super) fn plan(
     let GroupByExpr::Expressions(group_exprs, modifiers) = &select.group_by else {
         return None;
     };
-    if !modifiers.is_empty() || select.having.is_some() || select.distinct.is_some() {
+    if !modifiers.is_empty() || select.distinct.is_some() {
         return None;
     }
     let texts = select_list_texts(sql, syntax, select.projection.len())?;
@@ -139,6 +142,10 @@ pub(super) fn plan(
             });
         }
     }
+    let having = match &select.having {
+        Some(condition) => Some(planner.condition(condition, &items, false)?),
+        None => None,
+    };
     let (offset, limit) = super::limit_of(query)?;
     // The rows are sorted by the group columns: in ORDER BY's order and directions when it
     // names only group columns (then the groups need no sort after; MariaDB, too, sorts them
@@ -178,7 +185,7 @@ pub(super) fn plan(
                 names: planner.names,
                 computed: Vec::new(),
             }),
-            having: None,
+            having,
             distinct: false,
             sort,
             offset,
@@ -276,6 +283,18 @@ fn computed_on(e: &Expr, sides: &[Side<'_>; 2]) -> Option<usize> {
     Some(side.unwrap_or(0))
 }
 
+/// Whether the merge computes `output` from raw values only as precisely as it is shown (an
+/// average, a variance): MariaDB's arithmetic over it uses more digits.
+fn rounded(output: &Aggregate) -> bool {
+    matches!(
+        output,
+        Aggregate::AvgValues(_)
+            | Aggregate::AvgDistinct(_)
+            | Aggregate::Variance { .. }
+            | Aggregate::VarianceParts { .. }
+    )
+}
+
 /// The select-list item a GROUP BY / ORDER BY term names: by position, or by an alias that is
 /// not also a column of either side (MariaDB's to resolve). `Some(None)`: it names no item.
 fn item_named(
@@ -366,6 +385,90 @@ impl Planner<'_, '_> {
         })
         .ok()?;
         (!failed).then_some(output)
+    }
+
+    /// HAVING's `e` over the outputs, as the merge evaluates it (see the module's comment);
+    /// `in_arithmetic`: an operand of `+ - * /`. Hidden outputs are added for what it reads.
+    fn condition(
+        &mut self,
+        e: &Expr,
+        items: &[(&Expr, Option<&sqlparser::ast::Ident>)],
+        in_arithmetic: bool,
+    ) -> Option<shardgate_merge::Expr> {
+        use shardgate_merge::{ArithOp, CompareOp, Expr as Merged};
+        use sqlparser::ast::{BinaryOperator as B, UnaryOperator as U};
+        let operand =
+            |this: &mut Self, x: &Expr, arithmetic: bool| this.condition(x, items, arithmetic);
+        Some(match e {
+            Expr::Nested(inner) => operand(self, inner, in_arithmetic)?,
+            Expr::Value(v) => Merged::lit(match &v.value {
+                // Numbers only: a string would compare by a collation of its own.
+                sqlparser::ast::Value::Number(..) => crate::scatter::having_literal(&v.value)?,
+                sqlparser::ast::Value::Null => shardgate_merge::Value::Null,
+                _ => return None,
+            }),
+            Expr::Identifier(_) if item_named(e, items, self.sides)?.is_some() => {
+                let i = item_named(e, items, self.sides)??;
+                if in_arithmetic && rounded(&self.outputs[i]) {
+                    return None;
+                }
+                Merged::col(i)
+            }
+            Expr::BinaryOp { left, op, right } => {
+                let arithmetic = matches!(op, B::Plus | B::Minus | B::Multiply | B::Divide);
+                let (l, r) = (
+                    operand(self, left, arithmetic)?,
+                    operand(self, right, arithmetic)?,
+                );
+                match op {
+                    B::And => Merged::and(l, r),
+                    B::Or => Merged::or(l, r),
+                    B::Eq => Merged::cmp(CompareOp::Eq, l, r),
+                    B::Spaceship => Merged::cmp(CompareOp::NullSafeEq, l, r),
+                    B::NotEq => Merged::cmp(CompareOp::Ne, l, r),
+                    B::Lt => Merged::cmp(CompareOp::Lt, l, r),
+                    B::LtEq => Merged::cmp(CompareOp::Le, l, r),
+                    B::Gt => Merged::cmp(CompareOp::Gt, l, r),
+                    B::GtEq => Merged::cmp(CompareOp::Ge, l, r),
+                    B::Plus => Merged::arith(ArithOp::Add, l, r),
+                    B::Minus => Merged::arith(ArithOp::Sub, l, r),
+                    B::Multiply => Merged::arith(ArithOp::Mul, l, r),
+                    B::Divide => Merged::arith(ArithOp::Div, l, r),
+                    _ => return None,
+                }
+            }
+            Expr::UnaryOp { op: U::Not, expr } => !operand(self, expr, false)?,
+            Expr::UnaryOp { op: U::Minus, expr } => {
+                Merged::Neg(Box::new(operand(self, expr, true)?))
+            }
+            Expr::IsNull(x) => Merged::IsNull(Box::new(operand(self, x, false)?)),
+            Expr::IsNotNull(x) => Merged::IsNotNull(Box::new(operand(self, x, false)?)),
+            Expr::Between {
+                expr,
+                negated,
+                low,
+                high,
+            } => {
+                let x = operand(self, expr, false)?;
+                let (lo, hi) = (operand(self, low, false)?, operand(self, high, false)?);
+                let between = Merged::and(
+                    Merged::cmp(CompareOp::Ge, x.clone(), lo),
+                    Merged::cmp(CompareOp::Le, x, hi),
+                );
+                if *negated {
+                    !between
+                } else {
+                    between
+                }
+            }
+            _ => {
+                let output = self.output_of(e)?;
+                if in_arithmetic && rounded(&output) {
+                    return None;
+                }
+                Merged::col(self.hidden(output, e.to_string()))
+            }
+        })
     }
 
     /// Adds a hidden output (after the visible ones) unless one computes the same.

@@ -5,7 +5,7 @@ use super::*;
 
 /// A HAVING literal as a merge value (MariaDB's types: integers, exact decimals, doubles
 /// with an exponent, strings); `None` for literals the shards had better compute.
-pub(super) fn literal_value(v: &Value) -> Option<MergeValue> {
+pub(crate) fn literal_value(v: &Value) -> Option<MergeValue> {
     Some(match v {
         Value::Number(n, _) => {
             if let Ok(i) = n.parse::<i64>() {

@@ -23,6 +23,7 @@ mod column_origins;
 mod derived;
 mod distinct;
 mod having;
+pub(crate) use having::literal_value as having_literal;
 mod order;
 mod plain;
 pub(crate) mod select_form;
