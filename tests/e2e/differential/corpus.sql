@@ -561,6 +561,8 @@ SELECT * FROM (SELECT o.*, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY amou
 @ordered SELECT user_id, LAG(amount) OVER (PARTITION BY user_id ORDER BY id) AS prev, id FROM orders WHERE user_id < 30 ORDER BY id
 @ordered SELECT user_id, AVG(amount) OVER (PARTITION BY user_id ORDER BY id ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS moving, id FROM orders WHERE user_id < 30 ORDER BY id
 @ordered SELECT id, NTILE(2) OVER (PARTITION BY flag ORDER BY id) FROM users WHERE id < 60 ORDER BY id
+@ordered SELECT u.id, o.id, ROW_NUMBER() OVER (PARTITION BY o.user_id ORDER BY u.id, o.id) AS rn FROM users u LEFT JOIN orders o ON o.user_id = u.id WHERE u.id < 100 ORDER BY u.id, o.id
+SELECT COUNT(*), SUM(n) FROM (SELECT o.user_id, COUNT(*) AS n FROM users u LEFT JOIN orders o ON o.user_id = u.id GROUP BY o.user_id) d
 
 -- ===== Not supported yet (expected 1235, counted apart) =====
 SELECT id FROM users UNION SELECT user_id FROM orders

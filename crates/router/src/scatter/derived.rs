@@ -91,7 +91,8 @@ fn groups_by_shard_key(select: &Select, topology: &Topology) -> bool {
     let GroupByExpr::Expressions(groups, modifiers) = &select.group_by else {
         return false;
     };
-    if !modifiers.is_empty() {
+    // An outer join's NULL-extended rows make one NULL group across the shards.
+    if !modifiers.is_empty() || has_outer_join(&select.from) {
         return false;
     }
     let (tables, only_table) = match single_table(&select.from, topology) {

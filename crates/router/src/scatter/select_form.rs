@@ -118,6 +118,10 @@ fn check_windows(
             ControlFlow::<()>::Continue(())
         });
     }
+    // An outer join's NULL-extended rows share one NULL key on every shard.
+    if unkeyed.is_none() && windows > 0 && has_outer_join(&s.from) {
+        unkeyed = Some("a window over an outer join".to_owned());
+    }
     if let Some(window) = unkeyed {
         return Err(refuse(
             "SELECT",
@@ -144,6 +148,18 @@ fn check_windows(
         ));
     }
     Ok(())
+}
+
+/// Whether `from` joins any table other than by an inner join: its NULL-extended rows, on
+/// every shard, put a NULL where a shard key was (one partition, one group across shards).
+pub(super) fn has_outer_join(from: &[TableWithJoins]) -> bool {
+    use sqlparser::ast::JoinOperator as J;
+    from.iter().flat_map(|t| &t.joins).any(|j| {
+        !matches!(
+            j.join_operator,
+            J::Join(_) | J::Inner(_) | J::CrossJoin(_) | J::StraightJoin(_)
+        )
+    })
 }
 
 /// Aggregate functions MariaDB knows that the merge cannot combine.
