@@ -395,7 +395,7 @@ impl Planner<'_, '_> {
         items: &[(&Expr, Option<&sqlparser::ast::Ident>)],
         in_arithmetic: bool,
     ) -> Option<shardgate_merge::Expr> {
-        use shardgate_merge::{ArithOp, CompareOp, Expr as Merged};
+        use shardgate_merge::Expr as Merged;
         use sqlparser::ast::{BinaryOperator as B, UnaryOperator as U};
         let operand =
             |this: &mut Self, x: &Expr, arithmetic: bool| this.condition(x, items, arithmetic);
@@ -420,22 +420,7 @@ impl Planner<'_, '_> {
                     operand(self, left, arithmetic)?,
                     operand(self, right, arithmetic)?,
                 );
-                match op {
-                    B::And => Merged::and(l, r),
-                    B::Or => Merged::or(l, r),
-                    B::Eq => Merged::cmp(CompareOp::Eq, l, r),
-                    B::Spaceship => Merged::cmp(CompareOp::NullSafeEq, l, r),
-                    B::NotEq => Merged::cmp(CompareOp::Ne, l, r),
-                    B::Lt => Merged::cmp(CompareOp::Lt, l, r),
-                    B::LtEq => Merged::cmp(CompareOp::Le, l, r),
-                    B::Gt => Merged::cmp(CompareOp::Gt, l, r),
-                    B::GtEq => Merged::cmp(CompareOp::Ge, l, r),
-                    B::Plus => Merged::arith(ArithOp::Add, l, r),
-                    B::Minus => Merged::arith(ArithOp::Sub, l, r),
-                    B::Multiply => Merged::arith(ArithOp::Mul, l, r),
-                    B::Divide => Merged::arith(ArithOp::Div, l, r),
-                    _ => return None,
-                }
+                crate::scatter::merged_binary(op, l, r)?
             }
             Expr::UnaryOp { op: U::Not, expr } => !operand(self, expr, false)?,
             Expr::UnaryOp { op: U::Minus, expr } => {
@@ -451,15 +436,7 @@ impl Planner<'_, '_> {
             } => {
                 let x = operand(self, expr, false)?;
                 let (lo, hi) = (operand(self, low, false)?, operand(self, high, false)?);
-                let between = Merged::and(
-                    Merged::cmp(CompareOp::Ge, x.clone(), lo),
-                    Merged::cmp(CompareOp::Le, x, hi),
-                );
-                if *negated {
-                    !between
-                } else {
-                    between
-                }
+                crate::scatter::merged_between(x, lo, hi, *negated)
             }
             _ => {
                 let output = self.output_of(e)?;

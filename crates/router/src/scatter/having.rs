@@ -27,6 +27,41 @@ pub(crate) fn literal_value(v: &Value) -> Option<MergeValue> {
     })
 }
 
+/// `l op r` as the merge evaluates it: logic, comparisons and arithmetic; `None` for another
+/// operator.
+pub(crate) fn merged_binary(op: &BinaryOperator, l: Merged, r: Merged) -> Option<Merged> {
+    use BinaryOperator as B;
+    Some(match op {
+        B::And => Merged::and(l, r),
+        B::Or => Merged::or(l, r),
+        B::Eq => Merged::cmp(CompareOp::Eq, l, r),
+        B::Spaceship => Merged::cmp(CompareOp::NullSafeEq, l, r),
+        B::NotEq => Merged::cmp(CompareOp::Ne, l, r),
+        B::Lt => Merged::cmp(CompareOp::Lt, l, r),
+        B::LtEq => Merged::cmp(CompareOp::Le, l, r),
+        B::Gt => Merged::cmp(CompareOp::Gt, l, r),
+        B::GtEq => Merged::cmp(CompareOp::Ge, l, r),
+        B::Plus => Merged::arith(ArithOp::Add, l, r),
+        B::Minus => Merged::arith(ArithOp::Sub, l, r),
+        B::Multiply => Merged::arith(ArithOp::Mul, l, r),
+        B::Divide => Merged::arith(ArithOp::Div, l, r),
+        _ => return None,
+    })
+}
+
+/// `x [NOT] BETWEEN lo AND hi`.
+pub(crate) fn merged_between(x: Merged, lo: Merged, hi: Merged, negated: bool) -> Merged {
+    let between = Merged::and(
+        Merged::cmp(CompareOp::Ge, x.clone(), lo),
+        Merged::cmp(CompareOp::Le, x, hi),
+    );
+    if negated {
+        !between
+    } else {
+        between
+    }
+}
+
 /// A call's arguments when they are plain expressions (no named argument, `DISTINCT` or
 /// clause).
 fn plain_args(f: &Function) -> Option<Vec<&Expr>> {
@@ -130,7 +165,6 @@ impl<'a> ScatterBuilder<'a> {
             }
             return Ok(Merged::Column(self.expr_output(v)?));
         }
-        use BinaryOperator as B;
         match (v, n) {
             (Expr::Nested(v), Expr::Nested(n)) => self.merged(v, n, scope),
             (
@@ -145,22 +179,7 @@ impl<'a> ScatterBuilder<'a> {
                     self.merged(left, nl, scope)?,
                     self.merged(right, nr, scope)?,
                 );
-                Ok(match op {
-                    B::And => Merged::and(l, r),
-                    B::Or => Merged::or(l, r),
-                    B::Eq => Merged::cmp(CompareOp::Eq, l, r),
-                    B::Spaceship => Merged::cmp(CompareOp::NullSafeEq, l, r),
-                    B::NotEq => Merged::cmp(CompareOp::Ne, l, r),
-                    B::Lt => Merged::cmp(CompareOp::Lt, l, r),
-                    B::LtEq => Merged::cmp(CompareOp::Le, l, r),
-                    B::Gt => Merged::cmp(CompareOp::Gt, l, r),
-                    B::GtEq => Merged::cmp(CompareOp::Ge, l, r),
-                    B::Plus => Merged::arith(ArithOp::Add, l, r),
-                    B::Minus => Merged::arith(ArithOp::Sub, l, r),
-                    B::Multiply => Merged::arith(ArithOp::Mul, l, r),
-                    B::Divide => Merged::arith(ArithOp::Div, l, r),
-                    _ => return Err(unsupported(self)),
-                })
+                merged_binary(op, l, r).ok_or_else(|| unsupported(self))
             }
             (Expr::UnaryOp { op, expr }, Expr::UnaryOp { expr: ne, .. }) => {
                 let inner = self.merged(expr, ne, scope)?;
@@ -194,11 +213,7 @@ impl<'a> ScatterBuilder<'a> {
                 let x = self.merged(expr, ne, scope)?;
                 let lo = self.merged(low, nlow, scope)?;
                 let hi = self.merged(high, nhigh, scope)?;
-                let between = Merged::and(
-                    Merged::cmp(CompareOp::Ge, x.clone(), lo),
-                    Merged::cmp(CompareOp::Le, x, hi),
-                );
-                Ok(if *negated { !between } else { between })
+                Ok(merged_between(x, lo, hi, *negated))
             }
             (
                 Expr::InList {

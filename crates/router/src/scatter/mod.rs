@@ -23,7 +23,7 @@ mod column_origins;
 mod derived;
 mod distinct;
 mod having;
-pub(crate) use having::literal_value as having_literal;
+pub(crate) use having::{literal_value as having_literal, merged_between, merged_binary};
 mod order;
 mod plain;
 pub(crate) mod select_form;
