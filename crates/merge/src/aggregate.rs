@@ -510,6 +510,10 @@ impl Aggregator {
         (kept, self.cuts.get())
     }
 
+    pub(crate) fn outputs(&self) -> &[Aggregate] {
+        &self.outputs
+    }
+
     pub(crate) fn result_columns(&self) -> &[ColumnMeta] {
         &self.results
     }

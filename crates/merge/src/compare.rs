@@ -297,6 +297,12 @@ impl RowOrder {
         Ordering::Equal
     }
 
+    /// The first key on which two rows' key values differ (`None`: they are equal).
+    pub fn first_difference(&self, a: &[Value], b: &[Value]) -> Option<usize> {
+        (self.keys.iter().zip(a).zip(b))
+            .position(|((k, x), y)| compare_values(x, y, k.collation).is_ne())
+    }
+
     /// Appends the hash key of a row's key values (see [`value_key`]).
     pub fn key_bytes(&self, vals: &[Value], out: &mut Vec<u8>) {
         for (k, v) in self.keys.iter().zip(vals) {

@@ -145,19 +145,31 @@ impl Expr {
 
     /// The largest column index referenced.
     pub fn max_column(&self) -> Option<usize> {
+        self.columns().into_iter().max()
+    }
+
+    /// The column indexes referenced, in the order they appear.
+    pub fn columns(&self) -> Vec<usize> {
+        let mut out = Vec::new();
+        self.collect_columns(&mut out);
+        out
+    }
+
+    fn collect_columns(&self, out: &mut Vec<usize>) {
         match self {
-            Expr::Column(i) => Some(*i),
-            Expr::Literal(_) => None,
+            Expr::Column(i) => out.push(*i),
+            Expr::Literal(_) => {}
             Expr::Not(e)
             | Expr::IsNull(e)
             | Expr::IsNotNull(e)
             | Expr::Neg(e)
             | Expr::Abs(e)
-            | Expr::Round { arg: e, .. } => e.max_column(),
+            | Expr::Round { arg: e, .. } => e.collect_columns(out),
             Expr::Compare(_, l, r) | Expr::And(l, r) | Expr::Or(l, r) | Expr::Arith(_, l, r) => {
-                l.max_column().max(r.max_column())
+                l.collect_columns(out);
+                r.collect_columns(out);
             }
-            Expr::Coalesce(args) => args.iter().filter_map(Expr::max_column).max(),
+            Expr::Coalesce(args) => args.iter().for_each(|a| a.collect_columns(out)),
         }
     }
 

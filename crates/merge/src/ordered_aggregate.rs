@@ -5,6 +5,12 @@
 //! arrives. Group columns compare under their collation, so `'a'` and `'A'` are one group of
 //! a `general_ci` column, shown as its first row's value, as MariaDB does. Without group
 //! columns it is a scalar aggregate: exactly one row, even for no input (COUNT 0, SUM NULL).
+//!
+//! `WITH ROLLUP` adds MariaDB's super-aggregate rows: when a group ends the last group of a
+//! prefix of the group columns, a row over that prefix's groups follows, its group columns
+//! beyond the prefix NULL, longest prefix first, the grand total last. Each prefix keeps its
+//! own accumulators, fed the same rows as the group (the shards' partials combine at any
+//! level), so a rollup row costs what a group does.
 
 use bytes::Bytes;
 
@@ -20,6 +26,17 @@ pub struct OrderedAggregate {
     agg: Aggregator,
     current: Option<(Vec<Value>, Vec<Acc>)>,
     emitted_any: bool,
+    rollup: Option<Rollup>,
+}
+
+/// `WITH ROLLUP`'s state: the accumulators of each prefix of the group columns.
+#[derive(Debug)]
+struct Rollup {
+    /// Per prefix length `0 .. group columns`: the groups folded since the prefix changed.
+    levels: Vec<Vec<Acc>>,
+    /// Per output: the last position among the group columns of the column it shows, when
+    /// it shows a group column (NULL in the rows of shorter prefixes).
+    group_position: Vec<Option<usize>>,
 }
 
 impl OrderedAggregate {
@@ -45,7 +62,25 @@ impl OrderedAggregate {
             agg: Aggregator::new(group_by, outputs, inputs, settings)?,
             current: None,
             emitted_any: false,
+            rollup: None,
         })
+    }
+
+    /// Adds `WITH ROLLUP`'s super-aggregate rows over the group columns `group_by` (the
+    /// constructor's, in the statement's order). An output showing a group column (`First`)
+    /// is NULL in the rows of prefixes that leave it out.
+    pub fn with_rollup(mut self, group_by: &[usize]) -> OrderedAggregate {
+        let group_position = (self.agg.outputs().iter())
+            .map(|o| match o {
+                Aggregate::First(c) => group_by.iter().rposition(|g| g == c),
+                _ => None,
+            })
+            .collect();
+        self.rollup = Some(Rollup {
+            levels: (0..group_by.len()).map(|_| self.agg.start()).collect(),
+            group_position,
+        });
+        self
     }
 
     /// The metadata of the output columns.
@@ -53,53 +88,82 @@ impl OrderedAggregate {
         self.agg.result_columns()
     }
 
-    /// Feeds the next row; returns the previous group's row when this one starts a new group.
-    pub fn push_row(&mut self, row: Bytes) -> Result<Option<Bytes>> {
+    /// Feeds the next row; returns the rows it ends: the previous group's (and with ROLLUP
+    /// the super-aggregate rows of the prefixes it ends).
+    fn push_row(&mut self, row: Bytes, out: &mut Vec<Bytes>) -> Result<()> {
         let (row, key) = self.agg.group.extract(row)?;
-        let mut done = None;
-        let same = match &self.current {
-            Some((k, _)) => self.agg.group.compare(k, &key).is_eq(),
-            None => false,
+        let changed = match &self.current {
+            Some((k, _)) => self.agg.group.first_difference(k, &key),
+            None => Some(0),
         };
-        if !same {
+        if let Some(at) = changed {
             if let Some((_, accs)) = self.current.take() {
-                done = Some(self.agg.finish(&accs)?);
+                out.push(self.agg.finish(&accs)?);
                 self.emitted_any = true;
+                self.end_prefixes(at + 1, &accs, out)?;
             }
             self.current = Some((key, self.agg.start()));
         }
         if let Some((_, accs)) = &mut self.current {
             self.agg.update(accs, &row)?;
         }
-        Ok(done)
+        if let Some(rollup) = &mut self.rollup {
+            for level in &mut rollup.levels {
+                self.agg.update(level, &row)?;
+            }
+        }
+        Ok(())
     }
 
-    /// Ends the input; returns the last group's row (for a scalar aggregate without input, the
-    /// row of an empty group).
-    pub fn finish_rows(&mut self) -> Result<Option<Bytes>> {
+    /// With ROLLUP: emits the rows of the prefixes from the longest down to length `from`,
+    /// which the group that just ended (`last`) closes, and starts them anew.
+    fn end_prefixes(&mut self, from: usize, last: &[Acc], out: &mut Vec<Bytes>) -> Result<()> {
+        let Some(rollup) = &mut self.rollup else {
+            return Ok(());
+        };
+        for length in (from..rollup.levels.len()).rev() {
+            let mut accs = std::mem::replace(&mut rollup.levels[length], self.agg.start());
+            for (i, position) in rollup.group_position.iter().enumerate() {
+                if let Some(p) = position {
+                    // Within the prefix: the value its last group shows; beyond it: NULL.
+                    accs[i] = if *p < length {
+                        last[i].clone()
+                    } else {
+                        Acc::First(Some(None))
+                    };
+                }
+            }
+            out.push(self.agg.finish(&accs)?);
+        }
+        Ok(())
+    }
+
+    /// Ends the input; emits the last group's row (for a scalar aggregate without input, the
+    /// row of an empty group), and with ROLLUP every prefix's.
+    fn finish_rows(&mut self, out: &mut Vec<Bytes>) -> Result<()> {
         match self.current.take() {
             Some((_, accs)) => {
                 self.emitted_any = true;
-                Ok(Some(self.agg.finish(&accs)?))
+                out.push(self.agg.finish(&accs)?);
+                self.end_prefixes(0, &accs, out)?;
             }
             None if self.agg.group.is_empty() && !self.emitted_any => {
                 self.emitted_any = true;
-                Ok(Some(self.agg.finish(&self.agg.start())?))
+                out.push(self.agg.finish(&self.agg.start())?);
             }
-            None => Ok(None),
+            None => {}
         }
+        Ok(())
     }
 }
 
 impl RowOperator for OrderedAggregate {
     fn push(&mut self, row: Bytes, out: &mut Vec<Bytes>) -> Result<()> {
-        out.extend(self.push_row(row)?);
-        Ok(())
+        self.push_row(row, out)
     }
 
     fn finish(&mut self, out: &mut Vec<Bytes>) -> Result<()> {
-        out.extend(self.finish_rows()?);
-        Ok(())
+        self.finish_rows(out)
     }
 
     fn warnings(&self) -> (Vec<MergeWarning>, u64) {
@@ -257,6 +321,111 @@ mod tests {
         agg.finish(&mut out).unwrap();
         // AVG = 0.05 / 3 = 0.016666… at scale 2 + 4.
         assert_eq!(text(&out, &ins[..3]), vec![vec!["3", "0.05", "0.016667"]]);
+    }
+
+    /// MariaDB 10.11's answer to `SELECT a, b, COUNT(*), SUM(c), MAX(d) FROM r GROUP BY a, b
+    /// WITH ROLLUP` over (1,'x',1.5,1), (1,'y',2.5,2), (2,'x',NULL,NULL), (2,'x',3,3), here
+    /// merged from two shards' groups.
+    #[test]
+    fn rollup_follows_each_prefix_with_its_total() {
+        let sum = ColumnMeta::new(ColumnType::MYSQL_TYPE_NEWDECIMAL)
+            .with_decimals(2)
+            .with_length(34);
+        let ins = vec![
+            ColumnMeta::new(ColumnType::MYSQL_TYPE_LONG),
+            ColumnMeta::new(ColumnType::MYSQL_TYPE_VAR_STRING).with_charset(33),
+            count_meta(),
+            sum,
+            ColumnMeta::new(ColumnType::MYSQL_TYPE_LONG),
+        ];
+        let outs = vec![
+            Aggregate::First(0),
+            Aggregate::First(1),
+            Aggregate::Count(2),
+            Aggregate::Sum(3),
+            Aggregate::Max(4),
+        ];
+        let s = |x: &str| Value::bytes(x.to_owned());
+        let partials = [
+            [
+                Value::Int(1),
+                s("x"),
+                Value::Int(1),
+                dec("1.50"),
+                Value::Int(1),
+            ],
+            [
+                Value::Int(1),
+                s("y"),
+                Value::Int(1),
+                dec("2.50"),
+                Value::Int(2),
+            ],
+            [
+                Value::Int(2),
+                s("x"),
+                Value::Int(1),
+                Value::Null,
+                Value::Null,
+            ],
+            [
+                Value::Int(2),
+                s("X"),
+                Value::Int(1),
+                dec("3.00"),
+                Value::Int(3),
+            ],
+        ];
+        let mut agg = OrderedAggregate::new(&[0, 1], outs.clone(), &ins)
+            .unwrap()
+            .with_rollup(&[0, 1]);
+        let mut out = Vec::new();
+        for p in &partials {
+            agg.push(row(p), &mut out).unwrap();
+        }
+        agg.finish(&mut out).unwrap();
+        let cols = agg.output_columns().to_vec();
+        assert_eq!(
+            text(&out, &cols),
+            vec![
+                vec!["1", "x", "1", "1.50", "1"],
+                vec!["1", "y", "1", "2.50", "2"],
+                vec!["1", "NULL", "2", "4.00", "2"],
+                vec!["2", "x", "2", "3.00", "3"],
+                vec!["2", "NULL", "2", "3.00", "3"],
+                vec!["NULL", "NULL", "4", "7.00", "3"],
+            ]
+        );
+
+        // Without input, no row (not even the grand total), as MariaDB answers.
+        let mut agg = OrderedAggregate::new(&[0, 1], outs.clone(), &ins)
+            .unwrap()
+            .with_rollup(&[0, 1]);
+        let mut out = Vec::new();
+        agg.finish(&mut out).unwrap();
+        assert!(out.is_empty());
+
+        // Rolled up by `b` first: the totals of each `b` show it as its last group does
+        // (`'X'`, the first row of the group (2, 'x' = 'X')), and `a` NULL.
+        let mut agg = OrderedAggregate::new(&[1, 0], outs, &ins)
+            .unwrap()
+            .with_rollup(&[1, 0]);
+        let mut out = Vec::new();
+        for i in [0, 3, 2, 1] {
+            agg.push(row(&partials[i]), &mut out).unwrap();
+        }
+        agg.finish(&mut out).unwrap();
+        assert_eq!(
+            text(&out, &cols),
+            vec![
+                vec!["1", "x", "1", "1.50", "1"],
+                vec!["2", "X", "2", "3.00", "3"],
+                vec!["NULL", "X", "3", "4.50", "3"],
+                vec!["1", "y", "1", "2.50", "2"],
+                vec!["NULL", "y", "1", "2.50", "2"],
+                vec!["NULL", "NULL", "4", "7.00", "3"],
+            ]
+        );
     }
 
     #[test]

@@ -420,9 +420,9 @@ async fn aggregates_merge_like_one_server(conn: &mut Conn) {
         let mut agg = OrderedAggregate::new(group, outputs(), &cols).unwrap();
         let mut merged = Vec::new();
         while let Some((_, r)) = m.pop() {
-            merged.extend(agg.push_row(r).unwrap());
+            agg.push(r, &mut merged).unwrap();
         }
-        merged.extend(agg.finish_rows().unwrap());
+        agg.finish(&mut merged).unwrap();
         assert_same_rows(&merged, &single, name);
         assert_same_columns(agg.output_columns(), &single.cols, name);
 
@@ -528,12 +528,12 @@ async fn computed_outputs_merge_like_one_server(conn: &mut Conn) {
             let mut project = Project::in_place(agg.output_columns(), &[(1, computed.clone())])
                 .unwrap_or_else(|e| panic!("{what}: {e}"));
             let mut out = Vec::new();
+            let mut groups = Vec::new();
             for r in rows {
-                if let Some(row) = agg.push_row(r).unwrap() {
-                    project.push(row, &mut out).unwrap();
-                }
+                agg.push(r, &mut groups).unwrap();
             }
-            if let Some(row) = agg.finish_rows().unwrap() {
+            agg.finish(&mut groups).unwrap();
+            for row in groups {
                 project.push(row, &mut out).unwrap();
             }
             let got: Vec<Vec<Option<String>>> = texts(&out, 2)

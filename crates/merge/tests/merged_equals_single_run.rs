@@ -5,8 +5,8 @@ use bytes::Bytes;
 use proptest::prelude::*;
 use shardgate_merge::{
     count_meta, encode_text_row, Aggregate, ColumnMeta, ColumnType, Decimal, HashAggregate,
-    HashDistinct, Limit, MemoryLimit, MergeError, MergeSort, OrderedAggregate, RowOrder, SortKey,
-    SortedDistinct, Value,
+    HashDistinct, Limit, MemoryLimit, MergeError, MergeSort, OrderedAggregate, RowOperator,
+    RowOrder, SortKey, SortedDistinct, Value,
 };
 use shardgate_wire::text_row::text_cell;
 
@@ -399,9 +399,9 @@ proptest! {
         let mut agg = OrderedAggregate::new(group_by, outputs(), &pcols).unwrap();
         let mut out = Vec::new();
         while let Some((_, r)) = m.pop() {
-            out.extend(agg.push_row(r).unwrap());
+            agg.push(r, &mut out).unwrap();
         }
-        out.extend(agg.finish_rows().unwrap());
+        agg.finish(&mut out).unwrap();
         prop_assert_eq!(texts(&out), want.clone());
 
         // Hashed: the shards' rows in any order.
@@ -449,9 +449,9 @@ fn decimal_sums_beyond_i128_stay_exact() {
             Value::Decimal(Decimal::parse(big.as_bytes()).unwrap()),
             Value::Int(1),
         ]);
-        out.extend(agg.push_row(Bytes::from(r)).unwrap());
+        agg.push(Bytes::from(r), &mut out).unwrap();
     }
-    out.extend(agg.finish_rows().unwrap());
+    agg.finish(&mut out).unwrap();
     let t = texts(&out);
     assert_eq!(t[0][0], format!("2{}.{}7", "9".repeat(35), "9".repeat(29)));
     assert_eq!(t[0][1], format!("{big}0000"));
@@ -509,9 +509,9 @@ proptest! {
         let mut agg = OrderedAggregate::new(&[0], outputs, &cols()).unwrap();
         let mut out = Vec::new();
         for r in merged {
-            out.extend(agg.push_row(r).unwrap());
+            agg.push(r, &mut out).unwrap();
         }
-        out.extend(agg.finish_rows().unwrap());
+        agg.finish(&mut out).unwrap();
 
         let mut groups: std::collections::BTreeMap<Option<i64>, Vec<(String, i64)>> =
             Default::default();

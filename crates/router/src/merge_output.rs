@@ -48,12 +48,15 @@ impl MergeSpec {
                     result_charset: result_charset(delivered),
                     materialized: !spec.group_by.is_empty() && !self.sort.is_empty(),
                 };
-                let aggregate = OrderedAggregate::with_settings(
+                let mut aggregate = OrderedAggregate::with_settings(
                     &spec.group_by,
                     spec.outputs.clone(),
                     metas,
                     aggregate_settings,
                 )?;
+                if spec.rollup {
+                    aggregate = aggregate.with_rollup(&spec.group_by);
+                }
                 let out = aggregate.output_columns().to_vec();
                 let mut definitions = Vec::with_capacity(out.len());
                 for (i, (meta, output)) in out.iter().zip(&spec.outputs).enumerate() {
@@ -74,6 +77,7 @@ impl MergeSpec {
                         _ => meta.definition(name),
                     });
                 }
+
                 pipeline = pipeline.then(aggregate);
                 if !spec.computed.is_empty() {
                     pipeline = pipeline.then(Project::in_place(&out, &spec.computed)?);

@@ -541,7 +541,11 @@ fn merge_operators(merge: &MergeSpec, width: usize) -> Vec<String> {
             let columns: Vec<String> = spec.group_by.iter().map(|c| format!("#{c}")).collect();
             format!("group by {}", columns.join(", "))
         };
-        operators.push(format!("Aggregate {groups}: {}", outputs.join(", ")));
+        let rollup = if spec.rollup { " with rollup" } else { "" };
+        operators.push(format!(
+            "Aggregate {groups}{rollup}: {}",
+            outputs.join(", ")
+        ));
     }
     operators.push(if merge.merge_keys.is_empty() {
         "Concatenate".to_owned()

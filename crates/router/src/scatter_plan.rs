@@ -121,6 +121,9 @@ pub struct AggregateSpec {
     /// output itself passes the shards' value of the same expression through: its column
     /// definition is MariaDB's.
     pub computed: Vec<(usize, Expr)>,
+    /// `WITH ROLLUP`: a super-aggregate row after the last group of each prefix of
+    /// `group_by` (`OrderedAggregate::with_rollup`).
+    pub rollup: bool,
 }
 
 #[cfg(test)]

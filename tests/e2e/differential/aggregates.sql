@@ -98,3 +98,38 @@ SELECT GROUP_CONCAT(tag ORDER BY tag, id) FROM users WHERE id BETWEEN 1 AND 50
 @script SET SESSION group_concat_max_len = 600; SELECT GROUP_CONCAT(id ORDER BY id) FROM users WHERE id < 10; SELECT GROUP_CONCAT(tag ORDER BY id) FROM users WHERE id < 10; SET SESSION group_concat_max_len = DEFAULT
 SELECT GROUP_CONCAT(tag_bin ORDER BY id) FROM users WHERE id < 100
 @script SET collation_connection = 'utf8mb4_bin'; SELECT GROUP_CONCAT(id ORDER BY id) FROM users WHERE id < 40; SELECT GROUP_CONCAT(id, tag ORDER BY id) FROM users WHERE id < 40; SET collation_connection = 'utf8mb4_general_ci'
+
+-- ===== GROUP BY … WITH ROLLUP, merged by the proxy =====
+-- The shards group without ROLLUP; the merge adds each prefix's total after its last group
+-- and the grand total last, MariaDB's order (total: compared row by row). A rolled-up group
+-- column shows NULL. Group expressions, columns grouped twice and columns that are not grouped
+-- keep the copies (MariaDB describes or fills them differently under ROLLUP).
+@ordered SELECT qty, COUNT(*), SUM(amount), MIN(amount), MAX(amount), AVG(amount) FROM orders GROUP BY qty WITH ROLLUP
+@ordered @ci=0 SELECT status, qty, COUNT(*), SUM(amount) FROM orders GROUP BY status, qty WITH ROLLUP
+@ordered @ci=1 SELECT qty, status, COUNT(*), MAX(created_at) FROM orders GROUP BY qty, status WITH ROLLUP
+@ordered SELECT flag, COUNT(*), COUNT(score), SUM(score), AVG(score), STDDEV(score), VAR_SAMP(score) FROM users GROUP BY flag WITH ROLLUP
+@ordered SELECT flag, COUNT(DISTINCT tag), SUM(DISTINCT score), BIT_OR(score), BIT_AND(id), BIT_XOR(flag) FROM users GROUP BY flag WITH ROLLUP
+@ordered SELECT flag, GROUP_CONCAT(id ORDER BY id), COUNT(*) FROM users WHERE id < 120 GROUP BY flag WITH ROLLUP
+@ordered SELECT flag, SUM(score) / COUNT(*), ROUND(AVG(balance), 2), MAX(score) - MIN(score), COUNT(*) + 1 FROM users GROUP BY flag WITH ROLLUP
+@ordered SELECT qty, COUNT(*) FROM orders GROUP BY qty WITH ROLLUP HAVING COUNT(*) > 500
+@ordered SELECT qty, COUNT(*) FROM orders GROUP BY qty WITH ROLLUP HAVING qty IS NULL
+@ordered SELECT qty, COUNT(*) AS n FROM orders GROUP BY qty WITH ROLLUP HAVING n < 600 AND qty > 2
+@ordered SELECT qty, COUNT(*) FROM orders GROUP BY qty WITH ROLLUP LIMIT 3
+@ordered SELECT qty, COUNT(*) FROM orders GROUP BY qty WITH ROLLUP LIMIT 2, 100
+@ordered SELECT YEAR(created_at) AS y, qty, COUNT(*) FROM orders GROUP BY y, qty WITH ROLLUP
+@ordered SELECT user_id % 5, COUNT(*), SUM(amount) FROM orders GROUP BY user_id % 5 WITH ROLLUP
+@ordered SELECT flag, score > 0, COUNT(*) FROM users GROUP BY flag, score > 0 WITH ROLLUP
+SELECT qty, COUNT(*) FROM orders WHERE 1 = 0 GROUP BY qty WITH ROLLUP
+@ordered SELECT COUNT(*), flag FROM users GROUP BY flag WITH ROLLUP
+@ordered SELECT flag AS f, COUNT(*) AS n FROM users GROUP BY f WITH ROLLUP
+@ordered @pad=1 SELECT flag, tag_bin, COUNT(*) FROM users WHERE id < 300 GROUP BY 1, 2 WITH ROLLUP
+@ordered SELECT user_id, COUNT(*), SUM(amount) FROM orders WHERE user_id IN (1, 2, 3, 4, 5, 6, 7, 8) GROUP BY user_id WITH ROLLUP
+@ordered SELECT user_id, qty, COUNT(*) FROM orders WHERE user_id < 20 GROUP BY user_id, qty WITH ROLLUP
+@ordered SELECT u.flag, COUNT(*), SUM(o.amount) FROM users u JOIN orders o ON o.user_id = u.id GROUP BY u.flag WITH ROLLUP
+@ordered @params=4 SELECT qty, COUNT(*), SUM(amount) FROM orders WHERE qty > ? GROUP BY qty WITH ROLLUP
+@ordered SELECT flag, flag, COUNT(*) FROM users GROUP BY flag, flag WITH ROLLUP
+SELECT qty, COUNT(*) FROM orders GROUP BY qty WITH ROLLUP ORDER BY qty
+@ordered SELECT flag, flag + 1, COUNT(*) FROM users GROUP BY flag WITH ROLLUP
+@ordered SELECT flag, flag * COUNT(*) FROM users GROUP BY flag WITH ROLLUP
+SELECT n, COUNT(*) FROM (SELECT qty, COUNT(*) n FROM orders GROUP BY qty WITH ROLLUP) d GROUP BY n
+@ordered SELECT qty, COUNT(*) FROM orders GROUP BY qty WITH ROLLUP UNION ALL SELECT 99, 1

@@ -184,6 +184,7 @@ pub(super) fn plan(
                 outputs: planner.outputs,
                 names: planner.names,
                 computed: Vec::new(),
+                rollup: false,
             }),
             having,
             distinct: false,

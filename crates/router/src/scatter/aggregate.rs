@@ -331,6 +331,11 @@ impl<'a> ScatterBuilder<'a> {
                 ));
             }
         }
+        let rollup =
+            matches!(&self.select.group_by, GroupByExpr::Expressions(_, m) if !m.is_empty());
+        if rollup {
+            self.check_rollup(&group_by)?;
+        }
         // Raw values: the shards do not group, only sort by the group columns.
         let shard_group_by: &[usize] = if self.raw { &[] } else { &group_by };
         let mut sql_tree = self.shard_statement(Some(shard_group_by), &merge_keys, None, false);
@@ -356,6 +361,7 @@ impl<'a> ScatterBuilder<'a> {
                     outputs: self.outputs,
                     names: self.names,
                     computed: self.computed,
+                    rollup,
                 }),
                 having,
                 distinct: false,
@@ -366,6 +372,57 @@ impl<'a> ScatterBuilder<'a> {
             },
             self.cols,
         ))
+    }
+
+    /// `WITH ROLLUP` over the merged groups (the shards group without it). Refused where a
+    /// rollup row would show what the merge cannot compute or describe: a column that is no
+    /// group column (MariaDB shows a value of the last row), an expression over group
+    /// columns (computed anew with the rolled-up ones NULL), a group expression (described by
+    /// MariaDB as the expression, by the shards as a temporary table's field: `YEAR(d)` is 4
+    /// long there, 5 here), a column grouped twice; and with ORDER BY (MariaDB's error 1221)
+    /// or DISTINCT.
+    fn check_rollup(&self, group_by: &[usize]) -> Result<(), RouteError> {
+        if !self.order_terms().is_empty() {
+            return Err(self.refuse("GROUP BY … WITH ROLLUP with ORDER BY"));
+        }
+        if self.select.distinct.is_some() {
+            return Err(self.refuse("SELECT DISTINCT with GROUP BY … WITH ROLLUP"));
+        }
+        for (k, g) in group_by.iter().enumerate() {
+            if group_by[..k].contains(g) {
+                return Err(self.refuse("WITH ROLLUP over a column grouped twice"));
+            }
+            if !self.plain_shard_column(*g) {
+                return Err(self.refuse(format!(
+                    "WITH ROLLUP over the group expression `{}` (only table columns)",
+                    self.group_exprs()[k]
+                )));
+            }
+        }
+        let group_level: Vec<usize> = (self.outputs.iter().enumerate())
+            .filter(|(_, o)| matches!(o, Aggregate::First(_)))
+            .map(|(i, _)| i)
+            .collect();
+        for &i in &group_level {
+            let Aggregate::First(c) = self.outputs[i] else {
+                unreachable!("filtered")
+            };
+            let computed = self.computed.iter().find(|(o, _)| *o == i);
+            if let Some((_, e)) = computed {
+                if e.columns().iter().any(|c| group_level.contains(c)) {
+                    return Err(self.refuse(format!(
+                        "`{}` computes with a group column under WITH ROLLUP",
+                        self.names[i]
+                    )));
+                }
+            } else if !group_by.contains(&c) {
+                return Err(self.refuse(format!(
+                    "`{}` is not a GROUP BY column, and WITH ROLLUP's total rows would show a value of their last row",
+                    self.names[i]
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Whether shard column `c` is a table column as it stands (a `*` column, or a name).
@@ -381,7 +438,9 @@ impl<'a> ScatterBuilder<'a> {
             };
             if (at..at + width).contains(&c) {
                 return match item {
-                    SelectItem::UnnamedExpr(e) => column_ref(e).is_some(),
+                    SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+                        column_ref(e).is_some()
+                    }
                     SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => true,
                     _ => false,
                 };

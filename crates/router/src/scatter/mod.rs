@@ -41,10 +41,10 @@ use shardgate_merge::{
 use shardgate_ring::ShardId;
 use sqlparser::ast::{
     visit_expressions, visit_expressions_mut, visit_relations, BinaryOperator, Delete, Distinct,
-    Expr, FromTable, Function, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, Ident,
-    LimitClause, ObjectName, ObjectNamePart, OrderBy, OrderByExpr, OrderByKind, OrderByOptions,
-    OrderBySort, Query, Select, SelectFlavor, SelectItem, SetExpr, Statement, TableFactor,
-    TableWithJoins, UnaryOperator, Update, Value,
+    Expr, FromTable, Function, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr,
+    GroupByWithModifier, Ident, LimitClause, ObjectName, ObjectNamePart, OrderBy, OrderByExpr,
+    OrderByKind, OrderByOptions, OrderBySort, Query, Select, SelectFlavor, SelectItem, SetExpr,
+    Statement, TableFactor, TableWithJoins, UnaryOperator, Update, Value,
 };
 use sqlparser::dialect::MySqlDialect;
 use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Whitespace};

@@ -55,8 +55,10 @@ pub(super) fn check_select_form(
     }
     match &s.group_by {
         GroupByExpr::All(_) => return no("GROUP BY ALL is not supported"),
-        GroupByExpr::Expressions(_, modifiers) if !modifiers.is_empty() => {
-            return no("GROUP BY … WITH ROLLUP is not supported")
+        GroupByExpr::Expressions(_, modifiers)
+            if !modifiers.is_empty() && *modifiers != [GroupByWithModifier::Rollup] =>
+        {
+            return no("this form of GROUP BY is not supported")
         }
         _ => {}
     }
