@@ -1,7 +1,8 @@
 //! Aggregates a scatter computes from the shards' raw values (issue #13): DISTINCT aggregates
 //! and GROUP_CONCAT under the merge's memory bound, and GROUP_CONCAT's `group_concat_max_len`
-//! cut with MariaDB's warning 1260. Their answers against one MariaDB are compared by the
-//! differential test (`differential/aggregates.sql`).
+//! cut with MariaDB's warning 1260; `WITH ROLLUP` and window functions computed by the merge,
+//! a window's held rows under the same bound. Their answers against one MariaDB are compared
+//! by the differential test (`differential/aggregates.sql`, `differential/corpus.sql`).
 
 use crate::common::{rows, server_error, TestEnv};
 use mysql_async::prelude::Queryable;
@@ -71,6 +72,74 @@ async fn distinct_values_stop_at_the_memory_bound() {
     )
     .await;
     assert_eq!(grouped.len(), 13);
+    drop(conn);
+    env.stop().await;
+}
+
+/// The plan tree `EXPLAIN` answers for a statement across shards.
+async fn plan_lines(conn: &mut mysql_async::Conn, sql: &str) -> Vec<String> {
+    type PlanRow = (String, Option<String>, Option<String>);
+    let rows: Vec<PlanRow> = conn.query(format!("EXPLAIN {sql}")).await.unwrap();
+    rows.into_iter().map(|(plan, _, _)| plan).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollup_and_windows_run_in_the_merge_within_its_bound() {
+    let env = TestEnv::start(3, 0).await;
+    let config = std::fs::read_to_string(&env.config_path)
+        .unwrap()
+        .replace("[server]\n", "[server]\nmerge_max_rows = 20\n");
+    let topology = shardgate_config::parse(&config, "bounded.toml").unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(shardgate_server::serve(
+        listener,
+        shardgate_server::Proxy::new(topology),
+        std::future::pending(),
+    ));
+    let mut conn = mysql_async::Conn::new(env.opts().tcp_port(port))
+        .await
+        .unwrap();
+    load_users(&mut conn).await;
+    let rollup =
+        "SELECT name, COUNT(*), SUM(score) FROM users WHERE score <= 26 GROUP BY name WITH ROLLUP";
+    let plan = plan_lines(&mut conn, rollup).await;
+    assert!(
+        plan.iter()
+            .any(|l| l.contains("Aggregate group by #0 with rollup")),
+        "{plan:#?}"
+    );
+    // Names 'Name0' … 'Name12' (scores 1..=26, 7, 14 and 21 NULL), then the grand total.
+    let answer = rows(&mut conn, rollup).await;
+    assert_eq!(answer.len(), 15, "{answer:?}");
+    assert_eq!(
+        answer[0],
+        vec![None, Some("3".into()), Some("42".into())],
+        "the NULL name's group first"
+    );
+    assert_eq!(
+        answer[14],
+        vec![None, Some("26".into()), Some("351".into())],
+        "the grand total last"
+    );
+
+    // Ranks over all shards' rows: one row held at a time (each id its own peer group).
+    let ranked = "SELECT id, ROW_NUMBER() OVER (ORDER BY score DESC) AS rn FROM users ORDER BY rn";
+    let plan = plan_lines(&mut conn, ranked).await;
+    assert!(
+        plan.iter().any(|l| l.contains("Window over order by")),
+        "{plan:#?}"
+    );
+    let answer = rows(&mut conn, ranked).await;
+    assert_eq!(answer.len(), 60);
+    assert_eq!(answer[0], vec![Some("60".into()), Some("1".into())]);
+    assert_eq!(answer[59], vec![Some("1".into()), Some("60".into())]);
+    // A window over all rows holds them all: past merge_max_rows, 1038.
+    let (code, state, msg) = server_error(
+        conn.query_drop("SELECT id, COUNT(*) OVER () FROM users")
+            .await,
+    );
+    assert_eq!((code, state.as_str()), (1038, "HY001"), "{msg}");
     drop(conn);
     env.stop().await;
 }

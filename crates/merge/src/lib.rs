@@ -13,7 +13,8 @@
 //!   merge of sorted shard streams), then single-input [`RowOperator`]s chained in a
 //!   [`Pipeline`]: [`Limit`], [`SortedDistinct`] / [`HashDistinct`], [`OrderedAggregate`] /
 //!   [`HashAggregate`] over partial [`Aggregate`]s (and raw values, for DISTINCT aggregates,
-//!   `GROUP_CONCAT` and the `STDDEV`/`VARIANCE` family; `BIT_*` either way), [`Filter`] (HAVING), [`Sort`],
+//!   `GROUP_CONCAT` and the `STDDEV`/`VARIANCE` family; `BIT_*` either way), [`Window`]
+//!   (ranks and running aggregates of one window), [`Filter`] (HAVING), [`Sort`],
 //!   [`Project`]; joins of two streams, [`HashJoin`] and [`BatchedLookup`] (`join.rs`).
 //!   Operators that hold rows do so under a [`MemoryLimit`] and fail with
 //!   [`MergeError::MemoryLimit`] past it.
@@ -50,6 +51,7 @@ mod temporal;
 mod value;
 mod variance;
 mod widen;
+mod window;
 
 pub use aggregate::{
     avg_meta_from_sum, avg_result_meta, count_meta, sum_result_meta, Aggregate, AggregateSettings,
@@ -81,6 +83,7 @@ pub use temporal::{Date, DateTime, Time};
 pub use value::Value;
 pub use variance::{variance_meta, VarianceKind};
 pub use widen::Widening;
+pub use window::{Window, WindowFunction};
 
 /// Re-exported so callers name column types and flags without depending on mysql_common.
 pub use mysql_common::constants::{ColumnFlags, ColumnType};

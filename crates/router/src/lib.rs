@@ -74,7 +74,9 @@ pub use previous_statement::{
     mentions_previous_statement, with_previous_statement, writes_selected_rows, PreviousStatement,
 };
 pub use scatter::column_names::parameter_item_names;
-pub use scatter_plan::{AggregateSpec, ColumnOrigin, MergeSpec, ScatterPlan, StarCheck};
+pub use scatter_plan::{
+    AggregateSpec, ColumnOrigin, MergeSpec, ScatterPlan, StarCheck, WindowSpec,
+};
 pub use set_operation::{OrderTarget, SetNode, SetOperationPlan, WholeOrderKey};
 pub use set_statement::set_statement_body;
 pub use shard_key::{KeySource, OwnedKey};

@@ -5,7 +5,7 @@
 
 use shardgate_merge::{
     Aggregate, AggregateSettings, ColumnFlags, ColumnMeta, Filter, Limit, MemoryLimit, MergeError,
-    OrderedAggregate, Pipeline, Project, Sort, SortedDistinct,
+    OrderedAggregate, Pipeline, Project, Sort, SortedDistinct, Window, WindowFunction,
 };
 
 use crate::MergeSpec;
@@ -84,10 +84,24 @@ impl MergeSpec {
                 }
                 (out, definitions)
             }
-            None => (
-                metas.to_vec(),
-                heads.iter().map(|h| h.as_ref().to_vec()).collect(),
-            ),
+            None => {
+                if let Some(window) = &self.window {
+                    pipeline = pipeline.then(Window::new(
+                        &window.partition_by,
+                        &window.order_by,
+                        window.functions.clone(),
+                        metas,
+                        AggregateSettings {
+                            memory: settings.memory,
+                            ..AggregateSettings::default()
+                        },
+                    )?);
+                }
+                (
+                    metas.to_vec(),
+                    heads.iter().map(|h| h.as_ref().to_vec()).collect(),
+                )
+            }
         };
         if let Some(having) = &self.having {
             pipeline = pipeline.then(Filter::new(having.clone(), &columns)?);
@@ -160,6 +174,15 @@ impl MergeSpec {
             }
             None => compared.extend(self.sort.iter().map(|k| k.column)),
         }
+        if let Some(window) = &self.window {
+            compared.extend(&window.partition_by);
+            compared.extend(window.order_by.iter().map(|k| k.column));
+            for (_, function) in &window.functions {
+                if let WindowFunction::Aggregate(a) = function {
+                    compared.extend(a.compared_columns());
+                }
+            }
+        }
         compared
     }
 }
@@ -197,6 +220,7 @@ mod tests {
         let spec = MergeSpec {
             merge_keys: Vec::new(),
             aggregate: None,
+            window: None,
             having: None,
             distinct: false,
             sort: vec![SortKey {
@@ -235,6 +259,7 @@ mod tests {
         let plain = MergeSpec {
             merge_keys: Vec::new(),
             aggregate: None,
+            window: None,
             having: None,
             distinct: false,
             sort: Vec::new(),
@@ -252,8 +277,24 @@ mod tests {
         assert_eq!(sorted.compared_columns(2), vec![1]);
         let distinct = MergeSpec {
             distinct: true,
-            ..plain
+            ..plain.clone()
         };
         assert_eq!(distinct.compared_columns(2), vec![0, 1]);
+        // A window compares its partition, its order and its MIN / MAX arguments; a SUM's
+        // argument only adds.
+        let window = MergeSpec {
+            window: Some(crate::WindowSpec {
+                partition_by: vec![3],
+                order_by: vec![SortKey::asc(4)],
+                functions: vec![
+                    (0, WindowFunction::Rank),
+                    (1, WindowFunction::Aggregate(Aggregate::Min(5))),
+                    (2, WindowFunction::Aggregate(Aggregate::SumValues(6))),
+                ],
+            }),
+            ..plain
+        };
+        assert!(!window.concatenates());
+        assert_eq!(window.compared_columns(7), vec![3, 4, 5]);
     }
 }

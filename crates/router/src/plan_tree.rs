@@ -6,7 +6,7 @@
 use std::fmt;
 
 use shardgate_config::Topology;
-use shardgate_merge::{Aggregate, BitOp, SortKey, VarianceKind};
+use shardgate_merge::{Aggregate, BitOp, SortKey, VarianceKind, WindowFunction};
 use shardgate_ring::ShardId;
 
 use crate::set_operation::{OrderTarget, SetNode, SetOperationPlan};
@@ -528,6 +528,24 @@ fn merge_operators(merge: &MergeSpec, width: usize) -> Vec<String> {
             operators.push(format!("Project computing {}", computed.join(", ")));
         }
     }
+    if let Some(window) = &merge.window {
+        let functions: Vec<String> = (window.functions.iter())
+            .map(|(c, f)| format!("#{c} = {}", window_function(f)))
+            .collect();
+        let mut over = Vec::new();
+        if !window.partition_by.is_empty() {
+            over.push(format!("partition by {}", columns(&window.partition_by)));
+        }
+        if !window.order_by.is_empty() {
+            over.push(format!("order by {}", sort_keys(&window.order_by)));
+        }
+        let over = if over.is_empty() {
+            "all rows".to_owned()
+        } else {
+            over.join(" ")
+        };
+        operators.push(format!("Window over {over}: {}", functions.join(", ")));
+    }
     if let Some(spec) = &merge.aggregate {
         let outputs: Vec<String> = (spec.outputs.iter().enumerate())
             .map(|(i, output)| {
@@ -573,6 +591,15 @@ fn sort_keys(keys: &[SortKey]) -> String {
 fn columns(columns: &[usize]) -> String {
     let columns: Vec<String> = columns.iter().map(|c| format!("#{c}")).collect();
     columns.join(", ")
+}
+
+fn window_function(function: &WindowFunction) -> String {
+    match function {
+        WindowFunction::RowNumber => "row_number()".to_owned(),
+        WindowFunction::Rank => "rank()".to_owned(),
+        WindowFunction::DenseRank => "dense_rank()".to_owned(),
+        WindowFunction::Aggregate(a) => aggregate(a),
+    }
 }
 
 /// How one output column is computed from the shard columns (`#i`).

@@ -1,10 +1,10 @@
 //! The plan of a statement sent to several shards and merged into the answer one server gives.
 //!
 //! The executor runs `sql` on every shard in `shards`, then pushes the shard rows through:
-//! k-way merge by `merge_keys` (or concatenation when empty) → aggregate → having →
+//! k-way merge by `merge_keys` (or concatenation when empty) → aggregate or window → having →
 //! distinct → sort → offset/limit → the first `visible` columns.
 
-use shardgate_merge::{Aggregate, Expr, SortKey};
+use shardgate_merge::{Aggregate, Expr, SortKey, WindowFunction};
 use shardgate_ring::ShardId;
 
 /// A SELECT scattered to several shards.
@@ -88,6 +88,9 @@ pub struct MergeSpec {
     pub merge_keys: Vec<SortKey>,
     /// Grouping and aggregates over the merged rows.
     pub aggregate: Option<AggregateSpec>,
+    /// Window functions over the merged rows (which arrive sorted by its partition and
+    /// order), computed before the final sort.
+    pub window: Option<WindowSpec>,
     /// HAVING: rows kept after aggregation, over the aggregate's output columns.
     pub having: Option<Expr>,
     /// DISTINCT over the first `visible` columns; the rows arrive sorted by them.
@@ -104,6 +107,32 @@ impl ScatterPlan {
     /// The statement the `i`-th shard of `shards` runs.
     pub fn sql_for(&self, i: usize) -> &str {
         self.shard_sql.get(i).unwrap_or(&self.sql)
+    }
+}
+
+/// One window's functions, computed by the merge (`merge::Window`): the shards compute them
+/// over their own rows, which describes the columns; the merge replaces their values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowSpec {
+    /// `PARTITION BY` (shard columns).
+    pub partition_by: Vec<usize>,
+    /// The window's `ORDER BY` (shard columns): rows equal in it are peers.
+    pub order_by: Vec<SortKey>,
+    /// Per window function: the shard column whose value it replaces.
+    pub functions: Vec<(usize, WindowFunction)>,
+}
+
+impl MergeSpec {
+    /// Whether the shards' rows, one shard after another, are the answer: nothing to merge.
+    pub fn concatenates(&self) -> bool {
+        self.merge_keys.is_empty()
+            && self.aggregate.is_none()
+            && self.window.is_none()
+            && self.having.is_none()
+            && !self.distinct
+            && self.sort.is_empty()
+            && self.offset == 0
+            && self.limit.is_none()
     }
 }
 

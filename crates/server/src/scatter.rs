@@ -14,7 +14,7 @@ use shardgate_backend::{BackendError, PooledConn, QueryHead};
 use shardgate_config::TransactionMode;
 use shardgate_merge::{
     Aggregate, BinaryRowEncoder, ColumnMeta, Limit, MemoryLimit, MergeError, MergeSort, Pipeline,
-    RowOperator,
+    RowOperator, WindowFunction,
 };
 use shardgate_protocol::response::Finish;
 use shardgate_router::{MergeSettings, ScatterPlan};
@@ -842,6 +842,10 @@ impl Session {
             a.outputs
                 .iter()
                 .any(Aggregate::uses_div_precision_increment)
+        }) || plan.merge.window.as_ref().is_some_and(|w| {
+            w.functions.iter().any(|(_, f)| {
+                matches!(f, WindowFunction::Aggregate(a) if a.uses_div_precision_increment())
+            })
         });
         if divides
             && self
@@ -865,9 +869,10 @@ impl Session {
 
     /// Whether the shards must run `plan`'s statement without the session's
     /// `sql_select_limit`: grouping shards send every group (a limit would cut groups the
-    /// merge combines), and the merge applies the limit to the whole.
+    /// merge combines), a window's every row, and the merge applies the limit to the whole.
     fn shards_unlimited(&self, plan: &ScatterPlan) -> bool {
-        (plan.merge.aggregate.is_some() || plan.merge.distinct) && self.state.select_limit_set()
+        (plan.merge.aggregate.is_some() || plan.merge.window.is_some() || plan.merge.distinct)
+            && self.state.select_limit_set()
     }
 
     /// Gives string columns the merge compares their real collation: column definitions carry

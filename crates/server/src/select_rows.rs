@@ -9,7 +9,7 @@ use shardgate_backend::{BackendConn, QueryHead};
 use shardgate_merge::ColumnMeta;
 use shardgate_protocol::response::Finish;
 use shardgate_protocol::ColumnType;
-use shardgate_router::{MergeSpec, Plan, Route};
+use shardgate_router::{Plan, Route};
 
 use crate::diagnostics::Diagnostics;
 use crate::errors::ClientError;
@@ -65,7 +65,7 @@ impl Session {
                     .clone()
                     .unwrap_or_else(|| request.select.to_owned()),
             )],
-            Route::Scatter(scatter) if needs_no_merge(&scatter.merge) => scatter
+            Route::Scatter(scatter) if scatter.merge.concatenates() => scatter
                 .shards
                 .iter()
                 .enumerate()
@@ -165,17 +165,6 @@ impl Session {
 struct Bound {
     rows: u64,
     bytes: u64,
-}
-
-/// A scatter whose shards' rows, one shard after another, are the answer.
-fn needs_no_merge(merge: &MergeSpec) -> bool {
-    merge.merge_keys.is_empty()
-        && merge.aggregate.is_none()
-        && merge.having.is_none()
-        && !merge.distinct
-        && merge.sort.is_empty()
-        && merge.offset == 0
-        && merge.limit.is_none()
 }
 
 /// The rows of `sql` on `conn`, as literals, within `bound`.

@@ -564,6 +564,36 @@ SELECT * FROM (SELECT o.*, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY amou
 @ordered SELECT u.id, o.id, ROW_NUMBER() OVER (PARTITION BY o.user_id ORDER BY u.id, o.id) AS rn FROM users u LEFT JOIN orders o ON o.user_id = u.id WHERE u.id < 100 ORDER BY u.id, o.id
 SELECT COUNT(*), SUM(n) FROM (SELECT o.user_id, COUNT(*) AS n FROM users u LEFT JOIN orders o ON o.user_id = u.id GROUP BY o.user_id) d
 
+-- ===== Window functions whose partitions span shards: the merge computes them =====
+-- The shards send their rows sorted by the window's partition and order, each computing the
+-- window over its own rows (the column's definition); the merge replaces the values by the
+-- window's over all rows (ranks and running totals by peers). Two windows, frames, functions
+-- inside expressions, doubles summed and collations the merge does not reproduce keep the copies.
+@ordered SELECT id, ROW_NUMBER() OVER (ORDER BY id) AS rn, RANK() OVER (ORDER BY id) AS r FROM users WHERE id < 300 ORDER BY id
+@ordered SELECT id, flag, RANK() OVER (PARTITION BY flag ORDER BY score) AS r, DENSE_RANK() OVER (PARTITION BY flag ORDER BY score) AS d FROM users ORDER BY id
+@ordered SELECT id, SUM(amount) OVER (PARTITION BY status ORDER BY id) AS s, COUNT(amount) OVER (PARTITION BY status ORDER BY id) AS c FROM orders WHERE id < 2000 ORDER BY id
+@ordered SELECT id, SUM(amount) OVER (PARTITION BY qty ORDER BY amount) AS running FROM orders ORDER BY id
+@ordered SELECT id, AVG(amount) OVER (PARTITION BY qty), MIN(amount) OVER (PARTITION BY qty), MAX(amount) OVER (PARTITION BY qty) FROM orders ORDER BY id
+@ordered SELECT id, COUNT(*) OVER (), SUM(score) OVER (), COUNT(score) OVER () FROM users WHERE id < 100 ORDER BY id
+@ordered @ci=1 SELECT id, MIN(name) OVER (PARTITION BY flag), MAX(created_at) OVER (PARTITION BY flag ORDER BY id) FROM users WHERE id < 500 ORDER BY id
+@ordered SELECT id, RANK() OVER (ORDER BY score DESC) AS r FROM users ORDER BY r, id LIMIT 20
+@ordered SELECT id, DENSE_RANK() OVER (ORDER BY flag) AS d FROM users ORDER BY d DESC, id LIMIT 10 OFFSET 5
+@ordered SELECT id, ROW_NUMBER() OVER (ORDER BY id DESC) AS rn FROM orders WHERE qty > 5 ORDER BY rn LIMIT 15
+@ordered SELECT o.id, u.flag, RANK() OVER (PARTITION BY u.flag ORDER BY o.amount) AS r FROM users u JOIN orders o ON o.user_id = u.id WHERE o.id < 1500 ORDER BY o.id
+@ordered SELECT id, SUM(balance) OVER (PARTITION BY flag ORDER BY id) AS b FROM users WHERE id < 400 ORDER BY id
+@ordered SELECT id, SUM(ratio) OVER (PARTITION BY flag) FROM users WHERE id < 100 ORDER BY id
+@ordered SELECT id, AVG(score) OVER (ORDER BY id) AS a FROM users WHERE id < 200 ORDER BY id
+@ordered @params=100 SELECT id, ROW_NUMBER() OVER (ORDER BY id) FROM users WHERE id < ? ORDER BY id
+@ordered SELECT id, COUNT(tag) OVER (PARTITION BY tag) AS n FROM users WHERE id < 300 ORDER BY id
+@ordered SELECT id, tag, RANK() OVER (ORDER BY tag) AS r FROM users WHERE id < 200 ORDER BY id
+@ordered SELECT id, nick, RANK() OVER (ORDER BY nick) AS r FROM users WHERE id < 200 ORDER BY id
+@ordered SELECT *, RANK() OVER (ORDER BY id) FROM orders WHERE id < 50 ORDER BY id
+@ordered SELECT id, ROW_NUMBER() OVER (ORDER BY id) + 1 FROM users WHERE id < 30 ORDER BY id
+@ordered SELECT id, ROW_NUMBER() OVER (ORDER BY id), RANK() OVER (ORDER BY score) FROM users WHERE id < 30 ORDER BY id
+@ordered SELECT id, ROW_NUMBER() OVER (ORDER BY id) AS rn FROM users WHERE flag = 1 ORDER BY rn DESC LIMIT 5
+@ordered SELECT id, MAX(id) OVER (PARTITION BY flag ORDER BY score, id) AS m FROM users WHERE id BETWEEN 100 AND 300 ORDER BY id
+SELECT id, ROW_NUMBER() OVER (ORDER BY id) FROM users WHERE 1 = 0
+
 -- ===== Not supported yet (expected 1235, counted apart) =====
 SELECT id FROM users UNION SELECT user_id FROM orders
 SELECT id FROM users WHERE score = (SELECT MAX(score) FROM users)

@@ -186,6 +186,7 @@ pub(super) fn plan(
                 computed: Vec::new(),
                 rollup: false,
             }),
+            window: None,
             having,
             distinct: false,
             sort,

@@ -115,14 +115,7 @@ pub(super) fn shards_reading(
         Route::Shard(shard) => Some(vec![shard]),
         Route::Scatter(scatter) => {
             let merge = &scatter.merge;
-            let concatenates = merge.merge_keys.is_empty()
-                && merge.aggregate.is_none()
-                && merge.having.is_none()
-                && !merge.distinct
-                && merge.sort.is_empty()
-                && merge.offset == 0
-                && merge.limit.is_none();
-            concatenates.then_some(scatter.shards)
+            merge.concatenates().then_some(scatter.shards)
         }
         _ => None,
     }

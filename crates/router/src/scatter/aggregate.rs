@@ -363,6 +363,7 @@ impl<'a> ScatterBuilder<'a> {
                     computed: self.computed,
                     rollup,
                 }),
+                window: None,
                 having,
                 distinct: false,
                 sort,

@@ -63,7 +63,8 @@ pub(super) fn partitioned_derived<'t>(
                 return None;
             }
             // Without LIMIT, a derived table's ORDER BY orders nothing.
-            let concatenates = merge.aggregate.is_none() && merge.having.is_none();
+            let concatenates =
+                merge.aggregate.is_none() && merge.window.is_none() && merge.having.is_none();
             if !concatenates && !groups_by_shard_key(inner, topology) {
                 return None;
             }

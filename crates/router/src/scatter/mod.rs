@@ -28,6 +28,7 @@ mod order;
 mod plain;
 pub(crate) mod select_form;
 mod stars;
+mod window;
 
 use self::{broadcast::*, builder::*, column_names::*, column_origins::*, select_form::*};
 
@@ -233,7 +234,14 @@ fn plan_select(
         Some(_) => &[],
         None => &tables,
     };
-    check_select_form(q, select, table, keyed_tables, only_table)?;
+    let windows = check_select_form(q, select, table, keyed_tables, only_table)?;
+    if windows == Windows::InMerge && derived.is_some() {
+        return Err(refuse(
+            verb,
+            table,
+            "window functions over a derived table across shards",
+        ));
+    }
     if !syntax.sql_mode.contains(crate::SqlMode::IGNORE_SPACE) && has_spaced_call(sql, stmt) {
         // MariaDB rejects `COUNT (*)` without IGNORE_SPACE; the rendered text would not.
         return Err(refuse(
@@ -265,7 +273,10 @@ fn plan_select(
         Some(_) => builder,
         None => builder.with_schema(topology),
     };
-    let scatter = builder.build()?;
+    let scatter = match windows {
+        Windows::InMerge => builder.build_window()?,
+        Windows::OnShards => builder.build()?,
+    };
     let mut origins = column_origins(&scatter.sql_tree, &tables, only_table, &scatter.stars);
     if let Some(d) = &derived {
         origins = d.trace(origins);

@@ -2,17 +2,18 @@
 
 use super::*;
 
-/// Refuses SELECT clauses the scatter does not model. `keyed` are the tables whose shard keys
-/// a window may partition by (`only_table`: unqualified names are theirs).
+/// Refuses SELECT clauses the scatter does not model, and says where its window functions
+/// are computed. `keyed` are the tables whose shard keys a window may partition by
+/// (`only_table`: unqualified names are theirs).
 pub(super) fn check_select_form(
     q: &Query,
     s: &Select,
     table: &TableRef<'_>,
     keyed: &[TableRef<'_>],
     only_table: bool,
-) -> Result<(), RouteError> {
+) -> Result<Windows, RouteError> {
     let no = |what: &str| Err(refuse("SELECT", table, what));
-    check_windows(q, s, table, keyed, only_table)?;
+    let windows = check_windows(q, s, table, keyed, only_table)?;
     if q.with.is_some() {
         return no("WITH (a common table expression) is not supported");
     }
@@ -76,19 +77,28 @@ pub(super) fn check_select_form(
             return no("this form of ORDER BY is not supported");
         }
     }
-    Ok(())
+    Ok(windows)
 }
 
-/// Window functions: each shard computes them for its own rows, which is the answer when every
-/// window partitions by a shard key (each partition's rows live on one shard) and the
-/// statement does not group (the windows would run over the shards' groups).
+/// Where a scattered SELECT's window functions are computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Windows {
+    /// None, or each shard computes them for its own rows: every window partitions by a
+    /// shard key (each partition's rows live on one shard), over no outer join.
+    OnShards,
+    /// The merge computes them over all the rows (`ScatterBuilder::build_window`).
+    InMerge,
+}
+
+/// Window functions: on the shards when every window partitions by a shard key, else in the
+/// merge; either way not in a statement that groups (the windows would run over groups).
 fn check_windows(
     q: &Query,
     s: &Select,
     table: &TableRef<'_>,
     keyed: &[TableRef<'_>],
     only_table: bool,
-) -> Result<(), RouteError> {
+) -> Result<Windows, RouteError> {
     let mut exprs: Vec<&Expr> = s
         .projection
         .iter()
@@ -101,7 +111,7 @@ fn check_windows(
         exprs.extend(terms.iter().map(|t| &t.expr));
     }
     let mut windows = 0;
-    let mut unkeyed = None;
+    let mut unkeyed = false;
     for e in &exprs {
         let _ = visit_expressions(*e, |x| {
             if let Expr::Function(f) = x {
@@ -114,25 +124,16 @@ fn check_windows(
                     {
                         windows += 1
                     }
-                    Some(_) => unkeyed = Some(x.to_string()),
+                    Some(_) => unkeyed = true,
                 }
             }
             ControlFlow::<()>::Continue(())
         });
     }
     // An outer join's NULL-extended rows share one NULL key on every shard.
-    if unkeyed.is_none() && windows > 0 && has_outer_join(&s.from) {
-        unkeyed = Some("a window over an outer join".to_owned());
-    }
-    if let Some(window) = unkeyed {
-        return Err(refuse(
-            "SELECT",
-            table,
-            format!("the window function `{window}` does not partition by a shard key (its partitions' rows may live on different shards)"),
-        ));
-    }
-    if windows == 0 {
-        return Ok(());
+    unkeyed |= windows > 0 && has_outer_join(&s.from);
+    if windows == 0 && !unkeyed {
+        return Ok(Windows::OnShards);
     }
     let grouped = match &s.group_by {
         GroupByExpr::Expressions(g, _) => !g.is_empty(),
@@ -149,7 +150,11 @@ fn check_windows(
             "window functions with GROUP BY, aggregates or DISTINCT across shards are not supported",
         ));
     }
-    Ok(())
+    Ok(if unkeyed {
+        Windows::InMerge
+    } else {
+        Windows::OnShards
+    })
 }
 
 /// Whether `from` joins any table other than by an inner join: its NULL-extended rows, on
