@@ -433,10 +433,14 @@ def gen_aggregate(ctx):
     st.sql = f"SELECT {', '.join(parts)} FROM {ctx.ident(t.name)}{where_clause(ctx, t)}"
     if group is not None:
         g = ctx.colref(group.name)
-        st.sql += f" GROUP BY {g}"
+        # WITH ROLLUP: each group, then the total; MariaDB's order, and no ORDER BY (1221).
+        rollup = ctx.chance(0.15)
+        st.sql += f" GROUP BY {g}" + (" WITH ROLLUP" if rollup else "")
         if ctx.chance(0.2):
             st.sql += f" HAVING {ctx.fn('COUNT')}*) {ctx.pick(['>', '>=', '='])} {ctx.rng.randint(1, 3)}"
-        if ctx.chance(0.6):
+        if rollup:
+            st.ordered = True
+        elif ctx.chance(0.6):
             st.sql += f" ORDER BY {g}{ctx.pick(['', ' DESC', ' ASC'])}"
             st.ordered = True
         elif ctx.chance(0.2):
@@ -447,6 +451,51 @@ def gen_aggregate(ctx):
                 st.count_only = True
         if ctx.s.select_limit is not None and not st.ordered:
             st.count_only = True
+    st.ci_cols = ci
+    return st
+
+
+def gen_window(ctx):
+    """Window functions over a scatter: one window, partitioned or not, ordered or not, the
+    merge's (ROW_NUMBER only under a total order, sums of exact numbers) and the copies'."""
+    t = ctx.table()
+    st = Stmt("", "window")
+    pks = [ctx.colref(p) for p in t.pk]
+    part = None
+    if ctx.chance(0.7):
+        part = ctx.pick([c for c in t.columns if c.kind in ("int", "str", "date", "dec")])
+    order = None
+    if ctx.chance(0.75):
+        order = ctx.pick([c for c in t.columns if c.kind in ("int", "uint", "dec", "date", "str")])
+    total = order is not None and ctx.chance(0.5)
+    over = []
+    if part is not None:
+        over.append("PARTITION BY " + ctx.colref(part.name))
+    if order is not None:
+        terms = [ctx.colref(order.name) + ctx.pick(["", " DESC"])] + (pks if total else [])
+        over.append("ORDER BY " + ", ".join(terms))
+    over = " ".join(over)
+    items, ci = list(pks), set()
+    nums = [c for c in t.columns if c.kind in ("int", "uint", "dec")]
+    for _ in range(ctx.rng.randint(1, 3)):
+        r = ctx.rng.random()
+        if r < 0.2 and total:
+            f = "ROW_NUMBER()"
+        elif r < 0.4:
+            f = ctx.pick(["RANK()", "DENSE_RANK()"])
+        elif r < 0.55:
+            f = f"{ctx.fn('COUNT')}*)"
+        elif r < 0.85 and nums:
+            f = f"{ctx.fn(ctx.pick(['SUM', 'AVG', 'MIN', 'MAX', 'COUNT']))}{ctx.colref(ctx.pick(nums).name)})"
+        else:
+            c = ctx.pick([c for c in t.columns if c.kind != "json"])
+            f = f"{ctx.fn(ctx.pick(['MIN', 'MAX']))}{ctx.colref(c.name)})"
+            if c.kind == "str" and c.ci:
+                ci.add(len(items))
+        items.append(f"{f} OVER ({over})")
+    st.sql = (f"SELECT {', '.join(items)} FROM {ctx.ident(t.name)}{where_clause(ctx, t)} "
+              f"ORDER BY {', '.join(pks)}")
+    st.ordered = True
     st.ci_cols = ci
     return st
 
@@ -1053,6 +1102,7 @@ PRODUCTIONS = [
     (12, gen_select_point),
     (9, gen_aggregate),
     (3, gen_distinct),
+    (3, gen_window),
     (5, gen_join),
     (4, gen_subquery),
     (4, gen_pushdown),

@@ -234,12 +234,13 @@ impl Session {
                     false => self.diagnostics.count,
                 };
                 let n = n.to_string();
-                (
-                    sql.as_bytes(),
-                    vec![Bytes::from(shardgate_wire::text_row::text_row([Some(
-                        n.as_bytes(),
-                    )]))],
-                )
+                // A `SELECT @@warning_count` to MariaDB: `sql_select_limit = 0` leaves no row.
+                let row = Bytes::from(shardgate_wire::text_row::text_row([Some(n.as_bytes())]));
+                let rows = match self.state.var_number("sql_select_limit") {
+                    Some(0) => Vec::new(),
+                    _ => vec![row],
+                };
+                (sql.as_bytes(), rows)
             }
             DiagnosticsStatement::Warnings | DiagnosticsStatement::Errors => {
                 let (offset, count) = limit_of(sql);

@@ -122,6 +122,11 @@ SELECT GROUP_CONCAT(tag_bin ORDER BY id) FROM users WHERE id < 100
 SELECT qty, COUNT(*) FROM orders WHERE 1 = 0 GROUP BY qty WITH ROLLUP
 @ordered SELECT COUNT(*), flag FROM users GROUP BY flag WITH ROLLUP
 @ordered SELECT flag AS f, COUNT(*) AS n FROM users GROUP BY f WITH ROLLUP
+@ordered SELECT qty, MIN(amount), COUNT(*) FROM orders WHERE amount > 100 AND amount < 50 GROUP BY `qty` WITH ROLLUP
+@ordered SELECT Qty, COUNT(*) FROM orders GROUP BY orders.qty WITH ROLLUP
+@ordered SELECT id, COUNT(*), MAX(amount) FROM orders WHERE id = 5 GROUP BY id WITH ROLLUP
+@ordered SELECT id, MAX(created_at) FROM users WHERE id = 0b10 GROUP BY id WITH ROLLUP HAVING COUNT(*) > 2
+@ordered SELECT qty, COUNT(*) FROM orders WHERE id = 7 GROUP BY qty WITH ROLLUP
 @ordered @pad=1 SELECT flag, tag_bin, COUNT(*) FROM users WHERE id < 300 GROUP BY 1, 2 WITH ROLLUP
 @ordered SELECT user_id, COUNT(*), SUM(amount) FROM orders WHERE user_id IN (1, 2, 3, 4, 5, 6, 7, 8) GROUP BY user_id WITH ROLLUP
 @ordered SELECT user_id, qty, COUNT(*) FROM orders WHERE user_id < 20 GROUP BY user_id, qty WITH ROLLUP

@@ -389,6 +389,7 @@ SELECT SUM(ratio), AVG(ratio) FROM users WHERE ratio = -2.5 OR ratio = 0
 @script BEGIN; SELECT id, score FROM users WHERE score > 990; SELECT COUNT(*) FROM orders; COMMIT
 @script SET SESSION div_precision_increment = 8; SELECT AVG(score), AVG(amount) FROM users, orders WHERE users.id = orders.user_id AND users.id = 9 AND orders.user_id = 9; SELECT AVG(score) FROM users; SELECT flag, AVG(balance) FROM users GROUP BY flag; SET SESSION div_precision_increment = 4
 @script SET SESSION sql_select_limit = 5; @ordered SELECT id FROM users ORDER BY id; SELECT COUNT(*) FROM users; @ordered SELECT flag, COUNT(*) FROM users GROUP BY flag ORDER BY flag; SET SESSION sql_select_limit = DEFAULT
+@script SELECT 1 / 0; SET SESSION sql_select_limit = 0; SHOW COUNT(*) WARNINGS; SHOW COUNT(*) ERRORS; SHOW WARNINGS; SET SESSION sql_select_limit = 1; SHOW COUNT(*) WARNINGS; SET SESSION sql_select_limit = DEFAULT
 @script SET @lo = 990; @ordered SELECT id, score FROM users WHERE score > @lo ORDER BY score, id; SELECT COUNT(*) FROM users WHERE score > @lo
 @script SET NAMES utf8mb4 COLLATE utf8mb4_bin; SELECT id FROM users WHERE tag = 'Alpha'; @ordered SELECT id, tag FROM users WHERE tag LIKE 'a%' ORDER BY tag, id; SET NAMES utf8mb4
 @script SET SESSION sql_mode = 'ANSI_QUOTES'; @ordered SELECT "id", "score" FROM users WHERE "score" > 995 ORDER BY "score", "id"; SET SESSION sql_mode = DEFAULT

@@ -126,6 +126,18 @@ impl<'a> ScatterBuilder<'a> {
         Ok(Aggregate::First(self.cols.expr(e)))
     }
 
+    /// The shard column of the column reference `e`: a selected item's when it is the same
+    /// column (`code` and `` `code` `` are one column, so one group column and output).
+    fn column_of(&mut self, e: &Expr) -> usize {
+        match self
+            .item_same_column(strip(e))
+            .and_then(|i| self.items[i].expr)
+        {
+            Some(item) => self.cols.expr(item),
+            None => self.cols.expr(e),
+        }
+    }
+
     /// GROUP BY term `e` as a shard column, by MariaDB's rules: a number is a position, a
     /// bare name a table column before an alias, except that the alias of an expression wins.
     pub(super) fn group_column(&mut self, e: &Expr) -> Result<usize, RouteError> {
@@ -177,9 +189,9 @@ impl<'a> ScatterBuilder<'a> {
                     }
                     return item_column(self, i);
                 }
-                Ok(self.cols.expr(e))
+                Ok(self.column_of(e))
             }
-            _ if column_ref(inner).is_some() => Ok(self.cols.expr(e)),
+            _ if column_ref(inner).is_some() => Ok(self.column_of(e)),
             _ => {
                 if let Some(alias) = self.alias_in(e) {
                     return Err(self.refuse(format!(
@@ -389,6 +401,18 @@ impl<'a> ScatterBuilder<'a> {
         if self.select.distinct.is_some() {
             return Err(self.refuse("SELECT DISTINCT with GROUP BY … WITH ROLLUP"));
         }
+        if let Some(e) = self
+            .select
+            .selection
+            .as_ref()
+            .and_then(column_equals_constant)
+        {
+            // A unique key equal to a constant makes its table a constant one, whose columns
+            // MariaDB's ROLLUP declares nullable, unlike the shards' GROUP BY.
+            return Err(self.refuse(format!(
+                "WITH ROLLUP under `{e}`, a condition that may make its table a constant one"
+            )));
+        }
         for (k, g) in group_by.iter().enumerate() {
             if group_by[..k].contains(g) {
                 return Err(self.refuse("WITH ROLLUP over a column grouped twice"));
@@ -455,4 +479,27 @@ impl<'a> ScatterBuilder<'a> {
     pub(super) fn pushable(&self, e: &Expr) -> Result<bool, RouteError> {
         Ok(!scan(e, self.table)? && self.alias_in(e).is_none())
     }
+}
+
+/// A top-level condition `column = constant` (or `<=>`, or `IN` one constant) of `selection`.
+fn column_equals_constant(selection: &Expr) -> Option<&Expr> {
+    let mut terms = Vec::new();
+    crate::shard_key::conjuncts(selection, &mut terms);
+    terms.into_iter().find(|e| match e {
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::Eq | BinaryOperator::Spaceship,
+            right,
+        } => {
+            let constant = |e: &Expr| matches!(strip(e), Expr::Value(_) | Expr::UnaryOp { .. });
+            (column_ref(left).is_some() && constant(right))
+                || (column_ref(right).is_some() && constant(left))
+        }
+        Expr::InList {
+            expr,
+            list,
+            negated: false,
+        } => column_ref(expr).is_some() && list.len() == 1,
+        _ => false,
+    })
 }
