@@ -108,18 +108,14 @@ impl Transport {
 }
 
 /// A temporary table's definition from `SHOW CREATE TABLE`'s text of the base table: the
-/// same columns, keys and options, named `name` (quoted), not transactional (Aria, so filling
-/// it opens no transaction and ROLLBACK has nothing to undo; a repeated `ENGINE` option
-/// overrides the first). `aria: false` keeps the table's own engine (for a definition Aria
-/// cannot hold). `None` when the text is not a `CREATE TABLE`.
-pub fn temporary_definition(show_create: &str, name: &str, aria: bool) -> Option<String> {
+/// same columns, keys, options and engine, named `name` (quoted). The engine stays the
+/// table's: MariaDB plans over the copy as over the table (an Aria copy of a one-row table
+/// is a constant one, and MariaDB 10.11 answers `general_ci_key = bin_column` over it
+/// wrongly). `None` when the text is not a `CREATE TABLE`.
+pub fn temporary_definition(show_create: &str, name: &str) -> Option<String> {
     let rest = show_create.strip_prefix("CREATE TABLE ")?;
     let after_name = skip_identifier(rest)?;
-    let mut sql = format!("CREATE TEMPORARY TABLE {name}{after_name}");
-    if aria {
-        sql.push_str(" ENGINE=Aria TRANSACTIONAL=0");
-    }
-    Some(sql)
+    Some(format!("CREATE TEMPORARY TABLE {name}{after_name}"))
 }
 
 /// The text after a leading identifier (quoted with ` or ", or bare).
@@ -206,19 +202,17 @@ mod tests {
     }
 
     #[test]
-    fn the_definition_becomes_a_temporary_aria_table_of_the_given_name() {
+    fn the_definition_becomes_a_temporary_table_of_the_given_name() {
         let shown = "CREATE TABLE `t``x` (\n  `id` int(11) NOT NULL,\n  PRIMARY KEY (`id`)\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4";
         assert_eq!(
-            temporary_definition(shown, "`app`.`t``x`", true).unwrap(),
-            "CREATE TEMPORARY TABLE `app`.`t``x` (\n  `id` int(11) NOT NULL,\n  PRIMARY KEY (`id`)\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 ENGINE=Aria TRANSACTIONAL=0"
+            temporary_definition(shown, "`app`.`t``x`").unwrap(),
+            "CREATE TEMPORARY TABLE `app`.`t``x` (\n  `id` int(11) NOT NULL,\n  PRIMARY KEY (`id`)\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4"
         );
-        assert!(
-            temporary_definition("CREATE TABLE \"t\" (a int)", "`t`", false)
-                .unwrap()
-                .ends_with("`t` (a int)")
-        );
+        assert!(temporary_definition("CREATE TABLE \"t\" (a int)", "`t`")
+            .unwrap()
+            .ends_with("`t` (a int)"));
         assert_eq!(
-            temporary_definition("CREATE VIEW v AS SELECT 1", "`v`", true),
+            temporary_definition("CREATE VIEW v AS SELECT 1", "`v`"),
             None
         );
     }

@@ -188,11 +188,36 @@ impl Session {
             Err(e) => return Err(Outcome::Answered(self.send_error(e).await)),
         };
         let metas = plain_metas(&outer_heads).and_then(|o| Ok((o, plain_metas(&inner_heads)?)));
-        let (outer, inner) = match metas {
+        let (mut outer, mut inner) = match metas {
             Ok(metas) => metas,
             Err(e) => return Err(Outcome::Answered(self.send_error(e).await)),
         };
         if !comparable(plan, &outer, &inner) {
+            return Err(Outcome::Fallback);
+        }
+        let width = outer.len();
+        let compared = compared_columns(plan, width);
+        let (outer_compared, inner_compared): (Vec<usize>, Vec<usize>) =
+            compared.iter().partition(|&&c| c < width);
+        let inner_compared: Vec<usize> = inner_compared.iter().map(|c| c - width).collect();
+        let sides = [
+            (&plan.outer, &outer_heads, &mut outer, outer_compared),
+            (&plan.inner, &inner_heads, &mut inner, inner_compared),
+        ];
+        for (side, heads, metas, columns) in sides {
+            match (self.join_side_collations(runtime, side, heads, metas, &columns)).await {
+                Ok(true) => {}
+                Ok(false) => return Err(Outcome::Fallback),
+                Err(e) => return Err(Outcome::Answered(self.send_error(e).await)),
+            }
+        }
+        // MariaDB compares two columns of different collations under a coercion of them
+        // (`_bin` wins, or error 1267): the copies answer that.
+        let key_collations_differ = (plan.outer.keys.iter().zip(&plan.inner.keys)).any(|(o, i)| {
+            let (o, i) = (&outer[*o], &inner[*i]);
+            o.kind() == ValueKind::Bytes && i.kind() == ValueKind::Bytes && o.charset != i.charset
+        });
+        if key_collations_differ {
             return Err(Outcome::Fallback);
         }
         let keys = match JoinKeys::new(&plan.outer.keys, &outer, &plan.inner.keys, &inner) {
@@ -206,6 +231,47 @@ impl Session {
             Ok(emitter) => Ok((emitter, keys)),
             Err(step) => Err(Outcome::Answered(step)),
         }
+    }
+
+    /// Gives the string columns `columns` of a side the collations of the table columns
+    /// they are (column definitions carry the connection's); `false` when one is not a
+    /// table column or has a collation the merge does not compare exactly.
+    async fn join_side_collations(
+        &self,
+        runtime: &Runtime,
+        side: &JoinSide,
+        heads: &[BytesMut],
+        metas: &mut [ColumnMeta],
+        columns: &[usize],
+    ) -> Result<bool, ClientError> {
+        let shard = (side.shards.first().copied()).unwrap_or(runtime.topology.default_shard);
+        for &c in columns {
+            let (Some(meta), Some(head)) = (metas.get(c), heads.get(c)) else {
+                return Ok(false);
+            };
+            if meta.kind() != ValueKind::Bytes || meta.charset == 63 {
+                continue;
+            }
+            let column: Option<mysql_common::packets::Column> =
+                mysql_common::io::ParseBuf(head).parse(()).ok();
+            let Some(column) = column.filter(|c| !c.org_table_ref().is_empty()) else {
+                return Ok(false);
+            };
+            let origin = (
+                column.schema_str().into_owned(),
+                column.org_table_str().into_owned(),
+                column.org_name_str().into_owned(),
+            );
+            let real = runtime
+                .column_collation(shard, self.flavor, origin)
+                .await
+                .map_err(|e| ClientError::from(&e))?;
+            match real {
+                Some(id) if shardgate_merge::exact_collation(id) => metas[c].charset = id,
+                _ => return Ok(false),
+            }
+        }
+        Ok(true)
     }
 
     async fn hash_join(
@@ -465,15 +531,9 @@ fn plain_metas(heads: &[BytesMut]) -> Result<Vec<ColumnMeta>, ClientError> {
 /// Whether every string the proxy compares (join keys, ORDER BY, groups) arrives in UTF-8 or
 /// binary, the only encodings whose collations the merge reproduces, and no floating-point
 /// value is added up (MariaDB's sum of doubles depends on its order of rows).
-fn comparable(plan: &JoinPlan, outer: &[ColumnMeta], inner: &[ColumnMeta]) -> bool {
-    let width = outer.len();
-    let joined = |c: usize| {
-        if c < width {
-            outer.get(c)
-        } else {
-            inner.get(c - width)
-        }
-    };
+/// The joined columns the proxy compares: join keys (inner ones after the outer side's
+/// `width` columns), ORDER BY, groups.
+fn compared_columns(plan: &JoinPlan, width: usize) -> Vec<usize> {
     let mut grouped = Vec::new();
     if let Some(grouping) = &plan.grouping {
         let raw = |c: usize| plan.output.get(c).copied().unwrap_or(usize::MAX);
@@ -483,6 +543,25 @@ fn comparable(plan: &JoinPlan, outer: &[ColumnMeta], inner: &[ColumnMeta]) -> bo
                 .into_iter()
                 .map(raw),
         );
+    }
+    (plan.outer.keys.iter().copied())
+        .chain(plan.inner.keys.iter().map(|k| k + width))
+        .chain(plan.order_by.iter().map(|(c, _)| *c))
+        .chain(grouped)
+        .collect()
+}
+
+fn comparable(plan: &JoinPlan, outer: &[ColumnMeta], inner: &[ColumnMeta]) -> bool {
+    let width = outer.len();
+    let joined = |c: usize| {
+        if c < width {
+            outer.get(c)
+        } else {
+            inner.get(c - width)
+        }
+    };
+    if let Some(grouping) = &plan.grouping {
+        let raw = |c: usize| plan.output.get(c).copied().unwrap_or(usize::MAX);
         let summed = grouping.aggregate.iter().flat_map(|a| &a.outputs);
         for c in summed.filter_map(Aggregate::summed_column).map(raw) {
             match joined(c).map(ColumnMeta::kind) {
@@ -491,11 +570,7 @@ fn comparable(plan: &JoinPlan, outer: &[ColumnMeta], inner: &[ColumnMeta]) -> bo
             }
         }
     }
-    let compared = (plan.outer.keys.iter().copied())
-        .chain(plan.inner.keys.iter().map(|k| k + width))
-        .chain(plan.order_by.iter().map(|(c, _)| *c))
-        .chain(grouped);
-    for c in compared {
+    for c in compared_columns(plan, width) {
         match joined(c) {
             Some(meta)
                 if meta.kind() == ValueKind::Bytes

@@ -2,7 +2,8 @@
 //! connection of the default shard — the session's own there when it keeps one (its
 //! transaction's: the copies then read its uncommitted writes), else a pooled one — each
 //! sharded table the statement names becomes a temporary table of the same name and
-//! definition (Aria, not transactional), which shadows the base table; its rows are copied in:
+//! definition (its engine too, so MariaDB plans over it as over the table), which shadows the
+//! base table; its rows are copied in:
 //! the compute shard's own rows by the server itself (`CREATE TEMPORARY TABLE … AS SELECT`
 //! into a staging table first, as the base table is out of reach once shadowed), every other
 //! shard's read in the text protocol and written back as exact literals
@@ -290,14 +291,10 @@ impl Session {
             let rows = compute.run(&sql).await?;
             copied.add(rows, 0)?;
         }
-        let aria = temporary_definition(&definition, &name, true)
+        let temporary = temporary_definition(&definition, &name)
             .ok_or_else(|| copy_failed(&copy.table, "its definition is not a CREATE TABLE"))?;
         compute.temporary.push(name.clone());
-        if compute.run(&aria).await.is_err() {
-            // A definition Aria cannot hold (a key too long for it): the table's own engine.
-            let own = temporary_definition(&definition, &name, false).unwrap_or_default();
-            compute.run(&own).await?;
-        }
+        compute.run(&temporary).await?;
         if let Some(stage) = staged {
             let sql = format!("{insert_head}SELECT * FROM {stage}");
             compute.run(&sql).await.map_err(duplicate)?;
