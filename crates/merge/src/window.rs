@@ -8,7 +8,8 @@
 //! over an ordered window sums every row up to the current one's last peer (`RANGE BETWEEN
 //! UNBOUNDED PRECEDING AND CURRENT ROW`); without an ORDER BY every row of a partition is a
 //! peer, so an aggregate is the partition's. The operator holds one peer group (or, without
-//! an ORDER BY, one partition) at a time, within its memory bound.
+//! an ORDER BY, one partition) at a time, within its memory bound; `LAG`, `LEAD` and `NTILE`
+//! look along the whole partition, which it then holds.
 
 use bytes::Bytes;
 
@@ -33,6 +34,24 @@ pub enum WindowFunction {
     /// `COUNT` / `SUM` / `AVG` / `MIN` / `MAX` over the frame, of the shard column it names
     /// (`CountRows`, `CountValues`, `SumValues`, `AvgValues`, `Min`, `Max`).
     Aggregate(Aggregate),
+    /// `LAG(column, offset)`: the value of the row `offset` rows before in the partition
+    /// (NULL before its first).
+    Lag { column: usize, offset: u64 },
+    /// `LEAD(column, offset)`: the value of the row `offset` rows after (NULL past its last).
+    Lead { column: usize, offset: u64 },
+    /// `NTILE(n)`: the row's bucket of `n` as equal as can be, the first ones a row larger.
+    Ntile(u64),
+}
+
+impl WindowFunction {
+    /// Whether its value depends on rows after the current row's peers: the partition is
+    /// held whole.
+    fn needs_partition(&self) -> bool {
+        matches!(
+            self,
+            WindowFunction::Lag { .. } | WindowFunction::Lead { .. } | WindowFunction::Ntile(_)
+        )
+    }
 }
 
 /// The window functions of one window, over rows arriving sorted by its partition and order.
@@ -46,6 +65,8 @@ pub struct Window {
     /// The aggregates among the functions, in order.
     aggregator: Aggregator,
     width: usize,
+    /// Some function needs the whole partition (`WindowFunction::needs_partition`).
+    holds_partition: bool,
     state: State,
     budget: Budget,
 }
@@ -56,11 +77,27 @@ struct State {
     peers: Option<Vec<Value>>,
     /// The rows waiting for the end of their peer group, with their row numbers.
     pending: Vec<(TextRow, u64)>,
+    /// When the partition is held: its rows whose peer groups ended, with what they show.
+    held: Vec<Ranked>,
+    /// The aggregates' values of each ended peer group of a held partition.
+    totals: Vec<TextRow>,
+    held_rows: u64,
     held_bytes: u64,
     accs: Vec<Acc>,
     row_number: u64,
     rank: u64,
     dense_rank: u64,
+}
+
+/// A row with its place in the window: row number, rank, dense rank, its peer group's
+/// aggregate values (an index of `State::totals`, or the row itself).
+#[derive(Debug)]
+struct Ranked {
+    row: TextRow,
+    row_number: u64,
+    rank: u64,
+    dense_rank: u64,
+    totals: usize,
 }
 
 impl Window {
@@ -94,11 +131,19 @@ impl Window {
             };
             let computed = match function {
                 WindowFunction::Aggregate(_) => *results.next().expect("one result per aggregate"),
+                WindowFunction::Lag { column: c, .. } | WindowFunction::Lead { column: c, .. } => {
+                    *columns.get(*c).ok_or(MergeError::NoSuchColumn {
+                        column: *c,
+                        columns: columns.len(),
+                    })?
+                }
                 _ => crate::aggregate::count_meta(),
             };
             let fits = match function {
                 // The argument's own value: of its type, whatever that is.
-                WindowFunction::Aggregate(Aggregate::Min(_) | Aggregate::Max(_)) => {
+                WindowFunction::Aggregate(Aggregate::Min(_) | Aggregate::Max(_))
+                | WindowFunction::Lag { .. }
+                | WindowFunction::Lead { .. } => {
                     computed.kind() == meta.kind()
                         && (computed.kind() == ValueKind::Bytes
                             || computed.decimals == meta.decimals)
@@ -125,6 +170,7 @@ impl Window {
             partition: RowOrder::new(&partition_keys, columns)?,
             order: RowOrder::new(order, columns)?,
             ordered: !order.is_empty(),
+            holds_partition: functions.iter().any(|(_, f)| f.needs_partition()),
             outputs: functions,
             aggregator,
             width: columns.len(),
@@ -133,41 +179,118 @@ impl Window {
         })
     }
 
-    /// Writes the pending rows with their functions' values, and forgets them.
-    fn flush(&mut self, out: &mut Vec<Bytes>) -> Result<()> {
+    /// Ends the pending peer group: its rows are written with their functions' values, or,
+    /// when the partition is held, kept with their ranks until it ends.
+    fn end_peers(&mut self, out: &mut Vec<Bytes>) -> Result<()> {
         if self.state.pending.is_empty() {
             return Ok(());
         }
-        let held = self.state.pending.len() as u64;
         let totals = self.aggregator.finish(&self.state.accs)?;
         let totals = TextRow::parse(totals, self.aggregator.result_columns().len())?;
-        for (row, row_number) in self.state.pending.drain(..) {
-            let mut w = RowWriter::with_capacity(row.payload().len() + 8);
-            for c in 0..self.width {
-                let mut aggregate = 0;
-                let mut value = None;
-                for (column, function) in &self.outputs {
-                    if *column == c {
-                        value = Some(function);
-                        break;
-                    }
-                    aggregate += usize::from(matches!(function, WindowFunction::Aggregate(_)));
-                }
-                match value {
-                    None => w.push_cell(row.cell(c)),
-                    Some(WindowFunction::RowNumber) => w.push_value(&Value::UInt(row_number)),
-                    Some(WindowFunction::Rank) => w.push_value(&Value::UInt(self.state.rank)),
-                    Some(WindowFunction::DenseRank) => {
-                        w.push_value(&Value::UInt(self.state.dense_rank))
-                    }
-                    Some(WindowFunction::Aggregate(_)) => w.push_cell(totals.cell(aggregate)),
-                }
-            }
-            out.push(w.finish());
+        let (rank, dense_rank) = (self.state.rank, self.state.dense_rank);
+        let ranked = self
+            .state
+            .pending
+            .drain(..)
+            .map(|(row, row_number)| Ranked {
+                row,
+                row_number,
+                rank,
+                dense_rank,
+                totals: 0,
+            });
+        if self.holds_partition {
+            let index = self.state.totals.len();
+            self.state
+                .held
+                .extend(ranked.map(|r| Ranked { totals: index, ..r }));
+            self.state.totals.push(totals);
+            return Ok(());
         }
-        self.budget
-            .release(held, std::mem::take(&mut self.state.held_bytes));
+        let rows: Vec<Ranked> = ranked.collect();
+        for r in &rows {
+            out.push(self.write(r, &totals, &[])?);
+        }
+        self.release();
         Ok(())
+    }
+
+    /// Ends the partition: a held one's rows are written.
+    fn end_partition(&mut self, out: &mut Vec<Bytes>) -> Result<()> {
+        self.end_peers(out)?;
+        let held = std::mem::take(&mut self.state.held);
+        let totals = std::mem::take(&mut self.state.totals);
+        for r in &held {
+            out.push(self.write(r, &totals[r.totals], &held)?);
+        }
+        self.release();
+        Ok(())
+    }
+
+    fn release(&mut self) {
+        let rows = std::mem::take(&mut self.state.held_rows);
+        let bytes = std::mem::take(&mut self.state.held_bytes);
+        self.budget.release(rows, bytes);
+    }
+
+    /// Row `r` with its functions' values: aggregates from `totals`, LAG / LEAD / NTILE
+    /// along `partition` (the held partition, `r` among it).
+    fn write(&self, r: &Ranked, totals: &TextRow, partition: &[Ranked]) -> Result<Bytes> {
+        let position = usize::try_from(r.row_number - 1).unwrap_or(usize::MAX);
+        let along = |offset: u64, ahead: bool| -> Option<&Ranked> {
+            let offset = usize::try_from(offset).ok()?;
+            let at = if ahead {
+                position.checked_add(offset)?
+            } else {
+                position.checked_sub(offset)?
+            };
+            partition.get(at)
+        };
+        let mut w = RowWriter::with_capacity(r.row.payload().len() + 8);
+        for c in 0..self.width {
+            let mut aggregate = 0;
+            let mut value = None;
+            for (column, function) in &self.outputs {
+                if *column == c {
+                    value = Some(function);
+                    break;
+                }
+                aggregate += usize::from(matches!(function, WindowFunction::Aggregate(_)));
+            }
+            match value {
+                None => w.push_cell(r.row.cell(c)),
+                Some(WindowFunction::RowNumber) => w.push_value(&Value::UInt(r.row_number)),
+                Some(WindowFunction::Rank) => w.push_value(&Value::UInt(r.rank)),
+                Some(WindowFunction::DenseRank) => w.push_value(&Value::UInt(r.dense_rank)),
+                Some(WindowFunction::Aggregate(_)) => w.push_cell(totals.cell(aggregate)),
+                Some(WindowFunction::Lag { column, offset }) => {
+                    w.push_cell(along(*offset, false).and_then(|o| o.row.cell(*column)))
+                }
+                Some(WindowFunction::Lead { column, offset }) => {
+                    w.push_cell(along(*offset, true).and_then(|o| o.row.cell(*column)))
+                }
+                Some(WindowFunction::Ntile(n)) => w.push_value(&Value::UInt(ntile(
+                    *n,
+                    partition.len() as u64,
+                    r.row_number,
+                ))),
+            }
+        }
+        Ok(w.finish())
+    }
+}
+
+/// MariaDB's `NTILE(buckets)` of the `row_number`-th of `rows` rows: `rows / buckets` rows a
+/// bucket, the first `rows % buckets` buckets one more.
+fn ntile(buckets: u64, rows: u64, row_number: u64) -> u64 {
+    let buckets = buckets.max(1);
+    let (small, larger) = (rows / buckets, rows % buckets);
+    let k = row_number - 1;
+    let in_larger = larger * (small + 1);
+    if k < in_larger {
+        k / (small + 1) + 1
+    } else {
+        larger + (k - in_larger) / small.max(1) + 1
     }
 }
 
@@ -182,8 +305,10 @@ impl RowOperator for Window {
             || (self.ordered
                 && (self.state.peers.as_ref())
                     .is_none_or(|p| self.order.compare(p, &peers).is_ne()));
-        if new_peers {
-            self.flush(out)?;
+        if new_partition {
+            self.end_partition(out)?;
+        } else if new_peers {
+            self.end_peers(out)?;
         }
         if new_partition {
             self.state.partition = Some(partition);
@@ -200,13 +325,14 @@ impl RowOperator for Window {
         self.aggregator.update(&mut self.state.accs, &row)?;
         let bytes = row.payload().len() as u64 + ENTRY_OVERHEAD;
         self.budget.charge(1, bytes)?;
+        self.state.held_rows += 1;
         self.state.held_bytes += bytes;
         self.state.pending.push((row, self.state.row_number));
         Ok(())
     }
 
     fn finish(&mut self, out: &mut Vec<Bytes>) -> Result<()> {
-        self.flush(out)
+        self.end_partition(out)
     }
 }
 
@@ -341,6 +467,83 @@ mod tests {
                 "b NULL 1 1 1 NULL 0",
             ]
         );
+    }
+
+    /// `LAG(x, 1)`, `LEAD(x, 2)` and `NTILE(3)` over `PARTITION BY g ORDER BY x`: MariaDB
+    /// 10.11's answer (5 rows in 3 buckets: 2, 2, 1).
+    #[test]
+    fn lag_lead_and_ntile_look_along_the_partition() {
+        let mut columns = columns();
+        columns[2] = columns[1];
+        columns[3] = columns[1];
+        let mut window = Window::new(
+            &[0],
+            &[SortKey::asc(1)],
+            vec![
+                (
+                    2,
+                    WindowFunction::Lag {
+                        column: 1,
+                        offset: 1,
+                    },
+                ),
+                (
+                    3,
+                    WindowFunction::Lead {
+                        column: 1,
+                        offset: 2,
+                    },
+                ),
+                (4, WindowFunction::Ntile(3)),
+            ],
+            &columns,
+            AggregateSettings::default(),
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        let rows = [
+            ("a", "1.00"),
+            ("a", "2.00"),
+            ("a", "3.00"),
+            ("a", "4.00"),
+            ("a", "5.00"),
+            ("b", "9.00"),
+        ];
+        for (g, x) in rows {
+            let zero = Value::Int(0);
+            let row = encode_text_row(&[
+                Value::bytes(g.to_string()),
+                dec(x),
+                zero.clone(),
+                zero.clone(),
+                zero.clone(),
+                zero.clone(),
+                zero,
+            ]);
+            window.push(Bytes::from(row), &mut out).unwrap();
+        }
+        assert_eq!(
+            out.len(),
+            5,
+            "a partition is held until the next one starts"
+        );
+        window.finish(&mut out).unwrap();
+        assert_eq!(
+            text(&out),
+            [
+                "a 1.00 NULL 3.00 1 0 0",
+                "a 2.00 1.00 4.00 1 0 0",
+                "a 3.00 2.00 5.00 2 0 0",
+                "a 4.00 3.00 NULL 2 0 0",
+                "a 5.00 4.00 NULL 3 0 0",
+                "b 9.00 NULL NULL 1 0 0",
+            ]
+        );
+        assert_eq!(
+            (1..=7).map(|r| ntile(4, 7, r)).collect::<Vec<_>>(),
+            [1, 1, 2, 2, 3, 3, 4]
+        );
+        assert_eq!((1..=2).map(|r| ntile(5, 2, r)).collect::<Vec<_>>(), [1, 2]);
     }
 
     #[test]

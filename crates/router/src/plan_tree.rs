@@ -599,6 +599,9 @@ fn window_function(function: &WindowFunction) -> String {
         WindowFunction::Rank => "rank()".to_owned(),
         WindowFunction::DenseRank => "dense_rank()".to_owned(),
         WindowFunction::Aggregate(a) => aggregate(a),
+        WindowFunction::Lag { column, offset } => format!("lag(#{column}, {offset})"),
+        WindowFunction::Lead { column, offset } => format!("lead(#{column}, {offset})"),
+        WindowFunction::Ntile(n) => format!("ntile({n})"),
     }
 }
 

@@ -594,6 +594,13 @@ SELECT COUNT(*), SUM(n) FROM (SELECT o.user_id, COUNT(*) AS n FROM users u LEFT 
 @ordered SELECT id, ROW_NUMBER() OVER (ORDER BY id) AS rn FROM users WHERE flag = 1 ORDER BY rn DESC LIMIT 5
 @ordered SELECT id, MAX(id) OVER (PARTITION BY flag ORDER BY score, id) AS m FROM users WHERE id BETWEEN 100 AND 300 ORDER BY id
 SELECT id, ROW_NUMBER() OVER (ORDER BY id) FROM users WHERE 1 = 0
+@ordered SELECT id, user_id, LAG(amount) OVER (PARTITION BY qty ORDER BY id) AS prev, LEAD(amount, 3) OVER (PARTITION BY qty ORDER BY id) AS nxt FROM orders WHERE id < 3000 ORDER BY id
+@ordered SELECT id, NTILE(7) OVER (PARTITION BY flag ORDER BY id) AS b, ROW_NUMBER() OVER (PARTITION BY flag ORDER BY id) AS rn FROM users ORDER BY id
+@ordered SELECT id, LAG(name, 0) OVER (ORDER BY id), LAG(tag, 2) OVER (ORDER BY id) FROM users WHERE id < 40 ORDER BY id
+@ordered SELECT id, LEAD(created_at) OVER (PARTITION BY flag ORDER BY id) AS n FROM users WHERE id < 300 ORDER BY id
+@ordered SELECT id, LAG(amount, 1, 0) OVER (ORDER BY id) FROM orders WHERE id < 30 ORDER BY id
+@ordered SELECT id, NTILE(0) OVER (ORDER BY id) FROM users WHERE id < 30 ORDER BY id
+@ordered SELECT id, NTILE(100) OVER (ORDER BY id DESC) AS b FROM users WHERE id < 30 ORDER BY b, id
 
 -- ===== Not supported yet (expected 1235, counted apart) =====
 SELECT id FROM users UNION SELECT user_id FROM orders

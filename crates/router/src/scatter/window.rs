@@ -6,7 +6,8 @@
 //!
 //! One window per statement (every function `OVER` the same `PARTITION BY … ORDER BY …`, the
 //! default frame), each function a whole select item: `ROW_NUMBER`, `RANK`, `DENSE_RANK`,
-//! `COUNT` / `SUM` / `AVG` / `MIN` / `MAX` without DISTINCT. Anything else keeps the copies.
+//! `COUNT` / `SUM` / `AVG` / `MIN` / `MAX` without DISTINCT, `LAG` / `LEAD` (an offset as a
+//! number, no default) and `NTILE(n)`. Anything else keeps the copies.
 
 use shardgate_merge::WindowFunction;
 use sqlparser::ast::{FunctionArgumentList, WindowSpec as Over, WindowType};
@@ -155,6 +156,39 @@ impl<'a> ScatterBuilder<'a> {
             _ => return Err(no(self)),
         };
         let name = function_name(f).unwrap_or_default();
+        // A non-negative whole number as written: LAG / LEAD's offset, NTILE's buckets.
+        let count = |e: &Expr| match strip(e) {
+            Expr::Value(v) => match &v.value {
+                Value::Number(n, _) => n.parse::<u64>().ok(),
+                _ => None,
+            },
+            _ => None,
+        };
+        if let ("lag" | "lead", [FunctionArg::Unnamed(FunctionArgExpr::Expr(e)), rest @ ..]) =
+            (name.as_str(), args)
+        {
+            let offset = match rest {
+                [] => Some(1),
+                [FunctionArg::Unnamed(FunctionArgExpr::Expr(n))] => count(n),
+                _ => None,
+            };
+            let Some(offset) =
+                offset.filter(|_| !has_window(e) && !scan(e, self.table).unwrap_or(true))
+            else {
+                return Err(no(self));
+            };
+            let column = self.cols.expr(e);
+            return Ok(match name.as_str() {
+                "lag" => WindowFunction::Lag { column, offset },
+                _ => WindowFunction::Lead { column, offset },
+            });
+        }
+        if let ("ntile", [FunctionArg::Unnamed(FunctionArgExpr::Expr(n))]) = (name.as_str(), args) {
+            return match count(n) {
+                Some(buckets) if buckets > 0 => Ok(WindowFunction::Ntile(buckets)),
+                _ => Err(no(self)),
+            };
+        }
         let argument = match args {
             [] => None,
             [FunctionArg::Unnamed(FunctionArgExpr::Wildcard)] => Some(None),
