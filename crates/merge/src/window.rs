@@ -12,6 +12,7 @@
 //! look along the whole partition, which it then holds.
 
 use bytes::Bytes;
+use mysql_common::constants::ColumnType;
 
 use crate::aggregate::{Acc, Aggregate, AggregateSettings, Aggregator};
 use crate::column::{ColumnMeta, ValueKind};
@@ -41,16 +42,42 @@ pub enum WindowFunction {
     Lead { column: usize, offset: u64 },
     /// `NTILE(n)`: the row's bucket of `n` as equal as can be, the first ones a row larger.
     Ntile(u64),
+    /// `FIRST_VALUE(column)`: the partition's first row's value.
+    FirstValue(usize),
+    /// `LAST_VALUE(column)`: the value of the last of the row's peers (the default frame's
+    /// last row).
+    LastValue(usize),
+    /// `NTH_VALUE(column, n)`: the partition's `n`-th row's value, once the frame reaches it.
+    NthValue { column: usize, n: u64 },
+    /// `PERCENT_RANK()`: `(rank - 1) / (rows - 1)`, a DOUBLE (0 for one row).
+    PercentRank,
+    /// `CUME_DIST()`: the rows up to the row's last peer over the partition's rows, a DOUBLE.
+    CumeDist,
 }
 
 impl WindowFunction {
     /// Whether its value depends on rows after the current row's peers: the partition is
     /// held whole.
     fn needs_partition(&self) -> bool {
-        matches!(
+        !matches!(
             self,
-            WindowFunction::Lag { .. } | WindowFunction::Lead { .. } | WindowFunction::Ntile(_)
+            WindowFunction::RowNumber
+                | WindowFunction::Rank
+                | WindowFunction::DenseRank
+                | WindowFunction::Aggregate(_)
         )
+    }
+
+    /// The column whose values it shows, if it shows one's.
+    fn shown_column(&self) -> Option<usize> {
+        match self {
+            WindowFunction::Lag { column, .. }
+            | WindowFunction::Lead { column, .. }
+            | WindowFunction::FirstValue(column)
+            | WindowFunction::LastValue(column)
+            | WindowFunction::NthValue { column, .. } => Some(*column),
+            _ => None,
+        }
     }
 }
 
@@ -65,6 +92,7 @@ pub struct Window {
     /// The aggregates among the functions, in order.
     aggregator: Aggregator,
     width: usize,
+    columns: Vec<ColumnMeta>,
     /// Some function needs the whole partition (`WindowFunction::needs_partition`).
     holds_partition: bool,
     state: State,
@@ -97,6 +125,8 @@ struct Ranked {
     row_number: u64,
     rank: u64,
     dense_rank: u64,
+    /// The row number of the last of its peers.
+    last_peer: u64,
     totals: usize,
 }
 
@@ -129,31 +159,43 @@ impl Window {
                     columns: columns.len(),
                 });
             };
-            let computed = match function {
-                WindowFunction::Aggregate(_) => *results.next().expect("one result per aggregate"),
-                WindowFunction::Lag { column: c, .. } | WindowFunction::Lead { column: c, .. } => {
-                    *columns.get(*c).ok_or(MergeError::NoSuchColumn {
-                        column: *c,
-                        columns: columns.len(),
-                    })?
+            let shown = function.shown_column();
+            let computed = match (function, shown) {
+                (WindowFunction::Aggregate(_), _) => {
+                    *results.next().expect("one result per aggregate")
+                }
+                (_, Some(c)) => *columns.get(c).ok_or(MergeError::NoSuchColumn {
+                    column: c,
+                    columns: columns.len(),
+                })?,
+                (WindowFunction::PercentRank | WindowFunction::CumeDist, _) => {
+                    ColumnMeta::new(ColumnType::MYSQL_TYPE_DOUBLE).with_decimals(meta.decimals)
                 }
                 _ => crate::aggregate::count_meta(),
             };
-            let fits = match function {
-                // The argument's own value: of its type, whatever that is.
-                WindowFunction::Aggregate(Aggregate::Min(_) | Aggregate::Max(_))
-                | WindowFunction::Lag { .. }
-                | WindowFunction::Lead { .. } => {
+            // The argument's own value (MIN / MAX, LAG …): of its type, whatever that is.
+            let own_value = shown.is_some()
+                || matches!(
+                    function,
+                    WindowFunction::Aggregate(Aggregate::Min(_) | Aggregate::Max(_))
+                );
+            let fits = match (computed.kind(), meta.kind()) {
+                _ if own_value => {
                     computed.kind() == meta.kind()
                         && (computed.kind() == ValueKind::Bytes
                             || computed.decimals == meta.decimals)
                 }
-                _ => match (computed.kind(), meta.kind()) {
-                    (ValueKind::Int | ValueKind::UInt, ValueKind::Int | ValueKind::UInt) => true,
-                    (ValueKind::Decimal, ValueKind::Decimal) => computed.decimals == meta.decimals,
-                    // A sum of doubles depends on the order MariaDB adds them in.
-                    _ => false,
-                },
+                (ValueKind::Int | ValueKind::UInt, ValueKind::Int | ValueKind::UInt) => true,
+                (ValueKind::Decimal, ValueKind::Decimal) => computed.decimals == meta.decimals,
+                // A ratio of counts; but a sum of doubles depends on the order MariaDB adds
+                // them in.
+                (ValueKind::Double, ValueKind::Double) => {
+                    matches!(
+                        function,
+                        WindowFunction::PercentRank | WindowFunction::CumeDist
+                    )
+                }
+                _ => false,
             };
             if !fits {
                 return Err(MergeError::Unsupported(format!(
@@ -174,6 +216,7 @@ impl Window {
             outputs: functions,
             aggregator,
             width: columns.len(),
+            columns: columns.to_vec(),
             state,
             budget: Budget::new("window", settings.memory),
         })
@@ -188,6 +231,7 @@ impl Window {
         let totals = self.aggregator.finish(&self.state.accs)?;
         let totals = TextRow::parse(totals, self.aggregator.result_columns().len())?;
         let (rank, dense_rank) = (self.state.rank, self.state.dense_rank);
+        let last_peer = self.state.row_number;
         let ranked = self
             .state
             .pending
@@ -197,6 +241,7 @@ impl Window {
                 row_number,
                 rank,
                 dense_rank,
+                last_peer,
                 totals: 0,
             });
         if self.holds_partition {
@@ -246,6 +291,13 @@ impl Window {
             };
             partition.get(at)
         };
+        // The partition's `n`-th row (counting from 1).
+        let at = |n: u64| {
+            usize::try_from(n)
+                .ok()
+                .and_then(|n| n.checked_sub(1))
+                .and_then(|i| partition.get(i))
+        };
         let mut w = RowWriter::with_capacity(r.row.payload().len() + 8);
         for c in 0..self.width {
             let mut aggregate = 0;
@@ -274,6 +326,31 @@ impl Window {
                     partition.len() as u64,
                     r.row_number,
                 ))),
+                Some(WindowFunction::FirstValue(column)) => {
+                    w.push_cell(partition.first().and_then(|o| o.row.cell(*column)))
+                }
+                Some(WindowFunction::LastValue(column)) => {
+                    w.push_cell(at(r.last_peer).and_then(|o| o.row.cell(*column)))
+                }
+                Some(WindowFunction::NthValue { column, n }) => {
+                    let reached = *n <= r.last_peer;
+                    w.push_cell(at(*n).filter(|_| reached).and_then(|o| o.row.cell(*column)))
+                }
+                Some(WindowFunction::PercentRank) => {
+                    let rows = partition.len() as f64;
+                    let value = match rows > 1.0 {
+                        true => (r.rank - 1) as f64 / (rows - 1.0),
+                        false => 0.0,
+                    };
+                    w.push_value(&Value::Double {
+                        value,
+                        decimals: self.columns[c].decimals,
+                    })
+                }
+                Some(WindowFunction::CumeDist) => w.push_value(&Value::Double {
+                    value: r.last_peer as f64 / partition.len() as f64,
+                    decimals: self.columns[c].decimals,
+                }),
             }
         }
         Ok(w.finish())
@@ -544,6 +621,58 @@ mod tests {
             [1, 1, 2, 2, 3, 3, 4]
         );
         assert_eq!((1..=2).map(|r| ntile(5, 2, r)).collect::<Vec<_>>(), [1, 2]);
+    }
+
+    /// `FIRST_VALUE(x)`, `LAST_VALUE(x)`, `NTH_VALUE(x, 2)`, `PERCENT_RANK()`, `CUME_DIST()`
+    /// over `PARTITION BY g ORDER BY x` with the default frame (up to the row's last peer):
+    /// MariaDB 10.11's answer over x = 1, 2, 2, 3.
+    #[test]
+    fn values_along_the_frame_and_relative_ranks() {
+        let mut columns = columns();
+        columns[2] = columns[1];
+        columns[3] = columns[1];
+        columns[4] = columns[1];
+        let double = ColumnMeta::new(ColumnType::MYSQL_TYPE_DOUBLE).with_decimals(31);
+        columns[5] = double;
+        columns[6] = double;
+        let mut window = Window::new(
+            &[0],
+            &[SortKey::asc(1)],
+            vec![
+                (2, WindowFunction::FirstValue(1)),
+                (3, WindowFunction::LastValue(1)),
+                (4, WindowFunction::NthValue { column: 1, n: 2 }),
+                (5, WindowFunction::PercentRank),
+                (6, WindowFunction::CumeDist),
+            ],
+            &columns,
+            AggregateSettings::default(),
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        for x in ["1.00", "2.00", "2.00", "3.00"] {
+            let zero = Value::Int(0);
+            let row = encode_text_row(&[
+                Value::bytes("a".to_owned()),
+                dec(x),
+                zero.clone(),
+                zero.clone(),
+                zero.clone(),
+                zero.clone(),
+                zero,
+            ]);
+            window.push(Bytes::from(row), &mut out).unwrap();
+        }
+        window.finish(&mut out).unwrap();
+        assert_eq!(
+            text(&out),
+            [
+                "a 1.00 1.00 1.00 NULL 0 0.25",
+                "a 2.00 1.00 2.00 2.00 0.3333333333333333 0.75",
+                "a 2.00 1.00 2.00 2.00 0.3333333333333333 0.75",
+                "a 3.00 1.00 3.00 2.00 1 1",
+            ]
+        );
     }
 
     #[test]

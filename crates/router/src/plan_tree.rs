@@ -602,6 +602,11 @@ fn window_function(function: &WindowFunction) -> String {
         WindowFunction::Lag { column, offset } => format!("lag(#{column}, {offset})"),
         WindowFunction::Lead { column, offset } => format!("lead(#{column}, {offset})"),
         WindowFunction::Ntile(n) => format!("ntile({n})"),
+        WindowFunction::FirstValue(c) => format!("first_value(#{c})"),
+        WindowFunction::LastValue(c) => format!("last_value(#{c})"),
+        WindowFunction::NthValue { column, n } => format!("nth_value(#{column}, {n})"),
+        WindowFunction::PercentRank => "percent_rank()".to_owned(),
+        WindowFunction::CumeDist => "cume_dist()".to_owned(),
     }
 }
 

@@ -601,6 +601,10 @@ SELECT id, ROW_NUMBER() OVER (ORDER BY id) FROM users WHERE 1 = 0
 @ordered SELECT id, LAG(amount, 1, 0) OVER (ORDER BY id) FROM orders WHERE id < 30 ORDER BY id
 @ordered SELECT id, NTILE(0) OVER (ORDER BY id) FROM users WHERE id < 30 ORDER BY id
 @ordered SELECT id, NTILE(100) OVER (ORDER BY id DESC) AS b FROM users WHERE id < 30 ORDER BY b, id
+@ordered SELECT id, FIRST_VALUE(name) OVER (PARTITION BY flag ORDER BY id) AS f, LAST_VALUE(id) OVER (PARTITION BY flag ORDER BY id) AS l, NTH_VALUE(id, 3) OVER (PARTITION BY flag ORDER BY id) AS n3 FROM users WHERE id < 500 ORDER BY id
+@ordered SELECT id, PERCENT_RANK() OVER (PARTITION BY flag ORDER BY score) AS p, CUME_DIST() OVER (PARTITION BY flag ORDER BY score) AS c FROM users WHERE id < 400 ORDER BY id
+@ordered SELECT id, LAST_VALUE(amount) OVER (PARTITION BY qty) AS l, PERCENT_RANK() OVER (PARTITION BY qty) AS p FROM orders WHERE id < 40 AND qty = 3 ORDER BY id
+@ordered SELECT id, NTH_VALUE(tag, 1) OVER (ORDER BY id) AS t1, CUME_DIST() OVER (ORDER BY id) AS c FROM users WHERE id < 60 ORDER BY id
 
 -- ===== Not supported yet (expected 1235, counted apart) =====
 SELECT id FROM users UNION SELECT user_id FROM orders

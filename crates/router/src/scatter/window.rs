@@ -7,7 +7,8 @@
 //! One window per statement (every function `OVER` the same `PARTITION BY … ORDER BY …`, the
 //! default frame), each function a whole select item: `ROW_NUMBER`, `RANK`, `DENSE_RANK`,
 //! `COUNT` / `SUM` / `AVG` / `MIN` / `MAX` without DISTINCT, `LAG` / `LEAD` (an offset as a
-//! number, no default) and `NTILE(n)`. Anything else keeps the copies.
+//! number, no default), `NTILE(n)`, `FIRST_VALUE` / `LAST_VALUE` / `NTH_VALUE`,
+//! `PERCENT_RANK`, `CUME_DIST`. Anything else keeps the copies.
 
 use shardgate_merge::WindowFunction;
 use sqlparser::ast::{FunctionArgumentList, WindowSpec as Over, WindowType};
@@ -182,6 +183,33 @@ impl<'a> ScatterBuilder<'a> {
                 "lag" => WindowFunction::Lag { column, offset },
                 _ => WindowFunction::Lead { column, offset },
             });
+        }
+        // A column's value along the partition.
+        let shown = |this: &mut Self, e: &Expr| -> Result<usize, RouteError> {
+            if has_window(e) || scan(e, this.table)? {
+                return Err(no(this));
+            }
+            Ok(this.cols.expr(e))
+        };
+        match (name.as_str(), args) {
+            ("first_value" | "last_value", [FunctionArg::Unnamed(FunctionArgExpr::Expr(e))]) => {
+                let column = shown(self, e)?;
+                return Ok(match name.as_str() {
+                    "first_value" => WindowFunction::FirstValue(column),
+                    _ => WindowFunction::LastValue(column),
+                });
+            }
+            (
+                "nth_value",
+                [FunctionArg::Unnamed(FunctionArgExpr::Expr(e)), FunctionArg::Unnamed(FunctionArgExpr::Expr(n))],
+            ) => {
+                let n = count(n).filter(|n| *n > 0).ok_or_else(|| no(self))?;
+                let column = shown(self, e)?;
+                return Ok(WindowFunction::NthValue { column, n });
+            }
+            ("percent_rank", []) => return Ok(WindowFunction::PercentRank),
+            ("cume_dist", []) => return Ok(WindowFunction::CumeDist),
+            _ => {}
         }
         if let ("ntile", [FunctionArg::Unnamed(FunctionArgExpr::Expr(n))]) = (name.as_str(), args) {
             return match count(n) {
