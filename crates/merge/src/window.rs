@@ -133,9 +133,11 @@ struct Ranked {
 impl Window {
     /// The window `PARTITION BY partition ORDER BY order` over rows of `columns`, replacing
     /// column `c` by function `f` for each `(c, f)` of `functions`. Each replaced column must
-    /// be described as the function's values are (an integer for the ranks and counts; for
-    /// a sum, an average, a minimum or a maximum, the type the merge computes from its
-    /// argument's column), else the merge is refused (`Unsupported`) before any row.
+    /// be described as the function's values are (an integer for the ranks, counts and
+    /// NTILE; a DOUBLE for PERCENT_RANK and CUME_DIST; for a sum or an average the type the
+    /// merge computes from its argument's column; for MIN / MAX, LAG / LEAD and the
+    /// `_VALUE`s the argument's own), else the merge is refused (`Unsupported`) before any
+    /// row.
     pub fn new(
         partition: &[usize],
         order: &[SortKey],
