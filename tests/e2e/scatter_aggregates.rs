@@ -30,9 +30,8 @@ async fn load_users(conn: &mut mysql_async::Conn) {
     .unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn distinct_values_stop_at_the_memory_bound() {
-    let env = TestEnv::start(3, 0).await;
+/// A connection to a proxy of `env`'s shards whose merges hold at most 20 rows.
+async fn bounded_proxy(env: &TestEnv) -> mysql_async::Conn {
     let config = std::fs::read_to_string(&env.config_path)
         .unwrap()
         .replace("[server]\n", "[server]\nmerge_max_rows = 20\n");
@@ -44,9 +43,15 @@ async fn distinct_values_stop_at_the_memory_bound() {
         shardgate_server::Proxy::new(topology),
         std::future::pending(),
     ));
-    let mut conn = mysql_async::Conn::new(env.opts().tcp_port(port))
+    mysql_async::Conn::new(env.opts().tcp_port(port))
         .await
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn distinct_values_stop_at_the_memory_bound() {
+    let env = TestEnv::start(3, 0).await;
+    let mut conn = bounded_proxy(&env).await;
     load_users(&mut conn).await;
     // 13 distinct names fit under 20; 60 distinct ids do not, nor 60 concatenated rows.
     assert_eq!(
@@ -86,20 +91,7 @@ async fn plan_lines(conn: &mut mysql_async::Conn, sql: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollup_and_windows_run_in_the_merge_within_its_bound() {
     let env = TestEnv::start(3, 0).await;
-    let config = std::fs::read_to_string(&env.config_path)
-        .unwrap()
-        .replace("[server]\n", "[server]\nmerge_max_rows = 20\n");
-    let topology = shardgate_config::parse(&config, "bounded.toml").unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(shardgate_server::serve(
-        listener,
-        shardgate_server::Proxy::new(topology),
-        std::future::pending(),
-    ));
-    let mut conn = mysql_async::Conn::new(env.opts().tcp_port(port))
-        .await
-        .unwrap();
+    let mut conn = bounded_proxy(&env).await;
     load_users(&mut conn).await;
     let rollup =
         "SELECT name, COUNT(*), SUM(score) FROM users WHERE score <= 26 GROUP BY name WITH ROLLUP";
