@@ -187,17 +187,31 @@ async fn with_replica_fallback_error_no_replica_is_a_clear_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_your_writes_sees_its_own_writes_on_lagging_replicas() {
-    let env = TestEnv::start_with(2, 2, FAST_CHECKS).await;
+    // The replicas apply nothing for 30 s, within the 60 s lag bound: they stay in rotation
+    // however slowly the machine runs this test.
+    let config = FAST_CHECKS.replace("max_lag_seconds = 2", "max_lag_seconds = 60");
+    let env = TestEnv::start_with(2, 2, &config).await;
     let users = env.topology.table("users").unwrap();
     let id = 7i64;
     let shard_id = users
         .shard_for(&shardgate_ring::KeyValue::Int(i128::from(id)))
         .unwrap();
     let shard = &env.sandbox.shards()[shard_id];
-    // Replicas apply nothing for 5 s, but stay "in rotation" (lag below max until they fall behind).
     for r in &shard.replicas {
-        env.sandbox.set_master_delay(r, 5).await.unwrap();
+        env.sandbox.set_master_delay(r, 30).await.unwrap();
     }
+    let replica_ids = ids(&shard.replicas.iter().collect::<Vec<_>>());
+    let mut other = env.connect().await;
+    other
+        .query_drop("SET @@shardgate_consistency = 'eventual'")
+        .await
+        .unwrap();
+    let on_the_shard = format!("SELECT @@server_id, COUNT(*) FROM users WHERE id = {id}");
+    // Restarting replication (to set the delay) takes the replicas out of rotation for a check.
+    eventually!("the delayed replicas are back in rotation", {
+        let (server, _): (u32, u64) = other.query_first(&on_the_shard).await.unwrap().unwrap();
+        replica_ids.contains(&server)
+    });
     let mut writer = env.connect().await;
     writer
         .query_drop("SET @@shardgate_consistency = 'read_your_writes'")
@@ -219,19 +233,7 @@ async fn read_your_writes_sees_its_own_writes_on_lagging_replicas() {
         "the writing session sees its write at once"
     );
     // Another session at eventual reads a replica, which has not applied the write yet.
-    let mut other = env.connect().await;
-    other
-        .query_drop("SET @@shardgate_consistency = 'eventual'")
-        .await
-        .unwrap();
-    let replica_ids = ids(&shard.replicas.iter().collect::<Vec<_>>());
-    let (server, seen): (u32, u64) = other
-        .query_first(format!(
-            "SELECT @@server_id, COUNT(*) FROM users WHERE id = {id}"
-        ))
-        .await
-        .unwrap()
-        .unwrap();
+    let (server, seen): (u32, u64) = other.query_first(&on_the_shard).await.unwrap().unwrap();
     assert!(
         replica_ids.contains(&server),
         "eventual reads go to a replica"
