@@ -758,6 +758,14 @@ async fn row_count_found_rows_and_warning_counts_are_the_sessions_own() {
             "SELECT FOUND_ROWS(), ROW_COUNT() AS rc".to_owned(),
             format!("SELECT SQL_CALC_FOUND_ROWS id > 0 FROM users WHERE id IN ({a}, {b}) LIMIT 1"),
             "SELECT FOUND_ROWS()".to_owned(),
+            // A write's own SELECTs set FOUND_ROWS() as MariaDB's optimizer runs them (a
+            // COUNT(*) subquery 1, a join its rows): read back from the shard that ran it.
+            format!("SELECT id > 0 FROM users WHERE id IN ({a}, {b})"),
+            format!("INSERT INTO orders (id, user_id, amount) VALUES ({a}, {a}, (SELECT COUNT(*) FROM users WHERE id = {a}))"),
+            "SELECT FOUND_ROWS()".to_owned(),
+            format!("SELECT id > 0 FROM users WHERE id IN ({a}, {b})"),
+            format!("UPDATE users u JOIN orders o ON o.user_id = u.id SET u.name = 'j' WHERE u.id = {a}"),
+            "SELECT FOUND_ROWS()".to_owned(),
             format!("UPDATE users SET name = 'x' WHERE id = {a}"),
             "SET @changed = ROW_COUNT()".to_owned(),
             "SELECT @changed".to_owned(),
@@ -788,6 +796,23 @@ async fn row_count_found_rows_and_warning_counts_are_the_sessions_own() {
         .collect();
     drop(result);
     assert_eq!(names, ["ROW_COUNT()", "@@error_count"]);
+    // A write the proxy runs in steps (its subquery over a scatter first): MariaDB's count is
+    // its optimizer's, so FOUND_ROWS() is refused until a SELECT sets it again.
+    conn.query_drop(
+        "UPDATE users SET name = 's' WHERE id IN (SELECT user_id FROM orders WHERE amount < 0)",
+    )
+    .await
+    .unwrap();
+    let (code, _, message) = server_error(conn.query_drop("SELECT FOUND_ROWS()").await);
+    assert_eq!(code, 1235, "{message}");
+    assert!(message.contains("in steps"), "{message}");
+    conn.query_drop(format!("SELECT id FROM users WHERE id = {}", ids[0]))
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(&mut conn, "SELECT FOUND_ROWS()").await,
+        [[Some("1".into())]]
+    );
     let _ = conn.query_drop("SELECT * FROM no_such_table").await;
     conn.query_drop("BEGIN").await.unwrap();
     assert_eq!(

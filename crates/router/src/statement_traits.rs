@@ -22,13 +22,22 @@ pub enum SelectKind {
     /// One connection's answer is read back from it; a scatter's is counted by its merge.
     Paged,
     CountedOnConnection,
+    /// A write whose own SELECTs set `FOUND_ROWS()` in MariaDB: `INSERT … SELECT`, a subquery
+    /// (as MariaDB's optimizer evaluates it: a `COUNT(*)` sets 1, a `MAX` it optimizes away 0,
+    /// an `IN` it turns into a semi-join nothing), a multi-table UPDATE / DELETE. Read back
+    /// from the one connection that ran it; unknown when the proxy ran it otherwise (in steps,
+    /// on several shards), where `FOUND_ROWS()` is refused rather than answered wrong.
+    InWrite,
 }
 
 impl SelectKind {
     /// Whether `FOUND_ROWS()` is read back from the connection that ran a single-shard
     /// statement.
     pub fn read_on_connection(self) -> bool {
-        matches!(self, SelectKind::Paged | SelectKind::CountedOnConnection)
+        matches!(
+            self,
+            SelectKind::Paged | SelectKind::CountedOnConnection | SelectKind::InWrite
+        )
     }
 }
 
@@ -85,12 +94,26 @@ fn select_kind(text: &[u8], syntax: Syntax) -> SelectKind {
     let head = after_comments(text);
     let word = |w: &[u8]| starts_with_word(head, w);
     if !(word(b"select") || word(b"with") || word(b"(")) {
-        // Only writes that hold the word are parsed.
-        let writes_selected = (word(b"insert") || word(b"replace") || word(b"create"))
-            && head.windows(6).any(|w| w.eq_ignore_ascii_case(b"select"))
-            && std::str::from_utf8(text).is_ok_and(|sql| crate::writes_selected_rows(sql, syntax));
-        return match writes_selected {
-            true => SelectKind::CountedOnConnection,
+        let has = |w: &[u8]| head.windows(w.len()).any(|x| x.eq_ignore_ascii_case(w));
+        if (word(b"insert") || word(b"replace") || word(b"create"))
+            && has(b"select")
+            && std::str::from_utf8(text).is_ok_and(|sql| crate::writes_selected_rows(sql, syntax))
+        {
+            return SelectKind::CountedOnConnection;
+        }
+        // A false positive (the word in a string or a name) costs only a read-back.
+        let writes = [
+            b"insert".as_slice(),
+            b"replace",
+            b"update",
+            b"delete",
+            b"set",
+            b"do",
+        ];
+        let selects_in_write =
+            writes.iter().any(|w| word(w)) && (has(b"select") || multi_table_write(head));
+        return match selects_in_write {
+            true => SelectKind::InWrite,
             false => SelectKind::No,
         };
     }
@@ -109,6 +132,30 @@ fn select_kind(text: &[u8], syntax: Syntax) -> SelectKind {
     } else {
         SelectKind::Plain
     }
+}
+
+/// Whether `head` (an UPDATE or a DELETE) may name several tables: a join, `USING`, a comma
+/// before UPDATE's `SET`, or a table list between DELETE and `FROM`.
+fn multi_table_write(head: &[u8]) -> bool {
+    let lower = head.to_ascii_lowercase();
+    let find = |w: &[u8]| memchr::memmem::find(&lower, w);
+    if find(b"join").is_some() {
+        return true;
+    }
+    if lower.starts_with(b"update") {
+        return find(b" set ")
+            .or(find(b"`set "))
+            .is_some_and(|set| memchr::memchr(b',', &lower[..set]).is_some());
+    }
+    if lower.starts_with(b"delete") {
+        let before_from = find(b"from").map_or(&lower[6..], |at| &lower[6..at]);
+        let modifiers = [b"low_priority".as_slice(), b"quick", b"ignore"];
+        return find(b"using").is_some()
+            || before_from
+                .split(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
+                .any(|w| !w.is_empty() && !modifiers.contains(&w));
+    }
+    false
 }
 
 /// Whether a SELECT's text may hold an offset or a set operation (see [`SelectKind::Paged`]).
@@ -185,6 +232,29 @@ mod tests {
             SelectKind::CountedOnConnection
         );
         assert_eq!(traits("INSERT INTO t VALUES (1)").select, SelectKind::No);
+        for in_write in [
+            "INSERT INTO t VALUES ((SELECT COUNT(*) FROM u))",
+            "UPDATE t SET a = (SELECT MAX(b) FROM u) WHERE id = 1",
+            "delete from t where id in (select id from u)",
+            "SET @x = (SELECT COUNT(*) FROM u)",
+            "DO (SELECT 1 FROM u)",
+            "UPDATE t, u SET t.a = u.b WHERE t.id = u.id",
+            "UPDATE t JOIN u ON t.id = u.id SET t.a = 1",
+            "DELETE t FROM t JOIN u ON t.id = u.id",
+            "DELETE t, u FROM t, u WHERE t.id = u.id",
+            "DELETE FROM t USING t, u WHERE t.id = u.id",
+        ] {
+            assert_eq!(traits(in_write).select, SelectKind::InWrite, "{in_write}");
+        }
+        for plain_write in [
+            "UPDATE t SET a = 1, b = 2 WHERE id = 3",
+            "UPDATE `t` SET a = 1, b = 2",
+            "DELETE LOW_PRIORITY QUICK IGNORE FROM t WHERE id = 1",
+            "DELETE FROM t WHERE id = 1",
+            "SET @x = 1, @y = 2",
+        ] {
+            assert_eq!(traits(plain_write).select, SelectKind::No, "{plain_write}");
+        }
         assert_eq!(
             traits("CREATE TABLE selected (a INT)").select,
             SelectKind::No

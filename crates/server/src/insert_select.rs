@@ -9,6 +9,7 @@
 use shardgate_router::InsertFromSelect;
 
 use crate::errors::ClientError;
+use crate::previous_statement::FoundRowsUnknown;
 use crate::runtime::Runtime;
 use crate::select_rows::RowsOf;
 use crate::session::{Session, Step};
@@ -20,6 +21,8 @@ impl Session {
         runtime: &Runtime,
         request: &InsertFromSelect,
     ) -> Step {
+        // MariaDB's FOUND_ROWS() after it counts its SELECT's rows (and subqueries').
+        self.found_rows_unknown = Some(FoundRowsUnknown::InWrite);
         let plan =
             match crate::schema_loader::plan_with_schema(runtime, &request.select, self.syntax)
                 .await

@@ -492,7 +492,7 @@ impl Session {
         }
         self.join_write_rows(&mut out, rest).await?;
         self.previous.row_count = -1;
-        self.previous.found_rows = out.pipeline.found_rows().unwrap_or(out.rows);
+        self.set_found_rows(out.pipeline.found_rows().unwrap_or(out.rows));
         let end = packets::result_terminator(self.capabilities, self.status(), 0);
         self.client.queue_packet(&end);
         self.client.flush().await.map_err(End::Client)

@@ -8,6 +8,25 @@ use shardgate_router::{PreviousStatement, SelectKind};
 
 use crate::session::Session;
 
+/// Why the session does not know `FOUND_ROWS()` of its previous statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FoundRowsUnknown {
+    /// Reading it back would have replaced the client's optimizer trace.
+    OptimizerTrace,
+    /// A write whose own SELECTs set it (`SelectKind::InWrite`) ran other than on one
+    /// connection: in steps (its subqueries first) or on several shards.
+    InWrite,
+}
+
+impl FoundRowsUnknown {
+    fn message(self) -> &'static str {
+        match self {
+            FoundRowsUnknown::OptimizerTrace => "FOUND_ROWS() after that statement is not known to shardgate while optimizer_trace is enabled (reading it back would replace the trace): run the SELECT again with optimizer_trace off",
+            FoundRowsUnknown::InWrite => "FOUND_ROWS() after that statement is not known to shardgate: MariaDB counts the rows of a write's own SELECTs (INSERT … SELECT, subqueries, joined tables), and shardgate ran it in steps or on several shards; run the SELECT whose rows you need again",
+        }
+    }
+}
+
 impl Session {
     /// The previous statement's values, for a statement that reads them.
     pub(crate) fn previous_values(&self) -> PreviousStatement {
@@ -29,8 +48,7 @@ impl Session {
                 // A paged SELECT whose count was not read back on its connection (the proxy
                 // answered it): its rows are the best count there is.
                 if matches!(self.statement_select, SelectKind::Plain | SelectKind::Paged) {
-                    self.previous.found_rows = *rows;
-                    self.found_rows_unknown = false;
+                    self.set_found_rows(*rows);
                 }
             }
             Finish::Ok { affected_rows, .. } => {
@@ -38,6 +56,12 @@ impl Session {
             }
             Finish::Err(_) | Finish::LocalInfile => self.previous.row_count = -1,
         }
+    }
+
+    /// `FOUND_ROWS()` is now `rows`, known.
+    pub(crate) fn set_found_rows(&mut self, rows: u64) {
+        self.previous.found_rows = rows;
+        self.found_rows_unknown = None;
     }
 
     /// The session's `optimizer_trace` has `enabled=on`.
@@ -48,17 +72,15 @@ impl Session {
     }
 
     /// A text that reads `FOUND_ROWS()` while the session does not know it (see
-    /// `read_found_rows`): refused rather than answered wrong.
+    /// `FoundRowsUnknown`): refused rather than answered wrong.
     pub(crate) fn found_rows_refused(&self, text: &[u8]) -> Option<crate::errors::ClientError> {
-        let reads = self.found_rows_unknown
-            && memchr::memmem::find(&text.to_ascii_lowercase(), b"found_rows").is_some();
-        reads.then(|| {
-            crate::errors::ClientError::new(
-                1235,
-                b"42000",
-                "FOUND_ROWS() after that statement is not known to shardgate while optimizer_trace is enabled (reading it back would replace the trace): run the SELECT again with optimizer_trace off",
-            )
-        })
+        let why = self.found_rows_unknown?;
+        memchr::memmem::find(&text.to_ascii_lowercase(), b"found_rows")?;
+        Some(crate::errors::ClientError::new(
+            1235,
+            b"42000",
+            why.message(),
+        ))
     }
 
     /// After a statement whose `FOUND_ROWS()` is not its rows (`SelectKind::read_on_connection`),
@@ -71,15 +93,12 @@ impl Session {
             // Reading it would put the proxy's query in INFORMATION_SCHEMA.OPTIMIZER_TRACE in
             // place of the statement the client traced: it stays unknown (`FOUND_ROWS()` is
             // refused until a SELECT sets it again).
-            self.found_rows_unknown = true;
+            self.found_rows_unknown = Some(FoundRowsUnknown::OptimizerTrace);
             self.statement_select = SelectKind::No;
             return;
         }
         match crate::state::query_text(conn, b"SELECT FOUND_ROWS() LIMIT 1").await {
-            Ok(n) => {
-                self.previous.found_rows = n.parse().unwrap_or_default();
-                self.found_rows_unknown = false;
-            }
+            Ok(n) => self.set_found_rows(n.parse().unwrap_or_default()),
             Err(e) => {
                 tracing::warn!(error = %e, "could not read FOUND_ROWS()");
                 conn.broken = true;

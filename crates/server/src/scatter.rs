@@ -645,7 +645,7 @@ impl Session {
                     shardgate_router::SelectKind::Plain | shardgate_router::SelectKind::Paged
                 ) {
                     // With an offset, MariaDB counts the rows it skipped too.
-                    self.previous.found_rows = output.pipeline.found_rows().unwrap_or(sent);
+                    self.set_found_rows(output.pipeline.found_rows().unwrap_or(sent));
                 }
                 let end = packets::result_terminator(self.capabilities, self.status(), warnings);
                 self.client.queue_packet(&end);

@@ -113,8 +113,8 @@ pub(crate) struct Session {
     activity: Activity,
     /// The session's `max_statement_time`, which the proxy enforces too (`statement_time.rs`).
     pub(crate) statement_limit: crate::statement_time::SessionLimit,
-    /// `FOUND_ROWS()` of the previous statement was not read back (`previous_statement.rs`).
-    pub(crate) found_rows_unknown: bool,
+    /// Why `FOUND_ROWS()` of the previous statement is not known (`previous_statement.rs`).
+    pub(crate) found_rows_unknown: Option<crate::previous_statement::FoundRowsUnknown>,
     /// The topology the shard positions the session holds refer to (`shard_renumbering.rs`).
     pub(crate) topology: Arc<shardgate_config::Topology>,
     /// The runtime of the command being served (`None` between commands, so that an idle
@@ -264,7 +264,7 @@ impl Session {
             answered_error: false,
             activity,
             statement_limit: Default::default(),
-            found_rows_unknown: false,
+            found_rows_unknown: None,
             topology: runtime.topology.clone(),
             command_runtime: None,
             pass_through: (login.pass_through.clone()).map(|account| AccountSession {
@@ -897,6 +897,10 @@ impl Session {
         self.statement_assigns.clone_from(&plan.assigns);
         let traits = plan.traits;
         self.statement_select = traits.select;
+        if traits.select == SelectKind::InWrite {
+            // Until the one connection that runs it tells (`read_found_rows`).
+            self.found_rows_unknown = Some(crate::previous_statement::FoundRowsUnknown::InWrite);
+        }
         self.statement_reads_last_insert_id = traits.reads_last_insert_id;
         // A client that set pseudo_thread_id itself (a binlog replay) reads its own value.
         self.statement_reads_connection_id =

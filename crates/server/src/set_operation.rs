@@ -329,7 +329,7 @@ impl Session {
             }
         }
         self.previous.row_count = -1;
-        self.previous.found_rows = result.found;
+        self.set_found_rows(result.found);
         if warnings > 0 {
             self.diagnostics = raised;
             self.diagnostics_read = true;

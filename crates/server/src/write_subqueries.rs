@@ -14,6 +14,7 @@
 use shardgate_router::{SubqueriesFirst, SubqueryUse};
 
 use crate::errors::ClientError;
+use crate::previous_statement::FoundRowsUnknown;
 use crate::runtime::Runtime;
 use crate::select_rows::RowsOf;
 use crate::session::{Session, Step};
@@ -25,6 +26,8 @@ impl Session {
         runtime: &Runtime,
         request: &SubqueriesFirst,
     ) -> Step {
+        // MariaDB's FOUND_ROWS() after it is what its optimizer made of the subqueries.
+        self.found_rows_unknown = Some(FoundRowsUnknown::InWrite);
         let mut values = Vec::new();
         for subquery in &request.subqueries {
             // Whether EXISTS has a row is one row's question.
