@@ -428,16 +428,8 @@ fn route(
             ..shardgate_router::Syntax::DEFAULT
         };
         let plan = match shardgate_router::plan_sql(&sql, &topology, syntax) {
-            Err(shardgate_router::RouteError::InsertNeedsIds(ids)) => {
-                say!("{ids}")?;
-                return Ok(ExitCode::SUCCESS);
-            }
-            Err(shardgate_router::RouteError::InsertFromSelect(request)) => {
-                say!("{request}")?;
-                return Ok(ExitCode::SUCCESS);
-            }
-            Err(shardgate_router::RouteError::SubqueriesFirst(request)) => {
-                say!("{request}")?;
+            Err(e) if e.steps().is_some() => {
+                say!("{}", e.steps().unwrap_or_default())?;
                 return Ok(ExitCode::SUCCESS);
             }
             planned => planned?,

@@ -98,6 +98,7 @@ mod tests {
             column_type: "int".into(),
             collation: None,
             default: ColumnDefault::Null,
+            primary_key: c == "id",
         };
         SchemaStatus {
             schema: Schema::from_rows([

@@ -45,6 +45,10 @@ pub enum RouteError {
     /// first and plans the text with their values written in ([`SubqueriesFirst::with_values`]).
     #[error("{} with subqueries is run after its subqueries, their values written in", .0.verb)]
     SubqueriesFirst(Box<crate::SubqueriesFirst>),
+    /// An UPDATE / DELETE with LIMIT whose rows may lie on several shards: the session reads
+    /// the rows it changes first and writes exactly them ([`LimitedWrite::with_rows`]).
+    #[error("{}", .0)]
+    LimitedWrite(Box<crate::LimitedWrite>),
     #[error("cannot route INSERT into sharded table `{table}`: its rows belong to different shards ({shards}); insert them separately")]
     InsertSpansShards { table: String, shards: String },
     #[error("cannot route {verb} on sharded table `{table}`: the values of `{key}` belong to different shards ({shards})")]
@@ -80,4 +84,18 @@ pub enum RouteError {
         #[source]
         source: Box<RingError>,
     },
+}
+
+impl RouteError {
+    /// For a statement the session runs in steps (ids reserved first, an INSERT … SELECT by
+    /// rows, subqueries first, a limited write's rows first): what the steps are.
+    pub fn steps(&self) -> Option<String> {
+        match self {
+            RouteError::InsertNeedsIds(ids) => Some(ids.to_string()),
+            RouteError::InsertFromSelect(request) => Some(request.to_string()),
+            RouteError::SubqueriesFirst(request) => Some(request.to_string()),
+            RouteError::LimitedWrite(request) => Some(request.to_string()),
+            _ => None,
+        }
+    }
 }

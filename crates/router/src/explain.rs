@@ -55,9 +55,12 @@ fn explain(
             "EXPLAIN of an INSERT the proxy runs in steps (generated ids, INSERT … SELECT, no column list) is not supported by shardgate: SHOW SHARDGATE ROUTE FOR shows its plan".into(),
         ),
         // Never run: the request would run the statement, not explain it.
-        RouteError::SubqueriesFirst(request) => RouteError::NotSupported(format!(
-            "EXPLAIN of a statement the proxy runs in steps is not supported by shardgate ({request}): SHOW SHARDGATE ROUTE FOR shows its plan"
-        )),
+        e @ (RouteError::SubqueriesFirst(_) | RouteError::LimitedWrite(_)) => {
+            RouteError::NotSupported(format!(
+                "EXPLAIN of a statement the proxy runs in steps is not supported by shardgate ({}): SHOW SHARDGATE ROUTE FOR shows its plan",
+                e.steps().unwrap_or_default()
+            ))
+        }
         other => other,
     })?;
     if inner.lookup.is_some() && prefix.analyze {

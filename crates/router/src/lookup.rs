@@ -606,24 +606,7 @@ fn locking_select(
     let rest = match first {
         None => "",
         Some((at, words)) => {
-            let at = offsets.at(at)?;
-            let mut before = sql
-                .get(..at)?
-                .trim_end_matches(|c: char| c == '(' || c.is_whitespace());
-            let mut keyword_start = at;
-            for word in words.iter().rev() {
-                let start = before.len().checked_sub(word.len())?;
-                let is_word = before.get(start..)?.eq_ignore_ascii_case(word)
-                    && before[..start]
-                        .chars()
-                        .next_back()
-                        .is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
-                if !is_word {
-                    return None;
-                }
-                keyword_start = start;
-                before = before[..start].trim_end();
-            }
+            let keyword_start = crate::rewrite::clause_start(sql, offsets.at(at)?, words)?;
             sql[keyword_start..]
                 .trim_end()
                 .trim_end_matches(';')
@@ -874,6 +857,7 @@ shard_key = "id"
             column_type: "varchar(20)".into(),
             collation: None,
             default,
+            primary_key: name == "id",
         };
         let install = |phone: ColumnDefault| {
             let ticket = t.schema.begin_load();

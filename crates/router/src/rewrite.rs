@@ -12,6 +12,30 @@ use sqlparser::tokenizer::Location;
 use crate::shard_key::{base_name, key_source, KeySource};
 use crate::RouteError;
 
+/// Where the clause whose first expression starts at byte `at` of `sql` begins: at its
+/// keyword `words` (`["ORDER", "BY"]`), found just before `at` past white space and opening
+/// parentheses. `None` when the words are not there.
+pub(crate) fn clause_start(sql: &str, at: usize, words: &[&str]) -> Option<usize> {
+    let mut before = sql
+        .get(..at)?
+        .trim_end_matches(|c: char| c == '(' || c.is_whitespace());
+    let mut keyword_start = at;
+    for word in words.iter().rev() {
+        let start = before.len().checked_sub(word.len())?;
+        let is_word = before.get(start..)?.eq_ignore_ascii_case(word)
+            && before[..start]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+        if !is_word {
+            return None;
+        }
+        keyword_start = start;
+        before = before[..start].trim_end();
+    }
+    Some(keyword_start)
+}
+
 /// Byte offsets of token locations, walking forward through the text (linear overall).
 pub(crate) struct Offsets<'s> {
     sql: &'s str,

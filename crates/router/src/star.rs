@@ -264,6 +264,7 @@ mod tests {
             column_type: "int".into(),
             collation: None,
             default: shardgate_schema::ColumnDefault::Null,
+            primary_key: c == "id",
         };
         SchemaStatus {
             schema: Schema::from_rows([

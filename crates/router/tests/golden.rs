@@ -152,6 +152,7 @@ fn topology_with_columns() -> Topology {
                 column_type: "int".into(),
                 collation: None,
                 default: shardgate_schema::ColumnDefault::Null,
+                primary_key: column.trim() == "id",
             });
         }
     }
@@ -183,6 +184,7 @@ fn topology_with_schema() -> Topology {
             column_type: ty.into(),
             collation: collation.map(Into::into),
             default: shardgate_schema::ColumnDefault::Null,
+            primary_key: column == "id",
         }
     };
     let ci = Some("utf8mb4_general_ci");

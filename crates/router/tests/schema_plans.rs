@@ -23,6 +23,7 @@ fn topology_with_schema() -> Topology {
         column_type: "int".into(),
         collation: None,
         default: shardgate_schema::ColumnDefault::Null,
+        primary_key: c == "id",
     };
     let schema = Schema::from_rows([
         row("users", "id", 1),

@@ -15,6 +15,8 @@ pub struct Column {
     pub collation: Option<String>,
     /// What an INSERT that leaves the column out gives it.
     pub default: ColumnDefault,
+    /// It is a column of the table's PRIMARY KEY.
+    pub primary_key: bool,
 }
 
 /// A table's columns in their order in the table (`SELECT *`'s order).
@@ -34,6 +36,14 @@ impl TableColumns {
     /// The column `name` (case-insensitive).
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.position(name).map(|i| &self.columns[i])
+    }
+
+    /// The columns of the PRIMARY KEY, in table order (none: the table has none).
+    pub fn primary_key(&self) -> impl Iterator<Item = &str> {
+        self.columns
+            .iter()
+            .filter(|c| c.primary_key)
+            .map(|c| c.name.as_str())
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
@@ -58,6 +68,8 @@ pub struct ColumnRow {
     pub column_type: String,
     pub collation: Option<String>,
     pub default: ColumnDefault,
+    /// `COLUMN_KEY = 'PRI'`.
+    pub primary_key: bool,
 }
 
 /// The tables of one database.
@@ -85,6 +97,7 @@ impl Schema {
                     column_type: row.column_type,
                     collation: row.collation,
                     default: row.default,
+                    primary_key: row.primary_key,
                 });
         }
         Schema { tables }
@@ -135,6 +148,7 @@ pub(crate) fn row(table: &str, column: &str, ordinal: u64, ty: &str) -> ColumnRo
             .starts_with("varchar")
             .then(|| "utf8mb4_general_ci".to_owned()),
         default: ColumnDefault::Null,
+        primary_key: column == "id",
     }
 }
 
@@ -158,6 +172,7 @@ mod tests {
             Some("utf8mb4_general_ci")
         );
         assert_eq!(users.column("id").unwrap().collation, None);
+        assert_eq!(users.primary_key().collect::<Vec<_>>(), ["id"]);
         assert_eq!(schema.len(), 2);
         assert_eq!(
             schema.tables().map(|(n, _)| n).collect::<Vec<_>>(),

@@ -7,7 +7,7 @@
 use shardgate_backend::Role;
 use shardgate_migration::{ReshardStatement, StatementError};
 use shardgate_ring::Sharder;
-use shardgate_router::{plan_sql, Plan, PlanTree, RouteError};
+use shardgate_router::{plan_sql, Plan, PlanTree};
 use shardgate_wire::column_definition::ColumnDef;
 use shardgate_wire::packets;
 
@@ -114,20 +114,10 @@ impl Session {
                     let instead = self.runs_instead(runtime, &plan, sql, false).await;
                     route(runtime, instead.as_ref().unwrap_or(&plan), sql)
                 }
-                // The shards follow from the ids the statement will get.
-                Err(RouteError::InsertNeedsIds(ids)) => Rows {
+                // A statement run in steps: what they are.
+                Err(e) if e.steps().is_some() => Rows {
                     columns: PLAN_COLUMNS,
-                    rows: vec![vec![Some(ids.to_string()), None, Some(sql.to_owned())]],
-                },
-                // Its SELECT runs first, then an INSERT of its rows.
-                Err(RouteError::InsertFromSelect(request)) => Rows {
-                    columns: PLAN_COLUMNS,
-                    rows: vec![vec![Some(request.to_string()), None, Some(sql.to_owned())]],
-                },
-                // Its subqueries run first, then the write with their values.
-                Err(RouteError::SubqueriesFirst(request)) => Rows {
-                    columns: PLAN_COLUMNS,
-                    rows: vec![vec![Some(request.to_string()), None, Some(sql.to_owned())]],
+                    rows: vec![vec![e.steps(), None, Some(sql.to_owned())]],
                 },
                 Err(e) => return self.send_error(ClientError::from(&e)).await,
             },

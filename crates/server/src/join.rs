@@ -111,6 +111,13 @@ impl Session {
             && !self.flavor.extended_metadata()
             && precision_kept;
         if runs_here {
+            // The shards run other statements than the client's: MariaDB's parser and name
+            // resolution judge the client's first (`COUNT (*)` without IGNORE_SPACE is 1064).
+            match self.prepared_on_default_shard(runtime, text).await {
+                Ok(None) => {}
+                Ok(Some(e)) => return self.send_error(ClientError::from(e)).await,
+                Err(e) => return self.send_error(ClientError::from(&e)).await,
+            }
             let settings = self.merge_settings(runtime);
             let outcome = match plan.strategy {
                 JoinStrategy::Hash => self.hash_join(runtime, plan, settings).await,

@@ -29,6 +29,7 @@ mod instruments;
 mod join;
 mod key_owners;
 mod kill;
+mod limited_write;
 pub mod listener;
 mod login_limits;
 mod lookup_maintenance;

@@ -93,7 +93,8 @@ impl Session {
             Err(
                 RouteError::InsertNeedsIds(_)
                 | RouteError::InsertFromSelect(_)
-                | RouteError::SubqueriesFirst(_),
+                | RouteError::SubqueriesFirst(_)
+                | RouteError::LimitedWrite(_),
             ) => None,
             Err(e @ RouteError::NotSupported(_)) => return self.refused(&runtime, arg, e).await,
             Err(e) => return self.send_error(ClientError::from(&e)).await,
@@ -314,6 +315,9 @@ impl Session {
             }
             Err(RouteError::SubqueriesFirst(request)) => {
                 return Box::pin(self.write_after_subqueries(runtime, &request)).await
+            }
+            Err(RouteError::LimitedWrite(request)) => {
+                return Box::pin(self.write_limited(runtime, &request)).await
             }
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };

@@ -191,7 +191,7 @@ async fn read_shard(
     let quote = |s: &str| format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"));
     let mut sql = String::from(
         "SELECT TABLE_NAME, COLUMN_NAME, ORDINAL_POSITION, COLUMN_TYPE, COLLATION_NAME, \
-         COLUMN_DEFAULT, IS_NULLABLE, IS_GENERATED FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()",
+         COLUMN_DEFAULT, IS_NULLABLE, IS_GENERATED, COLUMN_KEY FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()",
     );
     if let Some(tables) = tables {
         let list: Vec<String> = tables.iter().map(|t| quote(t)).collect();
@@ -230,6 +230,7 @@ async fn read_shard(
                         cell(6).as_deref() == Some("YES"),
                         cell(7).as_deref().is_some_and(|g| g != "NEVER"),
                     ),
+                    primary_key: cell(8).as_deref() == Some("PRI"),
                 });
             }
         }

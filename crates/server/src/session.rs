@@ -757,6 +757,9 @@ impl Session {
             Err(RouteError::SubqueriesFirst(request)) => {
                 return Box::pin(self.write_after_subqueries(runtime, &request)).await;
             }
+            Err(RouteError::LimitedWrite(request)) => {
+                return Box::pin(self.write_limited(runtime, &request)).await;
+            }
             Err(RouteError::InsertNeedsIds(ids)) => {
                 if std::str::from_utf8(arg).is_err() {
                     return self.send_error(crate::errors::not_utf8_rewrite()).await;
@@ -865,20 +868,27 @@ impl Session {
         sql: &[u8],
         refusal: RouteError,
     ) -> Step {
-        let pool = runtime.primary_of(self.pass_through.as_ref(), runtime.topology.default_shard);
-        let verdict = async {
-            let mut conn = pool.get(self.flavor).await?;
-            self.state.sync(&mut conn).await?;
-            // Preparing creates the user variables it assigns (typed, NULL): reset it later.
-            conn.vars_fingerprint = crate::state::DIRTY;
-            conn.prepare_check(sql).await
-        };
-        let error = match verdict.await {
+        let error = match self.prepared_on_default_shard(runtime, sql).await {
             Ok(Some(syntax_error)) if syntax_error.code == 1064 => ClientError::from(syntax_error),
             Ok(_) => ClientError::from(&refusal),
             Err(e) => ClientError::from(&e),
         };
         self.send_error(error).await
+    }
+
+    /// MariaDB's error when it prepares `sql` (never runs it) on the default shard, in the
+    /// session's settings; `None` when it takes it.
+    pub(crate) async fn prepared_on_default_shard(
+        &self,
+        runtime: &Runtime,
+        sql: &[u8],
+    ) -> Result<Option<shardgate_protocol::ServerErr>, BackendError> {
+        let pool = runtime.primary_of(self.pass_through.as_ref(), runtime.topology.default_shard);
+        let mut conn = pool.get(self.flavor).await?;
+        self.state.sync(&mut conn).await?;
+        // Preparing creates the user variables it assigns (typed, NULL): reset it later.
+        conn.vars_fingerprint = crate::state::DIRTY;
+        conn.prepare_check(sql).await
     }
 
     /// Notes what the statement about to run (planned as `plan`, from `text`) needs around it

@@ -655,6 +655,17 @@ SELECT id FROM users WHERE id = 1 AND nosuch = 2
 @dml=orders DELETE FROM orders WHERE user_id IN (1, 2, 3)
 @dml=orders DELETE FROM orders WHERE amount IS NULL ORDER BY id LIMIT 3
 @dml=users UPDATE users SET score = 0 WHERE score IS NULL LIMIT 10
+@dml=users UPDATE users SET score = score + 100 WHERE score > 0 ORDER BY score DESC, id LIMIT 5
+@dml=users DELETE FROM users WHERE tag = 'alpha' ORDER BY id DESC LIMIT 4
+@dml=orders UPDATE orders SET qty = 0 ORDER BY amount, id LIMIT 7
+@dml=orders DELETE FROM orders WHERE (qty > 3) ORDER BY (amount) DESC, id LIMIT 2
+@dml=users UPDATE users SET name = 'lim' LIMIT 3
+@dml=orders DELETE FROM orders WHERE status = 'new' LIMIT 0
+@dml=orders DELETE FROM orders WHERE status = 'no such status' ORDER BY id LIMIT 3
+@dml=users @found_rows UPDATE users SET tag = tag ORDER BY id LIMIT 6
+@dml=users UPDATE users AS u SET u.score = u.score * 2 WHERE u.flag = 1 ORDER BY u.id LIMIT 3;
+@dml=orders @params=100 DELETE FROM orders WHERE amount > ? ORDER BY amount DESC, id LIMIT 2
+@dml=users UPDATE users SET ratio = 0 WHERE id > 5 AND id < 100000 ORDER BY id LIMIT 5 OFFSET 0
 @dml=users DELETE FROM users WHERE score < -990
 @dml=users UPDATE users SET id = 6000000 WHERE id = 5000008
 @dml=orders UPDATE orders SET user_id = 1 WHERE id = 7001

@@ -18,6 +18,11 @@ SELECT o.id, u.id FROM orders o JOIN users u ON u.id = o.user_id + 0 WHERE o.id 
 @ordered SELECT o.id FROM orders o JOIN users u ON u.id = o.qty ORDER BY u.created_at, o.id LIMIT 30
 @ordered SELECT o.id, u.balance FROM orders o LEFT JOIN users u ON u.id = o.qty WHERE o.status IS NULL ORDER BY o.id
 SELECT a.id, b.id FROM orders a JOIN orders b ON b.user_id = a.qty WHERE a.id < 200
+-- Text MariaDB rejects, though the statements the shards run would pass: 1064 (no
+-- IGNORE_SPACE), 1630 (`SUM (x)` is a stored function), 1054 (an unknown column).
+SELECT COUNT (*), MIN(u.name) FROM orders o JOIN users u ON u.id = o.qty
+SELECT SUM (o.amount) FROM orders o JOIN users u ON u.id = o.qty
+SELECT o.id, u.no_such_column FROM orders o JOIN users u ON u.id = o.qty
 @ordered SELECT a.id, b.name FROM users a LEFT JOIN users b ON b.id = a.flag WHERE a.id < 100 ORDER BY a.id
 
 -- ===== Hash joins: non-key columns =====

@@ -20,7 +20,7 @@ pub(super) fn plan_update(
         stmt,
         std::slice::from_ref(&u.table),
         u.selection.as_ref(),
-        u.limit.is_some(),
+        u.limit.as_ref().map(|limit| (&u.order_by[..], limit)),
         u.returning.is_some(),
         topology,
         why,
@@ -48,7 +48,7 @@ pub(super) fn plan_delete(
         stmt,
         from,
         d.selection.as_ref(),
-        d.limit.is_some(),
+        d.limit.as_ref().map(|limit| (&d.order_by[..], limit)),
         d.returning.is_some(),
         topology,
         why,
@@ -59,13 +59,13 @@ pub(super) fn plan_delete(
 /// each shard's own when an IN list or OR of shard keys can be cut down per shard.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn broadcast(
-    verb: &str,
+    verb: &'static str,
     sql: &str,
     syntax: Syntax,
     stmt: &Statement,
     from: &[TableWithJoins],
     selection: Option<&Expr>,
-    limit: bool,
+    limit: Option<(&[OrderByExpr], &Expr)>,
     returning: bool,
     topology: &Topology,
     why: RouteError,
@@ -84,19 +84,24 @@ pub(super) fn broadcast(
     let route = match shards.as_slice() {
         [] => Route::Shard(topology.default_shard),
         [shard] => Route::Shard(*shard),
-        _ if limit => {
-            return Err(refuse(
-                verb,
-                &table,
-                format!("LIMIT cannot be honoured when the {verb} runs on several shards"),
-            ))
-        }
         _ if returning => {
             return Err(refuse(
                 verb,
                 &table,
                 "RETURNING is not supported on several shards",
             ))
+        }
+        // No shard can apply the LIMIT alone: the rows are read first (`limited_write.rs`).
+        _ if let Some((order_by, limit)) = limit => {
+            let clauses = crate::limited_write::Clauses {
+                verb,
+                from: &from[0],
+                selection,
+                order_by,
+                limit,
+            };
+            let write = crate::limited_write::plan(sql, &clauses, topology)?;
+            return Err(RouteError::LimitedWrite(Box::new(write)));
         }
         _ => match crate::reduce::per_shard(sql, syntax, &keyed, &shards) {
             Some(texts) => Route::Split(shards.into_iter().zip(texts).collect()),

@@ -1,0 +1,351 @@
+//! An UPDATE / DELETE with `LIMIT` (and `ORDER BY`) whose rows may lie on several shards.
+//! No shard can apply the LIMIT alone, so the proxy first reads the rows the write would change
+//! — `SELECT <shard key>, <primary key> FROM t WHERE … ORDER BY …, <primary key> LIMIT …
+//! FOR UPDATE`, merged across shards like any scatter (sorted, limited) — and then sends the
+//! write without its ORDER BY and LIMIT, narrowed to exactly those rows: `… WHERE (…) AND
+//! (<shard key>, <primary key>) IN ((…), …)`, planned as any write (split by shard key). A row
+//! is named by its shard key with its primary key: the key fixes its shard, the primary key is
+//! unique there. Without ORDER BY, MariaDB changes the first rows its scan meets (undefined;
+//! InnoDB's full scan is in primary-key order): the rows are taken in primary-key order; with
+//! one, ties are broken by the primary key.
+//!
+//! Unlike MariaDB's one statement, the SELECT and the write are two: outside a transaction,
+//! a row changed between them is changed only if it still matches the WHERE. Inside one, the
+//! SELECT locks the rows it read.
+
+use shardgate_config::Topology;
+use sqlparser::ast::{Expr, OrderByExpr, Spanned, TableFactor, TableWithJoins};
+
+use crate::materialize::quote;
+use crate::rewrite::{clause_start, Offsets};
+use crate::RouteError;
+
+/// The two steps of a limited write across shards (see the module).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitedWrite {
+    /// `UPDATE` or `DELETE`.
+    pub verb: &'static str,
+    /// The sharded table written.
+    pub table: String,
+    /// The locking SELECT of the rows to change.
+    pub select: String,
+    /// The write as written up to its WHERE / ORDER BY / LIMIT.
+    head: String,
+    /// Its WHERE condition as written.
+    condition: Option<String>,
+    /// The columns that name a row: the shard key, then the primary key's others.
+    columns: Vec<String>,
+}
+
+/// The parts of an UPDATE / DELETE a limited write needs.
+pub(crate) struct Clauses<'a> {
+    pub verb: &'static str,
+    pub from: &'a TableWithJoins,
+    pub selection: Option<&'a Expr>,
+    pub order_by: &'a [OrderByExpr],
+    pub limit: &'a Expr,
+}
+
+impl LimitedWrite {
+    /// The write narrowed to `rows` (each a literal per column of the SELECT), or why not.
+    /// `rows` must not be empty (no row: nothing to write).
+    pub fn with_rows(&self, rows: &[Vec<Vec<u8>>]) -> Result<Vec<u8>, String> {
+        let mut out = Vec::with_capacity(self.head.len() + 32 * rows.len());
+        out.extend_from_slice(self.head.trim_end().as_bytes());
+        out.extend_from_slice(b" WHERE ");
+        if let Some(condition) = &self.condition {
+            out.extend_from_slice(b"(");
+            out.extend_from_slice(condition.as_bytes());
+            out.extend_from_slice(b") AND ");
+        }
+        let tuple = self.columns.len() > 1;
+        let names: Vec<String> = self.columns.iter().map(|c| quote(c)).collect();
+        out.extend_from_slice(if tuple { b"(" } else { b"" });
+        out.extend_from_slice(names.join(", ").as_bytes());
+        out.extend_from_slice(if tuple { b") IN (" } else { b" IN (" });
+        for (i, row) in rows.iter().enumerate() {
+            if row.len() != self.columns.len() {
+                return Err(format!(
+                    "a row of {} columns where {} were selected",
+                    row.len(),
+                    self.columns.len()
+                ));
+            }
+            if row
+                .first()
+                .is_some_and(|key| key.eq_ignore_ascii_case(b"NULL"))
+            {
+                // `(NULL, …) IN (…)` is never true: the row would be left unchanged.
+                return Err(format!(
+                    "a row to change has shard key `{}` NULL",
+                    self.columns[0]
+                ));
+            }
+            if i > 0 {
+                out.extend_from_slice(b", ");
+            }
+            out.extend_from_slice(if tuple { b"(" } else { b"" });
+            for (j, cell) in row.iter().enumerate() {
+                if j > 0 {
+                    out.extend_from_slice(b", ");
+                }
+                out.extend_from_slice(cell);
+            }
+            out.extend_from_slice(if tuple { b")" } else { b"" });
+        }
+        out.push(b')');
+        Ok(out)
+    }
+}
+
+impl std::fmt::Display for LimitedWrite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} with LIMIT across shards: first `{}` (on every shard, merged in the proxy; at most merge_max_rows rows), then the {} of those rows by ({}), planned as any {}",
+            self.verb,
+            self.select,
+            self.verb,
+            self.columns.join(", "),
+            self.verb
+        )
+    }
+}
+
+/// The limited write `clauses` of `sql` as two steps, or why it cannot be: `Err(SchemaNeeded)`
+/// when the table's primary key is not known yet.
+pub(crate) fn plan(
+    sql: &str,
+    clauses: &Clauses<'_>,
+    topology: &Topology,
+) -> Result<LimitedWrite, RouteError> {
+    let refuse = |why: &str| {
+        RouteError::NotSupported(format!(
+            "{} with LIMIT across shards: {why}; add the shard key to the WHERE clause to run it on one shard",
+            clauses.verb
+        ))
+    };
+    let TableFactor::Table { name, alias, .. } = &clauses.from.relation else {
+        return Err(refuse("not a table"));
+    };
+    let table = crate::shard_key::base_name(name).ok_or_else(|| refuse("not a table"))?;
+    let rule = topology
+        .table(&table)
+        .ok_or_else(|| refuse("not a sharded table"))?;
+    let status = topology.schema.current();
+    let columns = match status.agreed(&table) {
+        Some(columns) => columns,
+        None if status.disagreement(&table).is_some() => {
+            return Err(refuse("the shards define the table differently"))
+        }
+        None => {
+            return Err(RouteError::SchemaNeeded {
+                tables: vec![table.to_ascii_lowercase()],
+            })
+        }
+    };
+    let key = columns
+        .column(&rule.shard_key)
+        .map(|c| c.name.clone())
+        .ok_or_else(|| refuse("its shard key is not a column of the table"))?;
+    let primary: Vec<&str> = columns.primary_key().collect();
+    if primary.is_empty() {
+        return Err(refuse(
+            "the table has no PRIMARY KEY to name the rows it would change by",
+        ));
+    }
+    let others = primary
+        .iter()
+        .filter(|c| !c.eq_ignore_ascii_case(&key))
+        .map(|c| (*c).to_owned());
+    let row_columns: Vec<String> = std::iter::once(key.clone()).chain(others).collect();
+    let primary_order: Vec<String> = primary.iter().map(|c| quote(c)).collect();
+    let primary_order = primary_order.join(", ");
+
+    // Where each clause starts in the text.
+    let not_found = || refuse("shardgate cannot find its clauses in the text");
+    let mut offsets = Offsets::new(sql);
+    let mut start = |expr: &Expr, words: &[&str]| -> Result<(usize, usize), RouteError> {
+        let at = offsets.at(expr.span().start).ok_or_else(not_found)?;
+        let keyword = clause_start(sql, at, words).ok_or_else(not_found)?;
+        Ok((keyword, at))
+    };
+    let condition_at = clauses
+        .selection
+        .map(|e| start(e, &["WHERE"]))
+        .transpose()?;
+    let order_at = clauses
+        .order_by
+        .first()
+        .map(|o| start(&o.expr, &["ORDER", "BY"]))
+        .transpose()?;
+    let (limit_keyword, _) = start(clauses.limit, &["LIMIT"])?;
+    let order_keyword = order_at.map(|(keyword, _)| keyword);
+    let head_end = condition_at
+        .map(|(keyword, _)| keyword)
+        .or(order_keyword)
+        .unwrap_or(limit_keyword);
+    let condition = condition_at.map(|(_, at)| {
+        sql[at..order_keyword.unwrap_or(limit_keyword)]
+            .trim()
+            .to_owned()
+    });
+    // `WHERE (a) ORDER BY …`: the condition's own opening parenthesis was stepped over.
+    let condition = condition.map(|c| {
+        let opened = condition_at.map_or(0, |(keyword, at)| sql[keyword..at].matches('(').count());
+        format!("{}{c}", "(".repeat(opened))
+    });
+    let order = match order_keyword {
+        Some(at) => format!("{}, {primary_order}", sql[at..limit_keyword].trim_end()),
+        None => format!("ORDER BY {primary_order}"),
+    };
+    let limit = sql[limit_keyword..]
+        .trim_end()
+        .trim_end_matches(';')
+        .trim_end();
+    let alias = alias
+        .as_ref()
+        .map(|a| format!(" AS {}", a.name))
+        .unwrap_or_default();
+    let selected: Vec<String> = row_columns.iter().map(|c| quote(c)).collect();
+    let select = format!(
+        "SELECT {} FROM {name}{alias}{} {order} {limit} FOR UPDATE",
+        selected.join(", "),
+        condition
+            .as_ref()
+            .map(|c| format!(" WHERE {c}"))
+            .unwrap_or_default(),
+    );
+    Ok(LimitedWrite {
+        verb: clauses.verb,
+        table: rule.name.clone(),
+        select,
+        head: sql[..head_end].to_owned(),
+        condition,
+        columns: row_columns,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlparser::ast::Statement;
+
+    const TABLES: &str = "[[tables]]\nname = \"users\"\nshard_key = \"id\"\n[[tables]]\nname = \"orders\"\nshard_key = \"user_id\"\n";
+
+    fn topology() -> Topology {
+        let t = crate::test_topology::two_shards(TABLES);
+        let row = |table: &str, column: &str, ordinal: u64, primary_key: bool| {
+            shardgate_schema::ColumnRow {
+                table: table.into(),
+                column: column.into(),
+                ordinal,
+                column_type: "int".into(),
+                collation: None,
+                default: shardgate_schema::ColumnDefault::Null,
+                primary_key,
+            }
+        };
+        let ticket = t.schema.begin_load();
+        t.schema.install_all(
+            ticket,
+            shardgate_schema::SchemaStatus {
+                schema: shardgate_schema::Schema::from_rows([
+                    row("users", "id", 1, true),
+                    row("users", "score", 2, false),
+                    row("orders", "id", 1, true),
+                    row("orders", "user_id", 2, false),
+                    row("orders", "amount", 3, false),
+                ]),
+                ..Default::default()
+            },
+        );
+        t
+    }
+
+    fn planned(sql: &str, t: &Topology) -> Result<LimitedWrite, RouteError> {
+        let statements = crate::lex::parse(sql, crate::Syntax::default()).unwrap();
+        match &statements[0] {
+            Statement::Update(u) => plan(
+                sql,
+                &Clauses {
+                    verb: "UPDATE",
+                    from: &u.table,
+                    selection: u.selection.as_ref(),
+                    order_by: &u.order_by,
+                    limit: u.limit.as_ref().unwrap(),
+                },
+                t,
+            ),
+            Statement::Delete(d) => {
+                let (sqlparser::ast::FromTable::WithFromKeyword(from)
+                | sqlparser::ast::FromTable::WithoutKeyword(from)) = &d.from;
+                plan(
+                    sql,
+                    &Clauses {
+                        verb: "DELETE",
+                        from: &from[0],
+                        selection: d.selection.as_ref(),
+                        order_by: &d.order_by,
+                        limit: d.limit.as_ref().unwrap(),
+                    },
+                    t,
+                )
+            }
+            other => panic!("{other}"),
+        }
+    }
+
+    fn cells(rows: &[&[&str]]) -> Vec<Vec<Vec<u8>>> {
+        rows.iter()
+            .map(|r| r.iter().map(|c| c.as_bytes().to_vec()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn reads_the_rows_first_then_writes_exactly_them() {
+        let t = topology();
+        let w = planned(
+            "UPDATE users SET score = 0 WHERE score IS NULL ORDER BY score DESC LIMIT 10;",
+            &t,
+        )
+        .unwrap();
+        assert_eq!(
+            w.select,
+            "SELECT `id` FROM users WHERE score IS NULL ORDER BY score DESC, `id` LIMIT 10 FOR UPDATE"
+        );
+        assert_eq!(
+            String::from_utf8(w.with_rows(&cells(&[&["3"], &["7"]])).unwrap()).unwrap(),
+            "UPDATE users SET score = 0 WHERE (score IS NULL) AND `id` IN (3, 7)"
+        );
+        // Without ORDER BY: primary-key order; the row is named by shard key and primary key.
+        let w = planned("DELETE FROM orders AS o WHERE (o.amount > 5) LIMIT 2", &t).unwrap();
+        assert_eq!(
+            w.select,
+            "SELECT `user_id`, `id` FROM orders AS o WHERE (o.amount > 5) ORDER BY `id` LIMIT 2 FOR UPDATE"
+        );
+        assert_eq!(
+            String::from_utf8(w.with_rows(&cells(&[&["1", "10"], &["2", "11"]])).unwrap())
+                .unwrap(),
+            "DELETE FROM orders AS o WHERE ((o.amount > 5)) AND (`user_id`, `id`) IN ((1, 10), (2, 11))"
+        );
+        let w = planned("DELETE FROM orders LIMIT 1", &t).unwrap();
+        assert_eq!(
+            w.select,
+            "SELECT `user_id`, `id` FROM orders ORDER BY `id` LIMIT 1 FOR UPDATE"
+        );
+        assert!(
+            w.with_rows(&cells(&[&["NULL", "1"]])).is_err(),
+            "a NULL key"
+        );
+    }
+
+    #[test]
+    fn needs_the_primary_key() {
+        let t = crate::test_topology::two_shards(TABLES);
+        assert!(matches!(
+            planned("DELETE FROM users LIMIT 1", &t),
+            Err(RouteError::SchemaNeeded { .. })
+        ));
+    }
+}
