@@ -9,6 +9,9 @@
 //! collects outer rows in batches, hands out their distinct key values (for `… WHERE key IN
 //! (batch)` sent to the inner side's shards), and joins each batch with the inner rows that
 //! came back. Held rows count against a [`MemoryLimit`] ([`MergeError::MemoryLimit`] past it).
+//! A semi-join (`EXISTS`) keeps each outer row that has a match, once; an anti-join (`NOT
+//! EXISTS`) each that has none (a NULL key has none): their rows are the outer rows alone, and
+//! the inner side holds only its keys.
 
 use std::collections::HashMap;
 
@@ -29,6 +32,17 @@ pub enum JoinKind {
     Inner,
     /// Matched pairs, and each outer row without a match with NULL inner columns.
     Left,
+    /// Each outer row with a match, once, without inner columns (`EXISTS`).
+    Semi,
+    /// Each outer row without a match, without inner columns (`NOT EXISTS`).
+    Anti,
+}
+
+impl JoinKind {
+    /// Whether a joined row holds the inner row's cells after the outer row's.
+    pub fn emits_inner(self) -> bool {
+        matches!(self, JoinKind::Inner | JoinKind::Left)
+    }
 }
 
 /// The columns a join compares: pairs of (outer column, inner column), with both sides'
@@ -150,9 +164,14 @@ impl HashJoin {
         let Some(key) = self.keys.key(&row, true)? else {
             return Ok(());
         };
-        let payload = row.into_payload();
+        // A semi- or anti-join asks only whether the key is there.
+        let payload = match self.kind.emits_inner() {
+            true => row.into_payload(),
+            false => Bytes::new(),
+        };
         let cost = payload.len() as u64 + ENTRY_OVERHEAD;
         match self.table.get_mut(&key) {
+            Some(_) if !self.kind.emits_inner() => {}
             Some(rows) => {
                 self.budget.charge(1, cost)?;
                 rows.push(payload);
@@ -172,11 +191,18 @@ impl HashJoin {
             Some(key) => self.table.get(&key).map(Vec::as_slice).unwrap_or_default(),
             None => &[],
         };
-        for inner in matches {
-            out.push(concat(row.payload(), inner));
-        }
-        if matches.is_empty() && self.kind == JoinKind::Left {
-            out.push(concat(row.payload(), &self.nulls));
+        match self.kind {
+            JoinKind::Inner | JoinKind::Left => {
+                for inner in matches {
+                    out.push(concat(row.payload(), inner));
+                }
+                if matches.is_empty() && self.kind == JoinKind::Left {
+                    out.push(concat(row.payload(), &self.nulls));
+                }
+            }
+            JoinKind::Semi if !matches.is_empty() => out.push(row.into_payload()),
+            JoinKind::Anti if matches.is_empty() => out.push(row.into_payload()),
+            JoinKind::Semi | JoinKind::Anti => {}
         }
         Ok(())
     }
@@ -320,12 +346,19 @@ mod tests {
                     && !iv[0].is_null()
                     && compare_values(&ov[0], &iv[0], outer_metas[0].collation()).is_eq();
                 if equal {
+                    if kind.emits_inner() {
+                        out.push(concat(o, i));
+                    }
                     matched = true;
-                    out.push(concat(o, i));
                 }
             }
-            if !matched && kind == JoinKind::Left {
-                out.push(concat(o, &vec![NULL_CELL; inner_metas.len()]));
+            match kind {
+                JoinKind::Left if !matched => {
+                    out.push(concat(o, &vec![NULL_CELL; inner_metas.len()]))
+                }
+                JoinKind::Semi if matched => out.push(o.clone()),
+                JoinKind::Anti if !matched => out.push(o.clone()),
+                _ => {}
             }
         }
         out
@@ -508,15 +541,44 @@ mod tests {
             .collect()
     }
 
+    const KINDS: [JoinKind; 4] = [
+        JoinKind::Inner,
+        JoinKind::Left,
+        JoinKind::Semi,
+        JoinKind::Anti,
+    ];
+
+    #[test]
+    fn semi_and_anti_joins_keep_outer_rows_once_or_never() {
+        let metas = [int_meta(), int_meta()];
+        let outer = vec![
+            row(&[Value::Int(1), Value::Int(10)]),
+            row(&[Value::Null, Value::Int(11)]),
+            row(&[Value::Int(2), Value::Int(12)]),
+        ];
+        let inner = vec![
+            row(&[Value::Int(1), Value::Int(100)]),
+            row(&[Value::Int(1), Value::Int(102)]),
+        ];
+        let semi = hash_joined(JoinKind::Semi, &outer, &metas, &inner, &metas);
+        assert_eq!(semi, [outer[0].clone()], "1 once, though it matches twice");
+        let anti = hash_joined(JoinKind::Anti, &outer, &metas, &inner, &metas);
+        assert_eq!(
+            anti,
+            [outer[1].clone(), outer[2].clone()],
+            "a NULL key has no match"
+        );
+    }
+
     proptest! {
         #[test]
         fn hash_and_batched_joins_equal_a_nested_loop(
             outer in prop::collection::vec(key_value(), 0..30),
             inner in prop::collection::vec(key_value(), 0..30),
-            left in any::<bool>(),
+            kind in 0usize..4,
             batch in 1usize..8,
         ) {
-            let kind = if left { JoinKind::Left } else { JoinKind::Inner };
+            let kind = KINDS[kind];
             let metas = [int_meta(), int_meta()];
             let (outer, inner) = (rows_of(outer), rows_of(inner));
             let expected = nested_loop(kind, &outer, &metas, &inner, &metas);
@@ -528,10 +590,10 @@ mod tests {
         fn string_keys_join_as_their_collation_compares(
             outer in prop::collection::vec(string_value(), 0..20),
             inner in prop::collection::vec(string_value(), 0..20),
-            left in any::<bool>(),
+            kind in 0usize..4,
             binary in any::<bool>(),
         ) {
-            let kind = if left { JoinKind::Left } else { JoinKind::Inner };
+            let kind = KINDS[kind];
             let key = match binary {
                 true => str_meta().with_flags(crate::ColumnFlags::BINARY_FLAG),
                 false => str_meta(),

@@ -333,6 +333,8 @@ impl Builder<'_> {
         let kind = match plan.kind {
             shardgate_merge::JoinKind::Inner => "inner",
             shardgate_merge::JoinKind::Left => "left",
+            shardgate_merge::JoinKind::Semi => "semi",
+            shardgate_merge::JoinKind::Anti => "anti",
         };
         let keys: Vec<String> = (plan.outer.keys.iter().zip(&plan.inner.keys))
             .map(|(o, i)| format!("#{o} = #{}", plan.outer.width + i))

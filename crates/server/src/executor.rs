@@ -87,8 +87,13 @@ impl Work<'_> {
             }
             Work::Execute(execution) => execution,
         };
+        // A protocol failure keeps its kind: a statement cut off at its time bound while it
+        // was being prepared is answered 1969, as one cut off while it ran.
         let backend_error = |e: BackendError| ForwardError::Backend {
-            error: ProtocolError::malformed(e.to_string()),
+            error: match e {
+                BackendError::Protocol { source, .. } => source,
+                other => ProtocolError::malformed(other.to_string()),
+            },
             partial: false,
         };
         let id = match conn

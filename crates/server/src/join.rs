@@ -603,6 +603,12 @@ fn output(
     let memory = settings.memory;
     let mut metas = plain_metas(outer_heads)?;
     let mut definitions: Vec<Vec<u8>> = outer_heads.iter().map(|h| h.to_vec()).collect();
+    // A semi- or anti-join's rows are its outer rows alone.
+    let inner_heads = if plan.kind.emits_inner() {
+        inner_heads
+    } else {
+        &[]
+    };
     for (head, mut meta) in inner_heads.iter().zip(plain_metas(inner_heads)?) {
         metas.push(meta);
         definitions.push(match plan.kind {
@@ -612,7 +618,7 @@ fn output(
                 meta.rewrite_definition(head, None)
                     .map_err(|e| merge_error(&e))?
             }
-            JoinKind::Inner => head.to_vec(),
+            _ => head.to_vec(),
         });
     }
     let mut pipeline = Pipeline::default();

@@ -81,3 +81,26 @@ SELECT u.id, v.id FROM users u JOIN orders o ON o.user_id = u.id JOIN users v ON
 SELECT u.id, o.id FROM users u JOIN orders o ON o.qty = u.ratio WHERE u.id < 100
 SELECT u.id, o.id FROM users u JOIN orders o ON o.status = u.nick WHERE u.id < 100
 SELECT u.id, o.id FROM users u LEFT JOIN orders o ON o.qty = u.score WHERE o.id IS NULL AND u.id < 300
+
+-- ===== Semi- and anti-joins: [NOT] EXISTS correlated on columns placed otherwise =====
+SELECT u.id, u.name FROM users u WHERE EXISTS (SELECT 1 FROM orders o WHERE o.qty = u.id)
+SELECT u.id, u.name FROM users u WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.qty = u.id)
+SELECT o.id, o.amount FROM orders o WHERE EXISTS (SELECT * FROM users u WHERE u.id = o.qty)
+SELECT o.id FROM orders o WHERE NOT EXISTS (SELECT * FROM users u WHERE u.id = o.qty AND u.score > 100)
+SELECT u.id FROM users u WHERE u.score > 100 AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.qty = u.id AND o.status = 'paid')
+SELECT u.id FROM users u WHERE EXISTS (SELECT 1 AS a FROM orders U0 WHERE U0.qty = u.id LIMIT 1) AND u.flag = 1
+SELECT u.id, u.score FROM users u WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.qty = u.score)
+SELECT u.id FROM users u WHERE EXISTS (SELECT o.id FROM orders o WHERE o.status = u.tag)
+SELECT u.id, u.tag FROM users u WHERE NOT EXISTS (SELECT o.id FROM orders o WHERE o.status = u.tag)
+SELECT COUNT(*) FROM users u WHERE EXISTS (SELECT 1 FROM orders o WHERE o.qty = u.id)
+SELECT COUNT(*), MAX(u.score) FROM users u WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.qty = u.id)
+@ordered @ci=0 SELECT u.tag, COUNT(*) FROM users u WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.qty = u.id) GROUP BY u.tag ORDER BY u.tag
+SELECT o.id FROM orders o WHERE EXISTS (SELECT 1 FROM users u WHERE u.id = o.qty AND u.flag = o.qty)
+SELECT a.id FROM orders a WHERE EXISTS (SELECT 1 FROM orders b WHERE b.user_id = a.qty)
+@ordered SELECT u.id FROM users u WHERE EXISTS (SELECT 1 FROM orders o WHERE o.qty = u.id) ORDER BY u.id LIMIT 5
+SELECT u.id FROM users u WHERE EXISTS (SELECT COUNT(*) FROM orders o WHERE o.qty = u.id)
+SELECT u.id FROM users u WHERE EXISTS (SELECT 1 FROM orders o WHERE o.qty = u.id LIMIT 0)
+SELECT u.id FROM users u WHERE EXISTS (SELECT 1 FROM orders o WHERE o.qty = u.id) OR u.id = 1
+SELECT u.id FROM users u WHERE EXISTS (SELECT 1 FROM orders o WHERE o.qty = id)
+SELECT O.id, V.name FROM orders O JOIN users V ON V.id = O.qty WHERE O.id < 300
+SELECT Orders.id FROM Orders WHERE EXISTS (SELECT 1 FROM Users WHERE Users.id = Orders.qty)

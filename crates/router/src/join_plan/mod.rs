@@ -28,6 +28,7 @@
 //! side's statement is then a co-located join every shard answers for its own rows.
 
 mod grouping;
+mod semi;
 mod sides;
 
 use shardgate_config::{ShardKeyType, TableRule, Topology};
@@ -184,13 +185,15 @@ struct SideTable<'a> {
     columns: &'a TableColumns,
     /// Its FROM text: name as written and alias.
     from: String,
+    /// What qualifies its columns, as written: its alias, or its name (MariaDB compares
+    /// table names and aliases case-sensitively where the file system does).
+    qualifier: String,
 }
 
 impl<'a> SideTable<'a> {
     /// The column `name` qualified by this table's alias or name.
     fn qualified(&self, name: &str) -> String {
-        let qualifier = self.alias.as_deref().unwrap_or(&self.name);
-        format!("`{qualifier}`.`{name}`")
+        format!("`{}`.`{name}`", self.qualifier.replace('`', "``"))
     }
 
     fn is_named(&self, qualifier: &Ident) -> bool {
@@ -377,6 +380,9 @@ fn join_of(
     if !plain_select(select) {
         return None;
     }
+    if let Some(plan) = semi::semi_join_of(sql, query, select, syntax, topology, fallback) {
+        return Some(plan);
+    }
     let (factors, kind, on) = from_tables(select)?;
     let schema = topology.schema.current();
     let tables: Vec<SideTable<'_>> = (factors.iter())
@@ -436,10 +442,30 @@ fn join_of(
             _ => return None,
         }
     }
+    plan_over(
+        sql, syntax, query, select, sides, &pairs, kind, topology, fallback,
+    )
+}
+
+/// The join plan of `select` (of `query`) once its tables are in `sides` with their own
+/// conditions and `pairs` join them: the select list, ORDER BY, LIMIT or grouping over the
+/// joined rows.
+#[allow(clippy::too_many_arguments)]
+fn plan_over(
+    sql: &str,
+    syntax: Syntax,
+    query: &Query,
+    select: &Select,
+    mut sides: [Side<'_>; 2],
+    pairs: &[[KeyColumn<'_>; 2]],
+    kind: JoinKind,
+    topology: &Topology,
+    fallback: &MaterializePlan,
+) -> Option<JoinPlan> {
     if pairs.is_empty() {
         return None;
     }
-    for [(_, a), (_, b)] in &pairs {
+    for [(_, a), (_, b)] in pairs {
         let (ca, cb) = (compares(a), compares(b));
         if ca == Compares::No || ca != cb {
             return None;
@@ -447,7 +473,7 @@ fn join_of(
     }
     if grouping::groups(query, select, &sides) {
         let grouped = grouping::plan(sql, syntax, query, select, &mut sides)?;
-        return finish_join(sides, &pairs, kind, topology, syntax, fallback, |joined| {
+        return finish_join(sides, pairs, kind, topology, syntax, fallback, |joined| {
             let output = grouped.raw.iter().map(|&r| joined(r)).collect();
             (output, Vec::new(), 0, None, Some(grouped.merge))
         });
@@ -526,12 +552,12 @@ fn join_of(
     // key (the shard key, a primary key as a rule) and ordered by its left table's columns is
     // sure to keep them: those sort here; other sorted joins keep their copies.
     let sorted_as_read = kind == JoinKind::Left
-        && lookup_side(&sides, &pairs) == Some(1)
+        && lookup_side(&sides, pairs) == Some(1)
         && order.iter().all(|((s, _), _)| *s == 0);
     if !order.is_empty() && !sorted_as_read {
         return None;
     }
-    finish_join(sides, &pairs, kind, topology, syntax, fallback, |joined| {
+    finish_join(sides, pairs, kind, topology, syntax, fallback, |joined| {
         let output = items.iter().map(|&i| joined(i)).collect();
         let order_by = order.iter().map(|&(t, d)| (joined(t), d)).collect();
         (output, order_by, offset, limit, None)
@@ -648,7 +674,8 @@ fn finish_join(
     }
     // The table each side is looked up by: its first join column's.
     let key_tables = [pairs[0][0].0, pairs[0][1].0];
-    // The side looked up streams the other's rows (a LEFT join's right side only).
+    // The side looked up streams the other's rows (a LEFT, semi- or anti-join's right side
+    // only).
     let (outer, strategy) = match lookup_side(&sides, pairs) {
         Some(1) => (0, JoinStrategy::BatchedLookup),
         Some(_) if kind == JoinKind::Inner => (1, JoinStrategy::BatchedLookup),
@@ -781,12 +808,18 @@ fn side_table<'a>(
         Some(alias) => format!("{name} AS {}", alias.name),
         None => name.to_string(),
     };
+    let qualifier = match alias {
+        Some(alias) => alias.name.value.clone(),
+        None => (name.0.last().and_then(|part| part.as_ident()))
+            .map_or_else(|| base.clone(), |ident| ident.value.clone()),
+    };
     Some(SideTable {
         rule,
         name: base,
         alias: alias.as_ref().map(|a| a.name.value.to_ascii_lowercase()),
         columns,
         from,
+        qualifier,
     })
 }
 
