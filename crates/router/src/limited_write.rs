@@ -51,12 +51,14 @@ impl LimitedWrite {
     /// `rows` must not be empty (no row: nothing to write).
     pub fn with_rows(&self, rows: &[Vec<Vec<u8>>]) -> Result<Vec<u8>, String> {
         let mut out = Vec::with_capacity(self.head.len() + 32 * rows.len());
+        // Each piece of the text ends its line: a `-- comment` or `# comment` it ends with must
+        // not swallow what is added after it.
         out.extend_from_slice(self.head.trim_end().as_bytes());
-        out.extend_from_slice(b" WHERE ");
+        out.extend_from_slice(b"\nWHERE ");
         if let Some(condition) = &self.condition {
             out.extend_from_slice(b"(");
             out.extend_from_slice(condition.as_bytes());
-            out.extend_from_slice(b") AND ");
+            out.extend_from_slice(b"\n) AND ");
         }
         let tuple = self.columns.len() > 1;
         let names: Vec<String> = self.columns.iter().map(|c| quote(c)).collect();
@@ -135,8 +137,12 @@ pub(crate) fn plan(
     let status = topology.schema.current();
     let columns = match status.agreed(&table) {
         Some(columns) => columns,
+        // The cache may be older than the shards: the session reads the table again first.
         None if status.disagreement(&table).is_some() => {
-            return Err(refuse("the shards define the table differently"))
+            return Err(RouteError::SchemaDisagrees {
+                tables: vec![table.to_ascii_lowercase()],
+                refusal: Box::new(refuse("the shards define the table differently")),
+            })
         }
         None => {
             return Err(RouteError::SchemaNeeded {
@@ -196,7 +202,7 @@ pub(crate) fn plan(
         format!("{}{c}", "(".repeat(opened))
     });
     let order = match order_keyword {
-        Some(at) => format!("{}, {primary_order}", sql[at..limit_keyword].trim_end()),
+        Some(at) => format!("{}\n, {primary_order}", sql[at..limit_keyword].trim_end()),
         None => format!("ORDER BY {primary_order}"),
     };
     let limit = sql[limit_keyword..]
@@ -208,8 +214,9 @@ pub(crate) fn plan(
         .map(|a| format!(" AS {}", a.name))
         .unwrap_or_default();
     let selected: Vec<String> = row_columns.iter().map(|c| quote(c)).collect();
+    // Pieces of the text end their lines (see `with_rows`).
     let select = format!(
-        "SELECT {} FROM {name}{alias}{} {order} {limit} FOR UPDATE",
+        "SELECT {} FROM {name}{alias}{}\n{order}\n{limit}\nFOR UPDATE",
         selected.join(", "),
         condition
             .as_ref()
@@ -312,32 +319,60 @@ mod tests {
         .unwrap();
         assert_eq!(
             w.select,
-            "SELECT `id` FROM users WHERE score IS NULL ORDER BY score DESC, `id` LIMIT 10 FOR UPDATE"
+            "SELECT `id` FROM users WHERE score IS NULL\nORDER BY score DESC\n, `id`\nLIMIT 10\nFOR UPDATE"
         );
         assert_eq!(
             String::from_utf8(w.with_rows(&cells(&[&["3"], &["7"]])).unwrap()).unwrap(),
-            "UPDATE users SET score = 0 WHERE (score IS NULL) AND `id` IN (3, 7)"
+            "UPDATE users SET score = 0\nWHERE (score IS NULL\n) AND `id` IN (3, 7)"
         );
         // Without ORDER BY: primary-key order; the row is named by shard key and primary key.
         let w = planned("DELETE FROM orders AS o WHERE (o.amount > 5) LIMIT 2", &t).unwrap();
         assert_eq!(
             w.select,
-            "SELECT `user_id`, `id` FROM orders AS o WHERE (o.amount > 5) ORDER BY `id` LIMIT 2 FOR UPDATE"
+            "SELECT `user_id`, `id` FROM orders AS o WHERE (o.amount > 5)\nORDER BY `id`\nLIMIT 2\nFOR UPDATE"
         );
         assert_eq!(
             String::from_utf8(w.with_rows(&cells(&[&["1", "10"], &["2", "11"]])).unwrap())
                 .unwrap(),
-            "DELETE FROM orders AS o WHERE ((o.amount > 5)) AND (`user_id`, `id`) IN ((1, 10), (2, 11))"
+            "DELETE FROM orders AS o\nWHERE ((o.amount > 5)\n) AND (`user_id`, `id`) IN ((1, 10), (2, 11))"
         );
         let w = planned("DELETE FROM orders LIMIT 1", &t).unwrap();
         assert_eq!(
             w.select,
-            "SELECT `user_id`, `id` FROM orders ORDER BY `id` LIMIT 1 FOR UPDATE"
+            "SELECT `user_id`, `id` FROM orders\nORDER BY `id`\nLIMIT 1\nFOR UPDATE"
         );
         assert!(
             w.with_rows(&cells(&[&["NULL", "1"]])).is_err(),
             "a NULL key"
         );
+    }
+
+    /// What the parser reads of `text`: a comment must not have swallowed a clause.
+    fn clauses_read(text: &[u8]) -> (bool, bool, bool) {
+        let text = std::str::from_utf8(text).unwrap();
+        match &crate::lex::parse(text, crate::Syntax::default()).unwrap()[0] {
+            Statement::Update(u) => (u.selection.is_some(), false, false),
+            Statement::Query(q) => (
+                matches!(q.body.as_ref(), sqlparser::ast::SetExpr::Select(s) if s.selection.is_some()),
+                q.limit_clause.is_some(),
+                !q.locks.is_empty(),
+            ),
+            other => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn comments_that_end_a_line_swallow_nothing_added() {
+        let t = topology();
+        for sql in [
+            "UPDATE users SET score = NULL -- WHERE 1=0\nWHERE score > 1 -- c\nORDER BY score -- d\nLIMIT 2 -- e",
+            "UPDATE users SET score = NULL # c\nWHERE score > 1 # c\nLIMIT 2 # e",
+        ] {
+            let w = planned(sql, &t).unwrap();
+            assert_eq!(clauses_read(w.select.as_bytes()), (true, true, true), "{}", w.select);
+            let write = w.with_rows(&cells(&[&["3"]])).unwrap();
+            assert_eq!(clauses_read(&write), (true, false, false), "{}", String::from_utf8_lossy(&write));
+        }
     }
 
     #[test]

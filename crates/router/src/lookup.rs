@@ -617,8 +617,9 @@ fn locking_select(
         .as_ref()
         .map(|a| format!(" AS {}", a.name))
         .unwrap_or_default();
+    // `rest` ends its line: a `-- comment` it ends with must not swallow the lock.
     Some(format!(
-        "SELECT `{}` FROM {table_name}{alias} {rest} FOR UPDATE",
+        "SELECT `{}` FROM {table_name}{alias} {rest}\nFOR UPDATE",
         rule.shard_key
     ))
 }
@@ -807,7 +808,7 @@ shard_key = "id"
                 .unwrap();
         assert_eq!(
             locate.select,
-            "SELECT `id` FROM users WHERE name = 'o' ORDER BY id FOR UPDATE"
+            "SELECT `id` FROM users WHERE name = 'o' ORDER BY id\nFOR UPDATE"
         );
         assert_eq!(locate.values.len(), 1);
         assert_eq!(locate.values[0].1, "'n'");
@@ -817,19 +818,22 @@ shard_key = "id"
         .unwrap();
         assert_eq!(
             locate.select,
-            "SELECT `id` FROM users WHERE (name = 'o') FOR UPDATE"
+            "SELECT `id` FROM users WHERE (name = 'o')\nFOR UPDATE"
         );
         let locate = located("UPDATE users SET email = 'n' ORDER  BY name").unwrap();
         assert_eq!(
             locate.select,
-            "SELECT `id` FROM users ORDER  BY name FOR UPDATE"
+            "SELECT `id` FROM users ORDER  BY name\nFOR UPDATE"
         );
         let locate = located("update app.users as u set u.email = 'n'").unwrap();
-        assert_eq!(locate.select, "SELECT `id` FROM app.users AS u  FOR UPDATE");
+        assert_eq!(
+            locate.select,
+            "SELECT `id` FROM app.users AS u \nFOR UPDATE"
+        );
         // A unique value for several named rows: MariaDB decides which rows exist.
         let locate = located("UPDATE users SET email = 'n' WHERE id IN (1, 2)").unwrap();
         assert!(
-            locate.select.ends_with("WHERE id IN (1, 2) FOR UPDATE"),
+            locate.select.ends_with("WHERE id IN (1, 2)\nFOR UPDATE"),
             "{}",
             locate.select
         );

@@ -87,8 +87,9 @@ impl fmt::Display for PlanTree {
                 f.write_str("\n")?;
             }
             f.write_str(&line.label())?;
+            // A line break in the text shows as `\n`: one line per operator.
             if let Some(sql) = &line.sql {
-                write!(f, ": `{sql}`")?;
+                write!(f, ": `{}`", sql.replace('\n', "\\n"))?;
             }
         }
         Ok(())

@@ -32,7 +32,8 @@ impl Session {
         for subquery in &request.subqueries {
             // Whether EXISTS has a row is one row's question.
             let select = match subquery.used {
-                SubqueryUse::Exists { .. } => format!("{} LIMIT 1", subquery.select),
+                // On a line of its own: a `-- comment` ending the text must not swallow it.
+                SubqueryUse::Exists { .. } => format!("{}\nLIMIT 1", subquery.select),
                 _ => subquery.select.clone(),
             };
             let plan =

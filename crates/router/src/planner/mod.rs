@@ -252,7 +252,9 @@ fn plan_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, Rou
                             for sql in
                                 std::iter::once(&mut scatter.sql).chain(&mut scatter.shard_sql)
                             {
-                                sql.push_str(" LOCK IN SHARE MODE");
+                                // On a line of its own: a `-- comment` ending the text
+                                // must not swallow it.
+                                sql.push_str("\nLOCK IN SHARE MODE");
                             }
                             scatter.locking = true;
                         }
