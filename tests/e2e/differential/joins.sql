@@ -104,3 +104,11 @@ SELECT u.id FROM users u WHERE EXISTS (SELECT 1 FROM orders o WHERE o.qty = u.id
 SELECT u.id FROM users u WHERE EXISTS (SELECT 1 FROM orders o WHERE o.qty = id)
 SELECT O.id, V.name FROM orders O JOIN users V ON V.id = O.qty WHERE O.id < 300
 SELECT Orders.id FROM Orders WHERE EXISTS (SELECT 1 FROM Users WHERE Users.id = Orders.qty)
+-- `*` and `t.*` over joins and semi-joins: the schema cache's columns.
+SELECT * FROM orders o JOIN users u ON u.id = o.qty WHERE o.id < 300
+SELECT o.*, u.name FROM orders o JOIN users u ON u.id = o.qty WHERE o.id < 300
+SELECT u.* FROM orders o LEFT JOIN users u ON u.id = o.qty WHERE o.id < 200
+SELECT * FROM users u WHERE EXISTS (SELECT 1 FROM orders o WHERE o.qty = u.id)
+SELECT * FROM users u WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.qty = u.id)
+SELECT *, u.id FROM users u WHERE u.flag = 1 AND EXISTS (SELECT 1 FROM orders o WHERE o.qty = u.id)
+SELECT * FROM users u JOIN orders o ON o.status = u.tag WHERE u.id < 50

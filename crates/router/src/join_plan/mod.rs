@@ -485,7 +485,33 @@ fn plan_over(
     let mut items: Vec<(usize, usize)> = Vec::new();
     let mut aliases: Vec<Option<&Ident>> = Vec::new();
     let mut item_columns: Vec<(usize, &Column)> = Vec::new();
+    let schema = topology.schema.current();
     for item in &select.projection {
+        // `*` / `t.*`: the columns MariaDB puts in their place (the schema cache's order).
+        if let SelectItem::Wildcard(options) | SelectItem::QualifiedWildcard(_, options) = item {
+            let plain = options.opt_ilike.is_none()
+                && options.opt_exclude.is_none()
+                && options.opt_except.is_none()
+                && options.opt_replace.is_none()
+                && options.opt_rename.is_none()
+                && options.opt_alias.is_none();
+            if !plain {
+                return None;
+            }
+            for c in crate::star::expand(item, &select.from, &schema).ok()? {
+                let expr = Expr::CompoundIdentifier(vec![
+                    Ident::new(c.qualifier.clone()),
+                    Ident::new(c.name.clone()),
+                ]);
+                let (s, column) = resolve(&expr, &sides)?;
+                let quote = |name: &str| format!("`{}`", name.replace('`', "``"));
+                let position = sides[s].item(format!("{}.{}", quote(&c.qualifier), quote(&c.name)));
+                items.push((s, position));
+                aliases.push(None);
+                item_columns.push((s, column));
+            }
+            continue;
+        }
         let (expr, alias) = match item {
             SelectItem::UnnamedExpr(e) => (e, None),
             SelectItem::ExprWithAlias { expr, alias } => (expr, Some(alias)),
