@@ -112,3 +112,9 @@ SELECT * FROM users u WHERE EXISTS (SELECT 1 FROM orders o WHERE o.qty = u.id)
 SELECT * FROM users u WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.qty = u.id)
 SELECT *, u.id FROM users u WHERE u.flag = 1 AND EXISTS (SELECT 1 FROM orders o WHERE o.qty = u.id)
 SELECT * FROM users u JOIN orders o ON o.status = u.tag WHERE u.id < 50
+-- A correlated IN is the semi-join; NOT IN keeps its copies.
+SELECT u.id, u.name FROM users u WHERE u.id IN (SELECT o.qty FROM orders o WHERE o.status = u.tag)
+SELECT o.id FROM orders o WHERE o.qty IN (SELECT u.id FROM users u WHERE u.tag = o.status AND u.score > 0)
+SELECT COUNT(*) FROM users u WHERE u.flag IN (SELECT o.qty AS q FROM orders o WHERE o.status = u.tag)
+SELECT u.id FROM users u WHERE u.id NOT IN (SELECT o.qty FROM orders o WHERE o.status = u.tag)
+SELECT u.id FROM users u WHERE u.id IN (SELECT o.qty FROM orders o WHERE o.status = u.tag) AND u.id NOT IN (SELECT o.id FROM orders o WHERE o.status = u.tag)

@@ -6,6 +6,11 @@
 //! `a.y` has none). That is MariaDB's meaning when the EXISTS is one of the WHERE clause's
 //! top-level `AND`ed conditions: the subquery's own select list is never evaluated.
 //!
+//! A correlated `a.y IN (SELECT b.x FROM b WHERE b.z = a.w …)` is the semi-join on `b.x = a.y`
+//! and its correlations (a NULL `a.y` matches nothing, as `IN` is never true for it); an
+//! uncorrelated one keeps running first with its values written in (`write_subqueries.rs`),
+//! which sends the shards only the rows whose value is in the list.
+//!
 //! Taken when the subquery is a plain `SELECT` of one table (no GROUP BY, HAVING, aggregate,
 //! ORDER BY, offset or `LIMIT 0`) whose conditions are equalities of its columns with outer
 //! columns and conditions on its own columns, and the outer statement reads its own table
@@ -40,12 +45,18 @@ pub(super) fn semi_join_of(
     let where_parts: Vec<&Expr> = (select.selection.iter())
         .flat_map(|w| chain(w, &BinaryOperator::And))
         .collect();
-    let mut exists = where_parts.iter().filter_map(|part| match part {
-        Expr::Exists { subquery, negated } => Some((subquery.as_ref(), *negated)),
+    // The one EXISTS, or IN: (subquery, negated, the IN's operand).
+    let mut memberships = where_parts.iter().filter_map(|part| match part {
+        Expr::Exists { subquery, negated } => Some((subquery.as_ref(), *negated, None)),
+        Expr::InSubquery {
+            expr,
+            subquery,
+            negated: false,
+        } => Some((subquery.as_ref(), false, Some(expr.as_ref()))),
         _ => None,
     });
-    let (subquery, negated) = exists.next()?;
-    if exists.next().is_some() {
+    let (subquery, negated, operand) = memberships.next()?;
+    if memberships.next().is_some() {
         return None;
     }
     let inner = simple_subquery(subquery)?;
@@ -67,6 +78,23 @@ pub(super) fn semi_join_of(
     }
     let mut sides = [Side::of(vec![outer_table]), Side::of(vec![inner_table])];
     let mut pairs = Vec::new();
+    // `a.y IN (SELECT b.x …)`: the pair `a.y = b.x` first.
+    let in_pair = match operand {
+        None => None,
+        Some(operand) => {
+            let [SelectItem::UnnamedExpr(value) | SelectItem::ExprWithAlias { expr: value, .. }] =
+                inner.projection.as_slice()
+            else {
+                return None;
+            };
+            let equality = Expr::BinaryOp {
+                left: Box::new(operand.clone()),
+                op: BinaryOperator::Eq,
+                right: Box::new(value.clone()),
+            };
+            Some(join_pair(&equality, &sides)?)
+        }
+    };
     for part in (inner.selection.iter()).flat_map(|w| chain(w, &BinaryOperator::And)) {
         if let Some(pair) = join_pair(part, &sides) {
             pairs.push(pair);
@@ -77,8 +105,19 @@ pub(super) fn semi_join_of(
             _ => return None,
         }
     }
+    if let Some(pair) = in_pair {
+        // Uncorrelated: its values run first (see the module).
+        if pairs.is_empty() {
+            return None;
+        }
+        pairs.insert(0, pair);
+    }
     for &part in &where_parts {
-        if matches!(part, Expr::Exists { .. }) {
+        // The membership taken above (a `NOT IN` is not one: it goes on and is refused).
+        if matches!(
+            part,
+            Expr::Exists { .. } | Expr::InSubquery { negated: false, .. }
+        ) {
             continue;
         }
         match side_of(part, &sides) {
