@@ -428,11 +428,14 @@ fn route(
             ..shardgate_router::Syntax::DEFAULT
         };
         let plan = match shardgate_router::plan_sql(&sql, &topology, syntax) {
-            Err(e) if e.steps().is_some() => {
-                say!("{}", e.steps().unwrap_or_default())?;
-                return Ok(ExitCode::SUCCESS);
-            }
-            planned => planned?,
+            Err(e) => match e.steps() {
+                Some(steps) => {
+                    say!("{steps}")?;
+                    return Ok(ExitCode::SUCCESS);
+                }
+                None => return Err(e.into()),
+            },
+            Ok(plan) => plan,
         };
         say!("{}", plan.display(&topology))?;
         return Ok(ExitCode::SUCCESS);

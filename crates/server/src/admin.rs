@@ -115,11 +115,13 @@ impl Session {
                     route(runtime, instead.as_ref().unwrap_or(&plan), sql)
                 }
                 // A statement run in steps: what they are.
-                Err(e) if e.steps().is_some() => Rows {
-                    columns: PLAN_COLUMNS,
-                    rows: vec![vec![e.steps(), None, Some(sql.to_owned())]],
+                Err(e) => match e.steps() {
+                    Some(steps) => Rows {
+                        columns: PLAN_COLUMNS,
+                        rows: vec![vec![Some(steps), None, Some(sql.to_owned())]],
+                    },
+                    None => return self.send_error(ClientError::from(&e)).await,
                 },
-                Err(e) => return self.send_error(ClientError::from(&e)).await,
             },
             Admin::Unknown(what) => {
                 let e = ClientError::new(

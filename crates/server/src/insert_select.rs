@@ -23,13 +23,6 @@ impl Session {
     ) -> Step {
         // MariaDB's FOUND_ROWS() after it counts its SELECT's rows (and subqueries').
         self.found_rows_unknown = Some(FoundRowsUnknown::InWrite);
-        let plan =
-            match crate::schema_loader::plan_with_schema(runtime, &request.select, self.syntax)
-                .await
-            {
-                Ok(plan) => plan,
-                Err(e) => return self.send_error(ClientError::from(&e)).await,
-            };
         let rows_of = RowsOf {
             select: &request.select,
             purpose: format!("INSERT … SELECT into `{}`", request.table),
@@ -42,7 +35,7 @@ impl Session {
                 )
             },
         };
-        let rows = match self.select_rows(runtime, &plan, &rows_of).await {
+        let rows = match self.select_rows(runtime, &rows_of).await {
             Ok(rows) => rows,
             Err(e) => return self.send_error(e).await,
         };
@@ -50,9 +43,6 @@ impl Session {
             return self.send_ok(0, 0).await;
         }
         let text = request.with_rows(&rows);
-        let Ok(sql) = std::str::from_utf8(&text) else {
-            return self.send_error(crate::errors::not_utf8_rewrite()).await;
-        };
-        Box::pin(self.run_text(runtime, &text, sql, None)).await
+        Box::pin(self.run_rewritten(runtime, &text)).await
     }
 }

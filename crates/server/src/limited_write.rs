@@ -17,13 +17,6 @@ impl Session {
         runtime: &Runtime,
         request: &LimitedWrite,
     ) -> Step {
-        let plan =
-            match crate::schema_loader::plan_with_schema(runtime, &request.select, self.syntax)
-                .await
-            {
-                Ok(plan) => plan,
-                Err(e) => return self.send_error(ClientError::from(&e)).await,
-            };
         let rows_of = RowsOf {
             select: &request.select,
             purpose: format!("{} with LIMIT on `{}`", request.verb, request.table),
@@ -32,7 +25,7 @@ impl Session {
                 ClientError::new(1241, b"21000", "Operand should contain 1 column(s)")
             },
         };
-        let rows = match self.select_rows(runtime, &plan, &rows_of).await {
+        let rows = match self.select_rows(runtime, &rows_of).await {
             Ok(rows) => rows,
             Err(e) => return self.send_error(e).await,
         };
@@ -53,9 +46,6 @@ impl Session {
                 return self.send_error(e).await;
             }
         };
-        let Ok(sql) = std::str::from_utf8(&text) else {
-            return self.send_error(crate::errors::not_utf8_rewrite()).await;
-        };
-        Box::pin(self.run_text(runtime, &text, sql, None)).await
+        Box::pin(self.run_rewritten(runtime, &text)).await
     }
 }

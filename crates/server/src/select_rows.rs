@@ -9,7 +9,7 @@ use shardgate_backend::{BackendConn, QueryHead};
 use shardgate_merge::ColumnMeta;
 use shardgate_protocol::response::Finish;
 use shardgate_protocol::ColumnType;
-use shardgate_router::{Plan, Route};
+use shardgate_router::Route;
 
 use crate::diagnostics::Diagnostics;
 use crate::errors::ClientError;
@@ -51,13 +51,15 @@ impl RowsOf<'_> {
 }
 
 impl Session {
-    /// The rows of the SELECT of `request`, planned as `plan`, as literals.
+    /// The rows of the SELECT of `request` (planned with the schema cache), as literals.
     pub(crate) async fn select_rows(
         &mut self,
         runtime: &Runtime,
-        plan: &Plan,
         request: &RowsOf<'_>,
     ) -> Result<Vec<Row>, ClientError> {
+        let plan = crate::schema_loader::plan_with_schema(runtime, request.select, self.syntax)
+            .await
+            .map_err(|e| ClientError::from(&e))?;
         let parts: Vec<(usize, String)> = match &plan.route {
             Route::Shard(shard) => vec![(
                 *shard,

@@ -811,6 +811,15 @@ impl Session {
         step
     }
 
+    /// Text the proxy wrote in place of the client's (values read first written in), planned
+    /// and run as any text statement.
+    pub(crate) async fn run_rewritten(&mut self, runtime: &Runtime, text: &[u8]) -> Step {
+        let Ok(sql) = std::str::from_utf8(text) else {
+            return self.send_error(crate::errors::not_utf8_rewrite()).await;
+        };
+        Box::pin(self.run_text(runtime, text, sql, None)).await
+    }
+
     /// `INSERT INTO t VALUES …` on a sharded table without a column list: planned again with
     /// the table's columns, as the server lists them now, written in.
     async fn insert_by_position(&mut self, runtime: &Runtime, sql: &str, table: &str) -> Step {

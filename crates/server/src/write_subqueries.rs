@@ -36,11 +36,6 @@ impl Session {
                 SubqueryUse::Exists { .. } => format!("{}\nLIMIT 1", subquery.select),
                 _ => subquery.select.clone(),
             };
-            let plan =
-                match crate::schema_loader::plan_with_schema(runtime, &select, self.syntax).await {
-                    Ok(plan) => plan,
-                    Err(e) => return self.send_error(ClientError::from(&e)).await,
-                };
             let rows_of = RowsOf {
                 select: &select,
                 purpose: format!("{} with the subquery `{}`", request.verb, subquery.select),
@@ -53,7 +48,7 @@ impl Session {
                     ClientError::new(1241, b"21000", "Operand should contain 1 column(s)")
                 },
             };
-            let rows = match self.select_rows(runtime, &plan, &rows_of).await {
+            let rows = match self.select_rows(runtime, &rows_of).await {
                 Ok(rows) => rows,
                 Err(e) => return self.send_error(e).await,
             };
@@ -82,9 +77,6 @@ impl Session {
             return Box::pin(self.materialize(runtime, &m, text, kind, false)).await;
         }
         let text = request.with_values(&values);
-        let Ok(sql) = std::str::from_utf8(&text) else {
-            return self.send_error(crate::errors::not_utf8_rewrite()).await;
-        };
-        Box::pin(self.run_text(runtime, &text, sql, None)).await
+        Box::pin(self.run_rewritten(runtime, &text)).await
     }
 }

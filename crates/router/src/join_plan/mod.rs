@@ -364,14 +364,7 @@ fn join_of(
     topology: &Topology,
     fallback: &MaterializePlan,
 ) -> Option<JoinPlan> {
-    if query.with.is_some()
-        || query.fetch.is_some()
-        || !query.locks.is_empty()
-        || query.for_clause.is_some()
-        || query.settings.is_some()
-        || query.format_clause.is_some()
-        || !query.pipe_operators.is_empty()
-    {
+    if !plain_query(query) {
         return None;
     }
     let SetExpr::Select(select) = query.body.as_ref() else {
@@ -745,6 +738,18 @@ fn no_grouping(select: &Select) -> bool {
         GroupByExpr::All(_) => false,
     };
     no_group_by && select.having.is_none() && select.distinct.is_none()
+}
+
+/// A query with no clause around its body the join does not evaluate (CTEs, FETCH, locks, FOR
+/// …); its ORDER BY and LIMIT are checked by the caller.
+fn plain_query(query: &Query) -> bool {
+    query.with.is_none()
+        && query.fetch.is_none()
+        && query.locks.is_empty()
+        && query.for_clause.is_none()
+        && query.settings.is_none()
+        && query.format_clause.is_none()
+        && query.pipe_operators.is_empty()
 }
 
 /// A SELECT block with nothing the join does not evaluate (no windows, INTO, modifiers; its

@@ -19,8 +19,8 @@
 use sqlparser::ast::{Expr, Query, Select, SelectItem, SetExpr};
 
 use super::{
-    join_pair, limit_of, no_grouping, plain_select, plan_over, side_of, side_table, JoinKind,
-    JoinPlan, Side,
+    join_pair, limit_of, no_grouping, plain_query, plain_select, plan_over, side_of, side_table,
+    JoinKind, JoinPlan, Side,
 };
 use crate::prune::chain;
 use crate::{MaterializePlan, Syntax};
@@ -142,15 +142,7 @@ pub(super) fn semi_join_of(
 /// The subquery's SELECT when nothing in it but its FROM and WHERE decides whether it has
 /// rows.
 fn simple_subquery(query: &Query) -> Option<&Select> {
-    if query.with.is_some()
-        || query.order_by.is_some()
-        || query.fetch.is_some()
-        || !query.locks.is_empty()
-        || query.for_clause.is_some()
-        || query.settings.is_some()
-        || query.format_clause.is_some()
-        || !query.pipe_operators.is_empty()
-    {
+    if !plain_query(query) || query.order_by.is_some() {
         return None;
     }
     // `LIMIT n` (n > 0, no offset) keeps EXISTS's answer; `LIMIT 0` or an offset changes it.
