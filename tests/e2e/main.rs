@@ -22,6 +22,7 @@ mod lookup_writes;
 mod lookups;
 mod mariadb_suite;
 mod materialize;
+mod moving_updates;
 mod pass_through_auth;
 mod pinning;
 mod prepared;

@@ -58,8 +58,18 @@ pub enum RouteError {
         key: String,
         shards: String,
     },
-    #[error("cannot change shard key `{key}` of sharded table `{table}` with UPDATE: the row would have to move shards; delete and re-insert it")]
-    ShardKeyUpdate { table: String, key: String },
+    #[error("cannot change shard key `{key}` of sharded table `{table}` {how}")]
+    ShardKeyUpdate {
+        table: String,
+        key: String,
+        /// The construct, and what to do instead.
+        how: &'static str,
+    },
+    /// An UPDATE that changes the shard key of its rows: the session reads the rows first,
+    /// updates them where they are and moves those whose key now belongs to another shard
+    /// ([`crate::MovingUpdate`]).
+    #[error("{}", .0)]
+    MovingUpdate(Box<crate::MovingUpdate>),
     #[error("statement joins tables on different shards ({detail}); cross-shard joins are not supported")]
     CrossShard { detail: String },
     #[error("{construct} on sharded table `{table}` is not supported by shardgate")]
@@ -95,6 +105,7 @@ impl RouteError {
             RouteError::InsertFromSelect(request) => Some(request.to_string()),
             RouteError::SubqueriesFirst(request) => Some(request.to_string()),
             RouteError::LimitedWrite(request) => Some(request.to_string()),
+            RouteError::MovingUpdate(request) => Some(request.to_string()),
             _ => None,
         }
     }

@@ -55,7 +55,9 @@ fn explain(
             "EXPLAIN of an INSERT the proxy runs in steps (generated ids, INSERT … SELECT, no column list) is not supported by shardgate: SHOW SHARDGATE ROUTE FOR shows its plan".into(),
         ),
         // Never run: the request would run the statement, not explain it.
-        e @ (RouteError::SubqueriesFirst(_) | RouteError::LimitedWrite(_)) => {
+        e @ (RouteError::SubqueriesFirst(_)
+        | RouteError::LimitedWrite(_)
+        | RouteError::MovingUpdate(_)) => {
             RouteError::NotSupported(format!(
                 "EXPLAIN of a statement the proxy runs in steps is not supported by shardgate ({}): SHOW SHARDGATE ROUTE FOR shows its plan",
                 e.steps().unwrap_or_default()

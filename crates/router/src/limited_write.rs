@@ -14,6 +14,7 @@
 //! SELECT locks the rows it read.
 
 use shardgate_config::Topology;
+use shardgate_schema::TableColumns;
 use sqlparser::ast::{Expr, OrderByExpr, Spanned, TableFactor, TableWithJoins};
 
 use crate::materialize::quote;
@@ -40,13 +41,59 @@ pub struct LimitedWrite {
 /// The parts of an UPDATE / DELETE a limited write needs.
 pub(crate) struct Clauses<'a> {
     pub verb: &'static str,
+    /// What the write does that needs its rows read first, in refusals ("with LIMIT across
+    /// shards").
+    pub purpose: &'static str,
     pub from: &'a TableWithJoins,
     pub selection: Option<&'a Expr>,
     pub order_by: &'a [OrderByExpr],
-    pub limit: &'a Expr,
+    /// `None`: every row the WHERE matches (a shard-key UPDATE, `moving_update.rs`).
+    pub limit: Option<&'a Expr>,
+}
+
+impl Clauses<'_> {
+    /// The refusal of this write, saying `why`.
+    pub fn refusal(&self, why: &str) -> RouteError {
+        RouteError::NotSupported(format!(
+            "{} {}: {why}; add the shard key to the WHERE clause to run it on one shard",
+            self.verb, self.purpose
+        ))
+    }
+
+    /// The sharded table written and its columns in the schema cache: `Err(SchemaNeeded)` when
+    /// they are not known yet, `Err(SchemaDisagrees)` when the shards define it differently.
+    pub fn table<'t>(
+        &self,
+        topology: &'t Topology,
+    ) -> Result<(&'t shardgate_config::TableRule, TableColumns), RouteError> {
+        let TableFactor::Table { name, .. } = &self.from.relation else {
+            return Err(self.refusal("not a table"));
+        };
+        let table = crate::shard_key::base_name(name).ok_or_else(|| self.refusal("not a table"))?;
+        let rule = topology
+            .table(&table)
+            .ok_or_else(|| self.refusal("not a sharded table"))?;
+        let status = topology.schema.current();
+        match status.agreed(&table) {
+            Some(columns) => Ok((rule, columns.clone())),
+            // The cache may be older than the shards: the session reads the table again first.
+            None if status.disagreement(&table).is_some() => Err(RouteError::SchemaDisagrees {
+                tables: vec![table.to_ascii_lowercase()],
+                refusal: Box::new(self.refusal("the shards define the table differently")),
+            }),
+            None => Err(RouteError::SchemaNeeded {
+                tables: vec![table.to_ascii_lowercase()],
+            }),
+        }
+    }
 }
 
 impl LimitedWrite {
+    /// The columns that name a row: the shard key, then the primary key's others.
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
     /// The write narrowed to `rows` (each a literal per column of the SELECT), or why not.
     /// `rows` must not be empty (no row: nothing to write).
     pub fn with_rows(&self, rows: &[Vec<Vec<u8>>]) -> Result<Vec<u8>, String> {
@@ -121,35 +168,11 @@ pub(crate) fn plan(
     clauses: &Clauses<'_>,
     topology: &Topology,
 ) -> Result<LimitedWrite, RouteError> {
-    let refuse = |why: &str| {
-        RouteError::NotSupported(format!(
-            "{} with LIMIT across shards: {why}; add the shard key to the WHERE clause to run it on one shard",
-            clauses.verb
-        ))
-    };
+    let refuse = |why: &str| clauses.refusal(why);
     let TableFactor::Table { name, alias, .. } = &clauses.from.relation else {
         return Err(refuse("not a table"));
     };
-    let table = crate::shard_key::base_name(name).ok_or_else(|| refuse("not a table"))?;
-    let rule = topology
-        .table(&table)
-        .ok_or_else(|| refuse("not a sharded table"))?;
-    let status = topology.schema.current();
-    let columns = match status.agreed(&table) {
-        Some(columns) => columns,
-        // The cache may be older than the shards: the session reads the table again first.
-        None if status.disagreement(&table).is_some() => {
-            return Err(RouteError::SchemaDisagrees {
-                tables: vec![table.to_ascii_lowercase()],
-                refusal: Box::new(refuse("the shards define the table differently")),
-            })
-        }
-        None => {
-            return Err(RouteError::SchemaNeeded {
-                tables: vec![table.to_ascii_lowercase()],
-            })
-        }
-    };
+    let (rule, columns) = clauses.table(topology)?;
     let key = columns
         .column(&rule.shard_key)
         .map(|c| c.name.clone())
@@ -185,14 +208,20 @@ pub(crate) fn plan(
         .first()
         .map(|o| start(&o.expr, &["ORDER", "BY"]))
         .transpose()?;
-    let (limit_keyword, _) = start(clauses.limit, &["LIMIT"])?;
+    let limit_keyword = clauses
+        .limit
+        .map(|limit| start(limit, &["LIMIT"]))
+        .transpose()?
+        .map(|(keyword, _)| keyword);
     let order_keyword = order_at.map(|(keyword, _)| keyword);
+    let end = sql.trim_end().trim_end_matches(';').trim_end().len();
     let head_end = condition_at
         .map(|(keyword, _)| keyword)
         .or(order_keyword)
-        .unwrap_or(limit_keyword);
+        .or(limit_keyword)
+        .unwrap_or(end);
     let condition = condition_at.map(|(_, at)| {
-        sql[at..order_keyword.unwrap_or(limit_keyword)]
+        sql[at..order_keyword.or(limit_keyword).unwrap_or(end)]
             .trim()
             .to_owned()
     });
@@ -201,14 +230,17 @@ pub(crate) fn plan(
         let opened = condition_at.map_or(0, |(keyword, at)| sql[keyword..at].matches('(').count());
         format!("{}{c}", "(".repeat(opened))
     });
-    let order = match order_keyword {
-        Some(at) => format!("{}\n, {primary_order}", sql[at..limit_keyword].trim_end()),
-        None => format!("ORDER BY {primary_order}"),
+    // Which rows a LIMIT takes depends on their order; without one every matching row is
+    // read, in any order.
+    let order_and_limit = match (order_keyword, limit_keyword) {
+        (Some(at), Some(limit)) => format!(
+            "\n{}\n, {primary_order}\n{}",
+            sql[at..limit].trim_end(),
+            &sql[limit..end]
+        ),
+        (None, Some(limit)) => format!("\nORDER BY {primary_order}\n{}", &sql[limit..end]),
+        (_, None) => String::new(),
     };
-    let limit = sql[limit_keyword..]
-        .trim_end()
-        .trim_end_matches(';')
-        .trim_end();
     let alias = alias
         .as_ref()
         .map(|a| format!(" AS {}", a.name))
@@ -216,7 +248,7 @@ pub(crate) fn plan(
     let selected: Vec<String> = row_columns.iter().map(|c| quote(c)).collect();
     // Pieces of the text end their lines (see `with_rows`).
     let select = format!(
-        "SELECT {} FROM {name}{alias}{}\n{order}\n{limit}\nFOR UPDATE",
+        "SELECT {} FROM {name}{alias}{}{order_and_limit}\nFOR UPDATE",
         selected.join(", "),
         condition
             .as_ref()
@@ -277,10 +309,11 @@ mod tests {
                 sql,
                 &Clauses {
                     verb: "UPDATE",
+                    purpose: "with LIMIT across shards",
                     from: &u.table,
                     selection: u.selection.as_ref(),
                     order_by: &u.order_by,
-                    limit: u.limit.as_ref().unwrap(),
+                    limit: u.limit.as_ref(),
                 },
                 t,
             ),
@@ -291,10 +324,11 @@ mod tests {
                     sql,
                     &Clauses {
                         verb: "DELETE",
+                        purpose: "with LIMIT across shards",
                         from: &from[0],
                         selection: d.selection.as_ref(),
                         order_by: &d.order_by,
-                        limit: d.limit.as_ref().unwrap(),
+                        limit: d.limit.as_ref(),
                     },
                     t,
                 )

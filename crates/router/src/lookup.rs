@@ -381,7 +381,7 @@ fn insert(ins: &Insert, sql: &str, topology: &Topology) -> Result<Option<LookupW
                         value,
                         key: key.clone(),
                     }),
-                    ColumnDefault::Computed(what) => {
+                    ColumnDefault::Computed(what) | ColumnDefault::Generated(what) => {
                         return Err(refuse(format!(
                             "lookup column `{}` is left out and its default `{what}` is computed for each row, so its value is not known before the row is written: give the value",
                             lookup.column

@@ -174,7 +174,10 @@ pub(crate) fn first(
     refusal: RouteError,
 ) -> RouteError {
     let backslash = !syntax.sql_mode.contains(SqlMode::NO_BACKSLASH_ESCAPES);
-    if matches!(refusal, RouteError::ShardKeyUpdate { .. }) {
+    if matches!(
+        refusal,
+        RouteError::ShardKeyUpdate { .. } | RouteError::MovingUpdate(_)
+    ) {
         return refusal;
     }
     let mut found = Found::default();

@@ -11,8 +11,11 @@ pub enum ColumnDefault {
     Null,
     /// A constant, as SQL text that MariaDB reads back as the same value (`'abc'`, `42`).
     Literal(String),
-    /// Computed for each row: an expression default, or a generated column (its text).
+    /// Computed for each row: an expression default (its text).
     Computed(String),
+    /// A generated column (its expression): computed from the row's other columns, never
+    /// written.
+    Generated(String),
     /// A NOT NULL column without a DEFAULT clause: a strict `sql_mode` refuses the row, others
     /// store the type's implicit value.
     Missing,
@@ -28,7 +31,7 @@ impl ColumnDefault {
     ) -> ColumnDefault {
         let text = column_default.map(str::trim);
         match text {
-            _ if generated => ColumnDefault::Computed(text.unwrap_or_default().to_owned()),
+            _ if generated => ColumnDefault::Generated(text.unwrap_or_default().to_owned()),
             None if nullable => ColumnDefault::Null,
             None => ColumnDefault::Missing,
             Some(t) if t.eq_ignore_ascii_case("NULL") => ColumnDefault::Null,
@@ -93,7 +96,7 @@ mod tests {
     }
 
     #[test]
-    fn expressions_and_generated_columns_are_computed() {
+    fn expressions_are_computed_and_generated_columns_generated() {
         for text in [
             "current_timestamp()",
             "uuid()",
@@ -112,7 +115,7 @@ mod tests {
         }
         assert_eq!(
             ColumnDefault::from_information_schema(Some("lower(`name`)"), true, true),
-            ColumnDefault::Computed("lower(`name`)".into())
+            ColumnDefault::Generated("lower(`name`)".into())
         );
     }
 }

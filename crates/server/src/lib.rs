@@ -44,6 +44,7 @@ mod migration_live;
 mod migration_metrics;
 mod migration_record;
 mod migrations;
+mod moving_update;
 mod multi;
 mod own_tables;
 mod pass_through;

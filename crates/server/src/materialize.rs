@@ -32,7 +32,7 @@ use crate::session::{Session, Step};
 
 /// The largest `INSERT` text a copy sends (well below MariaDB's default `max_allowed_packet`
 /// of 16 MiB); the proxy holds at most one such batch.
-const BATCH_BYTES: usize = 1024 * 1024;
+pub(crate) const BATCH_BYTES: usize = 1024 * 1024;
 
 /// The compute connection and the temporary tables made on it. Dropped with tables left (a
 /// statement cancelled: the client went away, or a KILL), the connection is closed, never
@@ -504,7 +504,7 @@ fn append_row(
 const ALL_ROWS: &str = " LIMIT 18446744073709551615";
 
 /// The rows of a small query's answer, `width` cells each (lossy text).
-async fn query_cells(
+pub(crate) async fn query_cells(
     conn: &mut PooledConn,
     sql: &str,
     width: usize,

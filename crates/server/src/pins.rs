@@ -34,6 +34,10 @@ pub(crate) struct Txn {
     /// The resharding gate's mark when it began (`cutover_gate.rs`: a cutover lets the
     /// transactions begun before its hold finish).
     pub began: Option<Arc<TransactionMark>>,
+    /// Opened by the proxy for one statement outside any of the client's, which it commits
+    /// on every shard together (`moving_update.rs`): it writes on any shard, whatever
+    /// `transaction_mode`.
+    pub for_statement: bool,
 }
 
 impl Txn {
@@ -65,6 +69,14 @@ impl Txn {
             begin: Some(begin),
             began: Some(began),
             ..Txn::default()
+        }
+    }
+
+    /// The proxy's own for one statement (see [`Txn::for_statement`]).
+    pub fn for_statement(began: Arc<TransactionMark>) -> Self {
+        Txn {
+            for_statement: true,
+            ..Txn::explicit("START TRANSACTION".into(), began)
         }
     }
 

@@ -94,7 +94,8 @@ impl Session {
                 RouteError::InsertNeedsIds(_)
                 | RouteError::InsertFromSelect(_)
                 | RouteError::SubqueriesFirst(_)
-                | RouteError::LimitedWrite(_),
+                | RouteError::LimitedWrite(_)
+                | RouteError::MovingUpdate(_),
             ) => None,
             Err(e @ RouteError::NotSupported(_)) => return self.refused(&runtime, arg, e).await,
             Err(e) => return self.send_error(ClientError::from(&e)).await,
@@ -318,6 +319,9 @@ impl Session {
             }
             Err(RouteError::LimitedWrite(request)) => {
                 return Box::pin(self.write_limited(runtime, &request)).await
+            }
+            Err(RouteError::MovingUpdate(request)) => {
+                return Box::pin(self.update_moving_rows(runtime, &request)).await
             }
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };

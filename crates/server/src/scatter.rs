@@ -351,6 +351,18 @@ impl Session {
         }
     }
 
+    /// `e` ends the scatter before any answer: the failure of rows the proxy keeps, or the
+    /// client's error.
+    async fn fail(&mut self, sink: &mut Sink, e: ClientError) -> Step {
+        match sink {
+            Sink::Kept(kept) => {
+                kept.failed = Some(e);
+                Ok(())
+            }
+            Sink::Client { .. } => self.send_error(e).await,
+        }
+    }
+
     async fn scatter_into(
         &mut self,
         runtime: &Runtime,
@@ -374,12 +386,13 @@ impl Session {
             if plan.locking
                 && plan.shards.len() > 1
                 && runtime.topology.server.transaction_mode == TransactionMode::Single
+                && !self.pins.txn().is_some_and(|t| t.for_statement)
             {
-                return Ok(self.send_error(locking_read_in_single_mode()).await);
+                return Ok(self.fail(sink, locking_read_in_single_mode()).await);
             }
             for &shard in &plan.shards {
                 if let Err(e) = self.join_txn(runtime, shard, plan.locking).await {
-                    return Ok(self.send_error(e).await);
+                    return Ok(self.fail(sink, e).await);
                 }
             }
         }
@@ -399,7 +412,7 @@ impl Session {
                         self.pins.give_back(shard, conn);
                     }
                 }
-                return Ok(self.send_error(ClientError::from(&e)).await);
+                return Ok(self.fail(sink, ClientError::from(&e)).await);
             }
         }
         let this = &*self;

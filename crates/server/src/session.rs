@@ -760,6 +760,9 @@ impl Session {
             Err(RouteError::LimitedWrite(request)) => {
                 return Box::pin(self.write_limited(runtime, &request)).await;
             }
+            Err(RouteError::MovingUpdate(request)) => {
+                return Box::pin(self.update_moving_rows(runtime, &request)).await;
+            }
             Err(RouteError::InsertNeedsIds(ids)) => {
                 if std::str::from_utf8(arg).is_err() {
                     return self.send_error(crate::errors::not_utf8_rewrite()).await;

@@ -172,9 +172,10 @@ impl Session {
         let txn = (self.pins).txn_or_begin(|| Txn::implicit(cutover.transaction_begins()));
         // In transaction_mode "single" a transaction writes on one shard (its commit is that
         // shard's); it may read others, whose snapshots its COMMIT simply ends.
-        if let (TransactionMode::Single, true, Some(written)) = (
+        if let (TransactionMode::Single, true, false, Some(written)) = (
             runtime.topology.server.transaction_mode,
             writes,
+            txn.for_statement,
             txn.written.filter(|w| *w != shard),
         ) {
             return Err(ClientError::new(
@@ -268,6 +269,22 @@ impl Session {
         commit: bool,
         text: &[u8],
     ) -> Step {
+        match self.end_each(runtime, joined, commit, text).await {
+            Ok(()) => self.send_ok(0, 0).await,
+            Err(e) => self.send_error(e).await,
+        }
+    }
+
+    /// Sends COMMIT or ROLLBACK (`text`) to each of the `joined` shards of a transaction
+    /// already ended (`Pins::end_txn`), one after another: once a COMMIT fails, the shards
+    /// after it roll back, and the error says which committed.
+    pub(crate) async fn end_each(
+        &mut self,
+        runtime: &Runtime,
+        joined: Vec<ShardId>,
+        commit: bool,
+        text: &[u8],
+    ) -> Result<(), ClientError> {
         let name = |shard: ShardId| runtime.topology.shards[shard].name.as_str();
         let mut ended = Vec::new();
         let mut rolled_back = Vec::new();
@@ -299,7 +316,7 @@ impl Session {
         }
         self.pins.release_unneeded(runtime.topology.default_shard);
         let Some((shard, mut e)) = failure else {
-            return self.send_ok(0, 0).await;
+            return Ok(());
         };
         e.message = format!("shard {}: {}", name(shard), e.message);
         if commit {
@@ -309,7 +326,7 @@ impl Session {
                 rolled_back.join(", ")
             ));
         }
-        self.send_error(e).await
+        Err(e)
     }
 
     /// Transaction statements: `BEGIN`, `COMMIT`, `ROLLBACK`, and savepoints.

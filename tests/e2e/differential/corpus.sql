@@ -669,6 +669,16 @@ SELECT id FROM users WHERE id = 1 AND nosuch = 2
 @dml=users DELETE FROM users WHERE score < -990
 @dml=users UPDATE users SET id = 6000000 WHERE id = 5000008
 @dml=orders UPDATE orders SET user_id = 1 WHERE id = 7001
+@dml=orders UPDATE orders SET user_id = user_id + 1 WHERE id < 60
+@dml=orders UPDATE orders SET user_id = 3, qty = qty + 1 WHERE status = 'new' AND id < 400
+@dml=orders UPDATE orders SET user_id = user_id WHERE id < 30
+@dml=orders @found_rows UPDATE orders SET user_id = 5 ORDER BY amount DESC, id LIMIT 4
+@dml=orders UPDATE orders SET user_id = 9, created_at = '2024-01-02 03:04:05' WHERE id BETWEEN 100 AND 120
+@dml=orders @params=11|150 UPDATE orders SET user_id = ? WHERE id < ? AND qty > 2
+@dml=orders UPDATE orders o SET o.user_id = o.qty * 7, o.amount = o.amount / 2 WHERE o.amount > 9500
+@dml=orders UPDATE orders SET amount = amount + 1, user_id = user_id - 2 WHERE user_id IN (20, 21, 22)
+@dml=orders UPDATE orders SET user_id = NULL WHERE id = 7
+@dml=orders UPDATE orders SET user_id = 'abc' WHERE id = 8
 @dml=users DELETE FROM users WHERE id = 5000001
 @dml=orders DELETE FROM orders WHERE id > 7000
 @dml=users UPDATE users SET score = score - 1

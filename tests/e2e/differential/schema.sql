@@ -118,3 +118,11 @@ SELECT * FROM orders NATURAL JOIN profiles WHERE user_id IN (1, 4, 7, -8)
 @dml=users INSERT INTO users VALUES (7000001, 'pos1@example.com', 'Positional', '2024-02-02 00:00:00', 5, 1.5, 0.25, 'alpha', 'alpha', 1, 'a'), (7000002, NULL, 'Second', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)
 @dml=profiles INSERT INTO profiles VALUES (7000001, 'positional', 4), (7000002, NULL, NULL), (17000003, 'third', 1)
 @dml=notes INSERT INTO notes VALUES (3000, 'positional'), (3001, 'positional two')
+
+-- Shard-key UPDATEs of a table whose primary key is its shard key: rows found again by the
+-- primary key they are given (issue #13, `moving_update.rs`)
+@dml=profiles UPDATE profiles SET user_id = 6000001, bio = 'moved' WHERE user_id = 4
+@dml=profiles UPDATE profiles SET user_id = 10 WHERE user_id = 13
+@dml=profiles UPDATE profiles SET user_id = 6000002 WHERE user_id IN (16, 19)
+@dml=profiles UPDATE profiles SET user_id = 6000003, level = level + 1 WHERE user_id = 22 AND level IS NOT NULL
+@dml=profiles UPDATE profiles SET bio = 'stays', user_id = 7 WHERE user_id = 7

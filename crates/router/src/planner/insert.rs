@@ -63,6 +63,7 @@ pub(super) fn plan_insert(
             return Err(RouteError::ShardKeyUpdate {
                 table: rule.name.clone(),
                 key: rule.shard_key.clone(),
+                how: "with INSERT … ON DUPLICATE KEY UPDATE: the row would have to move shards; change it with an UPDATE of that table alone",
             });
         }
     }

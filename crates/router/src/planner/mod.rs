@@ -302,6 +302,27 @@ fn plan_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, Rou
     };
     if statements.len() == 1 {
         let planned = match first {
+            // A shard-key UPDATE: routed as if it kept its keys, then its rows moved.
+            Err(RouteError::ShardKeyUpdate { .. }) if matches!(&statements[0], Statement::Update(u) if crate::moving_update::single_table(u)) =>
+            {
+                let Statement::Update(u) = &statements[0] else {
+                    unreachable!()
+                };
+                let routed = match plan_update_rows(u, &statements[0], topology) {
+                    Err(
+                        e @ (RouteError::NoShardKey { .. } | RouteError::KeySpansShards { .. }),
+                    ) => crate::scatter::plan_without_shard_key(
+                        sql,
+                        syntax,
+                        &statements[0],
+                        topology,
+                        e,
+                    ),
+                    other => other,
+                };
+                crate::moving_update::plan(sql, syntax, &statements[0], topology, routed)
+                    .unwrap_or(first)
+            }
             // Its SELECT reads other shards than its rows go to: run by rows.
             Err(e)
                 if matches!(statements[0], Statement::Insert(_))

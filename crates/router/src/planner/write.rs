@@ -17,29 +17,31 @@ pub(super) fn plan_update(
 
     let (tables, _) = from_tables(std::slice::from_ref(&u.table), topology);
     for t in &tables {
-        let sets_key = u.assignments.iter().any(|a| match &a.target {
-            AssignmentTarget::ColumnName(n) => {
-                base_name(n).is_some_and(|c| c == t.rule.shard_key)
-                    && (n.0.len() == 1
-                        || n.0
-                            .iter()
-                            .rev()
-                            .nth(1)
-                            .and_then(|p| p.as_ident())
-                            .is_some_and(|q| {
-                                q.value
-                                    .eq_ignore_ascii_case(t.alias.as_deref().unwrap_or(&t.name))
-                            }))
-            }
-            AssignmentTarget::Tuple(_) => true,
-        });
+        let sets_key =
+            (u.assignments.iter()).any(|a| crate::moving_update::assigns_key(&a.target, t));
         if sets_key {
+            // A single-table UPDATE sent alone moves its rows (`moving_update.rs`, from the
+            // text's planning, which routes it with `plan_update_rows`).
+            let how = match crate::moving_update::single_table(u) {
+                true => "with UPDATE here: its rows would have to move shards, which the proxy does for an UPDATE sent as a statement of its own",
+                false => "in a multi-table UPDATE: its rows would have to move shards; change it with an UPDATE of that table alone",
+            };
             return Err(RouteError::ShardKeyUpdate {
                 table: t.rule.name.clone(),
                 key: t.rule.shard_key.clone(),
+                how,
             });
         }
     }
+    plan_update_rows(u, stmt, topology)
+}
+
+/// The route of UPDATE `u`'s rows, whatever it assigns.
+pub(super) fn plan_update_rows(
+    u: &Update,
+    stmt: &Statement,
+    topology: &Topology,
+) -> Result<Plan, RouteError> {
     route_by_where(
         "UPDATE",
         StatementKind::Write,

@@ -95,10 +95,11 @@ pub(super) fn broadcast(
         _ if let Some((order_by, limit)) = limit => {
             let clauses = crate::limited_write::Clauses {
                 verb,
+                purpose: "with LIMIT across shards",
                 from: &from[0],
                 selection,
                 order_by,
-                limit,
+                limit: Some(limit),
             };
             let write = crate::limited_write::plan(sql, &clauses, topology)?;
             return Err(RouteError::LimitedWrite(Box::new(write)));
