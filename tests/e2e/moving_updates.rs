@@ -162,6 +162,34 @@ async fn rows_move_to_the_shard_of_their_new_key_exactly_as_they_were() {
         stored(&mut at_home, 12).await.map(|r| r[0].clone()),
         Some(Some(a.to_string()))
     );
+    on_every_primary(&env.sandbox, "DROP TRIGGER items_gone").await;
+
+    // A column the proxy's schema cache does not know yet (added behind its back): a move
+    // would lose its values, so it is refused and the columns read again; then it moves.
+    on_every_primary(
+        &env.sandbox,
+        "ALTER TABLE items ADD COLUMN extra INT DEFAULT 7",
+    )
+    .await;
+    conn.query_drop(format!(
+        "UPDATE items SET extra = 9 WHERE id = 12 AND owner = {a}"
+    ))
+    .await
+    .unwrap();
+    let moving = format!("UPDATE items SET owner = {b} WHERE id = 12");
+    let (code, _, message) = server_error(conn.query_drop(&moving).await);
+    assert_eq!(code, 1235, "{message}");
+    assert!(message.contains("extra int"), "{message}");
+    conn.query_drop(&moving).await.unwrap();
+    let extra: Vec<i64> = at_away
+        .query("SELECT extra FROM items WHERE id = 12")
+        .await
+        .unwrap();
+    assert_eq!(
+        extra,
+        [9],
+        "the value of the column read again moved with its row"
+    );
     drop((conn, at_home, at_away));
     env.stop().await;
 }

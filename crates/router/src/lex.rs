@@ -386,10 +386,17 @@ pub fn parse_verbatim(text: &str, syntax: Syntax) -> Option<Vec<Statement>> {
 fn parse_with(text: &str, syntax: Syntax, unescape: bool) -> Result<Vec<Statement>, ParserError> {
     let mut tokens = tokenize(text, syntax, unescape)?;
     drop_dml_modifiers(&mut tokens);
-    Parser::new(&MySqlDialect {})
+    let directions = crate::group_by_direction::take(&mut tokens);
+    let mut statements = Parser::new(&MySqlDialect {})
         .with_options(ParserOptions::new().with_unescape(unescape))
         .with_tokens_with_locations(tokens)
-        .parse_statements()
+        .parse_statements()?;
+    if !crate::group_by_direction::restore(&mut statements, &directions) {
+        return Err(ParserError::ParserError(
+            "a direction (ASC / DESC) in GROUP BY that shardgate cannot tie to its item".into(),
+        ));
+    }
+    Ok(statements)
 }
 
 /// `UPDATE [LOW_PRIORITY] [IGNORE] …` and `DELETE [LOW_PRIORITY] [QUICK] [IGNORE] …`: the

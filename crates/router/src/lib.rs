@@ -13,6 +13,7 @@ mod copy_sql;
 mod error;
 mod exact_fallback;
 mod explain;
+mod group_by_direction;
 mod insert_select;
 mod join_columns;
 mod join_plan;

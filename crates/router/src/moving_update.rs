@@ -49,8 +49,11 @@ pub struct MovingUpdate {
     /// The shard key column, as the table names it.
     key: String,
     /// The columns a moved row is written with: every stored (not generated) one, in table
-    /// order, each with how its values travel.
+    /// order, each with how its values travel,
     columns: Vec<(String, Transport)>,
+    /// and as `information_schema` lists them (`name type, …`): a shard that lists others
+    /// has a table the schema cache does not know (a move would lose their values).
+    signature: String,
     /// Each PRIMARY KEY column, with where its value after the UPDATE comes from,
     primary: Vec<(String, PrimaryAfter)>,
     /// and its position in `columns`.
@@ -215,12 +218,14 @@ fn steps(
         };
         primary.push((column.to_owned(), after));
     }
+    let mut signature = Vec::new();
     let stored: Vec<(String, Transport)> = columns
         .columns
         .iter()
         .filter(|c| !matches!(c.default, shardgate_schema::ColumnDefault::Generated(_)))
         .map(|c| {
             let data_type = c.column_type.split(['(', ' ']).next().unwrap_or_default();
+            signature.push(format!("{} {data_type}", c.name));
             (c.name.clone(), Transport::of(data_type))
         })
         .collect();
@@ -245,6 +250,7 @@ fn steps(
         table: table_name,
         database,
         columns: stored,
+        signature: signature.join(", "),
         primary,
         primary_at,
     })))
@@ -426,9 +432,10 @@ impl MovingUpdate {
         Ok(())
     }
 
-    /// What may not see rows move, one row of two cells: the foreign keys that reference the
+    /// What may not see rows move, one row of three cells: the foreign keys that reference the
     /// table (a DELETE would cascade to, or be refused by, rows that stay) and its INSERT /
-    /// DELETE triggers (a move would fire them), each a list of names or NULL.
+    /// DELETE triggers (a move would fire them), each a list of names or NULL, and its stored
+    /// columns (see [`MovingUpdate::known_columns`]).
     pub fn dependents_query(&self, no_backslash_escapes: bool) -> String {
         let schema = match &self.database {
             Some(db) => string_literal(db, no_backslash_escapes),
@@ -436,8 +443,13 @@ impl MovingUpdate {
         };
         let table = string_literal(&self.table, no_backslash_escapes);
         format!(
-            "SELECT (SELECT GROUP_CONCAT(CONCAT(TABLE_NAME, '.', CONSTRAINT_NAME)) FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE UNIQUE_CONSTRAINT_SCHEMA = {schema} AND REFERENCED_TABLE_NAME = {table}), (SELECT GROUP_CONCAT(TRIGGER_NAME) FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = {schema} AND EVENT_OBJECT_TABLE = {table} AND EVENT_MANIPULATION <> 'UPDATE')"
+            "SET STATEMENT group_concat_max_len = 1048576 FOR SELECT (SELECT GROUP_CONCAT(CONCAT(TABLE_NAME, '.', CONSTRAINT_NAME)) FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE UNIQUE_CONSTRAINT_SCHEMA = {schema} AND REFERENCED_TABLE_NAME = {table}), (SELECT GROUP_CONCAT(TRIGGER_NAME) FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = {schema} AND EVENT_OBJECT_TABLE = {table} AND EVENT_MANIPULATION <> 'UPDATE'), (SELECT GROUP_CONCAT(CONCAT(COLUMN_NAME, ' ', DATA_TYPE) ORDER BY ORDINAL_POSITION SEPARATOR ', ') FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = {schema} AND TABLE_NAME = {table} AND IS_GENERATED = 'NEVER')"
         )
+    }
+
+    /// The stored columns (`name type, …`) the moved rows are read and written with.
+    pub fn known_columns(&self) -> &str {
+        &self.signature
     }
 
     /// The table's name as written.
@@ -637,5 +649,9 @@ mod tests {
             "{q}"
         );
         assert!(q.contains("EVENT_MANIPULATION <> 'UPDATE'"), "{q}");
+        assert_eq!(
+            m.known_columns(),
+            "id bigint, user_id int, amount float, at timestamp"
+        );
     }
 }

@@ -212,19 +212,37 @@ impl Session {
                 self.adopt_read_id(back.last_insert_id.unwrap_or_default());
             }
         }
-        let Some(&first) = leaving.keys().next() else {
+        if leaving.is_empty() {
             return Ok(updated);
-        };
-        // What a DELETE and an INSERT would do that the UPDATE does not.
-        let conn = self.pins.conn(first).expect("joined above");
+        }
+        // What a DELETE and an INSERT would do that the UPDATE does not, on every shard rows
+        // leave or reach.
         let query = request.dependents_query(no_backslash_escapes);
-        let dependents = crate::materialize::query_cells(conn, &query, 2).await?;
-        if let Some(row) = dependents.first() {
+        for &shard in leaving.keys().chain(arriving.keys()) {
+            self.write_on(runtime, shard, own, marked).await?;
+            let conn = self.pins.conn(shard).expect("joined above");
+            let dependents = crate::materialize::query_cells(conn, &query, 3).await?;
+            let Some(row) = dependents.first() else {
+                continue;
+            };
             if let Some(keys) = &row[0] {
                 return Err(refused(format!("rows would move to other shards, and foreign keys reference the table ({keys}): deleting them where they are would cascade or be refused")));
             }
             if let Some(triggers) = &row[1] {
                 return Err(refused(format!("rows would move to other shards, which deletes and inserts them, and the table has INSERT or DELETE triggers ({triggers})")));
+            }
+            if row[2].as_deref() != Some(request.known_columns()) {
+                let e = refused(format!(
+                    "shard {} lists the table's columns as ({}), not as the proxy had read them ({}), and a moved row would lose values: the proxy has read them again, run the statement again",
+                    name(shard),
+                    row[2].as_deref().unwrap_or_default(),
+                    request.known_columns()
+                ));
+                let table = [request.table().to_ascii_lowercase()];
+                if let Err(reading) = crate::schema_loader::load_tables(runtime, &table).await {
+                    tracing::warn!(error = %reading, "reading a table's columns again failed");
+                }
+                return Err(e);
             }
         }
         // Step 4: every leaving row deleted first (a primary key is unique per shard only: a
