@@ -175,7 +175,9 @@ async fn traffic_is_counted_by_shard_role_and_kind() {
     let missing = conn.query_drop("SELECT * FROM no_such_table").await;
     assert_eq!(server_error(missing).0, 1146);
     let refused = conn
-        .query_drop("UPDATE users SET id = 5 WHERE id = 1")
+        .query_drop(
+            "UPDATE users u JOIN orders o ON o.user_id = u.id SET o.user_id = 9 WHERE u.id = 1",
+        )
         .await;
     assert_eq!(server_error(refused).0, 1235);
 

@@ -44,10 +44,10 @@ try:
 except pymysql.err.ProgrammingError as e:
     assert e.args[0] == 1146, e
 try:
-    cur.execute("UPDATE users SET id = 2 WHERE id = 1")
+    cur.execute("UPDATE users u JOIN orders o ON o.user_id = u.id SET o.user_id = 9 WHERE u.id = 1")
     raise AssertionError("expected an error")
 except pymysql.err.MySQLError as e:
-    assert e.args[0] == 1235 and "`users`" in e.args[1], e
+    assert e.args[0] == 1235 and "`orders`" in e.args[1], e
 
 auto = connect(autocommit=True)
 acur = auto.cursor()

@@ -124,10 +124,25 @@ async fn admin_statements_describe_the_proxy() {
         "{scatter:?}"
     );
     let refused = admin
-        .query_drop("SHOW SHARDGATE ROUTE FOR UPDATE users SET id = 5 WHERE id = 1")
+        .query_drop("SHOW SHARDGATE ROUTE FOR UPDATE users u JOIN orders o ON o.user_id = u.id SET o.user_id = 9 WHERE u.id = 7")
         .await;
     let (code, _, message) = server_error(refused);
     assert_eq!(code, 1235, "{message}");
+    assert!(message.contains("multi-table"), "{message}");
+    // A shard-key UPDATE prints its steps (run once first: the schema cache reads `orders`).
+    admin
+        .query_drop("UPDATE orders SET user_id = 5 WHERE id = 1")
+        .await
+        .expect("a shard-key UPDATE of no row");
+    let moving = rows(
+        &mut admin,
+        "SHOW SHARDGATE ROUTE FOR UPDATE orders SET user_id = 5 WHERE id = 1",
+    )
+    .await;
+    assert!(
+        text(&moving[0][0]).starts_with("UPDATE that changes shard key `user_id` of `orders`"),
+        "{moving:?}"
+    );
 
     // HOTSPOTS: reads of one users key all land on one shard.
     for _ in 0..120 {

@@ -177,11 +177,16 @@ async fn errors_reach_the_client_with_code_and_sqlstate() {
 
     // Unroutable: names the table and the shard key.
     let (code, state, msg) = server_error(
-        conn.query_drop("UPDATE users SET id = 8 WHERE id = 7")
-            .await,
+        conn.query_drop(
+            "UPDATE users u JOIN orders o ON o.user_id = u.id SET o.user_id = 9 WHERE u.id = 1",
+        )
+        .await,
     );
     assert_eq!((code, state.as_str()), (1235, "42000"));
-    assert!(msg.contains("`users`") && msg.contains("`id`"), "{msg}");
+    assert!(
+        msg.contains("`orders`") && msg.contains("`user_id`"),
+        "{msg}"
+    );
     let (code, _, msg) = server_error(
         conn.query_drop("INSERT INTO orders (id, amount) SELECT id, 1 FROM users")
             .await,
@@ -489,11 +494,12 @@ async fn the_mariadb_cli_works_through_the_proxy() {
         "{stdout}"
     );
 
-    let out = cli("UPDATE users SET id = 43 WHERE id = 42");
+    let out =
+        cli("UPDATE users u JOIN orders o ON o.user_id = u.id SET o.user_id = 9 WHERE u.id = 1");
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("ERROR 1235 (42000)") && stderr.contains("`users`"),
+        stderr.contains("ERROR 1235 (42000)") && stderr.contains("`orders`"),
         "{stderr}"
     );
 

@@ -241,3 +241,59 @@ async fn inside_a_transaction_a_failed_move_is_taken_back_and_the_transaction_go
     drop(conn);
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_moved_row_stays_reachable_through_its_lookup() {
+    let env = crate::lookups::start(2).await;
+    let a = 1i64;
+    let b = (2..1000)
+        .find(|k| env.shard_of("users", *k) != env.shard_of("users", 1))
+        .expect("an id on the other shard") as i64;
+    let mut conn = env.connect().await;
+    conn.query_drop(format!(
+        "INSERT INTO users (id, email, name) VALUES ({a}, 'Moves@x.test', 'm'), (500000, 'other@x.test', 'o')"
+    ))
+    .await
+    .unwrap();
+    // To the other shard, and the email's lookup row names the new id.
+    conn.query_drop(format!("UPDATE users SET id = {b} WHERE id = {a}"))
+        .await
+        .unwrap();
+    assert_eq!(conn.affected_rows(), 1);
+    let found: Vec<i64> = conn
+        .query("SELECT id FROM users WHERE email = 'moves@x.test'")
+        .await
+        .unwrap();
+    assert_eq!(
+        found,
+        [b],
+        "found by email (the lookup compares as the table: _ci)"
+    );
+    let mut lookup = env.connect_primary(0).await;
+    let mapped: Vec<i64> = lookup
+        .query("SELECT id FROM users_email_lookup WHERE email = 'moves@x.test' ORDER BY id")
+        .await
+        .unwrap();
+    assert!(mapped.contains(&b), "{mapped:?}");
+    // A unique value another row holds: 1062 from the lookup, nothing moved.
+    let (code, _, message) = server_error(
+        conn.query_drop(format!(
+            "UPDATE users SET id = {a}, email = 'OTHER@x.test' WHERE id = {b}"
+        ))
+        .await,
+    );
+    assert_eq!(code, 1062, "{message}");
+    let found: Vec<(i64, String)> = conn
+        .query("SELECT id, email FROM users WHERE email IS NOT NULL ORDER BY id")
+        .await
+        .unwrap();
+    assert_eq!(
+        found,
+        [
+            (b, "Moves@x.test".to_owned()),
+            (500000, "other@x.test".to_owned())
+        ]
+    );
+    drop((conn, lookup));
+    env.stop().await;
+}

@@ -17,7 +17,9 @@
 //!
 //! A row whose key stays on its shard does not move: an ORM writing the same key back costs the
 //! locking SELECT. When the WHERE pins one shard and each key assigned is a literal of that
-//! shard, nothing can move and the UPDATE is routed as any other ([`plan`]).
+//! shard, nothing can move and the UPDATE is routed as any other ([`plan`]) — unless the table
+//! has lookups: every changed row's lookup values then map to its new key, whose lookup rows
+//! the session writes (under the lookups' lock, before the rows commit) from step 3's rows.
 
 use shardgate_config::{TableRule, Topology};
 use shardgate_ring::{KeyValue, ShardId};
@@ -58,6 +60,20 @@ pub struct MovingUpdate {
     primary: Vec<(String, PrimaryAfter)>,
     /// and its position in `columns`.
     primary_at: Vec<usize>,
+    /// The table's lookups: each changed row's values map to its new key.
+    lookups: Vec<LookupColumn>,
+    /// The shard key is an integer (its lookup rows hold its digits).
+    integer_key: bool,
+}
+
+/// A lookup of the table, and where its column is among the columns read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct LookupColumn {
+    lookup: shardgate_config::Lookup,
+    /// Its position in `MovingUpdate::columns`.
+    at: usize,
+    /// The character set of a string column (its values travel as hex), `None` for others.
+    charset: Option<String>,
 }
 
 /// A primary-key column's value after the UPDATE.
@@ -149,14 +165,11 @@ fn steps(
         key: rule.shard_key.clone(),
         how,
     };
-    if !rule.lookups.is_empty() {
-        return Err(refuse(
-            "of a table with lookups: their rows map values to shard keys; delete the row and insert it again",
-        ));
-    }
     let limit = match routed {
+        // Every key assigned is a literal of the one shard the rows are on: none moves (with
+        // lookups, their rows still map the values to the new keys: the steps write them).
+        Ok(_) if !rule.lookups.is_empty() => None,
         Ok(plan) => {
-            // Every key assigned is a literal of the one shard the rows are on: none moves.
             let stays = |shard: ShardId| {
                 keys.iter().all(|k| {
                     crate::shard_key::literal(k)
@@ -229,6 +242,34 @@ fn steps(
             (c.name.clone(), Transport::of(data_type))
         })
         .collect();
+    let mut lookups = Vec::new();
+    for lookup in &rule.lookups {
+        let at = (stored.iter())
+            .position(|(c, _)| c.eq_ignore_ascii_case(&lookup.column))
+            .ok_or_else(|| {
+                refuse("whose lookup column is generated: its lookup rows could not be written")
+            })?;
+        let charset = match stored[at].1 {
+            Transport::Text => None,
+            Transport::Hex => Some(
+                (columns.column(&lookup.column))
+                    .and_then(|c| c.collation.as_deref())
+                    .and_then(|c| c.split('_').next())
+                    .unwrap_or("binary")
+                    .to_owned(),
+            ),
+            _ => {
+                return Err(refuse(
+                    "whose lookup column is a FLOAT, BIT or TIMESTAMP: its lookup rows could not be written exactly",
+                ))
+            }
+        };
+        lookups.push(LookupColumn {
+            lookup: lookup.clone(),
+            at,
+            charset,
+        });
+    }
     let primary_at = (primary.iter())
         .map(|(p, _)| stored.iter().position(|(c, _)| c == p))
         .collect::<Option<Vec<usize>>>()
@@ -253,6 +294,8 @@ fn steps(
         signature: signature.join(", "),
         primary,
         primary_at,
+        lookups,
+        integer_key: rule.key_type == shardgate_config::ShardKeyType::Integer,
     })))
 }
 
@@ -447,6 +490,50 @@ impl MovingUpdate {
         )
     }
 
+    /// Whether the table has lookups, whose rows [`MovingUpdate::lookup_entries`] gives.
+    pub fn has_lookups(&self) -> bool {
+        !self.lookups.is_empty()
+    }
+
+    /// The lookup rows of a row read back (`cell(i)`: its `i`-th cell, the key at 0): each of
+    /// its lookup values with its new key (none for NULL). Literals the lookup table compares
+    /// as the data table does: a string by its bytes in its column's character set.
+    pub fn lookup_entries<'c>(
+        &self,
+        cell: impl Fn(usize) -> Result<Option<&'c [u8]>, String>,
+    ) -> Result<Vec<crate::LookupEntry>, String> {
+        let key = cell(0)?.ok_or_else(|| format!("its shard key `{}` became NULL", self.key))?;
+        let key = match (self.integer_key, std::str::from_utf8(key)) {
+            (true, Ok(digits)) if digits.parse::<i128>().is_ok() => digits.to_owned(),
+            _ => format!("CAST(X'{}' AS BINARY)", hex_of(key)),
+        };
+        let mut entries = Vec::with_capacity(self.lookups.len());
+        for l in &self.lookups {
+            let Some(value) = cell(l.at + 1)? else {
+                continue;
+            };
+            let mut literal = String::new();
+            match &l.charset {
+                Some(charset) => {
+                    let hex = std::str::from_utf8(value)
+                        .ok()
+                        .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
+                        .ok_or("a lookup value that is not hex")?;
+                    literal = format!("_{charset} X'{hex}'");
+                }
+                None => self.columns[l.at]
+                    .1
+                    .write_literal(Some(value), &mut literal)?,
+            }
+            entries.push(crate::LookupEntry {
+                lookup: l.lookup.clone(),
+                value: literal,
+                key: key.clone(),
+            });
+        }
+        Ok(entries)
+    }
+
     /// The stored columns (`name type, …`) the moved rows are read and written with.
     pub fn known_columns(&self) -> &str {
         &self.signature
@@ -471,6 +558,15 @@ impl std::fmt::Display for MovingUpdate {
     }
 }
 
+/// `bytes` as hex digits.
+fn hex_of(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::new(), |mut out, b| {
+        let _ = write!(out, "{b:02X}");
+        out
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -478,7 +574,11 @@ mod tests {
     const TABLES: &str = "[[tables]]\nname = \"users\"\nshard_key = \"id\"\n[[tables]]\nname = \"orders\"\nshard_key = \"user_id\"\n";
 
     fn topology() -> Topology {
-        let t = crate::test_topology::two_shards(TABLES);
+        with_tables(TABLES)
+    }
+
+    fn with_tables(tables: &str) -> Topology {
+        let t = crate::test_topology::two_shards(tables);
         let row = |table: &str, column: &str, ordinal: u64, ty: &str, primary_key: bool| {
             shardgate_schema::ColumnRow {
                 table: table.into(),
@@ -637,6 +737,32 @@ mod tests {
         .contains("multi-table"));
         // Other statements are not this module's.
         assert!(planned("UPDATE orders SET amount = 1 WHERE id = 3", &t).is_ok());
+    }
+
+    #[test]
+    fn lookup_rows_map_each_changed_rows_values_to_its_new_key() {
+        let t = with_tables(
+            "[[tables]]\nname = \"users\"\nshard_key = \"id\"\nlookups = [{ column = \"name\", unique = true }]\n",
+        );
+        // Even a key written back to its own shard takes the steps: the lookup maps the value
+        // to the new key.
+        let (k0, k0b) = {
+            let rule = t.table("users").unwrap();
+            let mut on = (0..100).filter(|k| rule.shard_for(&KeyValue::Int(*k)).unwrap() == 0);
+            (on.next().unwrap(), on.next().unwrap())
+        };
+        let m = moving(&format!("UPDATE users SET id = {k0b} WHERE id = {k0}"), &t);
+        assert!(m.has_lookups());
+        let cells: [Option<&[u8]>; 3] = [Some(b"-7"), Some(b"-7"), Some(b"C3A9")];
+        let entries = m.lookup_entries(|i| Ok(cells[i])).unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(
+            (entries[0].value.as_str(), entries[0].key.as_str()),
+            ("_binary X'C3A9'", "-7")
+        );
+        // NULL is in no lookup.
+        let cells: [Option<&[u8]>; 3] = [Some(b"-7"), Some(b"-7"), None];
+        assert!(m.lookup_entries(|i| Ok(cells[i])).unwrap().is_empty());
     }
 
     #[test]

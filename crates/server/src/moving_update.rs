@@ -8,11 +8,11 @@
 
 use std::collections::BTreeMap;
 
-use shardgate_backend::{BackendConn, QueryHead};
+use shardgate_backend::{BackendConn, PooledConn, QueryHead};
 use shardgate_protocol::response::Finish;
 use shardgate_protocol::Command;
 use shardgate_ring::ShardId;
-use shardgate_router::{MovingUpdate, NamedRow};
+use shardgate_router::{LookupEntry, MovingUpdate, NamedRow};
 
 use crate::diagnostics::Diagnostics;
 use crate::errors::ClientError;
@@ -70,7 +70,8 @@ impl Session {
             self.pins.begin_txn(Txn::for_statement(began));
         }
         let mut marked: Vec<ShardId> = Vec::new();
-        let outcome = self.move_rows(runtime, request, own, &mut marked).await;
+        let mut lookup_lock: Option<PooledConn> = None;
+        let outcome = (self.move_rows(runtime, request, own, &mut marked, &mut lookup_lock)).await;
         let outcome = match (own, outcome) {
             (true, Ok(updated)) => {
                 let joined = self.pins.end_txn().map(|t| t.shards()).unwrap_or_default();
@@ -95,6 +96,17 @@ impl Session {
                 Err(e)
             }
         };
+        if let Some(mut lock) = lookup_lock {
+            // The lookups' lock ends after the rows (see `lookups.rs`).
+            let end: &[u8] = if outcome.is_ok() {
+                b"COMMIT"
+            } else {
+                b"ROLLBACK"
+            };
+            if let Err(e) = expect_ok(&mut lock, Command::COM_QUERY, end).await {
+                tracing::warn!(table = %request.table(), error = %e, "ending a lookup lock failed");
+            }
+        }
         let updated = match outcome {
             Ok(updated) => updated,
             Err(e) => return self.send_error(e).await,
@@ -107,13 +119,15 @@ impl Session {
     }
 
     /// The statement's steps (see the module), on the open transaction; `marked` gets each
-    /// shard that took the statement's savepoint.
+    /// shard that took the statement's savepoint, `lookup_lock` the lookups' lock when the
+    /// table has lookups (their rows written before the rows commit).
     async fn move_rows(
         &mut self,
         runtime: &Runtime,
         request: &MovingUpdate,
         own: bool,
         marked: &mut Vec<ShardId>,
+        lookup_lock: &mut Option<PooledConn>,
     ) -> Result<Updated, ClientError> {
         let name = |shard: ShardId| runtime.topology.shards[shard].name.clone();
         let refused = |why: String| {
@@ -145,6 +159,7 @@ impl Session {
         let mut updated = Updated::default();
         let mut leaving: BTreeMap<ShardId, Leaving> = BTreeMap::new();
         let mut arriving: BTreeMap<ShardId, Vec<String>> = BTreeMap::new();
+        let mut entries: Vec<LookupEntry> = Vec::new();
         let mut room = runtime.topology.server.merge_max_bytes;
         let no_backslash_escapes =
             (self.syntax.sql_mode).contains(shardgate_router::SqlMode::NO_BACKSLASH_ESCAPES);
@@ -191,6 +206,7 @@ impl Session {
                 shard,
                 &mut leaving,
                 &mut arriving,
+                &mut entries,
                 &mut room,
             )
             .await
@@ -211,6 +227,14 @@ impl Session {
                     .map_err(|e| ClientError::from(&e))?;
                 self.adopt_read_id(back.last_insert_id.unwrap_or_default());
             }
+        }
+        if !entries.is_empty() {
+            let rule = (runtime.topology.table(request.table()))
+                .ok_or_else(|| refused("it is no longer a sharded table".into()))?;
+            let lock = self
+                .lock_lookup_rows(runtime, rule, &entries, &mut [])
+                .await;
+            *lookup_lock = Some(lock.map_err(|e| ClientError::from(&e))?);
         }
         if leaving.is_empty() {
             return Ok(updated);
@@ -349,7 +373,7 @@ enum Unread {
 
 /// Step 3 on `shard`: reads `read` on `conn` and keeps each row whose new key belongs to
 /// another shard: its primary key in `leaving`, its INSERT in `arriving` (batches of at most
-/// `materialize::BATCH_BYTES`), within `room` bytes.
+/// `materialize::BATCH_BYTES`), within `room` bytes; and every row's lookup rows in `entries`.
 #[allow(clippy::too_many_arguments)]
 async fn read_leaving(
     conn: &mut BackendConn,
@@ -359,6 +383,7 @@ async fn read_leaving(
     shard: ShardId,
     leaving: &mut BTreeMap<ShardId, Leaving>,
     arriving: &mut BTreeMap<ShardId, Vec<String>>,
+    entries: &mut Vec<LookupEntry>,
     room: &mut u64,
 ) -> Result<(), Unread> {
     let backend = |e: &shardgate_backend::BackendError| Unread::Backend(ClientError::from(e));
@@ -390,6 +415,9 @@ async fn read_leaving(
             let key = cell(0).map_err(Unread::Refused)?;
             let target = (request.new_shard(&runtime.topology, key))
                 .map_err(|why| Unread::Refused(format!("a changed row cannot be placed: {why}")))?;
+            if request.has_lookups() {
+                entries.extend(request.lookup_entries(cell).map_err(Unread::Refused)?);
+            }
             if target == shard {
                 return Ok(());
             }

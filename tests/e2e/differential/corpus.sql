@@ -685,6 +685,10 @@ SELECT id FROM users WHERE id = 1 AND nosuch = 2
 @dml=orders UPDATE orders SET amount = amount + 1, user_id = user_id - 2 WHERE user_id IN (20, 21, 22)
 @dml=orders UPDATE orders SET user_id = NULL WHERE id = 7
 @dml=orders UPDATE orders SET user_id = 'abc' WHERE id = 8
+@dml=users UPDATE users SET id = 6000001, name = 'moved' WHERE id = 101
+@dml=users UPDATE users SET id = 102 WHERE id = 103
+@dml=users UPDATE users SET id = 6000002 WHERE id IN (104, 105)
+@dml=users UPDATE users SET id = 6000003, email = 'moved@example.com' WHERE id = 106
 @dml=users DELETE FROM users WHERE id = 5000001
 @dml=orders DELETE FROM orders WHERE id > 7000
 @dml=users UPDATE users SET score = score - 1
