@@ -16,6 +16,7 @@ mod foundation;
 mod hardening;
 mod insert_select;
 mod joins;
+mod last_insert_id_keys;
 mod limited_writes;
 mod lookup_faults;
 mod lookup_writes;

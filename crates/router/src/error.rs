@@ -70,6 +70,11 @@ pub enum RouteError {
     /// ([`crate::MovingUpdate`]).
     #[error("{}", .0)]
     MovingUpdate(Box<crate::MovingUpdate>),
+    /// An INSERT whose shard key is `LAST_INSERT_ID()` (a child row of the row inserted just
+    /// before): the session writes its value in ([`crate::with_last_insert_id_keys`]) and plans
+    /// the text again.
+    #[error("cannot route INSERT into sharded table `{table}`: its shard key `{key}` is LAST_INSERT_ID(), which the proxy routes by the session's value except in a statement that also sets it (LAST_INSERT_ID(expr))")]
+    KeyFromLastInsertId { table: String, key: String },
     #[error("statement joins tables on different shards ({detail}); cross-shard joins are not supported")]
     CrossShard { detail: String },
     #[error("{construct} on sharded table `{table}` is not supported by shardgate")]

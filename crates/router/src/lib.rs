@@ -18,6 +18,7 @@ mod insert_select;
 mod join_columns;
 mod join_plan;
 mod last_insert_id;
+mod last_insert_id_key;
 pub mod lex;
 mod limited_write;
 mod load_data;
@@ -66,6 +67,7 @@ pub use join_plan::{JoinPlan, JoinSide, JoinStrategy, LOOKUP_BATCH};
 pub use last_insert_id::{
     fails_before_rows, inserts_one_row, reads_last_insert_id, set_last_insert_id,
 };
+pub use last_insert_id_key::with_last_insert_id_keys;
 pub use limited_write::LimitedWrite;
 pub use lookup::{LookupEntry, LookupPlan, LookupRead, LookupWrite, RowsToLocate};
 pub use materialize::{quote as quote_identifier, MaterializePlan, TableCopy};

@@ -95,7 +95,8 @@ impl Session {
                 | RouteError::InsertFromSelect(_)
                 | RouteError::SubqueriesFirst(_)
                 | RouteError::LimitedWrite(_)
-                | RouteError::MovingUpdate(_),
+                | RouteError::MovingUpdate(_)
+                | RouteError::KeyFromLastInsertId { .. },
             ) => None,
             Err(e @ RouteError::NotSupported(_)) => return self.refused(&runtime, arg, e).await,
             Err(e) => return self.send_error(ClientError::from(&e)).await,
@@ -322,6 +323,9 @@ impl Session {
             }
             Err(RouteError::MovingUpdate(request)) => {
                 return Box::pin(self.update_moving_rows(runtime, &request)).await
+            }
+            Err(e @ RouteError::KeyFromLastInsertId { .. }) => {
+                return Box::pin(self.insert_by_last_insert_id(runtime, sql, &e)).await
             }
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };

@@ -763,6 +763,9 @@ impl Session {
             Err(RouteError::MovingUpdate(request)) => {
                 return Box::pin(self.update_moving_rows(runtime, &request)).await;
             }
+            Err(e @ RouteError::KeyFromLastInsertId { .. }) => {
+                return Box::pin(self.insert_by_last_insert_id(runtime, sql, &e)).await;
+            }
             Err(RouteError::InsertNeedsIds(ids)) => {
                 if std::str::from_utf8(arg).is_err() {
                     return self.send_error(crate::errors::not_utf8_rewrite()).await;
@@ -821,6 +824,31 @@ impl Session {
             return self.send_error(crate::errors::not_utf8_rewrite()).await;
         };
         Box::pin(self.run_text(runtime, text, sql, None)).await
+    }
+
+    /// An INSERT whose shard key is `LAST_INSERT_ID()`: planned again with the session's value
+    /// written in there (`router/src/last_insert_id_key.rs`), or `refusal`.
+    pub(crate) async fn insert_by_last_insert_id(
+        &mut self,
+        runtime: &Runtime,
+        sql: &str,
+        refusal: &RouteError,
+    ) -> Step {
+        if self.last_insert_id_unknown {
+            return self
+                .send_error(crate::errors::last_insert_id_unknown())
+                .await;
+        }
+        let written = shardgate_router::with_last_insert_id_keys(
+            sql,
+            self.syntax,
+            &runtime.topology,
+            self.last_insert_id,
+        );
+        match written {
+            Some(text) => Box::pin(self.run_rewritten(runtime, text.as_bytes())).await,
+            None => self.send_error(ClientError::from(refusal)).await,
+        }
     }
 
     /// `INSERT INTO t VALUES …` on a sharded table without a column list: planned again with

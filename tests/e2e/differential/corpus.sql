@@ -727,6 +727,12 @@ SELECT COUNT(*), SUM(score), SUM(balance), SUM(ratio) FROM users
 @dml=notes INSERT INTO notes (body) VALUES ('two'), ('three'), ('four'), ('five'), ('six'), ('seven')
 @dml=notes INSERT INTO notes (id, body) VALUES (NULL, 'null'), (0, 'zero'), (DEFAULT, 'default')
 @dml=notes INSERT INTO notes SET body = 'set'
+-- A child row keyed by LAST_INSERT_ID(): routed by the session's value
+@dml=notes INSERT INTO notes (body) VALUES ('parent')
+@dml=orders INSERT INTO orders (id, user_id, amount, created_at, status, qty) VALUES (990001, LAST_INSERT_ID(), 1.00, NULL, 'lid', 1), (990002, LAST_INSERT_ID(), LAST_INSERT_ID(), NULL, 'lid', 2)
+SELECT LAST_INSERT_ID(1234)
+@dml=orders INSERT INTO orders SET id = 990003, user_id = LAST_INSERT_ID(), amount = 3
+SELECT LAST_INSERT_ID()
 @dml=notes INSERT INTO notes (body) SELECT 'from a select'
 @dml=notes INSERT INTO notes (body) SELECT name FROM users WHERE id = 1
 @dml=notes REPLACE INTO notes (body) VALUES ('replace')

@@ -73,6 +73,17 @@ pub(super) fn plan_insert(
             rule.name, rule.shard_key
         ))
     };
+    // `LAST_INSERT_ID()`: the session's value, which it writes in (`last_insert_id_key.rs`).
+    let key_of = |expr: &Expr| match key_source(expr) {
+        Some(key) => Ok(key),
+        None if crate::last_insert_id_key::is_last_insert_id(expr) => {
+            Err(RouteError::KeyFromLastInsertId {
+                table: rule.name.clone(),
+                key: rule.shard_key.clone(),
+            })
+        }
+        None => Err(non_literal()),
+    };
     let mut keys: Vec<KeySource> = Vec::new();
     if ins.columns.is_empty() && !ins.assignments.is_empty() {
         // INSERT … SET col = value
@@ -85,7 +96,7 @@ pub(super) fn plan_insert(
                 table: rule.name.clone(),
                 key: rule.shard_key.clone(),
             })?;
-        keys.push(key_source(value).ok_or_else(non_literal)?);
+        keys.push(key_of(value)?);
     } else {
         if ins.columns.is_empty() {
             return Err(RouteError::InsertWithoutColumns {
@@ -118,8 +129,8 @@ pub(super) fn plan_insert(
             keys.push(
                 row.content
                     .get(pos)
-                    .and_then(key_source)
-                    .ok_or_else(non_literal)?,
+                    .map(&key_of)
+                    .unwrap_or_else(|| Err(non_literal()))?,
             );
         }
     }
