@@ -9,8 +9,8 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    GroupByExpr, OrderBy, OrderByExpr, OrderByKind, OrderByOptions, OrderBySort, Query, SetExpr,
-    Spanned, Statement, VisitMut, VisitorMut,
+    GroupByExpr, OrderBy, OrderByExpr, OrderByKind, OrderByOptions, OrderBySort, Query, Select,
+    SetExpr, Spanned, Statement, VisitMut, VisitorMut,
 };
 use sqlparser::keywords::Keyword;
 use sqlparser::tokenizer::{Location, Token, TokenWithSpan};
@@ -169,26 +169,18 @@ pub(crate) fn restore(statements: &mut [Statement], taken: &Taken) -> bool {
         taken: &'d Taken,
         used: usize,
     }
-    impl VisitorMut for Restorer<'_> {
-        type Break = ();
-        fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
-            let SetExpr::Select(select) = query.body.as_ref() else {
-                return ControlFlow::Continue(());
-            };
-            let GroupByExpr::Expressions(items, modifiers) = &select.group_by else {
-                return ControlFlow::Continue(());
+    impl Restorer<'_> {
+        /// The direction of each GROUP BY item of `select`, if it had any (counted as used).
+        fn directions_of(&mut self, select: &Select) -> Option<Vec<Option<bool>>> {
+            let GroupByExpr::Expressions(items, _) = &select.group_by else {
+                return None;
             };
             // Its GROUP BY is the last one whose BY comes before its first item.
-            let Some(first) = items.first().map(|i| i.span().start) else {
-                return ControlFlow::Continue(());
-            };
-            let Some(by) = (self.taken.clauses.iter())
+            let first = items.first().map(|i| i.span().start)?;
+            let by = (self.taken.clauses.iter())
                 .filter(|by| **by <= first)
                 .max()
-                .copied()
-            else {
-                return ControlFlow::Continue(());
-            };
+                .copied()?;
             let found: Vec<Option<bool>> = (0..items.len())
                 .map(|n| {
                     (self.taken.directions.iter())
@@ -197,10 +189,43 @@ pub(crate) fn restore(statements: &mut [Statement], taken: &Taken) -> bool {
                 })
                 .collect();
             let given = found.iter().flatten().count();
-            if given == 0 {
-                return ControlFlow::Continue(());
-            }
             self.used += given;
+            (given > 0).then_some(found)
+        }
+
+        /// The bare SELECT branches of a set operation: their rows have no order of their own
+        /// in the result, so their directions mean nothing (a parenthesized branch is a query
+        /// block of its own).
+        fn branches(&mut self, body: &SetExpr) {
+            match body {
+                SetExpr::Select(select) => {
+                    self.directions_of(select);
+                }
+                SetExpr::SetOperation { left, right, .. } => {
+                    self.branches(left);
+                    self.branches(right);
+                }
+                _ => {}
+            }
+        }
+    }
+    impl VisitorMut for Restorer<'_> {
+        type Break = ();
+        fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+            let select = match query.body.as_ref() {
+                SetExpr::Select(select) => select,
+                body @ SetExpr::SetOperation { .. } => {
+                    self.branches(body);
+                    return ControlFlow::Continue(());
+                }
+                _ => return ControlFlow::Continue(()),
+            };
+            let Some(found) = self.directions_of(select) else {
+                return ControlFlow::Continue(());
+            };
+            let GroupByExpr::Expressions(items, modifiers) = &select.group_by else {
+                return ControlFlow::Continue(());
+            };
             if query.order_by.is_none() && modifiers.is_empty() {
                 let exprs = (items.iter().zip(found))
                     .map(|(item, desc)| OrderByExpr {
@@ -268,6 +293,12 @@ mod tests {
     fn what_is_not_a_group_by_direction_stays() {
         // WITH ROLLUP: MariaDB lets no ORDER BY follow it; the parser refuses as before.
         assert_eq!(parsed("SELECT a FROM t GROUP BY a DESC WITH ROLLUP"), None);
+        // A bare branch of a set operation: its rows have no order of their own.
+        assert_eq!(
+            parsed("SELECT a FROM t GROUP BY a DESC UNION ALL SELECT b FROM u GROUP BY b ASC ORDER BY 1")
+                .as_deref(),
+            Some("SELECT a FROM t GROUP BY a UNION ALL SELECT b FROM u GROUP BY b ORDER BY 1")
+        );
         // ORDER BY directions, and names that are not keywords, are the parser's.
         assert_eq!(
             parsed("SELECT `desc` FROM t GROUP BY `desc` ORDER BY `desc` DESC").as_deref(),

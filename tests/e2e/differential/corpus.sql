@@ -317,6 +317,7 @@ SELECT flag, COUNT(*) FROM users GROUP BY flag ORDER BY NULL
 @ordered SELECT flag FROM users GROUP BY flag DESC HAVING COUNT(*) > 1 ORDER BY flag
 @ordered SELECT user_id, COUNT(*) FROM orders WHERE user_id = 5 GROUP BY user_id DESC
 @ordered SELECT (flag + 1) AS f, COUNT(*) FROM users GROUP BY (flag + 1) DESC
+@ordered SELECT flag FROM users WHERE id < 300 GROUP BY flag DESC UNION SELECT qty FROM orders WHERE id < 300 GROUP BY qty ASC ORDER BY 1
 @ordered SELECT d.flag, d.n FROM (SELECT flag, COUNT(*) AS n FROM users GROUP BY flag DESC LIMIT 2) AS d ORDER BY d.flag
 @ordered SELECT qty, AVG(amount) FROM orders GROUP BY qty HAVING AVG(amount) > 4000 ORDER BY qty
 @ordered SELECT flag, AVG(ratio) FROM users GROUP BY flag HAVING AVG(ratio) > 0 ORDER BY flag
