@@ -87,6 +87,9 @@ impl Session {
             (false, Ok(updated)) => Ok(updated),
             (false, Err(e)) => {
                 if !self.undo_statement(&marked).await {
+                    if let Some(mut lock) = lookup_lock.take() {
+                        let _ = expect_ok(&mut lock, Command::COM_QUERY, b"ROLLBACK").await;
+                    }
                     self.send_error(e).await?;
                     self.pins = Default::default();
                     return Err(End::BrokenAnswer(
