@@ -205,6 +205,12 @@ fn command_name(command: u8) -> &'static str {
 
 /// A statement shardgate must rewrite (split, scatter, fill in values) but whose text is not
 /// UTF-8: rewriting would go through a lossy copy and change the client's bytes.
+/// ER_OPERAND_COLUMNS: a subquery (or a SELECT the proxy reads rows of) with other than one
+/// column where one is expected.
+pub(crate) fn operand_columns() -> ClientError {
+    ClientError::new(1241, b"21000", "Operand should contain 1 column(s)")
+}
+
 pub(crate) fn not_utf8_rewrite() -> ClientError {
     ClientError::new(
         1235,

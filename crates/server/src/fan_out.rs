@@ -349,7 +349,6 @@ impl Session {
         parts: Vec<(ShardId, &[u8])>,
         combine: Combine,
     ) -> Step {
-        const SAVEPOINT: &[u8] = b"SAVEPOINT shardgate_statement";
         let name = |shard: ShardId| runtime.topology.shards[shard].name.as_str();
         let mut ran: Vec<ShardId> = Vec::new();
         let mut changed: Vec<ShardId> = Vec::new();
@@ -368,7 +367,7 @@ impl Session {
                 message: format!("shard {}: {}", name(shard), e.message),
                 ..e
             };
-            if let Err(e) = expect_ok(conn, Command::COM_QUERY, SAVEPOINT).await {
+            if let Err(e) = expect_ok(conn, Command::COM_QUERY, STATEMENT_SAVEPOINT).await {
                 failure = Some(named(ClientError::from(&e)));
                 break;
             }
@@ -447,11 +446,22 @@ impl Session {
         if self.statement_insert.is_some() {
             self.last_insert_id_unknown = true;
         }
+        self.fail_statement_in_txn(&ran, e).await
+    }
+
+    /// Answers `e` for a statement that failed inside the client's transaction after taking
+    /// [`STATEMENT_SAVEPOINT`] on the `ran` shards: takes it back there first, so the
+    /// transaction goes on as if it had not run, as on one server. When a shard cannot, part
+    /// of the statement may have stayed there: the transaction cannot go on, nor the session.
+    pub(crate) async fn fail_statement_in_txn(&mut self, ran: &[ShardId], e: ClientError) -> Step {
         let pins = &mut self.pins;
         let undo = async {
             let mut lost = false;
-            for shard in ran {
-                let conn = pins.conn(shard).expect("joined above");
+            for &shard in ran {
+                let Some(conn) = pins.conn(shard) else {
+                    lost = true;
+                    continue;
+                };
                 if conn.cut_off {
                     // Stopped at its time bound: cleaned first, as MariaDB would stop it.
                     crate::cut_off::recover(conn).await;
@@ -471,7 +481,6 @@ impl Session {
         let lost = crate::statement_time::cleanup(undo).await;
         self.send_error(e).await?;
         if lost {
-            // Part of the statement may have stayed on a shard: the transaction cannot go on.
             self.pins = Default::default();
             return Err(End::BrokenAnswer(
                 "a statement over several shards could not be undone inside its transaction".into(),
@@ -480,6 +489,10 @@ impl Session {
         Ok(())
     }
 }
+
+/// Taken on each shard a statement writes on inside the client's transaction, so that a
+/// failure takes the statement back on all of them ([`Session::fail_statement_in_txn`]).
+pub(crate) const STATEMENT_SAVEPOINT: &[u8] = b"SAVEPOINT shardgate_statement";
 
 /// Which of the parts that ran (their shards, in order) to read `LAST_INSERT_ID()` back from:
 /// the last that changed rows (only there did `LAST_INSERT_ID(expr)` run; across shards the

@@ -21,9 +21,7 @@ impl Session {
             select: &request.select,
             purpose: format!("{} with LIMIT on `{}`", request.verb, request.table),
             columns: None,
-            wrong_columns: || {
-                ClientError::new(1241, b"21000", "Operand should contain 1 column(s)")
-            },
+            wrong_columns: crate::errors::operand_columns,
         };
         let rows = match self.select_rows(runtime, &rows_of).await {
             Ok(rows) => rows,

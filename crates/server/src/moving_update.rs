@@ -16,14 +16,12 @@ use shardgate_router::{LookupEntry, MovingUpdate, NamedRow};
 
 use crate::diagnostics::Diagnostics;
 use crate::errors::ClientError;
+use crate::fan_out::STATEMENT_SAVEPOINT;
 use crate::pins::Txn;
 use crate::runtime::Runtime;
 use crate::select_rows::{too_many_rows, RowsOf};
-use crate::session::{End, Session, Step};
+use crate::session::{Session, Step};
 use crate::state::expect_ok;
-
-/// Taken on each shard the statement writes on inside the client's transaction.
-const SAVEPOINT: &[u8] = b"SAVEPOINT shardgate_statement";
 
 /// What the UPDATE came to.
 #[derive(Default)]
@@ -84,20 +82,7 @@ impl Session {
                 let _ = crate::statement_time::cleanup(undo).await;
                 Err(e)
             }
-            (false, Ok(updated)) => Ok(updated),
-            (false, Err(e)) => {
-                if !self.undo_statement(&marked).await {
-                    if let Some(mut lock) = lookup_lock.take() {
-                        let _ = expect_ok(&mut lock, Command::COM_QUERY, b"ROLLBACK").await;
-                    }
-                    self.send_error(e).await?;
-                    self.pins = Default::default();
-                    return Err(End::BrokenAnswer(
-                        "an UPDATE that moved rows across shards could not be undone inside its transaction".into(),
-                    ));
-                }
-                Err(e)
-            }
+            (false, outcome) => outcome,
         };
         if let Some(mut lock) = lookup_lock {
             // The lookups' lock ends after the rows (see `lookups.rs`).
@@ -112,7 +97,8 @@ impl Session {
         }
         let updated = match outcome {
             Ok(updated) => updated,
-            Err(e) => return self.send_error(e).await,
+            Err(e) if own => return self.send_error(e).await,
+            Err(e) => return self.fail_statement_in_txn(&marked, e).await,
         };
         if updated.warnings > 0 {
             self.diagnostics = updated.conditions;
@@ -148,9 +134,7 @@ impl Session {
             select: &request.rows.select,
             purpose: format!("UPDATE of the shard key of `{}`", request.table()),
             columns: None,
-            wrong_columns: || {
-                ClientError::new(1241, b"21000", "Operand should contain 1 column(s)")
-            },
+            wrong_columns: crate::errors::operand_columns,
         };
         let rows = self.select_rows(runtime, &rows_of).await?;
         let mut by_shard: BTreeMap<ShardId, Vec<NamedRow>> = BTreeMap::new();
@@ -329,40 +313,12 @@ impl Session {
         txn.written.get_or_insert(shard);
         if !own && !marked.contains(&shard) {
             let conn = self.pins.conn(shard).expect("joined above");
-            expect_ok(conn, Command::COM_QUERY, SAVEPOINT)
+            expect_ok(conn, Command::COM_QUERY, STATEMENT_SAVEPOINT)
                 .await
                 .map_err(|e| ClientError::from(&e))?;
             marked.push(shard);
         }
         Ok(())
-    }
-
-    /// Takes the statement back on the `marked` shards of the client's transaction; `false`
-    /// when a shard could not (its part may have stayed).
-    async fn undo_statement(&mut self, marked: &[ShardId]) -> bool {
-        let pins = &mut self.pins;
-        let undo = async {
-            let mut undone = true;
-            for &shard in marked {
-                let Some(conn) = pins.conn(shard) else {
-                    undone = false;
-                    continue;
-                };
-                if conn.cut_off {
-                    crate::cut_off::recover(conn).await;
-                }
-                undone &= !conn.broken
-                    && expect_ok(
-                        conn,
-                        Command::COM_QUERY,
-                        b"ROLLBACK TO SAVEPOINT shardgate_statement",
-                    )
-                    .await
-                    .is_ok();
-            }
-            undone
-        };
-        crate::statement_time::cleanup(undo).await
     }
 }
 

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use shardgate_backend::PooledConn;
+use shardgate_config::TransactionMode;
 use shardgate_ring::ShardId;
 
 use crate::cutover_gate::TransactionMark;
@@ -70,6 +71,12 @@ impl Txn {
             began: Some(began),
             ..Txn::default()
         }
+    }
+
+    /// Whether it writes and locks rows on one shard only: under transaction_mode "single",
+    /// unless the proxy opened it for one statement.
+    pub fn writes_one_shard(&self, mode: TransactionMode) -> bool {
+        mode == TransactionMode::Single && !self.for_statement
     }
 
     /// The proxy's own for one statement (see [`Txn::for_statement`]).

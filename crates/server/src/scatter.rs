@@ -383,10 +383,12 @@ impl Session {
         if in_txn {
             // A locking read locks rows on every shard it reads: what transaction_mode
             // "single" keeps to one shard.
+            let mode = runtime.topology.server.transaction_mode;
             if plan.locking
                 && plan.shards.len() > 1
-                && runtime.topology.server.transaction_mode == TransactionMode::Single
-                && !self.pins.txn().is_some_and(|t| t.for_statement)
+                && (self.pins.txn()).map_or(mode == TransactionMode::Single, |t| {
+                    t.writes_one_shard(mode)
+                })
             {
                 return Ok(self.fail(sink, locking_read_in_single_mode()).await);
             }

@@ -3,7 +3,6 @@
 //! savepoints, and the implicit commit of DDL. A backend's in-transaction flag never ends a
 //! transaction here.
 
-use shardgate_config::TransactionMode;
 use shardgate_protocol::response::Finish;
 use shardgate_protocol::Command;
 use shardgate_ring::ShardId;
@@ -172,10 +171,9 @@ impl Session {
         let txn = (self.pins).txn_or_begin(|| Txn::implicit(cutover.transaction_begins()));
         // In transaction_mode "single" a transaction writes on one shard (its commit is that
         // shard's); it may read others, whose snapshots its COMMIT simply ends.
-        if let (TransactionMode::Single, true, false, Some(written)) = (
-            runtime.topology.server.transaction_mode,
+        if let (true, true, Some(written)) = (
+            txn.writes_one_shard(runtime.topology.server.transaction_mode),
             writes,
-            txn.for_statement,
             txn.written.filter(|w| *w != shard),
         ) {
             return Err(ClientError::new(

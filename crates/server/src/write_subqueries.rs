@@ -43,10 +43,7 @@ impl Session {
                     SubqueryUse::Exists { .. } => None,
                     _ => Some(1),
                 },
-                // ER_OPERAND_COLUMNS
-                wrong_columns: || {
-                    ClientError::new(1241, b"21000", "Operand should contain 1 column(s)")
-                },
+                wrong_columns: crate::errors::operand_columns,
             };
             let rows = match self.select_rows(runtime, &rows_of).await {
                 Ok(rows) => rows,
