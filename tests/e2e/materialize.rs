@@ -160,6 +160,15 @@ const CASES: &[(&str, bool)] = &[
     ("SELECT t.name, t.n FROM (SELECT name, COUNT(*) n FROM users GROUP BY name) t WHERE t.n > 5", false),
     ("WITH t AS (SELECT name, COUNT(*) n FROM users GROUP BY name) SELECT * FROM t ORDER BY n DESC, name", false),
     ("WITH big AS (SELECT user_id, SUM(amount) s FROM orders GROUP BY user_id HAVING SUM(amount) > 5) SELECT u.name, big.s FROM big JOIN users u ON u.id = big.user_id ORDER BY big.s, u.id", true),
+    // Derived tables whose rows the proxy computes and copies in their place
+    // (`derived_rows.rs`): every type the rows travel in, with MariaDB's column definitions;
+    // FLOAT, TIMESTAMP, geometry and a grouped DOUBLE are declined (copies of the table).
+    ("SELECT k.id, k.d, k.amount, k.dt, k.day, k.t, k.yr, HEX(k.b), k.bits + 0, k.j, HEX(k.s), HEX(k.l), k.e, k.st, k.twice, k.u FROM (SELECT id, d, amount, dt, day, t, yr, b, bits, j, s, l, e, st, twice, u FROM kinds ORDER BY id DESC LIMIT 20) k ORDER BY k.id", true),
+    ("SELECT k.*, x.name FROM (SELECT id, d, amount, dt, day, t, yr, b, bits, j, s, l, e, st, twice, u FROM kinds ORDER BY id LIMIT 12) k JOIN users x ON x.id = k.id ORDER BY k.id", true),
+    ("SELECT k.id, k.f, CAST(k.f AS DOUBLE), k.ts FROM (SELECT id, f, ts FROM kinds ORDER BY id LIMIT 10) k ORDER BY k.id", true),
+    ("SELECT k.id, ST_AsText(k.g) FROM (SELECT id, g FROM kinds ORDER BY id LIMIT 10) k ORDER BY k.id", true),
+    ("SELECT k.n, k.m FROM (SELECT e, COUNT(*) n, MAX(d) m FROM kinds GROUP BY e) k ORDER BY k.n, k.m", true),
+    ("SELECT u.name, t.n FROM (SELECT user_id, COUNT(*) n FROM orders GROUP BY user_id ORDER BY n DESC, user_id LIMIT 5) t JOIN users u ON u.id = t.user_id ORDER BY t.n DESC, u.id", true),
     // Joins across shards, inner and outer, on any columns.
     ("SELECT u.id, o.id FROM users u JOIN orders o ON o.amount = u.id ORDER BY u.id, o.id", true),
     ("SELECT u.id, o.id FROM users u LEFT JOIN orders o ON o.user_id = u.id + 1 WHERE o.id IS NULL ORDER BY u.id", true),
@@ -297,6 +306,7 @@ async fn statements_over_copies_answer_as_one_mariadb() {
 
     // A transaction reads its own uncommitted writes, on every shard it wrote.
     let count = "SELECT COUNT(*), SUM(o.amount) FROM users u JOIN orders o ON o.amount = u.id";
+    let derived = "SELECT COUNT(*), SUM(t.s) FROM (SELECT user_id, SUM(amount) s FROM orders GROUP BY user_id ORDER BY s DESC, user_id LIMIT 3) t";
     for conn in [&mut proxy, &mut plain] {
         conn.query_drop("BEGIN").await.unwrap();
         conn.query_drop(
@@ -309,14 +319,21 @@ async fn statements_over_copies_answer_as_one_mariadb() {
             .unwrap();
     }
     differences.extend(compare(&mut proxy, &mut plain, count, true).await);
+    differences.extend(compare(&mut proxy, &mut plain, derived, true).await);
     assert!(differences.is_empty(), "{}", differences.join("\n"));
     let inside: Vec<(i64, Option<String>)> = proxy.query(count).await.unwrap();
+    let derived_inside: Vec<(i64, Option<String>)> = proxy.query(derived).await.unwrap();
     for conn in [&mut proxy, &mut plain] {
         conn.query_drop("ROLLBACK").await.unwrap();
     }
     differences.extend(compare(&mut proxy, &mut plain, count, true).await);
     let after: Vec<(i64, Option<String>)> = proxy.query(count).await.unwrap();
     assert_ne!(inside, after, "the transaction's rows were not seen");
+    let derived_after: Vec<(i64, Option<String>)> = proxy.query(derived).await.unwrap();
+    assert_ne!(
+        derived_inside, derived_after,
+        "the derived table's rows were not seen"
+    );
     // Under autocommit = 0 too, and the copies undo nothing on ROLLBACK.
     for conn in [&mut proxy, &mut plain] {
         conn.query_drop("SET autocommit = 0").await.unwrap();
@@ -474,6 +491,64 @@ async fn statements_over_copies_answer_as_one_mariadb() {
 
     drop((proxy, plain, ops));
     plain_sandbox.stop().await;
+    env.stop().await;
+}
+
+/// A derived table the proxy computes copies its rows, not the table it reads: within a bound
+/// the table's copy would pass; not for a prepared statement's execution (binary rows), which
+/// copies the table; its columns are described as MariaDB describes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn derived_tables_copy_their_rows_not_their_tables() {
+    let env = TestEnv::start_rendered(3, 0, |sandbox, listen| {
+        sandbox
+            .config_toml(listen)
+            .replacen("[server]\n", "[server]\nmerge_max_rows = 30\n", 1)
+    })
+    .await;
+    let mut proxy = env.connect().await;
+    for sql in setup()
+        .into_iter()
+        .filter(|s| !s.contains("flags") && !s.contains("kinds"))
+    {
+        proxy.query_drop(&sql).await.unwrap();
+    }
+    // users has 40 rows: its copy passes the bound, five of them do not.
+    let sql = "SELECT COUNT(*), SUM(t.id), MIN(t.name) FROM (SELECT id, name FROM users ORDER BY id DESC LIMIT 5) t";
+    let counted: Vec<(i64, String, String)> = proxy.query(sql).await.unwrap();
+    assert_eq!(counted, [(5, "190".to_owned(), "A".to_owned())]);
+    let (code, _, message) = server_error(proxy.exec_drop(sql, ()).await);
+    assert_eq!(code, 1038, "{message}");
+    // Grouped rows, joined back to a table copied whole (orders: 40 rows, pushed filter).
+    let joined = "SELECT t.user_id, t.n, o.id FROM (SELECT user_id, COUNT(*) n FROM orders GROUP BY user_id ORDER BY n DESC, user_id LIMIT 2) t JOIN orders o ON o.user_id = t.user_id WHERE o.id < 60 ORDER BY o.id";
+    let joined: Vec<(i64, i64, i64)> = proxy.query(joined).await.unwrap();
+    assert_eq!(joined, [(2, 2, 20), (2, 2, 21), (5, 2, 50), (5, 2, 51)]);
+    // Columns: the derived table's alias, the base table's name as org_table, no schema (as
+    // MariaDB describes a derived table's columns); none names a temporary table.
+    let result = proxy
+        .query_iter("SELECT t.id, t.n FROM (SELECT id, COUNT(*) n FROM users GROUP BY id ORDER BY id LIMIT 3) t")
+        .await
+        .unwrap();
+    let columns: Vec<(String, String, String, String)> = (result.columns().unwrap().iter())
+        .map(|c| {
+            let s = |v: std::borrow::Cow<'_, str>| v.into_owned();
+            (
+                s(c.schema_str()),
+                s(c.table_str()),
+                s(c.org_table_str()),
+                s(c.org_name_str()),
+            )
+        })
+        .collect();
+    drop(result);
+    assert_eq!(
+        columns,
+        [
+            (String::new(), "t".into(), "users".into(), "id".into()),
+            (String::new(), "t".into(), String::new(), "n".into()),
+        ]
+    );
+    assert_eq!(settled_temporary_files(&env).await, Vec::<String>::new());
+    drop(proxy);
     env.stop().await;
 }
 

@@ -39,12 +39,15 @@ pub fn exact_collation(id: u16) -> bool {
 
 /// Whether bytes delivered in character set `id` (a column definition's) are UTF-8 (or binary).
 pub fn utf8_or_binary(id: u16) -> bool {
-    id == 63 || {
-        let c = mysql_common::collations::Collation::resolve(
-            mysql_common::collations::CollationId::from(id),
-        );
-        matches!(c.charset(), "utf8mb4" | "utf8mb3" | "utf8")
-    }
+    id == 63 || charset_is(id, &["utf8mb4", "utf8mb3", "utf8"])
+}
+
+/// Whether collation `id` belongs to one of the character sets `names`.
+pub fn charset_is(id: u16, names: &[&str]) -> bool {
+    let c = mysql_common::collations::Collation::resolve(
+        mysql_common::collations::CollationId::from(id),
+    );
+    names.contains(&c.charset())
 }
 
 /// Weight of the space character, the pad of PAD SPACE collations.

@@ -52,6 +52,9 @@ pub struct Metrics {
     pub schema_stale_total: IntCounter,
     /// Scatters the merge could not answer exactly, answered from copies of their tables.
     pub merges_from_copies_total: IntCounter,
+    /// Statements answered from copies that have derived tables the proxy can compute, by
+    /// `result`: used (their rows copied) or declined (copies of every table instead).
+    pub derived_rows_total: IntCounterVec,
     /// Client connections open now, by `state` (handshaking|idle|running|pinned).
     pub client_connections_by_state: IntGaugeVec,
     /// Client connections refused before the handshake, by `reason`
@@ -272,6 +275,15 @@ impl Metrics {
         ))
         .expect("valid metric");
         register(Box::new(merges_from_copies_total.clone()));
+        let derived_rows_total = IntCounterVec::new(
+            opts(
+                "derived_rows_total",
+                "Statements answered from copies that have derived tables the proxy can compute, by result: used (their rows copied) or declined (copies of every table instead).",
+            ),
+            &["result"],
+        )
+        .expect("valid metric");
+        register(Box::new(derived_rows_total.clone()));
         register(Box::new(sequence_ids_total.clone()));
         register(Box::new(sequence_blocks_total.clone()));
         let lookup_counter = |name: &str, help: &str| {
@@ -353,6 +365,7 @@ impl Metrics {
             schema_refreshes_total,
             schema_stale_total,
             merges_from_copies_total,
+            derived_rows_total,
             migration,
             catch_up_lag_events,
             catch_up_lag_seconds,

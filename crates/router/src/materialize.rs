@@ -23,6 +23,7 @@ use sqlparser::ast::{
     TableFactor, TableWithJoins, UnaryOperator, Value, Visit, Visitor,
 };
 
+use crate::derived_rows::OverDerived;
 use crate::prune::{chain, shards_of, Keyed};
 use crate::shard_key::{base_name, TableRef};
 use crate::{Plan, Route, RouteError, StatementKind, Syntax};
@@ -32,6 +33,9 @@ use crate::{Plan, Route, RouteError, StatementKind, Syntax};
 pub struct MaterializePlan {
     /// One copy per sharded table the statement names, in the order it first names them.
     pub copies: Vec<TableCopy>,
+    /// The same statement over the rows of its derived tables and fewer copies
+    /// (`derived_rows.rs`), when it has derived tables with plans of their own.
+    pub over_derived: Option<OverDerived>,
     /// Where the copies are made and the statement runs.
     pub compute_shard: ShardId,
 }
@@ -101,8 +105,51 @@ pub(crate) fn fallback(
         Some(NotFromCopies::Writes) => return Err(refusal),
         None => {}
     }
+    let mut copies = copies_of(&occurrences, topology)?;
+    let verbatim = crate::lex::parse_verbatim(sql, syntax);
+    // Pushed conditions come from a tree whose strings are as written, so they render as sent.
+    let Some([Statement::Query(verbatim)]) = verbatim.as_deref() else {
+        return Ok(materialized(copies, None, topology));
+    };
+    push_filters(verbatim, syntax, topology, &occurrences, &mut copies);
+    let over_derived =
+        crate::derived_rows::take(sql, verbatim, topology, syntax).and_then(|(derived, sql)| {
+            let statements = crate::lex::parse_verbatim(&sql, syntax)?;
+            let [Statement::Query(rewritten)] = statements.as_slice() else {
+                return None;
+            };
+            let occurrences = sharded_occurrences(&statements[0], topology);
+            let mut copies = copies_of(&occurrences, topology).ok()?;
+            push_filters(rewritten, syntax, topology, &occurrences, &mut copies);
+            Some(OverDerived {
+                derived,
+                sql,
+                copies,
+            })
+        });
+    Ok(materialized(copies, over_derived, topology))
+}
+
+fn materialized(
+    copies: Vec<TableCopy>,
+    over_derived: Option<OverDerived>,
+    topology: &Topology,
+) -> Plan {
+    let plan = MaterializePlan {
+        copies,
+        over_derived,
+        compute_shard: topology.default_shard,
+    };
+    Plan::new(StatementKind::Read, Route::Materialize(Box::new(plan)))
+}
+
+/// One copy per sharded table of `occurrences`, each from every shard.
+fn copies_of(
+    occurrences: &[(String, Option<String>)],
+    topology: &Topology,
+) -> Result<Vec<TableCopy>, RouteError> {
     let mut copies: Vec<TableCopy> = Vec::new();
-    for (table, database) in &occurrences {
+    for (table, database) in occurrences {
         match copies.iter().find(|c| &c.table == table) {
             Some(copy) if copy.database.as_ref().map(|d| d.to_ascii_lowercase())
                 != database.as_ref().map(|d| d.to_ascii_lowercase()) =>
@@ -120,18 +167,7 @@ pub(crate) fn fallback(
             }),
         }
     }
-    // Pushed conditions come from a tree whose strings are as written, so they render as sent.
-    if let Some([Statement::Query(verbatim)]) = crate::lex::parse_verbatim(sql, syntax).as_deref() {
-        push_filters(verbatim, syntax, topology, &occurrences, &mut copies);
-    }
-    let plan = MaterializePlan {
-        copies,
-        compute_shard: topology.default_shard,
-    };
-    Ok(Plan::new(
-        StatementKind::Read,
-        Route::Materialize(Box::new(plan)),
-    ))
+    Ok(copies)
 }
 
 /// What keeps a statement from being answered from copies of its tables.

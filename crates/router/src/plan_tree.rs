@@ -12,7 +12,7 @@ use shardgate_ring::ShardId;
 use crate::set_operation::{OrderTarget, SetNode, SetOperationPlan};
 use crate::{
     ConnectionState, HandlerAction, JoinPlan, JoinStrategy, MaterializePlan, MergeSpec, Plan,
-    Route, ScatterPlan, StatementKind, LOOKUP_BATCH,
+    Route, ScatterPlan, StatementKind, TableCopy, LOOKUP_BATCH,
 };
 
 /// A plan as lines of a tree.
@@ -280,11 +280,43 @@ impl Builder<'_> {
     }
 
     /// Each copy's reads on its shards (its column list is read from the server when it
-    /// runs), then the client's statement on the compute shard.
+    /// runs), then the client's statement on the compute shard. Over the rows of derived
+    /// tables, when it may: each one's plan, the copies still needed, the statement naming
+    /// them; then what runs instead when it may not.
     fn materialize(&mut self, plan: &MaterializePlan, depth: usize) {
-        for copy in &plan.copies {
+        let into = self.name(plan.compute_shard).to_owned();
+        let Some(over) = &plan.over_derived else {
+            self.copies(&plan.copies, plan.compute_shard, depth);
+            self.route(depth, plan.compute_shard, None);
+            return;
+        };
+        for derived in &over.derived {
+            self.line(
+                depth,
+                format!(
+                    "Copy the rows of derived table `{}` into temporary table {} on {into}",
+                    derived.alias, derived.table
+                ),
+            );
+            self.plan(&derived.plan, depth + 1, None, Some(&derived.select));
+        }
+        self.copies(&over.copies, plan.compute_shard, depth);
+        self.route(depth, plan.compute_shard, Some(over.sql.clone()));
+        let names: Vec<String> = plan.copies.iter().map(TableCopy::quoted_name).collect();
+        self.line(
+            depth,
+            format!(
+                "Instead, for binary rows or rows a temporary table would not hold exactly: copies of {} on {into}, the statement as written",
+                names.join(", ")
+            ),
+        );
+    }
+
+    /// Each copy's reads on its shards, into temporary tables on `compute`.
+    fn copies(&mut self, copies: &[TableCopy], compute: ShardId, depth: usize) {
+        for copy in copies {
             let name = copy.quoted_name();
-            let into = self.name(plan.compute_shard).to_owned();
+            let into = self.name(compute).to_owned();
             self.line(
                 depth,
                 format!("Copy {name} into a temporary table on {into}"),
@@ -295,7 +327,6 @@ impl Builder<'_> {
                 self.route(depth + 1, *shard, Some(read.clone()));
             }
         }
-        self.route(depth, plan.compute_shard, None);
     }
 
     /// The join's operators (grouping; projection, limit, sort), the join, then the outer

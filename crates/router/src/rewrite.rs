@@ -169,6 +169,40 @@ fn split_insert_with(
     Ok(Some(parts))
 }
 
+/// The offset of the `)` matching the `(` at `open`, past quoted text and comments.
+pub(crate) fn closing_paren(b: &[u8], open: usize, backslash: bool) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut i = open;
+    while i < b.len() {
+        match b[i] {
+            b'(' => depth += 1,
+            b')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            quote @ (b'\'' | b'"' | b'`') => {
+                i = crate::lex::quoted_end(b, i, quote, backslash);
+                continue;
+            }
+            b'#' => i = crate::lex::line_end(b, i),
+            b'-' if b.get(i + 1) == Some(&b'-')
+                && b.get(i + 2).is_none_or(u8::is_ascii_whitespace) =>
+            {
+                i = crate::lex::line_end(b, i)
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i = crate::lex::comment_end(b, i + 2, 0);
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

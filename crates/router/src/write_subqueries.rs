@@ -28,9 +28,9 @@ use sqlparser::ast::{
 };
 
 use crate::column_owner::{owner, Columns, Owner};
-use crate::rewrite::Offsets;
+use crate::rewrite::{closing_paren, Offsets};
 use crate::shard_key::base_name;
-use crate::{lex, RouteError, SqlMode, Syntax};
+use crate::{RouteError, SqlMode, Syntax};
 
 /// A write to run after its subqueries: their SELECTs, and the text around them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -343,40 +343,6 @@ fn strip_word<'t>(text: &'t str, word: &str) -> Option<&'t str> {
         .next_back()
         .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '$');
     (ends_with && bounded).then(|| &text[..at])
-}
-
-/// The offset of the `)` matching the `(` at `open`, past quoted text and comments.
-fn closing_paren(b: &[u8], open: usize, backslash: bool) -> Option<usize> {
-    let mut depth = 0usize;
-    let mut i = open;
-    while i < b.len() {
-        match b[i] {
-            b'(' => depth += 1,
-            b')' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(i);
-                }
-            }
-            quote @ (b'\'' | b'"' | b'`') => {
-                i = lex::quoted_end(b, i, quote, backslash);
-                continue;
-            }
-            b'#' => i = lex::line_end(b, i),
-            b'-' if b.get(i + 1) == Some(&b'-')
-                && b.get(i + 2).is_none_or(u8::is_ascii_whitespace) =>
-            {
-                i = lex::line_end(b, i)
-            }
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                i = lex::comment_end(b, i + 2, 0);
-                continue;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    None
 }
 
 /// The subqueries of a write's values and WHERE clause; `others` when one is nested.

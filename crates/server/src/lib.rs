@@ -9,6 +9,7 @@ mod cut_off;
 mod cutover_gate;
 mod cutover_replicas;
 mod database_name;
+mod derived_rows;
 mod diagnostics;
 mod dropped_database;
 mod endpoints;

@@ -25,6 +25,7 @@ use shardgate_router::{
     StatementKind, TableCopy, Transport,
 };
 
+use crate::derived_rows::{fill_derived, OverDerivedWork};
 use crate::errors::{copy_duplicate, materialize_bound, ClientError};
 use crate::executor::{run_work, Execution, Work};
 use crate::runtime::Runtime;
@@ -37,21 +38,21 @@ pub(crate) const BATCH_BYTES: usize = 1024 * 1024;
 /// The compute connection and the temporary tables made on it. Dropped with tables left (a
 /// statement cancelled: the client went away, or a KILL), the connection is closed, never
 /// pooled, so no other statement sees them.
-struct Compute {
+pub(crate) struct Compute {
     conn: Option<PooledConn>,
     shard: ShardId,
     pinned: bool,
     /// Quoted names of the temporary tables on it.
-    temporary: Vec<String>,
+    pub(crate) temporary: Vec<String>,
 }
 
 impl Compute {
-    fn conn(&mut self) -> &mut PooledConn {
+    pub(crate) fn conn(&mut self) -> &mut PooledConn {
         self.conn.as_mut().expect("held until the statement ends")
     }
 
     /// Runs `sql` (a statement answering OK) and gives its affected rows.
-    async fn run(&mut self, sql: &str) -> Result<u64, ClientError> {
+    pub(crate) async fn run(&mut self, sql: &str) -> Result<u64, ClientError> {
         let conn = self.conn();
         match conn.execute(Command::COM_QUERY, sql.as_bytes()).await {
             Ok(Finish::Ok { affected_rows, .. }) => Ok(affected_rows),
@@ -137,6 +138,14 @@ impl Session {
         binary: bool,
     ) -> Step {
         let compute_shard = plan.compute_shard;
+        // Over the rows of its derived tables (read first: the compute shard's connection
+        // may serve them), when it may (`derived_rows.rs`).
+        let derived = match (&plan.over_derived, binary) {
+            (Some(over), false) => Box::pin(self.read_derived(runtime, over))
+                .await
+                .map(|tables| (over, tables)),
+            _ => None,
+        };
         if self.in_transaction() {
             let mut shards: Vec<ShardId> = plan
                 .copies
@@ -169,8 +178,28 @@ impl Session {
             true => self.prepare_pinned(&mut compute).await,
             false => Ok(()),
         };
+        let mut over_derived = None;
+        if let (Ok(()), Some((over, tables))) = (&prepared, derived) {
+            match fill_derived(&mut compute, over, tables, text).await {
+                Ok(described) => over_derived = Some((over, described)),
+                Err(_) => compute.drop_tables().await,
+            }
+        }
+        if plan.over_derived.is_some() {
+            let result = if over_derived.is_some() {
+                "used"
+            } else {
+                "declined"
+            };
+            (shardgate_metrics::metrics().derived_rows_total)
+                .with_label_values(&[result])
+                .inc();
+        }
+        let copies = over_derived
+            .as_ref()
+            .map_or(&plan.copies, |(o, _)| &o.copies);
         let copied = match prepared {
-            Ok(()) => self.copy_tables(runtime, plan, &mut compute).await,
+            Ok(()) => self.copy_tables(runtime, copies, &mut compute).await,
             Err(e) => Err(e),
         };
         if let Err(e) = copied {
@@ -197,7 +226,19 @@ impl Session {
             None => Work::Command(Command::COM_QUERY, text),
         };
         let meter = runtime.instruments.primary(compute_shard);
-        let result = run_work!(self, compute.conn(), meter, kind, &work);
+        let result = match &over_derived {
+            Some((over, described)) => {
+                let work = OverDerivedWork {
+                    sql: over.sql.as_bytes(),
+                    described,
+                    over,
+                    status: self.status(),
+                    capabilities: self.capabilities,
+                };
+                run_work!(self, compute.conn(), meter, kind, &work)
+            }
+            None => run_work!(self, compute.conn(), meter, kind, &work),
+        };
         compute.drop_tables().await;
         let pool = compute.conn().pool().clone();
         self.give_back_compute(runtime, compute);
@@ -224,11 +265,11 @@ impl Session {
         }
     }
 
-    /// Makes every copy of the plan on the compute connection.
+    /// Makes `copies` on the compute connection.
     async fn copy_tables(
         &mut self,
         runtime: &Runtime,
-        plan: &MaterializePlan,
+        copies: &[TableCopy],
         compute: &mut Compute,
     ) -> Result<(), ClientError> {
         let settings = &runtime.topology.server;
@@ -238,7 +279,7 @@ impl Session {
             max_rows: settings.merge_max_rows,
             max_bytes: settings.merge_max_bytes,
         };
-        for (n, copy) in plan.copies.iter().enumerate() {
+        for (n, copy) in copies.iter().enumerate() {
             self.copy_table(runtime, copy, n, compute, &mut copied)
                 .await?;
         }

@@ -53,8 +53,8 @@ pub(crate) enum Sink {
 
 /// A scatter's merged rows, kept by the proxy.
 pub(crate) struct KeptRows {
-    /// Per column, whether its text is a number.
-    pub(crate) numeric: Vec<bool>,
+    /// The column definitions of the rows.
+    pub(crate) definitions: Vec<Vec<u8>>,
     /// Text-protocol rows.
     pub(crate) rows: Vec<Bytes>,
     /// The rows and bytes still allowed (`merge_max_rows`, `merge_max_bytes`).
@@ -330,7 +330,7 @@ impl Session {
     ) -> Result<KeptRows, ClientError> {
         let settings = &runtime.topology.server;
         let mut sink = Sink::Kept(KeptRows {
-            numeric: Vec::new(),
+            definitions: Vec::new(),
             rows: Vec::new(),
             room: (settings.merge_max_rows, settings.merge_max_bytes),
             failed: None,
@@ -575,12 +575,7 @@ impl Session {
             Err(e) => fail!(Inexact::of(merge_error(&e))?),
         };
         if let Sink::Kept(kept) = sink {
-            kept.numeric = (output.definitions.iter())
-                .map(|d| {
-                    ColumnMeta::from_definition(d)
-                        .is_ok_and(|m| crate::select_rows::is_numeric(m.column_type))
-                })
-                .collect();
+            kept.definitions = output.definitions.clone();
             let rows_to = RowsTo::Kept(kept);
             let merged =
                 (self.merge_rows(plan, &metas, &mut output.pipeline, &mut inputs, rows_to)).await;

@@ -5,6 +5,7 @@
 //! cell as a literal MariaDB reads back as the same value. Inside a transaction the SELECT
 //! reads in it.
 
+use bytes::Bytes;
 use shardgate_backend::{BackendConn, QueryHead};
 use shardgate_merge::ColumnMeta;
 use shardgate_protocol::response::Finish;
@@ -50,6 +51,14 @@ impl RowsOf<'_> {
     }
 }
 
+/// A SELECT's rows as the proxy reads them: text-protocol rows under their columns, and the
+/// conditions the SELECT raised.
+pub(crate) struct Selected {
+    pub columns: Vec<ColumnMeta>,
+    pub rows: Vec<Bytes>,
+    pub diagnostics: Diagnostics,
+}
+
 impl Session {
     /// The rows of the SELECT of `request` (planned with the schema cache), as literals.
     pub(crate) async fn select_rows(
@@ -57,6 +66,40 @@ impl Session {
         runtime: &Runtime,
         request: &RowsOf<'_>,
     ) -> Result<Vec<Row>, ClientError> {
+        let selected = self.selected_rows(runtime, request).await?;
+        if let Some(e) = request.raised(&selected.diagnostics) {
+            return Err(e);
+        }
+        let no_backslash_escapes =
+            (self.syntax.sql_mode).contains(shardgate_router::SqlMode::NO_BACKSLASH_ESCAPES);
+        let numeric: Vec<bool> = (selected.columns.iter())
+            .map(|m| is_numeric(m.column_type))
+            .collect();
+        Ok(selected
+            .rows
+            .iter()
+            .map(|row| {
+                (numeric.iter().enumerate())
+                    .map(|(i, &numeric)| {
+                        let cell = shardgate_wire::text_row::text_cell(row, i).ok().flatten();
+                        shardgate_protocol::interpolate::cell_literal(
+                            cell,
+                            numeric,
+                            no_backslash_escapes,
+                        )
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+
+    /// The rows of the SELECT of `request` (planned with the schema cache): on its one shard,
+    /// on every shard when its rows need no merge, or merged by the proxy.
+    pub(crate) async fn selected_rows(
+        &mut self,
+        runtime: &Runtime,
+        request: &RowsOf<'_>,
+    ) -> Result<Selected, ClientError> {
         let plan = crate::schema_loader::plan_with_schema(runtime, request.select, self.syntax)
             .await
             .map_err(|e| ClientError::from(&e))?;
@@ -73,7 +116,18 @@ impl Session {
                 .enumerate()
                 .map(|(i, s)| (*s, scatter.sql_for(i).to_owned()))
                 .collect(),
-            Route::Scatter(scatter) => return self.merged_select_rows(runtime, scatter, request).await,
+            Route::Scatter(scatter) => {
+                let kept = self.merged_rows(runtime, scatter).await?;
+                let columns = metas(&kept.definitions)?;
+                if request.columns.is_some_and(|n| n != columns.len()) {
+                    return Err((request.wrong_columns)());
+                }
+                return Ok(Selected {
+                    columns,
+                    rows: kept.rows,
+                    diagnostics: kept.diagnostics,
+                });
+            }
             _ => {
                 return Err(ClientError::new(
                     1235,
@@ -89,12 +143,14 @@ impl Session {
             rows: runtime.topology.server.merge_max_rows,
             bytes: runtime.topology.server.merge_max_bytes,
         };
-        let no_backslash_escapes =
-            (self.syntax.sql_mode).contains(shardgate_router::SqlMode::NO_BACKSLASH_ESCAPES);
         // MariaDB's INSERT … SELECT reads every row whatever the session's sql_select_limit;
         // the proxy's SELECT of them is a statement of its own, which the limit would cut.
         let unlimited = self.state.select_limit_set();
-        let mut rows = Vec::new();
+        let mut selected = Selected {
+            columns: Vec::new(),
+            rows: Vec::new(),
+            diagnostics: Diagnostics::default(),
+        };
         for (shard, sql) in parts {
             let sql = match unlimited {
                 true => format!("SET STATEMENT sql_select_limit = {} FOR {sql}", u64::MAX),
@@ -103,64 +159,31 @@ impl Session {
             let read = if self.in_transaction() {
                 self.join_txn(runtime, shard, false).await?;
                 let conn = self.pins.conn(shard).expect("joined above");
-                read_rows(conn, &sql, request, &mut bound, no_backslash_escapes).await
+                read_rows(conn, &sql, request, &mut bound, &mut selected).await
             } else {
                 let mut lent = self
                     .lend_conn(runtime, shard)
                     .await
                     .map_err(|e| ClientError::from(&e))?;
-                let read = read_rows(
-                    &mut lent.conn,
-                    &sql,
-                    request,
-                    &mut bound,
-                    no_backslash_escapes,
-                )
-                .await;
+                let read =
+                    read_rows(&mut lent.conn, &sql, request, &mut bound, &mut selected).await;
                 self.give_back_lent(shard, lent);
                 read
             };
-            rows.extend(read?);
+            read?;
         }
-        Ok(rows)
+        Ok(selected)
     }
 }
 
-impl Session {
-    /// The rows of a scatter the proxy merges (ORDER BY, LIMIT, GROUP BY, DISTINCT,
-    /// aggregates across shards), as literals.
-    async fn merged_select_rows(
-        &mut self,
-        runtime: &Runtime,
-        scatter: &shardgate_router::ScatterPlan,
-        request: &RowsOf<'_>,
-    ) -> Result<Vec<Row>, ClientError> {
-        let kept = self.merged_rows(runtime, scatter).await?;
-        if request.columns.is_some_and(|n| n != kept.numeric.len()) {
-            return Err((request.wrong_columns)());
-        }
-        if let Some(e) = request.raised(&kept.diagnostics) {
-            return Err(e);
-        }
-        let no_backslash_escapes =
-            (self.syntax.sql_mode).contains(shardgate_router::SqlMode::NO_BACKSLASH_ESCAPES);
-        Ok(kept
-            .rows
-            .iter()
-            .map(|row| {
-                (kept.numeric.iter().enumerate())
-                    .map(|(i, &numeric)| {
-                        let cell = shardgate_wire::text_row::text_cell(row, i).ok().flatten();
-                        shardgate_protocol::interpolate::cell_literal(
-                            cell,
-                            numeric,
-                            no_backslash_escapes,
-                        )
-                    })
-                    .collect()
-            })
-            .collect())
-    }
+/// The column metadata of column definitions.
+fn metas<D: AsRef<[u8]>>(definitions: &[D]) -> Result<Vec<ColumnMeta>, ClientError> {
+    (definitions.iter())
+        .map(|d| {
+            ColumnMeta::from_definition(d.as_ref())
+                .map_err(|e| ClientError::new(1105, b"HY000", e.to_string()))
+        })
+        .collect()
 }
 
 /// What is left of `merge_max_rows` / `merge_max_bytes`.
@@ -169,14 +192,14 @@ struct Bound {
     bytes: u64,
 }
 
-/// The rows of `sql` on `conn`, as literals, within `bound`.
+/// Adds the rows of `sql` on `conn` to `selected`, within `bound`.
 async fn read_rows(
     conn: &mut BackendConn,
     sql: &str,
     request: &RowsOf<'_>,
     bound: &mut Bound,
-    no_backslash_escapes: bool,
-) -> Result<Vec<Row>, ClientError> {
+    selected: &mut Selected,
+) -> Result<(), ClientError> {
     let heads = match conn
         .query_rows(sql.as_bytes())
         .await
@@ -192,29 +215,29 @@ async fn read_rows(
             ))
         }
     };
-    let numeric: Vec<bool> = heads
-        .iter()
-        .map(|d| ColumnMeta::from_definition(d).is_ok_and(|m| is_numeric(m.column_type)))
-        .collect();
-    if request.columns.is_some_and(|n| n != numeric.len()) {
+    let columns = metas(&heads);
+    let wrong = |columns: &Result<Vec<ColumnMeta>, _>| match columns {
+        Ok(columns) => request.columns.is_some_and(|n| n != columns.len()),
+        Err(_) => true,
+    };
+    if wrong(&columns) {
         // Its rows are not read: the connection cannot serve again.
         conn.broken = true;
-        return Err((request.wrong_columns)());
+        return Err(columns.err().unwrap_or_else(request.wrong_columns));
     }
-    let mut rows = Vec::new();
+    selected.columns = columns?;
     loop {
         let row = match conn.next_row().await.map_err(|e| ClientError::from(&e))? {
             Ok(row) => row,
             Err(Finish::Err(e)) => return Err(ClientError::from(e)),
             Err(Finish::Ok { warnings, .. }) if warnings > 0 => {
                 let read = crate::diagnostics::read(conn, warnings).await;
-                let diagnostics = read.map_err(|e| ClientError::from(&e))?;
-                return match request.raised(&diagnostics) {
-                    Some(e) => Err(e),
-                    None => Ok(rows),
-                };
+                selected
+                    .diagnostics
+                    .extend(read.map_err(|e| ClientError::from(&e))?);
+                return Ok(());
             }
-            Err(_) => return Ok(rows),
+            Err(_) => return Ok(()),
         };
         if bound.rows == 0 || bound.bytes < row.len() as u64 {
             // The rest of the answer is not read: the connection cannot serve again.
@@ -223,15 +246,7 @@ async fn read_rows(
         }
         bound.rows -= 1;
         bound.bytes -= row.len() as u64;
-        let cells = numeric
-            .iter()
-            .enumerate()
-            .map(|(i, &numeric)| {
-                let cell = shardgate_wire::text_row::text_cell(&row, i).ok().flatten();
-                shardgate_protocol::interpolate::cell_literal(cell, numeric, no_backslash_escapes)
-            })
-            .collect();
-        rows.push(cells);
+        selected.rows.push(row);
     }
 }
 

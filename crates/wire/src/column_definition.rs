@@ -132,6 +132,33 @@ pub fn column_name(definition: &[u8]) -> Option<&[u8]> {
     lenenc_str(definition, at)
 }
 
+/// A column definition's schema and org_table (its second and fourth strings): the database
+/// and table its values come from.
+pub fn origin(definition: &[u8]) -> Option<(&[u8], &[u8])> {
+    let schema_at = lenenc_str_end(definition, 0)?;
+    let org_table_at = lenenc_str_end(definition, lenenc_str_end(definition, schema_at)?)?;
+    Some((
+        lenenc_str(definition, schema_at)?,
+        lenenc_str(definition, org_table_at)?,
+    ))
+}
+
+/// `definition` with its schema and org_table replaced, every other byte kept (names,
+/// extended metadata, fixed-length fields).
+pub fn with_origin(definition: &[u8], schema: &[u8], org_table: &[u8]) -> Option<Vec<u8>> {
+    let schema_at = lenenc_str_end(definition, 0)?;
+    let table_at = lenenc_str_end(definition, schema_at)?;
+    let org_table_at = lenenc_str_end(definition, table_at)?;
+    let name_at = lenenc_str_end(definition, org_table_at)?;
+    let mut out = Vec::with_capacity(definition.len() + schema.len() + org_table.len());
+    out.extend_from_slice(&definition[..schema_at]);
+    write_lenenc_str(&mut out, schema);
+    out.extend_from_slice(&definition[table_at..org_table_at]);
+    write_lenenc_str(&mut out, org_table);
+    out.extend_from_slice(&definition[name_at..]);
+    Some(out)
+}
+
 /// Where the six strings of a column definition (catalog, schema, table, org_table, name,
 /// org_name) end: the extended metadata or the fixed-length fields start there.
 fn column_names_end(definition: &[u8]) -> Option<usize> {
@@ -188,6 +215,36 @@ mod tests {
         assert_eq!(col.column_length(), 1020);
         assert_eq!(col.column_type(), ColumnType::MYSQL_TYPE_VAR_STRING);
         assert_eq!(col.flags(), ColumnFlags::UNIQUE_KEY_FLAG);
+    }
+
+    #[test]
+    fn an_origin_is_read_and_replaced_keeping_the_rest() {
+        let mut def = ColumnDef::bigint("n");
+        def.schema = "app".into();
+        def.table = "t".into();
+        def.org_table = "shardgate_derived_0".into();
+        def.org_name = "n".into();
+        let extended = with_extended_metadata(&def.encode(), b"\x01\x04json");
+        assert_eq!(
+            origin(&extended),
+            Some((&b"app"[..], &b"shardgate_derived_0"[..]))
+        );
+        let replaced = with_origin(&extended, b"", b"orders").unwrap();
+        assert_eq!(origin(&replaced), Some((&b""[..], &b"orders"[..])));
+        let (plain, metadata) = split_extended_metadata(&replaced).unwrap();
+        assert_eq!(metadata, b"\x01\x04json");
+        let col: Column = ParseBuf(&plain).parse(()).unwrap();
+        assert_eq!(
+            (
+                col.table_str(),
+                col.org_table_str(),
+                col.name_str(),
+                col.org_name_str()
+            ),
+            ("t".into(), "orders".into(), "n".into(), "n".into())
+        );
+        assert_eq!(col.column_type(), ColumnType::MYSQL_TYPE_LONGLONG);
+        assert_eq!(with_origin(&[0xfc], b"", b""), None);
     }
 
     #[test]

@@ -172,7 +172,7 @@ SELECT COUNT(*) FROM users WHERE id IN (SELECT user_id FROM orders GROUP BY user
 @ordered SELECT GROUP_CONCAT(t.id ORDER BY t.id) FROM (SELECT id FROM users WHERE id < 20) t
 SELECT COUNT(*) FROM users u WHERE u.id IN (SELECT o.user_id FROM orders o JOIN users v ON v.score = o.qty)
 SELECT COUNT(*) FROM orders o WHERE o.qty IN (SELECT flag FROM flags) AND o.user_id IN (SELECT id FROM users WHERE flag = 0)
-@ordered SELECT s.status, s.n FROM (SELECT status, COUNT(*) n FROM orders GROUP BY status) s WHERE s.n > (SELECT COUNT(*) / 20 FROM orders) ORDER BY s.n, s.status
+@ordered @ci=0 SELECT s.status, s.n FROM (SELECT status, COUNT(*) n FROM orders GROUP BY status) s WHERE s.n > (SELECT COUNT(*) / 20 FROM orders) ORDER BY s.n, s.status
 SELECT COUNT(*) FROM notes n JOIN users u ON u.id = n.id + 0
 SELECT COUNT(*) FROM users u JOIN orders o ON o.qty = u.flag WHERE u.name = 'Ann Smith' AND o.status = 'NEW'
 SELECT COUNT(*) FROM users u JOIN orders o ON o.qty = u.flag WHERE u.name = 'O''Brien Jones'
@@ -183,3 +183,24 @@ SELECT COUNT(*) FROM users u JOIN orders o ON o.qty = u.flag WHERE u.id = 17
 SELECT COUNT(*) FROM users u LEFT JOIN orders o ON o.qty = u.flag AND o.user_id = 7 WHERE u.id IN (17, 18)
 SELECT COUNT(*) FROM users u JOIN orders o ON o.qty = u.flag WHERE u.created_at > '2022-06-01' AND o.created_at < '2021-01-01'
 SELECT COUNT(*) FROM users u JOIN orders o ON o.qty = u.flag WHERE u.ratio IS NULL AND o.amount IS NULL
+-- Derived tables whose rows the proxy computes (its own plan: one shard, or a scatter it
+-- merges) and copies in place of the tables they read (derived_rows.rs): counts of sliced
+-- querysets, groups joined back, every column type the rows travel in, and the columns'
+-- definitions (org_table of the base table, or none) as MariaDB's.
+SELECT COUNT(*) FROM (SELECT id FROM orders ORDER BY amount DESC, id LIMIT 10) subquery
+SELECT COUNT(*) FROM (SELECT id FROM orders ORDER BY amount DESC, id LIMIT 10 OFFSET 5) t JOIN users u ON u.id = t.id
+@ordered SELECT t.user_id, t.n, u.name FROM (SELECT user_id, COUNT(*) n FROM orders GROUP BY user_id ORDER BY n DESC, user_id LIMIT 5) t JOIN users u ON u.id = t.user_id ORDER BY t.n DESC, t.user_id
+@ordered SELECT t.*, u.email FROM (SELECT user_id, MAX(created_at) last, MIN(amount) lo, SUM(amount) total, COUNT(qty) q FROM orders GROUP BY user_id) t JOIN users u ON u.id = t.user_id WHERE u.id < 30 ORDER BY t.user_id
+@ordered SELECT d.r, COUNT(*) FROM (SELECT DISTINCT ratio r FROM users) d GROUP BY d.r ORDER BY d.r
+@ordered @pad=0 SELECT d.* FROM (SELECT tag_bin, MAX(balance) b, AVG(ratio) a, MIN(flag) f FROM users GROUP BY tag_bin) d ORDER BY d.tag_bin
+@ordered @pad=0 SELECT d.* FROM (SELECT tag_bin, MAX(balance) b, AVG(balance) a, MIN(flag) f FROM users GROUP BY tag_bin) d ORDER BY d.tag_bin
+@ordered SELECT a.user_id, a.c, b.c FROM (SELECT user_id, COUNT(*) c FROM orders GROUP BY user_id) a JOIN (SELECT user_id, COUNT(*) c FROM orders WHERE user_id = 3 GROUP BY user_id) b ON a.user_id = b.user_id
+@ordered SELECT d.flag, f.label, d.n FROM (SELECT flag, COUNT(*) n FROM users GROUP BY flag) d LEFT JOIN flags f ON f.flag = d.flag ORDER BY d.flag
+SELECT COUNT(*), MAX(LENGTH(d.e)), MIN(d.e) FROM (SELECT email e FROM users ORDER BY id LIMIT 100) d
+@ordered SELECT d.y, d.n FROM (SELECT YEAR(created_at) y, COUNT(*) n FROM orders GROUP BY YEAR(created_at)) d WHERE d.n > 0 ORDER BY d.y
+@ordered SELECT d.rn, d.id FROM (SELECT id, ROW_NUMBER() OVER (ORDER BY id) rn FROM users) d WHERE d.rn < 5 ORDER BY d.rn
+@ordered @ci=0 SELECT d.tag, d.n FROM (SELECT tag, COUNT(*) n FROM users GROUP BY tag) d ORDER BY d.n DESC, d.tag
+@ordered SELECT d.created_at, d.amount, d.status FROM (SELECT created_at, amount, status FROM orders ORDER BY created_at DESC, id LIMIT 3) d ORDER BY 1, 2
+@ordered SELECT d.n, d.nick FROM (SELECT id n, name nick FROM users ORDER BY id LIMIT 4) d JOIN orders o ON o.user_id = d.n ORDER BY d.n, o.id
+SELECT d.total * 2, d.total / 3, d.total + 0.5 FROM (SELECT SUM(balance) total FROM users) d
+@ordered SELECT u.id, d.n FROM users u LEFT JOIN (SELECT user_id, COUNT(*) n FROM orders WHERE qty > 8 GROUP BY user_id) d ON d.user_id = u.id WHERE u.id < 12 ORDER BY u.id
