@@ -16,9 +16,13 @@
 use std::ops::ControlFlow;
 
 use shardgate_config::Topology;
+use std::ops::Range;
+
 use sqlparser::ast::{
-    visit_expressions, visit_relations, Expr, GroupByExpr, Query, SetExpr, Spanned, TableFactor,
+    visit_expressions, visit_relations, Expr, GroupByExpr, ObjectNamePart, Query, SetExpr, Spanned,
+    TableFactor, With,
 };
+use sqlparser::tokenizer::Span;
 
 use crate::materialize::{quote, TableCopy};
 use crate::rewrite::{closing_paren, Offsets};
@@ -41,8 +45,10 @@ pub struct OverDerived {
 pub struct DerivedRows {
     /// The temporary table's name, quoted (`` `shardgate_derived_0` ``).
     pub table: String,
-    /// The derived table's alias, as parsed.
+    /// The derived table's alias (a CTE's name), as parsed.
     pub alias: String,
+    /// It is a CTE (the temporary table takes each reference's place).
+    pub cte: bool,
     /// The subquery, as written.
     pub select: String,
     /// The subquery's own plan.
@@ -61,8 +67,8 @@ impl DerivedRows {
     }
 }
 
-/// The derived tables of `query` (parsed from `sql`) with plans of their own, and `sql` with a
-/// temporary table in each one's place; `None` when there is none.
+/// The derived tables and CTEs of `query` (parsed from `sql`) with plans of their own, and
+/// `sql` with a temporary table in each one's place; `None` when there is none.
 pub(crate) fn take(
     sql: &str,
     query: &Query,
@@ -72,68 +78,211 @@ pub(crate) fn take(
     let SetExpr::Select(select) = query.body.as_ref() else {
         return None;
     };
-    let ctes = cte_names(query);
-    let backslash = !syntax.sql_mode.contains(SqlMode::NO_BACKSLASH_ESCAPES);
-    let mut offsets = Offsets::new(sql);
-    let mut taken = Vec::new();
-    let mut pieces = String::new();
-    let mut from = 0;
+    let mut taker = Taker {
+        sql,
+        topology,
+        syntax,
+        ctes: cte_names(query),
+        offsets: Offsets::new(sql),
+        taken: Vec::new(),
+        edits: Vec::new(),
+    };
+    if let Some(with) = query.with.as_ref().filter(|w| !w.recursive) {
+        taker.take_ctes(query, with);
+    }
     let factors = select
         .from
         .iter()
         .flat_map(|t| std::iter::once(&t.relation).chain(t.joins.iter().map(|j| &j.relation)));
     for factor in factors {
-        let TableFactor::Derived {
+        if let TableFactor::Derived {
             lateral: false,
             subquery,
             alias: Some(alias),
             ..
         } = factor
-        else {
-            continue;
-        };
-        if !materialized_by_mariadb(subquery)
-            || names_any(subquery, &ctes)
-            || !names_sharded(subquery, topology)
         {
-            continue;
+            let n = taker.taken.len();
+            if let Some((open, close, derived)) = taker.derived(subquery, &alias.name.value, n) {
+                taker.edits.push((open..close + 1, derived.table.clone()));
+                taker.taken.push(derived);
+            }
         }
-        let Some((open, close)) = (|| {
-            let select_start = offsets.at(subquery.span().start)?;
-            // Spans do not cover the parentheses around the subquery.
-            let open = sql[..select_start].trim_end().strip_suffix('(')?.len();
-            Some((open, closing_paren(sql.as_bytes(), open, backslash)?))
-        })() else {
-            continue;
-        };
-        if open < from {
-            continue;
-        }
-        let text = sql[open + 1..close].trim();
-        let Ok(plan) = crate::plan_sql(text, topology, syntax) else {
-            continue;
-        };
-        if plan.kind != StatementKind::Read
-            || !matches!(plan.route, Route::Shard(_) | Route::Scatter(_))
-        {
-            continue;
-        }
-        let table = quote(&format!("shardgate_derived_{}", taken.len()));
-        pieces.push_str(&sql[from..open]);
-        pieces.push_str(&table);
-        from = close + 1;
-        taken.push(DerivedRows {
-            table,
-            alias: alias.name.value.clone(),
-            select: text.to_owned(),
-            plan: Box::new(plan),
-        });
     }
-    if taken.is_empty() {
+    if taker.taken.is_empty() {
         return None;
     }
-    pieces.push_str(&sql[from..]);
-    Some((taken, pieces))
+    let mut edits = taker.edits;
+    edits.sort_by_key(|(range, _)| range.start);
+    let mut rewritten = String::with_capacity(sql.len());
+    let mut from = 0;
+    for (range, text) in edits {
+        rewritten.push_str(sql.get(from..range.start)?);
+        rewritten.push_str(&text);
+        from = range.end;
+    }
+    rewritten.push_str(&sql[from..]);
+    Some((taker.taken, rewritten))
+}
+
+/// What `take` has found so far.
+struct Taker<'a> {
+    sql: &'a str,
+    topology: &'a Topology,
+    syntax: Syntax,
+    /// Every name a WITH clause of the statement defines, lower-cased.
+    ctes: Vec<String>,
+    offsets: Offsets<'a>,
+    taken: Vec<DerivedRows>,
+    /// Byte ranges of `sql` and their replacements (not overlapping).
+    edits: Vec<(Range<usize>, String)>,
+}
+
+impl Taker<'_> {
+    /// The subquery `query` (named `name`) as a derived table with its own plan (the `n`th
+    /// taken), and the offsets of its parentheses, when the proxy computes it.
+    fn derived(
+        &mut self,
+        query: &Query,
+        name: &str,
+        n: usize,
+    ) -> Option<(usize, usize, DerivedRows)> {
+        if !materialized_by_mariadb(query)
+            || names_any(query, &self.ctes)
+            || !names_sharded(query, self.topology)
+        {
+            return None;
+        }
+        let select_start = self.offsets.at(query.span().start)?;
+        // Spans do not cover the parentheses around the subquery.
+        let open = self.sql[..select_start].trim_end().strip_suffix('(')?.len();
+        let backslash = !self.syntax.sql_mode.contains(SqlMode::NO_BACKSLASH_ESCAPES);
+        let close = closing_paren(self.sql.as_bytes(), open, backslash)?;
+        let text = self.sql[open + 1..close].trim();
+        let plan = crate::plan_sql(text, self.topology, self.syntax).ok()?;
+        let own_plan = plan.kind == StatementKind::Read
+            && matches!(plan.route, Route::Shard(_) | Route::Scatter(_));
+        own_plan.then(|| {
+            let derived = DerivedRows {
+                table: quote(&format!("shardgate_derived_{n}")),
+                alias: name.to_owned(),
+                cte: false,
+                select: text.to_owned(),
+                plan: Box::new(plan),
+            };
+            (open, close, derived)
+        })
+    }
+
+    /// Takes the CTEs of `with` (the WITH clause of `query`) the proxy computes: each
+    /// reference to one names its temporary table (under the CTE's name), and the WITH clause
+    /// keeps the others. A CTE with a column list, another CTE reads, or named like another
+    /// CTE of the statement or (in another letter case) like a table it reads, stays.
+    fn take_ctes(&mut self, query: &Query, with: &With) {
+        let mut kept = Vec::new();
+        let mut taken = Vec::new();
+        let with_start = self.offsets.at(with.with_token.0.span.start);
+        let mut end = None;
+        for cte in &with.cte_tables {
+            let name = &cte.alias.name.value;
+            let defined_once = (self.ctes.iter())
+                .filter(|c| c.eq_ignore_ascii_case(name))
+                .count()
+                == 1;
+            let start = self.offsets.at(cte.alias.name.span.start);
+            let read_by_others = (with.cte_tables.iter()).any(|other| {
+                !std::ptr::eq(other, cte) && names_any(&other.query, &[name.to_lowercase()])
+            });
+            let takeable = cte.alias.columns.is_empty() && defined_once && !read_by_others;
+            let n = self.taken.len() + taken.len();
+            let found = match (takeable, start) {
+                (true, Some(_)) => self.derived(&cte.query, name, n),
+                _ => None,
+            };
+            let Some(start) = start else {
+                return;
+            };
+            let Some(cte_end) = self.offsets.at(cte.closing_paren_token.0.span.end) else {
+                return;
+            };
+            end = Some(cte_end);
+            match found {
+                Some((_, _, derived)) => taken.push(DerivedRows {
+                    cte: true,
+                    ..derived
+                }),
+                None => kept.push(&self.sql[start..cte_end]),
+            }
+        }
+        let (Some(with_start), Some(end)) = (with_start, end) else {
+            return;
+        };
+        if taken.is_empty() {
+            return;
+        }
+        let mut references = References {
+            names: taken.iter().map(|d| d.alias.as_str()).collect(),
+            found: Vec::new(),
+            ambiguous: false,
+        };
+        let _ = sqlparser::ast::Visit::visit(query, &mut references);
+        if references.ambiguous {
+            return;
+        }
+        let mut edits = Vec::new();
+        for (name, alias, span) in references.found {
+            let (Some(start), Some(end)) = (self.offsets.at(span.start), self.offsets.at(span.end))
+            else {
+                return;
+            };
+            let Some(derived) = taken.iter().find(|d| d.alias == name) else {
+                return;
+            };
+            let text = match alias {
+                true => derived.table.clone(),
+                false => format!("{} AS {}", derived.table, quote(&name)),
+            };
+            edits.push((start..end, text));
+        }
+        let with_text = match kept.is_empty() {
+            true => String::new(),
+            false => format!("WITH {} ", kept.join(", ")),
+        };
+        let after = self.sql[end..].len() - self.sql[end..].trim_start().len();
+        edits.push((with_start..end + after, with_text));
+        self.taken.extend(taken);
+        self.edits.extend(edits);
+    }
+}
+
+/// The tables a query body names by one of `names` (CTE names): each name, whether it has an
+/// alias, and the span of its name.
+struct References<'n> {
+    names: Vec<&'n str>,
+    found: Vec<(String, bool, Span)>,
+    /// A name differs from one of `names` in letter case only: which one it reads is left to
+    /// MariaDB's rules, and the CTEs stay.
+    ambiguous: bool,
+}
+
+impl sqlparser::ast::Visitor for References<'_> {
+    type Break = ();
+
+    fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {
+        let TableFactor::Table { name, alias, .. } = factor else {
+            return ControlFlow::Continue(());
+        };
+        let [ObjectNamePart::Identifier(ident)] = name.0.as_slice() else {
+            return ControlFlow::Continue(());
+        };
+        if self.names.contains(&ident.value.as_str()) {
+            self.found
+                .push((ident.value.clone(), alias.is_some(), ident.span));
+        } else if (self.names.iter()).any(|n| n.eq_ignore_ascii_case(&ident.value)) {
+            self.ambiguous = true;
+        }
+        ControlFlow::Continue(())
+    }
 }
 
 /// Whether MariaDB materializes the derived table `query` rather than merging it into the
@@ -272,6 +421,52 @@ mod tests {
             derived[1].select,
             "SELECT * FROM orders WHERE user_id = 3 LIMIT 2"
         );
+    }
+
+    #[test]
+    fn ctes_with_their_own_plan_become_temporary_tables() {
+        let (derived, sql) = taken(
+            "WITH big AS (SELECT user_id, SUM(total) s FROM orders GROUP BY user_id), named AS (SELECT id FROM users WHERE id = 3) SELECT u.name, big.s FROM big JOIN users u ON u.id = big.user_id JOIN big AS b2 ON b2.s = big.s WHERE u.id IN (SELECT id FROM named)",
+        )
+        .unwrap();
+        assert_eq!(
+            sql,
+            "WITH named AS (SELECT id FROM users WHERE id = 3) SELECT u.name, big.s FROM `shardgate_derived_0` AS `big` JOIN users u ON u.id = big.user_id JOIN `shardgate_derived_0` AS b2 ON b2.s = big.s WHERE u.id IN (SELECT id FROM named)"
+        );
+        assert_eq!(derived.len(), 1);
+        assert_eq!(derived[0].alias, "big");
+        assert_eq!(
+            derived[0].select,
+            "SELECT user_id, SUM(total) s FROM orders GROUP BY user_id"
+        );
+        // Every CTE taken: no WITH left; a derived table after it is numbered on.
+        let (derived, sql) = taken(
+            "with t as (select user_id, count(*) n from orders group by user_id limit 5)\nselect * from t join (select id from users order by id limit 2) d on d.id = t.n",
+        )
+        .unwrap();
+        assert_eq!(
+            sql,
+            "select * from `shardgate_derived_0` AS `t` join `shardgate_derived_1` d on d.id = t.n"
+        );
+        assert_eq!(derived.len(), 2);
+    }
+
+    #[test]
+    fn ctes_read_by_others_or_named_twice_stay() {
+        for sql in [
+            // Another CTE reads it.
+            "WITH a AS (SELECT user_id, COUNT(*) n FROM orders GROUP BY user_id), b AS (SELECT * FROM a) SELECT * FROM b JOIN users u ON u.id = b.n",
+            // Recursive.
+            "WITH RECURSIVE a AS (SELECT user_id, COUNT(*) n FROM orders GROUP BY user_id) SELECT * FROM a JOIN users u ON u.id = a.n",
+            // A column list.
+            "WITH a (k, n) AS (SELECT user_id, COUNT(*) FROM orders GROUP BY user_id) SELECT * FROM a JOIN users u ON u.id = a.n",
+            // Named in another letter case.
+            "WITH a AS (SELECT user_id, COUNT(*) n FROM orders GROUP BY user_id) SELECT * FROM A JOIN users u ON u.id = A.n",
+            // Defined again inside.
+            "WITH a AS (SELECT user_id, COUNT(*) n FROM orders GROUP BY user_id) SELECT * FROM a JOIN users u ON u.id IN (WITH a AS (SELECT 1 x) SELECT x FROM a)",
+        ] {
+            assert!(taken(sql).is_none(), "{sql}");
+        }
     }
 
     #[test]

@@ -294,8 +294,10 @@ impl Builder<'_> {
             self.line(
                 depth,
                 format!(
-                    "Copy the rows of derived table `{}` into temporary table {} on {into}",
-                    derived.alias, derived.table
+                    "Copy the rows of {} `{}` into temporary table {} on {into}",
+                    if derived.cte { "CTE" } else { "derived table" },
+                    derived.alias,
+                    derived.table
                 ),
             );
             self.plan(&derived.plan, depth + 1, None, Some(&derived.select));

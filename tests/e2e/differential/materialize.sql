@@ -38,7 +38,7 @@ WITH t AS (SELECT name, COUNT(*) n FROM users GROUP BY name) SELECT COUNT(*), MA
 @ordered WITH big AS (SELECT user_id, SUM(amount) s FROM orders GROUP BY user_id HAVING SUM(amount) > 30000) SELECT u.id, big.s FROM big JOIN users u ON u.id = big.user_id ORDER BY big.s, u.id
 WITH a AS (SELECT id FROM users WHERE score > 500), b AS (SELECT user_id FROM orders WHERE qty = 3) SELECT COUNT(*) FROM a JOIN b ON b.user_id = a.id
 WITH a AS (SELECT id FROM users WHERE score < -500) SELECT COUNT(*) FROM orders WHERE user_id IN (SELECT id FROM a)
-@ordered WITH s AS (SELECT status, SUM(qty) q FROM orders GROUP BY status) SELECT LOWER(status), SUM(q) FROM s GROUP BY LOWER(status) ORDER BY 1
+@ordered @ci=0 WITH s AS (SELECT status, SUM(qty) q FROM orders GROUP BY status) SELECT LOWER(status), SUM(q) FROM s GROUP BY LOWER(status) ORDER BY 1
 WITH t AS (SELECT DISTINCT user_id FROM orders) SELECT COUNT(*) FROM t
 @ordered WITH t AS (SELECT id, score FROM users WHERE score IS NOT NULL) SELECT id FROM t WHERE score = (SELECT MAX(score) FROM t) ORDER BY id
 WITH t AS (SELECT user_id, amount FROM orders) SELECT COUNT(*) FROM t a JOIN t b ON a.user_id = b.user_id AND a.amount < b.amount
@@ -204,3 +204,9 @@ SELECT COUNT(*), MAX(LENGTH(d.e)), MIN(d.e) FROM (SELECT email e FROM users ORDE
 @ordered SELECT d.n, d.nick FROM (SELECT id n, name nick FROM users ORDER BY id LIMIT 4) d JOIN orders o ON o.user_id = d.n ORDER BY d.n, o.id
 SELECT d.total * 2, d.total / 3, d.total + 0.5 FROM (SELECT SUM(balance) total FROM users) d
 @ordered SELECT u.id, d.n FROM users u LEFT JOIN (SELECT user_id, COUNT(*) n FROM orders WHERE qty > 8 GROUP BY user_id) d ON d.user_id = u.id WHERE u.id < 12 ORDER BY u.id
+@ordered WITH t AS (SELECT user_id, COUNT(*) n, SUM(amount) s FROM orders GROUP BY user_id ORDER BY n DESC, user_id LIMIT 6) SELECT u.name, t.n, t.s FROM t JOIN users u ON u.id = t.user_id ORDER BY t.n DESC, u.id
+@ordered WITH t AS (SELECT user_id, COUNT(*) n FROM orders GROUP BY user_id), v AS (SELECT flag, COUNT(*) c FROM users GROUP BY flag) SELECT v.flag, v.c, COUNT(t.user_id) FROM v LEFT JOIN users u ON u.flag = v.flag LEFT JOIN t ON t.user_id = u.id GROUP BY v.flag, v.c ORDER BY v.flag
+@ordered WITH t AS (SELECT user_id, MAX(amount) m FROM orders GROUP BY user_id) SELECT a.user_id, b.user_id FROM t a JOIN t AS b ON a.m = b.m AND a.user_id < b.user_id ORDER BY 1, 2 LIMIT 20
+@ordered WITH t AS (SELECT DISTINCT qty FROM orders), plain AS (SELECT id FROM users WHERE id < 4) SELECT t.qty, plain.id FROM t, plain ORDER BY 1, 2
+SELECT (WITH t AS (SELECT user_id, COUNT(*) n FROM orders GROUP BY user_id) SELECT MAX(n) FROM t) AS most
+@ordered WITH t AS (SELECT user_id, COUNT(*) n FROM orders GROUP BY user_id) SELECT u.id, t.n FROM users u JOIN t ON t.user_id = u.id WHERE t.n = (SELECT MAX(n) FROM t) ORDER BY u.id
