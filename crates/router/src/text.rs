@@ -96,6 +96,34 @@ pub(crate) fn assigned_user_variables(sql: &str, syntax: crate::Syntax) -> Vec<S
     names
 }
 
+/// A SELECT's text without its trailing `LOCK IN SHARE MODE` (MySQL's older spelling of
+/// `FOR SHARE`, which the SQL parser does not read), when it ends with one — comments and
+/// semicolons after it included.
+pub(crate) fn without_trailing_lock_in_share_mode(
+    sql: &str,
+    syntax: crate::Syntax,
+) -> Option<&str> {
+    use sqlparser::tokenizer::Token;
+    let tokens = crate::lex::tokenize(sql, syntax, true).ok()?;
+    let mut words = tokens
+        .iter()
+        .rev()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .skip_while(|t| t.token == Token::SemiColon);
+    let mut lock = None;
+    for expected in ["mode", "share", "in", "lock"] {
+        let token = words.next()?;
+        match &token.token {
+            Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(expected) => {
+                lock = Some(token);
+            }
+            _ => return None,
+        }
+    }
+    let start = crate::rewrite::Offsets::new(sql).at(lock?.span.start)?;
+    Some(&sql[..start])
+}
+
 /// A SELECT's text without its trailing `INTO @a, @b` (MariaDB reads the clause after the
 /// WHERE, ORDER BY and LIMIT; the SQL parser does not), when it ends with one: what the
 /// statement is planned by. The whole text is what runs.
@@ -230,6 +258,29 @@ pub fn diagnostics_statement(sql: &str) -> Option<DiagnosticsStatement> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_trailing_lock_in_share_mode_is_cut_off_comments_and_all() {
+        let head = |sql| without_trailing_lock_in_share_mode(sql, crate::Syntax::DEFAULT);
+        assert_eq!(
+            head("SELECT 1 FROM t lock in share mode"),
+            Some("SELECT 1 FROM t ")
+        );
+        assert_eq!(
+            head("SELECT 1 FROM t LOCK IN SHARE MODE -- why\n;"),
+            Some("SELECT 1 FROM t ")
+        );
+        assert_eq!(
+            head("SELECT 1 FROM t LOCK /* x */ IN SHARE MODE /* y */"),
+            Some("SELECT 1 FROM t ")
+        );
+        assert_eq!(
+            head("SELECT 1 FROM t WHERE mode = 'LOCK IN SHARE MODE'"),
+            None
+        );
+        assert_eq!(head("SELECT 1 FROM `lock` `in` share mode"), None);
+        assert_eq!(head("SELECT 1 FROM t FOR UPDATE"), None);
+    }
     use super::*;
 
     #[test]

@@ -240,7 +240,7 @@ fn plan_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, Rou
         Ok(s) => s,
         Err(e) => {
             // MySQL's older spelling of FOR SHARE, which the parser does not know.
-            if let Some(head) = strip_lock_in_share_mode(sql) {
+            if let Some(head) = crate::text::without_trailing_lock_in_share_mode(sql, syntax) {
                 match plan_text(head, topology, syntax) {
                     Ok(Plan {
                         route: Route::Materialize(_) | Route::Join(_),
@@ -433,25 +433,4 @@ fn names_a_table(stmt: &Statement) -> bool {
         _ => ControlFlow::Break(()),
     })
     .is_break()
-}
-
-/// `SELECT … LOCK IN SHARE MODE` without its suffix.
-fn strip_lock_in_share_mode(sql: &str) -> Option<&str> {
-    let trimmed = sql.trim_end().trim_end_matches(';').trim_end();
-    let mut rest = trimmed;
-    for word in ["mode", "share", "in", "lock"] {
-        let cut = rest.len().checked_sub(word.len())?;
-        if !rest.is_char_boundary(cut) || !rest[cut..].eq_ignore_ascii_case(word) {
-            return None;
-        }
-        rest = &rest[..cut];
-        if word != "lock" {
-            let before = rest.trim_end();
-            if before.len() == rest.len() {
-                return None;
-            }
-            rest = before;
-        }
-    }
-    rest.ends_with(char::is_whitespace).then_some(rest)
 }
