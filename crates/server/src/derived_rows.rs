@@ -8,8 +8,12 @@
 //! reports them for the client's statement — read from the server's description of that
 //! statement, prepared and never run — so no temporary table's name reaches the client.
 //!
+//! A prepared statement's execution (its values written in) gets the text rows encoded in the
+//! binary protocol, unless the answer has a FLOAT / DOUBLE column (its text may show fewer
+//! digits than MariaDB's binary value).
+//!
 //! Declined, for the copies of every table instead (MariaDB's own answer or error): for a
-//! prepared statement's execution (binary rows); when a derived table's rows raised
+//! prepared statement's execution with FLOAT / DOUBLE columns; when a derived table's rows raised
 //! conditions (they would be lost: the statement's warnings are its answer's); when its merge
 //! groups and a column is FLOAT or DOUBLE (a sum across shards adds in another order than
 //! MariaDB's); when a column
@@ -20,7 +24,7 @@
 
 use bytes::{Bytes, BytesMut};
 use shardgate_backend::{LocalFiles, PooledConn, QueryHead};
-use shardgate_merge::{ColumnMeta, ValueKind};
+use shardgate_merge::{BinaryRowEncoder, ColumnMeta, ValueKind};
 use shardgate_protocol::forward::ForwardError;
 use shardgate_protocol::response::Finish;
 use shardgate_protocol::tls::ClientStream;
@@ -187,18 +191,38 @@ impl Session {
 
 /// Writes each derived table's rows into its temporary table on `compute`, after reading the
 /// column definitions the server describes for the client's statement `text` (before any
-/// temporary table shadows a name it reads).
+/// temporary table shadows a name it reads). For `binary` rows, the answer must have no
+/// FLOAT / DOUBLE column: its text (which the proxy encodes) may show fewer digits than the
+/// binary protocol.
 pub(crate) async fn fill_derived(
     compute: &mut Compute,
     over: &OverDerived,
     tables: Vec<DerivedTable>,
     text: &[u8],
+    binary: bool,
 ) -> Result<Vec<BytesMut>, ClientError> {
     let described = match compute.conn().describe(text).await {
         Ok(Ok(definitions)) => definitions,
         Ok(Err(e)) => return Err(ClientError::from(e)),
         Err(e) => return Err(ClientError::from(&e)),
     };
+    if binary {
+        let metas: Result<Vec<ColumnMeta>, _> = described
+            .iter()
+            .map(|d| ColumnMeta::from_definition(d))
+            .collect();
+        let floats = metas
+            .map_err(|e| ClientError::new(1105, b"HY000", e.to_string()))?
+            .iter()
+            .any(|m| matches!(m.kind(), ValueKind::Float | ValueKind::Double));
+        if floats {
+            return Err(ClientError::new(
+                1235,
+                b"42000",
+                "a FLOAT / DOUBLE column in binary rows",
+            ));
+        }
+    }
     for (derived, table) in over.derived.iter().zip(tables) {
         compute.temporary.push(derived.table.clone());
         compute.run(&derived.create_sql()).await?;
@@ -249,6 +273,9 @@ pub(crate) struct OverDerivedWork<'a> {
     /// The status flags the client gets (the session's).
     pub status: StatusFlags,
     pub capabilities: CapabilityFlags,
+    /// The client takes binary-protocol rows (a prepared statement's execution): the text
+    /// rows are encoded.
+    pub binary: bool,
 }
 
 impl OverDerivedWork<'_> {
@@ -284,6 +311,22 @@ impl OverDerivedWork<'_> {
                 ))
             }
         };
+        let encoder = match self.binary {
+            true => {
+                let metas: Result<Vec<ColumnMeta>, _> = definitions
+                    .iter()
+                    .map(|d| ColumnMeta::from_definition(d))
+                    .collect();
+                match metas {
+                    Ok(metas) => Some(BinaryRowEncoder::new(&metas)),
+                    Err(e) => {
+                        conn.broken = true;
+                        return Err(backend(ProtocolError::malformed(e.to_string()), false));
+                    }
+                }
+            }
+            false => None,
+        };
         client.queue_packet(&packets::column_count(definitions.len() as u64));
         for (i, definition) in definitions.iter().enumerate() {
             let replaced = self.described_origin(definition, i);
@@ -296,10 +339,23 @@ impl OverDerivedWork<'_> {
             client.queue_packet(&packets::eof(self.status, 0));
         }
         let mut partial = false;
+        let mut encoded = Vec::new();
         loop {
             match conn.next_row().await {
                 Ok(Ok(row)) => {
-                    client.queue_packet(&row);
+                    match &encoder {
+                        Some(encoder) => {
+                            encoded.clear();
+                            if let Err(e) = encoder.encode(&row, &mut encoded) {
+                                conn.broken = true;
+                                client.write_buffer().clear();
+                                let error = ProtocolError::malformed(e.to_string());
+                                return Err(backend(error, partial));
+                            }
+                            client.queue_packet(&encoded);
+                        }
+                        None => client.queue_packet(&row),
+                    }
                     if client.write_buffer().len() >= FLUSH_AT {
                         partial = true;
                         client.flush().await.map_err(ForwardError::Client)?;

@@ -140,11 +140,11 @@ impl Session {
         let compute_shard = plan.compute_shard;
         // Over the rows of its derived tables (read first: the compute shard's connection
         // may serve them), when it may (`derived_rows.rs`).
-        let derived = match (&plan.over_derived, binary) {
-            (Some(over), false) => Box::pin(self.read_derived(runtime, over))
+        let derived = match &plan.over_derived {
+            Some(over) => Box::pin(self.read_derived(runtime, over))
                 .await
                 .map(|tables| (over, tables)),
-            _ => None,
+            None => None,
         };
         if self.in_transaction() {
             let mut shards: Vec<ShardId> = plan
@@ -180,7 +180,7 @@ impl Session {
         };
         let mut over_derived = None;
         if let (Ok(()), Some((over, tables))) = (&prepared, derived) {
-            match fill_derived(&mut compute, over, tables, text).await {
+            match fill_derived(&mut compute, over, tables, text, binary).await {
                 Ok(described) => over_derived = Some((over, described)),
                 Err(_) => compute.drop_tables().await,
             }
@@ -234,6 +234,7 @@ impl Session {
                     over,
                     status: self.status(),
                     capabilities: self.capabilities,
+                    binary,
                 };
                 run_work!(self, compute.conn(), meter, kind, &work)
             }

@@ -306,6 +306,8 @@ SELECT id, name FROM users WHERE name = 'Zoë Bronte' FOR UPDATE
 SELECT id, name FROM users WHERE name = 'Zoë Bronte' LOCK IN SHARE MODE
 @ordered SELECT id, name FROM users WHERE id > 2990 ORDER BY id DESC LIMIT 3 FOR UPDATE
 SELECT COUNT(*), MAX(score) FROM users WHERE name LIKE 'Z%' LOCK IN SHARE MODE
+SELECT COUNT(*), MAX(score) FROM users WHERE name LIKE 'Z%' LOCK IN SHARE MODE -- a comment after it
+@ordered SELECT id FROM users WHERE id = 3 LOCK /* shared */ IN SHARE MODE;
 @ordered SELECT flag, COUNT(*) FROM users WHERE id IN (5, 6, 7, 8, 9) GROUP BY flag ORDER BY flag FOR UPDATE
 @ordered SELECT flag, COUNT(*) FROM users GROUP BY 1 ORDER BY 1
 SELECT flag, COUNT(*) FROM users GROUP BY flag ORDER BY NULL

@@ -210,3 +210,6 @@ SELECT d.total * 2, d.total / 3, d.total + 0.5 FROM (SELECT SUM(balance) total F
 @ordered WITH t AS (SELECT DISTINCT qty FROM orders), plain AS (SELECT id FROM users WHERE id < 4) SELECT t.qty, plain.id FROM t, plain ORDER BY 1, 2
 SELECT (WITH t AS (SELECT user_id, COUNT(*) n FROM orders GROUP BY user_id) SELECT MAX(n) FROM t) AS most
 @ordered WITH t AS (SELECT user_id, COUNT(*) n FROM orders GROUP BY user_id) SELECT u.id, t.n FROM users u JOIN t ON t.user_id = u.id WHERE t.n = (SELECT MAX(n) FROM t) ORDER BY u.id
+@params=5 SELECT COUNT(*), MAX(t.amount) FROM (SELECT id, amount FROM orders WHERE user_id > ? ORDER BY amount DESC, id LIMIT 10) t
+@ordered @params=3 SELECT u.name, t.n FROM (SELECT user_id, COUNT(*) n FROM orders GROUP BY user_id HAVING COUNT(*) > ? ORDER BY n DESC, user_id LIMIT 4) t JOIN users u ON u.id = t.user_id ORDER BY t.n DESC, u.id
+@ordered @params=2 WITH t AS (SELECT user_id, MAX(created_at) last, SUM(amount) s FROM orders GROUP BY user_id) SELECT t.user_id, t.last, t.s, u.email FROM t JOIN users u ON u.id = t.user_id WHERE u.id < ? + 10 ORDER BY t.user_id
