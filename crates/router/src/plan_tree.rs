@@ -308,7 +308,7 @@ impl Builder<'_> {
         self.line(
             depth,
             format!(
-                "Instead, for binary rows or rows a temporary table would not hold exactly: copies of {} on {into}, the statement as written",
+                "Instead, for rows that would not travel exactly: copies of {} on {into}, the statement as written",
                 names.join(", ")
             ),
         );
