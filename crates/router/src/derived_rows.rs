@@ -1,5 +1,6 @@
 //! Derived tables of a statement answered from copies (`materialize.rs`) whose subquery has a
-//! plan of its own — one shard, or a scatter, merged by the proxy or not: the proxy computes
+//! plan of its own — one shard, a scatter merged by the proxy or not, or a set operation whose
+//! branches the proxy combines: the proxy computes
 //! the subquery's rows (as it computes any scatter's) and copies *those* into a temporary
 //! table that takes the derived table's place, instead of copying every table the subquery
 //! reads. Django's `.count()` of a sliced queryset, `SELECT COUNT(*) FROM (SELECT … ORDER BY
@@ -161,7 +162,10 @@ impl Taker<'_> {
         let text = self.sql[open + 1..close].trim();
         let plan = crate::plan_sql(text, self.topology, self.syntax).ok()?;
         let own_plan = plan.kind == StatementKind::Read
-            && matches!(plan.route, Route::Shard(_) | Route::Scatter(_));
+            && matches!(
+                plan.route,
+                Route::Shard(_) | Route::Scatter(_) | Route::SetOperation(_)
+            );
         own_plan.then(|| {
             let derived = DerivedRows {
                 table: quote(&format!("shardgate_derived_{n}")),
@@ -421,6 +425,14 @@ mod tests {
             derived[1].select,
             "SELECT * FROM orders WHERE user_id = 3 LIMIT 2"
         );
+
+        // A set operation whose branches the proxy combines.
+        let (derived, sql) = taken(
+            "SELECT COUNT(*) FROM (SELECT id FROM users UNION SELECT user_id FROM orders) AS t",
+        )
+        .unwrap();
+        assert_eq!(sql, "SELECT COUNT(*) FROM `shardgate_derived_0` AS t");
+        assert!(matches!(derived[0].plan.route, Route::SetOperation(_)));
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::diagnostics::Diagnostics;
 use crate::errors::ClientError;
 use crate::runtime::Runtime;
 use crate::session::Session;
+use crate::set_operation::SetFailure;
 
 /// One row, each cell an SQL literal.
 pub(crate) type Row = Vec<Vec<u8>>;
@@ -116,6 +117,25 @@ impl Session {
                 .enumerate()
                 .map(|(i, s)| (*s, scatter.sql_for(i).to_owned()))
                 .collect(),
+            // Only without kept connections: a broken one would end the session's transaction.
+            Route::SetOperation(set) if self.pins.is_empty() => {
+                return match self.set_operation_rows(runtime, set, None).await {
+                    Ok((evaluated, _)) if request.columns.is_some_and(|n| n != evaluated.metas.len()) => {
+                        Err((request.wrong_columns)())
+                    }
+                    Ok((evaluated, (_, diagnostics))) => Ok(Selected {
+                        columns: evaluated.metas,
+                        rows: evaluated.rows,
+                        diagnostics,
+                    }),
+                    Err(SetFailure::Error(e)) => Err(e),
+                    Err(SetFailure::Lost(_)) => Err(ClientError::new(
+                        1105,
+                        b"HY000",
+                        "a connection broke during a set operation across shards",
+                    )),
+                };
+            }
             Route::Scatter(scatter) => {
                 let kept = self.merged_rows(runtime, scatter).await?;
                 let columns = metas(&kept.definitions)?;
@@ -133,7 +153,7 @@ impl Session {
                     1235,
                     b"42000",
                     format!(
-                        "{}: the proxy reads its SELECT's rows itself, and this SELECT does not run on shards whose rows the proxy merges (a join across shards, a derived table over a scatter, a set operation …); select rows of one table",
+                        "{}: the proxy reads its SELECT's rows itself, and this SELECT does not run on shards whose rows the proxy merges or combines (a join across shards, a derived table over a scatter …); select rows of one table",
                         request.purpose
                     ),
                 ))

@@ -28,10 +28,10 @@ use crate::scatter::merge_error;
 use crate::session::{End, Session, Step};
 
 /// A result: the column definitions as a shard sent them, the plain metadata, the rows.
-struct Evaluated {
+pub(crate) struct Evaluated {
     heads: Vec<BytesMut>,
-    metas: Vec<ColumnMeta>,
-    rows: Vec<Bytes>,
+    pub(crate) metas: Vec<ColumnMeta>,
+    pub(crate) rows: Vec<Bytes>,
     /// Rows before the whole's LIMIT: what MariaDB's `FOUND_ROWS()` counts after it.
     found: u64,
 }
@@ -39,8 +39,16 @@ struct Evaluated {
 /// A shard's answer: its column definitions and rows.
 type ShardAnswer = (Vec<BytesMut>, Vec<Bytes>);
 
+/// Why a set operation gave no rows.
+pub(crate) enum SetFailure {
+    /// The statement's error.
+    Error(ClientError),
+    /// A connection the session keeps broke: the session ends.
+    Lost(End),
+}
+
 /// The warnings the branches raised, counted, and their conditions (for `SHOW WARNINGS`).
-type Conditions = (u16, Diagnostics);
+pub(crate) type Conditions = (u16, Diagnostics);
 
 fn refused(what: &str) -> ClientError {
     ClientError::new(
@@ -217,13 +225,29 @@ impl Session {
                 }
             },
         };
+        match self.set_operation_rows(runtime, plan, session_limit).await {
+            Ok((result, conditions)) => self.write_result(result, conditions, binary).await,
+            Err(SetFailure::Error(e)) => self.send_error(e).await,
+            Err(SetFailure::Lost(end)) => Err(end),
+        }
+    }
+
+    /// Evaluates `plan` in the proxy: its rows (the whole limited by `session_limit`, a
+    /// session's sql_select_limit, which its branches do not apply) and the conditions its
+    /// branches raised.
+    pub(crate) async fn set_operation_rows(
+        &mut self,
+        runtime: &Runtime,
+        plan: &SetOperationPlan,
+        session_limit: Option<u64>,
+    ) -> Result<(Evaluated, Conditions), SetFailure> {
         let mut shards = Vec::new();
         shards_of(plan, &mut shards);
         if self.in_transaction() {
             for &shard in &shards {
-                if let Err(e) = self.join_txn(runtime, shard, false).await {
-                    return self.send_error(e).await;
-                }
+                self.join_txn(runtime, shard, false)
+                    .await
+                    .map_err(SetFailure::Error)?;
             }
         }
         let mut lent: Vec<Option<PooledConn>> = Vec::new();
@@ -248,7 +272,7 @@ impl Session {
             held: Mutex::new(SetRows::new(memory)),
             lent: Lent(Mutex::new(lent)),
             conditions: Mutex::new(Conditions::default()),
-            unlimited: session_limit.is_some(),
+            unlimited: self.state.select_limit_set(),
             concurrent,
         };
         let result = match ready {
@@ -276,20 +300,17 @@ impl Session {
         }
         if let Some(shard) = lost {
             self.pins = Default::default();
-            return Err(End::BrokenAnswer(format!(
+            return Err(SetFailure::Lost(End::BrokenAnswer(format!(
                 "shard {shard}: a pinned connection broke during a set operation across shards"
-            )));
+            ))));
         }
-        let mut result = match result {
-            Ok(result) => result,
-            Err(e) => return self.send_error(e).await,
-        };
+        let mut result = result.map_err(SetFailure::Error)?;
         if let (None, Some(n)) = (plan.limit, session_limit) {
             result
                 .rows
                 .truncate(usize::try_from(n).unwrap_or(usize::MAX));
         }
-        self.write_result(result, conditions, binary).await
+        Ok((result, conditions))
     }
 
     async fn write_result(

@@ -213,3 +213,8 @@ SELECT (WITH t AS (SELECT user_id, COUNT(*) n FROM orders GROUP BY user_id) SELE
 @params=5 SELECT COUNT(*), MAX(t.amount) FROM (SELECT id, amount FROM orders WHERE user_id > ? ORDER BY amount DESC, id LIMIT 10) t
 @ordered @params=3 SELECT u.name, t.n FROM (SELECT user_id, COUNT(*) n FROM orders GROUP BY user_id HAVING COUNT(*) > ? ORDER BY n DESC, user_id LIMIT 4) t JOIN users u ON u.id = t.user_id ORDER BY t.n DESC, u.id
 @ordered @params=2 WITH t AS (SELECT user_id, MAX(created_at) last, SUM(amount) s FROM orders GROUP BY user_id) SELECT t.user_id, t.last, t.s, u.email FROM t JOIN users u ON u.id = t.user_id WHERE u.id < ? + 10 ORDER BY t.user_id
+@ordered SELECT t.k, COUNT(*) FROM (SELECT flag k FROM users WHERE id < 40 UNION ALL SELECT qty FROM orders WHERE id < 60) t GROUP BY t.k ORDER BY t.k
+@ordered SELECT t.id, u.name FROM (SELECT id FROM users WHERE flag = 1 INTERSECT SELECT user_id FROM orders WHERE qty > 5) t JOIN users u ON u.id = t.id ORDER BY t.id LIMIT 10
+SELECT COUNT(*), MIN(t.id), MAX(t.id) FROM (SELECT id FROM users EXCEPT SELECT user_id FROM orders) t
+@ordered SELECT t.* FROM ((SELECT id, name, created_at FROM users ORDER BY id DESC LIMIT 3) UNION (SELECT id, status, created_at FROM orders ORDER BY id LIMIT 2)) t ORDER BY t.id
+@ordered SELECT t.v, COUNT(*) FROM (SELECT balance v FROM users WHERE id < 30 UNION SELECT amount FROM orders WHERE id < 30) t GROUP BY t.v ORDER BY t.v
