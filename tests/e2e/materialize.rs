@@ -530,6 +530,31 @@ async fn derived_tables_copy_their_rows_not_their_tables() {
     let joined = "SELECT t.user_id, t.n, o.id FROM (SELECT user_id, COUNT(*) n FROM orders GROUP BY user_id ORDER BY n DESC, user_id LIMIT 2) t JOIN orders o ON o.user_id = t.user_id WHERE o.id < 60 ORDER BY o.id";
     let joined: Vec<(i64, i64, i64)> = proxy.query(joined).await.unwrap();
     assert_eq!(joined, [(2, 2, 20), (2, 2, 21), (5, 2, 50), (5, 2, 51)]);
+    // A table joined to the derived rows by an integer equality is copied narrowed to the
+    // rows it joins (users: 40 rows, 3 of them copied), on the shards owning them; the
+    // preserved side of an outer join is not (its copy passes the bound).
+    let top = "(SELECT user_id, COUNT(*) n FROM orders GROUP BY user_id ORDER BY n DESC, user_id LIMIT 3)";
+    let named: Vec<(i64, String, i64)> = proxy
+        .query(format!("SELECT t.user_id, u.name, t.n FROM {top} t JOIN users u ON u.id = t.user_id ORDER BY t.user_id"))
+        .await
+        .unwrap();
+    assert_eq!(
+        named,
+        [(2, "b".into(), 2), (5, "é".into(), 2), (8, "A".into(), 2)]
+    );
+    let with_cte: Vec<(i64, String)> = proxy
+        .query(format!("WITH t AS {top} SELECT u.id, u.name FROM users u, t WHERE t.user_id = u.id AND u.id > 2 ORDER BY u.id"))
+        .await
+        .unwrap();
+    assert_eq!(with_cte, [(5, "é".into()), (8, "A".into())]);
+    let (code, _, message) = server_error(
+        proxy
+            .query_drop(format!(
+                "SELECT COUNT(*) FROM users u LEFT JOIN {top} t ON u.id = t.user_id"
+            ))
+            .await,
+    );
+    assert_eq!(code, 1038, "{message}");
     // Columns: the derived table's alias, the base table's name as org_table, no schema (as
     // MariaDB describes a derived table's columns); none names a temporary table.
     let result = proxy

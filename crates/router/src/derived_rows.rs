@@ -25,6 +25,7 @@ use sqlparser::ast::{
 };
 use sqlparser::tokenizer::Span;
 
+use crate::copy_narrowing::Narrowing;
 use crate::materialize::{quote, TableCopy};
 use crate::rewrite::{closing_paren, Offsets};
 use crate::shard_key::base_name;
@@ -39,6 +40,8 @@ pub struct OverDerived {
     pub sql: String,
     /// The copies that statement still needs (sharded tables it names outside them).
     pub copies: Vec<TableCopy>,
+    /// Copies to read only the rows joining a derived table's (`copy_narrowing.rs`).
+    pub narrowings: Vec<Narrowing>,
 }
 
 /// A derived table whose rows the proxy computes and copies into a temporary table.

@@ -121,10 +121,13 @@ pub(crate) fn fallback(
             let occurrences = sharded_occurrences(&statements[0], topology);
             let mut copies = copies_of(&occurrences, topology).ok()?;
             push_filters(rewritten, syntax, topology, &occurrences, &mut copies);
+            let named = |table: &str| occurrences.iter().filter(|(t, _)| t == table).count();
+            let narrowings = crate::copy_narrowing::narrowings(rewritten, &derived, &copies, named);
             Some(OverDerived {
                 derived,
                 sql,
                 copies,
+                narrowings,
             })
         });
     Ok(materialized(copies, over_derived, topology))
@@ -209,7 +212,10 @@ fn selects(body: &SetExpr) -> Box<dyn Iterator<Item = &Select> + '_> {
 
 /// Every reference to a sharded (not reference) table, in text order: the configured name
 /// and the database it is qualified with.
-fn sharded_occurrences(stmt: &Statement, topology: &Topology) -> Vec<(String, Option<String>)> {
+pub(crate) fn sharded_occurrences(
+    stmt: &Statement,
+    topology: &Topology,
+) -> Vec<(String, Option<String>)> {
     let mut found = Vec::new();
     let _ = sqlparser::ast::visit_relations(stmt, |name| {
         if let Some(rule) = base_name(name).and_then(|t| topology.table(&t)) {

@@ -286,7 +286,7 @@ impl Builder<'_> {
     fn materialize(&mut self, plan: &MaterializePlan, depth: usize) {
         let into = self.name(plan.compute_shard).to_owned();
         let Some(over) = &plan.over_derived else {
-            self.copies(&plan.copies, plan.compute_shard, depth);
+            self.copies(&plan.copies, plan.compute_shard, depth, |_| None);
             self.route(depth, plan.compute_shard, None);
             return;
         };
@@ -302,7 +302,14 @@ impl Builder<'_> {
             );
             self.plan(&derived.plan, depth + 1, None, Some(&derived.select));
         }
-        self.copies(&over.copies, plan.compute_shard, depth);
+        let narrowed = |n: usize| {
+            let narrowing = over.narrowings.iter().find(|x| x.copy == n)?;
+            Some(format!(
+                ", only rows whose `{}` is a `{}` of `{}` (both integers)",
+                narrowing.column, narrowing.derived_column, over.derived[narrowing.derived].alias
+            ))
+        };
+        self.copies(&over.copies, plan.compute_shard, depth, narrowed);
         self.route(depth, plan.compute_shard, Some(over.sql.clone()));
         let names: Vec<String> = plan.copies.iter().map(TableCopy::quoted_name).collect();
         self.line(
@@ -314,14 +321,22 @@ impl Builder<'_> {
         );
     }
 
-    /// Each copy's reads on its shards, into temporary tables on `compute`.
-    fn copies(&mut self, copies: &[TableCopy], compute: ShardId, depth: usize) {
-        for copy in copies {
+    /// Each copy's reads on its shards, into temporary tables on `compute`; `narrowed` says
+    /// how a copy's rows are narrowed when it runs.
+    fn copies(
+        &mut self,
+        copies: &[TableCopy],
+        compute: ShardId,
+        depth: usize,
+        narrowed: impl Fn(usize) -> Option<String>,
+    ) {
+        for (n, copy) in copies.iter().enumerate() {
             let name = copy.quoted_name();
             let into = self.name(compute).to_owned();
+            let narrowed = narrowed(n).unwrap_or_default();
             self.line(
                 depth,
-                format!("Copy {name} into a temporary table on {into}"),
+                format!("Copy {name} into a temporary table on {into}{narrowed}"),
             );
             let filter = (copy.filter.as_ref()).map_or_else(String::new, |f| format!(" WHERE {f}"));
             let read = format!("SELECT <its columns> FROM {name}{filter}");

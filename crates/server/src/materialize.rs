@@ -13,19 +13,21 @@
 //! temporary tables are dropped when it ends; a statement cancelled with tables left closes
 //! its compute connection instead of pooling it (which drops them).
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use shardgate_backend::{PooledConn, QueryHead};
+use shardgate_config::ShardKeyType;
 use shardgate_protocol::response::Finish;
 use shardgate_protocol::stmt::ExecuteRequest;
 use shardgate_protocol::Command;
-use shardgate_ring::ShardId;
+use shardgate_ring::{KeyValue, ShardId};
 use shardgate_router::{
     quote_identifier, string_literal, temporary_definition, MaterializePlan, SqlMode,
     StatementKind, TableCopy, Transport,
 };
 
-use crate::derived_rows::{fill_derived, OverDerivedWork};
+use crate::derived_rows::{fill_derived, narrowed_copies, NarrowedCopy, OverDerivedWork};
 use crate::errors::{copy_duplicate, materialize_bound, ClientError};
 use crate::executor::{run_work, Execution, Work};
 use crate::runtime::Runtime;
@@ -96,8 +98,57 @@ impl Drop for Compute {
 
 /// One column of a copied table: its quoted name and how its values travel.
 struct CopyColumn {
+    name: String,
     quoted: String,
     transport: Transport,
+    integer: bool,
+}
+
+/// The filter and shards of `copy`'s reads: its own, and, `narrowed` by an integer column of
+/// the table, only rows holding one of its values, on the shards owning them when it is the
+/// shard key.
+fn narrowed_reads(
+    runtime: &Runtime,
+    copy: &TableCopy,
+    narrowed: Option<&NarrowedCopy>,
+    columns: &[CopyColumn],
+) -> (Option<String>, Vec<ShardId>) {
+    let column = narrowed.and_then(|n| {
+        let column = columns
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(&n.column));
+        column.filter(|c| c.integer).map(|c| (n, c))
+    });
+    let Some((narrowed, column)) = column else {
+        return (copy.filter.clone(), copy.shards.clone());
+    };
+    let condition = match narrowed.values.is_empty() {
+        true => "FALSE".to_owned(),
+        false => {
+            let values: Vec<String> = narrowed.values.iter().map(i128::to_string).collect();
+            format!("{} IN ({})", column.quoted, values.join(", "))
+        }
+    };
+    let filter = match &copy.filter {
+        Some(f) => format!("({f}) AND {condition}"),
+        None => condition,
+    };
+    let rule = runtime.topology.table(&copy.table).filter(|rule| {
+        rule.key_type == ShardKeyType::Integer && rule.shard_key.eq_ignore_ascii_case(&column.name)
+    });
+    let shards = match rule {
+        Some(rule) => {
+            let owners: BTreeSet<ShardId> = (narrowed.values.iter())
+                .filter_map(|v| rule.shard_for(&KeyValue::Int(*v)).ok())
+                .collect();
+            (copy.shards.iter())
+                .filter(|s| owners.contains(s))
+                .copied()
+                .collect()
+        }
+        None => copy.shards.clone(),
+    };
+    (Some(filter), shards)
 }
 
 /// The rows and bytes the statement's copies read so far, against `merge_max_rows` /
@@ -179,9 +230,14 @@ impl Session {
             false => Ok(()),
         };
         let mut over_derived = None;
+        let mut narrowed = Vec::new();
         if let (Ok(()), Some((over, tables))) = (&prepared, derived) {
+            let narrowing = narrowed_copies(over, &tables);
             match fill_derived(&mut compute, over, tables, text, binary).await {
-                Ok(described) => over_derived = Some((over, described)),
+                Ok(described) => {
+                    over_derived = Some((over, described));
+                    narrowed = narrowing;
+                }
                 Err(_) => compute.drop_tables().await,
             }
         }
@@ -199,7 +255,10 @@ impl Session {
             .as_ref()
             .map_or(&plan.copies, |(o, _)| &o.copies);
         let copied = match prepared {
-            Ok(()) => self.copy_tables(runtime, copies, &mut compute).await,
+            Ok(()) => {
+                self.copy_tables(runtime, copies, &narrowed, &mut compute)
+                    .await
+            }
             Err(e) => Err(e),
         };
         if let Err(e) = copied {
@@ -266,11 +325,13 @@ impl Session {
         }
     }
 
-    /// Makes `copies` on the compute connection.
+    /// Makes `copies` on the compute connection, those `narrowed` reading only the rows
+    /// joining a derived table's.
     async fn copy_tables(
         &mut self,
         runtime: &Runtime,
         copies: &[TableCopy],
+        narrowed: &[NarrowedCopy],
         compute: &mut Compute,
     ) -> Result<(), ClientError> {
         let settings = &runtime.topology.server;
@@ -281,7 +342,8 @@ impl Session {
             max_bytes: settings.merge_max_bytes,
         };
         for (n, copy) in copies.iter().enumerate() {
-            self.copy_table(runtime, copy, n, compute, &mut copied)
+            let narrowed = narrowed.iter().find(|x| x.copy == n);
+            self.copy_table(runtime, copy, narrowed, n, compute, &mut copied)
                 .await?;
         }
         Ok(())
@@ -293,6 +355,7 @@ impl Session {
         &mut self,
         runtime: &Runtime,
         copy: &TableCopy,
+        narrowed: Option<&NarrowedCopy>,
         n: usize,
         compute: &mut Compute,
         copied: &mut Copied,
@@ -306,10 +369,8 @@ impl Session {
         let columns = self.copy_columns(compute, copy).await?;
         let list: Vec<&str> = columns.iter().map(|c| c.quoted.as_str()).collect();
         let list = list.join(", ");
-        let filter = copy
-            .filter
-            .as_ref()
-            .map_or_else(String::new, |f| format!(" WHERE {f}"));
+        let (filter, shards) = narrowed_reads(runtime, copy, narrowed, &columns);
+        let filter = filter.map_or_else(String::new, |f| format!(" WHERE {f}"));
         let insert_head = format!(
             "SET STATEMENT sql_mode = 'NO_AUTO_VALUE_ON_ZERO', time_zone = '+00:00' FOR INSERT INTO {name} ({list}) "
         );
@@ -318,7 +379,7 @@ impl Session {
             _ => e,
         };
         // The compute shard's own rows, copied by the server before the base table is shadowed.
-        let staged = copy.shards.contains(&compute.shard).then(|| {
+        let staged = shards.contains(&compute.shard).then(|| {
             let stage = quote_identifier(&format!("shardgate_copy_{n}"));
             match &copy.database {
                 Some(db) => format!("{}.{stage}", quote_identifier(db)),
@@ -351,7 +412,7 @@ impl Session {
             .collect();
         let read = format!("SELECT {} FROM {name}{filter}{ALL_ROWS}", reads.join(", "));
         let compute_shard = compute.shard;
-        for &shard in copy.shards.iter().filter(|s| **s != compute_shard) {
+        for &shard in shards.iter().filter(|s| **s != compute_shard) {
             let insert = format!("{insert_head}VALUES ");
             self.copy_from(runtime, shard, &read, &insert, &columns, compute, copied)
                 .await
@@ -381,9 +442,16 @@ impl Session {
             .into_iter()
             .filter(|row| row[2].as_deref() == Some("NEVER"))
             .filter_map(|row| {
+                let name = row[0].as_deref()?;
+                let data_type = row[1].as_deref()?.to_ascii_lowercase();
                 Some(CopyColumn {
-                    quoted: quote_identifier(row[0].as_deref()?),
-                    transport: Transport::of(row[1].as_deref()?),
+                    name: name.to_owned(),
+                    quoted: quote_identifier(name),
+                    transport: Transport::of(&data_type),
+                    integer: matches!(
+                        data_type.as_str(),
+                        "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint"
+                    ),
                 })
             })
             .collect();

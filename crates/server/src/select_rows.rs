@@ -56,6 +56,8 @@ impl RowsOf<'_> {
 /// conditions the SELECT raised.
 pub(crate) struct Selected {
     pub columns: Vec<ColumnMeta>,
+    /// The columns' names.
+    pub names: Vec<String>,
     pub rows: Vec<Bytes>,
     pub diagnostics: Diagnostics,
 }
@@ -124,6 +126,7 @@ impl Session {
                         Err((request.wrong_columns)())
                     }
                     Ok((evaluated, (_, diagnostics))) => Ok(Selected {
+                        names: names(&evaluated.heads),
                         columns: evaluated.metas,
                         rows: evaluated.rows,
                         diagnostics,
@@ -144,6 +147,7 @@ impl Session {
                 }
                 return Ok(Selected {
                     columns,
+                    names: names(&kept.definitions),
                     rows: kept.rows,
                     diagnostics: kept.diagnostics,
                 });
@@ -168,6 +172,7 @@ impl Session {
         let unlimited = self.state.select_limit_set();
         let mut selected = Selected {
             columns: Vec::new(),
+            names: Vec::new(),
             rows: Vec::new(),
             diagnostics: Diagnostics::default(),
         };
@@ -194,6 +199,16 @@ impl Session {
         }
         Ok(selected)
     }
+}
+
+/// The names column definitions give their columns.
+fn names<D: AsRef<[u8]>>(definitions: &[D]) -> Vec<String> {
+    (definitions.iter())
+        .map(|d| {
+            let name = shardgate_wire::column_definition::column_name(d.as_ref());
+            String::from_utf8_lossy(name.unwrap_or_default()).into_owned()
+        })
+        .collect()
 }
 
 /// The column metadata of column definitions.
@@ -246,6 +261,7 @@ async fn read_rows(
         return Err(columns.err().unwrap_or_else(request.wrong_columns));
     }
     selected.columns = columns?;
+    selected.names = names(&heads);
     loop {
         let row = match conn.next_row().await.map_err(|e| ClientError::from(&e))? {
             Ok(row) => row,

@@ -29,7 +29,7 @@ use crate::session::{End, Session, Step};
 
 /// A result: the column definitions as a shard sent them, the plain metadata, the rows.
 pub(crate) struct Evaluated {
-    heads: Vec<BytesMut>,
+    pub(crate) heads: Vec<BytesMut>,
     pub(crate) metas: Vec<ColumnMeta>,
     pub(crate) rows: Vec<Bytes>,
     /// Rows before the whole's LIMIT: what MariaDB's `FOUND_ROWS()` counts after it.

@@ -218,3 +218,9 @@ SELECT (WITH t AS (SELECT user_id, COUNT(*) n FROM orders GROUP BY user_id) SELE
 SELECT COUNT(*), MIN(t.id), MAX(t.id) FROM (SELECT id FROM users EXCEPT SELECT user_id FROM orders) t
 @ordered SELECT t.* FROM ((SELECT id, name, created_at FROM users ORDER BY id DESC LIMIT 3) UNION (SELECT id, status, created_at FROM orders ORDER BY id LIMIT 2)) t ORDER BY t.id
 @ordered SELECT t.v, COUNT(*) FROM (SELECT balance v FROM users WHERE id < 30 UNION SELECT amount FROM orders WHERE id < 30) t GROUP BY t.v ORDER BY t.v
+@ordered SELECT u.id, t.n FROM (SELECT flag, COUNT(*) n FROM users GROUP BY flag) t JOIN users u ON u.id = t.n ORDER BY u.id
+SELECT COUNT(*) FROM (SELECT user_id FROM orders WHERE qty > 1000 GROUP BY user_id) t JOIN users u ON u.id = t.user_id
+@ordered SELECT u.id, t.k FROM (SELECT score % 5 k FROM users GROUP BY score % 5) t JOIN users u ON u.flag = t.k WHERE u.id < 40 ORDER BY u.id
+@ordered SELECT u.id, t.c FROM (SELECT tag, COUNT(*) c FROM users GROUP BY tag) t JOIN users u ON u.tag = t.tag WHERE u.id < 10 ORDER BY u.id
+@ordered SELECT o.id, t.m FROM (SELECT user_id, MAX(qty) m FROM orders GROUP BY user_id ORDER BY m DESC, user_id LIMIT 4) t, orders o WHERE o.user_id = t.user_id AND o.qty = t.m ORDER BY o.id
+@ordered SELECT t.user_id, u.id FROM (SELECT user_id, COUNT(*) n FROM orders GROUP BY user_id ORDER BY n DESC, user_id LIMIT 4) t LEFT JOIN users u ON u.id = t.user_id + 1 ORDER BY t.user_id
