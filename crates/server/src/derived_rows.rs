@@ -22,8 +22,6 @@
 //! when any step fails — reading the rows, describing the statement, or writing them (in
 //! strict mode: a value the temporary table would change is an error, never a silent change).
 
-use std::collections::BTreeSet;
-
 use bytes::{Bytes, BytesMut};
 use shardgate_backend::{LocalFiles, PooledConn, QueryHead};
 use shardgate_merge::{BinaryRowEncoder, ColumnMeta, ValueKind};
@@ -46,10 +44,10 @@ pub(crate) struct DerivedTable {
     /// How each column's cells are written back.
     forms: Vec<CellForm>,
     /// The columns' names and metadata.
-    names: Vec<String>,
-    columns: Vec<ColumnMeta>,
+    pub(crate) names: Vec<String>,
+    pub(crate) columns: Vec<ColumnMeta>,
     /// Text-protocol rows.
-    rows: Vec<Bytes>,
+    pub(crate) rows: Vec<Bytes>,
 }
 
 /// How a column's text cells are written back as literals the temporary table stores as the
@@ -194,60 +192,6 @@ impl Session {
         }
         Some(tables)
     }
-}
-
-/// The most values a narrowed copy reads by (`IN (…)`); beyond, it reads its table whole.
-const MAX_NARROWING_VALUES: usize = 10_000;
-
-/// A copy to read only the rows whose integer `column` holds one of `values`.
-pub(crate) struct NarrowedCopy {
-    /// An index into `OverDerived::copies`.
-    pub copy: usize,
-    pub column: String,
-    pub values: BTreeSet<i128>,
-}
-
-/// The values each of `over`'s narrowings keeps: the distinct integers of its derived
-/// column, when that column holds integers and they are at most `MAX_NARROWING_VALUES`.
-pub(crate) fn narrowed_copies(over: &OverDerived, tables: &[DerivedTable]) -> Vec<NarrowedCopy> {
-    let mut narrowed = Vec::new();
-    for narrowing in &over.narrowings {
-        let Some(table) = tables.get(narrowing.derived) else {
-            continue;
-        };
-        let column = table
-            .names
-            .iter()
-            .position(|n| n.eq_ignore_ascii_case(&narrowing.derived_column));
-        let Some(column) = column.filter(|&c| {
-            matches!(
-                table.columns.get(c).map(ColumnMeta::kind),
-                Some(ValueKind::Int | ValueKind::UInt)
-            )
-        }) else {
-            continue;
-        };
-        let mut values = BTreeSet::new();
-        let read = table.rows.iter().try_for_each(|row| {
-            let cell = shardgate_wire::text_row::text_cell(row, column).map_err(drop)?;
-            if let Some(cell) = cell {
-                let text = std::str::from_utf8(cell).map_err(drop)?;
-                values.insert(text.parse::<i128>().map_err(drop)?);
-            }
-            match values.len() > MAX_NARROWING_VALUES {
-                true => Err(()),
-                false => Ok(()),
-            }
-        });
-        if read.is_ok() {
-            narrowed.push(NarrowedCopy {
-                copy: narrowing.copy,
-                column: narrowing.column.clone(),
-                values,
-            });
-        }
-    }
-    narrowed
 }
 
 /// Writes each derived table's rows into its temporary table on `compute`, after reading the

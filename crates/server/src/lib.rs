@@ -5,6 +5,7 @@ mod adopted_topology;
 mod catch_up;
 mod connections;
 mod consistent_snapshot;
+mod copy_narrowing;
 mod cut_off;
 mod cutover_gate;
 mod cutover_replicas;

@@ -13,21 +13,20 @@
 //! temporary tables are dropped when it ends; a statement cancelled with tables left closes
 //! its compute connection instead of pooling it (which drops them).
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use shardgate_backend::{PooledConn, QueryHead};
-use shardgate_config::ShardKeyType;
 use shardgate_protocol::response::Finish;
 use shardgate_protocol::stmt::ExecuteRequest;
 use shardgate_protocol::Command;
-use shardgate_ring::{KeyValue, ShardId};
+use shardgate_ring::ShardId;
 use shardgate_router::{
     quote_identifier, string_literal, temporary_definition, MaterializePlan, SqlMode,
     StatementKind, TableCopy, Transport,
 };
 
-use crate::derived_rows::{fill_derived, narrowed_copies, NarrowedCopy, OverDerivedWork};
+use crate::copy_narrowing::{narrowed_copies, narrowed_reads, NarrowedCopy};
+use crate::derived_rows::{fill_derived, OverDerivedWork};
 use crate::errors::{copy_duplicate, materialize_bound, ClientError};
 use crate::executor::{run_work, Execution, Work};
 use crate::runtime::Runtime;
@@ -96,59 +95,13 @@ impl Drop for Compute {
     }
 }
 
-/// One column of a copied table: its quoted name and how its values travel.
-struct CopyColumn {
-    name: String,
-    quoted: String,
+/// One column of a copied table: its name, quoted name, how its values travel, and whether
+/// it holds integers.
+pub(crate) struct CopyColumn {
+    pub(crate) name: String,
+    pub(crate) quoted: String,
     transport: Transport,
-    integer: bool,
-}
-
-/// The filter and shards of `copy`'s reads: its own, and, `narrowed` by an integer column of
-/// the table, only rows holding one of its values, on the shards owning them when it is the
-/// shard key.
-fn narrowed_reads(
-    runtime: &Runtime,
-    copy: &TableCopy,
-    narrowed: Option<&NarrowedCopy>,
-    columns: &[CopyColumn],
-) -> (Option<String>, Vec<ShardId>) {
-    let column = narrowed.and_then(|n| {
-        let column = columns
-            .iter()
-            .find(|c| c.name.eq_ignore_ascii_case(&n.column));
-        column.filter(|c| c.integer).map(|c| (n, c))
-    });
-    let Some((narrowed, column)) = column else {
-        return (copy.filter.clone(), copy.shards.clone());
-    };
-    let condition = match narrowed.values.is_empty() {
-        true => "FALSE".to_owned(),
-        false => {
-            let values: Vec<String> = narrowed.values.iter().map(i128::to_string).collect();
-            format!("{} IN ({})", column.quoted, values.join(", "))
-        }
-    };
-    let filter = match &copy.filter {
-        Some(f) => format!("({f}) AND {condition}"),
-        None => condition,
-    };
-    let rule = runtime.topology.table(&copy.table).filter(|rule| {
-        rule.key_type == ShardKeyType::Integer && rule.shard_key.eq_ignore_ascii_case(&column.name)
-    });
-    let shards = match rule {
-        Some(rule) => {
-            let owners: BTreeSet<ShardId> = (narrowed.values.iter())
-                .filter_map(|v| rule.shard_for(&KeyValue::Int(*v)).ok())
-                .collect();
-            (copy.shards.iter())
-                .filter(|s| owners.contains(s))
-                .copied()
-                .collect()
-        }
-        None => copy.shards.clone(),
-    };
-    (Some(filter), shards)
+    pub(crate) integer: bool,
 }
 
 /// The rows and bytes the statement's copies read so far, against `merge_max_rows` /
