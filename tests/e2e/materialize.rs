@@ -494,11 +494,8 @@ async fn statements_over_copies_answer_as_one_mariadb() {
     env.stop().await;
 }
 
-/// A derived table the proxy computes copies its rows, not the table it reads: within a bound
-/// the table's copy would pass, prepared too — but not for binary rows with a DOUBLE, which
-/// copy the table; its columns are described as MariaDB describes them.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn derived_tables_copy_their_rows_not_their_tables() {
+/// Three shards with `merge_max_rows = 30`, the users (40) and orders (40) of `setup`.
+async fn bounded_to_30_rows() -> (TestEnv, Conn) {
     let env = TestEnv::start_rendered(3, 0, |sandbox, listen| {
         sandbox
             .config_toml(listen)
@@ -512,6 +509,15 @@ async fn derived_tables_copy_their_rows_not_their_tables() {
     {
         proxy.query_drop(&sql).await.unwrap();
     }
+    (env, proxy)
+}
+
+/// A derived table the proxy computes copies its rows, not the table it reads: within a bound
+/// the table's copy would pass, prepared too — but not for binary rows with a DOUBLE, which
+/// copy the table; its columns are described as MariaDB describes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn derived_tables_copy_their_rows_not_their_tables() {
+    let (env, mut proxy) = bounded_to_30_rows().await;
     // users has 40 rows: its copy passes the bound, five of them do not.
     let sql = "SELECT COUNT(*), SUM(t.id), MIN(t.name) FROM (SELECT id, name FROM users ORDER BY id DESC LIMIT 5) t";
     let counted: Vec<(i64, String, String)> = proxy.query(sql).await.unwrap();
@@ -587,19 +593,7 @@ async fn derived_tables_copy_their_rows_not_their_tables() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn copies_stop_at_merge_max_rows() {
-    let env = TestEnv::start_rendered(3, 0, |sandbox, listen| {
-        sandbox
-            .config_toml(listen)
-            .replacen("[server]\n", "[server]\nmerge_max_rows = 30\n", 1)
-    })
-    .await;
-    let mut proxy = env.connect().await;
-    for sql in setup()
-        .into_iter()
-        .filter(|s| !s.contains("flags") && !s.contains("kinds"))
-    {
-        proxy.query_drop(&sql).await.unwrap();
-    }
+    let (env, mut proxy) = bounded_to_30_rows().await;
     // users (40 rows) alone passes the bound; a filter pushed with its copy keeps it under.
     let (code, _, message) = server_error(
         proxy

@@ -305,10 +305,7 @@ impl BackendConn {
     {
         if let Err(e) = self.send_command(command, arg).await {
             return Err(ForwardError::Backend {
-                error: match e {
-                    BackendError::Protocol { source, .. } => source,
-                    other => ProtocolError::malformed(other.to_string()),
-                },
+                error: e.into_protocol(),
                 partial: false,
             });
         }

@@ -64,6 +64,16 @@ pub enum BackendError {
 }
 
 impl BackendError {
+    /// The failure as a protocol error of the answer being forwarded: a protocol failure
+    /// keeps its kind (a statement cut off at its time bound stays `Deadline`), anything else
+    /// is a malformed answer naming it.
+    pub fn into_protocol(self) -> ProtocolError {
+        match self {
+            BackendError::Protocol { source, .. } => source,
+            other => ProtocolError::malformed(other.to_string()),
+        }
+    }
+
     /// The backend's own error, when the failure is an error packet it sent.
     pub fn server_error(&self) -> Option<&ServerErr> {
         match self {

@@ -250,7 +250,8 @@ fn placed_alike(a: &TableRef<'_>, b: &TableRef<'_>) -> bool {
     Arc::ptr_eq(&a.rule.sharder, &b.rule.sharder) && a.rule.key_type == b.rule.key_type
 }
 
-fn strip_nested(mut e: &Expr) -> &Expr {
+/// `e` without the parentheses around it.
+pub(crate) fn strip_nested(mut e: &Expr) -> &Expr {
     while let Expr::Nested(inner) = e {
         e = inner;
     }

@@ -19,9 +19,10 @@ use sqlparser::ast::{
     BinaryOperator, Expr, JoinConstraint, JoinOperator, ObjectNamePart, Query, SetExpr, TableFactor,
 };
 
+use crate::colocated::strip_nested;
 use crate::derived_rows::DerivedRows;
 use crate::materialize::TableCopy;
-use crate::shard_key::base_name;
+use crate::shard_key::{base_name, conjuncts};
 
 /// A copy narrowed to the values of a derived table's column.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,10 +64,14 @@ pub(crate) fn narrowings(
                 | Some(JoinOperator::Join(JoinConstraint::On(on))) => Some(on),
                 _ => None,
             };
-            conditions.extend(on.into_iter().flat_map(conjuncts));
+            if let Some(on) = on {
+                conjuncts(on, &mut conditions);
+            }
         }
     }
-    conditions.extend(select.selection.iter().flat_map(conjuncts));
+    if let Some(selection) = &select.selection {
+        conjuncts(selection, &mut conditions);
+    }
     let side = |parts: &[sqlparser::ast::Ident]| -> Option<(Side, String)> {
         let [qualifier, column] = parts else {
             return None;
@@ -85,7 +90,7 @@ pub(crate) fn narrowings(
             continue;
         };
         let (Expr::CompoundIdentifier(l), Expr::CompoundIdentifier(r)) =
-            (unnested(left), unnested(right))
+            (strip_nested(left), strip_nested(right))
         else {
             continue;
         };
@@ -146,29 +151,6 @@ fn qualifier(
         .iter()
         .position(|c| c.table.eq_ignore_ascii_case(&base))?;
     Some((by(&last.value), Side::Copy(c)))
-}
-
-/// The conjuncts of an `AND` chain.
-fn conjuncts(expr: &Expr) -> Vec<&Expr> {
-    match unnested(expr) {
-        Expr::BinaryOp {
-            left,
-            op: BinaryOperator::And,
-            right,
-        } => {
-            let mut all = conjuncts(left);
-            all.extend(conjuncts(right));
-            all
-        }
-        other => vec![other],
-    }
-}
-
-fn unnested(expr: &Expr) -> &Expr {
-    match expr {
-        Expr::Nested(inner) => unnested(inner),
-        other => other,
-    }
 }
 
 #[cfg(test)]

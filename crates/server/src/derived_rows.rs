@@ -71,15 +71,9 @@ impl CellForm {
     fn of(meta: &ColumnMeta) -> Option<CellForm> {
         use ColumnType::*;
         Some(match meta.column_type {
-            MYSQL_TYPE_TINY
-            | MYSQL_TYPE_SHORT
-            | MYSQL_TYPE_LONG
-            | MYSQL_TYPE_LONGLONG
-            | MYSQL_TYPE_INT24
-            | MYSQL_TYPE_YEAR
-            | MYSQL_TYPE_DECIMAL
-            | MYSQL_TYPE_NEWDECIMAL
-            | MYSQL_TYPE_DOUBLE => CellForm::Number,
+            // Its text drops digits.
+            MYSQL_TYPE_FLOAT => return None,
+            t if crate::select_rows::is_numeric(t) => CellForm::Number,
             MYSQL_TYPE_DATE | MYSQL_TYPE_NEWDATE | MYSQL_TYPE_DATETIME | MYSQL_TYPE_DATETIME2
             | MYSQL_TYPE_TIME | MYSQL_TYPE_TIME2 => CellForm::Quoted,
             MYSQL_TYPE_NULL => CellForm::Null,
@@ -294,10 +288,7 @@ impl OverDerivedWork<'_> {
         client: &mut PacketConn<ClientStream>,
     ) -> Result<Finish, ForwardError> {
         let backend = |error: ProtocolError, partial| ForwardError::Backend { error, partial };
-        let protocol = |e: shardgate_backend::BackendError| match e {
-            shardgate_backend::BackendError::Protocol { source, .. } => source,
-            other => ProtocolError::malformed(other.to_string()),
-        };
+        let protocol = shardgate_backend::BackendError::into_protocol;
         let head = conn
             .query_rows(self.sql)
             .await

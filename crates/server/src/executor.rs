@@ -12,7 +12,7 @@ use shardgate_protocol::forward::ForwardError;
 use shardgate_protocol::response::Finish;
 use shardgate_protocol::stmt::ExecuteRequest;
 use shardgate_protocol::tls::ClientStream;
-use shardgate_protocol::{Command, PacketConn, ProtocolError};
+use shardgate_protocol::{Command, PacketConn};
 use shardgate_ring::ShardId;
 use shardgate_router::{Plan, Route, StatementKind};
 use shardgate_wire::packets;
@@ -90,10 +90,7 @@ impl Work<'_> {
         // A protocol failure keeps its kind: a statement cut off at its time bound while it
         // was being prepared is answered 1969, as one cut off while it ran.
         let backend_error = |e: BackendError| ForwardError::Backend {
-            error: match e {
-                BackendError::Protocol { source, .. } => source,
-                other => ProtocolError::malformed(other.to_string()),
-            },
+            error: e.into_protocol(),
             partial: false,
         };
         let id = match conn
