@@ -107,7 +107,17 @@ pub(crate) fn take(
         } = factor
         {
             let n = taker.taken.len();
-            if let Some((open, close, derived)) = taker.derived(subquery, &alias.name.value, n) {
+            let Some((open, close, derived)) = taker.derived(subquery, &alias.name.value, n) else {
+                continue;
+            };
+            // The closing parenthesis is the derived table's when only `[AS]` stands between
+            // it and the alias.
+            let alias_at = taker.offsets.at(alias.name.span.start);
+            let between = alias_at
+                .and_then(|at| sql.get(close + 1..at))
+                .map(str::trim);
+            let closes_it = between.is_some_and(|b| b.is_empty() || b.eq_ignore_ascii_case("as"));
+            if closes_it {
                 taker.edits.push((open..close + 1, derived.table.clone()));
                 taker.taken.push(derived);
             }
@@ -158,8 +168,16 @@ impl Taker<'_> {
             return None;
         }
         let select_start = self.offsets.at(query.span().start)?;
-        // Spans do not cover the parentheses around the subquery.
-        let open = self.sql[..select_start].trim_end().strip_suffix('(')?.len();
+        // Spans do not cover the parentheses around the subquery, and a parenthesized body
+        // (`((SELECT …) UNION (SELECT …))`) starts inside more than one: the outermost is the
+        // derived table's own (the caller checks that its match ends where it must).
+        let mut open = None;
+        let mut before = self.sql[..select_start].trim_end();
+        while let Some(rest) = before.strip_suffix('(') {
+            open = Some(rest.len());
+            before = rest.trim_end();
+        }
+        let open = open?;
         let backslash = !self.syntax.sql_mode.contains(SqlMode::NO_BACKSLASH_ESCAPES);
         let close = closing_paren(self.sql.as_bytes(), open, backslash)?;
         let text = self.sql[open + 1..close].trim();
@@ -202,8 +220,11 @@ impl Taker<'_> {
             });
             let takeable = cte.alias.columns.is_empty() && defined_once && !read_by_others;
             let n = self.taken.len() + taken.len();
+            let closing = self.offsets.at(cte.closing_paren_token.0.span.start);
             let found = match (takeable, start) {
-                (true, Some(_)) => self.derived(&cte.query, name, n),
+                (true, Some(_)) => self
+                    .derived(&cte.query, name, n)
+                    .filter(|(_, close, _)| Some(*close) == closing),
                 _ => None,
             };
             let Some(start) = start else {
@@ -436,6 +457,29 @@ mod tests {
         .unwrap();
         assert_eq!(sql, "SELECT COUNT(*) FROM `shardgate_derived_0` AS t");
         assert!(matches!(derived[0].plan.route, Route::SetOperation(_)));
+
+        // Parenthesized bodies: the derived table's own parentheses are the outermost.
+        let (derived, sql) = taken(
+            "SELECT t.* FROM ((SELECT id FROM users ORDER BY id DESC LIMIT 3) UNION (SELECT user_id FROM orders LIMIT 2)) AS t",
+        )
+        .unwrap();
+        assert_eq!(sql, "SELECT t.* FROM `shardgate_derived_0` AS t");
+        assert_eq!(
+            derived[0].select,
+            "(SELECT id FROM users ORDER BY id DESC LIMIT 3) UNION (SELECT user_id FROM orders LIMIT 2)"
+        );
+        let (derived, sql) = taken(
+            "WITH c AS ((SELECT id FROM users LIMIT 3) UNION (SELECT 1)) SELECT * FROM c JOIN users u ON u.id = c.id",
+        )
+        .unwrap();
+        assert_eq!(
+            sql,
+            "SELECT * FROM `shardgate_derived_0` AS `c` JOIN users u ON u.id = c.id"
+        );
+        assert_eq!(
+            derived[0].select,
+            "(SELECT id FROM users LIMIT 3) UNION (SELECT 1)"
+        );
     }
 
     #[test]

@@ -224,3 +224,6 @@ SELECT COUNT(*) FROM (SELECT user_id FROM orders WHERE qty > 1000 GROUP BY user_
 @ordered SELECT u.id, t.c FROM (SELECT tag, COUNT(*) c FROM users GROUP BY tag) t JOIN users u ON u.tag = t.tag WHERE u.id < 10 ORDER BY u.id
 @ordered SELECT o.id, t.m FROM (SELECT user_id, MAX(qty) m FROM orders GROUP BY user_id ORDER BY m DESC, user_id LIMIT 4) t, orders o WHERE o.user_id = t.user_id AND o.qty = t.m ORDER BY o.id
 @ordered SELECT t.user_id, u.id FROM (SELECT user_id, COUNT(*) n FROM orders GROUP BY user_id ORDER BY n DESC, user_id LIMIT 4) t LEFT JOIN users u ON u.id = t.user_id + 1 ORDER BY t.user_id
+@ordered SELECT t.id FROM ( ( SELECT id FROM users ORDER BY id DESC LIMIT 3 ) ) t ORDER BY t.id
+@ordered SELECT t.id, COUNT(*) FROM ((SELECT id FROM users ORDER BY id DESC LIMIT 3) UNION ALL (SELECT user_id FROM orders ORDER BY user_id LIMIT 2)) AS t GROUP BY t.id ORDER BY t.id
+@ordered WITH c AS ((SELECT id FROM users ORDER BY id LIMIT 3) UNION (SELECT user_id FROM orders ORDER BY user_id DESC LIMIT 2)) SELECT c.id, u.name FROM c JOIN users u ON u.id = c.id ORDER BY c.id
