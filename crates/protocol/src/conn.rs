@@ -223,6 +223,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketConn<S> {
         }
     }
 
+    /// Queues the packets that open a result set the proxy writes itself: its column count,
+    /// `definitions`, and the EOF (with `status`) a client without CLIENT_DEPRECATE_EOF
+    /// (`capabilities`) reads after them.
+    pub fn queue_result_head<D: AsRef<[u8]>>(
+        &mut self,
+        definitions: impl ExactSizeIterator<Item = D>,
+        capabilities: crate::CapabilityFlags,
+        status: crate::StatusFlags,
+    ) {
+        self.queue_packet(&shardgate_wire::packets::column_count(
+            definitions.len() as u64
+        ));
+        for definition in definitions {
+            self.queue_packet(definition.as_ref());
+        }
+        if !capabilities.contains(crate::CapabilityFlags::CLIENT_DEPRECATE_EOF) {
+            self.queue_packet(&shardgate_wire::packets::eof(status, 0));
+        }
+    }
+
     /// Queues one logical packet, split into chunks, with the next sequence ids.
     pub fn queue_packet(&mut self, mut payload: &[u8]) {
         self.seq =

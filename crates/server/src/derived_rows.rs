@@ -22,6 +22,8 @@
 //! when any step fails — reading the rows, describing the statement, or writing them (in
 //! strict mode: a value the temporary table would change is an error, never a silent change).
 
+use std::borrow::Cow;
+
 use bytes::{Bytes, BytesMut};
 use shardgate_backend::{LocalFiles, PooledConn, QueryHead};
 use shardgate_merge::{BinaryRowEncoder, ColumnMeta, ValueKind};
@@ -323,17 +325,13 @@ impl OverDerivedWork<'_> {
             }
             false => None,
         };
-        client.queue_packet(&packets::column_count(definitions.len() as u64));
-        for (i, definition) in definitions.iter().enumerate() {
-            let replaced = self.described_origin(definition, i);
-            client.queue_packet(replaced.as_deref().unwrap_or(definition));
-        }
-        let deprecate_eof = self
-            .capabilities
-            .contains(CapabilityFlags::CLIENT_DEPRECATE_EOF);
-        if !deprecate_eof {
-            client.queue_packet(&packets::eof(self.status, 0));
-        }
+        let head = definitions.iter().enumerate().map(|(i, definition)| {
+            match self.described_origin(definition, i) {
+                Some(replaced) => Cow::Owned(replaced),
+                None => Cow::Borrowed(&definition[..]),
+            }
+        });
+        client.queue_result_head(head, self.capabilities, self.status);
         let mut partial = false;
         let mut encoded = Vec::new();
         loop {

@@ -449,18 +449,8 @@ impl Session {
             Ok(built) => built,
             Err(e) => return Err(self.send_error(e).await),
         };
-        let header_status = self.status();
-        self.client
-            .queue_packet(&packets::column_count(definitions.len() as u64));
-        for definition in &definitions {
-            self.client.queue_packet(definition);
-        }
-        if !self
-            .capabilities
-            .contains(shardgate_protocol::CapabilityFlags::CLIENT_DEPRECATE_EOF)
-        {
-            self.client.queue_packet(&packets::eof(header_status, 0));
-        }
+        let status = self.status();
+        (self.client).queue_result_head(definitions.iter(), self.capabilities, status);
         Ok(Emitter { pipeline, rows: 0 })
     }
 

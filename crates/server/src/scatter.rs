@@ -609,30 +609,19 @@ impl Session {
         } else {
             None
         };
-        let header_status = self.status();
-        self.client
-            .queue_packet(&packets::column_count(output.definitions.len() as u64));
+        let status = self.status();
         match &extended {
             Some(columns) => {
                 let metadata = crate::extended_metadata::of_outputs(&plan.merge, columns);
-                for (definition, metadata) in output.definitions.iter().zip(&metadata) {
-                    let definition = shardgate_wire::column_definition::with_extended_metadata(
-                        definition, metadata,
-                    );
-                    self.client.queue_packet(&definition);
-                }
+                let definitions = (output.definitions.iter().zip(&metadata))
+                    .map(|(d, m)| shardgate_wire::column_definition::with_extended_metadata(d, m));
+                (self.client).queue_result_head(definitions, self.capabilities, status);
             }
-            None => {
-                for definition in &output.definitions {
-                    self.client.queue_packet(definition);
-                }
-            }
-        }
-        if !self
-            .capabilities
-            .contains(shardgate_protocol::CapabilityFlags::CLIENT_DEPRECATE_EOF)
-        {
-            self.client.queue_packet(&packets::eof(header_status, 0));
+            None => (self.client).queue_result_head(
+                output.definitions.iter(),
+                self.capabilities,
+                status,
+            ),
         }
         match self
             .merge_rows(

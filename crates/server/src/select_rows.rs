@@ -80,11 +80,11 @@ impl Session {
             .collect();
         Ok(selected
             .rows
-            .iter()
+            .into_iter()
             .map(|row| {
                 (numeric.iter().enumerate())
                     .map(|(i, &numeric)| {
-                        let cell = shardgate_wire::text_row::text_cell(row, i).ok().flatten();
+                        let cell = shardgate_wire::text_row::text_cell(&row, i).ok().flatten();
                         shardgate_protocol::interpolate::cell_literal(
                             cell,
                             numeric,

@@ -320,18 +320,8 @@ impl Session {
         binary: bool,
     ) -> Step {
         let encoder = binary.then(|| BinaryRowEncoder::new(&result.metas));
-        let header_status = self.status();
-        self.client
-            .queue_packet(&packets::column_count(result.heads.len() as u64));
-        for definition in &result.heads {
-            self.client.queue_packet(definition);
-        }
-        if !self
-            .capabilities
-            .contains(shardgate_protocol::CapabilityFlags::CLIENT_DEPRECATE_EOF)
-        {
-            self.client.queue_packet(&packets::eof(header_status, 0));
-        }
+        let status = self.status();
+        (self.client).queue_result_head(result.heads.iter(), self.capabilities, status);
         let mut buffer = Vec::new();
         for row in &result.rows {
             match &encoder {
