@@ -209,14 +209,14 @@ async fn explain_of_a_scatter_answered_from_copies_prints_the_copies() {
     let env = TestEnv::start_with(2, 0, admin).await;
     let mut conn = env.connect().await;
     conn.query_drop(
-        "ALTER TABLE users ADD COLUMN nick VARCHAR(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NULL",
+        "ALTER TABLE users ADD COLUMN nick VARCHAR(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_520_ci NULL",
     )
     .await
     .unwrap();
     conn.query_drop("INSERT INTO users (id, nick) VALUES (1, 'b'), (2, 'A'), (3, 'a'), (4, 'ä')")
         .await
         .unwrap();
-    // The merge does not order by utf8mb4_unicode_ci: the statement runs from copies, and its
+    // The merge does not order by utf8mb4_unicode_520_ci (UCA 5.2.0): the statement runs from copies, and its
     // EXPLAIN says so (it showed the scatter it tried first).
     let (_, plan) = answer(
         &mut conn,
@@ -248,6 +248,23 @@ async fn explain_of_a_scatter_answered_from_copies_prints_the_copies() {
     // Ordered by a column the merge compares: the scatter, as before.
     let (_, plan) = answer(&mut conn, "EXPLAIN SELECT nick FROM users ORDER BY id").await;
     assert_eq!(cell(&plan[0], 0), "read → scatter to [s0, s1]", "{plan:?}");
+    // utf8mb4_unicode_ci (UCA 4.0.0) the merge compares itself: a scatter, merged.
+    conn.query_drop("ALTER TABLE users MODIFY nick VARCHAR(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci NULL")
+        .await
+        .unwrap();
+    let (_, plan) = answer(
+        &mut conn,
+        "EXPLAIN SELECT nick FROM users ORDER BY nick, id",
+    )
+    .await;
+    assert_eq!(cell(&plan[0], 0), "read → scatter to [s0, s1]", "{plan:?}");
+    conn.query_drop("INSERT INTO users (id, nick) VALUES (5, 'ss'), (6, 'ß'), (7, '_')")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(&mut conn, "SELECT nick FROM users ORDER BY nick, id").await,
+        [["_"], ["A"], ["a"], ["ä"], ["b"], ["ss"], ["ß"]].map(|[n]| vec![Some(n.to_owned())])
+    );
     // A session setting the merge would not honour: copies too, without asking a shard.
     conn.query_drop("SET div_precision_increment = 6")
         .await

@@ -10,11 +10,13 @@ use shardgate_merge::{encode_text_row, ColumnMeta, ColumnType, MergeSort, SortKe
 const STREAMS: usize = 8;
 const ROWS_PER_STREAM: usize = 1000;
 
-/// `(id BIGINT, c VARCHAR utf8mb4_general_ci)`, as sysbench's `sbtest` rows narrowed to two.
+/// `(id BIGINT, c VARCHAR utf8mb4_general_ci, c VARCHAR utf8mb4_unicode_ci)`, as sysbench's
+/// `sbtest` rows narrowed to two, the string twice.
 fn columns() -> Vec<ColumnMeta> {
     vec![
         ColumnMeta::new(ColumnType::MYSQL_TYPE_LONGLONG),
         ColumnMeta::new(ColumnType::MYSQL_TYPE_VAR_STRING).with_charset(45),
+        ColumnMeta::new(ColumnType::MYSQL_TYPE_VAR_STRING).with_charset(224),
     ]
 }
 
@@ -26,9 +28,11 @@ fn streams() -> Vec<Vec<Bytes>> {
             (0..ROWS_PER_STREAM)
                 .map(|r| {
                     let id = (r * STREAMS + s) as i64;
+                    let c = format!("{id:08}-96439406143-93774651418");
                     Bytes::from(encode_text_row(&[
                         Value::Int(id),
-                        Value::bytes(format!("{id:08}-96439406143-93774651418")),
+                        Value::bytes(c.clone()),
+                        Value::bytes(c),
                     ]))
                 })
                 .collect()
@@ -67,6 +71,7 @@ fn merge_sort(c: &mut Criterion) {
     for (name, key) in [
         ("by_bigint", SortKey::asc(0)),
         ("by_varchar", SortKey::asc(1)),
+        ("by_varchar_unicode_ci", SortKey::asc(2)),
     ] {
         group.bench_with_input(BenchmarkId::from_parameter(name), &key, |b, key| {
             b.iter(|| {

@@ -1,21 +1,30 @@
-//! String order like MariaDB's collations: binary, `*_bin` (PAD SPACE), `general_ci`, `latin1_swedish_ci`.
+//! String order like MariaDB's collations: binary, `*_bin` (PAD SPACE), `general_ci`,
+//! `unicode_ci` (PAD SPACE and NO PAD), `latin1_swedish_ci`.
 //!
 //! A column definition does not carry the column's own collation: MariaDB sends the default
 //! collation of `character_set_results` (45 = `utf8mb4_general_ci` for a utf8mb4 connection,
 //! whatever the column's collation) and sets `BINARY_FLAG` on string columns whose collation is
 //! a `*_bin` one. [`ColumnMeta::collation`](crate::ColumnMeta::collation) turns that into a
-//! [`Collation`]. Other case-insensitive collations (`utf8mb4_unicode_ci`, `*_swedish_ci`,
-//! `uca1400_*`, …) are treated as `general_ci`: they agree on ASCII letters and differ on some
-//! accented letters and expansions (`ß` = `s` in `general_ci`, `ß` = `ss` in `unicode_ci`).
+//! [`Collation`]; a planner that knows the column's collation (the schema) sets it. Other
+//! case-insensitive collations (`*_swedish_ci`, `unicode_520_ci`, `uca1400_*`, …) are treated as
+//! `general_ci`: they agree on ASCII letters and differ on some accented letters and
+//! expansions; [`exact_collation`] tells the merge which ones it reproduces.
 //!
 //! `general_ci` is MariaDB's `my_unicase_default` weight per character (upper case with accents
 //! removed for most Latin letters; every character above U+FFFF weighs U+FFFD), dumped from
-//! MariaDB 10.11 with `WEIGHT_STRING` into `collation_data.rs`. All collations but
-//! [`Collation::Binary`] are PAD SPACE: trailing spaces do not count (`'a' = 'a '`).
+//! MariaDB 10.11 with `WEIGHT_STRING` into `collation_data.rs`; `unicode_ci` is UCA 4.0.0
+//! (`unicode_ci.rs`). All collations but [`Collation::Binary`] and
+//! [`Collation::UnicodeNopadCi`] are PAD SPACE: trailing spaces do not count (`'a' = 'a '`).
+//!
+//! MariaDB's sort looks at the first `max_sort_length` (1024) bytes of a value's sort key
+//! ([`Collation::compare_sort_prefixes`]): the first 1024 bytes of the string itself (whole
+//! characters) for the byte-wise and `general_ci` collations, the first 512 weights for
+//! `unicode_ci`.
 
 use std::cmp::Ordering;
 
 use crate::collation_data::{GENERAL_CI_EXCEPTIONS, LATIN1_SWEDISH_CI};
+use crate::unicode_ci::{self, CodePointWeights};
 
 /// How two strings of one column compare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -27,14 +36,28 @@ pub enum Collation {
     /// `utf8mb4_general_ci` / `utf8mb3_general_ci` (and every other `_ci` collation of a UTF-8
     /// character set, approximated): per-character weight, PAD SPACE.
     GeneralCi,
+    /// `utf8mb4_unicode_ci` / `utf8mb3_unicode_ci`: UCA 4.0.0 weights, PAD SPACE.
+    UnicodeCi,
+    /// `utf8mb4_unicode_nopad_ci` / `utf8mb3_unicode_nopad_ci`: UCA 4.0.0 weights, NO PAD.
+    UnicodeNopadCi,
     /// `latin1_swedish_ci` (and the other latin1 `_ci` collations, approximated), on latin1 bytes.
     Latin1SwedishCi,
 }
 
 /// Collation ids the merge compares exactly as MariaDB does.
 pub fn exact_collation(id: u16) -> bool {
-    // binary; utf8mb4/utf8mb3 general_ci and bin; their nopad_bin variants
-    matches!(id, 63 | 45 | 33 | 46 | 83 | 1070 | 1107)
+    // binary; utf8mb4/utf8mb3 general_ci and bin; their nopad_bin variants; utf8mb3/utf8mb4
+    // unicode_ci and unicode_nopad_ci
+    matches!(
+        id,
+        63 | 45 | 33 | 46 | 83 | 1070 | 1107 | 192 | 224 | 1216 | 1248
+    )
+}
+
+/// The id of the collation named `name` (`utf8mb4_unicode_ci`), as `information_schema` names it.
+pub fn collation_id(name: &str) -> Option<u16> {
+    use mysql_common::collations::{Collation, CollationId};
+    (1u16..2048).find(|&id| Collation::resolve(CollationId::from(id)).collation() == name)
 }
 
 /// Whether bytes delivered in character set `id` (a column definition's) are UTF-8 (or binary).
@@ -50,8 +73,11 @@ pub fn charset_is(id: u16, names: &[&str]) -> bool {
     names.contains(&c.charset())
 }
 
-/// Weight of the space character, the pad of PAD SPACE collations.
+/// Weight of the space character, the pad of PAD SPACE collations (but `unicode_ci`'s).
 const SPACE: u32 = 0x20;
+
+/// MariaDB's default `max_sort_length`: bytes of a sort key that count.
+pub(crate) const MAX_SORT_LENGTH: usize = 1024;
 
 impl Collation {
     /// The collation of a collation id, as sent in a column definition.
@@ -67,6 +93,10 @@ impl Collation {
             83 | 46 => Collation::PadBinary,
             // utf8mb3_nopad_bin, utf8mb4_nopad_bin, latin1_nopad_bin
             1107 | 1070 | 1071 => Collation::Binary,
+            // utf8mb3_unicode_ci, utf8mb4_unicode_ci
+            192 | 224 => Collation::UnicodeCi,
+            // utf8mb3_unicode_nopad_ci, utf8mb4_unicode_nopad_ci
+            1216 | 1248 => Collation::UnicodeNopadCi,
             _ => Collation::GeneralCi,
         }
     }
@@ -75,63 +105,125 @@ impl Collation {
     pub fn compare(self, a: &[u8], b: &[u8]) -> Ordering {
         match self {
             Collation::Binary => a.cmp(b),
-            Collation::PadBinary => pad_compare(
-                a.iter().map(|&c| u32::from(c)),
-                b.iter().map(|&c| u32::from(c)),
-            ),
-            Collation::Latin1SwedishCi => pad_compare(
-                a.iter().map(|&c| u32::from(LATIN1_SWEDISH_CI[c as usize])),
-                b.iter().map(|&c| u32::from(LATIN1_SWEDISH_CI[c as usize])),
-            ),
-            Collation::GeneralCi => {
-                if a == b {
-                    return Ordering::Equal;
-                }
-                pad_compare(Utf8Weights::new(a), Utf8Weights::new(b))
+            _ if a == b => Ordering::Equal,
+            Collation::PadBinary => pad_compare(bytes(a), bytes(b), SPACE),
+            Collation::Latin1SwedishCi => pad_compare(latin1(a), latin1(b), SPACE),
+            Collation::GeneralCi => pad_compare(general_ci(a), general_ci(b), SPACE),
+            Collation::UnicodeCi => {
+                pad_compare(UnicodeCi::new(a), UnicodeCi::new(b), unicode_ci::SPACE)
             }
+            Collation::UnicodeNopadCi => UnicodeCi::new(a).cmp(UnicodeCi::new(b)),
+        }
+    }
+
+    /// Compares two strings as MariaDB's sort does: by the first [`MAX_SORT_LENGTH`] bytes of
+    /// their sort keys (module documentation).
+    pub fn compare_sort_prefixes(self, a: &[u8], b: &[u8]) -> Ordering {
+        const WEIGHTS: usize = MAX_SORT_LENGTH / 2;
+        match self {
+            Collation::UnicodeCi => pad_compare(
+                UnicodeCi::new(a).take(WEIGHTS),
+                UnicodeCi::new(b).take(WEIGHTS),
+                unicode_ci::SPACE,
+            ),
+            Collation::UnicodeNopadCi => {
+                (UnicodeCi::new(a).take(WEIGHTS)).cmp(UnicodeCi::new(b).take(WEIGHTS))
+            }
+            _ => self.compare(self.sort_prefix(a), self.sort_prefix(b)),
         }
     }
 
     /// Appends a key to `out` such that two strings compare equal exactly when their keys
     /// are equal (the trailing pad removed, weights instead of characters).
     pub fn key(self, s: &[u8], out: &mut Vec<u8>) {
+        let start = out.len();
         match self {
             Collation::Binary => out.extend_from_slice(s),
-            Collation::PadBinary => out.extend_from_slice(trim_spaces(s)),
-            Collation::Latin1SwedishCi => {
-                let start = out.len();
-                out.extend(s.iter().map(|&c| LATIN1_SWEDISH_CI[c as usize]));
-                while out.len() > start && out[out.len() - 1] == SPACE as u8 {
-                    out.pop();
-                }
+            Collation::PadBinary => {
+                out.extend_from_slice(s);
+                trim_pad(out, start, 1, SPACE);
             }
-            Collation::GeneralCi => {
-                let start = out.len();
-                let mut end = start;
-                for w in Utf8Weights::new(s) {
-                    out.extend_from_slice(&w.to_be_bytes()[1..]);
-                    if w != SPACE {
-                        end = out.len();
-                    }
-                }
-                out.truncate(end);
+            Collation::Latin1SwedishCi => push_weights(latin1(s), 1, Some(SPACE), out),
+            // A weight above 0xFFFF marks a byte that is not UTF-8: three bytes each.
+            Collation::GeneralCi => push_weights(general_ci(s), 3, Some(SPACE), out),
+            Collation::UnicodeCi | Collation::UnicodeNopadCi => {
+                push_weights(UnicodeCi::new(s), 3, self.pad(), out)
             }
         }
     }
 
+    /// [`Collation::key`] of what [`Collation::compare_sort_prefixes`] compares.
+    pub fn sort_prefix_key(self, s: &[u8], out: &mut Vec<u8>) {
+        match self {
+            Collation::UnicodeCi | Collation::UnicodeNopadCi => push_weights(
+                UnicodeCi::new(s).take(MAX_SORT_LENGTH / 2),
+                3,
+                self.pad(),
+                out,
+            ),
+            _ => self.key(self.sort_prefix(s), out),
+        }
+    }
+
+    /// The part of a string a byte-wise or `general_ci` sort key holds: at most
+    /// [`MAX_SORT_LENGTH`] bytes, whole characters for UTF-8.
+    fn sort_prefix(self, s: &[u8]) -> &[u8] {
+        if s.len() <= MAX_SORT_LENGTH {
+            return s;
+        }
+        let whole_characters = self != Collation::Latin1SwedishCi && std::str::from_utf8(s).is_ok();
+        let mut cut = MAX_SORT_LENGTH;
+        while whole_characters && cut > 0 && (s[cut] & 0xC0) == 0x80 {
+            cut -= 1;
+        }
+        &s[..cut]
+    }
+
     /// `true` for the PAD SPACE collations.
     pub fn pads(self) -> bool {
-        self != Collation::Binary
+        self.pad().is_some()
+    }
+
+    /// The weight strings are padded with, for PAD SPACE collations.
+    fn pad(self) -> Option<u32> {
+        match self {
+            Collation::Binary | Collation::UnicodeNopadCi => None,
+            Collation::UnicodeCi => Some(unicode_ci::SPACE),
+            _ => Some(SPACE),
+        }
     }
 }
 
-fn trim_spaces(s: &[u8]) -> &[u8] {
-    let end = s.iter().rposition(|&c| c != b' ').map_or(0, |p| p + 1);
-    &s[..end]
+/// Appends `weights`, `width` bytes each, without the trailing `pad` weights.
+fn push_weights(
+    weights: impl Iterator<Item = u32>,
+    width: usize,
+    pad: Option<u32>,
+    out: &mut Vec<u8>,
+) {
+    let start = out.len();
+    for w in weights {
+        out.extend_from_slice(&w.to_be_bytes()[4 - width..]);
+    }
+    if let Some(pad) = pad {
+        trim_pad(out, start, width, pad);
+    }
 }
 
-/// Compares two weight sequences, the shorter padded with spaces.
-fn pad_compare(mut a: impl Iterator<Item = u32>, mut b: impl Iterator<Item = u32>) -> Ordering {
+/// Drops the trailing `pad` weights (`width` bytes each) of the key written from `start`.
+fn trim_pad(out: &mut Vec<u8>, start: usize, width: usize, pad: u32) {
+    let pad = &pad.to_be_bytes()[4 - width..];
+    while out.len() >= start + width && &out[out.len() - width..] == pad {
+        out.truncate(out.len() - width);
+    }
+}
+
+/// Compares two weight sequences, the shorter padded with `pad`.
+fn pad_compare(
+    mut a: impl Iterator<Item = u32>,
+    mut b: impl Iterator<Item = u32>,
+    pad: u32,
+) -> Ordering {
     loop {
         match (a.next(), b.next()) {
             (Some(x), Some(y)) => {
@@ -139,21 +231,21 @@ fn pad_compare(mut a: impl Iterator<Item = u32>, mut b: impl Iterator<Item = u32
                     return x.cmp(&y);
                 }
             }
-            (Some(x), None) => return rest_against_pad(x, a),
-            (None, Some(y)) => return rest_against_pad(y, b).reverse(),
+            (Some(x), None) => return rest_against_pad(x, a, pad),
+            (None, Some(y)) => return rest_against_pad(y, b, pad).reverse(),
             (None, None) => return Ordering::Equal,
         }
     }
 }
 
-fn rest_against_pad(first: u32, rest: impl Iterator<Item = u32>) -> Ordering {
+fn rest_against_pad(first: u32, rest: impl Iterator<Item = u32>, pad: u32) -> Ordering {
     std::iter::once(first)
         .chain(rest)
-        .find(|&w| w != SPACE)
-        .map_or(Ordering::Equal, |w| w.cmp(&SPACE))
+        .find(|&w| w != pad)
+        .map_or(Ordering::Equal, |w| w.cmp(&pad))
 }
 
-/// `general_ci` weight of a code point.
+/// `general_ci` weight of a code point (or of a byte that is not UTF-8, see [`CodePoints`]).
 fn general_ci_weight(cp: u32) -> u32 {
     if cp < 0x80 {
         return if (0x61..=0x7A).contains(&cp) {
@@ -161,6 +253,9 @@ fn general_ci_weight(cp: u32) -> u32 {
         } else {
             cp
         };
+    }
+    if cp >= NOT_UTF8 {
+        return 0x10000 + (cp - NOT_UTF8);
     }
     if cp > 0xFFFF {
         return 0xFFFD;
@@ -171,27 +266,85 @@ fn general_ci_weight(cp: u32) -> u32 {
     }
 }
 
-/// The `general_ci` weights of a UTF-8 string. A byte that does not start a valid sequence
-/// weighs `0x10000 + byte`, above every character (MariaDB compares the rest bytewise then;
-/// shards never send invalid UTF-8 in a UTF-8 column).
-struct Utf8Weights<'a> {
-    s: &'a [u8],
+/// The weights of a `*_bin` string: its bytes.
+fn bytes(s: &[u8]) -> impl Iterator<Item = u32> + '_ {
+    s.iter().map(|&b| u32::from(b))
 }
 
-impl<'a> Utf8Weights<'a> {
+/// The weights of a `latin1_swedish_ci` string.
+fn latin1(s: &[u8]) -> impl Iterator<Item = u32> + '_ {
+    s.iter().map(|&b| u32::from(LATIN1_SWEDISH_CI[b as usize]))
+}
+
+/// The weights of a `general_ci` string: one per character.
+fn general_ci(s: &[u8]) -> impl Iterator<Item = u32> + '_ {
+    CodePoints { s }.map(general_ci_weight)
+}
+
+/// The weights of a `unicode_ci` string: each character's, one after another.
+struct UnicodeCi<'a> {
+    code_points: CodePoints<'a>,
+    /// The weights of the current code point not yet given (expansions).
+    pending: &'static [u16],
+    /// The second implicit weight of the current code point.
+    second: Option<u16>,
+}
+
+impl<'a> UnicodeCi<'a> {
     fn new(s: &'a [u8]) -> Self {
-        Utf8Weights { s }
+        UnicodeCi {
+            code_points: CodePoints { s },
+            pending: &[],
+            second: None,
+        }
     }
 }
 
-impl Iterator for Utf8Weights<'_> {
+impl Iterator for UnicodeCi<'_> {
+    type Item = u32;
+
+    fn next(&mut self) -> Option<u32> {
+        loop {
+            if let Some((&w, rest)) = self.pending.split_first() {
+                self.pending = rest;
+                return Some(u32::from(w));
+            }
+            if let Some(w) = self.second.take() {
+                return Some(u32::from(w));
+            }
+            let cp = self.code_points.next()?;
+            if cp >= NOT_UTF8 {
+                return Some(0x10000 + (cp - NOT_UTF8));
+            }
+            match unicode_ci::weights(cp) {
+                CodePointWeights::Listed(weights) => self.pending = weights,
+                CodePointWeights::Implicit([first, second]) => {
+                    self.second = Some(second);
+                    return Some(u32::from(first));
+                }
+            }
+        }
+    }
+}
+
+/// Where [`CodePoints`] puts a byte that does not start a valid UTF-8 sequence: `NOT_UTF8 +
+/// byte`, above every code point. Its weight is `0x10000 + byte`, above every character's
+/// (MariaDB compares the rest bytewise then; shards never send invalid UTF-8 in a UTF-8 column).
+const NOT_UTF8: u32 = 0x110000;
+
+/// The code points of a UTF-8 string.
+struct CodePoints<'a> {
+    s: &'a [u8],
+}
+
+impl Iterator for CodePoints<'_> {
     type Item = u32;
 
     fn next(&mut self) -> Option<u32> {
         let (&b0, rest) = self.s.split_first()?;
         if b0 < 0x80 {
             self.s = rest;
-            return Some(general_ci_weight(u32::from(b0)));
+            return Some(u32::from(b0));
         }
         let len = match b0 {
             0xC2..=0xDF => 2,
@@ -203,12 +356,12 @@ impl Iterator for Utf8Weights<'_> {
             if let Ok(st) = std::str::from_utf8(&self.s[..len]) {
                 if let Some(c) = st.chars().next() {
                     self.s = &self.s[len..];
-                    return Some(general_ci_weight(c as u32));
+                    return Some(c as u32);
                 }
             }
         }
         self.s = rest;
-        Some(0x10000 + u32::from(b0))
+        Some(NOT_UTF8 + u32::from(b0))
     }
 }
 
@@ -240,6 +393,7 @@ mod tests {
     fn pad_space_ignores_trailing_spaces_only() {
         for c in [
             Collation::GeneralCi,
+            Collation::UnicodeCi,
             Collation::PadBinary,
             Collation::Latin1SwedishCi,
         ] {
@@ -252,8 +406,69 @@ mod tests {
             assert_eq!(c.compare(b"a b", b"a"), Greater, "{c:?}");
             assert_eq!(key(c, "a  "), key(c, "a"));
         }
-        assert_eq!(Collation::Binary.compare(b"a", b"a "), Less);
-        assert_ne!(key(Collation::Binary, "a "), key(Collation::Binary, "a"));
+        for c in [Collation::Binary, Collation::UnicodeNopadCi] {
+            assert_eq!(c.compare(b"a", b"a "), Less, "{c:?}");
+            assert_ne!(key(c, "a "), key(c, "a"), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn unicode_ci_expands_and_ignores() {
+        let u = Collation::UnicodeCi;
+        assert_eq!(u.compare("ß".as_bytes(), b"ss"), Equal);
+        assert_eq!(u.compare("ß".as_bytes(), b"s"), Greater);
+        assert_eq!(u.compare("Å".as_bytes(), b"a"), Equal);
+        assert_eq!(
+            u.compare(b"_", b"a"),
+            Less,
+            "punctuation sorts before letters"
+        );
+        assert_eq!(u.compare(b"a\0b", b"ab"), Equal, "NUL is ignorable");
+        assert_eq!(u.compare("😀".as_bytes(), "😁".as_bytes()), Equal);
+        assert_eq!(key(u, "STRASSE  "), key(u, "straße"));
+        // The pad is the space's weight (0x0209): a tab (0x0201) sorts below it.
+        assert_eq!(u.compare(b"a\t", b"a"), Less);
+        assert_eq!(
+            u.compare("a\u{A0}".as_bytes(), b"a"),
+            Equal,
+            "NBSP weighs as a space"
+        );
+    }
+
+    #[test]
+    fn sort_prefixes_are_what_mariadb_sorts_by() {
+        // utf8 and byte-wise collations: the first 1024 bytes, whole characters.
+        let same = "é".repeat(100) + &"a".repeat(600);
+        let (x, y) = (
+            same.clone() + "b" + &"z".repeat(300),
+            same + "a" + &"z".repeat(300),
+        );
+        assert_eq!(
+            Collation::GeneralCi.compare_sort_prefixes(x.as_bytes(), y.as_bytes()),
+            Greater
+        );
+        let same = "a".to_owned() + &"é".repeat(511);
+        let (x, y) = (same.clone() + "ñ", same + "é");
+        assert_eq!(
+            Collation::GeneralCi.compare_sort_prefixes(x.as_bytes(), y.as_bytes()),
+            Equal
+        );
+        // unicode_ci: the first 512 weights, even within an expansion.
+        let same = "a".repeat(511);
+        let (x, y) = (same.clone() + "b", same.clone() + "a");
+        assert_eq!(
+            Collation::UnicodeCi.compare_sort_prefixes(x.as_bytes(), y.as_bytes()),
+            Greater
+        );
+        let (x, y) = (same.clone() + "ßb", same + "ßa");
+        assert_eq!(
+            Collation::UnicodeCi.compare_sort_prefixes(x.as_bytes(), y.as_bytes()),
+            Equal
+        );
+        let (mut kx, mut ky) = (Vec::new(), Vec::new());
+        Collation::UnicodeCi.sort_prefix_key(x.as_bytes(), &mut kx);
+        Collation::UnicodeCi.sort_prefix_key(y.as_bytes(), &mut ky);
+        assert_eq!(kx, ky);
     }
 
     #[test]
@@ -278,7 +493,11 @@ mod tests {
     fn ids_map_to_collations() {
         assert_eq!(Collation::from_id(63), Collation::Binary);
         assert_eq!(Collation::from_id(45), Collation::GeneralCi);
-        assert_eq!(Collation::from_id(224), Collation::GeneralCi);
+        assert_eq!(Collation::from_id(224), Collation::UnicodeCi);
+        assert_eq!(Collation::from_id(192), Collation::UnicodeCi);
+        assert_eq!(Collation::from_id(1248), Collation::UnicodeNopadCi);
+        assert_eq!(Collation::from_id(246), Collation::GeneralCi);
+        assert!(exact_collation(224) && exact_collation(1216) && !exact_collation(246));
         assert_eq!(Collation::from_id(33), Collation::GeneralCi);
         assert_eq!(Collation::from_id(46), Collation::PadBinary);
         assert_eq!(Collation::from_id(8), Collation::Latin1SwedishCi);

@@ -268,28 +268,18 @@ impl RowOrder {
         Ok((row, vals))
     }
 
-    /// Decodes the key values of a parsed row, cut as MariaDB cuts sort keys
-    /// (`max_sort_length`, 1024 bytes of sort weight: 1024 bytes of a binary string, 512
-    /// characters of others, whose weights take two bytes each).
+    /// Decodes the key values of a parsed row.
     pub fn extract_row(&self, row: &TextRow) -> Result<Vec<Value>> {
         self.keys
             .iter()
-            .map(|k| {
-                let value = row.value(k.column, &k.meta)?;
-                Ok(match value {
-                    Value::Bytes(b) if b.len() > MAX_SORT_LENGTH => {
-                        Value::Bytes(sort_prefix(&b, k.collation))
-                    }
-                    other => other,
-                })
-            })
+            .map(|k| row.value(k.column, &k.meta))
             .collect()
     }
 
     /// Compares the key values of two rows.
     pub fn compare(&self, a: &[Value], b: &[Value]) -> Ordering {
         for ((k, x), y) in self.keys.iter().zip(a).zip(b) {
-            let o = compare_values(x, y, k.collation);
+            let o = compare_sort_values(x, y, k.collation);
             if o != Ordering::Equal {
                 return if k.descending { o.reverse() } else { o };
             }
@@ -300,30 +290,35 @@ impl RowOrder {
     /// The first key on which two rows' key values differ (`None`: they are equal).
     pub fn first_difference(&self, a: &[Value], b: &[Value]) -> Option<usize> {
         (self.keys.iter().zip(a).zip(b))
-            .position(|((k, x), y)| compare_values(x, y, k.collation).is_ne())
+            .position(|((k, x), y)| compare_sort_values(x, y, k.collation).is_ne())
     }
 
     /// Appends the hash key of a row's key values (see [`value_key`]).
     pub fn key_bytes(&self, vals: &[Value], out: &mut Vec<u8>) {
         for (k, v) in self.keys.iter().zip(vals) {
-            value_key(v, k.collation, out);
+            match v {
+                Value::Bytes(b) | Value::Bit(b) if rank(v) == 4 => {
+                    let mut key = Vec::with_capacity(b.len());
+                    k.collation.sort_prefix_key(b, &mut key);
+                    push_var(out, 4, &key);
+                }
+                other => value_key(other, k.collation, out),
+            }
         }
     }
 }
 
-/// MariaDB's default `max_sort_length`: bytes of a sort key that count.
-pub const MAX_SORT_LENGTH: usize = 1024;
-
-/// The part of a long string value MariaDB's sort looks at.
-fn sort_prefix(bytes: &Bytes, collation: Collation) -> Bytes {
-    let cut = match collation {
-        Collation::Binary | Collation::Latin1SwedishCi => MAX_SORT_LENGTH,
-        _ => std::str::from_utf8(bytes)
-            .ok()
-            .and_then(|text| text.char_indices().nth(MAX_SORT_LENGTH / 2))
-            .map_or(bytes.len(), |(i, _)| i),
-    };
-    bytes.slice(..cut.min(bytes.len()))
+/// [`compare_values`] as MariaDB's sort compares: strings by the first `max_sort_length`
+/// bytes of their sort keys ([`Collation::compare_sort_prefixes`]).
+fn compare_sort_values(a: &Value, b: &Value, collation: Collation) -> Ordering {
+    match (a, b) {
+        (Value::Bytes(x) | Value::Bit(x), Value::Bytes(y) | Value::Bit(y))
+            if rank(a) == 4 && rank(b) == 4 =>
+        {
+            collation.compare_sort_prefixes(x, y)
+        }
+        _ => compare_values(a, b, collation),
+    }
 }
 
 #[cfg(test)]

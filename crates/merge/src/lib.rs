@@ -48,6 +48,7 @@ mod row;
 mod set_operation;
 mod sort;
 mod temporal;
+mod unicode_ci;
 mod value;
 mod variance;
 mod widen;
@@ -58,7 +59,7 @@ pub use aggregate::{
 };
 pub use binary_row::BinaryRowEncoder;
 pub use bit_aggregate::{bit_meta, BitOp};
-pub use collation::{charset_is, exact_collation, utf8_or_binary, Collation};
+pub use collation::{charset_is, collation_id, exact_collation, utf8_or_binary, Collation};
 pub use column::{ColumnMeta, ValueKind};
 pub use compare::{compare_values, value_key, RowOrder, SortKey};
 pub use decimal::{Decimal, MAX_PRECISION, MAX_SCALE};

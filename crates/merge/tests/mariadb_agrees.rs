@@ -126,6 +126,8 @@ fn mariadb_agrees() {
             order_limit_and_distinct_merge_like_one_server(&mut conn).await;
             expressions_evaluate_like_mariadb(&mut conn).await;
             strings_sort_like_general_ci_and_bin(&mut conn).await;
+            unicode_ci_weighs_like_mariadb(&mut conn).await;
+            long_strings_sort_by_mariadb_prefixes(&mut conn).await;
             conn.disconnect().await.ok();
         })
         .await;
@@ -807,4 +809,147 @@ async fn strings_sort_like_general_ci_and_bin(conn: &mut Conn) {
             "{col}"
         );
     }
+}
+
+/// `utf8mb4_unicode_ci`: every BMP code point (and a sample above it) weighs what
+/// `WEIGHT_STRING` says, and random strings compare as `STRCMP` compares them, PAD SPACE and
+/// NO PAD.
+async fn unicode_ci_weighs_like_mariadb(conn: &mut Conn) {
+    let weights = query(
+        conn,
+        "SELECT CONVERT(CHAR(seq USING utf32) USING utf8mb4), \
+         HEX(WEIGHT_STRING(CONVERT(CHAR(seq USING utf32) USING utf8mb4) COLLATE utf8mb4_unicode_ci)) \
+         FROM seq_0_to_1114111 WHERE seq < 0xD800 OR seq BETWEEN 0xE000 AND 0xFFFF \
+         OR seq % 997 = 0 AND seq > 0xFFFF",
+    )
+    .await;
+    let rows = weights.text();
+    assert!(rows.len() > 63_000, "{} code points", rows.len());
+    for row in &rows {
+        let (c, expected) = (row[0].as_deref().unwrap(), row[1].as_deref().unwrap());
+        let mut key = Vec::new();
+        Collation::UnicodeNopadCi.key(c.as_bytes(), &mut key);
+        // The key holds each weight in three bytes; WEIGHT_STRING in two.
+        let ours: String = key
+            .chunks(3)
+            .map(|w| format!("{:02X}{:02X}", w[1], w[2]))
+            .collect();
+        assert_eq!(
+            ours,
+            expected,
+            "weights of U+{:04X}",
+            c.chars().next().unwrap() as u32
+        );
+    }
+
+    let pool: Vec<char> = " \t\0aAbBsSzZ_-.1ßÅåéÉæ\u{A0}\u{300}\u{200B}\u{FEFF}\u{E01}\u{E40}\u{AC00}\u{4E00}\u{FB01}\u{1F600}\u{1F601}"
+        .chars()
+        .collect();
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let strings: Vec<String> = (0..120)
+        .map(|_| (0..next(6)).map(|_| pool[next(pool.len())]).collect())
+        .collect();
+    conn.query_drop(
+        "CREATE TABLE uca (id INT PRIMARY KEY, \
+         pad VARCHAR(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci, \
+         nopad VARCHAR(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_nopad_ci)",
+    )
+    .await
+    .unwrap();
+    for (i, s) in strings.iter().enumerate() {
+        conn.exec_drop("INSERT INTO uca VALUES (?, ?, ?)", (i, s, s))
+            .await
+            .unwrap();
+    }
+    let pairs = query(
+        conn,
+        "SELECT a.id, b.id, STRCMP(a.pad, b.pad), STRCMP(a.nopad, b.nopad) FROM uca a, uca b",
+    )
+    .await;
+    for row in pairs.text() {
+        let id = |i: usize| row[i].as_deref().unwrap().parse::<usize>().unwrap();
+        let (a, b) = (&strings[id(0)], &strings[id(1)]);
+        for (collation, cell) in [(Collation::UnicodeCi, 2), (Collation::UnicodeNopadCi, 3)] {
+            let expected = match row[cell].as_deref().unwrap() {
+                "-1" => std::cmp::Ordering::Less,
+                "0" => std::cmp::Ordering::Equal,
+                _ => std::cmp::Ordering::Greater,
+            };
+            assert_eq!(
+                collation.compare(a.as_bytes(), b.as_bytes()),
+                expected,
+                "{collation:?}: {a:?} vs {b:?}"
+            );
+            let (mut ka, mut kb) = (Vec::new(), Vec::new());
+            collation.key(a.as_bytes(), &mut ka);
+            collation.key(b.as_bytes(), &mut kb);
+            assert_eq!(
+                ka == kb,
+                expected.is_eq(),
+                "{collation:?} keys: {a:?} vs {b:?}"
+            );
+        }
+    }
+}
+
+/// Strings that agree in the first 1024 bytes of their sort keys are ties for MariaDB's sort
+/// (`ORDER BY v, id` then orders them by id), and for the merge's row order.
+async fn long_strings_sort_by_mariadb_prefixes(conn: &mut Conn) {
+    let a600 = "a".repeat(600);
+    let e100_a600 = "é".repeat(100) + &a600;
+    let a_e511 = "a".to_owned() + &"é".repeat(511);
+    let a511 = "a".repeat(511);
+    let cases: [(&str, &str, &str, &str); 6] = [
+        ("utf8mb4_general_ci", &a600, "b", "a"),
+        ("utf8mb4_general_ci", &e100_a600, "b", "a"),
+        ("utf8mb4_bin", &a_e511, "ñ", "é"),
+        ("utf8mb4_unicode_ci", &a511, "b", "a"),
+        ("utf8mb4_unicode_ci", &a511, "ßb", "ßa"),
+        ("utf8mb4_unicode_nopad_ci", &a600, "b", "a"),
+    ];
+    for (collation, prefix, first, second) in cases {
+        conn.query_drop("DROP TABLE IF EXISTS long_str")
+            .await
+            .unwrap();
+        conn.query_drop(format!(
+            "CREATE TABLE long_str (id INT PRIMARY KEY, v TEXT CHARACTER SET utf8mb4 COLLATE {collation})"
+        ))
+        .await
+        .unwrap();
+        let (x, y) = (format!("{prefix}{first}"), format!("{prefix}{second}"));
+        conn.exec_drop("INSERT INTO long_str VALUES (1, ?), (2, ?)", (&x, &y))
+            .await
+            .unwrap();
+        let order = query(conn, "SELECT v, id FROM long_str ORDER BY v, id").await;
+        let mariadb_ties = order.text()[0][1].as_deref() == Some("1");
+        let id = match collation {
+            "utf8mb4_general_ci" => 45,
+            "utf8mb4_bin" => 46,
+            "utf8mb4_unicode_ci" => 224,
+            _ => 1248,
+        };
+        let mut meta = order.cols[0];
+        meta.charset = id;
+        meta.flags.remove(ColumnFlags::BINARY_FLAG);
+        let row_order = shardgate_merge::RowOrder::new(&[SortKey::asc(0)], &[meta]).unwrap();
+        let values = |s: &str| {
+            let mut w = RowWriter::new();
+            w.push_cell(Some(s.as_bytes()));
+            row_order.extract(w.finish()).unwrap().1
+        };
+        let ours = row_order.compare(&values(&x), &values(&y));
+        assert_eq!(
+            ours.is_eq(),
+            mariadb_ties,
+            "{collation}: {} + {first:?} / {second:?}: ours {ours:?}",
+            prefix.len()
+        );
+    }
+    conn.query_drop("DROP TABLE long_str").await.unwrap();
 }

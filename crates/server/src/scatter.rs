@@ -968,7 +968,7 @@ impl Session {
                     1235,
                     b"42000",
                     format!(
-                        "ordering or grouping `{name}` across shards uses collation {}, which shardgate cannot compare exactly yet (utf8mb4_general_ci, utf8mb4_bin and binary work)",
+                        "ordering or grouping `{name}` across shards uses collation {}, which shardgate cannot compare exactly yet (general_ci, unicode_ci and bin of utf8mb4 and utf8mb3, and binary work)",
                         collation.collation()
                     ),
                 ));

@@ -484,11 +484,11 @@ impl Session {
             .map_err(|e| merge_error(&e))?;
         for (i, &c) in strings.iter().enumerate() {
             let name = std::str::from_utf8(row.cell(i).unwrap_or_default()).unwrap_or_default();
-            let id = collation_id(name)
+            let id = shardgate_merge::collation_id(name)
                 .ok_or_else(|| refused(&format!("column {} in collation {name}", c + 1)))?;
             if !shardgate_merge::exact_collation(id) {
                 return Err(refused(&format!(
-                    "comparing column {} in collation {name} (utf8mb4_general_ci, utf8mb4_bin and binary work)",
+                    "comparing column {} in collation {name} (general_ci, unicode_ci and bin of utf8mb4 and utf8mb3, and binary work)",
                     c + 1
                 )));
             }
@@ -671,11 +671,6 @@ impl Session {
 }
 
 /// The id of the collation MariaDB names `name`.
-fn collation_id(name: &str) -> Option<u16> {
-    use mysql_common::collations::{Collation, CollationId};
-    (1u16..2048).find(|&id| Collation::resolve(CollationId::from(id)).collation() == name)
-}
-
 /// Whether any node compares rows (every form but `UNION ALL`).
 fn compares(node: &SetNode) -> bool {
     match node {

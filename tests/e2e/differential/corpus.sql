@@ -412,6 +412,18 @@ SELECT SUM(ratio), AVG(ratio) FROM users WHERE ratio = -2.5 OR ratio = 0
 SELECT id, nick FROM users WHERE nick = 'ss'
 SELECT COUNT(*), COUNT(nick) FROM users WHERE nick = 'strasse'
 @ordered @ci=0 SELECT nick, COUNT(*) FROM users WHERE nick IN ('a', '_x', 'z') GROUP BY nick ORDER BY nick
+@ordered SELECT COUNT(*), MIN(id), MAX(id) FROM users GROUP BY nick ORDER BY nick
+@ordered SELECT COUNT(*), MIN(id) FROM users WHERE nick IS NOT NULL GROUP BY nick ORDER BY nick DESC LIMIT 5
+SELECT COUNT(DISTINCT nick), COUNT(nick) FROM users
+@ordered SELECT flag, COUNT(DISTINCT nick) FROM users GROUP BY flag ORDER BY flag
+SELECT MIN(nick), MAX(nick) FROM users
+@ordered SELECT flag, MIN(nick), MAX(nick) FROM users WHERE flag IS NOT NULL GROUP BY flag ORDER BY flag
+@count SELECT DISTINCT nick FROM users
+@ordered SELECT COUNT(*) FROM users GROUP BY nick HAVING COUNT(*) > 100 ORDER BY nick
+@count SELECT nick FROM users WHERE id < 100 UNION SELECT nick FROM users WHERE id > 2000
+@ordered SELECT id, nick FROM users WHERE id < 50 AND nick IS NOT NULL UNION ALL SELECT id, nick FROM users WHERE id > 2990 ORDER BY 2, 1
+@count SELECT nick FROM users WHERE id < 500 INTERSECT SELECT nick FROM users WHERE id > 2500
+@ordered SELECT id, nick, ROW_NUMBER() OVER (ORDER BY nick, id) FROM users WHERE score > 950
 
 -- ===== Types the merge compares: unsigned, TIME, numbers as strings, long strings =====
 @ordered SELECT id, CAST(id AS UNSIGNED) AS u FROM users ORDER BY u, id LIMIT 20

@@ -338,12 +338,8 @@ fn compares(column: &Column) -> Compares {
 
 /// Collations the merge compares exactly (see `shardgate_merge::Collation`).
 fn exact_collation(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    let utf8 = ["utf8mb4_", "utf8mb3_", "utf8_"]
-        .iter()
-        .any(|p| name.starts_with(p));
-    utf8 && (name.ends_with("_general_ci") && name.matches('_').count() == 2
-        || name.ends_with("_bin") && name.matches('_').count() == 1)
+    shardgate_merge::collation_id(&name.to_ascii_lowercase())
+        .is_some_and(shardgate_merge::exact_collation)
 }
 
 fn number(e: &Expr) -> Option<u64> {
