@@ -348,7 +348,7 @@ impl<'t> Walker<'t> {
         else {
             return unknown("a `*` in the select list hides where the shard key is");
         };
-        if let Some(value) = crate::shard_key::key_source(e) {
+        if let Some(value) = crate::shard_key::key_source(e, rule.key_type) {
             return InsertKey::Value(value);
         }
         match self.key_ref(block, e) {

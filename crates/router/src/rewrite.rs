@@ -124,7 +124,9 @@ fn split_insert_with(
     let mut spans = Vec::with_capacity(values.rows.len());
     let mut shards = Vec::with_capacity(values.rows.len());
     for row in &values.rows {
-        let Some(KeySource::Value(key)) = row.content.get(pos).and_then(key_source) else {
+        let Some(KeySource::Value(key)) =
+            (row.content.get(pos)).and_then(|e| key_source(e, rule.key_type))
+        else {
             return Ok(None);
         };
         let shard = rule

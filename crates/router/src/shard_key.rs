@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use shardgate_config::{TableRule, Topology};
+use shardgate_config::{ShardKeyType, TableRule, Topology};
 use shardgate_ring::{KeyValue, ShardId};
 use sqlparser::ast::{
     BinaryOperator, Expr, Ident, ObjectName, ObjectNamePart, UnaryOperator, Value,
@@ -111,15 +111,88 @@ pub(crate) fn param_index(expr: &Expr) -> Option<usize> {
     }
 }
 
-/// A literal or a parameter usable as a shard-key value.
-pub(crate) fn key_source(expr: &Expr) -> Option<KeySource> {
+/// A literal or a parameter usable as a value of a shard key of type `key_type`: the forms of
+/// [`literal`], strings written otherwise — with a character set introducer (`_utf8mb4'k'`,
+/// `_binary X'6B'`), national (`N'k'`), with a `COLLATE` clause (which does not change the
+/// value), in hexadecimal (`X'6B35'`) — and hexadecimal numbers (`0x2A`: 42 for an integer
+/// key, the string `'*'` for a string key, as MariaDB reads it where each is wanted).
+pub(crate) fn key_source(expr: &Expr, key_type: ShardKeyType) -> Option<KeySource> {
     if let Some(i) = param_index(expr) {
         return Some(KeySource::Param(i));
     }
-    Some(KeySource::Value(match literal(expr)? {
-        KeyValue::Int(i) => OwnedKey::Int(i),
-        KeyValue::Str(s) => OwnedKey::Str(s.to_vec()),
-    }))
+    if let Some(value) = literal(expr) {
+        return Some(KeySource::Value(match value {
+            KeyValue::Int(i) => OwnedKey::Int(i),
+            KeyValue::Str(s) => OwnedKey::Str(s.to_vec()),
+        }));
+    }
+    match expr {
+        Expr::Collate { expr, .. } | Expr::Nested(expr) => key_source(expr, key_type),
+        Expr::Value(v) => match &v.value {
+            Value::NationalStringLiteral(s) => string_key(s.as_bytes().to_vec(), key_type),
+            Value::HexStringLiteral(digits) => string_key(hex_bytes(digits)?, key_type),
+            Value::Number(n, _) if n.starts_with("0x") => {
+                let bytes = hex_bytes(&n[2..])?;
+                Some(KeySource::Value(match key_type {
+                    ShardKeyType::String => OwnedKey::Str(bytes),
+                    // At most 8 bytes: a longer one is out of any integer column's range.
+                    ShardKeyType::Integer if bytes.len() <= 8 => {
+                        OwnedKey::Int(bytes.iter().fold(0i128, |n, &b| n << 8 | i128::from(b)))
+                    }
+                    ShardKeyType::Integer => return None,
+                }))
+            }
+            _ => None,
+        },
+        Expr::Prefixed { prefix, value } => {
+            let bytes = match value.as_ref() {
+                Expr::Value(v) => match &v.value {
+                    Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => {
+                        s.as_bytes().to_vec()
+                    }
+                    Value::HexStringLiteral(digits) => hex_bytes(digits)?,
+                    _ => return None,
+                },
+                _ => return None,
+            };
+            // The column holds the text converted from the introducer's character set:
+            // the same bytes for UTF-8 and binary, and for ASCII in any other.
+            let charset = prefix.value.to_ascii_lowercase();
+            let same_bytes = matches!(
+                charset.as_str(),
+                "_utf8mb4" | "_utf8mb3" | "_utf8" | "_binary"
+            ) || bytes.is_ascii();
+            if !(charset.starts_with('_') && same_bytes) {
+                return None;
+            }
+            string_key(bytes, key_type)
+        }
+        _ => None,
+    }
+}
+
+/// A string written in a form [`literal`] does not read, as a key. For an integer key only a
+/// plain integer: what MariaDB makes of another string there (an error, a warning, a rounded
+/// or truncated number) depends on the statement and the session, which a refusal leaves to
+/// the plain string literals' handling.
+fn string_key(bytes: Vec<u8>, key_type: ShardKeyType) -> Option<KeySource> {
+    match key_type {
+        ShardKeyType::Integer if shardgate_ring::parse_integer(&bytes).is_err() => None,
+        _ => Some(KeySource::Value(OwnedKey::Str(bytes))),
+    }
+}
+
+/// The bytes of hexadecimal digits (an odd count has a leading zero, as MariaDB reads `0x123`).
+fn hex_bytes(digits: &str) -> Option<Vec<u8>> {
+    let padded = if digits.len() % 2 == 1 {
+        format!("0{digits}")
+    } else {
+        digits.to_owned()
+    };
+    (0..padded.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(padded.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 /// What a WHERE clause says about one table's shard key.
@@ -197,10 +270,11 @@ pub(crate) fn constraint_in_where(
                 op: BinaryOperator::Eq,
                 right,
             } => {
+                let key_type = table.rule.key_type;
                 let value = if table.is_key_column(left, only_table) {
-                    key_source(right)
+                    key_source(right, key_type)
                 } else if table.is_key_column(right, only_table) {
-                    key_source(left)
+                    key_source(left, key_type)
                 } else {
                     None
                 };
@@ -214,7 +288,8 @@ pub(crate) fn constraint_in_where(
                 list,
                 negated: false,
             } if table.is_key_column(expr, only_table) => {
-                match list.iter().map(key_source).collect::<Option<Vec<_>>>() {
+                let key_type = table.rule.key_type;
+                match (list.iter().map(|e| key_source(e, key_type))).collect::<Option<Vec<_>>>() {
                     Some(values) => values,
                     None => continue,
                 }

@@ -211,7 +211,8 @@ impl Session {
             .iter()
             .all(|r| matches!(r, Ok((Finish::Ok { .. }, _))));
         let mut totals = Totals::new(combine);
-        let mut failures: Vec<(String, ClientError)> = Vec::new();
+        // Each failure: the shard's name, its error, and whether that is the server's own.
+        let mut failures: Vec<(String, ClientError, bool)> = Vec::new();
         let mut open: Vec<(ShardId, PooledConn)> = Vec::new();
         // Shards whose part changed rows: where `LAST_INSERT_ID(expr)` was evaluated.
         let mut changed: Vec<ShardId> = Vec::new();
@@ -238,18 +239,19 @@ impl Session {
                             }
                             totals.add(affected_rows, id, w)
                         }
-                        Finish::Err(e) => failures.push((name, ClientError::from(e))),
+                        Finish::Err(e) => failures.push((name, ClientError::from(e), true)),
                         Finish::LocalInfile => failures.push((
                             name,
                             ClientError::new(1148, b"42000", "LOAD DATA LOCAL is not supported"),
+                            false,
                         )),
                     }
                 }
-                Err(e) => failures.push((name, ClientError::from(&e))),
+                Err(e) => failures.push((name, ClientError::from(&e), false)),
             }
         }
         if all_ok && totals.copies_differ {
-            failures.push(("every shard".into(), Totals::copies_differ_error()));
+            failures.push(("every shard".into(), Totals::copies_differ_error(), false));
         }
         let all_ok = all_ok && !totals.copies_differ;
         // Ids the proxy generated: the statement's first one (see `generated_ids`).
@@ -263,7 +265,9 @@ impl Session {
             if let Some((_, conn)) = at.and_then(|i| open.get_mut(i)) {
                 match crate::state::read_back(conn, true, &[]).await {
                     Ok(back) => self.adopt_read_id(back.last_insert_id.unwrap_or_default()),
-                    Err(e) => failures.push(("the first shard".into(), ClientError::from(&e))),
+                    Err(e) => {
+                        failures.push(("the first shard".into(), ClientError::from(&e), false))
+                    }
                 }
             }
         }
@@ -283,7 +287,7 @@ impl Session {
             let name = runtime.topology.shards[shard].name.clone();
             match result {
                 Ok(()) => committed.push(name),
-                Err(e) => failures.push((name, ClientError::from(&e))),
+                Err(e) => failures.push((name, ClientError::from(&e), false)),
             }
         }
         for (shard, conn) in open.into_iter().chain(kept) {
@@ -292,7 +296,7 @@ impl Session {
             }
         }
         self.pins.release_unneeded(runtime.topology.default_shard);
-        let Some(((name, first), rest)) = failures.split_first() else {
+        let Some(((name, first, from_server), rest)) = failures.split_first() else {
             if totals.warnings > 0 {
                 self.diagnostics = conditions;
                 self.diagnostics_read = true;
@@ -307,13 +311,16 @@ impl Session {
                 .await;
         };
         let mut e = first.clone();
-        let others: Vec<&str> = rest.iter().map(|(n, _)| n.as_str()).collect();
+        let others: Vec<&str> = rest.iter().map(|(n, _, _)| n.as_str()).collect();
         // Every shard answered the same error (on one shard, always): it is the server's own.
         let unanimous = failures.len() == parts.len()
             && rest
                 .iter()
-                .all(|(_, r)| r.code == first.code && r.message == first.message);
-        if unanimous && committed.is_empty() && untransacted.is_empty() {
+                .all(|(_, r, _)| r.code == first.code && r.message == first.message);
+        // One part failed on its server and none kept a row: the statement failed as on one
+        // server, with that server's error (SHOW WARNINGS lists it as MariaDB would).
+        let alone = *from_server && others.is_empty() && atomic && !all_ok;
+        if (unanimous && committed.is_empty() || alone) && untransacted.is_empty() {
             return self.send_error(e).await;
         }
         e.message = format!("shard {name}: {}", e.message);
@@ -394,7 +401,8 @@ impl Session {
                     totals.add(affected_rows, id, w)
                 }
                 Ok(Finish::Err(e)) => {
-                    failure.get_or_insert(named(ClientError::from(e)));
+                    // The server's own error: the statement is taken back as on one server.
+                    failure.get_or_insert(ClientError::from(e));
                     // Copies all try the write, so each burns the same auto-increment values
                     // and their counters stay equal.
                     if combine == Combine::Sum {

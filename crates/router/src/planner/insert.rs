@@ -67,14 +67,19 @@ pub(super) fn plan_insert(
             });
         }
     }
-    let non_literal = || {
+    let non_literal = |value: Option<&Expr>| {
+        let given = value.map_or_else(String::new, |v| format!(", not `{v}`"));
+        let plain = match rule.key_type {
+            shardgate_config::ShardKeyType::Integer => " (a plain integer, in any string form)",
+            shardgate_config::ShardKeyType::String => "",
+        };
         RouteError::NotSupported(format!(
-            "cannot route INSERT into sharded table `{}`: the shard key `{}` must be given as a literal value or a parameter",
+            "cannot route INSERT into sharded table `{}`: the shard key `{}` must be given as a literal value{plain} or a parameter{given}",
             rule.name, rule.shard_key
         ))
     };
     // `LAST_INSERT_ID()`: the session's value, which it writes in (`last_insert_id_key.rs`).
-    let key_of = |expr: &Expr| match key_source(expr) {
+    let key_of = |expr: &Expr| match key_source(expr, rule.key_type) {
         Some(key) => Ok(key),
         None if crate::last_insert_id_key::is_last_insert_id(expr) => {
             Err(RouteError::KeyFromLastInsertId {
@@ -82,7 +87,7 @@ pub(super) fn plan_insert(
                 key: rule.shard_key.clone(),
             })
         }
-        None => Err(non_literal()),
+        None => Err(non_literal(Some(expr))),
     };
     let mut keys: Vec<KeySource> = Vec::new();
     if ins.columns.is_empty() && !ins.assignments.is_empty() {
@@ -130,7 +135,7 @@ pub(super) fn plan_insert(
                 row.content
                     .get(pos)
                     .map(&key_of)
-                    .unwrap_or_else(|| Err(non_literal()))?,
+                    .unwrap_or_else(|| Err(non_literal(None)))?,
             );
         }
     }
