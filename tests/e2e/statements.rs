@@ -730,7 +730,8 @@ async fn sql_prepared_statements_route_by_key_and_span_shards() {
 
 /// `SELECT … INTO @a, @b` after the WHERE / ORDER BY / LIMIT (MariaDB's usual place, which the
 /// SQL parser does not read): routed by the rest of the SELECT, run whole on its shard, the
-/// variables read back into the session; across shards refused (each would assign its own).
+/// variables read back into the session; across shards its SELECT runs through the proxy and
+/// the variables take its one row (`select_into.rs`), or MariaDB's answer for more rows.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn select_into_variables_after_the_rest_of_the_select_sets_them() {
     let env = TestEnv::start(2, 0).await;
@@ -753,13 +754,24 @@ async fn select_into_variables_after_the_rest_of_the_select_sets_them() {
         .unwrap()
         .unwrap();
     assert_eq!((id, email), (b, expected));
+    conn.query_drop(format!(
+        "SELECT id FROM users WHERE id IN ({a}, {b}) ORDER BY id DESC LIMIT 1 INTO @x"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(conn.affected_rows(), 1);
+    let x: i64 = conn.query_first("SELECT @x").await.unwrap().unwrap();
+    assert_eq!(x, a.max(b));
+    // Two rows: MariaDB's ER_TOO_MANY_ROWS, the variable unchanged.
     let (code, state, msg) = server_error(
         conn.query_drop(format!(
-            "SELECT id FROM users WHERE id IN ({a}, {b}) LIMIT 1 INTO @x"
+            "SELECT id FROM users WHERE id IN ({a}, {b}) INTO @x"
         ))
         .await,
     );
-    assert_eq!((code, state.as_str()), (1235, "42000"), "{msg}");
+    assert_eq!((code, state.as_str()), (1172, "42000"), "{msg}");
+    let x: i64 = conn.query_first("SELECT @x").await.unwrap().unwrap();
+    assert_eq!(x, a.max(b));
     drop(conn);
     env.stop().await;
 }

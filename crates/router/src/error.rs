@@ -45,6 +45,10 @@ pub enum RouteError {
     /// first and plans the text with their values written in ([`SubqueriesFirst::with_values`]).
     #[error("{} with subqueries is run after its subqueries, their values written in", .0.verb)]
     SubqueriesFirst(Box<crate::SubqueriesFirst>),
+    /// A `SELECT … INTO @v` no shard answers alone: the session runs its SELECT and sets the
+    /// variables to its one row ([`crate::IntoVariables`]).
+    #[error("SELECT … INTO {} is run as its SELECT, the variables set to its row", .0.vars.join(", "))]
+    IntoVariables(Box<crate::IntoVariables>),
     /// An UPDATE / DELETE with LIMIT whose rows may lie on several shards: the session reads
     /// the rows it changes first and writes exactly them ([`LimitedWrite::with_rows`]).
     #[error("{}", .0)]
@@ -109,6 +113,7 @@ impl RouteError {
             RouteError::InsertNeedsIds(ids) => Some(ids.to_string()),
             RouteError::InsertFromSelect(request) => Some(request.to_string()),
             RouteError::SubqueriesFirst(request) => Some(request.to_string()),
+            RouteError::IntoVariables(request) => Some(request.to_string()),
             RouteError::LimitedWrite(request) => Some(request.to_string()),
             RouteError::MovingUpdate(request) => Some(request.to_string()),
             _ => None,

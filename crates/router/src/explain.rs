@@ -56,6 +56,7 @@ fn explain(
         ),
         // Never run: the request would run the statement, not explain it.
         e @ (RouteError::SubqueriesFirst(_)
+        | RouteError::IntoVariables(_)
         | RouteError::LimitedWrite(_)
         | RouteError::MovingUpdate(_)) => {
             RouteError::NotSupported(format!(

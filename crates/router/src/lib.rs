@@ -40,6 +40,7 @@ mod reduce;
 mod rewrite;
 mod scatter;
 mod scatter_plan;
+mod select_into;
 mod session;
 mod set_operation;
 mod set_statement;
@@ -88,6 +89,7 @@ pub use scatter::column_names::parameter_item_names;
 pub use scatter_plan::{
     AggregateSpec, ColumnOrigin, MergeSpec, ScatterPlan, StarCheck, WindowSpec,
 };
+pub use select_into::IntoVariables;
 pub use set_operation::{OrderTarget, SetNode, SetOperationPlan, WholeOrderKey};
 pub use set_statement::set_statement_body;
 pub use shard_key::{KeySource, OwnedKey};

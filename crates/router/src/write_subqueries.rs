@@ -73,13 +73,15 @@ impl SubqueriesFirst {
     /// keeps the list: refusing it would refuse the common case, `NOT IN` with a NULL matching
     /// no row, for the rare value out of the column's range; see the README.)
     pub fn inexact(&self, values: &[Vec<Vec<u8>>]) -> Option<String> {
-        if self.verb != "SELECT" {
+        if self.verb != "SELECT" && self.verb != "SET" {
             return None;
         }
         for (subquery, values) in self.subqueries.iter().zip(values) {
             let what = || format!("the subquery `{}`", subquery.select);
             match &subquery.used {
                 SubqueryUse::Exists { .. } => {}
+                // Typed as the column types a variable (`SubqueriesFirst::typed`).
+                SubqueryUse::Scalar if self.typed() => {}
                 SubqueryUse::In { .. } if values.iter().any(|v| v == b"NULL") => {
                     return Some(format!(
                         "{} answers NULL among its values, where MariaDB's IN decides by the subquery column's type",
@@ -96,6 +98,12 @@ impl SubqueriesFirst {
             }
         }
         None
+    }
+
+    /// Whether a scalar subquery's value is written typed as the column it comes from: for a
+    /// `SET`, whose variables take the value's type.
+    pub fn typed(&self) -> bool {
+        self.verb == "SET"
     }
 
     /// The statement with each subquery's values (SQL literals, in order; for `EXISTS`, any
@@ -234,6 +242,12 @@ pub(crate) fn first(
                 false => "INSERT",
             }
         }
+        // `SET @v = (SELECT …)`: the variables take the values, typed as MariaDB types them
+        // (`server/src/select_into.rs`).
+        Statement::Set(set) => {
+            let _ = set.visit(&mut found);
+            "SET"
+        }
         Statement::Query(q) if q.locks.is_empty() && q.with.is_none() => {
             let SetExpr::Select(select) = q.body.as_ref() else {
                 return refusal;
@@ -264,8 +278,16 @@ pub(crate) fn first(
     let mut subqueries = Vec::new();
     let mut from = 0;
     for (expr, subquery, found_use) in &found.subqueries {
-        if !uncorrelated(subquery, topology) {
-            return refusal;
+        // A scalar subquery may pick its row (`ORDER BY … LIMIT 1`); MariaDB refuses LIMIT in
+        // `IN`, and EXISTS is read with a LIMIT of its own.
+        let ordered = matches!(found_use, FoundUse::Scalar);
+        if !uncorrelated(subquery, topology, ordered) {
+            let missing = unread_tables(subquery, topology);
+            return match missing.is_empty() {
+                true => refusal,
+                // Unqualified columns need the tables' columns: read them, then plan again.
+                false => RouteError::SchemaNeeded { tables: missing },
+            };
         }
         let spans = (|| {
             let select_start = offsets.at(subquery.span().start)?;
@@ -449,12 +471,12 @@ fn contains_query(outer: &Query, query: &Query) -> bool {
 
 /// A plain SELECT over tables that are all named, one of them sharded,
 /// whose columns all belong to its own tables.
-fn uncorrelated(query: &Query, topology: &Topology) -> bool {
+fn uncorrelated(query: &Query, topology: &Topology, ordered: bool) -> bool {
     let plain = query.with.is_none()
-        && query.limit_clause.is_none()
+        && (ordered || query.limit_clause.is_none())
         && query.fetch.is_none()
         && query.locks.is_empty()
-        && query.order_by.is_none();
+        && (ordered || query.order_by.is_none());
     let SetExpr::Select(select) = query.body.as_ref() else {
         return false;
     };
@@ -483,6 +505,19 @@ fn uncorrelated(query: &Query, topology: &Topology) -> bool {
     };
     let _ = select.visit(&mut columns);
     !columns.outer && !columns.nested
+}
+
+/// The sharded tables a subquery reads whose columns the schema cache has not read.
+fn unread_tables(query: &Query, topology: &Topology) -> Vec<String> {
+    let SetExpr::Select(select) = query.body.as_ref() else {
+        return Vec::new();
+    };
+    let schema = topology.schema.current();
+    (own_tables(select).unwrap_or_default().into_iter())
+        .map(|(name, _)| name)
+        .filter(|name| topology.table(name).is_some())
+        .filter(|name| schema.agreed(name).is_none() && schema.disagreement(name).is_none())
+        .collect()
 }
 
 /// The tables of a SELECT's FROM (lower-cased name, alias), when each is a named table.

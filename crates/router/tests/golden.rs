@@ -129,6 +129,8 @@ fn outcome(sql: &str, topology: &Topology) -> String {
         }
         // Planned in steps: its subqueries first, then the statement with their answers.
         Err(shardgate_router::RouteError::SubqueriesFirst(request)) => request.to_string(),
+        // Its SELECT first, the variables set to its row.
+        Err(shardgate_router::RouteError::IntoVariables(request)) => request.to_string(),
         Err(e) => format!("error: {e}"),
     }
 }

@@ -73,6 +73,7 @@ mod reshard_verify;
 mod runtime;
 mod scatter;
 mod schema_loader;
+mod select_into;
 mod select_rows;
 mod sequence_table;
 mod sequences;

@@ -94,6 +94,7 @@ impl Session {
                 RouteError::InsertNeedsIds(_)
                 | RouteError::InsertFromSelect(_)
                 | RouteError::SubqueriesFirst(_)
+                | RouteError::IntoVariables(_)
                 | RouteError::LimitedWrite(_)
                 | RouteError::MovingUpdate(_)
                 | RouteError::KeyFromLastInsertId { .. },
@@ -317,6 +318,9 @@ impl Session {
             }
             Err(RouteError::SubqueriesFirst(request)) => {
                 return Box::pin(self.write_after_subqueries(runtime, &request)).await
+            }
+            Err(RouteError::IntoVariables(request)) => {
+                return Box::pin(self.select_into_variables(runtime, &request)).await
             }
             Err(RouteError::LimitedWrite(request)) => {
                 return Box::pin(self.write_limited(runtime, &request)).await

@@ -38,7 +38,7 @@ impl RowsOf<'_> {
     /// raised conditions. MariaDB's write would either fail on them (a strict `sql_mode` makes
     /// the warnings it raises while it runs errors, not those raised while it is prepared) or
     /// report them with its own, and the write the proxy sends could do neither.
-    fn raised(&self, diagnostics: &Diagnostics) -> Option<ClientError> {
+    pub(crate) fn raised(&self, diagnostics: &Diagnostics) -> Option<ClientError> {
         (!diagnostics.is_empty()).then(|| {
             ClientError::new(
                 1235,

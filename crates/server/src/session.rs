@@ -757,6 +757,9 @@ impl Session {
             Err(RouteError::SubqueriesFirst(request)) => {
                 return Box::pin(self.write_after_subqueries(runtime, &request)).await;
             }
+            Err(RouteError::IntoVariables(request)) => {
+                return Box::pin(self.select_into_variables(runtime, &request)).await;
+            }
             Err(RouteError::LimitedWrite(request)) => {
                 return Box::pin(self.write_limited(runtime, &request)).await;
             }

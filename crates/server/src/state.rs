@@ -359,20 +359,86 @@ pub async fn read_back(
 }
 
 /// A literal that gives a variable `value` (as `SELECT @x` printed it, typed by `meta`) again
-/// with the same type: an integer as written (`CAST(… AS UNSIGNED)` when unsigned), a decimal
-/// with its scale, a double with an exponent, a string as its bytes (`hex`) in its collation,
-/// NULL as a NULL of that type. So no escaping or re-evaluation can change it.
+/// with the same type (see [`typed_literal`]), a string from its bytes (`hex`) in `collation`.
 fn replay_literal(
     meta: &ColumnMeta,
     value: Option<&[u8]>,
     hex: Option<&[u8]>,
     collation: &str,
 ) -> Option<String> {
+    typed_literal(meta.kind(), value, collation, || {
+        let hex = std::str::from_utf8(hex?).ok()?;
+        let charset = collation.split('_').next().unwrap_or(collation);
+        Some(match collation {
+            "binary" => format!("_binary X'{hex}'"),
+            _ => format!("_{charset} X'{hex}' COLLATE {collation}"),
+        })
+    })
+}
+
+/// A literal that gives a user variable the value of a result cell (`value`, in the text
+/// protocol under `meta`: a string in the result's character set) with the type MariaDB's
+/// assignment from that column gives it: YEAR and BIT values are integers, temporal values
+/// strings in `latin1_swedish_ci` (MariaDB's character set for numbers and times as text),
+/// other strings in `collation` (`COLLATION()` of the column). `None` for a FLOAT, whose text
+/// is not its value.
+pub(crate) fn value_literal(
+    meta: &ColumnMeta,
+    value: Option<&[u8]>,
+    collation: &str,
+) -> Option<String> {
     use shardgate_merge::ValueKind;
-    // Numbers are ASCII; a string's value is taken from its bytes (`hex`) instead.
+    let bit_value;
+    let (kind, value, collation) = match meta.kind() {
+        ValueKind::Float => return None,
+        ValueKind::Year => (ValueKind::Int, value, collation),
+        ValueKind::Bit => {
+            let bits = value.map(|b| b.iter().fold(0u64, |n, &byte| n << 8 | u64::from(byte)));
+            bit_value = bits.map(|n| n.to_string());
+            let kind = match bits.is_some_and(|n| i64::try_from(n).is_err()) {
+                true => ValueKind::UInt,
+                false => ValueKind::Int,
+            };
+            (kind, bit_value.as_deref().map(str::as_bytes), collation)
+        }
+        ValueKind::Date | ValueKind::DateTime | ValueKind::Time => {
+            (meta.kind(), value, "latin1_swedish_ci")
+        }
+        kind => (kind, value, collation),
+    };
+    typed_literal(kind, value, collation, || {
+        let hex = hex::encode_upper(value?);
+        let charset = collation.split('_').next().unwrap_or(collation);
+        let result = mysql_common::collations::Collation::resolve(
+            mysql_common::collations::CollationId::from(meta.charset),
+        );
+        let result_charset = result.charset();
+        Some(match collation {
+            "binary" => format!("_binary X'{hex}'"),
+            // Binary results (`character_set_results = NULL`) are the column's own bytes.
+            _ if meta.charset == 63 || result_charset == charset => {
+                format!("_{charset} X'{hex}' COLLATE {collation}")
+            }
+            _ => format!("CONVERT(_{result_charset} X'{hex}' USING {charset}) COLLATE {collation}"),
+        })
+    })
+}
+
+/// A literal of `value` typed as `kind`, so no escaping or re-evaluation can change it: an
+/// integer as written (`CAST(… AS UNSIGNED)` when unsigned), a decimal with its scale, a
+/// double with an exponent, NULL as a NULL of that type; other values are strings in
+/// `collation`, written by `string`.
+fn typed_literal(
+    kind: shardgate_merge::ValueKind,
+    value: Option<&[u8]>,
+    collation: &str,
+    string: impl FnOnce() -> Option<String>,
+) -> Option<String> {
+    use shardgate_merge::ValueKind;
+    // Numbers are ASCII; a string's value is taken from its bytes instead.
     let text = value.map(|v| std::str::from_utf8(v).unwrap_or_default());
     let charset = collation.split('_').next().unwrap_or(collation);
-    Some(match (meta.kind(), text) {
+    Some(match (kind, text) {
         (ValueKind::Int, Some(t)) => t.to_owned(),
         (ValueKind::Int, None) => "CAST(NULL AS SIGNED)".into(),
         (ValueKind::UInt, t) => format!("CAST({} AS UNSIGNED)", t.unwrap_or("NULL")),
@@ -386,14 +452,7 @@ fn replay_literal(
         (ValueKind::Double | ValueKind::Float, None) => "CAST(NULL AS DOUBLE)".into(),
         (_, None) if collation == "binary" => "NULL".into(),
         (_, None) => format!("CONVERT(NULL USING {charset}) COLLATE {collation}"),
-        (_, Some(_)) => {
-            let hex = std::str::from_utf8(hex?).ok()?;
-            if collation == "binary" {
-                format!("_binary X'{hex}'")
-            } else {
-                format!("_{charset} X'{hex}' COLLATE {collation}")
-            }
-        }
+        (_, Some(_)) => string()?,
     })
 }
 

@@ -16,6 +16,36 @@ use crate::session::{End, Session, Step};
 use crate::state::expect_ok;
 
 impl Session {
+    /// The pinned connections (but `except`'s, where they were set) take the user variables
+    /// `assigned` (name, statement setting it): a reset would end their transaction or drop
+    /// their state.
+    pub(crate) async fn replay_on_pins(
+        &mut self,
+        assigned: &[(String, Vec<u8>)],
+        except: Option<ShardId>,
+    ) {
+        if assigned.is_empty() {
+            return;
+        }
+        let fingerprint = self.state.fingerprint();
+        for (other, other_conn) in self.pins.conns_mut() {
+            if Some(other) == except {
+                continue;
+            }
+            for (_, sql) in assigned {
+                if expect_ok(other_conn, Command::COM_QUERY, sql)
+                    .await
+                    .is_err()
+                {
+                    other_conn.broken = true;
+                }
+            }
+            if other_conn.vars_fingerprint != crate::state::DIRTY {
+                other_conn.vars_fingerprint = fingerprint;
+            }
+        }
+    }
+
     /// Runs `work` on the connection the session keeps for `shard`: the transaction's (joining
     /// it first when the shard is new to it), or the one holding the session's state there
     /// (pinned now if the statement is about to create some).
@@ -82,25 +112,7 @@ impl Session {
             assigned = self.read_back(&mut conn).await;
             self.pins.give_back(shard, conn);
         }
-        // The other pinned connections take the same values (a reset would end their
-        // transaction or drop their state).
-        let fingerprint = self.state.fingerprint();
-        for (other, other_conn) in self.pins.conns_mut() {
-            if other == shard || assigned.is_empty() {
-                continue;
-            }
-            for (_, sql) in &assigned {
-                if expect_ok(other_conn, Command::COM_QUERY, sql)
-                    .await
-                    .is_err()
-                {
-                    other_conn.broken = true;
-                }
-            }
-            if other_conn.vars_fingerprint != crate::state::DIRTY {
-                other_conn.vars_fingerprint = fingerprint;
-            }
-        }
+        self.replay_on_pins(&assigned, Some(shard)).await;
         let conn = self.pins.conn(shard).expect("pinned above");
         let pool = conn.pool().clone();
         if conn.cut_off {

@@ -45,6 +45,13 @@ impl Session {
                 },
                 wrong_columns: crate::errors::operand_columns,
             };
+            if subquery.used == SubqueryUse::Scalar && request.typed() {
+                match self.typed_scalar(runtime, &rows_of).await {
+                    Ok(value) => values.push(vec![value.into_bytes()]),
+                    Err(e) => return self.send_error(e).await,
+                }
+                continue;
+            }
             let rows = match self.select_rows(runtime, &rows_of).await {
                 Ok(rows) => rows,
                 Err(e) => return self.send_error(e).await,
@@ -57,13 +64,16 @@ impl Session {
             values.push(rows.into_iter().flatten().collect::<Vec<_>>());
         }
         if let Some(why) = request.inexact(&values) {
-            let copies =
-                shardgate_router::materialized(&request.sql, self.syntax, &runtime.topology);
+            let copies = (request.verb == "SELECT")
+                .then(|| {
+                    shardgate_router::materialized(&request.sql, self.syntax, &runtime.topology)
+                })
+                .flatten();
             let Some(m) = copies else {
                 let e = ClientError::new(
                     1235,
                     b"42000",
-                    format!("cannot run this SELECT after its subqueries: {why}; this is not supported by shardgate"),
+                    format!("cannot run this {} after its subqueries: {why}; this is not supported by shardgate", request.verb),
                 );
                 return self.send_error(e).await;
             };
@@ -75,5 +85,35 @@ impl Session {
         }
         let text = request.with_values(&values);
         Box::pin(self.run_rewritten(runtime, &text)).await
+    }
+
+    /// The one value of a scalar subquery (`rows_of`) as a literal typed as its column (NULL
+    /// of that type for no row; MariaDB's 1242 for more than one).
+    async fn typed_scalar(
+        &mut self,
+        runtime: &Runtime,
+        rows_of: &RowsOf<'_>,
+    ) -> Result<String, ClientError> {
+        let selected = self.selected_rows(runtime, rows_of).await?;
+        if let Some(e) = rows_of.raised(&selected.diagnostics) {
+            return Err(e);
+        }
+        if selected.rows.len() > 1 {
+            // ER_SUBQUERY_NO_1_ROW
+            return Err(ClientError::new(
+                1242,
+                b"21000",
+                "Subquery returns more than 1 row",
+            ));
+        }
+        let literals = self
+            .variable_literals(
+                runtime,
+                rows_of.select,
+                &selected.columns,
+                selected.rows.first(),
+            )
+            .await?;
+        Ok(literals.into_iter().next().unwrap_or_else(|| "NULL".into()))
     }
 }

@@ -109,6 +109,8 @@ SELECT GROUP_CONCAT(tag_bin ORDER BY id) FROM users WHERE id < 100
 @ordered @ci=1 SELECT qty, status, COUNT(*), MAX(created_at) FROM orders GROUP BY qty, status WITH ROLLUP
 @ordered SELECT flag, COUNT(*), COUNT(score), SUM(score), AVG(score), STDDEV(score), VAR_SAMP(score) FROM users GROUP BY flag WITH ROLLUP
 @ordered SELECT flag, COUNT(DISTINCT tag), SUM(DISTINCT score), BIT_OR(score), BIT_AND(id), BIT_XOR(flag) FROM users GROUP BY flag WITH ROLLUP
+@ordered SELECT id, COUNT(DISTINCT flag), SUM(DISTINCT score) FROM users WHERE id < 60 GROUP BY id WITH ROLLUP
+@ordered SELECT flag, id, COUNT(DISTINCT tag) FROM users WHERE id < 60 GROUP BY flag, id WITH ROLLUP
 @ordered SELECT flag, GROUP_CONCAT(id ORDER BY id), COUNT(*) FROM users WHERE id < 120 GROUP BY flag WITH ROLLUP
 @ordered SELECT flag, SUM(score) / COUNT(*), ROUND(AVG(balance), 2), MAX(score) - MIN(score), COUNT(*) + 1 FROM users GROUP BY flag WITH ROLLUP
 @ordered SELECT qty, COUNT(*) FROM orders GROUP BY qty WITH ROLLUP HAVING COUNT(*) > 500

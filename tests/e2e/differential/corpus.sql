@@ -627,6 +627,27 @@ SELECT id, ROW_NUMBER() OVER (ORDER BY id) FROM users WHERE 1 = 0
 @ordered SELECT id, LAST_VALUE(amount) OVER (PARTITION BY qty) AS l, PERCENT_RANK() OVER (PARTITION BY qty) AS p FROM orders WHERE id < 40 AND qty = 3 ORDER BY id
 @ordered SELECT id, NTH_VALUE(tag, 1) OVER (ORDER BY id) AS t1, CUME_DIST() OVER (ORDER BY id) AS c FROM users WHERE id < 60 ORDER BY id
 
+-- ===== User variables from rows across shards: SELECT … INTO, SET @v = (SELECT …) =====
+@script SELECT COUNT(*), MAX(score), SUM(balance) INTO @n, @m, @b FROM users WHERE score > 900; SELECT @n, @m, @b, @n + 1, @b / 3
+@script SELECT COUNT(*) FROM users WHERE score > 950 INTO @late; SELECT @late, @late * 2
+@script SELECT email, created_at INTO @e, @c FROM users WHERE score > 990 ORDER BY score DESC, id LIMIT 1; SELECT @e, COLLATION(@e), @c, COLLATION(@c)
+@script SELECT nick INTO @k FROM users WHERE nick IS NOT NULL ORDER BY nick, id LIMIT 1; SELECT @k, COLLATION(@k), @k = 'A'
+@script SELECT ratio INTO @r FROM users WHERE ratio IS NOT NULL ORDER BY ratio, id LIMIT 1; SELECT @r, @r * 3
+@script SET @x = 5; SELECT id INTO @x FROM users WHERE score > 100000; SHOW WARNINGS; SELECT @x, ROW_COUNT(), FOUND_ROWS()
+@script SELECT id INTO @x FROM users WHERE score > 990
+@script SELECT id, email INTO @x FROM users WHERE score > 990 LIMIT 1
+@script SELECT id INTO @one FROM users WHERE score > 990 ORDER BY id LIMIT 1; SELECT @one, ROW_COUNT(), FOUND_ROWS()
+@script SET @c = 7; SET SESSION sql_select_limit = 0; SELECT COUNT(*) INTO @c FROM users WHERE score > 5; SHOW WARNINGS; SET SESSION sql_select_limit = DEFAULT; SELECT @c
+@script SET SESSION sql_select_limit = 0; SELECT COUNT(*) FROM users WHERE score > 5 LIMIT 1 INTO @c; SET SESSION sql_select_limit = DEFAULT; SELECT @c
+@script SET @s = (SELECT SUM(balance) FROM users WHERE score > 950); SELECT @s, @s / 3
+@script SET @a = 1, @b = (SELECT MIN(id) FROM orders WHERE amount > 900); SELECT @a, @b
+@script SET @none = (SELECT id FROM users WHERE score > 100000 LIMIT 1); SELECT @none, @none IS NULL
+@script SET @d = (SELECT MAX(amount) FROM orders WHERE amount < 0); SELECT @d
+@script SET @t = (SELECT MAX(created_at) FROM users); SELECT @t, COLLATION(@t)
+@script SET @g = (SELECT tag FROM users WHERE tag IS NOT NULL ORDER BY tag, id LIMIT 1); SELECT @g, COLLATION(@g)
+@script SET @two = (SELECT id FROM users WHERE score > 990)
+@script BEGIN; UPDATE users SET score = 5 WHERE id = 3; SELECT COUNT(*) INTO @c FROM users WHERE score > 990; SELECT @c, score FROM users WHERE id = 3; SELECT @c, COUNT(*) FROM orders WHERE user_id = 4; ROLLBACK
+
 -- ===== Not supported yet (expected 1235, counted apart) =====
 SELECT id FROM users UNION SELECT user_id FROM orders
 SELECT id FROM users WHERE score = (SELECT MAX(score) FROM users)

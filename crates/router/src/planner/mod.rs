@@ -268,16 +268,29 @@ fn plan_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, Rou
                 }
             }
             // `… INTO @a, @b` after the rest of the SELECT, which the parser does not read:
-            // planned by the rest; the whole text runs (on one shard: the session reads the
-            // variables back, `Plan::assigns`).
+            // planned by the rest; the whole text runs on one shard (the session reads the
+            // variables back, `Plan::assigns`), or the rest first, through the proxy.
             if let Some(head) = crate::text::without_trailing_into(sql, syntax) {
                 match plan_text(head, topology, syntax) {
-                    Ok(mut plan) if plan.kind == StatementKind::Read => {
+                    Ok(mut plan)
+                        if plan.kind == StatementKind::Read
+                            && matches!(plan.route, Route::Shard(_) | Route::Deferred(_)) =>
+                    {
                         plan.rewritten = None;
                         return Ok(plan);
                     }
-                    Err(e) if !matches!(e, RouteError::Unparsed { .. }) => return Err(e),
-                    _ => {}
+                    Err(
+                        e @ (RouteError::SchemaNeeded { .. } | RouteError::SchemaDisagrees { .. }),
+                    ) => return Err(e),
+                    Err(RouteError::Unparsed { .. }) => {}
+                    Ok(plan) if plan.kind != StatementKind::Read => {}
+                    _ => {
+                        let vars = crate::text::assigned_user_variables(&sql[head.len()..], syntax);
+                        let select = head.trim_end().to_owned();
+                        return Err(RouteError::IntoVariables(Box::new(
+                            crate::IntoVariables::new(select, vars, syntax),
+                        )));
+                    }
                 }
             }
             return unparsed(sql, topology, syntax, e.to_string());
@@ -394,6 +407,13 @@ fn plan_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, Rou
                 }
                 _ => Ok(plan),
             });
+        // A SELECT … INTO @v no shard answers alone: its SELECT first, through the proxy.
+        let planned = planned.map_err(|e| match e {
+            RouteError::SchemaNeeded { .. } | RouteError::SchemaDisagrees { .. } => e,
+            e if is_select => crate::select_into::request(sql, syntax, &statements[0])
+                .map_or(e, |r| RouteError::IntoVariables(Box::new(r))),
+            e => e,
+        });
         let mut plan = planned?;
         plan.uses_tables = uses_tables;
         if topology.has_lookups {

@@ -401,6 +401,18 @@ impl<'a> ScatterBuilder<'a> {
         if self.select.distinct.is_some() {
             return Err(self.refuse("SELECT DISTINCT with GROUP BY … WITH ROLLUP"));
         }
+        // MariaDB's super-aggregate rows of COUNT / SUM / AVG(DISTINCT) depend on its plan:
+        // grouped by a unique key, they add the groups' answers instead of counting the
+        // distinct values again (`GROUP BY id WITH ROLLUP`: COUNT(DISTINCT v) of the total is
+        // the sum of the groups' counts). Computed where MariaDB computes it.
+        if self.outputs.iter().any(|o| {
+            matches!(
+                o,
+                Aggregate::CountDistinct(_) | Aggregate::SumDistinct(_) | Aggregate::AvgDistinct(_)
+            )
+        }) {
+            return Err(self.refuse("COUNT / SUM / AVG(DISTINCT …) with GROUP BY … WITH ROLLUP"));
+        }
         if let Some(e) = self
             .select
             .selection
