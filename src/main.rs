@@ -421,13 +421,23 @@ fn route(
     sql: Option<String>,
     sql_mode: Option<String>,
 ) -> anyhow::Result<ExitCode> {
-    let topology = load(config)?;
+    let topology = Arc::new(load(config)?);
     if let Some(sql) = sql {
         let syntax = shardgate_router::Syntax {
             sql_mode: shardgate_router::SqlMode::parse(sql_mode.as_deref().unwrap_or("")),
             ..shardgate_router::Syntax::DEFAULT
         };
-        let plan = match shardgate_router::plan_sql(&sql, &topology, syntax) {
+        let planned = match shardgate_router::plan_sql(&sql, &topology, syntax) {
+            // The plan depends on columns: read them from the shards, as the proxy does.
+            Err(shardgate_router::RouteError::SchemaNeeded { .. }) => {
+                runtime(None)?.block_on(async {
+                    let runtime = shardgate_server::Runtime::new(topology.clone());
+                    shardgate_server::plan_with_schema(&runtime, &sql, syntax).await
+                })
+            }
+            planned => planned,
+        };
+        let plan = match planned {
             Err(e) => match e.steps() {
                 Some(steps) => {
                     say!("{steps}")?;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 use shardgate_binlog::{new_owner_by, GtidPos};
-use shardgate_ring::{KeyRange, RangeMap, Sharder};
+use shardgate_ring::{KeyKind, KeyRange, RangeMap, Sharder};
 use shardgate_server::{CatchUp, CatchUpSpec, FollowedTable};
 
 use crate::common::{on_every_primary, rows, TestEnv};
@@ -114,7 +114,7 @@ fn spec(env: &TestEnv, source: usize, start: GtidPos) -> CatchUpSpec {
                 Arc::new(Sharder::Range(ranges)),
                 vec![name(source), name(TARGET)],
                 name(source),
-                true,
+                KeyKind::Integer,
             ),
         }],
         targets: [(name(TARGET), runtime.primary(TARGET).clone())].into(),

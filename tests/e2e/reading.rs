@@ -401,6 +401,116 @@ async fn string_keys_route_by_mariadbs_value() {
     env.stop().await;
 }
 
+/// String keys MariaDB calls equal (`'Café'` = `'cafe'` under `utf8mb4_general_ci`) live on
+/// one shard: a read by any spelling finds them all, and joins, groups and window partitions
+/// by the key meet every spelling (before, non-ASCII keys were placed by their bytes and such
+/// reads silently missed rows on other shards). A key column of another collation
+/// (`latin1_swedish_ci`, where `'ü'` = `'y'`) is read on every shard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn string_keys_equal_under_their_collation_share_a_shard() {
+    let (env, mut conn) = with_table(
+        "name = \"words\"\nshard_key = \"w\"\nshard_key_type = \"string\"\n\
+         [[tables]]\nname = \"uses\"\nshard_key = \"w\"\nshard_key_type = \"string\"\n\
+         [[tables]]\nname = \"lwords\"\nshard_key = \"w\"\nshard_key_type = \"string\"\n\
+         [[tables]]\nname = \"ghosts\"\nshard_key = \"g\"\nshard_key_type = \"string\"",
+        "CREATE TABLE words (w VARCHAR(20) PRIMARY KEY, n INT)",
+    )
+    .await;
+    conn.query_drop("CREATE TABLE uses (id INT PRIMARY KEY, w VARCHAR(20))")
+        .await
+        .unwrap();
+    conn.query_drop("CREATE TABLE lwords (w VARCHAR(20) CHARACTER SET latin1, n INT)")
+        .await
+        .unwrap();
+    let spellings = [
+        ("Café", "cafe"),
+        ("Émile", "EMILE"),
+        ("Zoë", "zoe"),
+        ("Straße", "strase"),
+        ("José", "jose "),
+        ("Ünïcödé", "unicode"),
+        ("Ångström", "angstrom"),
+        ("Ñandú", "nandu"),
+    ];
+    for (n, (word, _)) in spellings.iter().enumerate() {
+        let sql = format!("INSERT INTO words VALUES ('{word}', {n})");
+        conn.query_drop(&sql).await.unwrap();
+        // Each word used three times, spelled three ways.
+        // Upper case letter by letter (`ß` has none: `SS` is another word to general_ci).
+        let upper: String = word
+            .chars()
+            .map(|c| {
+                let mut u = c.to_uppercase();
+                match (u.next(), u.next()) {
+                    (Some(one), None) => one,
+                    _ => c,
+                }
+            })
+            .collect();
+        for (k, spelling) in [word.to_string(), upper, spellings[n].1.to_string()]
+            .iter()
+            .enumerate()
+        {
+            let sql = format!("INSERT INTO uses VALUES ({}, '{spelling}')", n * 10 + k);
+            conn.query_drop(&sql).await.unwrap();
+        }
+    }
+    for (word, plain) in spellings {
+        for spelling in [word.to_string(), plain.to_string(), plain.to_uppercase()] {
+            let sql = format!("SELECT COUNT(*) FROM words WHERE w = '{spelling}'");
+            assert_eq!(count(&mut conn, &sql).await, 1, "{sql}");
+            let sql = format!("SELECT COUNT(*) FROM uses WHERE w = '{spelling}'");
+            assert_eq!(count(&mut conn, &sql).await, 3, "{sql}");
+        }
+    }
+    // Prepared, the parameter places like a literal.
+    for spelling in ["CAFE", "Ünïcödé", "angström "] {
+        let n: Option<i64> = conn
+            .exec_first("SELECT COUNT(*) FROM uses WHERE w = ?", (spelling,))
+            .await
+            .unwrap();
+        assert_eq!(n, Some(3), "{spelling}");
+    }
+    let joined = "SELECT COUNT(*) FROM words x JOIN uses u ON u.w = x.w";
+    assert_eq!(count(&mut conn, joined).await, 24, "{joined}");
+    let groups = "SELECT COUNT(*) FROM (SELECT w, COUNT(*) c FROM uses GROUP BY w) g WHERE c = 3";
+    assert_eq!(count(&mut conn, groups).await, 8, "{groups}");
+    let partitions =
+        "SELECT COUNT(*) FROM (SELECT COUNT(*) OVER (PARTITION BY w) c FROM uses) p WHERE c = 3";
+    assert_eq!(count(&mut conn, partitions).await, 24, "{partitions}");
+    let correlated =
+        "SELECT COUNT(*) FROM words x WHERE (SELECT COUNT(*) FROM uses u WHERE u.w = x.w) = 3";
+    assert_eq!(count(&mut conn, correlated).await, 8, "{correlated}");
+
+    // latin1_swedish_ci calls 'ü' and 'y' equal; the fold does not: reads go everywhere.
+    for (w, n) in [("ü", 1), ("y", 2), ("é", 3), ("e", 4), ("Y", 5)] {
+        let sql = format!("INSERT INTO lwords VALUES ('{w}', {n})");
+        conn.query_drop(&sql).await.unwrap();
+    }
+    assert_eq!(
+        count(&mut conn, "SELECT COUNT(*) FROM lwords WHERE w = 'y'").await,
+        3
+    );
+    assert_eq!(
+        count(&mut conn, "SELECT COUNT(*) FROM lwords WHERE w = 'É'").await,
+        2
+    );
+    let grouped = "SELECT COUNT(*) FROM (SELECT w FROM lwords GROUP BY w) g";
+    assert_eq!(count(&mut conn, grouped).await, 2, "{grouped}");
+    // A configured table that does not exist is MariaDB's 1146, text or prepared.
+    let (code, _, message) =
+        server_error(conn.query_drop("SELECT * FROM ghosts WHERE g = 'x'").await);
+    assert_eq!(code, 1146, "{message}");
+    let (code, _, message) = server_error(
+        conn.prep("SELECT * FROM ghosts WHERE g = ?")
+            .await
+            .map(drop),
+    );
+    assert_eq!(code, 1146, "{message}");
+    drop(conn);
+    env.stop().await;
+}
+
 async fn affected(conn: &mut Conn, sql: &str) -> u64 {
     conn.query_iter(sql).await.unwrap().affected_rows()
 }

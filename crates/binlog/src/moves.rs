@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use mysql_common::binlog::value::BinlogValue;
 use mysql_common::value::Value;
-use shardgate_ring::{KeyValue, Sharder};
+use shardgate_ring::{KeyKind, KeyValue, Sharder};
 
 use crate::literal::write_literal;
 use crate::table::{quoted, ColumnKind, Table};
@@ -19,16 +19,17 @@ pub type Row = Vec<BinlogValue<'static>>;
 /// source, `None` when it stays.
 pub type NewOwner = Arc<dyn Fn(&KeyValue<'_>) -> Option<String> + Send + Sync>;
 
-/// The new owner of each key under `sharder` over shards `names`, for keys leaving `source`.
+/// The new owner of each key of `kind` under `sharder` over shards `names`, for keys leaving
+/// `source`.
 pub fn new_owner_by(
     sharder: Arc<Sharder>,
     names: Vec<String>,
     source: String,
-    integer_key: bool,
+    kind: KeyKind,
 ) -> NewOwner {
     Arc::new(move |key| {
         // A key the sharder refuses (not an integer for an integer key) has no owner to move to.
-        let owner = names.get(sharder.shard_for(key, integer_key).ok()?)?;
+        let owner = names.get(sharder.shard_for(key, kind).ok()?)?;
         (*owner != source).then(|| owner.clone())
     })
 }
@@ -402,7 +403,7 @@ mod tests {
             Arc::new(Sharder::Range(ranges)),
             vec!["s0".into(), "s2".into()],
             "s0".into(),
-            true,
+            KeyKind::Integer,
         );
         assert_eq!(owner(&KeyValue::Int(99)), None);
         assert_eq!(owner(&KeyValue::Int(100)), Some("s2".into()));

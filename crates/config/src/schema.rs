@@ -107,6 +107,7 @@ pub(crate) struct TableSchema {
     pub shard_key: Option<Spanned<String>>,
     pub strategy: Option<Spanned<String>>,
     pub shard_key_type: Option<Spanned<String>>,
+    pub shard_key_collation: Option<Spanned<String>>,
     pub ranges: Option<Spanned<Vec<Spanned<RangeSchema>>>>,
     pub consistency: Option<Spanned<String>>,
     pub reference: Option<Spanned<bool>>,

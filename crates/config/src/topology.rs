@@ -5,7 +5,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use shardgate_ring::{KeyValue, RingError, ShardId, Sharder};
+use shardgate_ring::{Collation, KeyKind, KeyValue, RingError, ShardId, Sharder};
 
 /// Everything the proxy needs to route and serve, built once per (re)load.
 #[derive(Debug)]
@@ -385,7 +385,8 @@ impl std::fmt::Display for Endpoint {
 pub enum ShardKeyType {
     /// Integer column: `'42'` and `42` are the same key; non-integers are rejected.
     Integer,
-    /// String column: values hash by their bytes; integers by their decimal text.
+    /// String column: values hash by their folded form under the table's key collation
+    /// (`Collation::fold_key`); integers by their decimal text.
     String,
 }
 
@@ -397,6 +398,9 @@ pub struct TableRule {
     /// Shard key column, lower-cased.
     pub shard_key: String,
     pub key_type: ShardKeyType,
+    /// The collation string keys are placed by (`shard_key_collation`): values it calls equal
+    /// share a shard. Unused for integer keys.
+    pub key_collation: Collation,
     /// Shared between tables of the same strategy so that equal keys co-locate.
     pub sharder: Arc<Sharder>,
     /// Its reads' consistency level, when it sets one (else `[replication] consistency`).
@@ -439,8 +443,15 @@ pub const DEFAULT_SEQUENCE_CACHE: u64 = 1000;
 impl TableRule {
     /// The shard owning `key` — the one function both the proxy and `shardgate route` call.
     pub fn shard_for(&self, key: &KeyValue<'_>) -> Result<ShardId, RingError> {
-        self.sharder
-            .shard_for(key, self.key_type == ShardKeyType::Integer)
+        self.sharder.shard_for(key, self.key_kind())
+    }
+
+    /// What the key's values hash as.
+    pub fn key_kind(&self) -> KeyKind {
+        match self.key_type {
+            ShardKeyType::Integer => KeyKind::Integer,
+            ShardKeyType::String => KeyKind::String(self.key_collation),
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use shardgate_ring::{
-    HashRing, KeyRange, RangeMap, RingError, ShardId, Sharder, DEFAULT_VIRTUAL_NODES,
+    Collation, HashRing, KeyRange, RangeMap, RingError, ShardId, Sharder, DEFAULT_VIRTUAL_NODES,
 };
 use toml::Spanned;
 
@@ -42,6 +42,7 @@ struct TableDraft {
     name: String,
     shard_key: String,
     key_type: ShardKeyType,
+    key_collation: Collation,
     placement: Placement,
     consistency: Option<Consistency>,
     auto_increment: Option<crate::AutoIncrement>,
@@ -105,6 +106,7 @@ pub(crate) fn build(doc: Document, d: &mut Diagnostics<'_>) -> Option<Topology> 
                 name: draft.name,
                 shard_key: draft.shard_key,
                 key_type: draft.key_type,
+                key_collation: draft.key_collation,
                 sharder,
                 consistency: draft.consistency,
                 auto_increment: draft.auto_increment,
@@ -937,6 +939,10 @@ fn table(
                 "shard_key_type",
                 table.shard_key_type.as_ref().map(Spanned::span),
             ),
+            (
+                "shard_key_collation",
+                table.shard_key_collation.as_ref().map(Spanned::span),
+            ),
             ("ranges", table.ranges.as_ref().map(Spanned::span)),
             (
                 "auto_increment",
@@ -954,6 +960,7 @@ fn table(
             name: name?,
             shard_key: String::new(),
             key_type: ShardKeyType::Integer,
+            key_collation: Collation::GeneralCi,
             placement: Placement::Reference,
             consistency: None,
             auto_increment: None,
@@ -993,6 +1000,7 @@ fn table(
             }
         },
     };
+    let key_collation = key_collation(table, key_type, key, d);
     let strategy = table
         .strategy
         .as_ref()
@@ -1046,11 +1054,41 @@ fn table(
         name: name?,
         shard_key: shard_key?,
         key_type: key_type?,
+        key_collation: key_collation?,
         placement: placement?,
         consistency: consistency?,
         auto_increment: auto_increment?,
         lookups: lookups?,
     })
+}
+
+/// The collation a string shard key's values are placed by (`shard_key_collation`): keys it
+/// calls equal share a shard. `utf8mb4_general_ci` (MariaDB's default for utf8mb4) unless set.
+fn key_collation(
+    table: &TableSchema,
+    key_type: Option<ShardKeyType>,
+    key: &str,
+    d: &mut Diagnostics<'_>,
+) -> Option<Collation> {
+    let Some(name) = &table.shard_key_collation else {
+        return Some(Collation::GeneralCi);
+    };
+    if key_type != Some(ShardKeyType::String) {
+        let message = "shard_key_collation is for string shard keys (shard_key_type = \"string\")";
+        d.at(name.span(), format!("{key}.shard_key_collation"), message);
+        return None;
+    }
+    match name.get_ref().as_str() {
+        "utf8mb4_general_ci" | "utf8mb3_general_ci" => Some(Collation::GeneralCi),
+        "utf8mb4_unicode_ci" | "utf8mb3_unicode_ci" => Some(Collation::UnicodeCi),
+        other => {
+            let message = format!(
+                "unknown shard_key_collation {other:?} (expected \"utf8mb4_general_ci\" or \"utf8mb4_unicode_ci\", the collation of the key column; a *_bin column works with either)"
+            );
+            d.at(name.span(), format!("{key}.shard_key_collation"), message);
+            None
+        }
+    }
 }
 
 fn range_map(

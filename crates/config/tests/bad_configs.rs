@@ -78,6 +78,18 @@ fn unknown_shard_key_type() {
 }
 
 #[test]
+fn shard_key_collation_of_an_integer_key_or_unknown() {
+    assert_problems(
+        &format!("{BASE}shard_key_collation = \"utf8mb4_unicode_ci\"\n"),
+        &["t.toml:30: tables[1].shard_key_collation: shard_key_collation is for string shard keys (shard_key_type = \"string\")"],
+    );
+    assert_problems(
+        &format!("{BASE}shard_key_type = \"string\"\nshard_key_collation = \"latin1_swedish_ci\"\n"),
+        &["t.toml:31: tables[1].shard_key_collation: unknown shard_key_collation \"latin1_swedish_ci\" (expected \"utf8mb4_general_ci\" or \"utf8mb4_unicode_ci\", the collation of the key column; a *_bin column works with either)"],
+    );
+}
+
+#[test]
 fn ranges_on_a_hash_table() {
     assert_problems(
         &format!("{BASE}ranges = [ {{ shard = \"s0\" }} ]\n"),

@@ -247,6 +247,30 @@ fn table_defaults_are_consistent_hash_on_integers() {
 }
 
 #[test]
+fn string_keys_are_placed_by_their_key_collation() {
+    let text = format!(
+        "{}[[tables]]\nname = \"tags\"\nshard_key = \"tag\"\nshard_key_type = \"string\"\n\
+         [[tables]]\nname = \"words\"\nshard_key = \"w\"\nshard_key_type = \"string\"\n\
+         shard_key_collation = \"utf8mb4_unicode_ci\"\n",
+        common::BASE
+    );
+    let t = parse(&text, "t.toml").unwrap();
+    let (tags, words) = (t.table("tags").unwrap(), t.table("words").unwrap());
+    assert_eq!(tags.key_collation, shardgate_ring::Collation::GeneralCi);
+    assert_eq!(words.key_collation, shardgate_ring::Collation::UnicodeCi);
+    let at =
+        |rule: &shardgate_config::TableRule, s: &str| rule.shard_for(&KeyValue::Str(s.as_bytes()));
+    // general_ci: ß = s; unicode_ci: ß = ss.
+    for (a, b) in [("Café", "CAFE "), ("Straße", "strase"), ("Alice", "alice")] {
+        assert_eq!(at(tags, a), at(tags, b), "{a} / {b}");
+    }
+    for (a, b) in [("Café", "CAFE "), ("Straße", "STRASSE"), ("Alice", "alice")] {
+        assert_eq!(at(words, a), at(words, b), "{a} / {b}");
+    }
+    assert_ne!(tags.key_kind(), words.key_kind());
+}
+
+#[test]
 fn listen_may_ask_for_any_port() {
     let text = common::base_with("127.0.0.1:6033", "127.0.0.1:0");
     assert_eq!(parse(&text, "t.toml").unwrap().server.listen, "127.0.0.1:0");

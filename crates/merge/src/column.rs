@@ -4,8 +4,8 @@ use mysql_common::constants::{ColumnFlags, ColumnType};
 use mysql_common::io::ParseBuf;
 use mysql_common::packets::Column;
 
-use crate::collation::Collation;
 use crate::error::{MergeError, Result};
+use shardgate_collation::Collation;
 use shardgate_wire::column_definition::{self, ColumnAttributes, ColumnNames};
 
 /// The type information of a result column, as a column-definition packet carries it.

@@ -14,13 +14,13 @@ use std::cmp::Ordering;
 
 use bytes::Bytes;
 
-use crate::collation::Collation;
 use crate::column::ColumnMeta;
 use crate::decimal::Decimal;
 use crate::error::{MergeError, Result};
 use crate::row::TextRow;
 use crate::temporal::DateTime;
 use crate::value::{bit_value, Value};
+use shardgate_collation::Collation;
 
 /// One `ORDER BY` term: a column of the row and its direction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -22,7 +22,6 @@ use std::fmt;
 
 use bytes::Bytes;
 
-use crate::collation::Collation;
 use crate::column::{ColumnMeta, ValueKind};
 use crate::compare::compare_values;
 use crate::decimal::{Decimal, MAX_SCALE};
@@ -31,6 +30,7 @@ use crate::float_text::NOT_FIXED_DEC;
 use crate::row::TextRow;
 use crate::temporal::{Date, DateTime, Time};
 use crate::value::{string_prefix_f64, Value};
+use shardgate_collation::Collation;
 
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

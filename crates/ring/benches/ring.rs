@@ -4,7 +4,7 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use shardgate_ring::{HashRing, KeyValue, Sharder, DEFAULT_VIRTUAL_NODES};
+use shardgate_ring::{Collation, HashRing, KeyKind, KeyValue, Sharder, DEFAULT_VIRTUAL_NODES};
 
 fn ring_of(shards: usize) -> Sharder {
     let names: Vec<String> = (0..shards).map(|i| format!("s{i}")).collect();
@@ -21,7 +21,7 @@ fn ring_lookup(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("int_key", shards), &sharder, |b, s| {
             b.iter(|| {
                 key = key.wrapping_add(7919);
-                s.shard_for(&KeyValue::Int(black_box(key)), true)
+                s.shard_for(&KeyValue::Int(black_box(key)), KeyKind::Integer)
                     .expect("a shard")
             })
         });
@@ -30,8 +30,11 @@ fn ring_lookup(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("string_key", shards), &sharder, |b, s| {
             b.iter(|| {
                 next = (next + 1) % tokens.len();
-                s.shard_for(&KeyValue::Str(black_box(tokens[next].as_bytes())), false)
-                    .expect("a shard")
+                s.shard_for(
+                    &KeyValue::Str(black_box(tokens[next].as_bytes())),
+                    KeyKind::String(Collation::GeneralCi),
+                )
+                .expect("a shard")
             })
         });
         // The integer key arriving as text (`WHERE id = '42'`, or a text-protocol parameter).
@@ -42,8 +45,11 @@ fn ring_lookup(c: &mut Criterion) {
             |b, s| {
                 b.iter(|| {
                     next = (next + 1) % texts.len();
-                    s.shard_for(&KeyValue::Str(black_box(texts[next].as_bytes())), true)
-                        .expect("a shard")
+                    s.shard_for(
+                        &KeyValue::Str(black_box(texts[next].as_bytes())),
+                        KeyKind::Integer,
+                    )
+                    .expect("a shard")
                 })
             },
         );

@@ -4,11 +4,13 @@
 //! string is first converted like MySQL compares a string with a BIGINT column, but strictly:
 //! surrounding ASCII whitespace, an optional sign and decimal digits (`' 042 '` is 42);
 //! anything else is [`RingError::NotAnInteger`]. For a string shard key, strings hash as
-//! their bytes. So `42` and `'42'` always land on the same shard.
+//! their folded form under the key's collation (`Collation::fold_key`): values MariaDB calls
+//! equal (`'Café'`, `'cafe '`) land on one shard. So `42` and `'42'` always land on the same
+//! shard.
 
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::{KeyValue, RingError};
+use crate::{Collation, KeyKind, KeyValue, RingError};
 
 /// Longest decimal text of an `i128`: a sign and 39 digits.
 const MAX_LEN: usize = 40;
@@ -127,20 +129,23 @@ pub fn parse_integer(text: &[u8]) -> Result<i128, RingError> {
 
 /// The xxh3 64-bit hash of a key's canonical bytes (see the module docs).
 #[inline]
-pub fn hash_key(key: &KeyValue<'_>, integer_key: bool) -> Result<u64, RingError> {
-    Ok(match *key {
-        KeyValue::Int(v) => xxh3_64(IntText::new(v).as_bytes()),
-        KeyValue::Str(s) if integer_key => xxh3_64(IntText::new(parse_integer(s)?).as_bytes()),
-        KeyValue::Str(s) => hash_string_key(s),
+pub fn hash_key(key: &KeyValue<'_>, kind: KeyKind) -> Result<u64, RingError> {
+    Ok(match (*key, kind) {
+        (KeyValue::Int(v), _) => xxh3_64(IntText::new(v).as_bytes()),
+        (KeyValue::Str(s), KeyKind::Integer) => xxh3_64(IntText::new(parse_integer(s)?).as_bytes()),
+        (KeyValue::Str(s), KeyKind::String(collation)) => hash_string_key(s, collation),
     })
 }
 
-/// A string key hashes the way every common MariaDB collation compares it: without trailing
-/// spaces (PAD SPACE: `'a '` = `'a'`) and with ASCII letters in lower case (`_ci`: `'A'` =
-/// `'a'`). Keys that some collation calls equal then live on one shard; under a binary
-/// collation they are different keys that merely share it. (Non-ASCII letters fold
-/// differently per collation: the router does not pin reads by such keys.)
-fn hash_string_key(s: &[u8]) -> u64 {
+/// A string key hashes as its folded form: printable ASCII (the common key) without
+/// trailing spaces and with letters in lower case, folded here without allocating; other
+/// text by the collation's weights.
+fn hash_string_key(s: &[u8], collation: Collation) -> u64 {
+    if !collation.folds_as_lower_ascii(s) {
+        let mut folded = Vec::with_capacity(s.len() + 8);
+        collation.fold_key(s, &mut folded);
+        return xxh3_64(&folded);
+    }
     let end = s.iter().rposition(|&b| b != b' ').map_or(0, |p| p + 1);
     let s = &s[..end];
     if !s.iter().any(u8::is_ascii_uppercase) {
@@ -167,14 +172,25 @@ mod tests {
 
     #[test]
     fn string_keys_hash_as_collations_compare_them() {
-        let h = |s: &str| hash_key(&KeyValue::Str(s.as_bytes()), false).unwrap();
+        let general = KeyKind::String(Collation::GeneralCi);
+        let h = |s: &str| hash_key(&KeyValue::Str(s.as_bytes()), general).unwrap();
         assert_eq!(h("Alice@X.com"), h("alice@x.com"));
         assert_eq!(h("a  "), h("a"));
         assert_ne!(h("a\t"), h("a"));
         assert_ne!(h(" a"), h("a"));
         let long = "ABCDEFGHIJKLMNOPQRSTUVWXYZ".repeat(7);
         assert_eq!(h(&long), h(&long.to_lowercase()));
-        assert_eq!(h("ÉTÉ"), h("ÉTÉ"));
+        assert_eq!(h("ÉTÉ"), h("été"));
+        assert_eq!(h("Café "), h("CAFE"));
+        // Printable ASCII hashes as its folded form, whichever path computes it.
+        let mut folded = Vec::new();
+        Collation::GeneralCi.fold_key("Café".as_bytes(), &mut folded);
+        assert_eq!(h("Café"), xxh3_64(&folded));
+        assert_eq!(h("cafe"), xxh3_64(b"cafe"));
+        let unicode = KeyKind::String(Collation::UnicodeCi);
+        let u = |s: &str| hash_key(&KeyValue::Str(s.as_bytes()), unicode).unwrap();
+        assert_eq!(u("Straße"), u("STRASSE"));
+        assert_eq!(u("Alice@X.com "), h("alice@x.com"));
     }
 
     #[test]
@@ -249,15 +265,30 @@ mod tests {
 
     #[test]
     fn integer_and_its_text_hash_alike() {
-        let int = hash_key(&KeyValue::Int(42), true).unwrap();
+        let int = hash_key(&KeyValue::Int(42), KeyKind::Integer).unwrap();
         assert_eq!(int, xxh3_64(b"42"));
-        assert_eq!(hash_key(&KeyValue::Str(b"42"), true), Ok(int));
-        assert_eq!(hash_key(&KeyValue::Str(b" 042 "), true), Ok(int));
-        assert_eq!(hash_key(&KeyValue::Str(b"42"), false), Ok(int));
-        assert_eq!(hash_key(&KeyValue::Int(42), false), Ok(int));
+        assert_eq!(hash_key(&KeyValue::Str(b"42"), KeyKind::Integer), Ok(int));
+        assert_eq!(
+            hash_key(&KeyValue::Str(b" 042 "), KeyKind::Integer),
+            Ok(int)
+        );
+        assert_eq!(
+            hash_key(&KeyValue::Str(b"42"), KeyKind::String(Collation::GeneralCi)),
+            Ok(int)
+        );
+        assert_eq!(
+            hash_key(&KeyValue::Int(42), KeyKind::String(Collation::GeneralCi)),
+            Ok(int)
+        );
         // A string key hashes its bytes as they are.
-        assert_ne!(hash_key(&KeyValue::Str(b"042"), false), Ok(int));
-        assert!(hash_key(&KeyValue::Str(b"4x"), true).is_err());
-        assert!(hash_key(&KeyValue::Str(b"4x"), false).is_ok());
+        assert_ne!(
+            hash_key(
+                &KeyValue::Str(b"042"),
+                KeyKind::String(Collation::GeneralCi)
+            ),
+            Ok(int)
+        );
+        assert!(hash_key(&KeyValue::Str(b"4x"), KeyKind::Integer).is_err());
+        assert!(hash_key(&KeyValue::Str(b"4x"), KeyKind::String(Collation::GeneralCi)).is_ok());
     }
 }

@@ -19,6 +19,7 @@ pub use key::{hash_key, parse_integer, IntText};
 pub use ownership::{key_moves, KeyFlow, KeyMoves};
 pub use range::{KeyRange, RangeMap};
 pub use ring::{HashRing, DEFAULT_VIRTUAL_NODES};
+pub use shardgate_collation::Collation;
 
 /// Index of a shard in the config's shard list.
 pub type ShardId = usize;
@@ -30,6 +31,15 @@ pub enum KeyValue<'a> {
     Int(i128),
     /// A string literal, as raw bytes.
     Str(&'a [u8]),
+}
+
+/// What a shard key's values hash as: an integer column's as numbers (a string value
+/// converted first, and rejected if it is not one), a string column's folded by the
+/// collation its placement follows (`shardgate_collation`'s `fold_key`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyKind {
+    Integer,
+    String(Collation),
 }
 
 /// A sharding function: maps a shard-key value to the shard that owns it.
@@ -44,14 +54,13 @@ pub enum Sharder {
 }
 
 impl Sharder {
-    /// The shard owning `key`. `integer_key` says the shard key column is an integer, so a
-    /// string value is converted to an integer first (and rejected if it is not one).
-    /// Range sharders always need an integer key.
+    /// The shard owning `key` of a shard key of `kind`. Range sharders always need an
+    /// integer key.
     #[inline]
-    pub fn shard_for(&self, key: &KeyValue<'_>, integer_key: bool) -> Result<ShardId, RingError> {
+    pub fn shard_for(&self, key: &KeyValue<'_>, kind: KeyKind) -> Result<ShardId, RingError> {
         match self {
-            Sharder::ConsistentHash(ring) => ring.shard_for_hash(hash_key(key, integer_key)?),
-            Sharder::HashMod { shards } => hash_mod(hash_key(key, integer_key)?, *shards),
+            Sharder::ConsistentHash(ring) => ring.shard_for_hash(hash_key(key, kind)?),
+            Sharder::HashMod { shards } => hash_mod(hash_key(key, kind)?, *shards),
             Sharder::Range(map) => map.shard_for_value(key.to_integer()?),
         }
     }

@@ -296,8 +296,14 @@ mod tests {
         let moved = (0..keys)
             .filter(|k| {
                 let key = KeyValue::Int(*k);
-                let a = old.shard_for(&key, true).ok().map(|i| on[i]);
-                let b = new.shard_for(&key, true).ok().map(|i| nn[i]);
+                let a = old
+                    .shard_for(&key, crate::KeyKind::Integer)
+                    .ok()
+                    .map(|i| on[i]);
+                let b = new
+                    .shard_for(&key, crate::KeyKind::Integer)
+                    .ok()
+                    .map(|i| nn[i]);
                 a != b
             })
             .count();

@@ -2,7 +2,9 @@
 //! is added or removed.
 
 use proptest::prelude::*;
-use shardgate_ring::{HashRing, KeyValue, ShardId, Sharder, DEFAULT_VIRTUAL_NODES};
+use shardgate_ring::{
+    Collation, HashRing, KeyKind, KeyValue, ShardId, Sharder, DEFAULT_VIRTUAL_NODES,
+};
 
 const KEYS: i128 = 100_000;
 
@@ -11,7 +13,9 @@ fn ring(names: &[&str], virtual_nodes: u32) -> Sharder {
 }
 
 fn int_shard(sharder: &Sharder, key: i128) -> ShardId {
-    sharder.shard_for(&KeyValue::Int(key), true).unwrap()
+    sharder
+        .shard_for(&KeyValue::Int(key), KeyKind::Integer)
+        .unwrap()
 }
 
 /// Deterministic pseudo-random alphanumeric strings (splitmix64).
@@ -63,7 +67,10 @@ fn four_shards_balance_string_keys() {
     let mut counts = [0; 4];
     for key in &keys {
         counts[four
-            .shard_for(&KeyValue::Str(key.as_bytes()), false)
+            .shard_for(
+                &KeyValue::Str(key.as_bytes()),
+                KeyKind::String(Collation::GeneralCi),
+            )
             .unwrap()] += 1;
     }
     assert_balanced(&counts, keys.len());
@@ -139,7 +146,7 @@ proptest! {
         let b = ring(&["a", "b", "c"], vnodes);
         prop_assert_eq!(int_shard(&a, key), int_shard(&b, key));
         let text = KeyValue::Str(text.as_bytes());
-        prop_assert_eq!(a.shard_for(&text, false), b.shard_for(&text, false));
+        prop_assert_eq!(a.shard_for(&text, KeyKind::String(Collation::GeneralCi)), b.shard_for(&text, KeyKind::String(Collation::GeneralCi)));
     }
 
     #[test]

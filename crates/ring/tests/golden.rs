@@ -1,7 +1,7 @@
 //! Pinned key → shard results: a change of hash, key bytes or ring layout breaks these,
 //! and with them the placement of every row already stored.
 
-use shardgate_ring::{HashRing, KeyValue, Sharder, DEFAULT_VIRTUAL_NODES};
+use shardgate_ring::{Collation, HashRing, KeyKind, KeyValue, Sharder, DEFAULT_VIRTUAL_NODES};
 
 fn ring(names: &[&str]) -> Sharder {
     Sharder::ConsistentHash(HashRing::new(names, DEFAULT_VIRTUAL_NODES))
@@ -9,7 +9,11 @@ fn ring(names: &[&str]) -> Sharder {
 
 fn ints(sharder: &Sharder) -> Vec<usize> {
     (1..=20i128)
-        .map(|k| sharder.shard_for(&KeyValue::Int(k), true).unwrap())
+        .map(|k| {
+            sharder
+                .shard_for(&KeyValue::Int(k), KeyKind::Integer)
+                .unwrap()
+        })
         .collect()
 }
 
@@ -17,7 +21,7 @@ fn ints(sharder: &Sharder) -> Vec<usize> {
 fn hash_of_canonical_bytes_is_xxh3() {
     assert_eq!(xxhash_rust::xxh3::xxh3_64(b"42"), 0x1217_cb28_c0ef_2191);
     assert_eq!(
-        shardgate_ring::hash_key(&KeyValue::Int(42), true),
+        shardgate_ring::hash_key(&KeyValue::Int(42), KeyKind::Integer),
         Ok(0x1217_cb28_c0ef_2191)
     );
 }
@@ -34,7 +38,7 @@ fn ring_of_four_places_integers() {
         [1, 2, 3, 3, 3, 0, 1, 3, 1, 1, 2, 2, 0, 0, 2, 2, 2, 0, 1, 2]
     );
     let four = ring(&["s0", "s1", "s2", "s3"]);
-    let at = |k: i128| four.shard_for(&KeyValue::Int(k), true).unwrap();
+    let at = |k: i128| four.shard_for(&KeyValue::Int(k), KeyKind::Integer).unwrap();
     assert_eq!(
         [at(0), at(42), at(1000), at(-7), at(123_456_789_012_345)],
         [1, 3, 1, 0, 1]
@@ -44,7 +48,13 @@ fn ring_of_four_places_integers() {
 #[test]
 fn ring_of_four_places_strings() {
     let four = ring(&["s0", "s1", "s2", "s3"]);
-    let at = |s: &str| four.shard_for(&KeyValue::Str(s.as_bytes()), false).unwrap();
+    let at = |s: &str| {
+        four.shard_for(
+            &KeyValue::Str(s.as_bytes()),
+            KeyKind::String(Collation::GeneralCi),
+        )
+        .unwrap()
+    };
     assert_eq!(
         [
             at("alice"),
@@ -54,8 +64,10 @@ fn ring_of_four_places_strings() {
             at(""),
             at("ß")
         ],
-        [2, 3, 2, 1, 2, 2]
+        [2, 3, 2, 1, 2, 1]
     );
+    // Non-ASCII keys are placed by their folded form: `ß` weighs as `s` under general_ci.
+    assert_eq!(at("ß"), at("S"));
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Hash-mod and range placement properties.
 
 use proptest::prelude::*;
-use shardgate_ring::{hash_key, KeyRange, KeyValue, RangeMap, RingError, Sharder};
+use shardgate_ring::{hash_key, KeyKind, KeyRange, KeyValue, RangeMap, RingError, Sharder};
 
 /// Contiguous ranges from sorted distinct cut points, optionally unbounded at either end.
 fn range_map() -> impl Strategy<Value = RangeMap> {
@@ -46,9 +46,9 @@ proptest! {
     fn hash_mod_is_hash_remainder(key in any::<i64>(), shards in 1usize..64) {
         let sharder = Sharder::HashMod { shards };
         let key = KeyValue::Int(key.into());
-        let shard = sharder.shard_for(&key, true).unwrap();
+        let shard = sharder.shard_for(&key, KeyKind::Integer).unwrap();
         prop_assert!(shard < shards);
-        prop_assert_eq!(shard as u64, hash_key(&key, true).unwrap() % shards as u64);
+        prop_assert_eq!(shard as u64, hash_key(&key, KeyKind::Integer).unwrap() % shards as u64);
     }
 
     #[test]

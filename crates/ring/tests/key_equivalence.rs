@@ -2,7 +2,9 @@
 //! strategy; non-integers are rejected.
 
 use proptest::prelude::*;
-use shardgate_ring::{HashRing, KeyRange, KeyValue, RangeMap, RingError, Sharder};
+use shardgate_ring::{
+    Collation, HashRing, KeyKind, KeyRange, KeyValue, RangeMap, RingError, Sharder,
+};
 
 fn sharders() -> Vec<Sharder> {
     vec![
@@ -34,16 +36,21 @@ fn sharders() -> Vec<Sharder> {
 #[test]
 fn forty_two_in_every_spelling() {
     for sharder in sharders() {
-        let int = sharder.shard_for(&KeyValue::Int(42), true).unwrap();
+        let int = sharder
+            .shard_for(&KeyValue::Int(42), KeyKind::Integer)
+            .unwrap();
         for text in ["42", " 042 ", "+42", "\t42\n", "0000042"] {
             assert_eq!(
-                sharder.shard_for(&KeyValue::Str(text.as_bytes()), true),
+                sharder.shard_for(&KeyValue::Str(text.as_bytes()), KeyKind::Integer),
                 Ok(int),
                 "{} {text:?}",
                 sharder.strategy_name()
             );
         }
-        assert_eq!(sharder.shard_for(&KeyValue::Str(b"42"), false), Ok(int));
+        assert_eq!(
+            sharder.shard_for(&KeyValue::Str(b"42"), KeyKind::String(Collation::GeneralCi)),
+            Ok(int)
+        );
     }
 }
 
@@ -52,7 +59,7 @@ fn non_integers_are_rejected_for_integer_keys() {
     for sharder in sharders() {
         for text in ["", "4x", "1.5", " ", "0x2A"] {
             assert_eq!(
-                sharder.shard_for(&KeyValue::Str(text.as_bytes()), true),
+                sharder.shard_for(&KeyValue::Str(text.as_bytes()), KeyKind::Integer),
                 Err(RingError::NotAnInteger(text.to_owned()))
             );
         }
@@ -63,16 +70,30 @@ fn non_integers_are_rejected_for_integer_keys() {
 fn string_keys_hash_bytes_as_written() {
     let ring = Sharder::HashMod { shards: 1 << 20 };
     assert_ne!(
-        ring.shard_for(&KeyValue::Str(b"042"), false),
-        ring.shard_for(&KeyValue::Str(b"42"), false)
+        ring.shard_for(
+            &KeyValue::Str(b"042"),
+            KeyKind::String(Collation::GeneralCi)
+        ),
+        ring.shard_for(&KeyValue::Str(b"42"), KeyKind::String(Collation::GeneralCi))
     );
 }
 
 #[test]
 fn range_tables_need_integer_values_even_for_string_keys() {
     let range = &sharders()[2];
-    assert_eq!(range.shard_for(&KeyValue::Str(b"1500"), false), Ok(1));
-    assert!(range.shard_for(&KeyValue::Str(b"abc"), false).is_err());
+    assert_eq!(
+        range.shard_for(
+            &KeyValue::Str(b"1500"),
+            KeyKind::String(Collation::GeneralCi)
+        ),
+        Ok(1)
+    );
+    assert!(range
+        .shard_for(
+            &KeyValue::Str(b"abc"),
+            KeyKind::String(Collation::GeneralCi)
+        )
+        .is_err());
 }
 
 proptest! {
@@ -83,8 +104,8 @@ proptest! {
         let text = format!("{left}{sign}{}{digits}{right}", "0".repeat(zeros));
         for sharder in sharders() {
             prop_assert_eq!(
-                sharder.shard_for(&KeyValue::Str(text.as_bytes()), true),
-                sharder.shard_for(&KeyValue::Int(value), true)
+                sharder.shard_for(&KeyValue::Str(text.as_bytes()), KeyKind::Integer),
+                sharder.shard_for(&KeyValue::Int(value), KeyKind::Integer)
             );
         }
     }
@@ -92,7 +113,7 @@ proptest! {
     #[test]
     fn int_hashes_as_its_decimal_text(value in any::<i128>()) {
         prop_assert_eq!(
-            shardgate_ring::hash_key(&KeyValue::Int(value), false),
+            shardgate_ring::hash_key(&KeyValue::Int(value), KeyKind::String(Collation::GeneralCi)),
             Ok(xxhash_rust::xxh3::xxh3_64(value.to_string().as_bytes()))
         );
     }

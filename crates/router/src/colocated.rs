@@ -73,11 +73,12 @@ pub(crate) fn colocated_tables<'t>(
             names.push(table.clone());
             let sharded = match topology.table(&table) {
                 Some(rule) => {
-                    factors.push(Some(TableRef {
+                    factors.push(Some(TableRef::new(
                         rule,
-                        name: table.clone(),
-                        alias: alias.as_ref().map(|a| a.name.value.to_ascii_lowercase()),
-                    }));
+                        table.clone(),
+                        alias.as_ref().map(|a| a.name.value.to_ascii_lowercase()),
+                        topology,
+                    )));
                     true
                 }
                 None if topology.is_reference(&table) => {
@@ -247,7 +248,10 @@ pub(crate) fn colocated_tables<'t>(
 
 /// Whether rows of `a` and `b` with equal shard keys live on one shard.
 fn placed_alike(a: &TableRef<'_>, b: &TableRef<'_>) -> bool {
-    Arc::ptr_eq(&a.rule.sharder, &b.rule.sharder) && a.rule.key_type == b.rule.key_type
+    a.keys_exact
+        && b.keys_exact
+        && Arc::ptr_eq(&a.rule.sharder, &b.rule.sharder)
+        && a.rule.key_kind() == b.rule.key_kind()
 }
 
 /// `e` without the parentheses around it.

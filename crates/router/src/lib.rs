@@ -19,6 +19,7 @@ mod group_by_direction;
 mod insert_select;
 mod join_columns;
 mod join_plan;
+mod key_placement;
 mod last_insert_id;
 mod last_insert_id_key;
 pub mod lex;
@@ -69,6 +70,7 @@ pub use error::RouteError;
 pub use exact_fallback::materialized;
 pub use insert_select::InsertFromSelect;
 pub use join_plan::{JoinPlan, JoinSide, JoinStrategy, LOOKUP_BATCH};
+pub use key_placement::loose_keys;
 pub use last_insert_id::{
     fails_before_rows, inserts_one_row, reads_last_insert_id, set_last_insert_id,
 };

@@ -263,11 +263,12 @@ fn push_filters(
             let Some(copy) = copies.iter_mut().find(|c| c.table == rule.name) else {
                 continue;
             };
-            let table = TableRef {
+            let table = TableRef::new(
                 rule,
-                name: base_name(name).unwrap_or_default(),
-                alias: alias.as_ref().map(|a| a.name.value.to_ascii_lowercase()),
-            };
+                base_name(name).unwrap_or_default(),
+                alias.as_ref().map(|a| a.name.value.to_ascii_lowercase()),
+                topology,
+            );
             let only_table = select.from.len() == 1 && select.from[0].joins.is_empty();
             let columns = schema.agreed(&rule.name);
             let parts: Vec<&Expr> = chain(selection, &BinaryOperator::And)

@@ -133,11 +133,12 @@ pub(crate) fn plan(
         return None;
     };
     let rule = topology.table(&base_name(name)?)?;
-    let table = TableRef {
+    let table = TableRef::new(
         rule,
-        name: rule.name.to_ascii_lowercase(),
-        alias: alias.as_ref().map(|a| a.name.value.to_ascii_lowercase()),
-    };
+        rule.name.to_ascii_lowercase(),
+        alias.as_ref().map(|a| a.name.value.to_ascii_lowercase()),
+        topology,
+    );
     let keys: Vec<&Expr> = (u.assignments.iter())
         .filter(|a| assigns_key(&a.target, &table))
         .map(|a| &a.value)

@@ -353,8 +353,9 @@ impl<'t> Walker<'t> {
         }
         match self.key_ref(block, e) {
             Some(KeyRef { instance: i, .. })
-                if Arc::ptr_eq(&self.out.instances[i].table.rule.sharder, &rule.sharder)
-                    && self.out.instances[i].table.rule.key_type == rule.key_type =>
+                if self.out.instances[i].table.keys_exact
+                    && Arc::ptr_eq(&self.out.instances[i].table.rule.sharder, &rule.sharder)
+                    && self.out.instances[i].table.rule.key_kind() == rule.key_kind() =>
             {
                 InsertKey::Column
             }
@@ -542,11 +543,12 @@ impl<'t> Walker<'t> {
                 };
                 let id = self.out.instances.len();
                 self.out.instances.push(Instance {
-                    table: TableRef {
+                    table: TableRef::new(
                         rule,
-                        name: base,
-                        alias: alias.as_ref().map(|a| a.name.value.to_ascii_lowercase()),
-                    },
+                        base,
+                        alias.as_ref().map(|a| a.name.value.to_ascii_lowercase()),
+                        self.topology,
+                    ),
                     place,
                     top,
                     literal: None,
@@ -814,11 +816,11 @@ impl<'t> Walker<'t> {
     }
 
     fn colocated(&self, a: usize, b: usize) -> bool {
-        let (a, b) = (
-            &self.out.instances[a].table.rule,
-            &self.out.instances[b].table.rule,
-        );
-        Arc::ptr_eq(&a.sharder, &b.sharder) && a.key_type == b.key_type
+        let (a, b) = (&self.out.instances[a].table, &self.out.instances[b].table);
+        a.keys_exact
+            && b.keys_exact
+            && Arc::ptr_eq(&a.rule.sharder, &b.rule.sharder)
+            && a.rule.key_kind() == b.rule.key_kind()
     }
 
     /// Whether a row of block `from` exists only next to a row of block `to` that matches it:

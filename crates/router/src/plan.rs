@@ -245,7 +245,7 @@ impl DeferredRoute {
         }
         if self.verb != "INSERT" && !compares_by_key(rule.key_type, value) {
             return Err(RouteError::NotSupported(format!(
-                "a number or non-ASCII string compared with string shard key `{}` of `{}` may match keys on any shard",
+                "a number compared with string shard key `{}` of `{}` may match keys on any shard",
                 rule.shard_key, rule.name
             )));
         }
@@ -340,9 +340,8 @@ pub(crate) fn unsharded_conflict(
 }
 
 /// Whether a condition `key = value` finds its rows by the key's value: a number compared
-/// with a string key is compared as a number (`'042' = 42`), and a non-ASCII string by the
-/// column's collation (`'é' = 'É'` under `_ci`), so they may match keys on other shards.
+/// with a string key is compared as a number (`'042' = 42`), so it may match keys on any
+/// shard. (A string is placed by its fold under the key's collation, as the rows it equals.)
 pub(crate) fn compares_by_key(key_type: shardgate_config::ShardKeyType, value: &OwnedKey) -> bool {
-    key_type != shardgate_config::ShardKeyType::String
-        || matches!(value, OwnedKey::Str(s) if s.is_ascii())
+    key_type != shardgate_config::ShardKeyType::String || matches!(value, OwnedKey::Str(_))
 }

@@ -56,8 +56,8 @@ impl Keyed<'_> {
     fn shard_of_literal(&self, value: &Expr) -> Option<ShardId> {
         let value = literal(value)?;
         let string_key = self.table.rule.key_type == shardgate_config::ShardKeyType::String;
-        // Compared as a number (`'042' = 42`), or by a collation (`'é' = 'É'`).
-        if string_key && !matches!(value, KeyValue::Str(s) if s.is_ascii()) {
+        // Compared as a number (`'042' = 42`).
+        if string_key && !matches!(value, KeyValue::Str(_)) {
             return None;
         }
         self.table.shard_of(&value).ok()

@@ -427,11 +427,12 @@ ranges = [
 ]
 "#;
         let topology = shardgate_config::parse(toml, "test.toml").expect("valid topology");
-        let table = TableRef {
-            rule: topology.table("users").expect("sharded"),
-            name: "users".into(),
-            alias: Some("u".into()),
-        };
+        let table = TableRef::new(
+            topology.table("users").expect("sharded"),
+            "users".into(),
+            Some("u".into()),
+            &topology,
+        );
         let keyed = [Keyed {
             table: &table,
             only_table: true,
@@ -478,13 +479,13 @@ ranges = [
     #[test]
     fn escaped_strings_place_by_their_value() {
         // Each value places by what MariaDB reads: `'a\\b'` is `a\b`, `'c\de'` is `cde`.
-        let toml = include_str!("../tests/golden/topology.toml");
-        let topology = shardgate_config::parse(toml, "test.toml").expect("valid topology");
-        let table = TableRef {
-            rule: topology.table("sessions").expect("sharded"),
-            name: "sessions".into(),
-            alias: None,
-        };
+        let topology = crate::test_topology::golden();
+        let table = TableRef::new(
+            topology.table("sessions").expect("sharded"),
+            "sessions".into(),
+            None,
+            &topology,
+        );
         let keyed = [Keyed {
             table: &table,
             only_table: true,

@@ -17,6 +17,25 @@ pub(crate) struct TableRef<'t> {
     /// Name used in SQL (lower-cased), and alias if any.
     pub name: String,
     pub alias: Option<String>,
+    /// Rows with keys MariaDB calls equal live on one shard (`key_placement`): its key pins
+    /// reads and co-locates. A loose key is no key to the planner: it scatters.
+    pub keys_exact: bool,
+}
+
+impl<'t> TableRef<'t> {
+    pub(crate) fn new(
+        rule: &'t TableRule,
+        name: String,
+        alias: Option<String>,
+        topology: &Topology,
+    ) -> Self {
+        TableRef {
+            rule,
+            name,
+            alias,
+            keys_exact: crate::key_placement::keys_exact(rule, topology),
+        }
+    }
 }
 
 impl TableRef<'_> {
@@ -28,9 +47,12 @@ impl TableRef<'_> {
         }
     }
 
-    /// Whether `expr` is this table's shard-key column; unqualified names count when
-    /// the table is the only one in its query.
+    /// Whether `expr` is this table's shard-key column, placed exactly (a loose key is none);
+    /// unqualified names count when the table is the only one in its query.
     pub(crate) fn is_key_column(&self, expr: &Expr, only_table: bool) -> bool {
+        if !self.keys_exact {
+            return false;
+        }
         match expr {
             Expr::Identifier(id) => {
                 only_table && id.value.eq_ignore_ascii_case(&self.rule.shard_key)

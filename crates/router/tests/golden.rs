@@ -158,20 +158,8 @@ fn topology_with_columns() -> Topology {
             });
         }
     }
-    with_schema(topology, shardgate_schema::Schema::from_rows(rows))
-}
-
-/// `topology` with `schema` in its schema cache.
-fn with_schema(topology: Topology, schema: shardgate_schema::Schema) -> Topology {
-    let ticket = topology.schema.begin_load();
-    topology.schema.install_all(
-        ticket,
-        shardgate_schema::SchemaStatus {
-            schema,
-            ..Default::default()
-        },
-    );
-    topology
+    rows.extend(common::string_key_columns());
+    common::with_schema(topology, shardgate_schema::Schema::from_rows(rows))
 }
 
 /// The test topology with its tables' columns in the schema cache (for `joins.txt`: the
@@ -190,33 +178,37 @@ fn topology_with_schema() -> Topology {
         }
     };
     let ci = Some("utf8mb4_general_ci");
-    let schema = shardgate_schema::Schema::from_rows([
-        row("users", "id", 1, "int(11)", None),
-        row("users", "name", 2, "varchar(40)", ci),
-        row("users", "email", 3, "varchar(80)", Some("utf8mb4_bin")),
-        row(
-            "users",
-            "country",
-            4,
-            "varchar(2)",
-            Some("utf8mb4_unicode_ci"),
-        ),
-        row("users", "score", 5, "double", None),
-        row("orders", "id", 1, "bigint(20)", None),
-        row("orders", "user_id", 2, "int(11)", None),
-        row("orders", "total", 3, "decimal(10,2)", None),
-        row("orders", "note", 4, "varchar(40)", ci),
-        row("orders", "placed", 5, "date", None),
-        row("events", "id", 1, "int(11)", None),
-        row("events", "user_id", 2, "int(11)", None),
-        row("events", "name", 3, "varchar(40)", ci),
-        row("events", "at", 4, "datetime", None),
-        row("countries", "code", 1, "varchar(2)", ci),
-        row("countries", "name", 2, "varchar(40)", ci),
-        row("ledger", "account_id", 1, "int(11)", None),
-        row("ledger", "amount", 2, "decimal(12,2)", None),
-    ]);
-    with_schema(topology, schema)
+    let schema = shardgate_schema::Schema::from_rows(
+        [
+            row("users", "id", 1, "int(11)", None),
+            row("users", "name", 2, "varchar(40)", ci),
+            row("users", "email", 3, "varchar(80)", Some("utf8mb4_bin")),
+            row(
+                "users",
+                "country",
+                4,
+                "varchar(2)",
+                Some("utf8mb4_unicode_ci"),
+            ),
+            row("users", "score", 5, "double", None),
+            row("orders", "id", 1, "bigint(20)", None),
+            row("orders", "user_id", 2, "int(11)", None),
+            row("orders", "total", 3, "decimal(10,2)", None),
+            row("orders", "note", 4, "varchar(40)", ci),
+            row("orders", "placed", 5, "date", None),
+            row("events", "id", 1, "int(11)", None),
+            row("events", "user_id", 2, "int(11)", None),
+            row("events", "name", 3, "varchar(40)", ci),
+            row("events", "at", 4, "datetime", None),
+            row("countries", "code", 1, "varchar(2)", ci),
+            row("countries", "name", 2, "varchar(40)", ci),
+            row("ledger", "account_id", 1, "int(11)", None),
+            row("ledger", "amount", 2, "decimal(12,2)", None),
+        ]
+        .into_iter()
+        .chain(common::string_key_columns()),
+    );
+    common::with_schema(topology, schema)
 }
 
 /// Checks (or with `UPDATE_GOLDEN=1` rewrites) one golden file; `want_errors` says whether

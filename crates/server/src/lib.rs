@@ -108,6 +108,7 @@ pub use reload::{watch_config, ReloadOutcome};
 pub use reshard_admin::DEFAULT_ROWS_PER_SECOND;
 pub use reshard_plan::{reshard_plan, PlannedFlow, PlannedTable, ReshardPlan};
 pub use runtime::Runtime;
+pub use schema_loader::plan_with_schema;
 pub use sequence_table::{init_sequence, SequenceError, SequenceInit};
 
 /// State shared by every session: the current runtime (swapped whole on reload) and counters.

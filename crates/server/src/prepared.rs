@@ -12,7 +12,7 @@ use shardgate_backend::Prepared;
 use shardgate_protocol::interpolate;
 use shardgate_protocol::stmt::{ExecuteRequest, ParamValue, PrepareOk};
 use shardgate_ring::ShardId;
-use shardgate_router::{plan_sql, OwnedKey, Plan, Route, RouteError, StatementKind};
+use shardgate_router::{OwnedKey, Plan, Route, RouteError, StatementKind};
 
 use crate::errors::ClientError;
 use crate::executor::{Execution, Work};
@@ -82,9 +82,12 @@ impl Session {
             );
             return self.send_error(e).await;
         }
-        let plan = match plan_sql(&sql, &runtime.topology, self.syntax) {
+        let plan = match crate::schema_loader::plan_with_schema(&runtime, &sql, self.syntax).await {
             Ok(plan) => Some(Arc::new(plan)),
-            Err(e @ RouteError::Unparsed { .. }) => return self.refused(&runtime, arg, e).await,
+            // Columns that could not be read (MariaDB's 1146 when the table does not exist).
+            Err(e @ (RouteError::Unparsed { .. } | RouteError::SchemaNeeded { .. })) => {
+                return self.refused(&runtime, arg, e).await
+            }
             // A parameter where the planner needs a value (HAVING, LIMIT, …): each execution
             // plans the statement with its values.
             Err(_) if !interpolate::placeholders(arg, false).is_empty() => None,
@@ -203,7 +206,8 @@ impl Session {
             // The new topology may route it elsewhere. One that no longer plans without its
             // values is planned with them, like at PREPARE.
             let sql = shardgate_router::utf8::lossy(&stmt.sql);
-            stmt.plan = plan_sql(&sql, &runtime.topology, self.syntax)
+            stmt.plan = crate::schema_loader::plan_with_schema(&runtime, &sql, self.syntax)
+                .await
                 .ok()
                 .map(Arc::new);
             stmt.planned_for = runtime.version;

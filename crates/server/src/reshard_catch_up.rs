@@ -11,7 +11,7 @@ use std::time::Duration;
 use mysql_async::Conn;
 use shardgate_backend::Pool;
 use shardgate_binlog::{new_owner_by, GtidPos};
-use shardgate_config::{ShardKeyType, Topology};
+use shardgate_config::Topology;
 use tokio::sync::watch;
 
 use crate::catch_up::{CatchUp, CatchUpHandle, CatchUpSpec, FollowedTable, Progress};
@@ -150,7 +150,7 @@ fn spec(followed: Followed<'_>, database: &str) -> Result<CatchUpSpec, Migration
             rule.sharder.clone(),
             names.clone(),
             source.to_owned(),
-            rule.key_type == ShardKeyType::Integer,
+            rule.key_kind(),
         );
         tables.push(FollowedTable {
             name: table,

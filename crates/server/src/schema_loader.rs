@@ -37,6 +37,9 @@ pub(crate) async fn refresh_all(runtime: &Runtime) -> Result<(), BackendError> {
             generation: 0,
         },
     );
+    for why in shardgate_router::loose_keys(&runtime.topology) {
+        tracing::warn!("reads by key go to every shard, and nothing is co-located by it: {why}");
+    }
     Ok(())
 }
 
@@ -98,7 +101,7 @@ pub(crate) async fn plan_after_loading(
 }
 
 /// Plans `sql`; when the plan needs columns the cache lacks, reads them and plans again.
-pub(crate) async fn plan_with_schema(
+pub async fn plan_with_schema(
     runtime: &Runtime,
     sql: &str,
     syntax: shardgate_router::Syntax,

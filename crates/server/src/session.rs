@@ -911,8 +911,11 @@ impl Session {
         sql: &[u8],
         refusal: RouteError,
     ) -> Step {
+        // A table the schema cache cannot read may not exist: MariaDB's 1146 says so.
+        let missing_table =
+            |code| code == 1146 && matches!(refusal, RouteError::SchemaNeeded { .. });
         let error = match self.prepared_on_default_shard(runtime, sql).await {
-            Ok(Some(syntax_error)) if syntax_error.code == 1064 => ClientError::from(syntax_error),
+            Ok(Some(e)) if e.code == 1064 || missing_table(e.code) => ClientError::from(e),
             Ok(_) => ClientError::from(&refusal),
             Err(e) => ClientError::from(&e),
         };

@@ -179,6 +179,8 @@ pub(crate) fn prefer(sql: &str, syntax: Syntax, topology: &Topology, plan: Plan)
 struct SideTable<'a> {
     /// Its rule; `None` for a reference table.
     rule: Option<&'a TableRule>,
+    /// Its shard key places rows exactly (`TableRef::keys_exact`).
+    keys_exact: bool,
     /// Name used in SQL (lower-cased), and alias if any.
     name: String,
     alias: Option<String>,
@@ -207,6 +209,7 @@ impl<'a> SideTable<'a> {
             rule: self.rule?,
             name: self.name.clone(),
             alias: self.alias.clone(),
+            keys_exact: self.keys_exact,
         })
     }
 }
@@ -842,6 +845,7 @@ fn side_table<'a>(
     };
     Some(SideTable {
         rule,
+        keys_exact: rule.is_some_and(|r| crate::key_placement::keys_exact(r, topology)),
         name: base,
         alias: alias.as_ref().map(|a| a.name.value.to_ascii_lowercase()),
         columns,

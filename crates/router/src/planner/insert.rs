@@ -49,11 +49,7 @@ pub(super) fn plan_insert(
             Route::Shard(topology.default_shard),
         ));
     };
-    let table = TableRef {
-        rule,
-        name: rule.name.to_ascii_lowercase(),
-        alias: None,
-    };
+    let table = TableRef::new(rule, rule.name.to_ascii_lowercase(), None, topology);
     let is_key = |n: &ObjectName| base_name(n).is_some_and(|c| c == rule.shard_key);
     if let Some(OnInsert::DuplicateKeyUpdate(assignments)) = &ins.on {
         if assignments

@@ -41,11 +41,12 @@ pub(super) fn from_tables<'t>(
         count += 1;
         if let TableFactor::Table { name, alias, .. } = factor {
             if let Some(rule) = base_name(name).and_then(|t| topology.table(&t)) {
-                refs.push(TableRef {
+                refs.push(TableRef::new(
                     rule,
-                    name: base_name(name).unwrap_or_default(),
-                    alias: alias.as_ref().map(|a| a.name.value.to_ascii_lowercase()),
-                });
+                    base_name(name).unwrap_or_default(),
+                    alias.as_ref().map(|a| a.name.value.to_ascii_lowercase()),
+                    topology,
+                ));
             }
         }
     }

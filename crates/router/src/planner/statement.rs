@@ -4,6 +4,12 @@ use super::*;
 
 /// Plans one parsed statement.
 pub fn plan_statement(stmt: &Statement, topology: &Topology) -> Result<Plan, RouteError> {
+    if matches!(
+        stmt,
+        Statement::Query(_) | Statement::Update(_) | Statement::Delete(_)
+    ) {
+        crate::key_placement::columns_needed(stmt, topology)?;
+    }
     match stmt {
         Statement::Query(q) => plan_query(q, stmt, topology),
         Statement::Insert(ins) => plan_insert(ins, stmt, topology),

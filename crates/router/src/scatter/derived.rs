@@ -75,11 +75,7 @@ pub(super) fn partitioned_derived<'t>(
     let rule = plan.table.as_deref().and_then(|t| topology.table(t))?;
     let name = alias.name.value.to_ascii_lowercase();
     Some(PartitionedDerived {
-        table: TableRef {
-            rule,
-            name: name.clone(),
-            alias: Some(name),
-        },
+        table: TableRef::new(rule, name.clone(), Some(name), topology),
         shards,
         relations: relation_count(&Statement::Query(subquery.clone())),
         columns: derived_columns(inner, &alias.columns, topology)?,

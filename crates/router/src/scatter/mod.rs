@@ -119,11 +119,12 @@ fn single_table<'t>(from: &[TableWithJoins], topology: &'t Topology) -> Option<T
     };
     let table = base_name(name)?;
     let rule = topology.table(&table)?;
-    Some(TableRef {
+    Some(TableRef::new(
         rule,
-        name: table,
-        alias: alias.as_ref().map(|a| a.name.value.to_ascii_lowercase()),
-    })
+        table,
+        alias.as_ref().map(|a| a.name.value.to_ascii_lowercase()),
+        topology,
+    ))
 }
 
 /// With subqueries naming other tables (`factors`: the tables of the statement's own FROM

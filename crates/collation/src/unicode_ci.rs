@@ -4,7 +4,7 @@
 //! table has no contractions): most code points one weight, some several (`ß` = `s s`),
 //! ignorable ones none, every character above U+FFFF `0xFFFD`. The BMP weights that are not
 //! UCA's implicit ones are listed in `data/unicode_ci_weights.txt` (dumped from MariaDB by
-//! `data/dump_unicode_ci.py`; `tests/mariadb_agrees.rs` checks every code point against a live
+//! `data/dump_unicode_ci.py`; `merge/tests/mariadb_agrees.rs` checks every code point against a live
 //! server) and read into a table on first use.
 
 use std::sync::LazyLock;

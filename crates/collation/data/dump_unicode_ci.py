@@ -4,8 +4,8 @@ code points that do not take UCA's implicit weights, read from a running MariaDB
 WEIGHT_STRING (the format is described in the file's header; `src/unicode_ci.rs` reads it, and
 `tests/mariadb_agrees.rs` checks every code point against a live server).
 
-    python3 crates/merge/data/dump_unicode_ci.py --port 3306 --user root --password pw \
-        > crates/merge/data/unicode_ci_weights.txt
+    python3 crates/collation/data/dump_unicode_ci.py --port 3306 --user root --password pw \
+        > crates/collation/data/unicode_ci_weights.txt
 """
 import argparse
 

@@ -4,7 +4,7 @@
 //! A column definition does not carry the column's own collation: MariaDB sends the default
 //! collation of `character_set_results` (45 = `utf8mb4_general_ci` for a utf8mb4 connection,
 //! whatever the column's collation) and sets `BINARY_FLAG` on string columns whose collation is
-//! a `*_bin` one. [`ColumnMeta::collation`](crate::ColumnMeta::collation) turns that into a
+//! a `*_bin` one. the merge's `ColumnMeta::collation` turns that into a
 //! [`Collation`]; a planner that knows the column's collation (the schema) sets it. Other
 //! case-insensitive collations (`*_swedish_ci`, `unicode_520_ci`, `uca1400_*`, …) are treated as
 //! `general_ci`: they agree on ASCII letters and differ on some accented letters and
@@ -54,27 +54,8 @@ pub fn exact_collation(id: u16) -> bool {
     )
 }
 
-/// The id of the collation named `name` (`utf8mb4_unicode_ci`), as `information_schema` names it.
-pub fn collation_id(name: &str) -> Option<u16> {
-    use mysql_common::collations::{Collation, CollationId};
-    (1u16..2048).find(|&id| Collation::resolve(CollationId::from(id)).collation() == name)
-}
-
-/// Whether bytes delivered in character set `id` (a column definition's) are UTF-8 (or binary).
-pub fn utf8_or_binary(id: u16) -> bool {
-    id == 63 || charset_is(id, &["utf8mb4", "utf8mb3", "utf8"])
-}
-
-/// Whether collation `id` belongs to one of the character sets `names`.
-pub fn charset_is(id: u16, names: &[&str]) -> bool {
-    let c = mysql_common::collations::Collation::resolve(
-        mysql_common::collations::CollationId::from(id),
-    );
-    names.contains(&c.charset())
-}
-
 /// Weight of the space character, the pad of PAD SPACE collations (but `unicode_ci`'s).
-const SPACE: u32 = 0x20;
+pub(crate) const SPACE: u32 = 0x20;
 
 /// MariaDB's default `max_sort_length`: bytes of a sort key that count.
 pub(crate) const MAX_SORT_LENGTH: usize = 1024;
@@ -277,12 +258,12 @@ fn latin1(s: &[u8]) -> impl Iterator<Item = u32> + '_ {
 }
 
 /// The weights of a `general_ci` string: one per character.
-fn general_ci(s: &[u8]) -> impl Iterator<Item = u32> + '_ {
+pub(crate) fn general_ci(s: &[u8]) -> impl Iterator<Item = u32> + '_ {
     CodePoints { s }.map(general_ci_weight)
 }
 
 /// The weights of a `unicode_ci` string: each character's, one after another.
-struct UnicodeCi<'a> {
+pub(crate) struct UnicodeCi<'a> {
     code_points: CodePoints<'a>,
     /// The weights of the current code point not yet given (expansions).
     pending: &'static [u16],
@@ -291,7 +272,7 @@ struct UnicodeCi<'a> {
 }
 
 impl<'a> UnicodeCi<'a> {
-    fn new(s: &'a [u8]) -> Self {
+    pub(crate) fn new(s: &'a [u8]) -> Self {
         UnicodeCi {
             code_points: CodePoints { s },
             pending: &[],

@@ -1,0 +1,10 @@
+//! MariaDB's string collations as weights, shared by the merge (which compares, sorts and
+//! groups strings as a shard would) and the ring (which places string shard keys so that keys
+//! a collation calls equal share a shard).
+
+mod collation;
+mod collation_data;
+mod key_fold;
+mod unicode_ci;
+
+pub use collation::{exact_collation, Collation};

@@ -1,0 +1,20 @@
+//! Collation ids as column definitions and `information_schema` name them.
+
+/// The id of the collation named `name` (`utf8mb4_unicode_ci`), as `information_schema` names it.
+pub fn collation_id(name: &str) -> Option<u16> {
+    use mysql_common::collations::{Collation, CollationId};
+    (1u16..2048).find(|&id| Collation::resolve(CollationId::from(id)).collation() == name)
+}
+
+/// Whether bytes delivered in character set `id` (a column definition's) are UTF-8 (or binary).
+pub fn utf8_or_binary(id: u16) -> bool {
+    id == 63 || charset_is(id, &["utf8mb4", "utf8mb3", "utf8"])
+}
+
+/// Whether collation `id` belongs to one of the character sets `names`.
+pub fn charset_is(id: u16, names: &[&str]) -> bool {
+    let c = mysql_common::collations::Collation::resolve(
+        mysql_common::collations::CollationId::from(id),
+    );
+    names.contains(&c.charset())
+}
