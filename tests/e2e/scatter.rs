@@ -322,6 +322,67 @@ async fn reference_tables_are_copied_to_every_shard_and_join_locally() {
 /// introducer, national, with `COLLATE` — place rows where the plain literal does, for an
 /// integer key and a string key, in single- and multi-row INSERTs and in the reads that find
 /// them again.
+/// Keys computed from constants (`UUID()`, `300 - 4`, `@id`, `CONCAT(…)`) are computed first
+/// through the proxy and written in: each row lands on its value's shard, a multi-row INSERT
+/// splits, the variables read are the session's, and a key that reads the row stays refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shard_keys_computed_from_constants_place_rows_by_their_value() {
+    let tokens =
+        "\n[[tables]]\nname = \"tokens\"\nshard_key = \"token\"\nshard_key_type = \"string\"\n";
+    let env = TestEnv::start_with(3, 0, tokens).await;
+    let mut conn = env.connect().await;
+    conn.query_drop("CREATE TABLE tokens (token CHAR(36) PRIMARY KEY, n INT)")
+        .await
+        .unwrap();
+    conn.query_drop("SET @id = 40, @n = 7").await.unwrap();
+    conn.query_drop(
+        "INSERT INTO users (id, email) VALUES (300 - 4, 'a'), (@id + 1, 'b'), (CAST('77' AS SIGNED), 'c'), (5, 'd')",
+    )
+    .await
+    .unwrap();
+    for id in [296, 41, 77, 5] {
+        let mut direct = env.connect_primary(env.shard_of("users", id)).await;
+        let found: Vec<i64> = direct
+            .query(format!("SELECT id FROM users WHERE id = {id}"))
+            .await
+            .unwrap();
+        assert_eq!(found, [id as i64], "user {id} on its shard");
+    }
+    for n in 0..6 {
+        conn.query_drop(format!("INSERT INTO tokens VALUES (UUID(), {n})"))
+            .await
+            .unwrap();
+    }
+    conn.query_drop("INSERT INTO tokens VALUES (CONCAT('k', LPAD(@n, 3, '0')), 100)")
+        .await
+        .unwrap();
+    let all = rows(&mut conn, "SELECT token, n FROM tokens ORDER BY n").await;
+    assert_eq!(all.len(), 7, "{all:?}");
+    assert_eq!(all[6][0].as_deref(), Some("k007"));
+    for row in &all {
+        let token = row[0].clone().unwrap();
+        let rule = env.topology.table("tokens").unwrap();
+        let shard = rule
+            .shard_for(&shardgate_ring::KeyValue::Str(token.as_bytes()))
+            .unwrap();
+        let mut direct = env.connect_primary(shard).await;
+        let found: Vec<i64> = direct
+            .query(format!("SELECT n FROM tokens WHERE token = '{token}'"))
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 1, "token {token} on its shard");
+    }
+    // A key that reads the row is MariaDB's to compute: refused, naming it.
+    let (code, _, msg) = server_error(
+        conn.query_drop("INSERT INTO users (email, id) VALUES ('x', LENGTH(email))")
+            .await,
+    );
+    assert_eq!(code, 1235, "{msg}");
+    assert!(msg.contains("LENGTH(email)"), "{msg}");
+    drop(conn);
+    env.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shard_keys_in_every_literal_form_place_rows_like_plain_literals() {
     let tokens =

@@ -79,6 +79,10 @@ pub enum RouteError {
     /// the text again.
     #[error("cannot route INSERT into sharded table `{table}`: its shard key `{key}` is LAST_INSERT_ID(), which the proxy routes by the session's value except in a statement that also sets it (LAST_INSERT_ID(expr))")]
     KeyFromLastInsertId { table: String, key: String },
+    /// An INSERT's shard key given by an expression (`message` says which): the planner
+    /// computes one of constants first (`key_expression.rs`), else this is the refusal.
+    #[error("{message}")]
+    KeyExpression { message: String },
     #[error("statement joins tables on different shards ({detail}); cross-shard joins are not supported")]
     CrossShard { detail: String },
     #[error("{construct} on sharded table `{table}` is not supported by shardgate")]

@@ -183,7 +183,7 @@ mod tests {
         let other = "INSERT INTO orders (id, user_id) VALUES (1, LAST_INSERT_ID() + 1)";
         assert!(matches!(
             plan_sql(other, &t, Syntax::default()),
-            Err(RouteError::NotSupported(_))
+            Err(RouteError::KeyExpression { .. })
         ));
     }
 }

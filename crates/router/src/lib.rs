@@ -19,6 +19,7 @@ mod group_by_direction;
 mod insert_select;
 mod join_columns;
 mod join_plan;
+mod key_expression;
 mod key_placement;
 mod last_insert_id;
 mod last_insert_id_key;

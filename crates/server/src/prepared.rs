@@ -102,7 +102,9 @@ impl Session {
                 | RouteError::MovingUpdate(_)
                 | RouteError::KeyFromLastInsertId { .. },
             ) => None,
-            Err(e @ RouteError::NotSupported(_)) => return self.refused(&runtime, arg, e).await,
+            Err(e @ (RouteError::NotSupported(_) | RouteError::KeyExpression { .. })) => {
+                return self.refused(&runtime, arg, e).await
+            }
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };
         let shard = match plan.as_ref().map(|p| &p.route) {

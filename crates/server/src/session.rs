@@ -744,6 +744,7 @@ impl Session {
             Err(
                 e @ (RouteError::Unparsed { .. }
                 | RouteError::NotSupported(_)
+                | RouteError::KeyExpression { .. }
                 | RouteError::SchemaNeeded { .. }),
             ) => {
                 return Box::pin(self.refused(runtime, arg, e)).await;
@@ -891,7 +892,12 @@ impl Session {
                     .insert_with_ids(&ids, &rewritten, sql.as_bytes(), false)
                     .await
             }
-            Err(e) => return self.send_error(ClientError::from(&e)).await,
+            // Run in steps (subqueries or keys computed first, …) or refused: as the text
+            // with its columns, as if the client had written them.
+            Err(_) => {
+                let text = rewritten.as_bytes();
+                return Box::pin(self.run_text(runtime, text, &rewritten, None)).await;
+            }
         };
         if let Err(e) = self.begin_statement(&plan, rewritten.as_bytes(), true) {
             return self.send_error(e).await;

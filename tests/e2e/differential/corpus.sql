@@ -676,6 +676,11 @@ SELECT id FROM users WHERE id = 1 AND nosuch = 2
 @dml=users INSERT IGNORE INTO users (id, email, name) VALUES (17, 'ignored@x.test', 'dup'), (5000020, 'ig20@x.test', 'Twenty'), (5000021, 'ig21@x.test', 'Twenty-one'), (-8, NULL, 'dup')
 @dml=users REPLACE INTO users (id, email, name, score) VALUES (5000020, 'ig20@x.test', 'Twenty (replaced)', 20), (5000022, 'r22@x.test', 'Twenty-two', 22), (9, 'r9@x.test', 'Nine replaced', 9)
 @dml=users INSERT INTO users (id, email, name) VALUES (5000021, 'ig21@x.test', 'x'), (5000023, 'o23@x.test', 'y'), (10, NULL, 'z') ON DUPLICATE KEY UPDATE name = CONCAT('dup-', VALUES(name))
+-- Keys computed from constants: computed first through the proxy, written in, routed.
+@dml=users INSERT INTO users (id, email, name) VALUES (5000000 + 31, 'k31@x.test', 'thirty-one'), (CAST('5000032' AS SIGNED), 'k32@x.test', 'x'), (5000033, 'k33@x.test', 'y')
+@dml=orders INSERT INTO orders (id, user_id, amount) VALUES (7101, 1000 * 5 + 1, 1.00), (7102, ABS(-42), 2.00), (7103, FLOOR(17.9), 3.00)
+@script SET @k = 5000041; INSERT INTO users (id, email) VALUES (@k, 'k41@x.test'), (@k + 1, 'k42@x.test'); SELECT id, email FROM users WHERE id IN (5000041, 5000042) ORDER BY id; INSERT INTO users (id, email) VALUES (@k, 'again'); SELECT COUNT(*) FROM users WHERE id >= 5000041 AND id <= 5000042
+@script SET @n = 7; INSERT INTO orders (id, user_id, amount) VALUES (7201, @n * 3, 9.99); SELECT id, user_id, amount FROM orders WHERE user_id = 21 AND id = 7201
 @dml=users @found_rows UPDATE users SET flag = flag WHERE tag = 'delta'
 @dml=users @found_rows UPDATE users SET score = 1 WHERE score IN (0, 1)
 @dml=users UPDATE users SET score = score + 1 WHERE tag = 'zeta' ORDER BY id

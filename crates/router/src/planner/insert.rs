@@ -69,10 +69,14 @@ pub(super) fn plan_insert(
             shardgate_config::ShardKeyType::Integer => " (a plain integer, in any string form)",
             shardgate_config::ShardKeyType::String => "",
         };
-        RouteError::NotSupported(format!(
+        let message = format!(
             "cannot route INSERT into sharded table `{}`: the shard key `{}` must be given as a literal value{plain} or a parameter{given}",
             rule.name, rule.shard_key
-        ))
+        );
+        match value {
+            Some(_) => RouteError::KeyExpression { message },
+            None => RouteError::NotSupported(message),
+        }
     };
     // `LAST_INSERT_ID()`: the session's value, which it writes in (`last_insert_id_key.rs`).
     let key_of = |expr: &Expr| match key_source(expr, rule.key_type) {

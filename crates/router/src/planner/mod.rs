@@ -392,8 +392,10 @@ fn plan_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, Rou
         // joined in the proxy; what would be copies goes after its subqueries when they are
         // what kept it from a plan (a write: whenever they are).
         let is_select = matches!(statements[0], Statement::Query(_));
-        let subqueries_first =
-            |e| crate::write_subqueries::first(sql, syntax, &statements[0], topology, e);
+        let subqueries_first = |e| {
+            let e = crate::write_subqueries::first(sql, syntax, &statements[0], topology, e);
+            crate::key_expression::first(sql, syntax, &statements[0], topology, e)
+        };
         let planned = planned
             .map_err(|e| if is_select { e } else { subqueries_first(e) })
             .or_else(|e| crate::materialize::fallback(sql, syntax, &statements[0], topology, e))
