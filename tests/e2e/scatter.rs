@@ -372,6 +372,12 @@ async fn shard_keys_computed_from_constants_place_rows_by_their_value() {
             .unwrap();
         assert_eq!(found.len(), 1, "token {token} on its shard");
     }
+    // A literal that is no key stays refused (its value would be the same literal again).
+    let (code, _, msg) = server_error(
+        conn.query_drop("INSERT IGNORE INTO orders (id, user_id) VALUE (1000281, -99.500)")
+            .await,
+    );
+    assert_eq!(code, 1235, "{msg}");
     // A key that reads the row is MariaDB's to compute: refused, naming it.
     let (code, _, msg) = server_error(
         conn.query_drop("INSERT INTO users (email, id) VALUES ('x', LENGTH(email))")

@@ -90,8 +90,9 @@ fn request(
         if key_source(expr, rule.key_type).is_some() {
             continue;
         }
-        // A literal the key cannot be (NULL, a number beyond the key's) stays refused.
-        if matches!(expr, Expr::Value(_)) || !of_constants(expr) {
+        // A literal the key cannot be (NULL, `-1.5` for an integer key) stays refused: its
+        // value would be written in as the same literal again.
+        if is_literal(expr) || !of_constants(expr) {
             return None;
         }
         let range = items.get(position)?.clone();
@@ -225,6 +226,17 @@ fn skip_space(b: &[u8], mut at: usize) -> usize {
             }
             _ => return at,
         }
+    }
+}
+
+/// Whether `expr` is a literal, signed or in parentheses.
+fn is_literal(expr: &Expr) -> bool {
+    match expr {
+        Expr::Nested(e) | Expr::UnaryOp { expr: e, .. } | Expr::Collate { expr: e, .. } => {
+            is_literal(e)
+        }
+        Expr::Value(_) | Expr::Prefixed { .. } | Expr::TypedString { .. } => true,
+        _ => false,
     }
 }
 

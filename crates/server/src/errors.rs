@@ -219,6 +219,16 @@ pub(crate) fn not_utf8_rewrite() -> ClientError {
     )
 }
 
+/// A statement whose steps (subqueries or keys computed first, …) gave a text that needed
+/// steps again, more times than any statement the planner writes in steps does.
+pub(crate) fn rewritten_too_often() -> ClientError {
+    ClientError::new(
+        1235,
+        b"42000",
+        "shardgate ran this statement in steps, and the text its steps gave needed steps again; this is not supported by shardgate",
+    )
+}
+
 /// ER_OUT_OF_RESOURCES for a statement answered across shards from copies of its tables
 /// (`materialize.rs`) whose copies passed `[server] <setting>`.
 pub(crate) fn materialize_bound(setting: &str, bound: u64, unit: &str) -> ClientError {

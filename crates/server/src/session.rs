@@ -52,6 +52,10 @@ struct Identity {
     scramble: [u8; 20],
 }
 
+/// How many texts of its own a statement's steps may run, one inside the other (a
+/// statement's subqueries first, then an INSERT's computed keys, then its generated ids).
+const MAX_REWRITE_DEPTH: u8 = 4;
+
 pub(crate) struct Session {
     pub(crate) client: PacketConn<ClientStream>,
     pub(crate) proxy: Arc<Proxy>,
@@ -115,6 +119,9 @@ pub(crate) struct Session {
     pub(crate) statement_limit: crate::statement_time::SessionLimit,
     /// Why `FOUND_ROWS()` of the previous statement is not known (`previous_statement.rs`).
     pub(crate) found_rows_unknown: Option<crate::previous_statement::FoundRowsUnknown>,
+    /// Texts the session is running in place of the client's (a statement run in steps
+    /// plans its rewritten text again): bounded, so that steps that yield steps again end.
+    rewrite_depth: u8,
     /// The topology the shard positions the session holds refer to (`shard_renumbering.rs`).
     pub(crate) topology: Arc<shardgate_config::Topology>,
     /// The runtime of the command being served (`None` between commands, so that an idle
@@ -265,6 +272,7 @@ impl Session {
             activity,
             statement_limit: Default::default(),
             found_rows_unknown: None,
+            rewrite_depth: 0,
             topology: runtime.topology.clone(),
             command_runtime: None,
             pass_through: (login.pass_through.clone()).map(|account| AccountSession {
@@ -827,7 +835,13 @@ impl Session {
         let Ok(sql) = std::str::from_utf8(text) else {
             return self.send_error(crate::errors::not_utf8_rewrite()).await;
         };
-        Box::pin(self.run_text(runtime, text, sql, None)).await
+        if self.rewrite_depth >= MAX_REWRITE_DEPTH {
+            return self.send_error(crate::errors::rewritten_too_often()).await;
+        }
+        self.rewrite_depth += 1;
+        let step = Box::pin(self.run_text(runtime, text, sql, None)).await;
+        self.rewrite_depth -= 1;
+        step
     }
 
     /// An INSERT whose shard key is `LAST_INSERT_ID()`: planned again with the session's value
