@@ -101,32 +101,6 @@ async fn insert_select_across_shards_runs_by_rows_merged_where_it_must_be() {
         rows(&mut conn, "SELECT id, user_id FROM orders").await,
         vec![vec![Some("20".into()), Some("2".into())]]
     );
-    // Into an unsharded table (on the default shard) from every shard's rows, and from one
-    // other shard's.
-    conn.query_drop("CREATE TABLE tally (n INT, who VARCHAR(20))")
-        .await
-        .unwrap();
-    conn.query_drop("INSERT INTO tally (n, who) SELECT id, email FROM users ORDER BY id LIMIT 5")
-        .await
-        .unwrap();
-    assert_eq!(conn.affected_rows(), 5);
-    let elsewhere = (1..=6)
-        .find(|&id| env.shard_of("users", id) != env.topology.default_shard)
-        .expect("a user beyond the default shard");
-    conn.query_drop(format!(
-        "INSERT INTO tally (n, who) SELECT id * 10, 'one' FROM users WHERE id = {elsewhere}"
-    ))
-    .await
-    .unwrap();
-    let mut default = env.connect_primary(env.topology.default_shard).await;
-    assert_eq!(
-        rows(&mut default, "SELECT COUNT(*), SUM(n) FROM tally").await,
-        vec![vec![
-            Some("6".into()),
-            Some((15 + elsewhere * 10).to_string())
-        ]]
-    );
-    drop(default);
     // A DELETE whose IN subquery needs a merge (GROUP BY across shards).
     conn.query_drop(
         "DELETE FROM users WHERE id IN (SELECT MAX(u.id) FROM users u GROUP BY u.name)",

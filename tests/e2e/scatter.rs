@@ -322,18 +322,39 @@ async fn reference_tables_are_copied_to_every_shard_and_join_locally() {
 /// introducer, national, with `COLLATE` — place rows where the plain literal does, for an
 /// integer key and a string key, in single- and multi-row INSERTs and in the reads that find
 /// them again.
+/// A sandbox of 3 shards with `tokens (token <key_type> PRIMARY KEY, n INT)`, sharded by its
+/// string key `token`, and a connection to the proxy.
+async fn with_tokens(key_type: &str) -> (TestEnv, mysql_async::Conn) {
+    let tokens =
+        "\n[[tables]]\nname = \"tokens\"\nshard_key = \"token\"\nshard_key_type = \"string\"\n";
+    let env = TestEnv::start_with(3, 0, tokens).await;
+    let mut conn = env.connect().await;
+    conn.query_drop(format!(
+        "CREATE TABLE tokens (token {key_type} PRIMARY KEY, n INT)"
+    ))
+    .await
+    .unwrap();
+    (env, conn)
+}
+
+/// User `id` is on the primary of the shard its key places it on.
+async fn assert_user_on_its_shard(env: &TestEnv, id: i64) {
+    let mut direct = env
+        .connect_primary(env.shard_of("users", i128::from(id)))
+        .await;
+    let found: Vec<i64> = direct
+        .query(format!("SELECT id FROM users WHERE id = {id}"))
+        .await
+        .unwrap();
+    assert_eq!(found, [id], "user {id} on its shard");
+}
+
 /// Keys computed from constants (`UUID()`, `300 - 4`, `@id`, `CONCAT(…)`) are computed first
 /// through the proxy and written in: each row lands on its value's shard, a multi-row INSERT
 /// splits, the variables read are the session's, and a key that reads the row stays refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shard_keys_computed_from_constants_place_rows_by_their_value() {
-    let tokens =
-        "\n[[tables]]\nname = \"tokens\"\nshard_key = \"token\"\nshard_key_type = \"string\"\n";
-    let env = TestEnv::start_with(3, 0, tokens).await;
-    let mut conn = env.connect().await;
-    conn.query_drop("CREATE TABLE tokens (token CHAR(36) PRIMARY KEY, n INT)")
-        .await
-        .unwrap();
+    let (env, mut conn) = with_tokens("CHAR(36)").await;
     conn.query_drop("SET @id = 40, @n = 7").await.unwrap();
     conn.query_drop(
         "INSERT INTO users (id, email) VALUES (300 - 4, 'a'), (@id + 1, 'b'), (CAST('77' AS SIGNED), 'c'), (5, 'd')",
@@ -341,12 +362,7 @@ async fn shard_keys_computed_from_constants_place_rows_by_their_value() {
     .await
     .unwrap();
     for id in [296, 41, 77, 5] {
-        let mut direct = env.connect_primary(env.shard_of("users", id)).await;
-        let found: Vec<i64> = direct
-            .query(format!("SELECT id FROM users WHERE id = {id}"))
-            .await
-            .unwrap();
-        assert_eq!(found, [id as i64], "user {id} on its shard");
+        assert_user_on_its_shard(&env, id).await;
     }
     for n in 0..6 {
         conn.query_drop(format!("INSERT INTO tokens VALUES (UUID(), {n})"))
@@ -391,13 +407,7 @@ async fn shard_keys_computed_from_constants_place_rows_by_their_value() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shard_keys_in_every_literal_form_place_rows_like_plain_literals() {
-    let tokens =
-        "\n[[tables]]\nname = \"tokens\"\nshard_key = \"token\"\nshard_key_type = \"string\"\n";
-    let env = TestEnv::start_with(3, 0, tokens).await;
-    let mut conn = env.connect().await;
-    conn.query_drop("CREATE TABLE tokens (token VARCHAR(20) PRIMARY KEY, n INT)")
-        .await
-        .unwrap();
+    let (env, mut conn) = with_tokens("VARCHAR(20)").await;
     // users.id: 0x07 is 7, X'38' the string '8', _binary'9' and N'10' strings too.
     conn.query_drop(
         "INSERT INTO users (id, email) VALUES (0x07, 'h'), (X'38', 'e'), (_binary'9', 'b'), (N'10', 'n'), ('11' COLLATE utf8mb4_bin, 'c')",
@@ -408,12 +418,7 @@ async fn shard_keys_in_every_literal_form_place_rows_like_plain_literals() {
         .await
         .unwrap();
     for id in 7..=12 {
-        let mut direct = env.connect_primary(env.shard_of("users", id)).await;
-        let found: Vec<i64> = direct
-            .query(format!("SELECT id FROM users WHERE id = {id}"))
-            .await
-            .unwrap();
-        assert_eq!(found, [id as i64], "user {id} on its shard");
+        assert_user_on_its_shard(&env, id).await;
     }
     // tokens.token: X'6B35' and 0x6B36 are 'k5' and 'k6', as written in a string column.
     conn.query_drop(

@@ -775,3 +775,27 @@ async fn select_into_variables_after_the_rest_of_the_select_sets_them() {
     drop(conn);
     env.stop().await;
 }
+
+/// `DO` over sharded tables: where its SELECT runs on one shard the `DO` goes there; a `DO` of
+/// assignments runs as a `SET` (subqueries first); any other `DO` across shards is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn do_statements_over_sharded_tables() {
+    let env = TestEnv::start(2, 0).await;
+    let mut conn = env.connect().await;
+    insert_users(&mut conn, &[1, 2, 3, 4, 5, 6]).await;
+    conn.query_drop("DO (SELECT COUNT(*) FROM users WHERE id = 3)")
+        .await
+        .unwrap();
+    conn.query_drop("DO @n := (SELECT COUNT(*) FROM users), @m := 2")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(&mut conn, "SELECT @n, @m").await,
+        [[Some("6".to_owned()), Some("2".to_owned())]]
+    );
+    let (code, _, message) = server_error(conn.query_drop("DO (SELECT COUNT(*) FROM users)").await);
+    assert_eq!(code, 1235, "{message}");
+    assert!(message.contains("DO"), "{message}");
+    drop(conn);
+    env.stop().await;
+}

@@ -137,7 +137,7 @@ fn value_rows(b: &[u8], backslash: bool) -> Option<Vec<Vec<Range<usize>>>> {
     let mut depth = 0usize;
     // To the keyword.
     loop {
-        i = skip_space(b, i);
+        i = crate::lex::skip_space(b, i);
         let c = *b.get(i)?;
         match c {
             b'(' => depth += 1,
@@ -168,65 +168,20 @@ fn value_rows(b: &[u8], backslash: bool) -> Option<Vec<Vec<Range<usize>>>> {
     // The rows: `(item, …)` separated by commas.
     let mut rows = Vec::new();
     loop {
-        i = skip_space(b, i);
+        i = crate::lex::skip_space(b, i);
         if b.get(i) != Some(&b'(') {
             break;
         }
         let close = crate::rewrite::closing_paren(b, i, backslash)?;
-        let mut items = Vec::new();
-        // An item runs from its first significant byte to the end of its last one.
-        let mut j = skip_space(b, i + 1);
-        let (mut start, mut last, mut nested) = (j, j, 0usize);
-        while j < close {
-            match b[j] {
-                b',' if nested == 0 => {
-                    items.push(start..last);
-                    j = skip_space(b, j + 1);
-                    (start, last) = (j, j);
-                    continue;
-                }
-                c @ (b'\'' | b'"' | b'`') => {
-                    j = crate::lex::quoted_end(b, j, c, backslash);
-                    last = j;
-                    j = skip_space(b, j);
-                    continue;
-                }
-                b'(' => nested += 1,
-                b')' => nested -= 1,
-                _ => {}
-            }
-            last = j + 1;
-            j = skip_space(b, j + 1);
-        }
-        items.push(start..last);
+        let items = crate::lex::top_level_items(b, i + 1..close, backslash);
         rows.push(items);
-        i = skip_space(b, close + 1);
+        i = crate::lex::skip_space(b, close + 1);
         if b.get(i) != Some(&b',') {
             break;
         }
         i += 1;
     }
     Some(rows)
-}
-
-/// `at` past whitespace and comments.
-fn skip_space(b: &[u8], mut at: usize) -> usize {
-    loop {
-        match b.get(at) {
-            Some(c) if c.is_ascii_whitespace() => at += 1,
-            Some(b'#') => at = crate::lex::line_end(b, at),
-            Some(b'-')
-                if b.get(at + 1) == Some(&b'-')
-                    && b.get(at + 2).is_none_or(u8::is_ascii_whitespace) =>
-            {
-                at = crate::lex::line_end(b, at)
-            }
-            Some(b'/') if b.get(at + 1) == Some(&b'*') => {
-                at = crate::lex::comment_end(b, at + 2, 0)
-            }
-            _ => return at,
-        }
-    }
 }
 
 /// Whether `expr` is a literal, signed or in parentheses.

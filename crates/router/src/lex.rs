@@ -130,6 +130,63 @@ pub(crate) fn comment_at(b: &[u8], i: usize, syntax: Syntax) -> Comment {
 }
 
 /// The offset after the quoted string or name starting at `start` (unterminated: the end).
+/// `at` past whitespace and comments.
+pub(crate) fn skip_space(b: &[u8], mut at: usize) -> usize {
+    loop {
+        match b.get(at) {
+            Some(c) if c.is_ascii_whitespace() => at += 1,
+            Some(b'#') => at = crate::lex::line_end(b, at),
+            Some(b'-')
+                if b.get(at + 1) == Some(&b'-')
+                    && b.get(at + 2).is_none_or(u8::is_ascii_whitespace) =>
+            {
+                at = crate::lex::line_end(b, at)
+            }
+            Some(b'/') if b.get(at + 1) == Some(&b'*') => {
+                at = crate::lex::comment_end(b, at + 2, 0)
+            }
+            _ => return at,
+        }
+    }
+}
+
+/// The byte ranges of the comma-separated items of `within` (outside quotes, comments and
+/// parentheses), each without the whitespace and comments around it.
+pub(crate) fn top_level_items(
+    b: &[u8],
+    within: std::ops::Range<usize>,
+    backslash: bool,
+) -> Vec<std::ops::Range<usize>> {
+    let mut items = Vec::new();
+    let end = within.end.min(b.len());
+    // An item runs from its first significant byte to the end of its last one.
+    let mut j = skip_space(b, within.start).min(end);
+    let (mut start, mut last, mut nested) = (j, j, 0usize);
+    while j < end {
+        match b[j] {
+            b',' if nested == 0 => {
+                items.push(start..last);
+                j = skip_space(b, j + 1).min(end);
+                (start, last) = (j, j);
+                continue;
+            }
+            c @ (b'\'' | b'"' | b'`') => {
+                j = quoted_end(b, j, c, backslash).min(end);
+                last = j;
+                j = skip_space(b, j).min(end);
+                continue;
+            }
+            b'(' => nested += 1,
+            b')' => nested = nested.saturating_sub(1),
+            _ => {}
+        }
+        last = j + 1;
+        j = skip_space(b, j + 1).min(end);
+    }
+    items.push(start..last);
+    items
+}
+
 pub(crate) fn quoted_end(b: &[u8], start: usize, quote: u8, backslash: bool) -> usize {
     let mut i = start + 1;
     while i < b.len() {

@@ -12,6 +12,7 @@ mod connection_state;
 mod copy_narrowing;
 mod copy_sql;
 mod derived_rows;
+mod do_statement;
 mod error;
 mod exact_fallback;
 mod explain;

@@ -6,7 +6,7 @@ mod common;
 
 use shardgate_config::Topology;
 use shardgate_router::{plan_sql, Route, RouteError, ScatterPlan, StarCheck, Syntax};
-use shardgate_schema::{ColumnRow, Schema, SchemaStatus};
+use shardgate_schema::{ColumnRow, Schema};
 
 /// The test topology with `users (id, name, country)` and `orders (id, user_id, total)` and
 /// `payments (user_id, amount)` (sharded by `user_id` like `orders`) in its schema cache.
@@ -35,15 +35,7 @@ fn topology_with_schema() -> Topology {
         row("payments", "user_id", 1),
         row("payments", "amount", 2),
     ]);
-    let ticket = topology.schema.begin_load();
-    topology.schema.install_all(
-        ticket,
-        SchemaStatus {
-            schema,
-            ..SchemaStatus::default()
-        },
-    );
-    topology
+    common::with_schema(topology, schema)
 }
 
 fn scatter(sql: &str, topology: &Topology) -> ScatterPlan {

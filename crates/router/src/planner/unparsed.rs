@@ -55,6 +55,20 @@ pub(super) fn unparsed(
     {
         crate::load_data::check_target(&load, topology)?;
     }
+    // `DO …` over sharded tables (one statement: `DO 1; DELETE …` is left to the refusal).
+    let single = tokens.as_ref().is_ok_and(|tokens| {
+        !(tokens.iter())
+            .skip_while(|t| **t != Token::SemiColon)
+            .any(|t| !matches!(t, Token::SemiColon | Token::Whitespace(_) | Token::EOF))
+    });
+    if single
+        && words.first().is_some_and(|w| w.eq_ignore_ascii_case("do"))
+        && words.iter().any(|w| topology.table(w).is_some())
+    {
+        if let Some(plan) = crate::do_statement::plan(sql, topology, syntax) {
+            return plan;
+        }
+    }
     for word in &words {
         if let Some(rule) = topology.table(word) {
             return Err(RouteError::Unparsed {
