@@ -133,19 +133,6 @@ impl Collation {
         }
     }
 
-    /// [`Collation::key`] of what [`Collation::compare_sort_prefixes`] compares.
-    pub fn sort_prefix_key(self, s: &[u8], out: &mut Vec<u8>) {
-        match self {
-            Collation::UnicodeCi | Collation::UnicodeNopadCi => push_weights(
-                UnicodeCi::new(s).take(MAX_SORT_LENGTH / 2),
-                3,
-                self.pad(),
-                out,
-            ),
-            _ => self.key(self.sort_prefix(s), out),
-        }
-    }
-
     /// The part of a string a byte-wise or `general_ci` sort key holds: at most
     /// [`MAX_SORT_LENGTH`] bytes, whole characters for UTF-8.
     fn sort_prefix(self, s: &[u8]) -> &[u8] {
@@ -446,10 +433,6 @@ mod tests {
             Collation::UnicodeCi.compare_sort_prefixes(x.as_bytes(), y.as_bytes()),
             Equal
         );
-        let (mut kx, mut ky) = (Vec::new(), Vec::new());
-        Collation::UnicodeCi.sort_prefix_key(x.as_bytes(), &mut kx);
-        Collation::UnicodeCi.sort_prefix_key(y.as_bytes(), &mut ky);
-        assert_eq!(kx, ky);
     }
 
     #[test]

@@ -293,17 +293,19 @@ impl RowOrder {
             .position(|((k, x), y)| compare_sort_values(x, y, k.collation).is_ne())
     }
 
-    /// Appends the hash key of a row's key values (see [`value_key`]).
+    /// Whether two rows' key values are equal as GROUP BY and DISTINCT compare them: whole
+    /// values. (MariaDB sorts long strings by a prefix of their sort keys, [`Self::compare`],
+    /// but groups them whole: strings equal in their first 1,024 bytes are two groups.)
+    pub fn same_group(&self, a: &[Value], b: &[Value]) -> bool {
+        (self.keys.iter().zip(a).zip(b))
+            .all(|((k, x), y)| compare_values(x, y, k.collation).is_eq())
+    }
+
+    /// Appends the hash key of a row's key values, equal exactly when [`Self::same_group`]
+    /// (see [`value_key`]).
     pub fn key_bytes(&self, vals: &[Value], out: &mut Vec<u8>) {
         for (k, v) in self.keys.iter().zip(vals) {
-            match v {
-                Value::Bytes(b) | Value::Bit(b) if rank(v) == 4 => {
-                    let mut key = Vec::with_capacity(b.len());
-                    k.collation.sort_prefix_key(b, &mut key);
-                    push_var(out, 4, &key);
-                }
-                other => value_key(other, k.collation, out),
-            }
+            value_key(v, k.collation, out);
         }
     }
 }

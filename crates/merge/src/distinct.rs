@@ -22,31 +22,56 @@ fn order_of(columns: &[usize], metas: &[ColumnMeta]) -> Result<RowOrder> {
 }
 
 /// De-duplication of input in which equal rows are adjacent (sorted by the distinct
-/// columns, e.g. the output of a merge sort on them). Holds one row's key.
+/// columns, e.g. the output of a merge sort on them). Holds one row's key — or, for long
+/// strings the sort tells apart only by a prefix (MariaDB's DISTINCT compares them whole),
+/// the keys of the distinct rows seen since the sort last told one apart.
 #[derive(Debug)]
 pub struct SortedDistinct {
     order: RowOrder,
-    last: Option<Vec<Value>>,
+    run: Vec<Vec<Value>>,
+    /// What the keys of a run beyond its first hold, and the bytes charged for them.
+    budget: Budget,
+    run_bytes: u64,
 }
 
 impl SortedDistinct {
-    /// Distinct on `columns` of rows with `metas`.
-    pub fn new(columns: &[usize], metas: &[ColumnMeta]) -> Result<SortedDistinct> {
+    /// Distinct on `columns` of rows with `metas`, holding at most `limit` of a run.
+    pub fn new(
+        columns: &[usize],
+        metas: &[ColumnMeta],
+        limit: MemoryLimit,
+    ) -> Result<SortedDistinct> {
         Ok(SortedDistinct {
             order: order_of(columns, metas)?,
-            last: None,
+            run: Vec::new(),
+            budget: Budget::new("sorted distinct", limit),
+            run_bytes: 0,
         })
     }
 
-    /// Offers the next row: `Some` unless it repeats the previous one.
+    /// Offers the next row: `Some` unless it repeats one before it.
     pub fn offer(&mut self, row: Bytes) -> Result<Option<Bytes>> {
         let (row, keys) = self.order.extract(row)?;
-        if let Some(last) = &self.last {
-            if self.order.compare(last, &keys).is_eq() {
-                return Ok(None);
-            }
+        let tied = (self.run.first()).is_some_and(|first| self.order.compare(first, &keys).is_eq());
+        if !tied {
+            let extra = self.run.len().saturating_sub(1) as u64;
+            self.budget
+                .release(extra, std::mem::take(&mut self.run_bytes));
+            self.run.clear();
+        } else if self
+            .run
+            .iter()
+            .any(|seen| self.order.same_group(seen, &keys))
+        {
+            return Ok(None);
+        } else {
+            let mut held = Vec::new();
+            self.order.key_bytes(&keys, &mut held);
+            let bytes = held.len() as u64 + ENTRY_OVERHEAD;
+            self.budget.charge(1, bytes)?;
+            self.run_bytes += bytes;
         }
-        self.last = Some(keys);
+        self.run.push(keys);
         Ok(Some(row.into_payload()))
     }
 }
@@ -124,7 +149,7 @@ mod tests {
 
     #[test]
     fn sorted_distinct_folds_collation_equal_neighbours() {
-        let mut d = SortedDistinct::new(&[0], &metas()).unwrap();
+        let mut d = SortedDistinct::new(&[0], &metas(), MemoryLimit::UNLIMITED).unwrap();
         let input = [
             row(None, 0),
             row(None, 1),
@@ -146,6 +171,47 @@ mod tests {
                 row(Some("a"), 5)
             ]
         );
+    }
+
+    /// Strings equal in their first 1,024 bytes sort as ties but are distinct (MariaDB compares
+    /// them whole): interleaved, each passes once; a run beyond the bound fails.
+    #[test]
+    fn sorted_distinct_compares_long_strings_whole() {
+        let long = |end: &str| Some(format!("{}{end}", "a".repeat(1100)));
+        let (x, y, z) = (long("x"), long("y"), long("z"));
+        let input = [
+            row(x.as_deref(), 0),
+            row(y.as_deref(), 1),
+            row(x.as_deref(), 2),
+            row(y.as_deref(), 3),
+            row(Some("b"), 4),
+            row(Some("B"), 5),
+        ];
+        let mut d = SortedDistinct::new(&[0], &metas(), MemoryLimit::UNLIMITED).unwrap();
+        let hidden: Vec<Bytes> = input
+            .iter()
+            .cloned()
+            .filter_map(|r| d.offer(r).unwrap())
+            .collect();
+        assert_eq!(
+            hidden,
+            [input[0].clone(), input[1].clone(), input[4].clone()]
+        );
+        let mut bounded = SortedDistinct::new(&[0], &metas(), MemoryLimit::rows(1)).unwrap();
+        for r in [row(x.as_deref(), 0), row(y.as_deref(), 1)] {
+            bounded.offer(r).unwrap();
+        }
+        assert!(matches!(
+            bounded.offer(row(z.as_deref(), 2)),
+            Err(MergeError::MemoryLimit { .. })
+        ));
+        // HashDistinct keys whole values too.
+        let mut h = HashDistinct::new(&[0], &metas(), MemoryLimit::UNLIMITED).unwrap();
+        let passed = input
+            .into_iter()
+            .filter_map(|r| h.offer(r).unwrap())
+            .count();
+        assert_eq!(passed, 3);
     }
 
     #[test]

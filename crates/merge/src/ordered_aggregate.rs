@@ -3,7 +3,11 @@
 //!
 //! It holds one group at a time and emits a group's row as soon as a row of the next group
 //! arrives. Group columns compare under their collation, so `'a'` and `'A'` are one group of
-//! a `general_ci` column, shown as its first row's value, as MariaDB does. Without group
+//! a `general_ci` column, shown as its first row's value, as MariaDB does. MariaDB sorts long
+//! strings by the first 1,024 bytes of their sort keys but groups them whole, so rows of
+//! groups equal in that prefix may come interleaved: such a *run* of groups is held together
+//! (under the memory bound) until a row beyond it arrives. Under `WITH ROLLUP` groups follow
+//! the sort. Without group
 //! columns it is a scalar aggregate: exactly one row, even for no input (COUNT 0, SUM NULL).
 //!
 //! `WITH ROLLUP` adds MariaDB's super-aggregate rows: when a group ends the last group of a
@@ -17,6 +21,7 @@ use bytes::Bytes;
 use crate::aggregate::{Acc, Aggregate, AggregateSettings, Aggregator};
 use crate::column::ColumnMeta;
 use crate::error::Result;
+use crate::memory::{Budget, ENTRY_OVERHEAD};
 use crate::pipeline::{MergeWarning, RowOperator};
 use crate::value::Value;
 
@@ -24,7 +29,14 @@ use crate::value::Value;
 #[derive(Debug)]
 pub struct OrderedAggregate {
     agg: Aggregator,
-    current: Option<(Vec<Value>, Vec<Acc>)>,
+    /// The groups the sort cannot tell apart yet (one, but for long strings), in order of
+    /// their first rows.
+    run: Vec<(Vec<Value>, Vec<Acc>)>,
+    /// The group of `run` the last row went to.
+    at: usize,
+    /// What the groups of a run beyond its first hold, and the bytes charged for them.
+    run_budget: Budget,
+    run_bytes: u64,
     emitted_any: bool,
     rollup: Option<Rollup>,
 }
@@ -59,8 +71,11 @@ impl OrderedAggregate {
         settings: AggregateSettings,
     ) -> Result<OrderedAggregate> {
         Ok(OrderedAggregate {
+            run_budget: Budget::new("ordered aggregate", settings.memory),
             agg: Aggregator::new(group_by, outputs, inputs, settings)?,
-            current: None,
+            run: Vec::new(),
+            at: 0,
+            run_bytes: 0,
             emitted_any: false,
             rollup: None,
         })
@@ -92,25 +107,67 @@ impl OrderedAggregate {
     /// the super-aggregate rows of the prefixes it ends).
     fn push_row(&mut self, row: Bytes, out: &mut Vec<Bytes>) -> Result<()> {
         let (row, key) = self.agg.group.extract(row)?;
-        let changed = match &self.current {
-            Some((k, _)) => self.agg.group.first_difference(k, &key),
-            None => Some(0),
-        };
-        if let Some(at) = changed {
-            if let Some((_, accs)) = self.current.take() {
-                out.push(self.agg.finish(&accs)?);
-                self.emitted_any = true;
-                self.end_prefixes(at + 1, &accs, out)?;
+        if self.rollup.is_some() {
+            let changed = match self.run.first() {
+                Some((k, _)) => self.agg.group.first_difference(k, &key),
+                None => Some(0),
+            };
+            if let Some(at) = changed {
+                if let Some((_, accs)) = self.run.pop() {
+                    out.push(self.agg.finish(&accs)?);
+                    self.emitted_any = true;
+                    self.end_prefixes(at + 1, &accs, out)?;
+                }
+                self.run.push((key, self.agg.start()));
             }
-            self.current = Some((key, self.agg.start()));
+            self.at = 0;
+        } else {
+            self.at = self.group_of(key, out)?;
         }
-        if let Some((_, accs)) = &mut self.current {
+        if let Some((_, accs)) = self.run.get_mut(self.at) {
             self.agg.update(accs, &row)?;
         }
         if let Some(rollup) = &mut self.rollup {
             for level in &mut rollup.levels {
                 self.agg.update(level, &row)?;
             }
+        }
+        Ok(())
+    }
+
+    /// The position in the run of the group of a row with `key` (started when new), after
+    /// ending the run when the sort tells `key` apart from it.
+    fn group_of(&mut self, key: Vec<Value>, out: &mut Vec<Bytes>) -> Result<usize> {
+        let group = &self.agg.group;
+        if (self.run.get(self.at)).is_some_and(|(k, _)| group.same_group(k, &key)) {
+            return Ok(self.at);
+        }
+        let tied =
+            (self.run.first()).is_some_and(|(k, _)| group.first_difference(k, &key).is_none());
+        if !tied {
+            self.end_run(out)?;
+        } else if let Some(i) = self.run.iter().position(|(k, _)| group.same_group(k, &key)) {
+            return Ok(i);
+        } else {
+            let mut held = Vec::new();
+            group.key_bytes(&key, &mut held);
+            let bytes = held.len() as u64 + ENTRY_OVERHEAD;
+            self.run_budget.charge(1, bytes)?;
+            self.run_bytes += bytes;
+        }
+        self.run.push((key, self.agg.start()));
+        Ok(self.run.len() - 1)
+    }
+
+    /// Emits the rows of the run's groups.
+    fn end_run(&mut self, out: &mut Vec<Bytes>) -> Result<()> {
+        let groups = std::mem::take(&mut self.run);
+        let extra = groups.len().saturating_sub(1) as u64;
+        self.run_budget
+            .release(extra, std::mem::take(&mut self.run_bytes));
+        for (_, accs) in groups {
+            out.push(self.agg.finish(&accs)?);
+            self.emitted_any = true;
         }
         Ok(())
     }
@@ -141,7 +198,10 @@ impl OrderedAggregate {
     /// Ends the input; emits the last group's row (for a scalar aggregate without input, the
     /// row of an empty group), and with ROLLUP every prefix's.
     fn finish_rows(&mut self, out: &mut Vec<Bytes>) -> Result<()> {
-        match self.current.take() {
+        if self.rollup.is_none() {
+            self.end_run(out)?;
+        }
+        match self.run.pop() {
             Some((_, accs)) => {
                 self.emitted_any = true;
                 out.push(self.agg.finish(&accs)?);
@@ -232,6 +292,48 @@ mod tests {
                     .collect()
             })
             .collect()
+    }
+
+    /// Groups whose long strings are equal in their first 1,024 bytes come interleaved from
+    /// the shards (the sort ties them): each is one group, emitted when the run ends.
+    #[test]
+    fn groups_long_strings_whole_across_a_run_of_ties() {
+        let ins = inputs();
+        let mut agg = OrderedAggregate::new(&[0], outputs(), &ins).unwrap();
+        let long = |end: &str| Value::bytes(format!("{}{end}", "a".repeat(1100)));
+        let partial = |g: Value, n: i64| {
+            row(&[
+                g,
+                Value::Int(n),
+                dec("1.00"),
+                dec("1.00"),
+                dec("1.00"),
+                Value::Int(n),
+            ])
+        };
+        let mut out = Vec::new();
+        for r in [
+            partial(long("x"), 1),
+            partial(long("y"), 2),
+            partial(long("x"), 3),
+            partial(long("Y"), 4),
+        ] {
+            agg.push(r, &mut out).unwrap();
+        }
+        assert!(
+            out.is_empty(),
+            "the run is held until the sort tells a row apart"
+        );
+        agg.push(partial(Value::bytes("b".to_owned()), 5), &mut out)
+            .unwrap();
+        agg.finish(&mut out).unwrap();
+        let counts: Vec<(String, String)> = text(&out, agg.output_columns())
+            .into_iter()
+            .map(|r| (r[0].get(1100..).unwrap_or(&r[0]).to_owned(), r[1].clone()))
+            .collect();
+        assert_eq!(counts[0], ("x".into(), "4".into()));
+        assert_eq!(counts[1], ("y".into(), "6".into()));
+        assert_eq!(counts.len(), 3);
     }
 
     #[test]

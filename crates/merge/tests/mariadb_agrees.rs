@@ -626,7 +626,7 @@ async fn order_limit_and_distinct_merge_like_one_server(conn: &mut Conn) {
         &[SortKey::asc(0)],
     )
     .await;
-    let mut d = SortedDistinct::new(&[0], &cols).unwrap();
+    let mut d = SortedDistinct::new(&[0], &cols, MemoryLimit::UNLIMITED).unwrap();
     let rows: Vec<Bytes> = rows
         .into_iter()
         .filter_map(|r| d.offer(r).unwrap())

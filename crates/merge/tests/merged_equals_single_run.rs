@@ -165,7 +165,7 @@ proptest! {
                 want.push(r.clone());
             }
         }
-        let mut sorted = SortedDistinct::new(&[0, 1], &cols()).unwrap();
+        let mut sorted = SortedDistinct::new(&[0, 1], &cols(), MemoryLimit::UNLIMITED).unwrap();
         let merged = merge(&inputs, &keys, &[]);
         let got: Vec<Bytes> = merged.into_iter().filter_map(|r| sorted.offer(r).unwrap()).collect();
         prop_assert_eq!(got.iter().map(tag).collect::<Vec<_>>(), want.iter().map(tag).collect::<Vec<_>>());

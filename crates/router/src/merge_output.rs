@@ -109,7 +109,7 @@ impl MergeSpec {
         let visible = self.visible.min(columns.len());
         if self.distinct {
             let keys: Vec<usize> = (0..visible).collect();
-            pipeline = pipeline.then(SortedDistinct::new(&keys, &columns)?);
+            pipeline = pipeline.then(SortedDistinct::new(&keys, &columns, settings.memory)?);
         }
         if !self.sort.is_empty() {
             let mut sort = Sort::new(&self.sort, &columns, settings.memory)?;

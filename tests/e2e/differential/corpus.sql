@@ -436,6 +436,12 @@ SELECT MIN(TIMEDIFF(created_at, '2022-01-01 00:00:00')), MAX(TIMEDIFF(created_at
 @ordered SELECT id, CAST(balance AS CHAR) AS b FROM users WHERE score > 980 ORDER BY b DESC, id
 @ordered SELECT id, created_at + INTERVAL 500000 MICROSECOND AS t FROM users WHERE score > 980 ORDER BY t, id
 @ordered SELECT id, name FROM users WHERE score > 900 ORDER BY CONCAT(REPEAT('a', 1100), name), id
+-- Grouped and DISTINCT long strings equal in their first 1,024 bytes: whole values apart.
+@ci=0 SELECT CONCAT(REPEAT('a', 1100), tag) g, COUNT(*) FROM users GROUP BY g
+@ci=0 SELECT CONCAT(REPEAT('a', 1100), tag), COUNT(*), SUM(score) FROM users GROUP BY CONCAT(REPEAT('a', 1100), tag) ORDER BY NULL
+SELECT COUNT(*) FROM (SELECT DISTINCT CONCAT(REPEAT('a', 1100), tag) FROM users) d
+@ci=0 SELECT DISTINCT CONCAT(REPEAT('b', 1030), tag) FROM users WHERE id < 500
+SELECT COUNT(DISTINCT CONCAT(REPEAT('a', 1100), tag)), COUNT(DISTINCT CONCAT(REPEAT('a', 1100), name)) FROM users
 SELECT COUNT(*) FROM users WHERE id IN (NULL)
 SELECT COUNT(*), MAX(score) FROM users WHERE id = NULL
 @script SET NAMES latin1; @ordered SELECT id, name FROM users WHERE name IS NOT NULL ORDER BY name, id; SET NAMES utf8mb4
