@@ -511,6 +511,106 @@ async fn string_keys_equal_under_their_collation_share_a_shard() {
     env.stop().await;
 }
 
+/// A client whose character set is not UTF-8 sends a key's characters in other bytes: the
+/// proxy reads them in the session's character set, so `'Caf\xE9'` from a latin1 client and
+/// `'cafe'` from a UTF-8 one share a shard. Statements the proxy would rewrite from a text it
+/// did not read as sent are refused (before: written back as U+FFFD), and keys in a character
+/// set it cannot read place nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn string_keys_from_legacy_character_sets_place_by_their_characters() {
+    let (env, mut utf8) = with_table(
+        "name = \"words\"\nshard_key = \"w\"\nshard_key_type = \"string\"",
+        "CREATE TABLE words (w VARCHAR(20) PRIMARY KEY, n INT)",
+    )
+    .await;
+    let mut legacy = env.connect().await;
+    legacy.query_drop("SET NAMES latin1").await.unwrap();
+    let words = [
+        ("Café", "CAFE"),
+        ("Émile", "emile"),
+        ("Zoë", "ZOE"),
+        ("José", "jose"),
+        ("Ñandú", "NANDU"),
+        ("Ångström", "angstrom"),
+        ("Ünïcödé", "UNICODE"),
+        ("Noël", "noel"),
+    ];
+    let latin1 = |text: &str| -> Vec<u8> { text.chars().map(|c| c as u32 as u8).collect() };
+    for (n, (word, _)) in words.iter().enumerate() {
+        let mut sql = b"INSERT INTO words (w, n) VALUES ('".to_vec();
+        sql.extend(latin1(word));
+        sql.extend(format!("', {n})").bytes());
+        match n % 2 {
+            0 => legacy.query_drop(sql.as_slice()).await.unwrap(),
+            _ => {
+                let sql = format!("INSERT INTO words (w, n) VALUES ('{word}', {n})");
+                utf8.query_drop(sql).await.unwrap();
+            }
+        }
+    }
+    for (n, (word, plain)) in words.iter().enumerate() {
+        let n = n as i64;
+        let sql = format!("SELECT n FROM words WHERE w = '{plain}'");
+        assert_eq!(count(&mut utf8, &sql).await, n, "{sql}");
+        let mut sql = b"SELECT n FROM words WHERE w = '".to_vec();
+        sql.extend(latin1(&word.to_uppercase()));
+        sql.push(b'\'');
+        let found: Option<i64> = legacy.query_first(sql.as_slice()).await.unwrap();
+        assert_eq!(found, Some(n), "{word} upper case, in latin1");
+        // Prepared: a string parameter is latin1 text too.
+        let param = mysql_async::Value::Bytes(latin1(word));
+        let found: Option<i64> = legacy
+            .exec_first("SELECT n FROM words WHERE w = ?", (param.clone(),))
+            .await
+            .unwrap();
+        assert_eq!(found, Some(n), "{word} as a latin1 parameter");
+        // Two keys: planned with the parameters written in (`_latin1 X'…'`).
+        let found: Option<i64> = legacy
+            .exec_first(
+                "SELECT SUM(n) FROM words WHERE w IN (?, ?)",
+                (param, mysql_async::Value::Bytes(latin1("Café"))),
+            )
+            .await
+            .unwrap();
+        // Café's `n` is 0.
+        assert_eq!(found, Some(n), "{word} and Café");
+    }
+    // An INSERT without a column list runs with its columns written in: refused, and no row
+    // written with the key's characters replaced.
+    let mut sql = b"INSERT INTO words VALUES ('".to_vec();
+    sql.extend(latin1("Éclair"));
+    sql.extend(b"', 99)");
+    let (code, _, message) = server_error(legacy.query_drop(sql.as_slice()).await);
+    assert_eq!(code, 1235, "{message}");
+    assert!(message.contains("latin1"), "{message}");
+    assert_eq!(
+        count(&mut utf8, "SELECT COUNT(*) FROM words WHERE n = 99").await,
+        0
+    );
+    // cp932 is a character set the proxy does not read: a key in it places nothing, so the
+    // INSERT is refused rather than placed by other characters, and the read would go to
+    // every shard in a text the proxy writes: refused too (before: sent as U+FFFD, no row).
+    legacy.query_drop("SET NAMES cp932").await.unwrap();
+    for sql in [
+        &b"INSERT INTO words (w, n) VALUES ('\x95\x5c', 77)"[..],
+        &b"SELECT n FROM words WHERE w = '\x95\x5c'"[..],
+    ] {
+        let (code, _, message) = server_error(legacy.query_drop(sql).await);
+        assert_eq!(code, 1235, "{message}");
+        assert!(message.contains("character set"), "{message}");
+    }
+    assert_eq!(
+        count(&mut utf8, "SELECT COUNT(*) FROM words WHERE n = 77").await,
+        0
+    );
+    assert_eq!(
+        count(&mut legacy, "SELECT n FROM words WHERE w = 'NOEL'").await,
+        7
+    );
+    drop((utf8, legacy));
+    env.stop().await;
+}
+
 async fn affected(conn: &mut Conn, sql: &str) -> u64 {
     conn.query_iter(sql).await.unwrap().affected_rows()
 }

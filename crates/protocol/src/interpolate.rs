@@ -82,10 +82,18 @@ pub fn interpolate(sql: &[u8], offsets: &[usize], literals: &[Vec<u8>]) -> Vec<u
 }
 
 /// A bound parameter as an SQL literal that MariaDB reads back as the same value.
-/// `column_type` is the parameter's wire type (`MYSQL_TYPE_*`).
-pub fn literal(value: &ParamValue, column_type: u8, no_backslash_escapes: bool) -> Vec<u8> {
+/// `column_type` is the parameter's wire type (`MYSQL_TYPE_*`); `legacy_charset`, the client's
+/// character set when it is not UTF-8, in which a string parameter's bytes are text.
+pub fn literal(
+    value: &ParamValue,
+    column_type: u8,
+    no_backslash_escapes: bool,
+    legacy_charset: Option<&str>,
+) -> Vec<u8> {
     const DECIMAL: u8 = 0;
     const NEWDECIMAL: u8 = 246;
+    // MariaDB reads a BLOB-typed parameter as a binary string, others in the client's set.
+    let legacy_charset = legacy_charset.filter(|_| !is_blob_type(column_type));
     match value {
         ParamValue::Null => b"NULL".to_vec(),
         ParamValue::Int(v) => v.to_string().into_bytes(),
@@ -95,11 +103,16 @@ pub fn literal(value: &ParamValue, column_type: u8, no_backslash_escapes: bool) 
         {
             b.clone()
         }
-        ParamValue::Bytes(b) => match std::str::from_utf8(b) {
-            Ok(text) => quoted(text, no_backslash_escapes),
-            // Not text in any character set we could name: a binary string of the same bytes.
-            Err(_) => {
-                let mut out = Vec::with_capacity(3 + 2 * b.len());
+        ParamValue::Bytes(b) => match (std::str::from_utf8(b), legacy_charset) {
+            (Ok(text), None) => quoted(text, no_backslash_escapes),
+            (Ok(text), Some(_)) if text.is_ascii() => quoted(text, no_backslash_escapes),
+            // Text in the client's character set, written in ASCII: the proxy reads the
+            // statement as its characters, and MariaDB reads it as the client's string.
+            (_, charset) => {
+                let introducer = charset.map(|c| format!("_{c} "));
+                let introducer = introducer.as_deref().unwrap_or_default();
+                let mut out = Vec::with_capacity(introducer.len() + 3 + 2 * b.len());
+                out.extend_from_slice(introducer.as_bytes());
                 out.extend_from_slice(b"X'");
                 for byte in b {
                     out.extend_from_slice(format!("{byte:02X}").as_bytes());
@@ -113,6 +126,11 @@ pub fn literal(value: &ParamValue, column_type: u8, no_backslash_escapes: bool) 
     }
 }
 
+/// Whether a parameter's wire type is one of the BLOB types (`TINY_BLOB` … `BLOB`).
+pub fn is_blob_type(column_type: u8) -> bool {
+    (249..=252).contains(&column_type)
+}
+
 /// A text-protocol cell (`None`: NULL) as an SQL literal that MariaDB reads back as the same
 /// value: a `numeric` column's number as written, anything else a string of the same bytes.
 pub fn cell_literal(cell: Option<&[u8]>, numeric: bool, no_backslash_escapes: bool) -> Vec<u8> {
@@ -123,6 +141,7 @@ pub fn cell_literal(cell: Option<&[u8]>, numeric: bool, no_backslash_escapes: bo
             &ParamValue::Bytes(b.to_vec()),
             MYSQL_TYPE_VAR_STRING,
             no_backslash_escapes,
+            None,
         ),
     }
 }
@@ -182,7 +201,10 @@ mod tests {
 
     fn run(sql: &str, values: &[ParamValue]) -> String {
         let offsets = placeholders(sql.as_bytes(), false);
-        let literals: Vec<Vec<u8>> = values.iter().map(|v| literal(v, 253, false)).collect();
+        let literals: Vec<Vec<u8>> = values
+            .iter()
+            .map(|v| literal(v, 253, false, None))
+            .collect();
         String::from_utf8(interpolate(sql.as_bytes(), &offsets, &literals)).unwrap()
     }
 
@@ -220,24 +242,56 @@ mod tests {
     #[test]
     fn strings_are_escaped_for_the_sql_mode() {
         let value = ParamValue::Bytes(b"it's a \\ \0".to_vec());
-        assert_eq!(literal(&value, 253, false), b"'it''s a \\\\ \\0'".to_vec());
-        assert_eq!(literal(&value, 253, true), b"'it''s a \\ \0'".to_vec());
         assert_eq!(
-            literal(&ParamValue::Bytes(vec![0xFF, 0x00]), 252, false),
+            literal(&value, 253, false, None),
+            b"'it''s a \\\\ \\0'".to_vec()
+        );
+        assert_eq!(
+            literal(&value, 253, true, None),
+            b"'it''s a \\ \0'".to_vec()
+        );
+        assert_eq!(
+            literal(&ParamValue::Bytes(vec![0xFF, 0x00]), 252, false, None),
             b"X'FF00'".to_vec()
+        );
+    }
+
+    #[test]
+    fn strings_of_a_legacy_character_set_keep_it() {
+        let cafe = ParamValue::Bytes(b"Caf\xe9".to_vec());
+        assert_eq!(
+            literal(&cafe, 253, false, Some("latin1")),
+            b"_latin1 X'436166E9'".to_vec()
+        );
+        // Bytes that happen to be UTF-8 are still latin1 text.
+        let bytes = ParamValue::Bytes(b"\xc3\xa9".to_vec());
+        assert_eq!(
+            literal(&bytes, 254, false, Some("latin1")),
+            b"_latin1 X'C3A9'".to_vec()
+        );
+        assert_eq!(literal(&bytes, 254, false, None), "'é'".as_bytes().to_vec());
+        // ASCII reads alike in any; a BLOB parameter is a binary string.
+        let ascii = ParamValue::Bytes(b"plain".to_vec());
+        assert_eq!(
+            literal(&ascii, 253, false, Some("latin1")),
+            b"'plain'".to_vec()
+        );
+        assert_eq!(
+            literal(&cafe, 252, false, Some("latin1")),
+            b"X'436166E9'".to_vec()
         );
     }
 
     #[test]
     fn decimals_stay_numbers_and_other_text_is_quoted() {
         assert_eq!(
-            literal(&ParamValue::Bytes(b"-12.50".to_vec()), 246, false),
+            literal(&ParamValue::Bytes(b"-12.50".to_vec()), 246, false, None),
             b"-12.50".to_vec()
         );
         assert_eq!(
-            literal(&ParamValue::Bytes(b"1; DROP".to_vec()), 246, false),
+            literal(&ParamValue::Bytes(b"1; DROP".to_vec()), 246, false, None),
             b"'1; DROP'".to_vec()
         );
-        assert_eq!(literal(&ParamValue::Null, 6, false), b"NULL".to_vec());
+        assert_eq!(literal(&ParamValue::Null, 6, false, None), b"NULL".to_vec());
     }
 }

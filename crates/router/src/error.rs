@@ -123,4 +123,16 @@ impl RouteError {
             _ => None,
         }
     }
+
+    /// Whether the session answers it by running texts it writes from the statement's (with
+    /// columns, ids, values or rows written in) rather than refusing it.
+    pub fn runs_in_steps(&self) -> bool {
+        self.steps().is_some()
+            || matches!(
+                self,
+                RouteError::InsertWithoutColumns { .. }
+                    | RouteError::KeyFromLastInsertId { .. }
+                    | RouteError::SqlPreparedUnderSetStatement { .. }
+            )
+    }
 }

@@ -134,6 +134,11 @@ pub fn templatize(sql: &str, template: &mut String, literals: &mut Vec<OwnedKey>
                     }
                 }
                 j += 1;
+                // Bytes the session's character set has no character for (see
+                // `shard_key::literal`).
+                if value.windows(3).any(|w| w == "\u{FFFD}".as_bytes()) {
+                    return false;
+                }
                 // Adjacent strings are one literal in MariaDB.
                 let next = b[j..].iter().find(|c| !c.is_ascii_whitespace());
                 if matches!(next, Some(b'\'' | b'"')) {

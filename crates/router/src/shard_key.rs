@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 
+use shardgate_collation::Charset;
 use shardgate_config::{ShardKeyType, TableRule, Topology};
 use shardgate_ring::{KeyValue, ShardId};
 use sqlparser::ast::{
@@ -151,7 +152,9 @@ pub(crate) fn key_source(expr: &Expr, key_type: ShardKeyType) -> Option<KeySourc
     match expr {
         Expr::Collate { expr, .. } | Expr::Nested(expr) => key_source(expr, key_type),
         Expr::Value(v) => match &v.value {
-            Value::NationalStringLiteral(s) => string_key(s.as_bytes().to_vec(), key_type),
+            Value::NationalStringLiteral(s) if !s.contains('\u{FFFD}') => {
+                string_key(s.as_bytes().to_vec(), key_type)
+            }
             Value::HexStringLiteral(digits) => string_key(hex_bytes(digits)?, key_type),
             Value::Number(n, _) if n.starts_with("0x") => {
                 let bytes = hex_bytes(&n[2..])?;
@@ -177,17 +180,23 @@ pub(crate) fn key_source(expr: &Expr, key_type: ShardKeyType) -> Option<KeySourc
                 },
                 _ => return None,
             };
-            // The column holds the text converted from the introducer's character set:
-            // the same bytes for UTF-8 and binary, and for ASCII in any other.
-            let charset = prefix.value.to_ascii_lowercase();
-            let same_bytes = matches!(
-                charset.as_str(),
-                "_utf8mb4" | "_utf8mb3" | "_utf8" | "_binary"
-            ) || bytes.is_ascii();
-            if !(charset.starts_with('_') && same_bytes) {
+            // The column holds the text converted from the introducer's character set: the
+            // same bytes for UTF-8 and binary, and for ASCII in any other. Hexadecimal bytes
+            // (`_latin1 X'E9'`, as a legacy client's parameters are written in) are read in
+            // it; a quoted string's are the statement's, already read as characters.
+            let charset = prefix.value.strip_prefix('_')?;
+            let charset = Charset::named(charset);
+            if charset == Charset::Utf8 || bytes.is_ascii() {
+                return string_key(bytes, key_type);
+            }
+            let Expr::Value(v) = value.as_ref() else {
+                return None;
+            };
+            if !matches!(v.value, Value::HexStringLiteral(_)) {
                 return None;
             }
-            string_key(bytes, key_type)
+            let text = charset.read(&bytes)?;
+            string_key(text.into_owned().into_bytes(), key_type)
         }
         _ => None,
     }
@@ -233,7 +242,11 @@ pub(crate) fn literal(expr: &Expr) -> Option<KeyValue<'_>> {
     match expr {
         Expr::Value(v) => match &v.value {
             Value::Number(n, _) => n.parse::<i128>().ok().map(KeyValue::Int),
-            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => {
+            // U+FFFD stands for bytes the session's character set has no character for
+            // (`Charset::read_lossy`): such a string places nothing.
+            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s)
+                if !s.contains('\u{FFFD}') =>
+            {
                 Some(KeyValue::Str(s.as_bytes()))
             }
             Value::Boolean(b) => Some(KeyValue::Int(i128::from(*b))),

@@ -100,7 +100,7 @@ impl CutoverGate {
     /// the hold outlived its bound.
     pub async fn pass(
         &self,
-        text: Option<&[u8]>,
+        text: Option<&str>,
         syntax: Syntax,
         transaction: Option<&Arc<TransactionMark>>,
     ) -> Result<(), ClientError> {
@@ -110,8 +110,7 @@ impl CutoverGate {
         if transaction.is_some_and(|mark| Arc::ptr_eq(mark, &hold.begun_before)) {
             return Ok(());
         }
-        let sql = shardgate_router::utf8::lossy(text);
-        if !hold.holds(&sql, syntax) {
+        if !hold.holds(text, syntax) {
             return Ok(());
         }
         let started = Instant::now();
@@ -297,9 +296,7 @@ mod tests {
         let sql = format!("DELETE FROM accounts WHERE id = {moving}");
         let waiting = {
             let gate = gate.clone();
-            tokio::spawn(
-                async move { gate.pass(Some(sql.as_bytes()), Syntax::DEFAULT, None).await },
-            )
+            tokio::spawn(async move { gate.pass(Some(&sql), Syntax::DEFAULT, None).await })
         };
         tokio::task::yield_now().await;
         gate.open();
@@ -314,7 +311,7 @@ mod tests {
         let (moving, _) = keys(&hold);
         gate.close(hold.clone());
         let sql = format!("DELETE FROM accounts WHERE id = {moving}");
-        let refused = gate.pass(Some(sql.as_bytes()), Syntax::DEFAULT, None).await;
+        let refused = gate.pass(Some(&sql), Syntax::DEFAULT, None).await;
         assert_eq!(refused.unwrap_err().code, 1205);
         assert_eq!(hold.figures().0, 1);
     }
@@ -329,11 +326,11 @@ mod tests {
         let later = gate.transaction_begins();
         assert!(!hold.earlier_transactions_ended());
         let sql = format!("DELETE FROM accounts WHERE id = {moving}");
-        let passed = gate.pass(Some(sql.as_bytes()), Syntax::DEFAULT, Some(&earlier));
+        let passed = gate.pass(Some(&sql), Syntax::DEFAULT, Some(&earlier));
         assert_eq!(passed.await, Ok(()));
         assert_eq!(hold.figures().0, 0);
         // One begun during the hold waits like any statement (here past the bound).
-        let held = gate.pass(Some(sql.as_bytes()), Syntax::DEFAULT, Some(&later));
+        let held = gate.pass(Some(&sql), Syntax::DEFAULT, Some(&later));
         assert_eq!(held.await.unwrap_err().code, 1205);
         drop(earlier);
         assert!(hold.earlier_transactions_ended());

@@ -211,11 +211,19 @@ pub(crate) fn operand_columns() -> ClientError {
     ClientError::new(1241, b"21000", "Operand should contain 1 column(s)")
 }
 
-pub(crate) fn not_utf8_rewrite() -> ClientError {
+/// A statement the proxy must rewrite (or run in steps) whose text it did not read as the
+/// client's bytes: not UTF-8 in a UTF-8 session, or in the session's other `charset`.
+pub(crate) fn not_utf8_rewrite(charset: &str) -> ClientError {
+    let why = match charset {
+        "utf8mb4" | "utf8mb3" | "utf8" | "binary" => {
+            "this one holds bytes that are not UTF-8".to_owned()
+        }
+        other => format!("this connection's character set is {other}"),
+    };
     ClientError::new(
         1235,
         b"42000",
-        "shardgate must rewrite this statement, which it can only do for UTF-8 text; send it in utf8mb4 (SET NAMES utf8mb4) or split it by shard yourself",
+        format!("shardgate must rewrite this statement, which it can only do for UTF-8 text ({why}); send it in utf8mb4 (SET NAMES utf8mb4) or split it by shard yourself"),
     )
 }
 

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use shardgate_backend::Prepared;
+use shardgate_collation::Charset;
 use shardgate_protocol::interpolate;
 use shardgate_protocol::stmt::{ExecuteRequest, ParamValue, PrepareOk};
 use shardgate_ring::ShardId;
@@ -73,7 +74,7 @@ fn unknown_statement(id: u32, command: &str) -> ClientError {
 impl Session {
     pub(crate) async fn stmt_prepare(&mut self, arg: &[u8]) -> Step {
         let runtime = self.runtime();
-        let sql = shardgate_router::utf8::lossy(arg);
+        let sql = self.state.read_text(arg);
         if self.statements.by_id.len() >= MAX_STATEMENTS_PER_SESSION {
             let e = ClientError::new(
                 1461,
@@ -207,7 +208,7 @@ impl Session {
         if stmt.planned_for != runtime.version {
             // The new topology may route it elsewhere. One that no longer plans without its
             // values is planned with them, like at PREPARE.
-            let sql = shardgate_router::utf8::lossy(&stmt.sql);
+            let sql = self.state.read_text(&stmt.sql);
             stmt.plan = crate::schema_loader::plan_with_schema(&runtime, &sql, self.syntax)
                 .await
                 .ok()
@@ -254,7 +255,8 @@ impl Session {
         let shard = match &plan.route {
             Route::Shard(shard) => *shard,
             Route::Deferred(deferred) => {
-                let param = |i: usize| param_key(execution, i);
+                let charset = self.state.client_charset().charset;
+                let param = |i: usize| param_key(execution, i, charset);
                 match deferred.resolve(&runtime.topology, param) {
                     Ok(shard) => shard,
                     // Its values span shards (or need a closer look): plan them as literals.
@@ -298,10 +300,19 @@ impl Session {
             Ok(text) => text,
             Err(e) => return self.send_error(e).await,
         };
-        let Ok(sql) = std::str::from_utf8(&text) else {
-            return self.send_error(crate::errors::not_utf8_rewrite()).await;
+        let sql = self.state.read_text(&text);
+        let sql = sql.as_ref();
+        // Texts the proxy writes from it go in the client's character set (see `run_text`).
+        let read_as_sent = sql.as_bytes() == text;
+        let planned = crate::schema_loader::plan_with_schema(runtime, sql, self.syntax).await;
+        let rewrites = match &planned {
+            Ok(plan) => !matches!(plan.route, Route::Shard(_)) || plan.lookup.is_some(),
+            Err(e) => e.runs_in_steps(),
         };
-        let plan = match crate::schema_loader::plan_with_schema(runtime, sql, self.syntax).await {
+        if rewrites && !read_as_sent {
+            return self.send_error(self.not_read_as_sent()).await;
+        }
+        let plan = match planned {
             Ok(plan) => plan,
             Err(RouteError::InsertNeedsIds(ids)) => {
                 return self.insert_with_ids(&ids, sql, &execution.sql, true).await
@@ -373,6 +384,8 @@ impl Session {
             )
         };
         let types = execution.types.as_deref().unwrap_or_default();
+        let client_charset = self.state.client_charset();
+        let legacy_charset = (!client_charset.is_utf8()).then_some(client_charset.name.as_str());
         if offsets.len() != types.len() / 2 {
             return Err(ClientError::new(
                 1105,
@@ -392,6 +405,7 @@ impl Session {
                     &value,
                     column_type,
                     no_backslash_escapes,
+                    legacy_charset,
                 ))
             })
             .collect::<Result<Vec<_>, ClientError>>()?;
@@ -435,14 +449,34 @@ impl Session {
     }
 }
 
-/// Parameter `i` of an execution as a shard-key value (`None` for NULL).
-fn param_key(execution: &Execution<'_>, i: usize) -> Result<Option<OwnedKey>, String> {
+/// Parameter `i` of an execution as a shard-key value (`None` for NULL): a string read as
+/// the characters it is in the client's character set (`charset`).
+fn param_key(
+    execution: &Execution<'_>,
+    i: usize,
+    charset: Charset,
+) -> Result<Option<OwnedKey>, String> {
     Ok(match param_value(execution, i)? {
         ParamValue::Null => None,
         ParamValue::Int(v) => Some(OwnedKey::Int(v)),
-        ParamValue::Bytes(b) => Some(OwnedKey::Str(b)),
+        ParamValue::Bytes(b) => match charset {
+            Charset::Utf8 => Some(OwnedKey::Str(b)),
+            _ if is_blob_param(execution, i) => Some(OwnedKey::Str(b)),
+            _ => {
+                let text = (charset.read(&b))
+                    .ok_or("a string in a character set shardgate cannot read")?;
+                Some(OwnedKey::Str(text.into_owned().into_bytes()))
+            }
+        },
         ParamValue::Other(text) => Some(OwnedKey::Str(text.into_bytes())),
     })
+}
+
+/// Whether parameter `i` is bound as a BLOB type, which MariaDB reads as a binary string.
+fn is_blob_param(execution: &Execution<'_>, i: usize) -> bool {
+    (execution.types.as_deref())
+        .and_then(|types| types.get(2 * i))
+        .is_some_and(|&t| interpolate::is_blob_type(t))
 }
 
 /// Parameter `i` of an execution, from its long data or its bound value.

@@ -578,8 +578,10 @@ impl Session {
             let mut refused = None;
             if self.proxy.cutover.holding() {
                 drop(runtime);
-                let text = crate::sessions::command_text(command, arg, &self.statements);
+                let text = crate::sessions::command_text(command, arg, &self.statements)
+                    .map(|text| self.state.read_text(text));
                 let transaction = self.pins.txn().and_then(|t| t.began.as_ref());
+                let text = text.as_deref();
                 refused = Box::pin(self.proxy.cutover.pass(text, self.syntax, transaction))
                     .await
                     .err();
@@ -688,7 +690,7 @@ impl Session {
     }
 
     async fn unbounded_statement(&mut self, runtime: Arc<Runtime>, arg: &[u8]) -> Step {
-        let sql = shardgate_router::utf8::lossy(arg);
+        let sql = self.state.read_text(arg);
         // The proxy's own statements all start with `SHOW` or `SHARDGATE` (SQL-level
         // PREPARE's words are looked for as cheaply below): others, nearly all, skip looking
         // for them.
@@ -709,6 +711,9 @@ impl Session {
             }
         }
         if let Some(statement) = shardgate_router::sql_prepared_statement(&sql, self.syntax) {
+            if sql.as_bytes() != arg {
+                return self.send_error(self.not_read_as_sent()).await;
+            }
             return Box::pin(self.sql_prepared(&runtime, statement, arg)).await;
         }
         let cached = self.plans.plan(&sql, &runtime.topology, self.syntax);
@@ -725,6 +730,9 @@ impl Session {
             if let Some(text) =
                 shardgate_router::with_previous_statement(&sql, self.syntax, &values)
             {
+                if sql.as_bytes() != arg {
+                    return self.send_error(self.not_read_as_sent()).await;
+                }
                 return self.run_text(&runtime, text.as_bytes(), &text, None).await;
             }
         }
@@ -747,6 +755,12 @@ impl Session {
             ) => crate::schema_loader::plan_after_loading(runtime, sql, self.syntax, &tables).await,
             planned => planned,
         };
+        // Text the proxy writes (a statement run in steps, a rewrite) goes to connections in
+        // the client's character set: only text the planner read as the client's bytes can.
+        let read_as_sent = || sql.as_bytes() == arg;
+        if plan.as_ref().is_err_and(RouteError::runs_in_steps) && !read_as_sent() {
+            return self.send_error(self.not_read_as_sent()).await;
+        }
         let plan = match plan {
             Ok(plan) => plan,
             Err(
@@ -779,9 +793,6 @@ impl Session {
                 return Box::pin(self.insert_by_last_insert_id(runtime, sql, &e)).await;
             }
             Err(RouteError::InsertNeedsIds(ids)) => {
-                if std::str::from_utf8(arg).is_err() {
-                    return self.send_error(crate::errors::not_utf8_rewrite()).await;
-                }
                 return Box::pin(self.insert_with_ids(&ids, sql, arg, false)).await;
             }
             Err(RouteError::SqlPreparedUnderSetStatement { inner }) => {
@@ -802,8 +813,8 @@ impl Session {
                     | Route::Materialize(_)
                     | Route::Join(_)
             );
-        if rewrites && std::str::from_utf8(arg).is_err() {
-            return self.send_error(crate::errors::not_utf8_rewrite()).await;
+        if rewrites && !read_as_sent() {
+            return self.send_error(self.not_read_as_sent()).await;
         }
         if let Err(e) = self.begin_statement(&plan, arg, true) {
             return self.send_error(e).await;
@@ -829,11 +840,17 @@ impl Session {
         step
     }
 
+    /// The refusal of a statement the proxy would rewrite or run in steps whose text it did
+    /// not read as the client's bytes (see `run_text`).
+    pub(crate) fn not_read_as_sent(&self) -> ClientError {
+        crate::errors::not_utf8_rewrite(&self.state.client_charset().name)
+    }
+
     /// Text the proxy wrote in place of the client's (values read first written in), planned
     /// and run as any text statement.
     pub(crate) async fn run_rewritten(&mut self, runtime: &Runtime, text: &[u8]) -> Step {
         let Ok(sql) = std::str::from_utf8(text) else {
-            return self.send_error(crate::errors::not_utf8_rewrite()).await;
+            return self.send_error(self.not_read_as_sent()).await;
         };
         if self.rewrite_depth >= MAX_REWRITE_DEPTH {
             return self.send_error(crate::errors::rewritten_too_often()).await;

@@ -4,11 +4,86 @@ use std::hash::{Hash, Hasher};
 
 use mysql_common::collations::{Collation, CollationId};
 use shardgate_backend::{BackendConn, BackendError};
+use shardgate_collation::Charset;
 use shardgate_merge::ColumnMeta;
 use shardgate_protocol::response::Finish;
 use shardgate_protocol::{Command, ProtocolError, UTF8MB4_GENERAL_CI};
 use shardgate_wire::column_definition::split_extended_metadata;
 use shardgate_wire::text_row::text_cell;
+
+/// The value side of `SET name = <value>`, as written.
+fn assigned_value(sql: &[u8]) -> Option<&str> {
+    let text = std::str::from_utf8(sql).ok()?;
+    Some(text.rsplit('=').next()?.trim())
+}
+
+/// The string `SET name = <value>` assigns: a value kept by value (`_cs X'…'`) decoded, or the
+/// quoted literal (or bare word) it was set to.
+fn assigned_string(sql: &[u8]) -> Option<String> {
+    let value = assigned_value(sql)?;
+    if let Some(at) = value.find("X'") {
+        let hex = value[at + 2..].split('\'').next()?;
+        return String::from_utf8(hex::decode(hex).ok()?).ok();
+    }
+    Some(value.trim_matches(|c| c == '\'' || c == '"').to_owned())
+}
+
+/// The character set a client's text is in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCharset {
+    /// MariaDB's name for it, lower case (`utf8mb4`, `latin1`, `default`).
+    pub name: String,
+    /// How the proxy reads it.
+    pub charset: Charset,
+}
+
+impl ClientCharset {
+    fn utf8mb4() -> ClientCharset {
+        ClientCharset {
+            name: "utf8mb4".to_owned(),
+            charset: Charset::Utf8,
+        }
+    }
+
+    /// The character set the last of `vars` that sets one sets.
+    fn of(vars: &[(String, Vec<u8>)]) -> ClientCharset {
+        let mut name = None;
+        for (var, sql) in vars {
+            let words = || {
+                let text = String::from_utf8_lossy(sql).to_ascii_lowercase();
+                text.split_whitespace()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            };
+            let set = match var.as_str() {
+                "character_set_client" => assigned_string(sql).map(|v| v.to_ascii_lowercase()),
+                // `SET NAMES cs [COLLATE c]`, kept as written.
+                v if v == "names" || v.starts_with("set names") => words().get(2).cloned(),
+                // `SET CHARACTER SET cs`, `SET CHARSET cs`.
+                v if v.starts_with("set character set") || v.starts_with("set charset") => {
+                    words().last().cloned()
+                }
+                _ => continue,
+            };
+            name = Some(set.unwrap_or_default());
+        }
+        match name {
+            None => ClientCharset::utf8mb4(),
+            Some(name) => {
+                let name = name.trim_matches(|c| c == '\'' || c == '"' || c == '`');
+                ClientCharset {
+                    charset: Charset::named(name),
+                    name: name.to_owned(),
+                }
+            }
+        }
+    }
+
+    /// Whether the client's text is UTF-8 (or bytes a string column reads as UTF-8).
+    pub fn is_utf8(&self) -> bool {
+        self.charset == Charset::Utf8
+    }
+}
 
 /// The variables fingerprint of a connection that carries state no session accounts for:
 /// it is reset before any session uses it again.
@@ -23,6 +98,8 @@ pub struct SessionState {
     vars: Vec<(String, Vec<u8>)>,
     /// Identifies `vars`; 0 means "server defaults", which fresh backend connections have.
     fingerprint: u64,
+    /// The character set the client's text is in, as `vars` set it.
+    client_charset: ClientCharset,
 }
 
 impl SessionState {
@@ -33,6 +110,7 @@ impl SessionState {
             autocommit: true,
             vars: Vec::new(),
             fingerprint: 0,
+            client_charset: ClientCharset::utf8mb4(),
         };
         if collation != UTF8MB4_GENERAL_CI {
             let c = Collation::resolve(CollationId::from(u16::from(collation)));
@@ -53,6 +131,22 @@ impl SessionState {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         self.vars.hash(&mut h);
         self.fingerprint = h.finish().clamp(1, DIRTY - 1);
+        self.client_charset = ClientCharset::of(&self.vars);
+    }
+
+    /// The character set the client's text is in (`SET NAMES`, `SET CHARACTER SET`,
+    /// `character_set_client`, the handshake's collation).
+    pub fn client_charset(&self) -> &ClientCharset {
+        &self.client_charset
+    }
+
+    /// The client's statement text (or string) as characters, for planning: bytes its
+    /// character set has no character for read as U+FFFD.
+    pub fn read_text<'a>(&self, bytes: &'a [u8]) -> std::borrow::Cow<'a, str> {
+        match self.client_charset.charset {
+            Charset::Utf8 => shardgate_router::utf8::lossy(bytes),
+            charset => charset.read_lossy(bytes),
+        }
     }
 
     /// The statement that last set session variable `name` (lower-case, e.g. `sql_mode`).
@@ -66,18 +160,12 @@ impl SessionState {
     /// The string the session's `name` holds: a value kept by value (`_cs X'…'`) decoded, or
     /// the quoted literal it was set to.
     pub fn var_string(&self, name: &str) -> Option<String> {
-        let value = self.var_value(name)?;
-        if let Some(at) = value.find("X'") {
-            let hex = value[at + 2..].split('\'').next()?;
-            return String::from_utf8(hex::decode(hex).ok()?).ok();
-        }
-        Some(value.trim_matches(|c| c == '\'' || c == '"').to_owned())
+        assigned_string(self.var_text(name)?)
     }
 
     /// The value side of the session's `SET name = <value>`, as written.
     fn var_value(&self, name: &str) -> Option<&str> {
-        let text = std::str::from_utf8(self.var_text(name)?).ok()?;
-        Some(text.rsplit('=').next()?.trim())
+        assigned_value(self.var_text(name)?)
     }
 
     /// Whether the session set boolean variable `name` on (`1`, `ON`, `TRUE`).
@@ -482,4 +570,43 @@ pub async fn query_text(conn: &mut BackendConn, sql: &[u8]) -> Result<String, Ba
     }
     let cell = text_cell(&row, 0).map_err(|_| broken(conn))?;
     Ok(String::from_utf8_lossy(cell.unwrap_or_default()).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn charset_after(handshake: u8, sets: &[(&str, &str)]) -> String {
+        let mut state = SessionState::new("app".into(), handshake);
+        for (name, sql) in sets {
+            state.apply([(name.to_string(), sql.as_bytes().to_vec())]);
+        }
+        state.client_charset().name.clone()
+    }
+
+    #[test]
+    fn the_client_charset_is_the_last_one_set() {
+        assert_eq!(charset_after(UTF8MB4_GENERAL_CI, &[]), "utf8mb4");
+        // latin1_swedish_ci (8) in the handshake.
+        assert_eq!(charset_after(8, &[]), "latin1");
+        assert_eq!(
+            charset_after(8, &[("names", "SET NAMES 'cp1251' COLLATE cp1251_bin")]),
+            "cp1251"
+        );
+        let character_set = ("set character set koi8r", "SET CHARACTER SET koi8r");
+        let client = (
+            "character_set_client",
+            "SET SESSION character_set_client = latin2",
+        );
+        assert_eq!(charset_after(45, &[character_set, client]), "latin2");
+        assert_eq!(charset_after(45, &[client, character_set]), "koi8r");
+        // A value read back from the server (`SET character_set_client = @cs`).
+        let computed = (
+            "character_set_client",
+            "SET SESSION character_set_client = _utf8mb4 X'6C6174696E31'",
+        );
+        assert_eq!(charset_after(45, &[computed]), "latin1");
+        let state = SessionState::new("app".into(), 8);
+        assert_eq!(state.read_text(b"SELECT 'Caf\xe9'"), "SELECT 'Café'");
+    }
 }

@@ -69,10 +69,19 @@ pub(super) fn plan_insert(
             shardgate_config::ShardKeyType::Integer => " (a plain integer, in any string form)",
             shardgate_config::ShardKeyType::String => "",
         };
-        let message = format!(
-            "cannot route INSERT into sharded table `{}`: the shard key `{}` must be given as a literal value{plain} or a parameter{given}",
-            rule.name, rule.shard_key
-        );
+        let message = match given.contains('\u{FFFD}') {
+            // `Charset::read_lossy`'s mark for bytes it has no character for.
+            true => format!(
+                "cannot route INSERT into sharded table `{}`: its shard key `{}` is given characters shardgate cannot read in the connection's character set (shown as U+FFFD: `{}`); send the statement in utf8mb4 (SET NAMES utf8mb4) or a character set shardgate reads",
+                rule.name,
+                rule.shard_key,
+                value.map(ToString::to_string).unwrap_or_default()
+            ),
+            false => format!(
+                "cannot route INSERT into sharded table `{}`: the shard key `{}` must be given as a literal value{plain} or a parameter{given}",
+                rule.name, rule.shard_key
+            ),
+        };
         match value {
             Some(_) => RouteError::KeyExpression { message },
             None => RouteError::NotSupported(message),
