@@ -39,7 +39,7 @@ pub enum RouteError {
     InsertNeedsIds(Box<crate::GeneratedIds>),
     /// An INSERT … SELECT into a table with lookups or generated ids: the session runs the
     /// SELECT and inserts its rows as VALUES ([`InsertFromSelect::with_rows`]).
-    #[error("INSERT … SELECT into `{}` is run as INSERT … VALUES of its SELECT's rows", .0.table)]
+    #[error("INSERT … SELECT into `{}` is run by rows: its SELECT first, then an INSERT of the rows", .0.table)]
     InsertFromSelect(Box<crate::InsertFromSelect>),
     /// An UPDATE / DELETE whose `IN` subqueries no shard answers alone: the session runs them
     /// first and plans the text with their values written in ([`SubqueriesFirst::with_values`]).

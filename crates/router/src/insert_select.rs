@@ -4,7 +4,10 @@
 //! (its SELECT reads other shards than its rows go to: [`across_shards`]). The planner answers
 //! [`RouteError::InsertFromSelect`]; the session runs the SELECT (merged across shards where it
 //! must be), bounded like a merge, and plans `INSERT … VALUES` of its rows, which the planner
-//! handles as any INSERT (split by shard).
+//! handles as any INSERT (split by shard). Into an unsharded table the rows are written as
+//! `INSERT … SELECT <row> UNION ALL VALUES (<row>), …`: still an INSERT … SELECT to MariaDB,
+//! which reserves AUTO_INCREMENT ids for it in growing batches (its next id jumps past the rows
+//! written) where INSERT … VALUES reserves exactly as many.
 
 use shardgate_config::Topology;
 use sqlparser::ast::{Insert, SetExpr, Spanned, TableObject};
@@ -24,26 +27,39 @@ pub struct InsertFromSelect {
     pub select: String,
     /// How many columns the INSERT lists (each row of the SELECT must have as many).
     pub columns: usize,
+    /// The rows go in as a SELECT of them (an unsharded table, see the module's comment).
+    pub rows_as_select: bool,
 }
 
 impl InsertFromSelect {
-    /// The INSERT with `rows` (each cell an SQL literal) as its VALUES.
+    /// The INSERT with `rows` (each cell an SQL literal) as its VALUES, or as its SELECT
+    /// (`SELECT <first row> UNION ALL VALUES (<row>), …`) when `rows_as_select`.
     pub fn with_rows(&self, rows: &[Vec<Vec<u8>>]) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.head.len() + 16 * rows.len() * self.columns);
         out.extend_from_slice(self.head.trim_end().as_bytes());
-        out.extend_from_slice(b" VALUES ");
+        out.extend_from_slice(match self.rows_as_select {
+            true => b" SELECT ",
+            false => b" VALUES ",
+        });
         for (i, row) in rows.iter().enumerate() {
-            if i > 0 {
-                out.extend_from_slice(b", ");
+            match (i, self.rows_as_select) {
+                (0, _) => {}
+                (1, true) => out.extend_from_slice(b" UNION ALL VALUES "),
+                _ => out.extend_from_slice(b", "),
             }
-            out.push(b'(');
+            let parenthesized = i > 0 || !self.rows_as_select;
+            if parenthesized {
+                out.push(b'(');
+            }
             for (j, cell) in row.iter().enumerate() {
                 if j > 0 {
                     out.extend_from_slice(b", ");
                 }
                 out.extend_from_slice(cell);
             }
-            out.push(b')');
+            if parenthesized {
+                out.push(b')');
+            }
         }
         out
     }
@@ -53,9 +69,13 @@ impl std::fmt::Display for InsertFromSelect {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "INSERT … SELECT into `{}` by rows: first `{}` (on its one shard, or on every shard it reads, merged in the proxy where it must be; at most merge_max_rows rows), then `{}VALUES …` of its rows, planned as any INSERT (lookup rows first, ids from the sequence, split by shard)",
-            self.table, self.select, self.head
-        )
+            "INSERT … SELECT into `{}` by rows: first `{}` (on its one shard, or on every shard it reads, merged in the proxy where it must be; at most merge_max_rows rows), then ",
+            self.table, self.select
+        )?;
+        match self.rows_as_select {
+            true => write!(f, "`{}SELECT <row> UNION ALL VALUES …` of its rows on the default shard (an INSERT … SELECT, whose AUTO_INCREMENT ids MariaDB reserves as for one)", self.head),
+            false => write!(f, "`{}VALUES …` of its rows, planned as any INSERT (lookup rows first, ids from the sequence, split by shard)", self.head),
+        }
     }
 }
 
@@ -81,14 +101,11 @@ pub(crate) fn across_shards(
     let TableObject::TableName(name) = &ins.table else {
         return refusal;
     };
-    // Not an unsharded table: MariaDB's INSERT … SELECT reserves AUTO_INCREMENT ids in
-    // growing batches (its next id jumps past the rows written), which INSERT … VALUES of the
-    // rows would not reproduce (found by the fuzz tester).
-    let Some(table) =
-        base_name(name).filter(|n| topology.table(n).is_some() || topology.is_reference(n))
-    else {
+    let Some(table) = base_name(name) else {
         return refusal;
     };
+    // An unsharded table's ids are MariaDB's own, reserved as for an INSERT … SELECT.
+    let rows_as_select = topology.table(&table).is_none() && !topology.is_reference(&table);
     if !cross_shard
         || matches!(query.body.as_ref(), SetExpr::Values(_))
         || ins.columns.is_empty()
@@ -106,6 +123,7 @@ pub(crate) fn across_shards(
         head: sql[..start].to_owned(),
         select: select.to_owned(),
         columns: ins.columns.len(),
+        rows_as_select,
     }))
 }
 
@@ -159,6 +177,7 @@ pub(crate) fn check(ins: &Insert, sql: &str, topology: &Topology) -> Result<(), 
         head: sql[..start].to_owned(),
         select: select.to_owned(),
         columns: columns.len(),
+        rows_as_select: false,
     })))
 }
 
@@ -214,6 +233,36 @@ shard_key = "id"
             planned("INSERT INTO notes (body) SELECT email FROM plain"),
             Err(RouteError::InsertFromSelect(_))
         ));
+    }
+
+    #[test]
+    fn rows_into_an_unsharded_table_go_in_as_a_select() {
+        let Err(RouteError::InsertFromSelect(request)) =
+            planned("INSERT INTO log (msg, n) SELECT 'copy', id FROM plain WHERE id > 3")
+        else {
+            panic!()
+        };
+        assert!(request.rows_as_select);
+        let row = |n: &str| vec![b"'copy'".to_vec(), n.as_bytes().to_vec()];
+        let text = |rows: &[Vec<Vec<u8>>]| String::from_utf8(request.with_rows(rows)).unwrap();
+        assert_eq!(
+            text(&[row("4")]),
+            "INSERT INTO log (msg, n) SELECT 'copy', 4"
+        );
+        assert_eq!(
+            text(&[row("4"), row("5"), row("6")]),
+            "INSERT INTO log (msg, n) SELECT 'copy', 4 UNION ALL VALUES ('copy', 5), ('copy', 6)"
+        );
+        // Without a column list, or with ON DUPLICATE KEY UPDATE: refused as before.
+        for sql in [
+            "INSERT INTO log SELECT 'copy', id FROM plain",
+            "INSERT INTO log (msg, n) SELECT 'copy', id FROM plain ON DUPLICATE KEY UPDATE n = 1",
+        ] {
+            assert!(
+                !matches!(planned(sql), Err(RouteError::InsertFromSelect(_))),
+                "{sql}"
+            );
+        }
     }
 
     #[test]

@@ -787,3 +787,8 @@ SELECT LAST_INSERT_ID()
 @script INSERT INTO notes (body) VALUES ('a'), ('b'); SELECT LAST_INSERT_ID(); SELECT id, body FROM notes WHERE body IN ('a', 'b') ORDER BY id
 @dml=notes INSERT INTO notes VALUES (NULL, 'by position'), (0, 'by position, zero'), (DEFAULT, 'by position, default')
 @dml=notes INSERT INTO notes (id, body) VALUES (1000, 'explicit'), (1001, 'explicit')
+
+-- ===== INSERT … SELECT from sharded tables into an unsharded one: MariaDB's AUTO_INCREMENT ids =====
+-- (reserved in growing batches for an INSERT … SELECT: the next id after 2 rows skips one)
+@script CREATE TABLE un_ids (id INT AUTO_INCREMENT PRIMARY KEY, n BIGINT); INSERT INTO un_ids (n) SELECT id FROM users WHERE id IN (1, 2) ORDER BY id; SELECT ROW_COUNT(), LAST_INSERT_ID(); INSERT INTO un_ids (n) VALUES (0); INSERT INTO un_ids (n) SELECT id FROM users WHERE id BETWEEN 3 AND 7 ORDER BY id; INSERT INTO un_ids (n) VALUES (0); INSERT INTO un_ids (n) SELECT id FROM users WHERE id < -1000000; SELECT ROW_COUNT(), LAST_INSERT_ID(); @ordered SELECT id, n FROM un_ids ORDER BY id; DROP TABLE un_ids
+@script CREATE TABLE un_sums (id INT AUTO_INCREMENT PRIMARY KEY, flag TINYINT, total BIGINT, label VARCHAR(20)); INSERT INTO un_sums (flag, total, label) SELECT flag, SUM(score), MAX(tag) FROM users GROUP BY flag ORDER BY flag; INSERT INTO un_sums (flag) VALUES (NULL); @ordered SELECT * FROM un_sums ORDER BY id; DROP TABLE un_sums
