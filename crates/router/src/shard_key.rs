@@ -138,7 +138,8 @@ pub(crate) fn param_index(expr: &Expr) -> Option<usize> {
 /// [`literal`], strings written otherwise — with a character set introducer (`_utf8mb4'k'`,
 /// `_binary X'6B'`), national (`N'k'`), with a `COLLATE` clause (which does not change the
 /// value), in hexadecimal (`X'6B35'`) — and hexadecimal numbers (`0x2A`: 42 for an integer
-/// key, the string `'*'` for a string key, as MariaDB reads it where each is wanted).
+/// key, the string `'*'` for a string key, as MariaDB reads it where each is wanted); for an
+/// integer key also the other number forms whose value is an integer ([`integral_number`]).
 pub(crate) fn key_source(expr: &Expr, key_type: ShardKeyType) -> Option<KeySource> {
     if let Some(i) = param_index(expr) {
         return Some(KeySource::Param(i));
@@ -148,6 +149,11 @@ pub(crate) fn key_source(expr: &Expr, key_type: ShardKeyType) -> Option<KeySourc
             KeyValue::Int(i) => OwnedKey::Int(i),
             KeyValue::Str(s) => OwnedKey::Str(s.to_vec()),
         }));
+    }
+    if key_type == ShardKeyType::Integer {
+        if let Some(i) = integral_number(expr) {
+            return Some(KeySource::Value(OwnedKey::Int(i)));
+        }
     }
     match expr {
         Expr::Collate { expr, .. } | Expr::Nested(expr) => key_source(expr, key_type),
@@ -210,6 +216,57 @@ fn string_key(bytes: Vec<u8>, key_type: ShardKeyType) -> Option<KeySource> {
     match key_type {
         ShardKeyType::Integer if shardgate_ring::parse_integer(&bytes).is_err() => None,
         _ => Some(KeySource::Value(OwnedKey::Str(bytes))),
+    }
+}
+
+/// A number literal in another form than a decimal integer whose value is an integer, as an
+/// integer column reads it and compares with it: a decimal with a zero fraction (`615.0`, as
+/// Python writes a float), a double that is an integer below 2^53 (`6.15e2`), a bit value
+/// (`b'1001100111'`, `0b1001100111`), signed or parenthesized. Others (`615.5`, which MariaDB
+/// rounds by the literal's type) are not keys.
+fn integral_number(expr: &Expr) -> Option<i128> {
+    match expr {
+        Expr::Nested(inner) => integral_number(inner),
+        Expr::UnaryOp { op, expr } => match op {
+            UnaryOperator::Minus => integral_number(expr)?.checked_neg(),
+            UnaryOperator::Plus => integral_number(expr),
+            _ => None,
+        },
+        Expr::Value(v) => match &v.value {
+            Value::Number(n, _) => {
+                if let Some(bits) = n.strip_prefix("0b") {
+                    return bit_value(bits);
+                }
+                if n.contains(['e', 'E']) {
+                    let x: f64 = n.parse().ok()?;
+                    let exact = x.is_finite() && x.fract() == 0.0 && x.abs() < 2f64.powi(53);
+                    return exact.then_some(x as i128);
+                }
+                let (whole, fraction) = n.split_once('.')?;
+                if !fraction.bytes().all(|b| b == b'0') {
+                    return None;
+                }
+                match whole {
+                    "" => Some(0),
+                    _ => whole.parse().ok(),
+                }
+            }
+            Value::SingleQuotedByteStringLiteral(bits) => bit_value(bits),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The number binary digits stand for (a bit value literal: at most 64 bits).
+fn bit_value(digits: &str) -> Option<i128> {
+    let digits = digits.trim_start_matches('0');
+    if digits.len() > 64 || !digits.bytes().all(|b| b == b'0' || b == b'1') {
+        return None;
+    }
+    match digits {
+        "" => Some(0),
+        _ => u64::from_str_radix(digits, 2).ok().map(i128::from),
     }
 }
 

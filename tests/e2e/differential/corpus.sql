@@ -792,3 +792,10 @@ SELECT LAST_INSERT_ID()
 -- (reserved in growing batches for an INSERT … SELECT: the next id after 2 rows skips one)
 @script CREATE TABLE un_ids (id INT AUTO_INCREMENT PRIMARY KEY, n BIGINT); INSERT INTO un_ids (n) SELECT id FROM users WHERE id IN (1, 2) ORDER BY id; SELECT ROW_COUNT(), LAST_INSERT_ID(); INSERT INTO un_ids (n) VALUES (0); INSERT INTO un_ids (n) SELECT id FROM users WHERE id BETWEEN 3 AND 7 ORDER BY id; INSERT INTO un_ids (n) VALUES (0); INSERT INTO un_ids (n) SELECT id FROM users WHERE id < -1000000; SELECT ROW_COUNT(), LAST_INSERT_ID(); @ordered SELECT id, n FROM un_ids ORDER BY id; DROP TABLE un_ids
 @script CREATE TABLE un_sums (id INT AUTO_INCREMENT PRIMARY KEY, flag TINYINT, total BIGINT, label VARCHAR(20)); INSERT INTO un_sums (flag, total, label) SELECT flag, SUM(score), MAX(tag) FROM users GROUP BY flag ORDER BY flag; INSERT INTO un_sums (flag) VALUES (NULL); @ordered SELECT * FROM un_sums ORDER BY id; DROP TABLE un_sums
+
+-- ===== Integer shard keys written as other numbers: a zero fraction, an integral double, bits =====
+@dml=orders INSERT INTO orders (id, user_id, amount) VALUES (7201, 615.0, 1.00), (7202, 6.15e2, 2.00), (7203, b'1001100111', 3.00), (7204, -(8.000), 4.00), (7205, 0b101010, 5.00)
+SELECT * FROM users WHERE id = 17.0
+SELECT * FROM users WHERE id = 1.7e1
+SELECT id FROM users WHERE id IN (17.00, 0b10010, 19, -2.8e1)
+SELECT COUNT(*) FROM orders WHERE user_id = 42.000
