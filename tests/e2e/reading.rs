@@ -587,6 +587,15 @@ async fn string_keys_from_legacy_character_sets_place_by_their_characters() {
         count(&mut utf8, "SELECT COUNT(*) FROM words WHERE n = 99").await,
         0
     );
+    // SQL-level PREPARE keeps its text as sent: bytes that read as UTF-8 are latin1 text
+    // to the server (`'\xC3\xA9'` is two latin1 characters), others are refused, not replaced.
+    let prepare = b"PREPARE s FROM 'SELECT HEX(''\xc3\xa9''), CHAR_LENGTH(''\xc3\xa9'')'";
+    legacy.query_drop(&prepare[..]).await.unwrap();
+    let prepared: Option<(String, i64)> = legacy.query_first("EXECUTE s").await.unwrap();
+    assert_eq!(prepared, Some(("C3A9".to_owned(), 2)));
+    let not_utf8 = b"PREPARE s FROM 'SELECT ''\xe9'''";
+    let (code, _, message) = server_error(legacy.query_drop(&not_utf8[..]).await);
+    assert_eq!(code, 1235, "{message}");
     // cp932 is a character set the proxy does not read: a key in it places nothing, so the
     // INSERT is refused rather than placed by other characters, and the read would go to
     // every shard in a text the proxy writes: refused too (before: sent as U+FFFD, no row).

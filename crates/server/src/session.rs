@@ -710,10 +710,20 @@ impl Session {
                 return Box::pin(self.show_diagnostics(&runtime, diagnostics, &sql)).await;
             }
         }
+        // SQL-level PREPARE and the previous statement's values written in run texts made
+        // from the statement's: from its bytes read as UTF-8 when they are (as a server in
+        // another character set reads them again), which keeps them as sent.
+        let read_as_sent = || sql.as_bytes() == arg;
+        let as_sent = || std::str::from_utf8(arg).ok();
         if let Some(statement) = shardgate_router::sql_prepared_statement(&sql, self.syntax) {
-            if sql.as_bytes() != arg {
+            let statement = match read_as_sent() {
+                true => Some(statement),
+                false => as_sent()
+                    .and_then(|sql| shardgate_router::sql_prepared_statement(sql, self.syntax)),
+            };
+            let Some(statement) = statement else {
                 return self.send_error(self.not_read_as_sent()).await;
-            }
+            };
             return Box::pin(self.sql_prepared(&runtime, statement, arg)).await;
         }
         let cached = self.plans.plan(&sql, &runtime.topology, self.syntax);
@@ -730,9 +740,15 @@ impl Session {
             if let Some(text) =
                 shardgate_router::with_previous_statement(&sql, self.syntax, &values)
             {
-                if sql.as_bytes() != arg {
+                let text = match read_as_sent() {
+                    true => Some(text),
+                    false => as_sent().and_then(|sql| {
+                        shardgate_router::with_previous_statement(sql, self.syntax, &values)
+                    }),
+                };
+                let Some(text) = text else {
                     return self.send_error(self.not_read_as_sent()).await;
-                }
+                };
                 return self.run_text(&runtime, text.as_bytes(), &text, None).await;
             }
         }
