@@ -10,7 +10,7 @@
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 use shardgate_collation::Charset;
-use shardgate_sandbox::{Sandbox, SandboxSpec, DATABASE};
+use shardgate_sandbox::against_one_server;
 
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/single_byte_charsets.txt");
 
@@ -93,34 +93,20 @@ async fn disagreements(conn: &mut Conn) -> Vec<String> {
 
 #[test]
 fn single_byte_character_sets_read_as_mariadb_converts_them() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let mut sb = Sandbox::start(SandboxSpec::new(1, 0))
-            .await
-            .expect("sandbox starts");
-        let opts = sb.shards()[0].primary.admin_opts().db_name(Some(DATABASE));
-        let outcome = tokio::spawn(async move {
-            let mut conn = Conn::new(opts).await.expect("connects");
-            if std::env::var_os("UPDATE_CHARSETS").is_some() {
-                write_data(&mut conn).await;
-            }
-            let wrong = disagreements(&mut conn).await;
-            conn.disconnect().await.ok();
-            wrong
-        })
-        .await;
-        sb.stop().await;
-        let wrong = outcome.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
-        assert!(
-            wrong.is_empty(),
-            "{} bytes read otherwise than MariaDB:\n{}",
-            wrong.len(),
-            wrong.join("\n")
-        );
-        assert!(Charset::single_byte_names().count() >= 20);
+    let wrong = against_one_server(|opts| async move {
+        let mut conn = Conn::new(opts).await.expect("connects");
+        if std::env::var_os("UPDATE_CHARSETS").is_some() {
+            write_data(&mut conn).await;
+        }
+        let wrong = disagreements(&mut conn).await;
+        conn.disconnect().await.ok();
+        wrong
     });
+    assert!(
+        wrong.is_empty(),
+        "{} bytes read otherwise than MariaDB:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+    assert!(Charset::single_byte_names().count() >= 20);
 }

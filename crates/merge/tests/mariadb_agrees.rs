@@ -10,7 +10,7 @@ use shardgate_merge::{
     HashAggregate, Limit, MemoryLimit, MergeSort, OrderedAggregate, Project, RowOperator,
     RowWriter, SortKey, SortedDistinct, TextRow, Value, NOT_FIXED_DEC,
 };
-use shardgate_sandbox::{Sandbox, SandboxSpec, DATABASE};
+use shardgate_sandbox::against_one_server;
 use shardgate_wire::text_row::text_cell;
 
 /// A text result set as it came off the wire: column metadata and raw row payloads.
@@ -105,36 +105,18 @@ impl Rng {
 
 #[test]
 fn mariadb_agrees() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let mut sb = Sandbox::start(SandboxSpec::new(1, 0))
-            .await
-            .expect("sandbox starts");
-        let opts = sb.shards()[0].primary.admin_opts().db_name(Some(DATABASE));
-        // The checks run in their own task so that a failing one still lets us stop the
-        // sandbox before re-raising its panic.
-        let outcome = tokio::spawn(async move {
-            let mut conn = Conn::new(opts).await.expect("connects");
-            doubles_and_floats_print_like_mariadb(&mut conn).await;
-            load_shards(&mut conn).await;
-            aggregates_merge_like_one_server(&mut conn).await;
-            computed_outputs_merge_like_one_server(&mut conn).await;
-            order_limit_and_distinct_merge_like_one_server(&mut conn).await;
-            expressions_evaluate_like_mariadb(&mut conn).await;
-            strings_sort_like_general_ci_and_bin(&mut conn).await;
-            unicode_ci_weighs_like_mariadb(&mut conn).await;
-            long_strings_sort_by_mariadb_prefixes(&mut conn).await;
-            conn.disconnect().await.ok();
-        })
-        .await;
-        sb.stop().await;
-        if let Err(e) = outcome {
-            std::panic::resume_unwind(e.into_panic());
-        }
+    against_one_server(|opts| async move {
+        let mut conn = Conn::new(opts).await.expect("connects");
+        doubles_and_floats_print_like_mariadb(&mut conn).await;
+        load_shards(&mut conn).await;
+        aggregates_merge_like_one_server(&mut conn).await;
+        computed_outputs_merge_like_one_server(&mut conn).await;
+        order_limit_and_distinct_merge_like_one_server(&mut conn).await;
+        expressions_evaluate_like_mariadb(&mut conn).await;
+        strings_sort_like_general_ci_and_bin(&mut conn).await;
+        unicode_ci_weighs_like_mariadb(&mut conn).await;
+        long_strings_sort_by_mariadb_prefixes(&mut conn).await;
+        conn.disconnect().await.ok();
     });
 }
 
