@@ -83,7 +83,7 @@ pub use temporal::{Date, DateTime, Time};
 pub use value::Value;
 pub use variance::{variance_meta, VarianceKind};
 pub use widen::Widening;
-pub use window::{Window, WindowFunction};
+pub use window::{RowsFrame, Window, WindowFunction};
 
 /// Re-exported so callers name column types and flags without depending on mysql_common.
 pub use mysql_common::constants::{ColumnFlags, ColumnType};

@@ -53,6 +53,29 @@ pub enum WindowFunction {
     PercentRank,
     /// `CUME_DIST()`: the rows up to the row's last peer over the partition's rows, a DOUBLE.
     CumeDist,
+    /// An aggregate over a frame of rows around the current one (`ROWS BETWEEN …`).
+    FramedAggregate {
+        aggregate: Aggregate,
+        frame: RowsFrame,
+    },
+}
+
+/// A `ROWS` frame: its first and last rows as offsets from the current row (negative:
+/// preceding), `None` for `UNBOUNDED PRECEDING` / `UNBOUNDED FOLLOWING`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RowsFrame {
+    pub start: Option<i64>,
+    pub end: Option<i64>,
+}
+
+impl RowsFrame {
+    /// The frame of the row at `position` of `rows` rows, clamped to them (`None`: empty).
+    fn around(self, position: usize, rows: usize) -> Option<(usize, usize)> {
+        let (position, rows) = (position as i64, rows as i64);
+        let first = self.start.map_or(0, |s| position.saturating_add(s)).max(0);
+        let last = (self.end.map_or(rows - 1, |e| position.saturating_add(e))).min(rows - 1);
+        (first <= last).then_some((first as usize, last as usize))
+    }
 }
 
 impl WindowFunction {
@@ -66,6 +89,14 @@ impl WindowFunction {
                 | WindowFunction::DenseRank
                 | WindowFunction::Aggregate(_)
         )
+    }
+
+    /// The aggregate it computes over a frame, if it is one.
+    fn framed(&self) -> Option<(&Aggregate, RowsFrame)> {
+        match self {
+            WindowFunction::FramedAggregate { aggregate, frame } => Some((aggregate, *frame)),
+            _ => None,
+        }
     }
 
     /// The column whose values it shows, if it shows one's.
@@ -91,6 +122,8 @@ pub struct Window {
     outputs: Vec<(usize, WindowFunction)>,
     /// The aggregates among the functions, in order.
     aggregator: Aggregator,
+    /// Each framed aggregate's own, in order.
+    framed: Vec<Aggregator>,
     width: usize,
     columns: Vec<ColumnMeta>,
     /// Some function needs the whole partition (`WindowFunction::needs_partition`).
@@ -153,6 +186,11 @@ impl Window {
             })
             .collect();
         let aggregator = Aggregator::new(&[], aggregates, columns, settings)?;
+        let framed = (functions.iter())
+            .filter_map(|(_, f)| f.framed())
+            .map(|(a, _)| Aggregator::new(&[], vec![a.clone()], columns, settings))
+            .collect::<Result<Vec<_>>>()?;
+        let mut framed_results = framed.iter().map(|a| a.result_columns()[0]);
         let mut results = aggregator.result_columns().iter();
         for (column, function) in &functions {
             let Some(meta) = columns.get(*column) else {
@@ -166,6 +204,9 @@ impl Window {
                 (WindowFunction::Aggregate(_), _) => {
                     *results.next().expect("one result per aggregate")
                 }
+                (WindowFunction::FramedAggregate { .. }, _) => framed_results
+                    .next()
+                    .expect("one aggregator per framed aggregate"),
                 (_, Some(c)) => *columns.get(c).ok_or(MergeError::NoSuchColumn {
                     column: c,
                     columns: columns.len(),
@@ -180,6 +221,10 @@ impl Window {
                 || matches!(
                     function,
                     WindowFunction::Aggregate(Aggregate::Min(_) | Aggregate::Max(_))
+                )
+                || matches!(
+                    function.framed(),
+                    Some((Aggregate::Min(_) | Aggregate::Max(_), _))
                 );
             let fits = match (computed.kind(), meta.kind()) {
                 _ if own_value => {
@@ -217,6 +262,7 @@ impl Window {
             holds_partition: functions.iter().any(|(_, f)| f.needs_partition()),
             outputs: functions,
             aggregator,
+            framed,
             width: columns.len(),
             columns: columns.to_vec(),
             state,
@@ -256,7 +302,7 @@ impl Window {
         }
         let rows: Vec<Ranked> = ranked.collect();
         for r in &rows {
-            out.push(self.write(r, &totals, &[])?);
+            out.push(self.write(r, &totals, &[], &[])?);
         }
         self.release();
         Ok(())
@@ -267,8 +313,14 @@ impl Window {
         self.end_peers(out)?;
         let held = std::mem::take(&mut self.state.held);
         let totals = std::mem::take(&mut self.state.totals);
-        for r in &held {
-            out.push(self.write(r, &totals[r.totals], &held)?);
+        let frames = (self.outputs.iter())
+            .filter_map(|(_, f)| f.framed())
+            .zip(&self.framed)
+            .map(|((_, frame), aggregator)| over_frames(aggregator, frame, &held))
+            .collect::<Result<Vec<_>>>()?;
+        for (i, r) in held.iter().enumerate() {
+            let framed: Vec<&TextRow> = frames.iter().map(|values| &values[i]).collect();
+            out.push(self.write(r, &totals[r.totals], &held, &framed)?);
         }
         self.release();
         Ok(())
@@ -280,9 +332,16 @@ impl Window {
         self.budget.release(rows, bytes);
     }
 
-    /// Row `r` with its functions' values: aggregates from `totals`, LAG / LEAD / NTILE
-    /// along `partition` (the held partition, `r` among it).
-    fn write(&self, r: &Ranked, totals: &TextRow, partition: &[Ranked]) -> Result<Bytes> {
+    /// Row `r` with its functions' values: aggregates from `totals`, framed ones from
+    /// `framed` (one per framed aggregate), LAG / LEAD / NTILE along `partition` (the held
+    /// partition, `r` among it).
+    fn write(
+        &self,
+        r: &Ranked,
+        totals: &TextRow,
+        partition: &[Ranked],
+        framed: &[&TextRow],
+    ) -> Result<Bytes> {
         let position = usize::try_from(r.row_number - 1).unwrap_or(usize::MAX);
         let along = |offset: u64, ahead: bool| -> Option<&Ranked> {
             let offset = usize::try_from(offset).ok()?;
@@ -302,7 +361,7 @@ impl Window {
         };
         let mut w = RowWriter::with_capacity(r.row.payload().len() + 8);
         for c in 0..self.width {
-            let mut aggregate = 0;
+            let (mut aggregate, mut frame) = (0, 0);
             let mut value = None;
             for (column, function) in &self.outputs {
                 if *column == c {
@@ -310,6 +369,7 @@ impl Window {
                     break;
                 }
                 aggregate += usize::from(matches!(function, WindowFunction::Aggregate(_)));
+                frame += usize::from(function.framed().is_some());
             }
             match value {
                 None => w.push_cell(r.row.cell(c)),
@@ -317,6 +377,7 @@ impl Window {
                 Some(WindowFunction::Rank) => w.push_value(&Value::UInt(r.rank)),
                 Some(WindowFunction::DenseRank) => w.push_value(&Value::UInt(r.dense_rank)),
                 Some(WindowFunction::Aggregate(_)) => w.push_cell(totals.cell(aggregate)),
+                Some(WindowFunction::FramedAggregate { .. }) => w.push_cell(framed[frame].cell(0)),
                 Some(WindowFunction::Lag { column, offset }) => {
                     w.push_cell(along(*offset, false).and_then(|o| o.row.cell(*column)))
                 }
@@ -357,6 +418,55 @@ impl Window {
         }
         Ok(w.finish())
     }
+}
+
+/// `aggregator`'s one value over `frame` for each row of a held partition: added up as the
+/// frame moves when one of its ends is unbounded (forward from `UNBOUNDED PRECEDING`,
+/// backward to `UNBOUNDED FOLLOWING`), else over each row's frame afresh (the planner bounds
+/// its width).
+fn over_frames(aggregator: &Aggregator, frame: RowsFrame, rows: &[Ranked]) -> Result<Vec<TextRow>> {
+    let value = |accs: &[Acc]| TextRow::parse(aggregator.finish(accs)?, 1);
+    let n = rows.len();
+    let mut values = Vec::with_capacity(n);
+    match (frame.start, frame.end) {
+        (None, _) => {
+            let (mut accs, mut added) = (aggregator.start(), 0);
+            for i in 0..n {
+                if let Some((_, last)) = frame.around(i, n) {
+                    while added <= last {
+                        aggregator.update(&mut accs, &rows[added].row)?;
+                        added += 1;
+                    }
+                }
+                values.push(value(&accs)?);
+            }
+        }
+        (Some(_), None) => {
+            let (mut accs, mut next) = (aggregator.start(), n);
+            for i in (0..n).rev() {
+                if let Some((first, _)) = frame.around(i, n) {
+                    while next > first {
+                        next -= 1;
+                        aggregator.update(&mut accs, &rows[next].row)?;
+                    }
+                }
+                values.push(value(&accs)?);
+            }
+            values.reverse();
+        }
+        (Some(_), Some(_)) => {
+            for i in 0..n {
+                let mut accs = aggregator.start();
+                if let Some((first, last)) = frame.around(i, n) {
+                    for r in &rows[first..=last] {
+                        aggregator.update(&mut accs, &r.row)?;
+                    }
+                }
+                values.push(value(&accs)?);
+            }
+        }
+    }
+    Ok(values)
 }
 
 /// MariaDB's `NTILE(buckets)` of the `row_number`-th of `rows` rows: `rows / buckets` rows a
@@ -469,23 +579,27 @@ mod tests {
         rows: &[(&str, Option<&str>)],
         memory: MemoryLimit,
     ) -> Result<Vec<String>> {
+        let functions = vec![
+            (2, WindowFunction::RowNumber),
+            (3, WindowFunction::Rank),
+            (4, WindowFunction::DenseRank),
+            (5, WindowFunction::Aggregate(Aggregate::SumValues(1))),
+            (6, WindowFunction::Aggregate(Aggregate::CountValues(1))),
+        ];
+        run_functions(order, rows, memory, functions)
+    }
+
+    fn run_functions(
+        order: &[SortKey],
+        rows: &[(&str, Option<&str>)],
+        memory: MemoryLimit,
+        functions: Vec<(usize, WindowFunction)>,
+    ) -> Result<Vec<String>> {
         let settings = AggregateSettings {
             memory,
             ..AggregateSettings::default()
         };
-        let mut window = Window::new(
-            &[0],
-            order,
-            vec![
-                (2, WindowFunction::RowNumber),
-                (3, WindowFunction::Rank),
-                (4, WindowFunction::DenseRank),
-                (5, WindowFunction::Aggregate(Aggregate::SumValues(1))),
-                (6, WindowFunction::Aggregate(Aggregate::CountValues(1))),
-            ],
-            &columns(),
-            settings,
-        )?;
+        let mut window = Window::new(&[0], order, functions, &columns(), settings)?;
         let mut out = Vec::new();
         for (g, x) in rows {
             let x = x.map_or(Value::Null, dec);
@@ -528,6 +642,46 @@ mod tests {
                 "a 2.50 4 4 3 4.50 3",
                 "b 5.00 1 1 1 10.00 2",
                 "b 5.00 2 1 1 10.00 2",
+            ]
+        );
+    }
+
+    /// As MariaDB 10.11 answers `SUM(x) OVER (w ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING)`,
+    /// `COUNT(x) OVER (w ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING)`, `COUNT(*) OVER (w
+    /// ROWS BETWEEN 2 PRECEDING AND 1 PRECEDING)` and `COUNT(x) OVER (w ROWS UNBOUNDED
+    /// PRECEDING)` with `w` = `PARTITION BY g ORDER BY x`: frames of rows, not of peers
+    /// (the two 2.00 rows count apart), empty ones 0 or NULL.
+    #[test]
+    fn framed_aggregates_add_up_their_rows() {
+        let frame = |start, end| RowsFrame { start, end };
+        let framed = |aggregate, frame| WindowFunction::FramedAggregate { aggregate, frame };
+        let functions = vec![
+            (2, WindowFunction::RowNumber),
+            (3, framed(Aggregate::CountValues(1), frame(Some(1), None))),
+            (4, framed(Aggregate::CountRows, frame(Some(-2), Some(-1)))),
+            (5, framed(Aggregate::SumValues(1), frame(Some(-1), Some(1)))),
+            (6, framed(Aggregate::CountValues(1), frame(None, Some(0)))),
+        ];
+        let rows = [
+            ("a", Some("1.00")),
+            ("a", Some("2.00")),
+            ("a", Some("2.00")),
+            ("a", Some("4.00")),
+            ("b", None),
+            ("b", Some("10.00")),
+            ("c", Some("7.00")),
+        ];
+        let got = run_functions(&[SortKey::asc(1)], &rows, MemoryLimit::UNLIMITED, functions);
+        assert_eq!(
+            got.unwrap(),
+            [
+                "a 1.00 1 3 0 3.00 1",
+                "a 2.00 2 2 1 5.00 2",
+                "a 2.00 3 1 2 8.00 3",
+                "a 4.00 4 0 2 6.00 4",
+                "b NULL 1 1 0 10.00 0",
+                "b 10.00 2 0 1 10.00 1",
+                "c 7.00 1 0 0 7.00 1",
             ]
         );
     }

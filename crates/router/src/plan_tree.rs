@@ -658,6 +658,23 @@ fn window_function(function: &WindowFunction) -> String {
         WindowFunction::NthValue { column, n } => format!("nth_value(#{column}, {n})"),
         WindowFunction::PercentRank => "percent_rank()".to_owned(),
         WindowFunction::CumeDist => "cume_dist()".to_owned(),
+        WindowFunction::FramedAggregate {
+            aggregate: a,
+            frame,
+        } => {
+            let bound = |offset: Option<i64>, unbounded: &str| match offset {
+                None => format!("unbounded {unbounded}"),
+                Some(0) => "current row".to_owned(),
+                Some(n) if n < 0 => format!("{} preceding", -n),
+                Some(n) => format!("{n} following"),
+            };
+            format!(
+                "{} over rows between {} and {}",
+                aggregate(a),
+                bound(frame.start, "preceding"),
+                bound(frame.end, "following")
+            )
+        }
     }
 }
 

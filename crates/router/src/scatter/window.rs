@@ -4,14 +4,18 @@
 //! arrives described as MariaDB describes it); the merge sorts the streams into one and
 //! replaces those values by the window's over all the rows, then ORDER BY and LIMIT.
 //!
-//! One window per statement (every function `OVER` the same `PARTITION BY … ORDER BY …`, the
-//! default frame), each function a whole select item: `ROW_NUMBER`, `RANK`, `DENSE_RANK`,
-//! `COUNT` / `SUM` / `AVG` / `MIN` / `MAX` without DISTINCT, `LAG` / `LEAD` (an offset as a
-//! number, no default), `NTILE(n)`, `FIRST_VALUE` / `LAST_VALUE` / `NTH_VALUE`,
-//! `PERCENT_RANK`, `CUME_DIST`. Anything else keeps the copies.
+//! One window per statement (every function `OVER` the same `PARTITION BY … ORDER BY …`),
+//! each function a whole select item: `ROW_NUMBER`, `RANK`, `DENSE_RANK`, `COUNT` / `SUM` /
+//! `AVG` / `MIN` / `MAX` without DISTINCT, `LAG` / `LEAD` (an offset as a number, no default),
+//! `NTILE(n)`, `FIRST_VALUE` / `LAST_VALUE` / `NTH_VALUE`, `PERCENT_RANK`, `CUME_DIST`; the
+//! aggregates also over a frame of rows of their own ([`rows_frame`]). Anything else keeps the
+//! copies.
 
-use shardgate_merge::WindowFunction;
-use sqlparser::ast::{FunctionArgumentList, WindowSpec as Over, WindowType};
+use shardgate_merge::{RowsFrame, WindowFunction};
+use sqlparser::ast::{
+    FunctionArgumentList, WindowFrame, WindowFrameBound, WindowFrameUnits, WindowSpec as Over,
+    WindowType,
+};
 
 use super::*;
 use crate::WindowSpec;
@@ -132,17 +136,34 @@ impl<'a> ScatterBuilder<'a> {
             Some(WindowType::WindowSpec(spec)) => Some(spec),
             _ => None,
         }) {
-            if spec.window_frame.is_some() || spec.window_name.is_some() {
-                return Err(self.refuse(format!(
-                    "the window `{spec}` (a frame or a named window) across shards"
-                )));
+            if spec.window_name.is_some() {
+                return Err(self.refuse(format!("the named window `{spec}` across shards")));
             }
         }
         Ok(first)
     }
 
-    /// What the merge computes for the window function call `f`.
+    /// What the merge computes for the window function call `f`, over its frame.
     fn window_function(&mut self, f: &Function) -> Result<WindowFunction, RouteError> {
+        let no = |this: &Self| this.refuse(format!("the window `{f}` across shards"));
+        let Some(WindowType::WindowSpec(spec)) = &f.over else {
+            return Err(no(self));
+        };
+        let frame = match &spec.window_frame {
+            None => None,
+            Some(frame) => rows_frame(frame, !spec.order_by.is_empty()).map_err(|()| no(self))?,
+        };
+        match (self.over_default_frame(f)?, frame) {
+            (function, None) => Ok(function),
+            (WindowFunction::Aggregate(aggregate), Some(frame)) => {
+                Ok(WindowFunction::FramedAggregate { aggregate, frame })
+            }
+            _ => Err(no(self)),
+        }
+    }
+
+    /// What the merge computes for the window function call `f` over MariaDB's default frame.
+    fn over_default_frame(&mut self, f: &Function) -> Result<WindowFunction, RouteError> {
         let no = |this: &Self| this.refuse(format!("the window function `{f}` across shards"));
         if f.filter.is_some() || f.null_treatment.is_some() || !f.within_group.is_empty() {
             return Err(no(self));
@@ -246,6 +267,57 @@ impl<'a> ScatterBuilder<'a> {
         })
     }
 }
+
+/// The frame `frame` stands for: `Ok(None)` for MariaDB's default (`RANGE BETWEEN UNBOUNDED
+/// PRECEDING AND CURRENT ROW`), a frame of rows for `ROWS BETWEEN` bounds of whole numbers
+/// (both bounded: at most [`MAX_FRAME_ROWS`] rows wide, each row's frame added up afresh) and
+/// for `RANGE BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING` (the partition). Refused:
+/// other `RANGE` and `GROUPS` frames, and a `ROWS` frame that is not the whole partition in a
+/// window without ORDER BY (its rows come in no order).
+fn rows_frame(frame: &WindowFrame, ordered: bool) -> Result<Option<RowsFrame>, ()> {
+    let end = frame
+        .end_bound
+        .as_ref()
+        .unwrap_or(&WindowFrameBound::CurrentRow);
+    let offset = |n: &Expr| -> Result<i64, ()> {
+        match strip(n) {
+            Expr::Value(v) => match &v.value {
+                Value::Number(n, _) => n.parse::<u32>().map(i64::from).map_err(drop),
+                _ => Err(()),
+            },
+            _ => Err(()),
+        }
+    };
+    let start = match &frame.start_bound {
+        WindowFrameBound::Preceding(None) => None,
+        WindowFrameBound::Preceding(Some(n)) => Some(-offset(n)?),
+        WindowFrameBound::CurrentRow => Some(0),
+        WindowFrameBound::Following(Some(n)) => Some(offset(n)?),
+        WindowFrameBound::Following(None) => return Err(()),
+    };
+    let end = match end {
+        WindowFrameBound::Following(None) => None,
+        WindowFrameBound::Following(Some(n)) => Some(offset(n)?),
+        WindowFrameBound::CurrentRow => Some(0),
+        WindowFrameBound::Preceding(Some(n)) => Some(-offset(n)?),
+        WindowFrameBound::Preceding(None) => return Err(()),
+    };
+    let rows = RowsFrame { start, end };
+    let whole = start.is_none() && end.is_none();
+    match frame.units {
+        WindowFrameUnits::Range if start.is_none() && end == Some(0) => Ok(None),
+        WindowFrameUnits::Range if whole => Ok(Some(rows)),
+        WindowFrameUnits::Rows if !ordered && !whole => Err(()),
+        WindowFrameUnits::Rows => match (start, end) {
+            (Some(s), Some(e)) if e - s > MAX_FRAME_ROWS => Err(()),
+            _ => Ok(Some(rows)),
+        },
+        _ => Err(()),
+    }
+}
+
+/// The widest frame bounded at both ends the merge computes (each row's afresh).
+const MAX_FRAME_ROWS: i64 = 1000;
 
 /// Whether `e` calls a window function.
 fn has_window(e: &Expr) -> bool {
