@@ -308,13 +308,13 @@ async fn replica_reads_and_lag_are_reported() {
     let shard = &env.topology.shards[0];
     let replica = shard.replicas[0].to_string();
     let mut conn = env.connect().await;
-    let before = scrape(addr).await;
+    let before = settled_queries(addr).await;
     for id in 1..=4 {
         conn.query_drop(format!("SELECT * FROM users WHERE id = {id}"))
             .await
             .expect("read");
     }
-    let after = scrape(addr).await;
+    let after = settled_queries(addr).await;
     let labels = [
         ("shard", shard.name.as_str()),
         ("role", "replica"),

@@ -575,18 +575,77 @@ async fn string_keys_from_legacy_character_sets_place_by_their_characters() {
         // Café's `n` is 0.
         assert_eq!(found, Some(n), "{word} and Café");
     }
-    // An INSERT without a column list runs with its columns written in: refused, and no row
-    // written with the key's characters replaced.
-    let mut sql = b"INSERT INTO words VALUES ('".to_vec();
-    sql.extend(latin1("Éclair"));
-    sql.extend(b"', 99)");
-    let (code, _, message) = server_error(legacy.query_drop(sql.as_slice()).await);
+    // Statements the proxy writes texts from (an INSERT without a column list, one split by
+    // shard, a scatter) run as their text with the literals written `_latin1 X'…'`: the row
+    // holds the characters (before: U+FFFD in their place).
+    let latin1_sql = |parts: &[&str]| -> Vec<u8> {
+        parts
+            .iter()
+            .enumerate()
+            .flat_map(|(i, p)| match i % 2 {
+                0 => p.as_bytes().to_vec(),
+                _ => latin1(p),
+            })
+            .collect()
+    };
+    legacy
+        .query_drop(latin1_sql(&[
+            "INSERT INTO words VALUES ('",
+            "Éclair",
+            "', 99)",
+        ]))
+        .await
+        .unwrap();
+    let split = latin1_sql(&[
+        "INSERT INTO words (w, n) VALUES ('",
+        "Çà",
+        "', 100), ('",
+        "Ôte",
+        "', 101), ('",
+        "Île",
+        "', 102), ('",
+        "Ère",
+        "', 103)",
+    ]);
+    legacy.query_drop(split).await.unwrap();
+    for (word, n) in [
+        ("eclair", 99),
+        ("ca", 100),
+        ("OTE", 101),
+        ("ile", 102),
+        ("ere", 103),
+    ] {
+        let sql = format!("SELECT n FROM words WHERE w = '{word}'");
+        assert_eq!(count(&mut utf8, &sql).await, n, "{sql}");
+    }
+    let scatter = latin1_sql(&[
+        "SELECT COUNT(*) FROM words WHERE w > '",
+        "É",
+        "' AND n >= 99 ORDER BY 1",
+    ]);
+    let found: Option<i64> = legacy.query_first(scatter).await.unwrap();
+    assert_eq!(found, Some(4), "Éclair, Ôte, Île and Ère sort after É");
+    // Under a collation other than latin1's default a literal is not `_latin1 X'…'`: refused.
+    legacy
+        .query_drop("SET NAMES latin1 COLLATE latin1_bin")
+        .await
+        .unwrap();
+    let (code, _, message) = server_error(
+        legacy
+            .query_drop(latin1_sql(&[
+                "INSERT INTO words VALUES ('",
+                "Ñu",
+                "', 104)",
+            ]))
+            .await,
+    );
     assert_eq!(code, 1235, "{message}");
     assert!(message.contains("latin1"), "{message}");
     assert_eq!(
-        count(&mut utf8, "SELECT COUNT(*) FROM words WHERE n = 99").await,
+        count(&mut utf8, "SELECT COUNT(*) FROM words WHERE n = 104").await,
         0
     );
+    legacy.query_drop("SET NAMES latin1").await.unwrap();
     // SQL-level PREPARE keeps its text as sent: bytes that read as UTF-8 are latin1 text
     // to the server (`'\xC3\xA9'` is two latin1 characters), others are refused, not replaced.
     let prepare = b"PREPARE s FROM 'SELECT HEX(''\xc3\xa9''), CHAR_LENGTH(''\xc3\xa9'')'";

@@ -58,6 +58,8 @@ impl Sequences {
 #[derive(Debug, PartialEq, Eq)]
 pub struct SingleByte {
     pub name: &'static str,
+    /// Its default collation (`latin1_swedish_ci`, `cp1251_general_ci`).
+    pub default_collation: &'static str,
     high: [Option<char>; 128],
 }
 
@@ -69,12 +71,21 @@ fn single_byte_sets() -> &'static [SingleByte] {
             .lines()
             .filter(|line| !line.starts_with('#') && !line.is_empty())
             .map(|line| {
-                let (name, points) = line.split_once('\t').expect("name, tab, code points");
+                let mut fields = line.split('\t');
+                let (Some(name), Some(default_collation), Some(points)) =
+                    (fields.next(), fields.next(), fields.next())
+                else {
+                    panic!("name, default collation, code points: {line}");
+                };
                 let mut high = [None; 128];
                 for (slot, point) in high.iter_mut().zip(points.split(' ')) {
                     *slot = u32::from_str_radix(point, 16).ok().and_then(char::from_u32);
                 }
-                SingleByte { name, high }
+                SingleByte {
+                    name,
+                    default_collation,
+                    high,
+                }
             })
             .collect()
     })
@@ -163,6 +174,16 @@ impl SingleByte {
             _ => self.high[usize::from(byte - 0x80)],
         }
     }
+
+    /// `text` in this character set's bytes; `None` when it has a character the set lacks.
+    pub fn encode(&self, text: &str) -> Option<Vec<u8>> {
+        text.chars()
+            .map(|c| match u8::try_from(c) {
+                Ok(b) if b.is_ascii() => Some(b),
+                _ => (self.high.iter().position(|&h| h == Some(c))).map(|i| 0x80 + i as u8),
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -201,6 +222,12 @@ mod tests {
             Some(Cow::Borrowed("plain"))
         ));
         assert_eq!(Charset::named("sjis").read(b"\x95\x5c"), None);
+        let Charset::SingleByte(latin1) = latin1 else {
+            panic!()
+        };
+        assert_eq!(latin1.encode("Café €"), Some(b"Caf\xe9 \x80".to_vec()));
+        assert_eq!(latin1.encode("Мо"), None);
+        assert_eq!(latin1.default_collation, "latin1_swedish_ci");
     }
 
     #[test]

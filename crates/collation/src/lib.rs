@@ -8,5 +8,5 @@ mod collation_data;
 mod key_fold;
 mod unicode_ci;
 
-pub use charset::{Charset, Sequences};
+pub use charset::{Charset, Sequences, SingleByte};
 pub use collation::{exact_collation, Collation};

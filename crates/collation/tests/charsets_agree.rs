@@ -41,9 +41,10 @@ async fn server_bytes(conn: &mut Conn, name: &str) -> Vec<Option<u32>> {
         .collect()
 }
 
-async fn single_byte_sets(conn: &mut Conn) -> Vec<String> {
+/// Each single-byte character set with its default collation.
+async fn single_byte_sets(conn: &mut Conn) -> Vec<(String, String)> {
     conn.query(
-        "SELECT CHARACTER_SET_NAME FROM information_schema.CHARACTER_SETS \
+        "SELECT CHARACTER_SET_NAME, DEFAULT_COLLATE_NAME FROM information_schema.CHARACTER_SETS \
          WHERE MAXLEN = 1 AND CHARACTER_SET_NAME <> 'binary' ORDER BY 1",
     )
     .await
@@ -52,11 +53,11 @@ async fn single_byte_sets(conn: &mut Conn) -> Vec<String> {
 
 async fn write_data(conn: &mut Conn) {
     let mut out = String::from(
-        "# MariaDB 10.11's single-byte character sets: bytes 0x80-0xFF as Unicode code points\n\
-         # (`-`: converted to `?`). Written by `UPDATE_CHARSETS=1 cargo test -p\n\
-         # shardgate-collation --test charsets_agree`.\n",
+        "# MariaDB 10.11's single-byte character sets: name, default collation, bytes 0x80-0xFF\n\
+         # as Unicode code points (`-`: converted to `?`). Written by `UPDATE_CHARSETS=1 cargo\n\
+         # test -p shardgate-collation --test charsets_agree`.\n",
     );
-    for name in single_byte_sets(conn).await {
+    for (name, collation) in single_byte_sets(conn).await {
         let bytes = server_bytes(conn, &name).await;
         if (0..0x80).any(|b| bytes[b] != Some(b as u32)) {
             continue;
@@ -65,14 +66,22 @@ async fn write_data(conn: &mut Conn) {
             .iter()
             .map(|p| p.map_or("-".to_owned(), |p| format!("{p:X}")))
             .collect();
-        out.push_str(&format!("{name}\t{}\n", high.join(" ")));
+        out.push_str(&format!("{name}\t{collation}\t{}\n", high.join(" ")));
     }
     std::fs::write(DATA, out).expect("writes the data file");
 }
 
-/// The bytes of the sets the proxy reads that it reads otherwise than MariaDB.
+/// The bytes of the sets the proxy reads that it reads otherwise than MariaDB, and default
+/// collations it names otherwise.
 async fn disagreements(conn: &mut Conn) -> Vec<String> {
     let mut wrong = Vec::new();
+    for (name, collation) in single_byte_sets(conn).await {
+        if let Charset::SingleByte(set) = Charset::named(&name) {
+            if set.default_collation != collation {
+                wrong.push(format!("{name}: default collation {collation}"));
+            }
+        }
+    }
     for name in Charset::single_byte_names() {
         let charset = Charset::named(name);
         let server = server_bytes(conn, name).await;

@@ -24,6 +24,7 @@ mod key_expression;
 mod key_placement;
 mod last_insert_id;
 mod last_insert_id_key;
+mod legacy_literals;
 pub mod lex;
 mod limited_write;
 mod load_data;
@@ -77,6 +78,7 @@ pub use last_insert_id::{
     fails_before_rows, inserts_one_row, reads_last_insert_id, set_last_insert_id,
 };
 pub use last_insert_id_key::with_last_insert_id_keys;
+pub use legacy_literals::ascii_literals;
 pub use limited_write::LimitedWrite;
 pub use lookup::{LookupEntry, LookupPlan, LookupRead, LookupWrite, RowsToLocate};
 pub use materialize::{quote as quote_identifier, MaterializePlan, TableCopy};

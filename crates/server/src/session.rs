@@ -775,7 +775,7 @@ impl Session {
         // the client's character set: only text the planner read as the client's bytes can.
         let read_as_sent = || sql.as_bytes() == arg;
         if plan.as_ref().is_err_and(RouteError::runs_in_steps) && !read_as_sent() {
-            return self.send_error(self.not_read_as_sent()).await;
+            return Box::pin(self.run_in_ascii(runtime, sql)).await;
         }
         let plan = match plan {
             Ok(plan) => plan,
@@ -830,7 +830,7 @@ impl Session {
                     | Route::Join(_)
             );
         if rewrites && !read_as_sent() {
-            return self.send_error(self.not_read_as_sent()).await;
+            return Box::pin(self.run_in_ascii(runtime, sql)).await;
         }
         if let Err(e) = self.begin_statement(&plan, arg, true) {
             return self.send_error(e).await;
@@ -854,6 +854,18 @@ impl Session {
             );
         }
         step
+    }
+
+    /// A statement the proxy rewrites or runs in steps whose text it did not read as the
+    /// client's bytes (see `run_text`): run as its text with its literals written in ASCII
+    /// (`router/src/legacy_literals.rs`), or refused.
+    async fn run_in_ascii(&mut self, runtime: &Runtime, sql: &str) -> Step {
+        let ascii = (self.state.client_charset().literal_set())
+            .and_then(|set| shardgate_router::ascii_literals(sql, self.syntax, set));
+        match ascii {
+            Some(text) => self.run_rewritten(runtime, text.as_bytes()).await,
+            None => self.send_error(self.not_read_as_sent()).await,
+        }
     }
 
     /// The refusal of a statement the proxy would rewrite or run in steps whose text it did

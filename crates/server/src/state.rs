@@ -35,6 +35,9 @@ pub struct ClientCharset {
     pub name: String,
     /// How the proxy reads it.
     pub charset: Charset,
+    /// Whether the connection's character set is the client's with its default collation
+    /// (`SET NAMES cs`): a literal reads as `_cs X'…'` of its bytes.
+    pub literals_as_introduced: bool,
 }
 
 impl ClientCharset {
@@ -42,40 +45,81 @@ impl ClientCharset {
         ClientCharset {
             name: "utf8mb4".to_owned(),
             charset: Charset::Utf8,
+            literals_as_introduced: true,
         }
     }
 
     /// The character set the last of `vars` that sets one sets.
     fn of(vars: &[(String, Vec<u8>)]) -> ClientCharset {
+        let unquoted = |s: &str| {
+            s.trim_matches(|c| c == '\'' || c == '"' || c == '`')
+                .to_owned()
+        };
         let mut name = None;
+        let mut literals_as_introduced = true;
         for (var, sql) in vars {
             let words = || {
                 let text = String::from_utf8_lossy(sql).to_ascii_lowercase();
-                text.split_whitespace()
-                    .map(str::to_owned)
-                    .collect::<Vec<_>>()
+                text.split_whitespace().map(unquoted).collect::<Vec<_>>()
             };
-            let set = match var.as_str() {
-                "character_set_client" => assigned_string(sql).map(|v| v.to_ascii_lowercase()),
-                // `SET NAMES cs [COLLATE c]`, kept as written.
-                v if v == "names" || v.starts_with("set names") => words().get(2).cloned(),
-                // `SET CHARACTER SET cs`, `SET CHARSET cs`.
-                v if v.starts_with("set character set") || v.starts_with("set charset") => {
-                    words().last().cloned()
+            match var.as_str() {
+                "character_set_client" => {
+                    name = Some(
+                        assigned_string(sql)
+                            .unwrap_or_default()
+                            .to_ascii_lowercase(),
+                    );
+                    literals_as_introduced = false;
                 }
-                _ => continue,
-            };
-            name = Some(set.unwrap_or_default());
+                // `SET NAMES cs [COLLATE c]`, kept as written.
+                v if v == "names" || v.starts_with("set names") => {
+                    let words = words();
+                    let set = words.get(2).cloned().unwrap_or_default();
+                    literals_as_introduced = match (words.get(3), words.get(4)) {
+                        (None, _) => true,
+                        (Some(collate), Some(collation)) if collate == "collate" => {
+                            match Charset::named(&set) {
+                                Charset::SingleByte(s) => s.default_collation == collation,
+                                _ => false,
+                            }
+                        }
+                        _ => false,
+                    };
+                    name = Some(set);
+                }
+                // `SET CHARACTER SET cs`, `SET CHARSET cs`: the connection's is the database's.
+                v if v.starts_with("set character set") || v.starts_with("set charset") => {
+                    name = Some(words().last().cloned().unwrap_or_default());
+                    literals_as_introduced = false;
+                }
+                "character_set_connection" | "collation_connection" => {
+                    literals_as_introduced = false;
+                }
+                _ => {}
+            }
         }
         match name {
-            None => ClientCharset::utf8mb4(),
+            None => ClientCharset {
+                literals_as_introduced,
+                ..ClientCharset::utf8mb4()
+            },
             Some(name) => {
-                let name = name.trim_matches(|c| c == '\'' || c == '"' || c == '`');
+                let name = unquoted(&name);
                 ClientCharset {
-                    charset: Charset::named(name),
-                    name: name.to_owned(),
+                    charset: Charset::named(&name),
+                    name,
+                    literals_as_introduced,
                 }
             }
+        }
+    }
+
+    /// The single-byte set whose literals a statement may be written with in ASCII
+    /// (`shardgate_router::ascii_literals`): the client's, when the connection's is the same.
+    pub fn literal_set(&self) -> Option<&'static shardgate_collation::SingleByte> {
+        match self.charset {
+            Charset::SingleByte(set) if self.literals_as_introduced => Some(set),
+            _ => None,
         }
     }
 
