@@ -8,14 +8,14 @@
 //! connection's collation when that is the set's default (the session checks), coercible
 //! like a plain literal. Refused (`None`), since the name of the column a literal names
 //! would change (`SELECT 'é'` names it `é`): a literal in a select item without an alias.
-//! Also refused: other characters outside string literals (a name, a comment), a literal
-//! with an introducer or `N`, adjacent literals (which MariaDB concatenates), a character
-//! the set lacks.
+//! Also refused: a quoted string that is not a value (an alias `AS 'é'`), other characters
+//! outside string literals (a name, a comment), a literal with an introducer or `N`, adjacent
+//! literals (which MariaDB concatenates), a character the set lacks.
 
 use std::ops::{ControlFlow, Range};
 
 use shardgate_collation::SingleByte;
-use sqlparser::ast::{Query, SelectItem, SetExpr, Spanned, Visit, Visitor};
+use sqlparser::ast::{Query, SelectItem, SetExpr, Spanned, Value, ValueWithSpan, Visit, Visitor};
 use sqlparser::tokenizer::{Token, Whitespace};
 
 use crate::rewrite::Offsets;
@@ -55,7 +55,7 @@ pub fn ascii_literals(sql: &str, syntax: Syntax, set: &SingleByte) -> Option<Str
         let range = offsets.at(t.span.start)?..offsets.at(t.span.end)?;
         replaced.push((range, format!("_{} X'{hex}'", set.name)));
     }
-    if replaced.is_empty() || names_a_column(sql, syntax, &replaced)? {
+    if replaced.is_empty() || !keeps_meaning(sql, syntax, &replaced)? {
         return None;
     }
     let mut out = String::with_capacity(sql.len() + 16 * replaced.len());
@@ -69,9 +69,10 @@ pub fn ascii_literals(sql: &str, syntax: Syntax, set: &SingleByte) -> Option<Str
     out.is_ascii().then_some(out)
 }
 
-/// Whether a literal at one of `replaced`'s ranges lies in a select item without an alias
-/// (whose text names its column); `None` when the statement does not parse.
-fn names_a_column(sql: &str, syntax: Syntax, replaced: &[(Range<usize>, String)]) -> Option<bool> {
+/// Whether every one of `replaced`'s ranges is a string value (not an alias) outside any
+/// select item without an alias (whose text names its column); `None` when the statement
+/// does not parse.
+fn keeps_meaning(sql: &str, syntax: Syntax, replaced: &[(Range<usize>, String)]) -> Option<bool> {
     struct Unnamed<'a> {
         offsets: Offsets<'a>,
         replaced: &'a [(Range<usize>, String)],
@@ -116,7 +117,32 @@ fn names_a_column(sql: &str, syntax: Syntax, replaced: &[(Range<usize>, String)]
         offsets: Offsets::new(sql),
         replaced,
     };
-    Some(statements.visit(&mut unnamed).is_break())
+    if statements.visit(&mut unnamed).is_break() {
+        return Some(false);
+    }
+    // The string values' starts: each replaced literal must be one.
+    let mut offsets = Offsets::new(sql);
+    let mut values = Vec::new();
+    let _ = statements.visit(&mut ValueStarts(|v: &ValueWithSpan| {
+        if matches!(
+            v.value,
+            Value::SingleQuotedString(_) | Value::DoubleQuotedString(_)
+        ) {
+            values.extend(offsets.at(v.span.start));
+        }
+    }));
+    Some(replaced.iter().all(|(r, _)| values.contains(&r.start)))
+}
+
+/// Calls its function with each value of a statement.
+struct ValueStarts<F>(F);
+
+impl<F: FnMut(&ValueWithSpan)> Visitor for ValueStarts<F> {
+    type Break = ();
+    fn pre_visit_value(&mut self, value: &ValueWithSpan) -> ControlFlow<()> {
+        (self.0)(value);
+        ControlFlow::Continue(())
+    }
 }
 
 #[cfg(test)]
@@ -157,7 +183,9 @@ mod tests {
             // The select item's text names its column.
             "SELECT 'é', k FROM t",
             "SELECT k FROM t UNION SELECT CONCAT('é', k) FROM u",
-            // Names, comments, introducers, adjacent literals, characters latin1 lacks.
+            // An alias; names, comments, introducers, adjacent literals, characters latin1
+            // lacks.
+            "SELECT k AS 'é' FROM t WHERE k = 'é'",
             "SELECT k FROM té",
             "SELECT k FROM t /* é */ WHERE k = 'é'",
             "SELECT k FROM t WHERE k = _utf8mb4'é'",
