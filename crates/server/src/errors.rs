@@ -213,12 +213,10 @@ pub(crate) fn operand_columns() -> ClientError {
 
 /// A statement the proxy must rewrite (or run in steps) whose text it did not read as the
 /// client's bytes: not UTF-8 in a UTF-8 session, or in the session's other `charset`.
-pub(crate) fn not_utf8_rewrite(charset: &str) -> ClientError {
-    let why = match charset {
-        "utf8mb4" | "utf8mb3" | "utf8" | "binary" => {
-            "this one holds bytes that are not UTF-8".to_owned()
-        }
-        other => format!("this connection's character set is {other}"),
+pub(crate) fn not_utf8_rewrite(charset: &crate::state::ClientCharset) -> ClientError {
+    let why = match charset.is_utf8() {
+        true => "this one holds bytes that are not UTF-8".to_owned(),
+        false => format!("this connection's character set is {}", charset.name),
     };
     ClientError::new(
         1235,

@@ -871,7 +871,7 @@ impl Session {
     /// The refusal of a statement the proxy would rewrite or run in steps whose text it did
     /// not read as the client's bytes (see `run_text`).
     pub(crate) fn not_read_as_sent(&self) -> ClientError {
-        crate::errors::not_utf8_rewrite(&self.state.client_charset().name)
+        crate::errors::not_utf8_rewrite(self.state.client_charset())
     }
 
     /// Text the proxy wrote in place of the client's (values read first written in), planned

@@ -288,20 +288,16 @@ fn rows_frame(frame: &WindowFrame, ordered: bool) -> Result<Option<RowsFrame>, (
             _ => Err(()),
         }
     };
-    let start = match &frame.start_bound {
-        WindowFrameBound::Preceding(None) => None,
-        WindowFrameBound::Preceding(Some(n)) => Some(-offset(n)?),
-        WindowFrameBound::CurrentRow => Some(0),
-        WindowFrameBound::Following(Some(n)) => Some(offset(n)?),
-        WindowFrameBound::Following(None) => return Err(()),
+    // A bound as an offset from the current row (`None`: unbounded, only at its own end).
+    let offset_of = |bound: &WindowFrameBound, is_start: bool| match bound {
+        WindowFrameBound::CurrentRow => Ok(Some(0)),
+        WindowFrameBound::Preceding(Some(n)) => Ok(Some(-offset(n)?)),
+        WindowFrameBound::Following(Some(n)) => Ok(Some(offset(n)?)),
+        WindowFrameBound::Preceding(None) if is_start => Ok(None),
+        WindowFrameBound::Following(None) if !is_start => Ok(None),
+        _ => Err(()),
     };
-    let end = match end {
-        WindowFrameBound::Following(None) => None,
-        WindowFrameBound::Following(Some(n)) => Some(offset(n)?),
-        WindowFrameBound::CurrentRow => Some(0),
-        WindowFrameBound::Preceding(Some(n)) => Some(-offset(n)?),
-        WindowFrameBound::Preceding(None) => return Err(()),
-    };
+    let (start, end) = (offset_of(&frame.start_bound, true)?, offset_of(end, false)?);
     let rows = RowsFrame { start, end };
     let whole = start.is_none() && end.is_none();
     match frame.units {
