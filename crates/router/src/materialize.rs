@@ -23,8 +23,10 @@ use sqlparser::ast::{
     TableFactor, TableWithJoins, UnaryOperator, Value, Visit, Visitor,
 };
 
+use crate::block_scope::BlockScope;
 use crate::derived_rows::OverDerived;
 use crate::prune::{chain, shards_of, Keyed};
+use crate::reference_semijoin::reference_semijoins;
 use crate::shard_key::{base_name, TableRef};
 use crate::{Plan, Route, RouteError, StatementKind, Syntax};
 
@@ -38,6 +40,10 @@ pub struct MaterializePlan {
     pub over_derived: Option<OverDerived>,
     /// Where the copies are made and the statement runs.
     pub compute_shard: ShardId,
+    /// Tables whose columns would have narrowed the copies (an unqualified name resolved by
+    /// the schema cache) but the cache lacks: the executor reads them and plans the statement
+    /// again before it runs, keeping this plan if that fails.
+    pub uncached: Vec<String>,
 }
 
 /// One sharded table's rows, copied into a temporary table that shadows it.
@@ -111,26 +117,61 @@ pub(crate) fn fallback(
     let Some([Statement::Query(verbatim)]) = verbatim.as_deref() else {
         return Ok(materialized(copies, None, topology));
     };
-    push_filters(verbatim, syntax, topology, &occurrences, &mut copies);
-    let over_derived =
-        crate::derived_rows::take(sql, verbatim, topology, syntax).and_then(|(derived, sql)| {
+    // Tables whose columns a name needed and the schema cache lacks (`uncached`).
+    let mut missing = push_filters(verbatim, syntax, topology, &occurrences, &mut copies);
+    // Correlated scalar subqueries joined as derived tables, when it has some; else its own
+    // derived tables.
+    let decorrelated =
+        crate::decorrelate::scalar_aggregates(sql, verbatim, topology, syntax, &mut missing);
+    let over_derived = decorrelated
+        .and_then(|sql| {
             let statements = crate::lex::parse_verbatim(&sql, syntax)?;
-            let [Statement::Query(rewritten)] = statements.as_slice() else {
+            let [Statement::Query(query)] = statements.as_slice() else {
                 return None;
             };
-            let occurrences = sharded_occurrences(&statements[0], topology);
-            let mut copies = copies_of(&occurrences, topology).ok()?;
-            push_filters(rewritten, syntax, topology, &occurrences, &mut copies);
-            let named = |table: &str| occurrences.iter().filter(|(t, _)| t == table).count();
-            let narrowings = crate::copy_narrowing::narrowings(rewritten, &derived, &copies, named);
-            Some(OverDerived {
-                derived,
-                sql,
-                copies,
-                narrowings,
-            })
-        });
-    Ok(materialized(copies, over_derived, topology))
+            over_derived(&sql, query, topology, syntax, &mut missing)
+        })
+        .or_else(|| over_derived(sql, verbatim, topology, syntax, &mut missing));
+    missing.sort_unstable();
+    missing.dedup();
+    let mut plan = materialized(copies, over_derived, topology);
+    if let Route::Materialize(m) = &mut plan.route {
+        m.uncached = missing;
+    }
+    Ok(plan)
+}
+
+/// The statement `sql` (parsed as `query`) over the rows of its derived tables, when it has
+/// some the proxy computes (`derived_rows.rs`).
+fn over_derived(
+    sql: &str,
+    query: &Query,
+    topology: &Topology,
+    syntax: Syntax,
+    missing: &mut Vec<String>,
+) -> Option<OverDerived> {
+    let (derived, sql) = crate::derived_rows::take(sql, query, topology, syntax)?;
+    let statements = crate::lex::parse_verbatim(&sql, syntax)?;
+    let [Statement::Query(rewritten)] = statements.as_slice() else {
+        return None;
+    };
+    let occurrences = sharded_occurrences(&statements[0], topology);
+    let mut copies = copies_of(&occurrences, topology).ok()?;
+    missing.extend(push_filters(
+        rewritten,
+        syntax,
+        topology,
+        &occurrences,
+        &mut copies,
+    ));
+    let named = |table: &str| occurrences.iter().filter(|(t, _)| t == table).count();
+    let narrowings = crate::copy_narrowing::narrowings(rewritten, &derived, &copies, named);
+    Some(OverDerived {
+        derived,
+        sql,
+        copies,
+        narrowings,
+    })
 }
 
 fn materialized(
@@ -142,6 +183,7 @@ fn materialized(
         copies,
         over_derived,
         compute_shard: topology.default_shard,
+        uncached: Vec::new(),
     };
     Plan::new(StatementKind::Read, Route::Materialize(Box::new(plan)))
 }
@@ -231,14 +273,16 @@ pub(crate) fn sharded_occurrences(
 }
 
 /// Adds to each copy the WHERE conjuncts that may filter its rows, and prunes its shards by
-/// their shard-key values (see the module's comment for when that is safe).
+/// their shard-key values (see the module's comment for when that is safe). Gives the tables
+/// whose columns an unqualified name needed and the schema cache lacks.
 fn push_filters(
     query: &Query,
     syntax: Syntax,
     topology: &Topology,
     occurrences: &[(String, Option<String>)],
     copies: &mut [TableCopy],
-) {
+) -> Vec<String> {
+    let mut missing = Vec::new();
     let mut named: BTreeMap<&str, usize> = BTreeMap::new();
     for (table, _) in occurrences {
         *named.entry(table.as_str()).or_default() += 1;
@@ -246,12 +290,17 @@ fn push_filters(
     let mut blocks = Vec::new();
     walk_blocks(query, &mut blocks);
     let schema = topology.schema.current();
+    let ctes = crate::block_scope::cte_names(query);
     for select in blocks {
         let Some(selection) = &select.selection else {
             continue;
         };
+        let scope = BlockScope::of(select, &ctes);
         for (factor, preserved) in factors(&select.from) {
             let TableFactor::Table { name, alias, .. } = factor else {
+                continue;
+            };
+            let Some(this) = scope.position(factor).filter(|&i| scope.table(i).is_some()) else {
                 continue;
             };
             let Some(rule) = base_name(name).and_then(|t| topology.table(&t)) else {
@@ -270,14 +319,11 @@ fn push_filters(
                 topology,
             );
             let only_table = select.from.len() == 1 && select.from[0].joins.is_empty();
-            let columns = schema.agreed(&rule.name);
+            let own = |e: &Expr| scope.owner(e, topology, &schema) == Some(this);
             let parts: Vec<&Expr> = chain(selection, &BinaryOperator::And)
                 .into_iter()
-                .filter(|part| pushable(part, &|e| own_column(e, &table, only_table, columns)))
+                .filter(|part| pushable(part, &own))
                 .collect();
-            if parts.is_empty() {
-                continue;
-            }
             let keyed = Keyed {
                 table: &table,
                 only_table,
@@ -286,13 +332,25 @@ fn push_filters(
             if let Some(shards) = shards_of(&parts, &[keyed]) {
                 copy.shards.retain(|s| shards.contains(s));
             }
-            let rendered: Vec<String> = parts
+            let mut rendered: Vec<String> = parts
                 .iter()
                 .map(|p| format!("({})", unqualified(p, &table)))
                 .collect();
-            copy.filter = Some(rendered.join(" AND "));
+            rendered.extend(reference_semijoins(
+                select,
+                &scope,
+                this,
+                &|e| unqualified(e, &table),
+                topology,
+                &schema,
+            ));
+            if !rendered.is_empty() {
+                copy.filter = Some(rendered.join(" AND "));
+            }
         }
+        missing.extend(scope.missing());
     }
+    missing
 }
 
 /// Every SELECT block of `query`: its CTEs', derived tables' and (some) subqueries' too.
@@ -433,24 +491,6 @@ fn known_join(op: &JoinOperator) -> bool {
     )
 }
 
-/// Whether `expr` names a column of `table`: qualified by its alias (or name), or unqualified
-/// when it is its block's only table and the schema cache lists the column (an unknown name
-/// might be an outer query's column).
-fn own_column(
-    expr: &Expr,
-    table: &TableRef<'_>,
-    only_table: bool,
-    columns: Option<&shardgate_schema::TableColumns>,
-) -> bool {
-    match expr {
-        Expr::Identifier(id) => {
-            only_table && columns.is_some_and(|c| c.position(&id.value).is_some())
-        }
-        Expr::CompoundIdentifier(parts) if parts.len() == 2 => table.is_named(&parts[0]),
-        _ => false,
-    }
-}
-
 /// Whether `expr` may be evaluated on a table's rows alone: its columns (`column` says which
 /// are the table's), literals and deterministic operators, nothing else (no functions,
 /// variables, subqueries, parameters, collations or introducers).
@@ -514,6 +554,16 @@ pub(crate) fn pushable(expr: &Expr, column: &dyn Fn(&Expr) -> bool) -> bool {
                 stack.push(expr);
                 stack.push(low);
                 stack.push(high);
+            }
+            Expr::Like {
+                expr,
+                pattern,
+                escape_char: None,
+                any: false,
+                ..
+            } => {
+                stack.push(expr);
+                stack.push(pattern);
             }
             _ => return false,
         }

@@ -207,6 +207,8 @@ impl Session {
             },
             Route::SetOperation(plan) => Box::pin(self.set_operation(runtime, plan, binary)).await,
             Route::Materialize(m) => {
+                let replanned = self.planned_with_columns(runtime, m, text).await;
+                let m = replanned.as_deref().unwrap_or(m);
                 Box::pin(self.materialize(runtime, m, text, plan.kind, binary)).await
             }
             Route::Join(j) => Box::pin(self.join(runtime, j, text, plan.kind, binary)).await,

@@ -21,7 +21,7 @@ use shardgate_protocol::stmt::ExecuteRequest;
 use shardgate_protocol::Command;
 use shardgate_ring::ShardId;
 use shardgate_router::{
-    quote_identifier, string_literal, temporary_definition, MaterializePlan, SqlMode,
+    quote_identifier, string_literal, temporary_definition, MaterializePlan, Plan, Route, SqlMode,
     StatementKind, TableCopy, Transport,
 };
 
@@ -132,6 +132,34 @@ impl Copied {
 }
 
 impl Session {
+    /// `plan` again, once the schema cache holds the tables whose columns would narrow its
+    /// copies (`MaterializePlan::uncached`: created since the cache was read); `None` keeps
+    /// it (nothing to read, or the read failed).
+    pub(crate) async fn planned_with_columns(
+        &self,
+        runtime: &Runtime,
+        plan: &MaterializePlan,
+        text: &[u8],
+    ) -> Option<Box<MaterializePlan>> {
+        if plan.uncached.is_empty() {
+            return None;
+        }
+        let sql = std::str::from_utf8(text).ok()?;
+        let schema = runtime.topology.schema.current();
+        if plan.uncached.iter().any(|t| schema.agreed(t).is_none()) {
+            crate::schema_loader::load_tables(runtime, &plan.uncached)
+                .await
+                .ok()?;
+        }
+        match shardgate_router::plan_sql(sql, &runtime.topology, self.syntax) {
+            Ok(Plan {
+                route: Route::Materialize(again),
+                ..
+            }) => Some(again),
+            _ => None,
+        }
+    }
+
     /// Runs `plan` for the statement `text` (see the module's comment).
     pub(crate) async fn materialize(
         &mut self,

@@ -227,3 +227,17 @@ SELECT COUNT(*) FROM (SELECT user_id FROM orders WHERE qty > 1000 GROUP BY user_
 @ordered SELECT t.id FROM ( ( SELECT id FROM users ORDER BY id DESC LIMIT 3 ) ) t ORDER BY t.id
 @ordered SELECT t.id, COUNT(*) FROM ((SELECT id FROM users ORDER BY id DESC LIMIT 3) UNION ALL (SELECT user_id FROM orders ORDER BY user_id LIMIT 2)) AS t GROUP BY t.id ORDER BY t.id
 @ordered WITH c AS ((SELECT id FROM users ORDER BY id LIMIT 3) UNION (SELECT user_id FROM orders ORDER BY user_id DESC LIMIT 2)) SELECT c.id, u.name FROM c JOIN users u ON u.id = c.id ORDER BY c.id
+-- Scalar subqueries correlated on a column that is not a shard key, joined as a derived table
+-- grouped by it (decorrelate.rs); copies narrowed by the reference table they join
+-- (reference_semijoin.rs). Groups with only NULLs, no rows, ties for MAX, DECIMAL averages.
+@ordered SELECT o.id FROM orders o WHERE o.amount > (SELECT AVG(cq.amount) FROM orders cq WHERE cq.qty = o.qty) ORDER BY o.id
+@ordered SELECT o.qty, COUNT(*), SUM(o.amount) FROM orders o WHERE o.amount >= (SELECT MAX(cq.amount) FROM orders cq WHERE cq.qty = o.qty) GROUP BY o.qty ORDER BY o.qty
+@ordered SELECT u.id, u.score FROM users u WHERE u.score < (SELECT 0.5 * AVG(cq.score) + 1 FROM users cq WHERE cq.flag = u.flag AND cq.id > 10) ORDER BY u.id
+@ordered SELECT o.id, o.created_at FROM orders o WHERE o.created_at = (SELECT MAX(cq.created_at) FROM orders cq WHERE cq.qty = o.qty) ORDER BY o.id
+@ordered SELECT u.id, u.balance FROM users u WHERE (SELECT MIN(cq.balance) FROM users cq WHERE u.flag = cq.flag) = u.balance ORDER BY u.id
+SELECT COUNT(*), SUM(u.balance) FROM users u, flags f WHERE u.flag = f.flag AND f.label LIKE 'm%' AND u.balance > (SELECT AVG(cq.balance) FROM users cq WHERE cq.flag = f.flag)
+SELECT COUNT(*), SUM(o.amount) / 7.0 FROM orders o, users u WHERE o.user_id = u.id AND o.amount < (SELECT 0.2 * AVG(cq.amount) FROM orders cq WHERE cq.qty = o.qty AND cq.amount IS NOT NULL)
+@ordered SELECT o.id FROM orders o WHERE o.amount > (SELECT AVG(cq.amount) FROM orders cq WHERE cq.qty = o.qty AND cq.status = o.status) ORDER BY o.id
+@ordered SELECT o.id FROM orders o WHERE o.amount > (SELECT COUNT(*) FROM orders cq WHERE cq.qty = o.qty) - 30 ORDER BY o.id
+@ordered SELECT u.id, (SELECT COUNT(*) FROM orders cq WHERE cq.qty = u.flag) AS n FROM users u, flags f WHERE u.flag = f.flag AND f.label LIKE '%o%' ORDER BY u.id
+@ordered SELECT u.id, f.label FROM users u JOIN flags f ON f.flag = u.flag WHERE f.label <> 'zero' AND u.score > (SELECT AVG(cq.score) FROM users cq WHERE cq.flag = u.flag) ORDER BY u.id

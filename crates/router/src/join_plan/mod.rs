@@ -723,7 +723,7 @@ fn finish_join(
     })
 }
 
-fn column_is_integer(column: &Column) -> bool {
+pub(crate) fn column_is_integer(column: &Column) -> bool {
     let ty = column.column_type.to_ascii_lowercase();
     ["tinyint", "smallint", "mediumint", "int", "bigint"]
         .iter()

@@ -1,0 +1,349 @@
+//! Scalar subqueries correlated on columns that are not shard keys, joined instead of copied:
+//! TPC-H Q17's
+//!
+//! ```sql
+//! … FROM lineitem, part WHERE p_partkey = l_partkey AND …
+//!   AND l_quantity < (SELECT 0.2 * AVG(l_quantity) FROM lineitem WHERE l_partkey = p_partkey)
+//! ```
+//!
+//! becomes
+//!
+//! ```sql
+//! … FROM lineitem, part, (SELECT l_partkey AS shardgate_k0, 0.2 * AVG(l_quantity) AS
+//!   shardgate_v FROM lineitem GROUP BY l_partkey) AS shardgate_dc0
+//! WHERE shardgate_dc0.shardgate_k0 = p_partkey AND p_partkey = l_partkey AND …
+//!   AND l_quantity < shardgate_dc0.shardgate_v
+//! ```
+//!
+//! whose derived table the proxy computes as any grouped scatter and copies as derived rows
+//! (`derived_rows.rs`), where the subquery needed copies of its whole table. When the outer
+//! column is a reference table's that the WHERE filters (`part` by `p_brand = …`), the
+//! derived table groups only the rows of the values it keeps (`l_partkey IN (SELECT p_partkey
+//! FROM part WHERE …)`, `reference_semijoin.rs`): only those can join.
+//!
+//! The same rows pass: the derived table has one row per correlation value, holding the
+//! subquery's value for it, and none where the subquery reads no row — where its value is
+//! NULL, which no comparison passes. So it is taken only for a comparison that is a top-level
+//! conjunct of the WHERE (a NULL or false comparison drops the row either way) with a
+//! subquery that is one aggregate expression of one sharded table (`SUM` / `AVG` / `MIN` /
+//! `MAX` of its columns, combined only by `+`, `-`, `*` and numbers: NULL over no rows), whose
+//! WHERE is equalities of its integer columns to the outer block's columns (grouped by
+//! exactly, as compared) and conditions on its own columns. A statement with `SELECT *` keeps
+//! its subquery (the derived table's columns would join the star's).
+
+use std::ops::Range;
+
+use shardgate_config::Topology;
+use shardgate_schema::SchemaStatus;
+use sqlparser::ast::{
+    BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr,
+    ObjectNamePart, Query, Select, SelectItem, SetExpr, Spanned, TableFactor, UnaryOperator, Value,
+};
+
+use crate::block_scope::{cte_names, BlockScope};
+use crate::colocated::strip_nested;
+use crate::join_plan::column_is_integer;
+use crate::materialize::pushable;
+use crate::prune::chain;
+use crate::reference_semijoin::reference_values;
+use crate::rewrite::{closing_paren, Offsets};
+use crate::{SqlMode, Syntax};
+
+/// `sql` (parsed as `query`) with its correlated scalar aggregate subqueries joined as
+/// derived tables; `None` when it has none to take. Tables whose columns a name needed and the
+/// schema cache lacks are added to `missing`.
+pub(crate) fn scalar_aggregates(
+    sql: &str,
+    query: &Query,
+    topology: &Topology,
+    syntax: Syntax,
+    missing: &mut Vec<String>,
+) -> Option<String> {
+    let SetExpr::Select(select) = query.body.as_ref() else {
+        return None;
+    };
+    if select
+        .projection
+        .iter()
+        .any(|item| matches!(item, SelectItem::Wildcard(_)))
+    {
+        return None;
+    }
+    let selection = select.selection.as_ref()?;
+    let mut offsets = Offsets::new(sql);
+    // The derived tables go before the WHERE keyword, their join conditions after it.
+    let condition_at = offsets.at(selection.span().start)?;
+    let before = sql[..condition_at].trim_end();
+    let where_at = before.len().checked_sub("where".len())?;
+    let keyword = before.get(where_at..)?;
+    let separated = before[..where_at]
+        .chars()
+        .next_back()
+        .is_some_and(|c| c.is_whitespace() || c == ')' || c == '`');
+    if !keyword.eq_ignore_ascii_case("where") || !separated {
+        return None;
+    }
+    let ctes = cte_names(query);
+    let schema = topology.schema.current();
+    let outer = BlockScope::of(select, &ctes);
+    let backslash = !syntax.sql_mode.contains(SqlMode::NO_BACKSLASH_ESCAPES);
+    let mut edits: Vec<(Range<usize>, String)> = Vec::new();
+    let mut tables = String::new();
+    let mut joins = String::new();
+    for member in chain(selection, &BinaryOperator::And) {
+        let Expr::BinaryOp { left, op, right } = strip_nested(member) else {
+            continue;
+        };
+        if !matches!(
+            op,
+            BinaryOperator::Lt
+                | BinaryOperator::LtEq
+                | BinaryOperator::Gt
+                | BinaryOperator::GtEq
+                | BinaryOperator::Eq
+                | BinaryOperator::NotEq
+        ) {
+            continue;
+        }
+        let subquery = match (left.as_ref(), right.as_ref()) {
+            (Expr::Subquery(q), _) | (_, Expr::Subquery(q)) => q,
+            _ => continue,
+        };
+        let n = edits.len();
+        let name = format!("shardgate_dc{n}");
+        let Some(correlated) =
+            Correlated::of(subquery, select, &outer, &ctes, topology, &schema, missing)
+        else {
+            continue;
+        };
+        // The subquery's parentheses (its span starts inside them).
+        let start = offsets.at(subquery.span().start)?;
+        let open = sql[..start].trim_end().strip_suffix('(')?.len();
+        let close = closing_paren(sql.as_bytes(), open, backslash)?;
+        edits.push((open..close + 1, format!("{name}.shardgate_v")));
+        tables.push_str(&format!(", ({}) AS {name}", correlated.grouped()));
+        for (i, (_, outer_column)) in correlated.keys.iter().enumerate() {
+            joins.push_str(&format!(" {name}.shardgate_k{i} = {outer_column} AND"));
+        }
+    }
+    missing.extend(outer.missing());
+    if edits.is_empty() {
+        return None;
+    }
+    let from_end = before[..where_at].trim_end().len();
+    edits.push((from_end..from_end, tables));
+    edits.push((where_at + "where".len()..where_at + "where".len(), joins));
+    edits.sort_by_key(|(range, _)| range.start);
+    let mut rewritten = String::with_capacity(sql.len() + 256);
+    let mut from = 0;
+    for (range, text) in edits {
+        rewritten.push_str(sql.get(from..range.start)?);
+        rewritten.push_str(&text);
+        from = range.end;
+    }
+    rewritten.push_str(&sql[from..]);
+    Some(rewritten)
+}
+
+/// A scalar subquery this module joins instead.
+struct Correlated {
+    /// Its FROM clause's one table, as written.
+    table: String,
+    /// Its correlation equalities: its own column, the outer block's, as written.
+    keys: Vec<(String, String)>,
+    /// Its other conditions, as written.
+    conditions: Vec<String>,
+    /// Its select list's expression, as written.
+    value: String,
+}
+
+impl Correlated {
+    fn of(
+        query: &Query,
+        outer_select: &Select,
+        outer: &BlockScope<'_>,
+        ctes: &[String],
+        topology: &Topology,
+        schema: &SchemaStatus,
+        missing: &mut Vec<String>,
+    ) -> Option<Correlated> {
+        let plain = query.with.is_none()
+            && query.order_by.is_none()
+            && query.limit_clause.is_none()
+            && query.fetch.is_none()
+            && query.locks.is_empty()
+            && query.for_clause.is_none();
+        let SetExpr::Select(select) = query.body.as_ref() else {
+            return None;
+        };
+        if !plain || !ungrouped(select) {
+            return None;
+        }
+        let [from] = select.from.as_slice() else {
+            return None;
+        };
+        let TableFactor::Table { name, .. } = &from.relation else {
+            return None;
+        };
+        let table = crate::shard_key::base_name(name)?;
+        if !from.joins.is_empty() || topology.table(&table).is_none() {
+            return None;
+        }
+        let Some(columns) = schema.agreed(&table) else {
+            if schema.disagreement(&table).is_none() {
+                missing.push(table);
+            }
+            return None;
+        };
+        // Its one table's columns are known: no name in it needs another's.
+        let inner = BlockScope::of(select, ctes);
+        inner.table(0)?;
+        let own = |e: &Expr| inner.owner(e, topology, schema) == Some(0);
+        let [SelectItem::UnnamedExpr(value) | SelectItem::ExprWithAlias { expr: value, .. }] =
+            select.projection.as_slice()
+        else {
+            return None;
+        };
+        if !null_without_rows(value, &own) {
+            return None;
+        }
+        let mut keys = Vec::new();
+        let mut conditions = Vec::new();
+        let mut reduced = Vec::new();
+        for member in chain(select.selection.as_ref()?, &BinaryOperator::And) {
+            if let Expr::BinaryOp {
+                left,
+                op: BinaryOperator::Eq,
+                right,
+            } = strip_nested(member)
+            {
+                let (left, right) = (strip_nested(left), strip_nested(right));
+                let mut correlation = |mine: &Expr, theirs: &Expr| {
+                    let column = match mine {
+                        Expr::Identifier(id) => columns.column(&id.value),
+                        Expr::CompoundIdentifier(parts) => columns.column(&parts[1].value),
+                        _ => None,
+                    };
+                    let keyed = own(mine) && column.is_some_and(column_is_integer);
+                    let outside = inner.is_outer(theirs, topology, schema)
+                        && outer.owner(theirs, topology, schema).is_some();
+                    if !(keyed && outside) {
+                        return None;
+                    }
+                    // Only the values the outer block's reference table keeps can join.
+                    if let Some(values) =
+                        reference_values(outer_select, outer, theirs, topology, schema)
+                    {
+                        reduced.push(format!("({mine} IN ({values}))"));
+                    }
+                    Some((mine.to_string(), theirs.to_string()))
+                };
+                if let Some(key) = correlation(left, right).or_else(|| correlation(right, left)) {
+                    keys.push(key);
+                    continue;
+                }
+            }
+            if !pushable(member, &own) {
+                return None;
+            }
+            conditions.push(format!("({member})"));
+        }
+        if keys.is_empty() {
+            return None;
+        }
+        conditions.extend(reduced);
+        Some(Correlated {
+            table: from.relation.to_string(),
+            keys,
+            conditions,
+            value: value.to_string(),
+        })
+    }
+
+    /// The derived table: the subquery's value per correlation value.
+    fn grouped(&self) -> String {
+        let keys: Vec<String> = (self.keys.iter().enumerate())
+            .map(|(i, (mine, _))| format!("{mine} AS shardgate_k{i}"))
+            .collect();
+        let group: Vec<&str> = self.keys.iter().map(|(mine, _)| mine.as_str()).collect();
+        let filter = match self.conditions.is_empty() {
+            true => String::new(),
+            false => format!(" WHERE {}", self.conditions.join(" AND ")),
+        };
+        format!(
+            "SELECT {}, {} AS shardgate_v FROM {}{filter} GROUP BY {}",
+            keys.join(", "),
+            self.value,
+            self.table,
+            group.join(", ")
+        )
+    }
+}
+
+/// No GROUP BY, HAVING, DISTINCT, windows or other clauses that shape the rows.
+fn ungrouped(select: &Select) -> bool {
+    let no_group_by = match &select.group_by {
+        GroupByExpr::Expressions(exprs, modifiers) => exprs.is_empty() && modifiers.is_empty(),
+        GroupByExpr::All(_) => false,
+    };
+    no_group_by
+        && select.having.is_none()
+        && select.distinct.is_none()
+        && select.top.is_none()
+        && select.into.is_none()
+        && select.named_window.is_empty()
+        && select.qualify.is_none()
+}
+
+/// Whether `value` is NULL when the subquery reads no row: `SUM` / `AVG` / `MIN` / `MAX` of
+/// expressions over the subquery's own columns, combined by `+`, `-`, `*`, unary minus and
+/// numbers only (each propagates NULL), with at least one aggregate.
+fn null_without_rows(value: &Expr, own: &dyn Fn(&Expr) -> bool) -> bool {
+    let mut aggregates = 0;
+    let mut stack = vec![value];
+    while let Some(e) = stack.pop() {
+        match e {
+            Expr::Nested(inner) => stack.push(inner),
+            Expr::Value(v) if matches!(v.value, Value::Number(..)) => {}
+            Expr::UnaryOp {
+                op: UnaryOperator::Minus,
+                expr,
+            } => stack.push(expr),
+            Expr::BinaryOp {
+                left,
+                op: BinaryOperator::Plus | BinaryOperator::Minus | BinaryOperator::Multiply,
+                right,
+            } => {
+                stack.push(left);
+                stack.push(right);
+            }
+            Expr::Function(f) => {
+                let [ObjectNamePart::Identifier(id)] = f.name.0.as_slice() else {
+                    return false;
+                };
+                let aggregate = ["sum", "avg", "min", "max"]
+                    .iter()
+                    .any(|a| id.value.eq_ignore_ascii_case(a));
+                let FunctionArguments::List(list) = &f.args else {
+                    return false;
+                };
+                let [FunctionArg::Unnamed(FunctionArgExpr::Expr(argument))] = list.args.as_slice()
+                else {
+                    return false;
+                };
+                let plain = list.clauses.is_empty()
+                    && f.over.is_none()
+                    && f.filter.is_none()
+                    && f.null_treatment.is_none()
+                    && f.within_group.is_empty()
+                    && matches!(f.parameters, FunctionArguments::None);
+                if !aggregate || !plain || !pushable(argument, own) {
+                    return false;
+                }
+                aggregates += 1;
+            }
+            _ => return false,
+        }
+    }
+    aggregates > 0
+}
