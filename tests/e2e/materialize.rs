@@ -676,6 +676,21 @@ async fn correlated_aggregates_and_filtered_reference_joins_copy_what_they_need(
         ),
         "{text}"
     );
+    // A NOT EXISTS over the sharded table reads the distinct values it uses (six parts), not
+    // a copy of the table: parts 3 and 5 have a quantity of 10, part 1 only NULLs.
+    let sql = "SELECT d.id FROM (SELECT p.id FROM parts p WHERE NOT EXISTS (SELECT 1 FROM items cv WHERE cv.part = p.id AND cv.qty > 9)) d ORDER BY d.id";
+    let got: Vec<i64> = proxy.query(sql).await.unwrap();
+    assert_eq!(got, [0, 1, 2, 4]);
+    let plan: Vec<(String, Option<String>, Option<String>)> =
+        proxy.query(format!("EXPLAIN {sql}")).await.unwrap();
+    let text: Vec<String> = (plan.iter())
+        .map(|(step, _, sent)| format!("{step} {}", sent.as_deref().unwrap_or("")))
+        .collect();
+    let text = text.join("\n");
+    assert!(
+        text.contains("SELECT DISTINCT `part`, `qty` FROM items cv WHERE (cv.qty > 9)"),
+        "{text}"
+    );
     // A subquery whose value over no rows is not NULL (COUNT) keeps the copies: 60 lines
     // pass the bound.
     let (code, _, message) = server_error(

@@ -46,7 +46,7 @@ use crate::join_plan::column_is_integer;
 use crate::materialize::pushable;
 use crate::prune::chain;
 use crate::reference_semijoin::reference_values;
-use crate::rewrite::{closing_paren, Offsets};
+use crate::rewrite::{closing_paren, spliced, Offsets};
 use crate::{SqlMode, Syntax};
 
 /// `sql` (parsed as `query`) with its correlated scalar aggregate subqueries joined as
@@ -133,16 +133,7 @@ pub(crate) fn scalar_aggregates(
     let from_end = before[..where_at].trim_end().len();
     edits.push((from_end..from_end, tables));
     edits.push((where_at + "where".len()..where_at + "where".len(), joins));
-    edits.sort_by_key(|(range, _)| range.start);
-    let mut rewritten = String::with_capacity(sql.len() + 256);
-    let mut from = 0;
-    for (range, text) in edits {
-        rewritten.push_str(sql.get(from..range.start)?);
-        rewritten.push_str(&text);
-        from = range.end;
-    }
-    rewritten.push_str(&sql[from..]);
-    Some(rewritten)
+    spliced(sql, edits)
 }
 
 /// A scalar subquery this module joins instead.
@@ -281,7 +272,7 @@ impl Correlated {
 }
 
 /// No GROUP BY, HAVING, DISTINCT, windows or other clauses that shape the rows.
-fn ungrouped(select: &Select) -> bool {
+pub(crate) fn ungrouped(select: &Select) -> bool {
     let no_group_by = match &select.group_by {
         GroupByExpr::Expressions(exprs, modifiers) => exprs.is_empty() && modifiers.is_empty(),
         GroupByExpr::All(_) => false,

@@ -27,7 +27,7 @@ use sqlparser::tokenizer::Span;
 
 use crate::copy_narrowing::Narrowing;
 use crate::materialize::{quote, TableCopy};
-use crate::rewrite::{closing_paren, Offsets};
+use crate::rewrite::{closing_paren, spliced, Offsets};
 use crate::shard_key::base_name;
 use crate::{Plan, Route, SqlMode, StatementKind, Syntax};
 
@@ -126,16 +126,7 @@ pub(crate) fn take(
     if taker.taken.is_empty() {
         return None;
     }
-    let mut edits = taker.edits;
-    edits.sort_by_key(|(range, _)| range.start);
-    let mut rewritten = String::with_capacity(sql.len());
-    let mut from = 0;
-    for (range, text) in edits {
-        rewritten.push_str(sql.get(from..range.start)?);
-        rewritten.push_str(&text);
-        from = range.end;
-    }
-    rewritten.push_str(&sql[from..]);
+    let rewritten = spliced(sql, taker.edits)?;
     Some((taker.taken, rewritten))
 }
 
@@ -328,13 +319,10 @@ fn materialized_by_mariadb(query: &Query) -> bool {
     };
     let aggregates = visit_expressions(&select.projection, |e| match e {
         Expr::Function(f) if f.over.is_some() => ControlFlow::Break(()),
-        Expr::Function(f) => {
-            let name = f.name.to_string().to_ascii_lowercase();
-            match AGGREGATES.contains(&name.as_str()) {
-                true => ControlFlow::Break(()),
-                false => ControlFlow::Continue(()),
-            }
-        }
+        Expr::Function(f) => match is_aggregate(&f.name) {
+            true => ControlFlow::Break(()),
+            false => ControlFlow::Continue(()),
+        },
         _ => ControlFlow::Continue(()),
     })
     .is_break();
@@ -344,6 +332,11 @@ fn materialized_by_mariadb(query: &Query) -> bool {
         || select.having.is_some()
         || query.limit_clause.is_some()
         || query.fetch.is_some()
+}
+
+/// Whether `name` names one of MariaDB's aggregate functions.
+pub(crate) fn is_aggregate(name: &sqlparser::ast::ObjectName) -> bool {
+    AGGREGATES.contains(&name.to_string().to_ascii_lowercase().as_str())
 }
 
 /// MariaDB's aggregate functions, by name.

@@ -56,6 +56,7 @@ mod split;
 mod sql_prepare;
 mod star;
 mod statement_traits;
+mod subquery_values;
 mod syntax;
 #[cfg(test)]
 mod test_topology;

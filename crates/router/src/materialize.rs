@@ -121,17 +121,31 @@ pub(crate) fn fallback(
     let mut missing = push_filters(verbatim, syntax, topology, &occurrences, &mut copies);
     // Correlated scalar subqueries joined as derived tables, when it has some; else its own
     // derived tables.
-    let decorrelated =
-        crate::decorrelate::scalar_aggregates(sql, verbatim, topology, syntax, &mut missing);
-    let over_derived = decorrelated
-        .and_then(|sql| {
-            let statements = crate::lex::parse_verbatim(&sql, syntax)?;
-            let [Statement::Query(query)] = statements.as_slice() else {
-                return None;
-            };
-            over_derived(&sql, query, topology, syntax, &mut missing)
+    let joined = rewritten(sql, verbatim, syntax, |sql, query| {
+        crate::decorrelate::scalar_aggregates(sql, query, topology, syntax, &mut missing)
+    });
+    // Membership subqueries read from CTEs of their distinct values.
+    let (base, base_query): (&str, &Query) = match &joined {
+        Some((text, statements)) => match statements.as_slice() {
+            [Statement::Query(query)] => (text, query),
+            _ => (sql, verbatim),
+        },
+        None => (sql, verbatim),
+    };
+    let valued = rewritten(base, base_query, syntax, |sql, query| {
+        crate::subquery_values::distinct_values(sql, query, topology, &mut missing)
+    });
+    // The most rewritten text whose derived tables the proxy computes, else the client's.
+    let mut over_derived_of =
+        |sql: &str, query: &Query| over_derived(sql, query, topology, syntax, &mut missing);
+    let over_derived = [valued.as_ref(), joined.as_ref()]
+        .into_iter()
+        .flatten()
+        .find_map(|(text, statements)| match statements.as_slice() {
+            [Statement::Query(query)] => over_derived_of(text, query),
+            _ => None,
         })
-        .or_else(|| over_derived(sql, verbatim, topology, syntax, &mut missing));
+        .or_else(|| over_derived_of(sql, verbatim));
     missing.sort_unstable();
     missing.dedup();
     let mut plan = materialized(copies, over_derived, topology);
@@ -139,6 +153,19 @@ pub(crate) fn fallback(
         m.uncached = missing;
     }
     Ok(plan)
+}
+
+/// The text `rewrite` makes of `sql` (parsed as `query`), parsed; `None` when it makes none
+/// (or one that does not parse).
+fn rewritten(
+    sql: &str,
+    query: &Query,
+    syntax: Syntax,
+    rewrite: impl FnOnce(&str, &Query) -> Option<String>,
+) -> Option<(String, Vec<Statement>)> {
+    let text = rewrite(sql, query)?;
+    let statements = crate::lex::parse_verbatim(&text, syntax)?;
+    Some((text, statements))
 }
 
 /// The statement `sql` (parsed as `query`) over the rows of its derived tables, when it has

@@ -4,6 +4,8 @@
 //! back as `'a\b'`), so rewrites either cut the original text at token positions, or render a
 //! tree parsed with escapes kept verbatim.
 
+use std::ops::Range;
+
 use shardgate_config::Topology;
 use shardgate_ring::ShardId;
 use sqlparser::ast::{Insert, SetExpr};
@@ -169,6 +171,22 @@ fn split_insert_with(
         })
         .collect();
     Ok(Some(parts))
+}
+
+/// `sql` with each byte range of `edits` (none overlapping another) replaced by its text;
+/// `None` when a range does not fall on `sql`'s character boundaries.
+pub(crate) fn spliced(sql: &str, mut edits: Vec<(Range<usize>, String)>) -> Option<String> {
+    edits.sort_by_key(|(range, _)| range.start);
+    let added: usize = edits.iter().map(|(_, text)| text.len()).sum();
+    let mut rewritten = String::with_capacity(sql.len() + added);
+    let mut from = 0;
+    for (range, text) in edits {
+        rewritten.push_str(sql.get(from..range.start)?);
+        rewritten.push_str(&text);
+        from = range.end;
+    }
+    rewritten.push_str(sql.get(from..)?);
+    Some(rewritten)
 }
 
 /// The offset of the `)` matching the `(` at `open`, past quoted text and comments.

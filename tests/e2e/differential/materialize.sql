@@ -241,3 +241,14 @@ SELECT COUNT(*), SUM(o.amount) / 7.0 FROM orders o, users u WHERE o.user_id = u.
 @ordered SELECT o.id FROM orders o WHERE o.amount > (SELECT COUNT(*) FROM orders cq WHERE cq.qty = o.qty) - 30 ORDER BY o.id
 @ordered SELECT u.id, (SELECT COUNT(*) FROM orders cq WHERE cq.qty = u.flag) AS n FROM users u, flags f WHERE u.flag = f.flag AND f.label LIKE '%o%' ORDER BY u.id
 @ordered SELECT u.id, f.label FROM users u JOIN flags f ON f.flag = u.flag WHERE f.label <> 'zero' AND u.score > (SELECT AVG(cq.score) FROM users cq WHERE cq.flag = u.flag) ORDER BY u.id
+-- Membership subqueries (EXISTS, NOT EXISTS, IN, NOT IN) over one sharded table read from a
+-- CTE of the distinct integer / date values they use (subquery_values.rs): in derived
+-- tables, with NULLs on either side, next to windows and uncorrelated aggregates (Q22).
+@ordered SELECT d.id, d.flag FROM (SELECT u.id, u.flag FROM users u WHERE NOT EXISTS (SELECT 1 FROM orders cv WHERE cv.qty = u.flag)) d ORDER BY d.id
+SELECT COUNT(*), SUM(d.score) FROM (SELECT u.score FROM users u WHERE EXISTS (SELECT * FROM orders cv WHERE cv.qty = u.score AND cv.created_at > '2021-06-01')) d
+@ordered SELECT u.id FROM users u WHERE u.flag IN (SELECT cv.qty FROM orders cv WHERE cv.user_id > 5) AND u.score NOT IN (SELECT cv.qty FROM orders cv WHERE cv.qty IS NOT NULL) ORDER BY u.id
+@ordered SELECT d.id FROM (SELECT u.id FROM users u WHERE u.flag NOT IN (SELECT cv.qty FROM orders cv WHERE cv.user_id = u.score)) d ORDER BY d.id
+@ordered SELECT d.id FROM (SELECT u.id FROM users u WHERE EXISTS (SELECT 1 FROM orders cv WHERE cv.created_at = u.created_at)) d ORDER BY d.id
+@ordered SELECT u.id, ROW_NUMBER() OVER (ORDER BY u.id) FROM users u WHERE EXISTS (SELECT 1 FROM orders cv WHERE cv.qty = u.flag) ORDER BY u.id
+@ordered SELECT k, COUNT(*), SUM(b) FROM (SELECT u.flag AS k, u.balance AS b FROM users u WHERE u.balance > (SELECT AVG(balance) FROM users WHERE balance > 0) AND NOT EXISTS (SELECT * FROM orders cv WHERE cv.user_id = u.id + 1)) t GROUP BY k ORDER BY k
+@ordered SELECT d.id FROM (SELECT u.id FROM users u WHERE u.score IN (SELECT cv.qty * 2 FROM orders cv WHERE cv.qty > u.flag)) d ORDER BY d.id
