@@ -25,6 +25,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
+mod copies_gen;
 mod pushdown_gen;
 mod schema_tables;
 
@@ -1745,6 +1746,7 @@ async fn sharded_answers_equal_one_mariadb() {
     let generated: Vec<Case> = generated_cases(SEED, &data.user_ids)
         .into_iter()
         .chain(pushdown_gen::generated_pushdown_cases(SEED, &data.user_ids))
+        .chain(copies_gen::generated_copies_cases(SEED, &data.user_ids))
         .filter(keep)
         .collect();
     let (corpus_n, generated_n) = (corpus.len(), generated.len());

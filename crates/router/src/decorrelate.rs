@@ -49,6 +49,11 @@ use crate::reference_semijoin::reference_values;
 use crate::rewrite::{closing_paren, spliced, Offsets};
 use crate::{SqlMode, Syntax};
 
+/// The names of the derived tables this module writes (`shardgate_dc0` …) and of their
+/// correlation columns (`shardgate_k0` …).
+const DERIVED_PREFIX: &str = "shardgate_dc";
+const KEY_PREFIX: &str = "shardgate_k";
+
 /// `sql` (parsed as `query`) with its correlated scalar aggregate subqueries joined as
 /// derived tables; `None` when it has none to take. Tables whose columns a name needed and the
 /// schema cache lacks are added to `missing`.
@@ -110,7 +115,7 @@ pub(crate) fn scalar_aggregates(
             _ => continue,
         };
         let n = edits.len();
-        let name = format!("shardgate_dc{n}");
+        let name = format!("{DERIVED_PREFIX}{n}");
         let Some(correlated) =
             Correlated::of(subquery, select, &outer, &ctes, topology, &schema, missing)
         else {
@@ -123,7 +128,7 @@ pub(crate) fn scalar_aggregates(
         edits.push((open..close + 1, format!("{name}.shardgate_v")));
         tables.push_str(&format!(", ({}) AS {name}", correlated.grouped()));
         for (i, (_, outer_column)) in correlated.keys.iter().enumerate() {
-            joins.push_str(&format!(" {name}.shardgate_k{i} = {outer_column} AND"));
+            joins.push_str(&format!(" {name}.{KEY_PREFIX}{i} = {outer_column} AND"));
         }
     }
     missing.extend(outer.missing());
@@ -254,7 +259,7 @@ impl Correlated {
     /// The derived table: the subquery's value per correlation value.
     fn grouped(&self) -> String {
         let keys: Vec<String> = (self.keys.iter().enumerate())
-            .map(|(i, (mine, _))| format!("{mine} AS shardgate_k{i}"))
+            .map(|(i, (mine, _))| format!("{mine} AS {KEY_PREFIX}{i}"))
             .collect();
         let group: Vec<&str> = self.keys.iter().map(|(mine, _)| mine.as_str()).collect();
         let filter = match self.conditions.is_empty() {

@@ -38,6 +38,9 @@ use crate::materialize::pushable;
 use crate::prune::chain;
 use crate::rewrite::{spliced, Offsets};
 
+/// The names of the CTEs this module writes (`shardgate_sq0` …).
+const CTE_PREFIX: &str = "shardgate_sq";
+
 /// `sql` (parsed as `query`) with its membership subqueries reading CTEs of distinct values;
 /// `None` when it has none to take. Tables whose columns a name needed and the schema cache
 /// lacks are added to `missing`.
@@ -64,7 +67,7 @@ pub(crate) fn distinct_values(
             Expr::InSubquery { subquery, .. } => (subquery, false),
             _ => return ControlFlow::<()>::Continue(()),
         };
-        let name = format!("shardgate_sq{}", definitions.len());
+        let name = format!("{CTE_PREFIX}{}", definitions.len());
         let found = Membership::of(subquery, exists, &ctes, topology, &schema, missing)
             .and_then(|m| Some((m.factor_range(&mut offsets)?, m)));
         if let Some((range, membership)) = found {

@@ -252,3 +252,11 @@ SELECT COUNT(*), SUM(d.score) FROM (SELECT u.score FROM users u WHERE EXISTS (SE
 @ordered SELECT u.id, ROW_NUMBER() OVER (ORDER BY u.id) FROM users u WHERE EXISTS (SELECT 1 FROM orders cv WHERE cv.qty = u.flag) ORDER BY u.id
 @ordered SELECT k, COUNT(*), SUM(b) FROM (SELECT u.flag AS k, u.balance AS b FROM users u WHERE u.balance > (SELECT AVG(balance) FROM users WHERE balance > 0) AND NOT EXISTS (SELECT * FROM orders cv WHERE cv.user_id = u.id + 1)) t GROUP BY k ORDER BY k
 @ordered SELECT d.id FROM (SELECT u.id FROM users u WHERE u.score IN (SELECT cv.qty * 2 FROM orders cv WHERE cv.qty > u.flag)) d ORDER BY d.id
+-- Copies narrowed by a filtered reference table (reference_semijoin.rs): the reference on
+-- the NULL-extended side, NULL keys, string keys compared by their collation, conditions
+-- reading both tables (answered from copies, not the Join primitive).
+SELECT COUNT(*), SUM(u.score) FROM users u JOIN orders o ON o.qty = u.flag, flags rz WHERE rz.flag = u.flag AND rz.label LIKE '%e%' AND CONCAT(u.name, o.status) <> ''
+SELECT COUNT(*), MIN(u.id) FROM users u LEFT JOIN flags rz ON rz.flag = u.flag JOIN orders o ON o.qty = u.score WHERE u.flag = rz.flag AND rz.label <> 'zero' AND CONCAT(u.name, o.status) <> ''
+@ordered SELECT u.id, rz.label FROM users u, flags rz, orders o WHERE u.tag = rz.label AND rz.flag IN (0, 1) AND o.qty = u.flag AND CONCAT(u.name, o.status) <> 'x' ORDER BY u.id, o.id
+@ordered SELECT u.id, COUNT(o.id) FROM users u JOIN flags rz ON rz.flag = u.flag LEFT JOIN orders o ON o.qty = u.score AND CONCAT(o.status, u.name) > 'a' WHERE rz.label IS NOT NULL AND rz.flag <> 127 GROUP BY u.id ORDER BY u.id
+SELECT COUNT(*) FROM users u, flags rz WHERE rz.flag = u.flag AND rz.label = 'one' AND u.score > (SELECT AVG(o.qty) FROM orders o WHERE o.qty < u.flag)
