@@ -200,7 +200,19 @@ impl Correlated {
         else {
             return None;
         };
-        if !null_without_rows(value, &own) {
+        // MIN / MAX of a string: which of several collation-equal spellings is the value is
+        // each merge's own choice, and a comparison under another collation would tell.
+        let string = |e: &Expr| {
+            let column = match e {
+                Expr::Identifier(id) => columns.column(&id.value),
+                Expr::CompoundIdentifier(parts) => {
+                    parts.last().and_then(|p| columns.column(&p.value))
+                }
+                _ => None,
+            };
+            column.is_none_or(|c| c.collation.is_some() || !numeric_or_temporal(c))
+        };
+        if !null_without_rows(value, &own, &string) {
             return None;
         }
         let mut keys = Vec::new();
@@ -294,7 +306,11 @@ pub(crate) fn ungrouped(select: &Select) -> bool {
 /// Whether `value` is NULL when the subquery reads no row: `SUM` / `AVG` / `MIN` / `MAX` of
 /// expressions over the subquery's own columns, combined by `+`, `-`, `*`, unary minus and
 /// numbers only (each propagates NULL), with at least one aggregate.
-fn null_without_rows(value: &Expr, own: &dyn Fn(&Expr) -> bool) -> bool {
+fn null_without_rows(
+    value: &Expr,
+    own: &dyn Fn(&Expr) -> bool,
+    string: &dyn Fn(&Expr) -> bool,
+) -> bool {
     let mut aggregates = 0;
     let mut stack = vec![value];
     while let Some(e) = stack.pop() {
@@ -333,7 +349,15 @@ fn null_without_rows(value: &Expr, own: &dyn Fn(&Expr) -> bool) -> bool {
                     && f.null_treatment.is_none()
                     && f.within_group.is_empty()
                     && matches!(f.parameters, FunctionArguments::None);
-                if !aggregate || !plain || !pushable(argument, own) {
+                let extreme = ["min", "max"]
+                    .iter()
+                    .any(|a| id.value.eq_ignore_ascii_case(a));
+                let bare = matches!(argument, Expr::Identifier(_) | Expr::CompoundIdentifier(_));
+                if !aggregate
+                    || !plain
+                    || !pushable(argument, own)
+                    || (extreme && bare && string(argument))
+                {
                     return false;
                 }
                 aggregates += 1;
@@ -342,4 +366,103 @@ fn null_without_rows(value: &Expr, own: &dyn Fn(&Expr) -> bool) -> bool {
         }
     }
     aggregates > 0
+}
+
+/// Whether the column holds numbers or dates and times (not strings, bits, JSON …).
+fn numeric_or_temporal(column: &shardgate_schema::Column) -> bool {
+    let ty = column.column_type.to_ascii_lowercase();
+    let base = ty.split(['(', ' ']).next().unwrap_or_default();
+    matches!(
+        base,
+        "tinyint"
+            | "smallint"
+            | "mediumint"
+            | "int"
+            | "bigint"
+            | "decimal"
+            | "float"
+            | "double"
+            | "date"
+            | "datetime"
+            | "timestamp"
+            | "time"
+            | "year"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use shardgate_config::Topology;
+    use sqlparser::ast::Statement;
+
+    use crate::test_topology::{two_shards, with_columns};
+    use crate::Syntax;
+
+    fn topology() -> Topology {
+        let t = two_shards(
+            "[[tables]]\nname = \"orders\"\nshard_key = \"user_id\"\n[[tables]]\nname = \"parts\"\nreference = true\n",
+        );
+        let ci = Some("utf8mb4_general_ci");
+        let t = with_columns(
+            t,
+            "orders",
+            &[
+                ("id", "bigint(20)", None),
+                ("user_id", "int(11)", None),
+                ("qty", "int(11)", None),
+                ("status", "varchar(16)", ci),
+                ("amount", "decimal(12,2)", None),
+                ("placed", "datetime", None),
+            ],
+        );
+        with_columns(
+            t,
+            "parts",
+            &[("pid", "int(11)", None), ("brand", "varchar(8)", ci)],
+        )
+    }
+
+    fn joined(sql: &str) -> Option<String> {
+        let t = topology();
+        let statements = crate::lex::parse_verbatim(sql, Syntax::DEFAULT).unwrap();
+        let Statement::Query(query) = &statements[0] else {
+            panic!("{sql}")
+        };
+        super::scalar_aggregates(sql, query, &t, Syntax::DEFAULT, &mut Vec::new())
+    }
+
+    #[test]
+    fn a_correlated_aggregate_becomes_a_grouped_derived_table() {
+        assert_eq!(
+            joined("SELECT o.id FROM orders o WHERE o.amount > (SELECT AVG(x.amount) FROM orders x WHERE x.qty = o.qty AND x.id > 3) ORDER BY o.id").as_deref(),
+            Some("SELECT o.id FROM orders o, (SELECT x.qty AS shardgate_k0, AVG(x.amount) AS shardgate_v FROM orders x WHERE (x.id > 3) GROUP BY x.qty) AS shardgate_dc0 WHERE shardgate_dc0.shardgate_k0 = o.qty AND o.amount > shardgate_dc0.shardgate_v ORDER BY o.id")
+        );
+        // By a filtered reference table's column: only the values it keeps are grouped.
+        assert_eq!(
+            joined("SELECT COUNT(*) FROM orders, parts WHERE qty = pid AND brand = 'x' AND placed = (SELECT MAX(placed) FROM orders WHERE qty = pid)").as_deref(),
+            Some("SELECT COUNT(*) FROM orders, parts, (SELECT qty AS shardgate_k0, MAX(placed) AS shardgate_v FROM orders WHERE (qty IN (SELECT pid FROM parts WHERE (brand = 'x'))) GROUP BY qty) AS shardgate_dc0 WHERE shardgate_dc0.shardgate_k0 = pid AND qty = pid AND brand = 'x' AND placed = shardgate_dc0.shardgate_v")
+        );
+    }
+
+    #[test]
+    fn values_not_null_over_no_rows_strings_and_other_shapes_keep_the_subquery() {
+        for sql in [
+            // COUNT is 0 over no rows; COALESCE makes a NULL a value.
+            "SELECT o.id FROM orders o WHERE o.qty > (SELECT COUNT(*) FROM orders x WHERE x.qty = o.qty)",
+            "SELECT o.id FROM orders o WHERE o.qty > (SELECT COALESCE(MAX(x.qty), 0) FROM orders x WHERE x.qty = o.qty)",
+            // MAX of a string: the spelling among collation-equal ones is the merge's.
+            "SELECT o.id FROM orders o WHERE o.status = (SELECT MAX(x.status) FROM orders x WHERE x.qty = o.qty)",
+            // Correlated by a string column: its groups are not its comparisons.
+            "SELECT o.id FROM orders o WHERE o.qty > (SELECT AVG(x.qty) FROM orders x WHERE x.status = o.status)",
+            // Not a conjunct of the WHERE; a limited subquery; `SELECT *`; no correlation.
+            "SELECT o.id FROM orders o WHERE o.id = 1 OR o.qty > (SELECT AVG(x.qty) FROM orders x WHERE x.qty = o.qty)",
+            "SELECT o.id FROM orders o WHERE o.qty > (SELECT AVG(x.qty) FROM orders x WHERE x.qty = o.qty LIMIT 1)",
+            "SELECT * FROM orders o WHERE o.qty > (SELECT AVG(x.qty) FROM orders x WHERE x.qty = o.qty)",
+            "SELECT o.id FROM orders o WHERE o.qty > (SELECT AVG(x.qty) FROM orders x WHERE x.id > 3)",
+            // The outer column inside the aggregate.
+            "SELECT o.id FROM orders o WHERE o.qty > (SELECT AVG(x.qty + o.id) FROM orders x WHERE x.qty = o.qty)",
+        ] {
+            assert_eq!(joined(sql), None, "{sql}");
+        }
+    }
 }

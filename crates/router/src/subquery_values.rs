@@ -130,15 +130,28 @@ impl<'q> Membership<'q> {
         let [from] = select.from.as_slice() else {
             return None;
         };
+        // A plain table reference (no hints, partitions …): the CTE's name and the alias
+        // replace all of it.
         let TableFactor::Table {
-            name, alias, args, ..
+            name,
+            alias,
+            args: None,
+            with_hints,
+            version: None,
+            partitions,
+            json_path: None,
+            sample: None,
+            index_hints,
+            ..
         } = &from.relation
         else {
             return None;
         };
         let table = crate::shard_key::base_name(name)?;
         let cte = name.0.len() == 1 && ctes.iter().any(|c| c.eq_ignore_ascii_case(&table));
-        if !from.joins.is_empty() || args.is_some() || cte || topology.table(&table).is_none() {
+        let plain_reference =
+            with_hints.is_empty() && partitions.is_empty() && index_hints.is_empty();
+        if !from.joins.is_empty() || !plain_reference || cte || topology.table(&table).is_none() {
             return None;
         }
         let Some(table_columns) = schema.agreed(&table) else {
@@ -250,4 +263,67 @@ fn exactly_distinct(column: &Column) -> bool {
         || ["decimal", "date", "datetime"]
             .iter()
             .any(|t| ty.split(['(', ' ']).next() == Some(t))
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlparser::ast::Statement;
+
+    use crate::test_topology::{two_shards, with_columns};
+    use crate::Syntax;
+
+    fn valued(sql: &str) -> Option<String> {
+        let t = two_shards(
+            "[[tables]]\nname = \"orders\"\nshard_key = \"user_id\"\n[[tables]]\nname = \"users\"\nshard_key = \"id\"\n",
+        );
+        let ci = Some("utf8mb4_general_ci");
+        let t = with_columns(
+            t,
+            "orders",
+            &[
+                ("id", "bigint(20)", None),
+                ("user_id", "int(11)", None),
+                ("qty", "int(11)", None),
+                ("status", "varchar(16)", ci),
+                ("ratio", "double", None),
+            ],
+        );
+        let t = with_columns(
+            t,
+            "users",
+            &[("id", "int(11)", None), ("flag", "tinyint(4)", None)],
+        );
+        let statements = crate::lex::parse_verbatim(sql, Syntax::DEFAULT).unwrap();
+        let Statement::Query(query) = &statements[0] else {
+            panic!("{sql}")
+        };
+        super::distinct_values(sql, query, &t, &mut Vec::new())
+    }
+
+    #[test]
+    fn membership_subqueries_read_the_distinct_values_they_use() {
+        assert_eq!(
+            valued("SELECT d.id FROM (SELECT u.id FROM users u WHERE NOT EXISTS (SELECT * FROM orders o WHERE o.qty = u.flag AND o.id > 3)) d").as_deref(),
+            Some("WITH shardgate_sq0 AS (SELECT DISTINCT `id`, `qty` FROM orders o WHERE (o.id > 3)) SELECT d.id FROM (SELECT u.id FROM users u WHERE NOT EXISTS (SELECT * FROM shardgate_sq0 AS o WHERE o.qty = u.flag AND o.id > 3)) d")
+        );
+        // The statement's own WITH keeps its CTEs after the proxy's.
+        assert_eq!(
+            valued("WITH t AS (SELECT 1 AS k) SELECT t.k FROM t, users WHERE flag NOT IN (SELECT qty FROM orders WHERE user_id = users.id)").as_deref(),
+            Some("WITH shardgate_sq0 AS (SELECT DISTINCT `user_id`, `qty` FROM orders), t AS (SELECT 1 AS k) SELECT t.k FROM t, users WHERE flag NOT IN (SELECT qty FROM shardgate_sq0 AS orders WHERE user_id = users.id)")
+        );
+    }
+
+    #[test]
+    fn strings_doubles_aggregates_and_hints_keep_the_table() {
+        for sql in [
+            "SELECT u.id FROM users u WHERE EXISTS (SELECT 1 FROM orders o WHERE o.status = u.id)",
+            "SELECT u.id FROM users u WHERE u.flag IN (SELECT o.ratio FROM orders o)",
+            "SELECT u.id FROM users u WHERE EXISTS (SELECT MAX(o.qty) FROM orders o WHERE o.qty = u.flag)",
+            "SELECT u.id FROM users u WHERE u.flag IN (SELECT * FROM orders o)",
+            "SELECT u.id FROM users u WHERE EXISTS (SELECT 1 FROM orders o USE INDEX (qty) WHERE o.qty = u.flag)",
+            "SELECT u.id FROM users u WHERE EXISTS (SELECT 1 FROM orders o WHERE o.qty = u.flag LIMIT 1)",
+        ] {
+            assert_eq!(valued(sql), None, "{sql}");
+        }
+    }
 }
