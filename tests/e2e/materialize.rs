@@ -593,6 +593,16 @@ async fn derived_tables_copy_their_rows_not_their_tables() {
     env.stop().await;
 }
 
+/// The lines of `EXPLAIN sql` through the proxy, each step with the text it sends.
+async fn explained(proxy: &mut Conn, sql: &str) -> String {
+    let plan: Vec<(String, Option<String>, Option<String>)> =
+        proxy.query(format!("EXPLAIN {sql}")).await.unwrap();
+    let lines: Vec<String> = (plan.iter())
+        .map(|(step, _, sent)| format!("{step} {}", sent.as_deref().unwrap_or("")))
+        .collect();
+    lines.join("\n")
+}
+
 /// A scalar subquery correlated on a column that is not a shard key is joined as a derived
 /// table grouped by that column (the proxy computes its groups), and a copy joined to a
 /// reference table that the WHERE filters reads only the rows joining the rows it keeps: the
@@ -663,12 +673,7 @@ async fn correlated_aggregates_and_filtered_reference_joins_copy_what_they_need(
     let got: Vec<i64> = proxy.query(sql).await.unwrap();
     assert_eq!(got, want);
     // The plan: the subquery's groups (brand-x parts only), the outer copy narrowed by them.
-    let plan: Vec<(String, Option<String>, Option<String>)> =
-        proxy.query(format!("EXPLAIN {sql}")).await.unwrap();
-    let text: Vec<String> = (plan.iter())
-        .map(|(step, _, sent)| format!("{step} {}", sent.as_deref().unwrap_or("")))
-        .collect();
-    let text = text.join("\n");
+    let text = explained(&mut proxy, sql).await;
     assert!(text.contains("derived table `shardgate_dc0`"), "{text}");
     assert!(
         text.contains(
@@ -681,12 +686,7 @@ async fn correlated_aggregates_and_filtered_reference_joins_copy_what_they_need(
     let sql = "SELECT d.id FROM (SELECT p.id FROM parts p WHERE NOT EXISTS (SELECT 1 FROM items cv WHERE cv.part = p.id AND cv.qty > 9)) d ORDER BY d.id";
     let got: Vec<i64> = proxy.query(sql).await.unwrap();
     assert_eq!(got, [0, 1, 2, 4]);
-    let plan: Vec<(String, Option<String>, Option<String>)> =
-        proxy.query(format!("EXPLAIN {sql}")).await.unwrap();
-    let text: Vec<String> = (plan.iter())
-        .map(|(step, _, sent)| format!("{step} {}", sent.as_deref().unwrap_or("")))
-        .collect();
-    let text = text.join("\n");
+    let text = explained(&mut proxy, sql).await;
     assert!(
         text.contains("SELECT DISTINCT `part`, `qty` FROM items cv WHERE (cv.qty > 9)"),
         "{text}"

@@ -163,18 +163,7 @@ impl Correlated {
         schema: &SchemaStatus,
         missing: &mut Vec<String>,
     ) -> Option<Correlated> {
-        let plain = query.with.is_none()
-            && query.order_by.is_none()
-            && query.limit_clause.is_none()
-            && query.fetch.is_none()
-            && query.locks.is_empty()
-            && query.for_clause.is_none();
-        let SetExpr::Select(select) = query.body.as_ref() else {
-            return None;
-        };
-        if !plain || !ungrouped(select) {
-            return None;
-        }
+        let select = one_block(query)?;
         let [from] = select.from.as_slice() else {
             return None;
         };
@@ -288,8 +277,23 @@ impl Correlated {
     }
 }
 
+/// The one SELECT block of a subquery whose rows are its table's rows that its WHERE keeps:
+/// no WITH, ORDER BY, LIMIT, locking, set operation, GROUP BY, HAVING, DISTINCT or window.
+pub(crate) fn one_block(query: &Query) -> Option<&Select> {
+    let plain = query.with.is_none()
+        && query.order_by.is_none()
+        && query.limit_clause.is_none()
+        && query.fetch.is_none()
+        && query.locks.is_empty()
+        && query.for_clause.is_none();
+    let SetExpr::Select(select) = query.body.as_ref() else {
+        return None;
+    };
+    (plain && ungrouped(select)).then_some(select.as_ref())
+}
+
 /// No GROUP BY, HAVING, DISTINCT, windows or other clauses that shape the rows.
-pub(crate) fn ungrouped(select: &Select) -> bool {
+fn ungrouped(select: &Select) -> bool {
     let no_group_by = match &select.group_by {
         GroupByExpr::Expressions(exprs, modifiers) => exprs.is_empty() && modifiers.is_empty(),
         GroupByExpr::All(_) => false,

@@ -115,18 +115,7 @@ impl<'q> Membership<'q> {
         schema: &SchemaStatus,
         missing: &mut Vec<String>,
     ) -> Option<Membership<'q>> {
-        let plain = query.with.is_none()
-            && query.order_by.is_none()
-            && query.limit_clause.is_none()
-            && query.fetch.is_none()
-            && query.locks.is_empty()
-            && query.for_clause.is_none();
-        let SetExpr::Select(select) = query.body.as_ref() else {
-            return None;
-        };
-        if !plain || !crate::decorrelate::ungrouped(select) {
-            return None;
-        }
+        let select = crate::decorrelate::one_block(query)?;
         let [from] = select.from.as_slice() else {
             return None;
         };
@@ -174,7 +163,7 @@ impl<'q> Membership<'q> {
         // aggregate.
         let mut read: Vec<&Column> = Vec::new();
         let mut known = true;
-        let _ = visit_expressions(select.as_ref(), |e| {
+        let _ = visit_expressions(select, |e| {
             match e {
                 Expr::Subquery(_) | Expr::Exists { .. } | Expr::InSubquery { .. } => known = false,
                 Expr::Function(f) if f.over.is_some() || is_aggregate(&f.name) => known = false,
