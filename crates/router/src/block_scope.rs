@@ -133,6 +133,19 @@ impl<'q> BlockScope<'q> {
     }
 }
 
+/// The column of `columns` a column expression names (by its last part), once the caller
+/// knows which table it is (`BlockScope::owner`).
+pub(crate) fn named_column<'c>(
+    column: &Expr,
+    columns: &'c shardgate_schema::TableColumns,
+) -> Option<&'c shardgate_schema::Column> {
+    match column {
+        Expr::Identifier(id) => columns.column(&id.value),
+        Expr::CompoundIdentifier(parts) => parts.last().and_then(|p| columns.column(&p.value)),
+        _ => None,
+    }
+}
+
 /// The names of every CTE `query` defines, at any depth.
 pub(crate) fn cte_names(query: &Query) -> Vec<String> {
     let mut names = Vec::new();

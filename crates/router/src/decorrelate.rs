@@ -40,7 +40,7 @@ use sqlparser::ast::{
     ObjectNamePart, Query, Select, SelectItem, SetExpr, Spanned, TableFactor, UnaryOperator, Value,
 };
 
-use crate::block_scope::{cte_names, BlockScope};
+use crate::block_scope::{cte_names, named_column, BlockScope};
 use crate::colocated::strip_nested;
 use crate::join_plan::column_is_integer;
 use crate::materialize::pushable;
@@ -192,14 +192,8 @@ impl Correlated {
         // MIN / MAX of a string: which of several collation-equal spellings is the value is
         // each merge's own choice, and a comparison under another collation would tell.
         let string = |e: &Expr| {
-            let column = match e {
-                Expr::Identifier(id) => columns.column(&id.value),
-                Expr::CompoundIdentifier(parts) => {
-                    parts.last().and_then(|p| columns.column(&p.value))
-                }
-                _ => None,
-            };
-            column.is_none_or(|c| c.collation.is_some() || !numeric_or_temporal(c))
+            named_column(e, columns)
+                .is_none_or(|c| c.collation.is_some() || !numeric_or_temporal(c))
         };
         if !null_without_rows(value, &own, &string) {
             return None;
@@ -216,12 +210,8 @@ impl Correlated {
             {
                 let (left, right) = (strip_nested(left), strip_nested(right));
                 let mut correlation = |mine: &Expr, theirs: &Expr| {
-                    let column = match mine {
-                        Expr::Identifier(id) => columns.column(&id.value),
-                        Expr::CompoundIdentifier(parts) => columns.column(&parts[1].value),
-                        _ => None,
-                    };
-                    let keyed = own(mine) && column.is_some_and(column_is_integer);
+                    let keyed =
+                        own(mine) && named_column(mine, columns).is_some_and(column_is_integer);
                     let outside = inner.is_outer(theirs, topology, schema)
                         && outer.owner(theirs, topology, schema).is_some();
                     if !(keyed && outside) {
@@ -374,10 +364,8 @@ fn null_without_rows(
 
 /// Whether the column holds numbers or dates and times (not strings, bits, JSON …).
 fn numeric_or_temporal(column: &shardgate_schema::Column) -> bool {
-    let ty = column.column_type.to_ascii_lowercase();
-    let base = ty.split(['(', ' ']).next().unwrap_or_default();
     matches!(
-        base,
+        column.base_type().as_str(),
         "tinyint"
             | "smallint"
             | "mediumint"

@@ -98,12 +98,7 @@ pub fn loose_keys(topology: &Topology) -> Vec<String> {
 
 /// Whether values `column` calls equal fold alike under `key_collation`.
 fn column_follows(column: &Column, key_collation: Collation) -> bool {
-    let base = column
-        .column_type
-        .split(['(', ' '])
-        .next()
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+    let base = column.base_type();
     match base.as_str() {
         // Bytes, no pad: equal values are equal bytes.
         "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" => true,

@@ -6,7 +6,8 @@ use shardgate_collation::Charset;
 use shardgate_config::{ShardKeyType, TableRule, Topology};
 use shardgate_ring::{KeyValue, ShardId};
 use sqlparser::ast::{
-    BinaryOperator, Expr, Ident, ObjectName, ObjectNamePart, UnaryOperator, Value,
+    BinaryOperator, Expr, Ident, ObjectName, ObjectNamePart, TableAlias, TableFactor,
+    UnaryOperator, Value,
 };
 
 use crate::RouteError;
@@ -78,6 +79,28 @@ impl TableRef<'_> {
                 source: Box::new(source),
             })
     }
+}
+
+/// A plain reference to a table — no table-function arguments, hints, partitions, version,
+/// sample or JSON path —: its name and alias.
+pub(crate) fn plain_table(factor: &TableFactor) -> Option<(&ObjectName, Option<&TableAlias>)> {
+    let TableFactor::Table {
+        name,
+        alias,
+        args: None,
+        with_hints,
+        version: None,
+        with_ordinality: false,
+        partitions,
+        json_path: None,
+        sample: None,
+        index_hints,
+    } = factor
+    else {
+        return None;
+    };
+    let plain = with_hints.is_empty() && partitions.is_empty() && index_hints.is_empty();
+    plain.then_some((name, alias.as_ref()))
 }
 
 /// The last part of an object name, lower-cased (`app.users` → `users`).

@@ -31,7 +31,7 @@ use sqlparser::ast::{
     TableFactor,
 };
 
-use crate::block_scope::{cte_names, BlockScope};
+use crate::block_scope::{cte_names, named_column, BlockScope};
 use crate::derived_rows::is_aggregate;
 use crate::join_plan::column_is_integer;
 use crate::materialize::pushable;
@@ -121,26 +121,10 @@ impl<'q> Membership<'q> {
         };
         // A plain table reference (no hints, partitions …): the CTE's name and the alias
         // replace all of it.
-        let TableFactor::Table {
-            name,
-            alias,
-            args: None,
-            with_hints,
-            version: None,
-            partitions,
-            json_path: None,
-            sample: None,
-            index_hints,
-            ..
-        } = &from.relation
-        else {
-            return None;
-        };
+        let (name, alias) = crate::shard_key::plain_table(&from.relation)?;
         let table = crate::shard_key::base_name(name)?;
         let cte = name.0.len() == 1 && ctes.iter().any(|c| c.eq_ignore_ascii_case(&table));
-        let plain_reference =
-            with_hints.is_empty() && partitions.is_empty() && index_hints.is_empty();
-        if !from.joins.is_empty() || !plain_reference || cte || topology.table(&table).is_none() {
+        if !from.joins.is_empty() || cte || topology.table(&table).is_none() {
             return None;
         }
         let Some(table_columns) = schema.agreed(&table) else {
@@ -170,14 +154,7 @@ impl<'q> Membership<'q> {
                 Expr::Identifier(id) if id.value.starts_with('@') => {}
                 Expr::Identifier(_) | Expr::CompoundIdentifier(_) => {
                     if scope.owner(e, topology, schema) == Some(0) {
-                        let column = match e {
-                            Expr::Identifier(id) => table_columns.column(&id.value),
-                            Expr::CompoundIdentifier(parts) => {
-                                parts.last().and_then(|p| table_columns.column(&p.value))
-                            }
-                            _ => None,
-                        };
-                        match column {
+                        match named_column(e, table_columns) {
                             Some(c) if exactly_distinct(c) => read.push(c),
                             _ => known = false,
                         }
@@ -247,11 +224,8 @@ impl<'q> Membership<'q> {
 /// Whether the column's distinct values are exactly the values compared: integers, decimals
 /// (one scale per column), dates.
 fn exactly_distinct(column: &Column) -> bool {
-    let ty = column.column_type.to_ascii_lowercase();
     column_is_integer(column)
-        || ["decimal", "date", "datetime"]
-            .iter()
-            .any(|t| ty.split(['(', ' ']).next() == Some(t))
+        || matches!(column.base_type().as_str(), "decimal" | "date" | "datetime")
 }
 
 #[cfg(test)]

@@ -19,6 +19,16 @@ pub struct Column {
     pub primary_key: bool,
 }
 
+impl Column {
+    /// The type's name, lower-cased, without its length or attributes: `int` of
+    /// `int(11) unsigned`, `decimal` of `decimal(12,2)`.
+    pub fn base_type(&self) -> String {
+        (self.column_type.split(['(', ' ']).next())
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+    }
+}
+
 /// A table's columns in their order in the table (`SELECT *`'s order).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TableColumns {

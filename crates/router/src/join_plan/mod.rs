@@ -321,8 +321,7 @@ enum Compares {
 }
 
 fn compares(column: &Column) -> Compares {
-    let ty = column.column_type.to_ascii_lowercase();
-    let base = ty.split(['(', ' ']).next().unwrap_or_default().to_owned();
+    let base = column.base_type();
     match base.as_str() {
         "tinyint" | "smallint" | "mediumint" | "int" | "bigint" | "decimal" => Compares::Exact,
         "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" => {
@@ -724,10 +723,10 @@ fn finish_join(
 }
 
 pub(crate) fn column_is_integer(column: &Column) -> bool {
-    let ty = column.column_type.to_ascii_lowercase();
-    ["tinyint", "smallint", "mediumint", "int", "bigint"]
-        .iter()
-        .any(|t| ty.split(['(', ' ']).next() == Some(t))
+    matches!(
+        column.base_type().as_str(),
+        "tinyint" | "smallint" | "mediumint" | "int" | "bigint"
+    )
 }
 
 /// No GROUP BY, HAVING or DISTINCT.
@@ -806,26 +805,8 @@ fn side_table<'a>(
     topology: &'a Topology,
     schema: &'a shardgate_schema::SchemaStatus,
 ) -> Option<SideTable<'a>> {
-    let TableFactor::Table {
-        name,
-        alias,
-        args: None,
-        with_hints,
-        version: None,
-        with_ordinality: false,
-        partitions,
-        json_path: None,
-        sample: None,
-        index_hints,
-        ..
-    } = factor
-    else {
-        return None;
-    };
-    if !with_hints.is_empty() || !partitions.is_empty() || !index_hints.is_empty() {
-        return None;
-    }
-    if alias.as_ref().is_some_and(|a| !a.columns.is_empty()) {
+    let (name, alias) = crate::shard_key::plain_table(factor)?;
+    if alias.is_some_and(|a| !a.columns.is_empty()) {
         return None;
     }
     let base = base_name(name)?;
