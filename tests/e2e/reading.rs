@@ -200,7 +200,8 @@ async fn user_variables_assigned_inside_statements_keep_their_values() {
         .await,
         vec![vec![Some("seven".into())]]
     );
-    // Where each shard would assign its own value, the statement is refused, not answered.
+    // Where the rows differ in the assigned column (which row assigns last is the order
+    // MariaDB evaluates them in), the statement is refused, not answered.
     let (code, _, message) = server_error(conn.query_drop("SELECT @z := name FROM users").await);
     assert_eq!(code, 1235, "{message}");
     // A subquery over a sharded table in SET runs first, across the shards.
@@ -228,6 +229,103 @@ async fn user_variables_assigned_inside_statements_keep_their_values() {
         vec![vec![Some("seven".into())]]
     );
     drop((conn, other));
+    env.stop().await;
+}
+
+/// Name, type and display length of each column of `sql`'s answer.
+async fn answer_columns(conn: &mut Conn, sql: &str) -> Vec<(String, ColumnType, u32)> {
+    let result = conn.query_iter(sql).await.unwrap();
+    let columns = (result.columns_ref().iter())
+        .map(|c| {
+            (
+                c.name_str().into_owned(),
+                c.column_type(),
+                c.column_length(),
+            )
+        })
+        .collect();
+    result.drop_result().await.unwrap();
+    columns
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_variables_assigned_across_shards_take_the_value_every_row_agrees_on() {
+    let env = TestEnv::start_with(3, 0, "\n[backend.pool]\nmax_size = 2\n").await;
+    let mut conn = env.connect().await;
+    let (a, b) = two_shards(&env);
+    conn.query_drop(format!(
+        "INSERT INTO users (id, email, name, created_at) VALUES ({a}, 'a', 'first', '2024-01-02 03:04:05'), ({b}, 'b', 'second', '2025-06-07 08:09:10')"
+    ))
+    .await
+    .unwrap();
+    let statement = "SELECT @m := MAX(id), @t := MAX(created_at) AS t, COUNT(*) FROM users";
+    assert_eq!(
+        rows(&mut conn, statement).await,
+        vec![vec![
+            Some(a.max(b).to_string()),
+            Some("2025-06-07 08:09:10".into()),
+            Some("2".into())
+        ]]
+    );
+    // The columns MariaDB gives the statement as written: an assigned DATETIME is a string.
+    let mut direct = env.connect_primary(0).await;
+    direct.query_drop("USE app").await.unwrap();
+    let described = answer_columns(&mut direct, statement).await;
+    assert_eq!(described[1].1, ColumnType::MYSQL_TYPE_VAR_STRING);
+    assert_eq!(answer_columns(&mut conn, statement).await, described);
+    assert_eq!(
+        rows(&mut conn, "SELECT @m, @t, COLLATION(@t)").await,
+        vec![vec![
+            Some(a.max(b).to_string()),
+            // As MariaDB gives it: a temporal value assigned is a string of its numeric
+            // character set.
+            Some("2025-06-07 08:09:10".into()),
+            Some("latin1_swedish_ci".into())
+        ]]
+    );
+    // Rows that agree in the assigned column give it their value; no row leaves it alone.
+    conn.query_drop("UPDATE users SET name = 'same' WHERE id IN (-1, 0) OR 1")
+        .await
+        .unwrap();
+    conn.query_drop("SELECT @n := name, id FROM users")
+        .await
+        .unwrap();
+    conn.query_drop("SELECT @m := id FROM users WHERE name = 'none'")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(&mut conn, "SELECT @n, @m").await,
+        vec![vec![Some("same".into()), Some(a.max(b).to_string())]]
+    );
+    // Refused (1235) where the value would depend on which row MariaDB assigns last, or has
+    // more digits than the answer shows; the variables keep their values.
+    for (sql, why) in [
+        ("SELECT @m := id FROM users", "differ"),
+        ("SELECT @m := AVG(id) FROM users", "more digits"),
+        ("SELECT AVG(id) INTO @m FROM users", "more digits"),
+        ("SELECT @m := STD(id) FROM users", "more digits"),
+    ] {
+        let (code, _, message) = server_error(conn.query_drop(sql).await);
+        assert_eq!(code, 1235, "{sql}: {message}");
+        assert!(message.contains(why), "{sql}: {message}");
+    }
+    assert_eq!(
+        rows(&mut conn, "SELECT @m").await,
+        vec![vec![Some(a.max(b).to_string())]]
+    );
+    // Describing the statement (preparing it) creates its variable on the describing
+    // connection; the session does not see it there (an unset variable is a binary NULL), as
+    // on MariaDB, where the text fails to parse.
+    let (code, _, _) = server_error(
+        conn.query_drop("SELECT @fresh := MAX(id) FROM users WHERE id > ?")
+            .await,
+    );
+    assert_eq!(code, 1064);
+    assert_eq!(
+        rows(&mut conn, "SELECT COLLATION(@fresh)").await,
+        vec![vec![Some("binary".into())]]
+    );
+    drop((conn, direct));
     env.stop().await;
 }
 

@@ -49,6 +49,11 @@ pub enum RouteError {
     /// variables to its one row ([`crate::IntoVariables`]).
     #[error("SELECT … INTO {} is run as its SELECT, the variables set to its row", .0.vars.join(", "))]
     IntoVariables(Box<crate::IntoVariables>),
+    /// A SELECT assigning user variables in its select list that no shard answers alone: the
+    /// session runs it without the assignments and sets the variables to the rows' values
+    /// ([`crate::AssigningSelect`]).
+    #[error("{}", .0)]
+    AssigningSelect(Box<crate::AssigningSelect>),
     /// An UPDATE / DELETE with LIMIT whose rows may lie on several shards: the session reads
     /// the rows it changes first and writes exactly them ([`LimitedWrite::with_rows`]).
     #[error("{}", .0)]
@@ -118,6 +123,7 @@ impl RouteError {
             RouteError::InsertFromSelect(request) => Some(request.to_string()),
             RouteError::SubqueriesFirst(request) => Some(request.to_string()),
             RouteError::IntoVariables(request) => Some(request.to_string()),
+            RouteError::AssigningSelect(request) => Some(request.to_string()),
             RouteError::LimitedWrite(request) => Some(request.to_string()),
             RouteError::MovingUpdate(request) => Some(request.to_string()),
             _ => None,

@@ -57,6 +57,7 @@ fn explain(
         // Never run: the request would run the statement, not explain it.
         e @ (RouteError::SubqueriesFirst(_)
         | RouteError::IntoVariables(_)
+        | RouteError::AssigningSelect(_)
         | RouteError::LimitedWrite(_)
         | RouteError::MovingUpdate(_)) => {
             RouteError::NotSupported(format!(

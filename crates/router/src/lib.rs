@@ -3,6 +3,7 @@
 
 mod administrative;
 mod aggregate_fn;
+mod assigning_select;
 mod auto_increment;
 mod block_scope;
 mod colocated;
@@ -48,6 +49,7 @@ mod rewrite;
 mod scatter;
 mod scatter_plan;
 mod select_into;
+mod select_list;
 mod session;
 mod set_operation;
 mod set_statement;
@@ -66,6 +68,7 @@ pub mod utf8;
 mod write_subqueries;
 
 pub use administrative::{Kill, KillTarget, ROLE_SETTING};
+pub use assigning_select::AssigningSelect;
 pub use auto_increment::GeneratedIds;
 pub use column_list::{columns_query, with_column_list};
 pub use connection_id::{reads_connection_id, set_connection_id};
@@ -100,6 +103,7 @@ pub use scatter_plan::{
     AggregateSpec, ColumnOrigin, MergeSpec, ScatterPlan, StarCheck, WindowSpec,
 };
 pub use select_into::IntoVariables;
+pub use select_list::dividing_items;
 pub use set_operation::{OrderTarget, SetNode, SetOperationPlan, WholeOrderKey};
 pub use set_statement::set_statement_body;
 pub use shard_key::{KeySource, OwnedKey};

@@ -131,6 +131,8 @@ fn outcome(sql: &str, topology: &Topology) -> String {
         Err(shardgate_router::RouteError::SubqueriesFirst(request)) => request.to_string(),
         // Its SELECT first, the variables set to its row.
         Err(shardgate_router::RouteError::IntoVariables(request)) => request.to_string(),
+        // Its SELECT without the assignments first, the variables set from its rows.
+        Err(shardgate_router::RouteError::AssigningSelect(request)) => request.to_string(),
         Err(e) => format!("error: {e}"),
     }
 }

@@ -173,6 +173,7 @@ impl Session {
                 purpose: format!("derived table `{}`", derived.alias),
                 columns: None,
                 wrong_columns: || ClientError::new(1105, b"HY000", "a derived table's rows"),
+                over_copies: false,
             };
             let selected = self.selected_rows(runtime, &request).await.ok()?;
             if !selected.diagnostics.is_empty() || sums_floats(&derived.plan, &selected.columns) {

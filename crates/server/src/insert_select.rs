@@ -34,6 +34,7 @@ impl Session {
                     "Column count doesn't match value count at row 1",
                 )
             },
+            over_copies: true,
         };
         let rows = match self.select_rows(runtime, &rows_of).await {
             Ok(rows) => rows,

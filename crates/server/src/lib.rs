@@ -2,6 +2,7 @@
 
 mod admin;
 mod adopted_topology;
+mod assigning_select;
 mod catch_up;
 mod connections;
 mod consistent_snapshot;

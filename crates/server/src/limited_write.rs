@@ -22,6 +22,7 @@ impl Session {
             purpose: format!("{} with LIMIT on `{}`", request.verb, request.table),
             columns: None,
             wrong_columns: crate::errors::operand_columns,
+            over_copies: true,
         };
         let rows = match self.select_rows(runtime, &rows_of).await {
             Ok(rows) => rows,

@@ -15,14 +15,16 @@
 
 use std::sync::Arc;
 
+use bytes::BytesMut;
+
 use shardgate_backend::{PooledConn, QueryHead};
 use shardgate_protocol::response::Finish;
 use shardgate_protocol::stmt::ExecuteRequest;
 use shardgate_protocol::Command;
 use shardgate_ring::ShardId;
 use shardgate_router::{
-    quote_identifier, string_literal, temporary_definition, MaterializePlan, Plan, Route, SqlMode,
-    StatementKind, TableCopy, Transport,
+    quote_identifier, string_literal, temporary_definition, MaterializePlan, OverDerived, Plan,
+    Route, SqlMode, StatementKind, TableCopy, Transport,
 };
 
 use crate::copy_narrowing::{narrowed_copies, narrowed_reads, NarrowedCopy};
@@ -30,6 +32,7 @@ use crate::derived_rows::{fill_derived, OverDerivedWork};
 use crate::errors::{copy_duplicate, materialize_bound, ClientError};
 use crate::executor::{run_work, Execution, Work};
 use crate::runtime::Runtime;
+use crate::select_rows::{read_rows, Bound, RowsOf, Selected};
 use crate::session::{Session, Step};
 
 /// The largest `INSERT` text a copy sends (well below MariaDB's default `max_allowed_packet`
@@ -170,83 +173,11 @@ impl Session {
         binary: bool,
     ) -> Step {
         let compute_shard = plan.compute_shard;
-        // Over the rows of its derived tables (read first: the compute shard's connection
-        // may serve them), when it may (`derived_rows.rs`).
-        let derived = match &plan.over_derived {
-            Some(over) => Box::pin(self.read_derived(runtime, over))
-                .await
-                .map(|tables| (over, tables)),
-            None => None,
-        };
-        if self.in_transaction() {
-            let mut shards: Vec<ShardId> = plan
-                .copies
-                .iter()
-                .flat_map(|c| c.shards.iter().copied())
-                .chain([compute_shard])
-                .collect();
-            shards.sort_unstable();
-            shards.dedup();
-            for shard in shards {
-                if let Err(e) = self.join_txn(runtime, shard, false).await {
-                    return self.send_error(e).await;
-                }
-            }
-        }
-        let (conn, pinned) = match self.pins.take(compute_shard) {
-            Some(conn) => (conn, true),
-            None => match self.checkout(runtime, compute_shard).await {
-                Ok(conn) => (conn, false),
-                Err(e) => return self.send_error(ClientError::from(&e)).await,
-            },
-        };
-        let mut compute = Compute {
-            conn: Some(conn),
-            shard: compute_shard,
-            pinned,
-            temporary: Vec::new(),
-        };
-        let prepared = match pinned {
-            true => self.prepare_pinned(&mut compute).await,
-            false => Ok(()),
-        };
-        let mut over_derived = None;
-        let mut narrowed = Vec::new();
-        if let (Ok(()), Some((over, tables))) = (&prepared, derived) {
-            let narrowing = narrowed_copies(over, &tables);
-            match fill_derived(&mut compute, over, tables, text, binary).await {
-                Ok(described) => {
-                    over_derived = Some((over, described));
-                    narrowed = narrowing;
-                }
-                Err(_) => compute.drop_tables().await,
-            }
-        }
-        if plan.over_derived.is_some() {
-            let result = if over_derived.is_some() {
-                "used"
-            } else {
-                "declined"
+        let (mut compute, over_derived) =
+            match Box::pin(self.materialized_compute(runtime, plan, text, binary, true)).await {
+                Ok(prepared) => prepared,
+                Err(e) => return self.send_error(e).await,
             };
-            (shardgate_metrics::metrics().derived_rows_total)
-                .with_label_values(&[result])
-                .inc();
-        }
-        let copies = over_derived
-            .as_ref()
-            .map_or(&plan.copies, |(o, _)| &o.copies);
-        let copied = match prepared {
-            Ok(()) => {
-                self.copy_tables(runtime, copies, &narrowed, &mut compute)
-                    .await
-            }
-            Err(e) => Err(e),
-        };
-        if let Err(e) = copied {
-            compute.drop_tables().await;
-            self.give_back_compute(runtime, compute);
-            return self.send_error(e).await;
-        }
         // A prepared statement's execution (its values written in) answers in binary rows:
         // prepared and executed, without parameters, on the compute connection.
         let execution = binary.then(|| Execution {
@@ -284,6 +215,119 @@ impl Session {
         let pool = compute.conn().pool().clone();
         self.give_back_compute(runtime, compute);
         self.forwarded(result, &pool).await
+    }
+
+    /// The rows of `sql`, planned as `plan`, for `request` (`select_rows.rs`): read on the
+    /// compute connection over the copies, within `bound`.
+    pub(crate) async fn materialized_rows(
+        &mut self,
+        runtime: &Runtime,
+        plan: &MaterializePlan,
+        sql: &str,
+        request: &RowsOf<'_>,
+        bound: &mut Bound,
+        selected: &mut Selected,
+    ) -> Result<(), ClientError> {
+        let (mut compute, _) =
+            Box::pin(self.materialized_compute(runtime, plan, sql.as_bytes(), false, false))
+                .await?;
+        let read = read_rows(compute.conn(), sql, request, bound, selected).await;
+        // A connection whose answer was left unread cannot drop its tables: it is closed.
+        if !compute.conn().broken {
+            compute.drop_tables().await;
+        }
+        self.give_back_compute(runtime, compute);
+        read
+    }
+
+    /// The compute connection with `plan`'s copies made on it, and, when `derived` allows
+    /// and they can be read (`derived_rows.rs`), the rows of the statement's derived tables
+    /// with the statement's description over them.
+    async fn materialized_compute<'p>(
+        &mut self,
+        runtime: &Runtime,
+        plan: &'p MaterializePlan,
+        text: &[u8],
+        binary: bool,
+        use_derived: bool,
+    ) -> Result<(Compute, Option<(&'p OverDerived, Vec<BytesMut>)>), ClientError> {
+        let compute_shard = plan.compute_shard;
+        // Over the rows of its derived tables (read first: the compute shard's connection
+        // may serve them), when it may (`derived_rows.rs`).
+        let derived = match plan.over_derived.as_ref().filter(|_| use_derived) {
+            Some(over) => Box::pin(self.read_derived(runtime, over))
+                .await
+                .map(|tables| (over, tables)),
+            None => None,
+        };
+        if self.in_transaction() {
+            let mut shards: Vec<ShardId> = plan
+                .copies
+                .iter()
+                .flat_map(|c| c.shards.iter().copied())
+                .chain([compute_shard])
+                .collect();
+            shards.sort_unstable();
+            shards.dedup();
+            for shard in shards {
+                self.join_txn(runtime, shard, false).await?;
+            }
+        }
+        let (conn, pinned) = match self.pins.take(compute_shard) {
+            Some(conn) => (conn, true),
+            None => (
+                (self.checkout(runtime, compute_shard).await).map_err(|e| ClientError::from(&e))?,
+                false,
+            ),
+        };
+        let mut compute = Compute {
+            conn: Some(conn),
+            shard: compute_shard,
+            pinned,
+            temporary: Vec::new(),
+        };
+        let prepared = match pinned {
+            true => self.prepare_pinned(&mut compute).await,
+            false => Ok(()),
+        };
+        let mut over_derived = None;
+        let mut narrowed = Vec::new();
+        if let (Ok(()), Some((over, tables))) = (&prepared, derived) {
+            let narrowing = narrowed_copies(over, &tables);
+            match fill_derived(&mut compute, over, tables, text, binary).await {
+                Ok(described) => {
+                    over_derived = Some((over, described));
+                    narrowed = narrowing;
+                }
+                Err(_) => compute.drop_tables().await,
+            }
+        }
+        if use_derived && plan.over_derived.is_some() {
+            let result = if over_derived.is_some() {
+                "used"
+            } else {
+                "declined"
+            };
+            (shardgate_metrics::metrics().derived_rows_total)
+                .with_label_values(&[result])
+                .inc();
+        }
+        let copies = over_derived
+            .as_ref()
+            .map_or(&plan.copies, |(o, _)| &o.copies);
+        let copied = match prepared {
+            Ok(()) => {
+                self.copy_tables(runtime, copies, &narrowed, &mut compute)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = copied {
+            compute.drop_tables().await;
+            self.give_back_compute(runtime, compute);
+            return Err(e);
+        }
+        Ok((compute, over_derived))
     }
 
     /// A kept connection follows the session's database (a USE since it was pinned) and gets

@@ -135,6 +135,7 @@ impl Session {
             purpose: format!("UPDATE of the shard key of `{}`", request.table()),
             columns: None,
             wrong_columns: crate::errors::operand_columns,
+            over_copies: true,
         };
         let rows = self.select_rows(runtime, &rows_of).await?;
         let mut by_shard: BTreeMap<ShardId, Vec<NamedRow>> = BTreeMap::new();

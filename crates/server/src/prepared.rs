@@ -99,6 +99,7 @@ impl Session {
                 | RouteError::InsertFromSelect(_)
                 | RouteError::SubqueriesFirst(_)
                 | RouteError::IntoVariables(_)
+                | RouteError::AssigningSelect(_)
                 | RouteError::LimitedWrite(_)
                 | RouteError::MovingUpdate(_)
                 | RouteError::KeyFromLastInsertId { .. },
@@ -338,6 +339,9 @@ impl Session {
             }
             Err(RouteError::IntoVariables(request)) => {
                 return Box::pin(self.select_into_variables(runtime, &request)).await
+            }
+            Err(RouteError::AssigningSelect(request)) => {
+                return Box::pin(self.assigning_select(runtime, &request, true)).await
             }
             Err(RouteError::LimitedWrite(request)) => {
                 return Box::pin(self.write_limited(runtime, &request)).await

@@ -9,6 +9,7 @@
 
 use bytes::Bytes;
 use shardgate_merge::{ColumnMeta, ValueKind};
+use shardgate_protocol::ColumnType;
 use shardgate_router::IntoVariables;
 
 use crate::diagnostics::Diagnostics;
@@ -29,6 +30,7 @@ impl Session {
             purpose: format!("SELECT … INTO {}", request.vars.join(", ")),
             columns: Some(request.vars.len()),
             wrong_columns: into_columns,
+            over_copies: true,
         };
         let selected = match self.selected_rows(runtime, &rows_of).await {
             Ok(selected) => selected,
@@ -57,7 +59,13 @@ impl Session {
             }
         };
         let literals = self
-            .variable_literals(runtime, &request.select, &selected.columns, Some(&row))
+            .variable_literals(
+                runtime,
+                &request.select,
+                &selected.columns,
+                Some(&row),
+                None,
+            )
             .await;
         let literals = match literals {
             Ok(literals) => literals,
@@ -81,31 +89,62 @@ impl Session {
     }
 
     /// Literals giving variables the cells of `row` (`None`: no row, every value NULL) of
-    /// `select`'s result `columns`, typed as MariaDB's assignment types them.
+    /// `select`'s result `columns`, typed as MariaDB's assignment types them: one per column,
+    /// or per column of `wanted` (positions) when given.
     pub(crate) async fn variable_literals(
         &self,
         runtime: &Runtime,
         select: &str,
         columns: &[ColumnMeta],
         row: Option<&Bytes>,
+        wanted: Option<&[usize]>,
     ) -> Result<Vec<String>, ClientError> {
+        let all: Vec<usize> = (0..columns.len()).collect();
+        let wanted = wanted.unwrap_or(&all);
+        // A DECIMAL quotient's value, and a DOUBLE's shown with fixed decimals (a variance,
+        // an average scaled by a DOUBLE), have more digits than the column shows: the proxy,
+        // which has the shown one, cannot give it to a variable.
+        let dividing = shardgate_router::dividing_items(select, self.syntax);
+        let divides = |i: usize| match &dividing {
+            Some(items) if items.len() == columns.len() => items[i],
+            Some(items) => items.iter().any(|&d| d),
+            None => true,
+        };
+        let decimal = |i: usize| {
+            matches!(
+                columns[i].column_type,
+                ColumnType::MYSQL_TYPE_NEWDECIMAL | ColumnType::MYSQL_TYPE_DECIMAL
+            )
+        };
+        let rounded_double = |i: usize| {
+            columns[i].column_type == ColumnType::MYSQL_TYPE_DOUBLE && columns[i].decimals < 31
+        };
+        if let Some(&i) =
+            (wanted.iter()).find(|&&i| (decimal(i) && divides(i)) || rounded_double(i))
+        {
+            return Err(ClientError::new(
+                1235,
+                b"42000",
+                format!("a user variable set from column {} of `{select}`, a value with more digits than the column shows (a DECIMAL quotient, a DOUBLE with fixed decimals), is not supported by shardgate; run the statement on one shard", i + 1),
+            ));
+        }
         // Only strings take their column's collation (`state::value_literal`).
-        let known = |m: &ColumnMeta| m.kind() != ValueKind::Bytes;
-        let collations = match columns.iter().all(known) {
-            true => vec!["binary".to_owned(); columns.len()],
+        let known = |&i: &usize| columns[i].kind() != ValueKind::Bytes;
+        let collations = match wanted.iter().all(known) {
+            true => vec!["binary".to_owned(); wanted.len()],
             false => {
-                self.result_collations(runtime, select, columns.len())
+                self.result_collations(runtime, select, columns.len(), wanted)
                     .await?
             }
         };
-        let mut literals = Vec::with_capacity(columns.len());
-        for (i, (meta, collation)) in columns.iter().zip(&collations).enumerate() {
+        let mut literals = Vec::with_capacity(wanted.len());
+        for (&i, collation) in wanted.iter().zip(&collations) {
             let cell = match row {
                 Some(row) => shardgate_wire::text_row::text_cell(row, i)
                     .map_err(|e| ClientError::new(1105, b"HY000", e.to_string()))?,
                 None => None,
             };
-            let literal = crate::state::value_literal(meta, cell, collation).ok_or_else(|| {
+            let literal = crate::state::value_literal(&columns[i], cell, collation).ok_or_else(|| {
                 ClientError::new(
                     1235,
                     b"42000",
@@ -117,16 +156,19 @@ impl Session {
         Ok(literals)
     }
 
-    /// `COLLATION()` of each of the `n` result columns of `select`, asked of the default shard
-    /// over no row (`LEFT JOIN … ON 0`).
+    /// `COLLATION()` of each of the result columns of `select` (of `n`) at positions `wanted`,
+    /// asked of the default shard over no row (`LEFT JOIN … ON 0`).
     async fn result_collations(
         &self,
         runtime: &Runtime,
         select: &str,
         n: usize,
+        wanted: &[usize],
     ) -> Result<Vec<String>, ClientError> {
         let names: Vec<String> = (1..=n).map(|i| format!("c{i}")).collect();
-        let asked: Vec<String> = names.iter().map(|c| format!("COLLATION(t.{c})")).collect();
+        let asked: Vec<String> = (wanted.iter())
+            .map(|&i| format!("COLLATION(t.{})", names[i]))
+            .collect();
         // On lines of their own: a `-- comment` ending the SELECT must not swallow the rest.
         let sql = format!(
             "WITH t ({}) AS (\n{select}\n) SELECT CONCAT_WS(',', {}) FROM (SELECT 1) AS d LEFT JOIN t ON 0",
@@ -146,7 +188,7 @@ impl Session {
             )
         })?;
         let collations: Vec<String> = collations.split(',').map(str::to_owned).collect();
-        match collations.len() == n {
+        match collations.len() == wanted.len() {
             true => Ok(collations),
             false => Err(ClientError::new(
                 1105,

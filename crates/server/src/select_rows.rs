@@ -31,6 +31,9 @@ pub(crate) struct RowsOf<'a> {
     pub columns: Option<usize>,
     /// and the error when its rows have another number.
     pub wrong_columns: fn() -> ClientError,
+    /// Whether a SELECT only copies of its sharded tables answer (`Route::Materialize`) is
+    /// read from them.
+    pub over_copies: bool,
 }
 
 impl RowsOf<'_> {
@@ -106,7 +109,38 @@ impl Session {
         let plan = crate::schema_loader::plan_with_schema(runtime, request.select, self.syntax)
             .await
             .map_err(|e| ClientError::from(&e))?;
+        let mut bound = Bound {
+            rows: runtime.topology.server.merge_max_rows,
+            bytes: runtime.topology.server.merge_max_bytes,
+        };
+        // MariaDB's INSERT … SELECT reads every row whatever the session's sql_select_limit;
+        // the proxy's SELECT of them is a statement of its own, which the limit would cut.
+        let limit_set = self.state.select_limit_set();
+        let unlimited = |sql: String| match limit_set {
+            true => format!("SET STATEMENT sql_select_limit = {} FOR {sql}", u64::MAX),
+            false => sql,
+        };
+        let mut selected = Selected {
+            columns: Vec::new(),
+            names: Vec::new(),
+            rows: Vec::new(),
+            diagnostics: Diagnostics::default(),
+        };
         let parts: Vec<(usize, String)> = match &plan.route {
+            // Over copies of its sharded tables on one compute connection.
+            Route::Materialize(materialize) if request.over_copies => {
+                let sql = unlimited(plan.rewritten.as_deref().unwrap_or(request.select).to_owned());
+                let read = self.materialized_rows(
+                    runtime,
+                    materialize,
+                    &sql,
+                    request,
+                    &mut bound,
+                    &mut selected,
+                );
+                Box::pin(read).await?;
+                return Ok(selected);
+            }
             Route::Shard(shard) => vec![(
                 *shard,
                 plan.rewritten
@@ -163,24 +197,8 @@ impl Session {
                 ))
             }
         };
-        let mut bound = Bound {
-            rows: runtime.topology.server.merge_max_rows,
-            bytes: runtime.topology.server.merge_max_bytes,
-        };
-        // MariaDB's INSERT … SELECT reads every row whatever the session's sql_select_limit;
-        // the proxy's SELECT of them is a statement of its own, which the limit would cut.
-        let unlimited = self.state.select_limit_set();
-        let mut selected = Selected {
-            columns: Vec::new(),
-            names: Vec::new(),
-            rows: Vec::new(),
-            diagnostics: Diagnostics::default(),
-        };
         for (shard, sql) in parts {
-            let sql = match unlimited {
-                true => format!("SET STATEMENT sql_select_limit = {} FOR {sql}", u64::MAX),
-                false => sql,
-            };
+            let sql = unlimited(sql);
             let read = if self.in_transaction() {
                 self.join_txn(runtime, shard, false).await?;
                 let conn = self.pins.conn(shard).expect("joined above");
@@ -222,13 +240,13 @@ fn metas<D: AsRef<[u8]>>(definitions: &[D]) -> Result<Vec<ColumnMeta>, ClientErr
 }
 
 /// What is left of `merge_max_rows` / `merge_max_bytes`.
-struct Bound {
+pub(crate) struct Bound {
     rows: u64,
     bytes: u64,
 }
 
 /// Adds the rows of `sql` on `conn` to `selected`, within `bound`.
-async fn read_rows(
+pub(crate) async fn read_rows(
     conn: &mut BackendConn,
     sql: &str,
     request: &RowsOf<'_>,
@@ -250,7 +268,11 @@ async fn read_rows(
             ))
         }
     };
-    let columns = metas(&heads);
+    // Metadata of the columns only, without MariaDB's extended type information.
+    let columns = match conn.flavor.extended_metadata() {
+        true => crate::extended_metadata::split(&heads).and_then(|(plain, _)| metas(&plain)),
+        false => metas(&heads),
+    };
     let wrong = |columns: &Result<Vec<ColumnMeta>, _>| match columns {
         Ok(columns) => request.columns.is_some_and(|n| n != columns.len()),
         Err(_) => true,

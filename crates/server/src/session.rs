@@ -799,6 +799,9 @@ impl Session {
             Err(RouteError::IntoVariables(request)) => {
                 return Box::pin(self.select_into_variables(runtime, &request)).await;
             }
+            Err(RouteError::AssigningSelect(request)) => {
+                return Box::pin(self.assigning_select(runtime, &request, false)).await;
+            }
             Err(RouteError::LimitedWrite(request)) => {
                 return Box::pin(self.write_limited(runtime, &request)).await;
             }

@@ -44,6 +44,7 @@ impl Session {
                     _ => Some(1),
                 },
                 wrong_columns: crate::errors::operand_columns,
+                over_copies: true,
             };
             if subquery.used == SubqueryUse::Scalar && request.typed() {
                 match self.typed_scalar(runtime, &rows_of).await {
@@ -112,6 +113,7 @@ impl Session {
                 rows_of.select,
                 &selected.columns,
                 selected.rows.first(),
+                None,
             )
             .await?;
         Ok(literals.into_iter().next().unwrap_or_else(|| "NULL".into()))

@@ -652,6 +652,24 @@ SELECT id, ROW_NUMBER() OVER (ORDER BY id) FROM users WHERE 1 = 0
 @script SET @c = 7; SET SESSION sql_select_limit = 0; SELECT COUNT(*) INTO @c FROM users WHERE score > 5; SHOW WARNINGS; SET SESSION sql_select_limit = DEFAULT; SELECT @c
 @script SET SESSION sql_select_limit = 0; SELECT COUNT(*) FROM users WHERE score > 5 LIMIT 1 INTO @c; SET SESSION sql_select_limit = DEFAULT; SELECT @c
 @script SET @s = (SELECT SUM(balance) FROM users WHERE score > 950); SELECT @s, @s / 3
+@script SELECT @m := MAX(score), @n := COUNT(*) AS n, MIN(id) FROM users; SELECT @m, @n, @m + 1
+@script SELECT @b := SUM(balance), @a := AVG(ratio), @r := MAX(ratio) FROM users WHERE score > 500; SELECT @b, @a, @r, @b / 3
+@script SELECT @t := MAX(created_at), @e := MIN(email), @g := MAX(tag_bin) FROM users; SELECT @t, COLLATION(@t), @e, COLLATION(@e), @g, COLLATION(@g)
+@script SELECT @k := nick, id FROM users WHERE email = 'USER42@example.com'; SELECT @k, COLLATION(@k)
+@script SELECT @u := user_id, @q := qty, amount FROM orders WHERE id = 4242; SELECT @u, @q
+@script SET @z = 3; SELECT @z := MAX(score) FROM users WHERE score > 100000; SELECT @z
+@script SET @z = 3, @w = 4; SELECT @z := id, @w := name FROM users WHERE score > 100000; SELECT @z, @w, FOUND_ROWS()
+@script SELECT @s := status, COUNT(*) FROM orders WHERE status = 'paid' GROUP BY status; SELECT @s, COLLATION(@s)
+@script SELECT @c := COUNT(DISTINCT user_id), @l := GROUP_CONCAT(DISTINCT status ORDER BY status) FROM orders; SELECT @c, @l
+@script SELECT @f := flag, COUNT(*) FROM users WHERE flag = 1 GROUP BY flag; SELECT @f, @f + 1
+@script SELECT @x := 7 AS seven, id FROM users WHERE score > 995 ORDER BY id; SELECT @x
+@script SELECT @d := DATE(MAX(created_at)), @h := HEX(MIN(id)) FROM orders WHERE amount > 500; SELECT @d, @h
+@script SELECT @one := id, email FROM users WHERE email LIKE 'User17@%' LIMIT 1; SELECT @one
+@script SELECT @j := MAX(o.amount), @k := COUNT(*) FROM users u JOIN orders o ON o.qty = u.flag WHERE u.score > 900; SELECT @j, @k
+@script SELECT @jj := u.id, o.id FROM users u JOIN orders o ON o.qty = u.flag WHERE u.email = 'USER42@example.com' AND o.id < 50; SELECT @jj
+@script SELECT DATE(MAX(created_at)), HEX(MIN(id)) INTO @d2, @h2 FROM orders WHERE amount > 500; SELECT @d2, @h2
+@script SET @sq = (SELECT CONCAT(MIN(status), '-', MAX(qty)) FROM orders WHERE amount > 100); SELECT @sq
+@script SELECT @w := MAX(n) FROM (SELECT user_id, COUNT(*) AS n FROM orders GROUP BY user_id) AS per_user; SELECT @w
 @script SET @a = 1, @b = (SELECT MIN(id) FROM orders WHERE amount > 900); SELECT @a, @b
 @script SET @none = (SELECT id FROM users WHERE score > 100000 LIMIT 1); SELECT @none, @none IS NULL
 @script SET @d = (SELECT MAX(amount) FROM orders WHERE amount < 0); SELECT @d

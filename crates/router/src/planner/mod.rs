@@ -82,7 +82,11 @@ fn plan_statement_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result
     if let Some(plan) = crate::explain::plan(sql, topology, syntax) {
         return plan;
     }
-    let mut plan = plan_large_or_small(sql, topology, syntax)?;
+    let planned = plan_large_or_small(sql, topology, syntax);
+    if let Some(request) = crate::assigning_select::across_shards(sql, syntax, &planned) {
+        return Err(RouteError::AssigningSelect(Box::new(request)));
+    }
+    let mut plan = planned?;
     plan.lists_server_threads = crate::administrative::names_server_processlist(sql, syntax);
     plan.assigns = crate::text::assigned_user_variables(sql, syntax);
     if connection_state::mentions_named_locks(sql.as_bytes()) && plan.connection_state.is_none() {
@@ -105,7 +109,7 @@ fn plan_statement_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result
     }
     if !plan.assigns.is_empty() && !matches!(plan.route, Route::Shard(_) | Route::Deferred(_)) {
         return Err(RouteError::NotSupported(
-            "assigning user variables inside a statement (`@v := …`, `INTO @v`) that runs on several shards is not supported by shardgate: each shard would assign its own value".into(),
+            "assigning user variables inside a statement (`@v := …`, `INTO @v`) that runs on several shards is not supported by shardgate in this form: each shard would assign its own value (the proxy assigns whole `@v := …` items of the outer select list whose variables the statement does not read, without DISTINCT, window functions, WITH ROLLUP, OFFSET or HAVING over groups)".into(),
         ));
     }
     if syntax.sql_mode.contains(SqlMode::HIGH_NOT_PRECEDENCE)
