@@ -141,5 +141,36 @@ async fn insert_select_across_shards_runs_by_rows_merged_where_it_must_be() {
         rows(&mut conn, "SELECT COUNT(*) FROM orders WHERE id > 2000").await,
         vec![vec![Some("3".into())]]
     );
+    // A value whose shown text has fewer digits than the value MariaDB would write (a
+    // DECIMAL quotient, a DOUBLE with fixed decimals): refused, nothing written — it was
+    // written rounded before.
+    conn.query_drop("CREATE TABLE stats (id INT PRIMARY KEY, v DOUBLE, d DECIMAL(30, 12))")
+        .await
+        .unwrap();
+    for sql in [
+        "INSERT INTO stats (id, v) SELECT 1, STD(id) FROM users",
+        "INSERT INTO stats (id, d) SELECT 1, AVG(id) FROM users",
+        "INSERT INTO stats (id, d) SELECT id, SUM(id) / 7 FROM users WHERE id < 4 GROUP BY id",
+        "UPDATE stats SET d = 1 WHERE d < (SELECT AVG(id) FROM users)",
+    ] {
+        let (code, _, message) = server_error(conn.query_drop(sql).await);
+        assert_eq!(code, 1235, "{sql}: {message}");
+        assert!(
+            message.contains("more digits than its column shows"),
+            "{message}"
+        );
+    }
+    assert_eq!(
+        rows(&mut conn, "SELECT COUNT(*) FROM stats").await,
+        vec![vec![Some("0".into())]]
+    );
+    // Exact values still run by rows.
+    conn.query_drop("INSERT INTO stats (id, v, d) SELECT 1, MAX(id) * 1e0, SUM(id) FROM users")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(&mut conn, "SELECT v, d FROM stats").await,
+        vec![vec![Some("19".into()), Some("151.000000000000".into())]]
+    );
     env.stop().await;
 }

@@ -9,13 +9,12 @@
 
 use bytes::Bytes;
 use shardgate_merge::{ColumnMeta, ValueKind};
-use shardgate_protocol::ColumnType;
 use shardgate_router::IntoVariables;
 
 use crate::diagnostics::Diagnostics;
 use crate::errors::ClientError;
 use crate::runtime::Runtime;
-use crate::select_rows::RowsOf;
+use crate::select_rows::{RowsOf, ROUNDED};
 use crate::session::{Session, Step};
 
 impl Session {
@@ -101,31 +100,11 @@ impl Session {
     ) -> Result<Vec<String>, ClientError> {
         let all: Vec<usize> = (0..columns.len()).collect();
         let wanted = wanted.unwrap_or(&all);
-        // A DECIMAL quotient's value, and a DOUBLE's shown with fixed decimals (a variance,
-        // an average scaled by a DOUBLE), have more digits than the column shows: the proxy,
-        // which has the shown one, cannot give it to a variable.
-        let dividing = shardgate_router::dividing_items(select, self.syntax);
-        let divides = |i: usize| match &dividing {
-            Some(items) if items.len() == columns.len() => items[i],
-            Some(items) => items.iter().any(|&d| d),
-            None => true,
-        };
-        let decimal = |i: usize| {
-            matches!(
-                columns[i].column_type,
-                ColumnType::MYSQL_TYPE_NEWDECIMAL | ColumnType::MYSQL_TYPE_DECIMAL
-            )
-        };
-        let rounded_double = |i: usize| {
-            columns[i].column_type == ColumnType::MYSQL_TYPE_DOUBLE && columns[i].decimals < 31
-        };
-        if let Some(&i) =
-            (wanted.iter()).find(|&&i| (decimal(i) && divides(i)) || rounded_double(i))
-        {
+        if let Some(i) = crate::select_rows::rounded_column(select, self.syntax, columns, wanted) {
             return Err(ClientError::new(
                 1235,
                 b"42000",
-                format!("a user variable set from column {} of `{select}`, a value with more digits than the column shows (a DECIMAL quotient, a DOUBLE with fixed decimals), is not supported by shardgate; run the statement on one shard", i + 1),
+                format!("a user variable set from column {} of `{select}`, {ROUNDED}, is not supported by shardgate; run the statement on one shard", i + 1),
             ));
         }
         // Only strings take their column's collation (`state::value_literal`).

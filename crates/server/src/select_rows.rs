@@ -21,6 +21,12 @@ use crate::set_operation::SetFailure;
 /// One row, each cell an SQL literal.
 pub(crate) type Row = Vec<Vec<u8>>;
 
+/// A SELECT's rows as literals, or the column whose shown text is not its value.
+pub(crate) enum Literals {
+    Rows(Vec<Row>),
+    Rounded(usize),
+}
+
 /// A SELECT whose rows the proxy reads.
 pub(crate) struct RowsOf<'a> {
     /// The SELECT, as written.
@@ -66,37 +72,64 @@ pub(crate) struct Selected {
 }
 
 impl Session {
-    /// The rows of the SELECT of `request` (planned with the schema cache), as literals.
+    /// The rows of the SELECT of `request` (planned with the schema cache), as literals;
+    /// 1235 when a column's shown text is not its value ([`rounded_column`]).
     pub(crate) async fn select_rows(
         &mut self,
         runtime: &Runtime,
         request: &RowsOf<'_>,
     ) -> Result<Vec<Row>, ClientError> {
+        match self.select_literals(runtime, request).await? {
+            Literals::Rows(rows) => Ok(rows),
+            Literals::Rounded(column) => Err(ClientError::new(
+                1235,
+                b"42000",
+                format!(
+                    "{}: column {} of its SELECT, which the proxy runs first, is {ROUNDED}, which the statement it then sends could not carry; this is not supported by shardgate",
+                    request.purpose,
+                    column + 1
+                ),
+            )),
+        }
+    }
+
+    /// The rows of the SELECT of `request` as literals, or which column cannot give them.
+    pub(crate) async fn select_literals(
+        &mut self,
+        runtime: &Runtime,
+        request: &RowsOf<'_>,
+    ) -> Result<Literals, ClientError> {
         let selected = self.selected_rows(runtime, request).await?;
         if let Some(e) = request.raised(&selected.diagnostics) {
             return Err(e);
+        }
+        let all: Vec<usize> = (0..selected.columns.len()).collect();
+        if let Some(i) = rounded_column(request.select, self.syntax, &selected.columns, &all) {
+            return Ok(Literals::Rounded(i));
         }
         let no_backslash_escapes =
             (self.syntax.sql_mode).contains(shardgate_router::SqlMode::NO_BACKSLASH_ESCAPES);
         let numeric: Vec<bool> = (selected.columns.iter())
             .map(|m| is_numeric(m.column_type))
             .collect();
-        Ok(selected
-            .rows
-            .into_iter()
-            .map(|row| {
-                (numeric.iter().enumerate())
-                    .map(|(i, &numeric)| {
-                        let cell = shardgate_wire::text_row::text_cell(&row, i).ok().flatten();
-                        shardgate_protocol::interpolate::cell_literal(
-                            cell,
-                            numeric,
-                            no_backslash_escapes,
-                        )
-                    })
-                    .collect()
-            })
-            .collect())
+        Ok(Literals::Rows(
+            selected
+                .rows
+                .into_iter()
+                .map(|row| {
+                    (numeric.iter().enumerate())
+                        .map(|(i, &numeric)| {
+                            let cell = shardgate_wire::text_row::text_cell(&row, i).ok().flatten();
+                            shardgate_protocol::interpolate::cell_literal(
+                                cell,
+                                numeric,
+                                no_backslash_escapes,
+                            )
+                        })
+                        .collect()
+                })
+                .collect(),
+        ))
     }
 
     /// The rows of the SELECT of `request` (planned with the schema cache): on its one shard,
@@ -126,21 +159,32 @@ impl Session {
             rows: Vec::new(),
             diagnostics: Diagnostics::default(),
         };
+        // Over copies of its sharded tables on one compute connection (a join across shards
+        // too: its rows are the copies' joined by MariaDB).
+        let copies = match &plan.route {
+            Route::Materialize(materialize) => Some(materialize.as_ref()),
+            Route::Join(join) => Some(&join.fallback),
+            _ => None,
+        };
+        if let Some(materialize) = copies.filter(|_| request.over_copies) {
+            let sql = unlimited(
+                plan.rewritten
+                    .as_deref()
+                    .unwrap_or(request.select)
+                    .to_owned(),
+            );
+            let read = self.materialized_rows(
+                runtime,
+                materialize,
+                &sql,
+                request,
+                &mut bound,
+                &mut selected,
+            );
+            Box::pin(read).await?;
+            return Ok(selected);
+        }
         let parts: Vec<(usize, String)> = match &plan.route {
-            // Over copies of its sharded tables on one compute connection.
-            Route::Materialize(materialize) if request.over_copies => {
-                let sql = unlimited(plan.rewritten.as_deref().unwrap_or(request.select).to_owned());
-                let read = self.materialized_rows(
-                    runtime,
-                    materialize,
-                    &sql,
-                    request,
-                    &mut bound,
-                    &mut selected,
-                );
-                Box::pin(read).await?;
-                return Ok(selected);
-            }
             Route::Shard(shard) => vec![(
                 *shard,
                 plan.rewritten
@@ -217,6 +261,40 @@ impl Session {
         }
         Ok(selected)
     }
+}
+
+/// What [`rounded_column`] finds, in errors.
+pub(crate) const ROUNDED: &str =
+    "a value with more digits than its column shows (a DECIMAL quotient, a DOUBLE with fixed decimals)";
+
+/// The first of the `wanted` columns (positions) of `select`'s answer whose shown text is not
+/// its value: a DECIMAL quotient (`/`, `AVG`: `SELECT 2/3` shows `0.6667`, MariaDB carries
+/// `0.666666666` into a variable or a row; `shardgate_router::dividing_items`) or a DOUBLE
+/// shown with fixed decimals (`STD`, a DOUBLE times a DECIMAL). The proxy, which has the shown
+/// text only, cannot carry such a value on.
+pub(crate) fn rounded_column(
+    select: &str,
+    syntax: shardgate_router::Syntax,
+    columns: &[ColumnMeta],
+    wanted: &[usize],
+) -> Option<usize> {
+    let dividing = shardgate_router::dividing_items(select, syntax);
+    let divides = |i: usize| match &dividing {
+        Some(items) if items.len() == columns.len() => items[i],
+        // Items and columns do not pair up (`*`): any item may be the column.
+        Some(items) => items.iter().any(|&d| d),
+        None => true,
+    };
+    wanted
+        .iter()
+        .copied()
+        .find(|&i| match columns[i].column_type {
+            ColumnType::MYSQL_TYPE_NEWDECIMAL | ColumnType::MYSQL_TYPE_DECIMAL => divides(i),
+            ColumnType::MYSQL_TYPE_DOUBLE | ColumnType::MYSQL_TYPE_FLOAT => {
+                columns[i].decimals < 31
+            }
+            _ => false,
+        })
 }
 
 /// The names column definitions give their columns.

@@ -16,7 +16,7 @@ use shardgate_router::{SubqueriesFirst, SubqueryUse};
 use crate::errors::ClientError;
 use crate::previous_statement::FoundRowsUnknown;
 use crate::runtime::Runtime;
-use crate::select_rows::RowsOf;
+use crate::select_rows::{Literals, RowsOf, ROUNDED};
 use crate::session::{Session, Step};
 
 impl Session {
@@ -29,6 +29,9 @@ impl Session {
         // MariaDB's FOUND_ROWS() after it is what its optimizer made of the subqueries.
         self.found_rows_unknown = Some(FoundRowsUnknown::InWrite);
         let mut values = Vec::new();
+        // Why the values cannot be written in: a value the proxy cannot write as MariaDB has
+        // it, or a subquery it cannot answer (a SELECT then reads copies of its tables).
+        let mut inexact = None;
         for subquery in &request.subqueries {
             // Whether EXISTS has a row is one row's question.
             let select = match subquery.used {
@@ -53,8 +56,19 @@ impl Session {
                 }
                 continue;
             }
-            let rows = match self.select_rows(runtime, &rows_of).await {
-                Ok(rows) => rows,
+            let rows = match self.select_literals(runtime, &rows_of).await {
+                Ok(Literals::Rows(rows)) => rows,
+                Ok(Literals::Rounded(_)) => {
+                    inexact = Some(format!(
+                        "the subquery `{}` answers {ROUNDED}",
+                        subquery.select
+                    ));
+                    break;
+                }
+                Err(e) if e.code == 1235 && request.verb == "SELECT" => {
+                    inexact = Some(e.message);
+                    break;
+                }
                 Err(e) => return self.send_error(e).await,
             };
             if subquery.used == SubqueryUse::Scalar && rows.len() > 1 {
@@ -64,7 +78,7 @@ impl Session {
             }
             values.push(rows.into_iter().flatten().collect::<Vec<_>>());
         }
-        if let Some(why) = request.inexact(&values) {
+        if let Some(why) = inexact.or_else(|| request.inexact(&values)) {
             let copies = (request.verb == "SELECT")
                 .then(|| {
                     shardgate_router::materialized(&request.sql, self.syntax, &runtime.topology)
