@@ -57,15 +57,27 @@ pub struct DerivedRows {
     pub select: String,
     /// The subquery's own plan.
     pub plan: Box<Plan>,
+    /// Its rows are only looked up, inside subqueries (a membership subquery's distinct
+    /// values, `subquery_values.rs`): the temporary table gets an index over its columns,
+    /// which no answer's columns can tell.
+    pub looked_up: bool,
 }
 
 impl DerivedRows {
     /// Creates the temporary table with the derived table's columns, typed as MariaDB types a
     /// derived table's (it materializes one the same way), and no row. `LIMIT 0`: the
     /// subquery is not run.
-    pub fn create_sql(&self) -> String {
+    /// Columns `key` (names) make an index.
+    pub fn create_sql(&self, key: &[String]) -> String {
+        let index = match key {
+            [] => String::new(),
+            key => {
+                let columns: Vec<String> = key.iter().map(|c| quote(c)).collect();
+                format!(" (KEY ({}))", columns.join(", "))
+            }
+        };
         format!(
-            "CREATE TEMPORARY TABLE {} AS SELECT * FROM ({}) AS `d` LIMIT 0",
+            "CREATE TEMPORARY TABLE {}{index} AS SELECT * FROM ({}) AS `d` LIMIT 0",
             self.table, self.select
         )
     }
@@ -126,6 +138,14 @@ pub(crate) fn take(
     if taker.taken.is_empty() {
         return None;
     }
+    // An index on a lookup table changes MariaDB's plan, and with it the column origins it
+    // reports for the client's own derived tables (a merged one's columns name its table or
+    // its alias by whether the answer passes a temporary table): only without them.
+    if has_client_derived_tables(query) {
+        for derived in &mut taker.taken {
+            derived.looked_up = false;
+        }
+    }
     let rewritten = spliced(sql, taker.edits)?;
     Some((taker.taken, rewritten))
 }
@@ -185,6 +205,7 @@ impl Taker<'_> {
                 cte: false,
                 select: text.to_owned(),
                 plan: Box::new(plan),
+                looked_up: false,
             };
             (open, close, derived)
         })
@@ -228,6 +249,7 @@ impl Taker<'_> {
             match found {
                 Some((_, _, derived)) => taken.push(DerivedRows {
                     cte: true,
+                    looked_up: crate::subquery_values::writes_cte(name),
                     ..derived
                 }),
                 None => kept.push(&self.sql[start..cte_end]),
@@ -361,6 +383,25 @@ const AGGREGATES: &[&str] = &[
     "json_objectagg",
 ];
 
+/// Whether the statement has a derived table, or a CTE other than those
+/// `subquery_values.rs` writes, anywhere.
+fn has_client_derived_tables(query: &Query) -> bool {
+    struct Derived;
+    impl sqlparser::ast::Visitor for Derived {
+        type Break = ();
+        fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {
+            match factor {
+                TableFactor::Derived { .. } => ControlFlow::Break(()),
+                _ => ControlFlow::Continue(()),
+            }
+        }
+    }
+    sqlparser::ast::Visit::visit(query, &mut Derived).is_break()
+        || cte_names(query)
+            .iter()
+            .any(|name| !crate::subquery_values::writes_cte(name))
+}
+
 /// The (lower-cased) names every WITH clause of the statement defines.
 fn cte_names(query: &Query) -> Vec<String> {
     struct Ctes(Vec<String>);
@@ -422,8 +463,13 @@ mod tests {
         assert_eq!(derived.len(), 1);
         assert_eq!(derived[0].alias, "t");
         assert_eq!(
-            derived[0].create_sql(),
+            derived[0].create_sql(&[]),
             "CREATE TEMPORARY TABLE `shardgate_derived_0` AS SELECT * FROM (SELECT id FROM orders ORDER BY total DESC LIMIT 10) AS `d` LIMIT 0"
+        );
+        assert!(!derived[0].looked_up);
+        assert_eq!(
+            derived[0].create_sql(&["id".into(), "a`b".into()]),
+            "CREATE TEMPORARY TABLE `shardgate_derived_0` (KEY (`id`, `a``b`)) AS SELECT * FROM (SELECT id FROM orders ORDER BY total DESC LIMIT 10) AS `d` LIMIT 0"
         );
         assert!(matches!(derived[0].plan.route, Route::Scatter(_)));
 
@@ -472,6 +518,29 @@ mod tests {
         assert_eq!(
             derived[0].select,
             "(SELECT id FROM users LIMIT 3) UNION (SELECT 1)"
+        );
+    }
+
+    #[test]
+    fn membership_values_are_looked_up_by_an_index() {
+        let looked_up = |sql: &str| -> Vec<bool> {
+            let (derived, _) = taken(sql).unwrap();
+            derived.iter().map(|d| d.looked_up).collect()
+        };
+        assert_eq!(
+            looked_up("WITH shardgate_sq0 AS (SELECT DISTINCT user_id FROM orders) SELECT id FROM users WHERE NOT EXISTS (SELECT * FROM shardgate_sq0 AS o WHERE o.user_id = users.id)"),
+            [true],
+            "a CTE subquery_values.rs writes"
+        );
+        // A CTE of the client's named like one, or a derived table of the client's: no index,
+        // which could change MariaDB's plan for it.
+        assert_eq!(
+            looked_up("WITH shardgate_sq0 AS (SELECT DISTINCT user_id FROM orders), shardgate_sqx AS (SELECT DISTINCT user_id FROM orders) SELECT id FROM users WHERE NOT EXISTS (SELECT * FROM shardgate_sq0 AS o WHERE o.user_id = users.id) AND id IN (SELECT user_id FROM shardgate_sqx)"),
+            [false, false]
+        );
+        assert_eq!(
+            looked_up("WITH shardgate_sq0 AS (SELECT DISTINCT user_id FROM orders) SELECT d.id FROM (SELECT id FROM users WHERE NOT EXISTS (SELECT * FROM shardgate_sq0 AS o WHERE o.user_id = users.id)) d"),
+            [false]
         );
     }
 

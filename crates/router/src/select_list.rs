@@ -7,7 +7,7 @@
 use sqlparser::tokenizer::{Token, TokenWithSpan};
 
 /// Words after `SELECT` that are no item (`SELECT DISTINCT a, …`).
-const SELECT_MODIFIERS: &[&str] = &[
+pub(crate) const SELECT_MODIFIERS: &[&str] = &[
     "all",
     "distinct",
     "distinctrow",

@@ -41,6 +41,13 @@ use crate::rewrite::{spliced, Offsets};
 /// The names of the CTEs this module writes (`shardgate_sq0` …).
 const CTE_PREFIX: &str = "shardgate_sq";
 
+/// Whether `name` is one of the CTEs this module writes, read only inside the subqueries
+/// they stand for.
+pub(crate) fn writes_cte(name: &str) -> bool {
+    name.strip_prefix(CTE_PREFIX)
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// `sql` (parsed as `query`) with its membership subqueries reading CTEs of distinct values;
 /// `None` when it has none to take. Tables whose columns a name needed and the schema cache
 /// lacks are added to `missing`.

@@ -227,7 +227,13 @@ pub(crate) async fn fill_derived(
     }
     for (derived, table) in over.derived.iter().zip(tables) {
         compute.temporary.push(derived.table.clone());
-        compute.run(&derived.create_sql()).await?;
+        // A lookup table's index: at most MariaDB's 32 key parts (its columns are numbers or
+        // dates, `subquery_values.rs`, short enough for one key).
+        let key: &[String] = match derived.looked_up && table.names.len() <= 32 {
+            true => &table.names,
+            false => &[],
+        };
+        compute.run(&derived.create_sql(key)).await?;
         // Strict: a value the table would change (truncate, convert) fails the copy, and the
         // statement is answered from copies of its tables instead.
         let head = format!(

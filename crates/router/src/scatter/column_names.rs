@@ -5,20 +5,7 @@ use super::*;
 /// MariaDB keeps at most this many bytes of a column name taken from the statement text.
 pub(super) const MAX_ALIAS_NAME: usize = 256;
 
-/// Words between SELECT and the select list.
-pub(super) const SELECT_MODIFIERS: &[&str] = &[
-    "all",
-    "distinct",
-    "distinctrow",
-    "high_priority",
-    "straight_join",
-    "sql_small_result",
-    "sql_big_result",
-    "sql_buffer_result",
-    "sql_cache",
-    "sql_no_cache",
-    "sql_calc_found_rows",
-];
+use crate::select_list::SELECT_MODIFIERS;
 
 pub(super) fn is_word(t: &Token, word: &str) -> bool {
     matches!(t, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(word))
