@@ -283,6 +283,20 @@ async fn user_variables_assigned_across_shards_take_the_value_every_row_agrees_o
             Some("latin1_swedish_ci".into())
         ]]
     );
+    // A prepared statement's execution: binary rows, the variable set the same way.
+    let (max, n): (i64, i64) = conn
+        .exec_first(
+            "SELECT @p := MAX(id), COUNT(*) FROM users WHERE id > ?",
+            (a.min(b) - 1,),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((max, n), (a.max(b), 2));
+    assert_eq!(
+        rows(&mut conn, "SELECT @p").await,
+        vec![vec![Some(a.max(b).to_string())]]
+    );
     // Rows that agree in the assigned column give it their value; no row leaves it alone.
     conn.query_drop("UPDATE users SET name = 'same' WHERE id IN (-1, 0) OR 1")
         .await

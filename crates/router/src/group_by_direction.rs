@@ -136,6 +136,65 @@ pub(crate) fn take(tokens: &mut Vec<TokenWithSpan>) -> Taken {
     }
 }
 
+/// `sql` without the `ASC` / `DESC` words of a GROUP BY that ends `WITH ROLLUP` (which the
+/// parser does not read, and no ORDER BY may stand for), when it has any: text to plan by,
+/// whose route is the statement's (the directions order its groups, never place them).
+pub(crate) fn without_rollup_directions(sql: &str, syntax: crate::Syntax) -> Option<String> {
+    let tokens = crate::lex::tokenize(sql, syntax, false).ok()?;
+    let significant: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))
+        .collect();
+    let keyword = |k: usize| match &tokens[significant[k]].token {
+        Token::Word(w) if w.quote_style.is_none() => Some(w.keyword),
+        _ => None,
+    };
+    let mut offsets = crate::rewrite::Offsets::new(sql);
+    let mut edits = Vec::new();
+    let mut depth = 0usize;
+    // Per depth: the directions read since its GROUP BY.
+    let mut open: Vec<(usize, Vec<usize>)> = Vec::new();
+    for k in 0..significant.len() {
+        match &tokens[significant[k]].token {
+            Token::LParen => depth += 1,
+            Token::RParen => {
+                open.retain(|(d, _)| *d < depth);
+                depth = depth.saturating_sub(1);
+            }
+            _ => {}
+        }
+        let kw = keyword(k);
+        if kw == Some(Keyword::BY) && k > 0 && keyword(k - 1) == Some(Keyword::GROUP) {
+            open.retain(|(d, _)| *d != depth);
+            open.push((depth, Vec::new()));
+            continue;
+        }
+        let Some((_, directions)) = open.iter_mut().rev().find(|(d, _)| *d == depth) else {
+            continue;
+        };
+        match kw {
+            Some(Keyword::ASC | Keyword::DESC) => directions.push(k),
+            Some(Keyword::WITH)
+                if k + 1 < significant.len() && keyword(k + 1) == Some(Keyword::ROLLUP) =>
+            {
+                for &d in directions.iter() {
+                    let span = tokens[significant[d]].span;
+                    edits.push((
+                        offsets.at(span.start)?..offsets.at(span.end)?,
+                        String::new(),
+                    ));
+                }
+                open.retain(|(d, _)| *d != depth);
+            }
+            k if ends_clause(k) => open.retain(|(d, _)| *d != depth),
+            _ => {}
+        }
+    }
+    match edits.is_empty() {
+        true => None,
+        false => crate::rewrite::spliced(sql, edits),
+    }
+}
+
 /// Keywords that end a GROUP BY clause.
 fn ends_clause(keyword: Option<Keyword>) -> bool {
     matches!(
@@ -307,6 +366,27 @@ mod tests {
         assert_eq!(
             parsed("SELECT GROUP_CONCAT(a ORDER BY a DESC) FROM t GROUP BY b").as_deref(),
             Some("SELECT GROUP_CONCAT(a ORDER BY a DESC) FROM t GROUP BY b")
+        );
+    }
+
+    #[test]
+    fn rollup_directions_are_left_out_of_the_text_to_plan_by() {
+        let plain = |sql: &str| super::without_rollup_directions(sql, crate::Syntax::default());
+        assert_eq!(
+            plain("SELECT a, COUNT(*) FROM t GROUP BY a DESC, b ASC WITH ROLLUP LIMIT 3")
+                .as_deref(),
+            Some("SELECT a, COUNT(*) FROM t GROUP BY a , b  WITH ROLLUP LIMIT 3")
+        );
+        assert_eq!(
+            plain("SELECT (SELECT x FROM u ORDER BY x DESC LIMIT 1) FROM t GROUP BY a DESC WITH ROLLUP").as_deref(),
+            Some("SELECT (SELECT x FROM u ORDER BY x DESC LIMIT 1) FROM t GROUP BY a  WITH ROLLUP")
+        );
+        // Without ROLLUP the parser reads the text (`take`); without directions, nothing to do.
+        assert_eq!(plain("SELECT a FROM t GROUP BY a DESC"), None);
+        assert_eq!(plain("SELECT a FROM t GROUP BY a WITH ROLLUP"), None);
+        assert_eq!(
+            plain("SELECT a FROM t GROUP BY a DESC HAVING a > 1 ORDER BY a DESC"),
+            None
         );
     }
 }

@@ -8,7 +8,7 @@
 //! differ in an assigned column, or a LIMIT reached where MariaDB may evaluate rows beyond it.
 
 use bytes::{Bytes, BytesMut};
-use shardgate_merge::{BinaryRowEncoder, ColumnMeta};
+use shardgate_merge::{BinaryRowEncoder, ColumnMeta, ValueKind};
 use shardgate_protocol::ColumnType;
 use shardgate_router::AssigningSelect;
 use shardgate_wire::packets;
@@ -41,18 +41,10 @@ impl Session {
             Err(e) => return self.send_error(e).await,
         };
         let encoder = match binary {
-            true => {
-                let metas: Result<Vec<ColumnMeta>, _> = (answer.definitions.iter())
-                    .map(|d| ColumnMeta::from_definition(d))
-                    .collect();
-                match metas {
-                    Ok(metas) => Some(BinaryRowEncoder::new(&metas)),
-                    Err(e) => {
-                        let e = ClientError::new(1105, b"HY000", e.to_string());
-                        return self.send_error(e).await;
-                    }
-                }
-            }
+            true => match self.binary_encoder(&answer.definitions) {
+                Ok(encoder) => Some(encoder),
+                Err(e) => return self.send_error(e).await,
+            },
             false => None,
         };
         let mut encoded = Vec::new();
@@ -188,6 +180,31 @@ impl Session {
             diagnostics: selected.diagnostics,
             assignments,
         })
+    }
+
+    /// The encoder of binary rows under `definitions` (MariaDB's extended metadata left
+    /// out). A FLOAT / DOUBLE column is refused: its text, which the proxy encodes, may show
+    /// fewer digits than the binary protocol carries.
+    fn binary_encoder(&self, definitions: &[BytesMut]) -> Result<BinaryRowEncoder, ClientError> {
+        let plain = match self.flavor.extended_metadata() {
+            true => crate::extended_metadata::split(definitions)?.0,
+            false => definitions.to_vec(),
+        };
+        let metas = (plain.iter())
+            .map(|d| ColumnMeta::from_definition(d))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ClientError::new(1105, b"HY000", e.to_string()))?;
+        if metas
+            .iter()
+            .any(|m| matches!(m.kind(), ValueKind::Float | ValueKind::Double))
+        {
+            return Err(ClientError::new(
+                1235,
+                b"42000",
+                "a prepared SELECT assigning user variables across shards with a FLOAT / DOUBLE column is not supported by shardgate: its text may show fewer digits than the binary protocol carries",
+            ));
+        }
+        Ok(BinaryRowEncoder::new(&metas))
     }
 
     /// The column definitions MariaDB gives `statement`'s result, prepared (never executed)

@@ -665,6 +665,9 @@ SELECT id, ROW_NUMBER() OVER (ORDER BY id) FROM users WHERE 1 = 0
 @script SELECT @x := 7 AS seven, id FROM users WHERE score > 995 ORDER BY id; SELECT @x
 @script SELECT @d := DATE(MAX(created_at)), @h := HEX(MIN(id)) FROM orders WHERE amount > 500; SELECT @d, @h
 @script SELECT @one := id, email FROM users WHERE email LIKE 'User17@%' LIMIT 1; SELECT @one
+@ordered SELECT flag, COUNT(*), SUM(score) FROM users GROUP BY flag DESC WITH ROLLUP
+@ordered @ci=1 SELECT flag, status, COUNT(*) FROM users u JOIN orders o ON o.user_id = u.id WHERE u.id < 400 GROUP BY flag DESC, status ASC WITH ROLLUP
+@ordered SELECT flag, COUNT(*) FROM users WHERE id = 42 GROUP BY flag DESC WITH ROLLUP
 SELECT id, balance FROM users WHERE balance > (SELECT AVG(balance) FROM users WHERE score > 900) AND score > 990
 SELECT id FROM users WHERE ratio < (SELECT STD(ratio) FROM users WHERE score > 900) AND score > 980
 @script SELECT u.name, o.amount INTO @jn, @ja FROM users u JOIN orders o ON o.id = u.score WHERE u.email = 'USER42@example.com'; SELECT @jn, @ja

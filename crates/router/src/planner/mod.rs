@@ -271,6 +271,40 @@ fn plan_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, Rou
                     _ => {}
                 }
             }
+            // `GROUP BY a DESC WITH ROLLUP`, whose directions the parser does not read: on the
+            // one shard the text without them is routed to, sent as written; over several
+            // (where the merge would order the groups and their rollup rows ascending) as
+            // written over copies of its tables, planned by that text too.
+            if let Some(plain) = crate::group_by_direction::without_rollup_directions(sql, syntax) {
+                return match plan_text(&plain, topology, syntax) {
+                    Ok(mut plan)
+                        if plan.kind == StatementKind::Read
+                            && matches!(plan.route, Route::Shard(_) | Route::Deferred(_)) =>
+                    {
+                        plan.rewritten = None;
+                        Ok(plan)
+                    }
+                    Ok(plan) if plan.kind == StatementKind::Read => {
+                        match crate::exact_fallback::materialized(&plain, syntax, topology) {
+                            // Its derived tables' rows and other rewrites are the plain text's.
+                            Some(copies) => Ok(Plan::new(
+                                StatementKind::Read,
+                                Route::Materialize(Box::new(crate::MaterializePlan {
+                                    over_derived: None,
+                                    ..copies
+                                })),
+                            )),
+                            None => Err(RouteError::NotSupported(
+                                "GROUP BY … ASC / DESC WITH ROLLUP over several shards is not supported by shardgate here: add a shard key condition".into(),
+                            )),
+                        }
+                    }
+                    Ok(_) => Err(RouteError::NotSupported(
+                        "GROUP BY … ASC / DESC WITH ROLLUP outside a SELECT is not supported by shardgate".into(),
+                    )),
+                    Err(e) => Err(e),
+                };
+            }
             // `… INTO @a, @b` after the rest of the SELECT, which the parser does not read:
             // planned by the rest; the whole text runs on one shard (the session reads the
             // variables back, `Plan::assigns`), or the rest first, through the proxy.
