@@ -2,22 +2,23 @@
 //! (`router/src/assigning_select.rs`): its SELECT without the assignments runs through the
 //! proxy as any (its rows held, under `merge_max_rows` / `merge_max_bytes`), the client gets
 //! those rows under the column definitions MariaDB describes for the statement as written
-//! (prepared on the default shard, never executed: an assignment's type is not its value's),
+//! (prepared on the default shard, never executed: an assignment's type is not its value's;
+//! `Session::described_on_default_shard`), written as held rows are (`write_result`),
 //! and each variable takes its column's value, typed as MariaDB's assignment types it
 //! (`variable_literals`). Refused (1235) when which row assigns last would matter: rows that
 //! differ in an assigned column, or a LIMIT reached where MariaDB may evaluate rows beyond it.
 
 use bytes::{Bytes, BytesMut};
-use shardgate_merge::{BinaryRowEncoder, ColumnMeta, ValueKind};
+use shardgate_merge::{ColumnMeta, ValueKind};
 use shardgate_protocol::ColumnType;
 use shardgate_router::AssigningSelect;
-use shardgate_wire::packets;
 
 use crate::diagnostics::Diagnostics;
 use crate::errors::ClientError;
 use crate::runtime::Runtime;
 use crate::select_rows::RowsOf;
-use crate::session::{End, Session, Step};
+use crate::session::{Session, Step};
+use crate::set_operation::Evaluated;
 
 /// What the client gets, and what the variables become.
 struct Answer {
@@ -40,44 +41,22 @@ impl Session {
             Ok(answer) => answer,
             Err(e) => return self.send_error(e).await,
         };
-        let encoder = match binary {
-            true => match self.binary_encoder(&answer.definitions) {
-                Ok(encoder) => Some(encoder),
-                Err(e) => return self.send_error(e).await,
-            },
-            false => None,
+        let metas = match self.answer_metas(&answer.definitions, binary) {
+            Ok(metas) => metas,
+            Err(e) => return self.send_error(e).await,
         };
-        let mut encoded = Vec::new();
-        if let Some(encoder) = &encoder {
-            for row in &answer.rows {
-                let mut buffer = Vec::new();
-                if let Err(e) = encoder.encode(row, &mut buffer) {
-                    let e = ClientError::new(1105, b"HY000", e.to_string());
-                    return self.send_error(e).await;
-                }
-                encoded.push(Bytes::from(buffer));
-            }
-        }
-        let rows = if binary { &encoded } else { &answer.rows };
-        let status = self.status();
-        (self.client).queue_result_head(answer.definitions.iter(), self.capabilities, status);
-        for row in rows {
-            self.client.queue_packet(row);
-            if self.client.write_buffer().len() >= 64 * 1024 {
-                self.client.flush().await.map_err(End::Client)?;
-            }
-        }
-        self.previous.row_count = -1;
-        self.set_found_rows(answer.rows.len() as u64);
-        let warnings = u16::try_from(answer.diagnostics.count()).unwrap_or(u16::MAX);
-        self.diagnostics = answer.diagnostics;
-        self.diagnostics_read = true;
         if !answer.assignments.is_empty() {
             self.set_variables(answer.assignments).await;
         }
-        let end = packets::result_terminator(self.capabilities, self.status(), warnings);
-        self.client.queue_packet(&end);
-        self.client.flush().await.map_err(End::Client)
+        let warnings = u16::try_from(answer.diagnostics.count()).unwrap_or(u16::MAX);
+        let result = Evaluated {
+            heads: answer.definitions,
+            metas,
+            found: answer.rows.len() as u64,
+            rows: answer.rows,
+        };
+        self.write_result(result, (warnings, answer.diagnostics), binary)
+            .await
     }
 
     async fn assigning_select_answer(
@@ -85,7 +64,14 @@ impl Session {
         runtime: &Runtime,
         request: &AssigningSelect,
     ) -> Result<Answer, ClientError> {
-        let definitions = self.described(runtime, &request.statement).await?;
+        let definitions = match self
+            .described_on_default_shard(runtime, request.statement.as_bytes())
+            .await
+        {
+            Ok(Ok(definitions)) => definitions,
+            Ok(Err(e)) => return Err(ClientError::from(e)),
+            Err(e) => return Err(ClientError::from(&e)),
+        };
         let rows_of = RowsOf {
             select: &request.select,
             purpose: format!("SELECT assigning {}", request.vars().join(", ")),
@@ -182,10 +168,14 @@ impl Session {
         })
     }
 
-    /// The encoder of binary rows under `definitions` (MariaDB's extended metadata left
-    /// out). A FLOAT / DOUBLE column is refused: its text, which the proxy encodes, may show
-    /// fewer digits than the binary protocol carries.
-    fn binary_encoder(&self, definitions: &[BytesMut]) -> Result<BinaryRowEncoder, ClientError> {
+    /// The metadata of the columns `definitions` describe (MariaDB's extended metadata left
+    /// out). In `binary` rows a FLOAT / DOUBLE column is refused: its text, which the proxy
+    /// encodes, may show fewer digits than the binary protocol carries.
+    fn answer_metas(
+        &self,
+        definitions: &[BytesMut],
+        binary: bool,
+    ) -> Result<Vec<ColumnMeta>, ClientError> {
         let plain = match self.flavor.extended_metadata() {
             true => crate::extended_metadata::split(definitions)?.0,
             false => definitions.to_vec(),
@@ -194,37 +184,16 @@ impl Session {
             .map(|d| ColumnMeta::from_definition(d))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| ClientError::new(1105, b"HY000", e.to_string()))?;
-        if metas
-            .iter()
-            .any(|m| matches!(m.kind(), ValueKind::Float | ValueKind::Double))
-        {
+        let floats =
+            (metas.iter()).any(|m| matches!(m.kind(), ValueKind::Float | ValueKind::Double));
+        if binary && floats {
             return Err(ClientError::new(
                 1235,
                 b"42000",
                 "a prepared SELECT assigning user variables across shards with a FLOAT / DOUBLE column is not supported by shardgate: its text may show fewer digits than the binary protocol carries",
             ));
         }
-        Ok(BinaryRowEncoder::new(&metas))
-    }
-
-    /// The column definitions MariaDB gives `statement`'s result, prepared (never executed)
-    /// on the default shard.
-    async fn described(
-        &self,
-        runtime: &Runtime,
-        statement: &str,
-    ) -> Result<Vec<BytesMut>, ClientError> {
-        let shard = runtime.topology.default_shard;
-        let mut conn = (self.checkout(runtime, shard).await).map_err(|e| ClientError::from(&e))?;
-        let described = conn.describe(statement.as_bytes()).await;
-        // Preparing an assignment creates its variable, NULL, on the connection: the session
-        // does not hold it, so the connection is reset before it serves again.
-        conn.vars_fingerprint = crate::state::DIRTY;
-        match described {
-            Ok(Ok(definitions)) => Ok(definitions),
-            Ok(Err(e)) => Err(ClientError::from(e)),
-            Err(e) => Err(ClientError::from(&e)),
-        }
+        Ok(metas)
     }
 }
 

@@ -997,12 +997,22 @@ impl Session {
         runtime: &Runtime,
         sql: &[u8],
     ) -> Result<Option<shardgate_protocol::ServerErr>, BackendError> {
+        Ok(self.described_on_default_shard(runtime, sql).await?.err())
+    }
+
+    /// The column definitions MariaDB gives `sql`'s result when it prepares it (never runs it)
+    /// on the default shard, in the session's settings, or its error.
+    pub(crate) async fn described_on_default_shard(
+        &self,
+        runtime: &Runtime,
+        sql: &[u8],
+    ) -> Result<Result<Vec<bytes::BytesMut>, shardgate_protocol::ServerErr>, BackendError> {
         let pool = runtime.primary_of(self.pass_through.as_ref(), runtime.topology.default_shard);
         let mut conn = pool.get(self.flavor).await?;
         self.state.sync(&mut conn).await?;
         // Preparing creates the user variables it assigns (typed, NULL): reset it later.
         conn.vars_fingerprint = crate::state::DIRTY;
-        conn.prepare_check(sql).await
+        conn.describe(sql).await
     }
 
     /// Notes what the statement about to run (planned as `plan`, from `text`) needs around it

@@ -33,7 +33,7 @@ pub(crate) struct Evaluated {
     pub(crate) metas: Vec<ColumnMeta>,
     pub(crate) rows: Vec<Bytes>,
     /// Rows before the whole's LIMIT: what MariaDB's `FOUND_ROWS()` counts after it.
-    found: u64,
+    pub(crate) found: u64,
 }
 
 /// A shard's answer: its column definitions and rows.
@@ -313,7 +313,9 @@ impl Session {
         Ok((result, conditions))
     }
 
-    async fn write_result(
+    /// Writes rows the proxy holds as the statement's answer (binary rows for a prepared
+    /// statement's execution), with its conditions.
+    pub(crate) async fn write_result(
         &mut self,
         result: Evaluated,
         (warnings, raised): Conditions,
