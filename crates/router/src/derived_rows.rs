@@ -430,7 +430,7 @@ fn names_any(query: &Query, names: &[String]) -> bool {
 }
 
 /// Whether `query` reads a sharded (not reference) table.
-fn names_sharded(query: &Query, topology: &Topology) -> bool {
+pub(crate) fn names_sharded(query: &Query, topology: &Topology) -> bool {
     visit_relations(query, |relation| match base_name(relation) {
         Some(t) if topology.table(&t).is_some() => ControlFlow::Break(()),
         _ => ControlFlow::Continue(()),

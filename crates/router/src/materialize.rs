@@ -145,7 +145,11 @@ pub(crate) fn fallback(
             [Statement::Query(query)] => over_derived_of(text, query),
             _ => None,
         })
-        .or_else(|| over_derived_of(sql, verbatim));
+        .or_else(|| over_derived_of(sql, verbatim))
+        .map(|over| OverDerived {
+            sql: crate::scatter::column_names::client_item_names(sql, verbatim, &over.sql, syntax),
+            ..over
+        });
     missing.sort_unstable();
     missing.dedup();
     let mut plan = materialized(copies, over_derived, topology);

@@ -23,8 +23,8 @@
 
 use shardgate_config::Topology;
 use sqlparser::ast::{
-    Delete, Expr, FromTable, Insert, Query, Select, SetExpr, Spanned, Statement, TableFactor,
-    TableObject, Update, Visit, Visitor,
+    Delete, Expr, FromTable, Insert, Query, Select, SelectItem, SetExpr, Spanned, Statement,
+    TableFactor, TableObject, Update, Visit, Visitor,
 };
 
 use crate::column_owner::{owner, Columns, Owner};
@@ -367,11 +367,14 @@ fn strip_word<'t>(text: &'t str, word: &str) -> Option<&'t str> {
     (ends_with && bounded).then(|| &text[..at])
 }
 
-/// The subqueries of a write's values and WHERE clause; `others` when one is nested.
+/// The subqueries of a write's values and WHERE clause (not those inside them, which
+/// `uncorrelated` judges); `others` when one cannot be written as values.
 #[derive(Default)]
 struct Found {
     subqueries: Vec<(Expr, Query, FoundUse)>,
     others: bool,
+    /// How many queries the walk is inside (a found subquery, and those in it).
+    depth: usize,
 }
 
 /// How a found subquery is used (`IN`'s operand as parsed).
@@ -384,7 +387,20 @@ enum FoundUse {
 impl Visitor for Found {
     type Break = ();
 
+    fn pre_visit_query(&mut self, _: &Query) -> std::ops::ControlFlow<()> {
+        self.depth += 1;
+        std::ops::ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, _: &Query) -> std::ops::ControlFlow<()> {
+        self.depth -= 1;
+        std::ops::ControlFlow::Continue(())
+    }
+
     fn pre_visit_expr(&mut self, expr: &Expr) -> std::ops::ControlFlow<()> {
+        if self.depth > 0 {
+            return std::ops::ControlFlow::Continue(());
+        }
         match expr {
             // `= ANY (SELECT …)`, `> ALL (…)`, `(a, b) IN (SELECT …)`: no list of values.
             Expr::AnyOp { .. } | Expr::AllOp { .. } => {
@@ -411,7 +427,6 @@ impl Visitor for Found {
                 };
                 self.subqueries
                     .push((expr.clone(), (**subquery).clone(), used));
-                // Its subquery is checked on its own: not walked as part of the outer WHERE.
                 std::ops::ControlFlow::Continue(())
             }
             Expr::Exists { subquery, negated } => {
@@ -428,49 +443,11 @@ impl Visitor for Found {
             _ => std::ops::ControlFlow::Continue(()),
         }
     }
-
-    fn pre_visit_query(&mut self, query: &Query) -> std::ops::ControlFlow<()> {
-        // A query inside an IN subquery: a nested subquery.
-        if self
-            .subqueries
-            .iter()
-            .filter(|(_, q, _)| q != query)
-            .any(|(_, q, _)| contains_query(q, query))
-        {
-            self.others = true;
-        }
-        std::ops::ControlFlow::Continue(())
-    }
 }
 
-/// Whether `query` appears strictly inside `outer`.
-fn contains_query(outer: &Query, query: &Query) -> bool {
-    struct Inside<'q> {
-        query: &'q Query,
-        depth: usize,
-        found: bool,
-    }
-    impl Visitor for Inside<'_> {
-        type Break = ();
-        fn pre_visit_query(&mut self, q: &Query) -> std::ops::ControlFlow<()> {
-            self.depth += 1;
-            if self.depth > 1 && q == self.query {
-                self.found = true;
-            }
-            std::ops::ControlFlow::Continue(())
-        }
-    }
-    let mut inside = Inside {
-        query,
-        depth: 0,
-        found: false,
-    };
-    let _ = outer.visit(&mut inside);
-    inside.found
-}
-
-/// A plain SELECT over tables that are all named, one of them sharded,
-/// whose columns all belong to its own tables.
+/// A plain SELECT over named tables and derived tables, one of them sharded or reading a
+/// sharded table, whose columns all belong to its own tables. A derived table cannot read the
+/// outer row (MariaDB has no `LATERAL`: 1054), so what it holds is its own plan's business.
 fn uncorrelated(query: &Query, topology: &Topology, ordered: bool) -> bool {
     let plain = query.with.is_none()
         && (ordered || query.limit_clause.is_none())
@@ -487,24 +464,65 @@ fn uncorrelated(query: &Query, topology: &Topology, ordered: bool) -> bool {
     let Some(tables) = own_tables(select) else {
         return false;
     };
-    if !tables
-        .iter()
-        .any(|(name, _)| topology.table(name).is_some())
-    {
+    let sharded = |t: &OwnTable<'_>| match (&t.table, t.derived) {
+        (Some(name), _) => topology.table(name).is_some(),
+        (None, Some(derived)) => crate::derived_rows::names_sharded(derived, topology),
+        (None, None) => false,
+    };
+    if !tables.iter().any(sharded) {
         return false;
     }
     let schema = topology.schema.current();
-    let scope: Vec<Columns<'_>> = tables.iter().map(|(n, _)| Columns::Table(n)).collect();
+    reads_within(query, select, &[&tables], topology, &schema)
+}
+
+/// Whether every column the block `select` (the body of `query`) and the subqueries in it
+/// read is one of a table of `chain`: the blocks from the write's subquery to this one, whose
+/// own tables are last. A subquery in it must be a plain SELECT too (its derived tables, which
+/// read no outer row, aside).
+fn reads_within(
+    query: &Query,
+    select: &Select,
+    chain: &[&[OwnTable<'_>]],
+    topology: &Topology,
+    schema: &shardgate_schema::SchemaStatus,
+) -> bool {
     let mut columns = OwnColumns {
-        tables: &tables,
-        scope: &scope,
+        chain,
         topology,
-        schema: &schema,
-        nested: false,
+        schema,
+        depth: 0,
+        nested: Vec::new(),
         outer: false,
     };
-    let _ = select.visit(&mut columns);
-    !columns.outer && !columns.nested
+    // Everything of the block but its derived tables' subqueries.
+    let _ = select.projection.visit(&mut columns);
+    for from in &select.from {
+        for join in &from.joins {
+            let _ = join.join_operator.visit(&mut columns);
+        }
+    }
+    let _ = select.selection.visit(&mut columns);
+    let _ = select.group_by.visit(&mut columns);
+    let _ = select.having.visit(&mut columns);
+    let _ = select.named_window.visit(&mut columns);
+    let _ = select.qualify.visit(&mut columns);
+    let _ = query.order_by.visit(&mut columns);
+    let _ = query.limit_clause.visit(&mut columns);
+    if columns.outer {
+        return false;
+    }
+    columns.nested.iter().all(|nested| {
+        let SetExpr::Select(inner) = nested.body.as_ref() else {
+            return false;
+        };
+        let Some(tables) = own_tables(inner).filter(|_| nested.with.is_none()) else {
+            return false;
+        };
+        let mut chain = chain.to_vec();
+        chain.push(&tables);
+        reads_within(nested, inner, &chain, topology, schema)
+    })
 }
 
 /// The sharded tables a subquery reads whose columns the schema cache has not read.
@@ -514,73 +532,163 @@ fn unread_tables(query: &Query, topology: &Topology) -> Vec<String> {
     };
     let schema = topology.schema.current();
     (own_tables(select).unwrap_or_default().into_iter())
-        .map(|(name, _)| name)
+        .filter_map(|t| t.table)
         .filter(|name| topology.table(name).is_some())
         .filter(|name| schema.agreed(name).is_none() && schema.disagreement(name).is_none())
         .collect()
 }
 
-/// The tables of a SELECT's FROM (lower-cased name, alias), when each is a named table.
-fn own_tables(select: &Select) -> Option<Vec<(String, Option<String>)>> {
+/// One table reference of a subquery's FROM.
+struct OwnTable<'q> {
+    /// A base table's lower-cased name; `None` for a derived table.
+    table: Option<String>,
+    /// What qualifies its columns, lower-cased: its alias, else its name.
+    qualifier: String,
+    /// A derived table's subquery.
+    derived: Option<&'q Query>,
+    /// A derived table's columns that its select list names (alias or column), with their
+    /// positions.
+    columns: Vec<(String, usize)>,
+}
+
+/// The references of a SELECT's FROM, when each is a named table or a derived table.
+fn own_tables(select: &Select) -> Option<Vec<OwnTable<'_>>> {
     let mut tables = Vec::new();
     for from in &select.from {
         let factors = std::iter::once(&from.relation).chain(from.joins.iter().map(|j| &j.relation));
         for factor in factors {
-            let TableFactor::Table { name, alias, .. } = factor else {
-                return None;
+            let own = match factor {
+                TableFactor::Table { name, alias, .. } => {
+                    let table = base_name(name)?;
+                    let qualifier = match alias {
+                        Some(alias) => alias.name.value.to_ascii_lowercase(),
+                        None => table.clone(),
+                    };
+                    OwnTable {
+                        table: Some(table),
+                        qualifier,
+                        derived: None,
+                        columns: Vec::new(),
+                    }
+                }
+                TableFactor::Derived {
+                    lateral: false,
+                    subquery,
+                    alias: Some(alias),
+                    ..
+                } => OwnTable {
+                    table: None,
+                    qualifier: alias.name.value.to_ascii_lowercase(),
+                    derived: Some(subquery),
+                    columns: match alias.columns.is_empty() {
+                        true => shown_columns(subquery),
+                        false => (alias.columns.iter().enumerate())
+                            .map(|(i, c)| (c.name.value.clone(), i))
+                            .collect(),
+                    },
+                },
+                _ => return None,
             };
-            let alias = alias.as_ref().map(|a| a.name.value.to_ascii_lowercase());
-            tables.push((base_name(name)?, alias));
+            tables.push(own);
         }
     }
     (!tables.is_empty()).then_some(tables)
 }
 
+/// The columns of a derived table's select list (its first branch's) named by an alias or
+/// a column: the others' names are not known here.
+fn shown_columns(query: &Query) -> Vec<(String, usize)> {
+    let mut body = query.body.as_ref();
+    loop {
+        match body {
+            SetExpr::SetOperation { left, .. } => body = left,
+            SetExpr::Query(q) => body = q.body.as_ref(),
+            _ => break,
+        }
+    }
+    let SetExpr::Select(select) = body else {
+        return Vec::new();
+    };
+    let mut columns = Vec::new();
+    for (i, item) in select.projection.iter().enumerate() {
+        let name = match item {
+            SelectItem::ExprWithAlias { alias, .. } => alias.value.clone(),
+            SelectItem::UnnamedExpr(e) => match crate::scatter::column_names::column_ref(e) {
+                Some(column) => column.to_owned(),
+                None => continue,
+            },
+            // Its columns are not known without the tables'.
+            _ => return Vec::new(),
+        };
+        columns.push((name, i));
+    }
+    columns
+}
+
+/// Walks one query block, resolving its columns along `chain` and collecting the subqueries
+/// directly in it.
 struct OwnColumns<'a> {
-    tables: &'a [(String, Option<String>)],
-    scope: &'a [Columns<'a>],
+    chain: &'a [&'a [OwnTable<'a>]],
     topology: &'a Topology,
     schema: &'a shardgate_schema::SchemaStatus,
-    nested: bool,
-    /// A column that is not (or not known to be) one of the SELECT's own tables'.
+    /// How many queries deep the walk is: the columns of a subquery are its own block's.
+    depth: usize,
+    nested: Vec<Query>,
+    /// A column that is not (or not known to be) one of the chain's tables'.
     outer: bool,
+}
+
+impl OwnColumns<'_> {
+    /// Whether the block that names an unqualified `column` is one of the chain's (the
+    /// innermost that has it, as MariaDB resolves it).
+    fn resolves(&self, column: &str) -> bool {
+        for tables in self.chain.iter().rev() {
+            let scope: Vec<Columns<'_>> = (tables.iter())
+                .map(|t| match &t.table {
+                    Some(name) => Columns::Table(name),
+                    None => Columns::Some(&t.columns),
+                })
+                .collect();
+            let mut missing = Vec::new();
+            match owner(column, &scope, self.topology, self.schema, &mut missing) {
+                Owner::Table(_) => return true,
+                Owner::Absent => continue,
+                Owner::Unknown => return false,
+            }
+        }
+        false
+    }
 }
 
 impl Visitor for OwnColumns<'_> {
     type Break = ();
 
-    fn pre_visit_query(&mut self, _: &Query) -> std::ops::ControlFlow<()> {
-        self.nested = true;
-        std::ops::ControlFlow::Break(())
+    fn pre_visit_query(&mut self, query: &Query) -> std::ops::ControlFlow<()> {
+        if self.depth == 0 {
+            self.nested.push(query.clone());
+        }
+        self.depth += 1;
+        std::ops::ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, _: &Query) -> std::ops::ControlFlow<()> {
+        self.depth -= 1;
+        std::ops::ControlFlow::Continue(())
     }
 
     fn pre_visit_expr(&mut self, expr: &Expr) -> std::ops::ControlFlow<()> {
+        if self.depth > 0 {
+            return std::ops::ControlFlow::Continue(());
+        }
         match expr {
-            Expr::Identifier(id) => {
-                let mut missing = Vec::new();
-                let found = owner(
-                    &id.value,
-                    self.scope,
-                    self.topology,
-                    self.schema,
-                    &mut missing,
-                );
-                if !matches!(found, Owner::Table(_)) {
-                    self.outer = true;
-                }
-            }
+            Expr::Identifier(id) if !self.resolves(&id.value) => self.outer = true,
             Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
                 let qualifier = parts[parts.len() - 2].value.to_ascii_lowercase();
-                let own = self.tables.iter().any(|(name, alias)| match alias {
-                    Some(alias) => *alias == qualifier,
-                    None => *name == qualifier,
-                });
+                let own = (self.chain.iter())
+                    .any(|tables| tables.iter().any(|t| t.qualifier == qualifier));
                 if !own {
                     self.outer = true;
                 }
-            }
-            Expr::Subquery(_) | Expr::Exists { .. } | Expr::InSubquery { .. } => {
-                self.nested = true;
             }
             _ => {}
         }
@@ -723,7 +831,12 @@ shard_key = "sku"
         for sql in [
             // Correlated: `o.user_id = u.id` reads the outer row.
             "UPDATE users u SET score = 0 WHERE u.id IN (SELECT o.user_id FROM orders o WHERE o.sku = u.name)",
-            "DELETE FROM orders WHERE sku IN (SELECT sku FROM products p WHERE p.sku IN (SELECT sku FROM orders))",
+            // A nested subquery reading the written row.
+            "UPDATE orders SET qty = 0 WHERE sku IN (SELECT p.sku FROM products p WHERE p.qty IN (SELECT o2.qty FROM orders o2 WHERE o2.id = orders.id))",
+            "DELETE FROM orders WHERE sku IN (SELECT p.sku FROM products p WHERE EXISTS (SELECT 1 FROM users u WHERE u.name = qty))",
+            // Columns of a derived table its select list does not name.
+            "DELETE FROM orders WHERE sku IN (SELECT sku FROM (SELECT * FROM products) AS d)",
+            "DELETE FROM orders WHERE sku IN (SELECT sku FROM (SELECT UPPER(p.sku) FROM products p) AS d)",
             "DELETE FROM orders WHERE sku IN (SELECT sku FROM products LIMIT 3)",
             "DELETE FROM orders WHERE EXISTS (SELECT 1 FROM products p WHERE p.sku = orders.sku)",
             "UPDATE orders SET qty = (SELECT MAX(p.qty) FROM products p WHERE p.sku = orders.sku)",
@@ -732,6 +845,38 @@ shard_key = "sku"
                 !matches!(first_of(sql), Err(RouteError::SubqueriesFirst(_))),
                 "{sql}"
             );
+        }
+    }
+
+    #[test]
+    fn derived_tables_and_subqueries_inside_a_subquery_are_read_with_it() {
+        for (sql, select) in [
+            (
+                "DELETE FROM orders WHERE sku IN (SELECT d.sku FROM (SELECT p.sku FROM products p ORDER BY p.qty LIMIT 5) AS d)",
+                "SELECT d.sku FROM (SELECT p.sku FROM products p ORDER BY p.qty LIMIT 5) AS d",
+            ),
+            // An unqualified name the derived table's select list shows.
+            (
+                "DELETE FROM orders WHERE sku IN (SELECT sku FROM (SELECT p.sku FROM products p) d)",
+                "SELECT sku FROM (SELECT p.sku FROM products p) d",
+            ),
+            (
+                "UPDATE users SET score = (SELECT MAX(c) FROM (SELECT COUNT(*) AS c FROM orders o GROUP BY o.sku) g) WHERE id = 3",
+                "SELECT MAX(c) FROM (SELECT COUNT(*) AS c FROM orders o GROUP BY o.sku) g",
+            ),
+            (
+                "DELETE FROM orders WHERE sku IN (SELECT p.sku FROM products p WHERE p.qty > (SELECT AVG(p2.qty) FROM products p2))",
+                "SELECT p.sku FROM products p WHERE p.qty > (SELECT AVG(p2.qty) FROM products p2)",
+            ),
+            // The nested subquery reads the subquery's row, not the write's.
+            (
+                "UPDATE users SET score = 0 WHERE id IN (SELECT o.user_id FROM orders o WHERE NOT EXISTS (SELECT 1 FROM products p WHERE p.sku = o.sku))",
+                "SELECT o.user_id FROM orders o WHERE NOT EXISTS (SELECT 1 FROM products p WHERE p.sku = o.sku)",
+            ),
+        ] {
+            let r = request(sql);
+            assert_eq!(r.subqueries.len(), 1, "{sql}");
+            assert_eq!(r.subqueries[0].select, select);
         }
     }
 

@@ -10,7 +10,7 @@ use shardgate_backend::{BackendConn, QueryHead};
 use shardgate_merge::ColumnMeta;
 use shardgate_protocol::response::Finish;
 use shardgate_protocol::ColumnType;
-use shardgate_router::Route;
+use shardgate_router::{Route, RouteError};
 
 use crate::diagnostics::Diagnostics;
 use crate::errors::ClientError;
@@ -40,6 +40,18 @@ pub(crate) struct RowsOf<'a> {
     /// Whether a SELECT only copies of its sharded tables answer (`Route::Materialize`) is
     /// read from them.
     pub over_copies: bool,
+}
+
+/// 1235 for the SELECT of `request` whose rows the proxy cannot read.
+fn not_answered(request: &RowsOf<'_>) -> ClientError {
+    ClientError::new(
+        1235,
+        b"42000",
+        format!(
+            "{}: the proxy reads its SELECT's rows itself, and this SELECT does not run on shards whose rows the proxy merges or combines (a join across shards, a derived table over a scatter …); select rows of one table",
+            request.purpose
+        ),
+    )
 }
 
 impl RowsOf<'_> {
@@ -139,9 +151,8 @@ impl Session {
         runtime: &Runtime,
         request: &RowsOf<'_>,
     ) -> Result<Selected, ClientError> {
-        let plan = crate::schema_loader::plan_with_schema(runtime, request.select, self.syntax)
-            .await
-            .map_err(|e| ClientError::from(&e))?;
+        let planned =
+            crate::schema_loader::plan_with_schema(runtime, request.select, self.syntax).await;
         let mut bound = Bound {
             rows: runtime.topology.server.merge_max_rows,
             bytes: runtime.topology.server.merge_max_bytes,
@@ -158,6 +169,28 @@ impl Session {
             names: Vec::new(),
             rows: Vec::new(),
             diagnostics: Diagnostics::default(),
+        };
+        let plan = match planned {
+            Ok(plan) => plan,
+            // A SELECT the proxy would run after its subqueries: read over copies of its
+            // tables, where MariaDB computes them.
+            Err(RouteError::SubqueriesFirst(_)) if request.over_copies => {
+                let copies =
+                    shardgate_router::materialized(request.select, self.syntax, &runtime.topology)
+                        .ok_or_else(|| not_answered(request))?;
+                let sql = unlimited(request.select.to_owned());
+                let read = self.materialized_rows(
+                    runtime,
+                    &copies,
+                    &sql,
+                    request,
+                    &mut bound,
+                    &mut selected,
+                );
+                Box::pin(read).await?;
+                return Ok(selected);
+            }
+            Err(e) => return Err(ClientError::from(&e)),
         };
         // Over copies of its sharded tables on one compute connection (a join across shards
         // too: its rows are the copies' joined by MariaDB).
@@ -200,7 +233,9 @@ impl Session {
             // Only without kept connections: a broken one would end the session's transaction.
             Route::SetOperation(set) if self.pins.is_empty() => {
                 return match self.set_operation_rows(runtime, set, None).await {
-                    Ok((evaluated, _)) if request.columns.is_some_and(|n| n != evaluated.metas.len()) => {
+                    Ok((evaluated, _))
+                        if request.columns.is_some_and(|n| n != evaluated.metas.len()) =>
+                    {
                         Err((request.wrong_columns)())
                     }
                     Ok((evaluated, (_, diagnostics))) => Ok(Selected {
@@ -230,16 +265,7 @@ impl Session {
                     diagnostics: kept.diagnostics,
                 });
             }
-            _ => {
-                return Err(ClientError::new(
-                    1235,
-                    b"42000",
-                    format!(
-                        "{}: the proxy reads its SELECT's rows itself, and this SELECT does not run on shards whose rows the proxy merges or combines (a join across shards, a derived table over a scatter …); select rows of one table",
-                        request.purpose
-                    ),
-                ))
-            }
+            _ => return Err(not_answered(request)),
         };
         for (shard, sql) in parts {
             let sql = unlimited(sql);

@@ -275,6 +275,8 @@ SELECT u.id, o.id FROM users u JOIN orders o ON o.id = u.id WHERE u.id IN (1, 2,
 @ordered SELECT flag FROM users GROUP BY flag ORDER BY COUNT(*) DESC, flag
 @ordered SELECT flag, MAX(score) FROM users GROUP BY flag ORDER BY MIN(balance), flag
 @ordered @ci=0 SELECT status FROM orders GROUP BY status ORDER BY SUM(amount) DESC, status
+-- Comments inside an item are part of its name (MariaDB 10.11), one after it is not.
+SELECT COUNT(*) /* a */ + 1, MAX(score)  /* b */ , SUM(flag /* c */ * 2) FROM users
 SELECT COUNT(*) FROM users LIMIT 1
 SELECT COUNT(*) FROM users LIMIT 1, 1
 SELECT COUNT(*) FROM users LIMIT 0
@@ -788,6 +790,17 @@ SELECT id FROM users WHERE id = 1 AND nosuch = 2
 @dml=users INSERT INTO users (id, name) VALUES (5000041, 'no email'), (5000042, 'none either')
 @dml=users INSERT INTO users SET id = 5000043, name = 'set, no email'
 @dml=users INSERT INTO users (id, email, name) SELECT id + 7000000, CONCAT('copy-', email), name FROM users WHERE id IN (1, 2, 3, 4, 5)
+
+-- Writes whose subquery holds a derived table or a subquery of its own (MariaDB's way around
+-- 1093, batch deletes): the subquery read first by the proxy (over copies where it must be).
+@dml=orders DELETE FROM orders WHERE id IN (SELECT id FROM (SELECT id FROM orders ORDER BY amount DESC, id LIMIT 5) AS d)
+@dml=orders UPDATE orders SET qty = qty + 1 WHERE id IN (SELECT x.id FROM (SELECT id FROM orders WHERE amount < 500) x)
+@dml=orders DELETE FROM orders WHERE id IN (SELECT * FROM (SELECT id FROM orders WHERE status = 'paid' ORDER BY created_at, id LIMIT 3) t)
+@dml=users UPDATE users SET score = (SELECT MAX(c) FROM (SELECT COUNT(*) AS c FROM orders GROUP BY user_id) g) WHERE id = 3
+@dml=users UPDATE users SET tag = 'big spender' WHERE id IN (SELECT user_id FROM orders WHERE amount > (SELECT AVG(amount) + 4000 FROM orders))
+@dml=users UPDATE users SET tag = 'no orders' WHERE id IN (SELECT u2.id FROM users u2 WHERE u2.score > 900 AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.user_id = u2.id))
+@dml=orders DELETE FROM orders WHERE user_id IN (SELECT id FROM users WHERE id IN (SELECT user_id FROM orders WHERE amount > 9990))
+@dml=orders UPDATE orders SET status = 'low' WHERE id IN (SELECT o2.id FROM orders o2 WHERE o2.amount < (SELECT MIN(o3.amount) + 50 FROM orders o3 WHERE o3.user_id = o2.user_id))
 
 -- ===== Reads after the writes =====
 SELECT COUNT(*), SUM(score), SUM(balance), SUM(ratio) FROM users

@@ -260,3 +260,10 @@ SELECT COUNT(*), MIN(u.id) FROM users u LEFT JOIN flags rz ON rz.flag = u.flag J
 @ordered SELECT u.id, rz.label FROM users u, flags rz, orders o WHERE u.tag = rz.label AND rz.flag IN (0, 1) AND o.qty = u.flag AND CONCAT(u.name, o.status) <> 'x' ORDER BY u.id, o.id
 @ordered SELECT u.id, COUNT(o.id) FROM users u JOIN flags rz ON rz.flag = u.flag LEFT JOIN orders o ON o.qty = u.score AND CONCAT(o.status, u.name) > 'a' WHERE rz.label IS NOT NULL AND rz.flag <> 127 GROUP BY u.id ORDER BY u.id
 SELECT COUNT(*) FROM users u, flags rz WHERE rz.flag = u.flag AND rz.label = 'one' AND u.score > (SELECT AVG(o.qty) FROM orders o WHERE o.qty < u.flag)
+-- Select items holding a membership subquery, named by their text as written although the
+-- statement that runs reads the subquery's values from a temporary table.
+SELECT EXISTS (SELECT 1 FROM orders WHERE amount > 9990)
+SELECT 1 IN (SELECT user_id FROM orders), 'x' NOT IN (SELECT status FROM orders WHERE status IS NOT NULL) AS named
+@ordered SELECT id, user_id NOT IN (SELECT id FROM users WHERE score > 900) FROM orders WHERE id < 20 ORDER BY id
+@ordered SELECT id, EXISTS   (SELECT 1 FROM users /* why */ WHERE id = 5) FROM orders WHERE user_id = 3 ORDER BY id
+SELECT SUM(amount IN (SELECT amount FROM orders WHERE user_id = 3)) FROM orders

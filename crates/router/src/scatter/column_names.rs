@@ -12,8 +12,8 @@ pub(super) fn is_word(t: &Token, word: &str) -> bool {
 }
 
 /// The text of each select-list item as MariaDB takes it for a column name: from its first
-/// to its last token, comments dropped (a `--` comment leaves its line break). `None` when
-/// the items cannot be told apart in the text.
+/// to its last token, comments inside it kept (an executable one without its markers).
+/// `None` when the items cannot be told apart in the text.
 pub(crate) fn select_list_texts(sql: &str, syntax: Syntax, items: usize) -> Option<Vec<String>> {
     let items = select_list_items(sql, syntax, items)?;
     Some(items.into_iter().map(|item| item.text).collect())
@@ -30,7 +30,9 @@ struct ItemText {
 }
 
 fn select_list_items(sql: &str, syntax: Syntax, items: usize) -> Option<Vec<ItemText>> {
-    let tokens = crate::lex::tokenize(sql, syntax, false).ok()?;
+    // Tokens of the text MariaDB reads (executable comments resolved, byte offsets kept).
+    let resolved = crate::lex::resolve_comments(sql, syntax);
+    let tokens = crate::lex::tokenize(&resolved, syntax, false).ok()?;
     let mut i = tokens.iter().position(|t| is_word(&t.token, "select"))? + 1;
     while let Some(t) = tokens.get(i) {
         let modifier = SELECT_MODIFIERS.iter().any(|m| is_word(&t.token, m));
@@ -58,30 +60,21 @@ fn select_list_items(sql: &str, syntax: Syntax, items: usize) -> Option<Vec<Item
     if pieces.len() != items {
         return None;
     }
-    let mut offsets = crate::rewrite::Offsets::new(sql);
+    let mut offsets = crate::rewrite::Offsets::new(&resolved);
+    let backslash = !syntax
+        .sql_mode
+        .contains(crate::SqlMode::NO_BACKSLASH_ESCAPES);
     pieces
         .iter()
         .map(|piece| {
             let solid = |t: &&&TokenWithSpan| !matches!(t.token, Token::Whitespace(_));
             let first = piece.iter().position(|t| solid(&t))?;
             let last = piece.iter().rposition(|t| solid(&t))?;
-            let mut text = String::new();
-            let mut has_parameter = false;
-            for t in &piece[first..=last] {
-                has_parameter |= matches!(t.token, Token::Placeholder(_));
-                let (start, end) = (offsets.at(t.span.start)?, offsets.at(t.span.end)?);
-                let raw = sql.get(start..end)?;
-                match &t.token {
-                    Token::Whitespace(Whitespace::MultiLineComment(_)) => {}
-                    Token::Whitespace(Whitespace::SingleLineComment { .. }) => {
-                        if raw.ends_with('\n') {
-                            text.push('\n');
-                        }
-                    }
-                    _ => text.push_str(raw),
-                }
-            }
+            let has_parameter =
+                (piece[first..=last].iter()).any(|t| matches!(t.token, Token::Placeholder(_)));
+            let start = offsets.at(piece[first].span.start)?;
             let end = offsets.at(piece[last].span.end)?;
+            let text = as_named(sql.get(start..end)?, resolved.get(start..end)?, backslash);
             Some(ItemText {
                 text,
                 end,
@@ -89,6 +82,59 @@ fn select_list_items(sql: &str, syntax: Syntax, items: usize) -> Option<Vec<Item
             })
         })
         .collect()
+}
+
+/// An item's text as MariaDB names a column by it: as written, comments too, but an
+/// executable comment without its markers (`/*!50001 a */` is ` a `), or gone when the server
+/// does not run it. `resolved` is the same text with its executable comments resolved
+/// (`lex::resolve_comments`: same length, what is not run blanked).
+fn as_named(text: &str, resolved: &str, backslash: bool) -> String {
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            q @ (b'\'' | b'"' | b'`') => {
+                let end = crate::lex::quoted_end(b, i, q, backslash && q != b'`').min(b.len());
+                out.push_str(&text[i..end]);
+                i = end;
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                let close = (text[i + 2..].find("*/")).map_or(b.len(), |at| i + 2 + at);
+                let end = (close + 2).min(b.len());
+                let marker = match &text[i + 2..close] {
+                    body if body.starts_with('!') => 1 + digits(&body[1..], 5),
+                    body if body.starts_with("M!") => 2 + digits(&body[2..], 6),
+                    _ => {
+                        out.push_str(&text[i..end]);
+                        i = end;
+                        continue;
+                    }
+                };
+                let content = i + 2 + marker..close;
+                if text.get(content.clone()) == resolved.get(content.clone()) {
+                    out.push_str(&text[content]);
+                }
+                i = end;
+            }
+            _ => {
+                let next = (i + 1..=b.len())
+                    .find(|&j| text.is_char_boundary(j))
+                    .unwrap_or(b.len());
+                out.push_str(&text[i..next]);
+                i = next;
+            }
+        }
+    }
+    out
+}
+
+/// How many ASCII digits `text` starts with, at most `max` (an executable comment's version).
+fn digits(text: &str, max: usize) -> usize {
+    text.bytes()
+        .take(max)
+        .take_while(u8::is_ascii_digit)
+        .count()
 }
 
 /// `sql` (a prepared statement's text) with each unaliased select-list item that holds a
@@ -114,6 +160,61 @@ pub fn parameter_item_names(sql: &str, syntax: Syntax) -> Option<String> {
         }
     }
     named.then_some(out)
+}
+
+/// `rewritten` (a text the proxy made of the client's `sql`, parsed as `query`, to run in its
+/// place) with each unaliased item of its top-level select list whose text the rewrite
+/// changed (a subquery reading a temporary table) named by the client's text: MariaDB names
+/// such a column by its text as written. Unchanged when the two select lists cannot be
+/// matched item for item.
+pub(crate) fn client_item_names(
+    sql: &str,
+    query: &Query,
+    rewritten: &str,
+    syntax: Syntax,
+) -> String {
+    let named = || -> Option<String> {
+        let stmts = crate::lex::parse_verbatim(rewritten, syntax)?;
+        let [Statement::Query(rewritten_query)] = stmts.as_slice() else {
+            return None;
+        };
+        let (SetExpr::Select(select), SetExpr::Select(rewritten_select)) =
+            (query.body.as_ref(), rewritten_query.body.as_ref())
+        else {
+            return None;
+        };
+        let count = select.projection.len();
+        if rewritten_select.projection.len() != count {
+            return None;
+        }
+        let texts = top_select_items(sql, syntax, select, count)?;
+        let rewritten_texts = top_select_items(rewritten, syntax, rewritten_select, count)?;
+        let mut out = rewritten.to_owned();
+        let pairs = select.projection.iter().zip(texts).zip(rewritten_texts);
+        for ((item, text), rewritten_text) in pairs.rev() {
+            if matches!(item, SelectItem::UnnamedExpr(_)) && text.text != rewritten_text.text {
+                let name = truncate_name(text.text).replace('`', "``");
+                out.insert_str(rewritten_text.end, &format!(" AS `{name}`"));
+            }
+        }
+        Some(out)
+    };
+    named().unwrap_or_else(|| rewritten.to_owned())
+}
+
+/// The items of `select` (the top-level query block of `sql`), read from its `SELECT` on.
+fn top_select_items(
+    sql: &str,
+    syntax: Syntax,
+    select: &Select,
+    items: usize,
+) -> Option<Vec<ItemText>> {
+    let start = crate::rewrite::Offsets::new(sql).at(select.select_token.0.span.start)?;
+    let mut found = select_list_items(sql.get(start..)?, syntax, items)?;
+    for item in &mut found {
+        item.end += start;
+    }
+    Some(found)
 }
 
 /// The column a bare or qualified column reference names (not `@variables`).

@@ -48,7 +48,7 @@ use sqlparser::ast::{
     Statement, TableFactor, TableWithJoins, UnaryOperator, Update, Value,
 };
 use sqlparser::dialect::MySqlDialect;
-use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Whitespace};
+use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 
 use crate::aggregate_fn::AggFn;
 use crate::prune::{target_shards, Keyed};
@@ -492,19 +492,23 @@ mod tests {
 
     #[test]
     fn select_list_texts_are_the_items_as_written() {
-        let sql = "SELECT DISTINCT count( * ) , a  +  b AS s, f(x, (y)) /* c */, 1 -- c\n + 2, 'x,y' FROM t";
-        let texts = select_list_texts(sql, Syntax::DEFAULT, 5).unwrap();
+        let sql = "SELECT DISTINCT count( * ) , a  +  b AS s, f(x, (y)) /* c */, 1 -- c\n + 2, 'x,y', 1 /* a */ + 2, 1 /*!40100 + 5 */ + 2, 3 /*M!100100 + 5 */ FROM t";
+        let texts = select_list_texts(sql, Syntax::DEFAULT, 8).unwrap();
+        // As MariaDB names them (shown on 10.11): comments inside an item kept.
         assert_eq!(
             texts,
             [
                 "count( * )",
                 "a  +  b AS s",
                 "f(x, (y))",
-                "1 \n + 2",
-                "'x,y'"
+                "1 -- c\n + 2",
+                "'x,y'",
+                "1 /* a */ + 2",
+                "1  + 5  + 2",
+                "3  + 5",
             ]
         );
-        assert_eq!(select_list_texts(sql, Syntax::DEFAULT, 4), None);
+        assert_eq!(select_list_texts(sql, Syntax::DEFAULT, 7), None);
         let sql = "SELECT\n  é + 1,\n  `é`\nFROM t";
         assert_eq!(
             select_list_texts(sql, Syntax::DEFAULT, 2).unwrap(),
