@@ -517,6 +517,25 @@ mod tests {
     }
 
     #[test]
+    fn items_a_rewrite_changed_keep_the_clients_text_for_a_name() {
+        let sql = "WITH t AS (SELECT 1) SELECT id, EXISTS (SELECT 1 FROM orders /* c */ WHERE amount > 9), 1 IN (SELECT user_id FROM orders) AS n FROM users";
+        let rewritten = "SELECT id, EXISTS (SELECT 1 FROM `shardgate_derived_0` AS orders /* c */ WHERE amount > 9), 1 IN (SELECT user_id FROM `shardgate_derived_1` AS orders) AS n FROM users";
+        let stmts = crate::lex::parse_verbatim(sql, Syntax::DEFAULT).unwrap();
+        let Statement::Query(query) = &stmts[0] else {
+            panic!("a query")
+        };
+        assert_eq!(
+            client_item_names(sql, query, rewritten, Syntax::DEFAULT),
+            "SELECT id, EXISTS (SELECT 1 FROM `shardgate_derived_0` AS orders /* c */ WHERE amount > 9) AS `EXISTS (SELECT 1 FROM orders /* c */ WHERE amount > 9)`, 1 IN (SELECT user_id FROM `shardgate_derived_1` AS orders) AS n FROM users"
+        );
+        // Select lists that do not match item for item: left as they are.
+        assert_eq!(
+            client_item_names(sql, query, "SELECT id FROM users", Syntax::DEFAULT),
+            "SELECT id FROM users"
+        );
+    }
+
+    #[test]
     fn names_follow_mariadb() {
         let cases = [
             ("u.ID", Some("ID")),
