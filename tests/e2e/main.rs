@@ -38,6 +38,7 @@ mod reshard_copy;
 mod reshard_cutover;
 mod reshard_live;
 mod reshard_proxies;
+mod returning;
 mod robustness;
 mod sandbox_cli;
 mod scatter;

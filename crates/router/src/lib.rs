@@ -98,6 +98,7 @@ pub use planner::{plan_sql, plan_statement};
 pub use previous_statement::{
     mentions_previous_statement, with_previous_statement, writes_selected_rows, PreviousStatement,
 };
+pub use rewrite::insert_row_shards;
 pub use scatter::column_names::parameter_item_names;
 pub use scatter_plan::{
     AggregateSpec, ColumnOrigin, MergeSpec, ScatterPlan, StarCheck, WindowSpec,
@@ -111,7 +112,9 @@ pub use split::{next_statement, split_statements, Piece};
 pub use sql_prepare::{
     prepared_on_server, sql_prepared_statement, PrepareSource, SqlPrepared, StatementName,
 };
-pub use statement_traits::{after_comments, starts_insert, SelectKind, StatementTraits};
+pub use statement_traits::{
+    after_comments, returns_rows, starts_insert, SelectKind, StatementTraits,
+};
 pub use syntax::{SqlMode, Syntax};
 pub use text::{diagnostics_statement, DiagnosticsStatement};
 pub use write_subqueries::{SubqueriesFirst, SubqueryUse, WriteSubquery};

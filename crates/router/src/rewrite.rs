@@ -8,11 +8,11 @@ use std::ops::Range;
 
 use shardgate_config::Topology;
 use shardgate_ring::ShardId;
-use sqlparser::ast::{Insert, SetExpr};
+use sqlparser::ast::{Insert, SetExpr, Statement};
 use sqlparser::tokenizer::Location;
 
 use crate::shard_key::{base_name, key_source, KeySource};
-use crate::RouteError;
+use crate::{RouteError, Syntax};
 
 /// Where the clause whose first expression starts at byte `at` of `sql` begins: at its
 /// keyword `words` (`["ORDER", "BY"]`), found just before `at` past white space and opening
@@ -107,6 +107,56 @@ fn split_insert_with(
     topology: &Topology,
     offsets: &mut Offsets<'_>,
 ) -> Result<Option<Vec<(ShardId, String)>>, RouteError> {
+    let Some((spans, shards)) = row_shards(ins, topology, offsets)? else {
+        return Ok(None);
+    };
+    let (Some(&(first, _)), Some(&(_, last))) = (spans.first(), spans.last()) else {
+        return Ok(None);
+    };
+    let (head, tail) = (&sql[..first], &sql[last..]);
+    let mut order: Vec<ShardId> = shards.clone();
+    order.sort_unstable();
+    order.dedup();
+    let parts = order
+        .into_iter()
+        .map(|shard| {
+            let mut text = String::with_capacity(sql.len());
+            text.push_str(head);
+            let rows = spans.iter().zip(&shards).filter(|(_, s)| **s == shard);
+            for (n, (&(a, b), _)) in rows.enumerate() {
+                if n > 0 {
+                    text.push_str(", ");
+                }
+                text.push_str(&sql[a..b]);
+            }
+            text.push_str(tail);
+            (shard, text)
+        })
+        .collect();
+    Ok(Some(parts))
+}
+
+/// The shard of each row of the INSERT `sql` (in the order of its VALUES), as
+/// [`split_insert`] splits it: its parts are these shards in ascending order, each holding
+/// its rows in their order. What a split INSERT's `RETURNING` rows are put back in order by.
+pub fn insert_row_shards(sql: &str, syntax: Syntax, topology: &Topology) -> Option<Vec<ShardId>> {
+    let text = crate::lex::resolve_comments(sql, syntax);
+    let statements = crate::lex::parse(&text, syntax).ok()?;
+    let [Statement::Insert(ins)] = statements.as_slice() else {
+        return None;
+    };
+    let found = row_shards(ins, topology, &mut Offsets::new(&text)).ok()??;
+    Some(found.1)
+}
+
+/// The byte range and the shard of each VALUES row of `ins`; `None` when a row's shard key
+/// is not a literal value.
+#[allow(clippy::type_complexity)]
+fn row_shards(
+    ins: &Insert,
+    topology: &Topology,
+    offsets: &mut Offsets<'_>,
+) -> Result<Option<(Vec<(usize, usize)>, Vec<ShardId>)>, RouteError> {
     let sqlparser::ast::TableObject::TableName(name) = &ins.table else {
         return Ok(None);
     };
@@ -147,30 +197,7 @@ fn split_insert_with(
         spans.push((start, end));
         shards.push(shard);
     }
-    let (Some(&(first, _)), Some(&(_, last))) = (spans.first(), spans.last()) else {
-        return Ok(None);
-    };
-    let (head, tail) = (&sql[..first], &sql[last..]);
-    let mut order: Vec<ShardId> = shards.clone();
-    order.sort_unstable();
-    order.dedup();
-    let parts = order
-        .into_iter()
-        .map(|shard| {
-            let mut text = String::with_capacity(sql.len());
-            text.push_str(head);
-            let rows = spans.iter().zip(&shards).filter(|(_, s)| **s == shard);
-            for (n, (&(a, b), _)) in rows.enumerate() {
-                if n > 0 {
-                    text.push_str(", ");
-                }
-                text.push_str(&sql[a..b]);
-            }
-            text.push_str(tail);
-            (shard, text)
-        })
-        .collect();
-    Ok(Some(parts))
+    Ok(Some((spans, shards)))
 }
 
 /// `sql` with each byte range of `edits` (none overlapping another) replaced by its text;

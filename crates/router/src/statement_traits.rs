@@ -69,6 +69,40 @@ impl StatementTraits {
     }
 }
 
+/// Whether the write `text` answers rows (`INSERT … RETURNING`, `DELETE … RETURNING`): the
+/// word `RETURNING` outside quotes, comments and parentheses. Text that cannot be read is
+/// taken to, when it holds the word.
+pub fn returns_rows(text: &[u8], syntax: Syntax) -> bool {
+    if !text
+        .windows(9)
+        .any(|w| w.eq_ignore_ascii_case(b"returning"))
+    {
+        return false;
+    }
+    let Ok(sql) = std::str::from_utf8(text) else {
+        return true;
+    };
+    let resolved = crate::lex::resolve_comments(sql, syntax);
+    let Ok(tokens) = crate::lex::tokenize(&resolved, syntax, false) else {
+        return true;
+    };
+    let mut depth = 0usize;
+    tokens.iter().any(|t| match &t.token {
+        sqlparser::tokenizer::Token::LParen => {
+            depth += 1;
+            false
+        }
+        sqlparser::tokenizer::Token::RParen => {
+            depth = depth.saturating_sub(1);
+            false
+        }
+        sqlparser::tokenizer::Token::Word(w) => {
+            depth == 0 && w.quote_style.is_none() && w.value.eq_ignore_ascii_case("returning")
+        }
+        _ => false,
+    })
+}
+
 /// `text` after its leading white space and `/* … */` comments.
 pub fn after_comments(text: &[u8]) -> &[u8] {
     let mut rest = text;
@@ -189,6 +223,17 @@ pub fn starts_insert(text: &[u8], syntax: Syntax) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn returning_is_found_outside_quotes_and_parentheses() {
+        let returns = |sql: &str| returns_rows(sql.as_bytes(), Syntax::DEFAULT);
+        assert!(returns("INSERT INTO t (id) VALUES (1), (2) RETURNING id"));
+        assert!(returns("delete from t where a = 1 returning *"));
+        assert!(!returns("INSERT INTO t (id, note) VALUES (1, 'returning')"));
+        assert!(!returns("INSERT INTO t (id, `returning`) VALUES (1, 2)"));
+        assert!(!returns("DELETE FROM t WHERE id = 1 /* returning */"));
+        assert!(!returns("UPDATE t SET a = 1"));
+    }
 
     fn traits(sql: &str) -> StatementTraits {
         StatementTraits::of(sql.as_bytes(), Syntax::default())

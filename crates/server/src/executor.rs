@@ -19,6 +19,7 @@ use shardgate_wire::packets;
 
 use crate::errors::ClientError;
 use crate::fan_out::Combine;
+use crate::returning::Returning;
 use crate::runtime::Runtime;
 use crate::session::{Session, Step};
 
@@ -168,6 +169,9 @@ impl Session {
         text: &[u8],
         binary: bool,
     ) -> Step {
+        if let Some(e) = returning_on_several_shards(runtime, plan, text, self.syntax) {
+            return self.send_error(e).await;
+        }
         if let Some(state) = plan
             .connection_state
             .as_ref()
@@ -196,7 +200,7 @@ impl Session {
                 let parts = (0..runtime.topology.shards.len())
                     .map(|s| (s, text))
                     .collect();
-                Box::pin(self.fan_out(runtime, parts, false, Combine::Sum)).await
+                Box::pin(self.fan_out(runtime, parts, false, Combine::Sum, None)).await
             }
             Route::Scatter(scatter) => match Box::pin(self.scatter(runtime, scatter, binary)).await
             {
@@ -217,22 +221,39 @@ impl Session {
                 self.send_ok(0, 0).await
             }
             Route::Broadcast(shards) => {
+                let returning = match self.returning(runtime, plan, shards, text, binary) {
+                    Ok(returning) => returning,
+                    Err(e) => return self.send_error(e).await,
+                };
                 let parts = shards.iter().map(|s| (*s, text)).collect();
-                Box::pin(self.fan_out(runtime, parts, true, Combine::Sum)).await
+                let run = self.fan_out(runtime, parts, true, Combine::Sum, returning.as_ref());
+                Box::pin(run).await
             }
             Route::Copies(shards) => {
                 let parts = shards.iter().map(|s| (*s, text)).collect();
-                Box::pin(self.fan_out(runtime, parts, true, Combine::Copies)).await
+                Box::pin(self.fan_out(runtime, parts, true, Combine::Copies, None)).await
             }
             // Under sql_safe_updates, whether MariaDB accepts an UPDATE / DELETE depends on how
             // its WHERE clause can use a key: every shard gets the whole clause, as written.
             Route::Split(parts) if self.state.var_on("sql_safe_updates") && !plan.traits.insert => {
+                let shards: Vec<ShardId> = parts.iter().map(|(s, _)| *s).collect();
+                let returning = match self.returning(runtime, plan, &shards, text, binary) {
+                    Ok(returning) => returning,
+                    Err(e) => return self.send_error(e).await,
+                };
                 let parts = parts.iter().map(|(s, _)| (*s, text)).collect();
-                Box::pin(self.fan_out(runtime, parts, true, Combine::Sum)).await
+                let run = self.fan_out(runtime, parts, true, Combine::Sum, returning.as_ref());
+                Box::pin(run).await
             }
             Route::Split(parts) => {
+                let shards: Vec<ShardId> = parts.iter().map(|(s, _)| *s).collect();
+                let returning = match self.returning(runtime, plan, &shards, text, binary) {
+                    Ok(returning) => returning,
+                    Err(e) => return self.send_error(e).await,
+                };
                 let parts = parts.iter().map(|(s, sql)| (*s, sql.as_bytes())).collect();
-                Box::pin(self.fan_out(runtime, parts, true, Combine::Sum)).await
+                let run = self.fan_out(runtime, parts, true, Combine::Sum, returning.as_ref());
+                Box::pin(run).await
             }
             Route::Use(db) => {
                 // A name in another character set than UTF-8: its bytes as the client wrote them.
@@ -356,6 +377,72 @@ impl Session {
                 .statement_reads_last_insert_id
                 .then_some(self.last_insert_id),
             connection_id: self.statement_reads_connection_id.then_some(self.slot.id),
+        }
+    }
+}
+
+/// 1235 for a write returning rows (`RETURNING`) that runs on several shards: each shard
+/// would answer its own rows, which the proxy answers only as one OK.
+fn returning_on_several_shards(
+    runtime: &Runtime,
+    plan: &Plan,
+    text: &[u8],
+    syntax: shardgate_router::Syntax,
+) -> Option<ClientError> {
+    let shards: Vec<ShardId> = match &plan.route {
+        // Their rows are answered (`Session::returning`).
+        Route::Split(_) | Route::Broadcast(_) => return None,
+        Route::Copies(shards) => shards.clone(),
+        _ => return None,
+    };
+    if !shardgate_router::returns_rows(text, syntax) {
+        return None;
+    }
+    Some(returning_refused(runtime, &shards))
+}
+
+/// 1235 for rows returned by a write to `shards` that the proxy cannot answer.
+fn returning_refused(runtime: &Runtime, shards: &[ShardId]) -> ClientError {
+    let names: Vec<&str> = (shards.iter())
+        .map(|s| runtime.topology.shards[*s].name.as_str())
+        .collect();
+    ClientError::new(
+        1235,
+        b"42000",
+        format!(
+            "RETURNING in a write to several shards ({}) is not supported by shardgate, except in an INSERT / REPLACE … VALUES: write the rows of one shard per statement",
+            names.join(", ")
+        ),
+    )
+}
+
+impl Session {
+    /// How the rows a write on `shards` returns (`RETURNING`) are answered: a split INSERT's
+    /// in the order of its VALUES, a DELETE's one shard after the other; `None` when it
+    /// returns none.
+    fn returning(
+        &self,
+        runtime: &Runtime,
+        plan: &Plan,
+        shards: &[ShardId],
+        text: &[u8],
+        binary: bool,
+    ) -> Result<Option<Returning>, ClientError> {
+        if !shardgate_router::returns_rows(text, self.syntax) {
+            return Ok(None);
+        }
+        if !plan.traits.insert {
+            return Ok(Some(Returning::concatenated(binary)));
+        }
+        let ordered = std::str::from_utf8(text)
+            .ok()
+            .and_then(|sql| {
+                shardgate_router::insert_row_shards(sql, self.syntax, &runtime.topology)
+            })
+            .and_then(|rows| Returning::new(&rows, shards, binary));
+        match ordered {
+            Some(returning) => Ok(Some(returning)),
+            None => Err(returning_refused(runtime, shards)),
         }
     }
 }

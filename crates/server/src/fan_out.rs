@@ -9,6 +9,7 @@ use shardgate_router::StatementKind;
 
 use crate::diagnostics::Diagnostics;
 use crate::errors::ClientError;
+use crate::returning::{read_returned, Returned, Returning};
 use crate::runtime::Runtime;
 use crate::session::{End, Session, Step};
 use crate::state::expect_ok;
@@ -85,16 +86,20 @@ impl Session {
     /// Runs `parts` (shard, statement) at once. With `atomic`, each part runs in a transaction
     /// of its own and all commit only if every part succeeded (otherwise all roll back); DDL,
     /// which MariaDB commits by itself, runs without.
+    /// With `returning`, the parts answer rows (`RETURNING`), answered in its order.
     pub(crate) async fn fan_out(
         &mut self,
         runtime: &Runtime,
         parts: Vec<(ShardId, &[u8])>,
         atomic: bool,
         combine: Combine,
+        returning: Option<&Returning>,
     ) -> Step {
         let multi = runtime.topology.server.transaction_mode == TransactionMode::Multi;
         if atomic && multi && self.in_transaction() {
-            return self.fan_out_in_txn(runtime, parts, combine).await;
+            return self
+                .fan_out_in_txn(runtime, parts, combine, returning)
+                .await;
         }
         // Rows written on several shards cannot join a single-shard transaction.
         if atomic && self.in_transaction() {
@@ -141,12 +146,20 @@ impl Session {
                     this.state.sync_database(&mut conn).await?;
                 }
                 let meter = runtime.instruments.primary(shard);
+                let mut rows = None;
                 let finish = async {
                     if transactional {
                         expect_ok(&mut conn, Command::COM_QUERY, b"BEGIN").await?;
                     }
                     let _timed = meter.time(kind);
-                    conn.execute(Command::COM_QUERY, sql).await
+                    match returning {
+                        Some(_) => {
+                            let (finish, returned) = read_returned(&mut conn, sql).await?;
+                            rows = returned;
+                            Ok(finish)
+                        }
+                        None => conn.execute(Command::COM_QUERY, sql).await,
+                    }
                 }
                 .await;
                 let diagnostics = match &finish {
@@ -165,25 +178,28 @@ impl Session {
                     }
                     other => other,
                 };
-                Ok::<_, BackendError>((finish, transactional, pinned, conn, diagnostics))
+                Ok::<_, BackendError>((finish, transactional, pinned, conn, diagnostics, rows))
             }
         });
         let mut conditions = Diagnostics::default();
         let mut kept: Vec<(ShardId, PooledConn)> = Vec::new();
         let mut untransacted: Vec<&str> = Vec::new();
         let mut results: Vec<PartResult> = Vec::with_capacity(parts.len());
+        let mut returned: Vec<Option<Returned>> = Vec::with_capacity(parts.len());
         for (run, &(shard, _)) in futures_util::future::join_all(runs)
             .await
             .into_iter()
             .zip(&parts)
         {
-            let (finish, transactional, pinned, mut conn, diagnostics) = match run {
+            let (finish, transactional, pinned, mut conn, diagnostics, rows) = match run {
                 Ok(run) => run,
                 Err(e) => {
                     results.push(Err(e));
+                    returned.push(None);
                     continue;
                 }
             };
+            returned.push(rows);
             // Copies of a reference table raise the same conditions: the first one's stand.
             if let Some(d) =
                 diagnostics.filter(|_| combine == Combine::Sum || conditions.is_empty())
@@ -271,7 +287,16 @@ impl Session {
                 }
             }
         }
-        let all_ok = all_ok && failures.is_empty();
+        // Returned rows that cannot be put back in order: the statement is taken back.
+        let mut answer = None;
+        if let Some(returning) = returning.filter(|_| all_ok && failures.is_empty()) {
+            match returning.in_order(std::mem::take(&mut returned)) {
+                Ok(rows) => answer = Some(Ok(rows)),
+                Err(e) => answer = Some(Err(e)),
+            }
+        }
+        let refused = matches!(answer, Some(Err(_)));
+        let all_ok = all_ok && failures.is_empty() && !refused;
         if !all_ok && self.statement_insert.is_some() {
             // A part may have moved LAST_INSERT_ID() before failing (see `Session`).
             self.last_insert_id_unknown = true;
@@ -297,6 +322,16 @@ impl Session {
         }
         self.pins.release_unneeded(runtime.topology.default_shard);
         let Some(((name, first, from_server), rest)) = failures.split_first() else {
+            match answer {
+                Some(Err(e)) => return self.send_error(e).await,
+                Some(Ok(rows)) => {
+                    let binary = returning.is_some_and(|r| r.binary);
+                    return self
+                        .write_rows_returned(rows, binary, totals.warnings, conditions)
+                        .await;
+                }
+                None => {}
+            }
             if totals.warnings > 0 {
                 self.diagnostics = conditions;
                 self.diagnostics_read = true;
@@ -355,7 +390,9 @@ impl Session {
         runtime: &Runtime,
         parts: Vec<(ShardId, &[u8])>,
         combine: Combine,
+        returning: Option<&Returning>,
     ) -> Step {
+        let mut returned: Vec<Option<Returned>> = Vec::with_capacity(parts.len());
         let name = |shard: ShardId| runtime.topology.shards[shard].name.as_str();
         let mut ran: Vec<ShardId> = Vec::new();
         let mut changed: Vec<ShardId> = Vec::new();
@@ -379,7 +416,16 @@ impl Session {
                 break;
             }
             ran.push(shard);
-            let finish = conn.execute(Command::COM_QUERY, sql).await;
+            let finish = match returning {
+                Some(_) => match read_returned(conn, sql).await {
+                    Ok((finish, rows)) => {
+                        returned.push(rows);
+                        Ok(finish)
+                    }
+                    Err(e) => Err(e),
+                },
+                None => conn.execute(Command::COM_QUERY, sql).await,
+            };
             if let Ok(f) = &finish {
                 if let Some(d) = crate::diagnostics::after(conn, f)
                     .await
@@ -440,6 +486,16 @@ impl Session {
             match crate::state::read_back(conn, true, &[]).await {
                 Ok(back) => self.adopt_read_id(back.last_insert_id.unwrap_or_default()),
                 Err(e) => failure = Some(ClientError::from(&e)),
+            }
+        }
+        if let (None, Some(returning)) = (&failure, returning) {
+            match returning.in_order(returned) {
+                Ok(rows) => {
+                    return self
+                        .write_rows_returned(rows, returning.binary, totals.warnings, conditions)
+                        .await
+                }
+                Err(e) => failure = Some(e),
             }
         }
         let Some(e) = failure else {

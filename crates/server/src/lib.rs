@@ -71,6 +71,7 @@ mod reshard_plan;
 mod reshard_roll_back;
 mod reshard_table;
 mod reshard_verify;
+mod returning;
 mod runtime;
 mod scatter;
 mod schema_loader;

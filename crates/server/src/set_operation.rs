@@ -424,7 +424,7 @@ impl Session {
     }
 
     /// Column metadata without MariaDB's extended type information.
-    fn plain_metas(&self, heads: &[BytesMut]) -> Result<Vec<ColumnMeta>, ClientError> {
+    pub(crate) fn plain_metas(&self, heads: &[BytesMut]) -> Result<Vec<ColumnMeta>, ClientError> {
         let plain;
         let heads = match self.flavor.extended_metadata() {
             true => {

@@ -21,7 +21,7 @@ pub(super) fn plan_update(
         std::slice::from_ref(&u.table),
         u.selection.as_ref(),
         u.limit.as_ref().map(|limit| (&u.order_by[..], limit)),
-        u.returning.is_some(),
+        u.returning.as_ref().map(|_| &u.order_by[..]),
         topology,
         why,
     )
@@ -49,7 +49,7 @@ pub(super) fn plan_delete(
         from,
         d.selection.as_ref(),
         d.limit.as_ref().map(|limit| (&d.order_by[..], limit)),
-        d.returning.is_some(),
+        d.returning.as_ref().map(|_| &d.order_by[..]),
         topology,
         why,
     )
@@ -66,7 +66,8 @@ pub(super) fn broadcast(
     from: &[TableWithJoins],
     selection: Option<&Expr>,
     limit: Option<(&[OrderByExpr], &Expr)>,
-    returning: bool,
+    // When it returns rows (`RETURNING`): its ORDER BY.
+    returning: Option<&[OrderByExpr]>,
     topology: &Topology,
     why: RouteError,
 ) -> Result<Plan, RouteError> {
@@ -84,11 +85,12 @@ pub(super) fn broadcast(
     let route = match shards.as_slice() {
         [] => Route::Shard(topology.default_shard),
         [shard] => Route::Shard(*shard),
-        _ if returning => {
+        // Each shard's rows come in its order: the whole's is known only without one asked.
+        _ if returning.is_some_and(|order_by| !order_by.is_empty() || limit.is_some()) => {
             return Err(refuse(
                 verb,
                 &table,
-                "RETURNING is not supported on several shards",
+                "RETURNING with ORDER BY or LIMIT is not supported on several shards",
             ))
         }
         // No shard can apply the LIMIT alone: the rows are read first (`limited_write.rs`).
