@@ -25,7 +25,8 @@ struct Answer {
     definitions: Vec<BytesMut>,
     rows: Vec<Bytes>,
     diagnostics: Diagnostics,
-    /// (variable, statement setting it), when a row assigned them.
+    /// (variable, statement setting it): what a row assigned them, or, without a row, the
+    /// NULL a variable MariaDB creates holds.
     assignments: Vec<(String, Vec<u8>)>,
 }
 
@@ -122,12 +123,20 @@ impl Session {
             }
         }
         let Some(last) = rows.last().cloned() else {
-            // No row: MariaDB assigned nothing.
+            // No row: MariaDB assigned nothing, but a variable the session did not have yet
+            // exists now, NULL in its default character set (latin1).
+            let created = (request.assigned.iter())
+                .filter(|(_, name)| self.state.var_text(name).is_none())
+                .map(|(_, name)| {
+                    let sql = format!("SET {name} = CONVERT(NULL USING latin1)");
+                    (name.clone(), sql.into_bytes())
+                })
+                .collect();
             return Ok(Answer {
                 definitions,
                 rows,
                 diagnostics: selected.diagnostics,
-                assignments: Vec::new(),
+                assignments: created,
             });
         };
         for &c in &positions {

@@ -648,6 +648,8 @@ SELECT id, ROW_NUMBER() OVER (ORDER BY id) FROM users WHERE 1 = 0
 @script SELECT nick INTO @k FROM users WHERE nick IS NOT NULL ORDER BY nick, id LIMIT 1; SELECT @k, COLLATION(@k), @k = 'A'
 @script SELECT ratio INTO @r FROM users WHERE ratio IS NOT NULL ORDER BY ratio, id LIMIT 1; SELECT @r, @r * 3
 @script SET @x = 5; SELECT id INTO @x FROM users WHERE score > 100000; SHOW WARNINGS; SELECT @x, ROW_COUNT(), FOUND_ROWS()
+-- An assignment reading no row across shards: a new variable exists (NULL, latin1), an old one keeps its value.
+@script SET @kept = 5; SELECT @nr := id, @kept := id FROM users WHERE score > 100000; SELECT @nr, COLLATION(@nr), @kept; SET SESSION sql_select_limit = 0; SELECT @nc := COUNT(*) FROM users WHERE score > 10; SET SESSION sql_select_limit = DEFAULT; SELECT @nc, COLLATION(@nc)
 @script SELECT id INTO @x FROM users WHERE score > 990
 @script SELECT id, email INTO @x FROM users WHERE score > 990 LIMIT 1
 @script SELECT id INTO @one FROM users WHERE score > 990 ORDER BY id LIMIT 1; SELECT @one, ROW_COUNT(), FOUND_ROWS()
