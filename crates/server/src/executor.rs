@@ -209,7 +209,14 @@ impl Session {
                     Box::pin(self.materialize_instead(runtime, plan, text, binary, inexact)).await
                 }
             },
-            Route::SetOperation(plan) => Box::pin(self.set_operation(runtime, plan, binary)).await,
+            Route::SetOperation(set) => match Box::pin(self.set_operation(runtime, set, binary))
+                .await
+            {
+                Ok(step) => step,
+                Err(inexact) => {
+                    Box::pin(self.materialize_instead(runtime, plan, text, binary, inexact)).await
+                }
+            },
             Route::Materialize(m) => {
                 let replanned = self.planned_with_columns(runtime, m, text).await;
                 let m = replanned.as_deref().unwrap_or(m);

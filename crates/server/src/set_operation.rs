@@ -24,7 +24,7 @@ use shardgate_wire::packets;
 use crate::diagnostics::Diagnostics;
 use crate::errors::ClientError;
 use crate::runtime::Runtime;
-use crate::scatter::merge_error;
+use crate::scatter::{merge_error, Inexact};
 use crate::session::{End, Session, Step};
 
 /// A result: the column definitions as a shard sent them, the plain metadata, the rows.
@@ -207,29 +207,32 @@ impl Session {
     /// transaction the branches read on its connections, joining the shards it has not
     /// reached yet (as a scatter does); the session's other kept connections (temporary
     /// tables, locks) are used where it has them.
+    /// A refusal of the proxy's own (1235: a collation it does not compare, …), sent to no
+    /// one yet, comes back as `Inexact`: copies of the tables answer instead.
     pub(crate) async fn set_operation(
         &mut self,
         runtime: &Runtime,
         plan: &SetOperationPlan,
         binary: bool,
-    ) -> Step {
+    ) -> Result<Step, Inexact> {
         // A session's sql_select_limit limits the whole, not its branches (MariaDB's rule).
         let session_limit = match self.state.select_limit_set() {
             false => None,
             true => match self.state.var_number("sql_select_limit") {
                 Some(n) => Some(n),
                 None => {
-                    return self
-                        .send_error(refused("a session sql_select_limit that is not a number"))
-                        .await
+                    let e = refused("a session sql_select_limit that is not a number");
+                    return Ok(self.send_error(e).await);
                 }
             },
         };
-        match self.set_operation_rows(runtime, plan, session_limit).await {
-            Ok((result, conditions)) => self.write_result(result, conditions, binary).await,
-            Err(SetFailure::Error(e)) => self.send_error(e).await,
-            Err(SetFailure::Lost(end)) => Err(end),
-        }
+        Ok(
+            match self.set_operation_rows(runtime, plan, session_limit).await {
+                Ok((result, conditions)) => self.write_result(result, conditions, binary).await,
+                Err(SetFailure::Error(e)) => self.send_error(Inexact::of(e)?).await,
+                Err(SetFailure::Lost(end)) => Err(end),
+            },
+        )
     }
 
     /// Evaluates `plan` in the proxy: its rows (the whole limited by `session_limit`, a
