@@ -30,6 +30,45 @@ pub fn reads_last_insert_id(sql: &[u8]) -> bool {
         })
 }
 
+/// Whether `sql` reads the session's `LAST_INSERT_ID()` value, not only sets it: a call
+/// without an argument, or `@@identity` / `@@last_insert_id`. `LAST_INSERT_ID(expr)` returns
+/// `expr` and reads nothing. Text that cannot be read is taken to.
+pub fn reads_last_insert_id_value(sql: &[u8], syntax: crate::Syntax) -> bool {
+    use sqlparser::tokenizer::Token;
+    let variable = memchr::memmem::find_iter(sql, b"@@").any(|at| {
+        let rest = &sql[at + 2..];
+        let rest = match rest.get(..8) {
+            Some(p) if p.eq_ignore_ascii_case(b"session.") => &rest[8..],
+            _ => rest,
+        };
+        [b"identity".as_slice(), b"last_insert_id"]
+            .iter()
+            .any(|name| {
+                rest.get(..name.len())
+                    .is_some_and(|w| w.eq_ignore_ascii_case(name))
+            })
+    });
+    if variable {
+        return true;
+    }
+    let Ok(text) = std::str::from_utf8(sql) else {
+        return true;
+    };
+    let resolved = crate::lex::resolve_comments(text, syntax);
+    let Ok(tokens) = crate::lex::tokenize(&resolved, syntax, false) else {
+        return true;
+    };
+    let solid: Vec<&Token> = (tokens.iter())
+        .map(|t| &t.token)
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .collect();
+    solid.windows(3).any(|w| {
+        matches!(w[0], Token::Word(name) if name.value.eq_ignore_ascii_case("last_insert_id"))
+            && matches!(w[1], Token::LParen)
+            && matches!(w[2], Token::RParen)
+    })
+}
+
 /// Whether `sql` is an INSERT or REPLACE of at most one row: `VALUES (…)` with one row,
 /// `SET …`, or a SELECT of no table (`SELECT 1, 2 [FROM DUAL]`). When such a statement fails,
 /// MariaDB leaves `LAST_INSERT_ID()` as it was: the function tells the first id generated for
@@ -87,6 +126,21 @@ pub fn set_last_insert_id(value: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn setting_last_insert_id_reads_no_value() {
+        let reads = |sql: &str| reads_last_insert_id_value(sql.as_bytes(), crate::Syntax::DEFAULT);
+        assert!(!reads("INSERT INTO t (id) VALUES (LAST_INSERT_ID(5))"));
+        assert!(!reads("UPDATE t SET n = LAST_INSERT_ID(n + 1)"));
+        assert!(reads("SELECT LAST_INSERT_ID()"));
+        assert!(reads("SELECT last_insert_id ( )"));
+        assert!(reads(
+            "INSERT INTO c (p) VALUES (LAST_INSERT_ID(7)), (LAST_INSERT_ID())"
+        ));
+        assert!(reads("SELECT @@identity"));
+        assert!(reads("SELECT @@session.last_insert_id"));
+        assert!(!reads("SELECT 'last_insert_id()'"));
+    }
 
     #[test]
     fn finds_the_function_in_any_case() {

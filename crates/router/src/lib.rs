@@ -82,7 +82,8 @@ pub use insert_select::InsertFromSelect;
 pub use join_plan::{JoinPlan, JoinSide, JoinStrategy, LOOKUP_BATCH};
 pub use key_placement::loose_keys;
 pub use last_insert_id::{
-    fails_before_rows, inserts_one_row, reads_last_insert_id, set_last_insert_id,
+    fails_before_rows, inserts_one_row, reads_last_insert_id, reads_last_insert_id_value,
+    set_last_insert_id,
 };
 pub use last_insert_id_key::with_last_insert_id_keys;
 pub use legacy_literals::ascii_literals;

@@ -1039,7 +1039,10 @@ impl Session {
         // A client that set pseudo_thread_id itself (a binlog replay) reads its own value.
         self.statement_reads_connection_id =
             traits.reads_connection_id && self.state.var_text("pseudo_thread_id").is_none();
-        if self.statement_reads_last_insert_id && self.last_insert_id_unknown {
+        if self.statement_reads_last_insert_id
+            && self.last_insert_id_unknown
+            && shardgate_router::reads_last_insert_id_value(text, self.syntax)
+        {
             return Err(crate::errors::last_insert_id_unknown());
         }
         self.statement_insert = traits.insert.then(|| match keep_text {

@@ -830,6 +830,8 @@ SELECT LAST_INSERT_ID()
 @dml=notes REPLACE INTO notes (body) VALUES ('replace')
 @dml=notes INSERT INTO notes (body) VALUES ('upsert') ON DUPLICATE KEY UPDATE body = 'upserted'
 @script INSERT INTO notes (body) VALUES ('a'), ('b'); SELECT LAST_INSERT_ID(); SELECT id, body FROM notes WHERE body IN ('a', 'b') ORDER BY id
+-- After a failed multi-row INSERT the proxy does not know LAST_INSERT_ID(); a statement that only sets it (LAST_INSERT_ID(expr)) runs, and makes it known.
+@script INSERT INTO users (id, name) VALUES (5000901, 'a'), (1, 'dup'); UPDATE users SET score = score WHERE id = LAST_INSERT_ID(3); SELECT LAST_INSERT_ID(); INSERT INTO users (id, name) VALUES (5000902, 'b'), (2, 'dup'); INSERT INTO orders (id, user_id, qty) VALUES (LAST_INSERT_ID(900777), 5, 1); SELECT LAST_INSERT_ID(), LAST_INSERT_ID() + 1
 @dml=notes INSERT INTO notes VALUES (NULL, 'by position'), (0, 'by position, zero'), (DEFAULT, 'by position, default')
 @dml=notes INSERT INTO notes (id, body) VALUES (1000, 'explicit'), (1001, 'explicit')
 
