@@ -681,6 +681,10 @@ impl Visitor for OwnColumns<'_> {
             return std::ops::ControlFlow::Continue(());
         }
         match expr {
+            // A user or system variable (`@b`, `@@sql_mode`): the session's, which the
+            // connection that reads the subquery has too.
+            Expr::Identifier(id) if id.value.starts_with('@') => {}
+            Expr::CompoundIdentifier(parts) if parts[0].value.starts_with('@') => {}
             Expr::Identifier(id) if !self.resolves(&id.value) => self.outer = true,
             Expr::CompoundIdentifier(parts) if parts.len() >= 2 => {
                 let qualifier = parts[parts.len() - 2].value.to_ascii_lowercase();
@@ -867,6 +871,11 @@ shard_key = "sku"
             (
                 "DELETE FROM orders WHERE sku IN (SELECT p.sku FROM products p WHERE p.qty > (SELECT AVG(p2.qty) FROM products p2))",
                 "SELECT p.sku FROM products p WHERE p.qty > (SELECT AVG(p2.qty) FROM products p2)",
+            ),
+            // User variables are the session's.
+            (
+                "DELETE FROM orders WHERE sku IN (SELECT p.sku FROM products p WHERE p.qty > @min)",
+                "SELECT p.sku FROM products p WHERE p.qty > @min",
             ),
             // The nested subquery reads the subquery's row, not the write's.
             (

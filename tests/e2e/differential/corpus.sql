@@ -803,6 +803,7 @@ SELECT id FROM users WHERE id = 1 AND nosuch = 2
 @dml=users UPDATE users SET tag = 'no orders' WHERE id IN (SELECT u2.id FROM users u2 WHERE u2.score > 900 AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.user_id = u2.id))
 @dml=orders DELETE FROM orders WHERE user_id IN (SELECT id FROM users WHERE id IN (SELECT user_id FROM orders WHERE amount > 9990))
 @dml=orders UPDATE orders SET status = 'low' WHERE id IN (SELECT o2.id FROM orders o2 WHERE o2.amount < (SELECT MIN(o3.amount) + 50 FROM orders o3 WHERE o3.user_id = o2.user_id))
+@script SET @floor = 9000; INSERT INTO orders (id, user_id, qty) VALUES (900901, 3, (SELECT COUNT(*) FROM users WHERE score > @floor / 10)); SELECT id, user_id, qty FROM orders WHERE id = 900901; DELETE FROM orders WHERE user_id IN (SELECT id FROM users WHERE score > @floor / 10 AND flag = 1); SELECT COUNT(*) FROM orders
 
 -- ===== Reads after the writes =====
 SELECT COUNT(*), SUM(score), SUM(balance), SUM(ratio) FROM users
