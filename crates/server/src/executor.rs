@@ -202,7 +202,8 @@ impl Session {
                     .collect();
                 Box::pin(self.fan_out(runtime, parts, false, Combine::Sum, None)).await
             }
-            Route::Scatter(scatter) => match Box::pin(self.scatter(runtime, scatter, binary)).await
+            Route::Scatter(scatter) => match Box::pin(self.scatter(runtime, scatter, binary, text))
+                .await
             {
                 Ok(step) => step,
                 Err(inexact) => {

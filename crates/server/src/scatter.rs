@@ -310,14 +310,39 @@ impl Session {
     /// prepared statement's execution). Inside a transaction in transaction_mode "multi" it
     /// runs on the transaction's connections, joining the shards it has not reached yet.
     /// `Err` when the merge would not be exact, before anything reached the client.
+    /// `text` is the client's statement: an error a shard raises before its rows (MariaDB's
+    /// parser and name resolution judge the text the shards got) is MariaDB's judgement of
+    /// `text` when it refuses that too.
     pub(crate) async fn scatter(
         &mut self,
         runtime: &Runtime,
         plan: &ScatterPlan,
         binary: bool,
+        text: &[u8],
     ) -> Result<Step, Inexact> {
-        self.scatter_into(runtime, plan, &mut Sink::Client { binary })
+        self.scatter_into(runtime, plan, &mut Sink::Client { binary }, Some(text))
             .await
+    }
+
+    /// `e`, a shard's error before any row of a statement the proxy rewrote for it, or
+    /// MariaDB's own error for the client's `text` when it refuses that as it prepares it with
+    /// the same code (a syntax error quoting the text the client wrote, not the shard's; no
+    /// shard named).
+    async fn judged_as_written(
+        &self,
+        runtime: &Runtime,
+        text: Option<&[u8]>,
+        e: ClientError,
+    ) -> ClientError {
+        let Some(text) = text else {
+            return e;
+        };
+        // The same error only: the default shard's fresh connection may lack what the
+        // shards' had (a temporary table) and refuse the text for another reason.
+        match self.prepared_on_default_shard(runtime, text).await {
+            Ok(Some(refused)) if refused.code == e.code => ClientError::from(refused),
+            _ => e,
+        }
     }
 
     /// The merged rows of `plan`, kept by the proxy (a SELECT whose rows another statement
@@ -336,7 +361,7 @@ impl Session {
             failed: None,
             diagnostics: Diagnostics::default(),
         });
-        match self.scatter_into(runtime, plan, &mut sink).await {
+        match self.scatter_into(runtime, plan, &mut sink, None).await {
             Err(Inexact(e)) => return Err(e),
             Ok(Err(End::Client(e))) => return Err(ClientError::new(1158, b"08S01", e.to_string())),
             Ok(Err(End::BrokenAnswer(e))) => return Err(ClientError::new(1105, b"HY000", e)),
@@ -368,6 +393,7 @@ impl Session {
         runtime: &Runtime,
         plan: &ScatterPlan,
         sink: &mut Sink,
+        client_text: Option<&[u8]>,
     ) -> Result<Step, Inexact> {
         let binary = matches!(sink, Sink::Client { binary: true });
         let kept = matches!(sink, Sink::Kept(_));
@@ -483,7 +509,10 @@ impl Session {
                 drop(inputs);
                 Ok(self.send_error(e).await)
             }
-            (None, sink) => self.merge_scatter(runtime, plan, inputs, sink).await,
+            (None, sink) => {
+                self.merge_scatter(runtime, plan, inputs, sink, client_text)
+                    .await
+            }
         };
         // The kept connections come back once their shards' answers are read.
         let mut lost = None;
@@ -517,6 +546,7 @@ impl Session {
         plan: &ScatterPlan,
         mut inputs: Vec<mpsc::Receiver<FromShard>>,
         sink: &mut Sink,
+        client_text: Option<&[u8]>,
     ) -> Result<Step, Inexact> {
         let binary = matches!(sink, Sink::Client { binary: true });
         // Kept rows: errors are the caller's to answer.
@@ -538,7 +568,9 @@ impl Session {
         for rx in &mut inputs {
             match rx.recv().await {
                 Some(FromShard::Head(head)) => heads.push(head),
-                Some(FromShard::Failed(e)) => fail!(e),
+                Some(FromShard::Failed(e)) => {
+                    fail!(self.judged_as_written(runtime, client_text, e).await)
+                }
                 _ => {
                     fail!(ClientError::new(
                         1105,

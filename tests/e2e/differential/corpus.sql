@@ -695,6 +695,9 @@ SELECT id, ROW_NUMBER() OVER (ORDER BY id) FROM users WHERE id < 10
 SELECT * FROM users WHERE id IN (SELECT user_id FROM orders WHERE amount > 9990)
 
 -- ===== Errors: both sides must answer with the same code =====
+-- A syntax error only MariaDB finds in a statement the proxy rewrites for the shards quotes the client's text.
+@ordered SELECT id, amount - LAG(amount, 1, 0) OVER (PARTITION BY user_id ORDER BY id) d FROM orders WHERE user_id < 4 ORDER BY id
+SELECT COUNT(*) c, MAX(id) FROM users GROUP BY flag HAVING c > 1 ORDER BY c LIMIT 2 3
 SELECT nosuch FROM users
 SELECT id FROM users WHERE nosuch = 1
 SELECT id FROM users ORDER BY nosuch
