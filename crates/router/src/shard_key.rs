@@ -339,6 +339,14 @@ pub(crate) fn literal(expr: &Expr) -> Option<KeyValue<'_>> {
             KeyValue::Int(i) => Some(KeyValue::Int(-i)),
             KeyValue::Str(_) => None,
         },
+        // `+552` is 552; `+'552'` a number made of a string, whose value the key's type decides.
+        Expr::UnaryOp {
+            op: UnaryOperator::Plus,
+            expr,
+        } => match literal(expr)? {
+            KeyValue::Int(i) => Some(KeyValue::Int(i)),
+            KeyValue::Str(_) => None,
+        },
         Expr::Nested(inner) => literal(inner),
         _ => None,
     }

@@ -722,6 +722,7 @@ SELECT id FROM users WHERE id = 1 AND nosuch = 2
 -- Keys computed from constants: computed first through the proxy, written in, routed.
 @dml=users INSERT INTO users (id, email, name) VALUES (5000000 + 31, 'k31@x.test', 'thirty-one'), (CAST('5000032' AS SIGNED), 'k32@x.test', 'x'), (5000033, 'k33@x.test', 'y')
 @dml=orders INSERT INTO orders (id, user_id, amount) VALUES (7101, 1000 * 5 + 1, 1.00), (7102, ABS(-42), 2.00), (7103, FLOOR(17.9), 3.00)
+@dml=orders INSERT INTO orders SET id = 7104, user_id = +552, qty = +1
 @script SET @k = 5000041; INSERT INTO users (id, email) VALUES (@k, 'k41@x.test'), (@k + 1, 'k42@x.test'); SELECT id, email FROM users WHERE id IN (5000041, 5000042) ORDER BY id; INSERT INTO users (id, email) VALUES (@k, 'again'); SELECT COUNT(*) FROM users WHERE id >= 5000041 AND id <= 5000042
 @script SET @n = 7; INSERT INTO orders (id, user_id, amount) VALUES (7201, @n * 3, 9.99); SELECT id, user_id, amount FROM orders WHERE user_id = 21 AND id = 7201
 @dml=users @found_rows UPDATE users SET flag = flag WHERE tag = 'delta'
