@@ -113,6 +113,14 @@ pub(crate) fn merge_error(e: &MergeError) -> ClientError {
     ClientError::new(code, &s, e.to_string())
 }
 
+/// A shard's server refusing its part: MariaDB's own error, as one server gives it (the
+/// shard only logged).
+pub(crate) fn server_error(shard: &str, e: shardgate_protocol::ServerErr) -> ClientError {
+    tracing::debug!(shard, code = e.code, message = %e.message, "a shard refused its part of a statement");
+    ClientError::from(e)
+}
+
+/// A failure of the proxy's own on `shard` (its connection, its time bound): named.
 fn shard_error(shard: &str, e: ClientError) -> ClientError {
     ClientError {
         message: format!("shard {shard}: {}", e.message),
@@ -171,9 +179,7 @@ async fn pump(
             return;
         }
         Ok(Ok(QueryHead::Done(Finish::Err(e)))) => {
-            let _ = tx
-                .send(FromShard::Failed(shard_error(&shard, ClientError::from(e))))
-                .await;
+            let _ = tx.send(FromShard::Failed(server_error(&shard, e))).await;
             return;
         }
         Ok(Ok(QueryHead::Done(_))) => {
@@ -210,9 +216,7 @@ async fn pump(
                 warnings,
                 diagnostics: crate::diagnostics::after(conn, &finish).await,
             },
-            Ok(Ok(Err(Finish::Err(e)))) => {
-                FromShard::Failed(shard_error(&shard, ClientError::from(e)))
-            }
+            Ok(Ok(Err(Finish::Err(e)))) => FromShard::Failed(server_error(&shard, e)),
             Ok(Ok(Err(Finish::LocalInfile))) => {
                 FromShard::Failed(ClientError::new(1105, b"HY000", "unexpected LOCAL INFILE"))
             }

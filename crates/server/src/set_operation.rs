@@ -24,7 +24,7 @@ use shardgate_wire::packets;
 use crate::diagnostics::Diagnostics;
 use crate::errors::ClientError;
 use crate::runtime::Runtime;
-use crate::scatter::{merge_error, Inexact};
+use crate::scatter::{merge_error, server_error, Inexact};
 use crate::session::{End, Session, Step};
 
 /// A result: the column definitions as a shard sent them, the plain metadata, the rows.
@@ -82,7 +82,7 @@ async fn read_all(
     };
     let heads = match conn.query_rows(sql).await {
         Ok(QueryHead::Columns(heads)) => heads,
-        Ok(QueryHead::Done(Finish::Err(e))) => return Err(named(ClientError::from(e))),
+        Ok(QueryHead::Done(Finish::Err(e))) => return Err(server_error(shard, e)),
         Ok(QueryHead::Done(_)) => {
             return Err(ClientError::new(
                 1105,
@@ -123,7 +123,7 @@ async fn read_all(
                 }
                 return Ok((heads, rows));
             }
-            Ok(Err(Finish::Err(e))) => return Err(named(ClientError::from(e))),
+            Ok(Err(Finish::Err(e))) => return Err(server_error(shard, e)),
             Ok(Err(Finish::LocalInfile)) => {
                 conn.broken = true;
                 return Err(ClientError::new(1105, b"HY000", "unexpected LOCAL INFILE"));
