@@ -7,7 +7,7 @@
 use shardgate_config::Topology;
 
 use crate::planner::{LARGE_STATEMENT, LARGE_STATEMENT_STACK};
-use crate::{MaterializePlan, Route, RouteError, Syntax};
+use crate::{MaterializePlan, Plan, Route, RouteError, StatementKind, Syntax};
 
 /// The materialization that answers `sql` (one SELECT over sharded tables), if it has one.
 pub fn materialized(sql: &str, syntax: Syntax, topology: &Topology) -> Option<MaterializePlan> {
@@ -32,6 +32,16 @@ pub fn materialized(sql: &str, syntax: Syntax, topology: &Topology) -> Option<Ma
         true => stacker::grow(LARGE_STATEMENT_STACK, plan),
         false => plan(),
     }
+}
+
+/// `sql` (one SELECT over sharded tables) planned to be answered from copies of its tables,
+/// if it can be.
+pub fn plan_over_copies(sql: &str, syntax: Syntax, topology: &Topology) -> Option<Plan> {
+    let copies = materialized(sql, syntax, topology)?;
+    Some(Plan::new(
+        StatementKind::Read,
+        Route::Materialize(Box::new(copies)),
+    ))
 }
 
 #[cfg(test)]

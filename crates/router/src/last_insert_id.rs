@@ -51,11 +51,7 @@ pub fn reads_last_insert_id_value(sql: &[u8], syntax: crate::Syntax) -> bool {
     if variable {
         return true;
     }
-    let Ok(text) = std::str::from_utf8(sql) else {
-        return true;
-    };
-    let resolved = crate::lex::resolve_comments(text, syntax);
-    let Ok(tokens) = crate::lex::tokenize(&resolved, syntax, false) else {
+    let Some(tokens) = crate::lex::read_tokens(sql, syntax) else {
         return true;
     };
     let solid: Vec<&Token> = (tokens.iter())

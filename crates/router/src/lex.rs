@@ -268,6 +268,13 @@ impl Dialect for ModeDialect {
     }
 }
 
+/// The tokens of a client's statement `text` (its executable comments resolved); `None`
+/// when it cannot be read (not UTF-8, or not tokenized).
+pub(crate) fn read_tokens(text: &[u8], syntax: Syntax) -> Option<Vec<TokenWithSpan>> {
+    let sql = std::str::from_utf8(text).ok()?;
+    tokenize(&resolve_comments(sql, syntax), syntax, false).ok()
+}
+
 /// The tokens of prepared text (see [`resolve_comments`]) as MariaDB reads them under
 /// `syntax`: `||` is OR unless `PIPES_AS_CONCAT`, `0x2A`/`0b101`/`b'101'` keep their form.
 pub fn tokenize(

@@ -77,7 +77,7 @@ pub use copy_narrowing::Narrowing;
 pub use copy_sql::{string_literal, temporary_definition, Transport};
 pub use derived_rows::{DerivedRows, OverDerived};
 pub use error::RouteError;
-pub use exact_fallback::materialized;
+pub use exact_fallback::{materialized, plan_over_copies};
 pub use insert_select::InsertFromSelect;
 pub use join_plan::{JoinPlan, JoinSide, JoinStrategy, LOOKUP_BATCH};
 pub use key_placement::loose_keys;

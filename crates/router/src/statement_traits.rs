@@ -79,11 +79,7 @@ pub fn returns_rows(text: &[u8], syntax: Syntax) -> bool {
     {
         return false;
     }
-    let Ok(sql) = std::str::from_utf8(text) else {
-        return true;
-    };
-    let resolved = crate::lex::resolve_comments(sql, syntax);
-    let Ok(tokens) = crate::lex::tokenize(&resolved, syntax, false) else {
+    let Some(tokens) = crate::lex::read_tokens(text, syntax) else {
         return true;
     };
     let mut depth = 0usize;

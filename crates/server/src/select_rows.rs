@@ -175,20 +175,8 @@ impl Session {
             // A SELECT the proxy would run after its subqueries: read over copies of its
             // tables, where MariaDB computes them.
             Err(RouteError::SubqueriesFirst(_)) if request.over_copies => {
-                let copies =
-                    shardgate_router::materialized(request.select, self.syntax, &runtime.topology)
-                        .ok_or_else(|| not_answered(request))?;
-                let sql = unlimited(request.select.to_owned());
-                let read = self.materialized_rows(
-                    runtime,
-                    &copies,
-                    &sql,
-                    request,
-                    &mut bound,
-                    &mut selected,
-                );
-                Box::pin(read).await?;
-                return Ok(selected);
+                shardgate_router::plan_over_copies(request.select, self.syntax, &runtime.topology)
+                    .ok_or_else(|| not_answered(request))?
             }
             Err(e) => return Err(ClientError::from(&e)),
         };
