@@ -958,8 +958,12 @@ def gen_insert_subquery(ctx):
         c = ctx.pick([c for c in t.columns if c.kind == "int"])
         st.sql = (f"INSERT INTO un_log (msg, n) SELECT {ctx.str_lit('copy')}, {ctx.ident(c.name)} FROM "
                   f"{ctx.ident(t.name)} WHERE {key_pred(ctx, t)}")
+        # un_log's AUTO_INCREMENT ids follow the order the rows come in: without ORDER BY that
+        # is each server's scan order (MariaDB calls it nondeterministic, unsafe for statement
+        # replication), which rows merged from several shards need not follow (README).
+        st.sql += f" ORDER BY {ctx.ident(t.pk[0])}"
         if ctx.chance(0.3):
-            st.sql += f" ORDER BY {ctx.ident(t.pk[0])} LIMIT 3"
+            st.sql += " LIMIT 3"
     elif r < 0.85:
         u = ctx.schema.by_name["ch_users"]
         st.writes = {"ch_users"}
