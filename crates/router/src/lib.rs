@@ -48,6 +48,7 @@ mod reference_semijoin;
 mod rewrite;
 mod scatter;
 mod scatter_plan;
+mod seeded_rand;
 mod select_into;
 mod select_list;
 mod session;

@@ -112,6 +112,12 @@ fn plan_statement_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result
             "assigning user variables inside a statement (`@v := …`, `INTO @v`) that runs on several shards is not supported by shardgate in this form: each shard would assign its own value (the proxy assigns whole `@v := …` items of the outer select list whose variables the statement does not read, without DISTINCT, window functions, WITH ROLLUP, OFFSET or HAVING over groups)".into(),
         ));
     }
+    let insert = || crate::starts_insert(sql.as_bytes(), syntax);
+    if crate::seeded_rand::splits_sequences(&plan.route, insert)
+        && crate::seeded_rand::holds(sql, syntax)
+    {
+        return Err(crate::seeded_rand::refusal());
+    }
     if syntax.sql_mode.contains(SqlMode::HIGH_NOT_PRECEDENCE)
         && matches!(plan.route, Route::Scatter(_))
         && crate::lex::tokenize(sql, syntax, true).is_ok_and(|t| crate::lex::has_prefix_not(&t))
