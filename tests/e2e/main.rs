@@ -47,6 +47,7 @@ mod schema_cache;
 mod sequences;
 mod session_state;
 mod set_operations;
+mod statement_clock;
 mod statements;
 mod timeouts;
 mod tls;

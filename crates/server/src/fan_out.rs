@@ -13,6 +13,7 @@ use crate::returning::{read_returned, Returned, Returning};
 use crate::runtime::Runtime;
 use crate::session::{End, Session, Step};
 use crate::state::expect_ok;
+use crate::statement_clock::under_setting_bytes;
 use shardgate_config::TransactionMode;
 
 /// What one shard's part came to.
@@ -95,6 +96,20 @@ impl Session {
         combine: Combine,
         returning: Option<&Returning>,
     ) -> Step {
+        // Rows written on several shards read one clock (DDL has no rows).
+        let clock = self.statement_clock().filter(|_| atomic);
+        let timed: Vec<Vec<u8>> = match &clock {
+            Some(clock) => (parts.iter())
+                .map(|(_, sql)| under_setting_bytes(sql, clock))
+                .collect(),
+            None => Vec::new(),
+        };
+        let parts: Vec<(ShardId, &[u8])> = match clock {
+            Some(_) => (parts.iter().zip(&timed))
+                .map(|((shard, _), sql)| (*shard, sql.as_slice()))
+                .collect(),
+            None => parts,
+        };
         let multi = runtime.topology.server.transaction_mode == TransactionMode::Multi;
         if atomic && multi && self.in_transaction() {
             return self

@@ -86,6 +86,7 @@ mod shard_renumbering;
 mod slow_log;
 mod sql_prepare;
 mod state;
+mod statement_clock;
 mod statement_time;
 mod transaction;
 mod write_subqueries;

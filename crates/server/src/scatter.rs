@@ -25,6 +25,7 @@ use crate::diagnostics::Diagnostics;
 use crate::errors::ClientError;
 use crate::runtime::Runtime;
 use crate::session::{End, Session, Step};
+use crate::statement_clock::under_settings;
 
 /// A scatter the merge cannot answer exactly (a collation it does not reproduce, a session
 /// setting it would not honour): the refusal, sent to no one yet, so that the statement can be
@@ -470,6 +471,11 @@ impl Session {
         let mut refused = None;
         // Rows kept for another statement are all of them, as MariaDB's INSERT … SELECT reads.
         let unlimited = self.shards_unlimited(plan) || (kept && self.state.select_limit_set());
+        let no_limit = format!("sql_select_limit = {}", u64::MAX);
+        let clock = self.statement_clock();
+        let statement_settings: Vec<&str> = (clock.as_deref().into_iter())
+            .chain(unlimited.then_some(no_limit.as_str()))
+            .collect();
         for (i, (&shard, conn)) in plan.shards.iter().zip(conns).enumerate() {
             let name = runtime.topology.shards[shard].name.clone();
             let (mut conn, kept) = match conn {
@@ -481,14 +487,7 @@ impl Session {
             };
             let (tx, rx) = mpsc::channel(ROWS_IN_FLIGHT);
             // Each shard's own statement (its IN-list values only).
-            let sql: Arc<str> = match unlimited {
-                true => Arc::from(format!(
-                    "SET STATEMENT sql_select_limit = {} FOR {}",
-                    u64::MAX,
-                    plan.sql_for(i)
-                )),
-                false => Arc::from(plan.sql_for(i)),
-            };
+            let sql: Arc<str> = Arc::from(under_settings(plan.sql_for(i), &statement_settings));
             let timeout = settings.scatter_timeout;
             let meter = runtime.instruments.primary(shard).clone();
             // The shard's task keeps the statement's time bound.

@@ -26,6 +26,7 @@ use crate::errors::ClientError;
 use crate::runtime::Runtime;
 use crate::scatter::{merge_error, server_error, Inexact};
 use crate::session::{End, Session, Step};
+use crate::statement_clock::under_settings;
 
 /// A result: the column definitions as a shard sent them, the plain metadata, the rows.
 pub(crate) struct Evaluated {
@@ -195,8 +196,9 @@ struct Run<'a> {
     held: Mutex<SetRows>,
     lent: Lent,
     conditions: Mutex<Conditions>,
-    /// The session limits SELECTs: every query runs without that limit.
-    unlimited: bool,
+    /// What every query runs under (`SET STATEMENT … FOR`): the statement's clock, and no
+    /// row limit when the session limits SELECTs.
+    settings: Vec<String>,
     /// No connection is lent: branches run at once, each on pooled connections (a lent
     /// connection serves one query at a time, so with one the branches run in turn).
     concurrent: bool,
@@ -275,7 +277,12 @@ impl Session {
             held: Mutex::new(SetRows::new(memory)),
             lent: Lent(Mutex::new(lent)),
             conditions: Mutex::new(Conditions::default()),
-            unlimited: self.state.select_limit_set(),
+            settings: (self.statement_clock().into_iter())
+                .chain(
+                    (self.state.select_limit_set())
+                        .then(|| format!("sql_select_limit = {}", u64::MAX)),
+                )
+                .collect(),
             concurrent,
         };
         let result = match ready {
@@ -367,14 +374,9 @@ impl Session {
     ) -> Result<ShardAnswer, ClientError> {
         let name = &run.runtime.topology.shards[shard].name;
         let conditions = branch.then_some(&run.conditions);
-        let unlimited;
-        let sql = match run.unlimited {
-            true => {
-                unlimited = format!("SET STATEMENT sql_select_limit = {} FOR {sql}", u64::MAX);
-                unlimited.as_str()
-            }
-            false => sql,
-        };
+        let settings: Vec<&str> = run.settings.iter().map(String::as_str).collect();
+        let under = under_settings(sql, &settings);
+        let sql = under.as_str();
         match run.lent.take(shard) {
             Some(mut conn) => {
                 let answer =
