@@ -70,6 +70,16 @@ async fn every_shard_reads_the_statements_one_time() {
         copies.push(rows(&mut direct, "SELECT at FROM stamps").await);
     }
     assert!(copies.iter().all(|c| *c == copies[0]), "{copies:?}");
+    // Rows the proxy reads from several shards for a write (INSERT … SELECT by rows).
+    conn.query_drop("CREATE TABLE times (at DATETIME(6))")
+        .await
+        .unwrap();
+    conn.query_drop("INSERT INTO times (at) SELECT NOW(6) FROM users")
+        .await
+        .unwrap();
+    let answer = rows(&mut conn, "SELECT COUNT(*), COUNT(DISTINCT at) FROM times").await;
+    assert_eq!(answer[0][0].as_deref(), Some("60"));
+    assert_eq!(answer[0][1].as_deref(), Some("1"));
     // A session's own time stands.
     conn.query_drop("SET timestamp = 1700000000").await.unwrap();
     let answer = rows(&mut conn, "SELECT DISTINCT UNIX_TIMESTAMP() FROM users").await;

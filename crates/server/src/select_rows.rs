@@ -17,6 +17,7 @@ use crate::errors::ClientError;
 use crate::runtime::Runtime;
 use crate::session::Session;
 use crate::set_operation::SetFailure;
+use crate::statement_clock::under_settings;
 
 /// One row, each cell an SQL literal.
 pub(crate) type Row = Vec<Vec<u8>>;
@@ -159,11 +160,9 @@ impl Session {
         };
         // MariaDB's INSERT … SELECT reads every row whatever the session's sql_select_limit;
         // the proxy's SELECT of them is a statement of its own, which the limit would cut.
-        let limit_set = self.state.select_limit_set();
-        let unlimited = |sql: String| match limit_set {
-            true => format!("SET STATEMENT sql_select_limit = {} FOR {sql}", u64::MAX),
-            false => sql,
-        };
+        let no_limit = format!("sql_select_limit = {}", u64::MAX);
+        let no_limit = self.state.select_limit_set().then_some(no_limit.as_str());
+        let unlimited = |sql: String| under_settings(&sql, &Vec::from_iter(no_limit));
         let mut selected = Selected {
             columns: Vec::new(),
             names: Vec::new(),
@@ -255,8 +254,11 @@ impl Session {
             }
             _ => return Err(not_answered(request)),
         };
+        // The shards' rows read one clock, as one server's SELECT does.
+        let clock = (parts.len() > 1).then(|| self.statement_clock()).flatten();
+        let settings: Vec<&str> = clock.as_deref().into_iter().chain(no_limit).collect();
         for (shard, sql) in parts {
-            let sql = unlimited(sql);
+            let sql = under_settings(&sql, &settings);
             let read = if self.in_transaction() {
                 self.join_txn(runtime, shard, false).await?;
                 let conn = self.pins.conn(shard).expect("joined above");
