@@ -34,7 +34,6 @@ pub fn reads_last_insert_id(sql: &[u8]) -> bool {
 /// without an argument, or `@@identity` / `@@last_insert_id`. `LAST_INSERT_ID(expr)` returns
 /// `expr` and reads nothing. Text that cannot be read is taken to.
 pub fn reads_last_insert_id_value(sql: &[u8], syntax: crate::Syntax) -> bool {
-    use sqlparser::tokenizer::Token;
     let variable = memchr::memmem::find_iter(sql, b"@@").any(|at| {
         let rest = &sql[at + 2..];
         let rest = match rest.get(..8) {
@@ -54,15 +53,7 @@ pub fn reads_last_insert_id_value(sql: &[u8], syntax: crate::Syntax) -> bool {
     let Some(tokens) = crate::lex::read_tokens(sql, syntax) else {
         return true;
     };
-    let solid: Vec<&Token> = (tokens.iter())
-        .map(|t| &t.token)
-        .filter(|t| !matches!(t, Token::Whitespace(_)))
-        .collect();
-    solid.windows(3).any(|w| {
-        matches!(w[0], Token::Word(name) if name.value.eq_ignore_ascii_case("last_insert_id"))
-            && matches!(w[1], Token::LParen)
-            && matches!(w[2], Token::RParen)
-    })
+    crate::lex::calls_function(&tokens, "last_insert_id", false)
 }
 
 /// Whether `sql` is an INSERT or REPLACE of at most one row: `VALUES (…)` with one row,

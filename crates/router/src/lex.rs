@@ -275,6 +275,20 @@ pub(crate) fn read_tokens(text: &[u8], syntax: Syntax) -> Option<Vec<TokenWithSp
     tokenize(&resolve_comments(sql, syntax), syntax, false).ok()
 }
 
+/// Whether `tokens` call the built-in function `name` (unquoted, any letter case) with an
+/// argument (`with_argument`), or with none.
+pub(crate) fn calls_function(tokens: &[TokenWithSpan], name: &str, with_argument: bool) -> bool {
+    let solid: Vec<&Token> = (tokens.iter())
+        .map(|t| &t.token)
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .collect();
+    solid.windows(3).any(|w| {
+        matches!(w[0], Token::Word(word) if word.quote_style.is_none() && word.value.eq_ignore_ascii_case(name))
+            && matches!(w[1], Token::LParen)
+            && matches!(w[2], Token::RParen) != with_argument
+    })
+}
+
 /// The tokens of prepared text (see [`resolve_comments`]) as MariaDB reads them under
 /// `syntax`: `||` is OR unless `PIPES_AS_CONCAT`, `0x2A`/`0b101`/`b'101'` keep their form.
 pub fn tokenize(

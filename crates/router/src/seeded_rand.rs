@@ -5,8 +5,6 @@
 //! `RAND()` without a seed is random anyway and goes through. Rows of a split INSERT keep
 //! their values: each `RAND(n)` of a VALUES row is its own sequence on one server too.
 
-use sqlparser::tokenizer::Token;
-
 use crate::{Route, Syntax};
 
 /// Whether `sql` (resolved text) calls `RAND` with an argument.
@@ -21,15 +19,7 @@ pub(crate) fn holds(sql: &str, syntax: Syntax) -> bool {
     let Ok(tokens) = crate::lex::tokenize(sql, syntax, false) else {
         return false;
     };
-    let solid: Vec<&Token> = (tokens.iter())
-        .map(|t| &t.token)
-        .filter(|t| !matches!(t, Token::Whitespace(_)))
-        .collect();
-    solid.windows(3).any(|w| {
-        matches!(w[0], Token::Word(name) if name.quote_style.is_none() && name.value.eq_ignore_ascii_case("rand"))
-            && matches!(w[1], Token::LParen)
-            && !matches!(w[2], Token::RParen)
-    })
+    crate::lex::calls_function(&tokens, "rand", true)
 }
 
 /// Whether `route` evaluates the statement's expressions over its rows on more than one
