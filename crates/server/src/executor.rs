@@ -169,9 +169,6 @@ impl Session {
         text: &[u8],
         binary: bool,
     ) -> Step {
-        if let Some(e) = returning_on_several_shards(runtime, plan, text, self.syntax) {
-            return self.send_error(e).await;
-        }
         if let Some(state) = plan
             .connection_state
             .as_ref()
@@ -238,8 +235,12 @@ impl Session {
                 Box::pin(run).await
             }
             Route::Copies(shards) => {
+                // Every copy returns the same rows: one copy's answer them.
+                let returning = shardgate_router::returns_rows(text, self.syntax)
+                    .then(|| Returning::one_copy(binary));
                 let parts = shards.iter().map(|s| (*s, text)).collect();
-                Box::pin(self.fan_out(runtime, parts, true, Combine::Copies, None)).await
+                let run = self.fan_out(runtime, parts, true, Combine::Copies, returning.as_ref());
+                Box::pin(run).await
             }
             // Under sql_safe_updates, whether MariaDB accepts an UPDATE / DELETE depends on how
             // its WHERE clause can use a key: every shard gets the whole clause, as written.
@@ -389,26 +390,6 @@ impl Session {
     }
 }
 
-/// 1235 for a write returning rows (`RETURNING`) that runs on several shards: each shard
-/// would answer its own rows, which the proxy answers only as one OK.
-fn returning_on_several_shards(
-    runtime: &Runtime,
-    plan: &Plan,
-    text: &[u8],
-    syntax: shardgate_router::Syntax,
-) -> Option<ClientError> {
-    let shards: Vec<ShardId> = match &plan.route {
-        // Their rows are answered (`Session::returning`).
-        Route::Split(_) | Route::Broadcast(_) => return None,
-        Route::Copies(shards) => shards.clone(),
-        _ => return None,
-    };
-    if !shardgate_router::returns_rows(text, syntax) {
-        return None;
-    }
-    Some(returning_refused(runtime, &shards))
-}
-
 /// 1235 for rows returned by a write to `shards` that the proxy cannot answer.
 fn returning_refused(runtime: &Runtime, shards: &[ShardId]) -> ClientError {
     let names: Vec<&str> = (shards.iter())
@@ -418,7 +399,7 @@ fn returning_refused(runtime: &Runtime, shards: &[ShardId]) -> ClientError {
         1235,
         b"42000",
         format!(
-            "RETURNING in a write to several shards ({}) is not supported by shardgate, except in an INSERT / REPLACE … VALUES: write the rows of one shard per statement",
+            "RETURNING in this write to several shards ({}) is not supported by shardgate: write the rows of one shard per statement",
             names.join(", ")
         ),
     )

@@ -7,7 +7,8 @@
 //! answered fewer (`INSERT IGNORE` skipping a duplicate), which rows are missing cannot be
 //! told, and the statement is taken back everywhere (1235). A `DELETE … RETURNING` on
 //! several shards (without ORDER BY or LIMIT: the planner refuses those) answers each shard's
-//! rows one shard after the other, as a scatter's SELECT without ORDER BY.
+//! rows one shard after the other, as a scatter's SELECT without ORDER BY; a write to every
+//! copy of a reference table one copy's rows, which every copy must have returned.
 
 use bytes::{Bytes, BytesMut};
 use shardgate_backend::{BackendError, QueryHead};
@@ -24,11 +25,20 @@ pub(crate) type Returned = (Vec<BytesMut>, Vec<Bytes>);
 
 /// How the returned rows of a write on several shards go back in order.
 pub(crate) struct Returning {
-    /// For each VALUES row of an INSERT, the index of the part (shard) it went to; `None`
-    /// for a DELETE, whose rows have no order but each shard's (as a scatter's).
-    row_parts: Option<Vec<usize>>,
+    order: Order,
     /// The answer is a prepared statement's execution's (binary rows).
     pub(crate) binary: bool,
+}
+
+/// Which of the parts' rows the client gets, in which order.
+enum Order {
+    /// An INSERT's: for each VALUES row, the index of the part (shard) it went to.
+    Values(Vec<usize>),
+    /// A DELETE's, which have no order but each shard's (as a scatter's): one shard's after
+    /// the other's.
+    ShardAfterShard,
+    /// A write to every copy of a reference table: one copy's, the same as every other's.
+    OneCopy,
 }
 
 impl Returning {
@@ -39,7 +49,7 @@ impl Returning {
             .map(|shard| parts.iter().position(|p| p == shard))
             .collect::<Option<Vec<usize>>>()?;
         Some(Returning {
-            row_parts: Some(row_parts),
+            order: Order::Values(row_parts),
             binary,
         })
     }
@@ -47,7 +57,15 @@ impl Returning {
     /// A DELETE's rows: each shard's, one shard after the other.
     pub(crate) fn concatenated(binary: bool) -> Self {
         Returning {
-            row_parts: None,
+            order: Order::ShardAfterShard,
+            binary,
+        }
+    }
+
+    /// A reference table's rows: one copy's (a copy that returned others fails the write).
+    pub(crate) fn one_copy(binary: bool) -> Self {
+        Returning {
+            order: Order::OneCopy,
             binary,
         }
     }
@@ -58,8 +76,10 @@ impl Returning {
         &self,
         returned: Vec<Option<Returned>>,
     ) -> Result<Evaluated, ClientError> {
-        let Some(row_parts) = &self.row_parts else {
-            return concatenated(returned);
+        let row_parts = match &self.order {
+            Order::Values(row_parts) => row_parts,
+            Order::ShardAfterShard => return concatenated(returned),
+            Order::OneCopy => return one_copy(returned),
         };
         let mut heads = None;
         let mut parts = Vec::with_capacity(returned.len());
@@ -107,6 +127,24 @@ fn concatenated(returned: Vec<Option<Returned>>) -> Result<Evaluated, ClientErro
         found: rows.len() as u64,
         rows,
     })
+}
+
+/// The first copy's rows, when every copy returned the same.
+fn one_copy(returned: Vec<Option<Returned>>) -> Result<Evaluated, ClientError> {
+    let same = returned.first().is_some_and(|first| {
+        first.is_some()
+            && returned
+                .iter()
+                .all(|r| r.as_ref().map(|(_, rows)| rows) == first.as_ref().map(|(_, rows)| rows))
+    });
+    if !same {
+        return Err(ClientError::new(
+            1105,
+            b"HY000",
+            "the copies of the reference table returned different rows for this write (their rows differ); it was undone on every shard: compare and repair the copies",
+        ));
+    }
+    concatenated(returned.into_iter().take(1).collect())
 }
 
 /// 1235 for returned rows the proxy cannot pair with the VALUES rows.
@@ -183,5 +221,19 @@ mod tests {
         assert!(returning.in_order(vec![part(&["b"]), None]).is_err());
         // A shard no part goes to.
         assert!(Returning::new(&[2], &[1, 3], false).is_none());
+        // Copies: one copy's rows, when every copy returned them.
+        let copies = Returning::one_copy(false);
+        let result = copies
+            .in_order(vec![part(&["a", "b"]), part(&["a", "b"])])
+            .unwrap();
+        assert_eq!(result.rows, ["a", "b"]);
+        assert_eq!(
+            copies
+                .in_order(vec![part(&["a"]), part(&["b"])])
+                .err()
+                .unwrap()
+                .code,
+            1105
+        );
     }
 }
