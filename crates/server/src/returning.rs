@@ -97,12 +97,22 @@ impl Returning {
             .map(|&p| parts[p].next())
             .collect::<Option<_>>()
             .ok_or_else(rows_unmatched)?;
-        Ok(Evaluated {
-            heads: heads.unwrap_or_default(),
-            metas: Vec::new(),
-            found: rows.len() as u64,
-            rows,
-        })
+        Ok(answer(heads, rows))
+    }
+}
+
+/// A part's returned rows, if it returned any.
+fn returned_rows(part: &Option<Returned>) -> Option<&Vec<Bytes>> {
+    part.as_ref().map(|(_, rows)| rows)
+}
+
+/// The rows answered under the parts' column definitions (`heads`, the first part's).
+fn answer(heads: Option<Vec<BytesMut>>, rows: Vec<Bytes>) -> Evaluated {
+    Evaluated {
+        heads: heads.unwrap_or_default(),
+        metas: Vec::new(),
+        found: rows.len() as u64,
+        rows,
     }
 }
 
@@ -121,22 +131,13 @@ fn concatenated(returned: Vec<Option<Returned>>) -> Result<Evaluated, ClientErro
         heads.get_or_insert(part_heads);
         rows.extend(part_rows);
     }
-    Ok(Evaluated {
-        heads: heads.unwrap_or_default(),
-        metas: Vec::new(),
-        found: rows.len() as u64,
-        rows,
-    })
+    Ok(answer(heads, rows))
 }
 
 /// The first copy's rows, when every copy returned the same.
 fn one_copy(returned: Vec<Option<Returned>>) -> Result<Evaluated, ClientError> {
-    let same = returned.first().is_some_and(|first| {
-        first.is_some()
-            && returned
-                .iter()
-                .all(|r| r.as_ref().map(|(_, rows)| rows) == first.as_ref().map(|(_, rows)| rows))
-    });
+    let first = returned.first().and_then(returned_rows);
+    let same = first.is_some() && returned.iter().all(|part| returned_rows(part) == first);
     if !same {
         return Err(ClientError::new(
             1105,
