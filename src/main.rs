@@ -578,6 +578,9 @@ async fn serve(config: PathBuf, config_poll_interval_ms: u64) -> anyhow::Result<
     let listener = shardgate_server::listener::bind(&listen, backlog)
         .await
         .with_context(|| format!("listen on {listen}"))?;
+    // Records an earlier shardgate kept in the applications' database are read from the
+    // proxy's own, where they are moved first.
+    shardgate_server::move_records_into_own_database(&topology).await?;
     let proxy = Proxy::new(topology);
     // After a resharding cutover the migration record says where keys live.
     proxy.adopt_migrated_topology().await;

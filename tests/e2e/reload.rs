@@ -598,6 +598,9 @@ async fn sighup_reloads_the_binary_and_a_removed_replica_loses_its_connections()
     sandbox.stop().await;
 }
 
+/// The proxy's own database on the default shard (`[backend] own_database`'s default).
+const OWN_DATABASE: &str = "_shardgate_app";
+
 /// Rows of `accounts` on shard `shard`'s primary (read directly).
 async fn accounts_on(env: &TestEnv, shard: usize) -> u64 {
     let sql = format!(
@@ -631,20 +634,32 @@ async fn a_restart_with_a_config_that_would_strand_rows_is_refused_until_the_tab
     conn.query_drop(format!("INSERT INTO accounts VALUES {}", values.join(", ")))
         .await
         .unwrap();
+    // The record is the proxy's own: applications do not see it among their tables.
+    let listed: Vec<String> = conn.query("SHOW TABLES").await.unwrap();
+    assert!(
+        !listed.iter().any(|t| t.starts_with("shardgate")),
+        "{listed:?}"
+    );
     drop(conn);
     drop(first);
     let default = &env.sandbox.shards()[0].primary;
+    let record = format!("{OWN_DATABASE}.{}", shardgate_server::RECORD_TABLE);
     let recorded = count(
         &env.sandbox,
         default,
-        &format!(
-            "SELECT COUNT(*) FROM {}.{}",
-            shardgate_sandbox::DATABASE,
-            shardgate_server::RECORD_TABLE
-        ),
+        &format!("SELECT COUNT(*) FROM {record}"),
     )
     .await;
     assert_eq!(recorded, 2, "the default shard's row and the table's");
+    // An earlier shardgate kept the record in the applications' database: it is moved to the
+    // proxy's own and read there (the refusal below comes from it).
+    let old = format!(
+        "{}.{}",
+        shardgate_sandbox::DATABASE,
+        shardgate_server::RECORD_TABLE
+    );
+    let sql = format!("RENAME TABLE {record} TO {old}; DROP DATABASE {OWN_DATABASE}");
+    env.sandbox.exec(default, &sql).await.unwrap();
 
     // Stopped, the file gains a shard: the ring moves keys of a table with rows.
     write_atomically(&config, &render(&env.sandbox, &listen, 3, false, tables));
@@ -668,6 +683,12 @@ async fn a_restart_with_a_config_that_would_strand_rows_is_refused_until_the_tab
             && said.contains("has rows (on s0, s1)"),
         "{said}"
     );
+    let sql = format!(
+        "SELECT table_schema FROM information_schema.TABLES WHERE table_name = '{}'",
+        shardgate_server::RECORD_TABLE
+    );
+    let moved = env.sandbox.exec(default, &sql).await.unwrap();
+    assert_eq!(moved, [[Some(OWN_DATABASE.to_owned())]]);
     // The file as it was starts, and finds every row.
     write_atomically(&config, &render(&env.sandbox, &listen, 2, false, tables));
     let again = crate::common::spawn_serve(&config, &log);

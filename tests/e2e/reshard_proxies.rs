@@ -30,7 +30,7 @@ async fn count(conn: &mut Conn, table: &str) -> u64 {
 async fn wait_for_heartbeat(env: &TestEnv, port: u16) {
     let mut s0 = env.connect_primary(0).await;
     let sql = format!(
-        "SELECT COUNT(*) FROM {} WHERE listen = '127.0.0.1:{port}'",
+        "SELECT COUNT(*) FROM _shardgate_app.{} WHERE listen = '127.0.0.1:{port}'",
         shardgate_server::PROXIES_TABLE
     );
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -56,14 +56,15 @@ async fn a_start_is_refused_while_another_proxy_serves_the_topology() {
     let log = env.sandbox.dir().join("serve.log");
     let other = spawn_serve(&other_config, &log);
     drop(connect_admin(other_port).await);
-    // No heartbeat table yet (proxies write none before a resharding is started, so that
-    // applications never see it): START creates it and waits for the others' next beat.
+    // No heartbeat table yet (proxies write none before a resharding is started): START
+    // creates it, in the proxy's own database, and waits for the others' next beat.
     let mut s0 = env.connect_primary(0).await;
-    let tables: Vec<String> = s0.query("SHOW TABLES").await.unwrap();
-    assert!(
-        !tables.iter().any(|t| t == shardgate_server::PROXIES_TABLE),
-        "{tables:?}"
+    let where_heartbeats = format!(
+        "SELECT table_schema FROM information_schema.TABLES WHERE table_name = '{}'",
+        shardgate_server::PROXIES_TABLE
     );
+    let found: Vec<String> = s0.query(&where_heartbeats).await.unwrap();
+    assert!(found.is_empty(), "{found:?}");
     let mut admin = connect_admin(env.port).await;
     let sql = format!("SHARDGATE RESHARD START '{}'", target_path.display());
     let refused = match admin.query_drop(&sql).await {
@@ -81,6 +82,14 @@ async fn a_start_is_refused_while_another_proxy_serves_the_topology() {
     );
     let none: Vec<mysql_async::Row> = admin.query("SHOW SHARDGATE MIGRATIONS").await.unwrap();
     assert!(none.is_empty(), "no migration was recorded");
+    // Out of the applications' database: their SHOW TABLES lists none of the proxy's records.
+    let found: Vec<String> = s0.query(&where_heartbeats).await.unwrap();
+    assert_eq!(found, ["_shardgate_app"]);
+    let tables: Vec<String> = admin.query("SHOW TABLES FROM app").await.unwrap();
+    assert!(
+        !tables.iter().any(|t| t.starts_with("shardgate")),
+        "{tables:?}"
+    );
     drop((admin, other));
     env.stop().await;
 }

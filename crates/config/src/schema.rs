@@ -63,6 +63,7 @@ pub(crate) struct BackendSchema {
     pub user: Option<Spanned<String>>,
     pub password: Option<Spanned<String>>,
     pub database: Option<Spanned<String>>,
+    pub own_database: Option<Spanned<String>>,
     pub pool: Option<Spanned<PoolSchema>>,
     pub tls: Option<Spanned<String>>,
     pub tls_ca_file: Option<Spanned<String>>,

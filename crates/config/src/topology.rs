@@ -251,6 +251,9 @@ pub struct BackendSettings {
     pub password: String,
     /// The database every backend connection starts in (and the session default).
     pub database: String,
+    /// The database of the proxy's own records (placements, resharding, heartbeats) on the
+    /// default shard: not `database`, where applications would see them.
+    pub own_database: String,
     pub pool: PoolSettings,
     /// Whether and how backend connections use TLS.
     pub tls: BackendTls,
@@ -262,6 +265,7 @@ impl fmt::Debug for BackendSettings {
         f.debug_struct("BackendSettings")
             .field("user", &self.user)
             .field("database", &self.database)
+            .field("own_database", &self.own_database)
             .field("pool", &self.pool)
             .field("tls", &self.tls)
             .finish_non_exhaustive()

@@ -552,15 +552,47 @@ fn backend(
     // A backend account without a password is legitimate (e.g. a local sandbox).
     let password = text(&backend.password, "password", true);
     let database = text(&backend.database, "database", false);
+    let own_database = own_database(backend, database.as_deref(), d);
     let pool = pool(backend.pool.as_ref().map(Spanned::get_ref), d);
     let tls = backend_tls(backend, d);
     Some(BackendSettings {
         user: user?,
         password: password?,
         database: database?,
+        own_database: own_database?,
         pool: pool?,
         tls: tls?,
     })
+}
+
+/// `[backend] own_database`: by default `_shardgate_<database>`; a name MariaDB takes (at most
+/// 64 characters) and not the applications' database.
+fn own_database(
+    backend: &BackendSchema,
+    database: Option<&str>,
+    d: &mut Diagnostics<'_>,
+) -> Option<String> {
+    let key = "backend.own_database";
+    let (name, span) = match &backend.own_database {
+        Some(name) => (name.get_ref().clone(), Some(name.span())),
+        None => (format!("_shardgate_{}", database?), None),
+    };
+    let problem = if name.trim().is_empty() {
+        Some("empty backend own_database".to_owned())
+    } else if name.chars().count() > 64 {
+        Some(format!("database name {name:?} is longer than MariaDB's 64 characters: set [backend] own_database to a shorter one"))
+    } else if Some(name.as_str()) == database {
+        Some(format!("own_database {name:?} is the applications' database: the proxy's records would be theirs to see and dump"))
+    } else {
+        None
+    };
+    match problem {
+        Some(message) => {
+            d.error(span, key, message);
+            None
+        }
+        None => Some(name),
+    }
 }
 
 /// `[backend] tls` and `tls_ca_file`: the verifying modes need the CA file, the others take none.

@@ -335,7 +335,7 @@ fn every_unknown_key_of_one_entry() {
         &base_with("user = \"shardgate\"", "usr = \"shardgate\"\nuser = \"x\"\ncolour = \"blue\""),
         &[
             "t.toml:9: backend.usr: unknown key (did you mean \"user\"?)",
-            "t.toml:11: backend.colour: unknown key (expected one of: user, password, database, pool, tls, tls_ca_file)",
+            "t.toml:11: backend.colour: unknown key (expected one of: user, password, database, own_database, pool, tls, tls_ca_file)",
         ],
     );
 }
@@ -478,5 +478,27 @@ fn section_that_is_not_a_table() {
     assert_problems(
         &text,
         &["t.toml:1: backend: invalid type: integer `5`, expected a table"],
+    );
+}
+
+#[test]
+fn own_database_that_is_the_applications() {
+    assert_problems(
+        &base_with("database = \"app\"", "database = \"app\"\nown_database = \"app\""),
+        &["t.toml:12: backend.own_database: own_database \"app\" is the applications' database: the proxy's records would be theirs to see and dump"],
+    );
+}
+
+#[test]
+fn own_database_too_long_by_default() {
+    let long = "d".repeat(60);
+    let found = problems(&base_with(
+        "database = \"app\"",
+        &format!("database = \"{long}\""),
+    ));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].starts_with(&format!("t.toml: backend.own_database: database name \"_shardgate_{long}\" is longer than MariaDB's 64 characters")),
+        "{found:?}"
     );
 }

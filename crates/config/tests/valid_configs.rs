@@ -107,6 +107,8 @@ fn full_config_round_trips() {
         ),
         ("proxy", "", "shop")
     );
+    // The proxy's own records are kept out of the applications' database.
+    assert_eq!(t.backend.own_database, "_shardgate_shop");
     assert_eq!(
         t.backend.pool,
         PoolSettings {

@@ -49,6 +49,7 @@ mod migration_record;
 mod migrations;
 mod moving_update;
 mod multi;
+mod own_database;
 mod own_tables;
 mod pass_through;
 mod pins;
@@ -105,6 +106,7 @@ pub use catch_up::{
 pub use lookup_maintenance::{backfill_lookups, init_lookups, verify_lookups, LookupReport};
 pub use lookup_table::LookupError;
 pub use migration_record::{FLOWS_TABLE, MIGRATIONS_TABLE};
+pub use own_database::{move_records_into_own_database, RecordsNotMoved};
 pub use placement_record::{check_at_start as check_placement_record, RECORD_TABLE};
 pub use proxy_heartbeat::PROXIES_TABLE;
 pub use reload::{watch_config, ReloadOutcome};

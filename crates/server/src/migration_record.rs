@@ -1,5 +1,5 @@
-//! A migration's durable state (issue #15), in two tables of the backend database on the
-//! default shard's primary, next to `shardgate_placements`, created when the first migration
+//! A migration's durable state (issue #15), in two tables of the proxy's own database on the
+//! default shard's primary (`own_database.rs`), next to `shardgate_placements`, created when the first migration
 //! starts: `shardgate_migrations` (one row per migration: its phase, the target file's text,
 //! the copy's rate, which proxy drives it) and `shardgate_migration_flows` (one row per table
 //! and flow of keys: the source's snapshot GTID position, the keyset cursor, rows copied,
@@ -13,7 +13,7 @@ use shardgate_config::Topology;
 use shardgate_migration::{Cursor, Phase};
 
 use crate::migration_error::MigrationError;
-use crate::own_tables::qualified;
+use crate::own_database::{create_own_database, record_table, NO_RECORD};
 
 pub const MIGRATIONS_TABLE: &str = "shardgate_migrations";
 pub const FLOWS_TABLE: &str = "shardgate_migration_flows";
@@ -72,6 +72,8 @@ pub(crate) struct Records {
     endpoint: shardgate_config::Endpoint,
     migrations: String,
     flows: String,
+    /// The statement creating the tables' database.
+    create_database: String,
 }
 
 impl Records {
@@ -79,8 +81,9 @@ impl Records {
         Records {
             backend: topology.backend.clone(),
             endpoint: topology.shards[topology.default_shard].primary.clone(),
-            migrations: qualified(topology, MIGRATIONS_TABLE),
-            flows: qualified(topology, FLOWS_TABLE),
+            migrations: record_table(topology, MIGRATIONS_TABLE),
+            flows: record_table(topology, FLOWS_TABLE),
+            create_database: create_own_database(topology),
         }
     }
 
@@ -108,7 +111,8 @@ impl Records {
             "ALTER TABLE {} ADD COLUMN IF NOT EXISTS source_config MEDIUMTEXT CHARACTER SET utf8mb4 NULL, ADD COLUMN IF NOT EXISTS cutover_pause_ms BIGINT UNSIGNED NULL",
             self.migrations
         );
-        for sql in [migrations, flows, applied, migration_columns] {
+        let database = self.create_database.clone();
+        for sql in [database, migrations, flows, applied, migration_columns] {
             conn.query_drop(sql).await.map_err(MigrationError::Record)?;
         }
         Ok(())
@@ -131,7 +135,9 @@ impl Records {
         );
         let rows: Vec<Row> = match conn.query(&sql).await {
             Ok(rows) => rows,
-            Err(mysql_async::Error::Server(e)) if e.code == 1146 => return Ok(Vec::new()),
+            Err(mysql_async::Error::Server(e)) if NO_RECORD.contains(&e.code) => {
+                return Ok(Vec::new())
+            }
             // Records of an older proxy: their new columns are added, then read.
             Err(mysql_async::Error::Server(e)) if e.code == UNKNOWN_COLUMN => {
                 self.ensure(conn).await?;

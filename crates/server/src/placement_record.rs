@@ -1,5 +1,6 @@
 //! The placement record: where the proxy last placed each table's rows (by shard name), kept
-//! in table `shardgate_placements` of the backend database on the default shard's primary
+//! in table `shardgate_placements` of the proxy's own database on the default shard's primary
+//! (`own_database.rs`)
 //! (`shardgate_config::Placements::to_record`). A proxy that starts with a config file that
 //! would look for existing rows elsewhere refuses to start, as a reload is refused
 //! (`key_owners.rs`); the record is written at start-up and after every reload applied.
@@ -8,15 +9,12 @@
 use shardgate_config::{ConfigError, ConfigErrors, Placements, Topology};
 use shardgate_protocol::Command;
 
-use crate::own_tables::{clean_conn, qualified, rows_of, text_literal};
+use crate::own_database::{create_own_database, record_table, NO_RECORD};
+use crate::own_tables::{clean_conn, rows_of, text_literal};
 use crate::Runtime;
 
 /// The record's table, in the backend database.
 pub const RECORD_TABLE: &str = "shardgate_placements";
-
-/// MariaDB's "Table … doesn't exist" and "Unknown database".
-const NO_SUCH_TABLE: u16 = 1146;
-const NO_SUCH_DATABASE: u16 = 1049;
 
 /// Whether `topology` places rows anywhere but one server.
 fn worth_recording(topology: &Topology) -> bool {
@@ -46,7 +44,7 @@ pub async fn check_at_start(runtime: &Runtime, file_name: &str) -> Result<(), Co
                     key: RECORD_TABLE.into(),
                     message: format!(
                         "{message}: repair the row, or drop table {} once every table's rows are where this config places them",
-                        qualified(&runtime.topology, RECORD_TABLE)
+                        record_table(&runtime.topology, RECORD_TABLE)
                     ),
                 }],
             })
@@ -71,7 +69,7 @@ enum Unreadable {
 async fn read(runtime: &Runtime) -> Result<Option<Placements>, Unreadable> {
     let sql = format!(
         "SELECT table_key, placement FROM {}",
-        qualified(&runtime.topology, RECORD_TABLE)
+        record_table(&runtime.topology, RECORD_TABLE)
     );
     let answer = async {
         let mut conn = clean_conn(runtime, runtime.topology.default_shard).await?;
@@ -79,7 +77,7 @@ async fn read(runtime: &Runtime) -> Result<Option<Placements>, Unreadable> {
     };
     let rows = match answer.await {
         Ok(Ok(rows)) => rows,
-        Ok(Err(e)) if matches!(e.code, NO_SUCH_TABLE | NO_SUCH_DATABASE) => return Ok(None),
+        Ok(Err(e)) if NO_RECORD.contains(&e.code) => return Ok(None),
         Ok(Err(e)) => return Err(Unreadable::Unreachable(e.to_string())),
         Err(e) => return Err(Unreadable::Unreachable(e.to_string())),
     };
@@ -101,11 +99,12 @@ pub(crate) async fn write(runtime: &Runtime) {
     if !worth_recording(&runtime.topology) {
         return;
     }
-    let table = qualified(&runtime.topology, RECORD_TABLE);
+    let table = record_table(&runtime.topology, RECORD_TABLE);
     let rows: Vec<String> = (Placements::of(&runtime.topology).to_record().iter())
         .map(|(key, placement)| format!("({}, {})", text_literal(key), text_literal(placement)))
         .collect();
     let statements = [
+        create_own_database(&runtime.topology),
         format!(
             "CREATE TABLE IF NOT EXISTS {table} (table_key VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin PRIMARY KEY, placement TEXT CHARACTER SET utf8mb4 NOT NULL, recorded_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB COMMENT='shardgate: where each table''s rows are placed; read at start-up'"
         ),

@@ -2,8 +2,8 @@
 //! `[server] listen`) to `shardgate_proxies` on the default shard's primary every
 //! [`BEAT_EVERY`], once that table exists. A resharding cutover switches only the proxy that
 //! drives the migration, so `SHARDGATE RESHARD START` refuses while another proxy's heartbeat
-//! is fresh, naming it. The table is created by the first START (in `[backend] database`,
-//! where applications would see it: never before resharding is used), which then waits for
+//! is fresh, naming it. The table is created by the first START (in the proxy's own database;
+//! never before resharding is used), which then waits for
 //! the other proxies' next beat.
 
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use mysql_async::prelude::*;
 use shardgate_config::Topology;
 
 use crate::migration_error::MigrationError;
-use crate::own_tables::qualified;
+use crate::own_database::{create_own_database, record_table, NO_RECORD};
 use crate::Proxy;
 
 pub const PROXIES_TABLE: &str = "shardgate_proxies";
@@ -30,7 +30,7 @@ async fn connect(topology: &Topology) -> Result<mysql_async::Conn, mysql_async::
 
 /// Writes this proxy's heartbeat, if the table exists.
 async fn beat(topology: &Topology) -> Result<(), mysql_async::Error> {
-    let table = qualified(topology, PROXIES_TABLE);
+    let table = record_table(topology, PROXIES_TABLE);
     let mut conn = connect(topology).await?;
     let written = conn
         .exec_drop(
@@ -40,7 +40,7 @@ async fn beat(topology: &Topology) -> Result<(), mysql_async::Error> {
         .await;
     match written {
         // No resharding was ever started here: nothing to announce.
-        Err(mysql_async::Error::Server(e)) if e.code == 1146 => Ok(()),
+        Err(mysql_async::Error::Server(e)) if NO_RECORD.contains(&e.code) => Ok(()),
         other => other,
     }
 }
@@ -50,7 +50,8 @@ async fn create_table(
     conn: &mut mysql_async::Conn,
     topology: &Topology,
 ) -> Result<bool, mysql_async::Error> {
-    let table = qualified(topology, PROXIES_TABLE);
+    let table = record_table(topology, PROXIES_TABLE);
+    conn.query_drop(create_own_database(topology)).await?;
     let created = conn
         .query_drop(format!(
             "CREATE TABLE {table} (listen VARCHAR(255) NOT NULL PRIMARY KEY, seen_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB COMMENT='shardgate: the proxies serving this topology (heartbeats)'"
@@ -87,7 +88,7 @@ impl Proxy {
 /// Refuses when a proxy other than `topology`'s own wrote a heartbeat lately. The first time
 /// (no table yet), creates the table and waits for the other proxies' next beat.
 pub(crate) async fn refuse_other_proxies(topology: &Topology) -> Result<(), MigrationError> {
-    let table = qualified(topology, PROXIES_TABLE);
+    let table = record_table(topology, PROXIES_TABLE);
     let mut conn = connect(topology).await.map_err(MigrationError::Record)?;
     if create_table(&mut conn, topology)
         .await
@@ -104,7 +105,7 @@ pub(crate) async fn refuse_other_proxies(topology: &Topology) -> Result<(), Migr
     );
     let others: Vec<String> = match conn.exec(sql, (&topology.server.listen,)).await {
         Ok(others) => others,
-        Err(mysql_async::Error::Server(e)) if e.code == 1146 => Vec::new(),
+        Err(mysql_async::Error::Server(e)) if NO_RECORD.contains(&e.code) => Vec::new(),
         Err(e) => return Err(MigrationError::Record(e)),
     };
     match others.is_empty() {
