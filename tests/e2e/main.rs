@@ -24,6 +24,7 @@ mod lookups;
 mod mariadb_suite;
 mod materialize;
 mod moving_updates;
+mod omitted_keys;
 mod pass_through_auth;
 mod pinning;
 mod prepared;

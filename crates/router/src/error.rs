@@ -16,8 +16,6 @@ pub enum RouteError {
         table: String,
         key: String,
     },
-    #[error("cannot route INSERT into sharded table `{table}`: the column list must include the shard key `{key}`")]
-    InsertWithoutKey { table: String, key: String },
     /// `INSERT INTO t VALUES …` without a column list: the session looks the columns up and
     /// plans again (`with_column_list`).
     #[error("cannot route INSERT into sharded table `{table}` without a column list")]

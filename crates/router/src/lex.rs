@@ -464,6 +464,7 @@ pub fn parse_verbatim(text: &str, syntax: Syntax) -> Option<Vec<Statement>> {
 fn parse_with(text: &str, syntax: Syntax, unescape: bool) -> Result<Vec<Statement>, ParserError> {
     let mut tokens = tokenize(text, syntax, unescape)?;
     drop_dml_modifiers(&mut tokens);
+    crate::delete_returning::reorder(&mut tokens);
     let directions = crate::group_by_direction::take(&mut tokens);
     let mut statements = Parser::new(&MySqlDialect {})
         .with_options(ParserOptions::new().with_unescape(unescape))

@@ -295,6 +295,11 @@ pub struct Plan {
     pub traits: crate::StatementTraits,
     /// A table's lookup indexes: routing a SELECT by one, or rows to write before a write.
     pub lookup: Option<Box<crate::LookupPlan>>,
+    /// An INSERT's rows are placed by the default of this table's shard key (lower-cased),
+    /// which they leave out (`omitted_key.rs`): the session reads the table's columns afresh
+    /// and plans it again before running it, so a default changed behind the proxy's back
+    /// never places a row where it will not be found.
+    pub placed_by_key_default: Option<std::sync::Arc<str>>,
 }
 
 impl Plan {
@@ -311,6 +316,7 @@ impl Plan {
             pinned_by: None,
             traits: crate::StatementTraits::default(),
             lookup: None,
+            placed_by_key_default: None,
         }
     }
 

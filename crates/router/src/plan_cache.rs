@@ -96,6 +96,7 @@ impl PlanCache {
             pinned_by: None,
             traits: template.traits,
             lookup: None,
+            placed_by_key_default: template.placed_by_key_default.clone(),
         })
     }
 }

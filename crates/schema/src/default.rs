@@ -2,7 +2,8 @@
 //! (`COLUMN_DEFAULT`, `IS_NULLABLE`, `IS_GENERATED`). MariaDB (10.2.7 on) shows a default as
 //! SQL text: `NULL`, a quoted string (`'abc'`, quotes doubled), a number (`42`, `-1.5`), or an
 //! expression (`current_timestamp()`, `uuid()`); a column without a DEFAULT clause shows no
-//! value at all (SQL NULL), or `NULL` when it is nullable.
+//! value at all (SQL NULL), or `NULL` when it is nullable; an `AUTO_INCREMENT` one says so in
+//! `EXTRA`.
 
 /// The value an INSERT that omits a column gives it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,18 +20,25 @@ pub enum ColumnDefault {
     /// A NOT NULL column without a DEFAULT clause: a strict `sql_mode` refuses the row, others
     /// store the type's implicit value.
     Missing,
+    /// An `AUTO_INCREMENT` column: the server generates each row's value.
+    AutoIncrement,
 }
 
 impl ColumnDefault {
     /// From one row of `information_schema.COLUMNS`: `column_default` as the server shows it
-    /// (`None` for SQL NULL), whether the column is nullable, whether it is generated.
+    /// (`None` for SQL NULL), whether the column is nullable, whether it is generated, and its
+    /// `EXTRA`.
     pub fn from_information_schema(
         column_default: Option<&str>,
         nullable: bool,
         generated: bool,
+        extra: Option<&str>,
     ) -> ColumnDefault {
         let text = column_default.map(str::trim);
+        let auto_increment =
+            extra.is_some_and(|e| e.to_ascii_lowercase().contains("auto_increment"));
         match text {
+            _ if auto_increment => ColumnDefault::AutoIncrement,
             _ if generated => ColumnDefault::Generated(text.unwrap_or_default().to_owned()),
             None if nullable => ColumnDefault::Null,
             None => ColumnDefault::Missing,
@@ -74,7 +82,7 @@ mod tests {
     use super::*;
 
     fn read(default: Option<&str>, nullable: bool) -> ColumnDefault {
-        ColumnDefault::from_information_schema(default, nullable, false)
+        ColumnDefault::from_information_schema(default, nullable, false, Some(""))
     }
 
     #[test]
@@ -114,8 +122,16 @@ mod tests {
             );
         }
         assert_eq!(
-            ColumnDefault::from_information_schema(Some("lower(`name`)"), true, true),
+            ColumnDefault::from_information_schema(Some("lower(`name`)"), true, true, None),
             ColumnDefault::Generated("lower(`name`)".into())
         );
+    }
+
+    #[test]
+    fn auto_increment_columns_say_so_in_extra() {
+        let read = |extra| ColumnDefault::from_information_schema(None, false, false, extra);
+        assert_eq!(read(Some("auto_increment")), ColumnDefault::AutoIncrement);
+        assert_eq!(read(Some("")), ColumnDefault::Missing);
+        assert_eq!(read(None), ColumnDefault::Missing);
     }
 }

@@ -84,6 +84,8 @@ impl Session {
             return self.send_error(e).await;
         }
         let plan = match crate::schema_loader::plan_with_schema(&runtime, &sql, self.syntax).await {
+            // Rows placed by a shard key's default: each execution reads it afresh.
+            Ok(plan) if plan.placed_by_key_default.is_some() => None,
             Ok(plan) => Some(Arc::new(plan)),
             // Columns that could not be read (MariaDB's 1146 when the table does not exist).
             Err(e @ (RouteError::Unparsed { .. } | RouteError::SchemaNeeded { .. })) => {
@@ -213,6 +215,7 @@ impl Session {
             stmt.plan = crate::schema_loader::plan_with_schema(&runtime, &sql, self.syntax)
                 .await
                 .ok()
+                .filter(|plan| plan.placed_by_key_default.is_none())
                 .map(Arc::new);
             stmt.planned_for = runtime.version;
         }

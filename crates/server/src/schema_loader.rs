@@ -106,11 +106,30 @@ pub async fn plan_with_schema(
     sql: &str,
     syntax: shardgate_router::Syntax,
 ) -> Result<Plan, shardgate_router::RouteError> {
-    match shardgate_router::plan_sql(sql, &runtime.topology, syntax) {
+    let planned = match shardgate_router::plan_sql(sql, &runtime.topology, syntax) {
         Err(
             shardgate_router::RouteError::SchemaNeeded { tables }
             | shardgate_router::RouteError::SchemaDisagrees { tables, .. },
         ) => plan_after_loading(runtime, sql, syntax, &tables).await,
+        planned => planned,
+    };
+    with_fresh_key_default(runtime, sql, syntax, planned).await
+}
+
+/// `planned` again after reading its table afresh when its rows are placed by the default of a
+/// shard key they leave out (`Plan::placed_by_key_default`): a cached default may have changed
+/// behind the proxy's back, and a row placed by it would not be found.
+pub(crate) async fn with_fresh_key_default(
+    runtime: &Runtime,
+    sql: &str,
+    syntax: shardgate_router::Syntax,
+    planned: Result<Plan, shardgate_router::RouteError>,
+) -> Result<Plan, shardgate_router::RouteError> {
+    match planned {
+        Ok(Plan {
+            placed_by_key_default: Some(table),
+            ..
+        }) => plan_after_loading(runtime, sql, syntax, &[table.to_string()]).await,
         planned => planned,
     }
 }
@@ -194,7 +213,7 @@ async fn read_shard(
     let quote = |s: &str| format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"));
     let mut sql = String::from(
         "SELECT TABLE_NAME, COLUMN_NAME, ORDINAL_POSITION, COLUMN_TYPE, COLLATION_NAME, \
-         COLUMN_DEFAULT, IS_NULLABLE, IS_GENERATED, COLUMN_KEY FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()",
+         COLUMN_DEFAULT, IS_NULLABLE, IS_GENERATED, COLUMN_KEY, EXTRA FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()",
     );
     if let Some(tables) = tables {
         let list: Vec<String> = tables.iter().map(|t| quote(t)).collect();
@@ -232,6 +251,7 @@ async fn read_shard(
                         cell(5).as_deref(),
                         cell(6).as_deref() == Some("YES"),
                         cell(7).as_deref().is_some_and(|g| g != "NEVER"),
+                        cell(9).as_deref(),
                     ),
                     primary_key: cell(8).as_deref() == Some("PRI"),
                 });

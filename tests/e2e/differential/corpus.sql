@@ -729,6 +729,15 @@ SELECT id FROM users WHERE id = 1 AND nosuch = 2
 @dml=users @found_rows UPDATE users SET score = 1 WHERE score IN (0, 1)
 @dml=users UPDATE users SET score = score + 1 WHERE tag = 'zeta' ORDER BY id
 @dml=orders DELETE FROM orders WHERE qty = 0 ORDER BY id
+-- MariaDB's order of a DELETE's clauses: ORDER BY and LIMIT before RETURNING (on one shard).
+@script DELETE FROM orders WHERE user_id = 21 ORDER BY id DESC LIMIT 2 RETURNING id, user_id, amount; SELECT COUNT(*) FROM orders WHERE user_id = 21; DELETE FROM users WHERE id = 22 LIMIT 1 RETURNING id, email
+-- An INSERT leaving the shard key out: the row takes the key's default, which places it. No
+-- default: strict mode's 1364 from the shard, else the implicit 0 (warning 1364), found by it;
+-- a constant DEFAULT places the row by its value.
+@dml=orders INSERT INTO orders (id, amount) VALUES (7301, 1.00), (7302, 2.00)
+@dml=orders INSERT INTO orders SET id = 7303, amount = 3.00
+@script SET sql_mode = ''; INSERT INTO orders (id, amount) VALUES (7304, 4.00), (7305, 5.00); SHOW WARNINGS; SELECT id, user_id, amount FROM orders WHERE user_id = 0; SET sql_mode = DEFAULT
+@script ALTER TABLE orders ALTER user_id SET DEFAULT 77; INSERT INTO orders (id, amount) VALUES (7306, 6.00); INSERT INTO orders SET id = 7307; SELECT id, user_id, amount FROM orders WHERE user_id = 77; ALTER TABLE orders ALTER user_id DROP DEFAULT
 @dml=users INSERT INTO users (id, email, name, tag) VALUES (5000030, NULL, 'x😀', '😀'), (5000031, NULL, 'x😃', '😃'), (5000032, NULL, 'x𝄞', 'Z'), (5000033, NULL, 'xa', 'a'), (5000034, NULL, 'x😀a', '😀a'), (5000035, NULL, 'xé', 'É'), (5000036, NULL, 'xÉ', 'e'), (5000037, NULL, 'x', '')
 @dml=users UPDATE users SET score = score + 1 WHERE tag = 'beta'
 @dml=users UPDATE users SET flag = flag WHERE tag = 'gamma'

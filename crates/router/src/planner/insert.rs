@@ -105,12 +105,11 @@ pub(super) fn plan_insert(
             .assignments
             .iter()
             .find(|a| matches!(&a.target, AssignmentTarget::ColumnName(n) if is_key(n)))
-            .map(|a| &a.value)
-            .ok_or_else(|| RouteError::InsertWithoutKey {
-                table: rule.name.clone(),
-                key: rule.shard_key.clone(),
-            })?;
-        keys.push(key_of(value)?);
+            .map(|a| &a.value);
+        keys.push(match value {
+            Some(value) => key_of(value)?,
+            None => crate::omitted_key::omitted_key(rule, topology)?,
+        });
     } else {
         if ins.columns.is_empty() {
             return Err(RouteError::InsertWithoutColumns {
@@ -131,21 +130,22 @@ pub(super) fn plan_insert(
                 )
             }
         };
-        let pos =
-            ins.columns
-                .iter()
-                .position(is_key)
-                .ok_or_else(|| RouteError::InsertWithoutKey {
-                    table: rule.name.clone(),
-                    key: rule.shard_key.clone(),
-                })?;
-        for row in rows {
-            keys.push(
-                row.content
-                    .get(pos)
-                    .map(&key_of)
-                    .unwrap_or_else(|| Err(non_literal(None)))?,
-            );
+        match ins.columns.iter().position(is_key) {
+            Some(pos) => {
+                for row in rows {
+                    keys.push(
+                        row.content
+                            .get(pos)
+                            .map(&key_of)
+                            .unwrap_or_else(|| Err(non_literal(None)))?,
+                    );
+                }
+            }
+            // Every row takes the key's default.
+            None => {
+                let key = crate::omitted_key::omitted_key(rule, topology)?;
+                keys.extend(rows.iter().map(|_| key.clone()));
+            }
         }
     }
     if keys.iter().any(|k| matches!(k, KeySource::Param(_))) {

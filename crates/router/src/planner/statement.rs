@@ -12,7 +12,10 @@ pub fn plan_statement(stmt: &Statement, topology: &Topology) -> Result<Plan, Rou
     }
     match stmt {
         Statement::Query(q) => plan_query(q, stmt, topology),
-        Statement::Insert(ins) => plan_insert(ins, stmt, topology),
+        Statement::Insert(ins) => plan_insert(ins, stmt, topology).map(|mut plan| {
+            plan.placed_by_key_default = crate::omitted_key::table_omitting_key(ins, topology);
+            plan
+        }),
         Statement::Update(u) => plan_update(u, stmt, topology),
         Statement::Delete(d) => plan_delete(d, stmt, topology),
         Statement::Set(set) => {
