@@ -516,52 +516,131 @@ fn drop_dml_modifiers(tokens: &mut Vec<TokenWithSpan>) {
     });
 }
 
-/// Whether the tokens hold a prefix `NOT` (not `IS NOT`, `NOT IN`, `NOT LIKE`, …): under
-/// `HIGH_NOT_PRECEDENCE` such a NOT binds tighter than sqlparser reads it.
+/// Whether the tokens hold a prefix `NOT` (not `IS NOT`, `NOT IN`, `NOT LIKE`, …) whose
+/// meaning `HIGH_NOT_PRECEDENCE` changes: such a NOT binds tighter than sqlparser reads it, so
+/// `NOT a = 1` is `(NOT a) = 1`. One whose operand — a name, a literal, a call, a parenthesized
+/// expression or `EXISTS (…)` — is followed by what binds looser than NOT either way (`AND`,
+/// `OR`, `XOR`, a closing parenthesis, a comma, the clause's end) means the same under both.
 pub fn has_prefix_not(tokens: &[TokenWithSpan]) -> bool {
+    let words: Vec<&Token> = (tokens.iter())
+        .map(|t| &t.token)
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .collect();
     let mut previous: Option<&Token> = None;
-    for t in tokens {
-        if matches!(t.token, Token::Whitespace(_)) {
-            continue;
-        }
-        if let Token::Word(w) = &t.token {
-            if w.keyword == Keyword::NOT && w.quote_style.is_none() {
-                let infix = match previous {
-                    Some(Token::Word(p)) => {
-                        p.keyword == Keyword::IS
-                            || p.quote_style.is_some()
-                            || !matches!(
-                                p.keyword,
-                                Keyword::WHERE
-                                    | Keyword::AND
-                                    | Keyword::OR
-                                    | Keyword::XOR
-                                    | Keyword::ON
-                                    | Keyword::HAVING
-                                    | Keyword::SELECT
-                                    | Keyword::WHEN
-                                    | Keyword::THEN
-                                    | Keyword::ELSE
-                                    | Keyword::NOT
-                                    | Keyword::SET
-                            )
-                    }
-                    Some(
-                        Token::Number(..)
-                        | Token::SingleQuotedString(_)
-                        | Token::DoubleQuotedString(_)
-                        | Token::RParen,
-                    ) => true,
-                    _ => false,
-                };
-                if !infix {
-                    return true;
-                }
+    for (i, &t) in words.iter().enumerate() {
+        if let Token::Word(w) = t {
+            if w.keyword == Keyword::NOT
+                && w.quote_style.is_none()
+                && is_prefix(previous)
+                && !precedence_free(&words[i + 1..])
+            {
+                return true;
             }
         }
-        previous = Some(&t.token);
+        previous = Some(t);
     }
     false
+}
+
+/// Whether a NOT after `previous` is a prefix one (not `IS NOT`, `a NOT IN …`).
+fn is_prefix(previous: Option<&Token>) -> bool {
+    match previous {
+        Some(Token::Word(p)) => {
+            p.keyword != Keyword::IS
+                && p.quote_style.is_none()
+                && matches!(
+                    p.keyword,
+                    Keyword::WHERE
+                        | Keyword::AND
+                        | Keyword::OR
+                        | Keyword::XOR
+                        | Keyword::ON
+                        | Keyword::HAVING
+                        | Keyword::SELECT
+                        | Keyword::WHEN
+                        | Keyword::THEN
+                        | Keyword::ELSE
+                        | Keyword::NOT
+                        | Keyword::SET
+                )
+        }
+        Some(
+            Token::Number(..)
+            | Token::SingleQuotedString(_)
+            | Token::DoubleQuotedString(_)
+            | Token::RParen,
+        ) => false,
+        _ => true,
+    }
+}
+
+/// Whether the NOT whose operand starts `rest` (tokens without whitespace) means the same at
+/// either precedence: its operand is one primary followed by what binds looser than NOT.
+fn precedence_free(rest: &[&Token]) -> bool {
+    // The index just past a parenthesized group opening at `at`.
+    let past_group = |at: usize| -> Option<usize> {
+        let mut depth = 0usize;
+        for (i, t) in rest.iter().enumerate().skip(at) {
+            match t {
+                Token::LParen => depth += 1,
+                Token::RParen if depth == 1 => return Some(i + 1),
+                Token::RParen => depth = depth.checked_sub(1)?,
+                _ if depth == 0 => return None,
+                _ => {}
+            }
+        }
+        None
+    };
+    let end = match rest.first() {
+        Some(Token::Word(w)) if w.keyword == Keyword::EXISTS && w.quote_style.is_none() => {
+            past_group(1)
+        }
+        Some(Token::LParen) => past_group(0),
+        Some(Token::Word(w)) if w.keyword == Keyword::NOT && w.quote_style.is_none() => None,
+        Some(Token::Word(_) | Token::Number(..) | Token::SingleQuotedString(_)) => {
+            let mut at = 1;
+            while matches!(rest.get(at), Some(Token::Period))
+                && matches!(rest.get(at + 1), Some(Token::Word(_)))
+            {
+                at += 2;
+            }
+            match rest.get(at) {
+                Some(Token::LParen) => past_group(at),
+                _ => Some(at),
+            }
+        }
+        _ => None,
+    };
+    let Some(end) = end else {
+        return false;
+    };
+    match rest.get(end) {
+        None | Some(Token::RParen | Token::Comma | Token::SemiColon) => true,
+        Some(Token::Word(w)) if w.quote_style.is_none() => matches!(
+            w.keyword,
+            Keyword::AND
+                | Keyword::OR
+                | Keyword::XOR
+                | Keyword::THEN
+                | Keyword::ELSE
+                | Keyword::END
+                | Keyword::WHEN
+                | Keyword::AS
+                | Keyword::FROM
+                | Keyword::ORDER
+                | Keyword::GROUP
+                | Keyword::HAVING
+                | Keyword::LIMIT
+                | Keyword::WINDOW
+                | Keyword::UNION
+                | Keyword::EXCEPT
+                | Keyword::INTERSECT
+                | Keyword::FOR
+                | Keyword::LOCK
+                | Keyword::INTO
+        ),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -707,5 +786,26 @@ mod tests {
         assert!(!has_prefix_not(&toks(
             "SELECT * FROM t WHERE a IS NOT NULL"
         )));
+        // Operands followed by what binds looser than NOT either way.
+        for same in [
+            "SELECT id FROM t WHERE NOT EXISTS (SELECT 1 FROM o WHERE o.a = t.id AND o.q > -2) ORDER BY id",
+            "SELECT * FROM t WHERE NOT (a = 1) AND b = 2",
+            "SELECT * FROM t WHERE x = 1 AND NOT t.flag",
+            "SELECT NOT a AS na, NOT f(a, b) FROM t",
+            "SELECT CASE WHEN NOT a THEN 1 END FROM t",
+        ] {
+            assert!(!has_prefix_not(&toks(same)), "{same}");
+        }
+        for differs in [
+            "SELECT * FROM t WHERE NOT a BETWEEN 1 AND 2",
+            "SELECT * FROM t WHERE NOT a IS NULL",
+            "SELECT * FROM t WHERE NOT t.a + 1 > 2",
+            "SELECT * FROM t WHERE NOT (a) = 1",
+            "SELECT * FROM t WHERE NOT NOT a = 1",
+            "SELECT * FROM t WHERE NOT EXISTS (SELECT 1) = 0",
+            "SELECT * FROM t WHERE NOT -a = 1",
+        ] {
+            assert!(has_prefix_not(&toks(differs)), "{differs}");
+        }
     }
 }

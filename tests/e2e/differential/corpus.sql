@@ -404,6 +404,8 @@ SELECT SUM(ratio), AVG(ratio) FROM users WHERE ratio = -2.5 OR ratio = 0
 @script SET @lo = 990; @ordered SELECT id, score FROM users WHERE score > @lo ORDER BY score, id; SELECT COUNT(*) FROM users WHERE score > @lo
 @script SET NAMES utf8mb4 COLLATE utf8mb4_bin; SELECT id FROM users WHERE tag = 'Alpha'; @ordered SELECT id, tag FROM users WHERE tag LIKE 'a%' ORDER BY tag, id; SET NAMES utf8mb4
 @script SET SESSION sql_mode = 'ANSI_QUOTES'; @ordered SELECT "id", "score" FROM users WHERE "score" > 995 ORDER BY "score", "id"; SET SESSION sql_mode = DEFAULT
+-- HIGH_NOT_PRECEDENCE: a prefix NOT whose operand is followed by AND / OR / the clause's end means the same at either precedence, so the statement merges across shards.
+@script SET SESSION sql_mode = CONCAT(@@sql_mode, ',HIGH_NOT_PRECEDENCE'); @ordered SELECT id FROM orders o WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = o.user_id) ORDER BY id LIMIT 20; SELECT COUNT(*) FROM users WHERE NOT (score > 500) AND tag = 'alpha'; @ordered SELECT id, NOT flag AS nf FROM users WHERE id > 2990 ORDER BY id; SET SESSION sql_mode = DEFAULT
 @script SELECT SQL_CALC_FOUND_ROWS id FROM users WHERE score > 900 ORDER BY id LIMIT 3; SELECT FOUND_ROWS()
 @script SET NAMES utf8mb4 COLLATE utf8mb4_unicode_ci; @ordered SELECT id, name FROM users ORDER BY name, id; @ordered SELECT id, tag FROM users WHERE tag IS NOT NULL ORDER BY tag DESC, id LIMIT 40; SET NAMES utf8mb4
 
