@@ -43,6 +43,10 @@ impl Session {
                 rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
             }
         }
+        // MariaDB assigns the first row it reads, then fails on the second (ER_TOO_MANY_ROWS).
+        // Which row it reads first the proxy knows only when every row holds the same values;
+        // otherwise the variables keep theirs.
+        let too_many = rows.len() > 1;
         let row = match rows.as_slice() {
             [] => {
                 // ER_SP_FETCH_NO_DATA, a warning: the variables keep their values.
@@ -51,11 +55,8 @@ impl Session {
                 return self.answer_select_into(0, diagnostics).await;
             }
             [row] => row.clone(),
-            // ER_TOO_MANY_ROWS
-            _ => {
-                let e = ClientError::new(1172, b"42000", "Result consisted of more than one row");
-                return self.send_error(e).await;
-            }
+            [first, rest @ ..] if rest.iter().all(|r| r == first) => first.clone(),
+            _ => return self.send_error(too_many_rows()).await,
         };
         let literals = self
             .variable_literals(
@@ -74,6 +75,9 @@ impl Session {
             .map(|(name, literal)| (name.clone(), format!("SET {name} = {literal}").into_bytes()))
             .collect();
         self.set_variables(vars).await;
+        if too_many {
+            return self.send_error(too_many_rows()).await;
+        }
         self.answer_select_into(1, diagnostics).await
     }
 
@@ -192,4 +196,9 @@ fn into_columns() -> ClientError {
         b"21000",
         "The used SELECT statements have a different number of columns",
     )
+}
+
+/// MariaDB's ER_TOO_MANY_ROWS.
+fn too_many_rows() -> ClientError {
+    ClientError::new(1172, b"42000", "Result consisted of more than one row")
 }
