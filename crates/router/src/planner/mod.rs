@@ -118,12 +118,17 @@ fn plan_statement_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result
     {
         return Err(crate::seeded_rand::refusal());
     }
+    // The proxy reads the conditions of these routes (merges, pruning, each side's or copy's
+    // filter it writes): by sqlparser's precedence, not the session's.
     if syntax.sql_mode.contains(SqlMode::HIGH_NOT_PRECEDENCE)
-        && matches!(plan.route, Route::Scatter(_))
+        && matches!(
+            plan.route,
+            Route::Scatter(_) | Route::SetOperation(_) | Route::Materialize(_) | Route::Join(_)
+        )
         && crate::lex::tokenize(sql, syntax, true).is_ok_and(|t| crate::lex::has_prefix_not(&t))
     {
         return Err(RouteError::NotSupported(
-            "a prefix NOT under sql_mode HIGH_NOT_PRECEDENCE in a statement merged across shards is not supported by shardgate".into(),
+            "a prefix NOT under sql_mode HIGH_NOT_PRECEDENCE (which makes `NOT a = 1` mean `(NOT a) = 1`) in a statement the proxy runs across shards (merged, joined or over copies) is not supported by shardgate".into(),
         ));
     }
     Ok(plan)
@@ -499,4 +504,38 @@ fn names_a_table(stmt: &Statement) -> bool {
         _ => ControlFlow::Break(()),
     })
     .is_break()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A prefix NOT whose meaning HIGH_NOT_PRECEDENCE changes is refused on every route whose
+    /// conditions the proxy reads, and runs where its meaning is the same or a server reads it.
+    #[test]
+    fn high_not_precedence_refuses_what_the_proxy_would_read_otherwise() {
+        let topology = crate::test_topology::two_shards(
+            "[[tables]]\nname = \"users\"\nshard_key = \"id\"\n[[tables]]\nname = \"orders\"\nshard_key = \"id\"\nstrategy = \"hash_mod\"\n",
+        );
+        let syntax = Syntax {
+            sql_mode: SqlMode::parse("STRICT_TRANS_TABLES,HIGH_NOT_PRECEDENCE"),
+            ..Syntax::DEFAULT
+        };
+        let plan = |sql: &str| plan_sql(sql, &topology, syntax);
+        for refused in [
+            "SELECT id FROM users WHERE NOT name = 'x'",
+            "SELECT u.id FROM users u JOIN orders o ON o.user_id = u.id WHERE NOT o.note = 'x'",
+            "SELECT id FROM users WHERE NOT name = 'x' UNION SELECT id FROM orders",
+        ] {
+            let e = plan(refused).unwrap_err().to_string();
+            assert!(e.contains("HIGH_NOT_PRECEDENCE"), "{refused}: {e}");
+        }
+        for runs in [
+            "SELECT id FROM users WHERE id = 7 AND NOT name = 'x'",
+            "SELECT id FROM users WHERE NOT (name = 'x') AND id > 2 ORDER BY id",
+            "UPDATE users SET name = 'y' WHERE NOT name = 'x'",
+        ] {
+            assert!(plan(runs).is_ok(), "{runs}: {:?}", plan(runs));
+        }
+    }
 }
