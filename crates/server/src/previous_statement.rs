@@ -52,7 +52,12 @@ impl Session {
                 }
             }
             Finish::Ok { affected_rows, .. } => {
-                self.previous.row_count = i64::try_from(*affected_rows).unwrap_or(i64::MAX)
+                self.previous.row_count = i64::try_from(*affected_rows).unwrap_or(i64::MAX);
+                // A SELECT answered by an OK is a `SELECT … INTO`: its affected rows are the
+                // rows it selected, which MariaDB's FOUND_ROWS() counts too.
+                if self.statement_select == SelectKind::Plain {
+                    self.set_found_rows(*affected_rows);
+                }
             }
             Finish::Err(_) | Finish::LocalInfile => self.previous.row_count = -1,
         }

@@ -733,6 +733,8 @@ SELECT id FROM users WHERE id = 1 AND nosuch = 2
 @dml=orders DELETE FROM orders WHERE qty = 0 ORDER BY id
 -- MariaDB's order of a DELETE's clauses: ORDER BY and LIMIT before RETURNING (on one shard).
 @script DELETE FROM orders WHERE user_id = 21 ORDER BY id DESC LIMIT 2 RETURNING id, user_id, amount; SELECT COUNT(*) FROM orders WHERE user_id = 21; DELETE FROM users WHERE id = 22 LIMIT 1 RETURNING id, email
+-- FOUND_ROWS() after a SELECT … INTO on one shard: the rows it selected (the OK's affected rows).
+@script SELECT id FROM users ORDER BY id LIMIT 5; SELECT name INTO @fr FROM users WHERE id = 7; SELECT FOUND_ROWS(); SELECT id FROM users ORDER BY id LIMIT 4; SELECT name INTO @fr FROM users WHERE id = -123456; SELECT FOUND_ROWS()
 -- SELECT … INTO over several shards finding two rows: MariaDB assigns the first, then fails with 1172; rows all alike assign the same either way.
 @script INSERT INTO orders (id, user_id, amount) VALUES (7401, 31, 1.00), (7402, 31, 1.00); SELECT user_id, amount INTO @tm1, @tm2 FROM orders WHERE user_id = CAST('31' AS SIGNED) AND id IN (7401, 7402); SELECT @tm1, @tm2
 -- An INSERT leaving the shard key out: the row takes the key's default, which places it. No
