@@ -771,8 +771,16 @@ impl Session {
             ) => crate::schema_loader::plan_after_loading(runtime, sql, self.syntax, &tables).await,
             planned => planned,
         };
-        let plan =
-            crate::schema_loader::with_fresh_key_default(runtime, sql, self.syntax, plan).await;
+        // Checked in place: the common plan is not moved through another future.
+        let plan = match &plan {
+            Ok(Plan {
+                placed_by_key_default: Some(_),
+                ..
+            }) => {
+                crate::schema_loader::with_fresh_key_default(runtime, sql, self.syntax, plan).await
+            }
+            _ => plan,
+        };
         // Text the proxy writes (a statement run in steps, a rewrite) goes to connections in
         // the client's character set: only text the planner read as the client's bytes can.
         let read_as_sent = || sql.as_bytes() == arg;
