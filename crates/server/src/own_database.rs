@@ -33,14 +33,14 @@ pub(crate) fn record_table(topology: &Topology, name: &str) -> String {
 /// The statement creating the proxy's own database, run before a record table is created.
 pub(crate) fn create_own_database(topology: &Topology) -> String {
     format!(
-        "CREATE DATABASE IF NOT EXISTS {} COMMENT 'shardgate: the proxy''s own records'",
+        "CREATE DATABASE IF NOT EXISTS {}",
         quoted(&topology.backend.own_database)
     )
 }
 
 /// Why the records an earlier shardgate kept in `[backend] database` stay there.
 #[derive(Debug, thiserror::Error)]
-#[error("the proxy's records in database `{from}` could not be moved to `{to}` ([backend] own_database): {cause}; grant the backend account CREATE and ALTER there, or move them by hand (RENAME TABLE)")]
+#[error("the proxy's records in database `{from}` could not be moved to `{to}` ([backend] own_database): {cause}; grant the backend account all privileges on `{to}`, or move them by hand (RENAME TABLE)")]
 pub struct RecordsNotMoved {
     from: String,
     to: String,
