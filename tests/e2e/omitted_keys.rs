@@ -20,18 +20,24 @@ async fn holder(env: &TestEnv, id: u64) -> Vec<usize> {
     on
 }
 
+/// The server error `sql` fails with.
+async fn refusal(conn: &mut mysql_async::Conn, sql: &str) -> mysql_async::ServerError {
+    match conn.query_drop(sql).await {
+        Err(mysql_async::Error::Server(e)) => e,
+        other => panic!("{sql}: {other:?}"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rows_without_their_shard_key_are_placed_by_its_default() {
     let env = TestEnv::start(3, 0).await;
     let mut conn = env.connect().await;
     // No default, strict mode (MariaDB's default): the shard's own error, as one server.
-    let refused = conn
-        .query_drop("INSERT INTO orders (id, amount) VALUES (1, 1.00)")
-        .await
-        .unwrap_err();
-    let mysql_async::Error::Server(e) = refused else {
-        panic!("{refused}")
-    };
+    let e = refusal(
+        &mut conn,
+        "INSERT INTO orders (id, amount) VALUES (1, 1.00)",
+    )
+    .await;
     assert_eq!(
         (e.code, e.message.as_str()),
         (1364, "Field 'user_id' doesn't have a default value")
@@ -95,13 +101,7 @@ async fn rows_without_their_shard_key_are_placed_by_its_default() {
         "ALTER TABLE orders MODIFY user_id BIGINT NULL DEFAULT NULL",
     )
     .await;
-    let refused = conn
-        .query_drop("INSERT INTO orders (id) VALUES (8)")
-        .await
-        .unwrap_err();
-    let mysql_async::Error::Server(e) = refused else {
-        panic!("{refused}")
-    };
+    let e = refusal(&mut conn, "INSERT INTO orders (id) VALUES (8)").await;
     assert_eq!(e.code, 1235, "{e:?}");
     assert!(
         e.message
