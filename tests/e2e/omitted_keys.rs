@@ -86,14 +86,20 @@ async fn rows_without_their_shard_key_are_placed_by_its_default() {
     conn.exec_drop("INSERT INTO orders (id, amount) VALUES (?, ?)", (7, 7.0))
         .await
         .unwrap();
+    // `DEFAULT` given for the key is its default too.
+    conn.query_drop("INSERT INTO orders (id, user_id) VALUES (9, DEFAULT)")
+        .await
+        .unwrap();
     assert_eq!(holder(&env, 6).await, [b]);
     assert_eq!(holder(&env, 7).await, [b]);
+    assert_eq!(holder(&env, 9).await, [b]);
     let found = rows(
         &mut conn,
         &format!("SELECT id FROM orders WHERE user_id = {second} ORDER BY id"),
     )
     .await;
-    assert_eq!(found, [[Some("6".to_owned())], [Some("7".to_owned())]]);
+    let ids: Vec<Vec<Option<String>>> = ["6", "7", "9"].map(|id| vec![Some(id.to_owned())]).into();
+    assert_eq!(found, ids);
 
     // A default not known before the row is written is refused, naming why.
     on_every_primary(

@@ -360,7 +360,16 @@ fn insert(ins: &Insert, sql: &str, topology: &Topology) -> Result<Option<LookupW
     };
     for row in &rows {
         let value_of = |column: &str| row.iter().find(|(c, _)| c == column).map(|(_, e)| *e);
-        let key = match value_of(&rule.shard_key).map(|e| literal(e, &mut offsets)) {
+        let given =
+            value_of(&rule.shard_key).filter(|e| !crate::omitted_key::is_default_keyword(e));
+        let key = match given.map(|e| literal(e, &mut offsets)) {
+            // Placed by the key's default (`omitted_key.rs`), which its lookup rows would need.
+            None => {
+                return Err(refuse(format!(
+                    "it leaves the shard key `{}` out (or gives DEFAULT); give its value",
+                    rule.shard_key
+                )))
+            }
             Some(Some(Literal::Text(key))) => key,
             Some(Some(Literal::Param)) => {
                 write.has_params = true;
@@ -864,7 +873,12 @@ shard_key = "id"
             table: "users".into(),
             column: name.into(),
             ordinal,
-            column_type: "varchar(20)".into(),
+            column_type: if name == "id" {
+                "bigint(20)"
+            } else {
+                "varchar(20)"
+            }
+            .into(),
             collation: None,
             default,
             primary_key: name == "id",
@@ -915,6 +929,20 @@ shard_key = "id"
             planned("INSERT INTO users (id, email) VALUES (1, 'a')"),
             Err(RouteError::NotSupported(m)) if m.contains("no default")
         ));
+        // Rows the shard key's default places: their lookup rows would need it.
+        for sql in [
+            "INSERT INTO users (email, phone) VALUES ('a', 'b')",
+            "INSERT INTO users (id, email, phone) VALUES (DEFAULT, 'a', 'b')",
+        ] {
+            assert!(
+                matches!(
+                    planned(sql),
+                    Err(RouteError::NotSupported(m)) if m.contains("leaves the shard key `id` out")
+                ),
+                "{sql}: {:?}",
+                planned(sql)
+            );
+        }
     }
 
     #[test]

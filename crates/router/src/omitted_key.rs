@@ -10,13 +10,13 @@
 
 use std::sync::Arc;
 
-use shardgate_config::{TableRule, Topology};
+use shardgate_config::{ShardKeyType, TableRule, Topology};
 use shardgate_schema::ColumnDefault;
 use sqlparser::ast::{AssignmentTarget, Expr, Insert, SetExpr, TableObject};
 use sqlparser::dialect::MySqlDialect;
 use sqlparser::parser::Parser;
 
-use crate::shard_key::{base_name, key_source, KeySource};
+use crate::shard_key::{base_name, key_source, KeySource, OwnedKey};
 use crate::RouteError;
 
 /// Where rows of `rule`'s table that leave its shard key out go: the key their default gives.
@@ -79,7 +79,11 @@ pub(crate) fn omitted_key(rule: &TableRule, topology: &Topology) -> Result<KeySo
     };
     read(&value)
         .and_then(|expr| key_source(&expr, rule.key_type))
-        .filter(|source| matches!(source, KeySource::Value(_)))
+        .filter(|source| match source {
+            KeySource::Value(OwnedKey::Int(_)) => rule.key_type == ShardKeyType::Integer,
+            KeySource::Value(OwnedKey::Str(_)) => rule.key_type == ShardKeyType::String,
+            KeySource::Param(_) => false,
+        })
         .ok_or_else(|| {
             refuse(format!(
                 "its default `{value}` is not a value of the key's type"
@@ -87,23 +91,36 @@ pub(crate) fn omitted_key(rule: &TableRule, topology: &Topology) -> Result<KeySo
         })
 }
 
+/// `DEFAULT` given as a value: the column's default, as when the INSERT leaves it out.
+pub(crate) fn is_default_keyword(expr: &Expr) -> bool {
+    matches!(expr, Expr::Identifier(i) if i.quote_style.is_none() && i.value.eq_ignore_ascii_case("default"))
+}
+
 /// The sharded table (lower-cased) whose shard key an `INSERT … VALUES` or `INSERT … SET`
-/// leaves out.
+/// leaves out, or gives as `DEFAULT`, in some row.
 pub(crate) fn table_omitting_key(ins: &Insert, topology: &Topology) -> Option<Arc<str>> {
     let TableObject::TableName(name) = &ins.table else {
         return None;
     };
     let rule = topology.table(&base_name(name)?)?;
     let is_key = |c: Option<String>| c.is_some_and(|c| c.eq_ignore_ascii_case(&rule.shard_key));
-    let names_key = match ins.source.as_deref().map(|q| q.body.as_ref()) {
-        Some(SetExpr::Values(_)) => ins.columns.iter().any(|c| is_key(base_name(c))),
-        None if !ins.assignments.is_empty() => ins.assignments.iter().any(|a| match &a.target {
-            AssignmentTarget::ColumnName(n) => is_key(base_name(n)),
+    let omits_key = match ins.source.as_deref().map(|q| q.body.as_ref()) {
+        Some(SetExpr::Values(values)) => {
+            match ins.columns.iter().position(|c| is_key(base_name(c))) {
+                Some(at) => (values.rows.iter())
+                    .any(|row| row.content.get(at).is_some_and(is_default_keyword)),
+                None => true,
+            }
+        }
+        None if !ins.assignments.is_empty() => !ins.assignments.iter().any(|a| match &a.target {
+            AssignmentTarget::ColumnName(n) => {
+                is_key(base_name(n)) && !is_default_keyword(&a.value)
+            }
             AssignmentTarget::Tuple(_) => true,
         }),
-        _ => true,
+        _ => false,
     };
-    (!names_key).then(|| Arc::from(rule.name.to_ascii_lowercase()))
+    omits_key.then(|| Arc::from(rule.name.to_ascii_lowercase()))
 }
 
 /// What MariaDB stores for a NOT NULL column without a default that an INSERT leaves out (where
@@ -122,7 +139,6 @@ fn implicit_value(base_type: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::shard_key::OwnedKey;
 
     /// `orders` sharded by `user_id`, of `column_type` with `default`, in the schema cache.
     fn key_of(default: ColumnDefault, column_type: &str) -> Result<KeySource, RouteError> {
@@ -187,6 +203,14 @@ mod tests {
             .to_string();
         assert!(
             refused.contains("implicit value of a `date` column"),
+            "{refused}"
+        );
+        // An integer key on a string column: its implicit '' is no integer key.
+        let refused = key_of(ColumnDefault::Missing, "varchar(20)")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused.contains("its default `''` is not a value of the key's type"),
             "{refused}"
         );
     }

@@ -743,7 +743,7 @@ SELECT id FROM users WHERE id = 1 AND nosuch = 2
 @dml=orders INSERT INTO orders (id, amount) VALUES (7301, 1.00), (7302, 2.00)
 @dml=orders INSERT INTO orders SET id = 7303, amount = 3.00
 @script SET sql_mode = ''; INSERT INTO orders (id, amount) VALUES (7304, 4.00), (7305, 5.00); SHOW WARNINGS; SELECT id, user_id, amount FROM orders WHERE user_id = 0; SET sql_mode = DEFAULT
-@script ALTER TABLE orders ALTER user_id SET DEFAULT 77; INSERT INTO orders (id, amount) VALUES (7306, 6.00); INSERT INTO orders SET id = 7307; SELECT id, user_id, amount FROM orders WHERE user_id = 77; ALTER TABLE orders ALTER user_id DROP DEFAULT
+@script ALTER TABLE orders ALTER user_id SET DEFAULT 77; INSERT INTO orders (id, amount) VALUES (7306, 6.00); INSERT INTO orders SET id = 7307; INSERT INTO orders (id, user_id, amount) VALUES (7308, DEFAULT, 8.00); SELECT id, user_id, amount FROM orders WHERE user_id = 77; ALTER TABLE orders ALTER user_id DROP DEFAULT
 @dml=users INSERT INTO users (id, email, name, tag) VALUES (5000030, NULL, 'x😀', '😀'), (5000031, NULL, 'x😃', '😃'), (5000032, NULL, 'x𝄞', 'Z'), (5000033, NULL, 'xa', 'a'), (5000034, NULL, 'x😀a', '😀a'), (5000035, NULL, 'xé', 'É'), (5000036, NULL, 'xÉ', 'e'), (5000037, NULL, 'x', '')
 @dml=users UPDATE users SET score = score + 1 WHERE tag = 'beta'
 @dml=users UPDATE users SET flag = flag WHERE tag = 'gamma'

@@ -90,6 +90,10 @@ pub(super) fn plan_insert(
     // `LAST_INSERT_ID()`: the session's value, which it writes in (`last_insert_id_key.rs`).
     let key_of = |expr: &Expr| match key_source(expr, rule.key_type) {
         Some(key) => Ok(key),
+        // `DEFAULT`: the row takes the key's default, as when it leaves the key out.
+        None if crate::omitted_key::is_default_keyword(expr) => {
+            crate::omitted_key::omitted_key(rule, topology)
+        }
         None if crate::last_insert_id_key::is_last_insert_id(expr) => {
             Err(RouteError::KeyFromLastInsertId {
                 table: rule.name.clone(),
