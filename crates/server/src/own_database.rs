@@ -10,16 +10,13 @@ use shardgate_config::Topology;
 use crate::migration_record::{FLOWS_TABLE, MIGRATIONS_TABLE};
 use crate::placement_record::RECORD_TABLE;
 use crate::proxy_heartbeat::PROXIES_TABLE;
+use shardgate_router::quote_identifier as quoted;
 
 /// The records' tables.
 const RECORDS: [&str; 4] = [RECORD_TABLE, MIGRATIONS_TABLE, FLOWS_TABLE, PROXIES_TABLE];
 
 /// MariaDB's "Table … doesn't exist" and "Unknown database": no record yet.
 pub(crate) const NO_RECORD: [u16; 2] = [1146, 1049];
-
-fn quoted(name: &str) -> String {
-    format!("`{}`", name.replace('`', "``"))
-}
 
 /// Record table `name` in the proxy's own database.
 pub(crate) fn record_table(topology: &Topology, name: &str) -> String {
