@@ -297,3 +297,56 @@ async fn a_moved_row_stays_reachable_through_its_lookup() {
     drop((conn, lookup));
     env.stop().await;
 }
+
+/// A key set to a negative literal (sqlparser's span of `-181` is `181`'s): the rows were read
+/// back by `181`, found nowhere, and stayed where they were under a key of another shard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_set_to_a_negative_literal_moves_its_row_or_fails_as_one_server_would() {
+    let config = "\n[[tables]]\nname = \"evs\"\nshard_key = \"id\"\nstrategy = \"range\"\n\
+         ranges = [ { shard = \"s0\", end = 0 }, { shard = \"s1\", start = 0 } ]\n";
+    let env = TestEnv::start_with(2, 0, config).await;
+    on_every_primary(
+        &env.sandbox,
+        "CREATE TABLE evs (id BIGINT PRIMARY KEY, kind VARCHAR(8))",
+    )
+    .await;
+    let mut conn = env.connect().await;
+    conn.query_drop("INSERT INTO evs VALUES (5, 'a'), (6, 'b'), (-7, 'c')")
+        .await
+        .unwrap();
+    conn.query_drop("UPDATE evs SET kind = 'moved', id = - 3 WHERE id = 5")
+        .await
+        .unwrap();
+    let on = |shard: usize| {
+        let env = &env;
+        async move {
+            let mut primary = env.connect_primary(shard).await;
+            primary
+                .query::<i64, _>("SELECT id FROM evs ORDER BY id")
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(on(0).await, [-7, -3], "row 5 moved to the shard of -3");
+    assert_eq!(on(1).await, [6]);
+    // Two rows of two shards given one key: MariaDB's duplicate, and nothing changed.
+    let (code, _, message) = server_error(
+        conn.query_drop("UPDATE evs SET id = -181 WHERE id IN (6, -7)")
+            .await,
+    );
+    assert_eq!(code, 1062, "{message}");
+    assert_eq!(on(0).await, [-7, -3]);
+    assert_eq!(on(1).await, [6]);
+    // MariaDB stores '-1.6' as -2, which reading back by '-1.6' does not find: refused, and
+    // nothing changed (the row stayed on s1 under -2 before).
+    let (code, _, message) = server_error(
+        conn.query_drop("UPDATE evs SET id = '-1.6' WHERE id = 6")
+            .await,
+    );
+    assert_eq!(code, 1105, "{message}");
+    assert!(message.contains("0 of the 1 rows"), "{message}");
+    assert_eq!(on(0).await, [-7, -3]);
+    assert_eq!(on(1).await, [6]);
+    drop(conn);
+    env.stop().await;
+}

@@ -219,11 +219,7 @@ fn steps(
             ),
             Some(a) => {
                 let text = crate::shard_key::literal(&a.value)
-                    .and_then(|_| {
-                        let span = a.value.span();
-                        let (start, end) = (offsets.at(span.start)?, offsets.at(span.end)?);
-                        offsets.text(start..end)
-                    })
+                    .and_then(|_| offsets.expr_text(&a.value))
                     .ok_or_else(|| {
                         refuse("with UPDATE that sets a primary-key column to an expression: the rows could not be found again to move them; set it to a literal")
                     })?;

@@ -8,7 +8,7 @@ use std::ops::Range;
 
 use shardgate_config::Topology;
 use shardgate_ring::ShardId;
-use sqlparser::ast::{Insert, SetExpr, Statement};
+use sqlparser::ast::{Expr, Insert, SetExpr, Spanned, Statement, UnaryOperator};
 use sqlparser::tokenizer::Location;
 
 use crate::shard_key::{base_name, key_source, KeySource};
@@ -86,6 +86,56 @@ impl<'s> Offsets<'s> {
     /// The text between two offsets.
     pub(crate) fn text(&self, range: std::ops::Range<usize>) -> Option<&'s str> {
         self.sql.get(range)
+    }
+
+    /// The text of `expr`. sqlparser gives a unary `-` / `+` and a parenthesized expression
+    /// their operand's span: `-181` would read as `181`. Their signs and parentheses are found
+    /// around the operand (white space between them allowed); `None` when something else
+    /// stands there (a comment), or `expr` is another unary operator, whose span misses its
+    /// keyword too.
+    pub(crate) fn expr_text(&mut self, expr: &Expr) -> Option<&'s str> {
+        let mut wrappers = Vec::new();
+        let mut inner = expr;
+        loop {
+            inner = match inner {
+                Expr::UnaryOp {
+                    op: op @ (UnaryOperator::Minus | UnaryOperator::Plus),
+                    expr,
+                } => {
+                    wrappers.push(Some(*op == UnaryOperator::Minus));
+                    expr
+                }
+                Expr::UnaryOp { .. } => return None,
+                Expr::Nested(expr) => {
+                    wrappers.push(None);
+                    expr
+                }
+                _ => break,
+            };
+        }
+        let span = inner.span();
+        let (mut start, mut end) = (self.at(span.start)?, self.at(span.end)?);
+        let bytes = self.sql.as_bytes();
+        for wrapper in wrappers.iter().rev() {
+            let before = self.sql[..start].trim_end().len();
+            let opening = match wrapper {
+                Some(true) => b'-',
+                Some(false) => b'+',
+                None => b'(',
+            };
+            if before == 0 || bytes[before - 1] != opening {
+                return None;
+            }
+            start = before - 1;
+            if wrapper.is_none() {
+                let after = end + (self.sql[end..].len() - self.sql[end..].trim_start().len());
+                if bytes.get(after) != Some(&b')') {
+                    return None;
+                }
+                end = after + 1;
+            }
+        }
+        self.text(start..end)
     }
 }
 
@@ -262,6 +312,46 @@ mod tests {
         assert_eq!(o.at(Location { line: 1, column: 2 }), Some(1));
         assert_eq!(o.at(Location { line: 2, column: 6 }), Some(sql.len()));
         assert_eq!(o.at(Location { line: 2, column: 8 }), None);
+    }
+
+    /// The text `expr_text` finds for each value of `SELECT …`'s list.
+    fn values_text(list: &str) -> Vec<Option<String>> {
+        let sql = format!("SELECT {list}");
+        let parsed = crate::lex::parse(&sql, Syntax::default()).expect("parses");
+        let Statement::Query(q) = &parsed[0] else {
+            panic!("a query");
+        };
+        let SetExpr::Select(select) = q.body.as_ref() else {
+            panic!("a SELECT");
+        };
+        let mut offsets = Offsets::new(&sql);
+        (select.projection.iter())
+            .map(|item| match item {
+                sqlparser::ast::SelectItem::UnnamedExpr(e) => {
+                    offsets.expr_text(e).map(str::to_owned)
+                }
+                _ => panic!("an expression"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn expression_text_keeps_signs_and_parentheses() {
+        assert_eq!(
+            values_text("-181, - 7, +3, (-4), -(-5), ( 6 ), 'a', - /* c */ 8, NOT 1"),
+            [
+                Some("-181"),
+                Some("- 7"),
+                Some("+3"),
+                Some("(-4)"),
+                Some("-(-5)"),
+                Some("( 6 )"),
+                Some("'a'"),
+                None,
+                None
+            ]
+            .map(|t| t.map(str::to_owned))
+        );
     }
 
     fn topology() -> Topology {

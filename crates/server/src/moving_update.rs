@@ -186,7 +186,7 @@ impl Session {
             }
             // Step 3: the rows read back, those whose key now belongs elsewhere kept.
             let read = request.read_back(rows);
-            read_leaving(
+            let found = read_leaving(
                 conn,
                 &read,
                 request,
@@ -205,6 +205,20 @@ impl Session {
                     too_many_rows(&format!("UPDATE of the shard key of `{}`", request.table()))
                 }
             })?;
+            // A row not found again would stay where it is under a key of another shard.
+            if found != rows.len() {
+                return Err(ClientError::new(
+                    1105,
+                    b"HY000",
+                    format!(
+                        "UPDATE that changes the shard key of `{}`: {} of the {} rows it changed on shard {} were found again by their primary key (a primary-key column set to a value it does not store as written?); nothing was changed",
+                        request.table(),
+                        found,
+                        rows.len(),
+                        name(shard)
+                    ),
+                ));
+            }
         }
         if self.statement_reads_last_insert_id {
             // `LAST_INSERT_ID(expr)` in the UPDATE set the value where it ran.
@@ -334,6 +348,7 @@ enum Unread {
 /// Step 3 on `shard`: reads `read` on `conn` and keeps each row whose new key belongs to
 /// another shard: its primary key in `leaving`, its INSERT in `arriving` (batches of at most
 /// `materialize::BATCH_BYTES`), within `room` bytes; and every row's lookup rows in `entries`.
+/// The number of rows read.
 #[allow(clippy::too_many_arguments)]
 async fn read_leaving(
     conn: &mut BackendConn,
@@ -345,7 +360,7 @@ async fn read_leaving(
     arriving: &mut BTreeMap<ShardId, Vec<String>>,
     entries: &mut Vec<LookupEntry>,
     room: &mut u64,
-) -> Result<(), Unread> {
+) -> Result<usize, Unread> {
     let backend = |e: &shardgate_backend::BackendError| Unread::Backend(ClientError::from(e));
     match conn
         .query_rows(read.as_bytes())
@@ -359,12 +374,14 @@ async fn read_leaving(
         }
     }
     let mut failed = None;
+    let mut read = 0;
     loop {
         let row = match conn.next_row().await.map_err(|e| backend(&e))? {
             Ok(row) => row,
             Err(Finish::Err(e)) => return Err(Unread::Backend(ClientError::from(e))),
             Err(_) => break,
         };
+        read += 1;
         if failed.is_some() {
             // Read to the end: the connection serves the transaction's next statement.
             continue;
@@ -406,5 +423,5 @@ async fn read_leaving(
             failed = Some(e);
         }
     }
-    failed.map_or(Ok(()), Err)
+    failed.map_or(Ok(read), Err)
 }
