@@ -16,13 +16,24 @@ pub(crate) enum FoundRowsUnknown {
     /// A write whose own SELECTs set it (`SelectKind::InWrite`) ran other than on one
     /// connection: in steps (its subqueries first) or on several shards.
     InWrite,
+    /// A SELECT failed as it ran (`FAILED_AS_IT_RAN`): MariaDB counts what its execution had
+    /// reached (the rows sent, a subquery's row), which no answer tells.
+    FailedSelect,
 }
+
+/// Errors a SELECT raises while it runs, evaluating rows; MariaDB's `FOUND_ROWS()` is then what
+/// the execution had counted (a constant subquery's `1242` leaves 1, a correlated one's 0).
+/// Errors before it runs (syntax, unknown names, privileges) leave it as it was.
+const FAILED_AS_IT_RAN: &[u16] = &[
+    1242, 1264, 1292, 1317, 1365, 1366, 1411, 1525, 1690, 1969, 3024,
+];
 
 impl FoundRowsUnknown {
     fn message(self) -> &'static str {
         match self {
             FoundRowsUnknown::OptimizerTrace => "FOUND_ROWS() after that statement is not known to shardgate while optimizer_trace is enabled (reading it back would replace the trace): run the SELECT again with optimizer_trace off",
             FoundRowsUnknown::InWrite => "FOUND_ROWS() after that statement is not known to shardgate: MariaDB counts the rows of a write's own SELECTs (INSERT … SELECT, subqueries, joined tables), and shardgate ran it in steps or on several shards; run the SELECT whose rows you need again",
+            FoundRowsUnknown::FailedSelect => "FOUND_ROWS() after a SELECT that failed as it ran is not known to shardgate (MariaDB counts what its execution had reached); run the SELECT whose rows you need again",
         }
     }
 }
@@ -59,7 +70,22 @@ impl Session {
                     self.set_found_rows(*affected_rows);
                 }
             }
-            Finish::Err(_) | Finish::LocalInfile => self.previous.row_count = -1,
+            Finish::Err(e) => self.note_error(e.code),
+            Finish::LocalInfile => self.previous.row_count = -1,
+        }
+    }
+
+    /// Keeps `ROW_COUNT()` and `FOUND_ROWS()` after the statement failed with error `code`.
+    pub(crate) fn note_error(&mut self, code: u16) {
+        self.previous.row_count = -1;
+        match self.statement_select {
+            SelectKind::No | SelectKind::InWrite => {}
+            // `SELECT … INTO` assigned its first row, then found a second.
+            SelectKind::Plain if code == 1172 => self.set_found_rows(1),
+            _ if FAILED_AS_IT_RAN.contains(&code) => {
+                self.found_rows_unknown = Some(FoundRowsUnknown::FailedSelect);
+            }
+            _ => {}
         }
     }
 

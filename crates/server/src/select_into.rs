@@ -56,7 +56,7 @@ impl Session {
             }
             [row] => row.clone(),
             [first, rest @ ..] if rest.iter().all(|r| r == first) => first.clone(),
-            _ => return self.send_error(too_many_rows()).await,
+            _ => return self.fail_with_too_many_rows().await,
         };
         let literals = self
             .variable_literals(
@@ -76,9 +76,15 @@ impl Session {
             .collect();
         self.set_variables(vars).await;
         if too_many {
-            return self.send_error(too_many_rows()).await;
+            return self.fail_with_too_many_rows().await;
         }
         self.answer_select_into(1, diagnostics).await
+    }
+
+    /// MariaDB's 1172 after it assigned the first row: `FOUND_ROWS()` counts that one.
+    async fn fail_with_too_many_rows(&mut self) -> Step {
+        self.set_found_rows(1);
+        self.send_error(too_many_rows()).await
     }
 
     /// MariaDB's OK to a `SELECT … INTO`: the rows it selected as affected rows and as

@@ -520,7 +520,7 @@ impl Session {
 
     pub(crate) async fn send_error(&mut self, e: ClientError) -> Step {
         self.diagnostics = Diagnostics::error(&e);
-        self.previous.row_count = -1;
+        self.note_error(e.code);
         self.answered_error = true;
         crate::instruments::count_error(e.code);
         // The message may quote values (a duplicate key, the text near a syntax error): only
