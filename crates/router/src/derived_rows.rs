@@ -20,16 +20,16 @@ use shardgate_config::Topology;
 use std::ops::Range;
 
 use sqlparser::ast::{
-    visit_expressions, visit_relations, Expr, GroupByExpr, ObjectNamePart, Query, SetExpr, Spanned,
+    visit_expressions, visit_relations, Expr, GroupByExpr, ObjectNamePart, Query, SetExpr,
     TableFactor, With,
 };
 use sqlparser::tokenizer::Span;
 
 use crate::copy_narrowing::Narrowing;
 use crate::materialize::{quote, TableCopy};
-use crate::rewrite::{closing_paren, spliced, Offsets};
+use crate::rewrite::{closes_before_alias, spliced, subquery_parens, Offsets};
 use crate::shard_key::base_name;
-use crate::{Plan, Route, SqlMode, StatementKind, Syntax};
+use crate::{Plan, Route, StatementKind, Syntax};
 
 /// The statement over the rows of its derived tables.
 #[derive(Debug, Clone, PartialEq)]
@@ -122,14 +122,8 @@ pub(crate) fn take(
             let Some((open, close, derived)) = taker.derived(subquery, &alias.name.value, n) else {
                 continue;
             };
-            // The closing parenthesis is the derived table's when only `[AS]` stands between
-            // it and the alias.
             let alias_at = taker.offsets.at(alias.name.span.start);
-            let between = alias_at
-                .and_then(|at| sql.get(close + 1..at))
-                .map(str::trim);
-            let closes_it = between.is_some_and(|b| b.is_empty() || b.eq_ignore_ascii_case("as"));
-            if closes_it {
+            if closes_before_alias(sql, close, alias_at) {
                 taker.edits.push((open..close + 1, derived.table.clone()));
                 taker.taken.push(derived);
             }
@@ -178,19 +172,7 @@ impl Taker<'_> {
         {
             return None;
         }
-        let select_start = self.offsets.at(query.span().start)?;
-        // Spans do not cover the parentheses around the subquery, and a parenthesized body
-        // (`((SELECT …) UNION (SELECT …))`) starts inside more than one: the outermost is the
-        // derived table's own (the caller checks that its match ends where it must).
-        let mut open = None;
-        let mut before = self.sql[..select_start].trim_end();
-        while let Some(rest) = before.strip_suffix('(') {
-            open = Some(rest.len());
-            before = rest.trim_end();
-        }
-        let open = open?;
-        let backslash = !self.syntax.sql_mode.contains(SqlMode::NO_BACKSLASH_ESCAPES);
-        let close = closing_paren(self.sql.as_bytes(), open, backslash)?;
+        let (open, close) = subquery_parens(self.sql, &mut self.offsets, query, self.syntax)?;
         let text = self.sql[open + 1..close].trim();
         let plan = crate::plan_sql(text, self.topology, self.syntax).ok()?;
         let own_plan = plan.kind == StatementKind::Read

@@ -8,7 +8,7 @@ use std::ops::Range;
 
 use shardgate_config::Topology;
 use shardgate_ring::ShardId;
-use sqlparser::ast::{Expr, Insert, SetExpr, Spanned, Statement, UnaryOperator};
+use sqlparser::ast::{Expr, Insert, Query, SetExpr, Spanned, Statement, UnaryOperator};
 use sqlparser::tokenizer::Location;
 
 use crate::shard_key::{base_name, key_source, KeySource};
@@ -137,6 +137,39 @@ impl<'s> Offsets<'s> {
         }
         self.text(start..end)
     }
+}
+
+/// The offsets of the parentheses around subquery `query` of `sql`: spans do not cover them,
+/// and a parenthesized body (`((SELECT …) UNION (SELECT …))`) starts inside more than one —
+/// the outermost is taken (a caller checks that its match ends where it must).
+pub(crate) fn subquery_parens(
+    sql: &str,
+    offsets: &mut Offsets<'_>,
+    query: &Query,
+    syntax: Syntax,
+) -> Option<(usize, usize)> {
+    let select_start = offsets.at(query.span().start)?;
+    let mut open = None;
+    let mut before = sql.get(..select_start)?.trim_end();
+    while let Some(rest) = before.strip_suffix('(') {
+        open = Some(rest.len());
+        before = rest.trim_end();
+    }
+    let open = open?;
+    let backslash = !syntax
+        .sql_mode
+        .contains(crate::SqlMode::NO_BACKSLASH_ESCAPES);
+    let close = closing_paren(sql.as_bytes(), open, backslash)?;
+    Some((open, close))
+}
+
+/// Whether only `[AS]` stands between the closing parenthesis at `close` and the alias at
+/// `alias_at`: the parenthesis is the derived table's.
+pub(crate) fn closes_before_alias(sql: &str, close: usize, alias_at: Option<usize>) -> bool {
+    let between = alias_at
+        .and_then(|at| sql.get(close + 1..at))
+        .map(str::trim);
+    between.is_some_and(|b| b.is_empty() || b.eq_ignore_ascii_case("as"))
 }
 
 /// One INSERT per shard, each holding the rows whose shard keys map to that shard, cut from

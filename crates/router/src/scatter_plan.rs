@@ -134,6 +134,17 @@ impl MergeSpec {
             && self.offset == 0
             && self.limit.is_none()
     }
+
+    /// Whether every shard's answer is bounded by the statement's `LIMIT`: a scatter that
+    /// merges rows as they are (sorted, de-duplicated) sends the shards `LIMIT offset + count`
+    /// (`scatter/plain.rs`, `scatter/distinct.rs`); one that groups or filters after them
+    /// does not.
+    pub fn shards_limited(&self) -> bool {
+        self.limit.is_some()
+            && self.aggregate.is_none()
+            && self.window.is_none()
+            && self.having.is_none()
+    }
 }
 
 /// GROUP BY and aggregates over the merged shard rows.

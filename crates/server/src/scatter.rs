@@ -810,6 +810,16 @@ impl Session {
                 }
             }
         }
+        if pipeline.is_done() && plan.merge.shards_limited() {
+            // The answer is complete, but the shards' ends carry the warnings they raised
+            // (a truncated constant, which one server raises too; a strict INSERT … SELECT
+            // fails on it): read to them — at most `LIMIT offset + count` rows each, and the
+            // connections are kept instead of closed. A shard failing on rows the answer does
+            // not hold fails nothing, as one server would not have read them.
+            for rx in inputs.iter_mut() {
+                while let Ok(Some(_)) = receive(rx.recv().await, &mut warnings) {}
+            }
+        }
         pipeline.finish(&mut out).map_err(|e| merge_error(&e))?;
         sent += out.len() as u64;
         self.emit(&mut out, &mut rows_to).await?;

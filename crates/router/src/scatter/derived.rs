@@ -29,8 +29,10 @@ pub(super) struct PartitionedDerived<'t> {
     columns: Vec<(String, ColumnOrigin)>,
 }
 
-/// The partitioned derived table `from` consists of, if that is what it is.
+/// The partitioned derived table `from` (of statement text `sql`) consists of, if that is
+/// what it is.
 pub(super) fn partitioned_derived<'t>(
+    sql: &str,
     from: &[TableWithJoins],
     topology: &'t Topology,
     syntax: Syntax,
@@ -54,7 +56,15 @@ pub(super) fn partitioned_derived<'t>(
     if subquery.with.is_some() || subquery.limit_clause.is_some() || subquery.fetch.is_some() {
         return None;
     }
-    let plan = crate::plan_sql(&subquery.to_string(), topology, syntax).ok()?;
+    // Planned from its text as written: sqlparser's rendering of a literal need not read back
+    // as the same value, which would place it elsewhere.
+    let mut offsets = crate::rewrite::Offsets::new(sql);
+    let (open, close) = crate::rewrite::subquery_parens(sql, &mut offsets, subquery, syntax)?;
+    let alias_at = offsets.at(alias.name.span.start);
+    if !crate::rewrite::closes_before_alias(sql, close, alias_at) {
+        return None;
+    }
+    let plan = crate::plan_sql(sql[open + 1..close].trim(), topology, syntax).ok()?;
     let shards = match plan.route {
         Route::Shard(shard) => vec![shard],
         Route::Scatter(scatter) => {

@@ -178,7 +178,7 @@ fn plan_select(
                 topology,
             )? {
                 Some(tables) => (tables, false),
-                None => match derived::partitioned_derived(&select.from, topology, syntax) {
+                None => match derived::partitioned_derived(sql, &select.from, topology, syntax) {
                     Some(d) => (vec![derived.insert(d).table.clone()], true),
                     None => return Err(why),
                 },
