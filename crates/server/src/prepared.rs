@@ -316,6 +316,9 @@ impl Session {
         if rewrites && !read_as_sent {
             return self.send_error(self.not_read_as_sent()).await;
         }
+        if let Err(e) = &planned {
+            self.begin_steps(e);
+        }
         let plan = match planned {
             Ok(plan) => plan,
             Err(RouteError::InsertNeedsIds(ids)) => {

@@ -787,6 +787,9 @@ impl Session {
         if plan.as_ref().is_err_and(RouteError::runs_in_steps) && !read_as_sent() {
             return Box::pin(self.run_in_ascii(runtime, sql)).await;
         }
+        if let Err(e) = &plan {
+            self.begin_steps(e);
+        }
         let plan = match plan {
             Ok(plan) => plan,
             Err(
@@ -1065,6 +1068,15 @@ impl Session {
             self.diagnostics.clear();
         }
         Ok(())
+    }
+
+    /// A statement the session runs in steps over its tables (`RouteError::steps`) starts
+    /// MariaDB's list of warnings afresh, as `begin_statement` does for a planned one: its
+    /// steps report only the conditions they raise.
+    pub(crate) fn begin_steps(&mut self, route: &RouteError) {
+        if route.steps().is_some() {
+            self.diagnostics.clear();
+        }
     }
 
     /// Takes the id a statement's OK reported as the session's LAST_INSERT_ID(), unless the

@@ -738,6 +738,9 @@ SELECT id FROM users WHERE id = 1 AND nosuch = 2
 -- FOUND_ROWS() after a SELECT that failed: `SELECT … INTO` finding a second row counted the
 -- first (on one shard, and over several); a syntax error or an unknown column left it as it was.
 @script SELECT id FROM users ORDER BY id LIMIT 5; SELECT id INTO @fr FROM orders WHERE user_id = 21; SELECT FOUND_ROWS(); SELECT id FROM users ORDER BY id LIMIT 4; SELECT id INTO @fr FROM users WHERE id IN (7, 9, 11, 13); SELECT FOUND_ROWS(); SELECT id FROM users ORDER BY id LIMIT 3; SELEC 1; SELECT FOUND_ROWS(); SELECT id FROM users ORDER BY id LIMIT 2; SELECT nosuch FROM users WHERE id = 7; SELECT FOUND_ROWS()
+-- A statement run in steps over several shards (a SELECT assigning variables, SELECT … INTO)
+-- starts the list of warnings afresh: the previous INSERT IGNORE's duplicate is gone.
+@script INSERT IGNORE INTO users (id, email, name) VALUES (17, 'ignored@x.test', 'dup'); SELECT @@warning_count; SELECT @wc := COUNT(*) FROM users WHERE score > 500; SELECT @@warning_count; INSERT IGNORE INTO users (id, email, name) VALUES (17, 'ignored@x.test', 'dup'); SELECT COUNT(*) INTO @wc FROM users WHERE score > 500; SHOW WARNINGS
 -- SELECT … INTO over several shards finding two rows: MariaDB assigns the first, then fails with 1172; rows all alike assign the same either way.
 @script INSERT INTO orders (id, user_id, amount) VALUES (7401, 31, 1.00), (7402, 31, 1.00); SELECT user_id, amount INTO @tm1, @tm2 FROM orders WHERE user_id = CAST('31' AS SIGNED) AND id IN (7401, 7402); SELECT @tm1, @tm2
 -- An INSERT leaving the shard key out: the row takes the key's default, which places it. No
