@@ -493,7 +493,10 @@ impl<'a> ScatterBuilder<'a> {
     }
 }
 
-/// A top-level condition `column = constant` (or `<=>`, or `IN` one constant) of `selection`.
+/// A top-level condition of `selection` that may hold a column to one constant: `column =
+/// constant` (or `<=>`, or `IN` one constant), or `column BETWEEN a AND b` (bounds MariaDB may
+/// find equal: `BETWEEN N'287' AND 0x11f` is `= 287`). A constant is any expression that names
+/// no column and has no subquery (`CAST('5' AS SIGNED)`, `-(3)`): MariaDB evaluates it first.
 fn column_equals_constant(selection: &Expr) -> Option<&Expr> {
     let mut terms = Vec::new();
     crate::shard_key::conjuncts(selection, &mut terms);
@@ -503,7 +506,6 @@ fn column_equals_constant(selection: &Expr) -> Option<&Expr> {
             op: BinaryOperator::Eq | BinaryOperator::Spaceship,
             right,
         } => {
-            let constant = |e: &Expr| matches!(strip(e), Expr::Value(_) | Expr::UnaryOp { .. });
             (column_ref(left).is_some() && constant(right))
                 || (column_ref(right).is_some() && constant(left))
         }
@@ -512,6 +514,27 @@ fn column_equals_constant(selection: &Expr) -> Option<&Expr> {
             list,
             negated: false,
         } => column_ref(expr).is_some() && list.len() == 1,
+        Expr::Between {
+            expr,
+            negated: false,
+            low,
+            high,
+        } => column_ref(expr).is_some() && constant(low) && constant(high),
         _ => false,
     })
+}
+
+/// Whether `e` names no column and holds no subquery (a user variable is a constant to
+/// MariaDB's optimizer).
+fn constant(e: &Expr) -> bool {
+    sqlparser::ast::visit_expressions(e, |e| match e {
+        Expr::Identifier(id) if id.value.starts_with('@') => ControlFlow::Continue(()),
+        Expr::Identifier(_)
+        | Expr::CompoundIdentifier(_)
+        | Expr::Subquery(_)
+        | Expr::Exists { .. }
+        | Expr::InSubquery { .. } => ControlFlow::Break(()),
+        _ => ControlFlow::Continue(()),
+    })
+    .is_continue()
 }

@@ -251,7 +251,7 @@ reference = true
     fn derived(sql: &str, topology: &Topology) -> Option<Vec<(String, ColumnOrigin)>> {
         let stmts = Parser::parse_sql(&MySqlDialect {}, sql).unwrap();
         let (_, select) = query_parts(&stmts[0]).unwrap();
-        partitioned_derived(&select.from, topology, Syntax::DEFAULT).map(|d| d.columns)
+        partitioned_derived(sql, &select.from, topology, Syntax::DEFAULT).map(|d| d.columns)
     }
 
     #[test]
@@ -303,7 +303,7 @@ reference = true
         );
         let stmts = Parser::parse_sql(&MySqlDialect {}, sql).unwrap();
         let (_, select) = query_parts(&stmts[0]).unwrap();
-        let d = partitioned_derived(&select.from, &t, Syntax::DEFAULT).unwrap();
+        let d = partitioned_derived(sql, &select.from, &t, Syntax::DEFAULT).unwrap();
         let outer = |c: &str| column("d", c);
         assert_eq!(
             d.trace(vec![
