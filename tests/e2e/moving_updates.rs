@@ -350,3 +350,61 @@ async fn a_key_set_to_a_negative_literal_moves_its_row_or_fails_as_one_server_wo
     drop(conn);
     env.stop().await;
 }
+
+/// A string key set to adjacent literals (`'ü' 'mlaut'`, one value whose span is the first's)
+/// or to a literal with escapes: the row is read back by its value and lands where a read by
+/// that value looks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_string_key_set_to_adjacent_or_escaped_literals_is_found_by_its_value() {
+    let config =
+        "\n[[tables]]\nname = \"accounts\"\nshard_key = \"code\"\nshard_key_type = \"string\"\n";
+    let env = TestEnv::start_with(2, 0, config).await;
+    on_every_primary(
+        &env.sandbox,
+        "CREATE TABLE accounts (code VARCHAR(40) PRIMARY KEY, n INT) DEFAULT CHARSET utf8mb4 COLLATE utf8mb4_bin",
+    )
+    .await;
+    let mut conn = env.connect().await;
+    conn.query_drop("INSERT INTO accounts VALUES ('start', 1)")
+        .await
+        .unwrap();
+    let steps = [
+        ("'ü' 'mlaut'", "ümlaut"),
+        ("'k' \"1\" '2'", "k12"),
+        (r"'back\\slash'", r"back\slash"),
+        ("'it''s' ' x'", "it's x"),
+        ("'zz' 'top'", "zztop"),
+        ("'q'", "q"),
+    ];
+    let mut from = "start".to_owned();
+    for (literal, value) in steps {
+        conn.exec_drop(
+            format!("UPDATE accounts SET code = {literal}, n = n + 1 WHERE code = ?"),
+            (from.as_str(),),
+        )
+        .await
+        .unwrap();
+        let found: Vec<(String, i32)> = conn
+            .exec("SELECT code, n FROM accounts WHERE code = ?", (value,))
+            .await
+            .unwrap();
+        assert_eq!(
+            found.len(),
+            1,
+            "{literal}: the row is where its key {value:?} places it"
+        );
+        from = value.to_owned();
+    }
+    let mut total = 0;
+    for shard in 0..2 {
+        let mut primary = env.connect_primary(shard).await;
+        let n: Option<i64> = primary
+            .query_first("SELECT COUNT(*) FROM accounts")
+            .await
+            .unwrap();
+        total += n.unwrap_or_default();
+    }
+    assert_eq!(total, 1, "one row in all");
+    drop(conn);
+    env.stop().await;
+}

@@ -217,9 +217,7 @@ fn literal(expr: &Expr, offsets: &mut Offsets<'_>) -> Option<Literal> {
     if !plain {
         return None;
     }
-    let span = expr.span();
-    let (start, end) = (offsets.at(span.start)?, offsets.at(span.end)?);
-    let text = offsets.text(start..end)?;
+    let text = offsets.expr_text(expr)?;
     (!text.is_empty()).then(|| Literal::Text(text.to_owned()))
 }
 

@@ -218,12 +218,22 @@ fn steps(
                     .expect("step 1 selects every primary-key column"),
             ),
             Some(a) => {
-                let text = crate::shard_key::literal(&a.value)
-                    .and_then(|_| offsets.expr_text(&a.value))
+                // A string as its value written afresh: adjacent literals (`'ü' 'mlaut'`) are
+                // one value whose span is the first's.
+                let no_backslash_escapes = syntax
+                    .sql_mode
+                    .contains(crate::SqlMode::NO_BACKSLASH_ESCAPES);
+                let text = match crate::shard_key::literal(&a.value) {
+                    Some(KeyValue::Str(s)) => std::str::from_utf8(s)
+                        .ok()
+                        .map(|s| string_literal(s, no_backslash_escapes)),
+                    Some(KeyValue::Int(_)) => offsets.expr_text(&a.value).map(str::to_owned),
+                    None => None,
+                }
                     .ok_or_else(|| {
                         refuse("with UPDATE that sets a primary-key column to an expression: the rows could not be found again to move them; set it to a literal")
                     })?;
-                PrimaryAfter::Assigned(text.to_owned())
+                PrimaryAfter::Assigned(text)
             }
         };
         primary.push((column.to_owned(), after));

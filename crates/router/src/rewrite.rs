@@ -8,7 +8,7 @@ use std::ops::Range;
 
 use shardgate_config::Topology;
 use shardgate_ring::ShardId;
-use sqlparser::ast::{Expr, Insert, Query, SetExpr, Spanned, Statement, UnaryOperator};
+use sqlparser::ast::{Expr, Insert, Query, SetExpr, Spanned, Statement, UnaryOperator, Value};
 use sqlparser::tokenizer::Location;
 
 use crate::shard_key::{base_name, key_source, KeySource};
@@ -116,6 +116,18 @@ impl<'s> Offsets<'s> {
         let span = inner.span();
         let (mut start, mut end) = (self.at(span.start)?, self.at(span.end)?);
         let bytes = self.sql.as_bytes();
+        // Adjacent string literals (`'ü' 'mlaut'`) are one value whose span is the first's.
+        let quoted = |v: &Value| {
+            matches!(
+                v,
+                Value::SingleQuotedString(_) | Value::DoubleQuotedString(_)
+            )
+        };
+        if matches!(inner, Expr::Value(v) if quoted(&v.value))
+            && self.sql[end..].trim_start().starts_with(['\'', '"'])
+        {
+            return None;
+        }
         for wrapper in wrappers.iter().rev() {
             let before = self.sql[..start].trim_end().len();
             let opening = match wrapper {
@@ -371,7 +383,7 @@ mod tests {
     #[test]
     fn expression_text_keeps_signs_and_parentheses() {
         assert_eq!(
-            values_text("-181, - 7, +3, (-4), -(-5), ( 6 ), 'a', - /* c */ 8, NOT 1"),
+            values_text("-181, - 7, +3, (-4), -(-5), ( 6 ), 'a', - /* c */ 8, NOT 1, 'ü' 'mlaut'"),
             [
                 Some("-181"),
                 Some("- 7"),
@@ -380,6 +392,7 @@ mod tests {
                 Some("-(-5)"),
                 Some("( 6 )"),
                 Some("'a'"),
+                None,
                 None,
                 None
             ]
