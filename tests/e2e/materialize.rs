@@ -538,6 +538,24 @@ async fn derived_tables_copy_their_rows_not_their_tables() {
     let joined = "SELECT t.user_id, t.n, o.id FROM (SELECT user_id, COUNT(*) n FROM orders GROUP BY user_id ORDER BY n DESC, user_id LIMIT 2) t JOIN orders o ON o.user_id = t.user_id WHERE o.id < 60 ORDER BY o.id";
     let joined: Vec<(i64, i64, i64)> = proxy.query(joined).await.unwrap();
     assert_eq!(joined, [(2, 2, 20), (2, 2, 21), (5, 2, 50), (5, 2, 51)]);
+    // Over a join across shards (orders by their id, not their shard key, to users): the Join
+    // primitive computes the grouped rows; copying users whole would pass the bound.
+    let over_join = "SELECT COUNT(*), SUM(t.n) FROM (SELECT o.user_id, COUNT(*) n FROM orders o JOIN users u ON u.id = o.id WHERE o.id < 41 GROUP BY o.user_id) t";
+    // (The Join primitive resolves columns by the schema cache, which a `*` across shards
+    // fills: a table it does not hold keeps the copies.)
+    for table in ["users", "orders"] {
+        proxy
+            .query_drop(format!("SELECT * FROM {table} ORDER BY id LIMIT 1"))
+            .await
+            .unwrap();
+    }
+    let plan = explained(&mut proxy, over_join).await;
+    assert!(
+        plan.contains("Copy the rows of derived table `t`") && plan.contains("join across shards"),
+        "{plan}"
+    );
+    let over_join: Vec<(i64, String)> = proxy.query(over_join).await.unwrap();
+    assert_eq!(over_join, [(3, "4".to_owned())]);
     // A table joined to the derived rows by an integer equality is copied narrowed to the
     // rows it joins (users: 40 rows, 3 of them copied), on the shards owning them; the
     // preserved side of an outer join is not (its copy passes the bound).

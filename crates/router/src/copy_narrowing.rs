@@ -167,7 +167,7 @@ mod tests {
             panic!()
         };
         let (derived, rewritten) =
-            crate::derived_rows::take(sql, q, &topology, Syntax::DEFAULT).unwrap();
+            crate::derived_rows::take(sql, q, &topology, Syntax::DEFAULT, &mut Vec::new()).unwrap();
         let stmts = crate::lex::parse_verbatim(&rewritten, Syntax::DEFAULT).unwrap();
         let sqlparser::ast::Statement::Query(q) = &stmts[0] else {
             panic!()

@@ -1,6 +1,6 @@
 //! Derived tables of a statement answered from copies (`materialize.rs`) whose subquery has a
-//! plan of its own — one shard, a scatter merged by the proxy or not, or a set operation whose
-//! branches the proxy combines: the proxy computes
+//! plan of its own — one shard, a scatter merged by the proxy or not, a set operation whose
+//! branches the proxy combines, or a join across shards the proxy runs: the proxy computes
 //! the subquery's rows (as it computes any scatter's) and copies *those* into a temporary
 //! table that takes the derived table's place, instead of copying every table the subquery
 //! reads. Django's `.count()` of a sliced queryset, `SELECT COUNT(*) FROM (SELECT … ORDER BY
@@ -29,7 +29,7 @@ use crate::copy_narrowing::Narrowing;
 use crate::materialize::{quote, TableCopy};
 use crate::rewrite::{closes_before_alias, spliced, subquery_parens, Offsets};
 use crate::shard_key::base_name;
-use crate::{Plan, Route, StatementKind, Syntax};
+use crate::{Plan, Route, RouteError, StatementKind, Syntax};
 
 /// The statement over the rows of its derived tables.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,11 +85,14 @@ impl DerivedRows {
 
 /// The derived tables and CTEs of `query` (parsed from `sql`) with plans of their own, and
 /// `sql` with a temporary table in each one's place; `None` when there is none.
+/// `missing` gets the tables whose columns a subquery's plan needed and the schema cache
+/// lacks (read, the statement is planned again).
 pub(crate) fn take(
     sql: &str,
     query: &Query,
     topology: &Topology,
     syntax: Syntax,
+    missing: &mut Vec<String>,
 ) -> Option<(Vec<DerivedRows>, String)> {
     let SetExpr::Select(select) = query.body.as_ref() else {
         return None;
@@ -102,6 +105,7 @@ pub(crate) fn take(
         offsets: Offsets::new(sql),
         taken: Vec::new(),
         edits: Vec::new(),
+        missing,
     };
     if let Some(with) = query.with.as_ref().filter(|w| !w.recursive) {
         taker.take_ctes(query, with);
@@ -155,6 +159,9 @@ struct Taker<'a> {
     taken: Vec<DerivedRows>,
     /// Byte ranges of `sql` and their replacements (not overlapping).
     edits: Vec<(Range<usize>, String)>,
+    /// Tables whose columns a subquery's plan needed (a join across shards resolves its
+    /// columns by the schema cache).
+    missing: &'a mut Vec<String>,
 }
 
 impl Taker<'_> {
@@ -174,11 +181,18 @@ impl Taker<'_> {
         }
         let (open, close) = subquery_parens(self.sql, &mut self.offsets, query, self.syntax)?;
         let text = self.sql[open + 1..close].trim();
-        let plan = crate::plan_sql(text, self.topology, self.syntax).ok()?;
+        let plan = match crate::plan_sql(text, self.topology, self.syntax) {
+            Ok(plan) => plan,
+            Err(RouteError::SchemaNeeded { tables }) => {
+                self.missing.extend(tables);
+                return None;
+            }
+            Err(_) => return None,
+        };
         let own_plan = plan.kind == StatementKind::Read
             && matches!(
                 plan.route,
-                Route::Shard(_) | Route::Scatter(_) | Route::SetOperation(_)
+                Route::Shard(_) | Route::Scatter(_) | Route::SetOperation(_) | Route::Join(_)
             );
         own_plan.then(|| {
             let derived = DerivedRows {
@@ -432,7 +446,7 @@ mod tests {
         let sqlparser::ast::Statement::Query(q) = &stmts[0] else {
             panic!()
         };
-        take(sql, q, &topology, Syntax::DEFAULT)
+        take(sql, q, &topology, Syntax::DEFAULT, &mut Vec::new())
     }
 
     #[test]

@@ -181,7 +181,7 @@ fn over_derived(
     syntax: Syntax,
     missing: &mut Vec<String>,
 ) -> Option<OverDerived> {
-    let (derived, sql) = crate::derived_rows::take(sql, query, topology, syntax)?;
+    let (derived, sql) = crate::derived_rows::take(sql, query, topology, syntax, missing)?;
     let statements = crate::lex::parse_verbatim(&sql, syntax)?;
     let [Statement::Query(rewritten)] = statements.as_slice() else {
         return None;

@@ -175,7 +175,13 @@ impl Session {
                 wrong_columns: || ClientError::new(1105, b"HY000", "a derived table's rows"),
                 over_copies: false,
             };
-            let selected = self.selected_rows(runtime, &request).await.ok()?;
+            let selected = match self.selected_rows(runtime, &request).await {
+                Ok(selected) => selected,
+                Err(e) => {
+                    tracing::debug!(derived = %derived.alias, error = %e.message, "a derived table's rows were not read: from copies");
+                    return None;
+                }
+            };
             if !selected.diagnostics.is_empty() || sums_floats(&derived.plan, &selected.columns) {
                 return None;
             }

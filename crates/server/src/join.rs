@@ -36,7 +36,7 @@ use shardgate_wire::packets;
 
 use crate::errors::ClientError;
 use crate::runtime::Runtime;
-use crate::scatter::merge_error;
+use crate::scatter::{merge_error, KeptRows};
 use crate::session::{End, Session, Step};
 
 /// How a join attempt ended.
@@ -79,12 +79,21 @@ impl Reading {
     }
 }
 
-/// The joined rows' way to the client: the pipeline after the join, the definitions written
-/// once, rows flushed as they fill the buffer.
+/// The joined rows' way out: the pipeline after the join, the definitions written once, rows
+/// flushed to the client as they fill the buffer, or kept.
 struct Emitter {
     pipeline: Pipeline,
     /// Rows written so far.
     rows: u64,
+}
+
+/// Where a join's answer goes.
+pub(crate) enum JoinTo {
+    /// To the client: column definitions, rows, the end (or an error packet).
+    Client,
+    /// Kept by the proxy for another statement (`Session::joined_rows`): the definitions and
+    /// rows, within their room, or why they could not all be had.
+    Kept(KeptRows),
 }
 
 impl Session {
@@ -119,16 +128,67 @@ impl Session {
                 Err(e) => return self.send_error(ClientError::from(&e)).await,
             }
             let settings = self.merge_settings(runtime);
-            let outcome = match plan.strategy {
-                JoinStrategy::Hash => self.hash_join(runtime, plan, settings).await,
-                JoinStrategy::BatchedLookup => self.batched_join(runtime, plan, settings).await,
-            };
-            if let Outcome::Answered(step) = outcome {
+            let mut to = JoinTo::Client;
+            if let Outcome::Answered(step) = self.join_into(runtime, plan, settings, &mut to).await
+            {
                 return step;
             }
         }
         self.materialize(runtime, &plan.fallback, text, kind, binary)
             .await
+    }
+
+    /// The rows of `plan` joined in the proxy, for another statement (a derived table's rows);
+    /// `None` where the join would not answer as one server (see `join`), or declines.
+    pub(crate) async fn joined_rows(
+        &mut self,
+        runtime: &Runtime,
+        plan: &JoinPlan,
+    ) -> Option<Result<KeptRows, ClientError>> {
+        let divides = (plan.grouping.iter())
+            .flat_map(|g| g.aggregate.iter().flat_map(|a| &a.outputs))
+            .any(Aggregate::uses_div_precision_increment);
+        let precision_kept =
+            !divides || (self.state.var_number("div_precision_increment")).is_none_or(|n| n == 4);
+        let runs_here = !self.in_transaction()
+            && self.pins.is_empty()
+            && !self.state.select_limit_set()
+            && !self.flavor.extended_metadata()
+            && precision_kept;
+        if !runs_here {
+            return None;
+        }
+        let settings = self.merge_settings(runtime);
+        let mut to = JoinTo::Kept(KeptRows::within(&runtime.topology.server));
+        match self.join_into(runtime, plan, settings, &mut to).await {
+            Outcome::Fallback => None,
+            Outcome::Answered(Err(end)) => Some(Err(ClientError::new(
+                1105,
+                b"HY000",
+                format!("a join's rows could not be read: {end:?}"),
+            ))),
+            Outcome::Answered(Ok(())) => match to {
+                JoinTo::Kept(mut kept) => Some(match kept.failed.take() {
+                    Some(e) => Err(e),
+                    None => Ok(kept),
+                }),
+                JoinTo::Client => None,
+            },
+        }
+    }
+
+    /// Runs the join of `plan` by its strategy, its answer to `to`.
+    async fn join_into(
+        &mut self,
+        runtime: &Runtime,
+        plan: &JoinPlan,
+        settings: MergeSettings,
+        to: &mut JoinTo,
+    ) -> Outcome {
+        match plan.strategy {
+            JoinStrategy::Hash => self.hash_join(runtime, plan, settings, to).await,
+            JoinStrategy::BatchedLookup => self.batched_join(runtime, plan, settings, to).await,
+        }
     }
 
     /// Sends `sql` to `shard` on a pooled connection; its answer's rows follow.
@@ -182,6 +242,7 @@ impl Session {
         runtime: &Runtime,
         plan: &JoinPlan,
         settings: MergeSettings,
+        to: &mut JoinTo,
     ) -> Result<(Emitter, JoinKeys), Outcome> {
         let heads = match self.join_side_heads(runtime, &plan.outer).await {
             Ok(outer) => match self.join_side_heads(runtime, &plan.inner).await {
@@ -192,12 +253,12 @@ impl Session {
         };
         let (outer_heads, inner_heads) = match heads {
             Ok(heads) => heads,
-            Err(e) => return Err(Outcome::Answered(self.send_error(e).await)),
+            Err(e) => return Err(self.join_fail(to, e).await),
         };
         let metas = plain_metas(&outer_heads).and_then(|o| Ok((o, plain_metas(&inner_heads)?)));
         let (mut outer, mut inner) = match metas {
             Ok(metas) => metas,
-            Err(e) => return Err(Outcome::Answered(self.send_error(e).await)),
+            Err(e) => return Err(self.join_fail(to, e).await),
         };
         if !comparable(plan, &outer, &inner) {
             return Err(Outcome::Fallback);
@@ -215,7 +276,7 @@ impl Session {
             match (self.join_side_collations(runtime, side, heads, metas, &columns)).await {
                 Ok(true) => {}
                 Ok(false) => return Err(Outcome::Fallback),
-                Err(e) => return Err(Outcome::Answered(self.send_error(e).await)),
+                Err(e) => return Err(self.join_fail(to, e).await),
             }
         }
         // MariaDB compares two columns of different collations under a coercion of them
@@ -229,14 +290,14 @@ impl Session {
         }
         let keys = match JoinKeys::new(&plan.outer.keys, &outer, &plan.inner.keys, &inner) {
             Ok(keys) => keys,
-            Err(e) => return Err(Outcome::Answered(self.send_error(merge_error(&e)).await)),
+            Err(e) => return Err(self.join_fail(to, merge_error(&e)).await),
         };
         match self
-            .join_header(plan, &outer_heads, &inner_heads, settings)
+            .join_header(plan, &outer_heads, &inner_heads, settings, to)
             .await
         {
             Ok(emitter) => Ok((emitter, keys)),
-            Err(step) => Err(Outcome::Answered(step)),
+            Err(outcome) => Err(outcome),
         }
     }
 
@@ -286,9 +347,10 @@ impl Session {
         runtime: &Runtime,
         plan: &JoinPlan,
         settings: MergeSettings,
+        to: &mut JoinTo,
     ) -> Outcome {
         let memory = settings.memory;
-        let (mut out, keys) = match self.join_prepare(runtime, plan, settings).await {
+        let (mut out, keys) = match self.join_prepare(runtime, plan, settings, to).await {
             Ok(prepared) => prepared,
             Err(outcome) => return outcome,
         };
@@ -298,17 +360,17 @@ impl Session {
         for &shard in &plan.inner.shards {
             let mut reading = match self.join_read(runtime, shard, &inner_sql).await {
                 Ok(reading) => reading,
-                Err(e) => return self.join_fail(e).await,
+                Err(e) => return self.join_fail(to, e).await,
             };
             loop {
                 let row = match reading.next().await {
                     Ok(Some(row)) => row,
                     Ok(None) => break,
-                    Err(e) => return self.join_fail(e).await,
+                    Err(e) => return self.join_fail(to, e).await,
                 };
                 if let Err(e) = join.build(row) {
                     reading.abandon();
-                    return self.join_fail(merge_error(&e)).await;
+                    return self.join_fail(to, merge_error(&e)).await;
                 }
             }
         }
@@ -318,29 +380,32 @@ impl Session {
         for &shard in &plan.outer.shards {
             let mut reading = match self.join_read(runtime, shard, &outer_sql).await {
                 Ok(reading) => reading,
-                Err(e) => return self.join_fail(e).await,
+                Err(e) => return self.join_fail(to, e).await,
             };
             loop {
                 let row = match reading.next().await {
                     Ok(Some(row)) => row,
                     Ok(None) => break,
-                    Err(e) => return self.join_fail(e).await,
+                    Err(e) => return self.join_fail(to, e).await,
                 };
                 if let Err(e) = join.probe(row, &mut joined) {
                     reading.abandon();
-                    return self.join_fail(merge_error(&e)).await;
+                    return self.join_fail(to, merge_error(&e)).await;
                 }
-                if let Err(e) = self.join_emit(&mut out, std::mem::take(&mut joined)).await {
+                if let Err(e) = self
+                    .join_emit(&mut out, std::mem::take(&mut joined), to)
+                    .await
+                {
                     reading.abandon();
-                    return self.join_failed_emit(e).await;
+                    return self.join_failed_emit(to, e).await;
                 }
                 if out.pipeline.is_done() {
                     reading.abandon();
-                    return Outcome::Answered(self.join_end(out).await);
+                    return self.join_end(out, to).await;
                 }
             }
         }
-        Outcome::Answered(self.join_end(out).await)
+        self.join_end(out, to).await
     }
 
     async fn batched_join(
@@ -348,54 +413,61 @@ impl Session {
         runtime: &Runtime,
         plan: &JoinPlan,
         settings: MergeSettings,
+        to: &mut JoinTo,
     ) -> Outcome {
         let memory = settings.memory;
-        let (mut out, keys) = match self.join_prepare(runtime, plan, settings).await {
+        let (mut out, keys) = match self.join_prepare(runtime, plan, settings, to).await {
             Ok(prepared) => prepared,
             Err(outcome) => return outcome,
         };
         let mut batch = match BatchedLookup::new(keys, plan.kind, LOOKUP_BATCH, memory) {
             Ok(batch) => batch,
-            Err(e) => return self.join_fail(merge_error(&e)).await,
+            Err(e) => return self.join_fail(to, merge_error(&e)).await,
         };
         let outer_sql = plan.outer.sql();
         for &shard in &plan.outer.shards {
             let mut reading = match self.join_read(runtime, shard, &outer_sql).await {
                 Ok(reading) => reading,
-                Err(e) => return self.join_fail(e).await,
+                Err(e) => return self.join_fail(to, e).await,
             };
             loop {
                 let row = match reading.next().await {
                     Ok(Some(row)) => row,
                     Ok(None) => break,
-                    Err(e) => return self.join_fail(e).await,
+                    Err(e) => return self.join_fail(to, e).await,
                 };
                 let full = match batch.push_outer(row) {
                     Ok(full) => full,
                     Err(e) => {
                         reading.abandon();
-                        return self.join_fail(merge_error(&e)).await;
+                        return self.join_fail(to, merge_error(&e)).await;
                     }
                 };
                 if !full {
                     continue;
                 }
-                if let Err(e) = self.join_batch(runtime, plan, &mut batch, &mut out).await {
+                if let Err(e) = self
+                    .join_batch(runtime, plan, &mut batch, &mut out, to)
+                    .await
+                {
                     reading.abandon();
-                    return self.join_failed_emit(e).await;
+                    return self.join_failed_emit(to, e).await;
                 }
                 if out.pipeline.is_done() {
                     reading.abandon();
-                    return Outcome::Answered(self.join_end(out).await);
+                    return self.join_end(out, to).await;
                 }
             }
         }
         if batch.pending() > 0 {
-            if let Err(e) = self.join_batch(runtime, plan, &mut batch, &mut out).await {
-                return self.join_failed_emit(e).await;
+            if let Err(e) = self
+                .join_batch(runtime, plan, &mut batch, &mut out, to)
+                .await
+            {
+                return self.join_failed_emit(to, e).await;
             }
         }
-        Outcome::Answered(self.join_end(out).await)
+        self.join_end(out, to).await
     }
 
     /// Looks the pending batch up, joins it and sends its rows on.
@@ -405,6 +477,7 @@ impl Session {
         plan: &JoinPlan,
         batch: &mut BatchedLookup,
         out: &mut Emitter,
+        to: &mut JoinTo,
     ) -> Result<(), EmitError> {
         self.join_look_up(runtime, plan, batch)
             .await
@@ -413,7 +486,7 @@ impl Session {
         batch
             .finish_batch(&mut joined)
             .map_err(|e| EmitError::Merge(merge_error(&e)))?;
-        self.join_emit(out, joined).await
+        self.join_emit(out, joined, to).await
     }
 
     /// Looks the pending batch up on the inner side's shards, feeding their rows to `batch`.
@@ -443,19 +516,30 @@ impl Session {
         outer_heads: &[BytesMut],
         inner_heads: &[BytesMut],
         settings: MergeSettings,
-    ) -> Result<Emitter, Step> {
+        to: &mut JoinTo,
+    ) -> Result<Emitter, Outcome> {
         let built = output(plan, outer_heads, inner_heads, settings);
         let (pipeline, definitions) = match built {
             Ok(built) => built,
-            Err(e) => return Err(self.send_error(e).await),
+            Err(e) => return Err(self.join_fail(to, e).await),
         };
-        let status = self.status();
-        (self.client).queue_result_head(definitions.iter(), self.capabilities, status);
+        match to {
+            JoinTo::Client => {
+                let status = self.status();
+                (self.client).queue_result_head(definitions.iter(), self.capabilities, status);
+            }
+            JoinTo::Kept(kept) => kept.definitions = definitions,
+        }
         Ok(Emitter { pipeline, rows: 0 })
     }
 
-    /// Feeds joined rows through the pipeline to the client.
-    async fn join_emit(&mut self, out: &mut Emitter, joined: Vec<Bytes>) -> Result<(), EmitError> {
+    /// Feeds joined rows through the pipeline on their way out.
+    async fn join_emit(
+        &mut self,
+        out: &mut Emitter,
+        joined: Vec<Bytes>,
+        to: &mut JoinTo,
+    ) -> Result<(), EmitError> {
         let mut ready = Vec::new();
         for row in joined {
             if out.pipeline.is_done() {
@@ -465,45 +549,66 @@ impl Session {
                 .push(row, &mut ready)
                 .map_err(|e| EmitError::Merge(merge_error(&e)))?;
         }
-        self.join_write_rows(out, ready)
-            .await
-            .map_err(EmitError::Client)
+        self.join_write_rows(out, ready, to).await
     }
 
-    async fn join_write_rows(&mut self, out: &mut Emitter, rows: Vec<Bytes>) -> Step {
-        for row in rows {
-            self.client.queue_packet(&row);
-            out.rows += 1;
-            if self.client.write_buffer().len() >= 64 * 1024 {
-                self.client.flush().await.map_err(End::Client)?;
+    async fn join_write_rows(
+        &mut self,
+        out: &mut Emitter,
+        mut rows: Vec<Bytes>,
+        to: &mut JoinTo,
+    ) -> Result<(), EmitError> {
+        out.rows += rows.len() as u64;
+        match to {
+            JoinTo::Kept(kept) => kept.keep(&mut rows).map_err(EmitError::Merge),
+            JoinTo::Client => {
+                for row in rows {
+                    self.client.queue_packet(&row);
+                    if self.client.write_buffer().len() >= 64 * 1024 {
+                        (self.client.flush().await)
+                            .map_err(|e| EmitError::Client(End::Client(e)))?;
+                    }
+                }
+                Ok(())
             }
         }
-        Ok(())
     }
 
-    /// Ends the answer: what the pipeline still holds, then the terminator.
-    async fn join_end(&mut self, mut out: Emitter) -> Step {
+    /// Ends the answer: what the pipeline still holds, then (to the client) the terminator.
+    async fn join_end(&mut self, mut out: Emitter, to: &mut JoinTo) -> Outcome {
         let mut rest = Vec::new();
         if let Err(e) = out.pipeline.finish(&mut rest) {
-            return self.send_error(merge_error(&e)).await;
+            return self.join_fail(to, merge_error(&e)).await;
         }
-        self.join_write_rows(&mut out, rest).await?;
+        if let Err(e) = self.join_write_rows(&mut out, rest, to).await {
+            return self.join_failed_emit(to, e).await;
+        }
+        if let JoinTo::Kept(_) = to {
+            return Outcome::Answered(Ok(()));
+        }
         self.previous.row_count = -1;
         self.set_found_rows(out.pipeline.found_rows().unwrap_or(out.rows));
         let end = packets::result_terminator(self.capabilities, self.status(), 0);
         self.client.queue_packet(&end);
-        self.client.flush().await.map_err(End::Client)
+        Outcome::Answered(self.client.flush().await.map_err(End::Client))
     }
 
-    /// An error after the column definitions (and maybe rows) went out: an error packet ends
-    /// the answer, as MariaDB ends a result that fails midway.
-    async fn join_fail(&mut self, e: ClientError) -> Outcome {
-        Outcome::Answered(self.send_error(e).await)
+    /// The join failed with `e`: to the client, an error packet ends the answer (after the
+    /// column definitions and maybe rows, as MariaDB ends a result that fails midway); kept
+    /// rows keep it as why they could not all be had.
+    async fn join_fail(&mut self, to: &mut JoinTo, e: ClientError) -> Outcome {
+        match to {
+            JoinTo::Client => Outcome::Answered(self.send_error(e).await),
+            JoinTo::Kept(kept) => {
+                kept.failed = Some(e);
+                Outcome::Answered(Ok(()))
+            }
+        }
     }
 
-    async fn join_failed_emit(&mut self, e: EmitError) -> Outcome {
+    async fn join_failed_emit(&mut self, to: &mut JoinTo, e: EmitError) -> Outcome {
         match e {
-            EmitError::Merge(e) => self.join_fail(e).await,
+            EmitError::Merge(e) => self.join_fail(to, e).await,
             EmitError::Client(end) => Outcome::Answered(Err(end)),
         }
     }

@@ -61,14 +61,25 @@ pub(crate) struct KeptRows {
     /// The rows and bytes still allowed (`merge_max_rows`, `merge_max_bytes`).
     room: (u64, u64),
     /// Why the rows could not all be read.
-    failed: Option<ClientError>,
+    pub(crate) failed: Option<ClientError>,
     /// The conditions the shards raised.
     pub(crate) diagnostics: Diagnostics,
 }
 
 impl KeptRows {
+    /// No rows yet, room for the server's `merge_max_rows` / `merge_max_bytes`.
+    pub(crate) fn within(settings: &shardgate_config::ServerSettings) -> Self {
+        KeptRows {
+            definitions: Vec::new(),
+            rows: Vec::new(),
+            room: (settings.merge_max_rows, settings.merge_max_bytes),
+            failed: None,
+            diagnostics: Diagnostics::default(),
+        }
+    }
+
     /// Keeps `rows`, or 1038 when they pass the room left.
-    fn keep(&mut self, rows: &mut Vec<Bytes>) -> Result<(), ClientError> {
+    pub(crate) fn keep(&mut self, rows: &mut Vec<Bytes>) -> Result<(), ClientError> {
         for row in rows.drain(..) {
             let (left, bytes) = &mut self.room;
             if *left == 0 || *bytes < row.len() as u64 {
@@ -358,14 +369,7 @@ impl Session {
         runtime: &Runtime,
         plan: &ScatterPlan,
     ) -> Result<KeptRows, ClientError> {
-        let settings = &runtime.topology.server;
-        let mut sink = Sink::Kept(KeptRows {
-            definitions: Vec::new(),
-            rows: Vec::new(),
-            room: (settings.merge_max_rows, settings.merge_max_bytes),
-            failed: None,
-            diagnostics: Diagnostics::default(),
-        });
+        let mut sink = Sink::Kept(KeptRows::within(&runtime.topology.server));
         match self.scatter_into(runtime, plan, &mut sink, None).await {
             Err(Inexact(e)) => return Err(e),
             Ok(Err(End::Client(e))) => return Err(ClientError::new(1158, b"08S01", e.to_string())),

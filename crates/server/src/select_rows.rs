@@ -239,8 +239,16 @@ impl Session {
                     )),
                 };
             }
-            Route::Scatter(scatter) => {
-                let kept = self.merged_rows(runtime, scatter).await?;
+            Route::Scatter(_) | Route::Join(_) => {
+                let kept = match &plan.route {
+                    Route::Scatter(scatter) => self.merged_rows(runtime, scatter).await?,
+                    // A join across shards not read over copies (a derived table's rows).
+                    Route::Join(join) => match Box::pin(self.joined_rows(runtime, join)).await {
+                        Some(kept) => kept?,
+                        None => return Err(not_answered(request)),
+                    },
+                    _ => unreachable!("matched above"),
+                };
                 let columns = metas(&kept.definitions)?;
                 if request.columns.is_some_and(|n| n != columns.len()) {
                     return Err((request.wrong_columns)());

@@ -118,3 +118,11 @@ SELECT o.id FROM orders o WHERE o.qty IN (SELECT u.id FROM users u WHERE u.tag =
 SELECT COUNT(*) FROM users u WHERE u.flag IN (SELECT o.qty AS q FROM orders o WHERE o.status = u.tag)
 SELECT u.id FROM users u WHERE u.id NOT IN (SELECT o.qty FROM orders o WHERE o.status = u.tag)
 SELECT u.id FROM users u WHERE u.id IN (SELECT o.qty FROM orders o WHERE o.status = u.tag) AND u.id NOT IN (SELECT o.id FROM orders o WHERE o.status = u.tag)
+
+-- ===== Derived tables over a join across shards: the Join primitive computes their rows,
+-- copied for the outer statement (derived_rows.rs) =====
+@ordered SELECT c, COUNT(*) FROM (SELECT o.qty, COUNT(u.id) c FROM orders o LEFT JOIN users u ON u.id = o.qty GROUP BY o.qty) t GROUP BY c ORDER BY c
+@ordered SELECT t.uid, t.n FROM (SELECT u.id uid, COUNT(*) n FROM orders o JOIN users u ON u.id = o.qty WHERE o.status = 'paid' GROUP BY u.id) t ORDER BY t.n DESC, t.uid LIMIT 10
+SELECT COUNT(*), SUM(t.amount) FROM (SELECT DISTINCT o.amount FROM orders o JOIN users u ON u.id = o.qty) t
+@ordered SELECT c_count, COUNT(*) AS custdist FROM (SELECT u.id, COUNT(o.id) AS c_count FROM users u LEFT OUTER JOIN orders o ON u.id = o.qty AND o.status <> 'cancelled' GROUP BY u.id) AS c_orders GROUP BY c_count ORDER BY custdist DESC, c_count DESC
+@ordered SELECT t.q, t.total FROM (SELECT o.qty q, SUM(o.amount) total FROM orders o JOIN users u ON u.id = o.qty GROUP BY o.qty ORDER BY total DESC LIMIT 5) t ORDER BY t.q
