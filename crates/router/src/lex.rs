@@ -356,6 +356,11 @@ pub fn tokenize(
             Token::StringConcat if !pipes_concat => {
                 tokens[i].token = Token::make_keyword("OR");
             }
+            // `&&` is MariaDB's AND, at AND's precedence: sqlparser reads it as an operator
+            // binding tighter than `=` (`id = 5 && x > 1` as `id = (5 && x) > 1`).
+            Token::Overlap => {
+                tokens[i].token = Token::make_keyword("AND");
+            }
             // `0x2A` is a number where MariaDB wants one (`id = 0x2A` is `id = 42`); the
             // tokenizer makes it the string `X'2A'`. Kept as written instead.
             Token::HexStringLiteral(_) => {
@@ -714,6 +719,32 @@ mod tests {
             ..V
         };
         assert!(has(concat, &Token::StringConcat));
+    }
+
+    #[test]
+    fn double_ampersand_is_and_at_its_precedence() {
+        let parsed = parse("SELECT 1 FROM t WHERE id = 5 && x > 1", V).unwrap();
+        let Statement::Query(q) = &parsed[0] else {
+            panic!("a query")
+        };
+        let sqlparser::ast::SetExpr::Select(select) = q.body.as_ref() else {
+            panic!("a SELECT")
+        };
+        assert_eq!(
+            select
+                .selection
+                .as_ref()
+                .map(ToString::to_string)
+                .as_deref(),
+            Some("id = 5 AND x > 1")
+        );
+        assert!(matches!(
+            select.selection,
+            Some(sqlparser::ast::Expr::BinaryOp {
+                op: sqlparser::ast::BinaryOperator::And,
+                ..
+            })
+        ));
     }
 
     #[test]

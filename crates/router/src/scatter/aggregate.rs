@@ -493,13 +493,25 @@ impl<'a> ScatterBuilder<'a> {
     }
 }
 
-/// A top-level condition of `selection` that may hold a column to one constant: `column =
+/// A condition of `selection` (under AND / OR) that may hold a column to one constant: `column =
 /// constant` (or `<=>`, or `IN` one constant), or `column BETWEEN a AND b` (bounds MariaDB may
 /// find equal: `BETWEEN N'287' AND 0x11f` is `= 287`). A constant is any expression that names
 /// no column and has no subquery (`CAST('5' AS SIGNED)`, `-(3)`): MariaDB evaluates it first.
 fn column_equals_constant(selection: &Expr) -> Option<&Expr> {
+    // Under AND and OR alike: MariaDB drops a disjunct it finds false (`… OR 0`).
     let mut terms = Vec::new();
-    crate::shard_key::conjuncts(selection, &mut terms);
+    let mut pending = vec![selection];
+    while let Some(e) = pending.pop() {
+        match e {
+            Expr::BinaryOp {
+                left,
+                op: BinaryOperator::And | BinaryOperator::Or | BinaryOperator::Xor,
+                right,
+            } => pending.extend([right.as_ref(), left.as_ref()]),
+            Expr::Nested(inner) => pending.push(inner),
+            other => terms.push(other),
+        }
+    }
     terms.into_iter().find(|e| match e {
         Expr::BinaryOp {
             left,
