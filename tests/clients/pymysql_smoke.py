@@ -49,6 +49,13 @@ try:
 except pymysql.err.MySQLError as e:
     assert e.args[0] == 1235 and "`orders`" in e.args[1], e
 
+# A fresh connection's FOUND_ROWS() and ROW_COUNT() are MariaDB's (1 and 0), before any SELECT.
+fresh = connect(autocommit=None)  # sends no statement of its own
+fcur = fresh.cursor()
+fcur.execute("SELECT FOUND_ROWS(), ROW_COUNT()")
+assert fcur.fetchall() == ((1, 0),), "a fresh session's FOUND_ROWS(), ROW_COUNT()"
+fresh.close()
+
 auto = connect(autocommit=True)
 acur = auto.cursor()
 acur.execute("SELECT COUNT(*) FROM users WHERE id IN (7)")

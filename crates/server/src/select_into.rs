@@ -36,6 +36,7 @@ impl Session {
             Err(e) => return self.send_error(e).await,
         };
         let mut diagnostics = selected.diagnostics;
+        let one_shard = selected.one_shard;
         // MariaDB applies the session's sql_select_limit to the SELECT (not over its LIMIT).
         let mut rows = selected.rows;
         if let Some(limit) = self.state.var_number("sql_select_limit") {
@@ -44,8 +45,9 @@ impl Session {
             }
         }
         // MariaDB assigns the first row it reads, then fails on the second (ER_TOO_MANY_ROWS).
-        // Which row it reads first the proxy knows only when every row holds the same values;
-        // otherwise the variables keep theirs.
+        // Which row it reads first the proxy knows when every row holds the same values, or
+        // when they all came from one shard (its first, as a server holding those rows reads
+        // them); otherwise the variables keep theirs.
         let too_many = rows.len() > 1;
         let row = match rows.as_slice() {
             [] => {
@@ -55,7 +57,7 @@ impl Session {
                 return self.answer_select_into(0, diagnostics).await;
             }
             [row] => row.clone(),
-            [first, rest @ ..] if rest.iter().all(|r| r == first) => first.clone(),
+            [first, rest @ ..] if one_shard || rest.iter().all(|r| r == first) => first.clone(),
             _ => return self.fail_with_too_many_rows().await,
         };
         let literals = self

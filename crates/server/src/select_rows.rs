@@ -82,6 +82,9 @@ pub(crate) struct Selected {
     pub names: Vec<String>,
     pub rows: Vec<Bytes>,
     pub diagnostics: Diagnostics,
+    /// Every row came from one shard's answer, in its order (a merge's or combination's rows
+    /// have an order of the proxy's).
+    pub one_shard: bool,
 }
 
 impl Session {
@@ -168,6 +171,7 @@ impl Session {
             names: Vec::new(),
             rows: Vec::new(),
             diagnostics: Diagnostics::default(),
+            one_shard: false,
         };
         let plan = match planned {
             Ok(plan) => plan,
@@ -230,6 +234,7 @@ impl Session {
                         columns: evaluated.metas,
                         rows: evaluated.rows,
                         diagnostics,
+                        one_shard: false,
                     }),
                     Err(SetFailure::Error(e)) => Err(e),
                     Err(SetFailure::Lost(_)) => Err(ClientError::new(
@@ -258,6 +263,7 @@ impl Session {
                     names: names(&kept.definitions),
                     rows: kept.rows,
                     diagnostics: kept.diagnostics,
+                    one_shard: false,
                 });
             }
             _ => return Err(not_answered(request)),
@@ -265,7 +271,9 @@ impl Session {
         // The shards' rows read one clock, as one server's SELECT does.
         let clock = (parts.len() > 1).then(|| self.statement_clock()).flatten();
         let settings: Vec<&str> = clock.as_deref().into_iter().chain(no_limit).collect();
+        let mut answering = 0;
         for (shard, sql) in parts {
+            let before = selected.rows.len();
             let sql = under_settings(&sql, &settings);
             let read = if self.in_transaction() {
                 self.join_txn(runtime, shard, false).await?;
@@ -282,7 +290,9 @@ impl Session {
                 read
             };
             read?;
+            answering += usize::from(selected.rows.len() > before);
         }
+        selected.one_shard = answering <= 1;
         Ok(selected)
     }
 }

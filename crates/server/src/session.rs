@@ -264,7 +264,11 @@ impl Session {
             initial_syntax: syntax,
             diagnostics: Diagnostics::default(),
             diagnostics_read: false,
-            previous: PreviousStatement::default(),
+            // A fresh MariaDB connection answers FOUND_ROWS() with 1.
+            previous: PreviousStatement {
+                found_rows: 1,
+                ..PreviousStatement::default()
+            },
             statement_select: SelectKind::No,
             plans: PlanCache::default(),
             last_write: std::collections::HashMap::new(),

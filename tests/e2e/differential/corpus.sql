@@ -741,6 +741,9 @@ SELECT id FROM users WHERE id = 1 AND nosuch = 2
 -- A statement run in steps over several shards (a SELECT assigning variables, SELECT … INTO)
 -- starts the list of warnings afresh: the previous INSERT IGNORE's duplicate is gone.
 @script INSERT IGNORE INTO users (id, email, name) VALUES (17, 'ignored@x.test', 'dup'); SELECT @@warning_count; SELECT @wc := COUNT(*) FROM users WHERE score > 500; SELECT @@warning_count; INSERT IGNORE INTO users (id, email, name) VALUES (17, 'ignored@x.test', 'dup'); SELECT COUNT(*) INTO @wc FROM users WHERE score > 500; SHOW WARNINGS
+-- SELECT … INTO scattered (the key an expression) whose rows all come from one shard: that
+-- shard's first row is assigned before the 1172, as MariaDB holding those rows reads them.
+@script SET @fo1 = 0, @fo2 = 0; SELECT id, amount INTO @fo1, @fo2 FROM orders WHERE user_id = 20 + 1; SELECT @fo1, @fo2, FOUND_ROWS()
 -- SELECT … INTO over several shards finding two rows: MariaDB assigns the first, then fails with 1172; rows all alike assign the same either way.
 @script INSERT INTO orders (id, user_id, amount) VALUES (7401, 31, 1.00), (7402, 31, 1.00); SELECT user_id, amount INTO @tm1, @tm2 FROM orders WHERE user_id = CAST('31' AS SIGNED) AND id IN (7401, 7402); SELECT @tm1, @tm2
 -- An INSERT leaving the shard key out: the row takes the key's default, which places it. No
