@@ -40,10 +40,25 @@ impl Session {
             Ok(rows) => rows,
             Err(e) => return self.send_error(e).await,
         };
+        // MariaDB's FOUND_ROWS() after it is the rows its SELECT found: these, unless an
+        // offset or a set operation counted others (it stays unknown then).
+        let counted = shardgate_router::StatementTraits::of(request.select.as_bytes(), self.syntax)
+            .select
+            == shardgate_router::SelectKind::Plain;
         if rows.is_empty() {
-            return self.send_ok(0, 0).await;
+            let step = self.send_ok(0, 0).await;
+            if counted {
+                self.set_found_rows(0);
+            }
+            return step;
         }
         let text = request.with_rows(&rows);
-        Box::pin(self.run_rewritten(runtime, &text)).await
+        let answered_error = std::mem::take(&mut self.answered_error);
+        let step = Box::pin(self.run_rewritten(runtime, &text)).await;
+        if step.is_ok() && !self.answered_error && counted {
+            self.set_found_rows(rows.len() as u64);
+        }
+        self.answered_error |= answered_error;
+        step
     }
 }

@@ -856,6 +856,9 @@ SELECT LAST_INSERT_ID(1234)
 SELECT LAST_INSERT_ID()
 @dml=notes INSERT INTO notes (body) SELECT 'from a select'
 @dml=notes INSERT INTO notes (body) SELECT name FROM users WHERE id = 1
+-- FOUND_ROWS() after an INSERT … SELECT the proxy ran as its SELECT's rows written in: the rows
+-- its SELECT found (it answered 0 before).
+@script SELECT id FROM users ORDER BY id LIMIT 5; INSERT INTO notes (body) SELECT name FROM users WHERE id IN (1, 2, 3) ORDER BY id; SELECT FOUND_ROWS(); INSERT INTO notes (body) SELECT name FROM users WHERE id = -123456; SELECT FOUND_ROWS()
 @dml=notes REPLACE INTO notes (body) VALUES ('replace')
 @dml=notes INSERT INTO notes (body) VALUES ('upsert') ON DUPLICATE KEY UPDATE body = 'upserted'
 @script INSERT INTO notes (body) VALUES ('a'), ('b'); SELECT LAST_INSERT_ID(); SELECT id, body FROM notes WHERE body IN ('a', 'b') ORDER BY id
