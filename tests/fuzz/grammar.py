@@ -764,9 +764,7 @@ def gen_user_var(ctx):
         st.sql = f"SET {v} = (SELECT {agg} FROM {ctx.ident(t.name)}{where_clause(ctx, t)})"
     elif r < 0.45:
         st.sql = f"SELECT {v} := {ctx.ident(key)} FROM {ctx.ident(t.name)} WHERE {key_pred(ctx, t)}"
-        # Under sql_select_limit, which of several shards' rows are the first ones (and the
-        # value assigned last) is the scan order, unspecified: one key's rows only.
-        if ctx.chance(0.5) or ctx.s.select_limit is not None:
+        if ctx.chance(0.5):
             st.sql = f"SELECT {v} := {ctx.ident(key)} FROM {ctx.ident(t.name)} WHERE {ctx.ident(key)} = {key_lit(ctx, t, 0.9)}"
     elif r < 0.55:
         st.sql = f"SELECT {v} := {ctx.fn('COUNT')}*) FROM {ctx.ident(t.name)}{where_clause(ctx, t)}"
