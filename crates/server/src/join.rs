@@ -107,19 +107,7 @@ impl Session {
         kind: StatementKind,
         binary: bool,
     ) -> Step {
-        let divides = (plan.grouping.iter())
-            .flat_map(|g| g.aggregate.iter().flat_map(|a| &a.outputs))
-            .any(Aggregate::uses_div_precision_increment);
-        // The merge divides with MariaDB's default precision only.
-        let precision_kept =
-            !divides || (self.state.var_number("div_precision_increment")).is_none_or(|n| n == 4);
-        let runs_here = !binary
-            && !self.in_transaction()
-            && self.pins.is_empty()
-            && !self.state.select_limit_set()
-            && !self.flavor.extended_metadata()
-            && precision_kept;
-        if runs_here {
+        if !binary && self.joins_here(plan) {
             // The shards run other statements than the client's: MariaDB's parser and name
             // resolution judge the client's first (`COUNT (*)` without IGNORE_SPACE is 1064).
             match self.prepared_on_default_shard(runtime, text).await {
@@ -145,17 +133,7 @@ impl Session {
         runtime: &Runtime,
         plan: &JoinPlan,
     ) -> Option<Result<KeptRows, ClientError>> {
-        let divides = (plan.grouping.iter())
-            .flat_map(|g| g.aggregate.iter().flat_map(|a| &a.outputs))
-            .any(Aggregate::uses_div_precision_increment);
-        let precision_kept =
-            !divides || (self.state.var_number("div_precision_increment")).is_none_or(|n| n == 4);
-        let runs_here = !self.in_transaction()
-            && self.pins.is_empty()
-            && !self.state.select_limit_set()
-            && !self.flavor.extended_metadata()
-            && precision_kept;
-        if !runs_here {
+        if !self.joins_here(plan) {
             return None;
         }
         let settings = self.merge_settings(runtime);
@@ -175,6 +153,23 @@ impl Session {
                 JoinTo::Client => None,
             },
         }
+    }
+
+    /// Whether the proxy joins `plan` as one server would answer it (text rows): not inside a
+    /// transaction or with kept connections (the sides would not see its writes), not under a
+    /// session `sql_select_limit` or extended metadata, and dividing with MariaDB's default
+    /// precision only.
+    fn joins_here(&self, plan: &JoinPlan) -> bool {
+        let divides = (plan.grouping.iter())
+            .flat_map(|g| g.aggregate.iter().flat_map(|a| &a.outputs))
+            .any(Aggregate::uses_div_precision_increment);
+        let precision_kept =
+            !divides || (self.state.var_number("div_precision_increment")).is_none_or(|n| n == 4);
+        !self.in_transaction()
+            && self.pins.is_empty()
+            && !self.state.select_limit_set()
+            && !self.flavor.extended_metadata()
+            && precision_kept
     }
 
     /// Runs the join of `plan` by its strategy, its answer to `to`.
