@@ -116,14 +116,19 @@ impl RouteError {
     /// For a statement the session runs in steps (ids reserved first, an INSERT … SELECT by
     /// rows, subqueries first, a limited write's rows first): what the steps are.
     pub fn steps(&self) -> Option<String> {
+        self.step_request().map(ToString::to_string)
+    }
+
+    /// The request a statement run in steps carries (see [`RouteError::steps`]), unrendered.
+    pub fn step_request(&self) -> Option<&dyn std::fmt::Display> {
         match self {
-            RouteError::InsertNeedsIds(ids) => Some(ids.to_string()),
-            RouteError::InsertFromSelect(request) => Some(request.to_string()),
-            RouteError::SubqueriesFirst(request) => Some(request.to_string()),
-            RouteError::IntoVariables(request) => Some(request.to_string()),
-            RouteError::AssigningSelect(request) => Some(request.to_string()),
-            RouteError::LimitedWrite(request) => Some(request.to_string()),
-            RouteError::MovingUpdate(request) => Some(request.to_string()),
+            RouteError::InsertNeedsIds(ids) => Some(ids),
+            RouteError::InsertFromSelect(request) => Some(request),
+            RouteError::SubqueriesFirst(request) => Some(request),
+            RouteError::IntoVariables(request) => Some(request),
+            RouteError::AssigningSelect(request) => Some(request),
+            RouteError::LimitedWrite(request) => Some(request),
+            RouteError::MovingUpdate(request) => Some(request),
             _ => None,
         }
     }
@@ -131,7 +136,7 @@ impl RouteError {
     /// Whether the session answers it by running texts it writes from the statement's (with
     /// columns, ids, values or rows written in) rather than refusing it.
     pub fn runs_in_steps(&self) -> bool {
-        self.steps().is_some()
+        self.step_request().is_some()
             || matches!(
                 self,
                 RouteError::InsertWithoutColumns { .. }

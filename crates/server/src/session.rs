@@ -1078,7 +1078,7 @@ impl Session {
     /// MariaDB's list of warnings afresh, as `begin_statement` does for a planned one: its
     /// steps report only the conditions they raise.
     pub(crate) fn begin_steps(&mut self, route: &RouteError) {
-        if route.steps().is_some() {
+        if route.step_request().is_some() {
             self.diagnostics.clear();
         }
     }
