@@ -36,6 +36,7 @@ mod lookup;
 mod materialize;
 mod merge_output;
 mod moving_update;
+mod null_extended;
 mod omitted_key;
 mod placement;
 mod plan;

@@ -473,7 +473,7 @@ fn expr_subqueries<'q>(expr: &'q Expr, out: &mut Vec<&'q Query>) {
 
 /// The table factors of a FROM list at its top level, each with whether its rows are
 /// preserved (not NULL-extended by an outer join). Factors of nested joins are not listed.
-fn factors(from: &[TableWithJoins]) -> Vec<(&TableFactor, bool)> {
+pub(crate) fn factors(from: &[TableWithJoins]) -> Vec<(&TableFactor, bool)> {
     let mut out = Vec::new();
     for chain in from {
         // A RIGHT or FULL join NULL-extends everything to its left.

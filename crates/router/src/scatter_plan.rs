@@ -18,6 +18,10 @@ pub struct ScatterPlan {
     /// When not empty, one per shard of `shards` (same order): `sql` with the WHERE clause's
     /// IN lists and ORs of shard-key values cut down to the ones that shard owns.
     pub shard_sql: Vec<String>,
+    /// With `shard_sql`: the tables an outer join NULL-extends, by the lower-cased names the
+    /// column definitions give them. One server reading the whole key list declares their
+    /// columns nullable, where a shard sent one key may read such a table as a constant one.
+    pub null_extended: Vec<String>,
     pub merge: MergeSpec,
     /// One per shard column: where its strings come from, so the merge compares them by the
     /// right collation (MariaDB reports none for `MAX(col)`).

@@ -75,6 +75,7 @@ mod reshard_verify;
 mod returning;
 mod runtime;
 mod scatter;
+mod scatter_nullability;
 mod schema_loader;
 mod select_into;
 mod select_rows;

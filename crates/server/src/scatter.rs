@@ -118,6 +118,34 @@ enum FromShard {
     Failed(ClientError),
 }
 
+/// A shard's answer as the merge reads it: its messages in order, the next one possibly
+/// looked at ahead (whether the shard answers rows) and still to come.
+struct ShardInput {
+    rx: mpsc::Receiver<FromShard>,
+    peeked: Option<FromShard>,
+}
+
+impl ShardInput {
+    fn new(rx: mpsc::Receiver<FromShard>) -> Self {
+        ShardInput { rx, peeked: None }
+    }
+
+    async fn recv(&mut self) -> Option<FromShard> {
+        match self.peeked.take() {
+            Some(message) => Some(message),
+            None => self.rx.recv().await,
+        }
+    }
+
+    /// Whether the shard's next message (after its column definitions) is a row.
+    async fn has_rows(&mut self) -> bool {
+        if self.peeked.is_none() {
+            self.peeked = self.rx.recv().await;
+        }
+        matches!(self.peeked, Some(FromShard::Row(_)))
+    }
+}
+
 pub(crate) fn merge_error(e: &MergeError) -> ClientError {
     let (code, state) = e.mysql_code();
     let mut s = [0u8; 5];
@@ -505,7 +533,7 @@ impl Session {
             if kept {
                 lent.push((shard, task));
             }
-            inputs.push(rx);
+            inputs.push(ShardInput::new(rx));
         }
         let merged = match (refused, &mut *sink) {
             (Some(e), Sink::Kept(kept)) => {
@@ -551,7 +579,7 @@ impl Session {
         &mut self,
         runtime: &Runtime,
         plan: &ScatterPlan,
-        mut inputs: Vec<mpsc::Receiver<FromShard>>,
+        mut inputs: Vec<ShardInput>,
         sink: &mut Sink,
         client_text: Option<&[u8]>,
     ) -> Result<Step, Inexact> {
@@ -586,6 +614,23 @@ impl Session {
                     ))
                 }
             }
+        }
+        let disputed = crate::scatter_nullability::disputed(&heads);
+        if !disputed.is_empty() {
+            // Cut key lists: one server reads several keys, no shard's constant table counts.
+            let mut voters = vec![true; heads.len()];
+            if plan.shard_sql.is_empty() {
+                for (input, votes) in inputs.iter_mut().zip(&mut voters) {
+                    *votes = input.has_rows().await;
+                }
+                if !voters.contains(&true) {
+                    voters.fill(true);
+                }
+            }
+            crate::scatter_nullability::settle(&mut heads, &disputed, &voters);
+        }
+        if let Some(head) = heads.first_mut().filter(|_| !plan.null_extended.is_empty()) {
+            crate::scatter_nullability::clear_null_extended(head, &plan.null_extended);
         }
         let Some(head) = heads.first() else {
             fail!(ClientError::new(1105, b"HY000", "no shard to ask"));
@@ -749,7 +794,7 @@ impl Session {
         plan: &ScatterPlan,
         metas: &[ColumnMeta],
         pipeline: &mut Pipeline,
-        inputs: &mut [mpsc::Receiver<FromShard>],
+        inputs: &mut [ShardInput],
         mut rows_to: RowsTo<'_>,
     ) -> Result<(u16, Diagnostics, u64), ClientError> {
         let mut warnings = (0u16, Diagnostics::default());

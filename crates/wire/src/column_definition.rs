@@ -132,6 +132,12 @@ pub fn column_name(definition: &[u8]) -> Option<&[u8]> {
     lenenc_str(definition, at)
 }
 
+/// The table a column definition names (its third string: the alias the statement gives it).
+pub fn table(definition: &[u8]) -> Option<&[u8]> {
+    let at = (0..2).try_fold(0, |at, _| lenenc_str_end(definition, at))?;
+    lenenc_str(definition, at)
+}
+
 /// A column definition's schema and org_table (its second and fourth strings): the database
 /// and table its values come from.
 pub fn origin(definition: &[u8]) -> Option<(&[u8], &[u8])> {
@@ -157,6 +163,31 @@ pub fn with_origin(definition: &[u8], schema: &[u8], org_table: &[u8]) -> Option
     write_lenenc_str(&mut out, org_table);
     out.extend_from_slice(&definition[name_at..]);
     Some(out)
+}
+
+/// A column definition's flags (its fixed-length fields end it: `0x0c`, charset, length,
+/// type, flags, decimals and two filler bytes); `None` for a payload too short to hold them.
+pub fn flags(definition: &[u8]) -> Option<ColumnFlags> {
+    let at = flags_at(definition)?;
+    let bits = u16::from_le_bytes([definition[at], definition[at + 1]]);
+    Some(ColumnFlags::from_bits_truncate(bits))
+}
+
+/// Sets a column definition's flags in place, every other byte kept (names, extended
+/// metadata); `false` for a payload too short to hold them.
+pub fn set_flags(definition: &mut [u8], flags: ColumnFlags) -> bool {
+    let Some(at) = flags_at(definition) else {
+        return false;
+    };
+    definition[at..at + 2].copy_from_slice(&flags.bits().to_le_bytes());
+    true
+}
+
+/// Where the flags of a definition's fixed-length fields start: 5 bytes before its end,
+/// after the `0x0c` that opens the 12 fixed bytes.
+fn flags_at(definition: &[u8]) -> Option<usize> {
+    let fixed = definition.len().checked_sub(13)?;
+    (definition[fixed] == 0x0c).then_some(definition.len() - 5)
 }
 
 /// Where the six strings of a column definition (catalog, schema, table, org_table, name,
@@ -194,6 +225,23 @@ mod tests {
     use super::*;
     use mysql_common::io::ParseBuf;
     use mysql_common::packets::Column;
+
+    #[test]
+    fn flags_are_read_and_set_in_place() {
+        let def = ColumnDef::bigint("n").encode();
+        let before = flags(&def).unwrap();
+        assert_eq!(before, ColumnFlags::BINARY_FLAG | ColumnFlags::NUM_FLAG);
+        let mut changed = def.clone();
+        assert!(set_flags(&mut changed, before | ColumnFlags::NOT_NULL_FLAG));
+        let col: Column = ParseBuf(&changed).parse(()).unwrap();
+        assert_eq!(col.flags(), before | ColumnFlags::NOT_NULL_FLAG);
+        assert_eq!(col.name_ref(), b"n");
+        assert_eq!(changed.len(), def.len());
+        let with_metadata = with_extended_metadata(&def, b"\x00\x04uuid");
+        assert_eq!(flags(&with_metadata), Some(before));
+        assert_eq!(flags(b"short"), None);
+        assert_eq!(table(&def), Some(&b""[..]));
+    }
 
     #[test]
     fn column_definition_decodes_with_mysql_common() {

@@ -500,6 +500,23 @@ SELECT u.id, o.id FROM users u JOIN orders o ON o.user_id = u.id WHERE o.qty > 9
 @ordered SELECT f.label, COUNT(o.id), SUM(o.amount) FROM users u JOIN orders o ON o.user_id = u.id JOIN flags f ON f.flag = u.flag GROUP BY f.label ORDER BY f.label
 SELECT DISTINCT f.label FROM flags f JOIN users u ON u.flag = f.flag
 SELECT f.label, u.id FROM flags f LEFT JOIN users u ON u.flag = f.flag AND u.score > 995
+-- Outer joins whose inner columns a shard's constant table declares NOT NULL (the one row a
+-- unique key finds, or one value of an IN list cut per shard): described as one server does.
+SELECT u.id, f.flag, f.label FROM users u LEFT JOIN flags f ON f.flag = u.flag WHERE u.id IN (1, 2)
+SELECT u.id, f.flag, f.label FROM users u LEFT JOIN flags f ON f.flag = u.flag WHERE u.id = 3 OR u.id = 4
+SELECT u.id, f.flag, f.label FROM users u LEFT JOIN flags f ON f.flag = u.flag WHERE u.id IN (5, 6, 7, 8, 9, 10, 11)
+SELECT u.id, f.flag, f.label FROM users u LEFT JOIN flags f ON f.flag = u.flag WHERE u.email = 'USER2@mail.test'
+SELECT u.id, f.flag, f.label FROM users u LEFT JOIN flags f ON f.flag = u.flag WHERE u.email = 'u.x3@example.com'
+SELECT u.id, f.flag, f.label FROM users u LEFT JOIN flags f ON f.flag = u.flag WHERE u.email = 'user4@Example.COM'
+SELECT u.id, f.flag, f.label FROM users u LEFT JOIN flags f ON f.flag = u.flag WHERE u.email = 'User5@mail.test'
+SELECT u.id, f.flag, f.label FROM users u LEFT JOIN flags f ON f.flag = u.flag WHERE u.email = 'USER6@example.com'
+SELECT u.id, f.flag, f.label FROM users u LEFT JOIN flags f ON f.flag = u.flag WHERE u.email = 'u.x7@Example.COM'
+SELECT u.id, f.flag, f.label FROM users u LEFT JOIN flags f ON f.flag = u.flag WHERE u.email = 'user8@mail.test'
+SELECT u.id, f.flag, f.label FROM users u LEFT JOIN flags f ON f.flag = u.flag WHERE u.email = 'User9@example.com'
+SELECT u.id, f.flag, f.label FROM users u LEFT JOIN flags f ON f.flag = u.flag WHERE u.email = 'USER10@Example.COM'
+SELECT u.id, f.flag, f.label FROM users u LEFT JOIN flags f ON f.flag = u.flag WHERE u.email = 'u.x11@mail.test'
+SELECT u.id, f.flag, f.label FROM users u LEFT JOIN flags f ON f.flag = u.flag WHERE u.email = 'nobody@example.com'
+SELECT f.label, u.id FROM flags f RIGHT JOIN users u ON u.flag = f.flag WHERE u.email IN ('User17@mail.test', 'user100@Example.COM')
 SELECT u.id, o.id FROM users u JOIN orders o ON o.id = u.id WHERE u.score > 990
 
 -- ===== Select items and ORDER BY terms computing with aggregates (evaluated by the merge) =====

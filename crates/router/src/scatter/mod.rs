@@ -288,12 +288,17 @@ fn plan_select(
         Some(_) => Vec::new(),
         None => crate::reduce::per_shard(&sql, syntax, &keyed, &shards).unwrap_or_default(),
     };
+    let null_extended = match shard_sql.is_empty() {
+        true => Vec::new(),
+        false => crate::null_extended::null_extended(select),
+    };
     let mut plan = Plan::new(
         kind,
         Route::Scatter(Box::new(ScatterPlan {
             shards,
             sql,
             shard_sql,
+            null_extended,
             merge: scatter.merge,
             origins,
             over_derived: derived.is_some(),
