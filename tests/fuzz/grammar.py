@@ -766,6 +766,10 @@ def gen_user_var(ctx):
         st.sql = f"SELECT {v} := {ctx.ident(key)} FROM {ctx.ident(t.name)} WHERE {key_pred(ctx, t)}"
         if ctx.chance(0.5):
             st.sql = f"SELECT {v} := {ctx.ident(key)} FROM {ctx.ident(t.name)} WHERE {ctx.ident(key)} = {key_lit(ctx, t, 0.9)}"
+        if ctx.s.select_limit is not None:
+            # Which rows sql_select_limit keeps (and so the value assigned) is the order's: made
+            # total without drawing from the generator, whose stream CI's seed replays.
+            st.sql += f" ORDER BY `{key}`"
     elif r < 0.55:
         st.sql = f"SELECT {v} := {ctx.fn('COUNT')}*) FROM {ctx.ident(t.name)}{where_clause(ctx, t)}"
     elif r < 0.7:
