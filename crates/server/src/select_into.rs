@@ -83,7 +83,9 @@ impl Session {
         self.answer_select_into(1, diagnostics).await
     }
 
-    /// MariaDB's 1172 after it assigned the first row: `FOUND_ROWS()` counts that one.
+    /// MariaDB's 1172 after it assigned the first row: `FOUND_ROWS()` counts that one. Set
+    /// here, not by `note_error`: the SELECT run in steps set the statement's select kind as its
+    /// own run went (`read_found_rows` leaves `No` once it read the count on a connection).
     async fn fail_with_too_many_rows(&mut self) -> Step {
         self.set_found_rows(1);
         self.send_error(too_many_rows()).await
