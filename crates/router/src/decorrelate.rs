@@ -43,8 +43,8 @@ use sqlparser::ast::{
 use crate::block_scope::{cte_names, named_column, BlockScope};
 use crate::colocated::strip_nested;
 use crate::join_plan::column_is_integer;
-use crate::materialize::pushable;
 use crate::prune::chain;
+use crate::pushable::pushable;
 use crate::reference_semijoin::reference_values;
 use crate::rewrite::{closing_paren, spliced, Offsets};
 use crate::{SqlMode, Syntax};

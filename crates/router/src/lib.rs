@@ -45,6 +45,7 @@ mod plan_tree;
 mod planner;
 mod previous_statement;
 mod prune;
+mod pushable;
 mod pushdown;
 mod reduce;
 mod reference_semijoin;

@@ -20,12 +20,13 @@ use shardgate_config::Topology;
 use shardgate_ring::ShardId;
 use sqlparser::ast::{
     BinaryOperator, Expr, JoinOperator, ObjectNamePart, Query, Select, SetExpr, Statement,
-    TableFactor, TableWithJoins, UnaryOperator, Value, Visit, Visitor,
+    TableFactor, TableWithJoins, Visit, Visitor,
 };
 
 use crate::block_scope::BlockScope;
 use crate::derived_rows::OverDerived;
 use crate::prune::{chain, shards_of, Keyed};
+use crate::pushable::pushable;
 use crate::reference_semijoin::reference_semijoins;
 use crate::shard_key::{base_name, TableRef};
 use crate::{Plan, Route, RouteError, StatementKind, Syntax};
@@ -522,86 +523,6 @@ fn known_join(op: &JoinOperator) -> bool {
     )
 }
 
-/// Whether `expr` may be evaluated on a table's rows alone: its columns (`column` says which
-/// are the table's), literals and deterministic operators, nothing else (no functions,
-/// variables, subqueries, parameters, collations or introducers).
-pub(crate) fn pushable(expr: &Expr, column: &dyn Fn(&Expr) -> bool) -> bool {
-    let mut has_column = false;
-    let mut stack = vec![expr];
-    while let Some(e) = stack.pop() {
-        match e {
-            Expr::Identifier(_) | Expr::CompoundIdentifier(_) => {
-                if !column(e) {
-                    return false;
-                }
-                has_column = true;
-            }
-            Expr::Value(v) => {
-                if !matches!(
-                    v.value,
-                    Value::Number(..) | Value::SingleQuotedString(_) | Value::Null
-                ) {
-                    return false;
-                }
-            }
-            Expr::BinaryOp { left, op, right } => {
-                if !matches!(
-                    op,
-                    BinaryOperator::Eq
-                        | BinaryOperator::NotEq
-                        | BinaryOperator::Lt
-                        | BinaryOperator::LtEq
-                        | BinaryOperator::Gt
-                        | BinaryOperator::GtEq
-                        | BinaryOperator::Spaceship
-                        | BinaryOperator::And
-                        | BinaryOperator::Or
-                        | BinaryOperator::Plus
-                        | BinaryOperator::Minus
-                        | BinaryOperator::Multiply
-                ) {
-                    return false;
-                }
-                stack.push(left);
-                stack.push(right);
-            }
-            Expr::UnaryOp { op, expr } => {
-                if !matches!(op, UnaryOperator::Not | UnaryOperator::Minus) {
-                    return false;
-                }
-                stack.push(expr);
-            }
-            Expr::Nested(inner) | Expr::IsNull(inner) | Expr::IsNotNull(inner) => stack.push(inner),
-            // `DATE '1995-03-15'`, `INTERVAL '3' MONTH`: constants.
-            Expr::TypedString(_) => {}
-            Expr::Interval(interval) => stack.push(&interval.value),
-            Expr::InList { expr, list, .. } => {
-                stack.push(expr);
-                stack.extend(list.iter());
-            }
-            Expr::Between {
-                expr, low, high, ..
-            } => {
-                stack.push(expr);
-                stack.push(low);
-                stack.push(high);
-            }
-            Expr::Like {
-                expr,
-                pattern,
-                escape_char: None,
-                any: false,
-                ..
-            } => {
-                stack.push(expr);
-                stack.push(pattern);
-            }
-            _ => return false,
-        }
-    }
-    has_column
-}
-
 /// `expr` with the table's alias qualifiers replaced by nothing, for the copy's own `WHERE`
 /// (which reads the table under its own name, without the statement's alias).
 fn unqualified(expr: &Expr, table: &TableRef<'_>) -> String {
@@ -673,9 +594,17 @@ mod tests {
     #[test]
     fn functions_variables_and_subqueries_stay_home() {
         let m = materialized(
-            "SELECT * FROM users u JOIN orders o ON o.amount = u.id WHERE u.id = @x AND RAND() < u.id AND u.name = CONCAT('a', 'b')",
+            "SELECT * FROM users u JOIN orders o ON o.amount = u.id WHERE u.id = @x AND RAND() < u.id AND u.id IN (SELECT 1)",
         );
         assert_eq!(m.copies[0].filter, None);
+        // A deterministic function of the row's columns and constants goes with the copy.
+        let m = materialized(
+            "SELECT * FROM users u JOIN orders o ON o.amount = u.id WHERE u.id = @x AND UPPER(u.name) = CONCAT('a', 'b')",
+        );
+        assert_eq!(
+            m.copies[0].filter.as_deref(),
+            Some("(UPPER(name) = CONCAT('a', 'b'))")
+        );
     }
 
     #[test]

@@ -17,8 +17,8 @@ use sqlparser::ast::{BinaryOperator, Expr, Select, TableFactor};
 
 use crate::block_scope::BlockScope;
 use crate::colocated::strip_nested;
-use crate::materialize::pushable;
 use crate::prune::chain;
+use crate::pushable::pushable;
 
 /// The conditions narrowing the copy of the table at `this` (a position in `scope`) by the
 /// reference tables `select` joins it to: `column IN (SELECT …)`, with the copied table's

@@ -34,8 +34,8 @@ use sqlparser::ast::{
 use crate::block_scope::{cte_names, named_column, BlockScope};
 use crate::derived_rows::is_aggregate;
 use crate::join_plan::column_is_integer;
-use crate::materialize::pushable;
 use crate::prune::chain;
+use crate::pushable::pushable;
 use crate::rewrite::{spliced, Offsets};
 
 /// The names of the CTEs this module writes (`shardgate_sq0` …).

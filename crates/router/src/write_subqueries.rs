@@ -6,11 +6,13 @@
 //! list makes true whatever `x` is); `[NOT] EXISTS (SELECT …)` becomes `(1 = 1)` or `(0 = 1)`;
 //! a scalar `(SELECT …)` its one value (`NULL` for no row, MariaDB's 1242 for more) — and
 //! plans the result as any write: broadcast, or routed by its shard key when the text names it
-//! (a SELECT: scattered, pruned by the list when it names the shard key, or answered from
-//! copies for what else it holds). A SELECT's subquery must itself run on one shard or on
-//! shards the proxy merges (not a join across shards), and the SELECT must not lock rows;
-//! subqueries in its select list or FROM are left to the copies (their values there would
-//! change the result's column types).
+//! (a SELECT: scattered, pruned by the list when it names the shard key, joined in the proxy,
+//! or answered from copies for what else it holds). A SELECT's subquery must itself run on
+//! one shard or on shards the proxy merges (not a join across shards), and the SELECT must not
+//! lock rows; its correlated subqueries, and those it cannot read, stay as written (TPC-H
+//! Q22: the average first, then the anti-join); those of its derived tables' WHERE and HAVING
+//! count as its own (a derived table reads nothing of the outer row); subqueries in a select
+//! list are left to the copies (their values there would change the result's column types).
 //!
 //! Taken only where it means what MariaDB means: the statement writes one table (no joins,
 //! no `USING`; an INSERT neither reading the table it writes in a subquery, MariaDB's 1093,
@@ -252,8 +254,7 @@ pub(crate) fn first(
             let SetExpr::Select(select) = q.body.as_ref() else {
                 return refusal;
             };
-            let _ = select.selection.visit(&mut found);
-            let _ = select.having.visit(&mut found);
+            found.select_conditions(select);
             "SELECT"
         }
         _ => return refusal,
@@ -263,16 +264,12 @@ pub(crate) fn first(
     }
     // The proxy reads a SELECT's subquery's rows itself: from one shard, or from shards whose
     // rows it merges (`select_rows`); a write's that it cannot read fails as the write would.
-    if verb == "SELECT"
-        && !found.subqueries.iter().all(|(_, q, _)| {
-            matches!(
-                crate::plan_sql(&q.to_string(), topology, syntax).map(|p| p.route),
-                Ok(crate::Route::Shard(_) | crate::Route::Scatter(_))
-            )
-        })
-    {
-        return refusal;
-    }
+    let readable = |q: &Query| {
+        matches!(
+            crate::plan_sql(&q.to_string(), topology, syntax).map(|p| p.route),
+            Ok(crate::Route::Shard(_) | crate::Route::Scatter(_))
+        )
+    };
     let mut offsets = Offsets::new(sql);
     let mut pieces = Vec::new();
     let mut subqueries = Vec::new();
@@ -283,11 +280,19 @@ pub(crate) fn first(
         let ordered = matches!(found_use, FoundUse::Scalar);
         if !uncorrelated(subquery, topology, ordered) {
             let missing = unread_tables(subquery, topology);
-            return match missing.is_empty() {
-                true => refusal,
+            if !missing.is_empty() {
                 // Unqualified columns need the tables' columns: read them, then plan again.
-                false => RouteError::SchemaNeeded { tables: missing },
-            };
+                return RouteError::SchemaNeeded { tables: missing };
+            }
+            // A SELECT keeps its correlated subqueries as written (the statement with the
+            // others' values is planned as any: a semi-join, say); a write runs only whole.
+            match verb {
+                "SELECT" => continue,
+                _ => return refusal,
+            }
+        }
+        if verb == "SELECT" && !readable(subquery) {
+            continue;
         }
         let spans = (|| {
             let select_start = offsets.at(subquery.span().start)?;
@@ -328,6 +333,9 @@ pub(crate) fn first(
             select: sql[select_start..select_end].trim().to_owned(),
         });
         from = end;
+    }
+    if subqueries.is_empty() {
+        return refusal;
     }
     pieces.push(sql[from..].to_owned());
     RouteError::SubqueriesFirst(Box::new(SubqueriesFirst {
@@ -375,6 +383,29 @@ struct Found {
     others: bool,
     /// How many queries the walk is inside (a found subquery, and those in it).
     depth: usize,
+}
+
+impl Found {
+    /// The subqueries of a SELECT's WHERE and HAVING, and of its derived tables' (which read
+    /// nothing of the outer row), in the order of the text: FROM first.
+    fn select_conditions(&mut self, select: &Select) {
+        let factors = (select.from.iter())
+            .flat_map(|t| std::iter::once(&t.relation).chain(t.joins.iter().map(|j| &j.relation)));
+        for factor in factors {
+            if let TableFactor::Derived {
+                lateral: false,
+                subquery,
+                ..
+            } = factor
+            {
+                if let (SetExpr::Select(inner), None) = (subquery.body.as_ref(), &subquery.with) {
+                    self.select_conditions(inner);
+                }
+            }
+        }
+        let _ = select.selection.visit(self);
+        let _ = select.having.visit(self);
+    }
 }
 
 /// How a found subquery is used (`IN`'s operand as parsed).
@@ -850,6 +881,40 @@ shard_key = "sku"
                 "{sql}"
             );
         }
+    }
+
+    #[test]
+    fn a_select_keeps_its_correlated_subqueries_and_runs_the_others_first() {
+        // TPC-H Q22's shape: an uncorrelated scalar beside a correlated NOT EXISTS, in a
+        // derived table; the correlated one stays as written.
+        let int = |c| (c, "int(11)", None);
+        let text = |c| (c, "varchar(20)", Some("utf8mb4_general_ci"));
+        let topology = crate::test_topology::with_columns(
+            topology(),
+            "users",
+            &[int("id"), text("name"), int("score")],
+        );
+        let topology =
+            crate::test_topology::with_columns(topology, "products", &[text("sku"), int("qty")]);
+        let first_of = |sql: &str| crate::plan_sql(sql, &topology, Syntax::DEFAULT);
+        let sql = "SELECT c, COUNT(*) FROM (SELECT u.name AS c FROM users u WHERE u.score > (SELECT AVG(p.qty) FROM products p) AND NOT EXISTS (SELECT 1 FROM products p WHERE p.sku = u.name)) AS t GROUP BY c";
+        let Err(RouteError::SubqueriesFirst(r)) = first_of(sql) else {
+            panic!("{sql}: {:?}", first_of(sql));
+        };
+        assert_eq!(r.verb, "SELECT");
+        assert_eq!(r.subqueries.len(), 1);
+        assert_eq!(r.subqueries[0].select, "SELECT AVG(p.qty) FROM products p");
+        let values = vec![vec![b"7.5".to_vec()]];
+        assert_eq!(
+            String::from_utf8(r.with_values(&values)).unwrap(),
+            "SELECT c, COUNT(*) FROM (SELECT u.name AS c FROM users u WHERE u.score > (7.5) AND NOT EXISTS (SELECT 1 FROM products p WHERE p.sku = u.name)) AS t GROUP BY c"
+        );
+        // Only correlated ones: nothing runs first.
+        let sql = "SELECT u.id FROM users u WHERE NOT EXISTS (SELECT 1 FROM products p WHERE p.sku = u.name)";
+        assert!(!matches!(
+            first_of(sql),
+            Err(RouteError::SubqueriesFirst(_))
+        ));
     }
 
     #[test]

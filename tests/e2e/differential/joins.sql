@@ -126,3 +126,24 @@ SELECT u.id FROM users u WHERE u.id IN (SELECT o.qty FROM orders o WHERE o.statu
 SELECT COUNT(*), SUM(t.amount) FROM (SELECT DISTINCT o.amount FROM orders o JOIN users u ON u.id = o.qty) t
 @ordered SELECT c_count, COUNT(*) AS custdist FROM (SELECT u.id, COUNT(o.id) AS c_count FROM users u LEFT OUTER JOIN orders o ON u.id = o.qty AND o.status <> 'cancelled' GROUP BY u.id) AS c_orders GROUP BY c_count ORDER BY custdist DESC, c_count DESC
 @ordered SELECT t.q, t.total FROM (SELECT o.qty q, SUM(o.amount) total FROM orders o JOIN users u ON u.id = o.qty GROUP BY o.qty ORDER BY total DESC LIMIT 5) t ORDER BY t.q
+
+-- ===== Deterministic functions of one side's columns (pushable.rs): conditions and named
+-- select items each side's shards compute; an expression of a LEFT join's NULL-extended
+-- side, and an unnamed one, keep their copies =====
+SELECT u.id, UPPER(u.tag) AS t FROM users u WHERE SUBSTRING(u.name, 1, 1) IN ('A', 'J', 'O') AND EXISTS (SELECT 1 FROM orders o WHERE o.qty = u.id)
+SELECT u.id, LEFT(u.name, 2) AS n2, COALESCE(u.score, -1) AS s FROM users u WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.qty = u.id AND LENGTH(o.status) > 3)
+SELECT COUNT(*) FROM users u WHERE LOWER(u.tag) = 'alpha' AND u.flag IN (SELECT o.qty FROM orders o WHERE o.status = u.tag)
+SELECT o.id, CONCAT(o.status, '/', u.tag) AS st FROM orders o JOIN users u ON u.id = o.qty WHERE o.id < 300
+SELECT o.id, IF(o.amount > 100, 'big', 'small') AS size, CHAR_LENGTH(u.name) AS len FROM orders o JOIN users u ON u.id = o.qty WHERE UPPER(o.status) = 'PAID'
+SELECT o.id, CASE WHEN u.score > 500 THEN 'high' ELSE 'low' END AS band FROM orders o JOIN users u ON u.id = o.qty WHERE ABS(o.qty) < 50
+SELECT u.id, TRIM(u.tag) AS tt FROM users u JOIN orders o ON o.status = u.tag WHERE YEAR(o.created_at) >= 2021 AND u.id < 100
+SELECT o.id, COALESCE(u.name, 'none') AS who FROM orders o LEFT JOIN users u ON u.id = o.qty WHERE o.id < 200
+SELECT o.id, UPPER(u.tag) FROM orders o JOIN users u ON u.id = o.qty WHERE o.id < 200
+SELECT u.id, ROUND(u.balance, 1) AS b FROM users u WHERE u.id IN (SELECT o.qty FROM orders o WHERE o.status = u.tag AND MOD(o.id, 2) = 0)
+-- Uncorrelated subqueries first beside correlated ones, and inside derived tables (TPC-H Q22):
+-- their values written in, the rest planned as any (here a semi- or anti-join).
+SELECT u.id, SUBSTRING(u.name, 1, 2) AS p FROM users u WHERE u.score > (SELECT AVG(score) FROM users) AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.qty = u.id)
+SELECT u.id FROM users u WHERE u.flag IN (SELECT flag FROM users WHERE score > 900) AND EXISTS (SELECT 1 FROM orders o WHERE o.qty = u.id)
+@ordered SELECT cc, COUNT(*), SUM(b) FROM (SELECT SUBSTRING(u.name, 1, 1) AS cc, u.balance AS b FROM users u WHERE u.balance > (SELECT AVG(balance) FROM users WHERE balance > 0) AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.qty = u.id)) AS t GROUP BY cc ORDER BY cc
+@ordered SELECT t.id FROM (SELECT u.id FROM users u WHERE u.score < (SELECT MIN(amount) FROM orders WHERE amount > 100)) t ORDER BY t.id
+SELECT COUNT(*) FROM (SELECT o.id FROM orders o WHERE o.amount > (SELECT AVG(amount) FROM orders) AND o.qty IN (SELECT u.id FROM users u WHERE u.tag = o.status)) d

@@ -303,7 +303,7 @@ fn resolve<'c>(expr: &Expr, sides: &[Side<'c>; 2]) -> Option<(usize, &'c Column)
 /// Which side an expression reads, when it reads exactly one through whitelisted operators.
 fn side_of(expr: &Expr, sides: &[Side<'_>; 2]) -> Option<usize> {
     (0..2).find(|&s| {
-        crate::materialize::pushable(expr, &|e| resolve(e, sides).is_some_and(|(t, _)| t == s))
+        crate::pushable::pushable(expr, &|e| resolve(e, sides).is_some_and(|(t, _)| t == s))
     })
 }
 
@@ -475,7 +475,8 @@ fn plan_over(
     // The select list, each item on its side.
     let mut items: Vec<(usize, usize)> = Vec::new();
     let mut aliases: Vec<Option<&Ident>> = Vec::new();
-    let mut item_columns: Vec<(usize, &Column)> = Vec::new();
+    // The column an item shows; `None` for an expression (not sorted by here).
+    let mut item_columns: Vec<(usize, Option<&Column>)> = Vec::new();
     let schema = topology.schema.current();
     for item in &select.projection {
         // `*` / `t.*`: the columns MariaDB puts in their place (the schema cache's order).
@@ -499,7 +500,7 @@ fn plan_over(
                 let position = sides[s].item(format!("{}.{}", quote(&c.qualifier), quote(&c.name)));
                 items.push((s, position));
                 aliases.push(None);
-                item_columns.push((s, column));
+                item_columns.push((s, Some(column)));
             }
             continue;
         }
@@ -508,7 +509,17 @@ fn plan_over(
             SelectItem::ExprWithAlias { expr, alias } => (expr, Some(alias)),
             _ => return None,
         };
-        let (s, column) = resolve(expr, &sides)?;
+        let (s, column) = match resolve(expr, &sides) {
+            Some((s, column)) => (s, Some(column)),
+            // An expression of one side's columns, computed by its shards: named by its alias
+            // (MariaDB names an unnamed one by its text as written), and not of a side an
+            // outer join NULL-extends, whose NULL rows it would not be computed for.
+            None if alias.is_some() => match side_of(expr, &sides)? {
+                1 if kind != JoinKind::Inner => return None,
+                s => (s, None),
+            },
+            None => return None,
+        };
         let text = match alias {
             Some(alias) => format!("{expr} AS {alias}"),
             None => expr.to_string(),
@@ -540,18 +551,19 @@ fn plan_over(
             };
             let (target, column) = if let Some(n) = number(&o.expr) {
                 let i = usize::try_from(n).ok()?.checked_sub(1)?;
-                (*items.get(i)?, item_columns[i].1)
+                (*items.get(i)?, item_columns[i].1?)
             } else if let Some(i) = by_alias {
                 // A name that is both an alias and a column is MariaDB's to resolve.
                 if resolve(&o.expr, &sides).is_some() {
                     return None;
                 }
-                (items[i], item_columns[i].1)
+                (items[i], item_columns[i].1?)
             } else {
                 let (s, t, column) = resolve_in(&o.expr, &sides)?;
                 // A column the select list shows sorts by that item; another is read hidden.
-                let shown = (0..items.len())
-                    .find(|&i| items[i].0 == s && std::ptr::eq(item_columns[i].1, column));
+                let shown = (0..items.len()).find(|&i| {
+                    items[i].0 == s && item_columns[i].1.is_some_and(|c| std::ptr::eq(c, column))
+                });
                 match shown {
                     Some(i) => (items[i], column),
                     None => ((s, sides[s].hidden(t, &column.name)), column),
