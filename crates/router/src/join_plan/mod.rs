@@ -715,8 +715,15 @@ fn finish_join(
     let (output, order_by, offset, limit, grouping) = after(&joined);
     let [a, b] = sides;
     let mut built = [
-        finish(a, key_tables[0], topology, syntax)?,
-        finish(b, key_tables[1], topology, syntax)?,
+        finish(a, key_tables[0], false, topology, syntax)?,
+        // A semi- or anti-join's hash side: its distinct keys (a lookup reads a batch's).
+        finish(
+            b,
+            key_tables[1],
+            !kind.emits_inner() && strategy == JoinStrategy::Hash,
+            topology,
+            syntax,
+        )?,
     ];
     built.swap(0, outer);
     let [outer_side, inner_side] = built;
@@ -850,10 +857,12 @@ fn side_table<'a>(
 /// The side's statement, and the shards it reads: those its key conditions leave. A side of
 /// several tables is planned as a statement of its own, which must read each shard's rows as
 /// they are (a co-located join: a scatter that only concatenates, or one shard).
-/// `key_table`: the table its lookups go by.
+/// `key_table`: the table its lookups go by. `matched_only`: only whether its rows match
+/// counts (a semi- or anti-join's inner side), so one table's side reads its distinct rows.
 fn finish(
     side: Side<'_>,
     key_table: usize,
+    matched_only: bool,
     topology: &Topology,
     syntax: Syntax,
 ) -> Option<JoinSide> {
@@ -865,7 +874,16 @@ fn finish(
             .join(" AND ")
     });
     let from: Vec<&str> = side.tables.iter().map(|t| t.from.as_str()).collect();
-    let select = format!("SELECT {} FROM {}", side.items.join(", "), from.join(", "));
+    // (A side of several tables must stay a statement each shard answers by concatenation.)
+    let distinct = match matched_only && side.tables.len() == 1 {
+        true => "DISTINCT ",
+        false => "",
+    };
+    let select = format!(
+        "SELECT {distinct}{} FROM {}",
+        side.items.join(", "),
+        from.join(", ")
+    );
     let shards = match side.tables.as_slice() {
         [one] if !side.subqueries => {
             let table = one.table_ref()?;
