@@ -136,12 +136,14 @@ pub(crate) fn take(
     if taker.taken.is_empty() {
         return None;
     }
-    // An index on a lookup table changes MariaDB's plan, and with it the column origins it
+    // An index on a lookup table may change MariaDB's plan, and with it the column origins it
     // reports for the client's own derived tables (a merged one's columns name its table or
-    // its alias by whether the answer passes a temporary table): only without them.
+    // its alias by whether the answer passes a temporary table): only without them, or for
+    // a table read only by `NOT EXISTS` / `NOT IN`, which MariaDB never joins into the
+    // statement (no semi-join), so the index changes how the subquery reads, not the plan.
     if has_client_derived_tables(query) {
         for derived in &mut taker.taken {
-            derived.looked_up = false;
+            derived.looked_up &= read_only_by_negations(query, &derived.alias);
         }
     }
     let rewritten = spliced(sql, taker.edits)?;
@@ -398,6 +400,43 @@ fn has_client_derived_tables(query: &Query) -> bool {
             .any(|name| !crate::subquery_values::writes_cte(name))
 }
 
+/// Whether every reference to the table `name` in `query` is the FROM of a `NOT EXISTS` or
+/// `NOT IN` subquery's own block.
+fn read_only_by_negations(query: &Query, name: &str) -> bool {
+    let named = |factor: &TableFactor| match factor {
+        TableFactor::Table { name: table, .. } => base_name(table).is_some_and(|t| t == name),
+        _ => false,
+    };
+    let mut references = 0;
+    let _ = sqlparser::ast::visit_relations(query, |relation| {
+        references += usize::from(base_name(relation).is_some_and(|t| t == name));
+        ControlFlow::<()>::Continue(())
+    });
+    let mut negated = 0;
+    let _ = visit_expressions(query, |e| {
+        let subquery = match e {
+            Expr::Exists {
+                subquery,
+                negated: true,
+            }
+            | Expr::InSubquery {
+                subquery,
+                negated: true,
+                ..
+            } => subquery,
+            _ => return ControlFlow::<()>::Continue(()),
+        };
+        if let SetExpr::Select(select) = subquery.body.as_ref() {
+            let factors = (select.from.iter()).flat_map(|t| {
+                std::iter::once(&t.relation).chain(t.joins.iter().map(|j| &j.relation))
+            });
+            negated += factors.filter(|f| named(f)).count();
+        }
+        ControlFlow::Continue(())
+    });
+    references > 0 && negated == references
+}
+
 /// The (lower-cased) names every WITH clause of the statement defines.
 fn cte_names(query: &Query) -> Vec<String> {
     struct Ctes(Vec<String>);
@@ -531,12 +570,22 @@ mod tests {
         // A CTE of the client's named like one, or a derived table of the client's: no index,
         // which could change MariaDB's plan for it.
         assert_eq!(
-            looked_up("WITH shardgate_sq0 AS (SELECT DISTINCT user_id FROM orders), shardgate_sqx AS (SELECT DISTINCT user_id FROM orders) SELECT id FROM users WHERE NOT EXISTS (SELECT * FROM shardgate_sq0 AS o WHERE o.user_id = users.id) AND id IN (SELECT user_id FROM shardgate_sqx)"),
+            looked_up("WITH shardgate_sq0 AS (SELECT DISTINCT user_id FROM orders), shardgate_sqx AS (SELECT DISTINCT user_id FROM orders) SELECT id FROM users WHERE EXISTS (SELECT * FROM shardgate_sq0 AS o WHERE o.user_id = users.id) AND id IN (SELECT user_id FROM shardgate_sqx)"),
             [false, false]
         );
         assert_eq!(
-            looked_up("WITH shardgate_sq0 AS (SELECT DISTINCT user_id FROM orders) SELECT d.id FROM (SELECT id FROM users WHERE NOT EXISTS (SELECT * FROM shardgate_sq0 AS o WHERE o.user_id = users.id)) d"),
+            looked_up("WITH shardgate_sq0 AS (SELECT DISTINCT user_id FROM orders) SELECT d.id FROM (SELECT id FROM users WHERE EXISTS (SELECT * FROM shardgate_sq0 AS o WHERE o.user_id = users.id)) d"),
             [false]
+        );
+        // Read only by NOT EXISTS / NOT IN, which MariaDB never joins into the statement: the
+        // index changes the subquery's reads, not the plan of the client's derived table.
+        assert_eq!(
+            looked_up("WITH shardgate_sq0 AS (SELECT DISTINCT user_id FROM orders) SELECT d.id FROM (SELECT id FROM users WHERE NOT EXISTS (SELECT * FROM shardgate_sq0 AS o WHERE o.user_id = users.id)) d"),
+            [true]
+        );
+        assert_eq!(
+            looked_up("WITH shardgate_sq0 AS (SELECT DISTINCT user_id FROM orders) SELECT d.id FROM (SELECT id FROM users WHERE id NOT IN (SELECT user_id FROM shardgate_sq0)) d"),
+            [true]
         );
     }
 

@@ -252,6 +252,13 @@ SELECT COUNT(*), SUM(d.score) FROM (SELECT u.score FROM users u WHERE EXISTS (SE
 @ordered SELECT u.id, ROW_NUMBER() OVER (ORDER BY u.id) FROM users u WHERE EXISTS (SELECT 1 FROM orders cv WHERE cv.qty = u.flag) ORDER BY u.id
 @ordered SELECT k, COUNT(*), SUM(b) FROM (SELECT u.flag AS k, u.balance AS b FROM users u WHERE u.balance > (SELECT AVG(balance) FROM users WHERE balance > 0) AND NOT EXISTS (SELECT * FROM orders cv WHERE cv.user_id = u.id + 1)) t GROUP BY k ORDER BY k
 @ordered SELECT d.id FROM (SELECT u.id FROM users u WHERE u.score IN (SELECT cv.qty * 2 FROM orders cv WHERE cv.qty > u.flag)) d ORDER BY d.id
+-- Read only by NOT EXISTS / NOT IN beside a derived table of the client's: the CTE's index
+-- (derived_rows.rs) changes how the subquery reads, never the columns' described origins.
+@ordered SELECT d.flag, COUNT(*) FROM (SELECT u.id, u.flag FROM users u WHERE NOT EXISTS (SELECT 1 FROM orders cv WHERE cv.qty = u.flag)) d GROUP BY d.flag ORDER BY d.flag
+@ordered SELECT d.id, d.flag FROM (SELECT u.id, u.flag FROM users u WHERE u.id NOT IN (SELECT cv.qty FROM orders cv WHERE cv.qty IS NOT NULL)) d ORDER BY d.flag, d.id
+@ordered SELECT d.id, d.name FROM (SELECT u.id, u.name FROM users u WHERE NOT EXISTS (SELECT 1 FROM orders cv WHERE cv.qty = u.id)) d ORDER BY d.name, d.id LIMIT 20
+@ordered SELECT cc, COUNT(*), SUM(b) FROM (SELECT SUBSTRING(u.name, 1, 1) AS cc, u.balance AS b FROM users u WHERE u.balance > 0 AND NOT EXISTS (SELECT * FROM orders cv WHERE cv.qty = u.id)) AS t GROUP BY cc ORDER BY cc
+SELECT d.id, d.tag FROM (SELECT u.id, u.tag FROM users u WHERE NOT EXISTS (SELECT 1 FROM orders cv WHERE cv.qty = u.id AND cv.status = 'paid')) d
 -- Copies narrowed by a filtered reference table (reference_semijoin.rs): the reference on
 -- the NULL-extended side, NULL keys, string keys compared by their collation, conditions
 -- reading both tables (answered from copies, not the Join primitive).
