@@ -427,10 +427,8 @@ fn read_only_by_negations(query: &Query, name: &str) -> bool {
             _ => return ControlFlow::<()>::Continue(()),
         };
         if let SetExpr::Select(select) = subquery.body.as_ref() {
-            let factors = (select.from.iter()).flat_map(|t| {
-                std::iter::once(&t.relation).chain(t.joins.iter().map(|j| &j.relation))
-            });
-            negated += factors.filter(|f| named(f)).count();
+            let factors = crate::materialize::factors(&select.from);
+            negated += factors.into_iter().filter(|(f, _)| named(f)).count();
         }
         ControlFlow::Continue(())
     });

@@ -389,9 +389,7 @@ impl Found {
     /// The subqueries of a SELECT's WHERE and HAVING, and of its derived tables' (which read
     /// nothing of the outer row), in the order of the text: FROM first.
     fn select_conditions(&mut self, select: &Select) {
-        let factors = (select.from.iter())
-            .flat_map(|t| std::iter::once(&t.relation).chain(t.joins.iter().map(|j| &j.relation)));
-        for factor in factors {
+        for (factor, _) in crate::materialize::factors(&select.from) {
             if let TableFactor::Derived {
                 lateral: false,
                 subquery,

@@ -15,11 +15,6 @@ use shardgate_wire::column_definition;
 /// The columns some shard's definition (`heads`, one per shard) declares NOT NULL and
 /// another's does not.
 pub(crate) fn disputed(heads: &[Vec<BytesMut>]) -> Vec<usize> {
-    let not_null = |head: &Vec<BytesMut>, c: usize| {
-        (head.get(c))
-            .and_then(|d| column_definition::flags(d))
-            .is_some_and(|f| f.contains(ColumnFlags::NOT_NULL_FLAG))
-    };
     let width = heads.first().map_or(0, Vec::len);
     (0..width)
         .filter(|&c| {
@@ -35,23 +30,30 @@ pub(crate) fn disputed(heads: &[Vec<BytesMut>]) -> Vec<usize> {
 /// shard when none did or the key lists were cut) declares it so.
 pub(crate) fn settle(heads: &mut [Vec<BytesMut>], disputed: &[usize], voters: &[bool]) {
     for &c in disputed {
-        let not_null = (heads.iter().zip(voters))
+        let agreed = (heads.iter().zip(voters))
             .filter(|(_, &votes)| votes)
-            .all(|(head, _)| {
-                (head.get(c))
-                    .and_then(|d| column_definition::flags(d))
-                    .is_some_and(|f| f.contains(ColumnFlags::NOT_NULL_FLAG))
-            });
-        let Some(definition) = heads.first_mut().and_then(|h| h.get_mut(c)) else {
-            continue;
-        };
-        if let Some(flags) = column_definition::flags(definition) {
-            let flags = match not_null {
-                true => flags | ColumnFlags::NOT_NULL_FLAG,
-                false => flags - ColumnFlags::NOT_NULL_FLAG,
-            };
-            column_definition::set_flags(definition, flags);
+            .all(|(head, _)| not_null(head, c));
+        if let Some(definition) = heads.first_mut().and_then(|h| h.get_mut(c)) {
+            set_not_null(definition, agreed);
         }
+    }
+}
+
+/// Whether column `c` of a shard's definitions `head` is declared NOT NULL.
+fn not_null(head: &[BytesMut], c: usize) -> bool {
+    (head.get(c))
+        .and_then(|d| column_definition::flags(d))
+        .is_some_and(|f| f.contains(ColumnFlags::NOT_NULL_FLAG))
+}
+
+/// Declares a column definition NOT NULL or nullable, in place.
+fn set_not_null(definition: &mut [u8], not_null: bool) {
+    if let Some(flags) = column_definition::flags(definition) {
+        let flags = match not_null {
+            true => flags | ColumnFlags::NOT_NULL_FLAG,
+            false => flags - ColumnFlags::NOT_NULL_FLAG,
+        };
+        column_definition::set_flags(definition, flags);
     }
 }
 
@@ -61,8 +63,8 @@ pub(crate) fn clear_null_extended(head: &mut [BytesMut], null_extended: &[String
     for definition in head {
         let extended = column_definition::table(definition)
             .is_some_and(|t| (null_extended.iter()).any(|n| n.as_bytes().eq_ignore_ascii_case(t)));
-        if let Some(flags) = column_definition::flags(definition).filter(|_| extended) {
-            column_definition::set_flags(definition, flags - ColumnFlags::NOT_NULL_FLAG);
+        if extended {
+            set_not_null(definition, false);
         }
     }
 }
