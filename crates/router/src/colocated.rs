@@ -247,7 +247,7 @@ pub(crate) fn colocated_tables<'t>(
 }
 
 /// Whether rows of `a` and `b` with equal shard keys live on one shard.
-fn placed_alike(a: &TableRef<'_>, b: &TableRef<'_>) -> bool {
+pub(crate) fn placed_alike(a: &TableRef<'_>, b: &TableRef<'_>) -> bool {
     a.keys_exact
         && b.keys_exact
         && Arc::ptr_eq(&a.rule.sharder, &b.rule.sharder)

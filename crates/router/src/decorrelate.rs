@@ -219,7 +219,7 @@ impl Correlated {
                     }
                     // Only the values the outer block's reference table keeps can join.
                     if let Some(values) =
-                        reference_values(outer_select, outer, theirs, topology, schema)
+                        reference_values(outer_select, outer, ctes, theirs, topology, schema)
                     {
                         reduced.push(format!("({mine} IN ({values}))"));
                     }
@@ -434,6 +434,31 @@ mod tests {
             joined("SELECT COUNT(*) FROM orders, parts WHERE qty = pid AND brand = 'x' AND placed = (SELECT MAX(placed) FROM orders WHERE qty = pid)").as_deref(),
             Some("SELECT COUNT(*) FROM orders, parts, (SELECT qty AS shardgate_k0, MAX(placed) AS shardgate_v FROM orders WHERE (qty IN (SELECT pid FROM parts WHERE (brand = 'x'))) GROUP BY qty) AS shardgate_dc0 WHERE shardgate_dc0.shardgate_k0 = pid AND qty = pid AND brand = 'x' AND placed = shardgate_dc0.shardgate_v")
         );
+    }
+
+    #[test]
+    fn memberships_over_reference_tables_narrow_the_grouped_values() {
+        // The reference table's membership of its own kind narrows (TPC-H Q20's `ps_partkey
+        // IN (SELECT p_partkey FROM part WHERE …)`), nested ones too.
+        assert_eq!(
+            joined("SELECT COUNT(*) FROM orders, parts WHERE qty = pid AND pid IN (SELECT p2.pid FROM parts p2 WHERE p2.brand = 'y' AND p2.pid NOT IN (SELECT pid FROM parts WHERE brand = 'z')) AND placed = (SELECT MAX(placed) FROM orders WHERE qty = pid)").as_deref(),
+            Some("SELECT COUNT(*) FROM orders, parts, (SELECT qty AS shardgate_k0, MAX(placed) AS shardgate_v FROM orders WHERE (qty IN (SELECT pid FROM parts WHERE (pid IN (SELECT p2.pid FROM parts p2 WHERE p2.brand = 'y' AND p2.pid NOT IN (SELECT pid FROM parts WHERE brand = 'z'))))) GROUP BY qty) AS shardgate_dc0 WHERE shardgate_dc0.shardgate_k0 = pid AND qty = pid AND pid IN (SELECT p2.pid FROM parts p2 WHERE p2.brand = 'y' AND p2.pid NOT IN (SELECT pid FROM parts WHERE brand = 'z')) AND placed = shardgate_dc0.shardgate_v")
+        );
+        // One reading the enclosing block's row, or a sharded table, or a function of no
+        // certain result narrows nothing (the subquery is still joined).
+        for membership in [
+            "pid IN (SELECT p2.pid FROM parts p2 WHERE p2.brand = parts.brand)",
+            "pid IN (SELECT qty FROM orders)",
+            "pid IN (SELECT p2.pid FROM parts p2 WHERE p2.pid > RAND())",
+            "pid IN (SELECT p2.pid FROM parts p2 ORDER BY p2.pid LIMIT 2)",
+        ] {
+            let sql = format!("SELECT COUNT(*) FROM orders, parts WHERE qty = pid AND {membership} AND placed = (SELECT MAX(placed) FROM orders WHERE qty = pid)");
+            let joined = joined(&sql).unwrap_or_else(|| panic!("{sql}"));
+            assert!(
+                joined.contains("FROM orders GROUP BY qty) AS shardgate_dc0"),
+                "{joined}"
+            );
+        }
     }
 
     #[test]

@@ -24,7 +24,9 @@ use sqlparser::ast::{
 };
 
 use crate::block_scope::BlockScope;
+use crate::colocated_semijoin::{colocated_semijoins, Filtered};
 use crate::derived_rows::OverDerived;
+use crate::implied::implied_by_disjunction;
 use crate::prune::{chain, shards_of, Keyed};
 use crate::pushable::pushable;
 use crate::reference_semijoin::reference_semijoins;
@@ -328,6 +330,7 @@ fn push_filters(
             continue;
         };
         let scope = BlockScope::of(select, &ctes);
+        let mut copied = Vec::new();
         for (factor, preserved) in factors(&select.from) {
             let TableFactor::Table { name, alias, .. } = factor else {
                 continue;
@@ -368,16 +371,51 @@ fn push_filters(
                 .iter()
                 .map(|p| format!("({})", unqualified(p, &table)))
                 .collect();
+            rendered.extend(
+                chain(selection, &BinaryOperator::And)
+                    .into_iter()
+                    .filter(|part| !pushable(part, &own))
+                    .filter_map(|part| {
+                        implied_by_disjunction(part, &own, &|e| unqualified(e, &table))
+                    }),
+            );
             rendered.extend(reference_semijoins(
                 select,
                 &scope,
+                &ctes,
                 this,
                 &|e| unqualified(e, &table),
                 topology,
                 &schema,
             ));
-            if !rendered.is_empty() {
-                copy.filter = Some(rendered.join(" AND "));
+            copied.push(Filtered {
+                position: this,
+                quoted_name: copy.quoted_name(),
+                table,
+                conditions: rendered,
+            });
+        }
+        // Then each copy reads only the rows joining a co-located copy's own.
+        let narrowed: Vec<Vec<String>> = (copied.iter())
+            .map(|this| {
+                colocated_semijoins(
+                    select,
+                    &scope,
+                    this,
+                    &copied,
+                    &unqualified,
+                    topology,
+                    &schema,
+                )
+            })
+            .collect();
+        for (filtered, narrowed) in copied.into_iter().zip(narrowed) {
+            let conditions: Vec<String> = filtered.conditions.into_iter().chain(narrowed).collect();
+            let copy = copies
+                .iter_mut()
+                .find(|c| c.table == filtered.table.rule.name);
+            if let (Some(copy), false) = (copy, conditions.is_empty()) {
+                copy.filter = Some(conditions.join(" AND "));
             }
         }
         missing.extend(scope.missing());

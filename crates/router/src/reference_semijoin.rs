@@ -13,10 +13,11 @@
 
 use shardgate_config::Topology;
 use shardgate_schema::SchemaStatus;
-use sqlparser::ast::{BinaryOperator, Expr, Select, TableFactor};
+use sqlparser::ast::{BinaryOperator, Expr, Query, Select, SelectItem, TableFactor};
 
 use crate::block_scope::BlockScope;
 use crate::colocated::strip_nested;
+use crate::implied::implied_by_disjunction;
 use crate::prune::chain;
 use crate::pushable::pushable;
 
@@ -26,6 +27,7 @@ use crate::pushable::pushable;
 pub(crate) fn reference_semijoins(
     select: &Select,
     scope: &BlockScope<'_>,
+    ctes: &[String],
     this: usize,
     own: &dyn Fn(&Expr) -> String,
     topology: &Topology,
@@ -51,7 +53,9 @@ pub(crate) fn reference_semijoins(
             (Some(l), Some(r)) if r == this && l != this => (right, left),
             _ => continue,
         };
-        if let Some(values) = reference_values(select, scope, reference_column, topology, schema) {
+        if let Some(values) =
+            reference_values(select, scope, ctes, reference_column, topology, schema)
+        {
             found.push(format!("({} IN ({values}))", own(column)));
         }
     }
@@ -60,39 +64,146 @@ pub(crate) fn reference_semijoins(
 
 /// `SELECT column FROM reference WHERE …`: the values of `column` (a column of a reference
 /// table of `select`, by `scope`) in the rows of that table satisfying its own top-level
-/// conjuncts of the WHERE; `None` when it is no reference table's or there is no such
-/// conjunct.
+/// conjuncts of the WHERE, what its disjunctions imply for it, and its equalities with other
+/// reference tables' columns (their values, so found: TPC-H Q7's `s_nationkey =
+/// n1.n_nationkey` with `n1.n_name = 'FRANCE' OR …`); `None` when it is no reference table's or
+/// there is no such condition.
 pub(crate) fn reference_values(
     select: &Select,
     scope: &BlockScope<'_>,
+    ctes: &[String],
     column: &Expr,
     topology: &Topology,
     schema: &SchemaStatus,
 ) -> Option<String> {
-    let owner = |e: &Expr| scope.owner(e, topology, schema);
-    let reference = owner(column)?;
-    if !scope
-        .table(reference)
-        .is_some_and(|t| topology.is_reference(t))
-    {
-        return None;
-    }
-    let TableFactor::Table { name, alias, .. } = scope.factor(reference) else {
-        return None;
+    let block = Block {
+        select,
+        scope,
+        ctes,
+        topology,
+        schema,
     };
-    let conditions: Vec<String> = chain(select.selection.as_ref()?, &BinaryOperator::And)
-        .into_iter()
-        .filter(|p| pushable(p, &|e| owner(e) == Some(reference)))
-        .map(|p| format!("({p})"))
-        .collect();
-    if conditions.is_empty() {
-        return None;
+    block.values(column, &mut Vec::new())
+}
+
+/// What `reference_values` reads.
+struct Block<'b, 'q> {
+    select: &'b Select,
+    scope: &'b BlockScope<'q>,
+    ctes: &'b [String],
+    topology: &'b Topology,
+    schema: &'b SchemaStatus,
+}
+
+impl Block<'_, '_> {
+    /// `reference_values`, not through the references of `visited` (positions) again.
+    fn values(&self, column: &Expr, visited: &mut Vec<usize>) -> Option<String> {
+        let owner = |e: &Expr| self.scope.owner(e, self.topology, self.schema);
+        let reference = owner(column).filter(|r| !visited.contains(r))?;
+        let is_reference =
+            |r: usize| (self.scope.table(r)).is_some_and(|t| self.topology.is_reference(t));
+        if !is_reference(reference) {
+            return None;
+        }
+        let TableFactor::Table { name, alias, .. } = self.scope.factor(reference) else {
+            return None;
+        };
+        visited.push(reference);
+        let own = |e: &Expr| owner(e) == Some(reference);
+        let mut conditions = Vec::new();
+        for part in chain(self.select.selection.as_ref()?, &BinaryOperator::And) {
+            if pushable(part, &own)
+                || reference_membership(part, &own, self.ctes, self.topology, self.schema)
+            {
+                conditions.push(format!("({part})"));
+            } else if let Some(implied) = implied_by_disjunction(part, &own, &|e| e.to_string()) {
+                conditions.push(implied);
+            } else if let Expr::BinaryOp {
+                left,
+                op: BinaryOperator::Eq,
+                right,
+            } = strip_nested(part)
+            {
+                let (left, right) = (strip_nested(left), strip_nested(right));
+                let (mine, theirs) = match (owner(left), owner(right)) {
+                    (Some(l), Some(r)) if l == reference && r != reference => (left, right),
+                    (Some(l), Some(r)) if r == reference && l != reference => (right, left),
+                    _ => continue,
+                };
+                if let Some(values) = self.values(theirs, visited) {
+                    conditions.push(format!("({mine} IN ({values}))"));
+                }
+            }
+        }
+        if conditions.is_empty() {
+            return None;
+        }
+        let alias = alias
+            .as_ref()
+            .map_or_else(String::new, |a| format!(" AS {}", a.name));
+        Some(format!(
+            "SELECT {column} FROM {name}{alias} WHERE {}",
+            conditions.join(" AND ")
+        ))
     }
-    let alias = alias
+}
+
+/// Whether `condition` is `x [NOT] IN (SELECT …)` with `x` of the columns `own` accepts and a
+/// subquery reading reference tables only, nothing outside itself, and only by row-local
+/// expressions (`reference_only`): it keeps the same rows wherever it runs (TPC-H Q20's
+/// `ps_partkey IN (SELECT p_partkey FROM part WHERE p_name LIKE 'forest%')`).
+fn reference_membership(
+    condition: &Expr,
+    own: &dyn Fn(&Expr) -> bool,
+    ctes: &[String],
+    topology: &Topology,
+    schema: &SchemaStatus,
+) -> bool {
+    match strip_nested(condition) {
+        Expr::InSubquery { expr, subquery, .. } => {
+            pushable(expr, own) && reference_only(subquery, ctes, topology, schema)
+        }
+        _ => false,
+    }
+}
+
+/// Whether `query` is one plain block (`decorrelate::one_block`) over reference tables
+/// without joins (none a CTE's name: the subquery runs where the statement's CTEs are not)
+/// whose select item and every WHERE conjunct are row-local expressions of its
+/// own tables' columns — every column certainly its own, none an enclosing block's —, or
+/// memberships of the same kind.
+fn reference_only(
+    query: &Query,
+    ctes: &[String],
+    topology: &Topology,
+    schema: &SchemaStatus,
+) -> bool {
+    let Some(select) = crate::decorrelate::one_block(query) else {
+        return false;
+    };
+    let scope = BlockScope::of(select, ctes);
+    let references = select.from.iter().all(|from| {
+        from.joins.is_empty()
+            && scope
+                .position(&from.relation)
+                .and_then(|i| scope.table(i))
+                .is_some_and(|t| topology.is_reference(t))
+    });
+    if select.from.is_empty() || !references {
+        return false;
+    }
+    let own = |e: &Expr| scope.owner(e, topology, schema).is_some();
+    let [SelectItem::UnnamedExpr(item) | SelectItem::ExprWithAlias { expr: item, .. }] =
+        select.projection.as_slice()
+    else {
+        return false;
+    };
+    let conditions = select
+        .selection
         .as_ref()
-        .map_or_else(String::new, |a| format!(" AS {}", a.name));
-    Some(format!(
-        "SELECT {column} FROM {name}{alias} WHERE {}",
-        conditions.join(" AND ")
-    ))
+        .map_or_else(Vec::new, |s| chain(s, &BinaryOperator::And));
+    pushable(item, &own)
+        && conditions
+            .iter()
+            .all(|c| pushable(c, &own) || reference_membership(c, &own, ctes, topology, schema))
 }

@@ -262,13 +262,18 @@ pub(crate) fn first(
     if found.subqueries.is_empty() || found.others {
         return refusal;
     }
-    // The proxy reads a SELECT's subquery's rows itself: from one shard, or from shards whose
-    // rows it merges (`select_rows`); a write's that it cannot read fails as the write would.
-    let readable = |q: &Query| {
-        matches!(
-            crate::plan_sql(&q.to_string(), topology, syntax).map(|p| p.route),
-            Ok(crate::Route::Shard(_) | crate::Route::Scatter(_))
-        )
+    // The proxy reads a SELECT's subquery's rows itself: from one shard, from shards whose
+    // rows it merges (`select_rows`), or over the rows of its derived tables when they need no
+    // copy of a whole table (a decorrelated aggregate: TPC-H Q20's `IN` subquery), which cost
+    // less than the copies the whole statement would make; a write's that it cannot read
+    // fails as the write would.
+    let readable = |q: &Query| match crate::plan_sql(&q.to_string(), topology, syntax) {
+        Ok(plan) => match plan.route {
+            crate::Route::Shard(_) | crate::Route::Scatter(_) => true,
+            crate::Route::Materialize(m) => m.over_derived.is_some_and(|o| o.copies.is_empty()),
+            _ => false,
+        },
+        Err(_) => false,
     };
     let mut offsets = Offsets::new(sql);
     let mut pieces = Vec::new();
@@ -493,12 +498,9 @@ fn uncorrelated(query: &Query, topology: &Topology, ordered: bool) -> bool {
     let Some(tables) = own_tables(select) else {
         return false;
     };
-    let sharded = |t: &OwnTable<'_>| match (&t.table, t.derived) {
-        (Some(name), _) => topology.table(name).is_some(),
-        (None, Some(derived)) => crate::derived_rows::names_sharded(derived, topology),
-        (None, None) => false,
-    };
-    if !tables.iter().any(sharded) {
+    // A sharded table in it, or in a subquery of it (reference tables whose rows a sharded
+    // table's subquery filters, TPC-H Q20's `partsupp`).
+    if !crate::derived_rows::names_sharded(query, topology) {
         return false;
     }
     let schema = topology.schema.current();
@@ -512,7 +514,7 @@ fn uncorrelated(query: &Query, topology: &Topology, ordered: bool) -> bool {
 fn reads_within(
     query: &Query,
     select: &Select,
-    chain: &[&[OwnTable<'_>]],
+    chain: &[&[OwnTable]],
     topology: &Topology,
     schema: &shardgate_schema::SchemaStatus,
 ) -> bool {
@@ -568,20 +570,18 @@ fn unread_tables(query: &Query, topology: &Topology) -> Vec<String> {
 }
 
 /// One table reference of a subquery's FROM.
-struct OwnTable<'q> {
+struct OwnTable {
     /// A base table's lower-cased name; `None` for a derived table.
     table: Option<String>,
     /// What qualifies its columns, lower-cased: its alias, else its name.
     qualifier: String,
-    /// A derived table's subquery.
-    derived: Option<&'q Query>,
     /// A derived table's columns that its select list names (alias or column), with their
     /// positions.
     columns: Vec<(String, usize)>,
 }
 
 /// The references of a SELECT's FROM, when each is a named table or a derived table.
-fn own_tables(select: &Select) -> Option<Vec<OwnTable<'_>>> {
+fn own_tables(select: &Select) -> Option<Vec<OwnTable>> {
     let mut tables = Vec::new();
     for from in &select.from {
         let factors = std::iter::once(&from.relation).chain(from.joins.iter().map(|j| &j.relation));
@@ -596,7 +596,6 @@ fn own_tables(select: &Select) -> Option<Vec<OwnTable<'_>>> {
                     OwnTable {
                         table: Some(table),
                         qualifier,
-                        derived: None,
                         columns: Vec::new(),
                     }
                 }
@@ -608,7 +607,6 @@ fn own_tables(select: &Select) -> Option<Vec<OwnTable<'_>>> {
                 } => OwnTable {
                     table: None,
                     qualifier: alias.name.value.to_ascii_lowercase(),
-                    derived: Some(subquery),
                     columns: match alias.columns.is_empty() {
                         true => shown_columns(subquery),
                         false => (alias.columns.iter().enumerate())
@@ -657,7 +655,7 @@ fn shown_columns(query: &Query) -> Vec<(String, usize)> {
 /// Walks one query block, resolving its columns along `chain` and collecting the subqueries
 /// directly in it.
 struct OwnColumns<'a> {
-    chain: &'a [&'a [OwnTable<'a>]],
+    chain: &'a [&'a [OwnTable]],
     topology: &'a Topology,
     schema: &'a shardgate_schema::SchemaStatus,
     /// How many queries deep the walk is: the columns of a subquery are its own block's.

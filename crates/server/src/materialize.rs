@@ -34,6 +34,7 @@ use crate::executor::{run_work, Execution, Work};
 use crate::runtime::Runtime;
 use crate::select_rows::{read_rows, Bound, RowsOf, Selected};
 use crate::session::{Session, Step};
+use crate::statement_clock::under_settings;
 
 /// The largest `INSERT` text a copy sends (well below MariaDB's default `max_allowed_packet`
 /// of 16 MiB); the proxy holds at most one such batch.
@@ -218,7 +219,7 @@ impl Session {
     }
 
     /// The rows of `sql`, planned as `plan`, for `request` (`select_rows.rs`): read on the
-    /// compute connection over the copies, within `bound`.
+    /// compute connection over the copies (or its derived tables' rows), within `bound`.
     pub(crate) async fn materialized_rows(
         &mut self,
         runtime: &Runtime,
@@ -228,10 +229,13 @@ impl Session {
         bound: &mut Bound,
         selected: &mut Selected,
     ) -> Result<(), ClientError> {
-        let (mut compute, _) =
-            Box::pin(self.materialized_compute(runtime, plan, sql.as_bytes(), false, false))
-                .await?;
-        let read = read_rows(compute.conn(), sql, request, bound, selected).await;
+        let (mut compute, over_derived) =
+            Box::pin(self.materialized_compute(runtime, plan, sql.as_bytes(), false, true)).await?;
+        // Over the rows of its derived tables when they could be read (their types are the
+        // derived tables' own, so the rows read are those the statement gives).
+        let sql = over_derived.map_or(sql, |(over, _)| over.sql.as_str());
+        let sql = under_settings(sql, &Vec::from_iter(self.no_select_limit().as_deref()));
+        let read = read_rows(compute.conn(), &sql, request, bound, selected).await;
         // A connection whose answer was left unread cannot drop its tables: it is closed.
         if !compute.conn().broken {
             compute.drop_tables().await;

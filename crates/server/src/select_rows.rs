@@ -148,6 +148,13 @@ impl Session {
         ))
     }
 
+    /// The setting that lifts the session's `sql_select_limit` for a SELECT whose rows the
+    /// proxy reads: MariaDB's INSERT … SELECT reads every row whatever the limit; the proxy's
+    /// SELECT of them is a statement of its own, which the limit would cut.
+    pub(crate) fn no_select_limit(&self) -> Option<String> {
+        (self.state.select_limit_set()).then(|| format!("sql_select_limit = {}", u64::MAX))
+    }
+
     /// The rows of the SELECT of `request` (planned with the schema cache): on its one shard,
     /// on every shard when its rows need no merge, or merged by the proxy.
     pub(crate) async fn selected_rows(
@@ -161,11 +168,8 @@ impl Session {
             rows: runtime.topology.server.merge_max_rows,
             bytes: runtime.topology.server.merge_max_bytes,
         };
-        // MariaDB's INSERT … SELECT reads every row whatever the session's sql_select_limit;
-        // the proxy's SELECT of them is a statement of its own, which the limit would cut.
-        let no_limit = format!("sql_select_limit = {}", u64::MAX);
-        let no_limit = self.state.select_limit_set().then_some(no_limit.as_str());
-        let unlimited = |sql: String| under_settings(&sql, &Vec::from_iter(no_limit));
+        let no_limit = self.no_select_limit();
+        let no_limit = no_limit.as_deref();
         let mut selected = Selected {
             columns: Vec::new(),
             names: Vec::new(),
@@ -191,16 +195,11 @@ impl Session {
             _ => None,
         };
         if let Some(materialize) = copies.filter(|_| request.over_copies) {
-            let sql = unlimited(
-                plan.rewritten
-                    .as_deref()
-                    .unwrap_or(request.select)
-                    .to_owned(),
-            );
+            let sql = plan.rewritten.as_deref().unwrap_or(request.select);
             let read = self.materialized_rows(
                 runtime,
                 materialize,
-                &sql,
+                sql,
                 request,
                 &mut bound,
                 &mut selected,

@@ -241,6 +241,21 @@ SELECT COUNT(*), SUM(o.amount) / 7.0 FROM orders o, users u WHERE o.user_id = u.
 @ordered SELECT o.id FROM orders o WHERE o.amount > (SELECT COUNT(*) FROM orders cq WHERE cq.qty = o.qty) - 30 ORDER BY o.id
 @ordered SELECT u.id, (SELECT COUNT(*) FROM orders cq WHERE cq.qty = u.flag) AS n FROM users u, flags f WHERE u.flag = f.flag AND f.label LIKE '%o%' ORDER BY u.id
 @ordered SELECT u.id, f.label FROM users u JOIN flags f ON f.flag = u.flag WHERE f.label <> 'zero' AND u.score > (SELECT AVG(cq.score) FROM users cq WHERE cq.flag = u.flag) ORDER BY u.id
+-- A membership subquery over the reference table whose WHERE holds an aggregate of a sharded
+-- table correlated on the reference table (TPC-H Q20): run first, the aggregate joined as a
+-- derived table that groups only the values the reference table's own conditions keep, its
+-- memberships over reference tables included (reference_semijoin.rs); a membership reading
+-- an enclosing block's column, or a CTE named like the table, narrows nothing.
+@ordered SELECT u.id, u.flag FROM users u WHERE u.flag IN (SELECT fq.flag FROM flags fq WHERE fq.flag IN (SELECT f2.flag FROM flags f2 WHERE f2.label LIKE '%o%') AND fq.flag * 1000 > (SELECT 0.5 * SUM(cq.amount) FROM orders cq WHERE cq.qty = fq.flag)) ORDER BY u.id
+@ordered SELECT u.id FROM users u WHERE u.flag IN (SELECT fq.flag FROM flags fq WHERE fq.flag NOT IN (SELECT f2.flag FROM flags f2 WHERE f2.label = 'max') AND fq.flag < (SELECT MAX(cq.qty) FROM orders cq WHERE cq.qty = fq.flag AND cq.amount > 10)) ORDER BY u.id
+@ordered SELECT u.id FROM users u WHERE u.score > 100 AND u.flag IN (SELECT fq.flag FROM flags fq WHERE fq.flag IN (SELECT flag FROM flags WHERE label <> 'zero') AND fq.flag <= (SELECT AVG(cq.qty) FROM orders cq WHERE cq.qty = fq.flag)) ORDER BY u.id
+@ordered SELECT fq.label FROM flags fq WHERE fq.flag IN (SELECT f2.flag FROM flags f2 WHERE f2.flag >= 0) AND fq.flag >= (SELECT MIN(cq.qty) FROM orders cq WHERE cq.qty = fq.flag) ORDER BY fq.label
+@ordered SELECT fq.label FROM flags fq WHERE fq.flag IN (SELECT f2.flag FROM flags f2 WHERE f2.label = fq.label) AND fq.flag >= (SELECT MIN(cq.qty) FROM orders cq WHERE cq.qty = fq.flag) ORDER BY fq.label
+@ordered WITH flags AS (SELECT qty AS flag FROM orders WHERE qty > 0) SELECT fq.label FROM flags fq WHERE fq.flag IN (SELECT flag FROM flags) AND fq.flag >= (SELECT MIN(cq.qty) FROM orders cq WHERE cq.qty = fq.flag) ORDER BY fq.label
+@ordered SELECT u.id FROM users u WHERE u.flag IN (SELECT fq.flag FROM flags fq WHERE fq.flag IN (SELECT f2.flag FROM flags f2 WHERE f2.flag IN (SELECT f3.flag FROM flags f3 WHERE f3.label <> 'one')) AND fq.flag * 50 > (SELECT SUM(cq.qty) FROM orders cq WHERE cq.qty = fq.flag)) ORDER BY u.id
+SELECT COUNT(*), SUM(o.amount) FROM orders o WHERE o.qty IN (SELECT fq.flag FROM flags fq WHERE EXISTS (SELECT 1 FROM users cu WHERE cu.flag = fq.flag AND cu.score > 500))
+@script UPDATE orders SET status = 'q20' WHERE qty IN (SELECT fq.flag FROM flags fq WHERE fq.flag > (SELECT MIN(cu.score) FROM users cu WHERE cu.flag = fq.flag)); SELECT ROW_COUNT(); @ordered SELECT id, status FROM orders WHERE status = 'q20' ORDER BY id
+@script DELETE FROM orders WHERE qty IN (SELECT fq.flag FROM flags fq WHERE EXISTS (SELECT 1 FROM users cu WHERE cu.flag = fq.flag AND cu.score > 500)); SELECT ROW_COUNT(); SELECT COUNT(*) FROM orders
 -- Membership subqueries (EXISTS, NOT EXISTS, IN, NOT IN) over one sharded table read from a
 -- CTE of the distinct integer / date values they use (subquery_values.rs): in derived
 -- tables, with NULLs on either side, next to windows and uncorrelated aggregates (Q22).
@@ -267,6 +282,18 @@ SELECT COUNT(*), MIN(u.id) FROM users u LEFT JOIN flags rz ON rz.flag = u.flag J
 @ordered SELECT u.id, rz.label FROM users u, flags rz, orders o WHERE u.tag = rz.label AND rz.flag IN (0, 1) AND o.qty = u.flag AND CONCAT(u.name, o.status) <> 'x' ORDER BY u.id, o.id
 @ordered SELECT u.id, COUNT(o.id) FROM users u JOIN flags rz ON rz.flag = u.flag LEFT JOIN orders o ON o.qty = u.score AND CONCAT(o.status, u.name) > 'a' WHERE rz.label IS NOT NULL AND rz.flag <> 127 GROUP BY u.id ORDER BY u.id
 SELECT COUNT(*) FROM users u, flags rz WHERE rz.flag = u.flag AND rz.label = 'one' AND u.score > (SELECT AVG(o.qty) FROM orders o WHERE o.qty < u.flag)
+-- Copies narrowed by a co-located copy they join on shard keys (colocated_semijoin.rs), by
+-- what a disjunction implies for one table (implied.rs), and by reference tables joined to
+-- reference tables (TPC-H Q7's supplier → nation): NULLs, outer joins, branches without the
+-- table, a scalar subquery keeping the statement on copies.
+SELECT COUNT(*), SUM(o.amount), MIN(u.name) FROM users u, orders o WHERE o.user_id = u.id AND u.score > 500 AND o.qty >= (SELECT COUNT(*) FROM notes cn WHERE cn.id = u.flag)
+@ordered SELECT u.id, o.id FROM users u, orders o WHERE u.id = o.user_id AND o.status = 'paid' AND u.score + 0 > (SELECT COUNT(*) FROM notes cn WHERE cn.id = o.qty) ORDER BY u.id, o.id
+@ordered SELECT u.id, o.id, f1.label, f2.label FROM users u, orders o, flags f1, flags f2 WHERE o.user_id = u.id AND u.flag = f1.flag AND o.qty = f2.flag AND ((f1.label = 'one' AND f2.label = 'zero') OR (f1.label = 'zero' AND f2.label = 'one')) AND o.id >= (SELECT COUNT(*) FROM notes cn WHERE cn.id = u.score) ORDER BY u.id, o.id
+@ordered SELECT u.id, o.id FROM users u, orders o, flags f1, flags f2 WHERE o.user_id = u.id AND u.flag = f1.flag AND f1.flag = f2.flag AND f2.label LIKE '%e%' AND o.id >= (SELECT COUNT(*) FROM notes cn WHERE cn.id = o.qty) ORDER BY u.id, o.id
+@ordered SELECT u.id, o.id, o.status FROM users u, orders o WHERE o.user_id = u.id AND ((u.score > 900 AND o.status = 'paid') OR (u.score < 100 AND o.qty = 3) OR (u.flag IS NULL AND o.qty IS NULL)) AND o.id >= (SELECT COUNT(*) FROM notes cn WHERE cn.id = u.flag) ORDER BY u.id, o.id
+@ordered SELECT u.id, o.id FROM users u LEFT JOIN orders o ON o.user_id = u.id WHERE (o.status = 'paid' OR u.score > 900) AND u.id >= (SELECT COUNT(*) FROM notes cn WHERE cn.id = u.flag) ORDER BY u.id, o.id
+@ordered SELECT u.id, o.id FROM users u LEFT JOIN orders o ON o.user_id = u.id WHERE ((o.status = 'paid' AND u.score > 10) OR (o.status IS NULL AND u.score < 10)) AND u.id >= (SELECT COUNT(*) FROM notes cn WHERE cn.id = u.flag) ORDER BY u.id, o.id
+SELECT COUNT(*), SUM(u.score) FROM users u, orders o, flags f1 WHERE o.user_id = u.id AND o.qty = f1.flag AND (f1.label = 'one' OR o.status = 'new') AND u.score > (SELECT COUNT(*) FROM notes cn WHERE cn.id = o.qty)
 -- Select items holding a membership subquery, named by their text as written although the
 -- statement that runs reads the subquery's values from a temporary table.
 SELECT EXISTS (SELECT 1 FROM orders WHERE amount > 9990)
