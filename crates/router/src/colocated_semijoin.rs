@@ -18,7 +18,7 @@ use sqlparser::ast::{BinaryOperator, Expr, Select};
 
 use crate::block_scope::BlockScope;
 use crate::colocated::{placed_alike, strip_nested};
-use crate::prune::chain;
+use crate::row_conditions::row_conditions;
 use crate::shard_key::TableRef;
 
 /// A copied table of the block: its position in the scope, how its SQL names it, and the
@@ -41,9 +41,6 @@ pub(crate) fn colocated_semijoins(
     topology: &Topology,
     schema: &SchemaStatus,
 ) -> Vec<String> {
-    let Some(selection) = &select.selection else {
-        return Vec::new();
-    };
     let is_key = |e: &Expr, table: &Filtered<'_>| {
         let last = match e {
             Expr::Identifier(id) => Some(id),
@@ -55,7 +52,7 @@ pub(crate) fn colocated_semijoins(
             && scope.owner(e, topology, schema) == Some(table.position)
     };
     let mut found = Vec::new();
-    for part in chain(selection, &BinaryOperator::And) {
+    for part in row_conditions(select) {
         let Expr::BinaryOp {
             left,
             op: BinaryOperator::Eq,

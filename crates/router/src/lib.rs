@@ -52,6 +52,7 @@ mod pushdown;
 mod reduce;
 mod reference_semijoin;
 mod rewrite;
+mod row_conditions;
 mod scatter;
 mod scatter_plan;
 mod seeded_rand;

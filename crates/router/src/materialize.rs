@@ -19,17 +19,18 @@ use std::ops::ControlFlow;
 use shardgate_config::Topology;
 use shardgate_ring::ShardId;
 use sqlparser::ast::{
-    BinaryOperator, Expr, JoinOperator, ObjectNamePart, Query, Select, SetExpr, Statement,
-    TableFactor, TableWithJoins, Visit, Visitor,
+    Expr, JoinOperator, ObjectNamePart, Query, Select, SetExpr, Statement, TableFactor,
+    TableWithJoins, Visit, Visitor,
 };
 
 use crate::block_scope::BlockScope;
 use crate::colocated_semijoin::{colocated_semijoins, Filtered};
 use crate::derived_rows::OverDerived;
 use crate::implied::implied_by_disjunction;
-use crate::prune::{chain, shards_of, Keyed};
+use crate::prune::{shards_of, Keyed};
 use crate::pushable::pushable;
 use crate::reference_semijoin::reference_semijoins;
+use crate::row_conditions::row_conditions;
 use crate::shard_key::{base_name, TableRef};
 use crate::{Plan, Route, RouteError, StatementKind, Syntax};
 
@@ -326,9 +327,10 @@ fn push_filters(
     let schema = topology.schema.current();
     let ctes = crate::block_scope::cte_names(query);
     for select in blocks {
-        let Some(selection) = &select.selection else {
+        let conditions = row_conditions(select);
+        if conditions.is_empty() {
             continue;
-        };
+        }
         let scope = BlockScope::of(select, &ctes);
         let mut copied = Vec::new();
         for (factor, preserved) in factors(&select.from) {
@@ -355,8 +357,7 @@ fn push_filters(
             );
             let only_table = select.from.len() == 1 && select.from[0].joins.is_empty();
             let own = |e: &Expr| scope.owner(e, topology, &schema) == Some(this);
-            let parts: Vec<&Expr> = chain(selection, &BinaryOperator::And)
-                .into_iter()
+            let parts: Vec<&Expr> = (conditions.iter().copied())
                 .filter(|part| pushable(part, &own))
                 .collect();
             let keyed = Keyed {
@@ -372,8 +373,7 @@ fn push_filters(
                 .map(|p| format!("({})", unqualified(p, &table)))
                 .collect();
             rendered.extend(
-                chain(selection, &BinaryOperator::And)
-                    .into_iter()
+                (conditions.iter().copied())
                     .filter(|part| !pushable(part, &own))
                     .filter_map(|part| {
                         implied_by_disjunction(part, &own, &|e| unqualified(e, &table))

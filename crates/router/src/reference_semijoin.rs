@@ -20,6 +20,7 @@ use crate::colocated::strip_nested;
 use crate::implied::implied_by_disjunction;
 use crate::prune::chain;
 use crate::pushable::pushable;
+use crate::row_conditions::row_conditions;
 
 /// The conditions narrowing the copy of the table at `this` (a position in `scope`) by the
 /// reference tables `select` joins it to: `column IN (SELECT …)`, with the copied table's
@@ -33,12 +34,9 @@ pub(crate) fn reference_semijoins(
     topology: &Topology,
     schema: &SchemaStatus,
 ) -> Vec<String> {
-    let Some(selection) = &select.selection else {
-        return Vec::new();
-    };
     let owner = |e: &Expr| scope.owner(e, topology, schema);
     let mut found = Vec::new();
-    for part in chain(selection, &BinaryOperator::And) {
+    for part in row_conditions(select) {
         let Expr::BinaryOp {
             left,
             op: BinaryOperator::Eq,
@@ -111,7 +109,7 @@ impl Block<'_, '_> {
         visited.push(reference);
         let own = |e: &Expr| owner(e) == Some(reference);
         let mut conditions = Vec::new();
-        for part in chain(self.select.selection.as_ref()?, &BinaryOperator::And) {
+        for part in row_conditions(self.select) {
             if pushable(part, &own)
                 || reference_membership(part, &own, self.ctes, self.topology, self.schema)
             {

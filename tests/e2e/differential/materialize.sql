@@ -294,6 +294,13 @@ SELECT COUNT(*), SUM(o.amount), MIN(u.name) FROM users u, orders o WHERE o.user_
 @ordered SELECT u.id, o.id FROM users u LEFT JOIN orders o ON o.user_id = u.id WHERE (o.status = 'paid' OR u.score > 900) AND u.id >= (SELECT COUNT(*) FROM notes cn WHERE cn.id = u.flag) ORDER BY u.id, o.id
 @ordered SELECT u.id, o.id FROM users u LEFT JOIN orders o ON o.user_id = u.id WHERE ((o.status = 'paid' AND u.score > 10) OR (o.status IS NULL AND u.score < 10)) AND u.id >= (SELECT COUNT(*) FROM notes cn WHERE cn.id = u.flag) ORDER BY u.id, o.id
 SELECT COUNT(*), SUM(u.score) FROM users u, orders o, flags f1 WHERE o.user_id = u.id AND o.qty = f1.flag AND (f1.label = 'one' OR o.status = 'new') AND u.score > (SELECT COUNT(*) FROM notes cn WHERE cn.id = o.qty)
+-- The same from inner joins' ON clauses (row_conditions.rs), not from outer joins' (their
+-- preserved side's rows come whether the clause holds or not).
+SELECT COUNT(*), SUM(o.amount) FROM users u JOIN orders o ON o.user_id = u.id AND o.status = 'paid' JOIN flags f ON f.flag = u.flag AND f.label <> 'zero' WHERE u.score >= (SELECT COUNT(*) FROM notes cn WHERE cn.id = o.qty)
+@ordered SELECT u.id, o.id FROM users u LEFT JOIN orders o ON o.user_id = u.id AND u.score > 900 WHERE u.id >= (SELECT COUNT(*) FROM notes cn WHERE cn.id = u.flag) ORDER BY u.id, o.id
+@ordered SELECT u.id, o.id, f.label FROM users u LEFT JOIN orders o ON o.user_id = u.id AND o.qty > 2 JOIN flags f ON f.flag = u.flag AND f.label LIKE '%e%' WHERE u.id >= (SELECT COUNT(*) FROM notes cn WHERE cn.id = u.score) ORDER BY u.id, o.id
+@ordered SELECT f.flag, u.id, o.id FROM orders o JOIN users u ON u.id = o.user_id AND u.score > 500 RIGHT JOIN flags f ON f.flag = u.flag WHERE f.flag >= (SELECT COUNT(*) FROM notes cn WHERE cn.id = u.flag + 100) ORDER BY f.flag, u.id, o.id
+@ordered SELECT u.id, o.id FROM users u STRAIGHT_JOIN orders o ON o.user_id = u.id AND ((u.flag = 1 AND o.qty = 1) OR (u.flag = 0 AND o.qty = 2)) WHERE o.id >= (SELECT COUNT(*) FROM notes cn WHERE cn.id = u.flag) ORDER BY u.id, o.id
 -- Select items holding a membership subquery, named by their text as written although the
 -- statement that runs reads the subquery's values from a temporary table.
 SELECT EXISTS (SELECT 1 FROM orders WHERE amount > 9990)
