@@ -225,6 +225,9 @@ struct Side<'a> {
     keys: Vec<usize>,
     /// A condition holds a subquery: the planner must confirm its statement (`finish`).
     subqueries: bool,
+    /// Memberships narrowing its rows to those joining the other side's reference tables
+    /// (`narrow_by_references`).
+    narrowing: Vec<String>,
 }
 
 impl<'a> Side<'a> {
@@ -235,6 +238,7 @@ impl<'a> Side<'a> {
             filter: Vec::new(),
             keys: Vec::new(),
             subqueries: false,
+            narrowing: Vec::new(),
         }
     }
 
@@ -433,9 +437,64 @@ fn join_of(
             _ => return None,
         }
     }
+    if kind == JoinKind::Inner {
+        let conditions: Vec<&Expr> = on.iter().chain(&where_parts).copied().collect();
+        narrow_by_references(query, select, &conditions, &mut sides, topology);
+    }
     plan_over(
         sql, syntax, query, select, sides, &pairs, kind, topology, fallback,
     )
+}
+
+/// Gives each side of an inner join the memberships its columns equal to a reference table's
+/// of the other side imply: only the values of that table's rows its own conditions keep
+/// (`reference_semijoin::reference_values`) can join. TPC-H Q5's `customer` side reads only
+/// the customers of the region's nations (`c_nationkey = s_nationkey`, the supplier's nation
+/// in region 'ASIA'), not every customer.
+fn narrow_by_references(
+    query: &Query,
+    select: &Select,
+    conditions: &[&Expr],
+    sides: &mut [Side<'_>; 2],
+    topology: &Topology,
+) {
+    let ctes = crate::block_scope::cte_names(query);
+    let scope = crate::block_scope::BlockScope::of(select, &ctes);
+    let schema = topology.schema.current();
+    let is_reference = |e: &Expr| {
+        (scope.owner(e, topology, &schema))
+            .and_then(|t| scope.table(t))
+            .is_some_and(|t| topology.is_reference(t))
+    };
+    for part in conditions {
+        let Expr::BinaryOp {
+            left,
+            op: BinaryOperator::Eq,
+            right,
+        } = crate::colocated::strip_nested(part)
+        else {
+            continue;
+        };
+        for (mine, theirs) in [(left, right), (right, left)] {
+            let (mine, theirs) = (
+                crate::colocated::strip_nested(mine),
+                crate::colocated::strip_nested(theirs),
+            );
+            let (Some((s, _)), Some((t, _))) = (resolve(mine, sides), resolve(theirs, sides))
+            else {
+                continue;
+            };
+            if s == t || !is_reference(theirs) {
+                continue;
+            }
+            let values = crate::reference_semijoin::reference_values(
+                select, &scope, &ctes, theirs, topology, &schema,
+            );
+            if let Some(values) = values {
+                sides[s].narrowing.push(format!("({mine} IN ({values}))"));
+            }
+        }
+    }
 }
 
 /// The join plan of `select` (of `query`) once its tables are in `sides` with their own
@@ -866,13 +925,11 @@ fn finish(
     topology: &Topology,
     syntax: Syntax,
 ) -> Option<JoinSide> {
-    let filter = (!side.filter.is_empty()).then(|| {
-        side.filter
-            .iter()
-            .map(|f| format!("({f})"))
-            .collect::<Vec<_>>()
-            .join(" AND ")
-    });
+    let conditions: Vec<String> = (side.filter.iter())
+        .map(|f| format!("({f})"))
+        .chain(side.narrowing.iter().cloned())
+        .collect();
+    let filter = (!conditions.is_empty()).then(|| conditions.join(" AND "));
     let from: Vec<&str> = side.tables.iter().map(|t| t.from.as_str()).collect();
     // (A side of several tables must stay a statement each shard answers by concatenation.)
     let distinct = match matched_only && side.tables.len() == 1 {
