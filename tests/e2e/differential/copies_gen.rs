@@ -2,13 +2,17 @@
 //! subqueries correlated on non-key columns (joined as grouped derived tables), membership
 //! subqueries (read from their distinct values) and copies narrowed by a filtered reference
 //! table — with random conditions, aggregates, comparisons and NULLs, so that whichever path a
-//! statement takes (the rewrite, or the copies it keeps) its answer is checked. Seeded apart
-//! from the other generated cases.
+//! statement takes (the rewrite, or the copies it keeps) its answer is checked. Then copies
+//! and join sides narrowed (ARCHITECTURE's vocabulary): by a co-located copy, by what a
+//! disjunction implies, by chains of reference tables, by inner joins' ON clauses, beside
+//! outer joins whose ON must not narrow. Seeded apart from the other generated cases.
 
 use super::{Case, Check, Generator, Rng, ORDERS_T, USERS_T};
 
 /// Generated statements over copies (on top of the other generated cases).
 pub(super) const GENERATED_COPIES: usize = 60;
+/// Generated statements whose copies or join sides are narrowed.
+pub(super) const GENERATED_NARROWED: usize = 60;
 
 impl Generator<'_> {
     fn copies(&mut self) -> String {
@@ -58,6 +62,74 @@ impl Generator<'_> {
             ),
         }
     }
+}
+
+impl Generator<'_> {
+    fn narrowed(&mut self) -> String {
+        let u = self.predicate(&USERS_T, "u.");
+        let u2 = self.predicate(&USERS_T, "u.");
+        let o = self.predicate(&ORDERS_T, "o.");
+        let o2 = self.predicate(&ORDERS_T, "o.");
+        let label = |rng: &mut Rng, alias: &str| {
+            let v = rng.pick_str(&["'one'", "'zero'", "'max'", "'minus one'", "'none'"]);
+            match rng.below(3) {
+                0 => format!("{alias}.label = {v}"),
+                1 => format!("{alias}.label <> {v}"),
+                _ => format!("{alias}.label LIKE '%{}%'", rng.pick_str(&["e", "o", "x"])),
+            }
+        };
+        let l1 = label(&mut self.rng, "f1");
+        let l2 = label(&mut self.rng, "f2");
+        // Keeps the statement on copies: a COUNT correlated on a column placed otherwise.
+        let stay = format!(
+            "u.id >= (SELECT COUNT(*) FROM notes cn WHERE cn.id = {})",
+            self.rng.pick_str(&["u.flag", "o.qty", "u.score"])
+        );
+        let colocated = match self.rng.below(3) {
+            0 => ("users u JOIN orders o ON o.user_id = u.id", String::new()),
+            1 => ("users u, orders o", "o.user_id = u.id AND ".to_owned()),
+            _ => (
+                "orders o STRAIGHT_JOIN users u ON u.id = o.user_id",
+                String::new(),
+            ),
+        };
+        let (from, join) = colocated;
+        match self.rng.below(6) {
+            0 => format!(
+                "SELECT COUNT(*), SUM(o.amount), MIN(u.id), MAX(o.id) FROM {from} WHERE {join}{u} AND {o} AND {stay}"
+            ),
+            1 => format!(
+                "SELECT COUNT(*), SUM(o.amount), MIN(u.id), MAX(o.id) FROM {from} WHERE {join}(({u} AND {o}) OR ({u2} AND {o2})) AND {stay}"
+            ),
+            2 => format!(
+                "SELECT COUNT(*), SUM(u.score), MIN(o.id) FROM {from}, flags f1, flags f2 WHERE {join}u.flag = f1.flag AND o.qty = f2.flag AND (({l1} AND {l2}) OR ({o} AND {l2})) AND {stay}"
+            ),
+            3 => format!(
+                "SELECT COUNT(*), MIN(u.id), MAX(o.id) FROM {from}, flags f1, flags f2 WHERE {join}u.flag = f1.flag AND f1.flag = f2.flag AND {l2} AND {o} AND {stay}"
+            ),
+            4 => format!(
+                "SELECT COUNT(*), MIN(u.id), MAX(o.id), SUM(o.amount) FROM users u LEFT JOIN orders o ON o.user_id = u.id AND {o} AND {u} WHERE ({u2} OR {o2}) AND {stay}"
+            ),
+            // The Join primitive: a side narrowed by the other side's reference table.
+            _ => format!(
+                "SELECT COUNT(*), MIN(u.id), MAX(o.id), SUM(o.amount) FROM users u JOIN flags f1 ON f1.flag = u.flag JOIN orders o ON o.id = u.score WHERE o.qty = f1.flag AND {l1} AND {o}"
+            ),
+        }
+    }
+}
+
+pub(super) fn generated_narrowed_cases(seed: u64, user_ids: &[i64]) -> Vec<Case> {
+    let mut generator = Generator {
+        rng: Rng(seed ^ 0x5EED_C0B1_E500_0003),
+        user_ids,
+    };
+    (0..GENERATED_NARROWED)
+        .map(|n| Case {
+            origin: format!("generated narrowed #{n}"),
+            sql: generator.narrowed(),
+            check: Check::default(),
+        })
+        .collect()
 }
 
 pub(super) fn generated_copies_cases(seed: u64, user_ids: &[i64]) -> Vec<Case> {

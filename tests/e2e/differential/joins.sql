@@ -79,10 +79,10 @@ SELECT u.id, v.id FROM users u JOIN orders o ON o.user_id = u.id JOIN users v ON
 
 -- A side joined to the other side's reference table reads only the values that table's own
 -- conditions keep (join_plan::narrow_by_references, TPC-H Q5).
-SELECT f.label, COUNT(*), SUM(o.amount) FROM users u JOIN flags f ON f.flag = u.flag JOIN orders o ON o.user_id = u.score WHERE o.qty = f.flag AND f.label <> 'zero' GROUP BY f.label ORDER BY f.label
-SELECT u.id, o.id, f.label FROM users u JOIN flags f ON f.flag = u.flag JOIN orders o ON o.user_id = u.score WHERE o.qty = f.flag AND f.label LIKE '%e%'
-SELECT u.id, o.id FROM users u, flags f, orders o WHERE f.flag = u.flag AND o.user_id = u.score AND o.qty = f.flag AND (f.label = 'one' OR f.label = 'max')
-SELECT COUNT(*), MIN(o.id) FROM orders o JOIN users u ON u.score = o.user_id JOIN flags f ON f.flag = o.qty WHERE u.flag = f.flag AND f.flag IN (SELECT f2.flag FROM flags f2 WHERE f2.label <> 'one')
+SELECT f.label, COUNT(*), SUM(o.amount) FROM users u JOIN flags f ON f.flag = u.flag JOIN orders o ON o.id = u.score WHERE o.qty = f.flag AND f.label <> 'zero' GROUP BY f.label ORDER BY f.label
+SELECT u.id, o.id, f.label FROM users u JOIN flags f ON f.flag = u.flag JOIN orders o ON o.id = u.score WHERE o.qty = f.flag AND f.label LIKE '%e%'
+SELECT u.id, o.id FROM users u, flags f, orders o WHERE f.flag = u.flag AND o.id = u.score AND o.qty = f.flag AND (f.label = 'one' OR f.label = 'max')
+SELECT COUNT(*), MIN(o.id) FROM orders o JOIN users u ON u.score = o.id JOIN flags f ON f.flag = o.qty WHERE u.flag = f.flag AND f.flag IN (SELECT f2.flag FROM flags f2 WHERE f2.label <> 'one')
 
 -- ===== Kept on copies (materialize): the join would not be exact or evaluable =====
 SELECT u.id, o.id FROM users u JOIN orders o ON o.qty = u.ratio WHERE u.id < 100
