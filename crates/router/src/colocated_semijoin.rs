@@ -14,11 +14,11 @@
 
 use shardgate_config::Topology;
 use shardgate_schema::SchemaStatus;
-use sqlparser::ast::{BinaryOperator, Expr, Select};
+use sqlparser::ast::{Expr, Select};
 
 use crate::block_scope::BlockScope;
-use crate::colocated::{placed_alike, strip_nested};
-use crate::row_conditions::row_conditions;
+use crate::colocated::placed_alike;
+use crate::row_conditions::{equality, row_conditions};
 use crate::shard_key::TableRef;
 
 /// A copied table of the block: its position in the scope, how its SQL names it, and the
@@ -52,16 +52,7 @@ pub(crate) fn colocated_semijoins(
             && scope.owner(e, topology, schema) == Some(table.position)
     };
     let mut found = Vec::new();
-    for part in row_conditions(select) {
-        let Expr::BinaryOp {
-            left,
-            op: BinaryOperator::Eq,
-            right,
-        } = strip_nested(part)
-        else {
-            continue;
-        };
-        let (left, right) = (strip_nested(left), strip_nested(right));
+    for (left, right) in row_conditions(select).into_iter().filter_map(equality) {
         for other in copied {
             let alike = other.position != this.position
                 && !other.conditions.is_empty()

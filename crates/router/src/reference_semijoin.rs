@@ -20,7 +20,7 @@ use crate::colocated::strip_nested;
 use crate::implied::implied_by_disjunction;
 use crate::prune::chain;
 use crate::pushable::pushable;
-use crate::row_conditions::row_conditions;
+use crate::row_conditions::{equality, row_conditions};
 
 /// The conditions narrowing the copy of the table at `this` (a position in `scope`) by the
 /// reference tables `select` joins it to: `column IN (SELECT …)`, with the copied table's
@@ -36,16 +36,7 @@ pub(crate) fn reference_semijoins(
 ) -> Vec<String> {
     let owner = |e: &Expr| scope.owner(e, topology, schema);
     let mut found = Vec::new();
-    for part in row_conditions(select) {
-        let Expr::BinaryOp {
-            left,
-            op: BinaryOperator::Eq,
-            right,
-        } = strip_nested(part)
-        else {
-            continue;
-        };
-        let (left, right) = (strip_nested(left), strip_nested(right));
+    for (left, right) in row_conditions(select).into_iter().filter_map(equality) {
         let (column, reference_column) = match (owner(left), owner(right)) {
             (Some(l), Some(r)) if l == this && r != this => (left, right),
             (Some(l), Some(r)) if r == this && l != this => (right, left),
@@ -116,13 +107,7 @@ impl Block<'_, '_> {
                 conditions.push(format!("({part})"));
             } else if let Some(implied) = implied_by_disjunction(part, &own, &|e| e.to_string()) {
                 conditions.push(implied);
-            } else if let Expr::BinaryOp {
-                left,
-                op: BinaryOperator::Eq,
-                right,
-            } = strip_nested(part)
-            {
-                let (left, right) = (strip_nested(left), strip_nested(right));
+            } else if let Some((left, right)) = equality(part) {
                 let (mine, theirs) = match (owner(left), owner(right)) {
                     (Some(l), Some(r)) if l == reference && r != reference => (left, right),
                     (Some(l), Some(r)) if r == reference && l != reference => (right, left),

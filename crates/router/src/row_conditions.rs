@@ -8,6 +8,7 @@
 
 use sqlparser::ast::{BinaryOperator, Expr, JoinConstraint, JoinOperator, Select};
 
+use crate::colocated::strip_nested;
 use crate::prune::chain;
 
 /// The top-level conjuncts of `select`'s WHERE and of its (top-level) inner joins' ON
@@ -26,6 +27,18 @@ pub(crate) fn row_conditions(select: &Select) -> Vec<&Expr> {
         }
     }
     conditions
+}
+
+/// `part` as an equality's two sides, without their parentheses.
+pub(crate) fn equality(part: &Expr) -> Option<(&Expr, &Expr)> {
+    match strip_nested(part) {
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::Eq,
+            right,
+        } => Some((strip_nested(left), strip_nested(right))),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

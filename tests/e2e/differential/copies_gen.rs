@@ -119,28 +119,43 @@ impl Generator<'_> {
 }
 
 pub(super) fn generated_narrowed_cases(seed: u64, user_ids: &[i64]) -> Vec<Case> {
-    let mut generator = Generator {
-        rng: Rng(seed ^ 0x5EED_C0B1_E500_0003),
+    let salt = 0x5EED_C0B1_E500_0003;
+    cases(
+        seed ^ salt,
         user_ids,
-    };
-    (0..GENERATED_NARROWED)
-        .map(|n| Case {
-            origin: format!("generated narrowed #{n}"),
-            sql: generator.narrowed(),
-            check: Check::default(),
-        })
-        .collect()
+        GENERATED_NARROWED,
+        "narrowed",
+        Generator::narrowed,
+    )
 }
 
 pub(super) fn generated_copies_cases(seed: u64, user_ids: &[i64]) -> Vec<Case> {
+    let salt = 0x5EED_C0B1_E500_0002;
+    cases(
+        seed ^ salt,
+        user_ids,
+        GENERATED_COPIES,
+        "over copies",
+        Generator::copies,
+    )
+}
+
+/// `count` statements of `make`, seeded by `seed`.
+fn cases<'a>(
+    seed: u64,
+    user_ids: &'a [i64],
+    count: usize,
+    kind: &str,
+    make: fn(&mut Generator<'a>) -> String,
+) -> Vec<Case> {
     let mut generator = Generator {
-        rng: Rng(seed ^ 0x5EED_C0B1_E500_0002),
+        rng: Rng(seed),
         user_ids,
     };
-    (0..GENERATED_COPIES)
+    (0..count)
         .map(|n| Case {
-            origin: format!("generated over copies #{n}"),
-            sql: generator.copies(),
+            origin: format!("generated {kind} #{n}"),
+            sql: make(&mut generator),
             check: Check::default(),
         })
         .collect()

@@ -41,6 +41,7 @@ use sqlparser::ast::{
 };
 
 use crate::prune::{chain, shards_of, Keyed};
+use crate::row_conditions::equality;
 use crate::shard_key::{base_name, TableRef};
 use crate::{MaterializePlan, MergeSpec, Plan, Route, Syntax};
 
@@ -466,20 +467,8 @@ fn narrow_by_references(
             .and_then(|t| scope.table(t))
             .is_some_and(|t| topology.is_reference(t))
     };
-    for part in conditions {
-        let Expr::BinaryOp {
-            left,
-            op: BinaryOperator::Eq,
-            right,
-        } = crate::colocated::strip_nested(part)
-        else {
-            continue;
-        };
+    for (left, right) in conditions.iter().filter_map(|c| equality(c)) {
         for (mine, theirs) in [(left, right), (right, left)] {
-            let (mine, theirs) = (
-                crate::colocated::strip_nested(mine),
-                crate::colocated::strip_nested(theirs),
-            );
             let (Some((s, _)), Some((t, _))) = (resolve(mine, sides), resolve(theirs, sides))
             else {
                 continue;
