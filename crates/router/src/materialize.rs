@@ -357,9 +357,8 @@ fn push_filters(
             );
             let only_table = select.from.len() == 1 && select.from[0].joins.is_empty();
             let own = |e: &Expr| scope.owner(e, topology, &schema) == Some(this);
-            let parts: Vec<&Expr> = (conditions.iter().copied())
-                .filter(|part| pushable(part, &own))
-                .collect();
+            let (parts, others): (Vec<&Expr>, Vec<&Expr>) =
+                (conditions.iter()).partition(|part| pushable(part, &own));
             let keyed = Keyed {
                 table: &table,
                 only_table,
@@ -372,15 +371,11 @@ fn push_filters(
                 .iter()
                 .map(|p| format!("({})", unqualified(p, &table)))
                 .collect();
-            rendered.extend(
-                (conditions.iter().copied())
-                    .filter(|part| !pushable(part, &own))
-                    .filter_map(|part| {
-                        implied_by_disjunction(part, &own, &|e| unqualified(e, &table))
-                    }),
-            );
+            rendered.extend(others.iter().filter_map(|part| {
+                implied_by_disjunction(part, &own, &|e| unqualified(e, &table))
+            }));
             rendered.extend(reference_semijoins(
-                select,
+                &conditions,
                 &scope,
                 &ctes,
                 this,

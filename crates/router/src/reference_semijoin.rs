@@ -23,10 +23,11 @@ use crate::pushable::pushable;
 use crate::row_conditions::{equality, row_conditions};
 
 /// The conditions narrowing the copy of the table at `this` (a position in `scope`) by the
-/// reference tables `select` joins it to: `column IN (SELECT …)`, with the copied table's
-/// column as `own` renders it (unqualified, for the copy's reads).
+/// reference tables its block's `conditions` (`row_conditions`) join it to: `column IN
+/// (SELECT …)`, with the copied table's column as `own` renders it (unqualified, for the
+/// copy's reads).
 pub(crate) fn reference_semijoins(
-    select: &Select,
+    conditions: &[&Expr],
     scope: &BlockScope<'_>,
     ctes: &[String],
     this: usize,
@@ -34,17 +35,19 @@ pub(crate) fn reference_semijoins(
     topology: &Topology,
     schema: &SchemaStatus,
 ) -> Vec<String> {
-    let owner = |e: &Expr| scope.owner(e, topology, schema);
+    let block = Block {
+        conditions: conditions.to_vec(),
+        scope,
+        ctes,
+        topology,
+        schema,
+    };
     let mut found = Vec::new();
-    for (left, right) in row_conditions(select).into_iter().filter_map(equality) {
-        let (column, reference_column) = match (owner(left), owner(right)) {
-            (Some(l), Some(r)) if l == this && r != this => (left, right),
-            (Some(l), Some(r)) if r == this && l != this => (right, left),
-            _ => continue,
+    for (left, right) in conditions.iter().filter_map(|c| equality(c)) {
+        let Some((column, reference_column)) = block.facing(left, right, this) else {
+            continue;
         };
-        if let Some(values) =
-            reference_values(select, scope, ctes, reference_column, topology, schema)
-        {
+        if let Some(values) = block.values(reference_column, &mut Vec::new()) {
             found.push(format!("({} IN ({values}))", own(column)));
         }
     }
@@ -66,7 +69,7 @@ pub(crate) fn reference_values(
     schema: &SchemaStatus,
 ) -> Option<String> {
     let block = Block {
-        select,
+        conditions: row_conditions(select),
         scope,
         ctes,
         topology,
@@ -77,7 +80,8 @@ pub(crate) fn reference_values(
 
 /// What `reference_values` reads.
 struct Block<'b, 'q> {
-    select: &'b Select,
+    /// The block's `row_conditions`.
+    conditions: Vec<&'b Expr>,
     scope: &'b BlockScope<'q>,
     ctes: &'b [String],
     topology: &'b Topology,
@@ -85,6 +89,22 @@ struct Block<'b, 'q> {
 }
 
 impl Block<'_, '_> {
+    /// The sides of the equality `left = right` with the column of the reference at
+    /// position `this` first, when one side is its column and the other another table's.
+    fn facing<'e>(
+        &self,
+        left: &'e Expr,
+        right: &'e Expr,
+        this: usize,
+    ) -> Option<(&'e Expr, &'e Expr)> {
+        let owner = |e: &Expr| self.scope.owner(e, self.topology, self.schema);
+        match (owner(left), owner(right)) {
+            (Some(l), Some(r)) if l == this && r != this => Some((left, right)),
+            (Some(l), Some(r)) if r == this && l != this => Some((right, left)),
+            _ => None,
+        }
+    }
+
     /// `reference_values`, not through the references of `visited` (positions) again.
     fn values(&self, column: &Expr, visited: &mut Vec<usize>) -> Option<String> {
         let owner = |e: &Expr| self.scope.owner(e, self.topology, self.schema);
@@ -100,19 +120,16 @@ impl Block<'_, '_> {
         visited.push(reference);
         let own = |e: &Expr| owner(e) == Some(reference);
         let mut conditions = Vec::new();
-        for part in row_conditions(self.select) {
+        for &part in &self.conditions {
             if pushable(part, &own)
                 || reference_membership(part, &own, self.ctes, self.topology, self.schema)
             {
                 conditions.push(format!("({part})"));
             } else if let Some(implied) = implied_by_disjunction(part, &own, &|e| e.to_string()) {
                 conditions.push(implied);
-            } else if let Some((left, right)) = equality(part) {
-                let (mine, theirs) = match (owner(left), owner(right)) {
-                    (Some(l), Some(r)) if l == reference && r != reference => (left, right),
-                    (Some(l), Some(r)) if r == reference && l != reference => (right, left),
-                    _ => continue,
-                };
+            } else if let Some((mine, theirs)) =
+                equality(part).and_then(|(left, right)| self.facing(left, right, reference))
+            {
                 if let Some(values) = self.values(theirs, visited) {
                     conditions.push(format!("({mine} IN ({values}))"));
                 }

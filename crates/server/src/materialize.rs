@@ -175,7 +175,7 @@ impl Session {
     ) -> Step {
         let compute_shard = plan.compute_shard;
         let (mut compute, over_derived) =
-            match Box::pin(self.materialized_compute(runtime, plan, text, binary, true)).await {
+            match Box::pin(self.materialized_compute(runtime, plan, text, binary)).await {
                 Ok(prepared) => prepared,
                 Err(e) => return self.send_error(e).await,
             };
@@ -230,7 +230,7 @@ impl Session {
         selected: &mut Selected,
     ) -> Result<(), ClientError> {
         let (mut compute, over_derived) =
-            Box::pin(self.materialized_compute(runtime, plan, sql.as_bytes(), false, true)).await?;
+            Box::pin(self.materialized_compute(runtime, plan, sql.as_bytes(), false)).await?;
         // Over the rows of its derived tables when they could be read (their types are the
         // derived tables' own, so the rows read are those the statement gives).
         let sql = over_derived.map_or(sql, |(over, _)| over.sql.as_str());
@@ -244,21 +244,20 @@ impl Session {
         read
     }
 
-    /// The compute connection with `plan`'s copies made on it, and, when `derived` allows
-    /// and they can be read (`derived_rows.rs`), the rows of the statement's derived tables
-    /// with the statement's description over them.
+    /// The compute connection with `plan`'s copies made on it, and, when they can be read
+    /// (`derived_rows.rs`), the rows of the statement's derived tables with the statement's
+    /// description over them.
     async fn materialized_compute<'p>(
         &mut self,
         runtime: &Runtime,
         plan: &'p MaterializePlan,
         text: &[u8],
         binary: bool,
-        use_derived: bool,
     ) -> Result<(Compute, Option<(&'p OverDerived, Vec<BytesMut>)>), ClientError> {
         let compute_shard = plan.compute_shard;
         // Over the rows of its derived tables (read first: the compute shard's connection
-        // may serve them), when it may (`derived_rows.rs`).
-        let derived = match plan.over_derived.as_ref().filter(|_| use_derived) {
+        // may serve them), when it has some (`derived_rows.rs`).
+        let derived = match plan.over_derived.as_ref() {
             Some(over) => Box::pin(self.read_derived(runtime, over))
                 .await
                 .map(|tables| (over, tables)),
@@ -306,7 +305,7 @@ impl Session {
                 Err(_) => compute.drop_tables().await,
             }
         }
-        if use_derived && plan.over_derived.is_some() {
+        if plan.over_derived.is_some() {
             let result = if over_derived.is_some() {
                 "used"
             } else {
