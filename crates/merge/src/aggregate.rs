@@ -252,6 +252,25 @@ impl Aggregate {
     }
 }
 
+/// `MIN` / `MAX` of `column` as MariaDB describes the item: the column's type (an `ENUM` /
+/// `SET` as a `VARCHAR`), nullable, with none of its flags but `UNSIGNED_FLAG` and
+/// `BINARY_FLAG` (numbers, temporal values and binary strings have it); a string's decimals
+/// are `NOT_FIXED_DEC`. Idempotent: a shard's own `MIN` column stays as it is.
+pub fn extreme_meta(column: &ColumnMeta) -> ColumnMeta {
+    let mut item = *column;
+    item.flags &= ColumnFlags::UNSIGNED_FLAG;
+    if column.charset == 63 {
+        item.flags |= ColumnFlags::BINARY_FLAG;
+    }
+    if column.kind() == ValueKind::Bytes {
+        item.decimals = NOT_FIXED_DEC;
+        if (column.flags).intersects(ColumnFlags::ENUM_FLAG | ColumnFlags::SET_FLAG) {
+            item.column_type = ColumnType::MYSQL_TYPE_VAR_STRING;
+        }
+    }
+    item
+}
+
 /// `COUNT(...)`: `BIGINT(21) NOT NULL`.
 pub fn count_meta() -> ColumnMeta {
     ColumnMeta::new(ColumnType::MYSQL_TYPE_LONGLONG)
@@ -765,6 +784,33 @@ mod tests {
             .with_length(len)
             .with_decimals(dec)
             .with_flags(flags)
+    }
+
+    /// MariaDB 10.11's `MIN` / `MAX` items over a table's columns.
+    #[test]
+    fn extremes_are_described_as_their_items() {
+        use ColumnFlags as F;
+        let id = ColumnMeta::new(ColumnType::MYSQL_TYPE_LONGLONG).with_flags(
+            F::NOT_NULL_FLAG | F::PRI_KEY_FLAG | F::PART_KEY_FLAG | F::AUTO_INCREMENT_FLAG,
+        );
+        assert_eq!(extreme_meta(&id).flags, F::BINARY_FLAG);
+        let unsigned = ColumnMeta::new(ColumnType::MYSQL_TYPE_LONG).with_flags(F::UNSIGNED_FLAG);
+        assert_eq!(
+            extreme_meta(&unsigned).flags,
+            F::UNSIGNED_FLAG | F::BINARY_FLAG
+        );
+        let mut e = ColumnMeta::new(ColumnType::MYSQL_TYPE_STRING).with_flags(F::ENUM_FLAG);
+        e.charset = 45;
+        let item = extreme_meta(&e);
+        assert_eq!(
+            (item.column_type, item.flags, item.decimals),
+            (ColumnType::MYSQL_TYPE_VAR_STRING, F::empty(), NOT_FIXED_DEC)
+        );
+        assert_eq!(extreme_meta(&item), item);
+        let mut blob =
+            ColumnMeta::new(ColumnType::MYSQL_TYPE_BLOB).with_flags(F::BLOB_FLAG | F::BINARY_FLAG);
+        blob.charset = 63;
+        assert_eq!(extreme_meta(&blob).flags, F::BINARY_FLAG);
     }
 
     /// (input, SUM type/length/decimals, AVG type/length/decimals) as MariaDB 10.11 reports.

@@ -64,8 +64,8 @@ pub enum MergeError {
     },
     /// An operator that holds rows reached its configured memory bound.
     #[error(
-        "{operator} reached its memory limit of {limit} {unit}; narrow the query (WHERE, LIMIT, \
-         fewer groups) or raise the merge memory limit"
+        "{operator} reached its memory limit of [server] merge_max_{unit} = {limit} {unit}; narrow \
+         the query (WHERE, LIMIT, fewer groups) or raise merge_max_{unit}"
     )]
     MemoryLimit {
         /// The operator that stopped (`sort`, `hash aggregate`, `hash distinct`).

@@ -47,13 +47,15 @@ mod row;
 mod set_operation;
 mod sort;
 mod temporal;
+mod temporary_table;
 mod value;
 mod variance;
 mod widen;
 mod window;
 
 pub use aggregate::{
-    avg_meta_from_sum, avg_result_meta, count_meta, sum_result_meta, Aggregate, AggregateSettings,
+    avg_meta_from_sum, avg_result_meta, count_meta, extreme_meta, sum_result_meta, Aggregate,
+    AggregateSettings,
 };
 pub use binary_row::BinaryRowEncoder;
 pub use bit_aggregate::{bit_meta, BitOp};
@@ -80,6 +82,7 @@ pub use set_operation::{combine, SetOperator, SetRows};
 pub use shardgate_collation::{exact_collation, Collation};
 pub use sort::Sort;
 pub use temporal::{Date, DateTime, Time};
+pub use temporary_table::{ExplainRow, TemporaryTable};
 pub use value::Value;
 pub use variance::{variance_meta, VarianceKind};
 pub use widen::Widening;

@@ -5,7 +5,8 @@
 
 use shardgate_merge::{
     Aggregate, AggregateSettings, ColumnFlags, ColumnMeta, Filter, Limit, MemoryLimit, MergeError,
-    OrderedAggregate, Pipeline, Project, Sort, SortedDistinct, Window, WindowFunction,
+    OrderedAggregate, Pipeline, Project, Sort, SortedDistinct, TemporaryTable, Window,
+    WindowFunction,
 };
 
 use crate::MergeSpec;
@@ -19,6 +20,21 @@ pub struct MergeSettings {
     pub group_concat_max_len: u64,
     /// `collation_connection` is a `_bin` one: MIN / MAX of expressions compare by bytes.
     pub connection_binsort: bool,
+    /// What MariaDB's plan of the client's statement reads a grouped result from.
+    pub grouped_from: GroupedFrom,
+}
+
+/// Where MariaDB's plan reads a grouped result from, which its column definitions follow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum GroupedFrom {
+    /// Not asked: a scatter, whose shards' definitions follow their own plans; a result
+    /// sorted by an aggregate is taken to pass through a temporary table.
+    #[default]
+    Unasked,
+    /// The select list's items (`EXPLAIN` shows no temporary table).
+    Items,
+    /// A temporary table (`EXPLAIN`: `Using temporary`).
+    Table(TemporaryTable),
 }
 
 /// The operators after the merge, and the column definitions the client gets.
@@ -46,7 +62,15 @@ impl MergeSpec {
                     group_concat_max_len: settings.group_concat_max_len,
                     connection_binsort: settings.connection_binsort,
                     result_charset: result_charset(delivered),
-                    materialized: !spec.group_by.is_empty() && !self.sort.is_empty(),
+                    materialized: match settings.grouped_from {
+                        GroupedFrom::Unasked => !spec.group_by.is_empty() && !self.sort.is_empty(),
+                        GroupedFrom::Items => false,
+                        GroupedFrom::Table(table) => table.holds_aggregates,
+                    },
+                };
+                let table = match settings.grouped_from {
+                    GroupedFrom::Table(table) => Some(table),
+                    _ => None,
                 };
                 let mut aggregate = OrderedAggregate::with_settings(
                     &spec.group_by,
@@ -64,16 +88,42 @@ impl MergeSpec {
                     definitions.push(match output {
                         // A column passed through keeps the shard's definition (table, flags), renamed.
                         Aggregate::First(c) => {
-                            delivered[*c].rewrite_definition(heads[*c].as_ref(), Some(name))?
+                            let column = match table {
+                                Some(t) => t.column(&delivered[*c], spec.group_by.contains(c)),
+                                None => delivered[*c],
+                            };
+                            column.rewrite_definition(heads[*c].as_ref(), Some(name))?
                         }
                         // MIN/MAX of a string column: described with the connection's collation;
                         // NULL over no row (a raw column's NOT NULL does not hold for it).
                         Aggregate::Min(c) | Aggregate::Max(c) => {
-                            let mut shown = *meta;
-                            shown.charset = delivered[*c].charset;
-                            shown.flags.remove(ColumnFlags::NOT_NULL_FLAG);
+                            let held = table.and_then(|t| t.extreme(&delivered[*c]));
+                            let shown = held.unwrap_or_else(|| {
+                                let mut shown = match settings.grouped_from {
+                                    // The shards' own MIN column, as their plans describe it.
+                                    GroupedFrom::Unasked => {
+                                        let mut shown = *meta;
+                                        shown.flags.remove(ColumnFlags::NOT_NULL_FLAG);
+                                        shown
+                                    }
+                                    _ => shardgate_merge::extreme_meta(meta),
+                                };
+                                shown.charset = delivered[*c].charset;
+                                shown
+                            });
                             shown.definition(name)
                         }
+                        Aggregate::Count(_)
+                        | Aggregate::CountValues(_)
+                        | Aggregate::CountRows
+                        | Aggregate::CountDistinct(_)
+                        | Aggregate::Sum(_)
+                        | Aggregate::SumValues(_)
+                        | Aggregate::SumDistinct(_)
+                        | Aggregate::Bit { .. } => match table {
+                            Some(t) => t.counted(meta).definition(name),
+                            None => meta.definition(name),
+                        },
                         _ => meta.definition(name),
                     });
                 }
@@ -130,6 +180,34 @@ impl MergeSpec {
             pipeline,
             definitions: definitions.into_iter().take(visible).collect(),
         })
+    }
+
+    /// Whether an aggregate is one MariaDB groups only in sorted order, never in a temporary
+    /// table: of `DISTINCT` values, or `GROUP_CONCAT`.
+    pub fn has_sorted_aggregates(&self) -> bool {
+        (self.aggregate.iter().flat_map(|a| &a.outputs)).any(|o| {
+            matches!(
+                o,
+                Aggregate::CountDistinct(_)
+                    | Aggregate::SumDistinct(_)
+                    | Aggregate::AvgDistinct(_)
+                    | Aggregate::GroupConcat(_)
+            )
+        })
+    }
+
+    /// Whether the groups are sorted by a value known only after grouping (an aggregate):
+    /// MariaDB sorts them through a temporary table.
+    pub fn sorts_by_aggregate(&self) -> bool {
+        let Some(spec) = &self.aggregate else {
+            return false;
+        };
+        self.sort
+            .iter()
+            .any(|key| match spec.outputs.get(key.column) {
+                Some(Aggregate::First(c)) => !spec.group_by.contains(c),
+                _ => true,
+            })
     }
 
     /// Whether the merge computes a STDDEV/VARIANCE.
@@ -211,6 +289,7 @@ mod tests {
             },
             group_concat_max_len: 1024,
             connection_binsort: false,
+            grouped_from: GroupedFrom::Unasked,
         }
     }
 

@@ -215,11 +215,15 @@ impl Session {
                     Box::pin(self.materialize_instead(runtime, plan, text, binary, inexact)).await
                 }
             },
-            Route::Materialize(m) => {
-                let replanned = self.planned_with_columns(runtime, m, text).await;
-                let m = replanned.as_deref().unwrap_or(m);
-                Box::pin(self.materialize(runtime, m, text, plan.kind, binary)).await
-            }
+            Route::Materialize(m) => match self.planned_with_columns(runtime, m, text).await {
+                Some(Route::Join(j)) => {
+                    Box::pin(self.join(runtime, &j, text, plan.kind, binary)).await
+                }
+                Some(Route::Materialize(again)) => {
+                    Box::pin(self.materialize(runtime, &again, text, plan.kind, binary)).await
+                }
+                _ => Box::pin(self.materialize(runtime, m, text, plan.kind, binary)).await,
+            },
             Route::Join(j) => Box::pin(self.join(runtime, j, text, plan.kind, binary)).await,
             Route::SetConsistency(level) => {
                 self.consistency_override = *level;

@@ -115,7 +115,10 @@ impl Session {
                 Ok(Some(e)) => return self.send_error(ClientError::from(e)).await,
                 Err(e) => return self.send_error(ClientError::from(&e)).await,
             }
-            let settings = self.merge_settings(runtime);
+            let mut settings = self.merge_settings(runtime);
+            if let Some(grouping) = &plan.grouping {
+                settings.grouped_from = self.grouped_from(runtime, text, grouping).await;
+            }
             let mut to = JoinTo::Client;
             if let Outcome::Answered(step) = self.join_into(runtime, plan, settings, &mut to).await
             {

@@ -22,6 +22,7 @@ mod explain;
 mod extended_metadata;
 mod fan_out;
 mod generated_ids;
+mod grouped_from;
 mod handshakes;
 mod held_state;
 mod hotspots;

@@ -137,14 +137,15 @@ impl Copied {
 
 impl Session {
     /// `plan` again, once the schema cache holds the tables whose columns would narrow its
-    /// copies (`MaterializePlan::uncached`: created since the cache was read); `None` keeps
-    /// it (nothing to read, or the read failed).
+    /// copies or plan the Join primitive (`MaterializePlan::uncached`: created, or changed by
+    /// DDL, since the cache was read): another materialize plan, or a join across shards in
+    /// the proxy; `None` keeps it (nothing to read, or the read failed).
     pub(crate) async fn planned_with_columns(
         &self,
         runtime: &Runtime,
         plan: &MaterializePlan,
         text: &[u8],
-    ) -> Option<Box<MaterializePlan>> {
+    ) -> Option<Route> {
         if plan.uncached.is_empty() {
             return None;
         }
@@ -157,9 +158,9 @@ impl Session {
         }
         match shardgate_router::plan_sql(sql, &runtime.topology, self.syntax) {
             Ok(Plan {
-                route: Route::Materialize(again),
+                route: route @ (Route::Materialize(_) | Route::Join(_)),
                 ..
-            }) => Some(again),
+            }) => Some(route),
             _ => None,
         }
     }

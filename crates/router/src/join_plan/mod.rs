@@ -172,8 +172,39 @@ pub(crate) fn prefer(sql: &str, syntax: Syntax, topology: &Topology, plan: Plan)
             route: Route::Join(Box::new(join)),
             ..plan
         },
-        None => plan,
+        None => with_tables_to_read(query, topology, plan),
     }
+}
+
+/// `plan` with the tables of its FROM clause whose columns the schema cache lacks added to
+/// those the executor reads before it runs the statement (`MaterializePlan::uncached`), which
+/// then plans it again: after DDL through the proxy made the cache forget them, a join across
+/// shards takes the Join primitive from its first run, not copies until the cache's refresh.
+fn with_tables_to_read(query: &Query, topology: &Topology, mut plan: Plan) -> Plan {
+    let (SetExpr::Select(select), Route::Materialize(fallback)) =
+        (query.body.as_ref(), &mut plan.route)
+    else {
+        return plan;
+    };
+    let schema = topology.schema.current();
+    for (factor, _) in crate::materialize::factors(&select.from) {
+        let Some((name, _)) = crate::shard_key::plain_table(factor) else {
+            continue;
+        };
+        let Some(base) = base_name(name) else {
+            continue;
+        };
+        let table = match topology.table(&base) {
+            Some(rule) => rule.name.clone(),
+            None if topology.is_reference(&base) => base,
+            None => continue,
+        };
+        let unknown = schema.agreed(&table).is_none() && schema.disagreement(&table).is_none();
+        if unknown && !fallback.uncached.contains(&table) {
+            fallback.uncached.push(table);
+        }
+    }
+    plan
 }
 
 /// A table of the FROM clause.
