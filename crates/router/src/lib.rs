@@ -98,7 +98,7 @@ pub use legacy_literals::ascii_literals;
 pub use limited_write::LimitedWrite;
 pub use lookup::{LookupEntry, LookupPlan, LookupRead, LookupWrite, RowsToLocate};
 pub use materialize::{quote as quote_identifier, MaterializePlan, TableCopy};
-pub use merge_output::{GroupedFrom, MergeOutput, MergeSettings};
+pub use merge_output::{MergeOutput, MergeSettings, ResultSource};
 pub use moving_update::{MovingUpdate, NamedRow};
 pub use plan::{DeferredRoute, Explained, Plan, Route, SessionVar, StatementKind, TxnCommand};
 pub use plan_cache::{templatize, PlanCache};

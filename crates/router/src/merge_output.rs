@@ -21,12 +21,12 @@ pub struct MergeSettings {
     /// `collation_connection` is a `_bin` one: MIN / MAX of expressions compare by bytes.
     pub connection_binsort: bool,
     /// What MariaDB's plan of the client's statement reads a grouped result from.
-    pub grouped_from: GroupedFrom,
+    pub result_source: ResultSource,
 }
 
 /// Where MariaDB's plan reads a grouped result from, which its column definitions follow.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum GroupedFrom {
+pub enum ResultSource {
     /// Not asked: a scatter, whose shards' definitions follow their own plans; a result
     /// sorted by an aggregate is taken to pass through a temporary table.
     #[default]
@@ -62,14 +62,14 @@ impl MergeSpec {
                     group_concat_max_len: settings.group_concat_max_len,
                     connection_binsort: settings.connection_binsort,
                     result_charset: result_charset(delivered),
-                    materialized: match settings.grouped_from {
-                        GroupedFrom::Unasked => !spec.group_by.is_empty() && !self.sort.is_empty(),
-                        GroupedFrom::Items => false,
-                        GroupedFrom::Table(table) => table.holds_aggregates,
+                    materialized: match settings.result_source {
+                        ResultSource::Unasked => !spec.group_by.is_empty() && !self.sort.is_empty(),
+                        ResultSource::Items => false,
+                        ResultSource::Table(table) => table.holds_aggregates,
                     },
                 };
-                let table = match settings.grouped_from {
-                    GroupedFrom::Table(table) => Some(table),
+                let table = match settings.result_source {
+                    ResultSource::Table(table) => Some(table),
                     _ => None,
                 };
                 let mut aggregate = OrderedAggregate::with_settings(
@@ -99,9 +99,9 @@ impl MergeSpec {
                         Aggregate::Min(c) | Aggregate::Max(c) => {
                             let held = table.and_then(|t| t.extreme(&delivered[*c]));
                             let shown = held.unwrap_or_else(|| {
-                                let mut shown = match settings.grouped_from {
+                                let mut shown = match settings.result_source {
                                     // The shards' own MIN column, as their plans describe it.
-                                    GroupedFrom::Unasked => {
+                                    ResultSource::Unasked => {
                                         let mut shown = *meta;
                                         shown.flags.remove(ColumnFlags::NOT_NULL_FLAG);
                                         shown
@@ -289,7 +289,7 @@ mod tests {
             },
             group_concat_max_len: 1024,
             connection_binsort: false,
-            grouped_from: GroupedFrom::Unasked,
+            result_source: ResultSource::Unasked,
         }
     }
 

@@ -30,7 +30,7 @@ use shardgate_merge::{
 use shardgate_protocol::response::Finish;
 use shardgate_ring::ShardId;
 use shardgate_router::{
-    JoinPlan, JoinSide, JoinStrategy, MergeSettings, StatementKind, LOOKUP_BATCH,
+    JoinPlan, JoinSide, JoinStrategy, MergeSettings, ResultSource, StatementKind, LOOKUP_BATCH,
 };
 use shardgate_wire::packets;
 
@@ -116,8 +116,9 @@ impl Session {
                 Err(e) => return self.send_error(ClientError::from(&e)).await,
             }
             let mut settings = self.merge_settings(runtime);
-            if let Some(grouping) = &plan.grouping {
-                settings.grouped_from = self.grouped_from(runtime, text, grouping).await;
+            if plan.grouping.is_some() || !plan.order_by.is_empty() {
+                let grouping = plan.grouping.as_ref();
+                settings.result_source = self.result_source(runtime, text, grouping).await;
             }
             let mut to = JoinTo::Client;
             if let Outcome::Answered(step) = self.join_into(runtime, plan, settings, &mut to).await
@@ -749,6 +750,17 @@ fn output(
         .map(|&c| definitions.get(c).cloned().unwrap_or_default())
         .collect();
     let Some(grouping) = &plan.grouping else {
+        // Sorted through a temporary table, MariaDB sends its fields: no key flags.
+        let shown = match settings.result_source {
+            ResultSource::Table(table) => (shown.iter())
+                .map(|d| {
+                    let meta = ColumnMeta::from_definition(d)?;
+                    table.column(&meta, false).rewrite_definition(d, None)
+                })
+                .collect::<Result<_, _>>()
+                .map_err(err)?,
+            _ => shown,
+        };
         return Ok((pipeline, shown));
     };
     // The raw rows, sorted by their groups, then merged as a scatter's raw rows.

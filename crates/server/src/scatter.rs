@@ -326,7 +326,7 @@ impl Session {
             },
             group_concat_max_len: self.group_concat_max_len(),
             connection_binsort: self.connection_binsort(),
-            grouped_from: shardgate_router::GroupedFrom::Unasked,
+            result_source: shardgate_router::ResultSource::Unasked,
         }
     }
 

@@ -655,16 +655,8 @@ fn plan_over(
         }
     }
     let (offset, limit) = limit_of(query)?;
-    // MariaDB describes a sorted join's columns by how it joined: rows joined through a join
-    // buffer and sorted lose their key flags. Only a LEFT join looking its right table up by
-    // key (the shard key, a primary key as a rule) and ordered by its left table's columns is
-    // sure to keep them: those sort here; other sorted joins keep their copies.
-    let sorted_as_read = kind == JoinKind::Left
-        && lookup_side(&sides, pairs) == Some(1)
-        && order.iter().all(|((s, _), _)| *s == 0);
-    if !order.is_empty() && !sorted_as_read {
-        return None;
-    }
+    // (MariaDB describes a sorted join's columns by how it joined: rows sorted through a
+    // temporary table lose their key flags. The executor asks its plan: `ResultSource`.)
     finish_join(sides, pairs, kind, topology, syntax, fallback, |joined| {
         let output = items.iter().map(|&i| joined(i)).collect();
         let order_by = order.iter().map(|&(t, d)| (joined(t), d)).collect();

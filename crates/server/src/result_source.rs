@@ -1,10 +1,10 @@
-//! Where MariaDB's plan of a grouping statement the proxy computes would read its result from
-//! (its items, or a temporary table), asked of the default shard with `EXPLAIN`: the column
-//! definitions follow it (`shardgate_merge::TemporaryTable`). The shard holds the same tables
-//! with a part of the rows; its plan is taken as one server's.
+//! Where MariaDB's plan of a grouping or sorted statement the proxy computes would read its
+//! result from (its items, or a temporary table), asked of the default shard with `EXPLAIN`:
+//! the column definitions follow it (`shardgate_merge::TemporaryTable`). The shard holds the
+//! same tables with a part of the rows; its plan is taken as one server's.
 
 use shardgate_merge::{ExplainRow, TemporaryTable};
-use shardgate_router::{GroupedFrom, MergeSpec};
+use shardgate_router::{MergeSpec, ResultSource};
 
 use crate::runtime::Runtime;
 use crate::session::Session;
@@ -13,28 +13,28 @@ use crate::session::Session;
 const EXPLAIN_COLUMNS: usize = 10;
 
 impl Session {
-    /// How MariaDB would describe the grouped result of `text` (merged by `spec`); `Unasked`
-    /// when the shard does not explain it (the merge's own description stands).
-    pub(crate) async fn grouped_from(
+    /// How MariaDB would describe the result of `text` (grouped by `grouping`, or sorted);
+    /// `Unasked` when the shard does not explain it (the merge's own description stands).
+    pub(crate) async fn result_source(
         &self,
         runtime: &Runtime,
         text: &[u8],
-        spec: &MergeSpec,
-    ) -> GroupedFrom {
+        grouping: Option<&MergeSpec>,
+    ) -> ResultSource {
         let Ok(text) = std::str::from_utf8(text) else {
-            return GroupedFrom::Unasked;
+            return ResultSource::Unasked;
         };
         let pool = runtime.primary_of(self.pass_through.as_ref(), runtime.topology.default_shard);
         let Ok(mut conn) = pool.get(self.flavor).await else {
-            return GroupedFrom::Unasked;
+            return ResultSource::Unasked;
         };
         if self.state.sync(&mut conn).await.is_err() {
-            return GroupedFrom::Unasked;
+            return ResultSource::Unasked;
         }
         let explain = format!("EXPLAIN {text}");
         let rows = match crate::own_tables::rows_of(&mut conn, &explain, EXPLAIN_COLUMNS).await {
             Ok(Ok(rows)) => rows,
-            _ => return GroupedFrom::Unasked,
+            _ => return ResultSource::Unasked,
         };
         let text = |cell: &Option<Vec<u8>>| {
             String::from_utf8_lossy(cell.as_deref().unwrap_or_default()).into_owned()
@@ -49,11 +49,11 @@ impl Session {
             .collect();
         match TemporaryTable::from_explain(
             &rows,
-            spec.has_sorted_aggregates(),
-            spec.sorts_by_aggregate(),
+            grouping.is_some_and(MergeSpec::has_sorted_aggregates),
+            grouping.is_some_and(MergeSpec::sorts_by_aggregate),
         ) {
-            Some(table) => GroupedFrom::Table(table),
-            None => GroupedFrom::Items,
+            Some(table) => ResultSource::Table(table),
+            None => ResultSource::Items,
         }
     }
 }
