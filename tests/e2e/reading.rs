@@ -204,6 +204,51 @@ async fn user_variables_assigned_inside_statements_keep_their_values() {
     // MariaDB evaluates them in), the statement is refused, not answered.
     let (code, _, message) = server_error(conn.query_drop("SELECT @z := name FROM users").await);
     assert_eq!(code, 1235, "{message}");
+    // A running count needs the answer's order to be MariaDB's (the whole primary key) and an
+    // integer (or NULL) to count from; the variables keep their values.
+    conn.query_drop("SET @d = 1.5, @r = 0").await.unwrap();
+    for (sql, why) in [
+        (
+            "SELECT @r := @r + 1, id FROM users",
+            "assigning user variables",
+        ),
+        (
+            "SELECT @r := @r + 1, id FROM users ORDER BY name",
+            "assigning user variables",
+        ),
+        (
+            "SELECT @d := @d + 1, id FROM users ORDER BY id",
+            "not an integer",
+        ),
+    ] {
+        let (code, _, message) = server_error(conn.query_drop(sql).await);
+        assert_eq!(code, 1235, "{sql}: {message}");
+        assert!(message.contains(why), "{sql}: {message}");
+    }
+    assert_eq!(
+        rows(&mut conn, "SELECT @d, @r").await,
+        vec![vec![Some("1.5".into()), Some("0".into())]]
+    );
+    // After DDL through the proxy (the schema cache forgets the table), a count has the
+    // table's columns read first, and numbers the rows in the answer's order.
+    conn.query_drop("ALTER TABLE users COMMENT = 'counted'")
+        .await
+        .unwrap();
+    let counted: Vec<(i64, i64)> = conn
+        .query("SELECT @r := @r + 1, id FROM users ORDER BY id DESC")
+        .await
+        .unwrap();
+    let n = counted.len() as i64;
+    assert!(n >= 2, "{counted:?}");
+    assert_eq!(
+        counted.iter().map(|r| r.0).collect::<Vec<_>>(),
+        (1..=n).collect::<Vec<_>>()
+    );
+    assert!(counted.windows(2).all(|w| w[0].1 > w[1].1), "{counted:?}");
+    assert_eq!(
+        rows(&mut conn, "SELECT @r").await,
+        vec![vec![Some(n.to_string())]]
+    );
     // A subquery over a sharded table in SET runs first, across the shards.
     conn.query_drop("SET @c = (SELECT COUNT(*) FROM users)")
         .await

@@ -76,7 +76,7 @@ pub mod utf8;
 mod write_subqueries;
 
 pub use administrative::{Kill, KillTarget, ROLE_SETTING};
-pub use assigning_select::AssigningSelect;
+pub use assigning_select::{Assigned, AssigningSelect};
 pub use auto_increment::GeneratedIds;
 pub use column_list::{columns_query, with_column_list};
 pub use connection_id::{reads_connection_id, set_connection_id};

@@ -11,10 +11,11 @@
 use bytes::{Bytes, BytesMut};
 use shardgate_merge::{ColumnMeta, ValueKind};
 use shardgate_protocol::ColumnType;
-use shardgate_router::AssigningSelect;
+use shardgate_router::{Assigned, AssigningSelect};
 
 use crate::diagnostics::Diagnostics;
 use crate::errors::ClientError;
+use crate::running_count;
 use crate::runtime::Runtime;
 use crate::select_rows::RowsOf;
 use crate::session::{Session, Step};
@@ -107,7 +108,9 @@ impl Session {
                 "its LIMIT is reached, and MariaDB may assign from rows beyond it (a join, a derived table, grouping or DISTINCT)",
             ));
         }
-        let positions: Vec<usize> = request.assigned.iter().map(|(c, _)| *c).collect();
+        let (counts, plain): (Vec<&Assigned>, Vec<&Assigned>) =
+            request.assigned.iter().partition(|a| a.step.is_some());
+        let positions: Vec<usize> = plain.iter().map(|a| a.column).collect();
         for &c in &positions {
             if matches!(
                 selected.columns[c].column_type,
@@ -126,10 +129,10 @@ impl Session {
             // No row: MariaDB assigned nothing, but a variable the session did not have yet
             // exists now, NULL in its default character set (latin1).
             let created = (request.assigned.iter())
-                .filter(|(_, name)| self.state.var_text(name).is_none())
-                .map(|(_, name)| {
-                    let sql = format!("SET {name} = CONVERT(NULL USING latin1)");
-                    (name.clone(), sql.into_bytes())
+                .filter(|a| self.state.var_text(&a.name).is_none())
+                .map(|a| {
+                    let sql = format!("SET {} = CONVERT(NULL USING latin1)", a.name);
+                    (a.name.clone(), sql.into_bytes())
                 })
                 .collect();
             return Ok(Answer {
@@ -139,7 +142,9 @@ impl Session {
                 assignments: created,
             });
         };
-        for &c in &positions {
+        // In the answer's order MariaDB assigns the last row's values last; in another order,
+        // only rows all alike say what it assigned.
+        for &c in positions.iter().filter(|_| !request.ordered) {
             let cell = |row: &Bytes| {
                 shardgate_wire::text_row::text_cell(row, c)
                     .map(|cell| cell.map(<[u8]>::to_vec))
@@ -150,7 +155,7 @@ impl Session {
                 if cell(row)? != value {
                     return Err(refusal(
                         request,
-                        &format!("its rows differ in column {}, and which row MariaDB assigns last is the order it evaluates them in", c + 1),
+                        &format!("its rows differ in column {}, and which row MariaDB assigns last is the order it evaluates them in; ordered by the whole primary key of its one table, it is known", c + 1),
                     ));
                 }
             }
@@ -164,11 +169,29 @@ impl Session {
                 Some(&positions),
             )
             .await?;
-        let assignments = (request.assigned.iter().zip(literals))
-            .map(|((_, name), literal)| {
-                (name.clone(), format!("SET {name} = {literal}").into_bytes())
+        let mut assignments: Vec<(String, Vec<u8>)> = (plain.iter().zip(literals))
+            .map(|(a, literal)| {
+                (
+                    a.name.clone(),
+                    format!("SET {} = {literal}", a.name).into_bytes(),
+                )
             })
             .collect();
+        if !counts.is_empty() {
+            let starts = self.count_starts(runtime, &counts).await?;
+            let counted =
+                running_count::number_rows(&mut rows, definitions.len(), &counts, &starts)?;
+            for (a, value) in counts.iter().zip(counted) {
+                let meta = (definitions.get(a.column))
+                    .and_then(|d| ColumnMeta::from_definition(d).ok())
+                    .unwrap_or_else(|| ColumnMeta::new(ColumnType::MYSQL_TYPE_DOUBLE));
+                let literal = running_count::count_literal(value, &meta);
+                assignments.push((
+                    a.name.clone(),
+                    format!("SET {} = {literal}", a.name).into_bytes(),
+                ));
+            }
+        }
         Ok(Answer {
             definitions,
             rows,

@@ -74,6 +74,7 @@ mod reshard_table;
 mod reshard_verify;
 mod result_source;
 mod returning;
+mod running_count;
 mod runtime;
 mod scatter;
 mod scatter_nullability;

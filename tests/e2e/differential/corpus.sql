@@ -688,6 +688,15 @@ SELECT id, ROW_NUMBER() OVER (ORDER BY id) FROM users WHERE 1 = 0
 @script SELECT @x := 7 AS seven, id FROM users WHERE score > 995 ORDER BY id; SELECT @x
 @script SELECT @d := DATE(MAX(created_at)), @h := HEX(MIN(id)) FROM orders WHERE amount > 500; SELECT @d, @h
 @script SELECT @one := id, email FROM users WHERE email LIKE 'User17@%' LIMIT 1; SELECT @one
+-- Ordered by the whole primary key of its one table, MariaDB evaluates the rows in the answer's order: the last row assigns last, and a running count is numbered by the proxy.
+@script SET @r = 0; @ordered SELECT @r := @r + 1 AS n, id, name FROM users WHERE score > 900 ORDER BY id; SELECT @r
+@script SET @r = 100; @ordered SELECT @r := @r - 2 AS n, id, @last := email FROM users WHERE score > 950 ORDER BY score DESC, id LIMIT 5; SELECT @r, @last, COLLATION(@last)
+@script SET @r = NULL; @ordered SELECT @r := @r + 1, id FROM orders WHERE amount > 900 ORDER BY id; SELECT @r, @r + 1
+@script @ordered SELECT @fresh := @fresh + 1, id FROM users WHERE score > 990 ORDER BY users.id; SELECT @fresh
+@script SET @r = 5; SELECT @r := @r + 1, id FROM users WHERE score > 100000 ORDER BY id; SELECT @r
+@script SET @r = CAST(NULL AS SIGNED); @ordered SELECT @r := @r + 1 AS n, id FROM users WHERE score > 990 ORDER BY id DESC; SELECT @r, @r + 1
+@script @ordered SELECT @y := name, id, @z := score FROM users WHERE score > 900 ORDER BY id DESC; SELECT @y, COLLATION(@y), @z
+@script SET @k = 10; @ordered SELECT @k := @k + 10, o.id, @u := o.user_id FROM orders o WHERE o.amount > 800 ORDER BY o.qty, o.id LIMIT 7; SELECT @k, @u
 @ordered SELECT flag, COUNT(*), SUM(score) FROM users GROUP BY flag DESC WITH ROLLUP
 @ordered @ci=1 SELECT flag, status, COUNT(*) FROM users u JOIN orders o ON o.user_id = u.id WHERE u.id < 400 GROUP BY flag DESC, status ASC WITH ROLLUP
 @ordered SELECT flag, COUNT(*) FROM users WHERE id = 42 GROUP BY flag DESC WITH ROLLUP

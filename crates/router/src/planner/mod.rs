@@ -83,8 +83,11 @@ fn plan_statement_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result
         return plan;
     }
     let planned = plan_large_or_small(sql, topology, syntax);
-    if let Some(request) = crate::assigning_select::across_shards(sql, syntax, &planned) {
-        return Err(RouteError::AssigningSelect(Box::new(request)));
+    if let Some(request) = crate::assigning_select::across_shards(sql, syntax, topology, &planned) {
+        return Err(match request {
+            Ok(request) => RouteError::AssigningSelect(Box::new(request)),
+            Err(needed) => needed,
+        });
     }
     let mut plan = planned?;
     plan.lists_server_threads = crate::administrative::names_server_processlist(sql, syntax);

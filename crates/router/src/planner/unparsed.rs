@@ -32,21 +32,14 @@ pub(super) fn unparsed(
     {
         return connection_state::plan_handler(&words, topology);
     }
-    // `ALTER TABLE t DISABLE | ENABLE KEYS` (in mariadb-dump's output): DDL where t lives.
-    if let [alter, table_word, name, toggle, keys] = words.as_slice() {
-        let is = |w: &String, k: &str| w.eq_ignore_ascii_case(k);
-        if is(alter, "alter")
-            && is(table_word, "table")
-            && (is(toggle, "disable") || is(toggle, "enable"))
-            && is(keys, "keys")
-        {
-            let name = name.to_ascii_lowercase();
-            let route = match topology.table(&name).is_some() || topology.is_reference(&name) {
-                true => Route::AllShards,
-                false => Route::Shard(topology.default_shard),
-            };
-            return Ok(Plan::new(StatementKind::Ddl, route));
-        }
+    // `ALTER TABLE t …` in a form the parser lacks (`DISABLE KEYS` in mariadb-dump's output,
+    // `COMMENT = …`, `ENGINE = …`, `FORCE`): DDL where t lives, as a parsed one.
+    if let Some(name) = tokens.as_deref().ok().and_then(altered_table) {
+        let route = match topology.table(&name).is_some() || topology.is_reference(&name) {
+            true => Route::AllShards,
+            false => Route::Shard(topology.default_shard),
+        };
+        return Ok(Plan::new(StatementKind::Ddl, route));
     }
     if let Some(load) = tokens
         .as_deref()
@@ -204,4 +197,84 @@ pub(super) fn user_variable_set(tokens: &[Token], sql: &str) -> Option<Vec<crate
         }
     }
     (!vars.is_empty() && !at_item).then_some(vars)
+}
+
+/// The table of `ALTER [ONLINE] [IGNORE] TABLE [IF EXISTS] [db.]t …` (lower-cased), one
+/// statement naming no other table: not a `RENAME`, whose new name may live elsewhere.
+fn altered_table(tokens: &[Token]) -> Option<String> {
+    let mut t = tokens
+        .iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_) | Token::EOF))
+        .peekable();
+    let word = |t: Option<&Token>| match t {
+        Some(Token::Word(w)) => Some(w.clone()),
+        _ => None,
+    };
+    let keyword = |w: &sqlparser::tokenizer::Word, k: &str| {
+        w.quote_style.is_none() && w.value.eq_ignore_ascii_case(k)
+    };
+    let alter = word(t.next())?;
+    if !keyword(&alter, "alter") {
+        return None;
+    }
+    let mut next = word(t.next())?;
+    while keyword(&next, "online") || keyword(&next, "ignore") {
+        next = word(t.next())?;
+    }
+    if !keyword(&next, "table") {
+        return None;
+    }
+    let mut name = word(t.next())?;
+    if keyword(&name, "if") {
+        if !keyword(&word(t.next())?, "exists") {
+            return None;
+        }
+        name = word(t.next())?;
+    }
+    if t.peek() == Some(&&Token::Period) {
+        t.next();
+        name = word(t.next())?;
+    }
+    let rest: Vec<&Token> = t.collect();
+    let renames = rest
+        .iter()
+        .any(|t| matches!(t, Token::Word(w) if keyword(w, "rename")));
+    let more = (rest.iter())
+        .skip_while(|t| !matches!(t, Token::SemiColon))
+        .any(|t| !matches!(t, Token::SemiColon));
+    (!renames && !more).then(|| name.value.to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn altered(sql: &str) -> Option<String> {
+        let tokens = crate::lex::tokenize(sql, Syntax::default(), true).ok()?;
+        altered_table(&tokens.into_iter().map(|t| t.token).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn an_alter_table_the_parser_lacks_names_its_table() {
+        assert_eq!(
+            altered("ALTER TABLE Users COMMENT = 'x'").as_deref(),
+            Some("users")
+        );
+        assert_eq!(
+            altered("ALTER TABLE app.t DISABLE KEYS;").as_deref(),
+            Some("t")
+        );
+        assert_eq!(
+            altered("alter online ignore table if exists `t` force").as_deref(),
+            Some("t")
+        );
+        for sql in [
+            "ALTER TABLE t RENAME TO u",
+            "ALTER TABLE t FORCE; DROP TABLE u",
+            "ALTER VIEW v AS SELECT 1",
+            "ALTER TABLE",
+        ] {
+            assert_eq!(altered(sql), None, "{sql}");
+        }
+    }
 }
