@@ -129,6 +129,9 @@ pub enum Route {
     /// `EXPLAIN` of a statement that does not run on one shard: the proxy answers with its
     /// plan tree (`crate::PlanTree`).
     Explain(Box<Explained>),
+    /// `CHECK` / `CHECKSUM` / `OPTIMIZE` / `ANALYZE` / `REPAIR TABLE` of sharded or reference
+    /// tables: the same text on every shard, the reports combined as one server's.
+    Maintenance(crate::Maintenance),
 }
 
 /// The statement an `EXPLAIN` asks about, and its plan.

@@ -265,6 +265,16 @@ impl Builder<'_> {
                 head
             }
             Route::Explain(_) => "proxy: EXPLAIN, the plan below".to_owned(),
+            Route::Maintenance(kind) => format!(
+                "every shard [{}], {}",
+                self.names(0..self.topology.shards.len()),
+                match kind {
+                    crate::Maintenance::Checksum => {
+                        "a sharded table's checksum the shards' sum (modulo 2^32), a reference table's the default shard's"
+                    }
+                    crate::Maintenance::Report => "each distinct report row once, by table",
+                }
+            ),
         }
     }
 

@@ -306,6 +306,9 @@ impl Session {
                 Box::pin(self.on_every_primary(runtime, plan.kind, privilege, text)).await
             }
             Route::Explain(explained) => Box::pin(self.explain(runtime, explained, binary)).await,
+            Route::Maintenance(kind) => {
+                Box::pin(self.maintenance(runtime, *kind, text, binary)).await
+            }
         }
     }
 

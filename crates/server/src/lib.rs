@@ -39,6 +39,7 @@ mod lookup_maintenance;
 mod lookup_table;
 mod lookup_update;
 mod lookups;
+mod maintenance;
 mod materialize;
 mod materialize_instead;
 mod migration_conn;

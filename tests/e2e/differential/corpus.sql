@@ -904,3 +904,15 @@ SELECT * FROM users WHERE id = 17.0
 SELECT * FROM users WHERE id = 1.7e1
 SELECT id FROM users WHERE id IN (17.00, 0b10010, 19, -2.8e1)
 SELECT COUNT(*) FROM orders WHERE user_id = 42.000
+
+-- ===== Table maintenance on every shard: CHECKSUM the shards' sum (a reference table's one copy), reports once =====
+CHECKSUM TABLE users
+CHECKSUM TABLE users, orders EXTENDED
+CHECKSUM TABLE flags, users QUICK
+CHECK TABLE users, orders
+CHECK TABLE flags FOR UPGRADE
+ANALYZE TABLE orders
+ANALYZE NO_WRITE_TO_BINLOG TABLE users PERSISTENT FOR ALL
+OPTIMIZE TABLE flags
+REPAIR TABLE users QUICK
+CHECKSUM TABLE notes

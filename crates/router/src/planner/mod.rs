@@ -63,6 +63,9 @@ fn plan_statement_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result
     if let Some(plan) = crate::administrative::plan_administrative(sql, syntax) {
         return plan;
     }
+    if let Some(plan) = crate::maintenance::plan_maintenance(sql, syntax, topology) {
+        return plan;
+    }
     if let Some(plan) = crate::transaction_end::plan_transaction_end(sql) {
         return plan;
     }
