@@ -469,6 +469,7 @@ pub fn parse_verbatim(text: &str, syntax: Syntax) -> Option<Vec<Statement>> {
 fn parse_with(text: &str, syntax: Syntax, unescape: bool) -> Result<Vec<Statement>, ParserError> {
     let mut tokens = tokenize(text, syntax, unescape)?;
     drop_dml_modifiers(&mut tokens);
+    comma_joined_update(&mut tokens);
     crate::delete_returning::reorder(&mut tokens);
     let directions = crate::group_by_direction::take(&mut tokens);
     let mut statements = Parser::new(&MySqlDialect {})
@@ -519,6 +520,54 @@ fn drop_dml_modifiers(tokens: &mut Vec<TokenWithSpan>) {
         }
         true
     });
+}
+
+/// `UPDATE a, b SET …` (MariaDB's multi-table UPDATE by a comma list), which sqlparser does
+/// not read: the parser reads `UPDATE a CROSS JOIN b SET …`, the same tables joined with the
+/// conditions in the WHERE clause (the text sent keeps the commas, and MariaDB their
+/// precedence, which is only the planner's to know as joins).
+fn comma_joined_update(tokens: &mut Vec<TokenWithSpan>) {
+    let mut out = Vec::with_capacity(tokens.len());
+    let mut at_start = true;
+    let mut in_tables = false;
+    let mut depth = 0usize;
+    for t in tokens.drain(..) {
+        match &t.token {
+            Token::Whitespace(_) => {}
+            Token::SemiColon => (at_start, in_tables, depth) = (true, false, 0),
+            Token::LParen => depth += 1,
+            Token::RParen => depth = depth.saturating_sub(1),
+            Token::Word(w)
+                if at_start && w.quote_style.is_none() && w.keyword == Keyword::UPDATE =>
+            {
+                (at_start, in_tables) = (false, true);
+                out.push(t);
+                continue;
+            }
+            Token::Word(w) if in_tables && depth == 0 && w.keyword == Keyword::SET => {
+                in_tables = false;
+            }
+            Token::Comma if in_tables && depth == 0 => {
+                let span = t.span;
+                for token in [
+                    Token::Whitespace(sqlparser::tokenizer::Whitespace::Space),
+                    Token::make_keyword("CROSS"),
+                    Token::Whitespace(sqlparser::tokenizer::Whitespace::Space),
+                    Token::make_keyword("JOIN"),
+                    Token::Whitespace(sqlparser::tokenizer::Whitespace::Space),
+                ] {
+                    out.push(TokenWithSpan::new(token, span));
+                }
+                continue;
+            }
+            _ => at_start = false,
+        }
+        if !matches!(t.token, Token::Whitespace(_) | Token::SemiColon) {
+            at_start = false;
+        }
+        out.push(t);
+    }
+    *tokens = out;
 }
 
 /// Whether the tokens hold a prefix `NOT` (not `IS NOT`, `NOT IN`, `NOT LIKE`, …) whose

@@ -757,6 +757,15 @@ SELECT id FROM users WHERE id = 1 AND nosuch = 2
 @dml=users @found_rows UPDATE users SET score = 1 WHERE score IN (0, 1)
 @dml=users UPDATE users SET score = score + 1 WHERE tag = 'zeta' ORDER BY id
 @dml=orders DELETE FROM orders WHERE qty = 0 ORDER BY id
+-- Multi-table UPDATE / DELETE of co-located tables without a key: every shard for its own rows, all or nothing.
+@dml=orders UPDATE orders o JOIN users u ON u.id = o.user_id SET o.amount = o.amount + 1, o.status = CONCAT(u.tag, '!') WHERE u.score > 900 AND o.qty > 1
+@dml=users UPDATE users u JOIN orders o ON o.user_id = u.id SET u.balance = u.balance + o.amount WHERE o.amount > 990
+@dml=users @found_rows UPDATE users u JOIN flags f ON f.flag = u.flag SET u.tag = f.label WHERE u.score BETWEEN 100 AND 140
+@dml=orders UPDATE orders o, users u SET o.qty = o.qty + 1 WHERE u.id = o.user_id AND u.ratio > 0.95
+@dml=orders DELETE o FROM orders o JOIN users u ON u.id = o.user_id WHERE u.score BETWEEN 500 AND 510
+@dml=orders DELETE FROM o USING orders o JOIN users u ON u.id = o.user_id WHERE u.tag = 'delta' AND o.qty = 3
+@dml=orders DELETE o, u FROM orders o JOIN users u ON u.id = o.user_id WHERE u.score BETWEEN 600 AND 602
+@dml=orders UPDATE orders o JOIN users u ON u.id = o.user_id SET o.amount = NULL WHERE u.nope = 1
 -- MariaDB's order of a DELETE's clauses: ORDER BY and LIMIT before RETURNING (on one shard).
 @script DELETE FROM orders WHERE user_id = 21 ORDER BY id DESC LIMIT 2 RETURNING id, user_id, amount; SELECT COUNT(*) FROM orders WHERE user_id = 21; DELETE FROM users WHERE id = 22 LIMIT 1 RETURNING id, email
 -- FOUND_ROWS() after a SELECT … INTO on one shard: the rows it selected (the OK's affected rows).

@@ -13,6 +13,29 @@ pub(super) fn plan_update(
     if u.from.is_some() {
         return Err(why);
     }
+    let from = std::slice::from_ref(&u.table);
+    if single_table(from, topology).is_none() {
+        // `UPDATE orders o JOIN users u ON u.id = o.user_id SET o.… WHERE u.…`
+        let written: Vec<Option<String>> = (u.assignments.iter())
+            .map(|a| match &a.target {
+                sqlparser::ast::AssignmentTarget::ColumnName(column) => {
+                    let parts = &column.0;
+                    let table = parts.len().checked_sub(2).and_then(|i| parts[i].as_ident());
+                    table.map(|t| t.value.to_ascii_lowercase())
+                }
+                sqlparser::ast::AssignmentTarget::Tuple(_) => None,
+            })
+            .collect();
+        return colocated_write::plan(
+            "UPDATE",
+            stmt,
+            from,
+            u.selection.as_ref(),
+            &written,
+            topology,
+            why,
+        );
+    }
     broadcast(
         "UPDATE",
         sql,
@@ -35,12 +58,34 @@ pub(super) fn plan_delete(
     topology: &Topology,
     why: RouteError,
 ) -> Result<Plan, RouteError> {
-    if !d.tables.is_empty() || d.using.is_some() {
-        return Err(why);
-    }
     let from = match &d.from {
         FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
     };
+    // `DELETE o FROM orders o JOIN users u …` and `DELETE FROM o USING orders o JOIN users u …`
+    let multi = match &d.using {
+        Some(using) => Some((
+            using.as_slice(),
+            colocated_write::factors(from)
+                .map(|(n, a)| Some(a.unwrap_or(n)))
+                .collect(),
+        )),
+        None if !d.tables.is_empty() => {
+            Some((from.as_slice(), d.tables.iter().map(base_name).collect()))
+        }
+        None => None,
+    };
+    if let Some((joined, written)) = multi {
+        let written: Vec<Option<String>> = written;
+        return colocated_write::plan(
+            "DELETE",
+            stmt,
+            joined,
+            d.selection.as_ref(),
+            &written,
+            topology,
+            why,
+        );
+    }
     broadcast(
         "DELETE",
         sql,

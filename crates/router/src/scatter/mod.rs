@@ -18,6 +18,7 @@
 mod aggregate;
 mod broadcast;
 mod builder;
+mod colocated_write;
 pub(crate) mod column_names;
 mod column_origins;
 mod derived;
