@@ -174,3 +174,56 @@ async fn insert_select_across_shards_runs_by_rows_merged_where_it_must_be() {
     );
     env.stop().await;
 }
+
+/// Without a column list, the columns an INSERT writes are the table's visible ones, as the
+/// server lists them for the session: into a TEMPORARY table (which `information_schema` does
+/// not list) and a table with an INVISIBLE column, from a SELECT across shards; and a sharded
+/// table's INSERT … VALUES by position past an INVISIBLE column.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inserts_without_a_column_list_write_the_visible_columns() {
+    let (env, mut conn) = setup().await;
+    conn.query_drop("CREATE TEMPORARY TABLE picked (id BIGINT, name VARCHAR(255))")
+        .await
+        .unwrap();
+    conn.query_drop("INSERT INTO picked SELECT id, name FROM users WHERE name <> 'n0'")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(&mut conn, "SELECT COUNT(*), MIN(id), MAX(id) FROM picked").await,
+        vec![vec![Some("4".into()), Some("1".into()), Some("5".into())]]
+    );
+    conn.query_drop(
+        "CREATE TABLE kept (id BIGINT, hidden INT INVISIBLE DEFAULT 7, name VARCHAR(255))",
+    )
+    .await
+    .unwrap();
+    conn.query_drop("INSERT INTO kept SELECT id, name FROM users ORDER BY id LIMIT 3")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(
+            &mut conn,
+            "SELECT GROUP_CONCAT(id ORDER BY id), SUM(hidden) FROM kept"
+        )
+        .await,
+        vec![vec![Some("1,2,3".into()), Some("21".into())]]
+    );
+    // A table that does not exist: MariaDB's own error.
+    let (code, _, message) = server_error(
+        conn.query_drop("INSERT INTO nowhere SELECT id FROM users")
+            .await,
+    );
+    assert_eq!(code, 1146, "{message}");
+    conn.query_drop("ALTER TABLE users ADD COLUMN secret INT INVISIBLE DEFAULT 3")
+        .await
+        .unwrap();
+    conn.query_drop("INSERT INTO users VALUES (40, 'u40@x.test', 'n40', NULL)")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(&mut conn, "SELECT name, secret FROM users WHERE id = 40").await,
+        vec![vec![Some("n40".into()), Some("3".into())]]
+    );
+    drop(conn);
+    env.stop().await;
+}

@@ -18,7 +18,7 @@ pub enum RouteError {
     },
     /// `INSERT INTO t VALUES …` without a column list: the session looks the columns up and
     /// plans again (`with_column_list`).
-    #[error("cannot route INSERT into sharded table `{table}` without a column list")]
+    #[error("cannot route INSERT into `{table}` without a column list: shardgate could not read the table's columns")]
     InsertWithoutColumns { table: String },
     /// The plan needs the columns of `tables` (lower-cased), which the schema cache does not
     /// hold: the session reads them from the shards and plans again.

@@ -106,12 +106,19 @@ pub(crate) fn across_shards(
     };
     // An unsharded table's ids are MariaDB's own, reserved as for an INSERT … SELECT.
     let rows_as_select = topology.table(&table).is_none() && !topology.is_reference(&table);
-    if !cross_shard
-        || matches!(query.body.as_ref(), SetExpr::Values(_))
-        || ins.columns.is_empty()
-        || ins.on.is_some()
-    {
+    if !cross_shard || matches!(query.body.as_ref(), SetExpr::Values(_)) || ins.on.is_some() {
         return refusal;
+    }
+    if ins.columns.is_empty() {
+        // The session writes in the table's columns and plans it again (`with_column_list`).
+        let written = name
+            .0
+            .last()
+            .and_then(|p| p.as_ident())
+            .map(|i| i.value.clone());
+        return RouteError::InsertWithoutColumns {
+            table: written.unwrap_or(table),
+        };
     }
     let mut offsets = Offsets::new(sql);
     let Some(start) = offsets.at(query.span().start) else {

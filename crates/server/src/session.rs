@@ -934,27 +934,46 @@ impl Session {
         }
     }
 
-    /// `INSERT INTO t VALUES …` on a sharded table without a column list: planned again with
-    /// the table's columns, as the server lists them now, written in.
+    /// The names of the table columns `heads` describe (as `SELECT *` lists them); `None` when
+    /// one does not read as a column definition.
+    fn column_names(&self, heads: Vec<bytes::BytesMut>) -> Option<Vec<String>> {
+        let plain = match self.flavor.extended_metadata() {
+            true => crate::extended_metadata::split(&heads).ok()?.0,
+            false => heads,
+        };
+        (plain.iter())
+            .map(|head| {
+                let column: mysql_common::packets::Column =
+                    mysql_common::io::ParseBuf(head).parse(()).ok()?;
+                Some(match column.org_name_ref() {
+                    [] => column.name_str().into_owned(),
+                    _ => column.org_name_str().into_owned(),
+                })
+            })
+            .collect()
+    }
+
+    /// `INSERT INTO t VALUES …` on a sharded table, or `INSERT INTO t SELECT …` across shards,
+    /// without a column list: planned again with the table's columns, as the server lists them
+    /// now for the session (its TEMPORARY tables too), written in.
     async fn insert_by_position(&mut self, runtime: &Runtime, sql: &str, table: &str) -> Step {
         let shard = runtime.topology.default_shard;
         let query = shardgate_router::columns_query(table);
         let listed = match self.lend_conn(runtime, shard).await {
             Ok(mut lent) => {
-                let listed = crate::state::query_text(&mut lent.conn, query.as_bytes()).await;
+                let listed = crate::state::result_heads(&mut lent.conn, query.as_bytes()).await;
                 self.give_back_lent(shard, lent);
                 listed
             }
             Err(e) => Err(e),
         };
-        let columns: Option<Vec<String>> = match listed {
-            Ok(hex_names) => hex_names
-                .split(',')
-                .filter(|h| !h.is_empty())
-                .map(|h| String::from_utf8(hex::decode(h).ok()?).ok())
-                .collect(),
+        let heads = match listed {
+            Ok(Ok(heads)) => heads,
+            // No such table, say: MariaDB's own error for the INSERT.
+            Ok(Err(refused)) => return self.send_error(ClientError::from(refused)).await,
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };
+        let columns = self.column_names(heads);
         let rewritten = columns
             .filter(|c| !c.is_empty())
             .and_then(|c| shardgate_router::with_column_list(sql, self.syntax, &c));

@@ -616,6 +616,27 @@ pub async fn query_text(conn: &mut BackendConn, sql: &[u8]) -> Result<String, Ba
     Ok(String::from_utf8_lossy(cell.unwrap_or_default()).into_owned())
 }
 
+/// The column definitions of `sql`'s result, its rows read and dropped; the server's refusal
+/// as it gave it.
+pub async fn result_heads(
+    conn: &mut BackendConn,
+    sql: &[u8],
+) -> Result<Result<Vec<bytes::BytesMut>, shardgate_protocol::ServerErr>, BackendError> {
+    use shardgate_protocol::response::Finish;
+    let heads = match conn.query_rows(sql).await? {
+        shardgate_backend::QueryHead::Columns(heads) => heads,
+        shardgate_backend::QueryHead::Done(Finish::Err(e)) => return Ok(Err(e)),
+        shardgate_backend::QueryHead::Done(_) => return Ok(Ok(Vec::new())),
+    };
+    loop {
+        match conn.next_row().await? {
+            Ok(_) => {}
+            Err(Finish::Err(e)) => return Ok(Err(e)),
+            Err(_) => return Ok(Ok(heads)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
