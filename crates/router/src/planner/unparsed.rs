@@ -236,9 +236,14 @@ fn altered_table(tokens: &[Token]) -> Option<String> {
         name = word(t.next())?;
     }
     let rest: Vec<&Token> = t.collect();
-    let renames = rest
-        .iter()
-        .any(|t| matches!(t, Token::Word(w) if keyword(w, "rename")));
+    // `RENAME [TO | AS] new` names another table; `RENAME COLUMN | INDEX | KEY` does not.
+    let renames = rest.windows(2).any(|pair| match pair {
+        [Token::Word(w), next] if keyword(w, "rename") => !matches!(
+            next,
+            Token::Word(n) if keyword(n, "column") || keyword(n, "index") || keyword(n, "key")
+        ),
+        _ => false,
+    }) || matches!(rest.last(), Some(Token::Word(w)) if keyword(w, "rename"));
     let more = (rest.iter())
         .skip_while(|t| !matches!(t, Token::SemiColon))
         .any(|t| !matches!(t, Token::SemiColon));
@@ -268,8 +273,14 @@ mod tests {
             altered("alter online ignore table if exists `t` force").as_deref(),
             Some("t")
         );
+        assert_eq!(
+            altered("ALTER TABLE t RENAME INDEX a TO b, RENAME COLUMN c TO d").as_deref(),
+            Some("t")
+        );
         for sql in [
             "ALTER TABLE t RENAME TO u",
+            "ALTER TABLE t RENAME u",
+            "ALTER TABLE t FORCE, RENAME AS u",
             "ALTER TABLE t FORCE; DROP TABLE u",
             "ALTER VIEW v AS SELECT 1",
             "ALTER TABLE",
