@@ -39,6 +39,10 @@ pub enum RouteError {
     /// SELECT and inserts its rows as VALUES ([`InsertFromSelect::with_rows`]).
     #[error("INSERT … SELECT into `{}` is run by rows: its SELECT first, then an INSERT of the rows", .0.table)]
     InsertFromSelect(Box<crate::InsertFromSelect>),
+    /// A CREATE TABLE … SELECT across shards into a table of the default shard: the session
+    /// creates the table, then fills it by rows ([`crate::CreateFromSelect`]).
+    #[error("{}", .0)]
+    CreateFromSelect(Box<crate::CreateFromSelect>),
     /// An UPDATE / DELETE whose `IN` subqueries no shard answers alone: the session runs them
     /// first and plans the text with their values written in ([`SubqueriesFirst::with_values`]).
     #[error("{} with subqueries is run after its subqueries, their values written in", .0.verb)]
@@ -124,6 +128,7 @@ impl RouteError {
         match self {
             RouteError::InsertNeedsIds(ids) => Some(ids),
             RouteError::InsertFromSelect(request) => Some(request),
+            RouteError::CreateFromSelect(request) => Some(request),
             RouteError::SubqueriesFirst(request) => Some(request),
             RouteError::IntoVariables(request) => Some(request),
             RouteError::AssigningSelect(request) => Some(request),

@@ -56,6 +56,7 @@ fn explain(
         ),
         // Never run: the request would run the statement, not explain it.
         e @ (RouteError::SubqueriesFirst(_)
+        | RouteError::CreateFromSelect(_)
         | RouteError::IntoVariables(_)
         | RouteError::AssigningSelect(_)
         | RouteError::LimitedWrite(_)

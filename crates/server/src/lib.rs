@@ -7,6 +7,7 @@ mod catch_up;
 mod connections;
 mod consistent_snapshot;
 mod copy_narrowing;
+mod create_from_select;
 mod cut_off;
 mod cutover_gate;
 mod cutover_replicas;

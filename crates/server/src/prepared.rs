@@ -99,6 +99,7 @@ impl Session {
             Err(
                 RouteError::InsertNeedsIds(_)
                 | RouteError::InsertFromSelect(_)
+                | RouteError::CreateFromSelect(_)
                 | RouteError::SubqueriesFirst(_)
                 | RouteError::IntoVariables(_)
                 | RouteError::AssigningSelect(_)
@@ -326,6 +327,9 @@ impl Session {
             }
             Err(RouteError::InsertFromSelect(request)) => {
                 return Box::pin(self.insert_from_select(runtime, &request)).await
+            }
+            Err(RouteError::CreateFromSelect(request)) => {
+                return Box::pin(self.create_from_select(runtime, &request)).await
             }
             // A SELECT's answer must come in binary rows, which the copies give.
             Err(RouteError::SubqueriesFirst(request)) if request.verb == "SELECT" => {

@@ -810,6 +810,9 @@ impl Session {
             Err(RouteError::InsertFromSelect(request)) => {
                 return Box::pin(self.insert_from_select(runtime, &request)).await;
             }
+            Err(RouteError::CreateFromSelect(request)) => {
+                return Box::pin(self.create_from_select(runtime, &request)).await;
+            }
             Err(RouteError::SubqueriesFirst(request)) => {
                 return Box::pin(self.write_after_subqueries(runtime, &request)).await;
             }

@@ -925,3 +925,10 @@ ANALYZE NO_WRITE_TO_BINLOG TABLE users PERSISTENT FOR ALL
 OPTIMIZE TABLE flags
 REPAIR TABLE users QUICK
 CHECKSUM TABLE notes
+
+-- ===== CREATE TABLE … SELECT across shards into a table of the default shard: created, then filled by rows =====
+@script CREATE TABLE made_report AS SELECT flag, COUNT(*) AS n, SUM(balance) AS total FROM users GROUP BY flag; @ordered SELECT * FROM made_report ORDER BY flag; SHOW CREATE TABLE made_report; DROP TABLE made_report
+@script CREATE TABLE made_top ENGINE=InnoDB SELECT u.id, u.name, o.amount FROM users u JOIN orders o ON o.user_id = u.id WHERE o.amount > 990; @ordered SELECT * FROM made_top ORDER BY id, amount; DROP TABLE made_top
+@script CREATE OR REPLACE TABLE made_keyed (PRIMARY KEY (id)) AS SELECT id, flag, tag FROM users WHERE score > 900 ORDER BY id; @ordered SELECT * FROM made_keyed ORDER BY id; SHOW CREATE TABLE made_keyed; DROP TABLE made_keyed
+@script CREATE TABLE made_bad AS SELECT id, 1 / 0 AS x FROM users WHERE nope > 1; SHOW TABLES LIKE 'made_bad'
+@script CREATE TABLE made_fail (PRIMARY KEY (k)) AS SELECT 1 AS k, id FROM users WHERE score > 500; SHOW TABLES LIKE 'made_fail'

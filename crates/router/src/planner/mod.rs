@@ -391,6 +391,19 @@ fn plan_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, Rou
                 crate::moving_update::plan(sql, syntax, &statements[0], topology, routed)
                     .unwrap_or(first)
             }
+            // A new table of the default shard from a SELECT across shards: created, then
+            // filled by rows.
+            Err(e @ RouteError::NotSupported(_))
+                if matches!(statements[0], Statement::CreateTable(_)) =>
+            {
+                let Statement::CreateTable(ct) = &statements[0] else {
+                    unreachable!()
+                };
+                Err(
+                    crate::create_from_select::request(ct, sql, syntax, topology)
+                        .map_or(e, |r| RouteError::CreateFromSelect(Box::new(r))),
+                )
+            }
             // Its SELECT reads other shards than its rows go to: run by rows.
             Err(e)
                 if matches!(statements[0], Statement::Insert(_))
