@@ -208,6 +208,21 @@ async fn inserts_without_a_column_list_write_the_visible_columns() {
         .await,
         vec![vec![Some("1,2,3".into()), Some("21".into())]]
     );
+    // Statements MariaDB runs after an implicit commit are refused inside a transaction, which
+    // goes on.
+    conn.query_drop("BEGIN").await.unwrap();
+    for sql in [
+        "CREATE TABLE made AS SELECT id FROM users",
+        "CHECKSUM TABLE users",
+    ] {
+        let (code, _, message) = server_error(conn.query_drop(sql).await);
+        assert_eq!(code, 1235, "{sql}: {message}");
+        assert!(
+            message.contains("COMMIT or ROLLBACK first"),
+            "{sql}: {message}"
+        );
+    }
+    conn.query_drop("ROLLBACK").await.unwrap();
     // A table that does not exist: MariaDB's own error.
     let (code, _, message) = server_error(
         conn.query_drop("INSERT INTO nowhere SELECT id FROM users")

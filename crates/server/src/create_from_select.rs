@@ -19,13 +19,9 @@ impl Session {
         request: &CreateFromSelect,
     ) -> Step {
         if self.in_transaction() {
-            // MariaDB commits the transaction first, then creates and fills the table.
+            let what = "CREATE TABLE … SELECT across shards";
             return self
-                .send_error(ClientError::new(
-                    1235,
-                    b"42000",
-                    "CREATE TABLE … SELECT across shards inside a transaction is not supported by shardgate: COMMIT or ROLLBACK first",
-                ))
+                .send_error(crate::errors::implicit_commit_refused(what))
                 .await;
         }
         match self.on_default_shard(runtime, &request.create).await {

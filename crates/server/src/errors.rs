@@ -235,6 +235,18 @@ pub(crate) fn rewritten_too_often() -> ClientError {
     )
 }
 
+/// 1235 for `what`, a statement MariaDB runs after committing the open transaction (its
+/// implicit commit), which across shards would be a commit the client did not ask for.
+pub(crate) fn implicit_commit_refused(what: &str) -> ClientError {
+    ClientError::new(
+        1235,
+        b"42000",
+        format!(
+            "{what} inside a transaction is not supported by shardgate: COMMIT or ROLLBACK first"
+        ),
+    )
+}
+
 /// ER_OUT_OF_RESOURCES for a statement answered across shards from copies of its tables
 /// (`materialize.rs`) whose copies passed `[server] <setting>`.
 pub(crate) fn materialize_bound(setting: &str, bound: u64, unit: &str) -> ClientError {

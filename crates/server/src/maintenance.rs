@@ -31,14 +31,9 @@ impl Session {
         binary: bool,
     ) -> Step {
         if self.in_transaction() {
-            // MariaDB commits the transaction first; across shards that would be a commit
-            // the client did not ask for on each of them.
+            let what = "table maintenance of a sharded or reference table";
             return self
-                .send_error(ClientError::new(
-                    1235,
-                    b"42000",
-                    "table maintenance of a sharded or reference table inside a transaction is not supported by shardgate: COMMIT or ROLLBACK first",
-                ))
+                .send_error(crate::errors::implicit_commit_refused(what))
                 .await;
         }
         let shards: Vec<ShardId> = (0..runtime.topology.shards.len()).collect();
