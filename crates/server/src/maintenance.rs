@@ -5,10 +5,8 @@
 //! none; `CHECK` / `OPTIMIZE` / `ANALYZE` / `REPAIR` rows are every shard's, grouped by table in
 //! the default shard's order, a row that says what an earlier one said shown once.
 
-use bytes::{Bytes, BytesMut};
-use shardgate_backend::QueryHead;
+use bytes::Bytes;
 use shardgate_merge::ColumnMeta;
-use shardgate_protocol::response::Finish;
 use shardgate_ring::ShardId;
 use shardgate_router::Maintenance;
 
@@ -19,7 +17,7 @@ use crate::session::{Session, Step};
 use crate::set_operation::Evaluated;
 
 /// A shard's report: its column definitions and rows.
-type Report = (Vec<BytesMut>, Vec<Bytes>);
+type Report = crate::state::Answer;
 
 impl Session {
     /// Answers `text`, a maintenance statement of kind `kind`, from every shard's report.
@@ -96,20 +94,10 @@ impl Session {
         };
         let mut conn =
             (self.checkout(runtime, shard).await).map_err(|e| named(ClientError::from(&e)))?;
-        let heads = match conn.query_rows(text).await {
-            Ok(QueryHead::Columns(heads)) => heads,
-            Ok(QueryHead::Done(Finish::Err(e))) => return Err(named(ClientError::from(e))),
-            Ok(QueryHead::Done(_)) => return Ok((Vec::new(), Vec::new())),
-            Err(e) => return Err(named(ClientError::from(&e))),
-        };
-        let mut rows = Vec::new();
-        loop {
-            match conn.next_row().await {
-                Ok(Ok(row)) => rows.push(row),
-                Ok(Err(Finish::Err(e))) => return Err(named(ClientError::from(e))),
-                Ok(Err(_)) => return Ok((heads, rows)),
-                Err(e) => return Err(named(ClientError::from(&e))),
-            }
+        match crate::state::result_rows(&mut conn, text).await {
+            Ok(Ok(report)) => Ok(report),
+            Ok(Err(e)) => Err(named(ClientError::from(e))),
+            Err(e) => Err(named(ClientError::from(&e))),
         }
     }
 }

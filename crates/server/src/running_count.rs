@@ -5,7 +5,6 @@
 
 use bytes::Bytes;
 use shardgate_merge::{ColumnMeta, ValueKind};
-use shardgate_protocol::response::Finish;
 use shardgate_router::Assigned;
 
 use crate::errors::ClientError;
@@ -46,34 +45,18 @@ impl Session {
             .sync(&mut conn)
             .await
             .map_err(|e| ClientError::from(&e))?;
-        let heads = match conn.query_rows(sql.as_bytes()).await {
-            Ok(shardgate_backend::QueryHead::Columns(heads)) => heads,
-            Ok(shardgate_backend::QueryHead::Done(Finish::Err(e))) => return Err(e.into()),
-            Ok(shardgate_backend::QueryHead::Done(_)) => {
-                return Err(ClientError::new(
-                    1105,
-                    b"HY000",
-                    "the variables could not be read",
-                ))
-            }
+        let unread = || ClientError::new(1105, b"HY000", "the variables could not be read");
+        let (heads, rows) = match crate::state::result_rows(&mut conn, sql.as_bytes()).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(e)) => return Err(e.into()),
             Err(e) => return Err(ClientError::from(&e)),
         };
-        let mut row = None;
-        loop {
-            match conn.next_row().await {
-                Ok(Ok(r)) => row = Some(r),
-                Ok(Err(Finish::Err(e))) => return Err(e.into()),
-                Ok(Err(_)) => break,
-                Err(e) => return Err(ClientError::from(&e)),
-            }
-        }
-        let row =
-            row.ok_or_else(|| ClientError::new(1105, b"HY000", "the variables could not be read"))?;
+        let row = rows.last().ok_or_else(unread)?;
         let mut starts = Vec::with_capacity(counts.len());
         for (i, (head, name)) in heads.iter().zip(&names).enumerate() {
             let meta = ColumnMeta::from_definition(head)
                 .map_err(|e| ClientError::new(1105, b"HY000", e.to_string()))?;
-            let cell = shardgate_wire::text_row::text_cell(&row, i)
+            let cell = shardgate_wire::text_row::text_cell(row, i)
                 .map_err(|e| ClientError::new(1105, b"HY000", e.to_string()))?;
             starts.push(match cell {
                 None => Start::Null,

@@ -964,14 +964,14 @@ impl Session {
         let query = shardgate_router::columns_query(table);
         let listed = match self.lend_conn(runtime, shard).await {
             Ok(mut lent) => {
-                let listed = crate::state::result_heads(&mut lent.conn, query.as_bytes()).await;
+                let listed = crate::state::result_rows(&mut lent.conn, query.as_bytes()).await;
                 self.give_back_lent(shard, lent);
                 listed
             }
             Err(e) => Err(e),
         };
         let heads = match listed {
-            Ok(Ok(heads)) => heads,
+            Ok(Ok((heads, _))) => heads,
             // No such table, say: MariaDB's own error for the INSERT.
             Ok(Err(refused)) => return self.send_error(ClientError::from(refused)).await,
             Err(e) => return self.send_error(ClientError::from(&e)).await,

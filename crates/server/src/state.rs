@@ -616,23 +616,26 @@ pub async fn query_text(conn: &mut BackendConn, sql: &[u8]) -> Result<String, Ba
     Ok(String::from_utf8_lossy(cell.unwrap_or_default()).into_owned())
 }
 
-/// The column definitions of `sql`'s result, its rows read and dropped; the server's refusal
-/// as it gave it.
-pub async fn result_heads(
+/// A statement's whole (small) result: its column definitions (none for an OK) and rows.
+pub type Answer = (Vec<bytes::BytesMut>, Vec<bytes::Bytes>);
+
+/// `sql`'s result, rows held; the server's refusal as it gave it.
+pub async fn result_rows(
     conn: &mut BackendConn,
     sql: &[u8],
-) -> Result<Result<Vec<bytes::BytesMut>, shardgate_protocol::ServerErr>, BackendError> {
+) -> Result<Result<Answer, shardgate_protocol::ServerErr>, BackendError> {
     use shardgate_protocol::response::Finish;
     let heads = match conn.query_rows(sql).await? {
         shardgate_backend::QueryHead::Columns(heads) => heads,
         shardgate_backend::QueryHead::Done(Finish::Err(e)) => return Ok(Err(e)),
-        shardgate_backend::QueryHead::Done(_) => return Ok(Ok(Vec::new())),
+        shardgate_backend::QueryHead::Done(_) => return Ok(Ok((Vec::new(), Vec::new()))),
     };
+    let mut rows = Vec::new();
     loop {
         match conn.next_row().await? {
-            Ok(_) => {}
+            Ok(row) => rows.push(row),
             Err(Finish::Err(e)) => return Ok(Err(e)),
-            Err(_) => return Ok(Ok(heads)),
+            Err(_) => return Ok(Ok((heads, rows))),
         }
     }
 }
