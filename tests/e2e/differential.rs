@@ -19,7 +19,8 @@
 //! CLIENT_FOUND_ROWS), `@script` (`;`-separated statements on one connection per side, each
 //! compared, then both roll back), `@dml=TABLE` (a write: compare affected rows, then the table).
 //! Besides the sharded `users` and `orders`, the proxy has `flags`, a reference table, and
-//! `notes`, whose ids it generates (an AUTO_INCREMENT column on the plain server).
+//! `notes`, whose ids it generates (an AUTO_INCREMENT column on the plain server); the config
+//! also shards `made_orders` and copies `made_labels`, which scripts create from a SELECT.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -120,7 +121,9 @@ const REFERENCE_TABLE: &[&str] = &[
 const GENERATED_IDS_TABLE: &str =
     "CREATE TABLE notes (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, body VARCHAR(40))";
 /// Declares `flags` a reference table in the proxy's config, and `notes` with generated ids.
-const REFERENCE_CONFIG: &str = "\n[[tables]]\nname = \"flags\"\nreference = true\n\n[[tables]]\nname = \"notes\"\nshard_key = \"id\"\nauto_increment = { column = \"id\", sequence = \"notes_seq\" }\n";
+/// `made_orders` (sharded by id) and `made_labels` (copied) exist only while a corpus script
+/// creates them from a SELECT.
+const REFERENCE_CONFIG: &str = "\n[[tables]]\nname = \"flags\"\nreference = true\n\n[[tables]]\nname = \"notes\"\nshard_key = \"id\"\nauto_increment = { column = \"id\", sequence = \"notes_seq\" }\n\n[[tables]]\nname = \"made_orders\"\nshard_key = \"id\"\n\n[[tables]]\nname = \"made_labels\"\nreference = true\n";
 
 // ---------------------------------------------------------------------------------------------
 // Seeded randomness (SplitMix64; `rand` is not a dependency of this package's tests).

@@ -1,10 +1,14 @@
-//! `CREATE [OR REPLACE] TABLE t [options] [IGNORE | REPLACE] [AS] SELECT …` whose SELECT reads
-//! sharded tables, into a new table of the default shard (one the config does not shard or
-//! copy): one server would create `t` from the SELECT's rows, which here live on several
-//! shards. The session creates `t` on the default shard as the SELECT describes its columns
-//! (`… <the SELECT> LIMIT 0`: the same columns, types and defaults, no row read), then fills it with `INSERT [IGNORE] | REPLACE INTO t <the SELECT>`, which runs
-//! by rows as any INSERT … SELECT across shards; if that fails, it drops `t`, as MariaDB leaves
-//! no table behind a failed CREATE … SELECT.
+//! `CREATE [OR REPLACE] TABLE t [options] [IGNORE | REPLACE] [AS] SELECT …` that one shard
+//! cannot run alone: a new table of the default shard from a SELECT reading sharded tables, or
+//! any new table the config shards or copies (each shard creating it from its own rows would
+//! place them by the shards they were read from, not by the new table's key, and would give a
+//! reference table a part of the rows). The session creates `t` on the default shard as the
+//! SELECT describes its columns (`… <the SELECT> LIMIT 0`: the same columns, types and
+//! defaults, no row read) — and, for a table of every shard, on the others as the default
+//! shard's `SHOW CREATE TABLE` says — then fills it with `INSERT [IGNORE] | REPLACE INTO t <the
+//! SELECT>`, planned as any INSERT … SELECT (on each shard when its rows stay there, by rows
+//! otherwise); if that fails, it drops `t` wherever it created it, as MariaDB leaves no table
+//! behind a failed CREATE … SELECT.
 
 use shardgate_config::Topology;
 use sqlparser::ast::{CreateTable, Spanned};
@@ -12,7 +16,7 @@ use sqlparser::tokenizer::Token;
 
 use crate::rewrite::Offsets;
 use crate::shard_key::base_name;
-use crate::Syntax;
+use crate::{RouteError, Syntax};
 
 /// A CREATE TABLE … SELECT the session runs in two statements.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +27,10 @@ pub struct CreateFromSelect {
     pub create: String,
     /// Fills it.
     pub insert: String,
+    /// The config shards or copies the table: it is created on every shard.
+    pub everywhere: bool,
+    /// `CREATE OR REPLACE`: the other shards replace their table too.
+    pub or_replace: bool,
 }
 
 impl CreateFromSelect {
@@ -30,23 +38,83 @@ impl CreateFromSelect {
     pub fn drop_table(&self) -> String {
         format!("DROP TABLE IF EXISTS {}", self.table)
     }
+
+    /// The statement creating the table on another shard, from the default shard's `SHOW
+    /// CREATE TABLE` (`definition`): named as the statement names it (the definition names it
+    /// without its database), replacing an older one with `OR REPLACE`.
+    pub fn create_elsewhere(&self, definition: &str) -> Option<String> {
+        let rest = definition.strip_prefix("CREATE TABLE ")?;
+        // The name is quoted (`` ` `` or, under ANSI_QUOTES, `"`; a quote inside doubled), or
+        // ends at a space when `sql_quote_show_create` is off.
+        let after_name = match rest.chars().next()? {
+            q @ ('`' | '"') => {
+                let mut chars = rest.char_indices().skip(1).peekable();
+                loop {
+                    let (i, c) = chars.next()?;
+                    if c != q {
+                        continue;
+                    }
+                    if chars.peek().is_some_and(|&(_, next)| next == q) {
+                        chars.next();
+                        continue;
+                    }
+                    break i + 1;
+                }
+            }
+            _ => rest.find(' ')?,
+        };
+        let replace = if self.or_replace { "OR REPLACE " } else { "" };
+        Some(format!(
+            "CREATE {replace}TABLE {}{}",
+            self.table,
+            &rest[after_name..]
+        ))
+    }
 }
 
 impl std::fmt::Display for CreateFromSelect {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "CREATE TABLE … SELECT across shards in two steps: `{}` on the default shard, then `{}` (by rows; the table dropped if it fails)",
+            "CREATE TABLE … SELECT across shards in two steps: `{}` on the default shard{}, then `{}` (planned as an INSERT … SELECT; the table dropped if it fails)",
             self.create.replace('\n', " "),
+            if self.everywhere { " and as its SHOW CREATE TABLE says on the others" } else { "" },
             self.insert
         )
     }
 }
 
-/// The two statements of `ct` (text `sql`), when it creates a table of the default shard from
-/// a SELECT and declares no columns of its own (whose places among the SELECT's MariaDB
-/// decides), not `TEMPORARY` (the session's own connection would have to keep it) and not `IF
-/// NOT EXISTS` (an existing table would get the rows).
+/// Refuses what [`request`] cannot run of a CREATE … SELECT into a table the config shards or
+/// copies (the shards would each create it from their own rows), or plans it in two steps.
+/// `Ok` for every other statement.
+pub(crate) fn check(
+    ct: &CreateTable,
+    sql: &str,
+    syntax: Syntax,
+    topology: &Topology,
+) -> Result<(), RouteError> {
+    let Some(table) = base_name(&ct.name) else {
+        return Ok(());
+    };
+    if ct.query.is_none() || ct.temporary || !everywhere(&table, topology) {
+        return Ok(());
+    }
+    Err(match request(ct, sql, syntax, topology) {
+        Some(r) => RouteError::CreateFromSelect(Box::new(r)),
+        None => RouteError::NotSupported(format!(
+            "CREATE TABLE … SELECT into `{table}`, which the config shards or copies, is supported by shardgate only without IF NOT EXISTS, declared columns or a LIMIT of its own: each shard would create it from its own rows; CREATE TABLE, then INSERT … SELECT"
+        )),
+    })
+}
+
+fn everywhere(table: &str, topology: &Topology) -> bool {
+    topology.table(table).is_some() || topology.is_reference(table)
+}
+
+/// The two statements of `ct` (text `sql`), when it creates a table from a SELECT and declares
+/// no columns of its own (whose places among the SELECT's MariaDB decides), not `TEMPORARY`
+/// (the session's own connection would have to keep it) and not `IF NOT EXISTS` (an existing
+/// table would get the rows).
 pub(crate) fn request(
     ct: &CreateTable,
     sql: &str,
@@ -62,9 +130,6 @@ pub(crate) fn request(
         return None;
     }
     let table = base_name(&ct.name)?;
-    if topology.table(&table).is_some() || topology.is_reference(&table) {
-        return None;
-    }
     let mut offsets = Offsets::new(sql);
     let start = offsets.at(query.span().start)?;
     let head = &sql[..start];
@@ -89,6 +154,8 @@ pub(crate) fn request(
         create: format!("{head}{select}\nLIMIT 0"),
         insert: format!("{verb} {name} {select}"),
         table: name,
+        everywhere: everywhere(&table, topology),
+        or_replace: ct.or_replace,
     })
 }
 
@@ -136,11 +203,96 @@ mod tests {
             "CREATE TEMPORARY TABLE t AS SELECT id FROM users",
             "CREATE TABLE IF NOT EXISTS t AS SELECT id FROM users",
             "CREATE TABLE t (extra INT) AS SELECT id FROM users",
-            "CREATE TABLE users AS SELECT 1",
             "CREATE TABLE t (id INT)",
             "CREATE TABLE t AS SELECT id FROM users ORDER BY id LIMIT 5",
         ] {
             assert_eq!(of(sql), None, "{sql}");
+        }
+    }
+
+    #[test]
+    fn a_table_of_every_shard_is_created_there_as_the_default_shard_defines_it() {
+        let r = of("CREATE TABLE users AS SELECT 1 AS id").unwrap();
+        assert!(r.everywhere && !r.or_replace);
+        assert_eq!(r.insert, "INSERT INTO users SELECT 1 AS id");
+        assert_eq!(
+            r.create_elsewhere("CREATE TABLE `users` (\n  `id` int(1) NOT NULL\n) ENGINE=InnoDB")
+                .as_deref(),
+            Some("CREATE TABLE users (\n  `id` int(1) NOT NULL\n) ENGINE=InnoDB")
+        );
+        let r = of("CREATE OR REPLACE TABLE app.`users` SELECT id FROM users").unwrap();
+        assert!(r.everywhere && r.or_replace);
+        for (shown, created) in [
+            (
+                "CREATE TABLE `users` (`id` int)",
+                "CREATE OR REPLACE TABLE app.`users` (`id` int)",
+            ),
+            (
+                "CREATE TABLE \"users\" (\"id\" int)",
+                "CREATE OR REPLACE TABLE app.`users` (\"id\" int)",
+            ),
+            (
+                "CREATE TABLE `a``b (c` (`id` int)",
+                "CREATE OR REPLACE TABLE app.`users` (`id` int)",
+            ),
+            (
+                "CREATE TABLE users (id int)",
+                "CREATE OR REPLACE TABLE app.`users` (id int)",
+            ),
+        ] {
+            assert_eq!(
+                r.create_elsewhere(shown).as_deref(),
+                Some(created),
+                "{shown}"
+            );
+        }
+        assert_eq!(r.create_elsewhere("CREATE VIEW `users` AS SELECT 1"), None);
+        assert_eq!(r.create_elsewhere("CREATE TABLE `users"), None);
+        assert!(
+            !of("CREATE TABLE report AS SELECT id FROM users")
+                .unwrap()
+                .everywhere
+        );
+    }
+
+    #[test]
+    fn a_table_of_every_shard_from_a_select_is_never_left_to_the_shards() {
+        let topology =
+            crate::test_topology::two_shards("[[tables]]\nname = \"users\"\nshard_key = \"id\"\n\n[[tables]]\nname = \"copy\"\nshard_key = \"id\"\n\n[[tables]]\nname = \"flags\"\nreference = true\n");
+        let check_of = |sql: &str| {
+            let stmt = crate::lex::parse_verbatim(sql, Syntax::default()).unwrap();
+            let sqlparser::ast::Statement::CreateTable(ct) = &stmt[0] else {
+                panic!("{sql}")
+            };
+            check(ct, sql, Syntax::default(), &topology)
+        };
+        for sql in [
+            "CREATE TABLE copy SELECT * FROM users",
+            "CREATE TABLE copy SELECT 1 AS id",
+            "CREATE TABLE flags SELECT * FROM users",
+            "CREATE TABLE copy SELECT * FROM flags",
+        ] {
+            assert!(
+                matches!(check_of(sql), Err(RouteError::CreateFromSelect(r)) if r.everywhere),
+                "{sql}"
+            );
+        }
+        for sql in [
+            "CREATE TABLE IF NOT EXISTS copy SELECT * FROM users",
+            "CREATE TABLE copy (extra INT) SELECT * FROM users",
+            "CREATE TABLE flags SELECT * FROM users LIMIT 3",
+        ] {
+            assert!(
+                matches!(check_of(sql), Err(RouteError::NotSupported(m)) if m.contains("config shards or copies")),
+                "{sql}"
+            );
+        }
+        for sql in [
+            "CREATE TABLE copy (id INT)",
+            "CREATE TABLE report SELECT * FROM users",
+            "CREATE TEMPORARY TABLE copy SELECT * FROM users",
+        ] {
+            assert_eq!(check_of(sql), Ok(()), "{sql}");
         }
     }
 }

@@ -88,13 +88,6 @@ pub(crate) fn across_shards(
     topology: &Topology,
     refusal: RouteError,
 ) -> RouteError {
-    let cross_shard = matches!(
-        refusal,
-        RouteError::NotSupported(_)
-            | RouteError::CrossShard { .. }
-            | RouteError::NoShardKey { .. }
-            | RouteError::KeySpansShards { .. }
-    );
     let Some(query) = ins.source.as_deref() else {
         return refusal;
     };
@@ -103,6 +96,15 @@ pub(crate) fn across_shards(
     };
     let Some(table) = base_name(name) else {
         return refusal;
+    };
+    // A reference table read from sharded ones: its rows written to every copy.
+    let cross_shard = match refusal {
+        RouteError::NotSupported(_)
+        | RouteError::CrossShard { .. }
+        | RouteError::NoShardKey { .. }
+        | RouteError::KeySpansShards { .. } => true,
+        RouteError::Unsupported { .. } => topology.is_reference(&table),
+        _ => false,
     };
     // An unsharded table's ids are MariaDB's own, reserved as for an INSERT … SELECT.
     let rows_as_select = topology.table(&table).is_none() && !topology.is_reference(&table);

@@ -1,10 +1,13 @@
-//! Runs a `CREATE TABLE … SELECT` across shards (`router/src/create_from_select.rs`): the table
-//! created on the default shard as the SELECT describes its columns, then filled by an `INSERT
-//! … SELECT` the session runs like any statement (by rows); when that fails, the table is
-//! dropped, as MariaDB leaves no table behind a failed CREATE … SELECT.
+//! Runs a `CREATE TABLE … SELECT` one shard cannot run alone (`router/src/create_from_select.rs`):
+//! the table created on the default shard as the SELECT describes its columns — and, when the
+//! config shards or copies it, on every other shard as the default shard's `SHOW CREATE TABLE`
+//! defines it — then filled by an `INSERT … SELECT` the session runs like any statement; when
+//! that fails, the table is dropped wherever it was created, as MariaDB leaves no table behind a
+//! failed CREATE … SELECT.
 
 use shardgate_protocol::response::Finish;
 use shardgate_protocol::Command;
+use shardgate_ring::ShardId;
 use shardgate_router::CreateFromSelect;
 
 use crate::errors::ClientError;
@@ -24,32 +27,121 @@ impl Session {
                 .send_error(crate::errors::implicit_commit_refused(what))
                 .await;
         }
-        match self.on_default_shard(runtime, &request.create).await {
-            Ok(Finish::Err(e)) => return self.send_error(ClientError::from(e)).await,
-            Ok(_) => {}
-            Err(e) => return self.send_error(e).await,
+        let default_shard = runtime.topology.default_shard;
+        if let Err(e) = self
+            .own_statement(runtime, default_shard, &request.create)
+            .await
+        {
+            return self.send_error(e).await;
+        }
+        let mut created = vec![default_shard];
+        if request.everywhere {
+            if let Err(e) = self.create_elsewhere(runtime, request, &mut created).await {
+                self.drop_created(runtime, request, &created).await;
+                return self.send_error(e).await;
+            }
         }
         let answered_error = std::mem::take(&mut self.answered_error);
         let step = Box::pin(self.run_rewritten(runtime, request.insert.as_bytes())).await;
         if self.answered_error {
-            if let Err(e) = self.on_default_shard(runtime, &request.drop_table()).await {
-                tracing::warn!(table = %request.table, error = %e.message, "the table a failed CREATE … SELECT created could not be dropped");
-            }
+            self.drop_created(runtime, request, &created).await;
         }
         self.answered_error |= answered_error;
         step
     }
 
-    /// Runs `sql` on the session's connection to the default shard (its own, or a pooled one).
-    async fn on_default_shard(
+    /// Creates the table on every shard but the default one, as the default shard defines it;
+    /// `created` gains each shard where it was.
+    async fn create_elsewhere(
         &mut self,
         runtime: &Runtime,
-        sql: &str,
-    ) -> Result<Finish, ClientError> {
-        let shard = runtime.topology.default_shard;
+        request: &CreateFromSelect,
+        created: &mut Vec<ShardId>,
+    ) -> Result<(), ClientError> {
+        let default_shard = runtime.topology.default_shard;
+        let show = format!("SHOW CREATE TABLE {}", request.table);
+        let definition = self.definition(runtime, default_shard, &show).await?;
+        let create = request.create_elsewhere(&definition).ok_or_else(|| {
+            ClientError::new(
+                1105,
+                b"HY000",
+                format!("shardgate could not read `{show}` on the default shard: {definition}"),
+            )
+        })?;
+        for shard in 0..runtime.topology.shards.len() {
+            if shard != default_shard {
+                self.own_statement(runtime, shard, &create).await?;
+                created.push(shard);
+            }
+        }
+        Ok(())
+    }
+
+    /// The `Create Table` cell of `show` on `shard`.
+    async fn definition(
+        &mut self,
+        runtime: &Runtime,
+        shard: ShardId,
+        show: &str,
+    ) -> Result<String, ClientError> {
         let mut lent = (self.lend_conn(runtime, shard).await).map_err(|e| ClientError::from(&e))?;
+        let answer = crate::state::result_rows(&mut lent.conn, show.as_bytes()).await;
+        self.give_back_lent(shard, lent);
+        let rows = match answer {
+            Ok(Ok((_, rows))) => rows,
+            Ok(Err(e)) => return Err(ClientError::from(e)),
+            Err(e) => return Err(ClientError::from(&e)),
+        };
+        let cell = rows
+            .first()
+            .and_then(|row| shardgate_wire::text_row::text_cell(row, 1).ok().flatten());
+        Ok(String::from_utf8_lossy(cell.unwrap_or_default()).into_owned())
+    }
+
+    /// Drops the table a failed CREATE … SELECT created on `created`.
+    async fn drop_created(
+        &mut self,
+        runtime: &Runtime,
+        request: &CreateFromSelect,
+        created: &[ShardId],
+    ) {
+        for &shard in created {
+            if let Err(e) = self
+                .own_statement(runtime, shard, &request.drop_table())
+                .await
+            {
+                let shard = &runtime.topology.shards[shard].name;
+                tracing::warn!(table = %request.table, %shard, error = %e.message, "the table a failed CREATE … SELECT created could not be dropped");
+            }
+        }
+    }
+
+    /// Runs `sql` on the session's connection to `shard` (its own, or a pooled one); a shard
+    /// other than the default one is named in its error.
+    async fn own_statement(
+        &mut self,
+        runtime: &Runtime,
+        shard: ShardId,
+        sql: &str,
+    ) -> Result<(), ClientError> {
+        let named = |e: ClientError| match shard == runtime.topology.default_shard {
+            true => e,
+            false => ClientError {
+                message: format!(
+                    "shard {}: {}",
+                    runtime.topology.shards[shard].name, e.message
+                ),
+                ..e
+            },
+        };
+        let mut lent =
+            (self.lend_conn(runtime, shard).await).map_err(|e| named(ClientError::from(&e)))?;
         let finished = lent.conn.execute(Command::COM_QUERY, sql.as_bytes()).await;
         self.give_back_lent(shard, lent);
-        finished.map_err(|e| ClientError::from(&e))
+        match finished {
+            Ok(Finish::Err(e)) => Err(named(ClientError::from(e))),
+            Ok(_) => Ok(()),
+            Err(e) => Err(named(ClientError::from(&e))),
+        }
     }
 }

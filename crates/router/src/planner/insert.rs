@@ -14,7 +14,7 @@ pub(super) fn reference_write(
     };
     if let Some(read) = sharded_relations(stmt, topology).first() {
         return Err(RouteError::Unsupported {
-            construct: format!("writing reference table `{table}` from"),
+            construct: format!("writing reference table `{table}` from a read"),
             table: topology
                 .table(read)
                 .map_or_else(|| read.clone(), |r| r.name.clone()),

@@ -355,6 +355,9 @@ fn plan_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, Rou
     if sql.contains('?') {
         number_placeholders(&mut statements, sql, syntax);
     }
+    if let [Statement::CreateTable(ct)] = statements.as_slice() {
+        crate::create_from_select::check(ct, sql, syntax, topology)?;
+    }
     if let [Statement::Insert(ins)] = statements.as_slice() {
         crate::insert_select::check(ins, sql, topology)?;
         crate::auto_increment::check(ins, sql, topology, syntax)?;
