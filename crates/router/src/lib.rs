@@ -68,12 +68,14 @@ mod split;
 mod sql_prepare;
 mod star;
 mod statement_traits;
+mod stored_program;
 mod subquery_values;
 mod syntax;
 #[cfg(test)]
 mod test_topology;
 mod text;
 mod transaction_end;
+mod transaction_syntax;
 pub mod utf8;
 mod write_subqueries;
 

@@ -126,6 +126,13 @@ pub enum Route {
     EveryPrimary {
         privilege: &'static str,
     },
+    /// `CREATE` / `ALTER` / `DROP` of a stored function, procedure or trigger
+    /// (`crate::stored_program`): the text on the default shard, whose answer is the
+    /// statement's, then on every other shard in turn — as `elsewhere` when given (a `DROP`
+    /// with `IF EXISTS` added).
+    StoredProgram {
+        elsewhere: Option<String>,
+    },
     /// `EXPLAIN` of a statement that does not run on one shard: the proxy answers with its
     /// plan tree (`crate::PlanTree`).
     Explain(Box<Explained>),

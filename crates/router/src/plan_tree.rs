@@ -264,6 +264,14 @@ impl Builder<'_> {
                 }
                 head
             }
+            Route::StoredProgram { elsewhere } => format!(
+                "every shard [{}] in turn, the default shard first{}",
+                self.names(0..self.topology.shards.len()),
+                elsewhere
+                    .as_ref()
+                    .map(|e| format!(" (the others: `{e}`)"))
+                    .unwrap_or_default()
+            ),
             Route::Explain(_) => "proxy: EXPLAIN, the plan below".to_owned(),
             Route::Maintenance(kind) => format!(
                 "every shard [{}], {}",

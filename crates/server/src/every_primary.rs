@@ -45,8 +45,11 @@ impl Session {
         }
         let default = runtime.topology.default_shard;
         let others = (0..runtime.topology.shards.len()).filter(|s| *s != default);
-        let order: Vec<ShardId> = std::iter::once(default).chain(others).collect();
-        let (affected_rows, warnings) = match self.run_on_primaries(runtime, &order, text).await {
+        let order: Vec<(ShardId, &[u8])> = std::iter::once(default)
+            .chain(others)
+            .map(|s| (s, text))
+            .collect();
+        let (affected_rows, warnings) = match self.run_on_primaries(runtime, &order).await {
             Ok(answer) => answer,
             Err(e) => return self.send_error(e).await,
         };
@@ -69,10 +72,11 @@ impl Session {
             return Ok(false);
         }
         let default = runtime.topology.default_shard;
-        let others: Vec<ShardId> = (0..runtime.topology.shards.len())
+        let others: Vec<(ShardId, &[u8])> = (0..runtime.topology.shards.len())
             .filter(|s| *s != default)
+            .map(|s| (s, text))
             .collect();
-        if let Err(e) = self.run_on_primaries(runtime, &others, text).await {
+        if let Err(e) = self.run_on_primaries(runtime, &others).await {
             self.send_error(e).await?;
             return Ok(false);
         }
@@ -80,19 +84,18 @@ impl Session {
         Ok(true)
     }
 
-    /// Runs `text` on the primaries of `shards`, in turn, each on a pooled connection: the
-    /// first one's affected rows and warnings (and conditions, for `SHOW WARNINGS`), or the
+    /// Runs each text of `parts` on its shard's primary, in turn, each on a pooled connection:
+    /// the first one's affected rows and warnings (and conditions, for `SHOW WARNINGS`), or the
     /// error of the first that failed, naming the shards that applied it before.
-    async fn run_on_primaries(
+    pub(crate) async fn run_on_primaries(
         &mut self,
         runtime: &Runtime,
-        shards: &[ShardId],
-        text: &[u8],
+        parts: &[(ShardId, &[u8])],
     ) -> Result<(u64, u16), ClientError> {
         let topology = &runtime.topology;
         let mut applied: Vec<&str> = Vec::new();
         let mut answer = (0, 0);
-        for &shard in shards {
+        for &(shard, text) in parts {
             let name = topology.shards[shard].name.as_str();
             let first = applied.is_empty();
             let outcome = async {
@@ -138,7 +141,7 @@ impl Session {
             }
             return Err(ClientError {
                 message: format!(
-                    "shard {name}: {}; applied on [{}] before it failed and kept there (shardgate runs administrative statements on each primary in turn)",
+                    "shard {name}: {}; applied on [{}] before it failed and kept there (shardgate runs administrative statements and stored programs' DDL on each primary in turn)",
                     failure.message,
                     applied.join(", ")
                 ),

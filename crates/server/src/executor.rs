@@ -305,6 +305,9 @@ impl Session {
             Route::EveryPrimary { privilege } => {
                 Box::pin(self.on_every_primary(runtime, plan.kind, privilege, text)).await
             }
+            Route::StoredProgram { elsewhere } => {
+                Box::pin(self.stored_program(runtime, text, elsewhere.as_deref())).await
+            }
             Route::Explain(explained) => Box::pin(self.explain(runtime, explained, binary)).await,
             Route::Maintenance(kind) => {
                 Box::pin(self.maintenance(runtime, *kind, text, binary)).await

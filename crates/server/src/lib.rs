@@ -94,6 +94,7 @@ mod sql_prepare;
 mod state;
 mod statement_clock;
 mod statement_time;
+mod stored_program;
 mod transaction;
 mod write_subqueries;
 

@@ -933,6 +933,17 @@ CHECKSUM TABLE notes
 @script CREATE TABLE made_bad AS SELECT id, 1 / 0 AS x FROM users WHERE nope > 1; SHOW TABLES LIKE 'made_bad'
 @script CREATE TABLE made_fail (PRIMARY KEY (k)) AS SELECT 1 AS k, id FROM users WHERE score > 500; SHOW TABLES LIKE 'made_fail'
 
+-- ===== Other dialects' transaction statements are MariaDB's syntax errors (END does not commit, ABORT does not roll back) =====
+@script BEGIN; UPDATE users SET score = score + 1 WHERE id = 3; END; ABORT; COMMIT TRANSACTION; ROLLBACK; SELECT score FROM users WHERE id = 3
+@script BEGIN TRANSACTION; START TRANSACTION ISOLATION LEVEL SERIALIZABLE; SAVEPOINT sp; RELEASE sp; END WORK; ROLLBACK TRANSACTION; SELECT 1
+
+-- ===== Stored functions and triggers made through the proxy: on every shard (a query over a sharded table calls the function on each shard; a trigger fires on the row's shard) =====
+@script CREATE FUNCTION twice(x DECIMAL(30,0)) RETURNS DECIMAL(31,0) DETERMINISTIC RETURN x * 2; SELECT SUM(twice(id)) FROM users; @ordered SELECT id, twice(id) FROM users WHERE id IN (5, 6, 7) ORDER BY id; SELECT COUNT(*) FROM users WHERE twice(id) > 5000; @ordered SELECT twice(user_id) t, COUNT(*) FROM orders GROUP BY t ORDER BY t LIMIT 5; DROP FUNCTION twice; SELECT twice(1)
+@script CREATE FUNCTION label_of(f INT) RETURNS VARCHAR(20) DETERMINISTIC RETURN CONCAT('flag ', IFNULL(f, 'none')); @ordered SELECT label_of(flag) l, COUNT(*) FROM users GROUP BY l ORDER BY l; DROP FUNCTION IF EXISTS label_of; DROP FUNCTION IF EXISTS label_of
+@script DROP FUNCTION no_such_function; DROP PROCEDURE no_such_procedure; DROP TRIGGER no_such_trigger
+@script CREATE TRIGGER notes_upper BEFORE INSERT ON notes FOR EACH ROW SET NEW.body = UPPER(NEW.body); INSERT INTO notes (body) VALUES ('trig a'), ('trig b'), ('trig c'), ('trig d'); @ordered SELECT body FROM notes WHERE body LIKE 'trig%' ORDER BY body; SHOW TRIGGERS LIKE 'notes'; DROP TRIGGER notes_upper; INSERT INTO notes (body) VALUES ('trig e'); @ordered SELECT body FROM notes WHERE body LIKE 'trig%' ORDER BY body; DELETE FROM notes WHERE body LIKE 'trig%'
+@script CREATE PROCEDURE twice_proc(INOUT x INT) SET x = x * 2; SET @n = 21; CALL twice_proc(@n); SELECT @n; DROP PROCEDURE twice_proc
+
 -- ===== CREATE TABLE … SELECT into tables the config shards (`made_orders` by id) or copies (`made_labels`): on every shard, rows placed by the new table's key =====
 @script CREATE TABLE made_orders SELECT id, user_id, amount FROM orders WHERE amount > 300; SELECT COUNT(*), SUM(amount) FROM made_orders; @ordered SELECT id, user_id FROM made_orders WHERE id IN (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60) ORDER BY id; SELECT * FROM made_orders WHERE id = 17; SHOW CREATE TABLE made_orders; DROP TABLE made_orders
 @script CREATE TABLE made_orders (PRIMARY KEY (id)) SELECT o.id, u.name, o.amount FROM orders o JOIN users u ON u.id = o.user_id WHERE o.amount < 200; @ordered SELECT * FROM made_orders WHERE id IN (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60) ORDER BY id; SELECT COUNT(*) FROM made_orders; DROP TABLE made_orders

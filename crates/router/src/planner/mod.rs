@@ -69,6 +69,11 @@ fn plan_statement_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result
     if let Some(plan) = crate::transaction_end::plan_transaction_end(sql) {
         return plan;
     }
+    if starts_with_word(sql, &["create", "alter", "drop"]) {
+        if let Some(plan) = crate::stored_program::plan(sql, syntax, topology) {
+            return plan;
+        }
+    }
     // The session writes these values into text statements (`with_previous_statement`); what
     // reaches the planner still reading them is a prepared statement's text. A routine, view,
     // trigger or event reads them when it runs, on the server.
@@ -93,6 +98,15 @@ fn plan_statement_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result
         });
     }
     let mut plan = planned?;
+    // Another dialect's transaction statement: MariaDB's syntax error, from the default shard.
+    if matches!(plan.route, Route::Transaction(_))
+        && !crate::transaction_syntax::is_mariadb_form(sql, syntax)
+    {
+        return Ok(Plan::new(
+            StatementKind::Read,
+            Route::Shard(topology.default_shard),
+        ));
+    }
     plan.lists_server_threads = crate::administrative::names_server_processlist(sql, syntax);
     plan.assigns = crate::text::assigned_user_variables(sql, syntax);
     if connection_state::mentions_named_locks(sql.as_bytes()) && plan.connection_state.is_none() {
@@ -143,8 +157,13 @@ fn plan_statement_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result
 /// Whether the text is a `CREATE` or `ALTER` statement (of a routine, view, trigger, event: its
 /// body runs later, on the server).
 fn defines_stored_code(sql: &str) -> bool {
+    starts_with_word(sql, &["create", "alter"])
+}
+
+/// Whether the text's first word is one of `words` (lower-case).
+fn starts_with_word(sql: &str, words: &[&str]) -> bool {
     let head = sql.trim_start();
-    ["create", "alter"].iter().any(|w| {
+    words.iter().any(|w| {
         head.get(..w.len())
             .is_some_and(|h| h.eq_ignore_ascii_case(w))
             && !head
