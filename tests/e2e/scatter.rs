@@ -308,12 +308,28 @@ async fn reference_tables_are_copied_to_every_shard_and_join_locally() {
         };
         assert_eq!(got, vec![vec![Some(want.into())]], "user {id}");
     }
-    // Filling a reference table from a sharded one would see one shard only: refused.
+    // Filling a reference table from a sharded one reads every shard's rows, then writes them
+    // to every copy; a duplicate key fails it on every copy.
+    conn.query_drop(
+        "INSERT INTO countries SELECT CONCAT('X', id % 10), MIN(email) FROM users GROUP BY id % 10",
+    )
+    .await
+    .unwrap();
+    assert_eq!(conn.affected_rows(), 10, "one copy's rows");
     let (code, _, msg) = server_error(
         conn.query_drop("INSERT INTO countries SELECT country, email FROM users")
             .await,
     );
-    assert_eq!(code, 1235, "{msg}");
+    assert_eq!(code, 1062, "{msg}");
+    for shard in 0..2 {
+        let mut direct = env.connect_primary(shard).await;
+        let got: Vec<String> = direct
+            .query("SELECT code FROM countries WHERE code LIKE 'X%' ORDER BY code")
+            .await
+            .unwrap();
+        let want: Vec<String> = (0..10).map(|d| format!("X{d}")).collect();
+        assert_eq!(got, want, "shard {shard}");
+    }
     drop(conn);
     env.stop().await;
 }

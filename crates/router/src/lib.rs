@@ -22,6 +22,7 @@ mod do_statement;
 mod error;
 mod exact_fallback;
 mod explain;
+mod foreign_syntax;
 mod group_by_direction;
 mod implied;
 mod insert_select;
@@ -75,7 +76,6 @@ mod syntax;
 mod test_topology;
 mod text;
 mod transaction_end;
-mod transaction_syntax;
 pub mod utf8;
 mod write_subqueries;
 

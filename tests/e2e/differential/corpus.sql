@@ -937,6 +937,14 @@ CHECKSUM TABLE notes
 @script BEGIN; UPDATE users SET score = score + 1 WHERE id = 3; END; ABORT; COMMIT TRANSACTION; ROLLBACK; SELECT score FROM users WHERE id = 3
 @script BEGIN TRANSACTION; START TRANSACTION ISOLATION LEVEL SERIALIZABLE; SAVEPOINT sp; RELEASE sp; END WORK; ROLLBACK TRANSACTION; SELECT 1
 
+-- ===== Other dialects' LIMIT forms are MariaDB's syntax errors (the proxy writes the LIMIT it sends across shards) =====
+SELECT id FROM users ORDER BY id LIMIT ALL
+SELECT DISTINCT user_id FROM orders ORDER BY user_id LIMIT 2 OFFSET 1 ROWS
+SELECT id FROM users UNION SELECT user_id FROM orders ORDER BY 1 LIMIT ALL
+SELECT user_id, MAX(amount) m FROM orders GROUP BY user_id ORDER BY m DESC, user_id LIMIT 2 OFFSET 1 ROW
+SELECT id FROM users ORDER BY id OFFSET 2 LIMIT 3
+SELECT * FROM (SELECT id FROM users ORDER BY id LIMIT ALL) t LIMIT 1
+
 -- ===== Stored functions and triggers made through the proxy: on every shard (a query over a sharded table calls the function on each shard; a trigger fires on the row's shard) =====
 @script CREATE FUNCTION twice(x DECIMAL(30,0)) RETURNS DECIMAL(31,0) DETERMINISTIC RETURN x * 2; SELECT SUM(twice(id)) FROM users; @ordered SELECT id, twice(id) FROM users WHERE id IN (5, 6, 7) ORDER BY id; SELECT COUNT(*) FROM users WHERE twice(id) > 5000; @ordered SELECT twice(user_id) t, COUNT(*) FROM orders GROUP BY t ORDER BY t LIMIT 5; DROP FUNCTION twice; SELECT twice(1)
 @script CREATE FUNCTION label_of(f INT) RETURNS VARCHAR(20) DETERMINISTIC RETURN CONCAT('flag ', IFNULL(f, 'none')); @ordered SELECT label_of(flag) l, COUNT(*) FROM users GROUP BY l ORDER BY l; DROP FUNCTION IF EXISTS label_of; DROP FUNCTION IF EXISTS label_of

@@ -100,7 +100,7 @@ fn plan_statement_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result
     let mut plan = planned?;
     // Another dialect's transaction statement: MariaDB's syntax error, from the default shard.
     if matches!(plan.route, Route::Transaction(_))
-        && !crate::transaction_syntax::is_mariadb_form(sql, syntax)
+        && !crate::foreign_syntax::is_mariadb_transaction(sql, syntax)
     {
         return Ok(Plan::new(
             StatementKind::Read,
@@ -370,6 +370,13 @@ fn plan_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, Rou
             return unparsed(sql, topology, syntax, e.to_string());
         }
     };
+    // Another dialect's LIMIT: MariaDB's syntax error, from the default shard.
+    if crate::foreign_syntax::has_foreign_limit(&statements, sql, syntax) {
+        return Ok(Plan::new(
+            StatementKind::Read,
+            Route::Shard(topology.default_shard),
+        ));
+    }
     let mut statements = statements;
     if sql.contains('?') {
         number_placeholders(&mut statements, sql, syntax);
