@@ -945,6 +945,17 @@ SELECT user_id, MAX(amount) m FROM orders GROUP BY user_id ORDER BY m DESC, user
 SELECT id FROM users ORDER BY id OFFSET 2 LIMIT 3
 SELECT * FROM (SELECT id FROM users ORDER BY id LIMIT ALL) t LIMIT 1
 
+-- ===== ON DUPLICATE KEY UPDATE keeping the shard key (`key = key`, `key = VALUES(key)`) =====
+@dml=orders INSERT INTO orders (id, user_id, amount) SELECT id, user_id, 7.77 FROM orders WHERE user_id = 5 ON DUPLICATE KEY UPDATE user_id = user_id, amount = VALUES(amount)
+@dml=orders INSERT INTO orders (id, user_id, amount) VALUES (900001, 5, 3.00), (900002, 6, 4.00) ON DUPLICATE KEY UPDATE user_id = VALUES(user_id), amount = amount + 1
+@dml=orders INSERT INTO orders (id, user_id, amount) VALUES (900001, 5, 3.00), (900002, 6, 4.00) ON DUPLICATE KEY UPDATE orders.user_id = orders.user_id, amount = amount + 1
+@dml=orders DELETE FROM orders WHERE id IN (900001, 900002)
+
+-- ===== DESCRIBE of one column (or a pattern) of a sharded table =====
+DESCRIBE users id
+DESC users 'e%'
+EXPLAIN orders amount
+
 -- ===== Stored functions and triggers made through the proxy: on every shard (a query over a sharded table calls the function on each shard; a trigger fires on the row's shard) =====
 @script CREATE FUNCTION twice(x DECIMAL(30,0)) RETURNS DECIMAL(31,0) DETERMINISTIC RETURN x * 2; SELECT SUM(twice(id)) FROM users; @ordered SELECT id, twice(id) FROM users WHERE id IN (5, 6, 7) ORDER BY id; SELECT COUNT(*) FROM users WHERE twice(id) > 5000; @ordered SELECT twice(user_id) t, COUNT(*) FROM orders GROUP BY t ORDER BY t LIMIT 5; DROP FUNCTION twice; SELECT twice(1)
 @script CREATE FUNCTION label_of(f INT) RETURNS VARCHAR(20) DETERMINISTIC RETURN CONCAT('flag ', IFNULL(f, 'none')); @ordered SELECT label_of(flag) l, COUNT(*) FROM users GROUP BY l ORDER BY l; DROP FUNCTION IF EXISTS label_of; DROP FUNCTION IF EXISTS label_of

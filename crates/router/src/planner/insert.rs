@@ -1,6 +1,7 @@
 //! INSERT and REPLACE: rows routed by their shard keys (split by shard when they span several), reference tables written on every shard.
 
 use super::*;
+use sqlparser::ast::{Function, FunctionArg, FunctionArgExpr, FunctionArguments};
 
 /// A write to reference table `name`: the same statement on every shard, all or nothing.
 /// Reading a sharded table in it would see one shard's rows only: refused.
@@ -52,10 +53,35 @@ pub(super) fn plan_insert(
     let table = TableRef::new(rule, rule.name.to_ascii_lowercase(), None, topology);
     let is_key = |n: &ObjectName| base_name(n).is_some_and(|c| c == rule.shard_key);
     if let Some(OnInsert::DuplicateKeyUpdate(assignments)) = &ins.on {
-        if assignments
-            .iter()
-            .any(|a| matches!(&a.target, AssignmentTarget::ColumnName(n) if is_key(n)))
-        {
+        // `key = key` (the idiom for "ignore duplicates") leaves the row as it is; `key =
+        // VALUES(key)` gives the duplicate row found on the inserted key's shard that key, so
+        // it stays there (not with lookups: their rows would name the old key).
+        let keeps_key = |value: &Expr| match value {
+            Expr::Identifier(i) => i.value.eq_ignore_ascii_case(&rule.shard_key),
+            // `t.key` of the written table, not of a table its SELECT reads.
+            Expr::CompoundIdentifier(parts) => match parts.as_slice() {
+                [.., table, column] => {
+                    table.value.eq_ignore_ascii_case(&rule.name)
+                        && column.value.eq_ignore_ascii_case(&rule.shard_key)
+                }
+                _ => false,
+            },
+            Expr::Function(f) if is_values_function(f) && rule.lookups.is_empty() => {
+                match &f.args {
+                    FunctionArguments::List(list) => matches!(
+                        list.args.as_slice(),
+                        [FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Identifier(i)))]
+                            if i.value.eq_ignore_ascii_case(&rule.shard_key)
+                    ),
+                    _ => false,
+                }
+            }
+            _ => false,
+        };
+        if assignments.iter().any(|a| {
+            matches!(&a.target, AssignmentTarget::ColumnName(n) if is_key(n))
+                && !keeps_key(&a.value)
+        }) {
             return Err(RouteError::ShardKeyUpdate {
                 table: rule.name.clone(),
                 key: rule.shard_key.clone(),
@@ -213,4 +239,14 @@ pub(super) fn plan_insert(
         crate::plan::unsharded_conflict(topology, unsharded.as_deref(), shard)?;
     }
     Ok(Plan::new(StatementKind::Write, Route::Shard(shard)))
+}
+
+/// Whether `f` is `VALUES(…)` / `VALUE(…)`: the value the INSERT gave a column.
+fn is_values_function(f: &Function) -> bool {
+    f.name.0.len() == 1
+        && f.name.0[0].as_ident().is_some_and(|i| {
+            ["values", "value"]
+                .iter()
+                .any(|k| i.value.eq_ignore_ascii_case(k))
+        })
 }

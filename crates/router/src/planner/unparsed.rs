@@ -41,6 +41,14 @@ pub(super) fn unparsed(
         };
         return Ok(Plan::new(StatementKind::Ddl, route));
     }
+    // `DESCRIBE t col`: the columns of a table every shard holding it defines alike, as
+    // `DESCRIBE t` (the default shard holds every table).
+    if tokens.as_deref().is_ok_and(describes_columns) {
+        return Ok(Plan::new(
+            StatementKind::Read,
+            Route::Shard(topology.default_shard),
+        ));
+    }
     if let Some(load) = tokens
         .as_deref()
         .ok()
@@ -199,6 +207,43 @@ pub(super) fn user_variable_set(tokens: &[Token], sql: &str) -> Option<Vec<crate
     (!vars.is_empty() && !at_item).then_some(vars)
 }
 
+/// Whether the tokens are `{DESCRIBE | DESC | EXPLAIN} [db.]t {col | 'pattern'}`, which the
+/// parser reads only without the column.
+fn describes_columns(tokens: &[Token]) -> bool {
+    let t: Vec<&Token> = tokens
+        .iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_) | Token::EOF | Token::SemiColon))
+        .collect();
+    let keyword = |t: &Token, words: &[&str]| matches!(t, Token::Word(w) if w.quote_style.is_none() && words.iter().any(|k| w.value.eq_ignore_ascii_case(k)));
+    let table_at = match t.as_slice() {
+        [verb, ..] if !keyword(verb, &["describe", "desc", "explain"]) => return false,
+        [_, Token::Word(_), Token::Period, Token::Word(_), _] => 3,
+        [_, Token::Word(_), _] => 1,
+        _ => return false,
+    };
+    let statement_words = [
+        "extended",
+        "partitions",
+        "format",
+        "analyze",
+        "select",
+        "update",
+        "delete",
+        "insert",
+        "replace",
+        "with",
+        "for",
+        "values",
+        "table",
+    ];
+    !keyword(t[1], &statement_words)
+        && matches!(t[table_at], Token::Word(_))
+        && matches!(
+            t[table_at + 1],
+            Token::Word(_) | Token::SingleQuotedString(_) | Token::DoubleQuotedString(_)
+        )
+}
+
 /// The table of `ALTER [ONLINE] [IGNORE] TABLE [IF EXISTS] [db.]t …` (lower-cased), one
 /// statement naming no other table: not a `RENAME`, whose new name may live elsewhere.
 fn altered_table(tokens: &[Token]) -> Option<String> {
@@ -257,6 +302,32 @@ mod tests {
     fn altered(sql: &str) -> Option<String> {
         let tokens = crate::lex::tokenize(sql, Syntax::default(), true).ok()?;
         altered_table(&tokens.into_iter().map(|t| t.token).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn describing_one_column_of_a_table_is_read_on_the_default_shard() {
+        let topology =
+            crate::test_topology::two_shards("[[tables]]\nname = \"users\"\nshard_key = \"id\"\n");
+        for sql in [
+            "DESCRIBE users id",
+            "desc app.users 'e%';",
+            "EXPLAIN users `email`",
+        ] {
+            let plan = unparsed(sql, &topology, Syntax::default(), String::new()).unwrap();
+            assert_eq!(plan.route, Route::Shard(topology.default_shard), "{sql}");
+        }
+        for sql in [
+            "EXPLAIN EXTENDED SELECT 1",
+            "DESCRIBE users id extra",
+            "DESC FORMAT=JSON users",
+        ] {
+            let tokens: Vec<Token> = crate::lex::tokenize(sql, Syntax::default(), true)
+                .unwrap()
+                .into_iter()
+                .map(|t| t.token)
+                .collect();
+            assert!(!describes_columns(&tokens), "{sql}");
+        }
     }
 
     #[test]
