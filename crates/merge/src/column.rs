@@ -166,6 +166,15 @@ impl ColumnMeta {
         }
     }
 
+    /// Whether the column holds text of some collation, which its definition may not say:
+    /// a string column not in the binary character set — or in it without `BINARY_FLAG`,
+    /// which is how MariaDB describes every text column under binary results (`SET NAMES
+    /// binary`: 63 for all, the flag only on binary values), sending the column's own bytes.
+    pub fn holds_text(&self) -> bool {
+        self.kind() == ValueKind::Bytes
+            && (self.charset != 63 || !self.flags.contains(ColumnFlags::BINARY_FLAG))
+    }
+
     /// The collation strings of this column compare by.
     ///
     /// Only the binary charset (63) and `BINARY_FLAG` are reliable: MariaDB reports the
@@ -237,6 +246,25 @@ impl ColumnMeta {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_under_binary_results_is_told_from_binary_values() {
+        let meta = |column_type, charset, flags| ColumnMeta {
+            column_type,
+            flags,
+            charset,
+            decimals: 0,
+            length: 80,
+        };
+        let varchar = ColumnType::MYSQL_TYPE_VAR_STRING;
+        // `SET NAMES binary`: a utf8mb4 column says 63 without BINARY_FLAG, a VARBINARY with it.
+        assert!(meta(varchar, 63, ColumnFlags::empty()).holds_text());
+        assert!(!meta(varchar, 63, ColumnFlags::BINARY_FLAG).holds_text());
+        assert!(meta(varchar, 45, ColumnFlags::empty()).holds_text());
+        assert!(meta(varchar, 45, ColumnFlags::BINARY_FLAG).holds_text());
+        let int = ColumnType::MYSQL_TYPE_LONG;
+        assert!(!meta(int, 63, ColumnFlags::empty()).holds_text());
+    }
 
     /// A definition as MariaDB sends it for `SELECT SUM(d) AS total FROM app.t`.
     fn wire_definition() -> Vec<u8> {

@@ -317,7 +317,7 @@ impl Session {
             let (Some(meta), Some(head)) = (metas.get(c), heads.get(c)) else {
                 return Ok(false);
             };
-            if meta.kind() != ValueKind::Bytes || meta.charset == 63 {
+            if !meta.holds_text() {
                 continue;
             }
             let column: Option<mysql_common::packets::Column> =

@@ -983,7 +983,7 @@ impl Session {
             let (Some(meta), Some(head)) = (metas.get(c), heads.get(c)) else {
                 continue;
             };
-            if meta.kind() != shardgate_merge::ValueKind::Bytes || meta.charset == 63 {
+            if !meta.holds_text() {
                 continue;
             }
             let column: Option<mysql_common::packets::Column> =

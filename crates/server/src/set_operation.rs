@@ -14,7 +14,7 @@ use bytes::{Bytes, BytesMut};
 use shardgate_backend::{PooledConn, QueryHead};
 use shardgate_merge::{
     BinaryRowEncoder, ColumnMeta, MemoryLimit, MergeSort, RowOperator, SetRows, Sort, SortKey,
-    ValueKind, Widening,
+    Widening,
 };
 use shardgate_protocol::response::Finish;
 use shardgate_ring::ShardId;
@@ -454,7 +454,7 @@ impl Session {
         metas: &mut [ColumnMeta],
     ) -> Result<(), ClientError> {
         let strings: Vec<usize> = (0..metas.len())
-            .filter(|&c| metas[c].kind() == ValueKind::Bytes && metas[c].charset != 63)
+            .filter(|&c| metas[c].holds_text())
             .collect();
         if strings.is_empty() {
             return Ok(());

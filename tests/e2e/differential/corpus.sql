@@ -945,6 +945,9 @@ SELECT user_id, MAX(amount) m FROM orders GROUP BY user_id ORDER BY m DESC, user
 SELECT id FROM users ORDER BY id OFFSET 2 LIMIT 3
 SELECT * FROM (SELECT id FROM users ORDER BY id LIMIT ALL) t LIMIT 1
 
+-- ===== Binary results (SET NAMES binary: every text column described as binary) still compare by the column's collation =====
+@script SET NAMES binary; @ordered SELECT id FROM users ORDER BY tag, id LIMIT 60; @ordered SELECT id FROM users ORDER BY name DESC, id LIMIT 40; @ordered SELECT MIN(name), MAX(name), COUNT(DISTINCT tag) FROM users; @ordered SELECT id FROM users ORDER BY tag_bin, id LIMIT 30; @ordered SELECT COUNT(*) FROM users GROUP BY tag ORDER BY MIN(id); SET NAMES utf8mb4
+
 -- ===== ON DUPLICATE KEY UPDATE keeping the shard key (`key = key`, `key = VALUES(key)`) =====
 @dml=orders INSERT INTO orders (id, user_id, amount) SELECT id, user_id, 7.77 FROM orders WHERE user_id = 5 ON DUPLICATE KEY UPDATE user_id = user_id, amount = VALUES(amount)
 @dml=orders INSERT INTO orders (id, user_id, amount) VALUES (900001, 5, 3.00), (900002, 6, 4.00) ON DUPLICATE KEY UPDATE user_id = VALUES(user_id), amount = amount + 1
