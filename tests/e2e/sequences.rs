@@ -379,6 +379,49 @@ async fn insert_ids_as_mariadb_reports_them() {
     env.stop().await;
 }
 
+/// `SET insert_id = N` (what `mariadb-binlog` output replays before an INSERT) gives the next
+/// statement's generated ids N, N + 1, …, as MariaDB gives its AUTO_INCREMENT values, then is
+/// spent: before, the proxy took the ids from the sequence and the rows got other ids.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_insert_id_gives_the_next_statement_its_ids() {
+    let env = start(2, 1000).await;
+    let mut direct = env.connect_primary(0).await;
+    direct
+        .query_drop("CREATE TABLE plain (id BIGINT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(20))")
+        .await
+        .unwrap();
+    let mut proxied = env.connect().await;
+    let mut seen = Vec::new();
+    for (conn, table) in [(&mut direct, "plain"), (&mut proxied, "users")] {
+        conn.query_drop("SET insert_id = 777000").await.unwrap();
+        let reported = insert(
+            conn,
+            &format!("INSERT INTO {table} (name) VALUES ('i'), ('i'), ('i')"),
+        )
+        .await;
+        let ids: Vec<u64> = conn
+            .query(format!(
+                "SELECT id FROM {table} WHERE name = 'i' ORDER BY id"
+            ))
+            .await
+            .unwrap();
+        let spent: u64 = conn
+            .query_first("SELECT @@insert_id")
+            .await
+            .unwrap()
+            .unwrap();
+        seen.push((reported, last_insert_id(conn).await, ids, spent));
+    }
+    assert_eq!(seen[0], (777000, 777000, vec![777000, 777001, 777002], 0));
+    assert_eq!(seen[1], seen[0], "the proxy gives the ids MariaDB gives");
+    // Spent: the next INSERT takes its id from the sequence again.
+    let next = insert(&mut proxied, "INSERT INTO users (name) VALUES ('j')").await;
+    assert!(!(777000..777003).contains(&next), "{next}");
+    assert_placed_and_unique(&env).await;
+    proxied.disconnect().await.unwrap();
+    env.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sequence_init_starts_above_every_shard() {
     let env = TestEnv::start_rendered(3, 0, |sandbox, listen| {

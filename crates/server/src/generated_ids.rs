@@ -3,6 +3,8 @@
 //! (`sequences.rs`), written into the text (`GeneratedIds::fill`), and the text is planned
 //! and run like any INSERT — on one shard, or split by shard. Its OK reports the statement's first generated
 //! id, which becomes the session's `LAST_INSERT_ID()`, as MariaDB does for ids it generates.
+//! After `SET insert_id = N` the ids are N, N + 1, … instead (what `mariadb-binlog` output
+//! replays), and `insert_id` is spent, as MariaDB spends it.
 
 use shardgate_router::GeneratedIds;
 
@@ -21,20 +23,25 @@ impl Session {
         binary: bool,
     ) -> Step {
         let runtime = self.runtime();
-        let ids = match self
-            .proxy
-            .sequences
-            .take(
-                &runtime,
-                &request.table,
-                &request.auto_increment,
-                request.count(),
-            )
-            .await
-        {
+        // `SET insert_id = N`: MariaDB gives the statement's first generated id N (the next
+        // rows follow it), then forgets it.
+        let given = self.state.var_number("insert_id").filter(|n| *n > 0);
+        let taken = match given {
+            Some(first) => Ok((first..).take(request.count()).collect()),
+            None => {
+                let sequences = &self.proxy.sequences;
+                let (table, ai) = (&request.table, &request.auto_increment);
+                sequences.take(&runtime, table, ai, request.count()).await
+            }
+        };
+        let ids: Vec<u64> = match taken {
             Ok(ids) => ids,
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };
+        if given.is_some() {
+            let spent = b"SET SESSION insert_id = 0".to_vec();
+            self.state.apply([("insert_id".to_owned(), spent)]);
+        }
         let text = request.fill(sql, &ids);
         // Rows of one shard: usually the session's cached plan of the statement's template.
         let cached = self.plans.plan(&text, &runtime.topology, self.syntax);

@@ -320,6 +320,7 @@ impl Session {
             if !meta.holds_text() {
                 continue;
             }
+            self.default_sort_length(&format!("column {}", c + 1))?;
             let column: Option<mysql_common::packets::Column> =
                 mysql_common::io::ParseBuf(head).parse(()).ok();
             let Some(column) = column.filter(|c| !c.org_table_ref().is_empty()) else {

@@ -344,6 +344,29 @@ impl Session {
         })
     }
 
+    /// Refuses comparing text column `name` across shards when the session sorts strings by
+    /// another prefix than MariaDB's default `max_sort_length`, 1,024 bytes, which the merge
+    /// compares by: shards sorting by another would not be merged as one server sorts (a
+    /// scatter then runs over copies, where MariaDB sorts).
+    pub(crate) fn default_sort_length(&self, name: &str) -> Result<(), ClientError> {
+        let default = match self.state.var_text("max_sort_length") {
+            None => true,
+            Some(sql) => {
+                let value = String::from_utf8_lossy(sql);
+                let value = value.rsplit('=').next().unwrap_or_default().trim();
+                value.eq_ignore_ascii_case("default") || value == "1024"
+            }
+        };
+        match default {
+            true => Ok(()),
+            false => Err(ClientError::new(
+                1235,
+                b"42000",
+                format!("comparing `{name}` across shards under the session's max_sort_length is not supported by shardgate: its merge sorts strings by their first 1,024 bytes, MariaDB's default; SET max_sort_length = DEFAULT"),
+            )),
+        }
+    }
+
     /// The session's `group_concat_max_len` (MariaDB's default when it set none).
     fn group_concat_max_len(&self) -> u64 {
         self.state
@@ -991,6 +1014,7 @@ impl Session {
             let name = column
                 .as_ref()
                 .map_or_else(String::new, |c| c.name_str().into_owned());
+            self.default_sort_length(&name)?;
             if !shardgate_merge::utf8_or_binary(meta.charset) {
                 return Err(ClientError::new(
                     1235,

@@ -459,6 +459,9 @@ impl Session {
         if strings.is_empty() {
             return Ok(());
         }
+        if let Some(&c) = strings.first() {
+            self.default_sort_length(&format!("column {}", c + 1))?;
+        }
         if let Some(&c) = strings
             .iter()
             .find(|&&c| !shardgate_merge::utf8_or_binary(metas[c].charset))

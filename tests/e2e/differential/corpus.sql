@@ -948,6 +948,9 @@ SELECT * FROM (SELECT id FROM users ORDER BY id LIMIT ALL) t LIMIT 1
 -- ===== Binary results (SET NAMES binary: every text column described as binary) still compare by the column's collation =====
 @script SET NAMES binary; @ordered SELECT id FROM users ORDER BY tag, id LIMIT 60; @ordered SELECT id FROM users ORDER BY name DESC, id LIMIT 40; @ordered SELECT MIN(name), MAX(name), COUNT(DISTINCT tag) FROM users; @ordered SELECT id FROM users ORDER BY tag_bin, id LIMIT 30; @ordered SELECT COUNT(*) FROM users GROUP BY tag ORDER BY MIN(id); SET NAMES utf8mb4
 
+-- ===== A session's max_sort_length: strings sorted by their first N bytes (ties beyond them), as the shards sort =====
+@script SET max_sort_length = 64; @ordered SELECT id FROM users ORDER BY CONCAT(REPEAT('x', 70), name), id LIMIT 30; @ordered SELECT id, CONCAT(REPEAT('y', 64), tag) t FROM users ORDER BY t DESC, id LIMIT 20; SET max_sort_length = DEFAULT; @ordered SELECT id FROM users ORDER BY CONCAT(REPEAT('x', 70), name), id LIMIT 30
+
 -- ===== ON DUPLICATE KEY UPDATE keeping the shard key (`key = key`, `key = VALUES(key)`) =====
 @dml=orders INSERT INTO orders (id, user_id, amount) SELECT id, user_id, 7.77 FROM orders WHERE user_id = 5 ON DUPLICATE KEY UPDATE user_id = user_id, amount = VALUES(amount)
 @dml=orders INSERT INTO orders (id, user_id, amount) VALUES (900001, 5, 3.00), (900002, 6, 4.00) ON DUPLICATE KEY UPDATE user_id = VALUES(user_id), amount = amount + 1
