@@ -1301,6 +1301,9 @@ impl Session {
             .map(|v| v.name.as_str())
             .collect();
         let sets_sql_mode = vars.iter().any(|v| v.name == "sql_mode");
+        // `LAST_INSERT_ID()` is the proxy's own (`Session::last_insert_id`): set from the
+        // value the SET gave it, never replayed on other connections.
+        let reads_last_insert_id = vars.iter().any(sets_last_insert_id);
         // System variables set to a computed value (and wait_timeout) are kept by the value
         // they got.
         let computed: Vec<String> = vars
@@ -1317,13 +1320,19 @@ impl Session {
         let default = runtime.topology.default_shard;
         let pinned = self.pins.conn(default);
         let result = match pinned {
-            Some(conn) => set_and_read(conn, text, &user_vars, sets_sql_mode)
+            Some(conn) => set_and_read(conn, text, &user_vars, sets_sql_mode, reads_last_insert_id)
                 .await
                 .map(|v| (None, v)),
             None => match self.checkout(runtime, runtime.topology.default_shard).await {
-                Ok(mut conn) => set_and_read(&mut conn, text, &user_vars, sets_sql_mode)
-                    .await
-                    .map(|v| (Some(conn), v)),
+                Ok(mut conn) => set_and_read(
+                    &mut conn,
+                    text,
+                    &user_vars,
+                    sets_sql_mode,
+                    reads_last_insert_id,
+                )
+                .await
+                .map(|v| (Some(conn), v)),
                 Err(e) => Err(e),
             },
         };
@@ -1332,10 +1341,15 @@ impl Session {
                 let SetOutcome {
                     values,
                     sql_mode,
+                    last_insert_id,
                     warnings,
                     diagnostics,
                     session_state,
                 } = outcome;
+                if let Some(id) = last_insert_id {
+                    self.last_insert_id = id;
+                    self.last_insert_id_unknown = false;
+                }
                 if let Some(d) = diagnostics {
                     self.diagnostics = d;
                     self.diagnostics_read = true;
@@ -1347,7 +1361,8 @@ impl Session {
                 // (`SET @n = @n + 1`, `UUID()`). One assignment in a text that is not UTF-8 (a
                 // latin1 client) is replayed as sent, not from the planner's lossy UTF-8 copy.
                 let raw = std::str::from_utf8(text).is_err() && vars.len() == 1;
-                self.state.apply(vars.iter().map(|v| {
+                let kept = vars.iter().filter(|v| !sets_last_insert_id(v));
+                self.state.apply(kept.map(|v| {
                     let read_as = format!("@@SESSION.{}", v.name);
                     let sql = match values.iter().find(|(name, _)| {
                         *name == v.name || (crate::sessions::kept_by_value(v) && *name == read_as)
@@ -1416,6 +1431,7 @@ async fn set_and_read(
     text: &[u8],
     user_vars: &[&str],
     sql_mode: bool,
+    last_insert_id: bool,
 ) -> Result<SetOutcome, BackendError> {
     let (warnings, session_state) =
         crate::state::run_ok_tracked(conn, Command::COM_QUERY, text).await?;
@@ -1430,13 +1446,27 @@ async fn set_and_read(
         )),
         false => None,
     };
+    let last_insert_id = match last_insert_id {
+        true => {
+            let text =
+                crate::state::query_text(conn, b"SELECT @@SESSION.last_insert_id LIMIT 1").await?;
+            Some(text.parse().unwrap_or_default())
+        }
+        false => None,
+    };
     Ok(SetOutcome {
         values,
         sql_mode: mode,
+        last_insert_id,
         warnings,
         diagnostics,
         session_state,
     })
+}
+
+/// Whether `var` is `last_insert_id` (or its synonym `identity`).
+fn sets_last_insert_id(var: &SessionVar) -> bool {
+    matches!(var.name.as_str(), "last_insert_id" | "identity")
 }
 
 /// What a SET did on the connection it was evaluated on.
@@ -1445,6 +1475,8 @@ struct SetOutcome {
     values: Vec<(String, Vec<u8>)>,
     /// The session's sql_mode afterwards, when the SET may have changed it.
     sql_mode: Option<SqlMode>,
+    /// `LAST_INSERT_ID()` afterwards, when the SET assigned it.
+    last_insert_id: Option<u64>,
     warnings: u16,
     /// The warnings it raised.
     diagnostics: Option<Diagnostics>,

@@ -951,6 +951,9 @@ SELECT * FROM (SELECT id FROM users ORDER BY id LIMIT ALL) t LIMIT 1
 -- ===== A session's max_sort_length: strings sorted by their first N bytes (ties beyond them), as the shards sort =====
 @script SET max_sort_length = 64; @ordered SELECT id FROM users ORDER BY CONCAT(REPEAT('x', 70), name), id LIMIT 30; @ordered SELECT id, CONCAT(REPEAT('y', 64), tag) t FROM users ORDER BY t DESC, id LIMIT 20; SET max_sort_length = DEFAULT; @ordered SELECT id FROM users ORDER BY CONCAT(REPEAT('x', 70), name), id LIMIT 30
 
+-- ===== SET last_insert_id / identity: LAST_INSERT_ID() (the proxy's own) takes the value =====
+@script SET last_insert_id = 77; SELECT LAST_INSERT_ID(), @@identity; SELECT id, name FROM users WHERE id = LAST_INSERT_ID(); SET identity = 12; SELECT id, name FROM users WHERE id = LAST_INSERT_ID(); SET @x = 5; SET last_insert_id = @x * 3; SELECT LAST_INSERT_ID(); SELECT COUNT(*) FROM orders WHERE user_id = LAST_INSERT_ID()
+
 -- ===== ON DUPLICATE KEY UPDATE keeping the shard key (`key = key`, `key = VALUES(key)`) =====
 @dml=orders INSERT INTO orders (id, user_id, amount) SELECT id, user_id, 7.77 FROM orders WHERE user_id = 5 ON DUPLICATE KEY UPDATE user_id = user_id, amount = VALUES(amount)
 @dml=orders INSERT INTO orders (id, user_id, amount) VALUES (900001, 5, 3.00), (900002, 6, 4.00) ON DUPLICATE KEY UPDATE user_id = VALUES(user_id), amount = amount + 1
