@@ -58,7 +58,7 @@ pub fn exact_collation(id: u16) -> bool {
 pub(crate) const SPACE: u32 = 0x20;
 
 /// MariaDB's default `max_sort_length`: bytes of a sort key that count.
-pub(crate) const MAX_SORT_LENGTH: usize = 1024;
+pub const DEFAULT_SORT_LENGTH: usize = 1024;
 
 impl Collation {
     /// The collation of a collation id, as sent in a column definition.
@@ -97,20 +97,24 @@ impl Collation {
         }
     }
 
-    /// Compares two strings as MariaDB's sort does: by the first [`MAX_SORT_LENGTH`] bytes of
-    /// their sort keys (module documentation).
-    pub fn compare_sort_prefixes(self, a: &[u8], b: &[u8]) -> Ordering {
-        const WEIGHTS: usize = MAX_SORT_LENGTH / 2;
+    /// Compares two strings as MariaDB's sort does: by the first `sort_length` bytes
+    /// (`max_sort_length`, [`DEFAULT_SORT_LENGTH`] unless the session set another) of their
+    /// sort keys (module documentation).
+    pub fn compare_sort_prefixes(self, a: &[u8], b: &[u8], sort_length: usize) -> Ordering {
+        let weights = sort_length / 2;
         match self {
             Collation::UnicodeCi => pad_compare(
-                UnicodeCi::new(a).take(WEIGHTS),
-                UnicodeCi::new(b).take(WEIGHTS),
+                UnicodeCi::new(a).take(weights),
+                UnicodeCi::new(b).take(weights),
                 unicode_ci::SPACE,
             ),
             Collation::UnicodeNopadCi => {
-                (UnicodeCi::new(a).take(WEIGHTS)).cmp(UnicodeCi::new(b).take(WEIGHTS))
+                (UnicodeCi::new(a).take(weights)).cmp(UnicodeCi::new(b).take(weights))
             }
-            _ => self.compare(self.sort_prefix(a), self.sort_prefix(b)),
+            _ => self.compare(
+                self.sort_prefix(a, sort_length),
+                self.sort_prefix(b, sort_length),
+            ),
         }
     }
 
@@ -134,13 +138,13 @@ impl Collation {
     }
 
     /// The part of a string a byte-wise or `general_ci` sort key holds: at most
-    /// [`MAX_SORT_LENGTH`] bytes, whole characters for UTF-8.
-    fn sort_prefix(self, s: &[u8]) -> &[u8] {
-        if s.len() <= MAX_SORT_LENGTH {
+    /// `sort_length` bytes, whole characters for UTF-8.
+    fn sort_prefix(self, s: &[u8], sort_length: usize) -> &[u8] {
+        if s.len() <= sort_length {
             return s;
         }
         let whole_characters = self != Collation::Latin1SwedishCi && std::str::from_utf8(s).is_ok();
-        let mut cut = MAX_SORT_LENGTH;
+        let mut cut = sort_length;
         while whole_characters && cut > 0 && (s[cut] & 0xC0) == 0x80 {
             cut -= 1;
         }
@@ -412,27 +416,62 @@ mod tests {
             same + "a" + &"z".repeat(300),
         );
         assert_eq!(
-            Collation::GeneralCi.compare_sort_prefixes(x.as_bytes(), y.as_bytes()),
+            Collation::GeneralCi.compare_sort_prefixes(
+                x.as_bytes(),
+                y.as_bytes(),
+                DEFAULT_SORT_LENGTH
+            ),
             Greater
         );
         let same = "a".to_owned() + &"é".repeat(511);
         let (x, y) = (same.clone() + "ñ", same + "é");
         assert_eq!(
-            Collation::GeneralCi.compare_sort_prefixes(x.as_bytes(), y.as_bytes()),
+            Collation::GeneralCi.compare_sort_prefixes(
+                x.as_bytes(),
+                y.as_bytes(),
+                DEFAULT_SORT_LENGTH
+            ),
             Equal
         );
         // unicode_ci: the first 512 weights, even within an expansion.
         let same = "a".repeat(511);
         let (x, y) = (same.clone() + "b", same.clone() + "a");
         assert_eq!(
-            Collation::UnicodeCi.compare_sort_prefixes(x.as_bytes(), y.as_bytes()),
+            Collation::UnicodeCi.compare_sort_prefixes(
+                x.as_bytes(),
+                y.as_bytes(),
+                DEFAULT_SORT_LENGTH
+            ),
             Greater
         );
         let (x, y) = (same.clone() + "ßb", same + "ßa");
         assert_eq!(
-            Collation::UnicodeCi.compare_sort_prefixes(x.as_bytes(), y.as_bytes()),
+            Collation::UnicodeCi.compare_sort_prefixes(
+                x.as_bytes(),
+                y.as_bytes(),
+                DEFAULT_SORT_LENGTH
+            ),
             Equal
         );
+    }
+
+    #[test]
+    fn a_session_s_max_sort_length_cuts_the_prefix() {
+        let (x, y) = ("x".repeat(70) + "b", "x".repeat(70) + "a");
+        for c in [
+            Collation::GeneralCi,
+            Collation::PadBinary,
+            Collation::UnicodeCi,
+        ] {
+            assert_eq!(
+                c.compare_sort_prefixes(x.as_bytes(), y.as_bytes(), 64),
+                Equal
+            );
+            assert_eq!(
+                c.compare_sort_prefixes(x.as_bytes(), y.as_bytes(), 1024),
+                Greater
+            );
+        }
     }
 
     #[test]

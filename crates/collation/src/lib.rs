@@ -9,4 +9,4 @@ mod key_fold;
 mod unicode_ci;
 
 pub use charset::{Charset, Sequences, SingleByte};
-pub use collation::{exact_collation, Collation};
+pub use collation::{exact_collation, Collation, DEFAULT_SORT_LENGTH};

@@ -225,6 +225,8 @@ struct OrderKey {
 pub struct RowOrder {
     keys: Vec<OrderKey>,
     width: usize,
+    /// `max_sort_length`: the bytes of a string's sort key [`Self::compare`] reads.
+    sort_length: usize,
 }
 
 impl RowOrder {
@@ -248,7 +250,13 @@ impl RowOrder {
         Ok(RowOrder {
             keys,
             width: columns.len(),
+            sort_length: shardgate_collation::DEFAULT_SORT_LENGTH,
         })
+    }
+
+    /// Sorts strings by their first `sort_length` bytes, the session's `max_sort_length`.
+    pub fn set_sort_length(&mut self, sort_length: usize) {
+        self.sort_length = sort_length;
     }
 
     /// Number of columns of the rows this order reads.
@@ -279,7 +287,7 @@ impl RowOrder {
     /// Compares the key values of two rows.
     pub fn compare(&self, a: &[Value], b: &[Value]) -> Ordering {
         for ((k, x), y) in self.keys.iter().zip(a).zip(b) {
-            let o = compare_sort_values(x, y, k.collation);
+            let o = compare_sort_values(x, y, k.collation, self.sort_length);
             if o != Ordering::Equal {
                 return if k.descending { o.reverse() } else { o };
             }
@@ -289,8 +297,9 @@ impl RowOrder {
 
     /// The first key on which two rows' key values differ (`None`: they are equal).
     pub fn first_difference(&self, a: &[Value], b: &[Value]) -> Option<usize> {
-        (self.keys.iter().zip(a).zip(b))
-            .position(|((k, x), y)| compare_sort_values(x, y, k.collation).is_ne())
+        (self.keys.iter().zip(a).zip(b)).position(|((k, x), y)| {
+            compare_sort_values(x, y, k.collation, self.sort_length).is_ne()
+        })
     }
 
     /// Whether two rows' key values are equal as GROUP BY and DISTINCT compare them: whole
@@ -310,14 +319,14 @@ impl RowOrder {
     }
 }
 
-/// [`compare_values`] as MariaDB's sort compares: strings by the first `max_sort_length`
-/// bytes of their sort keys ([`Collation::compare_sort_prefixes`]).
-fn compare_sort_values(a: &Value, b: &Value, collation: Collation) -> Ordering {
+/// [`compare_values`] as MariaDB's sort compares: strings by the first `sort_length`
+/// (`max_sort_length`) bytes of their sort keys ([`Collation::compare_sort_prefixes`]).
+fn compare_sort_values(a: &Value, b: &Value, collation: Collation, sort_length: usize) -> Ordering {
     match (a, b) {
         (Value::Bytes(x) | Value::Bit(x), Value::Bytes(y) | Value::Bit(y))
             if rank(a) == 4 && rank(b) == 4 =>
         {
-            collation.compare_sort_prefixes(x, y)
+            collation.compare_sort_prefixes(x, y, sort_length)
         }
         _ => compare_values(a, b, collation),
     }

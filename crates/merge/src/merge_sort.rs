@@ -53,6 +53,13 @@ impl MergeSort {
         })
     }
 
+    /// Sorts strings by their first `sort_length` bytes, the session's `max_sort_length`
+    /// (the order the shards sorted by).
+    pub fn with_sort_length(mut self, sort_length: usize) -> Self {
+        self.order.set_sort_length(sort_length);
+        self
+    }
+
     /// Queues the next row of `input`. Fails on a malformed row or an unknown or
     /// finished input.
     pub fn push(&mut self, input: usize, row: Bytes) -> Result<()> {

@@ -52,6 +52,13 @@ impl Sort {
         })
     }
 
+    /// Sorts strings by their first `sort_length` bytes, the session's `max_sort_length`
+    /// (the order the shards sorted by).
+    pub fn with_sort_length(mut self, sort_length: usize) -> Self {
+        self.order.set_sort_length(sort_length);
+        self
+    }
+
     /// Keeps only the first `n` rows of the sorted output.
     pub fn with_top(mut self, n: usize) -> Sort {
         self.top = Some(n);

@@ -270,6 +270,13 @@ impl Window {
         })
     }
 
+    /// Orders strings within a partition by their first `sort_length` bytes, the session's
+    /// `max_sort_length` (as MariaDB's window sort does).
+    pub fn with_sort_length(mut self, sort_length: usize) -> Self {
+        self.order.set_sort_length(sort_length);
+        self
+    }
+
     /// Ends the pending peer group: its rows are written with their functions' values, or,
     /// when the partition is held, kept with their ranks until it ends.
     fn end_peers(&mut self, out: &mut Vec<Bytes>) -> Result<()> {

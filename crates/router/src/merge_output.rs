@@ -22,6 +22,8 @@ pub struct MergeSettings {
     pub connection_binsort: bool,
     /// What MariaDB's plan of the client's statement reads a grouped result from.
     pub result_source: ResultSource,
+    /// `max_sort_length`: the bytes of a string sorts compare, as the shards sorted.
+    pub max_sort_length: usize,
 }
 
 /// Where MariaDB's plan reads a grouped result from, which its column definitions follow.
@@ -136,16 +138,19 @@ impl MergeSpec {
             }
             None => {
                 if let Some(window) = &self.window {
-                    pipeline = pipeline.then(Window::new(
-                        &window.partition_by,
-                        &window.order_by,
-                        window.functions.clone(),
-                        metas,
-                        AggregateSettings {
-                            memory: settings.memory,
-                            ..AggregateSettings::default()
-                        },
-                    )?);
+                    pipeline = pipeline.then(
+                        Window::new(
+                            &window.partition_by,
+                            &window.order_by,
+                            window.functions.clone(),
+                            metas,
+                            AggregateSettings {
+                                memory: settings.memory,
+                                ..AggregateSettings::default()
+                            },
+                        )?
+                        .with_sort_length(settings.max_sort_length),
+                    );
                 }
                 (
                     metas.to_vec(),
@@ -162,7 +167,8 @@ impl MergeSpec {
             pipeline = pipeline.then(SortedDistinct::new(&keys, &columns, settings.memory)?);
         }
         if !self.sort.is_empty() {
-            let mut sort = Sort::new(&self.sort, &columns, settings.memory)?;
+            let mut sort = Sort::new(&self.sort, &columns, settings.memory)?
+                .with_sort_length(settings.max_sort_length);
             if let Some(limit) = self.limit {
                 sort = sort.with_top(
                     usize::try_from(self.offset.saturating_add(limit)).unwrap_or(usize::MAX),
@@ -290,6 +296,7 @@ mod tests {
             group_concat_max_len: 1024,
             connection_binsort: false,
             result_source: ResultSource::Unasked,
+            max_sort_length: shardgate_collation::DEFAULT_SORT_LENGTH,
         }
     }
 

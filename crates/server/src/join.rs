@@ -320,7 +320,6 @@ impl Session {
             if !meta.holds_text() {
                 continue;
             }
-            self.default_sort_length(&format!("column {}", c + 1))?;
             let column: Option<mysql_common::packets::Column> =
                 mysql_common::io::ParseBuf(head).parse(()).ok();
             let Some(column) = column.filter(|c| !c.org_table_ref().is_empty()) else {
@@ -729,7 +728,9 @@ fn output(
                 }
             })
             .collect();
-        let mut sort = Sort::new(&keys, &metas, memory).map_err(err)?;
+        let mut sort = Sort::new(&keys, &metas, memory)
+            .map_err(err)?
+            .with_sort_length(settings.max_sort_length);
         if let Some(limit) = plan.limit {
             sort = sort
                 .with_top(usize::try_from(plan.offset.saturating_add(limit)).unwrap_or(usize::MAX));
@@ -766,7 +767,9 @@ fn output(
     };
     // The raw rows, sorted by their groups, then merged as a scatter's raw rows.
     let raw: Vec<ColumnMeta> = plan.output.iter().map(|&c| metas[c]).collect();
-    let sort = Sort::new(&grouping.merge_keys, &raw, memory).map_err(err)?;
+    let sort = Sort::new(&grouping.merge_keys, &raw, memory)
+        .map_err(err)?
+        .with_sort_length(settings.max_sort_length);
     let merged = grouping.output(&shown, &raw, &raw, settings).map_err(err)?;
     Ok((
         pipeline.then(sort).then_all(merged.pipeline),

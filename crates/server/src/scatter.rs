@@ -327,6 +327,7 @@ impl Session {
             group_concat_max_len: self.group_concat_max_len(),
             connection_binsort: self.connection_binsort(),
             result_source: shardgate_router::ResultSource::Unasked,
+            max_sort_length: self.max_sort_length(),
         }
     }
 
@@ -344,27 +345,15 @@ impl Session {
         })
     }
 
-    /// Refuses comparing text column `name` across shards when the session sorts strings by
-    /// another prefix than MariaDB's default `max_sort_length`, 1,024 bytes, which the merge
-    /// compares by: shards sorting by another would not be merged as one server sorts (a
-    /// scatter then runs over copies, where MariaDB sorts).
-    pub(crate) fn default_sort_length(&self, name: &str) -> Result<(), ClientError> {
-        let default = match self.state.var_text("max_sort_length") {
-            None => true,
-            Some(sql) => {
-                let value = String::from_utf8_lossy(sql);
-                let value = value.rsplit('=').next().unwrap_or_default().trim();
-                value.eq_ignore_ascii_case("default") || value == "1024"
-            }
-        };
-        match default {
-            true => Ok(()),
-            false => Err(ClientError::new(
-                1235,
-                b"42000",
-                format!("comparing `{name}` across shards under the session's max_sort_length is not supported by shardgate: its merge sorts strings by their first 1,024 bytes, MariaDB's default; SET max_sort_length = DEFAULT"),
-            )),
-        }
+    /// The session's `max_sort_length` (MariaDB's default when it set none), within the range
+    /// MariaDB takes: the bytes of a string the shards sorted by, and so the merge.
+    pub(crate) fn max_sort_length(&self) -> usize {
+        let set = self.state.var_number("max_sort_length");
+        set.map_or(shardgate_collation::DEFAULT_SORT_LENGTH, |n| {
+            usize::try_from(n)
+                .unwrap_or(usize::MAX)
+                .clamp(64, 8_388_608)
+        })
     }
 
     /// The session's `group_concat_max_len` (MariaDB's default when it set none).
@@ -860,7 +849,8 @@ impl Session {
             }
         } else {
             let mut merge = MergeSort::new(inputs.len(), &plan.merge.merge_keys, metas)
-                .map_err(|e| merge_error(&e))?;
+                .map_err(|e| merge_error(&e))?
+                .with_sort_length(self.max_sort_length());
             'merge: loop {
                 while let Some((_, row)) = merge.pop() {
                     pipeline.push(row, &mut out).map_err(|e| merge_error(&e))?;
@@ -1014,7 +1004,6 @@ impl Session {
             let name = column
                 .as_ref()
                 .map_or_else(String::new, |c| c.name_str().into_owned());
-            self.default_sort_length(&name)?;
             if !shardgate_merge::utf8_or_binary(meta.charset) {
                 return Err(ClientError::new(
                     1235,

@@ -418,7 +418,8 @@ impl Session {
             }
             let rows = self.evaluate(run, &plan.tree, &metas).await?;
             let found = rows.len() as u64;
-            let rows = order_and_limit(plan, &heads, &metas, rows)?;
+            let sort_length = self.max_sort_length();
+            let rows = order_and_limit(plan, &heads, &metas, rows, sort_length)?;
             Ok(Evaluated {
                 heads,
                 metas,
@@ -458,9 +459,6 @@ impl Session {
             .collect();
         if strings.is_empty() {
             return Ok(());
-        }
-        if let Some(&c) = strings.first() {
-            self.default_sort_length(&format!("column {}", c + 1))?;
         }
         if let Some(&c) = strings
             .iter()
@@ -633,8 +631,9 @@ impl Session {
                 }
             }
         } else {
-            let mut merge =
-                MergeSort::new(inputs.len(), &plan.merge.merge_keys, &metas).map_err(fail)?;
+            let mut merge = MergeSort::new(inputs.len(), &plan.merge.merge_keys, &metas)
+                .map_err(fail)?
+                .with_sort_length(self.max_sort_length());
             let mut inputs: Vec<std::vec::IntoIter<Bytes>> =
                 inputs.into_iter().map(Vec::into_iter).collect();
             'merge: loop {
@@ -704,6 +703,7 @@ fn order_and_limit(
     heads: &[BytesMut],
     metas: &[ColumnMeta],
     rows: Vec<Bytes>,
+    sort_length: usize,
 ) -> Result<Vec<Bytes>, ClientError> {
     let mut rows = rows;
     if !plan.order_by.is_empty() {
@@ -737,8 +737,9 @@ fn order_and_limit(
                 })
             })
             .collect::<Result<Vec<_>, ClientError>>()?;
-        let mut sort =
-            Sort::new(&keys, metas, MemoryLimit::UNLIMITED).map_err(|e| merge_error(&e))?;
+        let mut sort = Sort::new(&keys, metas, MemoryLimit::UNLIMITED)
+            .map_err(|e| merge_error(&e))?
+            .with_sort_length(sort_length);
         for row in rows {
             sort.push_row(row).map_err(|e| merge_error(&e))?;
         }
