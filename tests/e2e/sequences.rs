@@ -84,6 +84,17 @@ async fn insert(conn: &mut Conn, sql: &str) -> u64 {
     conn.last_insert_id().unwrap_or_default()
 }
 
+/// A connection to shard 0's primary, where `plain` (an AUTO_INCREMENT table: what MariaDB
+/// itself does) was made, and one through the proxy.
+async fn plain_beside(env: &TestEnv) -> (Conn, Conn) {
+    let mut direct = env.connect_primary(0).await;
+    direct
+        .query_drop("CREATE TABLE plain (id BIGINT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(20))")
+        .await
+        .unwrap();
+    (direct, env.connect().await)
+}
+
 /// The ids of the `users` rows named `name`, ascending.
 async fn ids_named(conn: &mut Conn, name: &str) -> Vec<u64> {
     conn.query(format!(
@@ -329,12 +340,7 @@ async fn insert_ids_as_mariadb_reports_them() {
             .await
             .unwrap();
     }
-    let mut direct = env.connect_primary(0).await;
-    direct
-        .query_drop("CREATE TABLE plain (id BIGINT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(20))")
-        .await
-        .unwrap();
-    let mut proxied = env.connect().await;
+    let (mut direct, mut proxied) = plain_beside(&env).await;
     // (statement on `plain`, the same on `users`): what each reports, relative to the rows.
     let statements = [
         "INSERT INTO T (name) VALUES ('a')",
@@ -385,12 +391,7 @@ async fn insert_ids_as_mariadb_reports_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn set_insert_id_gives_the_next_statement_its_ids() {
     let env = start(2, 1000).await;
-    let mut direct = env.connect_primary(0).await;
-    direct
-        .query_drop("CREATE TABLE plain (id BIGINT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(20))")
-        .await
-        .unwrap();
-    let mut proxied = env.connect().await;
+    let (mut direct, mut proxied) = plain_beside(&env).await;
     let mut seen = Vec::new();
     for (conn, table) in [(&mut direct, "plain"), (&mut proxied, "users")] {
         conn.query_drop("SET insert_id = 777000").await.unwrap();

@@ -21,11 +21,8 @@ impl Session {
         runtime: &Runtime,
         request: &CreateFromSelect,
     ) -> Step {
-        if self.in_transaction() {
-            let what = "CREATE TABLE … SELECT across shards";
-            return self
-                .send_error(crate::errors::implicit_commit_refused(what))
-                .await;
+        if let Err(e) = self.outside_transaction("CREATE TABLE … SELECT across shards") {
+            return self.send_error(e).await;
         }
         let default_shard = runtime.topology.default_shard;
         if let Err(e) = self

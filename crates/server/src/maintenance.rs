@@ -28,11 +28,10 @@ impl Session {
         text: &[u8],
         binary: bool,
     ) -> Step {
-        if self.in_transaction() {
-            let what = "table maintenance of a sharded or reference table";
-            return self
-                .send_error(crate::errors::implicit_commit_refused(what))
-                .await;
+        if let Err(e) =
+            self.outside_transaction("table maintenance of a sharded or reference table")
+        {
+            return self.send_error(e).await;
         }
         let shards: Vec<ShardId> = (0..runtime.topology.shards.len()).collect();
         let reads = shards

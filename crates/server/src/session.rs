@@ -467,6 +467,15 @@ impl Session {
         self.pins.txn().is_some() || !self.state.autocommit
     }
 
+    /// `Err` (1235) for `what`, a statement MariaDB runs after committing the open transaction,
+    /// when the session is in one: across shards that commit is one the client did not ask for.
+    pub(crate) fn outside_transaction(&self, what: &str) -> Result<(), ClientError> {
+        match self.in_transaction() {
+            true => Err(crate::errors::implicit_commit_refused(what)),
+            false => Ok(()),
+        }
+    }
+
     /// Whether a statement on `shard` runs on a connection the session keeps (its transaction's,
     /// or one holding state), rather than on a pooled one or a replica.
     pub(crate) fn runs_pinned(&self, shard: ShardId) -> bool {

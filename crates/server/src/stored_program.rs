@@ -17,11 +17,8 @@ impl Session {
         text: &[u8],
         elsewhere: Option<&str>,
     ) -> Step {
-        if self.in_transaction() {
-            let what = "CREATE / ALTER / DROP of a stored program";
-            return self
-                .send_error(crate::errors::implicit_commit_refused(what))
-                .await;
+        if let Err(e) = self.outside_transaction("CREATE / ALTER / DROP of a stored program") {
+            return self.send_error(e).await;
         }
         let default = runtime.topology.default_shard;
         let others = (0..runtime.topology.shards.len()).filter(|s| *s != default);
