@@ -5,8 +5,6 @@
 //! that fails, the table is dropped wherever it was created, as MariaDB leaves no table behind a
 //! failed CREATE … SELECT.
 
-use shardgate_protocol::response::Finish;
-use shardgate_protocol::Command;
 use shardgate_ring::ShardId;
 use shardgate_router::CreateFromSelect;
 
@@ -25,10 +23,7 @@ impl Session {
             return self.send_error(e).await;
         }
         let default_shard = runtime.topology.default_shard;
-        if let Err(e) = self
-            .own_statement(runtime, default_shard, &request.create)
-            .await
-        {
+        if let Err(e) = self.run_own(runtime, default_shard, &request.create).await {
             return self.send_error(e).await;
         }
         let mut created = vec![default_shard];
@@ -67,7 +62,7 @@ impl Session {
         })?;
         for shard in 0..runtime.topology.shards.len() {
             if shard != default_shard {
-                self.own_statement(runtime, shard, &create).await?;
+                self.run_own(runtime, shard, &create).await?;
                 created.push(shard);
             }
         }
@@ -103,42 +98,10 @@ impl Session {
         created: &[ShardId],
     ) {
         for &shard in created {
-            if let Err(e) = self
-                .own_statement(runtime, shard, &request.drop_table())
-                .await
-            {
+            if let Err(e) = self.run_own(runtime, shard, &request.drop_table()).await {
                 let shard = &runtime.topology.shards[shard].name;
                 tracing::warn!(table = %request.table, %shard, error = %e.message, "the table a failed CREATE … SELECT created could not be dropped");
             }
-        }
-    }
-
-    /// Runs `sql` on the session's connection to `shard` (its own, or a pooled one); a shard
-    /// other than the default one is named in its error.
-    async fn own_statement(
-        &mut self,
-        runtime: &Runtime,
-        shard: ShardId,
-        sql: &str,
-    ) -> Result<(), ClientError> {
-        let named = |e: ClientError| match shard == runtime.topology.default_shard {
-            true => e,
-            false => ClientError {
-                message: format!(
-                    "shard {}: {}",
-                    runtime.topology.shards[shard].name, e.message
-                ),
-                ..e
-            },
-        };
-        let mut lent =
-            (self.lend_conn(runtime, shard).await).map_err(|e| named(ClientError::from(&e)))?;
-        let finished = lent.conn.execute(Command::COM_QUERY, sql.as_bytes()).await;
-        self.give_back_lent(shard, lent);
-        match finished {
-            Ok(Finish::Err(e)) => Err(named(ClientError::from(e))),
-            Ok(_) => Ok(()),
-            Err(e) => Err(named(ClientError::from(&e))),
         }
     }
 }

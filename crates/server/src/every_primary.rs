@@ -87,7 +87,7 @@ impl Session {
     /// Runs each text of `parts` on its shard's primary, in turn, each on a pooled connection:
     /// the first one's affected rows and warnings (and conditions, for `SHOW WARNINGS`), or the
     /// error of the first that failed, naming the shards that applied it before.
-    pub(crate) async fn run_on_primaries(
+    async fn run_on_primaries(
         &mut self,
         runtime: &Runtime,
         parts: &[(ShardId, &[u8])],
@@ -141,7 +141,7 @@ impl Session {
             }
             return Err(ClientError {
                 message: format!(
-                    "shard {name}: {}; applied on [{}] before it failed and kept there (shardgate runs administrative statements and stored programs' DDL on each primary in turn)",
+                    "shard {name}: {}; applied on [{}] before it failed and kept there (shardgate runs administrative statements on each primary in turn)",
                     failure.message,
                     applied.join(", ")
                 ),

@@ -160,6 +160,36 @@ impl Session {
         }
     }
 
+    /// Runs the proxy's own `sql` on `shard`, on the session's connection there (its own, or a
+    /// pooled one), answering nothing; a shard other than the default one is named in its
+    /// error.
+    pub(crate) async fn run_own(
+        &mut self,
+        runtime: &Runtime,
+        shard: ShardId,
+        sql: &str,
+    ) -> Result<(), ClientError> {
+        let named = |e: ClientError| match shard == runtime.topology.default_shard {
+            true => e,
+            false => ClientError {
+                message: format!(
+                    "shard {}: {}",
+                    runtime.topology.shards[shard].name, e.message
+                ),
+                ..e
+            },
+        };
+        let mut lent =
+            (self.lend_conn(runtime, shard).await).map_err(|e| named(ClientError::from(&e)))?;
+        let finished = lent.conn.execute(Command::COM_QUERY, sql.as_bytes()).await;
+        self.give_back_lent(shard, lent);
+        match finished {
+            Ok(Finish::Err(e)) => Err(named(ClientError::from(e))),
+            Ok(_) => Ok(()),
+            Err(e) => Err(named(ClientError::from(&e))),
+        }
+    }
+
     /// Runs a planned statement; a scatter answers in binary-protocol rows with `binary` (a
     /// prepared statement's execution).
     pub(crate) async fn execute(
@@ -306,7 +336,7 @@ impl Session {
                 Box::pin(self.on_every_primary(runtime, plan.kind, privilege, text)).await
             }
             Route::StoredProgram { elsewhere } => {
-                Box::pin(self.stored_program(runtime, text, elsewhere.as_deref())).await
+                Box::pin(self.stored_program(runtime, plan, text, elsewhere.as_deref())).await
             }
             Route::Explain(explained) => Box::pin(self.explain(runtime, explained, binary)).await,
             Route::Maintenance(kind) => {

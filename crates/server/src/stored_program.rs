@@ -1,34 +1,63 @@
 //! `CREATE` / `ALTER` / `DROP` of a stored function, procedure or trigger
-//! (`Route::StoredProgram`, `router/src/stored_program.rs`): on the default shard, whose answer
-//! is the statement's (a statement MariaDB refuses there changes nothing anywhere), then on
-//! every other shard's primary in turn; one failing on a later shard is reported naming the
-//! shards that applied it (DDL cannot be rolled back).
+//! (`Route::StoredProgram`, `router/src/stored_program.rs`). The open transaction is committed
+//! first, on every shard it spans, as MariaDB commits it before DDL. The other shards run the
+//! statement first, in turn (a DROP with `IF EXISTS` added): one MariaDB refuses where it runs
+//! first (a syntax error, an existing function) changes nothing and is answered with MariaDB's
+//! error; a later shard's refusal names the shards that applied it. Then the default shard
+//! runs it as any forwarded statement, whose answer — warnings, status counters — is the
+//! statement's; with one shard that is all there is.
 
 use shardgate_ring::ShardId;
+use shardgate_router::Plan;
 
+use crate::executor::Work;
 use crate::runtime::Runtime;
 use crate::session::{Session, Step};
 
 impl Session {
-    /// Runs `text` on the default shard, then `elsewhere` (or `text`) on the others.
+    /// Runs `text` (or `elsewhere`) on the other shards, then `text` on the default shard.
     pub(crate) async fn stored_program(
         &mut self,
         runtime: &Runtime,
+        plan: &Plan,
         text: &[u8],
         elsewhere: Option<&str>,
     ) -> Step {
-        if let Err(e) = self.outside_transaction("CREATE / ALTER / DROP of a stored program") {
-            return self.send_error(e).await;
+        // Only an open transaction: committing lets go of the connections the session keeps.
+        if self.pins.txn().is_some() {
+            if let Err(e) = self.commit_others(runtime, None).await {
+                return self.send_error(e).await;
+            }
         }
         let default = runtime.topology.default_shard;
-        let others = (0..runtime.topology.shards.len()).filter(|s| *s != default);
-        let elsewhere = elsewhere.map_or(text, str::as_bytes);
-        let parts: Vec<(ShardId, &[u8])> = std::iter::once((default, text))
-            .chain(others.map(|s| (s, elsewhere)))
+        let sql = String::from_utf8_lossy(text);
+        let elsewhere = elsewhere.unwrap_or(&sql);
+        let mut applied: Vec<&str> = Vec::new();
+        let others: Vec<ShardId> = (0..runtime.topology.shards.len())
+            .filter(|s| *s != default)
             .collect();
-        match self.run_on_primaries(runtime, &parts).await {
-            Ok((affected_rows, warnings)) => self.send_ok(affected_rows, warnings).await,
-            Err(e) => self.send_error(e).await,
+        for shard in others {
+            if let Err(mut e) = self.run_own(runtime, shard, elsewhere).await {
+                // Refused where it ran first, it changed nothing: MariaDB's own error.
+                let named = format!("shard {}: ", runtime.topology.shards[shard].name);
+                if applied.is_empty() {
+                    e.message = e
+                        .message
+                        .strip_prefix(&named)
+                        .unwrap_or(&e.message)
+                        .to_owned();
+                } else {
+                    e.message = format!(
+                        "{}; applied on [{}] before it failed and kept there (DDL cannot be rolled back)",
+                        e.message,
+                        applied.join(", ")
+                    );
+                }
+                return self.send_error(e).await;
+            }
+            applied.push(&runtime.topology.shards[shard].name);
         }
+        let work = Work::Command(shardgate_protocol::Command::COM_QUERY, text);
+        self.on_shard(runtime, default, plan, text, work).await
     }
 }
