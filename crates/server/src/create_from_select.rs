@@ -23,7 +23,10 @@ impl Session {
             return self.send_error(e).await;
         }
         let default_shard = runtime.topology.default_shard;
-        if let Err(e) = self.run_own(runtime, default_shard, &request.create).await {
+        if let Err(e) = self
+            .run_own(runtime, default_shard, request.create.as_bytes())
+            .await
+        {
             return self.send_error(e).await;
         }
         let mut created = vec![default_shard];
@@ -62,7 +65,9 @@ impl Session {
         })?;
         for shard in 0..runtime.topology.shards.len() {
             if shard != default_shard {
-                self.run_own(runtime, shard, &create).await?;
+                let name = &runtime.topology.shards[shard].name;
+                (self.run_own(runtime, shard, create.as_bytes()).await)
+                    .map_err(|e| e.on_shard(name))?;
                 created.push(shard);
             }
         }
@@ -98,7 +103,10 @@ impl Session {
         created: &[ShardId],
     ) {
         for &shard in created {
-            if let Err(e) = self.run_own(runtime, shard, &request.drop_table()).await {
+            if let Err(e) = self
+                .run_own(runtime, shard, request.drop_table().as_bytes())
+                .await
+            {
                 let shard = &runtime.topology.shards[shard].name;
                 tracing::warn!(table = %request.table, %shard, error = %e.message, "the table a failed CREATE … SELECT created could not be dropped");
             }

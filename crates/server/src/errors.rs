@@ -32,6 +32,14 @@ impl ClientError {
         }
     }
 
+    /// The error as shard `name`'s: its message prefixed with the shard.
+    pub(crate) fn on_shard(self, name: &str) -> Self {
+        ClientError {
+            message: format!("shard {name}: {}", self.message),
+            ..self
+        }
+    }
+
     pub fn encode(&self) -> Vec<u8> {
         // A server's message goes as the server sent it, unless the proxy reworded it.
         let message = match &self.raw_message {

@@ -45,11 +45,8 @@ impl Session {
         }
         let default = runtime.topology.default_shard;
         let others = (0..runtime.topology.shards.len()).filter(|s| *s != default);
-        let order: Vec<(ShardId, &[u8])> = std::iter::once(default)
-            .chain(others)
-            .map(|s| (s, text))
-            .collect();
-        let (affected_rows, warnings) = match self.run_on_primaries(runtime, &order).await {
+        let order: Vec<ShardId> = std::iter::once(default).chain(others).collect();
+        let (affected_rows, warnings) = match self.run_on_primaries(runtime, &order, text).await {
             Ok(answer) => answer,
             Err(e) => return self.send_error(e).await,
         };
@@ -72,11 +69,10 @@ impl Session {
             return Ok(false);
         }
         let default = runtime.topology.default_shard;
-        let others: Vec<(ShardId, &[u8])> = (0..runtime.topology.shards.len())
+        let others: Vec<ShardId> = (0..runtime.topology.shards.len())
             .filter(|s| *s != default)
-            .map(|s| (s, text))
             .collect();
-        if let Err(e) = self.run_on_primaries(runtime, &others).await {
+        if let Err(e) = self.run_on_primaries(runtime, &others, text).await {
             self.send_error(e).await?;
             return Ok(false);
         }
@@ -84,18 +80,19 @@ impl Session {
         Ok(true)
     }
 
-    /// Runs each text of `parts` on its shard's primary, in turn, each on a pooled connection:
-    /// the first one's affected rows and warnings (and conditions, for `SHOW WARNINGS`), or the
+    /// Runs `text` on the primaries of `shards`, in turn, each on a pooled connection: the
+    /// first one's affected rows and warnings (and conditions, for `SHOW WARNINGS`), or the
     /// error of the first that failed, naming the shards that applied it before.
     async fn run_on_primaries(
         &mut self,
         runtime: &Runtime,
-        parts: &[(ShardId, &[u8])],
+        shards: &[ShardId],
+        text: &[u8],
     ) -> Result<(u64, u16), ClientError> {
         let topology = &runtime.topology;
         let mut applied: Vec<&str> = Vec::new();
         let mut answer = (0, 0);
-        for &(shard, text) in parts {
+        for &shard in shards {
             let name = topology.shards[shard].name.as_str();
             let first = applied.is_empty();
             let outcome = async {

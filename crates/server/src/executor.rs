@@ -161,32 +161,20 @@ impl Session {
     }
 
     /// Runs the proxy's own `sql` on `shard`, on the session's connection there (its own, or a
-    /// pooled one), answering nothing; a shard other than the default one is named in its
-    /// error.
+    /// pooled one), answering nothing.
     pub(crate) async fn run_own(
         &mut self,
         runtime: &Runtime,
         shard: ShardId,
-        sql: &str,
+        sql: &[u8],
     ) -> Result<(), ClientError> {
-        let named = |e: ClientError| match shard == runtime.topology.default_shard {
-            true => e,
-            false => ClientError {
-                message: format!(
-                    "shard {}: {}",
-                    runtime.topology.shards[shard].name, e.message
-                ),
-                ..e
-            },
-        };
-        let mut lent =
-            (self.lend_conn(runtime, shard).await).map_err(|e| named(ClientError::from(&e)))?;
-        let finished = lent.conn.execute(Command::COM_QUERY, sql.as_bytes()).await;
+        let mut lent = (self.lend_conn(runtime, shard).await).map_err(|e| ClientError::from(&e))?;
+        let finished = lent.conn.execute(Command::COM_QUERY, sql).await;
         self.give_back_lent(shard, lent);
         match finished {
-            Ok(Finish::Err(e)) => Err(named(ClientError::from(e))),
+            Ok(Finish::Err(e)) => Err(ClientError::from(e)),
             Ok(_) => Ok(()),
-            Err(e) => Err(named(ClientError::from(&e))),
+            Err(e) => Err(ClientError::from(&e)),
         }
     }
 

@@ -10,6 +10,7 @@
 use shardgate_ring::ShardId;
 use shardgate_router::Plan;
 
+use crate::errors::ClientError;
 use crate::executor::Work;
 use crate::runtime::Runtime;
 use crate::session::{Session, Step};
@@ -30,32 +31,33 @@ impl Session {
             }
         }
         let default = runtime.topology.default_shard;
-        let sql = String::from_utf8_lossy(text);
-        let elsewhere = elsewhere.unwrap_or(&sql);
+        // The client's bytes, unless the planner wrote another text for the other shards.
+        let elsewhere = elsewhere.map_or(text, str::as_bytes);
         let mut applied: Vec<&str> = Vec::new();
         let others: Vec<ShardId> = (0..runtime.topology.shards.len())
             .filter(|s| *s != default)
             .collect();
         for shard in others {
-            if let Err(mut e) = self.run_own(runtime, shard, elsewhere).await {
+            let name = runtime.topology.shards[shard].name.as_str();
+            if let Err(e) = self.run_own(runtime, shard, elsewhere).await {
                 // Refused where it ran first, it changed nothing: MariaDB's own error.
-                let named = format!("shard {}: ", runtime.topology.shards[shard].name);
-                if applied.is_empty() {
-                    e.message = e
-                        .message
-                        .strip_prefix(&named)
-                        .unwrap_or(&e.message)
-                        .to_owned();
-                } else {
-                    e.message = format!(
-                        "{}; applied on [{}] before it failed and kept there (DDL cannot be rolled back)",
-                        e.message,
-                        applied.join(", ")
-                    );
-                }
+                let e = match applied.is_empty() {
+                    true => e,
+                    false => {
+                        let e = e.on_shard(name);
+                        ClientError {
+                            message: format!(
+                                "{}; applied on [{}] before it failed and kept there (DDL cannot be rolled back)",
+                                e.message,
+                                applied.join(", ")
+                            ),
+                            ..e
+                        }
+                    }
+                };
                 return self.send_error(e).await;
             }
-            applied.push(&runtime.topology.shards[shard].name);
+            applied.push(name);
         }
         let work = Work::Command(shardgate_protocol::Command::COM_QUERY, text);
         self.on_shard(runtime, default, plan, text, work).await
