@@ -101,6 +101,9 @@ const SET_OPERATIONS_CORPUS: &str = include_str!("differential/set_operations.sq
 const MATERIALIZE_CORPUS: &str = include_str!("differential/materialize.sql");
 /// Joins of sharded tables whose rows live on different shards, joined in the proxy (issue #13).
 const JOINS_CORPUS: &str = include_str!("differential/joins.sql");
+/// Statements reading views over sharded tables (`VIEWS`), which the proxy reads as their
+/// definitions.
+const VIEWS_CORPUS: &str = include_str!("differential/views.sql");
 /// The extra columns, added with the same statements through the proxy and on the plain server.
 const EXTRA_COLUMNS: &[&str] = &[
     "ALTER TABLE users ADD COLUMN score INT NULL, ADD COLUMN balance DECIMAL(20,6) NULL, \
@@ -115,6 +118,18 @@ const EXTRA_COLUMNS: &[&str] = &[
 const REFERENCE_TABLE: &[&str] = &[
     "CREATE TABLE flags (flag TINYINT PRIMARY KEY, label VARCHAR(20) NOT NULL)",
     "INSERT INTO flags VALUES (0, 'zero'), (1, 'one'), (-1, 'minus one'), (127, 'max')",
+];
+/// Views over sharded tables (read by the proxy as their definitions), nested ones, one with a
+/// column list, one over the reference table only, and one whose strings hold escapes; made
+/// through the proxy (on the default shard) as on the plain server.
+const VIEWS: &[&str] = &[
+    "CREATE VIEW paid_orders AS SELECT id, user_id, amount, qty FROM orders WHERE status = 'paid'",
+    "CREATE VIEW user_totals AS SELECT user_id, COUNT(*) n, SUM(amount) total FROM orders GROUP BY user_id",
+    "CREATE VIEW user_names (uid, uname) AS SELECT id, name FROM users",
+    "CREATE VIEW top_users AS SELECT id, score FROM users WHERE score IS NOT NULL ORDER BY score DESC, id LIMIT 10",
+    "CREATE VIEW rich_orders AS SELECT p.id, p.user_id, p.amount, u.name FROM paid_orders p JOIN users u ON u.id = p.user_id WHERE p.amount > 100",
+    "CREATE VIEW flag_labels AS SELECT flag, label FROM flags",
+    "CREATE VIEW quoted_names AS SELECT id, 'it''s' AS q, 'a\\\\b' AS r, CONCAT(name, '\\'') AS n FROM users WHERE id < 6",
 ];
 /// A sharded table whose ids the proxy generates from a sequence (an AUTO_INCREMENT column on
 /// the plain server): one session inserting alone gets the same ids from both, 1, 2, 3, …
@@ -1740,6 +1755,9 @@ async fn sharded_answers_equal_one_mariadb() {
     );
     let profiles = schema_tables::profiles_statements(&data.user_ids);
     tokio::join!(load(&mut plain, &profiles), load(&mut proxy, &profiles));
+    let views: Vec<String> = VIEWS.iter().map(|s| s.to_string()).collect();
+    load(&mut plain, &views).await;
+    load(&mut proxy, &views).await;
     for table in ["users", "orders"] {
         if let Err(e) = compare_table(&env, &mut direct, &mut plain, table).await {
             panic!("the loaded data differ: {e}");
@@ -1774,6 +1792,7 @@ async fn sharded_answers_equal_one_mariadb() {
         .chain(parse_corpus("set_operations.sql", SET_OPERATIONS_CORPUS))
         .chain(parse_corpus("materialize.sql", MATERIALIZE_CORPUS))
         .chain(parse_corpus("joins.sql", JOINS_CORPUS))
+        .chain(parse_corpus("views.sql", VIEWS_CORPUS))
         .filter(keep)
         .collect();
     let generated: Vec<Case> = generated_cases(SEED, &data.user_ids)

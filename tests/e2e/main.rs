@@ -54,4 +54,5 @@ mod timeouts;
 mod tls;
 mod transaction_mode;
 mod types;
+mod views;
 mod write_subqueries;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use shardgate_config::Topology;
 use sqlparser::ast::{
-    BinaryOperator, Expr, JoinConstraint, JoinOperator, TableFactor, TableWithJoins,
+    BinaryOperator, Expr, JoinConstraint, JoinOperator, ObjectName, TableFactor, TableWithJoins,
 };
 
 use crate::column_owner::{owner, Columns, Owner};
@@ -32,10 +32,16 @@ enum Kind {
 /// The sharded tables of a FROM list that joins tables (`Ok(None)`: not a list of plain
 /// tables, or no sharded table, which the caller refuses as before), when the join is
 /// co-located; otherwise an error naming why its rows could live on different shards.
+///
+/// `with_derived`: derived tables may be joined too, as a reference table would be; the caller
+/// checks that their sharded tables follow the rows of the FROM list's
+/// (`pushdown::follows_outer_rows`: a derived table whose rows follow its shard key, joined
+/// by it).
 pub(crate) fn colocated_tables<'t>(
     from: &[TableWithJoins],
     selection: Option<&Expr>,
     topology: &'t Topology,
+    with_derived: bool,
 ) -> Result<Option<Vec<TableRef<'t>>>, RouteError> {
     // Each factor's sharded table (or `None` for a reference table), in FROM order, and its
     // base table's name.
@@ -48,6 +54,8 @@ pub(crate) fn colocated_tables<'t>(
     // Equalities a `USING (…)` or `NATURAL` join implies between shard keys.
     let mut implied: Vec<(Expr, Option<usize>)> = Vec::new();
     let mut problem: Option<String> = None;
+    // Factors that are derived tables, whose columns the schema cache does not know.
+    let mut derived: Vec<usize> = Vec::new();
     for twj in from {
         let mut before_sharded = false;
         let chain_start = factors.len();
@@ -57,21 +65,34 @@ pub(crate) fn colocated_tables<'t>(
                 .map(|j| (&j.relation, Some(&j.join_operator))),
         );
         for (relation, operator) in relations {
-            let TableFactor::Table {
-                name,
-                alias,
-                args: None,
-                ..
-            } = relation
-            else {
-                return Ok(None);
+            let (name, alias) = match relation {
+                TableFactor::Table {
+                    name,
+                    alias,
+                    args: None,
+                    ..
+                } => (name, alias),
+                TableFactor::Derived {
+                    lateral: false,
+                    alias: Some(alias),
+                    ..
+                } if with_derived => {
+                    derived.push(factors.len());
+                    (&ObjectName::from(vec![alias.name.clone()]), &None)
+                }
+                _ => return Ok(None),
             };
             let Some(table) = base_name(name) else {
                 return Ok(None);
             };
             let index = factors.len();
             names.push(table.clone());
+            let is_derived = derived.last() == Some(&index);
             let sharded = match topology.table(&table) {
+                _ if is_derived => {
+                    factors.push(None);
+                    false
+                }
                 Some(rule) => {
                     factors.push(Some(TableRef::new(
                         rule,
@@ -150,7 +171,12 @@ pub(crate) fn colocated_tables<'t>(
             .map(|(e, only)| (e, *only, everything.clone())),
     );
     // The equalities of two sharded factors' shard keys among the conditions' conjuncts.
-    let scope: Vec<Columns<'_>> = names.iter().map(|n| Columns::Table(n)).collect();
+    let scope: Vec<Columns<'_>> = (names.iter().enumerate())
+        .map(|(i, n)| match derived.contains(&i) {
+            true => Columns::Some(&[]),
+            false => Columns::Table(n),
+        })
+        .collect();
     let schema = topology.schema.current();
     let mut missing = Vec::new();
     let mut key_of = |e: &Expr, visible: &Range<usize>| -> Option<usize> {

@@ -9,6 +9,12 @@
 //! SELECT>`, planned as any INSERT … SELECT (on each shard when its rows stay there, by rows
 //! otherwise); if that fails, it drops `t` wherever it created it, as MariaDB leaves no table
 //! behind a failed CREATE … SELECT.
+//!
+//! The SELECT's own `LIMIT` gives way to `LIMIT 0` in the create (and limits the fill).
+//! Declared columns (`CREATE TABLE t (extra INT DEFAULT 7) SELECT …`) come first in the table,
+//! so the fill names the SELECT's columns, read from the default shard once the table exists.
+//! `IF NOT EXISTS`: the table is created without it; when it exists already, the statement
+//! runs on the default shard as written (MariaDB's note 1050, and no row written).
 
 use shardgate_config::Topology;
 use sqlparser::ast::{CreateTable, Spanned};
@@ -25,8 +31,17 @@ pub struct CreateFromSelect {
     pub table: String,
     /// Creates the table, reading no row.
     pub create: String,
-    /// Fills it.
-    pub insert: String,
+    /// `INSERT INTO`, `INSERT IGNORE INTO` or `REPLACE INTO`: how the fill writes rows with
+    /// duplicate keys.
+    pub verb: &'static str,
+    /// The SELECT, as written (its own LIMIT too).
+    pub select: String,
+    /// The SELECT without its own LIMIT.
+    pub unlimited: String,
+    /// The table declares columns of its own: the fill names the SELECT's.
+    pub declares_columns: bool,
+    /// `IF NOT EXISTS`: the whole statement, run on the default shard when the table exists.
+    pub if_exists_run: Option<String>,
     /// The config shards or copies the table: it is created on every shard.
     pub everywhere: bool,
     /// `CREATE OR REPLACE`: the other shards replace their table too.
@@ -34,6 +49,21 @@ pub struct CreateFromSelect {
 }
 
 impl CreateFromSelect {
+    /// The fill: the SELECT's rows into the table, into `columns` when given (named as the
+    /// SELECT names them).
+    pub fn insert(&self, columns: Option<&[String]>) -> String {
+        let columns = columns.map_or_else(String::new, |names| {
+            let quoted: Vec<String> = names.iter().map(|n| crate::materialize::quote(n)).collect();
+            format!(" ({})", quoted.join(", "))
+        });
+        format!("{} {}{columns} {}", self.verb, self.table, self.select)
+    }
+
+    /// The SELECT reading no row: what names its columns.
+    pub fn columns_query(&self) -> String {
+        format!("{}\nLIMIT 0", self.unlimited)
+    }
+
     /// Drops the table when filling it failed.
     pub fn drop_table(&self) -> String {
         format!("DROP TABLE IF EXISTS {}", self.table)
@@ -76,10 +106,17 @@ impl std::fmt::Display for CreateFromSelect {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "CREATE TABLE … SELECT across shards in two steps: `{}` on the default shard{}, then `{}` (planned as an INSERT … SELECT; the table dropped if it fails)",
+            "CREATE TABLE … SELECT across shards in two steps: `{}` on the default shard{}{}, then `{}` (planned as an INSERT … SELECT; the table dropped if it fails)",
             self.create.replace('\n', " "),
+            match self.if_exists_run {
+                Some(_) => " (a table that exists: note 1050, nothing written)",
+                None => "",
+            },
             if self.everywhere { " and as its SHOW CREATE TABLE says on the others" } else { "" },
-            self.insert
+            match self.declares_columns {
+                true => format!("{} {} (<the SELECT's columns>) {}", self.verb, self.table, self.select),
+                false => self.insert(None),
+            }
         )
     }
 }
@@ -102,7 +139,7 @@ pub(crate) fn check(
     Err(match request(ct, sql, syntax, topology) {
         Some(r) => RouteError::CreateFromSelect(Box::new(r)),
         None => RouteError::NotSupported(format!(
-            "CREATE TABLE … SELECT into `{table}`, which the config shards or copies, is supported by shardgate only without IF NOT EXISTS, declared columns or a LIMIT of its own: each shard would create it from its own rows; CREATE TABLE, then INSERT … SELECT"
+            "CREATE TABLE … SELECT into `{table}`, which the config shards or copies, is supported by shardgate only without LIKE, FETCH or a locking clause: each shard would create it from its own rows; CREATE TABLE, then INSERT … SELECT"
         )),
     })
 }
@@ -111,10 +148,9 @@ fn everywhere(table: &str, topology: &Topology) -> bool {
     topology.table(table).is_some() || topology.is_reference(table)
 }
 
-/// The two statements of `ct` (text `sql`), when it creates a table from a SELECT and declares
-/// no columns of its own (whose places among the SELECT's MariaDB decides), not `TEMPORARY`
-/// (the session's own connection would have to keep it) and not `IF NOT EXISTS` (an existing
-/// table would get the rows).
+/// The two statements of `ct` (text `sql`), when it creates a table from a SELECT, not
+/// `TEMPORARY` (the session's own connection would have to keep it) nor `LIKE`, and the
+/// SELECT has no `FETCH` or locking clause.
 pub(crate) fn request(
     ct: &CreateTable,
     sql: &str,
@@ -122,11 +158,7 @@ pub(crate) fn request(
     topology: &Topology,
 ) -> Option<CreateFromSelect> {
     let query = ct.query.as_deref()?;
-    if ct.temporary || ct.if_not_exists || !ct.columns.is_empty() || ct.like.is_some() {
-        return None;
-    }
-    // Its own LIMIT would leave no place for the one that reads no row.
-    if query.limit_clause.is_some() || query.fetch.is_some() || !query.locks.is_empty() {
+    if ct.temporary || ct.like.is_some() || query.fetch.is_some() || !query.locks.is_empty() {
         return None;
     }
     let table = base_name(&ct.name)?;
@@ -134,6 +166,11 @@ pub(crate) fn request(
     let start = offsets.at(query.span().start)?;
     let head = &sql[..start];
     let select = sql[start..].trim_end().trim_end_matches(';').trim_end();
+    // Its own LIMIT gives way to the one that reads no row.
+    let unlimited = match query.limit_clause {
+        Some(_) => select[..own_limit(select, syntax)?].trim_end(),
+        None => select,
+    };
     // `IGNORE` / `REPLACE` between the table and its SELECT: how rows with duplicate keys are
     // written (not `CREATE OR REPLACE`).
     let name_end = offsets.at(ct.name.span().end)?.min(start);
@@ -148,15 +185,62 @@ pub(crate) fn request(
         (_, true) => "REPLACE INTO",
         _ => "INSERT INTO",
     };
-    let name = ct.name.to_string();
+    let head = match ct.if_not_exists {
+        true => without_if_not_exists(&head[..name_end], syntax)? + &head[name_end..],
+        false => head.to_owned(),
+    };
     Some(CreateFromSelect {
         // On a line of its own: a comment ending the SELECT does not hide it.
-        create: format!("{head}{select}\nLIMIT 0"),
-        insert: format!("{verb} {name} {select}"),
-        table: name,
+        create: format!("{head}{unlimited}\nLIMIT 0"),
+        verb,
+        select: select.to_owned(),
+        unlimited: unlimited.to_owned(),
+        declares_columns: !ct.columns.is_empty(),
+        if_exists_run: ct.if_not_exists.then(|| sql.to_owned()),
+        table: ct.name.to_string(),
         everywhere: everywhere(&table, topology),
         or_replace: ct.or_replace,
     })
+}
+
+/// Where the SELECT's own LIMIT clause starts: its last `LIMIT` outside parentheses.
+fn own_limit(select: &str, syntax: Syntax) -> Option<usize> {
+    let tokens = crate::lex::tokenize(select, syntax, false).ok()?;
+    let mut offsets = Offsets::new(select);
+    let mut depth = 0usize;
+    let mut found = None;
+    for t in &tokens {
+        match &t.token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth = depth.saturating_sub(1),
+            Token::Word(w)
+                if depth == 0
+                    && w.quote_style.is_none()
+                    && w.value.eq_ignore_ascii_case("limit") =>
+            {
+                found = Some(offsets.at(t.span.start)?);
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
+/// The head of a `CREATE … TABLE IF NOT EXISTS name` (up to the name) without `IF NOT EXISTS`.
+fn without_if_not_exists(head: &str, syntax: Syntax) -> Option<String> {
+    let tokens: Vec<_> = crate::lex::tokenize(head, syntax, false)
+        .ok()?
+        .into_iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .collect();
+    let keyword = |t: &sqlparser::tokenizer::TokenWithSpan, k: &str| matches!(&t.token, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(k));
+    let at = tokens
+        .windows(3)
+        .position(|w| keyword(&w[0], "if") && keyword(&w[1], "not") && keyword(&w[2], "exists"))?;
+    let mut offsets = Offsets::new(head);
+    let start = offsets.at(tokens[at].span.start)?;
+    let end = offsets.at(tokens[at + 2].span.end)?;
+    Some(format!("{}{}", &head[..start], head[end..].trim_start()))
 }
 
 #[cfg(test)]
@@ -183,7 +267,7 @@ mod tests {
             "CREATE TABLE report ENGINE=InnoDB AS SELECT name, COUNT(*) n FROM users GROUP BY name\nLIMIT 0"
         );
         assert_eq!(
-            r.insert,
+            r.insert(None),
             "INSERT INTO report SELECT name, COUNT(*) n FROM users GROUP BY name"
         );
         assert_eq!(r.drop_table(), "DROP TABLE IF EXISTS report");
@@ -192,7 +276,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            r.insert,
+            r.insert(None),
             "INSERT INTO app.`r 2` SELECT id FROM users -- all"
         );
         assert_eq!(
@@ -201,20 +285,56 @@ mod tests {
         );
         for sql in [
             "CREATE TEMPORARY TABLE t AS SELECT id FROM users",
-            "CREATE TABLE IF NOT EXISTS t AS SELECT id FROM users",
-            "CREATE TABLE t (extra INT) AS SELECT id FROM users",
             "CREATE TABLE t (id INT)",
-            "CREATE TABLE t AS SELECT id FROM users ORDER BY id LIMIT 5",
+            "CREATE TABLE t LIKE users",
+            "CREATE TABLE t AS SELECT id FROM users FOR UPDATE",
         ] {
             assert_eq!(of(sql), None, "{sql}");
         }
     }
 
     #[test]
+    fn its_own_limit_declared_columns_and_if_not_exists_are_run_too() {
+        // The create reads no row; the fill keeps the SELECT's LIMIT.
+        let r =
+            of("CREATE TABLE top5 SELECT id FROM users ORDER BY (SELECT 1 LIMIT 1), id LIMIT 5")
+                .unwrap();
+        assert_eq!(
+            r.create,
+            "CREATE TABLE top5 SELECT id FROM users ORDER BY (SELECT 1 LIMIT 1), id\nLIMIT 0"
+        );
+        assert_eq!(
+            r.insert(None),
+            "INSERT INTO top5 SELECT id FROM users ORDER BY (SELECT 1 LIMIT 1), id LIMIT 5"
+        );
+        let r = of("CREATE TABLE t2 SELECT id FROM users LIMIT 2, 3").unwrap();
+        assert_eq!(r.create, "CREATE TABLE t2 SELECT id FROM users\nLIMIT 0");
+        // Declared columns: the fill names the SELECT's.
+        let r = of("CREATE TABLE dc (extra INT DEFAULT 7, PRIMARY KEY (id)) SELECT id, name AS `n``m` FROM users").unwrap();
+        assert!(r.declares_columns);
+        assert_eq!(
+            r.columns_query(),
+            "SELECT id, name AS `n``m` FROM users\nLIMIT 0"
+        );
+        assert_eq!(
+            r.insert(Some(&["id".to_owned(), "n`m".to_owned()])),
+            "INSERT INTO dc (`id`, `n``m`) SELECT id, name AS `n``m` FROM users"
+        );
+        // IF NOT EXISTS: created without it; the whole statement kept for a table that exists.
+        let sql = "CREATE TABLE if not EXISTS /* c */ ine AS SELECT id FROM users";
+        let r = of(sql).unwrap();
+        assert_eq!(
+            r.create,
+            "CREATE TABLE /* c */ ine AS SELECT id FROM users\nLIMIT 0"
+        );
+        assert_eq!(r.if_exists_run.as_deref(), Some(sql));
+    }
+
+    #[test]
     fn a_table_of_every_shard_is_created_there_as_the_default_shard_defines_it() {
         let r = of("CREATE TABLE users AS SELECT 1 AS id").unwrap();
         assert!(r.everywhere && !r.or_replace);
-        assert_eq!(r.insert, "INSERT INTO users SELECT 1 AS id");
+        assert_eq!(r.insert(None), "INSERT INTO users SELECT 1 AS id");
         assert_eq!(
             r.create_elsewhere("CREATE TABLE `users` (\n  `id` int(1) NOT NULL\n) ENGINE=InnoDB")
                 .as_deref(),
@@ -271,22 +391,20 @@ mod tests {
             "CREATE TABLE copy SELECT 1 AS id",
             "CREATE TABLE flags SELECT * FROM users",
             "CREATE TABLE copy SELECT * FROM flags",
+            "CREATE TABLE IF NOT EXISTS copy SELECT * FROM users",
+            "CREATE TABLE copy (extra INT) SELECT * FROM users",
+            "CREATE TABLE flags SELECT * FROM users LIMIT 3",
         ] {
             assert!(
                 matches!(check_of(sql), Err(RouteError::CreateFromSelect(r)) if r.everywhere),
                 "{sql}"
             );
         }
-        for sql in [
-            "CREATE TABLE IF NOT EXISTS copy SELECT * FROM users",
-            "CREATE TABLE copy (extra INT) SELECT * FROM users",
-            "CREATE TABLE flags SELECT * FROM users LIMIT 3",
-        ] {
-            assert!(
-                matches!(check_of(sql), Err(RouteError::NotSupported(m)) if m.contains("config shards or copies")),
-                "{sql}"
-            );
-        }
+        let sql = "CREATE TABLE flags SELECT * FROM users FOR UPDATE";
+        assert!(
+            matches!(check_of(sql), Err(RouteError::NotSupported(m)) if m.contains("config shards or copies")),
+            "{sql}"
+        );
         for sql in [
             "CREATE TABLE copy (id INT)",
             "CREATE TABLE report SELECT * FROM users",

@@ -24,6 +24,15 @@ pub enum RouteError {
     /// hold: the session reads them from the shards and plans again.
     #[error("shardgate does not know the columns of table(s) {}: its schema cache has not read them", .tables.join(", "))]
     SchemaNeeded { tables: Vec<String> },
+    /// The statement names a table the config neither shards nor copies, which may be a view
+    /// over sharded tables, and the views are not known (before the first load, after DDL):
+    /// the session reads them and plans again.
+    #[error("shardgate could not read the views of the default shard, and this statement may name one over sharded tables (whose rows the default shard holds only part of)")]
+    ViewsNeeded,
+    /// The statement reads views over sharded tables: the session runs this text, each view
+    /// written as its definition (a derived table, `views.rs`).
+    #[error("views over sharded tables read as their definitions: `{0}`")]
+    ReadsViews(String),
     /// The schema cache says the shards define `tables` differently: the session reads them
     /// again (the cache may be older than the shards) and plans again; still so, `refusal`.
     #[error("{refusal}")]
@@ -134,6 +143,7 @@ impl RouteError {
             RouteError::AssigningSelect(request) => Some(request),
             RouteError::LimitedWrite(request) => Some(request),
             RouteError::MovingUpdate(request) => Some(request),
+            RouteError::ReadsViews(_) => Some(self),
             _ => None,
         }
     }

@@ -56,6 +56,7 @@ mod reduce;
 mod reference_semijoin;
 mod rewrite;
 mod row_conditions;
+mod rownum;
 mod scatter;
 mod scatter_plan;
 mod seeded_rand;
@@ -77,6 +78,7 @@ mod test_topology;
 mod text;
 mod transaction_end;
 pub mod utf8;
+mod views;
 mod write_subqueries;
 
 pub use administrative::{Kill, KillTarget, ROLE_SETTING};
@@ -132,4 +134,5 @@ pub use statement_traits::{
 };
 pub use syntax::{SqlMode, Syntax};
 pub use text::{diagnostics_statement, DiagnosticsStatement};
+pub use views::{bodies_over_sharded, may_change_views};
 pub use write_subqueries::{SubqueriesFirst, SubqueryUse, WriteSubquery};

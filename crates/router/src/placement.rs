@@ -157,8 +157,12 @@ struct Binding {
     table: Option<String>,
     /// For a derived table or CTE: its columns that carry a sharded table's shard key (name,
     /// instance). Their values are keys of that instance's rows, so a table equal to one
-    /// follows the instance (never the other way: the body may read other rows of it).
+    /// follows the instance (the other way only for the instances of `rows_by_key`).
     key_columns: Vec<(String, usize)>,
+    /// For a derived table: the instances of `key_columns` each of whose rows comes from rows
+    /// of that instance with the key the row shows (see [`Walker::rows_by_key`]): a condition
+    /// on the key column of the derived table's rows pins them.
+    rows_by_key: Vec<usize>,
 }
 
 /// A column reference that is a shard key: of an instance's own rows (`direct`), or carried
@@ -167,6 +171,9 @@ struct Binding {
 struct KeyRef {
     instance: usize,
     direct: bool,
+    /// Carried out of a derived table bound in this block whose rows follow the key's
+    /// (`Binding::rows_by_key`).
+    via: Option<usize>,
 }
 
 /// Walks `stmt` (a query, INSERT, UPDATE or DELETE).
@@ -255,6 +262,24 @@ fn semi_select(s: &Select) -> bool {
         && s.named_window.is_empty()
         && s.qualify.is_none()
         && s.projection.iter().all(plain_item)
+}
+
+/// What `condition`'s shard-key literals allow `table` (`only`: unqualified columns are its
+/// own), with the conjuncts that say so.
+fn literal_pins_of(
+    condition: &Expr,
+    table: &TableRef<'_>,
+    only: bool,
+) -> Result<Option<(Constraint, Vec<String>)>, RouteError> {
+    let Some(constraint) = constraint_in_where(Some(condition), table, only)? else {
+        return Ok(None);
+    };
+    let why = conjuncts(condition)
+        .into_iter()
+        .filter(|c| matches!(constraint_in_where(Some(c), table, only), Ok(Some(_))))
+        .map(|c| c.to_string())
+        .collect();
+    Ok(Some((constraint, why)))
 }
 
 impl<'t> Walker<'t> {
@@ -498,7 +523,8 @@ impl<'t> Walker<'t> {
                 JoinKind::Right => left.clone(),
             };
             if let JoinConstraint::On(on) = constraint {
-                self.on_condition(b, on, &non_preserved, first_binding);
+                let inner = matches!(kind, JoinKind::Inner);
+                self.on_condition(b, on, &non_preserved, inner, first_binding);
             }
             left.extend(right);
         }
@@ -538,7 +564,7 @@ impl<'t> Walker<'t> {
                         self.out.unsharded.get_or_insert(base.clone());
                     }
                     let table = (!is_cte).then_some(base);
-                    self.bind(b, exact, None, table, cte.unwrap_or_default());
+                    self.bind(b, exact, None, table, cte.unwrap_or_default(), Vec::new());
                     return Vec::new();
                 };
                 let id = self.out.instances.len();
@@ -555,7 +581,7 @@ impl<'t> Walker<'t> {
                     literal_why: Vec::new(),
                     block: b,
                 });
-                self.bind(b, exact, Some(id), None, Vec::new());
+                self.bind(b, exact, Some(id), None, Vec::new(), Vec::new());
                 vec![id]
             }
             TableFactor::Derived {
@@ -575,7 +601,18 @@ impl<'t> Walker<'t> {
                     let renamed: Vec<String> =
                         alias.columns.iter().map(|c| c.name.value.clone()).collect();
                     let columns = self.key_columns(subquery, block, &renamed);
-                    self.bind(b, alias.name.value.clone(), None, None, columns);
+                    let rows_by_key = (columns.iter())
+                        .map(|&(_, i)| i)
+                        .filter(|&i| block.is_some_and(|d| self.rows_by_key(subquery, d, i)))
+                        .collect();
+                    self.bind(
+                        b,
+                        alias.name.value.clone(),
+                        None,
+                        None,
+                        columns,
+                        rows_by_key,
+                    );
                 }
                 Vec::new()
             }
@@ -606,6 +643,7 @@ impl<'t> Walker<'t> {
         instance: Option<usize>,
         table: Option<String>,
         key_columns: Vec<(String, usize)>,
+        rows_by_key: Vec<usize>,
     ) {
         let mut scope = Some(b);
         while let Some(s) = scope {
@@ -623,6 +661,7 @@ impl<'t> Walker<'t> {
             instance,
             table,
             key_columns,
+            rows_by_key,
         });
     }
 
@@ -667,6 +706,7 @@ impl<'t> Walker<'t> {
             let Some(KeyRef {
                 instance,
                 direct: true,
+                ..
             }) = self.key_ref(block, expr)
             else {
                 continue;
@@ -688,6 +728,48 @@ impl<'t> Walker<'t> {
         columns
     }
 
+    /// Whether each row of derived table body `q` (block `block`) comes from rows of
+    /// `instance` that have the shard key the row shows: one SELECT without LIMIT, window
+    /// functions or other row-order reads, grouped by that key if it groups or aggregates at
+    /// all. Then only the rows of `instance` with a key make the derived rows with that key.
+    fn rows_by_key(&self, q: &Query, block: usize, instance: usize) -> bool {
+        let SetExpr::Select(select) = q.body.as_ref() else {
+            return false;
+        };
+        if q.limit_clause.is_some()
+            || q.fetch.is_some()
+            || !select.named_window.is_empty()
+            || select.qualify.is_some()
+        {
+            return false;
+        }
+        // Window functions, `ROWNUM()` and `@v := …` read the rows of every key before it.
+        let (mut by_order, mut aggregate) = (false, false);
+        let _ = sqlparser::ast::visit_expressions(select, |e| {
+            match e {
+                Expr::Function(f) => {
+                    by_order |= f.over.is_some() || base_name(&f.name).as_deref() == Some("rownum");
+                    aggregate |= crate::derived_rows::is_aggregate(&f.name);
+                }
+                Expr::BinaryOp {
+                    op: BinaryOperator::Assignment,
+                    ..
+                } => by_order = true,
+                _ => {}
+            }
+            ControlFlow::<()>::Continue(())
+        });
+        let by_key = |g: &Expr| matches!(self.key_ref(block, g), Some(KeyRef { instance: i, direct: true, .. }) if i == instance);
+        let grouped = match &select.group_by {
+            GroupByExpr::Expressions(groups, modifiers) if !groups.is_empty() => {
+                modifiers.is_empty() && groups.iter().any(by_key)
+            }
+            GroupByExpr::Expressions(..) => !aggregate && select.having.is_none(),
+            GroupByExpr::All(_) => false,
+        };
+        grouped && !by_order
+    }
+
     /// The shard key `e` is, read in block `b`.
     fn key_ref(&self, b: usize, e: &Expr) -> Option<KeyRef> {
         self.key_ref_in(b, e, None)
@@ -700,6 +782,7 @@ impl<'t> Walker<'t> {
             Some(KeyRef {
                 instance,
                 direct: true,
+                via: None,
             })
         };
         let (qualifier, column, qualified_by_db) = match e {
@@ -727,6 +810,7 @@ impl<'t> Walker<'t> {
                     return Some(KeyRef {
                         instance: *i,
                         direct: false,
+                        via: binding.rows_by_key.contains(i).then_some(s),
                     });
                 };
                 let table = &self.out.instances[i].table;
@@ -770,6 +854,7 @@ impl<'t> Walker<'t> {
                     return Some(KeyRef {
                         instance: i,
                         direct: true,
+                        via: None,
                     });
                 }
             }
@@ -793,6 +878,7 @@ impl<'t> Walker<'t> {
                         Some(i) if is_key(binding) => Some(KeyRef {
                             instance: i,
                             direct: true,
+                            via: None,
                         }),
                         Some(_) => None,
                         None => binding
@@ -802,6 +888,7 @@ impl<'t> Walker<'t> {
                             .map(|&(_, instance)| KeyRef {
                                 instance,
                                 direct: false,
+                                via: binding.rows_by_key.contains(&instance).then_some(s),
                             }),
                     };
                 }
@@ -866,16 +953,13 @@ impl<'t> Walker<'t> {
     /// The literal pins `condition` puts on instance `i` (read in its own block), with the
     /// conjuncts that make them.
     fn literal_pins(&mut self, i: usize, condition: &Expr, only: bool) {
-        let table = &self.out.instances[i].table;
-        match constraint_in_where(Some(condition), table, only) {
-            Ok(Some(constraint)) => {
-                let why = conjuncts(condition)
-                    .into_iter()
-                    .filter(|c| matches!(constraint_in_where(Some(c), table, only), Ok(Some(_))))
-                    .map(|c| c.to_string())
-                    .collect();
-                self.add_literal(i, constraint, why);
-            }
+        let pins = literal_pins_of(condition, &self.out.instances[i].table, only);
+        self.add_pins(i, pins);
+    }
+
+    fn add_pins(&mut self, i: usize, pins: Result<Option<(Constraint, Vec<String>)>, RouteError>) {
+        match pins {
+            Ok(Some((constraint, why))) => self.add_literal(i, constraint, why),
             Ok(None) => {}
             Err(e) => {
                 self.out.error.get_or_insert(e);
@@ -883,7 +967,16 @@ impl<'t> Walker<'t> {
         }
     }
 
-    fn on_condition(&mut self, b: usize, on: &Expr, non_preserved: &[usize], first_binding: usize) {
+    /// A join's ON: literal pins and key equalities of its non-preserved side (`inner`: both
+    /// sides, derived tables' rows too).
+    fn on_condition(
+        &mut self,
+        b: usize,
+        on: &Expr,
+        non_preserved: &[usize],
+        inner: bool,
+        first_binding: usize,
+    ) {
         for &i in non_preserved {
             self.literal_pins(i, on, false);
         }
@@ -908,11 +1001,14 @@ impl<'t> Walker<'t> {
             if x.instance == y.instance || !self.colocated(x.instance, y.instance) {
                 continue;
             }
-            if x.direct && non_preserved.contains(&x.instance) {
-                self.edge(x.instance, y.instance, c);
-            }
-            if y.direct && non_preserved.contains(&y.instance) {
-                self.edge(y.instance, x.instance, c);
+            for (a, z) in [(x, y), (y, x)] {
+                let follows = match a.direct {
+                    true => non_preserved.contains(&a.instance),
+                    false => inner && a.via == Some(b),
+                };
+                if follows {
+                    self.edge(a.instance, z.instance, c);
+                }
             }
         }
     }
@@ -929,6 +1025,24 @@ impl<'t> Walker<'t> {
         for &i in &own {
             let only = self.blocks[b].only == Some(i);
             self.literal_pins(i, selection, only);
+        }
+        // The key column of a derived table whose rows follow its key: its values pin them.
+        let only = self.blocks[b].factors == 1;
+        let through_derived: Vec<(usize, String)> = (self.blocks[b].names.iter())
+            .flat_map(|n| {
+                (n.key_columns.iter())
+                    .filter(|(c, i)| {
+                        n.rows_by_key.contains(i)
+                            && c.eq_ignore_ascii_case(&self.out.instances[*i].table.rule.shard_key)
+                    })
+                    .map(|&(_, i)| (i, n.exact.to_ascii_lowercase()))
+            })
+            .collect();
+        for (i, alias) in through_derived {
+            let rule = self.out.instances[i].table.rule;
+            let derived = TableRef::new(rule, alias.clone(), Some(alias), self.topology);
+            let pins = literal_pins_of(selection, &derived, only);
+            self.add_pins(i, pins);
         }
         for c in conjuncts(selection) {
             match c {
@@ -966,9 +1080,14 @@ impl<'t> Walker<'t> {
         }
         // Rows of this block's tables all meet the condition; an enclosing table's rows only
         // when this block's rows must exist for them. A key carried out of a derived table or
-        // CTE is followed, never follows (its body may read other rows).
+        // CTE is followed, and follows only where the derived table's rows follow the key's
+        // (otherwise its body may read other rows).
         for (a, z) in [(x, y), (y, x)] {
-            if a.direct && self.semi_reaches(b, self.out.instances[a.instance].block) {
+            let rows = match a.direct {
+                true => Some(self.out.instances[a.instance].block),
+                false => a.via,
+            };
+            if rows.is_some_and(|rows| self.semi_reaches(b, rows)) {
                 self.edge(a.instance, z.instance, c);
             }
         }
@@ -993,6 +1112,7 @@ impl<'t> Walker<'t> {
         let Some(KeyRef {
             instance: inner,
             direct: true,
+            ..
         }) = self.key_ref(sb, item)
         else {
             return;
@@ -1002,7 +1122,7 @@ impl<'t> Walker<'t> {
         }
         // Grouped: by the selected key, or a group's rows could span shards.
         if let GroupByExpr::Expressions(groups, _) = &select.group_by {
-            let by_key = |g: &Expr| matches!(self.key_ref(sb, g), Some(KeyRef { instance, direct: true }) if instance == inner);
+            let by_key = |g: &Expr| matches!(self.key_ref(sb, g), Some(KeyRef { instance, direct: true, .. }) if instance == inner);
             if !groups.is_empty() && !groups.iter().any(by_key) {
                 return;
             }

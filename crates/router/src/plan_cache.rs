@@ -29,6 +29,9 @@ pub struct PlanCache {
     /// How the session read the text the plans were made for; another (a `SET sql_mode`)
     /// empties the cache.
     syntax: Syntax,
+    /// The generation of the views the plans were made with: a view over sharded tables made
+    /// since then (a name that was a table of the default shard) empties the cache.
+    views: u64,
     template: String,
     literals: Vec<OwnedKey>,
 }
@@ -41,12 +44,17 @@ impl PlanCache {
             .as_ref()
             .is_some_and(|t| Arc::ptr_eq(t, topology))
             || self.syntax != syntax
+            || self.views != topology.schema.views.generation()
         {
             self.plans.clear();
             self.topology = Some(topology.clone());
             self.syntax = syntax;
+            self.views = topology.schema.views.generation();
         }
-        if !templatize(sql, &mut self.template, &mut self.literals) {
+        // Views over sharded tables unknown (since DDL): nothing is served until they are read.
+        if topology.schema.views.known() == shardgate_schema::ViewsKnown::Unknown
+            || !templatize(sql, &mut self.template, &mut self.literals)
+        {
             return None;
         }
         let template = match self.plans.get(self.template.as_str()) {

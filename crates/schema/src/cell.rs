@@ -55,6 +55,8 @@ struct Invalidations {
 pub struct SchemaCell {
     current: RwLock<Arc<SchemaStatus>>,
     invalidations: Mutex<Invalidations>,
+    /// The views over sharded tables (their own staleness rules, `views.rs`).
+    pub views: crate::ViewsCell,
 }
 
 /// A load in progress: remembers when it began, against later invalidations.

@@ -7,7 +7,7 @@
 use shardgate_backend::Role;
 use shardgate_migration::{ReshardStatement, StatementError};
 use shardgate_ring::Sharder;
-use shardgate_router::{plan_sql, Plan, PlanTree};
+use shardgate_router::{plan_sql, Plan, PlanTree, RouteError};
 use shardgate_wire::column_definition::ColumnDef;
 use shardgate_wire::packets;
 
@@ -109,20 +109,29 @@ impl Session {
                     Err(e) => return self.send_error(ClientError::from(&e)).await,
                 }
             }
-            Admin::RouteFor(sql) => match plan_sql(sql, &runtime.topology, self.syntax) {
-                Ok(plan) => {
-                    let instead = self.runs_instead(runtime, &plan, sql, false).await;
-                    route(runtime, instead.as_ref().unwrap_or(&plan), sql)
-                }
-                // A statement run in steps: what they are.
-                Err(e) => match e.steps() {
-                    Some(steps) => Rows {
-                        columns: PLAN_COLUMNS,
-                        rows: vec![vec![Some(steps), None, Some(sql.to_owned())]],
+            Admin::RouteFor(sql) => {
+                match crate::schema_loader::plan_knowing_views(runtime, sql, self.syntax).await {
+                    Ok(plan) => {
+                        let instead = self.runs_instead(runtime, &plan, sql, false).await;
+                        route(runtime, instead.as_ref().unwrap_or(&plan), sql)
+                    }
+                    // Its views read as their definitions: the plan of that text.
+                    Err(RouteError::ReadsViews(text)) => {
+                        match plan_sql(&text, &runtime.topology, self.syntax) {
+                            Ok(plan) => route(runtime, &plan, &text),
+                            Err(e) => return self.send_error(ClientError::from(&e)).await,
+                        }
+                    }
+                    // A statement run in steps: what they are.
+                    Err(e) => match e.steps() {
+                        Some(steps) => Rows {
+                            columns: PLAN_COLUMNS,
+                            rows: vec![vec![Some(steps), None, Some(sql.to_owned())]],
+                        },
+                        None => return self.send_error(ClientError::from(&e)).await,
                     },
-                    None => return self.send_error(ClientError::from(&e)).await,
-                },
-            },
+                }
+            }
             Admin::Unknown(what) => {
                 let e = ClientError::new(
                     1064,

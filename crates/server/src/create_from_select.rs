@@ -3,7 +3,9 @@
 //! config shards or copies it, on every other shard as the default shard's `SHOW CREATE TABLE`
 //! defines it — then filled by an `INSERT … SELECT` the session runs like any statement; when
 //! that fails, the table is dropped wherever it was created, as MariaDB leaves no table behind a
-//! failed CREATE … SELECT.
+//! failed CREATE … SELECT. With declared columns the fill names the SELECT's columns, read from
+//! the default shard; `IF NOT EXISTS` of a table that exists answers MariaDB's note 1050 and
+//! writes nothing.
 
 use shardgate_ring::ShardId;
 use shardgate_router::CreateFromSelect;
@@ -23,11 +25,18 @@ impl Session {
             return self.send_error(e).await;
         }
         let default_shard = runtime.topology.default_shard;
-        if let Err(e) = self
+        match self
             .run_own(runtime, default_shard, request.create.as_bytes())
             .await
         {
-            return self.send_error(e).await;
+            Ok(()) => {}
+            // ER_TABLE_EXISTS_ERROR: `IF NOT EXISTS` makes it a note, and nothing is written.
+            Err(e) if e.code == 1050 && request.if_exists_run.is_some() => {
+                self.diagnostics = crate::diagnostics::Diagnostics::note(1050, e.message);
+                self.diagnostics_read = true;
+                return self.send_ok(0, 1).await;
+            }
+            Err(e) => return self.send_error(e).await,
         }
         let mut created = vec![default_shard];
         if request.everywhere {
@@ -36,8 +45,19 @@ impl Session {
                 return self.send_error(e).await;
             }
         }
+        let columns = match request.declares_columns {
+            true => match self.select_columns(runtime, request).await {
+                Ok(columns) => Some(columns),
+                Err(e) => {
+                    self.drop_created(runtime, request, &created).await;
+                    return self.send_error(e).await;
+                }
+            },
+            false => None,
+        };
+        let insert = request.insert(columns.as_deref());
         let answered_error = std::mem::take(&mut self.answered_error);
-        let step = Box::pin(self.run_rewritten(runtime, request.insert.as_bytes())).await;
+        let step = Box::pin(self.run_rewritten(runtime, insert.as_bytes())).await;
         if self.answered_error {
             self.drop_created(runtime, request, &created).await;
         }
@@ -74,6 +94,30 @@ impl Session {
         Ok(())
     }
 
+    /// The names of the SELECT's columns, as the default shard describes them.
+    async fn select_columns(
+        &mut self,
+        runtime: &Runtime,
+        request: &CreateFromSelect,
+    ) -> Result<Vec<String>, ClientError> {
+        let shard = runtime.topology.default_shard;
+        let query = request.columns_query();
+        let (heads, _) = self.read_own(runtime, shard, query.as_bytes()).await?;
+        (heads.iter())
+            .map(|head| {
+                shardgate_wire::column_definition::column_name(head)
+                    .map(|name| String::from_utf8_lossy(name).into_owned())
+                    .ok_or_else(|| {
+                        ClientError::new(
+                            1105,
+                            b"HY000",
+                            format!("shardgate could not read the columns of `{query}`"),
+                        )
+                    })
+            })
+            .collect()
+    }
+
     /// The `Create Table` cell of `show` on `shard`.
     async fn definition(
         &mut self,
@@ -81,14 +125,7 @@ impl Session {
         shard: ShardId,
         show: &str,
     ) -> Result<String, ClientError> {
-        let mut lent = (self.lend_conn(runtime, shard).await).map_err(|e| ClientError::from(&e))?;
-        let answer = crate::state::result_rows(&mut lent.conn, show.as_bytes()).await;
-        self.give_back_lent(shard, lent);
-        let rows = match answer {
-            Ok(Ok((_, rows))) => rows,
-            Ok(Err(e)) => return Err(ClientError::from(e)),
-            Err(e) => return Err(ClientError::from(&e)),
-        };
+        let (_, rows) = self.read_own(runtime, shard, show.as_bytes()).await?;
         let cell = rows
             .first()
             .and_then(|row| shardgate_wire::text_row::text_cell(row, 1).ok().flatten());

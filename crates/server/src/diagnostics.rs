@@ -47,12 +47,21 @@ impl Diagnostics {
 
     /// Warnings the proxy's merge raised: `kept` (code, message) listed, `count` in all.
     pub fn warnings(kept: &[(u16, String)], count: u64) -> Self {
+        Self::conditions("Warning", kept, count)
+    }
+
+    /// One note the proxy raised in a server's words.
+    pub fn note(code: u16, message: String) -> Self {
+        Self::conditions("Note", &[(code, message)], 1)
+    }
+
+    fn conditions(level: &str, kept: &[(u16, String)], count: u64) -> Self {
         let rows = kept
             .iter()
             .map(|(code, message)| {
                 let code = code.to_string();
                 Bytes::from(shardgate_wire::text_row::text_row([
-                    Some(&b"Warning"[..]),
+                    Some(level.as_bytes()),
                     Some(code.as_bytes()),
                     Some(message.as_bytes()),
                 ]))

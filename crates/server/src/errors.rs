@@ -71,6 +71,8 @@ impl From<&RouteError> for ClientError {
             },
             // ER_INCORRECT_GLOBAL_LOCAL_VAR
             RouteError::SessionOnly(_) => (1228, b"HY000"),
+            // The default shard could not be read: not a refusal of the statement.
+            RouteError::ViewsNeeded => (1105, b"HY000"),
             _ => NOT_SUPPORTED,
         };
         ClientError::new(code, state, e.to_string())

@@ -178,6 +178,24 @@ impl Session {
         }
     }
 
+    /// Reads the result of the proxy's own `sql` on `shard`, on the session's connection there
+    /// (as `run_own`): its column definitions and rows, or the server's error.
+    pub(crate) async fn read_own(
+        &mut self,
+        runtime: &Runtime,
+        shard: ShardId,
+        sql: &[u8],
+    ) -> Result<crate::state::Answer, ClientError> {
+        let mut lent = (self.lend_conn(runtime, shard).await).map_err(|e| ClientError::from(&e))?;
+        let answer = crate::state::result_rows(&mut lent.conn, sql).await;
+        self.give_back_lent(shard, lent);
+        match answer {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(e)) => Err(ClientError::from(e)),
+            Err(e) => Err(ClientError::from(&e)),
+        }
+    }
+
     /// Runs a planned statement; a scatter answers in binary-protocol rows with `binary` (a
     /// prepared statement's execution).
     pub(crate) async fn execute(

@@ -83,7 +83,18 @@ impl Session {
             );
             return self.send_error(e).await;
         }
-        let plan = match crate::schema_loader::plan_with_schema(&runtime, &sql, self.syntax).await {
+        let mut planned = crate::schema_loader::plan_with_schema(&runtime, &sql, self.syntax).await;
+        // MariaDB gets the client's bytes as sent (planning read a lossy UTF-8 copy), or the
+        // text with the views over sharded tables it reads written as their definitions.
+        let mut text: Arc<[u8]> = Arc::from(arg);
+        if let Err(RouteError::ReadsViews(expanded)) = &planned {
+            if sql.as_bytes() != arg {
+                return self.send_error(self.not_read_as_sent()).await;
+            }
+            text = Arc::from(expanded.as_bytes());
+            planned = crate::schema_loader::plan_with_schema(&runtime, expanded, self.syntax).await;
+        }
+        let plan = match planned {
             // Rows placed by a shard key's default: each execution reads it afresh.
             Ok(plan) if plan.placed_by_key_default.is_some() => None,
             Ok(plan) => Some(Arc::new(plan)),
@@ -119,8 +130,7 @@ impl Session {
         };
         // Prepare where the session would run it (its transaction's connection if any), for the
         // metadata; the statement stays cached on that connection.
-        // MariaDB gets the client's bytes as sent (planning read a lossy UTF-8 copy).
-        let sql: Arc<[u8]> = Arc::from(arg);
+        let sql = text;
         let prepared = match self.pins.conn(shard) {
             Some(conn) => conn.prepare_cached(&sql).await,
             None => match self.checkout(&runtime, shard).await {

@@ -85,6 +85,8 @@ impl Runtime {
         version: u64,
         reuse: impl Fn(&MonitorTarget) -> Option<Arc<EndpointService>>,
     ) -> Self {
+        // Its views are read from the default shard before a statement may name one.
+        topology.schema.views.forget();
         let mut targets = MonitorTarget::of_shards(&topology.shards).into_iter();
         let backend_ca = backend_ca_bytes(&topology);
         let backend_tls = shardgate_backend::tls_setup(&topology.backend.tls).inspect_err(|e| {

@@ -6,6 +6,10 @@
 //!
 //! Every shard's primary is read: the cache holds the default shard's columns, and a table
 //! another shard defines differently is marked, so that no plan merges rows of two shapes.
+//!
+//! The views over sharded tables (`Topology::schema.views`, `router/src/views.rs`) are read
+//! from the default shard with the columns, and again after any DDL through the proxy (which
+//! forgets them) when a statement may name one (`RouteError::ViewsNeeded`).
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -24,6 +28,7 @@ const RUNTIME_POLL: Duration = Duration::from_secs(1);
 
 /// Reads every sharded and reference table and installs them whole.
 pub(crate) async fn refresh_all(runtime: &Runtime) -> Result<(), BackendError> {
+    load_views(runtime).await?;
     let cell = &runtime.topology.schema;
     let ticket = cell.begin_load();
     let read = read_everywhere(runtime, None).await;
@@ -83,6 +88,77 @@ pub(crate) fn stale_star(
     ))
 }
 
+/// The views of the backend database, by name.
+const LIST_VIEWS: &str = "SHOW FULL TABLES WHERE Table_type = 'VIEW'";
+/// How long reading the views' definitions waits for a view another session is changing.
+const VIEWS_LOCK_WAIT_SECONDS: u32 = 10;
+
+/// `s` as a string literal (the loader's clean session reads backslash escapes).
+fn quote_string(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"))
+}
+
+/// Reads the views of the backend database on the default shard and installs those over
+/// sharded tables (unless a DDL made the read stale meanwhile).
+pub(crate) async fn load_views(runtime: &Runtime) -> Result<(), BackendError> {
+    let views = &runtime.topology.schema.views;
+    let ticket = views.begin_load();
+    let shard = runtime.topology.default_shard;
+    let unreadable = "the views could not be read from information_schema";
+    // Their names first, from the tables' files (no table opened, so no lock another session
+    // holds on a table can make it wait); then the definitions of the views alone.
+    let listed = read_rows(runtime, shard, LIST_VIEWS, unreadable).await;
+    record(&listed);
+    let names: Vec<String> = (listed?.into_iter())
+        .filter_map(|mut row| row.first_mut()?.take())
+        .collect();
+    let mut definitions: Vec<(String, String)> = Vec::new();
+    if !names.is_empty() {
+        let quoted: Vec<String> = names.iter().map(|n| quote_string(n)).collect();
+        let sql = format!(
+            "SET STATEMENT lock_wait_timeout = {VIEWS_LOCK_WAIT_SECONDS} FOR SELECT TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ({})",
+            quoted.join(", ")
+        );
+        let rows = read_rows(runtime, shard, &sql, unreadable).await;
+        record(&rows);
+        definitions = (rows?.into_iter())
+            .filter_map(|mut row| Some((row.first_mut()?.take()?, row.get_mut(1)?.take()?)))
+            .collect();
+    }
+    let topology = &runtime.topology;
+    let bodies =
+        shardgate_router::bodies_over_sharded(&definitions, &topology.backend.database, topology);
+    views.install(ticket, bodies);
+    Ok(())
+}
+
+/// Plans `sql`; when it may name a view while the views are unknown, reads them and plans
+/// again.
+pub(crate) async fn plan_knowing_views(
+    runtime: &Runtime,
+    sql: &str,
+    syntax: shardgate_router::Syntax,
+) -> Result<Plan, shardgate_router::RouteError> {
+    match shardgate_router::plan_sql(sql, &runtime.topology, syntax) {
+        Err(shardgate_router::RouteError::ViewsNeeded) => {
+            plan_after_loading_views(runtime, sql, syntax).await
+        }
+        planned => planned,
+    }
+}
+
+/// Plans `sql` again once the views are read (a statement that may name one).
+pub(crate) async fn plan_after_loading_views(
+    runtime: &Runtime,
+    sql: &str,
+    syntax: shardgate_router::Syntax,
+) -> Result<Plan, shardgate_router::RouteError> {
+    if let Err(e) = load_views(runtime).await {
+        tracing::warn!(error = %e, "reading the views from the default shard failed");
+    }
+    shardgate_router::plan_sql(sql, &runtime.topology, syntax)
+}
+
 /// Plans `sql` again once the cache holds `tables` (a plan that needed their columns).
 pub(crate) async fn plan_after_loading(
     runtime: &Runtime,
@@ -111,6 +187,9 @@ pub async fn plan_with_schema(
             shardgate_router::RouteError::SchemaNeeded { tables }
             | shardgate_router::RouteError::SchemaDisagrees { tables, .. },
         ) => plan_after_loading(runtime, sql, syntax, &tables).await,
+        Err(shardgate_router::RouteError::ViewsNeeded) => {
+            plan_after_loading_views(runtime, sql, syntax).await
+        }
         planned => planned,
     };
     with_fresh_key_default(runtime, sql, syntax, planned).await
@@ -135,10 +214,19 @@ pub(crate) async fn with_fresh_key_default(
 }
 
 /// After a statement ran: DDL makes the cache forget the table it names (every table when it
-/// names none the planner knows), and the column collations looked up for merges.
-pub(crate) fn after_statement(runtime: &Runtime, plan: &Plan) {
+/// names none the planner knows) and the column collations looked up for merges; DDL that may
+/// change views (`sql`, read by its words) makes it forget the views.
+pub(crate) fn after_statement(
+    runtime: &Runtime,
+    plan: &Plan,
+    sql: &str,
+    syntax: shardgate_router::Syntax,
+) {
     if plan.kind != StatementKind::Ddl {
         return;
+    }
+    if shardgate_router::may_change_views(sql, syntax) {
+        runtime.topology.schema.views.forget();
     }
     let table = plan.table.as_ref().map(|t| vec![t.to_string()]);
     runtime.topology.schema.invalidate(table.as_deref());
@@ -210,17 +298,53 @@ async fn read_shard(
     shard: ShardId,
     tables: Option<&[String]>,
 ) -> Result<Schema, BackendError> {
-    let quote = |s: &str| format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"));
     let mut sql = String::from(
         "SELECT TABLE_NAME, COLUMN_NAME, ORDINAL_POSITION, COLUMN_TYPE, COLLATION_NAME, \
          COLUMN_DEFAULT, IS_NULLABLE, IS_GENERATED, COLUMN_KEY, EXTRA FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()",
     );
     if let Some(tables) = tables {
-        let list: Vec<String> = tables.iter().map(|t| quote(t)).collect();
+        let list: Vec<String> = tables.iter().map(|t| quote_string(t)).collect();
         sql.push_str(&format!(" AND TABLE_NAME IN ({})", list.join(", ")));
     }
+    let read = read_rows(
+        runtime,
+        shard,
+        &sql,
+        "the tables' columns could not be read from information_schema",
+    );
+    let rows = read.await?.into_iter().filter_map(|mut row| {
+        let mut cell = |i: usize| row.get_mut(i).and_then(Option::take);
+        let (table, column, ordinal, column_type) = (cell(0)?, cell(1)?, cell(2)?, cell(3)?);
+        let collation = cell(4);
+        let (default, nullable, generated, key, extra) =
+            (cell(5), cell(6), cell(7), cell(8), cell(9));
+        Some(ColumnRow {
+            table,
+            column,
+            ordinal: ordinal.parse().unwrap_or(u64::MAX),
+            column_type,
+            collation,
+            default: ColumnDefault::from_information_schema(
+                default.as_deref(),
+                nullable.as_deref() == Some("YES"),
+                generated.as_deref().is_some_and(|g| g != "NEVER"),
+                extra.as_deref(),
+            ),
+            primary_key: key.as_deref() == Some("PRI"),
+        })
+    });
+    Ok(Schema::from_rows(rows.collect::<Vec<_>>()))
+}
+
+/// The rows of `sql` (text cells, `None` for NULL) on `shard`'s primary, in a clean session:
+/// another client's `sql_mode` or database must not change what is read.
+async fn read_rows(
+    runtime: &Runtime,
+    shard: ShardId,
+    sql: &str,
+    unreadable: &'static str,
+) -> Result<Vec<Vec<Option<String>>>, BackendError> {
     let mut conn = runtime.primary(shard).get(Flavor::common()).await?;
-    // A clean session: another client's sql_mode or database must not change what is read.
     let clean = crate::state::SessionState::new(
         runtime.topology.backend.database.clone(),
         shardgate_protocol::UTF8MB4_GENERAL_CI,
@@ -228,45 +352,25 @@ async fn read_shard(
     clean.sync(&mut conn).await?;
     let mut rows = Vec::new();
     match conn.query_rows(sql.as_bytes()).await? {
-        QueryHead::Columns(_) => {
+        QueryHead::Columns(columns) => {
             while let Ok(row) = conn.next_row().await? {
-                let cell = |i: usize| -> Option<String> {
+                let cells = (0..columns.len()).map(|i| {
                     let bytes = shardgate_wire::text_row::text_cell(&row, i)
                         .ok()
                         .flatten()?;
                     Some(String::from_utf8_lossy(bytes).into_owned())
-                };
-                let (Some(table), Some(column), Some(ordinal), Some(column_type)) =
-                    (cell(0), cell(1), cell(2), cell(3))
-                else {
-                    continue;
-                };
-                rows.push(ColumnRow {
-                    table,
-                    column,
-                    ordinal: ordinal.parse().unwrap_or(u64::MAX),
-                    column_type,
-                    collation: cell(4),
-                    default: ColumnDefault::from_information_schema(
-                        cell(5).as_deref(),
-                        cell(6).as_deref() == Some("YES"),
-                        cell(7).as_deref().is_some_and(|g| g != "NEVER"),
-                        cell(9).as_deref(),
-                    ),
-                    primary_key: cell(8).as_deref() == Some("PRI"),
                 });
+                rows.push(cells.collect());
             }
         }
         QueryHead::Done(_) => {
             return Err(BackendError::Protocol {
                 endpoint: conn.endpoint().to_owned(),
-                source: shardgate_protocol::ProtocolError::malformed(
-                    "the tables' columns could not be read from information_schema",
-                ),
+                source: shardgate_protocol::ProtocolError::malformed(unreadable),
             })
         }
     }
-    Ok(Schema::from_rows(rows))
+    Ok(rows)
 }
 
 /// Starts [`keep_fresh`] for `proxy`; the caller aborts it when serving ends.

@@ -782,6 +782,9 @@ impl Session {
             Err(
                 RouteError::SchemaNeeded { tables } | RouteError::SchemaDisagrees { tables, .. },
             ) => crate::schema_loader::plan_after_loading(runtime, sql, self.syntax, &tables).await,
+            Err(RouteError::ViewsNeeded) => {
+                crate::schema_loader::plan_after_loading_views(runtime, sql, self.syntax).await
+            }
             planned => planned,
         };
         // Checked in place: the common plan is not moved through another future.
@@ -812,6 +815,9 @@ impl Session {
                 | RouteError::SchemaNeeded { .. }),
             ) => {
                 return Box::pin(self.refused(runtime, arg, e)).await;
+            }
+            Err(RouteError::ReadsViews(text)) => {
+                return Box::pin(self.run_rewritten(runtime, text.as_bytes())).await;
             }
             Err(RouteError::InsertWithoutColumns { table }) => {
                 return Box::pin(self.insert_by_position(runtime, sql, &table)).await;
@@ -871,7 +877,7 @@ impl Session {
         crate::instruments::record_load(runtime, &plan);
         let started = std::time::Instant::now();
         let step = self.execute(runtime, &plan, text, false).await;
-        crate::schema_loader::after_statement(runtime, &plan);
+        crate::schema_loader::after_statement(runtime, &plan, sql, self.syntax);
         let elapsed = started.elapsed();
         runtime
             .instruments
@@ -971,19 +977,10 @@ impl Session {
     async fn insert_by_position(&mut self, runtime: &Runtime, sql: &str, table: &str) -> Step {
         let shard = runtime.topology.default_shard;
         let query = shardgate_router::columns_query(table);
-        let listed = match self.lend_conn(runtime, shard).await {
-            Ok(mut lent) => {
-                let listed = crate::state::result_rows(&mut lent.conn, query.as_bytes()).await;
-                self.give_back_lent(shard, lent);
-                listed
-            }
-            Err(e) => Err(e),
-        };
-        let heads = match listed {
-            Ok(Ok((heads, _))) => heads,
+        let heads = match self.read_own(runtime, shard, query.as_bytes()).await {
+            Ok((heads, _)) => heads,
             // No such table, say: MariaDB's own error for the INSERT.
-            Ok(Err(refused)) => return self.send_error(ClientError::from(refused)).await,
-            Err(e) => return self.send_error(ClientError::from(&e)).await,
+            Err(e) => return self.send_error(e).await,
         };
         let columns = self.column_names(heads);
         let rewritten = columns

@@ -30,8 +30,8 @@ use shardgate_backend::{BackendConn, BackendError, QueryHead};
 use shardgate_protocol::response::Finish;
 use shardgate_protocol::{interpolate, Command, ProtocolError, ServerErr};
 use shardgate_router::{
-    plan_sql, prepared_on_server, sql_prepared_statement, Plan, PrepareSource, Route, RouteError,
-    SqlMode, SqlPrepared, StatementKind, StatementName,
+    prepared_on_server, sql_prepared_statement, Plan, PrepareSource, Route, RouteError, SqlMode,
+    SqlPrepared, StatementKind, StatementName,
 };
 use shardgate_wire::packets::{self, OkInfo};
 
@@ -193,7 +193,8 @@ impl Session {
         let default = runtime.topology.default_shard;
         // A SET is run by the session (it keeps the variables), but prepared by the server
         // too: a stored procedure may `EXECUTE` it there (MariaDB's ctype_utf32_uca does).
-        let on_server = plan_sql(&text, &runtime.topology, self.syntax).is_ok_and(|plan| {
+        let planned = crate::schema_loader::plan_knowing_views(runtime, &text, self.syntax).await;
+        let on_server = planned.is_ok_and(|plan| {
             prepared_on_server(&plan, default)
                 || matches!(plan.route, Route::Set { globals: false, .. })
         });
@@ -313,7 +314,8 @@ impl Session {
             let e = crate::errors::unknown_statement_name(&name.written, "EXECUTE");
             return self.send_error(e).await;
         }
-        let plan: Plan = match plan_sql(text, &runtime.topology, self.syntax) {
+        let planned = crate::schema_loader::plan_knowing_views(runtime, text, self.syntax).await;
+        let plan: Plan = match planned {
             Ok(plan) if prepared_on_server(&plan, default) => plan,
             _ => {
                 return self
@@ -393,7 +395,9 @@ impl Session {
         }
         let statement = format!("{prefix}{statement}");
         if !args.is_empty() {
-            if let Ok(plan) = plan_sql(&statement, &runtime.topology, self.syntax) {
+            let planned =
+                crate::schema_loader::plan_knowing_views(runtime, &statement, self.syntax).await;
+            if let Ok(plan) = planned {
                 if matches!(plan.route, Route::Shard(_)) && plan.rewritten.is_none() {
                     // The server runs it as a prepared statement: its answer is the server's.
                     let immediate = format!(

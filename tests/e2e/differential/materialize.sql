@@ -308,3 +308,9 @@ SELECT 1 IN (SELECT user_id FROM orders), 'x' NOT IN (SELECT status FROM orders 
 @ordered SELECT id, user_id NOT IN (SELECT id FROM users WHERE score > 900) FROM orders WHERE id < 20 ORDER BY id
 @ordered SELECT id, EXISTS   (SELECT 1 FROM users /* why */ WHERE id = 5) FROM orders WHERE user_id = 3 ORDER BY id
 SELECT SUM(amount IN (SELECT amount FROM orders WHERE user_id = 3)) FROM orders
+
+-- ===== ROWNUM() numbers the statement's rows once, over copies (each shard would restart it) =====
+SELECT COUNT(*) FROM users WHERE ROWNUM() <= 5
+SELECT COUNT(*), MAX(r), SUM(r) FROM (SELECT id, ROWNUM() r FROM orders) d
+SELECT COUNT(*) FROM (SELECT id, ROWNUM() r FROM users) d WHERE r <= 10
+@ordered SELECT COUNT(*), MIN(r) FROM (SELECT user_id, ROWNUM() r FROM orders) d WHERE user_id = 7

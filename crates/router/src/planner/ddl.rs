@@ -3,6 +3,14 @@
 use super::*;
 
 pub(super) fn plan_ddl(stmt: &Statement, topology: &Topology) -> Result<Plan, RouteError> {
+    // Views live on the default shard: one over sharded tables is read as its definition
+    // (`views.rs`).
+    if matches!(stmt, Statement::CreateView(_) | Statement::AlterView { .. }) {
+        return Ok(Plan::new(
+            StatementKind::Ddl,
+            Route::Shard(topology.default_shard),
+        ));
+    }
     let mut names: Vec<&ObjectName> = Vec::new();
     match stmt {
         Statement::CreateTable(ct) => names.push(&ct.name),
@@ -29,18 +37,6 @@ pub(super) fn plan_ddl(stmt: &Statement, topology: &Topology) -> Result<Plan, Ro
         .filter_map(|n| base_name(n))
         .find(|t| !everywhere(t))
         .or_else(|| has_unsharded_relation(stmt, topology));
-    // The proxy reads a view as a table of the default shard: one over a sharded table would
-    // show that shard's rows.
-    if let (Statement::CreateView(v), Some(table)) =
-        (stmt, sharded_relations(stmt, topology).first())
-    {
-        if topology.table(table).is_some() {
-            return Err(RouteError::NotSupported(format!(
-                "a view over sharded table `{table}` (`{}`) is not supported by shardgate: it would be read on one shard, which holds part of the table's rows; query the table, or a derived table `(SELECT …) AS {}`",
-                v.name, v.name
-            )));
-        }
-    }
     match (sharded.first(), unsharded) {
         (None, _) => Ok(Plan::new(StatementKind::Ddl, Route::Shard(topology.default_shard))),
         (Some(_), None) => Ok(Plan::new(StatementKind::Ddl, Route::AllShards)),

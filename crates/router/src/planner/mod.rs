@@ -53,6 +53,13 @@ fn plan_statement_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result
     let text = crate::lex::resolve_comments(sql, syntax);
     let sql = text.as_ref();
     if let Some((inner, placeholders)) = crate::set_statement::inner_statement(sql, syntax) {
+        // Its statement's views read as their definitions, under the same variables.
+        check_views(&sql[inner..], syntax, topology).map_err(|e| match e {
+            RouteError::ReadsViews(text) => {
+                RouteError::ReadsViews(format!("{}{text}", &sql[..inner]))
+            }
+            e => e,
+        })?;
         return crate::set_statement::plan(sql, inner, placeholders, topology, syntax);
     }
     if syntax.sql_mode.contains(SqlMode::ORACLE) && !is_set(sql) {
@@ -63,6 +70,7 @@ fn plan_statement_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result
     if let Some(plan) = crate::administrative::plan_administrative(sql, syntax) {
         return plan;
     }
+    check_views(sql, syntax, topology)?;
     if let Some(plan) = crate::maintenance::plan_maintenance(sql, syntax, topology) {
         return plan;
     }
@@ -138,6 +146,7 @@ fn plan_statement_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result
     {
         return Err(crate::seeded_rand::refusal());
     }
+    let plan = crate::rownum::numbered_once(plan, sql, syntax, topology)?;
     // The proxy reads the conditions of these routes (merges, pruning, each side's or copy's
     // filter it writes): by sqlparser's precedence, not the session's.
     if syntax.sql_mode.contains(SqlMode::HIGH_NOT_PRECEDENCE)
@@ -179,6 +188,22 @@ fn is_set(sql: &str) -> bool {
     head.len() > 3
         && head.as_bytes()[..3].eq_ignore_ascii_case(b"set")
         && !head.as_bytes()[3].is_ascii_alphanumeric()
+}
+
+/// The views check (`views.rs`), which parses the text: a large one on the stack its
+/// planning gets (one too deep to plan is refused by planning).
+fn check_views(sql: &str, syntax: Syntax, topology: &Topology) -> Result<(), RouteError> {
+    if sql.len() <= LARGE_STATEMENT
+        || topology.schema.views.known() == shardgate_schema::ViewsKnown::None
+    {
+        return crate::views::check(sql, syntax, topology);
+    }
+    if chaining_operators(sql, syntax) > MAX_CHAINED_OPERATORS {
+        return Ok(());
+    }
+    stacker::grow(LARGE_STATEMENT_STACK, || {
+        crate::views::check(sql, syntax, topology)
+    })
 }
 
 fn plan_large_or_small(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, RouteError> {

@@ -102,7 +102,8 @@ pub fn plan_statement(stmt: &Statement, topology: &Topology) -> Result<Plan, Rou
         | Statement::Truncate(_)
         | Statement::CreateIndex(_)
         | Statement::RenameTable(_)
-        | Statement::CreateView(_) => plan_ddl(stmt, topology),
+        | Statement::CreateView(_)
+        | Statement::AlterView { .. } => plan_ddl(stmt, topology),
         other => plan_other(other, topology),
     }
 }

@@ -108,6 +108,7 @@ fn groups_by_shard_key(select: &Select, topology: &Topology) -> bool {
             &select.from,
             select.selection.as_ref(),
             topology,
+            false,
         ) {
             Ok(Some(tables)) => (tables, false),
             _ => return false,

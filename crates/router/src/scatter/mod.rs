@@ -177,6 +177,7 @@ fn plan_select(
                 &select.from,
                 select.selection.as_ref(),
                 topology,
+                true,
             )? {
                 Some(tables) => (tables, false),
                 None => match derived::partitioned_derived(sql, &select.from, topology, syntax) {
@@ -193,7 +194,14 @@ fn plan_select(
         Some(d) if relation_count(stmt) == d.relations => None,
         Some(_) => return Err(why),
         None => {
-            let factors: usize = select.from.iter().map(|t| 1 + t.joins.len()).sum();
+            // Tables named by the FROM list itself (a derived table's are the statement's
+            // other relations, whose rows must follow these).
+            let factors = (select.from.iter())
+                .flat_map(|t| {
+                    std::iter::once(&t.relation).chain(t.joins.iter().map(|j| &j.relation))
+                })
+                .filter(|f| matches!(f, sqlparser::ast::TableFactor::Table { .. }))
+                .count();
             subqueries_follow(stmt, factors, verb, table, topology)?
         }
     };
