@@ -171,9 +171,9 @@ struct Binding {
 struct KeyRef {
     instance: usize,
     direct: bool,
-    /// Carried out of a derived table bound in this block whose rows follow the key's
-    /// (`Binding::rows_by_key`).
-    via: Option<usize>,
+    /// Carried out of a derived table whose rows follow the key's (`Binding::rows_by_key`):
+    /// the block that binds it, and the binding's position there.
+    via: Option<(usize, usize)>,
 }
 
 /// Walks `stmt` (a query, INSERT, UPDATE or DELETE).
@@ -511,6 +511,7 @@ impl<'t> Walker<'t> {
         let first_binding = self.blocks[b].names.len();
         let mut left = self.factor(&twj.relation, b, place, top);
         for join in &twj.joins {
+            let right_first = self.blocks[b].names.len();
             let right = self.factor(&join.relation, b, place, top);
             let Some((kind, constraint)) = join_kind(&join.join_operator) else {
                 self.problem("this kind of join");
@@ -522,9 +523,16 @@ impl<'t> Walker<'t> {
                 JoinKind::Left => right.clone(),
                 JoinKind::Right => left.clone(),
             };
+            // The same sides by the positions of their names (derived tables have no instance).
+            let (right_from, right_to) = (right_first, self.blocks[b].names.len());
+            let non_preserved_bindings = match kind {
+                JoinKind::Inner => first_binding..right_to,
+                JoinKind::Left => right_from..right_to,
+                JoinKind::Right => first_binding..right_from,
+            };
             if let JoinConstraint::On(on) = constraint {
-                let inner = matches!(kind, JoinKind::Inner);
-                self.on_condition(b, on, &non_preserved, inner, first_binding);
+                let sides = (non_preserved.as_slice(), non_preserved_bindings);
+                self.on_condition(b, on, sides, first_binding);
             }
             left.extend(right);
         }
@@ -797,10 +805,8 @@ impl<'t> Walker<'t> {
         };
         let mut scope = Some(b);
         while let Some(s) = scope {
-            if let Some(binding) = self.blocks[s]
-                .names
-                .iter()
-                .find(|n| n.exact.eq_ignore_ascii_case(qualifier))
+            if let Some((k, binding)) = (self.blocks[s].names.iter().enumerate())
+                .find(|(_, n)| n.exact.eq_ignore_ascii_case(qualifier))
             {
                 let Some(i) = binding.instance else {
                     let (_, i) = binding
@@ -810,7 +816,7 @@ impl<'t> Walker<'t> {
                     return Some(KeyRef {
                         instance: *i,
                         direct: false,
-                        via: binding.rows_by_key.contains(i).then_some(s),
+                        via: binding.rows_by_key.contains(i).then_some((s, k)),
                     });
                 };
                 let table = &self.out.instances[i].table;
@@ -888,7 +894,7 @@ impl<'t> Walker<'t> {
                             .map(|&(_, instance)| KeyRef {
                                 instance,
                                 direct: false,
-                                via: binding.rows_by_key.contains(&instance).then_some(s),
+                                via: binding.rows_by_key.contains(&instance).then_some((s, k)),
                             }),
                     };
                 }
@@ -967,16 +973,16 @@ impl<'t> Walker<'t> {
         }
     }
 
-    /// A join's ON: literal pins and key equalities of its non-preserved side (`inner`: both
-    /// sides, derived tables' rows too).
+    /// A join's ON: literal pins and key equalities of its non-preserved side (`sides`: its
+    /// instances, and the positions of its names in block `b`, for derived tables' rows).
     fn on_condition(
         &mut self,
         b: usize,
         on: &Expr,
-        non_preserved: &[usize],
-        inner: bool,
+        sides: (&[usize], std::ops::Range<usize>),
         first_binding: usize,
     ) {
+        let (non_preserved, non_preserved_bindings) = sides;
         for &i in non_preserved {
             self.literal_pins(i, on, false);
         }
@@ -1004,7 +1010,9 @@ impl<'t> Walker<'t> {
             for (a, z) in [(x, y), (y, x)] {
                 let follows = match a.direct {
                     true => non_preserved.contains(&a.instance),
-                    false => inner && a.via == Some(b),
+                    false => a.via.is_some_and(|(block, binding)| {
+                        block == b && non_preserved_bindings.contains(&binding)
+                    }),
                 };
                 if follows {
                     self.edge(a.instance, z.instance, c);
@@ -1085,7 +1093,7 @@ impl<'t> Walker<'t> {
         for (a, z) in [(x, y), (y, x)] {
             let rows = match a.direct {
                 true => Some(self.out.instances[a.instance].block),
-                false => a.via,
+                false => a.via.map(|(block, _)| block),
             };
             if rows.is_some_and(|rows| self.semi_reaches(b, rows)) {
                 self.edge(a.instance, z.instance, c);

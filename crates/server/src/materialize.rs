@@ -156,7 +156,7 @@ impl Session {
                 .await
                 .ok()?;
         }
-        match shardgate_router::plan_sql(sql, &runtime.topology, self.syntax) {
+        match crate::schema_loader::plan_knowing_views(runtime, sql, self.syntax).await {
             Ok(Plan {
                 route: route @ (Route::Materialize(_) | Route::Join(_)),
                 ..

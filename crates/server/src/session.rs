@@ -992,7 +992,9 @@ impl Session {
             };
             return self.send_error(ClientError::from(&e)).await;
         };
-        let plan = match plan_sql(&rewritten, &runtime.topology, self.syntax) {
+        let planned =
+            crate::schema_loader::plan_knowing_views(runtime, &rewritten, self.syntax).await;
+        let plan = match planned {
             Ok(plan) => plan,
             Err(RouteError::InsertNeedsIds(ids)) => {
                 return self

@@ -76,3 +76,7 @@ SELECT COUNT(*) FROM users u JOIN (SELECT flag, label FROM flags) f ON f.flag = 
 @ordered SELECT u.id FROM users u JOIN (SELECT 5 AS x UNION SELECT 6) t ON t.x = u.id ORDER BY u.id
 @ordered SELECT u.id, t.n FROM users u LEFT JOIN user_totals t ON t.user_id = u.id WHERE u.id BETWEEN 100 AND 110 ORDER BY u.id
 @ordered SELECT t.user_id, t.n, u.name FROM user_totals t JOIN users u ON u.id = t.user_id JOIN orders o ON o.user_id = u.id AND o.id = (SELECT MIN(id) FROM orders x WHERE x.user_id = u.id) WHERE t.n > 5 ORDER BY t.user_id
+SELECT COUNT(*), COUNT(t.user_id), SUM(t.n), SUM(t.total) FROM users u LEFT JOIN user_totals t ON t.user_id = u.id
+@ordered SELECT u.id, p.id FROM users u LEFT JOIN paid_orders p ON p.user_id = u.id AND p.qty > 5 WHERE u.id < 40 ORDER BY u.id, p.id
+SELECT COUNT(*), SUM(d.c) FROM (SELECT user_id, COUNT(*) c FROM orders WHERE qty > 8 GROUP BY user_id) d RIGHT JOIN users u ON d.user_id = u.id
+SELECT COUNT(*), SUM(d.c) FROM (SELECT user_id, COUNT(*) c FROM orders WHERE qty > 8 GROUP BY user_id) d LEFT JOIN users u ON d.user_id = u.id
