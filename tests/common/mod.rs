@@ -173,6 +173,25 @@ pub fn server_error<T: std::fmt::Debug>(result: mysql_async::Result<T>) -> (u16,
     }
 }
 
+/// Users `1..=count` (`u{id}@x.test`, `n{id}`), each with two orders: `id * 10` of
+/// `{id}.50` and `id * 10 + 1` of `1.00`.
+pub async fn insert_users_with_orders(conn: &mut Conn, count: i64) {
+    for id in 1..=count {
+        conn.query_drop(format!(
+            "INSERT INTO users (id, email, name) VALUES ({id}, 'u{id}@x.test', 'n{id}')"
+        ))
+        .await
+        .unwrap();
+        conn.query_drop(format!(
+            "INSERT INTO orders (id, user_id, amount) VALUES ({}, {id}, {id}.50), ({}, {id}, 1.00)",
+            id * 10,
+            id * 10 + 1
+        ))
+        .await
+        .unwrap();
+    }
+}
+
 /// Runs one SQL text through a fresh connection and returns all rows as strings.
 pub async fn rows(conn: &mut Conn, sql: &str) -> Vec<Vec<Option<String>>> {
     let rows: Vec<mysql_async::Row> = conn

@@ -6,27 +6,14 @@
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 
-use crate::common::{rows, server_error, TestEnv};
+use crate::common::{insert_users_with_orders, rows, server_error, TestEnv};
 
 const ADMIN: &str = "\n[[users]]\nname = \"ops\"\npassword = \"ops-secret\"\nadmin = true\n";
 
 async fn setup() -> (TestEnv, Conn) {
     let env = TestEnv::start_with(2, 0, ADMIN).await;
     let mut conn = env.connect().await;
-    for id in 1..=30i64 {
-        conn.query_drop(format!(
-            "INSERT INTO users (id, email, name) VALUES ({id}, 'u{id}@x.test', 'n{id}')"
-        ))
-        .await
-        .unwrap();
-        conn.query_drop(format!(
-            "INSERT INTO orders (id, user_id, amount) VALUES ({}, {id}, {id}.50), ({}, {id}, 1.00)",
-            id * 10,
-            id * 10 + 1
-        ))
-        .await
-        .unwrap();
-    }
+    insert_users_with_orders(&mut conn, 30).await;
     conn.query_drop(
         "CREATE VIEW big_orders AS SELECT id, user_id, amount FROM orders WHERE amount > 2",
     )

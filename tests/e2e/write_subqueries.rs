@@ -7,7 +7,7 @@
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 
-use crate::common::{on_every_primary, server_error, TestEnv};
+use crate::common::{insert_users_with_orders, on_every_primary, server_error, TestEnv};
 
 /// `tags` is placed by its string `tag`, so `users` / `orders` rows and their tags live apart.
 const CONFIG: &str = "\n[[tables]]\nname = \"tags\"\nshard_key = \"tag\"\nshard_key_type = \"string\"\n\n[[users]]\nname = \"ops\"\npassword = \"ops-secret\"\nadmin = true\n";
@@ -20,20 +20,7 @@ async fn setup() -> TestEnv {
     )
     .await;
     let mut conn = env.connect().await;
-    for id in 1..=20i64 {
-        conn.query_drop(format!(
-            "INSERT INTO users (id, email, name) VALUES ({id}, 'u{id}@x.test', 'n{id}')"
-        ))
-        .await
-        .unwrap();
-        conn.query_drop(format!(
-            "INSERT INTO orders (id, user_id, amount) VALUES ({}, {id}, {id}.50), ({}, {id}, 1.00)",
-            id * 10,
-            id * 10 + 1
-        ))
-        .await
-        .unwrap();
-    }
+    insert_users_with_orders(&mut conn, 20).await;
     for (tag, ids) in [
         ("gone", &[2i64, 5, 11][..]),
         ("a", &[1, 2, 3]),
