@@ -17,7 +17,8 @@ use std::ops::ControlFlow;
 use shardgate_config::Topology;
 use shardgate_schema::{ViewBodies, ViewsKnown};
 use sqlparser::ast::{
-    FromTable, ObjectName, Query, Spanned, Statement, TableFactor, TableObject, Visit, Visitor,
+    AssignmentTarget, FromTable, ObjectName, Query, Spanned, Statement, TableFactor, TableObject,
+    TableWithJoins, Visit, Visitor,
 };
 use sqlparser::tokenizer::Token;
 
@@ -381,34 +382,67 @@ impl Visitor for Reads<'_> {
 }
 
 /// The view over sharded tables a statement writes (INSERT / REPLACE into, UPDATE, DELETE
-/// from), if any.
+/// from), if any. A multi-table UPDATE / DELETE may read one it does not write: its targets
+/// are what it assigns (an unqualified column may be the view's) or deletes from.
 fn written_view(statement: &Statement, bodies: &ViewBodies) -> Option<String> {
     let is_view = |name: &ObjectName| base_name(name).filter(|v| bodies.body(v).is_some());
-    let in_factors = |tables: &[sqlparser::ast::TableWithJoins]| {
-        tables.iter().find_map(|t| {
-            std::iter::once(&t.relation)
-                .chain(t.joins.iter().map(|j| &j.relation))
-                .find_map(|f| match f {
-                    TableFactor::Table { name, .. } => is_view(name),
-                    _ => None,
-                })
-        })
+    // The views among the factors, with the name the statement calls each by.
+    let views_in = |tables: &[TableWithJoins]| -> Vec<(String, String)> {
+        (tables.iter())
+            .flat_map(|t| std::iter::once(&t.relation).chain(t.joins.iter().map(|j| &j.relation)))
+            .filter_map(|f| match f {
+                TableFactor::Table { name, alias, .. } => is_view(name).map(|view| {
+                    let called = alias
+                        .as_ref()
+                        .map_or_else(|| view.clone(), |a| a.name.value.to_ascii_lowercase());
+                    (view, called)
+                }),
+                _ => None,
+            })
+            .collect()
+    };
+    let called = |views: &[(String, String)], name: &ObjectName| {
+        let name = base_name(name)?;
+        (views.iter())
+            .find(|(_, called)| *called == name)
+            .map(|(view, _)| view.clone())
     };
     match statement {
         Statement::Insert(insert) => match &insert.table {
             TableObject::TableName(name) => is_view(name),
             _ => None,
         },
-        Statement::Update(update) => in_factors(std::slice::from_ref(&update.table)),
+        Statement::Update(update) => {
+            let views = views_in(std::slice::from_ref(&update.table));
+            let (view, _) = views.first()?;
+            if update.table.joins.is_empty() {
+                return Some(view.clone());
+            }
+            let columns = (update.assignments.iter()).flat_map(|a| match &a.target {
+                AssignmentTarget::ColumnName(c) => std::slice::from_ref(c),
+                AssignmentTarget::Tuple(cs) => cs.as_slice(),
+            });
+            columns
+                .into_iter()
+                .find_map(|column| match column.0.as_slice() {
+                    [_] => Some(view.clone()),
+                    [.., table, _] => {
+                        let table = ObjectName(vec![table.clone()]);
+                        called(&views, &table)
+                    }
+                    [] => None,
+                })
+        }
         Statement::Delete(delete) => {
             let from = match &delete.from {
                 FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t.as_slice(),
             };
-            delete
-                .tables
-                .iter()
-                .find_map(is_view)
-                .or_else(|| in_factors(from))
+            let views = views_in(from);
+            match delete.tables.is_empty() {
+                // `DELETE FROM t, … [USING …]`: every table of its FROM is written.
+                true => views.first().map(|(view, _)| view.clone()),
+                false => delete.tables.iter().find_map(|t| called(&views, t)),
+            }
         }
         _ => None,
     }
@@ -531,6 +565,13 @@ mod tests {
                 .ends_with("AS `big` WHERE user_id = 1 LOCK IN SHARE MODE")
         );
         assert!(text("SELECT COUNT(*) FROM big INTO @n").ends_with("AS `big` INTO @n"));
+        // Read by a multi-table write that writes another table.
+        assert!(
+            text("UPDATE orders o JOIN big b ON b.id = o.id SET o.amount = 1")
+                .starts_with("UPDATE orders o JOIN (select")
+        );
+        assert!(text("DELETE o FROM orders o JOIN big b ON b.id = o.id")
+            .starts_with("DELETE o FROM orders o JOIN (select"));
         // In a subquery of a write, too.
         assert!(text("DELETE FROM orders WHERE id IN (SELECT id FROM big)")
             .contains("(SELECT id FROM (select"));
@@ -575,6 +616,9 @@ mod tests {
             "DELETE FROM big WHERE user_id = 1",
             "CREATE PROCEDURE p() SELECT COUNT(*) FROM big",
             "LOAD DATA INFILE '/tmp/rows' INTO TABLE big",
+            "UPDATE orders o JOIN big b ON b.id = o.id SET b.user_id = 2",
+            "UPDATE orders o JOIN big ON big.id = o.id SET amount = 2",
+            "DELETE b FROM orders o JOIN big b ON b.id = o.id",
         ] {
             let e = check(sql, Syntax::DEFAULT, &topology).unwrap_err();
             assert!(

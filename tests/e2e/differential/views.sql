@@ -80,3 +80,5 @@ SELECT COUNT(*), COUNT(t.user_id), SUM(t.n), SUM(t.total) FROM users u LEFT JOIN
 @ordered SELECT u.id, p.id FROM users u LEFT JOIN paid_orders p ON p.user_id = u.id AND p.qty > 5 WHERE u.id < 40 ORDER BY u.id, p.id
 SELECT COUNT(*), SUM(d.c) FROM (SELECT user_id, COUNT(*) c FROM orders WHERE qty > 8 GROUP BY user_id) d RIGHT JOIN users u ON d.user_id = u.id
 SELECT COUNT(*), SUM(d.c) FROM (SELECT user_id, COUNT(*) c FROM orders WHERE qty > 8 GROUP BY user_id) d LEFT JOIN users u ON d.user_id = u.id
+@dml=users UPDATE users u JOIN user_totals t ON t.user_id = u.id SET u.score = t.n * 100 WHERE u.id = 5
+@dml=users UPDATE users u JOIN paid_orders p ON p.user_id = u.id SET u.balance = p.amount WHERE u.id = 17
