@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use shardgate_config::Topology;
 use sqlparser::ast::{
-    BinaryOperator, Expr, JoinConstraint, JoinOperator, ObjectName, TableFactor, TableWithJoins,
+    BinaryOperator, Expr, JoinConstraint, JoinOperator, TableFactor, TableWithJoins,
 };
 
 use crate::column_owner::{owner, Columns, Owner};
@@ -65,29 +65,28 @@ pub(crate) fn colocated_tables<'t>(
                 .map(|j| (&j.relation, Some(&j.join_operator))),
         );
         for (relation, operator) in relations {
-            let (name, alias) = match relation {
+            let (table, alias, is_derived) = match relation {
                 TableFactor::Table {
                     name,
                     alias,
                     args: None,
                     ..
-                } => (name, alias),
+                } => match base_name(name) {
+                    Some(table) => (table, alias.as_ref(), false),
+                    None => return Ok(None),
+                },
                 TableFactor::Derived {
                     lateral: false,
                     alias: Some(alias),
                     ..
-                } if with_derived => {
-                    derived.push(factors.len());
-                    (&ObjectName::from(vec![alias.name.clone()]), &None)
-                }
+                } if with_derived => (alias.name.value.to_ascii_lowercase(), None, true),
                 _ => return Ok(None),
             };
-            let Some(table) = base_name(name) else {
-                return Ok(None);
-            };
             let index = factors.len();
+            if is_derived {
+                derived.push(index);
+            }
             names.push(table.clone());
-            let is_derived = derived.last() == Some(&index);
             let sharded = match topology.table(&table) {
                 _ if is_derived => {
                     factors.push(None);
@@ -97,7 +96,7 @@ pub(crate) fn colocated_tables<'t>(
                     factors.push(Some(TableRef::new(
                         rule,
                         table.clone(),
-                        alias.as_ref().map(|a| a.name.value.to_ascii_lowercase()),
+                        alias.map(|a| a.name.value.to_ascii_lowercase()),
                         topology,
                     )));
                     true

@@ -13,8 +13,8 @@
 //! The SELECT's own `LIMIT` gives way to `LIMIT 0` in the create (and limits the fill).
 //! Declared columns (`CREATE TABLE t (extra INT DEFAULT 7) SELECT …`) come first in the table,
 //! so the fill names the SELECT's columns, read from the default shard once the table exists.
-//! `IF NOT EXISTS`: the table is created without it; when it exists already, the statement
-//! runs on the default shard as written (MariaDB's note 1050, and no row written).
+//! `IF NOT EXISTS`: the table is created without it; when it exists already, the answer is
+//! MariaDB's note 1050, and no row is written.
 
 use shardgate_config::Topology;
 use sqlparser::ast::{CreateTable, Spanned};
@@ -40,8 +40,8 @@ pub struct CreateFromSelect {
     pub unlimited: String,
     /// The table declares columns of its own: the fill names the SELECT's.
     pub declares_columns: bool,
-    /// `IF NOT EXISTS`: the whole statement, run on the default shard when the table exists.
-    pub if_exists_run: Option<String>,
+    /// `IF NOT EXISTS`: a table that exists already gets note 1050 and no row.
+    pub if_not_exists: bool,
     /// The config shards or copies the table: it is created on every shard.
     pub everywhere: bool,
     /// `CREATE OR REPLACE`: the other shards replace their table too.
@@ -108,9 +108,9 @@ impl std::fmt::Display for CreateFromSelect {
             f,
             "CREATE TABLE … SELECT across shards in two steps: `{}` on the default shard{}{}, then `{}` (planned as an INSERT … SELECT; the table dropped if it fails)",
             self.create.replace('\n', " "),
-            match self.if_exists_run {
-                Some(_) => " (a table that exists: note 1050, nothing written)",
-                None => "",
+            match self.if_not_exists {
+                true => " (a table that exists: note 1050, nothing written)",
+                false => "",
             },
             if self.everywhere { " and as its SHOW CREATE TABLE says on the others" } else { "" },
             match self.declares_columns {
@@ -196,7 +196,7 @@ pub(crate) fn request(
         select: select.to_owned(),
         unlimited: unlimited.to_owned(),
         declares_columns: !ct.columns.is_empty(),
-        if_exists_run: ct.if_not_exists.then(|| sql.to_owned()),
+        if_not_exists: ct.if_not_exists,
         table: ct.name.to_string(),
         everywhere: everywhere(&table, topology),
         or_replace: ct.or_replace,
@@ -320,14 +320,14 @@ mod tests {
             r.insert(Some(&["id".to_owned(), "n`m".to_owned()])),
             "INSERT INTO dc (`id`, `n``m`) SELECT id, name AS `n``m` FROM users"
         );
-        // IF NOT EXISTS: created without it; the whole statement kept for a table that exists.
+        // IF NOT EXISTS: created without it.
         let sql = "CREATE TABLE if not EXISTS /* c */ ine AS SELECT id FROM users";
         let r = of(sql).unwrap();
         assert_eq!(
             r.create,
             "CREATE TABLE /* c */ ine AS SELECT id FROM users\nLIMIT 0"
         );
-        assert_eq!(r.if_exists_run.as_deref(), Some(sql));
+        assert!(r.if_not_exists);
     }
 
     #[test]

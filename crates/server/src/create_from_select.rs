@@ -31,7 +31,7 @@ impl Session {
         {
             Ok(()) => {}
             // ER_TABLE_EXISTS_ERROR: `IF NOT EXISTS` makes it a note, and nothing is written.
-            Err(e) if e.code == 1050 && request.if_exists_run.is_some() => {
+            Err(e) if e.code == 1050 && request.if_not_exists => {
                 self.diagnostics = crate::diagnostics::Diagnostics::note(1050, e.message);
                 self.diagnostics_read = true;
                 return self.send_ok(0, 1).await;

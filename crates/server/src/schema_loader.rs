@@ -103,33 +103,37 @@ fn quote_string(s: &str) -> String {
 pub(crate) async fn load_views(runtime: &Runtime) -> Result<(), BackendError> {
     let views = &runtime.topology.schema.views;
     let ticket = views.begin_load();
-    let shard = runtime.topology.default_shard;
-    let unreadable = "the views could not be read from information_schema";
-    // Their names first, from the tables' files (no table opened, so no lock another session
-    // holds on a table can make it wait); then the definitions of the views alone.
-    let listed = read_rows(runtime, shard, LIST_VIEWS, unreadable).await;
-    record(&listed);
-    let names: Vec<String> = (listed?.into_iter())
-        .filter_map(|mut row| row.first_mut()?.take())
-        .collect();
-    let mut definitions: Vec<(String, String)> = Vec::new();
-    if !names.is_empty() {
-        let quoted: Vec<String> = names.iter().map(|n| quote_string(n)).collect();
-        let sql = format!(
-            "SET STATEMENT lock_wait_timeout = {VIEWS_LOCK_WAIT_SECONDS} FOR SELECT TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ({})",
-            quoted.join(", ")
-        );
-        let rows = read_rows(runtime, shard, &sql, unreadable).await;
-        record(&rows);
-        definitions = (rows?.into_iter())
-            .filter_map(|mut row| Some((row.first_mut()?.take()?, row.get_mut(1)?.take()?)))
-            .collect();
-    }
+    let read = read_view_definitions(runtime).await;
+    record(&read);
     let topology = &runtime.topology;
     let bodies =
-        shardgate_router::bodies_over_sharded(&definitions, &topology.backend.database, topology);
+        shardgate_router::bodies_over_sharded(&read?, &topology.backend.database, topology);
     views.install(ticket, bodies);
     Ok(())
+}
+
+/// The views of the backend database on the default shard, with their definitions: their
+/// names first, from the tables' files (no table opened, so no lock another session holds on
+/// a table can make it wait), then the definitions of the views alone.
+async fn read_view_definitions(runtime: &Runtime) -> Result<Vec<(String, String)>, BackendError> {
+    let shard = runtime.topology.default_shard;
+    let unreadable = "the views could not be read from information_schema";
+    let names: Vec<String> = (read_rows(runtime, shard, LIST_VIEWS, unreadable).await?)
+        .into_iter()
+        .filter_map(|mut row| row.first_mut()?.take())
+        .collect();
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let quoted: Vec<String> = names.iter().map(|n| quote_string(n)).collect();
+    let sql = format!(
+        "SET STATEMENT lock_wait_timeout = {VIEWS_LOCK_WAIT_SECONDS} FOR SELECT TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ({})",
+        quoted.join(", ")
+    );
+    let rows = read_rows(runtime, shard, &sql, unreadable).await?;
+    Ok((rows.into_iter())
+        .filter_map(|mut row| Some((row.first_mut()?.take()?, row.get_mut(1)?.take()?)))
+        .collect())
 }
 
 /// Plans `sql`; when it may name a view while the views are unknown, reads them and plans

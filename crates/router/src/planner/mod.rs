@@ -190,37 +190,40 @@ fn is_set(sql: &str) -> bool {
         && !head.as_bytes()[3].is_ascii_alphanumeric()
 }
 
-/// The views check (`views.rs`), which parses the text: a large one on the stack its
-/// planning gets (one too deep to plan is refused by planning).
+/// The views check (`views.rs`), which parses the text: on the stack planning gets (one too
+/// deep to plan is refused by planning).
 fn check_views(sql: &str, syntax: Syntax, topology: &Topology) -> Result<(), RouteError> {
-    if sql.len() <= LARGE_STATEMENT
-        || topology.schema.views.known() == shardgate_schema::ViewsKnown::None
-    {
-        return crate::views::check(sql, syntax, topology);
-    }
-    if chaining_operators(sql, syntax) > MAX_CHAINED_OPERATORS {
+    if topology.schema.views.known() == shardgate_schema::ViewsKnown::None {
         return Ok(());
     }
-    stacker::grow(LARGE_STATEMENT_STACK, || {
-        crate::views::check(sql, syntax, topology)
-    })
+    on_planning_stack(sql, syntax, || crate::views::check(sql, syntax, topology)).unwrap_or(Ok(()))
 }
 
 fn plan_large_or_small(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, RouteError> {
+    on_planning_stack(sql, syntax, || plan_text(sql, topology, syntax)).unwrap_or_else(
+        |operators| {
+            Err(RouteError::TooComplex {
+                operators,
+                limit: MAX_CHAINED_OPERATORS,
+            })
+        },
+    )
+}
+
+/// `read(sql)`, which parses it: a large statement on a stack sized for the deepest one
+/// planned, `Err` with its operator count when it chains more than that.
+fn on_planning_stack<T>(sql: &str, syntax: Syntax, read: impl FnOnce() -> T) -> Result<T, usize> {
     if sql.len() <= LARGE_STATEMENT {
-        return plan_text(sql, topology, syntax);
+        return Ok(read());
     }
     // Parsing, walking and dropping a syntax tree recurse once per nesting level, and a flat
-    // chain `a AND b AND …` nests once per term: bound the chain, and plan on a stack sized
+    // chain `a AND b AND …` nests once per term: bound the chain, and parse on a stack sized
     // for that bound, so no statement can overflow the thread's stack.
     let operators = chaining_operators(sql, syntax);
     if operators > MAX_CHAINED_OPERATORS {
-        return Err(RouteError::TooComplex {
-            operators,
-            limit: MAX_CHAINED_OPERATORS,
-        });
+        return Err(operators);
     }
-    stacker::grow(LARGE_STATEMENT_STACK, || plan_text(sql, topology, syntax))
+    Ok(stacker::grow(LARGE_STATEMENT_STACK, read))
 }
 
 /// Statements longer than this are checked for depth and planned on a dedicated stack.
