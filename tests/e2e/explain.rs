@@ -265,6 +265,30 @@ async fn explain_of_a_scatter_answered_from_copies_prints_the_copies() {
         rows(&mut conn, "SELECT nick FROM users ORDER BY nick, id").await,
         [["_"], ["A"], ["a"], ["ä"], ["b"], ["ss"], ["ß"]].map(|[n]| vec![Some(n.to_owned())])
     );
+    // latin1_swedish_ci, read from UTF-8 results: merged too (Å after Z, é = E); under binary
+    // results a latin1 column sends latin1 bytes: from copies.
+    conn.query_drop("ALTER TABLE users ADD COLUMN l1 VARCHAR(20) CHARACTER SET latin1 NULL")
+        .await
+        .unwrap();
+    conn.query_drop(
+        "INSERT INTO users (id, l1) VALUES (8, 'Å'), (9, 'Z'), (10, 'e'), (11, 'É'), (12, 'a')",
+    )
+    .await
+    .unwrap();
+    let latin1_order = "SELECT l1 FROM users WHERE l1 IS NOT NULL ORDER BY l1, id";
+    let (_, plan) = answer(&mut conn, &format!("EXPLAIN {latin1_order}")).await;
+    assert_eq!(cell(&plan[0], 0), "read → scatter to [s0, s1]", "{plan:?}");
+    assert_eq!(
+        rows(&mut conn, latin1_order).await,
+        [["a"], ["e"], ["É"], ["Z"], ["Å"]].map(|[n]| vec![Some(n.to_owned())])
+    );
+    conn.query_drop("SET NAMES binary").await.unwrap();
+    let (_, plan) = answer(&mut conn, &format!("EXPLAIN {latin1_order}")).await;
+    assert!(
+        cell(&plan[0], 0).starts_with("read → materialize"),
+        "{plan:?}"
+    );
+    conn.query_drop("SET NAMES utf8mb4").await.unwrap();
     // A session setting the merge would not honour: copies too, without asking a shard.
     conn.query_drop("SET div_precision_increment = 6")
         .await

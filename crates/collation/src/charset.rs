@@ -168,7 +168,8 @@ impl Charset {
 }
 
 impl SingleByte {
-    fn char(&self, byte: u8) -> Option<char> {
+    /// The character of `byte`; `None` for a byte MariaDB converts to `?`.
+    pub(crate) fn char(&self, byte: u8) -> Option<char> {
         match byte {
             0..=0x7F => Some(char::from(byte)),
             _ => self.high[usize::from(byte - 0x80)],

@@ -1,6 +1,10 @@
 //! String order like MariaDB's collations: binary, `*_bin` (PAD SPACE), `general_ci`,
 //! `unicode_ci` (PAD SPACE and NO PAD), `latin1_swedish_ci`.
 //!
+//! Every collation but the byte-wise ones reads its strings as UTF-8, the results' character
+//! set the merge asks for: a latin1 column's `'Å'` arrives as U+00C5 and weighs what byte
+//! 0xC5 weighs in `latin1_swedish_ci`.
+//!
 //! A column definition does not carry the column's own collation: MariaDB sends the default
 //! collation of `character_set_results` (45 = `utf8mb4_general_ci` for a utf8mb4 connection,
 //! whatever the column's collation) and sets `BINARY_FLAG` on string columns whose collation is
@@ -22,7 +26,9 @@
 //! `unicode_ci`.
 
 use std::cmp::Ordering;
+use std::sync::OnceLock;
 
+use crate::charset::Charset;
 use crate::collation_data::{GENERAL_CI_EXCEPTIONS, LATIN1_SWEDISH_CI};
 use crate::unicode_ci::{self, CodePointWeights};
 
@@ -40,17 +46,18 @@ pub enum Collation {
     UnicodeCi,
     /// `utf8mb4_unicode_nopad_ci` / `utf8mb3_unicode_nopad_ci`: UCA 4.0.0 weights, NO PAD.
     UnicodeNopadCi,
-    /// `latin1_swedish_ci` (and the other latin1 `_ci` collations, approximated), on latin1 bytes.
+    /// `latin1_swedish_ci` (and the other latin1 `_ci` collations, approximated), of text
+    /// delivered as UTF-8: each character weighs what its latin1 byte weighs.
     Latin1SwedishCi,
 }
 
 /// Collation ids the merge compares exactly as MariaDB does.
 pub fn exact_collation(id: u16) -> bool {
     // binary; utf8mb4/utf8mb3 general_ci and bin; their nopad_bin variants; utf8mb3/utf8mb4
-    // unicode_ci and unicode_nopad_ci
+    // unicode_ci and unicode_nopad_ci; latin1_swedish_ci
     matches!(
         id,
-        63 | 45 | 33 | 46 | 83 | 1070 | 1107 | 192 | 224 | 1216 | 1248
+        63 | 45 | 33 | 46 | 83 | 1070 | 1107 | 192 | 224 | 1216 | 1248 | 8
     )
 }
 
@@ -111,6 +118,12 @@ impl Collation {
             Collation::UnicodeNopadCi => {
                 (UnicodeCi::new(a).take(weights)).cmp(UnicodeCi::new(b).take(weights))
             }
+            // One byte per character in MariaDB's latin1 sort key, two or three in ours.
+            Collation::Latin1SwedishCi => pad_compare(
+                latin1(a).take(sort_length),
+                latin1(b).take(sort_length),
+                SPACE,
+            ),
             _ => self.compare(
                 self.sort_prefix(a, sort_length),
                 self.sort_prefix(b, sort_length),
@@ -128,9 +141,9 @@ impl Collation {
                 out.extend_from_slice(s);
                 trim_pad(out, start, 1, SPACE);
             }
-            Collation::Latin1SwedishCi => push_weights(latin1(s), 1, Some(SPACE), out),
             // A weight above 0xFFFF marks a byte that is not UTF-8: three bytes each.
             Collation::GeneralCi => push_weights(general_ci(s), 3, Some(SPACE), out),
+            Collation::Latin1SwedishCi => push_weights(latin1(s), 3, Some(SPACE), out),
             Collation::UnicodeCi | Collation::UnicodeNopadCi => {
                 push_weights(UnicodeCi::new(s), 3, self.pad(), out)
             }
@@ -143,7 +156,7 @@ impl Collation {
         if s.len() <= sort_length {
             return s;
         }
-        let whole_characters = self != Collation::Latin1SwedishCi && std::str::from_utf8(s).is_ok();
+        let whole_characters = std::str::from_utf8(s).is_ok();
         let mut cut = sort_length;
         while whole_characters && cut > 0 && (s[cut] & 0xC0) == 0x80 {
             cut -= 1;
@@ -243,9 +256,38 @@ fn bytes(s: &[u8]) -> impl Iterator<Item = u32> + '_ {
     s.iter().map(|&b| u32::from(b))
 }
 
-/// The weights of a `latin1_swedish_ci` string.
+/// The weights of a `latin1_swedish_ci` string given as UTF-8.
 fn latin1(s: &[u8]) -> impl Iterator<Item = u32> + '_ {
-    s.iter().map(|&b| u32::from(LATIN1_SWEDISH_CI[b as usize]))
+    CodePoints { s }.map(latin1_swedish_ci_weight)
+}
+
+/// `latin1_swedish_ci` weight of a code point: its latin1 byte's. A character latin1 lacks
+/// (which a latin1 column cannot hold) or a byte that is not UTF-8 weighs above them all.
+fn latin1_swedish_ci_weight(cp: u32) -> u32 {
+    if cp < 0x80 {
+        return u32::from(LATIN1_SWEDISH_CI[cp as usize]);
+    }
+    // latin1's upper half by code point, with its bytes' weights.
+    static UPPER: OnceLock<Vec<(u32, u8)>> = OnceLock::new();
+    let upper = UPPER.get_or_init(|| {
+        let Charset::SingleByte(latin1) = Charset::named("latin1") else {
+            unreachable!("latin1 is a set of single_byte_charsets.txt")
+        };
+        let mut upper: Vec<(u32, u8)> = (0x80..=0xFFu8)
+            .filter_map(|b| {
+                Some((
+                    u32::from(latin1.char(b)?),
+                    LATIN1_SWEDISH_CI[usize::from(b)],
+                ))
+            })
+            .collect();
+        upper.sort_unstable();
+        upper
+    });
+    match upper.binary_search_by_key(&cp, |&(c, _)| c) {
+        Ok(i) => u32::from(upper[i].1),
+        Err(_) => 0x100 + cp,
+    }
 }
 
 /// The weights of a `general_ci` string: one per character.
@@ -487,9 +529,16 @@ mod tests {
     #[test]
     fn latin1_swedish_puts_aring_after_z() {
         let l = Collation::Latin1SwedishCi;
-        assert_eq!(l.compare(b"\xC5", b"Z"), Greater); // Å
-        assert_eq!(l.compare(b"\xE5", b"\xC5"), Equal); // å = Å
-        assert_eq!(l.compare(b"\xE9", b"E"), Equal); // é = E
+        let compare = |a: &str, b: &str| l.compare(a.as_bytes(), b.as_bytes());
+        assert_eq!(compare("Å", "Z"), Greater);
+        assert_eq!(compare("å", "Å"), Equal);
+        assert_eq!(compare("é", "E"), Equal);
+        // latin1's 0x80 is the euro sign, which weighs 0x80: below 'Å' (0x5D), above 'z'.
+        assert_eq!(compare("€", "Z"), Greater);
+        assert_eq!(compare("€", "\u{A0}"), Less);
+        assert_eq!(key(l, "Åb "), key(l, "åB"));
+        // No latin1 character: above every one.
+        assert_eq!(compare("ÿ", "\u{100}"), Less);
     }
 
     #[test]

@@ -11,6 +11,14 @@ pub fn utf8_or_binary(id: u16) -> bool {
     id == 63 || charset_is(id, &["utf8mb4", "utf8mb3", "utf8"])
 }
 
+/// Whether text of a column in collation `real`, delivered in character set `delivered` (its
+/// column definition's), compares exactly in the merge: a collation it reproduces, read as
+/// UTF-8 — under binary results (63) a column sends its own bytes, a latin1 column latin1 ones.
+pub fn compares_exactly(delivered: u16, real: u16) -> bool {
+    shardgate_collation::exact_collation(real)
+        && (delivered != 63 || charset_is(real, &["utf8mb4", "utf8mb3", "utf8", "binary"]))
+}
+
 /// Whether collation `id` belongs to one of the character sets `names`.
 pub fn charset_is(id: u16, names: &[&str]) -> bool {
     let c = mysql_common::collations::Collation::resolve(

@@ -59,7 +59,7 @@ pub use aggregate::{
 };
 pub use binary_row::BinaryRowEncoder;
 pub use bit_aggregate::{bit_meta, BitOp};
-pub use collation_ids::{charset_is, collation_id, utf8_or_binary};
+pub use collation_ids::{charset_is, collation_id, compares_exactly, utf8_or_binary};
 pub use column::{ColumnMeta, ValueKind};
 pub use compare::{compare_values, value_key, RowOrder, SortKey};
 pub use decimal::{Decimal, MAX_PRECISION, MAX_SCALE};

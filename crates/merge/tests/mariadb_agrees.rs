@@ -115,6 +115,7 @@ fn mariadb_agrees() {
         expressions_evaluate_like_mariadb(&mut conn).await;
         strings_sort_like_general_ci_and_bin(&mut conn).await;
         unicode_ci_weighs_like_mariadb(&mut conn).await;
+        latin1_swedish_ci_weighs_like_mariadb(&mut conn).await;
         long_strings_sort_by_mariadb_prefixes(&mut conn).await;
         conn.disconnect().await.ok();
     });
@@ -880,6 +881,71 @@ async fn unicode_ci_weighs_like_mariadb(conn: &mut Conn) {
     }
 }
 
+/// `latin1_swedish_ci` of text delivered as UTF-8: every latin1 byte's character weighs what
+/// `WEIGHT_STRING` says, and random strings of a latin1 column compare as `STRCMP` compares
+/// them.
+async fn latin1_swedish_ci_weighs_like_mariadb(conn: &mut Conn) {
+    let weights = query(
+        conn,
+        "SELECT CONVERT(CHAR(seq USING latin1) USING utf8mb4), \
+         HEX(WEIGHT_STRING(CHAR(seq USING latin1) COLLATE latin1_swedish_ci)) \
+         FROM seq_0_to_255 WHERE seq <> 32",
+    )
+    .await;
+    let rows = weights.text();
+    assert_eq!(rows.len(), 255);
+    for row in &rows {
+        let (c, expected) = (row[0].as_deref().unwrap(), row[1].as_deref().unwrap());
+        let mut key = Vec::new();
+        Collation::Latin1SwedishCi.key(c.as_bytes(), &mut key);
+        // The key holds each weight in three bytes; WEIGHT_STRING in one.
+        let ours: String = key.chunks(3).map(|w| format!("{:02X}", w[2])).collect();
+        assert_eq!(ours, expected, "weight of {c:?}");
+    }
+
+    let pool: Vec<char> = " \t\0aAbBzZ_-.1ÅåÄäÖöéÉæÆüÜßÿ€\u{A0}".chars().collect();
+    let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut next = move |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let strings: Vec<String> = (0..120)
+        .map(|_| (0..next(6)).map(|_| pool[next(pool.len())]).collect())
+        .collect();
+    conn.query_drop(
+        "CREATE TABLE l1 (id INT PRIMARY KEY, v VARCHAR(20) CHARACTER SET latin1 COLLATE latin1_swedish_ci)",
+    )
+    .await
+    .unwrap();
+    for (i, s) in strings.iter().enumerate() {
+        conn.exec_drop("INSERT INTO l1 VALUES (?, ?)", (i, s))
+            .await
+            .unwrap();
+    }
+    let pairs = query(conn, "SELECT a.id, b.id, STRCMP(a.v, b.v) FROM l1 a, l1 b").await;
+    let collation = Collation::Latin1SwedishCi;
+    for row in pairs.text() {
+        let id = |i: usize| row[i].as_deref().unwrap().parse::<usize>().unwrap();
+        let (a, b) = (&strings[id(0)], &strings[id(1)]);
+        let expected = match row[2].as_deref().unwrap() {
+            "-1" => std::cmp::Ordering::Less,
+            "0" => std::cmp::Ordering::Equal,
+            _ => std::cmp::Ordering::Greater,
+        };
+        assert_eq!(
+            collation.compare(a.as_bytes(), b.as_bytes()),
+            expected,
+            "{a:?} vs {b:?}"
+        );
+        let (mut ka, mut kb) = (Vec::new(), Vec::new());
+        collation.key(a.as_bytes(), &mut ka);
+        collation.key(b.as_bytes(), &mut kb);
+        assert_eq!(ka == kb, expected.is_eq(), "keys: {a:?} vs {b:?}");
+    }
+}
+
 /// Strings that agree in the first 1024 bytes of their sort keys are ties for MariaDB's sort
 /// (`ORDER BY v, id` then orders them by id), and for the merge's row order.
 async fn long_strings_sort_by_mariadb_prefixes(conn: &mut Conn) {
@@ -887,20 +953,25 @@ async fn long_strings_sort_by_mariadb_prefixes(conn: &mut Conn) {
     let e100_a600 = "é".repeat(100) + &a600;
     let a_e511 = "a".to_owned() + &"é".repeat(511);
     let a511 = "a".repeat(511);
-    let cases: [(&str, &str, &str, &str); 6] = [
+    // 1,023 characters and 2,046 bytes in UTF-8: latin1's sort key holds 1,024 of them.
+    let e1023 = "é".repeat(1023);
+    let e1024 = "é".repeat(1024);
+    let cases: [(&str, &str, &str, &str); 8] = [
         ("utf8mb4_general_ci", &a600, "b", "a"),
         ("utf8mb4_general_ci", &e100_a600, "b", "a"),
         ("utf8mb4_bin", &a_e511, "ñ", "é"),
         ("utf8mb4_unicode_ci", &a511, "b", "a"),
         ("utf8mb4_unicode_ci", &a511, "ßb", "ßa"),
         ("utf8mb4_unicode_nopad_ci", &a600, "b", "a"),
+        ("latin1_swedish_ci", &e1023, "b", "a"),
+        ("latin1_swedish_ci", &e1024, "b", "a"),
     ];
     for (collation, prefix, first, second) in cases {
         conn.query_drop("DROP TABLE IF EXISTS long_str")
             .await
             .unwrap();
         conn.query_drop(format!(
-            "CREATE TABLE long_str (id INT PRIMARY KEY, v TEXT CHARACTER SET utf8mb4 COLLATE {collation})"
+            "CREATE TABLE long_str (id INT PRIMARY KEY, v TEXT COLLATE {collation})"
         ))
         .await
         .unwrap();
@@ -914,6 +985,7 @@ async fn long_strings_sort_by_mariadb_prefixes(conn: &mut Conn) {
             "utf8mb4_general_ci" => 45,
             "utf8mb4_bin" => 46,
             "utf8mb4_unicode_ci" => 224,
+            "latin1_swedish_ci" => 8,
             _ => 1248,
         };
         let mut meta = order.cols[0];

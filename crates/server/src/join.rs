@@ -335,7 +335,9 @@ impl Session {
                 .await
                 .map_err(|e| ClientError::from(&e))?;
             match real {
-                Some(id) if shardgate_merge::exact_collation(id) => metas[c].charset = id,
+                Some(id) if shardgate_merge::compares_exactly(metas[c].charset, id) => {
+                    metas[c].charset = id
+                }
                 _ => return Ok(false),
             }
         }

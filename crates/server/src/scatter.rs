@@ -1068,7 +1068,7 @@ impl Session {
                     .unwrap_or(meta.charset),
                 (None, None) => meta.charset,
             };
-            if !shardgate_merge::exact_collation(real) {
+            if !shardgate_merge::compares_exactly(meta.charset, real) {
                 let collation = mysql_common::collations::Collation::resolve(
                     mysql_common::collations::CollationId::from(real),
                 );
@@ -1076,7 +1076,7 @@ impl Session {
                     1235,
                     b"42000",
                     format!(
-                        "ordering or grouping `{name}` across shards uses collation {}, which shardgate cannot compare exactly yet (general_ci, unicode_ci and bin of utf8mb4 and utf8mb3, and binary work)",
+                        "ordering or grouping `{name}` across shards uses collation {}, which shardgate cannot compare exactly yet (general_ci, unicode_ci and bin of utf8mb4 and utf8mb3, latin1_swedish_ci under UTF-8 results, and binary work)",
                         collation.collation()
                     ),
                 ));

@@ -494,9 +494,9 @@ impl Session {
             let name = std::str::from_utf8(row.cell(i).unwrap_or_default()).unwrap_or_default();
             let id = shardgate_merge::collation_id(name)
                 .ok_or_else(|| refused(&format!("column {} in collation {name}", c + 1)))?;
-            if !shardgate_merge::exact_collation(id) {
+            if !shardgate_merge::compares_exactly(metas[c].charset, id) {
                 return Err(refused(&format!(
-                    "comparing column {} in collation {name} (general_ci, unicode_ci and bin of utf8mb4 and utf8mb3, and binary work)",
+                    "comparing column {} in collation {name} (general_ci, unicode_ci and bin of utf8mb4 and utf8mb3, latin1_swedish_ci under UTF-8 results, and binary work)",
                     c + 1
                 )));
             }

@@ -450,6 +450,9 @@ SELECT COUNT(*) FROM users WHERE id IN (NULL)
 SELECT COUNT(*), MAX(score) FROM users WHERE id = NULL
 @script SET NAMES latin1; @ordered SELECT id, name FROM users WHERE name IS NOT NULL ORDER BY name, id; SET NAMES utf8mb4
 
+-- ===== A latin1_swedish_ci column across shards (`made_orders`, sharded by id): Å, Ä, Ö after Z, Ü = Y, é = E =====
+@script CREATE TABLE made_orders (PRIMARY KEY (id)) SELECT id, CONVERT(name USING latin1) AS v, CONVERT(tag USING latin1) AS t FROM users; @ordered SELECT id, v FROM made_orders ORDER BY v, id LIMIT 300; @ordered SELECT id, v FROM made_orders WHERE v > 'Y' ORDER BY v DESC, id; @ordered SELECT id, t FROM made_orders ORDER BY t, id DESC LIMIT 100 OFFSET 50; @ci=0 SELECT v, COUNT(*) FROM made_orders GROUP BY v; @ci=0 SELECT DISTINCT t FROM made_orders; SELECT COUNT(DISTINCT v), COUNT(DISTINCT t) FROM made_orders; @ci=0,1 SELECT MIN(v), MAX(v) FROM made_orders; @ci=1 @keys=0 SELECT COUNT(*), v FROM made_orders GROUP BY v ORDER BY COUNT(*), v; @ordered SELECT id, v FROM made_orders WHERE id < 300 UNION SELECT id, t FROM made_orders WHERE id > 2900 ORDER BY 2, 1; SET NAMES binary; @ordered SELECT id, v FROM made_orders ORDER BY v, id LIMIT 50; SET NAMES utf8mb4; DROP TABLE made_orders
+
 -- ===== Prepared statements (binary protocol): the seeds' lookups by a non-key column =====
 @params='User17@mail.test' SELECT * FROM users WHERE email = ?
 @params='user100@Example.COM' SELECT id, name FROM users WHERE email = ?
