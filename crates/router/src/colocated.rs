@@ -33,15 +33,15 @@ enum Kind {
 /// tables, or no sharded table, which the caller refuses as before), when the join is
 /// co-located; otherwise an error naming why its rows could live on different shards.
 ///
-/// `with_derived`: derived tables may be joined too, as a reference table would be; the caller
-/// checks that their sharded tables follow the rows of the FROM list's
-/// (`pushdown::follows_outer_rows`: a derived table whose rows follow its shard key, joined
-/// by it).
+/// `with_derived`: `Some(ctes)` — derived tables, and references to the statement's CTEs
+/// `ctes` (lower-cased), may be joined too, as a reference table would be; the caller checks
+/// that their sharded tables follow the rows of the FROM list's (`pushdown::follows_outer_rows`:
+/// a derived table whose rows follow its shard key, joined by it).
 pub(crate) fn colocated_tables<'t>(
     from: &[TableWithJoins],
     selection: Option<&Expr>,
     topology: &'t Topology,
-    with_derived: bool,
+    with_derived: Option<&[String]>,
 ) -> Result<Option<Vec<TableRef<'t>>>, RouteError> {
     // Each factor's sharded table (or `None` for a reference table), in FROM order, and its
     // base table's name.
@@ -72,6 +72,13 @@ pub(crate) fn colocated_tables<'t>(
                     args: None,
                     ..
                 } => match base_name(name) {
+                    Some(cte)
+                        if name.0.len() == 1
+                            && with_derived.is_some_and(|ctes| ctes.contains(&cte)) =>
+                    {
+                        let named = alias.as_ref().map(|a| a.name.value.to_ascii_lowercase());
+                        (named.unwrap_or(cte), None, true)
+                    }
                     Some(table) => (table, alias.as_ref(), false),
                     None => return Ok(None),
                 },
@@ -79,7 +86,7 @@ pub(crate) fn colocated_tables<'t>(
                     lateral: false,
                     alias: Some(alias),
                     ..
-                } if with_derived => (alias.name.value.to_ascii_lowercase(), None, true),
+                } if with_derived.is_some() => (alias.name.value.to_ascii_lowercase(), None, true),
                 _ => return Ok(None),
             };
             let index = factors.len();

@@ -149,6 +149,16 @@ struct Block {
     semi: bool,
 }
 
+/// A CTE as its references see it: its name (lower-cased), the shard-key columns it shows,
+/// and those whose rows follow their key (as a derived table's, `rows_by_key`), when the
+/// statement names it once: its body's tables are walked once, so a key condition of one of
+/// two references would pin the rows the other reads too.
+struct CteKeys {
+    name: String,
+    key_columns: Vec<(String, usize)>,
+    rows_by_key: Vec<usize>,
+}
+
 #[derive(Debug)]
 struct Binding {
     exact: String,
@@ -195,8 +205,8 @@ pub(crate) fn analyze<'t>(stmt: &Statement, topology: &'t Topology) -> Pinning<'
 struct Walker<'t> {
     topology: &'t Topology,
     blocks: Vec<Block>,
-    /// CTEs visible where the walk is, with their shard-key columns.
-    ctes: Vec<(String, Vec<(String, usize)>)>,
+    /// CTEs visible where the walk is.
+    ctes: Vec<CteKeys>,
     /// Subqueries already walked (by address), which the generic scan must skip.
     handled: HashSet<usize>,
     /// The schema cache, read when an unqualified column must be resolved.
@@ -280,6 +290,19 @@ fn literal_pins_of(
         .map(|c| c.to_string())
         .collect();
     Ok(Some((constraint, why)))
+}
+
+/// How many table references in `q` are named `name` (one part, any letter case): a CTE's
+/// references, and tables of its name that a scope hides it from (counted too: it is a bound).
+fn names_of(q: &Query, name: &str) -> usize {
+    let mut n = 0;
+    let _ = sqlparser::ast::visit_relations(q, |relation| {
+        if relation.0.len() == 1 && base_name(relation).as_deref() == Some(name) {
+            n += 1;
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    n
 }
 
 impl<'t> Walker<'t> {
@@ -413,8 +436,11 @@ impl<'t> Walker<'t> {
             let name = |c: &sqlparser::ast::Cte| c.alias.name.value.to_ascii_lowercase();
             if with.recursive {
                 // Rows of a recursive CTE come from several branches: no key columns.
-                self.ctes
-                    .extend(with.cte_tables.iter().map(|c| (name(c), Vec::new())));
+                self.ctes.extend(with.cte_tables.iter().map(|c| CteKeys {
+                    name: name(c),
+                    key_columns: Vec::new(),
+                    rows_by_key: Vec::new(),
+                }));
             }
             for cte in &with.cte_tables {
                 self.handled.insert(address(&cte.query));
@@ -426,8 +452,19 @@ impl<'t> Walker<'t> {
                         .iter()
                         .map(|c| c.name.value.clone())
                         .collect();
-                    let columns = self.key_columns(&cte.query, block, &renamed);
-                    self.ctes.push((name(cte), columns));
+                    let key_columns = self.key_columns(&cte.query, block, &renamed);
+                    let named_once = names_of(q, &name(cte)) == 1;
+                    let rows_by_key = (key_columns.iter())
+                        .map(|&(_, i)| i)
+                        .filter(|&i| {
+                            named_once && block.is_some_and(|d| self.rows_by_key(&cte.query, d, i))
+                        })
+                        .collect();
+                    self.ctes.push(CteKeys {
+                        name: name(cte),
+                        key_columns,
+                        rows_by_key,
+                    });
                 }
             }
         }
@@ -558,9 +595,9 @@ impl<'t> Walker<'t> {
                 );
                 let exact = exact.trim_matches('`').to_owned();
                 let cte = (name.0.len() == 1)
-                    .then(|| self.ctes.iter().rev().find(|(c, _)| *c == base))
+                    .then(|| self.ctes.iter().rev().find(|c| c.name == base))
                     .flatten()
-                    .map(|(_, columns)| columns.clone());
+                    .map(|c| (c.key_columns.clone(), c.rows_by_key.clone()));
                 let is_cte = cte.is_some();
                 let rule = if is_cte {
                     None
@@ -572,7 +609,8 @@ impl<'t> Walker<'t> {
                         self.out.unsharded.get_or_insert(base.clone());
                     }
                     let table = (!is_cte).then_some(base);
-                    self.bind(b, exact, None, table, cte.unwrap_or_default(), Vec::new());
+                    let (key_columns, rows_by_key) = cte.unwrap_or_default();
+                    self.bind(b, exact, None, table, key_columns, rows_by_key);
                     return Vec::new();
                 };
                 let id = self.out.instances.len();
@@ -1034,21 +1072,20 @@ impl<'t> Walker<'t> {
             let only = self.blocks[b].only == Some(i);
             self.literal_pins(i, selection, only);
         }
-        // The key column of a derived table whose rows follow its key: its values pin them.
+        // The key column of a derived table whose rows follow its key, under the name the
+        // derived table shows it by (`SELECT user_id AS uid …`): its values pin them.
         let only = self.blocks[b].factors == 1;
-        let through_derived: Vec<(usize, String)> = (self.blocks[b].names.iter())
+        let through_derived: Vec<(usize, String, String)> = (self.blocks[b].names.iter())
             .flat_map(|n| {
                 (n.key_columns.iter())
-                    .filter(|(c, i)| {
-                        n.rows_by_key.contains(i)
-                            && c.eq_ignore_ascii_case(&self.out.instances[*i].table.rule.shard_key)
-                    })
-                    .map(|&(_, i)| (i, n.exact.to_ascii_lowercase()))
+                    .filter(|(_, i)| n.rows_by_key.contains(i))
+                    .map(|(c, i)| (*i, n.exact.to_ascii_lowercase(), c.to_ascii_lowercase()))
             })
             .collect();
-        for (i, alias) in through_derived {
-            let rule = self.out.instances[i].table.rule;
-            let derived = TableRef::new(rule, alias.clone(), Some(alias), self.topology);
+        for (i, alias, column) in through_derived {
+            let mut rule = self.out.instances[i].table.rule.clone();
+            rule.shard_key = column;
+            let derived = TableRef::new(&rule, alias.clone(), Some(alias), self.topology);
             let pins = literal_pins_of(selection, &derived, only);
             self.add_pins(i, pins);
         }

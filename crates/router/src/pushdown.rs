@@ -347,6 +347,9 @@ mod tests {
             "WITH t AS (SELECT id FROM users WHERE id = 7) SELECT (SELECT COUNT(*) FROM orders o WHERE o.user_id = t.id) FROM t",
             "SELECT d.k, o.id FROM (SELECT id AS k FROM users WHERE id = 7) d JOIN orders o ON o.user_id = d.k",
             "WITH t AS (SELECT * FROM users WHERE id = 7) SELECT * FROM t WHERE EXISTS (SELECT 1 FROM orders o WHERE o.user_id = t.id)",
+            // A CTE named once whose rows follow its key: pinned by it, or by what it joins.
+            "WITH t AS (SELECT id FROM users) SELECT * FROM t JOIN orders o ON o.user_id = t.id WHERE o.user_id = 7",
+            "WITH t AS (SELECT user_id AS uid, SUM(amount) s FROM orders GROUP BY user_id) SELECT * FROM t WHERE uid = 7",
         ] {
             assert_eq!(shard(sql), "s1", "{sql}");
         }
@@ -369,8 +372,13 @@ mod tests {
             "WITH users AS (SELECT * FROM orders) SELECT * FROM users WHERE id = 7",
             // LIMIT in an IN subquery: its rows depend on other shards' rows.
             "SELECT * FROM users u WHERE u.id = 7 AND u.id IN (SELECT * FROM (SELECT o.user_id FROM orders o LIMIT 1) t)",
-            // A CTE's rows never follow what they are joined to: its body reads them all.
-            "WITH t AS (SELECT id FROM users) SELECT * FROM t JOIN orders o ON o.user_id = t.id WHERE o.user_id = 7",
+            // A CTE named twice: one reference's key condition says nothing of the other's
+            // rows, which its body reads all of.
+            "WITH t AS (SELECT id FROM users) SELECT * FROM t JOIN orders o ON o.user_id = t.id JOIN t t2 ON t2.id > 0 WHERE o.user_id = 7",
+            "WITH t AS (SELECT id FROM users) SELECT * FROM t WHERE t.id = 7 AND EXISTS (SELECT 1 FROM t AS t2 WHERE t2.id <> 7)",
+            // Rows the CTE's body cuts by LIMIT or groups by another column.
+            "WITH t AS (SELECT id FROM users LIMIT 3) SELECT * FROM t WHERE id = 7",
+            "WITH t AS (SELECT user_id, COUNT(*) c FROM orders GROUP BY amount) SELECT * FROM t WHERE user_id = 7",
             // The inserted key is not placed like the rows read.
             "INSERT INTO orders (id, user_id) SELECT id, id + 1 FROM users WHERE id = 7",
         ] {

@@ -314,3 +314,25 @@ SELECT COUNT(*) FROM users WHERE ROWNUM() <= 5
 SELECT COUNT(*), MAX(r), SUM(r) FROM (SELECT id, ROWNUM() r FROM orders) d
 SELECT COUNT(*) FROM (SELECT id, ROWNUM() r FROM users) d WHERE r <= 10
 @ordered SELECT COUNT(*), MIN(r) FROM (SELECT user_id, ROWNUM() r FROM orders) d WHERE user_id = 7
+
+-- ===== A CTE named once, read as a derived table: pinned by its key column (under any name), scattered with the rows it follows, scattered alone when its rows partition; named twice or not following a key: over copies =====
+WITH t AS (SELECT user_id, SUM(amount) s FROM orders GROUP BY user_id) SELECT * FROM t WHERE user_id = 7
+@ordered WITH t AS (SELECT user_id AS uid, amount FROM orders) SELECT uid, amount FROM t WHERE uid IN (7, 3, 17) ORDER BY uid, amount
+@params=7 WITH t AS (SELECT user_id, SUM(amount) s FROM orders GROUP BY user_id) SELECT s FROM t WHERE user_id = ?
+@ordered WITH t AS (SELECT user_id, SUM(amount) s FROM orders GROUP BY user_id) SELECT u.name, t.s FROM users u JOIN t ON t.user_id = u.id ORDER BY t.s DESC, u.id LIMIT 20
+WITH t AS (SELECT user_id, COUNT(*) c FROM orders GROUP BY user_id) SELECT COUNT(*), SUM(t.c), MAX(t.c) FROM users u LEFT JOIN t ON t.user_id = u.id
+WITH t AS (SELECT user_id, SUM(amount) s FROM orders GROUP BY user_id) SELECT COUNT(*), AVG(s), MIN(s) FROM t WHERE s > 1000
+@ordered WITH t (who, total) AS (SELECT user_id, amount FROM orders) SELECT who, SUM(total), COUNT(*) FROM t AS x GROUP BY who ORDER BY who LIMIT 50
+@ordered WITH t AS (SELECT id, name, nick FROM users) SELECT id, nick FROM t ORDER BY nick, id LIMIT 40
+@ordered WITH t AS (SELECT id, name FROM users WHERE score > 500) SELECT name, id FROM t ORDER BY name, id LIMIT 30
+@ordered WITH t AS (SELECT id, CONCAT(name, '!') AS n FROM users) SELECT n, id FROM t ORDER BY n, id LIMIT 25
+WITH t AS (SELECT user_id, amount FROM orders WHERE amount > 900) SELECT DISTINCT user_id FROM t
+WITH t AS (SELECT user_id, amount FROM orders) SELECT AVG(amount), COUNT(DISTINCT user_id), SUM(amount) FROM t
+@ordered WITH t AS (SELECT user_id, amount FROM orders) SELECT u.id, t.amount FROM users u JOIN t ON t.user_id = u.id WHERE u.id < 30 ORDER BY u.id, t.amount
+WITH t AS (SELECT id, name FROM users) SELECT t.id FROM t WHERE EXISTS (SELECT 1 FROM orders o WHERE o.user_id = t.id AND o.amount > 9000)
+WITH t AS (SELECT id FROM users) SELECT COUNT(*), SUM(o.amount) FROM t JOIN orders o ON o.user_id = t.id WHERE o.user_id = 7
+WITH t AS (SELECT 1 AS x) SELECT COUNT(*), SUM(score) FROM users, t
+WITH t AS (SELECT user_id, SUM(amount) s FROM orders GROUP BY user_id) SELECT u.name, a.s FROM users u JOIN t a ON a.user_id = u.id JOIN t b ON b.user_id = u.id WHERE u.id < 50
+WITH t AS (SELECT MIN(user_id) user_id, SUM(amount) s FROM orders GROUP BY qty) SELECT COUNT(*), SUM(t.s) FROM users u JOIN t ON t.user_id = u.id
+WITH t AS (SELECT id FROM users) SELECT COUNT(*) FROM t WHERE t.id < 100 AND EXISTS (SELECT 1 FROM t AS t2 WHERE t2.id > 2000)
+WITH t AS (SELECT id FROM users) SELECT COUNT(*) FROM t JOIN orders o ON o.user_id = t.id JOIN t t2 ON t2.id < 50 WHERE o.user_id = 7

@@ -21,7 +21,7 @@ pub(super) fn plan(
     if has_subquery(stmt) {
         return Err(why);
     }
-    let tables = match crate::colocated::colocated_tables(from, selection, topology, false) {
+    let tables = match crate::colocated::colocated_tables(from, selection, topology, None) {
         Ok(Some(tables)) if !tables.is_empty() => tables,
         Ok(_) => return Err(why),
         // Why its rows may live on different shards, said of this statement.

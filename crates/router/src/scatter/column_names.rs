@@ -33,7 +33,19 @@ fn select_list_items(sql: &str, syntax: Syntax, items: usize) -> Option<Vec<Item
     // Tokens of the text MariaDB reads (executable comments resolved, byte offsets kept).
     let resolved = crate::lex::resolve_comments(sql, syntax);
     let tokens = crate::lex::tokenize(&resolved, syntax, false).ok()?;
-    let mut i = tokens.iter().position(|t| is_word(&t.token, "select"))? + 1;
+    // The outer SELECT: the first outside parentheses (after a `WITH`'s bodies), else the
+    // first (a parenthesized query).
+    let mut depth = 0usize;
+    let outer = tokens.iter().position(|t| {
+        match t.token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        depth == 0 && is_word(&t.token, "select")
+    });
+    let first = || tokens.iter().position(|t| is_word(&t.token, "select"));
+    let mut i = outer.or_else(first)? + 1;
     while let Some(t) = tokens.get(i) {
         let modifier = SELECT_MODIFIERS.iter().any(|m| is_word(&t.token, m));
         if !(modifier || matches!(t.token, Token::Whitespace(_))) {

@@ -30,10 +30,11 @@ pub(super) struct PartitionedDerived<'t> {
 }
 
 /// The partitioned derived table `from` (of statement text `sql`) consists of, if that is
-/// what it is.
+/// what it is: a derived table, or a reference to a CTE of `with` (the statement's).
 pub(super) fn partitioned_derived<'t>(
     sql: &str,
     from: &[TableWithJoins],
+    with: Option<&sqlparser::ast::With>,
     topology: &'t Topology,
     syntax: Syntax,
 ) -> Option<PartitionedDerived<'t>> {
@@ -41,29 +42,56 @@ pub(super) fn partitioned_derived<'t>(
     if !twj.joins.is_empty() {
         return None;
     }
-    let TableFactor::Derived {
-        lateral: false,
-        subquery,
-        alias: Some(alias),
-        ..
-    } = &twj.relation
-    else {
-        return None;
+    let mut offsets = crate::rewrite::Offsets::new(sql);
+    // Its body, the name the statement reads it by, its column list, the parentheses around
+    // the body, and the table references naming it (the CTE reference is one).
+    let (subquery, name, names, (open, close), references) = match &twj.relation {
+        TableFactor::Derived {
+            lateral: false,
+            subquery,
+            alias: Some(alias),
+            ..
+        } => {
+            let parens = crate::rewrite::subquery_parens(sql, &mut offsets, subquery, syntax)?;
+            let alias_at = offsets.at(alias.name.span.start);
+            if !crate::rewrite::closes_before_alias(sql, parens.1, alias_at) {
+                return None;
+            }
+            let name = alias.name.value.to_ascii_lowercase();
+            (subquery.as_ref(), name, &alias.columns, parens, 0)
+        }
+        TableFactor::Table {
+            name,
+            alias,
+            args: None,
+            ..
+        } if name.0.len() == 1 => {
+            let base = base_name(name)?;
+            let cte = (with.filter(|w| !w.recursive)?.cte_tables.iter())
+                .find(|c| c.alias.name.value.eq_ignore_ascii_case(&base))?;
+            let parens = crate::rewrite::subquery_parens(sql, &mut offsets, &cte.query, syntax)?;
+            // `name [(columns)] AS (body)`: the parenthesis is the CTE's.
+            let before = sql.get(..parens.0)?.trim_end();
+            let as_at = before.len().checked_sub(2)?;
+            if !before.get(as_at..)?.eq_ignore_ascii_case("as") {
+                return None;
+            }
+            let name = alias
+                .as_ref()
+                .map_or(base, |a| a.name.value.to_ascii_lowercase());
+            (cte.query.as_ref(), name, &cte.alias.columns, parens, 1)
+        }
+        _ => return None,
     };
     let SetExpr::Select(inner) = subquery.body.as_ref() else {
         return None;
     };
+    let inner: &Select = inner;
     if subquery.with.is_some() || subquery.limit_clause.is_some() || subquery.fetch.is_some() {
         return None;
     }
     // Planned from its text as written: sqlparser's rendering of a literal need not read back
     // as the same value, which would place it elsewhere.
-    let mut offsets = crate::rewrite::Offsets::new(sql);
-    let (open, close) = crate::rewrite::subquery_parens(sql, &mut offsets, subquery, syntax)?;
-    let alias_at = offsets.at(alias.name.span.start);
-    if !crate::rewrite::closes_before_alias(sql, close, alias_at) {
-        return None;
-    }
     let plan = crate::plan_sql(sql[open + 1..close].trim(), topology, syntax).ok()?;
     let shards = match plan.route {
         Route::Shard(shard) => vec![shard],
@@ -83,12 +111,11 @@ pub(super) fn partitioned_derived<'t>(
         _ => return None,
     };
     let rule = plan.table.as_deref().and_then(|t| topology.table(t))?;
-    let name = alias.name.value.to_ascii_lowercase();
     Some(PartitionedDerived {
         table: TableRef::new(rule, name.clone(), Some(name), topology),
         shards,
-        relations: relation_count(&Statement::Query(subquery.clone())),
-        columns: derived_columns(inner, &alias.columns, topology)?,
+        relations: relation_count(&Statement::Query(Box::new(subquery.clone()))) + references,
+        columns: derived_columns(inner, names, topology)?,
     })
 }
 
@@ -108,7 +135,7 @@ fn groups_by_shard_key(select: &Select, topology: &Topology) -> bool {
             &select.from,
             select.selection.as_ref(),
             topology,
-            false,
+            None,
         ) {
             Ok(Some(tables)) => (tables, false),
             _ => return false,
@@ -251,8 +278,15 @@ reference = true
 
     fn derived(sql: &str, topology: &Topology) -> Option<Vec<(String, ColumnOrigin)>> {
         let stmts = Parser::parse_sql(&MySqlDialect {}, sql).unwrap();
-        let (_, select) = query_parts(&stmts[0]).unwrap();
-        partitioned_derived(sql, &select.from, topology, Syntax::DEFAULT).map(|d| d.columns)
+        let (q, select) = query_parts(&stmts[0]).unwrap();
+        partitioned_derived(
+            sql,
+            &select.from,
+            q.with.as_ref(),
+            topology,
+            Syntax::DEFAULT,
+        )
+        .map(|d| d.columns)
     }
 
     #[test]
@@ -263,6 +297,9 @@ reference = true
             "SELECT * FROM (SELECT user_id, SUM(total) s FROM orders GROUP BY user_id) d",
             "SELECT * FROM (SELECT u.name, o.total FROM users u JOIN orders o ON o.user_id = u.id JOIN flags f ON f.flag = u.flag) d",
             "SELECT * FROM (SELECT o.*, ROW_NUMBER() OVER (PARTITION BY o.user_id ORDER BY o.total) rn FROM orders o) d",
+            // A CTE read once, as a derived table.
+            "WITH d AS (SELECT user_id, SUM(total) s FROM orders GROUP BY user_id) SELECT * FROM d",
+            "WITH d (who, s) AS (SELECT user_id, total FROM orders) SELECT COUNT(*) FROM d AS x",
         ];
         for sql in partitioned {
             assert!(derived(sql, &t).is_some(), "{sql}");
@@ -278,6 +315,10 @@ reference = true
             "SELECT * FROM (SELECT user_id FROM orders) d, users u",
             // A window over partitions that span shards.
             "SELECT * FROM (SELECT o.total, ROW_NUMBER() OVER (ORDER BY o.total) rn FROM orders o) d",
+            // CTEs: grouped across shards, recursive, a table of another database.
+            "WITH d AS (SELECT status, COUNT(*) c FROM orders GROUP BY status) SELECT * FROM d",
+            "WITH RECURSIVE d AS (SELECT user_id FROM orders) SELECT * FROM d",
+            "WITH d AS (SELECT user_id FROM orders) SELECT * FROM other.d",
         ];
         for sql in not {
             assert!(derived(sql, &t).is_none(), "{sql}");
@@ -303,8 +344,9 @@ reference = true
             ]
         );
         let stmts = Parser::parse_sql(&MySqlDialect {}, sql).unwrap();
-        let (_, select) = query_parts(&stmts[0]).unwrap();
-        let d = partitioned_derived(sql, &select.from, &t, Syntax::DEFAULT).unwrap();
+        let (q, select) = query_parts(&stmts[0]).unwrap();
+        let d =
+            partitioned_derived(sql, &select.from, q.with.as_ref(), &t, Syntax::DEFAULT).unwrap();
         let outer = |c: &str| column("d", c);
         assert_eq!(
             d.trace(vec![

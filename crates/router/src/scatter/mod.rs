@@ -77,12 +77,27 @@ pub(crate) fn plan_without_shard_key(
     }
 }
 
-/// Whether `stmt` is a SELECT whose FROM list is one derived table.
+/// Whether `stmt` is a SELECT whose FROM list is one derived table, or one reference to a
+/// CTE of its own.
 pub(crate) fn selects_from_derived(stmt: &Statement) -> bool {
-    let Some((_, select)) = query_parts(stmt) else {
+    let Some((q, select)) = query_parts(stmt) else {
         return false;
     };
-    matches!(select.from.as_slice(), [twj] if twj.joins.is_empty() && matches!(twj.relation, TableFactor::Derived { .. }))
+    let [twj] = select.from.as_slice() else {
+        return false;
+    };
+    let cte = |name: &sqlparser::ast::ObjectName| {
+        let base = base_name(name);
+        name.0.len() == 1
+            && (q.with.iter().flat_map(|w| &w.cte_tables))
+                .any(|c| base.as_deref() == Some(&*c.alias.name.value.to_ascii_lowercase()))
+    };
+    twj.joins.is_empty()
+        && match &twj.relation {
+            TableFactor::Derived { .. } => true,
+            TableFactor::Table { name, .. } => cte(name),
+            _ => false,
+        }
 }
 
 /// The error for a locking SELECT the proxy would answer from copies of its tables or by
@@ -173,14 +188,25 @@ fn plan_select(
     let (tables, only_table) = match single_table(&select.from, topology) {
         Some(table) => (vec![table], true),
         None => {
+            let ctes: Vec<String> = (q.with.iter())
+                .filter(|with| !with.recursive)
+                .flat_map(|with| &with.cte_tables)
+                .map(|cte| cte.alias.name.value.to_ascii_lowercase())
+                .collect();
             match crate::colocated::colocated_tables(
                 &select.from,
                 select.selection.as_ref(),
                 topology,
-                true,
+                Some(&ctes),
             )? {
                 Some(tables) => (tables, false),
-                None => match derived::partitioned_derived(sql, &select.from, topology, syntax) {
+                None => match derived::partitioned_derived(
+                    sql,
+                    &select.from,
+                    q.with.as_ref(),
+                    topology,
+                    syntax,
+                ) {
                     Some(d) => (vec![derived.insert(d).table.clone()], true),
                     None => return Err(why),
                 },
@@ -527,6 +553,17 @@ mod tests {
         assert_eq!(
             select_list_texts(sql, Syntax::DEFAULT, 2).unwrap(),
             ["é + 1", "`é`"]
+        );
+        // The outer select list, not a CTE's.
+        let sql = "WITH t (a, b) AS (SELECT x, y FROM u) SELECT COUNT(*), AVG(b) FROM t";
+        assert_eq!(
+            select_list_texts(sql, Syntax::DEFAULT, 2).unwrap(),
+            ["COUNT(*)", "AVG(b)"]
+        );
+        let sql = "(SELECT a, b FROM t) ORDER BY a";
+        assert_eq!(
+            select_list_texts(sql, Syntax::DEFAULT, 2).unwrap(),
+            ["a", "b"]
         );
     }
 

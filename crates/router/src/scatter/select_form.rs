@@ -14,9 +14,8 @@ pub(super) fn check_select_form(
 ) -> Result<Windows, RouteError> {
     let no = |what: &str| Err(refuse("SELECT", table, what));
     let windows = check_windows(q, s, table, keyed, only_table)?;
-    if q.with.is_some() {
-        return no("WITH (a common table expression) is not supported");
-    }
+    // Each shard computes the CTEs over its own rows: their tables must follow the FROM
+    // list's (`subqueries_follow`), recursive ones read no sharded table (`colocated_tables`).
     if q.fetch.is_some()
         || q.for_clause.is_some()
         || q.settings.is_some()
