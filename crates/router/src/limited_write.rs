@@ -15,11 +15,13 @@
 
 use shardgate_config::Topology;
 use shardgate_schema::TableColumns;
-use sqlparser::ast::{Expr, OrderByExpr, Spanned, TableFactor, TableWithJoins};
+use sqlparser::ast::{Expr, OrderByExpr, TableFactor, TableWithJoins};
+use sqlparser::keywords::Keyword;
+use sqlparser::tokenizer::Token;
 
 use crate::materialize::quote;
-use crate::rewrite::{clause_start, Offsets};
-use crate::RouteError;
+use crate::rewrite::Offsets;
+use crate::{RouteError, Syntax};
 
 /// The two steps of a limited write across shards (see the module).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,6 +167,7 @@ impl std::fmt::Display for LimitedWrite {
 /// when the table's primary key is not known yet.
 pub(crate) fn plan(
     sql: &str,
+    syntax: Syntax,
     clauses: &Clauses<'_>,
     topology: &Topology,
 ) -> Result<LimitedWrite, RouteError> {
@@ -191,44 +194,25 @@ pub(crate) fn plan(
     let primary_order: Vec<String> = primary.iter().map(|c| quote(c)).collect();
     let primary_order = primary_order.join(", ");
 
-    // Where each clause starts in the text.
+    // Where each clause starts in the text: the keywords the statement parsed into them.
     let not_found = || refuse("shardgate cannot find its clauses in the text");
-    let mut offsets = Offsets::new(sql);
-    let mut start = |expr: &Expr, words: &[&str]| -> Result<(usize, usize), RouteError> {
-        let at = offsets.at(expr.span().start).ok_or_else(not_found)?;
-        let keyword = clause_start(sql, at, words).ok_or_else(not_found)?;
-        Ok((keyword, at))
-    };
-    let condition_at = clauses
-        .selection
-        .map(|e| start(e, &["WHERE"]))
-        .transpose()?;
-    let order_at = clauses
-        .order_by
-        .first()
-        .map(|o| start(&o.expr, &["ORDER", "BY"]))
-        .transpose()?;
-    let limit_keyword = clauses
-        .limit
-        .map(|limit| start(limit, &["LIMIT"]))
-        .transpose()?
-        .map(|(keyword, _)| keyword);
-    let order_keyword = order_at.map(|(keyword, _)| keyword);
+    let found = ClauseOffsets::of(sql, syntax).ok_or_else(not_found)?;
+    if found.condition.is_some() != clauses.selection.is_some()
+        || found.order.is_some() == clauses.order_by.is_empty()
+        || found.limit.is_some() != clauses.limit.is_some()
+    {
+        return Err(not_found());
+    }
     let end = sql.trim_end().trim_end_matches(';').trim_end().len();
-    let head_end = condition_at
-        .map(|(keyword, _)| keyword)
+    let (order_keyword, limit_keyword) = (found.order, found.limit);
+    let head_end = (found.condition.map(|(keyword, _)| keyword))
         .or(order_keyword)
         .or(limit_keyword)
         .unwrap_or(end);
-    let condition = condition_at.map(|(_, at)| {
+    let condition = found.condition.map(|(_, at)| {
         sql[at..order_keyword.or(limit_keyword).unwrap_or(end)]
             .trim()
             .to_owned()
-    });
-    // `WHERE (a) ORDER BY …`: the condition's own opening parenthesis was stepped over.
-    let condition = condition.map(|c| {
-        let opened = condition_at.map_or(0, |(keyword, at)| sql[keyword..at].matches('(').count());
-        format!("{}{c}", "(".repeat(opened))
     });
     // Which rows a LIMIT takes depends on their order; without one every matching row is
     // read, in any order.
@@ -263,6 +247,71 @@ pub(crate) fn plan(
         condition,
         columns: row_columns,
     })
+}
+
+/// Where a single-table UPDATE / DELETE's own clauses start: each the first of its keyword
+/// outside parentheses (a subquery's are inside), in the text as the server reads it
+/// (executable comments resolved).
+#[derive(Debug, Default, PartialEq, Eq)]
+struct ClauseOffsets {
+    /// The `WHERE` keyword and the condition after it.
+    condition: Option<(usize, usize)>,
+    /// `ORDER BY`.
+    order: Option<usize>,
+    /// `LIMIT`.
+    limit: Option<usize>,
+}
+
+impl ClauseOffsets {
+    fn of(sql: &str, syntax: Syntax) -> Option<ClauseOffsets> {
+        let resolved = crate::lex::resolve_comments(sql, syntax);
+        let tokens = crate::lex::tokenize(&resolved, syntax, false).ok()?;
+        let mut offsets = Offsets::new(&resolved);
+        let mut found = ClauseOffsets::default();
+        let mut depth = 0usize;
+        let mut solid = (tokens.iter())
+            .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+            .peekable();
+        let mut first = None;
+        while let Some(t) = solid.next() {
+            let keyword = match &t.token {
+                Token::LParen => {
+                    depth += 1;
+                    continue;
+                }
+                Token::RParen => {
+                    depth = depth.checked_sub(1)?;
+                    continue;
+                }
+                Token::Word(w) if depth == 0 && w.quote_style.is_none() => w.keyword,
+                _ => continue,
+            };
+            let later = found.order.is_some() || found.limit.is_some();
+            match keyword {
+                Keyword::WHERE if found.condition.is_none() && !later => {
+                    let at = offsets.at(t.span.start)?;
+                    found.condition = Some((at, offsets.at(t.span.end)?));
+                }
+                Keyword::ORDER
+                    if !later
+                        && solid.peek().is_some_and(
+                            |n| matches!(&n.token, Token::Word(w) if w.keyword == Keyword::BY),
+                        ) =>
+                {
+                    found.order = Some(offsets.at(t.span.start)?);
+                }
+                Keyword::LIMIT if found.limit.is_none() => {
+                    found.limit = Some(offsets.at(t.span.start)?);
+                }
+                _ => continue,
+            }
+            first = first.or(Some(offsets.at(t.span.start)?));
+        }
+        // Cut in pieces, the text from the first clause on must read as written: no
+        // executable comment there.
+        let from_first = first.unwrap_or(sql.len());
+        (resolved.get(from_first..) == sql.get(from_first..)).then_some(found)
+    }
 }
 
 #[cfg(test)]
@@ -307,6 +356,7 @@ mod tests {
         match &statements[0] {
             Statement::Update(u) => plan(
                 sql,
+                crate::Syntax::default(),
                 &Clauses {
                     verb: "UPDATE",
                     purpose: "with LIMIT across shards",
@@ -322,6 +372,7 @@ mod tests {
                 | sqlparser::ast::FromTable::WithoutKeyword(from)) = &d.from;
                 plan(
                     sql,
+                    crate::Syntax::default(),
                     &Clauses {
                         verb: "DELETE",
                         purpose: "with LIMIT across shards",
@@ -407,6 +458,36 @@ mod tests {
             let write = w.with_rows(&cells(&[&["3"]])).unwrap();
             assert_eq!(clauses_read(&write), (true, false, false), "{}", String::from_utf8_lossy(&write));
         }
+    }
+
+    #[test]
+    fn clauses_are_found_by_their_keywords_outside_parentheses() {
+        let t = topology();
+        // A condition starting with a prefix operator (whose expression's span starts after
+        // it), a subquery with its own WHERE / ORDER BY / LIMIT, an executable comment.
+        let w = planned(
+            "UPDATE orders SET amount = (SELECT 1 FROM users WHERE id = 2 ORDER BY id LIMIT 1) WHERE NOT user_id = 289 AND amount >= '99.5' ORDER BY id LIMIT 3",
+            &t,
+        )
+        .unwrap();
+        assert_eq!(
+            w.select,
+            "SELECT `user_id`, `id` FROM orders WHERE NOT user_id = 289 AND amount >= '99.5'\nORDER BY id\n, `id`\nLIMIT 3\nFOR UPDATE"
+        );
+        assert_eq!(
+            String::from_utf8(w.with_rows(&cells(&[&["1", "10"]])).unwrap()).unwrap(),
+            "UPDATE orders SET amount = (SELECT 1 FROM users WHERE id = 2 ORDER BY id LIMIT 1)\nWHERE (NOT user_id = 289 AND amount >= '99.5'\n) AND (`user_id`, `id`) IN ((1, 10))"
+        );
+        let w = planned("DELETE FROM orders WHERE NOT (amount > 5) LIMIT 2", &t).unwrap();
+        assert_eq!(
+            w.select,
+            "SELECT `user_id`, `id` FROM orders WHERE NOT (amount > 5)\nORDER BY `id`\nLIMIT 2\nFOR UPDATE"
+        );
+        // A clause inside an executable comment: the pieces would cut the comment apart.
+        assert!(matches!(
+            planned("DELETE FROM orders WHERE amount > 5 /*!40000 LIMIT 2 */", &t),
+            Err(RouteError::NotSupported(m)) if m.contains("cannot find its clauses")
+        ));
     }
 
     #[test]

@@ -200,7 +200,7 @@ fn steps(
         order_by: &u.order_by,
         limit,
     };
-    let rows = crate::limited_write::plan(sql, &clauses, topology)?;
+    let rows = crate::limited_write::plan(sql, syntax, &clauses, topology)?;
     let (_, columns) = clauses.table(topology)?;
     let named = rows.columns();
     let mut offsets = Offsets::new(sql);

@@ -811,6 +811,8 @@ SELECT id FROM users WHERE id = 1 AND nosuch = 2
 @dml=users UPDATE users SET score = score + 100 WHERE score > 0 ORDER BY score DESC, id LIMIT 5
 @dml=users DELETE FROM users WHERE tag = 'alpha' ORDER BY id DESC LIMIT 4
 @dml=orders UPDATE orders SET qty = 0 ORDER BY amount, id LIMIT 7
+@dml=orders UPDATE orders SET status = DEFAULT WHERE NOT user_id = 289 AND amount >= 9000 ORDER BY id LIMIT 3
+@dml=orders DELETE FROM orders WHERE NOT (amount < 9990) AND qty > (SELECT MIN(qty) FROM orders WHERE user_id = 5 ORDER BY 1 LIMIT 1) ORDER BY id DESC LIMIT 2
 @dml=orders DELETE FROM orders WHERE (qty > 3) ORDER BY (amount) DESC, id LIMIT 2
 @dml=users UPDATE users SET name = 'lim' LIMIT 3
 @dml=orders DELETE FROM orders WHERE status = 'new' LIMIT 0

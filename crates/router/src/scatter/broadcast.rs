@@ -148,7 +148,7 @@ pub(super) fn broadcast(
                 order_by,
                 limit: Some(limit),
             };
-            let write = crate::limited_write::plan(sql, &clauses, topology)?;
+            let write = crate::limited_write::plan(sql, syntax, &clauses, topology)?;
             return Err(RouteError::LimitedWrite(Box::new(write)));
         }
         _ => match crate::reduce::per_shard(sql, syntax, &keyed, &shards) {
