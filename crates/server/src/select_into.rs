@@ -163,8 +163,9 @@ impl Session {
             .map(|&i| format!("COLLATION(t.{})", names[i]))
             .collect();
         // On lines of their own: a `-- comment` ending the SELECT must not swallow the rest.
+        // LIMIT: the session's sql_select_limit (0 hides every row) must not hide the answer.
         let sql = format!(
-            "WITH t ({}) AS (\n{select}\n) SELECT CONCAT_WS(',', {}) FROM (SELECT 1) AS d LEFT JOIN t ON 0",
+            "WITH t ({}) AS (\n{select}\n) SELECT CONCAT_WS(',', {}) FROM (SELECT 1) AS d LEFT JOIN t ON 0 LIMIT 1",
             names.join(", "),
             asked.join(", ")
         );

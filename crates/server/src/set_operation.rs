@@ -474,8 +474,9 @@ impl Session {
             .iter()
             .map(|c| format!("COLLATION(t.c{})", c + 1))
             .collect();
+        // LIMIT: the session's sql_select_limit (0 hides every row) must not hide the answer.
         let sql = format!(
-            "WITH t ({}) AS ({}) SELECT {} FROM (SELECT 1) AS d LEFT JOIN t ON 1",
+            "WITH t ({}) AS ({}) SELECT {} FROM (SELECT 1) AS d LEFT JOIN t ON 1 LIMIT 1",
             names.join(", "),
             plan.unordered_sql,
             asked.join(", ")

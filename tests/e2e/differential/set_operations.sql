@@ -68,3 +68,6 @@ SELECT id FROM users UNION SELECT no_such_column FROM orders
 -- ===== Columns of latin1 expressions (latin1_swedish_ci, which the proxy compares from UTF-8 results) =====
 @ordered @ci=0 SELECT CONVERT(name USING latin1) AS n FROM users WHERE id < 40 UNION SELECT CONVERT(tag USING latin1) FROM users WHERE id BETWEEN 40 AND 80 ORDER BY n, 1
 SELECT CONVERT(status USING latin1) FROM orders WHERE id < 300 INTERSECT SELECT CONVERT(tag USING latin1) FROM users
+
+-- ===== Under sql_select_limit = 0: the proxy's own reads of collations still see their row =====
+@script SET sql_select_limit = 0; SELECT name FROM users WHERE id < 30 UNION SELECT tag FROM users WHERE id > 2990; SET @v = (SELECT MIN(nick) FROM users WHERE id < 100); SET sql_select_limit = DEFAULT; SELECT @v; SET sql_select_limit = 2; @ordered SELECT name FROM users WHERE id < 30 UNION SELECT tag FROM users WHERE id > 2990 ORDER BY 1; SET sql_select_limit = DEFAULT
