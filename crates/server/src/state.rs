@@ -600,11 +600,16 @@ pub async fn query_text(conn: &mut BackendConn, sql: &[u8]) -> Result<String, Ba
             )),
         }
     };
-    if !matches!(
-        conn.query_rows(sql).await?,
-        shardgate_backend::QueryHead::Columns(_)
-    ) {
-        return Err(broken(conn));
+    match conn.query_rows(sql).await? {
+        shardgate_backend::QueryHead::Columns(_) => {}
+        // The server's refusal, as it gave it (the connection stays usable).
+        shardgate_backend::QueryHead::Done(shardgate_protocol::response::Finish::Err(e)) => {
+            return Err(BackendError::Protocol {
+                endpoint: conn.endpoint().to_owned(),
+                source: ProtocolError::Server(e),
+            })
+        }
+        shardgate_backend::QueryHead::Done(_) => return Err(broken(conn)),
     }
     let Ok(Ok(row)) = conn.next_row().await else {
         return Err(broken(conn));
