@@ -11,7 +11,7 @@ use shardgate_config::Topology;
 use shardgate_ring::{KeyValue, ShardId, Sharder};
 use sqlparser::ast::{BinaryOperator, Expr};
 
-use crate::shard_key::{literal, TableRef};
+use crate::shard_key::{literal, row_key_values, TableRef};
 
 pub(crate) type Shards = BTreeSet<ShardId>;
 
@@ -177,7 +177,12 @@ fn predicate_shards(part: &Expr, table: &Keyed<'_>) -> Option<Shards> {
             } else if table.is_key(right) {
                 left
             } else {
-                return None;
+                // `(a, key) = (1, 7)`
+                let is_key = |c: &Expr| table.is_key(c);
+                let values = (row_key_values(left, &[&**right], is_key))
+                    .or_else(|| row_key_values(right, &[&**left], is_key))?;
+                let [value] = values[..] else { return None };
+                value
             };
             table.value_shard(value).map(|s| Shards::from([s]))
         }
@@ -186,6 +191,16 @@ fn predicate_shards(part: &Expr, table: &Keyed<'_>) -> Option<Shards> {
             list,
             negated: false,
         } if table.is_key(expr) => list.iter().map(|v| table.value_shard(v)).collect(),
+        // `(a, key) IN ((1, 7), (2, 8))`
+        Expr::InList {
+            expr,
+            list,
+            negated: false,
+        } => {
+            let rows: Vec<&Expr> = list.iter().collect();
+            let values = row_key_values(expr, &rows, |c| table.is_key(c))?;
+            values.iter().map(|v| table.value_shard(v)).collect()
+        }
         _ => None,
     }
 }

@@ -10,6 +10,7 @@ use sqlparser::ast::{
     UnaryOperator, Value,
 };
 
+use crate::colocated::strip_nested;
 use crate::RouteError;
 
 /// A sharded table as a statement refers to it.
@@ -231,6 +232,26 @@ pub(crate) fn key_source(expr: &Expr, key_type: ShardKeyType) -> Option<KeySourc
     }
 }
 
+/// The values a row comparison gives a key column: `(a, key) = (1, 7)` gives `[7]`, `(a, key)
+/// IN ((1, 7), (2, 8))` gives `[7, 8]` (MariaDB compares rows column by column). `None` when
+/// `columns` is not a row naming the key (`is_key`) or a row is not one of its width.
+pub(crate) fn row_key_values<'e>(
+    columns: &Expr,
+    rows: &[&'e Expr],
+    is_key: impl Fn(&Expr) -> bool,
+) -> Option<Vec<&'e Expr>> {
+    let Expr::Tuple(columns) = strip_nested(columns) else {
+        return None;
+    };
+    let i = columns.iter().position(is_key)?;
+    (rows.iter())
+        .map(|row| match strip_nested(row) {
+            Expr::Tuple(values) if values.len() == columns.len() => Some(&values[i]),
+            _ => None,
+        })
+        .collect()
+}
+
 /// A string written in a form [`literal`] does not read, as a key. For an integer key only a
 /// plain integer: what MariaDB makes of another string there (an error, a warning, a rounded
 /// or truncated number) depends on the statement and the session, which a refusal leaves to
@@ -401,6 +422,16 @@ pub(crate) fn constraint_in_where(
                 } else {
                     None
                 };
+                // `(user_id, id) = (7, 1)`: the key's value is at its place in the row.
+                let is_key = |c: &Expr| table.is_key_column(c, only_table);
+                let value = value.or_else(|| {
+                    let [v] = (row_key_values(left, &[&**right], is_key))
+                        .or_else(|| row_key_values(right, &[&**left], is_key))?[..]
+                    else {
+                        return None;
+                    };
+                    key_source(v, key_type)
+                });
                 match value {
                     Some(v) => vec![v],
                     None => continue,
@@ -413,6 +444,24 @@ pub(crate) fn constraint_in_where(
             } if table.is_key_column(expr, only_table) => {
                 let key_type = table.rule.key_type;
                 match (list.iter().map(|e| key_source(e, key_type))).collect::<Option<Vec<_>>>() {
+                    Some(values) => values,
+                    None => continue,
+                }
+            }
+            // `(user_id, id) IN ((7, 1), (3, 2))`: each row's value at the key's place.
+            Expr::InList {
+                expr,
+                list,
+                negated: false,
+            } => {
+                let rows: Vec<&Expr> = list.iter().collect();
+                let Some(values) =
+                    row_key_values(expr, &rows, |c| table.is_key_column(c, only_table))
+                else {
+                    continue;
+                };
+                let key_type = table.rule.key_type;
+                match (values.iter().map(|v| key_source(v, key_type))).collect::<Option<Vec<_>>>() {
                     Some(values) => values,
                     None => continue,
                 }

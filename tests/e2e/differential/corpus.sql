@@ -462,6 +462,16 @@ SELECT COUNT(*), MAX(score) FROM users WHERE id = NULL
 @params=gamma SELECT COUNT(*) FROM users WHERE tag = ?
 @params=1|2 SELECT id FROM users WHERE id IN (?, ?)
 
+-- ===== Row comparisons naming the shard key: (user_id, status) = (17, 'paid') pins, IN of rows narrows =====
+@ordered SELECT id, user_id, status FROM orders WHERE (user_id, status) IN ((17, 'paid'), (42, 'new'), (-8, 'x'), (3, 'Paid')) ORDER BY id
+@ordered SELECT id, amount FROM orders WHERE (user_id, qty) = (17, 3) ORDER BY id
+@ordered SELECT id, amount FROM orders WHERE ('paid', 17) = (status, user_id) ORDER BY id
+SELECT COUNT(*), SUM(amount) FROM orders WHERE (user_id, status) NOT IN ((17, 'paid'), (42, 'new'))
+@params=17|paid SELECT COUNT(*) FROM orders WHERE (user_id, status) = (?, ?)
+@ordered @params=17|paid|42|new SELECT id FROM orders WHERE (user_id, status) IN ((?, ?), (?, ?)) ORDER BY id
+@dml=orders UPDATE orders SET qty = qty + 1 WHERE (user_id, status) IN ((17, 'paid'), (3, 'new'))
+@dml=orders DELETE FROM orders WHERE (user_id, qty) = (42, 1)
+
 -- ===== IN lists and ORs cut per shard: each shard gets only the key values it owns =====
 @ordered SELECT id, name, score FROM users WHERE id IN (1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, -8, 1000000000013) ORDER BY score DESC, id LIMIT 7
 @ordered SELECT id FROM users WHERE id IN (30, 31, 32, 33, 34, 35, 36, 37, 38) AND score IS NOT NULL ORDER BY id LIMIT 2, 3
