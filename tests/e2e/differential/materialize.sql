@@ -336,3 +336,6 @@ WITH t AS (SELECT user_id, SUM(amount) s FROM orders GROUP BY user_id) SELECT u.
 WITH t AS (SELECT MIN(user_id) user_id, SUM(amount) s FROM orders GROUP BY qty) SELECT COUNT(*), SUM(t.s) FROM users u JOIN t ON t.user_id = u.id
 WITH t AS (SELECT id FROM users) SELECT COUNT(*) FROM t WHERE t.id < 100 AND EXISTS (SELECT 1 FROM t AS t2 WHERE t2.id > 2000)
 WITH t AS (SELECT id FROM users) SELECT COUNT(*) FROM t JOIN orders o ON o.user_id = t.id JOIN t t2 ON t2.id < 50 WHERE o.user_id = 7
+@params=500 WITH t AS (SELECT user_id, SUM(amount) s FROM orders GROUP BY user_id) SELECT COUNT(*), SUM(t.s) FROM users u JOIN t ON t.user_id = u.id WHERE u.score > ?
+@params=100 WITH t AS (SELECT user_id, amount FROM orders WHERE amount > ?) SELECT COUNT(*), SUM(amount), AVG(amount) FROM t
+@ordered @params=17 WITH t AS (SELECT user_id, id, amount FROM orders) SELECT id, amount FROM t WHERE user_id = ? ORDER BY id
