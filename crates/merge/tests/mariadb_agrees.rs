@@ -825,40 +825,79 @@ async fn unicode_ci_weighs_like_mariadb(conn: &mut Conn) {
         );
     }
 
-    let pool: Vec<char> = " \t\0aAbBsSzZ_-.1ßÅåéÉæ\u{A0}\u{300}\u{200B}\u{FEFF}\u{E01}\u{E40}\u{AC00}\u{4E00}\u{FB01}\u{1F600}\u{1F601}"
-        .chars()
-        .collect();
-    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let strings = random_strings(
+        " \t\0aAbBsSzZ_-.1ßÅåéÉæ\u{A0}\u{300}\u{200B}\u{FEFF}\u{E01}\u{E40}\u{AC00}\u{4E00}\u{FB01}\u{1F600}\u{1F601}",
+        0x9E37_79B9_7F4A_7C15,
+    );
+    compare_like_strcmp(
+        conn,
+        "uca",
+        &[
+            "utf8mb4 COLLATE utf8mb4_unicode_ci",
+            "utf8mb4 COLLATE utf8mb4_unicode_nopad_ci",
+        ],
+        &strings,
+        &[Collation::UnicodeCi, Collation::UnicodeNopadCi],
+    )
+    .await;
+}
+
+/// 120 strings of up to 5 characters of `pool`, drawn by a xorshift generator from `seed`.
+fn random_strings(pool: &str, mut seed: u64) -> Vec<String> {
+    let pool: Vec<char> = pool.chars().collect();
     let mut next = move |n: usize| {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
         (seed % n as u64) as usize
     };
-    let strings: Vec<String> = (0..120)
+    (0..120)
         .map(|_| (0..next(6)).map(|_| pool[next(pool.len())]).collect())
+        .collect()
+}
+
+/// Stores `strings` in table `table`, one column per character set and collation of
+/// `columns`, and checks that each of `collations` (one per column) compares every pair as
+/// `STRCMP` does, and gives equal keys exactly to the pairs it calls equal.
+async fn compare_like_strcmp(
+    conn: &mut Conn,
+    table: &str,
+    columns: &[&str],
+    strings: &[String],
+    collations: &[Collation],
+) {
+    let defined: Vec<String> = (columns.iter().enumerate())
+        .map(|(i, c)| format!("c{i} VARCHAR(20) CHARACTER SET {c}"))
         .collect();
-    conn.query_drop(
-        "CREATE TABLE uca (id INT PRIMARY KEY, \
-         pad VARCHAR(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci, \
-         nopad VARCHAR(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_nopad_ci)",
-    )
+    conn.query_drop(format!(
+        "CREATE TABLE {table} (id INT PRIMARY KEY, {})",
+        defined.join(", ")
+    ))
     .await
     .unwrap();
+    let marks = vec!["?"; columns.len()].join(", ");
     for (i, s) in strings.iter().enumerate() {
-        conn.exec_drop("INSERT INTO uca VALUES (?, ?, ?)", (i, s, s))
+        let mut params = vec![mysql_async::Value::from(i)];
+        params.extend(columns.iter().map(|_| mysql_async::Value::from(s.as_str())));
+        conn.exec_drop(format!("INSERT INTO {table} VALUES (?, {marks})"), params)
             .await
             .unwrap();
     }
+    let compared: Vec<String> = (0..columns.len())
+        .map(|i| format!("STRCMP(a.c{i}, b.c{i})"))
+        .collect();
     let pairs = query(
         conn,
-        "SELECT a.id, b.id, STRCMP(a.pad, b.pad), STRCMP(a.nopad, b.nopad) FROM uca a, uca b",
+        &format!(
+            "SELECT a.id, b.id, {} FROM {table} a, {table} b",
+            compared.join(", ")
+        ),
     )
     .await;
     for row in pairs.text() {
         let id = |i: usize| row[i].as_deref().unwrap().parse::<usize>().unwrap();
         let (a, b) = (&strings[id(0)], &strings[id(1)]);
-        for (collation, cell) in [(Collation::UnicodeCi, 2), (Collation::UnicodeNopadCi, 3)] {
+        for (cell, collation) in (2..).zip(collations) {
             let expected = match row[cell].as_deref().unwrap() {
                 "-1" => std::cmp::Ordering::Less,
                 "0" => std::cmp::Ordering::Equal,
@@ -903,47 +942,18 @@ async fn latin1_swedish_ci_weighs_like_mariadb(conn: &mut Conn) {
         assert_eq!(ours, expected, "weight of {c:?}");
     }
 
-    let pool: Vec<char> = " \t\0aAbBzZ_-.1ÅåÄäÖöéÉæÆüÜßÿ€\u{A0}".chars().collect();
-    let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
-    let mut next = move |n: usize| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        (seed % n as u64) as usize
-    };
-    let strings: Vec<String> = (0..120)
-        .map(|_| (0..next(6)).map(|_| pool[next(pool.len())]).collect())
-        .collect();
-    conn.query_drop(
-        "CREATE TABLE l1 (id INT PRIMARY KEY, v VARCHAR(20) CHARACTER SET latin1 COLLATE latin1_swedish_ci)",
+    let strings = random_strings(
+        " \t\0aAbBzZ_-.1ÅåÄäÖöéÉæÆüÜßÿ€\u{A0}",
+        0x2545_F491_4F6C_DD1D,
+    );
+    compare_like_strcmp(
+        conn,
+        "l1",
+        &["latin1 COLLATE latin1_swedish_ci"],
+        &strings,
+        &[Collation::Latin1SwedishCi],
     )
-    .await
-    .unwrap();
-    for (i, s) in strings.iter().enumerate() {
-        conn.exec_drop("INSERT INTO l1 VALUES (?, ?)", (i, s))
-            .await
-            .unwrap();
-    }
-    let pairs = query(conn, "SELECT a.id, b.id, STRCMP(a.v, b.v) FROM l1 a, l1 b").await;
-    let collation = Collation::Latin1SwedishCi;
-    for row in pairs.text() {
-        let id = |i: usize| row[i].as_deref().unwrap().parse::<usize>().unwrap();
-        let (a, b) = (&strings[id(0)], &strings[id(1)]);
-        let expected = match row[2].as_deref().unwrap() {
-            "-1" => std::cmp::Ordering::Less,
-            "0" => std::cmp::Ordering::Equal,
-            _ => std::cmp::Ordering::Greater,
-        };
-        assert_eq!(
-            collation.compare(a.as_bytes(), b.as_bytes()),
-            expected,
-            "{a:?} vs {b:?}"
-        );
-        let (mut ka, mut kb) = (Vec::new(), Vec::new());
-        collation.key(a.as_bytes(), &mut ka);
-        collation.key(b.as_bytes(), &mut kb);
-        assert_eq!(ka == kb, expected.is_eq(), "keys: {a:?} vs {b:?}");
-    }
+    .await;
 }
 
 /// Strings that agree in the first 1024 bytes of their sort keys are ties for MariaDB's sort

@@ -179,8 +179,8 @@ fn predicate_shards(part: &Expr, table: &Keyed<'_>) -> Option<Shards> {
             } else {
                 // `(a, key) = (1, 7)`
                 let is_key = |c: &Expr| table.is_key(c);
-                let values = (row_key_values(left, &[&**right], is_key))
-                    .or_else(|| row_key_values(right, &[&**left], is_key))?;
+                let values = (row_key_values(left, [&**right], is_key))
+                    .or_else(|| row_key_values(right, [&**left], is_key))?;
                 let [value] = values[..] else { return None };
                 value
             };
@@ -197,8 +197,7 @@ fn predicate_shards(part: &Expr, table: &Keyed<'_>) -> Option<Shards> {
             list,
             negated: false,
         } => {
-            let rows: Vec<&Expr> = list.iter().collect();
-            let values = row_key_values(expr, &rows, |c| table.is_key(c))?;
+            let values = row_key_values(expr, list, |c| table.is_key(c))?;
             values.iter().map(|v| table.value_shard(v)).collect()
         }
         _ => None,

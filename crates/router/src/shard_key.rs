@@ -237,14 +237,14 @@ pub(crate) fn key_source(expr: &Expr, key_type: ShardKeyType) -> Option<KeySourc
 /// `columns` is not a row naming the key (`is_key`) or a row is not one of its width.
 pub(crate) fn row_key_values<'e>(
     columns: &Expr,
-    rows: &[&'e Expr],
+    rows: impl IntoIterator<Item = &'e Expr>,
     is_key: impl Fn(&Expr) -> bool,
 ) -> Option<Vec<&'e Expr>> {
     let Expr::Tuple(columns) = strip_nested(columns) else {
         return None;
     };
     let i = columns.iter().position(is_key)?;
-    (rows.iter())
+    (rows.into_iter())
         .map(|row| match strip_nested(row) {
             Expr::Tuple(values) if values.len() == columns.len() => Some(&values[i]),
             _ => None,
@@ -425,8 +425,8 @@ pub(crate) fn constraint_in_where(
                 // `(user_id, id) = (7, 1)`: the key's value is at its place in the row.
                 let is_key = |c: &Expr| table.is_key_column(c, only_table);
                 let value = value.or_else(|| {
-                    let [v] = (row_key_values(left, &[&**right], is_key))
-                        .or_else(|| row_key_values(right, &[&**left], is_key))?[..]
+                    let [v] = (row_key_values(left, [&**right], is_key))
+                        .or_else(|| row_key_values(right, [&**left], is_key))?[..]
                     else {
                         return None;
                     };
@@ -454,9 +454,8 @@ pub(crate) fn constraint_in_where(
                 list,
                 negated: false,
             } => {
-                let rows: Vec<&Expr> = list.iter().collect();
                 let Some(values) =
-                    row_key_values(expr, &rows, |c| table.is_key_column(c, only_table))
+                    row_key_values(expr, list, |c| table.is_key_column(c, only_table))
                 else {
                     continue;
                 };
