@@ -339,3 +339,7 @@ WITH t AS (SELECT id FROM users) SELECT COUNT(*) FROM t JOIN orders o ON o.user_
 @params=500 WITH t AS (SELECT user_id, SUM(amount) s FROM orders GROUP BY user_id) SELECT COUNT(*), SUM(t.s) FROM users u JOIN t ON t.user_id = u.id WHERE u.score > ?
 @params=100 WITH t AS (SELECT user_id, amount FROM orders WHERE amount > ?) SELECT COUNT(*), SUM(amount), AVG(amount) FROM t
 @ordered @params=17 WITH t AS (SELECT user_id, id, amount FROM orders) SELECT id, amount FROM t WHERE user_id = ? ORDER BY id
+@ordered WITH t AS (SELECT user_id, amount FROM orders WHERE amount > 9000 ORDER BY amount DESC) SELECT u.id, t.amount FROM users u JOIN t ON t.user_id = u.id ORDER BY t.amount, u.id LIMIT 7
+WITH t AS (SELECT user_id, amount, (SELECT COUNT(*) FROM orders o2 WHERE o2.user_id = orders.user_id) AS n FROM orders) SELECT COUNT(*), SUM(t.n), MAX(t.amount) FROM users u JOIN t ON t.user_id = u.id WHERE u.id < 20
+WITH t AS (SELECT user_id, GROUP_CONCAT(status ORDER BY id SEPARATOR '|') g FROM orders GROUP BY user_id) SELECT COUNT(*), MAX(LENGTH(t.g)) FROM users u JOIN t ON t.user_id = u.id
+@ordered WITH t AS (SELECT user_id, COUNT(*) c FROM orders GROUP BY user_id) SELECT t.c, COUNT(*) FROM t GROUP BY t.c ORDER BY t.c
