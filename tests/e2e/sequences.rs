@@ -156,6 +156,10 @@ async fn every_insert_form_gets_generated_ids() {
     assert_eq!(mixed, got[0], "the first generated id");
     assert_eq!(last_insert_id(&mut conn).await, got[0]);
 
+    // The explicit id moved the sequence past it, as MariaDB moves an AUTO_INCREMENT.
+    let after_explicit = insert(&mut conn, "INSERT INTO users (name) VALUES ('after')").await;
+    assert_eq!(after_explicit, 900008);
+
     // Without a column list (the session writes the table's columns in).
     let positional = insert(
         &mut conn,
@@ -180,7 +184,7 @@ async fn every_insert_form_gets_generated_ids() {
     let positional = reading;
 
     // Explicit ids only: LAST_INSERT_ID() stays.
-    conn.query_drop("INSERT INTO users (id, name) VALUES (900008, 'explicit')")
+    conn.query_drop("INSERT INTO users (id, name) VALUES (990008, 'explicit')")
         .await
         .unwrap();
     assert_eq!(last_insert_id(&mut conn).await, positional);

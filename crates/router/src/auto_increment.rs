@@ -27,6 +27,8 @@ pub struct GeneratedIds {
     pub auto_increment: AutoIncrement,
     /// The edits, in text order; those that write an id take the next one.
     edits: Vec<Edit>,
+    /// Other rows give the column its value (`given_ids.rs`).
+    pub gives: bool,
 }
 
 /// One change to the statement's text.
@@ -115,9 +117,18 @@ pub(crate) fn check(
     if edits.is_empty() {
         return Ok(());
     }
+    let rows = match ins.source.as_deref().map(|q| q.body.as_ref()) {
+        Some(SetExpr::Values(values)) => values.rows.len(),
+        _ => 1,
+    };
+    let generated = edits
+        .iter()
+        .filter(|e| !matches!(e, Edit::Column(_)))
+        .count();
     Err(RouteError::InsertNeedsIds(Box::new(GeneratedIds {
         table: rule.name.clone(),
         auto_increment: ai.clone(),
+        gives: generated < rows,
         edits,
     })))
 }
@@ -180,7 +191,7 @@ fn edits(
 }
 
 /// The target's rule and `auto_increment`, when it is a table with one.
-fn auto_table<'t>(
+pub(crate) fn auto_table<'t>(
     ins: &Insert,
     topology: &'t Topology,
 ) -> Option<(&'t TableRule, &'t AutoIncrement)> {
@@ -191,16 +202,16 @@ fn auto_table<'t>(
     Some((rule, rule.auto_increment.as_ref()?))
 }
 
-fn is_column(name: &ObjectName, ai: &AutoIncrement) -> bool {
+pub(crate) fn is_column(name: &ObjectName, ai: &AutoIncrement) -> bool {
     base_name(name).is_some_and(|c| c == ai.column)
 }
 
-fn names(target: &AssignmentTarget, ai: &AutoIncrement) -> bool {
+pub(crate) fn names(target: &AssignmentTarget, ai: &AutoIncrement) -> bool {
     matches!(target, AssignmentTarget::ColumnName(n) if is_column(n, ai))
 }
 
 /// Whether MariaDB would generate an id for `value` in an AUTO_INCREMENT column.
-fn generates(value: &Expr, zero_is_value: bool) -> bool {
+pub(crate) fn generates(value: &Expr, zero_is_value: bool) -> bool {
     match value {
         Expr::Value(v) => match &v.value {
             Value::Null => true,

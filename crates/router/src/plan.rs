@@ -310,6 +310,9 @@ pub struct Plan {
     /// and plans it again before running it, so a default changed behind the proxy's back
     /// never places a row where it will not be found.
     pub placed_by_key_default: Option<std::sync::Arc<str>>,
+    /// An INSERT that may give its table's `auto_increment` column ids: the session reads
+    /// them (`given_ids`) and moves the table's sequence past them before running it.
+    pub gives_ids: bool,
 }
 
 impl Plan {
@@ -327,6 +330,7 @@ impl Plan {
             traits: crate::StatementTraits::default(),
             lookup: None,
             placed_by_key_default: None,
+            gives_ids: false,
         }
     }
 

@@ -105,6 +105,7 @@ impl PlanCache {
             traits: template.traits,
             lookup: None,
             placed_by_key_default: template.placed_by_key_default.clone(),
+            gives_ids: template.gives_ids,
         })
     }
 }

@@ -205,6 +205,11 @@ impl Session {
         text: &[u8],
         binary: bool,
     ) -> Step {
+        if plan.gives_ids {
+            if let Err(e) = Box::pin(self.advance_past_given_ids(runtime, text)).await {
+                return self.send_error(e).await;
+            }
+        }
         if let Some(state) = plan
             .connection_state
             .as_ref()

@@ -4,7 +4,8 @@
 //! and run like any INSERT — on one shard, or split by shard. Its OK reports the statement's first generated
 //! id, which becomes the session's `LAST_INSERT_ID()`, as MariaDB does for ids it generates.
 //! After `SET insert_id = N` the ids are N, N + 1, … instead (what `mariadb-binlog` output
-//! replays), and `insert_id` is spent, as MariaDB spends it.
+//! replays), and `insert_id` is spent, as MariaDB spends it. An INSERT giving ids of its own
+//! moves the sequence past them first (`given_ids.rs` in the router).
 
 use shardgate_router::GeneratedIds;
 
@@ -12,6 +13,29 @@ use crate::errors::ClientError;
 use crate::session::{Session, Step};
 
 impl Session {
+    /// Moves the sequence of the table INSERT `text` writes past the largest id it gives its
+    /// `auto_increment` column (`shardgate_router::given_ids`), as MariaDB moves an
+    /// AUTO_INCREMENT.
+    pub(crate) async fn advance_past_given_ids(
+        &self,
+        runtime: &crate::runtime::Runtime,
+        text: &[u8],
+    ) -> Result<(), ClientError> {
+        let Ok(sql) = std::str::from_utf8(text) else {
+            return Ok(());
+        };
+        let Some(given) = shardgate_router::given_ids(sql, self.syntax, &runtime.topology) else {
+            return Ok(());
+        };
+        let (table, ai) = (&given.table, &given.auto_increment);
+        (self
+            .proxy
+            .sequences
+            .advance(runtime, table, ai, given.max)
+            .await)
+            .map_err(|e| ClientError::from(&e))
+    }
+
     /// Runs INSERT `sql` with ids generated where `request` (the planner's answer) says;
     /// `client_text` is the statement as the client sent it (a prepared one with its `?`),
     /// `binary` for an execution of a prepared statement.
@@ -50,10 +74,17 @@ impl Session {
             // A table's lookups may need its columns' defaults.
             None => crate::schema_loader::plan_with_schema(&runtime, &text, self.syntax).await,
         };
-        let plan = match planned {
+        let mut plan = match planned {
             Ok(plan) => plan,
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };
+        // Its ids are the sequence's; those other rows give, the client's text holds.
+        plan.gives_ids = false;
+        if request.gives {
+            if let Err(e) = self.advance_past_given_ids(&runtime, sql.as_bytes()).await {
+                return self.send_error(e).await;
+            }
+        }
         // The client's text does not hold the generated ids: the id the OK reports is taken
         // as generated (see `settle_reported_id`).
         if let Err(e) = self.begin_statement(&plan, client_text, true) {

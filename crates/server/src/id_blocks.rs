@@ -23,6 +23,17 @@ impl IdBlocks {
         }
     }
 
+    /// Drops the ids up to `id` (a table holds it now): they are never handed out.
+    pub(crate) fn discard_through(&mut self, id: u64) {
+        while let Some(block) = self.blocks.front_mut() {
+            block.start = block.start.max(id.saturating_add(1)).min(block.end);
+            if !block.is_empty() {
+                return;
+            }
+            self.blocks.pop_front();
+        }
+    }
+
     /// Moves up to `n` ids, lowest first, into `ids`.
     pub(crate) fn take(&mut self, n: usize, ids: &mut Vec<u64>) {
         let mut wanted = n as u64;
@@ -58,6 +69,21 @@ mod tests {
         blocks.take(5, &mut ids);
         assert_eq!(ids, [1, 2, 3, 10, 11]);
         assert_eq!(blocks.available(), 0);
+    }
+
+    #[test]
+    fn discarded_ids_are_never_handed_out() {
+        let mut blocks = IdBlocks::default();
+        blocks.push(1..4);
+        blocks.push(10..12);
+        blocks.discard_through(10);
+        assert_eq!(blocks.available(), 1);
+        let mut ids = Vec::new();
+        blocks.take(5, &mut ids);
+        assert_eq!(ids, [11]);
+        blocks.push(20..30);
+        blocks.discard_through(5);
+        assert_eq!(blocks.available(), 10);
     }
 
     proptest! {

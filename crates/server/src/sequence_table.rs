@@ -86,6 +86,35 @@ pub(crate) async fn reserve(
     Ok(start..end)
 }
 
+/// Moves `table`'s sequence up to `next` (never down): ids below it are no longer handed out
+/// by any proxy that reserves afterwards. One autocommitted statement.
+pub(crate) async fn raise_to(
+    runtime: &Runtime,
+    table: &str,
+    ai: &AutoIncrement,
+    next: u64,
+) -> Result<(), SequenceError> {
+    let name = qualified(&runtime.topology, &ai.sequence);
+    let mut conn = clean_conn(runtime).await?;
+    let sql = format!("UPDATE {name} SET next_id = GREATEST(next_id, {next}) WHERE id = 0");
+    match conn.execute(Command::COM_QUERY, sql.as_bytes()).await? {
+        Finish::Ok { status, .. } => {
+            if status.contains(StatusFlags::SERVER_STATUS_IN_TRANS) {
+                crate::state::expect_ok(&mut conn, Command::COM_QUERY, b"COMMIT").await?;
+            }
+            Ok(())
+        }
+        Finish::Err(error) => Err(server_error(error, name, table)),
+        Finish::LocalInfile => {
+            conn.broken = true;
+            Err(SequenceError::Unexpected {
+                table: name,
+                detail: "a LOAD DATA request".into(),
+            })
+        }
+    }
+}
+
 fn server_error(error: ServerErr, table: String, for_table: &str) -> SequenceError {
     match error.code {
         // ER_NO_SUCH_TABLE

@@ -9,14 +9,14 @@
 //! ids one proxy hands out increase.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use shardgate_config::AutoIncrement;
 
 use crate::id_blocks::IdBlocks;
 use crate::runtime::Runtime;
-use crate::sequence_table::{reserve, SequenceError};
+use crate::sequence_table::{raise_to, reserve, SequenceError};
 
 /// Every sequence the proxy has taken ids from, by name (they outlive config reloads).
 #[derive(Debug, Default)]
@@ -34,6 +34,9 @@ struct Sequence {
     reserving: tokio::sync::Mutex<()>,
     /// A background reservation is on its way.
     prefetching: AtomicBool,
+    /// The sequence's `next_id` is at least this (the end of a block this proxy reserved, or
+    /// a value it raised it to): an id given below it needs no raise.
+    floor: AtomicU64,
 }
 
 impl Sequences {
@@ -71,6 +74,32 @@ impl Sequences {
         }
     }
 
+    /// An INSERT gives `table` the id `given`: as MariaDB moves an AUTO_INCREMENT past an id
+    /// given explicitly, ids up to it are never generated afterwards — the ones this proxy
+    /// holds are dropped, and the sequence is raised past it unless it is known to be there.
+    /// Another proxy's blocks are its own: an id given inside one is still handed out there.
+    pub(crate) async fn advance(
+        &self,
+        runtime: &Runtime,
+        table: &str,
+        ai: &AutoIncrement,
+        given: u64,
+    ) -> Result<(), SequenceError> {
+        let sequence = self.sequence(&ai.sequence);
+        sequence.discard_through(given);
+        if given < sequence.floor.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        // After any reservation on its way: its block may hold the id.
+        let _turn = sequence.reserving.lock().await;
+        raise_to(runtime, table, ai, given.saturating_add(1)).await?;
+        sequence
+            .floor
+            .fetch_max(given.saturating_add(1), Ordering::AcqRel);
+        sequence.discard_through(given);
+        Ok(())
+    }
+
     fn sequence(&self, name: &str) -> Arc<Sequence> {
         let mut by_name = self.by_name.lock().expect("not poisoned");
         match by_name.get(name) {
@@ -83,6 +112,7 @@ impl Sequences {
                     blocks_total: metrics.sequence_blocks_total.with_label_values(&[name]),
                     reserving: tokio::sync::Mutex::default(),
                     prefetching: AtomicBool::default(),
+                    floor: AtomicU64::default(),
                 });
                 by_name.insert(name.to_owned(), sequence.clone());
                 sequence
@@ -97,8 +127,16 @@ impl Sequence {
     }
 
     fn push(&self, block: std::ops::Range<u64>) {
+        self.floor.fetch_max(block.end, Ordering::AcqRel);
         self.blocks.lock().expect("not poisoned").push(block);
         self.blocks_total.inc();
+    }
+
+    fn discard_through(&self, id: u64) {
+        self.blocks
+            .lock()
+            .expect("not poisoned")
+            .discard_through(id);
     }
 
     /// Reserves the next block in the background, unless a reservation is on its way.

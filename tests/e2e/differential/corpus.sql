@@ -891,9 +891,10 @@ SELECT COUNT(*), SUM(score), SUM(balance), SUM(ratio) FROM users
 @ordered SELECT id, name FROM users WHERE id BETWEEN 5000030 AND 5000040 ORDER BY name, id
 @ordered SELECT id, tag FROM users WHERE id BETWEEN 5000030 AND 5000040 ORDER BY tag DESC, id
 -- ===== Generated ids: `notes` ids from the proxy's sequence vs AUTO_INCREMENT on one server =====
--- One session inserts alone, so both hand out 1, 2, 3, …; explicit ids come last: they move
--- MariaDB's counter, not the sequence (`(NULL), (1000), (NULL)` gets 1001 for its last row from
--- MariaDB, the sequence's next id from the proxy: a documented difference).
+-- One session inserts alone, so both hand out 1, 2, 3, …; ids given explicitly move MariaDB's
+-- counter and the proxy's sequence past them (below). Within one statement the proxy's ids
+-- come first (`(NULL), (1000), (NULL)` gets 1001 for its last row from MariaDB, the sequence's
+-- next id from the proxy: a documented difference).
 @dml=notes INSERT INTO notes (body) VALUES ('one')
 @dml=notes INSERT INTO notes (body) VALUES ('two'), ('three'), ('four'), ('five'), ('six'), ('seven')
 @dml=notes INSERT INTO notes (id, body) VALUES (NULL, 'null'), (0, 'zero'), (DEFAULT, 'default')
@@ -916,6 +917,10 @@ SELECT LAST_INSERT_ID()
 @script INSERT INTO users (id, name) VALUES (5000901, 'a'), (1, 'dup'); UPDATE users SET score = score WHERE id = LAST_INSERT_ID(3); SELECT LAST_INSERT_ID(); INSERT INTO users (id, name) VALUES (5000902, 'b'), (2, 'dup'); INSERT INTO orders (id, user_id, qty) VALUES (LAST_INSERT_ID(900777), 5, 1); SELECT LAST_INSERT_ID(), LAST_INSERT_ID() + 1
 @dml=notes INSERT INTO notes VALUES (NULL, 'by position'), (0, 'by position, zero'), (DEFAULT, 'by position, default')
 @dml=notes INSERT INTO notes (id, body) VALUES (1000, 'explicit'), (1001, 'explicit')
+@script INSERT INTO notes (body) VALUES ('after explicit'); SELECT LAST_INSERT_ID(); SELECT id FROM notes WHERE body = 'after explicit'
+@script INSERT INTO notes SET id = '2000', body = 'set given'; INSERT INTO notes (body) VALUES ('after set'), ('after set 2'); SELECT LAST_INSERT_ID(); @ordered SELECT id, body FROM notes WHERE id >= 1000 ORDER BY id
+@script INSERT INTO notes (id, body) VALUES (1500, 'below the counter'); INSERT INTO notes (body) VALUES ('still after 2000'); @ordered SELECT id, body FROM notes WHERE id >= 1000 ORDER BY id
+@script INSERT INTO notes (id, body) VALUES (NULL, 'generated first'), (2500, 'given after'); INSERT INTO notes (body) VALUES ('after 2500'); @ordered SELECT id, body FROM notes WHERE id >= 2000 ORDER BY id
 
 -- ===== INSERT … SELECT from sharded tables into an unsharded one: MariaDB's AUTO_INCREMENT ids =====
 -- (reserved in growing batches for an INSERT … SELECT: the next id after 2 rows skips one)

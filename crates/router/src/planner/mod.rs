@@ -543,6 +543,9 @@ fn plan_text(sql: &str, topology: &Topology, syntax: Syntax) -> Result<Plan, Rou
         });
         let mut plan = planned?;
         plan.uses_tables = uses_tables;
+        if let Statement::Insert(ins) = &statements[0] {
+            plan.gives_ids = crate::given_ids::may_give(ins, topology);
+        }
         if topology.has_lookups {
             crate::lookup::attach(&statements[0], sql, topology, &mut plan)?;
         }
