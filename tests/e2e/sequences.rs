@@ -188,6 +188,16 @@ async fn every_insert_form_gets_generated_ids() {
         .await
         .unwrap();
     assert_eq!(last_insert_id(&mut conn).await, positional);
+    // A prepared statement's id, given as a parameter, moves the sequence too.
+    conn.exec_drop(
+        "INSERT INTO users (id, name) VALUES (?, ?)",
+        (995000, "prepared"),
+    )
+    .await
+    .unwrap();
+    let after_prepared = insert(&mut conn, "INSERT INTO users (name) VALUES ('after p')").await;
+    assert_eq!(after_prepared, 995001);
+    let positional = after_prepared;
 
     let upsert = insert(
         &mut conn,

@@ -3,8 +3,9 @@
 //! collide with it (fixtures loaded with their ids, then rows created); the proxy moves the
 //! table's sequence past it likewise (`server/src/sequences.rs`), before the INSERT runs.
 //!
-//! Read: integer literals (in any form an integer key is read in: `500`, `'500'`, `5e2`).
-//! Not read: parameters of prepared statements, expressions, `INSERT … SELECT`.
+//! Read: integer literals (in any form an integer key is read in: `500`, `'500'`, `5e2`); a
+//! prepared statement's execution is read with its parameters written in. Not read:
+//! expressions, `INSERT … SELECT`.
 
 use shardgate_config::{AutoIncrement, ShardKeyType, Topology};
 use sqlparser::ast::{Expr, Insert, SetExpr, Statement};

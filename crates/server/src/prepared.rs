@@ -290,6 +290,17 @@ impl Session {
                 return self.execute(runtime, &plan, &text, true).await;
             }
         };
+        // Ids it gives its table's auto_increment column are its parameters' values.
+        if plan.gives_ids {
+            let text = self.interpolated(execution);
+            let advanced = match &text {
+                Ok(text) => self.advance_past_given_ids(runtime, text).await,
+                Err(e) => Err(e.clone()),
+            };
+            if let Err(e) = advanced {
+                return self.send_error(e).await;
+            }
+        }
         self.execute_on_shard(runtime, &plan, shard, execution)
             .await
     }
