@@ -27,8 +27,24 @@ pub struct GeneratedIds {
     pub auto_increment: AutoIncrement,
     /// The edits, in text order; those that write an id take the next one.
     edits: Vec<Edit>,
-    /// Other rows give the column its value (`given_ids.rs`).
-    pub gives: bool,
+    /// Each row's id in text order, when rows name the column: some may give their own.
+    pub rows: Vec<RowId>,
+}
+
+/// Where a row's id comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowId {
+    /// The proxy's sequence.
+    Generated,
+    /// The row itself: its value, when it reads as an integer (`given_ids.rs`).
+    Given(Option<u64>),
+}
+
+impl GeneratedIds {
+    /// Whether some rows give their own ids, which move the sequence (`given_ids.rs`).
+    pub fn gives(&self) -> bool {
+        self.rows.iter().any(|r| matches!(r, RowId::Given(_)))
+    }
 }
 
 /// One change to the statement's text.
@@ -117,20 +133,31 @@ pub(crate) fn check(
     if edits.is_empty() {
         return Ok(());
     }
-    let rows = match ins.source.as_deref().map(|q| q.body.as_ref()) {
-        Some(SetExpr::Values(values)) => values.rows.len(),
-        _ => 1,
-    };
-    let generated = edits
-        .iter()
-        .filter(|e| !matches!(e, Edit::Column(_)))
-        .count();
     Err(RouteError::InsertNeedsIds(Box::new(GeneratedIds {
         table: rule.name.clone(),
         auto_increment: ai.clone(),
-        gives: generated < rows,
+        rows: row_ids(ins, ai, syntax),
         edits,
     })))
+}
+
+/// Each VALUES row's id source, when the column list names the column (else none: every row's
+/// id is generated).
+fn row_ids(ins: &Insert, ai: &AutoIncrement, syntax: Syntax) -> Vec<RowId> {
+    let zero_is_value = syntax.sql_mode.contains(SqlMode::NO_AUTO_VALUE_ON_ZERO);
+    let Some(SetExpr::Values(values)) = ins.source.as_deref().map(|q| q.body.as_ref()) else {
+        return Vec::new();
+    };
+    let Some(at) = ins.columns.iter().position(|c| is_column(c, ai)) else {
+        return Vec::new();
+    };
+    (values.rows.iter())
+        .map(|row| match row.content.get(at) {
+            Some(v) if generates(v, zero_is_value) => RowId::Generated,
+            Some(v) => RowId::Given(crate::given_ids::given_id(v, zero_is_value)),
+            None => RowId::Given(None),
+        })
+        .collect()
 }
 
 /// Where the ids of the rows of `ins` that leave `ai.column` to the proxy go, in text order.
@@ -273,6 +300,31 @@ shard_key = "id"
 
     fn fill(sql: &str) -> Option<(usize, String)> {
         filled(sql, Syntax::DEFAULT)
+    }
+
+    #[test]
+    fn rows_giving_their_own_ids_are_told_apart() {
+        let rows = |sql: &str| match crate::plan_sql(sql, &topology(), Syntax::DEFAULT) {
+            Err(RouteError::InsertNeedsIds(ids)) => (ids.gives(), ids.rows.clone()),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            rows("INSERT INTO users (id, name) VALUES (NULL, 'a'), (1000, 'b'), ('7', 'c'), (1 + 1, 'd'), (0, 'e')"),
+            (
+                true,
+                vec![
+                    RowId::Generated,
+                    RowId::Given(Some(1000)),
+                    RowId::Given(Some(7)),
+                    RowId::Given(None),
+                    RowId::Generated,
+                ]
+            )
+        );
+        assert_eq!(
+            rows("INSERT INTO users (name) VALUES ('a'), ('b')"),
+            (false, vec![])
+        );
     }
 
     #[test]

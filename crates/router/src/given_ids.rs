@@ -1,7 +1,8 @@
 //! INSERTs that give a table's `auto_increment` column its value. MariaDB moves a table's
 //! AUTO_INCREMENT past the largest id an INSERT gives, so the ids it generates later do not
 //! collide with it (fixtures loaded with their ids, then rows created); the proxy moves the
-//! table's sequence past it likewise (`server/src/sequences.rs`), before the INSERT runs.
+//! table's sequence past it likewise (`server/src/sequences.rs`), before the INSERT runs — or,
+//! when other rows of the statement take generated ids, row after row (`RowId`).
 //!
 //! Read: integer literals (in any form an integer key is read in: `500`, `'500'`, `5e2`); a
 //! prepared statement's execution is read with its parameters written in. Not read:
@@ -46,15 +47,7 @@ pub fn given_ids(sql: &str, syntax: Syntax, topology: &Topology) -> Option<Given
     };
     let (rule, ai) = auto_table(ins, topology)?;
     let zero_is_value = syntax.sql_mode.contains(SqlMode::NO_AUTO_VALUE_ON_ZERO);
-    let id = |value: &Expr| {
-        let i = match key_source(value, ShardKeyType::Integer)? {
-            _ if generates(value, zero_is_value) => return None,
-            KeySource::Value(OwnedKey::Int(i)) => i,
-            KeySource::Value(OwnedKey::Str(text)) => shardgate_ring::parse_integer(&text).ok()?,
-            KeySource::Param(_) => return None,
-        };
-        u64::try_from(i).ok()
-    };
+    let id = |value: &Expr| given_id(value, zero_is_value);
     let max = match ins.source.as_deref().map(|q| q.body.as_ref()) {
         Some(SetExpr::Values(values)) => {
             let at = ins.columns.iter().position(|c| is_column(c, ai))?;
@@ -72,6 +65,17 @@ pub fn given_ids(sql: &str, syntax: Syntax, topology: &Topology) -> Option<Given
         auto_increment: ai.clone(),
         max,
     })
+}
+
+/// The id `value` gives an AUTO_INCREMENT column, when it gives one that reads as an integer.
+pub(crate) fn given_id(value: &Expr, zero_is_value: bool) -> Option<u64> {
+    let i = match key_source(value, ShardKeyType::Integer)? {
+        _ if generates(value, zero_is_value) => return None,
+        KeySource::Value(OwnedKey::Int(i)) => i,
+        KeySource::Value(OwnedKey::Str(text)) => shardgate_ring::parse_integer(&text).ok()?,
+        KeySource::Param(_) => return None,
+    };
+    u64::try_from(i).ok()
 }
 
 #[cfg(test)]

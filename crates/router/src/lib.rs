@@ -84,7 +84,7 @@ mod write_subqueries;
 
 pub use administrative::{Kill, KillTarget, ROLE_SETTING};
 pub use assigning_select::{Assigned, AssigningSelect};
-pub use auto_increment::GeneratedIds;
+pub use auto_increment::{GeneratedIds, RowId};
 pub use column_list::{columns_query, with_column_list};
 pub use connection_id::{reads_connection_id, set_connection_id};
 pub use connection_state::{ConnectionState, HandlerAction, NamedLockCalls};

@@ -7,7 +7,7 @@
 //! replays), and `insert_id` is spent, as MariaDB spends it. An INSERT giving ids of its own
 //! moves the sequence past them first (`given_ids.rs` in the router).
 
-use shardgate_router::GeneratedIds;
+use shardgate_router::{GeneratedIds, RowId};
 
 use crate::errors::ClientError;
 use crate::session::{Session, Step};
@@ -36,6 +36,36 @@ impl Session {
             .map_err(|e| ClientError::from(&e))
     }
 
+    /// The ids `request`'s rows take from the sequence, row after row as MariaDB gives them:
+    /// an id a row gives moves the sequence past it before the rows after it take theirs
+    /// (`(NULL), (1000), (NULL)`: the last row's id is above 1000).
+    async fn take_in_row_order(
+        &self,
+        runtime: &std::sync::Arc<crate::runtime::Runtime>,
+        request: &GeneratedIds,
+    ) -> Result<Vec<u64>, crate::sequence_table::SequenceError> {
+        let sequences = &self.proxy.sequences;
+        let (table, ai) = (&request.table, &request.auto_increment);
+        if !request.gives() {
+            return sequences.take(runtime, table, ai, request.count()).await;
+        }
+        let mut ids = Vec::with_capacity(request.count());
+        // Consecutive generated rows take their ids at once.
+        for run in request
+            .rows
+            .chunk_by(|a, b| a == b && *a == RowId::Generated)
+        {
+            match run[0] {
+                RowId::Generated => {
+                    ids.extend(sequences.take(runtime, table, ai, run.len()).await?)
+                }
+                RowId::Given(Some(id)) => sequences.advance(runtime, table, ai, id).await?,
+                RowId::Given(None) => {}
+            }
+        }
+        Ok(ids)
+    }
+
     /// Runs INSERT `sql` with ids generated where `request` (the planner's answer) says;
     /// `client_text` is the statement as the client sent it (a prepared one with its `?`),
     /// `binary` for an execution of a prepared statement.
@@ -52,11 +82,7 @@ impl Session {
         let given = self.state.var_number("insert_id").filter(|n| *n > 0);
         let taken = match given {
             Some(first) => Ok((first..).take(request.count()).collect()),
-            None => {
-                let sequences = &self.proxy.sequences;
-                let (table, ai) = (&request.table, &request.auto_increment);
-                sequences.take(&runtime, table, ai, request.count()).await
-            }
+            None => self.take_in_row_order(&runtime, request).await,
         };
         let ids: Vec<u64> = match taken {
             Ok(ids) => ids,
@@ -78,13 +104,8 @@ impl Session {
             Ok(plan) => plan,
             Err(e) => return self.send_error(ClientError::from(&e)).await,
         };
-        // Its ids are the sequence's; those other rows give, the client's text holds.
+        // The ids other rows give moved the sequence as the rows were taken in turn.
         plan.gives_ids = false;
-        if request.gives {
-            if let Err(e) = self.advance_past_given_ids(&runtime, sql.as_bytes()).await {
-                return self.send_error(e).await;
-            }
-        }
         // The client's text does not hold the generated ids: the id the OK reports is taken
         // as generated (see `settle_reported_id`).
         if let Err(e) = self.begin_statement(&plan, client_text, true) {

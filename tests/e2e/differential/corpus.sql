@@ -892,9 +892,7 @@ SELECT COUNT(*), SUM(score), SUM(balance), SUM(ratio) FROM users
 @ordered SELECT id, tag FROM users WHERE id BETWEEN 5000030 AND 5000040 ORDER BY tag DESC, id
 -- ===== Generated ids: `notes` ids from the proxy's sequence vs AUTO_INCREMENT on one server =====
 -- One session inserts alone, so both hand out 1, 2, 3, …; ids given explicitly move MariaDB's
--- counter and the proxy's sequence past them (below). Within one statement the proxy's ids
--- come first (`(NULL), (1000), (NULL)` gets 1001 for its last row from MariaDB, the sequence's
--- next id from the proxy: a documented difference).
+-- counter and the proxy's sequence past them (below), row after row within a statement.
 @dml=notes INSERT INTO notes (body) VALUES ('one')
 @dml=notes INSERT INTO notes (body) VALUES ('two'), ('three'), ('four'), ('five'), ('six'), ('seven')
 @dml=notes INSERT INTO notes (id, body) VALUES (NULL, 'null'), (0, 'zero'), (DEFAULT, 'default')
@@ -921,6 +919,7 @@ SELECT LAST_INSERT_ID()
 @script INSERT INTO notes SET id = '2000', body = 'set given'; INSERT INTO notes (body) VALUES ('after set'), ('after set 2'); SELECT LAST_INSERT_ID(); @ordered SELECT id, body FROM notes WHERE id >= 1000 ORDER BY id
 @script INSERT INTO notes (id, body) VALUES (1500, 'below the counter'); INSERT INTO notes (body) VALUES ('still after 2000'); @ordered SELECT id, body FROM notes WHERE id >= 1000 ORDER BY id
 @script INSERT INTO notes (id, body) VALUES (NULL, 'generated first'), (2500, 'given after'); INSERT INTO notes (body) VALUES ('after 2500'); @ordered SELECT id, body FROM notes WHERE id >= 2000 ORDER BY id
+@script INSERT INTO notes (id, body) VALUES (NULL, 'row 1'), (2600, 'row 2'), (NULL, 'row 3'), (NULL, 'row 4'), (2590, 'row 5'), (NULL, 'row 6'); SELECT LAST_INSERT_ID(); @ordered SELECT id, body FROM notes WHERE id >= 2500 ORDER BY id
 
 -- ===== INSERT … SELECT from sharded tables into an unsharded one: MariaDB's AUTO_INCREMENT ids =====
 -- (reserved in growing batches for an INSERT … SELECT: the next id after 2 rows skips one)
