@@ -268,10 +268,10 @@ fn value_range(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn topology() -> Topology {
+    pub(crate) fn topology() -> Topology {
         crate::test_topology::two_shards(
             r#"
 [[tables]]

@@ -82,18 +82,9 @@ pub(crate) fn given_id(value: &Expr, zero_is_value: bool) -> Option<u64> {
 mod tests {
     use super::*;
 
+    /// `users` with an `auto_increment` id, `plain` without.
     fn topology() -> Topology {
-        crate::test_topology::two_shards(
-            r#"
-[[tables]]
-name = "users"
-shard_key = "id"
-auto_increment = { column = "id", sequence = "users_seq" }
-[[tables]]
-name = "plain"
-shard_key = "id"
-"#,
-        )
+        crate::auto_increment::tests::topology()
     }
 
     fn max(sql: &str, syntax: Syntax) -> Option<u64> {
