@@ -272,7 +272,6 @@ impl ClauseOffsets {
         let mut solid = (tokens.iter())
             .filter(|t| !matches!(t.token, Token::Whitespace(_)))
             .peekable();
-        let mut first = None;
         while let Some(t) = solid.next() {
             let keyword = match &t.token {
                 Token::LParen => {
@@ -303,13 +302,15 @@ impl ClauseOffsets {
                 Keyword::LIMIT if found.limit.is_none() => {
                     found.limit = Some(offsets.at(t.span.start)?);
                 }
-                _ => continue,
+                _ => {}
             }
-            first = first.or(Some(offsets.at(t.span.start)?));
         }
         // Cut in pieces, the text from the first clause on must read as written: no
         // executable comment there.
-        let from_first = first.unwrap_or(sql.len());
+        let from_first = (found.condition.map(|(keyword, _)| keyword))
+            .or(found.order)
+            .or(found.limit)
+            .unwrap_or(sql.len());
         (resolved.get(from_first..) == sql.get(from_first..)).then_some(found)
     }
 }

@@ -292,10 +292,9 @@ impl Session {
         };
         // Ids it gives its table's auto_increment column are its parameters' values.
         if plan.gives_ids {
-            let text = self.interpolated(execution);
-            let advanced = match &text {
-                Ok(text) => self.advance_past_given_ids(runtime, text).await,
-                Err(e) => Err(e.clone()),
+            let advanced = match self.interpolated(execution) {
+                Ok(text) => self.advance_past_given_ids(runtime, &text).await,
+                Err(e) => Err(e),
             };
             if let Err(e) = advanced {
                 return self.send_error(e).await;

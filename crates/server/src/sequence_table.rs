@@ -49,28 +49,8 @@ pub(crate) async fn reserve(
     size: u64,
 ) -> Result<Range<u64>, SequenceError> {
     let name = qualified(&runtime.topology, &ai.sequence);
-    let mut conn = clean_conn(runtime).await?;
     let sql = format!("UPDATE {name} SET next_id = LAST_INSERT_ID(next_id + {size}) WHERE id = 0");
-    let finish = conn.execute(Command::COM_QUERY, sql.as_bytes()).await?;
-    let (affected, end, status) = match finish {
-        Finish::Ok {
-            affected_rows,
-            last_insert_id,
-            status,
-            ..
-        } => (affected_rows, last_insert_id, status),
-        Finish::Err(error) => return Err(server_error(error, name, table)),
-        Finish::LocalInfile => {
-            conn.broken = true;
-            return Err(SequenceError::Unexpected {
-                table: name,
-                detail: "a LOAD DATA request".into(),
-            });
-        }
-    };
-    if status.contains(StatusFlags::SERVER_STATUS_IN_TRANS) {
-        crate::state::expect_ok(&mut conn, Command::COM_QUERY, b"COMMIT").await?;
-    }
+    let (affected, end) = update_sequence(runtime, &name, table, &sql).await?;
     if affected != 1 {
         return Err(SequenceError::NoRow {
             table: name,
@@ -95,20 +75,38 @@ pub(crate) async fn raise_to(
     next: u64,
 ) -> Result<(), SequenceError> {
     let name = qualified(&runtime.topology, &ai.sequence);
-    let mut conn = clean_conn(runtime).await?;
     let sql = format!("UPDATE {name} SET next_id = GREATEST(next_id, {next}) WHERE id = 0");
+    update_sequence(runtime, &name, table, &sql)
+        .await
+        .map(|_| ())
+}
+
+/// Runs UPDATE `sql` of sequence table `name` (of `table`) on a clean connection of the default
+/// shard's primary, committed: its affected rows and the id its OK reports.
+async fn update_sequence(
+    runtime: &Runtime,
+    name: &str,
+    table: &str,
+    sql: &str,
+) -> Result<(u64, u64), SequenceError> {
+    let mut conn = clean_conn(runtime).await?;
     match conn.execute(Command::COM_QUERY, sql.as_bytes()).await? {
-        Finish::Ok { status, .. } => {
+        Finish::Ok {
+            affected_rows,
+            last_insert_id,
+            status,
+            ..
+        } => {
             if status.contains(StatusFlags::SERVER_STATUS_IN_TRANS) {
                 crate::state::expect_ok(&mut conn, Command::COM_QUERY, b"COMMIT").await?;
             }
-            Ok(())
+            Ok((affected_rows, last_insert_id))
         }
-        Finish::Err(error) => Err(server_error(error, name, table)),
+        Finish::Err(error) => Err(server_error(error, name.to_owned(), table)),
         Finish::LocalInfile => {
             conn.broken = true;
             Err(SequenceError::Unexpected {
-                table: name,
+                table: name.to_owned(),
                 detail: "a LOAD DATA request".into(),
             })
         }
