@@ -92,7 +92,11 @@ impl Sequences {
         }
         // After any reservation on its way: its block may hold the id.
         let _turn = sequence.reserving.lock().await;
-        raise_to(runtime, table, ai, given.saturating_add(1)).await?;
+        match raise_to(runtime, table, ai, given.saturating_add(1)).await {
+            // No sequence yet: `shardgate sequence init` starts it above every row.
+            Err(SequenceError::Missing { .. }) => return Ok(()),
+            raised => raised?,
+        }
         sequence
             .floor
             .fetch_max(given.saturating_add(1), Ordering::AcqRel);
