@@ -15,6 +15,7 @@
 
 use super::*;
 use crate::column_owner::{owner, Columns, Owner};
+use sqlparser::ast::{Cte, With};
 
 /// The derived table of a FROM list that holds just it, when its rows partition.
 pub(super) struct PartitionedDerived<'t> {
@@ -34,7 +35,7 @@ pub(super) struct PartitionedDerived<'t> {
 pub(super) fn partitioned_derived<'t>(
     sql: &str,
     from: &[TableWithJoins],
-    with: Option<&sqlparser::ast::With>,
+    with: Option<&With>,
     topology: &'t Topology,
     syntax: Syntax,
 ) -> Option<PartitionedDerived<'t>> {
@@ -65,10 +66,9 @@ pub(super) fn partitioned_derived<'t>(
             alias,
             args: None,
             ..
-        } if name.0.len() == 1 => {
+        } => {
+            let cte = own_cte(with, name)?;
             let base = base_name(name)?;
-            let cte = (with.filter(|w| !w.recursive)?.cte_tables.iter())
-                .find(|c| c.alias.name.value.eq_ignore_ascii_case(&base))?;
             let parens = crate::rewrite::subquery_parens(sql, &mut offsets, &cte.query, syntax)?;
             // `name [(columns)] AS (body)`: the parenthesis is the CTE's.
             let before = sql.get(..parens.0)?.trim_end();
@@ -117,6 +117,13 @@ pub(super) fn partitioned_derived<'t>(
         relations: relation_count(&Statement::Query(Box::new(subquery.clone()))) + references,
         columns: derived_columns(inner, names, topology)?,
     })
+}
+
+/// The non-recursive CTE of `with` (a statement's own) that table name `name` refers to.
+pub(super) fn own_cte<'q>(with: Option<&'q With>, name: &ObjectName) -> Option<&'q Cte> {
+    let base = base_name(name).filter(|_| name.0.len() == 1)?;
+    (with.filter(|w| !w.recursive)?.cte_tables.iter())
+        .find(|c| c.alias.name.value.eq_ignore_ascii_case(&base))
 }
 
 /// Whether `select` groups by the shard key of one of its sharded tables (co-located ones

@@ -86,16 +86,10 @@ pub(crate) fn selects_from_derived(stmt: &Statement) -> bool {
     let [twj] = select.from.as_slice() else {
         return false;
     };
-    let cte = |name: &sqlparser::ast::ObjectName| {
-        let base = base_name(name);
-        name.0.len() == 1
-            && (q.with.iter().flat_map(|w| &w.cte_tables))
-                .any(|c| base.as_deref() == Some(&*c.alias.name.value.to_ascii_lowercase()))
-    };
     twj.joins.is_empty()
         && match &twj.relation {
             TableFactor::Derived { .. } => true,
-            TableFactor::Table { name, .. } => cte(name),
+            TableFactor::Table { name, .. } => derived::own_cte(q.with.as_ref(), name).is_some(),
             _ => false,
         }
 }
